@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Runs the TypeScript CLI on the project's Node 24 (type stripping), whatever node launched this shim.
+import { spawnSync } from 'node:child_process';
+import process from 'node:process';
+import { URL, fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const node24 = root + 'node_modules/.bin/node';
+const r = spawnSync(existsSync(node24) ? node24 : process.execPath, [root + 'src/cli/main.ts', ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Db } from './platform/db.ts';
+import { createHttp } from './platform/http.ts';
+import { pendingMigrations } from './platform/migrate.ts';
+import { gridRoutes } from './grid/routes.ts';
+
+/** Composition root of the web role. */
+export async function buildApp(deps: { db: Db; logger: Logger }): Promise<FastifyInstance> {
+  const app = await createHttp(deps.logger);
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      const pending = await pendingMigrations(deps.db);
+      if (pending.length) return reply.code(503).send({ status: 'migrations pending', pending });
+      return { status: 'ready', database: deps.db.kind };
+    } catch {
+      return reply.code(503).send({ status: 'database unreachable' });
+    }
+  });
+  gridRoutes(app, deps.db);
+  return app;
+}

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { existsSync } from 'node:fs';
+import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
+import { openDb } from '../platform/db.ts';
+import { migrate } from '../platform/migrate.ts';
+import { buildApp } from '../app.ts';
+
+if (existsSync('.env')) process.loadEnvFile('.env');
+
+function fail(err: unknown): never {
+  process.stderr.write(`gridpulse: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+  process.exit(1);
+}
+
+async function startWeb(config: Config): Promise<void> {
+  const logger = pino({ level: config.LOG_LEVEL });
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const applied = await migrate(db);
+  if (applied.length) logger.info({ applied }, 'migrations applied');
+  const app = await buildApp({ db, logger });
+  await app.listen({ port: config.PORT, host: config.HOST });
+  const stop = async () => { await app.close(); await db.close(); process.exit(0); };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
+program.command('start').description('every role in one process on the embedded defaults')
+  .action(() => startWeb(loadConfig()).catch(fail));
+program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig()).catch(fail));
+program.command('migrate').description('apply pending SQL migrations and exit').action(async () => {
+  try {
+    const config = loadConfig();
+    const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    const applied = await migrate(db);
+    process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'up to date\n');
+    await db.close();
+  } catch (err) { fail(err); }
+});
+await program.parseAsync();
