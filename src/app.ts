@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from './platform/db.ts';
 import { createHttp } from './platform/http.ts';
 import { pendingMigrations } from './platform/migrate.ts';
-import { gridRoutes } from './grid/routes.ts';
+import { gridRoutes, seriesRoutes } from './grid/routes.ts';
 
 /** Composition root of the web role. */
 export async function buildApp(deps: { db: Db; logger: Logger }): Promise<FastifyInstance> {
@@ -19,5 +19,6 @@ export async function buildApp(deps: { db: Db; logger: Logger }): Promise<Fastif
     }
   });
   gridRoutes(app, deps.db);
+  seriesRoutes(app, deps.db);
   return app;
 }

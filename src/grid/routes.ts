@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getBa, listBas } from './ba-repository.ts';
+import { getSeriesByKey, listSeries } from './series-repository.ts';
+import { readObservations } from './observation-repository.ts';
 
 const ba = z.object({
   code: z.string(), name: z.string(), timeZone: z.string(), region: z.string(), interconnection: z.string(),
@@ -30,5 +32,55 @@ export function gridRoutes(app: FastifyInstance, db: Db): void {
     const found = await getBa(db, req.params.code.toUpperCase());
     if (!found) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
     return { data: found };
+  });
+}
+
+const MAX_RANGE_DAYS = 366;
+const isoInstant = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}/.test(s), 'an ISO 8601 date or instant');
+
+function toCsv(rows: Array<{ ts: string; value: number | null; quality: string }>): string {
+  return 'ts,value,quality\n' + rows.map((r) => `${r.ts},${r.value ?? ''},${r.quality}`).join('\n') + '\n';
+}
+
+export function seriesRoutes(app: FastifyInstance, db: Db): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/api/v1/series', {
+    schema: {
+      summary: 'Series, filtered by BA and type',
+      querystring: z.object({
+        ba: z.string().regex(/^[A-Za-z0-9]{2,6}$/).optional(),
+        type: z.enum(['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2']).optional(),
+      }),
+    },
+  }, async (req) => {
+    const ba = req.query.ba?.toUpperCase();
+    if (ba && !(await getBa(db, ba))) throw new HttpProblem(404, `unknown balancing authority '${ba}'`, 'ba');
+    return { data: await listSeries(db, { ba, type: req.query.type }) };
+  });
+
+  r.get('/api/v1/observations', {
+    schema: {
+      summary: 'Hourly observations of one series (ts = UTC start of the hour); JSON or CSV (format=csv), paged',
+      querystring: z.object({
+        series: z.string().min(1).describe('series key, e.g. CISO.demand'),
+        from: isoInstant, to: isoInstant,
+        format: z.enum(['json', 'csv']).default('json'),
+        limit: z.coerce.number().int().min(1).max(10000).default(1000),
+        offset: z.coerce.number().int().min(0).default(0),
+      }),
+    },
+  }, async (req, reply) => {
+    const { series, format, limit, offset } = req.query;
+    const from = new Date(req.query.from);
+    const to = new Date(req.query.to);
+    if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw new HttpProblem(400, `range longer than ${MAX_RANGE_DAYS} days`, 'to');
+    const s = await getSeriesByKey(db, series);
+    if (!s) throw new HttpProblem(404, `unknown series '${series}'`, 'series');
+    const rows = await readObservations(db, s.id, from, to, limit + 1, offset);
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    if (format === 'csv') return reply.type('text/csv').send(toCsv(page));
+    return { series: s.key, units: s.units, source: s.source, data: page, next: more ? offset + limit : null };
   });
 }
