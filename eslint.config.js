@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/platform/config.ts', 'src/cli/**'],
+    ignores: ['src/platform/config.ts', 'src/cli/**', 'src/**/*.test.ts'],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'config is parsed once in src/platform/config.ts' }],
     },

@@ -1,0 +1,53 @@
+import { LRUCache } from 'lru-cache';
+import { Redis } from 'ioredis';
+
+/** Cache port: JSON values with a TTL, plus prefix invalidation (used when new hours land for a BA). */
+export interface Cache {
+  readonly kind: 'redis' | 'memory';
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
+  invalidatePrefix(prefix: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function memoryCache(maxEntries = 10_000): Cache {
+  const lru = new LRUCache<string, { v: unknown }>({ max: maxEntries });
+  return {
+    kind: 'memory',
+    get: async <T,>(key: string) => lru.get(key)?.v as T | undefined,
+    set: async (key, value, ttl) => { lru.set(key, { v: value }, { ttl: ttl * 1000 }); },
+    invalidatePrefix: async (prefix) => {
+      let n = 0;
+      for (const k of [...lru.keys()]) if (k.startsWith(prefix)) { lru.delete(k); n++; }
+      return n;
+    },
+    close: async () => { lru.clear(); },
+  };
+}
+
+export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, keyPrefix: namespace });
+  await redis.connect();
+  return {
+    kind: 'redis',
+    get: async <T,>(key: string) => {
+      const raw = await redis.get(key);
+      return raw === null ? undefined : (JSON.parse(raw) as T);
+    },
+    set: async (key, value, ttl) => { await redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttl))); },
+    invalidatePrefix: async (prefix) => {
+      let n = 0;
+      // SCAN patterns are not prefixed by ioredis' keyPrefix, DEL keys are: strip it before deleting.
+      for await (const keys of redis.scanStream({ match: `${namespace}${prefix}*`, count: 500 })) {
+        const list = (keys as string[]).map((k) => k.slice(namespace.length));
+        if (list.length) n += await redis.del(...list);
+      }
+      return n;
+    },
+    close: async () => { await redis.quit(); },
+  };
+}
+
+export function openCache(redisUrl: string | undefined): Promise<Cache> {
+  return redisUrl ? redisCache(redisUrl) : Promise.resolve(memoryCache());
+}
