@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** Values arrive as strings (API >= 2.1.6), numbers (older) or null; anything else is a malformed page. */
+const value = z.union([z.string(), z.number(), z.null()]).transform((v, ctx) => {
+  if (v === null) return null;
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isFinite(n) || (typeof v === 'string' && v.trim() === '')) {
+    ctx.addIssue({ code: 'custom', message: `not a number: ${String(v)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const period = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}$/, 'hourly UTC period YYYY-MM-DDTHH');
+
+export const regionRow = z.object({ period, respondent: z.string(), type: z.string(), value, 'value-units': z.string().optional() });
+export const fuelRow = z.object({ period, respondent: z.string(), fueltype: z.string(), value, 'value-units': z.string().optional() });
+export const interchangeRow = z.object({ period, fromba: z.string(), toba: z.string(), value, 'value-units': z.string().optional() });
+
+export const envelope = z.object({
+  response: z.object({
+    total: z.union([z.string(), z.number()]).transform(Number).pipe(z.number().int().min(0)),
+    data: z.array(z.unknown()),
+  }),
+  warnings: z.array(z.object({ warning: z.string().optional(), description: z.string().optional() })).optional(),
+});
+
+export type EiaRoute = 'region' | 'fuel' | 'interchange';
+
+export const routePath: Record<EiaRoute, string> = {
+  region: 'electricity/rto/region-data',
+  fuel: 'electricity/rto/fuel-type-data',
+  interchange: 'electricity/rto/interchange-data',
+};
+
+/** Every key column, so that paging is stable (EIA's default order is not). */
+export const sortColumns: Record<EiaRoute, string[]> = {
+  region: ['period', 'respondent', 'type'],
+  fuel: ['period', 'respondent', 'fueltype'],
+  interchange: ['period', 'fromba', 'toba'],
+};
+
+/** One normalised EIA value: `ts` is the START of the hour (period is hour-ending UTC). */
+export interface EiaPoint {
+  route: EiaRoute;
+  ba: string;
+  /** D/DF/NG/TI for region, the fuel code for fuel, the neighbour BA for interchange */
+  code: string;
+  ts: Date;
+  value: number | null;
+}
+
+/** EIA's hour-ending `YYYY-MM-DDTHH` label → the UTC start of that hour. */
+export function periodToStart(p: string): Date {
+  return new Date(Date.parse(`${p}:00:00Z`) - 3_600_000);
+}
+
+/** The UTC start of an hour → the EIA `YYYY-MM-DDTHH` label of that hour (its end). */
+export function startToPeriod(d: Date): string {
+  return new Date(d.getTime() + 3_600_000).toISOString().slice(0, 13);
+}
+
+export function toPoint(route: EiaRoute, raw: unknown): EiaPoint {
+  if (route === 'region') {
+    const r = regionRow.parse(raw);
+    return { route, ba: r.respondent, code: r.type, ts: periodToStart(r.period), value: r.value };
+  }
+  if (route === 'fuel') {
+    const r = fuelRow.parse(raw);
+    return { route, ba: r.respondent, code: r.fueltype, ts: periodToStart(r.period), value: r.value };
+  }
+  const r = interchangeRow.parse(raw);
+  return { route, ba: r.fromba, code: r.toba, ts: periodToStart(r.period), value: r.value };
+}

@@ -1,0 +1,101 @@
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { testDatabases } from '../../test/support/databases.ts';
+import { FakeEia, regionRows } from '../../test/support/fake-eia-server.ts';
+import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
+import { migrate } from '../platform/migrate.ts';
+import type { Db } from '../platform/db.ts';
+import { EiaClient } from './eia-client.ts';
+import { ingestRange } from './ingest-range.ts';
+import { periodToStart } from './eia-schema.ts';
+
+const logger = pino({ level: 'silent' });
+const KEY = 'secret-key-123';
+
+for (const target of testDatabases()) {
+  describe(`EIA ingestion on ${target.name}`, () => {
+    let db: Db;
+    const eia = new FakeEia();
+    let baseUrl: string;
+    const client = (retries = 3) => new EiaClient({ baseUrl, apiKey: KEY, logger, minIntervalMs: 0, timeoutMs: 500, retries, pageSize: 50 });
+    const count = async () => Number((await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM observations'))[0]!.n);
+
+    before(async () => {
+      db = await target.open();
+      await migrate(db);
+      baseUrl = await eia.start();
+    });
+    after(async () => { await eia.stop(); await db.close(); });
+    beforeEach(() => { eia.faults = []; eia.requests = []; });
+
+    it('loads every row once across pages, maps nulls to missing, and re-runs change nothing', async () => {
+      eia.rows.region = [
+        ...regionRows('CISO', new Date('2025-07-01T01:00Z'), 48, (h, t) => (h === 3 && t === 'D' ? null : String(20000 + h))),
+        ...regionRows('PJM', new Date('2025-07-01T01:00Z'), 48, (h) => String(90000 + h)),
+      ];
+      const req = { bas: ['CISO', 'PJM'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-02T23:00Z'), routes: ['region' as const] };
+      const first = await ingestRange({ db, client: client(), logger }, req);
+      assert.deepEqual([first.fetched, first.inserted, first.updated, first.errors.length], [384, 384, 0, 0]);
+      assert.equal(await count(), 384);
+      assert.ok(eia.requests.length >= 8, 'paged at 50 rows');
+      assert.ok(eia.apiKeysSeen.every((k) => k === KEY));
+      const [missing] = await db.query<{ quality: number; value: number | null }>(
+        `SELECT quality, value FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'CISO.demand' AND ts = '2025-07-01T03:00Z'`);
+      assert.deepEqual({ ...missing }, { quality: 2, value: null });
+      const again = await ingestRange({ db, client: client(), logger }, req);
+      assert.deepEqual([again.inserted, again.updated], [0, 0]);
+      assert.equal(await count(), 384);
+      // an EIA revision updates one value and is counted
+      eia.rows.region.find((r) => r.respondent === 'PJM' && r.type === 'D' && r.period === '2025-07-01T05')!.value = '1';
+      const revised = await ingestRange({ db, client: client(), logger }, req);
+      assert.deepEqual([revised.inserted, revised.updated], [0, 1]);
+      const runs = await db.query<{ status: string }>('SELECT status FROM ingest_runs ORDER BY id');
+      assert.deepEqual(runs.map((r) => r.status), ['succeeded', 'succeeded', 'succeeded']);
+    });
+
+    it('retries 429, 500, timeouts and truncated JSON, and still lands every row once', async () => {
+      await db.query('DELETE FROM observations');
+      eia.faults = ['429', '500', 'timeout', 'truncated'];
+      const res = await ingestRange({ db, client: client(4), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
+      assert.equal(res.errors.length, 0);
+      assert.equal(res.retries, 4);
+      assert.equal(await count(), 96);
+    });
+
+    it('gives up after the retry budget and records a failed run without a partial write', async () => {
+      await db.query('DELETE FROM observations');
+      eia.faults = ['500', '500', '500'];
+      const res = await ingestRange({ db, client: client(2), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
+      assert.match(res.errors[0] ?? '', /HTTP 500/);
+      assert.equal(await count(), 0);
+      const [run] = await db.query<{ status: string }>('SELECT status FROM ingest_runs WHERE id = $1', [res.runId]);
+      assert.equal(run!.status, 'failed');
+    });
+
+    it('detects a total that changes between pages, records the failure and keeps the good rows', async () => {
+      await db.query('DELETE FROM observations');
+      eia.faults = ['ok', 'grow'];
+      const res = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
+      assert.match(res.errors[0] ?? '', /total changed/);
+      assert.equal(await count(), 50);
+      const [run] = await db.query<{ status: string }>('SELECT status FROM ingest_runs WHERE id = $1', [res.runId]);
+      assert.equal(run!.status, 'partial');
+      const resumed = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
+      assert.deepEqual([resumed.inserted, resumed.errors.length], [46, 0]);
+      assert.equal(await count(), 96);
+    });
+
+    it('ingests the real PACW fuel-type response (string values, negative wind kept)', sharedDataTest(), async () => {
+      const real = JSON.parse(readFileSync(sharedPath('eia930/v2_json/pacw_2023_cassettes/fuel-type-data_PACW_2023-01-01_to_2023-01-08.json'), 'utf8'));
+      eia.rows.fuel = real.response.data;
+      const res = await ingestRange({ db, client: client(), logger }, { bas: ['PACW'], from: periodToStart('2023-01-01T00'), to: periodToStart('2023-01-08T00'), routes: ['fuel'] });
+      assert.equal(res.errors.length, 0);
+      assert.equal(res.fetched, real.response.data.length);
+      const neg = real.response.data.filter((r: { value: string }) => Number(r.value) < 0).length;
+      const [stored] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations o JOIN series s ON s.id = o.series_id WHERE s.ba_code = 'PACW' AND s.type = 'generation_by_fuel' AND o.value < 0`);
+      assert.equal(stored!.n, neg);
+    });
+  });
+}

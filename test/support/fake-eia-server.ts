@@ -1,0 +1,73 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FakeRow = Record<string, string | number | null>;
+export type Fault = 'ok' | '429' | '500' | 'timeout' | 'truncated' | 'grow';
+
+/**
+ * A local server answering like EIA API v2 for the EIA-930 routes: facets, start/end (inclusive,
+ * hour-ending labels), multi-column sort, offset/length paging, string totals, and injected faults.
+ */
+export class FakeEia {
+  readonly rows: Record<'region' | 'fuel' | 'interchange', FakeRow[]> = { region: [], fuel: [], interchange: [] };
+  faults: Fault[] = [];
+  requests: URL[] = [];
+  apiKeysSeen: string[] = [];
+  private server: Server | undefined;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      this.requests.push(url);
+      this.apiKeysSeen.push(String(req.headers['x-api-key'] ?? url.searchParams.get('api_key') ?? ''));
+      const fault = this.faults.shift() ?? 'ok';
+      if (fault === 'timeout') return; // never answers
+      if (fault === '429' || fault === '500') { res.writeHead(Number(fault)).end('{"error":"busy"}'); return; }
+      const route = url.pathname.includes('region-data') ? 'region' : url.pathname.includes('fuel-type-data') ? 'fuel' : url.pathname.includes('interchange-data') ? 'interchange' : undefined;
+      if (!route) { res.writeHead(404).end(); return; }
+      const p = url.searchParams;
+      const start = p.get('start') ?? '0000';
+      const end = p.get('end') ?? '9999';
+      const facets = new Map<string, string[]>();
+      for (const [k, v] of p) {
+        const m = /^facets\[(\w+)\]\[\]$/.exec(k);
+        if (m) facets.set(m[1]!, [...(facets.get(m[1]!) ?? []), v]);
+      }
+      let data = this.rows[route].filter((r) => String(r.period) >= start && String(r.period) <= end
+        && [...facets].every(([f, vals]) => vals.includes(String(r[f]))));
+      const sorts: string[] = [];
+      for (let i = 0; p.has(`sort[${i}][column]`); i++) sorts.push(p.get(`sort[${i}][column]`)!);
+      data = [...data].sort((a, b) => { for (const c of sorts) { const x = String(a[c]), y = String(b[c]); if (x !== y) return x < y ? -1 : 1; } return 0; });
+      const total = data.length + (fault === 'grow' ? 1 : 0);
+      const offset = Number(p.get('offset') ?? 0);
+      const length = Math.min(Number(p.get('length') ?? 5000), 5000);
+      const page = data.slice(offset, offset + length);
+      const body = JSON.stringify({
+        response: { total: String(total), dateFormat: 'YYYY-MM-DD"T"HH24', frequency: 'hourly', data: page, description: 'fake' },
+        request: { command: url.pathname, params: {} }, apiVersion: '2.1.8', ExcelAddInVersion: '2.1.0',
+        ...(total > offset + page.length && page.length === 5000 ? { warnings: [{ warning: 'incomplete return', description: 'capped' }] } : {}),
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(fault === 'truncated' ? body.slice(0, Math.floor(body.length / 2)) : body);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v2`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+/** EIA-format rows for a BA over `hours` hours from `startPeriod` (hour-ending label). */
+export function regionRows(ba: string, firstHourEnding: Date, hours: number, value: (h: number, type: string) => string | null): FakeRow[] {
+  const out: FakeRow[] = [];
+  for (let h = 0; h < hours; h++) {
+    const period = new Date(firstHourEnding.getTime() + h * 3_600_000).toISOString().slice(0, 13);
+    for (const type of ['D', 'DF', 'NG', 'TI']) {
+      out.push({ period, respondent: ba, 'respondent-name': ba, type, 'type-name': type, value: value(h, type), 'value-units': 'megawatthours' });
+    }
+  }
+  return out;
+}
