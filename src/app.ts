@@ -4,6 +4,7 @@ import type { Db } from './platform/db.ts';
 import { createHttp } from './platform/http.ts';
 import { pendingMigrations } from './platform/migrate.ts';
 import { gridRoutes, seriesRoutes } from './grid/routes.ts';
+import { pipelineRoutes } from './ingest/routes.ts';
 
 /** Composition root of the web role. */
 export async function buildApp(deps: { db: Db; logger: Logger }): Promise<FastifyInstance> {
@@ -20,5 +21,6 @@ export async function buildApp(deps: { db: Db; logger: Logger }): Promise<Fastif
   });
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
+  pipelineRoutes(app, deps.db);
   return app;
 }

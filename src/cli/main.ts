@@ -5,6 +5,7 @@ import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
+import { ingestCommand } from './ingest-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -38,4 +39,13 @@ program.command('migrate').description('apply pending SQL migrations and exit').
     await db.close();
   } catch (err) { fail(err); }
 });
+program.command('ingest').description('load EIA-930 data for a range of days (resumable: re-running is harmless)')
+  .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
+  .option('--from <YYYY-MM-DD>', 'first UTC day (default: two days ago)')
+  .option('--to <YYYY-MM-DD>', 'last UTC day, inclusive (default: today)')
+  .option('--routes <list>', 'region,fuel,interchange', 'region,fuel,interchange')
+  .option('--replay <dir>', 'load recorded EIA v2 JSON responses from a folder instead of calling EIA')
+  .action(async (opts) => {
+    try { process.exitCode = await ingestCommand(opts); } catch (err) { fail(err); }
+  });
 await program.parseAsync();

@@ -1,0 +1,57 @@
+import { SingleBar, Presets } from 'cli-progress';
+import { pino } from 'pino';
+import { loadConfig } from '../platform/config.ts';
+import { openDb } from '../platform/db.ts';
+import { migrate } from '../platform/migrate.ts';
+import { listBas } from '../grid/ba-repository.ts';
+import { EiaClient } from '../ingest/eia-client.ts';
+import { ingestRange } from '../ingest/ingest-range.ts';
+import { replayDir } from '../ingest/replay.ts';
+import type { EiaRoute } from '../ingest/eia-schema.ts';
+import type { RunTotals } from '../ingest/run-ledger.ts';
+
+const routeNames: Record<string, EiaRoute> = { region: 'region', fuel: 'fuel', interchange: 'interchange' };
+
+function day(s: string, flag: string): Date {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(Date.parse(s))) throw new Error(`${flag}: expected YYYY-MM-DD, got '${s}'`);
+  return new Date(`${s}T00:00:00Z`);
+}
+
+function summary(t: RunTotals & { runId: number }): string {
+  const rows = [['run', t.runId], ['rows fetched', t.fetched], ['inserted', t.inserted], ['updated', t.updated], ['rejected', t.rejected], ['requests', t.requests], ['retries', t.retries], ['errors', t.errors.length]];
+  return rows.map(([k, v]) => `${String(k).padEnd(14)} ${v}`).join('\n') + (t.errors.length ? '\n' + t.errors.slice(0, 10).join('\n') : '') + '\n';
+}
+
+export async function ingestCommand(opts: { ba?: string; from?: string; to?: string; routes: string; replay?: string }): Promise<number> {
+  const config = loadConfig();
+  const logger = pino({ level: config.LOG_LEVEL }, pino.destination(2));
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  try {
+    await migrate(db);
+    if (opts.replay) {
+      const t = await replayDir({ db, logger }, opts.replay);
+      process.stdout.write(summary(t));
+      return t.errors.length ? 1 : 0;
+    }
+    if (!config.EIA_API_KEY) throw new Error('EIA_API_KEY is not set: get a free key at https://www.eia.gov/opendata/register.php');
+    const routes = opts.routes.split(',').map((r) => {
+      const route = routeNames[r.trim()];
+      if (!route) throw new Error(`--routes: unknown route '${r}' (region, fuel, interchange)`);
+      return route;
+    });
+    const to = opts.to ? day(opts.to, '--to') : new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000);
+    const from = opts.from ? day(opts.from, '--from') : new Date(to.getTime() - 2 * 86_400_000);
+    if (to < from) throw new Error('--to: must not be before --from');
+    const bas = opts.ba ? opts.ba.split(',').map((b) => b.trim().toUpperCase()) : (await listBas(db)).map((b) => b.code);
+    const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger });
+    const bar = new SingleBar({ format: 'ingest [{bar}] {value}/{total} day-routes | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic);
+    bar.start(1, 0);
+    const t = await ingestRange({ db, client, logger, onProgress: (d, total) => { bar.setTotal(total); bar.update(d); } },
+      { bas, from, to: new Date(to.getTime() + 86_400_000 - 3_600_000), routes });
+    bar.stop();
+    process.stdout.write(summary(t));
+    return t.errors.length ? 1 : 0;
+  } finally {
+    await db.close();
+  }
+}
