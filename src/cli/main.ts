@@ -6,6 +6,7 @@ import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { ingestCommand } from './ingest-command.ts';
+import { startScheduler } from '../ingest/scheduler.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -14,22 +15,40 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-async function startWeb(config: Config): Promise<void> {
+async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL });
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const app = await buildApp({ db, logger });
   await app.listen({ port: config.PORT, host: config.HOST });
-  const stop = async () => { await app.close(); await db.close(); process.exit(0); };
+  const scheduler = withWorker ? startScheduler({ db, logger, config }) : undefined;
+  if (scheduler) {
+    if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
+    void scheduler.runNow();
+  }
+  const stop = async () => { scheduler?.stop(); await app.close(); await db.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
 program.command('start').description('every role in one process on the embedded defaults')
-  .action(() => startWeb(loadConfig()).catch(fail));
-program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig()).catch(fail));
+  .action(() => startWeb(loadConfig(), true).catch(fail));
+program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
+program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key)').action(async () => {
+  try {
+    const config = loadConfig();
+    const logger = pino({ level: config.LOG_LEVEL });
+    const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    await migrate(db);
+    const scheduler = startScheduler({ db, logger, config });
+    await scheduler.runNow();
+    const stop = async () => { scheduler.stop(); await db.close(); process.exit(0); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  } catch (err) { fail(err); }
+});
 program.command('migrate').description('apply pending SQL migrations and exit').action(async () => {
   try {
     const config = loadConfig();

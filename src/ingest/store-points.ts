@@ -41,7 +41,11 @@ export class PointStore {
       seen.add(dedupe);
       rows.push({ seriesId: id, ts: p.ts, value: p.value, quality: quality(type, p.value) });
     }
-    const res = await this.db.transaction((tx) => upsertObservations(tx, rows));
+    const res = await this.db.transaction(async (tx) => {
+      const counts = await upsertObservations(tx, rows);
+      if (counts.inserted + counts.updated > 0) await refreshRollups(tx, rows);
+      return counts;
+    });
     return { ...res, rejected };
   }
 
@@ -55,6 +59,14 @@ export class PointStore {
     }
     return id;
   }
+}
+
+async function refreshRollups(db: Db, rows: ObservationInput[]): Promise<void> {
+  let min = Infinity;
+  let max = -Infinity;
+  const ids = new Set<number>();
+  for (const r of rows) { ids.add(r.seriesId); min = Math.min(min, r.ts.getTime()); max = Math.max(max, r.ts.getTime()); }
+  await db.query('SELECT refresh_daily_rollups($1::integer[], $2, $3)', [[...ids], new Date(min), new Date(max + 3_600_000)]);
 }
 
 /** Flags, never drops: null → missing; negative demand → anomalous. */

@@ -1,0 +1,57 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { testDatabases } from '../../test/support/databases.ts';
+import { migrate } from '../platform/migrate.ts';
+import { loadConfig } from '../platform/config.ts';
+import type { Db } from '../platform/db.ts';
+import { incrementalIngest, runOnce } from './scheduler.ts';
+
+const logger = pino({ level: 'silent' });
+
+for (const target of testDatabases()) {
+  describe(`scheduler on ${target.name}`, () => {
+    let db: Db;
+    before(async () => { db = await target.open(); await migrate(db); });
+    after(async () => { await db.close(); });
+
+    it('fills two weeks of simulated grid, then extends only the new hours, with local-day rollups', async () => {
+      const config = loadConfig({});
+      const now = new Date('2025-11-02T12:30Z'); // a 25-hour day in US zones
+      await incrementalIngest({ db, logger, config }, now);
+      const [a] = await db.query<{ n: number; newest: Date }>(`SELECT count(*)::integer AS n, max(ts) AS newest FROM observations`);
+      assert.equal(new Date(a!.newest).toISOString(), '2025-11-02T11:00:00.000Z');
+      await incrementalIngest({ db, logger, config }, new Date('2025-11-02T14:30Z'));
+      const [b] = await db.query<{ n: number; newest: Date }>(`SELECT count(*)::integer AS n, max(ts) AS newest FROM observations`);
+      assert.equal(new Date(b!.newest).toISOString(), '2025-11-02T13:00:00.000Z');
+      // Only the two new hours were written: nothing at or before the first newest hour changed count.
+      const [old] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations WHERE ts <= $1`, [a!.newest]);
+      assert.equal(old!.n, a!.n);
+      const [fresh] = await db.query<{ hours: number }>(`SELECT count(DISTINCT ts)::integer AS hours FROM observations WHERE ts > $1`, [a!.newest]);
+      assert.equal(fresh!.hours, 2);
+      assert.ok(b!.n > a!.n);
+      const [r] = await db.query<{ hours: number; count: number }>(
+        `SELECT d.hours, d.count FROM daily_rollups d JOIN series s ON s.id = d.series_id WHERE s.key = 'PJM.demand' AND d.day = '2025-11-01'`);
+      assert.deepEqual({ ...r }, { hours: 24, count: 24 });
+      const runs = await db.query<{ source: string }>('SELECT source FROM ingest_runs');
+      assert.ok(runs.every((x) => x.source === 'simulated'));
+    });
+
+    it('runs a job once when two workers race for it', async () => {
+      let runs = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      const first = runOnce(db, 42, async () => { runs++; await gate; });
+      await new Promise((r) => setTimeout(r, 50));
+      const other = target.name === 'pglite' ? undefined : await target.open();
+      // PGlite is single-connection (one process); the lock is proven across connections on PostgreSQL.
+      if (other) {
+        assert.equal(await runOnce(other, 42, async () => { runs++; }), false);
+        await other.close();
+      }
+      release();
+      assert.equal(await first, true);
+      assert.equal(runs, 1);
+    });
+  });
+}
