@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Db } from './platform/db.ts';
+import type { Cache } from './platform/cache.ts';
 import { createHttp } from './platform/http.ts';
 import { pendingMigrations } from './platform/migrate.ts';
 import { gridRoutes, seriesRoutes } from './grid/routes.ts';
 import { pipelineRoutes } from './ingest/routes.ts';
 
+export interface AppDeps { db: Db; logger: Logger; cache: Cache }
+
 /** Composition root of the web role. */
-export async function buildApp(deps: { db: Db; logger: Logger }): Promise<FastifyInstance> {
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await createHttp(deps.logger);
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
@@ -22,5 +25,6 @@ export async function buildApp(deps: { db: Db; logger: Logger }): Promise<Fastif
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
+  // Domain route registrations (one line each) go here.
   return app;
 }

@@ -1,3 +1,4 @@
+import { memoryCache } from '../src/platform/cache.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -14,7 +15,7 @@ for (const target of testDatabases()) {
     before(async () => {
       db = await target.open();
       await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }) });
+      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
     });
     after(async () => { await app.close(); await db.close(); });
 

@@ -1,3 +1,4 @@
+import { memoryCache } from '../src/platform/cache.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -20,7 +21,7 @@ for (const target of testDatabases()) {
     before(async () => {
       db = await target.open();
       await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }) });
+      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
       id = await ensureSeries(db, { baCode: 'PJM', type: 'demand', subtype: '' });
     });
     after(async () => { await app.close(); await db.close(); });

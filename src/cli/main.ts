@@ -5,6 +5,7 @@ import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
+import { openCache } from '../platform/cache.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 
@@ -20,14 +21,15 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
-  const app = await buildApp({ db, logger });
+  const cache = await openCache(config.REDIS_URL);
+  const app = await buildApp({ db, logger, cache });
   await app.listen({ port: config.PORT, host: config.HOST });
   const scheduler = withWorker ? startScheduler({ db, logger, config }) : undefined;
   if (scheduler) {
     if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
     void scheduler.runNow();
   }
-  const stop = async () => { scheduler?.stop(); await app.close(); await db.close(); process.exit(0); };
+  const stop = async () => { scheduler?.stop(); await app.close(); await cache.close(); await db.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
