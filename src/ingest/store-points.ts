@@ -3,10 +3,58 @@ import type { Db } from '../platform/db.ts';
 import { ensureSeries } from '../grid/series-repository.ts';
 import { upsertObservations, type ObservationInput, type Quality } from '../grid/observation-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
+import { changedInTransaction, notifyHoursChanged } from './change-events.ts';
 
 const regionTypes: Record<string, string> = { D: 'demand', DF: 'forecast', NG: 'net_generation', TI: 'interchange' };
 
 export interface StoreCounts { inserted: number; updated: number; rejected: number }
+
+/** Called after a batch commits with the BAs that got new or changed hours and the newest such hour. */
+export type OnStored = (bas: string[], newest: Date) => void;
+
+export interface CommitResult { inserted: number; updated: number; changed: { bas: string[]; newest: Date } | undefined }
+
+/**
+ * Writes one batch in one transaction: keeps check flags on unchanged values, upserts, refreshes
+ * the touched local-day rollups, and announces the change (pg_notify, delivered on commit).
+ */
+export async function commitObservations(db: Db, rows: ObservationInput[], source: string): Promise<CommitResult> {
+  if (rows.length === 0) return { inserted: 0, updated: 0, changed: undefined };
+  return db.transaction(async (tx) => {
+    const counts = await upsertObservations(tx, await keepCheckFlags(tx, rows));
+    if (counts.inserted + counts.updated === 0) return { ...counts, changed: undefined };
+    const span = spanOf(rows);
+    await tx.query('SELECT refresh_daily_rollups($1::integer[], $2, $3)', [span.ids, span.from, new Date(span.to.getTime() + 3_600_000)]);
+    const changed = await changedInTransaction(tx, span.ids, span.from, span.to);
+    if (changed) await notifyHoursChanged(tx, { bas: changed.bas, newest: changed.newest.toISOString(), source });
+    return { ...counts, changed };
+  });
+}
+
+function spanOf(rows: ObservationInput[]): { ids: number[]; from: Date; to: Date } {
+  let min = Infinity;
+  let max = -Infinity;
+  const ids = new Set<number>();
+  for (const r of rows) { ids.add(r.seriesId); min = Math.min(min, r.ts.getTime()); max = Math.max(max, r.ts.getTime()); }
+  return { ids: [...ids], from: new Date(min), to: new Date(max) };
+}
+
+/**
+ * A value the quality checks flagged anomalous stays flagged while the source re-sends the same
+ * value; otherwise every re-delivery would reset the flag and count as an update. A revised
+ * value arrives with its own quality and is checked again after the run.
+ */
+async function keepCheckFlags(tx: Db, rows: ObservationInput[]): Promise<ObservationInput[]> {
+  const flagged = await tx.query<{ series_id: number; ts: Date | string }>(
+    `SELECT o.series_id, o.ts FROM observations o
+     JOIN unnest($1::integer[], $2::timestamptz[], $3::double precision[]) AS i(series_id, ts, value)
+       ON o.series_id = i.series_id AND o.ts = i.ts
+     WHERE o.quality = 3 AND o.value IS NOT DISTINCT FROM i.value`,
+    [rows.map((r) => r.seriesId), rows.map((r) => r.ts.toISOString()), rows.map((r) => r.value)]);
+  if (flagged.length === 0) return rows;
+  const keys = new Set(flagged.map((f) => `${f.series_id}|${new Date(f.ts).getTime()}`));
+  return rows.map((r) => (keys.has(`${r.seriesId}|${r.ts.getTime()}`) ? { ...r, quality: 'anomalous' } : r));
+}
 
 /** Maps points to series (created on first sight), flags quality, and upserts in one transaction. */
 export class PointStore {
@@ -15,11 +63,13 @@ export class PointStore {
   private readonly db: Db;
   private readonly logger: Logger;
   private readonly source: string;
+  private readonly onStored: OnStored | undefined;
 
-  constructor(db: Db, logger: Logger, source = 'eia') {
+  constructor(db: Db, logger: Logger, source = 'eia', opts: { onStored?: OnStored } = {}) {
     this.db = db;
     this.logger = logger;
     this.source = source;
+    this.onStored = opts.onStored;
   }
 
   async store(points: EiaPoint[]): Promise<StoreCounts> {
@@ -41,12 +91,9 @@ export class PointStore {
       seen.add(dedupe);
       rows.push({ seriesId: id, ts: p.ts, value: p.value, quality: quality(type, p.value) });
     }
-    const res = await this.db.transaction(async (tx) => {
-      const counts = await upsertObservations(tx, rows);
-      if (counts.inserted + counts.updated > 0) await refreshRollups(tx, rows);
-      return counts;
-    });
-    return { ...res, rejected };
+    const { inserted, updated, changed } = await commitObservations(this.db, rows, this.source);
+    if (changed) this.onStored?.(changed.bas, changed.newest);
+    return { inserted, updated, rejected };
   }
 
   private async seriesId(ba: string, type: string, subtype: string, p: EiaPoint): Promise<number> {
@@ -59,14 +106,6 @@ export class PointStore {
     }
     return id;
   }
-}
-
-async function refreshRollups(db: Db, rows: ObservationInput[]): Promise<void> {
-  let min = Infinity;
-  let max = -Infinity;
-  const ids = new Set<number>();
-  for (const r of rows) { ids.add(r.seriesId); min = Math.min(min, r.ts.getTime()); max = Math.max(max, r.ts.getTime()); }
-  await db.query('SELECT refresh_daily_rollups($1::integer[], $2, $3)', [[...ids], new Date(min), new Date(max + 3_600_000)]);
 }
 
 /** Flags, never drops: null → missing; negative demand → anomalous. */
