@@ -26,5 +26,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
   // Domain route registrations (one line each) go here.
+  await (await import('./web/server.ts')).webRoutes(app, deps);
   return app;
 }

@@ -1,0 +1,33 @@
+export const fmtInt = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : Math.round(v).toLocaleString('en-US');
+
+export const fmtMw = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${fmtInt(v)} MW`);
+
+export const fmtPct = (share: number | null | undefined, digits = 0): string =>
+  share === null || share === undefined || !Number.isFinite(share) ? '—' : `${(share * 100).toFixed(digits)} %`;
+
+export const fmtSigned = (v: number | null | undefined, unit = ''): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(Math.round(v)).toLocaleString('en-US')}${unit}`;
+
+/** Rows → CSV text (RFC 4180 quoting). */
+export function toCsv(header: string[], rows: Array<Array<string | number | null>>): string {
+  const cell = (v: string | number | null) => {
+    const s = v === null ? '' : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
+}
+
+export const FUEL_NAMES: Record<string, string> = {
+  COL: 'Coal', NG: 'Natural gas', OIL: 'Oil', NUC: 'Nuclear', WAT: 'Hydro', SUN: 'Solar', WND: 'Wind', GEO: 'Geothermal',
+  BIO: 'Biomass', OTH: 'Other', UNK: 'Unknown', BAT: 'Battery storage', PS: 'Pumped storage', SNB: 'Solar with battery',
+  WNB: 'Wind with battery', OES: 'Other storage', UES: 'Unknown storage',
+};
+
+/** Okabe–Ito based fuel colours (distinguishable with colour-vision deficiencies). */
+export const FUEL_COLOURS: Record<string, string> = {
+  COL: '#3b3b3b', NG: '#e69f00', OIL: '#8c564b', NUC: '#cc79a7', WAT: '#0072b2', SUN: '#f0e442', WND: '#56b4e9',
+  GEO: '#d55e00', BIO: '#009e73', OTH: '#999999', BAT: '#7f3c8d', PS: '#11a579',
+};
+export const fuelColour = (code: string): string => FUEL_COLOURS[code] ?? '#bbbbbb';
+export const fuelName = (code: string): string => FUEL_NAMES[code] ?? code;

@@ -1,0 +1,12 @@
+import { type RouteConfig, index, route } from '@react-router/dev/routes';
+
+export default [
+  index('routes/home.tsx'),
+  route('ba/:code', 'routes/ba.tsx'),
+  route('compare', 'routes/compare.tsx'),
+  route('pipeline', 'routes/pipeline.tsx'),
+  route('methodology', 'routes/methodology.tsx'),
+  route('embed/ba/:code/:kind', 'routes/embed.tsx'),
+  route('prefs', 'routes/prefs.tsx'),
+  route('*', 'routes/not-found.tsx'),
+] satisfies RouteConfig;

@@ -1,0 +1,140 @@
+import { Form, Link, useLoaderData, useSearchParams, useSubmit, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
+import { webContext } from '../lib/context.ts';
+import type { Ba, NowAll, NowRow, PipelineFreshness } from '../lib/api-types.ts';
+import { Freshness, SourceMark } from '../components/freshness.tsx';
+import { IntensityChip } from '../components/intensity-chip.tsx';
+import { fmtMw, fmtPct } from '../lib/format.ts';
+import { intensityLegend } from '../lib/scale.ts';
+import { usePrefs } from '../lib/use-zone.ts';
+
+export const meta: MetaFunction = () => [
+  { title: 'GridPulse — the US grid now' },
+  { name: 'description', content: 'Carbon intensity, demand and renewable share of every US balancing authority, with honest freshness.' },
+];
+
+/** Without /api/v1/now, the list of BAs and the newest demand hour per BA, and nothing we can't show. */
+async function fallbackRows(api: (p: string) => Promise<{ ok: boolean; data?: unknown }>, now: Date): Promise<NowRow[]> {
+  const [bas, fresh] = await Promise.all([api('/api/v1/bas'), api('/api/v1/pipeline/freshness')]);
+  const newest = new Map<string, string>();
+  for (const f of (fresh.ok ? (fresh.data as PipelineFreshness).data : [])) if (f.type === 'demand' || !newest.has(f.ba)) newest.set(f.ba, f.newest);
+  return (bas.ok ? (bas.data as { data: Ba[] }).data : []).map((b) => {
+    const through = newest.get(b.code) ?? null;
+    return {
+      ba: b.code, name: b.name, region: b.region, interconnection: b.interconnection, timeZone: b.timeZone, hour: through,
+      intensity: null, productionIntensity: null, demandMw: null, renewableShare: null, source: 'none', dataThrough: through,
+      freshness: { status: undefined as never, lagMinutes: through ? Math.round((now.getTime() - Date.parse(through)) / 60_000) : 0 },
+    };
+  });
+}
+
+export async function loader({ context }: LoaderFunctionArgs) {
+  const web = context.get(webContext);
+  const now = web.now();
+  const answer = await web.api<NowAll>('/api/v1/now');
+  if (answer.ok) return { rows: answer.data.data, notice: null, now: now.toISOString() };
+  return {
+    rows: await fallbackRows(web.api, now), now: now.toISOString(),
+    notice: `Current intensity, demand and renewable share need the analytics endpoint /api/v1/now, which answered: ${answer.detail}. Showing balancing authorities and the newest stored hour only.`,
+  };
+}
+
+type SortKey = 'ba' | 'intensity' | 'demand' | 'renewable' | 'lag';
+const SORTS: Record<SortKey, (r: NowRow) => number | string | null> = {
+  ba: (r) => r.ba, intensity: (r) => r.intensity, demand: (r) => r.demandMw, renewable: (r) => r.renewableShare, lag: (r) => r.freshness?.lagMinutes ?? null,
+};
+
+export function filterRows(rows: NowRow[], p: URLSearchParams): NowRow[] {
+  const q = (p.get('q') ?? '').trim().toLowerCase();
+  const region = p.get('region') ?? '';
+  const ic = p.get('interconnection') ?? '';
+  const key = (p.get('sort') ?? 'ba') as SortKey;
+  const by = SORTS[key] ?? SORTS.ba;
+  const dir = p.get('dir') === 'desc' ? -1 : 1;
+  return rows
+    .filter((r) => (!q || r.ba.toLowerCase().includes(q) || r.name.toLowerCase().includes(q)) && (!region || r.region === region) && (!ic || r.interconnection === ic))
+    .sort((a, b) => {
+      const x = by(a); const y = by(b);
+      if (x === null) return y === null ? 0 : 1; // unknown values last, whatever the direction
+      if (y === null) return -1;
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    });
+}
+
+function SortHeader({ k, label, params }: { k: SortKey; label: string; params: URLSearchParams }) {
+  const active = (params.get('sort') ?? 'ba') === k;
+  const dir = active && params.get('dir') !== 'desc' ? 'desc' : 'asc';
+  const next = new URLSearchParams(params);
+  next.set('sort', k); next.set('dir', dir);
+  return (
+    <th scope="col" aria-sort={active ? (params.get('dir') === 'desc' ? 'descending' : 'ascending') : 'none'}>
+      <Link to={`?${next}`} preventScrollReset>{label}{active ? (params.get('dir') === 'desc' ? ' ▼' : ' ▲') : ''}</Link>
+    </th>
+  );
+}
+
+export default function Home() {
+  const { rows, notice, now } = useLoaderData<typeof loader>();
+  const [params] = useSearchParams();
+  const submit = useSubmit();
+  const prefs = usePrefs();
+  const shown = filterRows(rows, params);
+  const regions = [...new Set(rows.map((r) => r.region))].sort();
+  const ics = [...new Set(rows.map((r) => r.interconnection))].sort();
+  const mine = prefs.ba ? rows.find((r) => r.ba === prefs.ba) : undefined;
+  return (
+    <>
+      <h1>The US grid, hour by hour</h1>
+      {notice ? <p className="notice" role="status">{notice}</p> : null}
+      <section className="mine" aria-label="Your balancing authority">
+        {mine ? (
+          <p>Your balancing authority: <Link to={`/ba/${mine.ba}`}><strong>{mine.ba}</strong> {mine.name}</Link> <IntensityChip value={mine.intensity} /> <Freshness dataThrough={mine.dataThrough} status={mine.freshness?.status} lagMinutes={mine.freshness?.lagMinutes} timeZone={mine.timeZone} now={now} /></p>
+        ) : <p>Pick your balancing authority to see it here and in the menu.</p>}
+        <Form method="post" action="/prefs" className="inline-form">
+          <input type="hidden" name="redirectTo" value="/" />
+          <label>Default BA <select name="ba" defaultValue={prefs.ba ?? ''}>
+            <option value="">none</option>
+            {rows.map((r) => <option key={r.ba} value={r.ba}>{r.ba} — {r.name}</option>)}
+          </select></label>
+          <button type="submit">Save</button>
+        </Form>
+      </section>
+      <Form method="get" className="filters" role="search" onChange={(e) => { if ((e.target as HTMLElement).tagName === 'SELECT') void submit(e.currentTarget, { preventScrollReset: true, replace: true }); }}>
+        <label>Search <input type="search" name="q" defaultValue={params.get('q') ?? ''} placeholder="CISO, Texas…" /></label>
+        <label>Region <select name="region" defaultValue={params.get('region') ?? ''}><option value="">all</option>{regions.map((r) => <option key={r}>{r}</option>)}</select></label>
+        <label>Interconnection <select name="interconnection" defaultValue={params.get('interconnection') ?? ''}><option value="">all</option>{ics.map((r) => <option key={r}>{r}</option>)}</select></label>
+        {params.get('sort') ? <input type="hidden" name="sort" value={params.get('sort')!} /> : null}
+        {params.get('dir') ? <input type="hidden" name="dir" value={params.get('dir')!} /> : null}
+        <button type="submit">Filter</button>
+      </Form>
+      <p className="legend" aria-label="Carbon intensity scale, gCO2eq per kWh consumed">
+        <span>gCO₂eq/kWh:</span>{intensityLegend().map((l) => <span key={l.label} className="chip" style={{ background: l.background, color: l.text }}>{l.label}</span>)}
+        <a href="/methodology#intensity">what this is</a>
+      </p>
+      <div className="table-scroll">
+        <table className="bas" aria-describedby="count">
+          <caption id="count">{shown.length} of {rows.length} balancing authorities</caption>
+          <thead><tr>
+            <SortHeader k="ba" label="BA" params={params} />
+            <th scope="col">Region</th>
+            <SortHeader k="intensity" label="Intensity" params={params} />
+            <SortHeader k="demand" label="Demand" params={params} />
+            <SortHeader k="renewable" label="Renewable" params={params} />
+            <SortHeader k="lag" label="Freshness" params={params} />
+          </tr></thead>
+          <tbody>
+            {shown.map((r) => (
+              <tr key={r.ba} className={r.freshness?.status === 'stale' ? 'row-stale' : undefined}>
+                <th scope="row"><Link to={`/ba/${r.ba}`}><strong>{r.ba}</strong> <span className="muted">{r.name}</span></Link> <SourceMark source={r.source} /></th>
+                <td>{r.region} · {r.interconnection}</td>
+                <td><IntensityChip value={r.intensity} /></td>
+                <td className="num">{fmtMw(r.demandMw)}</td>
+                <td className="num">{fmtPct(r.renewableShare)}</td>
+                <td><Freshness dataThrough={r.dataThrough} status={r.freshness?.status} lagMinutes={r.freshness?.lagMinutes} timeZone={r.timeZone} now={now} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { createRequestHandler, RouterContextProvider, type RouterContext, type ServerBuild } from 'react-router';
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import type { Cache } from '../platform/cache.ts';
+import { loadBaHours } from '../analytics/hourly.ts';
+import type { ApiResult, HoursColumns, WebContext } from './app/lib/context.ts';
+import { createLiveHub } from './live-hub.ts';
+import { liveRoutes } from './live-routes.ts';
+import { badgeRoutes } from './badge-routes.ts';
+
+export interface WebDeps { db: Db; logger: Logger; cache: Cache; now?: () => Date }
+
+const BUILD_DIR = fileURLToPath(new URL('../../build/web/', import.meta.url));
+
+/** Pages under /embed/ and badges may be framed by any site; everything else only by ourselves. */
+export function framingHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', async (req, reply) => {
+    const embeddable = req.url.startsWith('/embed/') || req.url.startsWith('/badge/');
+    reply.header('content-security-policy', embeddable ? 'frame-ancestors *' : "frame-ancestors 'self'");
+    if (!embeddable) reply.header('x-frame-options', 'SAMEORIGIN');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+}
+
+/** In-process API calls for loaders: the same routes, validation and caching as external clients get. */
+export function injectApi(app: FastifyInstance): WebContext['api'] {
+  return async <T,>(path: string): Promise<ApiResult<T>> => {
+    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json' } });
+    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, data: res.json<T>() };
+    let detail = `HTTP ${res.statusCode}`;
+    try { detail = (res.json<{ detail?: string }>()).detail ?? detail; } catch { /* not JSON */ }
+    return { ok: false, status: res.statusCode, missing: res.statusCode === 404 && detail.startsWith('no route'), detail };
+  };
+}
+
+function hoursLoader(db: Db): WebContext['hours'] {
+  return async (code, from, to): Promise<HoursColumns | undefined> => {
+    const h = await loadBaHours(db, code, from, to);
+    if (!h) return undefined;
+    return {
+      ba: h.ba.code, timeZone: h.ba.timeZone, ts: h.ts.map((t) => t.toISOString()), demand: h.demand, forecast: h.forecast,
+      netGeneration: h.netGeneration, fuels: h.fuels, interchange: h.interchange,
+      dataThrough: h.dataThrough?.toISOString() ?? null, source: h.source,
+    };
+  };
+}
+
+function toWebRequest(req: FastifyRequest, signal: AbortSignal): Request {
+  const url = new URL(req.url, `http://${req.headers.host ?? 'localhost'}`);
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (Array.isArray(v)) for (const one of v) headers.append(k, one);
+    else if (v !== undefined) headers.set(k, String(v));
+  }
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && Buffer.isBuffer(req.body);
+  return new Request(url, { method: req.method, headers, signal, ...(hasBody ? { body: new Uint8Array(req.body as Buffer) } : {}) });
+}
+
+async function sendWebResponse(reply: FastifyReply, res: Response): Promise<void> {
+  reply.status(res.status);
+  res.headers.forEach((value, key) => { if (key !== 'set-cookie') reply.header(key, value); });
+  const cookies = res.headers.getSetCookie();
+  if (cookies.length) reply.header('set-cookie', cookies);
+  await reply.send(res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) : null);
+}
+
+async function loadServerBuild(logger: Logger): Promise<ServerBuild | undefined> {
+  const entry = `${BUILD_DIR}server/index.js`;
+  if (!existsSync(entry)) {
+    logger.warn({ entry }, 'web: no production build; pages answer 503 until `npm run build` has run');
+    return undefined;
+  }
+  return (await import(pathToFileURL(entry).href)) as ServerBuild;
+}
+
+/**
+ * The public site: React Router's production build server-rendered by this Fastify instance, its static
+ * assets, the live-update stream, badges and framing headers. /api/v1 and /docs stay Fastify's.
+ */
+export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const now = deps.now ?? (() => new Date());
+  const hub = createLiveHub(deps.db, deps.logger);
+  framingHeaders(app);
+  liveRoutes(app, deps.db, hub);
+  badgeRoutes(app, injectApi(app));
+  const build = await loadServerBuild(deps.logger);
+  const context: WebContext = { api: injectApi(app), hours: hoursLoader(deps.db), now };
+  const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
+  const handle = build ? createRequestHandler(build, 'production') : undefined;
+  await app.register(async (scope) => {
+    if (build) {
+      await scope.register(fastifyStatic, {
+        root: `${BUILD_DIR}client`, wildcard: false, index: false,
+        setHeaders: (res, file) => {
+          res.header('cache-control', file.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'public, max-age=3600');
+        },
+      });
+    }
+    // Form posts (preferences) reach React Router's actions as the raw body.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    scope.route({
+      method: ['GET', 'HEAD', 'POST'], url: '/*', schema: { hide: true },
+      handler: async (req, reply) => {
+        if (req.url.startsWith('/api/') || req.url.startsWith('/docs')) return reply.callNotFound();
+        if (!handle || !webContextKey) {
+          return reply.code(503).type('text/html; charset=utf-8')
+            .send('<!doctype html><title>GridPulse</title><p>The web UI is not built yet: run <code>npm run build</code>. The API is at <a href="/docs">/docs</a>.</p>');
+        }
+        const abort = new AbortController();
+        reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
+        const load = new RouterContextProvider();
+        load.set(webContextKey, context);
+        await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
+        return reply;
+      },
+    });
+  });
+}
