@@ -1,0 +1,190 @@
+import { LuDecomposition, Matrix } from 'ml-matrix';
+
+/**
+ * Consumption-based intensity by flow tracing (de Chalendar et al., PNAS 2019; gridemissions
+ * `consumption_emissions`; Electricity Maps "flow tracing"). Each BA mixes its own production with its
+ * imports and then consumes or exports that mix, so per hour the consumption intensities x solve
+ *
+ *     x_i · (G_i + Σ_j F_{j→i}) − Σ_j F_{j→i} · x_j = E_i      for every BA i with data.
+ *
+ * Rules (documented in METHODOLOGY and flagged per hour):
+ * - A pair's flow is the average of the two sides' reports (A's export to B and minus B's export to A);
+ *   when they differ by more than PAIR_TOLERANCE both BAs get 'pair-mismatch'. One side alone is used as is.
+ * - A neighbour without production data (no fuel data that hour, or outside EIA-930 such as Canadian and
+ *   Mexican BAs) is not in the system: imports from it are left out of the importer's mix ('neighbour-missing');
+ *   exports to it leave with the exporter's mix and change nothing.
+ * - A BA that has interchange series but no reported pair in the hour gets 'interchange-missing' and is
+ *   traced with whatever its neighbours reported.
+ */
+
+export const PAIR_TOLERANCE = { absoluteMw: 10, relative: 0.05 };
+
+export type TraceFlag = 'neighbour-missing' | 'pair-mismatch' | 'interchange-missing';
+
+/** One BA's production in one hour: emissions E (kg) and generation G (MWh), both ≥ 0. */
+export interface TraceNode { emissions: number; generation: number }
+
+/**
+ * One hour of the system. `interchange[a][b]` is a's reported export to b in MW (negative = import),
+ * null when a reported nothing for that pair this hour. `reportsInterchange` lists BAs that have
+ * interchange series at all (to tell "no interchange" from "interchange missing").
+ */
+export interface TraceHour {
+  nodes: ReadonlyMap<string, TraceNode>;
+  interchange: Readonly<Record<string, Readonly<Record<string, number | null>>>>;
+  reportsInterchange?: ReadonlySet<string>;
+}
+
+export interface TraceResult {
+  /** consumption intensity per BA with production data (null when it has neither generation nor imports) */
+  intensity: Map<string, number | null>;
+  flags: Map<string, Set<TraceFlag>>;
+  /** reconciled flows between BAs in the system, MW, from → to → flow ≥ 0 */
+  flows: Map<string, Map<string, number>>;
+  solver: 'iterative' | 'direct';
+}
+
+function addFlag(flags: Map<string, Set<TraceFlag>>, ba: string, flag: TraceFlag): void {
+  let set = flags.get(ba);
+  if (!set) flags.set(ba, (set = new Set()));
+  set.add(flag);
+}
+
+function mismatch(a: number, b: number): boolean {
+  // a = export reported by one side, b = export reported by the other side in the opposite direction
+  return Math.abs(a + b) > Math.max(PAIR_TOLERANCE.absoluteMw, PAIR_TOLERANCE.relative * Math.max(Math.abs(a), Math.abs(b)));
+}
+
+/** Net export a → b per unordered pair, reconciled from both sides' reports. */
+export function reconcilePairs(interchange: TraceHour['interchange'], flags: Map<string, Set<TraceFlag>>): Map<string, Map<string, number>> {
+  const net = new Map<string, Map<string, number>>();
+  const seen = new Set<string>();
+  for (const [a, row] of Object.entries(interchange)) {
+    for (const b of Object.keys(row)) {
+      const pair = a < b ? `${a}|${b}` : `${b}|${a}`;
+      if (seen.has(pair)) continue;
+      seen.add(pair);
+      const ab = interchange[a]?.[b] ?? null;
+      const ba = interchange[b]?.[a] ?? null;
+      let exportAb: number;
+      if (ab !== null && ba !== null) {
+        if (mismatch(ab, ba)) { addFlag(flags, a, 'pair-mismatch'); addFlag(flags, b, 'pair-mismatch'); }
+        exportAb = (ab - ba) / 2;
+      } else if (ab !== null) exportAb = ab;
+      else if (ba !== null) exportAb = -ba;
+      else continue;
+      if (!net.has(a)) net.set(a, new Map());
+      net.get(a)!.set(b, exportAb);
+    }
+  }
+  return net;
+}
+
+/** Directed flows ≥ 0 between BAs in the system, and the flags for imports from outside it. */
+function systemFlows(hour: TraceHour, flags: Map<string, Set<TraceFlag>>): Map<string, Map<string, number>> {
+  const flows = new Map<string, Map<string, number>>();
+  const add = (from: string, to: string, mw: number) => {
+    if (!flows.has(from)) flows.set(from, new Map());
+    flows.get(from)!.set(to, mw);
+  };
+  for (const [a, row] of reconcilePairs(hour.interchange, flags)) {
+    for (const [b, exportAb] of row) {
+      const [from, to, mw] = exportAb >= 0 ? [a, b, exportAb] : [b, a, -exportAb];
+      if (mw === 0) continue;
+      if (!hour.nodes.has(to)) continue; // leaves the system with the exporter's mix
+      if (!hour.nodes.has(from)) { addFlag(flags, to, 'neighbour-missing'); continue; }
+      add(from, to, mw);
+    }
+  }
+  for (const ba of hour.reportsInterchange ?? []) {
+    if (!hour.nodes.has(ba)) continue;
+    const own = Object.values(hour.interchange[ba] ?? {}).some((v) => v !== null);
+    const others = Object.entries(hour.interchange).some(([a, row]) => a !== ba && row[ba] != null);
+    if (!own && !others) addFlag(flags, ba, 'interchange-missing');
+  }
+  return flows;
+}
+
+interface LinearSystem { codes: string[]; pool: Float64Array; emissions: Float64Array; imports: Array<Array<[number, number]>> }
+
+function buildSystem(hour: TraceHour, flows: Map<string, Map<string, number>>): LinearSystem {
+  const codes = [...hour.nodes.keys()];
+  const index = new Map(codes.map((c, i) => [c, i]));
+  const n = codes.length;
+  const pool = new Float64Array(n);
+  const emissions = new Float64Array(n);
+  const imports: Array<Array<[number, number]>> = codes.map(() => []);
+  codes.forEach((c, i) => {
+    const node = hour.nodes.get(c)!;
+    pool[i] = node.generation;
+    emissions[i] = node.emissions;
+  });
+  for (const [from, row] of flows) {
+    for (const [to, mw] of row) {
+      const i = index.get(to)!;
+      imports[i]!.push([index.get(from)!, mw]);
+      pool[i]! += mw;
+    }
+  }
+  return { codes, pool, emissions, imports };
+}
+
+/**
+ * Gauss–Seidel on the sparse system: each sweep sets x_i to the mix of its own production and its
+ * imports. The matrix is diagonally dominant (strictly for BAs with generation), so this converges; when
+ * it does not within `maxSweeps` (e.g. near-singular loops through BAs without generation) the caller falls back to LU.
+ */
+function solveIterative(s: LinearSystem, tolerance = 1e-9, maxSweeps = 500): Float64Array | undefined {
+  const n = s.codes.length;
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) x[i] = s.pool[i]! > 0 ? s.emissions[i]! / s.pool[i]! : 0;
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    let change = 0;
+    let scale = 1;
+    for (let i = 0; i < n; i++) {
+      if (!(s.pool[i]! > 0)) continue;
+      let sum = s.emissions[i]!;
+      for (const [j, mw] of s.imports[i]!) sum += mw * x[j]!;
+      const next = sum / s.pool[i]!;
+      change = Math.max(change, Math.abs(next - x[i]!));
+      scale = Math.max(scale, Math.abs(next));
+      x[i] = next;
+    }
+    if (change <= tolerance * scale) return x;
+  }
+  return undefined;
+}
+
+/** Dense LU (ml-matrix): exact up to rounding, O(n³) per hour. */
+function solveDirect(s: LinearSystem): Float64Array | undefined {
+  const n = s.codes.length;
+  const a = Matrix.zeros(n, n);
+  const b = Matrix.zeros(n, 1);
+  for (let i = 0; i < n; i++) {
+    if (!(s.pool[i]! > 0)) { a.set(i, i, 1); continue; }
+    a.set(i, i, s.pool[i]!);
+    b.set(i, 0, s.emissions[i]!);
+    for (const [j, mw] of s.imports[i]!) a.set(i, j, a.get(i, j) - mw);
+  }
+  const lu = new LuDecomposition(a);
+  if (lu.isSingular()) return undefined;
+  return Float64Array.from(lu.solve(b).getColumn(0));
+}
+
+export interface TraceOptions { solver?: 'auto' | 'direct' }
+
+/** Traces one hour: consumption intensity of every BA with production data. */
+export function traceHour(hour: TraceHour, options: TraceOptions = {}): TraceResult {
+  const flags = new Map<string, Set<TraceFlag>>();
+  const flows = systemFlows(hour, flags);
+  const system = buildSystem(hour, flows);
+  let solver: TraceResult['solver'] = 'iterative';
+  let x = options.solver === 'direct' ? undefined : solveIterative(system);
+  if (!x) { solver = 'direct'; x = solveDirect(system); }
+  const intensity = new Map<string, number | null>();
+  system.codes.forEach((c, i) => {
+    const v = x?.[i];
+    intensity.set(c, system.pool[i]! > 0 && v !== undefined && Number.isFinite(v) ? v : null);
+  });
+  return { intensity, flags, flows, solver };
+}

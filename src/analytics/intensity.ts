@@ -1,0 +1,171 @@
+import type { Db } from '../platform/db.ts';
+import { getBa } from '../grid/ba-repository.ts';
+import { HOUR_MS, hourStarts, type DataSource } from './hourly.ts';
+import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
+import { traceHour, type TraceFlag, type TraceNode } from './flow-tracing.ts';
+
+export type IntensityBasis = 'production' | 'consumption';
+export const INTENSITY_UNIT = 'gCO2eq/kWh';
+
+/**
+ * Why a value is null or less certain than usual:
+ * no-fuel-data (no generation-by-fuel values that hour), no-generation (fuel values present but no
+ * positive non-storage generation), partial-fuel-data (some of the BA's fuel series are null that hour),
+ * and the flow-tracing flags neighbour-missing, pair-mismatch, interchange-missing.
+ */
+export type IntensityFlag = 'no-fuel-data' | 'no-generation' | 'partial-fuel-data' | TraceFlag;
+
+export interface IntensityPoint { ts: Date; value: number | null; flags: IntensityFlag[] }
+
+export interface IntensitySeries {
+  ba: string;
+  basis: IntensityBasis;
+  factors: FactorSetName;
+  unit: typeof INTENSITY_UNIT;
+  points: IntensityPoint[];
+  /** newest hour with a non-null value, or null */
+  dataThrough: Date | null;
+  source: DataSource;
+}
+
+/** One BA-hour of production: emissions (kg), generation (MWh), intensity (g/kWh) or null with flags. */
+export interface ProductionHour { emissions: number; generation: number; value: number | null; flags: IntensityFlag[] }
+
+/**
+ * Production-based intensity of one hour from generation by fuel (MW ≈ MWh in the hour):
+ * Σ gen_f × factor_f / Σ gen_f over positive non-storage generation. Negative values are consumption
+ * (station load, pumping, charging) and left out. Storage discharge counts as generation at the
+ * non-storage intensity of the hour (STORAGE_RULE), so it adds energy and emissions but not intensity.
+ */
+export function productionHour(fuels: Readonly<Record<string, number | null | undefined>>, factor: FactorLookup): ProductionHour {
+  let emissions = 0;
+  let generation = 0;
+  let storage = 0;
+  let present = 0;
+  let missing = 0;
+  for (const [code, mw] of Object.entries(fuels)) {
+    if (mw === null || mw === undefined || !Number.isFinite(mw)) { missing++; continue; }
+    present++;
+    if (mw <= 0) continue;
+    if (isStorage(code)) { storage += mw; continue; }
+    emissions += mw * factor(code);
+    generation += mw;
+  }
+  if (present === 0) return { emissions: 0, generation: 0, value: null, flags: ['no-fuel-data'] };
+  const flags: IntensityFlag[] = missing > 0 ? ['partial-fuel-data'] : [];
+  if (generation <= 0) return { emissions: 0, generation: 0, value: null, flags: [...flags, 'no-generation'] };
+  const value = emissions / generation;
+  return { emissions: emissions + storage * value, generation: generation + storage, value, flags };
+}
+
+/** The fuel values of hour i from column-oriented fuels. */
+export function fuelsAt(fuels: Readonly<Record<string, readonly (number | null)[]>>, i: number): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [code, column] of Object.entries(fuels)) out[code] = column[i] ?? null;
+  return out;
+}
+
+export function productionPoints(ts: readonly Date[], fuels: Readonly<Record<string, readonly (number | null)[]>>, factor: FactorLookup): IntensityPoint[] {
+  return ts.map((t, i) => {
+    const h = productionHour(fuelsAt(fuels, i), factor);
+    return { ts: t, value: h.value, flags: h.flags };
+  });
+}
+
+/** Fuel and interchange columns of every BA over the same hours (the input of flow tracing). */
+export interface SystemHours {
+  ts: Date[];
+  fuels: Map<string, Record<string, (number | null)[]>>;
+  /** reporter → neighbour → MW, positive = export from the reporter */
+  interchange: Map<string, Record<string, (number | null)[]>>;
+  sources: Map<string, Set<string>>;
+}
+
+/** Consumption-based points of every BA in the system with fuel data, by flow tracing each hour. */
+export function consumptionPoints(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, IntensityPoint[]> {
+  const lookups = new Map([...system.fuels.keys()].map((ba) => [ba, factorLookup(set, ba, overrides)]));
+  const out = new Map<string, IntensityPoint[]>([...new Set([...system.fuels.keys(), ...system.interchange.keys()])].map((ba) => [ba, []]));
+  const reportsInterchange = new Set(system.interchange.keys());
+  system.ts.forEach((ts, i) => {
+    const nodes = new Map<string, TraceNode>();
+    const ownFlags = new Map<string, IntensityFlag[]>();
+    for (const [ba, fuels] of system.fuels) {
+      const h = productionHour(fuelsAt(fuels, i), lookups.get(ba)!);
+      ownFlags.set(ba, h.flags);
+      if (h.value !== null) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
+    }
+    const interchange: Record<string, Record<string, number | null>> = {};
+    for (const [ba, row] of system.interchange) interchange[ba] = fuelsAt(row, i);
+    const traced = traceHour({ nodes, interchange, reportsInterchange });
+    for (const [ba, points] of out) {
+      const flags = [...(ownFlags.get(ba) ?? ['no-fuel-data' as const]), ...(traced.flags.get(ba) ?? [])];
+      points.push({ ts, value: traced.intensity.get(ba) ?? null, flags });
+    }
+  });
+  return out;
+}
+
+function combineSources(sources: Iterable<string>): DataSource {
+  const set = new Set(sources);
+  if (set.size === 0) return 'none';
+  if (set.size > 1) return 'mixed';
+  return [...set][0] as DataSource;
+}
+
+/**
+ * Loads fuel and BA-to-BA interchange columns over [from, to) in one query: of every BA, or only the
+ * fuel columns of `only.ba` (all that production-based intensity needs).
+ */
+export async function loadSystemHours(db: Db, from: Date, to: Date, only?: { ba: string }): Promise<SystemHours> {
+  const ts = hourStarts(from, to);
+  const n = ts.length;
+  const system: SystemHours = { ts, fuels: new Map(), interchange: new Map(), sources: new Map() };
+  if (n === 0) return system;
+  const filter = only ? `s.ba_code = $3 AND s.type = 'generation_by_fuel'` : `s.type IN ('generation_by_fuel', 'ba_interchange')`;
+  const rows = await db.query<{ ba: string; type: string; subtype: string; source: string; ts: Date | string; value: number | null }>(
+    `SELECT s.ba_code AS ba, s.type, s.subtype, s.source, o.ts, o.value
+       FROM series s JOIN observations o ON o.series_id = s.id
+      WHERE ${filter} AND o.ts >= $1 AND o.ts < $2`,
+    [ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS), ...(only ? [only.ba] : [])]);
+  const t0 = ts[0]!.getTime();
+  for (const r of rows) {
+    const i = (new Date(r.ts).getTime() - t0) / HOUR_MS;
+    if (!Number.isInteger(i) || i < 0 || i >= n) continue;
+    const target = r.type === 'generation_by_fuel' ? system.fuels : system.interchange;
+    let columns = target.get(r.ba);
+    if (!columns) target.set(r.ba, (columns = {}));
+    (columns[r.subtype] ??= new Array<number | null>(n).fill(null))[i] = r.value === null ? null : Number(r.value);
+    let sources = system.sources.get(r.ba);
+    if (!sources) system.sources.set(r.ba, (sources = new Set()));
+    sources.add(r.source);
+  }
+  return system;
+}
+
+function newestValue(points: readonly IntensityPoint[]): Date | null {
+  for (let i = points.length - 1; i >= 0; i--) if (points[i]!.value !== null) return points[i]!.ts;
+  return null;
+}
+
+/** Production-based points of one BA from the system columns (no extra query). */
+export function productionFromSystem(system: SystemHours, ba: string, set: FactorSetName, overrides: readonly FactorOverride[] = []): IntensityPoint[] {
+  return productionPoints(system.ts, system.fuels.get(ba) ?? {}, factorLookup(set, ba, overrides));
+}
+
+/**
+ * Hourly carbon intensity of one BA over [from, to) (hour starts), in gCO2eq/kWh. Consumption-based
+ * intensity traces every BA's flows, so it reads the whole system for the range. `undefined` for an unknown BA.
+ * Source: production → the BA's own fuel series; consumption → every series that entered the trace.
+ */
+export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, basis: IntensityBasis, factors: FactorSetName): Promise<IntensitySeries | undefined> {
+  if (!(await getBa(db, ba))) return undefined;
+  const [system, overrides] = await Promise.all([
+    loadSystemHours(db, from, to, basis === 'production' ? { ba } : undefined),
+    loadFactorOverrides(db),
+  ]);
+  const points = basis === 'production'
+    ? productionFromSystem(system, ba, factors, overrides)
+    : consumptionPoints(system, factors, overrides).get(ba) ?? system.ts.map((ts) => ({ ts, value: null, flags: ['no-fuel-data' as const] }));
+  const sources = basis === 'production' ? system.sources.get(ba) ?? [] : [...system.sources.values()].flatMap((s) => [...s]);
+  return { ba, basis, factors, unit: INTENSITY_UNIT, points, dataThrough: newestValue(points), source: combineSources(sources) };
+}
