@@ -4,6 +4,7 @@ import type { EiaClient } from './eia-client.ts';
 import type { EiaRoute } from './eia-schema.ts';
 import { PointStore } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
+import { checkTouched } from './check-runner.ts';
 
 export interface IngestRequest { bas: string[]; from: Date; to: Date; routes: EiaRoute[]; kind?: string }
 
@@ -42,6 +43,7 @@ export async function ingestRange(deps: { db: Db; client: EiaClient; logger: Log
       deps.onProgress?.(++done, total);
     }
   }
+  await checkTouched({ db, logger }, totals, { bas: req.bas, from: req.from, to: req.to, runId });
   totals.requests = client.stats.requests - before.requests;
   totals.retries = client.stats.retries - before.retries;
   await finishRun(db, runId, totals);

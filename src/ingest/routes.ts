@@ -2,7 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
+import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
+import { listFindings } from './check-runner.ts';
+
+const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant').transform((s) => new Date(s));
+const checkNames = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch'] as const;
 
 export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -20,5 +25,31 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
       `SELECT ba_code AS ba, type, max(ts) AS newest FROM latest_observations GROUP BY ba_code, type ORDER BY ba_code, type`);
     const now = Date.now();
     return { data: rows.map((r) => ({ ba: r.ba, type: r.type, newest: new Date(r.newest).toISOString(), lagMinutes: Math.round((now - new Date(r.newest).getTime()) / 60_000) })) };
+  });
+
+  r.get('/api/v1/pipeline/checks', {
+    schema: {
+      summary: 'Quality check findings per run, newest first (paged)',
+      description: 'Checks flag and never drop or change values. Each finding is one check over one series and a run of consecutive hours '
+        + '(`from`..`to`, hour starts, inclusive) with the number of flagged hours (`count`). Checks: `negative_demand` (demand or forecast < 0; '
+        + 'point defect, quality set to anomalous), `spike` (|x − median of the previous 24 h| > 8 × 1.4826 × MAD; point defect), '
+        + '`flatline` (same non-zero value 6 h or more), `net_generation_vs_fuels` (|NG − Σ fuels| > 10 % of NG, hours where every fuel reported), '
+        + '`interchange_mismatch` (A→B and B→A not opposite: same sign, or |A→B + B→A| > 10 % of the larger side and > 1 MW). '
+        + 'Values are MW (MWh per hour). `from`/`to` filters return findings overlapping that range.',
+      querystring: z.object({
+        run: z.coerce.number().int().min(1).optional().describe('ledger run id'),
+        ba: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase()).optional(),
+        check: z.enum(checkNames).optional(),
+        from: instant.optional(),
+        to: instant.optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        offset: z.coerce.number().int().min(0).default(0),
+      }),
+    },
+  }, async (req) => {
+    const { limit, offset, ...filter } = req.query;
+    if (filter.from && filter.to && filter.to <= filter.from) throw new HttpProblem(400, 'to must be after from', 'to');
+    const rows = await listFindings(db, filter, limit + 1, offset);
+    return { data: rows.slice(0, limit), next: rows.length > limit ? offset + limit : null };
   });
 }

@@ -4,6 +4,7 @@ import type { BalancingAuthority } from '../grid/ba-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { PointStore } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
+import { checkTouched } from './check-runner.ts';
 
 /** Small deterministic PRNG (mulberry32) so a simulated grid is the same on every machine. */
 function rng(seed: number): () => number {
@@ -51,9 +52,10 @@ export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): E
     const sun = Math.max(0, Math.sin(((lh - 6) / 13) * Math.PI)) * (lh >= 6 && lh <= 19 ? 1 : 0);
     wind = Math.min(1, Math.max(0.05, wind + (rand() - 0.5) * 0.15));
     const solar = Math.round(scale * solarShare * 2 * sun);
-    const windMw = Math.round(scale * windShare * 2 * wind);
+    // gusts on top of the slow random walk keep the clamped extremes from reading as a stuck meter
+    const windMw = Math.round(scale * windShare * 2 * wind * (0.95 + 0.1 * rand()));
     const nuclear = Math.round(scale * nuclearShare);
-    const hydro = Math.round(scale * hydroShare * (0.8 + 0.4 * shape));
+    const hydro = Math.round(scale * hydroShare * (0.8 + 0.4 * shape) * (0.97 + 0.06 * rand()));
     const rest = Math.max(0, demand - solar - windMw - nuclear - hydro);
     const coal = Math.round(rest * coalFrac);
     const gas = rest - coal;
@@ -70,13 +72,15 @@ export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): E
 /** Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours. */
 export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number): Promise<RunTotals & { runId: number }> {
   const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: bas.length });
-  const store = new PointStore(deps.db, deps.logger.child({ runId }), 'simulated');
+  const logger = deps.logger.child({ runId });
+  const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
   for (const ba of bas) {
     const points = simulateBa(ba, from, hours);
     const r = await store.store(points);
     t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
   }
+  await checkTouched({ db: deps.db, logger }, t, { bas: bas.map((b) => b.code), from, to: new Date(from.getTime() + (hours - 1) * 3_600_000), runId });
   await finishRun(deps.db, runId, t);
   return { ...t, runId };
 }

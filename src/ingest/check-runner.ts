@@ -1,0 +1,142 @@
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import { defaultCheckOptions, runChecks, type CheckOptions, type Finding, type SeriesHours } from './quality-checks.ts';
+
+const HOUR = 3_600_000;
+
+export interface CheckRequest {
+  /** BAs to judge; undefined = every BA with data */
+  bas?: string[] | undefined;
+  /** first and last hour (start) to judge, inclusive */
+  from: Date;
+  to: Date;
+  runId: number;
+}
+
+export interface CheckSummary { findings: number; flaggedPoints: number; series: number; hours: number; ms: number }
+
+/**
+ * Loads the window (plus the trailing context the rolling median needs), runs every check, stores
+ * the findings under the run and marks point defects anomalous. Values are never written.
+ */
+export async function runQualityChecks(deps: { db: Db; logger: Logger; options?: CheckOptions }, req: CheckRequest): Promise<CheckSummary> {
+  const t0 = performance.now();
+  const o = deps.options ?? defaultCheckOptions;
+  const from = new Date(Math.floor(req.from.getTime() / HOUR) * HOUR);
+  const contextFrom = new Date(from.getTime() - o.spikeWindow * HOUR);
+  const hours = Math.floor((req.to.getTime() - contextFrom.getTime()) / HOUR) + 1;
+  if (hours <= 0) return { findings: 0, flaggedPoints: 0, series: 0, hours: 0, ms: 0 };
+  const { own, all } = await loadWindow(deps.db, req.bas, contextFrom, hours);
+  const findings = runChecks(own, all, o.spikeWindow, o);
+  const flaggedPoints = await deps.db.transaction(async (tx) => {
+    await storeFindings(tx, req.runId, contextFrom, findings);
+    return markAnomalous(tx, contextFrom, own, findings);
+  });
+  const summary = { findings: findings.length, flaggedPoints, series: own.length, hours: hours - o.spikeWindow, ms: Math.round(performance.now() - t0) };
+  deps.logger.info({ runId: req.runId, ...summary }, 'quality checks finished');
+  return summary;
+}
+
+/**
+ * The post-ingest check: runs when the run wrote something, on the range it touched. A failing
+ * check is logged and recorded on the run; it never undoes the ingest.
+ */
+export async function checkTouched(deps: { db: Db; logger: Logger }, totals: { inserted: number; updated: number; errors: string[] }, req: CheckRequest): Promise<void> {
+  if (totals.inserted + totals.updated === 0) return;
+  try {
+    await runQualityChecks(deps, req);
+  } catch (err) {
+    totals.errors.push(`quality checks: ${(err as Error).message}`);
+    deps.logger.error({ runId: req.runId, err: (err as Error).message }, 'quality checks failed');
+  }
+}
+
+/** Every series of the BAs, column-aligned from `from` for `hours` hours, plus the counterparts of their interchange. */
+async function loadWindow(db: Db, bas: string[] | undefined, from: Date, hours: number): Promise<{ own: SeriesHours[]; all: SeriesHours[] }> {
+  const to = new Date(from.getTime() + (hours - 1) * HOUR);
+  const rows = await db.query<{ id: number; key: string; ba: string; type: string; subtype: string; ts: Date | string; value: number | null }>(
+    `SELECT s.id, s.key, s.ba_code AS ba, s.type, s.subtype, o.ts, o.value
+     FROM series s JOIN observations o ON o.series_id = s.id
+     WHERE ($1::text[] IS NULL OR s.ba_code = ANY ($1) OR (s.type = 'ba_interchange' AND s.subtype = ANY ($1)))
+       AND o.ts >= $2 AND o.ts <= $3
+     ORDER BY s.id, o.ts`, [bas ?? null, from, to]);
+  const byId = new Map<number, SeriesHours & { values: Array<number | null> }>();
+  for (const r of rows) {
+    let s = byId.get(r.id);
+    if (!s) {
+      s = { id: r.id, key: r.key, ba: r.ba, type: r.type, subtype: r.subtype, values: new Array<number | null>(hours).fill(null) };
+      byId.set(r.id, s);
+    }
+    s.values[Math.round((new Date(r.ts).getTime() - from.getTime()) / HOUR)] = r.value;
+  }
+  const all = [...byId.values()];
+  const wanted = bas ? new Set(bas) : undefined;
+  return { own: wanted ? all.filter((s) => wanted.has(s.ba)) : all, all };
+}
+
+async function storeFindings(tx: Db, runId: number, origin: Date, findings: Finding[]): Promise<void> {
+  if (findings.length === 0) return;
+  const at = (h: number) => new Date(origin.getTime() + h * HOUR).toISOString();
+  await tx.query(
+    `INSERT INTO quality_checks (run_id, check_name, ba_code, series_key, ts_from, ts_to, severity, count, detail)
+     SELECT $1, c, b, k, f, t, s, n, d::jsonb
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::integer[], $9::text[]) AS x(c, b, k, f, t, s, n, d)`,
+    [runId, findings.map((f) => f.check), findings.map((f) => f.ba), findings.map((f) => f.seriesKey),
+      findings.map((f) => at(f.from)), findings.map((f) => at(f.to)), findings.map((f) => f.severity), findings.map((f) => f.count),
+      findings.map((f) => JSON.stringify(withInstants(f.detail, at)))]);
+}
+
+/** Detail objects name hours by index; store them as ISO instants. */
+function withInstants(detail: Record<string, unknown>, at: (h: number) => string): unknown {
+  return JSON.parse(JSON.stringify(detail), (k, v) => (k === 'hour' && typeof v === 'number' ? (v < 0 ? null : at(v)) : v));
+}
+
+/**
+ * Point defects get quality 3 (anomalous). Only the exact value the check judged is marked, so
+ * a revision that landed meanwhile is not mis-flagged; missing (2) stays missing.
+ */
+async function markAnomalous(tx: Db, origin: Date, series: SeriesHours[], findings: Finding[]): Promise<number> {
+  const values = new Map(series.map((s) => [s.id, s.values]));
+  const ids: number[] = [];
+  const ts: string[] = [];
+  const vals: number[] = [];
+  for (const f of findings) {
+    if (!f.points) continue;
+    for (const h of f.points.hours) {
+      ids.push(f.points.seriesId);
+      ts.push(new Date(origin.getTime() + h * HOUR).toISOString());
+      vals.push(values.get(f.points.seriesId)![h]!);
+    }
+  }
+  if (ids.length === 0) return 0;
+  const [r] = await tx.query<{ n: number }>(
+    `WITH marked AS (
+       UPDATE observations o SET quality = 3
+       FROM unnest($1::integer[], $2::timestamptz[], $3::double precision[]) AS p(series_id, ts, value)
+       WHERE o.series_id = p.series_id AND o.ts = p.ts AND o.value = p.value AND o.quality IN (0, 1)
+       RETURNING 1)
+     SELECT count(*)::integer AS n FROM marked`, [ids, ts, vals]);
+  return r!.n;
+}
+
+export interface CheckFilter { run?: number | undefined; ba?: string | undefined; check?: string | undefined; from?: Date | undefined; to?: Date | undefined }
+
+export interface StoredFinding {
+  id: number; runId: number; check: string; ba: string; series: string; from: string; to: string;
+  severity: string; count: number; detail: unknown;
+}
+
+/** Findings, newest first, overlapping [from, to] when given. */
+export async function listFindings(db: Db, f: CheckFilter, limit: number, offset: number): Promise<StoredFinding[]> {
+  const rows = await db.query<{ id: number | string; run_id: number; check_name: string; ba_code: string; series_key: string; ts_from: Date | string; ts_to: Date | string; severity: string; count: number; detail: unknown }>(
+    `SELECT id, run_id, check_name, ba_code, series_key, ts_from, ts_to, severity, count, detail FROM quality_checks
+     WHERE ($1::integer IS NULL OR run_id = $1) AND ($2::text IS NULL OR ba_code = $2) AND ($3::text IS NULL OR check_name = $3)
+       AND ($4::timestamptz IS NULL OR ts_to >= $4) AND ($5::timestamptz IS NULL OR ts_from < $5)
+     ORDER BY id DESC LIMIT $6 OFFSET $7`,
+    [f.run ?? null, f.ba ?? null, f.check ?? null, f.from ?? null, f.to ?? null, limit, offset]);
+  return rows.map((r) => ({
+    id: Number(r.id), runId: r.run_id, check: r.check_name, ba: r.ba_code, series: r.series_key,
+    from: new Date(r.ts_from).toISOString(), to: new Date(r.ts_to).toISOString(), severity: r.severity, count: r.count,
+    detail: typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail,
+  }));
+}
