@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
+import type { RawPage } from './raw-pages.ts';
 import { envelope, routePath, sortColumns, startToPeriod, toPoint, type EiaPoint, type EiaRoute } from './eia-schema.ts';
 
 export interface EiaClientOptions {
@@ -34,8 +35,11 @@ export class EiaClient {
     this.opts = { minIntervalMs: 250, timeoutMs: 30_000, retries: 5, pageSize: 5000, breakerThreshold: 10, breakerCooldownMs: 60_000, ...opts };
   }
 
-  /** Every point of a route for the BAs (all when empty) with hour starts in [from, to]. */
-  async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }): AsyncGenerator<EiaPoint[]> {
+  /**
+   * Every point of a route for the BAs (all when empty) with hour starts in [from, to]. `onRaw`
+   * sees each page's rows as received (for the audit), before they are parsed and yielded.
+   */
+  async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void } = {}): AsyncGenerator<EiaPoint[]> {
     let offset = 0;
     let total: number | undefined;
     for (;;) {
@@ -45,6 +49,7 @@ export class EiaClient {
         throw new EiaError(`${route}: total changed between pages (${total} → ${page.total}); retry the range`);
       }
       total = page.total;
+      hooks.onRaw?.({ route, request: url.pathname + '?' + url.searchParams.toString(), offset, rows: page.data });
       const points = page.data.map((raw) => toPoint(route, raw));
       this.stats.rows += points.length;
       if (points.length) yield points;

@@ -5,6 +5,7 @@ import type { EiaRoute } from './eia-schema.ts';
 import { PointStore } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
+import { saveRawPage, type RawPage } from './raw-pages.ts';
 
 export interface IngestRequest { bas: string[]; from: Date; to: Date; routes: EiaRoute[]; kind?: string }
 
@@ -29,7 +30,9 @@ export async function ingestRange(deps: { db: Db; client: EiaClient; logger: Log
   for (const [from, to] of chunks) {
     for (const route of req.routes) {
       try {
-        for await (const page of client.fetch(route, { bas: req.bas, from, to })) {
+        let raw: RawPage | undefined;
+        for await (const page of client.fetch(route, { bas: req.bas, from, to }, { onRaw: (p) => { raw = p; } })) {
+          if (raw) await saveRawPage(db, runId, raw);
           totals.fetched += page.length;
           const r = await store.store(page);
           totals.inserted += r.inserted;

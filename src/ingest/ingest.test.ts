@@ -10,6 +10,7 @@ import type { Db } from '../platform/db.ts';
 import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
 import { periodToStart } from './eia-schema.ts';
+import { loadRawPages, pruneRawPages } from './raw-pages.ts';
 
 const logger = pino({ level: 'silent' });
 const KEY = 'secret-key-123';
@@ -53,6 +54,23 @@ for (const target of testDatabases()) {
       assert.deepEqual([revised.inserted, revised.updated], [0, 1]);
       const runs = await db.query<{ status: string }>('SELECT status FROM ingest_runs ORDER BY id');
       assert.deepEqual(runs.map((r) => r.status), ['succeeded', 'succeeded', 'succeeded']);
+    });
+
+    it('keeps each run\'s raw pages (gzip\'d, no API key) and prunes them after the retention', async () => {
+      const [run] = await db.query<{ id: number }>('SELECT min(id) AS id FROM ingest_runs');
+      const pages = await loadRawPages(db, run!.id);
+      const rows = pages.flatMap((p) => p.rows) as Array<Record<string, unknown>>;
+      assert.equal(rows.length, 384);
+      assert.deepEqual(new Set(rows.map((r) => `${r.respondent}|${r.type}|${r.period}`)).size, 384);
+      assert.deepEqual(pages.map((p) => p.offset).slice(0, 3), [0, 50, 100]);
+      assert.ok(pages.every((p) => p.route === 'region' && !p.request.includes(KEY)));
+      const [size] = await db.query<{ raw: number; json: number }>(`SELECT sum(octet_length(body))::integer AS raw FROM raw_pages WHERE run_id = $1`, [run!.id]);
+      assert.ok(size!.raw < JSON.stringify(rows).length / 3, `gzip'd ${size!.raw} bytes`);
+      const total = Number((await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM raw_pages'))[0]!.n);
+      await db.query(`UPDATE raw_pages SET created_at = now() - interval '31 days' WHERE run_id = $1`, [run!.id]);
+      assert.equal(await pruneRawPages(db, 30), pages.length);
+      assert.equal(await pruneRawPages(db, 30), 0);
+      assert.equal(Number((await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM raw_pages'))[0]!.n), total - pages.length);
     });
 
     it('retries 429, 500, timeouts and truncated JSON, and still lands every row once', async () => {

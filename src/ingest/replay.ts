@@ -6,6 +6,7 @@ import { envelope, toPoint, type EiaRoute } from './eia-schema.ts';
 import { PointStore } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
+import { saveRawPage } from './raw-pages.ts';
 
 function routeOf(file: string, json: unknown): EiaRoute | undefined {
   const cmd = String((json as { request?: { command?: string } }).request?.command ?? file);
@@ -28,6 +29,7 @@ export async function replayDir(deps: { db: Db; logger: Logger }, dir: string): 
       const route = routeOf(file, json);
       if (!route) throw new Error('cannot tell the route (region, fuel or interchange)');
       const data = envelope.parse(json).response.data;
+      await saveRawPage(deps.db, runId, { route, request: file, offset: 0, rows: data });
       const points = [];
       for (const raw of data) {
         try { points.push(toPoint(route, raw)); } catch { t.rejected++; }
