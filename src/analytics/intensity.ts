@@ -2,7 +2,7 @@ import type { Db } from '../platform/db.ts';
 import { getBa } from '../grid/ba-repository.ts';
 import { HOUR_MS, hourStarts, type DataSource } from './hourly.ts';
 import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
-import { traceHour, type TraceFlag, type TraceNode } from './flow-tracing.ts';
+import { traceHour, type TraceFlag, type TraceHour, type TraceNode } from './flow-tracing.ts';
 
 export type IntensityBasis = 'production' | 'consumption';
 export const INTENSITY_UNIT = 'gCO2eq/kWh';
@@ -81,22 +81,31 @@ export interface SystemHours {
   sources: Map<string, Set<string>>;
 }
 
-/** Consumption-based points of every BA in the system with fuel data, by flow tracing each hour. */
+/** The flow-tracing input of hour i of the system, and each BA's own production flags. */
+export function systemHour(system: SystemHours, i: number, lookups: ReadonlyMap<string, FactorLookup>): { hour: TraceHour; ownFlags: Map<string, IntensityFlag[]> } {
+  const nodes = new Map<string, TraceNode>();
+  const ownFlags = new Map<string, IntensityFlag[]>();
+  for (const [ba, fuels] of system.fuels) {
+    const h = productionHour(fuelsAt(fuels, i), lookups.get(ba)!);
+    ownFlags.set(ba, h.flags);
+    if (h.value !== null) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
+  }
+  const interchange: Record<string, Record<string, number | null>> = {};
+  for (const [ba, row] of system.interchange) interchange[ba] = fuelsAt(row, i);
+  return { hour: { nodes, interchange, reportsInterchange: new Set(system.interchange.keys()) }, ownFlags };
+}
+
+export function systemLookups(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, FactorLookup> {
+  return new Map([...system.fuels.keys()].map((ba) => [ba, factorLookup(set, ba, overrides)]));
+}
+
+/** Consumption-based points of every BA in the system (null with 'no-fuel-data' for BAs without fuel data). */
 export function consumptionPoints(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, IntensityPoint[]> {
-  const lookups = new Map([...system.fuels.keys()].map((ba) => [ba, factorLookup(set, ba, overrides)]));
+  const lookups = systemLookups(system, set, overrides);
   const out = new Map<string, IntensityPoint[]>([...new Set([...system.fuels.keys(), ...system.interchange.keys()])].map((ba) => [ba, []]));
-  const reportsInterchange = new Set(system.interchange.keys());
   system.ts.forEach((ts, i) => {
-    const nodes = new Map<string, TraceNode>();
-    const ownFlags = new Map<string, IntensityFlag[]>();
-    for (const [ba, fuels] of system.fuels) {
-      const h = productionHour(fuelsAt(fuels, i), lookups.get(ba)!);
-      ownFlags.set(ba, h.flags);
-      if (h.value !== null) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
-    }
-    const interchange: Record<string, Record<string, number | null>> = {};
-    for (const [ba, row] of system.interchange) interchange[ba] = fuelsAt(row, i);
-    const traced = traceHour({ nodes, interchange, reportsInterchange });
+    const { hour, ownFlags } = systemHour(system, i, lookups);
+    const traced = traceHour(hour);
     for (const [ba, points] of out) {
       const flags = [...(ownFlags.get(ba) ?? ['no-fuel-data' as const]), ...(traced.flags.get(ba) ?? [])];
       points.push({ ts, value: traced.intensity.get(ba) ?? null, flags });

@@ -1,0 +1,213 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { traceHour, type TraceHour, type TraceNode, type TraceResult } from './flow-tracing.ts';
+import { consumptionPoints, productionHour, systemHour, systemLookups, type SystemHours } from './intensity.ts';
+import { factorLookup } from './factors.ts';
+import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
+
+const node = (emissions: number, generation: number): TraceNode => ({ emissions, generation });
+const close = (actual: number | null | undefined, expected: number, eps = 1e-9) =>
+  assert.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) <= eps * Math.max(1, Math.abs(expected)), `${actual} ≠ ${expected}`);
+
+describe('flow tracing: hand-computed fixtures', () => {
+  it('two BAs: the importer mixes its own wind with imported coal', () => {
+    // A: 100 MWh coal (820) → E 82 000 kg; B: 100 MWh wind (11) → E 1 100 kg; A exports 50 MW to B (both sides agree).
+    // x_A = 82 000 / 100 = 820; x_B · (100 + 50) − 50 · 820 = 1 100 → x_B = 42 100 / 150 = 280.666…
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['B', node(1_100, 100)]]), interchange: { A: { B: 50 }, B: { A: -50 } } });
+    close(r.intensity.get('A'), 820);
+    close(r.intensity.get('B'), 42_100 / 150);
+    assert.equal(r.flags.size, 0);
+  });
+
+  it('three BAs in a loop', () => {
+    // A 200 MWh gas (E 98 000), B 100 MWh solar (E 4 500), C 50 MWh coal (E 41 000); flows A→B 60, B→C 40, C→A 20.
+    //   220 x_A − 20 x_C = 98 000;  160 x_B − 60 x_A = 4 500;  90 x_C − 40 x_B = 41 000
+    // Substituting x_B = (4 500 + 60 x_A)/160 and x_C = (41 000 + 40 x_B)/90 into the first gives
+    //   x_A = 19 325/39, x_B = 11 125/52, x_C = 21 475/39.
+    const hour: TraceHour = {
+      nodes: new Map([['A', node(98_000, 200)], ['B', node(4_500, 100)], ['C', node(41_000, 50)]]),
+      interchange: { A: { B: 60, C: -20 }, B: { A: -60, C: 40 }, C: { B: -40, A: 20 } },
+    };
+    for (const solver of ['auto', 'direct'] as const) {
+      const r = traceHour(hour, { solver });
+      close(r.intensity.get('A'), 19_325 / 39);
+      close(r.intensity.get('B'), 11_125 / 52);
+      close(r.intensity.get('C'), 21_475 / 39);
+    }
+  });
+
+  it('averages a disagreeing pair and flags both sides', () => {
+    // A says it exports 50 to B, B says it imports 30 from A: flow = (50 + 30) / 2 = 40.
+    // x_B = (1 100 + 40 · 820) / (100 + 40) = 33 900 / 140
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['B', node(1_100, 100)]]), interchange: { A: { B: 50 }, B: { A: -30 } } });
+    close(r.intensity.get('B'), 33_900 / 140);
+    assert.deepEqual([...r.flags.get('A')!], ['pair-mismatch']);
+    assert.deepEqual([...r.flags.get('B')!], ['pair-mismatch']);
+    assert.equal(r.flows.get('A')!.get('B'), 40);
+  });
+
+  it('tolerates small disagreement (within 10 MW or 5 %) without a flag', () => {
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['B', node(1_100, 100)]]), interchange: { A: { B: 500 }, B: { A: -480 } } });
+    assert.equal(r.flags.size, 0);
+    assert.equal(r.flows.get('A')!.get('B'), 490);
+  });
+
+  it('uses one side alone when the other did not report', () => {
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['B', node(1_100, 100)]]), interchange: { B: { A: -50 } } });
+    close(r.intensity.get('B'), 42_100 / 150);
+  });
+
+  it('leaves imports from a neighbour without data out of the mix, flagged', () => {
+    // X (e.g. a Canadian BA) has no fuel data: B's 50 MW import from X is not traced; B keeps its own mix.
+    const r = traceHour({ nodes: new Map([['B', node(1_100, 100)]]), interchange: { B: { X: -50 }, X: { B: 50 } } });
+    close(r.intensity.get('B'), 11);
+    assert.deepEqual([...r.flags.get('B')!], ['neighbour-missing']);
+    assert.equal(r.intensity.has('X'), false);
+  });
+
+  it('does not flag exports to a neighbour without data', () => {
+    const r = traceHour({ nodes: new Map([['B', node(1_100, 100)]]), interchange: { B: { X: 50 } } });
+    close(r.intensity.get('B'), 11);
+    assert.equal(r.flags.size, 0);
+  });
+
+  it('flags a BA whose interchange is missing this hour', () => {
+    const r = traceHour({ nodes: new Map([['B', node(1_100, 100)]]), interchange: { B: { A: null } }, reportsInterchange: new Set(['B']) });
+    assert.deepEqual([...r.flags.get('B')!], ['interchange-missing']);
+  });
+
+  it('gives a pure importer (no generation) the intensity of what it imports', () => {
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['L', node(0, 0)]]), interchange: { A: { L: 30 } } });
+    close(r.intensity.get('L'), 820);
+  });
+
+  it('returns null for a BA with neither generation nor imports', () => {
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['L', node(0, 0)]]), interchange: {} });
+    assert.equal(r.intensity.get('L'), null);
+  });
+});
+
+/** Σ x_i · consumption_i with consumption_i = G_i + inflows − outflows, and Σ E_i, over the traced flows. */
+function emissionBalance(hour: TraceHour, r: TraceResult): { traced: number; produced: number } {
+  let traced = 0, produced = 0;
+  for (const [ba, n] of hour.nodes) {
+    const inflow = [...r.flows.values()].reduce((t, row) => t + (row.get(ba) ?? 0), 0);
+    const outflow = [...(r.flows.get(ba)?.values() ?? [])].reduce((t, v) => t + v, 0);
+    traced += (r.intensity.get(ba) ?? 0) * (n.generation + inflow - outflow);
+    produced += n.emissions;
+  }
+  return { traced, produced };
+}
+
+// ---- properties -------------------------------------------------------------------------------
+
+const FACTORS = [820, 490, 650, 12, 24, 11, 45, 38, 700];
+
+/** A random system: each BA has a few (factor, MWh > 0) sources and random consistent flows between pairs. */
+const systemArb = fc.integer({ min: 1, max: 7 }).chain((n) => fc.record({
+  gens: fc.array(fc.array(fc.record({ factor: fc.constantFrom(...FACTORS), mwh: fc.double({ min: 1, max: 5_000, noNaN: true }) }), { minLength: 1, maxLength: 4 }), { minLength: n, maxLength: n }),
+  flows: fc.array(fc.record({ a: fc.nat(n - 1), b: fc.nat(n - 1), mw: fc.double({ min: -3_000, max: 3_000, noNaN: true }) }), { maxLength: 3 * n }),
+}));
+
+function toHour(s: { gens: Array<Array<{ factor: number; mwh: number }>>; flows: Array<{ a: number; b: number; mw: number }> }): TraceHour {
+  const nodes = new Map<string, TraceNode>();
+  s.gens.forEach((g, i) => nodes.set(`B${i}`, { emissions: g.reduce((t, x) => t + x.factor * x.mwh, 0), generation: g.reduce((t, x) => t + x.mwh, 0) }));
+  const interchange: Record<string, Record<string, number>> = {};
+  for (const f of s.flows) {
+    if (f.a === f.b) continue;
+    (interchange[`B${f.a}`] ??= {})[`B${f.b}`] = f.mw;
+    (interchange[`B${f.b}`] ??= {})[`B${f.a}`] = -f.mw;
+  }
+  return { nodes, interchange };
+}
+
+describe('flow tracing: properties', () => {
+  it('every consumption intensity lies between the lowest and highest factor present', () => {
+    fc.assert(fc.property(systemArb, (s) => {
+      const present = s.gens.flat().map((g) => g.factor);
+      const lo = Math.min(...present), hi = Math.max(...present);
+      for (const x of traceHour(toHour(s)).intensity.values()) {
+        assert.ok(x !== null && x >= lo - 1e-6 && x <= hi + 1e-6, `${x} outside [${lo}, ${hi}]`);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('conserves total emissions: Σ x_i · consumption_i = Σ E_i', () => {
+    fc.assert(fc.property(systemArb, (s) => {
+      const hour = toHour(s);
+      const { traced, produced } = emissionBalance(hour, traceHour(hour));
+      assert.ok(Math.abs(traced - produced) <= 1e-7 * produced, `${traced} vs ${produced}`);
+    }), { numRuns: 300 });
+  });
+
+  it('reduces to production-based intensity for an isolated BA', () => {
+    fc.assert(fc.property(systemArb, fc.array(fc.record({ factor: fc.constantFrom(...FACTORS), mwh: fc.double({ min: 1, max: 5_000, noNaN: true }) }), { minLength: 1, maxLength: 4 }), (s, own) => {
+      const hour = toHour(s);
+      const e = own.reduce((t, x) => t + x.factor * x.mwh, 0), g = own.reduce((t, x) => t + x.mwh, 0);
+      const nodes = new Map(hour.nodes).set('ISO', { emissions: e, generation: g });
+      close(traceHour({ ...hour, nodes }).intensity.get('ISO'), e / g);
+    }), { numRuns: 200 });
+  });
+
+  it('the iterative solver agrees with the dense LU solve', () => {
+    fc.assert(fc.property(systemArb, (s) => {
+      const hour = toHour(s);
+      const a = traceHour(hour), b = traceHour(hour, { solver: 'direct' });
+      for (const [ba, x] of b.intensity) close(a.intensity.get(ba), x!, 1e-7);
+    }), { numRuns: 200 });
+  });
+});
+
+// ---- real EIA-930 hours (gridemissions' raw wide file: every BA, 2021-07-10..20) ----------------
+
+/** gridemissions names natural gas GAS and net generation NG; EIA fuel codes call gas NG. */
+function readWideFile(file: string, hours: number): SystemHours {
+  const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
+  const cols = header!.split(',');
+  const rows = lines.slice(0, hours).map((l) => l.split(','));
+  const system: SystemHours = { ts: rows.map((r) => new Date(`${r[0]}:00:00Z`)), fuels: new Map(), interchange: new Map(), sources: new Map() };
+  const fuelCode: Record<string, string> = { GAS: 'NG', COL: 'COL', NUC: 'NUC', OIL: 'OIL', OTH: 'OTH', SUN: 'SUN', WAT: 'WAT', WND: 'WND' };
+  cols.forEach((c, j) => {
+    const value = (r: string[]) => (r[j] === '' || r[j] === undefined ? null : Number(r[j]));
+    const id = /^E_([A-Z0-9]+)-([A-Z0-9]+)_ID$/.exec(c);
+    if (id) { (system.interchange.get(id[1]!) ?? system.interchange.set(id[1]!, {}).get(id[1]!)!)[id[2]!] = rows.map(value); return; }
+    const fuel = /^E_([A-Z0-9]+)_([A-Z]+)$/.exec(c);
+    if (fuel && fuelCode[fuel[2]!]) (system.fuels.get(fuel[1]!) ?? system.fuels.set(fuel[1]!, {}).get(fuel[1]!)!)[fuelCode[fuel[2]!]!] = rows.map(value);
+  });
+  return system;
+}
+
+describe('flow tracing on real EIA-930 hours', () => {
+  it('traces every BA of 48 real hours: bounded, conserved, isolated BAs unchanged', sharedDataTest(), () => {
+    const system = readWideFile(sharedPath('eia930/gridemissions/E_raw_2021-07-10_2021-07-20.csv'), 48);
+    const points = consumptionPoints(system, 'lifecycle');
+    let valued = 0;
+    for (const [ba, list] of points) {
+      const fuels = system.fuels.get(ba);
+      list.forEach((p, i) => {
+        if (p.value === null) return;
+        valued++;
+        assert.ok(p.value >= 11 - 1e-6 && p.value <= 820 + 1e-6, `${ba} ${p.ts.toISOString()} ${p.value}`);
+        if (!system.interchange.has(ba) && fuels) {
+          const own = productionHour(Object.fromEntries(Object.entries(fuels).map(([k, v]) => [k, v[i] ?? null])), factorLookup('lifecycle', ba));
+          close(p.value, own.value!);
+        }
+      });
+    }
+    assert.ok(valued > 40 * 48, `only ${valued} BA-hours traced`);
+    // BPAT imports from BCHA (British Columbia, no EIA fuel data): those hours must say so.
+    const bcha = system.interchange.get('BPAT')!['BCHA']!;
+    points.get('BPAT')!.forEach((p, i) => {
+      if ((bcha[i] ?? 0) < 0) assert.ok(p.flags.includes('neighbour-missing'), p.ts.toISOString());
+    });
+    // Conservation on the real network, hour by hour.
+    const lookups = systemLookups(system, 'lifecycle');
+    for (let i = 0; i < system.ts.length; i++) {
+      const { hour } = systemHour(system, i, lookups);
+      const { traced, produced } = emissionBalance(hour, traceHour(hour));
+      assert.ok(Math.abs(traced - produced) <= 1e-6 * produced, `hour ${i}: ${traced} vs ${produced}`);
+    }
+  });
+});

@@ -1,0 +1,156 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import fc from 'fast-check';
+import { testDatabases } from '../../test/support/databases.ts';
+import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
+import { migrate } from '../platform/migrate.ts';
+import type { Db } from '../platform/db.ts';
+import { PointStore } from '../ingest/store-points.ts';
+import { toPoint, type EiaPoint } from '../ingest/eia-schema.ts';
+import { defaultFactor, factorLookup, fuelInfo, FUELS, upsertFactorOverrides } from './factors.ts';
+import { hourlyIntensity, productionHour, productionPoints } from './intensity.ts';
+
+const lifecycle = factorLookup('lifecycle', 'ANY');
+const close = (actual: number | null | undefined, expected: number, eps = 1e-9) =>
+  assert.ok(actual !== null && actual !== undefined && Math.abs(actual - expected) <= eps * Math.max(1, Math.abs(expected)), `${actual} ≠ ${expected}`);
+
+describe('emission factors', () => {
+  it('maps EIA codes to the METHODS.md sets and unknown codes to unknown/other', () => {
+    assert.equal(defaultFactor('COL', 'lifecycle'), 820);
+    assert.equal(defaultFactor('NG', 'direct'), 370);
+    assert.equal(defaultFactor('SNB', 'lifecycle'), 45);
+    assert.equal(defaultFactor('WNB', 'direct'), 0);
+    assert.equal(defaultFactor('GEO', 'lifecycle'), 38);
+    assert.equal(defaultFactor('BAT', 'lifecycle'), undefined);
+    assert.equal(fuelInfo('XYZ').category, 'unknown');
+    assert.equal(lifecycle('XYZ'), 700);
+    assert.equal(factorLookup('direct', 'ANY')('XYZ'), 575);
+    for (const f of FUELS) if (f.carbonFree && f.category !== 'storage') assert.equal(defaultFactor(f.code, 'direct'), 0, f.code);
+  });
+
+  it('applies a BA override only to that BA and set', () => {
+    const overrides = [{ ba: 'PACW', fuel: 'NG', set: 'lifecycle' as const, value: 430, source: 'test' }];
+    assert.equal(factorLookup('lifecycle', 'PACW', overrides)('NG'), 430);
+    assert.equal(factorLookup('direct', 'PACW', overrides)('NG'), 370);
+    assert.equal(factorLookup('lifecycle', 'CISO', overrides)('NG'), 490);
+  });
+});
+
+describe('production-based intensity', () => {
+  it('weights factors by positive generation (hand-computed)', () => {
+    // 300 MW gas (490) + 100 MW solar (45): (147 000 + 4 500) / 400 = 378.75
+    const h = productionHour({ NG: 300, SUN: 100 }, lifecycle);
+    assert.equal(h.value, 378.75);
+    assert.equal(h.emissions, 151_500);
+    assert.equal(h.generation, 400);
+    assert.deepEqual(h.flags, []);
+  });
+
+  it('leaves negative generation (station load, pumping) out', () => {
+    // WND −20 and WAT −50 are consumption: 100 MW coal alone → 820
+    assert.equal(productionHour({ COL: 100, WND: -20, WAT: -50 }, lifecycle).value, 820);
+  });
+
+  it('gives storage discharge the hour\'s non-storage intensity and ignores charging', () => {
+    // 100 MW gas + 100 MW wind → (49 000 + 1 100) / 200 = 250.5; BAT +50 adds 50 MWh at 250.5
+    const discharging = productionHour({ NG: 100, WND: 100, BAT: 50 }, lifecycle);
+    assert.equal(discharging.value, 250.5);
+    assert.equal(discharging.generation, 250);
+    close(discharging.emissions, 50_100 + 50 * 250.5);
+    const charging = productionHour({ NG: 100, WND: 100, BAT: -50, PS: -10 }, lifecycle);
+    assert.deepEqual({ value: charging.value, generation: charging.generation }, { value: 250.5, generation: 200 });
+  });
+
+  it('is null and flagged with no fuel data, or no positive generation', () => {
+    assert.deepEqual(productionHour({}, lifecycle).flags, ['no-fuel-data']);
+    assert.deepEqual(productionHour({ NG: null, SUN: null }, lifecycle), { emissions: 0, generation: 0, value: null, flags: ['no-fuel-data'] });
+    assert.deepEqual(productionHour({ SUN: 0, BAT: 40 }, lifecycle).flags, ['no-generation']);
+    const partial = productionHour({ NG: 100, SUN: null }, lifecycle);
+    assert.equal(partial.value, 490);
+    assert.deepEqual(partial.flags, ['partial-fuel-data']);
+  });
+
+  it('lies between the lowest and highest factor with positive generation (property)', () => {
+    const codes = FUELS.map((f) => f.code);
+    fc.assert(fc.property(fc.dictionary(fc.constantFrom(...codes), fc.double({ min: -500, max: 5_000, noNaN: true }), { minKeys: 1 }), (fuels) => {
+      const h = productionHour(fuels, lifecycle);
+      const present = Object.entries(fuels).filter(([c, v]) => v > 0 && defaultFactor(c, 'lifecycle') !== undefined).map(([c]) => lifecycle(c));
+      if (present.length === 0) { assert.equal(h.value, null); return; }
+      assert.ok(h.value! >= Math.min(...present) - 1e-9 && h.value! <= Math.max(...present) + 1e-9);
+    }), { numRuns: 500 });
+  });
+
+  it('computes real PACW hours from EIA\'s fuel-type response', sharedDataTest(), () => {
+    const body = JSON.parse(readFileSync(sharedPath('eia930/v2_json/pacw_2024/fuel-type-data_PACW_2024-01-01_to_2024-01-30.json'), 'utf8'));
+    const points = (body.response.data as unknown[]).map((r) => toPoint('fuel', r));
+    const ts = [...new Set(points.map((p) => p.ts.getTime()))].sort((a, b) => a - b).map((t) => new Date(t));
+    const index = new Map(ts.map((t, i) => [t.getTime(), i]));
+    const fuels: Record<string, (number | null)[]> = {};
+    for (const p of points) (fuels[p.code] ??= new Array(ts.length).fill(null))[index.get(p.ts.getTime())!] = p.value;
+    const series = productionPoints(ts, fuels, lifecycle);
+    // Period 2024-01-01T12 (hour-ending) = hour starting 11:00Z: NG 0, OTH 51, SUN 0, WAT 221, WND −1.
+    // (51 × 700 + 221 × 24) / (51 + 221) = 41 004 / 272 = 150.75
+    const hour = series.find((p) => p.ts.toISOString() === '2024-01-01T11:00:00.000Z')!;
+    assert.equal(hour.value, 41_004 / 272);
+    assert.ok(series.length > 600);
+    for (const p of series) if (p.value !== null) assert.ok(p.value >= 11 && p.value <= 700, `${p.ts.toISOString()} ${p.value}`);
+  });
+});
+
+const T0 = new Date('2025-03-09T06:00:00Z');
+const at = (h: number) => new Date(T0.getTime() + h * 3_600_000);
+const fuel = (ba: string, code: string, h: number, value: number | null): EiaPoint => ({ route: 'fuel', ba, code, ts: at(h), value });
+const flow = (from: string, to: string, h: number, value: number | null): EiaPoint => ({ route: 'interchange', ba: from, code: to, ts: at(h), value });
+
+for (const target of testDatabases()) {
+  describe(`hourlyIntensity on ${target.name}`, () => {
+    let db: Db;
+    before(async () => {
+      db = await target.open();
+      await migrate(db);
+      const store = new PointStore(db, pino({ level: 'silent' }), 'simulated');
+      // hour 0: PACW coal 100, BPAT wind 100, PACW exports 50 to BPAT (both report)
+      // hour 1: same fuels, BPAT reports nothing; PACW says 50 → same result
+      // hour 2: BPAT fuels missing (no row) → BPAT null; PACW production-only
+      // hour 3: not stored at all
+      await store.store([
+        fuel('PACW', 'COL', 0, 100), fuel('BPAT', 'WND', 0, 100), flow('PACW', 'BPAT', 0, 50), flow('BPAT', 'PACW', 0, -50),
+        fuel('PACW', 'COL', 1, 100), fuel('BPAT', 'WND', 1, 100), flow('PACW', 'BPAT', 1, 50),
+        fuel('PACW', 'COL', 2, 100), flow('PACW', 'BPAT', 2, 50),
+      ]);
+    });
+    after(async () => { await db.close(); });
+
+    it('serves production-based points with a null, flagged missing hour', async () => {
+      const s = (await hourlyIntensity(db, 'BPAT', at(0), at(4), 'production', 'lifecycle'))!;
+      assert.deepEqual(s.points.map((p) => p.value), [11, 11, null, null]);
+      assert.deepEqual(s.points[3]!.flags, ['no-fuel-data']);
+      assert.equal(s.dataThrough?.toISOString(), at(1).toISOString());
+      assert.equal(s.source, 'simulated');
+      assert.equal(s.unit, 'gCO2eq/kWh');
+    });
+
+    it('traces consumption through the stored interchange', async () => {
+      const s = (await hourlyIntensity(db, 'BPAT', at(0), at(4), 'consumption', 'lifecycle'))!;
+      close(s.points[0]!.value, 42_100 / 150);
+      close(s.points[1]!.value, 42_100 / 150);
+      assert.equal(s.points[2]!.value, null);
+      assert.ok(s.points[2]!.flags.includes('no-fuel-data'));
+      const pacw = (await hourlyIntensity(db, 'PACW', at(0), at(4), 'consumption', 'direct'))!;
+      assert.deepEqual(pacw.points.map((p) => p.value), [760, 760, 760, null]);
+    });
+
+    it('uses stored per-BA overrides', async () => {
+      await upsertFactorOverrides(db, [{ ba: 'PACW', fuel: 'COL', set: 'lifecycle', value: 1000, source: 'test' }]);
+      const s = (await hourlyIntensity(db, 'PACW', at(0), at(1), 'production', 'lifecycle'))!;
+      assert.equal(s.points[0]!.value, 1000);
+      await db.query('DELETE FROM emission_factor_overrides');
+    });
+
+    it('is undefined for an unknown BA', async () => {
+      assert.equal(await hourlyIntensity(db, 'NOPE', at(0), at(1), 'production', 'lifecycle'), undefined);
+    });
+  });
+}
