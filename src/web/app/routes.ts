@@ -2,6 +2,7 @@ import { type RouteConfig, index, route } from '@react-router/dev/routes';
 
 export default [
   index('routes/home.tsx'),
+  route('ba', 'routes/ba-pick.tsx'),
   route('ba/:code', 'routes/ba.tsx'),
   route('compare', 'routes/compare.tsx'),
   route('pipeline', 'routes/pipeline.tsx'),

@@ -21,7 +21,9 @@ export interface ChartSpec {
 
 function cumulative(series: ChartSeries[]): (number | null)[][] {
   const acc = series[0]?.values.map(() => 0) ?? [];
-  return series.map((s) => s.values.map((v, i) => (acc[i]! += v ?? 0)));
+  // An hour where no series has a value stays a gap, not a drop to zero.
+  const empty = acc.map((_, i) => series.every((s) => s.values[i] === null || s.values[i] === undefined));
+  return series.map((s) => s.values.map((v, i) => (empty[i] ? null : (acc[i]! += v ?? 0))));
 }
 
 function options(spec: ChartSpec, width: number, timeZone: string, U: typeof uPlot, colour: string): uPlot.Options {
@@ -48,7 +50,7 @@ function options(spec: ChartSpec, width: number, timeZone: string, U: typeof uPl
     series: [
       { label: 'time' },
       ...raw.map((s, i) => ({
-        label: s.label, stroke: s.colour, width: spec.stacked ? 1 : 2, ...(s.dash ? { dash: s.dash } : {}),
+        label: s.label, stroke: s.colour, width: spec.stacked ? 1 : 2, points: { show: false }, ...(s.dash ? { dash: s.dash } : {}),
         ...(s.fill || spec.stacked ? { fill: `${s.colour}${spec.stacked ? 'cc' : '40'}` } : {}),
         value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => {
           const v = idx === null ? null : raw[i]!.values[idx];

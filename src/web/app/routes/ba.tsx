@@ -1,1 +1,277 @@
-export default function P() { return <p>todo</p>; }
+import type { ReactNode } from 'react';
+import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
+import { webContext } from '../lib/context.ts';
+import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, Hourly, Pulse, SeriesFreshness } from '../lib/api-types.ts';
+import { hourlyColumns, part, requireBa, type Part } from '../lib/loaders.ts';
+import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
+import { useDisplayZone } from '../lib/use-zone.ts';
+import { useLiveUpdates } from '../lib/live.ts';
+import { fmtInt, fmtMw, fmtPct, fmtSigned, fuelColour, fuelName } from '../lib/format.ts';
+import { Freshness, SourceMark } from '../components/freshness.tsx';
+import { IntensityChip } from '../components/intensity-chip.tsx';
+import { Missing } from '../components/missing.tsx';
+import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
+import { EmbedPanel } from '../components/embed-panel.tsx';
+import { BaPicker } from '../components/ba-picker.tsx';
+
+export const meta: MetaFunction<typeof loader> = ({ loaderData: data }) => [
+  { title: data ? `${data.ba.code} — ${data.ba.name} · GridPulse` : 'GridPulse' },
+  { name: 'description', content: data ? `Carbon intensity, demand and fuel mix of ${data.ba.name}, hour by hour.` : '' },
+];
+
+export async function loader({ params, request, context }: LoaderFunctionArgs) {
+  const web = context.get(webContext);
+  const ba = await requireBa(web, params.code);
+  if (params.code !== ba.code) throw new Response(null, { status: 301, headers: { location: `/ba/${ba.code}${new URL(request.url).search}` } });
+  const asked = new URL(request.url).searchParams.get('date');
+  const c = ba.code;
+  const [now, pulse, bas] = await Promise.all([
+    web.api<BaNow>(`/api/v1/bas/${c}/now`),
+    web.api<Pulse>(`/api/v1/bas/${c}/pulse${isIsoDate(asked) ? `?date=${asked}` : ''}`),
+    web.api<{ data: Array<{ code: string; name: string }> }>('/api/v1/bas'),
+  ]);
+  const today = localDate(web.now(), ba.timeZone);
+  const date = isIsoDate(asked) ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
+  const latest = !isIsoDate(asked);
+  // Latest: the 72 hours up to now. A chosen day: that BA-local day and the two before it.
+  const hourNow = Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS;
+  const from = latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(date, -2), ba.timeZone);
+  const to = latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(date, 1), ba.timeZone);
+  const range = `from=${from.toISOString()}&to=${to.toISOString()}`;
+  const [hourly, clean, forecast, duck, freshness] = await Promise.all([
+    hourlyColumns(web, c, from, to),
+    web.api<CleanWindow>(`/api/v1/bas/${c}/clean-window?duration=PT3H${latest ? '' : `&${range}`}`),
+    latest ? web.api<Forecast>(`/api/v1/bas/${c}/forecast?hours=48`) : Promise.resolve(undefined),
+    web.api<Duck>(`/api/v1/bas/${c}/duck?${range}`),
+    web.api<SeriesFreshness>(`/api/v1/bas/${c}/freshness`),
+  ]);
+  return {
+    ba, date, today, latest, from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
+    current: part(now), pulse: part(pulse), hourly, clean: part(clean), forecast: forecast ? part(forecast) : null,
+    duck: part(duck), freshness: part(freshness), bas: bas.ok ? bas.data.data.map((b) => ({ code: b.code, name: b.name })) : [],
+  };
+}
+
+type Data = Awaited<ReturnType<typeof loader>>;
+
+const FUEL_ORDER = ['NUC', 'COL', 'NG', 'OIL', 'OTH', 'BIO', 'GEO', 'WAT', 'PS', 'BAT', 'WND', 'SUN'];
+const fuelRank = (f: string) => { const i = FUEL_ORDER.indexOf(f); return i === -1 ? FUEL_ORDER.length : i; };
+
+function Card({ title, value, detail, href }: { title: string; value: ReactNode; detail?: ReactNode; href: string }) {
+  return (
+    <div className="card">
+      <h3><a href={href}>{title}</a></h3>
+      <div className="big">{value}</div>
+      {detail ? <p>{detail}</p> : null}
+    </div>
+  );
+}
+
+function Diff({ m }: { m: BaselineMetric['priorWeeks'] }) {
+  if (!m) return <span className="muted">—</span>;
+  const cls = m.diff > 0 ? 'pos' : m.diff < 0 ? 'neg' : undefined;
+  return <span className={cls}>{fmtSigned(m.diff)} {m.pct === null ? '' : `(${fmtSigned(m.pct * (Math.abs(m.pct) <= 1.5 ? 100 : 1))} %)`}</span>;
+}
+
+function baselineRows(p: Pulse): BaselineMetric[] {
+  if (!p.baseline) return [];
+  return Array.isArray(p.baseline) ? p.baseline : p.baseline.metrics ?? [];
+}
+
+function NowSection({ d, zone }: { d: Data; zone: { timeZone: string; label: string } }) {
+  if (!d.current.ok) return <Missing what="The current hour (What's Powering Me)" part={d.current} />;
+  const n = d.current.data;
+  return (
+    <section aria-labelledby="now-h">
+      <div className="ba-head">
+        <h2 id="now-h">Now: hour from {hourLabel(n.hour, zone.timeZone)} {zone.label}</h2>
+        <Freshness dataThrough={n.dataThrough} status={n.freshness.status} lagMinutes={n.freshness.lagMinutes} timeZone={d.ba.timeZone} now={d.now} />
+        <SourceMark source={n.source} stale={n.stale} />
+      </div>
+      <div className="cards">
+        <Card title="Carbon intensity (consumed)" href="/methodology#consumption" value={<IntensityChip value={n.intensity.consumption} />} detail={<>produced here: {fmtInt(n.intensity.production)} g/kWh</>} />
+        <Card title="Demand" href="/methodology#demand" value={fmtMw(n.demandMw)} detail={<>net generation {fmtMw(n.netGenerationMw)}</>} />
+        <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(n.renewableShare)} detail={<>carbon-free {fmtPct(n.carbonFreeShare)}</>} />
+        <Card title="Imports" href="/methodology#interchange" value={n.imports.length ? fmtMw(n.imports.reduce((a, b) => a + b.mw, 0)) : '—'}
+          detail={n.imports.slice(0, 3).map((i) => `${i.ba} ${fmtSigned(i.mw, ' MW')}`).join(', ') || 'no neighbour data'} />
+      </div>
+      {n.mix.length ? (
+        <details>
+          <summary>Fuel mix this hour</summary>
+          <table><thead><tr><th scope="col">Fuel</th><th scope="col">MW</th><th scope="col">Share</th></tr></thead>
+            <tbody>{n.mix.map((m) => <tr key={m.fuel}><th scope="row">{m.name || fuelName(m.fuel)}</th><td className="num">{fmtInt(m.mw)}</td><td className="num">{fmtPct(m.share, 1)}</td></tr>)}</tbody></table>
+        </details>
+      ) : null}
+    </section>
+  );
+}
+
+function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: string } }) {
+  if (!d.pulse.ok) return <Missing what={`The Daily Pulse for ${d.date}`} part={d.pulse} />;
+  const p = d.pulse.data;
+  const base = baselineRows(p);
+  return (
+    <section aria-labelledby="pulse-h">
+      <div className="ba-head">
+        <h2 id="pulse-h">Daily Pulse, {p.date} <span className="muted">({p.hours} h local day)</span></h2>
+        <Freshness dataThrough={p.dataThrough} timeZone={d.ba.timeZone} now={d.now} />
+        <SourceMark source={p.source} stale={p.stale} />
+      </div>
+      <div className="cards">
+        <Card title="Peak demand" href="/methodology#demand" value={fmtMw(p.demand.peakMw)} detail={p.demand.peakAt ? `at ${hourLabel(p.demand.peakAt, zone.timeZone)} ${zone.label}` : undefined} />
+        <Card title="Minimum demand" href="/methodology#demand" value={fmtMw(p.demand.minMw)} detail={p.demand.minAt ? `at ${hourLabel(p.demand.minAt, zone.timeZone)} ${zone.label}` : undefined} />
+        <Card title="Energy" href="/methodology#demand" value={`${fmtInt(p.demand.energyMwh)} MWh`} />
+        <Card title="EIA forecast error" href="/methodology#forecast-error" value={p.forecast.mapePct === null ? '—' : `${p.forecast.mapePct.toFixed(1)} % MAPE`} detail={p.forecast.biasPct === null ? undefined : `bias ${p.forecast.biasPct.toFixed(1)} %`} />
+        <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(p.renewableShare)} />
+        <Card title="Average intensity" href="/methodology#intensity" value={<IntensityChip value={p.intensity.avg} />}
+          detail={p.intensity.cleanest && p.intensity.dirtiest ? <>cleanest {hourLabel(p.intensity.cleanest.ts, zone.timeZone)} ({fmtInt(p.intensity.cleanest.value)}), dirtiest {hourLabel(p.intensity.dirtiest.ts, zone.timeZone)} ({fmtInt(p.intensity.dirtiest.value)})</> : undefined} />
+        <Card title="Net interchange" href="/methodology#interchange" value={`${fmtSigned(p.netInterchangeMwh)} MWh`} detail="positive = net export" />
+      </div>
+      {base.length ? (
+        <div className="table-scroll">
+          <table>
+            <caption>Compared with the same weekday of the previous four weeks and with a year earlier (<a href="/methodology#baseline">how</a>)</caption>
+            <thead><tr><th scope="col">Metric</th><th scope="col">This day</th><th scope="col">vs prior 4 weeks</th><th scope="col">vs last year</th></tr></thead>
+            <tbody>{base.map((m) => (
+              <tr key={m.metric}><th scope="row">{m.metric} <span className="muted">({m.unit})</span></th><td className="num">{m.value === null ? '—' : fmtInt(m.value)}</td><td><Diff m={m.priorWeeks} /></td><td><Diff m={m.lastYear} /></td></tr>
+            ))}</tbody>
+          </table>
+        </div>
+      ) : <p className="muted">No baseline comparison for this day (not enough history).</p>}
+    </section>
+  );
+}
+
+function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string> } {
+  const notes: Record<string, string> = {};
+  if (!d.hourly.ok) return { specs: [], notes };
+  const h: Hourly = d.hourly.data;
+  const specs: ChartSpec[] = [];
+  specs.push({
+    id: 'demand', title: 'Demand and EIA day-ahead forecast', unit: 'MW', ts: h.ts,
+    series: [{ label: 'Demand', values: h.demand, colour: '#0072b2' }, { label: 'EIA forecast', values: h.forecast, colour: '#e69f00', dash: [6, 4] }],
+  });
+  const fuels = Object.keys(h.fuels).sort((a, b) => fuelRank(a) - fuelRank(b));
+  specs.push({
+    id: 'generation', title: 'Generation by fuel (stacked)', unit: 'MW', ts: h.ts, stacked: true,
+    series: fuels.map((f) => ({ label: fuelName(f), values: h.fuels[f]!.map((v) => (v === null ? null : Math.max(0, v))), colour: fuelColour(f) })),
+  });
+  notes.generation = 'Negative values (station load, storage charging) are drawn at zero; the table and CSV keep them.';
+  const fc = d.forecast?.ok ? d.forecast.data.points.filter((p) => Date.parse(p.ts) > Date.parse(h.ts.at(-1) ?? '')) : [];
+  const ts = [...h.ts, ...fc.map((p) => p.ts)];
+  const pad = (v: (number | null)[]) => [...v, ...fc.map(() => null)];
+  const lead = h.ts.map(() => null);
+  if (h.intensity) {
+    const clean = d.clean.ok ? (d.clean.data.optimal.length ? d.clean.data.optimal : d.clean.data.best.slice(0, 1)) : [];
+    specs.push({
+      id: 'intensity', title: 'Carbon intensity, production and consumption based', unit: 'gCO2eq/kWh', ts,
+      series: [
+        { label: 'Consumption', values: pad(h.intensity.consumption), colour: '#cc79a7' },
+        { label: 'Production', values: pad(h.intensity.production), colour: '#009e73', dash: [4, 3] },
+        ...(fc.length ? [
+          { label: 'Forecast', values: [...lead, ...fc.map((p) => p.intensity)], colour: '#56b4e9', dash: [2, 3] },
+          { label: 'Forecast low', values: [...lead, ...fc.map((p) => p.intensityLow)], colour: '#56b4e980' },
+          { label: 'Forecast high', values: [...lead, ...fc.map((p) => p.intensityHigh)], colour: '#56b4e980' },
+        ] : []),
+      ],
+      ...(fc.length ? { bands: [[3, 4] as [number, number]] } : {}),
+      shade: clean.map((w) => ({ start: w.start, end: w.end })),
+    });
+    notes.intensity = clean.length
+      ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (${d.clean.ok ? d.clean.data.basis : ''}).${fc.length ? ' Blue band: 48-hour forecast range.' : ''}`
+      : 'No clean-window answer for this range.';
+  } else {
+    notes.intensityMissing = 'Hourly carbon intensity needs the analytics endpoint /api/v1/bas/{code}/hourly, which is not deployed on this server yet.';
+  }
+  if (d.duck.ok && d.duck.data.hours.length) {
+    const dh = d.duck.data.hours;
+    specs.push({
+      id: 'duck', title: 'Duck curve: demand and net load (demand − solar − wind)', unit: 'MW', ts: dh.map((x) => x.ts),
+      series: [
+        { label: 'Demand', values: dh.map((x) => x.demandMw), colour: '#0072b2' },
+        { label: 'Net load', values: dh.map((x) => x.netLoadMw), colour: '#d55e00' },
+        { label: 'Solar', values: dh.map((x) => x.solarMw), colour: '#b8a600' },
+        { label: 'Wind', values: dh.map((x) => x.windMw), colour: '#56b4e9' },
+      ],
+    });
+    const day = d.duck.data.days.find((x) => x.date === d.date) ?? d.duck.data.days.at(-1);
+    notes.duck = day ? `Duck score ${day.score === null ? '—' : day.score.toFixed(2)} on ${day.date}: belly ${fmtMw(day.bellyMw)}, evening ramp ${fmtMw(day.rampMw)}.` : '';
+  }
+  const neighbours = Object.keys(h.interchange).sort();
+  if (neighbours.length) {
+    specs.push({
+      id: 'interchange', title: 'Interchange by neighbour (positive = export)', unit: 'MW', ts: h.ts,
+      series: neighbours.map((n, i) => ({ label: n, values: h.interchange[n]!, colour: ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#999999'][i % 8]! })),
+    });
+  }
+  return { specs, notes };
+}
+
+function InterchangeTable({ h }: { h: Hourly }) {
+  const rows = Object.entries(h.interchange).map(([n, v]) => {
+    const ex = v.reduce<number>((a, x) => a + Math.max(0, x ?? 0), 0);
+    const im = v.reduce<number>((a, x) => a + Math.max(0, -(x ?? 0)), 0);
+    return { n, ex, im };
+  }).sort((a, b) => (b.ex + b.im) - (a.ex + a.im));
+  if (!rows.length) return <p className="muted">No BA-to-BA interchange reported in this range.</p>;
+  return (
+    <table>
+      <caption>Energy exchanged with each neighbour over the hours charted above</caption>
+      <thead><tr><th scope="col">Neighbour</th><th scope="col">Exports (MWh)</th><th scope="col">Imports (MWh)</th><th scope="col">Net (MWh)</th></tr></thead>
+      <tbody>{rows.map((r) => <tr key={r.n}><th scope="row"><Link to={`/ba/${r.n}`}>{r.n}</Link></th><td className="num">{fmtInt(r.ex)}</td><td className="num">{fmtInt(r.im)}</td><td className="num">{fmtSigned(r.ex - r.im)}</td></tr>)}</tbody>
+    </table>
+  );
+}
+
+export default function BaPage() {
+  const d = useLoaderData<typeof loader>();
+  const zone = useDisplayZone(d.ba.timeZone);
+  const navigate = useNavigate();
+  const live = useLiveUpdates([d.ba.code]);
+  const { specs, notes } = chartSpecs(d);
+  const h = d.hourly as Part<Hourly> & { fallback?: boolean };
+  return (
+    <>
+      <div className="ba-head">
+        <h1>{d.ba.code} <span className="muted">{d.ba.name}</span></h1>
+        <span className="muted">{d.ba.region} · {d.ba.interconnection} · {d.ba.timeZone}</span>
+      </div>
+      <div className="toolbar">
+        <BaPicker bas={d.bas} current={d.ba.code} date={d.latest ? null : d.date} />
+        <Form method="get" className="inline-form" onChange={(e) => { const v = (e.currentTarget.elements.namedItem('date') as HTMLInputElement).value; if (v) void navigate(`?date=${v}`); }}>
+          <label>Day ({d.ba.timeZone}) <input type="date" name="date" defaultValue={d.date} max={d.today} key={d.date} /></label>
+          <button type="submit">Show day</button>
+        </Form>
+        <nav aria-label="Days" className="inline-form">
+          <Link to={`?date=${addDays(d.date, -1)}`} rel="prev">← {addDays(d.date, -1)}</Link>
+          {d.date < d.today ? <Link to={`?date=${addDays(d.date, 1)}`} rel="next">{addDays(d.date, 1)} →</Link> : null}
+          {!d.latest ? <Link to=".">latest</Link> : null}
+        </nav>
+        <span className="muted" aria-live="polite">{live.connected ? '● live' : ''}{live.lastEvent ? ` · updated with data to ${dateTimeLabel(live.lastEvent, zone.timeZone)}` : ''}</span>
+      </div>
+      {d.latest ? <NowSection d={d} zone={zone} /> : null}
+      <PulseSection d={d} zone={zone} />
+      <section aria-labelledby="charts-h">
+        <div className="ba-head">
+          <h2 id="charts-h">{d.latest ? 'The last 72 hours' : `Hour by hour, ${addDays(d.date, -2)} to ${d.date}`}</h2>
+          {h.ok ? <><Freshness dataThrough={h.data.dataThrough} timeZone={d.ba.timeZone} now={d.now} /><SourceMark source={h.data.source} stale={h.data.stale} /></> : null}
+        </div>
+        {!h.ok ? <Missing what="Hourly data" part={h} /> : null}
+        {h.ok && h.fallback ? <p className="notice" role="status">Charts read the stored hours directly: the analytics endpoint /api/v1/bas/{d.ba.code}/hourly is not deployed on this server yet, so carbon intensity is not charted.</p> : null}
+        {notes.intensityMissing && !h.fallback ? <p className="notice">{notes.intensityMissing}</p> : null}
+        {specs.map((s) => <ChartBlock key={s.id} spec={s} timeZone={zone.timeZone} zoneLabel={zone.label} note={notes[s.id] ? <span className="muted">{notes[s.id]}</span> : undefined} />)}
+        {!d.duck.ok ? <Missing what="The duck curve" part={d.duck} /> : null}
+        <h2>Imports and exports by neighbour</h2>
+        {h.ok ? <InterchangeTable h={h.data} /> : null}
+      </section>
+      {d.freshness.ok ? (
+        <details>
+          <summary>Freshness of every series</summary>
+          <table><thead><tr><th scope="col">Series</th><th scope="col">Newest hour</th><th scope="col">Lag</th><th scope="col">Expected</th><th scope="col">Status</th></tr></thead>
+            <tbody>{d.freshness.data.series.map((s) => <tr key={s.key}><th scope="row">{s.key}</th><td>{s.newest ? `${dateTimeLabel(s.newest, zone.timeZone)} ${zone.label}` : '—'}</td><td className="num">{s.lagMinutes ?? '—'} min</td><td className="num">{s.expectedLagMinutes} min</td><td><span className={`fresh fresh-${s.status}`}>{s.status}</span></td></tr>)}</tbody></table>
+        </details>
+      ) : null}
+      <EmbedPanel code={d.ba.code} />
+    </>
+  );
+}

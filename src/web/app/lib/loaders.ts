@@ -1,0 +1,33 @@
+import { data } from 'react-router';
+import type { ApiResult, WebContext } from './context.ts';
+import type { Ba, Hourly } from './api-types.ts';
+
+/** What a section renders from: the answer, or the reason there is none (shown to the reader). */
+export type Part<T> = { ok: true; data: T } | { ok: false; detail: string; missing: boolean };
+
+export const part = <T,>(r: ApiResult<T>): Part<T> => (r.ok ? { ok: true, data: r.data } : { ok: false, detail: r.detail, missing: r.missing });
+
+export const BA_CODE = /^[A-Za-z0-9]{2,6}$/;
+
+/** The BA or a 404 page (bad codes never reach the API). */
+export async function requireBa(web: WebContext, raw: string | undefined): Promise<Ba> {
+  if (!raw || !BA_CODE.test(raw)) throw data(`'${raw ?? ''}' is not a balancing authority code.`, { status: 404, statusText: 'Not Found' });
+  const r = await web.api<{ data: Ba }>(`/api/v1/bas/${raw.toUpperCase()}`);
+  if (!r.ok) throw data(`No balancing authority '${raw.toUpperCase()}'.`, { status: r.status === 404 ? 404 : 502, statusText: r.status === 404 ? 'Not Found' : 'Bad Gateway' });
+  return r.data.data;
+}
+
+/**
+ * Chart columns for [from, to): the analytics /hourly answer, or (until that endpoint exists) the stored
+ * hours straight from the shared loader, without intensity, marked as such.
+ */
+export async function hourlyColumns(web: WebContext, code: string, from: Date, to: Date): Promise<Part<Hourly> & { fallback?: boolean }> {
+  const r = await web.api<Hourly>(`/api/v1/bas/${code}/hourly?from=${from.toISOString()}&to=${to.toISOString()}`);
+  if (r.ok || !r.missing) return part(r);
+  const h = await web.hours(code, from, to);
+  if (!h) return { ok: false, detail: 'unknown balancing authority', missing: false };
+  return {
+    ok: true, fallback: true,
+    data: { ...h, ba: h.ba, source: h.source as Hourly['source'], generatedAt: web.now().toISOString(), stale: false },
+  };
+}
