@@ -6,6 +6,7 @@ import { IntensityChip } from '../components/intensity-chip.tsx';
 import { fmtMw, fmtPct } from '../lib/format.ts';
 import { intensityLegend } from '../lib/scale.ts';
 import { usePrefs } from '../lib/use-zone.ts';
+import { filterRows, type SortKey } from '../lib/filter-rows.ts';
 
 export const meta: MetaFunction = () => [
   { title: 'GridPulse — the US grid now' },
@@ -36,28 +37,6 @@ export async function loader({ context }: LoaderFunctionArgs) {
     rows: await fallbackRows(web.api, now), now: now.toISOString(),
     notice: `Current intensity, demand and renewable share need the analytics endpoint /api/v1/now, which answered: ${answer.detail}. Showing balancing authorities and the newest stored hour only.`,
   };
-}
-
-type SortKey = 'ba' | 'intensity' | 'demand' | 'renewable' | 'lag';
-const SORTS: Record<SortKey, (r: NowRow) => number | string | null> = {
-  ba: (r) => r.ba, intensity: (r) => r.intensity, demand: (r) => r.demandMw, renewable: (r) => r.renewableShare, lag: (r) => r.freshness?.lagMinutes ?? null,
-};
-
-export function filterRows(rows: NowRow[], p: URLSearchParams): NowRow[] {
-  const q = (p.get('q') ?? '').trim().toLowerCase();
-  const region = p.get('region') ?? '';
-  const ic = p.get('interconnection') ?? '';
-  const key = (p.get('sort') ?? 'ba') as SortKey;
-  const by = SORTS[key] ?? SORTS.ba;
-  const dir = p.get('dir') === 'desc' ? -1 : 1;
-  return rows
-    .filter((r) => (!q || r.ba.toLowerCase().includes(q) || r.name.toLowerCase().includes(q)) && (!region || r.region === region) && (!ic || r.interconnection === ic))
-    .sort((a, b) => {
-      const x = by(a); const y = by(b);
-      if (x === null) return y === null ? 0 : 1; // unknown values last, whatever the direction
-      if (y === null) return -1;
-      return (x < y ? -1 : x > y ? 1 : 0) * dir;
-    });
 }
 
 function SortHeader({ k, label, params }: { k: SortKey; label: string; params: URLSearchParams }) {

@@ -1,0 +1,146 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { testDatabases } from '../support/databases.ts';
+import { migrate } from '../../src/platform/migrate.ts';
+import { memoryCache } from '../../src/platform/cache.ts';
+import { buildApp } from '../../src/app.ts';
+import { getBa } from '../../src/grid/ba-repository.ts';
+import { loadSimulatedGrid } from '../../src/ingest/simulated-grid.ts';
+import { loadBaHours } from '../../src/analytics/hourly.ts';
+import type { Db } from '../../src/platform/db.ts';
+import { needs } from './support/availability.ts';
+
+const HOUR = 3_600_000;
+
+/** Reads an SSE stream until `until` matches the text received so far. */
+function readSse(url: string, until: RegExp, onOpen: () => void, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const req = http.get(url, (res) => {
+      res.setEncoding('utf8');
+      let opened = false;
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (!opened) { opened = true; onOpen(); }
+        if (until.test(text)) { req.destroy(); resolve(text); }
+      });
+    });
+    req.on('error', (err) => { if (!until.test(text)) reject(err); });
+    setTimeout(() => { req.destroy(); reject(new Error(`timed out; got ${JSON.stringify(text)}`)); }, timeoutMs);
+  });
+}
+
+for (const target of testDatabases()) {
+  describe(`web over HTTP on ${target.name}`, needs({}), () => {
+    let db: Db;
+    let app: FastifyInstance;
+    let base: string;
+    before(async () => {
+      db = await target.open();
+      await migrate(db);
+      const logger = pino({ level: 'silent' });
+      const end = Math.floor(Date.now() / HOUR) * HOUR;
+      await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'CISO'))!], new Date(end - 48 * HOUR), 48);
+      app = await buildApp({ db, logger, cache: memoryCache() });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = app.server.address();
+      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    });
+    after(async () => { await app.close(); await db.close(); });
+
+    it('server-renders the BA page with its numbers (no JavaScript needed)', async () => {
+      const res = await app.inject('/ba/CISO');
+      assert.equal(res.statusCode, 200);
+      assert.match(res.headers['content-type'] as string, /text\/html/);
+      const end = Math.floor(Date.now() / HOUR) * HOUR;
+      const hours = (await loadBaHours(db, 'CISO', new Date(end - 24 * HOUR), new Date(end + HOUR)))!;
+      const lastDemand = hours.demand.filter((v) => v !== null).at(-1)!;
+      assert.ok(res.body.includes(`<td>${Math.round(lastDemand).toLocaleString('en-US')}</td>`), 'newest demand value in the data table');
+      assert.match(res.body, /data through/);
+      assert.match(res.body, /simulated/i);
+    });
+
+    it('redirects lower-case codes and answers 404 for unknown BAs and embed kinds', async () => {
+      const lower = await app.inject('/ba/ciso?date=2025-01-01');
+      assert.equal(lower.statusCode, 301);
+      assert.equal(lower.headers.location, '/ba/CISO?date=2025-01-01');
+      assert.equal((await app.inject('/ba/NOPE')).statusCode, 404);
+      assert.equal((await app.inject('/embed/ba/CISO/bogus')).statusCode, 404);
+      assert.equal((await app.inject('/no/such/page')).statusCode, 404);
+    });
+
+    it('lets only embeds and badges be framed by other sites', async () => {
+      const page = await app.inject('/');
+      assert.equal(page.headers['content-security-policy'], "frame-ancestors 'self'");
+      assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN');
+      const embed = await app.inject('/embed/ba/CISO/now');
+      assert.equal(embed.statusCode, 200);
+      assert.equal(embed.headers['content-security-policy'], 'frame-ancestors *');
+      assert.equal(embed.headers['x-frame-options'], undefined);
+    });
+
+    it('leaves /api/v1 and /docs to the API', async () => {
+      const missing = await app.inject('/api/v1/no-such-endpoint');
+      assert.equal(missing.statusCode, 404);
+      assert.match(missing.headers['content-type'] as string, /application\/problem\+json/);
+      assert.equal((await app.inject('/docs/')).statusCode, 200);
+      assert.equal((await app.inject('/api/v1/bas/CISO')).json().data.code, 'CISO');
+    });
+
+    it('keeps preferences in a cookie through a plain form post, redirecting only on-site', async () => {
+      const post = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'theme=dark&time=utc&ba=ciso&redirectTo=%2Fcompare' });
+      assert.equal(post.statusCode, 303);
+      assert.equal(post.headers.location, '/compare');
+      const cookie = String(post.headers['set-cookie']).split(';')[0]!;
+      assert.match(cookie, /^gp_prefs=/);
+      const page = await app.inject({ url: '/', headers: { cookie } });
+      assert.match(page.body, /<html lang="en" data-theme="dark">/);
+      assert.match(page.body, /href="\/ba\/CISO"/);
+      const evil = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'theme=light&redirectTo=%2F%2Fevil.example' });
+      assert.equal(evil.headers.location, '/');
+    });
+
+    it('serves badges, and problem+json naming the field for bad ones', async () => {
+      const ok = await app.inject('/badge/CISO.svg');
+      assert.equal(ok.statusCode, 200);
+      assert.match(ok.headers['content-type'] as string, /image\/svg\+xml/);
+      assert.match(ok.body, /CISO/);
+      const unknown = await app.inject('/badge/NOPE.svg');
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().field, 'code');
+      assert.equal((await app.inject('/badge/not-a-code.svg')).statusCode, 400);
+    });
+
+    it('serves the manifest and fingerprinted assets with long caching', async () => {
+      const manifest = await app.inject('/manifest.webmanifest');
+      assert.equal(manifest.statusCode, 200);
+      assert.equal(JSON.parse(manifest.body).short_name, 'GridPulse');
+      const asset = /\/assets\/[^"]+\.js/.exec((await app.inject('/')).body)![0];
+      const res = await app.inject(asset);
+      assert.equal(res.statusCode, 200);
+      assert.match(res.headers['cache-control'] as string, /immutable/);
+    });
+
+    it('validates the live stream parameters', async () => {
+      const unknown = await app.inject('/api/v1/live?ba=NOPE');
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().field, 'ba');
+      assert.equal((await app.inject('/api/v1/live?ba=bad!')).statusCode, 400);
+    });
+
+    it('streams a change event to live subscribers when ingestion notifies', async () => {
+      const payload = JSON.stringify({ bas: ['CISO'], newest: '2025-07-01T17:00:00.000Z', source: 'eia' });
+      const other = JSON.stringify({ bas: ['ERCO'], newest: '2025-07-01T18:00:00.000Z', source: 'eia' });
+      const text = await readSse(`${base}/api/v1/live?ba=CISO`, /event: hours\ndata: .*\n\n/, () => {
+        // The hub subscribes on the first stream; give LISTEN a moment before notifying.
+        setTimeout(() => { void db.query(`SELECT pg_notify('gridpulse_hours', $1), pg_notify('gridpulse_hours', $2)`, [other, payload]); }, 300);
+      });
+      assert.match(text, /^retry: 10000/);
+      assert.ok(text.includes(`event: hours\ndata: ${payload}\n\n`), text);
+      assert.ok(!text.includes('ERCO'), 'events for other BAs are filtered out');
+    });
+  });
+}
