@@ -26,6 +26,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
   // Domain route registrations (one line each) go here.
+  await (await import('./analytics/carbon-routes.ts')).carbonRoutes(app, deps);
+  await (await import('./analytics/daily-routes.ts')).dailyRoutes(app, deps);
   await (await import('./web/server.ts')).webRoutes(app, deps);
   return app;
 }
