@@ -1,11 +1,12 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { pino } from 'pino';
 import { loadConfig } from '../platform/config.ts';
-import { openDb } from '../platform/db.ts';
+import { openDb, type Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { EiaClient } from '../ingest/eia-client.ts';
-import { ingestRange } from '../ingest/ingest-range.ts';
+import { ingestRange, runParams, type IngestRequest } from '../ingest/ingest-range.ts';
+import { findResumable, markAbandonedRuns } from '../ingest/run-ledger.ts';
 import { replayDir } from '../ingest/replay.ts';
 import type { EiaRoute } from '../ingest/eia-schema.ts';
 import type { RunTotals } from '../ingest/run-ledger.ts';
@@ -22,7 +23,20 @@ function summary(t: RunTotals & { runId: number }): string {
   return rows.map(([k, v]) => `${String(k).padEnd(14)} ${v}`).join('\n') + (t.errors.length ? '\n' + t.errors.slice(0, 10).join('\n') : '') + '\n';
 }
 
-export async function ingestCommand(opts: { ba?: string; from?: string; to?: string; routes: string; replay?: string }): Promise<number> {
+/**
+ * The run to continue: the one named by --resume, else the newest interrupted run of the same
+ * command (same BAs, range and routes), so re-running a killed command picks up where it stopped.
+ */
+async function runToResume(db: Db, req: IngestRequest, resume: string | undefined): Promise<number | undefined> {
+  if (resume !== undefined) {
+    if (!/^\d+$/.test(resume)) throw new Error(`--resume: expected a run id, got '${resume}'`);
+    return Number(resume);
+  }
+  await markAbandonedRuns(db);
+  return findResumable(db, 'cli', runParams(req));
+}
+
+export async function ingestCommand(opts: { ba?: string; from?: string; to?: string; routes: string; replay?: string; resume?: string }): Promise<number> {
   const config = loadConfig();
   const logger = pino({ level: config.LOG_LEVEL }, pino.destination(2));
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
@@ -44,10 +58,16 @@ export async function ingestCommand(opts: { ba?: string; from?: string; to?: str
     if (to < from) throw new Error('--to: must not be before --from');
     const bas = opts.ba ? opts.ba.split(',').map((b) => b.trim().toUpperCase()) : (await listBas(db)).map((b) => b.code);
     const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger });
+    const req: IngestRequest = { bas, from, to: new Date(to.getTime() + 86_400_000 - 3_600_000), routes };
+    req.resume = await runToResume(db, req, opts.resume);
+    if (req.resume) process.stderr.write(`resuming run ${req.resume}: finished day-routes are skipped\n`);
+    // Ctrl-C stops cleanly: the run is recorded as partial and the same command resumes it.
+    const stop = new AbortController();
+    const onSigint = () => { process.stderr.write('\nstopping after the current page (Ctrl-C again to quit at once)\n'); stop.abort(); process.once('SIGINT', () => process.exit(130)); };
+    process.once('SIGINT', onSigint);
     const bar = new SingleBar({ format: 'ingest [{bar}] {value}/{total} day-routes | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic);
     bar.start(1, 0);
-    const t = await ingestRange({ db, client, logger, onProgress: (d, total) => { bar.setTotal(total); bar.update(d); } },
-      { bas, from, to: new Date(to.getTime() + 86_400_000 - 3_600_000), routes });
+    const t = await ingestRange({ db, client, logger, signal: stop.signal, onProgress: (d, total) => { bar.setTotal(total); bar.update(d); } }, req).finally(() => process.off('SIGINT', onSigint));
     bar.stop();
     process.stdout.write(summary(t));
     return t.errors.length ? 1 : 0;

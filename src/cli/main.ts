@@ -66,6 +66,7 @@ program.command('ingest').description('load EIA-930 data for a range of days (re
   .option('--to <YYYY-MM-DD>', 'last UTC day, inclusive (default: today)')
   .option('--routes <list>', 'region,fuel,interchange', 'region,fuel,interchange')
   .option('--replay <dir>', 'load recorded EIA v2 JSON responses from a folder instead of calling EIA')
+  .option('--resume <run>', 'continue an interrupted run by its ledger id (default: the last interrupted run of the same command)')
   .action(async (opts) => {
     try { process.exitCode = await ingestCommand(opts); } catch (err) { fail(err); }
   });

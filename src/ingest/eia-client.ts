@@ -39,12 +39,12 @@ export class EiaClient {
    * Every point of a route for the BAs (all when empty) with hour starts in [from, to]. `onRaw`
    * sees each page's rows as received (for the audit), before they are parsed and yielded.
    */
-  async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void } = {}): AsyncGenerator<EiaPoint[]> {
+  async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void; signal?: AbortSignal } = {}): AsyncGenerator<EiaPoint[]> {
     let offset = 0;
     let total: number | undefined;
     for (;;) {
       const url = this.url(route, q, offset);
-      const page = await this.page(url);
+      const page = await this.page(url, hooks.signal);
       if (total !== undefined && page.total !== total) {
         throw new EiaError(`${route}: total changed between pages (${total} → ${page.total}); retry the range`);
       }
@@ -85,14 +85,15 @@ export class EiaClient {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
-  private async page(url: URL): Promise<{ total: number; data: unknown[] }> {
+  private async page(url: URL, signal?: AbortSignal): Promise<{ total: number; data: unknown[] }> {
     if (Date.now() < this.openUntil) throw new EiaError('circuit open: EIA failed repeatedly, not calling until cooldown ends');
     const logUrl = url.pathname + '?' + url.searchParams.toString();
     try {
       const result = await pRetry(async () => {
         await this.throttle();
         this.stats.requests++;
-        const res = await fetch(url, { headers: { 'X-Api-Key': this.opts.apiKey }, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+        const res = await fetch(url, { headers: { 'X-Api-Key': this.opts.apiKey }, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
         if (res.status === 429 || res.status >= 500) throw new RetryableStatus(`HTTP ${res.status}`);
         if (!res.ok) throw new AbortError(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
         const text = await res.text();
@@ -102,7 +103,7 @@ export class EiaClient {
         if (!parsed.success) throw new AbortError(`unexpected response shape: ${parsed.error.issues[0]?.message}`);
         return parsed.data.response;
       }, {
-        retries: this.opts.retries, factor: 2, minTimeout: 200, maxTimeout: 10_000, randomize: true,
+        retries: this.opts.retries, factor: 2, minTimeout: 200, maxTimeout: 10_000, randomize: true, ...(signal ? { signal } : {}),
         onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
           if (retriesLeft > 0) this.stats.retries++;
           this.opts.logger.warn({ url: logUrl, attempt: attemptNumber, err: error.message }, 'EIA request failed');

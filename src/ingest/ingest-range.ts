@@ -2,47 +2,79 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { EiaClient } from './eia-client.ts';
 import type { EiaRoute } from './eia-schema.ts';
-import { PointStore } from './store-points.ts';
-import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
+import { PointStore, type OnStored } from './store-points.ts';
+import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { saveRawPage, type RawPage } from './raw-pages.ts';
 
-export interface IngestRequest { bas: string[]; from: Date; to: Date; routes: EiaRoute[]; kind?: string }
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+export interface IngestRequest {
+  bas: string[];
+  from: Date;
+  to: Date;
+  routes: EiaRoute[];
+  kind?: string;
+  /** a ledger run to continue: chunks it (or a run it resumed) finished are skipped */
+  resume?: number | undefined;
+}
+
+export interface IngestDeps {
+  db: Db;
+  client: EiaClient;
+  logger: Logger;
+  onProgress?: (done: number, total: number) => void;
+  onStored?: OnStored;
+  /** stops the run between pages and aborts the request in flight; the run is recorded as partial */
+  signal?: AbortSignal;
+  /** told the ledger id as soon as the run is recorded (before any fetch) */
+  onRunStarted?: (runId: number) => Promise<void>;
+}
+
+/** The parameters a run is recorded (and found for resuming) under. */
+export function runParams(req: IngestRequest): Record<string, unknown> {
+  return { bas: req.bas, from: req.from.toISOString(), to: req.to.toISOString(), routes: req.routes };
+}
+
+/** UTC days of [from, to] as [first hour, last hour] pairs. */
+export function dayChunks(from: Date, to: Date): Array<[Date, Date]> {
+  const chunks: Array<[Date, Date]> = [];
+  for (let t = from.getTime(); t <= to.getTime(); t += DAY) chunks.push([new Date(t), new Date(Math.min(t + DAY - HOUR, to.getTime()))]);
+  return chunks;
+}
 
 /**
- * Fetches every route for the BAs one day at a time and upserts each page as it arrives, so a
- * killed run has stored whole days and re-running the range redoes only what is missing
- * (upserts make the repeat harmless).
+ * Fetches every route for the BAs one day at a time and upserts each page as it arrives. Each
+ * finished day-route is checkpointed, so a killed or aborted run resumes (`resume`) without
+ * refetching what it finished; a chunk cut short is simply fetched again (upserts make the
+ * repeat harmless), so nothing is lost or doubled.
  */
-export async function ingestRange(deps: { db: Db; client: EiaClient; logger: Logger; onProgress?: (done: number, total: number) => void }, req: IngestRequest): Promise<RunTotals & { runId: number }> {
-  const { db, client } = deps;
-  const runId = await startRun(db, req.kind ?? 'cli', 'eia', { ...req, from: req.from.toISOString(), to: req.to.toISOString() });
+export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise<RunTotals & { runId: number }> {
+  const { db, client, signal } = deps;
+  const runId = await startRun(db, req.kind ?? 'cli', 'eia', runParams(req));
+  await deps.onRunStarted?.(runId);
   const logger = deps.logger.child({ runId });
-  const store = new PointStore(db, logger);
+  const skip = req.resume ? await finishedChunks(db, req.resume) : new Set<string>();
+  if (req.resume) {
+    await markResumed(db, runId, req.resume);
+    logger.info({ resumes: req.resume, finishedChunks: skip.size }, 'resuming run');
+  }
+  const store = new PointStore(db, logger, 'eia', deps.onStored ? { onStored: deps.onStored } : {});
   const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
   const before = { ...client.stats };
-  const chunks: Array<[Date, Date]> = [];
-  for (let t = req.from.getTime(); t <= req.to.getTime(); t += 86_400_000) {
-    chunks.push([new Date(t), new Date(Math.min(t + 86_400_000 - 3_600_000, req.to.getTime()))]);
-  }
+  const chunks = dayChunks(req.from, req.to);
   const total = chunks.length * req.routes.length;
   let done = 0;
-  for (const [from, to] of chunks) {
+  outer: for (const [from, to] of chunks) {
     for (const route of req.routes) {
-      try {
-        let raw: RawPage | undefined;
-        for await (const page of client.fetch(route, { bas: req.bas, from, to }, { onRaw: (p) => { raw = p; } })) {
-          if (raw) await saveRawPage(db, runId, raw);
-          totals.fetched += page.length;
-          const r = await store.store(page);
-          totals.inserted += r.inserted;
-          totals.updated += r.updated;
-          totals.rejected += r.rejected;
-        }
-      } catch (err) {
-        totals.errors.push(`${route} ${from.toISOString()}: ${(err as Error).message}`);
-        logger.error({ route, from, err: (err as Error).message }, 'chunk failed');
+      if (signal?.aborted) {
+        totals.errors.push(`aborted after ${done}/${total} day-routes`);
+        logger.warn({ done, total }, 'run aborted; resume it to continue');
+        break outer;
       }
+      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ db, client, store, logger, runId, totals, signal }, route, req.bas, from, to);
+      await heartbeat(db, runId, totals);
       deps.onProgress?.(++done, total);
     }
   }
@@ -52,4 +84,27 @@ export async function ingestRange(deps: { db: Db; client: EiaClient; logger: Log
   await finishRun(db, runId, totals);
   logger.info({ ...totals, errors: totals.errors.length }, 'ingest run finished');
   return { ...totals, runId };
+}
+
+interface ChunkContext { db: Db; client: EiaClient; store: PointStore; logger: Logger; runId: number; totals: RunTotals; signal: AbortSignal | undefined }
+
+/** One route for one day: every page stored as it arrives; checkpointed only when all pages landed. */
+async function ingestChunk(c: ChunkContext, route: EiaRoute, bas: string[], from: Date, to: Date): Promise<void> {
+  let rows = 0;
+  try {
+    let raw: RawPage | undefined;
+    for await (const page of c.client.fetch(route, { bas, from, to }, { onRaw: (p) => { raw = p; }, ...(c.signal ? { signal: c.signal } : {}) })) {
+      if (raw) await saveRawPage(c.db, c.runId, raw);
+      rows += page.length;
+      c.totals.fetched += page.length;
+      const r = await c.store.store(page);
+      c.totals.inserted += r.inserted;
+      c.totals.updated += r.updated;
+      c.totals.rejected += r.rejected;
+    }
+    await recordChunk(c.db, c.runId, route, from, rows);
+  } catch (err) {
+    c.totals.errors.push(`${route} ${from.toISOString()}: ${(err as Error).message}`);
+    c.logger.error({ route, from, err: (err as Error).message }, 'chunk failed');
+  }
 }

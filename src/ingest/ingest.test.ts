@@ -11,6 +11,7 @@ import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
 import { periodToStart } from './eia-schema.ts';
 import { loadRawPages, pruneRawPages } from './raw-pages.ts';
+import { markAbandonedRuns } from './run-ledger.ts';
 
 const logger = pino({ level: 'silent' });
 const KEY = 'secret-key-123';
@@ -103,6 +104,38 @@ for (const target of testDatabases()) {
       const resumed = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
       assert.deepEqual([resumed.inserted, resumed.errors.length], [46, 0]);
       assert.equal(await count(), 96);
+    });
+
+    it('a run killed after some day-routes is in the ledger as partial, and resuming it lands every row exactly once', async () => {
+      await db.query('DELETE FROM observations');
+      eia.rows.region = regionRows('ERCO', new Date('2025-07-10T01:00Z'), 72, (h) => String(40000 + h));
+      eia.rows.fuel = Array.from({ length: 72 }, (_, h) => ({ period: new Date(Date.parse('2025-07-10T01:00Z') + h * 3_600_000).toISOString().slice(0, 13), respondent: 'ERCO', fueltype: 'WND', value: String(9000 + h) }));
+      const req = { bas: ['ERCO'], from: new Date('2025-07-10T00:00Z'), to: new Date('2025-07-12T23:00Z'), routes: ['region' as const, 'fuel' as const] };
+      const kill = new AbortController();
+      const first = await ingestRange({ db, client: client(), logger, signal: kill.signal, onProgress: (done) => { if (done === 3) kill.abort(); } }, req);
+      assert.match(first.errors.join(), /aborted after 3\/6/);
+      assert.equal(first.inserted, 96 + 24 + 96);
+      const [run] = await db.query<{ status: string; rows_inserted: number }>('SELECT status, rows_inserted FROM ingest_runs WHERE id = $1', [first.runId]);
+      assert.deepEqual({ ...run }, { status: 'partial', rows_inserted: 216 });
+      eia.requests = [];
+      const resumed = await ingestRange({ db, client: client(), logger }, { ...req, resume: first.runId });
+      assert.deepEqual([resumed.inserted, resumed.updated, resumed.errors.length], [96 + 24 + 24, 0, 0]);
+      assert.ok(eia.requests.every((u) => u.searchParams.get('start')! >= '2025-07-11T01'), 'finished day-routes are not fetched again');
+      const [rows] = await db.query<{ n: number; revised: number }>('SELECT count(*)::integer AS n, count(*) FILTER (WHERE revisions > 0)::integer AS revised FROM observations');
+      assert.deepEqual({ ...rows }, { n: 72 * 5, revised: 0 });
+      const [second] = await db.query<{ status: string; resumed_from: number }>('SELECT status, resumed_from FROM ingest_runs WHERE id = $1', [resumed.runId]);
+      assert.deepEqual({ ...second }, { status: 'succeeded', resumed_from: first.runId });
+    });
+
+    it('closes runs whose process died (no heartbeat) as partial or failed', async () => {
+      const [dead] = await db.query<{ id: number }>(`INSERT INTO ingest_runs (kind, source, started_at, heartbeat_at, rows_inserted) VALUES ('cli', 'eia', now() - interval '2 hours', now() - interval '1 hour', 10) RETURNING id`);
+      const [live] = await db.query<{ id: number }>(`INSERT INTO ingest_runs (kind, source, heartbeat_at) VALUES ('cli', 'eia', now()) RETURNING id`);
+      assert.equal(await markAbandonedRuns(db, 15), 1);
+      const rows = await db.query<{ id: number; status: string; errors: string[] }>('SELECT id, status, errors FROM ingest_runs WHERE id IN ($1, $2) ORDER BY id', [dead!.id, live!.id]);
+      assert.equal(rows[0]!.status, 'partial');
+      assert.match(JSON.stringify(rows[0]!.errors), /interrupted/);
+      assert.equal(rows[1]!.status, 'running');
+      await db.query(`UPDATE ingest_runs SET status = 'failed' WHERE id = $1`, [live!.id]);
     });
 
     it('ingests the real PACW fuel-type response (string values, negative wind kept)', sharedDataTest(), async () => {

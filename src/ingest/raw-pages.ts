@@ -18,10 +18,10 @@ export async function loadRawPages(db: Db, runId: number): Promise<RawPage[]> {
   return rows.map((r) => ({ route: r.route, request: r.request, offset: r.page_offset, rows: JSON.parse(gunzipSync(r.body).toString('utf8')) as unknown[] }));
 }
 
-/** Drops raw pages older than the retention; returns how many went. */
-export async function pruneRawPages(db: Db, retentionDays: number, now = new Date()): Promise<number> {
+/** Drops raw pages stored more than `retentionDays` ago (by the database clock); returns how many went. */
+export async function pruneRawPages(db: Db, retentionDays: number): Promise<number> {
   const [r] = await db.query<{ n: number }>(
-    `WITH gone AS (DELETE FROM raw_pages WHERE created_at < $1 RETURNING 1) SELECT count(*)::integer AS n FROM gone`,
-    [new Date(now.getTime() - retentionDays * 86_400_000)]);
+    `WITH gone AS (DELETE FROM raw_pages WHERE created_at < now() - make_interval(days => $1) RETURNING 1) SELECT count(*)::integer AS n FROM gone`,
+    [retentionDays]);
   return r!.n;
 }

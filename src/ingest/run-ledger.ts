@@ -18,6 +18,57 @@ export async function finishRun(db: Db, id: number, t: RunTotals): Promise<void>
 export function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
   return db.query(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
       rows_fetched AS "rowsFetched", rows_inserted AS "rowsInserted", rows_updated AS "rowsUpdated",
-      rows_rejected AS "rowsRejected", requests, retries, errors
+      rows_rejected AS "rowsRejected", requests, retries, errors, heartbeat_at AS "heartbeatAt", resumed_from AS "resumedFrom"
     FROM ingest_runs ORDER BY id DESC LIMIT $1`, [limit]);
+}
+
+/** Running totals and a heartbeat, so a killed run leaves its numbers and can be told from a live one. */
+export async function heartbeat(db: Db, id: number, t: RunTotals): Promise<void> {
+  await db.query(
+    `UPDATE ingest_runs SET heartbeat_at = now(), rows_fetched = $2, rows_inserted = $3, rows_updated = $4, rows_rejected = $5, errors = $6
+     WHERE id = $1 AND status = 'running'`,
+    [id, t.fetched, t.inserted, t.updated, t.rejected, JSON.stringify(t.errors)]);
+}
+
+export async function markResumed(db: Db, id: number, resumedFrom: number): Promise<void> {
+  await db.query('UPDATE ingest_runs SET resumed_from = $2 WHERE id = $1', [id, resumedFrom]);
+}
+
+export async function recordChunk(db: Db, runId: number, route: string, chunkFrom: Date, rows: number): Promise<void> {
+  await db.query('INSERT INTO ingest_chunks (run_id, route, chunk_from, row_count) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [runId, route, chunkFrom, rows]);
+}
+
+/** Chunks (`route|ISO start`) finished by a run or by any run it resumed, transitively. */
+export async function finishedChunks(db: Db, runId: number): Promise<Set<string>> {
+  const rows = await db.query<{ route: string; chunk_from: Date | string }>(
+    `WITH RECURSIVE chain AS (
+       SELECT id, resumed_from FROM ingest_runs WHERE id = $1
+       UNION SELECT r.id, r.resumed_from FROM ingest_runs r JOIN chain c ON r.id = c.resumed_from
+     )
+     SELECT k.route, k.chunk_from FROM ingest_chunks k JOIN chain c ON c.id = k.run_id`, [runId]);
+  return new Set(rows.map((r) => `${r.route}|${new Date(r.chunk_from).toISOString()}`));
+}
+
+/**
+ * Runs still 'running' whose heartbeat stopped (the process died) become 'partial' or 'failed'
+ * with an 'interrupted' error, so the ledger tells the truth and they can be resumed.
+ */
+export async function markAbandonedRuns(db: Db, staleMinutes = 15): Promise<number> {
+  const [r] = await db.query<{ n: number }>(
+    `WITH gone AS (
+       UPDATE ingest_runs SET finished_at = now(),
+         status = CASE WHEN rows_inserted + rows_updated > 0 THEN 'partial' ELSE 'failed' END,
+         errors = errors || jsonb_build_array('interrupted: no heartbeat since ' || coalesce(heartbeat_at, started_at)::text)
+       WHERE status = 'running' AND coalesce(heartbeat_at, started_at) < now() - make_interval(mins => $1)
+       RETURNING 1)
+     SELECT count(*)::integer AS n FROM gone`, [staleMinutes]);
+  return r!.n;
+}
+
+/** The newest unfinished (partial, failed) run of a kind with exactly these parameters, if any. */
+export async function findResumable(db: Db, kind: string, params: unknown): Promise<number | undefined> {
+  const [r] = await db.query<{ id: number }>(
+    `SELECT id FROM ingest_runs WHERE kind = $1 AND params = $2::jsonb AND status IN ('partial', 'failed') ORDER BY id DESC LIMIT 1`,
+    [kind, JSON.stringify(params)]);
+  return r?.id;
 }

@@ -5,7 +5,8 @@ import { testDatabases } from '../../test/support/databases.ts';
 import { migrate } from '../platform/migrate.ts';
 import { loadConfig } from '../platform/config.ts';
 import type { Db } from '../platform/db.ts';
-import { incrementalIngest, runOnce } from './scheduler.ts';
+import { dailyJob, hourlyJob, incrementalIngest, runOnce, startScheduler } from './scheduler.ts';
+import { listFindings } from './check-runner.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -35,6 +36,33 @@ for (const target of testDatabases()) {
       assert.deepEqual({ ...r }, { hours: 24, count: 24 });
       const runs = await db.query<{ source: string }>('SELECT source FROM ingest_runs');
       assert.ok(runs.every((x) => x.source === 'simulated'));
+    });
+
+    it('the hourly job backfills a fresh hole; the daily job checks the last 48 h, prunes raw pages and is in the ledger', async () => {
+      const config = loadConfig({ RAW_RETENTION_DAYS: '7' });
+      await db.query(`DELETE FROM observations o USING series s WHERE s.id = o.series_id AND s.key = 'PJM.demand' AND o.ts BETWEEN '2025-11-02T05:00Z' AND '2025-11-02T06:00Z'`);
+      await hourlyJob({ db, logger, config }, new Date('2025-11-02T14:40Z'));
+      const [filled] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'PJM.demand' AND o.ts BETWEEN '2025-11-02T05:00Z' AND '2025-11-02T06:00Z'`);
+      assert.equal(filled!.n, 2);
+      // a spike of 10× at 10:00 that comes back at 11:00
+      await db.query(`UPDATE observations o SET value = value * 10 FROM series s WHERE s.id = o.series_id AND s.key = 'MISO.demand' AND o.ts = '2025-11-02T10:00Z'`);
+      const [old] = await db.query<{ id: number }>(`INSERT INTO ingest_runs (kind, source, status) VALUES ('cli', 'eia', 'succeeded') RETURNING id`);
+      await db.query(`INSERT INTO raw_pages (run_id, route, request, page_offset, row_count, body, created_at) VALUES ($1, 'region', 'x', 0, 0, '\\x00', now() - interval '8 days')`, [old!.id]);
+      const { runId } = await dailyJob({ db, logger, config }, new Date('2025-11-02T14:50Z'));
+      const [run] = await db.query<{ kind: string; status: string }>('SELECT kind, status FROM ingest_runs WHERE id = $1', [runId]);
+      assert.deepEqual({ ...run }, { kind: 'daily', status: 'succeeded' });
+      const spikes = await listFindings(db, { run: runId, check: 'spike', ba: 'MISO' }, 10, 0);
+      assert.deepEqual(spikes.map((f) => [f.series, f.from]), [['MISO.demand', '2025-11-02T10:00:00.000Z']]);
+      const [raw] = await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM raw_pages');
+      assert.equal(raw!.n, 0);
+    });
+
+    it('takes its cron expressions from the configuration', () => {
+      const config = loadConfig({ INGEST_CRON: '5 * * * *', DAILY_CRON: '30 2 * * *' });
+      assert.throws(() => loadConfig({ DAILY_CRON: 'every day' }), /DAILY_CRON/);
+      const s = startScheduler({ db, logger, config });
+      s.stop();
+      assert.equal(config.INGEST_CRON, '5 * * * *');
     });
 
     it('runs a job once when two workers race for it', async () => {

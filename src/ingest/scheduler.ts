@@ -6,15 +6,33 @@ import { listBas } from '../grid/ba-repository.ts';
 import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
 import { loadSimulatedGrid } from './simulated-grid.ts';
+import { findGaps } from './gaps.ts';
+import { enqueueGaps, processBackfills } from './backfill.ts';
+import { runQualityChecks } from './check-runner.ts';
+import { pruneRawPages } from './raw-pages.ts';
+import { finishRun, markAbandonedRuns, startRun, type RunTotals } from './run-ledger.ts';
 
 const HOUR = 3_600_000;
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
 const SIMULATED_HISTORY_DAYS = 14;
 
-/** Runs fn only in the process that wins a transaction-scoped advisory lock, so N workers run a job once. */
+/**
+ * Runs fn only in the process that wins an advisory lock, so N workers run a job once. On
+ * PostgreSQL the lock is transaction-scoped and held by an open transaction for the job's length:
+ * a session lock taken on one pooled connection could be "released" on another and leak, and the
+ * transaction lock also goes away by itself when a crashed worker's connection drops. PGlite is
+ * one connection in one process (a transaction would block the job's own queries): a session lock.
+ */
 export async function runOnce(db: Db, lockKey: number, fn: () => Promise<void>): Promise<boolean> {
-  // A session lock would outlive a crashed job on a pooled connection; the try-lock only elects a runner.
+  if (db.kind === 'postgres') {
+    return db.transaction(async (tx) => {
+      const [row] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [lockKey]);
+      if (!row?.ok) return false;
+      await fn();
+      return true;
+    });
+  }
   const [row] = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey]);
   if (!row?.ok) return false;
   try { await fn(); } finally { await db.query('SELECT pg_advisory_unlock($1)', [lockKey]); }
@@ -22,15 +40,15 @@ export async function runOnce(db: Db, lockKey: number, fn: () => Promise<void>):
 }
 
 /** One incremental pass: EIA from each BA's newest hour minus the revision window, or the simulated grid up to now. */
-export async function incrementalIngest(deps: { db: Db; logger: Logger; config: Config }, now = new Date()): Promise<void> {
+export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Promise<void> {
   const { db, logger, config } = deps;
   const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
   const [newest] = await db.query<{ ts: Date | string | null }>(`SELECT max(ts) AS ts FROM latest_observations WHERE source = $1`, [config.EIA_API_KEY ? 'eia' : 'simulated']);
   const fallback = lastHour.getTime() - SIMULATED_HISTORY_DAYS * 24 * HOUR;
   const since = newest?.ts ? Math.max(fallback, new Date(newest.ts).getTime() - REVISION_WINDOW_HOURS * HOUR) : fallback;
   const bas = await listBas(db);
-  if (config.EIA_API_KEY) {
-    const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger });
+  const client = eiaClient(config, logger);
+  if (client) {
     await ingestRange({ db, client, logger }, { bas: bas.map((b) => b.code), from: new Date(since), to: lastHour, routes: ['region', 'fuel', 'interchange'], kind: 'hourly' });
     return;
   }
@@ -41,16 +59,93 @@ export async function incrementalIngest(deps: { db: Db; logger: Logger; config: 
   logger.info({ runId: t.runId, hours, inserted: t.inserted }, 'simulated grid extended');
 }
 
-/** The worker role: the hourly job at :15 (cron configurable), run once across processes. */
-export function startScheduler(deps: { db: Db; logger: Logger; config: Config }, cron = '15 * * * *'): { stop(): void; runNow(): Promise<void> } {
-  const logger = deps.logger.child({ job: 'hourly-ingest' });
-  const run = async () => {
-    try {
-      await runOnce(deps.db, 930_001, () => incrementalIngest({ ...deps, logger }));
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'hourly ingest failed; next run will retry');
+export interface WorkerDeps { db: Db; logger: Logger; config: Config }
+
+/** After an incremental run, gaps are looked for over this recent window (the daily job scans the whole store). */
+const RECENT_GAP_DAYS = 7;
+/** Backfill jobs worked per scheduled run; the rest wait for the next run. */
+const BACKFILLS_PER_RUN = 20;
+
+function eiaClient(config: Config, logger: Logger): EiaClient | undefined {
+  return config.EIA_API_KEY ? new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger }) : undefined;
+}
+
+/** Finds gaps (since `since`, or over the whole store), queues them and works through the queue. */
+export async function backfillGaps(deps: WorkerDeps, since: Date | undefined, limit = BACKFILLS_PER_RUN): Promise<{ gaps: number; queued: number; done: number; failed: number }> {
+  const gaps = await findGaps(deps.db, { since });
+  const client = eiaClient(deps.config, deps.logger);
+  const queued = await enqueueGaps(deps.db, gaps, { eia: client !== undefined });
+  const worked = await processBackfills({ db: deps.db, logger: deps.logger, client }, limit);
+  if (gaps.length || worked.done || worked.failed) deps.logger.info({ gaps: gaps.length, queued, ...worked }, 'gap backfill');
+  return { gaps: gaps.length, queued, ...worked };
+}
+
+/** The hourly job: the incremental pass, then backfill of gaps in the last week. */
+export async function hourlyJob(deps: WorkerDeps, now = new Date()): Promise<void> {
+  await incrementalIngest(deps, now);
+  await backfillGaps(deps, new Date(now.getTime() - RECENT_GAP_DAYS * 24 * HOUR));
+}
+
+/**
+ * The daily job (01:00 by default): closes runs whose process died, checks the last 48 hours of
+ * every BA (late BA-to-BA interchange arrives about two days behind), prunes raw pages past the
+ * retention, and backfills gaps found anywhere in the stored range. Recorded in the ledger as a
+ * 'daily' run whose findings are under its id.
+ */
+export async function dailyJob(deps: WorkerDeps, now = new Date()): Promise<{ runId: number }> {
+  const { db, config } = deps;
+  const abandoned = await markAbandonedRuns(db);
+  const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
+  const from = new Date(lastHour.getTime() - (REVISION_WINDOW_HOURS - 1) * HOUR);
+  const runId = await startRun(db, 'daily', 'checks', { from: from.toISOString(), to: lastHour.toISOString() });
+  const logger = deps.logger.child({ runId });
+  const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try { return await fn(); } catch (err) {
+      totals.errors.push(`${name}: ${(err as Error).message}`);
+      logger.error({ step: name, err: (err as Error).message }, 'daily step failed; the others still run');
+      return undefined;
     }
   };
-  const job = new Cron(cron, { protect: true }, run);
-  return { stop: () => job.stop(), runNow: run };
+  const checks = await step('quality checks', () => runQualityChecks({ db, logger }, { from, to: lastHour, runId }));
+  const pruned = await step('raw prune', () => pruneRawPages(db, config.RAW_RETENTION_DAYS));
+  const backfill = await step('backfill', () => backfillGaps({ ...deps, logger }, undefined, BACKFILLS_PER_RUN * 5));
+  const stale = await step('freshness', () => staleBas(db, now));
+  await finishRun(db, runId, totals);
+  logger.info({ abandoned, checks, pruned, backfill, staleBas: stale }, 'daily job finished');
+  return { runId };
+}
+
+/** BAs whose newest stored hour is more than a day old (EIA's slowest regular lag is about a day). */
+async function staleBas(db: Db, now: Date): Promise<string[]> {
+  const rows = await db.query<{ ba: string }>(
+    `SELECT ba_code AS ba FROM latest_observations GROUP BY ba_code HAVING max(ts) < $1 ORDER BY 1`, [new Date(now.getTime() - 26 * HOUR)]);
+  return rows.map((r) => r.ba);
+}
+
+const HOURLY_LOCK = 930_001;
+const DAILY_LOCK = 930_002;
+
+/**
+ * The worker role: the hourly job (INGEST_CRON, default :15) and the daily job (DAILY_CRON,
+ * default 01:00), each run once across processes; a failing run is logged and the next one retries.
+ */
+export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}): { stop(): void; runNow(): Promise<void>; runDaily(): Promise<void> } {
+  const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
+    const logger = deps.logger.child({ job });
+    return async () => {
+      try {
+        await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger }); });
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
+      }
+    };
+  };
+  const hourly = guarded('hourly-ingest', HOURLY_LOCK, (d) => hourlyJob(d));
+  const daily = guarded('daily', DAILY_LOCK, (d) => dailyJob(d));
+  const jobs = [
+    new Cron(crons.ingest ?? deps.config.INGEST_CRON, { protect: true }, hourly),
+    new Cron(crons.daily ?? deps.config.DAILY_CRON, { protect: true }, daily),
+  ];
+  return { stop: () => { for (const j of jobs) j.stop(); }, runNow: hourly, runDaily: daily };
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { BalancingAuthority } from '../grid/ba-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
-import { PointStore } from './store-points.ts';
+import { PointStore, pointSeries } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 
@@ -64,7 +64,8 @@ export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): E
     const point = (route: EiaPoint['route'], code: string, value: number): EiaPoint => ({ route, ba: ba.code, code, ts, value });
     if (!ba.generationOnly) out.push(point('region', 'D', demand), point('region', 'DF', forecast));
     out.push(point('region', 'NG', ng), point('region', 'TI', ba.generationOnly ? ng : ng - demand));
-    for (const [code, v] of Object.entries(fuels)) if (v > 0 || code === 'SUN' || code === 'WND') out.push(point('fuel', code, v));
+    // a fuel the BA has is reported every hour (zero when idle), so an absent hour is a real gap
+    for (const [code, v] of Object.entries(fuels)) if (code !== 'NUC' || nuclear > 0) out.push(point('fuel', code, v));
   }
   return out;
 }
@@ -81,6 +82,29 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
     t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
   }
   await checkTouched({ db: deps.db, logger }, t, { bas: bas.map((b) => b.code), from, to: new Date(from.getTime() + (hours - 1) * 3_600_000), runId });
+  await finishRun(deps.db, runId, t);
+  return { ...t, runId };
+}
+
+/**
+ * Backfills a gap of the simulated grid: only hours that have no row are written, so the
+ * simulated history around the gap is left as it was.
+ */
+export async function fillSimulatedGap(deps: { db: Db; logger: Logger }, ba: BalancingAuthority, route: EiaPoint['route'], from: Date, to: Date): Promise<RunTotals & { runId: number }> {
+  const hours = Math.floor((to.getTime() - from.getTime()) / 3_600_000) + 1;
+  const runId = await startRun(deps.db, 'backfill', 'simulated', { bas: [ba.code], from: from.toISOString(), to: to.toISOString(), routes: [route] });
+  const logger = deps.logger.child({ runId });
+  const stored = await deps.db.query<{ type: string; subtype: string; ts: Date | string }>(
+    `SELECT s.type, s.subtype, o.ts FROM observations o JOIN series s ON s.id = o.series_id
+     WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts <= $3`, [ba.code, from, to]);
+  const have = new Set(stored.map((r) => `${r.type}|${r.subtype}|${new Date(r.ts).getTime()}`));
+  const points = simulateBa(ba, from, hours).filter((p) => {
+    const { type, subtype } = pointSeries(p);
+    return p.route === route && !have.has(`${type}|${subtype}|${p.ts.getTime()}`);
+  });
+  const r = await new PointStore(deps.db, logger, 'simulated').store(points);
+  const t: RunTotals = { fetched: points.length, inserted: r.inserted, updated: r.updated, rejected: r.rejected, requests: 0, retries: 0, errors: [] };
+  await checkTouched({ db: deps.db, logger }, t, { bas: [ba.code], from, to, runId });
   await finishRun(deps.db, runId, t);
   return { ...t, runId };
 }

@@ -78,8 +78,7 @@ export class PointStore {
     const rows: ObservationInput[] = [];
     const seen = new Set<string>();
     for (const p of points) {
-      const type = p.route === 'region' ? regionTypes[p.code] : p.route === 'fuel' ? 'generation_by_fuel' : 'ba_interchange';
-      const subtype = p.route === 'region' ? '' : p.code;
+      const { type, subtype } = pointSeries(p);
       if (!type || !this.knownBas.has(p.ba) || (p.route === 'interchange' && !this.knownBas.has(p.code))) {
         rejected++;
         this.logger.warn({ ba: p.ba, route: p.route, code: p.code }, 'rejected point: unknown BA or type');
@@ -106,6 +105,12 @@ export class PointStore {
     }
     return id;
   }
+}
+
+/** The series (type, subtype) a point belongs to; type is undefined for an unknown region code. */
+export function pointSeries(p: EiaPoint): { type: string | undefined; subtype: string } {
+  const type = p.route === 'region' ? regionTypes[p.code] : p.route === 'fuel' ? 'generation_by_fuel' : 'ba_interchange';
+  return { type, subtype: p.route === 'region' ? '' : p.code };
 }
 
 /** Flags, never drops: null → missing; negative demand → anomalous. */

@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import { getBa } from '../grid/ba-repository.ts';
+import type { EiaClient } from './eia-client.ts';
+import type { EiaRoute } from './eia-schema.ts';
+import type { Gap } from './gaps.ts';
+import { ingestRange } from './ingest-range.ts';
+import { fillSimulatedGap } from './simulated-grid.ts';
+
+/** A gap the source still does not fill after this many backfills is left alone (it is reported, not retried forever). */
+export const MAX_BACKFILL_ATTEMPTS = 3;
+/** A job 'running' this long without an update (nor a heartbeat of its run) belongs to a worker that died: queue it again (it resumes its run). */
+const STALE_MINUTES = 30;
+
+export interface BackfillJob { id: number; ba: string; route: EiaRoute; source: 'eia' | 'simulated'; from: Date; to: Date; attempts: number; runId: number | null }
+
+/**
+ * Queues a backfill job per gap; a gap that a finished job did not close is queued again until
+ * it has had MAX_BACKFILL_ATTEMPTS. EIA gaps are queued only when an EIA client is configured.
+ */
+export async function enqueueGaps(db: Db, gaps: Gap[], opts: { eia: boolean }): Promise<number> {
+  const wanted = gaps.filter((g) => g.source === 'simulated' || opts.eia);
+  if (wanted.length === 0) return 0;
+  const [r] = await db.query<{ n: number }>(
+    `WITH q AS (
+       INSERT INTO backfill_jobs AS j (ba_code, route, source, ts_from, ts_to)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+       ON CONFLICT (ba_code, route, source, ts_from, ts_to) DO UPDATE SET status = 'queued', updated_at = now(), last_error = NULL
+         WHERE j.status IN ('done', 'failed') AND j.attempts < $6
+       RETURNING 1)
+     SELECT count(*)::integer AS n FROM q`,
+    [wanted.map((g) => g.ba), wanted.map((g) => g.route), wanted.map((g) => g.source), wanted.map((g) => g.from.toISOString()), wanted.map((g) => g.to.toISOString()), MAX_BACKFILL_ATTEMPTS]);
+  return r!.n;
+}
+
+/** Takes the oldest queued job; concurrent workers never take the same one (SKIP LOCKED). */
+export async function claimBackfill(db: Db): Promise<BackfillJob | undefined> {
+  await db.query(
+    `UPDATE backfill_jobs j SET status = 'queued', updated_at = now()
+     WHERE j.status = 'running' AND j.updated_at < now() - make_interval(mins => $1)
+       AND NOT EXISTS (SELECT 1 FROM ingest_runs r WHERE r.id = j.run_id AND r.status = 'running' AND r.heartbeat_at > now() - make_interval(mins => $1))`,
+    [STALE_MINUTES]);
+  const [j] = await db.query<{ id: number; ba_code: string; route: EiaRoute; source: 'eia' | 'simulated'; ts_from: Date | string; ts_to: Date | string; attempts: number; run_id: number | null }>(
+    `UPDATE backfill_jobs SET status = 'running', attempts = attempts + 1, updated_at = now()
+     WHERE id = (SELECT id FROM backfill_jobs WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, ba_code, route, source, ts_from, ts_to, attempts, run_id`);
+  if (!j) return undefined;
+  return { id: j.id, ba: j.ba_code, route: j.route, source: j.source, from: new Date(j.ts_from), to: new Date(j.ts_to), attempts: j.attempts, runId: j.run_id };
+}
+
+async function finishJob(db: Db, id: number, status: 'done' | 'failed', runId: number | null, error: string | null): Promise<void> {
+  await db.query(`UPDATE backfill_jobs SET status = $2, run_id = coalesce($3, run_id), last_error = $4, updated_at = now() WHERE id = $1`, [id, status, runId, error]);
+}
+
+/**
+ * Works through queued jobs (at most `limit`): EIA gaps are fetched again for their BA, route and
+ * hours (resuming the job's earlier run when a worker died mid-job); simulated gaps are filled
+ * from the simulated grid. One failing job is recorded and the next one runs.
+ */
+export async function processBackfills(deps: { db: Db; logger: Logger; client?: EiaClient | undefined }, limit = 50): Promise<{ done: number; failed: number }> {
+  const { db } = deps;
+  const out = { done: 0, failed: 0 };
+  for (let i = 0; i < limit; i++) {
+    const job = await claimBackfill(db);
+    if (!job) break;
+    const logger = deps.logger.child({ backfillJob: job.id });
+    try {
+      const run = await runJob({ ...deps, logger }, job);
+      const error = run.errors.length ? run.errors.slice(0, 3).join('; ') : null;
+      await finishJob(db, job.id, error ? 'failed' : 'done', run.runId, error);
+      out[error ? 'failed' : 'done']++;
+      logger.info({ ba: job.ba, route: job.route, from: job.from, to: job.to, inserted: run.inserted, runId: run.runId }, 'backfill job finished');
+    } catch (err) {
+      await finishJob(db, job.id, 'failed', null, (err as Error).message);
+      out.failed++;
+      logger.error({ err: (err as Error).message }, 'backfill job failed');
+    }
+  }
+  return out;
+}
+
+async function runJob(deps: { db: Db; logger: Logger; client?: EiaClient | undefined }, job: BackfillJob): Promise<{ runId: number; inserted: number; errors: string[] }> {
+  if (job.source === 'simulated') {
+    const ba = await getBa(deps.db, job.ba);
+    if (!ba) throw new Error(`unknown BA ${job.ba}`);
+    return fillSimulatedGap(deps, ba, job.route, job.from, job.to);
+  }
+  if (!deps.client) throw new Error('EIA gap but no EIA_API_KEY configured');
+  return ingestRange({
+    db: deps.db, client: deps.client, logger: deps.logger,
+    onRunStarted: (runId) => deps.db.query('UPDATE backfill_jobs SET run_id = $2, updated_at = now() WHERE id = $1', [job.id, runId]).then(() => undefined),
+  }, { bas: [job.ba], from: job.from, to: job.to, routes: [job.route], kind: 'backfill', resume: job.runId ?? undefined });
+}
