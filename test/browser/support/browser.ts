@@ -1,0 +1,36 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM } from './availability.ts';
+
+/**
+ * Debian's Chromium with the flags this machine needs (no sandbox as root, no GPU, no background
+ * network traffic that the closed network would refuse). Playwright gives each launch a fresh
+ * temporary profile (--user-data-dir), removed on close.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Collects console errors and uncaught exceptions of a page. */
+export function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`); });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
+
+/** Painted pixels of a canvas: how many are not transparent, and how many distinct colours. */
+export async function canvasInk(page: Page, selector: string): Promise<{ painted: number; colours: number }> {
+  return page.$eval(selector, (canvas) => {
+    const c = canvas as HTMLCanvasElement;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let painted = 0;
+    const colours = new Set<number>();
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3]! > 0) { painted++; colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!); }
+    }
+    return { painted, colours: colours.size };
+  });
+}
