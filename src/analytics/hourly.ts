@@ -40,10 +40,12 @@ export function hourStarts(from: Date, to: Date): Date[] {
   return out;
 }
 
-function combineSources(sources: Set<string>): DataSource {
-  if (sources.size === 0) return 'none';
-  if (sources.size > 1) return 'mixed';
-  return [...sources][0] as DataSource;
+/** One source, 'mixed' when several, 'none' when none. */
+export function combineSources(sources: Iterable<string>): DataSource {
+  const set = new Set(sources);
+  if (set.size === 0) return 'none';
+  if (set.size > 1) return 'mixed';
+  return [...set][0] as DataSource;
 }
 
 /** Loads one BA's hours in one query; `undefined` when the BA is unknown. */

@@ -1,11 +1,11 @@
 import type { Db } from '../platform/db.ts';
 import { getBa } from '../grid/ba-repository.ts';
-import { HOUR_MS, hourStarts, type DataSource } from './hourly.ts';
+import { combineSources, HOUR_MS, hourStarts, type DataSource } from './hourly.ts';
 import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
 import { traceHour, type TraceFlag, type TraceHour, type TraceNode } from './flow-tracing.ts';
 
 export type IntensityBasis = 'production' | 'consumption';
-export const INTENSITY_UNIT = 'gCO2eq/kWh';
+export const INTENSITY_UNIT = 'gCO2eq/kWh' as const;
 
 /**
  * Why a value is null or less certain than usual:
@@ -114,12 +114,27 @@ export function consumptionPoints(system: SystemHours, set: FactorSetName, overr
   return out;
 }
 
-function combineSources(sources: Iterable<string>): DataSource {
-  const set = new Set(sources);
-  if (set.size === 0) return 'none';
-  if (set.size > 1) return 'mixed';
-  return [...set][0] as DataSource;
+type ColumnRow = { ba: string; type: string; subtype: string; source: string; ts: Date | string; value: number | null };
+
+/** Places rows on the hours `ts` (any sorted list of hour starts); rows at other instants are ignored. */
+function toSystem(ts: Date[], rows: readonly ColumnRow[]): SystemHours {
+  const system: SystemHours = { ts, fuels: new Map(), interchange: new Map(), sources: new Map() };
+  const index = new Map(ts.map((t, i) => [t.getTime(), i]));
+  for (const r of rows) {
+    const i = index.get(new Date(r.ts).getTime());
+    if (i === undefined) continue;
+    const target = r.type === 'generation_by_fuel' ? system.fuels : system.interchange;
+    let columns = target.get(r.ba);
+    if (!columns) target.set(r.ba, (columns = {}));
+    (columns[r.subtype] ??= new Array<number | null>(ts.length).fill(null))[i] = r.value === null ? null : Number(r.value);
+    let sources = system.sources.get(r.ba);
+    if (!sources) system.sources.set(r.ba, (sources = new Set()));
+    sources.add(r.source);
+  }
+  return system;
 }
+
+const COLUMN_SELECT = `SELECT s.ba_code AS ba, s.type, s.subtype, s.source, o.ts, o.value FROM series s JOIN observations o ON o.series_id = s.id`;
 
 /**
  * Loads fuel and BA-to-BA interchange columns over [from, to) in one query: of every BA, or only the
@@ -127,28 +142,20 @@ function combineSources(sources: Iterable<string>): DataSource {
  */
 export async function loadSystemHours(db: Db, from: Date, to: Date, only?: { ba: string }): Promise<SystemHours> {
   const ts = hourStarts(from, to);
-  const n = ts.length;
-  const system: SystemHours = { ts, fuels: new Map(), interchange: new Map(), sources: new Map() };
-  if (n === 0) return system;
+  if (ts.length === 0) return toSystem(ts, []);
   const filter = only ? `s.ba_code = $3 AND s.type = 'generation_by_fuel'` : `s.type IN ('generation_by_fuel', 'ba_interchange')`;
-  const rows = await db.query<{ ba: string; type: string; subtype: string; source: string; ts: Date | string; value: number | null }>(
-    `SELECT s.ba_code AS ba, s.type, s.subtype, s.source, o.ts, o.value
-       FROM series s JOIN observations o ON o.series_id = s.id
-      WHERE ${filter} AND o.ts >= $1 AND o.ts < $2`,
-    [ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS), ...(only ? [only.ba] : [])]);
-  const t0 = ts[0]!.getTime();
-  for (const r of rows) {
-    const i = (new Date(r.ts).getTime() - t0) / HOUR_MS;
-    if (!Number.isInteger(i) || i < 0 || i >= n) continue;
-    const target = r.type === 'generation_by_fuel' ? system.fuels : system.interchange;
-    let columns = target.get(r.ba);
-    if (!columns) target.set(r.ba, (columns = {}));
-    (columns[r.subtype] ??= new Array<number | null>(n).fill(null))[i] = r.value === null ? null : Number(r.value);
-    let sources = system.sources.get(r.ba);
-    if (!sources) system.sources.set(r.ba, (sources = new Set()));
-    sources.add(r.source);
-  }
-  return system;
+  const rows = await db.query<ColumnRow>(`${COLUMN_SELECT} WHERE ${filter} AND o.ts >= $1 AND o.ts < $2`,
+    [ts[0], new Date(ts.at(-1)!.getTime() + HOUR_MS), ...(only ? [only.ba] : [])]);
+  return toSystem(ts, rows);
+}
+
+/** The same for a set of separate hours (e.g. each BA's newest hour, for GET /now). */
+export async function loadSystemAt(db: Db, hours: readonly Date[]): Promise<SystemHours> {
+  const ts = [...new Set(hours.map((h) => h.getTime()))].sort((a, b) => a - b).map((t) => new Date(t));
+  if (ts.length === 0) return toSystem(ts, []);
+  const rows = await db.query<ColumnRow>(`${COLUMN_SELECT} WHERE s.type IN ('generation_by_fuel', 'ba_interchange') AND o.ts = ANY ($1::timestamptz[])`,
+    [ts.map((t) => t.toISOString())]);
+  return toSystem(ts, rows);
 }
 
 function newestValue(points: readonly IntensityPoint[]): Date | null {

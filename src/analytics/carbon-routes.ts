@@ -1,0 +1,336 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import type { Cache } from '../platform/cache.ts';
+import { HttpProblem } from '../platform/problem.ts';
+import { getBa } from '../grid/ba-repository.ts';
+import { ALL_BAS, analyticsKey, cachedAnswer, dataTtlSeconds, subscribeInvalidation, type Listenable } from './analytics-cache.ts';
+import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, STORAGE_RULE } from './factors.ts';
+import { HOUR_MS, loadBaHours } from './hourly.ts';
+import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
+import { allNow, baNow, freshnessOf, newestFuelHours } from './now.ts';
+import { cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
+import { latestIntensityForecast, sdkForecast } from './carbon-aware.ts';
+import { METHODOLOGY } from './methodology.ts';
+
+export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
+
+/** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
+export const MAX_DAYS = { production: 366, consumption: 31 } as const;
+const DAY_MS = 86_400_000;
+
+const code = z.object({ code: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO') });
+const isoInstant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant');
+const source = z.enum(['eia', 'simulated', 'external', 'mixed', 'none']).describe('where the numbers come from');
+const envelope = {
+  ba: z.string().describe('EIA balancing authority code'),
+  source,
+  dataThrough: z.string().nullable().describe('start (UTC) of the newest hour behind the numbers'),
+  generatedAt: z.string().describe('when the answer was computed'),
+  stale: z.boolean().describe('true when served from cache because the database failed'),
+};
+const nullableNumber = z.number().nullable();
+const freshness = z.object({ status: z.enum(['fresh', 'late', 'stale']), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
+const window = z.object({ start: z.string(), end: z.string(), avg: z.number().describe('time-weighted average intensity, gCO2eq/kWh') });
+
+/** CSV with a header row; null and undefined become empty cells. */
+export function toCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>): string {
+  const cell = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  return [header.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
+}
+
+/** [from, to) from the query, defaulting to the `defaultHours` ending at the next hour boundary; bounded. */
+export function rangeOf(q: { from?: string | undefined; to?: string | undefined }, maxDays: number, defaultHours = 48, now = Date.now()): { from: Date; to: Date } {
+  const to = q.to ? new Date(q.to) : new Date(Math.ceil(now / HOUR_MS) * HOUR_MS);
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - defaultHours * HOUR_MS);
+  if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
+  if (to.getTime() - from.getTime() > maxDays * DAY_MS) throw new HttpProblem(400, `range longer than ${maxDays} days`, 'to');
+  return { from, to };
+}
+
+async function knownBa(db: Db, raw: string) {
+  const ba = await getBa(db, raw.toUpperCase());
+  if (!ba) throw new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
+  return ba;
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
+
+function sendCsv(reply: FastifyReply, name: string, body: string) {
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);
+}
+
+export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
+  const { db, cache } = deps;
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const answer = <T extends object>(req: FastifyRequest, key: string, ttl: number | ((v: T) => number), compute: () => Promise<T>) =>
+    cachedAnswer(cache, key, ttl, compute, { logger: req.log });
+
+  if ('listen' in db) {
+    const unlisten = await subscribeInvalidation(db as Db & Listenable, cache, deps.logger);
+    app.addHook('onClose', async () => { await unlisten(); });
+  }
+
+  r.get('/api/v1/emission-factors', {
+    schema: {
+      summary: 'Emission factors per fuel (gCO2eq/kWh), the storage rule and per-BA overrides',
+      description: `${METHODOLOGY.factors} ${METHODOLOGY.storage}`,
+      response: {
+        200: z.object({
+          sets: z.record(z.string(), z.record(z.string(), z.number())).describe('set name → EIA fuel code → gCO2eq/kWh'),
+          fuels: z.array(z.object({
+            code: z.string(), name: z.string(),
+            lifecycle: nullableNumber.describe('gCO2eq/kWh; null for storage (see storageRule)'), direct: nullableNumber,
+            renewable: z.boolean(), carbonFree: z.boolean(),
+          })),
+          storageRule: z.string(), negativeRule: z.string(),
+          overrides: z.array(z.object({ ba: z.string(), fuel: z.string(), set: z.enum(['lifecycle', 'direct']), value: z.number(), source: z.string() })),
+          unit: z.literal(INTENSITY_UNIT),
+        }),
+      },
+    },
+  }, async () => ({
+    sets: Object.fromEntries(FACTOR_SETS.map((s) => [s, factorTable(s)])),
+    fuels: FUELS.map((f) => ({ code: f.code, name: f.name, lifecycle: defaultFactor(f.code, 'lifecycle') ?? null, direct: defaultFactor(f.code, 'direct') ?? null, renewable: f.renewable, carbonFree: f.carbonFree })),
+    storageRule: STORAGE_RULE,
+    negativeRule: METHODOLOGY.negatives,
+    overrides: await loadFactorOverrides(db),
+    unit: INTENSITY_UNIT,
+  }));
+
+  r.get('/api/v1/bas/:code/intensity', {
+    schema: {
+      summary: 'Hourly carbon intensity of a BA (gCO2eq/kWh), production- or consumption-based; JSON or CSV',
+      description: `basis=production: ${METHODOLOGY.production} basis=consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
+        `Ranges: up to ${MAX_DAYS.production} days for production, ${MAX_DAYS.consumption} for consumption; default the last 48 hours.`,
+      params: code,
+      querystring: z.object({
+        from: isoInstant.optional(), to: isoInstant.optional(),
+        basis: z.enum(['production', 'consumption']).default('consumption'),
+        factors: z.enum(['lifecycle', 'direct']).default('lifecycle'),
+        format: z.enum(['json', 'csv']).default('json'),
+      }),
+      response: {
+        200: z.object({
+          ...envelope, basis: z.enum(['production', 'consumption']), factors: z.enum(['lifecycle', 'direct']), unit: z.literal(INTENSITY_UNIT),
+          points: z.array(z.object({ ts: z.string(), value: nullableNumber.describe('gCO2eq/kWh'), flags: z.array(z.string()).describe(METHODOLOGY.flags) })),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    const { basis, factors, format } = req.query;
+    const range = rangeOf(req.query, MAX_DAYS[basis]);
+    const ba = req.params.code.toUpperCase();
+    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
+      const s = await hourlyIntensity(db, ba, range.from, range.to, basis, factors);
+      if (!s) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
+      return intensityBody(s);
+    });
+    if (format === 'csv') return sendCsv(reply, `${ba}-intensity-${basis}`, toCsv(['ts', `intensity_${factors}_gco2eq_per_kwh`, 'flags'], body.points.map((p) => [p.ts, p.value, p.flags.join(';')])));
+    return body;
+  });
+
+  r.get('/api/v1/bas/:code/hourly', {
+    schema: {
+      summary: 'Chart data of a BA, column-oriented: demand, forecast, net generation, generation by fuel, interchange, both intensities',
+      description: 'All arrays align with `ts` (UTC hour starts); missing hours are null. Power in MW (EIA-930 MWh per hour). ' +
+        'interchange: MW per neighbour, positive = export from this BA. intensity: gCO2eq/kWh, lifecycle factors; ' +
+        `production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
+        `Range up to ${MAX_DAYS.consumption} days, default the last 48 hours. format=csv gives one row per hour.`,
+      params: code,
+      querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), format: z.enum(['json', 'csv']).default('json') }),
+      response: {
+        200: z.object({
+          ...envelope, timeZone: z.string(), ts: z.array(z.string()),
+          demand: z.array(nullableNumber), forecast: z.array(nullableNumber), netGeneration: z.array(nullableNumber),
+          fuels: z.record(z.string(), z.array(nullableNumber)), interchange: z.record(z.string(), z.array(nullableNumber)),
+          intensity: z.object({ production: z.array(nullableNumber), consumption: z.array(nullableNumber), unit: z.literal(INTENSITY_UNIT) }),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    const range = rangeOf(req.query, MAX_DAYS.consumption);
+    const ba = req.params.code.toUpperCase();
+    const body = await answer(req, analyticsKey(ba, 'hourly', rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
+      const hours = await loadBaHours(db, ba, range.from, range.to);
+      if (!hours) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
+      const [production, consumption] = await Promise.all([
+        hourlyIntensity(db, ba, range.from, range.to, 'production', 'lifecycle'),
+        hourlyIntensity(db, ba, range.from, range.to, 'consumption', 'lifecycle'),
+      ]);
+      return {
+        ba, source: hours.source, dataThrough: iso(hours.dataThrough), generatedAt: new Date().toISOString(),
+        timeZone: hours.ba.timeZone, ts: hours.ts.map((t) => t.toISOString()),
+        demand: hours.demand, forecast: hours.forecast, netGeneration: hours.netGeneration, fuels: hours.fuels, interchange: hours.interchange,
+        intensity: { production: production!.points.map((p) => p.value), consumption: consumption!.points.map((p) => p.value), unit: INTENSITY_UNIT },
+      };
+    });
+    if (req.query.format === 'csv') {
+      const fuels = Object.keys(body.fuels).sort(), neighbours = Object.keys(body.interchange).sort();
+      const header = ['ts', 'demand_mw', 'forecast_mw', 'net_generation_mw', ...fuels.map((f) => `fuel_${f}_mw`), ...neighbours.map((n) => `interchange_${n}_mw`),
+        'intensity_production_gco2eq_per_kwh', 'intensity_consumption_gco2eq_per_kwh'];
+      const rows = body.ts.map((t, i) => [t, body.demand[i], body.forecast[i], body.netGeneration[i], ...fuels.map((f) => body.fuels[f]![i]),
+        ...neighbours.map((n) => body.interchange[n]![i]), body.intensity.production[i], body.intensity.consumption[i]]);
+      return sendCsv(reply, `${ba}-hourly`, toCsv(header, rows));
+    }
+    return body;
+  });
+
+  r.get('/api/v1/bas/:code/now', {
+    schema: {
+      summary: "What's Powering Me: the BA's newest hour with fuel data",
+      description: 'mix: MW per fuel and share of positive generation (0–1). ' + METHODOLOGY.shares +
+        ` intensity: production and consumption based, gCO2eq/kWh, lifecycle factors. ${METHODOLOGY.production} ${METHODOLOGY.consumption} ` +
+        'imports: MW per neighbour, positive = into this BA (from this BA\'s own interchange reports). freshness: of the newest generation hour. ' +
+        `hour is null for a BA without any data. ${METHODOLOGY.envelope}`,
+      params: code,
+      response: {
+        200: z.object({
+          ...envelope, hour: z.string().nullable(), demandMw: nullableNumber, netGenerationMw: nullableNumber,
+          mix: z.array(z.object({ fuel: z.string(), name: z.string(), mw: nullableNumber, share: nullableNumber })),
+          renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
+          intensity: z.object({ production: nullableNumber, consumption: nullableNumber, unit: z.literal(INTENSITY_UNIT) }),
+          imports: z.array(z.object({ ba: z.string(), mw: z.number() })), freshness,
+        }),
+      },
+    },
+  }, async (req) => {
+    const ba = req.params.code.toUpperCase();
+    return answer(req, analyticsKey(ba, 'now'), (v) => dataTtlSeconds({ dataThrough: v.dataThrough }), async () => {
+      const now = await baNow(db, ba, freshnessOf);
+      if (!now) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
+      return now;
+    });
+  });
+
+  r.get('/api/v1/now', {
+    schema: {
+      summary: 'Every active BA at its newest hour: consumption- and production-based intensity, demand, renewable share, freshness',
+      description: 'For the home page; computed in a handful of queries for all BAs and cached until new hours arrive. ' +
+        `intensity: consumption-based, lifecycle factors, gCO2eq/kWh (${METHODOLOGY.consumption}) productionIntensity: ${METHODOLOGY.production} ` +
+        `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest hour of any data.`,
+      response: {
+        200: z.object({
+          generatedAt: z.string(), stale: z.boolean(),
+          data: z.array(z.object({
+            ba: z.string(), name: z.string(), region: z.string(), interconnection: z.string(), timeZone: z.string(), hour: z.string().nullable(),
+            intensity: nullableNumber, productionIntensity: nullableNumber, demandMw: nullableNumber, renewableShare: nullableNumber,
+            source, dataThrough: z.string().nullable(), freshness,
+          })),
+        }),
+      },
+    },
+  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => dataTtlSeconds({ dataThrough: newestOf(v.data.map((d) => d.hour)) }), () => allNow(db, freshnessOf)));
+
+  r.get('/api/v1/bas/:code/clean-window', {
+    schema: {
+      summary: 'Cleanest time to run a job of a given duration (consumption-based intensity, lifecycle factors)',
+      description: `${METHODOLOGY.cleanWindow} Without from/to: the stored forecast from now on when one exists, else the last 48 measured hours. ` +
+        `Range up to ${MAX_DAYS.consumption} days. ${METHODOLOGY.envelope}`,
+      params: code,
+      querystring: z.object({
+        duration: z.string().default('PT1H').describe('ISO 8601 duration of the job, e.g. PT3H or PT90M (5 minutes to 3 days)'),
+        from: isoInstant.optional(), to: isoInstant.optional(),
+        count: z.coerce.number().int().min(1).max(24).default(3).describe('how many non-overlapping best windows'),
+      }),
+      response: {
+        200: z.object({
+          ...envelope, duration: z.string(), basis: z.enum(['forecast', 'history']), unit: z.literal(INTENSITY_UNIT),
+          optimal: z.array(window), best: z.array(window),
+          runNow: window.extend({ savingsPct: nullableNumber.describe('(runNow.avg − optimal.avg) / runNow.avg × 100') }).nullable(),
+        }),
+      },
+    },
+  }, async (req) => {
+    const minutes = parseDurationMinutes(req.query.duration);
+    if (minutes === undefined || minutes < 5 || minutes > 3 * 1440) throw new HttpProblem(400, 'duration: an ISO 8601 duration between PT5M and P3D, e.g. PT3H', 'duration');
+    const ba = req.params.code.toUpperCase();
+    const explicit = req.query.from !== undefined || req.query.to !== undefined;
+    const range = explicit ? rangeOf(req.query, MAX_DAYS.consumption) : undefined;
+    const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, range ? rangeKey(range) : 'latest');
+    return answer(req, key, (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range?.to }), async () => {
+      await knownBa(db, ba);
+      const input = await cleanWindowInput(db, ba, range);
+      const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
+      const out = (w: Window) => ({ start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString(), avg: w.avg });
+      return {
+        ba, source: input.source, dataThrough: input.dataThrough, generatedAt: new Date().toISOString(),
+        duration: formatDuration(minutes), basis: input.basis, unit: INTENSITY_UNIT,
+        optimal: result.optimal.map(out), best: result.best.map(out),
+        runNow: result.runNow ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,
+      };
+    });
+  });
+
+  r.get('/api/v1/emissions/forecasts/current', {
+    schema: {
+      summary: 'Carbon Aware SDK compatible: current forecast and optimal window per location (BA code)',
+      description: 'Same query and answer as the Green Software Foundation Carbon Aware SDK Web API `GET /emissions/forecasts/current`: ' +
+        'an array with one EmissionsForecast per `location` (EIA BA code; repeat the parameter for several). forecastData: the stored ' +
+        'intensity forecast (consumption-based, lifecycle, gCO2eq/kWh; duration in minutes) inside [dataStartAt, dataEndAt]; ' +
+        'optimalDataPoints: every window of windowSize minutes tied at the lowest time-weighted average. ' + METHODOLOGY.cleanWindow +
+        ' 404 naming `location` when a BA is unknown or has no forecast yet.',
+      querystring: z.object({
+        location: z.union([z.string(), z.array(z.string())]).describe('EIA BA code(s), e.g. CISO'),
+        dataStartAt: isoInstant.optional(), dataEndAt: isoInstant.optional(),
+        windowSize: z.coerce.number().int().min(1).max(4320).optional().describe('job length in minutes; default one forecast point'),
+      }),
+    },
+  }, async (req) => {
+    const locations = [req.query.location].flat().map((l) => l.toUpperCase());
+    if (locations.length === 0 || locations.length > 20 || locations.some((l) => !/^[A-Z0-9]{2,6}$/.test(l))) {
+      throw new HttpProblem(400, 'location: one to twenty EIA BA codes such as CISO', 'location');
+    }
+    const dataStartAt = req.query.dataStartAt ? new Date(req.query.dataStartAt) : undefined;
+    const dataEndAt = req.query.dataEndAt ? new Date(req.query.dataEndAt) : undefined;
+    if (dataStartAt && dataEndAt && dataEndAt <= dataStartAt) throw new HttpProblem(400, 'dataEndAt must be after dataStartAt', 'dataEndAt');
+    const requestedAt = new Date();
+    return Promise.all(locations.map(async (location) => {
+      if (!(await getBa(db, location))) throw new HttpProblem(404, `unknown location '${location}'`, 'location');
+      const forecast = await latestIntensityForecast(db, location);
+      if (!forecast) throw new HttpProblem(404, `no carbon intensity forecast stored for ${location} yet`, 'location');
+      return sdkForecast({ location, points: forecast.points, generatedAt: forecast.madeAt, requestedAt, dataStartAt, dataEndAt, windowSize: req.query.windowSize });
+    }));
+  });
+}
+
+function newestOf(hours: ReadonlyArray<string | null>): string | null {
+  return hours.reduce<string | null>((a, h) => (h !== null && (a === null || h > a) ? h : a), null);
+}
+
+function intensityBody(s: IntensitySeries) {
+  return {
+    ba: s.ba, source: s.source, dataThrough: iso(s.dataThrough), generatedAt: new Date().toISOString(),
+    basis: s.basis, factors: s.factors, unit: s.unit,
+    points: s.points.map((p) => ({ ts: p.ts.toISOString(), value: p.value, flags: p.flags })),
+  };
+}
+
+/**
+ * The points a clean window is searched over: the stored forecast when no range is given and one exists;
+ * otherwise measured consumption-based intensity (the last 48 hours up to the newest data by default).
+ */
+async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined) {
+  if (!range) {
+    const forecast = await latestIntensityForecast(db, ba);
+    if (forecast && forecast.points.length) {
+      const from = Math.ceil(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+      const last = forecast.points.at(-1)!;
+      return { basis: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(last.start + last.durationMinutes * 60_000),
+        source: forecast.source, dataThrough: forecast.dataThrough };
+    }
+  }
+  let window = range;
+  if (!window) {
+    // "latest" without a forecast: the 48 hours ending with the newest measured hour
+    const newest = (await newestFuelHours(db, ba)).get(ba);
+    const to = newest ? new Date(newest.getTime() + HOUR_MS) : new Date(Math.ceil(Date.now() / HOUR_MS) * HOUR_MS);
+    window = { from: new Date(to.getTime() - 48 * HOUR_MS), to };
+  }
+  const s = (await hourlyIntensity(db, ba, window.from, window.to, 'consumption', 'lifecycle'))!;
+  const points: TimedPoint[] = s.points.map((p) => ({ start: p.ts.getTime(), durationMinutes: 60, value: p.value }));
+  return { basis: 'history' as const, points, ...window, source: s.source, dataThrough: iso(s.dataThrough) };
+}
