@@ -27,7 +27,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   pipelineRoutes(app, deps.db);
   // Domain route registrations (one line each) go here.
   await (await import('./analytics/carbon-routes.ts')).carbonRoutes(app, deps);
-  await (await import('./analytics/carbon-routes.ts')).carbonRoutes(app, deps);
   await (await import('./analytics/daily-routes.ts')).dailyRoutes(app, deps);
   await (await import('./web/server.ts')).webRoutes(app, deps);
   return app;
