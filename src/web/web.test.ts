@@ -98,11 +98,12 @@ describe('badge and CSV', () => {
 describe('home table filters', () => {
   const row = (ba: string, region: string, intensity: number | null): NowRow => ({
     ba, name: `${ba} name`, region, interconnection: region === 'TEX' ? 'ercot' : 'western', timeZone: 'UTC', hour: null, intensity,
-    productionIntensity: null, demandMw: null, renewableShare: null, source: 'eia', dataThrough: null, freshness: { status: 'fresh', lagMinutes: 0 },
+    productionIntensity: null, demandMw: null, renewableShare: null, source: 'eia', dataThrough: '2025-07-01T00:00:00.000Z', freshness: { status: 'fresh', lagMinutes: 0 },
   });
-  const rows = [row('CISO', 'CAL', 250), row('ERCO', 'TEX', 400), row('BPAT', 'NW', 30), row('NEVP', 'NW', null)];
+  const rows = [row('CISO', 'CAL', 250), row('ERCO', 'TEX', 400), row('BPAT', 'NW', 30), row('NEVP', 'NW', null), { ...row('AVA', 'NW', null), dataThrough: null }];
   it('searches, filters by region and interconnection, and sorts with unknown values last', () => {
     const codes = (q: string) => filterRows(rows, new URLSearchParams(q)).map((r) => r.ba);
+    assert.deepEqual(codes('region=NW&show=all'), ['AVA', 'BPAT', 'NEVP'], 'BAs without any data only when asked for');
     assert.deepEqual(codes('sort=intensity'), ['BPAT', 'CISO', 'ERCO', 'NEVP']);
     assert.deepEqual(codes('sort=intensity&dir=desc'), ['ERCO', 'CISO', 'BPAT', 'NEVP']);
     assert.deepEqual(codes('region=NW'), ['BPAT', 'NEVP']);

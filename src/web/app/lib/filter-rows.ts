@@ -13,8 +13,9 @@ export function filterRows(rows: NowRow[], p: URLSearchParams): NowRow[] {
   const key = (p.get('sort') ?? 'ba') as SortKey;
   const by = SORTS[key] ?? SORTS.ba;
   const dir = p.get('dir') === 'desc' ? -1 : 1;
+  const all = p.get('show') === 'all';
   return rows
-    .filter((r) => (!q || r.ba.toLowerCase().includes(q) || r.name.toLowerCase().includes(q)) && (!region || r.region === region) && (!ic || r.interconnection === ic))
+    .filter((r) => (all || r.dataThrough !== null) && (!q || r.ba.toLowerCase().includes(q) || r.name.toLowerCase().includes(q)) && (!region || r.region === region) && (!ic || r.interconnection === ic))
     .sort((a, b) => {
       const x = by(a); const y = by(b);
       if (x === null) return y === null ? 0 : 1; // unknown values last, whatever the direction

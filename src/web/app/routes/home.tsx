@@ -81,6 +81,7 @@ export default function Home() {
         <label>Search <input type="search" name="q" defaultValue={params.get('q') ?? ''} placeholder="CISO, Texas…" /></label>
         <label>Region <select name="region" defaultValue={params.get('region') ?? ''}><option value="">all</option>{regions.map((r) => <option key={r}>{r}</option>)}</select></label>
         <label>Interconnection <select name="interconnection" defaultValue={params.get('interconnection') ?? ''}><option value="">all</option>{ics.map((r) => <option key={r}>{r}</option>)}</select></label>
+        <label>Show <select name="show" defaultValue={params.get('show') ?? 'data'}><option value="data">BAs with data</option><option value="all">all BAs</option></select></label>
         {params.get('sort') ? <input type="hidden" name="sort" value={params.get('sort')!} /> : null}
         {params.get('dir') ? <input type="hidden" name="dir" value={params.get('dir')!} /> : null}
         <button type="submit">Filter</button>
@@ -95,7 +96,7 @@ export default function Home() {
           <thead><tr>
             <SortHeader k="ba" label="BA" params={params} />
             <th scope="col">Region</th>
-            <SortHeader k="intensity" label="Intensity" params={params} />
+            <SortHeader k="intensity" label="Intensity (g/kWh)" params={params} />
             <SortHeader k="demand" label="Demand" params={params} />
             <SortHeader k="renewable" label="Renewable" params={params} />
             <SortHeader k="lag" label="Freshness" params={params} />
@@ -105,7 +106,7 @@ export default function Home() {
               <tr key={r.ba} className={r.freshness?.status === 'stale' ? 'row-stale' : undefined}>
                 <th scope="row"><Link to={`/ba/${r.ba}`}><strong>{r.ba}</strong> <span className="muted">{r.name}</span></Link> <SourceMark source={r.source} /></th>
                 <td>{r.region} · {r.interconnection}</td>
-                <td><IntensityChip value={r.intensity} /></td>
+                <td><IntensityChip value={r.intensity} unit={false} /></td>
                 <td className="num">{fmtMw(r.demandMw)}</td>
                 <td className="num">{fmtPct(r.renewableShare)}</td>
                 <td><Freshness dataThrough={r.dataThrough} status={r.freshness?.status} lagMinutes={r.freshness?.lagMinutes} timeZone={r.timeZone} now={now} /></td>
