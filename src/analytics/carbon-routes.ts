@@ -10,7 +10,7 @@ import { ALL_BAS, analyticsKey, cachedAnswer, dataTtlSeconds, subscribeInvalidat
 import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, STORAGE_RULE } from './factors.ts';
 import { HOUR_MS, loadBaHours } from './hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
-import { allNow, baNow, freshnessOf, newestFuelHours } from './now.ts';
+import { allNow, baNow, generationFreshness, newestFuelHours } from './now.ts';
 import { cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { latestIntensityForecast, sdkForecast } from './carbon-aware.ts';
 import { METHODOLOGY } from './methodology.ts';
@@ -200,7 +200,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
   }, async (req) => {
     const ba = req.params.code.toUpperCase();
     return answer(req, analyticsKey(ba, 'now'), (v) => dataTtlSeconds({ dataThrough: v.dataThrough }), async () => {
-      const now = await baNow(db, ba, freshnessOf);
+      const now = await baNow(db, ba, generationFreshness);
       if (!now) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
       return now;
     });
@@ -223,7 +223,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
         }),
       },
     },
-  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => dataTtlSeconds({ dataThrough: newestOf(v.data.map((d) => d.hour)) }), () => allNow(db, freshnessOf)));
+  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => dataTtlSeconds({ dataThrough: newestOf(v.data.map((d) => d.hour)) }), () => allNow(db, generationFreshness)));
 
   r.get('/api/v1/bas/:code/clean-window', {
     schema: {

@@ -96,11 +96,12 @@ function systemFlows(hour: TraceHour, flags: Map<string, Set<TraceFlag>>): Map<s
       add(from, to, mw);
     }
   }
+  const reported = new Set<string>();
+  for (const [a, row] of Object.entries(hour.interchange)) {
+    for (const b in row) if (row[b] !== null && row[b] !== undefined) { reported.add(a); reported.add(b); }
+  }
   for (const ba of hour.reportsInterchange ?? []) {
-    if (!hour.nodes.has(ba)) continue;
-    const own = Object.values(hour.interchange[ba] ?? {}).some((v) => v !== null);
-    const others = Object.entries(hour.interchange).some(([a, row]) => a !== ba && row[ba] != null);
-    if (!own && !others) addFlag(flags, ba, 'interchange-missing');
+    if (hour.nodes.has(ba) && !reported.has(ba)) addFlag(flags, ba, 'interchange-missing');
   }
   return flows;
 }

@@ -2,22 +2,15 @@ import type { Db } from '../platform/db.ts';
 import { getBa, listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, loadBaHours, newestHour, type DataSource } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
+import { freshnessOf, type FreshnessStatus } from './freshness.ts';
 import { consumptionPoints, fuelsAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
 
-export type FreshnessStatus = 'fresh' | 'late' | 'stale';
 export interface Freshness { status: FreshnessStatus; lagMinutes: number | null }
-/** Freshness of a BA's newest generation hour (supplied by freshness.ts's `freshnessStatus`). */
+/** Freshness of a BA's newest hour, injected so tests can pin `now`. */
 export type FreshnessOf = (newest: Date | null, now: Date) => Freshness;
 
-/**
- * Provisional call site until analytics-daily's freshness.ts (`freshnessStatus`) lands: lag of the newest
- * generation hour's end, fresh within a day (EIA publishes generation about a day late), late within two, else stale.
- */
-export const freshnessOf: FreshnessOf = (newest, now) => {
-  if (!newest) return { status: 'stale', lagMinutes: null };
-  const lagMinutes = Math.max(0, Math.round((now.getTime() - newest.getTime() - HOUR_MS) / 60_000));
-  return { status: lagMinutes <= 1500 ? 'fresh' : lagMinutes <= 2940 ? 'late' : 'stale', lagMinutes };
-};
+/** /now and /bas/{code}/now report the freshness of the generation-by-fuel hour their numbers stand on. */
+export const generationFreshness: FreshnessOf = freshnessOf('generation_by_fuel');
 
 export interface MixEntry { fuel: string; name: string; mw: number | null; share: number | null }
 export interface Mix { mix: MixEntry[]; renewableShare: number | null; carbonFreeShare: number | null }
