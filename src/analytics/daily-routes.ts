@@ -1,12 +1,18 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import { analyticsKey, cachedAnswer } from './analytics-cache.ts';
+import { analyticsKey, cachedAnswer, dataTtlSeconds } from './analytics-cache.ts';
 import { baFreshness, SCHEDULE_SLACK_MINUTES } from './freshness.ts';
+import { dailyBaseline, dailyPulse } from './pulse.ts';
+import { BASELINE_METRICS } from './baseline.ts';
+import { duckCurve, DUCK_DEFINITION } from './duck.ts';
+import { isCalendarDate } from './local-day.ts';
+import { rangeOf, toCsv } from './carbon-routes.ts';
+import { METHODOLOGY } from './methodology.ts';
 
 export interface DailyDeps { db: Db; cache: Cache; logger: Logger }
 
@@ -20,6 +26,39 @@ const envelope = {
 };
 
 const unknownBa = (raw: string) => new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
+function sendCsv(reply: FastifyReply, name: string, body: string) {
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);
+}
+const nullableNumber = z.number().nullable();
+const isoInstant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant');
+const dayQuery = z.object({
+  date: z.string().refine(isCalendarDate, 'a calendar date YYYY-MM-DD (BA-local day)').optional()
+    .describe('BA-local calendar day; default the latest complete local day'),
+  basis: z.enum(['production', 'consumption']).default('production')
+    .describe('intensity basis: production (the BA\'s own generation) or consumption (imports traced; slower)'),
+});
+const DAY_MS = 86_400_000;
+const MAX_DUCK_DAYS = 366;
+/** Past days only change through EIA revisions (change events invalidate them); the current days follow the data. */
+const dayTtl = (date: string) => (v: { dataThrough: string | null }) => dataTtlSeconds({ dataThrough: v.dataThrough, to: new Date(Date.parse(`${date}T00:00:00Z`) + 2 * DAY_MS) });
+
+const comparison = z.object({
+  value: z.number().describe('comparison value (mean of the usable prior weeks, or last year\'s day)'),
+  diff: z.number().describe('value − comparison, in the metric\'s unit'),
+  pct: nullableNumber.describe('diff / |comparison| × 100; null when the comparison is 0'),
+  days: z.array(z.string()).describe('local dates that entered the comparison'),
+}).nullable();
+const baselineMetric = z.object({
+  metric: z.enum(BASELINE_METRICS.map((m) => m.metric) as [string, ...string[]]),
+  unit: z.string(), definition: z.string(), value: nullableNumber,
+  priorWeeks: comparison, lastYear: comparison,
+  reasons: z.object({ priorWeeks: z.string().nullable(), lastYear: z.string().nullable() }).describe('why a comparison is null'),
+});
+const BASELINE_DESCRIPTION = 'Each metric of the BA-local day against (a) the mean of the same weekday in the four weeks before and (b) the same '
+  + 'local date a year earlier (29 Feb → 28 Feb). Metrics: ' + BASELINE_METRICS.map((m) => `${m.metric} (${m.unit}): ${m.definition}`).join('; ')
+  + '. A comparison day is used for a metric when its input has no missing hour (sums: demandEnergy, netInterchange) or at most a quarter '
+  + 'of its hours missing (the others); missing data is never counted as zero: the comparison is null and `reasons` says why.';
+const atValue = z.object({ ts: z.string(), value: z.number() }).nullable();
 
 /** Daily Pulse, baselines, duck curve, forecasts and freshness under /api/v1/bas/{code}/…, cached per BA. */
 export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promise<void> {
@@ -27,6 +66,96 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   const r = app.withTypeProvider<ZodTypeProvider>();
   const answer = <T extends object>(req: FastifyRequest, key: string, ttl: number | ((v: T) => number), compute: () => Promise<T>) =>
     cachedAnswer(cache, key, ttl, compute, { logger: req.log });
+
+  r.get('/api/v1/bas/:code/pulse', {
+    schema: {
+      summary: 'Daily Pulse: one BA-local calendar day in figures, with its baseline comparison',
+      description: 'The day is the BA\'s local calendar day in its IANA time zone (23, 24 or 25 hours: `hours`). Hours with no value are counted '
+        + 'in `missingHours` per input and never filled in. demand: peak and minimum hourly demand (MW, hour start UTC) and energy '
+        + '(MWh = Σ hourly MW over the hours present). forecast: EIA\'s day-ahead forecast (DF) against demand (D) over hours with both: '
+        + 'mapePct = mean(|DF − D| / D) × 100, biasPct = Σ(DF − D) / Σ D × 100 (positive = over-forecast). mix: MWh per fuel (positive '
+        + 'hourly values only) and share of all positive generation (fraction 0–1, storage discharge included); renewableShare and '
+        + 'carbonFreeShare: fractions. intensity (gCO2eq/kWh, lifecycle factors, `basis` as asked): avg = mean of the hourly values, '
+        + 'cleanest / dirtiest = lowest / highest hour. netInterchangeMwh: Σ total interchange (positive = net export). baseline: as '
+        + `GET /bas/{code}/baseline. ${METHODOLOGY.envelope}`,
+      params: code,
+      querystring: dayQuery,
+      response: {
+        200: z.object({
+          ...envelope, date: z.string(), timeZone: z.string(), hours: z.number().describe('hours in the local day: 23, 24 or 25'),
+          basis: z.enum(['production', 'consumption']),
+          missingHours: z.object({ demand: z.number(), forecast: z.number(), fuels: z.number(), intensity: z.number(), interchange: z.number() }),
+          demand: z.object({ peakMw: nullableNumber, peakAt: z.string().nullable(), minMw: nullableNumber, minAt: z.string().nullable(), energyMwh: nullableNumber }),
+          forecast: z.object({ mapePct: nullableNumber, biasPct: nullableNumber, hoursCompared: z.number() }),
+          mix: z.array(z.object({ fuel: z.string(), name: z.string(), mwh: z.number(), share: nullableNumber })),
+          renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
+          intensity: z.object({ avg: nullableNumber, cleanest: atValue, dirtiest: atValue, unit: z.string() }),
+          netInterchangeMwh: nullableNumber,
+          baseline: z.array(baselineMetric),
+        }),
+      },
+    },
+  }, async (req) => {
+    const ba = req.params.code.toUpperCase();
+    const { date, basis } = req.query;
+    return answer(req, analyticsKey(ba, 'pulse', date ?? 'latest', basis), date ? dayTtl(date) : 300, async () => {
+      const p = await dailyPulse(db, ba, { date, basis });
+      if (!p) throw unknownBa(req.params.code);
+      return p;
+    });
+  });
+
+  r.get('/api/v1/bas/:code/baseline', {
+    schema: {
+      summary: 'A BA-local day against the same weekday of the four weeks before and the same date a year earlier',
+      description: `${BASELINE_DESCRIPTION} ${METHODOLOGY.envelope}`,
+      params: code,
+      querystring: dayQuery,
+      response: { 200: z.object({ ...envelope, date: z.string(), timeZone: z.string(), basis: z.enum(['production', 'consumption']), metrics: z.array(baselineMetric) }) },
+    },
+  }, async (req) => {
+    const ba = req.params.code.toUpperCase();
+    const { date, basis } = req.query;
+    return answer(req, analyticsKey(ba, 'baseline', date ?? 'latest', basis), date ? dayTtl(date) : 300, async () => {
+      const b = await dailyBaseline(db, ba, { date, basis });
+      if (!b) throw unknownBa(req.params.code);
+      return b;
+    });
+  });
+
+  r.get('/api/v1/bas/:code/duck', {
+    schema: {
+      summary: 'Duck curve: hourly net load and a daily belly-versus-evening-ramp score, with its trend; JSON or CSV (hours)',
+      description: `${DUCK_DEFINITION} \`hours\` covers [from, to) (default the last 7 days, at most ${MAX_DUCK_DAYS}); \`days\` every BA-local day `
+        + `the range touches, computed over the whole local day. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
+      params: code,
+      querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), format: z.enum(['json', 'csv']).default('json') }),
+      response: {
+        200: z.object({
+          ...envelope, timeZone: z.string(),
+          days: z.array(z.object({
+            date: z.string(), score: nullableNumber.describe('(eveningPeakMw − bellyMw) / eveningPeakMw, dimensionless'),
+            bellyMw: nullableNumber, bellyAt: z.string().nullable(), eveningPeakMw: nullableNumber, eveningPeakAt: z.string().nullable(),
+            rampMw: nullableNumber.describe('eveningPeakMw − bellyMw, MW'),
+          })),
+          hours: z.array(z.object({ ts: z.string(), demandMw: nullableNumber, solarMw: nullableNumber, windMw: nullableNumber, netLoadMw: nullableNumber })),
+          trend: z.object({ slopePerDay: nullableNumber.describe('score units per day'), days: z.number().describe('days with a score') }),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    const ba = req.params.code.toUpperCase();
+    const range = rangeOf(req.query, MAX_DUCK_DAYS, 7 * 24);
+    const body = await answer(req, analyticsKey(ba, 'duck', range.from.toISOString(), range.to.toISOString()), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
+      const d = await duckCurve(db, ba, range.from, range.to);
+      if (!d) throw unknownBa(req.params.code);
+      return d;
+    });
+    if (req.query.format === 'csv') {
+      return sendCsv(reply, `${ba}-duck`, toCsv(['ts', 'demand_mw', 'solar_mw', 'wind_mw', 'net_load_mw'], body.hours.map((h) => [h.ts, h.demandMw, h.solarMw, h.windMw, h.netLoadMw])));
+    }
+    return body;
+  });
 
   r.get('/api/v1/bas/:code/freshness', {
     schema: {

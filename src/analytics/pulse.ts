@@ -1,0 +1,224 @@
+import type { Db } from '../platform/db.ts';
+import { getBa, type BalancingAuthority } from '../grid/ba-repository.ts';
+import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
+import { loadBaHours, type BaHours, type DataSource, combineSources } from './hourly.ts';
+import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from './factors.ts';
+import { hourlyIntensity, INTENSITY_UNIT, productionPoints, type IntensityBasis } from './intensity.ts';
+import { latestCompleteDay, localDay, type LocalDay } from './local-day.ts';
+
+type Column = ReadonlyArray<number | null>;
+
+/** The hours of one local day a pulse is computed from (column-aligned on `ts`), intensity in gCO2eq/kWh. */
+export interface DayHours {
+  ts: readonly Date[];
+  demand: Column;
+  forecast: Column;
+  totalInterchange: Column;
+  fuels: Readonly<Record<string, Column>>;
+  intensity: Column;
+}
+
+export interface AtValue { ts: string; value: number }
+
+/** Daily metrics of one BA-local day. Missing hours are counted, never filled in. */
+export interface DayMetrics {
+  hours: number;
+  missingHours: { demand: number; forecast: number; fuels: number; intensity: number; interchange: number };
+  demand: { peakMw: number | null; peakAt: string | null; minMw: number | null; minAt: string | null; energyMwh: number | null };
+  forecast: { mapePct: number | null; biasPct: number | null; hoursCompared: number };
+  mix: Array<{ fuel: string; name: string; mwh: number; share: number | null }>;
+  renewableShare: number | null;
+  carbonFreeShare: number | null;
+  intensity: { avg: number | null; cleanest: AtValue | null; dirtiest: AtValue | null; unit: typeof INTENSITY_UNIT };
+  netInterchangeMwh: number | null;
+}
+
+const present = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
+
+/** Index of the largest (or smallest) present value; the earliest wins ties. */
+function extremeIndex(values: Column, better: (a: number, b: number) => boolean): number {
+  let best = -1;
+  values.forEach((v, i) => { if (present(v) && (best < 0 || better(v, values[best]!))) best = i; });
+  return best;
+}
+
+function sumPresent(values: Column): number | null {
+  let n = 0;
+  let s = 0;
+  for (const v of values) if (present(v)) { n++; s += v; }
+  return n ? s : null;
+}
+
+const missing = (values: Column) => values.filter((v) => !present(v)).length;
+
+/**
+ * Forecast error of EIA's day-ahead forecast (DF) against demand (D) over the hours with both, D > 0:
+ * MAPE = mean(|DF − D| / D) × 100; bias = Σ(DF − D) / Σ D × 100 (positive = over-forecast).
+ */
+export function forecastError(demand: Column, forecast: Column): DayMetrics['forecast'] {
+  let n = 0;
+  let ape = 0;
+  let diff = 0;
+  let total = 0;
+  demand.forEach((d, i) => {
+    const f = forecast[i];
+    if (!present(d) || !present(f) || d <= 0) return;
+    n++;
+    ape += Math.abs(f - d) / d;
+    diff += f - d;
+    total += d;
+  });
+  return n ? { mapePct: (ape / n) * 100, biasPct: (diff / total) * 100, hoursCompared: n } : { mapePct: null, biasPct: null, hoursCompared: 0 };
+}
+
+/**
+ * Energy by fuel over the day (MWh = Σ hourly MW): positive values only, as for intensity (negative values
+ * are station load, pumping or charging). Shares are of all positive generation, storage discharge included.
+ */
+export function dailyMix(fuels: Readonly<Record<string, Column>>): Pick<DayMetrics, 'mix' | 'renewableShare' | 'carbonFreeShare'> {
+  const mwh = Object.entries(fuels).map(([fuel, values]) => ({ fuel, mwh: values.reduce<number>((s, v) => s + (present(v) && v > 0 ? v : 0), 0) }));
+  const total = mwh.reduce((s, f) => s + f.mwh, 0);
+  const share = (v: number) => (total > 0 ? v / total : null);
+  const sumWhere = (keep: (code: string) => boolean) => mwh.filter((f) => keep(f.fuel)).reduce((s, f) => s + f.mwh, 0);
+  return {
+    mix: mwh.map((f) => ({ fuel: f.fuel, name: fuelInfo(f.fuel).name, mwh: f.mwh, share: share(f.mwh) })).sort((a, b) => b.mwh - a.mwh),
+    renewableShare: share(sumWhere((c) => fuelInfo(c).renewable)),
+    carbonFreeShare: share(sumWhere((c) => fuelInfo(c).carbonFree && !isStorage(c))),
+  };
+}
+
+/** Hours in which not a single fuel series has a value. */
+function hoursWithoutFuels(fuels: Readonly<Record<string, Column>>, n: number): number {
+  const columns = Object.values(fuels);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (!columns.some((c) => present(c[i]))) count++;
+  return count;
+}
+
+export function dayMetrics(day: DayHours): DayMetrics {
+  const iso = (i: number) => (i < 0 ? null : day.ts[i]!.toISOString());
+  const peak = extremeIndex(day.demand, (a, b) => a > b);
+  const min = extremeIndex(day.demand, (a, b) => a < b);
+  const cleanest = extremeIndex(day.intensity, (a, b) => a < b);
+  const dirtiest = extremeIndex(day.intensity, (a, b) => a > b);
+  const intensities = day.intensity.filter(present);
+  return {
+    hours: day.ts.length,
+    missingHours: {
+      demand: missing(day.demand), forecast: missing(day.forecast), fuels: hoursWithoutFuels(day.fuels, day.ts.length),
+      intensity: missing(day.intensity), interchange: missing(day.totalInterchange),
+    },
+    demand: {
+      peakMw: peak < 0 ? null : day.demand[peak]!, peakAt: iso(peak),
+      minMw: min < 0 ? null : day.demand[min]!, minAt: iso(min),
+      energyMwh: sumPresent(day.demand),
+    },
+    forecast: forecastError(day.demand, day.forecast),
+    ...dailyMix(day.fuels),
+    intensity: {
+      avg: intensities.length ? intensities.reduce((s, v) => s + v, 0) / intensities.length : null,
+      cleanest: cleanest < 0 ? null : { ts: iso(cleanest)!, value: day.intensity[cleanest]! },
+      dirtiest: dirtiest < 0 ? null : { ts: iso(dirtiest)!, value: day.intensity[dirtiest]! },
+      unit: INTENSITY_UNIT,
+    },
+    netInterchangeMwh: sumPresent(day.totalInterchange),
+  };
+}
+
+/** One loaded local day: its hours, intensity, and where they came from. */
+export interface LoadedDay { day: LocalDay; hours: DayHours; dataThrough: Date | null; source: DataSource }
+
+/**
+ * Hourly intensity of the day's hours (lifecycle factors): production-based from the BA's own fuel columns
+ * (no further query), consumption-based by tracing the whole system over the day.
+ */
+async function dayIntensity(db: Db, hours: BaHours, basis: IntensityBasis, overrides: readonly FactorOverride[]): Promise<{ values: (number | null)[]; sources: string[] }> {
+  if (basis === 'production') {
+    return { values: productionPoints(hours.ts, hours.fuels, factorLookup('lifecycle', hours.ba.code, overrides)).map((p) => p.value), sources: [] };
+  }
+  const s = await hourlyIntensity(db, hours.ba.code, hours.from, hours.to, 'consumption', 'lifecycle');
+  return { values: s?.points.map((p) => p.value) ?? hours.ts.map(() => null), sources: s && s.source !== 'none' ? [s.source] : [] };
+}
+
+export async function loadDay(db: Db, ba: BalancingAuthority, date: string, basis: IntensityBasis, overrides: readonly FactorOverride[]): Promise<LoadedDay> {
+  const day = localDay(date, ba.timeZone);
+  const hours = (await loadBaHours(db, ba.code, day.from, day.to))!;
+  const intensity = await dayIntensity(db, hours, basis, overrides);
+  return {
+    day,
+    hours: { ts: hours.ts, demand: hours.demand, forecast: hours.forecast, totalInterchange: hours.totalInterchange, fuels: hours.fuels, intensity: intensity.values },
+    dataThrough: hours.dataThrough,
+    source: combineSources([...(hours.source === 'none' ? [] : [hours.source]), ...intensity.sources]),
+  };
+}
+
+export interface PulseAnswer extends Omit<DayMetrics, 'hours'> {
+  ba: string; source: DataSource; dataThrough: string | null; generatedAt: string;
+  date: string; timeZone: string; hours: number; basis: IntensityBasis; baseline: BaselineMetric[];
+}
+
+/** The default Daily Pulse date: the BA's latest complete local day. */
+export function defaultDate(ba: BalancingAuthority, now: Date): string {
+  return latestCompleteDay(now, ba.timeZone);
+}
+
+/** Daily Pulse of one loaded day, without its baseline. */
+export function pulseOf(ba: string, loaded: LoadedDay, basis: IntensityBasis, now: Date): Omit<PulseAnswer, 'baseline'> {
+  return {
+    ba, source: loaded.source, dataThrough: loaded.dataThrough?.toISOString() ?? null, generatedAt: now.toISOString(),
+    date: loaded.day.date, timeZone: loaded.day.timeZone, basis, ...dayMetrics(loaded.hours),
+  };
+}
+
+/** The day and its comparison days (four prior same weekdays, same date last year), loaded in parallel. */
+async function loadWithComparisons(db: Db, ba: BalancingAuthority, date: string, basis: IntensityBasis) {
+  const overrides = await loadFactorOverrides(db);
+  const dates = baselineDates(date);
+  const [target, lastYear, ...priorWeeks] = await Promise.all(
+    [date, dates.lastYear, ...dates.priorWeeks].map((d) => loadDay(db, ba, d, basis, overrides)));
+  return { target: target!, lastYear: lastYear!, priorWeeks };
+}
+
+function compare(loaded: Awaited<ReturnType<typeof loadWithComparisons>>): BaselineMetric[] {
+  return compareDays(
+    { date: loaded.target.day.date, metrics: dayMetrics(loaded.target.hours) },
+    loaded.priorWeeks.map((d) => ({ date: d.day.date, metrics: dayMetrics(d.hours) })),
+    { date: loaded.lastYear.day.date, metrics: dayMetrics(loaded.lastYear.hours) });
+}
+
+export interface DailyOptions { date?: string | undefined; basis?: IntensityBasis; now?: Date }
+
+/**
+ * Daily Pulse of a BA-local day (default: the latest complete local day) with its baseline comparison;
+ * `undefined` for an unknown BA. Six local days are read: the day, the same weekday of the four weeks
+ * before, and the same date a year earlier.
+ */
+export async function dailyPulse(db: Db, code: string, opts: DailyOptions = {}): Promise<PulseAnswer | undefined> {
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
+  const now = opts.now ?? new Date();
+  const basis = opts.basis ?? 'production';
+  const loaded = await loadWithComparisons(db, ba, opts.date ?? defaultDate(ba, now), basis);
+  return { ...pulseOf(ba.code, loaded.target, basis, now), baseline: compare(loaded) };
+}
+
+export interface BaselineAnswer {
+  ba: string; source: DataSource; dataThrough: string | null; generatedAt: string;
+  date: string; timeZone: string; basis: IntensityBasis; metrics: BaselineMetric[];
+}
+
+/** The baseline comparison alone (GET /baseline). */
+export async function dailyBaseline(db: Db, code: string, opts: DailyOptions = {}): Promise<BaselineAnswer | undefined> {
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
+  const now = opts.now ?? new Date();
+  const basis = opts.basis ?? 'production';
+  const loaded = await loadWithComparisons(db, ba, opts.date ?? defaultDate(ba, now), basis);
+  const all = [loaded.target, loaded.lastYear, ...loaded.priorWeeks];
+  const through = all.map((d) => d.dataThrough?.getTime() ?? -Infinity).reduce((a, b) => Math.max(a, b), -Infinity);
+  return {
+    ba: ba.code, source: combineSources(all.map((d) => d.source).filter((s) => s !== 'none')),
+    dataThrough: Number.isFinite(through) ? new Date(through).toISOString() : null, generatedAt: now.toISOString(),
+    date: loaded.target.day.date, timeZone: ba.timeZone, basis, metrics: compare(loaded),
+  };
+}
