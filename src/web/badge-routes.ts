@@ -8,7 +8,7 @@ import { badgeSvg } from './badge.ts';
 interface NowAnswer { intensity?: { consumption: number | null; production: number | null }; freshness?: { status: 'fresh' | 'late' | 'stale' } }
 
 /** GET /badge/{code}.svg: a live SVG badge of a BA's consumption carbon intensity, cached five minutes. */
-export function badgeRoutes(app: FastifyInstance, api: WebContext['api']): void {
+export function badgeRoutes(app: FastifyInstance, reference: WebContext['reference'], api: WebContext['api']): void {
   app.withTypeProvider<ZodTypeProvider>().get('/badge/:file', {
     schema: {
       hide: true,
@@ -16,7 +16,7 @@ export function badgeRoutes(app: FastifyInstance, api: WebContext['api']): void 
     },
   }, async (req, reply) => {
     const code = req.params.file.slice(0, -4).toUpperCase();
-    const ba = await api<{ data: { code: string } }>(`/api/v1/bas/${code}`);
+    const ba = await reference<{ data: { code: string } }>(`/api/v1/bas/${code}`);
     if (!ba.ok) throw new HttpProblem(404, `unknown balancing authority '${code}'`, 'code');
     const now = await api<NowAnswer>(`/api/v1/bas/${code}/now`);
     const intensity = now.ok ? (now.data.intensity?.consumption ?? now.data.intensity?.production ?? null) : null;

@@ -38,6 +38,19 @@ export function injectApi(app: FastifyInstance): WebContext['api'] {
   };
 }
 
+const REFERENCE_TTL_SECONDS = 300;
+
+function cachedReference(api: WebContext['api'], cache: Cache): WebContext['reference'] {
+  return async <T,>(path: string): Promise<ApiResult<T>> => {
+    const key = `web:ref:${path}`;
+    const hit = await cache.get<ApiResult<T>>(key);
+    if (hit) return hit;
+    const answer = await api<T>(path);
+    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS);
+    return answer;
+  };
+}
+
 function hoursLoader(db: Db): WebContext['hours'] {
   return async (code, from, to): Promise<HoursColumns | undefined> => {
     const h = await loadBaHours(db, code, from, to);
@@ -87,9 +100,10 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const hub = createLiveHub(deps.db, deps.logger);
   framingHeaders(app);
   liveRoutes(app, deps.db, hub);
-  badgeRoutes(app, injectApi(app));
+  badgeRoutes(app, cachedReference(injectApi(app), deps.cache), injectApi(app));
   const build = await loadServerBuild(deps.logger);
-  const context: WebContext = { api: injectApi(app), hours: hoursLoader(deps.db), now };
+  const api = injectApi(app);
+  const context: WebContext = { api, reference: cachedReference(api, deps.cache), hours: hoursLoader(deps.db), now };
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {

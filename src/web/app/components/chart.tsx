@@ -1,6 +1,6 @@
 import { useEffect, useRef, type ReactNode } from 'react';
 import type uPlot from 'uplot';
-import { toCsv } from '../lib/format.ts';
+import { fmtInt, toCsv } from '../lib/format.ts';
 import { dateTimeLabel } from '../lib/time.ts';
 
 export interface ChartSeries { label: string; values: (number | null)[]; colour: string; fill?: boolean; dash?: number[] }
@@ -54,7 +54,7 @@ function options(spec: ChartSpec, width: number, timeZone: string, U: typeof uPl
         ...(s.fill || spec.stacked ? { fill: `${s.colour}${spec.stacked ? 'cc' : '40'}` } : {}),
         value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => {
           const v = idx === null ? null : raw[i]!.values[idx];
-          return v === null || v === undefined ? '—' : Math.round(v).toLocaleString('en-US');
+          return fmtInt(v);
         },
       })),
     ],
@@ -110,7 +110,7 @@ export function ChartBlock({ spec, timeZone, zoneLabel, note }: { spec: ChartSpe
             <table>
               <caption className="sr-only">{spec.title}</caption>
               <thead><tr>{header.map((h) => <th key={h} scope="col">{h}</th>)}</tr></thead>
-              <tbody>{rows.map((r, i) => <tr key={spec.ts[i]}>{r.map((c, j) => (j === 0 ? <th key={j} scope="row">{c}</th> : <td key={j}>{c === null ? '—' : c.toLocaleString('en-US')}</td>))}</tr>)}</tbody>
+              <tbody>{rows.map((r, i) => <tr key={spec.ts[i]}>{r.map((c, j) => (j === 0 ? <th key={j} scope="row">{c}</th> : <td key={j}>{fmtInt(c as number | null)}</td>))}</tr>)}</tbody>
             </table>
           </div>
         </details>

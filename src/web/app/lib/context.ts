@@ -25,6 +25,8 @@ export interface HoursColumns {
  */
 export interface WebContext {
   api<T>(path: string): Promise<ApiResult<T>>;
+  /** Like api(), for reference data (the BA list, one BA) that changes rarely: good answers cached five minutes. */
+  reference<T>(path: string): Promise<ApiResult<T>>;
   hours(code: string, from: Date, to: Date): Promise<HoursColumns | undefined>;
   /** Server clock, so tests and benchmarks can pin "now". */
   now(): Date;

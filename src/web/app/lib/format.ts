@@ -1,5 +1,7 @@
+const INT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
 export const fmtInt = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '—' : Math.round(v).toLocaleString('en-US');
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : INT.format(Math.round(v));
 
 export const fmtMw = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${fmtInt(v)} MW`);
 
@@ -7,7 +9,7 @@ export const fmtPct = (share: number | null | undefined, digits = 0): string =>
   share === null || share === undefined || !Number.isFinite(share) ? '—' : `${(share * 100).toFixed(digits)} %`;
 
 export const fmtSigned = (v: number | null | undefined, unit = ''): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(Math.round(v)).toLocaleString('en-US')}${unit}`;
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : '±'}${INT.format(Math.abs(Math.round(v)))}${unit}`;
 
 /** Rows → CSV text (RFC 4180 quoting). */
 export function toCsv(header: string[], rows: Array<Array<string | number | null>>): string {

@@ -12,7 +12,7 @@ export const BA_CODE = /^[A-Za-z0-9]{2,6}$/;
 /** The BA or a 404 page (bad codes never reach the API). */
 export async function requireBa(web: WebContext, raw: string | undefined): Promise<Ba> {
   if (!raw || !BA_CODE.test(raw)) throw data(`'${raw ?? ''}' is not a balancing authority code.`, { status: 404, statusText: 'Not Found' });
-  const r = await web.api<{ data: Ba }>(`/api/v1/bas/${raw.toUpperCase()}`);
+  const r = await web.reference<{ data: Ba }>(`/api/v1/bas/${raw.toUpperCase()}`);
   if (!r.ok) throw data(`No balancing authority '${raw.toUpperCase()}'.`, { status: r.status === 404 ? 404 : 502, statusText: r.status === 404 ? 'Not Found' : 'Bad Gateway' });
   return r.data.data;
 }

@@ -25,26 +25,25 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   if (params.code !== ba.code) throw new Response(null, { status: 301, headers: { location: `/ba/${ba.code}${new URL(request.url).search}` } });
   const asked = new URL(request.url).searchParams.get('date');
   const c = ba.code;
-  const [now, pulse, bas] = await Promise.all([
-    web.api<BaNow>(`/api/v1/bas/${c}/now`),
-    web.api<Pulse>(`/api/v1/bas/${c}/pulse${isIsoDate(asked) ? `?date=${asked}` : ''}`),
-    web.api<{ data: Array<{ code: string; name: string }> }>('/api/v1/bas'),
-  ]);
-  const today = localDate(web.now(), ba.timeZone);
-  const date = isIsoDate(asked) ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
   const latest = !isIsoDate(asked);
   // Latest: the 72 hours up to now. A chosen day: that BA-local day and the two before it.
   const hourNow = Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS;
-  const from = latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(date, -2), ba.timeZone);
-  const to = latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(date, 1), ba.timeZone);
+  const from = latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(asked, -2), ba.timeZone);
+  const to = latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(asked, 1), ba.timeZone);
   const range = `from=${from.toISOString()}&to=${to.toISOString()}`;
-  const [hourly, clean, forecast, duck, freshness] = await Promise.all([
+  // Every answer the page needs, requested at once (they are cached by the analytics layer).
+  const [now, pulse, bas, hourly, clean, forecast, duck, freshness] = await Promise.all([
+    web.api<BaNow>(`/api/v1/bas/${c}/now`),
+    web.api<Pulse>(`/api/v1/bas/${c}/pulse${latest ? '' : `?date=${asked}`}`),
+    web.reference<{ data: Array<{ code: string; name: string }> }>('/api/v1/bas'),
     hourlyColumns(web, c, from, to),
     web.api<CleanWindow>(`/api/v1/bas/${c}/clean-window?duration=PT3H${latest ? '' : `&${range}`}`),
     latest ? web.api<Forecast>(`/api/v1/bas/${c}/forecast?hours=48`) : Promise.resolve(undefined),
     web.api<Duck>(`/api/v1/bas/${c}/duck?${range}`),
     web.api<SeriesFreshness>(`/api/v1/bas/${c}/freshness`),
   ]);
+  const today = localDate(web.now(), ba.timeZone);
+  const date = !latest ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
   return {
     ba, date, today, latest, from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
     current: part(now), pulse: part(pulse), hourly, clean: part(clean), forecast: forecast ? part(forecast) : null,

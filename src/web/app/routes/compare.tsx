@@ -21,7 +21,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const q = new URL(request.url).searchParams.get('bas') ?? 'CISO,ERCO,PJM';
   const asked = [...new Set(q.toUpperCase().split(/[\s,]+/).filter(Boolean))];
   const invalid = asked.filter((c) => !BA_CODE.test(c));
-  const all = await web.api<{ data: Ba[] }>('/api/v1/bas');
+  const all = await web.reference<{ data: Ba[] }>('/api/v1/bas');
   const known = new Map((all.ok ? all.data.data : []).map((b) => [b.code, b]));
   const unknown = asked.filter((c) => BA_CODE.test(c) && !known.has(c));
   const codes = asked.filter((c) => known.has(c)).slice(0, MAX);

@@ -1,5 +1,5 @@
 import { Form, Link, useLoaderData, useSearchParams, useSubmit, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
-import { webContext } from '../lib/context.ts';
+import { webContext, type WebContext } from '../lib/context.ts';
 import type { Ba, NowAll, NowRow, PipelineFreshness } from '../lib/api-types.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
 import { IntensityChip } from '../components/intensity-chip.tsx';
@@ -14,11 +14,11 @@ export const meta: MetaFunction = () => [
 ];
 
 /** Without /api/v1/now, the list of BAs and the newest demand hour per BA, and nothing we can't show. */
-async function fallbackRows(api: (p: string) => Promise<{ ok: boolean; data?: unknown }>, now: Date): Promise<NowRow[]> {
-  const [bas, fresh] = await Promise.all([api('/api/v1/bas'), api('/api/v1/pipeline/freshness')]);
+async function fallbackRows(web: WebContext, now: Date): Promise<NowRow[]> {
+  const [bas, fresh] = await Promise.all([web.reference<{ data: Ba[] }>('/api/v1/bas'), web.api<PipelineFreshness>('/api/v1/pipeline/freshness')]);
   const newest = new Map<string, string>();
-  for (const f of (fresh.ok ? (fresh.data as PipelineFreshness).data : [])) if (f.type === 'demand' || !newest.has(f.ba)) newest.set(f.ba, f.newest);
-  return (bas.ok ? (bas.data as { data: Ba[] }).data : []).map((b) => {
+  for (const f of (fresh.ok ? fresh.data.data : [])) if (f.type === 'demand' || !newest.has(f.ba)) newest.set(f.ba, f.newest);
+  return (bas.ok ? bas.data.data : []).map((b) => {
     const through = newest.get(b.code) ?? null;
     return {
       ba: b.code, name: b.name, region: b.region, interconnection: b.interconnection, timeZone: b.timeZone, hour: through,
@@ -34,7 +34,7 @@ export async function loader({ context }: LoaderFunctionArgs) {
   const answer = await web.api<NowAll>('/api/v1/now');
   if (answer.ok) return { rows: answer.data.data, notice: null, now: now.toISOString() };
   return {
-    rows: await fallbackRows(web.api, now), now: now.toISOString(),
+    rows: await fallbackRows(web, now), now: now.toISOString(),
     notice: `Current intensity, demand and renewable share need the analytics endpoint /api/v1/now, which answered: ${answer.detail}. Showing balancing authorities and the newest stored hour only.`,
   };
 }
