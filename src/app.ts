@@ -26,6 +26,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
   // Domain route registrations (one line each) go here.
+  (await import('./ingest/data-routes.ts')).dataRoutes(app, deps.db);
   await (await import('./analytics/carbon-routes.ts')).carbonRoutes(app, deps);
   await (await import('./analytics/daily-routes.ts')).dailyRoutes(app, deps);
   await (await import('./web/server.ts')).webRoutes(app, deps);

@@ -7,6 +7,7 @@ import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
 import { ingestCommand } from './ingest-command.ts';
+import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
@@ -70,4 +71,12 @@ program.command('ingest').description('load EIA-930 data for a range of days (re
   .action(async (opts) => {
     try { process.exitCode = await ingestCommand(opts); } catch (err) { fail(err); }
   });
+const keys = program.command('keys').description('API keys for outside workers (the data API)');
+keys.command('create').description('create a key and print it once (only its hash is stored)')
+  .requiredOption('--role <role>', 'worker (data API) or admin').option('--name <name>', 'a label, e.g. the worker host')
+  .action(async (opts) => { try { process.exitCode = await keysCreate(opts); } catch (err) { fail(err); } });
+keys.command('list').description('list keys (never the tokens)')
+  .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
+keys.command('revoke').description('revoke a key by its id').argument('<id>')
+  .action(async (id: string) => { try { process.exitCode = await keysRevoke(id); } catch (err) { fail(err); } });
 await program.parseAsync();

@@ -1,0 +1,131 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Db } from '../platform/db.ts';
+import { QUALITY, type ObservationInput } from '../grid/observation-repository.ts';
+import { ensureSeries, getSeriesByKey, seriesKey, type Series } from '../grid/series-repository.ts';
+import { commitObservations, quality } from './store-points.ts';
+import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
+import { checkTouched } from './check-runner.ts';
+
+/** Largest batch the data API takes in one request. */
+export const MAX_BATCH_ROWS = 10_000;
+/** Per-row errors listed in a response (the count is always complete). */
+export const MAX_LISTED_ERRORS = 1_000;
+/** Forecasts reach ahead; nothing else may be later than this. */
+const MAX_FUTURE_MS = 14 * 86_400_000;
+
+export const SERIES_TYPES = ['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2'] as const;
+
+const hourStart = z.string()
+  .refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 instant such as 2025-08-01T17:00:00Z')
+  .transform((s) => new Date(s))
+  .refine((d) => d.getTime() % 3_600_000 === 0, 'must be the start of an hour (UTC)')
+  .refine((d) => d.getTime() >= Date.UTC(2000, 0, 1) && d.getTime() <= Date.now() + MAX_FUTURE_MS, 'must be between 2000 and 14 days from now');
+
+/** One row of a batch: a series by key, or by (ba, type, subtype); ts is the START of the hour. */
+export const observationRow = z.object({
+  series: z.string().min(1).max(120).optional().describe('series key, e.g. CISO.demand'),
+  ba: z.string().regex(/^[A-Z0-9]{2,6}$/, 'an EIA BA code such as CISO').optional(),
+  type: z.enum(SERIES_TYPES).optional(),
+  subtype: z.string().regex(/^[A-Z0-9_]{0,12}$/, 'a fuel code or neighbour BA code (upper case), or empty').default(''),
+  ts: hourStart,
+  value: z.number().nullable().describe('MW (MWh in the hour); null when the source has no value'),
+  quality: z.enum(QUALITY).default('good'),
+}).superRefine((r, ctx) => {
+  if (r.series !== undefined && (r.ba !== undefined || r.type !== undefined)) ctx.addIssue({ code: 'custom', path: ['series'], message: 'give series, or ba and type, not both' });
+  else if (r.series === undefined && r.ba === undefined) ctx.addIssue({ code: 'custom', path: ['series'], message: 'give series, or ba and type' });
+  else if (r.series === undefined && r.type === undefined) ctx.addIssue({ code: 'custom', path: ['type'], message: 'required with ba' });
+});
+
+export interface RowError { index: number; field: string; message: string }
+export interface BatchResult { runId: number; received: number; accepted: number; inserted: number; updated: number; rejected: number; errors: RowError[] }
+
+/** Resolves series for a batch, creating external series on first sight, one lookup per key. */
+class SeriesResolver {
+  private readonly cache = new Map<string, Series | string>();
+  private readonly db: Db;
+  constructor(db: Db) { this.db = db; }
+
+  /** The series, or an error message for the `series`/`ba` field. */
+  async resolve(r: z.infer<typeof observationRow>): Promise<Series | { field: string; message: string }> {
+    const key = r.series ?? seriesKey(r.ba!, r.type!, r.subtype);
+    let s = this.cache.get(key);
+    if (s === undefined) {
+      s = (await getSeriesByKey(this.db, key)) ?? (r.series === undefined ? await this.create(r) : `unknown series '${key}'`);
+      this.cache.set(key, s);
+    }
+    if (typeof s === 'string') return { field: r.series === undefined ? 'ba' : 'series', message: s };
+    if (s.source !== 'external') return { field: r.series === undefined ? 'type' : 'series', message: `series '${s.key}' is fed by ${s.source}; the data API writes external series only` };
+    return s;
+  }
+
+  private async create(r: z.infer<typeof observationRow>): Promise<Series | string> {
+    const [known] = await this.db.query<{ n: number }>('SELECT count(*)::integer AS n FROM balancing_authorities WHERE code = $1', [r.ba]);
+    if (!known?.n) return `unknown balancing authority '${r.ba}'`;
+    const units = r.type === 'co2' ? 'tCO2' : 'MWh';
+    await ensureSeries(this.db, { baCode: r.ba!, type: r.type!, subtype: r.subtype, units, source: 'external' });
+    return (await getSeriesByKey(this.db, seriesKey(r.ba!, r.type!, r.subtype)))!;
+  }
+}
+
+/**
+ * Validates every row, upserts the good ones in one transaction (idempotent, change event on
+ * commit) and lists the bad ones by index, field and message. Recorded in the run ledger.
+ */
+export async function ingestBatch(deps: { db: Db; logger: Logger }, rows: unknown[], caller: { keyId: string }): Promise<BatchResult> {
+  const { db } = deps;
+  const errors: RowError[] = [];
+  let rejected = 0;
+  const reject = (e: RowError) => { rejected++; if (errors.length < MAX_LISTED_ERRORS) errors.push(e); };
+  const resolver = new SeriesResolver(db);
+  const good: ObservationInput[] = [];
+  const firstIndex = new Map<string, number>();
+  const touched = { bas: new Set<string>(), from: Infinity, to: -Infinity };
+  for (const [index, raw] of rows.entries()) {
+    const parsed = observationRow.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      reject({ index, field: issue.path.join('.') || 'row', message: issue.message });
+      continue;
+    }
+    const r = parsed.data;
+    const s = await resolver.resolve(r);
+    if (!('id' in s)) { reject({ index, ...s }); continue; }
+    const dedupe = `${s.id}|${r.ts.getTime()}`;
+    const first = firstIndex.get(dedupe);
+    if (first !== undefined) { reject({ index, field: 'ts', message: `duplicate of row ${first} (same series and hour)` }); continue; }
+    firstIndex.set(dedupe, index);
+    const flagged = quality(s.type, r.value);
+    good.push({ seriesId: s.id, ts: r.ts, value: r.value, quality: flagged === 'good' ? r.quality : flagged });
+    touched.bas.add(s.baCode);
+    touched.from = Math.min(touched.from, r.ts.getTime());
+    touched.to = Math.max(touched.to, r.ts.getTime());
+  }
+  const runId = await startRun(db, 'api', 'external', { apiKey: caller.keyId, rows: rows.length });
+  const logger = deps.logger.child({ runId });
+  const { inserted, updated } = await commitObservations(db, good, 'external');
+  const totals: RunTotals = { fetched: rows.length, inserted, updated, rejected, requests: 1, retries: 0, errors: [] };
+  if (touched.bas.size) await checkTouched({ db, logger }, totals, { bas: [...touched.bas], from: new Date(touched.from), to: new Date(touched.to), runId });
+  await finishRun(db, runId, totals);
+  logger.info({ received: rows.length, accepted: good.length, inserted, updated, rejected }, 'data API batch');
+  return { runId, received: rows.length, accepted: good.length, inserted, updated, rejected, errors };
+}
+
+export interface LatestValue { series: string; id: number; ba: string; type: string; subtype: string; units: string; source: string; ts: string | null; value: number | null; quality: string | null; ingestedAt: string | null }
+
+/** The newest stored hour of each series (by key, or by numeric id); unknown ones are left out. */
+export async function latestValues(db: Db, refs: string[]): Promise<LatestValue[]> {
+  const ids = refs.filter((r) => /^\d+$/.test(r)).map(Number);
+  const keys = refs.filter((r) => !/^\d+$/.test(r));
+  const rows = await db.query<{ id: number; key: string; ba: string; type: string; subtype: string; units: string; source: string; ts: Date | string | null; value: number | null; quality: number | null; ingested_at: Date | string | null }>(
+    `SELECT s.id, s.key, s.ba_code AS ba, s.type, s.subtype, s.units, s.source, o.ts, o.value, o.quality, o.ingested_at
+     FROM series s LEFT JOIN LATERAL (
+       SELECT ts, value, quality, ingested_at FROM observations WHERE series_id = s.id ORDER BY ts DESC LIMIT 1
+     ) o ON true
+     WHERE s.key = ANY ($1::text[]) OR s.id = ANY ($2::integer[]) ORDER BY s.key`, [keys, ids]);
+  return rows.map((r) => ({
+    series: r.key, id: r.id, ba: r.ba, type: r.type, subtype: r.subtype, units: r.units, source: r.source,
+    ts: r.ts === null ? null : new Date(r.ts).toISOString(), value: r.value,
+    quality: r.quality === null ? null : QUALITY[r.quality] ?? null, ingestedAt: r.ingested_at === null ? null : new Date(r.ingested_at).toISOString(),
+  }));
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../platform/db.ts';
+import { HttpProblem } from '../platform/problem.ts';
+import { requireApiKey } from '../auth/bearer.ts';
+import { ingestBatch, latestValues, MAX_BATCH_ROWS, MAX_LISTED_ERRORS } from './data-api.ts';
+
+const auth = 'Requires `Authorization: Bearer <key>` with a worker key (`gridpulse keys create --role worker`); '
+  + 'a missing, malformed, unknown or revoked key gets 401 problem+json with `WWW-Authenticate: Bearer`.';
+
+const latest = z.object({
+  series: z.string(), id: z.number(), ba: z.string(), type: z.string(), subtype: z.string(), units: z.string(), source: z.string(),
+  ts: z.string().nullable().describe('newest stored hour (start, ISO UTC); null when the series has no rows yet'),
+  value: z.number().nullable(), quality: z.string().nullable(), ingestedAt: z.string().nullable(),
+});
+
+const problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() });
+
+const seriesRef = z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/, 'a series key such as CISO.demand, or a numeric series id');
+
+/** The ingestion API for outside workers: batched writes and "latest" reads for incremental fetches. */
+export function dataRoutes(app: FastifyInstance, db: Db): void {
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', requireApiKey(db, ['worker', 'admin']));
+    const r = scope.withTypeProvider<ZodTypeProvider>();
+
+    r.post('/api/v1/data/observations', {
+      bodyLimit: 8 * 1024 * 1024,
+      schema: {
+        summary: `Write a batch of up to ${MAX_BATCH_ROWS.toLocaleString('en-US')} hourly observations (partial success)`,
+        description: `${auth}\n\n`
+          + 'Body: `{ "rows": [ … ] }`. Each row names its series either by key (`{"series": "CISO.demand"}`, an existing series '
+          + 'fed by this API) or by `{"ba": "CISO", "type": "demand", "subtype": ""}` (created as an external series on first sight; '
+          + 'subtype is the fuel code or neighbour BA), plus `ts` (ISO instant, the START of a UTC hour), `value` (MW, i.e. MWh in the hour; '
+          + 'null when unknown, stored as quality `missing`) and `quality` (`good`|`estimated`|`missing`|`anomalous`, default `good`; '
+          + 'negative demand or forecast is stored `anomalous`). Series fed by EIA or the simulated grid cannot be written here.\n\n'
+          + '**Partial success:** every row is validated on its own. Valid rows are upserted together in one transaction '
+          + '(idempotent: re-sending a row changes nothing; a new value for a stored hour counts one revision); invalid rows are not '
+          + `stored and are listed in \`errors\` with their \`index\` in \`rows\`, the \`field\` at fault and a \`message\` (at most ${MAX_LISTED_ERRORS}; `
+          + '`rejected` always counts all). A second row for the same series and hour in one batch is rejected as a duplicate. '
+          + 'The answer is 200 whenever the batch itself is well-formed, even if every row was rejected: check `rejected`. '
+          + `Whole-batch problems refuse everything: more than ${MAX_BATCH_ROWS} rows or a body over 8 MiB → 413; a body that is not `
+          + '`{ "rows": [ … ] }` with at least one row → 400. Accepted rows go through the same quality checks as EIA data '
+          + '(findings under `runId` at /api/v1/pipeline/checks) and announce their BAs on the change-event channel.',
+        body: z.object({ rows: z.array(z.unknown()).min(1).describe('observation rows (see description)') }),
+        response: {
+          200: z.object({
+            runId: z.number().describe('ledger run of this batch (/api/v1/pipeline/runs)'),
+            received: z.number(), accepted: z.number(), inserted: z.number(), updated: z.number(), rejected: z.number(),
+            errors: z.array(z.object({ index: z.number(), field: z.string(), message: z.string() })),
+          }),
+          413: problem.describe('more than the batch limit: nothing stored'),
+        },
+      },
+    }, async (req, reply) => {
+      const { rows } = req.body;
+      if (rows.length > MAX_BATCH_ROWS) {
+        return reply.code(413).type('application/problem+json').send({
+          type: 'about:blank', title: 'Payload Too Large', status: 413, field: 'rows',
+          detail: `rows: ${rows.length} rows; a batch takes at most ${MAX_BATCH_ROWS} (split it)`,
+        });
+      }
+      return ingestBatch({ db, logger: req.log as unknown as Logger }, rows, { keyId: req.apiKey!.id });
+    });
+
+    r.get('/api/v1/data/series/:id/latest', {
+      schema: {
+        summary: 'The newest stored hour of one series (for incremental fetches)',
+        description: `${auth} \`id\` is a series key (CISO.demand, CISO.fuel.SUN) or a numeric series id. Value in the series' units (MW).`,
+        params: z.object({ id: seriesRef }),
+        response: { 200: z.object({ data: latest }) },
+      },
+    }, async (req) => {
+      const [found] = await latestValues(db, [req.params.id]);
+      if (!found) throw new HttpProblem(404, `unknown series '${req.params.id}'`, 'id');
+      return { data: found };
+    });
+
+    r.get('/api/v1/data/latest', {
+      schema: {
+        summary: 'The newest stored hour of several series at once',
+        description: `${auth} \`series\`: up to 100 comma-separated series keys or ids. Unknown ones are listed in \`unknown\`.`,
+        querystring: z.object({
+          series: z.string().min(1).transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))])
+            .pipe(z.array(seriesRef).min(1).max(100)),
+        }),
+        response: { 200: z.object({ data: z.array(latest), unknown: z.array(z.string()) }) },
+      },
+    }, async (req) => {
+      const data = await latestValues(db, req.query.series);
+      const known = new Set(data.flatMap((d) => [d.series, String(d.id)]));
+      return { data, unknown: req.query.series.filter((s) => !known.has(s)) };
+    });
+  });
+}

@@ -1,0 +1,157 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { testDatabases } from './support/databases.ts';
+import { migrate } from '../src/platform/migrate.ts';
+import { memoryCache } from '../src/platform/cache.ts';
+import { buildApp } from '../src/app.ts';
+import type { Db } from '../src/platform/db.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../src/auth/api-keys.ts';
+import { PointStore } from '../src/ingest/store-points.ts';
+import { startRun } from '../src/ingest/run-ledger.ts';
+import { runQualityChecks } from '../src/ingest/check-runner.ts';
+
+const H = (h: number) => new Date(Date.parse('2025-08-01T00:00Z') + h * 3_600_000).toISOString();
+
+for (const target of testDatabases()) {
+  describe(`ingestion API on ${target.name}`, () => {
+    let db: Db;
+    let app: FastifyInstance;
+    let token: string;
+    const post = (rows: unknown, auth = `Bearer ${token}`) =>
+      app.inject({ method: 'POST', url: '/api/v1/data/observations', headers: { authorization: auth }, payload: { rows } });
+    const get = (url: string, auth = `Bearer ${token}`) => app.inject({ url, headers: { authorization: auth } });
+
+    before(async () => {
+      db = await target.open();
+      await migrate(db);
+      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      token = (await createApiKey(db, { role: 'worker', name: 'pi-garage' })).token;
+    });
+    after(async () => { await app.close(); await db.close(); });
+
+    it('stores only a hash of a key, lists keys without secrets, and refuses missing, malformed, unknown and revoked keys with 401', async () => {
+      const { key, token: other } = await createApiKey(db, { role: 'worker' });
+      assert.match(other, /^gp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      const stored = await db.query<{ secret_hash: string }>('SELECT secret_hash FROM api_keys WHERE id = $1', [key.id]);
+      assert.equal(stored[0]!.secret_hash.length, 64);
+      assert.ok(!JSON.stringify(stored).includes(other.split('_')[2]!), 'the secret is not stored');
+      assert.ok(!JSON.stringify(await listApiKeys(db)).includes(other.split('_')[2]!));
+      assert.equal((await get('/api/v1/data/latest?series=CISO.demand', `Bearer ${other}`)).statusCode, 200);
+      for (const auth of ['', 'Basic abc', 'Bearer nope', `Bearer ${other.slice(0, -1)}x`, `Bearer gp_000000000000_${other.split('_')[2]}`]) {
+        const res = await get('/api/v1/data/latest?series=CISO.demand', auth);
+        assert.equal(res.statusCode, 401, auth);
+        assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+        assert.match(res.headers['www-authenticate'] as string, /^Bearer realm="gridpulse"/);
+        assert.equal(res.json().status, 401);
+      }
+      assert.equal(await revokeApiKey(db, key.id), true);
+      assert.equal(await revokeApiKey(db, key.id), false);
+      const revoked = await post([{ ba: 'CISO', type: 'demand', ts: H(0), value: 1 }], `Bearer ${other}`);
+      assert.equal(revoked.statusCode, 401);
+      assert.match(revoked.headers['www-authenticate'] as string, /error="invalid_token"/);
+      const [n] = await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM observations');
+      assert.equal(n!.n, 0, 'nothing written without a valid key');
+    });
+
+    it('upserts the good rows of a batch and lists each bad row with its index, field and message', async () => {
+      await new PointStore(db, pino({ level: 'silent' })).store([{ route: 'region', ba: 'PJM', code: 'D', ts: new Date(H(0)), value: 90000 }]);
+      const rows = [
+        { ba: 'CISO', type: 'demand', ts: H(0), value: 21000 },                       // 0 ok (creates CISO.demand, external)
+        { series: 'CISO.demand', ts: H(1), value: 21500, quality: 'estimated' },    // 1 ok by key
+        { ba: 'CISO', type: 'generation_by_fuel', subtype: 'SUN', ts: H(1), value: null }, // 2 ok → missing
+        { ba: 'CISO', type: 'demand', ts: '2025-08-01T00:30:00Z', value: 1 },        // 3 ts not an hour start
+        { ba: 'NOPE', type: 'demand', ts: H(0), value: 1 },                         // 4 unknown BA
+        { series: 'XXX.demand', ts: H(0), value: 1 },                                // 5 unknown series
+        { ba: 'CISO', type: 'demand', ts: H(0), value: '12' },                       // 6 value not a number
+        { ts: H(0), value: 1 },                                                      // 7 no series
+        { ba: 'CISO', type: 'demand', ts: H(0), value: 5 },                          // 8 duplicate of 0
+        { series: 'PJM.demand', ts: H(1), value: 1 },                                // 9 EIA series
+        { ba: 'CISO', type: 'sunshine', ts: H(0), value: 1 },                        // 10 bad type
+        'not an object',                                                             // 11
+        { ba: 'CISO', type: 'demand', ts: H(2), value: -40 },                        // 12 ok, negative demand → anomalous
+      ];
+      const res = await post(rows);
+      assert.equal(res.statusCode, 200);
+      const body = res.json();
+      assert.deepEqual([body.received, body.accepted, body.inserted, body.updated, body.rejected], [13, 4, 4, 0, 9]);
+      assert.deepEqual(body.errors.map((e: { index: number; field: string }) => [e.index, e.field]),
+        [[3, 'ts'], [4, 'ba'], [5, 'series'], [6, 'value'], [7, 'series'], [8, 'ts'], [9, 'series'], [10, 'type'], [11, 'row']]);
+      assert.match(body.errors[0].message, /start of an hour/);
+      assert.match(body.errors[6].message, /fed by eia/);
+      const stored = await db.query<{ key: string; ts: Date; value: number | null; quality: number; source: string }>(
+        `SELECT s.key, o.ts, o.value, o.quality, s.source FROM observations o JOIN series s ON s.id = o.series_id WHERE s.ba_code = 'CISO' ORDER BY 1, 2`);
+      assert.deepEqual(stored.map((r) => [r.key, new Date(r.ts).toISOString(), r.value, r.quality, r.source]), [
+        ['CISO.demand', H(0), 21000, 0, 'external'], ['CISO.demand', H(1), 21500, 1, 'external'], ['CISO.demand', H(2), -40, 3, 'external'],
+        ['CISO.fuel.SUN', H(1), null, 2, 'external'],
+      ]);
+      const [run] = await db.query<{ kind: string; source: string; rows_inserted: number; rows_rejected: number }>(
+        'SELECT kind, source, rows_inserted, rows_rejected FROM ingest_runs WHERE id = $1', [body.runId]);
+      assert.deepEqual({ ...run }, { kind: 'api', source: 'external', rows_inserted: 4, rows_rejected: 9 });
+      // re-sending changes nothing; a new value is one update
+      const again = (await post(rows.slice(0, 3))).json();
+      assert.deepEqual([again.inserted, again.updated, again.rejected], [0, 0, 0]);
+      const revised = (await post([{ series: 'CISO.demand', ts: H(1), value: 21600 }])).json();
+      assert.deepEqual([revised.inserted, revised.updated], [0, 1]);
+    });
+
+    it('refuses whole batches that are too large (413) or malformed (400)', async () => {
+      const big = Array.from({ length: 10_001 }, (_, i) => ({ ba: 'CISO', type: 'forecast', ts: H(i % 24), value: i }));
+      const res = await post(big);
+      assert.equal(res.statusCode, 413);
+      assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+      assert.equal(res.json().field, 'rows');
+      for (const payload of [{ rows: [] }, { rows: 'x' }, { data: [] }]) {
+        const bad = await app.inject({ method: 'POST', url: '/api/v1/data/observations', headers: { authorization: `Bearer ${token}` }, payload });
+        assert.equal(bad.statusCode, 400, JSON.stringify(payload));
+        assert.match(bad.json().detail, /rows/);
+      }
+      const [n] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations o JOIN series s ON s.id = o.series_id WHERE s.type = 'forecast'`);
+      assert.equal(n!.n, 0);
+    });
+
+    it('serves the newest hour of one or several series', async () => {
+      const one = await get('/api/v1/data/series/CISO.demand/latest');
+      assert.equal(one.statusCode, 200);
+      assert.deepEqual({ ...one.json().data, id: 0, ingestedAt: null }, {
+        series: 'CISO.demand', id: 0, ba: 'CISO', type: 'demand', subtype: '', units: 'MWh', source: 'external',
+        ts: H(2), value: -40, quality: 'anomalous', ingestedAt: null,
+      });
+      const byId = await get(`/api/v1/data/series/${one.json().data.id}/latest`);
+      assert.equal(byId.json().data.series, 'CISO.demand');
+      const missing = await get('/api/v1/data/series/NOPE.demand/latest');
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.json().field, 'id');
+      const many = await get('/api/v1/data/latest?series=CISO.demand,PJM.demand,NOPE.x');
+      assert.deepEqual(many.json().data.map((d: { series: string; ts: string }) => [d.series, d.ts]), [['CISO.demand', H(2)], ['PJM.demand', H(0)]]);
+      assert.deepEqual(many.json().unknown, ['NOPE.x']);
+      assert.equal((await get('/api/v1/data/latest?series=')).statusCode, 400);
+    });
+
+    it('pages quality check findings and filters them by run, BA and check', async () => {
+      const store = new PointStore(db, pino({ level: 'silent' }));
+      const points = Array.from({ length: 40 }, (_, h) => ({ route: 'region' as const, ba: 'ERCO', code: 'D', ts: new Date(H(100 + h)), value: h === 30 ? 1e6 : 40000 + (h % 5) * 10 }));
+      await store.store(points);
+      const runId = await startRun(db, 'checks', 'checks', {});
+      await runQualityChecks({ db, logger: pino({ level: 'silent' }) }, { bas: ['ERCO'], from: new Date(H(124)), to: new Date(H(139)), runId });
+      const res = await app.inject(`/api/v1/pipeline/checks?run=${runId}&ba=erco&check=spike`);
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(res.json().data.map((f: { series: string; from: string; count: number }) => [f.series, f.from, f.count]), [['ERCO.demand', H(130), 1]]);
+      const paged = await app.inject('/api/v1/pipeline/checks?limit=1');
+      assert.equal(paged.json().data.length, 1);
+      assert.equal(typeof paged.json().next === 'number' || paged.json().next === null, true);
+      const bad = await app.inject('/api/v1/pipeline/checks?check=nope');
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json().detail, /check/);
+    });
+
+    it('documents the data API in OpenAPI', async () => {
+      const doc = (await app.inject('/api/v1/openapi.json')).json();
+      const postDoc = doc.paths['/api/v1/data/observations'].post;
+      assert.match(postDoc.description, /Partial success/);
+      assert.ok(doc.paths['/api/v1/data/series/{id}/latest']);
+      assert.ok(doc.paths['/api/v1/pipeline/checks']);
+    });
+  });
+}
