@@ -13,10 +13,11 @@ const ARTIFACTS = new URL('../../artifacts/screenshots/', import.meta.url);
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 375, height: 740 } } as const;
 
-const yesterday = (tz: string) => {
+const daysAgo = (tz: string, n: number) => {
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: tz }).format(new Date());
-  return new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  return new Date(Date.parse(`${today}T00:00:00Z`) - n * 86_400_000).toISOString().slice(0, 10);
 };
+const yesterday = (tz: string) => daysAgo(tz, 1);
 
 const PAGES: Array<[string, string]> = [
   ['home', '/'],
@@ -95,7 +96,7 @@ describe('GridPulse in Chromium', needs({ chromium: true }), () => {
     await page.selectOption('select[name="code"]', 'ERCO');
     await page.waitForURL(/\/ba\/ERCO$/);
     await page.waitForFunction(() => document.querySelector('h1')?.textContent?.startsWith('ERCO'));
-    const day = yesterday('America/Chicago');
+    const day = daysAgo('America/Chicago', 2); // the page opens on the latest complete day: pick another
     await page.fill('input[name="date"]', day);
     await page.waitForURL(new RegExp(`/ba/ERCO\\?date=${day}$`));
     await page.waitForFunction((d) => document.querySelector('#charts-h')?.textContent?.includes(`to ${d}`), day);

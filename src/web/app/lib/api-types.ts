@@ -29,9 +29,11 @@ export interface Hourly extends Envelope {
 }
 
 export interface BaselineMetric {
-  metric: string; unit: string; value: number | null;
+  metric: string; unit: string; value: number | null; definition?: string;
+  /** pct is in percent */
   priorWeeks: { value: number; diff: number; pct: number | null } | null;
   lastYear: { value: number; diff: number; pct: number | null } | null;
+  reasons?: { priorWeeks?: string; lastYear?: string };
 }
 export interface Pulse extends Envelope {
   date: string; timeZone: string; hours: number;

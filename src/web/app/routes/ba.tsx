@@ -66,10 +66,14 @@ function Card({ title, value, detail, href }: { title: string; value: ReactNode;
   );
 }
 
-function Diff({ m }: { m: BaselineMetric['priorWeeks'] }) {
-  if (!m) return <span className="muted">—</span>;
+const fmtMetric = (v: number | null, unit: string) =>
+  (unit === 'fraction' ? fmtPct(v) : v === null ? '—' : unit === '%' ? `${v.toFixed(1)} %` : fmtInt(v));
+
+function Diff({ m, unit, reason }: { m: BaselineMetric['priorWeeks']; unit: string; reason: string | undefined }) {
+  if (!m) return <span className="muted" title={reason}>—{reason ? <span className="sr-only"> ({reason})</span> : null}</span>;
   const cls = m.diff > 0 ? 'pos' : m.diff < 0 ? 'neg' : undefined;
-  return <span className={cls}>{fmtSigned(m.diff)} {m.pct === null ? '' : `(${fmtSigned(m.pct * (Math.abs(m.pct) <= 1.5 ? 100 : 1))} %)`}</span>;
+  const diff = unit === 'fraction' ? `${fmtSigned(m.diff * 100)} pts` : fmtSigned(m.diff);
+  return <span className={cls} title={`baseline ${fmtMetric(m.value, unit)}`}>{diff}{m.pct === null ? '' : ` (${fmtSigned(m.pct)} %)`}</span>;
 }
 
 function baselineRows(p: Pulse): BaselineMetric[] {
@@ -132,7 +136,7 @@ function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: s
             <caption>Compared with the same weekday of the previous four weeks and with a year earlier (<a href="/methodology#baseline">how</a>)</caption>
             <thead><tr><th scope="col">Metric</th><th scope="col">This day</th><th scope="col">vs prior 4 weeks</th><th scope="col">vs last year</th></tr></thead>
             <tbody>{base.map((m) => (
-              <tr key={m.metric}><th scope="row">{m.metric} <span className="muted">({m.unit})</span></th><td className="num">{m.value === null ? '—' : fmtInt(m.value)}</td><td><Diff m={m.priorWeeks} /></td><td><Diff m={m.lastYear} /></td></tr>
+              <tr key={m.metric}><th scope="row"><abbr title={m.definition}>{m.metric}</abbr> <span className="muted">({m.unit === 'fraction' ? '%' : m.unit})</span></th><td className="num">{fmtMetric(m.value, m.unit)}</td><td><Diff m={m.priorWeeks} unit={m.unit} reason={m.reasons?.priorWeeks} /></td><td><Diff m={m.lastYear} unit={m.unit} reason={m.reasons?.lastYear} /></td></tr>
             ))}</tbody>
           </table>
         </div>
