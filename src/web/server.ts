@@ -3,6 +3,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import fastifyCompress from '@fastify/compress';
+import { constants as zlib } from 'node:zlib';
 import { createRequestHandler, RouterContextProvider, type RouterContext, type ServerBuild } from 'react-router';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
@@ -107,6 +109,8 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {
+    // Pages and assets only (the API keeps its own behaviour): brotli at a fast level, else gzip.
+    await scope.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'], brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } } });
     if (build) {
       await scope.register(fastifyStatic, {
         root: `${BUILD_DIR}client`, wildcard: false, index: false,

@@ -82,6 +82,14 @@ for (const target of testDatabases()) {
       assert.equal(embed.headers['x-frame-options'], undefined);
     });
 
+    it('compresses pages and assets for clients that accept it', async () => {
+      const page = await app.inject({ url: '/ba/CISO', headers: { 'accept-encoding': 'br, gzip' } });
+      assert.equal(page.headers['content-encoding'], 'br');
+      const plain = await app.inject('/ba/CISO');
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.ok(page.rawPayload.length * 3 < plain.rawPayload.length, `${page.rawPayload.length} vs ${plain.rawPayload.length} bytes`);
+    });
+
     it('leaves /api/v1 and /docs to the API', async () => {
       const missing = await app.inject('/api/v1/no-such-endpoint');
       assert.equal(missing.statusCode, 404);
