@@ -11,6 +11,9 @@ import { dailyBaseline, dailyPulse } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
 import { isCalendarDate } from './local-day.ts';
+import { latestForecast } from './forecast.ts';
+import { MODEL_DEFINITION } from './forecast-model.ts';
+import { HOUR_MS } from './hourly.ts';
 import { rangeOf, toCsv } from './carbon-routes.ts';
 import { METHODOLOGY } from './methodology.ts';
 
@@ -153,6 +156,44 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
     });
     if (req.query.format === 'csv') {
       return sendCsv(reply, `${ba}-duck`, toCsv(['ts', 'demand_mw', 'solar_mw', 'wind_mw', 'net_load_mw'], body.hours.map((h) => [h.ts, h.demandMw, h.solarMw, h.windMw, h.netLoadMw])));
+    }
+    return body;
+  });
+
+  r.get('/api/v1/bas/:code/forecast', {
+    schema: {
+      summary: 'Demand and carbon intensity forecast for the next hours (default 48); JSON or CSV',
+      description: `The newest stored forecasts (made by the worker, hourly by default), for the hours from now on. ${MODEL_DEFINITION} `
+        + 'demandMw: MW; intensity: consumption-based carbon intensity, lifecycle factors, gCO2eq/kWh; *Low/*High: the band. '
+        + 'madeAt: when the newer of the two forecasts was made; dataThrough: the older of their newest observed hours. '
+        + `404 when no forecast is stored yet. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
+      params: code,
+      querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48), format: z.enum(['json', 'csv']).default('json') }),
+      response: {
+        200: z.object({
+          ...envelope, madeAt: z.string(), model: z.string(),
+          points: z.array(z.object({
+            ts: z.string(), demandMw: nullableNumber, demandLow: nullableNumber, demandHigh: nullableNumber,
+            intensity: nullableNumber, intensityLow: nullableNumber, intensityHigh: nullableNumber,
+          })),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    const ba = req.params.code.toUpperCase();
+    const { hours, format } = req.query;
+    const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const body = await answer(req, analyticsKey(ba, 'forecast', hours, from), 600, async () => {
+      const f = await latestForecast(db, ba);
+      if (!f) throw unknownBa(req.params.code);
+      if (!f.madeAt) throw new HttpProblem(404, `no forecast stored for ${ba} yet (the worker makes them on a schedule)`);
+      const until = new Date(from + hours * HOUR_MS).toISOString();
+      const start = new Date(from).toISOString();
+      return { ...f, madeAt: f.madeAt, generatedAt: new Date().toISOString(), points: f.points.filter((p) => p.ts >= start && p.ts < until) };
+    });
+    if (format === 'csv') {
+      return sendCsv(reply, `${ba}-forecast`, toCsv(['ts', 'demand_mw', 'demand_low_mw', 'demand_high_mw', 'intensity_gco2eq_per_kwh', 'intensity_low', 'intensity_high'],
+        body.points.map((p) => [p.ts, p.demandMw, p.demandLow, p.demandHigh, p.intensity, p.intensityLow, p.intensityHigh])));
     }
     return body;
   });

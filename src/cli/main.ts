@@ -7,6 +7,7 @@ import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
 import { ingestCommand } from './ingest-command.ts';
+import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 
@@ -79,4 +80,14 @@ keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
   .action(async (id: string) => { try { process.exitCode = await keysRevoke(id); } catch (err) { fail(err); } });
+const forecast = program.command('forecast').description('demand and carbon intensity forecasts');
+forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs seasonal naive on held-back days')
+  .option('--ba <codes>', 'comma-separated BA codes (default: every BA with enough history)')
+  .option('--days <n>', 'held-back days', '14')
+  .option('--train-days <n>', 'training window in days (default: the worker\'s: demand 120, intensity 35)')
+  .option('--csv <path>', 'backtest demand from EIA-930 CSV files (<BA>.csv: date_time,demand,forecast; UTC hour-ending) instead of the database')
+  .action(async (opts) => { try { process.exitCode = await forecastBacktestCommand(opts); } catch (err) { fail(err); } });
+forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
+  .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
+  .action(async (opts) => { try { process.exitCode = await forecastRefreshCommand(opts); } catch (err) { fail(err); } });
 await program.parseAsync();

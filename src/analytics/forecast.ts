@@ -1,0 +1,180 @@
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import type { Cache } from '../platform/cache.ts';
+import { getBa, listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
+import { combineSources, HOUR_MS, hourStarts, type DataSource } from './hourly.ts';
+import { loadFactorOverrides } from './factors.ts';
+import { consumptionPoints, loadSystemHours } from './intensity.ts';
+import { invalidateBa } from './analytics-cache.ts';
+import { calendarFor, extend, fitModels, MODEL_NAME, predictAhead, type ForecastPoint, type History } from './forecast-model.ts';
+
+export type ForecastTarget = 'demand' | 'intensity';
+
+/** The worker's default schedule: hourly at :40, after the hourly ingestion (:15) has stored the new hours. */
+export const FORECAST_CRON = '40 * * * *';
+export const FORECAST_HORIZON_HOURS = 48;
+/** Training windows: demand reads only its own two series; intensity traces every BA, so it reads less. */
+export const HISTORY_DAYS: Readonly<Record<ForecastTarget, number>> = { demand: 120, intensity: 35 };
+/** No forecast is made from data older than this (it would mostly forecast the past). */
+const MAX_DATA_AGE_HOURS = 5 * 24;
+const MAX_HORIZON_HOURS = 7 * 24;
+const RETENTION_DAYS = 30;
+
+export interface TargetHistory { history: History; source: DataSource }
+
+/** Hourly demand and EIA's day-ahead forecast of one BA over [from, to) (DF reaches into the future). */
+export async function loadDemandHistory(db: Db, ba: string, from: Date, to: Date): Promise<TargetHistory> {
+  const ts = hourStarts(from, to);
+  const y = new Array<number | null>(ts.length).fill(null);
+  const df = new Array<number | null>(ts.length).fill(null);
+  const rows = await db.query<{ type: string; source: string; ts: Date | string; value: number | null }>(
+    `SELECT s.type, s.source, o.ts, o.value FROM series s JOIN observations o ON o.series_id = s.id
+      WHERE s.ba_code = $1 AND s.type IN ('demand', 'forecast') AND o.ts >= $2 AND o.ts < $3`, [ba, from, to]);
+  const t0 = ts[0]?.getTime() ?? 0;
+  const sources = new Set<string>();
+  for (const r of rows) {
+    const i = (new Date(r.ts).getTime() - t0) / HOUR_MS;
+    if (!Number.isInteger(i) || i < 0 || i >= ts.length || r.value === null) continue;
+    (r.type === 'demand' ? y : df)[i] = Number(r.value);
+    if (r.type === 'demand') sources.add(r.source);
+  }
+  return { history: { ts, y, df }, source: combineSources(sources) };
+}
+
+/** Consumption-based lifecycle intensity of every BA over [from, to), traced once for the whole system. */
+export async function loadIntensityHistories(db: Db, from: Date, to: Date): Promise<Map<string, TargetHistory>> {
+  const [system, overrides] = await Promise.all([loadSystemHours(db, from, to), loadFactorOverrides(db)]);
+  const out = new Map<string, TargetHistory>();
+  for (const [ba, points] of consumptionPoints(system, 'lifecycle', overrides)) {
+    out.set(ba, { history: { ts: system.ts, y: points.map((p) => p.value) }, source: combineSources(system.sources.get(ba) ?? []) });
+  }
+  return out;
+}
+
+export interface TargetForecast { points: ForecastPoint[]; dataThrough: Date; trainRows: number }
+
+function lastKnown(y: History['y']): number {
+  for (let i = y.length - 1; i >= 0; i--) if (y[i] !== null && y[i] !== undefined) return i;
+  return -1;
+}
+
+/**
+ * Forecasts a target from the hour after its newest value through `now` + horizon (at most a week ahead of
+ * the data); a reason string when it cannot (no data, data older than five days, under two weeks of history).
+ */
+export function forecastFrom(h: TargetHistory, timeZone: string, now: Date, horizonHours = FORECAST_HORIZON_HOURS): TargetForecast | string {
+  const last = lastKnown(h.history.y);
+  if (last < 0) return 'no data';
+  const dataThrough = h.history.ts[last]!;
+  if (now.getTime() - dataThrough.getTime() > MAX_DATA_AGE_HOURS * HOUR_MS) return `data older than ${MAX_DATA_AGE_HOURS} h`;
+  const from = last + 1;
+  const until = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + horizonHours * HOUR_MS;
+  const hours = Math.min(MAX_HORIZON_HOURS, Math.round((until - dataThrough.getTime()) / HOUR_MS) - 1);
+  const missing = from + hours - h.history.ts.length;
+  const history = missing > 0 ? extend(h.history, missing) : h.history;
+  const calendar = calendarFor(history.ts, timeZone);
+  const models = fitModels(history, calendar, 0, from);
+  if (!models) return 'under two weeks of usable history';
+  // DF rows after the data end are EIA's published day-ahead forecast: known at forecast time
+  return { points: predictAhead(history, calendar, models, from, hours, history.ts.length), dataThrough, trainRows: models.base.rows };
+}
+
+async function storeRun(db: Db, ba: string, target: ForecastTarget, madeAt: Date, source: DataSource, f: TargetForecast): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(`DELETE FROM forecast_runs WHERE ba_code = $1 AND target = $2 AND made_at = $3`, [ba, target, madeAt]);
+    await tx.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [ba, target, madeAt, MODEL_NAME, source, f.dataThrough, f.trainRows]);
+    await tx.query(
+      `INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
+       SELECT $1, $2, $3, t.ts, t.value, t.low, t.high, $4
+         FROM unnest($5::timestamptz[], $6::float8[], $7::float8[], $8::float8[]) AS t (ts, value, low, high)`,
+      [ba, target, madeAt, MODEL_NAME, f.points.map((p) => p.ts.toISOString()), f.points.map((p) => p.value), f.points.map((p) => p.low), f.points.map((p) => p.high)]);
+  });
+}
+
+export interface RefreshDeps { db: Db; logger: Pick<Logger, 'info' | 'warn' | 'error'>; cache?: Cache | undefined }
+export interface RefreshSummary { madeAt: string; stored: number; skipped: Array<{ ba: string; target: ForecastTarget; reason: string }>; failed: string[] }
+
+/**
+ * Retrains and re-forecasts demand and consumption-based intensity for every active BA (or `bas`), stores
+ * each forecast with its made-at time, prunes runs older than 30 days and drops the BAs' cached answers.
+ * One BA failing is logged and the others go on.
+ */
+export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; bas?: readonly string[] } = {}): Promise<RefreshSummary> {
+  const { db, logger } = deps;
+  const now = opts.now ?? new Date();
+  const madeAt = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  const horizonEnd = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + (FORECAST_HORIZON_HOURS + 1) * HOUR_MS);
+  const all = await listBas(db);
+  const bas = opts.bas ? all.filter((b) => opts.bas!.includes(b.code)) : all;
+  const summary: RefreshSummary = { madeAt: madeAt.toISOString(), stored: 0, skipped: [], failed: [] };
+  const intensity = await loadIntensityHistories(db, new Date(now.getTime() - HISTORY_DAYS.intensity * 86_400_000), horizonEnd);
+  for (const ba of bas) {
+    try {
+      const targets: Array<[ForecastTarget, TargetHistory | undefined]> = [
+        ['demand', ba.generationOnly ? undefined : await loadDemandHistory(db, ba.code, new Date(now.getTime() - HISTORY_DAYS.demand * 86_400_000), horizonEnd)],
+        ['intensity', intensity.get(ba.code)],
+      ];
+      for (const [target, history] of targets) {
+        const f = history ? forecastFrom(history, ba.timeZone, now) : 'no data';
+        if (typeof f === 'string') { summary.skipped.push({ ba: ba.code, target, reason: f }); continue; }
+        await storeRun(db, ba.code, target, madeAt, history!.source, f);
+        summary.stored++;
+      }
+      if (deps.cache) await invalidateBa(deps.cache, ba.code);
+    } catch (err) {
+      summary.failed.push(ba.code);
+      logger.error({ ba: ba.code, err: (err as Error).message }, 'forecast failed; the other BAs go on');
+    }
+  }
+  await db.query(`DELETE FROM forecast_runs WHERE made_at < $1`, [new Date(now.getTime() - RETENTION_DAYS * 86_400_000)]);
+  logger.info({ madeAt: summary.madeAt, stored: summary.stored, skipped: summary.skipped.length, failed: summary.failed }, 'forecasts refreshed');
+  return summary;
+}
+
+export interface ForecastRow {
+  ts: string; demandMw: number | null; demandLow: number | null; demandHigh: number | null;
+  intensity: number | null; intensityLow: number | null; intensityHigh: number | null;
+}
+
+export interface LatestForecast {
+  ba: string; source: DataSource; dataThrough: string | null; madeAt: string | null; model: string;
+  points: ForecastRow[];
+}
+
+/**
+ * The newest stored demand and intensity forecasts of a BA, merged by hour (every stored hour, oldest first).
+ * `madeAt` is the newer of the two runs; `dataThrough` the older of their data ends (the forecast rests on both).
+ * `undefined` for an unknown BA; no runs → empty points.
+ */
+export async function latestForecast(db: Db, code: string): Promise<LatestForecast | undefined> {
+  const ba: BalancingAuthority | undefined = await getBa(db, code);
+  if (!ba) return undefined;
+  const runs = await db.query<{ target: ForecastTarget; made_at: Date | string; source: string; data_through: Date | string; model: string }>(
+    `SELECT DISTINCT ON (target) target, made_at, source, data_through, model FROM forecast_runs
+      WHERE ba_code = $1 ORDER BY target, made_at DESC`, [ba.code]);
+  if (runs.length === 0) return { ba: ba.code, source: 'none', dataThrough: null, madeAt: null, model: MODEL_NAME, points: [] };
+  const rows = await db.query<{ target: ForecastTarget; ts: Date | string; value: number; low: number; high: number }>(
+    `SELECT f.target, f.ts, f.value, f.low, f.high FROM forecasts f
+       JOIN (VALUES ${runs.map((_, i) => `($${2 * i + 2}::text, $${2 * i + 3}::timestamptz)`).join(', ')}) AS r (target, made_at)
+         ON r.target = f.target AND r.made_at = f.made_at
+      WHERE f.ba_code = $1 ORDER BY f.ts`,
+    [ba.code, ...runs.flatMap((r) => [r.target, new Date(r.made_at).toISOString()])]);
+  const byTs = new Map<string, ForecastRow>();
+  for (const r of rows) {
+    const ts = new Date(r.ts).toISOString();
+    let row = byTs.get(ts);
+    if (!row) byTs.set(ts, (row = { ts, demandMw: null, demandLow: null, demandHigh: null, intensity: null, intensityLow: null, intensityHigh: null }));
+    if (r.target === 'demand') Object.assign(row, { demandMw: Number(r.value), demandLow: Number(r.low), demandHigh: Number(r.high) });
+    else Object.assign(row, { intensity: Number(r.value), intensityLow: Number(r.low), intensityHigh: Number(r.high) });
+  }
+  const times = (f: (r: typeof runs[number]) => Date | string) => runs.map((r) => new Date(f(r)).getTime());
+  return {
+    ba: ba.code,
+    source: combineSources(runs.map((r) => r.source)),
+    dataThrough: new Date(Math.min(...times((r) => r.data_through))).toISOString(),
+    madeAt: new Date(Math.max(...times((r) => r.made_at))).toISOString(),
+    model: runs[0]!.model,
+    points: [...byTs.values()].sort((a, b) => a.ts.localeCompare(b.ts)),
+  };
+}
