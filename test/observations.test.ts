@@ -9,7 +9,7 @@ import { migrate } from '../src/platform/migrate.ts';
 import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/platform/db.ts';
 import { ensureSeries } from '../src/grid/series-repository.ts';
-import { upsertObservations, type ObservationInput } from '../src/grid/observation-repository.ts';
+import { upsertObservations, QUALITY, type ObservationInput, type UpsertResult } from '../src/grid/observation-repository.ts';
 
 const hour = (i: number) => new Date(Date.UTC(2025, 0, 31, 0) + i * 3_600_000);
 
@@ -54,6 +54,64 @@ for (const target of testDatabases()) {
           assert.equal(got.length, expected.size);
           for (const g of got) assert.equal(g.value, expected.get((new Date(g.ts).getTime() - hour(0).getTime()) / 3_600_000));
         }), { numRuns: 15 });
+    });
+
+    it('gives the same counts and the same stored rows through the COPY path as through unnest (property)', async () => {
+      const viaUnnest = await ensureSeries(db, { baCode: 'MISO', type: 'generation_by_fuel', subtype: 'COL' });
+      const viaCopy = await ensureSeries(db, { baCode: 'MISO', type: 'generation_by_fuel', subtype: 'NG' });
+      const stored = async (seriesId: number) => (await db.query<{ ts: Date | string; value: number | null; quality: number; revisions: number }>(
+        'SELECT ts, value, quality, revisions FROM observations WHERE series_id = $1 ORDER BY ts', [seriesId]))
+        .map((r) => [new Date(r.ts).toISOString(), r.value, r.quality, r.revisions]);
+      // hours straddle a month boundary (two partitions); values and qualities collide often, so
+      // batches mix new keys, unchanged rows, value revisions and quality-only changes
+      const batch = fc.uniqueArray(fc.record({
+        h: fc.integer({ min: 0, max: 40 }).map((i) => i * 3),
+        v: fc.option(fc.integer({ min: -2, max: 2 }).map((x) => x * 1.5), { nil: null }),
+        q: fc.constantFrom(...QUALITY),
+      }), { selector: (r) => r.h, maxLength: 41 });
+      await fc.assert(fc.asyncProperty(fc.array(batch, { maxLength: 5 }), async (batches) => {
+        await db.query('DELETE FROM observations WHERE series_id = ANY ($1::integer[])', [[viaUnnest, viaCopy]]);
+        for (const b of batches) {
+          const rows = (seriesId: number): ObservationInput[] => b.map((r) => ({ seriesId, ts: hour(r.h), value: r.v, quality: r.q }));
+          const a: UpsertResult = await upsertObservations(db, rows(viaUnnest), { path: 'unnest' });
+          const c: UpsertResult = await upsertObservations(db, rows(viaCopy), { path: 'copy' });
+          assert.deepEqual(c, a);
+        }
+        assert.deepEqual(await stored(viaCopy), await stored(viaUnnest));
+      }), { numRuns: 25 });
+    });
+
+    it('refuses a batch that repeats a new key on either path, writing nothing', async () => {
+      const dup = await ensureSeries(db, { baCode: 'MISO', type: 'generation_by_fuel', subtype: 'OIL' });
+      const rows: ObservationInput[] = [0, 1, 1].map((h) => ({ seriesId: dup, ts: hour(h), value: h, quality: 'good' }));
+      for (const path of ['unnest', 'copy'] as const) {
+        await assert.rejects(upsertObservations(db, rows, { path }), /affect row a second time/);
+        assert.equal((await db.query('SELECT 1 FROM observations WHERE series_id = $1', [dup])).length, 0);
+      }
+    });
+
+    it('counts right when another transaction inserts the same new keys while a COPY batch runs', { skip: target.name === 'pglite' && 'PGlite has one connection' }, async () => {
+      const raced = await ensureSeries(db, { baCode: 'MISO', type: 'generation_by_fuel', subtype: 'NUC' });
+      const row = (h: number, value: number): ObservationInput => ({ seriesId: raced, ts: hour(h), value, quality: 'good' });
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      let written!: () => void;
+      const firstWrote = new Promise<void>((r) => { written = r; });
+      // the first writer holds hours 0-9 uncommitted; the batch (hours 5-14, hour 7 different) runs meanwhile
+      const first = db.transaction(async (tx) => {
+        await upsertObservations(tx, Array.from({ length: 10 }, (_, h) => row(h, h)));
+        written();
+        await gate;
+      });
+      await firstWrote;
+      const second = upsertObservations(db, Array.from({ length: 10 }, (_, i) => row(i + 5, i + 5 === 7 ? -7 : i + 5)), { path: 'copy' });
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      await first;
+      assert.deepEqual(await second, { inserted: 5, updated: 1 });
+      const values = await db.query<{ value: number; revisions: number }>('SELECT value, revisions FROM observations WHERE series_id = $1 ORDER BY ts', [raced]);
+      assert.deepEqual(values.map((v) => v.value), [0, 1, 2, 3, 4, 5, 6, -7, 8, 9, 10, 11, 12, 13, 14]);
+      assert.equal(values[7]!.revisions, 1);
     });
 
     it('serves a range as JSON pages and as CSV', async () => {

@@ -1,16 +1,66 @@
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+
+/** A value COPY can carry in text format; Dates travel as ISO instants. */
+export type CopyValue = string | number | boolean | Date | null;
 
 export interface Db {
   readonly kind: 'postgres' | 'pglite';
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs fn in a transaction; called on a transaction's Db it opens a savepoint inside it. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Bulk-loads rows with `COPY table (columns) FROM STDIN` (text format). On a pooled PostgreSQL
+   * Db the COPY may run on any connection: load temporary tables from a transaction's Db.
+   */
+  copyInto(table: string, columns: readonly string[], rows: Iterable<readonly CopyValue[]>): Promise<void>;
+  /**
+   * Calls handler with the payload of every NOTIFY on channel (a lower-case SQL identifier),
+   * as delivered: on commit of the notifying transaction. Resolves once listening; the returned
+   * function stops it.
+   */
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
-function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql): Db {
+const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function checkChannel(channel: string): void {
+  // PGlite sends LISTEN unquoted and postgres.js quotes: only plain lower-case names mean the same to both.
+  if (!CHANNEL.test(channel)) throw new Error(`listen: channel must be a lower-case SQL identifier, got ${JSON.stringify(channel)}`);
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+function copySql(table: string, columns: readonly string[], source: string): string {
+  return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source}`;
+}
+
+function copyField(v: CopyValue): string {
+  if (v === null) return '\\N';
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (typeof v === 'number') return String(v);
+  return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** COPY text format in chunks of about 64 KB, so large loads stream instead of building one string. */
+export function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
+  let chunk = '';
+  for (const row of rows) {
+    let line = '';
+    for (let i = 0; i < row.length; i++) line += (i ? '\t' : '') + copyField(row[i]!);
+    chunk += line + '\n';
+    if (chunk.length >= 65_536) { yield chunk; chunk = ''; }
+  }
+  if (chunk) yield chunk;
+}
+
+function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql, inTransaction: boolean): Db {
   return {
     kind: 'postgres',
     query: async <T,>(text: string, params: unknown[] = []) =>
@@ -18,34 +68,124 @@ function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgre
         ? await sql.unsafe(text).simple()
         : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
     transaction: async <T,>(fn: (tx: Db) => Promise<T>) =>
-      (await root.begin((tx) => fn(fromPostgres(tx, root)))) as T,
+      (inTransaction
+        ? await (sql as postgres.TransactionSql).savepoint((sp) => fn(fromPostgres(sp, root, true)))
+        : await root.begin((tx) => fn(fromPostgres(tx, root, true)))) as T,
+    copyInto: async (table, columns, rows) => {
+      if (!inTransaction) return void await root.begin((tx) => copyIn(tx, copySql(table, columns, 'STDIN'), rows));
+      await copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), rows);
+    },
+    listen: async (channel, handler) => {
+      checkChannel(channel);
+      // postgres.js keeps one dedicated listening connection and re-listens after reconnects.
+      const { unlisten } = await root.listen(channel, handler);
+      return unlisten;
+    },
     close: () => root.end({ timeout: 5 }),
   };
 }
 
-function fromPglite(pg: PGlite | Parameters<Parameters<PGlite['transaction']>[0]>[0], root: PGlite): Db {
-  return {
+/**
+ * postgres.js 3.4 never settles a COPY writable whose COPY fails after the last row was sent
+ * (porsager/postgres#1173: a unique violation, a lost connection), so `pipeline` would wait
+ * forever. Instead: write every chunk, end the stream once the socket has taken them all (Node
+ * then sends CopyDone at once), and follow with a no-op query on the same connection. The server
+ * answers it only after the COPY, and fails it when the COPY failed (the transaction is aborted).
+ * A failure reported while rows are still streaming destroys the stream and rejects the writes.
+ */
+async function copyIn(tx: postgres.TransactionSql, statement: string, rows: Iterable<readonly CopyValue[]>): Promise<void> {
+  const stream = await tx.unsafe(statement).writable();
+  let last: Promise<void> = Promise.resolve();
+  try {
+    for (const chunk of copyText(rows)) {
+      last = new Promise((resolve, reject) => { stream.write(chunk, (err) => (err ? reject(err) : resolve())); });
+      last.catch(() => {}); // observed below, or superseded by the 'error' that once() rethrows
+      if (stream.writableNeedDrain) await once(stream, 'drain');
+    }
+    await last;
+  } catch (err) {
+    stream.destroy(err as Error);
+    throw err;
+  }
+  stream.end();
+  try {
+    await tx.unsafe('SELECT 1');
+  } catch (err) {
+    throw new Error(`${statement} failed (postgres.js reports no reason for a COPY that fails after its last row)`, { cause: err });
+  }
+}
+
+let savepoints = 0;
+
+async function withSavepoint<T>(tx: Transaction, fn: () => Promise<T>): Promise<T> {
+  const name = `gp_sp_${++savepoints}`;
+  await tx.exec(`SAVEPOINT ${name}`);
+  try {
+    const result = await fn();
+    await tx.exec(`RELEASE SAVEPOINT ${name}`);
+    return result;
+  } catch (err) {
+    await tx.exec(`ROLLBACK TO SAVEPOINT ${name}; RELEASE SAVEPOINT ${name}`);
+    throw err;
+  }
+}
+
+function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
+  const self: Db = {
     kind: 'pglite',
     query: async <T,>(text: string, params: unknown[] = []) =>
       params.length === 0 && text.includes(';')
         ? ((await pg.exec(text)).at(-1)?.rows ?? []) as T[]
         : (await pg.query<T>(text, params)).rows,
-    transaction: <T,>(fn: (tx: Db) => Promise<T>) => root.transaction((tx) => fn(fromPglite(tx, root))),
+    transaction: <T,>(fn: (inner: Db) => Promise<T>) =>
+      tx ? withSavepoint(tx, () => fn(self)) : root.transaction((t) => fn(fromPglite(t, root, t))),
+    copyInto: async (table, columns, rows) => {
+      // PGlite has no COPY protocol: it reads the rows from a blob mounted at /dev/blob.
+      await pg.query(copySql(table, columns, `'/dev/blob'`), [], { blob: new Blob([...copyText(rows)]) });
+    },
+    listen: async (channel, handler) => {
+      checkChannel(channel);
+      const unlisten = await root.listen(channel, handler);
+      return () => unlisten();
+    },
     close: () => root.close(),
   };
+  return self;
+}
+
+/**
+ * postgres.js leaves Nagle's algorithm on, so the small CopyDone message that ends every COPY
+ * waits for the server's delayed ACK (about 40 ms, measured); this connects with TCP_NODELAY.
+ * Tries each host of a multi-host URL in turn; a unix socket path needs no such option.
+ */
+async function connectNoDelay(o: { host: string[]; port: number[]; path: string | false; connect_timeout: number }): Promise<net.Socket> {
+  let lastError: unknown = new Error('no host to connect to');
+  const targets = o.path ? [{ path: o.path }] : o.host.map((host, i) => ({ host, port: o.port[i] ?? o.port[0]!, noDelay: true }));
+  for (const target of targets) {
+    const socket = net.connect(target);
+    try {
+      await once(socket, 'connect', { signal: AbortSignal.timeout(o.connect_timeout * 1000) });
+      return socket;
+    } catch (err) {
+      socket.destroy();
+      lastError = err;
+    }
+  }
+  throw lastError;
 }
 
 /** PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:'). */
 export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
   if (opts.databaseUrl) {
-    const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5 });
+    // `socket` is a documented postgres.js option that its type declarations lack.
+    const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5, socket: connectNoDelay } as postgres.Options<Record<string, never>>);
     try {
       await sql`select 1`;
     } catch (err) {
       await sql.end({ timeout: 1 });
       throw new Error(`cannot reach DATABASE_URL: ${(err as Error).message}`, { cause: err });
     }
-    return fromPostgres(sql, sql);
+    return fromPostgres(sql, sql, false);
   }
   let dir: string | undefined;
   if (opts.dataDir !== ':memory:') {
@@ -54,5 +194,5 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
   }
   const pg = new PGlite(dir);
   await pg.waitReady;
-  return fromPglite(pg, pg);
+  return fromPglite(pg, pg, undefined);
 }
