@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { DEFAULT_PREFS, mergePrefs, parsePrefs, safeRedirect, serializePrefs, type Prefs } from './app/lib/prefs.ts';
 import { addDays, isIsoDate, localDate, zonedMidnight } from './app/lib/time.ts';
 import { intensityColour, INTENSITY_BINS } from './app/lib/scale.ts';
-import { toCsv } from './app/lib/format.ts';
+import { fmtSigned, fmtSignedPct, toCsv } from './app/lib/format.ts';
 import { badgeSvg } from './badge.ts';
 import { createLiveHub, parseHoursEvent } from './live-hub.ts';
 import { filterRows } from './app/lib/filter-rows.ts';
@@ -145,5 +145,15 @@ describe('live hub', () => {
     assert.equal(parseHoursEvent('{"bas":"CISO","newest":"x"}'), undefined);
     assert.equal(parseHoursEvent('{'), undefined);
     assert.deepEqual(parseHoursEvent('{"bas":["CISO",3],"newest":"2025-01-01T00:00:00Z"}'), { bas: ['CISO'], newest: '2025-01-01T00:00:00Z', source: '' });
+  });
+});
+
+describe('signed numbers', () => {
+  it('gives no direction to values that round to zero', () => {
+    assert.equal(fmtSigned(-0.4), '±0');
+    assert.equal(fmtSigned(1234.5, ' MW'), '+1,235 MW');
+    assert.equal(fmtSigned(-56), '−56');
+    assert.equal(fmtSignedPct(-0.04), '±0.0 %');
+    assert.equal(fmtSignedPct(3.456), '+3.5 %');
   });
 });

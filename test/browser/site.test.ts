@@ -125,6 +125,23 @@ describe('GridPulse in Chromium', needs({ chromium: true }), () => {
     assert.match((await page.locator('.fresh').first().textContent()) ?? '', /UTC/);
   });
 
+  it('works from the keyboard: skip link, settings disclosure, BA links', async () => {
+    const page = await newPage();
+    await page.goto(`${site.url}/`, { waitUntil: 'networkidle' });
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.match(page.url(), /#main$/);
+    await page.focus('details.settings summary');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => (document.querySelector('details.settings') as HTMLDetailsElement).open), true);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'time');
+    await page.focus('table.bas a[href="/ba/CISO"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/ba\/CISO$/);
+  });
+
   it('renders an embed inside an iframe of another origin, and refuses to frame other pages', async () => {
     const page = await newPage();
     await page.goto(framerUrl, { waitUntil: 'networkidle' });

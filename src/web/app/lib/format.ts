@@ -8,8 +8,20 @@ export const fmtMw = (v: number | null | undefined): string => (v === null || v 
 export const fmtPct = (share: number | null | undefined, digits = 0): string =>
   share === null || share === undefined || !Number.isFinite(share) ? '—' : `${(share * 100).toFixed(digits)} %`;
 
-export const fmtSigned = (v: number | null | undefined, unit = ''): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v > 0 ? '+' : v < 0 ? '−' : '±'}${INT.format(Math.abs(Math.round(v)))}${unit}`;
+const sign = (rounded: number) => (rounded > 0 ? '+' : rounded < 0 ? '−' : '±');
+
+/** "+1,234", "−56", "±0" (a value that rounds to zero gets no direction). */
+export const fmtSigned = (v: number | null | undefined, unit = ''): string => {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  const r = Math.round(v);
+  return `${sign(r)}${INT.format(Math.abs(r))}${unit}`;
+};
+
+/** A signed percentage with one decimal: "+3.4 %", "±0.0 %". */
+export const fmtSignedPct = (pct: number): string => {
+  const r = Math.round(pct * 10) / 10;
+  return `${sign(r)}${Math.abs(r).toFixed(1)} %`;
+};
 
 /** Rows → CSV text (RFC 4180 quoting). */
 export function toCsv(header: string[], rows: Array<Array<string | number | null>>): string {

@@ -6,7 +6,7 @@ import { hourlyColumns, part, requireBa, type Part } from '../lib/loaders.ts';
 import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
-import { fmtInt, fmtMw, fmtPct, fmtSigned, fuelColour, fuelName } from '../lib/format.ts';
+import { fmtInt, fmtMw, fmtPct, fmtSigned, fmtSignedPct, fuelColour, fuelName } from '../lib/format.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
 import { IntensityChip } from '../components/intensity-chip.tsx';
 import { Missing } from '../components/missing.tsx';
@@ -66,14 +66,19 @@ function Card({ title, value, detail, href }: { title: string; value: ReactNode;
   );
 }
 
+const METRIC_LABELS: Record<string, string> = {
+  demandEnergy: 'Energy', peakDemand: 'Peak demand', minDemand: 'Minimum demand', renewableShare: 'Renewable share',
+  avgIntensity: 'Average intensity', forecastMape: 'EIA forecast error (MAPE)', netInterchange: 'Net interchange',
+};
+
 const fmtMetric = (v: number | null, unit: string) =>
   (unit === 'fraction' ? fmtPct(v) : v === null ? '—' : unit === '%' ? `${v.toFixed(1)} %` : fmtInt(v));
 
 function Diff({ m, unit, reason }: { m: BaselineMetric['priorWeeks']; unit: string; reason: string | undefined }) {
   if (!m) return <span className="muted" title={reason}>—{reason ? <span className="sr-only"> ({reason})</span> : null}</span>;
   const cls = m.diff > 0 ? 'pos' : m.diff < 0 ? 'neg' : undefined;
-  const diff = unit === 'fraction' ? `${fmtSigned(m.diff * 100)} pts` : fmtSigned(m.diff);
-  return <span className={cls} title={`baseline ${fmtMetric(m.value, unit)}`}>{diff}{m.pct === null ? '' : ` (${fmtSigned(m.pct)} %)`}</span>;
+  const diff = unit === 'fraction' ? `${fmtSignedPct(m.diff * 100).replace(' %', ' pts')}` : unit === '%' ? fmtSignedPct(m.diff).replace(' %', ' pts') : fmtSigned(m.diff);
+  return <span className={cls} title={`baseline ${fmtMetric(m.value, unit)}`}>{diff}{m.pct === null ? '' : ` (${fmtSignedPct(m.pct)})`}</span>;
 }
 
 function baselineRows(p: Pulse): BaselineMetric[] {
@@ -136,7 +141,7 @@ function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: s
             <caption>Compared with the same weekday of the previous four weeks and with a year earlier (<a href="/methodology#baseline">how</a>)</caption>
             <thead><tr><th scope="col">Metric</th><th scope="col">This day</th><th scope="col">vs prior 4 weeks</th><th scope="col">vs last year</th></tr></thead>
             <tbody>{base.map((m) => (
-              <tr key={m.metric}><th scope="row"><abbr title={m.definition}>{m.metric}</abbr> <span className="muted">({m.unit === 'fraction' ? '%' : m.unit})</span></th><td className="num">{fmtMetric(m.value, m.unit)}</td><td><Diff m={m.priorWeeks} unit={m.unit} reason={m.reasons?.priorWeeks} /></td><td><Diff m={m.lastYear} unit={m.unit} reason={m.reasons?.lastYear} /></td></tr>
+              <tr key={m.metric}><th scope="row"><abbr title={m.definition}>{METRIC_LABELS[m.metric] ?? m.metric}</abbr> <span className="muted">({m.unit === 'fraction' ? '%' : m.unit})</span></th><td className="num">{fmtMetric(m.value, m.unit)}</td><td><Diff m={m.priorWeeks} unit={m.unit} reason={m.reasons?.priorWeeks} /></td><td><Diff m={m.lastYear} unit={m.unit} reason={m.reasons?.lastYear} /></td></tr>
             ))}</tbody>
           </table>
         </div>
@@ -180,9 +185,11 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
       ...(fc.length ? { bands: [[3, 4] as [number, number]] } : {}),
       shade: clean.map((w) => ({ start: w.start, end: w.end })),
     });
-    notes.intensity = clean.length
-      ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (${d.clean.ok ? d.clean.data.basis : ''}).${fc.length ? ' Blue band: 48-hour forecast range.' : ''}`
-      : 'No clean-window answer for this range.';
+    const forecastNote = fc.length ? ' Blue band: the 48-hour forecast range.'
+      : d.forecast && !d.forecast.ok ? ` No 48-hour forecast: ${d.forecast.missing ? 'the forecast endpoint is not deployed on this server yet' : d.forecast.detail}.` : '';
+    notes.intensity = (clean.length
+      ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (from ${d.clean.ok ? d.clean.data.basis : ''}).`
+      : 'No clean-window answer for this range.') + forecastNote;
   } else {
     notes.intensityMissing = 'Hourly carbon intensity needs the analytics endpoint /api/v1/bas/{code}/hourly, which is not deployed on this server yet.';
   }
