@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { testDatabases } from '../../test/support/databases.ts';
 import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
-import { hoursPayloads } from './change-events.ts';
+import { HOURS_CHANNEL, hoursPayloads } from './change-events.ts';
 import { PointStore } from './store-points.ts';
 import type { EiaPoint } from './eia-schema.ts';
 
@@ -23,6 +23,9 @@ describe('change event payloads', () => {
   });
 });
 
+/** NOTIFY is database-wide: other test schemas on the same server notify too; keep this file's (its hours are in March 2019). */
+const ours = (payload: string) => String(JSON.parse(payload).newest).startsWith('2019-03-1');
+
 function points(ba: string, from: string, hours: number, value: (h: number) => number): EiaPoint[] {
   return Array.from({ length: hours }, (_, h) => ({ route: 'region' as const, ba, code: 'D', ts: new Date(Date.parse(from) + h * 3_600_000), value: value(h) }));
 }
@@ -32,6 +35,42 @@ for (const target of testDatabases()) {
     let db: Db;
     before(async () => { db = await target.open(); await migrate(db); });
     after(async () => { await db.close(); });
+
+    it('delivers one gridpulse_hours notification per committed batch with new or changed hours, none for a re-delivery', async () => {
+      const heard: string[] = [];
+      const unlisten = await db.listen(HOURS_CHANNEL, (payload) => { if (ours(payload)) heard.push(payload); });
+      try {
+        const store = new PointStore(db, logger, 'simulated');
+        const waitFor = async (n: number) => { for (let i = 0; i < 100 && heard.length < n; i++) await new Promise((r) => setTimeout(r, 20)); };
+        await store.store([...points('ERCO', '2019-03-11T00:00Z', 3, (h) => 40000 + h), ...points('MISO', '2019-03-11T00:00Z', 4, (h) => 70000 + h)]);
+        await waitFor(1);
+        assert.deepEqual(heard.map((p) => JSON.parse(p)), [{ bas: ['ERCO', 'MISO'], newest: '2019-03-11T03:00:00.000Z', source: 'simulated' }]);
+        await store.store(points('ERCO', '2019-03-11T00:00Z', 3, (h) => 40000 + h));
+        await store.store(points('ERCO', '2019-03-11T00:00Z', 2, (h) => 41000 + h));
+        await waitFor(2);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(heard.slice(1).map((p) => JSON.parse(p)), [{ bas: ['ERCO'], newest: '2019-03-11T01:00:00.000Z', source: 'simulated' }]);
+      } finally {
+        await unlisten();
+      }
+    });
+
+    it('announces nothing when the surrounding transaction rolls back (delivery happens on commit)', async () => {
+      const heard: string[] = [];
+      const unlisten = await db.listen(HOURS_CHANNEL, (payload) => { if (ours(payload)) heard.push(payload); });
+      try {
+        await assert.rejects(db.transaction(async (tx) => {
+          const r = await new PointStore(tx, logger).store(points('PJM', '2019-03-12T00:00Z', 2, (h) => 1 + h));
+          assert.equal(r.inserted, 2);
+          throw new Error('rolled back');
+        }), /rolled back/);
+        await new PointStore(db, logger).store(points('SWPP', '2019-03-12T00:00Z', 1, () => 5));
+        for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.deepEqual(heard.map((p) => JSON.parse(p).bas), [['SWPP']]);
+      } finally {
+        await unlisten();
+      }
+    });
 
     it('reports only BAs whose hours were inserted or changed, with the newest changed hour', async () => {
       const seen: Array<{ bas: string[]; newest: string }> = [];
