@@ -146,6 +146,17 @@ for (const target of testDatabases()) {
       assert.match(bad.json().detail, /check/);
     });
 
+    it('shows the backfill queue and per-route freshness', async () => {
+      await db.query(`INSERT INTO backfill_jobs (ba_code, route, source, ts_from, ts_to, status, attempts) VALUES
+        ('ERCO', 'region', 'eia', $1, $2, 'done', 1), ('ERCO', 'fuel', 'eia', $1, $1, 'queued', 0)`, [H(3), H(5)]);
+      const queued = (await app.inject('/api/v1/pipeline/backfills?status=queued')).json();
+      assert.deepEqual(queued.data.map((j: { ba: string; route: string; from: string; to: string; attempts: number }) => [j.ba, j.route, j.from, j.to, j.attempts]), [['ERCO', 'fuel', H(3), H(3), 0]]);
+      assert.equal((await app.inject('/api/v1/pipeline/backfills?status=lost')).statusCode, 400);
+      const fresh = (await app.inject('/api/v1/pipeline/freshness')).json().data as Array<{ ba: string; route: string; type: string; newest: string }>;
+      assert.deepEqual(fresh.filter((f) => f.ba === 'CISO').map((f) => [f.route, f.type, f.newest]),
+        [['region', 'demand', H(2)], ['fuel', 'generation_by_fuel', H(1)]]);
+    });
+
     it('documents the data API in OpenAPI', async () => {
       const doc = (await app.inject('/api/v1/openapi.json')).json();
       const postDoc = doc.paths['/api/v1/data/observations'].post;

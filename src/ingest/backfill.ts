@@ -91,3 +91,16 @@ async function runJob(deps: { db: Db; logger: Logger; client?: EiaClient | undef
     onRunStarted: (runId) => deps.db.query('UPDATE backfill_jobs SET run_id = $2, updated_at = now() WHERE id = $1', [job.id, runId]).then(() => undefined),
   }, { bas: [job.ba], from: job.from, to: job.to, routes: [job.route], kind: 'backfill', resume: job.runId ?? undefined });
 }
+
+export interface BackfillRow { id: number; ba: string; route: string; source: string; from: string; to: string; status: string; attempts: number; runId: number | null; lastError: string | null; updatedAt: string }
+
+/** The backfill queue, newest first. */
+export async function listBackfills(db: Db, status: string | undefined, limit: number, offset: number): Promise<BackfillRow[]> {
+  const rows = await db.query<{ id: number; ba_code: string; route: string; source: string; ts_from: Date | string; ts_to: Date | string; status: string; attempts: number; run_id: number | null; last_error: string | null; updated_at: Date | string }>(
+    `SELECT id, ba_code, route, source, ts_from, ts_to, status, attempts, run_id, last_error, updated_at FROM backfill_jobs
+     WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2 OFFSET $3`, [status ?? null, limit, offset]);
+  return rows.map((r) => ({
+    id: r.id, ba: r.ba_code, route: r.route, source: r.source, from: new Date(r.ts_from).toISOString(), to: new Date(r.ts_to).toISOString(),
+    status: r.status, attempts: r.attempts, runId: r.run_id, lastError: r.last_error, updatedAt: new Date(r.updated_at).toISOString(),
+  }));
+}

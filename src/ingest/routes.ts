@@ -5,9 +5,14 @@ import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
 import { listFindings } from './check-runner.ts';
+import { listBackfills, MAX_BACKFILL_ATTEMPTS } from './backfill.ts';
 
 const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant').transform((s) => new Date(s));
 const checkNames = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch'] as const;
+
+function routeOfType(type: string): string {
+  return type === 'generation_by_fuel' ? 'fuel' : type === 'ba_interchange' ? 'interchange' : type === 'co2' ? 'derived' : 'region';
+}
 
 export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -19,12 +24,16 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   }, async (req) => ({ data: await listRuns(db, req.query.limit) }));
 
   r.get('/api/v1/pipeline/freshness', {
-    schema: { summary: 'Newest stored hour per BA and series type, with its lag in minutes' },
+    schema: {
+      summary: 'Newest stored hour per BA and series type, with its EIA route and its lag in minutes',
+      description: 'route: region (demand, forecast, net generation, total interchange), fuel (generation by fuel), interchange (BA-to-BA). '
+        + 'lagMinutes = now − newest hour start. Per-series status against the expected publishing lag is at /api/v1/bas/{code}/freshness.',
+    },
   }, async () => {
     const rows = await db.query<{ ba: string; type: string; newest: Date | string }>(
       `SELECT ba_code AS ba, type, max(ts) AS newest FROM latest_observations GROUP BY ba_code, type ORDER BY ba_code, type`);
     const now = Date.now();
-    return { data: rows.map((r) => ({ ba: r.ba, type: r.type, newest: new Date(r.newest).toISOString(), lagMinutes: Math.round((now - new Date(r.newest).getTime()) / 60_000) })) };
+    return { data: rows.map((r) => ({ ba: r.ba, route: routeOfType(r.type), type: r.type, newest: new Date(r.newest).toISOString(), lagMinutes: Math.round((now - new Date(r.newest).getTime()) / 60_000) })) };
   });
 
   r.get('/api/v1/pipeline/checks', {
@@ -51,5 +60,22 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
     if (filter.from && filter.to && filter.to <= filter.from) throw new HttpProblem(400, 'to must be after from', 'to');
     const rows = await listFindings(db, filter, limit + 1, offset);
     return { data: rows.slice(0, limit), next: rows.length > limit ? offset + limit : null };
+  });
+
+  r.get('/api/v1/pipeline/backfills', {
+    schema: {
+      summary: 'Backfill jobs made from detected gaps, newest first (paged)',
+      description: 'A gap is a run of hours with no stored row between a series\' first and last stored hour (a stored null is not a gap). '
+        + `Each gap becomes one job per BA, route and source; a gap the source still does not fill is retried up to ${MAX_BACKFILL_ATTEMPTS} times. `
+        + '`from`/`to` are hour starts, inclusive; `runId` is the ledger run that did the work.',
+      querystring: z.object({
+        status: z.enum(['queued', 'running', 'done', 'failed']).optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        offset: z.coerce.number().int().min(0).default(0),
+      }),
+    },
+  }, async (req) => {
+    const rows = await listBackfills(db, req.query.status, req.query.limit + 1, req.query.offset);
+    return { data: rows.slice(0, req.query.limit), next: rows.length > req.query.limit ? req.query.offset + req.query.limit : null };
   });
 }
