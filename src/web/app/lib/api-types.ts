@@ -72,3 +72,4 @@ export interface PipelineRun {
   [k: string]: unknown;
 }
 export interface PipelineFreshness { data: Array<{ ba: string; type: string; newest: string; lagMinutes: number }> }
+export interface CheckFinding { id: number; runId: number; check: string; ba: string; series: string; from: string; to: string; severity: string; count: number; detail: unknown }

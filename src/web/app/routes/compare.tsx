@@ -79,7 +79,7 @@ export default function Compare() {
       {d.truncated ? <p className="notice">Only the first {MAX} are compared.</p> : null}
       {d.columns.length ? (
         <div className="table-scroll">
-          <table>
+          <table className="compare">
             <caption>The same metrics side by side; each column carries its own freshness</caption>
             <thead><tr><th scope="col">Metric</th>{d.columns.map((c) => <th key={c.ba.code} scope="col"><Link to={`/ba/${c.ba.code}`}>{c.ba.code}</Link> <span className="muted">{c.ba.name}</span></th>)}</tr></thead>
             <tbody>

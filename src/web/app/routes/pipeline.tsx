@@ -1,6 +1,6 @@
 import { useLoaderData, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
-import type { PipelineFreshness, PipelineRun } from '../lib/api-types.ts';
+import type { CheckFinding, PipelineFreshness, PipelineRun } from '../lib/api-types.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { agoLabel, dateTimeLabel } from '../lib/time.ts';
@@ -10,11 +10,12 @@ export const meta: MetaFunction = () => [{ title: 'Data pipeline · GridPulse' }
 
 export async function loader({ context }: LoaderFunctionArgs) {
   const web = context.get(webContext);
-  const [runs, fresh] = await Promise.all([
+  const [runs, fresh, checks] = await Promise.all([
     web.api<{ data: PipelineRun[] }>('/api/v1/pipeline/runs?limit=30'),
     web.api<PipelineFreshness>('/api/v1/pipeline/freshness'),
+    web.api<{ data: CheckFinding[] }>('/api/v1/pipeline/checks?limit=50'),
   ]);
-  return { runs: part(runs), fresh: part(fresh), now: web.now().toISOString() };
+  return { runs: part(runs), fresh: part(fresh), checks: part(checks), now: web.now().toISOString() };
 }
 
 const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : v === null || v === undefined ? '—' : String(v));
@@ -38,11 +39,28 @@ export default function Pipeline() {
             <tbody>{d.runs.data.data.map((r) => (
               <tr key={r.id}>
                 <th scope="row">#{r.id}</th><td>{n(r.kind)}</td><td>{n(r.source)}</td>
-                <td><span className={`fresh fresh-${r.status === 'succeeded' || r.status === 'ok' ? 'fresh' : r.status === 'running' ? 'late' : r.status === 'failed' ? 'stale' : 'unknown'}`}>{n(r.status)}</span></td>
+                <td><span className={`fresh fresh-${r.status === 'succeeded' || r.status === 'ok' ? 'fresh' : r.status === 'running' || r.status === 'partial' ? 'late' : r.status === 'failed' ? 'stale' : 'unknown'}`}>{n(r.status)}</span></td>
                 <td>{r.startedAt ? dateTimeLabel(r.startedAt, zone.timeZone) : '—'}</td>
                 <td className="num">{n(r.rowsFetched)}</td><td className="num">{n(r.rowsInserted)}</td><td className="num">{n(r.rowsUpdated)}</td>
                 <td className="num">{n(r.rowsRejected)}</td><td className="num">{n(r.requests)}</td><td className="num">{n(r.retries)}</td>
                 <td>{Array.isArray(r.errors) && r.errors.length ? <details><summary>{r.errors.length}</summary><pre>{JSON.stringify(r.errors, null, 1).slice(0, 2000)}</pre></details> : '0'}</td>
+              </tr>
+            ))}</tbody>
+          </table>
+        </div>
+      )}
+      <h2 id="checks">Quality checks</h2>
+      <p>Checks flag values and never drop or change them; definitions are in the <a href="/docs">API reference</a> (pipeline/checks).</p>
+      {!d.checks.ok ? <Missing what="Quality-check findings" part={d.checks} /> : d.checks.data.data.length === 0 ? <p>No findings: every check passed on the stored hours.</p> : (
+        <div className="table-scroll">
+          <table>
+            <caption>The 50 newest findings</caption>
+            <thead><tr><th scope="col">Run</th><th scope="col">Check</th><th scope="col">Series</th><th scope="col">Hours</th><th scope="col">Flagged</th><th scope="col">Severity</th></tr></thead>
+            <tbody>{d.checks.data.data.map((c) => (
+              <tr key={c.id}>
+                <th scope="row">#{c.runId}</th><td>{c.check.replaceAll('_', ' ')}</td><td><a href={`/ba/${c.ba}`}>{c.series}</a></td>
+                <td>{dateTimeLabel(c.from, zone.timeZone)}{c.to !== c.from ? ` – ${dateTimeLabel(c.to, zone.timeZone)}` : ''}</td>
+                <td className="num">{n(c.count)}</td><td><span className={`fresh fresh-${c.severity === 'error' ? 'stale' : c.severity === 'warning' ? 'late' : 'unknown'}`}>{c.severity}</span></td>
               </tr>
             ))}</tbody>
           </table>
