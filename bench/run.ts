@@ -1,8 +1,14 @@
 import { benchUpsert } from './upsert.ts';
+import { benchQuery } from './query.ts';
+import { benchSize } from './size.ts';
+import { benchIngest } from './ingest.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
   upsert: benchUpsert,
+  query: benchQuery,
+  size: benchSize,
+  ingest: benchIngest,
 };
 
 const names = process.argv.slice(2);

@@ -1,0 +1,46 @@
+import { performance } from 'node:perf_hooks';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { openDb } from '../src/platform/db.ts';
+import { migrate } from '../src/platform/migrate.ts';
+import { listBas } from '../src/grid/ba-repository.ts';
+import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
+import { HISTORY_DAYS } from '../src/analytics/forecast.ts';
+import { backtestCsv, backtestStored, formatBacktest } from '../src/cli/forecast-command.ts';
+
+/**
+ * Forecast backtest figures: 48-hour forecasts made at local midnight of each of the last 28 days, MAPE
+ * against seasonal naive (same hour of the last observed day; same hour a week earlier) and EIA's own
+ * day-ahead forecast.
+ * 1. Demand on real EIA-930 data (../shared/data/eia930/demand_2015_2019, 2015-07..2019-08, 120 training days).
+ * 2. Demand and consumption-based intensity on the simulated grid (no real fuel-mix history long enough
+ *    for intensity is in the shared data: one week of PACW and ten days of the gridemissions file).
+ */
+
+const DAYS = Number(process.argv[2] ?? 28);
+const shared = path.resolve(fileURLToPath(new URL('../../shared/data/eia930/demand_2015_2019', import.meta.url)));
+const db = await openDb({ dataDir: ':memory:' });
+try {
+  await migrate(db);
+  if (existsSync(shared)) {
+    const t = performance.now();
+    process.stdout.write(`Real EIA-930 demand (${shared})\n`);
+    process.stdout.write(formatBacktest(await backtestCsv(db, shared, { days: DAYS, trainDays: HISTORY_DAYS.demand })));
+    process.stdout.write(`(${((performance.now() - t) / 1000).toFixed(1)} s)\n\n`);
+  } else {
+    process.stdout.write(`no shared data at ${shared}: real-data backtest skipped\n\n`);
+  }
+  const codes = ['CISO', 'ERCO', 'PJM', 'BPAT'];
+  const bas = (await listBas(db)).filter((b) => codes.includes(b.code));
+  const now = new Date(Date.UTC(2025, 7, 15));
+  const days = HISTORY_DAYS.intensity + DAYS + 10;
+  await loadSimulatedGrid({ db, logger: pino({ level: 'warn' }) }, bas, new Date(now.getTime() - days * 86_400_000), days * 24);
+  const t = performance.now();
+  process.stdout.write(`Simulated grid (${codes.join(', ')}; demand trained on ${HISTORY_DAYS.intensity} days here, as much as was loaded)\n`);
+  process.stdout.write(formatBacktest(await backtestStored(db, { days: DAYS, trainDays: HISTORY_DAYS.intensity }, now)));
+  process.stdout.write(`(${((performance.now() - t) / 1000).toFixed(1)} s)\n`);
+} finally {
+  await db.close();
+}

@@ -1,0 +1,67 @@
+import { performance } from 'node:perf_hooks';
+import postgres from 'postgres';
+import { pino } from 'pino';
+import { openDb, type Db } from '../src/platform/db.ts';
+import { migrate } from '../src/platform/migrate.ts';
+import { listBas } from '../src/grid/ba-repository.ts';
+import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
+import { dailyPulse } from '../src/analytics/pulse.ts';
+import { localDay, sameDateLastYear, addDays } from '../src/analytics/local-day.ts';
+import type { IntensityBasis } from '../src/analytics/intensity.ts';
+
+/**
+ * Uncached Daily Pulse of one BA (CISO): the function behind GET /bas/{code}/pulse, reading the day, the
+ * same weekday of the four weeks before and the same date a year earlier (six local days), on a store
+ * holding a simulated grid of 12 BAs over those days. PGlite by default; PostgreSQL with DATABASE_URL
+ * (in a throw-away schema). Prints p50/p95/max over 60 runs after 5 warm-up runs, for each intensity basis.
+ * Target: p95 < 50 ms.
+ */
+
+const DATE = '2025-08-14';
+const RUNS = 60;
+const H = 3_600_000;
+
+async function openBenchDb(): Promise<{ db: Db; drop: () => Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (!url) return { db: await openDb({ dataDir: ':memory:' }), drop: async () => {} };
+  const schema = `bench_pulse_${process.pid}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  const db = await openDb({ databaseUrl: u.toString(), dataDir: ':memory:' });
+  return { db, drop: async () => { await db.query(`DROP SCHEMA ${schema} CASCADE`); } };
+}
+
+const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+const { db, drop } = await openBenchDb();
+try {
+  await migrate(db);
+  const logger = pino({ level: 'warn' });
+  const bas = (await listBas(db)).filter((b) => !b.generationOnly).slice(0, 11);
+  const ciso = (await listBas(db)).find((b) => b.code === 'CISO')!;
+  const all = [ciso, ...bas.filter((b) => b.code !== 'CISO')];
+  const t0 = performance.now();
+  const recent = localDay(addDays(DATE, -29), ciso.timeZone).from;
+  await loadSimulatedGrid({ db, logger }, all, recent, 31 * 24);
+  await loadSimulatedGrid({ db, logger }, all, new Date(localDay(sameDateLastYear(DATE), ciso.timeZone).from.getTime() - 24 * H), 72);
+  const [{ rows }] = await db.query<{ rows: number }>('SELECT count(*)::int AS rows FROM observations') as [{ rows: number }];
+  process.stdout.write(`${db.kind}: ${rows} observations of ${all.length} BAs loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  for (const basis of ['production', 'consumption'] as IntensityBasis[]) {
+    for (let i = 0; i < 5; i++) await dailyPulse(db, 'CISO', { date: DATE, basis });
+    const times: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const start = performance.now();
+      const p = await dailyPulse(db, 'CISO', { date: DATE, basis });
+      times.push(performance.now() - start);
+      if (p?.hours !== 24 || p.demand.energyMwh === null) throw new Error('pulse without data: the bench is not measuring what it says');
+    }
+    times.sort((a, b) => a - b);
+    process.stdout.write(`Daily Pulse CISO ${DATE} basis=${basis}: p50 ${percentile(times, 0.5).toFixed(1)} ms, p95 ${percentile(times, 0.95).toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms (target p95 < 50 ms)\n`);
+  }
+} finally {
+  await drop();
+  await db.close();
+}
