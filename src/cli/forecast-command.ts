@@ -49,7 +49,7 @@ export function formatBacktest(rows: readonly BacktestRow[]): string {
 }
 
 /** Backtests demand from EIA-930 CSV files (a file or a folder of `<BA>.csv`); the BA's time zone comes from the database. */
-async function backtestCsv(db: Db, target: string, opts: { ba?: string | undefined; days: number; trainDays: number }): Promise<BacktestRow[]> {
+export async function backtestCsv(db: Db, target: string, opts: { ba?: string | undefined; days: number; trainDays: number }): Promise<BacktestRow[]> {
   const files = statSync(target).isDirectory() ? readdirSync(target).filter((f) => f.endsWith('.csv')).map((f) => path.join(target, f)) : [target];
   const wanted = opts.ba?.split(',').map((b) => b.trim().toUpperCase());
   const rows: BacktestRow[] = [];
@@ -65,7 +65,7 @@ async function backtestCsv(db: Db, target: string, opts: { ba?: string | undefin
 }
 
 /** Backtests demand and consumption-based intensity from the stored history of the last days. */
-async function backtestStored(db: Db, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined }, now: Date): Promise<BacktestRow[]> {
+export async function backtestStored(db: Db, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined }, now: Date): Promise<BacktestRow[]> {
   const wanted = opts.ba?.split(',').map((b) => b.trim().toUpperCase());
   const bas = (await listBas(db)).filter((b) => !wanted || wanted.includes(b.code));
   const span = (target: ForecastTarget) => (opts.trainDays ?? HISTORY_DAYS[target]) + opts.days + 9;
