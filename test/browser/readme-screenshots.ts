@@ -5,7 +5,7 @@ import { startSite } from './support/site.ts';
 
 const OUT = new URL('../../docs/screenshots/', import.meta.url);
 mkdirSync(OUT, { recursive: true });
-const site = await startSite({ bas: ['CISO', 'ERCO', 'PJM', 'MISO', 'BPAT', 'ISNE', 'NYIS', 'SWPP', 'DUK', 'FPL'], days: 10 });
+const site = await startSite({ bas: ['CISO', 'ERCO', 'PJM', 'MISO', 'BPAT', 'ISNE', 'NYIS', 'SWPP', 'DUK', 'FPL'], days: 10, forecastFor: 'CISO' });
 const browser = await launchChromium();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });

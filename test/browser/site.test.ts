@@ -45,7 +45,7 @@ describe('GridPulse in Chromium', needs({ chromium: true }), () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    site = await startSite();
+    site = await startSite({ forecastFor: 'CISO' });
     browser = await launchChromium();
     // A second origin (another port) whose page frames GridPulse: an embed, which may be framed, and a normal page, which may not.
     framer = http.createServer((_req, res) => {
@@ -82,11 +82,15 @@ describe('GridPulse in Chromium', needs({ chromium: true }), () => {
   it('draws the charts on canvas after hydration', async () => {
     const page = await newPage();
     await page.goto(`${site.url}/ba/CISO`, { waitUntil: 'networkidle' });
-    for (const id of ['demand', 'generation']) {
+    for (const id of ['demand', 'generation', 'intensity']) {
       await page.waitForSelector(`[data-chart="${id}"] canvas`);
       const ink = await canvasInk(page, `[data-chart="${id}"] canvas`);
       assert.ok(ink.painted > 2_000 && ink.colours > 3, `${id} chart is blank: ${JSON.stringify(ink)}`);
     }
+    // The intensity chart carries the stored 48-hour forecast and its band, also in its data table.
+    const header = await page.locator('#intensity thead').textContent();
+    assert.match(header ?? '', /Forecast low/);
+    assert.match(await page.locator('#intensity figcaption').textContent() ?? '', /48-hour forecast range/);
   });
 
   it('switches BA and day, and the data table follows', async () => {

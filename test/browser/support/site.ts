@@ -6,13 +6,18 @@ import { memoryCache } from '../../../src/platform/cache.ts';
 import { buildApp } from '../../../src/app.ts';
 import { listBas } from '../../../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../../../src/ingest/simulated-grid.ts';
+import { refreshForecasts } from '../../../src/analytics/forecast.ts';
 
 export interface Site { url: string; app: FastifyInstance; db: Db; close(): Promise<void> }
 
 export const SITE_BAS = ['CISO', 'ERCO', 'PJM', 'BPAT'];
+const FORECAST_DAYS = 22;
 
-/** The whole app on PGlite in memory, filled with a short simulated grid ending at the current hour. */
-export async function startSite(opts: { bas?: string[]; days?: number; port?: number } = {}): Promise<Site> {
+/**
+ * The whole app on PGlite in memory, filled with a short simulated grid ending at the current hour
+ * (and, for `forecastFor`, enough history for the worker's 48-hour forecast, which it then makes).
+ */
+export async function startSite(opts: { bas?: string[]; days?: number; port?: number; forecastFor?: string } = {}): Promise<Site> {
   const db = await openDb({ dataDir: ':memory:' });
   await migrate(db);
   const logger = pino({ level: 'silent' });
@@ -21,6 +26,13 @@ export async function startSite(opts: { bas?: string[]; days?: number; port?: nu
   const hours = (opts.days ?? 3) * 24;
   const end = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   await loadSimulatedGrid({ db, logger }, bas, new Date(end - hours * 3_600_000), hours);
+  if (opts.forecastFor) {
+    // The forecast model wants weeks of history: give that BA more days, then let the worker's job run once.
+    const longer = FORECAST_DAYS * 24;
+    const ba = (await listBas(db)).filter((b) => b.code === opts.forecastFor);
+    if (longer > hours) await loadSimulatedGrid({ db, logger }, ba, new Date(end - longer * 3_600_000), longer - hours);
+    await refreshForecasts({ db, logger }, { bas: [opts.forecastFor] });
+  }
   const cache = memoryCache();
   const app = await buildApp({ db, logger, cache });
   await app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });

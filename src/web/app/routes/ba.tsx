@@ -165,10 +165,19 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
     series: fuels.map((f) => ({ label: fuelName(f), values: h.fuels[f]!.map((v) => (v === null ? null : Math.max(0, v))), colour: fuelColour(f) })),
   });
   notes.generation = 'Negative values (station load, storage charging) are drawn at zero; the table and CSV keep them.';
-  const fc = d.forecast?.ok ? d.forecast.data.points.filter((p) => Date.parse(p.ts) > Date.parse(h.ts.at(-1) ?? '')) : [];
-  const ts = [...h.ts, ...fc.map((p) => p.ts)];
-  const pad = (v: (number | null)[]) => [...v, ...fc.map(() => null)];
-  const lead = h.ts.map(() => null);
+  // The forecast continues the observed hours: its points fill the empty hours at the end and extend the axis.
+  const fc = d.forecast?.ok ? d.forecast.data.points : [];
+  const index = new Map(h.ts.map((t, i) => [Date.parse(t), i]));
+  const ts = [...h.ts, ...fc.filter((p) => !index.has(Date.parse(p.ts))).map((p) => p.ts)];
+  const pad = (v: (number | null)[]) => [...v, ...ts.slice(v.length).map(() => null)];
+  const forecastColumn = (pick: (p: (typeof fc)[number]) => number | null) => {
+    const out = ts.map((): number | null => null);
+    for (const p of fc) {
+      const i = index.get(Date.parse(p.ts)) ?? ts.indexOf(p.ts);
+      if (i >= 0) out[i] = pick(p);
+    }
+    return out;
+  };
   if (h.intensity) {
     const clean = d.clean.ok ? (d.clean.data.optimal.length ? d.clean.data.optimal : d.clean.data.best.slice(0, 1)) : [];
     specs.push({
@@ -177,9 +186,9 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
         { label: 'Consumption', values: pad(h.intensity.consumption), colour: '#cc79a7' },
         { label: 'Production', values: pad(h.intensity.production), colour: '#009e73', dash: [4, 3] },
         ...(fc.length ? [
-          { label: 'Forecast', values: [...lead, ...fc.map((p) => p.intensity)], colour: '#56b4e9', dash: [2, 3] },
-          { label: 'Forecast low', values: [...lead, ...fc.map((p) => p.intensityLow)], colour: '#56b4e980' },
-          { label: 'Forecast high', values: [...lead, ...fc.map((p) => p.intensityHigh)], colour: '#56b4e980' },
+          { label: 'Forecast', values: forecastColumn((p) => p.intensity), colour: '#0072b2', dash: [2, 3] },
+          { label: 'Forecast low', values: forecastColumn((p) => p.intensityLow), colour: '#56b4e980' },
+          { label: 'Forecast high', values: forecastColumn((p) => p.intensityHigh), colour: '#56b4e980' },
         ] : []),
       ],
       ...(fc.length ? { bands: [[3, 4] as [number, number]] } : {}),
