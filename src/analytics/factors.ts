@@ -73,7 +73,7 @@ export const STORAGE_RULE =
   'Storage (EIA codes BAT, PS, OES, UES) has no emission factor of its own. Discharge (positive values) is generation ' +
   'that takes the intensity of the BA\'s non-storage generation in the same hour, so it adds energy but does not change ' +
   'the production-based intensity; charging (negative values) is consumption, not generation, and is left out. ' +
-  'An hour with storage discharge but no other generation has no production intensity (flag no-fuel-data).';
+  'An hour with storage discharge but no other generation has no production intensity (flag no-generation).';
 
 export const NEGATIVE_GENERATION_RULE =
   'Only positive generation counts: negative values (station load of wind and solar at night, pumping, battery charging) ' +

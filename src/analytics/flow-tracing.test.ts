@@ -83,6 +83,25 @@ describe('flow tracing: hand-computed fixtures', () => {
     close(r.intensity.get('L'), 820);
   });
 
+  it('drops flows reported out of a BA that has nothing to export, flagging the importer', () => {
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['Z', node(0, 0)]]), interchange: { Z: { A: 30 } } });
+    close(r.intensity.get('A'), 820);
+    assert.equal(r.intensity.get('Z'), null);
+    assert.deepEqual([...r.flags.get('A')!], ['neighbour-missing']);
+  });
+
+  it('traces the imports of a BA with fuel data but no generation this hour (solar at night)', () => {
+    const system: SystemHours = {
+      ts: [new Date('2025-06-01T08:00:00Z')],
+      fuels: new Map([['PACW', { COL: [100] }], ['SOLR', { SUN: [-1] }]]),
+      interchange: new Map([['PACW', { SOLR: [5] }]]),
+      sources: new Map(),
+    };
+    const points = consumptionPoints(system, 'lifecycle');
+    assert.equal(points.get('SOLR')![0]!.value, 820);
+    assert.deepEqual(points.get('SOLR')![0]!.flags, ['no-generation']);
+  });
+
   it('returns null for a BA with neither generation nor imports', () => {
     const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['L', node(0, 0)]]), interchange: {} });
     assert.equal(r.intensity.get('L'), null);

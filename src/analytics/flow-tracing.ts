@@ -106,6 +106,24 @@ function systemFlows(hour: TraceHour, flags: Map<string, Set<TraceFlag>>): Map<s
   return flows;
 }
 
+/**
+ * A BA with neither generation nor imports has nothing to export: flows reported out of it carry no
+ * traceable energy, so they are dropped and the importer flagged 'neighbour-missing' (repeated, since
+ * dropping an import can leave another BA empty).
+ */
+function dropEmptySources(hour: TraceHour, flows: Map<string, Map<string, number>>, flags: Map<string, Set<TraceFlag>>): void {
+  for (;;) {
+    const pool = new Map([...hour.nodes].map(([ba, n]) => [ba, n.generation]));
+    for (const row of flows.values()) for (const [to, mw] of row) pool.set(to, pool.get(to)! + mw);
+    const empty = [...flows.keys()].filter((from) => !(pool.get(from)! > 0));
+    if (empty.length === 0) return;
+    for (const from of empty) {
+      for (const to of flows.get(from)!.keys()) addFlag(flags, to, 'neighbour-missing');
+      flows.delete(from);
+    }
+  }
+}
+
 interface LinearSystem { codes: string[]; pool: Float64Array; emissions: Float64Array; imports: Array<Array<[number, number]>> }
 
 function buildSystem(hour: TraceHour, flows: Map<string, Map<string, number>>): LinearSystem {
@@ -178,6 +196,7 @@ export interface TraceOptions { solver?: 'auto' | 'direct' }
 export function traceHour(hour: TraceHour, options: TraceOptions = {}): TraceResult {
   const flags = new Map<string, Set<TraceFlag>>();
   const flows = systemFlows(hour, flags);
+  dropEmptySources(hour, flows, flags);
   const system = buildSystem(hour, flows);
   let solver: TraceResult['solver'] = 'iterative';
   let x = options.solver === 'direct' ? undefined : solveIterative(system);

@@ -88,7 +88,8 @@ export function systemHour(system: SystemHours, i: number, lookups: ReadonlyMap<
   for (const [ba, fuels] of system.fuels) {
     const h = productionHour(fuelsAt(fuels, i), lookups.get(ba)!);
     ownFlags.set(ba, h.flags);
-    if (h.value !== null) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
+    // BAs with fuel data but no generation this hour (solar-only at night) still trace their imports.
+    if (!h.flags.includes('no-fuel-data')) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
   }
   const interchange: Record<string, Record<string, number | null>> = {};
   for (const [ba, row] of system.interchange) interchange[ba] = fuelsAt(row, i);
