@@ -101,6 +101,9 @@ for (const target of testDatabases()) {
       assert.equal(bad.statusCode, 400);
       assert.equal(bad.json().field, 'date');
       assert.equal((await app.inject('/api/v1/bas/CISO/pulse?basis=both')).json().field, 'basis');
+      const future = await app.inject('/api/v1/bas/CISO/baseline?date=2999-01-01');
+      assert.equal(future.statusCode, 400);
+      assert.equal(future.json().field, 'date');
       const unknown = await app.inject('/api/v1/bas/NOPE/pulse?date=2025-11-02');
       assert.equal(unknown.statusCode, 404);
       assert.equal(unknown.json().field, 'code');

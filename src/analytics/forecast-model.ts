@@ -28,7 +28,11 @@ export const FEATURES = 1 + 24 + 7 + 2 * HARMONICS + 2;
 /** Relative band quantiles (a ~90 % interval from in-sample residuals). */
 const BAND = { low: 0.05, high: 0.95 };
 
-export interface FittedModel { withDf: boolean; log: boolean; beta: number[]; scale: number; band: { low: number; high: number }; rows: number }
+export interface FittedModel {
+  withDf: boolean; log: boolean; beta: number[]; scale: number; band: { low: number; high: number }; rows: number;
+  /** the training range: predictions are kept inside it (a grid's floor, e.g. hydro-only hours, is not crossed) */
+  range: { min: number; max: number };
+}
 
 /** Values enter as v / scale, or as ln(v / scale) for the log variant (multiplicative effects). */
 const into = (m: { log: boolean; scale: number }, v: number) => (m.log ? Math.log(v / m.scale) : v / m.scale);
@@ -121,7 +125,11 @@ export function fitModel(h: History, calendar: readonly Calendar[], opts: { with
     const fit = outOf(m, dot(beta, rows[k]!));
     return (h.y[i]! - fit) / fit;
   });
-  return { withDf: opts.withDf, ...m, beta, band: { low: quantile(residuals, BAND.low), high: quantile(residuals, BAND.high) }, rows: idx.length };
+  const values = idx.map((i) => h.y[i]!);
+  return {
+    withDf: opts.withDf, ...m, beta, band: { low: quantile(residuals, BAND.low), high: quantile(residuals, BAND.high) }, rows: idx.length,
+    range: { min: Math.min(...values), max: Math.max(...values) },
+  };
 }
 
 function dot(a: readonly number[], b: readonly number[]): number {
@@ -155,7 +163,8 @@ export function predictAhead(h: History, calendar: readonly Calendar[], models: 
     if (l24 === null || l168 === null || !calendar[i]) { filled.push(null); continue; }
     const df = i < dfKnownUntil ? h.df?.[i] : undefined;
     const model = models.withDf && plausibleDf(df, l24) ? models.withDf : models.base;
-    const value = outOf(model, dot(model.beta, featureRow(calendar[i], l24, l168, model.withDf ? df! : null, model)));
+    const raw = outOf(model, dot(model.beta, featureRow(calendar[i], l24, l168, model.withDf ? df! : null, model)));
+    const value = Math.min(model.range.max, Math.max(model.range.min, raw));
     const widen = Math.sqrt(1 + Math.floor(k / 24));
     filled.push(value);
     out.push({ ts: h.ts[i] ?? new Date(h.ts[0]!.getTime() + i * HOUR_MS), value, low: value * (1 + model.band.low * widen), high: value * (1 + model.band.high * widen) });

@@ -4,7 +4,8 @@ import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
 import { loadBaHours, type BaHours, type DataSource, combineSources } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from './factors.ts';
 import { hourlyIntensity, INTENSITY_UNIT, productionPoints, type IntensityBasis } from './intensity.ts';
-import { latestCompleteDay, localDay, type LocalDay } from './local-day.ts';
+import { latestCompleteDay, localDateOf, localDay, type LocalDay } from './local-day.ts';
+import { HttpProblem } from '../platform/problem.ts';
 
 type Column = ReadonlyArray<number | null>;
 
@@ -162,6 +163,13 @@ export function defaultDate(ba: BalancingAuthority, now: Date): string {
   return latestCompleteDay(now, ba.timeZone);
 }
 
+/** The asked local day, or the latest complete one; a day that has not started yet is bad input. */
+function dayToShow(ba: BalancingAuthority, date: string | undefined, now: Date): string {
+  if (date === undefined) return defaultDate(ba, now);
+  if (date > localDateOf(now, ba.timeZone)) throw new HttpProblem(400, `${date} has not started yet in ${ba.timeZone}`, 'date');
+  return date;
+}
+
 /** Daily Pulse of one loaded day, without its baseline. */
 export function pulseOf(ba: string, loaded: LoadedDay, basis: IntensityBasis, now: Date): Omit<PulseAnswer, 'baseline'> {
   return {
@@ -198,7 +206,7 @@ export async function dailyPulse(db: Db, code: string, opts: DailyOptions = {}):
   if (!ba) return undefined;
   const now = opts.now ?? new Date();
   const basis = opts.basis ?? 'production';
-  const loaded = await loadWithComparisons(db, ba, opts.date ?? defaultDate(ba, now), basis);
+  const loaded = await loadWithComparisons(db, ba, dayToShow(ba, opts.date, now), basis);
   return { ...pulseOf(ba.code, loaded.target, basis, now), baseline: compare(loaded) };
 }
 
@@ -213,7 +221,7 @@ export async function dailyBaseline(db: Db, code: string, opts: DailyOptions = {
   if (!ba) return undefined;
   const now = opts.now ?? new Date();
   const basis = opts.basis ?? 'production';
-  const loaded = await loadWithComparisons(db, ba, opts.date ?? defaultDate(ba, now), basis);
+  const loaded = await loadWithComparisons(db, ba, dayToShow(ba, opts.date, now), basis);
   const all = [loaded.target, loaded.lastYear, ...loaded.priorWeeks];
   const through = all.map((d) => d.dataThrough?.getTime() ?? -Infinity).reduce((a, b) => Math.max(a, b), -Infinity);
   return {
