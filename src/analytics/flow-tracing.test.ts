@@ -93,7 +93,7 @@ describe('flow tracing: hand-computed fixtures', () => {
   it('traces the imports of a BA with fuel data but no generation this hour (solar at night)', () => {
     const system: SystemHours = {
       ts: [new Date('2025-06-01T08:00:00Z')],
-      fuels: new Map([['PACW', { COL: [100] }], ['SOLR', { SUN: [-1] }]]),
+      fuels: new Map<string, Record<string, (number | null)[]>>([['PACW', { COL: [100] }], ['SOLR', { SUN: [-1] }]]),
       interchange: new Map([['PACW', { SOLR: [5] }]]),
       sources: new Map(),
     };
