@@ -73,6 +73,15 @@ for (const target of testDatabases()) {
       assert.ok(energy.reasons.priorWeeks);
     });
 
+    it('consumption basis equals production basis for a BA without interchange', async () => {
+      const prod = (await app.inject('/api/v1/bas/CISO/pulse?date=2025-11-02')).json();
+      const cons = (await app.inject('/api/v1/bas/CISO/pulse?date=2025-11-02&basis=consumption')).json();
+      assert.equal(cons.basis, 'consumption');
+      assert.ok(Math.abs(cons.intensity.avg - prod.intensity.avg) < 1e-9);
+      assert.deepEqual(cons.intensity.cleanest.ts, prod.intensity.cleanest.ts);
+      assert.equal(cons.missingHours.intensity, 0);
+    });
+
     it('baseline alone matches the pulse baseline', async () => {
       const b = (await app.inject('/api/v1/bas/CISO/baseline?date=2025-11-02')).json();
       const p = (await app.inject('/api/v1/bas/CISO/pulse?date=2025-11-02')).json();

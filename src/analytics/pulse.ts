@@ -3,7 +3,7 @@ import { getBa, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
 import { loadBaHours, type BaHours, type DataSource, combineSources } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from './factors.ts';
-import { hourlyIntensity, INTENSITY_UNIT, productionPoints, type IntensityBasis } from './intensity.ts';
+import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionPoints, type IntensityBasis } from './intensity.ts';
 import { latestCompleteDay, localDateOf, localDay, type LocalDay } from './local-day.ts';
 import { HttpProblem } from '../platform/problem.ts';
 
@@ -129,27 +129,37 @@ export function dayMetrics(day: DayHours): DayMetrics {
 /** One loaded local day: its hours, intensity, and where they came from. */
 export interface LoadedDay { day: LocalDay; hours: DayHours; dataThrough: Date | null; source: DataSource }
 
-/**
- * Hourly intensity of the day's hours (lifecycle factors): production-based from the BA's own fuel columns
- * (no further query), consumption-based by tracing the whole system over the day.
- */
-async function dayIntensity(db: Db, hours: BaHours, basis: IntensityBasis, overrides: readonly FactorOverride[]): Promise<{ values: (number | null)[]; sources: string[] }> {
-  if (basis === 'production') {
-    return { values: productionPoints(hours.ts, hours.fuels, factorLookup('lifecycle', hours.ba.code, overrides)).map((p) => p.value), sources: [] };
-  }
-  const s = await hourlyIntensity(db, hours.ba.code, hours.from, hours.to, 'consumption', 'lifecycle');
-  return { values: s?.points.map((p) => p.value) ?? hours.ts.map(() => null), sources: s && s.source !== 'none' ? [s.source] : [] };
+interface RawDay { day: LocalDay; hours: BaHours }
+
+export async function loadRawDay(db: Db, ba: BalancingAuthority, date: string): Promise<RawDay> {
+  const day = localDay(date, ba.timeZone);
+  return { day, hours: (await loadBaHours(db, ba.code, day.from, day.to))! };
 }
 
-export async function loadDay(db: Db, ba: BalancingAuthority, date: string, basis: IntensityBasis, overrides: readonly FactorOverride[]): Promise<LoadedDay> {
-  const day = localDay(date, ba.timeZone);
-  const hours = (await loadBaHours(db, ba.code, day.from, day.to))!;
-  const intensity = await dayIntensity(db, hours, basis, overrides);
+/**
+ * Hourly intensity (lifecycle factors) of the days' hours, keyed by hour start: production-based from each
+ * day's own fuel columns (no further query); consumption-based by tracing the whole system over all the
+ * days' hours at once (one query, one trace). Also the sources the trace read.
+ */
+async function intensityOf(db: Db, ba: string, days: readonly RawDay[], basis: IntensityBasis, overrides: readonly FactorOverride[]): Promise<{ byTs: Map<number, number | null>; sources: string[] }> {
+  const byTs = new Map<number, number | null>();
+  if (basis === 'production') {
+    const factor = factorLookup('lifecycle', ba, overrides);
+    for (const d of days) for (const p of productionPoints(d.hours.ts, d.hours.fuels, factor)) byTs.set(p.ts.getTime(), p.value);
+    return { byTs, sources: [] };
+  }
+  const system = await loadSystemAt(db, days.flatMap((d) => d.hours.ts));
+  for (const p of consumptionPoints(system, 'lifecycle', overrides).get(ba) ?? []) byTs.set(p.ts.getTime(), p.value);
+  return { byTs, sources: [...system.sources.values()].flatMap((s) => [...s]) };
+}
+
+function withIntensity(raw: RawDay, intensity: { byTs: Map<number, number | null>; sources: string[] }): LoadedDay {
+  const h = raw.hours;
   return {
-    day,
-    hours: { ts: hours.ts, demand: hours.demand, forecast: hours.forecast, totalInterchange: hours.totalInterchange, fuels: hours.fuels, intensity: intensity.values },
-    dataThrough: hours.dataThrough,
-    source: combineSources([...(hours.source === 'none' ? [] : [hours.source]), ...intensity.sources]),
+    day: raw.day,
+    hours: { ts: h.ts, demand: h.demand, forecast: h.forecast, totalInterchange: h.totalInterchange, fuels: h.fuels, intensity: h.ts.map((t) => intensity.byTs.get(t.getTime()) ?? null) },
+    dataThrough: h.dataThrough,
+    source: combineSources([...(h.source === 'none' ? [] : [h.source]), ...intensity.sources]),
   };
 }
 
@@ -180,10 +190,11 @@ export function pulseOf(ba: string, loaded: LoadedDay, basis: IntensityBasis, no
 
 /** The day and its comparison days (four prior same weekdays, same date last year), loaded in parallel. */
 async function loadWithComparisons(db: Db, ba: BalancingAuthority, date: string, basis: IntensityBasis) {
-  const overrides = await loadFactorOverrides(db);
   const dates = baselineDates(date);
-  const [target, lastYear, ...priorWeeks] = await Promise.all(
-    [date, dates.lastYear, ...dates.priorWeeks].map((d) => loadDay(db, ba, d, basis, overrides)));
+  const [overrides, raw] = await Promise.all([
+    loadFactorOverrides(db), Promise.all([date, dates.lastYear, ...dates.priorWeeks].map((d) => loadRawDay(db, ba, d)))]);
+  const intensity = await intensityOf(db, ba.code, raw, basis, overrides);
+  const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity));
   return { target: target!, lastYear: lastYear!, priorWeeks };
 }
 
