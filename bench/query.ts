@@ -27,8 +27,8 @@ function workloads(y: YearData): Workload[] {
   const series = (q: Query) => readObservations(db, q.seriesId, q.from, q.to, 1000, 0);
   const ba = (q: Query) => loadBaHours(db, q.ba, q.from, q.to);
   return [
-    { name: 'one series, one day (24 rows): readObservations', target: '', work: series, reference: oneSeries('bare_observations') },
-    { name: 'one series, 30 days (720 rows): readObservations', target: '', work: series, reference: oneSeries('bare_observations') },
+    { name: 'one series, one day (24 rows): readObservations', target: 'p95 < 2 ms', work: series, reference: oneSeries('bare_observations') },
+    { name: 'one series, 30 days (720 rows): readObservations', target: 'p95 < 10 ms', work: series, reference: oneSeries('bare_observations') },
     { name: `one BA, one day (${y.seriesPerBa * 24} rows): loadBaHours`, target: 'p95 < 2 ms', work: ba, reference: oneBa },
     { name: `one BA, 30 days (${fmt(y.seriesPerBa * 720)} rows): loadBaHours`, target: 'p95 < 10 ms', work: ba, reference: oneBa },
   ];

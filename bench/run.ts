@@ -2,6 +2,7 @@ import { benchUpsert } from './upsert.ts';
 import { benchQuery } from './query.ts';
 import { benchSize } from './size.ts';
 import { benchIngest } from './ingest.ts';
+import { benchHttp } from './http.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -9,6 +10,7 @@ const benches: Record<string, () => Promise<void>> = {
   query: benchQuery,
   size: benchSize,
   ingest: benchIngest,
+  http: benchHttp,
 };
 
 const names = process.argv.slice(2);
