@@ -63,8 +63,9 @@ export interface SeriesFreshness extends Envelope {
 }
 export interface EmissionFactors {
   sets: Record<string, Record<string, number>>;
-  fuels: Array<{ code: string; name: string; lifecycle: number; direct: number; renewable: boolean; carbonFree: boolean }>;
+  fuels: Array<{ code: string; name: string; lifecycle: number | null; direct: number | null; renewable: boolean; carbonFree: boolean }>;
   storageRule: string;
+  negativeRule?: string;
   overrides: Array<{ ba: string; fuel: string; set: string; value: number; source: string }>;
 }
 export interface PipelineRun {

@@ -71,7 +71,7 @@ export default function Pipeline() {
         <div className="table-scroll">
           <table>
             <caption>Newest stored hour start per series type, and how long ago it was</caption>
-            <thead><tr><th scope="col">BA</th>{types.map((t) => <th key={t} scope="col">{t.replace('_', ' ')}</th>)}</tr></thead>
+            <thead><tr><th scope="col">BA</th>{types.map((t) => <th key={t} scope="col">{t.replaceAll('_', ' ')}</th>)}</tr></thead>
             <tbody>{[...byBa].map(([ba, list]) => (
               <tr key={ba}><th scope="row"><a href={`/ba/${ba}`}>{ba}</a></th>{types.map((t) => {
                 const f = list.find((x) => x.type === t);
