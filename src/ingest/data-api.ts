@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { QUALITY, type ObservationInput } from '../grid/observation-repository.ts';
+import { getBa } from '../grid/ba-repository.ts';
 import { ensureSeries, getSeriesByKey, seriesKey, type Series } from '../grid/series-repository.ts';
 import { commitObservations, quality } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
@@ -60,8 +61,7 @@ class SeriesResolver {
   }
 
   private async create(r: z.infer<typeof observationRow>): Promise<Series | string> {
-    const [known] = await this.db.query<{ n: number }>('SELECT count(*)::integer AS n FROM balancing_authorities WHERE code = $1', [r.ba]);
-    if (!known?.n) return `unknown balancing authority '${r.ba}'`;
+    if (!(await getBa(this.db, r.ba!))) return `unknown balancing authority '${r.ba}'`;
     const units = r.type === 'co2' ? 'tCO2' : 'MWh';
     await ensureSeries(this.db, { baCode: r.ba!, type: r.type!, subtype: r.subtype, units, source: 'external' });
     return (await getSeriesByKey(this.db, seriesKey(r.ba!, r.type!, r.subtype)))!;
