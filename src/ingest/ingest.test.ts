@@ -127,6 +127,26 @@ for (const target of testDatabases()) {
       assert.deepEqual({ ...second }, { status: 'succeeded', resumed_from: first.runId });
     });
 
+    it('an abort cuts the request in flight at once, and the resumed run still lands every row exactly once', async () => {
+      await db.query('DELETE FROM observations');
+      eia.faults = ['ok', 'ok', 'timeout'];
+      const slow = new EiaClient({ baseUrl, apiKey: KEY, logger, minIntervalMs: 0, timeoutMs: 20_000, retries: 3, pageSize: 50 });
+      const req = { bas: ['ERCO'], from: new Date('2025-07-10T00:00Z'), to: new Date('2025-07-11T23:00Z'), routes: ['region' as const, 'fuel' as const] };
+      const kill = new AbortController();
+      const started = Date.now();
+      setTimeout(() => kill.abort(), 400);
+      const first = await ingestRange({ db, client: slow, logger, signal: kill.signal }, req);
+      assert.ok(Date.now() - started < 5_000, 'did not wait for the hanging request');
+      assert.match(first.errors.join(), /abort/i);
+      const [run] = await db.query<{ status: string }>('SELECT status FROM ingest_runs WHERE id = $1', [first.runId]);
+      assert.ok(['partial', 'failed'].includes(run!.status), run!.status);
+      const resumed = await ingestRange({ db, client: client(), logger }, { ...req, resume: first.runId });
+      assert.equal(resumed.errors.length, 0);
+      assert.equal(first.inserted + resumed.inserted, 48 * 5);
+      const [rows] = await db.query<{ n: number; revised: number }>('SELECT count(*)::integer AS n, count(*) FILTER (WHERE revisions > 0)::integer AS revised FROM observations');
+      assert.deepEqual({ ...rows }, { n: 48 * 5, revised: 0 });
+    });
+
     it('closes runs whose process died (no heartbeat) as partial or failed', async () => {
       const [dead] = await db.query<{ id: number }>(`INSERT INTO ingest_runs (kind, source, started_at, heartbeat_at, rows_inserted) VALUES ('cli', 'eia', now() - interval '2 hours', now() - interval '1 hour', 10) RETURNING id`);
       const [live] = await db.query<{ id: number }>(`INSERT INTO ingest_runs (kind, source, heartbeat_at) VALUES ('cli', 'eia', now()) RETURNING id`);
