@@ -1,6 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import type { DataSource } from './hourly.ts';
 import { cleanWindow, type TimedPoint } from './clean-window.ts';
+import { latestForecast } from './forecast.ts';
 
 /**
  * The Green Software Foundation Carbon Aware SDK's `EmissionsForecastDTO`, as its Web API returns it from
@@ -65,9 +66,14 @@ export function sdkForecast(input: SdkForecastInput): SdkEmissionsForecast {
 export interface IntensityForecast { madeAt: Date; points: TimedPoint[]; source: DataSource; dataThrough: string | null }
 
 /**
- * The newest stored intensity forecast of a BA. Forecasts are made and stored by the worker
- * (analytics-daily's forecast.ts); until that module exists no BA has one, and callers fall back to history.
+ * The newest stored consumption-based (lifecycle) intensity forecast of a BA, made by the worker
+ * (forecast.ts); `undefined` when none has been made or it holds no intensity hour.
  */
-export async function latestIntensityForecast(_db: Db, _ba: string): Promise<IntensityForecast | undefined> {
-  return undefined;
+export async function latestIntensityForecast(db: Db, ba: string): Promise<IntensityForecast | undefined> {
+  const f = await latestForecast(db, ba);
+  if (!f?.madeAt) return undefined;
+  const points: TimedPoint[] = f.points
+    .filter((p) => p.intensity !== null)
+    .map((p) => ({ start: Date.parse(p.ts), durationMinutes: 60, value: p.intensity }));
+  return points.length ? { madeAt: new Date(f.madeAt), points, source: f.source, dataThrough: f.dataThrough } : undefined;
 }

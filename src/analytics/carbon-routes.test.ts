@@ -175,6 +175,34 @@ for (const target of testDatabases()) {
       assert.match(res.json().detail, /no carbon intensity forecast/);
     });
 
+    it('uses the stored forecast for the latest clean window and the Carbon Aware SDK endpoint', async () => {
+      // A forecast made now for the next 24 hours: 300 everywhere except a 100 valley 5–7 hours ahead.
+      const hour0 = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+      const madeAt = new Date(hour0);
+      const fh = (k: number) => new Date(hour0 + k * 3_600_000).toISOString();
+      await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('BPAT', 'intensity', $1, 'test', 'eia', $2, 48)`, [madeAt, at(HOURS - 1)]);
+      await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
+        SELECT 'BPAT', 'intensity', $1, $1::timestamptz + k * interval '1 hour', v, v - 10, v + 10, 'test'
+          FROM generate_series(0, 23) k, LATERAL (SELECT CASE WHEN k BETWEEN 5 AND 7 THEN 100 ELSE 300 END::float8 AS v) x`, [madeAt]);
+      await invalidateBa(cache, 'BPAT');
+      const cw = (await app.inject('/api/v1/bas/BPAT/clean-window?duration=PT3H&count=2')).json();
+      assert.equal(cw.basis, 'forecast');
+      assert.deepEqual(cw.optimal, [{ start: fh(5), end: fh(8), avg: 100 }]);
+      assert.deepEqual(cw.runNow, { start: fh(0), end: fh(3), avg: 300, savingsPct: (200 / 300) * 100 });
+      assert.equal(cw.dataThrough, q(HOURS - 1));
+
+      const res = await app.inject(`/api/v1/emissions/forecasts/current?location=BPAT&windowSize=180&dataStartAt=${fh(2)}&dataEndAt=${fh(12)}`);
+      assert.equal(res.statusCode, 200);
+      const [f, ...more] = res.json();
+      assert.equal(more.length, 0);
+      assert.deepEqual(f.optimalDataPoints, [{ location: 'BPAT', timestamp: fh(5), duration: 180, value: 100 }]);
+      assert.deepEqual([f.location, f.windowSize, f.dataStartAt, f.dataEndAt, f.generatedAt], ['BPAT', 180, fh(2), fh(12), madeAt.toISOString()]);
+      assert.equal(f.forecastData.length, 10);
+      const both = await app.inject('/api/v1/emissions/forecasts/current?location=BPAT&location=PACW');
+      assert.equal(both.statusCode, 404);
+      assert.match(both.json().detail, /PACW/);
+    });
+
     it('documents every carbon endpoint in OpenAPI', async () => {
       const doc = (await app.inject('/api/v1/openapi.json')).json();
       for (const path of ['/api/v1/emission-factors', '/api/v1/bas/{code}/intensity', '/api/v1/bas/{code}/hourly', '/api/v1/bas/{code}/now', '/api/v1/now', '/api/v1/bas/{code}/clean-window', '/api/v1/emissions/forecasts/current']) {

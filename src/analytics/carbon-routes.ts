@@ -316,11 +316,11 @@ function intensityBody(s: IntensitySeries) {
 async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined) {
   if (!range) {
     const forecast = await latestIntensityForecast(db, ba);
-    if (forecast && forecast.points.length) {
-      const from = Math.ceil(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
-      const last = forecast.points.at(-1)!;
-      return { basis: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(last.start + last.durationMinutes * 60_000),
-        source: forecast.source, dataThrough: forecast.dataThrough };
+    const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const last = forecast?.points.at(-1);
+    const to = last ? last.start + last.durationMinutes * 60_000 : 0;
+    if (forecast && to > from) {
+      return { basis: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(to), source: forecast.source, dataThrough: forecast.dataThrough };
     }
   }
   let window = range;
