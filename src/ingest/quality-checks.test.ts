@@ -29,7 +29,8 @@ describe('quality checks (hand-computed fixtures)', () => {
     assert.deepEqual(spikes(series('CISO.demand', 'demand', '', [...base, 200, 201, 199, 200, 202]), 24), [], 'level shift');
     assert.deepEqual(spikes(series('CISO.demand', 'demand', '', [...base, 113, 101]), 24), [], '113 is within 11.86 of 101.5');
     assert.deepEqual(spikes(series('CISO.demand', 'demand', '', [...base, 114, 101]), 24).map((x) => x.count), [1]);
-    assert.deepEqual(spikes(series('CISO.fuel.SUN', 'generation_by_fuel', 'SUN', [...base, 200, 101]), 24), [], 'solar is not judged');
+    assert.deepEqual(spikes(series('CISO.fuel.NG', 'generation_by_fuel', 'NG', [...base, 200, 101]), 24), [], 'single fuels are not judged');
+    assert.deepEqual(spikes(series('CISO.net_generation', 'net_generation', '', [...base, 200, 101]), 24).map((x) => x.count), [1]);
     assert.deepEqual(spikes(series('CISO.demand', 'demand', '', [...base, 200]), 24), [], 'not judged until the next hour shows it came back');
   });
 

@@ -90,9 +90,12 @@ export function negativeDemand(s: SeriesHours, start = 0): Finding[] {
     (from, to) => ({ values: s.values.slice(from, to + 1) }), s.id);
 }
 
-/** Solar is zero half the day, so a rolling median cannot judge it; interchange changes sign by design. */
+/**
+ * Spikes are judged on the aggregates only. Single fuels switch on and off by design (solar at
+ * night, a gas peaker for two hours), which a rolling median reads as spikes; a bad fuel value
+ * shows up instead as net generation against the sum of fuels, or as a spike of net generation.
+ */
 function spikeApplies(s: SeriesHours): boolean {
-  if (s.type === 'generation_by_fuel') return s.subtype !== 'SUN';
   return s.type === 'demand' || s.type === 'forecast' || s.type === 'net_generation';
 }
 

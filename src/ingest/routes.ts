@@ -41,7 +41,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
       summary: 'Quality check findings per run, newest first (paged)',
       description: 'Checks flag and never drop or change values. Each finding is one check over one series and a run of consecutive hours '
         + '(`from`..`to`, hour starts, inclusive) with the number of flagged hours (`count`). Checks: `negative_demand` (demand or forecast < 0; '
-        + 'point defect, quality set to anomalous), `spike` (|x − median of the previous 24 h| > 8 × 1.4826 × MAD; point defect), '
+        + 'point defect, quality set to anomalous), `spike` (demand, forecast or net generation: |x − median of the previous 24 h| > 8 × 1.4826 × MAD of those hours, back within 4 MADs inside 3 h; point defect), '
         + '`flatline` (same non-zero value 6 h or more), `net_generation_vs_fuels` (|NG − Σ fuels| > 10 % of NG, hours where every fuel reported), '
         + '`interchange_mismatch` (A→B and B→A not opposite: same sign, or |A→B + B→A| > 10 % of the larger side and > 1 MW). '
         + 'Values are MW (MWh per hour). `from`/`to` filters return findings overlapping that range.',
