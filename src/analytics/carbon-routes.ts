@@ -14,6 +14,7 @@ import { allNow, baNow, generationFreshness, newestFuelHours } from './now.ts';
 import { cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { latestIntensityForecast, sdkForecast } from './carbon-aware.ts';
 import { METHODOLOGY } from './methodology.ts';
+import { expectedLagMinutes } from './freshness.ts';
 
 export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
 
@@ -124,7 +125,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     const { basis, factors, format } = req.query;
     const range = rangeOf(req.query, MAX_DAYS[basis]);
     const ba = req.params.code.toUpperCase();
-    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
+    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
       const s = await hourlyIntensity(db, ba, range.from, range.to, basis, factors);
       if (!s) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
       return intensityBody(s);
@@ -199,7 +200,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     },
   }, async (req) => {
     const ba = req.params.code.toUpperCase();
-    return answer(req, analyticsKey(ba, 'now'), (v) => dataTtlSeconds({ dataThrough: v.dataThrough }), async () => {
+    return answer(req, analyticsKey(ba, 'now'), (v) => generationTtl(v.dataThrough), async () => {
       const now = await baNow(db, ba, generationFreshness);
       if (!now) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
       return now;
@@ -223,7 +224,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
         }),
       },
     },
-  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => dataTtlSeconds({ dataThrough: newestOf(v.data.map((d) => d.hour)) }), () => allNow(db, generationFreshness)));
+  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => generationTtl(newestOf(v.data.map((d) => d.hour))), () => allNow(db, generationFreshness)));
 
   r.get('/api/v1/bas/:code/clean-window', {
     schema: {
@@ -251,7 +252,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     const explicit = req.query.from !== undefined || req.query.to !== undefined;
     const range = explicit ? rangeOf(req.query, MAX_DAYS.consumption) : undefined;
     const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, range ? rangeKey(range) : 'latest');
-    return answer(req, key, (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range?.to }), async () => {
+    return answer(req, key, (v) => generationTtl(v.dataThrough, range?.to), async () => {
       await knownBa(db, ba);
       const input = await cleanWindowInput(db, ba, range);
       const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
@@ -295,6 +296,14 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
       return sdkForecast({ location, points: forecast.points, generatedAt: forecast.madeAt, requestedAt, dataStartAt, dataEndAt, windowSize: req.query.windowSize });
     }));
   });
+}
+
+/**
+ * Carbon answers stand on generation by fuel: they stay fresh until its next hour is due (EIA's usual
+ * generation delay after the newest hour); a change event drops them earlier when it arrives sooner.
+ */
+function generationTtl(dataThrough: string | null, to?: Date): number {
+  return dataTtlSeconds({ dataThrough, to, lagMinutes: expectedLagMinutes('generation_by_fuel') });
 }
 
 function newestOf(hours: ReadonlyArray<string | null>): string | null {

@@ -13,7 +13,7 @@ describe('clean window: hand-computed', () => {
     const r = cleanWindow(hourly([300, 200, 100, 100, 400, 500]), { durationMinutes: 180, from: T0, to: T0 + 6 * H, count: 2 });
     assert.deepEqual(r.optimal.map((w) => [w.start, w.end]), [[T0 + H, T0 + 4 * H]]);
     assert.ok(Math.abs(r.optimal[0]!.avg - 400 / 3) < 1e-9);
-    // best non-overlapping: [1,4) at 133.3, then the lowest window not overlapping it: none of [0,3),[2,5) fit; [3,6) overlaps → only one
+    // best non-overlapping: [1,4) first; every other window ([0,3), [2,5), [3,6)) overlaps it
     assert.equal(r.best.length, 1);
     assert.equal(r.runNow!.avg, 200);
     assert.ok(Math.abs(r.runNow!.savingsPct! - ((200 - 400 / 3) / 200) * 100) < 1e-9);
