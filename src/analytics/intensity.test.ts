@@ -149,6 +149,25 @@ for (const target of testDatabases()) {
       await db.query('DELETE FROM emission_factor_overrides');
     });
 
+    it('stores EIA\'s real PACW fuel-type response and serves its hours', sharedDataTest(), async () => {
+      const body = JSON.parse(readFileSync(sharedPath('eia930/v2_json/pacw_2023_cassettes/fuel-type-data_PACW_2023-01-01_to_2023-01-08.json'), 'utf8'));
+      const points = (body.response.data as unknown[]).map((r) => toPoint('fuel', r));
+      await new PointStore(db, pino({ level: 'silent' }), 'eia').store(points);
+      const s = (await hourlyIntensity(db, 'PACW', new Date('2023-01-01T00:00:00Z'), new Date('2023-01-08T00:00:00Z'), 'production', 'lifecycle'))!;
+      assert.equal(s.source, 'eia');
+      assert.equal(s.points.length, 168);
+      // Every hour with data equals the pure computation over the same response.
+      const byHour = new Map<number, Record<string, number | null>>();
+      for (const p of points) (byHour.get(p.ts.getTime()) ?? byHour.set(p.ts.getTime(), {}).get(p.ts.getTime())!)[p.code] = p.value;
+      for (const p of s.points) {
+        const fuels = byHour.get(p.ts.getTime());
+        assert.equal(p.value, fuels ? productionHour(fuels, lifecycle).value : null, p.ts.toISOString());
+      }
+      // periods 2023-01-01T00..2023-01-08T00 are hour-ending: the last hour starts 2023-01-07T23:00Z
+      assert.equal(s.dataThrough?.toISOString(), '2023-01-07T23:00:00.000Z');
+      assert.ok(s.points.filter((p) => p.value !== null).length >= 160);
+    });
+
     it('is undefined for an unknown BA', async () => {
       assert.equal(await hourlyIntensity(db, 'NOPE', at(0), at(1), 'production', 'lifecycle'), undefined);
     });
