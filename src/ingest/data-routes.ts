@@ -29,6 +29,7 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
     r.post('/api/v1/data/observations', {
       bodyLimit: 8 * 1024 * 1024,
       schema: {
+        security: [{ workerKey: [] }],
         summary: `Write a batch of up to ${MAX_BATCH_ROWS.toLocaleString('en-US')} hourly observations (partial success)`,
         description: `${auth}\n\n`
           + 'Body: `{ "rows": [ … ] }`. Each row names its series either by key (`{"series": "CISO.demand"}`, an existing series '
@@ -67,6 +68,7 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
 
     r.get('/api/v1/data/series/:id/latest', {
       schema: {
+        security: [{ workerKey: [] }],
         summary: 'The newest stored hour of one series (for incremental fetches)',
         description: `${auth} \`id\` is a series key (CISO.demand, CISO.fuel.SUN) or a numeric series id. Value in the series' units (MW).`,
         params: z.object({ id: seriesRef }),
@@ -80,6 +82,7 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
 
     r.get('/api/v1/data/latest', {
       schema: {
+        security: [{ workerKey: [] }],
         summary: 'The newest stored hour of several series at once',
         description: `${auth} \`series\`: up to 100 comma-separated series keys or ids. Unknown ones are listed in \`unknown\`.`,
         querystring: z.object({

@@ -2,11 +2,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, jsonSchemaTransform, hasZodFastifySchemaValidationErrors} from 'fastify-type-provider-zod';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpProblem } from './problem.ts';
 
-function problem(status: number, title: string, detail: string, field?: string) {
-  return { type: 'about:blank', title, status, detail, ...(field ? { field } : {}) };
+function problem(status: number, detail: string, field?: string) {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
 }
 
 /** Fastify with zod validation, OpenAPI from the same schemas, and problem+json errors. */
@@ -20,21 +21,24 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
       const zodPath = (issue.params as { issue?: { path?: unknown[] } } | undefined)?.issue?.path;
       const field = String(issue.instancePath || '').replace(/^\//, '') || (zodPath ?? []).join('.');
       return reply.code(400).type('application/problem+json')
-        .send(problem(400, 'Bad Request', `${field}: ${issue.message}`, field || undefined));
+        .send(problem(400, `${field}: ${issue.message}`, field || undefined));
     }
     if (err instanceof HttpProblem) {
       return reply.code(err.status).type('application/problem+json')
-        .send(problem(err.status, err.status === 404 ? 'Not Found' : 'Bad Request', err.message, err.field));
+        .send(problem(err.status, err.message, err.field));
     }
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
     return reply.code(status).type('application/problem+json')
-      .send(problem(status, status >= 500 ? 'Internal Server Error' : 'Bad Request', status >= 500 ? 'internal error' : (err as Error).message));
+      .send(problem(status, status >= 500 ? 'internal error' : (err as Error).message));
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).type('application/problem+json').send(problem(404, 'Not Found', `no route ${req.method} ${req.url}`)));
+    reply.code(404).type('application/problem+json').send(problem(404, `no route ${req.method} ${req.url}`)));
   await app.register(swagger, {
-    openapi: { info: { title: 'GridPulse API', version: '1' } },
+    openapi: {
+      info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; the data API needs a worker key.' },
+      components: { securitySchemes: { workerKey: { type: 'http', scheme: 'bearer', description: 'A worker key from `gridpulse keys create --role worker`' } } },
+    },
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
