@@ -33,14 +33,16 @@ function lastGoodKey(key: string): string {
   return `lastgood:${key}`;
 }
 
-const inFlight = new Map<string, Promise<unknown>>();
+const inFlight = new WeakMap<Cache, Map<string, Promise<unknown>>>();
 
-/** One computation per key per process at a time: concurrent misses share it. */
-function singleFlight<T>(key: string, run: () => Promise<T>): Promise<T> {
-  const running = inFlight.get(key) as Promise<T> | undefined;
-  if (running) return running;
-  const p = run().finally(() => inFlight.delete(key));
-  inFlight.set(key, p);
+/** One computation per cache and key per process at a time: concurrent misses share it. */
+function singleFlight<T>(cache: Cache, key: string, run: () => Promise<T>): Promise<T> {
+  let running = inFlight.get(cache);
+  if (!running) inFlight.set(cache, (running = new Map()));
+  const shared = running.get(key) as Promise<T> | undefined;
+  if (shared) return shared;
+  const p = run().finally(() => running.delete(key));
+  running.set(key, p);
   return p;
 }
 
@@ -62,7 +64,7 @@ async function safeSet(cache: Cache, key: string, value: unknown, ttl: number, l
 }
 
 async function computeAndStore<T>(cache: Cache, key: string, ttl: Ttl<T>, compute: () => Promise<T>, o: Required<Omit<CachedAnswerOptions, 'logger'>> & CachedAnswerOptions): Promise<T> {
-  return singleFlight(key, async () => {
+  return singleFlight(cache, key, async () => {
     const value = await compute();
     const seconds = Math.max(1, typeof ttl === 'function' ? ttl(value) : ttl);
     const entry: Entry<T> = { value, freshUntil: o.now() + seconds * 1000 };
