@@ -58,8 +58,8 @@ export function productionHour(fuels: Readonly<Record<string, number | null | un
   return { emissions: emissions + storage * value, generation: generation + storage, value, flags };
 }
 
-/** The fuel values of hour i from column-oriented fuels. */
-export function fuelsAt(fuels: Readonly<Record<string, readonly (number | null)[]>>, i: number): Record<string, number | null> {
+/** The values of hour i from columns keyed by fuel code or neighbour. */
+export function valuesAt(fuels: Readonly<Record<string, readonly (number | null)[]>>, i: number): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [code, column] of Object.entries(fuels)) out[code] = column[i] ?? null;
   return out;
@@ -67,7 +67,7 @@ export function fuelsAt(fuels: Readonly<Record<string, readonly (number | null)[
 
 export function productionPoints(ts: readonly Date[], fuels: Readonly<Record<string, readonly (number | null)[]>>, factor: FactorLookup): IntensityPoint[] {
   return ts.map((t, i) => {
-    const h = productionHour(fuelsAt(fuels, i), factor);
+    const h = productionHour(valuesAt(fuels, i), factor);
     return { ts: t, value: h.value, flags: h.flags };
   });
 }
@@ -86,13 +86,13 @@ export function systemHour(system: SystemHours, i: number, lookups: ReadonlyMap<
   const nodes = new Map<string, TraceNode>();
   const ownFlags = new Map<string, IntensityFlag[]>();
   for (const [ba, fuels] of system.fuels) {
-    const h = productionHour(fuelsAt(fuels, i), lookups.get(ba)!);
+    const h = productionHour(valuesAt(fuels, i), lookups.get(ba)!);
     ownFlags.set(ba, h.flags);
     // BAs with fuel data but no generation this hour (solar-only at night) still trace their imports.
     if (!h.flags.includes('no-fuel-data')) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
   }
   const interchange: Record<string, Record<string, number | null>> = {};
-  for (const [ba, row] of system.interchange) interchange[ba] = fuelsAt(row, i);
+  for (const [ba, row] of system.interchange) interchange[ba] = valuesAt(row, i);
   return { hour: { nodes, interchange, reportsInterchange: new Set(system.interchange.keys()) }, ownFlags };
 }
 

@@ -3,7 +3,7 @@ import { getBa, listBas, type BalancingAuthority } from '../grid/ba-repository.t
 import { combineSources, HOUR_MS, loadBaHours, newestHour, type DataSource } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
 import { freshnessOf, type FreshnessStatus } from './freshness.ts';
-import { consumptionPoints, fuelsAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
+import { consumptionPoints, valuesAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
 
 export interface Freshness { status: FreshnessStatus; lagMinutes: number | null }
 /** Freshness of a BA's newest hour, injected so tests can pin `now`. */
@@ -60,7 +60,7 @@ function intensitiesAt(system: SystemHours, hourOf: ReadonlyMap<string, Date>, s
   for (const [ba, hour] of hourOf) {
     const i = index.get(hour.getTime());
     if (i === undefined) continue;
-    const fuels = fuelsAt(system.fuels.get(ba) ?? {}, i);
+    const fuels = valuesAt(system.fuels.get(ba) ?? {}, i);
     out.set(ba, {
       production: productionHour(fuels, factorLookup(set, ba, overrides)).value,
       consumption: consumption.get(ba)?.[i]?.value ?? null,
@@ -103,7 +103,7 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
   return {
     ...base, source: hours!.source, dataThrough: hour.toISOString(), hour: hour.toISOString(),
     demandMw: hours!.demand[0] ?? null, netGenerationMw: hours!.netGeneration[0] ?? null,
-    ...mixOf(fuelsAt(hours!.fuels, 0)),
+    ...mixOf(valuesAt(hours!.fuels, 0)),
     intensity: { production: at?.production ?? null, consumption: at?.consumption ?? null, unit: INTENSITY_UNIT },
     imports,
   };
