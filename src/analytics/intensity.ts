@@ -59,9 +59,9 @@ export function productionHour(fuels: Readonly<Record<string, number | null | un
 }
 
 /** The values of hour i from columns keyed by fuel code or neighbour. */
-export function valuesAt(fuels: Readonly<Record<string, readonly (number | null)[]>>, i: number): Record<string, number | null> {
+export function valuesAt(columns: Readonly<Record<string, readonly (number | null)[]>>, i: number): Record<string, number | null> {
   const out: Record<string, number | null> = {};
-  for (const [code, column] of Object.entries(fuels)) out[code] = column[i] ?? null;
+  for (const [key, column] of Object.entries(columns)) out[key] = column[i] ?? null;
   return out;
 }
 
