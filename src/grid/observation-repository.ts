@@ -10,9 +10,9 @@ export interface UpsertResult { inserted: number; updated: number }
 export type UpsertPath = 'auto' | 'unnest' | 'copy';
 
 /**
- * Batches at least this large take the COPY path (bench/upsert.ts measures the crossover: on
- * PostgreSQL COPY wins from about 200 rows, by 1.3-2× at 500 and 4-18× from 5,000; on PGlite, COPY from a blob loads new rows about
- * three times faster than unnest at 50,000 rows and revisions at about the same speed).
+ * Batches at least this large take the COPY path. bench/upsert.ts measures the crossover: on
+ * PostgreSQL COPY wins from about 200 rows, by 1.3-2× at 500 and 4-18× from 5,000 rows; on
+ * PGlite, COPY from a blob loads 50,000 new rows about three times faster than unnest.
  */
 export const COPY_THRESHOLD = 500;
 
