@@ -102,10 +102,11 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const hub = createLiveHub(deps.db, deps.logger);
   framingHeaders(app);
   liveRoutes(app, deps.db, hub);
-  badgeRoutes(app, cachedReference(injectApi(app), deps.cache), injectApi(app));
-  const build = await loadServerBuild(deps.logger);
   const api = injectApi(app);
-  const context: WebContext = { api, reference: cachedReference(api, deps.cache), hours: hoursLoader(deps.db), now };
+  const reference = cachedReference(api, deps.cache);
+  badgeRoutes(app, reference, api);
+  const build = await loadServerBuild(deps.logger);
+  const shared = { api, reference, hours: hoursLoader(deps.db), now };
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {
@@ -133,7 +134,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
         const abort = new AbortController();
         reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
         const load = new RouterContextProvider();
-        load.set(webContextKey, context);
+        load.set(webContextKey, { ...shared, log: req.log } satisfies WebContext);
         await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
         return reply;
       },

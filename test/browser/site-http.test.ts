@@ -125,7 +125,10 @@ for (const target of testDatabases()) {
     it('serves the manifest and fingerprinted assets with long caching', async () => {
       const manifest = await app.inject('/manifest.webmanifest');
       assert.equal(manifest.statusCode, 200);
-      assert.equal(JSON.parse(manifest.body).short_name, 'GridPulse');
+      const doc = JSON.parse(manifest.body) as { short_name: string; start_url: string; icons: Array<{ src: string; sizes: string }> };
+      assert.equal(doc.short_name, 'GridPulse');
+      assert.ok(doc.icons.some((i) => i.sizes === '512x512') && doc.icons.some((i) => i.sizes === '192x192'), 'installable icon sizes');
+      for (const icon of doc.icons) assert.equal((await app.inject(icon.src)).statusCode, 200, icon.src);
       const asset = /\/assets\/[^"]+\.js/.exec((await app.inject('/')).body)![0];
       const res = await app.inject(asset);
       assert.equal(res.statusCode, 200);

@@ -1,12 +1,24 @@
 import { PassThrough } from 'node:stream';
-import type { EntryContext, RouterContextProvider } from 'react-router';
+import type { EntryContext, HandleErrorFunction, RouterContextProvider } from 'react-router';
 import { ServerRouter } from 'react-router';
 import { createReadableStreamFromReadable } from '@react-router/node';
 import { isbot } from 'isbot';
 import { renderToPipeableStream, type RenderToPipeableStreamOptions } from 'react-dom/server';
 
+import { webContext } from './lib/context.ts';
+
 // Re-exported so the Fastify side (src/web/server.ts) fills the very context object the bundled loaders read.
-export { webContext } from './lib/context.ts';
+export { webContext };
+
+/** Loader, action and render errors go to the request's pino logger (aborted requests are not errors). */
+export const handleError: HandleErrorFunction = (error, { request, context }) => {
+  if (request.signal.aborted) return;
+  try {
+    context.get(webContext).log.error({ err: error, url: request.url }, 'page failed');
+  } catch {
+    console.error(error);
+  }
+};
 
 export const streamTimeout = 5_000;
 
@@ -31,6 +43,7 @@ export default function handleRequest(
       onShellError: reject,
       onError(error: unknown) {
         status = 500;
+        // Errors before the shell reject and reach handleError; later ones (inside Suspense) only here.
         if (shellRendered) console.error(error);
       },
     });

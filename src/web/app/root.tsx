@@ -7,6 +7,7 @@ export const links = () => [
   { rel: 'stylesheet', href: stylesUrl },
   { rel: 'manifest', href: '/manifest.webmanifest' },
   { rel: 'icon', href: '/icon.svg', type: 'image/svg+xml' },
+  { rel: 'apple-touch-icon', href: '/icon-192.png' },
 ];
 
 export function loader({ request }: LoaderFunctionArgs) {

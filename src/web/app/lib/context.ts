@@ -30,6 +30,8 @@ export interface WebContext {
   hours(code: string, from: Date, to: Date): Promise<HoursColumns | undefined>;
   /** Server clock, so tests and benchmarks can pin "now". */
   now(): Date;
+  /** The request's structured logger (pino, with the request id). */
+  log: { error(obj: object, msg: string): void };
 }
 
 export const webContext = createContext<WebContext>();
