@@ -51,11 +51,7 @@ export function rangeOf(q: { from?: string | undefined; to?: string | undefined 
   return { from, to };
 }
 
-async function knownBa(db: Db, raw: string) {
-  const ba = await getBa(db, raw.toUpperCase());
-  if (!ba) throw new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
-  return ba;
-}
+const unknownBa = (raw: string) => new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
@@ -127,7 +123,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     const ba = req.params.code.toUpperCase();
     const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
       const s = await hourlyIntensity(db, ba, range.from, range.to, basis, factors);
-      if (!s) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
+      if (!s) throw unknownBa(req.params.code);
       return intensityBody(s);
     });
     if (format === 'csv') return sendCsv(reply, `${ba}-intensity-${basis}`, toCsv(['ts', `intensity_${factors}_gco2eq_per_kwh`, 'flags'], body.points.map((p) => [p.ts, p.value, p.flags.join(';')])));
@@ -157,7 +153,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     const ba = req.params.code.toUpperCase();
     const body = await answer(req, analyticsKey(ba, 'hourly', rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
       const hours = await loadBaHours(db, ba, range.from, range.to);
-      if (!hours) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
+      if (!hours) throw unknownBa(req.params.code);
       const [production, consumption] = await Promise.all([
         hourlyIntensity(db, ba, range.from, range.to, 'production', 'lifecycle'),
         hourlyIntensity(db, ba, range.from, range.to, 'consumption', 'lifecycle'),
@@ -202,7 +198,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     const ba = req.params.code.toUpperCase();
     return answer(req, analyticsKey(ba, 'now'), (v) => generationTtl(v.dataThrough), async () => {
       const now = await baNow(db, ba, generationFreshness);
-      if (!now) throw new HttpProblem(404, `unknown balancing authority '${req.params.code}'`, 'code');
+      if (!now) throw unknownBa(req.params.code);
       return now;
     });
   });
@@ -253,7 +249,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
     const range = explicit ? rangeOf(req.query, MAX_DAYS.consumption) : undefined;
     const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, range ? rangeKey(range) : 'latest');
     return answer(req, key, (v) => generationTtl(v.dataThrough, range?.to), async () => {
-      await knownBa(db, ba);
+      if (!(await getBa(db, ba))) throw unknownBa(req.params.code);
       const input = await cleanWindowInput(db, ba, range);
       const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
       const out = (w: Window) => ({ start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString(), avg: w.avg });
