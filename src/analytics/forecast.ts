@@ -10,8 +10,6 @@ import { calendarFor, extend, fitModels, MODEL_NAME, predictAhead, type Forecast
 
 export type ForecastTarget = 'demand' | 'intensity';
 
-/** The worker's default schedule: hourly at :40, after the hourly ingestion (:15) has stored the new hours. */
-export const FORECAST_CRON = '40 * * * *';
 export const FORECAST_HORIZON_HOURS = 48;
 /** Training windows: demand reads only its own two series; intensity traces every BA, so it reads less. */
 export const HISTORY_DAYS: Readonly<Record<ForecastTarget, number>> = { demand: 120, intensity: 35 };

@@ -10,12 +10,27 @@ import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
+import { refreshForecasts } from '../analytics/forecast.ts';
+import type { Db } from '../platform/db.ts';
+import type { Cache } from '../platform/cache.ts';
+import type { Logger } from 'pino';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
 function fail(err: unknown): never {
   process.stderr.write(`gridpulse: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
   process.exit(1);
+}
+
+/** The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once. */
+function startWorker(config: Config, db: Db, logger: Logger, cache: Cache): { stop(): void; ready: Promise<void> } {
+  const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
+  const scheduler = startScheduler({ db, logger, config }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
+  if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
+  const ready = scheduler.runNow()
+    .then(() => forecasts({ db, logger: logger.child({ job: 'forecasts' }) }))
+    .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
+  return { stop: () => scheduler.stop(), ready };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
@@ -26,12 +41,8 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const cache = await openCache(config.REDIS_URL);
   const app = await buildApp({ db, logger, cache });
   await app.listen({ port: config.PORT, host: config.HOST });
-  const scheduler = withWorker ? startScheduler({ db, logger, config }) : undefined;
-  if (scheduler) {
-    if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
-    void scheduler.runNow();
-  }
-  const stop = async () => { scheduler?.stop(); await app.close(); await cache.close(); await db.close(); process.exit(0); };
+  const worker = withWorker ? startWorker(config, db, logger, cache) : undefined;
+  const stop = async () => { worker?.stop(); await app.close(); await cache.close(); await db.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
@@ -46,9 +57,10 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     const logger = pino({ level: config.LOG_LEVEL });
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     await migrate(db);
-    const scheduler = startScheduler({ db, logger, config });
-    await scheduler.runNow();
-    const stop = async () => { scheduler.stop(); await db.close(); process.exit(0); };
+    const cache = await openCache(config.REDIS_URL);
+    const worker = startWorker(config, db, logger, cache);
+    await worker.ready;
+    const stop = async () => { worker.stop(); await cache.close(); await db.close(); process.exit(0); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   } catch (err) { fail(err); }

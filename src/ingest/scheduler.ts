@@ -130,7 +130,10 @@ const DAILY_LOCK = 930_002;
  * The worker role: the hourly job (INGEST_CRON, default :15) and the daily job (DAILY_CRON,
  * default 01:00), each run once across processes; a failing run is logged and the next one retries.
  */
-export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}): { stop(): void; runNow(): Promise<void>; runDaily(): Promise<void> } {
+/** A job from another domain that the worker runs on its own schedule, once across processes. */
+export interface ScheduledJob { name: string; lock: number; cron: string; run: (d: WorkerDeps) => Promise<unknown> }
+
+export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(): void; runNow(): Promise<void>; runDaily(): Promise<void> } {
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
     return async () => {
@@ -146,6 +149,7 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
   const jobs = [
     new Cron(crons.ingest ?? deps.config.INGEST_CRON, { protect: true }, hourly),
     new Cron(crons.daily ?? deps.config.DAILY_CRON, { protect: true }, daily),
+    ...extra.map((j) => new Cron(j.cron, { protect: true }, guarded(j.name, j.lock, j.run))),
   ];
   return { stop: () => { for (const j of jobs) j.stop(); }, runNow: hourly, runDaily: daily };
 }

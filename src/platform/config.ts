@@ -9,6 +9,7 @@ const schema = z.object({
   EIA_API_URL: z.url().default('https://api.eia.gov/v2'),
   EIA_API_KEY: z.string().min(8, 'an EIA API key (register at eia.gov/opendata)').optional(),
   INGEST_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "15 * * * *"').default('15 * * * *'),
+  FORECAST_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "40 * * * *"').default('40 * * * *'),
   DAILY_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "0 1 * * *"').default('0 1 * * *'),
   RAW_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
