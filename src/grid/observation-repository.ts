@@ -150,9 +150,15 @@ function* stageRows(rows: ObservationInput[]): Generator<[number, Date, number |
 
 export interface ObservationRow { ts: string; value: number | null; quality: Quality }
 
+/**
+ * One page of a series over [from, to). The server formats `ts` as the API's ISO instant, which
+ * spares decoding each row's timestamp into a Date and back (a quarter of a 30-day read's median,
+ * bench/query.ts).
+ */
 export async function readObservations(db: Db, seriesId: number, from: Date, to: Date, limit: number, offset: number): Promise<ObservationRow[]> {
-  const rows = await db.query<{ ts: Date | string; value: number | null; quality: number }>(
-    `SELECT ts, value, quality FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts LIMIT $4 OFFSET $5`,
+  const rows = await db.query<{ ts: string; value: number | null; quality: number }>(
+    `SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts, value, quality
+       FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY observations.ts LIMIT $4 OFFSET $5`,
     [seriesId, from, to, limit, offset]);
-  return rows.map((r) => ({ ts: new Date(r.ts).toISOString(), value: r.value, quality: QUALITY[r.quality] ?? 'good' }));
+  return rows.map((r) => ({ ts: r.ts, value: r.value, quality: QUALITY[r.quality] ?? 'good' }));
 }
