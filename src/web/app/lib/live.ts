@@ -5,14 +5,14 @@ import { useRevalidator } from 'react-router';
  * Subscribes to /api/v1/live for the BAs shown and re-runs the page's loaders when a new hour lands,
  * so numbers and charts update without a reload. Returns when the last update arrived (null before).
  */
-export function useLiveUpdates(bas: string[]): { lastEvent: string | null; connected: boolean } {
+export function useLiveUpdates(bas: string[] | 'all'): { lastEvent: string | null; connected: boolean } {
   const revalidator = useRevalidator();
   const [lastEvent, setLast] = useState<string | null>(null);
   const [connected, setConnected] = useState(false);
-  const key = bas.join(',');
+  const key = bas === 'all' ? 'all' : bas.join(',');
   useEffect(() => {
     if (!key || typeof EventSource === 'undefined') return;
-    const source = new EventSource(`/api/v1/live?ba=${encodeURIComponent(key)}`);
+    const source = new EventSource(key === 'all' ? '/api/v1/live' : `/api/v1/live?ba=${encodeURIComponent(key)}`);
     source.onopen = () => setConnected(true);
     source.onerror = () => setConnected(false);
     source.addEventListener('hours', (e) => {

@@ -7,6 +7,7 @@ import { fmtMw, fmtPct } from '../lib/format.ts';
 import { intensityLegend } from '../lib/scale.ts';
 import { usePrefs } from '../lib/use-zone.ts';
 import { filterRows, type SortKey } from '../lib/filter-rows.ts';
+import { useLiveUpdates } from '../lib/live.ts';
 
 export const meta: MetaFunction = () => [
   { title: 'GridPulse — the US grid now' },
@@ -56,6 +57,7 @@ export default function Home() {
   const [params] = useSearchParams();
   const submit = useSubmit();
   const prefs = usePrefs();
+  useLiveUpdates('all');
   const shown = filterRows(rows, params);
   const regions = [...new Set(rows.map((r) => r.region))].sort();
   const ics = [...new Set(rows.map((r) => r.interconnection))].sort();
