@@ -1,3 +1,4 @@
+import { pipelineFreshness, staleBas } from '../src/ingest/pipeline-freshness.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -155,6 +156,18 @@ for (const target of testDatabases()) {
       const fresh = (await app.inject('/api/v1/pipeline/freshness')).json().data as Array<{ ba: string; route: string; type: string; newest: string }>;
       assert.deepEqual(fresh.filter((f) => f.ba === 'CISO').map((f) => [f.route, f.type, f.newest]),
         [['region', 'demand', H(2)], ['fuel', 'generation_by_fuel', H(1)]]);
+      // Demand is expected an hour after its hour ends: fresh to 150 min, late to 300 min, then stale.
+      const demandAt = async (minutesAfterHourEnd: number) => {
+        const rows = await pipelineFreshness(db, new Date(Date.parse(H(2)) + 3_600_000 + minutesAfterHourEnd * 60_000));
+        const row = rows.find((f) => f.ba === 'CISO' && f.type === 'demand')!;
+        return [row.lagMinutes, row.expectedLagMinutes, row.status];
+      };
+      assert.deepEqual(await demandAt(150), [150, 60, 'fresh']);
+      assert.deepEqual(await demandAt(151), [151, 60, 'late']);
+      assert.deepEqual(await demandAt(301), [301, 60, 'stale']);
+      const staleAt = (minutes: number) => staleBas(db, new Date(Date.parse(H(2)) + 3_600_000 + minutes * 60_000));
+      assert.ok(!(await staleAt(150)).includes('CISO'));
+      assert.ok((await staleAt(301)).includes('CISO'));
     });
 
     it('documents the data API in OpenAPI', async () => {

@@ -1,7 +1,8 @@
 import type { Db } from '../platform/db.ts';
 import { getBa, type BalancingAuthority } from '../grid/ba-repository.ts';
 
-export const HOUR_MS = 3_600_000;
+import { HOUR_MS } from '../grid/time.ts';
+export { HOUR_MS };
 
 /** Where the numbers behind an answer came from. */
 export type DataSource = 'eia' | 'simulated' | 'external' | 'mixed' | 'none';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import { defaultCheckOptions, runChecks, type CheckOptions, type Finding, type SeriesHours } from './quality-checks.ts';
 
-const HOUR = 3_600_000;
+import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 export interface CheckRequest {
   /** BAs to judge; undefined = every BA with data */

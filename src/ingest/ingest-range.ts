@@ -8,7 +8,7 @@ import { checkTouched } from './check-runner.ts';
 import { saveRawPage, type RawPage } from './raw-pages.ts';
 
 const DAY = 86_400_000;
-const HOUR = 3_600_000;
+import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 export interface IngestRequest {
   bas: string[];

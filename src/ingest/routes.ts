@@ -6,13 +6,10 @@ import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
 import { listFindings } from './check-runner.ts';
 import { listBackfills, MAX_BACKFILL_ATTEMPTS } from './backfill.ts';
+import { pipelineFreshness } from './pipeline-freshness.ts';
 
 const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant').transform((s) => new Date(s));
 const checkNames = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch'] as const;
-
-function routeOfType(type: string): string {
-  return type === 'generation_by_fuel' ? 'fuel' : type === 'ba_interchange' ? 'interchange' : type === 'co2' ? 'derived' : 'region';
-}
 
 export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -25,16 +22,13 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
 
   r.get('/api/v1/pipeline/freshness', {
     schema: {
-      summary: 'Newest stored hour per BA and series type, with its EIA route and its lag in minutes',
+      summary: 'Newest stored hour per BA and series type, with its EIA route, lag and status',
       description: 'route: region (demand, forecast, net generation, total interchange), fuel (generation by fuel), interchange (BA-to-BA). '
-        + 'lagMinutes = now − newest hour start. Per-series status against the expected publishing lag is at /api/v1/bas/{code}/freshness.',
+        + 'lagMinutes = minutes from the END of the newest stored hour to now. expectedLagMinutes = EIA\'s usual publishing delay for the type '
+        + '(demand 60, net generation/interchange/fuel 1440, BA-to-BA 2880, day-ahead forecast 0). status: fresh when lag ≤ expected + 90 min, '
+        + 'late up to twice that, stale beyond. Per-series detail is at /api/v1/bas/{code}/freshness.',
     },
-  }, async () => {
-    const rows = await db.query<{ ba: string; type: string; newest: Date | string }>(
-      `SELECT ba_code AS ba, type, max(ts) AS newest FROM latest_observations GROUP BY ba_code, type ORDER BY ba_code, type`);
-    const now = Date.now();
-    return { data: rows.map((r) => ({ ba: r.ba, route: routeOfType(r.type), type: r.type, newest: new Date(r.newest).toISOString(), lagMinutes: Math.round((now - new Date(r.newest).getTime()) / 60_000) })) };
-  });
+  }, async () => ({ data: await pipelineFreshness(db) }));
 
   r.get('/api/v1/pipeline/checks', {
     schema: {

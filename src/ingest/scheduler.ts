@@ -12,7 +12,8 @@ import { runQualityChecks } from './check-runner.ts';
 import { pruneRawPages } from './raw-pages.ts';
 import { finishRun, markAbandonedRuns, startRun, type RunTotals } from './run-ledger.ts';
 
-const HOUR = 3_600_000;
+import { HOUR_MS as HOUR } from '../grid/time.ts';
+import { staleBas } from './pipeline-freshness.ts';
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
 const SIMULATED_HISTORY_DAYS = 14;
@@ -117,12 +118,6 @@ export async function dailyJob(deps: WorkerDeps, now = new Date()): Promise<{ ru
 }
 
 /** BAs whose newest stored hour is more than a day old (EIA's slowest regular lag is about a day). */
-async function staleBas(db: Db, now: Date): Promise<string[]> {
-  const rows = await db.query<{ ba: string }>(
-    `SELECT ba_code AS ba FROM latest_observations GROUP BY ba_code HAVING max(ts) < $1 ORDER BY 1`, [new Date(now.getTime() - 26 * HOUR)]);
-  return rows.map((r) => r.ba);
-}
-
 const HOURLY_LOCK = 930_001;
 const DAILY_LOCK = 930_002;
 

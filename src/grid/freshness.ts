@@ -1,0 +1,58 @@
+import { HOUR_MS } from './time.ts';
+
+export type FreshnessStatus = 'fresh' | 'late' | 'stale';
+
+/**
+ * EIA-930's usual publishing delay per series type, in minutes after the END of an hour (METHODS.md):
+ * demand about an hour; net generation, total interchange and generation by fuel about a day;
+ * BA-to-BA interchange about two days. The day-ahead demand forecast is published the day before
+ * the hours it covers, so its newest hour should lie ahead of now: expected lag 0.
+ * Derived CO2 follows the generation it is computed from; an unknown type is treated like generation.
+ */
+const EXPECTED_LAG_MINUTES: Readonly<Record<string, number>> = {
+  demand: 60,
+  forecast: 0,
+  net_generation: 1440,
+  interchange: 1440,
+  generation_by_fuel: 1440,
+  ba_interchange: 2880,
+  co2: 1440,
+};
+
+/** Slack for our own schedule: ingestion runs hourly and EIA's delay varies by BA. */
+export const SCHEDULE_SLACK_MINUTES = 90;
+
+export function expectedLagMinutes(type: string): number {
+  return EXPECTED_LAG_MINUTES[type] ?? 1440;
+}
+
+/**
+ * Minutes from the end of the newest hour (hour start + 60 min) to `now`; negative when the newest
+ * hour lies in the future (forecasts); null without data.
+ */
+export function lagMinutes(newest: Date | null, now: Date): number | null {
+  if (newest === null) return null;
+  return Math.round((now.getTime() - (newest.getTime() + HOUR_MS)) / 60_000);
+}
+
+/**
+ * With L = expectedLagMinutes(type) and S = SCHEDULE_SLACK_MINUTES:
+ * fresh when lag ≤ L + S, late when lag ≤ 2·L + 2·S, stale beyond that or without any data.
+ * Demand: fresh ≤ 150 min, late ≤ 300 min. Generation/interchange: fresh ≤ 25.5 h, late ≤ 51 h.
+ * BA-to-BA: fresh ≤ 49.5 h, late ≤ 99 h. Day-ahead forecast: fresh while it reaches ≥ 90 min back, late to 180.
+ */
+export function freshnessStatus(type: string, newest: Date | null, now: Date): FreshnessStatus {
+  const lag = lagMinutes(newest, now);
+  if (lag === null) return 'stale';
+  const expected = expectedLagMinutes(type);
+  if (lag <= expected + SCHEDULE_SLACK_MINUTES) return 'fresh';
+  if (lag <= 2 * (expected + SCHEDULE_SLACK_MINUTES)) return 'late';
+  return 'stale';
+}
+
+/** `{ status, lagMinutes }` for one series type (the shape /now uses). */
+export function freshnessOf(type: string) {
+  return (newest: Date | null, now: Date): { status: FreshnessStatus; lagMinutes: number | null } =>
+    ({ status: freshnessStatus(type, newest, now), lagMinutes: lagMinutes(newest, now) });
+}
+
