@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { percentile } from './support.ts';
+import { loadAverage, percentile } from './support.ts';
 import { startSite } from '../test/browser/support/site.ts';
 
 /**
@@ -48,7 +48,7 @@ try {
   }
   const scripts = await pageScripts(site.url, '/ba/CISO');
   const total = [...scripts.values()].reduce((a, s) => ({ raw: a.raw + s.raw, gzip: a.gzip + s.gzip }), { raw: 0, gzip: 0 });
-  console.log(`\n## Web (${new Date().toISOString().slice(0, 10)}, ${REQUESTS} sequential requests after 20 warm-up, PGlite in memory, 4 simulated BAs × 14 days)\n`);
+  console.log(`\n## Web (${new Date().toISOString().slice(0, 10)}, ${REQUESTS} sequential requests after 20 warm-up, PGlite in memory, 4 simulated BAs × 14 days, ${loadAverage()})\n`);
   console.log('| page | p50 | p95 | p99 | HTML size |\n|---|---|---|---|---|');
   console.log(rows.join('\n'));
   console.log(`\nJavaScript a BA page loads: ${scripts.size} files, ${(total.raw / 1024).toFixed(1)} KB raw, **${(total.gzip / 1024).toFixed(1)} KB gzip** (aim ≤ 150 KB)\n`);
