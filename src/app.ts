@@ -6,6 +6,10 @@ import { createHttp } from './platform/http.ts';
 import { pendingMigrations } from './platform/migrate.ts';
 import { gridRoutes, seriesRoutes } from './grid/routes.ts';
 import { pipelineRoutes } from './ingest/routes.ts';
+import { dataRoutes } from './ingest/data-routes.ts';
+import { carbonRoutes } from './analytics/carbon-routes.ts';
+import { dailyRoutes } from './analytics/daily-routes.ts';
+import { webRoutes } from './web/server.ts';
 
 export interface AppDeps { db: Db; logger: Logger; cache: Cache }
 
@@ -25,10 +29,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
-  // Domain route registrations (one line each) go here.
-  (await import('./ingest/data-routes.ts')).dataRoutes(app, deps.db);
-  await (await import('./analytics/carbon-routes.ts')).carbonRoutes(app, deps);
-  await (await import('./analytics/daily-routes.ts')).dailyRoutes(app, deps);
-  await (await import('./web/server.ts')).webRoutes(app, deps);
+  dataRoutes(app, deps.db);
+  await carbonRoutes(app, deps);
+  await dailyRoutes(app, deps);
+  await webRoutes(app, deps);
   return app;
 }
