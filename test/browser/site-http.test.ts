@@ -88,6 +88,8 @@ for (const target of testDatabases()) {
       const plain = await app.inject('/ba/CISO');
       assert.equal(plain.headers['content-encoding'], undefined);
       assert.ok(page.rawPayload.length * 3 < plain.rawPayload.length, `${page.rawPayload.length} vs ${plain.rawPayload.length} bytes`);
+      const api = await app.inject({ url: '/api/v1/bas', headers: { 'accept-encoding': 'br, gzip' } });
+      assert.equal(api.headers['content-encoding'], undefined, 'the API keeps its own behaviour');
     });
 
     it('leaves /api/v1 and /docs to the API', async () => {
