@@ -6,5 +6,9 @@ import { URL, fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const node24 = root + 'node_modules/.bin/node';
-const r = spawnSync(existsSync(node24) ? node24 : process.execPath, [root + 'src/cli/main.ts', ...process.argv.slice(2)], { stdio: 'inherit' });
+const r = spawnSync(existsSync(node24) ? node24 : process.execPath, [root + 'src/cli/main.ts', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  // React picks its build when first imported, before the CLI runs: production unless NODE_ENV says otherwise.
+  env: { NODE_ENV: 'production', ...process.env },
+});
 process.exit(r.status ?? 1);

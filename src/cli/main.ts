@@ -16,8 +16,6 @@ import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
-// React renders in production mode unless told otherwise (development mode is about twice as slow server-side).
-process.env.NODE_ENV ??= 'production';
 
 function fail(err: unknown): never {
   process.stderr.write(`gridpulse: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
