@@ -39,6 +39,12 @@ function timeBounds(rows: ObservationInput[]): [Date, Date] {
   return [new Date(min), new Date(max)];
 }
 
+/** The revision rule, shared by both paths: a changed value counts a revision, a changed quality only rewrites. */
+const UPDATE_CHANGED = `ON CONFLICT (series_id, ts) DO UPDATE
+  SET value = EXCLUDED.value, quality = EXCLUDED.quality, ingested_at = now(),
+      revisions = o.revisions + CASE WHEN o.value IS DISTINCT FROM EXCLUDED.value THEN 1 ELSE 0 END
+  WHERE o.value IS DISTINCT FROM EXCLUDED.value OR o.quality IS DISTINCT FROM EXCLUDED.quality`;
+
 /** The one merge statement, reading its rows from `input` (series_id, ts, value, quality). */
 function mergeSql(input: string): string {
   return `WITH input AS (${input}
@@ -48,10 +54,7 @@ function mergeSql(input: string): string {
      ), up AS (
        INSERT INTO observations AS o (series_id, ts, value, quality)
        SELECT series_id, ts, value, quality FROM input
-       ON CONFLICT (series_id, ts) DO UPDATE
-         SET value = EXCLUDED.value, quality = EXCLUDED.quality, ingested_at = now(),
-             revisions = o.revisions + CASE WHEN o.value IS DISTINCT FROM EXCLUDED.value THEN 1 ELSE 0 END
-         WHERE o.value IS DISTINCT FROM EXCLUDED.value OR o.quality IS DISTINCT FROM EXCLUDED.quality
+       ${UPDATE_CHANGED}
        RETURNING o.series_id, o.ts
      )
      SELECT count(*) FILTER (WHERE e.ts IS NULL)::integer AS inserted, count(*) FILTER (WHERE e.ts IS NOT NULL)::integer AS updated
@@ -70,11 +73,11 @@ async function mergeViaUnnest(db: Db, rows: ObservationInput[]): Promise<UpsertR
  * first fetch of new hours) the rows are COPYed straight into observations. Otherwise they are
  * COPYed into a transaction-local staging table and merged by one statement that looks each row
  * up once: new keys take a plain INSERT (half the cost of ON CONFLICT's speculative insertion),
- * rows equal to the stored ones are dropped there, and changed rows take the usual ON CONFLICT
- * update (which re-checks the difference against the row as it is by then). A key inserted concurrently after our
- * snapshot, or a key repeated within the batch, makes a plain insert fail with a unique violation:
- * the batch then falls through to the classic merge, which resolves the first and refuses the
- * second exactly as the unnest path does. The staging table is dropped at the end, so several
+ * rows equal to the stored ones (as the statement's snapshot sees them) are dropped, and changed
+ * rows take the same ON CONFLICT update as the unnest path, which re-checks the difference against
+ * the row as it is by then. A key inserted concurrently after our snapshot, or a key repeated
+ * within the batch, makes a plain insert fail with a unique violation: the batch then falls
+ * through to the classic merge, which resolves the first and refuses the second. The staging table is dropped at the end, so several
  * batches can share one outer transaction.
  */
 async function mergeViaCopy(db: Db, rows: ObservationInput[], bounds: [Date, Date]): Promise<UpsertResult> {
@@ -132,10 +135,7 @@ const SPLIT_MERGE = `WITH staged AS MATERIALIZED (
   ), revised AS (
     INSERT INTO observations AS o (series_id, ts, value, quality)
     SELECT series_id, ts, value, quality FROM staged WHERE existed AND NOT unchanged
-    ON CONFLICT (series_id, ts) DO UPDATE
-      SET value = EXCLUDED.value, quality = EXCLUDED.quality, ingested_at = now(),
-          revisions = o.revisions + CASE WHEN o.value IS DISTINCT FROM EXCLUDED.value THEN 1 ELSE 0 END
-      WHERE o.value IS DISTINCT FROM EXCLUDED.value OR o.quality IS DISTINCT FROM EXCLUDED.quality
+    ${UPDATE_CHANGED}
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM fresh)::integer AS inserted, (SELECT count(*) FROM revised)::integer AS updated`;
