@@ -20,53 +20,52 @@ async function cannon(url: string, connections: number, seconds: number): Promis
   return JSON.parse(stdout) as Cannon;
 }
 
-async function listen(app: FastifyInstance, path: string): Promise<string> {
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  return address + path;
-}
-
 /**
- * Throughput and tail latency of a cached analytics endpoint at 100 connections against a bare
- * Fastify route that returns the same JSON document (same size, serialised on every request).
- * The store holds 48 simulated hours of every active BA; the endpoint's cache is the in-process one.
+ * Throughput and tail latency of cached analytics endpoints at 100 connections, each against a
+ * bare Fastify route that returns the same JSON document (same size, serialised on every request).
+ * The store holds 48 simulated hours of every active BA; the endpoints' cache is the in-process one.
  */
 export async function benchHttp(): Promise<void> {
   const seconds = envInt('BENCH_HTTP_SECONDS', 10);
   const connections = envInt('BENCH_HTTP_CONNECTIONS', 100);
-  const path = process.env.BENCH_HTTP_PATH ?? '/api/v1/bas/CISO/now';
+  const paths = (process.env.BENCH_HTTP_PATHS ?? '/api/v1/bas/CISO/now,/api/v1/now').split(',');
   const db = await openBenchSchema(SCHEMA, { fresh: true });
   const logger = pino({ level: 'warn' });
   let app: FastifyInstance | undefined;
-  let bare: FastifyInstance | undefined;
+  const bare = Fastify({ logger: false });
   try {
     const bas = await listBas(db);
     const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 48 * 3_600_000);
     await loadSimulatedGrid({ db, logger }, bas, from, 48);
     app = await buildApp({ db, logger, cache: memoryCache() });
-    const url = await listen(app, path);
-    const first = await fetch(url);
-    const text = await first.text();
-    if (first.status !== 200) throw new Error(`${path} answered ${first.status}: ${text.slice(0, 200)}`);
-    const document: unknown = JSON.parse(text);
-    bare = Fastify({ logger: false });
-    bare.get('/bare', async () => document);
-    const bareUrl = await listen(bare, '/bare');
-
-    await cannon(bareUrl, connections, 2); // warm both servers' JIT
-    await cannon(url, connections, 2);
-    const ref = await cannon(bareUrl, connections, seconds);
-    const work = await cannon(url, connections, seconds);
-    for (const [name, r] of [['bare', ref], [path, work]] as const) {
-      if (r.non2xx || r.errors || r.timeouts) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const documents: { path: string; bytes: number }[] = [];
+    for (const [i, path] of paths.entries()) {
+      const res = await fetch(base + path);
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${text.slice(0, 200)}`);
+      const document: unknown = JSON.parse(text);
+      bare.get(`/bare/${i}`, async () => document);
+      documents.push({ path, bytes: text.length });
     }
-    printTable(`HTTP at ${connections} connections for ${seconds} s (autocannon in its own process; ${fmt(text.length)} B JSON)`,
-      ['server', 'req/s', 'p50 ms', 'p99 ms', 'ratio (req/s vs bare)', 'target'], [
-        [`GridPulse ${path} (cached, memory cache, log level warn)`, fmt(work.requests.average), fmt(work.latency.p50), fmt(work.latency.p99), fmt(work.requests.average / ref.requests.average, 2), 'ratio ≥ 0.5, p99 < 10 ms'],
-        ['bare Fastify route returning the same document', fmt(ref.requests.average), fmt(ref.latency.p50), fmt(ref.latency.p99), '1.00', ''],
-      ]);
+    const bareBase = await bare.listen({ port: 0, host: '127.0.0.1' });
+    const rows: string[][] = [];
+    for (const [i, { path, bytes }] of documents.entries()) {
+      await cannon(`${bareBase}/bare/${i}`, connections, 2); // warm both servers' JIT
+      await cannon(base + path, connections, 2);
+      const ref = await cannon(`${bareBase}/bare/${i}`, connections, seconds);
+      const work = await cannon(base + path, connections, seconds);
+      for (const [name, r] of [['bare', ref], [path, work]] as const) {
+        if (r.non2xx || r.errors || r.timeouts) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+      }
+      rows.push([`GridPulse ${path} (${fmt(bytes)} B, cached)`, fmt(work.requests.average), fmt(work.latency.p50), fmt(work.latency.p99), fmt(work.requests.average / ref.requests.average, 2), 'ratio ≥ 0.5, p99 < 10 ms'],
+        ['bare Fastify route, same document', fmt(ref.requests.average), fmt(ref.latency.p50), fmt(ref.latency.p99), '1.00', '']);
+    }
+    printTable(`HTTP at ${connections} connections for ${seconds} s (autocannon in its own process; in-process cache, log level warn)`,
+      ['server', 'req/s', 'p50 ms', 'p99 ms', 'ratio (req/s vs bare)', 'target'], rows);
   } finally {
     await app?.close();
-    await bare?.close();
+    await bare.close();
     await dropBenchSchema(db, SCHEMA);
     await db.close();
   }
