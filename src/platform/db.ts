@@ -14,8 +14,9 @@ export interface Db {
   /** Runs fn in a transaction; called on a transaction's Db it opens a savepoint inside it. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
-   * Bulk-loads rows with `COPY table (columns) FROM STDIN` (text format). On a pooled PostgreSQL
-   * Db the COPY may run on any connection: load temporary tables from a transaction's Db.
+   * Bulk-loads rows with `COPY table (columns) FROM STDIN` (text format); rejects when the server
+   * refuses any row, and then loads none. Outside a transaction it runs in one of its own, on some
+   * pooled connection: load a temporary table from the Db of the transaction that created it.
    */
   copyInto(table: string, columns: readonly string[], rows: Iterable<readonly CopyValue[]>): Promise<void>;
   /**
@@ -49,7 +50,7 @@ function copyField(v: CopyValue): string {
 }
 
 /** COPY text format in chunks of about 64 KB, so large loads stream instead of building one string. */
-export function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
+function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
   let chunk = '';
   for (const row of rows) {
     let line = '';
