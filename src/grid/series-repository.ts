@@ -23,12 +23,33 @@ export function seriesKey(ba: string, type: string, subtype: string): string {
   return subtype ? `${ba}.${short}.${subtype}` : `${ba}.${short}`;
 }
 
+export interface SeriesSpec { baCode: string; type: string; subtype: string; units?: string; eiaKey?: string | null; source?: string }
+
 /** Returns the series id, creating the series on first sight. */
-export async function ensureSeries(db: Db, s: { baCode: string; type: string; subtype: string; units?: string; eiaKey?: string | null; source?: string }): Promise<number> {
-  const key = seriesKey(s.baCode, s.type, s.subtype);
-  const [row] = await db.query<{ id: number }>(
-    `INSERT INTO series (ba_code, type, subtype, units, eia_key, key, source) VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (ba_code, type, subtype) DO UPDATE SET active = true RETURNING id`,
-    [s.baCode, s.type, s.subtype, s.units ?? 'MWh', s.eiaKey ?? null, key, s.source ?? 'eia']);
-  return row!.id;
+export async function ensureSeries(db: Db, s: SeriesSpec): Promise<number> {
+  return (await ensureSeriesMany(db, [s]))[0]!;
+}
+
+/**
+ * Ids of many series in two statements, creating the missing ones (and re-activating inactive ones);
+ * ids come back in the order of `specs`. Writes nothing for series that exist and are active.
+ */
+export async function ensureSeriesMany(db: Db, specs: SeriesSpec[]): Promise<number[]> {
+  if (specs.length === 0) return [];
+  const keys = specs.map((s) => seriesKey(s.baCode, s.type, s.subtype));
+  await db.query(
+    `INSERT INTO series (ba_code, type, subtype, units, eia_key, key, source)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+     ON CONFLICT DO NOTHING`,
+    [specs.map((s) => s.baCode), specs.map((s) => s.type), specs.map((s) => s.subtype), specs.map((s) => s.units ?? 'MWh'),
+      specs.map((s) => s.eiaKey ?? null), keys, specs.map((s) => s.source ?? 'eia')]);
+  const rows = await db.query<{ id: number; key: string }>(
+    `UPDATE series SET active = true WHERE key = ANY($1::text[]) AND NOT active RETURNING id, key`, [keys]);
+  rows.push(...await db.query<{ id: number; key: string }>(`SELECT id, key FROM series WHERE key = ANY($1::text[]) AND active`, [keys]));
+  const byKey = new Map(rows.map((r) => [r.key, r.id]));
+  return keys.map((k) => {
+    const id = byKey.get(k);
+    if (id === undefined) throw new Error(`series ${k} could not be created (its EIA key belongs to another series)`);
+    return id;
+  });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
-import { ensureSeries } from '../grid/series-repository.ts';
+import { ensureSeriesMany, type SeriesSpec } from '../grid/series-repository.ts';
 import { upsertObservations, type ObservationInput, type Quality } from '../grid/observation-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { changedInTransaction, notifyHoursChanged } from './change-events.ts';
@@ -59,6 +59,7 @@ async function keepCheckFlags(tx: Db, rows: ObservationInput[]): Promise<Observa
 /** Maps points to series (created on first sight), flags quality, and upserts in one transaction. */
 export class PointStore {
   private readonly ids = new Map<string, number>();
+  private readonly pending = new Map<string, SeriesSpec>();
   private knownBas: Set<string> | undefined;
   private readonly db: Db;
   private readonly logger: Logger;
@@ -75,8 +76,7 @@ export class PointStore {
   async store(points: EiaPoint[]): Promise<StoreCounts> {
     this.knownBas ??= new Set((await this.db.query<{ code: string }>('SELECT code FROM balancing_authorities')).map((r) => r.code));
     let rejected = 0;
-    const rows: ObservationInput[] = [];
-    const seen = new Set<string>();
+    const accepted: Array<{ p: EiaPoint; type: string; key: string }> = [];
     for (const p of points) {
       const { type, subtype } = pointSeries(p);
       if (!type || !this.knownBas.has(p.ba) || (p.route === 'interchange' && !this.knownBas.has(p.code))) {
@@ -84,7 +84,13 @@ export class PointStore {
         this.logger.warn({ ba: p.ba, route: p.route, code: p.code }, 'rejected point: unknown BA or type');
         continue;
       }
-      const id = await this.seriesId(p.ba, type, subtype, p);
+      accepted.push({ p, type, key: this.resolve(p.ba, type, subtype, p) });
+    }
+    await this.createPending();
+    const rows: ObservationInput[] = [];
+    const seen = new Set<string>();
+    for (const { p, type, key } of accepted) {
+      const id = this.ids.get(key)!;
       const dedupe = `${id}|${p.ts.getTime()}`;
       if (seen.has(dedupe)) continue;
       seen.add(dedupe);
@@ -95,15 +101,22 @@ export class PointStore {
     return { inserted, updated, rejected };
   }
 
-  private async seriesId(ba: string, type: string, subtype: string, p: EiaPoint): Promise<number> {
+  /** The cache key of a point's series; series not seen yet are queued for one batched lookup. */
+  private resolve(ba: string, type: string, subtype: string, p: EiaPoint): string {
     const k = `${ba}|${type}|${subtype}`;
-    let id = this.ids.get(k);
-    if (id === undefined) {
+    if (!this.ids.has(k) && !this.pending.has(k)) {
       const eiaKey = p.route === 'region' ? `EBA.${ba}-ALL.${p.code}.H` : p.route === 'fuel' ? `EBA.${ba}-ALL.NG.${p.code}.H` : `EBA.${ba}-${p.code}.ID.H`;
-      id = await ensureSeries(this.db, { baCode: ba, type, subtype, eiaKey: this.source === 'eia' ? eiaKey : null, source: this.source });
-      this.ids.set(k, id);
+      this.pending.set(k, { baCode: ba, type, subtype, eiaKey: this.source === 'eia' ? eiaKey : null, source: this.source });
     }
-    return id;
+    return k;
+  }
+
+  private async createPending(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const entries = [...this.pending];
+    const ids = await ensureSeriesMany(this.db, entries.map(([, spec]) => spec));
+    entries.forEach(([k], i) => this.ids.set(k, ids[i]!));
+    this.pending.clear();
   }
 }
 
