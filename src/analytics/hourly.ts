@@ -61,28 +61,35 @@ export async function loadBaHours(db: Db, code: string, from: Date, to: Date): P
     fuels: {}, interchange: {}, dataThrough: null, source: 'none',
   };
   if (n === 0) return out;
-  const rows = await db.query<{ type: string; subtype: string; source: string; ts: Date | string; value: number | null }>(
-    `SELECT s.type, s.subtype, s.source, o.ts, o.value
-       FROM series s JOIN observations o ON o.series_id = s.id
-      WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts < $3`,
-    [ba.code, ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS)]);
+  // One row per series with its non-null hours as arrays: the driver decodes 20-odd rows, not one per hour.
+  // Stored nulls and absent hours both stay null; a series with only nulls still names its source.
   const t0 = ts[0]!.getTime();
+  const rows = await db.query<{ type: string; subtype: string; source: string; idx: number[]; vals: number[] }>(
+    `SELECT s.type, s.subtype, s.source,
+            coalesce(array_agg(((extract(epoch FROM o.ts) * 1000 - $4) / ${HOUR_MS})::integer) FILTER (WHERE o.value IS NOT NULL), '{}') AS idx,
+            coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
+       FROM series s JOIN observations o ON o.series_id = s.id
+      WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts < $3
+      GROUP BY s.id`,
+    [ba.code, ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS), t0]);
   const sources = new Set<string>();
-  let newest = -Infinity;
+  let newest = -1;
   for (const r of rows) {
-    const t = new Date(r.ts).getTime();
-    const i = (t - t0) / HOUR_MS;
-    if (!Number.isInteger(i) || i < 0 || i >= n) continue;
-    const value = r.value === null ? null : Number(r.value);
     const column = TYPE_COLUMN[r.type];
-    if (column) out[column][i] = value;
-    else if (r.type === 'generation_by_fuel') (out.fuels[r.subtype] ??= empty())[i] = value;
-    else if (r.type === 'ba_interchange') (out.interchange[r.subtype] ??= empty())[i] = value;
-    else continue;
+    const target = column ? out[column]
+      : r.type === 'generation_by_fuel' ? (out.fuels[r.subtype] ??= empty())
+      : r.type === 'ba_interchange' ? (out.interchange[r.subtype] ??= empty())
+      : undefined;
+    if (!target) continue;
     sources.add(r.source);
-    if (value !== null && t > newest) newest = t;
+    for (let k = 0; k < r.idx.length; k++) {
+      const i = Number(r.idx[k]);
+      if (i < 0 || i >= n) continue;
+      target[i] = Number(r.vals[k]);
+      if (i > newest) newest = i;
+    }
   }
-  out.dataThrough = Number.isFinite(newest) ? new Date(newest) : null;
+  out.dataThrough = newest >= 0 ? new Date(t0 + newest * HOUR_MS) : null;
   out.source = combineSources(sources);
   return out;
 }
