@@ -5,18 +5,7 @@ import type { EiaPoint } from './eia-schema.ts';
 import { PointStore, pointSeries } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
-
-/** Small deterministic PRNG (mulberry32) so a simulated grid is the same on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../platform/random.ts';
 
 function hash(s: string): number {
   let h = 2166136261;
@@ -34,7 +23,7 @@ function localHour(ts: Date, tz: string): number {
  * must-run nuclear and hydro, and gas (then coal) dispatched to balance.
  */
 export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): EiaPoint[] {
-  const rand = rng(hash(ba.code));
+  const rand = seeded(hash(ba.code));
   const scale = 500 + rand() * (ba.code === 'PJM' || ba.code === 'MISO' || ba.code === 'ERCO' ? 80_000 : ba.code === 'CISO' ? 30_000 : 8_000);
   const solarShare = ba.region === 'CAL' || ba.region === 'SW' ? 0.35 : ba.region === 'TEX' ? 0.2 : 0.08 * rand();
   const windShare = ba.region === 'CENT' || ba.region === 'TEX' ? 0.3 : 0.1 * rand();
