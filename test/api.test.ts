@@ -1,11 +1,9 @@
-import { memoryCache } from '../src/platform/cache.ts';
+import { openTestApp } from './support/app.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from './support/databases.ts';
 import { migrate, migrationFiles } from '../src/platform/migrate.ts';
-import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/platform/db.ts';
 
 for (const target of testDatabases()) {
@@ -13,9 +11,7 @@ for (const target of testDatabases()) {
     let db: Db;
     let app: FastifyInstance;
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      ({ db, app } = await openTestApp(target));
     });
     after(async () => { await app.close(); await db.close(); });
 

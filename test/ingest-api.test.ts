@@ -1,12 +1,10 @@
+import { openTestApp } from './support/app.ts';
 import { pipelineFreshness, staleBas } from '../src/ingest/pipeline-freshness.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from './support/databases.ts';
-import { migrate } from '../src/platform/migrate.ts';
-import { memoryCache } from '../src/platform/cache.ts';
-import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/platform/db.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../src/auth/api-keys.ts';
 import { PointStore } from '../src/ingest/store-points.ts';
@@ -25,9 +23,7 @@ for (const target of testDatabases()) {
     const get = (url: string, auth = `Bearer ${token}`) => app.inject({ url, headers: { authorization: auth } });
 
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      ({ db, app } = await openTestApp(target));
       token = (await createApiKey(db, { role: 'worker', name: 'pi-garage' })).token;
     });
     after(async () => { await app.close(); await db.close(); });

@@ -1,12 +1,9 @@
-import { memoryCache } from '../src/platform/cache.ts';
+import { openTestApp } from './support/app.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from './support/databases.ts';
-import { migrate } from '../src/platform/migrate.ts';
-import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/platform/db.ts';
 import { ensureSeries } from '../src/grid/series-repository.ts';
 import { upsertObservations, QUALITY, type ObservationInput, type UpsertResult } from '../src/grid/observation-repository.ts';
@@ -19,9 +16,7 @@ for (const target of testDatabases()) {
     let app: FastifyInstance;
     let id: number;
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      ({ db, app } = await openTestApp(target));
       id = await ensureSeries(db, { baCode: 'PJM', type: 'demand', subtype: '' });
     });
     after(async () => { await app.close(); await db.close(); });

@@ -1,11 +1,8 @@
+import { openTestApp } from '../../test/support/app.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../../test/support/databases.ts';
-import { migrate } from '../platform/migrate.ts';
-import { memoryCache } from '../platform/cache.ts';
-import { buildApp } from '../app.ts';
 import type { Db } from '../platform/db.ts';
 import { seedHours } from './daily-test-support.ts';
 
@@ -28,9 +25,7 @@ for (const target of testDatabases()) {
     let db: Db;
     let app: FastifyInstance;
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      ({ db, app } = await openTestApp(target));
       await seedDay(db, '2025-11-02T07:00:00Z', 25, 1000); // 25-hour day (DST ends)
       await seedDay(db, '2025-10-26T07:00:00Z', 24, 800); // the same weekday a week before
       await seedDay(db, '2025-03-09T08:00:00Z', 23, 1000, [5]); // 23-hour day (DST starts), one hour missing

@@ -1,3 +1,4 @@
+import { openTestApp } from '../../test/support/app.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -6,9 +7,6 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../../test/support/databases.ts';
 import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
-import { migrate } from '../platform/migrate.ts';
-import { memoryCache } from '../platform/cache.ts';
-import { buildApp } from '../app.ts';
 import type { Db } from '../platform/db.ts';
 import { backtest, calendarFor, fitModels, predictAhead, quantile, type History } from './forecast-model.ts';
 import { forecastFrom, latestForecast, refreshForecasts } from './forecast.ts';
@@ -96,9 +94,7 @@ for (const target of testDatabases()) {
     let app: FastifyInstance;
     const now = new Date(Math.floor(Date.now() / H) * H + 20 * 60_000);
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      ({ db, app } = await openTestApp(target));
       // 30 days of CISO demand through the last hour, and gas + solar generation through 3 hours ago
       const from = new Date(Math.floor(now.getTime() / H) * H - 30 * 24 * H);
       const h = periodic(30, from.getTime());

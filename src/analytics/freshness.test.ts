@@ -1,12 +1,9 @@
+import { openTestApp } from '../../test/support/app.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../../test/support/databases.ts';
-import { migrate } from '../platform/migrate.ts';
-import { memoryCache } from '../platform/cache.ts';
-import { buildApp } from '../app.ts';
 import type { Db } from '../platform/db.ts';
 import { expectedLagMinutes, freshnessStatus, lagMinutes } from './freshness.ts';
 import { seedHours } from './daily-test-support.ts';
@@ -67,9 +64,7 @@ for (const target of testDatabases()) {
     let db: Db;
     let app: FastifyInstance;
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      ({ db, app } = await openTestApp(target));
     });
     after(async () => { await app.close(); await db.close(); });
 
