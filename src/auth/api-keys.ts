@@ -9,8 +9,10 @@ export interface ApiKey { id: string; name: string | null; role: Role; createdAt
 /** gp_<12 hex: public id>_<43 base64url: 32 random bytes> */
 const TOKEN = /^gp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
+// The token's text is hashed, not its decoded bytes: base64url's last character carries padding bits,
+// so two different texts can decode to the same bytes, and only the exact token may authenticate.
 function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(Buffer.from(secret, 'base64url')).digest();
+  return createHash('sha256').update(secret, 'utf8').digest();
 }
 
 type Row = { id: string; name: string | null; role: Role; created_at: Date | string; last_used_at: Date | string | null; revoked_at: Date | string | null };
