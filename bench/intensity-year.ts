@@ -1,5 +1,6 @@
 import { consumptionPoints, systemHour, systemLookups, type SystemHours } from '../src/analytics/intensity.ts';
 import { traceHour } from '../src/analytics/flow-tracing.ts';
+import { envInt, seeded } from './support.ts';
 
 /**
  * Consumption-based intensity (flow tracing) for every BA over one year of hours, on a synthetic
@@ -10,22 +11,11 @@ import { traceHour } from '../src/analytics/flow-tracing.ts';
 
 const BAS = 65;
 const EXTERNAL = 8;
-const HOURS = Number(process.argv[2] ?? 8760);
+const HOURS = envInt('BENCH_INTENSITY_HOURS', 8760);
 const FUELS = ['COL', 'NG', 'NUC', 'OIL', 'WAT', 'SUN', 'WND', 'OTH', 'BAT'];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function syntheticSystem(hours: number, seed = 42): SystemHours {
-  const rand = rng(seed);
+  const rand = seeded(seed);
   const ts = Array.from({ length: hours }, (_, h) => new Date(Date.UTC(2024, 0, 1) + h * 3_600_000));
   const code = (i: number) => (i < BAS ? `B${i}` : `X${i - BAS}`);
   const maybe = (v: number) => (rand() < 0.005 ? null : v);

@@ -3,6 +3,7 @@ import { benchQuery } from './query.ts';
 import { benchSize } from './size.ts';
 import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
+import { benchIntensityYear } from './intensity-year.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<void>> = {
   size: benchSize,
   ingest: benchIngest,
   http: benchHttp,
+  intensity: benchIntensityYear,
 };
 
 const names = process.argv.slice(2);

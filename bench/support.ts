@@ -75,14 +75,4 @@ export function printTable(title: string, header: string[], rows: (string | numb
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so every run queries the same places. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { seeded } from '../src/platform/random.ts';
