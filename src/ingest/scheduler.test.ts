@@ -55,6 +55,10 @@ for (const target of testDatabases()) {
       assert.deepEqual(spikes.map((f) => [f.series, f.from]), [['MISO.demand', '2025-11-02T10:00:00.000Z']]);
       const [raw] = await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM raw_pages');
       assert.equal(raw!.n, 0);
+      // partitions exist ahead of the data: November 2025 through January 2026
+      const parts = await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'observations'::regclass AND c.relname >= 'observations_y2025m11' ORDER BY 1`);
+      assert.deepEqual(parts.map((p) => p.name), ['observations_y2025m11', 'observations_y2025m12', 'observations_y2026m01']);
     });
 
     it('takes its cron expressions from the configuration', () => {

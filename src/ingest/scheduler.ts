@@ -90,7 +90,8 @@ export async function hourlyJob(deps: WorkerDeps, now = new Date()): Promise<voi
 /**
  * The daily job (01:00 by default): closes runs whose process died, checks the last 48 hours of
  * every BA (late BA-to-BA interchange arrives about two days behind), prunes raw pages past the
- * retention, and backfills gaps found anywhere in the stored range. Recorded in the ledger as a
+ * retention, backfills gaps found anywhere in the stored range, and creates the observation partitions
+ * of this month and the next two ahead of the data. Recorded in the ledger as a
  * 'daily' run whose findings are under its id.
  */
 export async function dailyJob(deps: WorkerDeps, now = new Date()): Promise<{ runId: number }> {
@@ -112,12 +113,19 @@ export async function dailyJob(deps: WorkerDeps, now = new Date()): Promise<{ ru
   const pruned = await step('raw prune', () => pruneRawPages(db, config.RAW_RETENTION_DAYS));
   const backfill = await step('backfill', () => backfillGaps({ ...deps, logger }, undefined, BACKFILLS_PER_RUN * 5));
   const stale = await step('freshness', () => staleBas(db, now));
+  const partitions = await step('partitions', () => ensurePartitionsAhead(db, now));
   await finishRun(db, runId, totals);
-  logger.info({ abandoned, checks, pruned, backfill, staleBas: stale }, 'daily job finished');
+  logger.info({ abandoned, checks, pruned, backfill, staleBas: stale, partitionsCreated: partitions }, 'daily job finished');
   return { runId };
 }
 
-/** BAs whose newest stored hour is more than a day old (EIA's slowest regular lag is about a day). */
+/** Monthly partitions from this month through two months ahead, so hourly writes never wait on DDL. */
+export async function ensurePartitionsAhead(db: Db, now: Date): Promise<number> {
+  const ahead = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 2, 1));
+  const [row] = await db.query<{ n: number }>('SELECT ensure_observation_partitions($1, $2) AS n', [now, ahead]);
+  return Number(row?.n ?? 0);
+}
+
 const HOURLY_LOCK = 930_001;
 const DAILY_LOCK = 930_002;
 
