@@ -19,6 +19,7 @@ for (const target of testDatabases()) {
       const sun = await ensureSeries(db, { baCode: 'CISO', type: 'generation_by_fuel', subtype: 'SUN', source: 'simulated' });
       const bpat = await ensureSeries(db, { baCode: 'CISO', type: 'ba_interchange', subtype: 'BPAT', source: 'simulated' });
       const other = await ensureSeries(db, { baCode: 'ERCO', type: 'demand', subtype: '', source: 'simulated' });
+      const otherForecast = await ensureSeries(db, { baCode: 'ERCO', type: 'forecast', subtype: '', source: 'simulated' });
       await upsertObservations(db, [
         { seriesId: demand, ts: H(-1), value: 1, quality: 'good' }, // before the range
         { seriesId: demand, ts: H(0), value: 100, quality: 'good' },
@@ -28,6 +29,7 @@ for (const target of testDatabases()) {
         { seriesId: bpat, ts: H(4), value: null, quality: 'missing' },
         { seriesId: demand, ts: H(5), value: 9, quality: 'good' }, // at `to`: excluded
         { seriesId: other, ts: H(0), value: 555, quality: 'good' },
+        { seriesId: otherForecast, ts: H(3), value: 600, quality: 'good' }, // day-ahead: ahead of the observed data
       ]);
     });
     after(async () => { await db.close(); });
@@ -41,6 +43,12 @@ for (const target of testDatabases()) {
       assert.deepEqual(h.forecast, [null, null, null, null, null]);
       assert.equal(h.dataThrough?.toISOString(), H(3).toISOString(), 'newest non-null hour');
       assert.equal(h.source, 'simulated');
+    });
+
+    it('dates dataThrough by observed hours only: a day-ahead forecast reaching further does not count', async () => {
+      const h = (await loadBaHours(db, 'ERCO', H(0), H(5)))!;
+      assert.deepEqual(h.forecast, [null, null, null, 600, null]);
+      assert.equal(h.dataThrough?.toISOString(), H(0).toISOString());
     });
 
     it('answers an empty range, a range without data, and an unknown BA', async () => {

@@ -25,7 +25,7 @@ export interface BaHours {
   fuels: Record<string, (number | null)[]>;
   /** neighbour BA code → MW per hour, positive = export to the neighbour */
   interchange: Record<string, (number | null)[]>;
-  /** newest hour start with any non-null value in the range, or null */
+  /** newest hour start with a non-null observed value in the range (forecasts reach into the future: not counted), or null */
   dataThrough: Date | null;
   source: DataSource;
 }
@@ -82,11 +82,12 @@ export async function loadBaHours(db: Db, code: string, from: Date, to: Date): P
       : undefined;
     if (!target) continue;
     sources.add(r.source);
+    const observed = r.type !== 'forecast';
     for (let k = 0; k < r.idx.length; k++) {
       const i = Number(r.idx[k]);
       if (i < 0 || i >= n) continue;
       target[i] = Number(r.vals[k]);
-      if (i > newest) newest = i;
+      if (observed && i > newest) newest = i;
     }
   }
   out.dataThrough = newest >= 0 ? new Date(t0 + newest * HOUR_MS) : null;
