@@ -188,24 +188,32 @@ export function pulseOf(ba: string, loaded: LoadedDay, basis: IntensityBasis, no
   };
 }
 
-/** The day and its comparison days (four prior same weekdays, same date last year), loaded in parallel. */
-async function loadWithComparisons(db: Db, ba: BalancingAuthority, date: string, basis: IntensityBasis) {
+export interface DailyOptions { date?: string | undefined; basis?: IntensityBasis; now?: Date }
+
+/**
+ * The asked day (default: the latest complete local day) and its comparison days (four prior same weekdays,
+ * same date last year), loaded in parallel; `undefined` for an unknown BA.
+ */
+async function loadWithComparisons(db: Db, code: string, opts: DailyOptions) {
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
+  const now = opts.now ?? new Date();
+  const basis = opts.basis ?? 'production';
+  const date = dayToShow(ba, opts.date, now);
   const dates = baselineDates(date);
   const [overrides, raw] = await Promise.all([
     loadFactorOverrides(db), Promise.all([date, dates.lastYear, ...dates.priorWeeks].map((d) => loadRawDay(db, ba, d)))]);
   const intensity = await intensityOf(db, ba.code, raw, basis, overrides);
   const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity));
-  return { target: target!, lastYear: lastYear!, priorWeeks };
+  return { ba, now, basis, target: target!, lastYear: lastYear!, priorWeeks };
 }
 
-function compare(loaded: Awaited<ReturnType<typeof loadWithComparisons>>): BaselineMetric[] {
+function compare(loaded: { target: LoadedDay; lastYear: LoadedDay; priorWeeks: LoadedDay[] }): BaselineMetric[] {
   return compareDays(
     { date: loaded.target.day.date, metrics: dayMetrics(loaded.target.hours) },
     loaded.priorWeeks.map((d) => ({ date: d.day.date, metrics: dayMetrics(d.hours) })),
     { date: loaded.lastYear.day.date, metrics: dayMetrics(loaded.lastYear.hours) });
 }
-
-export interface DailyOptions { date?: string | undefined; basis?: IntensityBasis; now?: Date }
 
 /**
  * Daily Pulse of a BA-local day (default: the latest complete local day) with its baseline comparison;
@@ -213,12 +221,9 @@ export interface DailyOptions { date?: string | undefined; basis?: IntensityBasi
  * before, and the same date a year earlier.
  */
 export async function dailyPulse(db: Db, code: string, opts: DailyOptions = {}): Promise<PulseAnswer | undefined> {
-  const ba = await getBa(db, code);
-  if (!ba) return undefined;
-  const now = opts.now ?? new Date();
-  const basis = opts.basis ?? 'production';
-  const loaded = await loadWithComparisons(db, ba, dayToShow(ba, opts.date, now), basis);
-  return { ...pulseOf(ba.code, loaded.target, basis, now), baseline: compare(loaded) };
+  const loaded = await loadWithComparisons(db, code, opts);
+  if (!loaded) return undefined;
+  return { ...pulseOf(loaded.ba.code, loaded.target, loaded.basis, loaded.now), baseline: compare(loaded) };
 }
 
 export interface BaselineAnswer {
@@ -228,11 +233,9 @@ export interface BaselineAnswer {
 
 /** The baseline comparison alone (GET /baseline). */
 export async function dailyBaseline(db: Db, code: string, opts: DailyOptions = {}): Promise<BaselineAnswer | undefined> {
-  const ba = await getBa(db, code);
-  if (!ba) return undefined;
-  const now = opts.now ?? new Date();
-  const basis = opts.basis ?? 'production';
-  const loaded = await loadWithComparisons(db, ba, dayToShow(ba, opts.date, now), basis);
+  const loaded = await loadWithComparisons(db, code, opts);
+  if (!loaded) return undefined;
+  const { ba, now, basis } = loaded;
   const all = [loaded.target, loaded.lastYear, ...loaded.priorWeeks];
   const through = all.map((d) => d.dataThrough?.getTime() ?? -Infinity).reduce((a, b) => Math.max(a, b), -Infinity);
   return {
