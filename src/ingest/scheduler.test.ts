@@ -16,12 +16,13 @@ for (const target of testDatabases()) {
     before(async () => { db = await target.open(); await migrate(db); });
     after(async () => { await db.close(); });
 
-    it('fills two weeks of simulated grid, then extends only the new hours, with local-day rollups', async () => {
+    it('fills four weeks of simulated grid, then extends only the new hours, with local-day rollups', async () => {
       const config = loadConfig({});
       const now = new Date('2025-11-02T12:30Z'); // a 25-hour day in US zones
       await incrementalIngest({ db, logger, config }, now);
-      const [a] = await db.query<{ n: number; newest: Date }>(`SELECT count(*)::integer AS n, max(ts) AS newest FROM observations`);
+      const [a] = await db.query<{ n: number; newest: Date; oldest: Date }>(`SELECT count(*)::integer AS n, max(ts) AS newest, min(ts) AS oldest FROM observations`);
       assert.equal(new Date(a!.newest).toISOString(), '2025-11-02T11:00:00.000Z');
+      assert.equal(new Date(a!.oldest).toISOString(), '2025-10-05T11:00:00.000Z', 'four weeks: enough for the forecasts to train');
       await incrementalIngest({ db, logger, config }, new Date('2025-11-02T14:30Z'));
       const [b] = await db.query<{ n: number; newest: Date }>(`SELECT count(*)::integer AS n, max(ts) AS newest FROM observations`);
       assert.equal(new Date(b!.newest).toISOString(), '2025-11-02T13:00:00.000Z');

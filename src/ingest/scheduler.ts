@@ -16,7 +16,8 @@ import { HOUR_MS as HOUR } from '../grid/time.ts';
 import { staleBas } from './pipeline-freshness.ts';
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
-const SIMULATED_HISTORY_DAYS = 14;
+/** History a first run fills: the forecasts need two usable weeks after their one-week lag, so four weeks. */
+const SIMULATED_HISTORY_DAYS = 28;
 
 /**
  * Runs fn only in the process that wins an advisory lock, so N workers run a job once. On
