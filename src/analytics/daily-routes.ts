@@ -7,7 +7,7 @@ import type { Cache } from '../platform/cache.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { analyticsKey, cachedAnswer, dataTtlSeconds } from './analytics-cache.ts';
 import { baFreshness, SCHEDULE_SLACK_MINUTES } from './freshness.ts';
-import { dailyBaseline, dailyPulse } from './pulse.ts';
+import { dailyBaseline, dailyPulse, type DailyOptions } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
 import { isCalendarDate } from './local-day.ts';
@@ -69,6 +69,18 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   const r = app.withTypeProvider<ZodTypeProvider>();
   const answer = <T extends object>(req: FastifyRequest, key: string, ttl: number | ((v: T) => number), compute: () => Promise<T>) =>
     cachedAnswer(cache, key, ttl, compute, { logger: req.log });
+  /** Pulse and baseline: one BA-local day (the latest complete one when no date is asked), cached per day and basis. */
+  const dayAnswer = <T extends { dataThrough: string | null }>(
+    req: FastifyRequest<{ Params: z.infer<typeof code>; Querystring: z.infer<typeof dayQuery> }>, kind: string,
+    load: (db: Db, code: string, opts: DailyOptions) => Promise<T | undefined>) => {
+    const ba = req.params.code.toUpperCase();
+    const { date, basis } = req.query;
+    return answer(req, analyticsKey(ba, kind, date ?? 'latest', basis), date ? dayTtl(date) : 300, async () => {
+      const v = await load(db, ba, { date, basis });
+      if (!v) throw unknownBa(req.params.code);
+      return v;
+    });
+  };
 
   r.get('/api/v1/bas/:code/pulse', {
     schema: {
@@ -98,15 +110,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         }),
       },
     },
-  }, async (req) => {
-    const ba = req.params.code.toUpperCase();
-    const { date, basis } = req.query;
-    return answer(req, analyticsKey(ba, 'pulse', date ?? 'latest', basis), date ? dayTtl(date) : 300, async () => {
-      const p = await dailyPulse(db, ba, { date, basis });
-      if (!p) throw unknownBa(req.params.code);
-      return p;
-    });
-  });
+  }, async (req) => dayAnswer(req, 'pulse', dailyPulse));
 
   r.get('/api/v1/bas/:code/baseline', {
     schema: {
@@ -116,15 +120,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
       querystring: dayQuery,
       response: { 200: z.object({ ...envelope, date: z.string(), timeZone: z.string(), basis: z.enum(['production', 'consumption']), metrics: z.array(baselineMetric) }) },
     },
-  }, async (req) => {
-    const ba = req.params.code.toUpperCase();
-    const { date, basis } = req.query;
-    return answer(req, analyticsKey(ba, 'baseline', date ?? 'latest', basis), date ? dayTtl(date) : 300, async () => {
-      const b = await dailyBaseline(db, ba, { date, basis });
-      if (!b) throw unknownBa(req.params.code);
-      return b;
-    });
-  });
+  }, async (req) => dayAnswer(req, 'baseline', dailyBaseline));
 
   r.get('/api/v1/bas/:code/duck', {
     schema: {
