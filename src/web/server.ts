@@ -9,8 +9,7 @@ import { createRequestHandler, RouterContextProvider, type RouterContext, type S
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
-import { loadBaHours } from '../analytics/hourly.ts';
-import type { ApiResult, HoursColumns, WebContext } from './app/lib/context.ts';
+import type { ApiResult, WebContext } from './app/lib/context.ts';
 import { createLiveHub } from './live-hub.ts';
 import { liveRoutes } from './live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
@@ -50,18 +49,6 @@ function cachedReference(api: WebContext['api'], cache: Cache): WebContext['refe
     const answer = await api<T>(path);
     if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS);
     return answer;
-  };
-}
-
-function hoursLoader(db: Db): WebContext['hours'] {
-  return async (code, from, to): Promise<HoursColumns | undefined> => {
-    const h = await loadBaHours(db, code, from, to);
-    if (!h) return undefined;
-    return {
-      ba: h.ba.code, timeZone: h.ba.timeZone, ts: h.ts.map((t) => t.toISOString()), demand: h.demand, forecast: h.forecast,
-      netGeneration: h.netGeneration, fuels: h.fuels, interchange: h.interchange,
-      dataThrough: h.dataThrough?.toISOString() ?? null, source: h.source,
-    };
   };
 }
 
@@ -106,7 +93,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const reference = cachedReference(api, deps.cache);
   badgeRoutes(app, reference, api);
   const build = await loadServerBuild(deps.logger);
-  const shared = { api, reference, hours: hoursLoader(deps.db), now };
+  const shared = { api, reference, now };
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {

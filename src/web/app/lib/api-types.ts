@@ -25,7 +25,7 @@ export interface BaNow extends Envelope {
 export interface Hourly extends Envelope {
   timeZone: string; ts: string[]; demand: (number | null)[]; forecast: (number | null)[]; netGeneration: (number | null)[];
   fuels: Record<string, (number | null)[]>; interchange: Record<string, (number | null)[]>;
-  intensity?: { production: (number | null)[]; consumption: (number | null)[] };
+  intensity: { production: (number | null)[]; consumption: (number | null)[] };
 }
 
 export interface BaselineMetric {

@@ -5,29 +5,14 @@ export type ApiResult<T> =
   | { ok: true; status: number; data: T }
   | { ok: false; status: number; missing: boolean; detail: string };
 
-/** One BA's hours, column-aligned, as src/analytics/hourly.ts loads them (fallback when /hourly is absent). */
-export interface HoursColumns {
-  ba: string;
-  timeZone: string;
-  ts: string[];
-  demand: (number | null)[];
-  forecast: (number | null)[];
-  netGeneration: (number | null)[];
-  fuels: Record<string, (number | null)[]>;
-  interchange: Record<string, (number | null)[]>;
-  dataThrough: string | null;
-  source: string;
-}
-
 /**
  * What the Fastify process hands to every loader: API calls served in-process (app.inject, so the pages
- * see exactly what API clients see, missing endpoints included) and the shared hour loader as a fallback.
+ * see exactly what API clients see, missing endpoints included).
  */
 export interface WebContext {
   api<T>(path: string): Promise<ApiResult<T>>;
   /** Like api(), for reference data (the BA list, one BA) that changes rarely: good answers cached five minutes. */
   reference<T>(path: string): Promise<ApiResult<T>>;
-  hours(code: string, from: Date, to: Date): Promise<HoursColumns | undefined>;
   /** Server clock, so tests and benchmarks can pin "now". */
   now(): Date;
   /** The request's structured logger (pino, with the request id). */

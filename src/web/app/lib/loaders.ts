@@ -17,17 +17,7 @@ export async function requireBa(web: WebContext, raw: string | undefined): Promi
   return r.data.data;
 }
 
-/**
- * Chart columns for [from, to): the analytics /hourly answer, or (until that endpoint exists) the stored
- * hours straight from the shared loader, without intensity, marked as such.
- */
-export async function hourlyColumns(web: WebContext, code: string, from: Date, to: Date): Promise<Part<Hourly> & { fallback?: boolean }> {
-  const r = await web.api<Hourly>(`/api/v1/bas/${code}/hourly?from=${from.toISOString()}&to=${to.toISOString()}`);
-  if (r.ok || !r.missing) return part(r);
-  const h = await web.hours(code, from, to);
-  if (!h) return { ok: false, detail: 'unknown balancing authority', missing: false };
-  return {
-    ok: true, fallback: true,
-    data: { ...h, ba: h.ba, source: h.source as Hourly['source'], generatedAt: web.now().toISOString(), stale: false },
-  };
+/** Chart columns of one BA for [from, to): the analytics /hourly answer. */
+export async function hourlyColumns(web: WebContext, code: string, from: Date, to: Date): Promise<Part<Hourly>> {
+  return part(await web.api<Hourly>(`/api/v1/bas/${code}/hourly?from=${from.toISOString()}&to=${to.toISOString()}`));
 }

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
 import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, Hourly, Pulse, SeriesFreshness } from '../lib/api-types.ts';
-import { hourlyColumns, part, requireBa, type Part } from '../lib/loaders.ts';
+import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
 import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
@@ -178,30 +178,26 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
     }
     return out;
   };
-  if (h.intensity) {
-    const clean = d.clean.ok ? (d.clean.data.optimal.length ? d.clean.data.optimal : d.clean.data.best.slice(0, 1)) : [];
-    specs.push({
-      id: 'intensity', title: 'Carbon intensity, production and consumption based', unit: 'gCO2eq/kWh', ts,
-      series: [
-        { label: 'Consumption', values: pad(h.intensity.consumption), colour: '#cc79a7' },
-        { label: 'Production', values: pad(h.intensity.production), colour: '#009e73', dash: [4, 3] },
-        ...(fc.length ? [
-          { label: 'Forecast', values: forecastColumn((p) => p.intensity), colour: '#0072b2', dash: [2, 3] },
-          { label: 'Forecast low', values: forecastColumn((p) => p.intensityLow), colour: '#56b4e980' },
-          { label: 'Forecast high', values: forecastColumn((p) => p.intensityHigh), colour: '#56b4e980' },
-        ] : []),
-      ],
-      ...(fc.length ? { bands: [[3, 4] as [number, number]] } : {}),
-      shade: clean.map((w) => ({ start: w.start, end: w.end })),
-    });
-    const forecastNote = fc.length ? ' Blue band: the 48-hour forecast range.'
-      : d.forecast && !d.forecast.ok ? ` No 48-hour forecast: ${d.forecast.missing ? 'the forecast endpoint is not deployed on this server yet' : d.forecast.detail}.` : '';
-    notes.intensity = (clean.length
-      ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (from ${d.clean.ok ? d.clean.data.basis : ''}).`
-      : 'No clean-window answer for this range.') + forecastNote;
-  } else {
-    notes.intensityMissing = 'Hourly carbon intensity needs the analytics endpoint /api/v1/bas/{code}/hourly, which is not deployed on this server yet.';
-  }
+  const clean = d.clean.ok ? (d.clean.data.optimal.length ? d.clean.data.optimal : d.clean.data.best.slice(0, 1)) : [];
+  specs.push({
+    id: 'intensity', title: 'Carbon intensity, production and consumption based', unit: 'gCO2eq/kWh', ts,
+    series: [
+      { label: 'Consumption', values: pad(h.intensity.consumption), colour: '#cc79a7' },
+      { label: 'Production', values: pad(h.intensity.production), colour: '#009e73', dash: [4, 3] },
+      ...(fc.length ? [
+        { label: 'Forecast', values: forecastColumn((p) => p.intensity), colour: '#0072b2', dash: [2, 3] },
+        { label: 'Forecast low', values: forecastColumn((p) => p.intensityLow), colour: '#56b4e980' },
+        { label: 'Forecast high', values: forecastColumn((p) => p.intensityHigh), colour: '#56b4e980' },
+      ] : []),
+    ],
+    ...(fc.length ? { bands: [[3, 4] as [number, number]] } : {}),
+    shade: clean.map((w) => ({ start: w.start, end: w.end })),
+  });
+  const forecastNote = fc.length ? ' Blue band: the 48-hour forecast range.'
+    : d.forecast && !d.forecast.ok ? ` No 48-hour forecast: ${d.forecast.missing ? 'the forecast endpoint is not deployed on this server yet' : d.forecast.detail}.` : '';
+  notes.intensity = (clean.length
+    ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (from ${d.clean.ok ? d.clean.data.basis : ''}).`
+    : 'No clean-window answer for this range.') + forecastNote;
   if (d.duck.ok && d.duck.data.hours.length) {
     const dh = d.duck.data.hours;
     specs.push({
@@ -248,7 +244,7 @@ export default function BaPage() {
   const navigate = useNavigate();
   const live = useLiveUpdates([d.ba.code]);
   const { specs, notes } = chartSpecs(d);
-  const h = d.hourly as Part<Hourly> & { fallback?: boolean };
+  const h = d.hourly;
   return (
     <>
       <div className="ba-head">
@@ -276,8 +272,6 @@ export default function BaPage() {
           {h.ok ? <><Freshness dataThrough={h.data.dataThrough} timeZone={d.ba.timeZone} now={d.now} /><SourceMark source={h.data.source} stale={h.data.stale} /></> : null}
         </div>
         {!h.ok ? <Missing what="Hourly data" part={h} /> : null}
-        {h.ok && h.fallback ? <p className="notice" role="status">Charts read the stored hours directly: the analytics endpoint /api/v1/bas/{d.ba.code}/hourly is not deployed on this server yet, so carbon intensity is not charted.</p> : null}
-        {notes.intensityMissing && !h.fallback ? <p className="notice">{notes.intensityMissing}</p> : null}
         {specs.map((s) => <ChartBlock key={s.id} spec={s} timeZone={zone.timeZone} zoneLabel={zone.label} note={notes[s.id] ? <span className="muted">{notes[s.id]}</span> : undefined} />)}
         {!d.duck.ok ? <Missing what="The duck curve" part={d.duck} /> : null}
         <h2>Imports and exports by neighbour</h2>

@@ -31,7 +31,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     const [now, pulse, hourly] = await Promise.all([
       web.api<BaNow>(`/api/v1/bas/${c}/now`), web.api<Pulse>(`/api/v1/bas/${c}/pulse`), hourlyColumns(web, c, from, to),
     ]);
-    return { ba: known.get(c)!, now: part(now), pulse: part(pulse), hourly: hourly as Part<Hourly> };
+    return { ba: known.get(c)!, now: part(now), pulse: part(pulse), hourly };
   }));
   return { columns, rejected: [...invalid, ...unknown], truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString() };
 }
@@ -51,12 +51,12 @@ const ROWS: Array<{ label: string; href: string; cell: (c: Column) => ReactNode 
   { label: 'Renewable share (latest day)', href: '/methodology#renewable-share', cell: (c) => v(c.pulse, (p) => fmtPct(p.renewableShare)) },
 ];
 
-function lineSpec(id: string, title: string, unit: string, cols: Column[], pick: (h: Hourly) => (number | null)[] | undefined): ChartSpec | null {
-  const withData = cols.filter((c) => c.hourly.ok && pick(c.hourly.data));
+function lineSpec(id: string, title: string, unit: string, cols: Column[], pick: (h: Hourly) => (number | null)[]): ChartSpec | null {
+  const withData = cols.filter((c) => c.hourly.ok);
   if (!withData.length || !withData[0]!.hourly.ok) return null;
   return {
     id, title, unit, ts: withData[0]!.hourly.data.ts,
-    series: withData.map((c) => ({ label: c.ba.code, values: c.hourly.ok ? pick(c.hourly.data)! : [], colour: COLOURS[cols.indexOf(c) % COLOURS.length]! })),
+    series: withData.map((c) => ({ label: c.ba.code, values: c.hourly.ok ? pick(c.hourly.data) : [], colour: COLOURS[cols.indexOf(c) % COLOURS.length]! })),
   };
 }
 
@@ -65,7 +65,7 @@ export default function Compare() {
   const zone = useDisplayZone(undefined);
   useLiveUpdates(d.columns.map((c) => c.ba.code));
   const charts = [
-    lineSpec('compare-intensity', 'Carbon intensity consumed, last 48 hours', 'gCO2eq/kWh', d.columns, (h) => h.intensity?.consumption),
+    lineSpec('compare-intensity', 'Carbon intensity consumed, last 48 hours', 'gCO2eq/kWh', d.columns, (h) => h.intensity.consumption),
     lineSpec('compare-demand', 'Demand, last 48 hours', 'MW', d.columns, (h) => h.demand),
   ].filter((s): s is ChartSpec => s !== null);
   return (
