@@ -37,7 +37,7 @@ describe('preferences cookie', () => {
   });
   it('only redirects to same-site paths', () => {
     assert.equal(safeRedirect('/ba/CISO?date=2025-01-01'), '/ba/CISO?date=2025-01-01');
-    for (const bad of ['//evil.example', 'https://evil.example', '/\\evil.example', null, 42]) assert.equal(safeRedirect(bad), '/');
+    for (const bad of ['//evil.example', 'https://evil.example', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', '/\r\\evil.example', null, 42]) assert.equal(safeRedirect(bad), '/');
   });
 });
 

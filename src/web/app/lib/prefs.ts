@@ -35,7 +35,14 @@ export function serializePrefs(p: Prefs): string {
   return `${PREFS_COOKIE}=${encodeURIComponent(params.toString())}; Path=/; Max-Age=31536000; SameSite=Lax`;
 }
 
-/** Only same-site paths may be redirected to after saving. */
+const SELF = 'http://gridpulse.invalid';
+
+/**
+ * Only same-site paths may be redirected to after saving. The path is resolved as a browser resolves a
+ * Location header (which drops tabs and newlines and reads `\` as `/`), so `/\t/evil.example` is refused too.
+ */
 export function safeRedirect(to: unknown): string {
-  return typeof to === 'string' && to.startsWith('/') && !to.startsWith('//') && !to.startsWith('/\\') ? to : '/';
+  if (typeof to !== 'string' || !to.startsWith('/')) return '/';
+  const url = URL.parse(to, SELF);
+  return url?.origin === SELF ? url.pathname + url.search + url.hash : '/';
 }
