@@ -37,9 +37,10 @@ export class EiaClient {
 
   /**
    * Every point of a route for the BAs (all when empty) with hour starts in [from, to]. `onRaw`
-   * sees each page's rows as received (for the audit), before they are parsed and yielded.
+   * sees each page's rows as received (for the audit) and is awaited before they are parsed, so
+   * a page that fails to parse is still kept.
    */
-  async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void; signal?: AbortSignal } = {}): AsyncGenerator<EiaPoint[]> {
+  async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void | Promise<void>; signal?: AbortSignal } = {}): AsyncGenerator<EiaPoint[]> {
     let offset = 0;
     let total: number | undefined;
     for (;;) {
@@ -49,7 +50,7 @@ export class EiaClient {
         throw new EiaError(`${route}: total changed between pages (${total} → ${page.total}); retry the range`);
       }
       total = page.total;
-      hooks.onRaw?.({ route, request: url.pathname + '?' + url.searchParams.toString(), offset, rows: page.data });
+      await hooks.onRaw?.({ route, request: url.pathname + '?' + url.searchParams.toString(), offset, rows: page.data });
       const points = page.data.map((raw) => toPoint(route, raw));
       this.stats.rows += points.length;
       if (points.length) yield points;

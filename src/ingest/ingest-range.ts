@@ -6,9 +6,9 @@ import { PointStore, type OnStored } from './store-points.ts';
 import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { saveRawPage, type RawPage } from './raw-pages.ts';
+import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 const DAY = 86_400_000;
-import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 export interface IngestRequest {
   bas: string[];
@@ -92,9 +92,8 @@ interface ChunkContext { db: Db; client: EiaClient; store: PointStore; logger: L
 async function ingestChunk(c: ChunkContext, route: EiaRoute, bas: string[], from: Date, to: Date): Promise<void> {
   let rows = 0;
   try {
-    let raw: RawPage | undefined;
-    for await (const page of c.client.fetch(route, { bas, from, to }, { onRaw: (p) => { raw = p; }, ...(c.signal ? { signal: c.signal } : {}) })) {
-      if (raw) await saveRawPage(c.db, c.runId, raw);
+    const onRaw = (p: RawPage) => saveRawPage(c.db, c.runId, p);
+    for await (const page of c.client.fetch(route, { bas, from, to }, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) {
       rows += page.length;
       c.totals.fetched += page.length;
       const r = await c.store.store(page);

@@ -74,6 +74,20 @@ for (const target of testDatabases()) {
       assert.equal(Number((await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM raw_pages'))[0]!.n), total - pages.length);
     });
 
+    it('keeps a page that fails to parse in the raw audit, and fails its chunk', async () => {
+      const kept = eia.rows.region;
+      eia.rows.region = regionRows('CISO', new Date('2025-08-01T01:00Z'), 24, (h, t) => (h === 5 && t === 'D' ? 'n/a' : String(20000 + h)));
+      try {
+        const res = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-08-01T00:00Z'), to: new Date('2025-08-01T23:00Z'), routes: ['region'] });
+        assert.match(res.errors.join(), /not a number: n\/a/);
+        const pages = await loadRawPages(db, res.runId);
+        assert.deepEqual(pages.map((p) => [p.offset, p.rows.length]), [[0, 50]]);
+        assert.ok((pages[0]!.rows as Array<{ value: unknown }>).some((r) => r.value === 'n/a'), 'the page as received');
+      } finally {
+        eia.rows.region = kept;
+      }
+    });
+
     it('retries 429, 500, timeouts and truncated JSON, and still lands every row once', async () => {
       await db.query('DELETE FROM observations');
       eia.faults = ['429', '500', 'timeout', 'truncated'];
