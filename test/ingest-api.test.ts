@@ -125,6 +125,11 @@ for (const target of testDatabases()) {
       assert.deepEqual(many.json().data.map((d: { series: string; ts: string }) => [d.series, d.ts]), [['CISO.demand', H(2)], ['PJM.demand', H(0)]]);
       assert.deepEqual(many.json().unknown, ['NOPE.x']);
       assert.equal((await get('/api/v1/data/latest?series=')).statusCode, 400);
+      // ids past the integer range name no series: 404 / unknown, not a failed query
+      assert.equal((await get('/api/v1/data/series/99999999999/latest')).statusCode, 404);
+      const huge = await get('/api/v1/data/latest?series=CISO.demand,2147483648');
+      assert.equal(huge.statusCode, 200);
+      assert.deepEqual(huge.json().unknown, ['2147483648']);
     });
 
     it('pages quality check findings and filters them by run, BA and check', async () => {

@@ -113,10 +113,15 @@ export async function ingestBatch(deps: { db: Db; logger: Logger }, rows: unknow
 
 export interface LatestValue { series: string; id: number; ba: string; type: string; subtype: string; units: string; source: string; ts: string | null; value: number | null; quality: string | null; ingestedAt: string | null }
 
+/** series.id is a PostgreSQL integer. */
+const MAX_SERIES_ID = 2_147_483_647;
+
 /** The newest stored hour of each series (by key, or by numeric id); unknown ones are left out. */
 export async function latestValues(db: Db, refs: string[]): Promise<LatestValue[]> {
-  const ids = refs.filter((r) => /^\d+$/.test(r)).map(Number);
-  const keys = refs.filter((r) => !/^\d+$/.test(r));
+  const isId = (r: string) => /^\d+$/.test(r);
+  // an id past the integer column's range names no series (and would make the query fail)
+  const ids = refs.filter(isId).map(Number).filter((n) => n <= MAX_SERIES_ID);
+  const keys = refs.filter((r) => !isId(r));
   const rows = await db.query<{ id: number; key: string; ba: string; type: string; subtype: string; units: string; source: string; ts: Date | string | null; value: number | null; quality: number | null; ingested_at: Date | string | null }>(
     `SELECT s.id, s.key, s.ba_code AS ba, s.type, s.subtype, s.units, s.source, o.ts, o.value, o.quality, o.ingested_at
      FROM series s LEFT JOIN LATERAL (
