@@ -208,7 +208,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
       summary: 'Every active BA at its newest hour: consumption- and production-based intensity, demand, renewable share, freshness',
       description: 'For the home page; computed in a handful of queries for all BAs and cached until new hours arrive. ' +
         `intensity: consumption-based, lifecycle factors, gCO2eq/kWh (${METHODOLOGY.consumption}) productionIntensity: ${METHODOLOGY.production} ` +
-        `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest hour of any data.`,
+        `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest observed hour of any series (non-null values; day-ahead forecasts excluded).`,
       response: {
         200: z.object({
           generatedAt: z.string(), stale: z.boolean(),

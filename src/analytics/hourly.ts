@@ -94,10 +94,3 @@ export async function loadBaHours(db: Db, code: string, from: Date, to: Date): P
   out.source = combineSources(sources);
   return out;
 }
-
-/** The newest hour start with data for a BA (any series), for "now" and freshness. */
-export async function newestHour(db: Db, code: string): Promise<Date | null> {
-  const [row] = await db.query<{ ts: Date | string | null }>(
-    `SELECT max(ts) AS ts FROM latest_observations WHERE ba_code = $1 AND value IS NOT NULL`, [code]);
-  return row?.ts ? new Date(row.ts) : null;
-}

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import { getBa, listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
-import { combineSources, HOUR_MS, loadBaHours, newestHour, type DataSource } from './hourly.ts';
+import { combineSources, HOUR_MS, loadBaHours, type DataSource } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
 import { freshnessOf, type FreshnessStatus } from './freshness.ts';
 import { consumptionPoints, valuesAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
@@ -34,22 +34,28 @@ export function mixOf(fuels: Readonly<Record<string, number | null>>): Mix {
   };
 }
 
-/** Newest hour with a non-null generation-by-fuel value, per BA (one query, index-only per series). */
-export async function newestFuelHours(db: Db, ba?: string): Promise<Map<string, Date>> {
+/**
+ * Newest hour with a non-null value per BA, over the series `filter` selects: one index probe per series,
+ * reading past trailing nulls (EIA nulls are stored as null rows).
+ */
+async function newestHours(db: Db, filter: string, ba: string | undefined): Promise<Map<string, Date>> {
   const rows = await db.query<{ ba: string; ts: Date | string }>(
     `SELECT s.ba_code AS ba, max(o.ts) AS ts
        FROM series s
        CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) o
-      WHERE s.type = 'generation_by_fuel' ${ba ? 'AND s.ba_code = $1' : ''}
+      WHERE ${filter} ${ba ? 'AND s.ba_code = $1' : ''}
       GROUP BY s.ba_code`, ba ? [ba] : []);
   return new Map(rows.map((r) => [r.ba, new Date(r.ts)]));
 }
 
-/** Newest hour with any non-null value, per BA. */
-async function newestDataHours(db: Db): Promise<Map<string, Date>> {
-  const rows = await db.query<{ ba: string; ts: Date | string }>(
-    `SELECT ba_code AS ba, max(ts) AS ts FROM latest_observations WHERE value IS NOT NULL GROUP BY ba_code`);
-  return new Map(rows.map((r) => [r.ba, new Date(r.ts)]));
+/** Newest hour with a non-null generation-by-fuel value, per BA. */
+export function newestFuelHours(db: Db, ba?: string): Promise<Map<string, Date>> {
+  return newestHours(db, `s.type = 'generation_by_fuel'`, ba);
+}
+
+/** Newest observed hour with a non-null value, per BA: any series but the day-ahead forecast, which reaches ahead of the data. */
+function newestDataHours(db: Db, ba?: string): Promise<Map<string, Date>> {
+  return newestHours(db, `s.type <> 'forecast'`, ba);
 }
 
 /** Intensity of each BA at its own hour: production and consumption (one trace per distinct hour). */
@@ -80,14 +86,14 @@ export interface BaNowAnswer {
 }
 
 /**
- * What's Powering Me: the BA's newest hour with fuel data (or, without any, its newest hour of any data):
+ * What's Powering Me: the BA's newest hour with fuel data (or, without any, its newest observed hour of any series):
  * mix, shares, both intensities (lifecycle factors), imports by neighbour (positive = into this BA).
  * `undefined` for an unknown BA.
  */
 export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = new Date()): Promise<BaNowAnswer | undefined> {
   const ba = await getBa(db, code);
   if (!ba) return undefined;
-  const hour = (await newestFuelHours(db, code)).get(code) ?? (await newestHour(db, code));
+  const hour = (await newestFuelHours(db, code)).get(code) ?? (await newestDataHours(db, code)).get(code) ?? null;
   const base = { ba: code, generatedAt: now.toISOString(), freshness: freshness(hour, now) };
   if (!hour) {
     return { ...base, source: 'none', dataThrough: null, hour: null, demandMw: null, netGenerationMw: null, mix: [], renewableShare: null,
