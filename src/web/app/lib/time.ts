@@ -1,4 +1,4 @@
-export const HOUR_MS = 3_600_000;
+export { HOUR_MS } from '../../../grid/time.ts';
 
 // Building an Intl.DateTimeFormat costs far more than formatting with one: keep one per zone and style.
 const formatters = new Map<string, Intl.DateTimeFormat>();

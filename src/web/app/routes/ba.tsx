@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
 import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, Hourly, Pulse, SeriesFreshness } from '../lib/api-types.ts';
@@ -243,7 +243,8 @@ export default function BaPage() {
   const zone = useDisplayZone(d.ba.timeZone);
   const navigate = useNavigate();
   const live = useLiveUpdates([d.ba.code]);
-  const { specs, notes } = chartSpecs(d);
+  // Same loader data, same chart specs: a re-render (live status, new event) must not redraw every chart.
+  const { specs, notes } = useMemo(() => chartSpecs(d), [d]);
   const h = d.hourly;
   return (
     <>

@@ -1,5 +1,5 @@
 import { Form, Link, useLoaderData, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
-import type { ReactNode } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { webContext } from '../lib/context.ts';
 import type { Ba, BaNow, Hourly, Pulse } from '../lib/api-types.ts';
 import { BA_CODE, hourlyColumns, part, type Part } from '../lib/loaders.ts';
@@ -64,10 +64,10 @@ export default function Compare() {
   const d = useLoaderData<typeof loader>();
   const zone = useDisplayZone(undefined);
   useLiveUpdates(d.columns.map((c) => c.ba.code));
-  const charts = [
+  const charts = useMemo(() => [
     lineSpec('compare-intensity', 'Carbon intensity consumed, last 48 hours', 'gCO2eq/kWh', d.columns, (h) => h.intensity.consumption),
     lineSpec('compare-demand', 'Demand, last 48 hours', 'MW', d.columns, (h) => h.demand),
-  ].filter((s): s is ChartSpec => s !== null);
+  ].filter((s): s is ChartSpec => s !== null), [d.columns]);
   return (
     <>
       <h1>Compare balancing authorities</h1>
