@@ -36,7 +36,7 @@ export function gridRoutes(app: FastifyInstance, db: Db): void {
 }
 
 const MAX_RANGE_DAYS = 366;
-const isoInstant = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}/.test(s), 'an ISO 8601 date or instant');
+export const isoInstant = z.string().refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}/.test(s), 'an ISO 8601 date or instant');
 
 function toCsv(rows: Array<{ ts: string; value: number | null; quality: string }>): string {
   return 'ts,value,quality\n' + rows.map((r) => `${r.ts},${r.value ?? ''},${r.quality}`).join('\n') + '\n';

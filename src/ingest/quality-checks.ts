@@ -4,7 +4,8 @@
  * also name the hours whose quality becomes `anomalous`.
  */
 
-export type CheckName = 'negative_demand' | 'spike' | 'flatline' | 'net_generation_vs_fuels' | 'interchange_mismatch';
+export const CHECK_NAMES = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch'] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
 export type Severity = 'info' | 'warning' | 'error';
 
 export interface SeriesHours {

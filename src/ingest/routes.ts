@@ -4,12 +4,13 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
+import { isoInstant } from '../grid/routes.ts';
 import { listFindings } from './check-runner.ts';
+import { CHECK_NAMES } from './quality-checks.ts';
 import { listBackfills, MAX_BACKFILL_ATTEMPTS } from './backfill.ts';
 import { pipelineFreshness } from './pipeline-freshness.ts';
 
-const instant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant').transform((s) => new Date(s));
-const checkNames = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch'] as const;
+const instant = isoInstant.transform((s) => new Date(s));
 
 export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -42,7 +43,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
       querystring: z.object({
         run: z.coerce.number().int().min(1).optional().describe('ledger run id'),
         ba: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase()).optional(),
-        check: z.enum(checkNames).optional(),
+        check: z.enum(CHECK_NAMES).optional(),
         from: instant.optional(),
         to: instant.optional(),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
