@@ -57,19 +57,6 @@ async function upsertBatches(db: Db, batches: ObservationInput[][], path: Upsert
   return { ms, inserted, updated };
 }
 
-async function upsertInBatches(db: Db, rows: ObservationInput[], batch: number, path: UpsertPath): Promise<{ ms: number; inserted: number; updated: number }> {
-  let inserted = 0;
-  let updated = 0;
-  const { ms } = await timed(async () => {
-    for (let i = 0; i < rows.length; i += batch) {
-      const r = await upsertObservations(db, rows.slice(i, i + batch), { path });
-      inserted += r.inserted;
-      updated += r.updated;
-    }
-  });
-  return { ms, inserted, updated };
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rate = (rows: number, ms: number) => fmt(rows / (ms / 1000));
 
@@ -100,7 +87,7 @@ export async function benchUpsert(): Promise<void> {
     for (let rep = 0; rep < reps; rep++) {
       copyMs.push(await copyReference(db, rows));
       await db.query('TRUNCATE observations');
-      const bulk = await upsertInBatches(db, rows, n, 'copy');
+      const bulk = await upsertBatches(db, [rows], 'copy');
       if (bulk.inserted !== n) throw new Error(`bulk upsert inserted ${bulk.inserted} of ${n}`);
       bulkMs.push(bulk.ms);
       await db.query('TRUNCATE observations');
@@ -109,7 +96,7 @@ export async function benchUpsert(): Promise<void> {
       unnestMs.push((await upsertBatches(db, months, 'unnest')).ms);
       await db.query('TRUNCATE observations');
       await upsertObservations(db, half);
-      const mixed = await upsertInBatches(db, rows, n, 'copy');
+      const mixed = await upsertBatches(db, [rows], 'copy');
       if (mixed.inserted !== n - half.length || mixed.updated !== 0) throw new Error('mixed upsert counts are wrong');
       mixedMs.push(mixed.ms);
     }
