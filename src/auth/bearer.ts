@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../platform/db.ts';
+import { problemBody } from '../platform/problem.ts';
 import { verifyApiKey, type ApiKey, type Role } from './api-keys.ts';
 
 declare module 'fastify' {
@@ -9,8 +10,7 @@ declare module 'fastify' {
 function refuse(reply: FastifyReply, status: 401 | 403, detail: string, error?: 'invalid_token' | 'insufficient_scope') {
   // RFC 6750: a 401 names the scheme; error= only when a token was presented.
   if (status === 401) reply.header('WWW-Authenticate', `Bearer realm="gridpulse"${error ? `, error="${error}"` : ''}`);
-  return reply.code(status).type('application/problem+json')
-    .send({ type: 'about:blank', title: status === 401 ? 'Unauthorized' : 'Forbidden', status, detail, field: 'authorization' });
+  return reply.code(status).type('application/problem+json').send(problemBody(status, detail, 'authorization'));
 }
 
 /**

@@ -55,14 +55,9 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
           413: problem.describe('more than the batch limit: nothing stored'),
         },
       },
-    }, async (req, reply) => {
+    }, async (req) => {
       const { rows } = req.body;
-      if (rows.length > MAX_BATCH_ROWS) {
-        return reply.code(413).type('application/problem+json').send({
-          type: 'about:blank', title: 'Payload Too Large', status: 413, field: 'rows',
-          detail: `rows: ${rows.length} rows; a batch takes at most ${MAX_BATCH_ROWS} (split it)`,
-        });
-      }
+      if (rows.length > MAX_BATCH_ROWS) throw new HttpProblem(413, `rows: ${rows.length} rows; a batch takes at most ${MAX_BATCH_ROWS} (split it)`, 'rows');
       return ingestBatch({ db, logger: req.log as unknown as Logger }, rows, { keyId: req.apiKey!.id });
     });
 

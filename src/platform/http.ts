@@ -2,13 +2,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, jsonSchemaTransform, hasZodFastifySchemaValidationErrors} from 'fastify-type-provider-zod';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
-import { HttpProblem } from './problem.ts';
-
-function problem(status: number, detail: string, field?: string) {
-  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
-}
+import { HttpProblem, problemBody as problem } from './problem.ts';
 
 /** Fastify with zod validation, OpenAPI from the same schemas, and problem+json errors. */
 export async function createHttp(logger: Logger): Promise<FastifyInstance> {
