@@ -19,17 +19,17 @@ const HOUR = 3_600_000;
 function readSse(url: string, until: RegExp, onOpen: () => void, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
+    const timer = setTimeout(() => { req.destroy(); reject(new Error(`timed out; got ${JSON.stringify(text)}`)); }, timeoutMs);
     const req = http.get(url, (res) => {
       res.setEncoding('utf8');
       let opened = false;
       res.on('data', (chunk: string) => {
         text += chunk;
         if (!opened) { opened = true; onOpen(); }
-        if (until.test(text)) { req.destroy(); resolve(text); }
+        if (until.test(text)) { clearTimeout(timer); req.destroy(); resolve(text); }
       });
     });
-    req.on('error', (err) => { if (!until.test(text)) reject(err); });
-    setTimeout(() => { req.destroy(); reject(new Error(`timed out; got ${JSON.stringify(text)}`)); }, timeoutMs);
+    req.on('error', (err) => { if (!until.test(text)) { clearTimeout(timer); reject(err); } });
   });
 }
 
