@@ -9,7 +9,8 @@ import { memoryCache } from '../platform/cache.ts';
 import type { Db } from '../platform/db.ts';
 import { PointStore } from '../ingest/store-points.ts';
 import type { EiaPoint } from '../ingest/eia-schema.ts';
-import { carbonRoutes, rangeOf, toCsv } from './carbon-routes.ts';
+import { carbonRoutes } from './carbon-routes.ts';
+import { rangeOf, toCsv } from './route-support.ts';
 import { invalidateBa } from './analytics-cache.ts';
 
 const T0 = new Date('2025-06-01T00:00:00Z');

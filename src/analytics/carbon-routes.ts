@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -6,7 +6,7 @@ import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getBa } from '../grid/ba-repository.ts';
-import { ALL_BAS, analyticsKey, cachedAnswer, dataTtlSeconds, subscribeInvalidation, type Listenable } from './analytics-cache.ts';
+import { ALL_BAS, analyticsKey, dataTtlSeconds, subscribeInvalidation, type Listenable } from './analytics-cache.ts';
 import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, STORAGE_RULE } from './factors.ts';
 import { HOUR_MS, loadBaHours } from './hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
@@ -14,57 +14,23 @@ import { allNow, baNow, generationFreshness, newestFuelHours } from './now.ts';
 import { cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { latestIntensityForecast, sdkForecast } from './carbon-aware.ts';
 import { METHODOLOGY } from './methodology.ts';
+import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from './route-support.ts';
 import { expectedLagMinutes } from './freshness.ts';
 
 export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
 
 /** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
 export const MAX_DAYS = { production: 366, consumption: 31 } as const;
-const DAY_MS = 86_400_000;
-
-const code = z.object({ code: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO') });
-const isoInstant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant');
-const source = z.enum(['eia', 'simulated', 'external', 'mixed', 'none']).describe('where the numbers come from');
-const envelope = {
-  ba: z.string().describe('EIA balancing authority code'),
-  source,
-  dataThrough: z.string().nullable().describe('start (UTC) of the newest hour behind the numbers'),
-  generatedAt: z.string().describe('when the answer was computed'),
-  stale: z.boolean().describe('true when served from cache because the database failed'),
-};
-const nullableNumber = z.number().nullable();
 const freshness = z.object({ status: z.enum(['fresh', 'late', 'stale']), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
 const window = z.object({ start: z.string(), end: z.string(), avg: z.number().describe('time-weighted average intensity, gCO2eq/kWh') });
-
-/** CSV with a header row; null and undefined become empty cells. */
-export function toCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>): string {
-  const cell = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-  return [header.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
-}
-
-/** [from, to) from the query, defaulting to the `defaultHours` ending at the next hour boundary; bounded. */
-export function rangeOf(q: { from?: string | undefined; to?: string | undefined }, maxDays: number, defaultHours = 48, now = Date.now()): { from: Date; to: Date } {
-  const to = q.to ? new Date(q.to) : new Date(Math.ceil(now / HOUR_MS) * HOUR_MS);
-  const from = q.from ? new Date(q.from) : new Date(to.getTime() - defaultHours * HOUR_MS);
-  if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
-  if (to.getTime() - from.getTime() > maxDays * DAY_MS) throw new HttpProblem(400, `range longer than ${maxDays} days`, 'to');
-  return { from, to };
-}
-
-const unknownBa = (raw: string) => new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
 
-function sendCsv(reply: FastifyReply, name: string, body: string) {
-  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);
-}
-
 export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
   const { db, cache } = deps;
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const answer = <T extends object>(req: FastifyRequest, key: string, ttl: number | ((v: T) => number), compute: () => Promise<T>) =>
-    cachedAnswer(cache, key, ttl, compute, { logger: req.log });
+  const answer = routeAnswer(cache);
 
   if ('listen' in db) {
     const unlisten = await subscribeInvalidation(db as Db & Listenable, cache, deps.logger);
@@ -103,7 +69,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
       summary: 'Hourly carbon intensity of a BA (gCO2eq/kWh), production- or consumption-based; JSON or CSV',
       description: `basis=production: ${METHODOLOGY.production} basis=consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
         `Ranges: up to ${MAX_DAYS.production} days for production, ${MAX_DAYS.consumption} for consumption; default the last 48 hours.`,
-      params: code,
+      params: codeParams,
       querystring: z.object({
         from: isoInstant.optional(), to: isoInstant.optional(),
         basis: z.enum(['production', 'consumption']).default('consumption'),
@@ -137,7 +103,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
         'interchange: MW per neighbour, positive = export from this BA. intensity: gCO2eq/kWh, lifecycle factors; ' +
         `production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
         `Range up to ${MAX_DAYS.consumption} days, default the last 48 hours. format=csv gives one row per hour.`,
-      params: code,
+      params: codeParams,
       querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), format: z.enum(['json', 'csv']).default('json') }),
       response: {
         200: z.object({
@@ -183,7 +149,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
         ` intensity: production and consumption based, gCO2eq/kWh, lifecycle factors. ${METHODOLOGY.production} ${METHODOLOGY.consumption} ` +
         'imports: MW per neighbour, positive = into this BA (from this BA\'s own interchange reports). freshness: of the newest generation hour. ' +
         `hour is null for a BA without any data. ${METHODOLOGY.envelope}`,
-      params: code,
+      params: codeParams,
       response: {
         200: z.object({
           ...envelope, hour: z.string().nullable(), demandMw: nullableNumber, netGenerationMw: nullableNumber,
@@ -227,7 +193,7 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
       summary: 'Cleanest time to run a job of a given duration (consumption-based intensity, lifecycle factors)',
       description: `${METHODOLOGY.cleanWindow} Without from/to: the stored forecast from now on when one exists, else the last 48 measured hours. ` +
         `Range up to ${MAX_DAYS.consumption} days. ${METHODOLOGY.envelope}`,
-      params: code,
+      params: codeParams,
       querystring: z.object({
         duration: z.string().default('PT1H').describe('ISO 8601 duration of the job, e.g. PT3H or PT90M (5 minutes to 3 days)'),
         from: isoInstant.optional(), to: isoInstant.optional(),

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import { analyticsKey, cachedAnswer, dataTtlSeconds } from './analytics-cache.ts';
+import { analyticsKey, dataTtlSeconds } from './analytics-cache.ts';
 import { baFreshness, SCHEDULE_SLACK_MINUTES } from './freshness.ts';
 import { dailyBaseline, dailyPulse, type DailyOptions } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
@@ -14,26 +14,11 @@ import { isCalendarDate } from './local-day.ts';
 import { latestForecast } from './forecast.ts';
 import { MODEL_DEFINITION } from './forecast-model.ts';
 import { HOUR_MS } from './hourly.ts';
-import { rangeOf, toCsv } from './carbon-routes.ts';
+import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, toCsv, unknownBa } from './route-support.ts';
 import { METHODOLOGY } from './methodology.ts';
 
 export interface DailyDeps { db: Db; cache: Cache; logger: Logger }
 
-const code = z.object({ code: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO') });
-const envelope = {
-  ba: z.string().describe('EIA balancing authority code'),
-  source: z.enum(['eia', 'simulated', 'external', 'mixed', 'none']).describe('where the numbers come from'),
-  dataThrough: z.string().nullable().describe('start (UTC) of the newest observed hour behind the numbers'),
-  generatedAt: z.string().describe('when the answer was computed'),
-  stale: z.boolean().describe('true when served from cache because the database failed'),
-};
-
-const unknownBa = (raw: string) => new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
-function sendCsv(reply: FastifyReply, name: string, body: string) {
-  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);
-}
-const nullableNumber = z.number().nullable();
-const isoInstant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant');
 const dayQuery = z.object({
   date: z.string().refine(isCalendarDate, 'a calendar date YYYY-MM-DD (BA-local day)').optional()
     .describe('BA-local calendar day; default the latest complete local day'),
@@ -67,11 +52,10 @@ const atValue = z.object({ ts: z.string(), value: z.number() }).nullable();
 export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promise<void> {
   const { db, cache } = deps;
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const answer = <T extends object>(req: FastifyRequest, key: string, ttl: number | ((v: T) => number), compute: () => Promise<T>) =>
-    cachedAnswer(cache, key, ttl, compute, { logger: req.log });
+  const answer = routeAnswer(cache);
   /** Pulse and baseline: one BA-local day (the latest complete one when no date is asked), cached per day and basis. */
   const dayAnswer = <T extends { dataThrough: string | null }>(
-    req: FastifyRequest<{ Params: z.infer<typeof code>; Querystring: z.infer<typeof dayQuery> }>, kind: string,
+    req: FastifyRequest<{ Params: z.infer<typeof codeParams>; Querystring: z.infer<typeof dayQuery> }>, kind: string,
     load: (db: Db, code: string, opts: DailyOptions) => Promise<T | undefined>) => {
     const ba = req.params.code.toUpperCase();
     const { date, basis } = req.query;
@@ -93,7 +77,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + 'carbonFreeShare: fractions. intensity (gCO2eq/kWh, lifecycle factors, `basis` as asked): avg = mean of the hourly values, '
         + 'cleanest / dirtiest = lowest / highest hour. netInterchangeMwh: Σ total interchange (positive = net export). baseline: as '
         + `GET /bas/{code}/baseline. ${METHODOLOGY.envelope}`,
-      params: code,
+      params: codeParams,
       querystring: dayQuery,
       response: {
         200: z.object({
@@ -116,7 +100,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
     schema: {
       summary: 'A BA-local day against the same weekday of the four weeks before and the same date a year earlier',
       description: `${BASELINE_DESCRIPTION} ${METHODOLOGY.envelope}`,
-      params: code,
+      params: codeParams,
       querystring: dayQuery,
       response: { 200: z.object({ ...envelope, date: z.string(), timeZone: z.string(), basis: z.enum(['production', 'consumption']), metrics: z.array(baselineMetric) }) },
     },
@@ -127,7 +111,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
       summary: 'Duck curve: hourly net load and a daily belly-versus-evening-ramp score, with its trend; JSON or CSV (hours)',
       description: `${DUCK_DEFINITION} \`hours\` covers [from, to) (default the last 7 days, at most ${MAX_DUCK_DAYS}); \`days\` every BA-local day `
         + `the range touches, computed over the whole local day. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
-      params: code,
+      params: codeParams,
       querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), format: z.enum(['json', 'csv']).default('json') }),
       response: {
         200: z.object({
@@ -163,7 +147,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + 'demandMw: MW; intensity: consumption-based carbon intensity, lifecycle factors, gCO2eq/kWh; *Low/*High: the band. '
         + 'madeAt: when the newer of the two forecasts was made; dataThrough: the older of their newest observed hours. '
         + `404 when no forecast is stored yet. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
-      params: code,
+      params: codeParams,
       querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48), format: z.enum(['json', 'csv']).default('json') }),
       response: {
         200: z.object({
@@ -202,7 +186,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + 'demand 60, day-ahead forecast 0 (published the day before), net generation / total interchange / generation by fuel 1440, '
         + `BA-to-BA interchange 2880. status: fresh when lag ≤ L + ${SCHEDULE_SLACK_MINUTES} (our hourly schedule's slack), `
         + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data. dataThrough: newest observed (non-forecast) hour.`,
-      params: code,
+      params: codeParams,
       response: {
         200: z.object({
           ...envelope,
