@@ -5,7 +5,6 @@ import type { Db } from '../platform/db.ts';
 export interface HoursEvent { bas: string[]; newest: string; source: string }
 
 type Listener = (event: HoursEvent, raw: string) => void;
-type ListenFn = (channel: string, handler: (payload: string) => void) => Promise<() => Promise<void>>;
 
 export const HOURS_CHANNEL = 'gridpulse_hours';
 
@@ -30,7 +29,7 @@ export function parseHoursEvent(raw: string): HoursEvent | undefined {
 
 /**
  * One LISTEN per process, fanned out to every open live stream. The database subscription starts with the
- * first subscriber; when the Db adapter has no listen() (older adapters), streams stay open with heartbeats only.
+ * first subscriber; while it fails, streams stay open with heartbeats only and the next subscriber retries.
  */
 export function createLiveHub(db: Db, logger: Logger): LiveHub {
   const listeners = new Set<{ bas: Set<string>; fn: Listener }>();
@@ -49,15 +48,8 @@ export function createLiveHub(db: Db, logger: Logger): LiveHub {
     for (const l of listeners) if (l.bas.size === 0 || event.bas.some((b) => l.bas.has(b))) l.fn(event, raw);
   };
 
-  const start = () => {
-    const listen = (db as Partial<{ listen: ListenFn }>).listen;
-    if (typeof listen !== 'function') {
-      logger.warn('live: database adapter has no listen(); live streams send heartbeats only');
-      return Promise.resolve();
-    }
-    return listen.call(db, HOURS_CHANNEL, publish).then((stop) => { unlisten = stop; listening = true; },
-      (err: unknown) => { starting = undefined; logger.error({ err }, 'live: LISTEN failed; will retry on next subscriber'); });
-  };
+  const start = () => db.listen(HOURS_CHANNEL, publish).then((stop) => { unlisten = stop; listening = true; },
+    (err: unknown) => { starting = undefined; logger.error({ err }, 'live: LISTEN failed; will retry on next subscriber'); });
 
   return {
     subscribe(bas, fn) {
