@@ -1,3 +1,5 @@
+import { BA_CODE } from './loaders.ts';
+
 /** Anonymous preferences kept in one cookie (no login): default BA, how times are shown, colour theme. */
 export interface Prefs { ba: string | null; time: 'ba' | 'viewer' | 'utc'; theme: 'light' | 'dark' | 'system' }
 
@@ -5,7 +7,6 @@ export const PREFS_COOKIE = 'gp_prefs';
 export const DEFAULT_PREFS: Prefs = { ba: null, time: 'ba', theme: 'system' };
 const TIMES = ['ba', 'viewer', 'utc'] as const;
 const THEMES = ['light', 'dark', 'system'] as const;
-const BA_CODE = /^[A-Z0-9]{2,6}$/;
 
 const oneOf = <T extends string>(list: readonly T[], v: unknown): T | undefined =>
   (list as readonly unknown[]).includes(v) ? (v as T) : undefined;
