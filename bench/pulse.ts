@@ -12,7 +12,7 @@ import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
 /**
  * Uncached Daily Pulse of one BA (CISO): the function behind GET /bas/{code}/pulse, reading the day, the
  * same weekday of the four weeks before and the same date a year earlier (six local days), on a store
- * holding a simulated grid of 12 BAs over those days. PGlite by default; PostgreSQL with DATABASE_URL
+ * holding a simulated grid of the first 11 BAs with demand (CISO among them) over those days. PGlite by default; PostgreSQL with DATABASE_URL
  * (in a throw-away schema). Prints p50/p95/max over 60 runs after 5 warm-up runs, for each intensity basis.
  * Target: p95 < 50 ms.
  */
