@@ -12,6 +12,9 @@ import { ingestRange } from './ingest-range.ts';
 import { periodToStart } from './eia-schema.ts';
 import { loadRawPages, pruneRawPages } from './raw-pages.ts';
 import { markAbandonedRuns } from './run-ledger.ts';
+import { PointStore } from './store-points.ts';
+import { incrementalIngest } from './scheduler.ts';
+import { loadConfig } from '../platform/config.ts';
 
 const logger = pino({ level: 'silent' });
 const KEY = 'secret-key-123';
@@ -170,6 +173,20 @@ for (const target of testDatabases()) {
       assert.match(JSON.stringify(rows[0]!.errors), /interrupted/);
       assert.equal(rows[1]!.status, 'running');
       await db.query(`UPDATE ingest_runs SET status = 'failed' WHERE id = $1`, [live!.id]);
+    });
+
+    it('the hourly pass re-reads 48 h behind the newest observed hour, not behind the day-ahead forecast', async () => {
+      await db.query('DELETE FROM observations');
+      const store = new PointStore(db, logger);
+      const hourAt = (h: number) => new Date(Date.parse('2025-09-01T00:00Z') + h * 3_600_000);
+      // demand through 09-01 23:00; the day-ahead forecast already reaches 09-02 23:00
+      await store.store(Array.from({ length: 24 }, (_, h) => ({ route: 'region' as const, ba: 'CISO', code: 'D', ts: hourAt(h), value: 20000 + h })));
+      await store.store(Array.from({ length: 48 }, (_, h) => ({ route: 'region' as const, ba: 'CISO', code: 'DF', ts: hourAt(h), value: 20000 + h })));
+      eia.requests = [];
+      await incrementalIngest({ db, logger, config: loadConfig({ EIA_API_KEY: KEY, EIA_API_URL: baseUrl }) }, new Date('2025-09-02T00:40Z'));
+      const starts = eia.requests.map((u) => u.searchParams.get('start')!).sort();
+      // since = 09-01 23:00 − 48 h = 08-30 23:00 (hour start), i.e. the hour-ending label 08-31T00
+      assert.equal(starts[0], '2025-08-31T00');
     });
 
     it('ingests the real PACW fuel-type response (string values, negative wind kept)', sharedDataTest(), async () => {

@@ -45,7 +45,10 @@ export async function runOnce(db: Db, lockKey: number, fn: () => Promise<void>):
 export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Promise<void> {
   const { db, logger, config } = deps;
   const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
-  const [newest] = await db.query<{ ts: Date | string | null }>(`SELECT max(ts) AS ts FROM latest_observations WHERE source = $1`, [config.EIA_API_KEY ? 'eia' : 'simulated']);
+  // the newest OBSERVED hour: the day-ahead forecast reaches past now, and counting it would cut
+  // the revision window short by its lead (late generation and interchange would never be re-read)
+  const [newest] = await db.query<{ ts: Date | string | null }>(
+    `SELECT max(ts) AS ts FROM latest_observations WHERE source = $1 AND type <> 'forecast'`, [config.EIA_API_KEY ? 'eia' : 'simulated']);
   const fallback = lastHour.getTime() - SIMULATED_HISTORY_DAYS * 24 * HOUR;
   const since = newest?.ts ? Math.max(fallback, new Date(newest.ts).getTime() - REVISION_WINDOW_HOURS * HOUR) : fallback;
   const bas = await listBas(db);
