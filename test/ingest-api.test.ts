@@ -42,7 +42,7 @@ for (const target of testDatabases()) {
         assert.equal(res.statusCode, 401, auth);
         assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
         assert.match(res.headers['www-authenticate'] as string, /^Bearer realm="gridpulse"/);
-        assert.deepEqual({ ...res.json(), detail: '' }, { type: 'about:blank', title: 'Unauthorized', status: 401, detail: '', field: 'authorization' });
+        assert.deepEqual({ ...res.json<Record<string, unknown>>(), detail: '' }, { type: 'about:blank', title: 'Unauthorized', status: 401, detail: '', field: 'authorization' });
       }
       assert.equal(await revokeApiKey(db, key.id), true);
       assert.equal(await revokeApiKey(db, key.id), false);
