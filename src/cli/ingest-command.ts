@@ -6,7 +6,7 @@ import { migrate } from '../platform/migrate.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { EiaClient } from '../ingest/eia-client.ts';
 import { ingestRange, runParams, type IngestRequest } from '../ingest/ingest-range.ts';
-import { findResumable, markAbandonedRuns } from '../ingest/run-ledger.ts';
+import { findResumable, hasParams, markAbandonedRuns } from '../ingest/run-ledger.ts';
 import { replayDir } from '../ingest/replay.ts';
 import type { EiaRoute } from '../ingest/eia-schema.ts';
 import type { RunTotals } from '../ingest/run-ledger.ts';
@@ -26,10 +26,15 @@ function summary(t: RunTotals & { runId: number }): string {
 /**
  * The run to continue: the one named by --resume, else the newest interrupted run of the same
  * command (same BAs, range and routes), so re-running a killed command picks up where it stopped.
+ * A named run must be of the same command: its finished day-routes are skipped, and those of
+ * other BAs or routes would leave holes.
  */
-async function runToResume(db: Db, req: IngestRequest, resume: string | undefined): Promise<number | undefined> {
+export async function runToResume(db: Db, req: IngestRequest, resume: string | undefined): Promise<number | undefined> {
   if (resume !== undefined) {
-    if (!/^\d+$/.test(resume)) throw new Error(`--resume: expected a run id, got '${resume}'`);
+    if (!/^\d+$/.test(resume) || Number(resume) > 2_147_483_647) throw new Error(`--resume: expected a run id, got '${resume}'`);
+    const same = await hasParams(db, Number(resume), 'cli', runParams(req));
+    if (same === undefined) throw new Error(`--resume: no run ${resume}`);
+    if (!same) throw new Error(`--resume: run ${resume} was not an ingest of the same BAs, days and routes`);
     return Number(resume);
   }
   await markAbandonedRuns(db);

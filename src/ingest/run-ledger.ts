@@ -72,3 +72,9 @@ export async function findResumable(db: Db, kind: string, params: unknown): Prom
     [kind, JSON.stringify(params)]);
   return r?.id;
 }
+
+/** Whether run `id` is a run of this kind with exactly these parameters; undefined when there is no such run id. */
+export async function hasParams(db: Db, id: number, kind: string, params: unknown): Promise<boolean | undefined> {
+  const [r] = await db.query<{ same: boolean }>('SELECT kind = $2 AND params = $3::jsonb AS same FROM ingest_runs WHERE id = $1', [id, kind, JSON.stringify(params)]);
+  return r?.same;
+}
