@@ -74,12 +74,14 @@ for (const target of testDatabases()) {
       eia.rows.region = eia.rows.region.filter((r) => !(r.type === 'D' && r.period === new Date(T0 + 10 * 3_600_000).toISOString().slice(0, 13)));
       await db.query(`DELETE FROM observations o USING series s WHERE s.id = o.series_id AND s.key = 'PJM.demand' AND o.ts = $1`, [at(9)]);
       let attempts = 0;
+      eia.requests = [];
       while (await enqueueGaps(db, await findGaps(db, { bas: ['PJM'] }), { eia: true })) {
         attempts++;
         await processBackfills({ db, logger, client });
         assert.ok(attempts <= MAX_BACKFILL_ATTEMPTS);
       }
       assert.equal(attempts, MAX_BACKFILL_ATTEMPTS);
+      assert.equal(eia.requests.length, MAX_BACKFILL_ATTEMPTS, 'every retry asks EIA again (a finished run is not resumed)');
       const [job] = await db.query<{ status: string; attempts: number }>(`SELECT status, attempts FROM backfill_jobs WHERE ts_from = $1`, [at(9)]);
       assert.deepEqual({ ...job }, { status: 'done', attempts: MAX_BACKFILL_ATTEMPTS });
     });

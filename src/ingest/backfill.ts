@@ -16,7 +16,8 @@ export interface BackfillJob { id: number; ba: string; route: EiaRoute; source: 
 
 /**
  * Queues a backfill job per gap; a gap that a finished job did not close is queued again until
- * it has had MAX_BACKFILL_ATTEMPTS. EIA gaps are queued only when an EIA client is configured.
+ * it has had MAX_BACKFILL_ATTEMPTS, without its old run: a retry fetches afresh (resuming a
+ * finished run would skip every chunk it did). EIA gaps are queued only when an EIA client is configured.
  */
 export async function enqueueGaps(db: Db, gaps: Gap[], opts: { eia: boolean }): Promise<number> {
   const wanted = gaps.filter((g) => g.source === 'simulated' || opts.eia);
@@ -25,7 +26,7 @@ export async function enqueueGaps(db: Db, gaps: Gap[], opts: { eia: boolean }): 
     `WITH q AS (
        INSERT INTO backfill_jobs AS j (ba_code, route, source, ts_from, ts_to)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-       ON CONFLICT (ba_code, route, source, ts_from, ts_to) DO UPDATE SET status = 'queued', updated_at = now(), last_error = NULL
+       ON CONFLICT (ba_code, route, source, ts_from, ts_to) DO UPDATE SET status = 'queued', updated_at = now(), last_error = NULL, run_id = NULL
          WHERE j.status IN ('done', 'failed') AND j.attempts < $6
        RETURNING 1)
      SELECT count(*)::integer AS n FROM q`,
