@@ -40,13 +40,18 @@ export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
   return rows.length === 1;
 }
 
-/** The active key a bearer token belongs to, compared in constant time; undefined for anything else. */
+/**
+ * The active key a bearer token belongs to, compared in constant time; undefined for anything else.
+ * `last_used_at` is kept to the minute, so a busy worker does not cost a write per request.
+ */
 export async function verifyApiKey(db: Db, token: string): Promise<ApiKey | undefined> {
   const m = TOKEN.exec(token);
   if (!m) return undefined;
-  const [row] = await db.query<Row & { secret_hash: string }>(
-    'SELECT id, name, role, created_at, last_used_at, revoked_at, secret_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL', [m[1]]);
+  const [row] = await db.query<Row & { secret_hash: string; use_is_news: boolean }>(
+    `SELECT id, name, role, created_at, last_used_at, revoked_at, secret_hash,
+            last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS use_is_news
+     FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, [m[1]]);
   if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), hashSecret(m[2]!))) return undefined;
-  await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.id]);
+  if (row.use_is_news) await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.id]);
   return toKey(row);
 }
