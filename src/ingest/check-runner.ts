@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import { defaultCheckOptions, runChecks, type CheckOptions, type Finding, type SeriesHours } from './quality-checks.ts';
-
 import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 export interface CheckRequest {

@@ -11,9 +11,9 @@ import { enqueueGaps, processBackfills } from './backfill.ts';
 import { runQualityChecks } from './check-runner.ts';
 import { pruneRawPages } from './raw-pages.ts';
 import { finishRun, markAbandonedRuns, startRun, type RunTotals } from './run-ledger.ts';
-
-import { HOUR_MS as HOUR } from '../grid/time.ts';
 import { staleBas } from './pipeline-freshness.ts';
+import { HOUR_MS as HOUR } from '../grid/time.ts';
+
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
 /** History a first run fills: the forecasts need two usable weeks after their one-week lag, so four weeks. */
@@ -133,13 +133,14 @@ export async function ensurePartitionsAhead(db: Db, now: Date): Promise<number> 
 const HOURLY_LOCK = 930_001;
 const DAILY_LOCK = 930_002;
 
-/**
- * The worker role: the hourly job (INGEST_CRON, default :15) and the daily job (DAILY_CRON,
- * default 01:00), each run once across processes; a failing run is logged and the next one retries.
- */
 /** A job from another domain that the worker runs on its own schedule, once across processes. */
 export interface ScheduledJob { name: string; lock: number; cron: string; run: (d: WorkerDeps) => Promise<unknown> }
 
+/**
+ * The worker role: the hourly job (INGEST_CRON, default :15), the daily job (DAILY_CRON,
+ * default 01:00) and the `extra` jobs, each run once across processes; a failing run is logged
+ * and the next one retries.
+ */
 export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(): void; runNow(): Promise<void>; runDaily(): Promise<void> } {
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
