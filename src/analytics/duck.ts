@@ -116,7 +116,7 @@ export async function duckCurve(db: Db, code: string, from: Date, to: Date, now 
   const first = localDateOf(from, tz);
   const last = localDateOf(new Date(to.getTime() - 1), tz);
   const span = { from: localDay(first, tz).from, to: localDay(last, tz).to };
-  const loaded = (await loadBaHours(db, code, span.from, span.to))!;
+  const loaded = (await loadBaHours(db, ba, span.from, span.to))!;
   const hours = netLoad(loaded.ts, loaded.demand, loaded.fuels);
   const byDate = new Map<string, { hours: NetLoadHour[]; local: number[] }>();
   for (const h of hours) {

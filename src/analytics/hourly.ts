@@ -49,9 +49,9 @@ export function combineSources(sources: Iterable<string>): DataSource {
   return [...set][0] as DataSource;
 }
 
-/** Loads one BA's hours in one query; `undefined` when the BA is unknown. */
-export async function loadBaHours(db: Db, code: string, from: Date, to: Date): Promise<BaHours | undefined> {
-  const ba = await getBa(db, code);
+/** Loads one BA's hours in one query; `undefined` when the BA is unknown. Callers that hold the BA pass it (no lookup). */
+export async function loadBaHours(db: Db, code: string | BalancingAuthority, from: Date, to: Date): Promise<BaHours | undefined> {
+  const ba = typeof code === 'string' ? await getBa(db, code) : code;
   if (!ba) return undefined;
   const ts = hourStarts(from, to);
   const n = ts.length;

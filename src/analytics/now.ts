@@ -100,7 +100,7 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
       carbonFreeShare: null, intensity: { production: null, consumption: null, unit: INTENSITY_UNIT }, imports: [] };
   }
   const [hours, system, overrides] = await Promise.all([
-    loadBaHours(db, code, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour]), loadFactorOverrides(db)]);
+    loadBaHours(db, ba, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour]), loadFactorOverrides(db)]);
   const at = intensitiesAt(system, new Map([[code, hour]]), 'lifecycle', overrides).get(code);
   const imports = Object.entries(hours!.interchange)
     .filter(([, v]) => v[0] !== null && v[0] !== undefined)

@@ -133,7 +133,7 @@ interface RawDay { day: LocalDay; hours: BaHours }
 
 export async function loadRawDay(db: Db, ba: BalancingAuthority, date: string): Promise<RawDay> {
   const day = localDay(date, ba.timeZone);
-  return { day, hours: (await loadBaHours(db, ba.code, day.from, day.to))! };
+  return { day, hours: (await loadBaHours(db, ba, day.from, day.to))! };
 }
 
 /**
