@@ -78,13 +78,15 @@ for (const target of testDatabases()) {
         { ba: 'CISO', type: 'sunshine', ts: H(0), value: 1 },                        // 10 bad type
         'not an object',                                                             // 11
         { ba: 'CISO', type: 'demand', ts: H(2), value: -40 },                        // 12 ok, negative demand → anomalous
+        { ba: 'CISO', type: 'demand', ts: H(3).replace(/(:00)?(\.000)?Z$/, ''), value: 1 }, // 13 no zone: refused, not read as local time
       ];
       const res = await post(rows);
       assert.equal(res.statusCode, 200);
       const body = res.json();
-      assert.deepEqual([body.received, body.accepted, body.inserted, body.updated, body.rejected], [13, 4, 4, 0, 9]);
+      assert.deepEqual([body.received, body.accepted, body.inserted, body.updated, body.rejected], [14, 4, 4, 0, 10]);
       assert.deepEqual(body.errors.map((e: { index: number; field: string }) => [e.index, e.field]),
-        [[3, 'ts'], [4, 'ba'], [5, 'series'], [6, 'value'], [7, 'series'], [8, 'ts'], [9, 'series'], [10, 'type'], [11, 'row']]);
+        [[3, 'ts'], [4, 'ba'], [5, 'series'], [6, 'value'], [7, 'series'], [8, 'ts'], [9, 'series'], [10, 'type'], [11, 'row'], [13, 'ts']]);
+      assert.match(body.errors[9].message, /with its zone/);
       assert.match(body.errors[0].message, /start of an hour/);
       assert.match(body.errors[6].message, /fed by eia/);
       const stored = await db.query<{ key: string; ts: Date; value: number | null; quality: number; source: string }>(
@@ -95,7 +97,7 @@ for (const target of testDatabases()) {
       ]);
       const [run] = await db.query<{ kind: string; source: string; rows_inserted: number; rows_rejected: number }>(
         'SELECT kind, source, rows_inserted, rows_rejected FROM ingest_runs WHERE id = $1', [body.runId]);
-      assert.deepEqual({ ...run }, { kind: 'api', source: 'external', rows_inserted: 4, rows_rejected: 9 });
+      assert.deepEqual({ ...run }, { kind: 'api', source: 'external', rows_inserted: 4, rows_rejected: 10 });
       // re-sending changes nothing; a new value is one update
       const again = (await post(rows.slice(0, 3))).json();
       assert.deepEqual([again.inserted, again.updated, again.rejected], [0, 0, 0]);

@@ -125,6 +125,10 @@ for (const target of testDatabases()) {
       const bad = await app.inject('/api/v1/observations?series=PJM.demand&from=yesterday&to=2025-02-01');
       assert.equal(bad.statusCode, 400);
       assert.match(bad.json().detail, /from/);
+      // an instant without its zone would be read in the server's local time: refused
+      const local = await app.inject('/api/v1/observations?series=PJM.demand&from=2025-01-01T05:00&to=2025-02-01');
+      assert.deepEqual([local.statusCode, local.json().field], [400, 'from']);
+      assert.equal((await app.inject('/api/v1/observations?series=PJM.demand&from=2025-01-01T05:00-05:00&to=2025-02-01')).statusCode, 200);
       const long = await app.inject('/api/v1/observations?series=PJM.demand&from=2020-01-01&to=2025-02-01');
       assert.equal(long.statusCode, 400);
       assert.equal(long.json().field, 'to');

@@ -10,7 +10,7 @@ import { HOUR_MS } from './hourly.ts';
 const DAY_MS = 86_400_000;
 
 export const codeParams = z.object({ code: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO') });
-export const isoInstant = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date or instant');
+export { isoInstant } from '../grid/routes.ts';
 export const nullableNumber = z.number().nullable();
 export const source = z.enum(['eia', 'simulated', 'external', 'mixed', 'none']).describe('where the numbers come from');
 /** The fields every public analytics answer carries. */

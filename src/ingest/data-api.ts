@@ -7,6 +7,7 @@ import { ensureSeries, getSeriesByKey, seriesKey, type Series } from '../grid/se
 import { commitObservations, quality } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
+import { ISO_DATETIME } from '../grid/time.ts';
 
 /** Largest batch the data API takes in one request. */
 export const MAX_BATCH_ROWS = 10_000;
@@ -18,7 +19,7 @@ const MAX_FUTURE_MS = 14 * 86_400_000;
 export const SERIES_TYPES = ['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2'] as const;
 
 const hourStart = z.string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 instant such as 2025-08-01T17:00:00Z')
+  .refine((s) => ISO_DATETIME.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 instant with its zone, such as 2025-08-01T17:00:00Z')
   .transform((s) => new Date(s))
   .refine((d) => d.getTime() % 3_600_000 === 0, 'must be the start of an hour (UTC)')
   .refine((d) => d.getTime() >= Date.UTC(2000, 0, 1) && d.getTime() <= Date.now() + MAX_FUTURE_MS, 'must be between 2000 and 14 days from now');
