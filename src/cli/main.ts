@@ -23,7 +23,7 @@ function fail(err: unknown): never {
 }
 
 /** The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once. */
-function startWorker(config: Config, db: Db, logger: Logger, cache: Cache): { stop(): void; ready: Promise<void> } {
+function startWorker(config: Config, db: Db, logger: Logger, cache: Cache): { stop(): Promise<void>; ready: Promise<void> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
   const scheduler = startScheduler({ db, logger, config }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
@@ -42,7 +42,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const app = await buildApp({ db, logger, cache });
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache) : undefined;
-  const stop = async () => { worker?.stop(); await app.close(); await cache.close(); await db.close(); process.exit(0); };
+  const stop = async () => { await app.close(); await worker?.stop(); await cache.close(); await db.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
@@ -60,7 +60,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     const cache = await openCache(config.REDIS_URL);
     const worker = startWorker(config, db, logger, cache);
     await worker.ready;
-    const stop = async () => { worker.stop(); await cache.close(); await db.close(); process.exit(0); };
+    const stop = async () => { await worker.stop(); await cache.close(); await db.close(); process.exit(0); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   } catch (err) { fail(err); }

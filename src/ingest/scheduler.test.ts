@@ -62,11 +62,11 @@ for (const target of testDatabases()) {
       assert.deepEqual(parts.map((p) => p.name), ['observations_y2025m11', 'observations_y2025m12', 'observations_y2026m01']);
     });
 
-    it('takes its cron expressions from the configuration', () => {
+    it('takes its cron expressions from the configuration', async () => {
       const config = loadConfig({ INGEST_CRON: '5 * * * *', DAILY_CRON: '30 2 * * *' });
       assert.throws(() => loadConfig({ DAILY_CRON: 'every day' }), /DAILY_CRON/);
       const s = startScheduler({ db, logger, config });
-      s.stop();
+      await s.stop();
       assert.equal(config.INGEST_CRON, '5 * * * *');
     });
 

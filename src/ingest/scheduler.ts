@@ -141,15 +141,21 @@ export interface ScheduledJob { name: string; lock: number; cron: string; run: (
  * default 01:00) and the `extra` jobs, each run once across processes; a failing run is logged
  * and the next one retries.
  */
-export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(): void; runNow(): Promise<void>; runDaily(): Promise<void> } {
+export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void> } {
+  const running = new Set<Promise<void>>();
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
-    return async () => {
+    const once = async () => {
       try {
         await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger }); });
       } catch (err) {
         logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
       }
+    };
+    return () => {
+      const run = once().finally(() => running.delete(run));
+      running.add(run);
+      return run;
     };
   };
   const hourly = guarded('hourly-ingest', HOURLY_LOCK, (d) => hourlyJob(d));
@@ -159,5 +165,15 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
     new Cron(crons.daily ?? deps.config.DAILY_CRON, { protect: true }, daily),
     ...extra.map((j) => new Cron(j.cron, { protect: true }, guarded(j.name, j.lock, j.run))),
   ];
-  return { stop: () => { for (const j of jobs) j.stop(); }, runNow: hourly, runDaily: daily };
+  /** Stops the schedule and waits (up to drainMs) for running jobs, so the database is not closed under them. */
+  const stop = async (drainMs = 30_000) => {
+    for (const j of jobs) j.stop();
+    if (running.size === 0) return;
+    deps.logger.info({ jobs: running.size }, 'waiting for running jobs before stopping');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, drainMs); });
+    await Promise.race([Promise.allSettled([...running]), timeout]);
+    clearTimeout(timer);
+  };
+  return { stop, runNow: hourly, runDaily: daily };
 }
