@@ -5,7 +5,7 @@ import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { dailyPulse } from '../src/analytics/pulse.ts';
-import { localDay, sameDateLastYear, addDays } from '../src/analytics/local-day.ts';
+import { localDay, sameDateLastYear, addDays } from '../src/grid/local-day.ts';
 import type { IntensityBasis } from '../src/analytics/intensity.ts';
 import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
 

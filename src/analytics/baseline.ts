@@ -1,5 +1,5 @@
 import type { DayMetrics } from './pulse.ts';
-import { addDays, sameDateLastYear } from './local-day.ts';
+import { addDays, sameDateLastYear } from '../grid/local-day.ts';
 
 /** The comparison days of a local date: the same weekday of the four weeks before, and the same date a year earlier. */
 export function baselineDates(date: string): { priorWeeks: string[]; lastYear: string } {

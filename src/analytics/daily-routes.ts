@@ -10,7 +10,7 @@ import { baFreshness, SCHEDULE_SLACK_MINUTES } from './freshness.ts';
 import { dailyBaseline, dailyPulse, type DailyOptions } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
-import { isCalendarDate } from './local-day.ts';
+import { isCalendarDate } from '../grid/local-day.ts';
 import { latestForecast } from './forecast.ts';
 import { MODEL_DEFINITION } from './forecast-model.ts';
 import { HOUR_MS } from './hourly.ts';

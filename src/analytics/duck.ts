@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import { getBa } from '../grid/ba-repository.ts';
 import { loadBaHours, type DataSource } from './hourly.ts';
-import { addDays, localDateOf, localDay, localHourOf } from './local-day.ts';
+import { addDays, localDateOf, localDay, localHourOf } from '../grid/local-day.ts';
 
 type Column = ReadonlyArray<number | null>;
 

@@ -1,6 +1,6 @@
 import { Matrix, solve } from 'ml-matrix';
 import { HOUR_MS } from './hourly.ts';
-import { localMidnight, wallClock } from './local-day.ts';
+import { localMidnight, wallClock } from '../grid/local-day.ts';
 
 type Column = ReadonlyArray<number | null>;
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { dayMetrics, forecastError, type DayHours } from './pulse.ts';
-import { localDay, localDateOf, sameDateLastYear, isCalendarDate, latestCompleteDay } from './local-day.ts';
+import { localDay, localDateOf, sameDateLastYear, isCalendarDate, latestCompleteDay } from '../grid/local-day.ts';
 
 const H = 3_600_000;
 const hoursFrom = (iso: string, n: number) => Array.from({ length: n }, (_, i) => new Date(Date.parse(iso) + i * H));

@@ -4,7 +4,7 @@ import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
 import { loadBaHours, type BaHours, type DataSource, combineSources } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from './factors.ts';
 import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionPoints, type IntensityBasis } from './intensity.ts';
-import { latestCompleteDay, localDateOf, localDay, type LocalDay } from './local-day.ts';
+import { latestCompleteDay, localDateOf, localDay, type LocalDay } from '../grid/local-day.ts';
 import { HttpProblem } from '../platform/problem.ts';
 
 type Column = ReadonlyArray<number | null>;

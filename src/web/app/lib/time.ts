@@ -1,4 +1,5 @@
 export { HOUR_MS } from '../../../grid/time.ts';
+import { addDays, isCalendarDate, localDateOf, localMidnight } from '../../../grid/local-day.ts';
 
 // Building an Intl.DateTimeFormat costs far more than formatting with one: keep one per zone and style.
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -9,35 +10,16 @@ function formatter(kind: string, timeZone: string, options: Intl.DateTimeFormatO
   return f;
 }
 
-function zoneOffsetMs(instant: number, timeZone: string): number {
-  const parts = formatter('parts', timeZone, {
-    hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-  }, 'en-US').formatToParts(new Date(instant));
-  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value);
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - instant;
-}
-
 /** The UTC instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone` (DST days included). */
-export function zonedMidnight(date: string, timeZone: string): Date {
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const guess = Date.UTC(y, m - 1, d);
-  let t = guess - zoneOffsetMs(guess, timeZone);
-  t = guess - zoneOffsetMs(t, timeZone);
-  return new Date(t);
-}
+export const zonedMidnight = localMidnight;
+export { addDays };
 
 /** The local calendar date (YYYY-MM-DD) of an instant in `timeZone`. */
 export function localDate(instant: Date | string, timeZone: string): string {
-  return formatter('date', timeZone, { year: 'numeric', month: '2-digit', day: '2-digit' }, 'en-CA').format(new Date(instant));
+  return localDateOf(new Date(instant), timeZone);
 }
 
-export function addDays(date: string, days: number): string {
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
-}
-
-export const isIsoDate = (s: unknown): s is string =>
-  typeof s === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s);
+export const isIsoDate = (s: unknown): s is string => typeof s === 'string' && isCalendarDate(s);
 
 /** "14:00" (24 h clock) of an instant in a zone. */
 export function hourLabel(instant: Date | string | number, timeZone: string): string {

@@ -1,4 +1,4 @@
-import { HOUR_MS } from './hourly.ts';
+import { HOUR_MS } from './time.ts';
 
 /** One BA-local calendar day as a UTC range of hour starts: 23, 24 or 25 hours around DST changes. */
 export interface LocalDay { date: string; timeZone: string; from: Date; to: Date; hours: number }
