@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import { getBa } from '../grid/ba-repository.ts';
-import { loadBaHours, type DataSource } from './hourly.ts';
+import { loadBaHours, type DataSource, present } from './hourly.ts';
 import { addDays, localDateOf, localDay, localHourOf } from '../grid/local-day.ts';
 
 type Column = ReadonlyArray<number | null>;
@@ -22,7 +22,6 @@ export const DUCK_DEFINITION =
   'peak is not positive. trend.slopePerDay: least-squares slope of the daily scores against the day number (score units per day), ' +
   'over the days with a score (null with fewer than 2).';
 
-const present = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
 
 function sumOf(fuels: Readonly<Record<string, Column>>, codes: readonly string[], i: number): number | null {
   let s = 0;

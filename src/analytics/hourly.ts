@@ -4,6 +4,9 @@ import { getBa, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { HOUR_MS } from '../grid/time.ts';
 export { HOUR_MS };
 
+/** A value of a column that is there: not null (missing hour or EIA null), not NaN or infinite. */
+export const present = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
+
 /** Where the numbers behind an answer came from. */
 export type DataSource = 'eia' | 'simulated' | 'external' | 'mixed' | 'none';
 

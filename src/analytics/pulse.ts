@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import { getBa, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
-import { loadBaHours, type BaHours, type DataSource, combineSources } from './hourly.ts';
+import { loadBaHours, type BaHours, type DataSource, combineSources, present } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from './factors.ts';
 import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionPoints, type IntensityBasis } from './intensity.ts';
 import { latestCompleteDay, localDateOf, localDay, type LocalDay } from '../grid/local-day.ts';
@@ -34,7 +34,6 @@ export interface DayMetrics {
   netInterchangeMwh: number | null;
 }
 
-const present = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v);
 
 /** Index of the largest (or smallest) present value; the earliest wins ties. */
 function extremeIndex(values: Column, better: (a: number, b: number) => boolean): number {
