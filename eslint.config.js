@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'artifacts/', 'build/', 'src/web/public/vendor/'] },
+  { ignores: ['node_modules/', 'data/', 'artifacts/', 'build/', 'scratch/', 'src/web/public/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
