@@ -102,6 +102,58 @@ describe('flow tracing: hand-computed fixtures', () => {
     assert.deepEqual(points.get('SOLR')![0]!.flags, ['no-generation']);
   });
 
+  it('gives null, not 0, to two BAs without generation that trade only with each other', () => {
+    // Y and Z have fuel data but no generation; Y exports 30 MW to Z. Y's pool is 0, so its export carries no
+    // traceable energy: dropped, Z flagged; both null. A (coal) is untouched: 82 000 / 100 = 820.
+    const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['Y', node(0, 0)], ['Z', node(0, 0)]]), interchange: { Y: { Z: 30 }, Z: { Y: -30 } } });
+    close(r.intensity.get('A'), 820);
+    assert.equal(r.intensity.get('Y'), null);
+    assert.equal(r.intensity.get('Z'), null);
+    assert.deepEqual([...r.flags.get('Z')!], ['neighbour-missing']);
+  });
+
+  it('gives null, not 0, to a loop of BAs without generation (energy circling with no source)', () => {
+    // X → Y → Z → X, 30 MW each, none generates: every pool is 30 MW of inflow, so the old rule (drop flows out of
+    // BAs with an empty pool) kept the loop and the solve gave x = 0 / 30 = 0 for all three. None is reached
+    // from a BA with generation: all three flows are dropped, each importer flagged, all null.
+    const r = traceHour({
+      nodes: new Map([['A', node(82_000, 100)], ['X', node(0, 0)], ['Y', node(0, 0)], ['Z', node(0, 0)]]),
+      interchange: { X: { Y: 30, Z: -30 }, Y: { Z: 30, X: -30 } },
+    });
+    close(r.intensity.get('A'), 820);
+    for (const ba of ['X', 'Y', 'Z']) {
+      assert.equal(r.intensity.get(ba), null, ba);
+      assert.deepEqual([...r.flags.get(ba)!], ['neighbour-missing'], ba);
+    }
+    assert.equal(r.flows.size, 0);
+  });
+
+  it('does not dilute an importer with zero-intensity energy from a sourceless loop', () => {
+    // The loop above also sends 10 MW from Z to A. That import has no traceable energy: A keeps 82 000 / 100 = 820
+    // (the old rule gave (82 000 + 10 · 0) / 110 = 745.45…), flagged neighbour-missing.
+    const r = traceHour({
+      nodes: new Map([['A', node(82_000, 100)], ['X', node(0, 0)], ['Y', node(0, 0)], ['Z', node(0, 0)]]),
+      interchange: { X: { Y: 30, Z: -30 }, Y: { Z: 30, X: -30 }, Z: { A: 10 } },
+    });
+    close(r.intensity.get('A'), 820);
+    assert.deepEqual([...r.flags.get('A')!], ['neighbour-missing']);
+    assert.equal(r.intensity.get('Z'), null);
+  });
+
+  it('traces a loop without generation once a BA with generation feeds it', () => {
+    // A (coal, 820) exports 20 MW to X; loop X → Y → Z → X at 30 MW. Only coal enters the loop, so all are 820.
+    // (Gauss–Seidel stops on a sweep's change ≤ 1e-9 relative; round a loop that keeps 60 % the error left is
+    // about 1.5 times that, so compare at 1e-8; the LU solve is exact.)
+    const hour: TraceHour = {
+      nodes: new Map([['A', node(82_000, 100)], ['X', node(0, 0)], ['Y', node(0, 0)], ['Z', node(0, 0)]]),
+      interchange: { A: { X: 20 }, X: { Y: 30, Z: -30 }, Y: { Z: 30, X: -30 } },
+    };
+    const r = traceHour(hour);
+    for (const ba of ['A', 'X', 'Y', 'Z']) close(r.intensity.get(ba), 820, 1e-8);
+    for (const ba of ['A', 'X', 'Y', 'Z']) close(traceHour(hour, { solver: 'direct' }).intensity.get(ba), 820);
+    assert.equal(r.flags.size, 0);
+  });
+
   it('returns null for a BA with neither generation nor imports', () => {
     const r = traceHour({ nodes: new Map([['A', node(82_000, 100)], ['L', node(0, 0)]]), interchange: {} });
     assert.equal(r.intensity.get('L'), null);
@@ -168,6 +220,37 @@ describe('flow tracing: properties', () => {
       const nodes = new Map(hour.nodes).set('ISO', { emissions: e, generation: g });
       close(traceHour({ ...hour, nodes }).intensity.get('ISO'), e / g);
     }), { numRuns: 200 });
+  });
+
+  it('with BAs that generate nothing: null exactly where no generated energy arrives, bounded and conserved otherwise', () => {
+    const withIdle = fc.integer({ min: 1, max: 7 }).chain((n) => fc.record({
+      gens: fc.array(fc.array(fc.record({ factor: fc.constantFrom(...FACTORS), mwh: fc.double({ min: 1, max: 5_000, noNaN: true }) }), { maxLength: 2 }), { minLength: n, maxLength: n }),
+      flows: fc.array(fc.record({ a: fc.nat(n - 1), b: fc.nat(n - 1), mw: fc.double({ min: -3_000, max: 3_000, noNaN: true }) }), { maxLength: 3 * n }),
+    }));
+    fc.assert(fc.property(withIdle, (s) => {
+      const hour = toHour(s);
+      const r = traceHour(hour);
+      // reference: BAs reached from a generating BA along the reconciled flows (before anything is dropped)
+      const all = new Map<string, Set<string>>();
+      for (const f of s.flows) {
+        if (f.a === f.b) continue;
+        const mw = hour.interchange[`B${f.a}`]![`B${f.b}`]!;
+        if (mw === 0) continue;
+        const [from, to] = mw > 0 ? [`B${f.a}`, `B${f.b}`] : [`B${f.b}`, `B${f.a}`];
+        (all.get(from) ?? all.set(from, new Set()).get(from)!).add(to);
+      }
+      const reached = new Set([...hour.nodes].filter(([, n]) => n.generation > 0).map(([ba]) => ba));
+      const queue = [...reached];
+      while (queue.length) for (const to of all.get(queue.pop()!) ?? []) if (!reached.has(to)) { reached.add(to); queue.push(to); }
+      const present = s.gens.flat().map((g) => g.factor);
+      for (const [ba, x] of r.intensity) {
+        assert.equal(x !== null, reached.has(ba), ba);
+        if (x !== null) assert.ok(x >= Math.min(...present) - 1e-6 && x <= Math.max(...present) + 1e-6, `${ba} ${x}`);
+        else assert.equal(r.flows.has(ba), false, `${ba} exports untraceable energy`);
+      }
+      const { traced, produced } = emissionBalance(hour, r);
+      assert.ok(Math.abs(traced - produced) <= 1e-7 * Math.max(1, produced), `${traced} vs ${produced}`);
+    }), { numRuns: 500 });
   });
 
   it('the iterative solver agrees with the dense LU solve', () => {

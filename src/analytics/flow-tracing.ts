@@ -36,7 +36,7 @@ export interface TraceHour {
 }
 
 export interface TraceResult {
-  /** consumption intensity per BA with production data (null when it has neither generation nor imports) */
+  /** consumption intensity per BA with production data (null when it has neither generation nor imports of traceable energy) */
   intensity: Map<string, number | null>;
   flags: Map<string, Set<TraceFlag>>;
   /** reconciled flows between BAs in the system, MW, from → to → flow ≥ 0 */
@@ -107,20 +107,23 @@ function systemFlows(hour: TraceHour, flags: Map<string, Set<TraceFlag>>): Map<s
 }
 
 /**
- * A BA with neither generation nor imports has nothing to export: flows reported out of it carry no
- * traceable energy, so they are dropped and the importer flagged 'neighbour-missing' (repeated, since
- * dropping an import can leave another BA empty).
+ * Only energy that some BA generated can be traced. A BA holds traceable energy when it has generation or is
+ * reached, along flows, from a BA that has; flows reported out of any other BA (no generation and no imports,
+ * or only imports from such BAs, e.g. a loop of BAs without generation passing energy round with no source)
+ * carry none: they are dropped and the importer flagged 'neighbour-missing'. Such BAs are then left with an
+ * empty pool and get null, not the 0 that solving "x · inflow = 0 + inflow · x" would give.
  */
-function dropEmptySources(hour: TraceHour, flows: Map<string, Map<string, number>>, flags: Map<string, Set<TraceFlag>>): void {
-  for (;;) {
-    const pool = new Map([...hour.nodes].map(([ba, n]) => [ba, n.generation]));
-    for (const row of flows.values()) for (const [to, mw] of row) pool.set(to, pool.get(to)! + mw);
-    const empty = [...flows.keys()].filter((from) => !(pool.get(from)! > 0));
-    if (empty.length === 0) return;
-    for (const from of empty) {
-      for (const to of flows.get(from)!.keys()) addFlag(flags, to, 'neighbour-missing');
-      flows.delete(from);
-    }
+function dropUntraceableFlows(hour: TraceHour, flows: Map<string, Map<string, number>>, flags: Map<string, Set<TraceFlag>>): void {
+  const sourced = new Set<string>();
+  for (const [ba, n] of hour.nodes) if (n.generation > 0) sourced.add(ba);
+  const queue = [...sourced];
+  for (let from = queue.pop(); from !== undefined; from = queue.pop()) {
+    for (const to of flows.get(from)?.keys() ?? []) if (!sourced.has(to)) { sourced.add(to); queue.push(to); }
+  }
+  for (const [from, row] of flows) {
+    if (sourced.has(from)) continue;
+    for (const to of row.keys()) addFlag(flags, to, 'neighbour-missing');
+    flows.delete(from);
   }
 }
 
@@ -196,7 +199,7 @@ export interface TraceOptions { solver?: 'auto' | 'direct' }
 export function traceHour(hour: TraceHour, options: TraceOptions = {}): TraceResult {
   const flags = new Map<string, Set<TraceFlag>>();
   const flows = systemFlows(hour, flags);
-  dropEmptySources(hour, flows, flags);
+  dropUntraceableFlows(hour, flows, flags);
   const system = buildSystem(hour, flows);
   let solver: TraceResult['solver'] = 'iterative';
   let x = options.solver === 'direct' ? undefined : solveIterative(system);
