@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { memoryCache, redisCache, type Cache } from '../platform/cache.ts';
 import { openDb } from '../platform/db.ts';
 import { testDatabases } from '../../test/support/databases.ts';
+import { Metrics, attachMetrics } from '../platform/metrics.ts';
 import { analyticsKey, cachedAnswer, dataTtlSeconds, invalidateBa, parseHoursPayload, subscribeInvalidation } from './analytics-cache.ts';
 
 const targets: Array<{ name: string; open: () => Promise<Cache> }> = [{ name: 'memory', open: async () => memoryCache() }];
@@ -69,6 +70,27 @@ for (const t of targets) {
       assert.ok(await invalidateBa(cache, 'MISO') >= 1);
       assert.deepEqual(await cachedAnswer(cache, key, 60, compute), { value: 42, stale: true });
       await assert.rejects(cachedAnswer(cache, analyticsKey('MISO', 'never-computed'), 60, compute));
+    });
+
+    it('counts hits, misses, revalidations and stale serves when the cache has metrics', async () => {
+      const cache = await open();
+      const metrics = new Metrics({ processMetrics: false });
+      attachMetrics(metrics, cache);
+      let now = 1_000_000;
+      let down = false;
+      const compute = async () => { if (down) throw new Error('database down'); return { v: 1 }; };
+      const opts = { now: () => now };
+      const key = analyticsKey('BPAT', 'metrics');
+      await cachedAnswer(cache, key, 60, compute, opts); // miss
+      await cachedAnswer(cache, key, 60, compute, opts); // hit
+      now += 61_000;
+      await cachedAnswer(cache, key, 60, compute, opts); // revalidate
+      await sleep(50);
+      down = true;
+      await invalidateBa(cache, 'BPAT');
+      assert.deepEqual(await cachedAnswer(cache, key, 60, compute, opts), { v: 1, stale: true }); // miss, then stale
+      const counts = Object.fromEntries((await metrics.registry.getSingleMetric('gridpulse_analytics_cache_requests_total')!.get()).values.map((x) => [x.labels.outcome, x.value]));
+      assert.deepEqual(counts, { miss: 2, hit: 1, revalidate: 1, stale: 1 });
     });
 
     it('invalidates one BA and the all-BA answers, not other BAs', async () => {

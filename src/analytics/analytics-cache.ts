@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Cache } from '../platform/cache.ts';
+import { metricsOf } from '../platform/metrics.ts';
 import { HOURS_CHANNEL } from '../ingest/change-events.ts';
 import { HOUR_MS } from './hourly.ts';
 
@@ -76,8 +77,16 @@ async function computeAndStore<T>(cache: Cache, key: string, ttl: Ttl<T>, comput
   });
 }
 
+/** hit: fresh; revalidate: past its TTL, served while recomputed; miss: computed; stale: the last good answer after a failure. */
+type CacheOutcome = 'hit' | 'revalidate' | 'miss' | 'stale';
+
+function countOutcome(cache: Cache, outcome: CacheOutcome): void {
+  metricsOf(cache)?.counter('gridpulse_analytics_cache_requests_total', 'analytics answers by cache outcome: hit, revalidate (stale-while-revalidate), miss, stale (last good answer served after a failure)', ['outcome']).inc({ outcome });
+}
+
 /**
- * Serves `compute()` through the cache:
+ * Serves `compute()` through the cache (counted in gridpulse_analytics_cache_requests_total when
+ * the cache has metrics attached):
  * - fresh entry → served as is;
  * - entry past its TTL but within the revalidate window → served at once, recomputed in the background
  *   (stale-while-revalidate; a failed background run keeps the old entry);
@@ -90,16 +99,21 @@ export async function cachedAnswer<T extends object>(cache: Cache, key: string, 
   const entry = await safeGet<Entry<T>>(cache, key, o.logger);
   if (entry) {
     if (entry.freshUntil <= o.now()) {
+      countOutcome(cache, 'revalidate');
       computeAndStore(cache, key, ttl, compute, o).catch((err: unknown) => o.logger?.warn({ err, key }, 'background revalidation failed'));
+    } else {
+      countOutcome(cache, 'hit');
     }
     return { ...entry.value, stale: false };
   }
+  countOutcome(cache, 'miss');
   try {
     return { ...(await computeAndStore(cache, key, ttl, compute, o)), stale: false };
   } catch (err) {
     const lastGood = await safeGet<T>(cache, lastGoodKey(key), o.logger);
     if (lastGood === undefined) throw err;
     o.logger?.warn({ err, key }, 'serving last good answer (stale)');
+    countOutcome(cache, 'stale');
     return { ...lastGood, stale: true };
   }
 }

@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
+import type { Metrics } from '../platform/metrics.ts';
 import type { RawPage } from './raw-pages.ts';
 import { envelope, routePath, sortColumns, startToPeriod, toPoint, type EiaPoint, type EiaRoute } from './eia-schema.ts';
 
@@ -15,24 +16,55 @@ export interface EiaClientOptions {
   /** consecutive failed requests after which the client refuses to call for `breakerCooldownMs` */
   breakerThreshold?: number;
   breakerCooldownMs?: number;
+  /** where requests, retries and the breaker's state are counted (see eiaMetrics) */
+  metrics?: Metrics;
 }
 
 export interface EiaStats { requests: number; retries: number; rows: number; failures: number }
 
 export class EiaError extends Error {}
 
-class RetryableStatus extends Error {}
+/** A failed attempt worth retrying; `outcome` is its label in gridpulse_eia_requests_total. */
+class RetryableStatus extends Error {
+  readonly outcome: string;
+  constructor(message: string, outcome: string) { super(message); this.outcome = outcome; }
+}
+
+/** Outcomes that end the attempts at once (no retry). */
+class Fatal extends AbortError {
+  readonly outcome: string;
+  constructor(message: string, outcome: string) { super(message); this.outcome = outcome; }
+}
+
+function outcomeOf(error: Error): string {
+  if (error instanceof RetryableStatus || error instanceof Fatal) return error.outcome;
+  return error.name === 'TimeoutError' ? 'timeout' : 'network';
+}
+
+/** The client's metrics; outcomes: ok, rate_limited, server_error, client_error, malformed, bad_shape, timeout, network, aborted. */
+export function eiaMetrics(m: Metrics) {
+  return {
+    requests: m.counter('gridpulse_eia_requests_total', 'EIA API requests (each attempt) by route and outcome', ['route', 'outcome']),
+    retries: m.counter('gridpulse_eia_retries_total', 'EIA API attempts that failed and were retried, by route', ['route']),
+    breakerOpen: m.gauge('gridpulse_eia_circuit_open', '1 from when the EIA circuit breaker opens until a request succeeds again, else 0'),
+    breakerOpened: m.counter('gridpulse_eia_circuit_opened_total', 'times the EIA circuit breaker opened'),
+    breakerRejections: m.counter('gridpulse_eia_circuit_rejections_total', 'pages refused without calling EIA because the circuit was open'),
+  };
+}
 
 /** EIA Open Data API v2 client for the EIA-930 routes: paged, sorted, validated, polite. */
 export class EiaClient {
   readonly stats: EiaStats = { requests: 0, retries: 0, rows: 0, failures: 0 };
-  private readonly opts: Required<EiaClientOptions>;
+  private readonly opts: Required<Omit<EiaClientOptions, 'metrics'>>;
+  private readonly metrics: ReturnType<typeof eiaMetrics> | undefined;
   private nextSlot = 0;
   private consecutiveFailures = 0;
   private openUntil = 0;
 
   constructor(opts: EiaClientOptions) {
-    this.opts = { minIntervalMs: 250, timeoutMs: 30_000, retries: 5, pageSize: 5000, breakerThreshold: 10, breakerCooldownMs: 60_000, ...opts };
+    const { metrics, ...rest } = opts;
+    this.opts = { minIntervalMs: 250, timeoutMs: 30_000, retries: 5, pageSize: 5000, breakerThreshold: 10, breakerCooldownMs: 60_000, ...rest };
+    this.metrics = metrics ? eiaMetrics(metrics) : undefined;
   }
 
   /**
@@ -45,7 +77,7 @@ export class EiaClient {
     let total: number | undefined;
     for (;;) {
       const url = this.url(route, q, offset);
-      const page = await this.page(url, hooks.signal);
+      const page = await this.page(route, url, hooks.signal);
       if (total !== undefined && page.total !== total) {
         throw new EiaError(`${route}: total changed between pages (${total} → ${page.total}); retry the range`);
       }
@@ -86,35 +118,56 @@ export class EiaClient {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
-  private async page(url: URL, signal?: AbortSignal): Promise<{ total: number; data: unknown[] }> {
-    if (Date.now() < this.openUntil) throw new EiaError('circuit open: EIA failed repeatedly, not calling until cooldown ends');
+  private async page(route: EiaRoute, url: URL, signal?: AbortSignal): Promise<{ total: number; data: unknown[] }> {
+    if (Date.now() < this.openUntil) {
+      this.metrics?.breakerRejections.inc();
+      throw new EiaError('circuit open: EIA failed repeatedly, not calling until cooldown ends');
+    }
     const logUrl = url.pathname + '?' + url.searchParams.toString();
+    const count = (outcome: string) => this.metrics?.requests.inc({ route, outcome });
     try {
       const result = await pRetry(async () => {
         await this.throttle();
+        signal?.throwIfAborted();
         this.stats.requests++;
         const timeout = AbortSignal.timeout(this.opts.timeoutMs);
         const res = await fetch(url, { headers: { 'X-Api-Key': this.opts.apiKey }, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
-        if (res.status === 429 || res.status >= 500) throw new RetryableStatus(`HTTP ${res.status}`);
-        if (!res.ok) throw new AbortError(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
         const text = await res.text();
+        if (res.status === 429) throw new RetryableStatus(`HTTP ${res.status}`, 'rate_limited');
+        if (res.status >= 500) throw new RetryableStatus(`HTTP ${res.status}`, 'server_error');
+        if (!res.ok) throw new Fatal(`HTTP ${res.status}: ${text.slice(0, 200)}`, 'client_error');
         let json: unknown;
-        try { json = JSON.parse(text); } catch { throw new RetryableStatus(`malformed JSON (${text.length} bytes)`); }
+        try { json = JSON.parse(text); } catch { throw new RetryableStatus(`malformed JSON (${text.length} bytes)`, 'malformed'); }
         const parsed = envelope.safeParse(json);
-        if (!parsed.success) throw new AbortError(`unexpected response shape: ${parsed.error.issues[0]?.message}`);
+        if (!parsed.success) throw new Fatal(`unexpected response shape: ${parsed.error.issues[0]?.message}`, 'bad_shape');
+        count('ok');
         return parsed.data.response;
       }, {
         retries: this.opts.retries, factor: 2, minTimeout: 200, maxTimeout: 10_000, randomize: true, ...(signal ? { signal } : {}),
+        // the caller's abort ends the attempts without counting, logging or waiting
+        shouldRetry: () => !signal?.aborted,
         onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-          if (retriesLeft > 0) this.stats.retries++;
+          if (signal?.aborted) return;
+          count(outcomeOf(error));
+          if (retriesLeft > 0) { this.stats.retries++; this.metrics?.retries.inc({ route }); }
           this.opts.logger.warn({ url: logUrl, attempt: attemptNumber, err: error.message }, 'EIA request failed');
         },
       });
       this.consecutiveFailures = 0;
+      this.metrics?.breakerOpen.set(0);
       return result;
     } catch (err) {
+      if (signal?.aborted) {
+        // Stopped by the caller (e.g. shutdown): not an upstream failure, so neither counted as
+        // one nor a step toward opening the circuit.
+        count('aborted');
+        throw new EiaError(`${logUrl}: aborted`, { cause: signal.reason ?? err });
+      }
       this.stats.failures++;
-      if (++this.consecutiveFailures >= this.opts.breakerThreshold) this.openUntil = Date.now() + this.opts.breakerCooldownMs;
+      if (++this.consecutiveFailures >= this.opts.breakerThreshold) {
+        if (Date.now() >= this.openUntil) { this.metrics?.breakerOpened.inc(); this.metrics?.breakerOpen.set(1); }
+        this.openUntil = Date.now() + this.opts.breakerCooldownMs;
+      }
       throw err instanceof EiaError ? err : new EiaError(`${logUrl}: ${(err as Error).message}`, { cause: err });
     }
   }

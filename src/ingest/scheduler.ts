@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { Config } from '../platform/config.ts';
+import { JOB_BUCKETS, type Metrics } from '../platform/metrics.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
@@ -52,7 +53,7 @@ export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Pro
   const fallback = lastHour.getTime() - SIMULATED_HISTORY_DAYS * 24 * HOUR;
   const since = newest?.ts ? Math.max(fallback, new Date(newest.ts).getTime() - REVISION_WINDOW_HOURS * HOUR) : fallback;
   const bas = await listBas(db);
-  const client = eiaClient(config, logger);
+  const client = eiaClient(deps);
   if (client) {
     await ingestRange({ db, client, logger }, { bas: bas.map((b) => b.code), from: new Date(since), to: lastHour, routes: ['region', 'fuel', 'interchange'], kind: 'hourly' });
     return;
@@ -64,21 +65,21 @@ export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Pro
   logger.info({ runId: t.runId, hours, inserted: t.inserted }, 'simulated grid extended');
 }
 
-export interface WorkerDeps { db: Db; logger: Logger; config: Config }
+export interface WorkerDeps { db: Db; logger: Logger; config: Config; metrics?: Metrics }
 
 /** After an incremental run, gaps are looked for over this recent window (the daily job scans the whole store). */
 const RECENT_GAP_DAYS = 7;
 /** Backfill jobs worked per scheduled run; the rest wait for the next run. */
 const BACKFILLS_PER_RUN = 20;
 
-function eiaClient(config: Config, logger: Logger): EiaClient | undefined {
-  return config.EIA_API_KEY ? new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger }) : undefined;
+function eiaClient({ config, logger, metrics }: WorkerDeps): EiaClient | undefined {
+  return config.EIA_API_KEY ? new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger, ...(metrics ? { metrics } : {}) }) : undefined;
 }
 
 /** Finds gaps (since `since`, or over the whole store), queues them and works through the queue. */
 export async function backfillGaps(deps: WorkerDeps, since: Date | undefined, limit = BACKFILLS_PER_RUN): Promise<{ gaps: number; queued: number; done: number; failed: number }> {
   const gaps = await findGaps(deps.db, { since });
-  const client = eiaClient(deps.config, deps.logger);
+  const client = eiaClient(deps);
   const queued = await enqueueGaps(deps.db, gaps, { eia: client !== undefined });
   const worked = await processBackfills({ db: deps.db, logger: deps.logger, client }, limit);
   if (gaps.length || worked.done || worked.failed) deps.logger.info({ gaps: gaps.length, queued, ...worked }, 'gap backfill');
@@ -143,13 +144,21 @@ export interface ScheduledJob { name: string; lock: number; cron: string; run: (
  */
 export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void> } {
   const running = new Set<Promise<void>>();
+  const runs = deps.metrics?.counter('gridpulse_job_runs_total', 'scheduled job runs by job and outcome (ok, failed, skipped: another process held the lock)', ['job', 'outcome']);
+  const durations = deps.metrics?.histogram('gridpulse_job_duration_seconds', 'scheduled job run duration by job and outcome', ['job', 'outcome'], JOB_BUCKETS);
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
     const once = async () => {
+      const started = performance.now();
+      let outcome = 'ok';
       try {
-        await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger }); });
+        if (!await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger }); })) outcome = 'skipped';
       } catch (err) {
+        outcome = 'failed';
         logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
+      } finally {
+        runs?.inc({ job, outcome });
+        durations?.observe({ job, outcome }, (performance.now() - started) / 1000);
       }
     };
     return () => {

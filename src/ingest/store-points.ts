@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
+import { metricsOf } from '../platform/metrics.ts';
 import { ensureSeriesMany, type SeriesSpec } from '../grid/series-repository.ts';
 import { upsertObservations, type ObservationInput, type Quality } from '../grid/observation-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
@@ -17,9 +18,20 @@ export interface CommitResult { inserted: number; updated: number; changed: { ba
 /**
  * Writes one batch in one transaction: keeps check flags on unchanged values, upserts, refreshes
  * the touched local-day rollups, and announces the change (pg_notify, delivered on commit).
+ * Committed rows are counted in gridpulse_ingest_rows_written_total when the Db has metrics attached.
  */
 export async function commitObservations(db: Db, rows: ObservationInput[], source: string): Promise<CommitResult> {
   if (rows.length === 0) return { inserted: 0, updated: 0, changed: undefined };
+  const result = await writeObservations(db, rows, source);
+  const written = metricsOf(db)?.counter('gridpulse_ingest_rows_written_total', 'observation rows committed by ingestion, by source and kind (inserted, updated)', ['source', 'kind']);
+  if (written) {
+    if (result.inserted) written.inc({ source, kind: 'inserted' }, result.inserted);
+    if (result.updated) written.inc({ source, kind: 'updated' }, result.updated);
+  }
+  return result;
+}
+
+function writeObservations(db: Db, rows: ObservationInput[], source: string): Promise<CommitResult> {
   return db.transaction(async (tx) => {
     const counts = await upsertObservations(tx, await keepCheckFlags(tx, rows));
     if (counts.inserted + counts.updated === 0) return { ...counts, changed: undefined };

@@ -4,8 +4,16 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { HttpProblem, problemBody as problem } from './problem.ts';
+import { Metrics } from './metrics.ts';
 
-/** Fastify with zod validation, OpenAPI from the same schemas, and problem+json errors. */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This app's Prometheus registry, served at GET /metrics. */
+    metrics: Metrics;
+  }
+}
+
+/** Fastify with zod validation, OpenAPI from the same schemas, problem+json errors and Prometheus metrics. */
 export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, genReqId: () => crypto.randomUUID(), requestIdHeader: 'x-request-id' });
   app.setValidatorCompiler(validatorCompiler);
@@ -29,6 +37,7 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).type('application/problem+json').send(problem(404, `no route ${req.method} ${req.url}`)));
+  httpMetrics(app, new Metrics());
   await app.register(swagger, {
     openapi: {
       info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; the data API needs a worker key.' },
@@ -39,4 +48,31 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/**
+ * Request durations by method, route pattern (routeOptions.url, never the raw URL, so the label
+ * set stays bounded; 'unmatched' for 404s without a route) and status code, and GET /metrics.
+ * The metrics are for operators: `app.metrics.protect(token)` requires a bearer token (METRICS_TOKEN).
+ */
+export function httpMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.decorate('metrics', metrics);
+  const duration = metrics.histogram('gridpulse_http_request_duration_seconds', 'HTTP request duration by method, route pattern and status code', ['method', 'route', 'status_code']);
+  // one child per label set, so the hot path skips building and validating the label object
+  const children = new Map<string, { observe(v: number): void }>();
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const key = `${req.method} ${reply.statusCode} ${route}`;
+    let child = children.get(key);
+    if (!child) children.set(key, (child = duration.labels({ method: req.method, route, status_code: reply.statusCode })));
+    child.observe(reply.elapsedTime / 1000);
+    done();
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (!metrics.authorized(req.headers.authorization)) {
+      return reply.code(401).header('WWW-Authenticate', 'Bearer realm="gridpulse-metrics"').type('application/problem+json')
+        .send(problem(401, 'metrics need Authorization: Bearer <METRICS_TOKEN>', 'authorization'));
+    }
+    return reply.type(metrics.contentType).send(await metrics.render());
+  });
 }

@@ -1,0 +1,90 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Seconds; finer than prom-client's defaults at the low end, where cached answers live. */
+export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds, for scheduled jobs (seconds to many minutes). */
+export const JOB_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
+
+type Metric = Counter<string> | Gauge<string> | Histogram<string>;
+
+/**
+ * Prometheus metrics of one app or worker: its own prom-client registry (never the global
+ * default one, so several apps in one process, as in the tests, do not collide), with the Node
+ * process metrics. Domains declare their metrics where they use them through `counter`, `gauge`
+ * and `histogram`, which return the existing metric when the name is already registered.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly byName = new Map<string, { kind: string; labels: string; metric: Metric }>();
+  private tokenDigest: Buffer | undefined;
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return this.getOrCreate('counter', name, labelNames, () => new Counter({ name, help, labelNames, registers: [this.registry] }));
+  }
+
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
+    return this.getOrCreate('gauge', name, labelNames, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
+  }
+
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = [], buckets = DURATION_BUCKETS): Histogram<L> {
+    return this.getOrCreate('histogram', name, labelNames, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4). */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Requires `Authorization: Bearer <token>` on GET /metrics; undefined or '' leaves it open. */
+  protect(token: string | undefined): void {
+    this.tokenDigest = token ? digest(token) : undefined;
+  }
+
+  get isProtected(): boolean {
+    return this.tokenDigest !== undefined;
+  }
+
+  /** Whether an Authorization header may read the metrics (constant-time comparison). */
+  authorized(header: string | undefined): boolean {
+    if (!this.tokenDigest) return true;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
+  }
+
+  private getOrCreate<M extends Metric>(kind: string, name: string, labelNames: readonly string[], create: () => M): M {
+    const labels = [...labelNames].sort().join(',');
+    const known = this.byName.get(name);
+    if (known) {
+      if (known.kind !== kind || known.labels !== labels) throw new Error(`metric ${name} is already a ${known.kind} with labels [${known.labels}]`);
+      return known.metric as M;
+    }
+    const metric = create();
+    this.byName.set(name, { kind, labels, metric });
+    return metric;
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+const attached = new WeakMap<object, Metrics>();
+
+/**
+ * Makes `metrics` the registry for work done through these resources (the app's Db, its Cache)
+ * by code that is handed the resource but not the registry, e.g. the analytics cache and the
+ * observation writes. A resource without metrics attached is simply not measured.
+ */
+export function attachMetrics(metrics: Metrics, ...resources: object[]): void {
+  for (const r of resources) attached.set(r, metrics);
+}
+
+export function metricsOf(resource: object): Metrics | undefined {
+  return attached.get(resource);
+}
