@@ -8,19 +8,22 @@ import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { HISTORY_DAYS } from '../src/analytics/forecast.ts';
-import { backtestCsv, backtestStored, formatBacktest } from '../src/cli/forecast-command.ts';
+import { backtestCsv, backtestReplay, backtestStored, formatBacktest } from '../src/cli/forecast-command.ts';
 
 /**
  * Forecast backtest figures: 48-hour forecasts made at local midnight of each of the last 28 days, MAPE
  * against seasonal naive (same hour of the last observed day; same hour a week earlier) and EIA's own
  * day-ahead forecast.
  * 1. Demand on real EIA-930 data (../shared/data/eia930/demand_2015_2019, 2015-07..2019-08, 120 training days).
- * 2. Demand and consumption-based intensity on the simulated grid (no real fuel-mix history long enough
- *    for intensity is in the shared data: one week of PACW and ten days of the gridemissions file).
+ * 2. Carbon intensity on real EIA-930 fuel mix: PACW's recorded fuel-type-data responses, 2024-01-01..02-11
+ *    (the only real fuel-mix history in the shared data longer than the model's two-week minimum; the
+ *    gridemissions file covers every BA but only ten days), replayed through ingestion and flow tracing.
+ * 3. Demand and consumption-based intensity on the simulated grid.
  */
 
 const DAYS = Number(process.argv[2] ?? 28);
 const shared = path.resolve(fileURLToPath(new URL('../../shared/data/eia930/demand_2015_2019', import.meta.url)));
+const pacw = path.resolve(fileURLToPath(new URL('../../shared/data/eia930/v2_json/pacw_2024', import.meta.url)));
 const db = await openDb({ dataDir: ':memory:' });
 try {
   await migrate(db);
@@ -29,6 +32,10 @@ try {
     process.stdout.write(`Real EIA-930 demand (${shared})\n`);
     process.stdout.write(formatBacktest(await backtestCsv(db, shared, { days: DAYS, trainDays: HISTORY_DAYS.demand })));
     process.stdout.write(`(${((performance.now() - t) / 1000).toFixed(1)} s)\n\n`);
+    const t2 = performance.now();
+    process.stdout.write(`Real EIA-930 fuel mix, intensity (${pacw})\n`);
+    process.stdout.write(formatBacktest(await backtestReplay(pacw, { days: DAYS })));
+    process.stdout.write(`(${((performance.now() - t2) / 1000).toFixed(1)} s)\n\n`);
   } else {
     process.stdout.write(`no shared data at ${shared}: real-data backtest skipped\n\n`);
   }

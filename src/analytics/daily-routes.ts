@@ -12,7 +12,7 @@ import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
 import { isCalendarDate } from '../grid/local-day.ts';
 import { latestForecast } from './forecast.ts';
-import { MODEL_DEFINITION } from './forecast-model.ts';
+import { MODEL_DEFINITIONS } from './forecast-model.ts';
 import { HOUR_MS } from './hourly.ts';
 import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, toCsv, unknownBa } from './route-support.ts';
 import { METHODOLOGY } from './methodology.ts';
@@ -143,7 +143,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   r.get('/api/v1/bas/:code/forecast', {
     schema: {
       summary: 'Demand and carbon intensity forecast for the next hours (default 48); JSON or CSV',
-      description: `The newest stored forecasts (made by the worker, hourly by default), for the hours from now on. ${MODEL_DEFINITION} `
+      description: `The newest stored forecasts (made by the worker, hourly by default), for the hours from now on. ${MODEL_DEFINITIONS.demand} ${MODEL_DEFINITIONS.intensity} `
         + 'demandMw: MW; intensity: consumption-based carbon intensity, lifecycle factors, gCO2eq/kWh; *Low/*High: the band. '
         + 'madeAt: when the newer of the two forecasts was made; dataThrough: the older of their newest observed hours. '
         + `404 when no forecast is stored yet. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
@@ -151,7 +151,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
       querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48), format: z.enum(['json', 'csv']).default('json') }),
       response: {
         200: z.object({
-          ...envelope, madeAt: z.string(), model: z.string(),
+          ...envelope, madeAt: z.string(), models: z.object({ demand: z.string().nullable(), intensity: z.string().nullable() }),
           points: z.array(z.object({
             ts: z.string(), demandMw: nullableNumber, demandLow: nullableNumber, demandHigh: nullableNumber,
             intensity: nullableNumber, intensityLow: nullableNumber, intensityHigh: nullableNumber,

@@ -7,7 +7,13 @@ type Column = ReadonlyArray<number | null>;
 /** Consecutive hourly values of one target (ts = UTC hour starts), with EIA's day-ahead forecast when there is one. */
 export interface History { ts: readonly Date[]; y: Column; df?: Column | undefined }
 
-export const MODEL_NAME = 'ridge-log-calendar-lags-v1';
+export type ForecastTarget = 'demand' | 'intensity';
+
+/**
+ * Each target has the model that won its backtest (bench/RESULTS.md): demand follows the calendar and EIA's
+ * own day-ahead forecast; carbon intensity follows the weather of the last hours and days, which persists.
+ */
+export const MODEL_NAMES: Readonly<Record<ForecastTarget, string>> = { demand: 'ridge-log-calendar-lags-v1', intensity: 'direct-ridge-log-v1' };
 
 /**
  * Ridge regression on, per hour: an intercept, local hour-of-day and weekday one-hots, two annual harmonics
@@ -16,10 +22,15 @@ export const MODEL_NAME = 'ridge-log-calendar-lags-v1';
  * multiplicative (a hot afternoon scales the whole profile) and the penalty is unit-free; the log variant beat the
  * linear one on every real BA of the backtest. Hours beyond 24 h ahead use the model's own earlier predictions as lags.
  */
-export const MODEL_DEFINITION =
-  'Ridge regression (λ = 1) of ln(value / median) on local hour-of-day and weekday one-hots, two annual harmonics, the value 24 h and 168 h '
-  + 'earlier (in the same log scale) and, for demand hours where EIA has published its day-ahead forecast (DF), that forecast. Hours further ahead than one day '
-  + 'use the model\'s own predictions as lags. Band: the 5th and 95th percentiles of the in-sample relative residuals, widened by √(1 + days ahead).';
+export const MODEL_DEFINITIONS: Readonly<Record<ForecastTarget, string>> = {
+  demand: 'Demand: ridge regression (λ = 1) of ln(value / median) on local hour-of-day and weekday one-hots, two annual harmonics, the value 24 h and 168 h '
+    + 'earlier (in the same log scale) and, for hours where EIA has published its day-ahead forecast (DF), that forecast. Hours further ahead than one day '
+    + 'use the model\'s own predictions as lags. Band: the 5th and 95th percentiles of the in-sample relative residuals, widened by √(1 + days ahead).',
+  intensity: 'Carbon intensity: a direct multi-horizon ridge regression (λ = 1) of ln(value / median), one set of coefficients per horizon bucket '
+    + '(1, 2, … 6 h, then wider buckets to 7 days), on the newest observed value, the same hour of the last observed day, the mean of that hour over the '
+    + '7 observed days before, and the mean of the newest hour\'s clock hour over the 7 days before it (so today\'s departure from the usual profile '
+    + 'fades with the horizon as the data says it does). Band: the 5th and 95th percentiles of the in-sample relative residuals of the horizon bucket.',
+};
 
 const LAMBDA = 1;
 const HARMONICS = 2;
@@ -185,6 +196,136 @@ export function extend(h: History, hours: number): History {
   return { ts: [...h.ts, ...more], y: [...h.y, ...more.map(() => null)], df: h.df ? [...h.df, ...more.map(() => null)] : undefined };
 }
 
+/* ---------- Direct multi-horizon model (carbon intensity) ---------- */
+
+/** First horizon (hours after the newest value, 0-based) of each bucket; one coefficient set per bucket. */
+const BUCKET_STARTS = [0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 18, 21, 24, 30, 36, 42, 48, 60, 72, 96, 120, 144] as const;
+const DIRECT_FEATURES = 5;
+/** The newest value may be this many hours old (a gap at the forecast origin) before the hour is skipped. */
+const MAX_LAST_AGE = 6;
+export const MIN_HISTORY_HOURS = 14 * 24;
+const MIN_BUCKET_ROWS = 48;
+
+export function bucketOf(k: number): number {
+  let b = 0;
+  while (b + 1 < BUCKET_STARTS.length && k >= BUCKET_STARTS[b + 1]!) b++;
+  return b;
+}
+
+export interface DirectModel {
+  scale: number; rows: number;
+  /** per bucket: coefficients (undefined when too few training rows) and the relative residual band */
+  buckets: Array<{ beta: number[]; band: { low: number; high: number } } | undefined>;
+  range: { min: number; max: number };
+}
+
+/**
+ * Features for a forecast made with values known before index `o`, for index o + k; `z` holds ln(value / scale)
+ * (null where unknown). `null` when the newest value or both daily references are missing.
+ */
+function directFeatures(z: ReadonlyArray<number | null>, o: number, k: number): number[] | null {
+  let last: number | null = null;
+  for (let a = 1; a <= MAX_LAST_AGE && last === null; a++) last = z[o - a] ?? null;
+  if (last === null) return null;
+  const i = o + k;
+  const d = Math.ceil((k + 1) / 24);
+  const meanOf = (at: (j: number) => number) => {
+    let s = 0;
+    let c = 0;
+    for (let j = 0; j < 7; j++) {
+      const v = z[at(j)];
+      if (v !== null && v !== undefined) { s += v; c++; }
+    }
+    return c ? s / c : null;
+  };
+  const usual = meanOf((j) => i - 24 * (d + j));
+  const usualNow = meanOf((j) => o - 1 - 24 * (j + 1));
+  const sameHour = z[i - 24 * d] ?? usual;
+  if (usual === null || usualNow === null || sameHour === null) return null;
+  return [1, last, sameHour, usual, usualNow];
+}
+
+/** ln(value / scale) of the usable values before `end`, null elsewhere. */
+function logScaled(y: Column, end: number, scale: number): Array<number | null> {
+  return Array.from({ length: end }, (_, i) => (usable(y[i]) ? Math.log(y[i]! / scale) : null));
+}
+
+/**
+ * Fits one ridge regression per horizon bucket on every origin in [start, end) and every horizon below
+ * `horizon` whose target is known before `end`. `undefined` under two weeks of usable values.
+ */
+export function fitDirect(h: History, start: number, end: number, horizon: number): DirectModel | undefined {
+  const values: number[] = [];
+  for (let i = Math.max(0, start); i < end; i++) if (usable(h.y[i])) values.push(h.y[i]!);
+  if (values.length < MIN_HISTORY_HOURS) return undefined;
+  const scale = median(values);
+  const z = logScaled(h.y, end, scale);
+  const p = DIRECT_FEATURES;
+  const nb = bucketOf(horizon - 1) + 1;
+  const acc = Array.from({ length: nb }, () => ({ xtx: new Float64Array(p * p), xty: new Float64Array(p), rows: [] as Array<[number[], number]> }));
+  for (let o = Math.max(25, start); o < end; o++) {
+    for (let k = 0; k < horizon && o + k < end; k++) {
+      const y = z[o + k];
+      if (y === null || y === undefined) continue;
+      const x = directFeatures(z, o, k);
+      if (!x) continue;
+      const a = acc[bucketOf(k)]!;
+      a.rows.push([x, y]);
+      for (let r = 0; r < p; r++) {
+        a.xty[r] = a.xty[r]! + x[r]! * y;
+        for (let c = 0; c < p; c++) a.xtx[r * p + c] = a.xtx[r * p + c]! + x[r]! * x[c]!;
+      }
+    }
+  }
+  const buckets = acc.map((a) => {
+    if (a.rows.length < MIN_BUCKET_ROWS) return undefined;
+    for (let r = 1; r < p; r++) a.xtx[r * p + r] = a.xtx[r * p + r]! + LAMBDA;
+    const A = new Matrix(Array.from({ length: p }, (_, r) => Array.from(a.xtx.subarray(r * p, r * p + p))));
+    const beta = solve(A, Matrix.columnVector(Array.from(a.xty))).getColumn(0);
+    const residuals = a.rows.map(([x, y]) => Math.exp(y - dot(beta, x)) - 1);
+    return { beta, band: { low: quantile(residuals, BAND.low), high: quantile(residuals, BAND.high) } };
+  });
+  if (!buckets[0]) return undefined;
+  return { scale, rows: acc[0]!.rows.length, buckets, range: { min: Math.min(...values), max: Math.max(...values) } };
+}
+
+/**
+ * Predicts the hours [from, from + horizon) of `h` from the values before `from` (a bucket without its own fit
+ * uses the nearest shorter one's coefficients). Hours without features (a long gap) are skipped.
+ */
+export function predictDirect(h: History, model: DirectModel, from: number, horizon: number): ForecastPoint[] {
+  const z = logScaled(h.y, from, model.scale);
+  const out: ForecastPoint[] = [];
+  for (let k = 0; k < horizon; k++) {
+    const x = directFeatures(z, from, k);
+    if (!x) continue;
+    let b = bucketOf(k);
+    while (b > 0 && !model.buckets[b]) b--;
+    const fit = model.buckets[b]!;
+    const value = Math.min(model.range.max, Math.max(model.range.min, model.scale * Math.exp(dot(fit.beta, x))));
+    const ts = h.ts[from + k] ?? new Date(h.ts[0]!.getTime() + (from + k) * HOUR_MS);
+    out.push({ ts, value, low: value * (1 + fit.band.low), high: value * (1 + fit.band.high) });
+  }
+  return out;
+}
+
+/* ---------- One entry point per target ---------- */
+
+export interface TargetRun { points: ForecastPoint[]; trainRows: number }
+
+/**
+ * Forecasts `target` for the hours [from, from + horizon) of `h`, trained on [trainStart, from) with the
+ * target's model; DF (demand only) is known before `dfKnownUntil`. `undefined` under two weeks of usable history.
+ */
+export function forecastTarget(target: ForecastTarget, h: History, calendar: readonly Calendar[], opts: { trainStart: number; from: number; horizon: number; dfKnownUntil?: number }): TargetRun | undefined {
+  if (target === 'intensity') {
+    const model = fitDirect(h, opts.trainStart, opts.from, opts.horizon);
+    return model && { points: predictDirect(h, model, opts.from, opts.horizon), trainRows: model.rows };
+  }
+  const models = fitModels(h, calendar, opts.trainStart, opts.from);
+  return models && { points: predictAhead(h, calendar, models, opts.from, opts.horizon, opts.dfKnownUntil ?? opts.from), trainRows: models.base.rows };
+}
+
 export interface BacktestResult {
   days: number; hours: number;
   mapePct: { model: number | null; naiveDay: number | null; naiveWeek: number | null; eiaDayAhead: number | null };
@@ -197,7 +338,7 @@ export interface BacktestResult {
  * observed day (t − 24 h for the first day ahead, t − 48 h for the second) and the same hour a week earlier.
  * EIA's DF is known for the first 24 hours (it is published the day before); its own MAPE is reported there.
  */
-export function backtest(h: History, timeZone: string, opts: { testDays: number; trainDays: number; horizon?: number }): BacktestResult {
+export function backtest(h: History, timeZone: string, opts: { target: ForecastTarget; testDays: number; trainDays: number; horizon?: number }): BacktestResult {
   const horizon = opts.horizon ?? 48;
   const calendar = calendarFor(h.ts, timeZone);
   const t0 = h.ts[0]!.getTime();
@@ -206,17 +347,16 @@ export function backtest(h: History, timeZone: string, opts: { testDays: number;
   for (let d = 0; origins.length < opts.testDays && d < 3660; d++) {
     const date = new Date(Date.parse(`${lastDate}T00:00:00Z`) - d * 86_400_000).toISOString().slice(0, 10);
     const i = Math.round((localMidnight(date, timeZone).getTime() - t0) / HOUR_MS);
-    if (i - 168 - 14 * 24 < 0) break;
+    if (i - MIN_HISTORY_HOURS < 0) break;
     if (i + horizon <= h.ts.length) origins.unshift(i);
   }
   const ape = { model: [] as number[], naiveDay: [] as number[], naiveWeek: [] as number[], eiaDayAhead: [] as number[] };
   let days = 0;
   for (const from of origins) {
-    const models = fitModels(h, calendar, from - opts.trainDays * 24, from);
-    if (!models) continue;
+    const run = forecastTarget(opts.target, h, calendar, { trainStart: from - opts.trainDays * 24, from, horizon, dfKnownUntil: from + 24 });
+    if (!run) continue;
     days++;
-    const points = predictAhead(h, calendar, models, from, horizon, from + 24);
-    for (const p of points) {
+    for (const p of run.points) {
       const i = Math.round((p.ts.getTime() - t0) / HOUR_MS);
       const k = i - from;
       const actual = h.y[i];

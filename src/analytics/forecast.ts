@@ -6,9 +6,9 @@ import { combineSources, HOUR_MS, hourStarts, type DataSource } from './hourly.t
 import { loadFactorOverrides } from './factors.ts';
 import { consumptionPoints, loadSystemHours } from './intensity.ts';
 import { invalidateBa } from './analytics-cache.ts';
-import { calendarFor, extend, fitModels, MODEL_NAME, predictAhead, type ForecastPoint, type History } from './forecast-model.ts';
+import { calendarFor, extend, forecastTarget, MODEL_NAMES, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
 
-export type ForecastTarget = 'demand' | 'intensity';
+export type { ForecastTarget };
 
 export const FORECAST_HORIZON_HOURS = 48;
 /** Training windows: demand reads only its own two series; intensity traces every BA, so it reads less. */
@@ -60,7 +60,7 @@ function lastKnown(y: History['y']): number {
  * Forecasts a target from the hour after its newest value through `now` + horizon (at most a week ahead of
  * the data); a reason string when it cannot (no data, data older than five days, under two weeks of history).
  */
-export function forecastFrom(h: TargetHistory, timeZone: string, now: Date, horizonHours = FORECAST_HORIZON_HOURS): TargetForecast | string {
+export function forecastFrom(target: ForecastTarget, h: TargetHistory, timeZone: string, now: Date, horizonHours = FORECAST_HORIZON_HOURS): TargetForecast | string {
   const last = lastKnown(h.history.y);
   if (last < 0) return 'no data';
   const dataThrough = h.history.ts[last]!;
@@ -71,22 +71,22 @@ export function forecastFrom(h: TargetHistory, timeZone: string, now: Date, hori
   const missing = from + hours - h.history.ts.length;
   const history = missing > 0 ? extend(h.history, missing) : h.history;
   const calendar = calendarFor(history.ts, timeZone);
-  const models = fitModels(history, calendar, 0, from);
-  if (!models) return 'under two weeks of usable history';
   // DF rows after the data end are EIA's published day-ahead forecast: known at forecast time
-  return { points: predictAhead(history, calendar, models, from, hours, history.ts.length), dataThrough, trainRows: models.base.rows };
+  const run = forecastTarget(target, history, calendar, { trainStart: 0, from, horizon: hours, dfKnownUntil: history.ts.length });
+  if (!run) return 'under two weeks of usable history';
+  return { points: run.points, dataThrough, trainRows: run.trainRows };
 }
 
 async function storeRun(db: Db, ba: string, target: ForecastTarget, madeAt: Date, source: DataSource, f: TargetForecast): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query(`DELETE FROM forecast_runs WHERE ba_code = $1 AND target = $2 AND made_at = $3`, [ba, target, madeAt]);
     await tx.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [ba, target, madeAt, MODEL_NAME, source, f.dataThrough, f.trainRows]);
+      [ba, target, madeAt, MODEL_NAMES[target], source, f.dataThrough, f.trainRows]);
     await tx.query(
       `INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
        SELECT $1, $2, $3, t.ts, t.value, t.low, t.high, $4
          FROM unnest($5::timestamptz[], $6::float8[], $7::float8[], $8::float8[]) AS t (ts, value, low, high)`,
-      [ba, target, madeAt, MODEL_NAME, f.points.map((p) => p.ts.toISOString()), f.points.map((p) => p.value), f.points.map((p) => p.low), f.points.map((p) => p.high)]);
+      [ba, target, madeAt, MODEL_NAMES[target], f.points.map((p) => p.ts.toISOString()), f.points.map((p) => p.value), f.points.map((p) => p.low), f.points.map((p) => p.high)]);
   });
 }
 
@@ -114,7 +114,7 @@ export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; ba
         ['intensity', intensity.get(ba.code)],
       ];
       for (const [target, history] of targets) {
-        const f = history ? forecastFrom(history, ba.timeZone, now) : 'no data';
+        const f = history ? forecastFrom(target, history, ba.timeZone, now) : 'no data';
         if (typeof f === 'string') { summary.skipped.push({ ba: ba.code, target, reason: f }); continue; }
         await storeRun(db, ba.code, target, madeAt, history!.source, f);
         summary.stored++;
@@ -136,7 +136,9 @@ export interface ForecastRow {
 }
 
 export interface LatestForecast {
-  ba: string; source: DataSource; dataThrough: string | null; madeAt: string | null; model: string;
+  ba: string; source: DataSource; dataThrough: string | null; madeAt: string | null;
+  /** the model of each target's newest run (null: no run) */
+  models: Record<ForecastTarget, string | null>;
   points: ForecastRow[];
 }
 
@@ -151,7 +153,7 @@ export async function latestForecast(db: Db, code: string): Promise<LatestForeca
   const runs = await db.query<{ target: ForecastTarget; made_at: Date | string; source: string; data_through: Date | string; model: string }>(
     `SELECT DISTINCT ON (target) target, made_at, source, data_through, model FROM forecast_runs
       WHERE ba_code = $1 ORDER BY target, made_at DESC`, [ba.code]);
-  if (runs.length === 0) return { ba: ba.code, source: 'none', dataThrough: null, madeAt: null, model: MODEL_NAME, points: [] };
+  if (runs.length === 0) return { ba: ba.code, source: 'none', dataThrough: null, madeAt: null, models: { demand: null, intensity: null }, points: [] };
   const rows = await db.query<{ target: ForecastTarget; ts: Date | string; value: number; low: number; high: number }>(
     `SELECT f.target, f.ts, f.value, f.low, f.high FROM forecasts f
        JOIN (VALUES ${runs.map((_, i) => `($${2 * i + 2}::text, $${2 * i + 3}::timestamptz)`).join(', ')}) AS r (target, made_at)
@@ -172,7 +174,7 @@ export async function latestForecast(db: Db, code: string): Promise<LatestForeca
     source: combineSources(runs.map((r) => r.source)),
     dataThrough: new Date(Math.min(...times((r) => r.data_through))).toISOString(),
     madeAt: new Date(Math.max(...times((r) => r.made_at))).toISOString(),
-    model: runs[0]!.model,
+    models: { demand: runs.find((r) => r.target === 'demand')?.model ?? null, intensity: runs.find((r) => r.target === 'intensity')?.model ?? null },
     points: [...byTs.values()].sort((a, b) => a.ts.localeCompare(b.ts)),
   };
 }

@@ -8,6 +8,7 @@ import { openCache } from '../platform/cache.ts';
 import { getBa, listBas } from '../grid/ba-repository.ts';
 import { HOUR_MS } from '../analytics/hourly.ts';
 import { backtest, type BacktestResult, type History } from '../analytics/forecast-model.ts';
+import { replayDir } from '../ingest/replay.ts';
 import { HISTORY_DAYS, loadDemandHistory, loadIntensityHistories, refreshForecasts, type ForecastTarget } from '../analytics/forecast.ts';
 
 const DAY_MS = 86_400_000;
@@ -48,6 +49,12 @@ export function formatBacktest(rows: readonly BacktestRow[]): string {
   return ['MAPE % over 48-hour forecasts made at local midnight of each held-back day', fmt(header), ...lines.map(fmt)].join('\n') + '\n';
 }
 
+function printBacktest(rows: readonly BacktestRow[]): number {
+  if (rows.length === 0) { process.stderr.write('nothing to backtest: no BA with enough history (two weeks before the held-back days)\n'); return 1; }
+  process.stdout.write(formatBacktest(rows));
+  return 0;
+}
+
 /** Backtests demand from EIA-930 CSV files (a file or a folder of `<BA>.csv`); the BA's time zone comes from the database. */
 export async function backtestCsv(db: Db, target: string, opts: { ba?: string | undefined; days: number; trainDays: number }): Promise<BacktestRow[]> {
   const files = statSync(target).isDirectory() ? readdirSync(target).filter((f) => f.endsWith('.csv')).map((f) => path.join(target, f)) : [target];
@@ -58,14 +65,14 @@ export async function backtestCsv(db: Db, target: string, opts: { ba?: string | 
     if (wanted && !wanted.includes(code)) continue;
     const ba = await getBa(db, code);
     if (!ba) { process.stderr.write(`skipping ${file}: no BA '${code}' (name files <BA code>.csv)\n`); continue; }
-    const r = backtest(readDemandCsv(readFileSync(file, 'utf8')), ba.timeZone, { testDays: opts.days, trainDays: opts.trainDays });
+    const r = backtest(readDemandCsv(readFileSync(file, 'utf8')), ba.timeZone, { target: 'demand', testDays: opts.days, trainDays: opts.trainDays });
     rows.push({ ba: code, target: 'demand', data: path.basename(file), ...r });
   }
   return rows;
 }
 
-/** Backtests demand and consumption-based intensity from the stored history of the last days. */
-export async function backtestStored(db: Db, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined }, now: Date): Promise<BacktestRow[]> {
+/** Backtests demand and consumption-based intensity from the stored history of the last days before `now`. */
+export async function backtestStored(db: Db, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined; label?: string }, now: Date): Promise<BacktestRow[]> {
   const wanted = opts.ba?.split(',').map((b) => b.trim().toUpperCase());
   const bas = (await listBas(db)).filter((b) => !wanted || wanted.includes(b.code));
   const span = (target: ForecastTarget) => (opts.trainDays ?? HISTORY_DAYS[target]) + opts.days + 9;
@@ -76,18 +83,37 @@ export async function backtestStored(db: Db, opts: { ba?: string | undefined; da
     const demand = ba.generationOnly ? undefined : await loadDemandHistory(db, ba.code, new Date(end.getTime() - span('demand') * DAY_MS), end);
     for (const [target, h] of [['demand', demand], ['intensity', intensity.get(ba.code)]] as const) {
       if (!h || !h.history.y.some((v) => v !== null)) continue;
-      const r = backtest(h.history, ba.timeZone, { testDays: opts.days, trainDays: opts.trainDays ?? HISTORY_DAYS[target] });
-      if (r.days > 0) rows.push({ ba: ba.code, target, data: `stored (${h.source})`, ...r });
+      const r = backtest(h.history, ba.timeZone, { target, testDays: opts.days, trainDays: opts.trainDays ?? HISTORY_DAYS[target] });
+      if (r.days > 0) rows.push({ ba: ba.code, target, data: opts.label ?? `stored (${h.source})`, ...r });
     }
   }
   return rows;
 }
 
-export async function forecastBacktestCommand(opts: { ba?: string; days: string; trainDays?: string; csv?: string }): Promise<number> {
+/**
+ * Backtests recorded EIA-930 data (EIA v2 JSON responses or gridemissions wide CSV, a folder or one file):
+ * replayed into a private in-memory database (never the configured one), then backtested up to its newest hour.
+ */
+export async function backtestReplay(target: string, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined }): Promise<BacktestRow[]> {
+  const db = await openDb({ dataDir: ':memory:' });
+  try {
+    await migrate(db);
+    const r = await replayDir({ db, logger: pino({ level: 'warn' }, pino.destination(2)) }, target);
+    if (r.errors.length) process.stderr.write(`replay: ${r.errors.join('; ')}\n`);
+    const [newest] = await db.query<{ ts: Date | string | null }>(`SELECT max(ts) AS ts FROM observations WHERE value IS NOT NULL`);
+    if (!newest?.ts) return [];
+    return await backtestStored(db, { ...opts, label: path.basename(target) }, new Date(new Date(newest.ts).getTime() + HOUR_MS));
+  } finally {
+    await db.close();
+  }
+}
+
+export async function forecastBacktestCommand(opts: { ba?: string; days: string; trainDays?: string; csv?: string; replay?: string }): Promise<number> {
   const days = Number(opts.days);
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new Error(`--days: expected 1..365, got '${opts.days}'`);
   const trainDays = opts.trainDays === undefined ? undefined : Number(opts.trainDays);
   if (trainDays !== undefined && (!Number.isInteger(trainDays) || trainDays < 21 || trainDays > 1500)) throw new Error(`--train-days: expected 21..1500, got '${opts.trainDays}'`);
+  if (opts.replay) return printBacktest(await backtestReplay(opts.replay, { ba: opts.ba, days, trainDays }));
   const config = loadConfig();
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
@@ -95,9 +121,7 @@ export async function forecastBacktestCommand(opts: { ba?: string; days: string;
     const rows = opts.csv
       ? await backtestCsv(db, opts.csv, { ba: opts.ba, days, trainDays: trainDays ?? HISTORY_DAYS.demand })
       : await backtestStored(db, { ba: opts.ba, days, trainDays }, new Date());
-    if (rows.length === 0) { process.stderr.write('nothing to backtest: no BA with enough history\n'); return 1; }
-    process.stdout.write(formatBacktest(rows));
-    return 0;
+    return printBacktest(rows);
   } finally {
     await db.close();
   }

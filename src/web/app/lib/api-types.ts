@@ -50,7 +50,7 @@ export interface CleanWindow extends Envelope {
   duration: string; basis: 'forecast' | 'history'; optimal: Window[]; best: Window[]; runNow: (Window & { savingsPct: number }) | null;
 }
 export interface Forecast extends Envelope {
-  madeAt: string; model: string;
+  madeAt: string; models: { demand: string | null; intensity: string | null };
   points: Array<{ ts: string; demandMw: number | null; intensity: number | null; intensityLow: number | null; intensityHigh: number | null }>;
 }
 export interface Duck extends Envelope {
