@@ -95,7 +95,7 @@ program.command('ingest').description('load EIA-930 data for a range of days (re
   .option('--from <YYYY-MM-DD>', 'first UTC day (default: two days ago)')
   .option('--to <YYYY-MM-DD>', 'last UTC day, inclusive (default: today)')
   .option('--routes <list>', 'region,fuel,interchange', 'region,fuel,interchange')
-  .option('--replay <dir>', 'load recorded EIA v2 JSON responses from a folder instead of calling EIA')
+  .option('--replay <path>', 'load recorded EIA-930 data instead of calling EIA: a folder (or file) of EIA v2 JSON responses and gridemissions wide CSV files')
   .option('--resume <run>', 'continue an interrupted run by its ledger id (default: the last interrupted run of the same command)')
   .action(async (opts) => {
     try { process.exitCode = await ingestCommand(opts); } catch (err) { fail(err); }
@@ -114,6 +114,7 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
   .option('--days <n>', 'held-back days', '14')
   .option('--train-days <n>', 'training window in days (default: the worker\'s: demand 120, intensity 35)')
   .option('--csv <path>', 'backtest demand from EIA-930 CSV files (<BA>.csv: date_time,demand,forecast; UTC hour-ending) instead of the database')
+  .option('--replay <path>', 'backtest recorded EIA-930 files (EIA v2 JSON responses, gridemissions wide CSV) replayed into a private in-memory database, up to their newest hour')
   .action(async (opts) => { try { process.exitCode = await forecastBacktestCommand(opts); } catch (err) { fail(err); } });
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
