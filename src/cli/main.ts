@@ -23,16 +23,6 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-/**
- * METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <token>`. Read here rather
- * than in platform/config.ts (not this change's file); same rule: a bad value stops the start.
- */
-function metricsToken(env = process.env): string | undefined {
-  const token = env.METRICS_TOKEN || undefined;
-  if (token !== undefined && token.length < 16) throw new ConfigError('invalid configuration: METRICS_TOKEN: at least 16 characters');
-  return token;
-}
-
 /** The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once. */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
@@ -46,7 +36,6 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL });
-  const token = metricsToken();
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
@@ -54,8 +43,8 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const app = await buildApp({ db, logger, cache });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
-  app.metrics.protect(token);
-  if (!token && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
+  app.metrics.protect(config.METRICS_TOKEN);
+  if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
   const stop = async () => { await app.close(); await worker?.stop(); await cache.close(); await db.close(); process.exit(0); };
