@@ -152,18 +152,40 @@ function buildSystem(hour: TraceHour, flows: Map<string, Map<string, number>>): 
 }
 
 /**
- * Gauss–Seidel on the sparse system: each sweep sets x_i to the mix of its own production and its
- * imports. The matrix is diagonally dominant (strictly for BAs with generation), so this converges; when
- * it does not within `maxSweeps` (e.g. near-singular loops through BAs without generation) the caller falls back to LU.
+ * Connected components of the flow graph (flows in either direction), each a list of node indices in node
+ * order. The linear system is block-diagonal over them: a BA's intensity depends on its own component only,
+ * so each is solved on its own (one that needs LU does not pull the others along, and a BA's result does not
+ * depend on BAs it has no interchange path to; the pulse of one BA traces only its component).
  */
-function solveIterative(s: LinearSystem, tolerance = 1e-9, maxSweeps = 500): Float64Array | undefined {
-  const n = s.codes.length;
-  const x = new Float64Array(n);
-  for (let i = 0; i < n; i++) x[i] = s.pool[i]! > 0 ? s.emissions[i]! / s.pool[i]! : 0;
+function flowComponents(s: LinearSystem): number[][] {
+  const parent = Int32Array.from(s.codes, (_, i) => i);
+  const root = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  s.imports.forEach((row, i) => { for (const [j] of row) parent[root(i)] = root(j); });
+  const byRoot = new Map<number, number[]>();
+  for (let i = 0; i < s.codes.length; i++) {
+    const r = root(i);
+    let members = byRoot.get(r);
+    if (!members) byRoot.set(r, (members = []));
+    members.push(i);
+  }
+  return [...byRoot.values()];
+}
+
+/**
+ * Gauss–Seidel on the sparse system of one component (`members`, writing into x): each sweep sets x_i to the
+ * mix of its own production and its imports. The matrix is diagonally dominant (strictly for BAs with
+ * generation), so this converges; when it does not within `maxSweeps` (e.g. near-singular loops through BAs
+ * without generation) it returns false and the caller falls back to LU.
+ */
+function solveIterative(s: LinearSystem, members: readonly number[], x: Float64Array, tolerance = 1e-9, maxSweeps = 500): boolean {
+  for (const i of members) x[i] = s.pool[i]! > 0 ? s.emissions[i]! / s.pool[i]! : 0;
   for (let sweep = 0; sweep < maxSweeps; sweep++) {
     let change = 0;
     let scale = 1;
-    for (let i = 0; i < n; i++) {
+    for (const i of members) {
       if (!(s.pool[i]! > 0)) continue;
       let sum = s.emissions[i]!;
       for (const [j, mw] of s.imports[i]!) sum += mw * x[j]!;
@@ -172,25 +194,26 @@ function solveIterative(s: LinearSystem, tolerance = 1e-9, maxSweeps = 500): Flo
       scale = Math.max(scale, Math.abs(next));
       x[i] = next;
     }
-    if (change <= tolerance * scale) return x;
+    if (change <= tolerance * scale) return true;
   }
-  return undefined;
+  return false;
 }
 
-/** Dense LU (ml-matrix): exact up to rounding, O(n³) per hour. */
-function solveDirect(s: LinearSystem): Float64Array | undefined {
-  const n = s.codes.length;
-  const a = Matrix.zeros(n, n);
-  const b = Matrix.zeros(n, 1);
-  for (let i = 0; i < n; i++) {
-    if (!(s.pool[i]! > 0)) { a.set(i, i, 1); continue; }
-    a.set(i, i, s.pool[i]!);
-    b.set(i, 0, s.emissions[i]!);
-    for (const [j, mw] of s.imports[i]!) a.set(i, j, a.get(i, j) - mw);
-  }
+/** Dense LU (ml-matrix) of one component: exact up to rounding, O(k³); NaN when singular. */
+function solveDirect(s: LinearSystem, members: readonly number[], x: Float64Array): void {
+  const k = members.length;
+  const local = new Map(members.map((i, m) => [i, m]));
+  const a = Matrix.zeros(k, k);
+  const b = Matrix.zeros(k, 1);
+  members.forEach((i, m) => {
+    if (!(s.pool[i]! > 0)) { a.set(m, m, 1); return; }
+    a.set(m, m, s.pool[i]!);
+    b.set(m, 0, s.emissions[i]!);
+    for (const [j, mw] of s.imports[i]!) { const l = local.get(j)!; a.set(m, l, a.get(m, l) - mw); }
+  });
   const lu = new LuDecomposition(a);
-  if (lu.isSingular()) return undefined;
-  return Float64Array.from(lu.solve(b).getColumn(0));
+  const solution = lu.isSingular() ? undefined : lu.solve(b).getColumn(0);
+  members.forEach((i, m) => { x[i] = solution?.[m] ?? Number.NaN; });
 }
 
 export interface TraceOptions { solver?: 'auto' | 'direct' }
@@ -201,13 +224,18 @@ export function traceHour(hour: TraceHour, options: TraceOptions = {}): TraceRes
   const flows = systemFlows(hour, flags);
   dropUntraceableFlows(hour, flows, flags);
   const system = buildSystem(hour, flows);
-  let solver: TraceResult['solver'] = 'iterative';
-  let x = options.solver === 'direct' ? undefined : solveIterative(system);
-  if (!x) { solver = 'direct'; x = solveDirect(system); }
+  let solver: TraceResult['solver'] = options.solver === 'direct' ? 'direct' : 'iterative';
+  const x = new Float64Array(system.codes.length);
+  for (const members of flowComponents(system)) {
+    if (members.length === 1) { const i = members[0]!; x[i] = system.emissions[i]! / system.pool[i]!; continue; }
+    if (options.solver !== 'direct' && solveIterative(system, members, x)) continue;
+    solver = 'direct';
+    solveDirect(system, members, x);
+  }
   const intensity = new Map<string, number | null>();
   system.codes.forEach((c, i) => {
-    const v = x?.[i];
-    intensity.set(c, system.pool[i]! > 0 && v !== undefined && Number.isFinite(v) ? v : null);
+    const v = x[i]!;
+    intensity.set(c, system.pool[i]! > 0 && Number.isFinite(v) ? v : null);
   });
   return { intensity, flags, flows, solver };
 }

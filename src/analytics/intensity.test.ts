@@ -10,7 +10,8 @@ import type { Db } from '../platform/db.ts';
 import { PointStore } from '../ingest/store-points.ts';
 import { toPoint, type EiaPoint } from '../ingest/eia-schema.ts';
 import { defaultFactor, factorLookup, fuelInfo, FUELS, upsertFactorOverrides } from './factors.ts';
-import { hourlyIntensity, productionHour, productionPoints } from './intensity.ts';
+import { consumptionPoints, hourlyIntensity, loadSystemAt, loadSystemHours, productionHour, productionPoints, type SystemHours } from './intensity.ts';
+import { seedHours } from './daily-test-support.ts';
 
 const lifecycle = factorLookup('lifecycle', 'ANY');
 const close = (actual: number | null | undefined, expected: number, eps = 1e-9) =>
@@ -170,6 +171,88 @@ for (const target of testDatabases()) {
 
     it('is undefined for an unknown BA', async () => {
       assert.equal(await hourlyIntensity(db, 'NOPE', at(0), at(1), 'production', 'lifecycle'), undefined);
+    });
+  });
+}
+
+/** Every BA's consumption points of a system, as plain data (for deepEqual). */
+const traced = (system: SystemHours) => Object.fromEntries([...consumptionPoints(system, 'lifecycle')].map(([ba, points]) => [ba, points.map((p) => ({ ts: p.ts.toISOString(), value: p.value, flags: p.flags }))]));
+
+for (const target of testDatabases()) {
+  describe(`reading only the BAs connected to one on ${target.name}`, () => {
+    let db: Db;
+    const hours = [at(0), at(1), at(2), at(5)];
+    before(async () => {
+      db = await target.open();
+      await migrate(db);
+      // Island 1: PACW (coal) exports to BPAT (wind), both report; BPAT imports 20 from BCHA (no EIA data) in hour 0;
+      //   IPCO (gas) is linked to PACW only by a series PACW reports, all nulls in these hours.
+      await seedHours(db, 'PACW', 'generation_by_fuel', 'COL', at(0), [100, 100, 100, null, null, 90]);
+      await seedHours(db, 'BPAT', 'generation_by_fuel', 'WND', at(0), [100, 100, null, null, null, 60]);
+      await seedHours(db, 'PACW', 'ba_interchange', 'BPAT', at(0), [50, 50, 50, null, null, 30]);
+      await seedHours(db, 'BPAT', 'ba_interchange', 'PACW', at(0), [-50, -30, null, null, null, -30]);
+      await seedHours(db, 'BPAT', 'ba_interchange', 'BCHA', at(0), [-20, 0, 0]);
+      await seedHours(db, 'IPCO', 'generation_by_fuel', 'NG', at(0), [200, 200, 200, null, null, 200]);
+      await seedHours(db, 'PACW', 'ba_interchange', 'IPCO', at(0), [null, null, null]);
+      // Island 2: ERCO (gas) exports to SWPP (wind), only ERCO reports; simulated, so a 'mixed' source would show.
+      await seedHours(db, 'ERCO', 'generation_by_fuel', 'NG', at(0), [500, 500, 500, null, null, 500], 'simulated');
+      await seedHours(db, 'SWPP', 'generation_by_fuel', 'WND', at(0), [300, 0, 300, null, null, 300], 'simulated');
+      await seedHours(db, 'ERCO', 'ba_interchange', 'SWPP', at(0), [100, 100, -100, null, null, 0], 'simulated');
+      // Alone: NYIS (nuclear and gas), no interchange series at all.
+      await seedHours(db, 'NYIS', 'generation_by_fuel', 'NUC', at(0), [400, 400, 400, null, null, 400]);
+      await seedHours(db, 'NYIS', 'generation_by_fuel', 'NG', at(0), [100, null, 100, null, null, 100]);
+    });
+    after(async () => { await db.close(); });
+
+    it('reads the BAs linked by interchange series (even all-null ones), not the other islands', async () => {
+      const bpat = await loadSystemAt(db, hours, { reaching: 'BPAT' });
+      assert.deepEqual([...bpat.fuels.keys()].sort(), ['BPAT', 'IPCO', 'PACW']);
+      assert.deepEqual([...bpat.interchange.keys()].sort(), ['BPAT', 'PACW']);
+      assert.deepEqual(bpat.interchange.get('PACW')!['IPCO'], [null, null, null, null]);
+      assert.deepEqual(bpat.fuels.get('BPAT')!['WND'], [100, 100, null, 60]);
+      assert.deepEqual([...new Set([...bpat.sources.values()].flatMap((x) => [...x]))], ['eia']);
+      assert.deepEqual([...(await loadSystemAt(db, hours, { reaching: 'IPCO' })).fuels.keys()].sort(), ['BPAT', 'IPCO', 'PACW']);
+      assert.deepEqual([...(await loadSystemAt(db, hours, { reaching: 'SWPP' })).fuels.keys()].sort(), ['ERCO', 'SWPP']);
+      const nyis = await loadSystemAt(db, hours, { reaching: 'NYIS' });
+      assert.deepEqual([...nyis.fuels.keys()], ['NYIS']);
+      assert.deepEqual(nyis.fuels.get('NYIS'), { NUC: [400, 400, 400, 400], NG: [100, null, 100, 100] });
+      assert.equal(nyis.interchange.size, 0);
+    });
+
+    it('traces each BA exactly as the whole system does (hand-checked for BPAT)', async () => {
+      const whole = traced(await loadSystemAt(db, hours));
+      assert.deepEqual(Object.keys(whole).sort(), ['BPAT', 'ERCO', 'IPCO', 'NYIS', 'PACW', 'SWPP']);
+      for (const ba of Object.keys(whole)) {
+        const part = traced(await loadSystemAt(db, hours, { reaching: ba }));
+        assert.deepEqual(part[ba], whole[ba], ba);
+      }
+      // hour 0: flow (50 + 50) / 2 = 50 into BPAT, the BCHA import left out → (1 100 + 50 · 820) / 150, flagged;
+      // hour 1: (50 + 30) / 2 = 40, pair-mismatch → (1 100 + 40 · 820) / 140; hour 2: BPAT has no fuel data.
+      const bpat = whole['BPAT']!;
+      close(bpat[0]!.value, 42_100 / 150);
+      assert.deepEqual(bpat[0]!.flags, ['neighbour-missing']);
+      close(bpat[1]!.value, 33_900 / 140);
+      assert.deepEqual(bpat[1]!.flags, ['pair-mismatch']);
+      assert.equal(bpat[2]!.value, null);
+      close(bpat[3]!.value, (60 * 11 + 30 * 820) / 90);
+    });
+
+    it('reads a range the same way (loadSystemHours)', async () => {
+      const range = await loadSystemHours(db, at(0), at(6), { reaching: 'BPAT' });
+      assert.equal(range.ts.length, 6);
+      assert.deepEqual([...range.fuels.keys()].sort(), ['BPAT', 'IPCO', 'PACW']);
+      assert.deepEqual(range.fuels.get('PACW')!['COL'], [100, 100, 100, null, null, 90]);
+      const whole = traced(await loadSystemHours(db, at(0), at(6)));
+      assert.deepEqual(traced(range)['BPAT'], whole['BPAT']);
+    });
+
+    it('hourlyIntensity on the consumption basis names only the sources it traced', async () => {
+      const s = (await hourlyIntensity(db, 'SWPP', at(0), at(3), 'consumption', 'lifecycle'))!;
+      assert.equal(s.source, 'simulated');
+      // hour 0: 100 MW of ERCO gas (490) into 300 MW of SWPP wind (11); hour 1: SWPP has no generation, imports only gas
+      close(s.points[0]!.value, (300 * 11 + 100 * 490) / 400);
+      close(s.points[1]!.value, 490);
+      assert.equal((await hourlyIntensity(db, 'BPAT', at(0), at(3), 'consumption', 'lifecycle'))!.source, 'eia');
     });
   });
 }

@@ -115,19 +115,25 @@ export function consumptionPoints(system: SystemHours, set: FactorSetName, overr
   return out;
 }
 
-type ColumnRow = { ba: string; type: string; subtype: string; source: string; ts: Date | string; value: number | null };
+/** One series over the asked hours: its non-null values and their instants (epoch ms). */
+type SeriesRow = { ba: string; type: string; subtype: string; source: string; ms: number[]; vals: number[] };
 
-/** Places rows on the hours `ts` (any sorted list of hour starts); rows at other instants are ignored. */
-function toSystem(ts: Date[], rows: readonly ColumnRow[]): SystemHours {
+/**
+ * Places the series on the hours `ts` (any sorted list of hour starts); values at other instants are ignored.
+ * A series with rows only of nulls still gets its (all-null) column and names its source.
+ */
+function toSystem(ts: Date[], rows: readonly SeriesRow[]): SystemHours {
   const system: SystemHours = { ts, fuels: new Map(), interchange: new Map(), sources: new Map() };
   const index = new Map(ts.map((t, i) => [t.getTime(), i]));
   for (const r of rows) {
-    const i = index.get(new Date(r.ts).getTime());
-    if (i === undefined) continue;
     const target = r.type === 'generation_by_fuel' ? system.fuels : system.interchange;
     let columns = target.get(r.ba);
     if (!columns) target.set(r.ba, (columns = {}));
-    (columns[r.subtype] ??= new Array<number | null>(ts.length).fill(null))[i] = r.value === null ? null : Number(r.value);
+    const column = (columns[r.subtype] ??= new Array<number | null>(ts.length).fill(null));
+    for (let k = 0; k < r.ms.length; k++) {
+      const i = index.get(Number(r.ms[k]));
+      if (i !== undefined) column[i] = Number(r.vals[k]);
+    }
     let sources = system.sources.get(r.ba);
     if (!sources) system.sources.set(r.ba, (sources = new Set()));
     sources.add(r.source);
@@ -135,28 +141,75 @@ function toSystem(ts: Date[], rows: readonly ColumnRow[]): SystemHours {
   return system;
 }
 
-const COLUMN_SELECT = `SELECT s.ba_code AS ba, s.type, s.subtype, s.source, o.ts, o.value FROM series s JOIN observations o ON o.series_id = s.id`;
+/**
+ * Which BAs' columns to read. Default: every BA. `{ ba }`: only that BA's fuel columns (all that
+ * production-based intensity needs). `{ reaching }`: every BA connected to that one through BA-to-BA
+ * interchange series (either side's, any hour): its consumption intensity depends on those BAs only
+ * (flow-tracing.ts solves each connected component on its own), so this reads a fraction of the system
+ * when the BA's interconnection is small, and never changes its result.
+ */
+export type SystemScope = { ba: string } | { reaching: string } | undefined;
+
+/** The series of the scope as a SQL condition on `s`, its parameters numbered from `next`. */
+function scopeFilter(scope: SystemScope, next: number): { sql: string; params: string[] } {
+  if (scope && 'ba' in scope) return { sql: `s.ba_code = $${next} AND s.type = 'generation_by_fuel'`, params: [scope.ba] };
+  const types = `s.type IN ('generation_by_fuel', 'ba_interchange')`;
+  if (!scope) return { sql: types, params: [] };
+  return { sql: `${types} AND s.ba_code IN (SELECT ba FROM reach)`, params: [scope.reaching] };
+}
+
+/** The recursive walk over interchange series that `{ reaching }` needs, before the SELECT. */
+const REACH = (param: number) => `WITH RECURSIVE link (a, b) AS (
+    SELECT ba_code, subtype FROM series WHERE type = 'ba_interchange'
+    UNION SELECT subtype, ba_code FROM series WHERE type = 'ba_interchange'),
+  reach (ba) AS (SELECT $${param}::text UNION SELECT link.b FROM reach JOIN link ON link.a = reach.ba) `;
+
+/** Sorted hour starts as runs of consecutive hours, [from, to). */
+function hourRuns(ts: readonly Date[]): { from: Date[]; to: Date[] } {
+  const from: Date[] = [];
+  const to: Date[] = [];
+  for (const t of ts) {
+    const last = to.at(-1);
+    if (last && last.getTime() === t.getTime()) to[to.length - 1] = new Date(t.getTime() + HOUR_MS);
+    else { from.push(t); to.push(new Date(t.getTime() + HOUR_MS)); }
+  }
+  return { from, to };
+}
 
 /**
- * Loads fuel and BA-to-BA interchange columns over [from, to) in one query: of every BA, or only the
- * fuel columns of `only.ba` (all that production-based intensity needs).
+ * Reads the scope's columns at the hours `ts` in one query, one row per series (the driver decodes a few
+ * dozen rows, not one per series-hour), with only what tracing needs: the non-null values and their instants.
+ * `runs`: the hours are separate runs of consecutive hours (a pulse's six days), each read as an index range
+ * on (series_id, ts) per series; OFFSET 0 keeps the planner from flattening that into a scan of each series'
+ * whole month filtered down (3–4 times the rows for a pulse). Otherwise one plain range [first, last hour].
  */
-export async function loadSystemHours(db: Db, from: Date, to: Date, only?: { ba: string }): Promise<SystemHours> {
-  const ts = hourStarts(from, to);
+async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean): Promise<SystemHours> {
   if (ts.length === 0) return toSystem(ts, []);
-  const filter = only ? `s.ba_code = $3 AND s.type = 'generation_by_fuel'` : `s.type IN ('generation_by_fuel', 'ba_interchange')`;
-  const rows = await db.query<ColumnRow>(`${COLUMN_SELECT} WHERE ${filter} AND o.ts >= $1 AND o.ts < $2`,
-    [ts[0], new Date(ts.at(-1)!.getTime() + HOUR_MS), ...(only ? [only.ba] : [])]);
+  const bounds = runs ? hourRuns(ts) : { from: [ts[0]!], to: [new Date(ts.at(-1)!.getTime() + HOUR_MS)] };
+  const observations = runs
+    ? `series s CROSS JOIN unnest($1::timestamptz[], $2::timestamptz[]) AS r (lo, hi)
+       CROSS JOIN LATERAL (SELECT o.ts, o.value FROM observations o WHERE o.series_id = s.id AND o.ts >= r.lo AND o.ts < r.hi OFFSET 0) o`
+    : `series s JOIN observations o ON o.series_id = s.id AND o.ts >= $1::timestamptz AND o.ts < $2::timestamptz`;
+  const filter = scopeFilter(scope, 3);
+  const rows = await db.query<SeriesRow>(
+    `${scope && 'reaching' in scope ? REACH(3) : ''}SELECT s.ba_code AS ba, s.type, s.subtype, s.source,
+            coalesce(array_agg(extract(epoch FROM o.ts)::float8 * 1000) FILTER (WHERE o.value IS NOT NULL), '{}') AS ms,
+            coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
+       FROM ${observations}
+      WHERE ${filter.sql}
+      GROUP BY s.id`,
+    [...runs ? [bounds.from.map((t) => t.toISOString()), bounds.to.map((t) => t.toISOString())] : [bounds.from[0]!.toISOString(), bounds.to[0]!.toISOString()], ...filter.params]);
   return toSystem(ts, rows);
 }
 
-/** The same for a set of separate hours (e.g. each BA's newest hour, for GET /now). */
-export async function loadSystemAt(db: Db, hours: readonly Date[]): Promise<SystemHours> {
-  const ts = [...new Set(hours.map((h) => h.getTime()))].sort((a, b) => a - b).map((t) => new Date(t));
-  if (ts.length === 0) return toSystem(ts, []);
-  const rows = await db.query<ColumnRow>(`${COLUMN_SELECT} WHERE s.type IN ('generation_by_fuel', 'ba_interchange') AND o.ts = ANY ($1::timestamptz[])`,
-    [ts.map((t) => t.toISOString())]);
-  return toSystem(ts, rows);
+/** Loads fuel and BA-to-BA interchange columns over [from, to) in one query, of the BAs of `scope`. */
+export async function loadSystemHours(db: Db, from: Date, to: Date, scope?: SystemScope): Promise<SystemHours> {
+  return loadSystem(db, hourStarts(from, to), scope, false);
+}
+
+/** The same for a set of separate hours (e.g. each BA's newest hour, for GET /now; a pulse's six days). */
+export async function loadSystemAt(db: Db, hours: readonly Date[], scope?: SystemScope): Promise<SystemHours> {
+  return loadSystem(db, [...new Set(hours.map((h) => h.getTime()))].sort((a, b) => a - b).map((t) => new Date(t)), scope, true);
 }
 
 function newestValue(points: readonly IntensityPoint[]): Date | null {
@@ -171,13 +224,14 @@ export function productionFromSystem(system: SystemHours, ba: string, set: Facto
 
 /**
  * Hourly carbon intensity of one BA over [from, to) (hour starts), in gCO2eq/kWh. Consumption-based
- * intensity traces every BA's flows, so it reads the whole system for the range. `undefined` for an unknown BA.
+ * intensity traces the flows of every BA connected to it, so it reads that part of the system for the range.
+ * `undefined` for an unknown BA.
  * Source: production → the BA's own fuel series; consumption → every series that entered the trace.
  */
 export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, basis: IntensityBasis, factors: FactorSetName): Promise<IntensitySeries | undefined> {
   if (!(await getBa(db, ba))) return undefined;
   const [system, overrides] = await Promise.all([
-    loadSystemHours(db, from, to, basis === 'production' ? { ba } : undefined),
+    loadSystemHours(db, from, to, basis === 'production' ? { ba } : { reaching: ba }),
     loadFactorOverrides(db),
   ]);
   const points = basis === 'production'

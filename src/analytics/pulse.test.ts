@@ -1,8 +1,14 @@
-import { describe, it } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { dayMetrics, forecastError, type DayHours } from './pulse.ts';
-import { localDay, localDateOf, sameDateLastYear, isCalendarDate, latestCompleteDay } from '../grid/local-day.ts';
+import { dailyPulse, dayMetrics, forecastError, type DayHours } from './pulse.ts';
+import { localDay, localDateOf, sameDateLastYear, isCalendarDate, latestCompleteDay, addDays } from '../grid/local-day.ts';
+import { testDatabases } from '../../test/support/databases.ts';
+import { migrate } from '../platform/migrate.ts';
+import type { Db } from '../platform/db.ts';
+import { seedHours } from './daily-test-support.ts';
+import { consumptionPoints, loadSystemAt } from './intensity.ts';
+import { hourStarts } from './hourly.ts';
 
 const H = 3_600_000;
 const hoursFrom = (iso: string, n: number) => Array.from({ length: n }, (_, i) => new Date(Date.parse(iso) + i * H));
@@ -91,3 +97,54 @@ describe('daily metrics', () => {
     }));
   });
 });
+
+for (const target of testDatabases()) {
+  describe(`Daily Pulse on the consumption basis on ${target.name}`, () => {
+    let db: Db;
+    const DATE = '2025-08-14';
+    const WEEK_BEFORE = addDays(DATE, -7);
+    const day = localDay(DATE, 'America/Los_Angeles');
+    const before1 = localDay(WEEK_BEFORE, 'America/Los_Angeles');
+    const now = new Date('2025-08-20T12:00:00Z');
+    const n = day.hours;
+    before(async () => {
+      db = await target.open();
+      await migrate(db);
+      // The day: PACW coal 100 exports 50 MW to BPAT (wind 100) every hour, both sides report.
+      // The week before: PACW exports 20 MW to BPAT (wind 80).
+      for (const [d, wind, flow] of [[day, 100, 50], [before1, 80, 20]] as const) {
+        await seedHours(db, 'BPAT', 'demand', '', d.from, new Array(n).fill(150));
+        await seedHours(db, 'BPAT', 'generation_by_fuel', 'WND', d.from, new Array(n).fill(wind));
+        await seedHours(db, 'PACW', 'generation_by_fuel', 'COL', d.from, new Array(n).fill(100));
+        await seedHours(db, 'PACW', 'ba_interchange', 'BPAT', d.from, new Array(n).fill(flow));
+        await seedHours(db, 'BPAT', 'ba_interchange', 'PACW', d.from, new Array(n).fill(-flow));
+      }
+      // Another island, simulated: not connected to BPAT, so neither read nor named as a source.
+      await seedHours(db, 'ERCO', 'generation_by_fuel', 'NG', day.from, new Array(n).fill(500), 'simulated');
+      await seedHours(db, 'ERCO', 'ba_interchange', 'SWPP', day.from, new Array(n).fill(100), 'simulated');
+      await seedHours(db, 'SWPP', 'generation_by_fuel', 'WND', day.from, new Array(n).fill(300), 'simulated');
+    });
+    after(async () => { await db.close(); });
+
+    it('traces the BA\'s imports on the day and its comparison days (hand-computed)', async () => {
+      const p = (await dailyPulse(db, 'BPAT', { date: DATE, basis: 'consumption', now }))!;
+      // (100 · 11 + 50 · 820) / 150 = 42 100 / 150; the week before (80 · 11 + 20 · 820) / 100 = 172.8
+      assert.ok(Math.abs(p.intensity.avg! - 42_100 / 150) < 1e-9, String(p.intensity.avg));
+      assert.equal(p.missingHours.intensity, 0);
+      assert.equal(p.source, 'eia');
+      const avg = p.baseline.find((m) => m.metric === 'avgIntensity')!;
+      assert.deepEqual(avg.priorWeeks?.days, [WEEK_BEFORE]);
+      assert.ok(Math.abs(avg.priorWeeks!.value - 172.8) < 1e-9, String(avg.priorWeeks!.value));
+      const production = (await dailyPulse(db, 'BPAT', { date: DATE, basis: 'production', now }))!;
+      assert.equal(production.intensity.avg, 11);
+    });
+
+    it('gives every hour what tracing the whole system gives', async () => {
+      const p = (await dailyPulse(db, 'BPAT', { date: DATE, basis: 'consumption', now }))!;
+      const whole = consumptionPoints(await loadSystemAt(db, hourStarts(day.from, day.to)), 'lifecycle').get('BPAT')!;
+      const values = whole.map((x) => x.value!);
+      assert.equal(p.intensity.avg, values.reduce((a, b) => a + b, 0) / values.length);
+      assert.equal(p.intensity.cleanest?.value, Math.min(...values));
+    });
+  });
+}

@@ -1,9 +1,9 @@
 import type { Db } from '../platform/db.ts';
 import { getBa, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
-import { loadBaHours, type BaHours, type DataSource, combineSources, present } from './hourly.ts';
+import { hourStarts, loadBaHours, type BaHours, type DataSource, combineSources, present } from './hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from './factors.ts';
-import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionPoints, type IntensityBasis } from './intensity.ts';
+import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionPoints, type IntensityBasis, type SystemHours } from './intensity.ts';
 import { latestCompleteDay, localDateOf, localDay, type LocalDay } from '../grid/local-day.ts';
 import { HttpProblem } from '../platform/problem.ts';
 
@@ -137,19 +137,28 @@ export async function loadRawDay(db: Db, ba: BalancingAuthority, date: string): 
 
 /**
  * Hourly intensity (lifecycle factors) of the days' hours, keyed by hour start: production-based from each
- * day's own fuel columns (no further query); consumption-based by tracing the whole system over all the
- * days' hours at once (one query, one trace). Also the sources the trace read.
+ * day's own fuel columns (no further query); consumption-based from `system`, the BAs connected to `ba` over
+ * all the days' hours (one query, see systemFor, one trace). Also the sources the trace read.
  */
-async function intensityOf(db: Db, ba: string, days: readonly RawDay[], basis: IntensityBasis, overrides: readonly FactorOverride[]): Promise<{ byTs: Map<number, number | null>; sources: string[] }> {
+function intensityOf(ba: string, days: readonly RawDay[], system: SystemHours | undefined, overrides: readonly FactorOverride[]): { byTs: Map<number, number | null>; sources: string[] } {
   const byTs = new Map<number, number | null>();
-  if (basis === 'production') {
+  if (!system) {
     const factor = factorLookup('lifecycle', ba, overrides);
     for (const d of days) for (const p of productionPoints(d.hours.ts, d.hours.fuels, factor)) byTs.set(p.ts.getTime(), p.value);
     return { byTs, sources: [] };
   }
-  const system = await loadSystemAt(db, days.flatMap((d) => d.hours.ts));
   for (const p of consumptionPoints(system, 'lifecycle', overrides).get(ba) ?? []) byTs.set(p.ts.getTime(), p.value);
   return { byTs, sources: [...system.sources.values()].flatMap((s) => [...s]) };
+}
+
+/**
+ * What consumption-based intensity traces: fuel and interchange columns of every BA connected to `ba` by
+ * interchange (the others cannot change its intensity) at the hours of the days. It needs only the days'
+ * bounds, so it is read alongside the days themselves.
+ */
+function systemFor(db: Db, ba: BalancingAuthority, dates: readonly string[]): Promise<SystemHours> {
+  const hours = dates.flatMap((d) => { const day = localDay(d, ba.timeZone); return hourStarts(day.from, day.to); });
+  return loadSystemAt(db, hours, { reaching: ba.code });
 }
 
 function withIntensity(raw: RawDay, intensity: { byTs: Map<number, number | null>; sources: string[] }): LoadedDay {
@@ -199,10 +208,12 @@ async function loadWithComparisons(db: Db, code: string, opts: DailyOptions) {
   const now = opts.now ?? new Date();
   const basis = opts.basis ?? 'production';
   const date = dayToShow(ba, opts.date, now);
-  const dates = baselineDates(date);
-  const [overrides, raw] = await Promise.all([
-    loadFactorOverrides(db), Promise.all([date, dates.lastYear, ...dates.priorWeeks].map((d) => loadRawDay(db, ba, d)))]);
-  const intensity = await intensityOf(db, ba.code, raw, basis, overrides);
+  const comparisons = baselineDates(date);
+  const dates = [date, comparisons.lastYear, ...comparisons.priorWeeks];
+  const [overrides, raw, system] = await Promise.all([
+    loadFactorOverrides(db), Promise.all(dates.map((d) => loadRawDay(db, ba, d))),
+    basis === 'consumption' ? systemFor(db, ba, dates) : undefined]);
+  const intensity = intensityOf(ba.code, raw, system, overrides);
   const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity));
   return { ba, now, basis, target: target!, lastYear: lastYear!, priorWeeks };
 }
