@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import { getBa, listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
-import { combineSources, HOUR_MS, hourStarts, type DataSource } from './hourly.ts';
+import { combineSources, HOUR_MS, loadBaHours, type DataSource } from './hourly.ts';
 import { loadFactorOverrides } from './factors.ts';
 import { consumptionPoints, loadSystemHours } from './intensity.ts';
 import { invalidateBa } from './analytics-cache.ts';
@@ -20,23 +20,10 @@ const RETENTION_DAYS = 30;
 
 export interface TargetHistory { history: History; source: DataSource }
 
-/** Hourly demand and EIA's day-ahead forecast of one BA over [from, to) (DF reaches into the future). */
-export async function loadDemandHistory(db: Db, ba: string, from: Date, to: Date): Promise<TargetHistory> {
-  const ts = hourStarts(from, to);
-  const y = new Array<number | null>(ts.length).fill(null);
-  const df = new Array<number | null>(ts.length).fill(null);
-  const rows = await db.query<{ type: string; source: string; ts: Date | string; value: number | null }>(
-    `SELECT s.type, s.source, o.ts, o.value FROM series s JOIN observations o ON o.series_id = s.id
-      WHERE s.ba_code = $1 AND s.type IN ('demand', 'forecast') AND o.ts >= $2 AND o.ts < $3`, [ba, from, to]);
-  const t0 = ts[0]?.getTime() ?? 0;
-  const sources = new Set<string>();
-  for (const r of rows) {
-    const i = (new Date(r.ts).getTime() - t0) / HOUR_MS;
-    if (!Number.isInteger(i) || i < 0 || i >= ts.length || r.value === null) continue;
-    (r.type === 'demand' ? y : df)[i] = Number(r.value);
-    if (r.type === 'demand') sources.add(r.source);
-  }
-  return { history: { ts, y, df }, source: combineSources(sources) };
+/** Hourly demand and EIA's day-ahead forecast of one BA over [from, to) (DF reaches into the future): only those two series are read. */
+export async function loadDemandHistory(db: Db, ba: BalancingAuthority, from: Date, to: Date): Promise<TargetHistory> {
+  const h = (await loadBaHours(db, ba, from, to, ['demand', 'forecast']))!;
+  return { history: { ts: h.ts, y: h.demand, df: h.forecast }, source: h.source };
 }
 
 /** Consumption-based lifecycle intensity of every BA over [from, to), traced once for the whole system. */
@@ -110,7 +97,7 @@ export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; ba
   for (const ba of bas) {
     try {
       const targets: Array<[ForecastTarget, TargetHistory | undefined]> = [
-        ['demand', ba.generationOnly ? undefined : await loadDemandHistory(db, ba.code, new Date(now.getTime() - HISTORY_DAYS.demand * 86_400_000), horizonEnd)],
+        ['demand', ba.generationOnly ? undefined : await loadDemandHistory(db, ba, new Date(now.getTime() - HISTORY_DAYS.demand * 86_400_000), horizonEnd)],
         ['intensity', intensity.get(ba.code)],
       ];
       for (const [target, history] of targets) {

@@ -51,6 +51,14 @@ for (const target of testDatabases()) {
       assert.equal(h.dataThrough?.toISOString(), H(0).toISOString());
     });
 
+    it('reads only the series types asked for', async () => {
+      const h = (await loadBaHours(db, 'CISO', H(0), H(5), ['demand', 'forecast']))!;
+      assert.deepEqual(h.demand, [100, null, null, 130.5, null]);
+      assert.deepEqual([h.fuels, h.interchange], [{}, {}]);
+      const fuelOnly = (await loadBaHours(db, 'CISO', H(0), H(5), ['generation_by_fuel']))!;
+      assert.deepEqual([fuelOnly.demand, fuelOnly.fuels], [[null, null, null, null, null], { SUN: [null, null, -2, null, null] }]);
+    });
+
     it('answers an empty range, a range without data, and an unknown BA', async () => {
       assert.equal((await loadBaHours(db, 'CISO', H(0), H(0)))!.ts.length, 0);
       const none = (await loadBaHours(db, 'CISO', H(100), H(103)))!;

@@ -52,8 +52,11 @@ export function combineSources(sources: Iterable<string>): DataSource {
   return [...set][0] as DataSource;
 }
 
-/** Loads one BA's hours in one query; `undefined` when the BA is unknown. Callers that hold the BA pass it (no lookup). */
-export async function loadBaHours(db: Db, code: string | BalancingAuthority, from: Date, to: Date): Promise<BaHours | undefined> {
+/**
+ * Loads one BA's hours in one query; `undefined` when the BA is unknown. Callers that hold the BA pass it
+ * (no lookup); `types` limits the read to those series types (e.g. demand and forecast for a long history).
+ */
+export async function loadBaHours(db: Db, code: string | BalancingAuthority, from: Date, to: Date, types?: readonly string[]): Promise<BaHours | undefined> {
   const ba = typeof code === 'string' ? await getBa(db, code) : code;
   if (!ba) return undefined;
   const ts = hourStarts(from, to);
@@ -72,9 +75,9 @@ export async function loadBaHours(db: Db, code: string | BalancingAuthority, fro
             coalesce(array_agg(((extract(epoch FROM o.ts) * 1000 - $4) / ${HOUR_MS})::integer) FILTER (WHERE o.value IS NOT NULL), '{}') AS idx,
             coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
        FROM series s JOIN observations o ON o.series_id = s.id
-      WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts < $3
+      WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts < $3${types ? ' AND s.type = ANY ($5::text[])' : ''}
       GROUP BY s.id`,
-    [ba.code, ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS), t0]);
+    [ba.code, ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS), t0, ...(types ? [types] : [])]);
   const sources = new Set<string>();
   let newest = -1;
   for (const r of rows) {

@@ -80,7 +80,7 @@ export async function backtestStored(db: Db, opts: { ba?: string | undefined; da
   const intensity = await loadIntensityHistories(db, new Date(end.getTime() - span('intensity') * DAY_MS), end);
   const rows: BacktestRow[] = [];
   for (const ba of bas) {
-    const demand = ba.generationOnly ? undefined : await loadDemandHistory(db, ba.code, new Date(end.getTime() - span('demand') * DAY_MS), end);
+    const demand = ba.generationOnly ? undefined : await loadDemandHistory(db, ba, new Date(end.getTime() - span('demand') * DAY_MS), end);
     for (const [target, h] of [['demand', demand], ['intensity', intensity.get(ba.code)]] as const) {
       if (!h || !h.history.y.some((v) => v !== null)) continue;
       const r = backtest(h.history, ba.timeZone, { target, testDays: opts.days, trainDays: opts.trainDays ?? HISTORY_DAYS[target] });
