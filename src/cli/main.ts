@@ -6,7 +6,8 @@ import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
-import { attachMetrics, type Metrics } from '../platform/metrics.ts';
+import { attachMetrics, Metrics } from '../platform/metrics.ts';
+import { metricsServer } from '../platform/http.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
@@ -63,9 +64,14 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);
-    const worker = startWorker(config, db, logger, cache);
+    // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
+    const metrics = config.METRICS_PORT ? new Metrics() : undefined;
+    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN) : undefined;
+    if (metrics) attachMetrics(metrics, db, cache);
+    await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
+    const worker = startWorker(config, db, logger, cache, metrics);
     await worker.ready;
-    const stop = async () => { await worker.stop(); await cache.close(); await db.close(); process.exit(0); };
+    const stop = async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); process.exit(0); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   } catch (err) { fail(err); }

@@ -22,13 +22,15 @@ describe('configuration', () => {
       [{ INGEST_CRON: 'hourly' }, /^invalid configuration: INGEST_CRON: /],
       [{ METRICS_TOKEN: 'short' }, /^invalid configuration: METRICS_TOKEN: at least 16 characters$/],
       [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL: /],
+      [{ METRICS_PORT: '0' }, /^invalid configuration: METRICS_PORT: /],
     ];
     for (const [env, message] of bad) assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message));
   });
 
   it('reads set values; an empty variable counts as unset', () => {
-    const c = loadConfig({ PORT: '8080', METRICS_TOKEN: 'a-long-enough-secret', DATABASE_URL: '', RAW_RETENTION_DAYS: '7' });
+    const c = loadConfig({ PORT: '8080', METRICS_PORT: '9464', METRICS_TOKEN: 'a-long-enough-secret', DATABASE_URL: '', RAW_RETENTION_DAYS: '7' });
     assert.equal(c.PORT, 8080);
+    assert.equal(c.METRICS_PORT, 9464);
     assert.equal(c.METRICS_TOKEN, 'a-long-enough-secret');
     assert.equal(c.DATABASE_URL, undefined);
     assert.equal(c.RAW_RETENTION_DAYS, 7);

@@ -71,3 +71,15 @@ export function httpMetrics(app: FastifyInstance, metrics: Metrics): void {
     return reply.type(metrics.contentType).send(await metrics.render());
   });
 }
+
+/**
+ * A server with only GET /metrics, for a process without the API (`gridpulse worker` with METRICS_PORT):
+ * the same exposition and the same bearer-token rule as the API server's.
+ */
+export async function metricsServer(metrics: Metrics, token?: string): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  httpMetrics(app, metrics);
+  metrics.protect(token);
+  await app.ready();
+  return app;
+}

@@ -14,6 +14,7 @@ import { loadConfig } from './config.ts';
 import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
 import { Metrics, attachMetrics } from './metrics.ts';
+import { metricsServer } from './http.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -131,6 +132,24 @@ for (const target of testDatabases()) {
     });
   });
 }
+
+describe('metrics server of a worker without the API', () => {
+  it('serves the registry it is given, over real HTTP, behind the same token rule', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.counter('gridpulse_job_runs_total', 'runs', ['job', 'outcome']).inc({ job: 'forecasts', outcome: 'ok' });
+    const server = await metricsServer(metrics, 'a-long-metrics-token');
+    try {
+      const url = `${await server.listen({ port: 0, host: '127.0.0.1' })}/metrics`;
+      assert.equal((await fetch(url)).status, 401);
+      const res = await fetch(url, { headers: { authorization: 'Bearer a-long-metrics-token' } });
+      assert.equal(res.status, 200);
+      assert.equal(value(parse(await res.text()), 'gridpulse_job_runs_total', { job: 'forecasts', outcome: 'ok' }), 1);
+      assert.equal((await fetch(url.replace('/metrics', '/api/v1/now'))).status, 404, 'nothing else is served');
+    } finally {
+      await server.close();
+    }
+  });
+});
 
 describe('Metrics', () => {
   it('returns the registered metric for a known name and refuses a clash', () => {
