@@ -72,7 +72,7 @@ for (const t of targets) {
       await assert.rejects(cachedAnswer(cache, analyticsKey('MISO', 'never-computed'), 60, compute));
     });
 
-    it('counts hits, misses, revalidations and stale serves when the cache has metrics', async () => {
+    it('counts one outcome per answer (hit, miss, revalidate, stale, error) when the cache has metrics', async () => {
       const cache = await open();
       const metrics = new Metrics({ processMetrics: false });
       attachMetrics(metrics, cache);
@@ -88,9 +88,11 @@ for (const t of targets) {
       await sleep(50);
       down = true;
       await invalidateBa(cache, 'BPAT');
-      assert.deepEqual(await cachedAnswer(cache, key, 60, compute, opts), { v: 1, stale: true }); // miss, then stale
+      assert.deepEqual(await cachedAnswer(cache, key, 60, compute, opts), { v: 1, stale: true }); // failed: stale
+      await assert.rejects(cachedAnswer(cache, analyticsKey('BPAT', 'never-computed'), 60, compute, opts), /database down/); // error
       const counts = Object.fromEntries((await metrics.registry.getSingleMetric('gridpulse_analytics_cache_requests_total')!.get()).values.map((x) => [x.labels.outcome, x.value]));
-      assert.deepEqual(counts, { miss: 2, hit: 1, revalidate: 1, stale: 1 });
+      // one outcome per answer: five answers asked for, five counted
+      assert.deepEqual(counts, { miss: 1, hit: 1, revalidate: 1, stale: 1, error: 1 });
     });
 
     it('invalidates one BA and the all-BA answers, not other BAs', async () => {

@@ -77,11 +77,14 @@ async function computeAndStore<T>(cache: Cache, key: string, ttl: Ttl<T>, comput
   });
 }
 
-/** hit: fresh; revalidate: past its TTL, served while recomputed; miss: computed; stale: the last good answer after a failure. */
-type CacheOutcome = 'hit' | 'revalidate' | 'miss' | 'stale';
+/**
+ * One per answer: hit: fresh; revalidate: past its TTL, served while recomputed; miss: computed; stale: the
+ * last good answer after a failed computation; error: a failed computation with no last good answer.
+ */
+type CacheOutcome = 'hit' | 'revalidate' | 'miss' | 'stale' | 'error';
 
 function countOutcome(cache: Cache, outcome: CacheOutcome): void {
-  metricsOf(cache)?.counter('gridpulse_analytics_cache_requests_total', 'analytics answers by cache outcome: hit, revalidate (stale-while-revalidate), miss, stale (last good answer served after a failure)', ['outcome']).inc({ outcome });
+  metricsOf(cache)?.counter('gridpulse_analytics_cache_requests_total', 'analytics answers by cache outcome: hit, revalidate (stale-while-revalidate), miss (computed), stale (last good answer served after a failure), error (failed, nothing to serve)', ['outcome']).inc({ outcome });
 }
 
 /**
@@ -106,12 +109,13 @@ export async function cachedAnswer<T extends object>(cache: Cache, key: string, 
     }
     return { ...entry.value, stale: false };
   }
-  countOutcome(cache, 'miss');
   try {
-    return { ...(await computeAndStore(cache, key, ttl, compute, o)), stale: false };
+    const value = await computeAndStore(cache, key, ttl, compute, o);
+    countOutcome(cache, 'miss');
+    return { ...value, stale: false };
   } catch (err) {
     const lastGood = await safeGet<T>(cache, lastGoodKey(key), o.logger);
-    if (lastGood === undefined) throw err;
+    if (lastGood === undefined) { countOutcome(cache, 'error'); throw err; }
     o.logger?.warn({ err, key }, 'serving last good answer (stale)');
     countOutcome(cache, 'stale');
     return { ...lastGood, stale: true };

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { traceHour, type TraceHour, type TraceNode, type TraceResult } from './flow-tracing.ts';
-import { consumptionPoints, productionHour, systemHour, systemLookups, type SystemHours } from './intensity.ts';
+import { consumptionPoints, productionHour, systemHour, systemLookups, toSystem, type SeriesRow, type SystemHours } from './intensity.ts';
+import { parseGridemissionsCsv } from '../ingest/gridemissions.ts';
+import { pointSeries } from '../ingest/store-points.ts';
 import { factorLookup } from './factors.ts';
 import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
 
@@ -347,21 +349,20 @@ describe('flow tracing: a BA depends only on the BAs connected to it', () => {
 
 // ---- real EIA-930 hours (gridemissions' raw wide file: every BA, 2021-07-10..20) ----------------
 
-/** gridemissions names natural gas GAS and net generation NG; EIA fuel codes call gas NG. */
+/** The first `hours` hours of a gridemissions wide file, read by the ingestion's reader (ingest/gridemissions.ts). */
 function readWideFile(file: string, hours: number): SystemHours {
-  const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-  const cols = header!.split(',');
-  const rows = lines.slice(0, hours).map((l) => l.split(','));
-  const system: SystemHours = { ts: rows.map((r) => new Date(`${r[0]}:00:00Z`)), fuels: new Map(), interchange: new Map(), sources: new Map() };
-  const fuelCode: Record<string, string> = { GAS: 'NG', COL: 'COL', NUC: 'NUC', OIL: 'OIL', OTH: 'OTH', SUN: 'SUN', WAT: 'WAT', WND: 'WND' };
-  cols.forEach((c, j) => {
-    const value = (r: string[]) => (r[j] === '' || r[j] === undefined ? null : Number(r[j]));
-    const id = /^E_([A-Z0-9]+)-([A-Z0-9]+)_ID$/.exec(c);
-    if (id) { (system.interchange.get(id[1]!) ?? system.interchange.set(id[1]!, {}).get(id[1]!)!)[id[2]!] = rows.map(value); return; }
-    const fuel = /^E_([A-Z0-9]+)_([A-Z]+)$/.exec(c);
-    if (fuel && fuelCode[fuel[2]!]) (system.fuels.get(fuel[1]!) ?? system.fuels.set(fuel[1]!, {}).get(fuel[1]!)!)[fuelCode[fuel[2]!]!] = rows.map(value);
-  });
-  return system;
+  const { points } = parseGridemissionsCsv(readFileSync(file, 'utf8'));
+  const ts = [...new Set(points.map((p) => p.ts.getTime()))].sort((a, b) => a - b).slice(0, hours).map((t) => new Date(t));
+  const series = new Map<string, SeriesRow>();
+  for (const p of points) {
+    const { type, subtype } = pointSeries(p);
+    if (type !== 'generation_by_fuel' && type !== 'ba_interchange') continue;
+    const key = `${p.ba}|${type}|${subtype}`;
+    let s = series.get(key);
+    if (!s) series.set(key, (s = { ba: p.ba, type, subtype, source: 'eia', ms: [], vals: [] }));
+    if (p.value !== null) { s.ms.push(p.ts.getTime()); s.vals.push(p.value); }
+  }
+  return toSystem(ts, [...series.values()]);
 }
 
 describe('flow tracing on real EIA-930 hours', () => {

@@ -116,13 +116,13 @@ export function consumptionPoints(system: SystemHours, set: FactorSetName, overr
 }
 
 /** One series over the asked hours: its non-null values and their instants (epoch ms). */
-type SeriesRow = { ba: string; type: string; subtype: string; source: string; ms: number[]; vals: number[] };
+export type SeriesRow = { ba: string; type: string; subtype: string; source: string; ms: number[]; vals: number[] };
 
 /**
  * Places the series on the hours `ts` (any sorted list of hour starts); values at other instants are ignored.
  * A series with rows only of nulls still gets its (all-null) column and names its source.
  */
-function toSystem(ts: Date[], rows: readonly SeriesRow[]): SystemHours {
+export function toSystem(ts: Date[], rows: readonly SeriesRow[]): SystemHours {
   const system: SystemHours = { ts, fuels: new Map(), interchange: new Map(), sources: new Map() };
   const index = new Map(ts.map((t, i) => [t.getTime(), i]));
   for (const r of rows) {

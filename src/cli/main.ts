@@ -24,6 +24,10 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+function warnIfMetricsOpen(config: Config, logger: Logger): void {
+  if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
+}
+
 /** The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once. */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
@@ -45,7 +49,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   app.metrics.protect(config.METRICS_TOKEN);
-  if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
+  warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
   const stop = async () => { await app.close(); await worker?.stop(); await cache.close(); await db.close(); process.exit(0); };
@@ -68,6 +72,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
     const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN) : undefined;
     if (metrics) attachMetrics(metrics, db, cache);
+    if (server) warnIfMetricsOpen(config, logger);
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
     const worker = startWorker(config, db, logger, cache, metrics);
     await worker.ready;

@@ -75,6 +75,15 @@ describe('EiaClient against the fake EIA server', () => {
     assert.equal(await sample(metrics, 'gridpulse_eia_retries_total', { route: 'region' }), 2);
     assert.equal(await sample(metrics, 'gridpulse_eia_circuit_open'), 0);
 
+    // refusals end the attempts at once, and are counted too: a revoked key must show on a dashboard
+    eia.faults = ['403'];
+    await assert.rejects(drain(c), /HTTP 403/);
+    eia.faults = ['shape'];
+    await assert.rejects(drain(c), /unexpected response shape/);
+    assert.equal(await sample(metrics, 'gridpulse_eia_requests_total', { route: 'region', outcome: 'client_error' }), 1);
+    assert.equal(await sample(metrics, 'gridpulse_eia_requests_total', { route: 'region', outcome: 'bad_shape' }), 1);
+    assert.equal(await sample(metrics, 'gridpulse_eia_retries_total', { route: 'region' }), 2, 'no retry of a refusal');
+
     const ac = new AbortController();
     eia.faults = ['timeout'];
     setTimeout(() => ac.abort(), 50);

@@ -31,13 +31,11 @@ class RetryableStatus extends Error {
 }
 
 /** Outcomes that end the attempts at once (no retry). */
-class Fatal extends AbortError {
-  readonly outcome: string;
-  constructor(message: string, outcome: string) { super(message); this.outcome = outcome; }
-}
+/** Ends the attempts at once; p-retry does not call onFailedAttempt for it, so it is counted where it is thrown. */
+class Fatal extends AbortError {}
 
 function outcomeOf(error: Error): string {
-  if (error instanceof RetryableStatus || error instanceof Fatal) return error.outcome;
+  if (error instanceof RetryableStatus) return error.outcome;
   return error.name === 'TimeoutError' ? 'timeout' : 'network';
 }
 
@@ -135,11 +133,11 @@ export class EiaClient {
         const text = await res.text();
         if (res.status === 429) throw new RetryableStatus(`HTTP ${res.status}`, 'rate_limited');
         if (res.status >= 500) throw new RetryableStatus(`HTTP ${res.status}`, 'server_error');
-        if (!res.ok) throw new Fatal(`HTTP ${res.status}: ${text.slice(0, 200)}`, 'client_error');
+        if (!res.ok) { count('client_error'); throw new Fatal(`HTTP ${res.status}: ${text.slice(0, 200)}`); }
         let json: unknown;
         try { json = JSON.parse(text); } catch { throw new RetryableStatus(`malformed JSON (${text.length} bytes)`, 'malformed'); }
         const parsed = envelope.safeParse(json);
-        if (!parsed.success) throw new Fatal(`unexpected response shape: ${parsed.error.issues[0]?.message}`, 'bad_shape');
+        if (!parsed.success) { count('bad_shape'); throw new Fatal(`unexpected response shape: ${parsed.error.issues[0]?.message}`); }
         count('ok');
         return parsed.data.response;
       }, {

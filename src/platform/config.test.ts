@@ -20,7 +20,8 @@ describe('configuration', () => {
       [{ DATABASE_URL: 'mysql://x' }, /^invalid configuration: DATABASE_URL: must be a postgres:\/\/ URL$/],
       [{ REDIS_URL: 'localhost:6379' }, /^invalid configuration: REDIS_URL: /],
       [{ INGEST_CRON: 'hourly' }, /^invalid configuration: INGEST_CRON: /],
-      [{ METRICS_TOKEN: 'short' }, /^invalid configuration: METRICS_TOKEN: at least 16 characters$/],
+      [{ METRICS_TOKEN: 'short' }, /^invalid configuration: METRICS_TOKEN: at least 16 characters, no spaces$/],
+      [{ METRICS_TOKEN: ' '.repeat(20) }, /^invalid configuration: METRICS_TOKEN: /],
       [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL: /],
       [{ METRICS_PORT: '0' }, /^invalid configuration: METRICS_PORT: /],
     ];

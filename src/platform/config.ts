@@ -13,7 +13,7 @@ const schema = z.object({
   DAILY_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "0 1 * * *"').default('0 1 * * *'),
   RAW_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type FakeRow = Record<string, string | number | null>;
-export type Fault = 'ok' | '429' | '500' | 'timeout' | 'truncated' | 'grow';
+export type Fault = 'ok' | '403' | '429' | '500' | 'timeout' | 'truncated' | 'grow' | 'shape';
 
 /**
  * A local server answering like EIA API v2 for the EIA-930 routes: facets, start/end (inclusive,
@@ -23,6 +23,8 @@ export class FakeEia {
       const fault = this.faults.shift() ?? 'ok';
       if (fault === 'timeout') return; // never answers
       if (fault === '429' || fault === '500') { res.writeHead(Number(fault)).end('{"error":"busy"}'); return; }
+      if (fault === '403') { res.writeHead(403).end('{"error":"API_KEY_INVALID"}'); return; }
+      if (fault === 'shape') { res.writeHead(200, { 'content-type': 'application/json' }).end('{"response":{"data":"none"}}'); return; }
       const route = url.pathname.includes('region-data') ? 'region' : url.pathname.includes('fuel-type-data') ? 'fuel' : url.pathname.includes('interchange-data') ? 'interchange' : undefined;
       if (!route) { res.writeHead(404).end(); return; }
       const p = url.searchParams;
