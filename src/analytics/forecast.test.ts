@@ -144,6 +144,8 @@ describe('forecast model', () => {
       assert.ok(r.hours > 600, `${ba}: ${r.hours} hours compared`);
       assert.ok(r.mapePct.model! < r.mapePct.naiveDay!, `${ba}: model ${r.mapePct.model} vs same hour yesterday ${r.mapePct.naiveDay}`);
       assert.ok(r.mapePct.model! < r.mapePct.naiveWeek!, `${ba}: model ${r.mapePct.model} vs same hour last week ${r.mapePct.naiveWeek}`);
+      // on the day-ahead hours the model has EIA's DF as a feature: it must not be much worse than DF alone
+      assert.ok(r.mapePct.modelDayAhead! < 1.1 * r.mapePct.eiaDayAhead!, `${ba}: day 1 model ${r.mapePct.modelDayAhead} vs EIA DF ${r.mapePct.eiaDayAhead}`);
     }
   });
 });

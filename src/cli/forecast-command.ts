@@ -41,8 +41,8 @@ export interface BacktestRow extends BacktestResult { ba: string; target: Foreca
 const pct = (v: number | null) => (v === null ? '—' : v.toFixed(2));
 
 export function formatBacktest(rows: readonly BacktestRow[]): string {
-  const header = ['ba', 'target', 'data', 'days', 'hours', 'model', 'naive-1d', 'naive-7d', 'EIA DF (day 1)', 'beats naive'];
-  const lines = rows.map((r) => [r.ba, r.target, r.data, r.days, r.hours, pct(r.mapePct.model), pct(r.mapePct.naiveDay), pct(r.mapePct.naiveWeek), pct(r.mapePct.eiaDayAhead),
+  const header = ['ba', 'target', 'data', 'days', 'hours', 'model', 'naive-1d', 'naive-7d', 'day 1: model', 'day 1: EIA DF', 'beats naive'];
+  const lines = rows.map((r) => [r.ba, r.target, r.data, r.days, r.hours, pct(r.mapePct.model), pct(r.mapePct.naiveDay), pct(r.mapePct.naiveWeek), pct(r.mapePct.modelDayAhead), pct(r.mapePct.eiaDayAhead),
     r.mapePct.model === null ? '—' : r.mapePct.model < r.mapePct.naiveDay! && r.mapePct.model < r.mapePct.naiveWeek! ? 'yes' : 'NO'].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
