@@ -11,7 +11,7 @@ import { dailyBaseline, dailyPulse, type DailyOptions } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
 import { isCalendarDate } from '../grid/local-day.ts';
-import { latestForecast } from './forecast.ts';
+import { ACCURACY_LEADS, forecastAccuracy, latestForecast } from './forecast.ts';
 import { MODEL_DEFINITIONS } from './forecast-model.ts';
 import { HOUR_MS } from './hourly.ts';
 import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, toCsv, unknownBa } from './route-support.ts';
@@ -23,7 +23,7 @@ const dayQuery = z.object({
   date: z.string().refine(isCalendarDate, 'a calendar date YYYY-MM-DD (BA-local day)').optional()
     .describe('BA-local calendar day; default the latest complete local day'),
   basis: z.enum(['production', 'consumption']).default('production')
-    .describe('intensity basis: production (the BA\'s own generation) or consumption (imports traced; slower)'),
+    .describe('intensity basis: production (the BA\'s own generation) or consumption (imports traced through the interchange)'),
 });
 const DAY_MS = 86_400_000;
 const MAX_DUCK_DAYS = 366;
@@ -176,6 +176,40 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         body.points.map((p) => [p.ts, p.demandMw, p.demandLow, p.demandHigh, p.intensity, p.intensityLow, p.intensityHigh])));
     }
     return body;
+  });
+
+  const accuracyCell = {
+    hours: z.number().int().describe('forecast hours scored (a forecast hour counts once per run that forecast it)'),
+    mapePct: nullableNumber.describe('mean absolute percentage error of the stored forecasts, %'),
+    naiveMapePct: nullableNumber.describe('the same for seasonal naive on the same hours: the same hour of the last day observed when each forecast was made'),
+  };
+  const targetAccuracy = z.object({
+    runs: z.number().int().describe('forecast runs made in the window'),
+    all: z.object(accuracyCell),
+    byLead: z.array(z.object({ lead: z.string().describe('hours after the data the forecast was made from'), ...accuracyCell })),
+  });
+  r.get('/api/v1/bas/:code/forecast/accuracy', {
+    schema: {
+      summary: 'How the stored forecasts did: MAPE by lead time against what was observed, beside seasonal naive',
+      description: 'Every forecast the worker stored in the last `days` days, scored on the hours observed since: mean absolute percentage error '
+        + `by lead time (${ACCURACY_LEADS.map((l) => l.lead).join(', ')} after the newest hour the forecast was made from) and, on the same hours, `
+        + 'seasonal naive (the same hour of the last observed day). Demand is scored against EIA demand; intensity against the consumption-based '
+        + `lifecycle intensity it forecasts (gCO2eq/kWh). Forecast runs are kept 30 days. ${METHODOLOGY.envelope}`,
+      params: codeParams,
+      querystring: z.object({ days: z.coerce.number().int().min(1).max(30).default(7).describe('window of forecast runs, days back from now') }),
+      response: {
+        200: z.object({ ...envelope, days: z.number().int(), targets: z.object({ demand: targetAccuracy, intensity: targetAccuracy }) }),
+      },
+    },
+  }, async (req) => {
+    const ba = req.params.code.toUpperCase();
+    const { days } = req.query;
+    // new forecasts arrive hourly and new observations with them: an hour at most
+    return answer(req, analyticsKey(ba, 'forecast-accuracy', days), 3600, async () => {
+      const a = await forecastAccuracy(db, ba, days);
+      if (!a) throw unknownBa(req.params.code);
+      return { ...a, generatedAt: new Date().toISOString() };
+    });
   });
 
   r.get('/api/v1/bas/:code/freshness', {

@@ -73,7 +73,11 @@ function featureRow(c: Calendar, lag24: number, lag168: number, df: number | nul
   return x;
 }
 
-const usable = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v) && v > 0;
+/** A value a forecast can learn from or be scored on: finite and positive (MAPE divides by it). */
+export const usable = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v) && v > 0;
+
+/** Mean of absolute percentage errors given as fractions, in %; null with none. */
+export const mapePct = (errors: readonly number[]): number | null => (errors.length ? (errors.reduce((s, x) => s + x, 0) / errors.length) * 100 : null);
 
 /** A day-ahead forecast far from demand (PJM's early rows: DF ≈ D/3) is a data error, not a feature. */
 export function plausibleDf(df: number | null | undefined, reference: number | null | undefined): df is number {
@@ -378,12 +382,11 @@ export function backtest(h: History, timeZone: string, opts: { target: ForecastT
       }
     }
   }
-  const mape = (v: number[]) => (v.length ? (v.reduce((s, x) => s + x, 0) / v.length) * 100 : null);
   return {
     days, hours: ape.model.length,
     mapePct: {
-      model: mape(ape.model), naiveDay: mape(ape.naiveDay), naiveWeek: mape(ape.naiveWeek),
-      eiaDayAhead: mape(ape.eiaDayAhead), modelDayAhead: mape(ape.modelDayAhead),
+      model: mapePct(ape.model), naiveDay: mapePct(ape.naiveDay), naiveWeek: mapePct(ape.naiveWeek),
+      eiaDayAhead: mapePct(ape.eiaDayAhead), modelDayAhead: mapePct(ape.modelDayAhead),
     },
   };
 }

@@ -19,6 +19,10 @@ const TZ = 'America/Los_Angeles';
 
 const TARGETS: readonly ForecastTarget[] = ['demand', 'intensity'];
 
+function close(actual: number | null, expected: number, eps = 1e-6): void {
+  assert.ok(actual !== null && Math.abs(actual - expected) <= eps * Math.max(1, Math.abs(expected)), `${actual} vs ${expected}`);
+}
+
 /** `days` of an exactly repeating daily shape (UTC-hour based), weekdays `weekly` higher than weekends. */
 function periodic(days: number, start = Date.UTC(2025, 0, 6), weekly = 0.1): History {
   const ts = Array.from({ length: days * 24 }, (_, i) => new Date(start + i * H));
@@ -216,6 +220,53 @@ for (const target of testDatabases()) {
       const [{ runs }] = await db.query<{ runs: number }>(`SELECT count(*)::int AS runs FROM forecast_runs WHERE ba_code = 'CISO'`) as [{ runs: number }];
       assert.equal(runs, 4);
       assert.equal((await latestForecast(db, 'CISO'))!.madeAt, new Date(Math.floor(later.getTime() / 60_000) * 60_000).toISOString());
+    });
+
+    it('scores stored forecasts against what was then observed, by lead time, beside seasonal naive (hand-computed)', async () => {
+      // PJM: 30 days of the periodic demand; gas 0.7 and solar 0.3 of it in hours 0-9 of each day (counted from `from`):
+      // intensity is exactly 490 outside those hours and (0.7 × 490 + 0.3 × 45) = 356.5 inside them, every day.
+      const from = new Date(Math.floor(now.getTime() / H) * H - 30 * 24 * H);
+      const h = periodic(30, from.getTime());
+      await seedHours(db, 'PJM', 'demand', '', from, h.y);
+      await seedHours(db, 'PJM', 'generation_by_fuel', 'NG', from, h.y.map((v) => v! * 0.7));
+      await seedHours(db, 'PJM', 'generation_by_fuel', 'SUN', from, h.y.map((v, i) => (i % 24 < 10 ? v! * 0.3 : 0)));
+      const d = 20 * 24; // the forecasts' data end: index of the newest hour they were made from
+      const dataThrough = new Date(from.getTime() + d * H);
+      const madeAt = new Date(dataThrough.getTime() + 90 * 60_000);
+      const sunny = (i: number) => i % 24 < 10;
+      const intensityAt = (i: number) => (sunny(i) ? 0.7 * 490 + 0.3 * 45 : 490);
+      // demand: 10 % high for leads 1-6, 20 % low for 7-24, exact for 25-48; intensity: always 490
+      const demandAt = (lead: number) => h.y[d + lead]! * (lead <= 6 ? 1.1 : lead <= 24 ? 0.8 : 1);
+      for (const [target, value] of [['demand', demandAt], ['intensity', () => 490]] as const) {
+        await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('PJM', $1, $2, 'm', 'eia', $3, 1)`, [target, madeAt, dataThrough]);
+        for (let lead = 1; lead <= 60; lead++) {
+          await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model) VALUES ('PJM', $1, $2, $3, $4, $4, $4, 'm')`,
+            [target, madeAt, new Date(dataThrough.getTime() + lead * H), value(lead)]);
+        }
+      }
+      const res = await app.inject('/api/v1/bas/PJM/forecast/accuracy?days=30');
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.equal(body.source, 'eia');
+      const mean = (xs: number[]) => (xs.reduce((a, b) => a + b, 0) / xs.length) * 100;
+      const leads = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
+      const naive = (lead: number, y: (i: number) => number) => Math.abs(y(d + lead - 24 * Math.ceil(lead / 24)) - y(d + lead)) / y(d + lead);
+      const demandY = (i: number) => h.y[i]!;
+      const buckets = [[1, 6], [7, 24], [25, 48]] as const;
+      assert.equal(body.targets.demand.runs, 1);
+      assert.equal(body.targets.demand.all.hours, 48, 'leads beyond 48 h are not scored');
+      assert.deepEqual(body.targets.demand.byLead.map((c: { lead: string; hours: number }) => [c.lead, c.hours]), [['1-6 h', 6], ['7-24 h', 18], ['25-48 h', 24]]);
+      close(body.targets.demand.byLead[0].mapePct, 10);
+      close(body.targets.demand.byLead[1].mapePct, 20);
+      close(body.targets.demand.byLead[2].mapePct, 0);
+      close(body.targets.demand.all.mapePct, (6 * 10 + 18 * 20) / 48);
+      buckets.forEach(([a, b], k) => close(body.targets.demand.byLead[k].naiveMapePct, mean(leads(a, b).map((l) => naive(l, demandY)))));
+      buckets.forEach(([a, b], k) => {
+        close(body.targets.intensity.byLead[k].mapePct, mean(leads(a, b).map((l) => Math.abs(490 - intensityAt(d + l)) / intensityAt(d + l))));
+        close(body.targets.intensity.byLead[k].naiveMapePct, 0);
+      });
+      assert.equal((await app.inject('/api/v1/bas/PJM/forecast/accuracy?days=0')).json().field, 'days');
+      assert.equal((await app.inject('/api/v1/bas/NOPE/forecast/accuracy')).statusCode, 404);
     });
   });
 }

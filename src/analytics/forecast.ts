@@ -4,9 +4,9 @@ import type { Cache } from '../platform/cache.ts';
 import { getBa, listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, loadBaHours, type DataSource } from './hourly.ts';
 import { loadFactorOverrides } from './factors.ts';
-import { consumptionPoints, loadSystemHours } from './intensity.ts';
+import { consumptionPoints, hourlyIntensity, loadSystemHours } from './intensity.ts';
 import { invalidateBa } from './analytics-cache.ts';
-import { calendarFor, extend, forecastTarget, MODEL_NAMES, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
+import { calendarFor, extend, forecastTarget, mapePct, MODEL_NAMES, usable, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
 
 export type { ForecastTarget };
 
@@ -164,4 +164,72 @@ export async function latestForecast(db: Db, code: string): Promise<LatestForeca
     models: { demand: runs.find((r) => r.target === 'demand')?.model ?? null, intensity: runs.find((r) => r.target === 'intensity')?.model ?? null },
     points: [...byTs.values()].sort((a, b) => a.ts.localeCompare(b.ts)),
   };
+}
+
+/** Lead-time buckets of the accuracy report, in hours after the forecast's data end (1 = the next hour). */
+export const ACCURACY_LEADS: ReadonlyArray<{ lead: string; from: number; to: number }> = [
+  { lead: '1-6 h', from: 1, to: 6 }, { lead: '7-24 h', from: 7, to: 24 }, { lead: '25-48 h', from: 25, to: 48 },
+];
+
+export interface AccuracyCell { hours: number; mapePct: number | null; naiveMapePct: number | null }
+export interface TargetAccuracy { runs: number; all: AccuracyCell; byLead: Array<AccuracyCell & { lead: string }> }
+export interface ForecastAccuracy {
+  ba: string; source: DataSource; dataThrough: string | null; days: number;
+  targets: Record<ForecastTarget, TargetAccuracy>;
+}
+
+/**
+ * How the stored forecasts made in the last `days` did against what was then observed: MAPE by lead time
+ * (hours after the data the forecast was made from), beside seasonal naive on the same hours (the same hour
+ * of the last day observed when the forecast was made, as in the backtest). Intensity is compared with the
+ * consumption-based lifecycle intensity the forecast targets. Hours not yet observed are left out.
+ * `undefined` for an unknown BA.
+ */
+export async function forecastAccuracy(db: Db, code: string, days: number, now = new Date()): Promise<ForecastAccuracy | undefined> {
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
+  const since = new Date(now.getTime() - days * 86_400_000);
+  const runs = await db.query<{ target: ForecastTarget; made_at: Date | string; data_through: Date | string }>(
+    `SELECT target, made_at, data_through FROM forecast_runs WHERE ba_code = $1 AND made_at >= $2`, [ba.code, since]);
+  const empty = (): TargetAccuracy => ({ runs: 0, all: { hours: 0, mapePct: null, naiveMapePct: null }, byLead: ACCURACY_LEADS.map((l) => ({ lead: l.lead, hours: 0, mapePct: null, naiveMapePct: null })) });
+  const out: ForecastAccuracy = { ba: ba.code, source: 'none', dataThrough: null, days, targets: { demand: empty(), intensity: empty() } };
+  if (runs.length === 0) return out;
+  const dataEnd = new Map(runs.map((r) => [`${r.target}|${new Date(r.made_at).getTime()}`, new Date(r.data_through).getTime()]));
+  const from = new Date(Math.min(...runs.map((r) => new Date(r.data_through).getTime())) - 48 * HOUR_MS);
+  const to = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
+  const [demand, intensity, points] = await Promise.all([
+    loadBaHours(db, ba, from, to, ['demand']),
+    hourlyIntensity(db, ba.code, from, to, 'consumption', 'lifecycle'),
+    db.query<{ target: ForecastTarget; made_at: Date | string; ts: Date | string; value: number }>(
+      `SELECT target, made_at, ts, value FROM forecasts WHERE ba_code = $1 AND made_at >= $2 AND ts < $3`, [ba.code, since, to]),
+  ]);
+  const t0 = from.getTime();
+  const actual: Record<ForecastTarget, ReadonlyArray<number | null>> = { demand: demand!.demand, intensity: intensity!.points.map((p) => p.value) };
+  const errors = { demand: ACCURACY_LEADS.map(() => ({ model: [] as number[], naive: [] as number[] })), intensity: ACCURACY_LEADS.map(() => ({ model: [] as number[], naive: [] as number[] })) };
+  for (const p of points) {
+    const end = dataEnd.get(`${p.target}|${new Date(p.made_at).getTime()}`);
+    if (end === undefined) continue;
+    const ts = new Date(p.ts).getTime();
+    const lead = Math.round((ts - end) / HOUR_MS);
+    const bucket = ACCURACY_LEADS.findIndex((l) => lead >= l.from && lead <= l.to);
+    if (bucket < 0) continue;
+    const y = actual[p.target];
+    const a = y[(ts - t0) / HOUR_MS];
+    const naive = y[(ts - t0) / HOUR_MS - 24 * Math.ceil(lead / 24)];
+    if (!usable(a) || !usable(naive)) continue;
+    errors[p.target][bucket]!.model.push(Math.abs(Number(p.value) - a) / a);
+    errors[p.target][bucket]!.naive.push(Math.abs(naive - a) / a);
+  }
+  for (const target of ['demand', 'intensity'] as const) {
+    const cells = errors[target];
+    out.targets[target] = {
+      runs: runs.filter((r) => r.target === target).length,
+      all: { hours: cells.reduce((n, c) => n + c.model.length, 0), mapePct: mapePct(cells.flatMap((c) => c.model)), naiveMapePct: mapePct(cells.flatMap((c) => c.naive)) },
+      byLead: cells.map((c, i) => ({ lead: ACCURACY_LEADS[i]!.lead, hours: c.model.length, mapePct: mapePct(c.model), naiveMapePct: mapePct(c.naive) })),
+    };
+  }
+  out.source = combineSources([demand!.source, intensity!.source].filter((s) => s !== 'none'));
+  const through = [demand!.dataThrough, intensity!.dataThrough].filter((d): d is Date => d !== null).map((d) => d.getTime());
+  out.dataThrough = through.length ? new Date(Math.max(...through)).toISOString() : null;
+  return out;
 }
