@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { DEFAULT_PREFS, mergePrefs, parsePrefs, safeRedirect, serializePrefs, type Prefs } from './app/lib/prefs.ts';
+import { canonicalZone, DEFAULT_PREFS, mergePrefs, parsePrefs, safeRedirect, serializePrefs, type Prefs } from './app/lib/prefs.ts';
+import { displayZone } from './app/lib/use-zone.ts';
 import { addDays, isIsoDate, localDate, zonedMidnight } from './app/lib/time.ts';
 import { intensityColour, INTENSITY_BINS } from './app/lib/scale.ts';
 import { fmtSigned, fmtSignedPct, toCsv } from './app/lib/format.ts';
@@ -18,8 +19,9 @@ describe('preferences cookie', () => {
   it('round-trips every valid preference set', () => {
     fc.assert(fc.property(
       fc.option(fc.stringMatching(/^[A-Z0-9]{2,6}$/), { nil: null }), fc.constantFrom('ba', 'viewer', 'utc'), fc.constantFrom('light', 'dark', 'system'),
-      (ba, time, theme) => {
-        const p = { ba, time, theme } as Prefs;
+      fc.option(fc.constantFrom(...Intl.supportedValuesOf('timeZone').map((z) => canonicalZone(z)!)), { nil: null }),
+      (ba, time, theme, zone) => {
+        const p = { ba, time, theme, zone } as Prefs;
         assert.deepEqual(parsePrefs(`other=1; ${cookieOf(p)}; x=y`), p);
       }));
   });
@@ -30,10 +32,52 @@ describe('preferences cookie', () => {
     assert.deepEqual(parsePrefs(undefined), DEFAULT_PREFS);
   });
   it('merges a form over the current preferences; an empty BA clears it', () => {
-    const base: Prefs = { ba: 'CISO', time: 'utc', theme: 'dark' };
+    const base: Prefs = { ba: 'CISO', time: 'utc', theme: 'dark', zone: null };
     assert.deepEqual(mergePrefs(base, new URLSearchParams('theme=light')), { ...base, theme: 'light' });
     assert.deepEqual(mergePrefs(base, new URLSearchParams('ba=')), { ...base, ba: null });
     assert.deepEqual(mergePrefs(base, new URLSearchParams('ba=erco&time=bogus')), { ...base, ba: 'ERCO' });
+  });
+  it('keeps the viewer\'s zone only when it is an IANA zone this runtime knows, in canonical form', () => {
+    const zoneOf = (value: string) => parsePrefs(`gp_prefs=${encodeURIComponent(new URLSearchParams({ time: 'viewer', zone: value }).toString())}`).zone;
+    assert.equal(zoneOf('Asia/Tokyo'), 'Asia/Tokyo');
+    assert.equal(zoneOf('America/North_Dakota/New_Salem'), 'America/North_Dakota/New_Salem');
+    assert.ok(zoneOf('America/Argentina/Buenos_Aires')?.endsWith('/Buenos_Aires')); // ICU may give its alias
+    assert.equal(zoneOf('Etc/GMT+5'), 'Etc/GMT+5');
+    assert.equal(zoneOf('asia/TOKYO'), 'Asia/Tokyo'); // one spelling per zone
+    assert.equal(zoneOf('Etc/UTC'), 'UTC');
+    const hostile = [
+      '', 'Mars/Olympus_Mons', 'Asia/Tokyo/', '/Asia/Tokyo', 'Asia//Tokyo', '../../etc/passwd', '+05:30', '-08:00', 'Asia/Tokyo\n',
+      'Asia/Tokyo<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "Asia/Tokyo'", 'Asia/Tokyo; Path=/', 'Asia/Tokyo\u0000',
+      'Asia/Tōkyō', `Asia/${'A'.repeat(80)}`, 'constructor', '__proto__',
+    ];
+    for (const bad of hostile) {
+      assert.equal(canonicalZone(bad), undefined, JSON.stringify(bad));
+      assert.deepEqual(zoneOf(bad), null, JSON.stringify(bad));
+    }
+    for (const bad of [null, undefined, 42, ['Asia/Tokyo'], { toString: () => 'Asia/Tokyo' }]) assert.equal(canonicalZone(bad), undefined);
+    // Absent: no zone, and the other preferences still parse.
+    assert.deepEqual(parsePrefs(`gp_prefs=${encodeURIComponent('time=viewer&theme=dark')}`), { ...DEFAULT_PREFS, time: 'viewer', theme: 'dark' });
+    // Any string at all: parses to a known zone or none, and what is serialised back carries only that.
+    fc.assert(fc.property(fc.string({ maxLength: 80 }), (s) => {
+      const zone = zoneOf(s);
+      assert.ok(zone === null || canonicalZone(zone) === zone);
+      const cookie = serializePrefs(parsePrefs(`gp_prefs=${encodeURIComponent(new URLSearchParams({ time: 'viewer', zone: s }).toString())}`));
+      assert.match(cookie, /^gp_prefs=[A-Za-z0-9%*._-]*; Path=\/; /);
+    }));
+  });
+  it('a form keeps the stored zone unless it sends a valid one', () => {
+    const base: Prefs = { ba: null, time: 'viewer', theme: 'system', zone: 'Europe/Paris' };
+    assert.equal(mergePrefs(base, new URLSearchParams('time=viewer&zone=Asia%2FTokyo')).zone, 'Asia/Tokyo');
+    assert.equal(mergePrefs(base, new URLSearchParams('time=viewer&zone=')).zone, 'Europe/Paris');
+    assert.equal(mergePrefs(base, new URLSearchParams('time=viewer&zone=%3Cscript%3E')).zone, 'Europe/Paris');
+    assert.equal(mergePrefs({ ...base, zone: null }, new URLSearchParams('time=viewer')).zone, null);
+  });
+  it('shows times in the stored viewer zone, in UTC (labelled) while it is unknown', () => {
+    assert.deepEqual(displayZone({ time: 'viewer', zone: 'Asia/Tokyo' }, 'America/Los_Angeles'), { timeZone: 'Asia/Tokyo', label: 'Asia/Tokyo' });
+    assert.deepEqual(displayZone({ time: 'viewer', zone: null }, 'America/Los_Angeles'), { timeZone: 'UTC', label: 'UTC' });
+    assert.deepEqual(displayZone({ time: 'ba', zone: 'Asia/Tokyo' }, 'America/Los_Angeles'), { timeZone: 'America/Los_Angeles', label: 'local' });
+    assert.deepEqual(displayZone({ time: 'ba', zone: null }, undefined), { timeZone: 'UTC', label: 'UTC' });
+    assert.deepEqual(displayZone({ time: 'utc', zone: 'Asia/Tokyo' }, 'America/Los_Angeles'), { timeZone: 'UTC', label: 'UTC' });
   });
   it('only redirects to same-site paths', () => {
     assert.equal(safeRedirect('/ba/CISO?date=2025-01-01'), '/ba/CISO?date=2025-01-01');

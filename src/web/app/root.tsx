@@ -1,7 +1,8 @@
-import type { ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { Form, isRouteErrorResponse, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, useLocation, useRouteError, useRouteLoaderData, type LoaderFunctionArgs } from 'react-router';
 import stylesUrl from './styles.css?url';
 import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
+import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
 
 export const links = () => [
   { rel: 'stylesheet', href: stylesUrl },
@@ -16,15 +17,22 @@ export function loader({ request }: LoaderFunctionArgs) {
 
 function Settings({ prefs }: { prefs: Prefs }) {
   const location = useLocation();
+  // The viewer's zone travels with the form: the stored one as rendered (none: UTC), the browser's once script runs.
+  const zoneField = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    const mine = browserZone();
+    if (mine && zoneField.current) zoneField.current.value = mine;
+  }, [prefs.zone]);
   return (
     <details className="settings">
       <summary>Settings</summary>
       <Form method="post" action="/prefs" className="settings-form">
         <input type="hidden" name="redirectTo" value={location.pathname + location.search} />
+        <input type="hidden" name="zone" ref={zoneField} defaultValue={prefs.zone ?? ''} />
         <label>Times shown in
           <select name="time" defaultValue={prefs.time}>
             <option value="ba">the BA&apos;s local time</option>
-            <option value="viewer">my local time</option>
+            <option value="viewer">{`my local time (${prefs.zone ?? 'not known yet: UTC'})`}</option>
             <option value="utc">UTC</option>
           </select>
         </label>
@@ -83,6 +91,7 @@ export function Layout({ children }: { children: ReactNode }) {
 }
 
 export default function App() {
+  useRecordViewerZone();
   return <Outlet />;
 }
 

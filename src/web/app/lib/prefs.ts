@@ -1,15 +1,39 @@
 import { BA_CODE } from './loaders.ts';
 
-/** Anonymous preferences kept in one cookie (no login): default BA, how times are shown, colour theme. */
-export interface Prefs { ba: string | null; time: 'ba' | 'viewer' | 'utc'; theme: 'light' | 'dark' | 'system' }
+/**
+ * Anonymous preferences kept in one cookie (no login): default BA, how times are shown, colour theme, and the
+ * viewer's own IANA time zone as their browser reported it (null until known), so that "my local time" can be
+ * rendered on the server and hydrate to the very same text.
+ */
+export interface Prefs { ba: string | null; time: 'ba' | 'viewer' | 'utc'; theme: 'light' | 'dark' | 'system'; zone: string | null }
 
 export const PREFS_COOKIE = 'gp_prefs';
-export const DEFAULT_PREFS: Prefs = { ba: null, time: 'ba', theme: 'system' };
+export const DEFAULT_PREFS: Prefs = { ba: null, time: 'ba', theme: 'system', zone: null };
 const TIMES = ['ba', 'viewer', 'utc'] as const;
 const THEMES = ['light', 'dark', 'system'] as const;
 
 const oneOf = <T extends string>(list: readonly T[], v: unknown): T | undefined =>
   (list as readonly unknown[]).includes(v) ? (v as T) : undefined;
+
+// IANA names are ASCII letters, digits and _ + - in slash-separated parts ("America/Argentina/Buenos_Aires",
+// "Etc/GMT+5"); the longest is far under 64. Anything else (markup, quotes, offsets, control characters) is refused
+// before Intl sees it.
+const ZONE_SYNTAX = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,3}$/;
+
+/**
+ * The canonical name of an IANA time zone this runtime knows ("asia/tokyo" → "Asia/Tokyo", "Etc/UTC" → "UTC"),
+ * or undefined for anything else. Canonical names keep the set of zones (and so of cached formatters) bounded.
+ * The same function runs in the browser, which compares its own zone with the stored one through it.
+ */
+export function canonicalZone(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length > 64 || !ZONE_SYNTAX.test(v)) return undefined;
+  try {
+    const zone = new Intl.DateTimeFormat('en', { timeZone: v }).resolvedOptions().timeZone;
+    return ZONE_SYNTAX.test(zone) ? zone : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Reads the preferences from a Cookie header; anything malformed falls back to the default, never throws. */
 export function parsePrefs(cookieHeader: string | null | undefined): Prefs {
@@ -28,11 +52,13 @@ export function mergePrefs(base: Prefs, form: { get(name: string): unknown }): P
     ba: baCode === '' ? null : baCode && BA_CODE.test(baCode) ? baCode : base.ba,
     time: oneOf(TIMES, form.get('time')) ?? base.time,
     theme: oneOf(THEMES, form.get('theme')) ?? base.theme,
+    // A missing, empty or invalid zone keeps the one already known (none: times in "my local time" show as UTC).
+    zone: canonicalZone(form.get('zone')) ?? base.zone,
   };
 }
 
 export function serializePrefs(p: Prefs): string {
-  const params = new URLSearchParams({ time: p.time, theme: p.theme, ...(p.ba ? { ba: p.ba } : {}) });
+  const params = new URLSearchParams({ time: p.time, theme: p.theme, ...(p.ba ? { ba: p.ba } : {}), ...(p.zone ? { zone: p.zone } : {}) });
   return `${PREFS_COOKIE}=${encodeURIComponent(params.toString())}; Path=/; Max-Age=31536000; SameSite=Lax`;
 }
 
