@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { migrate } from '../../src/platform/migrate.ts';
+import { invalidateBa } from '../../src/analytics/analytics-cache.ts';
 import { memoryCache } from '../../src/platform/cache.ts';
 import { buildApp } from '../../src/app.ts';
 import { getBa } from '../../src/grid/ba-repository.ts';
@@ -38,18 +39,19 @@ for (const target of testDatabases()) {
     let db: Db;
     let app: FastifyInstance;
     let base: string;
+    const cache = memoryCache();
     before(async () => {
       db = await target.open();
       await migrate(db);
       const logger = pino({ level: 'silent' });
       const end = Math.floor(Date.now() / HOUR) * HOUR;
       await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'CISO'))!], new Date(end - 48 * HOUR), 48);
-      app = await buildApp({ db, logger, cache: memoryCache() });
+      app = await buildApp({ db, logger, cache });
       await app.listen({ port: 0, host: '127.0.0.1' });
       const addr = app.server.address();
       base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     });
-    after(async () => { await app.close(); await db.close(); });
+    after(async () => { await app.close(); await cache.close(); await db.close(); });
 
     it('server-renders the BA page with its numbers (no JavaScript needed)', async () => {
       const res = await app.inject('/ba/CISO');
@@ -61,6 +63,23 @@ for (const target of testDatabases()) {
       assert.ok(res.body.includes(`<td>${Math.round(lastDemand).toLocaleString('en-US')}</td>`), 'newest demand value in the data table');
       assert.match(res.body, /data through/);
       assert.match(res.body, /simulated/i);
+    });
+
+    it('tells how the stored intensity forecasts did, once observed hours can score them', async () => {
+      const end = Math.floor(Date.now() / HOUR) * HOUR;
+      const dataThrough = new Date(end - 30 * HOUR);
+      const madeAt = new Date(dataThrough.getTime() + HOUR);
+      await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('CISO', 'intensity', $1, 'm', 'simulated', $2, 1)`, [madeAt, dataThrough]);
+      for (let lead = 1; lead <= 24; lead++) {
+        await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model) VALUES ('CISO', 'intensity', $1, $2, 300, 250, 350, 'm')`,
+          [madeAt, new Date(dataThrough.getTime() + lead * HOUR)]);
+      }
+      await invalidateBa(cache, 'CISO'); // as the forecast job does after storing its runs
+      const accuracy = (await app.inject('/api/v1/bas/CISO/forecast/accuracy?days=7')).json();
+      const track = accuracy.targets.intensity.all;
+      assert.ok(track.hours > 0 && track.mapePct > 0, JSON.stringify(track));
+      const page = await app.inject('/ba/CISO');
+      assert.ok(page.body.includes(`the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (same hour of the previous day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours)`), 'the track record under the intensity chart');
     });
 
     it('redirects lower-case codes and answers 404 for unknown BAs and embed kinds', async () => {

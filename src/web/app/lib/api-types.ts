@@ -53,6 +53,11 @@ export interface Forecast extends Envelope {
   madeAt: string; models: { demand: string | null; intensity: string | null };
   points: Array<{ ts: string; demandMw: number | null; intensity: number | null; intensityLow: number | null; intensityHigh: number | null }>;
 }
+export interface AccuracyCell { hours: number; mapePct: number | null; naiveMapePct: number | null }
+export interface ForecastAccuracy extends Envelope {
+  days: number;
+  targets: Record<'demand' | 'intensity', { runs: number; all: AccuracyCell; byLead: Array<AccuracyCell & { lead: string }> }>;
+}
 export interface Duck extends Envelope {
   days: Array<{ date: string; score: number | null; bellyMw: number | null; bellyAt: string | null; eveningPeakMw: number | null; eveningPeakAt: string | null; rampMw: number | null }>;
   hours: Array<{ ts: string; demandMw: number | null; solarMw: number | null; windMw: number | null; netLoadMw: number | null }>;

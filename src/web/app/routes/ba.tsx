@@ -1,7 +1,7 @@
 import { useMemo, type ReactNode } from 'react';
 import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
-import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, Hourly, Pulse, SeriesFreshness } from '../lib/api-types.ts';
+import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, Pulse, SeriesFreshness } from '../lib/api-types.ts';
 import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
 import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
@@ -32,7 +32,7 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const to = latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(asked, 1), ba.timeZone);
   const range = `from=${from.toISOString()}&to=${to.toISOString()}`;
   // Every answer the page needs, requested at once (they are cached by the analytics layer).
-  const [now, pulse, bas, hourly, clean, forecast, duck, freshness] = await Promise.all([
+  const [now, pulse, bas, hourly, clean, forecast, duck, freshness, accuracy] = await Promise.all([
     web.api<BaNow>(`/api/v1/bas/${c}/now`),
     web.api<Pulse>(`/api/v1/bas/${c}/pulse${latest ? '' : `?date=${asked}`}`),
     web.reference<{ data: Array<{ code: string; name: string }> }>('/api/v1/bas'),
@@ -41,12 +41,14 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
     latest ? web.api<Forecast>(`/api/v1/bas/${c}/forecast?hours=48`) : Promise.resolve(undefined),
     web.api<Duck>(`/api/v1/bas/${c}/duck?${range}`),
     web.api<SeriesFreshness>(`/api/v1/bas/${c}/freshness`),
+    latest ? web.api<ForecastAccuracy>(`/api/v1/bas/${c}/forecast/accuracy?days=7`) : Promise.resolve(undefined),
   ]);
   const today = localDate(web.now(), ba.timeZone);
   const date = !latest ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
   return {
     ba, date, today, latest, from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
     current: part(now), pulse: part(pulse), hourly, clean: part(clean), forecast: forecast ? part(forecast) : null,
+    accuracy: accuracy?.ok ? accuracy.data : null,
     duck: part(duck), freshness: part(freshness), bas: bas.ok ? bas.data.data.map((b) => ({ code: b.code, name: b.name })) : [],
   };
 }
@@ -193,11 +195,15 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
     ...(fc.length ? { bands: [[3, 4] as [number, number]] } : {}),
     shade: clean.map((w) => ({ start: w.start, end: w.end })),
   });
+  const track = d.accuracy?.targets.intensity.all;
+  const trackNote = track && track.hours > 0 && track.mapePct !== null && track.naiveMapePct !== null
+    ? ` Over the last ${d.accuracy!.days} days the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (same hour of the previous day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours).`
+    : '';
   const forecastNote = fc.length ? ' Blue band: the 48-hour forecast range.'
     : d.forecast && !d.forecast.ok ? ` No 48-hour forecast: ${d.forecast.missing ? 'the forecast endpoint is not deployed on this server yet' : d.forecast.detail}.` : '';
   notes.intensity = (clean.length
     ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (from ${d.clean.ok ? d.clean.data.basis : ''}).`
-    : 'No clean-window answer for this range.') + forecastNote;
+    : 'No clean-window answer for this range.') + forecastNote + trackNote;
   if (d.duck.ok && d.duck.data.hours.length) {
     const dh = d.duck.data.hours;
     specs.push({
