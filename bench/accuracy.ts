@@ -1,0 +1,76 @@
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { openDb, type Db } from '../src/platform/db.ts';
+import { migrate } from '../src/platform/migrate.ts';
+import { listBas } from '../src/grid/ba-repository.ts';
+import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
+import { forecastAccuracy } from '../src/analytics/forecast.ts';
+import { loadBaHours } from '../src/analytics/hourly.ts';
+import { loadSystemHours } from '../src/analytics/intensity.ts';
+import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
+
+/**
+ * Uncached GET /bas/{code}/forecast/accuracy for CISO with a week of hourly forecast runs of both targets
+ * (336 runs × 48 points) over 10 simulated days of CISO and six western neighbours. The reference, timed in
+ * the same run, is the data it must read, read the same way: the forecast rows, CISO's demand, and the fuel and
+ * interchange columns of the BAs linked to CISO (what consumption-based intensity traces). The ratio is the cost of scoring.
+ * PGlite by default; PostgreSQL with DATABASE_URL (a throw-away schema). 20 runs after 3 warm-up runs.
+ */
+const H = 3_600_000;
+const RUNS = 20;
+const SCHEMA = `bench_accuracy_${process.pid}`;
+
+async function openBenchDb(): Promise<{ db: Db; drop: () => Promise<void> }> {
+  if (!process.env.DATABASE_URL) {
+    const db = await openDb({ dataDir: ':memory:' });
+    await migrate(db);
+    return { db, drop: async () => {} };
+  }
+  const db = await openBenchSchema(SCHEMA, { fresh: true });
+  return { db, drop: () => dropBenchSchema(db, SCHEMA) };
+}
+
+async function sample(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  for (let k = 0; k < 3; k++) await fn();
+  const times: number[] = [];
+  for (let k = 0; k < RUNS; k++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return { p50: percentile(times, 50), p95: percentile(times, 95) };
+}
+
+const { db, drop } = await openBenchDb();
+try {
+  const end = Math.floor(Date.now() / H) * H;
+  const bas = (await listBas(db)).filter((b) => ['CISO', 'BANC', 'BPAT', 'PACW', 'NEVP', 'AZPS', 'LDWP'].includes(b.code));
+  await loadSimulatedGrid({ db, logger: pino({ level: 'warn' }) }, bas, new Date(end - 10 * 24 * H), 10 * 24);
+  for (let r = 0; r < 168; r++) {
+    const dataThrough = new Date(end - (169 - r) * H);
+    const madeAt = new Date(dataThrough.getTime() + 100 * 60_000);
+    for (const target of ['demand', 'intensity']) {
+      await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('CISO', $1, $2, 'bench', 'simulated', $3, 1)`, [target, madeAt, dataThrough]);
+      await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
+        SELECT 'CISO', $1, $2, $3::timestamptz + g * interval '1 hour', 300, 250, 350, 'bench' FROM generate_series(1, 48) g`, [target, madeAt, dataThrough]);
+    }
+  }
+  const check = await forecastAccuracy(db, 'CISO', 7);
+  const since = new Date(end - 7 * 24 * H);
+  const work = await sample(() => forecastAccuracy(db, 'CISO', 7));
+  const from = new Date(end - 10 * 24 * H);
+  const to = new Date(end + H);
+  const reference = await sample(() => Promise.all([
+    db.query(`SELECT target, made_at, ts, value FROM forecasts WHERE ba_code = 'CISO' AND made_at >= $1 AND ts < $2`, [since, to]),
+    loadBaHours(db, 'CISO', from, to, ['demand']),
+    loadSystemHours(db, from, to, { reaching: 'CISO' }),
+  ]));
+  const engine = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite';
+  console.log(`forecast accuracy, CISO, 7 days of hourly runs (${check!.targets.demand.all.hours + check!.targets.intensity.all.hours} forecast hours scored), ${engine}`);
+  console.log(`  forecastAccuracy: p50 ${work.p50.toFixed(1)} ms, p95 ${work.p95.toFixed(1)} ms`);
+  console.log(`  reference (the same reads, no scoring): p50 ${reference.p50.toFixed(1)} ms, p95 ${reference.p95.toFixed(1)} ms`);
+  console.log(`  ratio p50: ${(work.p50 / reference.p50).toFixed(2)}×`);
+} finally {
+  await drop();
+  await db.close();
+}
