@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sdkForecast } from './carbon-aware.ts';
+import { averageOverPeriod, sdkBest, sdkEmissionsData, sdkForecast, sdkTimeSpan } from './carbon-aware.ts';
 import type { TimedPoint } from './clean-window.ts';
 
 const T0 = Date.parse('2025-08-01T12:00:00Z');
@@ -32,5 +32,37 @@ describe('Carbon Aware SDK forecast shape', () => {
     const flat = points.map((p) => ({ ...p, value: 200 }));
     assert.equal(sdkForecast({ ...base, points: flat, windowSize: 300 }).optimalDataPoints.length, 2);
     assert.deepEqual(sdkForecast({ ...base, windowSize: 600 }).optimalDataPoints, []);
+  });
+});
+
+describe('Carbon Aware SDK emissions data and average', () => {
+  it('writes durations as .NET TimeSpan strings', () => {
+    assert.deepEqual([sdkTimeSpan(60), sdkTimeSpan(5), sdkTimeSpan(90), sdkTimeSpan(1440 + 30)], ['01:00:00', '00:05:00', '01:30:00', '1.00:30:00']);
+  });
+
+  it('returns the points overlapping [from, to], or the one containing from when to = from', () => {
+    const d = sdkEmissionsData('CISO', points, T0 + 1.5 * H, T0 + 3 * H);
+    assert.deepEqual(d, [
+      { location: 'CISO', time: '2025-08-01T13:00:00.000Z', rating: 250, duration: '01:00:00' },
+      { location: 'CISO', time: '2025-08-01T14:00:00.000Z', rating: 100, duration: '01:00:00' },
+    ]);
+    assert.deepEqual(sdkEmissionsData('CISO', points, T0 + 2.5 * H, T0 + 2.5 * H).map((p) => p.rating), [100]);
+    assert.deepEqual(sdkEmissionsData('CISO', [...points.slice(0, 2), { start: T0 + 2 * H, durationMinutes: 60, value: null }], T0, T0 + 3 * H).length, 2);
+  });
+
+  it('best keeps every tie, across locations', () => {
+    const a = sdkEmissionsData('A', points, T0, T0 + 6 * H), b = sdkEmissionsData('B', points.map((p) => ({ ...p, value: 100 })), T0, T0 + 2 * H);
+    assert.deepEqual(sdkBest([...a, ...b]).map((d) => `${d.location}@${d.time.slice(11, 13)}`), ['A@14', 'B@12', 'B@13']);
+    assert.deepEqual(sdkBest([]), []);
+  });
+
+  it('averages time-weighted with partial hours, and reports the first uncovered instant', () => {
+    // 12:30–14:15: 30 min × 300 + 60 min × 250 + 15 min × 100 over 105 min
+    assert.deepEqual(averageOverPeriod(points, T0 + 0.5 * H, T0 + 2.25 * H), { value: (30 * 300 + 60 * 250 + 15 * 100) / 105 });
+    assert.deepEqual(averageOverPeriod(points, T0 + 0.25 * H, T0 + 0.75 * H), { value: 300 });
+    assert.deepEqual(averageOverPeriod(points, T0 + 5 * H, T0 + 7 * H), { gapAt: T0 + 6 * H });
+    assert.deepEqual(averageOverPeriod(points, T0 - H, T0 + H), { gapAt: T0 - H });
+    const holed = points.map((p, i) => (i === 2 ? { ...p, value: null } : p));
+    assert.deepEqual(averageOverPeriod(holed, T0, T0 + 4 * H), { gapAt: T0 + 2 * H });
   });
 });

@@ -77,3 +77,83 @@ export async function latestIntensityForecast(db: Db, ba: string): Promise<Inten
     .map((p) => ({ start: Date.parse(p.ts), durationMinutes: 60, value: p.intensity }));
   return points.length ? { madeAt: new Date(f.madeAt), points, source: f.source, dataThrough: f.dataThrough } : undefined;
 }
+
+/**
+ * The stored intensity forecast as it stood at `requestedAt`: the newest intensity run made at or before it
+ * (the SDK's `POST /emissions/forecasts/batch` back-testing semantics). `undefined` when there was none.
+ */
+export async function intensityForecastAsOf(db: Db, ba: string, requestedAt: Date): Promise<IntensityForecast | undefined> {
+  const runs = await db.query<{ made_at: Date | string; source: string; data_through: Date | string | null }>(
+    `SELECT made_at, source, data_through FROM forecast_runs
+      WHERE ba_code = $1 AND target = 'intensity' AND made_at <= $2 ORDER BY made_at DESC LIMIT 1`, [ba, requestedAt]);
+  const run = runs[0];
+  if (!run) return undefined;
+  const madeAt = new Date(run.made_at);
+  const rows = await db.query<{ ts: Date | string; value: number }>(
+    `SELECT ts, value FROM forecasts WHERE ba_code = $1 AND target = 'intensity' AND made_at = $2 ORDER BY ts`, [ba, madeAt]);
+  const points: TimedPoint[] = rows.map((r) => ({ start: new Date(r.ts).getTime(), durationMinutes: 60, value: Number(r.value) }));
+  if (!points.length) return undefined;
+  return {
+    madeAt, points, source: run.source as DataSource,
+    dataThrough: run.data_through === null ? null : new Date(run.data_through).toISOString(),
+  };
+}
+
+/**
+ * The SDK's `EmissionsData` as its Web API serialises it (`GET /emissions/bylocation(s)[/best]`):
+ * `rating` in gCO2eq/kWh, `time` the start of the data point, `duration` a .NET TimeSpan string ("01:00:00").
+ */
+export interface SdkEmissionsData { location: string; time: string; rating: number; duration: string }
+
+/** The SDK's `CarbonIntensityDTO` (`GET /emissions/average-carbon-intensity`). */
+export interface SdkCarbonIntensity { location: string; startTime: string; endTime: string; carbonIntensity: number }
+
+/** Minutes as .NET's invariant TimeSpan format ("c"), which System.Text.Json writes: `[d.]hh:mm:ss`. */
+export function sdkTimeSpan(minutes: number): string {
+  const total = Math.round(minutes * 60);
+  const days = Math.floor(total / 86_400);
+  const rest = total - days * 86_400;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const hms = `${pad(Math.floor(rest / 3600))}:${pad(Math.floor((rest % 3600) / 60))}:${pad(rest % 60)}`;
+  return days ? `${days}.${hms}` : hms;
+}
+
+const endOf = (p: TimedPoint) => p.start + p.durationMinutes * 60_000;
+
+/**
+ * The data points of one location inside [from, to] as SDK EmissionsData, chronological: every point that
+ * overlaps the interval; when from === to (the SDK's default end), the point containing that instant.
+ * Points without a value (hours with no fuel data) are left out.
+ */
+export function sdkEmissionsData(location: string, points: readonly TimedPoint[], from: number, to: number): SdkEmissionsData[] {
+  return points
+    .filter((p) => p.value !== null && (from === to ? p.start <= from && from < endOf(p) : p.start < to && endOf(p) > from))
+    .sort((a, b) => a.start - b.start)
+    .map((p) => ({ location, time: new Date(p.start).toISOString(), rating: p.value!, duration: sdkTimeSpan(p.durationMinutes) }));
+}
+
+/** The SDK's "best" data: every data point at the lowest rating (all ties, in input order); empty for no data. */
+export function sdkBest(data: readonly SdkEmissionsData[]): SdkEmissionsData[] {
+  if (!data.length) return [];
+  const min = Math.min(...data.map((d) => d.rating));
+  return data.filter((d) => d.rating === min);
+}
+
+/**
+ * Time-weighted average over [start, end) as the SDK computes it (EmissionsData.AverageOverPeriod): each
+ * point's value weighted by the part of the interval it covers, so partial hours count by their minutes.
+ * Unlike the SDK (which answers 0 for no data), an interval not fully covered by valued points is an error:
+ * `{ gapAt }` is the first instant without a value.
+ */
+export function averageOverPeriod(points: readonly TimedPoint[], start: number, end: number): { value: number } | { gapAt: number } {
+  const inside = points.filter((p) => p.value !== null && p.start < end && endOf(p) > start).sort((a, b) => a.start - b.start);
+  let cursor = start;
+  let sum = 0;
+  for (const p of inside) {
+    if (p.start > cursor) return { gapAt: cursor };
+    const lo = Math.max(cursor, p.start), hi = Math.min(end, endOf(p));
+    if (hi > lo) { sum += p.value! * (hi - lo); cursor = hi; }
+  }
+  if (cursor < end) return { gapAt: cursor };
+  return { value: sum / (end - start) };
+}
