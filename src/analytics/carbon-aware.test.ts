@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { averageOverPeriod, sdkBest, sdkEmissionsData, sdkForecast, sdkTimeSpan } from './carbon-aware.ts';
+import { sdkBest, sdkEmissionsData, sdkForecast, sdkTimeSpan } from './carbon-aware.ts';
+import { averageOverPeriod } from './clean-window.ts';
 import type { TimedPoint } from './clean-window.ts';
 
 const T0 = Date.parse('2025-08-01T12:00:00Z');

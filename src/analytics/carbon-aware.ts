@@ -138,22 +138,3 @@ export function sdkBest(data: readonly SdkEmissionsData[]): SdkEmissionsData[] {
   const min = Math.min(...data.map((d) => d.rating));
   return data.filter((d) => d.rating === min);
 }
-
-/**
- * Time-weighted average over [start, end) as the SDK computes it (EmissionsData.AverageOverPeriod): each
- * point's value weighted by the part of the interval it covers, so partial hours count by their minutes.
- * Unlike the SDK (which answers 0 for no data), an interval not fully covered by valued points is an error:
- * `{ gapAt }` is the first instant without a value.
- */
-export function averageOverPeriod(points: readonly TimedPoint[], start: number, end: number): { value: number } | { gapAt: number } {
-  const inside = points.filter((p) => p.value !== null && p.start < end && endOf(p) > start).sort((a, b) => a.start - b.start);
-  let cursor = start;
-  let sum = 0;
-  for (const p of inside) {
-    if (p.start > cursor) return { gapAt: cursor };
-    const lo = Math.max(cursor, p.start), hi = Math.min(end, endOf(p));
-    if (hi > lo) { sum += p.value! * (hi - lo); cursor = hi; }
-  }
-  if (cursor < end) return { gapAt: cursor };
-  return { value: sum / (end - start) };
-}

@@ -11,8 +11,8 @@ import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, ST
 import { HOUR_MS, loadBaHours } from './hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness, newestFuelHours } from './now.ts';
-import { cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
-import { averageOverPeriod, intensityForecastAsOf, latestIntensityForecast, sdkBest, sdkEmissionsData, sdkForecast, type SdkEmissionsData } from './carbon-aware.ts';
+import { averageOverPeriod, cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
+import { intensityForecastAsOf, latestIntensityForecast, sdkBest, sdkEmissionsData, sdkForecast, type SdkEmissionsData } from './carbon-aware.ts';
 import { METHODOLOGY } from './methodology.ts';
 import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from './route-support.ts';
 import { expectedLagMinutes } from './freshness.ts';

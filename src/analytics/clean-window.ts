@@ -30,20 +30,31 @@ const MINUTE_MS = 60_000;
 /** Averages are sums of products: equal windows may differ in the last bits. */
 const TIE_TOLERANCE = 1e-9;
 
-/** The time-weighted average over [start, start + length) or null when any part lacks data. */
+/**
+ * Time-weighted average over [start, end), as the Carbon Aware SDK computes it (EmissionsData.AverageOverPeriod):
+ * each point's value weighted by the part of the interval it covers, so partial hours count by their minutes.
+ * Unlike the SDK (which answers 0 for no data), an interval not fully covered by valued points has no average:
+ * `{ gapAt }` is the first instant without a value.
+ */
+export function averageOverPeriod(points: readonly TimedPoint[], start: number, end: number): { value: number } | { gapAt: number } {
+  const inside = points.filter((p) => p.value !== null && p.start < end && p.start + p.durationMinutes * MINUTE_MS > start).sort((a, b) => a.start - b.start);
+  let cursor = start;
+  let sum = 0;
+  for (const p of inside) {
+    if (p.start > cursor) return { gapAt: cursor };
+    const lo = Math.max(cursor, p.start);
+    const hi = Math.min(end, p.start + p.durationMinutes * MINUTE_MS);
+    if (hi > lo) { sum += p.value! * (hi - lo); cursor = hi; }
+  }
+  if (cursor < end) return { gapAt: cursor };
+  return { value: sum / (end - start) };
+}
+
+/** The time-weighted average over [start, start + length) of the window starting at point `first`, or null when any part lacks data. */
 function windowAverage(points: readonly TimedPoint[], first: number, lengthMs: number): number | null {
   const start = points[first]!.start;
-  const end = start + lengthMs;
-  let covered = start;
-  let sum = 0;
-  for (let k = first; k < points.length && covered < end; k++) {
-    const p = points[k]!;
-    if (p.start !== covered || p.value === null) return null; // a gap or a missing value
-    const pEnd = Math.min(end, p.start + p.durationMinutes * MINUTE_MS);
-    sum += p.value * (pEnd - p.start);
-    covered = pEnd;
-  }
-  return covered === end ? sum / lengthMs : null;
+  const avg = averageOverPeriod(points.slice(first), start, start + lengthMs);
+  return 'value' in avg ? avg.value : null;
 }
 
 /** All fully covered windows starting at a point inside [from, to) and ending by `to`. */
