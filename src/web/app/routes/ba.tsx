@@ -70,7 +70,7 @@ function Card({ title, value, detail, href }: { title: string; value: ReactNode;
 
 const METRIC_LABELS: Record<string, string> = {
   demandEnergy: 'Energy', peakDemand: 'Peak demand', minDemand: 'Minimum demand', renewableShare: 'Renewable share',
-  avgIntensity: 'Average intensity', forecastMape: 'EIA forecast error (MAPE)', netInterchange: 'Net interchange',
+  avgIntensity: 'Average intensity, produced', forecastMape: 'EIA forecast error (MAPE)', netInterchange: 'Net interchange',
 };
 
 const fmtMetric = (v: number | null, unit: string) =>
@@ -133,7 +133,7 @@ function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: s
         <Card title="Energy" href="/methodology#demand" value={`${fmtInt(p.demand.energyMwh)} MWh`} />
         <Card title="EIA forecast error" href="/methodology#forecast-error" value={p.forecast.mapePct === null ? '—' : `${p.forecast.mapePct.toFixed(1)} % MAPE`} detail={p.forecast.biasPct === null ? undefined : `bias ${p.forecast.biasPct.toFixed(1)} %`} />
         <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(p.renewableShare)} />
-        <Card title="Average intensity" href="/methodology#intensity" value={<IntensityChip value={p.intensity.avg} />}
+        <Card title="Average intensity (produced)" href="/methodology#intensity" value={<IntensityChip value={p.intensity.avg} />}
           detail={p.intensity.cleanest && p.intensity.dirtiest ? <>cleanest {hourLabel(p.intensity.cleanest.ts, zone.timeZone)} ({fmtInt(p.intensity.cleanest.value)}), dirtiest {hourLabel(p.intensity.dirtiest.ts, zone.timeZone)} ({fmtInt(p.intensity.dirtiest.value)})</> : undefined} />
         <Card title="Net interchange" href="/methodology#interchange" value={`${fmtSigned(p.netInterchangeMwh)} MWh`} detail="positive = net export" />
       </div>

@@ -46,7 +46,7 @@ const ROWS: Array<{ label: string; href: string; cell: (c: Column) => ReactNode 
   { label: 'Renewable share now', href: '/methodology#renewable-share', cell: (c) => v(c.now, (n) => fmtPct(n.renewableShare)) },
   { label: 'Carbon-free share now', href: '/methodology#renewable-share', cell: (c) => v(c.now, (n) => fmtPct(n.carbonFreeShare)) },
   { label: 'Peak demand (latest day)', href: '/methodology#demand', cell: (c) => v(c.pulse, (p) => fmtMw(p.demand.peakMw)) },
-  { label: 'Average intensity (latest day)', href: '/methodology#intensity', cell: (c) => v(c.pulse, (p) => fmtInt(p.intensity.avg)) },
+  { label: 'Average intensity produced (latest day)', href: '/methodology#intensity', cell: (c) => v(c.pulse, (p) => fmtInt(p.intensity.avg)) },
   { label: 'EIA forecast MAPE (latest day)', href: '/methodology#forecast-error', cell: (c) => v(c.pulse, (p) => (p.forecast.mapePct === null ? '—' : `${p.forecast.mapePct.toFixed(1)} %`)) },
   { label: 'Renewable share (latest day)', href: '/methodology#renewable-share', cell: (c) => v(c.pulse, (p) => fmtPct(p.renewableShare)) },
 ];

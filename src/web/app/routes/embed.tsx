@@ -48,7 +48,7 @@ export default function Embed() {
         <p><strong>{ba.code}</strong> Daily Pulse, {p.date}</p>
         <ul>
           <li>Peak demand {fmtMw(p.demand.peakMw)}{p.demand.peakAt ? ` at ${hourLabel(p.demand.peakAt, zone.timeZone)}` : ''}</li>
-          <li>Average intensity <IntensityChip value={p.intensity.avg} /></li>
+          <li>Average intensity (produced) <IntensityChip value={p.intensity.avg} /></li>
           <li>Renewable share {fmtPct(p.renewableShare)}</li>
           <li>EIA forecast error {p.forecast.mapePct === null ? '—' : `${p.forecast.mapePct.toFixed(1)} %`}</li>
         </ul>
