@@ -1,8 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { simulateBa } from './simulated-grid.ts';
+import type { BalancingAuthority } from '../grid/ba-repository.ts';
+import { consumptionPoints, productionPoints, toSystem, type SeriesRow } from '../analytics/intensity.ts';
+import { factorLookup } from '../analytics/factors.ts';
+import { simulateBa, simulateGrid } from './simulated-grid.ts';
+import { pointSeries } from './store-points.ts';
+import type { EiaPoint } from './eia-schema.ts';
 
 const ciso = { code: 'CISO', name: 'CAISO', timeZone: 'America/Los_Angeles', region: 'CAL', interconnection: 'western', generationOnly: false, active: true, retiredOn: null };
+const ba = (code: string, region: string, generationOnly = false): BalancingAuthority => ({ ...ciso, code, name: code, region, generationOnly });
+/** Six interconnected western BAs (AVRN, generation-only, trades with BPAT and PACW), nine pairs. */
+const west = [ciso, ba('BANC', 'CAL'), ba('TIDC', 'CAL'), ba('BPAT', 'NW'), ba('AVRN', 'NW', true), ba('PACW', 'NW')];
+
+const value = (points: EiaPoint[], route: EiaPoint['route'], code: string, ts: number) => points.find((p) => p.route === route && p.code === code && p.ts.getTime() === ts)?.value;
 
 describe('simulated grid', () => {
   it('is deterministic, balances fuels to net generation, and puts solar in local daylight only', () => {
@@ -25,5 +35,77 @@ describe('simulated grid', () => {
   it('gives generation-only BAs no demand or forecast', () => {
     const pts = simulateBa({ ...ciso, code: 'AVRN', generationOnly: true }, new Date('2025-06-01T00:00Z'), 24);
     assert.equal(pts.filter((p) => p.code === 'D' || p.code === 'DF').length, 0);
+  });
+
+  it('simulates no interchange for a BA alone', () => {
+    assert.equal(simulateBa(ciso, new Date('2025-06-01T00:00Z'), 24).filter((p) => p.route === 'interchange').length, 0);
+  });
+
+  it('trades between interconnected BAs simulated together: antisymmetric pairs, TI = Σ pairs = NG − D, fuels = NG', () => {
+    const from = new Date('2025-06-01T00:00Z');
+    const hours = 36;
+    const grid = simulateGrid(west, from, hours);
+    assert.deepEqual(grid, simulateGrid(west, from, hours), 'same seed, same values');
+    assert.deepEqual(simulateGrid([...west].reverse(), from, hours), grid, 'the order of the BAs changes nothing');
+    const neighbours = (code: string) => [...new Set(grid.get(code)!.filter((p) => p.route === 'interchange').map((p) => p.code))].sort();
+    assert.deepEqual(neighbours('BANC'), ['BPAT', 'CISO', 'TIDC']);
+    assert.deepEqual(neighbours('AVRN'), ['BPAT', 'PACW']);
+    assert.deepEqual([...new Set(simulateGrid(west.filter((b) => b.code !== 'PACW'), from, 2).get('AVRN')!.filter((p) => p.route === 'interchange').map((p) => p.code))], ['BPAT'], 'only BAs simulated together trade');
+    let imports = 0;
+    let exports = 0;
+    for (let h = 0; h < hours; h++) {
+      const ts = from.getTime() + h * 3_600_000;
+      for (const { code, generationOnly } of west) {
+        const points = grid.get(code)!;
+        const at = points.filter((p) => p.ts.getTime() === ts);
+        const ng = value(points, 'region', 'NG', ts)!;
+        const d = generationOnly ? 0 : value(points, 'region', 'D', ts)!;
+        const ti = value(points, 'region', 'TI', ts)!;
+        const pairs = at.filter((p) => p.route === 'interchange');
+        assert.equal(pairs.reduce((s, p) => s + p.value!, 0), ti, `${code} TI = Σ pairs at hour ${h}`);
+        assert.equal(ng - d, ti, `${code} NG − D = TI at hour ${h}`);
+        assert.equal(at.filter((p) => p.route === 'fuel').reduce((s, p) => s + p.value!, 0), ng, `${code} fuels = NG at hour ${h}`);
+        assert.ok(at.every((p) => p.route === 'interchange' || p.code === 'TI' || p.value! >= 0), `${code} no negative generation or demand at hour ${h}`);
+        for (const p of pairs) {
+          assert.equal(value(grid.get(p.code)!, 'interchange', code, ts), p.value === 0 ? 0 : -p.value!, `${code}→${p.code} = −(${p.code}→${code}) at hour ${h}`);
+          if (p.value! < 0) imports++;
+          if (p.value! > 0) exports++;
+        }
+        if (generationOnly) assert.ok(ti >= 0 && pairs.every((p) => p.value! >= 0), 'a generation-only BA only exports');
+      }
+    }
+    assert.ok(imports > 0 && exports > 0);
+  });
+
+  it('makes consumption-based intensity differ from production-based for an importing BA', () => {
+    const from = new Date('2025-06-01T00:00Z');
+    const hours = 24;
+    const grid = simulateGrid(west, from, hours);
+    const ts = Array.from({ length: hours }, (_, h) => new Date(from.getTime() + h * 3_600_000));
+    const series = new Map<string, SeriesRow>();
+    for (const p of [...grid.values()].flat()) {
+      if (p.route === 'region') continue;
+      const { type, subtype } = pointSeries(p);
+      const key = `${p.ba}|${type}|${subtype}`;
+      let row = series.get(key);
+      if (!row) series.set(key, (row = { ba: p.ba, type: type!, subtype, source: 'simulated', ms: [], vals: [] }));
+      row.ms.push(p.ts.getTime());
+      row.vals.push(p.value!);
+    }
+    const system = toSystem(ts, [...series.values()]);
+    const consumption = consumptionPoints(system, 'lifecycle');
+    let compared = 0;
+    for (const { code } of west) {
+      const production = productionPoints(ts, system.fuels.get(code)!, factorLookup('lifecycle', code));
+      for (let h = 0; h < hours; h++) {
+        const c = consumption.get(code)![h]!;
+        assert.deepEqual(c.flags, [], `${code} hour ${h} traced without flags`);
+        const imported = value(grid.get(code)!, 'region', 'TI', ts[h]!.getTime())! < 0;
+        if (!imported || production[h]!.value === null) continue;
+        compared++;
+        assert.notEqual(Math.round(c.value! * 1000), Math.round(production[h]!.value! * 1000), `${code} imports at hour ${h}: consumption differs from production`);
+      }
+    }
+    assert.ok(compared > 0, 'some BA imports');
   });
 });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
-import type { BalancingAuthority } from '../grid/ba-repository.ts';
+import { listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
+import { INTERCONNECTIONS } from '../grid/interconnections.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { PointStore, pointSeries } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
@@ -13,16 +14,34 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
+const hourFormats = new Map<string, Intl.DateTimeFormat>();
+
 function localHour(ts: Date, tz: string): number {
-  return Number(new Intl.DateTimeFormat('en-US', { timeZone: tz, hour: 'numeric', hourCycle: 'h23' }).format(ts));
+  let f = hourFormats.get(tz);
+  if (!f) hourFormats.set(tz, (f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hour: 'numeric', hourCycle: 'h23' })));
+  return Number(f.format(ts));
+}
+
+/** One BA's own hours before trading: demand, forecast and the generation it cannot dispatch. */
+interface OwnHours {
+  ba: BalancingAuthority;
+  /** demand, 0 for a generation-only BA (it reports none) */
+  demand: number[];
+  /** the load its own gas and coal follow when it has no partner (a generation-only BA too) */
+  load: number[];
+  forecast: number[];
+  solar: number[];
+  wind: number[];
+  hydro: number[];
+  nuclear: number;
+  coalFrac: number;
 }
 
 /**
- * Plausible hourly demand, day-ahead forecast, net generation and fuel mix for one BA:
- * a daily demand curve peaking in the local evening, solar following the sun, noisy wind,
- * must-run nuclear and hydro, and gas (then coal) dispatched to balance.
+ * Plausible hourly demand, day-ahead forecast and must-run generation of one BA: a daily demand curve
+ * peaking in the local evening, solar following the sun, noisy wind, flat nuclear and hydro.
  */
-export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): EiaPoint[] {
+function ownHours(ba: BalancingAuthority, from: Date, hours: number): OwnHours {
   const rand = seeded(hash(ba.code));
   const scale = 500 + rand() * (ba.code === 'PJM' || ba.code === 'MISO' || ba.code === 'ERCO' ? 80_000 : ba.code === 'CISO' ? 30_000 : 8_000);
   const solarShare = ba.region === 'CAL' || ba.region === 'SW' ? 0.35 : ba.region === 'TEX' ? 0.2 : 0.08 * rand();
@@ -30,33 +49,159 @@ export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): E
   const nuclearShare = rand() < 0.5 ? 0.2 * rand() : 0;
   const hydroShare = ba.region === 'NW' ? 0.5 : 0.05 * rand();
   const coalFrac = ba.region === 'MIDW' || ba.region === 'CENT' || ba.region === 'SE' ? 0.5 : 0.1;
-  const out: EiaPoint[] = [];
+  const own: OwnHours = { ba, demand: [], load: [], forecast: [], solar: [], wind: [], hydro: [], nuclear: Math.round(scale * nuclearShare), coalFrac };
   let wind = 0.5;
   for (let h = 0; h < hours; h++) {
     const ts = new Date(from.getTime() + h * 3_600_000);
     const lh = localHour(ts, ba.timeZone);
     const shape = 0.75 + 0.15 * Math.sin(((lh - 10) / 24) * 2 * Math.PI) + 0.1 * Math.exp(-((lh - 19) ** 2) / 6);
     const demand = Math.round(scale * shape * (0.97 + 0.06 * rand()));
-    const forecast = Math.round(demand * (0.96 + 0.08 * rand()));
+    own.demand.push(ba.generationOnly ? 0 : demand);
+    own.load.push(demand);
+    own.forecast.push(Math.round(demand * (0.96 + 0.08 * rand())));
     const sun = Math.max(0, Math.sin(((lh - 6) / 13) * Math.PI)) * (lh >= 6 && lh <= 19 ? 1 : 0);
     wind = Math.min(1, Math.max(0.05, wind + (rand() - 0.5) * 0.15));
-    const solar = Math.round(scale * solarShare * 2 * sun);
+    own.solar.push(Math.round(scale * solarShare * 2 * sun));
     // gusts on top of the slow random walk keep the clamped extremes from reading as a stuck meter
-    const windMw = Math.round(scale * windShare * 2 * wind * (0.95 + 0.1 * rand()));
-    const nuclear = Math.round(scale * nuclearShare);
-    const hydro = Math.round(scale * hydroShare * (0.8 + 0.4 * shape) * (0.97 + 0.06 * rand()));
-    const rest = Math.max(0, demand - solar - windMw - nuclear - hydro);
-    const coal = Math.round(rest * coalFrac);
-    const gas = rest - coal;
-    const fuels: Record<string, number> = { SUN: solar, WND: windMw, NUC: nuclear, WAT: hydro, COL: coal, NG: gas };
-    const ng = Object.values(fuels).reduce((a, b) => a + b, 0);
-    const point = (route: EiaPoint['route'], code: string, value: number): EiaPoint => ({ route, ba: ba.code, code, ts, value });
-    if (!ba.generationOnly) out.push(point('region', 'D', demand), point('region', 'DF', forecast));
-    out.push(point('region', 'NG', ng), point('region', 'TI', ba.generationOnly ? ng : ng - demand));
-    // a fuel the BA has is reported every hour (zero when idle), so an absent hour is a real gap
-    for (const [code, v] of Object.entries(fuels)) if (code !== 'NUC' || nuclear > 0) out.push(point('fuel', code, v));
+    own.wind.push(Math.round(scale * windShare * 2 * wind * (0.95 + 0.1 * rand())));
+    own.hydro.push(Math.round(scale * hydroShare * (0.8 + 0.4 * shape) * (0.97 + 0.06 * rand())));
+  }
+  return own;
+}
+
+/** A BA's imports over all its trading pairs stay within this share of its demand, so it always has something left to generate. */
+const IMPORT_SHARE = 0.4;
+
+/** Takes `amount` MW off the fuels in `order` (curtailment), each down to zero. */
+function curtail(fuels: Record<string, number>, amount: number, order: readonly string[]): void {
+  for (const code of order) {
+    if (amount <= 0) return;
+    const cut = Math.min(fuels[code]!, amount);
+    fuels[code]! -= cut;
+    amount -= cut;
+  }
+}
+
+interface Trade { i: number; j: number; rand: () => number; bias: number; phase: number; weight: number; walk: number }
+
+/**
+ * Simulates the BAs together, hour by hour: each BA's own demand and must-run generation (ownHours), then a
+ * flow on every interconnected pair (INTERCONNECTIONS) of two simulated BAs, then each BA's dispatch.
+ *
+ * - A pair of BAs with demand trades a share of the smaller side's demand (divided among each side's pairs,
+ *   so that no BA imports more than IMPORT_SHARE of its demand): a fixed lean, a daily swing, a slow
+ *   weather-like random walk, hourly noise, and a pull from the BA with more must-run generation per MW of
+ *   demand towards the one with less (midday solar leaves California).
+ * - A generation-only BA (no demand) sends all its generation to its partners with demand, in fixed
+ *   proportions, within what they may import; anything more is curtailed. Two generation-only BAs do not trade.
+ * - Every BA with a pair then generates demand + net exports: gas and coal dispatched as before, or its
+ *   must-run generation curtailed (solar, wind, hydro, then nuclear) when that alone is more.
+ *
+ * So per hour, with EIA's signs (positive = export): A→B = x and B→A = −x, TI = Σ pairs, NG − D = TI, and
+ * the fuels sum to NG, all exactly (integer MW). A BA without a simulated partner (for instance one
+ * simulated alone) has no interchange series: it burns gas and coal for its demand and reports any surplus
+ * as TI, and a generation-only one reports TI = NG, as before interchange was simulated.
+ * Deterministic: every BA and every pair draws from its own seeded generator.
+ */
+export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hours: number): Map<string, EiaPoint[]> {
+  const own = bas.map((ba) => ownHours(ba, from, hours));
+  const index = new Map(bas.map((b, i) => [b.code, i]));
+  const trades: Trade[] = [];
+  for (const [a, b] of INTERCONNECTIONS) {
+    const i = index.get(a);
+    const j = index.get(b);
+    if (i === undefined || j === undefined || (bas[i]!.generationOnly && bas[j]!.generationOnly)) continue;
+    const rand = seeded(hash(`${a}|${b}`));
+    trades.push({ i, j, rand, bias: (rand() - 0.5) * 0.6, phase: rand() * 24, weight: 0.5 + rand(), walk: 0 });
+  }
+  const pairsOf = bas.map(() => [] as Trade[]);
+  for (const t of trades) { pairsOf[t.i]!.push(t); pairsOf[t.j]!.push(t); }
+  const out = new Map(bas.map((b) => [b.code, [] as EiaPoint[]]));
+  const flow = new Map<Trade, number>();
+  const share = new Map<Trade, number>();
+  const room = new Array<number>(bas.length);
+  const pull = new Array<number>(bas.length);
+  for (let h = 0; h < hours; h++) {
+    const ts = new Date(from.getTime() + h * 3_600_000);
+    const fuelsOf = own.map((o) => {
+      const mustRun = o.solar[h]! + o.wind[h]! + o.nuclear + o.hydro[h]!;
+      const rest = Math.max(0, o.load[h]! - mustRun);
+      const coal = Math.round(rest * o.coalFrac);
+      return { SUN: o.solar[h]!, WND: o.wind[h]!, NUC: o.nuclear, WAT: o.hydro[h]!, COL: coal, NG: rest - coal } as Record<string, number>;
+    });
+    own.forEach((o, k) => {
+      const demand = o.demand[h]!;
+      room[k] = IMPORT_SHARE * demand / Math.max(1, pairsOf[k]!.length);
+      const f = fuelsOf[k]!;
+      pull[k] = demand > 0 ? Math.min(1, (f.SUN! + f.WND! + f.NUC! + f.WAT!) / demand) : 0;
+    });
+    // a generation-only BA's output split by weight, rounded cumulatively so that the shares sum to it
+    for (const [g, pairs] of pairsOf.entries()) {
+      if (!bas[g]!.generationOnly || pairs.length === 0) continue;
+      const total = Object.values(fuelsOf[g]!).reduce((a, b) => a + b, 0);
+      const weights = pairs.reduce((s, p) => s + p.weight, 0);
+      let cum = 0;
+      for (const p of pairs) {
+        const before = Math.round((total * cum) / weights);
+        cum += p.weight;
+        share.set(p, Math.round((total * cum) / weights) - before);
+      }
+    }
+    for (const t of trades) {
+      const gi = bas[t.i]!.generationOnly;
+      const gj = bas[t.j]!.generationOnly;
+      if (gi || gj) {
+        // the generation-only side's share, within what the side with demand may import
+        const d = gi ? t.j : t.i;
+        const x = Math.min(share.get(t)!, Math.floor(room[d]!));
+        flow.set(t, (gi ? x : -x) + 0);
+        continue;
+      }
+      t.walk = Math.min(0.4, Math.max(-0.4, t.walk + (t.rand() - 0.5) * 0.08));
+      const daily = 0.3 * Math.sin(((ts.getUTCHours() + t.phase) / 24) * 2 * Math.PI);
+      const lean = t.bias + daily + t.walk + 0.1 * (t.rand() - 0.5) + 0.8 * (pull[t.i]! - pull[t.j]!);
+      flow.set(t, Math.round(Math.min(1, Math.max(-1, lean)) * Math.min(room[t.i]!, room[t.j]!)) + 0);
+    }
+    own.forEach((o, k) => {
+      const { ba } = o;
+      const fuels = fuelsOf[k]!;
+      const points = out.get(ba.code)!;
+      const point = (route: EiaPoint['route'], code: string, value: number): EiaPoint => ({ route, ba: ba.code, code, ts, value });
+      const pairs = pairsOf[k]!;
+      let ng = Object.values(fuels).reduce((a, b) => a + b, 0);
+      let ti = ba.generationOnly ? ng : ng - o.demand[h]!;
+      if (pairs.length > 0) {
+        ti = pairs.reduce((s, t) => s + (t.i === k ? flow.get(t)! : -flow.get(t)!), 0);
+        const mustRun = fuels.SUN! + fuels.WND! + fuels.NUC! + fuels.WAT!;
+        const need = o.demand[h]! + ti;
+        if (ba.generationOnly) curtail(fuels, ng - need, ['NG', 'COL', 'SUN', 'WND', 'WAT', 'NUC']);
+        else if (need >= mustRun) {
+          fuels.COL = Math.round((need - mustRun) * o.coalFrac);
+          fuels.NG = need - mustRun - fuels.COL;
+        } else {
+          fuels.COL = 0;
+          fuels.NG = 0;
+          curtail(fuels, mustRun - need, ['SUN', 'WND', 'WAT', 'NUC']);
+        }
+        ng = need;
+      }
+      if (!ba.generationOnly) points.push(point('region', 'D', o.demand[h]!), point('region', 'DF', o.forecast[h]!));
+      points.push(point('region', 'NG', ng), point('region', 'TI', ti));
+      // a fuel the BA has is reported every hour (zero when idle), so an absent hour is a real gap
+      for (const [code, v] of Object.entries(fuels)) if (code !== 'NUC' || o.nuclear > 0) points.push(point('fuel', code, v));
+      for (const t of pairs) {
+        const x = flow.get(t)!;
+        const [neighbour, exported] = t.i === k ? [bas[t.j]!.code, x] : [bas[t.i]!.code, x === 0 ? 0 : -x];
+        points.push(point('interchange', neighbour, exported));
+      }
+    });
   }
   return out;
+}
+
+/** One BA simulated on its own (no interchange; see simulateGrid). */
+export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): EiaPoint[] {
+  return simulateGrid([ba], from, hours).get(ba.code)!;
 }
 
 /** Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours. */
@@ -65,8 +210,9 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
   const logger = deps.logger.child({ runId });
   const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
+  const grid = simulateGrid(bas, from, hours);
   for (const ba of bas) {
-    const points = simulateBa(ba, from, hours);
+    const points = grid.get(ba.code)!;
     const r = await store.store(points);
     t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
   }
@@ -77,7 +223,9 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
 
 /**
  * Backfills a gap of the simulated grid: only hours that have no row are written, so the
- * simulated history around the gap is left as it was.
+ * simulated history around the gap is left as it was. The BA is simulated together with the
+ * active BAs that have simulated series (the grid it was simulated with), so that refilled hours
+ * carry the same interchange as their partners'.
  */
 export async function fillSimulatedGap(deps: { db: Db; logger: Logger }, ba: BalancingAuthority, route: EiaPoint['route'], from: Date, to: Date): Promise<RunTotals & { runId: number }> {
   const hours = Math.floor((to.getTime() - from.getTime()) / 3_600_000) + 1;
@@ -87,7 +235,9 @@ export async function fillSimulatedGap(deps: { db: Db; logger: Logger }, ba: Bal
     `SELECT s.type, s.subtype, o.ts FROM observations o JOIN series s ON s.id = o.series_id
      WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts <= $3`, [ba.code, from, to]);
   const have = new Set(stored.map((r) => `${r.type}|${r.subtype}|${new Date(r.ts).getTime()}`));
-  const points = simulateBa(ba, from, hours).filter((p) => {
+  const simulated = new Set((await deps.db.query<{ ba: string }>(`SELECT DISTINCT ba_code AS ba FROM series WHERE source = 'simulated'`)).map((r) => r.ba));
+  const grid = (await listBas(deps.db)).filter((b) => b.code !== ba.code && simulated.has(b.code));
+  const points = simulateGrid([ba, ...grid], from, hours).get(ba.code)!.filter((p) => {
     const { type, subtype } = pointSeries(p);
     return p.route === route && !have.has(`${type}|${subtype}|${p.ts.getTime()}`);
   });
