@@ -16,8 +16,9 @@ import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
  * same weekday of the four weeks before and the same date a year earlier (six local days), on a store
  * holding a simulated grid of the first 11 BAs with demand (CISO among them) over those days. PGlite by default; PostgreSQL with DATABASE_URL
  * (in a throw-away schema). Prints p50/p95/max over 60 runs after 5 warm-up runs, for each intensity basis.
- * The simulated grid has no BA-to-BA interchange, so consumption-based tracing needs CISO alone; a last pass
- * links the 11 BAs in a chain of interchange (both sides reporting) so that it must read and trace all of them.
+ * The simulated grid trades between the interconnected BAs it simulates together (src/grid/interconnections.ts),
+ * so consumption-based tracing reads CISO's connected group among the 11; a last pass also links all 11 in a
+ * chain of interchange (both sides reporting) so that it must read and trace every one of them.
  * Target: p95 < 50 ms.
  */
 
