@@ -1,13 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { openDb, type Db } from '../src/platform/db.ts';
-import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { forecastAccuracy } from '../src/analytics/forecast.ts';
 import { loadBaHours } from '../src/analytics/hourly.ts';
 import { loadSystemHours } from '../src/analytics/intensity.ts';
-import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
+import { openEngineDb, percentile } from './support.ts';
 
 /**
  * Uncached GET /bas/{code}/forecast/accuracy for CISO with a week of hourly forecast runs of both targets
@@ -18,17 +16,7 @@ import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
  */
 const H = 3_600_000;
 const RUNS = 20;
-const SCHEMA = `bench_accuracy_${process.pid}`;
 
-async function openBenchDb(): Promise<{ db: Db; drop: () => Promise<void> }> {
-  if (!process.env.DATABASE_URL) {
-    const db = await openDb({ dataDir: ':memory:' });
-    await migrate(db);
-    return { db, drop: async () => {} };
-  }
-  const db = await openBenchSchema(SCHEMA, { fresh: true });
-  return { db, drop: () => dropBenchSchema(db, SCHEMA) };
-}
 
 async function sample(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
   for (let k = 0; k < 3; k++) await fn();
@@ -41,7 +29,7 @@ async function sample(fn: () => Promise<unknown>): Promise<{ p50: number; p95: n
   return { p50: percentile(times, 50), p95: percentile(times, 95) };
 }
 
-const { db, drop } = await openBenchDb();
+const { db, drop } = await openEngineDb('bench_accuracy');
 try {
   const end = Math.floor(Date.now() / H) * H;
   const bas = (await listBas(db)).filter((b) => ['CISO', 'BANC', 'BPAT', 'PACW', 'NEVP', 'AZPS', 'LDWP'].includes(b.code));

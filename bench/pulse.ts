@@ -1,7 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { openDb, type Db } from '../src/platform/db.ts';
-import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { PointStore } from '../src/ingest/store-points.ts';
@@ -9,7 +7,7 @@ import type { EiaPoint } from '../src/ingest/eia-schema.ts';
 import { dailyPulse } from '../src/analytics/pulse.ts';
 import { localDay, sameDateLastYear, addDays } from '../src/grid/local-day.ts';
 import type { IntensityBasis } from '../src/analytics/intensity.ts';
-import { dropBenchSchema, openBenchSchema, percentile } from './support.ts';
+import { openEngineDb, percentile } from './support.ts';
 
 /**
  * Uncached Daily Pulse of one BA (CISO): the function behind GET /bas/{code}/pulse, reading the day, the
@@ -26,19 +24,9 @@ const DATE = '2025-08-14';
 const RUNS = 60;
 const H = 3_600_000;
 
-const SCHEMA = `bench_pulse_${process.pid}`;
 
-async function openBenchDb(): Promise<{ db: Db; drop: () => Promise<void> }> {
-  if (!process.env.DATABASE_URL) {
-    const db = await openDb({ dataDir: ':memory:' });
-    await migrate(db);
-    return { db, drop: async () => {} };
-  }
-  const db = await openBenchSchema(SCHEMA, { fresh: true });
-  return { db, drop: () => dropBenchSchema(db, SCHEMA) };
-}
 
-const { db, drop } = await openBenchDb();
+const { db, drop } = await openEngineDb('bench_pulse');
 try {
   const logger = pino({ level: 'warn' });
   const listed = await listBas(db);

@@ -40,6 +40,21 @@ export async function dropBenchSchema(db: Db, schema: string): Promise<void> {
   await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
 
+/**
+ * PGlite in memory by default; with DATABASE_URL, PostgreSQL in a throw-away schema named `${prefix}_${pid}`
+ * (for the single-function benches: bench/pulse.ts, bench/accuracy.ts). `drop` removes what it made.
+ */
+export async function openEngineDb(prefix: string): Promise<{ db: Db; drop: () => Promise<void> }> {
+  if (!process.env.DATABASE_URL) {
+    const db = await openDb({ dataDir: ':memory:' });
+    await migrate(db);
+    return { db, drop: async () => {} };
+  }
+  const schema = `${prefix}_${process.pid}`;
+  const db = await openBenchSchema(schema, { fresh: true });
+  return { db, drop: () => dropBenchSchema(db, schema) };
+}
+
 /** Integer from the environment, else the default (sizes default to the issue's full sizes). */
 export function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
