@@ -77,6 +77,17 @@ describe('simulated grid', () => {
     assert.ok(imports > 0 && exports > 0);
   });
 
+  it('gives any window of hours exactly the values of a longer run (so a refilled gap matches its neighbours)', () => {
+    const from = new Date('2025-07-01T00:00Z');
+    const long = simulateGrid(west, from, 72);
+    const window = simulateGrid(west, new Date(from.getTime() + 30 * 3_600_000), 7);
+    for (const b of west) {
+      const inWindow = long.get(b.code)!.filter((p) => p.ts.getTime() >= from.getTime() + 30 * 3_600_000 && p.ts.getTime() < from.getTime() + 37 * 3_600_000);
+      assert.ok(inWindow.length > 7 * 5, b.code);
+      assert.deepEqual(window.get(b.code), inWindow, b.code);
+    }
+  });
+
   it('makes consumption-based intensity differ from production-based for an importing BA', () => {
     const from = new Date('2025-06-01T00:00Z');
     const hours = 24;

@@ -14,6 +14,29 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
+/** A uniform number in [0, 1) that depends only on (seed, absolute hour, k): the same hour always draws the same. */
+function draw(seed: number, hour: number, k: number): number {
+  let x = (seed ^ Math.imul(hour, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return ((x ^ (x >>> 16)) >>> 0) / 4_294_967_296;
+}
+
+/**
+ * Slow weather-like noise in [0, 1] as a function of the absolute hour alone: cosine interpolation between
+ * random knots every 12 h, plus a quarter of a 3-hour octave. Unlike a random walk it needs no earlier hours,
+ * so any window of hours (a backfilled gap) comes out exactly as it did in a longer run.
+ */
+function weather(seed: number, hour: number, k: number): number {
+  const octave = (every: number, kk: number) => {
+    const knot = Math.floor(hour / every);
+    const f = (hour - knot * every) / every;
+    const w = (1 - Math.cos(Math.PI * f)) / 2;
+    return draw(seed, knot, kk) * (1 - w) + draw(seed, knot + 1, kk) * w;
+  };
+  return 0.8 * octave(12, 100 + k) + 0.2 * octave(3, 200 + k);
+}
+
 const hourFormats = new Map<string, Intl.DateTimeFormat>();
 
 function localHour(ts: Date, tz: string): number {
@@ -50,21 +73,22 @@ function ownHours(ba: BalancingAuthority, from: Date, hours: number): OwnHours {
   const hydroShare = ba.region === 'NW' ? 0.5 : 0.05 * rand();
   const coalFrac = ba.region === 'MIDW' || ba.region === 'CENT' || ba.region === 'SE' ? 0.5 : 0.1;
   const own: OwnHours = { ba, demand: [], load: [], forecast: [], solar: [], wind: [], hydro: [], nuclear: Math.round(scale * nuclearShare), coalFrac };
-  let wind = 0.5;
+  const seed = hash(`${ba.code}|hourly`);
   for (let h = 0; h < hours; h++) {
     const ts = new Date(from.getTime() + h * 3_600_000);
+    const hour = Math.floor(ts.getTime() / 3_600_000);
     const lh = localHour(ts, ba.timeZone);
     const shape = 0.75 + 0.15 * Math.sin(((lh - 10) / 24) * 2 * Math.PI) + 0.1 * Math.exp(-((lh - 19) ** 2) / 6);
-    const demand = Math.round(scale * shape * (0.97 + 0.06 * rand()));
+    const demand = Math.round(scale * shape * (0.97 + 0.06 * draw(seed, hour, 0)));
     own.demand.push(ba.generationOnly ? 0 : demand);
     own.load.push(demand);
-    own.forecast.push(Math.round(demand * (0.96 + 0.08 * rand())));
+    own.forecast.push(Math.round(demand * (0.96 + 0.08 * draw(seed, hour, 1))));
     const sun = Math.max(0, Math.sin(((lh - 6) / 13) * Math.PI)) * (lh >= 6 && lh <= 19 ? 1 : 0);
-    wind = Math.min(1, Math.max(0.05, wind + (rand() - 0.5) * 0.15));
+    const wind = 0.05 + 0.95 * weather(seed, hour, 0);
     own.solar.push(Math.round(scale * solarShare * 2 * sun));
-    // gusts on top of the slow random walk keep the clamped extremes from reading as a stuck meter
-    own.wind.push(Math.round(scale * windShare * 2 * wind * (0.95 + 0.1 * rand())));
-    own.hydro.push(Math.round(scale * hydroShare * (0.8 + 0.4 * shape) * (0.97 + 0.06 * rand())));
+    // gusts on top of the slow weather keep calm spells from reading as a stuck meter
+    own.wind.push(Math.round(scale * windShare * 2 * wind * (0.95 + 0.1 * draw(seed, hour, 2))));
+    own.hydro.push(Math.round(scale * hydroShare * (0.8 + 0.4 * shape) * (0.97 + 0.06 * draw(seed, hour, 3))));
   }
   return own;
 }
@@ -82,15 +106,15 @@ function curtail(fuels: Record<string, number>, amount: number, order: readonly 
   }
 }
 
-interface Trade { i: number; j: number; rand: () => number; bias: number; phase: number; weight: number; walk: number }
+interface Trade { i: number; j: number; seed: number; bias: number; phase: number; weight: number }
 
 /**
  * Simulates the BAs together, hour by hour: each BA's own demand and must-run generation (ownHours), then a
  * flow on every interconnected pair (INTERCONNECTIONS) of two simulated BAs, then each BA's dispatch.
  *
  * - A pair of BAs with demand trades a share of the smaller side's demand (divided among each side's pairs,
- *   so that no BA imports more than IMPORT_SHARE of its demand): a fixed lean, a daily swing, a slow
- *   weather-like random walk, hourly noise, and a pull from the BA with more must-run generation per MW of
+ *   so that no BA imports more than IMPORT_SHARE of its demand): a fixed lean, a daily swing, slow
+ *   weather-like noise, hourly noise, and a pull from the BA with more must-run generation per MW of
  *   demand towards the one with less (midday solar leaves California).
  * - A generation-only BA (no demand) sends all its generation to its partners with demand, in fixed
  *   proportions, within what they may import; anything more is curtailed. Two generation-only BAs do not trade.
@@ -101,7 +125,8 @@ interface Trade { i: number; j: number; rand: () => number; bias: number; phase:
  * the fuels sum to NG, all exactly (integer MW). A BA without a simulated partner (for instance one
  * simulated alone) has no interchange series: it burns gas and coal for its demand and reports any surplus
  * as TI, and a generation-only one reports TI = NG, as before interchange was simulated.
- * Deterministic: every BA and every pair draws from its own seeded generator.
+ * Deterministic and window-independent: every random number is a function of the BA or pair and the absolute
+ * hour (draw, weather), so simulating any sub-range of hours gives exactly the values of a longer run.
  */
 export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hours: number): Map<string, EiaPoint[]> {
   const own = bas.map((ba) => ownHours(ba, from, hours));
@@ -112,7 +137,7 @@ export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hou
     const j = index.get(b);
     if (i === undefined || j === undefined || (bas[i]!.generationOnly && bas[j]!.generationOnly)) continue;
     const rand = seeded(hash(`${a}|${b}`));
-    trades.push({ i, j, rand, bias: (rand() - 0.5) * 0.6, phase: rand() * 24, weight: 0.5 + rand(), walk: 0 });
+    trades.push({ i, j, seed: hash(`${a}|${b}|hourly`), bias: (rand() - 0.5) * 0.6, phase: rand() * 24, weight: 0.5 + rand() });
   }
   const pairsOf = bas.map(() => [] as Trade[]);
   for (const t of trades) { pairsOf[t.i]!.push(t); pairsOf[t.j]!.push(t); }
@@ -157,9 +182,10 @@ export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hou
         flow.set(t, (gi ? x : -x) + 0);
         continue;
       }
-      t.walk = Math.min(0.4, Math.max(-0.4, t.walk + (t.rand() - 0.5) * 0.08));
+      const hour = Math.floor(ts.getTime() / 3_600_000);
       const daily = 0.3 * Math.sin(((ts.getUTCHours() + t.phase) / 24) * 2 * Math.PI);
-      const lean = t.bias + daily + t.walk + 0.1 * (t.rand() - 0.5) + 0.8 * (pull[t.i]! - pull[t.j]!);
+      const weatherLean = 0.8 * (weather(t.seed, hour, 0) - 0.5);
+      const lean = t.bias + daily + weatherLean + 0.1 * (draw(t.seed, hour, 1) - 0.5) + 0.8 * (pull[t.i]! - pull[t.j]!);
       flow.set(t, Math.round(Math.min(1, Math.max(-1, lean)) * Math.min(room[t.i]!, room[t.j]!)) + 0);
     }
     own.forEach((o, k) => {
@@ -222,10 +248,11 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
 }
 
 /**
- * Backfills a gap of the simulated grid: only hours that have no row are written, so the
- * simulated history around the gap is left as it was. The BA is simulated together with the
- * active BAs that have simulated series (the grid it was simulated with), so that refilled hours
- * carry the same interchange as their partners'.
+ * Backfills a gap of the simulated grid: only hours that have no row are written, so the simulated
+ * history around the gap is left as it was. The BA is simulated together with the BAs that have
+ * simulated series (the grid it was simulated with) and the simulation depends on the absolute hour
+ * only, so the refilled values are exactly those the first run stored: they balance against the rows
+ * kept (NG − D = TI, fuels = NG) and mirror the partners' interchange.
  */
 export async function fillSimulatedGap(deps: { db: Db; logger: Logger }, ba: BalancingAuthority, route: EiaPoint['route'], from: Date, to: Date): Promise<RunTotals & { runId: number }> {
   const hours = Math.floor((to.getTime() - from.getTime()) / 3_600_000) + 1;
