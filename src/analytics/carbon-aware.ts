@@ -79,24 +79,20 @@ export async function latestIntensityForecast(db: Db, ba: string): Promise<Inten
 }
 
 /**
- * The stored intensity forecast as it stood at `requestedAt`: the newest intensity run made at or before it
- * (the SDK's `POST /emissions/forecasts/batch` back-testing semantics). `undefined` when there was none.
+ * When the newest intensity forecast run made at or before `requestedAt` was made (the SDK's `POST /emissions/forecasts/batch`
+ * back-testing semantics: the forecast as it stood then); `undefined` when there was none.
  */
-export async function intensityForecastAsOf(db: Db, ba: string, requestedAt: Date): Promise<IntensityForecast | undefined> {
-  const runs = await db.query<{ made_at: Date | string; source: string; data_through: Date | string | null }>(
-    `SELECT made_at, source, data_through FROM forecast_runs
-      WHERE ba_code = $1 AND target = 'intensity' AND made_at <= $2 ORDER BY made_at DESC LIMIT 1`, [ba, requestedAt]);
-  const run = runs[0];
-  if (!run) return undefined;
-  const madeAt = new Date(run.made_at);
+export async function intensityRunAsOf(db: Db, ba: string, requestedAt: Date): Promise<Date | undefined> {
+  const [run] = await db.query<{ made_at: Date | string }>(
+    `SELECT made_at FROM forecast_runs WHERE ba_code = $1 AND target = 'intensity' AND made_at <= $2 ORDER BY made_at DESC LIMIT 1`, [ba, requestedAt]);
+  return run ? new Date(run.made_at) : undefined;
+}
+
+/** The points of the intensity forecast run made at `madeAt` (see intensityRunAsOf), oldest first. */
+export async function intensityRunPoints(db: Db, ba: string, madeAt: Date): Promise<TimedPoint[]> {
   const rows = await db.query<{ ts: Date | string; value: number }>(
     `SELECT ts, value FROM forecasts WHERE ba_code = $1 AND target = 'intensity' AND made_at = $2 ORDER BY ts`, [ba, madeAt]);
-  const points: TimedPoint[] = rows.map((r) => ({ start: new Date(r.ts).getTime(), durationMinutes: 60, value: Number(r.value) }));
-  if (!points.length) return undefined;
-  return {
-    madeAt, points, source: run.source as DataSource,
-    dataThrough: run.data_through === null ? null : new Date(run.data_through).toISOString(),
-  };
+  return rows.map((r) => ({ start: new Date(r.ts).getTime(), durationMinutes: 60, value: Number(r.value) }));
 }
 
 /**

@@ -301,6 +301,10 @@ for (const target of testDatabases()) {
       const missing = await app.inject({ method: 'POST', url: '/api/v1/emissions/average-carbon-intensity/batch', payload: [{ location: 'BPAT', startTime: q(0) }] });
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().field, '0/endTime');
+      // each item may trace a month of the interconnection: a batch is capped
+      const many = await app.inject({ method: 'POST', url: '/api/v1/emissions/average-carbon-intensity/batch',
+        payload: Array.from({ length: 21 }, () => ({ location: 'BPAT', startTime: q(0), endTime: q(1) })) });
+      assert.equal(many.statusCode, 400);
     });
 
     it('documents every carbon endpoint in OpenAPI', async () => {

@@ -12,7 +12,7 @@ import { HOUR_MS, loadBaHours } from './hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness, newestFuelHours } from './now.ts';
 import { averageOverPeriod, cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
-import { intensityForecastAsOf, latestIntensityForecast, sdkBest, sdkEmissionsData, sdkForecast, type SdkEmissionsData } from './carbon-aware.ts';
+import { intensityRunAsOf, intensityRunPoints, latestIntensityForecast, sdkBest, sdkEmissionsData, sdkForecast, type SdkEmissionsData } from './carbon-aware.ts';
 import { METHODOLOGY } from './methodology.ts';
 import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from './route-support.ts';
 import { expectedLagMinutes } from './freshness.ts';
@@ -390,16 +390,22 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
   }, async (req) => averageOf(req, req.query));
 
   const batchSize = 100;
+  const averageBatchSize = 20;
   r.post('/api/v1/emissions/average-carbon-intensity/batch', {
     schema: {
       summary: 'Carbon Aware SDK compatible: average carbon intensity (gCO2eq/kWh) for a batch of locations (BA codes) and periods',
       description: 'Same body and answer as the Carbon Aware SDK Web API `POST /emissions/average-carbon-intensity/batch`: an array of ' +
-        `{ location, startTime, endTime } (up to ${batchSize}), answered in order with one CarbonIntensityDTO each. ${averageDescription} ` +
+        `{ location, startTime, endTime } (up to ${averageBatchSize}), answered in order with one CarbonIntensityDTO each. ${averageDescription} ` +
         'Problem fields name the element, e.g. `1/startTime`, as for schema errors. (Unlike the SDK, items may name different locations.)',
-      body: z.array(z.object({ location: z.string().describe('EIA BA code'), startTime: isoInstant, endTime: isoInstant })).min(1).max(batchSize),
+      body: z.array(z.object({ location: z.string().describe('EIA BA code'), startTime: isoInstant, endTime: isoInstant })).min(1).max(averageBatchSize),
       response: { 200: z.array(carbonIntensity) },
     },
-  }, async (req) => Promise.all(req.body.map((item, i) => averageOf(req, item, `${i}/`))));
+  }, async (req) => {
+    // one item after another: each may trace a month of the interconnection, and a batch must not run them all at once
+    const out = [];
+    for (const [i, item] of req.body.entries()) out.push(await averageOf(req, item, `${i}/`));
+    return out;
+  });
 
   r.post('/api/v1/emissions/forecasts/batch', {
     schema: {
@@ -424,12 +430,12 @@ export async function carbonRoutes(app: FastifyInstance, deps: CarbonDeps): Prom
       if (dataStartAt && dataEndAt && dataEndAt <= dataStartAt) throw new HttpProblem(400, `${i}/dataEndAt must be after dataStartAt`, `${i}/dataEndAt`);
       await knownLocation(ba, `${i}/location`);
       const requestedAt = item.requestedAt ? new Date(item.requestedAt) : now;
-      const stored = await answer(req, analyticsKey(ba, 'sdk-forecast-as-of', requestedAt.toISOString()), 300, async () => {
-        const f = await intensityForecastAsOf(db, ba, requestedAt);
-        return { forecast: f ? { madeAt: f.madeAt.toISOString(), points: f.points } : null };
-      });
-      if (!stored.forecast) throw new HttpProblem(404, `no carbon intensity forecast for ${ba} had been made by ${requestedAt.toISOString()}`, `${i}/requestedAt`);
-      return sdkForecast({ location: ba, points: stored.forecast.points, generatedAt: new Date(stored.forecast.madeAt), requestedAt, dataStartAt, dataEndAt, windowSize: item.windowSize });
+      // cached per forecast run (one per hour), not per requested instant, which rarely repeats
+      const madeAt = await intensityRunAsOf(db, ba, requestedAt);
+      if (!madeAt) throw new HttpProblem(404, `no carbon intensity forecast for ${ba} had been made by ${requestedAt.toISOString()}`, `${i}/requestedAt`);
+      const stored = await answer(req, analyticsKey(ba, 'sdk-forecast-run', madeAt.toISOString()), 3600,
+        async () => ({ madeAt: madeAt.toISOString(), points: await intensityRunPoints(db, ba, madeAt) }));
+      return sdkForecast({ location: ba, points: stored.points, generatedAt: new Date(stored.madeAt), requestedAt, dataStartAt, dataEndAt, windowSize: item.windowSize });
     }));
   });
 }

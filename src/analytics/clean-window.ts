@@ -30,21 +30,35 @@ const MINUTE_MS = 60_000;
 /** Averages are sums of products: equal windows may differ in the last bits. */
 const TIE_TOLERANCE = 1e-9;
 
+/** Index of the point covering `t` (the last one starting at or before it), or 0. Points sorted by start. */
+function pointAt(points: readonly TimedPoint[], t: number): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (points[mid]!.start <= t) lo = mid + 1; else hi = mid;
+  }
+  return Math.max(0, lo - 1);
+}
+
 /**
- * Time-weighted average over [start, end), as the Carbon Aware SDK computes it (EmissionsData.AverageOverPeriod):
- * each point's value weighted by the part of the interval it covers, so partial hours count by their minutes.
- * Unlike the SDK (which answers 0 for no data), an interval not fully covered by valued points has no average:
- * `{ gapAt }` is the first instant without a value.
+ * Time-weighted average over [start, end) of points sorted by start, as the Carbon Aware SDK computes it
+ * (EmissionsData.AverageOverPeriod): each point's value weighted by the part of the interval it covers, so
+ * partial hours count by their minutes. Unlike the SDK (which answers 0 for no data), an interval not fully
+ * covered by valued points has no average: `{ gapAt }` is the first instant without a value. Reads only the
+ * points inside the interval (`first`, when known, is the index to start from).
  */
-export function averageOverPeriod(points: readonly TimedPoint[], start: number, end: number): { value: number } | { gapAt: number } {
-  const inside = points.filter((p) => p.value !== null && p.start < end && p.start + p.durationMinutes * MINUTE_MS > start).sort((a, b) => a.start - b.start);
+export function averageOverPeriod(points: readonly TimedPoint[], start: number, end: number, first = pointAt(points, start)): { value: number } | { gapAt: number } {
   let cursor = start;
   let sum = 0;
-  for (const p of inside) {
-    if (p.start > cursor) return { gapAt: cursor };
-    const lo = Math.max(cursor, p.start);
-    const hi = Math.min(end, p.start + p.durationMinutes * MINUTE_MS);
-    if (hi > lo) { sum += p.value! * (hi - lo); cursor = hi; }
+  for (let k = first; k < points.length && cursor < end; k++) {
+    const p = points[k]!;
+    const pEnd = p.start + p.durationMinutes * MINUTE_MS;
+    if (pEnd <= cursor) continue;
+    if (p.start > cursor || p.value === null) return { gapAt: cursor };
+    const hi = Math.min(end, pEnd);
+    sum += p.value * (hi - cursor);
+    cursor = hi;
   }
   if (cursor < end) return { gapAt: cursor };
   return { value: sum / (end - start) };
@@ -53,7 +67,7 @@ export function averageOverPeriod(points: readonly TimedPoint[], start: number, 
 /** The time-weighted average over [start, start + length) of the window starting at point `first`, or null when any part lacks data. */
 function windowAverage(points: readonly TimedPoint[], first: number, lengthMs: number): number | null {
   const start = points[first]!.start;
-  const avg = averageOverPeriod(points.slice(first), start, start + lengthMs);
+  const avg = averageOverPeriod(points, start, start + lengthMs, first);
   return 'value' in avg ? avg.value : null;
 }
 

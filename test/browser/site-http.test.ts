@@ -79,7 +79,7 @@ for (const target of testDatabases()) {
       const track = accuracy.targets.intensity.all;
       assert.ok(track.hours > 0 && track.mapePct > 0, JSON.stringify(track));
       const page = await app.inject('/ba/CISO');
-      assert.ok(page.body.includes(`the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (same hour of the previous day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours)`), 'the track record under the intensity chart');
+      assert.ok(page.body.includes(`the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (repeating the last observed day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours)`), 'the track record under the intensity chart');
     });
 
     it('redirects lower-case codes and answers 404 for unknown BAs and embed kinds', async () => {

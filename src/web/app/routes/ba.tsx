@@ -197,7 +197,7 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
   });
   const track = d.accuracy?.targets.intensity.all;
   const trackNote = track && track.hours > 0 && track.mapePct !== null && track.naiveMapePct !== null
-    ? ` Over the last ${d.accuracy!.days} days the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (same hour of the previous day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours).`
+    ? ` Over the last ${d.accuracy!.days} days the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (repeating the last observed day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours).`
     : '';
   const forecastNote = fc.length ? ' Blue band: the 48-hour forecast range.'
     : d.forecast && !d.forecast.ok ? ` No 48-hour forecast: ${d.forecast.missing ? 'the forecast endpoint is not deployed on this server yet' : d.forecast.detail}.` : '';
