@@ -79,6 +79,13 @@ export const usable = (v: number | null | undefined): v is number => v !== null 
 /** Mean of absolute percentage errors given as fractions, in %; null with none. */
 export const mapePct = (errors: readonly number[]): number | null => (errors.length ? (errors.reduce((s, x) => s + x, 0) / errors.length) * 100 : null);
 
+/**
+ * Hours back from a forecast hour `k` hours after the data end (0 = the next hour) to the same hour of the last
+ * observed day: 24 for the first day ahead, 48 for the second, … The seasonal-naive reference of the backtest
+ * and of the accuracy report, and the direct model's "same hour" feature.
+ */
+export const lastDayLag = (k: number): number => 24 * Math.ceil((k + 1) / 24);
+
 /** A day-ahead forecast far from demand (PJM's early rows: DF ≈ D/3) is a data error, not a feature. */
 export function plausibleDf(df: number | null | undefined, reference: number | null | undefined): df is number {
   return usable(df) && usable(reference) && df / reference > 0.5 && df / reference < 2;
@@ -232,7 +239,7 @@ function directFeatures(z: ReadonlyArray<number | null>, o: number, k: number): 
   for (let a = 1; a <= MAX_LAST_AGE && last === null; a++) last = z[o - a] ?? null;
   if (last === null) return null;
   const i = o + k;
-  const d = Math.ceil((k + 1) / 24);
+  const d = lastDayLag(k) / 24;
   const meanOf = (at: (j: number) => number) => {
     let s = 0;
     let c = 0;
@@ -369,7 +376,7 @@ export function backtest(h: History, timeZone: string, opts: { target: ForecastT
       const i = Math.round((p.ts.getTime() - t0) / HOUR_MS);
       const k = i - from;
       const actual = h.y[i];
-      const naiveDay = h.y[i - 24 * Math.ceil((k + 1) / 24)];
+      const naiveDay = h.y[i - lastDayLag(k)];
       const naiveWeek = h.y[i - 168];
       if (!usable(actual) || !usable(naiveDay) || !usable(naiveWeek)) continue;
       ape.model.push(Math.abs(p.value - actual) / actual);

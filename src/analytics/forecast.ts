@@ -6,7 +6,7 @@ import { combineSources, HOUR_MS, loadBaHours, type DataSource } from './hourly.
 import { loadFactorOverrides } from './factors.ts';
 import { consumptionPoints, hourlyIntensity, loadSystemHours } from './intensity.ts';
 import { invalidateBa } from './analytics-cache.ts';
-import { calendarFor, extend, forecastTarget, mapePct, MODEL_NAMES, usable, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
+import { calendarFor, extend, forecastTarget, lastDayLag, mapePct, MODEL_NAMES, usable, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
 
 export type { ForecastTarget };
 
@@ -215,7 +215,7 @@ export async function forecastAccuracy(db: Db, code: string, days: number, now =
     if (bucket < 0) continue;
     const y = actual[p.target];
     const a = y[(ts - t0) / HOUR_MS];
-    const naive = y[(ts - t0) / HOUR_MS - 24 * Math.ceil(lead / 24)];
+    const naive = y[(ts - t0) / HOUR_MS - lastDayLag(lead - 1)];
     if (!usable(a) || !usable(naive)) continue;
     errors[p.target][bucket]!.model.push(Math.abs(Number(p.value) - a) / a);
     errors[p.target][bucket]!.naive.push(Math.abs(naive - a) / a);
