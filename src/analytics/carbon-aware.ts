@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import type { DataSource } from './hourly.ts';
-import { cleanWindow, type TimedPoint } from './clean-window.ts';
+import { cleanWindow, endOf, type TimedPoint } from './clean-window.ts';
 import { latestForecast } from './forecast.ts';
 
 /**
@@ -44,7 +44,7 @@ export function sdkForecast(input: SdkForecastInput): SdkEmissionsForecast {
   const pointMinutes = points[0]?.durationMinutes ?? 60;
   const windowSize = input.windowSize ?? pointMinutes;
   const start = input.dataStartAt?.getTime() ?? points[0]?.start ?? input.requestedAt.getTime();
-  const lastEnd = points.length ? points.at(-1)!.start + points.at(-1)!.durationMinutes * 60_000 : start;
+  const lastEnd = points.length ? endOf(points.at(-1)!) : start;
   const end = input.dataEndAt?.getTime() ?? lastEnd;
   const inRange = points.filter((p) => p.start >= start && p.start < end);
   const { optimal } = cleanWindow(inRange, { durationMinutes: windowSize, from: start, to: end, count: 1 });
@@ -113,8 +113,6 @@ export function sdkTimeSpan(minutes: number): string {
   const hms = `${pad(Math.floor(rest / 3600))}:${pad(Math.floor((rest % 3600) / 60))}:${pad(rest % 60)}`;
   return days ? `${days}.${hms}` : hms;
 }
-
-const endOf = (p: TimedPoint) => p.start + p.durationMinutes * 60_000;
 
 /**
  * The data points of one location inside [from, to] as SDK EmissionsData, chronological: every point that

@@ -11,7 +11,7 @@ import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, ST
 import { HOUR_MS, loadBaHours } from './hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness, newestFuelHours } from './now.ts';
-import { averageOverPeriod, cleanWindow, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
+import { averageOverPeriod, cleanWindow, endOf, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { intensityRunAsOf, intensityRunPoints, latestIntensityForecast, sdkBest, sdkEmissionsData, sdkForecast, type SdkEmissionsData } from './carbon-aware.ts';
 import { METHODOLOGY } from './methodology.ts';
 import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from './route-support.ts';
@@ -480,7 +480,7 @@ async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Dat
     const forecast = await latestIntensityForecast(db, ba);
     const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
     const last = forecast?.points.at(-1);
-    const to = last ? last.start + last.durationMinutes * 60_000 : 0;
+    const to = last ? endOf(last) : 0;
     if (forecast && to > from) {
       return { basis: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(to), source: forecast.source, dataThrough: forecast.dataThrough };
     }

@@ -30,6 +30,9 @@ const MINUTE_MS = 60_000;
 /** Averages are sums of products: equal windows may differ in the last bits. */
 const TIE_TOLERANCE = 1e-9;
 
+/** The instant a point ends (its start plus its duration). */
+export const endOf = (p: TimedPoint): number => p.start + p.durationMinutes * MINUTE_MS;
+
 /** Index of the point covering `t` (the last one starting at or before it), or 0. Points sorted by start. */
 function pointAt(points: readonly TimedPoint[], t: number): number {
   let lo = 0;
@@ -53,7 +56,7 @@ export function averageOverPeriod(points: readonly TimedPoint[], start: number, 
   let sum = 0;
   for (let k = first; k < points.length && cursor < end; k++) {
     const p = points[k]!;
-    const pEnd = p.start + p.durationMinutes * MINUTE_MS;
+    const pEnd = endOf(p);
     if (pEnd <= cursor) continue;
     if (p.start > cursor || p.value === null) return { gapAt: cursor };
     const hi = Math.min(end, pEnd);
