@@ -2,9 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
-import { forecastAccuracy } from '../src/analytics/forecast.ts';
-import { loadBaHours } from '../src/analytics/hourly.ts';
-import { hourlyIntensity } from '../src/analytics/intensity.ts';
+import { forecastAccuracy } from '../src/analytics/forecast/forecast.ts';
+import { loadBaHours } from '../src/analytics/shared/hourly.ts';
+import { hourlyIntensity } from '../src/analytics/intensity/intensity.ts';
 import { openEngineDb, percentile } from './support.ts';
 
 /**

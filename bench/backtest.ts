@@ -7,7 +7,7 @@ import { openDb } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
-import { HISTORY_DAYS } from '../src/analytics/forecast.ts';
+import { HISTORY_DAYS } from '../src/analytics/forecast/forecast.ts';
 import { backtestCsv, backtestReplay, backtestStored, formatBacktest } from '../src/cli/forecast-command.ts';
 
 /**

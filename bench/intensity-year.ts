@@ -1,5 +1,5 @@
-import { consumptionPoints, systemHour, systemLookups, type SystemHours } from '../src/analytics/intensity.ts';
-import { traceHour } from '../src/analytics/flow-tracing.ts';
+import { consumptionPoints, systemHour, systemLookups, type SystemHours } from '../src/analytics/intensity/intensity.ts';
+import { traceHour } from '../src/analytics/intensity/flow-tracing.ts';
 import { envInt, seeded } from './support.ts';
 
 /**

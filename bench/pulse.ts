@@ -4,9 +4,9 @@ import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { PointStore } from '../src/ingest/store-points.ts';
 import type { EiaPoint } from '../src/ingest/eia-schema.ts';
-import { dailyPulse } from '../src/analytics/pulse.ts';
+import { dailyPulse } from '../src/analytics/daily/pulse.ts';
 import { localDay, sameDateLastYear, addDays } from '../src/grid/local-day.ts';
-import type { IntensityBasis } from '../src/analytics/intensity.ts';
+import type { IntensityBasis } from '../src/analytics/intensity/intensity.ts';
 import { openEngineDb, percentile } from './support.ts';
 
 /**

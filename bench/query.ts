@@ -1,6 +1,6 @@
 import type { Db } from '../src/platform/db.ts';
 import { readObservations } from '../src/grid/observation-repository.ts';
-import { loadBaHours } from '../src/analytics/hourly.ts';
+import { loadBaHours } from '../src/analytics/shared/hourly.ts';
 import { envInt, fmt, percentile, printTable, seeded, timed } from './support.ts';
 import { openYearData, YEAR_START, type YearData } from './year-data.ts';
 

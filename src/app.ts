@@ -7,8 +7,10 @@ import { pendingMigrations } from './platform/migrate.ts';
 import { gridRoutes, seriesRoutes } from './grid/routes.ts';
 import { pipelineRoutes } from './ingest/routes.ts';
 import { dataRoutes } from './ingest/data-routes.ts';
-import { carbonRoutes } from './analytics/carbon-routes.ts';
-import { dailyRoutes } from './analytics/daily-routes.ts';
+import { intensityRoutes } from './analytics/intensity/intensity-routes.ts';
+import { cleanWindowRoutes } from './analytics/clean-window/clean-window-routes.ts';
+import { sdkRoutes } from './analytics/clean-window/sdk-routes.ts';
+import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { webRoutes } from './web/server.ts';
 
 export interface AppDeps { db: Db; logger: Logger; cache: Cache }
@@ -30,7 +32,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
   dataRoutes(app, deps.db);
-  await carbonRoutes(app, deps);
+  await intensityRoutes(app, deps);
+  await cleanWindowRoutes(app, deps);
+  await sdkRoutes(app, deps);
   await dailyRoutes(app, deps);
   await webRoutes(app, deps);
   return app;

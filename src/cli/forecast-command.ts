@@ -6,10 +6,10 @@ import { openDb, type Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { openCache } from '../platform/cache.ts';
 import { getBa, listBas } from '../grid/ba-repository.ts';
-import { HOUR_MS } from '../analytics/hourly.ts';
-import { backtest, type BacktestResult, type History } from '../analytics/forecast-model.ts';
+import { HOUR_MS } from '../analytics/shared/hourly.ts';
+import { backtest, type BacktestResult, type History } from '../analytics/forecast/forecast-model.ts';
 import { replayDir } from '../ingest/replay.ts';
-import { HISTORY_DAYS, loadDemandHistory, loadIntensityHistories, refreshForecasts, type ForecastTarget } from '../analytics/forecast.ts';
+import { HISTORY_DAYS, loadDemandHistory, loadIntensityHistories, refreshForecasts, type ForecastTarget } from '../analytics/forecast/forecast.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -12,7 +12,7 @@ import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
-import { refreshForecasts } from '../analytics/forecast.ts';
+import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BalancingAuthority } from '../grid/ba-repository.ts';
-import { consumptionPoints, productionPoints, toSystem, type SeriesRow } from '../analytics/intensity.ts';
-import { factorLookup } from '../analytics/factors.ts';
+import { consumptionPoints, productionPoints, toSystem, type SeriesRow } from '../analytics/intensity/intensity.ts';
+import { factorLookup } from '../analytics/intensity/factors.ts';
 import { simulateBa, simulateGrid } from './simulated-grid.ts';
 import { pointSeries } from './store-points.ts';
 import type { EiaPoint } from './eia-schema.ts';

@@ -4,7 +4,7 @@ import { metricsOf } from '../platform/metrics.ts';
 import { ensureSeriesMany, type SeriesSpec } from '../grid/series-repository.ts';
 import { upsertObservations, type ObservationInput, type Quality } from '../grid/observation-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
-import { changedInTransaction, notifyHoursChanged } from './change-events.ts';
+import { changedInTransaction, notifyHoursChanged } from '../platform/change-events.ts';
 
 const regionTypes: Record<string, string> = { D: 'demand', DF: 'forecast', NG: 'net_generation', TI: 'interchange' };
 

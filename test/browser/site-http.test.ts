@@ -5,12 +5,12 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { invalidateBa } from '../../src/analytics/analytics-cache.ts';
+import { invalidateBa } from '../../src/analytics/shared/analytics-cache.ts';
 import { memoryCache } from '../../src/platform/cache.ts';
 import { buildApp } from '../../src/app.ts';
 import { getBa } from '../../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../../src/ingest/simulated-grid.ts';
-import { loadBaHours } from '../../src/analytics/hourly.ts';
+import { loadBaHours } from '../../src/analytics/shared/hourly.ts';
 import type { Db } from '../../src/platform/db.ts';
 import { needs } from './support/availability.ts';
 

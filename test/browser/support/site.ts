@@ -6,7 +6,7 @@ import { memoryCache } from '../../../src/platform/cache.ts';
 import { buildApp } from '../../../src/app.ts';
 import { listBas } from '../../../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../../../src/ingest/simulated-grid.ts';
-import { refreshForecasts } from '../../../src/analytics/forecast.ts';
+import { refreshForecasts } from '../../../src/analytics/forecast/forecast.ts';
 
 export interface Site { url: string; app: FastifyInstance; db: Db; close(): Promise<void> }
 

@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../platform/db.ts';
+import { HttpProblem } from '../../platform/problem.ts';
+import { getBa } from '../../grid/ba-repository.ts';
+import { analyticsKey } from '../shared/analytics-cache.ts';
+import { HOUR_MS } from '../shared/hourly.ts';
+import { hourlyIntensity, INTENSITY_UNIT } from '../intensity/intensity.ts';
+import { newestFuelHours } from '../intensity/now.ts';
+import { cleanWindow, endOf, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
+import { latestIntensityForecast } from './carbon-aware.ts';
+import { METHODOLOGY } from '../shared/methodology.ts';
+import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, unknownBa } from '../shared/route-support.ts';
+import { generationTtl } from '../shared/route-support.ts';
+import type { CarbonDeps } from '../intensity/intensity-routes.ts';
+
+
+/** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
+export const MAX_DAYS = { production: 366, consumption: 31 } as const;
+const window = z.object({ start: z.string(), end: z.string(), avg: z.number().describe('time-weighted average intensity, gCO2eq/kWh') });
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
+
+export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
+  const { db, cache } = deps;
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const answer = routeAnswer(cache);
+  r.get('/api/v1/bas/:code/clean-window', {
+    schema: {
+      summary: 'Cleanest time to run a job of a given duration (consumption-based intensity, lifecycle factors)',
+      description: `${METHODOLOGY.cleanWindow} Without from/to: the stored forecast from now on when one exists, else the last 48 measured hours. ` +
+        `Range up to ${MAX_DAYS.consumption} days. ${METHODOLOGY.envelope}`,
+      params: codeParams,
+      querystring: z.object({
+        duration: z.string().default('PT1H').describe('ISO 8601 duration of the job, e.g. PT3H or PT90M (5 minutes to 3 days)'),
+        from: isoInstant.optional(), to: isoInstant.optional(),
+        count: z.coerce.number().int().min(1).max(24).default(3).describe('how many non-overlapping best windows'),
+      }),
+      response: {
+        200: z.object({
+          ...envelope, duration: z.string(), basis: z.enum(['forecast', 'history']), unit: z.literal(INTENSITY_UNIT),
+          optimal: z.array(window), best: z.array(window),
+          runNow: window.extend({ savingsPct: nullableNumber.describe('(runNow.avg − optimal.avg) / runNow.avg × 100') }).nullable(),
+        }),
+      },
+    },
+  }, async (req) => {
+    const minutes = parseDurationMinutes(req.query.duration);
+    if (minutes === undefined || minutes < 5 || minutes > 3 * 1440) throw new HttpProblem(400, 'duration: an ISO 8601 duration between PT5M and P3D, e.g. PT3H', 'duration');
+    const ba = req.params.code.toUpperCase();
+    const explicit = req.query.from !== undefined || req.query.to !== undefined;
+    const range = explicit ? rangeOf(req.query, MAX_DAYS.consumption) : undefined;
+    const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, range ? rangeKey(range) : 'latest');
+    return answer(req, key, (v) => generationTtl(v.dataThrough, range?.to), async () => {
+      if (!(await getBa(db, ba))) throw unknownBa(req.params.code);
+      const input = await cleanWindowInput(db, ba, range);
+      const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
+      const out = (w: Window) => ({ start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString(), avg: w.avg });
+      return {
+        ba, source: input.source, dataThrough: input.dataThrough, generatedAt: new Date().toISOString(),
+        duration: formatDuration(minutes), basis: input.basis, unit: INTENSITY_UNIT,
+        optimal: result.optimal.map(out), best: result.best.map(out),
+        runNow: result.runNow ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,
+      };
+    });
+  });
+
+}
+
+/**
+ * The points a clean window is searched over: the stored forecast when no range is given and one exists;
+ * otherwise measured consumption-based intensity (the last 48 hours up to the newest data by default).
+ */
+async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined) {
+  if (!range) {
+    const forecast = await latestIntensityForecast(db, ba);
+    const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const last = forecast?.points.at(-1);
+    const to = last ? endOf(last) : 0;
+    if (forecast && to > from) {
+      return { basis: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(to), source: forecast.source, dataThrough: forecast.dataThrough };
+    }
+  }
+  let window = range;
+  if (!window) {
+    // "latest" without a forecast: the 48 hours ending with the newest measured hour
+    const newest = (await newestFuelHours(db, ba)).get(ba);
+    const to = newest ? new Date(newest.getTime() + HOUR_MS) : new Date(Math.ceil(Date.now() / HOUR_MS) * HOUR_MS);
+    window = { from: new Date(to.getTime() - 48 * HOUR_MS), to };
+  }
+  const s = (await hourlyIntensity(db, ba, window.from, window.to, 'consumption', 'lifecycle'))!;
+  const points: TimedPoint[] = s.points.map((p) => ({ start: p.ts.getTime(), durationMinutes: 60, value: p.value }));
+  return { basis: 'history' as const, points, ...window, source: s.source, dataThrough: iso(s.dataThrough) };
+}

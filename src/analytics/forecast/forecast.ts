@@ -1,0 +1,235 @@
+import type { Logger } from 'pino';
+import type { Db } from '../../platform/db.ts';
+import type { Cache } from '../../platform/cache.ts';
+import { getBa, listBas, type BalancingAuthority } from '../../grid/ba-repository.ts';
+import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared/hourly.ts';
+import { loadFactorOverrides } from '../intensity/factors.ts';
+import { consumptionPoints, hourlyIntensity, loadSystemHours } from '../intensity/intensity.ts';
+import { invalidateBa } from '../shared/analytics-cache.ts';
+import { calendarFor, extend, forecastTarget, lastDayLag, mapePct, MODEL_NAMES, usable, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
+
+export type { ForecastTarget };
+
+export const FORECAST_HORIZON_HOURS = 48;
+/** Training windows: demand reads only its own two series; intensity traces every BA, so it reads less. */
+export const HISTORY_DAYS: Readonly<Record<ForecastTarget, number>> = { demand: 120, intensity: 35 };
+/** No forecast is made from data older than this (it would mostly forecast the past). */
+const MAX_DATA_AGE_HOURS = 5 * 24;
+const MAX_HORIZON_HOURS = 7 * 24;
+const RETENTION_DAYS = 30;
+
+export interface TargetHistory { history: History; source: DataSource }
+
+/** Hourly demand and EIA's day-ahead forecast of one BA over [from, to) (DF reaches into the future): only those two series are read. */
+export async function loadDemandHistory(db: Db, ba: BalancingAuthority, from: Date, to: Date): Promise<TargetHistory> {
+  const h = (await loadBaHours(db, ba, from, to, ['demand', 'forecast']))!;
+  return { history: { ts: h.ts, y: h.demand, df: h.forecast }, source: h.source };
+}
+
+/** Consumption-based lifecycle intensity of every BA over [from, to), traced once for the whole system. */
+export async function loadIntensityHistories(db: Db, from: Date, to: Date): Promise<Map<string, TargetHistory>> {
+  const [system, overrides] = await Promise.all([loadSystemHours(db, from, to), loadFactorOverrides(db)]);
+  const out = new Map<string, TargetHistory>();
+  for (const [ba, points] of consumptionPoints(system, 'lifecycle', overrides)) {
+    out.set(ba, { history: { ts: system.ts, y: points.map((p) => p.value) }, source: combineSources(system.sources.get(ba) ?? []) });
+  }
+  return out;
+}
+
+export interface TargetForecast { points: ForecastPoint[]; dataThrough: Date; trainRows: number }
+
+function lastKnown(y: History['y']): number {
+  for (let i = y.length - 1; i >= 0; i--) if (y[i] !== null && y[i] !== undefined) return i;
+  return -1;
+}
+
+/**
+ * Forecasts a target from the hour after its newest value through `now` + horizon (at most a week ahead of
+ * the data); a reason string when it cannot (no data, data older than five days, under two weeks of history).
+ */
+export function forecastFrom(target: ForecastTarget, h: TargetHistory, timeZone: string, now: Date, horizonHours = FORECAST_HORIZON_HOURS): TargetForecast | string {
+  const last = lastKnown(h.history.y);
+  if (last < 0) return 'no data';
+  const dataThrough = h.history.ts[last]!;
+  if (now.getTime() - dataThrough.getTime() > MAX_DATA_AGE_HOURS * HOUR_MS) return `data older than ${MAX_DATA_AGE_HOURS} h`;
+  const from = last + 1;
+  const until = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + horizonHours * HOUR_MS;
+  const hours = Math.min(MAX_HORIZON_HOURS, Math.round((until - dataThrough.getTime()) / HOUR_MS) - 1);
+  const missing = from + hours - h.history.ts.length;
+  const history = missing > 0 ? extend(h.history, missing) : h.history;
+  const calendar = calendarFor(history.ts, timeZone);
+  // DF rows after the data end are EIA's published day-ahead forecast: known at forecast time
+  const run = forecastTarget(target, history, calendar, { trainStart: 0, from, horizon: hours, dfKnownUntil: history.ts.length });
+  if (!run) return 'under two weeks of usable history';
+  return { points: run.points, dataThrough, trainRows: run.trainRows };
+}
+
+async function storeRun(db: Db, ba: string, target: ForecastTarget, madeAt: Date, source: DataSource, f: TargetForecast): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(`DELETE FROM forecast_runs WHERE ba_code = $1 AND target = $2 AND made_at = $3`, [ba, target, madeAt]);
+    await tx.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [ba, target, madeAt, MODEL_NAMES[target], source, f.dataThrough, f.trainRows]);
+    await tx.query(
+      `INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
+       SELECT $1, $2, $3, t.ts, t.value, t.low, t.high, $4
+         FROM unnest($5::timestamptz[], $6::float8[], $7::float8[], $8::float8[]) AS t (ts, value, low, high)`,
+      [ba, target, madeAt, MODEL_NAMES[target], f.points.map((p) => p.ts.toISOString()), f.points.map((p) => p.value), f.points.map((p) => p.low), f.points.map((p) => p.high)]);
+  });
+}
+
+export interface RefreshDeps { db: Db; logger: Pick<Logger, 'info' | 'warn' | 'error'>; cache?: Cache | undefined }
+export interface RefreshSummary { madeAt: string; stored: number; skipped: Array<{ ba: string; target: ForecastTarget; reason: string }>; failed: string[] }
+
+/**
+ * Retrains and re-forecasts demand and consumption-based intensity for every active BA (or `bas`), stores
+ * each forecast with its made-at time, prunes runs older than 30 days and drops the BAs' cached answers.
+ * One BA failing is logged and the others go on.
+ */
+export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; bas?: readonly string[] } = {}): Promise<RefreshSummary> {
+  const { db, logger } = deps;
+  const now = opts.now ?? new Date();
+  const madeAt = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  const horizonEnd = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + (FORECAST_HORIZON_HOURS + 1) * HOUR_MS);
+  const all = await listBas(db);
+  const bas = opts.bas ? all.filter((b) => opts.bas!.includes(b.code)) : all;
+  const summary: RefreshSummary = { madeAt: madeAt.toISOString(), stored: 0, skipped: [], failed: [] };
+  const intensity = await loadIntensityHistories(db, new Date(now.getTime() - HISTORY_DAYS.intensity * 86_400_000), horizonEnd);
+  for (const ba of bas) {
+    try {
+      const targets: Array<[ForecastTarget, TargetHistory | undefined]> = [
+        ['demand', ba.generationOnly ? undefined : await loadDemandHistory(db, ba, new Date(now.getTime() - HISTORY_DAYS.demand * 86_400_000), horizonEnd)],
+        ['intensity', intensity.get(ba.code)],
+      ];
+      for (const [target, history] of targets) {
+        const f = history ? forecastFrom(target, history, ba.timeZone, now) : 'no data';
+        if (typeof f === 'string') { summary.skipped.push({ ba: ba.code, target, reason: f }); continue; }
+        await storeRun(db, ba.code, target, madeAt, history!.source, f);
+        summary.stored++;
+      }
+      if (deps.cache) await invalidateBa(deps.cache, ba.code);
+    } catch (err) {
+      summary.failed.push(ba.code);
+      logger.error({ ba: ba.code, err: (err as Error).message }, 'forecast failed; the other BAs go on');
+    }
+  }
+  await db.query(`DELETE FROM forecast_runs WHERE made_at < $1`, [new Date(now.getTime() - RETENTION_DAYS * 86_400_000)]);
+  logger.info({ madeAt: summary.madeAt, stored: summary.stored, skipped: summary.skipped.length, failed: summary.failed }, 'forecasts refreshed');
+  return summary;
+}
+
+export interface ForecastRow {
+  ts: string; demandMw: number | null; demandLow: number | null; demandHigh: number | null;
+  intensity: number | null; intensityLow: number | null; intensityHigh: number | null;
+}
+
+export interface LatestForecast {
+  ba: string; source: DataSource; dataThrough: string | null; madeAt: string | null;
+  /** the model of each target's newest run (null: no run) */
+  models: Record<ForecastTarget, string | null>;
+  points: ForecastRow[];
+}
+
+/**
+ * The newest stored demand and intensity forecasts of a BA, merged by hour (every stored hour, oldest first).
+ * `madeAt` is the newer of the two runs; `dataThrough` the older of their data ends (the forecast rests on both).
+ * `undefined` for an unknown BA; no runs → empty points.
+ */
+export async function latestForecast(db: Db, code: string): Promise<LatestForecast | undefined> {
+  const ba: BalancingAuthority | undefined = await getBa(db, code);
+  if (!ba) return undefined;
+  const runs = await db.query<{ target: ForecastTarget; made_at: Date | string; source: string; data_through: Date | string; model: string }>(
+    `SELECT DISTINCT ON (target) target, made_at, source, data_through, model FROM forecast_runs
+      WHERE ba_code = $1 ORDER BY target, made_at DESC`, [ba.code]);
+  if (runs.length === 0) return { ba: ba.code, source: 'none', dataThrough: null, madeAt: null, models: { demand: null, intensity: null }, points: [] };
+  const rows = await db.query<{ target: ForecastTarget; ts: Date | string; value: number; low: number; high: number }>(
+    `SELECT f.target, f.ts, f.value, f.low, f.high FROM forecasts f
+       JOIN (VALUES ${runs.map((_, i) => `($${2 * i + 2}::text, $${2 * i + 3}::timestamptz)`).join(', ')}) AS r (target, made_at)
+         ON r.target = f.target AND r.made_at = f.made_at
+      WHERE f.ba_code = $1 ORDER BY f.ts`,
+    [ba.code, ...runs.flatMap((r) => [r.target, new Date(r.made_at).toISOString()])]);
+  const byTs = new Map<string, ForecastRow>();
+  for (const r of rows) {
+    const ts = new Date(r.ts).toISOString();
+    let row = byTs.get(ts);
+    if (!row) byTs.set(ts, (row = { ts, demandMw: null, demandLow: null, demandHigh: null, intensity: null, intensityLow: null, intensityHigh: null }));
+    if (r.target === 'demand') Object.assign(row, { demandMw: Number(r.value), demandLow: Number(r.low), demandHigh: Number(r.high) });
+    else Object.assign(row, { intensity: Number(r.value), intensityLow: Number(r.low), intensityHigh: Number(r.high) });
+  }
+  const times = (f: (r: typeof runs[number]) => Date | string) => runs.map((r) => new Date(f(r)).getTime());
+  return {
+    ba: ba.code,
+    source: combineSources(runs.map((r) => r.source)),
+    dataThrough: new Date(Math.min(...times((r) => r.data_through))).toISOString(),
+    madeAt: new Date(Math.max(...times((r) => r.made_at))).toISOString(),
+    models: { demand: runs.find((r) => r.target === 'demand')?.model ?? null, intensity: runs.find((r) => r.target === 'intensity')?.model ?? null },
+    points: [...byTs.values()].sort((a, b) => a.ts.localeCompare(b.ts)),
+  };
+}
+
+/** Lead-time buckets of the accuracy report, in hours after the forecast's data end (1 = the next hour). */
+export const ACCURACY_LEADS: ReadonlyArray<{ lead: string; from: number; to: number }> = [
+  { lead: '1-6 h', from: 1, to: 6 }, { lead: '7-24 h', from: 7, to: 24 }, { lead: '25-48 h', from: 25, to: 48 },
+];
+
+export interface AccuracyCell { hours: number; mapePct: number | null; naiveMapePct: number | null }
+export interface TargetAccuracy { runs: number; all: AccuracyCell; byLead: Array<AccuracyCell & { lead: string }> }
+export interface ForecastAccuracy {
+  ba: string; source: DataSource; dataThrough: string | null; days: number;
+  targets: Record<ForecastTarget, TargetAccuracy>;
+}
+
+/**
+ * How the stored forecasts made in the last `days` did against what was then observed: MAPE by lead time
+ * (hours after the data the forecast was made from), beside seasonal naive on the same hours (the same hour
+ * of the last day observed when the forecast was made, as in the backtest). Intensity is compared with the
+ * consumption-based lifecycle intensity the forecast targets. Hours not yet observed are left out.
+ * `undefined` for an unknown BA.
+ */
+export async function forecastAccuracy(db: Db, code: string, days: number, now = new Date()): Promise<ForecastAccuracy | undefined> {
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
+  const since = new Date(now.getTime() - days * 86_400_000);
+  const runs = await db.query<{ target: ForecastTarget; made_at: Date | string; data_through: Date | string }>(
+    `SELECT target, made_at, data_through FROM forecast_runs WHERE ba_code = $1 AND made_at >= $2`, [ba.code, since]);
+  const empty = (): TargetAccuracy => ({ runs: 0, all: { hours: 0, mapePct: null, naiveMapePct: null }, byLead: ACCURACY_LEADS.map((l) => ({ lead: l.lead, hours: 0, mapePct: null, naiveMapePct: null })) });
+  const out: ForecastAccuracy = { ba: ba.code, source: 'none', dataThrough: null, days, targets: { demand: empty(), intensity: empty() } };
+  if (runs.length === 0) return out;
+  const dataEnd = new Map(runs.map((r) => [`${r.target}|${new Date(r.made_at).getTime()}`, new Date(r.data_through).getTime()]));
+  const from = new Date(Math.min(...runs.map((r) => new Date(r.data_through).getTime())) - 48 * HOUR_MS);
+  const to = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
+  const [demand, intensity, points] = await Promise.all([
+    loadBaHours(db, ba, from, to, ['demand']),
+    hourlyIntensity(db, ba.code, from, to, 'consumption', 'lifecycle'),
+    db.query<{ target: ForecastTarget; made_at: Date | string; ts: Date | string; value: number }>(
+      `SELECT target, made_at, ts, value FROM forecasts WHERE ba_code = $1 AND made_at >= $2 AND ts < $3`, [ba.code, since, to]),
+  ]);
+  const t0 = from.getTime();
+  const actual: Record<ForecastTarget, ReadonlyArray<number | null>> = { demand: demand!.demand, intensity: intensity!.points.map((p) => p.value) };
+  const errors = { demand: ACCURACY_LEADS.map(() => ({ model: [] as number[], naive: [] as number[] })), intensity: ACCURACY_LEADS.map(() => ({ model: [] as number[], naive: [] as number[] })) };
+  for (const p of points) {
+    const end = dataEnd.get(`${p.target}|${new Date(p.made_at).getTime()}`);
+    if (end === undefined) continue;
+    const ts = new Date(p.ts).getTime();
+    const lead = Math.round((ts - end) / HOUR_MS);
+    const bucket = ACCURACY_LEADS.findIndex((l) => lead >= l.from && lead <= l.to);
+    if (bucket < 0) continue;
+    const y = actual[p.target];
+    const a = y[(ts - t0) / HOUR_MS];
+    const naive = y[(ts - t0) / HOUR_MS - lastDayLag(lead - 1)];
+    if (!usable(a) || !usable(naive)) continue;
+    errors[p.target][bucket]!.model.push(Math.abs(Number(p.value) - a) / a);
+    errors[p.target][bucket]!.naive.push(Math.abs(naive - a) / a);
+  }
+  for (const target of ['demand', 'intensity'] as const) {
+    const cells = errors[target];
+    out.targets[target] = {
+      runs: runs.filter((r) => r.target === target).length,
+      all: { hours: cells.reduce((n, c) => n + c.model.length, 0), mapePct: mapePct(cells.flatMap((c) => c.model)), naiveMapePct: mapePct(cells.flatMap((c) => c.naive)) },
+      byLead: cells.map((c, i) => ({ lead: ACCURACY_LEADS[i]!.lead, hours: c.model.length, mapePct: mapePct(c.model), naiveMapePct: mapePct(c.naive) })),
+    };
+  }
+  out.source = combineSources([demand!.source, intensity!.source].filter((s) => s !== 'none'));
+  const through = [demand!.dataThrough, intensity!.dataThrough].filter((d): d is Date => d !== null).map((d) => d.getTime());
+  out.dataThrough = through.length ? new Date(Math.max(...through)).toISOString() : null;
+  return out;
+}

@@ -1,0 +1,198 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Db } from '../../platform/db.ts';
+import type { Cache } from '../../platform/cache.ts';
+import { ALL_BAS, analyticsKey, dataTtlSeconds, subscribeInvalidation, type Listenable } from '../shared/analytics-cache.ts';
+import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, STORAGE_RULE } from './factors.ts';
+import { loadBaHours } from '../shared/hourly.ts';
+import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
+import { allNow, baNow, generationFreshness } from './now.ts';
+import { METHODOLOGY } from '../shared/methodology.ts';
+import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from '../shared/route-support.ts';
+
+export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
+
+/** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
+export const MAX_DAYS = { production: 366, consumption: 31 } as const;
+const freshness = z.object({ status: z.enum(['fresh', 'late', 'stale']), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
+
+export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
+  const { db, cache } = deps;
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const answer = routeAnswer(cache);
+
+  if ('listen' in db) {
+    const unlisten = await subscribeInvalidation(db as Db & Listenable, cache, deps.logger);
+    app.addHook('onClose', async () => { await unlisten(); });
+  }
+
+  r.get('/api/v1/emission-factors', {
+    schema: {
+      summary: 'Emission factors per fuel (gCO2eq/kWh), the storage rule and per-BA overrides',
+      description: `${METHODOLOGY.factors} ${METHODOLOGY.storage}`,
+      response: {
+        200: z.object({
+          sets: z.record(z.string(), z.record(z.string(), z.number())).describe('set name → EIA fuel code → gCO2eq/kWh'),
+          fuels: z.array(z.object({
+            code: z.string(), name: z.string(),
+            lifecycle: nullableNumber.describe('gCO2eq/kWh; null for storage (see storageRule)'), direct: nullableNumber,
+            renewable: z.boolean(), carbonFree: z.boolean(),
+          })),
+          storageRule: z.string(), negativeRule: z.string(),
+          overrides: z.array(z.object({ ba: z.string(), fuel: z.string(), set: z.enum(['lifecycle', 'direct']), value: z.number(), source: z.string() })),
+          unit: z.literal(INTENSITY_UNIT),
+        }),
+      },
+    },
+  }, async () => ({
+    sets: Object.fromEntries(FACTOR_SETS.map((s) => [s, factorTable(s)])),
+    fuels: FUELS.map((f) => ({ code: f.code, name: f.name, lifecycle: defaultFactor(f.code, 'lifecycle') ?? null, direct: defaultFactor(f.code, 'direct') ?? null, renewable: f.renewable, carbonFree: f.carbonFree })),
+    storageRule: STORAGE_RULE,
+    negativeRule: METHODOLOGY.negatives,
+    overrides: await loadFactorOverrides(db),
+    unit: INTENSITY_UNIT,
+  }));
+
+  r.get('/api/v1/bas/:code/intensity', {
+    schema: {
+      summary: 'Hourly carbon intensity of a BA (gCO2eq/kWh), production- or consumption-based; JSON or CSV',
+      description: `basis=production: ${METHODOLOGY.production} basis=consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
+        `Ranges: up to ${MAX_DAYS.production} days for production, ${MAX_DAYS.consumption} for consumption; default the last 48 hours.`,
+      params: codeParams,
+      querystring: z.object({
+        from: isoInstant.optional(), to: isoInstant.optional(),
+        basis: z.enum(['production', 'consumption']).default('consumption'),
+        factors: z.enum(['lifecycle', 'direct']).default('lifecycle'),
+        format: z.enum(['json', 'csv']).default('json'),
+      }),
+      response: {
+        200: z.object({
+          ...envelope, basis: z.enum(['production', 'consumption']), factors: z.enum(['lifecycle', 'direct']), unit: z.literal(INTENSITY_UNIT),
+          points: z.array(z.object({ ts: z.string(), value: nullableNumber.describe('gCO2eq/kWh'), flags: z.array(z.string()).describe(METHODOLOGY.flags) })),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    const { basis, factors, format } = req.query;
+    const range = rangeOf(req.query, MAX_DAYS[basis]);
+    const ba = req.params.code.toUpperCase();
+    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
+      const s = await hourlyIntensity(db, ba, range.from, range.to, basis, factors);
+      if (!s) throw unknownBa(req.params.code);
+      return intensityBody(s);
+    });
+    if (format === 'csv') return sendCsv(reply, `${ba}-intensity-${basis}`, toCsv(['ts', `intensity_${factors}_gco2eq_per_kwh`, 'flags'], body.points.map((p) => [p.ts, p.value, p.flags.join(';')])));
+    return body;
+  });
+
+  r.get('/api/v1/bas/:code/hourly', {
+    schema: {
+      summary: 'Chart data of a BA, column-oriented: demand, forecast, net generation, generation by fuel, interchange, both intensities',
+      description: 'All arrays align with `ts` (UTC hour starts); missing hours are null. Power in MW (EIA-930 MWh per hour). ' +
+        'interchange: MW per neighbour, positive = export from this BA. intensity: gCO2eq/kWh, lifecycle factors; ' +
+        `production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
+        `Range up to ${MAX_DAYS.consumption} days, default the last 48 hours. format=csv gives one row per hour.`,
+      params: codeParams,
+      querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), format: z.enum(['json', 'csv']).default('json') }),
+      response: {
+        200: z.object({
+          ...envelope, timeZone: z.string(), ts: z.array(z.string()),
+          demand: z.array(nullableNumber), forecast: z.array(nullableNumber), netGeneration: z.array(nullableNumber),
+          fuels: z.record(z.string(), z.array(nullableNumber)), interchange: z.record(z.string(), z.array(nullableNumber)),
+          intensity: z.object({ production: z.array(nullableNumber), consumption: z.array(nullableNumber), unit: z.literal(INTENSITY_UNIT) }),
+        }),
+      },
+    },
+  }, async (req, reply) => {
+    const range = rangeOf(req.query, MAX_DAYS.consumption);
+    const ba = req.params.code.toUpperCase();
+    const body = await answer(req, analyticsKey(ba, 'hourly', rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
+      const hours = await loadBaHours(db, ba, range.from, range.to);
+      if (!hours) throw unknownBa(req.params.code);
+      const [production, consumption] = await Promise.all([
+        hourlyIntensity(db, ba, range.from, range.to, 'production', 'lifecycle'),
+        hourlyIntensity(db, ba, range.from, range.to, 'consumption', 'lifecycle'),
+      ]);
+      return {
+        ba, source: hours.source, dataThrough: iso(hours.dataThrough), generatedAt: new Date().toISOString(),
+        timeZone: hours.ba.timeZone, ts: hours.ts.map((t) => t.toISOString()),
+        demand: hours.demand, forecast: hours.forecast, netGeneration: hours.netGeneration, fuels: hours.fuels, interchange: hours.interchange,
+        intensity: { production: production!.points.map((p) => p.value), consumption: consumption!.points.map((p) => p.value), unit: INTENSITY_UNIT },
+      };
+    });
+    if (req.query.format === 'csv') {
+      const fuels = Object.keys(body.fuels).sort(), neighbours = Object.keys(body.interchange).sort();
+      const header = ['ts', 'demand_mw', 'forecast_mw', 'net_generation_mw', ...fuels.map((f) => `fuel_${f}_mw`), ...neighbours.map((n) => `interchange_${n}_mw`),
+        'intensity_production_gco2eq_per_kwh', 'intensity_consumption_gco2eq_per_kwh'];
+      const rows = body.ts.map((t, i) => [t, body.demand[i], body.forecast[i], body.netGeneration[i], ...fuels.map((f) => body.fuels[f]![i]),
+        ...neighbours.map((n) => body.interchange[n]![i]), body.intensity.production[i], body.intensity.consumption[i]]);
+      return sendCsv(reply, `${ba}-hourly`, toCsv(header, rows));
+    }
+    return body;
+  });
+
+  r.get('/api/v1/bas/:code/now', {
+    schema: {
+      summary: "What's Powering Me: the BA's newest hour with fuel data",
+      description: 'mix: MW per fuel and share of positive generation (0–1). ' + METHODOLOGY.shares +
+        ` intensity: production and consumption based, gCO2eq/kWh, lifecycle factors. ${METHODOLOGY.production} ${METHODOLOGY.consumption} ` +
+        'imports: MW per neighbour, positive = into this BA (from this BA\'s own interchange reports). freshness: of the newest generation hour. ' +
+        `hour is null for a BA without any data. ${METHODOLOGY.envelope}`,
+      params: codeParams,
+      response: {
+        200: z.object({
+          ...envelope, hour: z.string().nullable(), demandMw: nullableNumber, netGenerationMw: nullableNumber,
+          mix: z.array(z.object({ fuel: z.string(), name: z.string(), mw: nullableNumber, share: nullableNumber })),
+          renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
+          intensity: z.object({ production: nullableNumber, consumption: nullableNumber, unit: z.literal(INTENSITY_UNIT) }),
+          imports: z.array(z.object({ ba: z.string(), mw: z.number() })), freshness,
+        }),
+      },
+    },
+  }, async (req) => {
+    const ba = req.params.code.toUpperCase();
+    return answer(req, analyticsKey(ba, 'now'), (v) => generationTtl(v.dataThrough), async () => {
+      const now = await baNow(db, ba, generationFreshness);
+      if (!now) throw unknownBa(req.params.code);
+      return now;
+    });
+  });
+
+  r.get('/api/v1/now', {
+    schema: {
+      summary: 'Every active BA at its newest hour: consumption- and production-based intensity, demand, renewable share, freshness',
+      description: 'For the home page; computed in a handful of queries for all BAs and cached until new hours arrive. ' +
+        `intensity: consumption-based, lifecycle factors, gCO2eq/kWh (${METHODOLOGY.consumption}) productionIntensity: ${METHODOLOGY.production} ` +
+        `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest observed hour of any series (non-null values; day-ahead forecasts excluded).`,
+      response: {
+        200: z.object({
+          generatedAt: z.string(), stale: z.boolean(),
+          data: z.array(z.object({
+            ba: z.string(), name: z.string(), region: z.string(), interconnection: z.string(), timeZone: z.string(), hour: z.string().nullable(),
+            intensity: nullableNumber, productionIntensity: nullableNumber, demandMw: nullableNumber, renewableShare: nullableNumber,
+            source, dataThrough: z.string().nullable(), freshness,
+          })),
+        }),
+      },
+    },
+  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => generationTtl(newestOf(v.data.map((d) => d.hour))), () => allNow(db, generationFreshness)));
+
+}
+
+function newestOf(hours: ReadonlyArray<string | null>): string | null {
+  return hours.reduce<string | null>((a, h) => (h !== null && (a === null || h > a) ? h : a), null);
+}
+
+function intensityBody(s: IntensitySeries) {
+  return {
+    ba: s.ba, source: s.source, dataThrough: iso(s.dataThrough), generatedAt: new Date().toISOString(),
+    basis: s.basis, factors: s.factors, unit: s.unit,
+    points: s.points.map((p) => ({ ts: p.ts.toISOString(), value: p.value, flags: p.flags })),
+  };
+}
+

@@ -1,0 +1,242 @@
+import type { Db } from '../../platform/db.ts';
+import { getBa } from '../../grid/ba-repository.ts';
+import { combineSources, HOUR_MS, hourStarts, type DataSource } from '../shared/hourly.ts';
+import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
+import { traceHour, type TraceFlag, type TraceHour, type TraceNode } from './flow-tracing.ts';
+
+export type IntensityBasis = 'production' | 'consumption';
+export const INTENSITY_UNIT = 'gCO2eq/kWh' as const;
+
+/**
+ * Why a value is null or less certain than usual:
+ * no-fuel-data (no generation-by-fuel values that hour), no-generation (fuel values present but no
+ * positive non-storage generation), partial-fuel-data (some of the BA's fuel series are null that hour),
+ * and the flow-tracing flags neighbour-missing, pair-mismatch, interchange-missing.
+ */
+export type IntensityFlag = 'no-fuel-data' | 'no-generation' | 'partial-fuel-data' | TraceFlag;
+
+export interface IntensityPoint { ts: Date; value: number | null; flags: IntensityFlag[] }
+
+export interface IntensitySeries {
+  ba: string;
+  basis: IntensityBasis;
+  factors: FactorSetName;
+  unit: typeof INTENSITY_UNIT;
+  points: IntensityPoint[];
+  /** newest hour with a non-null value, or null */
+  dataThrough: Date | null;
+  source: DataSource;
+}
+
+/** One BA-hour of production: emissions (kg), generation (MWh), intensity (g/kWh) or null with flags. */
+export interface ProductionHour { emissions: number; generation: number; value: number | null; flags: IntensityFlag[] }
+
+/**
+ * Production-based intensity of one hour from generation by fuel (MW ≈ MWh in the hour):
+ * Σ gen_f × factor_f / Σ gen_f over positive non-storage generation. Negative values are consumption
+ * (station load, pumping, charging) and left out. Storage discharge counts as generation at the
+ * non-storage intensity of the hour (STORAGE_RULE), so it adds energy and emissions but not intensity.
+ */
+export function productionHour(fuels: Readonly<Record<string, number | null | undefined>>, factor: FactorLookup): ProductionHour {
+  let emissions = 0;
+  let generation = 0;
+  let storage = 0;
+  let present = 0;
+  let missing = 0;
+  for (const [code, mw] of Object.entries(fuels)) {
+    if (mw === null || mw === undefined || !Number.isFinite(mw)) { missing++; continue; }
+    present++;
+    if (mw <= 0) continue;
+    if (isStorage(code)) { storage += mw; continue; }
+    emissions += mw * factor(code);
+    generation += mw;
+  }
+  if (present === 0) return { emissions: 0, generation: 0, value: null, flags: ['no-fuel-data'] };
+  const flags: IntensityFlag[] = missing > 0 ? ['partial-fuel-data'] : [];
+  if (generation <= 0) return { emissions: 0, generation: 0, value: null, flags: [...flags, 'no-generation'] };
+  const value = emissions / generation;
+  return { emissions: emissions + storage * value, generation: generation + storage, value, flags };
+}
+
+/** The values of hour i from columns keyed by fuel code or neighbour. */
+export function valuesAt(columns: Readonly<Record<string, readonly (number | null)[]>>, i: number): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [key, column] of Object.entries(columns)) out[key] = column[i] ?? null;
+  return out;
+}
+
+export function productionPoints(ts: readonly Date[], fuels: Readonly<Record<string, readonly (number | null)[]>>, factor: FactorLookup): IntensityPoint[] {
+  return ts.map((t, i) => {
+    const h = productionHour(valuesAt(fuels, i), factor);
+    return { ts: t, value: h.value, flags: h.flags };
+  });
+}
+
+/** Fuel and interchange columns of every BA over the same hours (the input of flow tracing). */
+export interface SystemHours {
+  ts: Date[];
+  fuels: Map<string, Record<string, (number | null)[]>>;
+  /** reporter → neighbour → MW, positive = export from the reporter */
+  interchange: Map<string, Record<string, (number | null)[]>>;
+  sources: Map<string, Set<string>>;
+}
+
+/** The flow-tracing input of hour i of the system, and each BA's own production flags. */
+export function systemHour(system: SystemHours, i: number, lookups: ReadonlyMap<string, FactorLookup>): { hour: TraceHour; ownFlags: Map<string, IntensityFlag[]> } {
+  const nodes = new Map<string, TraceNode>();
+  const ownFlags = new Map<string, IntensityFlag[]>();
+  for (const [ba, fuels] of system.fuels) {
+    const h = productionHour(valuesAt(fuels, i), lookups.get(ba)!);
+    ownFlags.set(ba, h.flags);
+    // BAs with fuel data but no generation this hour (solar-only at night) still trace their imports.
+    if (!h.flags.includes('no-fuel-data')) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
+  }
+  const interchange: Record<string, Record<string, number | null>> = {};
+  for (const [ba, row] of system.interchange) interchange[ba] = valuesAt(row, i);
+  return { hour: { nodes, interchange, reportsInterchange: new Set(system.interchange.keys()) }, ownFlags };
+}
+
+export function systemLookups(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, FactorLookup> {
+  return new Map([...system.fuels.keys()].map((ba) => [ba, factorLookup(set, ba, overrides)]));
+}
+
+/** Consumption-based points of every BA in the system (null with 'no-fuel-data' for BAs without fuel data). */
+export function consumptionPoints(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, IntensityPoint[]> {
+  const lookups = systemLookups(system, set, overrides);
+  const out = new Map<string, IntensityPoint[]>([...new Set([...system.fuels.keys(), ...system.interchange.keys()])].map((ba) => [ba, []]));
+  system.ts.forEach((ts, i) => {
+    const { hour, ownFlags } = systemHour(system, i, lookups);
+    const traced = traceHour(hour);
+    for (const [ba, points] of out) {
+      const flags = [...(ownFlags.get(ba) ?? ['no-fuel-data' as const]), ...(traced.flags.get(ba) ?? [])];
+      points.push({ ts, value: traced.intensity.get(ba) ?? null, flags });
+    }
+  });
+  return out;
+}
+
+/** One series over the asked hours: its non-null values and their instants (epoch ms). */
+export type SeriesRow = { ba: string; type: string; subtype: string; source: string; ms: number[]; vals: number[] };
+
+/**
+ * Places the series on the hours `ts` (any sorted list of hour starts); values at other instants are ignored.
+ * A series with rows only of nulls still gets its (all-null) column and names its source.
+ */
+export function toSystem(ts: Date[], rows: readonly SeriesRow[]): SystemHours {
+  const system: SystemHours = { ts, fuels: new Map(), interchange: new Map(), sources: new Map() };
+  const index = new Map(ts.map((t, i) => [t.getTime(), i]));
+  for (const r of rows) {
+    const target = r.type === 'generation_by_fuel' ? system.fuels : system.interchange;
+    let columns = target.get(r.ba);
+    if (!columns) target.set(r.ba, (columns = {}));
+    const column = (columns[r.subtype] ??= new Array<number | null>(ts.length).fill(null));
+    for (let k = 0; k < r.ms.length; k++) {
+      const i = index.get(Number(r.ms[k]));
+      if (i !== undefined) column[i] = Number(r.vals[k]);
+    }
+    let sources = system.sources.get(r.ba);
+    if (!sources) system.sources.set(r.ba, (sources = new Set()));
+    sources.add(r.source);
+  }
+  return system;
+}
+
+/**
+ * Which BAs' columns to read. Default: every BA. `{ ba }`: only that BA's fuel columns (all that
+ * production-based intensity needs). `{ reaching }`: every BA connected to that one through BA-to-BA
+ * interchange series (either side's, any hour): its consumption intensity depends on those BAs only
+ * (flow-tracing.ts solves each connected component on its own), so this reads a fraction of the system
+ * when the BA's interconnection is small, and never changes its result.
+ */
+export type SystemScope = { ba: string } | { reaching: string } | undefined;
+
+/** The series of the scope as a SQL condition on `s`, its parameters numbered from `next`. */
+function scopeFilter(scope: SystemScope, next: number): { sql: string; params: string[] } {
+  if (scope && 'ba' in scope) return { sql: `s.ba_code = $${next} AND s.type = 'generation_by_fuel'`, params: [scope.ba] };
+  const types = `s.type IN ('generation_by_fuel', 'ba_interchange')`;
+  if (!scope) return { sql: types, params: [] };
+  return { sql: `${types} AND s.ba_code IN (SELECT ba FROM reach)`, params: [scope.reaching] };
+}
+
+/** The recursive walk over interchange series that `{ reaching }` needs, before the SELECT. */
+const REACH = (param: number) => `WITH RECURSIVE link (a, b) AS (
+    SELECT ba_code, subtype FROM series WHERE type = 'ba_interchange'
+    UNION SELECT subtype, ba_code FROM series WHERE type = 'ba_interchange'),
+  reach (ba) AS (SELECT $${param}::text UNION SELECT link.b FROM reach JOIN link ON link.a = reach.ba) `;
+
+/** Sorted hour starts as runs of consecutive hours, [from, to). */
+function hourRuns(ts: readonly Date[]): { from: Date[]; to: Date[] } {
+  const from: Date[] = [];
+  const to: Date[] = [];
+  for (const t of ts) {
+    const last = to.at(-1);
+    if (last && last.getTime() === t.getTime()) to[to.length - 1] = new Date(t.getTime() + HOUR_MS);
+    else { from.push(t); to.push(new Date(t.getTime() + HOUR_MS)); }
+  }
+  return { from, to };
+}
+
+/**
+ * Reads the scope's columns at the hours `ts` in one query, one row per series (the driver decodes a few
+ * dozen rows, not one per series-hour), with only what tracing needs: the non-null values and their instants.
+ * `runs`: the hours are separate runs of consecutive hours (a pulse's six days), each read as an index range
+ * on (series_id, ts) per series; OFFSET 0 keeps the planner from flattening that into a scan of each series'
+ * whole month filtered down (3–4 times the rows for a pulse). Otherwise one plain range [first, last hour].
+ */
+async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean): Promise<SystemHours> {
+  if (ts.length === 0) return toSystem(ts, []);
+  const bounds = runs ? hourRuns(ts) : { from: [ts[0]!], to: [new Date(ts.at(-1)!.getTime() + HOUR_MS)] };
+  const observations = runs
+    ? `series s CROSS JOIN unnest($1::timestamptz[], $2::timestamptz[]) AS r (lo, hi)
+       CROSS JOIN LATERAL (SELECT o.ts, o.value FROM observations o WHERE o.series_id = s.id AND o.ts >= r.lo AND o.ts < r.hi OFFSET 0) o`
+    : `series s JOIN observations o ON o.series_id = s.id AND o.ts >= $1::timestamptz AND o.ts < $2::timestamptz`;
+  const filter = scopeFilter(scope, 3);
+  const rows = await db.query<SeriesRow>(
+    `${scope && 'reaching' in scope ? REACH(3) : ''}SELECT s.ba_code AS ba, s.type, s.subtype, s.source,
+            coalesce(array_agg(extract(epoch FROM o.ts)::float8 * 1000) FILTER (WHERE o.value IS NOT NULL), '{}') AS ms,
+            coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
+       FROM ${observations}
+      WHERE ${filter.sql}
+      GROUP BY s.id`,
+    [...runs ? [bounds.from.map((t) => t.toISOString()), bounds.to.map((t) => t.toISOString())] : [bounds.from[0]!.toISOString(), bounds.to[0]!.toISOString()], ...filter.params]);
+  return toSystem(ts, rows);
+}
+
+/** Loads fuel and BA-to-BA interchange columns over [from, to) in one query, of the BAs of `scope`. */
+export async function loadSystemHours(db: Db, from: Date, to: Date, scope?: SystemScope): Promise<SystemHours> {
+  return loadSystem(db, hourStarts(from, to), scope, false);
+}
+
+/** The same for a set of separate hours (e.g. each BA's newest hour, for GET /now; a pulse's six days). */
+export async function loadSystemAt(db: Db, hours: readonly Date[], scope?: SystemScope): Promise<SystemHours> {
+  return loadSystem(db, [...new Set(hours.map((h) => h.getTime()))].sort((a, b) => a - b).map((t) => new Date(t)), scope, true);
+}
+
+function newestValue(points: readonly IntensityPoint[]): Date | null {
+  for (let i = points.length - 1; i >= 0; i--) if (points[i]!.value !== null) return points[i]!.ts;
+  return null;
+}
+
+/** Production-based points of one BA from the system columns (no extra query). */
+export function productionFromSystem(system: SystemHours, ba: string, set: FactorSetName, overrides: readonly FactorOverride[] = []): IntensityPoint[] {
+  return productionPoints(system.ts, system.fuels.get(ba) ?? {}, factorLookup(set, ba, overrides));
+}
+
+/**
+ * Hourly carbon intensity of one BA over [from, to) (hour starts), in gCO2eq/kWh. Consumption-based
+ * intensity traces the flows of every BA connected to it, so it reads that part of the system for the range.
+ * `undefined` for an unknown BA.
+ * Source: production → the BA's own fuel series; consumption → every series that entered the trace.
+ */
+export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, basis: IntensityBasis, factors: FactorSetName): Promise<IntensitySeries | undefined> {
+  if (!(await getBa(db, ba))) return undefined;
+  const [system, overrides] = await Promise.all([
+    loadSystemHours(db, from, to, basis === 'production' ? { ba } : { reaching: ba }),
+    loadFactorOverrides(db),
+  ]);
+  const points = basis === 'production'
+    ? productionFromSystem(system, ba, factors, overrides)
+    : consumptionPoints(system, factors, overrides).get(ba) ?? system.ts.map((ts) => ({ ts, value: null, flags: ['no-fuel-data' as const] }));
+  const sources = basis === 'production' ? system.sources.get(ba) ?? [] : [...system.sources.values()].flatMap((s) => [...s]);
+  return { ba, basis, factors, unit: INTENSITY_UNIT, points, dataThrough: newestValue(points), source: combineSources(sources) };
+}

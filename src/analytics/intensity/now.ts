@@ -1,0 +1,153 @@
+import type { Db } from '../../platform/db.ts';
+import { getBa, listBas, type BalancingAuthority } from '../../grid/ba-repository.ts';
+import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared/hourly.ts';
+import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
+import { freshnessOf, type FreshnessStatus } from '../shared/freshness.ts';
+import { consumptionPoints, valuesAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
+
+export interface Freshness { status: FreshnessStatus; lagMinutes: number | null }
+/** Freshness of a BA's newest hour, injected so tests can pin `now`. */
+export type FreshnessOf = (newest: Date | null, now: Date) => Freshness;
+
+/** /now and /bas/{code}/now report the freshness of the generation-by-fuel hour their numbers stand on. */
+export const generationFreshness: FreshnessOf = freshnessOf('generation_by_fuel');
+
+export interface MixEntry { fuel: string; name: string; mw: number | null; share: number | null }
+export interface Mix { mix: MixEntry[]; renewableShare: number | null; carbonFreeShare: number | null }
+
+/**
+ * Fuel mix of one hour: MW per fuel and its share of positive generation (storage discharge included in
+ * the total; negative values shown as reported, with share 0). Largest first.
+ */
+export function mixOf(fuels: Readonly<Record<string, number | null>>): Mix {
+  const positive = (v: number | null) => (v !== null && v > 0 ? v : 0);
+  const total = Object.values(fuels).reduce<number>((t, v) => t + positive(v), 0);
+  const share = (v: number) => (total > 0 ? v / total : null);
+  const mix = Object.entries(fuels)
+    .map(([fuel, mw]) => ({ fuel, name: fuelInfo(fuel).name, mw, share: mw === null ? null : share(positive(mw)) }))
+    .sort((a, b) => (b.mw ?? -Infinity) - (a.mw ?? -Infinity) || a.fuel.localeCompare(b.fuel));
+  const sum = (pick: (code: string) => boolean) => Object.entries(fuels).reduce((t, [c, v]) => t + (pick(c) ? positive(v) : 0), 0);
+  return {
+    mix,
+    renewableShare: share(sum((c) => fuelInfo(c).renewable)),
+    carbonFreeShare: share(sum((c) => fuelInfo(c).carbonFree && !isStorage(c))),
+  };
+}
+
+/**
+ * Newest hour with a non-null value per BA, over the series `filter` selects: one index probe per series,
+ * reading past trailing nulls (EIA nulls are stored as null rows).
+ */
+async function newestHours(db: Db, filter: string, ba: string | undefined): Promise<Map<string, Date>> {
+  const rows = await db.query<{ ba: string; ts: Date | string }>(
+    `SELECT s.ba_code AS ba, max(o.ts) AS ts
+       FROM series s
+       CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) o
+      WHERE ${filter} ${ba ? 'AND s.ba_code = $1' : ''}
+      GROUP BY s.ba_code`, ba ? [ba] : []);
+  return new Map(rows.map((r) => [r.ba, new Date(r.ts)]));
+}
+
+/** Newest hour with a non-null generation-by-fuel value, per BA. */
+export function newestFuelHours(db: Db, ba?: string): Promise<Map<string, Date>> {
+  return newestHours(db, `s.type = 'generation_by_fuel'`, ba);
+}
+
+/** Newest observed hour with a non-null value, per BA: any series but the day-ahead forecast, which reaches ahead of the data. */
+function newestDataHours(db: Db, ba?: string): Promise<Map<string, Date>> {
+  return newestHours(db, `s.type <> 'forecast'`, ba);
+}
+
+/** Intensity of each BA at its own hour: production and consumption (one trace per distinct hour). */
+function intensitiesAt(system: SystemHours, hourOf: ReadonlyMap<string, Date>, set: FactorSetName, overrides: readonly FactorOverride[]) {
+  const consumption = consumptionPoints(system, set, overrides);
+  const index = new Map(system.ts.map((t, i) => [t.getTime(), i]));
+  const out = new Map<string, { production: number | null; consumption: number | null; fuels: Record<string, number | null> }>();
+  for (const [ba, hour] of hourOf) {
+    const i = index.get(hour.getTime());
+    if (i === undefined) continue;
+    const fuels = valuesAt(system.fuels.get(ba) ?? {}, i);
+    out.set(ba, {
+      production: productionHour(fuels, factorLookup(set, ba, overrides)).value,
+      consumption: consumption.get(ba)?.[i]?.value ?? null,
+      fuels,
+    });
+  }
+  return out;
+}
+
+export interface BaNowAnswer {
+  ba: string; source: DataSource; dataThrough: string | null; generatedAt: string;
+  hour: string | null; demandMw: number | null; netGenerationMw: number | null;
+  mix: MixEntry[]; renewableShare: number | null; carbonFreeShare: number | null;
+  intensity: { production: number | null; consumption: number | null; unit: typeof INTENSITY_UNIT };
+  imports: Array<{ ba: string; mw: number }>;
+  freshness: Freshness;
+}
+
+/**
+ * What's Powering Me: the BA's newest hour with fuel data (or, without any, its newest observed hour of any series):
+ * mix, shares, both intensities (lifecycle factors), imports by neighbour (positive = into this BA).
+ * `undefined` for an unknown BA.
+ */
+export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = new Date()): Promise<BaNowAnswer | undefined> {
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
+  const hour = (await newestFuelHours(db, code)).get(code) ?? (await newestDataHours(db, code)).get(code) ?? null;
+  const base = { ba: code, generatedAt: now.toISOString(), freshness: freshness(hour, now) };
+  if (!hour) {
+    return { ...base, source: 'none', dataThrough: null, hour: null, demandMw: null, netGenerationMw: null, mix: [], renewableShare: null,
+      carbonFreeShare: null, intensity: { production: null, consumption: null, unit: INTENSITY_UNIT }, imports: [] };
+  }
+  const [hours, system, overrides] = await Promise.all([
+    loadBaHours(db, ba, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour]), loadFactorOverrides(db)]);
+  const at = intensitiesAt(system, new Map([[code, hour]]), 'lifecycle', overrides).get(code);
+  const imports = Object.entries(hours!.interchange)
+    .filter(([, v]) => v[0] !== null && v[0] !== undefined)
+    .map(([neighbour, v]) => ({ ba: neighbour, mw: -(v[0] as number) }))
+    .sort((a, b) => b.mw - a.mw);
+  return {
+    ...base, source: hours!.source, dataThrough: hour.toISOString(), hour: hour.toISOString(),
+    demandMw: hours!.demand[0] ?? null, netGenerationMw: hours!.netGeneration[0] ?? null,
+    ...mixOf(valuesAt(hours!.fuels, 0)),
+    intensity: { production: at?.production ?? null, consumption: at?.consumption ?? null, unit: INTENSITY_UNIT },
+    imports,
+  };
+}
+
+export interface NowRow {
+  ba: string; name: string; region: string; interconnection: string; timeZone: string; hour: string | null;
+  intensity: number | null; productionIntensity: number | null; demandMw: number | null; renewableShare: number | null;
+  source: DataSource; dataThrough: string | null; freshness: Freshness;
+}
+
+/** Demand of each BA at its hour (one query). */
+async function demandAt(db: Db, hourOf: ReadonlyMap<string, Date>): Promise<Map<string, number | null>> {
+  if (hourOf.size === 0) return new Map();
+  const rows = await db.query<{ ba: string; ts: Date | string; value: number | null }>(
+    `SELECT s.ba_code AS ba, o.ts, o.value FROM series s JOIN observations o ON o.series_id = s.id
+      WHERE s.type = 'demand' AND o.ts = ANY ($1::timestamptz[])`,
+    [[...new Set([...hourOf.values()].map((h) => h.toISOString()))]]);
+  const out = new Map<string, number | null>();
+  for (const r of rows) if (hourOf.get(r.ba)?.getTime() === new Date(r.ts).getTime()) out.set(r.ba, r.value === null ? null : Number(r.value));
+  return out;
+}
+
+/** The home page's table: every active BA at its newest fuel hour, in five queries whatever the number of BAs. */
+export async function allNow(db: Db, freshness: FreshnessOf, now = new Date()): Promise<{ generatedAt: string; data: NowRow[] }> {
+  const [bas, fuelHours, dataHours, overrides] = await Promise.all([listBas(db), newestFuelHours(db), newestDataHours(db), loadFactorOverrides(db)]);
+  const [system, demand] = await Promise.all([loadSystemAt(db, [...fuelHours.values()]), demandAt(db, fuelHours)]);
+  const intensities = intensitiesAt(system, fuelHours, 'lifecycle', overrides);
+  const data = bas.map((ba: BalancingAuthority): NowRow => {
+    const hour = fuelHours.get(ba.code) ?? null;
+    const at = intensities.get(ba.code);
+    return {
+      ba: ba.code, name: ba.name, region: ba.region, interconnection: ba.interconnection, timeZone: ba.timeZone,
+      hour: hour?.toISOString() ?? null, intensity: at?.consumption ?? null, productionIntensity: at?.production ?? null,
+      demandMw: demand.get(ba.code) ?? null, renewableShare: at ? mixOf(at.fuels).renewableShare : null,
+      source: combineSources(system.sources.get(ba.code) ?? []), dataThrough: dataHours.get(ba.code)?.toISOString() ?? null,
+      freshness: freshness(hour, now),
+    };
+  });
+  return { generatedAt: now.toISOString(), data };
+}
