@@ -22,7 +22,7 @@ async function holder(dataDir: string): Promise<ChildProcess> {
 }
 
 function cli(args: string[], dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
   delete env.DATABASE_URL; // the embedded store is what is being tested
   const child = spawn(node, [path.join(root, 'src/cli/main.ts'), ...args], { env, cwd: dataDir });
   let stdout = '';
