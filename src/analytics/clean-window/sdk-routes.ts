@@ -11,7 +11,7 @@ import { averageOverPeriod } from './clean-window.ts';
 import { intensityRunAsOf, intensityRunPoints, sdkBest, sdkEmissionsData, sdkForecast, sdkHours, type SdkEmissionsData, type SdkHour } from './carbon-aware.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
 import { generationTtl, isoInstant, routeAnswer } from '../shared/route-support.ts';
-import type { CarbonDeps } from '../intensity/intensity-routes.ts';
+import { MAX_DAYS, type CarbonDeps } from '../intensity/intensity-routes.ts';
 
 /**
  * The Carbon Aware SDK Web API's endpoints (Green Software Foundation carbon-aware-sdk:
@@ -20,8 +20,6 @@ import type { CarbonDeps } from '../intensity/intensity-routes.ts';
  * values are consumption-based lifecycle gCO2eq/kWh. Every datetime goes through platform/instant.ts (no offset = UTC).
  */
 
-/** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
-export const MAX_DAYS = { production: 366, consumption: 31 } as const;
 /**
  * How far back from the newest fuel hour "now" looks for the newest hour whose consumption-based value is complete:
  * EIA's BA-to-BA interchange can lag the fuel mix by up to two days.
