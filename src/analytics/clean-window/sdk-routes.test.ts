@@ -308,10 +308,12 @@ for (const target of testDatabases()) {
         const zoned = await app.inject(`${path}from=2022-05-16T10:00:00Z&to=2022-05-16T12:00:00Z`);
         const bare = await app.inject(`${path}from=2022-05-16T10:00:00&to=2022-05-16T12:00`);
         assert.equal(bare.statusCode, 200, path);
-        assert.deepEqual({ ...bare.json(), generatedAt: null }, { ...zoned.json(), generatedAt: null }, path);
+        assert.deepEqual({ ...bare.json<object>(), generatedAt: null }, { ...zoned.json<object>(), generatedAt: null }, path);
       }
       const obs = (await app.inject('/api/v1/observations?series=ERCO.fuel.NG&from=2022-05-16T10:00:00&to=2022-05-16T12:00:00')).json();
       assert.deepEqual(obs.data.map((o: { value: number }) => o.value), [100, 50]);
+      const intensity = (await app.inject('/api/v1/bas/ERCO/intensity?from=2022-05-16T10:00:00&to=2022-05-16T12:00:00')).json();
+      assert.deepEqual(intensity.points.map((p: { ts: string; value: number }) => [p.ts, p.value]), [['2022-05-16T10:00:00.000Z', 490], ['2022-05-16T11:00:00.000Z', 250.5]]);
     });
 
     it("a '+' sent as a space: 400 naming the field and saying to encode it as %2B", async () => {
