@@ -73,6 +73,8 @@ describe('Carbon Aware SDK forecast windows', () => {
     assert.equal(problem({ dataEndAt: new Date(T0 + 6 * H + 1) }), 'dataEndAt');
     assert.equal(problem({ dataEndAt: new Date(T0 - H) }), 'dataEndAt');
     assert.equal(problem({ dataStartAt: new Date(T0 + 2 * H), dataEndAt: new Date(T0 + 2 * H) }), 'dataEndAt');
+    // dataStartAt at the forecast's end leaves nothing before the default dataEndAt: the field given is at fault
+    assert.equal(problem({ dataStartAt: new Date(T0 + 6 * H) }), 'dataStartAt');
     // the bounds themselves are inside, as in the SDK's EmissionsForecast.Validate
     assert.equal(problem({ dataStartAt: new Date(T0), dataEndAt: new Date(T0 + 6 * H) }), 'answered');
   });

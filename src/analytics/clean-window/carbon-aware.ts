@@ -71,7 +71,7 @@ export function sdkForecast(input: SdkForecastInput): SdkEmissionsForecast | Sdk
   const outside = (t: number) => minTime === undefined || t < minTime || t > maxTime!;
   if (input.dataStartAt && outside(start)) return { problem: { field: 'dataStartAt', detail: `dataStartAt must be within the forecast: ${span}` } };
   if (input.dataEndAt && outside(end)) return { problem: { field: 'dataEndAt', detail: `dataEndAt must be within the forecast: ${span}` } };
-  if (end <= start) return { problem: { field: 'dataEndAt', detail: 'dataEndAt must be after dataStartAt' } };
+  if (end <= start) return { problem: { field: input.dataEndAt ? 'dataEndAt' : 'dataStartAt', detail: `dataEndAt (${new Date(end).toISOString()}) must be after dataStartAt (${new Date(start).toISOString()})` } };
   const windows = rollingWindows(points, start, end, windowSize, tickMinutes);
   const min = Math.min(...windows.map((w) => w.avg));
   return {

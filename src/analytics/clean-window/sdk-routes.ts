@@ -242,8 +242,10 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
     if ('gapAt' in avg) {
       const field = avg.gapAt === start ? `${prefix}startTime` : `${prefix}endTime`;
       const incomplete = points.find((p) => p.start <= avg.gapAt && avg.gapAt < p.start + HOUR_MS)?.incomplete;
-      const why = incomplete ? `its consumption-based value is incomplete (${incomplete.join(', ')}: BA-to-BA interchange not published yet)` : 'no carbon intensity data';
-      throw new HttpProblem(400, `Period out of range: ${ba} has ${why} from ${new Date(avg.gapAt).toISOString()}, inside the requested period`, field);
+      const from = new Date(avg.gapAt).toISOString();
+      throw new HttpProblem(400, incomplete
+        ? `Period out of range: ${ba}'s consumption-based carbon intensity is incomplete from ${from} (${incomplete.join(', ')}: its BA-to-BA interchange is not published yet), inside the requested period`
+        : `Period out of range: ${ba} has no carbon intensity data from ${from}, inside the requested period`, field);
     }
     return { location: item.location, startTime: new Date(start).toISOString(), endTime: new Date(end).toISOString(), carbonIntensity: avg.value };
   };
