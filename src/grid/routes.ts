@@ -6,7 +6,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import { getBa, listBas } from './ba-repository.ts';
 import { getSeriesByKey, listSeries } from './series-repository.ts';
 import { readObservations } from './observation-repository.ts';
-import { ISO_DATE_OR_DATETIME } from './time.ts';
+import { isoInstant } from '../platform/instant.ts';
 
 const ba = z.object({
   code: z.string(), name: z.string(), timeZone: z.string(), region: z.string(), interconnection: z.string(),
@@ -37,7 +37,6 @@ export function gridRoutes(app: FastifyInstance, db: Db): void {
 }
 
 const MAX_RANGE_DAYS = 366;
-export const isoInstant = z.string().refine((s) => ISO_DATE_OR_DATETIME.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date (YYYY-MM-DD, UTC) or an instant with its zone (2025-08-01T17:00Z)');
 
 function toCsv(rows: Array<{ ts: string; value: number | null; quality: string }>): string {
   return 'ts,value,quality\n' + rows.map((r) => `${r.ts},${r.value ?? ''},${r.quality}`).join('\n') + '\n';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
-import { isoInstant } from '../grid/routes.ts';
+import { isoInstant } from '../platform/instant.ts';
 import { listFindings } from './check-runner.ts';
 import { CHECK_NAMES } from './quality-checks.ts';
 import { listBackfills, MAX_BACKFILL_ATTEMPTS } from './backfill.ts';
