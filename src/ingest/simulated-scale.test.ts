@@ -15,7 +15,7 @@ describe('simulated grid scale table', () => {
     assert.equal(readFileSync(SCALE_MODULE, 'utf8'), renderScaleModule(derived));
   });
 
-  it('scales every active US BA of the registry, with a source, and nothing else', async () => {
+  it('scales every active US BA of the registry, with its sources, and no Canadian or Mexican BA', async () => {
     const db = await openDb({ dataDir: ':memory:' });
     try {
       await migrate(db);
