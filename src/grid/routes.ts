@@ -9,16 +9,22 @@ import { readObservations } from './observation-repository.ts';
 import { ISO_DATE_OR_DATETIME } from './time.ts';
 
 const ba = z.object({
-  code: z.string(), name: z.string(), timeZone: z.string(), region: z.string(), interconnection: z.string(),
-  generationOnly: z.boolean(), active: z.boolean(), retiredOn: z.string().nullable(),
+  code: z.string().describe('EIA-930 BA code'), name: z.string(),
+  timeZone: z.string().describe('EIA-930 reporting time zone (IANA); BA-local days (pulse, rollups, baselines) use it'),
+  geographicTimeZone: z.string().describe('time zone the BA lies in (IANA); differs from timeZone for EPE, PNM, WACM (report in Arizona time), IPCO (Pacific) and LGEE (Central)'),
+  region: z.string(), interconnection: z.string(),
+  generationOnly: z.boolean().describe('reports no demand or day-ahead forecast'),
+  active: z.boolean().describe('false once retired'),
+  reportingSince: z.string().nullable().describe('first BA-local day of EIA-930 data (YYYY-MM-DD); null when unknown'),
+  retiredOn: z.string().nullable().describe("EIA's retirement date (YYYY-MM-DD, BA-local, last day asked for); null while reporting"),
 });
 
 export function gridRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/bas', {
     schema: {
-      summary: 'Balancing authorities reporting to EIA-930',
-      querystring: z.object({ includeRetired: z.enum(['true', 'false']).optional() }),
+      summary: 'Balancing authorities reporting to EIA-930 (registry: docs/ba-registry.md)',
+      querystring: z.object({ includeRetired: z.enum(['true', 'false']).optional().describe('true: retired BAs too, with their retiredOn') }),
       response: { 200: z.object({ data: z.array(ba) }) },
     },
   }, async (req) => ({ data: await listBas(db, { includeRetired: req.query.includeRetired === 'true' }) }));
