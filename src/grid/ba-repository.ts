@@ -4,7 +4,8 @@ import type { Db } from '../platform/db.ts';
  * A balancing authority of the registry (migrations/0016_ba_registry.sql, provenance in docs/ba-registry.md).
  * `timeZone` is EIA-930's *reporting* zone, the zone of every BA-local day; `geographicTimeZone` is
  * where the BA lies (they differ for EPE, PNM, WACM, IPCO and LGEE). Dates are `YYYY-MM-DD`, BA-local,
- * inclusive: `reportingSince` is the first day of EIA-930 data (null: unknown), `retiredOn` EIA's
+ * inclusive: `reportingSince` is the first day of the BA's EIA-930 data where it began after EIA-930 did
+ * (null: reporting since July 2015), `retiredOn` EIA's
  * retirement date (null: still reporting).
  */
 export interface BalancingAuthority {

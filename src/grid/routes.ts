@@ -15,7 +15,7 @@ const ba = z.object({
   region: z.string(), interconnection: z.string(),
   generationOnly: z.boolean().describe('reports no demand or day-ahead forecast'),
   active: z.boolean().describe('false once retired'),
-  reportingSince: z.string().nullable().describe('first BA-local day of EIA-930 data (YYYY-MM-DD); null when unknown'),
+  reportingSince: z.string().nullable().describe('first BA-local day of EIA-930 data (YYYY-MM-DD) for a BA that began after EIA-930 did; null: since July 2015'),
   retiredOn: z.string().nullable().describe("EIA's retirement date (YYYY-MM-DD, BA-local, last day asked for); null while reporting"),
 });
 
