@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getBa, listBas } from './ba-repository.ts';
-import { getSeriesByKey, listSeries } from './series-repository.ts';
+import { getSeriesByRef, listSeries, SERIES_REF_MESSAGE, SERIES_REF_PATTERN } from './series-repository.ts';
 import { readObservations } from './observation-repository.ts';
 import { ISO_DATE_OR_DATETIME } from './time.ts';
 
@@ -69,7 +69,7 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
     schema: {
       summary: 'Hourly observations of one series (ts = UTC start of the hour); JSON or CSV (format=csv), paged',
       querystring: z.object({
-        series: z.string().min(1).describe('series key, e.g. CISO.demand'),
+        series: z.string().regex(SERIES_REF_PATTERN, SERIES_REF_MESSAGE).describe('series key (CISO.demand) or numeric series id, as listed by /api/v1/series'),
         from: isoInstant, to: isoInstant,
         format: z.enum(['json', 'csv']).default('json'),
         limit: z.coerce.number().int().min(1).max(10000).default(1000),
@@ -82,12 +82,12 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
     const to = new Date(req.query.to);
     if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw new HttpProblem(400, `range longer than ${MAX_RANGE_DAYS} days`, 'to');
-    const s = await getSeriesByKey(db, series);
+    const s = await getSeriesByRef(db, series);
     if (!s) throw new HttpProblem(404, `unknown series '${series}'`, 'series');
     const rows = await readObservations(db, s.id, from, to, limit + 1, offset);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
     if (format === 'csv') return reply.type('text/csv').send(toCsv(page));
-    return { series: s.key, units: s.units, source: s.source, data: page, next: more ? offset + limit : null };
+    return { series: s.key, id: s.id, units: s.units, source: s.source, data: page, next: more ? offset + limit : null };
   });
 }
