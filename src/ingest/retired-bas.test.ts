@@ -21,7 +21,6 @@ import { pipelineFreshness } from './pipeline-freshness.ts';
  * straddling the retirement asks for WACM only up to that hour; PSCO, still reporting, for all of it.
  */
 const logger = pino({ level: 'silent' });
-const H = 3_600_000;
 const LAST_WACM_HOUR = '2026-04-01T06:00:00.000Z';
 
 for (const target of testDatabases()) {

@@ -219,7 +219,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + '(negative for forecasts reaching into the future). expectedLagMinutes (L): EIA-930\'s usual publishing delay for the type: '
         + 'demand 60, day-ahead forecast 0 (published the day before), net generation / total interchange / generation by fuel 1440, '
         + `BA-to-BA interchange 2880. status: fresh when lag ≤ L + ${SCHEDULE_SLACK_MINUTES} (our hourly schedule's slack), `
-        + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data; retired once the BA\'s EIA-930 retirement day has ended. dataThrough: newest observed (non-forecast) hour.`,
+        + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data; retired once the BA's EIA-930 retirement day has ended. dataThrough: newest observed (non-forecast) hour.`,
       params: codeParams,
       response: {
         200: z.object({
