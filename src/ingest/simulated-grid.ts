@@ -78,7 +78,8 @@ function ownHours(ba: BalancingAuthority, from: Date, hours: number): OwnHours {
   for (let h = 0; h < hours; h++) {
     const ts = new Date(from.getTime() + h * 3_600_000);
     const hour = Math.floor(ts.getTime() / 3_600_000);
-    const lh = localHour(ts, ba.timeZone);
+    // people and the sun keep the clocks of where the BA lies, not the zone it reports in (EPE: Mountain, reports in Arizona time)
+    const lh = localHour(ts, ba.geographicTimeZone);
     const shape = 0.75 + 0.15 * Math.sin(((lh - 10) / 24) * 2 * Math.PI) + 0.1 * Math.exp(-((lh - 19) ** 2) / 6);
     const demand = Math.round(scale * shape * (0.97 + 0.06 * draw(seed, hour, 0)));
     own.demand.push(ba.generationOnly ? 0 : demand);
