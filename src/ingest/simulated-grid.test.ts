@@ -15,7 +15,7 @@ import { parseGridemissionsCsv } from './gridemissions.ts';
 import { readDemandCsv } from '../cli/forecast-command.ts';
 import { SIMULATED_SCALE } from './simulated-scale.ts';
 
-const ciso = { code: 'CISO', name: 'CAISO', timeZone: 'America/Los_Angeles', region: 'CAL', interconnection: 'western', generationOnly: false, active: true, retiredOn: null };
+const ciso = { code: 'CISO', name: 'CAISO', timeZone: 'America/Los_Angeles', geographicTimeZone: 'America/Los_Angeles', region: 'CAL', interconnection: 'western', generationOnly: false, active: true, reportingSince: null, retiredOn: null };
 const ba = (code: string, region: string, generationOnly = false): BalancingAuthority => ({ ...ciso, code, name: code, region, generationOnly });
 /** Six interconnected western BAs (AVRN, generation-only, trades with BPAT and PACW), nine pairs. */
 const west = [ciso, ba('BANC', 'CAL'), ba('TIDC', 'CAL'), ba('BPAT', 'NW'), ba('AVRN', 'NW', true), ba('PACW', 'NW')];

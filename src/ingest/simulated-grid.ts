@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import { listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { INTERCONNECTIONS } from '../grid/interconnections.ts';
+import { activeHours } from '../grid/active-dates.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { PointStore, pointSeries } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
@@ -139,7 +140,8 @@ function ownHours(ba: BalancingAuthority, scale: BaScale, from: Date, hours: num
   for (let h = 0; h < hours; h++) {
     const ts = new Date(from.getTime() + h * 3_600_000);
     const hour = Math.floor(ts.getTime() / 3_600_000);
-    const lh = localHour(ts, ba.timeZone);
+    // people and the sun keep the clocks of where the BA lies, not the zone it reports in (EPE: Mountain, reports in Arizona time)
+    const lh = localHour(ts, ba.geographicTimeZone);
     const demand = Math.round(level * seasonal(scale.season, ts) * shape[lh]! * (0.97 + 0.06 * draw(seed, hour, 0)));
     own.demand.push(ba.generationOnly ? 0 : demand);
     own.load.push(demand);
@@ -293,13 +295,38 @@ export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): E
   return simulateGrid([ba], from, hours).get(ba.code)!;
 }
 
+/**
+ * simulateGrid over the hours in which each BA reports to EIA-930 (registry dates): the range is cut
+ * where the set of reporting BAs changes and each piece simulated with that set, so a retired BA has no
+ * hours after its retirement day and its partners balance without it (the simulation depends on the
+ * absolute hour only, so the pieces join seamlessly).
+ */
+export function simulateReportingGrid(bas: readonly BalancingAuthority[], from: Date, hours: number): Map<string, EiaPoint[]> {
+  const out = new Map<string, EiaPoint[]>(bas.map((b) => [b.code, []]));
+  let start = 0;
+  const spans = bas.map((b) => activeHours(b));
+  const activeAt = (h: number) => {
+    const t = from.getTime() + h * 3_600_000;
+    return bas.filter((_, i) => (spans[i]!.first === null || spans[i]!.first!.getTime() <= t) && (spans[i]!.last === null || spans[i]!.last!.getTime() >= t));
+  };
+  while (start < hours) {
+    const set = activeAt(start);
+    const key = set.map((b) => b.code).join();
+    let end = start + 1;
+    while (end < hours && activeAt(end).map((b) => b.code).join() === key) end++;
+    if (set.length) for (const [code, points] of simulateGrid(set, new Date(from.getTime() + start * 3_600_000), end - start)) out.get(code)!.push(...points);
+    start = end;
+  }
+  return out;
+}
+
 /** Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours. */
 export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number): Promise<RunTotals & { runId: number }> {
   const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: bas.length });
   const logger = deps.logger.child({ runId });
   const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
-  const grid = simulateGrid(bas, from, hours);
+  const grid = simulateReportingGrid(bas, from, hours);
   for (const ba of bas) {
     const points = grid.get(ba.code)!;
     const r = await store.store(points);
@@ -327,7 +354,7 @@ export async function fillSimulatedGap(deps: { db: Db; logger: Logger }, ba: Bal
   const have = new Set(stored.map((r) => `${r.type}|${r.subtype}|${new Date(r.ts).getTime()}`));
   const simulated = new Set((await deps.db.query<{ ba: string }>(`SELECT DISTINCT ba_code AS ba FROM series WHERE source = 'simulated'`)).map((r) => r.ba));
   const grid = (await listBas(deps.db)).filter((b) => b.code !== ba.code && simulated.has(b.code));
-  const points = simulateGrid([ba, ...grid], from, hours).get(ba.code)!.filter((p) => {
+  const points = simulateReportingGrid([ba, ...grid], from, hours).get(ba.code)!.filter((p) => {
     const { type, subtype } = pointSeries(p);
     return p.route === route && !have.has(`${type}|${subtype}|${p.ts.getTime()}`);
   });
