@@ -30,11 +30,12 @@ export interface BacktestResult {
  * their last origin: for each day, at each of `originHours` (local hours; default midnight only), fit on the
  * `trainDays` before the origin, forecast `horizon` hours and compare, on the hours where all have a value, with
  * seasonal naive: the same hour of the last observed day (t − 24 h for the first day ahead, t − 48 h for the
- * second) and the same hour a week earlier. Scored by lead time with the accuracy report's LeadScorer.
+ * second) and the same hour a week earlier. Scored by lead time with the accuracy report's LeadScorer; `served` is
+ * what the endpoint would serve under `servedByLead` (default INTENSITY_SERVED_BY_LEAD), `model` the model alone.
  * EIA's DF is known for the first 24 hours (it is published the day before); its own MAPE and the served
  * forecast's are reported on those hours (the fair comparison: both forecasts for the same day-ahead hours).
  */
-export function backtest(h: History, timeZone: string, opts: { target: ForecastTarget; testDays: number; trainDays: number; horizon?: number; originHours?: readonly number[] }): BacktestResult {
+export function backtest(h: History, timeZone: string, opts: { target: ForecastTarget; testDays: number; trainDays: number; horizon?: number; originHours?: readonly number[] | undefined; servedByLead?: readonly ServedMethod[] }): BacktestResult {
   const horizon = opts.horizon ?? 48;
   const originHours = opts.originHours ?? [0];
   const calendar = calendarFor(h.ts, timeZone);
@@ -55,7 +56,7 @@ export function backtest(h: History, timeZone: string, opts: { target: ForecastT
   let origins = 0;
   for (const [d, day] of days.entries()) {
     for (const from of day) {
-      const run = forecastTarget(opts.target, h, calendar, { trainStart: from - opts.trainDays * 24, from, horizon, dfKnownUntil: from + 24 });
+      const run = forecastTarget(opts.target, h, calendar, { trainStart: from - opts.trainDays * 24, from, horizon, dfKnownUntil: from + 24, ...(opts.servedByLead ? { servedByLead: opts.servedByLead } : {}) });
       if (!run) continue;
       counted.add(d);
       origins++;

@@ -1,19 +1,20 @@
 import { Matrix, solve } from 'ml-matrix';
 import { HOUR_MS } from '../shared/hourly.ts';
-import { BAND, dot, LAMBDA, median, quantile, type Calendar, type ForecastPoint, type History } from './forecast-model.ts';
+import { BAND, dot, LAMBDA, median, quantile, type ForecastPoint, type History } from './forecast-model.ts';
 import { lastDayLag, usable } from './scoring.ts';
 
 /*
  * The direct multi-horizon model of carbon intensity: one ridge regression per horizon bucket, in
- * ln(value / median), on the newest value, the day-before and week-before references, the usual profile and the
- * BA-local weekend of the target and of its reference day (MODEL_DEFINITIONS.intensity).
+ * ln(value / median), on the newest value, the day-before and week-before references and the usual profile
+ * (MODEL_DEFINITIONS.intensity). No calendar features: BA-local weekend flags helped PJM's backtest and hurt
+ * PACW's (fitted on too few weekends), so they are not used.
  */
 
 type Column = History['y'];
 
 /** First horizon (hours after the newest value, 0-based) of each bucket; one coefficient set per bucket. */
 const BUCKET_STARTS = [0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 18, 21, 24, 30, 36, 42, 48, 60, 72, 96, 120, 144] as const;
-const DIRECT_FEATURES = 8;
+const DIRECT_FEATURES = 6;
 /** The newest value may be this many hours old (a gap at the forecast origin) before the hour is skipped. */
 const MAX_LAST_AGE = 6;
 export const MIN_HISTORY_HOURS = 14 * 24;
@@ -32,17 +33,14 @@ export interface DirectModel {
   range: { min: number; max: number };
 }
 
-const weekend = (c: Calendar | undefined) => (c !== undefined && (c.weekday === 0 || c.weekday === 6) ? 1 : 0);
-
 /**
  * Features for a forecast made with values known before index `o`, for index o + k; `z` holds ln(value / scale)
  * (null where unknown): 1, the newest value (at most MAX_LAST_AGE hours old), the same hour of the last observed
  * day, the mean of that hour over the 7 days before, the mean of the newest hour's clock hour over the 7 days
- * before it, the same hour a week earlier, and whether the target hour and the same-hour reference fall on a
- * BA-local weekend (lower demand takes fossil units off the margin, and the reference may be a weekday).
- * `null` when the newest value or both daily references are missing.
+ * before it, and the same hour a week earlier (the weekly rhythm of demand moves fossil units on and off the
+ * margin; the mean of that hour stands in when it is missing). `null` when the newest value or both daily references are missing.
  */
-function directFeatures(z: ReadonlyArray<number | null>, calendar: readonly Calendar[], o: number, k: number): number[] | null {
+function directFeatures(z: ReadonlyArray<number | null>, o: number, k: number): number[] | null {
   let last: number | null = null;
   for (let a = 1; a <= MAX_LAST_AGE && last === null; a++) last = z[o - a] ?? null;
   if (last === null) return null;
@@ -61,8 +59,7 @@ function directFeatures(z: ReadonlyArray<number | null>, calendar: readonly Cale
   const usualNow = meanOf((j) => o - 1 - 24 * (j + 1));
   const sameHour = z[i - 24 * d] ?? usual;
   if (usual === null || usualNow === null || sameHour === null) return null;
-  const lastWeek = z[i - 168] ?? usual;
-  return [1, last, sameHour, usual, usualNow, lastWeek, weekend(calendar[i]), weekend(calendar[i - 24 * d])];
+  return [1, last, sameHour, usual, usualNow, z[i - 168] ?? usual];
 }
 
 /** ln(value / scale) of the usable values before `end`, null elsewhere. */
@@ -74,7 +71,7 @@ function logScaled(y: Column, end: number, scale: number): Array<number | null> 
  * Fits one ridge regression per horizon bucket on every origin in [start, end) and every horizon below
  * `horizon` whose target is known before `end`. `undefined` under two weeks of usable values.
  */
-export function fitDirect(h: History, calendar: readonly Calendar[], start: number, end: number, horizon: number): DirectModel | undefined {
+export function fitDirect(h: History, start: number, end: number, horizon: number): DirectModel | undefined {
   const values: number[] = [];
   for (let i = Math.max(0, start); i < end; i++) if (usable(h.y[i])) values.push(h.y[i]!);
   if (values.length < MIN_HISTORY_HOURS) return undefined;
@@ -87,7 +84,7 @@ export function fitDirect(h: History, calendar: readonly Calendar[], start: numb
     for (let k = 0; k < horizon && o + k < end; k++) {
       const y = z[o + k];
       if (y === null || y === undefined) continue;
-      const x = directFeatures(z, calendar, o, k);
+      const x = directFeatures(z, o, k);
       if (!x) continue;
       const a = acc[bucketOf(k)]!;
       a.rows.push([x, y]);
@@ -113,11 +110,11 @@ export function fitDirect(h: History, calendar: readonly Calendar[], start: numb
  * Predicts the hours [from, from + horizon) of `h` from the values before `from` (a bucket without its own fit
  * uses the nearest shorter one's coefficients). Hours without features (a long gap) are skipped.
  */
-export function predictDirect(h: History, calendar: readonly Calendar[], model: DirectModel, from: number, horizon: number): ForecastPoint[] {
+export function predictDirect(h: History, model: DirectModel, from: number, horizon: number): ForecastPoint[] {
   const z = logScaled(h.y, from, model.scale);
   const out: ForecastPoint[] = [];
   for (let k = 0; k < horizon; k++) {
-    const x = directFeatures(z, calendar, from, k);
+    const x = directFeatures(z, from, k);
     if (!x) continue;
     let b = bucketOf(k);
     while (b > 0 && !model.buckets[b]) b--;

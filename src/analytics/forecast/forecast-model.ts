@@ -1,6 +1,6 @@
 import { Matrix, solve } from 'ml-matrix';
 import { HOUR_MS } from '../shared/hourly.ts';
-import { localMidnight, wallClock } from '../../grid/local-day.ts';
+import { wallClock } from '../../grid/local-day.ts';
 import { usable } from './scoring.ts';
 
 type Column = ReadonlyArray<number | null>;
@@ -14,7 +14,7 @@ export type ForecastTarget = 'demand' | 'intensity';
  * Each target has the model that won its backtest (bench/RESULTS.md): demand follows the calendar and EIA's
  * own day-ahead forecast; carbon intensity follows the weather of the last hours and days, which persists.
  */
-export const MODEL_NAMES: Readonly<Record<ForecastTarget, string>> = { demand: 'ridge-log-calendar-lags-v1', intensity: 'direct-ridge-log-v1' };
+export const MODEL_NAMES: Readonly<Record<ForecastTarget, string>> = { demand: 'ridge-log-calendar-lags-v1', intensity: 'direct-ridge-log-v2' };
 
 /**
  * Ridge regression on, per hour: an intercept, local hour-of-day and weekday one-hots, two annual harmonics
@@ -29,8 +29,9 @@ export const MODEL_DEFINITIONS: Readonly<Record<ForecastTarget, string>> = {
     + 'use the model\'s own predictions as lags. Band: the 5th and 95th percentiles of the in-sample relative residuals, widened by √(1 + days ahead).',
   intensity: 'Carbon intensity: a direct multi-horizon ridge regression (λ = 1) of ln(value / median), one set of coefficients per horizon bucket '
     + '(1, 2, … 6 h, then wider buckets to 7 days), on the newest observed value, the same hour of the last observed day, the mean of that hour over the '
-    + '7 observed days before, and the mean of the newest hour\'s clock hour over the 7 days before it (so today\'s departure from the usual profile '
-    + 'fades with the horizon as the data says it does). Band: the 5th and 95th percentiles of the in-sample relative residuals of the horizon bucket.',
+    + '7 observed days before, the mean of the newest hour\'s clock hour over the 7 days before it (so today\'s departure from the usual profile '
+    + 'fades with the horizon as the data says it does) and the same hour a week earlier (the weekly rhythm of demand). '
+    + 'Band: the 5th and 95th percentiles of the in-sample relative residuals of the horizon bucket.',
 };
 
 /** Ridge penalty of both models (the intercept is not penalised). */
