@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { sharedDataTest, sharedPath } from '../../../test/support/shared-data.ts';
 import { parsePjmUtc, PJM_FUEL_CODES, pjmIntensityHistory, readPjmFuelCsv } from './pjm-fuel.ts';
-import { backtestPjmFuel } from '../../cli/forecast-command.ts';
+import { backtestPjmFuel, originHoursOf } from '../../cli/forecast-command.ts';
 import { assertServesTheBetter } from './forecast-test-support.ts';
 
 const HEADER = 'datetime_beginning_utc,datetime_beginning_ept,fuel_type,mw,fuel_percentage_of_total,is_renewable';
@@ -67,6 +67,12 @@ describe('PJM generation by fuel (Data Miner 2 gen_by_fuel)', () => {
     assert.deepEqual(mix.fuels.COL, [100, null, 120]);
     // 07:00 has coal but no gas: part of the mix is missing, so its intensity is left out
     assert.deepEqual(pjmIntensityHistory(mix).y.map((v) => v === null ? null : Math.round(v * 1000) / 1000), [(100 * 820 + 300 * 490) / 400, null, null]);
+  });
+
+  it('--origins-per-day spreads origins evenly from local midnight and refuses uneven counts', () => {
+    assert.deepEqual(originHoursOf(undefined), [0]);
+    assert.deepEqual(originHoursOf('4'), [0, 6, 12, 18]);
+    assert.throws(() => originHoursOf('5'), /--origins-per-day/);
   });
 
   it('refuses a file that is not PJM\'s, naming the columns it needs', () => {
