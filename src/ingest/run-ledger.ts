@@ -35,11 +35,15 @@ export async function finishRun(db: Db, id: number, t: RunTotals): Promise<void>
     [id, status, t.fetched, t.inserted, t.updated, t.rejected, t.requests, t.retries, JSON.stringify(t.errors), t.duplicates ?? 0, t.conflicting ?? 0, JSON.stringify(t.reasons ?? {})]);
 }
 
-export function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
-  return db.query(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
+/** The newest runs, for /api/v1/pipeline/runs; jsonb columns (params, errors, rejections) come back as JSON on both drivers. */
+export async function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
+  const rows = await db.query<Record<string, unknown>>(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
       rows_fetched AS "rowsFetched", rows_inserted AS "rowsInserted", rows_updated AS "rowsUpdated",
-      rows_rejected AS "rowsRejected", rows_duplicate AS "rowsDuplicate", rows_conflicting AS "rowsConflicting", rejections, requests, retries, errors, heartbeat_at AS "heartbeatAt", resumed_from AS "resumedFrom"
+      rows_rejected AS "rowsRejected", rows_duplicate AS "rowsDuplicate", rows_conflicting AS "rowsConflicting", rejections, requests, retries, errors,
+      heartbeat_at AS "heartbeatAt", resumed_from AS "resumedFrom"
     FROM ingest_runs ORDER BY id DESC LIMIT $1`, [limit]);
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  return rows.map((r) => ({ ...r, params: json(r.params), errors: json(r.errors), rejections: json(r.rejections) }));
 }
 
 /** Running totals and a heartbeat, so a killed run leaves its numbers and can be told from a live one. */
