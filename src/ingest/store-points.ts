@@ -177,17 +177,22 @@ export class PointStore {
   async store(points: EiaPoint[], batch = 'batch'): Promise<StoreCounts> {
     this.knownBas ??= new Set((await this.db.query<{ code: string }>('SELECT code FROM balancing_authorities')).map((r) => r.code));
     const reasons: Record<string, number> = {};
+    const refused = new Map<string, { ba: string; route: string; code: string; reason: string; points: number }>();
     const accepted: Array<{ p: EiaPoint; type: string; key: string }> = [];
     for (const p of points) {
       const { type, subtype } = pointSeries(p);
       const reason = !type ? `unknown ${p.route} type` : !this.knownBas.has(p.ba) || (p.route === 'interchange' && !this.knownBas.has(p.code)) ? 'unknown balancing authority' : undefined;
       if (reason) {
         addReason(reasons, reason);
-        this.logger.warn({ ba: p.ba, route: p.route, code: p.code, reason }, 'rejected point');
+        const k = `${p.ba}|${p.route}|${p.code}`;
+        const seen = refused.get(k);
+        if (seen) seen.points++; else refused.set(k, { ba: p.ba, route: p.route, code: p.code, reason, points: 1 });
         continue;
       }
       accepted.push({ p, type: type!, key: this.resolve(p.ba, type!, subtype, p) });
     }
+    // one line per series refused, not one per point
+    for (const r of refused.values()) this.logger.warn({ batch, ...r }, 'rejected points');
     await this.createPending();
     const rows = accepted.map(({ p, type, key }) => ({ seriesId: this.ids.get(key)!, ts: p.ts, value: p.value, quality: quality(type, p.value), seriesKey: seriesKey(p.ba, type, pointSeries(p).subtype), ba: p.ba }));
     const settled = settleDuplicates(rows);
