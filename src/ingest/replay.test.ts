@@ -192,6 +192,18 @@ for (const target of testDatabases()) {
       assert.deepEqual(lines.find((l) => l.msg === 'replayed file')!.reasons, r.reasons);
     }));
 
+    it('a recorded EIA response holding fewer rows than its total is an incomplete read: rows kept, the run not complete', () => withDb(async (db) => {
+      const file = path.join(dir, 'short', 'region-data_PACW.json');
+      mkdirSync(path.dirname(file), { recursive: true });
+      const row = (period: string) => ({ period, respondent: 'PACW', type: 'D', value: '2515' });
+      writeFileSync(file, JSON.stringify({ response: { total: '3', data: [row('2024-01-01T01'), row('2024-01-01T02')] }, request: { command: '/v2/electricity/rto/region-data/data/' } }));
+      const r = await replayDir({ db, logger: quiet }, file);
+      assert.deepEqual(r.errors, ['region-data_PACW.json: incomplete read: 2 rows received of total 3: one page of a paged response, the rest is not in the file']);
+      assert.equal(r.inserted, 2);
+      const [run] = await db.query<{ status: string }>('SELECT status FROM ingest_runs WHERE id = $1', [r.runId]);
+      assert.equal(run!.status, 'partial');
+    }));
+
     it('reads the real EBA_raw.csv: values where the file has them, hour starts one hour before its stamps, per-file log = summary', sharedDataTest(), () => withDb(async (db) => {
       const { logger, lines } = capture();
       const r = await replayDir({ db, logger }, sharedPath('eia930', 'gridemissions', 'EBA_raw.csv'));

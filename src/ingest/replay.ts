@@ -17,21 +17,25 @@ function routeOf(file: string, json: unknown): EiaRoute | undefined {
   return undefined;
 }
 
-interface FileRead { points: EiaPoint[]; fetched: number; rejected: number; reasons: Record<string, number> }
+/** `incomplete`: why the file is not a whole read (its rows are kept, and the run says so). */
+interface FileRead { points: EiaPoint[]; fetched: number; rejected: number; reasons: Record<string, number>; incomplete?: string }
 
 /** A recorded EIA v2 JSON response: its data rows are archived as a raw page, each row parsed on its own. */
 async function readJson(db: Db, runId: number, file: string, text: string): Promise<FileRead> {
   const json = JSON.parse(text);
   const route = routeOf(file, json);
   if (!route) throw new Error('cannot tell the route (region, fuel or interchange)');
-  const data = envelope.parse(json).response.data;
+  const { data, total } = envelope.parse(json).response;
   await saveRawPage(db, runId, { route, request: file, offset: 0, rows: data });
+  // A recorded response is one page: when it holds fewer rows than its total (EIA's 5,000-row cap),
+  // the read it belongs to is incomplete, as the client's checkRead would say of a live one.
+  const incomplete = data.length === total ? undefined : `${data.length} rows received of total ${total}: one page of a paged response, the rest is not in the file`;
   const points: EiaPoint[] = [];
   const reasons: Record<string, number> = {};
   for (const raw of data) {
     try { points.push(toPoint(route, raw)); } catch (err) { addReason(reasons, rowRejection(raw, err)); }
   }
-  return { points, fetched: data.length, rejected: data.length - points.length, reasons };
+  return { points, fetched: data.length, rejected: data.length - points.length, reasons, ...(incomplete ? { incomplete } : {}) };
 }
 
 /** A gridemissions wide CSV (E_ or EBA layout): its lines are archived as a raw page (route 'wide-csv'). */
@@ -47,7 +51,8 @@ async function readWideCsv(db: Db, runId: number, file: string, text: string, lo
  * gridemissions wide CSV files (`*.csv`, E_ or EBA layout). Each file is one batch: values it
  * cannot read are rejected and counted by reason, a series and hour it gives two different values
  * is refused (settleDuplicates), and the per-file log line carries the same counts that the run's
- * totals sum. A file that cannot be read at all is an error of the run, not fatal to the others.
+ * totals sum. A file that cannot be read at all is an error of the run, not fatal to the others; so
+ * is a JSON response holding fewer rows than its `total` (its rows are kept, the run is not complete).
  */
 export async function replayDir(deps: { db: Db; logger: Logger }, target: string): Promise<RunTotals & { runId: number }> {
   const runId = await startRun(deps.db, 'replay', 'replay', { dir: target });
@@ -70,6 +75,10 @@ export async function replayDir(deps: { db: Db; logger: Logger }, target: string
       const counts = { ...stored, rejected: read.rejected + stored.rejected, reasons };
       t.fetched += read.fetched;
       tally(t, counts);
+      if (read.incomplete) {
+        t.errors.push(`${name}: incomplete read: ${read.incomplete}`);
+        logger.error({ file: name, problem: read.incomplete }, 'replayed file is an incomplete read: its rows are kept, the run is not complete');
+      }
       logger.info({ file: name, values: read.fetched, inserted: counts.inserted, updated: counts.updated, rejected: counts.rejected, duplicates: counts.duplicates, conflicting: counts.conflicting, reasons }, 'replayed file');
     } catch (err) {
       t.errors.push(`${name}: ${(err as Error).message}`);
