@@ -73,7 +73,7 @@ for (const target of testDatabases()) {
         { series: 'XXX.demand', ts: H(0), value: 1 },                                // 5 unknown series
         { ba: 'CISO', type: 'demand', ts: H(0), value: '12' },                       // 6 value not a number
         { ts: H(0), value: 1 },                                                      // 7 no series
-        { ba: 'CISO', type: 'demand', ts: H(0), value: 5 },                          // 8 duplicate of 0
+        { ba: 'CISO', type: 'demand', ts: H(0), value: 5 },                          // 8 same series and hour as 0, another value: both refused
         { series: 'PJM.demand', ts: H(1), value: 1 },                                // 9 EIA series
         { ba: 'CISO', type: 'sunshine', ts: H(0), value: 1 },                        // 10 bad type
         'not an object',                                                             // 11
@@ -83,26 +83,58 @@ for (const target of testDatabases()) {
       const res = await post(rows);
       assert.equal(res.statusCode, 200);
       const body = res.json();
-      assert.deepEqual([body.received, body.accepted, body.inserted, body.updated, body.rejected], [14, 4, 4, 0, 10]);
+      assert.deepEqual([body.received, body.accepted, body.inserted, body.updated, body.rejected, body.duplicates, body.conflicting], [14, 3, 3, 0, 11, 0, 2]);
       assert.deepEqual(body.errors.map((e: { index: number; field: string }) => [e.index, e.field]),
-        [[3, 'ts'], [4, 'ba'], [5, 'series'], [6, 'value'], [7, 'series'], [8, 'ts'], [9, 'series'], [10, 'type'], [11, 'row'], [13, 'ts']]);
-      assert.match(body.errors[9].message, /with its zone/);
-      assert.match(body.errors[0].message, /start of an hour/);
-      assert.match(body.errors[6].message, /fed by eia/);
+        [[0, 'value'], [3, 'ts'], [4, 'ba'], [5, 'series'], [6, 'value'], [7, 'series'], [8, 'value'], [9, 'series'], [10, 'type'], [11, 'row'], [13, 'ts']]);
+      assert.match(body.errors[10].message, /with its zone/);
+      assert.match(body.errors[1].message, /start of an hour/);
+      assert.match(body.errors[7].message, /fed by eia/);
+      assert.match(body.errors[0].message, /conflicting values for CISO\.demand at 2025-08-01T00:00:00\.000Z: 21000 \(good, row 0\), 5 \(good, row 8\)/);
       const stored = await db.query<{ key: string; ts: Date; value: number | null; quality: number; source: string }>(
         `SELECT s.key, o.ts, o.value, o.quality, s.source FROM observations o JOIN series s ON s.id = o.series_id WHERE s.ba_code = 'CISO' ORDER BY 1, 2`);
       assert.deepEqual(stored.map((r) => [r.key, new Date(r.ts).toISOString(), r.value, r.quality, r.source]), [
-        ['CISO.demand', H(0), 21000, 0, 'external'], ['CISO.demand', H(1), 21500, 1, 'external'], ['CISO.demand', H(2), -40, 3, 'external'],
+        ['CISO.demand', H(1), 21500, 1, 'external'], ['CISO.demand', H(2), -40, 3, 'external'],
         ['CISO.fuel.SUN', H(1), null, 2, 'external'],
       ]);
       const [run] = await db.query<{ kind: string; source: string; rows_inserted: number; rows_rejected: number }>(
         'SELECT kind, source, rows_inserted, rows_rejected FROM ingest_runs WHERE id = $1', [body.runId]);
-      assert.deepEqual({ ...run }, { kind: 'api', source: 'external', rows_inserted: 4, rows_rejected: 10 });
-      // re-sending changes nothing; a new value is one update
+      assert.deepEqual({ ...run }, { kind: 'api', source: 'external', rows_inserted: 3, rows_rejected: 11 });
+      // re-sending changes nothing but the hour refused before, now sent once; a new value is one update
       const again = (await post(rows.slice(0, 3))).json();
-      assert.deepEqual([again.inserted, again.updated, again.rejected], [0, 0, 0]);
+      assert.deepEqual([again.inserted, again.updated, again.rejected], [1, 0, 0]);
       const revised = (await post([{ series: 'CISO.demand', ts: H(1), value: 21600 }])).json();
       assert.deepEqual([revised.inserted, revised.updated], [0, 1]);
+    });
+
+    it('a batch repeating a series and hour: exact repeats stored once, conflicting values refused, counted, in the ledger and at /pipeline/checks', async () => {
+      const rows = [
+        { ba: 'MISO', type: 'demand', ts: H(10), value: 70000 },                      // 0 kept once
+        { series: 'MISO.demand', ts: H(10), value: 70000 },                           // 1 exact repeat of 0 (by key): a duplicate, not rejected
+        { ba: 'MISO', type: 'demand', ts: H(11), value: 71000 },                      // 2 conflict with 4 and 5
+        { ba: 'MISO', type: 'demand', ts: H(12), value: 72000 },                      // 3 ok
+        { ba: 'MISO', type: 'demand', ts: H(11), value: 71500 },                      // 4
+        { ba: 'MISO', type: 'demand', ts: H(11), value: 71000 },                      // 5 same as 2, but the hour disagrees: refused too
+        { ba: 'MISO', type: 'demand', ts: H(12), value: 72000, quality: 'estimated' }, // 6 same value, another quality: a conflict
+      ];
+      await post([{ ba: 'MISO', type: 'demand', ts: H(11), value: 60000 }]);
+      const res = await post(rows);
+      assert.equal(res.statusCode, 200);
+      const body = res.json();
+      assert.deepEqual([body.received, body.accepted, body.inserted, body.updated, body.rejected, body.duplicates, body.conflicting], [7, 1, 1, 0, 5, 1, 5]);
+      assert.deepEqual(body.errors.map((e: { index: number; field: string }) => [e.index, e.field]), [[2, 'value'], [3, 'value'], [4, 'value'], [5, 'value'], [6, 'value']]);
+      assert.match(body.errors[0].message, /MISO\.demand at 2025-08-01T11:00:00\.000Z: 71000 \(good, row 2\), 71500 \(good, row 4\), 71000 \(good, row 5\)/);
+      const stored = await db.query<{ ts: Date; value: number }>(`SELECT o.ts, o.value FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'MISO.demand' ORDER BY 1`);
+      assert.deepEqual(stored.map((r) => [new Date(r.ts).toISOString(), Number(r.value)]), [[H(10), 70000], [H(11), 60000]], 'the refused hour keeps its stored value');
+      const runs = (await app.inject('/api/v1/pipeline/runs?limit=1')).json().data;
+      assert.deepEqual([runs[0].id, runs[0].rowsRejected, runs[0].rowsDuplicate, runs[0].rowsConflicting, runs[0].rejections],
+        [body.runId, 5, 1, 5, { 'conflicting values for one series and hour in one batch': 5 }]);
+      const checks = (await app.inject(`/api/v1/pipeline/checks?run=${body.runId}&check=conflicting_duplicate`)).json().data;
+      assert.deepEqual(checks.map((c: { ba: string; series: string; from: string; to: string; count: number; severity: string }) => [c.ba, c.series, c.from, c.to, c.count, c.severity]),
+        [['MISO', 'MISO.demand', H(11), H(12), 2, 'error']]);
+      assert.deepEqual(checks[0].detail, { choice: 'refused', hours: [
+        { hour: H(11), values: [71000, 71500, 71000], qualities: ['good', 'good', 'good'] },
+        { hour: H(12), values: [72000, 72000], qualities: ['good', 'estimated'] },
+      ] });
     });
 
     it('refuses whole batches that are too large (413) or malformed (400)', async () => {

@@ -5,9 +5,21 @@ import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
 import { runParams, type IngestRequest } from '../ingest/ingest-range.ts';
 import { startRun } from '../ingest/run-ledger.ts';
-import { runToResume } from './ingest-command.ts';
+import { runToResume, summary } from './ingest-command.ts';
 
 const req: IngestRequest = { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-02T23:00Z'), routes: ['region'] };
+
+describe('ingest summary table', () => {
+  it('shows conflicting rows within rejected, duplicates apart, and the rejections by reason, most first', () => {
+    const text = summary({ runId: 7, fetched: 30, inserted: 20, updated: 1, rejected: 6, requests: 2, retries: 1, errors: [], duplicates: 3, conflicting: 4,
+      reasons: { 'local-hourly periods are not supported': 2, 'conflicting values for one series and hour in one batch': 4 } });
+    assert.equal(text, [
+      'run            7', 'rows fetched   30', 'inserted       20', 'updated        1', 'rejected       6', '  conflicting  4', 'duplicates     3',
+      'requests       2', 'retries        1', 'errors         0', 'rejected by reason:',
+      '         4  conflicting values for one series and hour in one batch', '         2  local-hourly periods are not supported', '',
+    ].join('\n'));
+  });
+});
 
 for (const target of testDatabases()) {
   describe(`ingest --resume on ${target.name}`, () => {

@@ -18,9 +18,14 @@ function day(s: string, flag: string): Date {
   return new Date(`${s}T00:00:00Z`);
 }
 
-function summary(t: RunTotals & { runId: number }): string {
-  const rows = [['run', t.runId], ['rows fetched', t.fetched], ['inserted', t.inserted], ['updated', t.updated], ['rejected', t.rejected], ['requests', t.requests], ['retries', t.retries], ['errors', t.errors.length]];
-  return rows.map(([k, v]) => `${String(k).padEnd(14)} ${v}`).join('\n') + (t.errors.length ? '\n' + t.errors.slice(0, 10).join('\n') : '') + '\n';
+/** The summary table printed after a run (ingest and replay): counts, rejections by reason, the first errors. */
+export function summary(t: RunTotals & { runId: number }): string {
+  const rows = [['run', t.runId], ['rows fetched', t.fetched], ['inserted', t.inserted], ['updated', t.updated], ['rejected', t.rejected],
+    ['  conflicting', t.conflicting ?? 0], ['duplicates', t.duplicates ?? 0], ['requests', t.requests], ['retries', t.retries], ['errors', t.errors.length]];
+  const reasons = Object.entries(t.reasons ?? {}).sort((a, b) => b[1] - a[1]).map(([reason, n]) => `  ${String(n).padStart(8)}  ${reason}`);
+  return rows.map(([k, v]) => `${String(k).padEnd(14)} ${v}`).join('\n')
+    + (reasons.length ? '\nrejected by reason:\n' + reasons.join('\n') : '')
+    + (t.errors.length ? '\n' + t.errors.slice(0, 10).join('\n') : '') + '\n';
 }
 
 /**

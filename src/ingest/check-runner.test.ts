@@ -50,9 +50,9 @@ for (const target of testDatabases()) {
       const quality = await db.query<{ ts: Date; quality: number }>(`SELECT o.ts, o.quality FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'CISO.demand' AND o.quality <> 0`);
       assert.deepEqual(quality.map((q) => [new Date(q.ts).toISOString(), q.quality]), [[at(30).toISOString(), 3]]);
       // the same delivery again changes nothing (the check flag is kept), a revision of the value clears it
-      assert.deepEqual(await store.store(fixture()), { inserted: 0, updated: 0, rejected: 0 });
+      assert.deepEqual(await store.store(fixture()), { inserted: 0, updated: 0, rejected: 0, duplicates: 0, conflicting: 0, reasons: {} });
       const revised = fixture().map((p) => (p.code === 'D' && p.ts.getTime() === at(30).getTime() ? { ...p, value: 102 } : p));
-      assert.deepEqual(await store.store(revised), { inserted: 0, updated: 1, rejected: 0 });
+      assert.deepEqual(await store.store(revised), { inserted: 0, updated: 1, rejected: 0, duplicates: 0, conflicting: 0, reasons: {} });
       const [q] = await db.query<{ quality: number }>(`SELECT o.quality FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'CISO.demand' AND o.ts = $1`, [at(30)]);
       assert.equal(q!.quality, 0);
     });

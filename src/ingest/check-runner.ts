@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
-import { defaultCheckOptions, runChecks, type CheckOptions, type Finding, type SeriesHours } from './quality-checks.ts';
+import { consecutiveRuns, defaultCheckOptions, runChecks, type CheckOptions, type Finding, type SeriesHours } from './quality-checks.ts';
+import type { NamedConflict } from './store-points.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 export interface CheckRequest {
@@ -71,6 +72,33 @@ async function loadWindow(db: Db, bas: string[] | undefined, from: Date, hours: 
   const all = [...byId.values()];
   const wanted = bas ? new Set(bas) : undefined;
   return { own: wanted ? all.filter((s) => wanted.has(s.ba)) : all, all };
+}
+
+/** Hours listed in the detail of one conflict finding (its count covers all). */
+const LISTED_CONFLICT_HOURS = 24;
+
+/**
+ * Conflicting duplicates as findings of the run: one per series and run of consecutive hours,
+ * severity error (the hours were refused), with every value each hour received.
+ */
+export async function recordConflicts(db: Db, runId: number, conflicts: readonly NamedConflict[]): Promise<void> {
+  if (conflicts.length === 0) return;
+  const origin = Math.min(...conflicts.map((c) => c.ts.getTime()));
+  const index = (c: NamedConflict) => Math.round((c.ts.getTime() - origin) / HOUR);
+  const bySeries = new Map<string, NamedConflict[]>();
+  for (const c of conflicts) bySeries.set(c.seriesKey, [...(bySeries.get(c.seriesKey) ?? []), c]);
+  const findings: Finding[] = [];
+  for (const list of bySeries.values()) {
+    const at = new Map(list.map((c) => [index(c), c]));
+    for (const [from, to] of consecutiveRuns([...at.keys()].sort((a, b) => a - b))) {
+      const hours = [...at.keys()].filter((h) => h >= from && h <= to).sort((a, b) => a - b);
+      findings.push({
+        check: 'conflicting_duplicate', severity: 'error', ba: list[0]!.ba, seriesKey: list[0]!.seriesKey, from, to, count: hours.length,
+        detail: { choice: 'refused', hours: hours.slice(0, LISTED_CONFLICT_HOURS).map((h) => ({ hour: h, values: at.get(h)!.values.map((v) => v.value), qualities: at.get(h)!.values.map((v) => v.quality) })) },
+      });
+    }
+  }
+  await storeFindings(db, runId, new Date(origin), findings);
 }
 
 async function storeFindings(tx: Db, runId: number, origin: Date, findings: Finding[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { Db } from '../platform/db.ts';
 import { QUALITY, type ObservationInput } from '../grid/observation-repository.ts';
 import { getBa } from '../grid/ba-repository.ts';
 import { ensureSeries, getSeriesByKey, getSeriesByRef, parseSeriesRef, seriesKey, type Series } from '../grid/series-repository.ts';
-import { commitObservations, quality } from './store-points.ts';
+import { addReason, commitObservations, CONFLICT_REASON, quality, reportConflicts, settleDuplicates } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { ISO_DATETIME } from '../grid/time.ts';
@@ -40,7 +40,7 @@ export const observationRow = z.object({
 });
 
 export interface RowError { index: number; field: string; message: string }
-export interface BatchResult { runId: number; received: number; accepted: number; inserted: number; updated: number; rejected: number; errors: RowError[] }
+export interface BatchResult { runId: number; received: number; accepted: number; inserted: number; updated: number; rejected: number; duplicates: number; conflicting: number; errors: RowError[] }
 
 /** Resolves series for a batch, creating external series on first sight, one lookup per key. */
 class SeriesResolver {
@@ -69,47 +69,57 @@ class SeriesResolver {
   }
 }
 
+type Candidate = ObservationInput & { index: number; series: Series };
+
 /**
  * Validates every row, upserts the good ones in one transaction (idempotent, change event on
- * commit) and lists the bad ones by index, field and message. Recorded in the run ledger.
+ * commit) and lists the bad ones by index, field and message. Rows repeating a series and hour
+ * follow settleDuplicates: exact repeats are stored once (`duplicates`), rows that disagree are all
+ * refused (`conflicting`, listed with field `value`) and recorded as a finding. Recorded in the run ledger.
  */
 export async function ingestBatch(deps: { db: Db; logger: Logger }, rows: unknown[], caller: { keyId: string }): Promise<BatchResult> {
   const { db } = deps;
   const errors: RowError[] = [];
+  const reasons: Record<string, number> = {};
   let rejected = 0;
-  const reject = (e: RowError) => { rejected++; if (errors.length < MAX_LISTED_ERRORS) errors.push(e); };
+  const reject = (e: RowError, reason: string) => { rejected++; addReason(reasons, reason); errors.push(e); };
   const resolver = new SeriesResolver(db);
-  const good: ObservationInput[] = [];
-  const firstIndex = new Map<string, number>();
-  const touched = { bas: new Set<string>(), from: Infinity, to: -Infinity };
+  const candidates: Candidate[] = [];
   for (const [index, raw] of rows.entries()) {
     const parsed = observationRow.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      reject({ index, field: issue.path.join('.') || 'row', message: issue.message });
+      const field = issue.path.join('.') || 'row';
+      reject({ index, field, message: issue.message }, `invalid ${field}`);
       continue;
     }
     const r = parsed.data;
     const s = await resolver.resolve(r);
-    if (!('id' in s)) { reject({ index, ...s }); continue; }
-    const dedupe = `${s.id}|${r.ts.getTime()}`;
-    const first = firstIndex.get(dedupe);
-    if (first !== undefined) { reject({ index, field: 'ts', message: `duplicate of row ${first} (same series and hour)` }); continue; }
-    firstIndex.set(dedupe, index);
+    if (!('id' in s)) { reject({ index, ...s }, `invalid ${s.field}`); continue; }
     const flagged = quality(s.type, r.value);
-    good.push({ seriesId: s.id, ts: r.ts, value: r.value, quality: flagged === 'good' ? r.quality : flagged });
-    touched.bas.add(s.baCode);
-    touched.from = Math.min(touched.from, r.ts.getTime());
-    touched.to = Math.max(touched.to, r.ts.getTime());
+    candidates.push({ index, series: s, seriesId: s.id, ts: r.ts, value: r.value, quality: flagged === 'good' ? r.quality : flagged });
   }
+  const settled = settleDuplicates(candidates);
+  for (const c of settled.conflicts) {
+    const values = c.indices.map((i, k) => `${c.values[k]!.value} (${c.values[k]!.quality}, row ${candidates[i]!.index})`).join(', ');
+    for (const i of c.indices) {
+      reject({ index: candidates[i]!.index, field: 'value', message: `conflicting values for ${candidates[i]!.series.key} at ${c.ts.toISOString()}: ${values}; every row of this series and hour is refused` }, CONFLICT_REASON);
+    }
+  }
+  errors.sort((a, b) => a.index - b.index);
+  const good = settled.unique;
   const runId = await startRun(db, 'api', 'external', { apiKey: caller.keyId, rows: rows.length });
   const logger = deps.logger.child({ runId });
-  const { inserted, updated } = await commitObservations(db, good, 'external');
-  const totals: RunTotals = { fetched: rows.length, inserted, updated, rejected, requests: 1, retries: 0, errors: [] };
-  if (touched.bas.size) await checkTouched({ db, logger }, totals, { bas: [...touched.bas], from: new Date(touched.from), to: new Date(touched.to), runId });
+  await reportConflicts(db, logger, runId, settled.conflicts.map((c) => ({ ...c, indices: c.indices.map((i) => candidates[i]!.index), ba: candidates[c.indices[0]!]!.series.baCode, seriesKey: candidates[c.indices[0]!]!.series.key })), 'data API batch');
+  const { inserted, updated } = await commitObservations(db, good.map(({ seriesId, ts, value, quality: q }) => ({ seriesId, ts, value, quality: q })), 'external');
+  const totals: RunTotals = { fetched: rows.length, inserted, updated, rejected, requests: 1, retries: 0, errors: [], duplicates: settled.duplicates, conflicting: settled.conflicting, reasons };
+  if (good.length) {
+    const times = good.map((g) => g.ts.getTime());
+    await checkTouched({ db, logger }, totals, { bas: [...new Set(good.map((g) => g.series.baCode))], from: new Date(Math.min(...times)), to: new Date(Math.max(...times)), runId });
+  }
   await finishRun(db, runId, totals);
-  logger.info({ received: rows.length, accepted: good.length, inserted, updated, rejected }, 'data API batch');
-  return { runId, received: rows.length, accepted: good.length, inserted, updated, rejected, errors };
+  logger.info({ received: rows.length, accepted: good.length, inserted, updated, rejected, duplicates: settled.duplicates, conflicting: settled.conflicting }, 'data API batch');
+  return { runId, received: rows.length, accepted: good.length, inserted, updated, rejected, duplicates: settled.duplicates, conflicting: settled.conflicting, errors: errors.slice(0, MAX_LISTED_ERRORS) };
 }
 
 export interface LatestValue { series: string; id: number; ba: string; type: string; subtype: string; units: string; source: string; ts: string | null; value: number | null; quality: string | null; ingestedAt: string | null }

@@ -41,7 +41,10 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
           + '**Partial success:** every row is validated on its own. Valid rows are upserted together in one transaction '
           + '(idempotent: re-sending a row changes nothing; a new value for a stored hour counts one revision); invalid rows are not '
           + `stored and are listed in \`errors\` with their \`index\` in \`rows\`, the \`field\` at fault and a \`message\` (at most ${MAX_LISTED_ERRORS}; `
-          + '`rejected` always counts all). A second row for the same series and hour in one batch is rejected as a duplicate. '
+          + '`rejected` always counts all). **Repeated series and hour** (the same rule as every other ingestion path): rows of one batch with '
+          + 'the same series, hour, value and quality are stored once and counted in `duplicates` (not rejected); rows that give one series and hour '
+          + 'different values are a conflict: all of them are refused (the stored hour, if any, is left as it was), listed in `errors` with field `value` '
+          + 'and both values, counted in `conflicting` and in `rejected`, and recorded as a `conflicting_duplicate` finding of the run. '
           + 'The answer is 200 whenever the batch itself is well-formed, even if every row was rejected: check `rejected`. '
           + `Whole-batch problems refuse everything: more than ${MAX_BATCH_ROWS} rows or a body over 8 MiB → 413; a body that is not `
           + '`{ "rows": [ … ] }` with at least one row → 400. Accepted rows go through the same quality checks as EIA data '
@@ -50,7 +53,10 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
         response: {
           200: z.object({
             runId: z.number().describe('ledger run of this batch (/api/v1/pipeline/runs)'),
-            received: z.number(), accepted: z.number(), inserted: z.number(), updated: z.number(), rejected: z.number(),
+            received: z.number(), accepted: z.number().describe('distinct rows written (after duplicates and rejections)'), inserted: z.number(), updated: z.number(),
+            rejected: z.number().describe('rows not stored, including `conflicting`'),
+            duplicates: z.number().describe('exact repeats of an earlier row of the batch (same series, hour, value, quality): stored once, not rejected'),
+            conflicting: z.number().describe('rows refused because another row of the batch gave their series and hour a different value'),
             errors: z.array(z.object({ index: z.number(), field: z.string(), message: z.string() })),
           }),
           413: problem.describe('more than the batch limit: nothing stored'),

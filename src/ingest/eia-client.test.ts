@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { FakeEia, regionRows } from '../../test/support/fake-eia-server.ts';
 import { Metrics } from '../platform/metrics.ts';
-import { EiaClient, EiaError, type EiaClientOptions } from './eia-client.ts';
+import fc from 'fast-check';
+import { checkRead, EiaClient, EiaError, IncompleteReadError, type EiaClientOptions, type ReadPage } from './eia-client.ts';
+import type { EiaPoint } from './eia-schema.ts';
 
 const logger = pino({ level: 'silent' });
 const range = { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z') };
@@ -20,6 +22,43 @@ async function sample(metrics: Metrics, name: string, labels: Record<string, str
   return v?.value ?? 0;
 }
 
+const point = (i: number): EiaPoint => ({ route: 'region', ba: 'CISO', code: 'D', ts: new Date(Date.UTC(2025, 6, 1) + i * 3_600_000), value: i });
+/** `total` announced on every page, pages cut at `cuts` from the rows `ids`. */
+const pagesOf = (ids: number[], cuts: number[], total = ids.length): ReadPage[] => {
+  const bounds = [0, ...cuts, ids.length];
+  return bounds.slice(1).map((end, i) => ({ total, points: ids.slice(bounds[i], end).map(point) }));
+};
+
+describe('checkRead: do the pages of one read add up?', () => {
+  it('names each way pages can disagree', () => {
+    assert.equal(checkRead(pagesOf([0, 1, 2, 3, 4, 5], [3])), undefined);
+    assert.equal(checkRead(pagesOf([0, 1, 1, 2], [3])), undefined, 'a key repeated inside one page is the store\'s business, not a paging fault');
+    assert.equal(checkRead(pagesOf([0, 1, 2, 1, 2, 3], [3])), 'pages overlap: 2 rows repeat keys of earlier pages (4 distinct rows of total 6)');
+    assert.equal(checkRead(pagesOf([0, 1, 2, 3, 4], [3], 6)), '5 rows received of total 6');
+    assert.equal(checkRead([{ total: 6, points: [0, 1, 2].map(point) }, { total: 7, points: [3, 4, 5].map(point) }]), 'total changed between pages (6 → 7)');
+    assert.equal(checkRead([]), 'no page received');
+  });
+
+  it('any paging of distinct rows adds up; dropping a row, or repeating one on a later page, never does', () => {
+    const arb = fc.integer({ min: 2, max: 60 }).chain((n) => fc.record({
+      n: fc.constant(n),
+      cuts: fc.uniqueArray(fc.integer({ min: 1, max: n - 1 }), { maxLength: 5 }).map((c) => c.sort((a, b) => a - b)),
+      pick: fc.integer({ min: 0, max: n - 1 }),
+    }));
+    fc.assert(fc.property(arb, ({ n, cuts, pick }) => {
+      const ids = Array.from({ length: n }, (_, i) => i);
+      assert.equal(checkRead(pagesOf(ids, cuts)), undefined);
+      assert.notEqual(checkRead(pagesOf(ids.filter((i) => i !== pick), cuts.filter((c) => c < n - 1), n)), undefined);
+      if (cuts.length) {
+        // the first row of the last page replaced by a row of an earlier page: the count still adds up, the keys do not
+        const last = cuts.at(-1)!;
+        const overlapping = ids.map((i) => (i === last ? pick % last : i));
+        assert.match(checkRead(pagesOf(overlapping, cuts)) ?? '', /pages overlap: 1 rows repeat/);
+      }
+    }));
+  });
+});
+
 describe('EiaClient against the fake EIA server', () => {
   const eia = new FakeEia();
   let baseUrl: string;
@@ -30,7 +69,34 @@ describe('EiaClient against the fake EIA server', () => {
     eia.rows.region = regionRows('CISO', new Date('2025-07-01T01:00Z'), 24, (h) => String(20000 + h));
   });
   after(() => eia.stop());
-  beforeEach(() => { eia.faults = []; eia.requests = []; });
+  beforeEach(() => { eia.faults = []; eia.always = 'ok'; eia.requests = []; });
+
+  it('re-reads a read whose pages overlapped once, and yields every row once', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const c = client({ pageSize: 50, readRetryDelayMs: 0, metrics });
+    eia.faults = ['ok', 'overlap'];
+    assert.equal(await drain(c), 96);
+    assert.equal(eia.requests.length, 4, 'two pages, twice');
+    assert.deepEqual([c.stats.incompleteReads, c.stats.retries, c.stats.rows], [1, 1, 96]);
+    assert.equal(await sample(metrics, 'gridpulse_eia_incomplete_reads_total', { route: 'region' }), 1);
+  });
+
+  for (const [fault, problem] of [['overlap', /pages overlap: 5 rows repeat keys of earlier pages \(95 distinct rows of total 96\); 100 rows received of total 96$/], ['short', /: 95 rows received of total 96$/], ['drift', /: total changed between pages \(96 → 97\)$/], ['grow', /: 96 rows received of total 97$/]] as const) {
+    it(`fails a read whose pages keep disagreeing (${fault}) after its re-reads, yielding nothing`, async () => {
+      const c = client({ pageSize: 50, readRetries: 2, readRetryDelayMs: 0 });
+      eia.always = fault;
+      let yielded = 0;
+      const err = await (async () => { try { for await (const page of c.fetch('region', range)) yielded += page.length; } catch (e) { return e; } return undefined; })();
+      assert.ok(err instanceof IncompleteReadError, String(err));
+      assert.match(err.message, /^region 2025-07-01T01\.\.2025-07-02T00: incomplete read after 3 attempts: /);
+      assert.match(err.message, problem);
+      assert.equal(yielded, 0, 'nothing of an incomplete read is yielded as if it were complete');
+      assert.equal(eia.requests.filter((u) => u.searchParams.get('offset') === '0').length, 3, 'read three times from the start');
+      assert.equal(c.stats.incompleteReads, 3);
+      assert.ok(err.points.length > 0, 'the last attempt\'s rows travel with the error');
+    });
+  }
+
 
   it('an abort by the caller is not an upstream failure: the breaker stays closed', async () => {
     const c = client({ breakerThreshold: 1, breakerCooldownMs: 60_000 });

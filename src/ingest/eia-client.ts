@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
 import type { Metrics } from '../platform/metrics.ts';
@@ -18,11 +19,60 @@ export interface EiaClientOptions {
   breakerCooldownMs?: number;
   /** where requests, retries and the breaker's state are counted (see eiaMetrics) */
   metrics?: Metrics;
+  /** times a whole read whose pages do not add up is read again before it fails (see checkRead) */
+  readRetries?: number;
+  /** wait before the first re-read; doubled for each further one */
+  readRetryDelayMs?: number;
 }
 
-export interface EiaStats { requests: number; retries: number; rows: number; failures: number }
+export interface EiaStats { requests: number; retries: number; rows: number; failures: number; incompleteReads: number }
 
 export class EiaError extends Error {}
+
+/**
+ * A paged read that still did not add up after its re-reads. `points` are the rows of the last
+ * attempt (every page as received, in order), so the caller may keep what it got without calling
+ * the read complete.
+ */
+export class IncompleteReadError extends EiaError {
+  readonly points: EiaPoint[];
+  constructor(message: string, points: EiaPoint[]) { super(message); this.points = points; }
+}
+
+/** One page of a read: the `total` it announced and its parsed rows. */
+export interface ReadPage { total: number; points: EiaPoint[] }
+
+/**
+ * Why the pages of one paged read do not add up to one consistent answer, or undefined when they
+ * do. A read is incomplete when its pages announce different totals (the data changed while it
+ * was paged), when a page repeats a (BA, code, hour) of an earlier page (overlapping pages: the
+ * slots they take hide other rows, so fewer distinct rows than `total` arrive), or when the rows
+ * received are not `total` (a page came back short or empty before the end). A key repeated
+ * inside one page is not a paging fault: the store's duplicate rule handles it. Known limit: a
+ * key EIA itself repeats that falls across a page boundary reads as an overlap.
+ */
+export function checkRead(pages: readonly ReadPage[]): string | undefined {
+  if (pages.length === 0) return 'no page received';
+  const problems: string[] = [];
+  const totals = [...new Set(pages.map((p) => p.total))];
+  if (totals.length > 1) problems.push(`total changed between pages (${totals.join(' → ')})`);
+  const firstPage = new Map<string, number>();
+  let repeated = 0;
+  let received = 0;
+  pages.forEach((page, i) => {
+    received += page.points.length;
+    for (const p of page.points) {
+      const k = `${p.ba}|${p.code}|${p.ts.getTime()}`;
+      const first = firstPage.get(k);
+      if (first === undefined) firstPage.set(k, i);
+      else if (first < i) repeated++;
+    }
+  });
+  const total = pages[0]!.total;
+  if (repeated) problems.push(`pages overlap: ${repeated} rows repeat keys of earlier pages (${firstPage.size} distinct rows of total ${total})`);
+  if (received !== total && totals.length === 1) problems.push(`${received} rows received of total ${total}`);
+  return problems.length ? problems.join('; ') : undefined;
+}
 
 /** A failed attempt worth retrying; `outcome` is its label in gridpulse_eia_requests_total. */
 class RetryableStatus extends Error {
@@ -47,12 +97,13 @@ export function eiaMetrics(m: Metrics) {
     breakerOpen: m.gauge('gridpulse_eia_circuit_open', '1 from when the EIA circuit breaker opens until a request succeeds again, else 0'),
     breakerOpened: m.counter('gridpulse_eia_circuit_opened_total', 'times the EIA circuit breaker opened'),
     breakerRejections: m.counter('gridpulse_eia_circuit_rejections_total', 'pages refused without calling EIA because the circuit was open'),
+    incompleteReads: m.counter('gridpulse_eia_incomplete_reads_total', 'paged reads whose pages did not add up (changed total, overlapping pages, rows missing), each attempt, by route', ['route']),
   };
 }
 
 /** EIA Open Data API v2 client for the EIA-930 routes: paged, sorted, validated, polite. */
 export class EiaClient {
-  readonly stats: EiaStats = { requests: 0, retries: 0, rows: 0, failures: 0 };
+  readonly stats: EiaStats = { requests: 0, retries: 0, rows: 0, failures: 0, incompleteReads: 0 };
   private readonly opts: Required<Omit<EiaClientOptions, 'metrics'>>;
   private readonly metrics: ReturnType<typeof eiaMetrics> | undefined;
   private nextSlot = 0;
@@ -61,31 +112,53 @@ export class EiaClient {
 
   constructor(opts: EiaClientOptions) {
     const { metrics, ...rest } = opts;
-    this.opts = { minIntervalMs: 250, timeoutMs: 30_000, retries: 5, pageSize: 5000, breakerThreshold: 10, breakerCooldownMs: 60_000, ...rest };
+    this.opts = { minIntervalMs: 250, timeoutMs: 30_000, retries: 5, pageSize: 5000, breakerThreshold: 10, breakerCooldownMs: 60_000, readRetries: 2, readRetryDelayMs: 2_000, ...rest };
     this.metrics = metrics ? eiaMetrics(metrics) : undefined;
   }
 
   /**
-   * Every point of a route for the BAs (all when empty) with hour starts in [from, to]. `onRaw`
-   * sees each page's rows as received (for the audit) and is awaited before they are parsed, so
-   * a page that fails to parse is still kept.
+   * Every point of a route for the BAs (all when empty) with hour starts in [from, to], as one
+   * consistent read: all pages are read and checked together (checkRead) before any is yielded,
+   * and a read that does not add up is read again (`readRetries` times, with backoff) and then
+   * fails with IncompleteReadError; so ask for about a day at a time. `onRaw` sees each page's
+   * rows as received, of every attempt (for the audit), and is awaited before they are parsed,
+   * so a page that fails to parse is still kept. Yields the pages' points, page by page.
    */
   async *fetch(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void | Promise<void>; signal?: AbortSignal } = {}): AsyncGenerator<EiaPoint[]> {
+    for (let attempt = 1; ; attempt++) {
+      const pages = await this.readPages(route, q, hooks);
+      const problem = checkRead(pages);
+      if (problem === undefined) {
+        for (const page of pages) {
+          this.stats.rows += page.points.length;
+          if (page.points.length) yield page.points;
+        }
+        return;
+      }
+      this.stats.incompleteReads++;
+      this.metrics?.incompleteReads.inc({ route });
+      const range = `${startToPeriod(q.from)}..${startToPeriod(q.to)}`;
+      this.opts.logger.warn({ route, range, attempt, problem }, 'EIA pages do not add up: incomplete read');
+      if (attempt > this.opts.readRetries) {
+        throw new IncompleteReadError(`${route} ${range}: incomplete read after ${attempt} attempts: ${problem}`, pages.flatMap((p) => p.points));
+      }
+      this.stats.retries++;
+      this.metrics?.retries.inc({ route });
+      await sleep(this.opts.readRetryDelayMs * 2 ** (attempt - 1), undefined, hooks.signal ? { signal: hooks.signal } : {});
+    }
+  }
+
+  /** Every page of one read, from offset 0 until `total` rows arrived, an empty page, or the total changed. */
+  private async readPages(route: EiaRoute, q: { bas: string[]; from: Date; to: Date }, hooks: { onRaw?: (page: RawPage) => void | Promise<void>; signal?: AbortSignal }): Promise<ReadPage[]> {
+    const pages: ReadPage[] = [];
     let offset = 0;
-    let total: number | undefined;
     for (;;) {
       const url = this.url(route, q, offset);
       const page = await this.page(route, url, hooks.signal);
-      if (total !== undefined && page.total !== total) {
-        throw new EiaError(`${route}: total changed between pages (${total} → ${page.total}); retry the range`);
-      }
-      total = page.total;
       await hooks.onRaw?.({ route, request: url.pathname + '?' + url.searchParams.toString(), offset, rows: page.data });
-      const points = page.data.map((raw) => toPoint(route, raw));
-      this.stats.rows += points.length;
-      if (points.length) yield points;
+      pages.push({ total: page.total, points: page.data.map((raw) => toPoint(route, raw)) });
       offset += page.data.length;
-      if (page.data.length === 0 || offset >= total) return;
+      if (page.data.length === 0 || offset >= page.total || page.total !== pages[0]!.total) return pages;
     }
   }
 

@@ -50,6 +50,22 @@ export interface EiaPoint {
   value: number | null;
 }
 
+/**
+ * EIA's `local-hourly` periods (`2024-09-01T00-04`: the hour ending at a local clock time, with
+ * its UTC offset). GridPulse stores only the UTC `hourly` frequency, which carries the same values;
+ * recorded local-hourly data is rejected with LOCAL_HOURLY_REASON rather than converted.
+ */
+export const LOCAL_HOURLY = /^\d{4}-\d{2}-\d{2}T\d{2}[+-]\d{2}(:?\d{2})?$/;
+export const LOCAL_HOURLY_REASON = 'local-hourly periods are not supported';
+
+/** The reason a recorded EIA row failed to parse, for rejection counts: local-hourly, or the field at fault. */
+export function rowRejection(raw: unknown, err: unknown): string {
+  const period = (raw as { period?: unknown } | null)?.period;
+  if (typeof period === 'string' && LOCAL_HOURLY.test(period)) return LOCAL_HOURLY_REASON;
+  const path = (err as { issues?: Array<{ path: PropertyKey[] }> }).issues?.[0]?.path.map(String).join('.');
+  return path ? `invalid ${path}` : 'invalid row';
+}
+
 /** EIA's hour-ending `YYYY-MM-DDTHH` label → the UTC start of that hour. */
 export function periodToStart(p: string): Date {
   return new Date(Date.parse(`${p}:00:00Z`) - 3_600_000);

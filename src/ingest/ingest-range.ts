@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
-import type { EiaClient } from './eia-client.ts';
-import type { EiaRoute } from './eia-schema.ts';
+import { IncompleteReadError, type EiaClient } from './eia-client.ts';
+import type { EiaPoint, EiaRoute } from './eia-schema.ts';
 import { PointStore, type OnStored } from './store-points.ts';
-import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRun, type RunTotals } from './run-ledger.ts';
+import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRun, tally, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { saveRawPage, type RawPage } from './raw-pages.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
@@ -62,8 +62,8 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
     await markResumed(db, runId, req.resume);
     logger.info({ resumes: req.resume, finishedChunks: skip.size }, 'resuming run');
   }
-  const store = new PointStore(db, logger, 'eia', deps.onStored ? { onStored: deps.onStored } : {});
-  const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
+  const store = new PointStore(db, logger, 'eia', { runId, ...(deps.onStored ? { onStored: deps.onStored } : {}) });
+  const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [], duplicates: 0, conflicting: 0, reasons: {} };
   const before = { ...client.stats };
   const chunks = dayChunks(req.from, req.to);
   // each day asks only for the BAs (and hours) inside their EIA-930 reporting dates
@@ -93,27 +93,33 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
 interface ChunkContext { db: Db; client: EiaClient; store: PointStore; logger: Logger; runId: number; totals: RunTotals; signal: AbortSignal | undefined }
 
 /**
- * One route for one day (starting `day`), as one request per group of BAs sharing active hours: every
- * page stored as it arrives; checkpointed only when all pages of all requests landed.
+ * One route for one day (starting `day`), as one request per group of BAs sharing active hours: the
+ * client reads each request whole (every page, checked to add up) and each page is stored; checkpointed
+ * only when every read was complete. A read that stays incomplete after the client's re-reads fails the
+ * day-route loudly (an error of the run, logged): the rows it did get are stored as one batch (so a key
+ * the overlapping pages gave two values is refused, not guessed), but the day-route is not
+ * checkpointed, so a resume or the next pass reads it again.
  */
 async function ingestChunk(c: ChunkContext, route: EiaRoute, day: Date, requests: Array<{ bas: string[]; from: Date; to: Date }>): Promise<void> {
   let rows = 0;
   const from = day;
+  const batch = `${route} ${from.toISOString().slice(0, 10)}`;
+  const keep = async (points: EiaPoint[]) => {
+    rows += points.length;
+    c.totals.fetched += points.length;
+    tally(c.totals, await c.store.store(points, batch));
+  };
   try {
     const onRaw = (p: RawPage) => saveRawPage(c.db, c.runId, p);
     for (const q of requests) {
-      for await (const page of c.client.fetch(route, q, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) {
-        rows += page.length;
-        c.totals.fetched += page.length;
-        const r = await c.store.store(page);
-        c.totals.inserted += r.inserted;
-        c.totals.updated += r.updated;
-        c.totals.rejected += r.rejected;
-      }
+      for await (const page of c.client.fetch(route, q, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) await keep(page);
     }
     await recordChunk(c.db, c.runId, route, day, rows);
   } catch (err) {
     c.totals.errors.push(`${route} ${from.toISOString()}: ${(err as Error).message}`);
-    c.logger.error({ route, from, err: (err as Error).message }, 'chunk failed');
+    c.logger.error({ route, from, err: (err as Error).message }, err instanceof IncompleteReadError ? 'day-route failed: EIA pages did not add up; not checkpointed' : 'chunk failed');
+    if (err instanceof IncompleteReadError) {
+      try { await keep(err.points); } catch (e) { c.logger.error({ route, from, err: (e as Error).message }, 'storing the rows of an incomplete read failed'); }
+    }
   }
 }

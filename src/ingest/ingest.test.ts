@@ -13,6 +13,7 @@ import { periodToStart } from './eia-schema.ts';
 import { loadRawPages, pruneRawPages } from './raw-pages.ts';
 import { markAbandonedRuns } from './run-ledger.ts';
 import { PointStore } from './store-points.ts';
+import { listFindings } from './check-runner.ts';
 import { incrementalIngest } from './scheduler.ts';
 import { loadConfig } from '../platform/config.ts';
 
@@ -24,7 +25,7 @@ for (const target of testDatabases()) {
     let db: Db;
     const eia = new FakeEia();
     let baseUrl: string;
-    const client = (retries = 3) => new EiaClient({ baseUrl, apiKey: KEY, logger, minIntervalMs: 0, timeoutMs: 500, retries, pageSize: 50 });
+    const client = (retries = 3) => new EiaClient({ baseUrl, apiKey: KEY, logger, minIntervalMs: 0, timeoutMs: 500, retries, pageSize: 50, readRetryDelayMs: 0 });
     const count = async () => Number((await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM observations'))[0]!.n);
 
     before(async () => {
@@ -33,7 +34,7 @@ for (const target of testDatabases()) {
       baseUrl = await eia.start();
     });
     after(async () => { await eia.stop(); await db.close(); });
-    beforeEach(() => { eia.faults = []; eia.requests = []; });
+    beforeEach(() => { eia.faults = []; eia.always = 'ok'; eia.requests = []; });
 
     it('loads every row once across pages, maps nulls to missing, and re-runs change nothing', async () => {
       eia.rows.region = [
@@ -110,17 +111,62 @@ for (const target of testDatabases()) {
       assert.equal(run!.status, 'failed');
     });
 
-    it('detects a total that changes between pages, records the failure and keeps the good rows', async () => {
+    const day = { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region' as const] };
+    const chunksOf = async (runId: number) => Number((await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM ingest_chunks WHERE run_id = $1', [runId]))[0]!.n);
+
+    it('a total that changes between pages once is re-read: the run succeeds with every row', async () => {
       await db.query('DELETE FROM observations');
-      eia.faults = ['ok', 'grow'];
-      const res = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
-      assert.match(res.errors[0] ?? '', /total changed/);
-      assert.equal(await count(), 50);
-      const [run] = await db.query<{ status: string }>('SELECT status FROM ingest_runs WHERE id = $1', [res.runId]);
-      assert.equal(run!.status, 'partial');
-      const resumed = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-01T23:00Z'), routes: ['region'] });
-      assert.deepEqual([resumed.inserted, resumed.errors.length], [46, 0]);
-      assert.equal(await count(), 96);
+      eia.faults = ['ok', 'drift'];
+      const res = await ingestRange({ db, client: client(), logger }, day);
+      assert.deepEqual([res.errors, res.inserted, res.retries], [[], 96, 1]);
+      assert.equal(await chunksOf(res.runId), 1);
+    });
+
+    for (const [fault, stored, problem] of [['drift', 96, /total changed between pages \(96 → 97\)/], ['overlap', 95, /pages overlap: 5 rows repeat keys of earlier pages \(95 distinct rows of total 96\)/], ['short', 95, /95 rows received of total 96/]] as const) {
+      it(`pages that keep disagreeing (${fault}): re-read, then the day-route fails loudly, is never checkpointed, and a resume completes it`, async () => {
+        await db.query('DELETE FROM observations');
+        eia.always = fault;
+        const res = await ingestRange({ db, client: client(), logger }, day);
+        assert.equal(res.errors.length, 1);
+        assert.match(res.errors[0]!, /^region 2025-07-01T00:00:00\.000Z: region 2025-07-01T01\.\.2025-07-02T00: incomplete read after 3 attempts: /);
+        assert.match(res.errors[0]!, problem);
+        assert.equal(eia.requests.filter((u) => u.searchParams.get('offset') === '0').length, 3, 'read three times');
+        assert.equal(await chunksOf(res.runId), 0, 'not checkpointed');
+        // the rows that did arrive are kept (as one batch: overlapping rows are exact repeats, stored once)
+        assert.deepEqual([res.inserted, await count(), res.duplicates], [stored, stored, fault === 'overlap' ? 5 : 0]);
+        const [run] = await db.query<{ status: string; errors: unknown }>('SELECT status, errors FROM ingest_runs WHERE id = $1', [res.runId]);
+        assert.equal(run!.status, 'partial', 'not succeeded');
+        eia.always = 'ok';
+        const resumed = await ingestRange({ db, client: client(), logger }, { ...day, resume: res.runId });
+        assert.deepEqual([resumed.inserted, resumed.errors.length], [96 - stored, 0]);
+        assert.equal(await chunksOf(resumed.runId), 1);
+        assert.equal(await count(), 96);
+      });
+    }
+
+    it('an EIA page giving one series and hour two values: both refused, counted, logged in the ledger and a finding; exact repeats stored once', async () => {
+      await db.query('DELETE FROM observations');
+      const kept = eia.rows.region;
+      const rows = regionRows('CISO', new Date('2025-07-01T01:00Z'), 24, (h) => String(20000 + h));
+      const d2 = rows.find((r) => r.period === '2025-07-01T03' && r.type === 'D')!;
+      const ng5 = rows.find((r) => r.period === '2025-07-01T06' && r.type === 'NG')!;
+      eia.rows.region = [...rows, { ...d2, value: '25000' }, { ...ng5 }];
+      try {
+        const res = await ingestRange({ db, client: client(), logger }, day);
+        assert.deepEqual(res.errors, []);
+        assert.deepEqual([res.fetched, res.inserted, res.rejected, res.conflicting, res.duplicates], [98, 95, 2, 2, 1]);
+        const [d] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'CISO.demand' AND o.ts = '2025-07-01T02:00Z'`);
+        assert.equal(d!.n, 0, 'the conflicting hour is refused');
+        const [run] = await db.query<{ status: string; rows_rejected: number; rows_conflicting: number; rows_duplicate: number }>(
+          'SELECT status, rows_rejected, rows_conflicting, rows_duplicate FROM ingest_runs WHERE id = $1', [res.runId]);
+        assert.deepEqual({ ...run }, { status: 'succeeded', rows_rejected: 2, rows_conflicting: 2, rows_duplicate: 1 });
+        const findings = await listFindings(db, { run: res.runId, check: 'conflicting_duplicate' }, 10, 0);
+        assert.deepEqual(findings.map((f) => [f.series, f.from, f.count, f.detail]), [
+          ['CISO.demand', '2025-07-01T02:00:00.000Z', 1, { choice: 'refused', hours: [{ hour: '2025-07-01T02:00:00.000Z', values: [20002, 25000], qualities: ['good', 'good'] }] }],
+        ]);
+      } finally {
+        eia.rows.region = kept;
+      }
     });
 
     it('a run killed after some day-routes is in the ledger as partial, and resuming it lands every row exactly once', async () => {

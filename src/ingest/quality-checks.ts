@@ -4,7 +4,11 @@
  * also name the hours whose quality becomes `anomalous`.
  */
 
-export const CHECK_NAMES = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch'] as const;
+/**
+ * `conflicting_duplicate` is not computed over stored hours: ingestion records it when one batch
+ * gives a series and hour different values (see settleDuplicates in store-points.ts).
+ */
+export const CHECK_NAMES = ['negative_demand', 'spike', 'flatline', 'net_generation_vs_fuels', 'interchange_mismatch', 'conflicting_duplicate'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 export type Severity = 'info' | 'warning' | 'error';
 

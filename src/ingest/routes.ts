@@ -17,6 +17,11 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   r.get('/api/v1/pipeline/runs', {
     schema: {
       summary: 'Ingestion run ledger, newest first: rows fetched/inserted/updated/rejected, requests, retries, errors',
+      description: '`rowsRejected` counts every row not stored for a fault of the row, and `rejections` says why ({reason: rows}). '
+        + '`rowsConflicting` (part of `rowsRejected`): rows refused because one batch (an EIA read, a replay file, a data API request) gave their '
+        + 'series and hour different values; each such hour is also a `conflicting_duplicate` finding at /api/v1/pipeline/checks. '
+        + '`rowsDuplicate`: exact repeats within a batch, stored once and not rejected. A run whose EIA pages did not add up after re-reading '
+        + 'has the day-route in `errors` (status partial or failed) and is never recorded as complete.',
       querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
     },
   }, async (req) => ({ data: await listRuns(db, req.query.limit) }));
@@ -38,7 +43,9 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
         + '(`from`..`to`, hour starts, inclusive) with the number of flagged hours (`count`). Checks: `negative_demand` (demand or forecast < 0; '
         + 'point defect, quality set to anomalous), `spike` (demand, forecast or net generation: |x − median of the previous 24 h| > 8 × 1.4826 × MAD of those hours, back within 4 MADs inside 3 h; point defect), '
         + '`flatline` (same non-zero value 6 h or more), `net_generation_vs_fuels` (|NG − Σ fuels| > 10 % of NG, hours where every fuel reported), '
-        + '`interchange_mismatch` (A→B and B→A not opposite: same sign, or |A→B + B→A| > 10 % of the larger side and > 1 MW). '
+        + '`interchange_mismatch` (A→B and B→A not opposite: same sign, or |A→B + B→A| > 10 % of the larger side and > 1 MW), '
+        + '`conflicting_duplicate` (severity error, recorded at ingestion: one batch gave the series and hour different values, listed in `detail.hours`; '
+        + 'the hour was refused, `detail.choice` = refused, and keeps any value stored before). '
         + 'Values are MW (MWh per hour). `from`/`to` filters return findings overlapping that range.',
       querystring: z.object({
         run: z.coerce.number().int().min(1).optional().describe('ledger run id'),

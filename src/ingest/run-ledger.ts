@@ -1,6 +1,26 @@
 import type { Db } from '../platform/db.ts';
+import { addReason, type StoreCounts } from './store-points.ts';
 
-export interface RunTotals { fetched: number; inserted: number; updated: number; rejected: number; requests: number; retries: number; errors: string[] }
+/**
+ * A run's counts. `rejected` includes `conflicting` (rows refused because one batch gave their
+ * series and hour different values); `duplicates` are exact repeats stored once, not rejections;
+ * `reasons` counts the rejected rows by reason. The last three are absent for runs that cannot have them.
+ */
+export interface RunTotals {
+  fetched: number; inserted: number; updated: number; rejected: number; requests: number; retries: number; errors: string[];
+  duplicates?: number; conflicting?: number; reasons?: Record<string, number>;
+}
+
+/** Adds one stored batch's counts to a run's. */
+export function tally(t: RunTotals, c: StoreCounts): void {
+  t.inserted += c.inserted;
+  t.updated += c.updated;
+  t.rejected += c.rejected;
+  t.duplicates = (t.duplicates ?? 0) + c.duplicates;
+  t.conflicting = (t.conflicting ?? 0) + c.conflicting;
+  t.reasons ??= {};
+  for (const [reason, n] of Object.entries(c.reasons)) addReason(t.reasons, reason, n);
+}
 
 export async function startRun(db: Db, kind: string, source: string, params: unknown): Promise<number> {
   const [r] = await db.query<{ id: number }>('INSERT INTO ingest_runs (kind, source, params) VALUES ($1, $2, $3) RETURNING id', [kind, source, JSON.stringify(params)]);
@@ -11,23 +31,28 @@ export async function finishRun(db: Db, id: number, t: RunTotals): Promise<void>
   const status = t.errors.length === 0 ? 'succeeded' : t.inserted + t.updated > 0 ? 'partial' : 'failed';
   await db.query(
     `UPDATE ingest_runs SET status = $2, finished_at = now(), rows_fetched = $3, rows_inserted = $4, rows_updated = $5,
-       rows_rejected = $6, requests = $7, retries = $8, errors = $9 WHERE id = $1`,
-    [id, status, t.fetched, t.inserted, t.updated, t.rejected, t.requests, t.retries, JSON.stringify(t.errors)]);
+       rows_rejected = $6, requests = $7, retries = $8, errors = $9, rows_duplicate = $10, rows_conflicting = $11, rejections = $12 WHERE id = $1`,
+    [id, status, t.fetched, t.inserted, t.updated, t.rejected, t.requests, t.retries, JSON.stringify(t.errors), t.duplicates ?? 0, t.conflicting ?? 0, JSON.stringify(t.reasons ?? {})]);
 }
 
-export function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
-  return db.query(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
+/** The newest runs, for /api/v1/pipeline/runs; jsonb columns (params, errors, rejections) come back as JSON on both drivers. */
+export async function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
+  const rows = await db.query<Record<string, unknown>>(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
       rows_fetched AS "rowsFetched", rows_inserted AS "rowsInserted", rows_updated AS "rowsUpdated",
-      rows_rejected AS "rowsRejected", requests, retries, errors, heartbeat_at AS "heartbeatAt", resumed_from AS "resumedFrom"
+      rows_rejected AS "rowsRejected", rows_duplicate AS "rowsDuplicate", rows_conflicting AS "rowsConflicting", rejections, requests, retries, errors,
+      heartbeat_at AS "heartbeatAt", resumed_from AS "resumedFrom"
     FROM ingest_runs ORDER BY id DESC LIMIT $1`, [limit]);
+  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  return rows.map((r) => ({ ...r, params: json(r.params), errors: json(r.errors), rejections: json(r.rejections) }));
 }
 
 /** Running totals and a heartbeat, so a killed run leaves its numbers and can be told from a live one. */
 export async function heartbeat(db: Db, id: number, t: RunTotals): Promise<void> {
   await db.query(
-    `UPDATE ingest_runs SET heartbeat_at = now(), rows_fetched = $2, rows_inserted = $3, rows_updated = $4, rows_rejected = $5, errors = $6
+    `UPDATE ingest_runs SET heartbeat_at = now(), rows_fetched = $2, rows_inserted = $3, rows_updated = $4, rows_rejected = $5, errors = $6,
+       rows_duplicate = $7, rows_conflicting = $8, rejections = $9
      WHERE id = $1 AND status = 'running'`,
-    [id, t.fetched, t.inserted, t.updated, t.rejected, JSON.stringify(t.errors)]);
+    [id, t.fetched, t.inserted, t.updated, t.rejected, JSON.stringify(t.errors), t.duplicates ?? 0, t.conflicting ?? 0, JSON.stringify(t.reasons ?? {})]);
 }
 
 export async function markResumed(db: Db, id: number, resumedFrom: number): Promise<void> {

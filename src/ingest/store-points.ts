@@ -1,14 +1,96 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import { metricsOf } from '../platform/metrics.ts';
-import { ensureSeriesMany, type SeriesSpec } from '../grid/series-repository.ts';
+import { ensureSeriesMany, seriesKey, type SeriesSpec } from '../grid/series-repository.ts';
 import { upsertObservations, type ObservationInput, type Quality } from '../grid/observation-repository.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { changedInTransaction, notifyHoursChanged } from '../platform/change-events.ts';
+import { recordConflicts } from './check-runner.ts';
 
 const regionTypes: Record<string, string> = { D: 'demand', DF: 'forecast', NG: 'net_generation', TI: 'interchange' };
 
-export interface StoreCounts { inserted: number; updated: number; rejected: number }
+/**
+ * What one batch did. `rejected` counts every row not stored for a fault of the row (it includes
+ * `conflicting`), and `reasons` says why, as {reason: rows}; `duplicates` are exact repeats, dropped
+ * without harm and not counted as rejected.
+ */
+export interface StoreCounts { inserted: number; updated: number; rejected: number; duplicates: number; conflicting: number; reasons: Record<string, number> }
+
+/** Adds `n` rows to a reason count. */
+export function addReason(reasons: Record<string, number>, reason: string, n = 1): void {
+  if (n > 0) reasons[reason] = (reasons[reason] ?? 0) + n;
+}
+
+/** The rejection reason of a row refused by the duplicate rule (see settleDuplicates). */
+export const CONFLICT_REASON = 'conflicting values for one series and hour in one batch';
+
+/** One (series, hour) that one batch gave different values: every row of it was refused. */
+export interface Conflict {
+  seriesId: number;
+  ts: Date;
+  /** each row's value and quality, in batch order */
+  values: Array<{ value: number | null; quality: Quality }>;
+  /** the rows' positions in the batch, in batch order */
+  indices: number[];
+}
+
+export interface Settled<T> { unique: T[]; duplicates: number; conflicting: number; conflicts: Conflict[] }
+
+/**
+ * The one rule for a key (series, hour) that appears more than once in one batch — an EIA read, a
+ * replay file, a data API request — used by every path that writes observations:
+ * - every row has the same value and quality: an exact duplicate, harmless. It is stored once; the
+ *   repeats are counted in `duplicates` and are not rejections.
+ * - the rows disagree: a conflict. Nothing tells which value is right, so the key is refused: none
+ *   of its rows is stored (an hour already stored keeps its value), every one counts as rejected and
+ *   in `conflicting`, and the caller logs the values and records a `conflicting_duplicate` finding.
+ * Values repeated across batches are not duplicates: a later batch revises an earlier one.
+ */
+export function settleDuplicates<T extends ObservationInput>(rows: readonly T[]): Settled<T> {
+  const byKey = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const k = `${r.seriesId}|${r.ts.getTime()}`;
+    const list = byKey.get(k);
+    if (list) list.push(i); else byKey.set(k, [i]);
+  });
+  const drop = new Set<number>();
+  const conflicts: Conflict[] = [];
+  let duplicates = 0;
+  let conflicting = 0;
+  for (const indices of byKey.values()) {
+    if (indices.length === 1) continue;
+    const first = rows[indices[0]!]!;
+    if (indices.every((i) => rows[i]!.value === first.value && rows[i]!.quality === first.quality)) {
+      duplicates += indices.length - 1;
+      for (const i of indices.slice(1)) drop.add(i);
+      continue;
+    }
+    conflicting += indices.length;
+    for (const i of indices) drop.add(i);
+    conflicts.push({ seriesId: first.seriesId, ts: first.ts, values: indices.map((i) => ({ value: rows[i]!.value, quality: rows[i]!.quality })), indices });
+  }
+  return { unique: drop.size ? rows.filter((_, i) => !drop.has(i)) : [...rows], duplicates, conflicting, conflicts };
+}
+
+/** A conflict with the names it is reported under. */
+export type NamedConflict = Conflict & { ba: string; seriesKey: string };
+
+/** Conflicts logged one by one (the rest summed up in one line); all of them become findings. */
+const LOGGED_CONFLICTS = 20;
+
+/**
+ * Logs each conflict (structured: series, hour, every value, run id) and stores them as
+ * `conflicting_duplicate` findings of the run, shown at /api/v1/pipeline/checks.
+ */
+export async function reportConflicts(db: Db, logger: Logger, runId: number | undefined, conflicts: NamedConflict[], batch: string): Promise<void> {
+  if (conflicts.length === 0) return;
+  for (const c of conflicts.slice(0, LOGGED_CONFLICTS)) {
+    logger.warn({ runId, batch, series: c.seriesKey, ts: c.ts.toISOString(), values: c.values.map((v) => v.value), qualities: c.values.map((v) => v.quality), rows: c.indices },
+      'conflicting duplicate refused: one series and hour with different values in one batch');
+  }
+  if (conflicts.length > LOGGED_CONFLICTS) logger.warn({ runId, batch, more: conflicts.length - LOGGED_CONFLICTS }, 'more conflicting duplicates refused (all are findings of the run)');
+  if (runId !== undefined) await recordConflicts(db, runId, conflicts);
+}
 
 /** Called after a batch commits with the BAs that got new or changed hours and the newest such hour. */
 export type OnStored = (bas: string[], newest: Date) => void;
@@ -77,40 +159,49 @@ export class PointStore {
   private readonly logger: Logger;
   private readonly source: string;
   private readonly onStored: OnStored | undefined;
+  private readonly runId: number | undefined;
 
-  constructor(db: Db, logger: Logger, source = 'eia', opts: { onStored?: OnStored } = {}) {
+  /** `runId`: the ledger run that conflicting duplicates are recorded under as findings. */
+  constructor(db: Db, logger: Logger, source = 'eia', opts: { onStored?: OnStored; runId?: number } = {}) {
     this.db = db;
     this.logger = logger;
     this.source = source;
     this.onStored = opts.onStored;
+    this.runId = opts.runId;
   }
 
-  async store(points: EiaPoint[]): Promise<StoreCounts> {
+  /**
+   * Stores one batch (an EIA page, a replay file): points of unknown BAs or types are rejected,
+   * repeats of one series and hour follow settleDuplicates. `batch` names it in logs.
+   */
+  async store(points: EiaPoint[], batch = 'batch'): Promise<StoreCounts> {
     this.knownBas ??= new Set((await this.db.query<{ code: string }>('SELECT code FROM balancing_authorities')).map((r) => r.code));
-    let rejected = 0;
+    const reasons: Record<string, number> = {};
+    const refused = new Map<string, { ba: string; route: string; code: string; reason: string; points: number }>();
     const accepted: Array<{ p: EiaPoint; type: string; key: string }> = [];
     for (const p of points) {
       const { type, subtype } = pointSeries(p);
-      if (!type || !this.knownBas.has(p.ba) || (p.route === 'interchange' && !this.knownBas.has(p.code))) {
-        rejected++;
-        this.logger.warn({ ba: p.ba, route: p.route, code: p.code }, 'rejected point: unknown BA or type');
+      const reason = !type ? `unknown ${p.route} type` : !this.knownBas.has(p.ba) || (p.route === 'interchange' && !this.knownBas.has(p.code)) ? 'unknown balancing authority' : undefined;
+      if (reason) {
+        addReason(reasons, reason);
+        const k = `${p.ba}|${p.route}|${p.code}`;
+        const seen = refused.get(k);
+        if (seen) seen.points++; else refused.set(k, { ba: p.ba, route: p.route, code: p.code, reason, points: 1 });
         continue;
       }
-      accepted.push({ p, type, key: this.resolve(p.ba, type, subtype, p) });
+      accepted.push({ p, type: type!, key: this.resolve(p.ba, type!, subtype, p) });
     }
+    // one line per series refused, not one per point
+    for (const r of refused.values()) this.logger.warn({ batch, ...r }, 'rejected points');
     await this.createPending();
-    const rows: ObservationInput[] = [];
-    const seen = new Set<string>();
-    for (const { p, type, key } of accepted) {
-      const id = this.ids.get(key)!;
-      const dedupe = `${id}|${p.ts.getTime()}`;
-      if (seen.has(dedupe)) continue;
-      seen.add(dedupe);
-      rows.push({ seriesId: id, ts: p.ts, value: p.value, quality: quality(type, p.value) });
-    }
-    const { inserted, updated, changed } = await commitObservations(this.db, rows, this.source);
+    const rows = accepted.map(({ p, type, key }) => ({ seriesId: this.ids.get(key)!, ts: p.ts, value: p.value, quality: quality(type, p.value), seriesKey: seriesKey(p.ba, type, pointSeries(p).subtype), ba: p.ba }));
+    const settled = settleDuplicates(rows);
+    addReason(reasons, CONFLICT_REASON, settled.conflicting);
+    await reportConflicts(this.db, this.logger, this.runId, settled.conflicts.map((c) => ({ ...c, ba: rows[c.indices[0]!]!.ba, seriesKey: rows[c.indices[0]!]!.seriesKey })), batch);
+    const { inserted, updated, changed } = await commitObservations(this.db, settled.unique.map(({ seriesId, ts, value, quality: q }) => ({ seriesId, ts, value, quality: q })), this.source);
     if (changed) this.onStored?.(changed.bas, changed.newest);
-    return { inserted, updated, rejected };
+    const rejected = Object.values(reasons).reduce((a, n) => a + n, 0);
+    return { inserted, updated, rejected, duplicates: settled.duplicates, conflicting: settled.conflicting, reasons };
   }
 
   /** The cache key of a point's series; series not seen yet are queued for one batched lookup. */

@@ -2,7 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type FakeRow = Record<string, string | number | null>;
-export type Fault = 'ok' | '403' | '429' | '500' | 'timeout' | 'truncated' | 'grow' | 'shape';
+/**
+ * Injected faults. Paging faults (pages that do not add up): `grow` announces one row more than
+ * there is; `drift` announces one more on every page after the first (the total changes between
+ * pages); `overlap` starts a page 5 rows before its offset (repeating the previous page's last rows,
+ * so as many rows at the end are never sent); `short` drops a page's last row.
+ */
+export type Fault = 'ok' | '403' | '429' | '500' | 'timeout' | 'truncated' | 'grow' | 'drift' | 'overlap' | 'short' | 'shape';
 
 /**
  * A local server answering like EIA API v2 for the EIA-930 routes: facets, start/end (inclusive,
@@ -10,7 +16,10 @@ export type Fault = 'ok' | '403' | '429' | '500' | 'timeout' | 'truncated' | 'gr
  */
 export class FakeEia {
   readonly rows: Record<'region' | 'fuel' | 'interchange', FakeRow[]> = { region: [], fuel: [], interchange: [] };
+  /** one fault per request, in order */
   faults: Fault[] = [];
+  /** the fault of every request once `faults` is used up (a server that keeps misbehaving) */
+  always: Fault = 'ok';
   requests: URL[] = [];
   apiKeysSeen: string[] = [];
   private server: Server | undefined;
@@ -20,7 +29,7 @@ export class FakeEia {
       const url = new URL(req.url!, 'http://x');
       this.requests.push(url);
       this.apiKeysSeen.push(String(req.headers['x-api-key'] ?? url.searchParams.get('api_key') ?? ''));
-      const fault = this.faults.shift() ?? 'ok';
+      const fault = this.faults.shift() ?? this.always;
       if (fault === 'timeout') return; // never answers
       if (fault === '429' || fault === '500') { res.writeHead(Number(fault)).end('{"error":"busy"}'); return; }
       if (fault === '403') { res.writeHead(403).end('{"error":"API_KEY_INVALID"}'); return; }
@@ -40,10 +49,11 @@ export class FakeEia {
       const sorts: string[] = [];
       for (let i = 0; p.has(`sort[${i}][column]`); i++) sorts.push(p.get(`sort[${i}][column]`)!);
       data = [...data].sort((a, b) => { for (const c of sorts) { const x = String(a[c]), y = String(b[c]); if (x !== y) return x < y ? -1 : 1; } return 0; });
-      const total = data.length + (fault === 'grow' ? 1 : 0);
       const offset = Number(p.get('offset') ?? 0);
+      const total = data.length + (fault === 'grow' || (fault === 'drift' && offset > 0) ? 1 : 0);
       const length = Math.min(Number(p.get('length') ?? 5000), 5000);
-      const page = data.slice(offset, offset + length);
+      const first = fault === 'overlap' ? Math.max(0, offset - 5) : offset;
+      const page = data.slice(first, first + length).slice(0, fault === 'short' ? -1 : undefined);
       const body = JSON.stringify({
         response: { total: String(total), dateFormat: 'YYYY-MM-DD"T"HH24', frequency: 'hourly', data: page, description: 'fake' },
         request: { command: url.pathname, params: {} }, apiVersion: '2.1.8', ExcelAddInVersion: '2.1.0',
