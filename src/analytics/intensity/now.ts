@@ -165,7 +165,7 @@ async function demandAt(db: Db, hourOf: ReadonlyMap<string, Date>): Promise<Map<
   return out;
 }
 
-/** The home page's table: every active BA at its newest fuel hour, in five queries whatever the number of BAs. */
+/** The home page's table: every active BA at its newest fuel hour, in seven queries whatever the number of BAs. */
 export async function allNow(db: Db, freshness: FreshnessOf, now = new Date()): Promise<{ generatedAt: string; data: NowRow[] }> {
   const [bas, fuelHours, dataHours, overrides] = await Promise.all([listBas(db), newestFuelHours(db), newestDataHours(db), loadFactorOverrides(db)]);
   const [system, demand] = await Promise.all([loadSystemAt(db, [...fuelHours.values()]), demandAt(db, fuelHours)]);
