@@ -1,7 +1,7 @@
 import type { Db } from '../../platform/db.ts';
 import { getBa, listBas, type BalancingAuthority } from '../../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared/hourly.ts';
-import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
+import { fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
 import { freshnessOf, type FreshnessStatus } from '../shared/freshness.ts';
 import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionFromSystem, valuesAt, type IntensityFlag, type SystemHours } from './intensity.ts';
 
