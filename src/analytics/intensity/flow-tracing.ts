@@ -16,8 +16,9 @@ import { LuDecomposition, Matrix } from 'ml-matrix';
  * - Interchange is published later than generation, so an hour may have every BA's fuel mix and none of its
  *   interchange yet. Which pairs are expected in an hour comes from the caller (`expectedPairs`: from what the
  *   store knows about each series, never from the hours a query happens to cover). A BA none of whose expected
- *   pairs is reported by either side gets 'interchange-missing' and no consumption intensity (null: its
- *   production mix is not a consumption-based value); one with some expected pairs unreported gets
+ *   pairs is reported by either side gets 'interchange-missing' (it is traced alone, so the solution keeps
+ *   emissions conserved, but consumptionPoints reports no value for it: its production mix is not a
+ *   consumption-based value); one with some expected pairs unreported gets
  *   'interchange-partial' and is traced with the pairs that were reported.
  */
 
@@ -252,8 +253,7 @@ export function traceHour(hour: TraceHour, options: TraceOptions = {}): TraceRes
   const intensity = new Map<string, number | null>();
   system.codes.forEach((c, i) => {
     const v = x[i]!;
-    const untraced = flags.get(c)?.has('interchange-missing') ?? false;
-    intensity.set(c, !untraced && system.pool[i]! > 0 && Number.isFinite(v) ? v : null);
+    intensity.set(c, system.pool[i]! > 0 && Number.isFinite(v) ? v : null);
   });
   return { intensity, flags, flows, solver };
 }

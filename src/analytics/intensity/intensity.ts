@@ -190,7 +190,9 @@ export function consumptionPoints(system: SystemHours, set: FactorSetName, overr
     const traced = traceHour(hour);
     for (const [ba, points] of out) {
       const flags = [...(ownFlags.get(ba) ?? ['no-fuel-data' as const]), ...(traced.flags.get(ba) ?? [])];
-      points.push({ ts, value: traced.intensity.get(ba) ?? null, flags });
+      // without any of its interchange the trace holds the BA's production mix: not a consumption-based value
+      const value = flags.includes('interchange-missing') ? null : traced.intensity.get(ba) ?? null;
+      points.push({ ts, value, flags });
     }
   });
   return out;

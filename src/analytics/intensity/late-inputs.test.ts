@@ -9,6 +9,7 @@ import { upsertObservations } from '../../grid/observation-repository.ts';
 import { seedHours } from '../daily/daily-test-support.ts';
 import { hourlyIntensity, type IntensityPoint } from './intensity.ts';
 import { allNow, baNow, generationFreshness } from './now.ts';
+import { duckCurve } from '../daily/duck.ts';
 
 /**
  * EIA-930 publishes BA-to-BA interchange later than generation by fuel: an hour can have every fuel mix and no
@@ -33,6 +34,10 @@ for (const target of testDatabases()) {
       // NYIS: nuclear both hours, its solar series published for hour 0 only so far.
       await seedHours(db, 'NYIS', 'generation_by_fuel', 'NUC', at(0), [400, 400]);
       await seedHours(db, 'NYIS', 'generation_by_fuel', 'SUN', at(0), [100]);
+      // CISO: solar published through 29 June 11:00 PDT (at(-30)); demand then and on 30 June 17:00–18:00 PDT (hours 0, 1).
+      await seedHours(db, 'CISO', 'generation_by_fuel', 'SUN', at(-30), [100]);
+      await seedHours(db, 'CISO', 'demand', '', at(-30), [300]);
+      await seedHours(db, 'CISO', 'demand', '', at(0), [450, 500]);
     });
     after(async () => { await db.close(); });
 
@@ -62,6 +67,16 @@ for (const target of testDatabases()) {
       // hour 0 complete: (400 · 12 + 100 · 45) / 500 = 18.6
       const h0 = (await hourlyIntensity(db, 'NYIS', at(0), at(1), 'production', 'lifecycle'))!;
       assert.deepEqual(plain(h0.points), [{ ts: at(0).toISOString(), value: (400 * 12 + 100 * 45) / 500, flags: [] }]);
+    });
+
+    it('gives the duck curve no net load for an hour whose solar is not published yet, in any range', async () => {
+      // 30 June's local day holds no solar row at all: solar is missing there (published a day ago), not zero
+      for (const from of [at(0), at(1)]) {
+        const duck = (await duckCurve(db, 'CISO', from, at(2), at(3)))!;
+        assert.deepEqual(duck.hours.at(-1), { ts: at(1).toISOString(), demandMw: 500, solarMw: null, windMw: 0, netLoadMw: null }, `from ${from.toISOString()}`);
+      }
+      const published = (await duckCurve(db, 'CISO', at(-30), at(-29), at(3)))!;
+      assert.equal(published.hours[0]!.netLoadMw, 300 - 100);
     });
 
     it("What's Powering Me answers hour 1 with consumption null and the newest hour whose interchange has landed", async () => {
