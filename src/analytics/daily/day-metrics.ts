@@ -1,5 +1,5 @@
 import { fuelInfo, isStorage } from '../intensity/factors.ts';
-import { INTENSITY_UNIT } from '../intensity/intensity.ts';
+import { expectedAt, INTENSITY_UNIT, type SeriesSpan } from '../intensity/intensity.ts';
 import { present } from '../shared/hourly.ts';
 
 /**
@@ -101,33 +101,48 @@ export function dailyMix(fuels: Readonly<Record<string, Column>>): Pick<DayMetri
   };
 }
 
-/** Hours in which not a single fuel series has a value. */
-function hoursWithoutFuels(fuels: Readonly<Record<string, Column>>, n: number): number {
+/**
+ * Hours in which some fuel of the mix has no value (a fuel with no value at all that hour makes the mix of the
+ * hour partial, as partial-fuel-data does for intensity). The columns are every fuel expected that day
+ * (withExpectedFuels), so a fuel not published yet counts as missing, not as absent.
+ */
+function hoursMissingFuel(fuels: Readonly<Record<string, Column>>, n: number): number {
   const columns = Object.values(fuels);
   let count = 0;
-  for (let i = 0; i < n; i++) if (!columns.some((c) => present(c[i]))) count++;
+  for (let i = 0; i < n; i++) if (columns.length === 0 || columns.some((c) => !present(c[i]))) count++;
   return count;
+}
+
+/**
+ * The day's fuel columns plus an all-null column for each fuel series the store expects at every hour of the
+ * day (see expectedAt) but that has no row in it yet: a fuel published late is missing from the mix, not zero.
+ */
+export function withExpectedFuels(fuels: Readonly<Record<string, Column>>, ts: readonly Date[], spans: Readonly<Record<string, SeriesSpan>>): Record<string, Column> {
+  const out: Record<string, Column> = { ...fuels };
+  for (const [fuel, span] of Object.entries(spans)) {
+    if (!(fuel in out) && ts.length > 0 && ts.every((t) => expectedAt(span, t.getTime()))) out[fuel] = ts.map(() => null);
+  }
+  return out;
 }
 
 export function dayMetrics(day: DayHours): DayMetrics {
   const hours = day.ts.length;
   const iso = (i: number) => (i < 0 ? null : day.ts[i]!.toISOString());
   const missingHours = {
-    demand: missing(day.demand), forecast: missing(day.forecast), fuels: hoursWithoutFuels(day.fuels, hours),
+    demand: missing(day.demand), forecast: missing(day.forecast), fuels: hoursMissingFuel(day.fuels, hours),
     intensity: missing(day.intensity), interchange: missing(day.totalInterchange),
   };
   const reasons: DayMetrics['reasons'] = {};
-  /** Whether the figures of `input` may be given; when not (and some hours are there), says why under each figure. */
+  /** Whether the figures of `input` may be given; when not, says why under each figure. */
   const gate = (figures: DayFigure[], input: string, count: number, needs: keyof typeof NEEDS): boolean => {
     if (usable(needs, count, hours)) return true;
-    if (count < hours) for (const f of figures) reasons[f] = `${input} missing for ${count} of ${hours} hours (needs ${NEEDS[needs]})`;
-    else for (const f of figures) reasons[f] = `no ${input} this day`;
+    for (const f of figures) reasons[f] = `${input} missing for ${count} of ${hours} hours (needs ${NEEDS[needs]})`;
     return false;
   };
   const extremes = gate(['demand.peakMw', 'demand.minMw'], 'demand', missingHours.demand, 'most');
   const energy = gate(['demand.energyMwh'], 'demand', missingHours.demand, 'every');
   const intensityOk = gate(['intensity.avg'], 'intensity', missingHours.intensity, 'most');
-  const mixOk = gate(['renewableShare'], 'generation by fuel', missingHours.fuels, 'most');
+  const mixOk = gate(['renewableShare'], 'some fuel of the mix', missingHours.fuels, 'most');
   const interchangeOk = gate(['netInterchangeMwh'], 'total interchange', missingHours.interchange, 'every');
   const forecast = forecastError(day.demand, day.forecast);
   const forecastOk = gate(['forecast.mapePct'], 'demand or its day-ahead forecast', hours - forecast.hoursCompared, 'most');

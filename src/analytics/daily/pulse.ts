@@ -1,10 +1,10 @@
 import type { Db } from '../../platform/db.ts';
 import { getBa, type BalancingAuthority } from '../../grid/ba-repository.ts';
 import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
-import { dayMetrics, type DayHours, type DayMetrics } from './day-metrics.ts';
+import { dayMetrics, withExpectedFuels, type DayHours, type DayMetrics } from './day-metrics.ts';
 import { hourStarts, loadBaHours, type BaHours, type DataSource, combineSources } from '../shared/hourly.ts';
 import { factorLookup, loadFactorOverrides, type FactorOverride } from '../intensity/factors.ts';
-import { consumptionPoints, loadSystemAt, productionPoints, type IntensityBasis, type SystemHours } from '../intensity/intensity.ts';
+import { consumptionPoints, loadSpans, loadSystemAt, productionPoints, type IntensityBasis, type SeriesSpan, type SystemHours } from '../intensity/intensity.ts';
 import { latestCompleteDay, localDateOf, localDay, type LocalDay } from '../../grid/local-day.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 
@@ -44,11 +44,11 @@ function systemFor(db: Db, ba: BalancingAuthority, dates: readonly string[]): Pr
   return loadSystemAt(db, hours, { reaching: ba.code });
 }
 
-function withIntensity(raw: RawDay, intensity: { byTs: Map<number, number | null>; sources: string[] }): LoadedDay {
+function withIntensity(raw: RawDay, intensity: { byTs: Map<number, number | null>; sources: string[] }, fuelSpans: Readonly<Record<string, SeriesSpan>>): LoadedDay {
   const h = raw.hours;
   return {
     day: raw.day,
-    hours: { ts: h.ts, demand: h.demand, forecast: h.forecast, totalInterchange: h.totalInterchange, fuels: h.fuels, intensity: h.ts.map((t) => intensity.byTs.get(t.getTime()) ?? null) },
+    hours: { ts: h.ts, demand: h.demand, forecast: h.forecast, totalInterchange: h.totalInterchange, fuels: withExpectedFuels(h.fuels, h.ts, fuelSpans), intensity: h.ts.map((t) => intensity.byTs.get(t.getTime()) ?? null) },
     dataThrough: h.dataThrough,
     source: combineSources([...(h.source === 'none' ? [] : [h.source]), ...intensity.sources]),
   };
@@ -93,11 +93,11 @@ async function loadWithComparisons(db: Db, code: string, opts: DailyOptions) {
   const date = dayToShow(ba, opts.date, now);
   const comparisons = baselineDates(date);
   const dates = [date, comparisons.lastYear, ...comparisons.priorWeeks];
-  const [overrides, raw, system] = await Promise.all([
+  const [overrides, raw, system, spans] = await Promise.all([
     loadFactorOverrides(db), Promise.all(dates.map((d) => loadRawDay(db, ba, d))),
-    basis === 'consumption' ? systemFor(db, ba, dates) : undefined]);
+    basis === 'consumption' ? systemFor(db, ba, dates) : undefined, loadSpans(db, { ba: ba.code })]);
   const intensity = intensityOf(ba.code, raw, system, overrides);
-  const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity));
+  const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity, spans.fuels.get(ba.code) ?? {}));
   return { ba, now, basis, target: target!, lastYear: lastYear!, priorWeeks };
 }
 

@@ -10,6 +10,7 @@ import { seedHours } from '../daily/daily-test-support.ts';
 import { hourlyIntensity, type IntensityPoint } from './intensity.ts';
 import { allNow, baNow, generationFreshness } from './now.ts';
 import { duckCurve } from '../daily/duck.ts';
+import { dailyPulse } from '../daily/pulse.ts';
 
 /**
  * EIA-930 publishes BA-to-BA interchange later than generation by fuel: an hour can have every fuel mix and no
@@ -38,6 +39,8 @@ for (const target of testDatabases()) {
       await seedHours(db, 'CISO', 'generation_by_fuel', 'SUN', at(-30), [100]);
       await seedHours(db, 'CISO', 'demand', '', at(-30), [300]);
       await seedHours(db, 'CISO', 'demand', '', at(0), [450, 500]);
+      // and gas 100 MW through the whole local day of 30 June (07:00 UTC to 07:00 UTC)
+      await seedHours(db, 'CISO', 'generation_by_fuel', 'NG', at(-17), new Array(24).fill(100));
     });
     after(async () => { await db.close(); });
 
@@ -77,6 +80,16 @@ for (const target of testDatabases()) {
       }
       const published = (await duckCurve(db, 'CISO', at(-30), at(-29), at(3)))!;
       assert.equal(published.hours[0]!.netLoadMw, 300 - 100);
+    });
+
+    it("gives the Daily Pulse no renewable share for a day whose solar is not published yet, and says why", async () => {
+      const pulse = (await dailyPulse(db, 'CISO', { date: '2025-06-30', now: at(48) }))!;
+      assert.deepEqual(pulse.mix.map((f) => [f.fuel, f.mwh, f.share]), [['NG', 2_400, 1], ['SUN', null, 0]]);
+      assert.equal(pulse.missingHours.fuels, 24);
+      assert.equal(pulse.renewableShare, null);
+      assert.equal(pulse.reasons.renewableShare, 'some fuel of the mix missing for 24 of 24 hours (needs all but a quarter of the hours)');
+      const share = pulse.baseline.find((m) => m.metric === 'renewableShare')!;
+      assert.deepEqual([share.value, share.reasons.value], [null, pulse.reasons.renewableShare]);
     });
 
     it("What's Powering Me answers hour 1 with consumption null and the newest hour whose interchange has landed", async () => {
