@@ -132,6 +132,7 @@ describe('badge and CSV', () => {
     assert.match(svg, /^<svg [^>]*role="img"/);
     assert.match(badgeSvg('CISO', null, 'unknown'), /no data/);
     assert.match(badgeSvg('CISO', 300, 'stale'), /\(stale\)/);
+    assert.match(badgeSvg('WACM', 300, 'retired'), /\(retired\)/);
     assert.doesNotMatch(badgeSvg('<x>', 1, 'fresh'), /<x>/);
   });
   it('shows consumption-based intensity only: the newest hour with interchange while the newest waits for it, never production', () => {

@@ -6,7 +6,7 @@ import type { Db } from '../../platform/db.ts';
 import type { Cache } from '../../platform/cache.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 import { analyticsKey, dataTtlSeconds } from '../shared/analytics-cache.ts';
-import { baFreshness, SCHEDULE_SLACK_MINUTES } from '../shared/freshness.ts';
+import { baFreshness, FRESHNESS_STATUSES, SCHEDULE_SLACK_MINUTES } from '../shared/freshness.ts';
 import { dailyBaseline, dailyPulse, type DailyOptions } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
@@ -225,14 +225,14 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + '(negative for forecasts reaching into the future). expectedLagMinutes (L): EIA-930\'s usual publishing delay for the type: '
         + 'demand 60, day-ahead forecast 0 (published the day before), net generation / total interchange / generation by fuel 1440, '
         + `BA-to-BA interchange 2880. status: fresh when lag ≤ L + ${SCHEDULE_SLACK_MINUTES} (our hourly schedule's slack), `
-        + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data. dataThrough: newest observed (non-forecast) hour.`,
+        + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data; retired once the BA's EIA-930 retirement day has ended. dataThrough: newest observed (non-forecast) hour.`,
       params: codeParams,
       response: {
         200: z.object({
           ...envelope,
           series: z.array(z.object({
             key: z.string(), type: z.string(), subtype: z.string(), newest: z.string().nullable(),
-            lagMinutes: z.number().nullable(), expectedLagMinutes: z.number(), status: z.enum(['fresh', 'late', 'stale']),
+            lagMinutes: z.number().nullable(), expectedLagMinutes: z.number(), status: z.enum(FRESHNESS_STATUSES),
           })),
         }),
       },
