@@ -3,9 +3,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HttpProblem } from '../platform/problem.ts';
 import type { WebContext } from './app/lib/context.ts';
-import { badgeSvg } from './badge.ts';
+import { badgeIntensity, badgeSvg, type BadgeNow } from './badge.ts';
 
-interface NowAnswer { intensity?: { consumption: number | null; production: number | null }; freshness?: { status: 'fresh' | 'late' | 'stale' | 'retired' } }
+interface NowAnswer extends BadgeNow { freshness?: { status: 'fresh' | 'late' | 'stale' | 'retired' } }
 
 /** GET /badge/{code}.svg: a live SVG badge of a BA's consumption carbon intensity, cached five minutes. */
 export function badgeRoutes(app: FastifyInstance, reference: WebContext['reference'], api: WebContext['api']): void {
@@ -19,7 +19,7 @@ export function badgeRoutes(app: FastifyInstance, reference: WebContext['referen
     const ba = await reference<{ data: { code: string } }>(`/api/v1/bas/${code}`);
     if (!ba.ok) throw new HttpProblem(404, `unknown balancing authority '${code}'`, 'code');
     const now = await api<NowAnswer>(`/api/v1/bas/${code}/now`);
-    const intensity = now.ok ? (now.data.intensity?.consumption ?? now.data.intensity?.production ?? null) : null;
+    const intensity = now.ok ? badgeIntensity(now.data) : null;
     const status = now.ok ? (now.data.freshness?.status ?? 'unknown') : 'unknown';
     return reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'public, max-age=300').send(badgeSvg(code, intensity, status));
   });

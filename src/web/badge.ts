@@ -26,3 +26,17 @@ export function badgeSvg(ba: string, intensity: number | null, status: 'fresh' |
     + `<text x="${lw / 2}" y="14" fill="#fff">${escapeXml(left)}</text>`
     + `<text x="${lw + rw / 2}" y="14" fill="${colour.text}">${escapeXml(right)}</text></g></svg>`;
 }
+
+/** The parts of GET /bas/{code}/now a badge reads. */
+export interface BadgeNow {
+  intensity?: { consumption: number | null; production: number | null };
+  latestConsumption?: { value: number | null } | null;
+}
+
+/**
+ * The consumption-based intensity a badge shows: the newest hour's, or, while that hour waits for its
+ * interchange, the newest hour that has it; never the production value under a "consumed" label.
+ */
+export function badgeIntensity(now: BadgeNow): number | null {
+  return now.intensity?.consumption ?? now.latestConsumption?.value ?? null;
+}

@@ -7,7 +7,7 @@ import { displayZone } from './app/lib/use-zone.ts';
 import { addDays, isIsoDate, localDate, zonedMidnight } from './app/lib/time.ts';
 import { intensityColour, INTENSITY_BINS } from './app/lib/scale.ts';
 import { fmtSigned, fmtSignedPct, toCsv } from './app/lib/format.ts';
-import { badgeSvg } from './badge.ts';
+import { badgeIntensity, badgeSvg } from './badge.ts';
 import { createLiveHub, parseHoursEvent } from './live-hub.ts';
 import { filterRows } from './app/lib/filter-rows.ts';
 import type { Db } from '../platform/db.ts';
@@ -134,6 +134,11 @@ describe('badge and CSV', () => {
     assert.match(badgeSvg('CISO', 300, 'stale'), /\(stale\)/);
     assert.match(badgeSvg('WACM', 300, 'retired'), /\(retired\)/);
     assert.doesNotMatch(badgeSvg('<x>', 1, 'fresh'), /<x>/);
+  });
+  it('shows consumption-based intensity only: the newest hour with interchange while the newest waits for it, never production', () => {
+    assert.equal(badgeIntensity({ intensity: { consumption: 300, production: 24 } }), 300);
+    assert.equal(badgeIntensity({ intensity: { consumption: null, production: 24 }, latestConsumption: { value: 422 } }), 422);
+    assert.equal(badgeIntensity({ intensity: { consumption: null, production: 24 }, latestConsumption: null }), null);
   });
   it('quotes CSV cells with commas, quotes and newlines', () => {
     assert.equal(toCsv(['a', 'b'], [['x,y', null], ['say "hi"', 3]]), 'a,b\n"x,y",\n"say ""hi""",3\n');

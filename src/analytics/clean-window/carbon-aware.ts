@@ -150,7 +150,8 @@ export function sdkHours(points: ReadonlyArray<{ ts: Date; value: number | null;
   return points.map((p) => {
     const incomplete = p.flags.filter((f) => SDK_INCOMPLETE_FLAGS.has(f));
     const hour = { start: p.ts.getTime(), durationMinutes: 60 };
-    return p.value !== null && incomplete.length ? { ...hour, value: null, incomplete } : { ...hour, value: p.value };
+    // hourlyIntensity already gives interchange-missing hours a null value; the flags say why it is null
+    return incomplete.length ? { ...hour, value: null, incomplete } : { ...hour, value: p.value };
   });
 }
 

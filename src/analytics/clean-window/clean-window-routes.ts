@@ -6,7 +6,8 @@ import { HttpProblem } from '../../platform/problem.ts';
 import { getBa } from '../../grid/ba-repository.ts';
 import { analyticsKey } from '../shared/analytics-cache.ts';
 import { HOUR_MS } from '../shared/hourly.ts';
-import { hourlyIntensity, INTENSITY_UNIT } from '../intensity/intensity.ts';
+import { hourlyIntensity, INTENSITY_UNIT, type IntensityBasis } from '../intensity/intensity.ts';
+import type { FactorSetName } from '../intensity/factors.ts';
 import { newestFuelHours } from '../intensity/now.ts';
 import { cleanWindow, endOf, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { latestIntensityForecast } from './carbon-aware.ts';
@@ -29,18 +30,24 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
   const answer = routeAnswer(cache);
   r.get('/api/v1/bas/:code/clean-window', {
     schema: {
-      summary: 'Cleanest time to run a job of a given duration (consumption-based intensity, lifecycle factors)',
-      description: `${METHODOLOGY.cleanWindow} Without from/to: the stored forecast from now on when one exists, else the last 48 measured hours. ` +
-        `Range up to ${MAX_DAYS.consumption} days. ${METHODOLOGY.envelope}`,
+      summary: 'Cleanest time to run a job of a given duration (carbon intensity of the basis and factors asked; default consumption-based, lifecycle)',
+      description: `${METHODOLOGY.cleanWindow} basis and factors as for GET /bas/{code}/intensity; the answer names both, and \`input\`: ` +
+        'forecast (the newest stored intensity forecast, which is consumption-based with lifecycle factors, so used only for those) or history ' +
+        '(measured hours; hours whose intensity is null, e.g. consumption-based hours whose interchange is not published yet, end a window). ' +
+        'Without from/to: the forecast from now on when one exists for the basis and factors asked, else the last 48 measured hours. ' +
+        `Range up to ${MAX_DAYS.production} days for production, ${MAX_DAYS.consumption} for consumption. ${METHODOLOGY.envelope}`,
       params: codeParams,
       querystring: z.object({
         duration: z.string().default('PT1H').describe('ISO 8601 duration of the job, e.g. PT3H or PT90M (5 minutes to 3 days)'),
         from: isoInstant.optional(), to: isoInstant.optional(),
         count: z.coerce.number().int().min(1).max(24).default(3).describe('how many non-overlapping best windows'),
+        basis: z.enum(['production', 'consumption']).default('consumption').describe(`production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption}`),
+        factors: z.enum(['lifecycle', 'direct']).default('lifecycle').describe('emission factor set (see GET /emission-factors)'),
       }),
       response: {
         200: z.object({
-          ...envelope, duration: z.string(), basis: z.enum(['forecast', 'history']), unit: z.literal(INTENSITY_UNIT),
+          ...envelope, duration: z.string(), basis: z.enum(['production', 'consumption']), factors: z.enum(['lifecycle', 'direct']),
+          input: z.enum(['forecast', 'history']).describe('what the windows were searched over: the stored forecast or measured hours'), unit: z.literal(INTENSITY_UNIT),
           optimal: z.array(window), best: z.array(window),
           runNow: window.extend({ savingsPct: nullableNumber.describe('(runNow.avg − optimal.avg) / runNow.avg × 100') }).nullable(),
         }),
@@ -51,16 +58,17 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
     if (minutes === undefined || minutes < 5 || minutes > 3 * 1440) throw new HttpProblem(400, 'duration: an ISO 8601 duration between PT5M and P3D, e.g. PT3H', 'duration');
     const ba = req.params.code.toUpperCase();
     const explicit = req.query.from !== undefined || req.query.to !== undefined;
-    const range = explicit ? rangeOf(req.query, MAX_DAYS.consumption) : undefined;
-    const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, range ? rangeKey(range) : 'latest');
+    const { basis, factors } = req.query;
+    const range = explicit ? rangeOf(req.query, MAX_DAYS[basis]) : undefined;
+    const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, basis, factors, range ? rangeKey(range) : 'latest');
     return answer(req, key, (v) => generationTtl(v.dataThrough, range?.to), async () => {
       if (!(await getBa(db, ba))) throw unknownBa(req.params.code);
-      const input = await cleanWindowInput(db, ba, range);
+      const input = await cleanWindowInput(db, ba, range, basis, factors);
       const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
       const out = (w: Window) => ({ start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString(), avg: w.avg });
       return {
         ba, source: input.source, dataThrough: input.dataThrough, generatedAt: new Date().toISOString(),
-        duration: formatDuration(minutes), basis: input.basis, unit: INTENSITY_UNIT,
+        duration: formatDuration(minutes), basis, factors, input: input.input, unit: INTENSITY_UNIT,
         optimal: result.optimal.map(out), best: result.best.map(out),
         runNow: result.runNow ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,
       };
@@ -70,17 +78,18 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
 }
 
 /**
- * The points a clean window is searched over: the stored forecast when no range is given and one exists;
- * otherwise measured consumption-based intensity (the last 48 hours up to the newest data by default).
+ * The points a clean window is searched over: the stored forecast when no range is given and one exists (it is
+ * consumption-based with lifecycle factors, so only for those); otherwise the measured intensity of the basis and
+ * factors asked (the last 48 hours up to the newest data by default).
  */
-async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined) {
-  if (!range) {
+async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined, basis: IntensityBasis, factors: FactorSetName) {
+  if (!range && basis === 'consumption' && factors === 'lifecycle') {
     const forecast = await latestIntensityForecast(db, ba);
     const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
     const last = forecast?.points.at(-1);
     const to = last ? endOf(last) : 0;
     if (forecast && to > from) {
-      return { basis: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(to), source: forecast.source, dataThrough: forecast.dataThrough };
+      return { input: 'forecast' as const, points: forecast.points, from: new Date(from), to: new Date(to), source: forecast.source, dataThrough: forecast.dataThrough };
     }
   }
   let window = range;
@@ -90,7 +99,7 @@ async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Dat
     const to = newest ? new Date(newest.getTime() + HOUR_MS) : new Date(Math.ceil(Date.now() / HOUR_MS) * HOUR_MS);
     window = { from: new Date(to.getTime() - 48 * HOUR_MS), to };
   }
-  const s = (await hourlyIntensity(db, ba, window.from, window.to, 'consumption', 'lifecycle'))!;
+  const s = (await hourlyIntensity(db, ba, window.from, window.to, basis, factors))!;
   const points: TimedPoint[] = s.points.map((p) => ({ start: p.ts.getTime(), durationMinutes: 60, value: p.value }));
-  return { basis: 'history' as const, points, ...window, source: s.source, dataThrough: iso(s.dataThrough) };
+  return { input: 'history' as const, points, ...window, source: s.source, dataThrough: iso(s.dataThrough) };
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { baselineDates, compareDays } from './baseline.ts';
-import { dayMetrics, type DayHours } from './pulse.ts';
+import { dayMetrics, type DayHours } from './day-metrics.ts';
 
 const H = 3_600_000;
 

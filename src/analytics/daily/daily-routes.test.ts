@@ -62,8 +62,12 @@ for (const target of testDatabases()) {
       const p = (await app.inject('/api/v1/bas/CISO/pulse?date=2025-03-09')).json();
       assert.equal(p.hours, 23);
       assert.equal(p.missingHours.demand, 1);
-      assert.equal(p.demand.energyMwh, 22_000);
+      // 22 of 23 hours present: the sum of 22 hours is not the day's energy
+      assert.equal(p.demand.energyMwh, null);
+      assert.equal(p.reasons['demand.energyMwh'], 'demand missing for 1 of 23 hours (needs every hour)');
       const energy = p.baseline.find((m: { metric: string }) => m.metric === 'demandEnergy');
+      assert.equal(energy.value, null);
+      assert.equal(energy.reasons.value, p.reasons['demand.energyMwh']);
       assert.equal(energy.priorWeeks, null);
       assert.ok(energy.reasons.priorWeeks);
     });

@@ -42,12 +42,14 @@ const baselineMetric = z.object({
   metric: z.enum(BASELINE_METRICS.map((m) => m.metric) as [string, ...string[]]),
   unit: z.string(), definition: z.string(), value: nullableNumber,
   priorWeeks: comparison, lastYear: comparison,
-  reasons: z.object({ priorWeeks: z.string().nullable(), lastYear: z.string().nullable() }).describe('why a comparison is null'),
+  reasons: z.object({ value: z.string().nullable(), priorWeeks: z.string().nullable(), lastYear: z.string().nullable() })
+    .describe('why the day\'s value (the same figure and reason as in its Daily Pulse) or a comparison is null'),
 });
 const BASELINE_DESCRIPTION = 'Each metric of the BA-local day against (a) the mean of the same weekday in the four weeks before and (b) the same '
   + 'local date a year earlier (29 Feb → 28 Feb). Metrics: ' + BASELINE_METRICS.map((m) => `${m.metric} (${m.unit}): ${m.definition}`).join('; ')
-  + '. A comparison day is used for a metric when its input has no missing hour (sums: demandEnergy, netInterchange) or at most a quarter '
-  + 'of its hours missing (the others); missing data is never counted as zero: the comparison is null and `reasons` says why.';
+  + '. Each value is the figure of the day exactly as its Daily Pulse gives it: sums (demandEnergy, netInterchange) need every hour of the '
+  + 'local day, the others all but a quarter; missing data is never counted as zero nor a partial sum given as the day\'s: the value or '
+  + 'comparison is null and `reasons` says why.';
 const atValue = z.object({ ts: z.string(), value: z.number() }).nullable();
 
 /** Daily Pulse, baselines, duck curve, forecasts and freshness under /api/v1/bas/{code}/…, cached per BA. */
@@ -72,8 +74,11 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
     schema: {
       summary: 'Daily Pulse: one BA-local calendar day in figures, with its baseline comparison',
       description: 'The day is the BA\'s local calendar day in its IANA time zone (23, 24 or 25 hours: `hours`). Hours with no value are counted '
-        + 'in `missingHours` per input and never filled in. demand: peak and minimum hourly demand (MW, hour start UTC) and energy '
-        + '(MWh = Σ hourly MW over the hours present). forecast: EIA\'s day-ahead forecast (DF) against demand (D) over hours with both: '
+        + 'in `missingHours` per input and never filled in. Sums (energyMwh, netInterchangeMwh, each fuel\'s mwh) need every hour of the day '
+        + 'and are null otherwise; extremes, shares, averages and the forecast error need all but a quarter of the hours; `reasons` says, per '
+        + 'figure path, why a figure is null (e.g. "demand missing for 23 of 24 hours"). missingHours.fuels: hours in which some fuel of the mix '
+        + '(every fuel series the store expects that day, so one published late counts) has no value. demand: peak and minimum hourly demand (MW, hour start UTC) and energy '
+        + '(MWh = Σ hourly MW). forecast: EIA\'s day-ahead forecast (DF) against demand (D) over hours with both: '
         + 'mapePct = mean(|DF − D| / D) × 100, biasPct = Σ(DF − D) / Σ D × 100 (positive = over-forecast). mix: MWh per fuel (positive '
         + 'hourly values only) and share of all positive generation (fraction 0–1, storage discharge included); renewableShare and '
         + 'carbonFreeShare: fractions. intensity (gCO2eq/kWh, lifecycle factors, `basis` as asked): avg = mean of the hourly values, '
@@ -88,10 +93,11 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
           missingHours: z.object({ demand: z.number(), forecast: z.number(), fuels: z.number(), intensity: z.number(), interchange: z.number() }),
           demand: z.object({ peakMw: nullableNumber, peakAt: z.string().nullable(), minMw: nullableNumber, minAt: z.string().nullable(), energyMwh: nullableNumber }),
           forecast: z.object({ mapePct: nullableNumber, biasPct: nullableNumber, hoursCompared: z.number() }),
-          mix: z.array(z.object({ fuel: z.string(), name: z.string(), mwh: z.number(), share: nullableNumber })),
+          mix: z.array(z.object({ fuel: z.string(), name: z.string(), mwh: nullableNumber.describe('null when the fuel misses an hour of the day'), share: nullableNumber })),
           renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
           intensity: z.object({ avg: nullableNumber, cleanest: atValue, dirtiest: atValue, unit: z.string() }),
           netInterchangeMwh: nullableNumber,
+          reasons: z.record(z.string(), z.string()).describe('figure path (demand.energyMwh, demand.peakMw, demand.minMw, forecast.mapePct, renewableShare, intensity.avg, netInterchangeMwh) → why it is null'),
           baseline: z.array(baselineMetric),
         }),
       },

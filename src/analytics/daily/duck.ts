@@ -2,6 +2,7 @@ import type { Db } from '../../platform/db.ts';
 import { getBa } from '../../grid/ba-repository.ts';
 import { loadBaHours, type DataSource, present } from '../shared/hourly.ts';
 import { addDays, localDateOf, localDay, localHourOf } from '../../grid/local-day.ts';
+import { expectedValues, loadSpans, type SeriesSpan } from '../intensity/intensity.ts';
 
 type Column = ReadonlyArray<number | null>;
 
@@ -15,7 +16,7 @@ const WIND = ['WND', 'WNB'];
 
 export const DUCK_DEFINITION =
   'Net load = demand − solar − wind per hour (MW; solar = SUN + SNB, wind = WND + WNB; a BA without such a series counts 0, ' +
-  'a reported-but-missing hour makes net load null). Per BA-local day: bellyMw = lowest net load with a start between ' +
+  'a missing hour of a series expected then (from its first stored hour to a week after its newest, whatever the range asked) makes net load null). Per BA-local day: bellyMw = lowest net load with a start between ' +
   `${BELLY_HOURS.from}:00 and ${BELLY_HOURS.to}:00 local, eveningPeakMw = highest between ${EVENING_HOURS.from}:00 and ${EVENING_HOURS.to}:00, ` +
   'rampMw = eveningPeakMw − bellyMw, score = rampMw / eveningPeakMw (dimensionless; 0 = no belly, 0.5 = the belly is half the ' +
   'evening peak; negative when midday net load exceeds the evening). Null when any hour of either window is missing or the evening ' +
@@ -23,13 +24,17 @@ export const DUCK_DEFINITION =
   'over the days with a score (null with fewer than 2).';
 
 
-function sumOf(fuels: Readonly<Record<string, Column>>, codes: readonly string[], i: number): number | null {
+/**
+ * Σ of the codes' values at hour i; null when a series expected then lacks its value. With `spans` (the store's),
+ * a series not published yet is missing and one not begun counts 0, in any range; without, the columns decide.
+ */
+function sumOf(fuels: Readonly<Record<string, Column>>, codes: readonly string[], i: number, t: number, spans?: Readonly<Record<string, SeriesSpan>>): number | null {
+  const values: Record<string, number | null> = {};
+  for (const code of codes) if (fuels[code]) values[code] = present(fuels[code][i]) ? fuels[code][i]! : null;
+  const counted = spans ? expectedValues(values, Object.fromEntries(codes.filter((c) => spans[c]).map((c) => [c, spans[c]!])), t) : values;
   let s = 0;
-  for (const code of codes) {
-    const column = fuels[code];
-    if (!column) continue;
-    const v = column[i];
-    if (!present(v)) return null;
+  for (const v of Object.values(counted)) {
+    if (v === null) return null;
     s += v;
   }
   return s;
@@ -37,11 +42,11 @@ function sumOf(fuels: Readonly<Record<string, Column>>, codes: readonly string[]
 
 export interface NetLoadHour { ts: Date; demandMw: number | null; solarMw: number | null; windMw: number | null; netLoadMw: number | null }
 
-export function netLoad(ts: readonly Date[], demand: Column, fuels: Readonly<Record<string, Column>>): NetLoadHour[] {
+export function netLoad(ts: readonly Date[], demand: Column, fuels: Readonly<Record<string, Column>>, spans?: Readonly<Record<string, SeriesSpan>>): NetLoadHour[] {
   return ts.map((t, i) => {
     const d = demand[i];
-    const solarMw = sumOf(fuels, SOLAR, i);
-    const windMw = sumOf(fuels, WIND, i);
+    const solarMw = sumOf(fuels, SOLAR, i, t.getTime(), spans);
+    const windMw = sumOf(fuels, WIND, i, t.getTime(), spans);
     const netLoadMw = present(d) && solarMw !== null && windMw !== null ? d - solarMw - windMw : null;
     return { ts: t, demandMw: present(d) ? d : null, solarMw, windMw, netLoadMw };
   });
@@ -115,8 +120,8 @@ export async function duckCurve(db: Db, code: string, from: Date, to: Date, now 
   const first = localDateOf(from, tz);
   const last = localDateOf(new Date(to.getTime() - 1), tz);
   const span = { from: localDay(first, tz).from, to: localDay(last, tz).to };
-  const loaded = (await loadBaHours(db, ba, span.from, span.to))!;
-  const hours = netLoad(loaded.ts, loaded.demand, loaded.fuels);
+  const [loaded, spans] = await Promise.all([loadBaHours(db, ba, span.from, span.to), loadSpans(db, { ba: ba.code })]);
+  const hours = netLoad(loaded!.ts, loaded!.demand, loaded!.fuels, spans.fuels.get(ba.code) ?? {});
   const byDate = new Map<string, { hours: NetLoadHour[]; local: number[] }>();
   for (const h of hours) {
     const date = localDateOf(h.ts, tz);
@@ -132,7 +137,7 @@ export async function duckCurve(db: Db, code: string, from: Date, to: Date, now 
   }
   const inRange = hours.filter((h) => h.ts >= from && h.ts < to);
   return {
-    ba: ba.code, source: loaded.source, dataThrough: loaded.dataThrough?.toISOString() ?? null, generatedAt: now.toISOString(), timeZone: tz,
+    ba: ba.code, source: loaded!.source, dataThrough: loaded!.dataThrough?.toISOString() ?? null, generatedAt: now.toISOString(), timeZone: tz,
     days,
     hours: inRange.map((h) => ({ ts: h.ts.toISOString(), demandMw: h.demandMw, solarMw: h.solarMw, windMw: h.windMw, netLoadMw: h.netLoadMw })),
     trend: duckTrend(days),

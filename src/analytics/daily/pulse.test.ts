@@ -1,7 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { dailyPulse, dayMetrics, forecastError, type DayHours } from './pulse.ts';
+import { dailyPulse } from './pulse.ts';
+import { dayMetrics, forecastError, type DayHours } from './day-metrics.ts';
+import { compareDays } from './baseline.ts';
 import { localDay, localDateOf, sameDateLastYear, isCalendarDate, latestCompleteDay, addDays } from '../../grid/local-day.ts';
 import { testDatabases } from '../../../test/support/databases.ts';
 import { migrate } from '../../platform/migrate.ts';
@@ -63,19 +65,46 @@ describe('daily metrics', () => {
     const m = dayMetrics(day);
     assert.equal(m.hours, 4);
     assert.deepEqual(m.missingHours, { demand: 1, forecast: 1, fuels: 1, intensity: 1, interchange: 1 });
-    assert.deepEqual(m.demand, { peakMw: 300, peakAt: ts[1]!.toISOString(), minMw: 100, minAt: ts[0]!.toISOString(), energyMwh: 600 });
-    // hours 0 and 1 have both: APE 10/100 and 30/300 → 10 %; bias (10 − 30) / 400 → −5 %
-    assert.ok(Math.abs(m.forecast.mapePct! - 10) < 1e-9);
-    assert.ok(Math.abs(m.forecast.biasPct! + 5) < 1e-9);
-    assert.equal(m.forecast.hoursCompared, 2);
-    // positive generation: SUN 80, NG 520, BAT 10 (charging −10 left out) → 610
-    assert.deepEqual(m.mix.map((f) => [f.fuel, f.mwh]), [['NG', 520], ['SUN', 80], ['BAT', 10]]);
+    // demand misses 1 of 4 hours: extremes stand (a quarter may miss), the day's energy does not (a sum needs every hour)
+    assert.deepEqual(m.demand, { peakMw: 300, peakAt: ts[1]!.toISOString(), minMw: 100, minAt: ts[0]!.toISOString(), energyMwh: null });
+    assert.equal(m.reasons['demand.energyMwh'], 'demand missing for 1 of 4 hours (needs every hour)');
+    // hours 0 and 1 have both: APE 10/100 and 30/300 → 10 %; bias (10 − 30) / 400 → −5 % …
+    const error = forecastError(day.demand, day.forecast);
+    assert.ok(Math.abs(error.mapePct! - 10) < 1e-9);
+    assert.ok(Math.abs(error.biasPct! + 5) < 1e-9);
+    // … but 2 of 4 hours compared is less than all but a quarter: the day's forecast error is null, with why
+    assert.deepEqual(m.forecast, { mapePct: null, biasPct: null, hoursCompared: 2 });
+    assert.equal(m.reasons['forecast.mapePct'], 'demand or its day-ahead forecast missing for 2 of 4 hours (needs all but a quarter of the hours)');
+    // positive generation: SUN 80, NG 520, BAT 10 (charging −10 left out) → 610; each fuel misses hour 2: no day's MWh
+    assert.deepEqual(m.mix.map((f) => [f.fuel, f.mwh, f.share]), [['NG', null, 520 / 610], ['SUN', null, 80 / 610], ['BAT', null, 10 / 610]]);
     assert.ok(Math.abs(m.renewableShare! - 80 / 610) < 1e-12);
     assert.ok(Math.abs(m.carbonFreeShare! - 80 / 610) < 1e-12);
     assert.equal(m.intensity.avg, 440);
     assert.deepEqual(m.intensity.cleanest, { ts: ts[1]!.toISOString(), value: 400 });
     assert.deepEqual(m.intensity.dirtiest, { ts: ts[0]!.toISOString(), value: 490 });
-    assert.equal(m.netInterchangeMwh, -5);
+    assert.equal(m.netInterchangeMwh, null);
+    assert.equal(m.reasons.netInterchangeMwh, 'total interchange missing for 1 of 4 hours (needs every hour)');
+    // complete: every figure, no reason
+    const full = dayMetrics({ ...day, demand: [100, 300, 250, 200], totalInterchange: [10, -20, 0, 5] });
+    assert.equal(full.demand.energyMwh, 850);
+    assert.equal(full.netInterchangeMwh, -5);
+    assert.equal(full.reasons['demand.energyMwh'], undefined);
+  });
+
+  it('a day with 23 of 24 demand hours missing gives no energy, no peak, and the same reason in pulse and baseline', () => {
+    const hours = hoursFrom('2025-08-01T07:00:00Z', 24);
+    const demand = hours.map((_, i) => (i === 5 ? 900 : null));
+    const nulls = hours.map(() => null);
+    const sparse = dayMetrics({ ts: hours, demand, forecast: nulls, totalInterchange: nulls, fuels: {}, intensity: nulls });
+    assert.deepEqual(sparse.demand, { peakMw: null, peakAt: null, minMw: null, minAt: null, energyMwh: null });
+    assert.equal(sparse.reasons['demand.energyMwh'], 'demand missing for 23 of 24 hours (needs every hour)');
+    assert.equal(sparse.reasons['demand.peakMw'], 'demand missing for 23 of 24 hours (needs all but a quarter of the hours)');
+    const full = dayMetrics({ ts: hours, demand: hours.map(() => 1_000), forecast: nulls, totalInterchange: nulls, fuels: {}, intensity: nulls });
+    const energy = compareDays({ date: '2025-08-01', metrics: sparse }, [{ date: '2025-07-25', metrics: full }], { date: '2024-08-01', metrics: full })
+      .find((b) => b.metric === 'demandEnergy')!;
+    assert.equal(energy.value, null);
+    assert.equal(energy.reasons.value, sparse.reasons['demand.energyMwh']);
+    assert.equal(energy.priorWeeks, null);
   });
 
   it('gives nulls, not zeros, for a day without data', () => {

@@ -1,129 +1,12 @@
 import type { Db } from '../../platform/db.ts';
 import { getBa, type BalancingAuthority } from '../../grid/ba-repository.ts';
 import { baselineDates, compareDays, type BaselineMetric } from './baseline.ts';
-import { hourStarts, loadBaHours, type BaHours, type DataSource, combineSources, present } from '../shared/hourly.ts';
-import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride } from '../intensity/factors.ts';
-import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionPoints, type IntensityBasis, type SystemHours } from '../intensity/intensity.ts';
+import { dayMetrics, withExpectedFuels, type DayHours, type DayMetrics } from './day-metrics.ts';
+import { hourStarts, loadBaHours, type BaHours, type DataSource, combineSources } from '../shared/hourly.ts';
+import { factorLookup, loadFactorOverrides, type FactorOverride } from '../intensity/factors.ts';
+import { consumptionPoints, loadSpans, loadSystemAt, productionPoints, type IntensityBasis, type SeriesSpan, type SystemHours } from '../intensity/intensity.ts';
 import { latestCompleteDay, localDateOf, localDay, type LocalDay } from '../../grid/local-day.ts';
 import { HttpProblem } from '../../platform/problem.ts';
-
-type Column = ReadonlyArray<number | null>;
-
-/** The hours of one local day a pulse is computed from (column-aligned on `ts`), intensity in gCO2eq/kWh. */
-export interface DayHours {
-  ts: readonly Date[];
-  demand: Column;
-  forecast: Column;
-  totalInterchange: Column;
-  fuels: Readonly<Record<string, Column>>;
-  intensity: Column;
-}
-
-export interface AtValue { ts: string; value: number }
-
-/** Daily metrics of one BA-local day. Missing hours are counted, never filled in. */
-export interface DayMetrics {
-  hours: number;
-  missingHours: { demand: number; forecast: number; fuels: number; intensity: number; interchange: number };
-  demand: { peakMw: number | null; peakAt: string | null; minMw: number | null; minAt: string | null; energyMwh: number | null };
-  forecast: { mapePct: number | null; biasPct: number | null; hoursCompared: number };
-  mix: Array<{ fuel: string; name: string; mwh: number; share: number | null }>;
-  renewableShare: number | null;
-  carbonFreeShare: number | null;
-  intensity: { avg: number | null; cleanest: AtValue | null; dirtiest: AtValue | null; unit: typeof INTENSITY_UNIT };
-  netInterchangeMwh: number | null;
-}
-
-
-/** Index of the largest (or smallest) present value; the earliest wins ties. */
-function extremeIndex(values: Column, better: (a: number, b: number) => boolean): number {
-  let best = -1;
-  values.forEach((v, i) => { if (present(v) && (best < 0 || better(v, values[best]!))) best = i; });
-  return best;
-}
-
-function sumPresent(values: Column): number | null {
-  let n = 0;
-  let s = 0;
-  for (const v of values) if (present(v)) { n++; s += v; }
-  return n ? s : null;
-}
-
-const missing = (values: Column) => values.filter((v) => !present(v)).length;
-
-/**
- * Forecast error of EIA's day-ahead forecast (DF) against demand (D) over the hours with both, D > 0:
- * MAPE = mean(|DF − D| / D) × 100; bias = Σ(DF − D) / Σ D × 100 (positive = over-forecast).
- */
-export function forecastError(demand: Column, forecast: Column): DayMetrics['forecast'] {
-  let n = 0;
-  let ape = 0;
-  let diff = 0;
-  let total = 0;
-  demand.forEach((d, i) => {
-    const f = forecast[i];
-    if (!present(d) || !present(f) || d <= 0) return;
-    n++;
-    ape += Math.abs(f - d) / d;
-    diff += f - d;
-    total += d;
-  });
-  return n ? { mapePct: (ape / n) * 100, biasPct: (diff / total) * 100, hoursCompared: n } : { mapePct: null, biasPct: null, hoursCompared: 0 };
-}
-
-/**
- * Energy by fuel over the day (MWh = Σ hourly MW): positive values only, as for intensity (negative values
- * are station load, pumping or charging). Shares are of all positive generation, storage discharge included.
- */
-export function dailyMix(fuels: Readonly<Record<string, Column>>): Pick<DayMetrics, 'mix' | 'renewableShare' | 'carbonFreeShare'> {
-  const mwh = Object.entries(fuels).map(([fuel, values]) => ({ fuel, mwh: values.reduce<number>((s, v) => s + (present(v) && v > 0 ? v : 0), 0) }));
-  const total = mwh.reduce((s, f) => s + f.mwh, 0);
-  const share = (v: number) => (total > 0 ? v / total : null);
-  const sumWhere = (keep: (code: string) => boolean) => mwh.filter((f) => keep(f.fuel)).reduce((s, f) => s + f.mwh, 0);
-  return {
-    mix: mwh.map((f) => ({ fuel: f.fuel, name: fuelInfo(f.fuel).name, mwh: f.mwh, share: share(f.mwh) })).sort((a, b) => b.mwh - a.mwh),
-    renewableShare: share(sumWhere((c) => fuelInfo(c).renewable)),
-    carbonFreeShare: share(sumWhere((c) => fuelInfo(c).carbonFree && !isStorage(c))),
-  };
-}
-
-/** Hours in which not a single fuel series has a value. */
-function hoursWithoutFuels(fuels: Readonly<Record<string, Column>>, n: number): number {
-  const columns = Object.values(fuels);
-  let count = 0;
-  for (let i = 0; i < n; i++) if (!columns.some((c) => present(c[i]))) count++;
-  return count;
-}
-
-export function dayMetrics(day: DayHours): DayMetrics {
-  const iso = (i: number) => (i < 0 ? null : day.ts[i]!.toISOString());
-  const peak = extremeIndex(day.demand, (a, b) => a > b);
-  const min = extremeIndex(day.demand, (a, b) => a < b);
-  const cleanest = extremeIndex(day.intensity, (a, b) => a < b);
-  const dirtiest = extremeIndex(day.intensity, (a, b) => a > b);
-  const intensities = day.intensity.filter(present);
-  return {
-    hours: day.ts.length,
-    missingHours: {
-      demand: missing(day.demand), forecast: missing(day.forecast), fuels: hoursWithoutFuels(day.fuels, day.ts.length),
-      intensity: missing(day.intensity), interchange: missing(day.totalInterchange),
-    },
-    demand: {
-      peakMw: peak < 0 ? null : day.demand[peak]!, peakAt: iso(peak),
-      minMw: min < 0 ? null : day.demand[min]!, minAt: iso(min),
-      energyMwh: sumPresent(day.demand),
-    },
-    forecast: forecastError(day.demand, day.forecast),
-    ...dailyMix(day.fuels),
-    intensity: {
-      avg: intensities.length ? intensities.reduce((s, v) => s + v, 0) / intensities.length : null,
-      cleanest: cleanest < 0 ? null : { ts: iso(cleanest)!, value: day.intensity[cleanest]! },
-      dirtiest: dirtiest < 0 ? null : { ts: iso(dirtiest)!, value: day.intensity[dirtiest]! },
-      unit: INTENSITY_UNIT,
-    },
-    netInterchangeMwh: sumPresent(day.totalInterchange),
-  };
-}
 
 /** One loaded local day: its hours, intensity, and where they came from. */
 export interface LoadedDay { day: LocalDay; hours: DayHours; dataThrough: Date | null; source: DataSource }
@@ -161,11 +44,11 @@ function systemFor(db: Db, ba: BalancingAuthority, dates: readonly string[]): Pr
   return loadSystemAt(db, hours, { reaching: ba.code });
 }
 
-function withIntensity(raw: RawDay, intensity: { byTs: Map<number, number | null>; sources: string[] }): LoadedDay {
+function withIntensity(raw: RawDay, intensity: { byTs: Map<number, number | null>; sources: string[] }, fuelSpans: Readonly<Record<string, SeriesSpan>>): LoadedDay {
   const h = raw.hours;
   return {
     day: raw.day,
-    hours: { ts: h.ts, demand: h.demand, forecast: h.forecast, totalInterchange: h.totalInterchange, fuels: h.fuels, intensity: h.ts.map((t) => intensity.byTs.get(t.getTime()) ?? null) },
+    hours: { ts: h.ts, demand: h.demand, forecast: h.forecast, totalInterchange: h.totalInterchange, fuels: withExpectedFuels(h.fuels, h.ts, fuelSpans), intensity: h.ts.map((t) => intensity.byTs.get(t.getTime()) ?? null) },
     dataThrough: h.dataThrough,
     source: combineSources([...(h.source === 'none' ? [] : [h.source]), ...intensity.sources]),
   };
@@ -210,11 +93,11 @@ async function loadWithComparisons(db: Db, code: string, opts: DailyOptions) {
   const date = dayToShow(ba, opts.date, now);
   const comparisons = baselineDates(date);
   const dates = [date, comparisons.lastYear, ...comparisons.priorWeeks];
-  const [overrides, raw, system] = await Promise.all([
+  const [overrides, raw, system, spans] = await Promise.all([
     loadFactorOverrides(db), Promise.all(dates.map((d) => loadRawDay(db, ba, d))),
-    basis === 'consumption' ? systemFor(db, ba, dates) : undefined]);
+    basis === 'consumption' ? systemFor(db, ba, dates) : undefined, loadSpans(db, { ba: ba.code })]);
   const intensity = intensityOf(ba.code, raw, system, overrides);
-  const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity));
+  const [target, lastYear, ...priorWeeks] = raw.map((r) => withIntensity(r, intensity, spans.fuels.get(ba.code) ?? {}));
   return { ba, now, basis, target: target!, lastYear: lastYear!, priorWeeks };
 }
 

@@ -13,25 +13,33 @@ import { LuDecomposition, Matrix } from 'ml-matrix';
  * - A neighbour without production data (no fuel data that hour, or outside EIA-930 such as Canadian and
  *   Mexican BAs) is not in the system: imports from it are left out of the importer's mix ('neighbour-missing');
  *   exports to it leave with the exporter's mix and change nothing.
- * - A BA that has interchange series but no reported pair in the hour gets 'interchange-missing' and is
- *   traced with whatever its neighbours reported.
+ * - Interchange is published later than generation, so an hour may have every BA's fuel mix and none of its
+ *   interchange yet. Which pairs are expected in an hour comes from the caller (`expectedPairs`: from what the
+ *   store knows about each series, never from the hours a query happens to cover). A BA none of whose expected
+ *   pairs is reported by either side gets 'interchange-missing' (it is traced alone, so the solution keeps
+ *   emissions conserved, but consumptionPoints reports no value for it: its production mix is not a
+ *   consumption-based value); one with some expected pairs unreported gets
+ *   'interchange-partial' and is traced with the pairs that were reported.
  */
 
 export const PAIR_TOLERANCE = { absoluteMw: 10, relative: 0.05 };
 
-export type TraceFlag = 'neighbour-missing' | 'pair-mismatch' | 'interchange-missing';
+export type TraceFlag = 'neighbour-missing' | 'pair-mismatch' | 'interchange-missing' | 'interchange-partial';
 
 /** One BA's production in one hour: emissions E (kg) and generation G (MWh), both ≥ 0. */
 export interface TraceNode { emissions: number; generation: number }
 
 /**
  * One hour of the system. `interchange[a][b]` is a's reported export to b in MW (negative = import),
- * null when a reported nothing for that pair this hour. `reportsInterchange` lists BAs that have
- * interchange series at all (to tell "no interchange" from "interchange missing").
+ * null when a reported nothing for that pair this hour. `expectedPairs[a]` lists the neighbours a's
+ * interchange with is expected this hour (either side has a series for the pair that covers the hour), to
+ * tell "no interchange" from "interchange not published yet". `reportsInterchange` is the coarser older form:
+ * BAs that have interchange series at all (each expected to report some pair).
  */
 export interface TraceHour {
   nodes: ReadonlyMap<string, TraceNode>;
   interchange: Readonly<Record<string, Readonly<Record<string, number | null>>>>;
+  expectedPairs?: ReadonlyMap<string, ReadonlySet<string>>;
   reportsInterchange?: ReadonlySet<string>;
 }
 
@@ -97,11 +105,21 @@ function systemFlows(hour: TraceHour, flags: Map<string, Set<TraceFlag>>): Map<s
     }
   }
   const reported = new Set<string>();
+  const reportedPair = new Set<string>();
   for (const [a, row] of Object.entries(hour.interchange)) {
-    for (const b in row) if (row[b] !== null && row[b] !== undefined) { reported.add(a); reported.add(b); }
+    for (const b in row) {
+      if (row[b] === null || row[b] === undefined) continue;
+      reported.add(a); reported.add(b);
+      reportedPair.add(`${a}|${b}`); reportedPair.add(`${b}|${a}`);
+    }
   }
   for (const ba of hour.reportsInterchange ?? []) {
     if (hour.nodes.has(ba) && !reported.has(ba)) addFlag(flags, ba, 'interchange-missing');
+  }
+  for (const [ba, neighbours] of hour.expectedPairs ?? []) {
+    if (!hour.nodes.has(ba) || neighbours.size === 0) continue;
+    if (!reported.has(ba)) addFlag(flags, ba, 'interchange-missing');
+    else if ([...neighbours].some((n) => !reportedPair.has(`${ba}|${n}`))) addFlag(flags, ba, 'interchange-partial');
   }
   return flows;
 }

@@ -145,7 +145,8 @@ for (const target of testDatabases()) {
       queries = 0;
       const res = await app.inject('/api/v1/now');
       assert.equal(res.statusCode, 200);
-      assert.ok(queries <= 6, `${queries} queries`);
+      // BAs, newest fuel and data hours, overrides, the system's hours, the series' spans (what each hour should have), demand
+      assert.ok(queries <= 7, `${queries} queries`);
       const rows = res.json().data as Array<{ ba: string; intensity: number | null; productionIntensity: number | null; hour: string | null; demandMw: number | null }>;
       assert.ok(rows.length > 60);
       const bpat = rows.find((r) => r.ba === 'BPAT')!;
@@ -159,7 +160,7 @@ for (const target of testDatabases()) {
 
     it('finds the clean window in measured hours, ties and non-overlapping best windows included', async () => {
       const body = (await app.inject(`/api/v1/bas/BPAT/clean-window?duration=PT3H&from=${q(0)}&to=${q(24)}&count=3`)).json();
-      assert.equal(body.basis, 'history');
+      assert.deepEqual([body.input, body.basis, body.factors], ['history', 'consumption', 'lifecycle']);
       assert.equal(body.duration, 'PT3H');
       assert.deepEqual(body.optimal.map((w: { start: string; end: string }) => [w.start, w.end]), [[q(10), q(13)]]);
       assert.ok(Math.abs(body.optimal[0].avg - bpatConsumption(400)) < 1e-9);
@@ -167,8 +168,24 @@ for (const target of testDatabases()) {
       assert.equal(body.runNow.start, q(0));
       assert.ok(Math.abs(body.runNow.savingsPct - (1 - bpatConsumption(400) / bpatConsumption(100)) * 100) < 1e-9);
       const latest = (await app.inject('/api/v1/bas/BPAT/clean-window?duration=PT1H')).json();
-      assert.equal(latest.basis, 'history');
+      assert.equal(latest.input, 'history');
       assert.deepEqual(latest.optimal.map((w: { start: string }) => w.start), [q(10), q(11), q(12)]);
+    });
+
+    it('ranks the clean window on the basis and factors asked, and says which', async () => {
+      // direct factors: wind 0, coal 760 → BPAT consumed (50 · 760) / (w + 50), lowest in the windy spell
+      const direct = (await app.inject(`/api/v1/bas/BPAT/clean-window?duration=PT3H&from=${q(0)}&to=${q(24)}&factors=direct`)).json();
+      assert.deepEqual([direct.input, direct.basis, direct.factors], ['history', 'consumption', 'direct']);
+      assert.deepEqual(direct.optimal.map((w: { start: string }) => w.start), [q(10)]);
+      assert.ok(Math.abs(direct.optimal[0].avg - (50 * 760) / 450) < 1e-9);
+      // production-based: BPAT's own wind only (11 every hour): every window ties at 11
+      const production = (await app.inject(`/api/v1/bas/BPAT/clean-window?duration=PT3H&from=${q(0)}&to=${q(24)}&basis=production`)).json();
+      assert.deepEqual([production.basis, production.factors], ['production', 'lifecycle']);
+      assert.equal(production.optimal.length, 22);
+      assert.ok(production.optimal.every((w: { avg: number }) => Math.abs(w.avg - 11) < 1e-9));
+      const bad = await app.inject(`/api/v1/bas/BPAT/clean-window?basis=nope`);
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.body, /basis/);
     });
 
     it('uses the stored forecast for the latest clean window', async () => {
@@ -182,7 +199,11 @@ for (const target of testDatabases()) {
           FROM generate_series(0, 23) k, LATERAL (SELECT CASE WHEN k BETWEEN 5 AND 7 THEN 100 ELSE 300 END::float8 AS v) x`, [madeAt]);
       await invalidateBa(cache, 'BPAT');
       const cw = (await app.inject('/api/v1/bas/BPAT/clean-window?duration=PT3H&count=2')).json();
-      assert.equal(cw.basis, 'forecast');
+      assert.equal(cw.input, 'forecast');
+      // the stored forecast is consumption-based, lifecycle: other bases or factors rank measured hours
+      const direct = (await app.inject('/api/v1/bas/BPAT/clean-window?duration=PT3H&basis=production&factors=direct')).json();
+      assert.deepEqual([direct.input, direct.basis, direct.factors], ['history', 'production', 'direct']);
+      assert.equal(direct.optimal[0].avg, 0);
       assert.deepEqual(cw.optimal, [{ start: fh(5), end: fh(8), avg: 100 }]);
       assert.deepEqual(cw.runNow, { start: fh(0), end: fh(3), avg: 300, savingsPct: (200 / 300) * 100 });
       assert.equal(cw.dataThrough, q(HOURS - 1));

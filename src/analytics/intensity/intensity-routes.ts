@@ -8,7 +8,7 @@ import type { Cache } from '../../platform/cache.ts';
 import { ALL_BAS, analyticsKey, dataTtlSeconds, subscribeInvalidation, type Listenable } from '../shared/analytics-cache.ts';
 import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, STORAGE_RULE } from './factors.ts';
 import { loadBaHours } from '../shared/hourly.ts';
-import { hourlyIntensity, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
+import { hourlyIntensity, INTENSITY_FLAGS, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness } from './now.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
 import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from '../shared/route-support.ts';
@@ -20,6 +20,8 @@ export const MAX_DAYS = { production: 366, consumption: 31 } as const;
 const freshness = z.object({ status: z.enum(FRESHNESS_STATUSES).describe('fresh, late or stale against EIA\'s usual delay; retired for a BA past its EIA-930 retirement'), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
+/** The flags of one intensity value: what its inputs lack. */
+export const intensityFlags = z.array(z.enum(INTENSITY_FLAGS)).describe(`${METHODOLOGY.flags} ${METHODOLOGY.expected}`);
 const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
 
 export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
@@ -74,7 +76,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
       response: {
         200: z.object({
           ...envelope, basis: z.enum(['production', 'consumption']), factors: z.enum(['lifecycle', 'direct']), unit: z.literal(INTENSITY_UNIT),
-          points: z.array(z.object({ ts: z.string(), value: nullableNumber.describe('gCO2eq/kWh'), flags: z.array(z.string()).describe(METHODOLOGY.flags) })),
+          points: z.array(z.object({ ts: z.string(), value: nullableNumber.describe('gCO2eq/kWh'), flags: intensityFlags })),
         }),
       },
     },
@@ -105,7 +107,10 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
           ...envelope, timeZone: z.string(), ts: z.array(z.string()),
           demand: z.array(nullableNumber), forecast: z.array(nullableNumber), netGeneration: z.array(nullableNumber),
           fuels: z.record(z.string(), z.array(nullableNumber)), interchange: z.record(z.string(), z.array(nullableNumber)),
-          intensity: z.object({ production: z.array(nullableNumber), consumption: z.array(nullableNumber), unit: z.literal(INTENSITY_UNIT) }),
+          intensity: z.object({
+            production: z.array(nullableNumber), consumption: z.array(nullableNumber), unit: z.literal(INTENSITY_UNIT),
+            flags: z.object({ production: z.array(intensityFlags), consumption: z.array(intensityFlags) }).describe('per hour, aligned with ts: what each value\'s inputs lack'),
+          }),
         }),
       },
     },
@@ -123,7 +128,10 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
         ba, source: hours.source, dataThrough: iso(hours.dataThrough), generatedAt: new Date().toISOString(),
         timeZone: hours.ba.timeZone, ts: hours.ts.map((t) => t.toISOString()),
         demand: hours.demand, forecast: hours.forecast, netGeneration: hours.netGeneration, fuels: hours.fuels, interchange: hours.interchange,
-        intensity: { production: production!.points.map((p) => p.value), consumption: consumption!.points.map((p) => p.value), unit: INTENSITY_UNIT },
+        intensity: {
+          production: production!.points.map((p) => p.value), consumption: consumption!.points.map((p) => p.value), unit: INTENSITY_UNIT,
+          flags: { production: production!.points.map((p) => p.flags), consumption: consumption!.points.map((p) => p.flags) },
+        },
       };
     });
     if (req.query.format === 'csv') {
@@ -143,6 +151,8 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
       description: 'mix: MW per fuel and share of positive generation (0–1). ' + METHODOLOGY.shares +
         ` intensity: production and consumption based, gCO2eq/kWh, lifecycle factors. ${METHODOLOGY.production} ${METHODOLOGY.consumption} ` +
         'imports: MW per neighbour, positive = into this BA (from this BA\'s own interchange reports). freshness: of the newest generation hour. ' +
+        'intensity.flags: what each value\'s inputs lack at `hour`; consumption is null with interchange-missing when the hour\'s interchange is not ' +
+        'published yet (EIA publishes it later than generation), and latestConsumption then gives the newest hour that has it (else null). ' +
         `hour is null for a BA without any data. ${METHODOLOGY.envelope}`,
       params: codeParams,
       response: {
@@ -150,7 +160,12 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
           ...envelope, hour: z.string().nullable(), demandMw: nullableNumber, netGenerationMw: nullableNumber,
           mix: z.array(z.object({ fuel: z.string(), name: z.string(), mw: nullableNumber, share: nullableNumber })),
           renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
-          intensity: z.object({ production: nullableNumber, consumption: nullableNumber, unit: z.literal(INTENSITY_UNIT) }),
+          intensity: z.object({
+            production: nullableNumber, consumption: nullableNumber, unit: z.literal(INTENSITY_UNIT),
+            flags: z.object({ production: intensityFlags, consumption: intensityFlags }),
+          }),
+          latestConsumption: z.object({ hour: z.string(), value: nullableNumber, flags: intensityFlags }).nullable()
+            .describe('when consumption at `hour` waits for interchange: the newest hour whose interchange is published, gCO2eq/kWh'),
           imports: z.array(z.object({ ba: z.string(), mw: z.number() })), freshness,
         }),
       },
@@ -169,13 +184,15 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
       summary: 'Every active BA at its newest hour: consumption- and production-based intensity, demand, renewable share, freshness',
       description: 'For the home page; computed in a handful of queries for all BAs and cached until new hours arrive. ' +
         `intensity: consumption-based, lifecycle factors, gCO2eq/kWh (${METHODOLOGY.consumption}) productionIntensity: ${METHODOLOGY.production} ` +
-        `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest observed hour of any series (non-null values; day-ahead forecasts excluded).`,
+        `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest observed hour of any series (non-null values; day-ahead forecasts excluded). ` +
+        'intensityFlags / productionFlags: what each value\'s inputs lack at `hour`; intensity is null with interchange-missing while the hour\'s interchange is not published yet.',
       response: {
         200: z.object({
           generatedAt: z.string(), stale: z.boolean(),
           data: z.array(z.object({
             ba: z.string(), name: z.string(), region: z.string(), interconnection: z.string(), timeZone: z.string(), hour: z.string().nullable(),
-            intensity: nullableNumber, productionIntensity: nullableNumber, demandMw: nullableNumber, renewableShare: nullableNumber,
+            intensity: nullableNumber, productionIntensity: nullableNumber, intensityFlags, productionFlags: intensityFlags,
+            demandMw: nullableNumber, renewableShare: nullableNumber,
             source, dataThrough: z.string().nullable(), freshness,
           })),
         }),

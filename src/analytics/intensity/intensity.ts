@@ -10,10 +10,15 @@ export const INTENSITY_UNIT = 'gCO2eq/kWh' as const;
 /**
  * Why a value is null or less certain than usual:
  * no-fuel-data (no generation-by-fuel values that hour), no-generation (fuel values present but no
- * positive non-storage generation), partial-fuel-data (some of the BA's fuel series are null that hour),
- * and the flow-tracing flags neighbour-missing, pair-mismatch, interchange-missing.
+ * positive non-storage generation), partial-fuel-data (some of the BA's fuel series expected that hour are
+ * null or not published yet), and the flow-tracing flags neighbour-missing, pair-mismatch,
+ * interchange-missing (consumption value null: none of the BA's interchange is published for the hour yet),
+ * interchange-partial. Which series are expected in an hour comes from the store (SeriesSpan), so an hour's
+ * flags and value never depend on the range it was asked in.
  */
 export type IntensityFlag = 'no-fuel-data' | 'no-generation' | 'partial-fuel-data' | TraceFlag;
+/** Every flag an intensity value may carry (for the API schema). */
+export const INTENSITY_FLAGS = ['no-fuel-data', 'no-generation', 'partial-fuel-data', 'neighbour-missing', 'pair-mismatch', 'interchange-missing', 'interchange-partial'] as const satisfies readonly IntensityFlag[];
 
 export interface IntensityPoint { ts: Date; value: number | null; flags: IntensityFlag[] }
 
@@ -65,12 +70,31 @@ export function valuesAt(columns: Readonly<Record<string, readonly (number | nul
   return out;
 }
 
-export function productionPoints(ts: readonly Date[], fuels: Readonly<Record<string, readonly (number | null)[]>>, factor: FactorLookup): IntensityPoint[] {
+/**
+ * Production-based points from fuel columns. With `spans` (the store's span of each fuel series) a series
+ * expected in an hour but absent from the columns counts as missing there, and one not expected is left out.
+ */
+export function productionPoints(ts: readonly Date[], fuels: Readonly<Record<string, readonly (number | null)[]>>, factor: FactorLookup, spans?: Readonly<Record<string, SeriesSpan>>): IntensityPoint[] {
   return ts.map((t, i) => {
-    const h = productionHour(valuesAt(fuels, i), factor);
+    const values = valuesAt(fuels, i);
+    const h = productionHour(spans ? expectedValues(values, spans, t.getTime()) : values, factor);
     return { ts: t, value: h.value, flags: h.flags };
   });
 }
+
+/** The first and last hour (epoch ms) with a non-null value of a series, over all it has stored. */
+export interface SeriesSpan { first: number; last: number }
+
+/**
+ * How long after a series' newest value it still counts as expected (its absence flagged, not read as "none"):
+ * EIA-930 publishes BA-to-BA interchange up to two days after generation; a series silent for longer than a
+ * week is taken to have ended (a retired neighbour, a fuel code EIA stopped using).
+ */
+export const EXPECTED_AFTER_LAST_MS = 7 * 24 * HOUR_MS;
+
+/** Whether a series with this span is expected to have a value at instant t (ms). */
+export const expectedAt = (span: SeriesSpan | undefined, t: number): boolean =>
+  span !== undefined && t >= span.first && t <= span.last + EXPECTED_AFTER_LAST_MS;
 
 /** Fuel and interchange columns of every BA over the same hours (the input of flow tracing). */
 export interface SystemHours {
@@ -79,37 +103,96 @@ export interface SystemHours {
   /** reporter → neighbour → MW, positive = export from the reporter */
   interchange: Map<string, Record<string, (number | null)[]>>;
   sources: Map<string, Set<string>>;
+  /**
+   * Span of every series of the scope as the store knows it (ba → fuel code or neighbour → span), including
+   * series with no value in these hours: what tells "not published yet" from "not there". Without it (data held
+   * in memory) the spans are those of the columns themselves.
+   */
+  spans?: { fuels: Map<string, Record<string, SeriesSpan>>; interchange: Map<string, Record<string, SeriesSpan>> };
+}
+
+/** Spans of the columns themselves: first and last hour with a value. */
+function columnSpans(ts: readonly Date[], columns: Map<string, Record<string, (number | null)[]>>): Map<string, Record<string, SeriesSpan>> {
+  const out = new Map<string, Record<string, SeriesSpan>>();
+  for (const [ba, record] of columns) {
+    const spans: Record<string, SeriesSpan> = {};
+    for (const [key, column] of Object.entries(record)) {
+      const first = column.findIndex((v) => v !== null);
+      if (first < 0) continue;
+      let last = column.length - 1;
+      while (column[last] === null) last--;
+      spans[key] = { first: ts[first]!.getTime(), last: ts[last]!.getTime() };
+    }
+    out.set(ba, spans);
+  }
+  return out;
+}
+
+function spansOf(system: SystemHours): NonNullable<SystemHours['spans']> {
+  return system.spans ?? { fuels: columnSpans(system.ts, system.fuels), interchange: columnSpans(system.ts, system.interchange) };
+}
+
+/**
+ * The values of one hour that count, given the spans of the series: each value that is there, and null for
+ * each series expected at t (see expectedAt) without one (not published yet, or an EIA null); a series not
+ * expected then (before its first value, long after its last) is left out rather than counted as missing.
+ */
+export function expectedValues(values: Readonly<Record<string, number | null>>, spans: Readonly<Record<string, SeriesSpan>>, t: number): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const key of new Set([...Object.keys(values), ...Object.keys(spans)])) {
+    const v = values[key] ?? null;
+    if (v !== null || expectedAt(spans[key], t)) out[key] = v;
+  }
+  return out;
+}
+
+function fuelsAt(system: SystemHours, spans: Map<string, Record<string, SeriesSpan>>, ba: string, i: number): Record<string, number | null> {
+  return expectedValues(valuesAt(system.fuels.get(ba) ?? {}, i), spans.get(ba) ?? {}, system.ts[i]!.getTime());
+}
+
+/** Per BA, the neighbours whose interchange with it is expected at instant t (either side's series covers t). */
+function expectedPairsAt(spans: Map<string, Record<string, SeriesSpan>>, t: number): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (a: string, b: string) => { let s = out.get(a); if (!s) out.set(a, (s = new Set())); s.add(b); };
+  for (const [ba, record] of spans) {
+    for (const [neighbour, span] of Object.entries(record)) if (expectedAt(span, t)) { add(ba, neighbour); add(neighbour, ba); }
+  }
+  return out;
 }
 
 /** The flow-tracing input of hour i of the system, and each BA's own production flags. */
-export function systemHour(system: SystemHours, i: number, lookups: ReadonlyMap<string, FactorLookup>): { hour: TraceHour; ownFlags: Map<string, IntensityFlag[]> } {
+export function systemHour(system: SystemHours, i: number, lookups: ReadonlyMap<string, FactorLookup>, spans = spansOf(system)): { hour: TraceHour; ownFlags: Map<string, IntensityFlag[]> } {
   const nodes = new Map<string, TraceNode>();
   const ownFlags = new Map<string, IntensityFlag[]>();
-  for (const [ba, fuels] of system.fuels) {
-    const h = productionHour(valuesAt(fuels, i), lookups.get(ba)!);
+  for (const ba of new Set([...system.fuels.keys(), ...spans.fuels.keys()])) {
+    const h = productionHour(fuelsAt(system, spans.fuels, ba, i), lookups.get(ba) ?? factorLookup('lifecycle', ba));
     ownFlags.set(ba, h.flags);
     // BAs with fuel data but no generation this hour (solar-only at night) still trace their imports.
     if (!h.flags.includes('no-fuel-data')) nodes.set(ba, { emissions: h.emissions, generation: h.generation });
   }
   const interchange: Record<string, Record<string, number | null>> = {};
   for (const [ba, row] of system.interchange) interchange[ba] = valuesAt(row, i);
-  return { hour: { nodes, interchange, reportsInterchange: new Set(system.interchange.keys()) }, ownFlags };
+  return { hour: { nodes, interchange, expectedPairs: expectedPairsAt(spans.interchange, system.ts[i]!.getTime()) }, ownFlags };
 }
 
 export function systemLookups(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, FactorLookup> {
-  return new Map([...system.fuels.keys()].map((ba) => [ba, factorLookup(set, ba, overrides)]));
+  return new Map([...new Set([...system.fuels.keys(), ...system.spans?.fuels.keys() ?? []])].map((ba) => [ba, factorLookup(set, ba, overrides)]));
 }
 
 /** Consumption-based points of every BA in the system (null with 'no-fuel-data' for BAs without fuel data). */
 export function consumptionPoints(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[] = []): Map<string, IntensityPoint[]> {
   const lookups = systemLookups(system, set, overrides);
-  const out = new Map<string, IntensityPoint[]>([...new Set([...system.fuels.keys(), ...system.interchange.keys()])].map((ba) => [ba, []]));
+  const spans = spansOf(system);
+  const bas = new Set([...system.fuels.keys(), ...system.interchange.keys(), ...spans.fuels.keys(), ...spans.interchange.keys()]);
+  const out = new Map<string, IntensityPoint[]>([...bas].map((ba) => [ba, []]));
   system.ts.forEach((ts, i) => {
-    const { hour, ownFlags } = systemHour(system, i, lookups);
+    const { hour, ownFlags } = systemHour(system, i, lookups, spans);
     const traced = traceHour(hour);
     for (const [ba, points] of out) {
       const flags = [...(ownFlags.get(ba) ?? ['no-fuel-data' as const]), ...(traced.flags.get(ba) ?? [])];
-      points.push({ ts, value: traced.intensity.get(ba) ?? null, flags });
+      // without any of its interchange the trace holds the BA's production mix: not a consumption-based value
+      const value = flags.includes('interchange-missing') ? null : traced.intensity.get(ba) ?? null;
+      points.push({ ts, value, flags });
     }
   });
   return out;
@@ -199,7 +282,33 @@ async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean)
       WHERE ${filter.sql}
       GROUP BY s.id`,
     [...runs ? [bounds.from.map((t) => t.toISOString()), bounds.to.map((t) => t.toISOString())] : [bounds.from[0]!.toISOString(), bounds.to[0]!.toISOString()], ...filter.params]);
-  return toSystem(ts, rows);
+  return { ...toSystem(ts, rows), spans: await loadSpans(db, scope) };
+}
+
+/**
+ * The span of every fuel and BA-to-BA interchange series of the scope: first and last non-null hour, two index
+ * probes per series. Independent of the hours asked, so an hour's expected inputs are the same in any range.
+ */
+export async function loadSpans(db: Db, scope: SystemScope): Promise<NonNullable<SystemHours['spans']>> {
+  const filter = scopeFilter(scope, 1);
+  const rows = await db.query<{ ba: string; type: string; subtype: string; first: number; last: number }>(
+    `${scope && 'reaching' in scope ? REACH(1) : ''}SELECT s.ba_code AS ba, s.type, s.subtype,
+            extract(epoch FROM f.ts)::float8 * 1000 AS first, extract(epoch FROM l.ts)::float8 * 1000 AS last
+       FROM series s
+       CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts LIMIT 1) f
+       CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) l
+      WHERE ${filter.sql}`, filter.params);
+  const spans: NonNullable<SystemHours['spans']> = { fuels: new Map(), interchange: new Map() };
+  for (const r of rows) {
+    const target = r.type === 'generation_by_fuel' ? spans.fuels : spans.interchange;
+    let record = target.get(r.ba);
+    if (!record) target.set(r.ba, (record = {}));
+    // several sources of one BA × subtype (eia and simulated): the union of their spans
+    const prev = record[r.subtype];
+    const first = Number(r.first), last = Number(r.last);
+    record[r.subtype] = prev ? { first: Math.min(prev.first, first), last: Math.max(prev.last, last) } : { first, last };
+  }
+  return spans;
 }
 
 /** Loads fuel and BA-to-BA interchange columns over [from, to) in one query, of the BAs of `scope`. */
@@ -219,7 +328,7 @@ function newestValue(points: readonly IntensityPoint[]): Date | null {
 
 /** Production-based points of one BA from the system columns (no extra query). */
 export function productionFromSystem(system: SystemHours, ba: string, set: FactorSetName, overrides: readonly FactorOverride[] = []): IntensityPoint[] {
-  return productionPoints(system.ts, system.fuels.get(ba) ?? {}, factorLookup(set, ba, overrides));
+  return productionPoints(system.ts, system.fuels.get(ba) ?? {}, factorLookup(set, ba, overrides), spansOf(system).fuels.get(ba) ?? {});
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { Db } from '../../platform/db.ts';
 import { getBa, listBas, type BalancingAuthority } from '../../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared/hourly.ts';
-import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
+import { fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
 import { freshnessOf, type FreshnessStatus } from '../shared/freshness.ts';
 import type { RetirementOf } from '../../grid/freshness.ts';
-import { consumptionPoints, valuesAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
+import { consumptionPoints, INTENSITY_UNIT, loadSystemAt, productionFromSystem, valuesAt, type IntensityFlag, type SystemHours } from './intensity.ts';
 
 export interface Freshness { status: FreshnessStatus; lagMinutes: number | null }
 /** Freshness of a BA's newest hour, injected so tests can pin `now`. */
@@ -59,19 +59,23 @@ function newestDataHours(db: Db, ba?: string): Promise<Map<string, Date>> {
   return newestHours(db, `s.type <> 'forecast'`, ba);
 }
 
+/** Both intensities of one BA-hour, each with the flags that say what its inputs lack. */
+export interface HourIntensity { production: number | null; consumption: number | null; flags: { production: IntensityFlag[]; consumption: IntensityFlag[] } }
+
 /** Intensity of each BA at its own hour: production and consumption (one trace per distinct hour). */
 function intensitiesAt(system: SystemHours, hourOf: ReadonlyMap<string, Date>, set: FactorSetName, overrides: readonly FactorOverride[]) {
   const consumption = consumptionPoints(system, set, overrides);
   const index = new Map(system.ts.map((t, i) => [t.getTime(), i]));
-  const out = new Map<string, { production: number | null; consumption: number | null; fuels: Record<string, number | null> }>();
+  const out = new Map<string, HourIntensity & { fuels: Record<string, number | null> }>();
   for (const [ba, hour] of hourOf) {
     const i = index.get(hour.getTime());
     if (i === undefined) continue;
-    const fuels = valuesAt(system.fuels.get(ba) ?? {}, i);
+    const production = productionFromSystem(system, ba, set, overrides)[i]!;
+    const traced = consumption.get(ba)?.[i] ?? { value: null, flags: ['no-fuel-data' as const] };
     out.set(ba, {
-      production: productionHour(fuels, factorLookup(set, ba, overrides)).value,
-      consumption: consumption.get(ba)?.[i]?.value ?? null,
-      fuels,
+      production: production.value, consumption: traced.value,
+      flags: { production: production.flags, consumption: traced.flags },
+      fuels: valuesAt(system.fuels.get(ba) ?? {}, i),
     });
   }
   return out;
@@ -81,14 +85,21 @@ export interface BaNowAnswer {
   ba: string; source: DataSource; dataThrough: string | null; generatedAt: string;
   hour: string | null; demandMw: number | null; netGenerationMw: number | null;
   mix: MixEntry[]; renewableShare: number | null; carbonFreeShare: number | null;
-  intensity: { production: number | null; consumption: number | null; unit: typeof INTENSITY_UNIT };
+  intensity: HourIntensity & { unit: typeof INTENSITY_UNIT };
+  /**
+   * When the consumption value of `hour` is null because its interchange is not published yet: the newest hour
+   * whose interchange is (the BA's newest BA-to-BA interchange hour), its consumption value and flags. Else null.
+   */
+  latestConsumption: { hour: string; value: number | null; flags: IntensityFlag[] } | null;
   imports: Array<{ ba: string; mw: number }>;
   freshness: Freshness;
 }
 
 /**
  * What's Powering Me: the BA's newest hour with fuel data (or, without any, its newest observed hour of any series):
- * mix, shares, both intensities (lifecycle factors), imports by neighbour (positive = into this BA).
+ * mix, shares, both intensities (lifecycle factors) with their flags, imports by neighbour (positive = into this BA).
+ * Interchange arrives later than generation: when it is missing for that hour, the consumption value is null
+ * (flag interchange-missing) and `latestConsumption` gives the newest hour that has it.
  * `undefined` for an unknown BA.
  */
 export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = new Date()): Promise<BaNowAnswer | undefined> {
@@ -98,11 +109,11 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
   const base = { ba: code, generatedAt: now.toISOString(), freshness: freshness(hour, now, ba) };
   if (!hour) {
     return { ...base, source: 'none', dataThrough: null, hour: null, demandMw: null, netGenerationMw: null, mix: [], renewableShare: null,
-      carbonFreeShare: null, intensity: { production: null, consumption: null, unit: INTENSITY_UNIT }, imports: [] };
+      carbonFreeShare: null, intensity: { ...NO_INTENSITY, unit: INTENSITY_UNIT }, latestConsumption: null, imports: [] };
   }
   const [hours, system, overrides] = await Promise.all([
-    loadBaHours(db, ba, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour]), loadFactorOverrides(db)]);
-  const at = intensitiesAt(system, new Map([[code, hour]]), 'lifecycle', overrides).get(code);
+    loadBaHours(db, ba, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour], { reaching: code }), loadFactorOverrides(db)]);
+  const at = intensitiesAt(system, new Map([[code, hour]]), 'lifecycle', overrides).get(code) ?? NO_INTENSITY;
   const imports = Object.entries(hours!.interchange)
     .filter(([, v]) => v[0] !== null && v[0] !== undefined)
     .map(([neighbour, v]) => ({ ba: neighbour, mw: -(v[0] as number) }))
@@ -111,14 +122,35 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
     ...base, source: hours!.source, dataThrough: hour.toISOString(), hour: hour.toISOString(),
     demandMw: hours!.demand[0] ?? null, netGenerationMw: hours!.netGeneration[0] ?? null,
     ...mixOf(valuesAt(hours!.fuels, 0)),
-    intensity: { production: at?.production ?? null, consumption: at?.consumption ?? null, unit: INTENSITY_UNIT },
+    intensity: { production: at.production, consumption: at.consumption, flags: at.flags, unit: INTENSITY_UNIT },
+    latestConsumption: at.flags.consumption.includes('interchange-missing') ? await latestConsumption(db, code, hour, overrides) : null,
     imports,
   };
 }
 
+const NO_INTENSITY: HourIntensity = { production: null, consumption: null, flags: { production: ['no-fuel-data'], consumption: ['no-fuel-data'] } };
+
+/**
+ * The consumption-based intensity at the BA's newest hour up to `through` with BA-to-BA interchange reported by
+ * either side of any of its pairs, or null without one.
+ */
+async function latestConsumption(db: Db, code: string, through: Date, overrides: readonly FactorOverride[]): Promise<BaNowAnswer['latestConsumption']> {
+  const [row] = await db.query<{ ts: Date | string | null }>(
+    `SELECT max(o.ts) AS ts FROM series s
+       CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL AND ts <= $2 ORDER BY ts DESC LIMIT 1) o
+      WHERE s.type = 'ba_interchange' AND (s.ba_code = $1 OR s.subtype = $1)`, [code, through]);
+  if (!row?.ts) return null;
+  const hour = new Date(row.ts);
+  const point = consumptionPoints(await loadSystemAt(db, [hour], { reaching: code }), 'lifecycle', overrides).get(code)?.[0];
+  return { hour: hour.toISOString(), value: point?.value ?? null, flags: point?.flags ?? ['no-fuel-data'] };
+}
+
 export interface NowRow {
   ba: string; name: string; region: string; interconnection: string; timeZone: string; hour: string | null;
-  intensity: number | null; productionIntensity: number | null; demandMw: number | null; renewableShare: number | null;
+  intensity: number | null; productionIntensity: number | null;
+  /** what each value's inputs lack at `hour` (intensity null with interchange-missing: interchange not published yet) */
+  intensityFlags: IntensityFlag[]; productionFlags: IntensityFlag[];
+  demandMw: number | null; renewableShare: number | null;
   source: DataSource; dataThrough: string | null; freshness: Freshness;
 }
 
@@ -134,7 +166,7 @@ async function demandAt(db: Db, hourOf: ReadonlyMap<string, Date>): Promise<Map<
   return out;
 }
 
-/** The home page's table: every active BA at its newest fuel hour, in five queries whatever the number of BAs. */
+/** The home page's table: every active BA at its newest fuel hour, in seven queries whatever the number of BAs. */
 export async function allNow(db: Db, freshness: FreshnessOf, now = new Date()): Promise<{ generatedAt: string; data: NowRow[] }> {
   const [bas, fuelHours, dataHours, overrides] = await Promise.all([listBas(db), newestFuelHours(db), newestDataHours(db), loadFactorOverrides(db)]);
   const [system, demand] = await Promise.all([loadSystemAt(db, [...fuelHours.values()]), demandAt(db, fuelHours)]);
@@ -145,6 +177,7 @@ export async function allNow(db: Db, freshness: FreshnessOf, now = new Date()): 
     return {
       ba: ba.code, name: ba.name, region: ba.region, interconnection: ba.interconnection, timeZone: ba.timeZone,
       hour: hour?.toISOString() ?? null, intensity: at?.consumption ?? null, productionIntensity: at?.production ?? null,
+      intensityFlags: (at ?? NO_INTENSITY).flags.consumption, productionFlags: (at ?? NO_INTENSITY).flags.production,
       demandMw: demand.get(ba.code) ?? null, renewableShare: at ? mixOf(at.fuels).renewableShare : null,
       source: combineSources(system.sources.get(ba.code) ?? []), dataThrough: dataHours.get(ba.code)?.toISOString() ?? null,
       freshness: freshness(hour, now),

@@ -21,16 +21,24 @@ export const METHODOLOGY = {
   production:
     'Production-based intensity of a BA hour: Σ generation_f × factor_f / Σ generation_f over the BA\'s own positive ' +
     'generation by fuel (EIA-930 fuel-type data). ' + NEGATIVE_GENERATION_RULE + ' Null when the hour has no fuel data (flag no-fuel-data) ' +
-    'or no positive generation (no-generation); partial-fuel-data when some of the BA\'s fuel series are missing that hour.',
+    'or no positive generation (no-generation); partial-fuel-data when some of the BA\'s fuel series expected that hour (see expected) are missing.',
   consumption:
     'Consumption-based intensity by flow tracing (de Chalendar et al., PNAS 2019; as gridemissions and Electricity Maps): each BA ' +
     'mixes its own production with its imports and consumes or exports that mix, so per hour x_i · (G_i + Σ_j F_j→i) − Σ_j F_j→i · x_j = E_i ' +
     'for every BA with fuel data, solved over all BAs at once. Interchange pairs: the flow is the average of both sides\' reports; ' +
     `when they differ by more than ${PAIR_TOLERANCE.absoluteMw} MW and ${PAIR_TOLERANCE.relative * 100} % both BAs are flagged pair-mismatch; one side alone is used as is. ` +
     'Imports from a neighbour without fuel data (e.g. Canadian and Mexican BAs) are left out of the mix (flag neighbour-missing); ' +
-    'a BA with no interchange reported by either side in an hour is flagged interchange-missing. Total emissions are conserved; an isolated BA gets its production-based intensity.',
+    'EIA publishes BA-to-BA interchange hours to days after generation: a BA none of whose expected interchange pairs is reported by either side ' +
+    'in an hour gets consumption-based intensity null with the flag interchange-missing (never its production value passed off as consumption-based); ' +
+    'one with some expected pairs unreported is traced with the others and flagged interchange-partial. ' +
+    'Total emissions are conserved; a BA with no interchange series at all gets its production-based intensity.',
+  expected:
+    'Which inputs an hour should have comes from the store, not from the range asked: a series (a fuel, or an interchange pair from either side) ' +
+    'is expected from its first non-null hour until a week after its newest (EIA-930 interchange arrives up to two days late; a week\'s silence ' +
+    'means the series ended). So an hour\'s value and flags are the same in every range that contains it.',
   flags:
-    'Per-hour flags: no-fuel-data, no-generation, partial-fuel-data, neighbour-missing, pair-mismatch, interchange-missing.',
+    'Per-hour flags: no-fuel-data, no-generation, partial-fuel-data, neighbour-missing, pair-mismatch, interchange-missing (consumption value null: ' +
+    'the BA\'s interchange for the hour is not published yet), interchange-partial.',
   shares:
     'renewableShare: share of positive generation from wind, solar (incl. hybrids with batteries), hydro, geothermal and biomass. ' +
     'carbonFreeShare: renewables other than biomass plus nuclear. Storage discharge counts in the denominator only. Shares are 0–1.',

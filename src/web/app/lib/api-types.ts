@@ -9,6 +9,8 @@ export interface Ba { code: string; name: string; timeZone: string; geographicTi
 export interface NowRow {
   ba: string; name: string; region: string; interconnection: string; timeZone: string; hour: string | null;
   intensity: number | null; productionIntensity: number | null; demandMw: number | null; renewableShare: number | null;
+  /** what the intensity's inputs lack at `hour` (interchange-missing: consumption-based waits for interchange) */
+  intensityFlags?: string[];
   source: Source; dataThrough: string | null; freshness: Freshness;
 }
 export interface NowAll { generatedAt: string; data: NowRow[] }
@@ -17,7 +19,9 @@ export interface BaNow extends Envelope {
   hour: string; demandMw: number | null; netGenerationMw: number | null;
   mix: Array<{ fuel: string; name: string; mw: number | null; share: number | null }>;
   renewableShare: number | null; carbonFreeShare: number | null;
-  intensity: { production: number | null; consumption: number | null; unit: string };
+  intensity: { production: number | null; consumption: number | null; unit: string; flags?: { production: string[]; consumption: string[] } };
+  /** when consumption at `hour` waits for interchange: the newest hour that has it */
+  latestConsumption?: { hour: string; value: number | null; flags: string[] } | null;
   imports: Array<{ ba: string; mw: number }>;
   freshness: Freshness;
 }
@@ -33,21 +37,23 @@ export interface BaselineMetric {
   /** pct is in percent */
   priorWeeks: { value: number; diff: number; pct: number | null } | null;
   lastYear: { value: number; diff: number; pct: number | null } | null;
-  reasons?: { priorWeeks?: string; lastYear?: string };
+  reasons?: { value?: string | null; priorWeeks?: string | null; lastYear?: string | null };
 }
 export interface Pulse extends Envelope {
   date: string; timeZone: string; hours: number;
   demand: { peakMw: number | null; peakAt: string | null; minMw: number | null; minAt: string | null; energyMwh: number | null };
   forecast: { mapePct: number | null; biasPct: number | null };
-  mix: Array<{ fuel: string; name: string; mwh: number; share: number }>;
+  mix: Array<{ fuel: string; name: string; mwh: number | null; share: number }>;
   renewableShare: number | null;
   intensity: { avg: number | null; cleanest: { ts: string; value: number } | null; dirtiest: { ts: string; value: number } | null };
   netInterchangeMwh: number | null;
+  /** figure path (demand.energyMwh, …) → why it is null */
+  reasons?: Record<string, string>;
   baseline?: BaselineMetric[] | { metrics: BaselineMetric[] };
 }
 export interface Window { start: string; end: string; avg: number }
 export interface CleanWindow extends Envelope {
-  duration: string; basis: 'forecast' | 'history'; optimal: Window[]; best: Window[]; runNow: (Window & { savingsPct: number }) | null;
+  duration: string; basis: 'production' | 'consumption'; factors: 'lifecycle' | 'direct'; input: 'forecast' | 'history'; optimal: Window[]; best: Window[]; runNow: (Window & { savingsPct: number }) | null;
 }
 export interface Forecast extends Envelope {
   madeAt: string; models: { demand: string | null; intensity: string | null };

@@ -8,7 +8,7 @@ import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 import { fmtInt, fmtMw, fmtPct, fmtSigned, fmtSignedPct, fuelColour, fuelName } from '../lib/format.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
-import { IntensityChip } from '../components/intensity-chip.tsx';
+import { ConsumptionChip, IntensityChip } from '../components/intensity-chip.tsx';
 import { Missing } from '../components/missing.tsx';
 import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
 import { EmbedPanel } from '../components/embed-panel.tsx';
@@ -99,7 +99,8 @@ function NowSection({ d, zone }: { d: Data; zone: { timeZone: string; label: str
         <SourceMark source={n.source} stale={n.stale} />
       </div>
       <div className="cards">
-        <Card title="Carbon intensity (consumed)" href="/methodology#consumption" value={<IntensityChip value={n.intensity.consumption} />} detail={<>produced here: {fmtInt(n.intensity.production)} g/kWh</>} />
+        <Card title="Carbon intensity (consumed)" href="/methodology#consumption" value={<ConsumptionChip value={n.intensity.consumption} flags={n.intensity.flags?.consumption} />}
+          detail={<>produced here: {fmtInt(n.intensity.production)} g/kWh{n.latestConsumption ? <>; consumed {fmtInt(n.latestConsumption.value)} g/kWh at {hourLabel(n.latestConsumption.hour, zone.timeZone)} {zone.label}, the newest hour with interchange</> : null}</>} />
         <Card title="Demand" href="/methodology#demand" value={fmtMw(n.demandMw)} detail={<>net generation {fmtMw(n.netGenerationMw)}</>} />
         <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(n.renewableShare)} detail={<>carbon-free {fmtPct(n.carbonFreeShare)}</>} />
         <Card title="Imports" href="/methodology#interchange" value={n.imports.length ? fmtMw(n.imports.reduce((a, b) => a + b.mw, 0)) : '—'}
@@ -130,12 +131,12 @@ function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: s
       <div className="cards">
         <Card title="Peak demand" href="/methodology#demand" value={fmtMw(p.demand.peakMw)} detail={p.demand.peakAt ? `at ${hourLabel(p.demand.peakAt, zone.timeZone)} ${zone.label}` : undefined} />
         <Card title="Minimum demand" href="/methodology#demand" value={fmtMw(p.demand.minMw)} detail={p.demand.minAt ? `at ${hourLabel(p.demand.minAt, zone.timeZone)} ${zone.label}` : undefined} />
-        <Card title="Energy" href="/methodology#demand" value={`${fmtInt(p.demand.energyMwh)} MWh`} />
+        <Card title="Energy" href="/methodology#demand" value={`${fmtInt(p.demand.energyMwh)} MWh`} detail={p.reasons?.['demand.energyMwh']} />
         <Card title="EIA forecast error" href="/methodology#forecast-error" value={p.forecast.mapePct === null ? '—' : `${p.forecast.mapePct.toFixed(1)} % MAPE`} detail={p.forecast.biasPct === null ? undefined : `bias ${p.forecast.biasPct.toFixed(1)} %`} />
         <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(p.renewableShare)} />
         <Card title="Average intensity (produced)" href="/methodology#intensity" value={<IntensityChip value={p.intensity.avg} />}
           detail={p.intensity.cleanest && p.intensity.dirtiest ? <>cleanest {hourLabel(p.intensity.cleanest.ts, zone.timeZone)} ({fmtInt(p.intensity.cleanest.value)}), dirtiest {hourLabel(p.intensity.dirtiest.ts, zone.timeZone)} ({fmtInt(p.intensity.dirtiest.value)})</> : undefined} />
-        <Card title="Net interchange" href="/methodology#interchange" value={`${fmtSigned(p.netInterchangeMwh)} MWh`} detail="positive = net export" />
+        <Card title="Net interchange" href="/methodology#interchange" value={`${fmtSigned(p.netInterchangeMwh)} MWh`} detail={p.reasons?.['netInterchangeMwh'] ?? 'positive = net export'} />
       </div>
       {base.length ? (
         <div className="table-scroll">
@@ -143,7 +144,7 @@ function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: s
             <caption>Compared with the same weekday of the previous four weeks and with a year earlier (<a href="/methodology#baseline">how</a>)</caption>
             <thead><tr><th scope="col">Metric</th><th scope="col">This day</th><th scope="col">vs prior 4 weeks</th><th scope="col">vs last year</th></tr></thead>
             <tbody>{base.map((m) => (
-              <tr key={m.metric}><th scope="row"><abbr title={m.definition}>{METRIC_LABELS[m.metric] ?? m.metric}</abbr> <span className="muted">({m.unit === 'fraction' ? '%' : m.unit})</span></th><td className="num">{fmtMetric(m.value, m.unit)}</td><td><Diff m={m.priorWeeks} unit={m.unit} reason={m.reasons?.priorWeeks} /></td><td><Diff m={m.lastYear} unit={m.unit} reason={m.reasons?.lastYear} /></td></tr>
+              <tr key={m.metric}><th scope="row"><abbr title={m.definition}>{METRIC_LABELS[m.metric] ?? m.metric}</abbr> <span className="muted">({m.unit === 'fraction' ? '%' : m.unit})</span></th><td className="num" title={m.reasons?.value ?? undefined}>{fmtMetric(m.value, m.unit)}{m.value === null && m.reasons?.value ? <span className="sr-only"> ({m.reasons.value})</span> : null}</td><td><Diff m={m.priorWeeks} unit={m.unit} reason={m.reasons?.priorWeeks ?? undefined} /></td><td><Diff m={m.lastYear} unit={m.unit} reason={m.reasons?.lastYear ?? undefined} /></td></tr>
             ))}</tbody>
           </table>
         </div>
@@ -202,7 +203,7 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
   const forecastNote = fc.length ? ' Blue band: the 48-hour forecast range.'
     : d.forecast && !d.forecast.ok ? ` No 48-hour forecast: ${d.forecast.missing ? 'the forecast endpoint is not deployed on this server yet' : d.forecast.detail}.` : '';
   notes.intensity = (clean.length
-    ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (from ${d.clean.ok ? d.clean.data.basis : ''}).`
+    ? `Shaded: the cleanest 3-hour window${clean.length > 1 ? 's' : ''} (from ${d.clean.ok ? d.clean.data.input : ''}).`
     : 'No clean-window answer for this range.') + forecastNote + trackNote;
   if (d.duck.ok && d.duck.data.hours.length) {
     const dh = d.duck.data.hours;

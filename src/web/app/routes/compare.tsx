@@ -8,7 +8,7 @@ import { HOUR_MS } from '../lib/time.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
-import { IntensityChip } from '../components/intensity-chip.tsx';
+import { ConsumptionChip } from '../components/intensity-chip.tsx';
 import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
 
 export const meta: MetaFunction = () => [{ title: 'Compare balancing authorities · GridPulse' }];
@@ -40,7 +40,7 @@ type Column = Awaited<ReturnType<typeof loader>>['columns'][number];
 const v = <T,>(p: Part<T>, f: (d: T) => ReactNode): ReactNode => (p.ok ? f(p.data) : <span className="muted" title={p.detail}>n/a</span>);
 
 const ROWS: Array<{ label: string; href: string; cell: (c: Column) => ReactNode }> = [
-  { label: 'Carbon intensity, consumed (g/kWh)', href: '/methodology#consumption', cell: (c) => v(c.now, (n) => <IntensityChip value={n.intensity.consumption} unit={false} />) },
+  { label: 'Carbon intensity, consumed (g/kWh)', href: '/methodology#consumption', cell: (c) => v(c.now, (n) => <ConsumptionChip value={n.intensity.consumption} flags={n.intensity.flags?.consumption} unit={false} />) },
   { label: 'Carbon intensity, produced (g/kWh)', href: '/methodology#intensity', cell: (c) => v(c.now, (n) => fmtInt(n.intensity.production)) },
   { label: 'Demand now', href: '/methodology#demand', cell: (c) => v(c.now, (n) => fmtMw(n.demandMw)) },
   { label: 'Renewable share now', href: '/methodology#renewable-share', cell: (c) => v(c.now, (n) => fmtPct(n.renewableShare)) },

@@ -7,7 +7,7 @@ import { hourLabel, dateTimeLabel } from '../lib/time.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
-import { IntensityChip } from '../components/intensity-chip.tsx';
+import { ConsumptionChip, IntensityChip } from '../components/intensity-chip.tsx';
 
 const KINDS = ['now', 'pulse', 'clean-window'] as const;
 type Kind = (typeof KINDS)[number];
@@ -36,7 +36,7 @@ export default function Embed() {
       const n = answer.data as BaNow;
       return (<>
         <p>Electricity in <strong>{ba.name}</strong> now</p>
-        <p className="big"><IntensityChip value={n.intensity.consumption} /></p>
+        <p className="big"><ConsumptionChip value={n.intensity.consumption} flags={n.intensity.flags?.consumption} /></p>
         <p>{fmtPct(n.renewableShare)} renewable · demand {fmtMw(n.demandMw)}</p>
         <Freshness dataThrough={n.dataThrough} status={n.freshness.status} lagMinutes={n.freshness.lagMinutes} timeZone={ba.timeZone} now={now} />
         <SourceMark source={n.source} stale={n.stale} />

@@ -2,7 +2,7 @@ import { Form, Link, useLoaderData, useSearchParams, useSubmit, type LoaderFunct
 import { webContext, type WebContext } from '../lib/context.ts';
 import type { Ba, NowAll, NowRow, PipelineFreshness } from '../lib/api-types.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
-import { IntensityChip } from '../components/intensity-chip.tsx';
+import { ConsumptionChip } from '../components/intensity-chip.tsx';
 import { fmtMw, fmtPct } from '../lib/format.ts';
 import { intensityLegend } from '../lib/scale.ts';
 import { usePrefs } from '../lib/use-zone.ts';
@@ -68,7 +68,7 @@ export default function Home() {
       {notice ? <p className="notice" role="status">{notice}</p> : null}
       <section className="mine" aria-label="Your balancing authority">
         {mine ? (
-          <p>Your balancing authority: <Link to={`/ba/${mine.ba}`}><strong>{mine.ba}</strong> {mine.name}</Link> <IntensityChip value={mine.intensity} /> <Freshness dataThrough={mine.dataThrough} status={mine.freshness?.status} lagMinutes={mine.freshness?.lagMinutes} timeZone={mine.timeZone} now={now} /></p>
+          <p>Your balancing authority: <Link to={`/ba/${mine.ba}`}><strong>{mine.ba}</strong> {mine.name}</Link> <ConsumptionChip value={mine.intensity} flags={mine.intensityFlags} /> <Freshness dataThrough={mine.dataThrough} status={mine.freshness?.status} lagMinutes={mine.freshness?.lagMinutes} timeZone={mine.timeZone} now={now} /></p>
         ) : <p>Pick your balancing authority to see it here and in the menu.</p>}
         <Form method="post" action="/prefs" className="inline-form">
           <input type="hidden" name="redirectTo" value="/" />
@@ -108,7 +108,7 @@ export default function Home() {
               <tr key={r.ba} className={r.freshness?.status === 'stale' ? 'row-stale' : undefined}>
                 <th scope="row"><Link to={`/ba/${r.ba}`}><strong>{r.ba}</strong> <span className="muted">{r.name}</span></Link> <SourceMark source={r.source} /></th>
                 <td>{r.region} · {r.interconnection}</td>
-                <td><IntensityChip value={r.intensity} unit={false} /></td>
+                <td><ConsumptionChip value={r.intensity} flags={r.intensityFlags} unit={false} /></td>
                 <td className="num">{fmtMw(r.demandMw)}</td>
                 <td className="num">{fmtPct(r.renewableShare)}</td>
                 <td><Freshness dataThrough={r.dataThrough} status={r.freshness?.status} lagMinutes={r.freshness?.lagMinutes} timeZone={r.timeZone} now={now} /></td>
