@@ -36,9 +36,13 @@ export const csrfCookie = (token: string): string => `${CSRF_COOKIE}=${token}; P
 export function checkFormPost(req: FastifyRequest, form: URLSearchParams): void {
   const origin = req.headers.origin;
   if (origin !== undefined) {
-    let host: string | undefined;
-    try { host = new URL(origin).host; } catch { host = undefined; }
-    if (!host || host !== req.headers.host) throw new HttpProblem(403, `origin: form posts are accepted only from this site, not from ${origin}`, 'origin');
+    // Compared as URLs, so a default port written out (Host: example.org:443) still matches.
+    let same = false;
+    try {
+      const from = new URL(origin);
+      same = from.host === new URL(`${from.protocol}//${req.headers.host ?? ''}`).host;
+    } catch { same = false; }
+    if (!same) throw new HttpProblem(403, `origin: form posts are accepted only from this site, not from ${origin}`, 'origin');
   } else {
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpProblem(403, `origin: form posts are accepted only from this site (Sec-Fetch-Site: ${String(site)})`, 'origin');
