@@ -9,13 +9,15 @@ import { openEngineDb, percentile } from './support.ts';
 
 /**
  * Uncached GET /bas/{code}/forecast/accuracy for CISO with a week of hourly forecast runs of both targets
- * (336 runs × 48 points) over 10 simulated days of CISO and six western neighbours. The reference, timed in
- * the same run, is what it must read and derive: the forecast rows, CISO's demand, and its consumption-based
- * intensity (the linked BAs' columns read and traced). The ratio is the cost of scoring on top.
+ * (336 runs × 48 points) over 17 simulated days of CISO and six western neighbours (every scored hour has its
+ * week-before naive reference). The reference, timed in the same run, is what it must read and derive: the
+ * forecast rows, CISO's demand, and its consumption-based intensity (the linked BAs' columns read and traced).
+ * The ratio is the cost of scoring on top.
  * PGlite by default; PostgreSQL with DATABASE_URL (a throw-away schema). 20 runs after 3 warm-up runs.
  */
 const H = 3_600_000;
 const RUNS = 20;
+const DAYS = 17;
 
 
 async function sample(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
@@ -33,7 +35,7 @@ const { db, drop } = await openEngineDb('bench_accuracy');
 try {
   const end = Math.floor(Date.now() / H) * H;
   const bas = (await listBas(db)).filter((b) => ['CISO', 'BANC', 'BPAT', 'PACW', 'NEVP', 'AZPS', 'LDWP'].includes(b.code));
-  await loadSimulatedGrid({ db, logger: pino({ level: 'warn' }) }, bas, new Date(end - 10 * 24 * H), 10 * 24);
+  await loadSimulatedGrid({ db, logger: pino({ level: 'warn' }) }, bas, new Date(end - DAYS * 24 * H), DAYS * 24);
   for (let r = 0; r < 168; r++) {
     const dataThrough = new Date(end - (169 - r) * H);
     const madeAt = new Date(dataThrough.getTime() + 100 * 60_000);
@@ -46,7 +48,7 @@ try {
   const check = await forecastAccuracy(db, 'CISO', 7);
   const since = new Date(end - 7 * 24 * H);
   const work = await sample(() => forecastAccuracy(db, 'CISO', 7));
-  const from = new Date(end - 10 * 24 * H);
+  const from = new Date(end - DAYS * 24 * H);
   const to = new Date(end + H);
   const reference = await sample(() => Promise.all([
     db.query(`SELECT target, made_at, ts, value FROM forecasts WHERE ba_code = 'CISO' AND made_at >= $1 AND ts < $2`, [since, to]),

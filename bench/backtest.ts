@@ -8,22 +8,27 @@ import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { HISTORY_DAYS } from '../src/analytics/forecast/forecast.ts';
-import { backtestCsv, backtestReplay, backtestStored, formatBacktest } from '../src/cli/forecast-command.ts';
+import { backtestCsv, backtestPjmFuel, backtestReplay, backtestStored, formatBacktest } from '../src/cli/forecast-command.ts';
 
 /**
- * Forecast backtest figures: 48-hour forecasts made at local midnight of each of the last 28 days, MAPE
- * against seasonal naive (same hour of the last observed day; same hour a week earlier) and EIA's own
- * day-ahead forecast.
+ * Forecast backtest figures: 48-hour forecasts made at local midnight of each of the last 28 days (PJM: at 00, 06,
+ * 12 and 18 EPT of each of 100 days), MAPE by lead time (1-6, 7-24, 25-48 h) against seasonal naive (same hour of
+ * the last observed day; same hour a week earlier) and EIA's own day-ahead forecast.
  * 1. Demand on real EIA-930 data (../shared/data/eia930/demand_2015_2019, 2015-07..2019-08, 120 training days).
  * 2. Carbon intensity on real EIA-930 fuel mix: PACW's recorded fuel-type-data responses, 2024-01-01..02-11
  *    (the only real fuel-mix history in the shared data longer than the model's two-week minimum; the
  *    gridemissions file covers every BA but only ten days), replayed through ingestion and flow tracing.
- * 3. Demand and consumption-based intensity on the simulated grid.
+ * 3. Carbon intensity on PJM's own hourly generation by fuel, 2025-01-01..06-02 (../shared/data/iso_ops/pjm;
+ *    PJM's fuel categories mapped to EIA-930 codes; production-based, as the file has no interchange).
+ * 4. Demand and consumption-based intensity on the simulated grid.
  */
 
 const DAYS = Number(process.argv[2] ?? 28);
 const shared = path.resolve(fileURLToPath(new URL('../../shared/data/eia930/demand_2015_2019', import.meta.url)));
 const pacw = path.resolve(fileURLToPath(new URL('../../shared/data/eia930/v2_json/pacw_2024', import.meta.url)));
+const pjm = path.resolve(fileURLToPath(new URL('../../shared/data/iso_ops/pjm/pjm_gen_by_fuel_2025-01-01_to_2025-06-02.csv', import.meta.url)));
+/** 100 days leave every origin its full 35 training days within the file's 152 days. */
+const PJM_DAYS = 100;
 const db = await openDb({ dataDir: ':memory:' });
 try {
   await migrate(db);
@@ -36,6 +41,10 @@ try {
     process.stdout.write(`Real EIA-930 fuel mix, intensity (${pacw})\n`);
     process.stdout.write(formatBacktest(await backtestReplay(pacw, { days: DAYS })));
     process.stdout.write(`(${((performance.now() - t2) / 1000).toFixed(1)} s)\n\n`);
+    const t3 = performance.now();
+    process.stdout.write(`PJM's own fuel mix, production-based intensity (${pjm})\n`);
+    process.stdout.write(formatBacktest(backtestPjmFuel(pjm, { days: PJM_DAYS, originHours: [0, 6, 12, 18] })));
+    process.stdout.write(`(${((performance.now() - t3) / 1000).toFixed(1)} s)\n\n`);
   } else {
     process.stdout.write(`no shared data at ${shared}: real-data backtest skipped\n\n`);
   }

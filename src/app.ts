@@ -11,6 +11,7 @@ import { intensityRoutes } from './analytics/intensity/intensity-routes.ts';
 import { cleanWindowRoutes } from './analytics/clean-window/clean-window-routes.ts';
 import { sdkRoutes } from './analytics/clean-window/sdk-routes.ts';
 import { dailyRoutes } from './analytics/daily/daily-routes.ts';
+import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
 
 export interface AppDeps { db: Db; logger: Logger; cache: Cache }
@@ -36,6 +37,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await cleanWindowRoutes(app, deps);
   await sdkRoutes(app, deps);
   await dailyRoutes(app, deps);
+  locateRoutes(app, deps.db);
   await webRoutes(app, deps);
   return app;
 }

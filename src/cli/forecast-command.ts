@@ -7,7 +7,9 @@ import { migrate } from '../platform/migrate.ts';
 import { openCache } from '../platform/cache.ts';
 import { getBa, listBas } from '../grid/ba-repository.ts';
 import { HOUR_MS } from '../analytics/shared/hourly.ts';
-import { backtest, type BacktestResult, type History } from '../analytics/forecast/forecast-model.ts';
+import type { History } from '../analytics/forecast/forecast-model.ts';
+import { backtest, type BacktestResult } from '../analytics/forecast/backtest.ts';
+import { pjmIntensityHistory, readPjmFuelCsv } from '../analytics/forecast/pjm-fuel.ts';
 import { replayDir } from '../ingest/replay.ts';
 import { HISTORY_DAYS, loadDemandHistory, loadIntensityHistories, refreshForecasts, type ForecastTarget } from '../analytics/forecast/forecast.ts';
 
@@ -40,13 +42,28 @@ export interface BacktestRow extends BacktestResult { ba: string; target: Foreca
 
 const pct = (v: number | null) => (v === null ? '—' : v.toFixed(2));
 
+/** "yes" when the served forecast beats both seasonal-naive references, "NO" otherwise. */
+function verdict(c: { mapePct: Record<'served' | 'naiveDay' | 'naiveWeek', number | null> }): string {
+  const { served, naiveDay, naiveWeek } = c.mapePct;
+  if (served === null || naiveDay === null || naiveWeek === null) return '—';
+  return served < naiveDay && served < naiveWeek ? 'yes' : 'NO';
+}
+
+/**
+ * One line per BA and target over all lead times, then one per lead bucket (1-6, 7-24, 25-48 h): MAPE % of the
+ * served forecast (the model, or seasonal naive where its validation fell back), the model alone, both naive
+ * references, and, per bucket, how many origins each method served.
+ */
 export function formatBacktest(rows: readonly BacktestRow[]): string {
-  const header = ['ba', 'target', 'data', 'days', 'hours', 'model', 'naive-1d', 'naive-7d', 'day 1: model', 'day 1: EIA DF', 'beats naive'];
-  const lines = rows.map((r) => [r.ba, r.target, r.data, r.days, r.hours, pct(r.mapePct.model), pct(r.mapePct.naiveDay), pct(r.mapePct.naiveWeek), pct(r.mapePct.modelDayAhead), pct(r.mapePct.eiaDayAhead),
-    r.mapePct.model === null ? '—' : r.mapePct.model < r.mapePct.naiveDay! && r.mapePct.model < r.mapePct.naiveWeek! ? 'yes' : 'NO'].map(String));
+  const header = ['ba', 'target', 'data', 'days', 'origins', 'lead', 'hours', 'served', 'model', 'naive-1d', 'naive-7d', 'served by (model/1d/7d)', 'day 1: served', 'day 1: EIA DF', 'beats naive'];
+  const lines = rows.flatMap((r) => [
+    [r.ba, r.target, r.data, r.days, r.origins, 'all', r.hours, pct(r.mapePct.served), pct(r.mapePct.model), pct(r.mapePct.naiveDay), pct(r.mapePct.naiveWeek), '', pct(r.mapePct.modelDayAhead), pct(r.mapePct.eiaDayAhead), verdict(r)],
+    ...r.byLead.map((c) => ['', '', '', '', '', c.lead, c.hours, pct(c.mapePct.served), pct(c.mapePct.model), pct(c.mapePct.naiveDay), pct(c.mapePct.naiveWeek),
+      `${c.servedBy.model}/${c.servedBy.naiveDay}/${c.servedBy.naiveWeek}`, '', '', verdict(c)]),
+  ].map((l) => l.map(String)));
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return ['MAPE % over 48-hour forecasts made at local midnight of each held-back day', fmt(header), ...lines.map(fmt)].join('\n') + '\n';
+  const fmt = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return ['MAPE % of 48-hour forecasts made at the origin hours of each held-back day, by lead time', fmt(header), ...lines.map(fmt)].join('\n') + '\n';
 }
 
 function printBacktest(rows: readonly BacktestRow[]): number {
@@ -56,7 +73,7 @@ function printBacktest(rows: readonly BacktestRow[]): number {
 }
 
 /** Backtests demand from EIA-930 CSV files (a file or a folder of `<BA>.csv`); the BA's time zone comes from the database. */
-export async function backtestCsv(db: Db, target: string, opts: { ba?: string | undefined; days: number; trainDays: number }): Promise<BacktestRow[]> {
+export async function backtestCsv(db: Db, target: string, opts: { ba?: string | undefined; days: number; trainDays: number; originHours?: readonly number[] | undefined }): Promise<BacktestRow[]> {
   const files = statSync(target).isDirectory() ? readdirSync(target).filter((f) => f.endsWith('.csv')).map((f) => path.join(target, f)) : [target];
   const wanted = opts.ba?.split(',').map((b) => b.trim().toUpperCase());
   const rows: BacktestRow[] = [];
@@ -65,14 +82,14 @@ export async function backtestCsv(db: Db, target: string, opts: { ba?: string | 
     if (wanted && !wanted.includes(code)) continue;
     const ba = await getBa(db, code);
     if (!ba) { process.stderr.write(`skipping ${file}: no BA '${code}' (name files <BA code>.csv)\n`); continue; }
-    const r = backtest(readDemandCsv(readFileSync(file, 'utf8')), ba.timeZone, { target: 'demand', testDays: opts.days, trainDays: opts.trainDays });
+    const r = backtest(readDemandCsv(readFileSync(file, 'utf8')), ba.timeZone, { target: 'demand', testDays: opts.days, trainDays: opts.trainDays, originHours: opts.originHours });
     rows.push({ ba: code, target: 'demand', data: path.basename(file), ...r });
   }
   return rows;
 }
 
 /** Backtests demand and consumption-based intensity from the stored history of the last days before `now`. */
-export async function backtestStored(db: Db, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined; label?: string }, now: Date): Promise<BacktestRow[]> {
+export async function backtestStored(db: Db, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined; originHours?: readonly number[] | undefined; label?: string }, now: Date): Promise<BacktestRow[]> {
   const wanted = opts.ba?.split(',').map((b) => b.trim().toUpperCase());
   const bas = (await listBas(db)).filter((b) => !wanted || wanted.includes(b.code));
   const span = (target: ForecastTarget) => (opts.trainDays ?? HISTORY_DAYS[target]) + opts.days + 9;
@@ -83,7 +100,7 @@ export async function backtestStored(db: Db, opts: { ba?: string | undefined; da
     const demand = ba.generationOnly ? undefined : await loadDemandHistory(db, ba, new Date(end.getTime() - span('demand') * DAY_MS), end);
     for (const [target, h] of [['demand', demand], ['intensity', intensity.get(ba.code)]] as const) {
       if (!h || !h.history.y.some((v) => v !== null)) continue;
-      const r = backtest(h.history, ba.timeZone, { target, testDays: opts.days, trainDays: opts.trainDays ?? HISTORY_DAYS[target] });
+      const r = backtest(h.history, ba.timeZone, { target, testDays: opts.days, trainDays: opts.trainDays ?? HISTORY_DAYS[target], originHours: opts.originHours });
       if (r.days > 0) rows.push({ ba: ba.code, target, data: opts.label ?? `stored (${h.source})`, ...r });
     }
   }
@@ -94,7 +111,7 @@ export async function backtestStored(db: Db, opts: { ba?: string | undefined; da
  * Backtests recorded EIA-930 data (EIA v2 JSON responses or gridemissions wide CSV, a folder or one file):
  * replayed into a private in-memory database (never the configured one), then backtested up to its newest hour.
  */
-export async function backtestReplay(target: string, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined }): Promise<BacktestRow[]> {
+export async function backtestReplay(target: string, opts: { ba?: string | undefined; days: number; trainDays?: number | undefined; originHours?: readonly number[] | undefined }): Promise<BacktestRow[]> {
   const db = await openDb({ dataDir: ':memory:' });
   try {
     await migrate(db);
@@ -108,19 +125,48 @@ export async function backtestReplay(target: string, opts: { ba?: string | undef
   }
 }
 
-export async function forecastBacktestCommand(opts: { ba?: string; days: string; trainDays?: string; csv?: string; replay?: string }): Promise<number> {
+/** PJM's time zone (Eastern; PJM's own EPT timestamps agree). */
+const PJM_TIME_ZONE = 'America/New_York';
+
+/**
+ * Backtests the intensity forecast on PJM's own hourly generation by fuel (PJM Data Miner 2 `gen_by_fuel`, read by
+ * readPjmFuelCsv with PJM's categories mapped to EIA-930 codes): production-based lifecycle intensity of PJM as
+ * one BA. Consumption-based intensity is not possible from this file (it has no interchange). Rejected rows and
+ * conflicting duplicates are reported on stderr with their reasons; the good rows are used.
+ */
+export function backtestPjmFuel(file: string, opts: { days: number; trainDays?: number | undefined; originHours?: readonly number[] | undefined }): BacktestRow[] {
+  const mix = readPjmFuelCsv(readFileSync(file, 'utf8'));
+  for (const r of mix.rejected.slice(0, 20)) process.stderr.write(`${path.basename(file)}:${r.line}: rejected: ${r.reason}\n`);
+  for (const c of mix.conflicts.slice(0, 20)) process.stderr.write(`${path.basename(file)}: ${c.ts.toISOString()} ${c.fuel} given as ${c.kept} and ${c.other}: kept ${c.kept}\n`);
+  if (mix.rejected.length || mix.conflicts.length) process.stderr.write(`${path.basename(file)}: ${mix.rows} rows, ${mix.rejected.length} rejected, ${mix.conflicts.length} conflicting duplicates\n`);
+  if (mix.ts.length === 0) return [];
+  const r = backtest(pjmIntensityHistory(mix), PJM_TIME_ZONE, { target: 'intensity', testDays: opts.days, trainDays: opts.trainDays ?? HISTORY_DAYS.intensity, originHours: opts.originHours });
+  return r.days > 0 ? [{ ba: 'PJM', target: 'intensity', data: `${path.basename(file)} (production-based)`, ...r }] : [];
+}
+
+/** `--origins-per-day n`: n origins evenly spread over the local day, from midnight (1 = midnight only). */
+export function originHoursOf(value: string | undefined): number[] {
+  const n = value === undefined ? 1 : Number(value);
+  if (![1, 2, 3, 4, 6, 8, 12, 24].includes(n)) throw new Error(`--origins-per-day: expected one of 1, 2, 3, 4, 6, 8, 12, 24, got '${value}'`);
+  return Array.from({ length: n }, (_, k) => (k * 24) / n);
+}
+
+export async function forecastBacktestCommand(opts: { ba?: string; days: string; trainDays?: string; csv?: string; replay?: string; pjmFuel?: string; originsPerDay?: string }): Promise<number> {
   const days = Number(opts.days);
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new Error(`--days: expected 1..365, got '${opts.days}'`);
   const trainDays = opts.trainDays === undefined ? undefined : Number(opts.trainDays);
   if (trainDays !== undefined && (!Number.isInteger(trainDays) || trainDays < 21 || trainDays > 1500)) throw new Error(`--train-days: expected 21..1500, got '${opts.trainDays}'`);
-  if (opts.replay) return printBacktest(await backtestReplay(opts.replay, { ba: opts.ba, days, trainDays }));
+  const originHours = originHoursOf(opts.originsPerDay);
+  if ([opts.csv, opts.replay, opts.pjmFuel].filter(Boolean).length > 1) throw new Error('--csv, --replay and --pjm-fuel: give one of them');
+  if (opts.pjmFuel) return printBacktest(backtestPjmFuel(opts.pjmFuel, { days, trainDays, originHours }));
+  if (opts.replay) return printBacktest(await backtestReplay(opts.replay, { ba: opts.ba, days, trainDays, originHours }));
   const config = loadConfig();
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
     await migrate(db);
     const rows = opts.csv
-      ? await backtestCsv(db, opts.csv, { ba: opts.ba, days, trainDays: trainDays ?? HISTORY_DAYS.demand })
-      : await backtestStored(db, { ba: opts.ba, days, trainDays }, new Date());
+      ? await backtestCsv(db, opts.csv, { ba: opts.ba, days, trainDays: trainDays ?? HISTORY_DAYS.demand, originHours })
+      : await backtestStored(db, { ba: opts.ba, days, trainDays, originHours }, new Date());
     return printBacktest(rows);
   } finally {
     await db.close();

@@ -115,6 +115,8 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
   .option('--train-days <n>', 'training window in days (default: the worker\'s: demand 120, intensity 35)')
   .option('--csv <path>', 'backtest demand from EIA-930 CSV files (<BA>.csv: date_time,demand,forecast; UTC hour-ending) instead of the database')
   .option('--replay <path>', 'backtest recorded EIA-930 files (EIA v2 JSON responses, gridemissions wide CSV) replayed into a private in-memory database, up to their newest hour')
+  .option('--pjm-fuel <file>', 'backtest the intensity forecast on PJM\'s own hourly generation by fuel (Data Miner 2 gen_by_fuel CSV): production-based, PJM as one BA')
+  .option('--origins-per-day <n>', 'forecast origins per held-back day, evenly spread from local midnight (1, 2, 3, 4, 6, 8, 12 or 24)', '1')
   .action(async (opts) => { try { process.exitCode = await forecastBacktestCommand(opts); } catch (err) { fail(err); } });
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')

@@ -1,6 +1,19 @@
 import { HOUR_MS } from './time.ts';
+import { activeHours } from './active-dates.ts';
+import type { BalancingAuthority } from './ba-repository.ts';
 
-export type FreshnessStatus = 'fresh' | 'late' | 'stale';
+/** `retired`: the BA's EIA-930 retirement day has ended; no newer hour will come, so it is neither late nor stale. */
+export type FreshnessStatus = 'fresh' | 'late' | 'stale' | 'retired';
+export const FRESHNESS_STATUSES = ['fresh', 'late', 'stale', 'retired'] as const;
+
+/** The registry fields freshness needs to tell a retired BA from a stale one. */
+export type RetirementOf = Pick<BalancingAuthority, 'timeZone' | 'reportingSince' | 'retiredOn'>;
+
+/** True once the BA's last reporting hour (the end of its retirement day, BA-local) has ended by `now`. */
+export function isRetired(ba: RetirementOf, now: Date): boolean {
+  const { last } = activeHours(ba);
+  return last !== null && last.getTime() + HOUR_MS <= now.getTime();
+}
 
 /**
  * EIA-930's usual publishing delay per series type, in minutes after the END of an hour (METHODS.md):
@@ -40,8 +53,12 @@ export function lagMinutes(newest: Date | null, now: Date): number | null {
  * fresh when lag ≤ L + S, late when lag ≤ 2·L + 2·S, stale beyond that or without any data.
  * Demand: fresh ≤ 150 min, late ≤ 300 min. Generation/interchange: fresh ≤ 25.5 h, late ≤ 51 h.
  * BA-to-BA: fresh ≤ 49.5 h, late ≤ 99 h. Day-ahead forecast: fresh while it reaches ≥ 90 min back, late to 180.
+ * With `ba` given, a BA past its retirement is `retired` whatever its newest hour.
  */
-export function freshnessStatus(type: string, newest: Date | null, now: Date): FreshnessStatus {
+export function freshnessStatus(type: string, newest: Date | null, now: Date): Exclude<FreshnessStatus, 'retired'>;
+export function freshnessStatus(type: string, newest: Date | null, now: Date, ba?: RetirementOf): FreshnessStatus;
+export function freshnessStatus(type: string, newest: Date | null, now: Date, ba?: RetirementOf): FreshnessStatus {
+  if (ba && isRetired(ba, now)) return 'retired';
   const lag = lagMinutes(newest, now);
   if (lag === null) return 'stale';
   const expected = expectedLagMinutes(type);
@@ -52,7 +69,7 @@ export function freshnessStatus(type: string, newest: Date | null, now: Date): F
 
 /** `{ status, lagMinutes }` for one series type (the shape /now uses). */
 export function freshnessOf(type: string) {
-  return (newest: Date | null, now: Date): { status: FreshnessStatus; lagMinutes: number | null } =>
-    ({ status: freshnessStatus(type, newest, now), lagMinutes: lagMinutes(newest, now) });
+  return (newest: Date | null, now: Date, ba?: RetirementOf): { status: FreshnessStatus; lagMinutes: number | null } =>
+    ({ status: freshnessStatus(type, newest, now, ba), lagMinutes: lagMinutes(newest, now) });
 }
 

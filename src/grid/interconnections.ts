@@ -2,11 +2,14 @@
  * Pairs of balancing authorities that are directly interconnected: EIA-930 reports interchange between
  * them. Derived from the EIA-930 data of 10–20 July 2021 as published by gridemissions
  * (E_raw_2021-07-10_2021-07-20.csv: a column `E_<A>-<B>_ID` is the interchange A→B), keeping only pairs of
- * two active US BAs of the registry (migrations/0002_balancing_authorities.sql): Canadian and Mexican BAs
- * have no fuel data in EIA-930 and retired BAs are not simulated. Unordered pairs, each once, [a, b] with
- * a < b, sorted.
+ * two US BAs of the registry reporting on those dates (migrations/0016_ba_registry.sql): Canadian and
+ * Mexican BAs have no fuel data in EIA-930. A pair whose BA has since retired (AEC, WACM, WAUW) stays: the
+ * simulated grid trades only between the BAs reporting in each hour. Unordered pairs, each once, [a, b]
+ * with a < b, sorted.
  */
 export const INTERCONNECTIONS: readonly (readonly [string, string])[] = [
+  ['AEC', 'MISO'],
+  ['AEC', 'SOCO'],
   ['AECI', 'MISO'],
   ['AECI', 'SPA'],
   ['AECI', 'SWPP'],
@@ -92,6 +95,8 @@ export const INTERCONNECTIONS: readonly (readonly [string, string])[] = [
   ['FPL', 'TEC'],
   ['GCPD', 'PACW'],
   ['GCPD', 'PSEI'],
+  ['GLHB', 'LGEE'],
+  ['GLHB', 'MISO'],
   ['GRID', 'PNM'],
   ['GRID', 'SRP'],
   ['GRIF', 'WALC'],

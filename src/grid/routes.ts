@@ -4,21 +4,27 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getBa, listBas } from './ba-repository.ts';
-import { getSeriesByKey, listSeries } from './series-repository.ts';
+import { getSeriesByRef, listSeries, SERIES_REF_MESSAGE, SERIES_REF_PATTERN } from './series-repository.ts';
 import { readObservations } from './observation-repository.ts';
-import { ISO_DATE_OR_DATETIME } from './time.ts';
+import { isoInstant } from '../platform/instant.ts';
 
 const ba = z.object({
-  code: z.string(), name: z.string(), timeZone: z.string(), region: z.string(), interconnection: z.string(),
-  generationOnly: z.boolean(), active: z.boolean(), retiredOn: z.string().nullable(),
+  code: z.string().describe('EIA-930 BA code'), name: z.string(),
+  timeZone: z.string().describe('EIA-930 reporting time zone (IANA); BA-local days (pulse, rollups, baselines) use it'),
+  geographicTimeZone: z.string().describe('time zone the BA lies in (IANA); differs from timeZone for EPE, PNM, WACM (report in Arizona time), IPCO (Pacific) and LGEE (Central)'),
+  region: z.string(), interconnection: z.string(),
+  generationOnly: z.boolean().describe('reports no demand or day-ahead forecast'),
+  active: z.boolean().describe('false once retired'),
+  reportingSince: z.string().nullable().describe('first BA-local day of EIA-930 data (YYYY-MM-DD) for a BA that began after EIA-930 did; null: since July 2015'),
+  retiredOn: z.string().nullable().describe("EIA's retirement date (YYYY-MM-DD, BA-local, last day asked for); null while reporting"),
 });
 
 export function gridRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/bas', {
     schema: {
-      summary: 'Balancing authorities reporting to EIA-930',
-      querystring: z.object({ includeRetired: z.enum(['true', 'false']).optional() }),
+      summary: 'Balancing authorities reporting to EIA-930 (registry: docs/ba-registry.md)',
+      querystring: z.object({ includeRetired: z.enum(['true', 'false']).optional().describe('true: retired BAs too, with their retiredOn') }),
       response: { 200: z.object({ data: z.array(ba) }) },
     },
   }, async (req) => ({ data: await listBas(db, { includeRetired: req.query.includeRetired === 'true' }) }));
@@ -37,7 +43,6 @@ export function gridRoutes(app: FastifyInstance, db: Db): void {
 }
 
 const MAX_RANGE_DAYS = 366;
-export const isoInstant = z.string().refine((s) => ISO_DATE_OR_DATETIME.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date (YYYY-MM-DD, UTC) or an instant with its zone (2025-08-01T17:00Z)');
 
 function toCsv(rows: Array<{ ts: string; value: number | null; quality: string }>): string {
   return 'ts,value,quality\n' + rows.map((r) => `${r.ts},${r.value ?? ''},${r.quality}`).join('\n') + '\n';
@@ -63,7 +68,7 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
     schema: {
       summary: 'Hourly observations of one series (ts = UTC start of the hour); JSON or CSV (format=csv), paged',
       querystring: z.object({
-        series: z.string().min(1).describe('series key, e.g. CISO.demand'),
+        series: z.string().regex(SERIES_REF_PATTERN, SERIES_REF_MESSAGE).describe('series key (CISO.demand) or numeric series id, as listed by /api/v1/series'),
         from: isoInstant, to: isoInstant,
         format: z.enum(['json', 'csv']).default('json'),
         limit: z.coerce.number().int().min(1).max(10000).default(1000),
@@ -76,12 +81,12 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
     const to = new Date(req.query.to);
     if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw new HttpProblem(400, `range longer than ${MAX_RANGE_DAYS} days`, 'to');
-    const s = await getSeriesByKey(db, series);
+    const s = await getSeriesByRef(db, series);
     if (!s) throw new HttpProblem(404, `unknown series '${series}'`, 'series');
     const rows = await readObservations(db, s.id, from, to, limit + 1, offset);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
     if (format === 'csv') return reply.type('text/csv').send(toCsv(page));
-    return { series: s.key, units: s.units, source: s.source, data: page, next: more ? offset + limit : null };
+    return { series: s.key, id: s.id, units: s.units, source: s.source, data: page, next: more ? offset + limit : null };
   });
 }

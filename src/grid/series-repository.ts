@@ -17,6 +17,45 @@ export async function getSeriesByKey(db: Db, key: string): Promise<Series | unde
   return (await db.query<Series>(`SELECT ${columns} FROM series WHERE key = $1`, [key]))[0];
 }
 
+/** series.id is a PostgreSQL integer. */
+const MAX_SERIES_ID = 2_147_483_647;
+
+/**
+ * How a series is named wherever the API or CLI takes one: its numeric `id` or its readable `key`
+ * (both listed by GET /api/v1/series). All digits is an id (no key is: keys start with a BA code);
+ * an id past the integer column's range names no series.
+ */
+export type SeriesRef = { id: number } | { key: string } | { none: string };
+
+export function parseSeriesRef(ref: string): SeriesRef {
+  if (!/^\d+$/.test(ref)) return { key: ref };
+  const id = Number(ref);
+  return id <= MAX_SERIES_ID ? { id } : { none: ref };
+}
+
+/** The pattern a series reference must match (a key such as CISO.demand or CISO.fuel.SUN, or an id such as 12). */
+export const SERIES_REF_PATTERN = /^[A-Za-z0-9_.-]{1,120}$/;
+export const SERIES_REF_MESSAGE = 'a series key such as CISO.demand, or a numeric series id (both are listed by /api/v1/series)';
+
+/** Series named by id or key (see parseSeriesRef), in key order; refs naming nothing are left out. */
+export function getSeriesByRefs(db: Db, refs: readonly string[]): Promise<Series[]> {
+  const parsed = refs.map(parseSeriesRef);
+  const ids = parsed.flatMap((r) => ('id' in r ? [r.id] : []));
+  const keys = parsed.flatMap((r) => ('key' in r ? [r.key] : []));
+  return db.query<Series>(`SELECT ${columns} FROM series WHERE key = ANY ($1::text[]) OR id = ANY ($2::integer[]) ORDER BY key`, [keys, ids]);
+}
+
+/** One series named by id or key; undefined when the ref names none. */
+export async function getSeriesByRef(db: Db, ref: string): Promise<Series | undefined> {
+  return (await getSeriesByRefs(db, [ref]))[0];
+}
+
+/** True when `s` is the series `ref` names. */
+export function seriesMatches(s: Pick<Series, 'id' | 'key'>, ref: string): boolean {
+  const r = parseSeriesRef(ref);
+  return 'id' in r ? r.id === s.id : 'key' in r && r.key === s.key;
+}
+
 /** Readable series key: CISO.demand, CISO.fuel.SUN, CISO.interchange.BANC. */
 export function seriesKey(ba: string, type: string, subtype: string): string {
   const short = type === 'generation_by_fuel' ? 'fuel' : type === 'ba_interchange' ? 'interchange' : type;

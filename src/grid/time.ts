@@ -3,5 +3,3 @@ export const HOUR_MS = 3_600_000;
 
 /** An ISO 8601 instant with its zone (Z or an offset): never read in the server's local zone. */
 export const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
-/** A date (UTC midnight, as JavaScript reads it) or an ISO 8601 instant with its zone. */
-export const ISO_DATE_OR_DATETIME = /^\d{4}-\d{2}-\d{2}$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { QUALITY, type ObservationInput } from '../grid/observation-repository.ts';
 import { getBa } from '../grid/ba-repository.ts';
-import { ensureSeries, getSeriesByKey, seriesKey, type Series } from '../grid/series-repository.ts';
+import { ensureSeries, getSeriesByKey, getSeriesByRef, parseSeriesRef, seriesKey, type Series } from '../grid/series-repository.ts';
 import { commitObservations, quality } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
@@ -27,7 +27,7 @@ const hourStart = z.string()
 
 /** One row of a batch: a series by key, or by (ba, type, subtype); ts is the START of the hour. */
 export const observationRow = z.object({
-  series: z.string().min(1).max(120).refine(noControlCharacters, CONTROL_CHARACTER_MESSAGE).optional().describe('series key, e.g. CISO.demand'),
+  series: z.string().min(1).max(120).refine(noControlCharacters, CONTROL_CHARACTER_MESSAGE).optional().describe('series key (CISO.demand) or numeric series id'),
   ba: z.string().regex(/^[A-Z0-9]{2,6}$/, 'an EIA BA code such as CISO').optional(),
   type: z.enum(SERIES_TYPES).optional(),
   subtype: z.string().regex(/^[A-Z0-9_]{0,12}$/, 'a fuel code or neighbour BA code (upper case), or empty').default(''),
@@ -54,7 +54,7 @@ class SeriesResolver {
     const key = r.series ?? seriesKey(r.ba!, r.type!, r.subtype);
     let s = this.cache.get(key);
     if (s === undefined) {
-      s = (await getSeriesByKey(this.db, key)) ?? (r.series === undefined ? await this.create(r) : `unknown series '${key}'`);
+      s = (await getSeriesByRef(this.db, key)) ?? (r.series === undefined ? await this.create(r) : `unknown series '${key}'`);
       this.cache.set(key, s);
     }
     if (typeof s === 'string') return { field: r.series === undefined ? 'ba' : 'series', message: s };
@@ -115,15 +115,11 @@ export async function ingestBatch(deps: { db: Db; logger: Logger }, rows: unknow
 
 export interface LatestValue { series: string; id: number; ba: string; type: string; subtype: string; units: string; source: string; ts: string | null; value: number | null; quality: string | null; ingestedAt: string | null }
 
-/** series.id is a PostgreSQL integer. */
-const MAX_SERIES_ID = 2_147_483_647;
-
 /** The newest stored hour of each series (by key, or by numeric id); unknown ones are left out. */
 export async function latestValues(db: Db, refs: string[]): Promise<LatestValue[]> {
-  const isId = (r: string) => /^\d+$/.test(r);
-  // an id past the integer column's range names no series (and would make the query fail)
-  const ids = refs.filter(isId).map(Number).filter((n) => n <= MAX_SERIES_ID);
-  const keys = refs.filter((r) => !isId(r));
+  const parsed = refs.map(parseSeriesRef);
+  const ids = parsed.flatMap((r) => ('id' in r ? [r.id] : []));
+  const keys = parsed.flatMap((r) => ('key' in r ? [r.key] : []));
   const rows = await db.query<{ id: number; key: string; ba: string; type: string; subtype: string; units: string; source: string; ts: Date | string | null; value: number | null; quality: number | null; ingested_at: Date | string | null }>(
     `SELECT s.id, s.key, s.ba_code AS ba, s.type, s.subtype, s.units, s.source, o.ts, o.value, o.quality, o.ingested_at
      FROM series s LEFT JOIN LATERAL (

@@ -6,6 +6,7 @@ import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { requireApiKey } from '../auth/bearer.ts';
 import { ingestBatch, latestValues, MAX_BATCH_ROWS, MAX_LISTED_ERRORS } from './data-api.ts';
+import { SERIES_REF_MESSAGE, SERIES_REF_PATTERN, seriesMatches } from '../grid/series-repository.ts';
 
 const auth = 'Requires `Authorization: Bearer <key>` with a worker key (`gridpulse keys create --role worker`); '
   + 'a missing, malformed, unknown or revoked key gets 401 problem+json with `WWW-Authenticate: Bearer`.';
@@ -18,7 +19,7 @@ const latest = z.object({
 
 const problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() });
 
-const seriesRef = z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/, 'a series key such as CISO.demand, or a numeric series id');
+const seriesRef = z.string().regex(SERIES_REF_PATTERN, SERIES_REF_MESSAGE);
 
 /** The ingestion API for outside workers: batched writes and "latest" reads for incremental fetches. */
 export function dataRoutes(app: FastifyInstance, db: Db): void {
@@ -33,7 +34,7 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
         security: [{ workerKey: [] }],
         summary: `Write a batch of up to ${MAX_BATCH_ROWS.toLocaleString('en-US')} hourly observations (partial success)`,
         description: `${auth}\n\n`
-          + 'Body: `{ "rows": [ … ] }`. Each row names its series either by key (`{"series": "CISO.demand"}`, an existing series '
+          + 'Body: `{ "rows": [ … ] }`. Each row names its series either by key or numeric id (`{"series": "CISO.demand"}` or `{"series": "12"}`, an existing series '
           + 'fed by this API) or by `{"ba": "CISO", "type": "demand", "subtype": ""}` (created as an external series on first sight; '
           + 'subtype is the fuel code or neighbour BA), plus `ts` (ISO instant, the START of a UTC hour), `value` (MW, i.e. MWh in the hour; '
           + 'null when unknown, stored as quality `missing`) and `quality` (`good`|`estimated`|`missing`|`anomalous`, default `good`; '
@@ -89,8 +90,7 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
       },
     }, async (req) => {
       const data = await latestValues(db, req.query.series);
-      const known = new Set(data.flatMap((d) => [d.series, String(d.id)]));
-      return { data, unknown: req.query.series.filter((s) => !known.has(s)) };
+      return { data, unknown: req.query.series.filter((ref) => !data.some((d) => seriesMatches({ id: d.id, key: d.series }, ref))) };
     });
   });
 }

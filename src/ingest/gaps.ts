@@ -1,5 +1,8 @@
 import type { Db } from '../platform/db.ts';
 import type { EiaRoute } from './eia-schema.ts';
+import { getBas } from '../grid/ba-repository.ts';
+import { clipToActive } from '../grid/active-dates.ts';
+import { HOUR_MS } from '../grid/time.ts';
 
 /** Consecutive missing hours of one BA and route (hour starts, inclusive). */
 export interface Gap { ba: string; route: EiaRoute; source: 'eia' | 'simulated'; from: Date; to: Date; hours: number }
@@ -9,7 +12,8 @@ export interface Gap { ba: string; route: EiaRoute; source: 'eia' | 'simulated';
  * stored hour (within [since, until]) that have no row, found with generate_series against the
  * stored ts, then merged per BA, route and source into runs of consecutive hours. A stored null
  * (EIA reported nothing: quality missing) is not a gap; hours before a series' first row are not
- * either (a new fuel type starts when it starts).
+ * either (a new fuel type starts when it starts). Hours outside the BA's EIA-930 reporting dates
+ * (before it began, after its retirement day) are never gaps.
  */
 export async function findGaps(db: Db, opts: { since?: Date | undefined; until?: Date | undefined; bas?: string[] | undefined } = {}): Promise<Gap[]> {
   const rows = await db.query<{ ba: string; route: EiaRoute; source: 'eia' | 'simulated'; from: Date | string; to: Date | string; hours: number }>(
@@ -34,5 +38,10 @@ export async function findGaps(db: Db, opts: { since?: Date | undefined; until?:
      SELECT ba_code AS ba, route, source, min(ts) AS "from", max(ts) AS "to", count(*)::integer AS hours
      FROM islands GROUP BY ba_code, source, route, grp ORDER BY 1, 2, 4`,
     [opts.since ?? null, opts.until ?? null, opts.bas ?? null]);
-  return rows.map((r) => ({ ba: r.ba, route: r.route, source: r.source, from: new Date(r.from), to: new Date(r.to), hours: r.hours }));
+  const registry = new Map((await getBas(db, [...new Set(rows.map((r) => r.ba))])).map((b) => [b.code, b]));
+  return rows.flatMap((r) => {
+    const ba = registry.get(r.ba);
+    const range = ba ? clipToActive(ba, new Date(r.from), new Date(r.to)) : { from: new Date(r.from), to: new Date(r.to) };
+    return range ? [{ ba: r.ba, route: r.route, source: r.source, ...range, hours: (range.to.getTime() - range.from.getTime()) / HOUR_MS + 1 }] : [];
+  });
 }

@@ -7,6 +7,8 @@ import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRu
 import { checkTouched } from './check-runner.ts';
 import { saveRawPage, type RawPage } from './raw-pages.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
+import { getBas } from '../grid/ba-repository.ts';
+import { activeRequests } from '../grid/active-dates.ts';
 
 const DAY = 86_400_000;
 
@@ -64,6 +66,8 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
   const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
   const before = { ...client.stats };
   const chunks = dayChunks(req.from, req.to);
+  // each day asks only for the BAs (and hours) inside their EIA-930 reporting dates
+  const registry = new Map((await getBas(db, req.bas)).map((b) => [b.code, b]));
   const total = chunks.length * req.routes.length;
   let done = 0;
   outer: for (const [from, to] of chunks) {
@@ -73,7 +77,7 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
         logger.warn({ done, total }, 'run aborted; resume it to continue');
         break outer;
       }
-      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ db, client, store, logger, runId, totals, signal }, route, req.bas, from, to);
+      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ db, client, store, logger, runId, totals, signal }, route, from, activeRequests(req.bas, registry, from, to));
       await heartbeat(db, runId, totals);
       deps.onProgress?.(++done, total);
     }
@@ -88,20 +92,26 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
 
 interface ChunkContext { db: Db; client: EiaClient; store: PointStore; logger: Logger; runId: number; totals: RunTotals; signal: AbortSignal | undefined }
 
-/** One route for one day: every page stored as it arrives; checkpointed only when all pages landed. */
-async function ingestChunk(c: ChunkContext, route: EiaRoute, bas: string[], from: Date, to: Date): Promise<void> {
+/**
+ * One route for one day (starting `day`), as one request per group of BAs sharing active hours: every
+ * page stored as it arrives; checkpointed only when all pages of all requests landed.
+ */
+async function ingestChunk(c: ChunkContext, route: EiaRoute, day: Date, requests: Array<{ bas: string[]; from: Date; to: Date }>): Promise<void> {
   let rows = 0;
+  const from = day;
   try {
     const onRaw = (p: RawPage) => saveRawPage(c.db, c.runId, p);
-    for await (const page of c.client.fetch(route, { bas, from, to }, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) {
-      rows += page.length;
-      c.totals.fetched += page.length;
-      const r = await c.store.store(page);
-      c.totals.inserted += r.inserted;
-      c.totals.updated += r.updated;
-      c.totals.rejected += r.rejected;
+    for (const q of requests) {
+      for await (const page of c.client.fetch(route, q, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) {
+        rows += page.length;
+        c.totals.fetched += page.length;
+        const r = await c.store.store(page);
+        c.totals.inserted += r.inserted;
+        c.totals.updated += r.updated;
+        c.totals.rejected += r.rejected;
+      }
     }
-    await recordChunk(c.db, c.runId, route, from, rows);
+    await recordChunk(c.db, c.runId, route, day, rows);
   } catch (err) {
     c.totals.errors.push(`${route} ${from.toISOString()}: ${(err as Error).message}`);
     c.logger.error({ route, from, err: (err as Error).message }, 'chunk failed');

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
-import { isoInstant } from '../grid/routes.ts';
+import { isoInstant } from '../platform/instant.ts';
 import { listFindings } from './check-runner.ts';
 import { CHECK_NAMES } from './quality-checks.ts';
 import { listBackfills, MAX_BACKFILL_ATTEMPTS } from './backfill.ts';
@@ -27,7 +27,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
       description: 'route: region (demand, forecast, net generation, total interchange), fuel (generation by fuel), interchange (BA-to-BA). '
         + 'lagMinutes = minutes from the END of the newest stored hour to now. expectedLagMinutes = EIA\'s usual publishing delay for the type '
         + '(demand 60, net generation/interchange/fuel 1440, BA-to-BA 2880, day-ahead forecast 0). status: fresh when lag ≤ expected + 90 min, '
-        + 'late up to twice that, stale beyond. Per-series detail is at /api/v1/bas/{code}/freshness.',
+        + 'late up to twice that, stale beyond; retired for a BA whose EIA-930 retirement day has ended (never stale). Per-series detail is at /api/v1/bas/{code}/freshness.',
     },
   }, async () => ({ data: await pipelineFreshness(db) }));
 

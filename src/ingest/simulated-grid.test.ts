@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BalancingAuthority } from '../grid/ba-repository.ts';
 import { consumptionPoints, productionPoints, toSystem, type SeriesRow } from '../analytics/intensity/intensity.ts';
@@ -6,8 +6,16 @@ import { factorLookup } from '../analytics/intensity/factors.ts';
 import { simulateBa, simulateGrid } from './simulated-grid.ts';
 import { pointSeries } from './store-points.ts';
 import type { EiaPoint } from './eia-schema.ts';
+import { readFileSync } from 'node:fs';
+import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
+import { openDb } from '../platform/db.ts';
+import { migrate } from '../platform/migrate.ts';
+import { listBas } from '../grid/ba-repository.ts';
+import { parseGridemissionsCsv } from './gridemissions.ts';
+import { readDemandCsv } from '../cli/forecast-command.ts';
+import { SIMULATED_SCALE } from './simulated-scale.ts';
 
-const ciso = { code: 'CISO', name: 'CAISO', timeZone: 'America/Los_Angeles', region: 'CAL', interconnection: 'western', generationOnly: false, active: true, retiredOn: null };
+const ciso = { code: 'CISO', name: 'CAISO', timeZone: 'America/Los_Angeles', geographicTimeZone: 'America/Los_Angeles', region: 'CAL', interconnection: 'western', generationOnly: false, active: true, reportingSince: null, retiredOn: null };
 const ba = (code: string, region: string, generationOnly = false): BalancingAuthority => ({ ...ciso, code, name: code, region, generationOnly });
 /** Six interconnected western BAs (AVRN, generation-only, trades with BPAT and PACW), nine pairs. */
 const west = [ciso, ba('BANC', 'CAL'), ba('TIDC', 'CAL'), ba('BPAT', 'NW'), ba('AVRN', 'NW', true), ba('PACW', 'NW')];
@@ -118,5 +126,78 @@ describe('simulated grid', () => {
       }
     }
     assert.ok(compared > 0, 'some BA imports');
+  });
+
+  describe('at the scale of the real grid', () => {
+    let registry: BalancingAuthority[] = [];
+    const july = new Date('2025-07-01T00:00Z');
+    const julyHours = 31 * 24;
+    let grid = new Map<string, EiaPoint[]>();
+    const series = (code: string, route: EiaPoint['route'], kind: string) => grid.get(code)!.filter((p) => p.route === route && p.code === kind).map((p) => p.value!);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+    // July 2025 for every active BA of the registry, simulated together
+    before(async () => {
+      const db = await openDb({ dataDir: ':memory:' });
+      try {
+        await migrate(db);
+        registry = await listBas(db);
+      } finally { await db.close(); }
+      grid = simulateGrid(registry, july, julyHours);
+    });
+
+    it("puts ERCO's and PJM's July peaks within 15 % of the real July peaks, and ERCO above CISO", sharedDataTest(), () => {
+      // real July peaks: EIA-930 of 10–20 July 2021 for every BA, and PJM's and CISO's own July peaks of 2015–2019
+      const real = new Map<string, number[]>();
+      const wide = parseGridemissionsCsv(readFileSync(sharedPath('eia930', 'gridemissions', 'E_raw_2021-07-10_2021-07-20.csv'), 'utf8'));
+      for (const code of ['ERCO', 'PJM', 'CISO']) real.set(code, [Math.max(...wide.points.filter((p) => p.ba === code && p.route === 'region' && p.code === 'D' && p.value !== null).map((p) => p.value!))]);
+      for (const code of ['PJM', 'CISO']) {
+        const { ts, y } = readDemandCsv(readFileSync(sharedPath('eia930', 'demand_2015_2019', `${code}.csv`), 'utf8'));
+        for (let year = 2015; year <= 2019; year++) {
+          const inJuly = y.filter((v, i) => v !== null && ts[i]!.getUTCFullYear() === year && ts[i]!.getUTCMonth() === 6) as number[];
+          // EIA-930's early months have single-hour spikes: the 99.9th percentile hour, not the maximum
+          real.get(code)!.push([...inJuly].sort((a, b) => a - b)[Math.floor(0.999 * (inJuly.length - 1))]!);
+        }
+      }
+      const peak = (code: string) => Math.max(...series(code, 'region', 'D'));
+      for (const code of ['ERCO', 'PJM', 'CISO']) {
+        const peaks = real.get(code)!;
+        assert.ok(peak(code) >= 0.85 * Math.min(...peaks) && peak(code) <= 1.15 * Math.max(...peaks), `${code}: simulated July peak ${peak(code)} MW vs real ${peaks.join(', ')} MW`);
+      }
+      assert.ok(Math.max(...real.get('ERCO')!) > real.get('CISO')![0]!, 'the real data have ERCO above CISO');
+      assert.ok(peak('ERCO') > peak('CISO'), `ERCO ${peak('ERCO')} MW > CISO ${peak('CISO')} MW`);
+    });
+
+    it("keeps every BA's July demand within 15 % of its real mean, and generation-only BAs' output within 40 %", () => {
+      let generationOnly = 0;
+      for (const ba of registry) {
+        const row = SIMULATED_SCALE[ba.code];
+        if (!row) {
+          assert.equal(grid.get(ba.code)!.length, 0, `${ba.code} has no real scale and is not simulated`);
+          continue;
+        }
+        const ng = mean(series(ba.code, 'region', 'NG'));
+        if (ba.generationOnly) {
+          generationOnly++;
+          assert.ok(ng >= 0.6 * row.generationMean && ng <= 1.4 * row.generationMean, `${ba.code}: simulated NG ${ng.toFixed(0)} MW vs real ${row.generationMean} MW`);
+          continue;
+        }
+        const d = mean(series(ba.code, 'region', 'D'));
+        const real = row.demandMean ?? row.generationMean;
+        assert.ok(d >= 0.85 * real && d <= 1.15 * real, `${ba.code}: simulated D ${d.toFixed(0)} MW vs real ${real} MW`);
+        assert.ok(ng >= 0, `${ba.code} NG`);
+      }
+      assert.ok(generationOnly >= 8, 'the registry has generation-only BAs');
+    });
+
+    it('gives each BA only the fuels it really has', () => {
+      for (const ba of registry) {
+        const row = SIMULATED_SCALE[ba.code];
+        if (!row) continue;
+        const fuels = new Set(grid.get(ba.code)!.filter((p) => p.route === 'fuel').map((p) => p.code));
+        for (const f of fuels) assert.ok(f in row.fuels || (f === 'SUN' && row.solarPeak > 0) || (f === 'NG' && Object.keys(row.fuels).length === 0), `${ba.code} simulates ${f}, which it does not have`);
+        for (const f of Object.keys(row.fuels)) assert.ok(fuels.has(f), `${ba.code} lacks ${f}`);
+      }
+    });
   });
 });

@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import { listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { INTERCONNECTIONS } from '../grid/interconnections.ts';
+import { activeHours } from '../grid/active-dates.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { PointStore, pointSeries } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { seeded } from '../platform/random.ts';
+import { SIMULATED_SCALE, type BaScale } from './simulated-scale.ts';
 
 function hash(s: string): number {
   let h = 2166136261;
@@ -45,61 +47,125 @@ function localHour(ts: Date, tz: string): number {
   return Number(f.format(ts));
 }
 
+/** The demand curve by local hour before scaling: an afternoon bulge and an evening peak. */
+const BASE_SHAPE = Array.from({ length: 24 }, (_, lh) => 0.75 + 0.15 * Math.sin(((lh - 10) / 24) * 2 * Math.PI) + 0.1 * Math.exp(-((lh - 19) ** 2) / 6));
+const BASE_MEAN = BASE_SHAPE.reduce((a, b) => a + b, 0) / 24;
+const BASE_TOP = Math.max(...BASE_SHAPE) / BASE_MEAN - 1;
+const BASE_BOTTOM = 1 - Math.min(...BASE_SHAPE) / BASE_MEAN;
+
+/**
+ * The daily curve by local hour with mean 1 whose top is `peakToMean` (the BA's 98th-percentile hour over its
+ * mean hour), flattened where that would take the night below a fifth of the mean.
+ */
+function dailyShape(peakToMean: number): number[] {
+  const k = Math.min(Math.max(0, (peakToMean - 1) / BASE_TOP), 0.8 / BASE_BOTTOM);
+  return BASE_SHAPE.map((v) => 1 + k * (v / BASE_MEAN - 1));
+}
+
+/** The BA's demand factor relative to July at `ts`: its monthly factors, linear between mid-months so that there are no steps. */
+function seasonal(season: readonly number[], ts: Date): number {
+  const y = ts.getUTCFullYear();
+  const m = ts.getUTCMonth();
+  const start = Date.UTC(y, m, 1);
+  const pos = m + (ts.getTime() - start) / (Date.UTC(y, m + 1, 1) - start) - 0.5;
+  const i = Math.floor(pos);
+  const f = pos - i;
+  return season[(i + 12) % 12]! * (1 - f) + season[(i + 13) % 12]! * f;
+}
+
+/** Fuels a BA dispatches to follow its load, in this order; the rest (MUST_RUN) runs whatever the load. */
+const DISPATCHABLE = ['COL', 'NG', 'OIL', 'OTH'] as const;
+/** Must-run fuels in the order they are curtailed when there is more than the BA can use or export. */
+const MUST_RUN = ['SUN', 'WND', 'WAT', 'NUC'] as const;
+
+/**
+ * What a BA dispatches, with shares: its fossil and other fuels in proportion to their real mean output. A BA
+ * without any follows its load with its hydro (Seattle City Light); failing that, one with demand with gas (a
+ * pure importer such as Homestead still has to generate what it cannot import here), and a generation-only
+ * one with nothing (a wind farm generates its wind).
+ */
+function dispatchShares(fuels: Readonly<Record<string, number>>, generationOnly: boolean): Array<[string, number]> {
+  const own = DISPATCHABLE.filter((c) => (fuels[c] ?? 0) > 0);
+  if (own.length > 0) {
+    const total = own.reduce((s, c) => s + fuels[c]!, 0);
+    return own.map((c) => [c, fuels[c]! / total]);
+  }
+  if ((fuels.WAT ?? 0) > 0) return [['WAT', 1]];
+  return generationOnly ? [] : [['NG', 1]];
+}
+
+/** Splits `amount` MW among the shares, rounded cumulatively so that the parts are whole MW that sum to it. */
+function split(amount: number, shares: ReadonlyArray<readonly [string, number]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  let cum = 0;
+  let before = 0;
+  shares.forEach(([code, share], i) => {
+    cum += share;
+    const upTo = i === shares.length - 1 ? amount : Math.round(amount * cum);
+    out[code] = upTo - before;
+    before = upTo;
+  });
+  return out;
+}
+
+const sum = (r: Readonly<Record<string, number>>) => Object.values(r).reduce((a, b) => a + b, 0);
+
 /** One BA's own hours before trading: demand, forecast and the generation it cannot dispatch. */
 interface OwnHours {
   ba: BalancingAuthority;
   /** demand, 0 for a generation-only BA (it reports none) */
   demand: number[];
-  /** the load its own gas and coal follow when it has no partner (a generation-only BA too) */
+  /** the load its dispatchable fuels follow when it has no partner (a generation-only BA: its typical output) */
   load: number[];
   forecast: number[];
-  solar: number[];
-  wind: number[];
-  hydro: number[];
-  nuclear: number;
-  coalFrac: number;
+  /** must-run generation by fuel, each hour */
+  mustRun: Array<Record<string, number>>;
+  dispatch: Array<[string, number]>;
 }
 
 /**
- * Plausible hourly demand, day-ahead forecast and must-run generation of one BA: a daily demand curve
- * peaking in the local evening, solar following the sun, noisy wind, flat nuclear and hydro.
+ * Plausible hourly demand, day-ahead forecast and must-run generation of one BA at its real scale (`scale`, from
+ * SIMULATED_SCALE): demand on a daily curve around its real mean that reaches its real peak, peaking in the
+ * local evening, times its month's factor; solar following the sun up to its real midday level; wind around its
+ * real mean with slow weather; flat nuclear and hydro on the daily curve, both at their real means.
  */
-function ownHours(ba: BalancingAuthority, from: Date, hours: number): OwnHours {
-  const rand = seeded(hash(ba.code));
-  const scale = 500 + rand() * (ba.code === 'PJM' || ba.code === 'MISO' || ba.code === 'ERCO' ? 80_000 : ba.code === 'CISO' ? 30_000 : 8_000);
-  const solarShare = ba.region === 'CAL' || ba.region === 'SW' ? 0.35 : ba.region === 'TEX' ? 0.2 : 0.08 * rand();
-  const windShare = ba.region === 'CENT' || ba.region === 'TEX' ? 0.3 : 0.1 * rand();
-  const nuclearShare = rand() < 0.5 ? 0.2 * rand() : 0;
-  const hydroShare = ba.region === 'NW' ? 0.5 : 0.05 * rand();
-  const coalFrac = ba.region === 'MIDW' || ba.region === 'CENT' || ba.region === 'SE' ? 0.5 : 0.1;
-  const own: OwnHours = { ba, demand: [], load: [], forecast: [], solar: [], wind: [], hydro: [], nuclear: Math.round(scale * nuclearShare), coalFrac };
+function ownHours(ba: BalancingAuthority, scale: BaScale, from: Date, hours: number): OwnHours {
+  const level = scale.demandMean ?? scale.generationMean;
+  const shape = dailyShape((scale.demandMean !== null ? scale.demandPeak! : scale.generationPeak) / Math.max(1, level));
+  const dispatch = dispatchShares(scale.fuels, ba.generationOnly);
+  const fuel = (code: string) => scale.fuels[code] ?? 0;
+  const hydro = dispatch[0]?.[0] === 'WAT' ? 0 : fuel('WAT');
+  const own: OwnHours = { ba, demand: [], load: [], forecast: [], mustRun: [], dispatch };
   const seed = hash(`${ba.code}|hourly`);
   for (let h = 0; h < hours; h++) {
     const ts = new Date(from.getTime() + h * 3_600_000);
     const hour = Math.floor(ts.getTime() / 3_600_000);
-    const lh = localHour(ts, ba.timeZone);
-    const shape = 0.75 + 0.15 * Math.sin(((lh - 10) / 24) * 2 * Math.PI) + 0.1 * Math.exp(-((lh - 19) ** 2) / 6);
-    const demand = Math.round(scale * shape * (0.97 + 0.06 * draw(seed, hour, 0)));
+    // people and the sun keep the clocks of where the BA lies, not the zone it reports in (EPE: Mountain, reports in Arizona time)
+    const lh = localHour(ts, ba.geographicTimeZone);
+    const demand = Math.round(level * seasonal(scale.season, ts) * shape[lh]! * (0.97 + 0.06 * draw(seed, hour, 0)));
     own.demand.push(ba.generationOnly ? 0 : demand);
     own.load.push(demand);
     own.forecast.push(Math.round(demand * (0.96 + 0.08 * draw(seed, hour, 1))));
     const sun = Math.max(0, Math.sin(((lh - 6) / 13) * Math.PI)) * (lh >= 6 && lh <= 19 ? 1 : 0);
-    const wind = 0.05 + 0.95 * weather(seed, hour, 0);
-    own.solar.push(Math.round(scale * solarShare * 2 * sun));
+    const mustRun: Record<string, number> = {};
+    if (scale.solarPeak > 0 || fuel('SUN') > 0) mustRun.SUN = Math.round(scale.solarPeak * sun);
     // gusts on top of the slow weather keep calm spells from reading as a stuck meter
-    own.wind.push(Math.round(scale * windShare * 2 * wind * (0.95 + 0.1 * draw(seed, hour, 2))));
-    own.hydro.push(Math.round(scale * hydroShare * (0.8 + 0.4 * shape) * (0.97 + 0.06 * draw(seed, hour, 3))));
+    if (fuel('WND') > 0) mustRun.WND = Math.round(fuel('WND') * (0.1 + 1.8 * weather(seed, hour, 0)) * (0.95 + 0.1 * draw(seed, hour, 2)));
+    if (hydro > 0) mustRun.WAT = Math.round(hydro * ((0.8 + 0.4 * shape[lh]!) / 1.2) * (0.97 + 0.06 * draw(seed, hour, 3)));
+    if (fuel('NUC') > 0) mustRun.NUC = fuel('NUC');
+    own.mustRun.push(mustRun);
   }
   return own;
 }
 
-/** A BA's imports over all its trading pairs stay within this share of its demand, so it always has something left to generate. */
+/** A BA's imports over its trading pairs with BAs that have demand stay within this share of its demand, so it always has something left to generate; its imports from generation-only BAs within as much again. */
 const IMPORT_SHARE = 0.4;
 
-/** Takes `amount` MW off the fuels in `order` (curtailment), each down to zero. */
+/** Takes `amount` MW off the fuels in `order` (curtailment), each down to zero; fuels the BA does not have are skipped. */
 function curtail(fuels: Record<string, number>, amount: number, order: readonly string[]): void {
   for (const code of order) {
     if (amount <= 0) return;
+    if (!(code in fuels)) continue;
     const cut = Math.min(fuels[code]!, amount);
     fuels[code]! -= cut;
     amount -= cut;
@@ -109,27 +175,33 @@ function curtail(fuels: Record<string, number>, amount: number, order: readonly 
 interface Trade { i: number; j: number; seed: number; bias: number; phase: number; weight: number }
 
 /**
- * Simulates the BAs together, hour by hour: each BA's own demand and must-run generation (ownHours), then a
- * flow on every interconnected pair (INTERCONNECTIONS) of two simulated BAs, then each BA's dispatch.
+ * Simulates the BAs together, hour by hour: each BA's own demand and must-run generation at its real scale
+ * (ownHours, SIMULATED_SCALE), then a flow on every interconnected pair (INTERCONNECTIONS) of two simulated BAs,
+ * then each BA's dispatch. A BA without a row in SIMULATED_SCALE (Canadian and Mexican BAs, for which EIA-930
+ * has no demand or generation) gets no points, as in EIA-930.
  *
- * - A pair of BAs with demand trades a share of the smaller side's demand (divided among each side's pairs,
- *   so that no BA imports more than IMPORT_SHARE of its demand): a fixed lean, a daily swing, slow
- *   weather-like noise, hourly noise, and a pull from the BA with more must-run generation per MW of
- *   demand towards the one with less (midday solar leaves California).
+ * - A pair of BAs with demand trades a share of the smaller side's demand (divided among each side's pairs
+ *   with demand, so that no BA imports more than IMPORT_SHARE of its demand from them): a fixed lean, a daily
+ *   swing, slow weather-like noise, hourly noise, and a pull from the BA with more must-run generation per MW
+ *   of demand towards the one with less (midday solar leaves California).
  * - A generation-only BA (no demand) sends all its generation to its partners with demand, in fixed
- *   proportions, within what they may import; anything more is curtailed. Two generation-only BAs do not trade.
- * - Every BA with a pair then generates demand + net exports: gas and coal dispatched as before, or its
- *   must-run generation curtailed (solar, wind, hydro, then nuclear) when that alone is more.
+ *   proportions, within what each may import from generation-only BAs (IMPORT_SHARE of its demand, divided
+ *   among them); anything more is curtailed. Two generation-only BAs do not trade.
+ * - Every BA with a pair then generates demand + net exports: its dispatchable fuels in their real proportions
+ *   (dispatchShares), or its must-run generation curtailed (solar, wind, hydro, then nuclear) when that alone
+ *   is more.
  *
  * So per hour, with EIA's signs (positive = export): A→B = x and B→A = −x, TI = Σ pairs, NG − D = TI, and
  * the fuels sum to NG, all exactly (integer MW). A BA without a simulated partner (for instance one
- * simulated alone) has no interchange series: it burns gas and coal for its demand and reports any surplus
- * as TI, and a generation-only one reports TI = NG, as before interchange was simulated.
+ * simulated alone) has no interchange series: it dispatches for its demand and reports any surplus
+ * as TI, and a generation-only one reports TI = NG.
  * Deterministic and window-independent: every random number is a function of the BA or pair and the absolute
  * hour (draw, weather), so simulating any sub-range of hours gives exactly the values of a longer run.
  */
-export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hours: number): Map<string, EiaPoint[]> {
-  const own = bas.map((ba) => ownHours(ba, from, hours));
+export function simulateGrid(all: readonly BalancingAuthority[], from: Date, hours: number): Map<string, EiaPoint[]> {
+  const out = new Map(all.map((b) => [b.code, [] as EiaPoint[]]));
+  const bas = all.filter((b) => SIMULATED_SCALE[b.code]);
+  const own = bas.map((ba) => ownHours(ba, SIMULATED_SCALE[ba.code]!, from, hours));
   const index = new Map(bas.map((b, i) => [b.code, i]));
   const trades: Trade[] = [];
   for (const [a, b] of INTERCONNECTIONS) {
@@ -141,29 +213,25 @@ export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hou
   }
   const pairsOf = bas.map(() => [] as Trade[]);
   for (const t of trades) { pairsOf[t.i]!.push(t); pairsOf[t.j]!.push(t); }
-  const out = new Map(bas.map((b) => [b.code, [] as EiaPoint[]]));
+  const withGenerationOnly = pairsOf.map((pairs, k) => pairs.filter((t) => bas[t.i === k ? t.j : t.i]!.generationOnly).length);
   const flow = new Map<Trade, number>();
   const share = new Map<Trade, number>();
   const room = new Array<number>(bas.length);
+  const roomFromGenerationOnly = new Array<number>(bas.length);
   const pull = new Array<number>(bas.length);
   for (let h = 0; h < hours; h++) {
     const ts = new Date(from.getTime() + h * 3_600_000);
-    const fuelsOf = own.map((o) => {
-      const mustRun = o.solar[h]! + o.wind[h]! + o.nuclear + o.hydro[h]!;
-      const rest = Math.max(0, o.load[h]! - mustRun);
-      const coal = Math.round(rest * o.coalFrac);
-      return { SUN: o.solar[h]!, WND: o.wind[h]!, NUC: o.nuclear, WAT: o.hydro[h]!, COL: coal, NG: rest - coal } as Record<string, number>;
-    });
+    const fuelsOf = own.map((o) => ({ ...o.mustRun[h]!, ...split(Math.max(0, o.load[h]! - sum(o.mustRun[h]!)), o.dispatch) }));
     own.forEach((o, k) => {
       const demand = o.demand[h]!;
-      room[k] = IMPORT_SHARE * demand / Math.max(1, pairsOf[k]!.length);
-      const f = fuelsOf[k]!;
-      pull[k] = demand > 0 ? Math.min(1, (f.SUN! + f.WND! + f.NUC! + f.WAT!) / demand) : 0;
+      room[k] = IMPORT_SHARE * demand / Math.max(1, pairsOf[k]!.length - withGenerationOnly[k]!);
+      roomFromGenerationOnly[k] = IMPORT_SHARE * demand / Math.max(1, withGenerationOnly[k]!);
+      pull[k] = demand > 0 ? Math.min(1, sum(o.mustRun[h]!) / demand) : 0;
     });
     // a generation-only BA's output split by weight, rounded cumulatively so that the shares sum to it
     for (const [g, pairs] of pairsOf.entries()) {
       if (!bas[g]!.generationOnly || pairs.length === 0) continue;
-      const total = Object.values(fuelsOf[g]!).reduce((a, b) => a + b, 0);
+      const total = sum(fuelsOf[g]!);
       const weights = pairs.reduce((s, p) => s + p.weight, 0);
       let cum = 0;
       for (const p of pairs) {
@@ -176,9 +244,9 @@ export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hou
       const gi = bas[t.i]!.generationOnly;
       const gj = bas[t.j]!.generationOnly;
       if (gi || gj) {
-        // the generation-only side's share, within what the side with demand may import
+        // the generation-only side's share, within what the side with demand may import from generation-only BAs
         const d = gi ? t.j : t.i;
-        const x = Math.min(share.get(t)!, Math.floor(room[d]!));
+        const x = Math.min(share.get(t)!, Math.floor(roomFromGenerationOnly[d]!));
         flow.set(t, (gi ? x : -x) + 0);
         continue;
       }
@@ -194,27 +262,24 @@ export function simulateGrid(bas: readonly BalancingAuthority[], from: Date, hou
       const points = out.get(ba.code)!;
       const point = (route: EiaPoint['route'], code: string, value: number): EiaPoint => ({ route, ba: ba.code, code, ts, value });
       const pairs = pairsOf[k]!;
-      let ng = Object.values(fuels).reduce((a, b) => a + b, 0);
+      let ng = sum(fuels);
       let ti = ba.generationOnly ? ng : ng - o.demand[h]!;
       if (pairs.length > 0) {
         ti = pairs.reduce((s, t) => s + (t.i === k ? flow.get(t)! : -flow.get(t)!), 0);
-        const mustRun = fuels.SUN! + fuels.WND! + fuels.NUC! + fuels.WAT!;
+        const mustRun = sum(o.mustRun[h]!);
         const need = o.demand[h]! + ti;
-        if (ba.generationOnly) curtail(fuels, ng - need, ['NG', 'COL', 'SUN', 'WND', 'WAT', 'NUC']);
-        else if (need >= mustRun) {
-          fuels.COL = Math.round((need - mustRun) * o.coalFrac);
-          fuels.NG = need - mustRun - fuels.COL;
-        } else {
-          fuels.COL = 0;
-          fuels.NG = 0;
-          curtail(fuels, mustRun - need, ['SUN', 'WND', 'WAT', 'NUC']);
+        if (ba.generationOnly) curtail(fuels, ng - need, [...o.dispatch.map(([c]) => c), ...MUST_RUN]);
+        else if (need >= mustRun) Object.assign(fuels, split(need - mustRun, o.dispatch));
+        else {
+          for (const [c] of o.dispatch) fuels[c] = 0;
+          curtail(fuels, mustRun - need, MUST_RUN);
         }
         ng = need;
       }
       if (!ba.generationOnly) points.push(point('region', 'D', o.demand[h]!), point('region', 'DF', o.forecast[h]!));
       points.push(point('region', 'NG', ng), point('region', 'TI', ti));
       // a fuel the BA has is reported every hour (zero when idle), so an absent hour is a real gap
-      for (const [code, v] of Object.entries(fuels)) if (code !== 'NUC' || o.nuclear > 0) points.push(point('fuel', code, v));
+      for (const [code, v] of Object.entries(fuels)) points.push(point('fuel', code, v));
       for (const t of pairs) {
         const x = flow.get(t)!;
         const [neighbour, exported] = t.i === k ? [bas[t.j]!.code, x] : [bas[t.i]!.code, x === 0 ? 0 : -x];
@@ -230,13 +295,38 @@ export function simulateBa(ba: BalancingAuthority, from: Date, hours: number): E
   return simulateGrid([ba], from, hours).get(ba.code)!;
 }
 
+/**
+ * simulateGrid over the hours in which each BA reports to EIA-930 (registry dates): the range is cut
+ * where the set of reporting BAs changes and each piece simulated with that set, so a retired BA has no
+ * hours after its retirement day and its partners balance without it (the simulation depends on the
+ * absolute hour only, so the pieces join seamlessly).
+ */
+export function simulateReportingGrid(bas: readonly BalancingAuthority[], from: Date, hours: number): Map<string, EiaPoint[]> {
+  const out = new Map<string, EiaPoint[]>(bas.map((b) => [b.code, []]));
+  let start = 0;
+  const spans = bas.map((b) => activeHours(b));
+  const activeAt = (h: number) => {
+    const t = from.getTime() + h * 3_600_000;
+    return bas.filter((_, i) => (spans[i]!.first === null || spans[i]!.first!.getTime() <= t) && (spans[i]!.last === null || spans[i]!.last!.getTime() >= t));
+  };
+  while (start < hours) {
+    const set = activeAt(start);
+    const key = set.map((b) => b.code).join();
+    let end = start + 1;
+    while (end < hours && activeAt(end).map((b) => b.code).join() === key) end++;
+    if (set.length) for (const [code, points] of simulateGrid(set, new Date(from.getTime() + start * 3_600_000), end - start)) out.get(code)!.push(...points);
+    start = end;
+  }
+  return out;
+}
+
 /** Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours. */
 export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number): Promise<RunTotals & { runId: number }> {
   const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: bas.length });
   const logger = deps.logger.child({ runId });
   const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
-  const grid = simulateGrid(bas, from, hours);
+  const grid = simulateReportingGrid(bas, from, hours);
   for (const ba of bas) {
     const points = grid.get(ba.code)!;
     const r = await store.store(points);
@@ -264,7 +354,7 @@ export async function fillSimulatedGap(deps: { db: Db; logger: Logger }, ba: Bal
   const have = new Set(stored.map((r) => `${r.type}|${r.subtype}|${new Date(r.ts).getTime()}`));
   const simulated = new Set((await deps.db.query<{ ba: string }>(`SELECT DISTINCT ba_code AS ba FROM series WHERE source = 'simulated'`)).map((r) => r.ba));
   const grid = (await listBas(deps.db)).filter((b) => b.code !== ba.code && simulated.has(b.code));
-  const points = simulateGrid([ba, ...grid], from, hours).get(ba.code)!.filter((p) => {
+  const points = simulateReportingGrid([ba, ...grid], from, hours).get(ba.code)!.filter((p) => {
     const { type, subtype } = pointSeries(p);
     return p.route === route && !have.has(`${type}|${subtype}|${p.ts.getTime()}`);
   });

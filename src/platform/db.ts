@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { acquireStoreLock } from './store-lock.ts';
 
 /** A value COPY can carry in text format; Dates travel as ISO instants. */
 export type CopyValue = string | number | boolean | Date | null;
@@ -175,7 +176,10 @@ async function connectNoDelay(o: { host: string[]; port: number[]; path: string 
   throw lastError;
 }
 
-/** PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:'). */
+/**
+ * PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:').
+ * An embedded store has one owner: a second process opening it gets a StoreLockedError (store-lock.ts).
+ */
 export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
   if (opts.databaseUrl) {
     // `socket` is a documented postgres.js option that its type declarations lack.
@@ -188,12 +192,21 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
     }
     return fromPostgres(sql, sql, false);
   }
-  let dir: string | undefined;
-  if (opts.dataDir !== ':memory:') {
-    dir = path.resolve(opts.dataDir, 'pglite');
-    mkdirSync(dir, { recursive: true });
+  if (opts.dataDir === ':memory:') {
+    const pg = new PGlite();
+    await pg.waitReady;
+    return fromPglite(pg, pg, undefined);
   }
-  const pg = new PGlite(dir);
-  await pg.waitReady;
-  return fromPglite(pg, pg, undefined);
+  const dir = path.resolve(opts.dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  const release = acquireStoreLock(dir);
+  try {
+    const pg = new PGlite(dir);
+    await pg.waitReady;
+    const db = fromPglite(pg, pg, undefined);
+    return { ...db, close: async () => { try { await db.close(); } finally { release(); } } };
+  } catch (err) {
+    release();
+    throw err;
+  }
 }

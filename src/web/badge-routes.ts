@@ -5,7 +5,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import type { WebContext } from './app/lib/context.ts';
 import { badgeSvg } from './badge.ts';
 
-interface NowAnswer { intensity?: { consumption: number | null; production: number | null }; freshness?: { status: 'fresh' | 'late' | 'stale' } }
+interface NowAnswer { intensity?: { consumption: number | null; production: number | null }; freshness?: { status: 'fresh' | 'late' | 'stale' | 'retired' } }
 
 /** GET /badge/{code}.svg: a live SVG badge of a BA's consumption carbon intensity, cached five minutes. */
 export function badgeRoutes(app: FastifyInstance, reference: WebContext['reference'], api: WebContext['api']): void {

@@ -9,11 +9,12 @@ function textWidth(s: string): number {
 
 /**
  * A shields-style SVG badge "CISO | 212 g/kWh": left the BA, right the consumption intensity on the
- * site's colour scale (grey with "no data" when unknown, "stale" appended when the data is late).
+ * site's colour scale (grey with "no data" when unknown, "stale" appended when the data is late,
+ * "retired" when EIA retired the BA and its last value is all there will be).
  */
-export function badgeSvg(ba: string, intensity: number | null, status: 'fresh' | 'late' | 'stale' | 'unknown'): string {
+export function badgeSvg(ba: string, intensity: number | null, status: 'fresh' | 'late' | 'stale' | 'retired' | 'unknown'): string {
   const left = ba;
-  const right = intensity === null ? 'no data' : `${Math.round(intensity)} g/kWh${status === 'stale' ? ' (stale)' : ''}`;
+  const right = intensity === null ? 'no data' : `${Math.round(intensity)} g/kWh${status === 'stale' || status === 'retired' ? ` (${status})` : ''}`;
   const colour = intensityColour(intensity);
   const lw = textWidth(left);
   const rw = textWidth(right);

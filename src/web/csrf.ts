@@ -28,6 +28,16 @@ export const newCsrfToken = (): string => randomBytes(32).toString('base64url');
 /** The Set-Cookie value that stores a token (a year: the token guards nothing but this visitor's form posts). */
 export const csrfCookie = (token: string): string => `${CSRF_COOKIE}=${token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict`;
 
+/** Whether an Origin names this host (compared as URLs, so a default port written out, Host: example.org:443, still matches). */
+function sameSite(origin: string, host: string | undefined): boolean {
+  try {
+    const from = new URL(origin);
+    return from.host === new URL(`${from.protocol}//${host ?? ''}`).host;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Refuses (403 problem+json naming `origin` or `csrf`) a form post that a browser sent for another site:
  * an Origin (or, without one, Sec-Fetch-Site) that is not this site, or a `csrf` field that does not match
@@ -36,13 +46,7 @@ export const csrfCookie = (token: string): string => `${CSRF_COOKIE}=${token}; P
 export function checkFormPost(req: FastifyRequest, form: URLSearchParams): void {
   const origin = req.headers.origin;
   if (origin !== undefined) {
-    // Compared as URLs, so a default port written out (Host: example.org:443) still matches.
-    let same = false;
-    try {
-      const from = new URL(origin);
-      same = from.host === new URL(`${from.protocol}//${req.headers.host ?? ''}`).host;
-    } catch { same = false; }
-    if (!same) throw new HttpProblem(403, `origin: form posts are accepted only from this site, not from ${origin}`, 'origin');
+    if (!sameSite(origin, req.headers.host)) throw new HttpProblem(403, `origin: form posts are accepted only from this site, not from ${origin}`, 'origin');
   } else {
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpProblem(403, `origin: form posts are accepted only from this site (Sec-Fetch-Site: ${String(site)})`, 'origin');

@@ -142,6 +142,7 @@ describe('badge and CSV', () => {
     assert.match(svg, /^<svg [^>]*role="img"/);
     assert.match(badgeSvg('CISO', null, 'unknown'), /no data/);
     assert.match(badgeSvg('CISO', 300, 'stale'), /\(stale\)/);
+    assert.match(badgeSvg('WACM', 300, 'retired'), /\(retired\)/);
     assert.doesNotMatch(badgeSvg('<x>', 1, 'fresh'), /<x>/);
   });
   it('quotes CSV cells with commas, quotes and newlines', () => {

@@ -6,13 +6,15 @@ import type { Db } from '../../platform/db.ts';
 import type { Cache } from '../../platform/cache.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 import { analyticsKey, dataTtlSeconds } from '../shared/analytics-cache.ts';
-import { baFreshness, SCHEDULE_SLACK_MINUTES } from '../shared/freshness.ts';
+import { baFreshness, FRESHNESS_STATUSES, SCHEDULE_SLACK_MINUTES } from '../shared/freshness.ts';
 import { dailyBaseline, dailyPulse, type DailyOptions } from './pulse.ts';
 import { BASELINE_METRICS } from './baseline.ts';
 import { duckCurve, DUCK_DEFINITION } from './duck.ts';
 import { isCalendarDate } from '../../grid/local-day.ts';
 import { ACCURACY_LEADS, forecastAccuracy, latestForecast } from '../forecast/forecast.ts';
 import { MODEL_DEFINITIONS } from '../forecast/forecast-model.ts';
+import { NAIVE_NAMES } from '../forecast/scoring.ts';
+import { FALLBACK_RULE } from '../forecast/target-run.ts';
 import { HOUR_MS } from '../shared/hourly.ts';
 import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, toCsv, unknownBa } from '../shared/route-support.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
@@ -146,6 +148,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
       description: `The newest stored forecasts (made by the worker, hourly by default), for the hours from now on. ${MODEL_DEFINITIONS.demand} ${MODEL_DEFINITIONS.intensity} `
         + 'demandMw: MW; intensity: consumption-based carbon intensity, lifecycle factors, gCO2eq/kWh; *Low/*High: the band. '
         + 'madeAt: when the newer of the two forecasts was made; dataThrough: the older of their newest observed hours. '
+        + `${FALLBACK_RULE} `
         + `404 when no forecast is stored yet. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
       params: codeParams,
       querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48), format: z.enum(['json', 'csv']).default('json') }),
@@ -155,6 +158,9 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
           points: z.array(z.object({
             ts: z.string(), demandMw: nullableNumber, demandLow: nullableNumber, demandHigh: nullableNumber,
             intensity: nullableNumber, intensityLow: nullableNumber, intensityHigh: nullableNumber,
+            demandMethod: z.string().nullable().describe('what made demandMw: the demand model\'s name'),
+            intensityMethod: z.string().nullable().describe(`what made intensity: the intensity model's name, or ${Object.values(NAIVE_NAMES).join(' / ')} `
+              + 'for lead times where seasonal naive validated better than the model on the week before the forecast and serves instead'),
           })),
         }),
       },
@@ -172,8 +178,8 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
       return { ...f, madeAt: f.madeAt, generatedAt: new Date().toISOString(), points: f.points.filter((p) => p.ts >= start && p.ts < until) };
     });
     if (format === 'csv') {
-      return sendCsv(reply, `${ba}-forecast`, toCsv(['ts', 'demand_mw', 'demand_low_mw', 'demand_high_mw', 'intensity_gco2eq_per_kwh', 'intensity_low', 'intensity_high'],
-        body.points.map((p) => [p.ts, p.demandMw, p.demandLow, p.demandHigh, p.intensity, p.intensityLow, p.intensityHigh])));
+      return sendCsv(reply, `${ba}-forecast`, toCsv(['ts', 'demand_mw', 'demand_low_mw', 'demand_high_mw', 'intensity_gco2eq_per_kwh', 'intensity_low', 'intensity_high', 'intensity_method'],
+        body.points.map((p) => [p.ts, p.demandMw, p.demandLow, p.demandHigh, p.intensity, p.intensityLow, p.intensityHigh, p.intensityMethod])));
     }
     return body;
   });
@@ -182,6 +188,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
     hours: z.number().int().describe('forecast hours scored (a forecast hour counts once per run that forecast it)'),
     mapePct: nullableNumber.describe('mean absolute percentage error of the stored forecasts, %'),
     naiveMapePct: nullableNumber.describe('the same for seasonal naive on the same hours: the same hour of the last day observed when each forecast was made'),
+    naiveWeekMapePct: nullableNumber.describe('the same for seasonal naive on the same hours: the same hour a week earlier'),
   };
   const targetAccuracy = z.object({
     runs: z.number().int().describe('forecast runs made in the window'),
@@ -193,7 +200,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
       summary: 'How the stored forecasts did: MAPE by lead time against what was observed, beside seasonal naive',
       description: 'Every forecast the worker stored in the last `days` days, scored on the hours observed since: mean absolute percentage error '
         + `by lead time (${ACCURACY_LEADS.map((l) => l.lead).join(', ')} after the newest hour the forecast was made from) and, on the same hours, `
-        + 'seasonal naive (the same hour of the last observed day). Demand is scored against EIA demand; intensity against the consumption-based '
+        + 'seasonal naive (the same hour of the last observed day, and a week earlier), scored as `gridpulse forecast backtest` scores. Demand is scored against EIA demand; intensity against the consumption-based '
         + `lifecycle intensity it forecasts (gCO2eq/kWh). Forecast runs are kept 30 days. ${METHODOLOGY.envelope}`,
       params: codeParams,
       querystring: z.object({ days: z.coerce.number().int().min(1).max(30).default(7).describe('window of forecast runs, days back from now') }),
@@ -219,14 +226,14 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + '(negative for forecasts reaching into the future). expectedLagMinutes (L): EIA-930\'s usual publishing delay for the type: '
         + 'demand 60, day-ahead forecast 0 (published the day before), net generation / total interchange / generation by fuel 1440, '
         + `BA-to-BA interchange 2880. status: fresh when lag ≤ L + ${SCHEDULE_SLACK_MINUTES} (our hourly schedule's slack), `
-        + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data. dataThrough: newest observed (non-forecast) hour.`,
+        + `late when lag ≤ 2·(L + ${SCHEDULE_SLACK_MINUTES}), stale beyond or without data; retired once the BA's EIA-930 retirement day has ended. dataThrough: newest observed (non-forecast) hour.`,
       params: codeParams,
       response: {
         200: z.object({
           ...envelope,
           series: z.array(z.object({
             key: z.string(), type: z.string(), subtype: z.string(), newest: z.string().nullable(),
-            lagMinutes: z.number().nullable(), expectedLagMinutes: z.number(), status: z.enum(['fresh', 'late', 'stale']),
+            lagMinutes: z.number().nullable(), expectedLagMinutes: z.number(), status: z.enum(FRESHNESS_STATUSES),
           })),
         }),
       },

@@ -8,9 +8,14 @@ import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../../../test/support/databases.ts';
 import { sharedDataTest, sharedPath } from '../../../test/support/shared-data.ts';
 import type { Db } from '../../platform/db.ts';
-import { backtest, bucketOf, calendarFor, fitDirect, fitModels, predictAhead, predictDirect, quantile, type ForecastTarget, type History } from './forecast-model.ts';
+import { calendarFor, fitModels, MODEL_NAMES, predictAhead, quantile, type ForecastTarget, type History } from './forecast-model.ts';
+import { forecastTarget, INTENSITY_SERVED_BY_LEAD } from './target-run.ts';
+import { NAIVE_NAMES } from './scoring.ts';
+import { bucketOf, fitDirect, predictDirect } from './direct-model.ts';
+import { backtest } from './backtest.ts';
 import { forecastFrom, latestForecast, refreshForecasts } from './forecast.ts';
 import { backtestReplay, readDemandCsv } from '../../cli/forecast-command.ts';
+import { assertServesTheBetter } from './forecast-test-support.ts';
 import { seeded } from '../../platform/random.ts';
 import { seedHours } from '../daily/daily-test-support.ts';
 
@@ -98,6 +103,44 @@ describe('forecast model', () => {
     assert.ok(model < 0.92 * naive, `over five series: model ${model / 5} vs same hour yesterday ${naive / 5}`);
   });
 
+  it('serves a naive reference in the lead buckets given to it, with its own band, and names it; the backtest scores what is served', () => {
+    // every hour of the week has its own (seeded) value and the week repeats exactly: the week-before reference is
+    // exact, the ridge model (penalised, and mixing in the day-before references) is not
+    const rand = seeded(7);
+    const week = Array.from({ length: 168 }, () => 200 + 300 * rand());
+    const start = Date.UTC(2025, 2, 3);
+    const h: History = { ts: Array.from({ length: 50 * 24 }, (_, i) => new Date(start + i * H)), y: Array.from({ length: 50 * 24 }, (_, i) => week[i % 168]!) };
+    const from = h.ts.length - 48;
+    const servedByLead = ['model', 'naiveDay', 'naiveWeek'] as const;
+    const run = forecastTarget('intensity', h, calendarFor(h.ts, 'UTC'), { trainStart: from - 35 * 24, from, horizon: 48, servedByLead })!;
+    for (const [k, p] of run.points.entries()) {
+      const lead = k + 1;
+      const [method, value] = lead <= 6 ? [MODEL_NAMES.intensity, run.modelPoints[k]!.value] : lead <= 24 ? [NAIVE_NAMES.naiveDay, h.y[from + k - 24]] : [NAIVE_NAMES.naiveWeek, h.y[from + k - 168]];
+      assert.equal(p.method, method, `lead ${lead}`);
+      assert.equal(p.value, value, `lead ${lead}`);
+      assert.ok(p.low <= p.value && p.value <= p.high);
+    }
+    // the week-before reference is exact, so its band (from its own errors over the training hours) is zero-width
+    assert.ok(run.points.slice(24).every((p) => p.low === p.value && p.high === p.value));
+    assert.ok(run.modelPoints.some((p, k) => Math.abs(p.value - h.y[from + k]!) > 1e-6), 'the model alone is not exact here');
+    const r = backtest(h, 'UTC', { target: 'intensity', testDays: 7, trainDays: 35, servedByLead });
+    assert.equal(r.origins, 7);
+    assert.deepEqual(r.byLead.map((c) => c.servedBy), [{ model: 7, naiveDay: 0, naiveWeek: 0 }, { model: 0, naiveDay: 7, naiveWeek: 0 }, { model: 0, naiveDay: 0, naiveWeek: 7 }]);
+    close(r.byLead[0]!.mapePct.served, r.byLead[0]!.mapePct.model!);
+    close(r.byLead[1]!.mapePct.served, r.byLead[1]!.mapePct.naiveDay!);
+    close(r.byLead[2]!.mapePct.served, 0);
+    assert.ok(r.byLead[2]!.mapePct.model! > 0);
+  });
+
+  it('serves the model in every lead bucket by default and names it', () => {
+    const h = persistent(60, 3);
+    const from = h.ts.length - 48;
+    const run = forecastTarget('intensity', h, calendarFor(h.ts, 'UTC'), { trainStart: from - 35 * 24, from, horizon: 48 })!;
+    assert.deepEqual(run.choice.methods, INTENSITY_SERVED_BY_LEAD);
+    assert.deepEqual([...INTENSITY_SERVED_BY_LEAD], ['model', 'model', 'model']);
+    assert.ok(run.points.every((p, k) => p.method === MODEL_NAMES.intensity && p.value === run.modelPoints[k]!.value));
+  });
+
   it('refuses to fit under two weeks of history, and reports why', () => {
     const h = periodic(13);
     assert.equal(fitModels(h, calendarFor(h.ts, TZ), 0, h.ts.length), undefined);
@@ -155,14 +198,15 @@ describe('forecast model', () => {
 });
 
 describe('intensity forecast on real EIA-930 fuel mix', () => {
-  it('beats seasonal naive on PACW, January–February 2024 (recorded EIA responses, replayed)', sharedDataTest(), async () => {
+  it('beats seasonal naive in every lead bucket on PACW, January–February 2024 (recorded EIA responses, replayed)', sharedDataTest(), async () => {
     const [row, ...rest] = await backtestReplay(sharedPath('eia930', 'v2_json', 'pacw_2024'), { days: 28 });
     assert.equal(rest.length, 0, 'only PACW intensity has two weeks of history there');
     assert.equal(row!.ba, 'PACW');
     assert.equal(row!.target, 'intensity');
     assert.ok(row!.days >= 25 && row!.hours > 1100, `${row!.days} days, ${row!.hours} hours`);
-    assert.ok(row!.mapePct.model! < row!.mapePct.naiveDay!, `model ${row!.mapePct.model} vs same hour yesterday ${row!.mapePct.naiveDay}`);
-    assert.ok(row!.mapePct.model! < row!.mapePct.naiveWeek!, `model ${row!.mapePct.model} vs same hour last week ${row!.mapePct.naiveWeek}`);
+    assert.ok(row!.mapePct.served! < row!.mapePct.naiveDay!, `served ${row!.mapePct.served} vs same hour yesterday ${row!.mapePct.naiveDay}`);
+    assert.ok(row!.mapePct.served! < row!.mapePct.naiveWeek!, `served ${row!.mapePct.served} vs same hour last week ${row!.mapePct.naiveWeek}`);
+    assertServesTheBetter(row!);
   });
 });
 
@@ -197,7 +241,8 @@ for (const target of testDatabases()) {
       const stored = (await latestForecast(db, 'CISO'))!;
       assert.equal(stored.madeAt, new Date(Math.floor(now.getTime() / 60_000) * 60_000).toISOString());
       assert.equal(stored.source, 'eia');
-      assert.deepEqual(stored.models, { demand: 'ridge-log-calendar-lags-v1', intensity: 'direct-ridge-log-v1' });
+      assert.deepEqual(stored.models, { demand: 'ridge-log-calendar-lags-v1', intensity: 'direct-ridge-log-v2' });
+      assert.deepEqual(stored.models, MODEL_NAMES);
       // demand data end the hour before now; intensity three hours earlier: dataThrough is the older
       assert.equal(stored.dataThrough, new Date(Math.floor(now.getTime() / H) * H - 4 * H).toISOString());
       const res = await app.inject('/api/v1/bas/CISO/forecast?hours=48');
@@ -209,6 +254,8 @@ for (const target of testDatabases()) {
         assert.ok(p.demandMw > 500 && p.demandMw < 2000, `${p.ts} ${p.demandMw}`);
         assert.ok(p.intensity > 0 && p.intensity <= 490 + 1e-9, `${p.ts} ${p.intensity}`);
         assert.ok(p.intensityLow <= p.intensity && p.intensity <= p.intensityHigh);
+        assert.equal(p.demandMethod, MODEL_NAMES.demand);
+        assert.ok([MODEL_NAMES.intensity, ...Object.values(NAIVE_NAMES)].includes(p.intensityMethod), p.intensityMethod);
       }
       const csv = await app.inject('/api/v1/bas/CISO/forecast?hours=24&format=csv');
       assert.equal(csv.body.trim().split('\n').length, 25);
@@ -261,6 +308,8 @@ for (const target of testDatabases()) {
       close(body.targets.demand.byLead[2].mapePct, 0);
       close(body.targets.demand.all.mapePct, (6 * 10 + 18 * 20) / 48);
       buckets.forEach(([a, b], k) => close(body.targets.demand.byLead[k].naiveMapePct, mean(leads(a, b).map((l) => naive(l, demandY)))));
+      // both series repeat every week exactly: the week-before reference is exact
+      for (const target of ['demand', 'intensity']) for (const c of body.targets[target].byLead) close(c.naiveWeekMapePct, 0);
       buckets.forEach(([a, b], k) => {
         close(body.targets.intensity.byLead[k].mapePct, mean(leads(a, b).map((l) => Math.abs(490 - intensityAt(d + l)) / intensityAt(d + l))));
         close(body.targets.intensity.byLead[k].naiveMapePct, 0);

@@ -6,7 +6,11 @@ import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared
 import { loadFactorOverrides } from '../intensity/factors.ts';
 import { consumptionPoints, hourlyIntensity, loadSystemHours } from '../intensity/intensity.ts';
 import { invalidateBa } from '../shared/analytics-cache.ts';
-import { calendarFor, extend, forecastTarget, lastDayLag, mapePct, MODEL_NAMES, usable, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
+import { calendarFor, extend, MODEL_NAMES, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
+import { forecastTarget } from './target-run.ts';
+import { ACCURACY_LEADS, LeadScorer, naiveAt, type LeadCell } from './scoring.ts';
+
+export { ACCURACY_LEADS };
 
 export type { ForecastTarget };
 
@@ -71,9 +75,10 @@ async function storeRun(db: Db, ba: string, target: ForecastTarget, madeAt: Date
       [ba, target, madeAt, MODEL_NAMES[target], source, f.dataThrough, f.trainRows]);
     await tx.query(
       `INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
-       SELECT $1, $2, $3, t.ts, t.value, t.low, t.high, $4
-         FROM unnest($5::timestamptz[], $6::float8[], $7::float8[], $8::float8[]) AS t (ts, value, low, high)`,
-      [ba, target, madeAt, MODEL_NAMES[target], f.points.map((p) => p.ts.toISOString()), f.points.map((p) => p.value), f.points.map((p) => p.low), f.points.map((p) => p.high)]);
+       SELECT $1, $2, $3, t.ts, t.value, t.low, t.high, t.model
+         FROM unnest($4::timestamptz[], $5::float8[], $6::float8[], $7::float8[], $8::text[]) AS t (ts, value, low, high, model)`,
+      [ba, target, madeAt, f.points.map((p) => p.ts.toISOString()), f.points.map((p) => p.value), f.points.map((p) => p.low), f.points.map((p) => p.high),
+        f.points.map((p) => p.method ?? MODEL_NAMES[target])]);
   });
 }
 
@@ -120,6 +125,8 @@ export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; ba
 export interface ForecastRow {
   ts: string; demandMw: number | null; demandLow: number | null; demandHigh: number | null;
   intensity: number | null; intensityLow: number | null; intensityHigh: number | null;
+  /** what made each value: the target's model, or the seasonal-naive reference its lead time fell back to */
+  demandMethod: string | null; intensityMethod: string | null;
 }
 
 export interface LatestForecast {
@@ -141,8 +148,8 @@ export async function latestForecast(db: Db, code: string): Promise<LatestForeca
     `SELECT DISTINCT ON (target) target, made_at, source, data_through, model FROM forecast_runs
       WHERE ba_code = $1 ORDER BY target, made_at DESC`, [ba.code]);
   if (runs.length === 0) return { ba: ba.code, source: 'none', dataThrough: null, madeAt: null, models: { demand: null, intensity: null }, points: [] };
-  const rows = await db.query<{ target: ForecastTarget; ts: Date | string; value: number; low: number; high: number }>(
-    `SELECT f.target, f.ts, f.value, f.low, f.high FROM forecasts f
+  const rows = await db.query<{ target: ForecastTarget; ts: Date | string; value: number; low: number; high: number; model: string }>(
+    `SELECT f.target, f.ts, f.value, f.low, f.high, f.model FROM forecasts f
        JOIN (VALUES ${runs.map((_, i) => `($${2 * i + 2}::text, $${2 * i + 3}::timestamptz)`).join(', ')}) AS r (target, made_at)
          ON r.target = f.target AND r.made_at = f.made_at
       WHERE f.ba_code = $1 ORDER BY f.ts`,
@@ -151,9 +158,9 @@ export async function latestForecast(db: Db, code: string): Promise<LatestForeca
   for (const r of rows) {
     const ts = new Date(r.ts).toISOString();
     let row = byTs.get(ts);
-    if (!row) byTs.set(ts, (row = { ts, demandMw: null, demandLow: null, demandHigh: null, intensity: null, intensityLow: null, intensityHigh: null }));
-    if (r.target === 'demand') Object.assign(row, { demandMw: Number(r.value), demandLow: Number(r.low), demandHigh: Number(r.high) });
-    else Object.assign(row, { intensity: Number(r.value), intensityLow: Number(r.low), intensityHigh: Number(r.high) });
+    if (!row) byTs.set(ts, (row = { ts, demandMw: null, demandLow: null, demandHigh: null, intensity: null, intensityLow: null, intensityHigh: null, demandMethod: null, intensityMethod: null }));
+    if (r.target === 'demand') Object.assign(row, { demandMw: Number(r.value), demandLow: Number(r.low), demandHigh: Number(r.high), demandMethod: r.model });
+    else Object.assign(row, { intensity: Number(r.value), intensityLow: Number(r.low), intensityHigh: Number(r.high), intensityMethod: r.model });
   }
   const times = (f: (r: typeof runs[number]) => Date | string) => runs.map((r) => new Date(f(r)).getTime());
   return {
@@ -166,24 +173,31 @@ export async function latestForecast(db: Db, code: string): Promise<LatestForeca
   };
 }
 
-/** Lead-time buckets of the accuracy report, in hours after the forecast's data end (1 = the next hour). */
-export const ACCURACY_LEADS: ReadonlyArray<{ lead: string; from: number; to: number }> = [
-  { lead: '1-6 h', from: 1, to: 6 }, { lead: '7-24 h', from: 7, to: 24 }, { lead: '25-48 h', from: 25, to: 48 },
-];
-
-export interface AccuracyCell { hours: number; mapePct: number | null; naiveMapePct: number | null }
+export interface AccuracyCell {
+  hours: number; mapePct: number | null;
+  /** seasonal naive on the same hours: the same hour of the last day observed when the forecast was made */
+  naiveMapePct: number | null;
+  /** seasonal naive on the same hours: the same hour a week earlier */
+  naiveWeekMapePct: number | null;
+}
 export interface TargetAccuracy { runs: number; all: AccuracyCell; byLead: Array<AccuracyCell & { lead: string }> }
 export interface ForecastAccuracy {
   ba: string; source: DataSource; dataThrough: string | null; days: number;
   targets: Record<ForecastTarget, TargetAccuracy>;
 }
 
+const ACCURACY_METHODS = ['forecast', 'naiveDay', 'naiveWeek'] as const;
+
+function accuracyCell(c: LeadCell<typeof ACCURACY_METHODS[number]>): AccuracyCell {
+  return { hours: c.hours, mapePct: c.mapePct.forecast, naiveMapePct: c.mapePct.naiveDay, naiveWeekMapePct: c.mapePct.naiveWeek };
+}
+
 /**
  * How the stored forecasts made in the last `days` did against what was then observed: MAPE by lead time
  * (hours after the data the forecast was made from), beside seasonal naive on the same hours (the same hour
- * of the last day observed when the forecast was made, as in the backtest). Intensity is compared with the
- * consumption-based lifecycle intensity the forecast targets. Hours not yet observed are left out.
- * `undefined` for an unknown BA.
+ * of the last day observed when the forecast was made, and the same hour a week earlier), scored by the
+ * backtest's LeadScorer. Intensity is compared with the consumption-based lifecycle intensity the forecast
+ * targets. Hours not yet observed, or without both naive references, are left out. `undefined` for an unknown BA.
  */
 export async function forecastAccuracy(db: Db, code: string, days: number, now = new Date()): Promise<ForecastAccuracy | undefined> {
   const ba = await getBa(db, code);
@@ -191,11 +205,13 @@ export async function forecastAccuracy(db: Db, code: string, days: number, now =
   const since = new Date(now.getTime() - days * 86_400_000);
   const runs = await db.query<{ target: ForecastTarget; made_at: Date | string; data_through: Date | string }>(
     `SELECT target, made_at, data_through FROM forecast_runs WHERE ba_code = $1 AND made_at >= $2`, [ba.code, since]);
-  const empty = (): TargetAccuracy => ({ runs: 0, all: { hours: 0, mapePct: null, naiveMapePct: null }, byLead: ACCURACY_LEADS.map((l) => ({ lead: l.lead, hours: 0, mapePct: null, naiveMapePct: null })) });
+  const emptyCell = (): AccuracyCell => ({ hours: 0, mapePct: null, naiveMapePct: null, naiveWeekMapePct: null });
+  const empty = (): TargetAccuracy => ({ runs: 0, all: emptyCell(), byLead: ACCURACY_LEADS.map((l) => ({ lead: l.lead, ...emptyCell() })) });
   const out: ForecastAccuracy = { ba: ba.code, source: 'none', dataThrough: null, days, targets: { demand: empty(), intensity: empty() } };
   if (runs.length === 0) return out;
   const dataEnd = new Map(runs.map((r) => [`${r.target}|${new Date(r.made_at).getTime()}`, new Date(r.data_through).getTime()]));
-  const from = new Date(Math.min(...runs.map((r) => new Date(r.data_through).getTime())) - 48 * HOUR_MS);
+  // the week-before reference of the first scored hour lies a week before it
+  const from = new Date(Math.min(...runs.map((r) => new Date(r.data_through).getTime())) - 168 * HOUR_MS);
   const to = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
   const [demand, intensity, points] = await Promise.all([
     loadBaHours(db, ba, from, to, ['demand']),
@@ -205,27 +221,22 @@ export async function forecastAccuracy(db: Db, code: string, days: number, now =
   ]);
   const t0 = from.getTime();
   const actual: Record<ForecastTarget, ReadonlyArray<number | null>> = { demand: demand!.demand, intensity: intensity!.points.map((p) => p.value) };
-  const errors = { demand: ACCURACY_LEADS.map(() => ({ model: [] as number[], naive: [] as number[] })), intensity: ACCURACY_LEADS.map(() => ({ model: [] as number[], naive: [] as number[] })) };
+  const scorers = { demand: new LeadScorer(ACCURACY_METHODS), intensity: new LeadScorer(ACCURACY_METHODS) };
   for (const p of points) {
     const end = dataEnd.get(`${p.target}|${new Date(p.made_at).getTime()}`);
     if (end === undefined) continue;
     const ts = new Date(p.ts).getTime();
     const lead = Math.round((ts - end) / HOUR_MS);
-    const bucket = ACCURACY_LEADS.findIndex((l) => lead >= l.from && lead <= l.to);
-    if (bucket < 0) continue;
+    const i = (ts - t0) / HOUR_MS;
     const y = actual[p.target];
-    const a = y[(ts - t0) / HOUR_MS];
-    const naive = y[(ts - t0) / HOUR_MS - lastDayLag(lead - 1)];
-    if (!usable(a) || !usable(naive)) continue;
-    errors[p.target][bucket]!.model.push(Math.abs(Number(p.value) - a) / a);
-    errors[p.target][bucket]!.naive.push(Math.abs(naive - a) / a);
+    scorers[p.target].add(lead, y[i], { forecast: Number(p.value), ...naiveAt(y, i, lead) });
   }
   for (const target of ['demand', 'intensity'] as const) {
-    const cells = errors[target];
+    const scores = scorers[target].result();
     out.targets[target] = {
       runs: runs.filter((r) => r.target === target).length,
-      all: { hours: cells.reduce((n, c) => n + c.model.length, 0), mapePct: mapePct(cells.flatMap((c) => c.model)), naiveMapePct: mapePct(cells.flatMap((c) => c.naive)) },
-      byLead: cells.map((c, i) => ({ lead: ACCURACY_LEADS[i]!.lead, hours: c.model.length, mapePct: mapePct(c.model), naiveMapePct: mapePct(c.naive) })),
+      all: accuracyCell(scores.all),
+      byLead: scores.byLead.map((c) => ({ lead: c.lead, ...accuracyCell(c) })),
     };
   }
   out.source = combineSources([demand!.source, intensity!.source].filter((s) => s !== 'none'));

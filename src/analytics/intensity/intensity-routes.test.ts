@@ -11,7 +11,6 @@ import { PointStore } from '../../ingest/store-points.ts';
 import type { EiaPoint } from '../../ingest/eia-schema.ts';
 import { intensityRoutes } from './intensity-routes.ts';
 import { cleanWindowRoutes } from '../clean-window/clean-window-routes.ts';
-import { sdkRoutes } from '../clean-window/sdk-routes.ts';
 import { rangeOf, toCsv } from '../shared/route-support.ts';
 import { invalidateBa } from '../shared/analytics-cache.ts';
 
@@ -61,7 +60,6 @@ for (const target of testDatabases()) {
       const deps = { db: flaky, cache, logger: pino({ level: 'silent' }) };
       await intensityRoutes(app, deps);
       await cleanWindowRoutes(app, deps);
-      await sdkRoutes(app, deps);
     });
     after(async () => { await app.close(); await db.close(); });
 
@@ -103,21 +101,6 @@ for (const target of testDatabases()) {
         [`/api/v1/bas/BPAT/intensity?from=yesterday&to=${q(1)}`, 400, 'from'],
         [`/api/v1/bas/BPAT/clean-window?duration=3h`, 400, 'duration'],
         [`/api/v1/bas/BPAT/clean-window?duration=PT1H&count=0`, 400, 'count'],
-        [`/api/v1/emissions/forecasts/current?location=no-pe`, 400, 'location'],
-        [`/api/v1/emissions/forecasts/current?location=NOPE`, 400, 'location'],
-        [`/api/v1/emissions/bylocation`, 400, 'location'],
-        [`/api/v1/emissions/bylocations?time=${q(1)}`, 400, 'location'],
-        [`/api/v1/emissions/bylocations?location=BPAT&location=NOPE&time=${q(1)}`, 400, 'location'],
-        [`/api/v1/emissions/bylocations/best?location=BPAT&toTime=${q(1)}`, 400, 'time'],
-        [`/api/v1/emissions/bylocations/best?location=BPAT&time=${q(2)}&toTime=${q(1)}`, 400, 'toTime'],
-        [`/api/v1/emissions/bylocation?location=BPAT&time=soon`, 400, 'time'],
-        [`/api/v1/emissions/bylocation?location=BPAT&time=2025-01-01&toTime=2025-03-01`, 400, 'toTime'],
-        [`/api/v1/emissions/average-carbon-intensity?location=BPAT&endTime=${q(1)}`, 400, 'startTime'],
-        [`/api/v1/emissions/average-carbon-intensity?startTime=${q(0)}&endTime=${q(1)}`, 400, 'location'],
-        [`/api/v1/emissions/average-carbon-intensity?location=NOPE&startTime=${q(0)}&endTime=${q(1)}`, 400, 'location'],
-        [`/api/v1/emissions/average-carbon-intensity?location=BPAT&startTime=${q(1)}&endTime=${q(1)}`, 400, 'endTime'],
-        [`/api/v1/emissions/average-carbon-intensity?location=BPAT&startTime=${q(46)}&endTime=${q(50)}`, 400, 'endTime'],
-        [`/api/v1/emissions/average-carbon-intensity?location=BPAT&startTime=2025-05-31T23:00:00Z&endTime=${q(2)}`, 400, 'startTime'],
       ];
       for (const [url, status, field] of cases) {
         const res = await app.inject(url);
@@ -188,13 +171,7 @@ for (const target of testDatabases()) {
       assert.deepEqual(latest.optimal.map((w: { start: string }) => w.start), [q(10), q(11), q(12)]);
     });
 
-    it('says so when no forecast exists for the Carbon Aware SDK endpoint', async () => {
-      const res = await app.inject('/api/v1/emissions/forecasts/current?location=BPAT&windowSize=180');
-      assert.equal(res.statusCode, 404);
-      assert.match(res.json().detail, /no carbon intensity forecast/);
-    });
-
-    it('uses the stored forecast for the latest clean window and the Carbon Aware SDK endpoint', async () => {
+    it('uses the stored forecast for the latest clean window', async () => {
       // A forecast made now for the next 24 hours: 300 everywhere except a 100 valley 5–7 hours ahead.
       const hour0 = Math.floor(Date.now() / 3_600_000) * 3_600_000;
       const madeAt = new Date(hour0);
@@ -209,119 +186,13 @@ for (const target of testDatabases()) {
       assert.deepEqual(cw.optimal, [{ start: fh(5), end: fh(8), avg: 100 }]);
       assert.deepEqual(cw.runNow, { start: fh(0), end: fh(3), avg: 300, savingsPct: (200 / 300) * 100 });
       assert.equal(cw.dataThrough, q(HOURS - 1));
-
-      const res = await app.inject(`/api/v1/emissions/forecasts/current?location=BPAT&windowSize=180&dataStartAt=${fh(2)}&dataEndAt=${fh(12)}`);
-      assert.equal(res.statusCode, 200);
-      const [f, ...more] = res.json();
-      assert.equal(more.length, 0);
-      assert.deepEqual(f.optimalDataPoints, [{ location: 'BPAT', timestamp: fh(5), duration: 180, value: 100 }]);
-      assert.deepEqual([f.location, f.windowSize, f.dataStartAt, f.dataEndAt, f.generatedAt], ['BPAT', 180, fh(2), fh(12), madeAt.toISOString()]);
-      assert.equal(f.forecastData.length, 10);
-      const both = await app.inject('/api/v1/emissions/forecasts/current?location=BPAT&location=PACW');
-      assert.equal(both.statusCode, 404);
-      assert.match(both.json().detail, /PACW/);
-
-      // POST /emissions/forecasts/batch: the forecast as it stood at requestedAt (an older, flat run before this one)
-      const older = new Date(hour0 - 24 * 3_600_000);
-      await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('BPAT', 'intensity', $1, 'test', 'eia', $2, 48)`, [older, at(HOURS - 25)]);
-      await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model)
-        SELECT 'BPAT', 'intensity', $1, $1::timestamptz + k * interval '1 hour', 200, 190, 210, 'test' FROM generate_series(0, 23) k`, [older]);
-      const batch = await app.inject({ method: 'POST', url: '/api/v1/emissions/forecasts/batch', payload: [
-        { location: 'BPAT', requestedAt: new Date(hour0 + 60_000).toISOString(), dataStartAt: fh(2), dataEndAt: fh(12), windowSize: 180 },
-        { location: 'bpat', requestedAt: new Date(hour0 - 3_600_000).toISOString(), windowSize: 120 },
-      ] });
-      assert.equal(batch.statusCode, 200);
-      const [now, then] = batch.json();
-      assert.deepEqual(now.optimalDataPoints, f.optimalDataPoints);
-      assert.equal(now.requestedAt, new Date(hour0 + 60_000).toISOString());
-      assert.equal(then.generatedAt, older.toISOString());
-      assert.equal(then.forecastData.length, 24);
-      assert.ok(then.forecastData.every((p: { value: number }) => p.value === 200));
-      assert.equal(then.optimalDataPoints.length, 23); // flat: every 2-hour window ties
-      const tooEarly = await app.inject({ method: 'POST', url: '/api/v1/emissions/forecasts/batch', payload: [{ location: 'BPAT', requestedAt: new Date(hour0 - 48 * 3_600_000).toISOString() }] });
-      assert.equal(tooEarly.statusCode, 404);
-      assert.equal(tooEarly.json().field, '0/requestedAt');
-      const unknown = await app.inject({ method: 'POST', url: '/api/v1/emissions/forecasts/batch', payload: [{ location: 'NOPE' }] });
-      assert.equal(unknown.statusCode, 400);
-      assert.equal(unknown.json().field, '0/location');
-    });
-
-    it('answers the Carbon Aware SDK emissions endpoints with hourly EmissionsData, ties and several locations', async () => {
-      const one = await app.inject(`/api/v1/emissions/bylocation?location=bpat&time=${q(9)}&toTime=${q(11)}`);
-      assert.equal(one.statusCode, 200);
-      const rows = one.json() as Array<{ location: string; time: string; rating: number; duration: string }>;
-      // hours overlapping [09:00, 11:00]: 09 and 10 (11:00 starts at the end)
-      assert.deepEqual(rows.map((d) => [d.location, d.time, d.duration]), [['bpat', at(9).toISOString(), '01:00:00'], ['bpat', at(10).toISOString(), '01:00:00']]);
-      assert.ok(Math.abs(rows[0]!.rating - 42100 / 150) < 1e-9); // (11 × 100 + 820 × 50) / 150
-      assert.ok(Math.abs(rows[1]!.rating - 45400 / 450) < 1e-9); // (11 × 400 + 820 × 50) / 450
-      // time alone: the hour containing it; startTime/endTime are accepted as aliases
-      const inside = (await app.inject(`/api/v1/emissions/bylocation?location=BPAT&time=2025-06-01T10:30:00Z`)).json();
-      assert.deepEqual(inside.map((d: { time: string }) => d.time), [at(10).toISOString()]);
-      const alias = (await app.inject(`/api/v1/emissions/bylocation?location=BPAT&startTime=${q(9)}&endTime=${q(11)}`)).json();
-      assert.deepEqual(alias, rows.map((d) => ({ ...d, location: 'BPAT' })));
-      // no time: the newest measured hour
-      const latest = (await app.inject('/api/v1/emissions/bylocation?location=BPAT')).json();
-      assert.deepEqual(latest.map((d: { time: string }) => d.time), [q(HOURS - 1)]);
-
-      const many = (await app.inject(`/api/v1/emissions/bylocations?location=BPAT&location=PACW&time=${q(11)}&toTime=${q(13)}`)).json();
-      assert.deepEqual(many.map((d: { location: string; time: string }) => `${d.location}@${d.time}`), [`BPAT@${q(11)}`, `BPAT@${q(12)}`, `PACW@${q(11)}`, `PACW@${q(12)}`]);
-      assert.deepEqual(many.slice(2).map((d: { rating: number }) => d.rating), [820, 820]);
-
-      // best: the windy hours 10–12 tie at the lowest rating, across both locations
-      const best = (await app.inject(`/api/v1/emissions/bylocations/best?location=PACW&location=BPAT&time=${q(8)}&toTime=${q(14)}`)).json();
-      assert.deepEqual(best.map((d: { location: string; time: string }) => `${d.location}@${d.time}`), [`BPAT@${q(10)}`, `BPAT@${q(11)}`, `BPAT@${q(12)}`]);
-      assert.ok(best.every((d: { rating: number }) => Math.abs(d.rating - 45400 / 450) < 1e-9));
-      const bestOne = (await app.inject(`/api/v1/emissions/bylocations/best?location=PACW&time=${q(8)}&toTime=${q(10)}`)).json();
-      assert.equal(bestOne.length, 2); // PACW is 820 every hour: both hours tie
-
-      const none = await app.inject('/api/v1/emissions/bylocations?location=BPAT&time=2024-01-01T00:00:00Z');
-      assert.equal(none.statusCode, 204);
-      assert.equal(none.body, '');
-    });
-
-    it('averages carbon intensity time-weighted over a partial-hour period, singly and in batch', async () => {
-      const a = 42100 / 150, b = 45400 / 450;
-      // 09:30–11:15: 30 minutes of hour 9, all of hour 10, 15 minutes of hour 11
-      const res = await app.inject(`/api/v1/emissions/average-carbon-intensity?location=BPAT&startTime=2025-06-01T09:30:00Z&endTime=2025-06-01T11:15:00Z`);
-      assert.equal(res.statusCode, 200);
-      const body = res.json();
-      assert.deepEqual(Object.keys(body), ['location', 'startTime', 'endTime', 'carbonIntensity']);
-      assert.deepEqual([body.location, body.startTime, body.endTime], ['BPAT', '2025-06-01T09:30:00.000Z', '2025-06-01T11:15:00.000Z']);
-      assert.ok(Math.abs(body.carbonIntensity - (30 * a + 75 * b) / 105) < 1e-9, String(body.carbonIntensity));
-
-      const batch = await app.inject({ method: 'POST', url: '/api/v1/emissions/average-carbon-intensity/batch', payload: [
-        { location: 'PACW', startTime: q(0), endTime: '2025-06-01T00:20:00Z' },
-        { location: 'BPAT', startTime: '2025-06-01T10:45:00Z', endTime: '2025-06-01T13:45:00Z' },
-      ] });
-      assert.equal(batch.statusCode, 200);
-      const [pacw, bpat] = batch.json();
-      assert.equal(pacw.carbonIntensity, 820);
-      // 15 min of hour 10, hours 11 and 12 (all b), 45 min of hour 13 (a)
-      assert.ok(Math.abs(bpat.carbonIntensity - (135 * b + 45 * a) / 180) < 1e-9);
-
-      const bad = await app.inject({ method: 'POST', url: '/api/v1/emissions/average-carbon-intensity/batch', payload: [
-        { location: 'BPAT', startTime: q(0), endTime: q(1) }, { location: 'NOPE', startTime: q(0), endTime: q(1) }] });
-      assert.equal(bad.statusCode, 400);
-      assert.equal(bad.json().field, '1/location');
-      const missing = await app.inject({ method: 'POST', url: '/api/v1/emissions/average-carbon-intensity/batch', payload: [{ location: 'BPAT', startTime: q(0) }] });
-      assert.equal(missing.statusCode, 400);
-      assert.equal(missing.json().field, '0/endTime');
-      // each item may trace a month of the interconnection: a batch is capped
-      const many = await app.inject({ method: 'POST', url: '/api/v1/emissions/average-carbon-intensity/batch',
-        payload: Array.from({ length: 21 }, () => ({ location: 'BPAT', startTime: q(0), endTime: q(1) })) });
-      assert.equal(many.statusCode, 400);
     });
 
     it('documents every carbon endpoint in OpenAPI', async () => {
       const doc = (await app.inject('/api/v1/openapi.json')).json();
-      for (const path of ['/api/v1/emission-factors', '/api/v1/bas/{code}/intensity', '/api/v1/bas/{code}/hourly', '/api/v1/bas/{code}/now', '/api/v1/now', '/api/v1/bas/{code}/clean-window', '/api/v1/emissions/forecasts/current',
-        '/api/v1/emissions/bylocation', '/api/v1/emissions/bylocations', '/api/v1/emissions/bylocations/best', '/api/v1/emissions/average-carbon-intensity']) {
+      for (const path of ['/api/v1/emission-factors', '/api/v1/bas/{code}/intensity', '/api/v1/bas/{code}/hourly', '/api/v1/bas/{code}/now', '/api/v1/now', '/api/v1/bas/{code}/clean-window']) {
         assert.ok(doc.paths[path]?.get?.description?.length > 50, path);
       }
-      for (const path of ['/api/v1/emissions/forecasts/batch', '/api/v1/emissions/average-carbon-intensity/batch']) {
-        assert.match(doc.paths[path]?.post?.description ?? '', /gCO2eq\/kWh/, path);
-      }
-      assert.match(doc.paths['/api/v1/emissions/bylocations/best'].get.description, /EIA BA code/);
     });
 
     it('serves the last good answer with stale=true when the database is down', async () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { FRESHNESS_STATUSES } from '../../grid/freshness.ts';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -16,7 +17,7 @@ export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
 
 /** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
 export const MAX_DAYS = { production: 366, consumption: 31 } as const;
-const freshness = z.object({ status: z.enum(['fresh', 'late', 'stale']), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
+const freshness = z.object({ status: z.enum(FRESHNESS_STATUSES).describe('fresh, late or stale against EIA\'s usual delay; retired for a BA past its EIA-930 retirement'), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;

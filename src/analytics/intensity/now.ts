@@ -3,11 +3,12 @@ import { getBa, listBas, type BalancingAuthority } from '../../grid/ba-repositor
 import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared/hourly.ts';
 import { factorLookup, fuelInfo, isStorage, loadFactorOverrides, type FactorOverride, type FactorSetName } from './factors.ts';
 import { freshnessOf, type FreshnessStatus } from '../shared/freshness.ts';
+import type { RetirementOf } from '../../grid/freshness.ts';
 import { consumptionPoints, valuesAt, INTENSITY_UNIT, loadSystemAt, productionHour, type SystemHours } from './intensity.ts';
 
 export interface Freshness { status: FreshnessStatus; lagMinutes: number | null }
 /** Freshness of a BA's newest hour, injected so tests can pin `now`. */
-export type FreshnessOf = (newest: Date | null, now: Date) => Freshness;
+export type FreshnessOf = (newest: Date | null, now: Date, ba?: RetirementOf) => Freshness;
 
 /** /now and /bas/{code}/now report the freshness of the generation-by-fuel hour their numbers stand on. */
 export const generationFreshness: FreshnessOf = freshnessOf('generation_by_fuel');
@@ -94,7 +95,7 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
   const ba = await getBa(db, code);
   if (!ba) return undefined;
   const hour = (await newestFuelHours(db, code)).get(code) ?? (await newestDataHours(db, code)).get(code) ?? null;
-  const base = { ba: code, generatedAt: now.toISOString(), freshness: freshness(hour, now) };
+  const base = { ba: code, generatedAt: now.toISOString(), freshness: freshness(hour, now, ba) };
   if (!hour) {
     return { ...base, source: 'none', dataThrough: null, hour: null, demandMw: null, netGenerationMw: null, mix: [], renewableShare: null,
       carbonFreeShare: null, intensity: { production: null, consumption: null, unit: INTENSITY_UNIT }, imports: [] };

@@ -2,7 +2,7 @@ import type { Db } from '../../platform/db.ts';
 import { getBa } from '../../grid/ba-repository.ts';
 import { combineSources, type DataSource } from './hourly.ts';
 
-export { expectedLagMinutes, freshnessOf, freshnessStatus, lagMinutes, SCHEDULE_SLACK_MINUTES, type FreshnessStatus } from '../../grid/freshness.ts';
+export { expectedLagMinutes, FRESHNESS_STATUSES, freshnessOf, freshnessStatus, lagMinutes, SCHEDULE_SLACK_MINUTES, type FreshnessStatus } from '../../grid/freshness.ts';
 import { expectedLagMinutes, freshnessStatus, lagMinutes, type FreshnessStatus } from '../../grid/freshness.ts';
 
 export interface SeriesFreshness {
@@ -20,7 +20,8 @@ export interface BaFreshness {
  * unknown BA. One index probe per series (newest first, skipping null values).
  */
 export async function baFreshness(db: Db, code: string, now = new Date()): Promise<BaFreshness | undefined> {
-  if (!(await getBa(db, code))) return undefined;
+  const ba = await getBa(db, code);
+  if (!ba) return undefined;
   const rows = await db.query<{ key: string; type: string; subtype: string; source: string; newest: Date | string | null }>(
     `SELECT s.key, s.type, s.subtype, s.source,
             (SELECT o.ts FROM observations o WHERE o.series_id = s.id AND o.value IS NOT NULL ORDER BY o.ts DESC LIMIT 1) AS newest
@@ -32,7 +33,7 @@ export async function baFreshness(db: Db, code: string, now = new Date()): Promi
     if (newest && r.type !== 'forecast' && (through === null || newest.getTime() > through)) through = newest.getTime();
     return {
       key: r.key, type: r.type, subtype: r.subtype, newest: newest?.toISOString() ?? null,
-      lagMinutes: lagMinutes(newest, now), expectedLagMinutes: expectedLagMinutes(r.type), status: freshnessStatus(r.type, newest, now),
+      lagMinutes: lagMinutes(newest, now), expectedLagMinutes: expectedLagMinutes(r.type), status: freshnessStatus(r.type, newest, now, ba),
     };
   });
   return {

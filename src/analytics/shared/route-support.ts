@@ -11,7 +11,7 @@ import { HOUR_MS } from './hourly.ts';
 const DAY_MS = 86_400_000;
 
 export const codeParams = z.object({ code: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO') });
-export { isoInstant } from '../../grid/routes.ts';
+export { isoInstant } from '../../platform/instant.ts';
 export const nullableNumber = z.number().nullable();
 export const source = z.enum(['eia', 'simulated', 'external', 'mixed', 'none']).describe('where the numbers come from');
 /** The fields every public analytics answer carries. */

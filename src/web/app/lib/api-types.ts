@@ -1,10 +1,10 @@
 // Shapes of the analytics API (notes/contract.md), as the pages read them.
 export type Source = 'eia' | 'simulated' | 'external' | 'mixed' | 'none';
-export type FreshStatus = 'fresh' | 'late' | 'stale';
+export type FreshStatus = 'fresh' | 'late' | 'stale' | 'retired';
 export interface Envelope { ba: string; source: Source; dataThrough: string | null; generatedAt: string; stale: boolean }
 export interface Freshness { status: FreshStatus; lagMinutes: number }
 
-export interface Ba { code: string; name: string; timeZone: string; region: string; interconnection: string; generationOnly: boolean }
+export interface Ba { code: string; name: string; timeZone: string; geographicTimeZone: string; region: string; interconnection: string; generationOnly: boolean; active: boolean; retiredOn: string | null }
 
 export interface NowRow {
   ba: string; name: string; region: string; interconnection: string; timeZone: string; hour: string | null;

@@ -256,7 +256,8 @@ export default function BaPage() {
     <>
       <div className="ba-head">
         <h1>{d.ba.code} <span className="muted">{d.ba.name}</span></h1>
-        <span className="muted">{d.ba.region} · {d.ba.interconnection} · {d.ba.timeZone}</span>
+        <span className="muted" title="EIA-930 reporting time zone: the BA's local days use it">{d.ba.region} · {d.ba.interconnection} · reports in {d.ba.timeZone}{d.ba.geographicTimeZone !== d.ba.timeZone ? ` (lies in ${d.ba.geographicTimeZone})` : ''}</span>
+        {d.ba.retiredOn ? <span className="tag tag-retired" title="EIA retired this balancing authority: no newer hours will come">retired {d.ba.retiredOn}</span> : null}
       </div>
       <div className="toolbar">
         <BaPicker bas={d.bas} current={d.ba.code} date={d.latest ? null : d.date} />

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/**
+ * The one reader of the instants the HTTP API takes (every datetime query parameter, and the datetimes of the
+ * Carbon Aware SDK batch bodies), so that every endpoint reads the same text as the same instant.
+ *
+ * Accepted (ISO 8601 / RFC 3339, `T` and `Z` in either case):
+ * - a date `2022-01-01`: UTC midnight;
+ * - a date and time with its zone, `2022-03-01T15:30:00Z`, `…+01:00`, `…+0100`, seconds and a fraction optional;
+ * - a date and time without a zone, `2022-05-01T14:00:00`: read as UTC. The Carbon Aware SDK's own documented
+ *   examples send such times (docs/carbon-aware-webapi.md, `POST emissions/average-carbon-intensity/batch`); .NET
+ *   reads them in the server's zone, which in the SDK's container image is UTC. GridPulse never reads the server's
+ *   zone (JavaScript's Date.parse would), so the same request means the same instant on every machine.
+ *
+ * Refused, with the reason:
+ * - `2022-03-01T15:30:00 01:00`: a `+` sent unencoded in a query string arrives as a space (form encoding), so
+ *   the offset's sign is lost; the message says to encode it as `%2B`;
+ * - impossible dates and times (2022-02-30, 25:00) and anything else.
+ */
+
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/;
+/** A time whose offset lost its `+`: a space, then hours and minutes. */
+const PLUS_AS_SPACE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}:?\d{2}$/;
+
+export const INSTANT_HINT = 'an ISO 8601 date (2022-01-01, UTC) or date and time (2022-03-01T15:30:00Z, 2022-03-01T15:30:00+01:00; without a zone, UTC)';
+
+export type ParsedInstant = { ms: number } | { error: string };
+
+/** Parses one instant as described above: epoch milliseconds, or why the text is not one. */
+export function parseInstant(text: string): ParsedInstant {
+  if (PLUS_AS_SPACE.test(text)) {
+    return { error: `'${text}' has a space where its offset's sign should be: a '+' in a query string must be sent encoded as %2B (e.g. 2022-03-01T15:30:00%2B01:00), a bare '+' means a space` };
+  }
+  const m = INSTANT.exec(text);
+  if (!m) return { error: `'${text}' is not ${INSTANT_HINT}` };
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const wall = Date.UTC(year!, month! - 1, day!, hour, minute, second, millis);
+  const check = new Date(wall);
+  // Date.UTC rolls 2022-02-30 over into March and 24:00 into the next day: such text names no instant.
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month! - 1 || check.getUTCDate() !== day || check.getUTCHours() !== hour
+    || minute > 59 || second > 59) {
+    return { error: `'${text}' is not a valid date and time` };
+  }
+  const sign = m[9];
+  if (sign === undefined) return { ms: wall };
+  const offsetHours = Number(m[10]), offsetMinutes = Number(m[11]);
+  if (offsetHours > 23 || offsetMinutes > 59) return { error: `'${text}' has an impossible UTC offset` };
+  const offset = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  return { ms: wall - offset };
+}
+
+/**
+ * An instant as a zod schema for query strings and bodies: the text is checked by parseInstant and replaced by
+ * its canonical UTC form (`2022-03-01T14:30:00.000Z`), so code behind it may use `new Date(s)` safely.
+ */
+export const isoInstant = z.string().transform((text, ctx) => {
+  const parsed = parseInstant(text);
+  if ('error' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  return new Date(parsed.ms).toISOString();
+}).describe(INSTANT_HINT);
