@@ -8,6 +8,7 @@ import { addReason, commitObservations, CONFLICT_REASON, quality, reportConflict
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { ISO_DATETIME } from '../grid/time.ts';
+import { CONTROL_CHARACTER_MESSAGE, noControlCharacters } from '../platform/input-guard.ts';
 
 /** Largest batch the data API takes in one request. */
 export const MAX_BATCH_ROWS = 10_000;
@@ -26,7 +27,7 @@ const hourStart = z.string()
 
 /** One row of a batch: a series by key, or by (ba, type, subtype); ts is the START of the hour. */
 export const observationRow = z.object({
-  series: z.string().min(1).max(120).optional().describe('series key (CISO.demand) or numeric series id'),
+  series: z.string().min(1).max(120).refine(noControlCharacters, CONTROL_CHARACTER_MESSAGE).optional().describe('series key (CISO.demand) or numeric series id'),
   ba: z.string().regex(/^[A-Z0-9]{2,6}$/, 'an EIA BA code such as CISO').optional(),
   type: z.enum(SERIES_TYPES).optional(),
   subtype: z.string().regex(/^[A-Z0-9_]{0,12}$/, 'a fuel code or neighbour BA code (upper case), or empty').default(''),

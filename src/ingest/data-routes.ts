@@ -29,6 +29,7 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
 
     r.post('/api/v1/data/observations', {
       bodyLimit: 8 * 1024 * 1024,
+      config: { bodyItemsCheckedByRoute: true }, // each row on its own (partial success), control characters included
       schema: {
         security: [{ workerKey: [] }],
         summary: `Write a batch of up to ${MAX_BATCH_ROWS.toLocaleString('en-US')} hourly observations (partial success)`,

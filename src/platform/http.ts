@@ -1,10 +1,16 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler, jsonSchemaTransform, hasZodFastifySchemaValidationErrors} from 'fastify-type-provider-zod';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { serializerCompiler, validatorCompiler, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import fastifyCompress from '@fastify/compress';
+import { constants as zlib } from 'node:zlib';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { HttpProblem, problemBody as problem } from './problem.ts';
+import { problemBody as problem, problemOf, sendProblem } from './problem.ts';
 import { Metrics } from './metrics.ts';
+import { rejectControlCharacters } from './input-guard.ts';
+import { RouteIndex } from './route-index.ts';
+import { corsConfigFor, isCrossOriginReadable, registerCors } from './cors.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,30 +19,38 @@ declare module 'fastify' {
   }
 }
 
-/** Fastify with zod validation, OpenAPI from the same schemas, problem+json errors and Prometheus metrics. */
+/** Responses worth compressing (pages, assets, the JSON API; never an event stream): brotli at a fast level, else gzip. */
+export const COMPRESSION = { global: true, threshold: 1024, encodings: ['br', 'gzip'] as Array<'br' | 'gzip'>, brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } } };
+
+/**
+ * Fastify with zod validation, OpenAPI from the same schemas, problem+json for every error (one mapper,
+ * `problemOf`, for route errors, framework errors, unknown routes and methods, and malformed requests that
+ * never reach a route), control characters refused at the boundary, per-route CORS, compression and
+ * Prometheus metrics.
+ */
 export async function createHttp(logger: Logger): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, genReqId: () => crypto.randomUUID(), requestIdHeader: 'x-request-id' });
+  const app = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger, genReqId: () => crypto.randomUUID(), requestIdHeader: 'x-request-id',
+    frameworkErrors: (err, _req, reply) => { sendProblem(reply, problemOf(err)); },
+    clientErrorHandler: problemOnSocket,
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const issue = err.validation[0]!;
-      const zodPath = (issue.params as { issue?: { path?: unknown[] } } | undefined)?.issue?.path;
-      const field = String(issue.instancePath || '').replace(/^\//, '') || (zodPath ?? []).join('.');
-      return reply.code(400).type('application/problem+json')
-        .send(problem(400, `${field}: ${issue.message}`, field || undefined));
-    }
-    if (err instanceof HttpProblem) {
-      return reply.code(err.status).type('application/problem+json')
-        .send(problem(err.status, err.message, err.field));
-    }
-    const status = (err as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) req.log.error({ err }, 'request failed');
-    return reply.code(status).type('application/problem+json')
-      .send(problem(status, status >= 500 ? 'internal error' : (err as Error).message));
+    const p = problemOf(err);
+    if (p.status >= 500) req.log.error({ err }, 'request failed');
+    return sendProblem(reply, p);
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).type('application/problem+json').send(problem(404, `no route ${req.method} ${req.url}`)));
+  const routes = new RouteIndex();
+  app.addHook('onRoute', (route) => {
+    // OPTIONS is the CORS plugin's preflight catch-all, judged per target route by its delegator.
+    if (route.method !== 'OPTIONS') route.config = { ...route.config, cors: corsConfigFor(route) };
+    routes.add(route, { crossOrigin: isCrossOriginReadable(route), notFoundUnder: route.config?.notFoundUnder ?? [] });
+  });
+  app.setNotFoundHandler((req, reply) => notFoundOrNotAllowed(routes, req, reply));
+  rejectControlCharacters(app);
+  await registerCors(app, routes);
+  await app.register(fastifyCompress, COMPRESSION);
   httpMetrics(app, new Metrics());
   await app.register(swagger, {
     openapi: {
@@ -48,6 +62,32 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** 404 when nothing lives at the path; 405 with `Allow` when something does, under other methods (RFC 9110 15.5.6). */
+function notFoundOrNotAllowed(routes: RouteIndex, req: FastifyRequest, reply: FastifyReply) {
+  const allowed = routes.allowed(req.url);
+  if (allowed.length && !allowed.includes(req.method)) {
+    return sendProblem(reply.header('allow', allowed.join(', ')), { status: 405, detail: `${req.method} is not allowed here; use ${allowed.join(', ')}`, field: 'method' });
+  }
+  return sendProblem(reply, { status: 404, detail: `no route ${req.method} ${req.url.split('?')[0]}` });
+}
+
+/**
+ * Requests Node's parser refuses before Fastify sees them (a request line and headers over 16 KB, a
+ * malformed request, a client too slow to send its headers): the same problem+json as every other error,
+ * written straight to the socket, which is then closed.
+ */
+function problemOnSocket(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail, field] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the URL and headers together exceed the 16 KB limit', undefined]
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'the request was not received in time', undefined]
+      : [400, 'malformed HTTP request', undefined];
+  const body = JSON.stringify(problem(status, detail, field));
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${problem(status, '').title}\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /**

@@ -1,4 +1,6 @@
 import { STATUS_CODES } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 /** One error type with an HTTP status; turned into application/problem+json in one handler. */
 export class HttpProblem extends Error {
@@ -14,4 +16,48 @@ export class HttpProblem extends Error {
 /** The application/problem+json body (RFC 9457) of a status, with the field at fault when there is one. */
 export function problemBody(status: number, detail: string, field?: string) {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
+}
+
+export interface Problem { status: number; detail: string; field?: string | undefined }
+
+/**
+ * What a client sent wrong in each of Fastify's own 4xx errors: the part of the request at fault. Errors
+ * raised before a route's schema sees the input (media type, JSON syntax, size, URL encoding) would
+ * otherwise reach the client without a field.
+ */
+const FRAMEWORK_FIELDS: Readonly<Record<string, { field: string; detail?: string }>> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { field: 'content-type', detail: 'this route does not accept that content type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { field: 'content-length' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { field: 'body' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { field: 'body' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { field: 'body' },
+  FST_ERR_BAD_URL: { field: 'url', detail: 'the URL is not valid percent-encoding' },
+  FST_ERR_MAX_PARAM_LENGTH: { field: 'url', detail: 'a path segment is too long' },
+};
+
+/**
+ * The one mapping from anything thrown while serving a request to its problem: schema (zod) failures name
+ * the field by its path (`from`, `0/location`, `rows/3/series`; `body` when the body as a whole has the
+ * wrong shape), HttpProblem keeps its own, Fastify's framework errors get the request part at fault, and
+ * everything else with a 5xx or no status is an internal error whose message is never shown.
+ */
+export function problemOf(err: unknown): Problem {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const issue = err.validation[0]!;
+    const zodPath = (issue.params as { issue?: { path?: unknown[] } } | undefined)?.issue?.path;
+    const field = String(issue.instancePath || '').replace(/^\//, '') || (zodPath ?? []).join('/') || (err.validationContext ?? 'body');
+    return { status: 400, detail: `${field}: ${issue.message}`, field };
+  }
+  if (err instanceof HttpProblem) return { status: err.status, detail: err.message, field: err.field };
+  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
+  const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
+  if (status >= 500) return { status, detail: 'internal error' };
+  const known = typeof e.code === 'string' ? FRAMEWORK_FIELDS[e.code] : undefined;
+  const message = typeof e.message === 'string' ? e.message : STATUS_CODES[status] ?? 'error';
+  return { status, detail: known ? `${known.field}: ${known.detail ?? message}` : message, field: known?.field };
+}
+
+/** Sends a problem as application/problem+json. */
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.code(p.status).type('application/problem+json').send(problemBody(p.status, p.detail, p.field));
 }

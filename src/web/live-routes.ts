@@ -28,6 +28,8 @@ export function liveRoutes(app: FastifyInstance, db: Db, hub: LiveHub): void {
     for (const code of bas) if (!(await getBa(db, code))) throw new HttpProblem(404, `unknown balancing authority '${code}'`, 'ba');
     reply.hijack();
     const res = reply.raw;
+    // Hijacked: headers set on the reply so far (CORS) are written here or not at all.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive', 'x-accel-buffering': 'no',

@@ -3,8 +3,6 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import fastifyCompress from '@fastify/compress';
-import { constants as zlib } from 'node:zlib';
 import { createRequestHandler, RouterContextProvider, type RouterContext, type ServerBuild } from 'react-router';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
@@ -13,6 +11,7 @@ import type { ApiResult, WebContext } from './app/lib/context.ts';
 import { createLiveHub } from './live-hub.ts';
 import { liveRoutes } from './live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
+import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
 
 export interface WebDeps { db: Db; logger: Logger; cache: Cache; now?: () => Date }
 
@@ -60,7 +59,9 @@ function toWebRequest(req: FastifyRequest, signal: AbortSignal): Request {
     else if (v !== undefined) headers.set(k, String(v));
   }
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && Buffer.isBuffer(req.body);
-  return new Request(url, { method: req.method, headers, signal, ...(hasBody ? { body: new Uint8Array(req.body as Buffer) } : {}) });
+  // HEAD is answered as GET (same status and headers); Fastify's HEAD route then drops the body.
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  return new Request(url, { method, headers, signal, ...(hasBody ? { body: new Uint8Array(req.body as Buffer) } : {}) });
 }
 
 async function sendWebResponse(reply: FastifyReply, res: Response): Promise<void> {
@@ -97,8 +98,6 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {
-    // Pages and assets only (the API keeps its own behaviour): brotli at a fast level, else gzip.
-    await scope.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'], brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } } });
     if (build) {
       await scope.register(fastifyStatic, {
         root: `${BUILD_DIR}client`, wildcard: false, index: false,
@@ -107,24 +106,52 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
         },
       });
     }
-    // Form posts (preferences) reach React Router's actions as the raw body.
+    // Form posts reach React Router's actions as the raw body; forms post URL-encoded fields and nothing else (415).
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    scope.route({
-      method: ['GET', 'HEAD', 'POST'], url: '/*', schema: { hide: true },
-      handler: async (req, reply) => {
-        if (req.url.startsWith('/api/') || req.url.startsWith('/docs')) return reply.callNotFound();
-        if (!handle || !webContextKey) {
-          return reply.code(503).type('text/html; charset=utf-8')
-            .send('<!doctype html><title>GridPulse</title><p>The web UI is not built yet: run <code>npm run build</code>. The API is at <a href="/docs">/docs</a>.</p>');
-        }
-        const abort = new AbortController();
-        reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
-        const load = new RouterContextProvider();
-        load.set(webContextKey, { ...shared, log: req.log } satisfies WebContext);
-        await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
-        return reply;
-      },
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+    const render = async (req: FastifyRequest, reply: FastifyReply) => {
+      if (!handle || !webContextKey) {
+        return reply.code(503).type('text/html; charset=utf-8')
+          .send('<!doctype html><title>GridPulse</title><p>The web UI is not built yet: run <code>npm run build</code>. The API is at <a href="/docs">/docs</a>.</p>');
+      }
+      let csrfToken = csrfTokenOf(req.headers.cookie);
+      if (!csrfToken) {
+        csrfToken = newCsrfToken();
+        reply.header('set-cookie', csrfCookie(csrfToken));
+      }
+      const abort = new AbortController();
+      reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
+      const load = new RouterContextProvider();
+      load.set(webContextKey, { ...shared, csrfToken, log: req.log } satisfies WebContext);
+      await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
+      return reply;
+    };
+    // Pages: every path but the API's and the docs', which this route hands back to the not-found handler (404/405).
+    const notFoundUnder = ['/api/', '/docs'];
+    scope.get('/*', { schema: { hide: true }, config: { notFoundUnder } }, async (req, reply) => {
+      if (notFoundUnder.some((prefix) => req.url.startsWith(prefix))) return reply.callNotFound();
+      return render(req, reply);
     });
+    // Form posts go only to the pages that have an action (and their `.data` twins, used when JavaScript runs),
+    // and only from this site's own forms.
+    for (const path of build ? actionPaths(build) : []) {
+      scope.post(path, {
+        schema: { hide: true },
+        preHandler: async (req) => { checkFormPost(req, new URLSearchParams((req.body as Buffer | undefined)?.toString('utf8') ?? '')); },
+      }, render);
+    }
   });
+}
+
+/** URL patterns (Fastify syntax, which React Router's `:param` shares) of the routes with an action, each with its `.data` twin. */
+export function actionPaths(build: ServerBuild): string[] {
+  const full = (id: string | undefined): string => {
+    const route = id ? build.routes[id] : undefined;
+    if (!route) return '';
+    const parent = full(route.parentId);
+    return route.path ? `${parent}/${route.path}`.replace(/\/+/g, '/') : parent;
+  };
+  const paths = Object.values(build.routes).filter((r) => r?.module.action && !r.path?.includes('?') && !r.path?.includes('*'))
+    .map((r) => full(r!.id) || '/');
+  return paths.flatMap((p) => [p, p === '/' ? '/_.data' : `${p}.data`]);
 }

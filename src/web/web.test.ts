@@ -81,7 +81,17 @@ describe('preferences cookie', () => {
   });
   it('only redirects to same-site paths', () => {
     assert.equal(safeRedirect('/ba/CISO?date=2025-01-01'), '/ba/CISO?date=2025-01-01');
-    for (const bad of ['//evil.example', 'https://evil.example', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', '/\r\\evil.example', null, 42]) assert.equal(safeRedirect(bad), '/');
+    for (const bad of ['//evil.example', 'https://evil.example', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', '/\r\\evil.example', null, 42,
+      '/.//evil.example', '/./\\evil.example', '/..//evil.example', '/ba/..//evil.example', '/prefs', '/embed/ba/CISO/now', '/nope']) assert.equal(safeRedirect(bad), '/', String(bad));
+    // Whatever the string, the answer resolves (as a browser resolves Location) to this site and one of its pages.
+    const piece = fc.constantFrom('/', '.', '..', '\\', '%2F', '%5C', '\t', '\r', '@', ':', 'evil.example', 'ba', 'CISO', '?', '#', 'http:');
+    fc.assert(fc.property(fc.array(piece, { maxLength: 10 }).map((p) => p.join('')), (to) => {
+      const answer = safeRedirect(`/${to}`);
+      const url = new URL(answer, 'https://site.example');
+      assert.equal(url.origin, 'https://site.example', `${to} → ${answer}`);
+      assert.ok(!answer.startsWith('//'), `${to} → ${answer}`);
+      assert.match(url.pathname, /^\/(ba(\/[A-Za-z0-9]{2,6})?|compare|pipeline|methodology)?$/, `${to} → ${answer}`);
+    }), { numRuns: 2000 });
   });
 });
 

@@ -13,6 +13,8 @@ import { loadSimulatedGrid } from '../../src/ingest/simulated-grid.ts';
 import { loadBaHours } from '../../src/analytics/shared/hourly.ts';
 import type { Db } from '../../src/platform/db.ts';
 import { needs } from './support/availability.ts';
+import { formCredentials } from '../support/form-post.ts';
+import fc from 'fast-check';
 
 const HOUR = 3_600_000;
 
@@ -108,7 +110,7 @@ for (const target of testDatabases()) {
       assert.equal(plain.headers['content-encoding'], undefined);
       assert.ok(page.rawPayload.length * 3 < plain.rawPayload.length, `${page.rawPayload.length} vs ${plain.rawPayload.length} bytes`);
       const api = await app.inject({ url: '/api/v1/bas', headers: { 'accept-encoding': 'br, gzip' } });
-      assert.equal(api.headers['content-encoding'], undefined, 'the API keeps its own behaviour');
+      assert.equal(api.headers['content-encoding'], 'br', 'the API too');
     });
 
     it('leaves /api/v1 and /docs to the API', async () => {
@@ -120,16 +122,99 @@ for (const target of testDatabases()) {
     });
 
     it('keeps preferences in a cookie through a plain form post, redirecting only on-site', async () => {
-      const post = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'theme=dark&time=utc&ba=ciso&redirectTo=%2Fcompare' });
+      const { cookie: csrfCookie, csrf } = await formCredentials(app);
+      const form = 'application/x-www-form-urlencoded';
+      const post = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': form, cookie: csrfCookie }, payload: `theme=dark&time=utc&ba=ciso&redirectTo=%2Fcompare&csrf=${csrf}` });
       assert.equal(post.statusCode, 303);
       assert.equal(post.headers.location, '/compare');
-      const cookie = String(post.headers['set-cookie']).split(';')[0]!;
-      assert.match(cookie, /^gp_prefs=/);
+      const cookie = ([] as string[]).concat(post.headers['set-cookie'] ?? []).find((c) => c.startsWith('gp_prefs='))!.split(';')[0]!;
       const page = await app.inject({ url: '/', headers: { cookie } });
       assert.match(page.body, /<html lang="en" data-theme="dark">/);
       assert.match(page.body, /href="\/ba\/CISO"/);
-      const evil = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'theme=light&redirectTo=%2F%2Fevil.example' });
-      assert.equal(evil.headers.location, '/');
+    });
+
+    it('never redirects a form post off the site, whatever the encoding of redirectTo', async () => {
+      const { cookie, csrf } = await formCredentials(app);
+      const site = 'http://gridpulse.test';
+      const locationOf = async (redirectTo: string) => {
+        const res = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+          payload: new URLSearchParams({ theme: 'light', redirectTo, csrf }).toString() });
+        assert.equal(res.statusCode, 303, redirectTo);
+        return String(res.headers.location);
+      };
+      // The browser resolves Location against the page: the result must be this site and one of its pages.
+      const onSite = (location: string) => {
+        const url = new URL(location, site);
+        return url.origin === site && /^\/(ba(\/[A-Za-z0-9]{2,6})?|compare|pipeline|methodology)?$/.test(url.pathname) && !location.startsWith('//');
+      };
+      for (const evil of ['/.//evil.example', '//evil.example', '/\\evil.example', '/./\\evil.example', '/%2F%2Fevil.example', '/..//evil.example',
+        '/ba/..//evil.example', '/\t/evil.example', '/.%2F/evil.example', 'https://evil.example', '/\\/evil.example', '/ba/CISO/..//..//evil.example']) {
+        const location = await locationOf(evil);
+        assert.ok(onSite(location), `${JSON.stringify(evil)} → ${location}`);
+        assert.ok(!location.includes('evil'), `${JSON.stringify(evil)} → ${location}`);
+      }
+      assert.equal(await locationOf('/ba/CISO?date=2025-01-01'), '/ba/CISO?date=2025-01-01');
+      // Path-like strings built from the pieces open redirects are made of.
+      const piece = fc.constantFrom('/', '//', '.', '..', '\\', '%2F', '%2f', '%5C', '%2E', '\t', '\n', '@', ':', 'evil.example', 'ba', 'CISO', '?', '#', 'http:', '%00', ' ');
+      await fc.assert(fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 8 }), async (parts) => {
+        const location = await locationOf(`/${parts.join('')}`);
+        assert.ok(onSite(location), `${JSON.stringify(parts.join(''))} → ${location}`);
+      }), { numRuns: 150 });
+    });
+
+    it('refuses cross-site and forged form posts, and bodies that are not a form', async () => {
+      const { cookie, csrf } = await formCredentials(app);
+      const other = await formCredentials(app); // another visitor's pair
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const payload = (token?: string) => `theme=dark&redirectTo=%2F${token === undefined ? '' : `&csrf=${token}`}`;
+      for (const [headers, body, field] of [
+        [{ ...form, cookie, origin: 'https://evil.example' }, payload(csrf), 'origin'],
+        [{ ...form, cookie, origin: 'null' }, payload(csrf), 'origin'],
+        [{ ...form, cookie, 'sec-fetch-site': 'cross-site' }, payload(csrf), 'origin'],
+        [{ ...form, cookie }, payload(), 'csrf'],
+        [{ ...form, cookie }, payload(other.csrf), 'csrf'],
+        [{ ...form }, payload(csrf), 'csrf'],
+        [{ ...form, cookie: other.cookie }, payload(csrf), 'csrf'],
+      ] as const) {
+        for (const url of ['/prefs', '/prefs.data']) {
+          const res = await app.inject({ method: 'POST', url, headers, payload: body });
+          assert.equal(res.statusCode, 403, `${url} ${JSON.stringify(headers)} ${body}`);
+          assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+          assert.equal(res.json().field, field);
+          assert.ok(!([] as string[]).concat(res.headers['set-cookie'] ?? []).some((c) => c.startsWith('gp_prefs=')), 'nothing saved');
+        }
+      }
+      // The site's own form, as a browser sends it (Origin of this host), with and without JavaScript.
+      const host = 'localhost:80';
+      for (const url of ['/prefs', '/prefs.data']) {
+        const ok = await app.inject({ method: 'POST', url, headers: { ...form, cookie, host, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }, payload: payload(csrf) });
+        assert.ok(ok.statusCode < 400, `${url}: ${ok.statusCode}`);
+        assert.ok(([] as string[]).concat(ok.headers['set-cookie'] ?? []).some((c) => c.startsWith('gp_prefs=')), url);
+      }
+      for (const [type, body] of [['application/json', '{"theme":"dark"}'], ['multipart/form-data; boundary=x', '--x--'], ['text/plain', 'theme=dark']]) {
+        const res = await app.inject({ method: 'POST', url: '/prefs', headers: { 'content-type': type, cookie }, payload: body });
+        assert.equal(res.statusCode, 415, type);
+        assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+        assert.equal(res.json().field, 'content-type');
+      }
+      // No CORS on the form, and a preflight for it is refused.
+      const pre = await app.inject({ method: 'OPTIONS', url: '/prefs', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      assert.ok(pre.statusCode >= 400);
+      assert.equal(pre.headers['access-control-allow-origin'], undefined);
+    });
+
+    it('answers HEAD on pages as GET without the body, and wrong methods with 405', async () => {
+      for (const url of ['/', '/ba/CISO', '/ba/NOPE']) {
+        const [get, head] = [await app.inject(url), await app.inject({ method: 'HEAD', url })];
+        assert.equal(head.statusCode, get.statusCode, url);
+        assert.equal(head.headers['content-type'], 'text/html; charset=utf-8', url);
+        assert.equal(head.body, '', url);
+      }
+      for (const [method, url, allow] of [['POST', '/', 'GET, HEAD'], ['PUT', '/ba/CISO', 'GET, HEAD'], ['DELETE', '/prefs', 'GET, HEAD, POST']] as const) {
+        const res = await app.inject({ method, url });
+        assert.equal(res.statusCode, 405, `${method} ${url}`);
+        assert.equal(res.headers.allow, allow, `${method} ${url}`);
+      }
     });
 
     it('serves badges, and problem+json naming the field for bad ones', async () => {

@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { needs } from './support/availability.ts';
 import { collectErrors, launchChromium } from './support/browser.ts';
 import { startSite, type Site } from './support/site.ts';
+import { formCredentials } from '../support/form-post.ts';
 
 const TOKYO = 'Asia/Tokyo';
 /** The page's own "14:00" style (en-GB, 24 h), computed here independently of the app's code. */
@@ -136,12 +137,13 @@ describe('times in the viewer\'s own zone', needs({ chromium: true }), () => {
       assert.ok(!/<script>alert|onerror=/.test(html), zone);
     }
     // The form (no JavaScript) too: a hostile zone is dropped and the redirect stays on this site.
+    const { cookie: csrfCookie, csrf } = await formCredentials(site.app);
     for (const [payload, zone, location] of [
       ['time=viewer&zone=Asia%2FTokyo&redirectTo=%2Fba%2FCISO', TOKYO, '/ba/CISO'],
       ['time=viewer&zone=%3Cscript%3E&redirectTo=%2F%2Fevil.example', null, '/'],
       ['time=viewer&zone=&redirectTo=%2F%5Cevil.example', null, '/'],
     ] as const) {
-      const res = await fetch(`${site.url}/prefs`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: payload });
+      const res = await fetch(`${site.url}/prefs`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie }, body: `${payload}&csrf=${csrf}` });
       assert.equal(res.status, 303, payload);
       assert.equal(res.headers.get('location'), location, payload);
       const cookie = res.headers.getSetCookie()[0] ?? '';

@@ -3,6 +3,8 @@ import { Form, isRouteErrorResponse, Links, Meta, NavLink, Outlet, Scripts, Scro
 import stylesUrl from './styles.css?url';
 import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
 import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
+import { webContext } from './lib/context.ts';
+import { CsrfField } from './components/csrf-field.tsx';
 
 export const links = () => [
   { rel: 'stylesheet', href: stylesUrl },
@@ -11,8 +13,8 @@ export const links = () => [
   { rel: 'apple-touch-icon', href: '/icon-192.png' },
 ];
 
-export function loader({ request }: LoaderFunctionArgs) {
-  return { prefs: parsePrefs(request.headers.get('cookie')) };
+export function loader({ request, context }: LoaderFunctionArgs) {
+  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: context.get(webContext).csrfToken };
 }
 
 function Settings({ prefs }: { prefs: Prefs }) {
@@ -27,6 +29,7 @@ function Settings({ prefs }: { prefs: Prefs }) {
     <details className="settings">
       <summary>Settings</summary>
       <Form method="post" action="/prefs" className="settings-form">
+        <CsrfField />
         <input type="hidden" name="redirectTo" value={location.pathname + location.search} />
         <input type="hidden" name="zone" ref={zoneField} defaultValue={prefs.zone ?? ''} />
         <label>Times shown in

@@ -13,6 +13,8 @@ export interface WebContext {
   api<T>(path: string): Promise<ApiResult<T>>;
   /** Like api(), for reference data (the BA list, one BA) that changes rarely: good answers cached five minutes. */
   reference<T>(path: string): Promise<ApiResult<T>>;
+  /** This visitor's anti-forgery token, rendered into every form that posts (see src/web/csrf.ts). */
+  csrfToken: string;
   /** Server clock, so tests and benchmarks can pin "now". */
   now(): Date;
   /** The request's structured logger (pino, with the request id). */

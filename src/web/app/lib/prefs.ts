@@ -64,12 +64,19 @@ export function serializePrefs(p: Prefs): string {
 
 const SELF = 'http://gridpulse.invalid';
 
+/** The site's pages a form may send the visitor back to (a new page that hosts a preferences form goes here too). */
+const RETURN_PAGES = [/^\/$/, /^\/ba$/, /^\/ba\/[A-Za-z0-9]{2,6}$/, /^\/compare$/, /^\/pipeline$/, /^\/methodology$/];
+
 /**
- * Only same-site paths may be redirected to after saving. The path is resolved as a browser resolves a
- * Location header (which drops tabs and newlines and reads `\` as `/`), so `/\t/evil.example` is refused too.
+ * Where to send the visitor after saving: a page of this site, else `/`. The value is first resolved as a
+ * browser resolves a Location header against a fixed base (dropping tabs and newlines, reading `\` as `/`,
+ * removing `.` and `..` segments, decoding nothing else), then its path must be one of the site's pages
+ * exactly: `/.//evil.example`, which resolves to the path `//evil.example`, is refused like `//evil.example`.
+ * The answer is rebuilt from the parsed path and query only, so it can never name another host.
  */
 export function safeRedirect(to: unknown): string {
   if (typeof to !== 'string' || !to.startsWith('/')) return '/';
   const url = URL.parse(to, SELF);
-  return url?.origin === SELF ? url.pathname + url.search + url.hash : '/';
+  if (url?.origin !== SELF || !RETURN_PAGES.some((page) => page.test(url.pathname))) return '/';
+  return url.pathname + url.search;
 }

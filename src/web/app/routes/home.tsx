@@ -3,6 +3,7 @@ import { webContext, type WebContext } from '../lib/context.ts';
 import type { Ba, NowAll, NowRow, PipelineFreshness } from '../lib/api-types.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
 import { ConsumptionChip } from '../components/intensity-chip.tsx';
+import { CsrfField } from '../components/csrf-field.tsx';
 import { fmtMw, fmtPct } from '../lib/format.ts';
 import { intensityLegend } from '../lib/scale.ts';
 import { usePrefs } from '../lib/use-zone.ts';
@@ -71,6 +72,7 @@ export default function Home() {
           <p>Your balancing authority: <Link to={`/ba/${mine.ba}`}><strong>{mine.ba}</strong> {mine.name}</Link> <ConsumptionChip value={mine.intensity} flags={mine.intensityFlags} /> <Freshness dataThrough={mine.dataThrough} status={mine.freshness?.status} lagMinutes={mine.freshness?.lagMinutes} timeZone={mine.timeZone} now={now} /></p>
         ) : <p>Pick your balancing authority to see it here and in the menu.</p>}
         <Form method="post" action="/prefs" className="inline-form">
+          <CsrfField />
           <input type="hidden" name="redirectTo" value="/" />
           <label>Default BA <select name="ba" defaultValue={prefs.ba ?? ''}>
             <option value="">none</option>
