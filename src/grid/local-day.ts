@@ -1,4 +1,4 @@
-import { HOUR_MS } from './time.ts';
+import { HOUR_MS, inEra } from './time.ts';
 
 /** One BA-local calendar day as a UTC range of hour starts: 23, 24 or 25 hours around DST changes. */
 export interface LocalDay { date: string; timeZone: string; from: Date; to: Date; hours: number }
@@ -69,7 +69,9 @@ export function latestCompleteDay(now: Date, timeZone: string): string {
   return addDays(localDateOf(now, timeZone), -1);
 }
 
-/** True for a real calendar date in `YYYY-MM-DD`. */
+/** True for a real calendar date in `YYYY-MM-DD` inside GridPulse's era (time.ts ERA). */
 export function isCalendarDate(s: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const ms = Date.parse(`${s}T00:00:00Z`);
+  return inEra(ms) && new Date(ms).toISOString().startsWith(s);
 }

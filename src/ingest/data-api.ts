@@ -7,7 +7,7 @@ import { ensureSeries, getSeriesByKey, getSeriesByRef, parseSeriesRef, seriesKey
 import { addReason, commitObservations, CONFLICT_REASON, quality, reportConflicts, settleDuplicates } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
-import { ISO_DATETIME } from '../grid/time.ts';
+import { ERA, ISO_DATETIME } from '../grid/time.ts';
 import { CONTROL_CHARACTER_MESSAGE, noControlCharacters } from '../platform/input-guard.ts';
 
 /** Largest batch the data API takes in one request. */
@@ -23,7 +23,7 @@ const hourStart = z.string()
   .refine((s) => ISO_DATETIME.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 instant with its zone, such as 2025-08-01T17:00:00Z')
   .transform((s) => new Date(s))
   .refine((d) => d.getTime() % 3_600_000 === 0, 'must be the start of an hour (UTC)')
-  .refine((d) => d.getTime() >= Date.UTC(2000, 0, 1) && d.getTime() <= Date.now() + MAX_FUTURE_MS, 'must be between 2000 and 14 days from now');
+  .refine((d) => d.getTime() >= ERA.from && d.getTime() <= Date.now() + MAX_FUTURE_MS, 'must be between 2000 and 14 days from now');
 
 /** One row of a batch: a series by key, or by (ba, type, subtype); ts is the START of the hour. */
 export const observationRow = z.object({

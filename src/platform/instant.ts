@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERA, ERA_TEXT, inEra } from '../grid/time.ts';
 
 /**
  * The one reader of the instants the HTTP API takes (every datetime query parameter, and the datetimes of the
@@ -15,7 +16,8 @@ import { z } from 'zod';
  * Refused, with the reason:
  * - `2022-03-01T15:30:00 01:00`: a `+` sent unencoded in a query string arrives as a space (form encoding), so
  *   the offset's sign is lost; the message says to encode it as `%2B`;
- * - impossible dates and times (2022-02-30, 25:00) and anything else.
+ * - impossible dates and times (2022-02-30, 25:00), dates outside GridPulse's era (time.ts ERA: the year 0000,
+ *   negative and six-digit years) and anything else.
  */
 
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/;
@@ -34,6 +36,9 @@ export function parseInstant(text: string): ParsedInstant {
   const m = INSTANT.exec(text);
   if (!m) return { error: `'${text}' is not ${INSTANT_HINT}` };
   const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const outside = { error: `'${text}' is outside the dates GridPulse answers about (${ERA_TEXT})` };
+  // Date.UTC reads the years 0–99 as 1900–1999: out-of-era years are refused before any date arithmetic
+  if (year! < new Date(ERA.from).getUTCFullYear() - 1 || year! > new Date(ERA.to).getUTCFullYear()) return outside;
   const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
   const wall = Date.UTC(year!, month! - 1, day!, hour, minute, second, millis);
   const check = new Date(wall);
@@ -43,11 +48,13 @@ export function parseInstant(text: string): ParsedInstant {
     return { error: `'${text}' is not a valid date and time` };
   }
   const sign = m[9];
-  if (sign === undefined) return { ms: wall };
-  const offsetHours = Number(m[10]), offsetMinutes = Number(m[11]);
-  if (offsetHours > 23 || offsetMinutes > 59) return { error: `'${text}' has an impossible UTC offset` };
-  const offset = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
-  return { ms: wall - offset };
+  let ms = wall;
+  if (sign !== undefined) {
+    const offsetHours = Number(m[10]), offsetMinutes = Number(m[11]);
+    if (offsetHours > 23 || offsetMinutes > 59) return { error: `'${text}' has an impossible UTC offset` };
+    ms -= (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  }
+  return inEra(ms) ? { ms } : outside;
 }
 
 /**
