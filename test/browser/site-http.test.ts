@@ -47,7 +47,8 @@ for (const target of testDatabases()) {
       await migrate(db);
       const logger = pino({ level: 'silent' });
       const end = Math.floor(Date.now() / HOUR) * HOUR;
-      await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'CISO'))!], new Date(end - 48 * HOUR), 48);
+      // nine days: the forecast track record scores an hour only beside both naive references (same hour yesterday and a week before)
+      await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'CISO'))!], new Date(end - 9 * 24 * HOUR), 9 * 24);
       app = await buildApp({ db, logger, cache });
       await app.listen({ port: 0, host: '127.0.0.1' });
       const addr = app.server.address();
