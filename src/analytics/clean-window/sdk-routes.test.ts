@@ -163,7 +163,8 @@ for (const target of testDatabases()) {
       const cases: Array<[string, string, RegExp]> = [
         ['dataStartAt=2022-07-19T11:00:00Z', 'dataStartAt', /within the forecast.*2022-07-19T12:00:00.000Z to 2022-07-20T06:00:00.000Z/],
         ['dataEndAt=2022-07-20T07:00:00Z', 'dataEndAt', /within the forecast/],
-        ['dataStartAt=1999-01-01T00:00:00Z&dataEndAt=1999-01-02T00:00:00Z', 'dataStartAt', /within the forecast/],
+        ['dataStartAt=2001-01-01T00:00:00Z&dataEndAt=2001-01-02T00:00:00Z', 'dataStartAt', /within the forecast/],
+        ['dataStartAt=1999-01-01T00:00:00Z&dataEndAt=1999-01-02T00:00:00Z', 'dataStartAt', /outside the dates GridPulse answers about/],
         ['dataStartAt=2022-07-19T15:00:00Z&dataEndAt=2022-07-19T15:00:00Z', 'dataEndAt', /after dataStartAt/],
         ['dataStartAt=2022-07-19T15:30:00+01:00', 'dataStartAt', /%2B/],
       ];
