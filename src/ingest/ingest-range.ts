@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { EiaClient } from './eia-client.ts';
 import type { EiaRoute } from './eia-schema.ts';
-import { PointStore, type OnStored } from './store-points.ts';
-import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRun, type RunTotals } from './run-ledger.ts';
-import { checkTouched } from './check-runner.ts';
-import { saveRawPage, type RawPage } from './raw-pages.ts';
+import type { OnStored } from './store-points.ts';
+import type { RunTotals } from './run-ledger.ts';
+import type { RawPage } from './raw-pages.ts';
+import { LocalIngestStore, type IngestRun, type IngestStore } from './ingest-store.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
 
 const DAY = 86_400_000;
@@ -51,16 +51,16 @@ export function dayChunks(from: Date, to: Date): Array<[Date, Date]> {
  * repeat harmless), so nothing is lost or doubled.
  */
 export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise<RunTotals & { runId: number }> {
-  const { db, client, signal } = deps;
-  const runId = await startRun(db, req.kind ?? 'cli', 'eia', runParams(req));
-  await deps.onRunStarted?.(runId);
-  const logger = deps.logger.child({ runId });
-  const skip = req.resume ? await finishedChunks(db, req.resume) : new Set<string>();
-  if (req.resume) {
-    await markResumed(db, runId, req.resume);
-    logger.info({ resumes: req.resume, finishedChunks: skip.size }, 'resuming run');
-  }
-  const store = new PointStore(db, logger, 'eia', deps.onStored ? { onStored: deps.onStored } : {});
+  const store = new LocalIngestStore(deps.db, deps.logger, { onStored: deps.onStored });
+  const totals = await ingestInto(store, deps, req);
+  return { ...totals, runId: totals.runId as number };
+}
+
+/** ingestRange into any IngestStore: the local database or, for the off-site worker, GridPulse's data API. */
+export async function ingestInto(store: IngestStore, deps: Omit<IngestDeps, 'db' | 'onStored'>, req: IngestRequest): Promise<RunTotals & { runId: number | string }> {
+  const { client, signal } = deps;
+  const run = await store.openRun(req.kind ?? 'cli', runParams(req), { resume: req.resume, onRunStarted: deps.onRunStarted });
+  const { logger, skip } = run;
   const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
   const before = { ...client.stats };
   const chunks = dayChunks(req.from, req.to);
@@ -73,35 +73,34 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
         logger.warn({ done, total }, 'run aborted; resume it to continue');
         break outer;
       }
-      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ db, client, store, logger, runId, totals, signal }, route, req.bas, from, to);
-      await heartbeat(db, runId, totals);
+      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ client, run, logger, totals, signal }, route, req.bas, from, to);
+      await run.heartbeat(totals);
       deps.onProgress?.(++done, total);
     }
   }
-  await checkTouched({ db, logger }, totals, { bas: req.bas, from: req.from, to: req.to, runId });
   totals.requests = client.stats.requests - before.requests;
   totals.retries = client.stats.retries - before.retries;
-  await finishRun(db, runId, totals);
+  await run.finish(totals, { bas: req.bas, from: req.from, to: req.to });
   logger.info({ ...totals, errors: totals.errors.length }, 'ingest run finished');
-  return { ...totals, runId };
+  return { ...totals, runId: run.id };
 }
 
-interface ChunkContext { db: Db; client: EiaClient; store: PointStore; logger: Logger; runId: number; totals: RunTotals; signal: AbortSignal | undefined }
+interface ChunkContext { client: EiaClient; run: IngestRun; logger: Logger; totals: RunTotals; signal: AbortSignal | undefined }
 
 /** One route for one day: every page stored as it arrives; checkpointed only when all pages landed. */
 async function ingestChunk(c: ChunkContext, route: EiaRoute, bas: string[], from: Date, to: Date): Promise<void> {
   let rows = 0;
   try {
-    const onRaw = (p: RawPage) => saveRawPage(c.db, c.runId, p);
+    const onRaw = (p: RawPage) => c.run.saveRaw(p);
     for await (const page of c.client.fetch(route, { bas, from, to }, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) {
       rows += page.length;
       c.totals.fetched += page.length;
-      const r = await c.store.store(page);
+      const r = await c.run.store(page);
       c.totals.inserted += r.inserted;
       c.totals.updated += r.updated;
       c.totals.rejected += r.rejected;
     }
-    await recordChunk(c.db, c.runId, route, from, rows);
+    await c.run.chunkDone(route, from, rows);
   } catch (err) {
     c.totals.errors.push(`${route} ${from.toISOString()}: ${(err as Error).message}`);
     c.logger.error({ route, from, err: (err as Error).message }, 'chunk failed');
