@@ -259,8 +259,8 @@ for (const target of testDatabases()) {
         assert.equal((await call('POST', `/api/v1/data/runs/${id}/finish`, finish, other)).statusCode, 404);
         assert.equal((await call('POST', `/api/v1/data/runs/${id}/finish`, { ...finish, fetched: -1 })).statusCode, 400);
         const closed = await call('POST', `/api/v1/data/runs/${id}/finish`, finish);
-        assert.deepEqual({ status: closed.statusCode, ...closed.json<object>() },
-          { status: 200, runId: opened.json<{ runId: number }>().runId, id, status: 'succeeded', fetched: 6, inserted: 1, updated: 0, rejected: 5, errors: 0 } as never);
+        assert.deepEqual({ http: closed.statusCode, ...closed.json<object>() },
+          { http: 200, runId: opened.json<{ runId: number }>().runId, id, status: 'succeeded', fetched: 6, inserted: 1, updated: 0, rejected: 5, errors: 0 });
         const twice = await call('POST', `/api/v1/data/runs/${id}/finish`, { ...finish, rejected: 9 });
         assert.deepEqual(twice.json(), closed.json(), 'closing again changes nothing');
         const routes = await call('GET', '/api/v1/data/latest/routes', undefined);
