@@ -216,6 +216,8 @@ for (const target of testDatabases()) {
         await assert.rejects(remoteWorkerCommand(config, { remote: server.url, key: token, spool: spoolFile, once: true }), /refused the worker key \(401\)/);
         await assert.rejects(remoteWorkerCommand(config, { remote: server.url, spool: spoolFile, once: true }), /needs a worker key: --key KEY or GRIDPULSE_API_KEY/);
         await assert.rejects(remoteWorkerCommand(loadConfig({}), { remote: server.url, key: token, once: true }), /set EIA_API_KEY/);
+        await assert.rejects(remoteWorkerCommand(config, { remote: server.url, key: 'not-a-key', spool: spoolFile, once: true }), /--key \(GRIDPULSE_API_KEY\): a worker key as printed by/);
+        await assert.rejects(remoteWorkerCommand(config, { remote: 'ftp://x', key: token, spool: spoolFile, once: true }), /--remote \(GRIDPULSE_API_URL\): an http\(s\) URL/);
       } finally { await w.store.close(); w.spool.close(); await server.app.close(); await db.close(); }
     });
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { Config } from '../platform/config.ts';
+import { loadConfig, type Config } from '../platform/config.ts';
 import { EiaClient } from '../ingest/eia-client.ts';
 import { GridPulseApi } from '../ingest/remote/api-client.ts';
 import { Spool } from '../ingest/remote/spool.ts';
@@ -27,6 +27,10 @@ export async function remoteWorkerCommand(config: Config, opts: RemoteWorkerOpti
   if (!url) throw new Error('the off-site worker needs the GridPulse URL: --remote URL or GRIDPULSE_API_URL');
   if (!key) throw new Error('the off-site worker needs a worker key: --key KEY or GRIDPULSE_API_KEY (create one on the server: gridpulse keys create --role worker)');
   if (!config.EIA_API_KEY) throw new Error('the off-site worker fetches EIA-930 itself: set EIA_API_KEY');
+  // --remote and --key are checked as their environment variables are
+  try { loadConfig({ GRIDPULSE_API_URL: url, GRIDPULSE_API_KEY: key }); } catch (err) {
+    throw new Error(`${(err as Error).message.replace('GRIDPULSE_API_URL', '--remote (GRIDPULSE_API_URL)').replace('GRIDPULSE_API_KEY', '--key (GRIDPULSE_API_KEY)')}`, { cause: err });
+  }
   const logger = pino({ level: config.LOG_LEVEL }).child({ role: 'remote-worker' });
   const api = new GridPulseApi({ baseUrl: url, key, logger });
   const spool = new Spool(spoolPath(config, opts));
