@@ -83,8 +83,8 @@ for (const target of testDatabases()) {
     let reference: Db;
     let dir: string;
     const eiaClient = () => new EiaClient({ baseUrl: eiaUrl, apiKey: EIA_KEY, logger, minIntervalMs: 0, timeoutMs: 2000, retries: 2, pageSize: 50 });
-    const remote = (url: string, key: string, spoolFile: string) => {
-      const api = new GridPulseApi({ baseUrl: url, key, logger, retries: 2, minTimeoutMs: 5, maxTimeoutMs: 20, timeoutMs: 2000 });
+    const remote = (url: string, key: string, spoolFile: string, Api: typeof GridPulseApi = GridPulseApi) => {
+      const api = new Api({ baseUrl: url, key, logger, retries: 2, minTimeoutMs: 5, maxTimeoutMs: 20, timeoutMs: 2000 });
       const spool = new Spool(spoolFile);
       return { api, spool, store: new RemoteIngestStore(api, spool, logger, { redrainMs: 20 }) };
     };
@@ -134,26 +134,31 @@ for (const target of testDatabases()) {
       let server = await serve(db);
       const { token } = await createApiKey(db, { role: 'worker', name: 'pi-garage' });
       const file = join(dir, 'b.sqlite');
-      let w = remote(server.url, token, file);
-      let closing: Promise<void> | undefined;
-      const t = await ingestInto(w.store, {
-        client: eiaClient(), logger,
-        // after the first day's three routes, GridPulse goes away for the rest of the run
-        onProgress: (done) => { if (done === 3) closing = server.app.close(); },
-      }, { ...RANGE, kind: 'cli' });
-      await closing;
-      assert.deepEqual(t.errors, [], 'EIA fetching went on while GridPulse was down');
-      await assert.rejects(w.store.flush(), ApiUnreachable);
-      const queued = w.store.counts().queued;
-      assert.ok(queued >= 7, `the later days' batches and the close are spooled (${queued})`);
-      const partial = (await snapshot(db)).length;
-      assert.ok(partial > 0 && partial < 2 * HOURS * 7, `only the first part reached the server (${partial} rows)`);
-      // the worker restarts too: the spool is a file, not memory
-      await w.store.close();
-      w.spool.close();
-      server = await serve(db, server.port);
-      w = remote(server.url, token, file);
+      // GridPulse goes away once it has taken the run's open and its first three batches
+      let gone: () => void;
+      const wentAway = new Promise<void>((resolve) => { gone = resolve; });
+      class Cut extends GridPulseApi {
+        private batches = 0;
+        override async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+          if (path === '/api/v1/data/observations' && ++this.batches === 4) { await server.app.close(); gone(); }
+          return super.request<T>(method, path, body);
+        }
+      }
+      let w = remote(server.url, token, file, Cut);
       try {
+        const t = await ingestInto(w.store, { client: eiaClient(), logger }, { ...RANGE, kind: 'cli' });
+        await wentAway;
+        assert.deepEqual(t.errors, [], 'EIA fetching went on while GridPulse was down');
+        await assert.rejects(w.store.flush(), ApiUnreachable);
+        const queued = w.store.counts().queued;
+        assert.ok(queued >= 7, `the later days' batches and the close are spooled (${queued})`);
+        const partial = (await snapshot(db)).length;
+        assert.ok(partial > 0 && partial <= 3 * 50, `only the first three batches (pages of 50) reached the server (${partial} rows)`);
+        // the worker restarts too: the spool is a file, not memory
+        await w.store.close();
+        w.spool.close();
+        server = await serve(db, server.port);
+        w = remote(server.url, token, file);
         assert.equal(w.store.counts().queued, queued);
         await w.store.flush();
         assert.deepEqual(w.store.counts(), { queued: 0, refused: 0 });
