@@ -40,7 +40,7 @@ for (const target of testDatabases()) {
 
     it('the repair migration turns runs stored as JSON strings back into objects and arrays', async () => {
       const [r] = await db.query<{ id: number }>(`INSERT INTO ingest_runs (kind, source, params, errors) VALUES ('cli', 'eia', to_jsonb('{"a":1}'::text), to_jsonb('["x"]'::text)) RETURNING id`);
-      const repair = readFileSync(new URL('../../migrations/0017_ledger_json_objects.sql', import.meta.url), 'utf8');
+      const repair = readFileSync(new URL('../../migrations/0018_ledger_json_objects.sql', import.meta.url), 'utf8');
       for (const stmt of repair.replace(/^\s*--.*$/gm, '').split(';').map((x) => x.trim()).filter(Boolean)) await db.query(stmt);
       const [after] = await db.query<{ p: string; e: string; a: string }>(`SELECT jsonb_typeof(params) AS p, jsonb_typeof(errors) AS e, params->>'a' AS a FROM ingest_runs WHERE id = $1`, [r!.id]);
       assert.deepEqual({ ...after }, { p: 'object', e: 'array', a: '1' });
