@@ -19,6 +19,7 @@ import { Spool } from '../src/ingest/remote/spool.ts';
 import { RemoteIngestStore } from '../src/ingest/remote/remote-store.ts';
 import { remoteHourlyJob } from '../src/ingest/remote/remote-worker.ts';
 import { remoteWorkerCommand } from '../src/cli/remote-worker-command.ts';
+import { CONFLICT_REASON } from '../src/ingest/store-points.ts';
 import { testDatabases, type TestDb } from './support/databases.ts';
 import { FakeEia, regionRows, type FakeRow } from './support/fake-eia-server.ts';
 
@@ -276,6 +277,63 @@ for (const target of testDatabases()) {
         assert.equal((await call('GET', '/api/v1/data/gaps?since=yesterday', undefined)).statusCode, 400);
         assert.equal((await server.app.inject({ url: '/api/v1/data/gaps' })).statusCode, 401);
       } finally { await server.app.close(); await db.close(); }
+    });
+
+    it('asks EIA only for the hours each BA reports, from the server\'s registry, as a local ingest does', async () => {
+      const db = await openDb(target);
+      const server = await serve(db);
+      const { token } = await createApiKey(db, { role: 'worker' });
+      // BANC begins reporting on 07-02 (BA-local, Pacific): 07-02T07:00Z, hour-ending label 07-02T08
+      await db.query(`UPDATE balancing_authorities SET reporting_since = '2025-07-02' WHERE code = 'BANC'`);
+      const w = remote(server.url, token, join(dir, 'g.sqlite'));
+      const firstAsked = (ba: string) => eia.requests.filter((u) => u.pathname.includes('region') && u.searchParams.getAll('facets[respondent][]').includes(ba))
+        .map((u) => u.searchParams.get('start')!).sort()[0];
+      try {
+        eia.requests = [];
+        await ingestInto(w.store, { client: eiaClient(), logger }, { ...RANGE, routes: ['region'], kind: 'cli' });
+        assert.equal(firstAsked('BANC'), '2025-07-01T01', 'before the registry was read: the whole range (the server clips its plan and gaps itself)');
+        await w.store.loadRegistry();
+        eia.requests = [];
+        await ingestInto(w.store, { client: eiaClient(), logger }, { ...RANGE, routes: ['region'], kind: 'cli' });
+        assert.equal(firstAsked('BANC'), '2025-07-02T08');
+        assert.equal(firstAsked('CISO'), '2025-07-01T01');
+        await w.store.flush();
+        const [banc] = await db.query<{ first: Date | string }>(`SELECT min(o.ts) AS first FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'BANC.demand'`);
+        assert.equal(new Date(banc!.first).toISOString(), '2025-07-01T00:00:00.000Z', 'the first run stored what EIA gave');
+      } finally { await w.store.close(); w.spool.close(); await server.app.close(); await db.close(); }
+    });
+
+    it('counts a worker run\'s batches under the one duplicate rule, and its close arrives even with a newline in an error', async () => {
+      const db = await openDb(target);
+      const server = await serve(db);
+      const { token } = await createApiKey(db, { role: 'worker' });
+      const w = remote(server.url, token, join(dir, 'f.sqlite'));
+      try {
+        const run = await w.store.openRun('cli', { bas: ['CISO'], from: '2025-07-01T00:00:00.000Z', to: '2025-07-01T23:00:00.000Z', routes: ['region'] });
+        const at = (h: number) => new Date(Date.UTC(2025, 6, 1, h));
+        const counts = await run.store([
+          { route: 'region', ba: 'CISO', code: 'D', ts: at(0), value: 21000 },
+          { route: 'region', ba: 'CISO', code: 'D', ts: at(0), value: 21000 },
+          { route: 'region', ba: 'CISO', code: 'D', ts: at(1), value: 1 },
+          { route: 'region', ba: 'CISO', code: 'D', ts: at(1), value: 2 },
+          { route: 'region', ba: 'CISO', code: 'XX', ts: at(2), value: 3 },
+        ], 'region 2025-07-01');
+        assert.deepEqual(counts, { inserted: 0, updated: 0, rejected: 1, duplicates: 0, conflicting: 0, reasons: { 'unknown region type': 1 } }, 'only the worker\'s own refusal is known before delivery');
+        await run.finish({ fetched: 5, inserted: 0, updated: 0, rejected: 1, requests: 1, retries: 0, errors: ['fuel 2025-07-01: EIA said\r\nno\tthanks'], reasons: counts.reasons },
+          { bas: ['CISO'], from: at(0), to: at(23) });
+        await w.store.flush();
+        assert.deepEqual(w.store.counts(), { queued: 0, refused: 0 }, 'nothing refused: the close reached GridPulse');
+        const [r] = await db.query<Record<string, unknown>>(
+          `SELECT status, rows_fetched, rows_inserted, rows_rejected, rows_duplicate, rows_conflicting, rejections, errors, jsonb_typeof(rejections) AS rt, jsonb_typeof(errors) AS et FROM ingest_runs`);
+        assert.deepEqual({ ...r }, {
+          status: 'partial', rows_fetched: 5, rows_inserted: 1, rows_rejected: 3, rows_duplicate: 1, rows_conflicting: 2,
+          rejections: { 'unknown region type': 1, [CONFLICT_REASON]: 2 }, errors: ['fuel 2025-07-01: EIA said  no thanks'], rt: 'object', et: 'array',
+        });
+        const conflicts = await db.query<{ series_key: string; count: number }>(`SELECT series_key, count FROM quality_checks WHERE check_name = 'conflicting_duplicate'`);
+        assert.deepEqual(conflicts.map((c) => ({ ...c })), [{ series_key: 'CISO.demand', count: 1 }], 'the conflicting hour is a finding of the run');
+        const [kept] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'CISO.demand' AND o.ts = '2025-07-01T01:00Z'`);
+        assert.equal(kept!.n, 0, 'neither conflicting value is stored');
+      } finally { await w.store.close(); w.spool.close(); await server.app.close(); await db.close(); }
     });
   });
 }
