@@ -11,6 +11,7 @@ import { metricsServer } from '../platform/http.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
+import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
@@ -61,9 +62,22 @@ const program = new Command('gridpulse').description('GridPulse: open platform f
 program.command('start').description('every role in one process on the embedded defaults')
   .action(() => startWeb(loadConfig(), true).catch(fail));
 program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
-program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key)').action(async () => {
+program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key); with --remote, off-site through the data API')
+  .option('--remote <url>', 'run off-site: write to this GridPulse server through its data API only, never its database (or GRIDPULSE_API_URL)')
+  .option('--key <key>', 'the worker key for --remote (gridpulse keys create --role worker on the server; or GRIDPULSE_API_KEY)')
+  .option('--spool <path>', 'with --remote: the on-disk outbox that keeps fetched data while GridPulse is unreachable (default DATA_DIR/worker-spool.sqlite)')
+  .option('--once', 'with --remote: one hourly pass, then exit (1 if anything is still spooled)')
+  .action(async (opts: RemoteWorkerOptions) => {
   try {
     const config = loadConfig();
+    if (opts.remote || opts.key || config.GRIDPULSE_API_URL) {
+      const r = await remoteWorkerCommand(config, opts);
+      if (!r.stop) { process.exitCode = r.exitCode; return; }
+      const stop = async () => { await r.stop!(); process.exit(0); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return;
+    }
     const logger = pino({ level: config.LOG_LEVEL });
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     await migrate(db);

@@ -7,6 +7,11 @@ import { HttpProblem } from '../platform/problem.ts';
 import { requireApiKey } from '../auth/bearer.ts';
 import { ingestBatch, latestValues, MAX_BATCH_ROWS, MAX_LISTED_ERRORS } from './data-api.ts';
 import { SERIES_REF_MESSAGE, SERIES_REF_PATTERN, seriesMatches } from '../grid/series-repository.ts';
+import { finishWorkerRun, ingestWorkerBatch, openWorkerRun, runFinishBody, runOpenBody } from './data-runs.ts';
+import { EIA_ROUTES, storedCoverage } from './incremental-plan.ts';
+import { findGaps } from './gaps.ts';
+import { listBas } from '../grid/ba-repository.ts';
+import { isoInstant } from '../platform/instant.ts';
 
 const auth = 'Requires `Authorization: Bearer <key>` with a worker key (`gridpulse keys create --role worker`); '
   + 'a missing, malformed, unknown or revoked key gets 401 problem+json with `WWW-Authenticate: Bearer`.';
@@ -50,7 +55,11 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
           + `Whole-batch problems refuse everything: more than ${MAX_BATCH_ROWS} rows or a body over 8 MiB → 413; a body that is not `
           + '`{ "rows": [ … ] }` with at least one row → 400. Accepted rows go through the same quality checks as EIA data '
           + '(findings under `runId` at /api/v1/pipeline/checks) and announce their BAs on the change-event channel.',
-        body: z.object({ rows: z.array(z.unknown()).min(1).describe('observation rows (see description)') }),
+        body: z.object({
+          rows: z.array(z.unknown()).min(1).describe('observation rows (see description)'),
+          run: z.uuid().optional().describe('a worker run opened with POST /api/v1/data/runs: the rows are EIA-930 data fetched by the off-site worker, '
+            + 'named by ba, type and subtype and stored as EIA series exactly as a local EIA ingest stores them (quality set by the server); counted on that run'),
+        }),
         response: {
           200: z.object({
             runId: z.number().describe('ledger run of this batch (/api/v1/pipeline/runs)'),
@@ -66,7 +75,77 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
     }, async (req) => {
       const { rows } = req.body;
       if (rows.length > MAX_BATCH_ROWS) throw new HttpProblem(413, `rows: ${rows.length} rows; a batch takes at most ${MAX_BATCH_ROWS} (split it)`, 'rows');
-      return ingestBatch({ db, logger: req.log as unknown as Logger }, rows, { keyId: req.apiKey!.id });
+      const deps = { db, logger: req.log as unknown as Logger };
+      if (req.body.run !== undefined) return ingestWorkerBatch(deps, req.body.run, rows, req.apiKey!);
+      return ingestBatch(deps, rows, { keyId: req.apiKey!.id });
+    });
+
+    r.post('/api/v1/data/runs', {
+      schema: {
+        security: [{ workerKey: [] }],
+        summary: 'Open a run of the off-site worker (gridpulse worker --remote) in the ingestion ledger',
+        description: `${auth}\n\nThe worker names the run with its own UUID, so it can queue the open, the batches `
+          + '(`POST /api/v1/data/observations` with `run`) and the close (`POST /api/v1/data/runs/{id}/finish`) on disk while GridPulse is '
+          + 'unreachable and send them in order later; opening an id again returns the same run (200, `created: false`). The run appears at '
+          + '/api/v1/pipeline/runs and on /pipeline as kind "<kind> (worker <key name>)", source eia, with `params.apiKey`. 400 names the field at fault.',
+        body: runOpenBody,
+        response: {
+          200: z.object({ runId: z.number().describe('ledger id'), id: z.string(), created: z.boolean() }),
+          201: z.object({ runId: z.number().describe('ledger id'), id: z.string(), created: z.boolean() }),
+        },
+      },
+    }, async (req, reply) => {
+      const opened = await openWorkerRun(db, req.body, req.apiKey!, req.log as unknown as Logger);
+      return reply.code(opened.created ? 201 : 200).send(opened);
+    });
+
+    r.post('/api/v1/data/runs/:id/finish', {
+      schema: {
+        security: [{ workerKey: [] }],
+        summary: 'Close a run of the off-site worker: quality checks on its range, then its ledger row',
+        description: `${auth} The quality checks run over the run's BAs and hours when it stored anything, as after a local ingest; `
+          + 'status is succeeded (no errors), partial (errors, something stored) or failed. Inserted, updated and rejected rows are the server\'s '
+          + 'counts of the run\'s batches (plus `rejected`, rows the worker could not map). Closing again changes nothing. Unknown run → 404.',
+        params: z.object({ id: z.uuid() }),
+        body: runFinishBody,
+        response: {
+          200: z.object({ runId: z.number(), id: z.string(), status: z.string(), fetched: z.number(), inserted: z.number(), updated: z.number(), rejected: z.number(), errors: z.number() }),
+          404: problem,
+        },
+      },
+    }, async (req) => finishWorkerRun({ db, logger: req.log as unknown as Logger }, req.params.id, req.body, req.apiKey!));
+
+    r.get('/api/v1/data/latest/routes', {
+      schema: {
+        security: [{ workerKey: [] }],
+        summary: 'The newest stored hour of every active BA\'s EIA routes (what an incremental fetch should start from)',
+        description: `${auth} One entry per active BA and route (region: demand, net generation, total interchange; fuel; interchange: BA-to-BA), `
+          + 'with the newest stored hour (start, ISO UTC) of its series of `source` (default eia), the day-ahead forecast left out (it reaches past now); '
+          + '`newest` is null when nothing is stored. The off-site worker plans each hourly pass from this, BA by BA and route by route.',
+        querystring: z.object({ source: z.enum(['eia', 'simulated', 'external']).default('eia') }),
+        response: { 200: z.object({ data: z.array(z.object({ ba: z.string(), route: z.enum(EIA_ROUTES as ['region', 'fuel', 'interchange']), newest: z.string().nullable() })) }) },
+      },
+    }, async (req) => {
+      const bas = (await listBas(db)).map((b) => b.code);
+      const coverage = await storedCoverage(db, req.query.source, bas);
+      return { data: coverage.map((c) => ({ ...c, newest: c.newest?.toISOString() ?? null })) };
+    });
+
+    r.get('/api/v1/data/gaps', {
+      schema: {
+        security: [{ workerKey: [] }],
+        summary: 'Missing hours of the stored EIA (or simulated) series, merged per BA and route',
+        description: `${auth} The gap detection of the daily job (hours between a series' first and last stored hour with no row; a stored null `
+          + 'is not a gap), since `since` (default: the whole store). `from`/`to` are hour starts, inclusive. The off-site worker backfills from this.',
+        querystring: z.object({
+          since: isoInstant.transform((s) => new Date(s)).optional(),
+          source: z.enum(['eia', 'simulated']).default('eia'),
+        }),
+        response: { 200: z.object({ data: z.array(z.object({ ba: z.string(), route: z.string(), from: z.string(), to: z.string(), hours: z.number() })) }) },
+      },
+    }, async (req) => {
+      const gaps = (await findGaps(db, { since: req.query.since })).filter((g) => g.source === req.query.source);
+      return { data: gaps.map((g) => ({ ba: g.ba, route: g.route, from: g.from.toISOString(), to: g.to.toISOString(), hours: g.hours })) };
     });
 
     r.get('/api/v1/data/series/:id/latest', {

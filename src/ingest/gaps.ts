@@ -4,6 +4,9 @@ import { getBas } from '../grid/ba-repository.ts';
 import { clipToActive } from '../grid/active-dates.ts';
 import { HOUR_MS } from '../grid/time.ts';
 
+/** SQL: the EIA route (region, fuel, interchange) that feeds a series `s` by its type. */
+export const ROUTE_OF_TYPE = `CASE s.type WHEN 'generation_by_fuel' THEN 'fuel' WHEN 'ba_interchange' THEN 'interchange' ELSE 'region' END`;
+
 /** Consecutive missing hours of one BA and route (hour starts, inclusive). */
 export interface Gap { ba: string; route: EiaRoute; source: 'eia' | 'simulated'; from: Date; to: Date; hours: number }
 
@@ -25,7 +28,7 @@ export async function findGaps(db: Db, opts: { since?: Date | undefined; until?:
        GROUP BY o.series_id
      ), missing AS (
        SELECT DISTINCT s.ba_code, s.source,
-              CASE s.type WHEN 'generation_by_fuel' THEN 'fuel' WHEN 'ba_interchange' THEN 'interchange' ELSE 'region' END AS route, g.ts
+              ${ROUTE_OF_TYPE} AS route, g.ts
        FROM spans sp JOIN series s ON s.id = sp.series_id
        CROSS JOIN LATERAL generate_series(sp.lo, sp.hi, interval '1 hour') AS g(ts)
        WHERE sp.n < extract(epoch FROM sp.hi - sp.lo) / 3600 + 1

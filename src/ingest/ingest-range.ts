@@ -2,12 +2,11 @@ import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import { IncompleteReadError, type EiaClient } from './eia-client.ts';
 import type { EiaPoint, EiaRoute } from './eia-schema.ts';
-import { PointStore, type OnStored } from './store-points.ts';
-import { finishedChunks, finishRun, heartbeat, markResumed, recordChunk, startRun, tally, type RunTotals } from './run-ledger.ts';
-import { checkTouched } from './check-runner.ts';
-import { saveRawPage, type RawPage } from './raw-pages.ts';
+import type { OnStored } from './store-points.ts';
+import { tally, type RunTotals } from './run-ledger.ts';
+import type { RawPage } from './raw-pages.ts';
+import { LocalIngestStore, type IngestRun, type IngestStore } from './ingest-store.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
-import { getBas } from '../grid/ba-repository.ts';
 import { activeRequests } from '../grid/active-dates.ts';
 
 const DAY = 86_400_000;
@@ -53,21 +52,21 @@ export function dayChunks(from: Date, to: Date): Array<[Date, Date]> {
  * repeat harmless), so nothing is lost or doubled.
  */
 export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise<RunTotals & { runId: number }> {
-  const { db, client, signal } = deps;
-  const runId = await startRun(db, req.kind ?? 'cli', 'eia', runParams(req));
-  await deps.onRunStarted?.(runId);
-  const logger = deps.logger.child({ runId });
-  const skip = req.resume ? await finishedChunks(db, req.resume) : new Set<string>();
-  if (req.resume) {
-    await markResumed(db, runId, req.resume);
-    logger.info({ resumes: req.resume, finishedChunks: skip.size }, 'resuming run');
-  }
-  const store = new PointStore(db, logger, 'eia', { runId, ...(deps.onStored ? { onStored: deps.onStored } : {}) });
+  const store = new LocalIngestStore(deps.db, deps.logger, { onStored: deps.onStored });
+  const totals = await ingestInto(store, deps, req);
+  return { ...totals, runId: totals.runId as number };
+}
+
+/** ingestRange into any IngestStore: the local database or, for the off-site worker, GridPulse's data API. */
+export async function ingestInto(store: IngestStore, deps: Omit<IngestDeps, 'db' | 'onStored'>, req: IngestRequest): Promise<RunTotals & { runId: number | string }> {
+  const { client, signal } = deps;
+  const run = await store.openRun(req.kind ?? 'cli', runParams(req), { resume: req.resume, onRunStarted: deps.onRunStarted });
+  const { logger, skip } = run;
   const totals: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [], duplicates: 0, conflicting: 0, reasons: {} };
   const before = { ...client.stats };
   const chunks = dayChunks(req.from, req.to);
   // each day asks only for the BAs (and hours) inside their EIA-930 reporting dates
-  const registry = new Map((await getBas(db, req.bas)).map((b) => [b.code, b]));
+  const registry = await store.registry(req.bas);
   const total = chunks.length * req.routes.length;
   let done = 0;
   outer: for (const [from, to] of chunks) {
@@ -77,20 +76,19 @@ export async function ingestRange(deps: IngestDeps, req: IngestRequest): Promise
         logger.warn({ done, total }, 'run aborted; resume it to continue');
         break outer;
       }
-      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ db, client, store, logger, runId, totals, signal }, route, from, activeRequests(req.bas, registry, from, to));
-      await heartbeat(db, runId, totals);
+      if (!skip.has(`${route}|${from.toISOString()}`)) await ingestChunk({ client, run, logger, totals, signal }, route, from, activeRequests(req.bas, registry, from, to));
+      await run.heartbeat(totals);
       deps.onProgress?.(++done, total);
     }
   }
-  await checkTouched({ db, logger }, totals, { bas: req.bas, from: req.from, to: req.to, runId });
   totals.requests = client.stats.requests - before.requests;
   totals.retries = client.stats.retries - before.retries;
-  await finishRun(db, runId, totals);
+  await run.finish(totals, { bas: req.bas, from: req.from, to: req.to });
   logger.info({ ...totals, errors: totals.errors.length }, 'ingest run finished');
-  return { ...totals, runId };
+  return { ...totals, runId: run.id };
 }
 
-interface ChunkContext { db: Db; client: EiaClient; store: PointStore; logger: Logger; runId: number; totals: RunTotals; signal: AbortSignal | undefined }
+interface ChunkContext { client: EiaClient; run: IngestRun; logger: Logger; totals: RunTotals; signal: AbortSignal | undefined }
 
 /**
  * One route for one day (starting `day`), as one request per group of BAs sharing active hours: the
@@ -107,14 +105,14 @@ async function ingestChunk(c: ChunkContext, route: EiaRoute, day: Date, requests
   const keep = async (points: EiaPoint[]) => {
     rows += points.length;
     c.totals.fetched += points.length;
-    tally(c.totals, await c.store.store(points, batch));
+    tally(c.totals, await c.run.store(points, batch));
   };
   try {
-    const onRaw = (p: RawPage) => saveRawPage(c.db, c.runId, p);
+    const onRaw = (p: RawPage) => c.run.saveRaw(p);
     for (const q of requests) {
       for await (const page of c.client.fetch(route, q, { onRaw, ...(c.signal ? { signal: c.signal } : {}) })) await keep(page);
     }
-    await recordChunk(c.db, c.runId, route, day, rows);
+    await c.run.chunkDone(route, day, rows);
   } catch (err) {
     c.totals.errors.push(`${route} ${from.toISOString()}: ${(err as Error).message}`);
     c.logger.error({ route, from, err: (err as Error).message }, err instanceof IncompleteReadError ? 'day-route failed: EIA pages did not add up; not checkpointed' : 'chunk failed');

@@ -230,7 +230,9 @@ for (const target of testDatabases()) {
       await store.store(Array.from({ length: 48 }, (_, h) => ({ route: 'region' as const, ba: 'CISO', code: 'DF', ts: hourAt(h), value: 20000 + h })));
       eia.requests = [];
       await incrementalIngest({ db, logger, config: loadConfig({ EIA_API_KEY: KEY, EIA_API_URL: baseUrl }) }, new Date('2025-09-02T00:40Z'));
-      const starts = eia.requests.map((u) => u.searchParams.get('start')!).sort();
+      // planned per BA and route: CISO's region route from its own newest observed hour
+      const starts = eia.requests.filter((u) => u.pathname.includes('region-data') && u.searchParams.getAll('facets[respondent][]').includes('CISO'))
+        .map((u) => u.searchParams.get('start')!).sort();
       // since = 09-01 23:00 − 48 h = 08-30 23:00 (hour start), i.e. the hour-ending label 08-31T00
       assert.equal(starts[0], '2025-08-31T00');
     });

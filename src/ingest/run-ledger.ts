@@ -1,6 +1,9 @@
 import type { Db } from '../platform/db.ts';
 import { addReason, type StoreCounts } from './store-points.ts';
 
+// JSON goes into the jsonb columns as text cast to jsonb: handed to a jsonb parameter as is, the
+// PostgreSQL driver encodes the (already JSON) string once more and stores a jsonb string, not the object.
+
 /**
  * A run's counts. `rejected` includes `conflicting` (rows refused because one batch gave their
  * series and hour different values); `duplicates` are exact repeats stored once, not rejections;
@@ -23,7 +26,7 @@ export function tally(t: RunTotals, c: StoreCounts): void {
 }
 
 export async function startRun(db: Db, kind: string, source: string, params: unknown): Promise<number> {
-  const [r] = await db.query<{ id: number }>('INSERT INTO ingest_runs (kind, source, params) VALUES ($1, $2, $3) RETURNING id', [kind, source, JSON.stringify(params)]);
+  const [r] = await db.query<{ id: number }>('INSERT INTO ingest_runs (kind, source, params) VALUES ($1, $2, $3::text::jsonb) RETURNING id', [kind, source, JSON.stringify(params)]);
   return r!.id;
 }
 
@@ -31,26 +34,24 @@ export async function finishRun(db: Db, id: number, t: RunTotals): Promise<void>
   const status = t.errors.length === 0 ? 'succeeded' : t.inserted + t.updated > 0 ? 'partial' : 'failed';
   await db.query(
     `UPDATE ingest_runs SET status = $2, finished_at = now(), rows_fetched = $3, rows_inserted = $4, rows_updated = $5,
-       rows_rejected = $6, requests = $7, retries = $8, errors = $9, rows_duplicate = $10, rows_conflicting = $11, rejections = $12 WHERE id = $1`,
+       rows_rejected = $6, requests = $7, retries = $8, errors = $9::text::jsonb, rows_duplicate = $10, rows_conflicting = $11, rejections = $12::text::jsonb WHERE id = $1`,
     [id, status, t.fetched, t.inserted, t.updated, t.rejected, t.requests, t.retries, JSON.stringify(t.errors), t.duplicates ?? 0, t.conflicting ?? 0, JSON.stringify(t.reasons ?? {})]);
 }
 
-/** The newest runs, for /api/v1/pipeline/runs; jsonb columns (params, errors, rejections) come back as JSON on both drivers. */
-export async function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
-  const rows = await db.query<Record<string, unknown>>(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
+/** The newest runs, for /api/v1/pipeline/runs; jsonb columns (params, errors, rejections) are stored as JSON objects and arrays on both drivers (see above). */
+export function listRuns(db: Db, limit: number): Promise<Record<string, unknown>[]> {
+  return db.query<Record<string, unknown>>(`SELECT id, kind, source, params, status, started_at AS "startedAt", finished_at AS "finishedAt",
       rows_fetched AS "rowsFetched", rows_inserted AS "rowsInserted", rows_updated AS "rowsUpdated",
       rows_rejected AS "rowsRejected", rows_duplicate AS "rowsDuplicate", rows_conflicting AS "rowsConflicting", rejections, requests, retries, errors,
       heartbeat_at AS "heartbeatAt", resumed_from AS "resumedFrom"
     FROM ingest_runs ORDER BY id DESC LIMIT $1`, [limit]);
-  const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
-  return rows.map((r) => ({ ...r, params: json(r.params), errors: json(r.errors), rejections: json(r.rejections) }));
 }
 
 /** Running totals and a heartbeat, so a killed run leaves its numbers and can be told from a live one. */
 export async function heartbeat(db: Db, id: number, t: RunTotals): Promise<void> {
   await db.query(
-    `UPDATE ingest_runs SET heartbeat_at = now(), rows_fetched = $2, rows_inserted = $3, rows_updated = $4, rows_rejected = $5, errors = $6,
-       rows_duplicate = $7, rows_conflicting = $8, rejections = $9
+    `UPDATE ingest_runs SET heartbeat_at = now(), rows_fetched = $2, rows_inserted = $3, rows_updated = $4, rows_rejected = $5, errors = $6::text::jsonb,
+       rows_duplicate = $7, rows_conflicting = $8, rejections = $9::text::jsonb
      WHERE id = $1 AND status = 'running'`,
     [id, t.fetched, t.inserted, t.updated, t.rejected, JSON.stringify(t.errors), t.duplicates ?? 0, t.conflicting ?? 0, JSON.stringify(t.reasons ?? {})]);
 }
@@ -93,13 +94,13 @@ export async function markAbandonedRuns(db: Db, staleMinutes = 15): Promise<numb
 /** The newest unfinished (partial, failed) run of a kind with exactly these parameters, if any. */
 export async function findResumable(db: Db, kind: string, params: unknown): Promise<number | undefined> {
   const [r] = await db.query<{ id: number }>(
-    `SELECT id FROM ingest_runs WHERE kind = $1 AND params = $2::jsonb AND status IN ('partial', 'failed') ORDER BY id DESC LIMIT 1`,
+    `SELECT id FROM ingest_runs WHERE kind = $1 AND params = $2::text::jsonb AND status IN ('partial', 'failed') ORDER BY id DESC LIMIT 1`,
     [kind, JSON.stringify(params)]);
   return r?.id;
 }
 
 /** Whether run `id` is a run of this kind with exactly these parameters; undefined when there is no such run id. */
 export async function hasParams(db: Db, id: number, kind: string, params: unknown): Promise<boolean | undefined> {
-  const [r] = await db.query<{ same: boolean }>('SELECT kind = $2 AND params = $3::jsonb AS same FROM ingest_runs WHERE id = $1', [id, kind, JSON.stringify(params)]);
+  const [r] = await db.query<{ same: boolean }>('SELECT kind = $2 AND params = $3::text::jsonb AS same FROM ingest_runs WHERE id = $1', [id, kind, JSON.stringify(params)]);
   return r?.same;
 }

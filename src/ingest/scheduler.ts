@@ -8,6 +8,7 @@ import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
 import { loadSimulatedGrid } from './simulated-grid.ts';
 import { findGaps } from './gaps.ts';
+import { planIncremental, storedCoverage } from './incremental-plan.ts';
 import { enqueueGaps, processBackfills } from './backfill.ts';
 import { runQualityChecks } from './check-runner.ts';
 import { pruneRawPages } from './raw-pages.ts';
@@ -18,7 +19,7 @@ import { HOUR_MS as HOUR } from '../grid/time.ts';
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
 /** History a first run fills: the forecasts need two usable weeks after their one-week lag, so four weeks. */
-const SIMULATED_HISTORY_DAYS = 28;
+export const SIMULATED_HISTORY_DAYS = 28;
 
 /**
  * Runs fn only in the process that wins an advisory lock, so N workers run a job once. On
@@ -44,20 +45,23 @@ export async function runOnce(db: Db, lockKey: number, fn: () => Promise<void>):
 
 /** One incremental pass: EIA from each BA's newest hour minus the revision window, or the simulated grid up to now. */
 export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Promise<void> {
-  const { db, logger, config } = deps;
+  const { db, logger } = deps;
   const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
-  // the newest OBSERVED hour: the day-ahead forecast reaches past now, and counting it would cut
-  // the revision window short by its lead (late generation and interchange would never be re-read)
-  const [newest] = await db.query<{ ts: Date | string | null }>(
-    `SELECT max(ts) AS ts FROM latest_observations WHERE source = $1 AND type <> 'forecast'`, [config.EIA_API_KEY ? 'eia' : 'simulated']);
-  const fallback = lastHour.getTime() - SIMULATED_HISTORY_DAYS * 24 * HOUR;
-  const since = newest?.ts ? Math.max(fallback, new Date(newest.ts).getTime() - REVISION_WINDOW_HOURS * HOUR) : fallback;
   const bas = await listBas(db);
   const client = eiaClient(deps);
   if (client) {
-    await ingestRange({ db, client, logger }, { bas: bas.map((b) => b.code), from: new Date(since), to: lastHour, routes: ['region', 'fuel', 'interchange'], kind: 'hourly' });
+    // per BA and route from what is stored, never from one global newest hour (the off-site worker plans the same way)
+    const coverage = await storedCoverage(db, 'eia', bas.map((b) => b.code));
+    for (const req of planIncremental(coverage, lastHour, { revisionHours: REVISION_WINDOW_HOURS, historyDays: SIMULATED_HISTORY_DAYS })) {
+      await ingestRange({ db, client, logger }, { ...req, kind: 'hourly' });
+    }
     return;
   }
+  // the newest OBSERVED hour: the day-ahead forecast reaches past now, and counting it would cut
+  // the revision window short by its lead (late generation and interchange would never be re-read)
+  const [newest] = await db.query<{ ts: Date | string | null }>(
+    `SELECT max(ts) AS ts FROM latest_observations WHERE source = 'simulated' AND type <> 'forecast'`);
+  const fallback = lastHour.getTime() - SIMULATED_HISTORY_DAYS * 24 * HOUR;
   const from = newest?.ts ? new Date(newest.ts).getTime() + HOUR : fallback;
   const hours = Math.floor((lastHour.getTime() - from) / HOUR) + 1;
   if (hours <= 0) return;

@@ -14,6 +14,8 @@ const schema = z.object({
   RAW_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),
+  GRIDPULSE_API_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://gridpulse.lan:3000' }).optional().describe('`gridpulse worker --remote`: the GridPulse server the off-site worker writes to'),
+  GRIDPULSE_API_KEY: z.string().regex(/^gp_[0-9a-f]{12}_\S+$/, 'a worker key as printed by `gridpulse keys create --role worker` (gp_…)').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

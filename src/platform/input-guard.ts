@@ -18,6 +18,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** True when a string has no control character (usable as a zod refinement). */
 export const noControlCharacters = (s: string): boolean => !CONTROL.test(s);
+/** The text with each control character replaced by a space (for free text, such as an error message, sent to the API). */
+export const withoutControlCharacters = (s: string): string => s.replace(new RegExp(CONTROL.source, 'g'), ' ');
 export const CONTROL_CHARACTER_MESSAGE = 'control characters (such as NUL, tab or newline) are not allowed';
 
 /**
