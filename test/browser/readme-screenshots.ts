@@ -16,7 +16,13 @@ try {
   await page.goto(`${site.url}/ba/CISO`, { waitUntil: 'networkidle' });
   await page.waitForSelector('[data-chart="intensity"] canvas');
   await page.screenshot({ path: new URL('ba-page.png', OUT).pathname, clip: { x: 0, y: 0, width: 1280, height: 1900 }, fullPage: true });
-  console.log(`saved ${new URL('home.png', OUT).pathname} and ${new URL('ba-page.png', OUT).pathname}`);
+  await page.goto(`${site.url}/?where=94110`, { waitUntil: 'networkidle' });
+  await page.screenshot({ path: new URL('where-desktop.png', OUT).pathname, clip: { x: 0, y: 0, width: 1280, height: 560 } });
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
+  const mobile = await phone.newPage();
+  await mobile.goto(`${site.url}/?where=94110`, { waitUntil: 'networkidle' });
+  await mobile.screenshot({ path: new URL('where-phone.png', OUT).pathname });
+  console.log(`saved home.png, ba-page.png, where-desktop.png and where-phone.png in ${OUT.pathname}`);
 } finally {
   await browser.close();
   await site.close();

@@ -68,6 +68,23 @@ for (const target of testDatabases()) {
       assert.match(res.body, /simulated/i);
     });
 
+    it('answers "how clean is my power" for a ZIP code in words, with the page\'s own API answer, and says what it cannot read', async () => {
+      const answer = (await app.inject('/api/v1/bas/CISO/answer?duration=PT3H')).json();
+      const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+      const page = await app.inject('/?where=94110');
+      assert.equal(page.statusCode, 200);
+      assert.ok(page.body.includes('94110, CA is served by California Independent System Operator (CISO).'), 'the place and its BA');
+      assert.ok(page.body.includes(html(answer.sentence)), `the answer in words: ${answer.sentence}`);
+      assert.match(answer.sentence, /^Now: \d+ g\/kWh/);
+      assert.ok(page.body.includes('href="/ba/CISO"'));
+      assert.ok((await app.inject('/ba/CISO')).body.includes(html(answer.sentence)), 'the BA page says the same at the top');
+      assert.ok((await app.inject('/?where=nowhere')).body.includes('Type a 5-digit ZIP code (94110) or a 2-letter state code (TX).'));
+      assert.ok((await app.inject('/?where=00000')).body.includes('GridPulse does not know 00000.'));
+      const houston = await app.inject('/?where=77002');
+      assert.ok(houston.body.includes('77002, TX is served by'), 'several BAs: the likeliest first');
+      assert.ok(houston.body.includes('also serves part of it.'));
+    });
+
     it('tells how the stored intensity forecasts did, once observed hours can score them', async () => {
       const end = Math.floor(Date.now() / HOUR) * HOUR;
       const dataThrough = new Date(end - 30 * HOUR);

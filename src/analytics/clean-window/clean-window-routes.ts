@@ -8,7 +8,8 @@ import { analyticsKey } from '../shared/analytics-cache.ts';
 import { HOUR_MS } from '../shared/hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensityBasis } from '../intensity/intensity.ts';
 import type { FactorSetName } from '../intensity/factors.ts';
-import { newestFuelHours } from '../intensity/now.ts';
+import { baNow, generationFreshness, newestFuelHours } from '../intensity/now.ts';
+import { HORIZON_HOURS, plainAnswer, USUAL_BAND, USUAL_DAYS } from './plain-answer.ts';
 import { cleanWindow, endOf, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { latestIntensityForecast } from './carbon-aware.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
@@ -75,6 +76,47 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
     });
   });
 
+  r.get('/api/v1/bas/:code/answer', {
+    schema: {
+      summary: 'How clean is the power now, and when to run a job: the answer in words',
+      description: 'A sentence such as "Now: 341 g/kWh, dirtier than usual for this hour. Cleanest 3 h in the next 24 h: 11:00–14:00, 38 % less than now." ' +
+        `and its parts. now: the newest hour with consumption-based intensity (lifecycle factors; an hour still waiting for interchange is skipped). usual: the median ` +
+        `of the same local hour over the previous ${USUAL_DAYS} days (about usual within ±${USUAL_BAND * 100} %). cleanest: the clean window of the job's ` +
+        `length in the stored intensity forecast for the next ${HORIZON_HOURS} hours. Clock times are in the BA's local time (where it lies). ${METHODOLOGY.envelope}`,
+      params: codeParams,
+      querystring: z.object({ duration: z.string().default('PT3H').describe('ISO 8601 duration of the job (PT15M to PT12H), e.g. PT3H for a dishwasher') }),
+      response: {
+        200: z.object({
+          ...envelope, unit: z.literal(INTENSITY_UNIT), duration: z.string(), timeZone: z.string().describe('IANA zone of the clock times in the sentence'),
+          now: z.object({ hour: z.string(), value: z.number() }).nullable(),
+          usual: z.object({ value: z.number(), days: z.number().describe('days with that hour measured') }).nullable(),
+          comparison: z.enum(['cleaner', 'about usual', 'dirtier']).nullable(),
+          cleanest: z.object({ start: z.string(), end: z.string(), avg: z.number(), savingsPct: nullableNumber }).nullable(),
+          sentence: z.string(),
+        }),
+      },
+    },
+  }, async (req) => {
+    const minutes = parseDurationMinutes(req.query.duration);
+    if (minutes === undefined || minutes < 15 || minutes > 12 * 60) throw new HttpProblem(400, 'duration: an ISO 8601 duration between PT15M and PT12H, e.g. PT3H', 'duration');
+    const code = req.params.code.toUpperCase();
+    return answer(req, analyticsKey(code, 'answer', minutes), (v) => generationTtl(v.dataThrough), async () => {
+      const ba = await getBa(db, code);
+      if (!ba) throw unknownBa(req.params.code);
+      const current = await baNow(db, code, generationFreshness);
+      const c = current?.intensity.consumption ?? null;
+      const now = c !== null && current?.hour ? { hour: new Date(current.hour), value: c }
+        : current?.latestConsumption?.value !== null && current?.latestConsumption ? { hour: new Date(current.latestConsumption.hour), value: current.latestConsumption.value } : null;
+      const [history, forecast] = now
+        ? await Promise.all([hourlyIntensity(db, code, new Date(now.hour.getTime() - USUAL_DAYS * 24 * HOUR_MS), now.hour, 'consumption', 'lifecycle'), latestIntensityForecast(db, code)])
+        : [undefined, undefined];
+      const plain = plainAnswer({ timeZone: ba.geographicTimeZone, now, history: history?.points ?? [], forecast: forecast?.points ?? [], durationMinutes: minutes });
+      return {
+        ba: code, source: current?.source ?? 'none', dataThrough: now?.hour.toISOString() ?? null, generatedAt: new Date().toISOString(),
+        unit: INTENSITY_UNIT, duration: formatDuration(minutes), timeZone: ba.geographicTimeZone, ...plain,
+      };
+    });
+  });
 }
 
 /**

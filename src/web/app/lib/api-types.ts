@@ -85,3 +85,19 @@ export interface PipelineRun {
 }
 export interface PipelineFreshness { data: Array<{ ba: string; type: string; newest: string; lagMinutes: number }> }
 export interface CheckFinding { id: number; runId: number; check: string; ba: string; series: string; from: string; to: string; severity: string; count: number; detail: unknown }
+
+/** GET /api/v1/bas/{code}/answer: the plain answer in words. */
+export interface PlainAnswer extends Envelope {
+  duration: string; timeZone: string;
+  now: { hour: string; value: number } | null;
+  usual: { value: number; days: number } | null;
+  comparison: 'cleaner' | 'about usual' | 'dirtier' | null;
+  cleanest: { start: string; end: string; avg: number; savingsPct: number | null } | null;
+  sentence: string;
+}
+
+/** GET /api/v1/locate: the balancing authorities serving a place. */
+export interface Located {
+  kind: 'zip' | 'county' | 'state' | 'point'; label: string; state: string; subregion: string | null; utility?: string;
+  ba: string | null; bas: Array<{ code: string; name: string | null; covered: boolean }>; multiple: boolean; note: string;
+}

@@ -1,7 +1,7 @@
 import { useMemo, type ReactNode } from 'react';
 import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
-import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, Pulse, SeriesFreshness } from '../lib/api-types.ts';
+import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, PlainAnswer, Pulse, SeriesFreshness } from '../lib/api-types.ts';
 import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
 import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
@@ -32,7 +32,7 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const to = latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(asked, 1), ba.timeZone);
   const range = `from=${from.toISOString()}&to=${to.toISOString()}`;
   // Every answer the page needs, requested at once (they are cached by the analytics layer).
-  const [now, pulse, bas, hourly, clean, forecast, duck, freshness, accuracy] = await Promise.all([
+  const [now, pulse, bas, hourly, clean, forecast, duck, freshness, accuracy, plain] = await Promise.all([
     web.api<BaNow>(`/api/v1/bas/${c}/now`),
     web.api<Pulse>(`/api/v1/bas/${c}/pulse${latest ? '' : `?date=${asked}`}`),
     web.reference<{ data: Array<{ code: string; name: string }> }>('/api/v1/bas'),
@@ -42,6 +42,7 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
     web.api<Duck>(`/api/v1/bas/${c}/duck?${range}`),
     web.api<SeriesFreshness>(`/api/v1/bas/${c}/freshness`),
     latest ? web.api<ForecastAccuracy>(`/api/v1/bas/${c}/forecast/accuracy?days=7`) : Promise.resolve(undefined),
+    latest ? web.api<PlainAnswer>(`/api/v1/bas/${c}/answer?duration=PT3H`) : Promise.resolve(undefined),
   ]);
   const today = localDate(web.now(), ba.timeZone);
   const date = !latest ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
@@ -49,6 +50,8 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
     ba, date, today, latest, from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
     current: part(now), pulse: part(pulse), hourly, clean: part(clean), forecast: forecast ? part(forecast) : null,
     accuracy: accuracy?.ok ? accuracy.data : null,
+    // the answer in words, computed once on the server (its clock times are text, so hydration cannot disagree)
+    plain: plain?.ok ? plain.data.sentence : null,
     duck: part(duck), freshness: part(freshness), bas: bas.ok ? bas.data.data.map((b) => ({ code: b.code, name: b.name })) : [],
   };
 }
@@ -260,6 +263,7 @@ export default function BaPage() {
         <span className="muted" title="EIA-930 reporting time zone: the BA's local days use it">{d.ba.region} · {d.ba.interconnection} · reports in {d.ba.timeZone}{d.ba.geographicTimeZone !== d.ba.timeZone ? ` (lies in ${d.ba.geographicTimeZone})` : ''}</span>
         {d.ba.retiredOn ? <span className="tag tag-retired" title="EIA retired this balancing authority: no newer hours will come">retired {d.ba.retiredOn}</span> : null}
       </div>
+      {d.plain ? <p className="plain-answer" role="status">{d.plain} <a href="#charts-h">the hours behind it</a></p> : null}
       <div className="toolbar">
         <BaPicker bas={d.bas} current={d.ba.code} date={d.latest ? null : d.date} />
         <Form method="get" className="inline-form" onChange={(e) => { const v = (e.currentTarget.elements.namedItem('date') as HTMLInputElement).value; if (v) void navigate(`?date=${v}`); }}>

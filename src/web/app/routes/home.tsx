@@ -1,6 +1,7 @@
-import { Form, Link, useLoaderData, useSearchParams, useSubmit, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
+import { Form, Link, useLoaderData, useNavigate, useSearchParams, useSubmit, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext, type WebContext } from '../lib/context.ts';
-import type { Ba, NowAll, NowRow, PipelineFreshness } from '../lib/api-types.ts';
+import type { Ba, Located, NowAll, NowRow, PipelineFreshness, PlainAnswer } from '../lib/api-types.ts';
+import { locateQuery, type WhereAnswer } from '../lib/where.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
 import { ConsumptionChip } from '../components/intensity-chip.tsx';
 import { CsrfField } from '../components/csrf-field.tsx';
@@ -30,15 +31,38 @@ async function fallbackRows(web: WebContext, now: Date): Promise<NowRow[]> {
   });
 }
 
-export async function loader({ context }: LoaderFunctionArgs) {
+async function whereAnswer(web: WebContext, params: URLSearchParams): Promise<WhereAnswer | null> {
+  const q = locateQuery(params);
+  if (!q) return null;
+  if ('error' in q) return { asked: q.asked, error: q.error, located: null, answer: null };
+  const located = await web.api<Located>(`/api/v1/locate?${q.query}`);
+  if (!located.ok) return { asked: q.asked, error: located.status === 404 ? `GridPulse does not know ${q.asked}.` : located.detail, located: null, answer: null };
+  const ba = located.data.ba;
+  const answer = ba ? await web.api<PlainAnswer>(`/api/v1/bas/${ba}/answer?duration=PT3H`) : undefined;
+  return { asked: q.asked, error: null, located: located.data, answer: answer?.ok ? answer.data : null };
+}
+
+export async function loader({ context, request }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   const now = web.now();
-  const answer = await web.api<NowAll>('/api/v1/now');
-  if (answer.ok) return { rows: answer.data.data, notice: null, now: now.toISOString() };
+  const [answer, where] = await Promise.all([web.api<NowAll>('/api/v1/now'), whereAnswer(web, new URL(request.url).searchParams)]);
+  if (answer.ok) return { rows: answer.data.data, notice: null, now: now.toISOString(), where };
   return {
-    rows: await fallbackRows(web, now), now: now.toISOString(),
+    rows: await fallbackRows(web, now), now: now.toISOString(), where,
     notice: `Current intensity, demand and renewable share need the analytics endpoint /api/v1/now, which answered: ${answer.detail}. Showing balancing authorities and the newest stored hour only.`,
   };
+}
+
+function WherePanel({ where }: { where: WhereAnswer }) {
+  if (where.error || !where.located) return <p className="notice" role="status">{where.error}</p>;
+  const l = where.located;
+  return (
+    <div className="where-answer" role="status">
+      {where.answer ? <p className="plain-answer">{where.answer.sentence}</p> : null}
+      <p>{l.note}{l.subregion ? ` eGRID subregion ${l.subregion}.` : ''}{l.utility ? ` Utility: ${l.utility}.` : ''}</p>
+      {l.ba ? <p><Link to={`/ba/${l.ba}`}>See {l.ba} hour by hour</Link>{l.multiple ? <> · or {l.bas.filter((b) => b.covered && b.code !== l.ba).map((b, i) => <span key={b.code}>{i ? ', ' : ''}<Link to={`/ba/${b.code}`}>{b.code}</Link></span>)}</> : null}</p> : null}
+    </div>
+  );
 }
 
 function SortHeader({ k, label, params }: { k: SortKey; label: string; params: URLSearchParams }) {
@@ -54,7 +78,8 @@ function SortHeader({ k, label, params }: { k: SortKey; label: string; params: U
 }
 
 export default function Home() {
-  const { rows, notice, now } = useLoaderData<typeof loader>();
+  const { rows, notice, now, where } = useLoaderData<typeof loader>();
+  const navigate = useNavigate();
   const [params] = useSearchParams();
   const submit = useSubmit();
   const prefs = usePrefs();
@@ -67,6 +92,15 @@ export default function Home() {
     <>
       <h1>The US grid, hour by hour</h1>
       {notice ? <p className="notice" role="status">{notice}</p> : null}
+      <section className="where" aria-labelledby="where-h">
+        <h2 id="where-h">How clean is my power now, and when should I run the dishwasher?</h2>
+        <Form method="get" className="inline-form" role="search">
+          <label>Where are you? <input name="where" inputMode="text" autoComplete="postal-code" defaultValue={where?.asked === 'your location' ? '' : where?.asked ?? ''} placeholder="ZIP code or state: 94110, TX" maxLength={12} /></label>
+          <button type="submit">Tell me</button>
+          <button type="button" onClick={() => navigator.geolocation?.getCurrentPosition((p) => void navigate(`/?lat=${p.coords.latitude.toFixed(4)}&lon=${p.coords.longitude.toFixed(4)}`))}>Use my location</button>
+        </Form>
+        {where ? <WherePanel where={where} /> : null}
+      </section>
       <section className="mine" aria-label="Your balancing authority">
         {mine ? (
           <p>Your balancing authority: <Link to={`/ba/${mine.ba}`}><strong>{mine.ba}</strong> {mine.name}</Link> <ConsumptionChip value={mine.intensity} flags={mine.intensityFlags} /> <Freshness dataThrough={mine.dataThrough} status={mine.freshness?.status} lagMinutes={mine.freshness?.lagMinutes} timeZone={mine.timeZone} now={now} /></p>
