@@ -13,7 +13,7 @@ import { HORIZON_HOURS, plainAnswer, USUAL_BAND, USUAL_DAYS } from './plain-answ
 import { cleanWindow, endOf, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
 import { latestIntensityForecast } from './carbon-aware.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
-import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, unknownBa } from '../shared/route-support.ts';
+import { codeParams, envelope, isoInstant, nullableNumber, rangeOf, routeAnswer, unknownBa, iso, rangeKey } from '../shared/route-support.ts';
 import { generationTtl } from '../shared/route-support.ts';
 import type { CarbonDeps } from '../intensity/intensity-routes.ts';
 
@@ -22,8 +22,6 @@ import type { CarbonDeps } from '../intensity/intensity-routes.ts';
 export const MAX_DAYS = { production: 366, consumption: 31 } as const;
 const window = z.object({ start: z.string(), end: z.string(), avg: z.number().describe('time-weighted average intensity, gCO2eq/kWh') });
 
-const iso = (d: Date | null) => d?.toISOString() ?? null;
-const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
 
 export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
   const { db, cache } = deps;

@@ -10,7 +10,7 @@ import { newestFuelHours } from '../intensity/now.ts';
 import { averageOverPeriod } from './clean-window.ts';
 import { intensityRunAsOf, intensityRunPoints, sdkBest, sdkEmissionsData, sdkForecast, sdkHours, type SdkEmissionsData, type SdkHour } from './carbon-aware.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
-import { generationTtl, isoInstant, routeAnswer } from '../shared/route-support.ts';
+import { generationTtl, isoInstant, routeAnswer, iso, rangeKey } from '../shared/route-support.ts';
 import { MAX_DAYS, type CarbonDeps } from '../intensity/intensity-routes.ts';
 
 /**
@@ -26,8 +26,6 @@ import { MAX_DAYS, type CarbonDeps } from '../intensity/intensity-routes.ts';
  */
 export const NOW_LOOKBACK_HOURS = 72;
 
-const iso = (d: Date | null) => d?.toISOString() ?? null;
-const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
 
 export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
   const { db, cache } = deps;

@@ -11,7 +11,7 @@ import { loadBaHours } from '../shared/hourly.ts';
 import { hourlyIntensity, INTENSITY_FLAGS, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness } from './now.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
-import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa } from '../shared/route-support.ts';
+import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa, iso, rangeKey } from '../shared/route-support.ts';
 
 export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
 
@@ -19,10 +19,8 @@ export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
 export const MAX_DAYS = { production: 366, consumption: 31 } as const;
 const freshness = z.object({ status: z.enum(FRESHNESS_STATUSES).describe('fresh, late or stale against EIA\'s usual delay; retired for a BA past its EIA-930 retirement'), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
 
-const iso = (d: Date | null) => d?.toISOString() ?? null;
 /** The flags of one intensity value: what its inputs lack. */
 export const intensityFlags = z.array(z.enum(INTENSITY_FLAGS)).describe(`${METHODOLOGY.flags} ${METHODOLOGY.expected}`);
-const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
 
 export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): Promise<void> {
   const { db, cache } = deps;

@@ -86,9 +86,10 @@ export function productionPoints(ts: readonly Date[], fuels: Readonly<Record<str
 export interface SeriesSpan { first: number; last: number }
 
 /**
- * How long after a series' newest value it still counts as expected (its absence flagged, not read as "none"):
- * EIA-930 publishes BA-to-BA interchange up to two days after generation; a series silent for longer than a
- * week is taken to have ended (a retired neighbour, a fuel code EIA stopped using).
+ * How long after a fuel series' newest value it still counts as expected (its absence flagged, not read as
+ * "none"): a fuel silent for longer than a week is taken to have ended (a fuel code EIA stopped using, the last
+ * plant of a fuel retired). BA-to-BA interchange never ends that way: a pair stays expected until either BA
+ * retires (registry), however late EIA publishes it (loadSpans).
  */
 export const EXPECTED_AFTER_LAST_MS = 7 * 24 * HOUR_MS;
 
@@ -291,12 +292,16 @@ async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean)
  */
 export async function loadSpans(db: Db, scope: SystemScope): Promise<NonNullable<SystemHours['spans']>> {
   const filter = scopeFilter(scope, 1);
-  const rows = await db.query<{ ba: string; type: string; subtype: string; first: number; last: number }>(
+  // an interchange pair ends when either BA retires: the end of the later of the two retirement days (UTC + 1 day)
+  const rows = await db.query<{ ba: string; type: string; subtype: string; first: number; last: number; ends: number | null }>(
     `${scope && 'reaching' in scope ? REACH(1) : ''}SELECT s.ba_code AS ba, s.type, s.subtype,
-            extract(epoch FROM f.ts)::float8 * 1000 AS first, extract(epoch FROM l.ts)::float8 * 1000 AS last
+            extract(epoch FROM f.ts)::float8 * 1000 AS first, extract(epoch FROM l.ts)::float8 * 1000 AS last,
+            extract(epoch FROM LEAST(b.retired_on, n.retired_on) + 2)::float8 * 1000 AS ends
        FROM series s
        CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts LIMIT 1) f
        CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) l
+       LEFT JOIN balancing_authorities b ON b.code = s.ba_code
+       LEFT JOIN balancing_authorities n ON s.type = 'ba_interchange' AND n.code = s.subtype
       WHERE ${filter.sql}`, filter.params);
   const spans: NonNullable<SystemHours['spans']> = { fuels: new Map(), interchange: new Map() };
   for (const r of rows) {
@@ -305,7 +310,10 @@ export async function loadSpans(db: Db, scope: SystemScope): Promise<NonNullable
     if (!record) target.set(r.ba, (record = {}));
     // several sources of one BA × subtype (eia and simulated): the union of their spans
     const prev = record[r.subtype];
-    const first = Number(r.first), last = Number(r.last);
+    const first = Number(r.first);
+    // interchange: expected up to its retirement end (expectedAt adds EXPECTED_AFTER_LAST_MS to `last`), or always
+    const last = r.type === 'generation_by_fuel' ? Number(r.last)
+      : r.ends === null ? Number.POSITIVE_INFINITY : Math.max(Number(r.last), Number(r.ends) - EXPECTED_AFTER_LAST_MS);
     record[r.subtype] = prev ? { first: Math.min(prev.first, first), last: Math.max(prev.last, last) } : { first, last };
   }
   return spans;

@@ -62,6 +62,24 @@ for (const target of testDatabases()) {
       assert.deepEqual(plain(production.points), [{ ts: at(1).toISOString(), value: 24, flags: [] }]);
     });
 
+    it('keeps waiting for interchange however late it is, until a BA of the pair retires', async () => {
+      // TVA and SOCO trade in hour 0; nine days later their fuel mix is published, their interchange still not
+      for (const h of [0, 9 * 24]) {
+        await seedHours(db, 'TVA', 'generation_by_fuel', 'WAT', at(h), [1_000]);
+        await seedHours(db, 'SOCO', 'generation_by_fuel', 'COL', at(h), [1_000]);
+      }
+      await seedHours(db, 'SOCO', 'ba_interchange', 'TVA', at(0), [1_000]);
+      await seedHours(db, 'TVA', 'ba_interchange', 'SOCO', at(0), [-1_000]);
+      const late = (await hourlyIntensity(db, 'TVA', at(9 * 24), at(9 * 24 + 1), 'consumption', 'lifecycle'))!;
+      assert.deepEqual({ value: late.points[0]!.value, flags: late.points[0]!.flags }, { value: null, flags: ['interchange-missing'] });
+      // PSCO traded with WACM, which EIA retired on 2026-03-31: after that its own generation is the whole answer
+      await seedHours(db, 'PSCO', 'generation_by_fuel', 'COL', new Date(Date.UTC(2026, 2, 30)), [500]);
+      await seedHours(db, 'PSCO', 'ba_interchange', 'WACM', new Date(Date.UTC(2026, 2, 30)), [0]);
+      await seedHours(db, 'PSCO', 'generation_by_fuel', 'COL', new Date(Date.UTC(2026, 3, 10)), [500]);
+      const after = (await hourlyIntensity(db, 'PSCO', new Date(Date.UTC(2026, 3, 10)), new Date(Date.UTC(2026, 3, 10, 1)), 'consumption', 'lifecycle'))!;
+      assert.deepEqual({ value: after.points[0]!.value, flags: after.points[0]!.flags }, { value: 820, flags: [] });
+    });
+
     it('flags a fuel series not published yet for the hour, in any range', async () => {
       for (const from of [at(0), at(1)]) {
         const nyis = (await hourlyIntensity(db, 'NYIS', from, at(2), 'production', 'lifecycle'))!;

@@ -23,6 +23,10 @@ export const envelope = {
   stale: z.boolean().describe('true when served from cache because the database failed'),
 };
 
+/** An instant as ISO text, or null. */
+export const iso = (d: Date | null) => d?.toISOString() ?? null;
+/** A range as part of a cache key. */
+export const rangeKey = (r: { from: Date; to: Date }) => `${r.from.toISOString()}:${r.to.toISOString()}`;
 export const unknownBa = (raw: string) => new HttpProblem(404, `unknown balancing authority '${raw}'`, 'code');
 
 /** `compute()` through the cache (see cachedAnswer), logging on the request's logger. */
