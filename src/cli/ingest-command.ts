@@ -10,11 +10,12 @@ import { findResumable, hasParams, markAbandonedRuns } from '../ingest/run-ledge
 import { replayDir } from '../ingest/replay.ts';
 import type { EiaRoute } from '../ingest/eia-schema.ts';
 import type { RunTotals } from '../ingest/run-ledger.ts';
+import { isCalendarDate } from '../grid/local-day.ts';
 
 const routeNames: Record<string, EiaRoute> = { region: 'region', fuel: 'fuel', interchange: 'interchange' };
 
 function day(s: string, flag: string): Date {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(Date.parse(s))) throw new Error(`${flag}: expected YYYY-MM-DD, got '${s}'`);
+  if (!isCalendarDate(s)) throw new Error(`${flag}: expected a real calendar date YYYY-MM-DD between 2000 and 2099, got '${s}'`);
   return new Date(`${s}T00:00:00Z`);
 }
 

@@ -8,6 +8,8 @@ import { addReason, commitObservations, CONFLICT_REASON, quality, reportConflict
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { ERA, ISO_DATETIME } from '../grid/time.ts';
+import { MAX_ABS_VALUE, VALUE_RANGE_REASON } from '../grid/values.ts';
+import { parseInstant } from '../platform/instant.ts';
 import { CONTROL_CHARACTER_MESSAGE, noControlCharacters } from '../platform/input-guard.ts';
 
 /** Largest batch the data API takes in one request. */
@@ -20,8 +22,8 @@ const MAX_FUTURE_MS = 14 * 86_400_000;
 export const SERIES_TYPES = ['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2'] as const;
 
 const hourStart = z.string()
-  .refine((s) => ISO_DATETIME.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 instant with its zone, such as 2025-08-01T17:00:00Z')
-  .transform((s) => new Date(s))
+  .refine((s) => ISO_DATETIME.test(s) && 'ms' in parseInstant(s), 'an ISO 8601 instant with its zone on a real date, such as 2025-08-01T17:00:00Z')
+  .transform((s) => new Date((parseInstant(s) as { ms: number }).ms))
   .refine((d) => d.getTime() % 3_600_000 === 0, 'must be the start of an hour (UTC)')
   .refine((d) => d.getTime() >= ERA.from && d.getTime() <= Date.now() + MAX_FUTURE_MS, 'must be between 2000 and 14 days from now');
 
@@ -32,7 +34,7 @@ export const observationRow = z.object({
   type: z.enum(SERIES_TYPES).optional(),
   subtype: z.string().regex(/^[A-Z0-9_]{0,12}$/, 'a fuel code or neighbour BA code (upper case), or empty').default(''),
   ts: hourStart,
-  value: z.number().nullable().describe('MW (MWh in the hour); null when the source has no value'),
+  value: z.number().refine((v) => Math.abs(v) <= MAX_ABS_VALUE, VALUE_RANGE_REASON).nullable().describe(`MW (MWh in the hour), at most ±${MAX_ABS_VALUE} in magnitude; null when the source has no value`),
   quality: z.enum(QUALITY).default('good'),
 }).superRefine((r, ctx) => {
   if (r.series !== undefined && (r.ba !== undefined || r.type !== undefined)) ctx.addIssue({ code: 'custom', path: ['series'], message: 'give series, or ba and type, not both' });

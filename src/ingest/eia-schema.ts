@@ -1,17 +1,20 @@
 import { z } from 'zod';
+import { parseInstant } from '../platform/instant.ts';
+import { parseObservationValue } from '../grid/values.ts';
 
 /** Values arrive as strings (API >= 2.1.6), numbers (older) or null; anything else is a malformed page. */
 const value = z.union([z.string(), z.number(), z.null()]).transform((v, ctx) => {
   if (v === null) return null;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n) || (typeof v === 'string' && v.trim() === '')) {
-    ctx.addIssue({ code: 'custom', message: `not a number: ${String(v)}` });
+  const n = parseObservationValue(v);
+  if (typeof n !== 'number') {
+    ctx.addIssue({ code: 'custom', message: `${n.reason}: ${String(v)}` });
     return z.NEVER;
   }
   return n;
 });
 
-const period = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}$/, 'hourly UTC period YYYY-MM-DDTHH');
+const period = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}$/, 'hourly UTC period YYYY-MM-DDTHH')
+  .refine((p) => periodStart(p) !== undefined, 'an hour-ending UTC period on a real calendar date, 2000 to 2099');
 
 export const regionRow = z.object({ period, respondent: z.string(), type: z.string(), value, 'value-units': z.string().optional() });
 export const fuelRow = z.object({ period, respondent: z.string(), fueltype: z.string(), value, 'value-units': z.string().optional() });
@@ -66,9 +69,17 @@ export function rowRejection(raw: unknown, err: unknown): string {
   return path ? `invalid ${path}` : 'invalid row';
 }
 
-/** EIA's hour-ending `YYYY-MM-DDTHH` label → the UTC start of that hour. */
+/** EIA's hour-ending `YYYY-MM-DDTHH` label → the UTC start of that hour; undefined for an impossible one (2022-02-30T05, T25, the year 0000). */
+export function periodStart(p: string): Date | undefined {
+  const end = parseInstant(`${p}:00:00Z`);
+  return 'ms' in end ? new Date(end.ms - 3_600_000) : undefined;
+}
+
+/** periodStart of a period already checked (the row schemas refuse impossible ones). */
 export function periodToStart(p: string): Date {
-  return new Date(Date.parse(`${p}:00:00Z`) - 3_600_000);
+  const start = periodStart(p);
+  if (!start) throw new Error(`impossible EIA period '${p}'`);
+  return start;
 }
 
 /** The UTC start of an hour → the EIA `YYYY-MM-DDTHH` label of that hour (its end). */

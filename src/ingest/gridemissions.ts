@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
-import { LOCAL_HOURLY, LOCAL_HOURLY_REASON, periodToStart, type EiaPoint, type EiaRoute } from './eia-schema.ts';
+import { LOCAL_HOURLY, LOCAL_HOURLY_REASON, periodStart, type EiaPoint, type EiaRoute } from './eia-schema.ts';
 import { addReason } from './store-points.ts';
-import { HOUR_MS } from '../grid/time.ts';
+import { parseObservationValue } from '../grid/values.ts';
 
 /** gridemissions' fuel column names that differ from EIA's `fueltype` codes (GAS is EIA's NG fuel). */
 const FUEL_ALIASES: Readonly<Record<string, string>> = { GAS: 'NG' };
@@ -58,22 +58,21 @@ function columnOfEba(name: string): Column | undefined {
  */
 function ebaStamp(cell: string): Date | { reason: string } {
   const bulk = /^(\d{4})(\d{2})(\d{2})T(\d{2})Z$/.exec(cell);
-  if (bulk) return new Date(Date.UTC(+bulk[1]!, +bulk[2]! - 1, +bulk[3]!, +bulk[4]!) - HOUR_MS);
+  if (bulk) return periodStart(`${bulk[1]}-${bulk[2]}-${bulk[3]}T${bulk[4]}`) ?? { reason: 'malformed timestamp (not a calendar date)' };
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.0+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(cell);
   if (!m) return { reason: 'malformed timestamp (expected an hour-ending UTC instant such as 2015-07-01 05:00:00+00:00)' };
   const [, date, hh, mm, ss, zone] = m as unknown as [string, string, string, string, string | undefined, string | undefined];
   if (zone === undefined) return { reason: 'timestamp without a UTC offset (expected e.g. 2015-07-01 05:00:00+00:00)' };
   if (!/^(Z|[+-]00:?00)$/.test(zone)) return { reason: LOCAL_HOURLY_REASON };
   if (mm !== '00' || (ss ?? '00') !== '00') return { reason: 'timestamp is not on the hour' };
-  const end = Date.parse(`${date}T${hh}:00:00Z`);
-  return Number.isNaN(end) ? { reason: 'malformed timestamp (not a calendar date)' } : new Date(end - HOUR_MS);
+  return periodStart(`${date}T${hh}`) ?? { reason: 'malformed timestamp (not a calendar date)' };
 }
 
 /** The E layout's `period` → the UTC start of the hour. */
 function ePeriod(cell: string): Date | { reason: string } {
   if (LOCAL_HOURLY.test(cell)) return { reason: LOCAL_HOURLY_REASON };
-  if (!PERIOD.test(cell) || Number.isNaN(Date.parse(`${cell}:00:00Z`))) return { reason: 'malformed period (expected hour-ending UTC YYYY-MM-DDTHH)' };
-  return periodToStart(cell);
+  const start = PERIOD.test(cell) ? periodStart(cell) : undefined;
+  return start ?? { reason: 'malformed period (expected hour-ending UTC YYYY-MM-DDTHH on a real date)' };
 }
 
 export type WideLayout = 'E' | 'EBA';
@@ -117,8 +116,8 @@ export function parseGridemissionsCsv(text: string): WideParse {
       if ('reason' in c) { addReason(reasons, c.reason); return; }
       const cell = cells[i];
       if (cell === undefined) { addReason(reasons, 'row has fewer cells than the header'); return; }
-      const value = cell === '' ? null : Number(cell);
-      if (value !== null && !Number.isFinite(value)) { addReason(reasons, 'value is not a number'); return; }
+      const value = cell === '' ? null : parseObservationValue(cell);
+      if (value !== null && typeof value !== 'number') { addReason(reasons, value.reason); return; }
       points.push({ ...c, ts, value });
     });
   }

@@ -83,7 +83,7 @@ for (const target of testDatabases()) {
       eia.rows.region = regionRows('CISO', new Date('2025-08-01T01:00Z'), 24, (h, t) => (h === 5 && t === 'D' ? 'n/a' : String(20000 + h)));
       try {
         const res = await ingestRange({ db, client: client(), logger }, { bas: ['CISO'], from: new Date('2025-08-01T00:00Z'), to: new Date('2025-08-01T23:00Z'), routes: ['region'] });
-        assert.match(res.errors.join(), /not a number: n\/a/);
+        assert.match(res.errors.join(), /not a decimal number: n\/a/);
         const pages = await loadRawPages(db, res.runId);
         assert.deepEqual(pages.map((p) => [p.offset, p.rows.length]), [[0, 50]]);
         assert.ok((pages[0]!.rows as Array<{ value: unknown }>).some((r) => r.value === 'n/a'), 'the page as received');

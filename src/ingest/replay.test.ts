@@ -51,7 +51,7 @@ describe('gridemissions wide CSV', () => {
 
   it('rejects local-hourly and malformed periods with their reason, and counts them', () => {
     const r = parseGridemissionsCsv(`${WIDE}\n2021-07-09T21-04,1,1,1,1,1,1,1,1,1\n2021-07-10T05,x,1,1,1,1,1,1,1,1`);
-    assert.deepEqual(r.reasons, { 'local-hourly periods are not supported': 9, 'value is not a number': 1 });
+    assert.deepEqual(r.reasons, { 'local-hourly periods are not supported': 9, 'value is not a decimal number': 1 });
     assert.equal(r.rejected, 10);
   });
 });
