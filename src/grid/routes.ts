@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryInt } from '../platform/query.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getBa, listBas } from './ba-repository.ts';
@@ -71,8 +72,8 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
         series: z.string().regex(SERIES_REF_PATTERN, SERIES_REF_MESSAGE).describe('series key (CISO.demand) or numeric series id, as listed by /api/v1/series'),
         from: isoInstant, to: isoInstant,
         format: z.enum(['json', 'csv']).default('json'),
-        limit: z.coerce.number().int().min(1).max(10000).default(1000),
-        offset: z.coerce.number().int().min(0).default(0),
+        limit: queryInt(1, 10000).default(1000),
+        offset: queryInt(0).default(0),
       }),
     },
   }, async (req, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryInt } from '../platform/query.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { listRuns } from './run-ledger.ts';
@@ -22,7 +23,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
         + 'series and hour different values; each such hour is also a `conflicting_duplicate` finding at /api/v1/pipeline/checks. '
         + '`rowsDuplicate`: exact repeats within a batch, stored once and not rejected. A run whose EIA pages did not add up after re-reading '
         + 'has the day-route in `errors` (status partial or failed) and is never recorded as complete.',
-      querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+      querystring: z.object({ limit: queryInt(1, 500).default(50) }),
     },
   }, async (req) => ({ data: await listRuns(db, req.query.limit) }));
 
@@ -48,13 +49,13 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
         + 'the hour was refused, `detail.choice` = refused, and keeps any value stored before). '
         + 'Values are MW (MWh per hour). `from`/`to` filters return findings overlapping that range.',
       querystring: z.object({
-        run: z.coerce.number().int().min(1).optional().describe('ledger run id'),
+        run: queryInt(1).optional().describe('ledger run id'),
         ba: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase()).optional(),
         check: z.enum(CHECK_NAMES).optional(),
         from: instant.optional(),
         to: instant.optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-        offset: z.coerce.number().int().min(0).default(0),
+        limit: queryInt(1, 1000).default(100),
+        offset: queryInt(0).default(0),
       }),
     },
   }, async (req) => {
@@ -72,8 +73,8 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
         + '`from`/`to` are hour starts, inclusive; `runId` is the ledger run that did the work.',
       querystring: z.object({
         status: z.enum(['queued', 'running', 'done', 'failed']).optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-        offset: z.coerce.number().int().min(0).default(0),
+        limit: queryInt(1, 1000).default(100),
+        offset: queryInt(0).default(0),
       }),
     },
   }, async (req) => {

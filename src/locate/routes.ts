@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryDecimal } from '../platform/query.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { listBas } from '../grid/ba-repository.ts';
@@ -31,8 +32,8 @@ const query = z.object({
   zip: z.string().regex(/^\d{5}$/, 'a 5-digit US ZIP code such as 94110').optional(),
   county: z.string().regex(/^\d{5}$/, 'a 5-digit county FIPS code such as 06001').optional(),
   state: z.string().regex(/^[A-Za-z]{2}$/, 'a 2-letter state code such as CA').optional(),
-  lat: z.coerce.number().min(-90).max(90).optional().describe('latitude, degrees north (with lon)'),
-  lon: z.coerce.number().min(-180).max(180).optional().describe('longitude, degrees east (with lat)'),
+  lat: queryDecimal(-90, 90).optional().describe('latitude, degrees north (with lon)'),
+  lon: queryDecimal(-180, 180).optional().describe('longitude, degrees east (with lat)'),
 });
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryInt } from '../../platform/query.ts';
 import type { Db } from '../../platform/db.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 import { getBa } from '../../grid/ba-repository.ts';
@@ -39,7 +40,7 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
       querystring: z.object({
         duration: z.string().default('PT1H').describe('ISO 8601 duration of the job, e.g. PT3H or PT90M (5 minutes to 3 days)'),
         from: isoInstant.optional(), to: isoInstant.optional(),
-        count: z.coerce.number().int().min(1).max(24).default(3).describe('how many non-overlapping best windows'),
+        count: queryInt(1, 24).default(3).describe('how many non-overlapping best windows'),
         basis: z.enum(['production', 'consumption']).default('consumption').describe(`production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption}`),
         factors: z.enum(['lifecycle', 'direct']).default('lifecycle').describe('emission factor set (see GET /emission-factors)'),
       }),

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryInt } from '../../platform/query.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 import { getBa } from '../../grid/ba-repository.ts';
 import { analyticsKey } from '../shared/analytics-cache.ts';
@@ -73,7 +74,7 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
       querystring: z.object({
         location: z.union([z.string(), z.array(z.string())]).optional().describe('EIA BA code(s), e.g. CISO'),
         dataStartAt: isoInstant.optional(), dataEndAt: isoInstant.optional(),
-        windowSize: z.coerce.number().int().min(1).max(4320).optional().describe('job length in minutes; default one forecast point'),
+        windowSize: queryInt(1, 4320).optional().describe('job length in minutes; default one forecast point'),
       }),
     },
   }, async (req) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryInt } from '../../platform/query.ts';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
 import type { Cache } from '../../platform/cache.ts';
@@ -157,7 +158,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + `${FALLBACK_RULE} `
         + `404 when no forecast is stored yet. format=csv gives one row per hour. ${METHODOLOGY.envelope}`,
       params: codeParams,
-      querystring: z.object({ hours: z.coerce.number().int().min(1).max(168).default(48), format: z.enum(['json', 'csv']).default('json') }),
+      querystring: z.object({ hours: queryInt(1, 168).default(48), format: z.enum(['json', 'csv']).default('json') }),
       response: {
         200: z.object({
           ...envelope, madeAt: z.string(), models: z.object({ demand: z.string().nullable(), intensity: z.string().nullable() }),
@@ -209,7 +210,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
         + 'seasonal naive (the same hour of the last observed day, and a week earlier), scored as `gridpulse forecast backtest` scores. Demand is scored against EIA demand; intensity against the consumption-based '
         + `lifecycle intensity it forecasts (gCO2eq/kWh). Forecast runs are kept 30 days. ${METHODOLOGY.envelope}`,
       params: codeParams,
-      querystring: z.object({ days: z.coerce.number().int().min(1).max(30).default(7).describe('window of forecast runs, days back from now') }),
+      querystring: z.object({ days: queryInt(1, 30).default(7).describe('window of forecast runs, days back from now') }),
       response: {
         200: z.object({ ...envelope, days: z.number().int(), targets: z.object({ demand: targetAccuracy, intensity: targetAccuracy }) }),
       },
