@@ -98,7 +98,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
           renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
           intensity: z.object({ avg: nullableNumber, cleanest: atValue, dirtiest: atValue, unit: z.string() }),
           netInterchangeMwh: nullableNumber,
-          reasons: z.record(z.string(), z.string()).describe('figure path (demand.energyMwh, demand.peakMw, demand.minMw, forecast.mapePct, renewableShare, intensity.avg, netInterchangeMwh) → why it is null'),
+          reasons: z.record(z.string(), z.string()).describe('figure path (demand.energyMwh, demand.peakMw, demand.minMw, forecast.mapePct, renewableShare, mix.share, intensity.avg, netInterchangeMwh) → why it is null'),
           baseline: z.array(baselineMetric),
         }),
       },

@@ -22,7 +22,7 @@ export interface DayHours {
 export interface AtValue { ts: string; value: number }
 
 /** The figures of a day that can be null for missing hours, each named by its path in the answer. */
-export type DayFigure = 'demand.energyMwh' | 'demand.peakMw' | 'demand.minMw' | 'forecast.mapePct' | 'renewableShare' | 'intensity.avg' | 'netInterchangeMwh';
+export type DayFigure = 'demand.energyMwh' | 'demand.peakMw' | 'demand.minMw' | 'forecast.mapePct' | 'renewableShare' | 'mix.share' | 'intensity.avg' | 'netInterchangeMwh';
 
 /**
  * How many of a day's hours a figure needs. Sums (energy, net interchange) need every hour: a sum over the hours
@@ -142,7 +142,8 @@ export function dayMetrics(day: DayHours): DayMetrics {
   const extremes = gate(['demand.peakMw', 'demand.minMw'], 'demand', missingHours.demand, 'most');
   const energy = gate(['demand.energyMwh'], 'demand', missingHours.demand, 'every');
   const intensityOk = gate(['intensity.avg'], 'intensity', missingHours.intensity, 'most');
-  const mixOk = gate(['renewableShare'], 'some fuel of the mix', missingHours.fuels, 'most');
+  // the shares of the mix and of each fuel follow one rule: a mix with too many hours missing has no shares
+  const mixOk = gate(['renewableShare', 'mix.share'], 'some fuel of the mix', missingHours.fuels, 'most');
   const interchangeOk = gate(['netInterchangeMwh'], 'total interchange', missingHours.interchange, 'every');
   const forecast = forecastError(day.demand, day.forecast);
   const forecastOk = gate(['forecast.mapePct'], 'demand or its day-ahead forecast', hours - forecast.hoursCompared, 'most');
@@ -161,7 +162,7 @@ export function dayMetrics(day: DayHours): DayMetrics {
       energyMwh: energy ? sumPresent(day.demand) : null,
     },
     forecast: forecastOk ? forecast : { mapePct: null, biasPct: null, hoursCompared: forecast.hoursCompared },
-    ...mix,
+    mix: mixOk ? mix.mix : mix.mix.map((f) => ({ ...f, share: null })),
     renewableShare: mixOk ? mix.renewableShare : null,
     carbonFreeShare: mixOk ? mix.carbonFreeShare : null,
     intensity: {

@@ -102,7 +102,9 @@ for (const target of testDatabases()) {
 
     it("gives the Daily Pulse no renewable share for a day whose solar is not published yet, and says why", async () => {
       const pulse = (await dailyPulse(db, 'CISO', { date: '2025-06-30', now: at(48) }))!;
-      assert.deepEqual(pulse.mix.map((f) => [f.fuel, f.mwh, f.share]), [['NG', 2_400, 1], ['SUN', null, 0]]);
+      // no shares for a mix missing a fuel all day: the fuels' shares follow the renewable share's rule
+      assert.deepEqual(pulse.mix.map((f) => [f.fuel, f.mwh, f.share]), [['NG', 2_400, null], ['SUN', null, null]]);
+      assert.equal(pulse.reasons['mix.share'], pulse.reasons.renewableShare);
       assert.equal(pulse.missingHours.fuels, 24);
       assert.equal(pulse.renewableShare, null);
       assert.equal(pulse.reasons.renewableShare, 'some fuel of the mix missing for 24 of 24 hours (needs all but a quarter of the hours)');

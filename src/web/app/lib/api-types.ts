@@ -43,7 +43,7 @@ export interface Pulse extends Envelope {
   date: string; timeZone: string; hours: number;
   demand: { peakMw: number | null; peakAt: string | null; minMw: number | null; minAt: string | null; energyMwh: number | null };
   forecast: { mapePct: number | null; biasPct: number | null };
-  mix: Array<{ fuel: string; name: string; mwh: number | null; share: number }>;
+  mix: Array<{ fuel: string; name: string; mwh: number | null; share: number | null }>;
   renewableShare: number | null;
   intensity: { avg: number | null; cleanest: { ts: string; value: number } | null; dirtiest: { ts: string; value: number } | null };
   netInterchangeMwh: number | null;
