@@ -123,8 +123,28 @@ for (const target of testDatabases()) {
         request: { command: '/v2/electricity/rto/region-data/data/', params: {} },
       }));
       writeFileSync(path.join(dir, 'broken.json'), '{"response":');
+      // recorded data kept in a sub-folder is read too
+      mkdirSync(path.join(dir, '2024', 'PACW'), { recursive: true });
+      writeFileSync(path.join(dir, '2024', 'PACW', 'fuel.json'), JSON.stringify({
+        response: { total: 1, data: [{ period: '2024-01-01T01', respondent: 'PACW', fueltype: 'WND', value: '120', 'value-units': 'megawatthours' }] },
+        request: { command: '/v2/electricity/rto/fuel-type-data/data/', params: {} },
+      }));
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('says so, as an error of the run, when a folder holds no data file', async () => {
+      const empty = mkdtempSync(path.join(tmpdir(), 'gp-replay-empty-'));
+      const db = await target.open();
+      await migrate(db);
+      try {
+        const r = await replayDir({ db, logger: quiet }, empty);
+        assert.equal(r.fetched, 0);
+        assert.match(r.errors.join(), /no EIA v2 JSON \(\*\.json\) or gridemissions CSV \(\*\.csv\) files in it or its sub-folders/);
+      } finally {
+        await db.close();
+        rmSync(empty, { recursive: true, force: true });
+      }
+    });
 
     it('loads EIA JSON responses and wide CSV files from one folder; a bad file or value is counted, the rest kept', async () => {
       const db = await target.open();
@@ -134,7 +154,7 @@ for (const target of testDatabases()) {
         assert.equal(r.errors.length, 1);
         assert.match(r.errors[0]!, /^broken\.json: /);
         assert.equal(r.rejected, 1, 'the PACW value "n/a"');
-        assert.equal(r.inserted, 2 * 9 + 1);
+        assert.equal(r.inserted, 2 * 9 + 1 + 1, 'the wide file, PACW demand, and PACW wind from the sub-folder');
         const rows = await db.query<{ ba: string; type: string; subtype: string; value: number | null }>(
           `SELECT s.ba_code AS ba, s.type, s.subtype, o.value FROM series s JOIN observations o ON o.series_id = s.id
             WHERE o.ts = '2021-07-10T00:00:00Z' ORDER BY 1, 2, 3`);
@@ -144,7 +164,7 @@ for (const target of testDatabases()) {
           'CISO interchange  -5000', 'CISO net_generation  20000',
         ]);
         const [pages] = await db.query<{ routes: string }>(`SELECT string_agg(route, ',' ORDER BY route) AS routes FROM raw_pages WHERE run_id = $1`, [r.runId]);
-        assert.equal(pages!.routes, 'region,wide-csv', 'both files archived as received');
+        assert.equal(pages!.routes, 'fuel,region,wide-csv', 'every file archived as received');
       } finally {
         await db.close();
       }

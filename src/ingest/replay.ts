@@ -47,7 +47,7 @@ async function readWideCsv(db: Db, runId: number, file: string, text: string, lo
 }
 
 /**
- * Loads recorded EIA-930 data from a folder (or one file): EIA v2 JSON responses (`*.json`) and
+ * Loads recorded EIA-930 data from a folder and its sub-folders (or one file): EIA v2 JSON responses (`*.json`) and
  * gridemissions wide CSV files (`*.csv`, E_ or EBA layout). Each file is one batch: values it
  * cannot read are rejected and counted by reason, a series and hour it gives two different values
  * is refused (settleDuplicates), and the per-file log line carries the same counts that the run's
@@ -60,11 +60,13 @@ export async function replayDir(deps: { db: Db; logger: Logger }, target: string
   const store = new PointStore(deps.db, logger, 'eia', { runId });
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [], duplicates: 0, conflicting: 0, reasons: {} };
   const touched = { bas: new Set<string>(), from: Infinity, to: -Infinity };
+  // a folder is read with its sub-folders (recorded data is often kept by BA or by year); nothing to read is an error
   const files = statSync(target).isDirectory()
-    ? readdirSync(target).filter((f) => f.endsWith('.json') || f.endsWith('.csv')).sort().map((f) => path.join(target, f))
+    ? readdirSync(target, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json') || f.endsWith('.csv')).sort().map((f) => path.join(target, f))
     : [target];
+  if (files.length === 0) t.errors.push(`${target}: no EIA v2 JSON (*.json) or gridemissions CSV (*.csv) files in it or its sub-folders`);
   for (const file of files) {
-    const name = path.basename(file);
+    const name = path.relative(statSync(target).isDirectory() ? target : path.dirname(target), file);
     try {
       const text = readFileSync(file, 'utf8');
       const read = name.endsWith('.csv') ? await readWideCsv(deps.db, runId, name, text, logger) : await readJson(deps.db, runId, name, text);
