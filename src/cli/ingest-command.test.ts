@@ -5,7 +5,7 @@ import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
 import { runParams, type IngestRequest } from '../ingest/ingest-range.ts';
 import { startRun } from '../ingest/run-ledger.ts';
-import { runToResume, summary } from './ingest-command.ts';
+import { namedBas, runToResume, summary } from './ingest-command.ts';
 
 const req: IngestRequest = { bas: ['CISO'], from: new Date('2025-07-01T00:00Z'), to: new Date('2025-07-02T23:00Z'), routes: ['region'] };
 
@@ -37,6 +37,20 @@ for (const target of testDatabases()) {
       await assert.rejects(runToResume(db, req, String(hourly)), /not an ingest of the same/);
       await assert.rejects(runToResume(db, req, String(hourly + 1000)), /--resume: no run \d+/);
       for (const bad of ['x', '-1', '1.5', '99999999999']) await assert.rejects(runToResume(db, req, bad), /--resume: expected a run id/);
+    });
+  });
+}
+
+for (const target of testDatabases()) {
+  describe(`--ba against the registry on ${target.name}`, () => {
+    let db: Db;
+    before(async () => { db = await target.open(); await migrate(db); });
+    after(async () => { await db.close(); });
+
+    it('stops on an unknown code naming it, and keeps known ones (retired ones too: ingestion asks only inside their dates)', async () => {
+      await assert.rejects(namedBas(db, 'CISO,XXXX', new Date('2026-04-05T00:00Z'), new Date('2026-04-05T00:00Z')), /--ba: unknown balancing authority XXXX/);
+      await assert.rejects(namedBas(db, ' , ', new Date('2026-04-05T00:00Z'), new Date('2026-04-05T00:00Z')), /--ba: no BA code given/);
+      assert.deepEqual(await namedBas(db, 'ciso, WACM,ciso', new Date('2026-04-05T00:00Z'), new Date('2026-04-05T00:00Z')), ['CISO', 'WACM']);
     });
   });
 }

@@ -14,6 +14,24 @@ import { isCalendarDate } from '../grid/local-day.ts';
 
 const routeNames: Record<string, EiaRoute> = { region: 'region', fuel: 'fuel', interchange: 'interchange' };
 
+/**
+ * The BAs of `--ba`, checked against the registry: an unknown code stops the command naming it; a BA that reported
+ * to EIA-930 on none of the days asked is left out with a note (ingestion never asks for a BA outside its dates).
+ */
+export async function namedBas(db: Db, list: string, from: Date, to: Date): Promise<string[]> {
+  const codes = [...new Set(list.split(',').map((b) => b.trim().toUpperCase()).filter((b) => b !== ''))];
+  const registry = new Map((await listBas(db, { includeRetired: true })).map((b) => [b.code, b]));
+  const unknown = codes.filter((c) => !registry.has(c));
+  if (unknown.length || codes.length === 0) throw new Error(`--ba: ${unknown.length ? `unknown balancing authority ${unknown.join(', ')}` : 'no BA code given'} (see GET /api/v1/bas?includeRetired=true)`);
+  const lastDay = new Date(to.getTime() + 86_400_000 - 1);
+  for (const c of codes) {
+    const b = registry.get(c)!;
+    if (b.retiredOn && Date.parse(`${b.retiredOn}T00:00:00Z`) + 2 * 86_400_000 <= from.getTime()) process.stderr.write(`${c} retired on ${b.retiredOn}: EIA-930 has no data for it in this range\n`);
+    else if (b.reportingSince && Date.parse(`${b.reportingSince}T00:00:00Z`) > lastDay.getTime()) process.stderr.write(`${c} began reporting on ${b.reportingSince}: EIA-930 has no data for it in this range\n`);
+  }
+  return codes;
+}
+
 function day(s: string, flag: string): Date {
   if (!isCalendarDate(s)) throw new Error(`${flag}: expected a real calendar date YYYY-MM-DD between 2000 and 2099, got '${s}'`);
   return new Date(`${s}T00:00:00Z`);
@@ -67,7 +85,7 @@ export async function ingestCommand(opts: { ba?: string; from?: string; to?: str
     const to = opts.to ? day(opts.to, '--to') : new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000);
     const from = opts.from ? day(opts.from, '--from') : new Date(to.getTime() - 2 * 86_400_000);
     if (to < from) throw new Error('--to: must not be before --from');
-    const bas = opts.ba ? opts.ba.split(',').map((b) => b.trim().toUpperCase()) : (await listBas(db)).map((b) => b.code);
+    const bas = opts.ba ? await namedBas(db, opts.ba, from, to) : (await listBas(db)).map((b) => b.code);
     const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger });
     const req: IngestRequest = { bas, from, to: new Date(to.getTime() + 86_400_000 - 3_600_000), routes };
     req.resume = await runToResume(db, req, opts.resume);
