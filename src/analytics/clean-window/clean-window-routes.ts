@@ -34,7 +34,8 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
       description: `${METHODOLOGY.cleanWindow} basis and factors as for GET /bas/{code}/intensity; the answer names both, and \`input\`: ` +
         'forecast (the newest stored intensity forecast, which is consumption-based with lifecycle factors, so used only for those) or history ' +
         '(measured hours; hours whose intensity is null, e.g. consumption-based hours whose interchange is not published yet, end a window). ' +
-        'Without from/to: the forecast from now on when one exists for the basis and factors asked, else the last 48 measured hours. ' +
+        'Without from/to: the forecast from now on when one exists for the basis and factors asked, else the last 48 measured hours (for reference: ' +
+        'they are past, so runNow is null). ' +
         `Range up to ${MAX_DAYS.production} days for production, ${MAX_DAYS.consumption} for consumption. ${METHODOLOGY.envelope}`,
       params: codeParams,
       querystring: z.object({
@@ -70,7 +71,8 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
         ba, source: input.source, dataThrough: input.dataThrough, generatedAt: new Date().toISOString(),
         duration: formatDuration(minutes), basis, factors, input: input.input, unit: INTENSITY_UNIT,
         optimal: result.optimal.map(out), best: result.best.map(out),
-        runNow: result.runNow ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,
+        // measured hours searched for "latest" are all in the past: there is no "run now" to compare with
+        runNow: result.runNow && !(input.input === 'history' && !explicit) ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,
       };
     });
   });

@@ -204,6 +204,7 @@ for (const target of testDatabases()) {
       const direct = (await app.inject('/api/v1/bas/BPAT/clean-window?duration=PT3H&basis=production&factors=direct')).json();
       assert.deepEqual([direct.input, direct.basis, direct.factors], ['history', 'production', 'direct']);
       assert.equal(direct.optimal[0].avg, 0);
+      assert.equal(direct.runNow, null, 'measured hours are past: no "run now" to compare with');
       assert.deepEqual(cw.optimal, [{ start: fh(5), end: fh(8), avg: 100 }]);
       assert.deepEqual(cw.runNow, { start: fh(0), end: fh(3), avg: 300, savingsPct: (200 / 300) * 100 });
       assert.equal(cw.dataThrough, q(HOURS - 1));
