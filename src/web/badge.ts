@@ -14,7 +14,7 @@ function textWidth(s: string): number {
  */
 export function badgeSvg(ba: string, intensity: number | null, status: 'fresh' | 'late' | 'stale' | 'retired' | 'unknown'): string {
   const left = ba;
-  const right = intensity === null ? 'no data' : `${Math.round(intensity)} g/kWh${status === 'stale' || status === 'retired' ? ` (${status})` : ''}`;
+  const right = intensity === null ? (status === 'retired' ? 'retired' : 'no data') : `${Math.round(intensity)} g/kWh${status === 'stale' || status === 'retired' ? ` (${status})` : ''}`;
   const colour = intensityColour(intensity);
   const lw = textWidth(left);
   const rw = textWidth(right);

@@ -143,6 +143,8 @@ describe('badge and CSV', () => {
     assert.match(badgeSvg('CISO', null, 'unknown'), /no data/);
     assert.match(badgeSvg('CISO', 300, 'stale'), /\(stale\)/);
     assert.match(badgeSvg('WACM', 300, 'retired'), /\(retired\)/);
+    assert.match(badgeSvg('WACM', null, 'retired'), /retired/, 'a retired BA with no data says retired, not "no data"');
+    assert.doesNotMatch(badgeSvg('WACM', null, 'retired'), /no data/);
     assert.doesNotMatch(badgeSvg('<x>', 1, 'fresh'), /<x>/);
   });
   it('shows consumption-based intensity only: the newest hour with interchange while the newest waits for it, never production', () => {

@@ -102,6 +102,15 @@ for (const target of testDatabases()) {
       assert.ok(page.body.includes(`the stored forecasts were off by ${track.mapePct.toFixed(1)} % on average (repeating the last observed day: ${track.naiveMapePct.toFixed(1)} %; ${track.hours} forecast hours)`), 'the track record under the intensity chart');
     });
 
+    it('shows a retired BA as retired in its embeds, not as waiting for data', async () => {
+      for (const kind of ['now', 'pulse', 'clean-window']) {
+        const res = await app.inject(`/embed/ba/WACM/${kind}`);
+        assert.equal(res.statusCode, 200, kind);
+        assert.ok(res.body.includes('WACM retired 2026-03-31: EIA-930 has no newer hours'), kind);
+        assert.ok(!res.body.includes('no data available yet'), kind);
+      }
+    });
+
     it('redirects lower-case codes and answers 404 for unknown BAs and embed kinds', async () => {
       const lower = await app.inject('/ba/ciso?date=2025-01-01');
       assert.equal(lower.statusCode, 301);

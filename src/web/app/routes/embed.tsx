@@ -30,7 +30,8 @@ export default function Embed() {
   const zone = useDisplayZone(ba.timeZone);
   useLiveUpdates([ba.code]);
   const link = <a href={`/ba/${ba.code}`} target="_top">GridPulse · {ba.code}</a>;
-  if (!answer.ok) return <main className="embed-card"><p>{ba.code}: no data available yet.</p>{link}</main>;
+  const retired = ba.retiredOn ? <p className="tag tag-retired">{`${ba.code} retired ${ba.retiredOn}: EIA-930 has no newer hours`}</p> : null;
+  if (!answer.ok) return <main className="embed-card">{retired ?? <p>{ba.code}: no data available yet.</p>}{link}</main>;
   const body = (() => {
     if (kind === 'now') {
       const n = answer.data as BaNow;
@@ -64,5 +65,5 @@ export default function Embed() {
       <Freshness dataThrough={c.dataThrough} timeZone={ba.timeZone} now={now} /> <SourceMark source={c.source} stale={c.stale} />
     </>);
   })();
-  return <main className="embed-card">{body}<p>{link}</p></main>;
+  return <main className="embed-card">{retired}{body}<p>{link}</p></main>;
 }
