@@ -11,6 +11,7 @@ import { replayDir } from '../ingest/replay.ts';
 import type { EiaRoute } from '../ingest/eia-schema.ts';
 import type { RunTotals } from '../ingest/run-ledger.ts';
 import { isCalendarDate } from '../grid/local-day.ts';
+import { clipToActive } from '../grid/active-dates.ts';
 
 const routeNames: Record<string, EiaRoute> = { region: 'region', fuel: 'fuel', interchange: 'interchange' };
 
@@ -23,11 +24,12 @@ export async function namedBas(db: Db, list: string, from: Date, to: Date): Prom
   const registry = new Map((await listBas(db, { includeRetired: true })).map((b) => [b.code, b]));
   const unknown = codes.filter((c) => !registry.has(c));
   if (unknown.length || codes.length === 0) throw new Error(`--ba: ${unknown.length ? `unknown balancing authority ${unknown.join(', ')}` : 'no BA code given'} (see GET /api/v1/bas?includeRetired=true)`);
-  const lastDay = new Date(to.getTime() + 86_400_000 - 1);
+  const lastHour = new Date(to.getTime() + 86_400_000 - 3_600_000);
   for (const c of codes) {
     const b = registry.get(c)!;
-    if (b.retiredOn && Date.parse(`${b.retiredOn}T00:00:00Z`) + 2 * 86_400_000 <= from.getTime()) process.stderr.write(`${c} retired on ${b.retiredOn}: EIA-930 has no data for it in this range\n`);
-    else if (b.reportingSince && Date.parse(`${b.reportingSince}T00:00:00Z`) > lastDay.getTime()) process.stderr.write(`${c} began reporting on ${b.reportingSince}: EIA-930 has no data for it in this range\n`);
+    if (clipToActive(b, from, lastHour)) continue;
+    const dates = [b.reportingSince ? `began reporting on ${b.reportingSince}` : '', b.retiredOn ? `retired on ${b.retiredOn}` : ''].filter(Boolean).join(', ');
+    process.stderr.write(`${c} ${dates}: EIA-930 has no data for it in this range\n`);
   }
   return codes;
 }

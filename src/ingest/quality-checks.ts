@@ -62,11 +62,7 @@ export const defaultCheckOptions: Readonly<CheckOptions> = Object.freeze({
 /** Scale of the median absolute deviation that estimates a normal standard deviation. */
 const MAD_SCALE = 1.4826;
 
-export function median(sorted: readonly number[]): number {
-  const n = sorted.length;
-  const mid = n >> 1;
-  return n % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+import { median } from '../platform/stats.ts';
 
 /** Splits ascending hour indices into runs of consecutive hours. */
 export function consecutiveRuns(hours: readonly number[]): Array<[number, number]> {

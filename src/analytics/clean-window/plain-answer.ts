@@ -1,5 +1,6 @@
 import { wallClock, localHourOf } from '../../grid/local-day.ts';
 import { cleanWindow, type TimedPoint } from './clean-window.ts';
+import { median } from '../../platform/stats.ts';
 
 /**
  * "How clean is my power now, and when should I run the dishwasher?" answered in words first:
@@ -36,12 +37,6 @@ export interface PlainAnswer {
   sentence: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 const clock = (t: number, timeZone: string) => {
   const w = wallClock(new Date(t), timeZone);
   return `${String(w.hour).padStart(2, '0')}:${String(w.minute).padStart(2, '0')}`;
@@ -60,7 +55,7 @@ export function plainAnswer(input: PlainAnswerInput): PlainAnswer {
       .map((p) => p.value as number);
     // fewer than half the days: too little to call anything usual
     if (same.length >= USUAL_DAYS / 2) {
-      usual = { value: median(same), days: same.length };
+      usual = { value: median(same.sort((a, b) => a - b)), days: same.length };
       const ratio = now.value / usual.value;
       comparison = ratio > 1 + USUAL_BAND ? 'dirtier' : ratio < 1 - USUAL_BAND ? 'cleaner' : 'about usual';
     }
