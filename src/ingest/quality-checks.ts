@@ -1,3 +1,5 @@
+import { median } from '../platform/stats.ts';
+
 /**
  * Quality checks over column-aligned hours of one BA. They flag and never drop or change a value:
  * each returns findings (a check, a series, a run of consecutive flagged hours); point defects
@@ -62,7 +64,6 @@ export const defaultCheckOptions: Readonly<CheckOptions> = Object.freeze({
 /** Scale of the median absolute deviation that estimates a normal standard deviation. */
 const MAD_SCALE = 1.4826;
 
-import { median } from '../platform/stats.ts';
 
 /** Splits ascending hour indices into runs of consecutive hours. */
 export function consecutiveRuns(hours: readonly number[]): Array<[number, number]> {
