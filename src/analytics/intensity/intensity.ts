@@ -1,5 +1,6 @@
 import type { Db } from '../../platform/db.ts';
-import { getBa } from '../../grid/ba-repository.ts';
+import { getBa, listBas } from '../../grid/ba-repository.ts';
+import { activeHours } from '../../grid/active-dates.ts';
 import { combineSources, HOUR_MS, hourStarts, type DataSource } from '../shared/hourly.ts';
 import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
 import { traceHour, type TraceFlag, type TraceHour, type TraceNode } from './flow-tracing.ts';
@@ -292,17 +293,19 @@ async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean)
  */
 export async function loadSpans(db: Db, scope: SystemScope): Promise<NonNullable<SystemHours['spans']>> {
   const filter = scopeFilter(scope, 1);
-  // an interchange pair ends when either BA retires: the end of the later of the two retirement days (UTC + 1 day)
-  const rows = await db.query<{ ba: string; type: string; subtype: string; first: number; last: number; ends: number | null }>(
+  const [rows, registry] = await Promise.all([db.query<{ ba: string; type: string; subtype: string; first: number; last: number }>(
     `${scope && 'reaching' in scope ? REACH(1) : ''}SELECT s.ba_code AS ba, s.type, s.subtype,
-            extract(epoch FROM f.ts)::float8 * 1000 AS first, extract(epoch FROM l.ts)::float8 * 1000 AS last,
-            extract(epoch FROM LEAST(b.retired_on, n.retired_on) + 2)::float8 * 1000 AS ends
+            extract(epoch FROM f.ts)::float8 * 1000 AS first, extract(epoch FROM l.ts)::float8 * 1000 AS last
        FROM series s
        CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts LIMIT 1) f
        CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL ORDER BY ts DESC LIMIT 1) l
-       LEFT JOIN balancing_authorities b ON b.code = s.ba_code
-       LEFT JOIN balancing_authorities n ON s.type = 'ba_interchange' AND n.code = s.subtype
-      WHERE ${filter.sql}`, filter.params);
+      WHERE ${filter.sql}`, filter.params), listBas(db, { includeRetired: true })]);
+  const byCode = new Map(registry.map((b) => [b.code, b]));
+  // an interchange pair ends with the last active hour of whichever of its two BAs retires first (registry, activeHours)
+  const pairEnd = (ba: string, neighbour: string): number | null => {
+    const ends = [byCode.get(ba), byCode.get(neighbour)].map((b) => (b ? activeHours(b).last : null)).filter((d): d is Date => d !== null);
+    return ends.length ? Math.min(...ends.map((d) => d.getTime())) : null;
+  };
   const spans: NonNullable<SystemHours['spans']> = { fuels: new Map(), interchange: new Map() };
   for (const r of rows) {
     const target = r.type === 'generation_by_fuel' ? spans.fuels : spans.interchange;
@@ -311,9 +314,11 @@ export async function loadSpans(db: Db, scope: SystemScope): Promise<NonNullable
     // several sources of one BA × subtype (eia and simulated): the union of their spans
     const prev = record[r.subtype];
     const first = Number(r.first);
-    // interchange: expected up to its retirement end (expectedAt adds EXPECTED_AFTER_LAST_MS to `last`), or always
+    // interchange: expected through the pair's last active hour (or its last value, if later), or always;
+    // expectedAt adds EXPECTED_AFTER_LAST_MS to `last`, so it is taken off here
+    const ends = r.type === 'generation_by_fuel' ? null : pairEnd(r.ba, r.subtype);
     const last = r.type === 'generation_by_fuel' ? Number(r.last)
-      : r.ends === null ? Number.POSITIVE_INFINITY : Math.max(Number(r.last), Number(r.ends) - EXPECTED_AFTER_LAST_MS);
+      : ends === null ? Number.POSITIVE_INFINITY : Math.max(Number(r.last), ends) - EXPECTED_AFTER_LAST_MS;
     record[r.subtype] = prev ? { first: Math.min(prev.first, first), last: Math.max(prev.last, last) } : { first, last };
   }
   return spans;

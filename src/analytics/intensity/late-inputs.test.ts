@@ -78,6 +78,13 @@ for (const target of testDatabases()) {
       await seedHours(db, 'PSCO', 'generation_by_fuel', 'COL', new Date(Date.UTC(2026, 3, 10)), [500]);
       const after = (await hourlyIntensity(db, 'PSCO', new Date(Date.UTC(2026, 3, 10)), new Date(Date.UTC(2026, 3, 10, 1)), 'consumption', 'lifecycle'))!;
       assert.deepEqual({ value: after.points[0]!.value, flags: after.points[0]!.flags }, { value: 820, flags: [] });
+      // the pair ends with WACM's last active hour: 31 March in its reporting zone (Arizona, UTC−7) ends at 07:00 UTC on
+      // 1 April, so WACM's interchange is still awaited at 06:00 UTC and no longer at 07:00 UTC (not a whole UTC day later)
+      const edge = new Date(Date.UTC(2026, 3, 1, 6));
+      await seedHours(db, 'PSCO', 'generation_by_fuel', 'COL', edge, [500, 500]);
+      const around = (await hourlyIntensity(db, 'PSCO', edge, new Date(edge.getTime() + 2 * 3_600_000), 'consumption', 'lifecycle'))!;
+      assert.deepEqual(around.points.map((p) => ({ value: p.value, flags: p.flags })),
+        [{ value: null, flags: ['interchange-missing'] }, { value: 820, flags: [] }]);
     });
 
     it('flags a fuel series not published yet for the hour, in any range', async () => {
