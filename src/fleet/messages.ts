@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/**
+ * The device bus: MQTT 5 topics and versioned JSON message schemas shared by the API, the gateway, the
+ * agent and the simulator. Only standard MQTT 5 features are used in the data path (retained messages,
+ * QoS 1, persistent sessions, Last Will, shared subscriptions, user properties), so any MQTT 5 broker
+ * (Mosquitto, EMQX, HiveMQ, the embedded Aedes) can carry it.
+ *
+ * Units: power in kW, energy in kWh, state of charge (SoC) in percent of usable capacity (0–100), instants
+ * as ISO 8601 UTC strings. Sign of measured power: positive = the battery charges (draws from the home or
+ * grid), negative = it discharges.
+ */
+
+export const TOPIC_ROOT = 'gridpulse/v1/devices';
+/** Per device: `schedule` (cloud → device, retained, QoS 1), `ack`, `telemetry` (device → cloud, QoS 1), `status` (Last Will, retained). */
+export const deviceTopic = (deviceId: string, leaf: 'schedule' | 'ack' | 'telemetry' | 'status') => `${TOPIC_ROOT}/${deviceId}/${leaf}`;
+/** The gateway's shared subscriptions: N gateway copies share the load of each leaf. */
+export const sharedSubscription = (leaf: 'ack' | 'telemetry' | 'status', group = 'gateway') => `$share/${group}/${TOPIC_ROOT}/+/${leaf}`;
+
+/** A device id: lower-case letters, digits and hyphens, so it is safe as a topic level and a broker username. */
+export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,62}$/;
+
+export const ACTIONS = ['charge', 'discharge', 'idle', 'hold-soc'] as const;
+export type ScheduleAction = (typeof ACTIONS)[number];
+
+const instant = z.iso.datetime({ offset: true });
+
+export const scheduleInterval = z.object({
+  start: instant.describe('interval start, inclusive (ISO 8601)'),
+  end: instant.describe('interval end, exclusive (ISO 8601)'),
+  action: z.enum(ACTIONS),
+  powerKw: z.number().nonnegative().max(1_000).optional().describe('charge or discharge power magnitude, kW (charge/discharge)'),
+  targetSoc: z.number().min(0).max(100).optional().describe('SoC to hold or reach, percent (hold-soc; optional cap for charge/discharge)'),
+});
+export type ScheduleInterval = z.infer<typeof scheduleInterval>;
+
+export const FALLBACKS = ['hold-soc', 'idle', 'self-consumption'] as const;
+
+/** Cloud → device, retained on the device's schedule topic: the whole desired schedule, one version. */
+export const scheduleMessage = z.object({
+  schema: z.literal('gridpulse.schedule/1'),
+  deviceId: z.string().regex(DEVICE_ID),
+  version: z.number().int().positive().describe('monotonically increasing per device; a device never executes a version older than one it acknowledged'),
+  issuedAt: instant,
+  intervals: z.array(scheduleInterval).max(2_880),
+  fallback: z.enum(FALLBACKS).describe('what to do outside the intervals and when the schedule runs out'),
+  rolloutId: z.string().optional(),
+});
+export type ScheduleMessage = z.infer<typeof scheduleMessage>;
+
+export const ACK_STATES = ['acknowledged', 'executing', 'succeeded', 'failed', 'rejected'] as const;
+export type AckState = (typeof ACK_STATES)[number];
+
+/** Device → cloud, QoS 1: the device's own word on a version. `seq` orders a device's messages for replay after being offline. */
+export const ackMessage = z.object({
+  schema: z.literal('gridpulse.ack/1'),
+  deviceId: z.string().regex(DEVICE_ID),
+  version: z.number().int().positive(),
+  state: z.enum(ACK_STATES),
+  at: instant,
+  seq: z.number().int().nonnegative(),
+  reason: z.string().max(500).optional(),
+  intervalIndex: z.number().int().nonnegative().optional(),
+});
+export type AckMessage = z.infer<typeof ackMessage>;
+
+/** Device → cloud, QoS 1, about once a minute: measured state. */
+export const telemetryMessage = z.object({
+  schema: z.literal('gridpulse.telemetry/1'),
+  deviceId: z.string().regex(DEVICE_ID),
+  at: instant,
+  seq: z.number().int().nonnegative(),
+  socPct: z.number().min(0).max(100),
+  powerKw: z.number().min(-1_000).max(1_000).describe('measured battery power, kW: + charging, − discharging'),
+  scheduleVersion: z.number().int().nonnegative().describe('the version being executed; 0 = none (fallback)'),
+  mode: z.enum([...ACTIONS, ...FALLBACKS.filter((f) => !ACTIONS.includes(f as ScheduleAction))] as [string, ...string[]]),
+});
+export type TelemetryMessage = z.infer<typeof telemetryMessage>;
+
+/** Device → cloud, retained; also the device's Last Will (`online: false`). */
+export const statusMessage = z.object({
+  schema: z.literal('gridpulse.status/1'),
+  deviceId: z.string().regex(DEVICE_ID),
+  online: z.boolean(),
+  at: instant.optional().describe('absent in the Last Will, which the broker publishes'),
+  agentVersion: z.string().max(40).optional(),
+});
+export type StatusMessage = z.infer<typeof statusMessage>;
