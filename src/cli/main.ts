@@ -11,6 +11,7 @@ import { metricsServer } from '../platform/http.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
+import { egridImportCommand } from './egrid-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
@@ -135,4 +136,10 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
   .action(async (opts) => { try { process.exitCode = await forecastRefreshCommand(opts); } catch (err) { fail(err); } });
+const egrid = program.command('egrid').description('EPA eGRID power-plant data');
+egrid.command('import').description('import an eGRID CSV or XLSX (plants, units, generators, ST/BA/SRL/NRL/US sheets); re-importing a data year replaces it atomically')
+  .argument('<path>', 'the CSV or XLSX file')
+  .option('--year <N>', 'import only rows of this data year; the year of sheets that carry none')
+  .option('--allow-formulas', 'take the cached values of formula cells instead of refusing the workbook (never evaluated)')
+  .action(async (file: string, opts) => { try { process.exitCode = await egridImportCommand(file, opts); } catch (err) { fail(err); } });
 await program.parseAsync();
