@@ -16,8 +16,9 @@ import { webRoutes } from './web/server.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
+import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions> }
+export interface AppDeps { db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>; egrid?: EgridUploadOptions }
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -44,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await sdkRoutes(app, deps);
   await dailyRoutes(app, deps);
   locateRoutes(app, deps.db);
+  await egridUploadRoutes(app, deps);
   await webRoutes(app, deps);
   return app;
 }

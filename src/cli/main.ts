@@ -47,7 +47,8 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
-  const app = await buildApp({ db, logger, cache, auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE } });
+  const app = await buildApp({ db, logger, cache, auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+    egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES } });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   app.metrics.protect(config.METRICS_TOKEN);
