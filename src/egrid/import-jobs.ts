@@ -59,8 +59,8 @@ export async function runImportJob(job: RunJob): Promise<ImportOutcome | undefin
     log.info({ file: job.fileName, year: job.year }, 'egrid import started');
     const out = await importEgridFile({ db, logger: log, importId, path: job.path, fileName: job.fileName, year: job.year, options: job.options ?? {}, onProgress });
     await writing;
-    await db.query(`UPDATE egrid_imports SET status = $2, phase = NULL, rows_read = $3, rows_loaded = $4, rows_rejected = $5, sheets = $6::jsonb,
-      errors = $7::jsonb, message = $8, finished_at = now(), bytes_read = coalesce(bytes_total, bytes_read) WHERE id = $1`,
+    await db.query(`UPDATE egrid_imports SET status = $2, phase = NULL, rows_read = $3, rows_loaded = $4, rows_rejected = $5, sheets = $6::text::jsonb,
+      errors = $7::text::jsonb, message = $8, finished_at = now(), bytes_read = coalesce(bytes_total, bytes_read) WHERE id = $1`,
     [importId, out.status, out.rowsRead, out.rowsLoaded, out.rowsRejected, JSON.stringify(out.sheets), JSON.stringify(out.errors), out.message]);
     log.info({ status: out.status, rowsLoaded: out.rowsLoaded, rowsRejected: out.rowsRejected }, 'egrid import finished');
     return out;

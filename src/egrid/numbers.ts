@@ -33,10 +33,10 @@ export function parseEgridNumber(raw: string | number | null | undefined): Parse
   if (s.endsWith('%')) { scale = 0.01; s = s.slice(0, -1).trim(); }
   if (GROUPED.test(s)) s = s.replaceAll(',', '');
   else if (!PLAIN.test(s)) return { ok: false, reason: `not a number: ${JSON.stringify(raw.length > 40 ? raw.slice(0, 40) + '…' : raw)}` };
-  const n = Number(s);
+  // a percentage is read as the decimal it writes, shifted: 12.3% -> "12.3e-2" = 0.123 (12.3 / 100 is 0.12300000000000001)
+  const n = scale === 1 ? Number(s) : Number(/[eE]/.test(s) ? s.replace(/[eE]([+-]?\d+)$/, (_, e: string) => `e${Number(e) - 2}`) : `${s}e-2`);
   if (!Number.isFinite(n)) return { ok: false, reason: `out of range: ${JSON.stringify(raw)}` };
-  // x * 0.01 would give 12.3% = 0.12300000000000001; dividing keeps the decimal the file wrote
-  const value = (sign * n) / (scale === 1 ? 1 : 100);
+  const value = sign * n;
   return { ok: true, value: Object.is(value, -0) ? 0 : value };
 }
 

@@ -44,7 +44,9 @@ export async function inspectXlsxArchive(path: string, limits: ZipLimits = defau
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (problem: HttpProblem) => { zip.close(); reject(problem); };
-      zip.on('error', (err: Error) => fail(new HttpProblem(422, `file: XLSX archive rejected: ${err.message}`, 'file')));
+      // yauzl itself refuses `..` and absolute entry names before they reach the entry handler
+      zip.on('error', (err: Error) => fail(new HttpProblem(422, /relative path|absolute path|invalid characters/i.test(err.message)
+        ? `file: the XLSX archive holds an unsafe path (${err.message})` : `file: XLSX archive rejected: ${err.message}`, 'file')));
       zip.on('end', () => resolve());
       zip.on('entry', (entry: yauzl.Entry) => {
         report.entries++;
