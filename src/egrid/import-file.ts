@@ -136,7 +136,7 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
   const { db, logger, importId } = req;
   const name = req.fileName ?? basename(req.path);
   const errorCap = req.errorCap ?? 100;
-  const batchRows = req.batchRows ?? 5000;
+  const batchRows = req.batchRows ?? 2000;
   const format = await sniffFormat(req.path);
   const bytesTotal = (await stat(req.path)).size;
   const counter = { formulas: 0 };
@@ -172,10 +172,15 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
       await tx.query(`CREATE TEMP TABLE ${stage} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
       let batch: CopyValue[][] = [];
       let read = 0; let skipped = 0; let rejectedHere = progress.rowsRejected;
+      // one COPY in flight while the next batch is parsed: the server works while we read
+      let inFlight: Promise<void> = Promise.resolve();
       const flush = async () => {
+        await inFlight;
         if (!batch.length) return;
-        await tx.copyInto(stage, columns, batch);
+        const rows = batch;
         batch = [];
+        inFlight = tx.copyInto(stage, columns, rows);
+        inFlight.catch(() => {}); // awaited at the next flush
       };
       const fallbackYear = header.editionYear ?? req.year;
       for await (const row of found.rows) {
@@ -190,6 +195,7 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
         report();
       }
       await flush();
+      await inFlight;
       progress.phase = 'swapping';
       report(true);
       const results = await swap(tx, stage, header, name, importId, (line, message) => reject(sheet.name, line, null, 'duplicate-key', message));

@@ -19,6 +19,11 @@ const NULL_WORDS = new Set(['NA', 'N/A', 'NAN', '#N/A']);
 export function parseEgridNumber(raw: string | number | null | undefined): ParsedNumber {
   if (raw === null || raw === undefined) return { ok: true, value: null };
   if (typeof raw === 'number') return Number.isFinite(raw) ? { ok: true, value: raw } : { ok: false, reason: `not a finite number: ${raw}` };
+  // most cells are plain numbers: one test, no copies
+  if (PLAIN.test(raw)) {
+    const n = Number(raw);
+    if (Number.isFinite(n)) return { ok: true, value: n === 0 ? 0 : n };
+  }
   let s = raw.trim();
   if (s === '') return { ok: true, value: null };
   if (s === '--') return { ok: true, value: null, notCalculated: true };

@@ -79,39 +79,40 @@ export interface RowContext {
  */
 export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
   const { header } = ctx;
-  const values = new Map<string, CopyValue>();
-  const extra: Record<string, EgridValue> = {};
-  const notCalculated: string[] = [];
+  const plan = planOf(header);
+  const values: CopyValue[] = new Array<CopyValue>(plan.width).fill(null);
+  let extra: Record<string, EgridValue> | undefined;
+  let notCalculated: string[] | undefined;
   let filled = 0;
-  const levelPrefix = header.kind === 'plant' || header.kind === 'generator' || header.kind === 'unit' ? '' : AGGREGATE_PREFIX[header.kind];
-  for (let i = 0; i < header.columns.length; i++) {
-    const col = header.columns[i];
+  for (let i = 0; i < plan.cells.length; i++) {
+    const step = plan.cells[i];
     const raw = cells[i];
-    if (raw !== null && raw !== undefined && cellString(raw) !== '') filled++;
-    if (!col) continue;
-    if ('spec' in col) {
-      const out = convert(raw, col.spec.type);
-      if ('error' in out) return { ok: false, problem: { column: col.spec.code, code: 'bad-value', message: `${col.spec.code}: ${out.error}` } };
-      if (out.notCalculated) notCalculated.push(col.spec.code);
-      values.set(col.spec.column, out.value);
+    if (raw === null || raw === undefined || raw === '') continue;
+    filled++;
+    if (!step) continue;
+    if (step.target >= 0) {
+      const out = convert(raw, step.type);
+      if ('error' in out) return { ok: false, problem: { column: step.code, code: 'bad-value', message: `${step.code}: ${out.error}` } };
+      if (out.notCalculated) (notCalculated ??= []).push(step.code);
+      values[step.target] = out.value;
     } else {
       const out = extraValue(raw);
-      const key = levelPrefix && col.extra.startsWith(levelPrefix) ? col.extra.slice(levelPrefix.length) : col.extra;
-      if (out.notCalculated) notCalculated.push(col.extra);
-      else if (out.value !== null) extra[key] = out.value;
+      if (out.notCalculated) (notCalculated ??= []).push(step.code);
+      else if (out.value !== null) (extra ??= {})[step.extraKey] = out.value;
     }
   }
   let kind = header.kind;
-  if (kind === 'us') values.set('code', 'US');
-  else if (kind !== 'plant' && kind !== 'generator' && kind !== 'unit' && values.get('code') === 'US') kind = 'us';
-  const { columns } = tableOf(kind);
-  const keys = columns.filter((c) => c === 'orispl' || c === 'generator_id' || c === 'unit_id' || c === 'code');
-  const missing = keys.filter((k) => values.get(k) === null || values.get(k) === undefined);
-  if (missing.length === keys.length && filled <= 2 + (header.yearIndex >= 0 ? 1 : 0)) return { ok: 'skip', reason: 'blank' };
-  if (missing.length) return { ok: false, problem: { column: missing[0]!, code: 'missing-key', message: `no ${missing.join(', ')}: a row is keyed by it` } };
-  const orispl = values.get('orispl');
-  if (typeof orispl === 'number' && orispl <= 0) return { ok: false, problem: { column: 'ORISPL', code: 'bad-value', message: `ORISPL: not a plant code: ${orispl}` } };
-
+  if (kind === 'us') values[plan.key[0]!] = 'US';
+  else if (plan.aggregate && values[plan.key[0]!] === 'US') kind = 'us';
+  const missing = plan.key.filter((k) => values[k] === null);
+  if (missing.length === plan.key.length && filled <= 2 + (header.yearIndex >= 0 ? 1 : 0)) return { ok: 'skip', reason: 'blank' };
+  if (missing.length) {
+    const names = missing.map((k) => plan.columns[k]!);
+    return { ok: false, problem: { column: names[0]!, code: 'missing-key', message: `no ${names.join(', ')}: a row is keyed by it` } };
+  }
+  if (plan.orispl >= 0 && (values[plan.orispl] as number) <= 0) {
+    return { ok: false, problem: { column: 'ORISPL', code: 'bad-value', message: `ORISPL: not a plant code: ${String(values[plan.orispl])}` } };
+  }
   let dataYear = ctx.fallbackYear;
   if (header.yearIndex >= 0) {
     const y = convert(cells[header.yearIndex], 'year');
@@ -120,14 +121,50 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
   }
   if (dataYear === undefined) return { ok: false, problem: { column: 'YEAR', code: 'no-year', message: 'no data year in the row, the sheet or its name; give --year' } };
   if (ctx.onlyYear !== undefined && dataYear !== ctx.onlyYear) return { ok: 'skip', reason: 'other-year' };
+  values[plan.dataYear] = dataYear;
+  if (plan.level >= 0) values[plan.level] = kind;
+  values[plan.bag] = extra ? JSON.stringify(extra) : '{}';
+  values[plan.notCalculated] = notCalculated ? pgArray(notCalculated) : '{}';
+  values[plan.sourceLine] = ctx.line;
+  values[plan.importId] = ctx.importId;
+  return { ok: true, dataYear, kind, values };
+}
 
-  values.set('data_year', dataYear);
-  if (kind !== 'plant' && kind !== 'generator' && kind !== 'unit') values.set('level', kind);
-  values.set(kind === 'plant' || kind === 'generator' || kind === 'unit' ? 'extra' : 'measures', JSON.stringify(extra));
-  values.set('not_calculated', pgArray(notCalculated));
-  values.set('source_line', ctx.line);
-  values.set('import_id', ctx.importId);
-  return { ok: true, dataYear, kind, values: columns.map((c) => values.get(c) ?? null) };
+interface RowPlan {
+  columns: readonly string[];
+  width: number;
+  /** Per source column: where its value goes (target index, or -1 and the extra key), or null to ignore. */
+  cells: ({ target: number; type: ColumnSpec['type']; code: string; extraKey: string } | null)[];
+  key: number[];
+  orispl: number;
+  aggregate: boolean;
+  dataYear: number; level: number; bag: number; notCalculated: number; sourceLine: number; importId: number;
+}
+
+const plans = new WeakMap<SheetHeader, RowPlan>();
+
+/** What each source column of a sheet fills, worked out once per sheet instead of once per row. */
+function planOf(header: SheetHeader): RowPlan {
+  const cached = plans.get(header);
+  if (cached) return cached;
+  const { columns } = tableOf(header.kind);
+  const at = (c: string) => columns.indexOf(c);
+  const aggregate = !(header.kind === 'plant' || header.kind === 'generator' || header.kind === 'unit');
+  const levelPrefix = aggregate ? AGGREGATE_PREFIX[header.kind as keyof typeof AGGREGATE_PREFIX] : '';
+  const plan: RowPlan = {
+    columns, width: columns.length, aggregate,
+    cells: header.columns.map((col) => {
+      if (!col) return null;
+      if ('spec' in col) return { target: at(col.spec.column), type: col.spec.type, code: col.spec.code, extraKey: '' };
+      const extraKey = levelPrefix && col.extra.startsWith(levelPrefix) ? col.extra.slice(levelPrefix.length) : col.extra;
+      return { target: -1, type: 'text', code: col.extra, extraKey };
+    }),
+    key: columns.flatMap((c, i) => (c === 'orispl' || c === 'generator_id' || c === 'unit_id' || c === 'code' ? [i] : [])),
+    orispl: at('orispl'), dataYear: at('data_year'), level: at('level'), bag: at(aggregate ? 'measures' : 'extra'),
+    notCalculated: at('not_calculated'), sourceLine: at('source_line'), importId: at('import_id'),
+  };
+  plans.set(header, plan);
+  return plan;
 }
 
 /** A text[] literal of plain codes (letters, digits). */
