@@ -81,7 +81,8 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
   const { header } = ctx;
   const plan = planOf(header);
   const values: CopyValue[] = new Array<CopyValue>(plan.width).fill(null);
-  let extra: Record<string, EgridValue> | undefined;
+  // the extra columns as JSON text, written directly: a per-row object with sheet-dependent keys is slow to build
+  let extra = '';
   let notCalculated: string[] | undefined;
   let filled = 0;
   for (let i = 0; i < plan.cells.length; i++) {
@@ -98,7 +99,7 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
     } else {
       const out = extraValue(raw);
       if (out.notCalculated) (notCalculated ??= []).push(step.code);
-      else if (out.value !== null) (extra ??= {})[step.extraKey] = out.value;
+      else if (out.value !== null) extra += `${extra ? ',' : ''}${step.jsonKey}:${typeof out.value === 'number' ? String(out.value) : JSON.stringify(out.value)}`;
     }
   }
   let kind = header.kind;
@@ -123,7 +124,7 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
   if (ctx.onlyYear !== undefined && dataYear !== ctx.onlyYear) return { ok: 'skip', reason: 'other-year' };
   values[plan.dataYear] = dataYear;
   if (plan.level >= 0) values[plan.level] = kind;
-  values[plan.bag] = extra ? JSON.stringify(extra) : '{}';
+  values[plan.bag] = `{${extra}}`;
   values[plan.notCalculated] = notCalculated ? pgArray(notCalculated) : '{}';
   values[plan.sourceLine] = ctx.line;
   values[plan.importId] = ctx.importId;
@@ -134,7 +135,7 @@ interface RowPlan {
   columns: readonly string[];
   width: number;
   /** Per source column: where its value goes (target index, or -1 and the extra key), or null to ignore. */
-  cells: ({ target: number; type: ColumnSpec['type']; code: string; extraKey: string } | null)[];
+  cells: ({ target: number; type: ColumnSpec['type']; code: string; jsonKey: string } | null)[];
   key: number[];
   orispl: number;
   aggregate: boolean;
@@ -155,9 +156,9 @@ function planOf(header: SheetHeader): RowPlan {
     columns, width: columns.length, aggregate,
     cells: header.columns.map((col) => {
       if (!col) return null;
-      if ('spec' in col) return { target: at(col.spec.column), type: col.spec.type, code: col.spec.code, extraKey: '' };
+      if ('spec' in col) return { target: at(col.spec.column), type: col.spec.type, code: col.spec.code, jsonKey: '' };
       const extraKey = levelPrefix && col.extra.startsWith(levelPrefix) ? col.extra.slice(levelPrefix.length) : col.extra;
-      return { target: -1, type: 'text', code: col.extra, extraKey };
+      return { target: -1, type: 'text', code: col.extra, jsonKey: JSON.stringify(extraKey) };
     }),
     key: columns.flatMap((c, i) => (c === 'orispl' || c === 'generator_id' || c === 'unit_id' || c === 'code' ? [i] : [])),
     orispl: at('orispl'), dataYear: at('data_year'), level: at('level'), bag: at(aggregate ? 'measures' : 'extra'),
