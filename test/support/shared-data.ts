@@ -2,8 +2,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** `../shared/data` beside the repository (CI always has it). */
-export const sharedDataDir = path.resolve(fileURLToPath(new URL('../../../shared/data', import.meta.url)));
+/**
+ * `../shared/data` beside the repository (CI always has it); from a git worktree one level deeper
+ * (`/work/wt/<name>`), `../../shared/data`.
+ */
+const candidates = ['../../../shared/data', '../../../../shared/data'].map((rel) => path.resolve(fileURLToPath(new URL(rel, import.meta.url))));
+export const sharedDataDir = candidates.find((dir) => existsSync(dir)) ?? candidates[0]!;
 
 /**
  * Options for node:test: skip a test that reads the shared real data only when the data is
