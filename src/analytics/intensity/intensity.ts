@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.ts';
+import { offLoop } from '../../platform/off-loop.ts';
 import { getBa } from '../../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, hourStarts, type DataSource } from '../shared/hourly.ts';
 import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
@@ -339,6 +340,21 @@ export function productionFromSystem(system: SystemHours, ba: string, set: Facto
   return productionPoints(system.ts, system.fuels.get(ba) ?? {}, factorLookup(set, ba, overrides), spansOf(system).fuels.get(ba) ?? {});
 }
 
+/** consumptionPoints of one BA (null with 'no-fuel-data' when the trace has none): what hourlyIntensity keeps. */
+export function consumptionPointsOf(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[], ba: string): IntensityPoint[] {
+  return consumptionPoints(system, set, overrides).get(ba) ?? system.ts.map((ts) => ({ ts, value: null, flags: ['no-fuel-data' as const] }));
+}
+
+/** The same on a worker thread (platform/off-loop.ts): only the BA's points cross back. */
+const consumptionPointsOffLoop = offLoop(import.meta.url, 'consumptionPointsOf', consumptionPointsOf);
+
+/**
+ * Ranges of at least this many hours are traced on a worker thread: tracing costs about 0.3 ms per hour of a
+ * connected system of 60 BAs, so a month would hold the event loop that serves every other request for 0.2–1 s,
+ * while a day or two costs less than the hop to a thread.
+ */
+export const OFF_LOOP_TRACE_HOURS = 72;
+
 /**
  * Hourly carbon intensity of one BA over [from, to) (hour starts), in gCO2eq/kWh. Consumption-based
  * intensity traces the flows of every BA connected to it, so it reads that part of the system for the range.
@@ -353,7 +369,9 @@ export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, 
   ]);
   const points = basis === 'production'
     ? productionFromSystem(system, ba, factors, overrides)
-    : consumptionPoints(system, factors, overrides).get(ba) ?? system.ts.map((ts) => ({ ts, value: null, flags: ['no-fuel-data' as const] }));
+    : system.ts.length >= OFF_LOOP_TRACE_HOURS
+      ? await consumptionPointsOffLoop(system, factors, overrides, ba)
+      : consumptionPointsOf(system, factors, overrides, ba);
   const sources = basis === 'production' ? system.sources.get(ba) ?? [] : [...system.sources.values()].flatMap((s) => [...s]);
   return { ba, basis, factors, unit: INTENSITY_UNIT, points, dataThrough: newestValue(points), source: combineSources(sources) };
 }
