@@ -73,7 +73,8 @@ export class WorkerPool {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(WORKER);
+    // no inherited flags: under `node --test` they would make the thread a second test-runner child
+    const worker = new Worker(WORKER, { execArgv: [] });
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const task = this.busy.get(worker);
