@@ -97,7 +97,7 @@ export async function benchOffLoop(): Promise<void> {
       // the forecasts need the whole four weeks
       while (filledWeeks < 4) await fillWeek();
     }
-    printTable(`${path} (cached) at ${connections} connections for ${seconds} s while each job loops, ${db.kind} (load ${loadAverage()})`,
+    printTable(`${path} (cached) at ${connections} connections for ${seconds} s while each job loops, ${db.kind} (${loadAverage()})`,
       ['job', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'ratio (req/s vs no job)', 'job'], rows);
 
     const page = await fetch(`${base}/ba/CISO`);
@@ -109,7 +109,7 @@ export async function benchOffLoop(): Promise<void> {
     await cannon(`${base}/ba/CISO`, ssrConnections, 2);
     const ref = await cannon(`${bareBase}/bare`, ssrConnections, seconds);
     const ssr = await cannon(`${base}/ba/CISO`, ssrConnections, seconds);
-    printTable(`/ba/CISO SSR (${fmt(html.length / 1024, 1)} KB, warm caches) at ${ssrConnections} connections for ${seconds} s, ${db.kind} (load ${loadAverage()})`,
+    printTable(`/ba/CISO SSR (${fmt(html.length / 1024, 1)} KB, warm caches) at ${ssrConnections} connections for ${seconds} s, ${db.kind} (${loadAverage()})`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'ratio (req/s vs bare)'],
       [['GridPulse /ba/CISO', fmt(ssr.requests.average), fmt(ssr.latency.p50), fmt(ssr.latency.p99), fmt(ssr.requests.average / ref.requests.average, 2)],
         ['bare Fastify route, same bytes', fmt(ref.requests.average), fmt(ref.latency.p50), fmt(ref.latency.p99), '1.00']]);

@@ -164,14 +164,17 @@ for (const target of testDatabases()) {
 }
 
 const BUILT = existsSync(fileURLToPath(new URL('../build/web/server/index.js', import.meta.url)));
-describe('the site while the store fills', { skip: !BUILT && !process.env.CI ? 'no web build (npm run build)' : false }, () => {
-  it('every page shows the "Filling…" notice during the first fill, and none once the store is ready', async () => {
+describe('the site and the API while the store fills', { skip: !BUILT && !process.env.CI ? 'no web build (npm run build)' : false }, () => {
+  it('every page shows the "Filling…" notice during the first fill and /api/v1/now says filling; neither once the store is ready', async () => {
     const { db, app } = await openTestApp(testDatabases()[0]!);
     try {
       const bas = (await westBas(db)).slice(0, 3);
       const now = hourFloor(Date.now());
       await loadSimulatedGrid({ db, logger: silent }, bas, new Date(now - 10 * 24 * HOUR), 24);
       const runId = await startRun(db, 'simulated', 'simulated', { from: new Date(now - 10 * 24 * HOUR).toISOString(), hours: 10 * 24 });
+      // the API says so too
+      assert.equal((await app.inject('/api/v1/now')).json().filling, true);
+      assert.deepEqual((await app.inject('/api/v1/pipeline/state')).json().data, { ...(await fillState(db)), progress: 0.1 });
       for (const path of ['/', '/ba/CISO', '/pipeline']) {
         const page = await app.inject(path);
         assert.equal(page.statusCode, 200, path);
@@ -180,6 +183,7 @@ describe('the site while the store fills', { skip: !BUILT && !process.env.CI ? '
       await finishRun(db, runId, { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] });
       await new Promise((r) => setTimeout(r, 5_100)); // the state is reused for 5 s
       assert.doesNotMatch((await app.inject('/ba/CISO')).body, /Filling…/);
+      assert.equal((await app.inject('/api/v1/now')).json().filling, false);
     } finally {
       await app.close();
       await db.close();

@@ -61,10 +61,14 @@ export async function fillState(db: Db, now = new Date()): Promise<FillState> {
 /** Answers are reused this long: every page asks, and the state changes by the hour. */
 const MEMO_MS = 5_000;
 
-/** fillState read at most once per MEMO_MS per database (the site's banner asks on every page). */
+const memos = new WeakMap<Db, (now?: Date) => Promise<FillState>>();
+
+/** fillState read at most once per MEMO_MS per database, shared by every route that reports it (the site's notice asks on every page). */
 export function memoFillState(db: Db): (now?: Date) => Promise<FillState> {
+  const known = memos.get(db);
+  if (known) return known;
   let last: { at: number; value: Promise<FillState> } | undefined;
-  return (now = new Date()) => {
+  const memo = (now = new Date()) => {
     if (!last || Math.abs(now.getTime() - last.at) > MEMO_MS) {
       const value = fillState(db, now);
       last = { at: now.getTime(), value };
@@ -72,4 +76,6 @@ export function memoFillState(db: Db): (now?: Date) => Promise<FillState> {
     }
     return last.value;
   };
+  memos.set(db, memo);
+  return memo;
 }
