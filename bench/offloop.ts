@@ -12,7 +12,7 @@ import { hourlyIntensity } from '../src/analytics/intensity/intensity.ts';
 import { runQualityChecks } from '../src/ingest/check-runner.ts';
 import { startRun } from '../src/ingest/run-ledger.ts';
 import { closeWorkerPool } from '../src/platform/off-loop.ts';
-import { envInt, fmt, loadAverage, openEngineDb, printTable } from './support.ts';
+import { envInt, fmt, openEngineDb, printTable } from './support.ts';
 
 const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 const HOUR = 3_600_000;
@@ -97,7 +97,7 @@ export async function benchOffLoop(): Promise<void> {
       // the forecasts need the whole four weeks
       while (filledWeeks < 4) await fillWeek();
     }
-    printTable(`${path} (cached) at ${connections} connections for ${seconds} s while each job loops, ${db.kind} (${loadAverage()})`,
+    printTable(`${path} (cached) at ${connections} connections for ${seconds} s while each job loops, ${db.kind}`,
       ['job', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'ratio (req/s vs no job)', 'job'], rows);
 
     const page = await fetch(`${base}/ba/CISO`);
@@ -109,7 +109,7 @@ export async function benchOffLoop(): Promise<void> {
     await cannon(`${base}/ba/CISO`, ssrConnections, 2);
     const ref = await cannon(`${bareBase}/bare`, ssrConnections, seconds);
     const ssr = await cannon(`${base}/ba/CISO`, ssrConnections, seconds);
-    printTable(`/ba/CISO SSR (${fmt(html.length / 1024, 1)} KB, warm caches) at ${ssrConnections} connections for ${seconds} s, ${db.kind} (${loadAverage()})`,
+    printTable(`/ba/CISO SSR (${fmt(html.length / 1024, 1)} KB, warm caches) at ${ssrConnections} connections for ${seconds} s, ${db.kind}`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'ratio (req/s vs bare)'],
       [['GridPulse /ba/CISO', fmt(ssr.requests.average), fmt(ssr.latency.p50), fmt(ssr.latency.p99), fmt(ssr.requests.average / ref.requests.average, 2)],
         ['bare Fastify route, same bytes', fmt(ref.requests.average), fmt(ref.latency.p50), fmt(ref.latency.p99), '1.00']]);

@@ -270,13 +270,29 @@ function hourRuns(ts: readonly Date[]): { from: Date[]; to: Date[] } {
  */
 async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean): Promise<SystemHours> {
   if (ts.length === 0) return toSystem(ts, []);
+  if (!runs && ts.length > SYSTEM_READ_HOURS) {
+    // a long range in pieces: toSystem places several rows of one series on the same column
+    const rows: SeriesRow[] = [];
+    for (let i = 0; i < ts.length; i += SYSTEM_READ_HOURS) rows.push(...await readSystemRows(db, ts.slice(i, i + SYSTEM_READ_HOURS), scope, false));
+    return { ...toSystem(ts, rows), spans: await loadSpans(db, scope) };
+  }
+  return { ...toSystem(ts, await readSystemRows(db, ts, scope, runs)), spans: await loadSpans(db, scope) };
+}
+
+/**
+ * Hours read per query of a long range: on PGlite one query runs on the event loop's thread, and four weeks of every BA
+ * in one query held it for seconds; a week at a time lets requests in between.
+ */
+const SYSTEM_READ_HOURS = 7 * 24;
+
+async function readSystemRows(db: Db, ts: Date[], scope: SystemScope, runs: boolean): Promise<SeriesRow[]> {
   const bounds = runs ? hourRuns(ts) : { from: [ts[0]!], to: [new Date(ts.at(-1)!.getTime() + HOUR_MS)] };
   const observations = runs
     ? `series s CROSS JOIN unnest($1::timestamptz[], $2::timestamptz[]) AS r (lo, hi)
        CROSS JOIN LATERAL (SELECT o.ts, o.value FROM observations o WHERE o.series_id = s.id AND o.ts >= r.lo AND o.ts < r.hi OFFSET 0) o`
     : `series s JOIN observations o ON o.series_id = s.id AND o.ts >= $1::timestamptz AND o.ts < $2::timestamptz`;
   const filter = scopeFilter(scope, 3);
-  const rows = await db.query<SeriesRow>(
+  return db.query<SeriesRow>(
     `${scope && 'reaching' in scope ? REACH(3) : ''}SELECT s.ba_code AS ba, s.type, s.subtype, s.source,
             coalesce(array_agg(extract(epoch FROM o.ts)::float8 * 1000) FILTER (WHERE o.value IS NOT NULL), '{}') AS ms,
             coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
@@ -284,7 +300,6 @@ async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean)
       WHERE ${filter.sql}
       GROUP BY s.id`,
     [...runs ? [bounds.from.map((t) => t.toISOString()), bounds.to.map((t) => t.toISOString())] : [bounds.from[0]!.toISOString(), bounds.to[0]!.toISOString()], ...filter.params]);
-  return { ...toSystem(ts, rows), spans: await loadSpans(db, scope) };
 }
 
 /**
