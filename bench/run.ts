@@ -5,6 +5,7 @@ import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
 import { benchIntensityYear } from './intensity-year.ts';
 import { benchEgridImport } from './egrid-import.ts';
+import { benchOffLoop } from './offloop.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   http: benchHttp,
   intensity: benchIntensityYear,
   egrid: benchEgridImport,
+  offloop: benchOffLoop,
 };
 
 const names = process.argv.slice(2);

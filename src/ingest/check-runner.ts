@@ -15,9 +15,14 @@ export interface CheckRequest {
 
 export interface CheckSummary { findings: number; flaggedPoints: number; series: number; hours: number; ms: number }
 
+/** BAs judged per step: a step's read, checks and writes stay short, so the event loop serves requests in between. */
+const CHECK_BAS = 4;
+
 /**
  * Loads the window (plus the trailing context the rolling median needs), runs every check, stores
  * the findings under the run and marks point defects anomalous. Values are never written.
+ * Works a few BAs at a time (each with the counterparts of its interchange, so the findings are those of one
+ * pass over all of them): on PGlite one query over two weeks of every series held the event loop for seconds.
  */
 export async function runQualityChecks(deps: { db: Db; logger: Logger; options?: CheckOptions }, req: CheckRequest): Promise<CheckSummary> {
   const t0 = performance.now();
@@ -26,13 +31,21 @@ export async function runQualityChecks(deps: { db: Db; logger: Logger; options?:
   const contextFrom = new Date(from.getTime() - o.spikeWindow * HOUR);
   const hours = Math.floor((req.to.getTime() - contextFrom.getTime()) / HOUR) + 1;
   if (hours <= 0) return { findings: 0, flaggedPoints: 0, series: 0, hours: 0, ms: 0 };
-  const { own, all } = await loadWindow(deps.db, req.bas, contextFrom, hours);
-  const findings = runChecks(own, all, o.spikeWindow, o);
-  const flaggedPoints = await deps.db.transaction(async (tx) => {
-    await storeFindings(tx, req.runId, contextFrom, findings);
-    return markAnomalous(tx, contextFrom, own, findings);
-  });
-  const summary = { findings: findings.length, flaggedPoints, series: own.length, hours: hours - o.spikeWindow, ms: Math.round(performance.now() - t0) };
+  const bas = req.bas ?? (await deps.db.query<{ ba: string }>('SELECT DISTINCT ba_code AS ba FROM series ORDER BY ba_code')).map((r) => r.ba);
+  let findings = 0;
+  let flaggedPoints = 0;
+  let series = 0;
+  for (let i = 0; i < bas.length; i += CHECK_BAS) {
+    const { own, all } = await loadWindow(deps.db, bas.slice(i, i + CHECK_BAS), contextFrom, hours);
+    const found = runChecks(own, all, o.spikeWindow, o);
+    flaggedPoints += await deps.db.transaction(async (tx) => {
+      await storeFindings(tx, req.runId, contextFrom, found);
+      return markAnomalous(tx, contextFrom, own, found);
+    });
+    findings += found.length;
+    series += own.length;
+  }
+  const summary = { findings, flaggedPoints, series, hours: hours - o.spikeWindow, ms: Math.round(performance.now() - t0) };
   deps.logger.info({ runId: req.runId, ...summary }, 'quality checks finished');
   return summary;
 }
@@ -51,27 +64,29 @@ export async function checkTouched(deps: { db: Db; logger: Logger }, totals: { i
   }
 }
 
-/** Every series of the BAs, column-aligned from `from` for `hours` hours, plus the counterparts of their interchange. */
-async function loadWindow(db: Db, bas: string[] | undefined, from: Date, hours: number): Promise<{ own: SeriesHours[]; all: SeriesHours[] }> {
+/**
+ * Every series of the BAs, column-aligned from `from` for `hours` hours, plus the counterparts of their interchange.
+ * One row per series with its hours and values as arrays: decoding a row per observation cost PGlite seconds.
+ */
+async function loadWindow(db: Db, bas: string[], from: Date, hours: number): Promise<{ own: SeriesHours[]; all: SeriesHours[] }> {
   const to = new Date(from.getTime() + (hours - 1) * HOUR);
-  const rows = await db.query<{ id: number; key: string; ba: string; type: string; subtype: string; ts: Date | string; value: number | null }>(
-    `SELECT s.id, s.key, s.ba_code AS ba, s.type, s.subtype, o.ts, o.value
+  const rows = await db.query<{ id: number; key: string; ba: string; type: string; subtype: string; ms: number[]; vals: Array<number | null> }>(
+    `SELECT s.id, s.key, s.ba_code AS ba, s.type, s.subtype,
+            array_agg(extract(epoch FROM o.ts)::float8 * 1000 ORDER BY o.ts) AS ms, array_agg(o.value ORDER BY o.ts) AS vals
      FROM series s JOIN observations o ON o.series_id = s.id
-     WHERE ($1::text[] IS NULL OR s.ba_code = ANY ($1) OR (s.type = 'ba_interchange' AND s.subtype = ANY ($1)))
+     WHERE (s.ba_code = ANY ($1) OR (s.type = 'ba_interchange' AND s.subtype = ANY ($1)))
        AND o.ts >= $2 AND o.ts <= $3
-     ORDER BY s.id, o.ts`, [bas ?? null, from, to]);
-  const byId = new Map<number, SeriesHours & { values: Array<number | null> }>();
-  for (const r of rows) {
-    let s = byId.get(r.id);
-    if (!s) {
-      s = { id: r.id, key: r.key, ba: r.ba, type: r.type, subtype: r.subtype, values: new Array<number | null>(hours).fill(null) };
-      byId.set(r.id, s);
+     GROUP BY s.id ORDER BY s.id`, [bas, from, to]);
+  const all: SeriesHours[] = rows.map((r) => {
+    const values = new Array<number | null>(hours).fill(null);
+    for (let k = 0; k < r.ms.length; k++) {
+      const v = r.vals[k];
+      values[Math.round((Number(r.ms[k]) - from.getTime()) / HOUR)] = v === null || v === undefined ? null : Number(v);
     }
-    s.values[Math.round((new Date(r.ts).getTime() - from.getTime()) / HOUR)] = r.value;
-  }
-  const all = [...byId.values()];
-  const wanted = bas ? new Set(bas) : undefined;
-  return { own: wanted ? all.filter((s) => wanted.has(s.ba)) : all, all };
+    return { id: Number(r.id), key: r.key, ba: r.ba, type: r.type, subtype: r.subtype, values };
+  });
+  const wanted = new Set(bas);
+  return { own: all.filter((s) => wanted.has(s.ba)), all };
 }
 
 /** Hours listed in the detail of one conflict finding (its count covers all). */

@@ -10,6 +10,7 @@ import { listFindings } from './check-runner.ts';
 import { CHECK_NAMES } from './quality-checks.ts';
 import { listBackfills, MAX_BACKFILL_ATTEMPTS } from './backfill.ts';
 import { pipelineFreshness } from './pipeline-freshness.ts';
+import { FILLING_LAG_HOURS, memoFillState } from './fill-state.ts';
 
 const instant = isoInstant.transform((s) => new Date(s));
 
@@ -28,6 +29,18 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
     },
   }, async (req) => ({ data: await listRuns(db, req.query.limit) }));
 
+  const state = memoFillState(db);
+  r.get('/api/v1/pipeline/state', {
+    schema: {
+      summary: 'Whether the store is still filling: empty, filling (first fill or catch-up) or ready',
+      description: '`state`: `empty` before any data is stored; `filling` while an ingestion run works and the newest stored demand hour '
+        + `lags now by more than ${FILLING_LAG_HOURS} h (the first fill of four weeks, or a catch-up after a long stop); \`ready\` otherwise. `
+        + '`filling` is `state === "filling"`. `dataThrough`: the newest stored demand hour of any BA (hour start, UTC). `run`: the filling run '
+        + '(ledger id, kind, start, rows stored so far). `progress`: share (0–1) of the run\'s range already stored, when the run names its range '
+        + '(the simulated fill does), else null. The site shows a "filling…" notice on every page from this answer. Read at most every 5 s.',
+    },
+  }, async () => ({ data: await state() }));
+
   r.get('/api/v1/pipeline/freshness', {
     config: { access: { public: true } },
     schema: {
@@ -37,7 +50,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
         + '(demand 60, net generation/interchange/fuel 1440, BA-to-BA 2880, day-ahead forecast 0). status: fresh when lag ≤ expected + 90 min, '
         + 'late up to twice that, stale beyond; retired for a BA whose EIA-930 retirement day has ended (never stale). Per-series detail is at /api/v1/bas/{code}/freshness.',
     },
-  }, async () => ({ data: await pipelineFreshness(db) }));
+  }, async () => ({ data: await pipelineFreshness(db), filling: (await state()).filling }));
 
   r.get('/api/v1/pipeline/checks', {
     config: { access: { public: true } },

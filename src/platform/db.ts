@@ -132,17 +132,27 @@ async function withSavepoint<T>(tx: Transaction, fn: () => Promise<T>): Promise<
   }
 }
 
+/**
+ * PGlite runs the database in WebAssembly on the calling thread, and a query's promise settles without any I/O:
+ * a job's chain of awaited queries would run from microtask to microtask and never let the event loop serve a
+ * request (issue 11: /healthz waited 20 s behind the first fill). Every query first yields one turn of the loop.
+ */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
   const self: Db = {
     kind: 'pglite',
-    query: async <T,>(text: string, params: unknown[] = []) =>
-      params.length === 0 && text.includes(';')
+    query: async <T,>(text: string, params: unknown[] = []) => {
+      await yieldToLoop();
+      return params.length === 0 && text.includes(';')
         ? ((await pg.exec(text)).at(-1)?.rows ?? []) as T[]
-        : (await pg.query<T>(text, params)).rows,
+        : (await pg.query<T>(text, params)).rows;
+    },
     transaction: <T,>(fn: (inner: Db) => Promise<T>) =>
       tx ? withSavepoint(tx, () => fn(self)) : root.transaction((t) => fn(fromPglite(t, root, t))),
     copyInto: async (table, columns, rows) => {
       // PGlite has no COPY protocol: it reads the rows from a blob mounted at /dev/blob.
+      await yieldToLoop();
       await pg.query(copySql(table, columns, `'/dev/blob'`), [], { blob: new Blob([...copyText(rows)]) });
     },
     listen: async (channel, handler) => {

@@ -3,8 +3,9 @@ import type { Db } from '../../platform/db.ts';
 import type { Cache } from '../../platform/cache.ts';
 import { getBa, listBas, type BalancingAuthority } from '../../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared/hourly.ts';
-import { loadFactorOverrides } from '../intensity/factors.ts';
-import { consumptionPoints, hourlyIntensity, loadSystemHours } from '../intensity/intensity.ts';
+import { loadFactorOverrides, type FactorOverride } from '../intensity/factors.ts';
+import { consumptionPoints, hourlyIntensity, loadSystemHours, type SystemHours } from '../intensity/intensity.ts';
+import { offLoop } from '../../platform/off-loop.ts';
 import { invalidateBa } from '../shared/analytics-cache.ts';
 import { calendarFor, extend, MODEL_NAMES, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
 import { forecastTarget } from './target-run.ts';
@@ -30,12 +31,22 @@ export async function loadDemandHistory(db: Db, ba: BalancingAuthority, from: Da
   return { history: { ts: h.ts, y: h.demand, df: h.forecast }, source: h.source };
 }
 
-/** Consumption-based lifecycle intensity of every BA over [from, to), traced once for the whole system. */
+/** Each BA's consumption-based lifecycle intensity over the system's hours (values only): the traced part of loadIntensityHistories. */
+export function consumptionValues(system: SystemHours, overrides: readonly FactorOverride[]): Map<string, Array<number | null>> {
+  const out = new Map<string, Array<number | null>>();
+  for (const [ba, points] of consumptionPoints(system, 'lifecycle', overrides)) out.set(ba, points.map((p) => p.value));
+  return out;
+}
+
+/** Tracing weeks of every BA is CPU for seconds: on a worker thread (platform/off-loop.ts). */
+const consumptionValuesOffLoop = offLoop(import.meta.url, 'consumptionValues', consumptionValues);
+
+/** Consumption-based lifecycle intensity of every BA over [from, to), traced once for the whole system (on a worker thread). */
 export async function loadIntensityHistories(db: Db, from: Date, to: Date): Promise<Map<string, TargetHistory>> {
   const [system, overrides] = await Promise.all([loadSystemHours(db, from, to), loadFactorOverrides(db)]);
   const out = new Map<string, TargetHistory>();
-  for (const [ba, points] of consumptionPoints(system, 'lifecycle', overrides)) {
-    out.set(ba, { history: { ts: system.ts, y: points.map((p) => p.value) }, source: combineSources(system.sources.get(ba) ?? []) });
+  for (const [ba, y] of await consumptionValuesOffLoop(system, overrides)) {
+    out.set(ba, { history: { ts: system.ts, y }, source: combineSources(system.sources.get(ba) ?? []) });
   }
   return out;
 }
@@ -67,6 +78,14 @@ export function forecastFrom(target: ForecastTarget, h: TargetHistory, timeZone:
   if (!run) return 'under two weeks of usable history';
   return { points: run.points, dataThrough, trainRows: run.trainRows };
 }
+
+/** forecastFrom for each of a BA's targets (undefined history: 'no data'), in order: one trip to a worker thread per BA. */
+export function forecastTargets(targets: ReadonlyArray<readonly [ForecastTarget, TargetHistory | undefined]>, timeZone: string, now: Date): Array<TargetForecast | string> {
+  return targets.map(([target, history]) => (history ? forecastFrom(target, history, timeZone, now) : 'no data'));
+}
+
+/** Training the ridge models of one BA is tens of milliseconds of CPU, 73 BAs are seconds: on a worker thread. */
+const forecastTargetsOffLoop = offLoop(import.meta.url, 'forecastTargets', forecastTargets);
 
 async function storeRun(db: Db, ba: string, target: ForecastTarget, madeAt: Date, source: DataSource, f: TargetForecast): Promise<void> {
   await db.transaction(async (tx) => {
@@ -105,8 +124,9 @@ export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; ba
         ['demand', ba.generationOnly ? undefined : await loadDemandHistory(db, ba, new Date(now.getTime() - HISTORY_DAYS.demand * 86_400_000), horizonEnd)],
         ['intensity', intensity.get(ba.code)],
       ];
-      for (const [target, history] of targets) {
-        const f = history ? forecastFrom(target, history, ba.timeZone, now) : 'no data';
+      const forecasts = await forecastTargetsOffLoop(targets, ba.timeZone, now);
+      for (const [i, [target, history]] of targets.entries()) {
+        const f = forecasts[i]!;
         if (typeof f === 'string') { summary.skipped.push({ ba: ba.code, target, reason: f }); continue; }
         await storeRun(db, ba.code, target, madeAt, history!.source, f);
         summary.stored++;

@@ -11,6 +11,7 @@ import { loadBaHours } from '../shared/hourly.ts';
 import { hourlyIntensity, INTENSITY_FLAGS, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness } from './now.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
+import { memoFillState } from '../../ingest/fill-state.ts';
 import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa, iso, rangeKey } from '../shared/route-support.ts';
 
 export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
@@ -26,6 +27,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   const { db, cache } = deps;
   const r = app.withTypeProvider<ZodTypeProvider>();
   const answer = routeAnswer(cache);
+  const fillState = memoFillState(db);
 
   if ('listen' in db) {
     const unlisten = await subscribeInvalidation(db as Db & Listenable, cache, deps.logger);
@@ -192,6 +194,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
       response: {
         200: z.object({
           generatedAt: z.string(), stale: z.boolean(),
+          filling: z.boolean().describe('true while the store is still filling (the first fill, or a catch-up): BAs may lack hours yet; see /api/v1/pipeline/state'),
           data: z.array(z.object({
             ba: z.string(), name: z.string(), region: z.string(), interconnection: z.string(), timeZone: z.string(), hour: z.string().nullable(),
             intensity: nullableNumber, productionIntensity: nullableNumber, intensityFlags, productionFlags: intensityFlags,
@@ -201,7 +204,12 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
         }),
       },
     },
-  }, async (req) => answer(req, analyticsKey(ALL_BAS, 'now'), (v) => generationTtl(newestOf(v.data.map((d) => d.hour))), () => allNow(db, generationFreshness)));
+  }, async (req) => {
+    const [now, state] = await Promise.all([
+      answer(req, analyticsKey(ALL_BAS, 'now'), (v) => generationTtl(newestOf(v.data.map((d) => d.hour))), () => allNow(db, generationFreshness)),
+      fillState()]);
+    return { ...now, filling: state.filling };
+  });
 
 }
 

@@ -1,6 +1,8 @@
 import type { Db } from '../../platform/db.ts';
 import { getBa, listBas } from '../../grid/ba-repository.ts';
 import { activeHours } from '../../grid/active-dates.ts';
+import { offLoop } from '../../platform/off-loop.ts';
+import { getBa } from '../../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, hourStarts, type DataSource } from '../shared/hourly.ts';
 import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
 import { traceHour, type TraceFlag, type TraceHour, type TraceNode } from './flow-tracing.ts';
@@ -270,13 +272,29 @@ function hourRuns(ts: readonly Date[]): { from: Date[]; to: Date[] } {
  */
 async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean): Promise<SystemHours> {
   if (ts.length === 0) return toSystem(ts, []);
+  if (!runs && ts.length > SYSTEM_READ_HOURS) {
+    // a long range in pieces: toSystem places several rows of one series on the same column
+    const rows: SeriesRow[] = [];
+    for (let i = 0; i < ts.length; i += SYSTEM_READ_HOURS) rows.push(...await readSystemRows(db, ts.slice(i, i + SYSTEM_READ_HOURS), scope, false));
+    return { ...toSystem(ts, rows), spans: await loadSpans(db, scope) };
+  }
+  return { ...toSystem(ts, await readSystemRows(db, ts, scope, runs)), spans: await loadSpans(db, scope) };
+}
+
+/**
+ * Hours read per query of a long range: on PGlite one query runs on the event loop's thread, and four weeks of every BA
+ * in one query held it for seconds; a week at a time lets requests in between.
+ */
+const SYSTEM_READ_HOURS = 7 * 24;
+
+async function readSystemRows(db: Db, ts: Date[], scope: SystemScope, runs: boolean): Promise<SeriesRow[]> {
   const bounds = runs ? hourRuns(ts) : { from: [ts[0]!], to: [new Date(ts.at(-1)!.getTime() + HOUR_MS)] };
   const observations = runs
     ? `series s CROSS JOIN unnest($1::timestamptz[], $2::timestamptz[]) AS r (lo, hi)
        CROSS JOIN LATERAL (SELECT o.ts, o.value FROM observations o WHERE o.series_id = s.id AND o.ts >= r.lo AND o.ts < r.hi OFFSET 0) o`
     : `series s JOIN observations o ON o.series_id = s.id AND o.ts >= $1::timestamptz AND o.ts < $2::timestamptz`;
   const filter = scopeFilter(scope, 3);
-  const rows = await db.query<SeriesRow>(
+  return db.query<SeriesRow>(
     `${scope && 'reaching' in scope ? REACH(3) : ''}SELECT s.ba_code AS ba, s.type, s.subtype, s.source,
             coalesce(array_agg(extract(epoch FROM o.ts)::float8 * 1000) FILTER (WHERE o.value IS NOT NULL), '{}') AS ms,
             coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
@@ -284,7 +302,6 @@ async function loadSystem(db: Db, ts: Date[], scope: SystemScope, runs: boolean)
       WHERE ${filter.sql}
       GROUP BY s.id`,
     [...runs ? [bounds.from.map((t) => t.toISOString()), bounds.to.map((t) => t.toISOString())] : [bounds.from[0]!.toISOString(), bounds.to[0]!.toISOString()], ...filter.params]);
-  return { ...toSystem(ts, rows), spans: await loadSpans(db, scope) };
 }
 
 /**
@@ -344,6 +361,21 @@ export function productionFromSystem(system: SystemHours, ba: string, set: Facto
   return productionPoints(system.ts, system.fuels.get(ba) ?? {}, factorLookup(set, ba, overrides), spansOf(system).fuels.get(ba) ?? {});
 }
 
+/** consumptionPoints of one BA (null with 'no-fuel-data' when the trace has none): what hourlyIntensity keeps. */
+export function consumptionPointsOf(system: SystemHours, set: FactorSetName, overrides: readonly FactorOverride[], ba: string): IntensityPoint[] {
+  return consumptionPoints(system, set, overrides).get(ba) ?? system.ts.map((ts) => ({ ts, value: null, flags: ['no-fuel-data' as const] }));
+}
+
+/** The same on a worker thread (platform/off-loop.ts): only the BA's points cross back. */
+const consumptionPointsOffLoop = offLoop(import.meta.url, 'consumptionPointsOf', consumptionPointsOf);
+
+/**
+ * Ranges of at least this many hours are traced on a worker thread: tracing costs about 0.3 ms per hour of a
+ * connected system of 60 BAs, so a month would hold the event loop that serves every other request for 0.2–1 s,
+ * while a day or two costs less than the hop to a thread.
+ */
+export const OFF_LOOP_TRACE_HOURS = 72;
+
 /**
  * Hourly carbon intensity of one BA over [from, to) (hour starts), in gCO2eq/kWh. Consumption-based
  * intensity traces the flows of every BA connected to it, so it reads that part of the system for the range.
@@ -358,7 +390,9 @@ export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, 
   ]);
   const points = basis === 'production'
     ? productionFromSystem(system, ba, factors, overrides)
-    : consumptionPoints(system, factors, overrides).get(ba) ?? system.ts.map((ts) => ({ ts, value: null, flags: ['no-fuel-data' as const] }));
+    : system.ts.length >= OFF_LOOP_TRACE_HOURS
+      ? await consumptionPointsOffLoop(system, factors, overrides, ba)
+      : consumptionPointsOf(system, factors, overrides, ba);
   const sources = basis === 'production' ? system.sources.get(ba) ?? [] : [...system.sources.values()].flatMap((s) => [...s]);
   return { ba, basis, factors, unit: INTENSITY_UNIT, points, dataThrough: newestValue(points), source: combineSources(sources) };
 }

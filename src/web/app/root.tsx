@@ -5,6 +5,7 @@ import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
 import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
 import { webContext } from './lib/context.ts';
 import { CsrfField } from './components/csrf-field.tsx';
+import type { PipelineState } from './lib/api-types.ts';
 
 export const links = () => [
   { rel: 'stylesheet', href: stylesUrl },
@@ -13,8 +14,32 @@ export const links = () => [
   { rel: 'apple-touch-icon', href: '/icon-192.png' },
 ];
 
-export function loader({ request, context }: LoaderFunctionArgs) {
-  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: context.get(webContext).csrfToken };
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const web = context.get(webContext);
+  const fill = await web.api<PipelineState>('/api/v1/pipeline/state');
+  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: web.csrfToken, fill: fill.ok ? fill.data.data : null };
+}
+
+/** "2026-11-12T14:00:00.000Z" → "2026-11-12 14:00 UTC": the same text on the server and in the browser (no zone data involved). */
+const utcHour = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+
+/**
+ * The store's state on every page (GET /api/v1/pipeline/state): while the first fill runs, pages answer with what
+ * has arrived and say so, instead of looking broken.
+ */
+export function FillNotice({ fill }: { fill: PipelineState['data'] | null | undefined }) {
+  if (!fill || fill.state === 'ready') return null;
+  if (fill.state === 'empty') {
+    return <p className="notice fill-notice" role="status">No data yet: the first fill has not started. Pages fill in as data arrives.</p>;
+  }
+  const through = fill.dataThrough ? `data through ${utcHour(fill.dataThrough)}` : 'no hours stored yet';
+  const progress = fill.progress === null ? '' : `, ${Math.floor(fill.progress * 100)} % done`;
+  return (
+    <p className="notice fill-notice" role="status">
+      <strong>Filling…</strong> GridPulse is loading its history ({through}{progress}). Pages show what has arrived and fill in as it lands;
+      figures that need more hours say so.
+    </p>
+  );
 }
 
 function Settings({ prefs }: { prefs: Prefs }) {
@@ -53,7 +78,9 @@ function Settings({ prefs }: { prefs: Prefs }) {
 }
 
 export function Layout({ children }: { children: ReactNode }) {
-  const prefs = useRouteLoaderData<typeof loader>('root')?.prefs ?? DEFAULT_PREFS;
+  const rootData = useRouteLoaderData<typeof loader>('root');
+  const prefs = rootData?.prefs ?? DEFAULT_PREFS;
+  const fill = rootData?.fill;
   const embed = useLocation().pathname.startsWith('/embed/');
   return (
     <html lang="en" data-theme={prefs.theme}>
@@ -80,7 +107,7 @@ export function Layout({ children }: { children: ReactNode }) {
               </nav>
               <Settings prefs={prefs} />
             </header>
-            <main id="main">{children}</main>
+            <main id="main"><FillNotice fill={fill} />{children}</main>
             <footer className="site">
               Data: U.S. EIA Form EIA-930 hourly grid monitor (or a clearly marked simulation). <a href="/methodology">How the numbers are made</a>.
             </footer>

@@ -83,7 +83,12 @@ export interface PipelineRun {
   id: number; kind?: string; source?: string; status?: string; startedAt?: string; finishedAt?: string | null;
   [k: string]: unknown;
 }
-export interface PipelineFreshness { data: Array<{ ba: string; type: string; newest: string; lagMinutes: number }> }
+export interface PipelineFreshness { data: Array<{ ba: string; type: string; newest: string; lagMinutes: number }>; filling?: boolean }
+
+/** GET /api/v1/pipeline/state (src/ingest/fill-state.ts) */
+export interface PipelineState {
+  data: { state: 'empty' | 'filling' | 'ready'; filling: boolean; dataThrough: string | null; run: { id: number; kind: string; startedAt: string; rowsInserted: number } | null; progress: number | null };
+}
 export interface CheckFinding { id: number; runId: number; check: string; ba: string; series: string; from: string; to: string; severity: string; count: number; detail: unknown }
 
 /** GET /api/v1/bas/{code}/answer: the plain answer in words. */
