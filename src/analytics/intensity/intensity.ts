@@ -2,7 +2,6 @@ import type { Db } from '../../platform/db.ts';
 import { getBa, listBas } from '../../grid/ba-repository.ts';
 import { activeHours } from '../../grid/active-dates.ts';
 import { offLoop } from '../../platform/off-loop.ts';
-import { getBa } from '../../grid/ba-repository.ts';
 import { combineSources, HOUR_MS, hourStarts, type DataSource } from '../shared/hourly.ts';
 import { factorLookup, isStorage, loadFactorOverrides, type FactorLookup, type FactorOverride, type FactorSetName } from './factors.ts';
 import { traceHour, type TraceFlag, type TraceHour, type TraceNode } from './flow-tracing.ts';
