@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** `../shared/data` beside the repository (CI always has it). */
-export const sharedDataDir = path.resolve(fileURLToPath(new URL('../../../shared/data', import.meta.url)));
+/**
+ * `../shared/data` beside the repository (CI always has it); SHARED_DATA_DIR overrides it for a checkout
+ * elsewhere, such as a git worktree.
+ */
+export const sharedDataDir = path.resolve(process.env.SHARED_DATA_DIR ?? fileURLToPath(new URL('../../../shared/data', import.meta.url)));
 
 /**
  * Options for node:test: skip a test that reads the shared real data only when the data is
