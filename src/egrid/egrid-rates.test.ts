@@ -37,13 +37,13 @@ test('non-baseload factor follows eGRID: 1 under CF 0.2, 0 over 0.8, linear betw
 const plantArb = fc.record({
   state: fc.constantFrom('MN', 'IA', 'ND'), gen: fc.double({ min: -50, max: 1e6, noNaN: true }), co2: fc.double({ min: 0, max: 1e6, noNaN: true }),
   cf: fc.double({ min: 0, max: 1, noNaN: true }), fuel: fc.constantFrom('NG', 'SUB', 'WND'),
-}).map((r, ) => plant({ state: r.state, netGenerationMwh: r.gen, co2Tons: r.co2, capacityFactor: r.cf, primaryFuel: r.fuel }));
+}).map((r) => plant({ state: r.state, netGenerationMwh: r.gen, co2ShortTons: r.co2, capacityFactor: r.cf, primaryFuel: r.fuel }));
 
 test('aggregates add up: the US equals the sum of its states, and the US rate is the generation-weighted state rate', () => {
   fc.assert(fc.property(fc.array(plantArb, { minLength: 1, maxLength: 30 }), (plants) => {
     const [us] = aggregatePlants(plants, 'us');
     const states = aggregatePlants(plants, 'state');
-    const sum = (f: (a: typeof us) => number) => states.reduce((s, a) => s + f(a!), 0);
+    const sum = (f: (a: NonNullable<typeof us>) => number) => states.reduce((s, a) => s + f(a), 0);
     assert.ok(Math.abs(us!.co2Tons - sum((a) => a.co2Tons)) <= 1e-6 * Math.max(1, us!.co2Tons));
     assert.ok(Math.abs(us!.netGenerationMwh - sum((a) => a.netGenerationMwh)) <= 1e-6 * Math.max(1, Math.abs(us!.netGenerationMwh)));
     assert.equal(us!.plants, plants.length);
@@ -52,7 +52,7 @@ test('aggregates add up: the US equals the sum of its states, and the US rate is
 });
 
 test('a plant with no key at a level is left out of that level only', () => {
-  const plants = [plant({ ba: null }), plant({ orispl: 2 })];
+  const plants = [plant({ baCode: null }), plant({ orispl: 2 })];
   assert.equal(aggregatePlants(plants, 'ba')[0]!.plants, 1);
   assert.equal(aggregatePlants(plants, 'us')[0]!.plants, 2);
 });

@@ -1,3 +1,5 @@
+import type { EgridPlant } from './egrid-repository.ts';
+
 /**
  * eGRID arithmetic: aggregates of plant rows, output and input emission rates, eGRID's non-baseload
  * weighting. Pure functions; the repository feeds them plant rows and the routes serve their answers.
@@ -21,31 +23,18 @@ export const MIX_CODES: Readonly<Record<EgridMixFuel, string>> = {
   coal: 'CL', oil: 'OL', gas: 'GS', nuclear: 'NC', hydro: 'HY', biomass: 'BM', wind: 'WI', solar: 'SO', geothermal: 'GT', otherFossil: 'OF', other: 'OP',
 };
 
-/** The figures of one plant (one eGRID PLNT row) that the analytics use; null = not reported. */
-export interface PlantFigures {
-  orispl: number;
-  name: string;
-  state: string | null;
-  ba: string | null;
-  subregion: string | null;
-  nerc: string | null;
-  /** PLPRMFL, the plant's primary fuel (EIA energy source code such as NG, SUB, WND). */
-  primaryFuel: string | null;
-  /** PLFUELCT, eGRID's fuel category (COAL, GAS, OIL, NUCLEAR, HYDRO, WIND, SOLAR, GEOTHERMAL, BIOMASS, OFSL, OTHF). */
-  fuelCategory: string | null;
-  lat: number | null;
-  lon: number | null;
-  capacityMw: number | null;
-  /** CAPFAC, 0–1 */
-  capacityFactor: number | null;
-  heatInputMmbtu: number | null;
-  netGenerationMwh: number | null;
-  co2Tons: number | null;
-  noxTons: number | null;
-  so2Tons: number | null;
-  /** PLGENA{xx}: MWh by fuel; absent keys mean not reported. */
-  generationByFuel: Partial<Record<EgridMixFuel, number | null>>;
-}
+/** Plant columns (camelCase, from egrid_plants) behind the mix: gen{Fuel}Mwh. */
+export const MIX_COLUMNS = {
+  coal: 'genCoalMwh', oil: 'genOilMwh', gas: 'genGasMwh', nuclear: 'genNuclearMwh', hydro: 'genHydroMwh', biomass: 'genBiomassMwh',
+  wind: 'genWindMwh', solar: 'genSolarMwh', geothermal: 'genGeothermalMwh', otherFossil: 'genOtherFossilMwh', other: 'genOtherMwh',
+} as const satisfies Readonly<Record<EgridMixFuel, keyof EgridPlant>>;
+
+/** The plant columns the analytics read (egrid_plants, one row per plant and data year); null = not reported. */
+export const FIGURE_COLUMNS = ['orispl', 'plantName', 'state', 'baCode', 'subregion', 'nercRegion', 'primaryFuel', 'fuelCategory', 'latitude', 'longitude',
+  'nameplateMw', 'capacityFactor', 'heatInputMmbtu', 'netGenerationMwh', 'co2ShortTons', 'noxShortTons', 'so2ShortTons',
+  'genCoalMwh', 'genOilMwh', 'genGasMwh', 'genNuclearMwh', 'genHydroMwh', 'genBiomassMwh', 'genWindMwh', 'genSolarMwh', 'genGeothermalMwh',
+  'genOtherFossilMwh', 'genOtherMwh'] as const satisfies readonly (keyof EgridPlant)[];
+export type PlantFigures = Pick<EgridPlant, typeof FIGURE_COLUMNS[number]>;
 
 /** Output emission rate, lb/MWh = 2,000 × short tons / MWh; null when generation is not positive or mass is unknown. */
 export function outputRate(tons: number | null, mwh: number | null): number | null {
@@ -110,17 +99,17 @@ export interface Aggregate {
 }
 
 /** The grouping levels of /aggregates. */
-export const AGGREGATE_LEVELS = ['us', 'state', 'ba', 'subregion', 'nerc', 'fuel'] as const;
-export type AggregateLevel = typeof AGGREGATE_LEVELS[number];
+export const AGGREGATE_BY = ['us', 'state', 'ba', 'subregion', 'nerc', 'fuel'] as const;
+export type AggregateBy = typeof AGGREGATE_BY[number];
 
 /** The key of a plant at a level; null when the plant has none (kept out of that level's groups). */
-export function levelKey(p: PlantFigures, level: AggregateLevel): string | null {
+export function levelKey(p: PlantFigures, level: AggregateBy): string | null {
   switch (level) {
     case 'us': return 'US';
     case 'state': return p.state;
-    case 'ba': return p.ba;
+    case 'ba': return p.baCode;
     case 'subregion': return p.subregion;
-    case 'nerc': return p.nerc;
+    case 'nerc': return p.nercRegion;
     case 'fuel': return p.fuelCategory;
   }
 }
@@ -132,19 +121,19 @@ class Sums {
 
   add(p: PlantFigures): void {
     this.plants++;
-    this.capacity += p.capacityMw ?? 0;
+    this.capacity += p.nameplateMw ?? 0;
     this.gen += p.netGenerationMwh ?? 0;
     this.heat += p.heatInputMmbtu ?? 0;
-    this.co2 += p.co2Tons ?? 0;
-    this.nox += p.noxTons ?? 0;
-    this.so2 += p.so2Tons ?? 0;
-    for (const f of EGRID_MIX_FUELS) this.mix[f] += p.generationByFuel[f] ?? 0;
+    this.co2 += p.co2ShortTons ?? 0;
+    this.nox += p.noxShortTons ?? 0;
+    this.so2 += p.so2ShortTons ?? 0;
+    for (const f of EGRID_MIX_FUELS) this.mix[f] += p[MIX_COLUMNS[f]] ?? 0;
     const nb = nonBaseloadFactor(p.capacityFactor, p.primaryFuel, p.netGenerationMwh);
     if (nb !== null && nb > 0) {
       this.nbGen += nb * (p.netGenerationMwh ?? 0);
-      this.nbCo2 += nb * (p.co2Tons ?? 0);
-      this.nbNox += nb * (p.noxTons ?? 0);
-      this.nbSo2 += nb * (p.so2Tons ?? 0);
+      this.nbCo2 += nb * (p.co2ShortTons ?? 0);
+      this.nbNox += nb * (p.noxShortTons ?? 0);
+      this.nbSo2 += nb * (p.so2ShortTons ?? 0);
     }
   }
 
@@ -168,7 +157,7 @@ class Sums {
  * Aggregates of plants grouped at one level, sorted by key. Mass, generation (signed, as eGRID sums it),
  * heat input and capacity add; rates are recomputed from the sums, never averaged.
  */
-export function aggregatePlants(plants: Iterable<PlantFigures>, level: AggregateLevel): Aggregate[] {
+export function aggregatePlants(plants: Iterable<PlantFigures>, level: AggregateBy): Aggregate[] {
   const groups = new Map<string, Sums>();
   for (const p of plants) {
     const key = levelKey(p, level);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { EGRID_MIX_FUELS, MIX_CODES, type PlantFigures } from './egrid-rates.ts';
+import { EGRID_MIX_FUELS, MIX_CODES, MIX_COLUMNS, type PlantFigures } from './egrid-rates.ts';
 
 /** Test support: eGRID PLNT rows (code header row) from a shared-data CSV as PlantFigures. */
 
@@ -21,19 +21,20 @@ export function readCodeCsv(file: string): Record<string, string>[] {
 export function plantFromCodes(r: Record<string, string>): PlantFigures {
   const text = (k: string) => (r[k]?.trim() ? r[k]!.trim() : null);
   return {
-    orispl: Number(r.ORISPL), name: r.PNAME ?? '', state: text('PSTATABB') ?? text('PSTATEABB'), ba: text('BACODE'), subregion: text('SUBRGN'), nerc: text('NERC'),
-    primaryFuel: text('PLPRMFL'), fuelCategory: text('PLFUELCT'), lat: egridNumber(r.LAT), lon: egridNumber(r.LON),
-    capacityMw: egridNumber(r.NAMEPCAP), capacityFactor: egridNumber(r.CAPFAC), heatInputMmbtu: egridNumber(r.PLHTIAN),
-    netGenerationMwh: egridNumber(r.PLNGENAN), co2Tons: egridNumber(r.PLCO2AN), noxTons: egridNumber(r.PLNOXAN), so2Tons: egridNumber(r.PLSO2AN),
-    generationByFuel: Object.fromEntries(EGRID_MIX_FUELS.map((f) => [f, egridNumber(r[`PLGENA${MIX_CODES[f]}`])])),
-  };
+    orispl: Number(r.ORISPL), plantName: r.PNAME ?? null, state: text('PSTATABB') ?? text('PSTATEABB'), baCode: text('BACODE'), subregion: text('SUBRGN'),
+    nercRegion: text('NERC'), primaryFuel: text('PLPRMFL'), fuelCategory: text('PLFUELCT'), latitude: egridNumber(r.LAT), longitude: egridNumber(r.LON),
+    nameplateMw: egridNumber(r.NAMEPCAP), capacityFactor: egridNumber(r.CAPFAC), heatInputMmbtu: egridNumber(r.PLHTIAN),
+    netGenerationMwh: egridNumber(r.PLNGENAN), co2ShortTons: egridNumber(r.PLCO2AN), noxShortTons: egridNumber(r.PLNOXAN), so2ShortTons: egridNumber(r.PLSO2AN),
+    ...Object.fromEntries(EGRID_MIX_FUELS.map((f) => [MIX_COLUMNS[f], egridNumber(r[`PLGENA${MIX_CODES[f]}`])])),
+  } as PlantFigures;
 }
 
 /** A made-up plant for property tests and fixtures; every figure can be overridden. */
 export function plant(over: Partial<PlantFigures> = {}): PlantFigures {
+  const none = Object.fromEntries(EGRID_MIX_FUELS.map((f) => [MIX_COLUMNS[f], null]));
   return {
-    orispl: 1, name: 'Test plant', state: 'MN', ba: 'MISO', subregion: 'MROW', nerc: 'MRO', primaryFuel: 'NG', fuelCategory: 'GAS',
-    lat: 45, lon: -93, capacityMw: 100, capacityFactor: 0.5, heatInputMmbtu: 1000, netGenerationMwh: 100, co2Tons: 50, noxTons: 1, so2Tons: 0.5,
-    generationByFuel: { gas: 100 }, ...over,
-  };
+    ...none, orispl: 1, plantName: 'Test plant', state: 'MN', baCode: 'MISO', subregion: 'MROW', nercRegion: 'MRO', primaryFuel: 'NG', fuelCategory: 'GAS',
+    latitude: 45, longitude: -93, nameplateMw: 100, capacityFactor: 0.5, heatInputMmbtu: 1000, netGenerationMwh: 100, co2ShortTons: 50, noxShortTons: 1, so2ShortTons: 0.5,
+    genGasMwh: 100, ...over,
+  } as PlantFigures;
 }

@@ -50,11 +50,11 @@ export function baEmissionFactors(plants: Iterable<PlantFigures>): BaFactors[] {
   const sums = new Map<string, Map<string, { gen: number; co2: number; plants: number }>>();
   for (const p of plants) {
     const fuel = eia930Fuel(p);
-    if (!p.ba || !fuel || p.netGenerationMwh === null || !(p.netGenerationMwh > 0)) continue;
-    const co2 = p.co2Tons ?? (fuel === 'COL' || fuel === 'NG' || fuel === 'OIL' ? null : 0);
+    if (!p.baCode || !fuel || p.netGenerationMwh === null || !(p.netGenerationMwh > 0)) continue;
+    const co2 = p.co2ShortTons ?? (fuel === 'COL' || fuel === 'NG' || fuel === 'OIL' ? null : 0);
     if (co2 === null) continue;
-    let byFuel = sums.get(p.ba);
-    if (!byFuel) sums.set(p.ba, (byFuel = new Map()));
+    let byFuel = sums.get(p.baCode);
+    if (!byFuel) sums.set(p.baCode, (byFuel = new Map()));
     const s = byFuel.get(fuel) ?? { gen: 0, co2: 0, plants: 0 };
     s.gen += p.netGenerationMwh;
     s.co2 += co2;
