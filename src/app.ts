@@ -13,6 +13,7 @@ import { sdkRoutes } from './analytics/clean-window/sdk-routes.ts';
 import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
+import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
 
 export interface AppDeps { db: Db; logger: Logger; cache: Cache }
 
@@ -38,6 +39,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await sdkRoutes(app, deps);
   await dailyRoutes(app, deps);
   locateRoutes(app, deps.db);
+  await egridAnalyticsRoutes(app, deps);
   await webRoutes(app, deps);
   return app;
 }

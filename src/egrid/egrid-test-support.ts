@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { EGRID_MIX_FUELS, MIX_CODES, MIX_COLUMNS, type PlantFigures } from './egrid-rates.ts';
+import type { Db } from '../platform/db.ts';
+import { snake } from './egrid-analytics-repository.ts';
+import { EGRID_MIX_FUELS, FIGURE_COLUMNS, MIX_CODES, MIX_COLUMNS, type PlantFigures } from './egrid-rates.ts';
 
 /** Test support: eGRID PLNT rows (code header row) from a shared-data CSV as PlantFigures. */
 
@@ -37,4 +39,20 @@ export function plant(over: Partial<PlantFigures> = {}): PlantFigures {
     latitude: 45, longitude: -93, nameplateMw: 100, capacityFactor: 0.5, heatInputMmbtu: 1000, netGenerationMwh: 100, co2ShortTons: 50, noxShortTons: 1, so2ShortTons: 0.5,
     genGasMwh: 100, ...over,
   } as PlantFigures;
+}
+
+
+/** Inserts plant rows of one data year directly (fixtures; the importer is tested on its own). */
+export async function insertPlants(db: Db, year: number, plants: readonly PlantFigures[], extra: Partial<Record<string, unknown>> = {}): Promise<void> {
+  const cols = [...FIGURE_COLUMNS, ...Object.keys(extra)];
+  for (let i = 0; i < plants.length; i += 500) {
+    const chunk = plants.slice(i, i + 500);
+    const params: unknown[] = [];
+    const values = chunk.map((p) => {
+      const row = [year, ...cols.map((c) => (c in extra ? extra[c] : (p as unknown as Record<string, unknown>)[c]))];
+      const ph = row.map((v) => { params.push(v); return `$${params.length}`; });
+      return `(${ph.join(', ')})`;
+    });
+    await db.query(`INSERT INTO egrid_plants (data_year, ${cols.map(snake).join(', ')}) VALUES ${values.join(', ')}`, params);
+  }
 }

@@ -21,6 +21,11 @@ export function safeCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyA
   return toCsv(header.map((h) => String(neutraliseCell(h))), rows.map((r) => r.map(neutraliseCell)));
 }
 
+/** CSV lines of rows without a header row (for a download streamed in chunks after its header). */
+export function safeCsvRows(rows: ReadonlyArray<ReadonlyArray<Cell>>): string {
+  return rows.length ? safeCsv([], rows).slice(1) : '';
+}
+
 export interface Sheet { name: string; header: readonly string[]; rows: ReadonlyArray<ReadonlyArray<Cell>> }
 
 /**
