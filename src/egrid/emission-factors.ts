@@ -19,7 +19,7 @@ export const CATEGORY_TO_EIA930: Readonly<Record<string, string>> = {
 export const EGRID_FACTOR_FUELS = ['COL', 'NG', 'OIL', 'NUC', 'WAT', 'WND', 'SUN', 'GEO', 'OTH'] as const;
 
 /** The set whose factor a fuel takes where the BA has no eGRID plants of it. */
-export const FALLBACK_SET: FactorSetName = 'lifecycle';
+export const FALLBACK_SET = 'lifecycle' as const satisfies FactorSetName;
 
 export interface BaFuelFactor {
   fuel: string;
