@@ -14,6 +14,7 @@ import { AGGREGATE_BY, EGRID_MIX_FUELS, type AggregateBy } from './egrid-rates.t
 import { aggregatesOf, changes, compareWithUs, emissionFactorsOf, POLLUTANTS, rateDistribution, resolveYear, topEmitters } from './egrid-analytics.ts';
 import { EGRID_FACTOR_FUELS, FALLBACK_SET } from './emission-factors.ts';
 import { safeCsv, safeCsvRows, safeXlsx, XLSX_TYPE, type Cell } from './spreadsheet-safe.ts';
+import { MAP_HEIGHT, MAP_WIDTH, projectPoint, statePaths } from './us-map.ts';
 import { egridReport, reportSheets, REPORT_LEVELS, REPORT_TABLES } from './egrid-report.ts';
 
 export interface EgridDeps { db: Db; cache: Cache }
@@ -116,21 +117,36 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   r.get('/api/v1/egrid/plant-points', {
     schema: {
       summary: 'Every plant of a year with coordinates, compact, for the plant map',
-      description: 'points: [orispl, latitude, longitude, nameplate MW, fuel category, plant name]. Same filters as /egrid/plants.',
+      description: 'points: [orispl, latitude, longitude, nameplate MW, fuel category, plant name, x, y]; x/y: map pixels of GET /api/v1/egrid/us-map ' +
+        '(null outside Albers USA, e.g. territories). Same filters as /egrid/plants.',
       querystring: z.object({ year, ...plantFilter }),
-      response: { 200: provenance.extend({ points: z.array(z.tuple([z.number(), z.number(), z.number(), nn, z.string().nullable(), z.string().nullable()])) }) },
+      response: { 200: provenance.extend({ points: z.array(z.tuple([z.number(), z.number(), z.number(), nn, z.string().nullable(), z.string().nullable(), nn, nn])) }) },
     },
   }, async (req) => {
     const q = req.query;
     const y = await resolveYear(db, q.year);
     const filter: PlantFilter = { state: q.state, ba: q.ba, subregion: q.subregion, fuel: q.fuel, minMw: q.minMw, maxMw: q.maxMw };
     return cached(req, ['points', y.year, JSON.stringify(filter)], async () => {
-      const points: Array<[number, number, number, number | null, string | null, string | null]> = [];
+      const points: Array<[number, number, number, number | null, string | null, string | null, number | null, number | null]> = [];
       for await (const chunk of streamPlants(db, y.year, filter, 'orispl', false, 5000)) {
-        for (const p of chunk) if (p.latitude !== null && p.longitude !== null) points.push([p.orispl, p.latitude, p.longitude, p.nameplateMw, p.fuelCategory, p.plantName]);
+        for (const p of chunk) {
+          if (p.latitude === null || p.longitude === null) continue;
+          const xy = projectPoint(p.longitude, p.latitude);
+          points.push([p.orispl, p.latitude, p.longitude, p.nameplateMw, p.fuelCategory, p.plantName, xy?.[0] ?? null, xy?.[1] ?? null]);
+        }
       }
       return { ...y, points };
     });
+  });
+
+  r.get('/api/v1/egrid/us-map', {
+    schema: {
+      summary: 'US state outlines as SVG paths for the plant map (us-atlas, Albers USA, 975 × 610 px)',
+      response: { 200: z.object({ width: z.number(), height: z.number(), projection: z.string(), states: z.array(z.object({ id: z.string(), name: z.string(), d: z.string() })) }) },
+    },
+  }, async (_req, reply) => {
+    reply.header('cache-control', 'public, max-age=86400');
+    return { width: MAP_WIDTH, height: MAP_HEIGHT, projection: 'd3-geo geoAlbersUsa, scale 1300, translate [487.5, 305]', states: statePaths() };
   });
 
   r.get('/api/v1/egrid/plants/:orispl', {
@@ -272,7 +288,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
           rates: z.array(z.object({ pollutant: z.enum(POLLUTANTS), region: nn, us: nn, ratio: nn, nonBaseloadRegion: nn, nonBaseloadUs: nn })).describe('lb/MWh'),
           mix: z.array(z.object({ fuel: z.enum(EGRID_MIX_FUELS), mwh: z.number(), share: nn, usShare: nn })),
           topEmitters: z.array(z.object({ orispl: z.number(), plantName: z.string().nullable(), state: z.string().nullable(), baCode: z.string().nullable(), subregion: z.string().nullable(), fuelCategory: z.string().nullable(), tons: z.number(), rateLbPerMwh: nn, netGenerationMwh: nn })),
-          points: z.array(z.tuple([z.number(), z.number(), z.number(), nn, z.string().nullable(), z.string().nullable()])),
+          points: z.array(z.tuple([z.number(), z.number(), z.number(), nn, z.string().nullable(), z.string().nullable(), nn, nn])),
         }),
       },
     },

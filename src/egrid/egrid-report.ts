@@ -2,6 +2,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import { aggregatePlants, EGRID_MIX_FUELS, levelKey, type Aggregate, type EgridMixFuel, type PlantFigures } from './egrid-rates.ts';
 import { POLLUTANTS, topEmitters, type Emitter, type Pollutant } from './egrid-analytics.ts';
 import type { Sheet } from './spreadsheet-safe.ts';
+import { projectPoint } from './us-map.ts';
 
 /** A printable eGRID report of one state, BA or subregion: its mix, its rates against the US, top emitters, its plants for a map. */
 
@@ -18,8 +19,8 @@ export interface EgridReport {
   /** share 0–1 of net generation, region and US */
   mix: Array<{ fuel: EgridMixFuel; mwh: number; share: number | null; usShare: number | null }>;
   topEmitters: Emitter[];
-  /** [orispl, latitude, longitude, nameplate MW, fuel category, name] */
-  points: Array<[number, number, number, number | null, string | null, string | null]>;
+  /** [orispl, latitude, longitude, nameplate MW, fuel category, name, map x, map y] (map pixels of us-map.ts; null outside it) */
+  points: Array<[number, number, number, number | null, string | null, string | null, number | null, number | null]>;
 }
 
 const rateOf = (a: Aggregate, p: Pollutant) => (p === 'co2' ? a.co2Rate : p === 'nox' ? a.noxRate : a.so2Rate);
@@ -38,7 +39,10 @@ export function egridReport(all: readonly PlantFigures[], y: { year: number; edi
     }),
     mix: EGRID_MIX_FUELS.map((f) => ({ fuel: f, mwh: region!.mix[f].mwh, share: region!.mix[f].share, usShare: us!.mix[f].share })),
     topEmitters: topEmitters(mine, 'co2', 10),
-    points: mine.filter((p) => p.latitude !== null && p.longitude !== null).map((p) => [p.orispl, p.latitude!, p.longitude!, p.nameplateMw, p.fuelCategory, p.plantName]),
+    points: mine.filter((p) => p.latitude !== null && p.longitude !== null).map((p) => {
+      const xy = projectPoint(p.longitude!, p.latitude!);
+      return [p.orispl, p.latitude!, p.longitude!, p.nameplateMw, p.fuelCategory, p.plantName, xy?.[0] ?? null, xy?.[1] ?? null];
+    }),
   };
 }
 
@@ -50,6 +54,6 @@ export function reportSheets(r: EgridReport): Record<ReportTable, Sheet> {
     mix: { name: 'Mix', header: ['fuel', 'mwh', 'share', 'us_share'], rows: r.mix.map((x) => [x.fuel, x.mwh, x.share, x.usShare]) },
     emitters: { name: 'Top emitters', header: ['orispl', 'plant_name', 'state', 'ba_code', 'fuel_category', 'co2_short_tons', 'co2_rate_lb_per_mwh', 'net_generation_mwh'],
       rows: r.topEmitters.map((e) => [e.orispl, e.plantName, e.state, e.baCode, e.fuelCategory, e.tons, e.rateLbPerMwh, e.netGenerationMwh]) },
-    plants: { name: 'Plants', header: ['orispl', 'latitude', 'longitude', 'nameplate_mw', 'fuel_category', 'plant_name'], rows: r.points.map((p) => [...p]) },
+    plants: { name: 'Plants', header: ['orispl', 'latitude', 'longitude', 'nameplate_mw', 'fuel_category', 'plant_name'], rows: r.points.map((p) => p.slice(0, 6) as Array<string | number | null>) },
   };
 }
