@@ -63,9 +63,25 @@ export async function* streamPlants(db: Db, year: number, f: PlantFilter, sort: 
   }
 }
 
-/** The figures of every plant of a year (the input of aggregates, distributions and factors). */
-export function plantFigures(db: Db, year: number): Promise<PlantFigures[]> {
-  return db.query<PlantFigures>(`SELECT ${FIGURE_SQL} FROM egrid_plants WHERE data_year = $1 ORDER BY orispl`, [year]);
+const FIGURE_MEMO_YEARS = 4;
+const figureMemo = new WeakMap<Db, Map<string, Promise<PlantFigures[]>>>();
+
+/**
+ * The figures of every plant of a year (the input of aggregates, distributions, reports and the egrid-YYYY
+ * factor set). Reading a national year (~12,000 rows) costs far more than summing it, so the last few years read
+ * are kept per database and store version: an import changes the version, and the next call reads again.
+ */
+export async function plantFigures(db: Db, year: number): Promise<PlantFigures[]> {
+  const key = `${year}:${await storeVersion(db)}`;
+  let memo = figureMemo.get(db);
+  if (!memo) figureMemo.set(db, (memo = new Map()));
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const read = db.query<PlantFigures>(`SELECT ${FIGURE_SQL} FROM egrid_plants WHERE data_year = $1 ORDER BY orispl`, [year]);
+  memo.set(key, read);
+  read.catch(() => memo.delete(key));
+  while (memo.size > FIGURE_MEMO_YEARS) memo.delete(memo.keys().next().value!);
+  return read;
 }
 
 /** Data years with plants, newest first, with their eGRID edition. */
