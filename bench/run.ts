@@ -5,6 +5,7 @@ import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
 import { benchIntensityYear } from './intensity-year.ts';
 import { benchEgrid } from './egrid.ts';
+import { benchEgridImport } from './egrid-import.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -14,7 +15,8 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: benchIngest,
   http: benchHttp,
   intensity: benchIntensityYear,
-  egrid: benchEgrid,
+  'egrid-analytics': benchEgrid,
+  egrid: benchEgridImport,
 };
 
 const names = process.argv.slice(2);

@@ -14,14 +14,20 @@ import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
 import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
+import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
+import { registerAccessHook } from './auth/access-hook.ts';
+import { authRoutes } from './auth/auth-routes.ts';
+import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache }
+export interface AppDeps { db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>; egrid?: EgridUploadOptions }
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await createHttp(deps.logger);
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  const auth = createAuth(deps.db, deps.cache, deps.auth);
+  registerAccessHook(app, auth);
+  app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
     try {
       const pending = await pendingMigrations(deps.db);
       if (pending.length) return reply.code(503).send({ status: 'migrations pending', pending });
@@ -30,6 +36,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply.code(503).send({ status: 'database unreachable' });
     }
   });
+  authRoutes(app, auth);
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);
@@ -40,6 +47,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await dailyRoutes(app, deps);
   locateRoutes(app, deps.db);
   await egridAnalyticsRoutes(app, deps);
+  await egridUploadRoutes(app, deps);
   await webRoutes(app, deps);
   return app;
 }

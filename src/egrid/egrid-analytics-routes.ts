@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import { HttpProblem } from '../platform/problem.ts';
+import { PUBLIC } from '../auth/access.ts';
 import { queryDecimal, queryInt } from '../platform/query.ts';
 import { analyticsKey } from '../analytics/shared/analytics-cache.ts';
 import { routeAnswer } from '../analytics/shared/route-support.ts';
@@ -70,6 +71,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
     answer(req, analyticsKey('EGRID', await storeVersion(db), ...parts.map((p) => p ?? '')), TTL_SECONDS, compute);
 
   r.get('/api/v1/egrid/years', {
+    config: { access: PUBLIC },
     schema: { summary: 'eGRID data years with plant rows, newest first, with their edition and plant count', response: { 200: z.object({ data: z.array(z.object({ year: z.number(), edition: z.string(), plants: z.number() })) }) } },
   }, async () => {
     const rows = await db.query<{ year: number; plants: number }>('SELECT data_year AS year, count(*)::int AS plants FROM egrid_plants GROUP BY 1 ORDER BY 1 DESC');
@@ -78,6 +80,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/plants', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'eGRID plants of a year, filtered, sorted and paged (JSON), or all matching as CSV (streamed) or XLSX',
       description: `${UNITS} fuel matches the primary fuel code (PLPRMFL) or the fuel category (PLFUELCT). Text cells of downloads that begin with = + - @ tab or CR are neutralised.`,
@@ -115,6 +118,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/plant-points', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'Every plant of a year with coordinates, compact, for the plant map',
       description: 'points: [orispl, latitude, longitude, nameplate MW, fuel category, plant name, x, y]; x/y: map pixels of GET /api/v1/egrid/us-map ' +
@@ -140,6 +144,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/us-map', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'US state outlines as SVG paths for the plant map (us-atlas, Albers USA, 975 × 610 px)',
       response: { 200: z.object({ width: z.number(), height: z.number(), projection: z.string(), states: z.array(z.object({ id: z.string(), name: z.string(), d: z.string() })) }) },
@@ -150,6 +155,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/plants/:orispl', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'One eGRID plant: its row for the year, its generators and units, and its history across the imported years',
       description: `${UNITS} history: one entry per imported year (oldest first) with generation, CO2 and its rate.`,
@@ -178,6 +184,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/aggregates', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'eGRID aggregates computed from the plant rows (US, state, BA, subregion, NERC region or fuel category), beside EPA\'s published rows',
       description: `${UNITS} Non-baseload rates follow eGRID's capacity-factor weighting; input rates are lb/MMBtu of heat input. ` +
@@ -200,6 +207,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/emission-factors', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'eGRID-derived CO2 emission factors per BA and EIA-930 fuel code (kg/MWh = gCO2/kWh), the factor set egrid-YYYY of the intensity endpoints',
       description: 'Generation-weighted CO2 output rate of the BA\'s plants of each fuel (2,000 × Σ tons / Σ MWh lb/MWh, × 0.4536 → kg/MWh), ' +
@@ -224,6 +232,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/top-emitters', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'The plants emitting most of a pollutant in a year, nationally or within one region',
       description: 'tons: short tons of the pollutant; rateLbPerMwh: 2,000 × tons / net MWh. by+code restrict to one state, BA, subregion, NERC region or fuel category.',
@@ -238,6 +247,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/rate-distribution', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'Distribution of plant emission rates (lb/MWh) by fuel category',
       description: 'Per eGRID fuel category, over plants with positive net generation and a known mass: quantiles of the plant output rates (linear interpolation) and the generation-weighted rate.',
@@ -251,6 +261,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
 
   const side = z.object({ netGenerationMwh: nn, co2Tons: nn, co2Rate: nn, capacityMw: nn }).nullable();
   r.get('/api/v1/egrid/changes', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'Year-over-year change per plant or per region between two imported eGRID years',
       description: 'from/to: the figures of each year (MWh, short tons, lb/MWh, MW); *Change: (to − from) / from. by=plant keys by ORISPL; code restricts to one plant or region.',
@@ -265,6 +276,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/compare', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'Power-Profiler-style comparison of a subregion, BA or state with the US average',
       description: `${UNITS} ratioToUs: the region's rate / the US rate (above 1 = dirtier than the US average).`,
@@ -277,6 +289,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
   });
 
   r.get('/api/v1/egrid/reports/:level/:code', {
+    config: { access: PUBLIC },
     schema: {
       summary: 'The data of a printable eGRID report for a state, BA or subregion (JSON), or its tables as CSV or XLSX',
       description: `${UNITS} mix, emission rates against the US, top CO2 emitters and the plants with coordinates for the report's map.`,

@@ -16,6 +16,10 @@ const schema = z.object({
   METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),
   GRIDPULSE_API_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://gridpulse.lan:3000' }).optional().describe('`gridpulse worker --remote`: the GridPulse server the off-site worker writes to'),
   GRIDPULSE_API_KEY: z.string().regex(/^gp_[0-9a-f]{12}_\S+$/, 'a worker key as printed by `gridpulse keys create --role worker` (gp_…)').optional(),
+  AUTH_JWT_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA').describe('the one algorithm access tokens are signed and verified with'),
+  AUTH_ISSUER: z.string().min(1).max(200).default('gridpulse').describe('the iss of access tokens (e.g. this server\'s public URL)'),
+  AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),
+  EGRID_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 40).default(150 * 1024 * 1024).describe('largest eGRID upload accepted, bytes (413 beyond)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -3,10 +3,11 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 /**
- * `../shared/data` beside the repository (CI always has it); SHARED_DATA_DIR overrides it for a checkout
- * elsewhere, such as a git worktree.
+ * `../shared/data` beside the repository (CI always has it); from a git worktree one level deeper
+ * (`/work/wt/<name>`), `../../shared/data`.
  */
-export const sharedDataDir = path.resolve(process.env.SHARED_DATA_DIR ?? fileURLToPath(new URL('../../../shared/data', import.meta.url)));
+const candidates = ['../../../shared/data', '../../../../shared/data'].map((rel) => path.resolve(fileURLToPath(new URL(rel, import.meta.url))));
+export const sharedDataDir = candidates.find((dir) => existsSync(dir)) ?? candidates[0]!;
 
 /**
  * Options for node:test: skip a test that reads the shared real data only when the data is

@@ -1,0 +1,286 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Logger } from 'pino';
+import type { CopyValue, Db } from '../platform/db.ts';
+import { HttpProblem } from '../platform/problem.ts';
+import type { EgridKind, ImportRowError, ImportSheetResult, ImportStatus } from './egrid-repository.ts';
+import { KEY_COLUMNS, columnsOf } from './columns.ts';
+import { detectHeader, HeaderError, type SheetHeader } from './header.ts';
+import { mapRow, tableOf } from './rows.ts';
+import { csvSheet, sniffFormat, xlsxSheets, type EgridFormat, type SourceRow, type SourceSheet } from './sources.ts';
+import { defaultZipLimits, inspectXlsxArchive, type ZipLimits } from './zip-guard.ts';
+
+/** Sheets an eGRID workbook names by kind and two-digit year; other sheets (notes, contents) are passed over. */
+const EGRID_SHEET = /^(PLNT|UNT|GEN|ST|BA|SRL|NRL|US)\d\d$/i;
+const HEADER_ROWS = 6;
+
+export interface InspectedFile {
+  format: EgridFormat;
+  sheets: { name: string; kind: EgridKind; mode: SheetHeader['mode']; editionYear: number | undefined }[];
+  formulaCells: number;
+}
+
+export interface FileOptions { zipLimits?: ZipLimits; allowFormulas?: boolean }
+
+/** Reads a sheet's first rows, finds its header, and gives back the rows after it. */
+async function withHeader(sheet: SourceSheet, fileName: string): Promise<{ header: SheetHeader; rows: AsyncIterable<SourceRow> } | HeaderError> {
+  const it = sheet.rows[Symbol.asyncIterator]();
+  const head: { line: number; cells: unknown[] }[] = [];
+  const buffered: SourceRow[] = [];
+  let done = false;
+  while (head.length < HEADER_ROWS) {
+    const next = await it.next();
+    if (next.done) { done = true; break; }
+    buffered.push(next.value);
+    if ('cells' in next.value) head.push(next.value);
+  }
+  let header: SheetHeader;
+  try {
+    header = detectHeader(head, sheet.name, fileName);
+  } catch (err) {
+    if (!done) for (let n = await it.next(); !n.done; n = await it.next()) { /* drain: exceljs reads sheets in order */ }
+    if (err instanceof HeaderError) return err;
+    throw err;
+  }
+  const rest = buffered.filter((r) => r.line > header.line);
+  return {
+    header,
+    rows: (async function* () {
+      yield* rest;
+      if (!done) for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    })(),
+  };
+}
+
+async function* sheetsOf(path: string, format: EgridFormat, name: string, counter: { formulas: number }, onBytes?: (n: number) => void): AsyncGenerator<SourceSheet> {
+  if (format === 'csv') yield csvSheet(path, name, onBytes);
+  else yield* xlsxSheets(path, counter, onBytes);
+}
+
+async function checkArchive(path: string, format: EgridFormat, opts: FileOptions): Promise<number> {
+  if (format !== 'xlsx') return 0;
+  const zip = await inspectXlsxArchive(path, opts.zipLimits ?? defaultZipLimits);
+  if (zip.formulaCells && !opts.allowFormulas) {
+    throw new HttpProblem(422, `file: ${zip.formulaCells} formula cell(s) in ${zip.formulaSheets.join(', ')}; eGRID workbooks hold values, and formulas are never evaluated — save the sheet as values`, 'file');
+  }
+  return zip.formulaCells;
+}
+
+/**
+ * Checks a file before anything is stored: its format by magic bytes (415), an XLSX's archive
+ * (zip-guard.ts: 413/422; formula cells 422 unless allowFormulas), and that each sheet it would
+ * import has an eGRID header with its key columns (422 naming the sheet). In a workbook the sheets
+ * named like PLNT22 must all be eGRID sheets; other sheets count only if their header is one.
+ */
+export async function inspectEgridFile(path: string, name: string, opts: FileOptions = {}): Promise<InspectedFile> {
+  const format = await sniffFormat(path);
+  const formulaCells = await checkArchive(path, format, opts);
+  const sheets: InspectedFile['sheets'] = [];
+  const problems: string[] = [];
+  for await (const sheet of sheetsOf(path, format, name, { formulas: 0 })) {
+    const found = await withHeader(sheet, name);
+    if (found instanceof HeaderError) {
+      if (format === 'csv' || EGRID_SHEET.test(sheet.name)) problems.push(found.message);
+      continue;
+    }
+    for await (const row of found.rows) void row; // exceljs needs each sheet read to reach the next
+    sheets.push({ name: sheet.name, kind: found.header.kind, mode: found.header.mode, editionYear: found.header.editionYear });
+  }
+  if (problems.length) throw new HttpProblem(422, `file: ${problems.join('; ')}`, 'file');
+  if (!sheets.length) throw new HttpProblem(422, 'file: no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy or USyy with its code row) in the workbook', 'file');
+  return { format, sheets, formulaCells };
+}
+
+export interface ImportProgress { phase: string; bytesRead: number; bytesTotal: number; rowsRead: number; rowsLoaded: number; rowsRejected: number }
+
+export interface ImportRequest {
+  db: Db;
+  logger: Logger;
+  importId: number;
+  path: string;
+  /** The name the file came with: it may tell the data year (egrid2021_…). */
+  fileName?: string;
+  /** Import only rows of this data year; the year of sheets that carry none. */
+  year?: number | undefined;
+  options?: FileOptions;
+  /** Row errors listed (all are counted). */
+  errorCap?: number;
+  /** Rows per COPY into staging. */
+  batchRows?: number;
+  onProgress?: (p: ImportProgress) => void;
+}
+
+export interface ImportOutcome {
+  status: ImportStatus;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  sheets: (ImportSheetResult & { rowsSkipped: number; mode: SheetHeader['mode'] })[];
+  errors: ImportRowError[];
+  formulaCells: number;
+  message: string | null;
+}
+
+const quote = (id: string) => `"${id}"`;
+
+/**
+ * Imports an eGRID file in ONE transaction: each sheet's rows are parsed as they stream and COPYed
+ * into a temporary staging table in batches (memory stays bounded by the batch), then per data
+ * year and kind the store's rows are replaced (full sheet: delete + insert) or merged (partial
+ * sheet: upsert of the columns it has) from staging. Readers see the previous year until the
+ * commit and the whole new year after it. Row rules (rows.ts): a row with an unreadable cell is
+ * rejected whole; a second row with the same key is rejected (the first stays); blank and junk
+ * lines are skipped. Throws an HttpProblem when the file as a whole cannot be imported.
+ */
+export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome> {
+  const { db, logger, importId } = req;
+  const name = req.fileName ?? basename(req.path);
+  const errorCap = req.errorCap ?? 100;
+  const batchRows = req.batchRows ?? 2000;
+  const format = await sniffFormat(req.path);
+  const bytesTotal = (await stat(req.path)).size;
+  const counter = { formulas: 0 };
+  counter.formulas = 0;
+  await checkArchive(req.path, format, req.options ?? {});
+  const progress: ImportProgress = { phase: 'reading', bytesRead: 0, bytesTotal, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0 };
+  const errors: ImportRowError[] = [];
+  const sheets: ImportOutcome['sheets'] = [];
+  let lastReport = 0;
+  const report = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastReport < 250) return;
+    lastReport = now;
+    req.onProgress?.({ ...progress });
+  };
+  const reject = (sheet: string, line: number, column: string | null, code: string, message: string) => {
+    progress.rowsRejected++;
+    if (errors.length < errorCap) errors.push({ sheet, line, column, code, message });
+  };
+
+  const headerProblems: string[] = [];
+  await db.transaction(async (tx) => {
+    let stageNo = 0;
+    for await (const sheet of sheetsOf(req.path, format, name, counter, (n) => { progress.bytesRead += n; report(); })) {
+      const found = await withHeader(sheet, name);
+      if (found instanceof HeaderError) {
+        if (format === 'csv' || EGRID_SHEET.test(sheet.name)) headerProblems.push(found.message);
+        continue;
+      }
+      const { header } = found;
+      const { table, columns } = tableOf(header.kind);
+      const stage = `egrid_stage_${++stageNo}`;
+      await tx.query(`CREATE TEMP TABLE ${stage} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+      let batch: CopyValue[][] = [];
+      let read = 0; let skipped = 0; let rejectedHere = progress.rowsRejected;
+      // one COPY in flight while the next batch is parsed: the server works while we read
+      let inFlight: Promise<void> = Promise.resolve();
+      const flush = async () => {
+        await inFlight;
+        if (!batch.length) return;
+        const rows = batch;
+        batch = [];
+        inFlight = tx.copyInto(stage, columns, rows);
+        inFlight.catch(() => {}); // awaited at the next flush
+      };
+      const fallbackYear = header.editionYear ?? req.year;
+      for await (const row of found.rows) {
+        if ('error' in row) { read++; progress.rowsRead++; reject(sheet.name, row.line, null, 'unreadable-line', row.error); continue; }
+        const mapped = mapRow(row.cells, { header, fallbackYear, onlyYear: req.year, line: row.line, importId });
+        if (mapped.ok === 'skip') { skipped++; continue; }
+        read++;
+        progress.rowsRead++;
+        if (mapped.ok === false) { reject(sheet.name, row.line, mapped.problem.column, mapped.problem.code, mapped.problem.message); continue; }
+        batch.push(mapped.values);
+        if (batch.length >= batchRows) await flush();
+        report();
+      }
+      await flush();
+      await inFlight;
+      progress.phase = 'swapping';
+      report(true);
+      const results = await swap(tx, stage, header, name, importId, (line, message) => reject(sheet.name, line, null, 'duplicate-key', message));
+      rejectedHere = progress.rowsRejected - rejectedHere;
+      for (const r of results) {
+        progress.rowsLoaded += r.rowsLoaded;
+        sheets.push({ sheet: sheet.name, kind: r.kind, dataYear: r.dataYear, rowsRead: r.rowsLoaded, rowsLoaded: r.rowsLoaded,
+          rowsRejected: 0, replaced: r.replaced, rowsSkipped: 0, mode: header.mode });
+      }
+      if (results.length) {
+        // rejected and skipped rows belong to no year: they are told on the sheet's first result
+        sheets[sheets.length - results.length]!.rowsRejected = rejectedHere;
+        sheets[sheets.length - results.length]!.rowsSkipped = skipped;
+        sheets[sheets.length - results.length]!.rowsRead = read;
+      } else {
+        sheets.push({ sheet: sheet.name, kind: header.kind, dataYear: req.year ?? header.editionYear ?? 0, rowsRead: read, rowsLoaded: 0,
+          rowsRejected: rejectedHere, replaced: 0, rowsSkipped: skipped, mode: header.mode });
+      }
+      logger.info({ sheet: sheet.name, kind: header.kind, read, skipped, loaded: results.reduce((s, r) => s + r.rowsLoaded, 0) }, 'egrid sheet imported');
+      progress.phase = 'reading';
+    }
+    if (headerProblems.length) throw new HttpProblem(422, `file: ${headerProblems.join('; ')}`, 'file');
+    if (!sheets.length) throw new HttpProblem(422, 'file: no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy or USyy with its code row) in the workbook', 'file');
+  });
+  progress.phase = 'done';
+  report(true);
+  const status: ImportStatus = progress.rowsRejected === 0 ? 'succeeded' : progress.rowsLoaded > 0 ? 'partial' : 'failed';
+  return { status, rowsRead: progress.rowsRead, rowsLoaded: progress.rowsLoaded, rowsRejected: progress.rowsRejected, sheets, errors,
+    formulaCells: counter.formulas, message: status === 'failed' ? 'no row could be loaded' : null };
+}
+
+interface SwapResult { dataYear: number; kind: EgridKind; rowsLoaded: number; replaced: number }
+
+/** Moves a staging table into the store: per data year (and aggregate level) a full sheet replaces, a partial one merges. */
+async function swap(tx: Db, stage: string, header: SheetHeader, sheetName: string, importId: number,
+  duplicate: (line: number, message: string) => void): Promise<SwapResult[]> {
+  const { table, columns } = tableOf(header.kind);
+  const aggregate = table === 'egrid_aggregates';
+  const keys = ['data_year', ...(aggregate ? ['level'] : []), ...KEY_COLUMNS[header.kind]];
+  const keyList = keys.join(', ');
+  const dupes = await tx.query<{ source_line: number; first_line: number }>(
+    `SELECT source_line, first_line FROM (SELECT source_line, first_value(source_line) OVER w AS first_line, row_number() OVER w AS rn
+       FROM ${stage} WINDOW w AS (PARTITION BY ${keyList} ORDER BY source_line)) d WHERE rn > 1 ORDER BY source_line`);
+  for (const d of dupes) duplicate(d.source_line, `the same ${KEY_COLUMNS[header.kind].join(' + ')} as line ${d.first_line} (data year and key must be unique; the first row is kept)`);
+  const groups = await tx.query<{ data_year: number; kind: string; n: string | number }>(
+    `SELECT data_year, ${aggregate ? 'level' : `'${header.kind}'`} AS kind, count(DISTINCT (${keyList})) AS n FROM ${stage} GROUP BY 1, 2 ORDER BY 1, 2`);
+  if (!groups.length) return [];
+  // one import of a table at a time (PostgreSQL); readers are never blocked
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gridpulse:${table}`]);
+  const dedup = `SELECT DISTINCT ON (${keyList}) * FROM ${stage} ORDER BY ${keyList}, source_line`;
+  const replaced = new Map<string, number>();
+  if (header.mode === 'replace') {
+    for (const g of groups) {
+      const rows = await tx.query<{ n: string | number }>(
+        `WITH gone AS (DELETE FROM ${table} WHERE data_year = $1 ${aggregate ? 'AND level = $2' : ''} RETURNING 1) SELECT count(*) AS n FROM gone`,
+        aggregate ? [g.data_year, g.kind] : [g.data_year]);
+      replaced.set(`${g.data_year}/${g.kind}`, Number(rows[0]?.n ?? 0));
+    }
+    await tx.query(`INSERT INTO ${table} (${columns.map(quote).join(', ')}) SELECT ${columns.map(quote).join(', ')} FROM (${dedup}) s`);
+  } else {
+    const present = new Set(header.columns.flatMap((c) => (c && 'spec' in c ? [c.spec.column] : [])));
+    const bag = aggregate ? 'measures' : 'extra';
+    const updates = columns.filter((c) => present.has(c) && !keys.includes(c)).map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
+    updates.push(`${bag} = ${table}.${bag} || EXCLUDED.${bag}`, `source_line = EXCLUDED.source_line`, `import_id = EXCLUDED.import_id`,
+      `not_calculated = ARRAY(SELECT DISTINCT unnest(${table}.not_calculated || EXCLUDED.not_calculated))`);
+    if (aggregate) {
+      await tx.query(`INSERT INTO ${table} (${columns.map(quote).join(', ')}) SELECT ${columns.map(quote).join(', ')} FROM (${dedup}) s
+        ON CONFLICT (${keyList}) DO UPDATE SET ${updates.join(', ')}`);
+    } else {
+      // a partial plant/unit/generator sheet (a crosswalk) amends the rows a full sheet loaded; it creates none
+      const sets = updates.map((u) => u.replaceAll('EXCLUDED.', 's.').replaceAll(`${table}.`, 't.'));
+      const matched = await tx.query<{ data_year: number; n: string | number }>(
+        `WITH done AS (UPDATE ${table} t SET ${sets.join(', ')} FROM (${dedup}) s WHERE ${keys.map((k) => `t.${k} = s.${k}`).join(' AND ')} RETURNING t.data_year)
+         SELECT data_year, count(*) AS n FROM done GROUP BY 1`);
+      for (const g of groups) g.n = Number(matched.find((m) => m.data_year === g.data_year)?.n ?? 0);
+    }
+  }
+  const file = await tx.query<{ file_sha256: string }>('SELECT file_sha256 FROM egrid_imports WHERE id = $1', [importId]);
+  for (const g of groups) {
+    await tx.query(`INSERT INTO egrid_datasets (data_year, kind, edition, import_id, file_sha256, sheet, row_count) VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (data_year, kind) ${header.mode === 'replace' ? `DO UPDATE SET edition = EXCLUDED.edition, import_id = EXCLUDED.import_id,
+        file_sha256 = EXCLUDED.file_sha256, sheet = EXCLUDED.sheet, row_count = EXCLUDED.row_count, loaded_at = now()` : 'DO NOTHING'}`,
+    [g.data_year, g.kind, `eGRID${g.data_year}`, importId, file[0]?.file_sha256 ?? '', sheetName, Number(g.n)]);
+  }
+  return groups.map((g) => ({ dataYear: g.data_year, kind: g.kind as EgridKind, rowsLoaded: Number(g.n), replaced: replaced.get(`${g.data_year}/${g.kind}`) ?? 0 }));
+}
+
+export { columnsOf };

@@ -1,0 +1,194 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { pino } from 'pino';
+import { testDatabases } from '../../test/support/databases.ts';
+import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
+import { migrate } from '../platform/migrate.ts';
+import type { Db } from '../platform/db.ts';
+import { HttpProblem } from '../platform/problem.ts';
+import { getImport, getPlant, listAggregates, listGenerators, listUnits } from './egrid-repository.ts';
+import { createImport, runImportJob } from './import-jobs.ts';
+
+const logger = pino({ level: 'silent' });
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'egrid-import-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function importFile(db: Db, file: string, year?: number) {
+  const importId = await createImport(db, { fileSha256: 'f'.repeat(64), fileName: path.basename(file), source: 'cli', requestedYear: year });
+  const out = await runImportJob({ db, logger, importId, path: file, fileName: path.basename(file), year });
+  assert.ok(out, 'the import ran');
+  return { importId, ...out };
+}
+
+/** The file's data rows as records by eGRID code (the code row found by its key column), read independently of the importer. */
+function fileRecords(file: string, keyCode: string): Record<string, string>[] {
+  const rows = parse(readFileSync(file), { bom: true, relax_column_count: true }) as string[][];
+  const codeRow = rows.findIndex((r) => r.some((c) => c.trim().toUpperCase() === keyCode));
+  const codes = rows[codeRow]!.map((c) => c.trim().toUpperCase());
+  return rows.slice(codeRow + 1).map((r) => Object.fromEntries(codes.map((c, i) => [c, r[i] ?? ''])));
+}
+
+const GEN_HEADER = 'SEQGEN30,YEAR,PSTATABB,PNAME,ORISPL,GENID,NUMBLR,GENSTAT,PRMVR,FUELG1,NAMEPCAP,CFACT,GENNTAN,GENNTOZ,GENERSRC,GENYRONL,GENYRRET';
+function genFixture(name: string, rows: number, mw: number, extraLines: string[] = []): string {
+  const lines = [GEN_HEADER];
+  for (let i = 1; i <= rows; i++) lines.push(`${i},2030,TX,Plant ${i},${100 + i},G${i},,OP,ST,NG,${mw},0.5,"1,000",(12),EIA,2001,`);
+  lines.push(...extraLines);
+  const file = path.join(tmp, name);
+  writeFileSync(file, lines.join('\r\n') + '\r\n');
+  return file;
+}
+
+for (const target of testDatabases()) {
+  describe(`eGRID import on ${target.name}`, () => {
+    let db: Db;
+    before(async () => { db = await target.open(); await migrate(db); });
+    after(async () => { await db.close(); });
+
+    it('keeps good rows and lists each bad one with its line, column and reason (counted), skipping junk lines', async () => {
+      const file = genFixture('rows.csv', 3, 5, [
+        '4,2030,TX,Bad MW,200,G1,,OP,ST,NG,five,0.5,1,1,EIA,2001,', // line 5: NAMEPCAP not a number
+        '5,2030,TX,No plant,,G1,,OP,ST,NG,5,0.5,1,1,EIA,2001,', // line 6: no ORISPL
+        '6,2030,TX,Plant 1 again,101,G1,,OP,ST,NG,9,0.5,1,1,EIA,2001,', // line 7: duplicate of line 2
+        '7,2030,TX,Retired,300,NA,,RE,ST,NG,1,,,,,1990,2020', // line 8: 'NA' is a generator id
+        '0,,,,,,0,,,,,,,,,,', // Excel's trailing junk
+      ]);
+      const out = await importFile(db, file);
+      assert.equal(out.status, 'partial');
+      assert.equal(out.rowsLoaded, 4);
+      assert.equal(out.rowsRejected, 3);
+      assert.deepEqual(out.errors.map((e) => [e.line, e.column, e.code]), [[5, 'NAMEPCAP', 'bad-value'], [6, 'orispl', 'missing-key'], [7, null, 'duplicate-key']]);
+      assert.match(out.errors[2]!.message, /line 2/);
+      assert.equal(out.sheets[0]!.rowsSkipped, 1);
+      const gens = await listGenerators(db, 2030);
+      assert.deepEqual(gens.map((g) => g.generatorId).sort(), ['G1', 'G2', 'G3', 'NA']);
+      const first = gens.find((g) => g.orispl === 101)!;
+      assert.equal(first.nameplateMw, 5, 'the first of two rows with one key is kept');
+      assert.equal(first.netGenerationMwh, 1000);
+      assert.equal(first.netGenerationOzoneMwh, -12);
+      const stored = await getImport(db, out.importId);
+      assert.equal(stored?.status, 'partial');
+      assert.equal(stored?.errors.length, 3);
+    });
+
+    it('re-importing a year replaces it in one transaction: a concurrent reader sees the old year or the new, never a mix', async () => {
+      const v1 = genFixture('v1.csv', 3000, 2);
+      const v2 = genFixture('v2.csv', 2000, 7);
+      await importFile(db, v1);
+      const seen = new Set<string>();
+      let done = false;
+      const reader = (async () => {
+        while (!done) {
+          const [r] = await db.query<{ n: string | number; mw: number }>('SELECT count(*) AS n, sum(nameplate_mw) AS mw FROM egrid_generators WHERE data_year = 2030');
+          seen.add(`${Number(r!.n)}/${r!.mw}`);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      })();
+      const out = await importFile(db, v2).finally(() => { done = true; });
+      await reader;
+      assert.equal(out.sheets[0]!.replaced, 3000);
+      for (const s of seen) assert.ok(s === '3000/6000' || s === '2000/14000', `a reader saw ${s}`);
+      const [after2] = await db.query<{ n: string | number }>('SELECT count(*) AS n FROM egrid_generators WHERE data_year = 2030');
+      assert.equal(Number(after2!.n), 2000);
+      // and the same file again is idempotent
+      const again = await importFile(db, v2);
+      assert.equal(again.sheets[0]!.replaced, 2000);
+      assert.equal(again.rowsLoaded, 2000);
+    });
+
+    it('a sheet without its key column is refused whole and writes nothing', async () => {
+      const file = path.join(tmp, 'nokey.csv');
+      writeFileSync(file, 'SEQGEN30,YEAR,PSTATABB,PNAME,GENID,NAMEPCAP\n1,2031,TX,A,G1,5\n');
+      await assert.rejects(importFile(db, file), (err: unknown) => err instanceof HttpProblem && err.status === 422 && /ORISPL/.test(err.message));
+      const n = await db.query<{ n: string | number }>('SELECT count(*) AS n FROM egrid_generators WHERE data_year = 2031');
+      assert.equal(Number(n[0]!.n), 0);
+      const bad = path.join(tmp, 'nothing.csv');
+      writeFileSync(bad, 'name,value\na,1\n');
+      await assert.rejects(importFile(db, bad), (err: unknown) => err instanceof HttpProblem && err.status === 422 && /no eGRID header/.test(err.message));
+    });
+
+    it('imports every real eGRID file in ../shared/data/egrid, with counts and values as in the files', sharedDataTest(), async () => {
+      const egrid = (f: string) => sharedPath('egrid', f);
+      // generator sheets of four editions and three exporters
+      for (const [f, year] of [['egrid2016_GEN16.csv', 2016], ['egrid2020_GEN20.csv', 2020], ['egrid2021_GEN21.csv', 2021], ['egrid2023_GEN23.csv', 2023]] as const) {
+        const records = fileRecords(egrid(f), 'GENID').filter((r) => r.ORISPL !== '');
+        const keys = new Set(records.map((r) => `${r.ORISPL}|${r.GENID}`));
+        const out = await importFile(db, egrid(f));
+        assert.equal(out.rowsLoaded, keys.size, f);
+        assert.equal(out.rowsRejected, records.length - keys.size, `${f}: only repeated keys are rejected`);
+        assert.ok(out.errors.every((e) => e.code === 'duplicate-key'), f);
+        const [n] = await db.query<{ n: string | number }>('SELECT count(*) AS n FROM egrid_generators WHERE data_year = $1', [year]);
+        assert.equal(Number(n!.n), keys.size, f);
+      }
+      const silverQueen = (await listGenerators(db, 2020, 64835))[0];
+      assert.equal(silverQueen?.generatorId, 'NA', 'NA is a generator id in eGRID2020');
+      assert.equal(silverQueen?.nameplateMw, 300);
+      const bess = (await listGenerators(db, 2021, 57583)).find((g) => g.generatorId === 'BESS');
+      assert.deepEqual([bess?.netGenerationMwh, bess?.netGenerationOzoneMwh, bess?.capacityFactor], [-3433, -1698, -0.01]);
+      const annex = (await listGenerators(db, 2023, 62)).find((g) => g.generatorId === '5');
+      assert.deepEqual([annex?.state, annex?.netGenerationMwh, annex?.netGenerationOzoneMwh, annex?.yearOnline], ['AK', 3772.35, -21.6, 1915]);
+
+      // PLNT22: every column, fractions, '--', negative generation
+      const plants = fileRecords(egrid('egrid2022_PLNT22_MROW_and_NE_subset.csv'), 'ORISPL');
+      const out22 = await importFile(db, egrid('egrid2022_PLNT22_MROW_and_NE_subset.csv'));
+      assert.equal(out22.status, 'succeeded');
+      assert.equal(out22.rowsLoaded, plants.length);
+      const p = await getPlant(db, 2022, 64352);
+      assert.deepEqual([p?.state, p?.baCode, p?.subregion, p?.nameplateMw, p?.capacityFactor, p?.netGenerationMwh, p?.countyFips, p?.stateFips],
+        ['CO', 'WACM', 'MROW', 2, 0.19178, 3360, '075', '08']);
+      assert.ok(p?.notCalculated.includes('UNHGSRC'));
+      const [neg] = await db.query<{ n: string | number }>('SELECT count(*) AS n FROM egrid_plants WHERE data_year = 2022 AND net_generation_mwh < 0');
+      assert.equal(Number(neg!.n), plants.filter((r) => Number(r.PLNGENAN) < 0).length);
+      const [mix] = await db.query<{ hi: number; cf: number }>(
+        'SELECT max(greatest(mix_coal, mix_wind, mix_solar, mix_gas, mix_hydro, mix_nuclear)) AS hi, max(capacity_factor) AS cf FROM egrid_plants WHERE data_year = 2022');
+      assert.equal(mix!.hi, 1, 'resource mix is a fraction');
+      assert.equal(mix!.cf, Math.max(...plants.filter((r) => r.CAPFAC !== '').map((r) => Number(r.CAPFAC))), 'capacity factor is a fraction as EPA wrote it (1.02568 at most)');
+      const sci = plants.find((r) => r.CAPFAC === '4e-05')!;
+      assert.equal((await getPlant(db, 2022, Number(sci.ORISPL)))?.capacityFactor, 4e-5);
+
+      // EPA's unit file: XLSX, one lower-case header row, year from the file name
+      const outUnits = await importFile(db, egrid('egrid2021_UNT21_access_unit_file.xlsx'));
+      assert.equal(outUnits.rowsRead, 24598);
+      assert.equal(outUnits.rowsLoaded + outUnits.rowsRejected, 24598);
+      assert.ok(outUnits.errors.every((e) => e.code === 'duplicate-key'));
+      const barry = (await listUnits(db, 2021, 3)).find((u) => u.unitId === '2');
+      assert.deepEqual([barry?.heatInputMmbtu, barry?.co2ShortTons, barry?.yearOnline, barry?.camdFlag, barry?.noxControls?.startsWith('Low NOx')],
+        [14475.35, 860.1, 1954, true, true]);
+
+      // explorer exports: two years stacked in one file, `Year`, '--'
+      await importFile(db, egrid('egrid2018_2019_state_explorer.csv'));
+      await importFile(db, egrid('egrid2018_2019_subregion_explorer.csv'));
+      await importFile(db, egrid('egrid2018_2019_US_explorer.csv'));
+      assert.equal((await listAggregates(db, 2018, 'state')).length, 51);
+      assert.equal((await listAggregates(db, 2019, 'state')).length, 52);
+      assert.equal((await listAggregates(db, 2019, 'subregion')).length, 27);
+      const ca = (await listAggregates(db, 2018, 'state')).find((s) => s.code === 'CA');
+      assert.equal(ca?.nameplateMw, 107911.7);
+      assert.ok(ca?.notCalculated.includes('STHGAN'));
+      assert.equal(ca?.measures.FIPSST, 6);
+      assert.equal((await listAggregates(db, 2018, 'us'))[0]?.nameplateMw, 1561642.9);
+
+      // EPA summary tables (words for headers, percentages) and the static tables (no year: --year)
+      await importFile(db, egrid('CO2_total_output_emission_rate_by_eGRID_subregion_2022.csv'));
+      await importFile(db, egrid('resource_mix_renewable_vs_non-renewable_by_eGRID_subregion_2023.csv'));
+      await importFile(db, egrid('resource_mix_combustible_vs_non-combustible_by_eGRID_subregion_2023.csv'));
+      assert.equal((await listAggregates(db, 2022, 'us'))[0]?.co2RateLbPerMwh, 823.149);
+      assert.equal((await listAggregates(db, 2022, 'subregion')).find((s) => s.code === 'AKGD')?.co2RateLbPerMwh, 1052.114);
+      const us23 = (await listAggregates(db, 2023, 'us'))[0];
+      assert.deepEqual([us23?.mixHydro, us23?.mixCombustion, us23?.mixNoncombustion], [0.059, 0.61, 0.389], 'both summary tables merge into one row');
+      const names = await importFile(db, egrid('egrid_nerc_subregions.csv'), 2022);
+      assert.equal(names.rowsLoaded, 27);
+      assert.equal((await listAggregates(db, 2022, 'subregion')).find((s) => s.code === 'AKGD')?.name, 'ASCC Alaska Grid');
+      const xwalk = await importFile(db, egrid('xwalk_oris_subregion.csv'), 2022);
+      assert.equal(xwalk.rowsRejected, 4, 'the crosswalk repeats four plants');
+      assert.equal((await getPlant(db, 2022, 64352))?.nameplateMw, 2, 'a crosswalk amends plants and erases nothing');
+
+      // the PLNT16 subset has no plant code: refused whole, naming the column
+      await assert.rejects(importFile(db, egrid('egrid2016_PLNT16_subset.csv')), (err: unknown) => err instanceof HttpProblem && err.status === 422 && /ORISPL/.test(err.message));
+      assert.equal((await db.query('SELECT 1 FROM egrid_plants WHERE data_year = 2016')).length, 0);
+    });
+  });
+}
