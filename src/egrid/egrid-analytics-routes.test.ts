@@ -7,7 +7,10 @@ import { openTestApp } from '../../test/support/app.ts';
 import { testDatabases } from '../../test/support/databases.ts';
 import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
 import type { Db } from '../platform/db.ts';
-import { egridNumber, insertPlants, plant, plantFromCodes, readCodeCsv } from './egrid-test-support.ts';
+import { egridNumber, insertPlants, plant, readCodeCsv } from './egrid-test-support.ts';
+import path from 'node:path';
+import { pino } from 'pino';
+import { createImport, runImportJob } from './import-jobs.ts';
 
 for (const target of testDatabases()) {
   describe(`eGRID analytics API on ${target.name}`, () => {
@@ -144,14 +147,20 @@ for (const target of testDatabases()) {
       assert.equal((await app.inject('/api/v1/egrid/reports/country/US')).statusCode, 400);
     });
 
-    it('EPA\'s 2022 MROW CO2 rate is reproduced through the API from the real plant rows', sharedDataTest(), async () => {
-      const plants = readCodeCsv(sharedPath('egrid', 'egrid2022_PLNT22_MROW_and_NE_subset.csv')).map(plantFromCodes);
-      await insertPlants(db, 2020, plants);
+    it('EPA\'s 2022 MROW CO2 rate is reproduced through the API from the real plant file, imported by the importer', sharedDataTest(), async () => {
+      const file = sharedPath('egrid', 'egrid2022_PLNT22_MROW_and_NE_subset.csv');
+      const importId = await createImport(db, { fileSha256: 'a'.repeat(64), fileName: path.basename(file), source: 'cli', requestedYear: undefined });
+      const out = await runImportJob({ db, logger: pino({ level: 'silent' }), importId, path: file, fileName: path.basename(file) });
+      assert.equal(out?.rowsRejected, 0);
       const published = readCodeCsv(sharedPath('egrid', 'CO2_total_output_emission_rate_by_eGRID_subregion_2022.csv')).find((r) => r.Region === 'MROW')!;
-      await db.query(`INSERT INTO egrid_aggregates (data_year, level, code, co2_rate_lb_per_mwh) VALUES (2020, 'subregion', 'MROW', $1)`, [egridNumber(Object.values(published)[1])]);
-      const body = (await app.inject('/api/v1/egrid/aggregates?year=2020&by=subregion')).json();
+      await db.query(`UPDATE egrid_aggregates SET co2_rate_lb_per_mwh = $1 WHERE data_year = 2022 AND level = 'subregion' AND code = 'MROW'`, [egridNumber(Object.values(published)[1])]);
+      const years = (await app.inject('/api/v1/egrid/years')).json();
+      assert.equal(years.data.find((y: { year: number }) => y.year === 2022).plants, 1325);
+      const body = (await app.inject('/api/v1/egrid/aggregates?year=2022&by=subregion')).json();
       const mrow = body.data.find((a: { key: string }) => a.key === 'MROW');
+      assert.equal(mrow.plants, 1323);
       assert.ok(Math.abs(mrow.difference.co2Rate) < 0.005, `difference ${mrow.difference.co2Rate}`);
+      assert.ok(Math.abs(mrow.co2Rate - 936.485) < 0.01, `MROW ${mrow.co2Rate} lb/MWh, EPA 936.485`);
     });
   });
 }

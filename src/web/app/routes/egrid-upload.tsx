@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { Link, type MetaFunction } from 'react-router';
+import { Link, useRouteLoaderData, type MetaFunction } from 'react-router';
+import type { loader as rootLoader } from '../root.tsx';
 
 export const meta: MetaFunction = () => [{ title: 'Import eGRID files · GridPulse' }];
 
@@ -14,6 +15,8 @@ interface ImportState {
  * The API decides who may upload (401/403 are shown as they come).
  */
 export default function Upload() {
+  // cookie-signed API calls carry the anti-forgery token in X-CSRF-Token (src/auth/access-hook.ts)
+  const csrf = useRouteLoaderData<typeof rootLoader>('root')?.csrf ?? '';
   const [job, setJob] = useState<ImportState | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -21,7 +24,7 @@ export default function Upload() {
   useEffect(() => {
     if (!job || ['succeeded', 'partial', 'failed'].includes(job.status)) return;
     const t = setTimeout(async () => {
-      const res = await fetch(`/api/v1/egrid/imports/${job.id}`, { credentials: 'same-origin' });
+      const res = await fetch(`/api/v1/egrid/imports/${job.id}`, { credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
       if (res.ok) setJob(await res.json() as ImportState);
       else setError(`progress: HTTP ${res.status}`);
     }, 1000);
@@ -35,10 +38,11 @@ export default function Upload() {
       const form = new FormData(e.currentTarget);
       const year = String(form.get('year') ?? '').trim();
       form.delete('year');
-      const res = await fetch(`/api/v1/egrid/uploads${year ? `?year=${encodeURIComponent(year)}` : ''}`, { method: 'POST', body: form, credentials: 'same-origin' });
-      const body = await res.json().catch(() => ({})) as { detail?: string; importId?: number; id?: number };
+      const res = await fetch(`/api/v1/egrid/uploads${year ? `?year=${encodeURIComponent(year)}` : ''}`, { method: 'POST', body: form, credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
+      const body = await res.json().catch(() => ({})) as { detail?: string; importId?: number; duplicate?: boolean; import?: { id: number } | null };
       if (!res.ok) { setError(body.detail ?? `HTTP ${res.status}`); return; }
-      const id = body.importId ?? body.id;
+      if (body.duplicate) setError('This file was uploaded before: showing its latest import.');
+      const id = body.importId ?? body.import?.id;
       if (id !== undefined) setJob({ id, status: 'queued', phase: null, bytesTotal: null, bytesRead: 0, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0, errors: [], message: null });
     } finally { setBusy(false); }
   }
