@@ -47,6 +47,16 @@ for (const target of testDatabases()) {
       assert.notEqual(lifecycle.points[0].value, body.points[0].value);
     });
 
+    it('the clean window ranks hours on the eGRID set too, and says so', async () => {
+      const res = await app.inject(`/api/v1/bas/MISO/clean-window?duration=PT1H&from=${q(0)}&to=${q(6)}&basis=production&factors=egrid-2021`);
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.equal(body.factors, 'egrid-2021');
+      assert.deepEqual(body.egrid.fellBack, ['NG']);
+      const expected = (MIX.COL * 2100 * 0.4536 + MIX.NG * defaultFactor('NG', 'lifecycle')!) / (MIX.COL + MIX.NG + MIX.WND);
+      assert.ok(Math.abs(body.optimal[0].avg - expected) < 1e-9, `${body.optimal[0].avg} vs ${expected}`);
+    });
+
     it('refuses a set that is not imported or not a set, naming factors', async () => {
       const missing = await app.inject(`/api/v1/bas/MISO/intensity?from=${q(0)}&to=${q(2)}&factors=egrid-2016`);
       assert.equal(missing.statusCode, 404);

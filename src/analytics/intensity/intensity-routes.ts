@@ -25,7 +25,7 @@ const freshness = z.object({ status: z.enum(FRESHNESS_STATUSES).describe('fresh,
 export const factorChoice = z.string().regex(/^(lifecycle|direct|egrid-\d{4})$/, 'lifecycle, direct or egrid-YYYY (an imported eGRID year)')
   .describe('emission factor set: lifecycle (IPCC 2014), direct (combustion), or egrid-YYYY: per-BA CO2 factors from that eGRID year\'s plants, ' +
     'falling back per fuel to lifecycle where the BA has no eGRID plants of the fuel (named in egrid.fellBack)');
-const egridProvenance = z.object({
+export const egridProvenance = z.object({
   set: z.string(), edition: z.string().describe('eGRID edition the factors come from'), fallbackSet: z.literal('lifecycle'),
   fellBack: z.array(z.string()).describe('EIA-930 fuel codes of this BA that took the lifecycle factor: no eGRID plants of that fuel in the BA'),
 }).nullable().describe('null unless factors=egrid-YYYY');
