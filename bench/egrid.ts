@@ -39,11 +39,10 @@ export async function benchEgrid(): Promise<void> {
         nameplateMw: mw, capacityFactor: cf, netGenerationMwh: gen, co2ShortTons: (rate * gen) / 2000, heatInputMmbtu: gen * 9, genGasMwh: cat === 'GAS' ? gen : null, genCoalMwh: cat === 'COAL' ? gen : null });
     });
     await insertPlants(db, 2022, plants);
-    // uncached: every run after a store change (a version bump) reads the year again
+    // uncached: before every run a row of another year changes the store version, so the year is read again
     let bump = 0;
     const ours = await sample(async () => {
-      await db.query(`DELETE FROM egrid_plants WHERE data_year = 1999`);
-      if (++bump % 2) await db.query(`INSERT INTO egrid_plants (data_year, orispl) VALUES (1999, 1)`);
+      await db.query(`INSERT INTO egrid_plants (data_year, orispl) VALUES (1999, $1)`, [++bump]);
       return aggregatesOf(db, 2022, 'state');
     });
     const memoised = await sample(() => aggregatesOf(db, 2022, 'state'));
@@ -69,7 +68,7 @@ export async function benchEgrid(): Promise<void> {
       row('the JavaScript sums alone (figures in memory)', pure),
       row('egrid-YYYY factor set: per-BA factors (figures read)', factors),
     ]);
-    console.log(`ratio reference / ours (p50): ${fmt(percentile(reference, 50) / percentile(ours, 50), 2)}`);
+    console.log(`ratio reference / ours (p50): uncached ${fmt(percentile(reference, 50) / percentile(ours, 50), 2)}, figures already read ${fmt(percentile(reference, 50) / percentile(memoised, 50), 2)}`);
   } finally {
     await drop();
   }
