@@ -4,6 +4,7 @@ import { benchSize } from './size.ts';
 import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
 import { benchIntensityYear } from './intensity-year.ts';
+import { benchEgrid } from './egrid.ts';
 import { benchEgridImport } from './egrid-import.ts';
 import { benchOffLoop } from './offloop.ts';
 
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: benchIngest,
   http: benchHttp,
   intensity: benchIntensityYear,
+  'egrid-analytics': benchEgrid,
   egrid: benchEgridImport,
   offloop: benchOffLoop,
 };

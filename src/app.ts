@@ -13,6 +13,7 @@ import { sdkRoutes } from './analytics/clean-window/sdk-routes.ts';
 import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
+import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
@@ -45,6 +46,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await sdkRoutes(app, deps);
   await dailyRoutes(app, deps);
   locateRoutes(app, deps.db);
+  await egridAnalyticsRoutes(app, deps);
   await egridUploadRoutes(app, deps);
   await webRoutes(app, deps);
   return app;

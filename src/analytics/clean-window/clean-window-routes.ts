@@ -8,7 +8,10 @@ import { getBa } from '../../grid/ba-repository.ts';
 import { analyticsKey } from '../shared/analytics-cache.ts';
 import { HOUR_MS } from '../shared/hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensityBasis } from '../intensity/intensity.ts';
-import type { FactorSetName } from '../intensity/factors.ts';
+import type { FactorOverride, FactorSetName } from '../intensity/factors.ts';
+import { egridProvenance, factorChoice } from '../intensity/intensity-routes.ts';
+import { egridFactorSet, EGRID_SET_PATTERN } from '../../egrid/egrid-factor-set.ts';
+import { storeVersion } from '../../egrid/egrid-analytics-repository.ts';
 import { baNow, generationFreshness, newestFuelHours } from '../intensity/now.ts';
 import { HORIZON_HOURS, plainAnswer, USUAL_BAND, USUAL_DAYS } from './plain-answer.ts';
 import { cleanWindow, endOf, formatDuration, parseDurationMinutes, type TimedPoint, type Window } from './clean-window.ts';
@@ -44,11 +47,11 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
         from: isoInstant.optional(), to: isoInstant.optional(),
         count: queryInt(1, 24).default(3).describe('how many non-overlapping best windows'),
         basis: z.enum(['production', 'consumption']).default('consumption').describe(`production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption}`),
-        factors: z.enum(['lifecycle', 'direct']).default('lifecycle').describe('emission factor set (see GET /emission-factors)'),
+        factors: factorChoice.default('lifecycle'),
       }),
       response: {
         200: z.object({
-          ...envelope, duration: z.string(), basis: z.enum(['production', 'consumption']), factors: z.enum(['lifecycle', 'direct']),
+          ...envelope, duration: z.string(), basis: z.enum(['production', 'consumption']), factors: z.string(), egrid: egridProvenance,
           input: z.enum(['forecast', 'history']).describe('what the windows were searched over: the stored forecast or measured hours'), unit: z.literal(INTENSITY_UNIT),
           optimal: z.array(window), best: z.array(window),
           runNow: window.extend({ savingsPct: nullableNumber.describe('(runNow.avg − optimal.avg) / runNow.avg × 100') }).nullable(),
@@ -62,15 +65,17 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
     const explicit = req.query.from !== undefined || req.query.to !== undefined;
     const { basis, factors } = req.query;
     const range = explicit ? rangeOf(req.query, MAX_DAYS[basis]) : undefined;
-    const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, basis, factors, range ? rangeKey(range) : 'latest');
+    const egrid = EGRID_SET_PATTERN.test(factors);
+    const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, basis, factors, egrid ? await storeVersion(db) : '', range ? rangeKey(range) : 'latest');
     return answer(req, key, (v) => generationTtl(v.dataThrough, range?.to), async () => {
       if (!(await getBa(db, ba))) throw unknownBa(req.params.code);
-      const input = await cleanWindowInput(db, ba, range, basis, factors);
+      const set = egrid ? await egridFactorSet(db, factors, ba) : undefined;
+      const input = await cleanWindowInput(db, ba, range, basis, egrid ? 'lifecycle' : factors as FactorSetName, set && { name: factors, overrides: set.overrides });
       const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
       const out = (w: Window) => ({ start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString(), avg: w.avg });
       return {
         ba, source: input.source, dataThrough: input.dataThrough, generatedAt: new Date().toISOString(),
-        duration: formatDuration(minutes), basis, factors, input: input.input, unit: INTENSITY_UNIT,
+        duration: formatDuration(minutes), basis, factors, egrid: set?.provenance ?? null, input: input.input, unit: INTENSITY_UNIT,
         optimal: result.optimal.map(out), best: result.best.map(out),
         // measured hours searched for "latest" are all in the past: there is no "run now" to compare with
         runNow: result.runNow && !(input.input === 'history' && !explicit) ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,
@@ -127,8 +132,9 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
  * consumption-based with lifecycle factors, so only for those); otherwise the measured intensity of the basis and
  * factors asked (the last 48 hours up to the newest data by default).
  */
-async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined, basis: IntensityBasis, factors: FactorSetName) {
-  if (!range && basis === 'consumption' && factors === 'lifecycle') {
+async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Date } | undefined, basis: IntensityBasis, factors: FactorSetName,
+  set?: { name: string; overrides: readonly FactorOverride[] }) {
+  if (!range && basis === 'consumption' && factors === 'lifecycle' && !set) {
     const forecast = await latestIntensityForecast(db, ba);
     const from = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
     const last = forecast?.points.at(-1);
@@ -144,7 +150,7 @@ async function cleanWindowInput(db: Db, ba: string, range: { from: Date; to: Dat
     const to = newest ? new Date(newest.getTime() + HOUR_MS) : new Date(Math.ceil(Date.now() / HOUR_MS) * HOUR_MS);
     window = { from: new Date(to.getTime() - 48 * HOUR_MS), to };
   }
-  const s = (await hourlyIntensity(db, ba, window.from, window.to, basis, factors))!;
+  const s = (await hourlyIntensity(db, ba, window.from, window.to, basis, factors, set))!;
   const points: TimedPoint[] = s.points.map((p) => ({ start: p.ts.getTime(), durationMinutes: 60, value: p.value }));
   return { input: 'history' as const, points, ...window, source: s.source, dataThrough: iso(s.dataThrough) };
 }

@@ -12,6 +12,8 @@ import { hourlyIntensity, INTENSITY_FLAGS, INTENSITY_UNIT, type IntensitySeries 
 import { allNow, baNow, generationFreshness } from './now.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
 import { memoFillState } from '../../ingest/fill-state.ts';
+import { egridFactorSet, EGRID_SET_PATTERN, type EgridProvenance } from '../../egrid/egrid-factor-set.ts';
+import { storeVersion } from '../../egrid/egrid-analytics-repository.ts';
 import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa, iso, rangeKey } from '../shared/route-support.ts';
 
 export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
@@ -19,6 +21,15 @@ export interface CarbonDeps { db: Db; cache: Cache; logger: Logger }
 /** Longest ranges per request: consumption-based answers trace every BA for every hour of the range. */
 export const MAX_DAYS = { production: 366, consumption: 31 } as const;
 const freshness = z.object({ status: z.enum(FRESHNESS_STATUSES).describe('fresh, late or stale against EIA\'s usual delay; retired for a BA past its EIA-930 retirement'), lagMinutes: z.number().nullable().describe('minutes since the newest hour ended') });
+
+/** lifecycle, direct, or egrid-YYYY (factors from that eGRID year's plants; GET /api/v1/egrid/emission-factors). */
+export const factorChoice = z.string().regex(/^(lifecycle|direct|egrid-\d{4})$/, 'lifecycle, direct or egrid-YYYY (an imported eGRID year)')
+  .describe('emission factor set: lifecycle (IPCC 2014), direct (combustion), or egrid-YYYY: per-BA CO2 factors from that eGRID year\'s plants, ' +
+    'falling back per fuel to lifecycle where the BA has no eGRID plants of the fuel (named in egrid.fellBack)');
+export const egridProvenance = z.object({
+  set: z.string(), edition: z.string().describe('eGRID edition the factors come from'), fallbackSet: z.literal('lifecycle'),
+  fellBack: z.array(z.string()).describe('EIA-930 fuel codes of this BA that took the lifecycle factor: no eGRID plants of that fuel in the BA'),
+}).nullable().describe('null unless factors=egrid-YYYY');
 
 /** The flags of one intensity value: what its inputs lack. */
 export const intensityFlags = z.array(z.enum(INTENSITY_FLAGS)).describe(`${METHODOLOGY.flags} ${METHODOLOGY.expected}`);
@@ -72,12 +83,12 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
       querystring: z.object({
         from: isoInstant.optional(), to: isoInstant.optional(),
         basis: z.enum(['production', 'consumption']).default('consumption'),
-        factors: z.enum(['lifecycle', 'direct']).default('lifecycle'),
+        factors: factorChoice.default('lifecycle'),
         format: z.enum(['json', 'csv']).default('json'),
       }),
       response: {
         200: z.object({
-          ...envelope, basis: z.enum(['production', 'consumption']), factors: z.enum(['lifecycle', 'direct']), unit: z.literal(INTENSITY_UNIT),
+          ...envelope, basis: z.enum(['production', 'consumption']), factors: z.string(), egrid: egridProvenance, unit: z.literal(INTENSITY_UNIT),
           points: z.array(z.object({ ts: z.string(), value: nullableNumber.describe('gCO2eq/kWh'), flags: intensityFlags })),
         }),
       },
@@ -86,10 +97,13 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
     const { basis, factors, format } = req.query;
     const range = rangeOf(req.query, MAX_DAYS[basis]);
     const ba = req.params.code.toUpperCase();
-    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
-      const s = await hourlyIntensity(db, ba, range.from, range.to, basis, factors);
+    const egrid = EGRID_SET_PATTERN.test(factors);
+    const version = egrid ? await storeVersion(db) : '';
+    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, version, rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
+      const set = egrid ? await egridFactorSet(db, factors, ba) : undefined;
+      const s = await hourlyIntensity(db, ba, range.from, range.to, basis, egrid ? 'lifecycle' : factors as 'lifecycle' | 'direct', set && { name: factors, overrides: set.overrides });
       if (!s) throw unknownBa(req.params.code);
-      return intensityBody(s);
+      return intensityBody(s, set?.provenance ?? null);
     });
     if (format === 'csv') return sendCsv(reply, `${ba}-intensity-${basis}`, toCsv(['ts', `intensity_${factors}_gco2eq_per_kwh`, 'flags'], body.points.map((p) => [p.ts, p.value, p.flags.join(';')])));
     return body;
@@ -217,10 +231,10 @@ function newestOf(hours: ReadonlyArray<string | null>): string | null {
   return hours.reduce<string | null>((a, h) => (h !== null && (a === null || h > a) ? h : a), null);
 }
 
-function intensityBody(s: IntensitySeries) {
+function intensityBody(s: IntensitySeries, egrid: EgridProvenance | null) {
   return {
     ba: s.ba, source: s.source, dataThrough: iso(s.dataThrough), generatedAt: new Date().toISOString(),
-    basis: s.basis, factors: s.factors, unit: s.unit,
+    basis: s.basis, factors: s.factors, egrid, unit: s.unit,
     points: s.points.map((p) => ({ ts: p.ts.toISOString(), value: p.value, flags: p.flags })),
   };
 }

@@ -27,7 +27,8 @@ export interface IntensityPoint { ts: Date; value: number | null; flags: Intensi
 export interface IntensitySeries {
   ba: string;
   basis: IntensityBasis;
-  factors: FactorSetName;
+  /** lifecycle, direct, or an eGRID set egrid-YYYY (its factors arrive as overrides of lifecycle) */
+  factors: string;
   unit: typeof INTENSITY_UNIT;
   points: IntensityPoint[];
   /** newest hour with a non-null value, or null */
@@ -380,12 +381,14 @@ export const OFF_LOOP_TRACE_HOURS = 72;
  * intensity traces the flows of every BA connected to it, so it reads that part of the system for the range.
  * `undefined` for an unknown BA.
  * Source: production → the BA's own fuel series; consumption → every series that entered the trace.
+ * `set`: a named factor set given as overrides of `factors` (the eGRID sets), in place of the stored overrides.
  */
-export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, basis: IntensityBasis, factors: FactorSetName): Promise<IntensitySeries | undefined> {
+export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, basis: IntensityBasis, factors: FactorSetName,
+  set?: { name: string; overrides: readonly FactorOverride[] }): Promise<IntensitySeries | undefined> {
   if (!(await getBa(db, ba))) return undefined;
   const [system, overrides] = await Promise.all([
     loadSystemHours(db, from, to, basis === 'production' ? { ba } : { reaching: ba }),
-    loadFactorOverrides(db),
+    set?.overrides ?? loadFactorOverrides(db),
   ]);
   const points = basis === 'production'
     ? productionFromSystem(system, ba, factors, overrides)
@@ -393,5 +396,5 @@ export async function hourlyIntensity(db: Db, ba: string, from: Date, to: Date, 
       ? await consumptionPointsOffLoop(system, factors, overrides, ba)
       : consumptionPointsOf(system, factors, overrides, ba);
   const sources = basis === 'production' ? system.sources.get(ba) ?? [] : [...system.sources.values()].flatMap((s) => [...s]);
-  return { ba, basis, factors, unit: INTENSITY_UNIT, points, dataThrough: newestValue(points), source: combineSources(sources) };
+  return { ba, basis, factors: set?.name ?? factors, unit: INTENSITY_UNIT, points, dataThrough: newestValue(points), source: combineSources(sources) };
 }

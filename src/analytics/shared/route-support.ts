@@ -35,7 +35,7 @@ export const routeAnswer = (cache: Cache) => <T extends object>(req: FastifyRequ
 
 /** CSV with a header row; null and undefined become empty cells. */
 export function toCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>): string {
-  const cell = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  const cell = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : /[",\r\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
   return [header.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
 }
 

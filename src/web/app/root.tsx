@@ -101,6 +101,7 @@ export function Layout({ children }: { children: ReactNode }) {
                 <NavLink to="/" end>Grid now</NavLink>
                 {prefs.ba ? <NavLink to={`/ba/${prefs.ba}`}>{prefs.ba}</NavLink> : null}
                 <NavLink to="/compare">Compare</NavLink>
+                <NavLink to="/egrid">Plants</NavLink>
                 <NavLink to="/pipeline">Pipeline</NavLink>
                 <NavLink to="/methodology">Methodology</NavLink>
                 <a href="/docs">API</a>

@@ -1,5 +1,6 @@
 import { useMemo, type ReactNode } from 'react';
 import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
+import { egridFuelName, type PlantPage } from '../lib/egrid-types.ts';
 import { webContext } from '../lib/context.ts';
 import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, PlainAnswer, Pulse, SeriesFreshness } from '../lib/api-types.ts';
 import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
@@ -44,6 +45,7 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
     latest ? web.api<ForecastAccuracy>(`/api/v1/bas/${c}/forecast/accuracy?days=7`) : Promise.resolve(undefined),
     latest ? web.api<PlainAnswer>(`/api/v1/bas/${c}/answer?duration=PT3H`) : Promise.resolve(undefined),
   ]);
+  const plants = await web.api<PlantPage>(`/api/v1/egrid/plants?ba=${c}&sort=-capacity&pageSize=10`);
   const today = localDate(web.now(), ba.timeZone);
   const date = !latest ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
   return {
@@ -52,11 +54,30 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
     accuracy: accuracy?.ok ? accuracy.data : null,
     // the answer in words, computed once on the server (its clock times are text, so hydration cannot disagree)
     plain: plain?.ok ? plain.data.sentence : null,
+    plants: plants.ok ? plants.data : null,
     duck: part(duck), freshness: part(freshness), bas: bas.ok ? bas.data.data.map((b) => ({ code: b.code, name: b.name })) : [],
   };
 }
 
 type Data = Awaited<ReturnType<typeof loader>>;
+
+/** "Plants in this BA": the largest plants EPA's eGRID places in this BA, when eGRID is imported. */
+function PlantsSection({ d }: { d: Data }) {
+  const p = d.plants;
+  if (!p) return null;
+  return (
+    <section aria-labelledby="plants-h">
+      <h2 id="plants-h">Plants in this BA <span className="muted">({p.edition})</span></h2>
+      {p.total === 0 ? <p className="muted">eGRID {p.year} places no plants in {d.ba.code}.</p> : (
+        <>
+          <p>{fmtInt(p.total)} plants; the largest by nameplate capacity. <Link to={`/egrid?ba=${d.ba.code}&year=${p.year}`}>All on the map</Link> · <Link to={`/egrid/reports/ba/${d.ba.code}?year=${p.year}`}>eGRID report</Link></p>
+          <table data-table="ba-plants"><thead><tr><th scope="col">Plant</th><th scope="col">State</th><th scope="col">Fuel</th><th scope="col">MW</th><th scope="col">CO₂ lb/MWh</th></tr></thead>
+            <tbody>{p.data.map((x) => <tr key={x.orispl}><th scope="row"><Link to={`/egrid/plants/${x.orispl}?year=${p.year}`}>{x.plantName ?? x.orispl}</Link></th><td>{x.state}</td><td>{egridFuelName(x.fuelCategory)}</td><td className="num">{fmtInt(x.nameplateMw)}</td><td className="num">{fmtInt(x.co2RateLbPerMwh)}</td></tr>)}</tbody></table>
+        </>
+      )}
+    </section>
+  );
+}
 
 const FUEL_ORDER = ['NUC', 'COL', 'NG', 'OIL', 'OTH', 'BIO', 'GEO', 'WAT', 'PS', 'BAT', 'WND', 'SUN'];
 const fuelRank = (f: string) => { const i = FUEL_ORDER.indexOf(f); return i === -1 ? FUEL_ORDER.length : i; };
@@ -297,6 +318,7 @@ export default function BaPage() {
             <tbody>{d.freshness.data.series.map((s) => <tr key={s.key}><th scope="row">{s.key}</th><td>{s.newest ? `${dateTimeLabel(s.newest, zone.timeZone)} ${zone.label}` : '—'}</td><td className="num">{s.lagMinutes ?? '—'} min</td><td className="num">{s.expectedLagMinutes} min</td><td><span className={`fresh fresh-${s.status}`}>{s.status}</span></td></tr>)}</tbody></table>
         </details>
       ) : null}
+      <PlantsSection d={d} />
       <EmbedPanel code={d.ba.code} />
     </>
   );

@@ -26,6 +26,8 @@ const METRICS: Array<{ id: string; title: string; path: string }> = [
   { id: 'baseline', title: 'Baselines', path: '/api/v1/bas/{code}/baseline' },
   { id: 'freshness', title: 'Freshness', path: '/api/v1/bas/{code}/freshness' },
   { id: 'quality', title: 'Quality checks', path: '/api/v1/pipeline/checks' },
+  { id: 'egrid-aggregates', title: 'eGRID aggregates, output, input and non-baseload rates', path: '/api/v1/egrid/aggregates' },
+  { id: 'egrid-factors', title: 'eGRID emission factors per BA', path: '/api/v1/egrid/emission-factors' },
 ];
 
 export async function loader({ context }: LoaderFunctionArgs) {
@@ -90,6 +92,18 @@ export default function Methodology() {
           ) : <p>No per-BA overrides are in force.</p>}
         </>
       )}
+      <h2 id="egrid-sets">eGRID factor sets (<code>factors=egrid-YYYY</code>)</h2>
+      <p>Every intensity endpoint also takes <code>factors=egrid-2022</code> (or any imported eGRID year). For each balancing authority and EIA-930
+        fuel, the factor is then the generation-weighted CO₂ output rate of that BA&apos;s plants of the fuel in EPA&apos;s eGRID: 2,000 × the sum of
+        their CO₂ short tons / the sum of their net MWh, in lb/MWh, × 0.4536 to get kg/MWh (= g/kWh). A plant counts under its primary fuel category,
+        and only plants that generated more than they consumed count.</p>
+      <p><strong>Why the number differs from the lifecycle one.</strong> The lifecycle set gives every coal plant in the country 820 g/kWh and every gas
+        plant 490: IPCC medians that include mining, fuel transport, construction and methane leaks. eGRID measures what each BA&apos;s own plants emitted at
+        the stack in that year: older, less efficient coal units push a BA&apos;s coal factor above 820 (MISO&apos;s eGRID2022 coal is about 1,000 kg/MWh),
+        efficient combined-cycle gas pulls its gas factor below 490, and wind, solar, hydro and nuclear are near 0 instead of 11–45, because their
+        lifecycle emissions are not stack emissions. eGRID counts CO₂ only (not CH₄ and N₂O as CO₂eq), and lags the grid by about two years.</p>
+      <p>Where a BA has no eGRID plants of a fuel it reports, that fuel keeps its lifecycle factor, and the answer lists it in
+        <code>egrid.fellBack</code> with the eGRID edition in <code>egrid.edition</code>. Storage keeps the storage rule above.</p>
     </article>
   );
 }
