@@ -3,7 +3,8 @@ import { Form, Link, useLoaderData, useNavigate, type LoaderFunctionArgs, type M
 import { webContext } from '../lib/context.ts';
 import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, PlainAnswer, Pulse, SeriesFreshness } from '../lib/api-types.ts';
 import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
-import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
+import { addDays, dateTimeLabel, HOUR_MS, hourLabel, localDate, zonedMidnight } from '../lib/time.ts';
+import { queryDate } from '../lib/page-query.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 import { fmtInt, fmtMw, fmtPct, fmtSigned, fmtSignedPct, fuelColour, fuelName } from '../lib/format.ts';
@@ -23,9 +24,9 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   const ba = await requireBa(web, params.code);
   if (params.code !== ba.code) throw new Response(null, { status: 301, headers: { location: `/ba/${ba.code}${new URL(request.url).search}` } });
-  const asked = new URL(request.url).searchParams.get('date');
+  const asked = queryDate(new URL(request.url).searchParams);
   const c = ba.code;
-  const latest = !isIsoDate(asked);
+  const latest = asked === null;
   // Latest: the 72 hours up to now. A chosen day: that BA-local day and the two before it.
   const hourNow = Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS;
   const from = latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(asked, -2), ba.timeZone);
