@@ -14,7 +14,7 @@ import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache }
+export interface AppDeps { db: Db; logger: Logger; cache: Cache; publicUrl?: string | undefined }
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {

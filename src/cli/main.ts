@@ -46,7 +46,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
-  const app = await buildApp({ db, logger, cache });
+  const app = await buildApp({ db, logger, cache, publicUrl: config.PUBLIC_URL });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   app.metrics.protect(config.METRICS_TOKEN);

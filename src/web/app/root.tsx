@@ -4,6 +4,8 @@ import stylesUrl from './styles.css?url';
 import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
 import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
 import { webContext } from './lib/context.ts';
+import type { Ba } from './lib/api-types.ts';
+import { adoptZoneRules, zoneRulesFor } from './lib/zone-rules.ts';
 import { CsrfField } from './components/csrf-field.tsx';
 
 export const links = () => [
@@ -13,8 +15,17 @@ export const links = () => [
   { rel: 'apple-touch-icon', href: '/icon-192.png' },
 ];
 
-export function loader({ request, context }: LoaderFunctionArgs) {
-  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: context.get(webContext).csrfToken };
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const web = context.get(webContext);
+  const prefs = parsePrefs(request.headers.get('cookie'));
+  // Every zone a page may print times in: the BAs' reporting zones and the visitor's own (zone-rules.ts says why).
+  const bas = await web.reference<{ data: Ba[] }>('/api/v1/bas');
+  const zones = [...(bas.ok ? bas.data.data.map((b) => b.timeZone) : []), ...(prefs.zone ? [prefs.zone] : [])];
+  return {
+    prefs, csrf: web.csrfToken, zoneRules: zoneRulesFor(zones, web.now().getTime()),
+    // Where this site is reached, for the snippets other sites paste: the configured address, else this request's.
+    origin: web.publicUrl ?? new URL(request.url).origin,
+  };
 }
 
 function Settings({ prefs }: { prefs: Prefs }) {
@@ -53,7 +64,10 @@ function Settings({ prefs }: { prefs: Prefs }) {
 }
 
 export function Layout({ children }: { children: ReactNode }) {
-  const prefs = useRouteLoaderData<typeof loader>('root')?.prefs ?? DEFAULT_PREFS;
+  const root = useRouteLoaderData<typeof loader>('root');
+  const prefs = root?.prefs ?? DEFAULT_PREFS;
+  // Before any page below formats a time: the server's zone rules, so the browser prints the same clock text.
+  adoptZoneRules(root?.zoneRules);
   const embed = useLocation().pathname.startsWith('/embed/');
   return (
     <html lang="en" data-theme={prefs.theme}>
