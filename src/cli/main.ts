@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { pino } from 'pino';
+import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
@@ -41,7 +41,7 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
-  const logger = pino({ level: config.LOG_LEVEL });
+  const logger = createLogger(config.LOG_LEVEL);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
@@ -78,7 +78,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
       process.once('SIGTERM', stop);
       return;
     }
-    const logger = pino({ level: config.LOG_LEVEL });
+    const logger = createLogger(config.LOG_LEVEL);
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);

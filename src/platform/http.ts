@@ -11,6 +11,10 @@ import { Metrics } from './metrics.ts';
 import { rejectControlCharacters } from './input-guard.ts';
 import { RouteIndex } from './route-index.ts';
 import { corsConfigFor, isCrossOriginReadable, registerCors } from './cors.ts';
+import { addDomainTag, API_TAGS } from './openapi-tags.ts';
+import { readFileSync } from 'node:fs';
+
+const SITE_ICON = new URL('../web/public/icon.svg', import.meta.url);
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,12 +58,14 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   httpMetrics(app, new Metrics());
   await app.register(swagger, {
     openapi: {
-      info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; the data API needs a worker key.' },
+      info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; the data API needs a worker key.\n\n[← Back to the GridPulse site](/) · [Methodology](/methodology)' },
+      tags: API_TAGS.map(({ name, description }) => ({ name, description })),
       components: { securitySchemes: { workerKey: { type: 'http', scheme: 'bearer', description: 'A worker key from `gridpulse keys create --role worker`' } } },
     },
-    transform: jsonSchemaTransform,
+    transform: (route) => addDomainTag(jsonSchemaTransform(route)),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The reference's top bar is the way back to the site: its logo links home.
+  await app.register(swaggerUi, { routePrefix: '/docs', logo: { type: 'image/svg+xml', content: readFileSync(SITE_ICON), href: '/', target: '_self' } });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
