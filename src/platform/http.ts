@@ -64,8 +64,8 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
     },
     transform: (route) => addDomainTag(jsonSchemaTransform(route)),
   });
-  // The reference's top bar is the way back to the site: its logo links home.
-  await app.register(swaggerUi, { routePrefix: '/docs', logo: { type: 'image/svg+xml', content: readFileSync(SITE_ICON), href: '/', target: '_self' } });
+  // The site's mark in the reference's top bar; the way back to the site is the first link of the description.
+  await app.register(swaggerUi, { routePrefix: '/docs', logo: { type: 'image/svg+xml', content: readFileSync(SITE_ICON) } });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

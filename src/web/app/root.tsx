@@ -100,7 +100,8 @@ export function Layout({ children }: { children: ReactNode }) {
             </footer>
           </>
         )}
-        <ScrollRestoration />
+        {/* Not in embeds: its inline script reads sessionStorage, which a browser blocking third-party storage refuses inside a foreign page's iframe. */}
+        {embed ? null : <ScrollRestoration />}
         <Scripts />
       </body>
     </html>
