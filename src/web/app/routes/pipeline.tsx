@@ -4,6 +4,7 @@ import type { CheckFinding, PipelineFreshness, PipelineRun } from '../lib/api-ty
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { agoLabel, dateTimeLabel } from '../lib/time.ts';
+import { fmtInt } from '../lib/format.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 
 export const meta: MetaFunction = () => [{ title: 'Data pipeline · GridPulse' }];
@@ -18,7 +19,7 @@ export async function loader({ context }: LoaderFunctionArgs) {
   return { runs: part(runs), fresh: part(fresh), checks: part(checks), now: web.now().toISOString() };
 }
 
-const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : v === null || v === undefined ? '—' : String(v));
+const n = (v: unknown) => (typeof v === 'number' ? fmtInt(v) : v === null || v === undefined ? '—' : String(v));
 
 export default function Pipeline() {
   const d = useLoaderData<typeof loader>();
