@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { adoptZoneRules, deriveZoneRules, offsetMinutes, zoneRulesFor } from './app/lib/zone-rules.ts';
+import { adoptZoneRules, deriveZoneRules, offsetMinutes, packZoneRules, unpackZoneRules, zoneRulesFor } from './app/lib/zone-rules.ts';
 import { chartDate, dateTimeLabel, hourLabel } from './app/lib/time.ts';
 import { seriesColours } from './app/lib/scale.ts';
 
@@ -29,6 +29,13 @@ describe('zone rules: time labels from the server\'s tzdata', () => {
     }), { numRuns: 2000 });
   });
 
+  it('travel with the page packed, and unpack to the same rules', () => {
+    const rules = zoneRulesFor(ZONES, Date.now());
+    const packed = packZoneRules(rules);
+    assert.deepEqual(unpackZoneRules(packed), rules);
+    assert.ok(packed.length < 4_000, `${packed.length} characters`);
+  });
+
   it('find each clock change to the minute (both sides of every US change in 2026)', () => {
     const rules = deriveZoneRules('America/New_York', Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1));
     assert.deepEqual(rules.slice(1).map(([t, o]) => [new Date(t).toISOString(), o]), [['2026-03-08T07:00:00.000Z', -240], ['2026-11-01T06:00:00.000Z', -300]]);
@@ -39,11 +46,11 @@ describe('zone rules: time labels from the server\'s tzdata', () => {
   it('the rules a page was rendered with win over the browser\'s own (what hydration relies on)', () => {
     const t = Date.UTC(2026, 10, 30, 12, 0);
     // A runtime whose data disagrees (say the browser's older tzdata for Winnipeg): the shipped rules decide.
-    adoptZoneRules({ 'Test/Shipped': [[0, -300]] });
+    adoptZoneRules(packZoneRules({ 'Test/Shipped': [[0, -300]] }));
     assert.equal(offsetMinutes(t, 'Test/Shipped'), -300);
     assert.equal(hourLabel(t, 'Test/Shipped'), '07:00');
     assert.equal(dateTimeLabel(t, 'Test/Shipped'), '30 Nov, 07:00');
-    adoptZoneRules({ 'Test/Shipped': [[0, -300], [t, -360]] });
+    adoptZoneRules(packZoneRules({ 'Test/Shipped': [[0, -300], [t, -360]] }));
     assert.equal(hourLabel(t - 60_000, 'Test/Shipped'), '06:59');
     assert.equal(hourLabel(t, 'Test/Shipped'), '06:00');
     // charts read the same rules: a local Date showing that wall clock

@@ -5,7 +5,7 @@ import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
 import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
 import { webContext } from './lib/context.ts';
 import type { Ba } from './lib/api-types.ts';
-import { adoptZoneRules, zoneRulesFor } from './lib/zone-rules.ts';
+import { adoptZoneRules, packZoneRules, zoneRulesFor } from './lib/zone-rules.ts';
 import { CsrfField } from './components/csrf-field.tsx';
 
 export const links = () => [
@@ -22,7 +22,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const bas = await web.reference<{ data: Ba[] }>('/api/v1/bas');
   const zones = [...(bas.ok ? bas.data.data.map((b) => b.timeZone) : []), ...(prefs.zone ? [prefs.zone] : [])];
   return {
-    prefs, csrf: web.csrfToken, zoneRules: zoneRulesFor(zones, web.now().getTime()),
+    prefs, csrf: web.csrfToken, zoneRules: packZoneRules(zoneRulesFor(zones, web.now().getTime())),
     // Where this site is reached, for the snippets other sites paste: the configured address, else this request's.
     origin: web.publicUrl ?? new URL(request.url).origin,
   };
