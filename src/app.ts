@@ -19,7 +19,7 @@ import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
 import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>; egrid?: EgridUploadOptions }
+export interface AppDeps { db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>; egrid?: EgridUploadOptions; publicUrl?: string | undefined }
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
+import { createLogger } from '../platform/log.ts';
 import { loadConfig } from '../platform/config.ts';
 import { openDb, type Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
@@ -175,7 +176,7 @@ export async function forecastBacktestCommand(opts: { ba?: string; days: string;
 
 export async function forecastRefreshCommand(opts: { ba?: string }): Promise<number> {
   const config = loadConfig();
-  const logger = pino({ level: config.LOG_LEVEL }, pino.destination(2));
+  const logger = createLogger(config.LOG_LEVEL, pino.destination(2));
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const cache = await openCache(config.REDIS_URL);
   try {

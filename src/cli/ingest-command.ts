@@ -1,5 +1,6 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { pino } from 'pino';
+import { createLogger } from '../platform/log.ts';
 import { loadConfig } from '../platform/config.ts';
 import { openDb, type Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
@@ -69,7 +70,7 @@ export async function runToResume(db: Db, req: IngestRequest, resume: string | u
 
 export async function ingestCommand(opts: { ba?: string; from?: string; to?: string; routes: string; replay?: string; resume?: string }): Promise<number> {
   const config = loadConfig();
-  const logger = pino({ level: config.LOG_LEVEL }, pino.destination(2));
+  const logger = createLogger(config.LOG_LEVEL, pino.destination(2));
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
     await migrate(db);

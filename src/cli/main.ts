@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { pino } from 'pino';
+import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
@@ -42,12 +42,12 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
-  const logger = pino({ level: config.LOG_LEVEL });
+  const logger = createLogger(config.LOG_LEVEL);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
-  const app = await buildApp({ db, logger, cache, auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+  const app = await buildApp({ db, logger, cache, publicUrl: config.PUBLIC_URL, auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
     egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES } });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
@@ -80,7 +80,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
       process.once('SIGTERM', stop);
       return;
     }
-    const logger = pino({ level: config.LOG_LEVEL });
+    const logger = createLogger(config.LOG_LEVEL);
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { createLogger } from '../platform/log.ts';
 import { loadConfig, type Config } from '../platform/config.ts';
 import { EiaClient } from '../ingest/eia-client.ts';
 import { GridPulseApi } from '../ingest/remote/api-client.ts';
@@ -31,7 +31,7 @@ export async function remoteWorkerCommand(config: Config, opts: RemoteWorkerOpti
   try { loadConfig({ GRIDPULSE_API_URL: url, GRIDPULSE_API_KEY: key }); } catch (err) {
     throw new Error(`${(err as Error).message.replace('GRIDPULSE_API_URL', '--remote (GRIDPULSE_API_URL)').replace('GRIDPULSE_API_KEY', '--key (GRIDPULSE_API_KEY)')}`, { cause: err });
   }
-  const logger = pino({ level: config.LOG_LEVEL }).child({ role: 'remote-worker' });
+  const logger = createLogger(config.LOG_LEVEL).child({ role: 'remote-worker' });
   const api = new GridPulseApi({ baseUrl: url, key, logger });
   const spool = new Spool(spoolPath(config, opts));
   const store = new RemoteIngestStore(api, spool, logger);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
+import { withFields } from '../platform/log.ts';
 import { consecutiveRuns, defaultCheckOptions, runChecks, type CheckOptions, type Finding, type SeriesHours } from './quality-checks.ts';
 import type { NamedConflict } from './store-points.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
@@ -46,7 +47,7 @@ export async function runQualityChecks(deps: { db: Db; logger: Logger; options?:
     series += own.length;
   }
   const summary = { findings, flaggedPoints, series, hours: hours - o.spikeWindow, ms: Math.round(performance.now() - t0) };
-  deps.logger.info({ runId: req.runId, ...summary }, 'quality checks finished');
+  withFields(deps.logger, { runId: req.runId }).info(summary, 'quality checks finished');
   return summary;
 }
 
@@ -60,7 +61,7 @@ export async function checkTouched(deps: { db: Db; logger: Logger }, totals: { i
     await runQualityChecks(deps, req);
   } catch (err) {
     totals.errors.push(`quality checks: ${(err as Error).message}`);
-    deps.logger.error({ runId: req.runId, err: (err as Error).message }, 'quality checks failed');
+    withFields(deps.logger, { runId: req.runId }).error({ err: (err as Error).message }, 'quality checks failed');
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
+import { withFields } from '../platform/log.ts';
 import { metricsOf } from '../platform/metrics.ts';
 import { ensureSeriesMany, seriesKey, type SeriesSpec } from '../grid/series-repository.ts';
 import { upsertObservations, type ObservationInput, type Quality } from '../grid/observation-repository.ts';
@@ -84,11 +85,12 @@ const LOGGED_CONFLICTS = 20;
  */
 export async function reportConflicts(db: Db, logger: Logger, runId: number | undefined, conflicts: NamedConflict[], batch: string): Promise<void> {
   if (conflicts.length === 0) return;
+  const log = runId === undefined ? logger : withFields(logger, { runId });
   for (const c of conflicts.slice(0, LOGGED_CONFLICTS)) {
-    logger.warn({ runId, batch, series: c.seriesKey, ts: c.ts.toISOString(), values: c.values.map((v) => v.value), qualities: c.values.map((v) => v.quality), rows: c.indices },
+    log.warn({ batch, series: c.seriesKey, ts: c.ts.toISOString(), values: c.values.map((v) => v.value), qualities: c.values.map((v) => v.quality), rows: c.indices },
       'conflicting duplicate refused: one series and hour with different values in one batch');
   }
-  if (conflicts.length > LOGGED_CONFLICTS) logger.warn({ runId, batch, more: conflicts.length - LOGGED_CONFLICTS }, 'more conflicting duplicates refused (all are findings of the run)');
+  if (conflicts.length > LOGGED_CONFLICTS) log.warn({ batch, more: conflicts.length - LOGGED_CONFLICTS }, 'more conflicting duplicates refused (all are findings of the run)');
   if (runId !== undefined) await recordConflicts(db, runId, conflicts);
 }
 

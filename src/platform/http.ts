@@ -12,6 +12,10 @@ import { rejectControlCharacters } from './input-guard.ts';
 import { RouteIndex } from './route-index.ts';
 import { corsConfigFor, isCrossOriginReadable, registerCors } from './cors.ts';
 import { publicPluginRoutes, securityOf, trackRoutes } from '../auth/access.ts';
+import { addDomainTag, API_TAGS } from './openapi-tags.ts';
+import { readFileSync } from 'node:fs';
+
+const SITE_ICON = new URL('../web/public/icon.svg', import.meta.url);
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,7 +66,8 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; '
-        + 'accounts sign in at /api/v1/auth/login (access token, 1 h) and the data API needs a worker key. Each operation lists what it accepts under `security`.' },
+        + 'accounts sign in at /api/v1/auth/login (access token, 1 h) and the data API needs a worker key. Each operation lists what it accepts under `security`.\n\n[← Back to the GridPulse site](/) · [Methodology](/methodology)' },
+      tags: API_TAGS.map(({ name, description }) => ({ name, description })),
       components: {
         securitySchemes: {
           accessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /api/v1/auth/login or /refresh (1 hour; EdDSA, keys at /.well-known/jwks.json)' },
@@ -71,11 +76,12 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: (route) => addDomainTag(jsonSchemaTransform(route)),
   });
   await app.register(async (scope) => {
     publicPluginRoutes(scope);
-    await scope.register(swaggerUi, { routePrefix: '/docs' });
+    // The site's mark in the reference's top bar; the way back to the site is the first link of the description.
+    await scope.register(swaggerUi, { routePrefix: '/docs', logo: { type: 'image/svg+xml', content: readFileSync(SITE_ICON) } });
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: { public: true } } }, async () => app.swagger());
   return app;

@@ -14,7 +14,11 @@ import { badgeRoutes } from './badge-routes.ts';
 import { publicPluginRoutes } from '../auth/access.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
 
-export interface WebDeps { db: Db; logger: Logger; cache: Cache; now?: () => Date }
+export interface WebDeps {
+  db: Db; logger: Logger; cache: Cache; now?: () => Date;
+  /** The site's public address (config PUBLIC_URL, e.g. https://grid.example.org); else each request's own origin. */
+  publicUrl?: string | undefined;
+}
 
 const BUILD_DIR = fileURLToPath(new URL('../../build/web/', import.meta.url));
 
@@ -95,7 +99,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const reference = cachedReference(api, deps.cache);
   badgeRoutes(app, reference, api);
   const build = await loadServerBuild(deps.logger);
-  const shared = { api, reference, now };
+  const shared = { api, reference, now, publicUrl: deps.publicUrl?.replace(/\/+$/, '') };
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {

@@ -1,8 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { needs } from './support/availability.ts';
-import { collectErrors, launchChromium } from './support/browser.ts';
+import { collectHydrationProblems, launchChromium } from './support/browser.ts';
 import { startSite, type Site } from './support/site.ts';
 import { formCredentials } from '../support/form-post.ts';
 
@@ -18,15 +18,6 @@ function freshTime(html: string): { instant: string; text: string } {
   const m = /<span class="fresh[^"]*"[^>]*>(?:(?!<\/span>)[\s\S])*?<time dateTime="([^"]+)">([^<]*)<\/time>/i.exec(plain(html));
   assert.ok(m, 'no freshness time in the page');
   return { instant: m[1]!, text: m[2]! };
-}
-
-/** Console errors plus every React hydration complaint (in production they arrive as minified errors #418/#423/#425). */
-function collectHydrationProblems(page: Page): string[] {
-  const errors = collectErrors(page);
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && /hydrat|did not match|server rendered|#41[89]|#42[35]/i.test(m.text())) errors.push(`${m.type()}: ${m.text()}`);
-  });
-  return errors;
 }
 
 describe('times in the viewer\'s own zone', needs({ chromium: true }), () => {

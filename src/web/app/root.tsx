@@ -4,6 +4,8 @@ import stylesUrl from './styles.css?url';
 import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
 import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
 import { webContext } from './lib/context.ts';
+import type { Ba } from './lib/api-types.ts';
+import { adoptZoneRules, packZoneRules, zoneRulesFor } from './lib/zone-rules.ts';
 import { CsrfField } from './components/csrf-field.tsx';
 import type { PipelineState } from './lib/api-types.ts';
 
@@ -16,8 +18,16 @@ export const links = () => [
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const web = context.get(webContext);
-  const fill = await web.api<PipelineState>('/api/v1/pipeline/state');
-  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: web.csrfToken, fill: fill.ok ? fill.data.data : null };
+  const prefs = parsePrefs(request.headers.get('cookie'));
+  // Every zone a page may print times in: the BAs' reporting zones and the visitor's own (zone-rules.ts says why).
+  const [bas, fill] = await Promise.all([web.reference<{ data: Ba[] }>('/api/v1/bas'), web.api<PipelineState>('/api/v1/pipeline/state')]);
+  const zones = [...(bas.ok ? bas.data.data.map((b) => b.timeZone) : []), ...(prefs.zone ? [prefs.zone] : [])];
+  return {
+    prefs, csrf: web.csrfToken, zoneRules: packZoneRules(zoneRulesFor(zones, web.now().getTime())),
+    // Where this site is reached, for the snippets other sites paste: the configured address, else this request's.
+    origin: web.publicUrl ?? new URL(request.url).origin,
+    fill: fill.ok ? fill.data.data : null,
+  };
 }
 
 /** "2026-11-12T14:00:00.000Z" → "2026-11-12 14:00 UTC": the same text on the server and in the browser (no zone data involved). */
@@ -78,9 +88,11 @@ function Settings({ prefs }: { prefs: Prefs }) {
 }
 
 export function Layout({ children }: { children: ReactNode }) {
-  const rootData = useRouteLoaderData<typeof loader>('root');
-  const prefs = rootData?.prefs ?? DEFAULT_PREFS;
-  const fill = rootData?.fill;
+  const root = useRouteLoaderData<typeof loader>('root');
+  const prefs = root?.prefs ?? DEFAULT_PREFS;
+  const fill = root?.fill;
+  // Before any page below formats a time: the server's zone rules, so the browser prints the same clock text.
+  adoptZoneRules(root?.zoneRules);
   const embed = useLocation().pathname.startsWith('/embed/');
   return (
     <html lang="en" data-theme={prefs.theme}>
@@ -114,7 +126,8 @@ export function Layout({ children }: { children: ReactNode }) {
             </footer>
           </>
         )}
-        <ScrollRestoration />
+        {/* Not in embeds: its inline script reads sessionStorage, which a browser blocking third-party storage refuses inside a foreign page's iframe. */}
+        {embed ? null : <ScrollRestoration />}
         <Scripts />
       </body>
     </html>

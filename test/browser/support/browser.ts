@@ -21,6 +21,15 @@ export function collectErrors(page: Page): string[] {
   return errors;
 }
 
+/** Console errors plus every React hydration complaint (in production they arrive as minified errors #418/#423/#425). */
+export function collectHydrationProblems(page: Page): string[] {
+  const errors = collectErrors(page);
+  page.on('console', (m) => {
+    if (m.type() !== 'error' && /hydrat|did not match|server rendered|#41[89]|#42[35]/i.test(m.text())) errors.push(`${m.type()}: ${m.text()}`);
+  });
+  return errors;
+}
+
 /** Painted pixels of a canvas: how many are not transparent, and how many distinct colours. */
 export async function canvasInk(page: Page, selector: string): Promise<{ painted: number; colours: number }> {
   return page.$eval(selector, (canvas) => {

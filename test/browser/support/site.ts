@@ -25,7 +25,8 @@ export async function startSite(opts: { bas?: string[]; days?: number; port?: nu
   const bas = (await listBas(db)).filter((b) => wanted.has(b.code));
   const hours = (opts.days ?? 3) * 24;
   const end = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-  await loadSimulatedGrid({ db, logger }, bas, new Date(end - hours * 3_600_000), hours);
+  // days: 0 is a fresh store before its first fill
+  if (hours > 0) await loadSimulatedGrid({ db, logger }, bas, new Date(end - hours * 3_600_000), hours);
   if (opts.forecastFor) {
     // The forecast model wants weeks of history: give that BA more days, then let the worker's job run once.
     const longer = FORECAST_DAYS * 24;

@@ -1,7 +1,7 @@
 import { useEffect, useRef, type ReactNode } from 'react';
 import type uPlot from 'uplot';
 import { fmtInt, toCsv } from '../lib/format.ts';
-import { dateTimeLabel } from '../lib/time.ts';
+import { chartDate, dateTimeLabel } from '../lib/time.ts';
 
 export interface ChartSeries { label: string; values: (number | null)[]; colour: string; fill?: boolean; dash?: number[] }
 
@@ -26,7 +26,7 @@ function cumulative(series: ChartSeries[]): (number | null)[][] {
   return series.map((s) => s.values.map((v, i) => (empty[i] ? null : (acc[i]! += v ?? 0))));
 }
 
-function options(spec: ChartSpec, width: number, timeZone: string, U: typeof uPlot, colour: string): uPlot.Options {
+function options(spec: ChartSpec, width: number, timeZone: string, colour: string): uPlot.Options {
   const grid = { stroke: 'rgba(128,128,128,0.25)', width: 1 };
   const axis = { stroke: colour, grid, ticks: grid };
   const raw = spec.series;
@@ -44,7 +44,7 @@ function options(spec: ChartSpec, width: number, timeZone: string, U: typeof uPl
     ctx.restore();
   };
   return {
-    width, height: 260, tzDate: (t) => U.tzDate(new Date(t * 1000), timeZone),
+    width, height: 260, tzDate: (t) => chartDate(t * 1000, timeZone),
     scales: { x: { time: true } },
     axes: [axis, { ...axis, label: spec.unit, size: 60 }],
     series: [
@@ -80,7 +80,7 @@ export function Chart({ spec, timeZone }: { spec: ChartSpec; timeZone: string })
       const order = spec.stacked ? [...ys.keys()].reverse() : [...ys.keys()];
       const specOrdered = { ...spec, series: order.map((i) => spec.series[i]!) };
       const data = [x, ...order.map((i) => ys[i]!)] as uPlot.AlignedData;
-      plot = new U(options(specOrdered, el.clientWidth || 600, timeZone, U, getComputedStyle(el).color), data, el);
+      plot = new U(options(specOrdered, el.clientWidth || 600, timeZone, getComputedStyle(el).color), data, el);
       observer = new ResizeObserver(() => plot?.setSize({ width: el.clientWidth, height: 260 }));
       observer.observe(el);
     });

@@ -1,10 +1,7 @@
-import { useEffect, useState } from 'react';
-
-const KINDS = [
-  { kind: 'now', label: 'Carbon intensity now', height: 150 },
-  { kind: 'pulse', label: 'Daily Pulse', height: 230 },
-  { kind: 'clean-window', label: 'Next clean window', height: 170 },
-] as const;
+import { useState } from 'react';
+import { useRouteLoaderData } from 'react-router';
+import type { loader as rootLoader } from '../root.tsx';
+import { EMBED_KINDS, embedSnippet } from '../lib/embed-kinds.ts';
 
 function Snippet({ id, label, text }: { id: string; label: string; text: string }) {
   const [copied, setCopied] = useState(false);
@@ -17,17 +14,18 @@ function Snippet({ id, label, text }: { id: string; label: string; text: string 
   );
 }
 
-/** "Embed this": copy-paste iframe and badge snippets (a disclosure, so it works without JavaScript too). */
+/**
+ * "Embed this": copy-paste iframe and badge snippets (a disclosure, so it works without JavaScript too). They
+ * name this site as the server knows it (PUBLIC_URL, else the request's own origin), in the first render.
+ */
 export function EmbedPanel({ code }: { code: string }) {
-  const [origin, setOrigin] = useState('https://gridpulse.example');
-  useEffect(() => setOrigin(window.location.origin), []);
+  const origin = useRouteLoaderData<typeof rootLoader>('root')?.origin ?? '';
   return (
     <details className="embed-panel">
       <summary>Embed {code} on your site</summary>
       <p>Embeds update themselves with each new hour; badges are cached for five minutes.</p>
-      {KINDS.map((k) => (
-        <Snippet key={k.kind} id={`embed-${k.kind}`} label={k.label}
-          text={`<iframe src="${origin}/embed/ba/${code}/${k.kind}" title="GridPulse ${code}: ${k.label}" width="320" height="${k.height}" style="border:0" loading="lazy"></iframe>`} />
+      {EMBED_KINDS.map((k) => (
+        <Snippet key={k.kind} id={`embed-${k.kind}`} label={`${k.label} (${k.width} × ${k.height} px)`} text={embedSnippet(origin, code, k)} />
       ))}
       <Snippet id="embed-badge" label="Badge (HTML)" text={`<a href="${origin}/ba/${code}"><img src="${origin}/badge/${code}.svg" alt="${code} carbon intensity"></a>`} />
       <Snippet id="embed-badge-md" label="Badge (Markdown)" text={`[![${code} carbon intensity](${origin}/badge/${code}.svg)](${origin}/ba/${code})`} />

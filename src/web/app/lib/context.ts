@@ -17,6 +17,8 @@ export interface WebContext {
   csrfToken: string;
   /** Server clock, so tests and benchmarks can pin "now". */
   now(): Date;
+  /** The site's public address (config PUBLIC_URL), when set: snippets for other sites name it instead of the request's host. */
+  publicUrl?: string | undefined;
   /** The request's structured logger (pino, with the request id). */
   log: { error(obj: object, msg: string): void };
 }

@@ -1,6 +1,7 @@
 import type { NowRow } from './api-types.ts';
 
-export type SortKey = 'ba' | 'intensity' | 'demand' | 'renewable' | 'lag';
+export const SORT_KEYS = ['ba', 'intensity', 'demand', 'renewable', 'lag'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
 const SORTS: Record<SortKey, (r: NowRow) => number | string | null> = {
   ba: (r) => r.ba, intensity: (r) => r.intensity, demand: (r) => r.demandMw, renewable: (r) => r.renewableShare, lag: (r) => r.freshness?.lagMinutes ?? null,
 };
@@ -11,7 +12,7 @@ export function filterRows(rows: NowRow[], p: URLSearchParams): NowRow[] {
   const region = p.get('region') ?? '';
   const ic = p.get('interconnection') ?? '';
   const key = (p.get('sort') ?? 'ba') as SortKey;
-  const by = SORTS[key] ?? SORTS.ba;
+  const by = Object.hasOwn(SORTS, key) ? SORTS[key] : SORTS.ba;
   const dir = p.get('dir') === 'desc' ? -1 : 1;
   const all = p.get('show') === 'all';
   return rows

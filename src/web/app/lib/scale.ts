@@ -22,3 +22,15 @@ export function intensityLegend(): Array<{ label: string; background: string; te
     background, text: i <= 3 ? '#111111' : '#ffffff',
   }));
 }
+
+/** Okabe–Ito: eight colours that stay apart for the common colour-vision deficiencies. */
+const OKABE_ITO = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#999999'] as const;
+
+/**
+ * `n` distinct line colours for one chart (interchange with every neighbour): Okabe–Ito while it lasts, and
+ * past eight, hues spread evenly round the wheel with alternating lightness, so no two series share a colour.
+ */
+export function seriesColours(n: number): string[] {
+  if (n <= OKABE_ITO.length) return OKABE_ITO.slice(0, n);
+  return Array.from({ length: n }, (_, i) => `hsl(${Math.round((i * 360) / n)} ${i % 2 ? 70 : 55}% ${i % 2 ? 38 : 52}%)`);
+}

@@ -1,14 +1,7 @@
 export { HOUR_MS } from '../../../grid/time.ts';
 import { addDays, isCalendarDate, localDateOf, localMidnight } from '../../../grid/local-day.ts';
 
-// Building an Intl.DateTimeFormat costs far more than formatting with one: keep one per zone and style.
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(kind: string, timeZone: string, options: Intl.DateTimeFormatOptions, locale = 'en-GB'): Intl.DateTimeFormat {
-  const key = `${kind}|${timeZone}`;
-  let f = formatters.get(key);
-  if (!f) formatters.set(key, (f = new Intl.DateTimeFormat(locale, { ...options, timeZone })));
-  return f;
-}
+import { offsetMinutes } from './zone-rules.ts';
 
 /** The UTC instant of local midnight starting `date` (YYYY-MM-DD) in `timeZone` (DST days included). */
 export const zonedMidnight = localMidnight;
@@ -21,13 +14,39 @@ export function localDate(instant: Date | string, timeZone: string): string {
 
 export const isIsoDate = (s: unknown): s is string => typeof s === 'string' && isCalendarDate(s);
 
-/** "14:00" (24 h clock) of an instant in a zone. */
-export function hourLabel(instant: Date | string | number, timeZone: string): string {
-  return formatter('hour', timeZone, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(instant));
+/*
+ * Clock text is rendered on the server and again in the browser during hydration, so it must come out the
+ * same in both: the zone's offset from the rules the server shipped (zone-rules.ts), and the words from fixed
+ * English patterns here, not from either runtime's locale data.
+ */
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** The wall clock of an instant in a zone, as a Date whose UTC fields are that wall clock. */
+function wall(instant: Date | string | number, timeZone: string): Date {
+  const t = new Date(instant).getTime();
+  return new Date(t + offsetMinutes(t, timeZone) * 60_000);
 }
 
+/** "14:00" (24 h clock) of an instant in a zone. */
+export function hourLabel(instant: Date | string | number, timeZone: string): string {
+  const w = wall(instant, timeZone);
+  return `${two(w.getUTCHours())}:${two(w.getUTCMinutes())}`;
+}
+
+/** "30 Nov, 14:00" of an instant in a zone. */
 export function dateTimeLabel(instant: Date | string | number, timeZone: string): string {
-  return formatter('datetime', timeZone, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(instant));
+  const w = wall(instant, timeZone);
+  return `${w.getUTCDate()} ${MONTHS[w.getUTCMonth()]}, ${two(w.getUTCHours())}:${two(w.getUTCMinutes())}`;
+}
+
+/**
+ * For charts (uPlot's `tzDate`): a Date whose local fields show the instant's wall clock in `timeZone`, by the
+ * same shipped rules as the text beside the chart.
+ */
+export function chartDate(instant: number, timeZone: string): Date {
+  const w = wall(instant, timeZone);
+  return new Date(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate(), w.getUTCHours(), w.getUTCMinutes());
 }
 
 /** "47 min ago", "3 h ago", "2 d ago". */

@@ -4,7 +4,8 @@ import { egridFuelName, type PlantPage } from '../lib/egrid-types.ts';
 import { webContext } from '../lib/context.ts';
 import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, PlainAnswer, Pulse, SeriesFreshness } from '../lib/api-types.ts';
 import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
-import { addDays, dateTimeLabel, HOUR_MS, hourLabel, isIsoDate, localDate, zonedMidnight } from '../lib/time.ts';
+import { addDays, dateTimeLabel, HOUR_MS, hourLabel, localDate, zonedMidnight } from '../lib/time.ts';
+import { queryDate } from '../lib/page-query.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 import { fmtInt, fmtMw, fmtPct, fmtSigned, fmtSignedPct, fuelColour, fuelName } from '../lib/format.ts';
@@ -12,6 +13,7 @@ import { Freshness, SourceMark } from '../components/freshness.tsx';
 import { ConsumptionChip, IntensityChip } from '../components/intensity-chip.tsx';
 import { Missing } from '../components/missing.tsx';
 import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
+import { seriesColours } from '../lib/scale.ts';
 import { EmbedPanel } from '../components/embed-panel.tsx';
 import { BaPicker } from '../components/ba-picker.tsx';
 
@@ -24,9 +26,9 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   const ba = await requireBa(web, params.code);
   if (params.code !== ba.code) throw new Response(null, { status: 301, headers: { location: `/ba/${ba.code}${new URL(request.url).search}` } });
-  const asked = new URL(request.url).searchParams.get('date');
+  const asked = queryDate(new URL(request.url).searchParams);
   const c = ba.code;
-  const latest = !isIsoDate(asked);
+  const latest = asked === null;
   // Latest: the 72 hours up to now. A chosen day: that BA-local day and the two before it.
   const hourNow = Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS;
   const from = latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(asked, -2), ba.timeZone);
@@ -92,6 +94,11 @@ function Card({ title, value, detail, href }: { title: string; value: ReactNode;
   );
 }
 
+/** A card's figure: the digits never split, the unit may wrap under them in a narrow card; no unit beside a dash. */
+function Qty({ n, unit }: { n: string; unit: string }) {
+  return n === '—' ? <>{n}</> : <><span className="qty">{n}</span> <span className="qty-unit">{unit}</span></>;
+}
+
 const METRIC_LABELS: Record<string, string> = {
   demandEnergy: 'Energy', peakDemand: 'Peak demand', minDemand: 'Minimum demand', renewableShare: 'Renewable share',
   avgIntensity: 'Average intensity, produced', forecastMape: 'EIA forecast error (MAPE)', netInterchange: 'Net interchange',
@@ -125,9 +132,9 @@ function NowSection({ d, zone }: { d: Data; zone: { timeZone: string; label: str
       <div className="cards">
         <Card title="Carbon intensity (consumed)" href="/methodology#consumption" value={<ConsumptionChip value={n.intensity.consumption} flags={n.intensity.flags?.consumption} />}
           detail={<>produced here: {fmtInt(n.intensity.production)} g/kWh{n.latestConsumption ? <>; consumed {fmtInt(n.latestConsumption.value)} g/kWh at {hourLabel(n.latestConsumption.hour, zone.timeZone)} {zone.label}, the newest hour with interchange</> : null}</>} />
-        <Card title="Demand" href="/methodology#demand" value={fmtMw(n.demandMw)} detail={<>net generation {fmtMw(n.netGenerationMw)}</>} />
+        <Card title="Demand" href="/methodology#demand" value={<Qty n={fmtInt(n.demandMw)} unit="MW" />} detail={<>net generation {fmtMw(n.netGenerationMw)}</>} />
         <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(n.renewableShare)} detail={<>carbon-free {fmtPct(n.carbonFreeShare)}</>} />
-        <Card title="Imports" href="/methodology#interchange" value={n.imports.length ? fmtMw(n.imports.reduce((a, b) => a + b.mw, 0)) : '—'}
+        <Card title="Imports" href="/methodology#interchange" value={n.imports.length ? <Qty n={fmtInt(n.imports.reduce((a, b) => a + b.mw, 0))} unit="MW" /> : '—'}
           detail={n.imports.slice(0, 3).map((i) => `${i.ba} ${fmtSigned(i.mw, ' MW')}`).join(', ') || 'no neighbour data'} />
       </div>
       {n.mix.length ? (
@@ -153,14 +160,14 @@ function PulseSection({ d, zone }: { d: Data; zone: { timeZone: string; label: s
         <SourceMark source={p.source} stale={p.stale} />
       </div>
       <div className="cards">
-        <Card title="Peak demand" href="/methodology#demand" value={fmtMw(p.demand.peakMw)} detail={p.demand.peakAt ? `at ${hourLabel(p.demand.peakAt, zone.timeZone)} ${zone.label}` : undefined} />
-        <Card title="Minimum demand" href="/methodology#demand" value={fmtMw(p.demand.minMw)} detail={p.demand.minAt ? `at ${hourLabel(p.demand.minAt, zone.timeZone)} ${zone.label}` : undefined} />
-        <Card title="Energy" href="/methodology#demand" value={`${fmtInt(p.demand.energyMwh)} MWh`} detail={p.reasons?.['demand.energyMwh']} />
+        <Card title="Peak demand" href="/methodology#demand" value={<Qty n={fmtInt(p.demand.peakMw)} unit="MW" />} detail={p.demand.peakAt ? `at ${hourLabel(p.demand.peakAt, zone.timeZone)} ${zone.label}` : undefined} />
+        <Card title="Minimum demand" href="/methodology#demand" value={<Qty n={fmtInt(p.demand.minMw)} unit="MW" />} detail={p.demand.minAt ? `at ${hourLabel(p.demand.minAt, zone.timeZone)} ${zone.label}` : undefined} />
+        <Card title="Energy" href="/methodology#demand" value={<Qty n={fmtInt(p.demand.energyMwh)} unit="MWh" />} detail={p.reasons?.['demand.energyMwh']} />
         <Card title="EIA forecast error" href="/methodology#forecast-error" value={p.forecast.mapePct === null ? '—' : `${p.forecast.mapePct.toFixed(1)} % MAPE`} detail={p.forecast.biasPct === null ? undefined : `bias ${p.forecast.biasPct.toFixed(1)} %`} />
         <Card title="Renewable share" href="/methodology#renewable-share" value={fmtPct(p.renewableShare)} />
         <Card title="Average intensity (produced)" href="/methodology#intensity" value={<IntensityChip value={p.intensity.avg} />}
           detail={p.intensity.cleanest && p.intensity.dirtiest ? <>cleanest {hourLabel(p.intensity.cleanest.ts, zone.timeZone)} ({fmtInt(p.intensity.cleanest.value)}), dirtiest {hourLabel(p.intensity.dirtiest.ts, zone.timeZone)} ({fmtInt(p.intensity.dirtiest.value)})</> : undefined} />
-        <Card title="Net interchange" href="/methodology#interchange" value={`${fmtSigned(p.netInterchangeMwh)} MWh`} detail={p.reasons?.['netInterchangeMwh'] ?? 'positive = net export'} />
+        <Card title="Net interchange" href="/methodology#interchange" value={<Qty n={fmtSigned(p.netInterchangeMwh)} unit="MWh" />} detail={p.reasons?.['netInterchangeMwh'] ?? 'positive = net export'} />
       </div>
       {base.length ? (
         <div className="table-scroll">
@@ -245,9 +252,10 @@ function chartSpecs(d: Data): { specs: ChartSpec[]; notes: Record<string, string
   }
   const neighbours = Object.keys(h.interchange).sort();
   if (neighbours.length) {
+    const colours = seriesColours(neighbours.length);
     specs.push({
       id: 'interchange', title: 'Interchange by neighbour (positive = export)', unit: 'MW', ts: h.ts,
-      series: neighbours.map((n, i) => ({ label: n, values: h.interchange[n]!, colour: ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#999999'][i % 8]! })),
+      series: neighbours.map((n, i) => ({ label: n, values: h.interchange[n]!, colour: colours[i]! })),
     });
   }
   return { specs, notes };

@@ -1,4 +1,4 @@
-import { Form, Link, useLoaderData, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
+import { data, Form, Link, useLoaderData, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { useMemo, type ReactNode } from 'react';
 import { webContext } from '../lib/context.ts';
 import type { Ba, BaNow, Hourly, Pulse } from '../lib/api-types.ts';
@@ -27,16 +27,18 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const codes = asked.filter((c) => known.has(c)).slice(0, MAX);
   const to = new Date(Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
   const from = new Date(to.getTime() - 48 * HOUR_MS);
-  const columns = await Promise.all(codes.map(async (c) => {
+  const columns = await Promise.all(codes.map(async (c): Promise<Column> => {
     const [now, pulse, hourly] = await Promise.all([
       web.api<BaNow>(`/api/v1/bas/${c}/now`), web.api<Pulse>(`/api/v1/bas/${c}/pulse`), hourlyColumns(web, c, from, to),
     ]);
     return { ba: known.get(c)!, now: part(now), pulse: part(pulse), hourly };
   }));
-  return { columns, rejected: [...invalid, ...unknown], truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString() };
+  const rejected = [...invalid, ...unknown];
+  // Codes the page cannot show are named (query parameter `bas`) and answered 400; the known ones are still compared.
+  return data({ columns, rejected, truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString() }, { status: rejected.length ? 400 : 200 });
 }
 
-type Column = Awaited<ReturnType<typeof loader>>['columns'][number];
+interface Column { ba: Ba; now: Part<BaNow>; pulse: Part<Pulse>; hourly: Part<Hourly> }
 const v = <T,>(p: Part<T>, f: (d: T) => ReactNode): ReactNode => (p.ok ? f(p.data) : <span className="muted" title={p.detail}>n/a</span>);
 
 const ROWS: Array<{ label: string; href: string; cell: (c: Column) => ReactNode }> = [
@@ -75,7 +77,7 @@ export default function Compare() {
         <label>BA codes, comma-separated (up to {MAX}) <input name="bas" defaultValue={d.query} placeholder="CISO,ERCO,PJM" /></label>
         <button type="submit">Compare</button>
       </Form>
-      {d.rejected.length ? <p className="notice" role="status">Not balancing authority codes: {d.rejected.join(', ')}.</p> : null}
+      {d.rejected.length ? <p className="notice" role="status">Query parameter &apos;bas&apos;: not balancing authority codes: {d.rejected.join(', ')}.</p> : null}
       {d.truncated ? <p className="notice">Only the first {MAX} are compared.</p> : null}
       {d.columns.length ? (
         <div className="table-scroll">

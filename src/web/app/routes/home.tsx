@@ -1,4 +1,4 @@
-import { Form, Link, useLoaderData, useNavigate, useSearchParams, useSubmit, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
+import { data, Form, Link, useLoaderData, useNavigate, useSearchParams, useSubmit, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext, type WebContext } from '../lib/context.ts';
 import type { Ba, Located, NowAll, NowRow, PipelineFreshness, PlainAnswer } from '../lib/api-types.ts';
 import { locateQuery, type WhereAnswer } from '../lib/where.ts';
@@ -8,7 +8,8 @@ import { CsrfField } from '../components/csrf-field.tsx';
 import { fmtMw, fmtPct } from '../lib/format.ts';
 import { intensityLegend } from '../lib/scale.ts';
 import { usePrefs } from '../lib/use-zone.ts';
-import { filterRows, type SortKey } from '../lib/filter-rows.ts';
+import { filterRows, SORT_KEYS, type SortKey } from '../lib/filter-rows.ts';
+import { queryChoice } from '../lib/page-query.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 
 export const meta: MetaFunction = () => [
@@ -31,26 +32,33 @@ async function fallbackRows(web: WebContext, now: Date): Promise<NowRow[]> {
   });
 }
 
-async function whereAnswer(web: WebContext, params: URLSearchParams): Promise<WhereAnswer | null> {
+async function whereAnswer(web: WebContext, params: URLSearchParams): Promise<(WhereAnswer & { status: number }) | null> {
   const q = locateQuery(params);
   if (!q) return null;
-  if ('error' in q) return { asked: q.asked, error: q.error, located: null, answer: null };
+  if ('error' in q) return { asked: q.asked, error: q.error, located: null, answer: null, status: 400 };
   const located = await web.api<Located>(`/api/v1/locate?${q.query}`);
-  if (!located.ok) return { asked: q.asked, error: located.status === 404 ? `GridPulse does not know ${q.asked}.` : located.detail, located: null, answer: null };
+  if (!located.ok) return { asked: q.asked, error: located.status === 404 ? `GridPulse does not know ${q.asked}.` : located.detail, located: null, answer: null, status: located.status < 500 ? located.status : 200 };
   const ba = located.data.ba;
   const answer = ba ? await web.api<PlainAnswer>(`/api/v1/bas/${ba}/answer?duration=PT3H`) : undefined;
-  return { asked: q.asked, error: null, located: located.data, answer: answer?.ok ? answer.data : null };
+  return { asked: q.asked, error: null, located: located.data, answer: answer?.ok ? answer.data : null, status: 200 };
 }
 
 export async function loader({ context, request }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   const now = web.now();
-  const [answer, where] = await Promise.all([web.api<NowAll>('/api/v1/now'), whereAnswer(web, new URL(request.url).searchParams)]);
-  if (answer.ok) return { rows: answer.data.data, notice: null, now: now.toISOString(), where };
-  return {
+  const params = new URL(request.url).searchParams;
+  // The table's order and scope come from the URL: a value the page cannot honour is refused, not ignored.
+  queryChoice(params, 'sort', SORT_KEYS);
+  queryChoice(params, 'dir', ['asc', 'desc']);
+  queryChoice(params, 'show', ['data', 'all']);
+  const [answer, where] = await Promise.all([web.api<NowAll>('/api/v1/now'), whereAnswer(web, params)]);
+  // A place GridPulse could not read (a bad ZIP, a latitude out of range) answers 400, with the page and the reason.
+  const init = { status: where?.status ?? 200 };
+  if (answer.ok) return data({ rows: answer.data.data, notice: null, now: now.toISOString(), where }, init);
+  return data({
     rows: await fallbackRows(web, now), now: now.toISOString(), where,
     notice: `Current intensity, demand and renewable share need the analytics endpoint /api/v1/now, which answered: ${answer.detail}. Showing balancing authorities and the newest stored hour only.`,
-  };
+  }, init);
 }
 
 function WherePanel({ where }: { where: WhereAnswer }) {

@@ -4,6 +4,7 @@ import type { CheckFinding, PipelineFreshness, PipelineRun } from '../lib/api-ty
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { agoLabel, dateTimeLabel } from '../lib/time.ts';
+import { fmtInt } from '../lib/format.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 
 export const meta: MetaFunction = () => [{ title: 'Data pipeline · GridPulse' }];
@@ -18,7 +19,7 @@ export async function loader({ context }: LoaderFunctionArgs) {
   return { runs: part(runs), fresh: part(fresh), checks: part(checks), now: web.now().toISOString() };
 }
 
-const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : v === null || v === undefined ? '—' : String(v));
+const n = (v: unknown) => (typeof v === 'number' ? fmtInt(v) : v === null || v === undefined ? '—' : String(v));
 
 export default function Pipeline() {
   const d = useLoaderData<typeof loader>();
@@ -29,7 +30,7 @@ export default function Pipeline() {
   return (
     <>
       <h1>Data pipeline</h1>
-      <p>Every ingestion run with what it fetched, stored and rejected (quality checks reject or flag values; see <a href="/methodology#quality">quality flags</a>), and the newest stored hour of each BA and series type. Times in {zone.label}.</p>
+      <p>Every ingestion run with what it fetched, stored and rejected, and the newest stored hour of each BA and series type. Times in {zone.label}. Two different steps act on the data: <strong>on the way in</strong>, a row that cannot be stored (a value that does not parse, an unknown BA or series, conflicting duplicates of one hour) is refused and counted under Rejected, with its reason in the run; <strong>after storing</strong>, the <a href="#checks">quality checks</a> only flag suspicious hours (<a href="/methodology#quality">quality flags</a>) and never drop or change a stored value.</p>
       <h2>Ingestion runs</h2>
       {!d.runs.ok ? <Missing what="The run ledger" part={d.runs} /> : d.runs.data.data.length === 0 ? <p>No runs yet.</p> : (
         <div className="table-scroll">
@@ -50,7 +51,7 @@ export default function Pipeline() {
         </div>
       )}
       <h2 id="checks">Quality checks</h2>
-      <p>Checks flag values and never drop or change them; definitions are in the <a href="/docs">API reference</a> (pipeline/checks).</p>
+      <p>Checks run over stored hours and flag them; they never drop or change a stored value (refusing bad rows is the ingestion step above). Definitions are in the <a href="/docs">API reference</a> (pipeline/checks).</p>
       {!d.checks.ok ? <Missing what="Quality-check findings" part={d.checks} /> : d.checks.data.data.length === 0 ? <p>No findings: every check passed on the stored hours.</p> : (
         <div className="table-scroll">
           <table>
