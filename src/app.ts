@@ -13,12 +13,21 @@ import { sdkRoutes } from './analytics/clean-window/sdk-routes.ts';
 import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
+import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache }
+export interface AppDeps {
+  db: Db; logger: Logger; cache: Cache;
+  /** Reverse proxies whose X-Forwarded-For is believed (TRUST_PROXY); none by default. */
+  trustProxy?: readonly string[] | undefined;
+  /** Rate limits (src/auth/rate-limits.ts); `gridpulse web`/`start` always pass them, absent means none (tests, benches). */
+  rateLimits?: RateLimitSettings | undefined;
+}
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = await createHttp(deps.logger);
+  const app = await createHttp(deps.logger, { trustProxy: deps.trustProxy });
+  // before any route, so that every route after this line has its limit
+  if (deps.rateLimits) await registerRateLimits(app, deps.rateLimits, deps.logger);
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     try {

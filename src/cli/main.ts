@@ -46,7 +46,11 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
-  const app = await buildApp({ db, logger, cache });
+  const rateLimits = config.RATE_LIMITS === 'on'
+    ? { read: config.RATE_LIMIT_READ, write: config.RATE_LIMIT_WRITE, auth: config.RATE_LIMIT_AUTH, redisUrl: config.REDIS_URL }
+    : undefined;
+  if (!rateLimits) logger.warn('RATE_LIMITS=off: no rate limits on this server');
+  const app = await buildApp({ db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   app.metrics.protect(config.METRICS_TOKEN);

@@ -28,8 +28,17 @@ export const COMPRESSION = { global: true, threshold: 1024, encodings: ['br', 'g
  * never reach a route), control characters refused at the boundary, per-route CORS, compression and
  * Prometheus metrics.
  */
-export async function createHttp(logger: Logger): Promise<FastifyInstance> {
+export interface HttpOptions {
+  /**
+   * Reverse proxies (IPs, CIDRs, proxy-addr names) whose X-Forwarded-For sets `req.ip`; empty: none, so
+   * `req.ip` is the peer's address and a client cannot choose it by sending the header.
+   */
+  trustProxy?: readonly string[] | undefined;
+}
+
+export async function createHttp(logger: Logger, options: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    trustProxy: options.trustProxy?.length ? [...options.trustProxy] : false,
     loggerInstance: logger as unknown as FastifyBaseLogger, genReqId: () => crypto.randomUUID(), requestIdHeader: 'x-request-id',
     frameworkErrors: (err, _req, reply) => { sendProblem(reply, problemOf(err)); },
     clientErrorHandler: problemOnSocket,

@@ -12,6 +12,7 @@ import { createLiveHub } from './live-hub.ts';
 import { liveRoutes } from './live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
+import { internalCallHeaders } from '../auth/rate-limits.ts';
 
 export interface WebDeps { db: Db; logger: Logger; cache: Cache; now?: () => Date }
 
@@ -27,10 +28,13 @@ export function framingHeaders(app: FastifyInstance): void {
   });
 }
 
-/** In-process API calls for loaders: the same routes, validation and caching as external clients get. */
+/**
+ * In-process API calls for loaders: the same routes, validation and caching as external clients get, but not
+ * the rate limits (the page request spent the visitor's budget).
+ */
 export function injectApi(app: FastifyInstance): WebContext['api'] {
   return async <T,>(path: string): Promise<ApiResult<T>> => {
-    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json' } });
+    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json', ...internalCallHeaders() } });
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, data: res.json<T>() };
     let detail = `HTTP ${res.statusCode}`;
     try { detail = (res.json<{ detail?: string }>()).detail ?? detail; } catch { /* not JSON */ }
@@ -40,13 +44,14 @@ export function injectApi(app: FastifyInstance): WebContext['api'] {
 
 const REFERENCE_TTL_SECONDS = 300;
 
-function cachedReference(api: WebContext['api'], cache: Cache): WebContext['reference'] {
+/** Reference answers (the BA list…) kept a few minutes; a failing cache (Redis down) is skipped, never the page's error. */
+function cachedReference(api: WebContext['api'], cache: Cache, logger: Logger): WebContext['reference'] {
   return async <T,>(path: string): Promise<ApiResult<T>> => {
     const key = `web:ref:${path}`;
-    const hit = await cache.get<ApiResult<T>>(key);
+    const hit = await cache.get<ApiResult<T>>(key).catch((err: unknown) => { logger.warn({ err, key }, 'web: cache read failed; asking the API'); return undefined; });
     if (hit) return hit;
     const answer = await api<T>(path);
-    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS);
+    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS).catch((err: unknown) => { logger.warn({ err, key }, 'web: cache write failed'); });
     return answer;
   };
 }
@@ -91,7 +96,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   framingHeaders(app);
   liveRoutes(app, deps.db, hub);
   const api = injectApi(app);
-  const reference = cachedReference(api, deps.cache);
+  const reference = cachedReference(api, deps.cache, deps.logger);
   badgeRoutes(app, reference, api);
   const build = await loadServerBuild(deps.logger);
   const shared = { api, reference, now };
