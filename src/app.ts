@@ -25,9 +25,11 @@ export interface AppDeps {
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = await createHttp(deps.logger, { trustProxy: deps.trustProxy });
-  // before any route, so that every route after this line has its limit
-  if (deps.rateLimits) await registerRateLimits(app, deps.rateLimits, deps.logger);
+  const { rateLimits } = deps;
+  const app = await createHttp(deps.logger, {
+    trustProxy: deps.trustProxy,
+    guards: rateLimits ? (http) => registerRateLimits(http, rateLimits, deps.logger) : undefined,
+  });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     try {

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../platform/config.ts';
 import { HttpProblem } from '../platform/problem.ts';
+import './bearer.ts';
 
 /**
  * The signed-in caller as src/auth/principal.ts defines it (h-auth's contract); only the fields the limits
@@ -43,7 +44,8 @@ export function limitClassOf(method: string, url: string): LimitClass {
  * `req.ip`, which honours X-Forwarded-For only from TRUST_PROXY peers. Sign-in calls are always per IP.
  */
 export function rateLimitSubject(req: FastifyRequest, limitClass: LimitClass): string {
-  const principal = (req as FastifyRequest & { principal?: KeyedPrincipal }).principal;
+  const principal = (req as FastifyRequest & { principal?: KeyedPrincipal }).principal
+    ?? (req.apiKey ? { kind: 'key' as const, id: req.apiKey.id, userId: null } : undefined);
   if (principal && limitClass !== 'auth') return principal.kind === 'user' ? `user:${principal.userId ?? principal.id}` : `key:${principal.id}`;
   return `ip:${normalizeIP(req.ip)}`;
 }

@@ -34,6 +34,11 @@ export interface HttpOptions {
    * `req.ip` is the peer's address and a client cannot choose it by sending the header.
    */
   trustProxy?: readonly string[] | undefined;
+  /**
+   * Plugins that must see every route, the API docs' and the not-found handler's included (the rate limits):
+   * registered before any of them. When one decorates `rateLimit`, unknown paths spend the budget too.
+   */
+  guards?: ((app: FastifyInstance) => Promise<void>) | undefined;
 }
 
 export async function createHttp(logger: Logger, options: HttpOptions = {}): Promise<FastifyInstance> {
@@ -56,11 +61,13 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
     if (route.method !== 'OPTIONS') route.config = { ...route.config, cors: corsConfigFor(route) };
     routes.add(route, { crossOrigin: isCrossOriginReadable(route), notFoundUnder: route.config?.notFoundUnder ?? [] });
   });
-  app.setNotFoundHandler((req, reply) => notFoundOrNotAllowed(routes, req, reply));
+  app.decorate('metrics', new Metrics());
+  await options.guards?.(app);
+  app.setNotFoundHandler(app.hasDecorator('rateLimit') ? { preHandler: app.rateLimit() } : {}, (req, reply) => notFoundOrNotAllowed(routes, req, reply));
   rejectControlCharacters(app);
   await registerCors(app, routes);
   await app.register(fastifyCompress, COMPRESSION);
-  httpMetrics(app, new Metrics());
+  httpMetrics(app, app.metrics);
   await app.register(swagger, {
     openapi: {
       info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; the data API needs a worker key.' },
@@ -105,7 +112,7 @@ function problemOnSocket(err: Error & { code?: string }, socket: Socket): void {
  * The metrics are for operators: `app.metrics.protect(token)` requires a bearer token (METRICS_TOKEN).
  */
 export function httpMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.decorate('metrics', metrics);
+  if (!app.hasDecorator('metrics')) app.decorate('metrics', metrics);
   const duration = metrics.histogram('gridpulse_http_request_duration_seconds', 'HTTP request duration by method, route pattern and status code', ['method', 'route', 'status_code']);
   // a callback hook and one observe (about 0.4 µs): caching labelled children measured no faster
   app.addHook('onResponse', (req, reply, done) => {
