@@ -14,9 +14,12 @@ import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
 import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.ts';
+import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
+import { registerAccessHook } from './auth/access-hook.ts';
+import { authRoutes } from './auth/auth-routes.ts';
 
 export interface AppDeps {
-  db: Db; logger: Logger; cache: Cache;
+  db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
   /** Reverse proxies whose X-Forwarded-For is believed (TRUST_PROXY); none by default. */
   trustProxy?: readonly string[] | undefined;
   /** Rate limits (src/auth/rate-limits.ts); `gridpulse web`/`start` always pass them, absent means none (tests, benches). */
@@ -30,8 +33,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.trustProxy,
     guards: rateLimits ? (http) => registerRateLimits(http, rateLimits, deps.logger) : undefined,
   });
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  const auth = createAuth(deps.db, deps.cache, deps.auth);
+  // after the rate limits' own onRequest hook (an address out of sign-in budget is refused before its
+  // credentials are checked), before every route's limit (which is keyed on the principal this resolves)
+  registerAccessHook(app, auth);
+  app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
     try {
       const pending = await pendingMigrations(deps.db);
       if (pending.length) return reply.code(503).send({ status: 'migrations pending', pending });
@@ -40,6 +47,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply.code(503).send({ status: 'database unreachable' });
     }
   });
+  authRoutes(app, auth);
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);

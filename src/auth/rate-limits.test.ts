@@ -14,6 +14,7 @@ import { injectApi } from '../web/server.ts';
 import { createApiKey } from './api-keys.ts';
 import { limitClassOf, type RateLimitSettings } from './rate-limits.ts';
 import { testDatabases } from '../../test/support/databases.ts';
+import { signIn } from '../../test/support/auth.ts';
 
 const silent = pino({ level: 'silent' });
 const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
@@ -110,13 +111,13 @@ for (const target of testDatabases()) {
     it('keeps separate budgets for reads, writes and sign-in; a key spends its own budget wherever it comes from', async () => {
       const app = await appWith(db, limits({ write: { max: 3, windowMs: 60_000 } }));
       try {
-        const { token } = await createApiKey(db, { role: 'worker', name: 'limits' });
+        const { token } = await createApiKey(db, { kind: 'worker', name: 'limits' });
         const post = (ip: string) => app.inject({ method: 'POST', url: '/api/v1/data/observations', remoteAddress: ip, headers: { authorization: `Bearer ${token}` }, payload: { rows: [] } });
         const codes = [];
         for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']) codes.push((await post(ip)).statusCode);
         assert.equal(codes.slice(0, 3).every((c) => c !== 429), true, `first three admitted: ${codes.join(',')}`);
         assert.equal(codes[3], 429, 'the fourth write with the same key is refused, from a new address too');
-        const { token: other } = await createApiKey(db, { role: 'worker', name: 'limits-2' });
+        const { token: other } = await createApiKey(db, { kind: 'worker', name: 'limits-2' });
         const res = await app.inject({ method: 'POST', url: '/api/v1/data/observations', remoteAddress: '192.0.2.4', headers: { authorization: `Bearer ${other}` }, payload: { rows: [] } });
         assert.notEqual(res.statusCode, 429, 'another key behind the same address has its own budget');
         assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: '192.0.2.4' })).statusCode, 200, 'reads are a separate budget');
@@ -124,6 +125,45 @@ for (const target of testDatabases()) {
         for (let i = 0; i < 3; i++) auth.push((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '192.0.2.9', payload: {} })).statusCode);
         assert.notEqual(auth[1], 429);
         assert.equal(auth[2], 429, 'sign-in calls have the tightest budget, per address');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('keys a signed-in user\'s requests on the user, from any address, and two users behind one address apart', async () => {
+      const app = await appWith(db, limits({ read: { max: 3, windowMs: 60_000 }, auth: { max: 10, windowMs: 60_000 } }));
+      try {
+        const [ann, bob] = [await signIn(app, db, 'analyst'), await signIn(app, db, 'analyst')];
+        const me = (who: { headers: { authorization: string } }, ip: string) => app.inject({ url: '/api/v1/me', remoteAddress: ip, headers: who.headers });
+        const annCodes = [];
+        for (const ip of ['192.0.2.21', '192.0.2.22', '192.0.2.23', '192.0.2.24']) annCodes.push((await me(ann, ip)).statusCode);
+        assert.deepEqual(annCodes, [200, 200, 200, 429], 'one budget for the user wherever she signs in from');
+        assert.equal((await me(bob, '192.0.2.24')).statusCode, 200, 'another user behind the same address has his own');
+        assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: '192.0.2.24' })).statusCode, 200, 'and so has the address itself, anonymous');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('spends the address\'s sign-in budget on refused credentials anywhere, then refuses its credentials with 429 before checking them', async () => {
+      const app = await appWith(db, limits({ read: { max: 100, windowMs: 60_000 }, auth: { max: 3, windowMs: 60_000 } }));
+      try {
+        const audits = async () => Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM audit_log'))[0]!.n);
+        const ip = '192.0.2.31';
+        const guess = (token: string) => app.inject({ url: '/api/v1/me', remoteAddress: ip, headers: { authorization: `Bearer ${token}` } });
+        const codes = [];
+        for (let i = 0; i < 3; i++) codes.push((await guess(`gp_${'0'.repeat(12)}_${'x'.repeat(42)}${i}`)).statusCode);
+        assert.deepEqual(codes, [401, 401, 401]);
+        const before = await audits();
+        const refused = await guess('not-a-token');
+        assert.equal(refused.statusCode, 429);
+        assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+        assert.ok(Number(refused.headers['retry-after']) >= 1);
+        assert.equal(refused.json<{ field: string }>().field, 'authorization');
+        assert.equal(await audits(), before, 'a refused guess past the budget costs no audit record');
+        assert.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: 'a@example.org', password: 'whatever-it-is' } })).statusCode, 429, 'sign-in from the address is out of budget too');
+        assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: ip })).statusCode, 200, 'anonymous reads from the address go on');
+        assert.equal((await app.inject({ url: '/api/v1/me', remoteAddress: '192.0.2.32', headers: { authorization: 'Bearer not-a-token' } })).statusCode, 401, 'another address is not affected');
       } finally {
         await app.close();
       }

@@ -6,16 +6,13 @@ import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../platform/config.ts';
-import { HttpProblem } from '../platform/problem.ts';
-import './bearer.ts';
+import { HttpProblem, sendProblem } from '../platform/problem.ts';
+import { sessionCookieOf } from './access-hook.ts';
 
 /**
- * The signed-in caller as src/auth/principal.ts defines it (h-auth's contract); only the fields the limits
- * key on are read here.
+ * Which budget a request spends: reads (GET, HEAD, OPTIONS), writes (every other method), or the sign-in
+ * budget (calls to /api/v1/auth/*, and credentials refused anywhere: see registerRateLimits).
  */
-interface KeyedPrincipal { kind: 'user' | 'key'; id: string; userId: string | null }
-
-/** Which budget a request spends: reads (GET, HEAD, OPTIONS), writes (every other method), or sign-in calls. */
 export type LimitClass = 'read' | 'write' | 'auth';
 
 /** Paths whose calls spend the `auth` budget, always per IP (sign-in, refresh, logout happen before or without a principal). */
@@ -44,8 +41,7 @@ export function limitClassOf(method: string, url: string): LimitClass {
  * `req.ip`, which honours X-Forwarded-For only from TRUST_PROXY peers. Sign-in calls are always per IP.
  */
 export function rateLimitSubject(req: FastifyRequest, limitClass: LimitClass): string {
-  const principal = (req as FastifyRequest & { principal?: KeyedPrincipal }).principal
-    ?? (req.apiKey ? { kind: 'key' as const, id: req.apiKey.id, userId: null } : undefined);
+  const principal = req.principal;
   if (principal && limitClass !== 'auth') return principal.kind === 'user' ? `user:${principal.userId ?? principal.id}` : `key:${principal.id}`;
   return `ip:${normalizeIP(req.ip)}`;
 }
@@ -77,7 +73,10 @@ function isInternalCall(req: FastifyRequest): boolean {
 
 type StoreResult = { current: number; ttl: number };
 type StoreCallback = (error: Error | null, result?: StoreResult) => void;
-interface Store extends FastifyRateLimitStore { incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void }
+interface Store extends FastifyRateLimitStore {
+  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void;
+  read(key: string, cb: StoreCallback, timeWindow: number, max: number): void;
+}
 type RouteStoreOptions = Parameters<FastifyRateLimitStore['child']>[0];
 
 // The plugin's own stores (its Redis Lua script and its LRU), composed below; the package ships no types for them.
@@ -115,6 +114,16 @@ class FallbackStore implements Store {
     }, timeWindow, max);
   }
 
+  read(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    if (Date.now() < this.downUntil) return this.local.read(key, cb, timeWindow, max);
+    this.shared.read(key, (err, res) => {
+      if (!err && res) return cb(null, res);
+      this.downUntil = Date.now() + this.retryMs;
+      this.onFallback(err ?? new Error('empty answer from the shared store'));
+      this.local.read(key, cb, timeWindow, max);
+    }, timeWindow, max);
+  }
+
   child(routeOptions: RouteStoreOptions): Store {
     return new FallbackStore(this.shared.child(routeOptions) as Store, this.local.child(routeOptions) as Store, this.retryMs, this.onFallback);
   }
@@ -122,14 +131,23 @@ class FallbackStore implements Store {
 
 /** A Redis client that never queues: while Redis is unreachable, commands fail at once (and the store falls back). */
 function rateLimitRedis(url: string, logger: Logger): Redis {
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 250, connectTimeout: 1000, lazyConnect: true });
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, connectTimeout: 2000, lazyConnect: true });
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
     // ioredis emits one error per reconnect attempt: log at most one a minute
     if (Date.now() - lastLogged > 60_000) { lastLogged = Date.now(); logger.warn({ err: err.message }, 'rate limits: Redis unreachable; counting per process until it is back'); }
   });
-  redis.connect().catch(() => { /* reported by the error handler; ioredis keeps reconnecting */ });
   return redis;
+}
+
+/** Connects, waiting at most `ms`: a Redis that is down at start leaves the limits per process until it is back. */
+async function connectWithin(redis: Redis, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    redis.connect().catch(() => { /* reported by the error handler; ioredis keeps reconnecting */ }),
+    new Promise((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]);
+  clearTimeout(timer);
 }
 
 const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
@@ -142,6 +160,8 @@ const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : 
  * - shared through Redis when `redisUrl` is set (FallbackStore: per process while Redis is down), else
  *   in-process;
  * - the app's in-process calls (internalCallHeaders) are not counted.
+ * - credentials refused anywhere (401 outside /api/v1/auth/*) spend the address's sign-in budget too, and an
+ *   address that has spent it is refused (429) before its credentials are checked (guardSignInBudget).
  * Counted in gridpulse_rate_limited_total{class} and gridpulse_rate_limit_fallbacks_total; the first refusal of
  * a subject in each window is logged (warn) with the request id.
  */
@@ -149,6 +169,7 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
   const limited = app.metrics.counter('gridpulse_rate_limited_total', 'requests refused with 429 by rate limits, by budget (read, write, auth)', ['class']);
   const fallbacks = app.metrics.counter('gridpulse_rate_limit_fallbacks_total', 'times the rate limits fell back to per-process counting because Redis failed');
   const redis = settings.redisUrl ? rateLimitRedis(settings.redisUrl, logger) : undefined;
+  if (redis) await connectWithin(redis, 2000);
   const local = new LocalStore(false, false, 100_000);
   const onFallback = (err: Error) => { fallbacks.inc(); logger.warn({ err: err.message }, 'rate limits: Redis failed; counting per process for a while'); };
   const store = redis
@@ -178,5 +199,33 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
       return new HttpProblem(429, `too many ${limitClass} requests: at most ${ctx.max} per ${seconds(specOf(key).windowMs)} from ${who}; retry in ${after} s`);
     },
   });
+  guardSignInBudget(app, store, settings.auth, limited);
   if (redis) app.addHook('onClose', async () => { redis.disconnect(); });
+}
+
+const promised = (fn: (cb: StoreCallback) => void) => new Promise<StoreResult>((resolve, reject) => fn((err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res))));
+
+/**
+ * Guessing credentials is not only calling /api/v1/auth/*: a bad bearer token or API key on any route is a
+ * guess too (and each refusal writes an audit record). Every 401 outside the sign-in paths spends the
+ * address's sign-in budget (`auth:ip:<addr>`, the one those paths spend), and a request that presents
+ * credentials from an address with no budget left is answered 429 before they are checked (this hook runs
+ * before the access hook). Anonymous reads from that address go on.
+ */
+function guardSignInBudget(app: FastifyInstance, store: Store, spec: RateLimitSpec, limited: { inc(labels: { class: LimitClass }): void }): void {
+  const keyOf = (req: FastifyRequest) => `auth:${rateLimitSubject(req, 'auth')}`;
+  const exempt = (req: FastifyRequest) => limitClassOf(req.method, req.url) === 'auth' || isInternalCall(req);
+  app.addHook('onRequest', async (req, reply) => {
+    if (exempt(req) || (req.headers.authorization === undefined && sessionCookieOf(req.headers.cookie) === undefined)) return;
+    const { current, ttl } = await promised((cb) => store.read(keyOf(req), cb, spec.windowMs, spec.max)).catch(() => ({ current: 0, ttl: 0 }));
+    if (current < spec.max) return;
+    limited.inc({ class: 'auth' });
+    const after = Math.max(1, Math.ceil(ttl / 1000));
+    return sendProblem(reply.header('retry-after', after).header('ratelimit-limit', spec.max).header('ratelimit-remaining', 0).header('ratelimit-reset', after),
+      { status: 429, detail: `too many refused credentials from this address: at most ${spec.max} per ${seconds(spec.windowMs)}; retry in ${after} s`, field: 'authorization' });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode !== 401 || exempt(req)) return;
+    await promised((cb) => store.incr(keyOf(req), cb, spec.windowMs, spec.max)).catch((err: unknown) => { req.log.warn({ err }, 'rate limits: a refused credential was not counted'); });
+  });
 }
