@@ -17,6 +17,7 @@ import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.t
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
+import { subscribeSessionChanges } from './auth/session-sync.ts';
 
 export interface AppDeps {
   db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
@@ -37,6 +38,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // after the rate limits' own onRequest hook (an address out of sign-in budget is refused before its
   // credentials are checked), before every route's limit (which is keyed on the principal this resolves)
   registerAccessHook(app, auth);
+  const unlistenSessions = await subscribeSessionChanges(deps.db, deps.cache, deps.logger);
+  app.addHook('onClose', async () => { await unlistenSessions(); });
   app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
     try {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import type { Db } from '../src/platform/db.ts';
 import { createApiKey } from '../src/auth/api-keys.ts';
+import { hashPassword } from '../src/auth/password.ts';
+import { insertUser } from '../src/auth/users.ts';
 import { redisRelay, servicesTest, sharedSchema, startWebCopy, type WebCopy } from './support/web-copies.ts';
 
 const READ_LIMIT = 100;
@@ -32,14 +34,26 @@ async function load(copies: WebCopy[], path: string, ip: string, total: number, 
 
 const count = (codes: number[], status: number) => codes.filter((c) => c === status).length;
 
+/** A new analyst signed in through `copy`'s login route: the access token's Authorization header. */
+async function signInAt(db: Db, copy: WebCopy, ip: string, passwordHash: string, password: string): Promise<{ authorization: string }> {
+  const email = `copies-${randomInt(1e9)}@example.org`;
+  await insertUser(db, { email, role: 'analyst', passwordHash });
+  const res = await get(copy.base, '/api/v1/auth/login', ip, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return { authorization: `Bearer ${(await res.json() as { accessToken: string }).accessToken}` };
+}
+
 describe('two gridpulse web copies on one PostgreSQL and one Redis', servicesTest(), () => {
   let schema: { url: string; db: Db; drop: () => Promise<void> };
   let relay: Awaited<ReturnType<typeof redisRelay>>;
   let shared: WebCopy[] = [];
   let alone: WebCopy[] = [];
+  const password = `pw-${randomInt(1e12)}-copies`;
+  let passwordHash: string;
 
   before(async () => {
     schema = await sharedSchema();
+    passwordHash = await hashPassword(password);
     relay = await redisRelay((process.env.TEST_REDIS_URL ?? process.env.REDIS_URL)!);
     const env = { DATABASE_URL: schema.url, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_READ: `${READ_LIMIT}/${WINDOW}` };
     // two copies sharing Redis, and two without it (each counting alone) to show what sharing changes
@@ -115,9 +129,30 @@ describe('two gridpulse web copies on one PostgreSQL and one Redis', servicesTes
     assert.equal(seen, hour, 'copy B answers with the new hour, not its cached answer (60 s TTL)');
   });
 
+  it('signing out through one copy ends the sign-in on the other at once, with Redis and without it', async () => {
+    for (const [name, [a, b]] of [['sharing Redis', shared], ['each with its own cache', alone]] as const) {
+      const ip = clientIp();
+      const auth = await signInAt(schema.db, a!, ip, passwordHash, password);
+      assert.equal((await get(b!.base, '/api/v1/me', ip, { headers: auth })).status, 200, `${name}: the token works on the other copy`);
+      const out = await get(a!.base, '/api/v1/auth/logout', ip, { method: 'POST', headers: auth });
+      assert.equal(out.status, 204);
+      let status = 0;
+      for (let i = 0; i < 20 && status !== 401; i++) { // the other copy hears of it within a moment (NOTIFY), not after its cache's 60 s
+        status = (await get(b!.base, '/api/v1/me', ip, { headers: auth })).status;
+        if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(status, 401, `${name}: the signed-out token is refused by the other copy`);
+    }
+  });
+
   it('when Redis dies, GETs keep answering without 5xx, and each copy keeps limiting on its own', async () => {
-    await relay.cut();
     const ip = clientIp();
+    const auth = await signInAt(schema.db, shared[0]!, ip, passwordHash, password);
+    assert.equal((await get(shared[1]!.base, '/api/v1/me', ip, { headers: auth })).status, 200);
+    await relay.cut();
+    for (const copy of shared) assert.equal((await get(copy.base, '/api/v1/me', ip, { headers: auth })).status, 200, 'a signed-in GET with Redis down');
+    assert.equal((await get(shared[0]!.base, '/api/v1/auth/logout', ip, { method: 'POST', headers: auth })).status, 204, 'signing out with Redis down');
+    assert.equal((await get(shared[1]!.base, '/api/v1/me', ip, { headers: auth })).status, 401, 'and the other copy refuses the token');
     const paths = ['/api/v1/bas', '/api/v1/bas/CISO/freshness', '/api/v1/now', '/api/v1/bas/CISO/now', '/healthz', '/readyz'];
     const slowest: number[] = [];
     for (const copy of shared) {
