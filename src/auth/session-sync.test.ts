@@ -27,7 +27,9 @@ for (const target of testDatabases()) {
       db = await target.open();
       await migrate(db);
       // two web copies on one database, each with its own cache (no Redis)
-      [a, b] = await Promise.all([0, 1].map(() => buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() })));
+      const open = () => buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      a = await open();
+      b = await open();
     });
     after(async () => { await a.close(); await b.close(); await db.close(); });
 
