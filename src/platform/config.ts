@@ -16,6 +16,7 @@ const schema = z.object({
   METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),
   GRIDPULSE_API_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://gridpulse.lan:3000' }).optional().describe('`gridpulse worker --remote`: the GridPulse server the off-site worker writes to'),
   GRIDPULSE_API_KEY: z.string().regex(/^gp_[0-9a-f]{12}_\S+$/, 'a worker key as printed by `gridpulse keys create --role worker` (gp_…)').optional(),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s public http(s) URL, e.g. https://gridpulse.example.org' }).optional().describe('where people reach the site: links printed by the CLI'),
   AUTH_JWT_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA').describe('the one algorithm access tokens are signed and verified with'),
   AUTH_ISSUER: z.string().min(1).max(200).default('gridpulse').describe('the iss of access tokens (e.g. this server\'s public URL)'),
   AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),
