@@ -12,7 +12,7 @@ export interface OwnedObjectFixture {
   /** The object as its owner sees it (compared before and after a foreign user's attempt). */
   snapshot(app: FastifyInstance, owner: SignedIn, id: string): Promise<unknown>;
   /** The request body for the route, if it takes one. */
-  body?: unknown;
+  body?: Record<string, unknown>;
 }
 
 const ownKeys = async (app: FastifyInstance, owner: SignedIn) => (await app.inject({ url: '/api/v1/me/keys', headers: owner.headers })).json<{ keys: Array<{ id: string; revokedAt: string | null }> }>().keys;
