@@ -42,7 +42,8 @@ export function sessionCookieOf(cookieHeader: string | undefined): string | unde
   return undefined;
 }
 
-function sameOrigin(req: FastifyRequest): boolean {
+/** Whether a browser request comes from this site: Origin names this host, or (without Origin) Sec-Fetch-Site is same-origin or none. */
+export function isSameSite(req: FastifyRequest): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) {
     const site = req.headers['sec-fetch-site'];
@@ -114,7 +115,7 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     if (state.status !== 'active') throw new Refusal(401, 'the account is disabled');
     if (state.expiresAt <= now()) throw new Refusal(401, 'the session has expired; sign in again');
     if (UNSAFE.has(req.method)) {
-      if (!sameOrigin(req)) throw new Refusal(403, 'origin: state-changing calls signed in by cookie are accepted only from this site', 'origin');
+      if (!isSameSite(req)) throw new Refusal(403, 'origin: state-changing calls signed in by cookie are accepted only from this site', 'origin');
       const path = req.url.split('?')[0]!;
       // pages' form posts carry the token in their `csrf` field, checked by the page route (src/web/server.ts)
       if (path.startsWith('/api/')) {
