@@ -170,7 +170,8 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     }
     if (principal) {
       req.principal = principal;
-      req.log = req.log.child({ principal: `${principal.kind}:${principal.id}` });
+      // the request's own child logger gains the principal (cheaper than another child: measured in bench/auth.ts)
+      req.log.setBindings({ principal: `${principal.kind}:${principal.id}` });
     }
     const verdict = judge(access, principal);
     if (verdict === 'unauthenticated') {
