@@ -184,14 +184,17 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   });
 
   // Every state-changing call is audited: handlers that change state write their own record in their
-  // transaction (auditRequest); this records the rest (outcome by status) once the answer is sent.
-  app.addHook('onResponse', async (req, reply) => {
-    if (!UNSAFE.has(req.method) || req.audited || req.is404) return;
+  // transaction (auditRequest); this records the rest (outcome by status) before the answer leaves, so a
+  // client that has its answer finds the record.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!UNSAFE.has(req.method) || req.audited || req.is404) return payload;
     const access = req.routeOptions.config?.access;
-    if (!req.principal && access && 'public' in access && access.public) return;
+    if (!req.principal && access && 'public' in access && access.public) return payload;
+    req.audited = true;
     await audit(deps.db, {
       ...actorOf(req), action: `http.${req.method.toLowerCase()}`, outcome: reply.statusCode < 400 ? 'success' : 'failure',
       objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? ''}`, detail: { status: reply.statusCode },
     }).catch((err: unknown) => req.log.error({ err }, 'audit record not written'));
+    return payload;
   });
 }
