@@ -5,6 +5,7 @@ import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
 import { benchIntensityYear } from './intensity-year.ts';
 import { benchRateLimit } from './rate-limit.ts';
+import { benchAuth } from './auth.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<void>> = {
   http: benchHttp,
   intensity: benchIntensityYear,
   'rate-limit': benchRateLimit,
+  auth: benchAuth,
 };
 
 const names = process.argv.slice(2);

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { timingSafeEqual } from 'node:crypto';
@@ -170,7 +171,8 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     }
     if (principal) {
       req.principal = principal;
-      req.log = req.log.child({ principal: `${principal.kind}:${principal.id}` });
+      // the request's own child logger gains the principal (cheaper than another child: measured in bench/auth.ts)
+      (req.log as unknown as Logger).setBindings({ principal: `${principal.kind}:${principal.id}` });
     }
     const verdict = judge(access, principal);
     if (verdict === 'unauthenticated') {
@@ -182,14 +184,17 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   });
 
   // Every state-changing call is audited: handlers that change state write their own record in their
-  // transaction (auditRequest); this records the rest (outcome by status) once the answer is sent.
-  app.addHook('onResponse', async (req, reply) => {
-    if (!UNSAFE.has(req.method) || req.audited || req.is404) return;
+  // transaction (auditRequest); this records the rest (outcome by status) before the answer leaves, so a
+  // client that has its answer finds the record.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!UNSAFE.has(req.method) || req.audited || req.is404) return payload;
     const access = req.routeOptions.config?.access;
-    if (!req.principal && access && 'public' in access && access.public) return;
+    if (!req.principal && access && 'public' in access && access.public) return payload;
+    req.audited = true;
     await audit(deps.db, {
       ...actorOf(req), action: `http.${req.method.toLowerCase()}`, outcome: reply.statusCode < 400 ? 'success' : 'failure',
       objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? ''}`, detail: { status: reply.statusCode },
     }).catch((err: unknown) => req.log.error({ err }, 'audit record not written'));
+    return payload;
   });
 }
