@@ -12,17 +12,17 @@ import { dropBenchSchema, envInt, fmt, openBenchSchema, printTable } from './sup
 const SCHEMA = 'bench_http';
 const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 
-interface Cannon { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; timeouts: number }
+export interface Cannon { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; timeouts: number }
 
 /** autocannon in its own process, so that the load generator does not share the server's event loop. */
-async function cannon(url: string, connections: number, seconds: number): Promise<Cannon> {
+export async function cannon(url: string, connections: number, seconds: number): Promise<Cannon> {
   const { stdout } = await promisify(execFile)(process.execPath, [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-j', url], { maxBuffer: 16 << 20 });
   return JSON.parse(stdout) as Cannon;
 }
 
-const best = (a: Cannon | undefined, b: Cannon) => (a && a.requests.average >= b.requests.average ? a : b);
+export const best = (a: Cannon | undefined, b: Cannon) => (a && a.requests.average >= b.requests.average ? a : b);
 
-function checked(name: string, r: Cannon): Cannon {
+export function checked(name: string, r: Cannon): Cannon {
   if (r.non2xx || r.errors || r.timeouts) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
   return r;
 }

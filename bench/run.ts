@@ -7,6 +7,8 @@ import { benchIntensityYear } from './intensity-year.ts';
 import { benchEgrid } from './egrid.ts';
 import { benchEgridImport } from './egrid-import.ts';
 import { benchOffLoop } from './offloop.ts';
+import { benchRateLimit } from './rate-limit.ts';
+import { benchAuth } from './auth.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -19,6 +21,8 @@ const benches: Record<string, () => Promise<void>> = {
   'egrid-analytics': benchEgrid,
   egrid: benchEgridImport,
   offloop: benchOffLoop,
+  'rate-limit': benchRateLimit,
+  auth: benchAuth,
 };
 
 const names = process.argv.slice(2);

@@ -14,18 +14,40 @@ import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
 import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
+import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
+import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
-import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
+import { subscribeSessionChanges } from './auth/session-sync.ts';
+import { accountRoutes } from './auth/account-routes.ts';
+import { adminRoutes } from './auth/admin-routes.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>; egrid?: EgridUploadOptions; publicUrl?: string | undefined }
+export interface AppDeps {
+  db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
+  /** Where eGRID uploads are kept and how large they may be (absent: a temporary folder, the default limit). */
+  egrid?: EgridUploadOptions;
+  /** The site's public address (PUBLIC_URL): the embed and badge snippets name it; absent, the request's own origin. */
+  publicUrl?: string | undefined;
+  /** Reverse proxies whose X-Forwarded-For is believed (TRUST_PROXY); none by default. */
+  trustProxy?: readonly string[] | undefined;
+  /** Rate limits (src/auth/rate-limits.ts); `gridpulse web`/`start` always pass them, absent means none (tests, benches). */
+  rateLimits?: RateLimitSettings | undefined;
+}
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = await createHttp(deps.logger);
+  const { rateLimits } = deps;
+  const app = await createHttp(deps.logger, {
+    trustProxy: deps.trustProxy,
+    guards: rateLimits ? (http) => registerRateLimits(http, rateLimits, deps.logger) : undefined,
+  });
   const auth = createAuth(deps.db, deps.cache, deps.auth);
+  // after the rate limits' own onRequest hook (an address out of sign-in budget is refused before its
+  // credentials are checked), before every route's limit (which is keyed on the principal this resolves)
   registerAccessHook(app, auth);
+  const unlistenSessions = await subscribeSessionChanges(deps.db, deps.cache, deps.logger);
+  app.addHook('onClose', async () => { await unlistenSessions(); });
   app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
     try {
@@ -37,6 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
   authRoutes(app, auth);
+  accountRoutes(app, auth);
+  adminRoutes(app, auth);
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);

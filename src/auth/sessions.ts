@@ -21,7 +21,12 @@ export interface SessionState {
 }
 
 const STATE_TTL_SECONDS = 60;
-const stateKey = (sid: string) => `auth:session:${sid}`;
+/** The cache key of a session's state (one key per session, no other key starts with it). */
+export const stateKey = (sid: string) => `auth:session:${sid}`;
+/** PostgreSQL channel naming sessions whose state changed (payload: a JSON array of session ids), for caches of other processes. */
+export const SESSIONS_CHANNEL = 'gridpulse_sessions';
+/** Session ids per NOTIFY payload: 36-character UUIDs stay well under PostgreSQL's 8000-byte limit. */
+const IDS_PER_NOTIFY = 150;
 
 export const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 const secret = () => randomBytes(32).toString('base64url');
@@ -51,18 +56,24 @@ const STATE_SQL = `SELECT s.id, s.user_id, s.kind, u.role, u.status, u.session_v
  * to the cache after its commit (`publishSessionStates`), so it takes effect on the next request.
  */
 export async function sessionState(deps: Pick<AuthDeps, 'db' | 'cache'>, sid: string): Promise<SessionState | undefined> {
-  const hit = await deps.cache.get<SessionState | null>(stateKey(sid));
+  // A failing cache (Redis down) is a miss: the database answers, never an error and never a stale "yes".
+  const hit = await deps.cache.get<SessionState | null>(stateKey(sid)).catch(() => undefined);
   if (hit !== undefined) return hit ?? undefined;
   const [row] = await deps.db.query<StateRow>(`${STATE_SQL} WHERE s.id = $1`, [sid]);
   const state = row ? toState(row) : undefined;
-  await deps.cache.set(stateKey(sid), state ?? null, STATE_TTL_SECONDS);
+  await deps.cache.set(stateKey(sid), state ?? null, STATE_TTL_SECONDS).catch(() => { /* the next request reads the database again */ });
   return state;
 }
 
 /** Writes the current state of these sessions (or of every session of these users) to the cache. */
 export async function publishSessionStates(deps: Pick<AuthDeps, 'db' | 'cache'>, q: { sessionIds?: string[]; userIds?: string[] }): Promise<void> {
   const rows = await deps.db.query<StateRow>(`${STATE_SQL} WHERE s.id = ANY($1::uuid[]) OR s.user_id = ANY($2::uuid[])`, [q.sessionIds ?? [], q.userIds ?? []]);
-  await Promise.all(rows.map((r) => deps.cache.set(stateKey(r.id), toState(r), STATE_TTL_SECONDS)));
+  // With Redis down the write fails; every copy then reads the database (sessionState) until it is back.
+  await Promise.all(rows.map((r) => deps.cache.set(stateKey(r.id), toState(r), STATE_TTL_SECONDS))).catch(() => {});
+  // Other web copies with their own in-process cache drop their copies (src/auth/session-sync.ts).
+  for (let i = 0; i < rows.length; i += IDS_PER_NOTIFY) {
+    await deps.db.query('SELECT pg_notify($1, $2)', [SESSIONS_CHANNEL, JSON.stringify(rows.slice(i, i + IDS_PER_NOTIFY).map((r) => r.id))]);
+  }
 }
 
 export interface Tokens { accessToken: string; tokenType: 'Bearer'; expiresIn: number; refreshToken?: string; sessionId: string; webSession?: string; userId: string }

@@ -26,7 +26,11 @@ export function memoryCache(maxEntries = 10_000): Cache {
 }
 
 export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, keyPrefix: namespace });
+  // A cache must never make an answer wait: while Redis is unreachable (or hung) commands fail at once (or
+  // after 500 ms) instead of queueing for the reconnection, callers treat that as a miss (cachedAnswer logs
+  // it), and ioredis keeps reconnecting in the background.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500, keyPrefix: namespace });
+  redis.on('error', () => { /* each failed command is reported by its caller; this only silences ioredis' own console line */ });
   await redis.connect();
   return {
     kind: 'redis',

@@ -1,5 +1,26 @@
 import { z } from 'zod';
 
+const WINDOW_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A rate limit: at most `max` requests per `windowMs` milliseconds for one IP, user or key. */
+export interface RateLimitSpec { readonly max: number; readonly windowMs: number }
+
+/** `600/1m`, `10/30s`, `5000/1h` (requests per window; the window's count defaults to 1: `60/m`). */
+const rateLimit = (fallback: string) => z.string()
+  .regex(/^[1-9]\d{0,6}\/(?:[1-9]\d{0,3})?[smh]$/, 'requests per window such as 600/1m, 10/30s or 5000/1h')
+  .transform((text): RateLimitSpec => {
+    const [, max, count, unit] = /^(\d+)\/(\d*)([smh])$/.exec(text)!;
+    return Object.freeze({ max: Number(max), windowMs: Number(count || 1) * WINDOW_UNITS_MS[unit as keyof typeof WINDOW_UNITS_MS] });
+  }).prefault(fallback);
+
+/** Addresses of the reverse proxies whose X-Forwarded-For is believed: IPs, CIDRs, or proxy-addr's names. */
+const proxyEntry = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6(), z.enum(['loopback', 'linklocal', 'uniquelocal'])],
+  { error: (issue) => `'${String(issue.input)}' is not an IP, a CIDR (10.0.0.0/8) or loopback, linklocal, uniquelocal` });
+const trustProxy = z.string()
+  .transform((text) => text.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+  .pipe(z.array(proxyEntry))
+  .transform((list) => Object.freeze(list) as readonly string[]).prefault('');
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -16,11 +37,16 @@ const schema = z.object({
   METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),
   GRIDPULSE_API_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://gridpulse.lan:3000' }).optional().describe('`gridpulse worker --remote`: the GridPulse server the off-site worker writes to'),
   GRIDPULSE_API_KEY: z.string().regex(/^gp_[0-9a-f]{12}_\S+$/, 'a worker key as printed by `gridpulse keys create --role worker` (gp_…)').optional(),
+  TRUST_PROXY: trustProxy,
+  RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+  RATE_LIMIT_READ: rateLimit('1200/1m'),
+  RATE_LIMIT_WRITE: rateLimit('120/1m'),
+  RATE_LIMIT_AUTH: rateLimit('20/1m'),
   AUTH_JWT_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA').describe('the one algorithm access tokens are signed and verified with'),
   AUTH_ISSUER: z.string().min(1).max(200).default('gridpulse').describe('the iss of access tokens (e.g. this server\'s public URL)'),
   AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),
   EGRID_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 40).default(150 * 1024 * 1024).describe('largest eGRID upload accepted, bytes (413 beyond)'),
-  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s address as visitors reach it, such as https://grid.example.org' }).optional().describe('The address visitors reach the site at: the embed and badge snippets name it (default: the request\'s Host)'),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s address as visitors reach it, such as https://grid.example.org' }).optional().describe('The address visitors reach the site at: the embed and badge snippets and the sign-in links the CLI prints name it (default: the request\'s Host)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

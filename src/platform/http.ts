@@ -33,8 +33,22 @@ export const COMPRESSION = { global: true, threshold: 1024, encodings: ['br', 'g
  * never reach a route), control characters refused at the boundary, per-route CORS, compression and
  * Prometheus metrics.
  */
-export async function createHttp(logger: Logger): Promise<FastifyInstance> {
+export interface HttpOptions {
+  /**
+   * Reverse proxies (IPs, CIDRs, proxy-addr names) whose X-Forwarded-For sets `req.ip`; empty: none, so
+   * `req.ip` is the peer's address and a client cannot choose it by sending the header.
+   */
+  trustProxy?: readonly string[] | undefined;
+  /**
+   * Plugins that must see every route, the API docs' and the not-found handler's included (the rate limits):
+   * registered before any of them. When one decorates `rateLimit`, unknown paths spend the budget too.
+   */
+  guards?: ((app: FastifyInstance) => Promise<void>) | undefined;
+}
+
+export async function createHttp(logger: Logger, options: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    trustProxy: options.trustProxy?.length ? [...options.trustProxy] : false,
     loggerInstance: logger as unknown as FastifyBaseLogger, genReqId: () => crypto.randomUUID(), requestIdHeader: 'x-request-id',
     frameworkErrors: (err, _req, reply) => { sendProblem(reply, problemOf(err)); },
     clientErrorHandler: problemOnSocket,
@@ -58,11 +72,13 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
     else if (!route.config?.access) route.config = { ...route.config, access: { public: true } };
     routes.add(route, { crossOrigin: isCrossOriginReadable(route), notFoundUnder: route.config?.notFoundUnder ?? [] });
   });
-  app.setNotFoundHandler((req, reply) => notFoundOrNotAllowed(routes, req, reply));
+  app.decorate('metrics', new Metrics());
+  await options.guards?.(app);
+  app.setNotFoundHandler(app.hasDecorator('rateLimit') ? { preHandler: app.rateLimit() } : {}, (req, reply) => notFoundOrNotAllowed(routes, req, reply));
   rejectControlCharacters(app);
   await registerCors(app, routes);
   await app.register(fastifyCompress, COMPRESSION);
-  httpMetrics(app, new Metrics());
+  httpMetrics(app, app.metrics);
   await app.register(swagger, {
     openapi: {
       info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; '
@@ -119,7 +135,7 @@ function problemOnSocket(err: Error & { code?: string }, socket: Socket): void {
  * The metrics are for operators: `app.metrics.protect(token)` requires a bearer token (METRICS_TOKEN).
  */
 export function httpMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.decorate('metrics', metrics);
+  if (!app.hasDecorator('metrics')) app.decorate('metrics', metrics);
   const duration = metrics.histogram('gridpulse_http_request_duration_seconds', 'HTTP request duration by method, route pattern and status code', ['method', 'route', 'status_code']);
   // a callback hook and one observe (about 0.4 µs): caching labelled children measured no faster
   app.addHook('onResponse', (req, reply, done) => {

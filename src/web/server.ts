@@ -13,6 +13,7 @@ import { liveRoutes } from './live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
 import { publicPluginRoutes } from '../auth/access.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
+import { internalCallHeaders } from '../auth/rate-limits.ts';
 
 export interface WebDeps {
   db: Db; logger: Logger; cache: Cache; now?: () => Date;
@@ -32,10 +33,13 @@ export function framingHeaders(app: FastifyInstance): void {
   });
 }
 
-/** In-process API calls for loaders: the same routes, validation and caching as external clients get. */
+/**
+ * In-process API calls for loaders: the same routes, validation and caching as external clients get, but not
+ * the rate limits (the page request spent the visitor's budget).
+ */
 export function injectApi(app: FastifyInstance): WebContext['api'] {
   return async <T,>(path: string): Promise<ApiResult<T>> => {
-    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json' } });
+    const res = await app.inject({ method: 'GET', url: path, headers: { accept: 'application/json', ...internalCallHeaders() } });
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, data: res.json<T>() };
     let detail = `HTTP ${res.statusCode}`;
     try { detail = (res.json<{ detail?: string }>()).detail ?? detail; } catch { /* not JSON */ }
@@ -43,15 +47,36 @@ export function injectApi(app: FastifyInstance): WebContext['api'] {
   };
 }
 
+/**
+ * API calls as the visitor (WebContext.call): their cookies (session and anti-forgery), the anti-forgery
+ * token as X-CSRF-Token (the page's form post has already been checked against it), their address and user
+ * agent. Set-Cookie answers come back for the page; over HTTPS they are marked Secure.
+ */
+export function visitorApi(app: FastifyInstance, req: FastifyRequest, csrfToken: string): WebContext['call'] {
+  return async <T,>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown) => {
+    const headers: Record<string, string> = { accept: 'application/json', 'x-csrf-token': csrfToken, cookie: req.headers.cookie ?? '' };
+    if (req.headers['user-agent']) headers['user-agent'] = req.headers['user-agent'];
+    if (req.headers.host) headers.host = req.headers.host;
+    const res = await app.inject({ method, url: path, headers, remoteAddress: req.ip, ...(body === undefined ? {} : { payload: body as object }) });
+    const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])
+      .map((c) => (req.protocol === 'https' && !/;\s*Secure/i.test(c) ? `${c}; Secure` : c));
+    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, data: (res.body ? res.json<T>() : undefined) as T, setCookie };
+    let detail = `HTTP ${res.statusCode}`;
+    try { detail = (res.json<{ detail?: string }>()).detail ?? detail; } catch { /* not JSON */ }
+    return { ok: false, status: res.statusCode, missing: false, detail, setCookie };
+  };
+}
+
 const REFERENCE_TTL_SECONDS = 300;
 
-function cachedReference(api: WebContext['api'], cache: Cache): WebContext['reference'] {
+/** Reference answers (the BA list…) kept a few minutes; a failing cache (Redis down) is skipped, never the page's error. */
+function cachedReference(api: WebContext['api'], cache: Cache, logger: Logger): WebContext['reference'] {
   return async <T,>(path: string): Promise<ApiResult<T>> => {
     const key = `web:ref:${path}`;
-    const hit = await cache.get<ApiResult<T>>(key);
+    const hit = await cache.get<ApiResult<T>>(key).catch((err: unknown) => { logger.warn({ err, key }, 'web: cache read failed; asking the API'); return undefined; });
     if (hit) return hit;
     const answer = await api<T>(path);
-    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS);
+    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS).catch((err: unknown) => { logger.warn({ err, key }, 'web: cache write failed'); });
     return answer;
   };
 }
@@ -96,7 +121,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   framingHeaders(app);
   liveRoutes(app, deps.db, hub);
   const api = injectApi(app);
-  const reference = cachedReference(api, deps.cache);
+  const reference = cachedReference(api, deps.cache, deps.logger);
   badgeRoutes(app, reference, api);
   const build = await loadServerBuild(deps.logger);
   const shared = { api, reference, now, publicUrl: deps.publicUrl?.replace(/\/+$/, '') };
@@ -128,7 +153,9 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
       const abort = new AbortController();
       reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
       const load = new RouterContextProvider();
-      load.set(webContextKey, { ...shared, csrfToken, log: req.log } satisfies WebContext);
+      const p = req.principal;
+      const viewer = p?.kind === 'user' && p.sessionId ? { userId: p.userId!, role: p.role as NonNullable<WebContext['viewer']>['role'] } : null;
+      load.set(webContextKey, { ...shared, csrfToken, viewer, call: visitorApi(app, req, csrfToken), log: req.log } satisfies WebContext);
       await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
       return reply;
     };

@@ -6,7 +6,7 @@ import { combineSources, HOUR_MS, loadBaHours, type DataSource } from '../shared
 import { loadFactorOverrides, type FactorOverride } from '../intensity/factors.ts';
 import { consumptionPoints, hourlyIntensity, loadSystemHours, type SystemHours } from '../intensity/intensity.ts';
 import { offLoop } from '../../platform/off-loop.ts';
-import { invalidateBa } from '../shared/analytics-cache.ts';
+import { invalidateBa, notifyAnswersChanged } from '../shared/analytics-cache.ts';
 import { calendarFor, extend, MODEL_NAMES, type ForecastPoint, type ForecastTarget, type History } from './forecast-model.ts';
 import { forecastTarget } from './target-run.ts';
 import { ACCURACY_LEADS, LeadScorer, naiveAt, type LeadCell } from './scoring.ts';
@@ -137,6 +137,9 @@ export async function refreshForecasts(deps: RefreshDeps, opts: { now?: Date; ba
       logger.error({ ba: ba.code, err: (err as Error).message }, 'forecast failed; the other BAs go on');
     }
   }
+  // every other process's cache too (web copies with their own cache; a worker's cache is not theirs)
+  const refreshed = bas.map((b) => b.code).filter((code) => !summary.failed.includes(code) && summary.skipped.filter((s) => s.ba === code).length < 2);
+  await notifyAnswersChanged(db, refreshed).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'forecast change notice not sent; cached answers expire by their TTL'));
   await db.query(`DELETE FROM forecast_runs WHERE made_at < $1`, [new Date(now.getTime() - RETENTION_DAYS * 86_400_000)]);
   logger.info({ madeAt: summary.madeAt, stored: summary.stored, skipped: summary.skipped.length, failed: summary.failed }, 'forecasts refreshed');
   return summary;

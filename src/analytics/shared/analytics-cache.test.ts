@@ -5,7 +5,7 @@ import { memoryCache, redisCache, type Cache } from '../../platform/cache.ts';
 import { openDb } from '../../platform/db.ts';
 import { testDatabases } from '../../../test/support/databases.ts';
 import { Metrics, attachMetrics } from '../../platform/metrics.ts';
-import { analyticsKey, cachedAnswer, dataTtlSeconds, invalidateBa, parseHoursPayload, subscribeInvalidation } from './analytics-cache.ts';
+import { analyticsKey, cachedAnswer, dataTtlSeconds, invalidateBa, notifyAnswersChanged, parseHoursPayload, subscribeInvalidation } from './analytics-cache.ts';
 
 const targets: Array<{ name: string; open: () => Promise<Cache> }> = [{ name: 'memory', open: async () => memoryCache() }];
 const url = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
@@ -158,6 +158,10 @@ for (const target of testDatabases()) {
         assert.deepEqual(heard, [['CISO']]);
         assert.equal(await cache.get(analyticsKey('CISO', 'now')), undefined);
         assert.equal(await cache.get(analyticsKey('PJM', 'now')), 1);
+        await notifyAnswersChanged(db, ['PJM']);
+        for (let i = 0; i < 100 && heard.length === 1; i++) await sleep(20);
+        assert.deepEqual(heard, [['CISO'], ['PJM']], 'answers changed without new hours (a forecast refresh elsewhere)');
+        assert.equal(await cache.get(analyticsKey('PJM', 'now')), undefined);
       } finally {
         await unlisten();
         await db.close();

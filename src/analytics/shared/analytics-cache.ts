@@ -146,6 +146,20 @@ export function dataTtlSeconds(args: { dataThrough: Date | string | null; to?: D
   return Math.min(3600, Math.max(60, seconds));
 }
 
+/**
+ * Answers that change without new hours (a forecast refresh) are announced on this channel, with the
+ * `gridpulse_hours` payload shape (`{"bas":[…]}`), so every process's cache drops them, not only the cache of
+ * the process that made the change (a separate worker, or web copies with in-process caches). The live
+ * stream does not listen to it: no new hours, nothing for pages to re-fetch.
+ */
+export const ANSWERS_CHANNEL = 'gridpulse_answers';
+
+/** Announces that the cached answers about these BAs are out of date (see ANSWERS_CHANNEL). */
+export async function notifyAnswersChanged(db: { query(sql: string, params?: unknown[]): Promise<unknown> }, bas: string[]): Promise<void> {
+  // 80 codes of at most 6 characters stay far below PostgreSQL's 8000-byte payload limit
+  if (bas.length) await db.query('SELECT pg_notify($1, $2)', [ANSWERS_CHANNEL, JSON.stringify({ bas })]);
+}
+
 /** The listener side of the change-event contract; `Db` provides it (postgres.js and PGlite). */
 export interface Listenable {
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
@@ -168,11 +182,13 @@ export function parseHoursPayload(payload: string, logger?: Pick<Logger, 'warn'>
  * A malformed payload is logged and ignored; a failing invalidation is logged (the TTL still bounds staleness).
  */
 export async function subscribeInvalidation(db: Listenable, cache: Cache, logger?: Pick<Logger, 'warn'>, onInvalidated?: (bas: string[]) => void): Promise<() => Promise<void>> {
-  return db.listen(HOURS_CHANNEL, (payload) => {
+  const drop = (payload: string) => {
     const bas = parseHoursPayload(payload, logger);
     if (!bas) return;
     Promise.all(bas.map((ba) => invalidateBa(cache, ba)))
       .then(() => onInvalidated?.(bas))
       .catch((err: unknown) => logger?.warn({ err, bas }, 'cache invalidation failed'));
-  });
+  };
+  const unlisten = await Promise.all([db.listen(HOURS_CHANNEL, drop), db.listen(ANSWERS_CHANNEL, drop)]);
+  return async () => { await Promise.all(unlisten.map((u) => u())); };
 }

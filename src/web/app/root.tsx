@@ -27,6 +27,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     // Where this site is reached, for the snippets other sites paste: the configured address, else this request's.
     origin: web.publicUrl ?? new URL(request.url).origin,
     fill: fill.ok ? fill.data.data : null,
+    viewer: web.viewer,
   };
 }
 
@@ -93,6 +94,7 @@ export function Layout({ children }: { children: ReactNode }) {
   const fill = root?.fill;
   // Before any page below formats a time: the server's zone rules, so the browser prints the same clock text.
   adoptZoneRules(root?.zoneRules);
+  const viewer = root?.viewer ?? null;
   const embed = useLocation().pathname.startsWith('/embed/');
   return (
     <html lang="en" data-theme={prefs.theme}>
@@ -117,6 +119,8 @@ export function Layout({ children }: { children: ReactNode }) {
                 <NavLink to="/pipeline">Pipeline</NavLink>
                 <NavLink to="/methodology">Methodology</NavLink>
                 <a href="/docs">API</a>
+                {viewer?.role === 'admin' ? <NavLink to="/admin">Admin</NavLink> : null}
+                {viewer ? <NavLink to="/account">Account</NavLink> : <NavLink to="/signin">Sign in</NavLink>}
               </nav>
               <Settings prefs={prefs} />
             </header>

@@ -14,5 +14,10 @@ export default [
   route('egrid/upload', 'routes/egrid-upload.tsx'),
   route('embed/ba/:code/:kind', 'routes/embed.tsx'),
   route('prefs', 'routes/prefs.tsx'),
+  route('signin', 'routes/signin.tsx'),
+  route('signout', 'routes/signout.tsx'),
+  route('invite/:token', 'routes/invite.tsx'),
+  route('account', 'routes/account.tsx'),
+  route('admin', 'routes/admin.tsx'),
   route('*', 'routes/not-found.tsx'),
 ] satisfies RouteConfig;

@@ -1,0 +1,239 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../app.ts';
+import { memoryCache } from '../platform/cache.ts';
+import { migrate } from '../platform/migrate.ts';
+import type { Db } from '../platform/db.ts';
+import { loadConfig } from '../platform/config.ts';
+import { injectApi } from '../web/server.ts';
+import { createApiKey } from './api-keys.ts';
+import { limitClassOf, type RateLimitSettings } from './rate-limits.ts';
+import { testDatabases } from '../../test/support/databases.ts';
+import { signIn } from '../../test/support/auth.ts';
+
+const silent = pino({ level: 'silent' });
+const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
+const namespace = () => `gptest:rl:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+const limits = (over: Partial<RateLimitSettings> = {}): RateLimitSettings => ({
+  read: { max: 5, windowMs: 60_000 }, write: { max: 3, windowMs: 60_000 }, auth: { max: 2, windowMs: 60_000 }, ...over,
+});
+
+const remaining = (res: LightMyRequestResponse) => Number(res.headers['ratelimit-remaining']);
+
+async function appWith(db: Db, rateLimits: RateLimitSettings, trustProxy?: string[]): Promise<FastifyInstance> {
+  return buildApp({ db, logger: silent, cache: memoryCache(), rateLimits, trustProxy });
+}
+
+/** A TCP port where a Redis was: connections are refused (closed) or accepted and never answered (hung). */
+async function deadRedis(kind: 'closed' | 'hung'): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => { sockets.add(s); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `redis://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  if (kind === 'closed') await new Promise<void>((resolve) => server.close(() => resolve()));
+  return { url, close: async () => { for (const s of sockets) s.destroy(); if (kind === 'hung') await new Promise<void>((resolve) => server.close(() => resolve())); } };
+}
+
+describe('rate limit configuration', () => {
+  it('reads N/window for each budget, TRUST_PROXY as IPs and CIDRs, and names a bad value', () => {
+    const c = loadConfig({ RATE_LIMIT_READ: '50/10s', RATE_LIMIT_WRITE: '7/m', RATE_LIMIT_AUTH: '3/2h', TRUST_PROXY: '10.0.0.0/8, ::1,loopback' });
+    assert.deepEqual([c.RATE_LIMIT_READ, c.RATE_LIMIT_WRITE, c.RATE_LIMIT_AUTH], [{ max: 50, windowMs: 10_000 }, { max: 7, windowMs: 60_000 }, { max: 3, windowMs: 7_200_000 }]);
+    assert.deepEqual(c.TRUST_PROXY, ['10.0.0.0/8', '::1', 'loopback']);
+    const d = loadConfig({});
+    assert.equal(d.RATE_LIMITS, 'on');
+    assert.deepEqual(d.TRUST_PROXY, []);
+    assert.ok(d.RATE_LIMIT_READ.max > d.RATE_LIMIT_WRITE.max && d.RATE_LIMIT_WRITE.max > d.RATE_LIMIT_AUTH.max, 'reads are the most generous, sign-in the tightest');
+    for (const [env, name] of [[{ RATE_LIMIT_READ: '0/1m' }, 'RATE_LIMIT_READ'], [{ RATE_LIMIT_WRITE: '10/0s' }, 'RATE_LIMIT_WRITE'], [{ RATE_LIMIT_AUTH: 'ten' }, 'RATE_LIMIT_AUTH'],
+      [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'], [{ TRUST_PROXY: 'proxy.lan' }, 'TRUST_PROXY'], [{ RATE_LIMITS: 'maybe' }, 'RATE_LIMITS']] as const) {
+      assert.throws(() => loadConfig(env), new RegExp(`^Error: invalid configuration: ${name}`));
+    }
+  });
+
+  it('spends reads on GET/HEAD/OPTIONS, writes on other methods, and the auth budget on /api/v1/auth/*', () => {
+    assert.equal(limitClassOf('GET', '/api/v1/bas'), 'read');
+    assert.equal(limitClassOf('HEAD', '/'), 'read');
+    assert.equal(limitClassOf('POST', '/api/v1/data/observations'), 'write');
+    assert.equal(limitClassOf('DELETE', '/api/v1/me/keys/1'), 'write');
+    assert.equal(limitClassOf('POST', '/api/v1/auth/login'), 'auth');
+    assert.equal(limitClassOf('GET', '/api/v1/auth/anything?x=1'), 'auth');
+  });
+});
+
+const stores: Array<{ name: string; settings: () => Partial<RateLimitSettings> }> = [{ name: 'in-process', settings: () => ({}) }];
+if (redisUrl) stores.push({ name: 'Redis', settings: () => ({ redisUrl, namespace: namespace() }) });
+
+for (const target of testDatabases()) {
+  describe(`rate limits on ${target.name}`, () => {
+    let db: Db;
+    before(async () => { db = await target.open(); await migrate(db); });
+    after(async () => { await db.close(); });
+
+    for (const store of stores) {
+      it(`${store.name}: refuses the request past the limit with 429 problem+json, Retry-After and RateLimit headers, per client address`, async () => {
+        const app = await appWith(db, limits(store.settings()));
+        try {
+          const get = (ip: string) => app.inject({ url: '/api/v1/bas', remoteAddress: ip });
+          const seen: number[] = [];
+          for (let i = 0; i < 5; i++) {
+            const res = await get('198.51.100.10');
+            assert.equal(res.statusCode, 200);
+            assert.equal(res.headers['ratelimit-limit'], '5');
+            seen.push(remaining(res));
+          }
+          assert.deepEqual(seen, [4, 3, 2, 1, 0]);
+          const refused = await get('198.51.100.10');
+          assert.equal(refused.statusCode, 429);
+          assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+          const retryAfter = Number(refused.headers['retry-after']);
+          assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${refused.headers['retry-after']}`);
+          assert.equal(refused.headers['ratelimit-remaining'], '0');
+          const body = refused.json<{ status: number; title: string; detail: string }>();
+          assert.equal(body.status, 429);
+          assert.equal(body.title, 'Too Many Requests');
+          assert.match(body.detail, /at most 5 per 1 min from this address; retry in \d+ s/);
+          assert.equal((await get('198.51.100.11')).statusCode, 200, 'another address has its own budget');
+          assert.equal((await get('2001:db8:1:2::7')).statusCode, 200);
+          for (let i = 0; i < 4; i++) await get(`2001:db8:1:2::${i + 100}`);
+          assert.equal((await get('2001:db8:1:2:ffff::1')).statusCode, 429, 'an IPv6 client is counted by its /64');
+          const metrics = await app.inject({ url: '/metrics' });
+          assert.match(metrics.body, /gridpulse_rate_limited_total\{class="read"\} [1-9]/);
+        } finally {
+          await app.close();
+        }
+      });
+    }
+
+    it('keeps separate budgets for reads, writes and sign-in; a key spends its own budget wherever it comes from', async () => {
+      const app = await appWith(db, limits({ write: { max: 3, windowMs: 60_000 } }));
+      try {
+        const { token } = await createApiKey(db, { kind: 'worker', name: 'limits' });
+        const post = (ip: string) => app.inject({ method: 'POST', url: '/api/v1/data/observations', remoteAddress: ip, headers: { authorization: `Bearer ${token}` }, payload: { rows: [] } });
+        const codes = [];
+        for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']) codes.push((await post(ip)).statusCode);
+        assert.equal(codes.slice(0, 3).every((c) => c !== 429), true, `first three admitted: ${codes.join(',')}`);
+        assert.equal(codes[3], 429, 'the fourth write with the same key is refused, from a new address too');
+        const { token: other } = await createApiKey(db, { kind: 'worker', name: 'limits-2' });
+        const res = await app.inject({ method: 'POST', url: '/api/v1/data/observations', remoteAddress: '192.0.2.4', headers: { authorization: `Bearer ${other}` }, payload: { rows: [] } });
+        assert.notEqual(res.statusCode, 429, 'another key behind the same address has its own budget');
+        assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: '192.0.2.4' })).statusCode, 200, 'reads are a separate budget');
+        const auth = [];
+        for (let i = 0; i < 3; i++) auth.push((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '192.0.2.9', payload: {} })).statusCode);
+        assert.notEqual(auth[1], 429);
+        assert.equal(auth[2], 429, 'sign-in calls have the tightest budget, per address');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('keys a signed-in user\'s requests on the user, from any address, and two users behind one address apart', async () => {
+      const app = await appWith(db, limits({ read: { max: 3, windowMs: 60_000 }, auth: { max: 10, windowMs: 60_000 } }));
+      try {
+        const [ann, bob] = [await signIn(app, db, 'analyst'), await signIn(app, db, 'analyst')];
+        const me = (who: { headers: { authorization: string } }, ip: string) => app.inject({ url: '/api/v1/me', remoteAddress: ip, headers: who.headers });
+        const annCodes = [];
+        for (const ip of ['192.0.2.21', '192.0.2.22', '192.0.2.23', '192.0.2.24']) annCodes.push((await me(ann, ip)).statusCode);
+        assert.deepEqual(annCodes, [200, 200, 200, 429], 'one budget for the user wherever she signs in from');
+        assert.equal((await me(bob, '192.0.2.24')).statusCode, 200, 'another user behind the same address has his own');
+        assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: '192.0.2.24' })).statusCode, 200, 'and so has the address itself, anonymous');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('spends the address\'s sign-in budget on refused credentials anywhere, then refuses its credentials with 429 before checking them', async () => {
+      const app = await appWith(db, limits({ read: { max: 100, windowMs: 60_000 }, auth: { max: 3, windowMs: 60_000 } }));
+      try {
+        const audits = async () => Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM audit_log'))[0]!.n);
+        const ip = '192.0.2.31';
+        const guess = (token: string) => app.inject({ url: '/api/v1/me', remoteAddress: ip, headers: { authorization: `Bearer ${token}` } });
+        const codes = [];
+        for (let i = 0; i < 3; i++) codes.push((await guess(`gp_${'0'.repeat(12)}_${'x'.repeat(42)}${i}`)).statusCode);
+        assert.deepEqual(codes, [401, 401, 401]);
+        const before = await audits();
+        const refused = await guess('not-a-token');
+        assert.equal(refused.statusCode, 429);
+        assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+        assert.ok(Number(refused.headers['retry-after']) >= 1);
+        assert.equal(refused.json<{ field: string }>().field, 'authorization');
+        assert.equal(await audits(), before, 'a refused guess past the budget costs no audit record');
+        assert.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: 'a@example.org', password: 'whatever-it-is' } })).statusCode, 429, 'sign-in from the address is out of budget too');
+        assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: ip })).statusCode, 200, 'anonymous reads from the address go on');
+        assert.equal((await app.inject({ url: '/api/v1/me', remoteAddress: '192.0.2.32', headers: { authorization: 'Bearer not-a-token' } })).statusCode, 401, 'another address is not affected');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('ignores X-Forwarded-For without TRUST_PROXY: a client cannot pick its own key (property)', async () => {
+      const app = await appWith(db, limits({ read: { max: 1_000, windowMs: 60_000 } }));
+      try {
+        let expected = 1_000;
+        const spoof = fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 40 }).filter((s) => /^[\x21-\x7e ]*$/.test(s)));
+        await fc.assert(fc.asyncProperty(fc.array(spoof, { minLength: 1, maxLength: 4 }), async (chain) => {
+          const res = await app.inject({ url: '/api/v1/bas', remoteAddress: '203.0.113.50', headers: { 'x-forwarded-for': chain.join(', ') } });
+          expected--;
+          return res.statusCode === 200 && remaining(res) === expected;
+        }), { numRuns: 60 });
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('honours X-Forwarded-For from a TRUST_PROXY peer only, taking the address the proxy saw', async () => {
+      const app = await appWith(db, limits({ read: { max: 2, windowMs: 60_000 } }), ['10.0.0.0/8']);
+      try {
+        const via = (peer: string, xff: string) => app.inject({ url: '/api/v1/bas', remoteAddress: peer, headers: { 'x-forwarded-for': xff } });
+        assert.equal((await via('10.1.2.3', '198.51.100.1')).statusCode, 200);
+        assert.equal((await via('10.9.9.9', '198.51.100.1')).statusCode, 200, 'the same client through another proxy copy');
+        assert.equal((await via('10.1.2.3', '198.51.100.1')).statusCode, 429, 'the client behind the proxy has spent its budget');
+        assert.equal((await via('10.1.2.3', '198.51.100.2')).statusCode, 200, 'another client behind the same proxy has its own');
+        // A client prepends a forged address; the proxy appends the one it saw: the rightmost untrusted one counts.
+        assert.equal((await via('10.1.2.3', '198.51.100.77, 198.51.100.1')).statusCode, 429);
+        // A peer that is not a trusted proxy is its own address, whatever it claims.
+        assert.equal((await via('203.0.113.9', '198.51.100.3')).statusCode, 200);
+        assert.equal((await via('203.0.113.9', '198.51.100.4')).statusCode, 200);
+        assert.equal((await via('203.0.113.9', '198.51.100.5')).statusCode, 429, 'spoofed X-Forwarded-For from an untrusted peer does not change the key');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('does not count the pages\' in-process API calls, and a forged internal header is just a header', async () => {
+      const app = await appWith(db, limits({ read: { max: 2, windowMs: 60_000 } }));
+      try {
+        const api = injectApi(app);
+        for (let i = 0; i < 6; i++) assert.equal((await api('/api/v1/bas')).ok, true);
+        const forged = { 'x-gridpulse-internal': 'x'.repeat(32) };
+        const codes = [];
+        for (let i = 0; i < 3; i++) codes.push((await app.inject({ url: '/api/v1/bas', headers: forged })).statusCode);
+        assert.deepEqual(codes, [200, 200, 429]);
+      } finally {
+        await app.close();
+      }
+    });
+
+    for (const kind of ['closed', 'hung'] as const) {
+      it(`keeps limiting per process, without 5xx or waiting, when Redis is ${kind === 'closed' ? 'down' : 'hung'}`, async () => {
+        const redis = await deadRedis(kind);
+        const app = await appWith(db, limits({ redisUrl: redis.url, namespace: namespace() }));
+        try {
+          const codes: number[] = [];
+          const t0 = performance.now();
+          for (let i = 0; i < 7; i++) codes.push((await app.inject({ url: '/api/v1/bas', remoteAddress: '198.51.100.20' })).statusCode);
+          const ms = performance.now() - t0;
+          assert.deepEqual(codes, [200, 200, 200, 200, 200, 429, 429]);
+          assert.ok(ms < 2_000, `7 requests took ${ms.toFixed(0)} ms: a dead Redis must not be waited on per request`);
+          assert.match((await app.inject({ url: '/metrics' })).body, /gridpulse_rate_limit_fallbacks_total [1-9]/);
+        } finally {
+          await app.close();
+          await redis.close();
+        }
+      });
+    }
+  });
+}

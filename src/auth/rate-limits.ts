@@ -1,0 +1,231 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import rateLimit, { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { RateLimitSpec } from '../platform/config.ts';
+import { HttpProblem, sendProblem } from '../platform/problem.ts';
+import { sessionCookieOf } from './access-hook.ts';
+
+/**
+ * Which budget a request spends: reads (GET, HEAD, OPTIONS), writes (every other method), or the sign-in
+ * budget (calls to /api/v1/auth/*, and credentials refused anywhere: see registerRateLimits).
+ */
+export type LimitClass = 'read' | 'write' | 'auth';
+
+/** Paths whose calls spend the `auth` budget, always per IP (sign-in, refresh, logout happen before or without a principal). */
+export const AUTH_PATH_PREFIXES: readonly string[] = ['/api/v1/auth/'];
+
+export interface RateLimitSettings {
+  read: RateLimitSpec;
+  write: RateLimitSpec;
+  auth: RateLimitSpec;
+  /** Redis shared by every web copy (REDIS_URL); absent: each process counts on its own (embedded). */
+  redisUrl?: string | undefined;
+  /** Redis key prefix (tests use their own). */
+  namespace?: string | undefined;
+  /** After a Redis failure, count in-process for this long before trying Redis again (ms, default 5000). */
+  redisRetryMs?: number | undefined;
+}
+
+export function limitClassOf(method: string, url: string): LimitClass {
+  if (AUTH_PATH_PREFIXES.some((p) => url.startsWith(p))) return 'auth';
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? 'read' : 'write';
+}
+
+/**
+ * Whose budget a request spends: the signed-in user (`user:<id>`; a user's sessions share one budget) or
+ * API key (`key:<id>`), else the client address (`ip:<addr>`, an IPv6 client by its /64). The address is
+ * `req.ip`, which honours X-Forwarded-For only from TRUST_PROXY peers. Sign-in calls are always per IP.
+ */
+export function rateLimitSubject(req: FastifyRequest, limitClass: LimitClass): string {
+  const principal = req.principal;
+  if (principal && limitClass !== 'auth') return principal.kind === 'user' ? `user:${principal.userId ?? principal.id}` : `key:${principal.id}`;
+  return `ip:${normalizeIP(req.ip)}`;
+}
+
+/** The store key of a request: its class and subject (one counter per class and subject, across every route). */
+export function rateLimitKey(req: FastifyRequest): string {
+  const limitClass = limitClassOf(req.method, req.url);
+  return `${limitClass}:${rateLimitSubject(req, limitClass)}`;
+}
+
+const classOfKey = (key: string): LimitClass => key.slice(0, key.indexOf(':')) as LimitClass;
+
+const INTERNAL_HEADER = 'x-gridpulse-internal';
+const INTERNAL_TOKEN = randomBytes(24).toString('base64url');
+
+/**
+ * Headers for the app's own in-process calls (the pages' loaders call the API through app.inject): the page
+ * request already spent its visitor's budget, so its inner calls spend none. The token is random per process
+ * and never leaves it.
+ */
+export function internalCallHeaders(): Record<string, string> {
+  return { [INTERNAL_HEADER]: INTERNAL_TOKEN };
+}
+
+function isInternalCall(req: FastifyRequest): boolean {
+  const sent = req.headers[INTERNAL_HEADER];
+  return typeof sent === 'string' && sent.length === INTERNAL_TOKEN.length && timingSafeEqual(Buffer.from(sent), Buffer.from(INTERNAL_TOKEN));
+}
+
+type StoreResult = { current: number; ttl: number };
+type StoreCallback = (error: Error | null, result?: StoreResult) => void;
+interface Store extends FastifyRateLimitStore {
+  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void;
+  read(key: string, cb: StoreCallback, timeWindow: number, max: number): void;
+}
+type RouteStoreOptions = Parameters<FastifyRateLimitStore['child']>[0];
+
+// The plugin's own stores (its Redis Lua script and its LRU), composed below; the package ships no types for them.
+const require = createRequire(import.meta.url);
+const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, redis: Redis, key: string) => Store;
+const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, cache: number) => Store;
+
+/**
+ * Redis first, this process second. Every web copy counts in Redis (one atomic INCR+PEXPIRE script per
+ * request). When Redis fails or times out, the request is counted in-process instead and Redis is left alone
+ * for `retryMs`: the limits stay on, per copy (at most limit × copies), and no request waits on a dead Redis
+ * or turns into a 5xx. This is "fail to local", neither open nor closed.
+ */
+class FallbackStore implements Store {
+  private downUntil = 0;
+  private readonly shared: Store;
+  private readonly local: Store;
+  private readonly retryMs: number;
+  private readonly onFallback: (err: Error) => void;
+
+  constructor(shared: Store, local: Store, retryMs: number, onFallback: (err: Error) => void) {
+    this.shared = shared;
+    this.local = local;
+    this.retryMs = retryMs;
+    this.onFallback = onFallback;
+  }
+
+  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    if (Date.now() < this.downUntil) return this.local.incr(key, cb, timeWindow, max);
+    this.shared.incr(key, (err, res) => {
+      if (!err && res) return cb(null, res);
+      this.downUntil = Date.now() + this.retryMs;
+      this.onFallback(err ?? new Error('empty answer from the shared store'));
+      this.local.incr(key, cb, timeWindow, max);
+    }, timeWindow, max);
+  }
+
+  read(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    if (Date.now() < this.downUntil) return this.local.read(key, cb, timeWindow, max);
+    this.shared.read(key, (err, res) => {
+      if (!err && res) return cb(null, res);
+      this.downUntil = Date.now() + this.retryMs;
+      this.onFallback(err ?? new Error('empty answer from the shared store'));
+      this.local.read(key, cb, timeWindow, max);
+    }, timeWindow, max);
+  }
+
+  child(routeOptions: RouteStoreOptions): Store {
+    return new FallbackStore(this.shared.child(routeOptions) as Store, this.local.child(routeOptions) as Store, this.retryMs, this.onFallback);
+  }
+}
+
+/** A Redis client that never queues: while Redis is unreachable, commands fail at once (and the store falls back). */
+function rateLimitRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, connectTimeout: 2000, lazyConnect: true });
+  let lastLogged = 0;
+  redis.on('error', (err: Error) => {
+    // ioredis emits one error per reconnect attempt: log at most one a minute
+    if (Date.now() - lastLogged > 60_000) { lastLogged = Date.now(); logger.warn({ err: err.message }, 'rate limits: Redis unreachable; counting per process until it is back'); }
+  });
+  return redis;
+}
+
+/** Connects, waiting at most `ms`: a Redis that is down at start leaves the limits per process until it is back. */
+async function connectWithin(redis: Redis, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    redis.connect().catch(() => { /* reported by the error handler; ioredis keeps reconnecting */ }),
+    new Promise((resolve) => { timer = setTimeout(resolve, ms); }),
+  ]);
+  clearTimeout(timer);
+}
+
+const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+
+/**
+ * Rate limits on every route registered after this call (@fastify/rate-limit, onRequest, after any app-level
+ * onRequest hook such as the one that resolves `req.principal`), keyed by class and subject (rateLimitKey):
+ * - 429 application/problem+json naming the budget, with `Retry-After` (seconds) and the IETF draft
+ *   `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` headers on every answer;
+ * - shared through Redis when `redisUrl` is set (FallbackStore: per process while Redis is down), else
+ *   in-process;
+ * - the app's in-process calls (internalCallHeaders) are not counted.
+ * - credentials refused anywhere (401 outside /api/v1/auth/*) spend the address's sign-in budget too, and an
+ *   address that has spent it is refused (429) before its credentials are checked (guardSignInBudget).
+ * Counted in gridpulse_rate_limited_total{class} and gridpulse_rate_limit_fallbacks_total; the first refusal of
+ * a subject in each window is logged (warn) with the request id.
+ */
+export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings, logger: Logger): Promise<void> {
+  const limited = app.metrics.counter('gridpulse_rate_limited_total', 'requests refused with 429 by rate limits, by budget (read, write, auth)', ['class']);
+  const fallbacks = app.metrics.counter('gridpulse_rate_limit_fallbacks_total', 'times the rate limits fell back to per-process counting because Redis failed');
+  const redis = settings.redisUrl ? rateLimitRedis(settings.redisUrl, logger) : undefined;
+  if (redis) await connectWithin(redis, 2000);
+  const local = new LocalStore(false, false, 100_000);
+  const onFallback = (err: Error) => { fallbacks.inc(); logger.warn({ err: err.message }, 'rate limits: Redis failed; counting per process for a while'); };
+  const store = redis
+    ? new FallbackStore(new RedisStore(false, false, redis, settings.namespace ?? 'gp:rl:'), local, settings.redisRetryMs ?? 5000, onFallback)
+    : local;
+  const warned = new LRUCache<string, true>({ max: 10_000, ttl: Math.max(settings.read.windowMs, settings.write.windowMs, settings.auth.windowMs) });
+  const specOf = (key: string): RateLimitSpec => settings[classOfKey(key)];
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    enableDraftSpec: true,
+    store: class { constructor() { return store; } } as unknown as new () => FastifyRateLimitStore,
+    keyGenerator: rateLimitKey,
+    max: (_req, key) => specOf(key).max,
+    timeWindow: (_req, key) => specOf(key).windowMs,
+    allowList: (req) => isInternalCall(req),
+    onExceeded: (req, key) => {
+      limited.inc({ class: classOfKey(key) });
+      if (!warned.has(key)) { warned.set(key, true, { ttl: specOf(key).windowMs }); req.log.warn({ rateLimit: key }, 'rate limit exceeded'); }
+    },
+    errorResponseBuilder: (req, ctx) => {
+      const key = rateLimitKey(req);
+      const limitClass = classOfKey(key);
+      const who = key.slice(limitClass.length + 1).split(':')[0] === 'ip' ? 'this address' : `this ${key.split(':')[1]}`;
+      const after = Math.max(1, Math.ceil(ctx.ttl / 1000));
+      return new HttpProblem(429, `too many ${limitClass} requests: at most ${ctx.max} per ${seconds(specOf(key).windowMs)} from ${who}; retry in ${after} s`);
+    },
+  });
+  guardSignInBudget(app, store, settings.auth, limited);
+  if (redis) app.addHook('onClose', async () => { redis.disconnect(); });
+}
+
+const promised = (fn: (cb: StoreCallback) => void) => new Promise<StoreResult>((resolve, reject) => fn((err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res))));
+
+/**
+ * Guessing credentials is not only calling /api/v1/auth/*: a bad bearer token or API key on any route is a
+ * guess too (and each refusal writes an audit record). Every 401 outside the sign-in paths spends the
+ * address's sign-in budget (`auth:ip:<addr>`, the one those paths spend), and a request that presents
+ * credentials from an address with no budget left is answered 429 before they are checked (this hook runs
+ * before the access hook). Anonymous reads from that address go on.
+ */
+function guardSignInBudget(app: FastifyInstance, store: Store, spec: RateLimitSpec, limited: { inc(labels: { class: LimitClass }): void }): void {
+  const keyOf = (req: FastifyRequest) => `auth:${rateLimitSubject(req, 'auth')}`;
+  const exempt = (req: FastifyRequest) => limitClassOf(req.method, req.url) === 'auth' || isInternalCall(req);
+  app.addHook('onRequest', async (req, reply) => {
+    if (exempt(req) || (req.headers.authorization === undefined && sessionCookieOf(req.headers.cookie) === undefined)) return;
+    const { current, ttl } = await promised((cb) => store.read(keyOf(req), cb, spec.windowMs, spec.max)).catch(() => ({ current: 0, ttl: 0 }));
+    if (current < spec.max) return;
+    limited.inc({ class: 'auth' });
+    const after = Math.max(1, Math.ceil(ttl / 1000));
+    return sendProblem(reply.header('retry-after', after).header('ratelimit-limit', spec.max).header('ratelimit-remaining', 0).header('ratelimit-reset', after),
+      { status: 429, detail: `too many refused credentials from this address: at most ${spec.max} per ${seconds(spec.windowMs)}; retry in ${after} s`, field: 'authorization' });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode !== 401 || exempt(req)) return;
+    await promised((cb) => store.incr(keyOf(req), cb, spec.windowMs, spec.max)).catch((err: unknown) => { req.log.warn({ err }, 'rate limits: a refused credential was not counted'); });
+  });
+}
