@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Db } from '../platform/db.ts';
 import { getBa } from '../grid/ba-repository.ts';
 import type { EiaClient } from './eia-client.ts';
@@ -71,6 +72,7 @@ export async function processBackfills(deps: { db: Db; logger: Logger; client?: 
   const { db } = deps;
   const out = { done: 0, failed: 0 };
   for (let i = 0; i < limit && !deps.signal?.aborted; i++) {
+    await yieldToEventLoop(); // a simulated fill does no I/O on PGlite: let Ctrl-C and requests through between jobs
     const job = await claimBackfill(db);
     if (!job) break;
     const logger = deps.logger.child({ backfillJob: job.id });

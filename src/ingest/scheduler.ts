@@ -16,6 +16,7 @@ import { finishRun, markAbandonedRuns, startRun, type RunTotals } from './run-le
 import { staleBas } from './pipeline-freshness.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
 import { intendedStart } from './intended-span.ts';
+import type { EiaRoute } from './eia-schema.ts';
 
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
@@ -71,12 +72,19 @@ export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Pro
   // only the BA-routes the simulation gives points to: the others would be planned from the start every hour
   const expected = simulatedRoutes(bas, lastHour);
   const coverage = (await storedCoverage(db, 'simulated', [...expected.keys()])).filter((c) => expected.get(c.ba)!.has(c.route));
-  // the simulated grid is never revised: each BA-route continues from its newest hour (re-writing that one is a no-op)
+  // the simulated grid is never revised: each BA-route continues from its newest hour (re-writing that one is a no-op);
+  // the requests that start at the same hour are one simulation, stored BA by BA with all its routes in one transaction
+  const byStart = new Map<number, Map<string, Set<EiaRoute>>>();
   for (const req of planIncremental(coverage, lastHour, { revisionHours: 0, historyDays, intendedFrom })) {
+    const only = byStart.get(req.from.getTime()) ?? new Map<string, Set<EiaRoute>>();
+    for (const ba of req.bas) for (const route of req.routes) only.set(ba, (only.get(ba) ?? new Set<EiaRoute>()).add(route));
+    byStart.set(req.from.getTime(), only);
+  }
+  for (const [from, only] of byStart) {
     if (signal?.aborted) return;
-    const hours = Math.floor((req.to.getTime() - req.from.getTime()) / HOUR) + 1;
-    const t = await loadSimulatedGrid({ db, logger }, bas, req.from, hours, { only: { bas: req.bas, routes: req.routes }, signal });
-    logger.info({ runId: t.runId, from: req.from, hours, bas: req.bas.length, routes: req.routes, inserted: t.inserted }, 'simulated grid extended');
+    const hours = Math.floor((lastHour.getTime() - from) / HOUR) + 1;
+    const t = await loadSimulatedGrid({ db, logger }, bas, new Date(from), hours, { only, signal });
+    logger.info({ runId: t.runId, from: new Date(from), hours, bas: only.size, inserted: t.inserted }, 'simulated grid extended');
   }
 }
 

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Db } from '../platform/db.ts';
 import { listBas, type BalancingAuthority } from '../grid/ba-repository.ts';
 import { INTERCONNECTIONS } from '../grid/interconnections.ts';
 import { activeHours } from '../grid/active-dates.ts';
 import type { EiaPoint } from './eia-schema.ts';
 import { PointStore, pointSeries } from './store-points.ts';
-import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
+import { finishRun, heartbeat, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { seeded } from '../platform/random.ts';
 import { SIMULATED_SCALE, type BaScale } from './simulated-scale.ts';
@@ -334,8 +335,8 @@ export function simulatedRoutes(bas: readonly BalancingAuthority[], at: Date): M
 }
 
 export interface SimulatedLoadOptions {
-  /** store only these BAs' points of these routes (the grid is still simulated with every BA given, so flows balance) */
-  only?: { bas: readonly string[]; routes: readonly EiaPoint['route'][] } | undefined;
+  /** store only these BAs' points, of the routes given for each (the grid is still simulated with every BA given, so flows balance) */
+  only?: ReadonlyMap<string, ReadonlySet<EiaPoint['route']>> | undefined;
   /** Ctrl-C: stop after the BA being stored (each BA is one transaction); the run is recorded as partial */
   signal?: AbortSignal | undefined;
 }
@@ -347,9 +348,9 @@ export interface SimulatedLoadOptions {
  * Progress is logged per BA (info when the fill is long, as the first one is).
  */
 export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number, opts: SimulatedLoadOptions = {}): Promise<RunTotals & { runId: number }> {
-  const targets = opts.only ? bas.filter((b) => opts.only!.bas.includes(b.code)) : bas;
-  const routes = opts.only ? new Set(opts.only.routes) : undefined;
-  const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: targets.length, ...(routes ? { routes: [...routes] } : {}) });
+  const only = opts.only;
+  const targets = only ? bas.filter((b) => only.has(b.code)) : bas;
+  const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: targets.length });
   const logger = deps.logger.child({ runId });
   const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
@@ -357,14 +358,19 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
   const long = hours * targets.length > 24 * 100;
   let done = 0;
   for (const ba of targets) {
+    // PGlite answers without I/O, so the loop would never give Node a turn: Ctrl-C, log writes and
+    // HTTP requests would all wait for the whole fill. One turn per batch lets them through.
+    await yieldToEventLoop();
     if (opts.signal?.aborted) {
       t.errors.push(`aborted after ${done}/${targets.length} BAs`);
       logger.warn({ done, total: targets.length }, 'simulated fill stopped; the next start completes it');
       break;
     }
+    const routes = only?.get(ba.code);
     const points = routes ? grid.get(ba.code)!.filter((p) => routes.has(p.route)) : grid.get(ba.code)!;
     const r = await store.store(points);
     t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
+    await heartbeat(deps.db, runId, t);
     logger[long ? 'info' : 'debug']({ ba: ba.code, done: ++done, total: targets.length, inserted: r.inserted }, 'simulated grid: BA stored');
   }
   // quality checks after a stop would hold up the Ctrl-C: the next pass checks what it touches
