@@ -136,7 +136,7 @@ for (const t of targets()) {
       const killedRun = await withDb(target, async (db) => {
         const c = await coverage(db);
         assert.ok(c.incomplete.length > 0, `the kill came during the first fill (${c.complete.length} BAs complete)`);
-        assert.ok(c.complete.length >= 10);
+        assert.ok(c.complete.length >= 5, `${c.complete.length} BAs were stored before the kill`);
         const [run] = await db.query<{ id: number; status: string }>(`SELECT id, status FROM ingest_runs WHERE kind = 'simulated' ORDER BY id LIMIT 1`);
         assert.equal(run!.status, 'running', 'the killed fill was left running');
         return run!.id;
