@@ -10,8 +10,13 @@ export type SpanSource = 'eia' | 'simulated';
  * here (planIncremental) and gap detection reaches back to here (findGaps). Concurrent first starts agree:
  * the first insert wins and both read it.
  */
-export async function intendedStart(db: Db, source: SpanSource, lastHour: Date, historyDays: number): Promise<Date> {
-  const proposed = new Date(Math.floor(lastHour.getTime() / HOUR_MS) * HOUR_MS - historyDays * 24 * HOUR_MS);
+export function intendedStart(db: Db, source: SpanSource, lastHour: Date, historyDays: number): Promise<Date> {
+  return recordStart(db, source, new Date(lastHour.getTime() - historyDays * 24 * HOUR_MS));
+}
+
+/** Records `proposed` (floored to its hour) as the intended start of `source` unless one is recorded; returns the recorded one. */
+export async function recordStart(db: Db, source: SpanSource, proposed: Date): Promise<Date> {
+  proposed = new Date(Math.floor(proposed.getTime() / HOUR_MS) * HOUR_MS);
   await db.query('INSERT INTO store_span (source, intended_from) VALUES ($1, $2) ON CONFLICT (source) DO NOTHING', [source, proposed]);
   const [r] = await db.query<{ intended_from: Date | string }>('SELECT intended_from FROM store_span WHERE source = $1', [source]);
   return new Date(r!.intended_from);

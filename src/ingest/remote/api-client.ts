@@ -78,8 +78,9 @@ export class GridPulseApi {
   }
 
   /** The newest stored hour of every active BA's routes (GET /api/v1/data/latest/routes). */
-  async latestRoutes(historyDays?: number): Promise<RouteCoverage[] & { intendedFrom?: Date | undefined }> {
-    const q = historyDays ? `&historyDays=${historyDays}` : '';
+  /** The newest stored hour of every active BA's routes and the store's intended start, proposing `intendedFrom` when the store has none. */
+  async latestRoutes(intendedFrom?: Date): Promise<RouteCoverage[] & { intendedFrom?: Date | undefined }> {
+    const q = intendedFrom ? `&intendedFrom=${encodeURIComponent(intendedFrom.toISOString())}` : '';
     const r = await this.request<{ data: Array<{ ba: string; route: EiaRoute; newest: string | null }>; intendedFrom?: string | null }>('GET', `/api/v1/data/latest/routes?source=eia${q}`);
     const coverage: RouteCoverage[] & { intendedFrom?: Date | undefined } = r.data.map((c) => ({ ba: c.ba, route: c.route, newest: c.newest === null ? null : new Date(c.newest) }));
     // the store's intended start (absent from a server older than it)

@@ -47,7 +47,7 @@ export async function remoteHourlyJob(d: RemoteWorkerDeps, now = new Date()): Pr
   await d.store.loadRegistry();
   const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
   const historyDays = d.historyDays ?? SIMULATED_HISTORY_DAYS;
-  const coverage = await d.api.latestRoutes(historyDays);
+  const coverage = await d.api.latestRoutes(new Date(lastHour.getTime() - historyDays * 24 * HOUR));
   const plan = planIncremental(coverage, lastHour, { revisionHours: REVISION_WINDOW_HOURS, historyDays, intendedFrom: coverage.intendedFrom });
   for (const req of plan) {
     const t = await ingestInto(d.store, { client: d.client, logger: d.logger }, { ...req, kind: 'hourly' });
