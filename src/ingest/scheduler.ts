@@ -72,10 +72,11 @@ export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Pro
   // only the BA-routes the simulation gives points to: the others would be planned from the start every hour
   const expected = simulatedRoutes(bas, lastHour);
   const coverage = (await storedCoverage(db, 'simulated', [...expected.keys()])).filter((c) => expected.get(c.ba)!.has(c.route));
-  // the simulated grid is never revised: each BA-route continues from its newest hour (re-writing that one is a no-op);
+  // the simulated grid is never revised: each BA-route continues from the hour after its newest (revisionHours −1),
+  // so a pass with nothing new writes nothing;
   // the requests that start at the same hour are one simulation, stored BA by BA with all its routes in one transaction
   const byStart = new Map<number, Map<string, Set<EiaRoute>>>();
-  for (const req of planIncremental(coverage, lastHour, { revisionHours: 0, historyDays, intendedFrom })) {
+  for (const req of planIncremental(coverage, lastHour, { revisionHours: -1, historyDays, intendedFrom })) {
     const only = byStart.get(req.from.getTime()) ?? new Map<string, Set<EiaRoute>>();
     for (const ba of req.bas) for (const route of req.routes) only.set(ba, (only.get(ba) ?? new Set<EiaRoute>()).add(route));
     byStart.set(req.from.getTime(), only);
