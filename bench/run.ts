@@ -9,6 +9,7 @@ import { benchEgridImport } from './egrid-import.ts';
 import { benchOffLoop } from './offloop.ts';
 import { benchRateLimit } from './rate-limit.ts';
 import { benchAuth } from './auth.ts';
+import { benchFill } from './fill.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<void>> = {
   offloop: benchOffLoop,
   'rate-limit': benchRateLimit,
   auth: benchAuth,
+  fill: benchFill,
 };
 
 const names = process.argv.slice(2);

@@ -20,6 +20,7 @@ import { RemoteIngestStore } from '../src/ingest/remote/remote-store.ts';
 import { remoteHourlyJob } from '../src/ingest/remote/remote-worker.ts';
 import { remoteWorkerCommand } from '../src/cli/remote-worker-command.ts';
 import { CONFLICT_REASON } from '../src/ingest/store-points.ts';
+import { recordStart } from '../src/ingest/intended-span.ts';
 import { testDatabases, type TestDb } from './support/databases.ts';
 import { FakeEia, regionRows, type FakeRow } from './support/fake-eia-server.ts';
 
@@ -178,6 +179,8 @@ for (const target of testDatabases()) {
       await ingestRange({ db, client: eiaClient(), logger }, { bas: ['CISO'], from: RANGE.from, to: RANGE.to, routes: ['region', 'fuel'] });
       await ingestRange({ db, client: eiaClient(), logger }, { bas: ['CISO'], from: RANGE.from, to: new Date('2025-07-02T11:00Z'), routes: ['interchange'] });
       await db.query(`DELETE FROM observations WHERE series_id = (SELECT id FROM series WHERE key = 'CISO.demand') AND ts BETWEEN '2025-07-01T03:00Z' AND '2025-07-01T05:00Z'`);
+      // the store's first start meant to cover from 07-01 (the worker proposes four weeks back; the recorded start wins)
+      await recordStart(db, 'eia', RANGE.from);
       const w = remote(server.url, token, join(dir, 'c.sqlite'));
       try {
         eia.requests = [];
@@ -188,8 +191,9 @@ for (const target of testDatabases()) {
           .map((u) => u.searchParams.get('start')!).sort();
         // each from its own newest hour minus 48 h (hour-ending labels are one hour later than the hour start)
         assert.equal(starts('fuel', 'CISO')[0], '2025-07-02T00', 'fuel: 07-03 23:00 − 48 h');
-        assert.equal(starts('interchange', 'CISO')[0], '2025-06-30T12', 'interchange: 07-02 11:00 − 48 h, not the fuel mix\'s newest hour');
-        assert.equal(starts('region', 'BANC')[0], '2025-06-06T00', 'nothing stored for BANC: four weeks back from the last hour 07-03 23:00');
+        // interchange: 07-02 11:00 − 48 h, not the fuel mix's newest hour, and never before the store's intended start
+        assert.equal(starts('interchange', 'CISO')[0], '2025-07-01T01', 'interchange: from the intended start (07-02 11:00 − 48 h is before it)');
+        assert.equal(starts('region', 'BANC')[0], '2025-07-01T01', 'nothing stored for BANC: from the store\'s intended start, as CISO');
         assert.equal(s.gaps, 1, 'the demand hole');
         assert.equal(s.backfilled, 1);
         const [hole] = await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM observations o JOIN series s ON s.id = o.series_id WHERE s.key = 'CISO.demand' AND ts BETWEEN '2025-07-01T03:00Z' AND '2025-07-01T05:00Z'`);

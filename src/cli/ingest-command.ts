@@ -13,6 +13,7 @@ import type { EiaRoute } from '../ingest/eia-schema.ts';
 import type { RunTotals } from '../ingest/run-ledger.ts';
 import { isCalendarDate } from '../grid/local-day.ts';
 import { clipToActive } from '../grid/active-dates.ts';
+import { onInterrupt } from '../platform/interrupts.ts';
 
 const routeNames: Record<string, EiaRoute> = { region: 'region', fuel: 'fuel', interchange: 'interchange' };
 
@@ -93,13 +94,13 @@ export async function ingestCommand(opts: { ba?: string; from?: string; to?: str
     const req: IngestRequest = { bas, from, to: new Date(to.getTime() + 86_400_000 - 3_600_000), routes };
     req.resume = await runToResume(db, req, opts.resume);
     if (req.resume) process.stderr.write(`resuming run ${req.resume}: finished day-routes are skipped\n`);
-    // Ctrl-C stops cleanly: the run is recorded as partial and the same command resumes it.
+    // Ctrl-C stops after the page in hand: the run is recorded as partial and the same command resumes it;
+    // a second Ctrl-C exits at once, and the same command still resumes (the dead run is seen by its owner)
     const stop = new AbortController();
-    const onSigint = () => { process.stderr.write('\nstopping after the current page (Ctrl-C again to quit at once)\n'); stop.abort(); process.once('SIGINT', () => process.exit(130)); };
-    process.once('SIGINT', onSigint);
+    const offInterrupt = onInterrupt(() => stop.abort());
     const bar = new SingleBar({ format: 'ingest [{bar}] {value}/{total} day-routes | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic);
     bar.start(1, 0);
-    const t = await ingestRange({ db, client, logger, signal: stop.signal, onProgress: (d, total) => { bar.setTotal(total); bar.update(d); } }, req).finally(() => process.off('SIGINT', onSigint));
+    const t = await ingestRange({ db, client, logger, signal: stop.signal, onProgress: (d, total) => { bar.setTotal(total); bar.update(d); } }, req).finally(offInterrupt);
     bar.stop();
     process.stdout.write(summary(t));
     return t.errors.length ? 1 : 0;

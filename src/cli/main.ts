@@ -8,6 +8,7 @@ import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
+import { onInterrupt } from '../platform/interrupts.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
@@ -31,13 +32,16 @@ function warnIfMetricsOpen(config: Config, logger: Logger): void {
   if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
 }
 
-/** The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once. */
+/**
+ * The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once.
+ * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
+ */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
   const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
   const ready = scheduler.runNow()
-    .then(() => forecasts({ db, logger: logger.child({ job: 'forecasts' }) }))
+    .then(() => (scheduler.signal.aborted ? undefined : forecasts({ db, logger: logger.child({ job: 'forecasts' }) })))
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
   return { stop: () => scheduler.stop(), ready };
 }
@@ -63,9 +67,8 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
-  const stop = async () => { await app.close(); await worker?.stop(); await cache.close(); await db.close(); process.exit(0); };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
+  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
@@ -99,10 +102,8 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     if (server) warnIfMetricsOpen(config, logger);
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
     const worker = startWorker(config, db, logger, cache, metrics);
+    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); process.exit(0); });
     await worker.ready;
-    const stop = async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); process.exit(0); };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
   } catch (err) { fail(err); }
 });
 program.command('migrate').description('apply pending SQL migrations and exit').action(async () => {

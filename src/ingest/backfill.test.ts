@@ -10,7 +10,10 @@ import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
 import { loadSimulatedGrid } from './simulated-grid.ts';
 import { findGaps } from './gaps.ts';
-import { enqueueGaps, MAX_BACKFILL_ATTEMPTS, processBackfills } from './backfill.ts';
+import { claimBackfill, enqueueGaps, MAX_BACKFILL_ATTEMPTS, processBackfills } from './backfill.ts';
+import { thisProcess } from '../platform/process-owner.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 const logger = pino({ level: 'silent' });
 const T0 = Date.parse('2025-09-01T00:00Z');
@@ -87,6 +90,31 @@ for (const target of testDatabases()) {
       assert.equal(eia.requests.length, MAX_BACKFILL_ATTEMPTS, 'every retry asks EIA again (a finished run is not resumed)');
       const [job] = await db.query<{ status: string; attempts: number }>(`SELECT status, attempts FROM backfill_jobs WHERE ts_from = $1`, [at(9)]);
       assert.deepEqual({ ...job }, { status: 'done', attempts: MAX_BACKFILL_ATTEMPTS });
+    });
+  });
+}
+
+for (const target of testDatabases()) {
+  describe(`backfill jobs of a dead process on ${target.name}`, () => {
+    let db: Db;
+    before(async () => { db = await target.open(); await migrate(db); });
+    after(async () => { await db.close(); });
+
+    it('are queued again at once when their owner is gone, and stay with a live or unverifiable owner', async () => {
+      const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      await once(child, 'exit');
+      const me = thisProcess();
+      const gap = (ba: string, h: number) => ({ ba, route: 'region' as const, source: 'simulated' as const, from: at(h), to: at(h + 1), hours: 2 });
+      await enqueueGaps(db, [gap('CISO', 0), gap('PJM', 0), gap('ERCO', 0)], { eia: false });
+      const owners: Record<string, unknown> = { CISO: { ...me, pid: child.pid! }, PJM: { ...me, pid: child.pid!, host: `${me.host}-elsewhere` }, ERCO: me };
+      for (const [ba, owner] of Object.entries(owners)) {
+        await db.query(`UPDATE backfill_jobs SET status = 'running', owner = $2::text::jsonb WHERE ba_code = $1`, [ba, JSON.stringify(owner)]);
+      }
+      const job = await claimBackfill(db);
+      assert.equal(job?.ba, 'CISO', 'the dead process\'s job, claimed again');
+      assert.equal(await claimBackfill(db), undefined, 'the others are still someone\'s');
+      const [row] = await db.query<{ owner: { pid: number } }>(`SELECT owner FROM backfill_jobs WHERE ba_code = 'CISO'`);
+      assert.equal(row!.owner.pid, process.pid);
     });
   });
 }

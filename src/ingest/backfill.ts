@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Db } from '../platform/db.ts';
 import { getBa } from '../grid/ba-repository.ts';
 import type { EiaClient } from './eia-client.ts';
@@ -6,6 +7,7 @@ import type { EiaRoute } from './eia-schema.ts';
 import type { Gap } from './gaps.ts';
 import { ingestRange } from './ingest-range.ts';
 import { fillSimulatedGap } from './simulated-grid.ts';
+import { ownerGone, thisProcess } from '../platform/process-owner.ts';
 
 /** A gap the source still does not fill after this many backfills is left alone (it is reported, not retried forever). */
 export const MAX_BACKFILL_ATTEMPTS = 3;
@@ -34,17 +36,24 @@ export async function enqueueGaps(db: Db, gaps: Gap[], opts: { eia: boolean }): 
   return r!.n;
 }
 
-/** Takes the oldest queued job; concurrent workers never take the same one (SKIP LOCKED). */
+/**
+ * Takes the oldest queued job for this process; concurrent workers never take the same one (SKIP LOCKED).
+ * A job left 'running' by a process that is certainly gone (process-owner.ts) is queued again at once;
+ * one whose owner cannot be checked, after STALE_MINUTES without an update.
+ */
 export async function claimBackfill(db: Db): Promise<BackfillJob | undefined> {
+  const owned = await db.query<{ id: number; owner: unknown }>(`SELECT id, owner FROM backfill_jobs WHERE status = 'running' AND owner IS NOT NULL`);
+  const orphans = owned.filter((j) => ownerGone(j.owner)).map((j) => j.id);
+  if (orphans.length) await db.query(`UPDATE backfill_jobs SET status = 'queued', owner = NULL, updated_at = now() WHERE status = 'running' AND id = ANY ($1::integer[])`, [orphans]);
   await db.query(
     `UPDATE backfill_jobs j SET status = 'queued', updated_at = now()
      WHERE j.status = 'running' AND j.updated_at < now() - make_interval(mins => $1)
        AND NOT EXISTS (SELECT 1 FROM ingest_runs r WHERE r.id = j.run_id AND r.status = 'running' AND r.heartbeat_at > now() - make_interval(mins => $1))`,
     [STALE_MINUTES]);
   const [j] = await db.query<{ id: number; ba_code: string; route: EiaRoute; source: 'eia' | 'simulated'; ts_from: Date | string; ts_to: Date | string; attempts: number; run_id: number | null }>(
-    `UPDATE backfill_jobs SET status = 'running', attempts = attempts + 1, updated_at = now()
+    `UPDATE backfill_jobs SET status = 'running', attempts = attempts + 1, updated_at = now(), owner = $1::text::jsonb
      WHERE id = (SELECT id FROM backfill_jobs WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-     RETURNING id, ba_code, route, source, ts_from, ts_to, attempts, run_id`);
+     RETURNING id, ba_code, route, source, ts_from, ts_to, attempts, run_id`, [JSON.stringify(thisProcess())]);
   if (!j) return undefined;
   return { id: j.id, ba: j.ba_code, route: j.route, source: j.source, from: new Date(j.ts_from), to: new Date(j.ts_to), attempts: j.attempts, runId: j.run_id };
 }
@@ -56,12 +65,14 @@ async function finishJob(db: Db, id: number, status: 'done' | 'failed', runId: n
 /**
  * Works through queued jobs (at most `limit`): EIA gaps are fetched again for their BA, route and
  * hours (resuming the job's earlier run when a worker died mid-job); simulated gaps are filled
- * from the simulated grid. One failing job is recorded and the next one runs.
+ * from the simulated grid. One failing job is recorded and the next one runs. Stops between jobs once
+ * `signal` aborts (Ctrl-C), and an EIA job stops between its pages.
  */
-export async function processBackfills(deps: { db: Db; logger: Logger; client?: EiaClient | undefined }, limit = 50): Promise<{ done: number; failed: number }> {
+export async function processBackfills(deps: { db: Db; logger: Logger; client?: EiaClient | undefined; signal?: AbortSignal | undefined }, limit = 50): Promise<{ done: number; failed: number }> {
   const { db } = deps;
   const out = { done: 0, failed: 0 };
-  for (let i = 0; i < limit; i++) {
+  for (let i = 0; i < limit && !deps.signal?.aborted; i++) {
+    await yieldToEventLoop(); // a simulated fill does no I/O on PGlite: let Ctrl-C and requests through between jobs
     const job = await claimBackfill(db);
     if (!job) break;
     const logger = deps.logger.child({ backfillJob: job.id });
@@ -80,7 +91,7 @@ export async function processBackfills(deps: { db: Db; logger: Logger; client?: 
   return out;
 }
 
-async function runJob(deps: { db: Db; logger: Logger; client?: EiaClient | undefined }, job: BackfillJob): Promise<{ runId: number; inserted: number; errors: string[] }> {
+async function runJob(deps: { db: Db; logger: Logger; client?: EiaClient | undefined; signal?: AbortSignal | undefined }, job: BackfillJob): Promise<{ runId: number; inserted: number; errors: string[] }> {
   if (job.source === 'simulated') {
     const ba = await getBa(deps.db, job.ba);
     if (!ba) throw new Error(`unknown BA ${job.ba}`);
@@ -88,7 +99,7 @@ async function runJob(deps: { db: Db; logger: Logger; client?: EiaClient | undef
   }
   if (!deps.client) throw new Error('EIA gap but no EIA_API_KEY configured');
   return ingestRange({
-    db: deps.db, client: deps.client, logger: deps.logger,
+    db: deps.db, client: deps.client, logger: deps.logger, ...(deps.signal ? { signal: deps.signal } : {}),
     onRunStarted: (runId) => deps.db.query('UPDATE backfill_jobs SET run_id = $2, updated_at = now() WHERE id = $1', [job.id, runId]).then(() => undefined),
   }, { bas: [job.ba], from: job.from, to: job.to, routes: [job.route], kind: 'backfill', resume: job.runId ?? undefined });
 }

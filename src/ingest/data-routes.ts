@@ -10,6 +10,7 @@ import { SERIES_REF_MESSAGE, SERIES_REF_PATTERN, seriesMatches } from '../grid/s
 import { type DataCaller, finishWorkerRun, ingestWorkerBatch, openWorkerRun, runFinishBody, runOpenBody } from './data-runs.ts';
 import { EIA_ROUTES, storedCoverage } from './incremental-plan.ts';
 import { findGaps } from './gaps.ts';
+import { recordStart, recordedStart } from './intended-span.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { isoInstant } from '../platform/instant.ts';
 
@@ -127,14 +128,22 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
         summary: 'The newest stored hour of every active BA\'s EIA routes (what an incremental fetch should start from)',
         description: `${auth} One entry per active BA and route (region: demand, net generation, total interchange; fuel; interchange: BA-to-BA), `
           + 'with the newest stored hour (start, ISO UTC) of its series of `source` (default eia), the day-ahead forecast left out (it reaches past now); '
-          + '`newest` is null when nothing is stored. The off-site worker plans each hourly pass from this, BA by BA and route by route.',
-        querystring: z.object({ source: z.enum(['eia', 'simulated', 'external']).default('eia') }),
-        response: { 200: z.object({ data: z.array(z.object({ ba: z.string(), route: z.enum(EIA_ROUTES as ['region', 'fuel', 'interchange']), newest: z.string().nullable() })) }) },
+          + '`newest` is null when nothing is stored. The off-site worker plans each hourly pass from this, BA by BA and route by route. '
+          + '`intendedFrom` is the first hour (start, ISO UTC) the store is meant to hold for the source, recorded by the first start that filled it, '
+          + 'or null: a BA-route with nothing stored is read from there. A worker sends the start its first fill would cover as `intendedFrom`; '
+          + 'a store that has none records it (the first one wins), one that has one answers it unchanged.',
+        querystring: z.object({
+          source: z.enum(['eia', 'simulated', 'external']).default('eia'),
+          intendedFrom: isoInstant.transform((s) => new Date(s)).optional(),
+        }),
+        response: { 200: z.object({ data: z.array(z.object({ ba: z.string(), route: z.enum(EIA_ROUTES as ['region', 'fuel', 'interchange']), newest: z.string().nullable() })), intendedFrom: z.string().nullable() }) },
       },
     }, async (req) => {
       const bas = (await listBas(db)).map((b) => b.code);
       const coverage = await storedCoverage(db, req.query.source, bas);
-      return { data: coverage.map((c) => ({ ...c, newest: c.newest?.toISOString() ?? null })) };
+      const { source, intendedFrom } = req.query;
+      const spanned = source === 'external' ? undefined : intendedFrom ? await recordStart(db, source, intendedFrom) : await recordedStart(db, source);
+      return { data: coverage.map((c) => ({ ...c, newest: c.newest?.toISOString() ?? null })), intendedFrom: spanned?.toISOString() ?? null };
     });
 
     r.get('/api/v1/data/gaps', {

@@ -77,7 +77,7 @@ export async function openWorkerRun(db: Db, body: z.infer<typeof runOpenBody>, k
   if (found) return { runId: found.id, id: body.id, created: false };
   const { bas, from, to, routes } = body.params;
   const runId = await startRun(db, `${body.kind} (worker ${key.name ?? key.id})`, 'eia',
-    { bas, from: from.toISOString(), to: to.toISOString(), routes, apiKey: key.id, workerRun: body.id });
+    { bas, from: from.toISOString(), to: to.toISOString(), routes, apiKey: key.id, workerRun: body.id }, null);
   logger.info({ runId, workerRun: body.id, kind: body.kind }, 'worker run opened');
   return { runId, id: body.id, created: true };
 }

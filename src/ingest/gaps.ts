@@ -15,8 +15,11 @@ export interface Gap { ba: string; route: EiaRoute; source: 'eia' | 'simulated';
  * stored hour (within [since, until]) that have no row, found with generate_series against the
  * stored ts, then merged per BA, route and source into runs of consecutive hours. A stored null
  * (EIA reported nothing: quality missing) is not a gap; hours before a series' first row are not
- * either (a new fuel type starts when it starts). Hours outside the BA's EIA-930 reporting dates
- * (before it began, after its retirement day) are never gaps.
+ * either (a new fuel type starts when it starts). But a BA's route as a whole is meant to cover the
+ * store's intended span (store_span, recorded at the first start: intended-span.ts): the hours from
+ * there to the route's first stored hour are a gap, so a first fill that a crash cut short is completed
+ * (within [since, until] too). Hours outside the BA's EIA-930 reporting dates (before it began, after
+ * its retirement day) are never gaps.
  */
 export async function findGaps(db: Db, opts: { since?: Date | undefined; until?: Date | undefined; bas?: string[] | undefined } = {}): Promise<Gap[]> {
   const rows = await db.query<{ ba: string; route: EiaRoute; source: 'eia' | 'simulated'; from: Date | string; to: Date | string; hours: number }>(
@@ -37,9 +40,21 @@ export async function findGaps(db: Db, opts: { since?: Date | undefined; until?:
        SELECT ba_code, source, route, ts,
               ts - row_number() OVER (PARTITION BY ba_code, source, route ORDER BY ts) * interval '1 hour' AS grp
        FROM missing
+     ), heads AS (
+       SELECT s.ba_code, s.source, ${ROUTE_OF_TYPE} AS route,
+              greatest(sp.intended_from, coalesce($1::timestamptz, sp.intended_from)) AS lo,
+              least(min(f.ts) - interval '1 hour', coalesce($2::timestamptz, min(f.ts))) AS hi
+       FROM series s JOIN store_span sp ON sp.source = s.source
+       CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id ORDER BY ts LIMIT 1) f
+       WHERE s.active AND s.source IN ('eia', 'simulated') AND ($3::text[] IS NULL OR s.ba_code = ANY ($3))
+       GROUP BY s.ba_code, s.source, 3, sp.intended_from
      )
-     SELECT ba_code AS ba, route, source, min(ts) AS "from", max(ts) AS "to", count(*)::integer AS hours
-     FROM islands GROUP BY ba_code, source, route, grp ORDER BY 1, 2, 4`,
+     SELECT * FROM (
+       SELECT ba_code AS ba, route, source, min(ts) AS "from", max(ts) AS "to", count(*)::integer AS hours
+       FROM islands GROUP BY ba_code, source, route, grp
+       UNION ALL
+       SELECT ba_code, route, source, lo, hi, (extract(epoch FROM hi - lo) / 3600)::integer + 1 FROM heads WHERE lo <= hi
+     ) g ORDER BY 1, 2, 4`,
     [opts.since ?? null, opts.until ?? null, opts.bas ?? null]);
   const registry = new Map((await getBas(db, [...new Set(rows.map((r) => r.ba))])).map((b) => [b.code, b]));
   return rows.flatMap((r) => {

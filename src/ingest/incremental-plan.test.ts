@@ -33,6 +33,21 @@ describe('the hourly plan, per BA and route', () => {
     ]);
   });
 
+  it('starts a BA and route with nothing stored at the store\'s intended start when that is later than four weeks back', () => {
+    const lastHour = at('2025-07-03T23:00Z');
+    const intendedFrom = at('2025-07-01T05:00Z'); // the first start, two and a half days ago, meant to cover from here
+    const coverage: RouteCoverage[] = [
+      { ba: 'CISO', route: 'region', newest: at('2025-07-03T23:00Z') },
+      { ba: 'PACW', route: 'region', newest: null }, // a crash during the first fill left it empty
+      { ba: 'BANC', route: 'region', newest: at('2025-07-01T06:00Z') }, // minus 48 h is before the intended start
+    ];
+    const plan = planIncremental(coverage, lastHour, { ...opts, intendedFrom }).map((r) => `${r.bas.join(',')} ${r.from.toISOString()}`);
+    assert.deepEqual(plan, ['BANC,PACW 2025-07-01T05:00:00.000Z', 'CISO 2025-07-01T23:00:00.000Z']);
+    // an intended start older than four weeks is not reached back to every hour
+    const old = planIncremental([{ ba: 'PACW', route: 'region', newest: null }], lastHour, { ...opts, intendedFrom: at('2025-01-01T00:00Z') });
+    assert.equal(old[0]!.from.toISOString(), '2025-06-05T23:00:00.000Z');
+  });
+
   it('covers every BA and route exactly once, from its own start', () => {
     const bas = ['AAA', 'BBB', 'CCC', 'DDD'];
     const lastHour = at('2025-07-03T23:00Z').getTime();

@@ -27,12 +27,15 @@ export async function storedCoverage(db: Db, source: string, bas: string[]): Pro
 /**
  * The hourly pass, decided per BA and route from what is stored: each (BA, route) is read from
  * its own newest stored hour minus the revision window (EIA revises recent hours, and BA-to-BA
- * interchange lands a day or two after the fuel mix), or `historyDays` back when nothing is
- * stored, through `lastHour`. Pairs that start at the same hour are grouped into as few requests
- * as possible (same start and same BAs → one request for several routes).
+ * interchange lands a day or two after the fuel mix), through `lastHour`. One with nothing stored is
+ * read from the store's intended start (`intendedFrom`, intended-span.ts: what the first fill meant to
+ * cover, so a BA that a crash left empty gets the same span as the others), but never more than
+ * `historyDays` back (a BA that never reports a route, such as a Canadian BA's demand, would otherwise
+ * be asked for a longer span every hour). Pairs that start at the same hour are grouped into as few
+ * requests as possible (same start and same BAs → one request for several routes).
  */
-export function planIncremental(coverage: RouteCoverage[], lastHour: Date, opts: { revisionHours: number; historyDays: number }): Array<Omit<IngestRequest, 'kind'>> {
-  const fallback = lastHour.getTime() - opts.historyDays * 24 * HOUR;
+export function planIncremental(coverage: RouteCoverage[], lastHour: Date, opts: { revisionHours: number; historyDays: number; intendedFrom?: Date | undefined }): Array<Omit<IngestRequest, 'kind'>> {
+  const fallback = Math.max(lastHour.getTime() - opts.historyDays * 24 * HOUR, opts.intendedFrom?.getTime() ?? -Infinity);
   const byStartRoute = new Map<string, { from: number; route: EiaRoute; bas: string[] }>();
   for (const c of coverage) {
     const from = c.newest ? Math.max(fallback, c.newest.getTime() - opts.revisionHours * HOUR) : fallback;

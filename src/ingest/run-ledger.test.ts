@@ -1,6 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { thisProcess } from '../platform/process-owner.ts';
 import { testDatabases } from '../../test/support/databases.ts';
 import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
@@ -11,6 +14,26 @@ for (const target of testDatabases()) {
     let db: Db;
     before(async () => { db = await target.open(); await migrate(db); });
     after(async () => { await db.close(); });
+
+    it('closes a run whose process is gone at once, and waits for the heartbeat of one it cannot check', async () => {
+      const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      await once(child, 'exit');
+      const me = thisProcess();
+      const dead = await startRun(db, 'cli', 'eia', { dead: true }, { ...me, pid: child.pid! });
+      const remote = await startRun(db, 'cli', 'eia', { remote: true }, { ...me, pid: child.pid!, host: `${me.host}-elsewhere` });
+      const live = await startRun(db, 'cli', 'eia', { live: true });
+      const worker = await startRun(db, 'hourly (worker pi)', 'eia', {}, null);
+      assert.equal(await markAbandonedRuns(db, 15), 1);
+      const rows = await db.query<{ id: number; status: string; errors: string[] }>('SELECT id, status, errors FROM ingest_runs WHERE id = ANY ($1::integer[])', [[dead, remote, live, worker]]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      assert.equal(byId.get(dead)!.status, 'failed');
+      assert.equal(byId.get(dead)!.errors.at(-1), `interrupted: its process ${child.pid} on ${me.host} is gone`);
+      assert.equal(await findResumable(db, 'cli', { dead: true }), dead, 'resumable at once');
+      for (const id of [remote, live, worker]) assert.equal(byId.get(id)!.status, 'running');
+      await db.query(`UPDATE ingest_runs SET started_at = now() - interval '1 hour' WHERE id = ANY ($1::integer[])`, [[remote, worker]]);
+      assert.equal(await markAbandonedRuns(db, 15), 2, 'the others once their heartbeat is stale');
+      await db.query(`UPDATE ingest_runs SET status = 'succeeded' WHERE id = $1`, [live]);
+    });
 
     it('stores params and errors as JSON objects and arrays (not JSON text in a string), so SQL can read inside them', async () => {
       const params = { bas: ['CISO'], from: '2025-07-01T00:00:00.000Z', apiKey: 'abc' };

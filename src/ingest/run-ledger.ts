@@ -1,4 +1,5 @@
 import type { Db } from '../platform/db.ts';
+import { ownerGone, thisProcess, type ProcessOwner } from '../platform/process-owner.ts';
 import { addReason, type StoreCounts } from './store-points.ts';
 
 // JSON goes into the jsonb columns as text cast to jsonb: handed to a jsonb parameter as is, the
@@ -25,8 +26,13 @@ export function tally(t: RunTotals, c: StoreCounts): void {
   for (const [reason, n] of Object.entries(c.reasons)) addReason(t.reasons, reason, n);
 }
 
-export async function startRun(db: Db, kind: string, source: string, params: unknown): Promise<number> {
-  const [r] = await db.query<{ id: number }>('INSERT INTO ingest_runs (kind, source, params) VALUES ($1, $2, $3::text::jsonb) RETURNING id', [kind, source, JSON.stringify(params)]);
+/**
+ * Records a run as 'running', owned by `owner` (this process by default; null for a run opened on behalf of an
+ * off-site worker, whose process cannot be checked from here), so that its death is seen at once (markAbandonedRuns).
+ */
+export async function startRun(db: Db, kind: string, source: string, params: unknown, owner: ProcessOwner | null = thisProcess()): Promise<number> {
+  const [r] = await db.query<{ id: number }>('INSERT INTO ingest_runs (kind, source, params, owner) VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb) RETURNING id',
+    [kind, source, JSON.stringify(params), owner ? JSON.stringify(owner) : null]);
   return r!.id;
 }
 
@@ -76,18 +82,24 @@ export async function finishedChunks(db: Db, runId: number): Promise<Set<string>
 }
 
 /**
- * Runs still 'running' whose heartbeat stopped (the process died) become 'partial' or 'failed'
- * with an 'interrupted' error, so the ledger tells the truth and they can be resumed.
+ * Runs still 'running' whose process is gone become 'partial' or 'failed' with an 'interrupted' error, so the
+ * ledger tells the truth and they can be resumed: at once when their owner (process-owner.ts) is certainly
+ * dead (killed, crashed, the host rebooted), else once their heartbeat is `staleMinutes` old (an owner on
+ * another host, or none recorded). Returns how many were closed.
  */
 export async function markAbandonedRuns(db: Db, staleMinutes = 15): Promise<number> {
+  const owned = await db.query<{ id: number; owner: unknown }>(`SELECT id, owner FROM ingest_runs WHERE status = 'running' AND owner IS NOT NULL`);
+  const dead = owned.filter((r) => ownerGone(r.owner)).map((r) => r.id);
   const [r] = await db.query<{ n: number }>(
     `WITH gone AS (
        UPDATE ingest_runs SET finished_at = now(),
          status = CASE WHEN rows_inserted + rows_updated > 0 THEN 'partial' ELSE 'failed' END,
-         errors = errors || jsonb_build_array('interrupted: no heartbeat since ' || coalesce(heartbeat_at, started_at)::text)
-       WHERE status = 'running' AND coalesce(heartbeat_at, started_at) < now() - make_interval(mins => $1)
+         errors = errors || jsonb_build_array(CASE WHEN id = ANY ($2::integer[])
+           THEN 'interrupted: its process ' || (owner->>'pid') || ' on ' || (owner->>'host') || ' is gone'
+           ELSE 'interrupted: no heartbeat since ' || coalesce(heartbeat_at, started_at)::text END)
+       WHERE status = 'running' AND (id = ANY ($2::integer[]) OR coalesce(heartbeat_at, started_at) < now() - make_interval(mins => $1))
        RETURNING 1)
-     SELECT count(*)::integer AS n FROM gone`, [staleMinutes]);
+     SELECT count(*)::integer AS n FROM gone`, [staleMinutes, dead]);
   return r!.n;
 }
 

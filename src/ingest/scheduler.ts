@@ -6,7 +6,7 @@ import { JOB_BUCKETS, type Metrics } from '../platform/metrics.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { EiaClient } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
-import { loadSimulatedGrid } from './simulated-grid.ts';
+import { loadSimulatedGrid, simulatedRoutes } from './simulated-grid.ts';
 import { findGaps } from './gaps.ts';
 import { planIncremental, storedCoverage } from './incremental-plan.ts';
 import { enqueueGaps, processBackfills } from './backfill.ts';
@@ -15,10 +15,12 @@ import { pruneRawPages } from './raw-pages.ts';
 import { finishRun, markAbandonedRuns, startRun, type RunTotals } from './run-ledger.ts';
 import { staleBas } from './pipeline-freshness.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
+import { intendedStart } from './intended-span.ts';
+import type { EiaRoute } from './eia-schema.ts';
 
 /** EIA revises recent hours: every incremental run re-reads this far back. */
 export const REVISION_WINDOW_HOURS = 48;
-/** History a first run fills: the forecasts need two usable weeks after their one-week lag, so four weeks. */
+/** History a first run fills by default (HISTORY_DAYS): the forecasts need two usable weeks after their one-week lag, so four weeks. */
 export const SIMULATED_HISTORY_DAYS = 28;
 
 /**
@@ -43,33 +45,55 @@ export async function runOnce(db: Db, lockKey: number, fn: () => Promise<void>):
   return true;
 }
 
-/** One incremental pass: EIA from each BA's newest hour minus the revision window, or the simulated grid up to now. */
+/**
+ * One incremental pass, planned per BA and route from what is stored (planIncremental), never from one
+ * newest hour of the whole store: with a key, EIA from each BA-route's newest hour minus the revision window;
+ * without, the simulated grid from each BA-route's newest hour. A BA-route with nothing stored starts at the
+ * store's intended start, which the first pass records (intended-span.ts), so a first fill cut short by a
+ * crash is completed by the next pass. Stops between batches when `deps.signal` aborts (Ctrl-C).
+ */
 export async function incrementalIngest(deps: WorkerDeps, now = new Date()): Promise<void> {
-  const { db, logger } = deps;
+  const { db, logger, signal } = deps;
   const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
+  const historyDays = deps.config.HISTORY_DAYS ?? SIMULATED_HISTORY_DAYS;
   const bas = await listBas(db);
   const client = eiaClient(deps);
   if (client) {
+    const intendedFrom = await intendedStart(db, 'eia', lastHour, historyDays);
     // per BA and route from what is stored, never from one global newest hour (the off-site worker plans the same way)
     const coverage = await storedCoverage(db, 'eia', bas.map((b) => b.code));
-    for (const req of planIncremental(coverage, lastHour, { revisionHours: REVISION_WINDOW_HOURS, historyDays: SIMULATED_HISTORY_DAYS })) {
-      await ingestRange({ db, client, logger }, { ...req, kind: 'hourly' });
+    for (const req of planIncremental(coverage, lastHour, { revisionHours: REVISION_WINDOW_HOURS, historyDays, intendedFrom })) {
+      if (signal?.aborted) return;
+      await ingestRange({ db, client, logger, ...(signal ? { signal } : {}) }, { ...req, kind: 'hourly' });
     }
     return;
   }
-  // the newest OBSERVED hour: the day-ahead forecast reaches past now, and counting it would cut
-  // the revision window short by its lead (late generation and interchange would never be re-read)
-  const [newest] = await db.query<{ ts: Date | string | null }>(
-    `SELECT max(ts) AS ts FROM latest_observations WHERE source = 'simulated' AND type <> 'forecast'`);
-  const fallback = lastHour.getTime() - SIMULATED_HISTORY_DAYS * 24 * HOUR;
-  const from = newest?.ts ? new Date(newest.ts).getTime() + HOUR : fallback;
-  const hours = Math.floor((lastHour.getTime() - from) / HOUR) + 1;
-  if (hours <= 0) return;
-  const t = await loadSimulatedGrid({ db, logger }, bas, new Date(from), hours);
-  logger.info({ runId: t.runId, hours, inserted: t.inserted }, 'simulated grid extended');
+  const intendedFrom = await intendedStart(db, 'simulated', lastHour, historyDays);
+  // only the BA-routes the simulation gives points to: the others would be planned from the start every hour
+  const expected = simulatedRoutes(bas, lastHour);
+  const coverage = (await storedCoverage(db, 'simulated', [...expected.keys()])).filter((c) => expected.get(c.ba)!.has(c.route));
+  // the simulated grid is never revised: each BA-route continues from the hour after its newest (revisionHours −1),
+  // so a pass with nothing new writes nothing;
+  // the requests that start at the same hour are one simulation, stored BA by BA with all its routes in one transaction
+  const byStart = new Map<number, Map<string, Set<EiaRoute>>>();
+  for (const req of planIncremental(coverage, lastHour, { revisionHours: -1, historyDays, intendedFrom })) {
+    const only = byStart.get(req.from.getTime()) ?? new Map<string, Set<EiaRoute>>();
+    for (const ba of req.bas) for (const route of req.routes) only.set(ba, (only.get(ba) ?? new Set<EiaRoute>()).add(route));
+    byStart.set(req.from.getTime(), only);
+  }
+  for (const [from, only] of byStart) {
+    if (signal?.aborted) return;
+    const hours = Math.floor((lastHour.getTime() - from) / HOUR) + 1;
+    const t = await loadSimulatedGrid({ db, logger }, bas, new Date(from), hours, { only, signal });
+    logger.info({ runId: t.runId, from: new Date(from), hours, bas: only.size, inserted: t.inserted }, 'simulated grid extended');
+  }
 }
 
-export interface WorkerDeps { db: Db; logger: Logger; config: Config; metrics?: Metrics }
+export interface WorkerDeps {
+  db: Db; logger: Logger; config: Config; metrics?: Metrics;
+  /** aborted on Ctrl-C or stop: jobs finish the batch in hand and return */
+  signal?: AbortSignal | undefined;
+}
 
 /** After an incremental run, gaps are looked for over this recent window (the daily job scans the whole store). */
 const RECENT_GAP_DAYS = 7;
@@ -85,14 +109,20 @@ export async function backfillGaps(deps: WorkerDeps, since: Date | undefined, li
   const gaps = await findGaps(deps.db, { since });
   const client = eiaClient(deps);
   const queued = await enqueueGaps(deps.db, gaps, { eia: client !== undefined });
-  const worked = await processBackfills({ db: deps.db, logger: deps.logger, client }, limit);
+  const worked = await processBackfills({ db: deps.db, logger: deps.logger, client, signal: deps.signal }, limit);
   if (gaps.length || worked.done || worked.failed) deps.logger.info({ gaps: gaps.length, queued, ...worked }, 'gap backfill');
   return { gaps: gaps.length, queued, ...worked };
 }
 
-/** The hourly job: the incremental pass, then backfill of gaps in the last week. */
+/**
+ * The hourly job: closes the runs of processes that are gone (a killed earlier start: at once, by their
+ * owner), the incremental pass, then backfill of gaps in the last week (reaching back to the intended start).
+ */
 export async function hourlyJob(deps: WorkerDeps, now = new Date()): Promise<void> {
+  const abandoned = await markAbandonedRuns(deps.db);
+  if (abandoned) deps.logger.warn({ abandoned }, 'closed runs whose process is gone; the plan below completes them');
   await incrementalIngest(deps, now);
+  if (deps.signal?.aborted) return;
   await backfillGaps(deps, new Date(now.getTime() - RECENT_GAP_DAYS * 24 * HOUR));
 }
 
@@ -146,23 +176,28 @@ export interface ScheduledJob { name: string; lock: number; cron: string; run: (
  * default 01:00) and the `extra` jobs, each run once across processes; a failing run is logged
  * and the next one retries.
  */
-export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void> } {
+export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void>; signal: AbortSignal } {
   const running = new Set<Promise<void>>();
+  // stop() aborts it: a running job finishes its batch and returns, and no new run starts
+  const stopping = new AbortController();
   const runs = deps.metrics?.counter('gridpulse_job_runs_total', 'scheduled job runs by job and outcome (ok, failed, skipped: another process held the lock)', ['job', 'outcome']);
   const durations = deps.metrics?.histogram('gridpulse_job_duration_seconds', 'scheduled job run duration by job and outcome', ['job', 'outcome'], JOB_BUCKETS);
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
     const once = async () => {
+      if (stopping.signal.aborted) return;
       const started = performance.now();
       let outcome = 'ok';
       try {
-        if (!await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger }); })) outcome = 'skipped';
+        if (!await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger, signal: stopping.signal }); })) outcome = 'skipped';
       } catch (err) {
         outcome = 'failed';
         logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
       } finally {
+        const ms = Math.round(performance.now() - started);
         runs?.inc({ job, outcome });
-        durations?.observe({ job, outcome }, (performance.now() - started) / 1000);
+        durations?.observe({ job, outcome }, ms / 1000);
+        if (outcome !== 'failed') logger.info({ outcome, ms, stopped: stopping.signal.aborted }, 'job finished');
       }
     };
     return () => {
@@ -178,8 +213,9 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
     new Cron(crons.daily ?? deps.config.DAILY_CRON, { protect: true }, daily),
     ...extra.map((j) => new Cron(j.cron, { protect: true }, guarded(j.name, j.lock, j.run))),
   ];
-  /** Stops the schedule and waits (up to drainMs) for running jobs, so the database is not closed under them. */
+  /** Stops the schedule, tells running jobs to stop after their batch, and waits (up to drainMs) for them, so the database is not closed under them. */
   const stop = async (drainMs = 30_000) => {
+    stopping.abort();
     for (const j of jobs) j.stop();
     if (running.size === 0) return;
     deps.logger.info({ jobs: running.size }, 'waiting for running jobs before stopping');
@@ -188,5 +224,5 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
     await Promise.race([Promise.allSettled([...running]), timeout]);
     clearTimeout(timer);
   };
-  return { stop, runNow: hourly, runDaily: daily };
+  return { stop, runNow: hourly, runDaily: daily, signal: stopping.signal };
 }

@@ -321,34 +321,75 @@ export function simulateReportingGrid(bas: readonly BalancingAuthority[], from: 
   return out;
 }
 
+/**
+ * The BA-routes the simulated grid gives points to at `at`: every BA with a row in SIMULATED_SCALE that reports
+ * then gets region and fuel, and interchange when it has a simulated partner (Canadian and Mexican BAs get
+ * nothing). The hourly pass plans only these, so a BA-route that never gets points is not asked for every hour.
+ */
+export function simulatedRoutes(bas: readonly BalancingAuthority[], at: Date): Map<string, Set<EiaPoint['route']>> {
+  const out = new Map<string, Set<EiaPoint['route']>>();
+  for (const [code, points] of simulateReportingGrid(bas, at, 1)) {
+    if (points.length) out.set(code, new Set(points.map((p) => p.route)));
+  }
+  return out;
+}
+
+export interface SimulatedLoadOptions {
+  /** store only these BAs' points, of the routes given for each (the grid is still simulated with every BA given, so flows balance) */
+  only?: ReadonlyMap<string, ReadonlySet<EiaPoint['route']>> | undefined;
+  /** Ctrl-C: stop after the BA being stored (each BA is one transaction); the run is recorded as partial */
+  signal?: AbortSignal | undefined;
+}
+
 /** simulateReportingGrid on a worker thread (platform/off-loop.ts). */
 const simulateReportingGridOffLoop = offLoop(import.meta.url, 'simulateReportingGrid', simulateReportingGrid);
 
 /** Hours simulated per trip to a worker thread: a day of every BA is about 26,000 points, which the main thread receives (structured clone) in a few milliseconds. */
 export const FILL_CHUNK_HOURS = 24;
 /**
- * BAs whose points go to the store in one batch: about 3,000 rows for a day, so PGlite serves requests in between. Measured on
- * 2 cores at load 21 (a week of every BA): event-loop delay p99 165 ms, max 387 ms; with a week of 4 BAs per batch the loop stalled up to 3.5 s.
+ * BAs whose points go to the store in one batch (one transaction): about 3,000 rows for a day, so PGlite serves requests in
+ * between. Measured on 2 cores at load 21 (a week of every BA): event-loop delay p99 165 ms, max 387 ms; with a week of 4 BAs
+ * per batch the loop stalled up to 3.5 s.
  */
 const STORE_BAS = 8;
 
+export interface SimulatedLoadOptions {
+  /** store only these BAs' points, of the routes given for each (the grid is still simulated with every BA given, so flows balance) */
+  only?: ReadonlyMap<string, ReadonlySet<EiaPoint['route']>> | undefined;
+  /** Ctrl-C: stop after the batch being stored (each batch is one transaction); the run is recorded as partial */
+  signal?: AbortSignal | undefined;
+}
+
 /**
- * Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours, a day at a
- * time: each day is simulated on a worker thread (the simulation of any sub-range equals that of a longer run)
- * and stored in batches of a few BAs, so the first fill of four weeks never holds the event loop that serves
- * the site. The run's heartbeat carries the running totals, and each day is logged with the run id.
+ * Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours, a day at a time: each
+ * day is simulated on a worker thread (the simulation of any sub-range equals that of a longer run) and stored in
+ * transactions of a few BAs, so the first fill never holds the event loop that serves the site. A crash leaves every
+ * BA-route stored through some hour with nothing missing before it, and the next pass (planned per BA and route from what
+ * is stored, incremental-plan.ts) completes exactly the rest. The run's heartbeat carries the running totals; each day is
+ * logged with the run id.
  */
-export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number): Promise<RunTotals & { runId: number }> {
-  const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: bas.length });
+export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number, opts: SimulatedLoadOptions = {}): Promise<RunTotals & { runId: number }> {
+  const only = opts.only;
+  const targets = only ? bas.filter((b) => only.has(b.code)) : bas;
+  const runId = await startRun(deps.db, 'simulated', 'simulated', { from: from.toISOString(), hours, bas: targets.length });
   const logger = deps.logger.child({ runId });
   const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
-  for (let start = 0; start < hours; start += FILL_CHUNK_HOURS) {
+  fill: for (let start = 0; start < hours; start += FILL_CHUNK_HOURS) {
     const n = Math.min(FILL_CHUNK_HOURS, hours - start);
     const chunkFrom = new Date(from.getTime() + start * 3_600_000);
     const grid = await simulateReportingGridOffLoop(bas, chunkFrom, n);
-    for (let b = 0; b < bas.length; b += STORE_BAS) {
-      const points = bas.slice(b, b + STORE_BAS).flatMap((ba) => grid.get(ba.code) ?? []);
+    for (let b = 0; b < targets.length; b += STORE_BAS) {
+      if (opts.signal?.aborted) {
+        t.errors.push(`aborted after ${start} of ${hours} hours`);
+        logger.warn({ hoursDone: start, hours }, 'simulated fill stopped; the next start completes it');
+        break fill;
+      }
+      const points = targets.slice(b, b + STORE_BAS).flatMap((ba) => {
+        const routes = only?.get(ba.code);
+        const all = grid.get(ba.code) ?? [];
+        return routes ? all.filter((p) => routes.has(p.route)) : all;
+      });
       const r = await store.store(points);
       t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
     }
@@ -357,7 +398,8 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
       logger.info({ hoursDone: start + n, hours, inserted: t.inserted }, 'simulated grid: filling');
     }
   }
-  await checkTouched({ db: deps.db, logger }, t, { bas: bas.map((b) => b.code), from, to: new Date(from.getTime() + (hours - 1) * 3_600_000), runId });
+  // quality checks after a stop would hold up the Ctrl-C: the next pass checks what it touches
+  if (!opts.signal?.aborted) await checkTouched({ db: deps.db, logger }, t, { bas: targets.map((b) => b.code), from, to: new Date(from.getTime() + (hours - 1) * 3_600_000), runId });
   await finishRun(deps.db, runId, t);
   return { ...t, runId };
 }

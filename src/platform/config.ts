@@ -32,6 +32,7 @@ const schema = z.object({
   INGEST_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "15 * * * *"').default('15 * * * *'),
   FORECAST_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "40 * * * *"').default('40 * * * *'),
   DAILY_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "0 1 * * *"').default('0 1 * * *'),
+  HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(28).describe('days of history the first fill covers (the store\'s intended span starts this far before its first start)'),
   RAW_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),

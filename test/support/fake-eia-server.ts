@@ -22,6 +22,8 @@ export class FakeEia {
   always: Fault = 'ok';
   requests: URL[] = [];
   apiKeysSeen: string[] = [];
+  /** every answer waits this long (a slow EIA, so that a test can stop a client in the middle of a run) */
+  delayMs = 0;
   private server: Server | undefined;
 
   async start(): Promise<string> {
@@ -59,8 +61,11 @@ export class FakeEia {
         request: { command: url.pathname, params: {} }, apiVersion: '2.1.8', ExcelAddInVersion: '2.1.0',
         ...(total > offset + page.length && page.length === 5000 ? { warnings: [{ warning: 'incomplete return', description: 'capped' }] } : {}),
       });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(fault === 'truncated' ? body.slice(0, Math.floor(body.length / 2)) : body);
+      const send = () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(fault === 'truncated' ? body.slice(0, Math.floor(body.length / 2)) : body);
+      };
+      if (this.delayMs > 0) setTimeout(send, this.delayMs); else send();
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v2`;

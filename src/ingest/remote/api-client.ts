@@ -78,9 +78,14 @@ export class GridPulseApi {
   }
 
   /** The newest stored hour of every active BA's routes (GET /api/v1/data/latest/routes). */
-  async latestRoutes(): Promise<RouteCoverage[]> {
-    const r = await this.request<{ data: Array<{ ba: string; route: EiaRoute; newest: string | null }> }>('GET', '/api/v1/data/latest/routes?source=eia');
-    return r.data.map((c) => ({ ba: c.ba, route: c.route, newest: c.newest === null ? null : new Date(c.newest) }));
+  /** The newest stored hour of every active BA's routes and the store's intended start, proposing `intendedFrom` when the store has none. */
+  async latestRoutes(intendedFrom?: Date): Promise<RouteCoverage[] & { intendedFrom?: Date | undefined }> {
+    const q = intendedFrom ? `&intendedFrom=${encodeURIComponent(intendedFrom.toISOString())}` : '';
+    const r = await this.request<{ data: Array<{ ba: string; route: EiaRoute; newest: string | null }>; intendedFrom?: string | null }>('GET', `/api/v1/data/latest/routes?source=eia${q}`);
+    const coverage: RouteCoverage[] & { intendedFrom?: Date | undefined } = r.data.map((c) => ({ ba: c.ba, route: c.route, newest: c.newest === null ? null : new Date(c.newest) }));
+    // the store's intended start (absent from a server older than it)
+    coverage.intendedFrom = r.intendedFrom ? new Date(r.intendedFrom) : undefined;
+    return coverage;
   }
 
   /** The BA registry, retired BAs included (GET /api/v1/bas?includeRetired=true): reporting zones and dates. */

@@ -8,7 +8,11 @@ import { REVISION_WINDOW_HOURS, SIMULATED_HISTORY_DAYS } from '../scheduler.ts';
 import type { GridPulseApi } from './api-client.ts';
 import type { RemoteIngestStore } from './remote-store.ts';
 
-export interface RemoteWorkerDeps { api: GridPulseApi; store: RemoteIngestStore; client: EiaClient; logger: Logger }
+export interface RemoteWorkerDeps {
+  api: GridPulseApi; store: RemoteIngestStore; client: EiaClient; logger: Logger;
+  /** HISTORY_DAYS: what a first fill covers (the server records the store's intended start from it once) */
+  historyDays?: number | undefined;
+}
 
 /** As the local worker: gaps are looked for over the last week after each hourly pass, and at most this many are fetched per pass. */
 const RECENT_GAP_DAYS = 7;
@@ -33,7 +37,7 @@ async function backfillRemoteGaps(d: RemoteWorkerDeps, since: Date | undefined, 
 
 /**
  * The off-site worker's hourly job: delivers what is spooled, plans the pass per BA and route
- * from what GridPulse has stored (the same plan as the local worker), fetches it from EIA into
+ * from what GridPulse has stored and the store's intended start (the same plan as the local worker), fetches it from EIA into
  * the spool, then backfills the gaps of the last week and delivers. Throws (the job fails, the
  * next one retries) when GridPulse cannot be reached to plan; what was fetched stays spooled.
  */
@@ -42,7 +46,9 @@ export async function remoteHourlyJob(d: RemoteWorkerDeps, now = new Date()): Pr
   await d.store.flush();
   await d.store.loadRegistry();
   const lastHour = new Date(Math.floor(now.getTime() / HOUR) * HOUR - HOUR);
-  const plan = planIncremental(await d.api.latestRoutes(), lastHour, { revisionHours: REVISION_WINDOW_HOURS, historyDays: SIMULATED_HISTORY_DAYS });
+  const historyDays = d.historyDays ?? SIMULATED_HISTORY_DAYS;
+  const coverage = await d.api.latestRoutes(new Date(lastHour.getTime() - historyDays * 24 * HOUR));
+  const plan = planIncremental(coverage, lastHour, { revisionHours: REVISION_WINDOW_HOURS, historyDays, intendedFrom: coverage.intendedFrom });
   for (const req of plan) {
     const t = await ingestInto(d.store, { client: d.client, logger: d.logger }, { ...req, kind: 'hourly' });
     s.runs++; s.fetched += t.fetched; s.errors += t.errors.length;
