@@ -13,8 +13,15 @@ import { sdkRoutes } from './analytics/clean-window/sdk-routes.ts';
 import { dailyRoutes } from './analytics/daily/daily-routes.ts';
 import { locateRoutes } from './locate/routes.ts';
 import { webRoutes } from './web/server.ts';
+import { viewRoutes } from './views/view-routes.ts';
+import { alertRoutes } from './alerts/alert-routes.ts';
+import type { TargetPolicy } from './alerts/webhook-target.ts';
 
-export interface AppDeps { db: Db; logger: Logger; cache: Cache }
+export interface AppDeps {
+  db: Db; logger: Logger; cache: Cache;
+  /** which webhook targets alerts may name (default: public addresses only) */
+  webhookPolicy?: TargetPolicy;
+}
 
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -38,6 +45,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await sdkRoutes(app, deps);
   await dailyRoutes(app, deps);
   locateRoutes(app, deps.db);
+  viewRoutes(app, deps.db);
+  alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
   await webRoutes(app, deps);
   return app;
 }

@@ -17,6 +17,8 @@ import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
+import { startAlertWorker } from '../alerts/alert-worker.ts';
+import type { TargetPolicy } from '../alerts/webhook-target.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -29,7 +31,12 @@ function warnIfMetricsOpen(config: Config, logger: Logger): void {
   if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
 }
 
-/** The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once. */
+const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === '1' });
+
+/**
+ * The worker's jobs: ingestion (hourly, daily), the forecasts, and alerts (evaluated on change events, delivered
+ * from the outbox); the first ingest and forecast run at once.
+ */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
   const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
@@ -37,7 +44,9 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
   const ready = scheduler.runNow()
     .then(() => forecasts({ db, logger: logger.child({ job: 'forecasts' }) }))
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
-  return { stop: () => scheduler.stop(), ready };
+  const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
+  alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
@@ -46,7 +55,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
-  const app = await buildApp({ db, logger, cache });
+  const app = await buildApp({ db, logger, cache, webhookPolicy: webhookPolicy(config) });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   app.metrics.protect(config.METRICS_TOKEN);

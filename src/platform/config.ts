@@ -16,6 +16,7 @@ const schema = z.object({
   METRICS_TOKEN: z.string().regex(/^\S{16,}$/, 'at least 16 characters, no spaces').optional(),
   GRIDPULSE_API_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://gridpulse.lan:3000' }).optional().describe('`gridpulse worker --remote`: the GridPulse server the off-site worker writes to'),
   GRIDPULSE_API_KEY: z.string().regex(/^gp_[0-9a-f]{12}_\S+$/, 'a worker key as printed by `gridpulse keys create --role worker` (gp_…)').optional(),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0').describe('1: alert webhooks may target loopback and private addresses (an administrator\'s allowance, e.g. for a receiver on the LAN)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
