@@ -96,7 +96,7 @@ export async function deliverDue(deps: { db: Db; logger: Pick<Logger, 'info' | '
     const result = await postWebhook(d.webhook_url, d.payload, d.secret, id, options);
     const attempt = d.attempts + 1;
     const ok = result.error === null;
-    const after = new Date();
+    const after = new Date(Math.max(Date.now(), now.getTime())); // retries count from the pass's clock (tests move it forward)
     await db.transaction(async (tx) => {
       await tx.query('INSERT INTO alert_delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)',
         [id, attempt, after, result.statusCode, result.error, result.durationMs]);
