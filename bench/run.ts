@@ -4,6 +4,7 @@ import { benchSize } from './size.ts';
 import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
 import { benchIntensityYear } from './intensity-year.ts';
+import { benchAlerts } from './alerts.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -13,6 +14,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: benchIngest,
   http: benchHttp,
   intensity: benchIntensityYear,
+  alerts: benchAlerts,
 };
 
 const names = process.argv.slice(2);

@@ -62,11 +62,16 @@ export async function evaluateAlerts(deps: EvaluationDeps, opts: { bas?: readonl
       : `SELECT id, name, rule FROM alerts WHERE status = 'active' ORDER BY id`,
     opts.bas ? [[...opts.bas], TIME_DRIVEN] : []);
   const counts = { evaluated: 0, fired: 0, repeats: 0, cooldown: 0 };
+  // many users watch the same condition: a pass judges each distinct rule once
+  const judged = new Map<string, Promise<Firing | undefined>>();
   for (const row of rows) {
     try {
       const rule = alertRule.parse(typeof row.rule === 'string' ? JSON.parse(row.rule) : row.rule);
       counts.evaluated++;
-      const firing = await evaluateRule(deps.db, rule, now);
+      const key = JSON.stringify(rule);
+      let judging = judged.get(key);
+      if (!judging) judged.set(key, (judging = evaluateRule(deps.db, rule, now)));
+      const firing = await judging;
       if (!firing) continue;
       const outcome = await recordFiring(deps.db, { id: row.id, name: row.name, rule }, firing, now);
       if (outcome === 'fired') {
