@@ -1,10 +1,9 @@
--- Saved views and alerts of signed-in users (issue 12). owner_id is the user's id; 0025 ties it to
--- users(id) once the users table exists. Secrets are stored as given only where they must be used
+-- Saved views and alerts of signed-in users (issue 12), each owned by a user (deleted with them). Secrets are stored as given only where they must be used
 -- again: the webhook signing secret signs every delivery (it is shown to the user once, at creation).
 
 CREATE TABLE saved_views (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  owner_id    text NOT NULL,
+  owner_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 120),
   page        text NOT NULL CHECK (page IN ('compare', 'ba')),
   bas         text[] NOT NULL CHECK (cardinality(bas) BETWEEN 1 AND 12),
@@ -18,7 +17,7 @@ CREATE INDEX saved_views_owner ON saved_views (owner_id, created_at);
 
 CREATE TABLE alerts (
   id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  owner_id      text NOT NULL,
+  owner_id      uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
   name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 120),
   rule          jsonb NOT NULL,           -- one of the rule kinds of src/alerts/alert-rules.ts
   ba_code       text NOT NULL,            -- the rule's BA (indexed: evaluation looks rules up by the BAs that changed)

@@ -16,9 +16,12 @@ import { webRoutes } from './web/server.ts';
 import { viewRoutes } from './views/view-routes.ts';
 import { alertRoutes } from './alerts/alert-routes.ts';
 import type { TargetPolicy } from './alerts/webhook-target.ts';
+import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
+import { registerAccessHook } from './auth/access-hook.ts';
+import { authRoutes } from './auth/auth-routes.ts';
 
 export interface AppDeps {
-  db: Db; logger: Logger; cache: Cache;
+  db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
   /** which webhook targets alerts may name (default: public addresses only) */
   webhookPolicy?: TargetPolicy;
 }
@@ -26,8 +29,10 @@ export interface AppDeps {
 /** Composition root of the web role. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await createHttp(deps.logger);
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  const auth = createAuth(deps.db, deps.cache, deps.auth);
+  registerAccessHook(app, auth);
+  app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
     try {
       const pending = await pendingMigrations(deps.db);
       if (pending.length) return reply.code(503).send({ status: 'migrations pending', pending });
@@ -36,6 +41,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply.code(503).send({ status: 'database unreachable' });
     }
   });
+  authRoutes(app, auth);
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);

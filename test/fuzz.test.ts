@@ -71,7 +71,7 @@ for (const target of testDatabases()) {
       ({ db, app } = await openTestApp(target));
       const end = Math.floor(Date.now() / HOUR) * HOUR;
       await loadSimulatedGrid({ db, logger: pino({ level: 'silent' }) }, [(await getBa(db, 'CISO'))!], new Date(end - 48 * HOUR), 48);
-      auth = `Bearer ${(await createApiKey(db, { role: 'worker', name: 'fuzz' })).token}`;
+      auth = `Bearer ${(await createApiKey(db, { kind: 'worker', name: 'fuzz' })).token}`;
       const doc = (await app.inject('/api/v1/openapi.json')).json<{ paths: Record<string, { get?: Operation }> }>();
       operations = Object.entries(doc.paths).flatMap(([path, ops]) => (ops.get ? [[path, ops.get] as [string, Operation]] : []));
     });

@@ -70,7 +70,7 @@ for (const target of testDatabases()) {
       ({ db, app } = await openTestApp(target));
       const end = Math.floor(Date.now() / HOUR) * HOUR;
       await loadSimulatedGrid({ db, logger: pino({ level: 'silent' }) }, [(await getBa(db, 'CISO'))!], new Date(end - 24 * HOUR), 24);
-      token = (await createApiKey(db, { role: 'worker', name: 'http-test' })).token;
+      token = (await createApiKey(db, { kind: 'worker', name: 'http-test' })).token;
       await app.listen({ port: 0, host: '127.0.0.1' });
       const addr = app.server.address();
       port = typeof addr === 'object' && addr ? addr.port : 0;

@@ -24,12 +24,12 @@ for (const target of testDatabases()) {
 
     before(async () => {
       ({ db, app } = await openTestApp(target));
-      token = (await createApiKey(db, { role: 'worker', name: 'pi-garage' })).token;
+      token = (await createApiKey(db, { kind: 'worker', name: 'pi-garage' })).token;
     });
     after(async () => { await app.close(); await db.close(); });
 
     it('stores only a hash of a key, lists keys without secrets, and refuses missing, malformed, unknown and revoked keys with 401', async () => {
-      const { key, token: other } = await createApiKey(db, { role: 'worker' });
+      const { key, token: other } = await createApiKey(db, { kind: 'worker' });
       assert.match(other, /^gp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
       const stored = await db.query<{ secret_hash: string }>('SELECT secret_hash FROM api_keys WHERE id = $1', [key.id]);
       assert.equal(stored[0]!.secret_hash.length, 64);

@@ -105,7 +105,7 @@ for (const target of testDatabases()) {
     it('fills the server\'s store through the data API alone, row for row as a direct ingest, with the same checks, and the run is the key\'s on the pipeline', async () => {
       const db = await openDb(target);
       const server = await serve(db);
-      const { key, token } = await createApiKey(db, { role: 'worker', name: 'pi-garage' });
+      const { key, token } = await createApiKey(db, { kind: 'worker', name: 'pi-garage' });
       const w = remote(server.url, token, join(dir, 'a.sqlite'));
       try {
         const t = await ingestInto(w.store, { client: eiaClient(), logger }, { ...RANGE, kind: 'cli' });
@@ -133,7 +133,7 @@ for (const target of testDatabases()) {
     it('loses nothing when the server goes away mid-run: the spool on disk drains in order after the server (and the worker) restart', async () => {
       const db = await openDb(target);
       let server = await serve(db);
-      const { token } = await createApiKey(db, { role: 'worker', name: 'pi-garage' });
+      const { token } = await createApiKey(db, { kind: 'worker', name: 'pi-garage' });
       const file = join(dir, 'b.sqlite');
       // GridPulse goes away once it has taken the run's open and its first three batches
       let gone: () => void;
@@ -173,7 +173,7 @@ for (const target of testDatabases()) {
     it('plans the hourly pass per BA and route from what the server has stored, and backfills the gaps it reports', async () => {
       const db = await openDb(target);
       const server = await serve(db);
-      const { token } = await createApiKey(db, { role: 'worker' });
+      const { token } = await createApiKey(db, { kind: 'worker' });
       // stored: CISO's fuel mix through 07-03 23:00, but its BA-to-BA interchange only through 07-02 11:00, and a hole in CISO demand older than the 48 h the pass re-reads
       await ingestRange({ db, client: eiaClient(), logger }, { bas: ['CISO'], from: RANGE.from, to: RANGE.to, routes: ['region', 'fuel'] });
       await ingestRange({ db, client: eiaClient(), logger }, { bas: ['CISO'], from: RANGE.from, to: new Date('2025-07-02T11:00Z'), routes: ['interchange'] });
@@ -205,7 +205,7 @@ for (const target of testDatabases()) {
     it('refuses a bad key clearly, keeps what was fetched on disk, and writes nothing', async () => {
       const db = await openDb(target);
       const server = await serve(db);
-      const { key, token } = await createApiKey(db, { role: 'worker' });
+      const { key, token } = await createApiKey(db, { kind: 'worker' });
       await revokeApiKey(db, key.id);
       const w = remote(server.url, token, join(dir, 'd.sqlite'));
       try {
@@ -230,8 +230,8 @@ for (const target of testDatabases()) {
     it('answers bad run requests with problem+json naming the field, and a run belongs to its key', async () => {
       const db = await openDb(target);
       const server = await serve(db);
-      const { token } = await createApiKey(db, { role: 'worker', name: 'a' });
-      const { token: other } = await createApiKey(db, { role: 'worker', name: 'b' });
+      const { token } = await createApiKey(db, { kind: 'worker', name: 'a' });
+      const { token: other } = await createApiKey(db, { kind: 'worker', name: 'b' });
       const call = (method: 'POST' | 'GET', url: string, payload: unknown, t = token) => server.app.inject({ method, url, headers: { authorization: `Bearer ${t}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
       try {
         const id = '6f1c1e1a-0000-4000-8000-000000000001';
@@ -282,7 +282,7 @@ for (const target of testDatabases()) {
     it('asks EIA only for the hours each BA reports, from the server\'s registry, as a local ingest does', async () => {
       const db = await openDb(target);
       const server = await serve(db);
-      const { token } = await createApiKey(db, { role: 'worker' });
+      const { token } = await createApiKey(db, { kind: 'worker' });
       // BANC begins reporting on 07-02 (BA-local, Pacific): 07-02T07:00Z, hour-ending label 07-02T08
       await db.query(`UPDATE balancing_authorities SET reporting_since = '2025-07-02' WHERE code = 'BANC'`);
       const w = remote(server.url, token, join(dir, 'g.sqlite'));
@@ -306,7 +306,7 @@ for (const target of testDatabases()) {
     it('counts a worker run\'s batches under the one duplicate rule, and its close arrives even with a newline in an error', async () => {
       const db = await openDb(target);
       const server = await serve(db);
-      const { token } = await createApiKey(db, { role: 'worker' });
+      const { token } = await createApiKey(db, { kind: 'worker' });
       const w = remote(server.url, token, join(dir, 'f.sqlite'));
       try {
         const run = await w.store.openRun('cli', { bas: ['CISO'], from: '2025-07-01T00:00:00.000Z', to: '2025-07-01T23:00:00.000Z', routes: ['region'] });

@@ -36,7 +36,7 @@ for (const target of testDatabases()) {
     const get = (url: string) => app.inject({ url, headers: { authorization: `Bearer ${token}` } });
     before(async () => {
       ({ db, app } = await openTestApp(target));
-      token = (await createApiKey(db, { role: 'worker', name: 'series-ref' })).token;
+      token = (await createApiKey(db, { kind: 'worker', name: 'series-ref' })).token;
       eiaId = await ensureSeries(db, { baCode: 'CISO', type: 'demand', subtype: '', source: 'eia' });
       externalId = await ensureSeries(db, { baCode: 'CISO', type: 'co2', subtype: '', units: 'tCO2', source: 'external' });
       await upsertObservations(db, [0, 1, 2].map((h) => ({ seriesId: eiaId, ts: new Date(Date.UTC(2025, 6, 1, h)), value: 100 + h, quality: 'good' as const })));

@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import { ownerOf } from '../accounts/owner.ts';
+import { ownedChange, ownerAccess, ownerOf } from '../accounts/owner.ts';
+import type { FastifyRequest } from 'fastify';
 import { alertRule, alertRuleOut } from './alert-rules.ts';
 import { createAlert, deleteAlert, getAlert, listAlerts, listDeliveries, updateAlert } from './alert-repository.ts';
 import { checkWebhookUrl, type TargetPolicy } from './webhook-target.ts';
@@ -47,22 +48,29 @@ export function alertRoutes(app: FastifyInstance, db: Db, policy: TargetPolicy):
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['alerts'];
   const target = async (url: string) => (await checkWebhookUrl(url, policy)).toString();
-  r.get('/api/v1/me/alerts', { schema: { tags, summary: 'Your alerts', description: `${owned} ${rules}`, response: { 200: z.object({ data: z.array(alert) }) } } },
+  const read = { access: ownerAccess('alerts:read') };
+  const write = { access: ownerAccess('alerts:write') };
+  const change = <T,>(req: FastifyRequest, action: string, fn: (tx: Db) => Promise<T | undefined>, id?: (t: T) => string) =>
+    ownedChange(db, req, { action, objectType: 'alert', notFound }, fn, id);
+  r.get('/api/v1/me/alerts', { config: read, schema: { tags, summary: 'Your alerts', description: `${owned} ${rules}`, response: { 200: z.object({ data: z.array(alert) }) } } },
     async (req) => ({ data: await listAlerts(db, ownerOf(req)) }));
   r.post('/api/v1/me/alerts', {
+    config: write,
     schema: {
       tags, summary: 'Create an alert (the answer shows its signing secret, once)', description: `${owned} ${rules}`, body: alertBody,
       response: { 201: alert.extend({ secret: z.string().describe('HMAC-SHA256 key of the deliveries\' signature: shown only in this answer') }), 400: problem },
     },
   }, async (req, reply) => {
     const owner = ownerOf(req);
-    const created = await createAlert(db, owner, { ...req.body, webhookUrl: await target(req.body.webhookUrl) });
+    const webhookUrl = await target(req.body.webhookUrl);
+    const created = await change(req, 'alerts.create', (tx) => createAlert(tx, owner, { ...req.body, webhookUrl }), (a) => a.id);
     const { ownerId: _o, ...out } = created;
     return reply.code(201).send(out);
   });
-  r.get('/api/v1/me/alerts/:id', { schema: { tags, summary: 'One of your alerts', description: owned, params: idParams, response: { 200: alert, 404: problem } } },
+  r.get('/api/v1/me/alerts/:id', { config: read, schema: { tags, summary: 'One of your alerts', description: owned, params: idParams, response: { 200: alert, 404: problem } } },
     async (req) => { const a = await getAlert(db, ownerOf(req), req.params.id); if (!a) throw notFound(); return a; });
   r.put('/api/v1/me/alerts/:id', {
+    config: write,
     schema: {
       tags, summary: 'Replace an alert\'s settings; status active re-enables a disabled alert, paused stops it', description: owned, params: idParams,
       body: alertBody.extend({ status: z.enum(['active', 'paused']).default('active') }), response: { 200: alert, 400: problem, 404: problem },
@@ -70,13 +78,13 @@ export function alertRoutes(app: FastifyInstance, db: Db, policy: TargetPolicy):
   }, async (req) => {
     const owner = ownerOf(req);
     if (!(await getAlert(db, owner, req.params.id))) throw notFound(); // 404 before judging the URL: no probing of other users' ids
-    const a = await updateAlert(db, owner, req.params.id, { ...req.body, webhookUrl: await target(req.body.webhookUrl) });
-    if (!a) throw notFound();
-    return a;
+    const webhookUrl = await target(req.body.webhookUrl);
+    return change(req, 'alerts.update', (tx) => updateAlert(tx, owner, req.params.id, { ...req.body, webhookUrl }));
   });
-  r.delete('/api/v1/me/alerts/:id', { schema: { tags, summary: 'Delete an alert and its delivery log', description: owned, params: idParams } },
-    async (req, reply) => { if (!(await deleteAlert(db, ownerOf(req), req.params.id))) throw notFound(); return reply.code(204).send(); });
+  r.delete('/api/v1/me/alerts/:id', { config: write, schema: { tags, summary: 'Delete an alert and its delivery log', description: owned, params: idParams } },
+    async (req, reply) => { await change(req, 'alerts.delete', (tx) => deleteAlert(tx, ownerOf(req), req.params.id)); return reply.code(204).send(); });
   r.get('/api/v1/me/alerts/:id/deliveries', {
+    config: read,
     schema: { tags, summary: 'The alert\'s delivery log: newest 50 deliveries with every try and its HTTP status', description: owned, params: idParams, response: { 200: z.object({ data: z.array(delivery) }), 404: problem } },
   }, async (req) => { const d = await listDeliveries(db, ownerOf(req), req.params.id); if (!d) throw notFound(); return { data: d }; });
 }

@@ -11,6 +11,7 @@ import { migrate } from '../platform/migrate.ts';
 import { openDb, type Db } from '../platform/db.ts';
 import { PointStore } from '../ingest/store-points.ts';
 import { HOUR_MS } from '../grid/time.ts';
+import { insertUser } from '../auth/users.ts';
 import { createAlert, getAlert, listDeliveries, updateAlert, deleteAlert, listAlerts } from './alert-repository.ts';
 import { evaluateAlerts } from './alert-evaluator.ts';
 import { alertRule } from './alert-rules.ts';
@@ -51,15 +52,23 @@ async function seedDemand(db: Db, hours: number[], excess: (h: number) => number
 
 const rule = (r: unknown) => alertRule.parse(r);
 
+let serial = 0;
+/** A user to own alerts (the id is what the repository needs; no password). */
+const newUser = async (db: Db) => (await insertUser(db, { email: `alerts-${process.pid}-${++serial}@example.org`, role: 'analyst', passwordHash: null })).id;
+
 for (const target of testDatabases()) {
   describe(`alerts on ${target.name}`, () => {
     let db: Db;
     let hook: Awaited<ReturnType<typeof receiver>>;
-    before(async () => { db = await target.open(); await migrate(db); hook = await receiver(); });
+    const u: Record<string, string> = {};
+    before(async () => {
+      db = await target.open(); await migrate(db); hook = await receiver();
+      for (const name of ['u1', 'u2', 'u3', 'u4', 'alice', 'mallory']) u[name] = await newUser(db);
+    });
     after(async () => { await hook.close(); await db.close(); });
 
     it('fires once per occurrence: a spell of demand above the forecast fires once however many hours it lasts', async () => {
-      const a = await createAlert(db, 'u1', { name: 'ERCO over forecast', rule: rule({ kind: 'demand_above_forecast', ba: 'erco', percent: 5 }), webhookUrl: hook.url, cooldownMinutes: 0 });
+      const a = await createAlert(db, u.u1!, { name: 'ERCO over forecast', rule: rule({ kind: 'demand_above_forecast', ba: 'erco', percent: 5 }), webhookUrl: hook.url, cooldownMinutes: 0 });
       assert.equal(a.rule.ba, 'ERCO');
       await seedDemand(db, [0, 1, 2, 3], (h) => (h >= 2 ? 8 : 1));
       const first = await evaluateAlerts({ db, logger }, { bas: ['ERCO'], now: at(4) });
@@ -71,13 +80,13 @@ for (const target of testDatabases()) {
       assert.equal((await evaluateAlerts({ db, logger }, { bas: ['ERCO'], now: at(6) })).fired, 0);
       await seedDemand(db, [6], () => 20); // a new spell: a new occurrence
       assert.equal((await evaluateAlerts({ db, logger }, { bas: ['ERCO'], now: at(7) })).fired, 1);
-      const log = await listDeliveries(db, 'u1', a.id);
+      const log = await listDeliveries(db, u.u1!, a.id);
       assert.deepEqual(log!.map((d) => d.occurrence), [`demand_above_forecast:${at(6).toISOString()}`, `demand_above_forecast:${at(2).toISOString()}`]);
-      await deleteAlert(db, 'u1', a.id);
+      await deleteAlert(db, u.u1!, a.id);
     });
 
     it('holds a new occurrence back during the cool-down, and fires it once the cool-down has passed', async () => {
-      const a = await createAlert(db, 'u1', { name: 'late', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 2 }), webhookUrl: hook.url, cooldownMinutes: 180 });
+      const a = await createAlert(db, u.u1!, { name: 'late', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 2 }), webhookUrl: hook.url, cooldownMinutes: 180 });
       // ERCO's newest demand hour is hour 6 (previous test); it ends at hour 7
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(8) })).fired, 0, 'lag 1 h is not late');
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(10) })).fired, 1);
@@ -86,14 +95,14 @@ for (const target of testDatabases()) {
       assert.equal(held.cooldown, 1, '…inside the 3-hour cool-down after the firing at hour 10');
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(13) })).fired, 1);
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(14) })).repeats, 1);
-      assert.equal((await getAlert(db, 'u1', a.id))!.lastFiredAt, at(13).toISOString());
-      await deleteAlert(db, 'u1', a.id);
+      assert.equal((await getAlert(db, u.u1!, a.id))!.lastFiredAt, at(13).toISOString());
+      await deleteAlert(db, u.u1!, a.id);
     });
 
     it('delivers the body signed with the alert\'s secret: the receiver verifies it; another secret or a changed body does not', async () => {
       hook.got.length = 0;
       hook.answer(204);
-      const a = await createAlert(db, 'u2', { name: 'late ERCO', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 60 });
+      const a = await createAlert(db, u.u2!, { name: 'late ERCO', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 60 });
       assert.match(a.secret, /^whsec_[A-Za-z0-9_-]{43}$/);
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(30) })).fired, 1);
       const pass = await deliverDue({ db, logger }, outbox(), at(30));
@@ -109,12 +118,12 @@ for (const target of testDatabases()) {
       assert.equal(payload.type, 'alert.fired');
       assert.equal(payload.alert.id, a.id);
       assert.equal(payload.details.newestHour, at(7).toISOString());
-      const [entry] = (await listDeliveries(db, 'u2', a.id))!;
+      const [entry] = (await listDeliveries(db, u.u2!, a.id))!;
       assert.equal(headers[DELIVERY_HEADER], String(entry!.id));
       assert.equal(entry!.status, 'delivered');
       assert.deepEqual(entry!.tries.map((t) => t.statusCode), [204]);
       assert.equal((await deliverDue({ db, logger }, outbox(), at(31))).delivered, 0, 'a delivered row is not sent again');
-      await deleteAlert(db, 'u2', a.id);
+      await deleteAlert(db, u.u2!, a.id);
     });
 
     it('retries with exponential backoff, gives up after the last try, and disables the alert after repeated failures', async () => {
@@ -122,7 +131,7 @@ for (const target of testDatabases()) {
       hook.answer(500);
       const o = outbox({ baseDelayMs: 60_000, maxDelayMs: 600_000, maxAttempts: 3, disableAfter: 4 });
       assert.deepEqual([1, 2, 3, 10].map((n) => backoffMs(n, o)), [30_000, 60_000, 120_000, 300_000]);
-      const a = await createAlert(db, 'u3', { name: 'flaky', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 0 });
+      const a = await createAlert(db, u.u3!, { name: 'flaky', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 0 });
       await evaluateAlerts({ db, logger }, { now: at(40) });
       let t = at(40).getTime();
       assert.equal((await deliverDue({ db, logger }, o, new Date(t))).failedAttempts, 1);
@@ -132,7 +141,7 @@ for (const target of testDatabases()) {
       t += 61_000;
       const third = await deliverDue({ db, logger }, o, new Date(t));
       assert.deepEqual([third.failedAttempts, third.gaveUp, third.disabledAlerts], [1, 1, 0]);
-      let [entry] = (await listDeliveries(db, 'u3', a.id))!;
+      let [entry] = (await listDeliveries(db, u.u3!, a.id))!;
       assert.equal(entry!.status, 'failed');
       assert.deepEqual(entry!.tries.map((x) => x.statusCode), [500, 500, 500]);
       assert.equal(hook.got.length, 3);
@@ -141,41 +150,41 @@ for (const target of testDatabases()) {
       await evaluateAlerts({ db, logger }, { now: at(50) });
       const fourth = await deliverDue({ db, logger }, o, at(50));
       assert.equal(fourth.disabledAlerts, 1);
-      const disabled = (await getAlert(db, 'u3', a.id))!;
+      const disabled = (await getAlert(db, u.u3!, a.id))!;
       assert.equal(disabled.status, 'disabled');
       assert.match(disabled.disabledReason!, /4 failed deliveries in a row.*HTTP 500/);
-      [entry] = (await listDeliveries(db, 'u3', a.id))!;
+      [entry] = (await listDeliveries(db, u.u3!, a.id))!;
       assert.equal(entry!.status, 'failed');
       await seedDemand(db, [9], () => 0);
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(60) })).evaluated, 0, 'a disabled alert is not evaluated');
       // its owner re-enables it: the failure count starts again
-      const again = await updateAlert(db, 'u3', a.id, { name: 'flaky', rule: a.rule, webhookUrl: hook.url, cooldownMinutes: 0, status: 'active' });
+      const again = await updateAlert(db, u.u3!, a.id, { name: 'flaky', rule: a.rule, webhookUrl: hook.url, cooldownMinutes: 0, status: 'active' });
       assert.deepEqual([again!.status, again!.consecutiveFailures, again!.disabledReason], ['active', 0, null]);
-      await deleteAlert(db, 'u3', a.id);
+      await deleteAlert(db, u.u3!, a.id);
     });
 
     it('refuses delivery to a private target without the allowance, logging the refusal as a failed try', async () => {
       hook.got.length = 0;
       hook.answer(200);
-      const a = await createAlert(db, 'u4', { name: 'ssrf', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 0 });
+      const a = await createAlert(db, u.u4!, { name: 'ssrf', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 0 });
       await evaluateAlerts({ db, logger }, { now: at(70) });
       const r = await deliverDue({ db, logger }, outbox({ policy: { allowPrivate: false } }), at(70));
       assert.equal(r.failedAttempts, 1);
-      const [entry] = (await listDeliveries(db, 'u4', a.id))!;
+      const [entry] = (await listDeliveries(db, u.u4!, a.id))!;
       assert.equal(entry!.tries[0]!.statusCode, null);
       assert.match(entry!.tries[0]!.error!, /refused target.*loopback/);
       assert.equal(hook.got.length, 0);
-      await deleteAlert(db, 'u4', a.id);
+      await deleteAlert(db, u.u4!, a.id);
     });
 
     it('keeps each user\'s alerts to themselves: another user\'s id reads, changes and deletes nothing', async () => {
-      const mine = await createAlert(db, 'alice', { name: 'mine', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 5 }), webhookUrl: hook.url, cooldownMinutes: 60 });
-      assert.equal(await getAlert(db, 'mallory', mine.id), undefined);
-      assert.equal(await listDeliveries(db, 'mallory', mine.id), undefined);
-      assert.equal(await updateAlert(db, 'mallory', mine.id, { name: 'x', rule: mine.rule, webhookUrl: hook.url, cooldownMinutes: 0, status: 'paused' }), undefined);
-      assert.equal(await deleteAlert(db, 'mallory', mine.id), false);
-      assert.deepEqual((await listAlerts(db, 'mallory')).length, 0);
-      assert.equal((await getAlert(db, 'alice', mine.id))!.name, 'mine');
+      const mine = await createAlert(db, u.alice!, { name: 'mine', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 5 }), webhookUrl: hook.url, cooldownMinutes: 60 });
+      assert.equal(await getAlert(db, u.mallory!, mine.id), undefined);
+      assert.equal(await listDeliveries(db, u.mallory!, mine.id), undefined);
+      assert.equal(await updateAlert(db, u.mallory!, mine.id, { name: 'x', rule: mine.rule, webhookUrl: hook.url, cooldownMinutes: 0, status: 'paused' }), undefined);
+      assert.equal(await deleteAlert(db, u.mallory!, mine.id), false);
+      assert.deepEqual((await listAlerts(db, u.mallory!)).length, 0);
+      assert.equal((await getAlert(db, u.alice!, mine.id))!.name, 'mine');
     });
   });
 }
@@ -187,7 +196,7 @@ describe('the outbox survives a restart (PGlite on disk)', () => {
     try {
       let db = await openDb({ dataDir: dir });
       await migrate(db);
-      const a = await createAlert(db, 'u1', { name: 'late', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 0 });
+      const a = await createAlert(db, await newUser(db), { name: 'late', rule: rule({ kind: 'data_late', ba: 'ERCO', hours: 1 }), webhookUrl: hook.url, cooldownMinutes: 0 });
       await seedDemand(db, [0], () => 0);
       assert.equal((await evaluateAlerts({ db, logger }, { now: at(5) })).fired, 1);
       await db.close(); // the worker stops before delivering

@@ -1,9 +1,14 @@
 import { loadConfig } from '../platform/config.ts';
 import { openDb, type Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
-import { createApiKey, listApiKeys, revokeApiKey, ROLES, type Role } from '../auth/api-keys.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.ts';
+import { KEY_KINDS, type KeyKind } from '../auth/scopes.ts';
+import { rotateSigningKey, SIGNING_ALGS, type SigningAlg } from '../auth/signing-keys.ts';
+import { audit, systemActor } from '../auth/audit.ts';
+import { findUserByEmail } from '../auth/users.ts';
+import { isUserRole } from '../auth/principal.ts';
 
-async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
@@ -14,26 +19,67 @@ async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   }
 }
 
-/** `gridpulse keys create --role worker [--name n]`: prints the token once; only its hash is kept. */
-export async function keysCreate(opts: { role: string; name?: string }): Promise<number> {
-  if (!(ROLES as readonly string[]).includes(opts.role)) throw new Error(`--role: expected one of ${ROLES.join(', ')}, got '${opts.role}'`);
-  const { key, token } = await withDb((db) => createApiKey(db, { role: opts.role as Role, name: opts.name }));
-  process.stderr.write(`created key ${key.id} (role ${key.role}${key.name ? `, name ${key.name}` : ''}). Store the token now: it is not shown again.\n`);
+export interface KeysCreateOptions { kind?: string; role?: string; scope?: string[]; name?: string; expires?: string; owner?: string }
+
+/**
+ * `gridpulse keys create --kind worker|device|personal [--scope s]… [--expires ISO] [--owner email] [--name n]`
+ * (`--role worker` still means `--kind worker`): prints the token once; only its hash is kept.
+ */
+export async function keysCreate(opts: KeysCreateOptions): Promise<number> {
+  const kind = opts.kind ?? (opts.role === 'worker' || opts.role === 'admin' ? 'worker' : opts.role);
+  if (!kind || !(KEY_KINDS as readonly string[]).includes(kind)) throw new Error(`--kind: expected one of ${KEY_KINDS.join(', ')}, got '${kind ?? ''}'`);
+  let expiresAt: Date | undefined;
+  if (opts.expires !== undefined) {
+    expiresAt = new Date(opts.expires);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(opts.expires) || Number.isNaN(expiresAt.getTime())) throw new Error(`--expires: an ISO date or instant, got '${opts.expires}'`);
+  }
+  const { key, token } = await withDb(async (db) => {
+    let owner: { id: string; role: import('../auth/principal.ts').UserRole } | undefined;
+    if (opts.owner !== undefined) {
+      const u = await findUserByEmail(db, opts.owner);
+      if (!u) throw new Error(`--owner: no user ${opts.owner}`);
+      if (!isUserRole(u.role)) throw new Error('--owner: unexpected role');
+      owner = { id: u.id, role: u.role };
+    }
+    return db.transaction(async (tx) => {
+      const created = await createApiKey(tx, { kind: kind as KeyKind, scopes: opts.scope, name: opts.name, expiresAt, owner });
+      await audit(tx, { ...systemActor(), action: 'keys.create', outcome: 'success', objectType: 'api_key', objectId: created.key.id, detail: { kind, scopes: created.key.scopes } });
+      return created;
+    });
+  });
+  process.stderr.write(`created ${key.kind} key ${key.id} (scopes ${key.scopes.join(' ')}${key.name ? `, name ${key.name}` : ''}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}). Store the token now: it is not shown again.\n`);
   process.stdout.write(`${token}\n`);
   return 0;
 }
 
 export async function keysList(): Promise<number> {
   const keys = await withDb((db) => listApiKeys(db));
-  const rows = [['id', 'role', 'name', 'created', 'last used', 'revoked'],
-    ...keys.map((k) => [k.id, k.role, k.name ?? '', k.createdAt, k.lastUsedAt ?? '-', k.revokedAt ?? '-'])];
+  const rows = [['id', 'kind', 'scopes', 'name', 'created', 'expires', 'last used', 'from', 'revoked'],
+    ...keys.map((k) => [k.id, k.kind, k.scopes.join(' '), k.name ?? '', k.createdAt, k.expiresAt ?? '-', k.lastUsedAt ?? '-', k.lastUsedIp ?? '-', k.revokedAt ?? '-'])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   process.stdout.write(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
   return 0;
 }
 
 export async function keysRevoke(id: string): Promise<number> {
-  const done = await withDb((db) => revokeApiKey(db, id));
+  const done = await withDb((db) => db.transaction(async (tx) => {
+    const ok = await revokeApiKey(tx, id);
+    await audit(tx, { ...systemActor(), action: 'keys.revoke', outcome: ok ? 'success' : 'failure', objectType: 'api_key', objectId: id });
+    return ok;
+  }));
   process.stderr.write(done ? `revoked ${id}\n` : `no active key '${id}'\n`);
   return done ? 0 : 1;
+}
+
+/** `gridpulse keys rotate-signing [--alg EdDSA|ES256]`: a new JWT signing key; the old one verifies for two more hours. */
+export async function keysRotateSigning(opts: { alg?: string }): Promise<number> {
+  const alg = opts.alg ?? loadConfig().AUTH_JWT_ALG;
+  if (!(SIGNING_ALGS as readonly string[]).includes(alg)) throw new Error(`--alg: expected one of ${SIGNING_ALGS.join(', ')}, got '${alg}'`);
+  const { kid, retired } = await withDb((db) => db.transaction(async (tx) => {
+    const r = await rotateSigningKey(tx, alg as SigningAlg);
+    await audit(tx, { ...systemActor(), action: 'keys.rotate-signing', outcome: 'success', objectType: 'signing_key', objectId: r.kid, detail: { alg, retired: r.retired } });
+    return r;
+  }));
+  process.stderr.write(`new signing key ${kid} (${alg})${retired.length ? `; retired ${retired.join(', ')} (still verifying for 2 h)` : ''}\n`);
+  return 0;
 }

@@ -10,7 +10,7 @@ import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
-import { keysCreate, keysList, keysRevoke } from './keys-command.ts';
+import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
@@ -55,7 +55,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
-  const app = await buildApp({ db, logger, cache, webhookPolicy: webhookPolicy(config) });
+  const app = await buildApp({ db, logger, cache, webhookPolicy: webhookPolicy(config), auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE } });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   app.metrics.protect(config.METRICS_TOKEN);
@@ -123,10 +123,18 @@ program.command('ingest').description('load EIA-930 data for a range of days (re
   .action(async (opts) => {
     try { process.exitCode = await ingestCommand(opts); } catch (err) { fail(err); }
   });
-const keys = program.command('keys').description('API keys for outside workers (the data API)');
+const keys = program.command('keys').description('API keys (worker, device, personal) and the JWT signing keys');
 keys.command('create').description('create a key and print it once (only its hash is stored)')
-  .requiredOption('--role <role>', 'worker (data API) or admin').option('--name <name>', 'a label, e.g. the worker host')
+  .option('--kind <kind>', 'worker (data API), device (fleet) or personal (needs --owner)')
+  .option('--role <role>', 'the older spelling of --kind: worker')
+  .option('--scope <scope...>', 'scopes (default: data:write for worker, fleet:device for device, me:read for personal)')
+  .option('--expires <date>', 'expiry (ISO date or instant); default never')
+  .option('--owner <email>', 'the user a personal key acts for')
+  .option('--name <name>', 'a label, e.g. the worker host')
   .action(async (opts) => { try { process.exitCode = await keysCreate(opts); } catch (err) { fail(err); } });
+keys.command('rotate-signing').description('create a new JWT signing key; the previous one keeps verifying (and stays in /.well-known/jwks.json) for 2 h')
+  .option('--alg <alg>', 'EdDSA or ES256 (default AUTH_JWT_ALG)')
+  .action(async (opts) => { try { process.exitCode = await keysRotateSigning(opts); } catch (err) { fail(err); } });
 keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')

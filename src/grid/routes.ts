@@ -23,6 +23,7 @@ const ba = z.object({
 export function gridRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/bas', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Balancing authorities reporting to EIA-930 (registry: docs/ba-registry.md)',
       querystring: z.object({ includeRetired: z.enum(['true', 'false']).optional().describe('true: retired BAs too, with their retiredOn') }),
@@ -31,6 +32,7 @@ export function gridRoutes(app: FastifyInstance, db: Db): void {
   }, async (req) => ({ data: await listBas(db, { includeRetired: req.query.includeRetired === 'true' }) }));
 
   r.get('/api/v1/bas/:code', {
+    config: { access: { public: true } },
     schema: {
       summary: 'One balancing authority by EIA code',
       params: z.object({ code: z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO') }),
@@ -52,6 +54,7 @@ function toCsv(rows: Array<{ ts: string; value: number | null; quality: string }
 export function seriesRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/series', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Series, filtered by BA and type',
       querystring: z.object({
@@ -66,6 +69,7 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
   });
 
   r.get('/api/v1/observations', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Hourly observations of one series (ts = UTC start of the hour); JSON or CSV (format=csv), paged',
       querystring: z.object({

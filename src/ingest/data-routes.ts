@@ -1,17 +1,25 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import { requireApiKey } from '../auth/bearer.ts';
+import type { Access } from '../auth/access.ts';
 import { ingestBatch, latestValues, MAX_BATCH_ROWS, MAX_LISTED_ERRORS } from './data-api.ts';
 import { SERIES_REF_MESSAGE, SERIES_REF_PATTERN, seriesMatches } from '../grid/series-repository.ts';
-import { finishWorkerRun, ingestWorkerBatch, openWorkerRun, runFinishBody, runOpenBody } from './data-runs.ts';
+import { type DataCaller, finishWorkerRun, ingestWorkerBatch, openWorkerRun, runFinishBody, runOpenBody } from './data-runs.ts';
 import { EIA_ROUTES, storedCoverage } from './incremental-plan.ts';
 import { findGaps } from './gaps.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { isoInstant } from '../platform/instant.ts';
+
+/** The key (or signed-in admin, as 'user:<id>') writing through the data API. */
+const callerOf = (req: FastifyRequest): DataCaller => (req.apiKey
+  ? { id: req.apiKey.id, name: req.apiKey.name }
+  : { id: `user:${req.principal!.id}`, name: null });
+
+/** The data API: worker keys (scope data:write), and signed-in admins. */
+const DATA_API: Access = { scopes: ['data:write'], roles: ['admin'] };
 
 const auth = 'Requires `Authorization: Bearer <key>` with a worker key (`gridpulse keys create --role worker`); '
   + 'a missing, malformed, unknown or revoked key gets 401 problem+json with `WWW-Authenticate: Bearer`.';
@@ -29,14 +37,12 @@ const seriesRef = z.string().regex(SERIES_REF_PATTERN, SERIES_REF_MESSAGE);
 /** The ingestion API for outside workers: batched writes and "latest" reads for incremental fetches. */
 export function dataRoutes(app: FastifyInstance, db: Db): void {
   void app.register(async (scope) => {
-    scope.addHook('onRequest', requireApiKey(db, ['worker', 'admin']));
     const r = scope.withTypeProvider<ZodTypeProvider>();
 
     r.post('/api/v1/data/observations', {
       bodyLimit: 8 * 1024 * 1024,
-      config: { bodyItemsCheckedByRoute: true }, // each row on its own (partial success), control characters included
+      config: { access: DATA_API, bodyItemsCheckedByRoute: true }, // each row on its own (partial success), control characters included
       schema: {
-        security: [{ workerKey: [] }],
         summary: `Write a batch of up to ${MAX_BATCH_ROWS.toLocaleString('en-US')} hourly observations (partial success)`,
         description: `${auth}\n\n`
           + 'Body: `{ "rows": [ … ] }`. Each row names its series either by key or numeric id (`{"series": "CISO.demand"}` or `{"series": "12"}`, an existing series '
@@ -76,13 +82,13 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
       const { rows } = req.body;
       if (rows.length > MAX_BATCH_ROWS) throw new HttpProblem(413, `rows: ${rows.length} rows; a batch takes at most ${MAX_BATCH_ROWS} (split it)`, 'rows');
       const deps = { db, logger: req.log as unknown as Logger };
-      if (req.body.run !== undefined) return ingestWorkerBatch(deps, req.body.run, rows, req.apiKey!);
-      return ingestBatch(deps, rows, { keyId: req.apiKey!.id });
+      if (req.body.run !== undefined) return ingestWorkerBatch(deps, req.body.run, rows, callerOf(req));
+      return ingestBatch(deps, rows, { keyId: callerOf(req).id });
     });
 
     r.post('/api/v1/data/runs', {
+      config: { access: DATA_API },
       schema: {
-        security: [{ workerKey: [] }],
         summary: 'Open a run of the off-site worker (gridpulse worker --remote) in the ingestion ledger',
         description: `${auth}\n\nThe worker names the run with its own UUID, so it can queue the open, the batches `
           + '(`POST /api/v1/data/observations` with `run`) and the close (`POST /api/v1/data/runs/{id}/finish`) on disk while GridPulse is '
@@ -95,13 +101,13 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
         },
       },
     }, async (req, reply) => {
-      const opened = await openWorkerRun(db, req.body, req.apiKey!, req.log as unknown as Logger);
+      const opened = await openWorkerRun(db, req.body, callerOf(req), req.log as unknown as Logger);
       return reply.code(opened.created ? 201 : 200).send(opened);
     });
 
     r.post('/api/v1/data/runs/:id/finish', {
+      config: { access: DATA_API },
       schema: {
-        security: [{ workerKey: [] }],
         summary: 'Close a run of the off-site worker: quality checks on its range, then its ledger row',
         description: `${auth} The quality checks run over the run's BAs and hours when it stored anything, as after a local ingest; `
           + 'status is succeeded (no errors), partial (errors, something stored) or failed. Inserted, updated and rejected rows are the server\'s '
@@ -113,11 +119,11 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
           404: problem,
         },
       },
-    }, async (req) => finishWorkerRun({ db, logger: req.log as unknown as Logger }, req.params.id, req.body, req.apiKey!));
+    }, async (req) => finishWorkerRun({ db, logger: req.log as unknown as Logger }, req.params.id, req.body, callerOf(req)));
 
     r.get('/api/v1/data/latest/routes', {
+      config: { access: DATA_API },
       schema: {
-        security: [{ workerKey: [] }],
         summary: 'The newest stored hour of every active BA\'s EIA routes (what an incremental fetch should start from)',
         description: `${auth} One entry per active BA and route (region: demand, net generation, total interchange; fuel; interchange: BA-to-BA), `
           + 'with the newest stored hour (start, ISO UTC) of its series of `source` (default eia), the day-ahead forecast left out (it reaches past now); '
@@ -132,8 +138,8 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
     });
 
     r.get('/api/v1/data/gaps', {
+      config: { access: DATA_API },
       schema: {
-        security: [{ workerKey: [] }],
         summary: 'Missing hours of the stored EIA (or simulated) series, merged per BA and route',
         description: `${auth} The gap detection of the daily job (hours between a series' first and last stored hour with no row; a stored null `
           + 'is not a gap), since `since` (default: the whole store). `from`/`to` are hour starts, inclusive. The off-site worker backfills from this.',
@@ -149,8 +155,8 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
     });
 
     r.get('/api/v1/data/series/:id/latest', {
+      config: { access: DATA_API },
       schema: {
-        security: [{ workerKey: [] }],
         summary: 'The newest stored hour of one series (for incremental fetches)',
         description: `${auth} \`id\` is a series key (CISO.demand, CISO.fuel.SUN) or a numeric series id. Value in the series' units (MW).`,
         params: z.object({ id: seriesRef }),
@@ -163,8 +169,8 @@ export function dataRoutes(app: FastifyInstance, db: Db): void {
     });
 
     r.get('/api/v1/data/latest', {
+      config: { access: DATA_API },
       schema: {
-        security: [{ workerKey: [] }],
         summary: 'The newest stored hour of several series at once',
         description: `${auth} \`series\`: up to 100 comma-separated series keys or ids. Unknown ones are listed in \`unknown\`.`,
         querystring: z.object({

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
-import type { ApiKey } from '../auth/api-keys.ts';
+/** Who writes through the data API: a worker key, or a signed-in admin ('user:<id>'). */
+export interface DataCaller { id: string; name: string | null }
 import type { EiaPoint, EiaRoute } from './eia-schema.ts';
 import { addReason, PointStore } from './store-points.ts';
 import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
@@ -57,21 +58,21 @@ interface RunRow {
   rows_inserted: number; rows_updated: number; rows_rejected: number; rows_duplicate: number; rows_conflicting: number; rejections: Record<string, number>;
 }
 
-async function findRun(db: Db, workerRun: string, key: ApiKey): Promise<RunRow | undefined> {
+async function findRun(db: Db, workerRun: string, key: DataCaller): Promise<RunRow | undefined> {
   const [r] = await db.query<RunRow>(
     `SELECT id, status, params, rows_inserted, rows_updated, rows_rejected, rows_duplicate, rows_conflicting, rejections FROM ingest_runs
      WHERE params->>'workerRun' = $1 AND params->>'apiKey' = $2`, [workerRun, key.id]);
   return r;
 }
 
-async function requireRun(db: Db, workerRun: string, key: ApiKey, field: string): Promise<RunRow> {
+async function requireRun(db: Db, workerRun: string, key: DataCaller, field: string): Promise<RunRow> {
   const run = await findRun(db, workerRun, key);
   if (!run) throw new HttpProblem(404, `${field}: no run '${workerRun}' opened with this key (POST /api/v1/data/runs first)`, field);
   return run;
 }
 
 /** Opens (or finds again) a worker's run in the ledger: kind "<kind> (worker <key name or id>)", source eia. */
-export async function openWorkerRun(db: Db, body: z.infer<typeof runOpenBody>, key: ApiKey, logger: Logger): Promise<{ runId: number; id: string; created: boolean }> {
+export async function openWorkerRun(db: Db, body: z.infer<typeof runOpenBody>, key: DataCaller, logger: Logger): Promise<{ runId: number; id: string; created: boolean }> {
   const found = await findRun(db, body.id, key);
   if (found) return { runId: found.id, id: body.id, created: false };
   const { bas, from, to, routes } = body.params;
@@ -98,7 +99,7 @@ function toEiaPoint(r: z.infer<typeof observationRow>): EiaPoint | RowError['mes
  * message), the good ones stored as EIA data exactly as a local ingest stores them (quality
  * flags set here, as for EIA), and the counts added to the run.
  */
-export async function ingestWorkerBatch(deps: { db: Db; logger: Logger }, workerRun: string, rows: unknown[], key: ApiKey): Promise<BatchResult> {
+export async function ingestWorkerBatch(deps: { db: Db; logger: Logger }, workerRun: string, rows: unknown[], key: DataCaller): Promise<BatchResult> {
   const { db } = deps;
   const run = await requireRun(db, workerRun, key, 'run');
   const logger = deps.logger.child({ runId: run.id, workerRun });
@@ -142,7 +143,7 @@ export interface WorkerRunSummary { runId: number; id: string; status: string; f
  * runs them, when it wrote anything), then the ledger row with the worker's fetch counts and the
  * server's store counts. A repeated close (an answer lost on the way back) changes nothing.
  */
-export async function finishWorkerRun(deps: { db: Db; logger: Logger }, workerRun: string, body: z.infer<typeof runFinishBody>, key: ApiKey): Promise<WorkerRunSummary> {
+export async function finishWorkerRun(deps: { db: Db; logger: Logger }, workerRun: string, body: z.infer<typeof runFinishBody>, key: DataCaller): Promise<WorkerRunSummary> {
   const { db } = deps;
   const run = await requireRun(db, workerRun, key, 'id');
   const summary = async (): Promise<WorkerRunSummary> => {

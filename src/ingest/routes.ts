@@ -16,6 +16,7 @@ const instant = isoInstant.transform((s) => new Date(s));
 export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/api/v1/pipeline/runs', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Ingestion run ledger, newest first: rows fetched/inserted/updated/rejected, requests, retries, errors',
       description: '`rowsRejected` counts every row not stored for a fault of the row, and `rejections` says why ({reason: rows}). '
@@ -28,6 +29,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   }, async (req) => ({ data: await listRuns(db, req.query.limit) }));
 
   r.get('/api/v1/pipeline/freshness', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Newest stored hour per BA and series type, with its EIA route, lag and status',
       description: 'route: region (demand, forecast, net generation, total interchange), fuel (generation by fuel), interchange (BA-to-BA). '
@@ -38,6 +40,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   }, async () => ({ data: await pipelineFreshness(db) }));
 
   r.get('/api/v1/pipeline/checks', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Quality check findings per run, newest first (paged)',
       description: 'Checks flag and never drop or change values. Each finding is one check over one series and a run of consecutive hours '
@@ -66,6 +69,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
   });
 
   r.get('/api/v1/pipeline/backfills', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Backfill jobs made from detected gaps, newest first (paged)',
       description: 'A gap is a run of hours with no stored row between a series\' first and last stored hour (a stored null is not a gap). '

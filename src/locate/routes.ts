@@ -61,6 +61,7 @@ export async function locate(db: Db, q: z.infer<typeof query>): Promise<z.infer<
 
 export function locateRoutes(app: FastifyInstance, db: Db): void {
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/locate', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Which balancing authority serves a place: a ZIP code, county, state or point',
       description: 'Exactly one of `zip`, `county` (5-digit FIPS), `state` (USPS code) or `lat`+`lon`. BAs come from public crosswalks ' +

@@ -1,6 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import fastifyCors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { RouteIndex } from './route-index.ts';
+import { needsCredentials } from '../auth/access.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,7 +17,7 @@ declare module 'fastify' {
  */
 export function isCrossOriginReadable(route: RouteOptions): boolean {
   const methods = ([] as string[]).concat(route.method);
-  const keyed = Boolean((route.schema as { security?: unknown[] } | undefined)?.security?.length);
+  const keyed = needsCredentials(route.config?.access);
   return route.url.startsWith('/api/v1/') && methods.every((m) => m === 'GET' || m === 'HEAD') && !keyed;
 }
 

@@ -11,6 +11,7 @@ import { Metrics } from './metrics.ts';
 import { rejectControlCharacters } from './input-guard.ts';
 import { RouteIndex } from './route-index.ts';
 import { corsConfigFor, isCrossOriginReadable, registerCors } from './cors.ts';
+import { publicPluginRoutes, securityOf, trackRoutes } from '../auth/access.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,9 +43,15 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
     return sendProblem(reply, p);
   });
   const routes = new RouteIndex();
+  trackRoutes(app);
   app.addHook('onRoute', (route) => {
+    // OpenAPI: each operation's security requirements follow its access declaration (src/auth/access.ts)
+    const security = securityOf(route.config?.access);
+    if (security && route.schema && !route.schema.hide) route.schema = { ...route.schema, security };
     // OPTIONS is the CORS plugin's preflight catch-all, judged per target route by its delegator.
     if (route.method !== 'OPTIONS') route.config = { ...route.config, cors: corsConfigFor(route) };
+    // the CORS plugin's preflight catch-all: preflights carry no credentials and are judged per target route
+    else if (!route.config?.access) route.config = { ...route.config, access: { public: true } };
     routes.add(route, { crossOrigin: isCrossOriginReadable(route), notFoundUnder: route.config?.notFoundUnder ?? [] });
   });
   app.setNotFoundHandler((req, reply) => notFoundOrNotAllowed(routes, req, reply));
@@ -54,13 +61,23 @@ export async function createHttp(logger: Logger): Promise<FastifyInstance> {
   httpMetrics(app, new Metrics());
   await app.register(swagger, {
     openapi: {
-      info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; the data API needs a worker key.' },
-      components: { securitySchemes: { workerKey: { type: 'http', scheme: 'bearer', description: 'A worker key from `gridpulse keys create --role worker`' } } },
+      info: { title: 'GridPulse API', version: '1', description: 'Open data on the US grid: EIA-930 observations, carbon intensity and daily analytics. Public reads need no key; '
+        + 'accounts sign in at /api/v1/auth/login (access token, 1 h) and the data API needs a worker key. Each operation lists what it accepts under `security`.' },
+      components: {
+        securitySchemes: {
+          accessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /api/v1/auth/login or /refresh (1 hour; EdDSA, keys at /.well-known/jwks.json)' },
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key gp_…: worker (`gridpulse keys create --kind worker`), device, or personal (/api/v1/me/keys); the scopes listed are required' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'gp_session', description: 'The web site\'s session (state-changing calls also need the X-CSRF-Token header)' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (scope) => {
+    publicPluginRoutes(scope);
+    await scope.register(swaggerUi, { routePrefix: '/docs' });
+  });
+  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: { public: true } } }, async () => app.swagger());
   return app;
 }
 
@@ -103,7 +120,8 @@ export function httpMetrics(app: FastifyInstance, metrics: Metrics): void {
     duration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000);
     done();
   });
-  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+  // public to the access hook: the metrics carry their own bearer token (METRICS_TOKEN)
+  app.get('/metrics', { schema: { hide: true }, config: { access: { public: true } } }, async (req, reply) => {
     if (!metrics.authorized(req.headers.authorization)) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="gridpulse-metrics"').type('application/problem+json')
         .send(problem(401, 'metrics need Authorization: Bearer <METRICS_TOKEN>', 'authorization'));

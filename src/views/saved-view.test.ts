@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../../test/support/databases.ts';
 import { openTestApp } from '../../test/support/app.ts';
 import type { Db } from '../platform/db.ts';
+import { insertUser } from '../auth/users.ts';
 import { createView, deleteView, getView, listViews, relativeHours, shareView, sharedView, unshareView, updateView, viewHref, viewInput } from './saved-view.ts';
 
 const input = (over: Record<string, unknown> = {}) => viewInput.parse({
@@ -47,38 +48,42 @@ for (const target of testDatabases()) {
   describe(`saved views on ${target.name}`, () => {
     let db: Db;
     let app: FastifyInstance;
-    before(async () => { ({ db, app } = await openTestApp(target)); });
+    const u: Record<string, string> = {};
+    before(async () => {
+      ({ db, app } = await openTestApp(target));
+      for (const name of ['alice', 'bob']) u[name] = (await insertUser(db, { email: `${name}-${process.pid}@example.org`, role: 'viewer', passwordHash: null })).id;
+    });
     after(async () => { await app.close(); await db.close(); });
 
     it('saves, lists, replaces and deletes a user\'s views; another user\'s id finds nothing', async () => {
-      const v = await createView(db, 'alice', input());
+      const v = await createView(db, u.alice!, input());
       assert.deepEqual([v.bas, v.shared], [['CISO', 'BPAT'], false]);
-      assert.deepEqual((await listViews(db, 'alice')).map((x) => x.id), [v.id]);
-      assert.deepEqual(await listViews(db, 'bob'), []);
-      assert.equal(await getView(db, 'bob', v.id), undefined);
-      assert.equal(await updateView(db, 'bob', v.id, input({ name: 'stolen' })), undefined);
-      assert.equal(await deleteView(db, 'bob', v.id), false);
-      assert.equal(await shareView(db, 'bob', v.id), undefined);
-      const changed = await updateView(db, 'alice', v.id, input({ name: 'Texas', page: 'ba', bas: ['ERCO'] }));
+      assert.deepEqual((await listViews(db, u.alice!)).map((x) => x.id), [v.id]);
+      assert.deepEqual(await listViews(db, u.bob!), []);
+      assert.equal(await getView(db, u.bob!, v.id), undefined);
+      assert.equal(await updateView(db, u.bob!, v.id, input({ name: 'stolen' })), undefined);
+      assert.equal(await deleteView(db, u.bob!, v.id), false);
+      assert.equal(await shareView(db, u.bob!, v.id), undefined);
+      const changed = await updateView(db, u.alice!, v.id, input({ name: 'Texas', page: 'ba', bas: ['ERCO'] }));
       assert.deepEqual([changed!.name, changed!.page, changed!.bas], ['Texas', 'ba', ['ERCO']]);
-      assert.equal(await deleteView(db, 'alice', v.id), true);
-      assert.equal(await getView(db, 'alice', v.id), undefined);
+      assert.equal(await deleteView(db, u.alice!, v.id), true);
+      assert.equal(await getView(db, u.alice!, v.id), undefined);
     });
 
     it('shares a view by a revocable link: /v/{token} opens the page as saved; a new link or a revoke kills the old one', async () => {
-      const v = await createView(db, 'alice', input({ range: { kind: 'absolute', from: '2025-03-01', to: '2025-03-08' } }));
-      const token = (await shareView(db, 'alice', v.id))!;
+      const v = await createView(db, u.alice!, input({ range: { kind: 'absolute', from: '2025-03-01', to: '2025-03-08' } }));
+      const token = (await shareView(db, u.alice!, v.id))!;
       const open = await app.inject({ url: `/v/${token}` });
       assert.equal(open.statusCode, 302);
       assert.equal(open.headers.location, '/compare?bas=CISO%2CBPAT&from=2025-03-01T00%3A00%3A00.000Z&to=2025-03-08T00%3A00%3A00.000Z&charts=demand%2Cintensity');
       const api = await app.inject({ url: `/api/v1/shared/views/${token}` });
       assert.equal(api.statusCode, 200);
       assert.deepEqual(Object.keys(api.json()).sort(), ['bas', 'charts', 'href', 'name', 'page', 'range', 'updatedAt'], 'read-only: no id, no owner');
-      assert.equal((await getView(db, 'alice', v.id))!.shared, true);
-      const renewed = (await shareView(db, 'alice', v.id))!;
+      assert.equal((await getView(db, u.alice!, v.id))!.shared, true);
+      const renewed = (await shareView(db, u.alice!, v.id))!;
       assert.equal((await app.inject({ url: `/v/${token}` })).statusCode, 404, 'the replaced link is dead');
       assert.equal((await app.inject({ url: `/api/v1/shared/views/${renewed}` })).statusCode, 200);
-      assert.equal(await unshareView(db, 'alice', v.id), true);
+      assert.equal(await unshareView(db, u.alice!, v.id), true);
       const revoked = await app.inject({ url: `/api/v1/shared/views/${renewed}` });
       assert.equal(revoked.statusCode, 404);
       assert.equal(revoked.headers['content-type'], 'application/problem+json; charset=utf-8');

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import { ownerOf } from '../accounts/owner.ts';
+import { ownedChange, ownerAccess, ownerOf } from '../accounts/owner.ts';
+import { PUBLIC } from '../auth/access.ts';
 import { createView, deleteView, getView, listViews, sharedView, shareView, unshareView, updateView, viewHref, viewInput, viewRangeOut, VIEW_CHARTS, type SavedView } from './saved-view.ts';
 
 const problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() });
@@ -23,33 +24,38 @@ const withHref = (v: SavedView) => ({ ...v, href: viewHref(v) });
 export function viewRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['saved views'];
-  r.get('/api/v1/me/views', { schema: { tags, summary: 'Your saved views', description: owned, response: { 200: z.object({ data: z.array(savedView) }) } } },
+  const read = { access: ownerAccess('views:read') };
+  const write = { access: ownerAccess('views:write') };
+  const change = <T,>(req: FastifyRequest, action: string, fn: (tx: Db) => Promise<T | undefined>, id?: (t: T) => string) =>
+    ownedChange(db, req, { action, objectType: 'saved_view', notFound }, fn, id);
+  r.get('/api/v1/me/views', { config: read, schema: { tags, summary: 'Your saved views', description: owned, response: { 200: z.object({ data: z.array(savedView) }) } } },
     async (req) => ({ data: (await listViews(db, ownerOf(req))).map(withHref) }));
   r.post('/api/v1/me/views', {
+    config: write,
     schema: {
       tags, summary: 'Save a view: BAs, a date range (absolute, or relative such as P7D = the last 7 days) and the charts shown', description: owned,
       body: viewInput, response: { 201: savedView, 400: problem },
     },
-  }, async (req, reply) => reply.code(201).send(withHref(await createView(db, ownerOf(req), req.body))));
-  r.get('/api/v1/me/views/:id', { schema: { tags, summary: 'One of your saved views', description: owned, params: idParams, response: { 200: savedView, 404: problem } } },
+  }, async (req, reply) => reply.code(201).send(withHref(await change(req, 'views.create', (tx) => createView(tx, ownerOf(req), req.body), (v) => v.id))));
+  r.get('/api/v1/me/views/:id', { config: read, schema: { tags, summary: 'One of your saved views', description: owned, params: idParams, response: { 200: savedView, 404: problem } } },
     async (req) => { const v = await getView(db, ownerOf(req), req.params.id); if (!v) throw notFound(); return withHref(v); });
-  r.put('/api/v1/me/views/:id', { schema: { tags, summary: 'Replace a saved view', description: owned, params: idParams, body: viewInput, response: { 200: savedView, 404: problem } } },
-    async (req) => { const v = await updateView(db, ownerOf(req), req.params.id, req.body); if (!v) throw notFound(); return withHref(v); });
-  r.delete('/api/v1/me/views/:id', { schema: { tags, summary: 'Delete a saved view (its share link stops working)', description: owned, params: idParams } },
-    async (req, reply) => { if (!(await deleteView(db, ownerOf(req), req.params.id))) throw notFound(); return reply.code(204).send(); });
+  r.put('/api/v1/me/views/:id', { config: write, schema: { tags, summary: 'Replace a saved view', description: owned, params: idParams, body: viewInput, response: { 200: savedView, 404: problem } } },
+    async (req) => withHref(await change(req, 'views.update', (tx) => updateView(tx, ownerOf(req), req.params.id, req.body))));
+  r.delete('/api/v1/me/views/:id', { config: write, schema: { tags, summary: 'Delete a saved view (its share link stops working)', description: owned, params: idParams } },
+    async (req, reply) => { await change(req, 'views.delete', (tx) => deleteView(tx, ownerOf(req), req.params.id)); return reply.code(204).send(); });
   r.post('/api/v1/me/views/:id/share', {
+    config: write,
     schema: {
       tags, summary: 'Share a view by link (read-only); a new link replaces the old one, which stops working',
       description: `${owned} The token is shown once; only its SHA-256 is stored.`, params: idParams,
       response: { 200: z.object({ token: z.string(), url: z.string().describe('/v/{token}: opens the page as saved'), api: z.string() }), 404: problem },
     },
   }, async (req) => {
-    const token = await shareView(db, ownerOf(req), req.params.id);
-    if (!token) throw notFound();
+    const token = await change(req, 'views.share', (tx) => shareView(tx, ownerOf(req), req.params.id));
     return { token, url: `/v/${token}`, api: `/api/v1/shared/views/${token}` };
   });
-  r.delete('/api/v1/me/views/:id/share', { schema: { tags, summary: 'Revoke a view\'s share link', description: owned, params: idParams } },
-    async (req, reply) => { if (!(await unshareView(db, ownerOf(req), req.params.id))) throw notFound(); return reply.code(204).send(); });
+  r.delete('/api/v1/me/views/:id/share', { config: write, schema: { tags, summary: 'Revoke a view\'s share link', description: owned, params: idParams } },
+    async (req, reply) => { await change(req, 'views.unshare', (tx) => unshareView(tx, ownerOf(req), req.params.id)); return reply.code(204).send(); });
 
   const shared = async (token: string) => {
     const v = await sharedView(db, token);
@@ -57,10 +63,11 @@ export function viewRoutes(app: FastifyInstance, db: Db): void {
     return { ...v, href: viewHref(v) };
   };
   r.get('/api/v1/shared/views/:token', {
+    config: { access: PUBLIC },
     schema: {
       tags, summary: 'A shared view, read-only (public: the link is the permission)', params: tokenParams,
       response: { 200: savedView.omit({ id: true, shared: true, createdAt: true }), 404: problem },
     },
   }, async (req) => shared(req.params.token));
-  r.get('/v/:token', { schema: { hide: true, params: tokenParams } }, async (req, reply) => reply.redirect((await shared(req.params.token)).href, 302));
+  r.get('/v/:token', { config: { access: PUBLIC }, schema: { hide: true, params: tokenParams } }, async (req, reply) => reply.redirect((await shared(req.params.token)).href, 302));
 }

@@ -10,6 +10,7 @@ interface NowAnswer extends BadgeNow { freshness?: { status: 'fresh' | 'late' | 
 /** GET /badge/{code}.svg: a live SVG badge of a BA's consumption carbon intensity, cached five minutes. */
 export function badgeRoutes(app: FastifyInstance, reference: WebContext['reference'], api: WebContext['api']): void {
   app.withTypeProvider<ZodTypeProvider>().get('/badge/:file', {
+    config: { access: { public: true } },
     schema: {
       hide: true,
       params: z.object({ file: z.string().regex(/^[A-Za-z0-9]{2,6}\.svg$/, 'a BA code followed by .svg, such as CISO.svg') }),

@@ -13,6 +13,7 @@ const HEARTBEAT_MS = 25_000;
 export function liveRoutes(app: FastifyInstance, db: Db, hub: LiveHub): void {
   const open = new Set<ServerResponse>();
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/live', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Live change events (Server-Sent Events) when new hours land for a BA',
       description: 'text/event-stream. Each ingestion commit that writes new or revised hours sends `event: hours` with '

@@ -11,6 +11,7 @@ import type { ApiResult, WebContext } from './app/lib/context.ts';
 import { createLiveHub } from './live-hub.ts';
 import { liveRoutes } from './live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
+import { publicPluginRoutes } from '../auth/access.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
 
 export interface WebDeps { db: Db; logger: Logger; cache: Cache; now?: () => Date }
@@ -99,6 +100,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const handle = build ? createRequestHandler(build, 'production') : undefined;
   await app.register(async (scope) => {
     if (build) {
+      publicPluginRoutes(scope); // the build's static files
       await scope.register(fastifyStatic, {
         root: `${BUILD_DIR}client`, wildcard: false, index: false,
         setHeaders: (res, file) => {
@@ -128,7 +130,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
     };
     // Pages: every path but the API's and the docs', which this route hands back to the not-found handler (404/405).
     const notFoundUnder = ['/api/', '/docs'];
-    scope.get('/*', { schema: { hide: true }, config: { notFoundUnder } }, async (req, reply) => {
+    scope.get('/*', { schema: { hide: true }, config: { notFoundUnder, access: { public: true } } }, async (req, reply) => {
       if (notFoundUnder.some((prefix) => req.url.startsWith(prefix))) return reply.callNotFound();
       return render(req, reply);
     });
@@ -137,6 +139,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
     for (const path of build ? actionPaths(build) : []) {
       scope.post(path, {
         schema: { hide: true },
+        config: { access: { public: true } }, // pages decide (a signed-in page's action checks req.principal); CSRF below
         preHandler: async (req) => { checkFormPost(req, new URLSearchParams((req.body as Buffer | undefined)?.toString('utf8') ?? '')); },
       }, render);
     }

@@ -29,6 +29,7 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
   const r = app.withTypeProvider<ZodTypeProvider>();
   const answer = routeAnswer(cache);
   r.get('/api/v1/bas/:code/clean-window', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Cleanest time to run a job of a given duration (carbon intensity of the basis and factors asked; default consumption-based, lifecycle)',
       description: `${METHODOLOGY.cleanWindow} basis and factors as for GET /bas/{code}/intensity; the answer names both, and \`input\`: ` +
@@ -78,6 +79,7 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
   });
 
   r.get('/api/v1/bas/:code/answer', {
+    config: { access: { public: true } },
     schema: {
       summary: 'How clean is the power now, and when to run a job: the answer in words',
       description: 'A sentence such as "Now: 341 g/kWh, dirtier than usual for this hour. Cleanest 3 h in the next 24 h: 11:00–14:00, 38 % less than now." ' +

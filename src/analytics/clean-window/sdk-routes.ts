@@ -66,6 +66,7 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
     'or dataEndAt not after dataStartAt: 400 naming the field (the SDK\'s EmissionsForecast.Validate). Datetimes without an offset are UTC.';
 
   r.get('/api/v1/emissions/forecasts/current', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Carbon Aware SDK compatible: current forecast and optimal window per location (BA code)',
       description: 'Same query and answer as the Green Software Foundation Carbon Aware SDK Web API `GET /emissions/forecasts/current`: ' +
@@ -86,6 +87,7 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
   });
 
   r.post('/api/v1/emissions/forecasts/batch', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Carbon Aware SDK compatible: the forecast as it stood at requestedAt, with its optimal window, for a batch of locations (BA codes)',
       description: 'Same body and answer as the Carbon Aware SDK Web API `POST /emissions/forecasts/batch` (back-testing): an array of ' +
@@ -198,6 +200,7 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
   };
 
   const emissionsRoute = (path: string, single: boolean, best: boolean, summary: string) => r.get(path, {
+    config: { access: { public: true } },
     schema: {
       summary, description: emissionsDescription(`GET /emissions/${path.split('/emissions/')[1]}`) +
         (best ? ' best: every data point (of all requested locations) tied at the lowest rating, as the SDK returns them.' : ''),
@@ -250,6 +253,7 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
   };
 
   r.get('/api/v1/emissions/average-carbon-intensity', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Carbon Aware SDK compatible: average carbon intensity (gCO2eq/kWh) of a location (BA code) over a period',
       description: 'Same query and answer as the Carbon Aware SDK Web API `GET /emissions/average-carbon-intensity` (CarbonIntensityDTO). ' + averageDescription,
@@ -259,6 +263,7 @@ export async function sdkRoutes(app: FastifyInstance, deps: CarbonDeps): Promise
   }, async (req) => averageOf(req, req.query));
 
   r.post('/api/v1/emissions/average-carbon-intensity/batch', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Carbon Aware SDK compatible: average carbon intensity (gCO2eq/kWh) for a batch of locations (BA codes) and periods',
       description: 'Same body and answer as the Carbon Aware SDK Web API `POST /emissions/average-carbon-intensity/batch`: an array of ' +

@@ -72,6 +72,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   };
 
   r.get('/api/v1/bas/:code/pulse', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Daily Pulse: one BA-local calendar day in figures, with its baseline comparison',
       description: 'The day is the BA\'s local calendar day in its IANA time zone (23, 24 or 25 hours: `hours`). Hours with no value are counted '
@@ -106,6 +107,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   }, async (req) => dayAnswer(req, 'pulse', dailyPulse));
 
   r.get('/api/v1/bas/:code/baseline', {
+    config: { access: { public: true } },
     schema: {
       summary: 'A BA-local day against the same weekday of the four weeks before and the same date a year earlier',
       description: `${BASELINE_DESCRIPTION} ${METHODOLOGY.envelope}`,
@@ -116,6 +118,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   }, async (req) => dayAnswer(req, 'baseline', dailyBaseline));
 
   r.get('/api/v1/bas/:code/duck', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Duck curve: hourly net load and a daily belly-versus-evening-ramp score, with its trend; JSON or CSV (hours)',
       description: `${DUCK_DEFINITION} \`hours\` covers [from, to) (default the last 7 days, at most ${MAX_DUCK_DAYS}); \`days\` every BA-local day `
@@ -150,6 +153,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   });
 
   r.get('/api/v1/bas/:code/forecast', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Demand and carbon intensity forecast for the next hours (default 48); JSON or CSV',
       description: `The newest stored forecasts (made by the worker, hourly by default), for the hours from now on. ${MODEL_DEFINITIONS.demand} ${MODEL_DEFINITIONS.intensity} `
@@ -203,6 +207,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
     byLead: z.array(z.object({ lead: z.string().describe('hours after the data the forecast was made from'), ...accuracyCell })),
   });
   r.get('/api/v1/bas/:code/forecast/accuracy', {
+    config: { access: { public: true } },
     schema: {
       summary: 'How the stored forecasts did: MAPE by lead time against what was observed, beside seasonal naive',
       description: 'Every forecast the worker stored in the last `days` days, scored on the hours observed since: mean absolute percentage error '
@@ -227,6 +232,7 @@ export async function dailyRoutes(app: FastifyInstance, deps: DailyDeps): Promis
   });
 
   r.get('/api/v1/bas/:code/freshness', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Newest hour of every series of a BA, its lag and a fresh / late / stale status',
       description: 'newest: start (UTC) of the newest hour with a non-null value. lagMinutes: minutes from the END of that hour to now '

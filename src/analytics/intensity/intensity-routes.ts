@@ -33,6 +33,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   }
 
   r.get('/api/v1/emission-factors', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Emission factors per fuel (gCO2eq/kWh), the storage rule and per-BA overrides',
       description: `${METHODOLOGY.factors} ${METHODOLOGY.storage}`,
@@ -60,6 +61,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   }));
 
   r.get('/api/v1/bas/:code/intensity', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Hourly carbon intensity of a BA (gCO2eq/kWh), production- or consumption-based; JSON or CSV',
       description: `basis=production: ${METHODOLOGY.production} basis=consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
@@ -92,6 +94,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   });
 
   r.get('/api/v1/bas/:code/hourly', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Chart data of a BA, column-oriented: demand, forecast, net generation, generation by fuel, interchange, both intensities',
       description: 'All arrays align with `ts` (UTC hour starts); missing hours are null. Power in MW (EIA-930 MWh per hour). ' +
@@ -144,6 +147,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   });
 
   r.get('/api/v1/bas/:code/now', {
+    config: { access: { public: true } },
     schema: {
       summary: "What's Powering Me: the BA's newest hour with fuel data",
       description: 'mix: MW per fuel and share of positive generation (0–1). ' + METHODOLOGY.shares +
@@ -178,6 +182,7 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   });
 
   r.get('/api/v1/now', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Every active BA at its newest hour: consumption- and production-based intensity, demand, renewable share, freshness',
       description: 'For the home page; computed in a handful of queries for all BAs and cached until new hours arrive. ' +

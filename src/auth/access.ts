@@ -1,0 +1,79 @@
+import type { Principal, UserRole } from './principal.ts';
+
+/**
+ * Who may call a route, declared next to it as `config: { access }`:
+ * - `{ public: true }`: anyone, signed in or not.
+ * - `{ roles: [...] }`: a signed-in user (access JWT or web session) holding one of the roles; a personal
+ *   key counts as its owner only when `scopes` also admits it.
+ * - `{ scopes: [...] }`: an API key holding every listed scope.
+ * - both: either way in.
+ * - `owner: true` (with roles and/or scopes): the route reads or changes objects of the caller
+ *   (`req.principal.userId`); the handler looks objects up by id AND owner, and another user's id answers 404.
+ * A route with no declaration is refused to everyone but admins (UNDECLARED) and the route-listing test fails.
+ */
+export type Access =
+  | { public: true }
+  | { roles: readonly UserRole[]; scopes?: readonly string[]; owner?: boolean }
+  | { scopes: readonly string[]; roles?: readonly UserRole[]; owner?: boolean };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call this route (src/auth/access.ts). */
+    access?: Access;
+  }
+}
+
+/** The safe default for a route that declares nothing: admins only. */
+export const UNDECLARED: Access = { roles: ['admin'] };
+
+export const PUBLIC: Access = { public: true };
+
+export type AccessVerdict = 'allow' | 'unauthenticated' | 'forbidden';
+
+/** Whether a principal (undefined: anonymous) may call a route with this access. */
+export function judge(access: Access, principal: Principal | undefined): AccessVerdict {
+  if ('public' in access && access.public) return 'allow';
+  if (!principal) return 'unauthenticated';
+  const a = access as { roles?: readonly UserRole[]; scopes?: readonly string[]; owner?: boolean };
+  if (a.owner && !principal.userId) return 'forbidden';
+  if (principal.kind === 'user' && a.roles?.includes(principal.role as UserRole)) return 'allow';
+  if (principal.kind === 'key' && a.scopes?.length && a.scopes.every((s) => principal.scopes.includes(s))) return 'allow';
+  return 'forbidden';
+}
+
+/** Whether a route's access declaration needs credentials (for OpenAPI and CORS). */
+export const needsCredentials = (access: Access | undefined): boolean => !(access && 'public' in access && access.public);
+
+/**
+ * For a scope holding a third-party plugin's routes (@fastify/static's files, swagger-ui's pages), which
+ * cannot carry a declaration of their own: every route added in the scope without one is public.
+ */
+export function publicPluginRoutes(scope: import('fastify').FastifyInstance): void {
+  scope.addHook('onRoute', (route) => {
+    if (!route.config?.access) route.config = { ...route.config, access: PUBLIC };
+  });
+}
+
+/** OpenAPI security requirements of a route's access (names of the schemes createHttp declares). */
+export function securityOf(access: Access | undefined): Array<Record<string, string[]>> | undefined {
+  if (!needsCredentials(access)) return undefined;
+  const a = (access ?? UNDECLARED) as { roles?: readonly string[]; scopes?: readonly string[] };
+  const out: Array<Record<string, string[]>> = [];
+  if (a.roles?.length) out.push({ accessToken: [] }, { sessionCookie: [] });
+  if (a.scopes?.length) out.push({ apiKey: [...a.scopes] });
+  return out;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route added to this app with its (final) options, to list their access declarations. */
+    routeTable: readonly import('fastify').RouteOptions[];
+  }
+}
+
+/** Keeps every route's options (their config as it ends up after every onRoute hook) in `app.routeTable`. */
+export function trackRoutes(app: import('fastify').FastifyInstance): void {
+  const table: import('fastify').RouteOptions[] = [];
+  app.decorate('routeTable', table);
+  app.addHook('onRoute', (route) => { table.push(route); });
+}

@@ -1,0 +1,55 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { testDatabases } from '../support/databases.ts';
+import { openTestApp } from '../support/app.ts';
+import { keyHeaders, signIn } from '../support/auth.ts';
+import type { Db } from '../../src/platform/db.ts';
+
+for (const target of testDatabases()) {
+  describe(`identity contract on ${target.name}`, () => {
+    let db: Db;
+    let app: FastifyInstance;
+    before(async () => { ({ db, app } = await openTestApp(target)); });
+    after(async () => { await app.close(); await db.close(); });
+
+    it('signs a user in through the real route and knows them at /api/v1/me; anonymous gets 401 problem+json', async () => {
+      const who = await signIn(app, db, 'analyst');
+      const me = await app.inject({ url: '/api/v1/me', headers: who.headers });
+      assert.equal(me.statusCode, 200, me.body);
+      assert.equal(me.json<{ id: string }>().id, who.userId);
+      assert.equal(me.json<{ role: string }>().role, 'analyst');
+      const anon = await app.inject({ url: '/api/v1/me' });
+      assert.equal(anon.statusCode, 401);
+      assert.match(anon.headers['content-type'] as string, /application\/problem\+json/);
+      assert.match(anon.headers['www-authenticate'] as string, /^Bearer realm="gridpulse"/);
+    });
+
+    it('a worker key reaches the data API; a signed-in viewer gets 403 there', async () => {
+      const worker = await keyHeaders(db, 'worker');
+      assert.equal((await app.inject({ url: '/api/v1/data/latest?series=CISO.demand', headers: worker })).statusCode, 200);
+      const viewer = await signIn(app, db, 'viewer');
+      const res = await app.inject({ url: '/api/v1/data/latest?series=CISO.demand', headers: viewer.headers });
+      assert.equal(res.statusCode, 403);
+      assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+    });
+  });
+}
+
+describe('every route declares who may call it', () => {
+  it('lists each route of the whole app with its access declaration; none is left undeclared', async () => {
+    const { db, app } = await openTestApp(testDatabases()[0]!);
+    try {
+      await app.ready();
+      const undeclared = app.routeTable.filter((r) => !r.config?.access).map((r) => `${String(r.method)} ${r.url}`);
+      assert.ok(app.routeTable.length > 40, `the app's routes are listed (${app.routeTable.length})`);
+      assert.deepEqual(undeclared, [], 'routes without config.access');
+      for (const path of ['/api/v1/me', '/api/v1/data/observations', '/api/v1/auth/login', '/api/v1/bas']) {
+        assert.ok(app.routeTable.some((r) => r.url === path), `${path} is listed`);
+      }
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+});
