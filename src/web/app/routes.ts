@@ -9,5 +9,7 @@ export default [
   route('methodology', 'routes/methodology.tsx'),
   route('embed/ba/:code/:kind', 'routes/embed.tsx'),
   route('prefs', 'routes/prefs.tsx'),
+  route('account/views', 'routes/account-views.tsx'),
+  route('account/alerts', 'routes/account-alerts.tsx'),
   route('*', 'routes/not-found.tsx'),
 ] satisfies RouteConfig;
