@@ -19,6 +19,8 @@ import type { TargetPolicy } from './alerts/webhook-target.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
+import { accountRoutes } from './auth/account-routes.ts';
+import { adminRoutes } from './auth/admin-routes.ts';
 
 export interface AppDeps {
   db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
@@ -42,6 +44,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
   authRoutes(app, auth);
+  accountRoutes(app, auth);
+  adminRoutes(app, auth);
   gridRoutes(app, deps.db);
   seriesRoutes(app, deps.db);
   pipelineRoutes(app, deps.db);

@@ -210,7 +210,7 @@ for (const target of testDatabases()) {
       const w = remote(server.url, token, join(dir, 'd.sqlite'));
       try {
         await assert.rejects(remoteHourlyJob({ api: w.api, store: w.store, client: eiaClient(), logger }, new Date('2025-07-04T00:30Z')),
-          (err: unknown) => err instanceof ApiRefused && err.keyRefused && /refused the worker key \(401\): unknown or revoked API key/.test(err.message));
+          (err: unknown) => err instanceof ApiRefused && err.keyRefused && /refused the worker key \(401\): unknown, revoked or expired API key/.test(err.message));
         await ingestInto(w.store, { client: eiaClient(), logger }, { ...RANGE, routes: ['fuel'], kind: 'cli' });
         await assert.rejects(w.store.flush(), (err: unknown) => err instanceof ApiRefused && err.status === 401);
         assert.ok(w.store.counts().queued > 0, 'kept, not dropped');

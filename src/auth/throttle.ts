@@ -4,13 +4,14 @@ import type { Db } from '../platform/db.ts';
  * Sign-in brute-force defence (OWASP Authentication Cheat Sheet), per account and per client IP, kept in
  * the database (table login_throttle) so every web copy shares it:
  * - failures count within a 15-minute window (a quiet window starts the count again);
- * - from the 3rd failure, the next attempt must wait 2^(failures-3) s, at most 60 s (progressive delay):
- *   an attempt before then is refused with 429 and Retry-After, without checking the password;
+ * - from an account's 3rd failure (an IP's 10th: many people share an office's address), the next attempt
+ *   must wait 2^(failures-3) s (2^(failures-10) s), at most 60 s (progressive delay): an attempt before then
+ *   is refused with 429 and Retry-After, without checking the password;
  * - 10 failures lock the account, 50 lock the IP, for 15 minutes.
  * A success clears the account's count (not the IP's, so one good account cannot launder a spraying IP).
  * Unknown e-mail addresses are counted the same way, so the answer does not tell whether an account exists.
  */
-export const THROTTLE = { windowSeconds: 900, delayFrom: 3, maxDelaySeconds: 60, accountLockAt: 10, ipLockAt: 50, lockSeconds: 900 } as const;
+export const THROTTLE = { windowSeconds: 900, delayFrom: 3, ipDelayFrom: 10, maxDelaySeconds: 60, accountLockAt: 10, ipLockAt: 50, lockSeconds: 900 } as const;
 
 interface Row { key: string; failures: number; last_at: Date | string; first_at: Date | string; locked_until: Date | string | null }
 
@@ -23,8 +24,9 @@ export async function throttleWait(db: Db, keys: string[], now = Date.now()): Pr
   for (const r of rows) {
     if (now - new Date(r.last_at).getTime() > THROTTLE.windowSeconds * 1000 && !(r.locked_until && new Date(r.locked_until).getTime() > now)) continue;
     if (r.locked_until) wait = Math.max(wait, (new Date(r.locked_until).getTime() - now) / 1000);
-    if (r.failures >= THROTTLE.delayFrom) {
-      const delay = Math.min(2 ** (r.failures - THROTTLE.delayFrom), THROTTLE.maxDelaySeconds);
+    const from = r.key.startsWith('ip:') ? THROTTLE.ipDelayFrom : THROTTLE.delayFrom;
+    if (r.failures >= from) {
+      const delay = Math.min(2 ** (r.failures - from), THROTTLE.maxDelaySeconds);
       wait = Math.max(wait, (new Date(r.last_at).getTime() + delay * 1000 - now) / 1000);
     }
   }

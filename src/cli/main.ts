@@ -10,6 +10,7 @@ import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
+import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
@@ -139,6 +140,20 @@ keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
   .action(async (id: string) => { try { process.exitCode = await keysRevoke(id); } catch (err) { fail(err); } });
+const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
+users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
+  .requiredOption('--email <email>', 'the e-mail address (unique, any case)')
+  .requiredOption('--role <role>', 'admin, operator, analyst or viewer')
+  .option('--name <name>', 'display name')
+  .option('--password-stdin', 'read the password from standard input (never from the command line)')
+  .action(async (opts) => { try { process.exitCode = await usersCreate(opts); } catch (err) { fail(err); } });
+users.command('sign-in-link').description('print a new one-time link (24 h) for the user to set a password').argument('<email>')
+  .action(async (email: string) => { try { process.exitCode = await usersSignInLink(email); } catch (err) { fail(err); } });
+users.command('disable').description('disable an account: every sign-in ends at once').argument('<email>')
+  .action(async (email: string) => { try { process.exitCode = await usersSetStatus(email, 'disabled'); } catch (err) { fail(err); } });
+users.command('enable').description('enable a disabled account').argument('<email>')
+  .action(async (email: string) => { try { process.exitCode = await usersSetStatus(email, 'active'); } catch (err) { fail(err); } });
+users.command('list').description('list accounts').action(async () => { try { process.exitCode = await usersList(); } catch (err) { fail(err); } });
 const forecast = program.command('forecast').description('demand and carbon intensity forecasts');
 forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs seasonal naive on held-back days')
   .option('--ba <codes>', 'comma-separated BA codes (default: every BA with enough history)')

@@ -17,6 +17,7 @@ const schema = z.object({
   GRIDPULSE_API_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://gridpulse.lan:3000' }).optional().describe('`gridpulse worker --remote`: the GridPulse server the off-site worker writes to'),
   GRIDPULSE_API_KEY: z.string().regex(/^gp_[0-9a-f]{12}_\S+$/, 'a worker key as printed by `gridpulse keys create --role worker` (gp_…)').optional(),
   WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0').describe('1: alert webhooks may target loopback and private addresses (an administrator\'s allowance, e.g. for a receiver on the LAN)'),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s public http(s) URL, e.g. https://gridpulse.example.org' }).optional().describe('where people reach the site: links printed by the CLI'),
   AUTH_JWT_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA').describe('the one algorithm access tokens are signed and verified with'),
   AUTH_ISSUER: z.string().min(1).max(200).default('gridpulse').describe('the iss of access tokens (e.g. this server\'s public URL)'),
   AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),

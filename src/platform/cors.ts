@@ -11,14 +11,14 @@ declare module 'fastify' {
 }
 
 /**
- * Browsers on any origin may read the public API: the GET (and HEAD) routes under /api/v1/ that need no key.
+ * Browsers on any origin may read the public API: the GET (and HEAD) routes under /api/v1/ (and /.well-known/) that need no key.
  * No credentials are ever allowed, and keyed routes (the data API), state-changing routes (the data API's
  * POST, the site's form posts) and the operators' /metrics send no CORS headers and refuse preflights.
  */
 export function isCrossOriginReadable(route: RouteOptions): boolean {
   const methods = ([] as string[]).concat(route.method);
   const keyed = needsCredentials(route.config?.access);
-  return route.url.startsWith('/api/v1/') && methods.every((m) => m === 'GET' || m === 'HEAD') && !keyed;
+  return (route.url.startsWith('/api/v1/') || route.url.startsWith('/.well-known/')) && methods.every((m) => m === 'GET' || m === 'HEAD') && !keyed;
 }
 
 const PUBLIC: FastifyCorsOptions = { origin: '*', credentials: false, methods: ['GET', 'HEAD'], maxAge: 86_400, strictPreflight: false };
