@@ -35,7 +35,7 @@ export async function createAlert(db: Db, ownerId: string, input: AlertInput): P
   const secret = newWebhookSecret();
   const [row] = await db.query<AlertRow>(
     `INSERT INTO alerts (owner_id, name, rule, ba_code, webhook_url, secret, cooldown_minutes)
-     VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+     VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
     [ownerId, input.name, JSON.stringify(input.rule), input.rule.ba, input.webhookUrl, secret, input.cooldownMinutes]);
   return { ...toAlert(row!), secret };
 }
@@ -57,7 +57,7 @@ export async function getAlert(db: Db, ownerId: string, id: string): Promise<Ale
  */
 export async function updateAlert(db: Db, ownerId: string, id: string, input: AlertInput & { status: 'active' | 'paused' }): Promise<Alert | undefined> {
   const [row] = await db.query<AlertRow>(
-    `UPDATE alerts SET name = $3, rule = $4::jsonb, ba_code = $5, webhook_url = $6, cooldown_minutes = $7, status = $8,
+    `UPDATE alerts SET name = $3, rule = $4::text::jsonb, ba_code = $5, webhook_url = $6, cooldown_minutes = $7, status = $8,
             disabled_reason = CASE WHEN $8 = 'active' THEN NULL ELSE disabled_reason END,
             consecutive_failures = CASE WHEN status = 'disabled' AND $8 = 'active' THEN 0 ELSE consecutive_failures END
       WHERE id = $1 AND owner_id = $2 RETURNING ${COLUMNS}`,

@@ -14,6 +14,7 @@ import { HOUR_MS } from '../grid/time.ts';
 import { insertUser } from '../auth/users.ts';
 import { createAlert, getAlert, listDeliveries, updateAlert, deleteAlert, listAlerts } from './alert-repository.ts';
 import { evaluateAlerts } from './alert-evaluator.ts';
+import { startAlertWorker } from './alert-worker.ts';
 import { alertRule } from './alert-rules.ts';
 import { backoffMs, deliverDue, DEFAULT_OUTBOX, type OutboxOptions } from './webhook-outbox.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER, verifyWebhook } from './webhook-signature.ts';
@@ -70,6 +71,8 @@ for (const target of testDatabases()) {
     it('fires once per occurrence: a spell of demand above the forecast fires once however many hours it lasts', async () => {
       const a = await createAlert(db, u.u1!, { name: 'ERCO over forecast', rule: rule({ kind: 'demand_above_forecast', ba: 'erco', percent: 5 }), webhookUrl: hook.url, cooldownMinutes: 0 });
       assert.equal(a.rule.ba, 'ERCO');
+      const [stored] = await db.query<{ t: string; kind: string }>(`SELECT jsonb_typeof(rule) AS t, rule->>'kind' AS kind FROM alerts WHERE id = $1`, [a.id]);
+      assert.deepEqual(stored, { t: 'object', kind: 'demand_above_forecast' }, 'stored as a JSON object, queryable by kind');
       await seedDemand(db, [0, 1, 2, 3], (h) => (h >= 2 ? 8 : 1));
       const first = await evaluateAlerts({ db, logger }, { bas: ['ERCO'], now: at(4) });
       assert.equal(first.fired, 1);
@@ -175,6 +178,51 @@ for (const target of testDatabases()) {
       assert.match(entry!.tries[0]!.error!, /refused target.*loopback/);
       assert.equal(hook.got.length, 0);
       await deleteAlert(db, u.u4!, a.id);
+    });
+
+    it('announces tomorrow\'s cleanest window from the newest intensity forecast, once per BA-local day', async () => {
+      const a = await createAlert(db, u.u1!, { name: 'clean', rule: rule({ kind: 'clean_window_tomorrow', ba: 'ERCO', durationHours: 3 }), webhookUrl: hook.url, cooldownMinutes: 0 });
+      const madeAt = at(100); // 2025-06-14T04:00Z = 23:00 on the 13th in Chicago: "tomorrow" is the 14th there
+      await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('ERCO', 'intensity', $1, 'test', 'simulated', $1, 1)`, [madeAt]);
+      const dip = new Set([118, 119, 120]); // 22:00Z on the 14th to 01:00Z: 17:00–20:00 in Chicago, still the 14th there
+      for (let h = 100; h < 160; h++) {
+        await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model) VALUES ('ERCO', 'intensity', $1, $2, $3, 0, 999, 'test')`,
+          [madeAt, at(h), dip.has(h) ? 100 : 300 + (h % 5)]);
+      }
+      const later = new Date(madeAt.getTime() + 1_800_000); // still the 13th in Chicago
+      const ev = await evaluateAlerts({ db, logger }, { bas: ['PJM'], now: madeAt });
+      assert.equal(ev.fired, 1, 'time-driven: evaluated on any change event');
+      assert.equal((await evaluateAlerts({ db, logger }, { bas: ['PJM'], now: later })).repeats, 1, 'the same day again: a repeat');
+      const [entry] = (await listDeliveries(db, u.u1!, a.id))!;
+      assert.equal(entry!.occurrence, 'clean_window_tomorrow:2025-06-14');
+      const [row] = await db.query<{ payload: string }>('SELECT payload FROM alert_deliveries WHERE id = $1', [entry!.id]);
+      const { details } = JSON.parse(row!.payload);
+      assert.deepEqual([details.start, details.avg], [at(118).toISOString(), 100]);
+      await deleteAlert(db, u.u1!, a.id);
+    });
+
+    it('evaluates when new hours land: the worker hears the change event, fires and delivers', async () => {
+      hook.got.length = 0;
+      hook.answer(200);
+      const a = await createAlert(db, u.u1!, { name: 'MISO over', rule: rule({ kind: 'demand_above_forecast', ba: 'MISO', percent: 10 }), webhookUrl: hook.url, cooldownMinutes: 60 });
+      const worker = await startAlertWorker(db, logger, { policy: { allowPrivate: true }, outbox: { random: () => 0 } });
+      try {
+        await worker.idle();
+        const hourNow = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+        await new PointStore(db, logger, 'simulated').store([1, 2, 3].flatMap((k) => [
+          { route: 'region' as const, ba: 'MISO', code: 'DF', ts: new Date(hourNow - k * HOUR_MS), value: 70_000 },
+          { route: 'region' as const, ba: 'MISO', code: 'D', ts: new Date(hourNow - k * HOUR_MS), value: 80_000 },
+        ]));
+        const ours = () => hook.got.filter((g) => JSON.parse(g.body).alert.id === a.id);
+        for (let i = 0; i < 200 && ours().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+        await worker.idle();
+      } finally {
+        await worker.stop();
+      }
+      const mine = hook.got.filter((g) => JSON.parse(g.body).alert.id === a.id);
+      assert.equal(mine.length, 1);
+      assert.match(JSON.parse(mine[0]!.body).summary, /MISO demand is 14\.3 % above the day-ahead forecast/);
+      await deleteAlert(db, u.u1!, a.id);
     });
 
     it('keeps each user\'s alerts to themselves: another user\'s id reads, changes and deletes nothing', async () => {

@@ -76,7 +76,7 @@ export const SHARE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export async function createView(db: Db, ownerId: string, v: ViewInput): Promise<SavedView> {
   const [row] = await db.query<ViewRow>(
-    `INSERT INTO saved_views (owner_id, name, page, bas, range, charts) VALUES ($1, $2, $3, $4::text[], $5::jsonb, $6::text[]) RETURNING ${COLUMNS}`,
+    `INSERT INTO saved_views (owner_id, name, page, bas, range, charts) VALUES ($1, $2, $3, $4::text[], $5::text::jsonb, $6::text[]) RETURNING ${COLUMNS}`,
     [ownerId, v.name, v.page, v.bas, JSON.stringify(v.range), v.charts]);
   return toView(row!);
 }
@@ -93,7 +93,7 @@ export async function getView(db: Db, ownerId: string, id: string): Promise<Save
 
 export async function updateView(db: Db, ownerId: string, id: string, v: ViewInput): Promise<SavedView | undefined> {
   const [row] = await db.query<ViewRow>(
-    `UPDATE saved_views SET name = $3, page = $4, bas = $5::text[], range = $6::jsonb, charts = $7::text[], updated_at = now()
+    `UPDATE saved_views SET name = $3, page = $4, bas = $5::text[], range = $6::text::jsonb, charts = $7::text[], updated_at = now()
       WHERE id = $1 AND owner_id = $2 RETURNING ${COLUMNS}`,
     [id, ownerId, v.name, v.page, v.bas, JSON.stringify(v.range), v.charts]);
   return row && toView(row);
