@@ -6,13 +6,13 @@ import { meCall } from '../lib/me-api.ts';
 /**
  * "Save this view" for signed-in visitors on /compare and /ba/{code}: names the BAs and range shown and
  * stores them at /api/v1/me/views (as shown, or as a relative range that moves with time). Shows nothing
- * to anonymous visitors.
+ * to anonymous visitors (and, when the page request carried no credentials, does not even ask).
  */
-export function SaveView({ page, bas, from, to, charts }: { page: 'compare' | 'ba'; bas: string[]; from: string; to: string; charts: string[] }) {
+export function SaveView({ page, bas, from, to, charts, maybeSignedIn }: { page: 'compare' | 'ba'; bas: string[]; from: string; to: string; charts: string[]; maybeSignedIn: boolean }) {
   const csrf = useRouteLoaderData<typeof rootLoader>('root')?.csrf ?? '';
   const [signedIn, setSignedIn] = useState(false);
   const [status, setStatus] = useState('');
-  useEffect(() => { void meCall('GET', '/api/v1/me', csrf).then((r) => setSignedIn(r.ok)); }, [csrf]);
+  useEffect(() => { if (maybeSignedIn) void meCall('GET', '/api/v1/me', csrf).then((r) => setSignedIn(r.ok)); }, [csrf, maybeSignedIn]);
   if (!signedIn) return null;
   const hours = Math.round((Date.parse(to) - Date.parse(from)) / 3_600_000);
   const save = async (form: HTMLFormElement) => {

@@ -19,3 +19,12 @@ export async function meCall<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path:
     return { ok: false, status: 0, detail: (err as Error).message };
   }
 }
+
+/**
+ * Whether a page request carries credentials at all (the web session cookie, src/auth/access-hook.ts
+ * SESSION_COOKIE, or an Authorization header): only then do signed-in features ask /api/v1/me, so an
+ * anonymous visitor's browser never logs a 401.
+ */
+export function mayBeSignedIn(request: Request): boolean {
+  return request.headers.has('authorization') || /(^|;\s*)gp_session=/.test(request.headers.get('cookie') ?? '');
+}

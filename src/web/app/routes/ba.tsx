@@ -15,6 +15,7 @@ import { EmbedPanel } from '../components/embed-panel.tsx';
 import { BaPicker } from '../components/ba-picker.tsx';
 import { SaveView } from '../components/save-view.tsx';
 import { askedRange } from '../lib/view-range.ts';
+import { mayBeSignedIn } from '../lib/me-api.ts';
 
 export const meta: MetaFunction<typeof loader> = ({ loaderData: data }) => [
   { title: data ? `${data.ba.code} — ${data.ba.name} · GridPulse` : 'GridPulse' },
@@ -51,7 +52,7 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const today = localDate(web.now(), ba.timeZone);
   const date = !latest ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
   return {
-    ba, date, today, latest, custom: viewRange !== undefined, from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
+    ba, date, today, latest, custom: viewRange !== undefined, maybeSignedIn: mayBeSignedIn(request), from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
     current: part(now), pulse: part(pulse), hourly, clean: part(clean), forecast: forecast ? part(forecast) : null,
     accuracy: accuracy?.ok ? accuracy.data : null,
     // the answer in words, computed once on the server (its clock times are text, so hydration cannot disagree)
@@ -282,7 +283,7 @@ export default function BaPage() {
         <span className="muted" aria-live="polite">{live.connected ? '● live' : ''}{live.lastEvent ? ` · updated with data to ${dateTimeLabel(live.lastEvent, zone.timeZone)}` : ''}</span>
       </div>
       {d.latest ? <NowSection d={d} zone={zone} /> : null}
-      <SaveView page="ba" bas={[d.ba.code]} from={d.from} to={d.to} charts={['demand', 'generation', 'intensity']} />
+      <SaveView page="ba" bas={[d.ba.code]} from={d.from} to={d.to} charts={['demand', 'generation', 'intensity']} maybeSignedIn={d.maybeSignedIn} />
       <PulseSection d={d} zone={zone} />
       <section aria-labelledby="charts-h">
         <div className="ba-head">

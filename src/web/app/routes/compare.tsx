@@ -12,6 +12,7 @@ import { ConsumptionChip } from '../components/intensity-chip.tsx';
 import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
 import { SaveView } from '../components/save-view.tsx';
 import { askedRange } from '../lib/view-range.ts';
+import { mayBeSignedIn } from '../lib/me-api.ts';
 
 export const meta: MetaFunction = () => [{ title: 'Compare balancing authorities · GridPulse' }];
 
@@ -37,7 +38,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     ]);
     return { ba: known.get(c)!, now: part(now), pulse: part(pulse), hourly };
   }));
-  return { columns, rejected: [...invalid, ...unknown], truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString(), from: from.toISOString(), to: to.toISOString(), custom: viewRange !== undefined };
+  return { columns, rejected: [...invalid, ...unknown], truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString(), from: from.toISOString(), to: to.toISOString(), custom: viewRange !== undefined, maybeSignedIn: mayBeSignedIn(request) };
 }
 
 type Column = Awaited<ReturnType<typeof loader>>['columns'][number];
@@ -81,7 +82,7 @@ export default function Compare() {
       </Form>
       {d.rejected.length ? <p className="notice" role="status">Not balancing authority codes: {d.rejected.join(', ')}.</p> : null}
       {d.truncated ? <p className="notice">Only the first {MAX} are compared.</p> : null}
-      {d.columns.length ? <SaveView page="compare" bas={d.columns.map((c) => c.ba.code)} from={d.from} to={d.to} charts={['intensity', 'demand']} /> : null}
+      {d.columns.length ? <SaveView page="compare" bas={d.columns.map((c) => c.ba.code)} from={d.from} to={d.to} charts={['intensity', 'demand']} maybeSignedIn={d.maybeSignedIn} /> : null}
       {d.columns.length ? (
         <div className="table-scroll">
           <table className="compare">
