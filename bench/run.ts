@@ -4,6 +4,7 @@ import { benchSize } from './size.ts';
 import { benchIngest } from './ingest.ts';
 import { benchHttp } from './http.ts';
 import { benchIntensityYear } from './intensity-year.ts';
+import { benchAuth } from './auth.ts';
 import { benchAlerts } from './alerts.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: benchIngest,
   http: benchHttp,
   intensity: benchIntensityYear,
+  auth: benchAuth,
   alerts: benchAlerts,
 };
 

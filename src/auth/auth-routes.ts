@@ -7,7 +7,7 @@ import { USER_ROLES } from './principal.ts';
 import { ACCESS_TOKEN_SECONDS } from './access-token.ts';
 import { login, logout, refresh, SESSION_ABSOLUTE_SECONDS, type AuthDeps, type Tokens } from './sessions.ts';
 import { findUser, toUser } from './users.ts';
-import { SESSION_COOKIE } from './access-hook.ts';
+import { isSameSite, SESSION_COOKIE } from './access-hook.ts';
 
 export const problemSchema = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() });
 
@@ -66,6 +66,24 @@ export function authRoutes(app: FastifyInstance, deps: AuthDeps): void {
     if (!result.ok) return authProblem(reply, result.status, result.detail, result.status === 429 ? 'email' : 'password', result.retryAfter);
     reply.header('cache-control', 'no-store');
     return apiTokens(result.tokens);
+  });
+
+  r.post('/api/v1/auth/session', {
+    config: { access: { public: true } },
+    schema: {
+      tags: ['auth'], summary: 'Sign a browser in: the session cookie (gp_session: HttpOnly, SameSite=Lax, Secure over HTTPS)',
+      description: 'For the web site (its sign-in form posts here through the page). Only from this site: a request whose Origin (or Sec-Fetch-Site) '
+        + 'names another site is refused with 403 (login CSRF). Errors and throttling as POST /api/v1/auth/login. State-changing API calls signed in '
+        + 'by this cookie must send X-CSRF-Token with the gp_csrf cookie\'s value.',
+      body: z.object({ email: z.string().max(254), password: z.string().max(1024) }),
+      response: { 204: z.null(), 401: problemSchema, 403: problemSchema, 429: problemSchema },
+    },
+  }, async (req, reply) => {
+    if (!isSameSite(req)) throw new HttpProblem(403, 'origin: browsers sign in only from this site', 'origin');
+    const result = await login(deps, { email: req.body.email, password: req.body.password, kind: 'web', userAgent: req.headers['user-agent'] ?? null }, actorOf(req));
+    req.audited = true;
+    if (!result.ok) return authProblem(reply, result.status, result.detail, result.status === 429 ? 'email' : 'password', result.retryAfter);
+    return reply.code(204).header('cache-control', 'no-store').header('set-cookie', sessionCookie(req, result.tokens.webSession!)).send(null);
   });
 
   r.post('/api/v1/auth/refresh', {

@@ -44,7 +44,7 @@ export async function rotateSigningKey(db: Db, alg: SigningAlg): Promise<{ kid: 
 /**
  * The keys this process signs and verifies with, read from the database: the newest active key of the
  * configured algorithm signs; every published key of that algorithm verifies. Reloaded every minute and
- * when a token names a kid not yet seen (at most every 10 s, so a flood of foreign kids costs nothing),
+ * when a token names a kid not yet seen (at most once a second, so a flood of foreign kids costs little),
  * so a rotation by the CLI or another web copy reaches every process.
  */
 export class KeyRing {
@@ -92,7 +92,7 @@ export class KeyRing {
   /** The published key with this kid and the configured algorithm, or undefined. */
   async verificationKey(kid: string): Promise<SigningKey | undefined> {
     await this.reload(60_000);
-    if (!this.keys.has(kid)) await this.reload(10_000);
+    if (!this.keys.has(kid)) await this.reload(1_000);
     const key = this.keys.get(kid);
     return key && key.alg === this.alg ? key : undefined;
   }

@@ -39,6 +39,26 @@ export function injectApi(app: FastifyInstance): WebContext['api'] {
   };
 }
 
+/**
+ * API calls as the visitor (WebContext.call): their cookies (session and anti-forgery), the anti-forgery
+ * token as X-CSRF-Token (the page's form post has already been checked against it), their address and user
+ * agent. Set-Cookie answers come back for the page; over HTTPS they are marked Secure.
+ */
+export function visitorApi(app: FastifyInstance, req: FastifyRequest, csrfToken: string): WebContext['call'] {
+  return async <T,>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown) => {
+    const headers: Record<string, string> = { accept: 'application/json', 'x-csrf-token': csrfToken, cookie: req.headers.cookie ?? '' };
+    if (req.headers['user-agent']) headers['user-agent'] = req.headers['user-agent'];
+    if (req.headers.host) headers.host = req.headers.host;
+    const res = await app.inject({ method, url: path, headers, remoteAddress: req.ip, ...(body === undefined ? {} : { payload: body as object }) });
+    const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])
+      .map((c) => (req.protocol === 'https' && !/;\s*Secure/i.test(c) ? `${c}; Secure` : c));
+    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, data: (res.body ? res.json<T>() : undefined) as T, setCookie };
+    let detail = `HTTP ${res.statusCode}`;
+    try { detail = (res.json<{ detail?: string }>()).detail ?? detail; } catch { /* not JSON */ }
+    return { ok: false, status: res.statusCode, missing: false, detail, setCookie };
+  };
+}
+
 const REFERENCE_TTL_SECONDS = 300;
 
 function cachedReference(api: WebContext['api'], cache: Cache): WebContext['reference'] {
@@ -124,7 +144,9 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
       const abort = new AbortController();
       reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
       const load = new RouterContextProvider();
-      load.set(webContextKey, { ...shared, csrfToken, log: req.log } satisfies WebContext);
+      const p = req.principal;
+      const viewer = p?.kind === 'user' && p.sessionId ? { userId: p.userId!, role: p.role as NonNullable<WebContext['viewer']>['role'] } : null;
+      load.set(webContextKey, { ...shared, csrfToken, viewer, call: visitorApi(app, req, csrfToken), log: req.log } satisfies WebContext);
       await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
       return reply;
     };

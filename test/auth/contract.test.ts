@@ -32,6 +32,12 @@ for (const target of testDatabases()) {
       const res = await app.inject({ url: '/api/v1/data/latest?series=CISO.demand', headers: viewer.headers });
       assert.equal(res.statusCode, 403);
       assert.match(res.headers['content-type'] as string, /application\/problem\+json/);
+      // a state-changing call is in the audit log when its answer arrives: who, what, outcome, from where, request id
+      const write = await app.inject({ method: 'POST', url: '/api/v1/data/observations', headers: worker, payload: { rows: [{ ba: 'CISO', type: 'demand', ts: '2025-08-01T00:00:00Z', value: 1 }] } });
+      assert.equal(write.statusCode, 200, write.body);
+      const [rec] = await db.query<{ actor_kind: string; actor_id: string; object_id: string; outcome: string; ip: string; request_id: string }>(
+        `SELECT actor_kind, actor_id, object_id, outcome, ip, request_id FROM audit_log WHERE action = 'http.post' ORDER BY id DESC LIMIT 1`);
+      assert.deepEqual({ ...rec, request_id: typeof rec?.request_id }, { actor_kind: 'key', actor_id: worker.authorization.slice(10, 22), object_id: 'POST /api/v1/data/observations', outcome: 'success', ip: '127.0.0.1', request_id: 'string' });
     });
   });
 }

@@ -27,7 +27,10 @@ export async function signIn(app: FastifyInstance, db: Db, role: UserRole, opts:
   const password = opts.password ?? SHARED_PASSWORD;
   const passwordHash = opts.password === undefined ? await (sharedHash ??= hashPassword(SHARED_PASSWORD)) : await hashPassword(password);
   const user = await insertUser(db, { email, role, displayName: `${role} ${serial}`, passwordHash });
-  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } });
+  // each sign-in from its own address in the benchmarking range 198.18.0.0/15 (RFC 2544), so a test's deliberate failures from
+  // 127.0.0.1 never throttle the sign-ins of the next test (throttle.ts counts per IP)
+  const remoteAddress = `198.18.${(serial >> 8) & 255}.${serial & 255}`;
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress, payload: { email, password } });
   if (res.statusCode !== 200) throw new Error(`sign-in of ${email} failed: ${res.statusCode} ${res.body}`);
   const body = res.json<{ accessToken: string; refreshToken: string }>();
   return { headers: { authorization: `Bearer ${body.accessToken}` }, userId: user.id, email, password, role, accessToken: body.accessToken, refreshToken: body.refreshToken };

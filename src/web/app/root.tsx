@@ -14,7 +14,8 @@ export const links = () => [
 ];
 
 export function loader({ request, context }: LoaderFunctionArgs) {
-  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: context.get(webContext).csrfToken };
+  const web = context.get(webContext);
+  return { prefs: parsePrefs(request.headers.get('cookie')), csrf: web.csrfToken, viewer: web.viewer };
 }
 
 function Settings({ prefs }: { prefs: Prefs }) {
@@ -53,7 +54,9 @@ function Settings({ prefs }: { prefs: Prefs }) {
 }
 
 export function Layout({ children }: { children: ReactNode }) {
-  const prefs = useRouteLoaderData<typeof loader>('root')?.prefs ?? DEFAULT_PREFS;
+  const rootData = useRouteLoaderData<typeof loader>('root');
+  const prefs = rootData?.prefs ?? DEFAULT_PREFS;
+  const viewer = rootData?.viewer ?? null;
   const embed = useLocation().pathname.startsWith('/embed/');
   return (
     <html lang="en" data-theme={prefs.theme}>
@@ -77,6 +80,8 @@ export function Layout({ children }: { children: ReactNode }) {
                 <NavLink to="/pipeline">Pipeline</NavLink>
                 <NavLink to="/methodology">Methodology</NavLink>
                 <a href="/docs">API</a>
+                {viewer?.role === 'admin' ? <NavLink to="/admin">Admin</NavLink> : null}
+                {viewer ? <NavLink to="/account">Account</NavLink> : <NavLink to="/signin">Sign in</NavLink>}
               </nav>
               <Settings prefs={prefs} />
             </header>

@@ -17,6 +17,14 @@ export interface WebContext {
   csrfToken: string;
   /** Server clock, so tests and benchmarks can pin "now". */
   now(): Date;
+  /** The signed-in visitor (gp_session cookie), or null. */
+  viewer: { userId: string; role: 'admin' | 'operator' | 'analyst' | 'viewer' } | null;
+  /**
+   * An in-process API call as this visitor: their session cookie, anti-forgery token, address and user agent
+   * travel with it, so the API's own access rules and audit apply. The answer's Set-Cookie headers (signing
+   * in and out) are handed back for the page's response.
+   */
+  call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<ApiResult<T> & { setCookie: string[] }>;
   /** The request's structured logger (pino, with the request id). */
   log: { error(obj: object, msg: string): void };
 }
