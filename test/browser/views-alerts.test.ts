@@ -12,8 +12,8 @@ import { startAlertWorker } from '../../src/alerts/alert-worker.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhook } from '../../src/alerts/webhook-signature.ts';
 
 /**
- * Saved views and alerts in Chromium, signed in with an access token the browser sends on every same-origin
- * request (the web sign-in page and "sign out everywhere" are h-auth's and are driven by its own test).
+ * Saved views and alerts in Chromium, the way a visitor uses them: signed in on the sign-in page (session
+ * cookie; the pages' API calls carry X-CSRF-Token), and out again with "sign out everywhere".
  */
 describe('saved views and alerts in Chromium', needs({ chromium: true }), () => {
   let site: Site;
@@ -30,11 +30,15 @@ describe('saved views and alerts in Chromium', needs({ chromium: true }), () => 
   });
   after(async () => { await browser?.close(); await site?.close(); await new Promise<void>((r) => receiver.close(() => r())); });
 
-  it('saves a view, reopens it after a reload, creates an alert and sees its signed delivery arrive', async () => {
+  it('signs in, saves a view, reopens it after a reload, creates an alert, sees its signed delivery arrive, signs out everywhere', async () => {
     const user = await signIn(site.app, site.db, 'analyst');
-    const ctx = await browser.newContext({ extraHTTPHeaders: { authorization: user.headers.authorization } });
+    const ctx = await browser.newContext();
     const page = await ctx.newPage();
     const errors = collectErrors(page);
+    await page.goto(`${site.url}/signin`, { waitUntil: 'networkidle' });
+    await page.getByLabel('E-mail').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await Promise.all([page.waitForURL(`${site.url}/account`), page.getByRole('button', { name: 'Sign in' }).click()]);
 
     await page.goto(`${site.url}/compare?bas=CISO,ERCO`, { waitUntil: 'networkidle' });
     const save = page.getByRole('form', { name: 'Save this view' });
@@ -84,6 +88,12 @@ describe('saved views and alerts in Chromium', needs({ chromium: true }), () => 
     assert.equal(await row.first().getAttribute('data-delivery'), 'delivered');
     assert.match((await row.first().textContent())!, /200/);
     assert.deepEqual(errors, []);
+
+    // sign out everywhere: the browser's session and the account's API tokens end at once
+    await page.goto(`${site.url}/account`, { waitUntil: 'networkidle' });
+    await Promise.all([page.waitForURL(/\/signin/), page.getByRole('button', { name: 'Sign out everywhere' }).click()]);
+    assert.equal((await site.app.inject({ url: '/api/v1/me/views', headers: user.headers })).statusCode, 401);
+    assert.equal((await page.request.get(`${site.url}/api/v1/me/views`)).status(), 401);
     await ctx.close();
   });
 });
