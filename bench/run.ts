@@ -10,6 +10,7 @@ import { benchOffLoop } from './offloop.ts';
 import { benchRateLimit } from './rate-limit.ts';
 import { benchAuth } from './auth.ts';
 import { benchFill } from './fill.ts';
+import { benchAlerts } from './alerts.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -25,6 +26,7 @@ const benches: Record<string, () => Promise<void>> = {
   'rate-limit': benchRateLimit,
   auth: benchAuth,
   fill: benchFill,
+  alerts: benchAlerts,
 };
 
 const names = process.argv.slice(2);

@@ -16,6 +16,9 @@ import { webRoutes } from './web/server.ts';
 import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
 import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
 import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.ts';
+import { viewRoutes } from './views/view-routes.ts';
+import { alertRoutes } from './alerts/alert-routes.ts';
+import type { TargetPolicy } from './alerts/webhook-target.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
@@ -33,6 +36,8 @@ export interface AppDeps {
   trustProxy?: readonly string[] | undefined;
   /** Rate limits (src/auth/rate-limits.ts); `gridpulse web`/`start` always pass them, absent means none (tests, benches). */
   rateLimits?: RateLimitSettings | undefined;
+  /** which webhook targets alerts may name (default: public addresses only) */
+  webhookPolicy?: TargetPolicy;
 }
 
 /** Composition root of the web role. */
@@ -72,6 +77,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   locateRoutes(app, deps.db);
   await egridAnalyticsRoutes(app, deps);
   await egridUploadRoutes(app, deps);
+  viewRoutes(app, deps.db);
+  alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
   await webRoutes(app, deps);
   return app;
 }

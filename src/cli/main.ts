@@ -20,6 +20,8 @@ import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
+import { startAlertWorker } from '../alerts/alert-worker.ts';
+import type { TargetPolicy } from '../alerts/webhook-target.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -32,8 +34,11 @@ function warnIfMetricsOpen(config: Config, logger: Logger): void {
   if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
 }
 
+const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === '1' });
+
 /**
- * The worker's jobs: ingestion (hourly, daily) and the forecasts; the first ingest and forecast run at once.
+ * The worker's jobs: ingestion (hourly, daily), the forecasts, and alerts (evaluated on change events, delivered
+ * from the outbox); the first ingest and forecast run at once.
  * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
  */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
@@ -43,7 +48,9 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
   const ready = scheduler.runNow()
     .then(() => (scheduler.signal.aborted ? undefined : forecasts({ db, logger: logger.child({ job: 'forecasts' }) })))
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
-  return { stop: () => scheduler.stop(), ready };
+  const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
+  alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
@@ -57,7 +64,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
     : undefined;
   if (!rateLimits) logger.warn('RATE_LIMITS=off: no rate limits on this server');
   const app = await buildApp({
-    db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits, publicUrl: config.PUBLIC_URL,
+    db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits, publicUrl: config.PUBLIC_URL, webhookPolicy: webhookPolicy(config),
     egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES },
     auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
   });

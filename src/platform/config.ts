@@ -43,6 +43,7 @@ const schema = z.object({
   RATE_LIMIT_READ: rateLimit('1200/1m'),
   RATE_LIMIT_WRITE: rateLimit('120/1m'),
   RATE_LIMIT_AUTH: rateLimit('20/1m'),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['0', '1']).default('0').describe('1: alert webhooks may target loopback and private addresses (an administrator\'s allowance, e.g. for a receiver on the LAN)'),
   AUTH_JWT_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA').describe('the one algorithm access tokens are signed and verified with'),
   AUTH_ISSUER: z.string().min(1).max(200).default('gridpulse').describe('the iss of access tokens (e.g. this server\'s public URL)'),
   AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),

@@ -18,7 +18,33 @@ export interface OwnedObjectFixture {
 const ownKeys = async (app: FastifyInstance, owner: SignedIn) => (await app.inject({ url: '/api/v1/me/keys', headers: owner.headers })).json<{ keys: Array<{ id: string; revokedAt: string | null }> }>().keys;
 const ownSessions = async (app: FastifyInstance, owner: SignedIn) => (await app.inject({ url: '/api/v1/me/sessions', headers: owner.headers })).json<{ sessions: Array<{ id: string }> }>().sessions;
 
+const viewBody = { name: 'matrix view', page: 'compare', bas: ['CISO', 'ERCO'], range: { kind: 'relative', last: 'P7D' }, charts: ['demand'] };
+// 127.0.0.1 needs the administrator's allowance: the matrix's app may not have it, so a public address (never contacted: no rule fires here)
+const alertBody = { name: 'matrix alert', rule: { kind: 'data_late', ba: 'CISO', hours: 3 }, webhookUrl: 'http://93.184.216.34/hook', cooldownMinutes: 60 };
+const newView = async (app: FastifyInstance, owner: SignedIn) => (await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: owner.headers, payload: viewBody })).json<{ id: string }>().id;
+const newAlert = async (app: FastifyInstance, owner: SignedIn) => (await app.inject({ method: 'POST', url: '/api/v1/me/alerts', headers: owner.headers, payload: alertBody })).json<{ id: string }>().id;
+const viewOf = async (app: FastifyInstance, owner: SignedIn, id: string) => (await app.inject({ url: `/api/v1/me/views/${id}`, headers: owner.headers })).json();
+const alertOf = async (app: FastifyInstance, owner: SignedIn, id: string) => (await app.inject({ url: `/api/v1/me/alerts/${id}`, headers: owner.headers })).json();
+const viewFixture = (body?: Record<string, unknown>): OwnedObjectFixture => ({ create: newView, snapshot: viewOf, ...(body ? { body } : {}) });
+const alertFixture = (body?: Record<string, unknown>): OwnedObjectFixture => ({ create: newAlert, snapshot: alertOf, ...(body ? { body } : {}) });
+
 export const OWNED_OBJECTS: Record<string, OwnedObjectFixture> = {
+  'GET /api/v1/me/views/:id': viewFixture(),
+  'PUT /api/v1/me/views/:id': viewFixture({ ...viewBody, name: 'taken over' }),
+  'DELETE /api/v1/me/views/:id': viewFixture(),
+  'POST /api/v1/me/views/:id/share': viewFixture(),
+  'DELETE /api/v1/me/views/:id/share': {
+    create: async (app, owner) => {
+      const id = await newView(app, owner);
+      await app.inject({ method: 'POST', url: `/api/v1/me/views/${id}/share`, headers: owner.headers });
+      return id;
+    },
+    snapshot: viewOf,
+  },
+  'GET /api/v1/me/alerts/:id': alertFixture(),
+  'PUT /api/v1/me/alerts/:id': alertFixture({ ...alertBody, name: 'taken over', status: 'paused' }),
+  'DELETE /api/v1/me/alerts/:id': alertFixture(),
+  'GET /api/v1/me/alerts/:id/deliveries': alertFixture(),
   'DELETE /api/v1/me/keys/:id': {
     create: async (app, owner) => (await app.inject({ method: 'POST', url: '/api/v1/me/keys', headers: owner.headers, payload: { name: 'matrix' } })).json<{ key: { id: string } }>().key.id,
     snapshot: async (app, owner, id) => (await ownKeys(app, owner)).find((k) => k.id === id),

@@ -19,5 +19,7 @@ export default [
   route('invite/:token', 'routes/invite.tsx'),
   route('account', 'routes/account.tsx'),
   route('admin', 'routes/admin.tsx'),
+  route('account/views', 'routes/account-views.tsx'),
+  route('account/alerts', 'routes/account-alerts.tsx'),
   route('*', 'routes/not-found.tsx'),
 ] satisfies RouteConfig;

@@ -1,6 +1,8 @@
 import { Form, redirect, useActionData, useLoaderData, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
 import { CsrfField } from '../components/csrf-field.tsx';
+import { SavedViewsSection } from '../components/saved-views-section.tsx';
+import { AlertsSection } from '../components/alerts-section.tsx';
 import { field, type KeyRow, type Me, type SessionRow } from '../lib/account-api.ts';
 
 /** Personal pages are never stored by browsers or shared caches. */
@@ -125,6 +127,9 @@ export default function Account() {
         <label>Expires (optional) <input type="date" name="expiresAt" /></label>
         <button type="submit">Create key</button>
       </Form>
+
+      <SavedViewsSection />
+      <AlertsSection />
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { webContext } from '../lib/context.ts';
 import type { BaNow, BaselineMetric, CleanWindow, Duck, Forecast, ForecastAccuracy, Hourly, PlainAnswer, Pulse, SeriesFreshness } from '../lib/api-types.ts';
 import { hourlyColumns, part, requireBa } from '../lib/loaders.ts';
 import { addDays, dateTimeLabel, HOUR_MS, hourLabel, localDate, zonedMidnight } from '../lib/time.ts';
-import { queryDate } from '../lib/page-query.ts';
+import { badQuery, queryDate } from '../lib/page-query.ts';
 import { useDisplayZone } from '../lib/use-zone.ts';
 import { useLiveUpdates } from '../lib/live.ts';
 import { fmtInt, fmtMw, fmtPct, fmtSigned, fmtSignedPct, fuelColour, fuelName } from '../lib/format.ts';
@@ -16,6 +16,9 @@ import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
 import { seriesColours } from '../lib/scale.ts';
 import { EmbedPanel } from '../components/embed-panel.tsx';
 import { BaPicker } from '../components/ba-picker.tsx';
+import { SaveView } from '../components/save-view.tsx';
+import { askedRange } from '../lib/view-range.ts';
+import { mayBeSignedIn } from '../lib/me-api.ts';
 
 export const meta: MetaFunction<typeof loader> = ({ loaderData: data }) => [
   { title: data ? `${data.ba.code} — ${data.ba.name} · GridPulse` : 'GridPulse' },
@@ -31,8 +34,11 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const latest = asked === null;
   // Latest: the 72 hours up to now. A chosen day: that BA-local day and the two before it.
   const hourNow = Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS;
-  const from = latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(asked, -2), ba.timeZone);
-  const to = latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(asked, 1), ba.timeZone);
+  // a saved view opens the latest page with its own hours (from/to, up to 31 days)
+  const viewRange = askedRange(new URL(request.url).searchParams, 31);
+  if (!latest && viewRange) badQuery('from', 'absent when a date is given (a day or a range, not both)', new URL(request.url).searchParams.get('from') ?? '');
+  const from = viewRange?.from ?? (latest ? new Date(hourNow - 71 * HOUR_MS) : zonedMidnight(addDays(asked, -2), ba.timeZone));
+  const to = viewRange?.to ?? (latest ? new Date(hourNow + HOUR_MS) : zonedMidnight(addDays(asked, 1), ba.timeZone));
   const range = `from=${from.toISOString()}&to=${to.toISOString()}`;
   // Every answer the page needs, requested at once (they are cached by the analytics layer).
   const [now, pulse, bas, hourly, clean, forecast, duck, freshness, accuracy, plain] = await Promise.all([
@@ -51,7 +57,7 @@ export async function loader({ params, request, context }: LoaderFunctionArgs) {
   const today = localDate(web.now(), ba.timeZone);
   const date = !latest ? asked : pulse.ok ? pulse.data.date : (now.ok && now.data.hour ? localDate(now.data.hour, ba.timeZone) : today);
   return {
-    ba, date, today, latest, from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
+    ba, date, today, latest, custom: viewRange !== undefined, maybeSignedIn: mayBeSignedIn(request), from: from.toISOString(), to: to.toISOString(), now: web.now().toISOString(),
     current: part(now), pulse: part(pulse), hourly, clean: part(clean), forecast: forecast ? part(forecast) : null,
     accuracy: accuracy?.ok ? accuracy.data : null,
     // the answer in words, computed once on the server (its clock times are text, so hydration cannot disagree)
@@ -307,10 +313,11 @@ export default function BaPage() {
         <span className="muted" aria-live="polite">{live.connected ? '● live' : ''}{live.lastEvent ? ` · updated with data to ${dateTimeLabel(live.lastEvent, zone.timeZone)}` : ''}</span>
       </div>
       {d.latest ? <NowSection d={d} zone={zone} /> : null}
+      <SaveView page="ba" bas={[d.ba.code]} from={d.from} to={d.to} charts={['demand', 'generation', 'intensity']} maybeSignedIn={d.maybeSignedIn} />
       <PulseSection d={d} zone={zone} />
       <section aria-labelledby="charts-h">
         <div className="ba-head">
-          <h2 id="charts-h">{d.latest ? 'The last 72 hours' : `Hour by hour, ${addDays(d.date, -2)} to ${d.date}`}</h2>
+          <h2 id="charts-h">{d.custom ? `Hour by hour, ${dateTimeLabel(d.from, zone.timeZone)} to ${dateTimeLabel(d.to, zone.timeZone)}` : d.latest ? 'The last 72 hours' : `Hour by hour, ${addDays(d.date, -2)} to ${d.date}`}</h2>
           {h.ok ? <><Freshness dataThrough={h.data.dataThrough} timeZone={d.ba.timeZone} now={d.now} /><SourceMark source={h.data.source} stale={h.data.stale} /></> : null}
         </div>
         {!h.ok ? <Missing what="Hourly data" part={h} /> : null}

@@ -10,6 +10,9 @@ import { useLiveUpdates } from '../lib/live.ts';
 import { Freshness, SourceMark } from '../components/freshness.tsx';
 import { ConsumptionChip } from '../components/intensity-chip.tsx';
 import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
+import { SaveView } from '../components/save-view.tsx';
+import { askedRange } from '../lib/view-range.ts';
+import { mayBeSignedIn } from '../lib/me-api.ts';
 
 export const meta: MetaFunction = () => [{ title: 'Compare balancing authorities · GridPulse' }];
 
@@ -25,8 +28,10 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const known = new Map((all.ok ? all.data.data : []).map((b) => [b.code, b]));
   const unknown = asked.filter((c) => BA_CODE.test(c) && !known.has(c));
   const codes = asked.filter((c) => known.has(c)).slice(0, MAX);
-  const to = new Date(Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
-  const from = new Date(to.getTime() - 48 * HOUR_MS);
+  // a saved view opens with its own range (from/to, up to 31 days); else the last 48 hours
+  const viewRange = askedRange(new URL(request.url).searchParams, 31);
+  const to = viewRange?.to ?? new Date(Math.floor(web.now().getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
+  const from = viewRange?.from ?? new Date(to.getTime() - 48 * HOUR_MS);
   const columns = await Promise.all(codes.map(async (c): Promise<Column> => {
     const [now, pulse, hourly] = await Promise.all([
       web.api<BaNow>(`/api/v1/bas/${c}/now`), web.api<Pulse>(`/api/v1/bas/${c}/pulse`), hourlyColumns(web, c, from, to),
@@ -35,7 +40,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   }));
   const rejected = [...invalid, ...unknown];
   // Codes the page cannot show are named (query parameter `bas`) and answered 400; the known ones are still compared.
-  return data({ columns, rejected, truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString() }, { status: rejected.length ? 400 : 200 });
+  return data({ columns, rejected, truncated: asked.length > MAX, query: codes.join(','), now: web.now().toISOString(),
+    from: from.toISOString(), to: to.toISOString(), custom: viewRange !== undefined, maybeSignedIn: mayBeSignedIn(request) }, { status: rejected.length ? 400 : 200 });
 }
 
 interface Column { ba: Ba; now: Part<BaNow>; pulse: Part<Pulse>; hourly: Part<Hourly> }
@@ -67,9 +73,9 @@ export default function Compare() {
   const zone = useDisplayZone(undefined);
   useLiveUpdates(d.columns.map((c) => c.ba.code));
   const charts = useMemo(() => [
-    lineSpec('compare-intensity', 'Carbon intensity consumed, last 48 hours', 'gCO2eq/kWh', d.columns, (h) => h.intensity.consumption),
-    lineSpec('compare-demand', 'Demand, last 48 hours', 'MW', d.columns, (h) => h.demand),
-  ].filter((s): s is ChartSpec => s !== null), [d.columns]);
+    lineSpec('compare-intensity', `Carbon intensity consumed, ${d.custom ? 'hour by hour' : 'last 48 hours'}`, 'gCO2eq/kWh', d.columns, (h) => h.intensity.consumption),
+    lineSpec('compare-demand', `Demand, ${d.custom ? 'hour by hour' : 'last 48 hours'}`, 'MW', d.columns, (h) => h.demand),
+  ].filter((s): s is ChartSpec => s !== null), [d.columns, d.custom]);
   return (
     <>
       <h1>Compare balancing authorities</h1>
@@ -79,6 +85,7 @@ export default function Compare() {
       </Form>
       {d.rejected.length ? <p className="notice" role="status">Query parameter &apos;bas&apos;: not balancing authority codes: {d.rejected.join(', ')}.</p> : null}
       {d.truncated ? <p className="notice">Only the first {MAX} are compared.</p> : null}
+      {d.columns.length ? <SaveView page="compare" bas={d.columns.map((c) => c.ba.code)} from={d.from} to={d.to} charts={['intensity', 'demand']} maybeSignedIn={d.maybeSignedIn} /> : null}
       {d.columns.length ? (
         <div className="table-scroll">
           <table className="compare">

@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import { alertRule, evaluateRule, type Firing } from './alert-rules.ts';
+
+export interface EvaluationDeps { db: Db; logger: Pick<Logger, 'info' | 'warn' | 'error'> }
+
+/** Rules whose condition can change without their own BA's hours landing (late data, tomorrow's forecast). */
+const TIME_DRIVEN = ['data_late', 'clean_window_tomorrow'];
+
+/** The JSON body a webhook receives (stored in the outbox as sent, so a retry sends the same bytes). */
+export interface AlertPayload {
+  type: 'alert.fired';
+  alert: { id: string; name: string };
+  rule: unknown;
+  occurrence: string;
+  summary: string;
+  details: Record<string, unknown>;
+  firedAt: string;
+}
+
+class InCooldown extends Error {}
+
+/**
+ * Records a firing once: the occurrence row (unique per alert) and the outbox row commit together, and only
+ * when the alert is outside its cool-down (checked and stamped by one UPDATE, so two workers evaluating at
+ * once cannot both fire). Returns 'fired', 'repeat' (this occurrence already fired) or 'cooldown'.
+ */
+export async function recordFiring(db: Db, alert: { id: string; name: string; rule: unknown }, firing: Firing, now: Date): Promise<'fired' | 'repeat' | 'cooldown'> {
+  try {
+    return await db.transaction(async (tx) => {
+      const inserted = await tx.query('INSERT INTO alert_occurrences (alert_id, occurrence, fired_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING occurrence',
+        [alert.id, firing.occurrence, now]);
+      if (inserted.length === 0) return 'repeat' as const;
+      const stamped = await tx.query(
+        `UPDATE alerts SET last_fired_at = $2 WHERE id = $1 AND status = 'active'
+            AND (last_fired_at IS NULL OR last_fired_at <= $2::timestamptz - make_interval(mins => cooldown_minutes)) RETURNING id`, [alert.id, now]);
+      if (stamped.length === 0) throw new InCooldown(); // rolls the occurrence back: it may fire once the cool-down ends
+      const payload: AlertPayload = {
+        type: 'alert.fired', alert: { id: alert.id, name: alert.name }, rule: alert.rule,
+        occurrence: firing.occurrence, summary: firing.summary, details: firing.details, firedAt: now.toISOString(),
+      };
+      await tx.query('INSERT INTO alert_deliveries (alert_id, occurrence, payload, next_attempt_at) VALUES ($1, $2, $3, $4)',
+        [alert.id, firing.occurrence, JSON.stringify(payload), now]);
+      return 'fired' as const;
+    });
+  } catch (err) {
+    if (err instanceof InCooldown) return 'cooldown';
+    throw err;
+  }
+}
+
+/**
+ * Evaluates the active alerts concerned by a change: those on `bas` (the BAs whose hours just landed, from
+ * the change event) plus every time-driven rule; with `bas` undefined, every active alert (the periodic pass).
+ * A rule that fails to evaluate is logged and skipped; the others still run.
+ */
+export async function evaluateAlerts(deps: EvaluationDeps, opts: { bas?: readonly string[]; now?: Date } = {}): Promise<{ evaluated: number; fired: number; repeats: number; cooldown: number }> {
+  const now = opts.now ?? new Date();
+  const rows = await deps.db.query<{ id: string; name: string; rule: unknown }>(
+    opts.bas
+      ? `SELECT id, name, rule FROM alerts WHERE status = 'active' AND (ba_code = ANY ($1::text[]) OR rule->>'kind' = ANY ($2::text[])) ORDER BY id`
+      : `SELECT id, name, rule FROM alerts WHERE status = 'active' ORDER BY id`,
+    opts.bas ? [[...opts.bas], TIME_DRIVEN] : []);
+  const counts = { evaluated: 0, fired: 0, repeats: 0, cooldown: 0 };
+  // many users watch the same condition: a pass judges each distinct rule once
+  const judged = new Map<string, Promise<Firing | undefined>>();
+  for (const row of rows) {
+    try {
+      const rule = alertRule.parse(typeof row.rule === 'string' ? JSON.parse(row.rule) : row.rule);
+      counts.evaluated++;
+      const key = JSON.stringify(rule);
+      let judging = judged.get(key);
+      if (!judging) judged.set(key, (judging = evaluateRule(deps.db, rule, now)));
+      const firing = await judging;
+      if (!firing) continue;
+      const outcome = await recordFiring(deps.db, { id: row.id, name: row.name, rule }, firing, now);
+      if (outcome === 'fired') {
+        counts.fired++;
+        deps.logger.info({ alertId: row.id, occurrence: firing.occurrence }, 'alert fired');
+      } else if (outcome === 'repeat') counts.repeats++;
+      else counts.cooldown++;
+    } catch (err) {
+      deps.logger.error({ err, alertId: row.id }, 'alert evaluation failed');
+    }
+  }
+  return counts;
+}

@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import { HOURS_CHANNEL } from '../platform/change-events.ts';
+import { parseHoursPayload } from '../analytics/shared/analytics-cache.ts';
+import { evaluateAlerts } from './alert-evaluator.ts';
+import { deliverDue, DEFAULT_OUTBOX, type OutboxOptions } from './webhook-outbox.ts';
+import type { TargetPolicy } from './webhook-target.ts';
+
+export interface AlertWorkerOptions {
+  policy: TargetPolicy;
+  /** how often the outbox is polled for due deliveries (and right after every firing) */
+  deliverEveryMs?: number;
+  /** how often every active alert is evaluated, for rules that change with time alone (late data, tomorrow's window) */
+  evaluateAllEveryMs?: number;
+  outbox?: Partial<Omit<OutboxOptions, 'policy'>>;
+}
+
+/**
+ * The worker's alert loop: evaluates the alerts of the BAs named by each change event (hours landed), all
+ * alerts periodically, and drains the webhook outbox. Passes run one at a time; a failing pass is logged
+ * and the loop keeps going; stop() waits for the running pass.
+ */
+export async function startAlertWorker(db: Db, logger: Logger, options: AlertWorkerOptions): Promise<{ stop(): Promise<void>; idle(): Promise<void> }> {
+  const log = logger.child({ job: 'alerts' });
+  const outbox: OutboxOptions = { ...DEFAULT_OUTBOX, ...options.outbox, policy: options.policy };
+  let chain: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const run = (name: string, pass: () => Promise<unknown>) => {
+    if (stopped) return chain;
+    chain = chain.then(pass).then((r) => log.debug({ pass: name, result: r }, 'alert pass'), (err: unknown) => log.error({ err, pass: name }, 'alert pass failed'));
+    return chain;
+  };
+  const deliver = () => run('deliver', () => deliverDue({ db, logger: log }, outbox));
+  const evaluate = (bas?: string[]) => run('evaluate', async () => {
+    const counts = await evaluateAlerts({ db, logger: log }, bas ? { bas } : {});
+    if (counts.fired) void deliver();
+    return counts;
+  });
+  const unlisten = await db.listen(HOURS_CHANNEL, (payload) => {
+    const bas = parseHoursPayload(payload, log);
+    if (bas?.length) void evaluate(bas);
+  });
+  const timers = [
+    setInterval(() => void deliver(), options.deliverEveryMs ?? 15_000),
+    setInterval(() => void evaluate(), options.evaluateAllEveryMs ?? 15 * 60_000),
+  ];
+  for (const t of timers) t.unref();
+  void evaluate();
+  return {
+    idle: () => chain,
+    stop: async () => {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await unlisten();
+      await chain;
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import { checkWebhookUrl, guardedLookup, type TargetPolicy } from './webhook-target.ts';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.ts';
+
+/**
+ * Webhook delivery from a durable outbox (alert_deliveries): a firing commits its delivery row with the
+ * occurrence, and this loop sends due rows, so a delivery outlives a restart of the worker. Retries are
+ * scheduled in the row (next_attempt_at) with exponential backoff and jitter, not held in memory: that is
+ * why p-retry's in-process loop is not used here. Each try is logged with its status code; a delivery
+ * gives up after `maxAttempts`, and an alert whose webhook failed `disableAfter` tries in a row is disabled
+ * (status `disabled`, reason shown to its owner) with its pending deliveries closed as failed.
+ */
+export interface OutboxOptions {
+  policy: TargetPolicy;
+  /** first retry delay; try n waits min(maxDelayMs, baseDelayMs × 2^(n−1)) × a jitter factor in [0.5, 1) */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxAttempts: number;
+  disableAfter: number;
+  timeoutMs: number;
+  /** deliveries claimed per pass */
+  batch: number;
+  random: () => number;
+}
+
+export const DEFAULT_OUTBOX: Omit<OutboxOptions, 'policy'> = {
+  baseDelayMs: 30_000, maxDelayMs: 3_600_000, maxAttempts: 8, disableAfter: 10, timeoutMs: 10_000, batch: 20, random: Math.random,
+};
+
+/** Delay before try n+1 after try n failed (n ≥ 1), ms. */
+export function backoffMs(failedAttempts: number, o: Pick<OutboxOptions, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
+  const ceiling = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** Math.min(failedAttempts - 1, 30));
+  return Math.round(ceiling * (0.5 + o.random() / 2));
+}
+
+/** A claim is held this long: a worker that dies mid-delivery leaves the row to be retried after it. */
+const CLAIM_LEASE_MS = 120_000;
+const MAX_ERROR_LENGTH = 300;
+
+export interface DeliveryResult { statusCode: number | null; error: string | null; durationMs: number }
+
+/** POSTs one signed body; never throws (a refused target, a timeout or a connection error is an error result). */
+export async function postWebhook(url: string, body: string, secret: string, deliveryId: number, o: Pick<OutboxOptions, 'policy' | 'timeoutMs'>): Promise<DeliveryResult> {
+  const started = performance.now();
+  const done = (statusCode: number | null, error: string | null) => ({ statusCode, error: error?.slice(0, MAX_ERROR_LENGTH) ?? null, durationMs: Math.round(performance.now() - started) });
+  let target: URL;
+  try {
+    target = await checkWebhookUrl(url, o.policy); // literal addresses; names are checked again as they are resolved to connect
+  } catch (err) {
+    return done(null, `refused target: ${(err as Error).message}`);
+  }
+  const timestamp = Math.floor(Date.now() / 1000);
+  return new Promise((resolve) => {
+    const request = (target.protocol === 'https:' ? https : http).request(target, {
+      method: 'POST',
+      lookup: guardedLookup(o.policy) as never,
+      timeout: o.timeoutMs,
+      headers: {
+        'content-type': 'application/json', 'user-agent': 'GridPulse-Webhooks/1',
+        [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body), [DELIVERY_HEADER]: String(deliveryId),
+      },
+    }, (res) => {
+      res.resume(); // the answer's body is not used; redirects are not followed (a 3xx is a failed try)
+      res.on('end', () => resolve(done(res.statusCode ?? null, res.statusCode && res.statusCode < 300 ? null : `HTTP ${res.statusCode}`)));
+      res.on('error', (err) => resolve(done(res.statusCode ?? null, err.message)));
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${o.timeoutMs} ms`)));
+    request.on('error', (err) => resolve(done(null, err.message)));
+    request.end(body);
+  });
+}
+
+interface Claimed { id: string | number; alert_id: string; payload: string; attempts: number; webhook_url: string; secret: string }
+
+/**
+ * One pass of the outbox: claims up to `batch` due deliveries of active alerts (SKIP LOCKED, so several
+ * workers share the work), sends them, and records each try. Returns what happened.
+ */
+export async function deliverDue(deps: { db: Db; logger: Pick<Logger, 'info' | 'warn'> }, options: OutboxOptions, now = new Date()):
+  Promise<{ delivered: number; failedAttempts: number; gaveUp: number; disabledAlerts: number }> {
+  const { db } = deps;
+  const passStarted = Date.now();
+  const claimed = await db.query<Claimed>(
+    `UPDATE alert_deliveries d SET next_attempt_at = $2::timestamptz + make_interval(secs => $3)
+       FROM alerts a
+      WHERE d.id IN (SELECT d2.id FROM alert_deliveries d2 JOIN alerts a2 ON a2.id = d2.alert_id AND a2.status = 'active'
+                      WHERE d2.status = 'pending' AND d2.next_attempt_at <= $2 ORDER BY d2.next_attempt_at, d2.id LIMIT $1 FOR UPDATE OF d2 SKIP LOCKED)
+        AND a.id = d.alert_id
+      RETURNING d.id, d.alert_id, d.payload, d.attempts, a.webhook_url, a.secret`,
+    [options.batch, now, CLAIM_LEASE_MS / 1000]);
+  const out = { delivered: 0, failedAttempts: 0, gaveUp: 0, disabledAlerts: 0 };
+  for (const d of claimed) {
+    const id = Number(d.id);
+    const result = await postWebhook(d.webhook_url, d.payload, d.secret, id, options);
+    const attempt = d.attempts + 1;
+    const ok = result.error === null;
+    const after = new Date(now.getTime() + (Date.now() - passStarted)); // the pass's clock, moved on by the time spent sending
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO alert_delivery_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)',
+        [id, attempt, after, result.statusCode, result.error, result.durationMs]);
+      if (ok) {
+        await tx.query(`UPDATE alert_deliveries SET status = 'delivered', attempts = $2, last_status_code = $3, last_error = NULL, finished_at = $4 WHERE id = $1`,
+          [id, attempt, result.statusCode, after]);
+        await tx.query('UPDATE alerts SET consecutive_failures = 0 WHERE id = $1', [d.alert_id]);
+        return;
+      }
+      const giveUp = attempt >= options.maxAttempts;
+      await tx.query(
+        `UPDATE alert_deliveries SET attempts = $2, last_status_code = $3, last_error = $4,
+                status = CASE WHEN $5 THEN 'failed' ELSE 'pending' END, finished_at = CASE WHEN $5 THEN $6::timestamptz END,
+                next_attempt_at = $6::timestamptz + make_interval(secs => $7) WHERE id = $1`,
+        [id, attempt, result.statusCode, result.error, giveUp, after, backoffMs(attempt, options) / 1000]);
+      if (giveUp) out.gaveUp++;
+      const [alert] = await tx.query<{ consecutive_failures: number }>(
+        'UPDATE alerts SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures', [d.alert_id]);
+      if (alert && alert.consecutive_failures >= options.disableAfter) {
+        await tx.query(`UPDATE alerts SET status = 'disabled', disabled_reason = $2 WHERE id = $1 AND status = 'active'`,
+          [d.alert_id, `disabled after ${alert.consecutive_failures} failed deliveries in a row (last: ${result.error})`.slice(0, 500)]);
+        await tx.query(`UPDATE alert_deliveries SET status = 'failed', finished_at = $2, last_error = coalesce(last_error, 'alert disabled')
+                         WHERE alert_id = $1 AND status = 'pending'`, [d.alert_id, after]);
+        out.disabledAlerts++;
+        deps.logger.warn({ alertId: d.alert_id, deliveryId: id, failures: alert.consecutive_failures }, 'alert disabled after repeated webhook failures');
+      }
+    });
+    if (ok) out.delivered++;
+    else {
+      out.failedAttempts++;
+      deps.logger.warn({ alertId: d.alert_id, deliveryId: id, attempt, statusCode: result.statusCode, error: result.error }, 'webhook delivery failed');
+    }
+  }
+  return out;
+}
