@@ -31,6 +31,7 @@ export function pipelineRoutes(app: FastifyInstance, db: Db): void {
 
   const state = memoFillState(db);
   r.get('/api/v1/pipeline/state', {
+    config: { access: { public: true } },
     schema: {
       summary: 'Whether the store is still filling: empty, filling (first fill or catch-up) or ready',
       description: '`state`: `empty` before any data is stored; `filling` while an ingestion run works and the newest stored demand hour '
