@@ -69,8 +69,8 @@ for (const target of testDatabases()) {
       const [first, second] = gens.filter((g) => g.orispl === 101 && g.generatorId === 'G1');
       assert.deepEqual([first!.occurrence, first!.primeMover, first!.nameplateMw], [1, 'ST', 5], 'rows of one ORISPL + GENID are numbered in file order');
       assert.deepEqual([second!.occurrence, second!.primeMover, second!.nameplateMw], [2, 'CT', 9]);
-      assert.equal(first.netGenerationMwh, 1000);
-      assert.equal(first.netGenerationOzoneMwh, -12);
+      assert.equal(first!.netGenerationMwh, 1000);
+      assert.equal(first!.netGenerationOzoneMwh, -12);
       const stored = await getImport(db, out.importId);
       assert.equal(stored?.status, 'partial');
       assert.equal(stored?.errors.length, 3);
