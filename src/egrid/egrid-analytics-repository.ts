@@ -36,7 +36,7 @@ export const LIST_COLUMNS = ['orispl', 'plant_name', 'state', 'county_name', 'ba
   'primary_fuel', 'fuel_category', 'nameplate_mw', 'capacity_factor', 'net_generation_mwh', 'heat_input_mmbtu', 'co2_short_tons', 'nox_short_tons', 'so2_short_tons',
   'co2_rate_lb_per_mwh', 'nox_rate_lb_per_mwh', 'so2_rate_lb_per_mwh', 'heat_rate_btu_per_kwh'] as const;
 export interface PlantListRow {
-  orispl: number; plantName: string | null; state: string | null; countyName: string | null; baCode: string | null; subregion: string | null; nercRegion: string | null;
+  orispl: number | null; plantName: string | null; state: string | null; countyName: string | null; baCode: string | null; subregion: string | null; nercRegion: string | null;
   operatorName: string | null; sector: string | null; latitude: number | null; longitude: number | null; primaryFuel: string | null; fuelCategory: string | null;
   nameplateMw: number | null; capacityFactor: number | null; netGenerationMwh: number | null; heatInputMmbtu: number | null;
   co2ShortTons: number | null; noxShortTons: number | null; so2ShortTons: number | null;

@@ -38,7 +38,7 @@ const aggregateSchema = z.object({
 });
 const publishedSchema = z.object({ netGenerationMwh: nn, co2Tons: nn, co2Rate: nn, noxRate: nn, so2Rate: nn, nonBaseloadCo2Rate: nn });
 const plantRowSchema = z.object({
-  orispl: z.number(), plantName: z.string().nullable(), state: z.string().nullable(), countyName: z.string().nullable(), baCode: z.string().nullable(),
+  orispl: z.number().nullable(), plantName: z.string().nullable(), state: z.string().nullable(), countyName: z.string().nullable(), baCode: z.string().nullable(),
   subregion: z.string().nullable(), nercRegion: z.string().nullable(), operatorName: z.string().nullable(), sector: z.string().nullable(),
   latitude: nn, longitude: nn, primaryFuel: z.string().nullable(), fuelCategory: z.string().nullable(), nameplateMw: nn.describe('MW'),
   capacityFactor: nn.describe('0–1'), netGenerationMwh: nn, heatInputMmbtu: nn, co2ShortTons: nn, noxShortTons: nn, so2ShortTons: nn,
@@ -134,7 +134,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
       const points: Array<[number, number, number, number | null, string | null, string | null, number | null, number | null]> = [];
       for await (const chunk of streamPlants(db, y.year, filter, 'orispl', false, 5000)) {
         for (const p of chunk) {
-          if (p.latitude === null || p.longitude === null) continue;
+          if (p.orispl === null || p.latitude === null || p.longitude === null) continue; // a map point is a located plant with its ORISPL
           const xy = projectPoint(p.longitude, p.latitude);
           points.push([p.orispl, p.latitude, p.longitude, p.nameplateMw, p.fuelCategory, p.plantName, xy?.[0] ?? null, xy?.[1] ?? null]);
         }
@@ -237,7 +237,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
       summary: 'The plants emitting most of a pollutant in a year, nationally or within one region',
       description: 'tons: short tons of the pollutant; rateLbPerMwh: 2,000 × tons / net MWh. by+code restrict to one state, BA, subregion, NERC region or fuel category.',
       querystring: z.object({ year, pollutant: z.enum(POLLUTANTS).default('co2'), by: z.enum(AGGREGATE_BY).optional(), code: code('region').optional(), limit: queryInt(1, 100).default(10) }),
-      response: { 200: provenance.extend({ pollutant: z.enum(POLLUTANTS), data: z.array(z.object({ orispl: z.number(), plantName: z.string().nullable(), state: z.string().nullable(), baCode: z.string().nullable(), subregion: z.string().nullable(), fuelCategory: z.string().nullable(), tons: z.number(), rateLbPerMwh: nn, netGenerationMwh: nn })) }) },
+      response: { 200: provenance.extend({ pollutant: z.enum(POLLUTANTS), data: z.array(z.object({ orispl: z.number().nullable(), plantName: z.string().nullable(), state: z.string().nullable(), baCode: z.string().nullable(), subregion: z.string().nullable(), fuelCategory: z.string().nullable(), tons: z.number(), rateLbPerMwh: nn, netGenerationMwh: nn })) }) },
     },
   }, async (req) => {
     const q = req.query;
@@ -300,7 +300,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
           level: z.enum(REPORT_LEVELS), code: z.string(), plants: z.number(), capacityMw: z.number(), netGenerationMwh: z.number(), co2Tons: z.number(),
           rates: z.array(z.object({ pollutant: z.enum(POLLUTANTS), region: nn, us: nn, ratio: nn, nonBaseloadRegion: nn, nonBaseloadUs: nn })).describe('lb/MWh'),
           mix: z.array(z.object({ fuel: z.enum(EGRID_MIX_FUELS), mwh: z.number(), share: nn, usShare: nn })),
-          topEmitters: z.array(z.object({ orispl: z.number(), plantName: z.string().nullable(), state: z.string().nullable(), baCode: z.string().nullable(), subregion: z.string().nullable(), fuelCategory: z.string().nullable(), tons: z.number(), rateLbPerMwh: nn, netGenerationMwh: nn })),
+          topEmitters: z.array(z.object({ orispl: z.number().nullable(), plantName: z.string().nullable(), state: z.string().nullable(), baCode: z.string().nullable(), subregion: z.string().nullable(), fuelCategory: z.string().nullable(), tons: z.number(), rateLbPerMwh: nn, netGenerationMwh: nn })),
           points: z.array(z.tuple([z.number(), z.number(), z.number(), nn, z.string().nullable(), z.string().nullable(), nn, nn])),
         }),
       },

@@ -52,14 +52,14 @@ export async function aggregatesOf(db: Db, year: number, by: AggregateBy, plants
   });
 }
 
-export interface Emitter { orispl: number; plantName: string | null; state: string | null; baCode: string | null; subregion: string | null; fuelCategory: string | null; tons: number; rateLbPerMwh: number | null; netGenerationMwh: number | null }
+export interface Emitter { orispl: number | null; plantName: string | null; state: string | null; baCode: string | null; subregion: string | null; fuelCategory: string | null; tons: number; rateLbPerMwh: number | null; netGenerationMwh: number | null }
 
 /** The plants emitting most of a pollutant (short tons), within one region when `by`/`code` are given. */
 export function topEmitters(plants: readonly PlantFigures[], pollutant: Pollutant, limit: number, by?: AggregateBy, code?: string): Emitter[] {
   const col = TONS[pollutant];
   return plants
     .filter((p) => (p[col] ?? 0) > 0 && (!by || !code || levelKey(p, by)?.toUpperCase() === code.toUpperCase()))
-    .sort((a, b) => (b[col] ?? 0) - (a[col] ?? 0) || a.orispl - b.orispl)
+    .sort((a, b) => (b[col] ?? 0) - (a[col] ?? 0) || (a.orispl ?? Infinity) - (b.orispl ?? Infinity))
     .slice(0, limit)
     .map((p) => ({ orispl: p.orispl, plantName: p.plantName, state: p.state, baCode: p.baCode, subregion: p.subregion, fuelCategory: p.fuelCategory,
       tons: p[col]!, rateLbPerMwh: outputRate(p[col], p.netGenerationMwh), netGenerationMwh: p.netGenerationMwh }));

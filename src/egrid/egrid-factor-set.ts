@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import type { FactorOverride } from '../analytics/intensity/factors.ts';
+import type { FactorOverride, FactorSetName } from '../analytics/intensity/factors.ts';
 import { baFuelCodes, plantEditions, plantFigures } from './egrid-analytics-repository.ts';
 import { baEmissionFactors, FALLBACK_SET, resolveEgridFactors } from './emission-factors.ts';
 
@@ -23,8 +23,23 @@ export interface EgridProvenance {
 
 export interface EgridFactorSet { overrides: FactorOverride[]; provenance: EgridProvenance }
 
+/**
+ * A `factors=` choice of an intensity endpoint, resolved once for every endpoint: `base` is the set the
+ * computation runs on, `overrides` (egrid-YYYY only) replace the stored per-BA overrides, `provenance` is
+ * the answer's `egrid` field (null for lifecycle and direct). The string is validated by `factorChoice`
+ * (analytics/intensity/intensity-routes.ts); an eGRID year without plants is a 404 naming the imported years.
+ * `ba`: the BA the answer is about (its fellBack fuels); without it (every BA at once) fellBack is empty.
+ */
+export interface FactorChoice { name: string; base: FactorSetName; overrides?: readonly FactorOverride[]; provenance: EgridProvenance | null }
+
+export async function resolveFactorChoice(db: Db, factors: string, ba?: string): Promise<FactorChoice> {
+  if (!EGRID_SET_PATTERN.test(factors)) return { name: factors, base: factors as FactorSetName, provenance: null };
+  const set = await egridFactorSet(db, factors, ba);
+  return { name: factors, base: FALLBACK_SET, overrides: set.overrides, provenance: set.provenance };
+}
+
 /** The eGRID factor set of `set` (egrid-YYYY) seen from BA `ba`; 404 naming the imported years when that year has no plants. */
-export async function egridFactorSet(db: Db, set: string, ba: string): Promise<EgridFactorSet> {
+export async function egridFactorSet(db: Db, set: string, ba?: string): Promise<EgridFactorSet> {
   const year = Number(EGRID_SET_PATTERN.exec(set)?.[1]);
   const plants = await plantFigures(db, year);
   if (plants.length === 0) {
@@ -34,8 +49,8 @@ export async function egridFactorSet(db: Db, set: string, ba: string): Promise<E
   const edition = (await plantEditions(db)).find((e) => e.year === year)?.edition ?? `eGRID${year}`;
   const all = baEmissionFactors(plants);
   const overrides: FactorOverride[] = all.flatMap((b) => b.factors.map((f) => ({ ba: b.ba, fuel: f.fuel, set: FALLBACK_SET, value: f.value, source: `${edition} plants, CO2 lb/MWh × 0.4536` })));
-  const own = resolveEgridFactors(edition, ba, all.find((b) => b.ba === ba), await baFuelCodes(db, ba));
-  return { overrides: withAliases(overrides), provenance: { set, edition, fallbackSet: FALLBACK_SET, fellBack: own.fellBack } };
+  const fellBack = ba === undefined ? [] : resolveEgridFactors(edition, ba, all.find((b) => b.ba === ba), await baFuelCodes(db, ba)).fellBack;
+  return { overrides: withAliases(overrides), provenance: { set, edition, fallbackSet: FALLBACK_SET, fellBack } };
 }
 
 /** Hybrid and unknown EIA-930 codes take the eGRID factor of their generator's fuel (SNB ← SUN, WNB ← WND, UNK ← OTH). */

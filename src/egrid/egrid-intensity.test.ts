@@ -57,6 +57,48 @@ for (const target of testDatabases()) {
       assert.ok(Math.abs(body.optimal[0].avg - expected) < 1e-9, `${body.optimal[0].avg} vs ${expected}`);
     });
 
+    it('every intensity endpoint takes the eGRID set: /bas/{code}/now, /now and /bas/{code}/hourly', async () => {
+      const coal = 2100 * 0.4536, gas = defaultFactor('NG', 'lifecycle')!;
+      const production = (MIX.COL * coal + MIX.NG * gas + MIX.WND * 0) / (MIX.COL + MIX.NG + MIX.WND);
+      const lifecycleProduction = (MIX.COL * defaultFactor('COL', 'lifecycle')! + MIX.NG * gas + MIX.WND * defaultFactor('WND', 'lifecycle')!) / (MIX.COL + MIX.NG + MIX.WND);
+
+      const now = await app.inject('/api/v1/bas/MISO/now?factors=egrid-2021');
+      assert.equal(now.statusCode, 200, now.body);
+      assert.ok(Math.abs(now.json().intensity.production - production) < 1e-9, `${now.json().intensity.production} vs ${production}`);
+      assert.deepEqual([now.json().factors, now.json().egrid?.fellBack], ['egrid-2021', ['NG']]);
+      const nowLifecycle = (await app.inject('/api/v1/bas/MISO/now')).json();
+      assert.ok(Math.abs(nowLifecycle.intensity.production - lifecycleProduction) < 1e-9, 'lifecycle stays the default');
+      assert.deepEqual([nowLifecycle.factors, nowLifecycle.egrid], ['lifecycle', null]);
+      const direct = (await app.inject('/api/v1/bas/MISO/now?factors=direct')).json();
+      assert.ok(Math.abs(direct.intensity.production - (MIX.COL * defaultFactor('COL', 'direct')! + MIX.NG * defaultFactor('NG', 'direct')!) / (MIX.COL + MIX.NG + MIX.WND)) < 1e-9);
+
+      const all = await app.inject('/api/v1/now?factors=egrid-2021');
+      assert.equal(all.statusCode, 200, all.body);
+      const miso = all.json().data.find((d: { ba: string }) => d.ba === 'MISO');
+      assert.ok(Math.abs(miso.productionIntensity - production) < 1e-9, `${miso.productionIntensity} vs ${production}`);
+      assert.equal(all.json().egrid.edition, 'eGRID2021');
+      const allLifecycle = (await app.inject('/api/v1/now')).json();
+      assert.ok(Math.abs(allLifecycle.data.find((d: { ba: string }) => d.ba === 'MISO').productionIntensity - lifecycleProduction) < 1e-9, 'a cached lifecycle answer is not the eGRID one');
+
+      const hourly = await app.inject(`/api/v1/bas/MISO/hourly?from=${q(0)}&to=${q(2)}&factors=egrid-2021`);
+      assert.equal(hourly.statusCode, 200, hourly.body);
+      assert.ok(Math.abs(hourly.json().intensity.production[0] - production) < 1e-9);
+      assert.equal(hourly.json().egrid.set, 'egrid-2021');
+      const hourlyLifecycle = (await app.inject(`/api/v1/bas/MISO/hourly?from=${q(0)}&to=${q(2)}`)).json();
+      assert.ok(Math.abs(hourlyLifecycle.intensity.production[0] - lifecycleProduction) < 1e-9);
+
+      for (const url of ['/api/v1/bas/MISO/now?factors=egrid-2016', '/api/v1/now?factors=egrid-2016', `/api/v1/bas/MISO/hourly?from=${q(0)}&to=${q(2)}&factors=egrid-2016`]) {
+        const res = await app.inject(url);
+        assert.equal(res.statusCode, 404, url);
+        assert.equal(res.json().field, 'factors', url);
+      }
+      for (const url of ['/api/v1/bas/MISO/now?factors=egrid', '/api/v1/now?factors=EGRID-2021', `/api/v1/bas/MISO/hourly?factors=lifecycle;x`]) {
+        const res = await app.inject(url);
+        assert.equal(res.statusCode, 400, url);
+        assert.equal(res.json().field, 'factors', url);
+      }
+    });
+
     it('refuses a set that is not imported or not a set, naming factors', async () => {
       const missing = await app.inject(`/api/v1/bas/MISO/intensity?from=${q(0)}&to=${q(2)}&factors=egrid-2016`);
       assert.equal(missing.statusCode, 404);

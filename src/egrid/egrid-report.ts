@@ -39,9 +39,9 @@ export function egridReport(all: readonly PlantFigures[], y: { year: number; edi
     }),
     mix: EGRID_MIX_FUELS.map((f) => ({ fuel: f, mwh: region!.mix[f].mwh, share: region!.mix[f].share, usShare: us!.mix[f].share })),
     topEmitters: topEmitters(mine, 'co2', 10),
-    points: mine.filter((p) => p.latitude !== null && p.longitude !== null).map((p) => {
+    points: mine.filter((p) => p.orispl !== null && p.latitude !== null && p.longitude !== null).map((p) => {
       const xy = projectPoint(p.longitude!, p.latitude!);
-      return [p.orispl, p.latitude!, p.longitude!, p.nameplateMw, p.fuelCategory, p.plantName, xy?.[0] ?? null, xy?.[1] ?? null];
+      return [p.orispl!, p.latitude!, p.longitude!, p.nameplateMw, p.fuelCategory, p.plantName, xy?.[0] ?? null, xy?.[1] ?? null];
     }),
   };
 }

@@ -21,7 +21,8 @@ export const aggregateLevels: readonly AggregateLevel[] = ['state', 'ba', 'subre
 export const plantsColumns = ['data_year', 'orispl', 'seq', 'plant_name', 'state', 'county_name', 'state_fips', 'county_fips', 'latitude', 'longitude', 'operator_name', 'operator_id', 'utility_name', 'utility_id', 'sector', 'ba_code', 'ba_name', 'nerc_region', 'subregion', 'subregion_name', 'iso_rto', 'camd_flag', 'coal_flag', 'chp_flag', 'unit_count', 'generator_count', 'primary_fuel', 'fuel_category', 'nameplate_mw', 'capacity_factor', 'nonbaseload_factor', 'heat_input_mmbtu', 'heat_input_ozone_mmbtu', 'heat_input_total_mmbtu', 'net_generation_mwh', 'net_generation_ozone_mwh', 'nox_short_tons', 'nox_ozone_short_tons', 'so2_short_tons', 'co2_short_tons', 'ch4_lb', 'n2o_lb', 'co2e_short_tons', 'hg_lb', 'nox_rate_lb_per_mwh', 'nox_ozone_rate_lb_per_mwh', 'so2_rate_lb_per_mwh', 'co2_rate_lb_per_mwh', 'ch4_rate_lb_per_mwh', 'n2o_rate_lb_per_mwh', 'co2e_rate_lb_per_mwh', 'hg_rate_lb_per_gwh', 'nox_rate_lb_per_mmbtu', 'so2_rate_lb_per_mmbtu', 'co2_rate_lb_per_mmbtu', 'ch4_rate_lb_per_mmbtu', 'n2o_rate_lb_per_mmbtu', 'co2e_rate_lb_per_mmbtu', 'hg_rate_lb_per_bbtu', 'heat_rate_btu_per_kwh', 'gen_coal_mwh', 'gen_oil_mwh', 'gen_gas_mwh', 'gen_nuclear_mwh', 'gen_hydro_mwh', 'gen_biomass_mwh', 'gen_wind_mwh', 'gen_solar_mwh', 'gen_geothermal_mwh', 'gen_other_fossil_mwh', 'gen_other_mwh', 'gen_nonrenewable_mwh', 'gen_renewable_mwh', 'gen_nonhydro_renewable_mwh', 'gen_combustion_mwh', 'gen_noncombustion_mwh', 'mix_coal', 'mix_oil', 'mix_gas', 'mix_nuclear', 'mix_hydro', 'mix_biomass', 'mix_wind', 'mix_solar', 'mix_geothermal', 'mix_other_fossil', 'mix_other', 'mix_nonrenewable', 'mix_renewable', 'mix_nonhydro_renewable', 'mix_combustion', 'mix_noncombustion', 'extra', 'not_calculated', 'source_line', 'import_id'] as const;
 export interface EgridPlant {
   dataYear: number;
-  orispl: number;
+  /** DOE/EIA ORIS plant code; null for a row of a sheet without ORISPL, keyed by `seq` (SEQPLTyy) of its edition. */
+  orispl: number | null;
   seq: number | null;
   plantName: string | null;
   state: string | null;
@@ -122,6 +123,8 @@ export interface EgridUnit {
   dataYear: number;
   orispl: number;
   unitId: string;
+  /** 1, 2, … for the rows eGRID lists under the same ORISPL + UNITID (distinct real units), in file order. */
+  occurrence: number;
   seq: number | null;
   plantName: string | null;
   state: string | null;
@@ -161,6 +164,8 @@ export interface EgridGenerator {
   dataYear: number;
   orispl: number;
   generatorId: string;
+  /** 1, 2, … for the rows eGRID lists under the same ORISPL + GENID (e.g. ST and CT generators "1"), in file order. */
+  occurrence: number;
   seq: number | null;
   plantName: string | null;
   state: string | null;
@@ -345,7 +350,7 @@ export async function plantYears(db: Db): Promise<number[]> {
 
 /** Every plant of a data year, by ORISPL. */
 export function listPlants(db: Db, dataYear: number): Promise<EgridPlant[]> {
-  return db.query<EgridPlant>(`SELECT ${selectList(plantsColumns)} FROM egrid_plants WHERE data_year = $1 ORDER BY orispl`, [dataYear]);
+  return db.query<EgridPlant>(`SELECT ${selectList(plantsColumns)} FROM egrid_plants WHERE data_year = $1 ORDER BY orispl NULLS LAST, seq`, [dataYear]);
 }
 
 /** One plant in one year, or undefined. */
@@ -361,15 +366,15 @@ export function plantHistory(db: Db, orispl: number): Promise<EgridPlant[]> {
 /** Generators of a year, of one plant when orispl is given. */
 export function listGenerators(db: Db, dataYear: number, orispl?: number): Promise<EgridGenerator[]> {
   return orispl === undefined
-    ? db.query<EgridGenerator>(`SELECT ${selectList(generatorsColumns)} FROM egrid_generators WHERE data_year = $1 ORDER BY orispl, generator_id`, [dataYear])
-    : db.query<EgridGenerator>(`SELECT ${selectList(generatorsColumns)} FROM egrid_generators WHERE data_year = $1 AND orispl = $2 ORDER BY generator_id`, [dataYear, orispl]);
+    ? db.query<EgridGenerator>(`SELECT ${selectList([...generatorsColumns, 'occurrence'])} FROM egrid_generators WHERE data_year = $1 ORDER BY orispl, generator_id, occurrence`, [dataYear])
+    : db.query<EgridGenerator>(`SELECT ${selectList([...generatorsColumns, 'occurrence'])} FROM egrid_generators WHERE data_year = $1 AND orispl = $2 ORDER BY generator_id, occurrence`, [dataYear, orispl]);
 }
 
 /** Units of a year, of one plant when orispl is given. */
 export function listUnits(db: Db, dataYear: number, orispl?: number): Promise<EgridUnit[]> {
   return orispl === undefined
-    ? db.query<EgridUnit>(`SELECT ${selectList(unitsColumns)} FROM egrid_units WHERE data_year = $1 ORDER BY orispl, unit_id`, [dataYear])
-    : db.query<EgridUnit>(`SELECT ${selectList(unitsColumns)} FROM egrid_units WHERE data_year = $1 AND orispl = $2 ORDER BY unit_id`, [dataYear, orispl]);
+    ? db.query<EgridUnit>(`SELECT ${selectList([...unitsColumns, 'occurrence'])} FROM egrid_units WHERE data_year = $1 ORDER BY orispl, unit_id, occurrence`, [dataYear])
+    : db.query<EgridUnit>(`SELECT ${selectList([...unitsColumns, 'occurrence'])} FROM egrid_units WHERE data_year = $1 AND orispl = $2 ORDER BY unit_id, occurrence`, [dataYear, orispl]);
 }
 
 /** EPA's published aggregates of a year and level, by code. */

@@ -17,6 +17,12 @@ export interface SheetHeader {
   mode: 'replace' | 'merge';
   /** The header was in words (EPA summary tables), not codes. */
   descriptive: boolean;
+  /**
+   * The store columns keying its rows (besides data_year): KEY_COLUMNS of the kind, except a plant
+   * sheet without ORISPL but with SEQPLTyy, whose rows are keyed by eGRID's plant sequence number of
+   * that edition (`seq`) and stored without ORISPL (migrations/0027_egrid_keys.sql).
+   */
+  keyColumns: string[];
 }
 
 export class HeaderError extends Error {}
@@ -82,14 +88,15 @@ export function detectHeader(rows: { line: number; cells: unknown[] }[], name: s
       return { extra: code };
     });
     const mapped = new Set(columns.flatMap((c) => (c && 'spec' in c ? [c.spec.column] : [])));
-    const missingKeys = KEY_COLUMNS[kind].filter((k) => !mapped.has(k) && !(kind === 'us' && k === 'code'));
+    const keyColumns = kind === 'plant' && !mapped.has('orispl') && mapped.has('seq') ? ['seq'] : KEY_COLUMNS[kind];
+    const missingKeys = keyColumns.filter((k) => !mapped.has(k) && !(kind === 'us' && k === 'code'));
     if (missingKeys.length) {
       const codesOf = (col: string) => columnsOf(kind).find((s) => s.column === col)?.code ?? col;
       throw new HeaderError(`${name}: a ${kind} sheet needs the column ${missingKeys.map(codesOf).join(', ')} to key its rows, and it has none`);
     }
     const editionYear = canon.find((x) => x.editionYear)?.editionYear ?? titleYear ?? yearFromName(name) ?? yearFromName(fileName);
     const full = FULL_SHEET[kind].every((code) => codeList.includes(code));
-    return { kind, line: row.line, columns, yearIndex: codeList.indexOf('YEAR'), editionYear, mode: full ? 'replace' : 'merge', descriptive };
+    return { kind, line: row.line, columns, yearIndex: codeList.indexOf('YEAR'), editionYear, mode: full || keyColumns[0] === 'seq' ? 'replace' : 'merge', descriptive, keyColumns };
   }
   throw new HeaderError(`${name}: no eGRID header row (column codes such as ORISPL, GENID, UNITID, SRNGENAN) in its first ${SCAN_ROWS} rows`);
 }

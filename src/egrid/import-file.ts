@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { CopyValue, Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import type { EgridKind, ImportRowError, ImportSheetResult, ImportStatus } from './egrid-repository.ts';
-import { KEY_COLUMNS, columnsOf } from './columns.ts';
+import { columnsOf } from './columns.ts';
 import { detectHeader, HeaderError, type SheetHeader } from './header.ts';
 import { mapRow, tableOf } from './rows.ts';
 import { csvSheet, sniffFormat, xlsxSheets, type EgridFormat, type SourceRow, type SourceSheet } from './sources.ts';
@@ -122,6 +122,7 @@ export interface ImportOutcome {
 }
 
 const quote = (id: string) => `"${id}"`;
+const joinKeys = (keys: string[]) => keys.join(', ');
 
 /**
  * Imports an eGRID file in ONE transaction: each sheet's rows are parsed as they stream and COPYed
@@ -232,14 +233,30 @@ interface SwapResult { dataYear: number; kind: EgridKind; rowsLoaded: number; re
 /** Moves a staging table into the store: per data year (and aggregate level) a full sheet replaces, a partial one merges. */
 async function swap(tx: Db, stage: string, header: SheetHeader, sheetName: string, importId: number,
   duplicate: (line: number, message: string) => void): Promise<SwapResult[]> {
-  const { table, columns } = tableOf(header.kind);
+  const { table, columns: copied } = tableOf(header.kind);
   const aggregate = table === 'egrid_aggregates';
-  const keys = ['data_year', ...(aggregate ? ['level'] : []), ...KEY_COLUMNS[header.kind]];
-  const keyList = keys.join(', ');
+  const numbered = header.kind === 'generator' || header.kind === 'unit';
+  // `occurrence` is worked out here from staging, not read from the file
+  const columns: readonly string[] = numbered ? [...copied, 'occurrence'] : copied;
+  const keys = ['data_year', ...(aggregate ? ['level'] : []), ...header.keyColumns];
+  // units and generators: eGRID lists distinct real units under one (ORISPL, GENID/UNITID); a row that
+  // repeats another in every column is a duplicate, the others are numbered by `occurrence` in file order
+  const sameAs = numbered ? [...keys, ...columns.filter((c) => !keys.includes(c) && !['seq', 'source_line', 'import_id', 'occurrence'].includes(c))] : keys;
   const dupes = await tx.query<{ source_line: number; first_line: number }>(
     `SELECT source_line, first_line FROM (SELECT source_line, first_value(source_line) OVER w AS first_line, row_number() OVER w AS rn
-       FROM ${stage} WINDOW w AS (PARTITION BY ${keyList} ORDER BY source_line)) d WHERE rn > 1 ORDER BY source_line`);
-  for (const d of dupes) duplicate(d.source_line, `the same ${KEY_COLUMNS[header.kind].join(' + ')} as line ${d.first_line} (data year and key must be unique; the first row is kept)`);
+       FROM ${stage} WINDOW w AS (PARTITION BY ${sameAs.map(quote).join(', ')} ORDER BY source_line)) d WHERE rn > 1 ORDER BY source_line`);
+  for (const d of dupes) {
+    duplicate(d.source_line, numbered
+      ? `the same row as line ${d.first_line} (every column equal; the first row is kept)`
+      : `the same ${header.keyColumns.join(' + ')} as line ${d.first_line} (data year and key must be unique; the first row is kept)`);
+  }
+  if (numbered) {
+    if (dupes.length) await tx.query(`DELETE FROM ${stage} WHERE source_line = ANY($1::int[])`, [dupes.map((d) => d.source_line)]);
+    await tx.query(`UPDATE ${stage} s SET occurrence = o.n FROM (SELECT source_line, row_number() OVER (PARTITION BY ${joinKeys(keys)} ORDER BY source_line) AS n
+      FROM ${stage}) o WHERE s.source_line = o.source_line AND o.n > 1`);
+    keys.push('occurrence');
+  }
+  const keyList = keys.join(', ');
   const groups = await tx.query<{ data_year: number; kind: string; n: string | number }>(
     `SELECT data_year, ${aggregate ? 'level' : `'${header.kind}'`} AS kind, count(DISTINCT (${keyList})) AS n FROM ${stage} GROUP BY 1, 2 ORDER BY 1, 2`);
   if (!groups.length) return [];
@@ -247,10 +264,17 @@ async function swap(tx: Db, stage: string, header: SheetHeader, sheetName: strin
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gridpulse:${table}`]);
   const dedup = `SELECT DISTINCT ON (${keyList}) * FROM ${stage} ORDER BY ${keyList}, source_line`;
   const replaced = new Map<string, number>();
+  const bySeq = header.keyColumns[0] === 'seq';
   if (header.mode === 'replace') {
     for (const g of groups) {
+      if (bySeq) {
+        const [withOrispl] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM egrid_plants WHERE data_year = $1 AND orispl IS NOT NULL', [g.data_year]);
+        if (withOrispl!.n > 0) {
+          throw new HttpProblem(422, `file: ${sheetName} has no ORISPL and eGRID ${g.data_year} plants with ORISPL are loaded; its rows (keyed by SEQPLT) would count those plants twice`, 'file');
+        }
+      }
       const rows = await tx.query<{ n: string | number }>(
-        `WITH gone AS (DELETE FROM ${table} WHERE data_year = $1 ${aggregate ? 'AND level = $2' : ''} RETURNING 1) SELECT count(*) AS n FROM gone`,
+        `WITH gone AS (DELETE FROM ${table} WHERE data_year = $1 ${aggregate ? 'AND level = $2' : ''} ${bySeq ? 'AND orispl IS NULL' : ''} RETURNING 1) SELECT count(*) AS n FROM gone`,
         aggregate ? [g.data_year, g.kind] : [g.data_year]);
       replaced.set(`${g.data_year}/${g.kind}`, Number(rows[0]?.n ?? 0));
     }

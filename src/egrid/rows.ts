@@ -111,7 +111,7 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
     const names = missing.map((k) => plan.columns[k]!);
     return { ok: false, problem: { column: names[0]!, code: 'missing-key', message: `no ${names.join(', ')}: a row is keyed by it` } };
   }
-  if (plan.orispl >= 0 && (values[plan.orispl] as number) <= 0) {
+  if (plan.orispl >= 0 && values[plan.orispl] !== null && (values[plan.orispl] as number) <= 0) {
     return { ok: false, problem: { column: 'ORISPL', code: 'bad-value', message: `ORISPL: not a plant code: ${String(values[plan.orispl])}` } };
   }
   let dataYear = ctx.fallbackYear;
@@ -160,7 +160,7 @@ function planOf(header: SheetHeader): RowPlan {
       const extraKey = levelPrefix && col.extra.startsWith(levelPrefix) ? col.extra.slice(levelPrefix.length) : col.extra;
       return { target: -1, type: 'text', code: col.extra, jsonKey: JSON.stringify(extraKey) };
     }),
-    key: columns.flatMap((c, i) => (c === 'orispl' || c === 'generator_id' || c === 'unit_id' || c === 'code' ? [i] : [])),
+    key: header.keyColumns.map((k) => at(k)),
     orispl: at('orispl'), dataYear: at('data_year'), level: at('level'), bag: at(aggregate ? 'measures' : 'extra'),
     notCalculated: at('not_calculated'), sourceLine: at('source_line'), importId: at('import_id'),
   };

@@ -10,7 +10,7 @@ import { HOUR_MS } from '../shared/hourly.ts';
 import { hourlyIntensity, INTENSITY_UNIT, type IntensityBasis } from '../intensity/intensity.ts';
 import type { FactorOverride, FactorSetName } from '../intensity/factors.ts';
 import { egridProvenance, factorChoice } from '../intensity/intensity-routes.ts';
-import { egridFactorSet, EGRID_SET_PATTERN } from '../../egrid/egrid-factor-set.ts';
+import { EGRID_SET_PATTERN, resolveFactorChoice } from '../../egrid/egrid-factor-set.ts';
 import { storeVersion } from '../../egrid/egrid-analytics-repository.ts';
 import { baNow, generationFreshness, newestFuelHours } from '../intensity/now.ts';
 import { HORIZON_HOURS, plainAnswer, USUAL_BAND, USUAL_DAYS } from './plain-answer.ts';
@@ -69,13 +69,13 @@ export async function cleanWindowRoutes(app: FastifyInstance, deps: CarbonDeps):
     const key = analyticsKey(ba, 'clean-window', minutes, req.query.count, basis, factors, egrid ? await storeVersion(db) : '', range ? rangeKey(range) : 'latest');
     return answer(req, key, (v) => generationTtl(v.dataThrough, range?.to), async () => {
       if (!(await getBa(db, ba))) throw unknownBa(req.params.code);
-      const set = egrid ? await egridFactorSet(db, factors, ba) : undefined;
-      const input = await cleanWindowInput(db, ba, range, basis, egrid ? 'lifecycle' : factors as FactorSetName, set && { name: factors, overrides: set.overrides });
+      const set = await resolveFactorChoice(db, factors, ba);
+      const input = await cleanWindowInput(db, ba, range, basis, set.base, set.overrides && { name: factors, overrides: set.overrides });
       const result = cleanWindow(input.points, { durationMinutes: minutes, from: input.from.getTime(), to: input.to.getTime(), count: req.query.count });
       const out = (w: Window) => ({ start: new Date(w.start).toISOString(), end: new Date(w.end).toISOString(), avg: w.avg });
       return {
         ba, source: input.source, dataThrough: input.dataThrough, generatedAt: new Date().toISOString(),
-        duration: formatDuration(minutes), basis, factors, egrid: set?.provenance ?? null, input: input.input, unit: INTENSITY_UNIT,
+        duration: formatDuration(minutes), basis, factors, egrid: set.provenance, input: input.input, unit: INTENSITY_UNIT,
         optimal: result.optimal.map(out), best: result.best.map(out),
         // measured hours searched for "latest" are all in the past: there is no "run now" to compare with
         runNow: result.runNow && !(input.input === 'history' && !explicit) ? { ...out(result.runNow), savingsPct: result.runNow.savingsPct } : null,

@@ -10,9 +10,10 @@ import { FACTOR_SETS, FUELS, defaultFactor, factorTable, loadFactorOverrides, ST
 import { loadBaHours } from '../shared/hourly.ts';
 import { hourlyIntensity, INTENSITY_FLAGS, INTENSITY_UNIT, type IntensitySeries } from './intensity.ts';
 import { allNow, baNow, generationFreshness } from './now.ts';
+import { getBa } from '../../grid/ba-repository.ts';
 import { METHODOLOGY } from '../shared/methodology.ts';
 import { memoFillState } from '../../ingest/fill-state.ts';
-import { egridFactorSet, EGRID_SET_PATTERN, type EgridProvenance } from '../../egrid/egrid-factor-set.ts';
+import { EGRID_SET_PATTERN, resolveFactorChoice, type EgridProvenance } from '../../egrid/egrid-factor-set.ts';
 import { storeVersion } from '../../egrid/egrid-analytics-repository.ts';
 import { codeParams, envelope, generationTtl, isoInstant, nullableNumber, rangeOf, routeAnswer, sendCsv, source, toCsv, unknownBa, iso, rangeKey } from '../shared/route-support.ts';
 
@@ -30,6 +31,11 @@ export const egridProvenance = z.object({
   set: z.string(), edition: z.string().describe('eGRID edition the factors come from'), fallbackSet: z.literal('lifecycle'),
   fellBack: z.array(z.string()).describe('EIA-930 fuel codes of this BA that took the lifecycle factor: no eGRID plants of that fuel in the BA'),
 }).nullable().describe('null unless factors=egrid-YYYY');
+
+/** The cache-key part of a factors choice: an eGRID set's answers change with the eGRID store. */
+async function factorsKey(db: Db, factors: string): Promise<string> {
+  return EGRID_SET_PATTERN.test(factors) ? `${factors}@${await storeVersion(db)}` : factors;
+}
 
 /** The flags of one intensity value: what its inputs lack. */
 export const intensityFlags = z.array(z.enum(INTENSITY_FLAGS)).describe(`${METHODOLOGY.flags} ${METHODOLOGY.expected}`);
@@ -97,13 +103,11 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
     const { basis, factors, format } = req.query;
     const range = rangeOf(req.query, MAX_DAYS[basis]);
     const ba = req.params.code.toUpperCase();
-    const egrid = EGRID_SET_PATTERN.test(factors);
-    const version = egrid ? await storeVersion(db) : '';
-    const body = await answer(req, analyticsKey(ba, 'intensity', basis, factors, version, rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
-      const set = egrid ? await egridFactorSet(db, factors, ba) : undefined;
-      const s = await hourlyIntensity(db, ba, range.from, range.to, basis, egrid ? 'lifecycle' : factors as 'lifecycle' | 'direct', set && { name: factors, overrides: set.overrides });
+    const body = await answer(req, analyticsKey(ba, 'intensity', basis, await factorsKey(db, factors), rangeKey(range)), (v) => generationTtl(v.dataThrough, range.to), async () => {
+      const set = await resolveFactorChoice(db, factors, ba);
+      const s = await hourlyIntensity(db, ba, range.from, range.to, basis, set.base, set.overrides && { name: factors, overrides: set.overrides });
       if (!s) throw unknownBa(req.params.code);
-      return intensityBody(s, set?.provenance ?? null);
+      return intensityBody(s, set.provenance);
     });
     if (format === 'csv') return sendCsv(reply, `${ba}-intensity-${basis}`, toCsv(['ts', `intensity_${factors}_gco2eq_per_kwh`, 'flags'], body.points.map((p) => [p.ts, p.value, p.flags.join(';')])));
     return body;
@@ -114,14 +118,14 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
     schema: {
       summary: 'Chart data of a BA, column-oriented: demand, forecast, net generation, generation by fuel, interchange, both intensities',
       description: 'All arrays align with `ts` (UTC hour starts); missing hours are null. Power in MW (EIA-930 MWh per hour). ' +
-        'interchange: MW per neighbour, positive = export from this BA. intensity: gCO2eq/kWh, lifecycle factors; ' +
+        'interchange: MW per neighbour, positive = export from this BA. intensity: gCO2eq/kWh, with the factors asked (lifecycle by default); ' +
         `production: ${METHODOLOGY.production} consumption: ${METHODOLOGY.consumption} ${METHODOLOGY.envelope} ` +
         `Range up to ${MAX_DAYS.consumption} days, default the last 48 hours. format=csv gives one row per hour.`,
       params: codeParams,
-      querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), format: z.enum(['json', 'csv']).default('json') }),
+      querystring: z.object({ from: isoInstant.optional(), to: isoInstant.optional(), factors: factorChoice.default('lifecycle'), format: z.enum(['json', 'csv']).default('json') }),
       response: {
         200: z.object({
-          ...envelope, timeZone: z.string(), ts: z.array(z.string()),
+          ...envelope, timeZone: z.string(), ts: z.array(z.string()), factors: z.string(), egrid: egridProvenance,
           demand: z.array(nullableNumber), forecast: z.array(nullableNumber), netGeneration: z.array(nullableNumber),
           fuels: z.record(z.string(), z.array(nullableNumber)), interchange: z.record(z.string(), z.array(nullableNumber)),
           intensity: z.object({
@@ -134,16 +138,19 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
   }, async (req, reply) => {
     const range = rangeOf(req.query, MAX_DAYS.consumption);
     const ba = req.params.code.toUpperCase();
-    const body = await answer(req, analyticsKey(ba, 'hourly', rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
+    const { factors } = req.query;
+    const body = await answer(req, analyticsKey(ba, 'hourly', await factorsKey(db, factors), rangeKey(range)), (v) => dataTtlSeconds({ dataThrough: v.dataThrough, to: range.to }), async () => {
       const hours = await loadBaHours(db, ba, range.from, range.to);
       if (!hours) throw unknownBa(req.params.code);
+      const set = await resolveFactorChoice(db, factors, ba);
+      const named = set.overrides && { name: factors, overrides: set.overrides };
       const [production, consumption] = await Promise.all([
-        hourlyIntensity(db, ba, range.from, range.to, 'production', 'lifecycle'),
-        hourlyIntensity(db, ba, range.from, range.to, 'consumption', 'lifecycle'),
+        hourlyIntensity(db, ba, range.from, range.to, 'production', set.base, named),
+        hourlyIntensity(db, ba, range.from, range.to, 'consumption', set.base, named),
       ]);
       return {
         ba, source: hours.source, dataThrough: iso(hours.dataThrough), generatedAt: new Date().toISOString(),
-        timeZone: hours.ba.timeZone, ts: hours.ts.map((t) => t.toISOString()),
+        timeZone: hours.ba.timeZone, ts: hours.ts.map((t) => t.toISOString()), factors, egrid: set.provenance,
         demand: hours.demand, forecast: hours.forecast, netGeneration: hours.netGeneration, fuels: hours.fuels, interchange: hours.interchange,
         intensity: {
           production: production!.points.map((p) => p.value), consumption: consumption!.points.map((p) => p.value), unit: INTENSITY_UNIT,
@@ -167,15 +174,16 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
     schema: {
       summary: "What's Powering Me: the BA's newest hour with fuel data",
       description: 'mix: MW per fuel and share of positive generation (0–1). ' + METHODOLOGY.shares +
-        ` intensity: production and consumption based, gCO2eq/kWh, lifecycle factors. ${METHODOLOGY.production} ${METHODOLOGY.consumption} ` +
+        ` intensity: production and consumption based, gCO2eq/kWh, with the factors asked (lifecycle by default). ${METHODOLOGY.production} ${METHODOLOGY.consumption} ` +
         'imports: MW per neighbour, positive = into this BA (from this BA\'s own interchange reports). freshness: of the newest generation hour. ' +
         'intensity.flags: what each value\'s inputs lack at `hour`; consumption is null with interchange-missing when the hour\'s interchange is not ' +
         'published yet (EIA publishes it later than generation), and latestConsumption then gives the newest hour that has it (else null). ' +
         `hour is null for a BA without any data. ${METHODOLOGY.envelope}`,
       params: codeParams,
+      querystring: z.object({ factors: factorChoice.default('lifecycle') }),
       response: {
         200: z.object({
-          ...envelope, hour: z.string().nullable(), demandMw: nullableNumber, netGenerationMw: nullableNumber,
+          ...envelope, factors: z.string(), egrid: egridProvenance, hour: z.string().nullable(), demandMw: nullableNumber, netGenerationMw: nullableNumber,
           mix: z.array(z.object({ fuel: z.string(), name: z.string(), mw: nullableNumber, share: nullableNumber })),
           renewableShare: nullableNumber, carbonFreeShare: nullableNumber,
           intensity: z.object({
@@ -190,10 +198,13 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
     },
   }, async (req) => {
     const ba = req.params.code.toUpperCase();
-    return answer(req, analyticsKey(ba, 'now'), (v) => generationTtl(v.dataThrough), async () => {
-      const now = await baNow(db, ba, generationFreshness);
+    const { factors } = req.query;
+    return answer(req, analyticsKey(ba, 'now', await factorsKey(db, factors)), (v) => generationTtl(v.dataThrough), async () => {
+      if (!(await getBa(db, ba))) throw unknownBa(req.params.code);
+      const set = await resolveFactorChoice(db, factors, ba);
+      const now = await baNow(db, ba, generationFreshness, new Date(), set);
       if (!now) throw unknownBa(req.params.code);
-      return now;
+      return { ...now, factors, egrid: set.provenance };
     });
   });
 
@@ -202,12 +213,14 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
     schema: {
       summary: 'Every active BA at its newest hour: consumption- and production-based intensity, demand, renewable share, freshness',
       description: 'For the home page; computed in a handful of queries for all BAs and cached until new hours arrive. ' +
-        `intensity: consumption-based, lifecycle factors, gCO2eq/kWh (${METHODOLOGY.consumption}) productionIntensity: ${METHODOLOGY.production} ` +
+        `intensity: consumption-based, gCO2eq/kWh, with the factors asked (lifecycle by default; with egrid-YYYY, egrid.fellBack is empty here: ` +
+        `each BA's fallbacks are in /api/v1/bas/{code}/now) (${METHODOLOGY.consumption}) productionIntensity: ${METHODOLOGY.production} ` +
         `renewableShare: ${METHODOLOGY.shares} hour: the BA's newest hour with fuel data; dataThrough: its newest observed hour of any series (non-null values; day-ahead forecasts excluded). ` +
         'intensityFlags / productionFlags: what each value\'s inputs lack at `hour`; intensity is null with interchange-missing while the hour\'s interchange is not published yet.',
+      querystring: z.object({ factors: factorChoice.default('lifecycle') }),
       response: {
         200: z.object({
-          generatedAt: z.string(), stale: z.boolean(),
+          generatedAt: z.string(), stale: z.boolean(), factors: z.string(), egrid: egridProvenance,
           filling: z.boolean().describe('true while the store is still filling (the first fill, or a catch-up): BAs may lack hours yet; see /api/v1/pipeline/state'),
           data: z.array(z.object({
             ba: z.string(), name: z.string(), region: z.string(), interconnection: z.string(), timeZone: z.string(), hour: z.string().nullable(),
@@ -219,8 +232,12 @@ export async function intensityRoutes(app: FastifyInstance, deps: CarbonDeps): P
       },
     },
   }, async (req) => {
+    const { factors } = req.query;
     const [now, state] = await Promise.all([
-      answer(req, analyticsKey(ALL_BAS, 'now'), (v) => generationTtl(newestOf(v.data.map((d) => d.hour))), () => allNow(db, generationFreshness)),
+      answer(req, analyticsKey(ALL_BAS, 'now', await factorsKey(db, factors)), (v) => generationTtl(newestOf(v.data.map((d) => d.hour))), async () => {
+        const set = await resolveFactorChoice(db, factors);
+        return { ...await allNow(db, generationFreshness, new Date(), set), factors, egrid: set.provenance };
+      }),
       fillState()]);
     return { ...now, filling: state.filling };
   });

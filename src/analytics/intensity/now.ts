@@ -97,12 +97,12 @@ export interface BaNowAnswer {
 
 /**
  * What's Powering Me: the BA's newest hour with fuel data (or, without any, its newest observed hour of any series):
- * mix, shares, both intensities (lifecycle factors) with their flags, imports by neighbour (positive = into this BA).
+ * mix, shares, both intensities (the factors given, lifecycle by default) with their flags, imports by neighbour (positive = into this BA).
  * Interchange arrives later than generation: when it is missing for that hour, the consumption value is null
  * (flag interchange-missing) and `latestConsumption` gives the newest hour that has it.
  * `undefined` for an unknown BA.
  */
-export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = new Date()): Promise<BaNowAnswer | undefined> {
+export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = new Date(), factors: Factors = LIFECYCLE): Promise<BaNowAnswer | undefined> {
   const ba = await getBa(db, code);
   if (!ba) return undefined;
   const hour = (await newestFuelHours(db, code)).get(code) ?? (await newestDataHours(db, code)).get(code) ?? null;
@@ -112,8 +112,8 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
       carbonFreeShare: null, intensity: { ...NO_INTENSITY, unit: INTENSITY_UNIT }, latestConsumption: null, imports: [] };
   }
   const [hours, system, overrides] = await Promise.all([
-    loadBaHours(db, ba, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour], { reaching: code }), loadFactorOverrides(db)]);
-  const at = intensitiesAt(system, new Map([[code, hour]]), 'lifecycle', overrides).get(code) ?? NO_INTENSITY;
+    loadBaHours(db, ba, hour, new Date(hour.getTime() + HOUR_MS)), loadSystemAt(db, [hour], { reaching: code }), factors.overrides ?? loadFactorOverrides(db)]);
+  const at = intensitiesAt(system, new Map([[code, hour]]), factors.base, overrides).get(code) ?? NO_INTENSITY;
   const imports = Object.entries(hours!.interchange)
     .filter(([, v]) => v[0] !== null && v[0] !== undefined)
     .map(([neighbour, v]) => ({ ba: neighbour, mw: -(v[0] as number) }))
@@ -123,10 +123,14 @@ export async function baNow(db: Db, code: string, freshness: FreshnessOf, now = 
     demandMw: hours!.demand[0] ?? null, netGenerationMw: hours!.netGeneration[0] ?? null,
     ...mixOf(valuesAt(hours!.fuels, 0)),
     intensity: { production: at.production, consumption: at.consumption, flags: at.flags, unit: INTENSITY_UNIT },
-    latestConsumption: at.flags.consumption.includes('interchange-missing') ? await latestConsumption(db, code, hour, overrides) : null,
+    latestConsumption: at.flags.consumption.includes('interchange-missing') ? await latestConsumption(db, code, hour, factors.base, overrides) : null,
     imports,
   };
 }
+
+/** The factor set of an answer: `base`, with `overrides` in place of the stored ones (the eGRID sets; egrid-factor-set.ts). */
+export interface Factors { base: FactorSetName; overrides?: readonly FactorOverride[] | undefined }
+const LIFECYCLE: Factors = { base: 'lifecycle' };
 
 const NO_INTENSITY: HourIntensity = { production: null, consumption: null, flags: { production: ['no-fuel-data'], consumption: ['no-fuel-data'] } };
 
@@ -134,14 +138,14 @@ const NO_INTENSITY: HourIntensity = { production: null, consumption: null, flags
  * The consumption-based intensity at the BA's newest hour up to `through` with BA-to-BA interchange reported by
  * either side of any of its pairs, or null without one.
  */
-async function latestConsumption(db: Db, code: string, through: Date, overrides: readonly FactorOverride[]): Promise<BaNowAnswer['latestConsumption']> {
+async function latestConsumption(db: Db, code: string, through: Date, set: FactorSetName, overrides: readonly FactorOverride[]): Promise<BaNowAnswer['latestConsumption']> {
   const [row] = await db.query<{ ts: Date | string | null }>(
     `SELECT max(o.ts) AS ts FROM series s
        CROSS JOIN LATERAL (SELECT ts FROM observations WHERE series_id = s.id AND value IS NOT NULL AND ts <= $2 ORDER BY ts DESC LIMIT 1) o
       WHERE s.type = 'ba_interchange' AND (s.ba_code = $1 OR s.subtype = $1)`, [code, through]);
   if (!row?.ts) return null;
   const hour = new Date(row.ts);
-  const point = consumptionPoints(await loadSystemAt(db, [hour], { reaching: code }), 'lifecycle', overrides).get(code)?.[0];
+  const point = consumptionPoints(await loadSystemAt(db, [hour], { reaching: code }), set, overrides).get(code)?.[0];
   return { hour: hour.toISOString(), value: point?.value ?? null, flags: point?.flags ?? ['no-fuel-data'] };
 }
 
@@ -167,10 +171,10 @@ async function demandAt(db: Db, hourOf: ReadonlyMap<string, Date>): Promise<Map<
 }
 
 /** The home page's table: every active BA at its newest fuel hour, in seven queries whatever the number of BAs. */
-export async function allNow(db: Db, freshness: FreshnessOf, now = new Date()): Promise<{ generatedAt: string; data: NowRow[] }> {
-  const [bas, fuelHours, dataHours, overrides] = await Promise.all([listBas(db), newestFuelHours(db), newestDataHours(db), loadFactorOverrides(db)]);
+export async function allNow(db: Db, freshness: FreshnessOf, now = new Date(), factors: Factors = LIFECYCLE): Promise<{ generatedAt: string; data: NowRow[] }> {
+  const [bas, fuelHours, dataHours, overrides] = await Promise.all([listBas(db), newestFuelHours(db), newestDataHours(db), factors.overrides ?? loadFactorOverrides(db)]);
   const [system, demand] = await Promise.all([loadSystemAt(db, [...fuelHours.values()]), demandAt(db, fuelHours)]);
-  const intensities = intensitiesAt(system, fuelHours, 'lifecycle', overrides);
+  const intensities = intensitiesAt(system, fuelHours, factors.base, overrides);
   const data = bas.map((ba: BalancingAuthority): NowRow => {
     const hour = fuelHours.get(ba.code) ?? null;
     const at = intensities.get(ba.code);

@@ -6,7 +6,7 @@ export type PlantPoint = [number, number, number, number | null, string | null, 
 export interface PlantPoints { year: number; edition: string; points: PlantPoint[] }
 export interface UsMap { width: number; height: number; states: Array<{ id: string; name: string; d: string }> }
 export interface PlantRow {
-  orispl: number; plantName: string | null; state: string | null; baCode: string | null; subregion: string | null; primaryFuel: string | null; fuelCategory: string | null;
+  orispl: number | null; plantName: string | null; state: string | null; baCode: string | null; subregion: string | null; primaryFuel: string | null; fuelCategory: string | null;
   nameplateMw: number | null; capacityFactor: number | null; netGenerationMwh: number | null; co2ShortTons: number | null; co2RateLbPerMwh: number | null;
   latitude: number | null; longitude: number | null; operatorName: string | null; countyName: string | null; nercRegion: string | null;
 }
@@ -21,7 +21,7 @@ export interface EgridReport {
   year: number; edition: string; level: 'state' | 'ba' | 'subregion'; code: string; plants: number; capacityMw: number; netGenerationMwh: number; co2Tons: number;
   rates: Array<{ pollutant: 'co2' | 'nox' | 'so2'; region: number | null; us: number | null; ratio: number | null; nonBaseloadRegion: number | null; nonBaseloadUs: number | null }>;
   mix: Array<{ fuel: string; mwh: number; share: number | null; usShare: number | null }>;
-  topEmitters: Array<{ orispl: number; plantName: string | null; state: string | null; baCode: string | null; fuelCategory: string | null; tons: number; rateLbPerMwh: number | null; netGenerationMwh: number | null }>;
+  topEmitters: Array<{ orispl: number | null; plantName: string | null; state: string | null; baCode: string | null; fuelCategory: string | null; tons: number; rateLbPerMwh: number | null; netGenerationMwh: number | null }>;
   points: PlantPoint[];
 }
 export interface Aggregates { year: number; by: string; data: Array<{ key: string; plants: number; co2Rate: number | null; netGenerationMwh: number }> }
