@@ -75,8 +75,21 @@ const RETURN_PAGES = [/^\/$/, /^\/ba$/, /^\/ba\/[A-Za-z0-9]{2,6}$/, /^\/compare$
  * The answer is rebuilt from the parsed path and query only, so it can never name another host.
  */
 export function safeRedirect(to: unknown): string {
-  if (typeof to !== 'string' || !to.startsWith('/')) return '/';
+  return localTarget(to, '/', RETURN_PAGES);
+}
+
+/**
+ * The one rule for every redirect target taken from a client (a form field, a `next` query parameter): a path of
+ * this site, else `fallback`. Resolved as a browser resolves a Location header against a fixed base (dropping tabs
+ * and newlines, reading `\` as `/`, removing dot segments), it must stay on this origin, its path must not start with
+ * `//` (a browser would read that as another host), and, when `pages` is given, be one of them. The answer is rebuilt
+ * from the parsed path and query, which are percent-encoded: it can name no other host and carries no control
+ * character into a Location header.
+ */
+export function localTarget(to: unknown, fallback: string, pages?: readonly RegExp[]): string {
+  if (typeof to !== 'string' || !to.startsWith('/')) return fallback;
   const url = URL.parse(to, SELF);
-  if (url?.origin !== SELF || !RETURN_PAGES.some((page) => page.test(url.pathname))) return '/';
+  if (url?.origin !== SELF || url.pathname.startsWith('//')) return fallback;
+  if (pages && !pages.some((page) => page.test(url.pathname))) return fallback;
   return url.pathname + url.search;
 }
