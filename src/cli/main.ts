@@ -84,7 +84,7 @@ program.command('start').description('every role in one process on the embedded 
 program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
 program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key); with --remote, off-site through the data API')
   .option('--remote <url>', 'run off-site: write to this GridPulse server through its data API only, never its database (or GRIDPULSE_API_URL)')
-  .option('--key <key>', 'the worker key for --remote (gridpulse keys create --role worker on the server; or GRIDPULSE_API_KEY)')
+  .option('--key <key>', 'the worker key for --remote (gridpulse keys create --kind worker on the server; or GRIDPULSE_API_KEY)')
   .option('--spool <path>', 'with --remote: the on-disk outbox that keeps fetched data while GridPulse is unreachable (default DATA_DIR/worker-spool.sqlite)')
   .option('--once', 'with --remote: one hourly pass, then exit (1 if anything is still spooled)')
   .action(async (opts: RemoteWorkerOptions) => {

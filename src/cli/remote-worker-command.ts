@@ -25,7 +25,7 @@ export async function remoteWorkerCommand(config: Config, opts: RemoteWorkerOpti
   const url = opts.remote ?? config.GRIDPULSE_API_URL;
   const key = opts.key ?? config.GRIDPULSE_API_KEY;
   if (!url) throw new Error('the off-site worker needs the GridPulse URL: --remote URL or GRIDPULSE_API_URL');
-  if (!key) throw new Error('the off-site worker needs a worker key: --key KEY or GRIDPULSE_API_KEY (create one on the server: gridpulse keys create --role worker)');
+  if (!key) throw new Error('the off-site worker needs a worker key: --key KEY or GRIDPULSE_API_KEY (create one on the server: gridpulse keys create --kind worker)');
   if (!config.EIA_API_KEY) throw new Error('the off-site worker fetches EIA-930 itself: set EIA_API_KEY');
   // --remote and --key are checked as their environment variables are
   try { loadConfig({ GRIDPULSE_API_URL: url, GRIDPULSE_API_KEY: key }); } catch (err) {

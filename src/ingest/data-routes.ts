@@ -22,7 +22,7 @@ const callerOf = (req: FastifyRequest): DataCaller => (req.apiKey
 /** The data API: worker keys (scope data:write), and signed-in admins. */
 const DATA_API: Access = { scopes: ['data:write'], roles: ['admin'] };
 
-const auth = 'Requires `Authorization: Bearer <key>` with a worker key (`gridpulse keys create --role worker`); '
+const auth = 'Requires `Authorization: Bearer <key>` with a worker key (`gridpulse keys create --kind worker`); '
   + 'a missing, malformed, unknown or revoked key gets 401 problem+json with `WWW-Authenticate: Bearer`.';
 
 const latest = z.object({

@@ -104,7 +104,7 @@ describe('preferences cookie', () => {
     const piece = fc.constantFrom('/', '.', '..', '\\', '%2F', '%5C', '\t', '\n', '\r', '\u0000', '@', ':', 'evil.example', 'account', '?', '#', 'http:');
     fc.assert(fc.property(fc.array(piece, { maxLength: 10 }).map((p) => p.join('')), (to) => {
       const answer = safeNext(`/${to}`);
-      assert.ok(!/[\u0000-\u001f\u007f]/.test(answer), JSON.stringify(answer));
+      assert.ok(![...answer].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), JSON.stringify(answer));
       assert.ok(!answer.startsWith('//'), `${to} → ${answer}`);
       assert.equal(new URL(answer, 'https://site.example').origin, 'https://site.example', `${to} → ${answer}`);
     }), { numRuns: 2000 });

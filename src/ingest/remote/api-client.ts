@@ -23,7 +23,7 @@ export class ApiUnreachable extends Error {}
 export interface GridPulseApiOptions {
   /** the server's base URL, e.g. http://gridpulse.lan:3000 */
   baseUrl: string;
-  /** a worker key (gridpulse keys create --role worker), sent as Authorization: Bearer */
+  /** a worker key (gridpulse keys create --kind worker), sent as Authorization: Bearer */
   key: string;
   logger: Logger;
   retries?: number;
