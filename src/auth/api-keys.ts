@@ -132,6 +132,10 @@ interface KeyState { key: ApiKey; secretHash: string; ownerRole: UserRole | null
  */
 export class ApiKeyVerifier {
   private readonly uses = new LRUCache<string, { ip: string | null; at: number }>({ max: 10_000 });
+  /** Tokens whose secret was found to match a secret hash (the hash is compared again each time, so a re-keyed row is not matched). */
+  private readonly matched = new LRUCache<string, string>({ max: 10_000 });
+  /** The answer built for a cached state object (the in-process cache returns the same object until it changes). */
+  private readonly answers = new WeakMap<KeyState, VerifiedKey>();
   private readonly db: Db;
   private readonly cache: Cache;
   private readonly now: () => number;
@@ -165,12 +169,21 @@ export class ApiKeyVerifier {
     const m = TOKEN.exec(token);
     if (!m) return undefined;
     const state = await this.state(m[1]!);
-    if (!state || !timingSafeEqual(Buffer.from(state.secretHash, 'hex'), hashSecret(m[2]!))) return undefined;
+    if (!state) return undefined;
+    if (this.matched.get(token) !== state.secretHash) {
+      if (!timingSafeEqual(Buffer.from(state.secretHash, 'hex'), hashSecret(m[2]!))) return undefined;
+      this.matched.set(token, state.secretHash);
+    }
     const { key } = state;
     if (key.revokedAt !== null || (key.expiresAt !== null && Date.parse(key.expiresAt) <= this.now())) return undefined;
     if (key.ownerId && state.ownerStatus !== 'active') return undefined;
     await this.noteUse(key.id, ip ?? null);
-    return { ...key, scopes: [...key.scopes], ownerRole: state.ownerRole, ownerActive: state.ownerStatus === 'active' };
+    let answer = this.answers.get(state);
+    if (!answer) {
+      answer = Object.freeze({ ...key, scopes: Object.freeze([...key.scopes]) as string[], ownerRole: state.ownerRole, ownerActive: state.ownerStatus === 'active' });
+      this.answers.set(state, answer);
+    }
+    return answer;
   }
 
   private async noteUse(id: string, ip: string | null): Promise<void> {
