@@ -31,7 +31,8 @@ const best = (a: Cannon | undefined, b: Cannon) => (a && a.requests.average >= b
  * The cost of authentication: one cached analytics route (/api/v1/bas/CISO/now, in-process cache) at 100
  * connections, anonymous vs with a signed-in user's access JWT (signature check, memoised per token, plus
  * the session-state check from the cache on every request — the same work the hook does on a protected
- * route) vs with a worker API key (a database lookup per request). Then sign-in latency: p50/p95 of
+ * route) vs with a worker API key (its state from the same cache, secret hash compared per request; last use
+ * written at most once a minute). Then sign-in latency: p50/p95 of
  * POST /api/v1/auth/login one at a time and 4 at once, next to scrypt alone (which dominates).
  */
 export async function benchAuth(): Promise<void> {

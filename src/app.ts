@@ -22,7 +22,7 @@ import type { TargetPolicy } from './alerts/webhook-target.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
 import { authRoutes } from './auth/auth-routes.ts';
-import { subscribeSessionChanges } from './auth/session-sync.ts';
+import { subscribeApiKeyChanges, subscribeSessionChanges } from './auth/session-sync.ts';
 import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
 
@@ -52,7 +52,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // credentials are checked), before every route's limit (which is keyed on the principal this resolves)
   registerAccessHook(app, auth);
   const unlistenSessions = await subscribeSessionChanges(deps.db, deps.cache, deps.logger);
-  app.addHook('onClose', async () => { await unlistenSessions(); });
+  const unlistenKeys = await subscribeApiKeyChanges(deps.db, deps.cache, deps.logger);
+  app.addHook('onClose', async () => { await unlistenSessions(); await unlistenKeys(); });
   app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
     try {

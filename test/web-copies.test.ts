@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import type { Db } from '../src/platform/db.ts';
-import { createApiKey } from '../src/auth/api-keys.ts';
+import { createApiKey, revokeApiKey } from '../src/auth/api-keys.ts';
 import { hashPassword } from '../src/auth/password.ts';
 import { insertUser } from '../src/auth/users.ts';
 import { redisRelay, servicesTest, sharedSchema, startWebCopy, type WebCopy } from './support/web-copies.ts';
@@ -143,6 +143,26 @@ describe('two gridpulse web copies on one PostgreSQL and one Redis', servicesTes
       }
       assert.equal(status, 401, `${name}: the signed-out token is refused by the other copy`);
     }
+  });
+
+  it('a key revoked as the CLI does (on the database alone) is refused by every copy within a moment, with Redis and without it', async () => {
+    const { key, token } = await createApiKey(schema.db, { kind: 'worker', name: 'revoked-across-copies' });
+    const copies = [...shared, ...alone];
+    const path = '/api/v1/data/latest?series=CISO.demand';
+    const ip = clientIp();
+    const status = async (c: WebCopy) => { const res = await get(c.base, path, ip, { headers: { authorization: `Bearer ${token}` } }); await res.arrayBuffer(); return res.status; };
+    for (const c of copies) assert.equal(await status(c), 200, 'each copy has the key state cached');
+    assert.equal(await revokeApiKey(schema.db, key.id), true); // this process runs no app: only the NOTIFY reaches the copies
+    const codes: number[] = [];
+    for (const c of copies) {
+      let code = 0;
+      for (let i = 0; i < 20 && code !== 401; i++) { // within a moment (NOTIFY), not after the cached state's 60 s
+        code = await status(c);
+        if (code !== 401) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      codes.push(code);
+    }
+    assert.deepEqual(codes, copies.map(() => 401));
   });
 
   it('when Redis dies, GETs keep answering without 5xx, and each copy keeps limiting on its own', async () => {

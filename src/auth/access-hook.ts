@@ -6,7 +6,7 @@ import { problemBody } from '../platform/problem.ts';
 import { csrfTokenOf } from '../web/csrf.ts';
 import { judge, UNDECLARED, type Access } from './access.ts';
 import { TokenRefused, verifyAccessToken, type AccessClaims } from './access-token.ts';
-import { isApiKeyToken, verifyApiKey, type VerifiedKey } from './api-keys.ts';
+import { ApiKeyVerifier, isApiKeyToken, type VerifiedKey } from './api-keys.ts';
 import { actorOf, audit } from './audit.ts';
 import { ROLE_SCOPES } from './scopes.ts';
 import { parseWebSession, sessionState, sha256, type AuthDeps } from './sessions.ts';
@@ -76,6 +76,8 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   // on every use, so repeat requests skip the Ed25519/P-256 verification (measured in bench/auth.ts).
   const verified = new LRUCache<string, AccessClaims>({ max: 10_000 });
   const now = deps.now ?? Date.now;
+  const keys = new ApiKeyVerifier(deps.db, deps.cache, now);
+  app.addHook('onClose', async () => { keys.close(); });
 
   async function fromJwt(token: string): Promise<Principal> {
     let claims = verified.get(token);
@@ -98,7 +100,7 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   }
 
   async function fromKey(req: FastifyRequest, token: string): Promise<Principal> {
-    const key = await verifyApiKey(deps.db, token, req.ip);
+    const key = await keys.verify(token, req.ip);
     if (!key) throw new Refusal(401, 'unknown, revoked or expired API key');
     req.apiKey = key;
     const role = key.kind === 'personal' ? key.ownerRole! : key.kind;

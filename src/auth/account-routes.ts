@@ -5,7 +5,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import { actorOf, auditRequest } from './audit.ts';
 import { USER_ROLES, type UserRole } from './principal.ts';
 import { changePassword, endOwnSession, signOutEverywhere, updateProfile } from './account.ts';
-import { createApiKey, listApiKeys, revokeApiKey } from './api-keys.ts';
+import { createApiKey, forgetApiKeyStates, listApiKeys, revokeApiKey } from './api-keys.ts';
 import { listSessions, type AuthDeps } from './sessions.ts';
 import { problemSchema, userSchema } from './auth-routes.ts';
 import { acceptInvitation } from './invitations.ts';
@@ -113,6 +113,7 @@ export function accountRoutes(app: FastifyInstance, deps: AuthDeps): void {
       return done;
     });
     if (!ok) throw new HttpProblem(404, `no active key ${req.params.id} of yours`);
+    await forgetApiKeyStates([req.params.id]); // committed now: drop any state read while the transaction ran
     return reply.code(204).send(null);
   });
 

@@ -1,5 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../platform/db.ts';
+import type { Cache } from '../platform/cache.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { DEFAULT_SCOPES, KIND_SCOPES, ROLE_SCOPES, isScope, type KeyKind } from './scopes.ts';
 import type { UserRole } from './principal.ts';
@@ -62,31 +64,136 @@ export async function listApiKeys(db: Db, ownerId?: string): Promise<ApiKey[]> {
   return rows.map(toKey);
 }
 
-/** Revokes a key by its public id (only the owner's, when ownerId is given); false when there is no such active key. */
+/** The cache key of an API key's state (ids are 12 hex digits, so no other key starts with it). */
+export const keyStateKey = (id: string) => `auth:key:${id}`;
+/** PostgreSQL channel naming API keys whose state changed (payload: a JSON array of key ids), for the caches of every web copy. */
+export const API_KEYS_CHANNEL = 'gridpulse_api_keys';
+const KEY_STATE_TTL_SECONDS = 60;
+/** How often one process records a key's last use (time and IP) when the IP does not change. */
+export const LAST_USE_RESOLUTION_MS = 60_000;
+
+/** The caches of this process's access hooks, and a count of key-state changes seen (so a read racing a change is not cached). */
+const localCaches = new Set<Cache>();
+let changes = 0;
+
+/**
+ * Drops these keys' cached state from this process's caches (and, through them, from a shared Redis), so the
+ * next request reads the database. Called by revokeApiKey at once, by the `gridpulse_api_keys` listener of every
+ * web copy when the change commits (session-sync.ts), and by callers after the transaction that changed them.
+ */
+export async function forgetApiKeyStates(ids: readonly string[], caches: Iterable<Cache> = localCaches): Promise<void> {
+  changes++;
+  await Promise.all([...caches].flatMap((c) => ids.map((id) => c.invalidatePrefix(keyStateKey(id)).catch(() => 0))));
+}
+
+/** Registers a cache holding key states in this process; returns the unregister. */
+export function trackKeyStateCache(cache: Cache): () => void {
+  localCaches.add(cache);
+  return () => { localCaches.delete(cache); };
+}
+
+/**
+ * Announces that these keys (or every key of these owners) changed: the notice reaches every web copy when the
+ * calling transaction commits, and this process's caches drop them now.
+ */
+export async function announceApiKeyChanges(db: Db, q: { keyIds?: string[]; ownerIds?: string[] }): Promise<void> {
+  const rows = await db.query<{ id: string }>(
+    `SELECT id FROM api_keys WHERE id = ANY($1::text[]) OR owner_id = ANY($2::uuid[])`, [q.keyIds ?? [], q.ownerIds ?? []]);
+  const ids = rows.map((r) => r.id);
+  for (let i = 0; i < ids.length; i += 500) await db.query('SELECT pg_notify($1, $2)', [API_KEYS_CHANNEL, JSON.stringify(ids.slice(i, i + 500))]);
+  await forgetApiKeyStates(ids);
+}
+
+/**
+ * Revokes a key by its public id (only the owner's, when ownerId is given); false when there is no such active key.
+ * The revocation is announced on `gridpulse_api_keys` as it commits (every web copy drops its cached state) and
+ * dropped from this process's caches at once; a caller inside a transaction calls forgetApiKeyStates after it commits.
+ */
 export async function revokeApiKey(db: Db, id: string, ownerId?: string): Promise<boolean> {
-  const rows = ownerId === undefined
-    ? await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id])
-    : await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING id', [id, ownerId]);
+  const rows = await db.query<{ id: string }>(
+    `WITH r AS (UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2::uuid) AND revoked_at IS NULL RETURNING id)
+     SELECT id, pg_notify($3, json_build_array(id)::text) FROM r`, [id, ownerId ?? null, API_KEYS_CHANNEL]);
+  if (rows.length === 1) await forgetApiKeyStates([id]);
   return rows.length === 1;
 }
 
 export interface VerifiedKey extends ApiKey { ownerRole: UserRole | null; ownerActive: boolean }
 
+/** What the per-request check needs of a key: one cache entry per key, revoked and expired keys included. */
+interface KeyState { key: ApiKey; secretHash: string; ownerRole: UserRole | null; ownerStatus: string | null }
+
 /**
- * The active, unexpired key a bearer token belongs to, compared in constant time; undefined for anything
- * else. Last use (time and IP) is kept to the minute, so a busy worker does not cost a write per request.
+ * Checks API keys for one process's access hook. A key's state (secret hash, scopes, revocation, expiry, its
+ * owner's role and status) comes from the cache — Redis shared by every web copy, or in process — or the database,
+ * like a session's (sessions.ts): every change drops it everywhere (revokeApiKey, announceApiKeyChanges and the
+ * `gridpulse_api_keys` listener), and expiry is compared with the clock on every request, so a revoked or expired
+ * key is refused at the next request. Last use (time and IP) is written at most once a minute per key and process
+ * (and at once when the IP changes), never once per request.
  */
-export async function verifyApiKey(db: Db, token: string, ip?: string): Promise<VerifiedKey | undefined> {
-  const m = TOKEN.exec(token);
-  if (!m) return undefined;
-  const [row] = await db.query<Row & { secret_hash: string; use_is_news: boolean; owner_role: UserRole | null; owner_status: string | null }>(
-    `SELECT k.id, k.name, k.kind, k.scopes, k.owner_id, k.created_at, k.expires_at, k.last_used_at, k.last_used_ip, k.revoked_at, k.secret_hash,
-            u.role AS owner_role, u.status AS owner_status,
-            k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' OR k.last_used_ip IS DISTINCT FROM $2 AS use_is_news
-     FROM api_keys k LEFT JOIN users u ON u.id = k.owner_id
-     WHERE k.id = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`, [m[1], ip ?? null]);
-  if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), hashSecret(m[2]!))) return undefined;
-  if (row.owner_id && row.owner_status !== 'active') return undefined;
-  if (row.use_is_news) await db.query('UPDATE api_keys SET last_used_at = now(), last_used_ip = $2 WHERE id = $1', [row.id, ip ?? null]);
-  return { ...toKey(row), ownerRole: row.owner_role, ownerActive: row.owner_status === 'active' };
+export class ApiKeyVerifier {
+  private readonly uses = new LRUCache<string, { ip: string | null; at: number }>({ max: 10_000 });
+  /** Tokens whose secret was found to match a secret hash (the hash is compared again each time, so a re-keyed row is not matched). */
+  private readonly matched = new LRUCache<string, string>({ max: 10_000 });
+  /** The answer built for a cached state object (the in-process cache returns the same object until it changes). */
+  private readonly answers = new WeakMap<KeyState, VerifiedKey>();
+  private readonly db: Db;
+  private readonly cache: Cache;
+  private readonly now: () => number;
+  private readonly untrack: () => void;
+  constructor(db: Db, cache: Cache, now: () => number = Date.now) {
+    this.db = db;
+    this.cache = cache;
+    this.now = now;
+    this.untrack = trackKeyStateCache(cache);
+  }
+
+  close(): void { this.untrack(); }
+
+  private async state(id: string): Promise<KeyState | undefined> {
+    // A failing cache (Redis down) is a miss: the database answers, never an error and never a stale "yes".
+    const hit = await this.cache.get<KeyState | null>(keyStateKey(id)).catch(() => undefined);
+    if (hit !== undefined) return hit ?? undefined;
+    const seen = changes;
+    const [row] = await this.db.query<Row & { secret_hash: string; owner_role: UserRole | null; owner_status: string | null }>(
+      `SELECT k.id, k.name, k.kind, k.scopes, k.owner_id, k.created_at, k.expires_at, k.last_used_at, k.last_used_ip, k.revoked_at, k.secret_hash,
+              u.role AS owner_role, u.status AS owner_status
+       FROM api_keys k LEFT JOIN users u ON u.id = k.owner_id WHERE k.id = $1`, [id]);
+    const state = row ? { key: toKey(row), secretHash: row.secret_hash, ownerRole: row.owner_role, ownerStatus: row.owner_status } : undefined;
+    // a change announced while the database answered may not be in this row: do not keep it
+    if (seen === changes) await this.cache.set(keyStateKey(id), state ?? null, KEY_STATE_TTL_SECONDS).catch(() => { /* next request reads again */ });
+    return state;
+  }
+
+  /** The active, unexpired key a bearer token belongs to (its secret compared in constant time); undefined for anything else. */
+  async verify(token: string, ip?: string): Promise<VerifiedKey | undefined> {
+    const m = TOKEN.exec(token);
+    if (!m) return undefined;
+    const state = await this.state(m[1]!);
+    if (!state) return undefined;
+    if (this.matched.get(token) !== state.secretHash) {
+      if (!timingSafeEqual(Buffer.from(state.secretHash, 'hex'), hashSecret(m[2]!))) return undefined;
+      this.matched.set(token, state.secretHash);
+    }
+    const { key } = state;
+    if (key.revokedAt !== null || (key.expiresAt !== null && Date.parse(key.expiresAt) <= this.now())) return undefined;
+    if (key.ownerId && state.ownerStatus !== 'active') return undefined;
+    await this.noteUse(key.id, ip ?? null);
+    let answer = this.answers.get(state);
+    if (!answer) {
+      answer = Object.freeze({ ...key, scopes: Object.freeze([...key.scopes]) as string[], ownerRole: state.ownerRole, ownerActive: state.ownerStatus === 'active' });
+      this.answers.set(state, answer);
+    }
+    return answer;
+  }
+
+  private async noteUse(id: string, ip: string | null): Promise<void> {
+    const last = this.uses.get(id);
+    const t = this.now();
+    if (last && last.ip === ip && t - last.at < LAST_USE_RESOLUTION_MS) return;
+    this.uses.set(id, { ip, at: t });
+    // other copies may have recorded it within the minute: the condition keeps that to one write per minute overall
+    await this.db.query(
+      `UPDATE api_keys SET last_used_at = now(), last_used_ip = $2
+       WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute' OR last_used_ip IS DISTINCT FROM $2)`, [id, ip]);
+  }
 }

@@ -237,3 +237,36 @@ for (const target of testDatabases()) {
     }
   });
 }
+
+for (const target of testDatabases()) {
+  describe(`rate-limit headers across origins on ${target.name}`, () => {
+    let db: Db;
+    let app: FastifyInstance;
+    before(async () => { db = await target.open(); await migrate(db); app = await appWith(db, limits({ read: { max: 2, windowMs: 60_000 } })); });
+    after(async () => { await app.close(); await db.close(); });
+
+    it('lets cross-origin scripts read RateLimit-* on public answers and Retry-After on the 429', async () => {
+      const origin = 'https://dashboard.example.net';
+      const exposed = (res: LightMyRequestResponse) => String(res.headers['access-control-expose-headers'] ?? '').toLowerCase().split(/,\s*/);
+      const codes: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await app.inject({ url: '/api/v1/bas', headers: { origin }, remoteAddress: '198.51.100.40' });
+        codes.push(res.statusCode);
+        assert.equal(res.headers['access-control-allow-origin'], '*', `answer ${i}`);
+        for (const h of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) {
+          assert.ok(res.headers[h] !== undefined, `${h} sent`);
+          assert.ok(exposed(res).includes(h), `${h} exposed on answer ${i}: ${exposed(res).join()}`);
+        }
+        if (res.statusCode === 429) {
+          assert.ok(Number(res.headers['retry-after']) > 0);
+          assert.ok(exposed(res).includes('retry-after'), 'Retry-After exposed on the 429');
+        }
+      }
+      assert.deepEqual(codes, [200, 200, 429]);
+      // keyed and state-changing routes stay closed to other origins: nothing exposed there
+      const keyed = await app.inject({ url: '/api/v1/data/latest?series=CISO.demand', headers: { origin }, remoteAddress: '198.51.100.41' });
+      assert.equal(keyed.headers['access-control-allow-origin'], undefined);
+      assert.equal(keyed.headers['access-control-expose-headers'], undefined);
+    });
+  });
+}

@@ -6,6 +6,7 @@ import { ACCESS_TOKEN_SECONDS, signAccessToken, type TokenSettings } from './acc
 import { audit, type AuditActor } from './audit.ts';
 import { decoyHash, verifyPassword } from './password.ts';
 import { findUserByEmail, type UserRow } from './users.ts';
+import { announceApiKeyChanges } from './api-keys.ts';
 import { clearFailures, recordFailure, throttleKeys, throttleWait } from './throttle.ts';
 import type { UserRole } from './principal.ts';
 
@@ -74,6 +75,8 @@ export async function publishSessionStates(deps: Pick<AuthDeps, 'db' | 'cache'>,
   for (let i = 0; i < rows.length; i += IDS_PER_NOTIFY) {
     await deps.db.query('SELECT pg_notify($1, $2)', [SESSIONS_CHANNEL, JSON.stringify(rows.slice(i, i + IDS_PER_NOTIFY).map((r) => r.id))]);
   }
+  // a user's disable or role change also changes what their personal keys may do
+  if (q.userIds?.length) await announceApiKeyChanges(deps.db, { ownerIds: q.userIds });
 }
 
 export interface Tokens { accessToken: string; tokenType: 'Bearer'; expiresIn: number; refreshToken?: string; sessionId: string; webSession?: string; userId: string }

@@ -21,7 +21,13 @@ export function isCrossOriginReadable(route: RouteOptions): boolean {
   return (route.url.startsWith('/api/v1/') || route.url.startsWith('/.well-known/')) && methods.every((m) => m === 'GET' || m === 'HEAD') && !keyed;
 }
 
-const PUBLIC: FastifyCorsOptions = { origin: '*', credentials: false, methods: ['GET', 'HEAD'], maxAge: 86_400, strictPreflight: false };
+/**
+ * Response headers a cross-origin script may read beyond the CORS-safelisted ones: the rate-limit state
+ * (src/auth/rate-limits.ts) and a 429's Retry-After, so a browser client can pace itself.
+ */
+export const EXPOSED_HEADERS = ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'] as const;
+
+const PUBLIC: FastifyCorsOptions = { origin: '*', credentials: false, methods: ['GET', 'HEAD'], exposedHeaders: [...EXPOSED_HEADERS], maxAge: 86_400, strictPreflight: false };
 const NONE: FastifyCorsOptions = { origin: false };
 
 /**
