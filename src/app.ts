@@ -16,6 +16,7 @@ import { webRoutes } from './web/server.ts';
 import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
 import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
 import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.ts';
+import { actorOf, audit } from './auth/audit.ts';
 import { viewRoutes } from './views/view-routes.ts';
 import { alertRoutes } from './alerts/alert-routes.ts';
 import type { TargetPolicy } from './alerts/webhook-target.ts';
@@ -45,7 +46,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { rateLimits } = deps;
   const app = await createHttp(deps.logger, {
     trustProxy: deps.trustProxy,
-    guards: rateLimits ? (http) => registerRateLimits(http, rateLimits, deps.logger) : undefined,
+    // a client throttled by a budget is audited once per budget window (not once per refused request)
+    guards: rateLimits ? (http) => registerRateLimits(http, rateLimits, deps.logger, (req, budget) => {
+      audit(deps.db, {
+        ...actorOf(req), action: 'rate.limited', outcome: 'denied',
+        objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, detail: { budget, status: 429 },
+      }).catch((err: unknown) => req.log.error({ err: (err as Error).message }, 'audit of a rate limit failed'));
+    }) : undefined,
   });
   const auth = createAuth(deps.db, deps.cache, deps.auth);
   // after the rate limits' own onRequest hook (an address out of sign-in budget is refused before its

@@ -13,7 +13,7 @@ import { GridpulseProcess, gridpulseEnv, type LogLine } from './support/gridpuls
 
 const HOUR = 3_600_000;
 /** A short intended span keeps the fill (and the test) short; the fill is still long enough to be cut. */
-const HISTORY_DAYS = 2;
+const HISTORY_DAYS = 6; // six day-chunks: a kill or Ctrl-C after the first lands during the fill
 /** No scheduled run during the test: the only hourly cycle is the one each start runs at once. */
 const NEVER = '0 0 1 1 *';
 

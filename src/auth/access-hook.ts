@@ -158,6 +158,22 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     return reply.code(status).type('application/problem+json').send(problemBody(status, detail, field));
   }
 
+  /**
+   * A refused credential from an address that has spent its sign-in budget (rate-limits.ts): 429 with Retry-After,
+   * audited once per address and window (`auth.throttled`), not once per guess.
+   */
+  async function throttle(req: FastifyRequest, reply: FastifyReply, t: NonNullable<FastifyRequest['credentialsThrottled']>, reason: string) {
+    req.audited = true;
+    if (t.first) {
+      await audit(deps.db, {
+        ...actorOf(req), action: 'auth.throttled', outcome: 'denied',
+        objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, detail: { reason, status: 429, retryAfter: t.retryAfter },
+      });
+    }
+    reply.header('retry-after', t.retryAfter).header('ratelimit-limit', t.max).header('ratelimit-remaining', 0).header('ratelimit-reset', t.retryAfter);
+    return reply.code(429).type('application/problem+json').send(problemBody(429, t.detail, 'authorization'));
+  }
+
   app.addHook('onRequest', async (req, reply) => {
     if (req.is404 || req.method === 'OPTIONS') return;
     const access: Access = req.routeOptions.config?.access ?? UNDECLARED;
@@ -169,6 +185,8 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
       if (isPublic) return; // a public route serves the caller as anonymous
+      const throttled = req.credentialsThrottled;
+      if (err.status === 401 && throttled) return throttle(req, reply, throttled, err.reason);
       return refuse(req, reply, err.status, err.status === 401 ? `${err.reason}` : err.reason, err.field, req.headers.authorization !== undefined);
     }
     if (principal) {

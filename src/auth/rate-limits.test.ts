@@ -117,6 +117,13 @@ for (const target of testDatabases()) {
         for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']) codes.push((await post(ip)).statusCode);
         assert.equal(codes.slice(0, 3).every((c) => c !== 429), true, `first three admitted: ${codes.join(',')}`);
         assert.equal(codes[3], 429, 'the fourth write with the same key is refused, from a new address too');
+        // the throttling is audited once per budget window, not once per refused request (a fresh tester found none)
+        const limitedRows = async () => (await db.query<{ action: string; detail: { budget: string } }>(`SELECT action, detail FROM audit_log WHERE action = 'rate.limited'`));
+        for (let i = 0; i < 100 && (await limitedRows()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.equal((await post('192.0.2.5')).statusCode, 429);
+        const rows = await limitedRows();
+        assert.equal(rows.length, 1, `one audit record for the key's throttled writes: ${JSON.stringify(rows)}`);
+        assert.equal(rows[0]!.detail.budget, 'write');
         const { token: other } = await createApiKey(db, { kind: 'worker', name: 'limits-2' });
         const res = await app.inject({ method: 'POST', url: '/api/v1/data/observations', remoteAddress: '192.0.2.4', headers: { authorization: `Bearer ${other}` }, payload: { rows: [] } });
         assert.notEqual(res.statusCode, 429, 'another key behind the same address has its own budget');
@@ -145,9 +152,10 @@ for (const target of testDatabases()) {
       }
     });
 
-    it('spends the address\'s sign-in budget on refused credentials anywhere, then refuses its credentials with 429 before checking them', async () => {
+    it('spends the address\'s sign-in budget on refused credentials anywhere, then answers its refused credentials 429 (audited once), while valid ones still pass', async () => {
       const app = await appWith(db, limits({ read: { max: 100, windowMs: 60_000 }, auth: { max: 3, windowMs: 60_000 } }));
       try {
+        const valid = await signIn(app, db, 'admin');
         const audits = async () => Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM audit_log'))[0]!.n);
         const ip = '192.0.2.31';
         const guess = (token: string) => app.inject({ url: '/api/v1/me', remoteAddress: ip, headers: { authorization: `Bearer ${token}` } });
@@ -160,7 +168,14 @@ for (const target of testDatabases()) {
         assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
         assert.ok(Number(refused.headers['retry-after']) >= 1);
         assert.equal(refused.json<{ field: string }>().field, 'authorization');
-        assert.equal(await audits(), before, 'a refused guess past the budget costs no audit record');
+        assert.equal(await audits(), before + 1, 'the throttling is audited');
+        const [rec] = await db.query<{ action: string; outcome: string }>(`SELECT action, outcome FROM audit_log ORDER BY id DESC LIMIT 1`);
+        assert.deepEqual({ ...rec }, { action: 'auth.throttled', outcome: 'denied' });
+        assert.equal((await guess('still-not-a-token')).statusCode, 429);
+        assert.equal(await audits(), before + 1, 'further guesses past the budget cost no audit record');
+        // a fresh tester's finding: an admin behind the same address (a shared NAT) was locked out too
+        const admin = await app.inject({ url: '/api/v1/admin/audit', remoteAddress: ip, headers: valid.headers });
+        assert.equal(admin.statusCode, 200, 'valid credentials from the address still pass');
         assert.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: 'a@example.org', password: 'whatever-it-is' } })).statusCode, 429, 'sign-in from the address is out of budget too');
         assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: ip })).statusCode, 200, 'anonymous reads from the address go on');
         assert.equal((await app.inject({ url: '/api/v1/me', remoteAddress: '192.0.2.32', headers: { authorization: 'Bearer not-a-token' } })).statusCode, 401, 'another address is not affected');

@@ -165,7 +165,7 @@ const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : 
  * Counted in gridpulse_rate_limited_total{class} and gridpulse_rate_limit_fallbacks_total; the first refusal of
  * a subject in each window is logged (warn) with the request id.
  */
-export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings, logger: Logger): Promise<void> {
+export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings, logger: Logger, onThrottled?: ThrottleListener): Promise<void> {
   const limited = app.metrics.counter('gridpulse_rate_limited_total', 'requests refused with 429 by rate limits, by budget (read, write, auth)', ['class']);
   const fallbacks = app.metrics.counter('gridpulse_rate_limit_fallbacks_total', 'times the rate limits fell back to per-process counting because Redis failed');
   const redis = settings.redisUrl ? rateLimitRedis(settings.redisUrl, logger) : undefined;
@@ -189,7 +189,11 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
     allowList: (req) => isInternalCall(req),
     onExceeded: (req, key) => {
       limited.inc({ class: classOfKey(key) });
-      if (!warned.has(key)) { warned.set(key, true, { ttl: specOf(key).windowMs }); req.log.warn({ rateLimit: key }, 'rate limit exceeded'); }
+      if (!warned.has(key)) {
+        warned.set(key, true, { ttl: specOf(key).windowMs });
+        req.log.warn({ rateLimit: key }, 'rate limit exceeded');
+        onThrottled?.(req, classOfKey(key));
+      }
     },
     errorResponseBuilder: (req, ctx) => {
       const key = rateLimitKey(req);
@@ -199,30 +203,49 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
       return new HttpProblem(429, `too many ${limitClass} requests: at most ${ctx.max} per ${seconds(specOf(key).windowMs)} from ${who}; retry in ${after} s`);
     },
   });
-  guardSignInBudget(app, store, settings.auth, limited);
+  guardSignInBudget(app, store, settings.auth, warned);
   if (redis) app.addHook('onClose', async () => { redis.disconnect(); });
 }
 
 const promised = (fn: (cb: StoreCallback) => void) => new Promise<StoreResult>((resolve, reject) => fn((err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res))));
 
+/** Told once per subject and budget window when a client is throttled (the app writes an audit record). */
+export type ThrottleListener = (req: FastifyRequest, budget: LimitClass) => void;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Set when this request presents credentials from an address that has spent its sign-in budget: the access
+     * hook then answers a refused credential with this 429 instead of a 401 (valid credentials still pass).
+     * `first` is true once per address and window, when the throttling is worth an audit record.
+     */
+    credentialsThrottled?: { retryAfter: number; max: number; detail: string; first: boolean };
+  }
+}
+
 /**
  * Guessing credentials is not only calling /api/v1/auth/*: a bad bearer token or API key on any route is a
  * guess too (and each refusal writes an audit record). Every 401 outside the sign-in paths spends the
- * address's sign-in budget (`auth:ip:<addr>`, the one those paths spend), and a request that presents
- * credentials from an address with no budget left is answered 429 before they are checked (this hook runs
- * before the access hook). Anonymous reads from that address go on.
+ * address's sign-in budget (`auth:ip:<addr>`, the one those paths spend). Once an address has spent it, a
+ * credential it presents that is refused is answered 429 (`req.credentialsThrottled`, sent by the access hook)
+ * instead of 401, with one audit record per window rather than one per guess; valid credentials from that
+ * address still pass (a shared NAT must not lock out its signed-in users), and anonymous reads go on.
  */
-function guardSignInBudget(app: FastifyInstance, store: Store, spec: RateLimitSpec, limited: { inc(labels: { class: LimitClass }): void }): void {
+function guardSignInBudget(app: FastifyInstance, store: Store, spec: RateLimitSpec, told: LRUCache<string, true>): void {
   const keyOf = (req: FastifyRequest) => `auth:${rateLimitSubject(req, 'auth')}`;
   const exempt = (req: FastifyRequest) => limitClassOf(req.method, req.url) === 'auth' || isInternalCall(req);
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     if (exempt(req) || (req.headers.authorization === undefined && sessionCookieOf(req.headers.cookie) === undefined)) return;
-    const { current, ttl } = await promised((cb) => store.read(keyOf(req), cb, spec.windowMs, spec.max)).catch(() => ({ current: 0, ttl: 0 }));
+    const key = keyOf(req);
+    const { current, ttl } = await promised((cb) => store.read(key, cb, spec.windowMs, spec.max)).catch(() => ({ current: 0, ttl: 0 }));
     if (current < spec.max) return;
-    limited.inc({ class: 'auth' });
-    const after = Math.max(1, Math.ceil(ttl / 1000));
-    return sendProblem(reply.header('retry-after', after).header('ratelimit-limit', spec.max).header('ratelimit-remaining', 0).header('ratelimit-reset', after),
-      { status: 429, detail: `too many refused credentials from this address: at most ${spec.max} per ${seconds(spec.windowMs)}; retry in ${after} s`, field: 'authorization' });
+    const retryAfter = Math.max(1, Math.ceil(ttl / 1000));
+    const first = !told.has(`refused:${key}`);
+    if (first) told.set(`refused:${key}`, true, { ttl: spec.windowMs });
+    req.credentialsThrottled = {
+      retryAfter, max: spec.max, first,
+      detail: `too many refused credentials from this address: at most ${spec.max} per ${seconds(spec.windowMs)}; retry in ${retryAfter} s`,
+    };
   });
   app.addHook('onResponse', async (req, reply) => {
     if (reply.statusCode !== 401 || exempt(req)) return;
