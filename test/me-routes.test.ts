@@ -33,14 +33,14 @@ for (const target of testDatabases()) {
     it('gives each user their own views and alerts: another user\'s id answers 404 problem+json to every method, and lists stay apart', async () => {
       const v = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: alice.headers, payload: view });
       assert.equal(v.statusCode, 201);
-      const a = await app.inject({ method: 'POST', url: '/api/v1/me/alerts', headers: alice.headers, payload: alert('http://127.0.0.1:9/hook') });
+      const a = await app.inject({ method: 'POST', url: '/api/v1/me/alerts', headers: alice.headers, payload: alert('http://127.0.0.1:9999/hook') });
       assert.equal(a.statusCode, 201);
       const viewId = v.json().id as string;
       const alertId = a.json().id as string;
       const attempts: Array<[string, string, unknown?]> = [
         ['GET', `/api/v1/me/views/${viewId}`], ['PUT', `/api/v1/me/views/${viewId}`, view], ['DELETE', `/api/v1/me/views/${viewId}`],
         ['POST', `/api/v1/me/views/${viewId}/share`], ['DELETE', `/api/v1/me/views/${viewId}/share`],
-        ['GET', `/api/v1/me/alerts/${alertId}`], ['PUT', `/api/v1/me/alerts/${alertId}`, alert('http://127.0.0.1:9/x')], ['DELETE', `/api/v1/me/alerts/${alertId}`],
+        ['GET', `/api/v1/me/alerts/${alertId}`], ['PUT', `/api/v1/me/alerts/${alertId}`, alert('http://127.0.0.1:9999/x')], ['DELETE', `/api/v1/me/alerts/${alertId}`],
         ['GET', `/api/v1/me/alerts/${alertId}/deliveries`],
       ];
       for (const [method, url, payload] of attempts) {
@@ -57,7 +57,7 @@ for (const target of testDatabases()) {
     });
 
     it('shows the signing secret once, never again, and audits each change in the same transaction', async () => {
-      const created = await app.inject({ method: 'POST', url: '/api/v1/me/alerts', headers: alice.headers, payload: alert('http://127.0.0.1:9/hook') });
+      const created = await app.inject({ method: 'POST', url: '/api/v1/me/alerts', headers: alice.headers, payload: alert('http://127.0.0.1:9999/hook') });
       const body = created.json();
       assert.match(body.secret, /^whsec_/);
       const again = await app.inject({ url: `/api/v1/me/alerts/${body.id}`, headers: alice.headers });
@@ -92,8 +92,8 @@ for (const target of testDatabases()) {
       const cases: Array<[string, unknown, string]> = [
         ['/api/v1/me/views', { ...view, range: { kind: 'relative', last: 'a week' } }, 'range/last'],
         ['/api/v1/me/views', { ...view, bas: [] }, 'bas'],
-        ['/api/v1/me/alerts', { ...alert('http://127.0.0.1:9/'), rule: { kind: 'intensity_below', ba: 'CISO', thresholdGPerKwh: -3 } }, 'rule/thresholdGPerKwh'],
-        ['/api/v1/me/alerts', { ...alert('http://127.0.0.1:9/'), rule: { kind: 'moon_phase', ba: 'CISO' } }, 'rule/kind'],
+        ['/api/v1/me/alerts', { ...alert('http://127.0.0.1:9999/'), rule: { kind: 'intensity_below', ba: 'CISO', thresholdGPerKwh: -3 } }, 'rule/thresholdGPerKwh'],
+        ['/api/v1/me/alerts', { ...alert('http://127.0.0.1:9999/'), rule: { kind: 'moon_phase', ba: 'CISO' } }, 'rule/kind'],
       ];
       for (const [url, payload, field] of cases) {
         const r = await app.inject({ method: 'POST', url, headers: bob.headers, payload: payload as object });

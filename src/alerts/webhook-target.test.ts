@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { checkWebhookUrl, embeddedIpv4, refusedAddressReason, type Resolve } from './webhook-target.ts';
+import { checkWebhookUrl, embeddedIpv4, refusedAddressReason, refusedPortReason, REFUSED_SERVICE_PORTS, type Resolve } from './webhook-target.ts';
 import { postWebhook } from './webhook-outbox.ts';
 import { HttpProblem } from '../platform/problem.ts';
 
@@ -49,7 +49,25 @@ describe('webhook targets (SSRF)', () => {
     const resolve = fakeDns({ 'hooks.example.com': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'] });
     assert.equal((await checkWebhookUrl('https://hooks.example.com/x?y=1', { allowPrivate: false, resolve })).href, 'https://hooks.example.com/x?y=1');
     assert.equal((await checkWebhookUrl('http://8.8.8.8/', strict)).hostname, '8.8.8.8');
-    assert.equal((await checkWebhookUrl('http://127.0.0.1:9/', { allowPrivate: true })).hostname, '127.0.0.1');
+    assert.equal((await checkWebhookUrl('http://127.0.0.1:9999/', { allowPrivate: true })).hostname, '127.0.0.1');
+  });
+
+  it('refuses system and well-known service ports on any address, whatever the address policy (no port scanning through the delivery log)', async () => {
+    for (const url of ['http://93.184.216.34:22/', 'http://93.184.216.34:25/', 'https://93.184.216.34:8/', 'http://93.184.216.34:1023/', 'http://93.184.216.34:6379/', 'http://93.184.216.34:5432/', 'https://93.184.216.34:27017/']) {
+      assert.match(await refused(url), /port \d+ is/, url);
+      assert.match(await refused(url, { allowPrivate: true }), /port \d+ is/, `${url} (private allowed)`);
+    }
+    assert.match(await refused('http://127.0.0.1:22/', { allowPrivate: true }), /port 22 is a system service port/);
+    for (const url of ['http://93.184.216.34/', 'https://93.184.216.34/', 'http://93.184.216.34:443/', 'https://93.184.216.34:80/', 'http://93.184.216.34:8080/', 'https://93.184.216.34:8443/', 'http://93.184.216.34:65535/']) {
+      assert.equal((await checkWebhookUrl(url, strict)).hostname, '93.184.216.34', url);
+    }
+  });
+
+  it('allows exactly 80, 443 and 1024–65535 outside the service list (property)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 65535 }), (port) => {
+      const allowed = port === 80 || port === 443 || (port >= 1024 && !REFUSED_SERVICE_PORTS.has(port));
+      assert.equal(refusedPortReason(port) === undefined, allowed, String(port));
+    }));
   });
 
   it('judges every address of a refused IPv4 block the same in IPv4, mapped IPv6 and NAT64 form (property)', () => {

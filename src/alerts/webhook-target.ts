@@ -115,7 +115,31 @@ export interface TargetPolicy {
 const MAX_URL_LENGTH = 2048;
 
 /**
- * Checks a webhook URL: http or https, no credentials in it, a host that is (or resolves only to)
+ * Ports above 1023 on which well-known non-HTTP services listen (databases, caches, brokers, remote desktops,
+ * container and cluster APIs): a webhook there only probes the service, and the delivery log's status codes
+ * and errors would tell the caller what answered.
+ */
+export const REFUSED_SERVICE_PORTS: ReadonlyMap<number, string> = new Map([
+  [1433, 'SQL Server'], [1521, 'Oracle'], [1883, 'MQTT'], [2375, 'Docker API'], [2376, 'Docker API'], [2379, 'etcd'], [2380, 'etcd'],
+  [3306, 'MySQL'], [3389, 'RDP'], [4369, 'Erlang port mapper'], [5432, 'PostgreSQL'], [5672, 'AMQP'], [5900, 'VNC'], [5984, 'CouchDB'],
+  [6379, 'Redis'], [6443, 'Kubernetes API'], [8883, 'MQTT over TLS'], [9042, 'Cassandra'], [9092, 'Kafka'], [9200, 'Elasticsearch'],
+  [9300, 'Elasticsearch transport'], [10250, 'kubelet'], [11211, 'memcached'], [27017, 'MongoDB'],
+]);
+
+/**
+ * Why a webhook may not target this port, or undefined when it may: 80 and 443, or any port from 1024 up except
+ * REFUSED_SERVICE_PORTS. Ports 1–1023 (ssh 22, smtp 25, …) are system services, never webhook receivers.
+ * The rule holds whatever the address policy, so a stored alert cannot be used to scan a host's ports.
+ */
+export function refusedPortReason(port: number): string | undefined {
+  if (port === 80 || port === 443) return undefined;
+  if (port < 1024) return `port ${port} is a system service port (allowed: 80, 443, or 1024–65535 except well-known service ports)`;
+  const service = REFUSED_SERVICE_PORTS.get(port);
+  return service ? `port ${port} is the ${service} service port, not a webhook receiver` : undefined;
+}
+
+/**
+ * Checks a webhook URL: http or https, no credentials in it, an allowed port (refusedPortReason), a host that is (or resolves only to)
  * public addresses unless the policy allows private ones. Returns the canonical URL; throws a 400
  * HttpProblem naming `field` otherwise. A name that does not resolve is refused too.
  */
@@ -127,6 +151,8 @@ export async function checkWebhookUrl(raw: string, policy: TargetPolicy, field =
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad(`only http and https targets are allowed, not ${url.protocol.replace(':', '')}`);
   if (url.username || url.password) throw bad('credentials in the URL are not allowed (authenticate the delivery by its signature)');
   if (!url.hostname) throw bad('the URL has no host');
+  const portWhy = refusedPortReason(url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
+  if (portWhy) throw bad(portWhy);
   if (policy.allowPrivate) return url;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) {

@@ -6,6 +6,7 @@ import { testDatabases } from '../../test/support/databases.ts';
 import { openTestApp } from '../../test/support/app.ts';
 import type { Db } from '../platform/db.ts';
 import { insertUser } from '../auth/users.ts';
+import { signIn } from '../../test/support/auth.ts';
 import { createView, deleteView, getView, listViews, relativeHours, shareView, sharedView, unshareView, updateView, viewHref, viewInput } from './saved-view.ts';
 
 const input = (over: Record<string, unknown> = {}) => viewInput.parse({
@@ -26,6 +27,7 @@ describe('saved view input and addresses', () => {
     const issue = (over: Record<string, unknown>) => viewInput.safeParse({ ...input(), ...over }).error?.issues[0]?.path.join('/');
     assert.equal(issue({ range: { kind: 'relative', last: '7 days' } }), 'range/last');
     assert.equal(issue({ range: { kind: 'relative', last: 'P400D' } }), 'range/last');
+    for (const empty of ['PT0H', 'P0D', 'PT00H']) assert.equal(issue({ range: { kind: 'relative', last: empty } }), 'range/last', `${empty} would open with from == to`);
     assert.equal(issue({ range: { kind: 'absolute', from: '2025-02-01', to: '2025-01-01' } }), 'range/to');
     assert.equal(issue({ page: 'ba', bas: ['CISO', 'PJM'] }), 'bas');
     assert.equal(issue({ bas: ['CISO;DROP'] }), 'bas/0');
@@ -89,6 +91,25 @@ for (const target of testDatabases()) {
       assert.equal(revoked.headers['content-type'], 'application/problem+json; charset=utf-8');
       assert.equal(await sharedView(db, 'x'.repeat(43)), undefined);
       assert.equal((await app.inject({ url: `/v/${'%00'.repeat(5)}` })).statusCode, 400, 'control characters are refused before any lookup');
+    });
+
+    it('refuses, by 400 naming the field, a view of a BA the registry does not hold or of an empty range (create and replace)', async () => {
+      const me = await signIn(app, db, 'viewer');
+      const body = { name: 'n', page: 'compare', bas: ['CISO', 'ZZZZ'], range: { kind: 'relative', last: 'P7D' }, charts: [] };
+      const create = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: me.headers, payload: body });
+      assert.equal(create.statusCode, 400);
+      assert.deepEqual([create.json().field, create.json().detail.includes('ZZZZ')], ['bas/1', true]);
+      const empty = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: me.headers, payload: { ...body, bas: ['CISO'], range: { kind: 'relative', last: 'PT0H' } } });
+      assert.equal(empty.statusCode, 400);
+      assert.equal(empty.json().field, 'range/last');
+      const good = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: me.headers, payload: { ...body, bas: ['ciso', 'ERCO'] } });
+      assert.equal(good.statusCode, 201, good.body);
+      const put = await app.inject({ method: 'PUT', url: `/api/v1/me/views/${good.json().id}`, headers: me.headers, payload: { ...body, page: 'ba', bas: ['ZZZZ'] } });
+      assert.equal(put.statusCode, 400);
+      assert.equal(put.json().field, 'bas/0');
+      assert.deepEqual((await app.inject({ url: `/api/v1/me/views/${good.json().id}`, headers: me.headers })).json().bas, ['CISO', 'ERCO'], 'the refused replace changed nothing');
+      assert.equal((await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: me.headers, payload: body })).statusCode, 400);
+      assert.equal((await listViews(db, me.userId)).length, 1, 'nothing refused was stored');
     });
 
     it('answers 401 problem+json to /api/v1/me/views and /api/v1/me/alerts without a signed-in user', async () => {

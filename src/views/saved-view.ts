@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { isoInstant } from '../platform/instant.ts';
 import { HOUR_MS } from '../grid/time.ts';
+import { getBas } from '../grid/ba-repository.ts';
+import { HttpProblem } from '../platform/problem.ts';
 
 const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase());
 
@@ -20,6 +22,7 @@ export const viewRangeOut = z.discriminatedUnion('kind', [
 
 export const viewRange = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('relative'), last: z.string().regex(RELATIVE, 'an ISO 8601 duration in days or hours, e.g. P7D (last 7 days) or PT48H')
+    .refine((s) => relativeHours(s) >= 1, 'at least one hour (PT1H): an empty range shows nothing')
     .refine((s) => relativeHours(s) <= 366 * 24, 'at most P366D') }),
   z.object({ kind: z.literal('absolute'), from: isoInstant, to: isoInstant })
     .refine((r) => r.from < r.to, { message: 'from must be before to', path: ['to'] }),
@@ -58,13 +61,23 @@ export function viewHref(v: Pick<ViewInput, 'page' | 'bas' | 'range' | 'charts'>
   return `${v.page === 'compare' ? '/compare' : `/ba/${encodeURIComponent(v.bas[0]!)}`}?${q.toString()}`;
 }
 
+/**
+ * Refuses a view naming a BA the registry (balancing_authorities) does not hold, retired ones allowed: such a view
+ * would only ever open to a 404. 400 naming the field `bas/{i}` of the first unknown code.
+ */
+export async function assertKnownBas(db: Db, bas: readonly string[]): Promise<void> {
+  const known = new Set((await getBas(db, [...bas])).map((b) => b.code));
+  const i = bas.findIndex((code) => !known.has(code));
+  if (i >= 0) throw new HttpProblem(400, `unknown balancing authority '${bas[i]}' (see /api/v1/bas)`, `bas/${i}`);
+}
+
 interface ViewRow { id: string; name: string; page: 'compare' | 'ba'; bas: string[]; range: unknown; charts: string[]; share_token_hash: string | null; created_at: Date | string; updated_at: Date | string }
 
 const COLUMNS = 'id, name, page, bas, range, charts, share_token_hash, created_at, updated_at';
 
 function toView(r: ViewRow): SavedView {
   return {
-    id: r.id, name: r.name, page: r.page, bas: r.bas, range: viewRange.parse(typeof r.range === 'string' ? JSON.parse(r.range) : r.range),
+    id: r.id, name: r.name, page: r.page, bas: r.bas, range: viewRangeOut.parse(typeof r.range === 'string' ? JSON.parse(r.range) : r.range),
     charts: r.charts as SavedView['charts'], shared: r.share_token_hash !== null,
     createdAt: new Date(r.created_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString(),
   };

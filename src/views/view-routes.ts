@@ -5,7 +5,7 @@ import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { ownedChange, ownerAccess, ownerOf } from '../accounts/owner.ts';
 import { PUBLIC } from '../auth/access.ts';
-import { createView, deleteView, getView, listViews, sharedView, shareView, unshareView, updateView, viewHref, viewInput, viewRangeOut, VIEW_CHARTS, type SavedView } from './saved-view.ts';
+import { assertKnownBas, createView, deleteView, getView, listViews, sharedView, shareView, unshareView, updateView, viewHref, viewInput, viewRangeOut, VIEW_CHARTS, type SavedView } from './saved-view.ts';
 
 const problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() });
 const idParams = z.object({ id: z.uuid('a view id (UUID)') });
@@ -36,11 +36,14 @@ export function viewRoutes(app: FastifyInstance, db: Db): void {
       tags, summary: 'Save a view: BAs, a date range (absolute, or relative such as P7D = the last 7 days) and the charts shown', description: owned,
       body: viewInput, response: { 201: savedView, 400: problem },
     },
-  }, async (req, reply) => reply.code(201).send(withHref(await change(req, 'views.create', (tx) => createView(tx, ownerOf(req), req.body), (v) => v.id))));
+  }, async (req, reply) => {
+    await assertKnownBas(db, req.body.bas);
+    return reply.code(201).send(withHref(await change(req, 'views.create', (tx) => createView(tx, ownerOf(req), req.body), (v) => v.id)));
+  });
   r.get('/api/v1/me/views/:id', { config: read, schema: { tags, summary: 'One of your saved views', description: owned, params: idParams, response: { 200: savedView, 404: problem } } },
     async (req) => { const v = await getView(db, ownerOf(req), req.params.id); if (!v) throw notFound(); return withHref(v); });
-  r.put('/api/v1/me/views/:id', { config: write, schema: { tags, summary: 'Replace a saved view', description: owned, params: idParams, body: viewInput, response: { 200: savedView, 404: problem } } },
-    async (req) => withHref(await change(req, 'views.update', (tx) => updateView(tx, ownerOf(req), req.params.id, req.body))));
+  r.put('/api/v1/me/views/:id', { config: write, schema: { tags, summary: 'Replace a saved view', description: owned, params: idParams, body: viewInput, response: { 200: savedView, 400: problem, 404: problem } } },
+    async (req) => { await assertKnownBas(db, req.body.bas); return withHref(await change(req, 'views.update', (tx) => updateView(tx, ownerOf(req), req.params.id, req.body))); });
   r.delete('/api/v1/me/views/:id', { config: write, schema: { tags, summary: 'Delete a saved view (its share link stops working)', description: owned, params: idParams } },
     async (req, reply) => { await change(req, 'views.delete', (tx) => deleteView(tx, ownerOf(req), req.params.id)); return reply.code(204).send(); });
   r.post('/api/v1/me/views/:id/share', {

@@ -14,6 +14,7 @@ import { badgeRoutes } from './badge-routes.ts';
 import { publicPluginRoutes } from '../auth/access.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
 import { internalCallHeaders } from '../auth/rate-limits.ts';
+import { pageProblemDetail } from './app/lib/page-problem.ts';
 
 export interface WebDeps {
   db: Db; logger: Logger; cache: Cache; now?: () => Date;
@@ -62,8 +63,9 @@ export function visitorApi(app: FastifyInstance, req: FastifyRequest, csrfToken:
       .map((c) => (req.protocol === 'https' && !/;\s*Secure/i.test(c) ? `${c}; Secure` : c));
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, data: (res.body ? res.json<T>() : undefined) as T, setCookie };
     let detail = `HTTP ${res.statusCode}`;
-    try { detail = (res.json<{ detail?: string }>()).detail ?? detail; } catch { /* not JSON */ }
-    return { ok: false, status: res.statusCode, missing: false, detail, setCookie };
+    let field: string | undefined;
+    try { ({ detail = detail, field } = res.json<{ detail?: string; field?: string }>()); } catch { /* not JSON */ }
+    return { ok: false, status: res.statusCode, missing: false, detail: pageProblemDetail(res.statusCode, detail, field), setCookie };
   };
 }
 

@@ -1,5 +1,5 @@
 import { useEffect, useRef, type ReactNode } from 'react';
-import { Form, isRouteErrorResponse, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, useLocation, useRouteError, useRouteLoaderData, type LoaderFunctionArgs } from 'react-router';
+import { Form, isRouteErrorResponse, Links, Meta, NavLink, Outlet, Scripts, ScrollRestoration, useLocation, useRouteError, useRouteLoaderData, type HeadersFunction, type LoaderFunctionArgs } from 'react-router';
 import stylesUrl from './styles.css?url';
 import { DEFAULT_PREFS, parsePrefs, type Prefs } from './lib/prefs.ts';
 import { browserZone, useRecordViewerZone } from './lib/use-zone.ts';
@@ -142,6 +142,9 @@ export default function App() {
   useRecordViewerZone();
   return <Outlet />;
 }
+
+/** An error page (rendered here, the boundary) keeps the headers of the response thrown for it: a 403 page's no-store (lib/require-viewer.ts). */
+export const headers: HeadersFunction = ({ errorHeaders }) => errorHeaders ?? new Headers();
 
 export function ErrorBoundary() {
   const error = useRouteError();

@@ -24,7 +24,7 @@ export interface WebContext {
   /**
    * An in-process API call as this visitor: their session cookie, anti-forgery token, address and user agent
    * travel with it, so the API's own access rules and audit apply. The answer's Set-Cookie headers (signing
-   * in and out) are handed back for the page's response.
+   * in and out) are handed back for the page's response. A 401/403's detail is worded for people (lib/page-problem.ts).
    */
   call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<ApiResult<T> & { setCookie: string[] }>;
   /** The request's structured logger (pino, with the request id). */

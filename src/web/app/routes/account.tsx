@@ -3,6 +3,7 @@ import { webContext } from '../lib/context.ts';
 import { CsrfField } from '../components/csrf-field.tsx';
 import { SavedViewsSection } from '../components/saved-views-section.tsx';
 import { AlertsSection } from '../components/alerts-section.tsx';
+import { requireViewer, signinHref, type PageAccess } from '../lib/require-viewer.ts';
 import { field, type KeyRow, type Me, type SessionRow } from '../lib/account-api.ts';
 
 /** Personal pages are never stored by browsers or shared caches. */
@@ -10,15 +11,17 @@ export const headers = () => ({ 'Cache-Control': 'no-store' });
 
 export const meta: MetaFunction = () => [{ title: 'Account · GridPulse' }];
 
-export async function loader({ context }: LoaderFunctionArgs) {
+export const access: PageAccess = 'signed-in';
+
+export async function loader({ context, request }: LoaderFunctionArgs) {
   const web = context.get(webContext);
-  if (!web.viewer) throw redirect('/signin?next=/account');
+  requireViewer(web, request, access);
   const [me, sessions, keys] = await Promise.all([
     web.call<Me>('GET', '/api/v1/me'),
     web.call<{ sessions: SessionRow[] }>('GET', '/api/v1/me/sessions'),
     web.call<{ keys: KeyRow[] }>('GET', '/api/v1/me/keys'),
   ]);
-  if (!me.ok) throw redirect('/signin?next=/account');
+  if (!me.ok) throw redirect(signinHref(request));
   return { me: me.data, sessions: sessions.ok ? sessions.data.sessions : [], keys: keys.ok ? keys.data.keys : [] };
 }
 
@@ -27,6 +30,7 @@ type Result = { ok?: string; error?: string; token?: string };
 /** POST /account: one form per change, told apart by `intent`; each is an API call as the visitor. */
 export async function action({ request, context }: ActionFunctionArgs): Promise<Result | Response> {
   const web = context.get(webContext);
+  requireViewer(web, request, access);
   const form = await request.formData();
   const intent = field(form, 'intent');
   const out = (res: { ok: boolean; detail?: string }, ok: string): Result => (res.ok ? { ok } : { error: (res as { detail: string }).detail });

@@ -1,6 +1,7 @@
-import { data, Form, useActionData, useLoaderData, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction, redirect } from 'react-router';
+import { Form, useActionData, useLoaderData, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import { webContext } from '../lib/context.ts';
 import { CsrfField } from '../components/csrf-field.tsx';
+import { requireViewer, type PageAccess } from '../lib/require-viewer.ts';
 import { field, type AuditRow, type InvitationRow, type UserRow } from '../lib/account-api.ts';
 
 /** Personal pages are never stored by browsers or shared caches. */
@@ -11,10 +12,11 @@ export const meta: MetaFunction = () => [{ title: 'Administration · GridPulse' 
 const ROLES = ['admin', 'operator', 'analyst', 'viewer'];
 const FILTERS = ['from', 'to', 'user', 'action'] as const;
 
+export const access: PageAccess = ['admin'];
+
 export async function loader({ context, request }: LoaderFunctionArgs) {
   const web = context.get(webContext);
-  if (!web.viewer) throw redirect('/signin?next=/admin');
-  if (web.viewer.role !== 'admin') throw data('Administration is for administrators.', { status: 403, statusText: 'Forbidden' });
+  const viewer = requireViewer(web, request, access);
   const q = new URL(request.url).searchParams;
   const filter = new URLSearchParams();
   for (const f of FILTERS) { const v = q.get(f); if (v) filter.set(f, v); }
@@ -27,7 +29,7 @@ export async function loader({ context, request }: LoaderFunctionArgs) {
   return {
     users: users.ok ? users.data.users : [], invitations: invitations.ok ? invitations.data.invitations : [],
     audit: audit.ok ? audit.data.records : [], auditError: audit.ok ? null : audit.detail,
-    filter: Object.fromEntries(FILTERS.map((f) => [f, q.get(f) ?? ''])), csv: `/api/v1/admin/audit?${filter}&format=csv`, me: web.viewer.userId,
+    filter: Object.fromEntries(FILTERS.map((f) => [f, q.get(f) ?? ''])), csv: `/api/v1/admin/audit?${filter}&format=csv`, me: viewer.userId,
   };
 }
 
@@ -35,6 +37,7 @@ type Result = { ok?: string; error?: string; link?: string };
 
 export async function action({ request, context }: ActionFunctionArgs): Promise<Result> {
   const web = context.get(webContext);
+  requireViewer(web, request, access);
   const form = await request.formData();
   switch (field(form, 'intent')) {
     case 'invite': {

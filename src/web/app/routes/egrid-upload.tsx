@@ -1,8 +1,21 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { Link, useRouteLoaderData, type MetaFunction } from 'react-router';
+import { Link, useRouteLoaderData, type LoaderFunctionArgs, type MetaFunction } from 'react-router';
 import type { loader as rootLoader } from '../root.tsx';
+import { webContext } from '../lib/context.ts';
+import { pageProblemDetail } from '../lib/page-problem.ts';
+import { requireViewer, type PageAccess } from '../lib/require-viewer.ts';
 
 export const meta: MetaFunction = () => [{ title: 'Import eGRID files · GridPulse' }];
+
+export const headers = () => ({ 'Cache-Control': 'no-store' });
+
+/** The roles whose scopes include egrid:write (src/auth/scopes.ts), the API's own rule for POST /api/v1/egrid/uploads. */
+export const access: PageAccess = ['admin', 'analyst'];
+
+export function loader({ context, request }: LoaderFunctionArgs) {
+  requireViewer(context.get(webContext), request, access);
+  return null;
+}
 
 interface ImportState {
   id: number; status: string; phase: string | null; bytesTotal: number | null; bytesRead: number; rowsRead: number; rowsLoaded: number; rowsRejected: number;
@@ -12,7 +25,8 @@ interface ImportState {
 /**
  * Upload page for admins and analysts: sends the file to POST /api/v1/egrid/uploads (multipart, streamed by the server)
  * and follows the import job at GET /api/v1/egrid/imports/{id} until it ends, showing its progress and row errors.
- * The API decides who may upload (401/403 are shown as they come).
+ * Signed out: redirected to /signin; other roles: a 403 page. A refusal met later (a session ended meanwhile)
+ * is shown in words for people (page-problem.ts), not as the API's detail.
  */
 export default function Upload() {
   // cookie-signed API calls carry the anti-forgery token in X-CSRF-Token (src/auth/access-hook.ts)
@@ -26,7 +40,7 @@ export default function Upload() {
     const t = setTimeout(async () => {
       const res = await fetch(`/api/v1/egrid/imports/${job.id}`, { credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
       if (res.ok) setJob(await res.json() as ImportState);
-      else setError(`progress: HTTP ${res.status}`);
+      else setError(`Progress unavailable: ${pageProblemDetail(res.status, `HTTP ${res.status}`)}`);
     }, 1000);
     return () => clearTimeout(t);
   }, [job]);
@@ -39,8 +53,8 @@ export default function Upload() {
       const year = String(form.get('year') ?? '').trim();
       form.delete('year');
       const res = await fetch(`/api/v1/egrid/uploads${year ? `?year=${encodeURIComponent(year)}` : ''}`, { method: 'POST', body: form, credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
-      const body = await res.json().catch(() => ({})) as { detail?: string; importId?: number; duplicate?: boolean; import?: { id: number } | null };
-      if (!res.ok) { setError(body.detail ?? `HTTP ${res.status}`); return; }
+      const body = await res.json().catch(() => ({})) as { detail?: string; field?: string; importId?: number; duplicate?: boolean; import?: { id: number } | null };
+      if (!res.ok) { setError(pageProblemDetail(res.status, body.detail ?? `HTTP ${res.status}`, body.field)); return; }
       if (body.duplicate) setError('This file was uploaded before: showing its latest import.');
       const id = body.importId ?? body.import?.id;
       if (id !== undefined) setJob({ id, status: 'queued', phase: null, bytesTotal: null, bytesRead: 0, rowsRead: 0, rowsLoaded: 0, rowsRejected: 0, errors: [], message: null });
