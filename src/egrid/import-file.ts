@@ -20,7 +20,12 @@ export interface InspectedFile {
   formulaCells: number;
 }
 
-export interface FileOptions { zipLimits?: ZipLimits; allowFormulas?: boolean }
+export interface FileOptions {
+  zipLimits?: ZipLimits;
+  allowFormulas?: boolean;
+  /** The data year given with the file (?year=, --year): the year of sheets that carry none. */
+  year?: number | undefined;
+}
 
 /** Reads a sheet's first rows, finds its header, and gives back the rows after it. */
 async function withHeader(sheet: SourceSheet, fileName: string): Promise<{ header: SheetHeader; rows: AsyncIterable<SourceRow> } | HeaderError> {
@@ -71,12 +76,16 @@ async function checkArchive(path: string, format: EgridFormat, opts: FileOptions
  * (zip-guard.ts: 413/422; formula cells 422 unless allowFormulas), and that each sheet it would
  * import has an eGRID header with its key columns (422 naming the sheet). In a workbook the sheets
  * named like PLNT22 must all be eGRID sheets; other sheets count only if their header is one.
+ * A sheet with no YEAR column whose header, sheet name and file name tell no data year (a crosswalk
+ * such as xwalk_oris_subregion.csv) needs `opts.year`: without it the file is refused as a whole
+ * (422 naming `year`) rather than accepted and then rejected row by row.
  */
 export async function inspectEgridFile(path: string, name: string, opts: FileOptions = {}): Promise<InspectedFile> {
   const format = await sniffFormat(path);
   const formulaCells = await checkArchive(path, format, opts);
   const sheets: InspectedFile['sheets'] = [];
   const problems: string[] = [];
+  const yearless: string[] = [];
   for await (const sheet of sheetsOf(path, format, name, { formulas: 0 })) {
     const found = await withHeader(sheet, name);
     if (found instanceof HeaderError) {
@@ -84,10 +93,14 @@ export async function inspectEgridFile(path: string, name: string, opts: FileOpt
       continue;
     }
     for await (const row of found.rows) void row; // exceljs needs each sheet read to reach the next
+    if (found.header.yearIndex < 0 && found.header.editionYear === undefined && opts.year === undefined) yearless.push(sheet.name);
     sheets.push({ name: sheet.name, kind: found.header.kind, mode: found.header.mode, editionYear: found.header.editionYear });
   }
   if (problems.length) throw new HttpProblem(422, `file: ${problems.join('; ')}`, 'file');
   if (!sheets.length) throw new HttpProblem(422, 'file: no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy or USyy with its code row) in the workbook', 'file');
+  if (yearless.length) {
+    throw new HttpProblem(422, `year: ${yearless.join(', ')} has no YEAR column and neither its header nor its name tells a data year; give the data year (?year=, --year)`, 'year');
+  }
   return { format, sheets, formulaCells };
 }
 

@@ -48,8 +48,9 @@ export async function egridUploadRoutes(app: FastifyInstance, deps: { db: Db; lo
         description: 'multipart/form-data with one part `file`. The file is streamed to storage (content-addressed by SHA-256, never held in memory) '
           + `and checked before anything is kept: over ${maxBytes} bytes → 413; neither CSV text nor an XLSX zip by its magic bytes → 415; `
           + 'an XLSX archive that inflates beyond the limits (zip bomb) → 413; paths with `..` or absolute paths, symbolic links, formula cells, '
-          + 'no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy, USyy) or a sheet without its key column (ORISPL, GENID, UNITID, region code) → 422. '
-          + 'Each is application/problem+json with `field: file`, and nothing is stored. Accepted: 202 with the import job '
+          + 'no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy, USyy) or a sheet without its key column (ORISPL, GENID, UNITID, region code) → 422 '
+          + 'with `field: file`; a sheet with no YEAR column whose header and names tell no data year, sent without `year` → 422 with `field: year`. '
+          + 'Each is application/problem+json, and nothing is stored. Accepted: 202 with the import job '
           + '(GET /api/v1/egrid/imports/{id} for progress and row errors). The same bytes uploaded again: 200 with `duplicate: true`, '
           + 'the stored file and its latest import, and no new import unless `reimport=true`. `year` imports only that data year '
           + '(and is the year of sheets that carry none).',
@@ -76,7 +77,7 @@ export async function egridUploadRoutes(app: FastifyInstance, deps: { db: Db; lo
       const fileName = path.basename(part.filename || 'upload').slice(0, 200);
       let inspected;
       try {
-        inspected = await inspectEgridFile(staged.tmpPath, fileName, { zipLimits });
+        inspected = await inspectEgridFile(staged.tmpPath, fileName, { zipLimits, year: req.query.year });
       } catch (err) {
         await discardUpload(staged);
         throw err;

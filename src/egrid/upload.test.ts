@@ -143,6 +143,25 @@ for (const target of testDatabases()) {
       assert.ok(heap < 1024 ** 3, 'memory stays bounded');
     });
 
+    it('a file with no data year anywhere (crosswalk, NERC names) is refused up front with 422 naming year, and imports with ?year=', async () => {
+      const before = await stored();
+      const xwalk = 'PSTATABB,PNAME,ORISPL,SUBRGN\nTX,P0,500,ERCT\nTX,P1,501,ERCT\n';
+      for (const [name, content] of [['xwalk_oris_subregion.csv', xwalk], ['egrid_nerc_subregions.csv', 'SUBRGN,SRNAME\nERCT,ERCOT All\nMROW,MRO West\n']] as const) {
+        const res = await upload(name, content);
+        assert.equal(res.statusCode, 422, `${name}: ${res.body}`);
+        assert.match(String(res.headers['content-type']), /application\/problem\+json/);
+        const problem = res.json<{ field: string; detail: string }>();
+        assert.equal(problem.field, 'year', name);
+        assert.match(problem.detail, /no YEAR column/);
+      }
+      assert.deepEqual(await stored(), before, 'nothing stored for a file refused for its year');
+      await upload('egrid2040_GEN40.csv', GEN(2040, 3, 7), analyst, '/api/v1/egrid/uploads?reimport=true');
+      const res = await upload('xwalk_oris_subregion.csv', xwalk, analyst, '/api/v1/egrid/uploads?year=2040');
+      assert.equal(res.statusCode, 202, res.body);
+      const done = await finished(res.json<{ importId: number }>().importId);
+      assert.notEqual(done.status, 'failed');
+    });
+
     it('a valid workbook upload imports its eGRID sheet (descriptive row, then codes) from XLSX', async () => {
       const res = await upload('egrid2022.xlsx', await workbook('GEN22'));
       assert.equal(res.statusCode, 202, res.body);
