@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
+import { systemActor } from '../auth/audit.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { sha256File } from '../egrid/file-store.ts';
 import { inspectEgridFile } from '../egrid/import-file.ts';
@@ -51,7 +52,7 @@ export async function egridImportCommand(file: string, opts: EgridImportOptions)
     const importId = await createImport(db, { fileSha256: sha256, fileName: name, source: 'cli', requestedYear: year, bytesTotal: size });
     const bar = new SingleBar({ format: 'egrid import [{bar}] {percentage}% | {rows} rows | {phase} | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic);
     bar.start(size, 0, { rows: 0, phase: 'reading' });
-    const out = await runImportJob({ db, logger, importId, path: file, fileName: name, year, options,
+    const out = await runImportJob({ db, logger, importId, actor: systemActor('cli'), path: file, fileName: name, year, options,
       onProgress: (p) => bar.update(Math.min(p.bytesRead, size), { rows: p.rowsRead, phase: p.phase }) })
       .finally(() => bar.stop());
     if (!out) return 1;

@@ -1,4 +1,5 @@
 import { describe, it, before, after } from 'node:test';
+import { systemActor } from '../auth/audit.ts';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import ExcelJS from 'exceljs';
@@ -150,7 +151,7 @@ for (const target of testDatabases()) {
     it('EPA\'s 2022 MROW CO2 rate is reproduced through the API from the real plant file, imported by the importer', sharedDataTest(), async () => {
       const file = sharedPath('egrid', 'egrid2022_PLNT22_MROW_and_NE_subset.csv');
       const importId = await createImport(db, { fileSha256: 'a'.repeat(64), fileName: path.basename(file), source: 'cli', requestedYear: undefined });
-      const out = await runImportJob({ db, logger: pino({ level: 'silent' }), importId, path: file, fileName: path.basename(file) });
+      const out = await runImportJob({ db, logger: pino({ level: 'silent' }), importId, actor: systemActor('test'), path: file, fileName: path.basename(file) });
       assert.equal(out?.rowsRejected, 0);
       const published = readCodeCsv(sharedPath('egrid', 'CO2_total_output_emission_rate_by_eGRID_subregion_2022.csv')).find((r) => r.Region === 'MROW')!;
       await db.query(`UPDATE egrid_aggregates SET co2_rate_lb_per_mwh = $1 WHERE data_year = 2022 AND level = 'subregion' AND code = 'MROW'`, [egridNumber(Object.values(published)[1])]);

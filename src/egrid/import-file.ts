@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
+import { audit, type AuditActor } from '../auth/audit.ts';
 import type { CopyValue, Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import type { EgridKind, ImportRowError, ImportSheetResult, ImportStatus } from './egrid-repository.ts';
@@ -120,6 +121,8 @@ export interface ImportRequest {
   errorCap?: number;
   /** Rows per COPY into staging. */
   batchRows?: number;
+  /** Who started the import: each data year and kind it replaces or amends is audited as theirs, in the import's transaction. */
+  actor: AuditActor;
   onProgress?: (p: ImportProgress) => void;
 }
 
@@ -213,6 +216,11 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
       progress.phase = 'swapping';
       report(true);
       const results = await swap(tx, stage, header, name, importId, (line, message) => reject(sheet.name, line, null, 'duplicate-key', message));
+      for (const r of results) {
+        await audit(tx, { ...req.actor, action: header.mode === 'replace' ? 'egrid.dataset.replace' : 'egrid.dataset.merge', outcome: 'success',
+          objectType: 'egrid_dataset', objectId: `${r.dataYear}/${r.kind}`,
+          detail: { importId, sheet: sheet.name, dataYear: r.dataYear, kind: r.kind, rowsLoaded: r.rowsLoaded, replaced: r.replaced } });
+      }
       rejectedHere = progress.rowsRejected - rejectedHere;
       for (const r of results) {
         progress.rowsLoaded += r.rowsLoaded;
