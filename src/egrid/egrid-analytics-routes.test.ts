@@ -175,6 +175,17 @@ for (const target of testDatabases()) {
       const problem = agg.json<{ detail: string; field: string }>();
       assert.equal(problem.field, 'year');
       assert.match(problem.detail, /2043 has only generator \(3 rows\)/);
+      assert.match(problem.detail, /\/api\/v1\/egrid\/capacity\?year=2043/);
+      const cap = await app.inject('/api/v1/egrid/capacity?year=2043');
+      assert.equal(cap.statusCode, 200, cap.body);
+      const byFuel = cap.json<{ source: string; data: { fuel: string | null; generators: number; capacityMw: number }[] }>();
+      assert.equal(byFuel.source, 'generators');
+      assert.deepEqual(byFuel.data, [{ fuel: null, generators: 3, capacityMw: 157.5 }], 'GEN43 here has no FUELG1: one null-fuel group, 100 + 50.5 + 7 MW');
+      const fueled = (await app.inject('/api/v1/egrid/capacity?year=2022')).json<{ data: { fuel: string | null; capacityMw: number }[] }>();
+      assert.deepEqual(fueled.data.map((x) => [x.fuel, x.capacityMw]), [['SUB', 800]]);
+      const none = await app.inject('/api/v1/egrid/capacity?year=2030');
+      assert.equal(none.statusCode, 404);
+      assert.equal(none.json<{ field: string }>().field, 'year');
     });
 
     it('EPA\'s 2022 MROW CO2 rate is reproduced through the API from the real plant file, imported by the importer', sharedDataTest(), async () => {

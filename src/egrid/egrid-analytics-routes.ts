@@ -213,6 +213,30 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
     });
   });
 
+  r.get('/api/v1/egrid/capacity', {
+    config: { access: PUBLIC },
+    schema: {
+      summary: 'Nameplate capacity by generator fuel for a data year, summed from its generator sheet (GENyy)',
+      description: 'MW of nameplate capacity (NAMEPCAP) and generator count per primary fuel (FUELG1, EIA energy source code), from the generator rows; '
+        + 'answers for years imported from a generator sheet only, where plant aggregates (which need PLNT rows) are not available. '
+        + 'Generators without a fuel are under `fuel: null`. 404 naming `year` when the year has no generator rows.',
+      querystring: z.object({ year: queryInt(1996, 2100).describe('eGRID data year') }),
+      response: { 200: z.object({ year: z.number(), source: z.literal('generators'), data: z.array(z.object({ fuel: z.string().nullable(), generators: z.number(), capacityMw: z.number() })) }) },
+    },
+  }, async (req) => {
+    const year = req.query.year;
+    return cached(req, ['capacity', year], async () => {
+      const rows = await db.query<{ fuel: string | null; generators: number; mw: number | string | null }>(
+        `SELECT primary_fuel AS fuel, count(*)::int AS generators, coalesce(sum(nameplate_mw), 0) AS mw FROM egrid_generators WHERE data_year = $1
+         GROUP BY 1 ORDER BY 3 DESC, 1`, [year]);
+      if (!rows.length) {
+        const have = (await db.query<{ y: number }>('SELECT DISTINCT data_year AS y FROM egrid_generators ORDER BY 1 DESC')).map((x) => x.y).join(', ') || 'none';
+        throw new HttpProblem(404, `no eGRID generator rows for ${year} (years with generators: ${have})`, 'year');
+      }
+      return { year, source: 'generators' as const, data: rows.map((x) => ({ fuel: x.fuel, generators: x.generators, capacityMw: Number(x.mw) })) };
+    });
+  });
+
   r.get('/api/v1/egrid/aggregates', {
     config: { access: PUBLIC },
     schema: {

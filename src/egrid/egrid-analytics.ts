@@ -26,7 +26,8 @@ export async function resolveYear(db: Db, year: number | undefined): Promise<{ y
     const have = years.map((e) => e.year).join(', ') || 'none';
     // a year imported from other sheets only (GEN23, UNT21) is named with what it has
     const sheets = year === undefined ? [] : await yearSheets(db, year);
-    const other = sheets.length ? `; ${year} has only ${sheets.map((k) => `${k.kind} (${k.rows} rows)`).join(', ')}, and plant figures come from a PLNT sheet` : '';
+    const capacity = sheets.some((k) => k.kind === 'generator') ? `; capacity by fuel from its generators: GET /api/v1/egrid/capacity?year=${year}` : '';
+    const other = sheets.length ? `; ${year} has only ${sheets.map((k) => `${k.kind} (${k.rows} rows)`).join(', ')}, and plant figures come from a PLNT sheet${capacity}` : '';
     throw new HttpProblem(404, year === undefined ? 'no eGRID plant data is imported yet' : `no eGRID plant data for ${year} (years with plant data: ${have}${other})`, 'year');
   }
   return { year: hit.year, edition: hit.edition };
