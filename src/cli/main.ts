@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
@@ -180,5 +180,10 @@ egrid.command('import').description('import an eGRID CSV or XLSX (plants, units,
   .argument('<path>', 'the CSV or XLSX file')
   .option('--year <N>', 'import only rows of this data year; the year of sheets that carry none')
   .option('--allow-formulas', 'take the cached values of formula cells instead of refusing the workbook (never evaluated)')
+  .option('--max-errors <N>', 'rejected rows printed after the import (up to 100; default 20)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('a whole number from 0 to 100');
+    return n;
+  })
   .action(async (file: string, opts) => { try { process.exitCode = await egridImportCommand(file, opts); } catch (err) { fail(err); } });
 await program.parseAsync();

@@ -1,4 +1,5 @@
 import { describe, it, before, after } from 'node:test';
+import { systemActor } from '../auth/audit.ts';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import ExcelJS from 'exceljs';
@@ -9,6 +10,8 @@ import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
 import type { Db } from '../platform/db.ts';
 import { egridNumber, insertPlants, plant, readCodeCsv } from './egrid-test-support.ts';
 import path from 'node:path';
+import os from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createImport, runImportJob } from './import-jobs.ts';
 
@@ -147,10 +150,48 @@ for (const target of testDatabases()) {
       assert.equal((await app.inject('/api/v1/egrid/reports/country/US')).statusCode, 400);
     });
 
+    it('a year imported from its generator sheet only is listed with its sheets, answers plant detail from generators, and aggregates name what it has', async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'egrid-gen-only-'));
+      const file = path.join(dir, 'egrid2043_GEN43.csv');
+      writeFileSync(file, ['SEQGEN,YEAR,PSTATABB,PNAME,ORISPL,GENID,NAMEPCAP,CFACT,GENNTAN', '1,2043,AL,Plant Three,3,G1,100,0.5,"1,000"', '2,2043,AL,Plant Three,3,G2,50.5,0.2,250', '3,2043,TX,Other,9,G1,7,0.1,5'].join('\n') + '\n');
+      try {
+        const importId = await createImport(db, { fileSha256: 'b'.repeat(64), fileName: 'egrid2043_GEN43.csv', source: 'cli' });
+        const out = await runImportJob({ db, logger: pino({ level: 'silent' }), importId, actor: systemActor('test'), path: file, fileName: 'egrid2043_GEN43.csv' });
+        assert.equal(out?.status, 'succeeded');
+      } finally { rmSync(dir, { recursive: true, force: true }); }
+      const years = (await app.inject('/api/v1/egrid/years')).json<{ data: { year: number; plants: number; sheets: { kind: string; rows: number }[] }[] }>().data;
+      const y43 = years.find((y) => y.year === 2043);
+      assert.ok(y43, `2043 listed: ${JSON.stringify(years)}`);
+      assert.equal(y43.plants, 0);
+      assert.deepEqual(y43.sheets, [{ kind: 'generator', rows: 3 }]);
+      assert.ok(years.some((y) => y.year === 2022 && y.plants === 4), 'plant years stay listed with their plant count');
+      const detail = await app.inject('/api/v1/egrid/plants/3?year=2043');
+      assert.equal(detail.statusCode, 200, detail.body);
+      const d = detail.json<{ year: number; plant: { orispl: number; plantName: string; from: string; nameplateMw: number; netGenerationMwh: number }; generators: unknown[] }>();
+      assert.deepEqual([d.year, d.plant.orispl, d.plant.plantName, d.plant.from, d.plant.nameplateMw, d.plant.netGenerationMwh, d.generators.length], [2043, 3, 'Plant Three', 'generators', 150.5, 1250, 2]);
+      assert.equal((await app.inject('/api/v1/egrid/plants/4?year=2043')).statusCode, 404);
+      const agg = await app.inject('/api/v1/egrid/aggregates?year=2043&by=fuel');
+      assert.equal(agg.statusCode, 404);
+      const problem = agg.json<{ detail: string; field: string }>();
+      assert.equal(problem.field, 'year');
+      assert.match(problem.detail, /2043 has only generator \(3 rows\)/);
+      assert.match(problem.detail, /\/api\/v1\/egrid\/capacity\?year=2043/);
+      const cap = await app.inject('/api/v1/egrid/capacity?year=2043');
+      assert.equal(cap.statusCode, 200, cap.body);
+      const byFuel = cap.json<{ source: string; data: { fuel: string | null; generators: number; capacityMw: number }[] }>();
+      assert.equal(byFuel.source, 'generators');
+      assert.deepEqual(byFuel.data, [{ fuel: null, generators: 3, capacityMw: 157.5 }], 'GEN43 here has no FUELG1: one null-fuel group, 100 + 50.5 + 7 MW');
+      const fueled = (await app.inject('/api/v1/egrid/capacity?year=2022')).json<{ data: { fuel: string | null; capacityMw: number }[] }>();
+      assert.deepEqual(fueled.data.map((x) => [x.fuel, x.capacityMw]), [['SUB', 800]]);
+      const none = await app.inject('/api/v1/egrid/capacity?year=2030');
+      assert.equal(none.statusCode, 404);
+      assert.equal(none.json<{ field: string }>().field, 'year');
+    });
+
     it('EPA\'s 2022 MROW CO2 rate is reproduced through the API from the real plant file, imported by the importer', sharedDataTest(), async () => {
       const file = sharedPath('egrid', 'egrid2022_PLNT22_MROW_and_NE_subset.csv');
       const importId = await createImport(db, { fileSha256: 'a'.repeat(64), fileName: path.basename(file), source: 'cli', requestedYear: undefined });
-      const out = await runImportJob({ db, logger: pino({ level: 'silent' }), importId, path: file, fileName: path.basename(file) });
+      const out = await runImportJob({ db, logger: pino({ level: 'silent' }), importId, actor: systemActor('test'), path: file, fileName: path.basename(file) });
       assert.equal(out?.rowsRejected, 0);
       const published = readCodeCsv(sharedPath('egrid', 'CO2_total_output_emission_rate_by_eGRID_subregion_2022.csv')).find((r) => r.Region === 'MROW')!;
       await db.query(`UPDATE egrid_aggregates SET co2_rate_lb_per_mwh = $1 WHERE data_year = 2022 AND level = 'subregion' AND code = 'MROW'`, [egridNumber(Object.values(published)[1])]);

@@ -9,7 +9,7 @@ import { PUBLIC } from '../auth/access.ts';
 import { queryDecimal, queryInt } from '../platform/query.ts';
 import { analyticsKey } from '../analytics/shared/analytics-cache.ts';
 import { routeAnswer } from '../analytics/shared/route-support.ts';
-import { getPlant, listGenerators, listUnits, plantHistory } from './egrid-repository.ts';
+import { getPlant, listGenerators, listUnits, plantHistory, plantYears } from './egrid-repository.ts';
 import { LIST_COLUMNS, PLANT_SORTS, plantFigures, queryPlants, storeVersion, streamPlants, type PlantFilter, type PlantListRow, type PlantSort } from './egrid-analytics-repository.ts';
 import { AGGREGATE_BY, EGRID_MIX_FUELS, type AggregateBy } from './egrid-rates.ts';
 import { aggregatesOf, changes, compareWithUs, emissionFactorsOf, POLLUTANTS, rateDistribution, resolveYear, topEmitters } from './egrid-analytics.ts';
@@ -72,11 +72,24 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
 
   r.get('/api/v1/egrid/years', {
     config: { access: PUBLIC },
-    schema: { summary: 'eGRID data years with plant rows, newest first, with their edition and plant count', response: { 200: z.object({ data: z.array(z.object({ year: z.number(), edition: z.string(), plants: z.number() })) }) } },
+    schema: {
+      summary: 'Every imported eGRID data year, newest first: its edition, plant count and the sheets it has',
+      description: '`sheets`: each kind imported for the year (plant, generator, unit, state, ba, subregion, nerc, us) with its row count. '
+        + 'A year without a plant sheet (plants 0) answers plant detail from its generators and units; aggregates need plant rows (404 naming the sheets the year has).',
+      response: { 200: z.object({ data: z.array(z.object({ year: z.number(), edition: z.string(), plants: z.number(), sheets: z.array(z.object({ kind: z.string(), rows: z.number() })) })) }) },
+    },
   }, async () => {
-    const rows = await db.query<{ year: number; plants: number }>('SELECT data_year AS year, count(*)::int AS plants FROM egrid_plants GROUP BY 1 ORDER BY 1 DESC');
-    const editions = new Map((await db.query<{ year: number; edition: string }>(`SELECT data_year AS year, edition FROM egrid_datasets WHERE kind = 'plant'`)).map((e) => [e.year, e.edition]));
-    return { data: rows.map((x) => ({ year: x.year, edition: editions.get(x.year) ?? `eGRID${x.year}`, plants: x.plants })) };
+    const rows = await db.query<{ year: number; plants: number }>('SELECT data_year AS year, count(*)::int AS plants FROM egrid_plants GROUP BY 1');
+    const sets = await db.query<{ year: number; kind: string; edition: string; rows: number }>('SELECT data_year AS year, kind, edition, row_count::int AS rows FROM egrid_datasets ORDER BY kind');
+    const plants = new Map(rows.map((x) => [x.year, x.plants]));
+    const years = [...new Set([...plants.keys(), ...sets.map((d) => d.year)])].sort((a, b) => b - a);
+    return {
+      data: years.map((year) => {
+        const mine = sets.filter((d) => d.year === year);
+        return { year, edition: mine.find((d) => d.kind === 'plant')?.edition ?? mine[0]?.edition ?? `eGRID${year}`, plants: plants.get(year) ?? 0,
+          sheets: mine.map((d) => ({ kind: d.kind, rows: d.rows })) };
+      }),
+    };
   });
 
   r.get('/api/v1/egrid/plants', {
@@ -158,7 +171,7 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
     config: { access: PUBLIC },
     schema: {
       summary: 'One eGRID plant: its row for the year, its generators and units, and its history across the imported years',
-      description: `${UNITS} history: one entry per imported year (oldest first) with generation, CO2 and its rate.`,
+      description: `${UNITS} A year without a plant sheet (GEN or UNT only) answers from those rows: \`plant\` then holds ORISPL, name, state, \`from\` (generators | units) and, from generators, the sums of nameplate MW and net generation MWh. history: one entry per imported year (oldest first) with generation, CO2 and its rate.`,
       params: z.object({ orispl: z.string().regex(/^\d{1,7}$/, 'an ORIS plant code (digits)').transform(Number) }),
       querystring: z.object({ year }),
       response: {
@@ -170,8 +183,25 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
       },
     },
   }, async (req) => {
-    const y = await resolveYear(db, req.query.year);
     const orispl = req.params.orispl;
+    const asked = req.query.year;
+    if (asked !== undefined && !(await plantYears(db)).includes(asked)) {
+      // a year imported from its generator or unit sheet only: the plant as those rows tell it
+      return cached(req, ['plant-parts', asked, orispl], async () => {
+        const [generators, units, history] = await Promise.all([listGenerators(db, asked, orispl), listUnits(db, asked, orispl), plantHistory(db, orispl)]);
+        const first = generators[0] ?? units[0];
+        if (!first) await resolveYear(db, asked); // 404 naming the years and sheets there are
+        if (!first) throw new HttpProblem(404, `no plant with ORISPL ${orispl} in eGRID ${asked}`, 'orispl');
+        const sum = (xs: readonly { [k: string]: unknown }[], k: string) => xs.reduce<number | null>((t, x) => (typeof x[k] === 'number' ? (t ?? 0) + (x[k] as number) : t), null);
+        const plant = { dataYear: asked, orispl, plantName: first.plantName ?? null, state: first.state ?? null, from: generators.length ? 'generators' : 'units',
+          nameplateMw: generators.length ? sum(generators as never, 'nameplateMw') : null, netGenerationMwh: generators.length ? sum(generators as never, 'netGenerationMwh') : null };
+        return {
+          year: asked, edition: `eGRID${asked}`, plant, generators: generators.map((g) => ({ ...g })), units: units.map((u) => ({ ...u })),
+          history: history.map((h) => ({ year: h.dataYear, nameplateMw: h.nameplateMw, netGenerationMwh: h.netGenerationMwh, co2ShortTons: h.co2ShortTons, co2RateLbPerMwh: h.co2RateLbPerMwh, primaryFuel: h.primaryFuel })),
+        };
+      });
+    }
+    const y = await resolveYear(db, asked);
     return cached(req, ['plant', y.year, orispl], async () => {
       const plant = await getPlant(db, y.year, orispl);
       if (!plant) throw new HttpProblem(404, `no plant with ORISPL ${orispl} in eGRID ${y.year}`, 'orispl');
@@ -180,6 +210,30 @@ export async function egridAnalyticsRoutes(app: FastifyInstance, deps: EgridDeps
         ...y, plant: { ...plant }, generators: generators.map((g) => ({ ...g })), units: units.map((u) => ({ ...u })),
         history: history.map((h) => ({ year: h.dataYear, nameplateMw: h.nameplateMw, netGenerationMwh: h.netGenerationMwh, co2ShortTons: h.co2ShortTons, co2RateLbPerMwh: h.co2RateLbPerMwh, primaryFuel: h.primaryFuel })),
       };
+    });
+  });
+
+  r.get('/api/v1/egrid/capacity', {
+    config: { access: PUBLIC },
+    schema: {
+      summary: 'Nameplate capacity by generator fuel for a data year, summed from its generator sheet (GENyy)',
+      description: 'MW of nameplate capacity (NAMEPCAP) and generator count per primary fuel (FUELG1, EIA energy source code), from the generator rows; '
+        + 'answers for years imported from a generator sheet only, where plant aggregates (which need PLNT rows) are not available. '
+        + 'Generators without a fuel are under `fuel: null`. 404 naming `year` when the year has no generator rows.',
+      querystring: z.object({ year: queryInt(1996, 2100).describe('eGRID data year') }),
+      response: { 200: z.object({ year: z.number(), source: z.literal('generators'), data: z.array(z.object({ fuel: z.string().nullable(), generators: z.number(), capacityMw: z.number() })) }) },
+    },
+  }, async (req) => {
+    const year = req.query.year;
+    return cached(req, ['capacity', year], async () => {
+      const rows = await db.query<{ fuel: string | null; generators: number; mw: number | string | null }>(
+        `SELECT primary_fuel AS fuel, count(*)::int AS generators, coalesce(sum(nameplate_mw), 0) AS mw FROM egrid_generators WHERE data_year = $1
+         GROUP BY 1 ORDER BY 3 DESC, 1`, [year]);
+      if (!rows.length) {
+        const have = (await db.query<{ y: number }>('SELECT DISTINCT data_year AS y FROM egrid_generators ORDER BY 1 DESC')).map((x) => x.y).join(', ') || 'none';
+        throw new HttpProblem(404, `no eGRID generator rows for ${year} (years with generators: ${have})`, 'year');
+      }
+      return { year, source: 'generators' as const, data: rows.map((x) => ({ fuel: x.fuel, generators: x.generators, capacityMw: Number(x.mw) })) };
     });
   });
 

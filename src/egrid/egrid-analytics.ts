@@ -12,14 +12,23 @@ export const POLLUTANTS = ['co2', 'nox', 'so2'] as const;
 export type Pollutant = typeof POLLUTANTS[number];
 const TONS = { co2: 'co2ShortTons', nox: 'noxShortTons', so2: 'so2ShortTons' } as const satisfies Record<Pollutant, keyof PlantFigures>;
 
-/** The data year asked for, or the newest with plants; 404 naming the years there are. */
+/** The sheets (kinds) imported for a data year, with their row counts, from egrid_datasets. */
+export async function yearSheets(db: Db, year: number): Promise<{ kind: string; rows: number }[]> {
+  return (await db.query<{ kind: string; rows: number }>('SELECT kind, row_count::int AS rows FROM egrid_datasets WHERE data_year = $1 ORDER BY kind', [year]));
+}
+
+/** The data year asked for, or the newest with plants; 404 naming the years there are (and the sheets a year without plants has). */
 export async function resolveYear(db: Db, year: number | undefined): Promise<{ year: number; edition: string }> {
   const editions = await plantEditions(db);
   const years = editions.length ? editions : (await db.query<{ year: number }>('SELECT DISTINCT data_year AS year FROM egrid_plants ORDER BY 1 DESC')).map((r) => ({ year: r.year, edition: `eGRID${r.year}`, plants: 0 }));
   const hit = year === undefined ? years[0] : years.find((e) => e.year === year);
   if (!hit) {
     const have = years.map((e) => e.year).join(', ') || 'none';
-    throw new HttpProblem(404, year === undefined ? 'no eGRID plant data is imported yet' : `no eGRID plant data for ${year} (imported years: ${have})`, 'year');
+    // a year imported from other sheets only (GEN23, UNT21) is named with what it has
+    const sheets = year === undefined ? [] : await yearSheets(db, year);
+    const capacity = sheets.some((k) => k.kind === 'generator') ? `; capacity by fuel from its generators: GET /api/v1/egrid/capacity?year=${year}` : '';
+    const other = sheets.length ? `; ${year} has only ${sheets.map((k) => `${k.kind} (${k.rows} rows)`).join(', ')}, and plant figures come from a PLNT sheet${capacity}` : '';
+    throw new HttpProblem(404, year === undefined ? 'no eGRID plant data is imported yet' : `no eGRID plant data for ${year} (years with plant data: ${have}${other})`, 'year');
   }
   return { year: hit.year, edition: hit.edition };
 }

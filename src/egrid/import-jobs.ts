@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AuditActor } from '../auth/audit.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getImport, type EgridImport } from './egrid-repository.ts';
@@ -32,6 +33,8 @@ export interface RunJob {
   fileName: string;
   year?: number | undefined;
   options?: FileOptions;
+  /** Who started the import (the uploader, or systemActor('cli')): the replace of each data year is audited as theirs. */
+  actor: AuditActor;
   onProgress?: (p: ImportProgress) => void;
 }
 
@@ -57,7 +60,7 @@ export async function runImportJob(job: RunJob): Promise<ImportOutcome | undefin
   };
   try {
     log.info({ file: job.fileName, year: job.year }, 'egrid import started');
-    const out = await importEgridFile({ db, logger: log, importId, path: job.path, fileName: job.fileName, year: job.year, options: job.options ?? {}, onProgress });
+    const out = await importEgridFile({ db, logger: log, importId, path: job.path, fileName: job.fileName, year: job.year, options: job.options ?? {}, actor: job.actor, onProgress });
     await writing;
     await db.query(`UPDATE egrid_imports SET status = $2, phase = NULL, rows_read = $3, rows_loaded = $4, rows_rejected = $5, sheets = $6::text::jsonb,
       errors = $7::text::jsonb, message = $8, finished_at = now(), bytes_read = coalesce(bytes_total, bytes_read) WHERE id = $1`,

@@ -1,4 +1,5 @@
 import { describe, it, before, after } from 'node:test';
+import { systemActor } from '../auth/audit.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,7 +20,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function importFile(db: Db, file: string, year?: number) {
   const importId = await createImport(db, { fileSha256: 'f'.repeat(64), fileName: path.basename(file), source: 'cli', requestedYear: year });
-  const out = await runImportJob({ db, logger, importId, path: file, fileName: path.basename(file), year });
+  const out = await runImportJob({ db, logger, importId, actor: systemActor('test'), path: file, fileName: path.basename(file), year });
   assert.ok(out, 'the import ran');
   return { importId, ...out };
 }

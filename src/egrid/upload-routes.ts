@@ -5,6 +5,7 @@ import multipart from '@fastify/multipart';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { actorOf, auditRequest } from '../auth/audit.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { queryInt } from '../platform/query.ts';
@@ -48,8 +49,9 @@ export async function egridUploadRoutes(app: FastifyInstance, deps: { db: Db; lo
         description: 'multipart/form-data with one part `file`. The file is streamed to storage (content-addressed by SHA-256, never held in memory) '
           + `and checked before anything is kept: over ${maxBytes} bytes → 413; neither CSV text nor an XLSX zip by its magic bytes → 415; `
           + 'an XLSX archive that inflates beyond the limits (zip bomb) → 413; paths with `..` or absolute paths, symbolic links, formula cells, '
-          + 'no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy, USyy) or a sheet without its key column (ORISPL, GENID, UNITID, region code) → 422. '
-          + 'Each is application/problem+json with `field: file`, and nothing is stored. Accepted: 202 with the import job '
+          + 'no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy, USyy) or a sheet without its key column (ORISPL, GENID, UNITID, region code) → 422 '
+          + 'with `field: file`; a sheet with no YEAR column whose header and names tell no data year, sent without `year` → 422 with `field: year`. '
+          + 'Each is application/problem+json, and nothing is stored. Accepted: 202 with the import job '
           + '(GET /api/v1/egrid/imports/{id} for progress and row errors). The same bytes uploaded again: 200 with `duplicate: true`, '
           + 'the stored file and its latest import, and no new import unless `reimport=true`. `year` imports only that data year '
           + '(and is the year of sheets that carry none).',
@@ -76,7 +78,7 @@ export async function egridUploadRoutes(app: FastifyInstance, deps: { db: Db; lo
       const fileName = path.basename(part.filename || 'upload').slice(0, 200);
       let inspected;
       try {
-        inspected = await inspectEgridFile(staged.tmpPath, fileName, { zipLimits });
+        inspected = await inspectEgridFile(staged.tmpPath, fileName, { zipLimits, year: req.query.year });
       } catch (err) {
         await discardUpload(staged);
         throw err;
@@ -88,12 +90,19 @@ export async function egridUploadRoutes(app: FastifyInstance, deps: { db: Db; lo
         return reply.code(200).send({ duplicate: true, file: known, import: latest[0] ? await getImportView(db, latest[0].id) : null });
       }
       const storagePath = await keepUpload(dataDir, staged, inspected.format);
-      await db.query(`INSERT INTO egrid_files (sha256, byte_size, media_type, original_name, storage_path, uploaded_by, formula_cells)
-        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING`,
-      [staged.sha256, staged.bytes, inspected.format === 'csv' ? 'text/csv' : XLSX, fileName, storagePath, req.principal?.userId ?? null, inspected.formulaCells]);
-      const importId = await createImport(db, { fileSha256: staged.sha256, fileName, source: 'upload', requestedYear: req.query.year,
-        createdBy: req.principal?.userId ?? null, bytesTotal: staged.bytes });
-      const job = runImportJob({ db, logger: deps.logger.child({ reqId: req.id }), importId, path: path.resolve(dataDir, storagePath), fileName, year: req.query.year, options: { zipLimits } })
+      // the file, its import job and the audit record of the upload commit together
+      const importId = await db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO egrid_files (sha256, byte_size, media_type, original_name, storage_path, uploaded_by, formula_cells)
+          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING`,
+        [staged.sha256, staged.bytes, inspected.format === 'csv' ? 'text/csv' : XLSX, fileName, storagePath, req.principal?.userId ?? null, inspected.formulaCells]);
+        const id = await createImport(tx, { fileSha256: staged.sha256, fileName, source: 'upload', requestedYear: req.query.year,
+          createdBy: req.principal?.userId ?? null, bytesTotal: staged.bytes });
+        await auditRequest(tx, req, { action: 'egrid.upload', outcome: 'success', objectType: 'egrid_import', objectId: String(id),
+          detail: { importId: id, sha256: staged.sha256, byteSize: staged.bytes, fileName, year: req.query.year ?? null,
+            sheets: inspected.sheets.map((sh) => sh.name), reimport: known !== undefined } });
+        return id;
+      });
+      const job = runImportJob({ db, logger: deps.logger.child({ reqId: req.id }), importId, actor: actorOf(req), path: path.resolve(dataDir, storagePath), fileName, year: req.query.year, options: { zipLimits } })
         .catch((err: unknown) => req.log.warn({ err, importId }, 'egrid import job ended with an error'));
       running.add(job);
       void job.finally(() => running.delete(job));

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -6,7 +6,7 @@ import fastifyCompress from '@fastify/compress';
 import { constants as zlib } from 'node:zlib';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { problemBody as problem, problemOf, sendProblem } from './problem.ts';
+import { HttpProblem, problemBody as problem, problemOf, sendProblem } from './problem.ts';
 import { Metrics } from './metrics.ts';
 import { rejectControlCharacters } from './input-guard.ts';
 import { RouteIndex } from './route-index.ts';
@@ -46,6 +46,30 @@ export interface HttpOptions {
   guards?: ((app: FastifyInstance) => Promise<void>) | undefined;
 }
 
+/** Whether a route's querystring schema (zod object or JSON schema) declares `format`. */
+function declaresFormat(querystring: unknown): boolean {
+  const q = querystring as { shape?: Record<string, unknown>; properties?: Record<string, unknown> } | undefined;
+  return Boolean(q?.shape?.format ?? q?.properties?.format);
+}
+
+/**
+ * `format` is the API's one way to ask for another representation (csv, xlsx). A route under /api/ that does
+ * not declare it would strip it and answer JSON as if asked (issue: format=csv silently ignored on
+ * /egrid/top-emitters); such a route refuses any `format` with 400 naming it. Routes that declare it
+ * validate its value by their schema (400 naming `format` for a value they do not offer).
+ */
+function refuseUndeclaredFormat(route: RouteOptions): void {
+  if (!route.url.startsWith('/api/') || declaresFormat(route.schema?.querystring)) return;
+  const refuse = async (req: FastifyRequest) => {
+    const query = req.query as Record<string, unknown> | undefined;
+    if (query && Object.hasOwn(query, 'format')) {
+      throw new HttpProblem(400, 'format: this endpoint answers JSON only and takes no format parameter', 'format');
+    }
+  };
+  const existing = route.preValidation;
+  route.preValidation = existing === undefined ? [refuse] : [...(Array.isArray(existing) ? existing : [existing]), refuse];
+}
+
 export async function createHttp(logger: Logger, options: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     trustProxy: options.trustProxy?.length ? [...options.trustProxy] : false,
@@ -71,6 +95,7 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
     // the CORS plugin's preflight catch-all: preflights carry no credentials and are judged per target route
     else if (!route.config?.access) route.config = { ...route.config, access: { public: true } };
     routes.add(route, { crossOrigin: isCrossOriginReadable(route), notFoundUnder: route.config?.notFoundUnder ?? [] });
+    refuseUndeclaredFormat(route);
   });
   app.decorate('metrics', new Metrics());
   await options.guards?.(app);

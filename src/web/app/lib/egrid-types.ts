@@ -1,6 +1,7 @@
 /** Shapes of the eGRID API answers the pages read (see the OpenAPI document for units). */
 
-export interface EgridYear { year: number; edition: string; plants: number }
+/** A data year as /api/v1/egrid/years lists it; the pages offer only years with plants (plants > 0). */
+export interface EgridYear { year: number; edition: string; plants: number; sheets?: { kind: string; rows: number }[] }
 /** [orispl, latitude, longitude, nameplate MW, fuel category, plant name, map x, map y] */
 export type PlantPoint = [number, number, number, number | null, string | null, string | null, number | null, number | null];
 export interface PlantPoints { year: number; edition: string; points: PlantPoint[] }

@@ -15,7 +15,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     web.api<{ data: EgridYear[] }>('/api/v1/egrid/years'),
     ...LEVELS.map(([by]) => web.api<Aggregates>(`/api/v1/egrid/aggregates?${y}by=${by}`)),
   ]);
-  return { years: years.ok ? years.data.data : [], levels: LEVELS.map(([by, title], i) => ({ by, title, answer: levels[i]!.ok ? levels[i]!.data : null })) };
+  return { years: years.ok ? years.data.data.filter((y) => y.plants > 0) : [], levels: LEVELS.map(([by, title], i) => ({ by, title, answer: levels[i]!.ok ? levels[i]!.data : null })) };
 }
 
 export default function Reports() {

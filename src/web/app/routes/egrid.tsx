@@ -21,7 +21,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     web.api<PlantPoints>(`/api/v1/egrid/plant-points?${qs}`),
     web.api<PlantPage>(`/api/v1/egrid/plants?${qs}&sort=-capacity&pageSize=100`),
   ]);
-  return { asked, qs, years: years.ok ? years.data.data : [], map: part(map), points: part(points), table: part(table) };
+  return { asked, qs, years: years.ok ? years.data.data.filter((y) => y.plants > 0) : [], map: part(map), points: part(points), table: part(table) };
 }
 
 export default function Explorer() {
