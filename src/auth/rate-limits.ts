@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../platform/config.ts';
-import { HttpProblem, sendProblem } from '../platform/problem.ts';
+import { HttpProblem } from '../platform/problem.ts';
 import { sessionCookieOf } from './access-hook.ts';
 
 /**
