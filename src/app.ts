@@ -16,7 +16,7 @@ import { webRoutes } from './web/server.ts';
 import { egridAnalyticsRoutes } from './egrid/egrid-analytics-routes.ts';
 import { egridUploadRoutes, type EgridUploadOptions } from './egrid/upload-routes.ts';
 import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.ts';
-import { actorOf, audit } from './auth/audit.ts';
+import { actorOf, audit, routeObject } from './auth/audit.ts';
 import { viewRoutes } from './views/view-routes.ts';
 import { alertRoutes } from './alerts/alert-routes.ts';
 import type { TargetPolicy } from './alerts/webhook-target.ts';
@@ -50,7 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     guards: rateLimits ? (http) => registerRateLimits(http, rateLimits, deps.logger, (req, budget) => {
       audit(deps.db, {
         ...actorOf(req), action: 'rate.limited', outcome: 'denied',
-        objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, detail: { budget, status: 429 },
+        ...routeObject(req), detail: { budget, status: 429 },
       }).catch((err: unknown) => req.log.error({ err: (err as Error).message }, 'audit of a rate limit failed'));
     }) : undefined,
   });

@@ -4,49 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
-import postgres from 'postgres';
-import { openDb, type Db } from '../src/platform/db.ts';
+import { processTargets, withDb, type ProcessTarget } from './support/process-targets.ts';
 import { FakeEia, regionRows } from './support/fake-eia-server.ts';
 import { GridpulseProcess, gridpulseEnv } from './support/gridpulse-process.ts';
 
 const DAYS = 8;
 const args = ['ingest', '--ba', 'CISO,PJM', '--from', '2025-07-01', '--to', '2025-07-08', '--routes', 'region'];
 
-interface Target { name: string; env: Record<string, string>; open(): Promise<Db>; drop(): Promise<void> }
-
-function targets(): Array<{ name: string; make(dir: string): Promise<Target> }> {
-  const list = [{ name: 'pglite', make: async (dir: string): Promise<Target> => ({ name: 'pglite', env: {}, open: () => openDb({ dataDir: dir }), drop: async () => {} }) }];
-  const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-  if (url) {
-    list.push({
-      name: 'postgres',
-      make: async (): Promise<Target> => {
-        const schema = `resume_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-        const admin = postgres(url, { max: 1, onnotice: () => {} });
-        await admin.unsafe(`CREATE SCHEMA ${schema}`);
-        await admin.end();
-        const u = new URL(url);
-        u.searchParams.set('options', `-c search_path=${schema}`);
-        return {
-          name: 'postgres', env: { DATABASE_URL: u.toString() },
-          open: () => openDb({ databaseUrl: u.toString(), dataDir: ':memory:' }),
-          drop: async () => { const a = postgres(url, { max: 1, onnotice: () => {} }); await a.unsafe(`DROP SCHEMA ${schema} CASCADE`); await a.end(); },
-        };
-      },
-    });
-  }
-  return list;
-}
-
-async function withDb<T>(target: Target, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await target.open();
-  try { return await fn(db); } finally { await db.close(); }
-}
-
-for (const t of targets()) {
+for (const t of processTargets('resume')) {
   describe(`gridpulse ingest after kill -9 on ${t.name}`, () => {
     let dir: string;
-    let target: Target;
+    let target: ProcessTarget;
     const fake = new FakeEia();
     let url: string;
     before(async () => {

@@ -7,7 +7,7 @@ import { csrfTokenOf } from '../web/csrf.ts';
 import { judge, UNDECLARED, type Access } from './access.ts';
 import { TokenRefused, verifyAccessToken, type AccessClaims } from './access-token.ts';
 import { ApiKeyVerifier, isApiKeyToken, type VerifiedKey } from './api-keys.ts';
-import { actorOf, audit } from './audit.ts';
+import { actorOf, audit, routeObject } from './audit.ts';
 import { ROLE_SCOPES } from './scopes.ts';
 import { parseWebSession, sessionState, sha256, type AuthDeps } from './sessions.ts';
 import type { Principal } from './principal.ts';
@@ -147,7 +147,7 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     req.audited = true;
     await audit(deps.db, {
       ...actorOf(req), action: status === 401 && tokenPresented ? 'auth.token.invalid' : 'access.denied', outcome: 'denied',
-      objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, detail: { reason: detail, status },
+      ...routeObject(req), detail: { reason: detail, status },
     });
     if (status === 401) {
       const error = tokenPresented ? ', error="invalid_token"' : '';
@@ -167,7 +167,7 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     if (t.first) {
       await audit(deps.db, {
         ...actorOf(req), action: 'auth.throttled', outcome: 'denied',
-        objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, detail: { reason, status: 429, retryAfter: t.retryAfter },
+        ...routeObject(req), detail: { reason, status: 429, retryAfter: t.retryAfter },
       });
     }
     reply.header('retry-after', t.retryAfter).header('ratelimit-limit', t.max).header('ratelimit-remaining', 0).header('ratelimit-reset', t.retryAfter);

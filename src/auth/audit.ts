@@ -30,6 +30,11 @@ export function actorOf(req: FastifyRequest, principal: Principal | undefined = 
   };
 }
 
+/** The route a request was refused or throttled on, as an audit object: `GET /api/v1/me` (the path without its query when no route matched). */
+export function routeObject(req: FastifyRequest): { objectType: 'route'; objectId: string } {
+  return { objectType: 'route', objectId: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}` };
+}
+
 /** The actor for work not started by a request (CLI, worker). */
 export const systemActor = (what = 'cli'): AuditActor => ({ actorKind: 'system', actorId: what, userId: null, role: null, ip: null, requestId: null });
 

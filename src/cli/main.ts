@@ -25,6 +25,14 @@ import type { TargetPolicy } from '../alerts/webhook-target.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
+/**
+ * A command's action from a function of its first argument (its options, or its one positional argument; the rest of
+ * what commander passes is not handed on): its exit code, or one line on stderr and exit 1 when it throws.
+ */
+const exitWith = <A,>(command: (arg: A) => Promise<number>) => async (arg: A): Promise<void> => {
+  try { process.exitCode = await command(arg); } catch (err) { fail(err); }
+};
+
 function fail(err: unknown): never {
   process.stderr.write(`gridpulse: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
   process.exit(1);
@@ -140,23 +148,23 @@ keys.command('create').description('create a key and print it once (only its has
   .option('--expires <date>', 'expiry (ISO date or instant); default never')
   .option('--owner <email>', 'the user a personal key acts for')
   .option('--name <name>', 'a label, e.g. the worker host')
-  .action(async (opts) => { try { process.exitCode = await keysCreate(opts); } catch (err) { fail(err); } });
+  .action(exitWith(keysCreate));
 keys.command('rotate-signing').description('create a new JWT signing key; the previous one keeps verifying (and stays in /.well-known/jwks.json) for 2 h')
   .option('--alg <alg>', 'EdDSA or ES256 (default AUTH_JWT_ALG)')
-  .action(async (opts) => { try { process.exitCode = await keysRotateSigning(opts); } catch (err) { fail(err); } });
+  .action(exitWith(keysRotateSigning));
 keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
-  .action(async (id: string) => { try { process.exitCode = await keysRevoke(id); } catch (err) { fail(err); } });
+  .action(exitWith(keysRevoke));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')
   .requiredOption('--role <role>', 'admin, operator, analyst or viewer')
   .option('--name <name>', 'display name')
   .option('--password-stdin', 'read the password from standard input (never from the command line)')
-  .action(async (opts) => { try { process.exitCode = await usersCreate(opts); } catch (err) { fail(err); } });
+  .action(exitWith(usersCreate));
 users.command('sign-in-link').description('print a new one-time link (24 h) for the user to set a password').argument('<email>')
-  .action(async (email: string) => { try { process.exitCode = await usersSignInLink(email); } catch (err) { fail(err); } });
+  .action(exitWith(usersSignInLink));
 users.command('disable').description('disable an account: every sign-in ends at once').argument('<email>')
   .action(async (email: string) => { try { process.exitCode = await usersSetStatus(email, 'disabled'); } catch (err) { fail(err); } });
 users.command('enable').description('enable a disabled account').argument('<email>')
@@ -171,10 +179,10 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
   .option('--replay <path>', 'backtest recorded EIA-930 files (EIA v2 JSON responses, gridemissions wide CSV) replayed into a private in-memory database, up to their newest hour')
   .option('--pjm-fuel <file>', 'backtest the intensity forecast on PJM\'s own hourly generation by fuel (Data Miner 2 gen_by_fuel CSV): production-based, PJM as one BA')
   .option('--origins-per-day <n>', 'forecast origins per held-back day, evenly spread from local midnight (1, 2, 3, 4, 6, 8, 12 or 24)', '1')
-  .action(async (opts) => { try { process.exitCode = await forecastBacktestCommand(opts); } catch (err) { fail(err); } });
+  .action(exitWith(forecastBacktestCommand));
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
-  .action(async (opts) => { try { process.exitCode = await forecastRefreshCommand(opts); } catch (err) { fail(err); } });
+  .action(exitWith(forecastRefreshCommand));
 const egrid = program.command('egrid').description('EPA eGRID power-plant data');
 egrid.command('import').description('import an eGRID CSV or XLSX (plants, units, generators, ST/BA/SRL/NRL/US sheets); re-importing a data year replaces it atomically')
   .argument('<path>', 'the CSV or XLSX file')

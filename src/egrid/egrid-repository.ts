@@ -19,39 +19,9 @@ export type AggregateLevel = 'state' | 'ba' | 'subregion' | 'nerc' | 'us';
 export const aggregateLevels: readonly AggregateLevel[] = ['state', 'ba', 'subregion', 'nerc', 'us'];
 
 export const plantsColumns = ['data_year', 'orispl', 'seq', 'plant_name', 'state', 'county_name', 'state_fips', 'county_fips', 'latitude', 'longitude', 'operator_name', 'operator_id', 'utility_name', 'utility_id', 'sector', 'ba_code', 'ba_name', 'nerc_region', 'subregion', 'subregion_name', 'iso_rto', 'camd_flag', 'coal_flag', 'chp_flag', 'unit_count', 'generator_count', 'primary_fuel', 'fuel_category', 'nameplate_mw', 'capacity_factor', 'nonbaseload_factor', 'heat_input_mmbtu', 'heat_input_ozone_mmbtu', 'heat_input_total_mmbtu', 'net_generation_mwh', 'net_generation_ozone_mwh', 'nox_short_tons', 'nox_ozone_short_tons', 'so2_short_tons', 'co2_short_tons', 'ch4_lb', 'n2o_lb', 'co2e_short_tons', 'hg_lb', 'nox_rate_lb_per_mwh', 'nox_ozone_rate_lb_per_mwh', 'so2_rate_lb_per_mwh', 'co2_rate_lb_per_mwh', 'ch4_rate_lb_per_mwh', 'n2o_rate_lb_per_mwh', 'co2e_rate_lb_per_mwh', 'hg_rate_lb_per_gwh', 'nox_rate_lb_per_mmbtu', 'so2_rate_lb_per_mmbtu', 'co2_rate_lb_per_mmbtu', 'ch4_rate_lb_per_mmbtu', 'n2o_rate_lb_per_mmbtu', 'co2e_rate_lb_per_mmbtu', 'hg_rate_lb_per_bbtu', 'heat_rate_btu_per_kwh', 'gen_coal_mwh', 'gen_oil_mwh', 'gen_gas_mwh', 'gen_nuclear_mwh', 'gen_hydro_mwh', 'gen_biomass_mwh', 'gen_wind_mwh', 'gen_solar_mwh', 'gen_geothermal_mwh', 'gen_other_fossil_mwh', 'gen_other_mwh', 'gen_nonrenewable_mwh', 'gen_renewable_mwh', 'gen_nonhydro_renewable_mwh', 'gen_combustion_mwh', 'gen_noncombustion_mwh', 'mix_coal', 'mix_oil', 'mix_gas', 'mix_nuclear', 'mix_hydro', 'mix_biomass', 'mix_wind', 'mix_solar', 'mix_geothermal', 'mix_other_fossil', 'mix_other', 'mix_nonrenewable', 'mix_renewable', 'mix_nonhydro_renewable', 'mix_combustion', 'mix_noncombustion', 'extra', 'not_calculated', 'source_line', 'import_id'] as const;
-export interface EgridPlant {
-  dataYear: number;
-  /** DOE/EIA ORIS plant code; null for a row of a sheet without ORISPL, keyed by `seq` (SEQPLTyy) of its edition. */
-  orispl: number | null;
-  seq: number | null;
-  plantName: string | null;
-  state: string | null;
-  countyName: string | null;
-  stateFips: string | null;
-  countyFips: string | null;
-  latitude: number | null;
-  longitude: number | null;
-  operatorName: string | null;
-  operatorId: number | null;
-  utilityName: string | null;
-  utilityId: number | null;
-  sector: string | null;
-  baCode: string | null;
-  baName: string | null;
-  nercRegion: string | null;
-  subregion: string | null;
-  subregionName: string | null;
-  isoRto: string | null;
-  camdFlag: boolean | null;
-  coalFlag: boolean | null;
-  chpFlag: boolean | null;
-  unitCount: number | null;
-  generatorCount: number | null;
-  primaryFuel: string | null;
-  fuelCategory: string | null;
-  nameplateMw: number | null;
-  capacityFactor: number | null;
-  nonbaseloadFactor: number | null;
+/** Heat input (MMBtu), net generation (MWh), emissions (short tons; CH4, N2O and Hg in lb) and their output (lb/MWh, Hg lb/GWh)
+ * and input (lb/MMBtu, Hg lb/BBtu) rates, as plants and EPA's aggregates both carry them. */
+export interface HeatInputAndEmissions {
   heatInputMmbtu: number | null;
   heatInputOzoneMmbtu: number | null;
   heatInputTotalMmbtu: number | null;
@@ -80,7 +50,10 @@ export interface EgridPlant {
   n2oRateLbPerMmbtu: number | null;
   co2eRateLbPerMmbtu: number | null;
   hgRateLbPerBbtu: number | null;
-  heatRateBtuPerKwh: number | null;
+}
+
+/** Net generation by eGRID fuel category (MWh, negative is real) and the resource mix (fractions 0–1), as plants and EPA's aggregates both carry them. */
+export interface GenerationByFuel {
   genCoalMwh: number | null;
   genOilMwh: number | null;
   genGasMwh: number | null;
@@ -113,6 +86,42 @@ export interface EgridPlant {
   mixNonhydroRenewable: number | null;
   mixCombustion: number | null;
   mixNoncombustion: number | null;
+}
+
+export interface EgridPlant extends GenerationByFuel, HeatInputAndEmissions {
+  dataYear: number;
+  /** DOE/EIA ORIS plant code; null for a row of a sheet without ORISPL, keyed by `seq` (SEQPLTyy) of its edition. */
+  orispl: number | null;
+  seq: number | null;
+  plantName: string | null;
+  state: string | null;
+  countyName: string | null;
+  stateFips: string | null;
+  countyFips: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  operatorName: string | null;
+  operatorId: number | null;
+  utilityName: string | null;
+  utilityId: number | null;
+  sector: string | null;
+  baCode: string | null;
+  baName: string | null;
+  nercRegion: string | null;
+  subregion: string | null;
+  subregionName: string | null;
+  isoRto: string | null;
+  camdFlag: boolean | null;
+  coalFlag: boolean | null;
+  chpFlag: boolean | null;
+  unitCount: number | null;
+  generatorCount: number | null;
+  primaryFuel: string | null;
+  fuelCategory: string | null;
+  nameplateMw: number | null;
+  capacityFactor: number | null;
+  nonbaseloadFactor: number | null;
+  heatRateBtuPerKwh: number | null;
   extra: Record<string, EgridValue>;
   notCalculated: string[];
   sourceLine: number | null;
@@ -186,73 +195,13 @@ export interface EgridGenerator {
   importId: number | null;
 }
 export const aggregatesColumns = ['data_year', 'level', 'code', 'name', 'nameplate_mw', 'heat_input_mmbtu', 'heat_input_ozone_mmbtu', 'heat_input_total_mmbtu', 'net_generation_mwh', 'net_generation_ozone_mwh', 'nox_short_tons', 'nox_ozone_short_tons', 'so2_short_tons', 'co2_short_tons', 'ch4_lb', 'n2o_lb', 'co2e_short_tons', 'hg_lb', 'nox_rate_lb_per_mwh', 'nox_ozone_rate_lb_per_mwh', 'so2_rate_lb_per_mwh', 'co2_rate_lb_per_mwh', 'ch4_rate_lb_per_mwh', 'n2o_rate_lb_per_mwh', 'co2e_rate_lb_per_mwh', 'hg_rate_lb_per_gwh', 'nox_rate_lb_per_mmbtu', 'so2_rate_lb_per_mmbtu', 'co2_rate_lb_per_mmbtu', 'ch4_rate_lb_per_mmbtu', 'n2o_rate_lb_per_mmbtu', 'co2e_rate_lb_per_mmbtu', 'hg_rate_lb_per_bbtu', 'nonbaseload_co2_rate_lb_per_mwh', 'gen_coal_mwh', 'gen_oil_mwh', 'gen_gas_mwh', 'gen_nuclear_mwh', 'gen_hydro_mwh', 'gen_biomass_mwh', 'gen_wind_mwh', 'gen_solar_mwh', 'gen_geothermal_mwh', 'gen_other_fossil_mwh', 'gen_other_mwh', 'gen_nonrenewable_mwh', 'gen_renewable_mwh', 'gen_nonhydro_renewable_mwh', 'gen_combustion_mwh', 'gen_noncombustion_mwh', 'mix_coal', 'mix_oil', 'mix_gas', 'mix_nuclear', 'mix_hydro', 'mix_biomass', 'mix_wind', 'mix_solar', 'mix_geothermal', 'mix_other_fossil', 'mix_other', 'mix_nonrenewable', 'mix_renewable', 'mix_nonhydro_renewable', 'mix_combustion', 'mix_noncombustion', 'measures', 'not_calculated', 'source_line', 'import_id'] as const;
-export interface EgridAggregate {
+export interface EgridAggregate extends GenerationByFuel, HeatInputAndEmissions {
   dataYear: number;
   level: AggregateLevel;
   code: string;
   name: string | null;
   nameplateMw: number | null;
-  heatInputMmbtu: number | null;
-  heatInputOzoneMmbtu: number | null;
-  heatInputTotalMmbtu: number | null;
-  netGenerationMwh: number | null;
-  netGenerationOzoneMwh: number | null;
-  noxShortTons: number | null;
-  noxOzoneShortTons: number | null;
-  so2ShortTons: number | null;
-  co2ShortTons: number | null;
-  ch4Lb: number | null;
-  n2oLb: number | null;
-  co2eShortTons: number | null;
-  hgLb: number | null;
-  noxRateLbPerMwh: number | null;
-  noxOzoneRateLbPerMwh: number | null;
-  so2RateLbPerMwh: number | null;
-  co2RateLbPerMwh: number | null;
-  ch4RateLbPerMwh: number | null;
-  n2oRateLbPerMwh: number | null;
-  co2eRateLbPerMwh: number | null;
-  hgRateLbPerGwh: number | null;
-  noxRateLbPerMmbtu: number | null;
-  so2RateLbPerMmbtu: number | null;
-  co2RateLbPerMmbtu: number | null;
-  ch4RateLbPerMmbtu: number | null;
-  n2oRateLbPerMmbtu: number | null;
-  co2eRateLbPerMmbtu: number | null;
-  hgRateLbPerBbtu: number | null;
   nonbaseloadCo2RateLbPerMwh: number | null;
-  genCoalMwh: number | null;
-  genOilMwh: number | null;
-  genGasMwh: number | null;
-  genNuclearMwh: number | null;
-  genHydroMwh: number | null;
-  genBiomassMwh: number | null;
-  genWindMwh: number | null;
-  genSolarMwh: number | null;
-  genGeothermalMwh: number | null;
-  genOtherFossilMwh: number | null;
-  genOtherMwh: number | null;
-  genNonrenewableMwh: number | null;
-  genRenewableMwh: number | null;
-  genNonhydroRenewableMwh: number | null;
-  genCombustionMwh: number | null;
-  genNoncombustionMwh: number | null;
-  mixCoal: number | null;
-  mixOil: number | null;
-  mixGas: number | null;
-  mixNuclear: number | null;
-  mixHydro: number | null;
-  mixBiomass: number | null;
-  mixWind: number | null;
-  mixSolar: number | null;
-  mixGeothermal: number | null;
-  mixOtherFossil: number | null;
-  mixOther: number | null;
-  mixNonrenewable: number | null;
-  mixRenewable: number | null;
-  mixNonhydroRenewable: number | null;
-  mixCombustion: number | null;
-  mixNoncombustion: number | null;
   measures: Record<string, EgridValue>;
   notCalculated: string[];
   sourceLine: number | null;

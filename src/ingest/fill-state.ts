@@ -38,11 +38,16 @@ export async function fillState(db: Db, now = new Date()): Promise<FillState> {
       WHERE s.type = 'demand'`, [now]);
   const through = newest?.ts ? new Date(newest.ts) : null;
   const run = runs[0];
-  const lagging = through === null || now.getTime() - through.getTime() > FILLING_LAG_HOURS * HOUR_MS;
+  const params = !run ? {} : typeof run.params === 'string' ? JSON.parse(run.params) as Record<string, unknown> : run.params ?? {};
+  // a simulated fill stores one BA at a time, each over the whole range: it says how many BAs it has stored
+  // (a fill, not the hourly pass: more hours than the lag that counts as filling)
+  const byBa = typeof params.bas === 'number' && params.bas > 0 && typeof params.basDone === 'number'
+    && typeof params.hours === 'number' && params.hours > FILLING_LAG_HOURS ? Math.min(1, params.basDone / params.bas) : null;
+  const lagging = through === null || now.getTime() - through.getTime() > FILLING_LAG_HOURS * HOUR_MS || (byBa !== null && byBa < 1);
   const state: FillPhase = run && lagging ? 'filling' : through === null ? 'empty' : 'ready';
   let progress: number | null = null;
-  if (state === 'filling' && run) {
-    const params = typeof run.params === 'string' ? JSON.parse(run.params) as Record<string, unknown> : run.params ?? {};
+  if (state === 'filling' && byBa !== null) progress = byBa;
+  else if (state === 'filling' && run) {
     const from = typeof params.from === 'string' ? Date.parse(params.from) : NaN;
     const hours = typeof params.hours === 'number' ? params.hours : NaN;
     if (Number.isFinite(from) && Number.isFinite(hours) && hours > 0) {

@@ -346,27 +346,21 @@ const simulateReportingGridOffLoop = offLoop(import.meta.url, 'simulateReporting
 
 /** Hours simulated per trip to a worker thread: a day of every BA is about 26,000 points, which the main thread receives (structured clone) in a few milliseconds. */
 export const FILL_CHUNK_HOURS = 24;
-/**
- * BAs whose points go to the store in one batch (one transaction): about 3,000 rows for a day, so PGlite serves requests in
- * between. Measured on 2 cores at load 21 (a week of every BA): event-loop delay p99 165 ms, max 387 ms; with a week of 4 BAs
- * per batch the loop stalled up to 3.5 s.
- */
-const STORE_BAS = 8;
 
 export interface SimulatedLoadOptions {
   /** store only these BAs' points, of the routes given for each (the grid is still simulated with every BA given, so flows balance) */
   only?: ReadonlyMap<string, ReadonlySet<EiaPoint['route']>> | undefined;
-  /** Ctrl-C: stop after the batch being stored (each batch is one transaction); the run is recorded as partial */
+  /** Ctrl-C: stop after the BA being stored (each BA is one transaction); the run is recorded as partial */
   signal?: AbortSignal | undefined;
 }
 
 /**
- * Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours, a day at a time: each
- * day is simulated on a worker thread (the simulation of any sub-range equals that of a longer run) and stored in
- * transactions of a few BAs, so the first fill never holds the event loop that serves the site. A crash leaves every
- * BA-route stored through some hour with nothing missing before it, and the next pass (planned per BA and route from what
- * is stored, incremental-plan.ts) completes exactly the rest. The run's heartbeat carries the running totals; each day is
- * logged with the run id.
+ * Fills the store with a clearly labelled simulated grid (source=simulated) for the BAs and hours. The grid is
+ * simulated a day at a time on a worker thread (the simulation of any sub-range equals that of a longer run), so the
+ * event loop that serves the site only receives the points; then each BA is stored in one transaction (all its
+ * routes and hours), so a crash leaves each BA either whole or untouched for the range and the next pass (planned
+ * per BA and route from what is stored) completes exactly the missing ones. Progress is logged per BA (info when
+ * the fill is long, as the first one is) with the run id, and the run's heartbeat carries the running totals.
  */
 export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: BalancingAuthority[], from: Date, hours: number, opts: SimulatedLoadOptions = {}): Promise<RunTotals & { runId: number }> {
   const only = opts.only;
@@ -375,28 +369,33 @@ export async function loadSimulatedGrid(deps: { db: Db; logger: Logger }, bas: B
   const logger = deps.logger.child({ runId });
   const store = new PointStore(deps.db, logger, 'simulated');
   const t: RunTotals = { fetched: 0, inserted: 0, updated: 0, rejected: 0, requests: 0, retries: 0, errors: [] };
-  fill: for (let start = 0; start < hours; start += FILL_CHUNK_HOURS) {
-    const n = Math.min(FILL_CHUNK_HOURS, hours - start);
-    const chunkFrom = new Date(from.getTime() + start * 3_600_000);
-    const grid = await simulateReportingGridOffLoop(bas, chunkFrom, n);
-    for (let b = 0; b < targets.length; b += STORE_BAS) {
-      if (opts.signal?.aborted) {
-        t.errors.push(`aborted after ${start} of ${hours} hours`);
-        logger.warn({ hoursDone: start, hours }, 'simulated fill stopped; the next start completes it');
-        break fill;
-      }
-      const points = targets.slice(b, b + STORE_BAS).flatMap((ba) => {
-        const routes = only?.get(ba.code);
-        const all = grid.get(ba.code) ?? [];
-        return routes ? all.filter((p) => routes.has(p.route)) : all;
-      });
-      const r = await store.store(points);
-      t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
+  const grid = new Map<string, EiaPoint[]>();
+  for (let start = 0; start < hours && !opts.signal?.aborted; start += FILL_CHUNK_HOURS) {
+    const chunk = await simulateReportingGridOffLoop(bas, new Date(from.getTime() + start * 3_600_000), Math.min(FILL_CHUNK_HOURS, hours - start));
+    for (const [code, points] of chunk) {
+      const all = grid.get(code);
+      if (all) for (const p of points) all.push(p); else grid.set(code, points);
     }
-    if (hours > FILL_CHUNK_HOURS) {
-      await heartbeat(deps.db, runId, t);
-      logger.info({ hoursDone: start + n, hours, inserted: t.inserted }, 'simulated grid: filling');
+  }
+  const long = hours * targets.length > 24 * 100;
+  let done = 0;
+  for (const ba of targets) {
+    if (opts.signal?.aborted) {
+      t.errors.push(`aborted after ${done}/${targets.length} BAs`);
+      logger.warn({ done, total: targets.length }, 'simulated fill stopped; the next start completes it');
+      break;
     }
+    const routes = only?.get(ba.code);
+    const all = grid.get(ba.code) ?? [];
+    const points = routes ? all.filter((p) => routes.has(p.route)) : all;
+    const r = await store.store(points);
+    t.fetched += points.length; t.inserted += r.inserted; t.updated += r.updated; t.rejected += r.rejected;
+    await heartbeat(deps.db, runId, t);
+    done++;
+    // the fill's progress by BA, for the site's "Filling…" notice (fill-state.ts): each BA lands whole, so the newest hour
+    // stored says nothing of how far the fill is
+    await deps.db.query(`UPDATE ingest_runs SET params = params || $2::text::jsonb WHERE id = $1`, [runId, JSON.stringify({ basDone: done })]);
+    logger[long ? 'info' : 'debug']({ ba: ba.code, done, total: targets.length, inserted: r.inserted }, 'simulated grid: BA stored');
   }
   // quality checks after a stop would hold up the Ctrl-C: the next pass checks what it touches
   if (!opts.signal?.aborted) await checkTouched({ db: deps.db, logger }, t, { bas: targets.map((b) => b.code), from, to: new Date(from.getTime() + (hours - 1) * 3_600_000), runId });
