@@ -1,0 +1,236 @@
+import loadHighs from 'highs';
+import { ruleDispatch } from './rule.ts';
+
+/**
+ * One battery's plan as a linear program solved by HiGHS (the `highs` npm package: the HiGHS C++ solver of the
+ * University of Edinburgh compiled to WebAssembly, loaded once per thread and kept warm).
+ *
+ * Per step t (length `stepHours` h) the variables are, all ≥ 0: charge c_t and discharge d_t (kW, AC side),
+ * grid import g_t and export e_t (kW), state of charge s_t (kWh at the END of step t), and two soft-bound slacks
+ * u_t (kWh below the reserve SoC) and w_t (kWh above the upper SoC target). The constraints are
+ *   balance:   g_t − e_t − c_t + d_t = load_t − pv_t
+ *   dynamics:  s_t − s_{t−1} − η_c·Δt·c_t + Δt/η_d·d_t = 0          (s_{−1} = the reported SoC)
+ *   reserve:   s_t + u_t ≥ reserve                                   (soft: penalty per kWh short)
+ *   upper:     s_t − w_t ≤ maxSoC                                    (soft)
+ * with hard bounds 0 ≤ c_t, d_t ≤ power, 0 ≤ s_t ≤ capacity (physics cannot be violated; preferences may), and
+ * e_t ≤ 0 when export is forbidden beyond the PV surplus. The objective (minimised, $) is
+ *   Σ_t Δt·[ p^imp_t·g_t − p^exp_t·e_t + k·I_t·(g_t − e_t) + δ·(c_t + d_t) ] + P·Σ_t (u_t + w_t) − V·s_{T−1}
+ * where k is the carbon price ($/t) × 1e−6 (I_t in gCO2eq/kWh), δ the degradation cost ($/kWh throughput), P the
+ * soft-bound penalty ($/kWh) and V the value of energy left in the battery at the end of the horizon ($/kWh; by
+ * default η_d × the mean import price of the horizon: what a kWh stored will save later, so the plan neither
+ * dumps the battery in its last hours nor is forced back to its starting SoC). Exported energy is credited with
+ * the same intensity it displaces (consumption-based accounting).
+ *
+ * A charge and a discharge in the same step are allowed (within an hour a battery can do both in turn); with
+ * efficiencies below 1 the LP only does so when prices are negative.
+ */
+
+/** The battery as the optimizer sees it. Energies in kWh, powers in kW, efficiencies as fractions (0, 1]. */
+export interface Battery {
+  capacityKWh: number;
+  /** maximum charge and discharge power (AC), kW */
+  powerKW: number;
+  chargeEfficiency: number;
+  dischargeEfficiency: number;
+  /** soft lower SoC bound (backup reserve), kWh; 0 by default */
+  reserveKWh?: number;
+  /** soft upper SoC bound, kWh; the capacity by default */
+  maxSoCKWh?: number;
+}
+
+/** Everything one plan needs; arrays have one entry per step. Prices in $/kWh, intensities in gCO2eq/kWh. */
+export interface PlanInput {
+  stepHours: number;
+  battery: Battery;
+  /** SoC when the first step starts, kWh (clamped to [0, capacity]) */
+  initialSoCKWh: number;
+  importPrice: ArrayLike<number>;
+  /** export credit per kWh; null → no credit (exports priced at 0) */
+  exportPrice: ArrayLike<number> | null;
+  loadKW: ArrayLike<number>;
+  pvKW?: ArrayLike<number> | undefined;
+  /** no export beyond the PV surplus (the battery never discharges to the grid) */
+  noExport?: boolean;
+  /** grid intensity forecast of the device's BA (consumption-based), gCO2eq/kWh */
+  intensity?: ArrayLike<number> | undefined;
+  /** $/tonne CO2 */
+  carbonPrice?: number;
+  /** $/kWh of throughput (charge + discharge) */
+  degradationCost?: number;
+  /** $/kWh of SoC left at the end; default η_d × mean import price */
+  terminalValue?: number;
+  /** $/kWh outside the soft SoC bounds; default 10 */
+  softPenalty?: number;
+  /** local hour of day (0–23) of each step start, for the rule fallback */
+  localHour?: ArrayLike<number> | undefined;
+}
+
+export type PlanMethod = 'lp' | 'rule-fallback';
+
+/** A plan: kW per step (positive), SoC at the end of each step (kWh). */
+export interface Plan {
+  method: PlanMethod;
+  /** why the rule was used instead of the LP */
+  fallbackReason?: string;
+  chargeKW: number[];
+  dischargeKW: number[];
+  importKW: number[];
+  exportKW: number[];
+  socKWh: number[];
+  /** LP objective ($), NaN for a rule plan */
+  objective: number;
+}
+
+type HighsModule = Awaited<ReturnType<typeof loadHighs>>;
+/** The thread's HiGHS: the WASM module and one persistent solver instance reused by every plan of the thread. */
+export interface Highs { module: HighsModule; solver: ReturnType<HighsModule['raw']['createModel']> }
+let loaded: Highs | undefined;
+let loading: Promise<Highs> | undefined;
+
+/**
+ * The thread's HiGHS (the WASM module loads once per thread, ~30–60 ms, then stays warm). The solver instance runs
+ * without presolve (these LPs are small and already tight: presolve costs more than it saves) and without output.
+ */
+export async function highs(): Promise<Highs> {
+  if (loaded) return loaded;
+  loading ??= loadHighs().then((module) => {
+    const solver = module.raw.createModel();
+    solver.setOptionValue('output_flag', false);
+    solver.setOptionValue('presolve', 'off');
+    solver.setOptionValue('time_limit', 5);
+    return (loaded = { module, solver });
+  });
+  return loading;
+}
+
+const COLS_PER_STEP = 7; // c d g e s u w
+const ROWS_PER_STEP = 4; // balance dynamics reserve upper
+
+function check(input: PlanInput): number {
+  const n = input.importPrice.length;
+  const { battery: b } = input;
+  if (n < 1) throw new RangeError('plan: importPrice must have at least one step');
+  if (!(input.stepHours > 0 && input.stepHours <= 24)) throw new RangeError('plan: stepHours must be in (0, 24]');
+  for (const [name, a] of [['loadKW', input.loadKW], ['exportPrice', input.exportPrice], ['pvKW', input.pvKW], ['intensity', input.intensity]] as const) {
+    if (a && a.length !== n) throw new RangeError(`plan: ${name} has ${a.length} steps, importPrice ${n}`);
+  }
+  if (!(b.capacityKWh > 0) || !(b.powerKW >= 0)) throw new RangeError('plan: battery capacity must be > 0 and power ≥ 0');
+  for (const eff of [b.chargeEfficiency, b.dischargeEfficiency]) if (!(eff > 0 && eff <= 1)) throw new RangeError('plan: efficiencies must be in (0, 1]');
+  return n;
+}
+
+/** Mean of an array-like (0 when empty). */
+function mean(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return a.length ? s / a.length : 0;
+}
+
+/** The HiGHS model (column-wise sparse) of a plan; exported for the benchmark's bare-LP reference and for tests. */
+export function buildModel(input: PlanInput) {
+  const n = check(input);
+  const b = input.battery;
+  const dt = input.stepHours;
+  const etaC = b.chargeEfficiency, etaD = b.dischargeEfficiency;
+  const reserve = Math.min(b.reserveKWh ?? 0, b.capacityKWh);
+  const upper = Math.min(b.maxSoCKWh ?? b.capacityKWh, b.capacityKWh);
+  const s0 = Math.min(Math.max(input.initialSoCKWh, 0), b.capacityKWh);
+  const k = (input.carbonPrice ?? 0) * 1e-6;
+  const deg = input.degradationCost ?? 0;
+  const penalty = input.softPenalty ?? 10;
+  const terminal = input.terminalValue ?? etaD * mean(input.importPrice);
+  const numCols = n * COLS_PER_STEP, numRows = n * ROWS_PER_STEP;
+  const colCost = new Float64Array(numCols), colLower = new Float64Array(numCols), colUpper = new Float64Array(numCols);
+  const rowLower = new Float64Array(numRows), rowUpper = new Float64Array(numRows);
+  // nonzeros per step: c 2, d 2, g 1, e 1, s 4 (own dynamics, reserve, upper, next dynamics), u 1, w 1
+  const nnz = n * 12 - 1;
+  const starts = new Int32Array(numCols + 1), indices = new Int32Array(nnz), values = new Float64Array(nnz);
+  let p = 0;
+  const put = (row: number, v: number) => { indices[p] = row; values[p] = v; p++; };
+  for (let t = 0; t < n; t++) {
+    const load = input.loadKW[t]!, pv = input.pvKW ? input.pvKW[t]! : 0;
+    const carbon = input.intensity ? k * input.intensity[t]! : 0;
+    const exp = input.exportPrice ? input.exportPrice[t]! : 0;
+    const c = t * COLS_PER_STEP, r = t * ROWS_PER_STEP;
+    const rb = r, rd = r + 1, rr = r + 2, ru = r + 3;
+    // c
+    starts[c] = p; put(rb, -1); put(rd, -etaC * dt);
+    colCost[c] = deg * dt; colUpper[c] = b.powerKW;
+    // d
+    starts[c + 1] = p; put(rb, 1); put(rd, dt / etaD);
+    colCost[c + 1] = deg * dt; colUpper[c + 1] = b.powerKW;
+    // g: never more than the load plus a full charge (keeps the LP bounded whatever the tariff)
+    starts[c + 2] = p; put(rb, 1);
+    colCost[c + 2] = (input.importPrice[t]! + carbon) * dt; colUpper[c + 2] = Math.max(0, load - pv) + b.powerKW;
+    // e
+    starts[c + 3] = p; put(rb, -1);
+    colCost[c + 3] = -(exp + carbon) * dt;
+    colUpper[c + 3] = input.noExport ? Math.max(0, pv - load) : Math.max(0, pv - load) + b.powerKW;
+    // s
+    starts[c + 4] = p; put(rd, 1); put(rr, 1); put(ru, 1); if (t + 1 < n) put(rd + ROWS_PER_STEP, -1);
+    colUpper[c + 4] = b.capacityKWh; colCost[c + 4] = t === n - 1 ? -terminal : 0;
+    // u, w
+    starts[c + 5] = p; put(rr, 1); colCost[c + 5] = penalty; colUpper[c + 5] = b.capacityKWh;
+    starts[c + 6] = p; put(ru, -1); colCost[c + 6] = penalty; colUpper[c + 6] = b.capacityKWh;
+    rowLower[rb] = rowUpper[rb] = load - pv;
+    rowLower[rd] = rowUpper[rd] = t === 0 ? s0 : 0;
+    rowLower[rr] = reserve; rowUpper[rr] = Infinity;
+    rowLower[ru] = -Infinity; rowUpper[ru] = upper;
+  }
+  starts[numCols] = p;
+  return {
+    numCols, numRows, colCost, colLower, colUpper, rowLower, rowUpper,
+    matrix: { format: 'csc' as const, numRows, numCols, starts, indices, values },
+  };
+}
+
+/** Reads a plan out of a solved column vector. */
+function planFrom(x: ArrayLike<number>, n: number, objective: number): Plan {
+  const plan: Plan = { method: 'lp', chargeKW: [], dischargeKW: [], importKW: [], exportKW: [], socKWh: [], objective };
+  const clean = (v: number) => (Math.abs(v) < 1e-9 ? 0 : v);
+  for (let t = 0; t < n; t++) {
+    const c = t * COLS_PER_STEP;
+    plan.chargeKW.push(clean(x[c]!)); plan.dischargeKW.push(clean(x[c + 1]!));
+    // simultaneous import and export only ever happens when export pays more than import: report the net
+    const net = x[c + 2]! - x[c + 3]!;
+    plan.importKW.push(clean(Math.max(0, net))); plan.exportKW.push(clean(Math.max(0, -net)));
+    plan.socKWh.push(clean(x[c + 4]!));
+  }
+  return plan;
+}
+
+/**
+ * Plans one battery with HiGHS, synchronously, on an already loaded instance (see `highs()`). When the solver
+ * fails or does not prove optimality, the rule (src/fleet/optimizer/rule.ts) plans instead, and the plan says so
+ * (`method: 'rule-fallback'`, `fallbackReason`). Throws RangeError on malformed input (lengths, efficiencies).
+ */
+export function planWith(h: Highs, input: PlanInput): Plan {
+  const n = check(input);
+  let reason: string;
+  try {
+    const model = buildModel(input);
+    const { solver, module } = h;
+    if (solver.passModel(model) === -1) reason = 'HiGHS refused the model';
+    else if (solver.run() === -1) reason = 'HiGHS returned an error';
+    else if (solver.getModelStatus() !== module.constants.modelStatus.optimal) reason = `HiGHS model status ${solver.getModelStatus()} (not optimal)`;
+    else {
+      const sol = solver.getSolution();
+      if (sol.status === -1) reason = 'HiGHS gave no solution';
+      else return planFrom(sol.value.colValue, n, solver.getObjectiveValue());
+    }
+  } catch (err) {
+    reason = `HiGHS failed: ${(err as Error).message}`;
+  }
+  return { ...ruleDispatch(input), fallbackReason: reason };
+}
+
+/** Plans one battery (see planWith); loads HiGHS on first use in this thread. */
+export async function plan(input: PlanInput): Promise<Plan> {
+  return planWith(await highs(), input);
+}
+
+/** Plans many batteries in one call (the unit of work sent to a worker thread). */
+export async function planMany(inputs: PlanInput[]): Promise<Plan[]> {
+  const h = await highs();
+  return inputs.map((i) => planWith(h, i));
+}
