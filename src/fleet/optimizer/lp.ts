@@ -61,6 +61,8 @@ export interface PlanInput {
   terminalValue?: number;
   /** $/kWh outside the soft SoC bounds; default 10 */
   softPenalty?: number;
+  /** seconds the solver may take (default SOLVE_TIME_LIMIT_S); a long perfect-foresight LP over a year needs more */
+  timeLimitS?: number;
   /** local hour of day (0–23) of each step start, for the rule fallback */
   localHour?: ArrayLike<number> | undefined;
 }
@@ -84,6 +86,8 @@ export interface Plan {
 type HighsModule = Awaited<ReturnType<typeof loadHighs>>;
 /** The thread's HiGHS: the WASM module and one persistent solver instance reused by every plan of the thread. */
 export interface Highs { module: HighsModule; solver: ReturnType<HighsModule['raw']['createModel']> }
+/** Seconds one solve may take before the rule plans instead (the clock is reset before each solve). */
+export const SOLVE_TIME_LIMIT_S = 2;
 let loaded: Highs | undefined;
 let loading: Promise<Highs> | undefined;
 
@@ -97,7 +101,7 @@ export async function highs(): Promise<Highs> {
     const solver = module.raw.createModel();
     solver.setOptionValue('output_flag', false);
     solver.setOptionValue('presolve', 'off');
-    solver.setOptionValue('time_limit', 5);
+    solver.setOptionValue('time_limit', SOLVE_TIME_LIMIT_S);
     return (loaded = { module, solver });
   });
   return loading;
@@ -210,8 +214,9 @@ export function planWith(h: Highs, input: PlanInput): Plan {
   try {
     const model = buildModel(input);
     const { solver, module } = h;
+    solver.setOptionValue('time_limit', input.timeLimitS ?? SOLVE_TIME_LIMIT_S);
     if (solver.passModel(model) === -1) reason = 'HiGHS refused the model';
-    else if (solver.run() === -1) reason = 'HiGHS returned an error';
+    else if (solver.zeroAllClocks() === -1 || solver.run() === -1) reason = 'HiGHS returned an error';
     else if (solver.getModelStatus() !== module.constants.modelStatus.optimal) reason = `HiGHS model status ${solver.getModelStatus()} (not optimal)`;
     else {
       const sol = solver.getSolution();
