@@ -14,6 +14,8 @@ import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-comm
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { egridImportCommand } from './egrid-command.ts';
+import { optimizeBacktestCommand } from './optimize-command.ts';
+import { pricesImportCommand } from './prices-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
@@ -194,4 +196,30 @@ egrid.command('import').description('import an eGRID CSV or XLSX (plants, units,
     return n;
   })
   .action(async (file: string, opts) => { try { process.exitCode = await egridImportCommand(file, opts); } catch (err) { fail(err); } });
+const prices = program.command('prices').description('market price series ($/MWh per node or zone)');
+prices.command('import').description('import hourly prices: a CSV (ts with offset, price $/MWh) or a PJM Data Miner hourly LMP export (UTC keys, current rows only)')
+  .argument('<file>', 'the price file')
+  .option('--node <name>', 'market node or zone (default: the file\'s pnode)')
+  .option('--ba <code>', 'balancing authority of the node (default PJM for a PJM export)')
+  .option('--json', 'print the summary as JSON')
+  .action(async (file: string, opts) => { try { process.exitCode = await pricesImportCommand(file, opts); } catch (err) { fail(err); } });
+const optimize = program.command('optimize').description('battery plans against price and carbon (LP on HiGHS)');
+optimize.command('backtest').description('replay a past period hour by hour, planning only on what was known, against no battery, the rule and perfect foresight')
+  .option('--prices <file>', 'price file (CSV ts,price or PJM Data Miner hourly LMP)')
+  .option('--node <name>', 'a stored price series: node name (with --ba) or series key such as PJM.price.WESTERN_HUB')
+  .option('--from <instant>', 'first hour (ISO 8601; a date is UTC midnight)')
+  .option('--to <instant>', 'end (exclusive)')
+  .option('--ba <code>', 'BA whose consumption-based intensity prices carbon (and whose time zone rules the day-ahead publication)')
+  .option('--battery <spec>', 'capacity=KWH,power=KW,efficiency=ROUND_TRIP[,reserve=KWH][,soc=KWH]', 'capacity=13.5,power=5,efficiency=0.9')
+  .option('--load <spec>', 'FILE (CSV ts,kw) or constant:KW', 'constant:1')
+  .option('--carbon-price <usd>', 'USD per tonne CO2', '0')
+  .option('--adders <usd>', 'fixed $/kWh added to every imported kWh', '0')
+  .option('--export <credit>', 'export credit: same (the import price), none, or a fixed $/kWh', 'same')
+  .option('--degradation <usd>', 'battery wear, $ per kWh of throughput', '0')
+  .option('--intensity <file>', 'PJM Data Miner gen_by_fuel CSV: PJM intensity for periods the store does not cover')
+  .option('--pareto <list>', 'comma-separated carbon prices ($/t) to sweep: cost against CO2')
+  .option('--time-zone <iana>', 'local time of the market (default: the BA\'s, else America/New_York)')
+  .option('--save', 'store the result for the savings and Pareto pages')
+  .option('--json', 'emit JSON')
+  .action(exitWith(optimizeBacktestCommand));
 await program.parseAsync();

@@ -1,4 +1,4 @@
-import loadHighs from 'highs';
+import highsPackage from 'highs';
 import { ruleDispatch } from './rule.ts';
 
 /**
@@ -83,7 +83,11 @@ export interface Plan {
   objective: number;
 }
 
-type HighsModule = Awaited<ReturnType<typeof loadHighs>>;
+// The package's types describe a CommonJS module (default = the namespace) while Node's ESM import gets its .mjs
+// build (default = the loader): take whichever is the function.
+type Loader = typeof highsPackage.default;
+const loadHighs: Loader = (highsPackage as unknown as { default?: Loader }).default ?? (highsPackage as unknown as Loader);
+type HighsModule = Awaited<ReturnType<Loader>>;
 /** The thread's HiGHS: the WASM module and one persistent solver instance reused by every plan of the thread. */
 export interface Highs { module: HighsModule; solver: ReturnType<HighsModule['raw']['createModel']> }
 /** Seconds one solve may take before the rule plans instead (the clock is reset before each solve). */
@@ -97,12 +101,13 @@ let loading: Promise<Highs> | undefined;
  */
 export async function highs(): Promise<Highs> {
   if (loaded) return loaded;
-  loading ??= loadHighs().then((module) => {
+  loading ??= loadHighs().then((module: HighsModule) => {
     const solver = module.raw.createModel();
     solver.setOptionValue('output_flag', false);
     solver.setOptionValue('presolve', 'off');
     solver.setOptionValue('time_limit', SOLVE_TIME_LIMIT_S);
-    return (loaded = { module, solver });
+    loaded = { module, solver };
+    return loaded;
   });
   return loading;
 }
@@ -215,8 +220,8 @@ export function planWith(h: Highs, input: PlanInput): Plan {
     const model = buildModel(input);
     const { solver, module } = h;
     solver.setOptionValue('time_limit', input.timeLimitS ?? SOLVE_TIME_LIMIT_S);
-    if (solver.passModel(model) === -1) reason = 'HiGHS refused the model';
-    else if (solver.zeroAllClocks() === -1 || solver.run() === -1) reason = 'HiGHS returned an error';
+    if (solver.passModel(model).status === -1) reason = 'HiGHS refused the model';
+    else if (solver.zeroAllClocks().status === -1 || solver.run().status === -1) reason = 'HiGHS returned an error';
     else if (solver.getModelStatus() !== module.constants.modelStatus.optimal) reason = `HiGHS model status ${solver.getModelStatus()} (not optimal)`;
     else {
       const sol = solver.getSolution();
