@@ -234,6 +234,28 @@ export function planWith(h: Highs, input: PlanInput): Plan {
   return { ...ruleDispatch(input), fallbackReason: reason };
 }
 
+/**
+ * The LP's objective ($) evaluated for any plan of the same input (a rule plan, a hand-made one): energy cost, carbon
+ * cost, degradation, soft-bound penalties and the terminal SoC value, with the grid exchange of each step netted.
+ * Used to compare plans on the LP's own terms (tests, the savings report).
+ */
+export function planObjective(input: PlanInput, plan: Pick<Plan, 'chargeKW' | 'dischargeKW' | 'socKWh'>): number {
+  const n = check(input), dt = input.stepHours, b = input.battery;
+  const reserve = Math.min(b.reserveKWh ?? 0, b.capacityKWh), upper = Math.min(b.maxSoCKWh ?? b.capacityKWh, b.capacityKWh);
+  const k = (input.carbonPrice ?? 0) * 1e-6, deg = input.degradationCost ?? 0, penalty = input.softPenalty ?? 10;
+  const terminal = input.terminalValue ?? b.dischargeEfficiency * mean(input.importPrice);
+  let obj = 0;
+  for (let t = 0; t < n; t++) {
+    const c = plan.chargeKW[t]!, d = plan.dischargeKW[t]!, s = plan.socKWh[t]!;
+    const grid = input.loadKW[t]! - (input.pvKW ? input.pvKW[t]! : 0) + c - d;
+    const carbon = input.intensity ? k * input.intensity[t]! : 0;
+    const exp = input.exportPrice ? input.exportPrice[t]! : 0;
+    obj += dt * (grid > 0 ? (input.importPrice[t]! + carbon) * grid : (exp + carbon) * grid);
+    obj += dt * deg * (c + d) + penalty * (Math.max(0, reserve - s) + Math.max(0, s - upper));
+  }
+  return obj - terminal * plan.socKWh[n - 1]!;
+}
+
 /** Plans one battery (see planWith); loads HiGHS on first use in this thread. */
 export async function plan(input: PlanInput): Promise<Plan> {
   return planWith(await highs(), input);
