@@ -112,9 +112,6 @@ export async function highs(): Promise<Highs> {
   return loading;
 }
 
-const COLS_PER_STEP = 7; // c d g e s u w
-const ROWS_PER_STEP = 4; // balance dynamics reserve upper
-
 function check(input: PlanInput): number {
   const n = input.importPrice.length;
   const { battery: b } = input;
@@ -127,12 +124,24 @@ function check(input: PlanInput): number {
   for (const eff of [b.chargeEfficiency, b.dischargeEfficiency]) if (!(eff > 0 && eff <= 1)) throw new RangeError('plan: efficiencies must be in (0, 1]');
   return n;
 }
-
 /** Mean of an array-like (0 when empty). */
 function mean(a: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]!;
   return a.length ? s / a.length : 0;
+}
+
+/**
+ * Column and row layout of one step: c d g e s, then u (with a reserve) and w (with an upper SoC target below the
+ * capacity); rows balance, dynamics, then reserve and upper when present. Soft-bound rows and slacks are left out
+ * when their bound cannot bind (reserve 0, upper = capacity): a smaller LP solves faster.
+ */
+function layout(input: PlanInput) {
+  const b = input.battery;
+  const reserve = Math.min(b.reserveKWh ?? 0, b.capacityKWh);
+  const upper = Math.min(b.maxSoCKWh ?? b.capacityKWh, b.capacityKWh);
+  const hasReserve = reserve > 0, hasUpper = upper < b.capacityKWh;
+  return { reserve, upper, hasReserve, hasUpper, cols: 5 + Number(hasReserve) + Number(hasUpper), rows: 2 + Number(hasReserve) + Number(hasUpper) };
 }
 
 /** The HiGHS model (column-wise sparse) of a plan; exported for the benchmark's bare-LP reference and for tests. */
@@ -141,18 +150,17 @@ export function buildModel(input: PlanInput) {
   const b = input.battery;
   const dt = input.stepHours;
   const etaC = b.chargeEfficiency, etaD = b.dischargeEfficiency;
-  const reserve = Math.min(b.reserveKWh ?? 0, b.capacityKWh);
-  const upper = Math.min(b.maxSoCKWh ?? b.capacityKWh, b.capacityKWh);
+  const { reserve, upper, hasReserve, hasUpper, cols, rows } = layout(input);
   const s0 = Math.min(Math.max(input.initialSoCKWh, 0), b.capacityKWh);
   const k = (input.carbonPrice ?? 0) * 1e-6;
   const deg = input.degradationCost ?? 0;
   const penalty = input.softPenalty ?? 10;
   const terminal = input.terminalValue ?? etaD * mean(input.importPrice);
-  const numCols = n * COLS_PER_STEP, numRows = n * ROWS_PER_STEP;
+  const numCols = n * cols, numRows = n * rows;
   const colCost = new Float64Array(numCols), colLower = new Float64Array(numCols), colUpper = new Float64Array(numCols);
   const rowLower = new Float64Array(numRows), rowUpper = new Float64Array(numRows);
-  // nonzeros per step: c 2, d 2, g 1, e 1, s 4 (own dynamics, reserve, upper, next dynamics), u 1, w 1
-  const nnz = n * 12 - 1;
+  // nonzeros per step: c 2, d 2, g 1, e 1, s 2–4 (own dynamics, reserve, upper, next dynamics), u 1, w 1
+  const nnz = n * (8 + 2 * (Number(hasReserve) + Number(hasUpper)));
   const starts = new Int32Array(numCols + 1), indices = new Int32Array(nnz), values = new Float64Array(nnz);
   let p = 0;
   const put = (row: number, v: number) => { indices[p] = row; values[p] = v; p++; };
@@ -160,8 +168,8 @@ export function buildModel(input: PlanInput) {
     const load = input.loadKW[t]!, pv = input.pvKW ? input.pvKW[t]! : 0;
     const carbon = input.intensity ? k * input.intensity[t]! : 0;
     const exp = input.exportPrice ? input.exportPrice[t]! : 0;
-    const c = t * COLS_PER_STEP, r = t * ROWS_PER_STEP;
-    const rb = r, rd = r + 1, rr = r + 2, ru = r + 3;
+    const c = t * cols, r = t * rows;
+    const rb = r, rd = r + 1, rr = r + 2, ru = r + 2 + Number(hasReserve);
     // c
     starts[c] = p; put(rb, -1); put(rd, -etaC * dt);
     colCost[c] = deg * dt; colUpper[c] = b.powerKW;
@@ -175,30 +183,33 @@ export function buildModel(input: PlanInput) {
     starts[c + 3] = p; put(rb, -1);
     colCost[c + 3] = -(exp + carbon) * dt;
     colUpper[c + 3] = input.noExport ? Math.max(0, pv - load) : Math.max(0, pv - load) + b.powerKW;
-    // s
-    starts[c + 4] = p; put(rd, 1); put(rr, 1); put(ru, 1); if (t + 1 < n) put(rd + ROWS_PER_STEP, -1);
+    // s (rows in increasing order: own dynamics, reserve, upper, next step's dynamics)
+    starts[c + 4] = p; put(rd, 1);
+    if (hasReserve) put(rr, 1);
+    if (hasUpper) put(ru, 1);
+    if (t + 1 < n) put(rd + rows, -1);
     colUpper[c + 4] = b.capacityKWh; colCost[c + 4] = t === n - 1 ? -terminal : 0;
-    // u, w
-    starts[c + 5] = p; put(rr, 1); colCost[c + 5] = penalty; colUpper[c + 5] = b.capacityKWh;
-    starts[c + 6] = p; put(ru, -1); colCost[c + 6] = penalty; colUpper[c + 6] = b.capacityKWh;
+    let next = c + 5;
+    if (hasReserve) { starts[next] = p; put(rr, 1); colCost[next] = penalty; colUpper[next] = b.capacityKWh; next++; }
+    if (hasUpper) { starts[next] = p; put(ru, -1); colCost[next] = penalty; colUpper[next] = b.capacityKWh; }
     rowLower[rb] = rowUpper[rb] = load - pv;
     rowLower[rd] = rowUpper[rd] = t === 0 ? s0 : 0;
-    rowLower[rr] = reserve; rowUpper[rr] = Infinity;
-    rowLower[ru] = -Infinity; rowUpper[ru] = upper;
+    if (hasReserve) { rowLower[rr] = reserve; rowUpper[rr] = Infinity; }
+    if (hasUpper) { rowLower[ru] = -Infinity; rowUpper[ru] = upper; }
   }
   starts[numCols] = p;
   return {
     numCols, numRows, colCost, colLower, colUpper, rowLower, rowUpper,
-    matrix: { format: 'csc' as const, numRows, numCols, starts, indices, values },
+    matrix: { format: 'csc' as const, numRows, numCols, starts, indices: indices.subarray(0, p), values: values.subarray(0, p) },
   };
 }
 
-/** Reads a plan out of a solved column vector. */
-function planFrom(x: ArrayLike<number>, n: number, objective: number): Plan {
+/** Reads a plan out of a solved column vector (`cols` columns per step). */
+function planFrom(x: ArrayLike<number>, n: number, cols: number, objective: number): Plan {
   const plan: Plan = { method: 'lp', chargeKW: [], dischargeKW: [], importKW: [], exportKW: [], socKWh: [], objective };
   const clean = (v: number) => (Math.abs(v) < 1e-9 ? 0 : v);
   for (let t = 0; t < n; t++) {
-    const c = t * COLS_PER_STEP;
+    const c = t * cols;
     plan.chargeKW.push(clean(x[c]!)); plan.dischargeKW.push(clean(x[c + 1]!));
     // simultaneous import and export only ever happens when export pays more than import: report the net
     const net = x[c + 2]! - x[c + 3]!;
@@ -226,7 +237,7 @@ export function planWith(h: Highs, input: PlanInput): Plan {
     else {
       const sol = solver.getSolution();
       if (sol.status === -1) reason = 'HiGHS gave no solution';
-      else return planFrom(sol.value.colValue, n, solver.getObjectiveValue());
+      else return planFrom(sol.value.colValue, n, layout(input).cols, solver.getObjectiveValue());
     }
   } catch (err) {
     reason = `HiGHS failed: ${(err as Error).message}`;
