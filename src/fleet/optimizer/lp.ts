@@ -28,8 +28,10 @@ import { ruleDispatch } from './rule.ts';
 /** The battery as the optimizer sees it. Energies in kWh, powers in kW, efficiencies as fractions (0, 1]. */
 export interface Battery {
   capacityKWh: number;
-  /** maximum charge and discharge power (AC), kW */
+  /** maximum charge power (AC), kW; also the discharge limit unless `dischargePowerKW` is given */
   powerKW: number;
+  /** maximum discharge power (AC), kW; `powerKW` when absent */
+  dischargePowerKW?: number;
   chargeEfficiency: number;
   dischargeEfficiency: number;
   /** soft lower SoC bound (backup reserve), kWh; 0 by default */
@@ -175,14 +177,14 @@ export function buildModel(input: PlanInput) {
     colCost[c] = deg * dt; colUpper[c] = b.powerKW;
     // d
     starts[c + 1] = p; put(rb, 1); put(rd, dt / etaD);
-    colCost[c + 1] = deg * dt; colUpper[c + 1] = b.powerKW;
+    colCost[c + 1] = deg * dt; colUpper[c + 1] = b.dischargePowerKW ?? b.powerKW;
     // g: never more than the load plus a full charge (keeps the LP bounded whatever the tariff)
     starts[c + 2] = p; put(rb, 1);
     colCost[c + 2] = (input.importPrice[t]! + carbon) * dt; colUpper[c + 2] = Math.max(0, load - pv) + b.powerKW;
     // e
     starts[c + 3] = p; put(rb, -1);
     colCost[c + 3] = -(exp + carbon) * dt;
-    colUpper[c + 3] = input.noExport ? Math.max(0, pv - load) : Math.max(0, pv - load) + b.powerKW;
+    colUpper[c + 3] = input.noExport ? Math.max(0, pv - load) : Math.max(0, pv - load) + (b.dischargePowerKW ?? b.powerKW);
     // s (rows in increasing order: own dynamics, reserve, upper, next step's dynamics)
     starts[c + 4] = p; put(rd, 1);
     if (hasReserve) put(rr, 1);

@@ -25,7 +25,7 @@ export function ruleDispatch(input: PlanInput): Plan {
     if (hour >= RULE_HOURS.chargeFrom && hour < RULE_HOURS.chargeTo) {
       c = Math.max(0, Math.min(b.powerKW, (upper - soc) / (b.chargeEfficiency * dt)));
     } else if (hour >= RULE_HOURS.dischargeFrom && hour < RULE_HOURS.dischargeTo && net > 0) {
-      d = Math.max(0, Math.min(b.powerKW, net, ((soc - reserve) * b.dischargeEfficiency) / dt));
+      d = Math.max(0, Math.min(b.dischargePowerKW ?? b.powerKW, net, ((soc - reserve) * b.dischargeEfficiency) / dt));
     }
     soc += (b.chargeEfficiency * c - d / b.dischargeEfficiency) * dt;
     const grid = net + c - d;
