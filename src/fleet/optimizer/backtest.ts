@@ -129,10 +129,8 @@ export async function runBacktest(input: BacktestInput, onProgress?: (done: numb
   account(input, ruleDispatch(baseInput(input, 0, n, soc0, undefined)), 0, rule);
 
   const actualIntensity = input.intensity && carbonOn ? input.intensity.map((v) => v ?? 0) : undefined;
-  const t0 = performance.now();
   const perfectPlan = planWith(h, { ...baseInput(input, 0, n, soc0, actualIntensity), terminalValue: 0, timeLimitS: 600 });
   if (perfectPlan.method !== 'lp') throw new Error(`backtest: the perfect-foresight LP failed (${perfectPlan.fallbackReason})`);
-  if (process.env.DEBUG_BT) console.error('perfect', performance.now() - t0);
   const perfect = zero(input);
   account(input, perfectPlan, 0, perfect);
 
@@ -146,7 +144,7 @@ export async function runBacktest(input: BacktestInput, onProgress?: (done: numb
       for (let k = t; k < end; k++) intensity.push(input.intensityForecast(t, k) ?? 0);
     }
     const p = planWith(h, baseInput(input, t, end, soc, intensity));
-    if (p.method !== 'lp') { optimized.fallbackHours++; if (process.env.DEBUG_BT) console.error(t, p.fallbackReason, end - t, soc); }
+    if (p.method !== 'lp') optimized.fallbackHours++;
     const c = p.chargeKW[0]!, d = p.dischargeKW[0]!;
     account(input, { chargeKW: [c], dischargeKW: [d] }, t, optimized);
     soc = step(b, soc, c, d);
