@@ -13,6 +13,8 @@ export default [
   route('egrid/reports/:level/:code', 'routes/egrid-report.tsx'),
   route('egrid/upload', 'routes/egrid-upload.tsx'),
   route('embed/ba/:code/:kind', 'routes/embed.tsx'),
+  route('optimizer', 'routes/optimizer.tsx'),
+  route('optimizer/savings', 'routes/optimizer-savings.tsx'),
   route('prefs', 'routes/prefs.tsx'),
   route('signin', 'routes/signin.tsx'),
   route('signout', 'routes/signout.tsx'),
