@@ -53,7 +53,7 @@ for (const target of testDatabases()) {
       assert.deepEqual([r.outcome, r.method, r.version], ['planned', 'lp', 1]);
       const { intervals, note } = issued.at(-1)!;
       assert.equal(note, 'optimizer: LP plan');
-      assert.equal(intervals[0]!.start, '2025-03-10T10:00:00.000Z');
+      assert.equal(intervals[0]!.start, '2025-03-10T10:30:00.000Z');      // now: a schedule never starts in the past
       assert.equal(intervals.at(-1)!.end, '2025-03-11T22:00:00.000Z');       // 36 published hours
       for (const i of intervals) assert.equal(scheduleInterval.safeParse(i).success, true, JSON.stringify(i));
       // it discharges in the 21:00–24:00 UTC peak
@@ -81,7 +81,7 @@ for (const target of testDatabases()) {
     });
 
     test('the fleet job re-plans every device, and a device without a tariff plans on the flat default', async () => {
-      assert.deepEqual(await loadDevices(db), []); // no devices table on this branch: nothing to do, no error
+      assert.deepEqual(await loadDevices(db), []); // no devices provisioned: nothing to do, no error
       const r = await replanFleet({ db, logger, issue }, now, [device({ id: 'bat-0002', socPct: 50 }), device({ socPct: 33 })]);
       assert.deepEqual([r.planned, r.failed], [2, 0]);
     });

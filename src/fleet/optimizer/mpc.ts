@@ -48,21 +48,30 @@ export const HORIZON_HOURS = 36;
 /** Below this many kW a step is idle. */
 const IDLE_KW = 0.01;
 
+/** SoC limits of the schedule, percent of the capacity: a target never leaves [reservePct, maxPct]. */
+export interface SocLimits { reservePct: number; maxPct: number }
+
 /**
  * A plan as schedule intervals (gridpulse.schedule/1): per step the net battery power — charge minus discharge,
  * both can happen within a step at negative prices — as `charge`/`discharge` with `powerKw`, `idle` under 10 W;
- * consecutive steps with the same action and power (to 10 W) merge. `targetSoc` caps a charge or floors a
- * discharge at the plan's SoC at the end of the interval (percent of the capacity).
+ * consecutive steps with the same action and power (to 10 W) merge. `targetSoc` stops a charge or discharge at
+ * the plan's SoC at the end of the interval (percent, kept within the device's reserve and maximum, so the
+ * fleet's feasibility check holds from any start). The first interval starts at `notBefore` when the step is
+ * already under way (a schedule never starts in the past); a remainder under a minute is dropped.
  */
-export function planToIntervals(plan: Pick<Plan, 'chargeKW' | 'dischargeKW' | 'socKWh'>, start: Date, stepMinutes: number, capacityKWh: number): ScheduleInterval[] {
+export function planToIntervals(plan: Pick<Plan, 'chargeKW' | 'dischargeKW' | 'socKWh'>, start: Date, stepMinutes: number, capacityKWh: number,
+  limits: SocLimits = { reservePct: 0, maxPct: 100 }, notBefore: Date = start): ScheduleInterval[] {
   const out: ScheduleInterval[] = [];
   const stepMs = stepMinutes * 60_000;
   for (let t = 0; t < plan.chargeKW.length; t++) {
     const net = plan.chargeKW[t]! - plan.dischargeKW[t]!;
     const action: ScheduleInterval['action'] = Math.abs(net) < IDLE_KW ? 'idle' : net > 0 ? 'charge' : 'discharge';
     const powerKw = action === 'idle' ? undefined : Math.round(Math.abs(net) * 100) / 100;
-    const targetSoc = Math.round(Math.min(100, Math.max(0, (plan.socKWh[t]! / capacityKWh) * 100)) * 10) / 10;
-    const from = new Date(start.getTime() + t * stepMs).toISOString(), to = new Date(start.getTime() + (t + 1) * stepMs).toISOString();
+    const socPct = Math.round((plan.socKWh[t]! / capacityKWh) * 1000) / 10;
+    const targetSoc = Math.min(limits.maxPct, Math.max(limits.reservePct, socPct));
+    const fromMs = Math.max(start.getTime() + t * stepMs, notBefore.getTime()), toMs = start.getTime() + (t + 1) * stepMs;
+    if (toMs - fromMs < 60_000) continue;
+    const from = new Date(fromMs).toISOString(), to = new Date(toMs).toISOString();
     const last = out.at(-1);
     if (last && last.action === action && last.powerKw === powerKw) {
       last.end = to;
@@ -139,7 +148,8 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   const cost = (imp: number[], exp: number[]) => imp.reduce((s, v, i) => s + v * prices.importPrice[i]! - exp[i]! * (prices.exportPrice ? prices.exportPrice[i]! : 0), 0) * input.stepHours;
   const co2 = (imp: number[], exp: number[]) => (intensity ? imp.reduce((s, v, i) => s + ((v - exp[i]!) * intensity![i]!) / 1000, 0) * input.stepHours : null);
   const load = input.loadKW as number[], none = load.map(() => 0);
-  const intervals = planToIntervals(p, start, STEP_MINUTES, b.capacityKWh);
+  const limits = { reservePct: ((b.reserveKWh ?? 0) / b.capacityKWh) * 100, maxPct: ((b.maxSoCKWh ?? b.capacityKWh) / b.capacityKWh) * 100 };
+  const intervals = planToIntervals(p, start, STEP_MINUTES, b.capacityKWh, limits, now);
   const note = p.method === 'lp' ? 'optimizer: LP plan' : `optimizer: rule plan (solver failed: ${p.fallbackReason})`;
   if (p.method !== 'lp') deps.logger.warn({ deviceId: device.id, reason: p.fallbackReason }, 'optimizer fell back to the rule');
   const issued = await deps.issue(device.id, intervals, note);
@@ -160,7 +170,7 @@ export async function loadDevices(db: Db): Promise<DeviceState[]> {
   const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('devices')::text AS t`);
   if (!exists?.t) return [];
   const rows = await db.query<{ id: string; capacity_kwh: number; max_charge_kw: number; max_discharge_kw: number; charge_efficiency: number; discharge_efficiency: number; min_soc_pct: number; max_soc_pct: number; reserve_soc_pct: number; ba_code: string | null; soc_pct: number | null }>(
-    'SELECT id, capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, min_soc_pct, max_soc_pct, reserve_soc_pct, ba_code, soc_pct FROM devices ORDER BY id');
+    'SELECT id, capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, min_soc_pct, max_soc_pct, reserve_soc_pct, ba_code, soc_pct FROM devices WHERE revoked_at IS NULL ORDER BY id');
   return rows.map((r) => ({
     id: r.id, baCode: r.ba_code, socPct: r.soc_pct === null ? null : Number(r.soc_pct),
     battery: {
