@@ -16,6 +16,7 @@ import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-comm
 import { egridImportCommand } from './egrid-command.ts';
 import { optimizeBacktestCommand } from './optimize-command.ts';
 import { pricesImportCommand } from './prices-command.ts';
+import { replanJob } from '../fleet/optimizer/replan-job.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
@@ -53,7 +54,7 @@ const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.
  */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
-  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
+  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }, replanJob]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
   const ready = scheduler.runNow()
     .then(() => (scheduler.signal.aborted ? undefined : forecasts({ db, logger: logger.child({ job: 'forecasts' }) })))
