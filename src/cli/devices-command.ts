@@ -47,7 +47,7 @@ export async function devicesCreate(opts: DevicesCreateOptions, brokerAdmin?: ()
       await audit(tx, { ...systemActor(), action: 'fleet.devices.create', outcome: 'success', objectType: 'device', objectId: out.device.id, detail: { capacityKwh: out.device.capacityKwh } });
       return out;
     } catch (err) {
-      if (err instanceof HttpProblem && err.field) throw new Error(`${OPTION_OF[err.field] ?? err.field}: ${err.message.replace(/^\w+: /, '')}`);
+      if (err instanceof HttpProblem && err.field) throw new Error(`${OPTION_OF[err.field] ?? err.field}: ${err.message.replace(/^\w+: /, '')}`, { cause: err });
       throw err;
     }
   }));
