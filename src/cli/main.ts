@@ -232,6 +232,7 @@ optimize.command('backtest').description('replay a past period hour by hour, pla
   .option('--adders <usd>', 'fixed $/kWh added to every imported kWh', '0')
   .option('--export <credit>', 'export credit: same (the import price), none, or a fixed $/kWh', 'same')
   .option('--degradation <usd>', 'battery wear, $ per kWh of throughput', '0')
+  .option('--day-ahead <file>', 'with real-time --prices: the day-ahead prices the plans are made on (published 12:00 local the day before)')
   .option('--intensity <file>', 'PJM Data Miner gen_by_fuel CSV: PJM intensity for periods the store does not cover')
   .option('--pareto <list>', 'comma-separated carbon prices ($/t) to sweep: cost against CO2')
   .option('--time-zone <iana>', 'local time of the market (default: the BA\'s, else America/New_York)')

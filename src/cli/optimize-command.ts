@@ -17,7 +17,7 @@ import type { Battery } from '../fleet/optimizer/lp.ts';
 export interface BacktestOptions {
   prices?: string; node?: string; from?: string; to?: string; ba?: string; battery?: string; load?: string;
   carbonPrice?: string; json?: boolean; adders?: string; export?: string; degradation?: string; intensity?: string;
-  pareto?: string; timeZone?: string; save?: boolean;
+  pareto?: string; timeZone?: string; save?: boolean; dayAhead?: string;
 }
 
 /** What a backtest was run on (printed and stored with it). */
@@ -158,6 +158,16 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
       points = values.flatMap((v, i) => (v === null ? [] : [{ ts: from!.getTime() + i * HOUR_MS, price: v }]));
       pricesText = `stored series ${key}`;
     }
+    // a real-time tariff planned on the day-ahead prices published for the same hours
+    let dayAhead: Map<number, number> | undefined;
+    if (opts.dayAhead) {
+      const da = parsePriceFile(readFileSync(opts.dayAhead, 'utf8'));
+      dayAhead = new Map(da.points.map((p) => [p.ts.getTime(), p.price]));
+      points = points.filter((p) => dayAhead!.has(p.ts));
+      pricesText += `; plans made on the day-ahead prices of ${opts.dayAhead} (hours without one left out)`;
+    } else if (pricesText.includes('pjm-rt')) {
+      pricesText += '; WARNING: real-time prices planned as if published a day ahead (optimistic): give --day-ahead FILE';
+    }
     if (from) points = points.filter((p) => p.ts >= from!.getTime());
     if (to) points = points.filter((p) => p.ts < to!.getTime());
     if (points.length === 0) throw new RangeError('the period holds no priced hours');
@@ -165,6 +175,7 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
     const hours = points.map((p) => new Date(p.ts));
     const tariff: Tariff = { kind: 'dynamic', priceSeries: 'backtest', adders, exportCredit: tariffBase };
     const priced = tariffPrices(tariff, hours, points.map((p) => p.price));
+    const planned = dayAhead ? tariffPrices(tariff, hours, points.map((p) => dayAhead!.get(p.ts)!)) : undefined;
     const load = loadFor(opts.load ?? 'constant:1', hours);
     // intensity: the store (as made), else a PJM fuel-mix file, else none
     let intensity: IntensityInputs | undefined;
@@ -187,6 +198,7 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
         const idx = (arr: number[] | null) => (arr ? arr.slice(a, b) : null);
         const r = await runBacktest({
           hours: hours.slice(a, b), importPrice: priced.importPrice.slice(a, b), exportPrice: idx(priced.exportPrice),
+          ...(planned ? { planImportPrice: planned.importPrice.slice(a, b), planExportPrice: idx(planned.exportPrice) } : {}),
           loadKW: load.kw.slice(a, b), intensity: intensity ? intensity.actual.slice(a, b) : null,
           intensityForecast: intensity ? (t, k) => intensity!.forecast(t + a, k + a) : undefined,
           battery, initialSoCKWh: initialSoCKWh ?? battery.reserveKWh, timeZone, carbonPrice: carbon, degradationCost,

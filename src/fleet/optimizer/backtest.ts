@@ -20,6 +20,12 @@ export interface BacktestInput {
   /** price actually paid, $/kWh (import; the tariff's export credit is `exportPrice`) */
   importPrice: number[];
   exportPrice: number[] | null;
+  /**
+   * What the planner sees of each hour's prices when they are published (by default the prices paid: a day-ahead
+   * tariff). For a real-time tariff, the day-ahead prices: plans are made on them and paid at real-time prices.
+   */
+  planImportPrice?: number[] | undefined;
+  planExportPrice?: number[] | null | undefined;
   loadKW: number[];
   /** actual grid intensity, gCO2eq/kWh (null where unknown) */
   intensity: Array<number | null> | null;
@@ -88,11 +94,13 @@ function account(input: BacktestInput, plan: Pick<Plan, 'chargeKW' | 'dischargeK
 
 const zero = (input: BacktestInput): Outcome => ({ cost: 0, co2Kg: input.intensity ? 0 : null, throughputKWh: 0 });
 
-function baseInput(input: BacktestInput, from: number, to: number, soc: number, intensity: number[] | undefined): PlanInput {
+function baseInput(input: BacktestInput, from: number, to: number, soc: number, intensity: number[] | undefined, planned = false): PlanInput {
+  const imp = planned && input.planImportPrice ? input.planImportPrice : input.importPrice;
+  const exp = planned && input.planImportPrice ? input.planExportPrice ?? null : input.exportPrice;
   return {
     stepHours: 1, battery: input.battery, initialSoCKWh: soc,
-    importPrice: input.importPrice.slice(from, to),
-    exportPrice: input.exportPrice ? input.exportPrice.slice(from, to) : null,
+    importPrice: imp.slice(from, to),
+    exportPrice: exp ? exp.slice(from, to) : null,
     loadKW: input.loadKW.slice(from, to),
     intensity, carbonPrice: input.carbonPrice, degradationCost: input.degradationCost, noExport: input.noExport ?? false,
     localHour: input.hours.slice(from, to).map((h) => localHourOf(h, input.timeZone)),
@@ -113,7 +121,7 @@ const step = (b: Battery, soc: number, c: number, d: number) => Math.min(b.capac
 export async function runBacktest(input: BacktestInput, onProgress?: (done: number, total: number) => void): Promise<BacktestResult> {
   const n = input.hours.length;
   if (n === 0) throw new RangeError('backtest: the period holds no priced hours');
-  for (const [name, a] of [['importPrice', input.importPrice], ['loadKW', input.loadKW], ['exportPrice', input.exportPrice], ['intensity', input.intensity]] as const) {
+  for (const [name, a] of [['importPrice', input.importPrice], ['loadKW', input.loadKW], ['exportPrice', input.exportPrice], ['intensity', input.intensity], ['planImportPrice', input.planImportPrice], ['planExportPrice', input.planExportPrice]] as const) {
     if (a && a.length !== n) throw new RangeError(`backtest: ${name} has ${a.length} hours, the period ${n}`);
   }
   for (let i = 1; i < n; i++) if (input.hours[i]!.getTime() - input.hours[i - 1]!.getTime() !== HOUR_MS) throw new RangeError(`backtest: hours must be consecutive (gap before ${input.hours[i]!.toISOString()})`);
@@ -143,7 +151,7 @@ export async function runBacktest(input: BacktestInput, onProgress?: (done: numb
       intensity = [];
       for (let k = t; k < end; k++) intensity.push(input.intensityForecast(t, k) ?? 0);
     }
-    const p = planWith(h, baseInput(input, t, end, soc, intensity));
+    const p = planWith(h, baseInput(input, t, end, soc, intensity, true));
     if (p.method !== 'lp') optimized.fallbackHours++;
     const c = p.chargeKW[0]!, d = p.dischargeKW[0]!;
     account(input, { chargeKW: [c], dischargeKW: [d] }, t, optimized);
