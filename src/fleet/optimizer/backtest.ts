@@ -44,7 +44,11 @@ export interface BacktestInput {
 }
 
 export interface Outcome {
-  /** $ paid for energy over the period (imports − export credits) */
+  /**
+   * $ paid for energy over the period (imports − export credits), less the value of the energy left in the battery
+   * at the end (η_d × the period's mean import price per kWh of SoC above the starting SoC, so a run that empties the
+   * battery in its last hours gains nothing over one that keeps it, whatever the period's length)
+   */
   cost: number;
   /** kg CO2 of the grid energy (imports − exports) at the actual intensity; null when intensities are unknown */
   co2Kg: number | null;
@@ -114,8 +118,8 @@ const step = (b: Battery, soc: number, c: number, d: number) => Math.min(b.capac
  * Replays [hours[0], hours[n]) hour by hour: at each hour the optimizer plans on the prices published by then
  * (knownUntil) and the intensity forecasts known then, and the first hour of the plan is executed and paid at the
  * actual price. Baselines on the same period: no battery, the rule (RULE_DESCRIPTION), and perfect foresight (one
- * LP over the whole period on the actual prices and intensities). Costs are cash flows; the energy left in the
- * battery at the end is not valued (the same start SoC for every run). `onProgress(done, total)` is called every
+ * LP over the whole period on the actual prices and intensities). Costs are cash flows less the value of the energy
+ * left in the battery at the end (Outcome.cost); every run starts from the same SoC. `onProgress(done, total)` is called every
  * 24 hours. Throws RangeError when the arrays disagree in length or the period is empty.
  */
 export async function runBacktest(input: BacktestInput, onProgress?: (done: number, total: number) => void): Promise<BacktestResult> {
@@ -133,14 +137,19 @@ export async function runBacktest(input: BacktestInput, onProgress?: (done: numb
   const noBattery = zero(input);
   account(input, { chargeKW: new Array(n).fill(0), dischargeKW: new Array(n).fill(0) }, 0, noBattery);
 
+  const endValue = b.dischargeEfficiency * (input.importPrice.reduce((x, v) => x + v, 0) / n);
+  const settle = (o: Outcome, socEnd: number) => { o.cost -= endValue * (socEnd - soc0); };
   const rule = zero(input);
-  account(input, ruleDispatch(baseInput(input, 0, n, soc0, undefined)), 0, rule);
+  const rulePlan = ruleDispatch(baseInput(input, 0, n, soc0, undefined));
+  account(input, rulePlan, 0, rule);
+  settle(rule, rulePlan.socKWh[n - 1]!);
 
   const actualIntensity = input.intensity && carbonOn ? input.intensity.map((v) => v ?? 0) : undefined;
-  const perfectPlan = planWith(h, { ...baseInput(input, 0, n, soc0, actualIntensity), terminalValue: 0, timeLimitS: 600 });
+  const perfectPlan = planWith(h, { ...baseInput(input, 0, n, soc0, actualIntensity), terminalValue: endValue, timeLimitS: 600 });
   if (perfectPlan.method !== 'lp') throw new Error(`backtest: the perfect-foresight LP failed (${perfectPlan.fallbackReason})`);
   const perfect = zero(input);
   account(input, perfectPlan, 0, perfect);
+  settle(perfect, perfectPlan.socKWh[n - 1]!);
 
   const optimized = { ...zero(input), fallbackHours: 0 };
   let soc = soc0;
@@ -158,6 +167,7 @@ export async function runBacktest(input: BacktestInput, onProgress?: (done: numb
     soc = step(b, soc, c, d);
     if (onProgress && (t + 1) % 24 === 0) onProgress(t + 1, n);
   }
+  settle(optimized, soc);
   const saved = noBattery.cost - optimized.cost, best = noBattery.cost - perfect.cost;
   return {
     hours: n, noBattery, rule, optimized, perfect,
