@@ -1,3 +1,4 @@
+import { parse } from 'csv-parse/sync';
 import { parsePjmUtc } from '../../analytics/forecast/pjm-fuel.ts';
 import { ISO_DATETIME, HOUR_MS } from '../../grid/time.ts';
 import { parseInstant } from '../../platform/instant.ts';
@@ -22,22 +23,6 @@ export interface PriceFile {
   conflicts: number;
 }
 
-/** Splits one CSV line (RFC 4180 quotes; PJM quotes node names holding commas). */
-function cells(line: string): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const out: string[] = [];
-  let cur = '', quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') quoted = false; else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') { out.push(cur); cur = ''; } else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
@@ -51,8 +36,9 @@ const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
  * Malformed rows are rejected with their line and reason; the rest is kept. Throws when the header is neither.
  */
 export function parsePriceFile(text: string): PriceFile {
-  const lines = text.split(/\r?\n/);
-  const header = cells((lines[0] ?? '').replace(/^\uFEFF/, '')).map((h) => h.trim().toLowerCase());
+  // csv-parse: RFC 4180 quoting (PJM quotes node names holding commas), CRLF or LF, a byte-order mark
+  const lines = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
+  const header = (lines[0] ?? []).map((h) => h.trim().toLowerCase());
   const rejected: PriceRejection[] = [];
   const byHour = new Map<number, number>();
   let conflicts = 0, superseded = 0, node: string | null = null;
@@ -73,9 +59,7 @@ export function parsePriceFile(text: string): PriceFile {
   }
   const nodes = new Set<string>();
   for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.trim() === '') continue;
-    const row = cells(line);
+    const row = lines[i]!;
     const lineNo = i + 1;
     if (currentCol >= 0) {
       const cur = (row[currentCol] ?? '').trim().toLowerCase();
