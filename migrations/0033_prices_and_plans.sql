@@ -6,11 +6,11 @@ ALTER TABLE series ADD CONSTRAINT series_type_check
   CHECK (type IN ('demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2', 'price'));
 
 -- 2. One tariff per device (src/fleet/prices/tariff.ts: dynamic, time-of-use or flat, with an export credit).
---    device_id names the fleet's device (no foreign key: the devices table belongs to the fleet migrations).
+--    device_id names the fleet's device (no foreign key: the devices table belongs to the fleet migrations); the
+--    device's BA (its intensity forecast prices carbon) is on the device row.
 CREATE TABLE device_tariffs (
   device_id  text PRIMARY KEY,
-  tariff     jsonb NOT NULL,
-  ba_code    text REFERENCES balancing_authorities (code),   -- the BA whose intensity forecast prices carbon
+  tariff     jsonb NOT NULL,                                  -- tariffSchema, plus carbonPrice ($/t)
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 

@@ -9,6 +9,7 @@ import { fleetIssuer } from '../../src/fleet/optimizer/fleet-issuer.ts';
 import { plan } from '../../src/fleet/optimizer/lp.ts';
 import { checkSchedule } from '../../src/fleet/schedule-check.ts';
 import { getDevice } from '../../src/fleet/device-repository.ts';
+import { authHeaders } from '../support/auth.ts';
 
 for (const target of testDatabases()) {
   describe(`optimizer → fleet distribution on ${target.name}`, () => {
@@ -21,7 +22,8 @@ for (const target of testDatabases()) {
       await reportSoc(t, a, 50);
       const start = Math.floor(t.clock.now() / 3_600_000) * 3_600_000;
       await importPrices(t.db, 'PJM', 'FLEET HUB', Array.from({ length: 30 }, (_, i) => ({ ts: new Date(start + i * 3_600_000), price: i % 24 >= 17 && i % 24 < 21 ? 250 : i % 24 < 5 ? 10 : 45 })));
-      await t.db.query(`INSERT INTO device_tariffs (device_id, tariff) VALUES ('opt-bat-1', $1::text::jsonb)`, [JSON.stringify({ kind: 'dynamic', priceSeries: 'PJM.price.FLEET_HUB', adders: 0.08 })]);
+      const put = await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-1/tariff', headers: t.operator, payload: { tariff: { kind: 'dynamic', priceSeries: 'PJM.price.FLEET_HUB', adders: 0.08 } } });
+      assert.equal(put.statusCode, 200, put.body);
       const logger = pino({ level: 'silent' });
       const issue = fleetIssuer(t.db, t.bus, logger, { now: t.clock.now });
       t.clock.advance(10 * 60_000);
@@ -41,6 +43,22 @@ for (const target of testDatabases()) {
       assert.deepEqual(t.bus.forDevice('opt-bat-1').map((m) => m.version), [1, 2]);
       const [v1] = await t.db.query<{ state: string }>(`SELECT state FROM schedule_versions WHERE device_id = 'opt-bat-1' AND version = 1`);
       assert.equal(v1?.state, 'superseded');
+    });
+
+    it('tariffs per device: operators set them, the API names a bad field, viewers and unknown devices are refused', async () => {
+      await provision(t, { id: 'opt-bat-2' });
+      const tou = { tariff: { kind: 'tou', timeZone: 'America/New_York', otherwise: 0.12, periods: [{ fromHour: 16, toHour: 21, weekdays: [1, 2, 3, 4, 5], price: 0.35 }], exportCredit: { kind: 'fixed', rate: 0.05 } }, carbonPrice: 80 };
+      assert.equal((await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-2/tariff', headers: t.operator, payload: tou })).statusCode, 200);
+      const got = await t.app.inject({ url: '/api/v1/devices/opt-bat-2/tariff', headers: t.operator });
+      assert.deepEqual(got.json(), tou);
+      const missing = await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-2/tariff', headers: t.operator, payload: { tariff: { kind: 'dynamic', priceSeries: 'PJM.price.NOWHERE' } } });
+      assert.equal(missing.statusCode, 400);
+      assert.equal(missing.json().field, 'tariff.priceSeries');
+      const bad = await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-2/tariff', headers: t.operator, payload: { tariff: { kind: 'flat', price: 'cheap' } } });
+      assert.equal(bad.statusCode, 400);
+      assert.equal((await t.app.inject({ method: 'PUT', url: '/api/v1/devices/no-such-bat/tariff', headers: t.operator, payload: tou })).statusCode, 404);
+      const viewer = await authHeaders(t.app, t.db, 'viewer');
+      assert.equal((await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-2/tariff', headers: viewer, payload: tou })).statusCode, 403);
     });
   });
 }

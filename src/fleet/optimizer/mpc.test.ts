@@ -43,7 +43,7 @@ for (const target of testDatabases()) {
         return { ts, price: hour >= 21 && hour < 24 ? 180 : hour >= 5 && hour < 10 ? 15 : 40 };
       });
       await importPrices(db, 'PJM', 'TEST HUB', points);
-      await db.query(`INSERT INTO device_tariffs (device_id, tariff, ba_code) VALUES ($1, $2::text::jsonb, 'PJM')`,
+      await db.query(`INSERT INTO device_tariffs (device_id, tariff) VALUES ($1, $2::text::jsonb)`,
         ['bat-0001', JSON.stringify({ kind: 'dynamic', priceSeries: 'PJM.price.TEST_HUB', adders: 0.05, exportCredit: { kind: 'same' } })]);
     });
     after(async () => { await closeWorkerPool(); await db.close(); });

@@ -3,6 +3,18 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
 import { HttpProblem } from '../../platform/problem.ts';
+import { auditRequest } from '../../auth/audit.ts';
+import { DEVICE_ID } from '../messages.ts';
+import { FLEET_ACCESS } from '../fleet-routes.ts';
+import { getDevice } from '../device-repository.ts';
+import { getSeriesByKey } from '../../grid/series-repository.ts';
+import { tariffSchema } from '../prices/tariff.ts';
+
+/** A device's tariff as the optimizer plans it, with the carbon price it plans CO2 at. */
+const deviceTariff = z.object({
+  tariff: tariffSchema.describe('dynamic (a price series key + adders $/kWh), tou (local hours, weekdays, months → $/kWh) or flat ($/kWh); exportCredit same | fixed rate | none'),
+  carbonPrice: z.number().min(0).max(10_000).default(0).describe('$ per tonne CO2, priced with the newest intensity forecast of the device\'s BA'),
+});
 
 const outcome = z.object({
   cost: z.number().describe('$ paid for energy over the period (imports − export credits)'),
@@ -37,6 +49,38 @@ const num = (v: number | string | null) => (v === null ? null : Number(v));
  */
 export function optimizerRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  const deviceParams = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
+
+  r.get('/api/v1/devices/:id/tariff', {
+    config: { access: FLEET_ACCESS },
+    schema: { summary: 'A device\'s tariff and carbon price as the optimizer plans them (404 when none is set: it plans on a flat $0.15/kWh)', params: deviceParams, response: { 200: deviceTariff } },
+  }, async (req) => {
+    const [row] = await db.query<{ tariff: unknown }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [req.params.id]);
+    if (!row) throw new HttpProblem(404, `device ${req.params.id} has no tariff set`, 'id');
+    const raw = parse(row.tariff);
+    return { tariff: tariffSchema.parse(raw), carbonPrice: typeof raw.carbonPrice === 'number' ? raw.carbonPrice : 0 };
+  });
+
+  r.put('/api/v1/devices/:id/tariff', {
+    config: { access: FLEET_ACCESS },
+    schema: { summary: 'Set a device\'s tariff and carbon price; the next re-plan (every 5 minutes) uses them', params: deviceParams, body: deviceTariff, response: { 200: deviceTariff } },
+  }, async (req) => {
+    const device = await getDevice(db, req.params.id);
+    if (!device) throw new HttpProblem(404, `no device ${req.params.id}`, 'id');
+    const { tariff, carbonPrice } = req.body;
+    if (tariff.kind === 'dynamic') {
+      const s = await getSeriesByKey(db, tariff.priceSeries);
+      if (!s || s.type !== 'price') throw new HttpProblem(400, `tariff.priceSeries: no price series '${tariff.priceSeries}' (import one with gridpulse prices import or the data API)`, 'tariff.priceSeries');
+    }
+    await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO device_tariffs (device_id, tariff, updated_at) VALUES ($1, $2::text::jsonb, now())
+        ON CONFLICT (device_id) DO UPDATE SET tariff = EXCLUDED.tariff, updated_at = now()`,
+      [req.params.id, JSON.stringify({ ...tariff, carbonPrice })]);
+      await auditRequest(tx, req, { action: 'fleet.devices.tariff', outcome: 'success', objectType: 'device', objectId: req.params.id, detail: { kind: tariff.kind, carbonPrice } });
+    });
+    return { tariff, carbonPrice };
+  });
+
   r.get('/api/v1/optimizer/backtest', {
     config: { access: { public: true } },
     schema: {
