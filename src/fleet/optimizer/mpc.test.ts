@@ -7,6 +7,7 @@ import { closeWorkerPool } from '../../platform/off-loop.ts';
 import type { Db } from '../../platform/db.ts';
 import { scheduleInterval, type ScheduleInterval } from '../messages.ts';
 import { importPrices } from '../prices/price-repository.ts';
+import { storedIntensityForecasts } from './intensity-source.ts';
 import { loadDevices, planOffLoop, planToIntervals, replanDevice, replanFleet, type DeviceState, type ScheduleIssuer } from './mpc.ts';
 
 test('plan → schedule intervals: net power per step, idle under 10 W, equal neighbours merged, SoC targets in percent', () => {
@@ -78,6 +79,24 @@ for (const target of testDatabases()) {
       const r = await replanDevice({ db, logger, issue, plan: async (input) => (await import('./lp.ts')).plan({ ...input, timeLimitS: 0 }) }, device({ socPct: 55 }), now);
       assert.equal(r.method, 'rule-fallback');
       assert.match(issued.at(-1)!.note, /rule plan \(solver failed/);
+    });
+
+    test('stored intensity forecasts are used as they were made: at each hour the newest run made by then answers', async () => {
+      const run = async (madeAt: string, value: number) => {
+        await db.query(`INSERT INTO forecast_runs (ba_code, target, made_at, model, source, data_through, train_rows) VALUES ('PJM', 'intensity', $1, 'test', 'eia', $1, 1)`, [madeAt]);
+        for (let i = 0; i < 48; i++) {
+          await db.query(`INSERT INTO forecasts (ba_code, target, made_at, ts, value, low, high, model) VALUES ('PJM', 'intensity', $1, $2, $3, $3, $3, 'test')`,
+            [madeAt, new Date(Date.parse(madeAt) + i * 3_600_000), value + i]);
+        }
+      };
+      await run('2025-03-09T00:00:00Z', 300);
+      await run('2025-03-10T06:00:00Z', 500);
+      const f = (await storedIntensityForecasts(db, 'PJM', new Date('2025-03-10T00:00:00Z'), new Date('2025-03-11T00:00:00Z')))!;
+      const at = (t: string, h: string) => f(new Date(t), new Date(h));
+      assert.equal(at('2025-03-10T05:00:00Z', '2025-03-10T08:00:00Z'), 300 + 32);  // run of the 9th, 32 h after it was made
+      assert.equal(at('2025-03-10T07:00:00Z', '2025-03-10T08:00:00Z'), 500 + 2);   // the newer run, once it exists
+      assert.equal(at('2025-03-08T23:00:00Z', '2025-03-09T01:00:00Z'), null);     // nothing made yet
+      assert.equal(await storedIntensityForecasts(db, 'CISO', new Date('2025-03-10T00:00:00Z'), new Date('2025-03-11T00:00:00Z')), undefined);
     });
 
     test('the fleet job re-plans every device, and a device without a tariff plans on the flat default', async () => {
