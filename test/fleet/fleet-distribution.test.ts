@@ -162,6 +162,15 @@ for (const target of testDatabases()) {
         republishDue(t.db, a, { ...t.s, batch: 7 }, silent), republishDue(t.db, b, { ...t.s, batch: 7 }, silent)]);
       const keys = [...a.published, ...b.published].map((m) => `${m.deviceId}@${m.version}`);
       assert.equal(new Set(keys).size, keys.length, 'no version published twice in one round');
+      // concurrent schedules for one device: each its own version, never the same number twice
+      const answers = await Promise.all(Array.from({ length: 5 }, () => t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { deviceId: 'ro-copies-000', intervals: idle() } })));
+      assert.deepEqual(answers.map((x) => x.statusCode), [201, 201, 201, 201, 201]);
+      assert.deepEqual(answers.map((x) => x.json<{ version: number }>().version).sort(), [2, 3, 4, 5, 6]);
+      const [dev] = await t.db.query<{ desired_version: number }>(`SELECT desired_version FROM devices WHERE id = 'ro-copies-000'`);
+      assert.equal(Number(dev!.desired_version), 6);
+      const active = await t.db.query(`SELECT version FROM schedule_versions WHERE device_id = 'ro-copies-000' AND state <> 'superseded'`);
+      assert.equal(active.length, 1, 'only the newest is still to be executed');
     });
 
     it('rolls out to the whole fleet on an exponential ramp', async () => {
