@@ -52,7 +52,8 @@ async function whileLooping<T>(job: (i: number) => Promise<unknown>, during: () 
  * `gridpulse start` runs, against the same route with no job, in one process as `gridpulse start` runs them (the jobs
  * loop for the whole measurement: the first fill a week at a time into the past, the forecast refresh, and flow
  * tracing of CISO's interconnection over 28 days with the quality checks of 14 days). Then the BA page's SSR at 50
- * connections against a bare Fastify route sending the same bytes. PGlite in memory (the fresh-machine default), or
+ * connections (served to anonymous visitors from the page cache, and rendered on every request with the cache off)
+ * against a bare Fastify route sending the same bytes. PGlite in memory (the fresh-machine default), or
  * PostgreSQL with DATABASE_URL. Targets (issue 11): throughput ratio ≥ 0.5, p99 < 100 ms.
  */
 export async function benchOffLoop(): Promise<void> {
@@ -62,6 +63,7 @@ export async function benchOffLoop(): Promise<void> {
   const { db, drop } = await openEngineDb('bench_offloop');
   const logger = pino({ level: 'warn' });
   let app: FastifyInstance | undefined;
+  let uncached: FastifyInstance | undefined;
   const bare = Fastify({ logger: false });
   try {
     const bas = await listBas(db);
@@ -109,12 +111,19 @@ export async function benchOffLoop(): Promise<void> {
     await cannon(`${base}/ba/CISO`, ssrConnections, 2);
     const ref = await cannon(`${bareBase}/bare`, ssrConnections, seconds);
     const ssr = await cannon(`${base}/ba/CISO`, ssrConnections, seconds);
+    // the same page rendered on every request (the page cache off), in a second app on the same store
+    uncached = await buildApp({ db, logger, cache: memoryCache(), pageCache: false });
+    const uncachedBase = await uncached.listen({ port: 0, host: '127.0.0.1' });
+    await cannon(`${uncachedBase}/ba/CISO`, ssrConnections, 2);
+    const render = await cannon(`${uncachedBase}/ba/CISO`, ssrConnections, seconds);
+    const ssrRow = (name: string, r: Cannon) => [name, fmt(r.requests.average), fmt(r.latency.p50), fmt(r.latency.p99), fmt(r.requests.average / ref.requests.average, 2)];
     printTable(`/ba/CISO SSR (${fmt(html.length / 1024, 1)} KB, warm caches) at ${ssrConnections} connections for ${seconds} s, ${db.kind}`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'ratio (req/s vs bare)'],
-      [['GridPulse /ba/CISO', fmt(ssr.requests.average), fmt(ssr.latency.p50), fmt(ssr.latency.p99), fmt(ssr.requests.average / ref.requests.average, 2)],
-        ['bare Fastify route, same bytes', fmt(ref.requests.average), fmt(ref.latency.p50), fmt(ref.latency.p99), '1.00']]);
+      [ssrRow('GridPulse /ba/CISO, anonymous (page cache)', ssr), ssrRow('GridPulse /ba/CISO rendered every request (page cache off)', render),
+        ssrRow('bare Fastify route, same bytes', ref)]);
   } finally {
     await app?.close();
+    await uncached?.close();
     await bare.close();
     await closeWorkerPool();
     await drop();

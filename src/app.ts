@@ -39,6 +39,8 @@ export interface AppDeps {
   rateLimits?: RateLimitSettings | undefined;
   /** which webhook targets alerts may name (default: public addresses only) */
   webhookPolicy?: TargetPolicy;
+  /** Cache of anonymous visitors' rendered pages (src/web/page-cache.ts); on unless false (benches compare both). */
+  pageCache?: boolean;
 }
 
 /** Composition root of the web role. */
