@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 import { HttpProblem } from '../platform/problem.ts';
+import { detectHeader, HeaderError, type SheetHeader } from './header.ts';
 
 export type EgridFormat = 'csv' | 'xlsx';
 /** A row as read: cells are strings (CSV) or numbers, strings and dates (XLSX); or a line the reader could not split. */
@@ -93,4 +94,36 @@ export async function* xlsxSheets(path: string, counter: { formulas: number }, o
       })(),
     };
   }
+}
+
+const HEADER_ROWS = 6;
+
+/** Reads a sheet's first rows, finds its header, and gives back the rows after it. */
+export async function withHeader(sheet: SourceSheet, fileName: string): Promise<{ header: SheetHeader; rows: AsyncIterable<SourceRow> } | HeaderError> {
+  const it = sheet.rows[Symbol.asyncIterator]();
+  const head: { line: number; cells: unknown[] }[] = [];
+  const buffered: SourceRow[] = [];
+  let done = false;
+  while (head.length < HEADER_ROWS) {
+    const next = await it.next();
+    if (next.done) { done = true; break; }
+    buffered.push(next.value);
+    if ('cells' in next.value) head.push(next.value);
+  }
+  let header: SheetHeader;
+  try {
+    header = detectHeader(head, sheet.name, fileName);
+  } catch (err) {
+    if (!done) for (let n = await it.next(); !n.done; n = await it.next()) { /* drain: exceljs reads sheets in order */ }
+    if (err instanceof HeaderError) return err;
+    throw err;
+  }
+  const rest = buffered.filter((r) => r.line > header.line);
+  return {
+    header,
+    rows: (async function* () {
+      yield* rest;
+      if (!done) for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    })(),
+  };
 }
