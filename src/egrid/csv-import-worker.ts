@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { copyLine } from '../platform/copy-text.ts';
 import { HeaderError, type SheetHeader } from './header.ts';
 import { mapRow } from './rows.ts';
-import { csvSheet, withHeader } from './sources.ts';
+import { csvSheet, withHeader } from './sheet-rows.ts';
 
 /**
  * The CSV side of an eGRID import on a worker thread (issue 13: the import ran at 0.05 of `psql \copy`, its time in

@@ -64,12 +64,17 @@ export function pageCache(cache: Cache, opts: PageCacheOptions = {}): PageCache 
     ttl: opts.ttlMs ?? 60_000, perf: { now } });
   const inFlight = new Map<string, Promise<RenderedPage>>();
 
+  // concurrent requests that find no version share the one that replaces it (else each would render under its own)
+  let creating: Promise<string> | undefined;
   async function version(): Promise<string> {
     const v = await cache.get<string>(VERSION_KEY).catch(() => undefined);
     if (typeof v === 'string') return v;
-    const fresh = randomUUID();
-    await cache.set(VERSION_KEY, fresh, VERSION_TTL_SECONDS).catch(() => {});
-    return fresh;
+    creating ??= (async () => {
+      const fresh = randomUUID();
+      await cache.set(VERSION_KEY, fresh, VERSION_TTL_SECONDS).catch(() => {});
+      return fresh;
+    })().finally(() => { creating = undefined; });
+    return creating;
   }
 
   const keyOf = (req: FastifyRequest, v: string): string => {
