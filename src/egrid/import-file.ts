@@ -153,7 +153,8 @@ const joinKeys = (keys: string[]) => keys.join(', ');
 
 /**
  * Imports an eGRID file in ONE transaction: each sheet's rows are parsed as they stream and COPYed
- * into a temporary staging table in batches (memory stays bounded by the batch), then per data
+ * into a temporary staging table (a CSV on a worker thread, csv-import-worker.ts, as one COPY stream; an XLSX
+ * here, in batches; memory stays bounded either way), then per data
  * year and kind the store's rows are replaced (full sheet: delete + insert) or merged (partial
  * sheet: upsert of the columns it has) from staging. Readers see the previous year until the
  * commit and the whole new year after it. Row rules (rows.ts): a row with an unreadable cell is
