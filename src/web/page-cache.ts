@@ -32,6 +32,8 @@ export interface PageCacheOptions {
   maxBytes?: number;
   /** How long a page is served after its render (default 60 s: pages print times relative to now). */
   ttlMs?: number;
+  /** More of what every page shows, as key parts (the store's fill state: the "Filling…" notice); a failure reads as unknown. */
+  alsoDependsOn?: () => Promise<unknown>;
   now?: () => number;
 }
 
@@ -77,10 +79,11 @@ export function pageCache(cache: Cache, opts: PageCacheOptions = {}): PageCache 
     return creating;
   }
 
-  const keyOf = (req: FastifyRequest, v: string): string => {
+  const keyOf = async (req: FastifyRequest, v: string): Promise<string> => {
     const ua = req.headers['user-agent'];
     const prefs = parsePrefs(req.headers.cookie);
-    return JSON.stringify([v, req.headers.host ?? '', req.url, prefs, Boolean(ua && isbot(ua))]);
+    const more = opts.alsoDependsOn ? await opts.alsoDependsOn().catch(() => 'unknown') : null;
+    return JSON.stringify([v, req.headers.host ?? '', req.url, prefs, Boolean(ua && isbot(ua)), more]);
   };
 
   const fill = (page: CachedPage, token: string): RenderedPage =>
@@ -97,7 +100,7 @@ export function pageCache(cache: Cache, opts: PageCacheOptions = {}): PageCache 
       return !p;
     },
     async serve(req, token, render) {
-      const key = keyOf(req, await version());
+      const key = await keyOf(req, await version());
       const hit = pages.get(key);
       if (hit) return { page: fill(hit, token), hit: true };
       const shared = inFlight.get(key);

@@ -16,6 +16,7 @@ import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts'
 import { internalCallHeaders } from '../auth/rate-limits.ts';
 import { pageProblemDetail } from './app/lib/page-problem.ts';
 import { pageCache } from './page-cache.ts';
+import { memoFillState } from '../ingest/fill-state.ts';
 
 export interface WebDeps {
   db: Db; logger: Logger; cache: Cache; now?: () => Date;
@@ -132,7 +133,9 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const shared = { api, reference, now, publicUrl: deps.publicUrl?.replace(/\/+$/, '') };
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
-  const pages = pageCache(deps.cache, { now: () => now().getTime() });
+  const fill = memoFillState(deps.db);
+  const pages = pageCache(deps.cache, { now: () => now().getTime(),
+    alsoDependsOn: async () => { const f = await fill(now()); return [f.state, f.dataThrough, f.progress]; } });
   await app.register(async (scope) => {
     if (build) {
       publicPluginRoutes(scope); // the build's static files
