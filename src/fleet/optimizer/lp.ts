@@ -91,7 +91,11 @@ type Loader = typeof highsPackage.default;
 const loadHighs: Loader = (highsPackage as unknown as { default?: Loader }).default ?? (highsPackage as unknown as Loader);
 type HighsModule = Awaited<ReturnType<Loader>>;
 /** The thread's HiGHS: the WASM module and one persistent solver instance reused by every plan of the thread. */
-export interface Highs { module: HighsModule; solver: ReturnType<HighsModule['raw']['createModel']> }
+export interface Highs {
+  module: HighsModule; solver: ReturnType<HighsModule['raw']['createModel']>;
+  /** the last optimal basis and the model shape it belongs to: a warm start for the next plan of the same shape */
+  warm?: { cols: number; rows: number; colStatus: Int32Array; rowStatus: Int32Array } | undefined;
+}
 /** Seconds one solve may take before the rule plans instead (the clock is reset before each solve). */
 export const SOLVE_TIME_LIMIT_S = 2;
 let loaded: Highs | undefined;
@@ -100,6 +104,8 @@ let loading: Promise<Highs> | undefined;
 /**
  * The thread's HiGHS (the WASM module loads once per thread, ~30–60 ms, then stays warm). The solver instance runs
  * without presolve (these LPs are small and already tight: presolve costs more than it saves) and without output.
+ * Each optimal basis warm-starts the next plan of the same shape (a fleet's plans share it): about half the
+ * simplex work of a cold start, the same optimum.
  */
 export async function highs(): Promise<Highs> {
   if (loaded) return loaded;
@@ -234,12 +240,17 @@ export function planWith(h: Highs, input: PlanInput): Plan {
     const { solver, module } = h;
     solver.setOptionValue('time_limit', input.timeLimitS ?? SOLVE_TIME_LIMIT_S);
     if (solver.passModel(model).status === -1) reason = 'HiGHS refused the model';
+    else if (h.warm && h.warm.cols === model.numCols && h.warm.rows === model.numRows && solver.setBasis({ colStatus: h.warm.colStatus, rowStatus: h.warm.rowStatus }).status === -1) reason = 'HiGHS refused the warm-start basis';
     else if (solver.zeroAllClocks().status === -1 || solver.run().status === -1) reason = 'HiGHS returned an error';
     else if (solver.getModelStatus() !== module.constants.modelStatus.optimal) reason = `HiGHS model status ${solver.getModelStatus()} (not optimal)`;
     else {
       const sol = solver.getSolution();
       if (sol.status === -1) reason = 'HiGHS gave no solution';
-      else return planFrom(sol.value.colValue, n, layout(input).cols, solver.getObjectiveValue());
+      else {
+        const basis = solver.getBasis();
+        h.warm = basis.status === -1 ? undefined : { cols: model.numCols, rows: model.numRows, colStatus: basis.value.colStatus, rowStatus: basis.value.rowStatus };
+        return planFrom(sol.value.colValue, n, layout(input).cols, solver.getObjectiveValue());
+      }
     }
   } catch (err) {
     reason = `HiGHS failed: ${(err as Error).message}`;
