@@ -26,6 +26,7 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { subscribeApiKeyChanges, subscribeSessionChanges } from './auth/session-sync.ts';
 import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
+import { openadrRoutes } from './openadr/openadr-routes.ts';
 
 export interface AppDeps {
   db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await egridUploadRoutes(app, deps);
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
+  openadrRoutes(app, { db: deps.db, auth, webhookPolicy: deps.webhookPolicy ?? { allowPrivate: false } });
   await webRoutes(app, deps);
   return app;
 }

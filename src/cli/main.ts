@@ -22,6 +22,8 @@ import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
 import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
+import { startOpenadrNotifier } from '../openadr/openadr-notifier.ts';
+import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -58,7 +60,8 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
   const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
   alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready };
+  const openadrCallbacks = startOpenadrNotifier(db, logger, webhookPolicy(config));
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); await openadrCallbacks.stop(); }, ready };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
@@ -156,6 +159,14 @@ keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
   .action(exitWith(keysRevoke));
+const openadr = program.command('openadr').description('the OpenADR 3.0.1 VTN at /openadr/3.0.1');
+const clients = openadr.command('clients').description('OAuth2 clients (VENs and utilities\' business logic) that fetch tokens at /openadr/3.0.1/auth/token');
+clients.command('create').description('register a client and print its id and secret once (only the secret\'s hash is kept)')
+  .requiredOption('--name <name>', 'who the client is').option('--kind <kind>', 'ven or bl (business logic: a utility writing programs and events)', 'ven')
+  .option('--scope <scope...>', 'OpenADR scopes (default: all its kind may hold)').option('--json', 'print JSON')
+  .action(exitWith(openadrClientsCreate));
+clients.command('list').description('list clients (never their secrets)').action(exitWith(openadrClientsList));
+clients.command('revoke').description('revoke a client: its tokens stop working at once').argument('<clientId>').action(exitWith(openadrClientsRevoke));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')
