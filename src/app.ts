@@ -27,6 +27,7 @@ import { subscribeApiKeyChanges, subscribeSessionChanges } from './auth/session-
 import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
 import { openadrRoutes } from './openadr/openadr-routes.ts';
+import { marketRoutes } from './fleet/markets/market-routes.ts';
 
 export interface AppDeps {
   db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
@@ -89,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
   openadrRoutes(app, { db: deps.db, auth, webhookPolicy: deps.webhookPolicy ?? { allowPrivate: false } });
+  marketRoutes(app, deps.db);
   await webRoutes(app, deps);
   return app;
 }

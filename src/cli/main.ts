@@ -24,6 +24,7 @@ import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
 import { startOpenadrNotifier } from '../openadr/openadr-notifier.ts';
 import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
+import { marketsSimulate } from './markets-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -167,6 +168,13 @@ clients.command('create').description('register a client and print its id and se
   .action(exitWith(openadrClientsCreate));
 clients.command('list').description('list clients (never their secrets)').action(exitWith(openadrClientsList));
 clients.command('revoke').description('revoke a client: its tokens stop working at once').argument('<clientId>').action(exitWith(openadrClientsRevoke));
+const markets = program.command('markets').description('the fleet as a virtual power plant in energy markets');
+markets.command('simulate').description('one SIMULATED market day: a simulated fleet bids into a day-ahead market built on a real price file, delivers, and is settled')
+  .requiredOption('--prices <file>', 'day-ahead prices: PJM Data Miner hourly LMP CSV or ts,price CSV').option('--rt <file>', 'real-time prices that settle imbalances')
+  .requiredOption('--day <YYYY-MM-DD>', 'the market day (local)').option('--utc-offset <hours>', 'the market\'s UTC offset that day', '-4')
+  .option('--devices <n>', 'simulated batteries (13.5 kWh, 5 kW)', '1000').option('--offline-share <fraction>', 'share of devices going offline during the day', '0.05')
+  .option('--node <name>', 'the price node, for the record').option('--json', 'print JSON')
+  .action(exitWith(marketsSimulate));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')

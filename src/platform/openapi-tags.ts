@@ -45,6 +45,8 @@ export const API_TAGS: readonly ApiTag[] = [
     paths: [under('/live')] },
   { name: 'embeds', description: 'Badges and embeddable cards for other sites.',
     paths: [/^\/badge\//, /^\/embed\//] },
+  { name: 'markets', description: 'The fleet as a virtual power plant: day-ahead market runs, their bids, awards, dispatch and delivery measured from telemetry.',
+    paths: [under('/markets')] },
   { name: 'openadr', description: 'The OpenADR 3.0.1 VTN: programs, events (PRICE, GHG, EXPORT_PRICE, DISPATCH_SETPOINT …), reports, subscriptions, VENs and resources, with OAuth2 client-credentials tokens.',
     paths: [/^\/openadr\/3\.0\.1\//] },
   { name: 'meta', description: 'Health, readiness, metrics and this document.',

@@ -187,3 +187,41 @@ for (const target of testDatabases()) {
     });
   });
 }
+
+for (const target of testDatabases()) {
+  describe(`market runs API (${target.name})`, () => {
+    it('operators read runs with bids, awards, dispatch and delivery per hour; viewers are refused; unknown runs are 404', async () => {
+      const { openTestApp } = await import('../../../test/support/app.ts');
+      const { authHeaders } = await import('../../../test/support/auth.ts');
+      const { db, app } = await openTestApp(target);
+      try {
+        const dayStart = new Date('2030-01-01T00:00:00Z');
+        const hours = hourStarts(dayStart, 24);
+        const prices = new Map(hours.map((h, i) => [h, i < 6 ? 10 : i >= 17 && i < 21 ? 200 : 50]));
+        const devices = simulatedFleet({ devices: 50, seed: 3 });
+        const market = new SimulatedDayAheadMarket(prices);
+        const run = await runDayAhead({ db, logger: pino({ level: 'silent' }), market }, { dayStart, devices, forecast: prices });
+        const { samples } = simulateDelivery(devices, run.awards, { devices: 50, seed: 3, offlineShare: 0 });
+        await settleRun({ db, market }, run.runId, samples);
+        const op = await authHeaders(app, db, 'operator');
+        const list = await app.inject({ url: '/api/v1/markets/runs', headers: op });
+        assert.equal(list.statusCode, 200, list.body);
+        const [summary] = list.json().data;
+        assert.equal(summary.id, run.runId);
+        assert.equal(summary.status, 'settled');
+        assert.ok(summary.soldMwh > 0 && summary.deliveredPct > 95, JSON.stringify(summary));
+        const one = await app.inject({ url: `/api/v1/markets/runs/${run.runId}`, headers: op });
+        assert.equal(one.statusCode, 200, one.body);
+        const sold = one.json().hours.filter((h: { soldMw: number }) => h.soldMw > 0);
+        assert.ok(sold.length > 0 && sold.every((h: { dispatchedDevices: number; deliveredMwh: number | null }) => h.dispatchedDevices > 0 && h.deliveredMwh !== null));
+        assert.equal(one.json().bids.length, run.bids.length);
+        assert.equal((await app.inject({ url: '/api/v1/markets/runs/999999', headers: op })).statusCode, 404);
+        assert.equal((await app.inject({ url: '/api/v1/markets/runs', headers: await authHeaders(app, db, 'viewer') })).statusCode, 403);
+        assert.equal((await app.inject({ url: '/api/v1/markets/runs' })).statusCode, 401);
+      } finally {
+        await app.close();
+        await db.close();
+      }
+    });
+  });
+}
