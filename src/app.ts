@@ -28,6 +28,7 @@ import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
 import { openadrRoutes } from './openadr/openadr-routes.ts';
 import { marketRoutes } from './fleet/markets/market-routes.ts';
+import { fleetRoutes, type FleetDeps } from './fleet/fleet-routes.ts';
 
 export interface AppDeps {
   db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
@@ -41,6 +42,8 @@ export interface AppDeps {
   rateLimits?: RateLimitSettings | undefined;
   /** which webhook targets alerts may name (default: public addresses only) */
   webhookPolicy?: TargetPolicy;
+  /** The fleet API's bus (publishes new schedule versions at once) and broker admin; absent, versions wait for a process with a bus. */
+  fleet?: FleetDeps;
 }
 
 /** Composition root of the web role. */
@@ -91,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
   openadrRoutes(app, { db: deps.db, auth, webhookPolicy: deps.webhookPolicy ?? { allowPrivate: false } });
   marketRoutes(app, deps.db);
+  await fleetRoutes(app, deps.db, deps.fleet);
   await webRoutes(app, deps);
   return app;
 }

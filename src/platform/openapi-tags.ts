@@ -49,6 +49,8 @@ export const API_TAGS: readonly ApiTag[] = [
     paths: [under('/markets')] },
   { name: 'openadr', description: 'The OpenADR 3.0.1 VTN: programs, events (PRICE, GHG, EXPORT_PRICE, DISPATCH_SETPOINT …), reports, subscriptions, VENs and resources, with OAuth2 client-credentials tokens.',
     paths: [/^\/openadr\/3\.0\.1\//] },
+  { name: 'fleet', description: 'The battery fleet: devices and groups, versioned schedules with their delivery ledger, rollouts; and the device side (schedule polling, acknowledgements, telemetry) for agents on HTTP.',
+    paths: [under('/devices'), under('/device-groups'), under('/schedules'), under('/rollouts'), under('/fleet')] },
   { name: 'meta', description: 'Health, readiness, metrics and this document.',
     paths: [/^\/(healthz|readyz|metrics)$/, exactly('/openapi.json')] },
 ];
