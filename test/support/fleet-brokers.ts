@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { connectMqtt } from '../../src/fleet/bus/mqtt-connect.ts';
 import { DynsecAdmin } from '../../src/fleet/bus/dynsec-admin.ts';
 import { startEmbeddedBroker, type MqttCredentials } from '../../src/fleet/bus/embedded-broker.ts';
 import { dynsecPlugin, sharedMosquitto, startPrivateMosquitto, type PrivateMosquitto } from './mosquitto.ts';
@@ -15,6 +17,8 @@ export interface TestBroker {
   /** an account holding the gateway role */
   gateway: MqttCredentials;
   provision(devices: Array<{ deviceId: string; password: string }>): Promise<void>;
+  /** Records every message the broker accepted on gridpulse/# (Aedes: its publish event; Mosquitto: the admin account, which may read everything). */
+  spy(): Promise<{ seen: Array<{ topic: string; payload: string }>; close(): Promise<void> }>;
   /** private Mosquitto only */
   kill?(): Promise<void>;
   restart?(): Promise<void>;
@@ -34,6 +38,11 @@ export function testBrokers(opts: { privateMosquitto?: boolean } = {}): BrokerTa
       return {
         name: 'aedes', url: broker.url, gateway: broker.gateway,
         provision: async (devices) => { for (const d of devices) accounts.set(d.deviceId, d.password); },
+        spy: async () => {
+          const seen: Array<{ topic: string; payload: string }> = [];
+          const off = broker.onAccepted((topic, payload) => { if (topic.startsWith('gridpulse/')) seen.push({ topic, payload: payload.toString() }); });
+          return { seen, close: async () => off() };
+        },
         close: () => broker.close(),
       };
     },
@@ -61,6 +70,13 @@ export function testBrokers(opts: { privateMosquitto?: boolean } = {}): BrokerTa
       return {
         name: 'mosquitto', url: target.url, gateway,
         provision: async (devices) => { await dynsec.provisionDevices(devices); made.push(...devices.map((d) => d.deviceId)); },
+        spy: async () => {
+          const seen: Array<{ topic: string; payload: string }> = [];
+          const { client } = await connectMqtt(target.url, { ...target.admin, clientId: `spy-${randomBytes(4).toString('hex')}`, clean: true });
+          client.on('message', (topic, payload) => seen.push({ topic, payload: payload.toString() }));
+          await client.subscribeAsync('gridpulse/#', { qos: 1 });
+          return { seen, close: () => client.endAsync() };
+        },
         ...(own ? { kill: () => own.kill(), restart: () => own.restart() } : {}),
         close: async () => {
           if (!own) await dynsec.revokeDevices(made).catch(() => {});

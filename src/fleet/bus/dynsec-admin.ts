@@ -52,10 +52,10 @@ export class DynsecError extends Error {
  * `provisionDevice` creates the device's role (its own topics) and client (username and client id = the device
  * id, its password; an existing one gets the new password), `revokeDevice` deletes it (Mosquitto disconnects
  * it). `setup()` creates the gateway role and account once per broker (idempotent). Commands time out
- * after 10 s with an error naming the command.
+ * (10 s plus 200 ms a command of the message) with an error naming the command.
  */
 export class DynsecAdmin {
-  private readonly pending = new Map<string, { resolve: (r: DynsecResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { resolve: (r: DynsecResponse) => void; reject: (e: Error) => void }>();
 
   private readonly client: MqttClient;
   private readonly log: Logger;
@@ -71,7 +71,6 @@ export class DynsecAdmin {
         const waiter = r.correlationData ? this.pending.get(r.correlationData) : undefined;
         if (!waiter) continue;
         this.pending.delete(r.correlationData!);
-        clearTimeout(waiter.timer);
         waiter.resolve(r);
       }
     });
@@ -83,18 +82,33 @@ export class DynsecAdmin {
     return new DynsecAdmin(client, logger.child({ component: 'dynsec' }));
   }
 
-  /** Sends commands in one control message; resolves with each response in order (errors included, not thrown). */
+  /**
+   * Sends commands in one control message; resolves with each response in order (errors included, not thrown).
+   * Mosquitto saves its whole dynamic-security file after every change, so a message of many commands on a
+   * broker with many accounts takes a while: the wait is 10 s plus 200 ms a command.
+   */
   async run(commands: Array<Record<string, unknown>>): Promise<DynsecResponse[]> {
     const tagged = commands.map((c) => ({ ...c, command: String(c.command), correlationData: randomUUID() }));
     const answers = tagged.map((c) => new Promise<DynsecResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(c.correlationData);
-        reject(new DynsecError(String(c.command), 'no response within 10 s'));
-      }, 10_000);
-      this.pending.set(c.correlationData, { resolve, reject, timer });
+      this.pending.set(c.correlationData, { resolve, reject });
     }));
-    await this.client.publishAsync(CONTROL, JSON.stringify({ commands: tagged }), { qos: 1 });
-    return Promise.all(answers);
+    const timer = setTimeout(() => {
+      for (const c of tagged) {
+        const waiter = this.pending.get(c.correlationData);
+        this.pending.delete(c.correlationData);
+        waiter?.reject(new DynsecError(c.command, `no response within ${10 + 0.2 * tagged.length} s`));
+      }
+    }, 10_000 + 200 * tagged.length);
+    try {
+      await this.client.publishAsync(CONTROL, JSON.stringify({ commands: tagged }), { qos: 1 });
+      const settled = await Promise.allSettled(answers);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      return settled.map((r) => (r as PromiseFulfilledResult<DynsecResponse>).value);
+    } finally {
+      clearTimeout(timer);
+      for (const c of tagged) this.pending.delete(c.correlationData);
+    }
   }
 
   private async must(command: Record<string, unknown>, tolerate: RegExp | null = null): Promise<DynsecResponse> {
@@ -174,7 +188,7 @@ export class DynsecAdmin {
   }
 
   async close(): Promise<void> {
-    for (const [, w] of this.pending) { clearTimeout(w.timer); w.reject(new Error('dynsec admin closed')); }
+    for (const [, w] of this.pending) w.reject(new Error('dynsec admin closed'));
     this.pending.clear();
     await this.client.endAsync();
   }
