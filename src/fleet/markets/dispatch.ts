@@ -66,12 +66,13 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
     const { perDevice, shortfallMw } = allocateHour(a.netMw, headroomAt(devices, soc, a.hour, side, remaining, plans, o));
     shortfallMwh += shortfallMw;
     for (const d of devices) {
-      const kw = perDevice.get(d.id) ?? 0;
+      // to the watt, as schedules carry it; a share that rounds to nothing is no interval (a schedule needs power > 0)
+      const kw = Math.round((perDevice.get(d.id) ?? 0) * 1000) / 1000;
       if (kw <= 0) continue;
       const energy = a.netMw > 0 ? -kw / (d.dischargeEfficiency ?? 0.95) : kw * (d.chargeEfficiency ?? 0.95);
       soc.set(d.id, soc.get(d.id)! + energy / d.capacityKwh);
       const list = schedules.get(d.id) ?? [];
-      list.push({ start: new Date(a.hour).toISOString(), end: new Date(a.hour + HOUR).toISOString(), action: a.netMw > 0 ? 'discharge' : 'charge', powerKw: Math.round(kw * 1000) / 1000 });
+      list.push({ start: new Date(a.hour).toISOString(), end: new Date(a.hour + HOUR).toISOString(), action: a.netMw > 0 ? 'discharge' : 'charge', powerKw: kw });
       schedules.set(d.id, list);
     }
   }
