@@ -27,6 +27,8 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { subscribeApiKeyChanges, subscribeSessionChanges } from './auth/session-sync.ts';
 import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
+import { openadrRoutes } from './openadr/openadr-routes.ts';
+import { marketRoutes } from './fleet/markets/market-routes.ts';
 import { fleetRoutes, type FleetDeps } from './fleet/fleet-routes.ts';
 
 export interface AppDeps {
@@ -94,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
   optimizerRoutes(app, deps.db);
+  openadrRoutes(app, { db: deps.db, auth, webhookPolicy: deps.webhookPolicy ?? { allowPrivate: false } });
+  marketRoutes(app, deps.db);
   await fleetRoutes(app, deps.db, deps.fleet);
   await webRoutes(app, deps);
   return app;

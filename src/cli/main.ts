@@ -14,6 +14,8 @@ import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-comm
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { devicesCreate, type DevicesCreateOptions } from './devices-command.ts';
+import { cliBrokerAdmin, gatewayCommand, startFleetRuntime } from './gateway-command.ts';
+import type { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
 import { egridImportCommand } from './egrid-command.ts';
 import { optimizeBacktestCommand } from './optimize-command.ts';
 import { pricesImportCommand } from './prices-command.ts';
@@ -26,6 +28,9 @@ import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
 import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
+import { startOpenadrNotifier } from '../openadr/openadr-notifier.ts';
+import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
+import { marketsSimulate } from './markets-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -62,7 +67,8 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
   const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
   alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready };
+  const openadrCallbacks = startOpenadrNotifier(db, logger, webhookPolicy(config));
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); await openadrCallbacks.stop(); }, ready };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
@@ -75,7 +81,11 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
     ? { read: config.RATE_LIMIT_READ, write: config.RATE_LIMIT_WRITE, auth: config.RATE_LIMIT_AUTH, redisUrl: config.REDIS_URL }
     : undefined;
   if (!rateLimits) logger.warn('RATE_LIMITS=off: no rate limits on this server');
+  // the device bus: `start` runs the gateway (and, without MQTT_URL, the embedded broker); `web` publishes to MQTT_URL
+  const fleet = withWorker || config.MQTT_URL ? await startFleetRuntime(config, db, logger, { gateway: withWorker }) : undefined;
+  if (!fleet) logger.warn('MQTT_URL not set: `web` alone publishes no schedules (a gateway or `start` re-publishes them)');
   const app = await buildApp({
+    fleet: fleet?.deps,
     db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits, publicUrl: config.PUBLIC_URL, webhookPolicy: webhookPolicy(config),
     egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES },
     auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
@@ -87,12 +97,14 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); process.exit(0); });
+  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
 program.command('start').description('every role in one process on the embedded defaults')
   .action(() => startWeb(loadConfig(), true).catch(fail));
+program.command('gateway').description('the MQTT side of the fleet: acks, telemetry and status in (shared subscriptions, batched COPY), schedules out; the embedded broker without MQTT_URL')
+  .action(() => gatewayCommand(loadConfig()).catch(fail));
 program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
 program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key); with --remote, off-site through the data API')
   .option('--remote <url>', 'run off-site: write to this GridPulse server through its data API only, never its database (or GRIDPULSE_API_URL)')
@@ -160,6 +172,21 @@ keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
   .action(exitWith(keysRevoke));
+const openadr = program.command('openadr').description('the OpenADR 3.0.1 VTN at /openadr/3.0.1');
+const clients = openadr.command('clients').description('OAuth2 clients (VENs and utilities\' business logic) that fetch tokens at /openadr/3.0.1/auth/token');
+clients.command('create').description('register a client and print its id and secret once (only the secret\'s hash is kept)')
+  .requiredOption('--name <name>', 'who the client is').option('--kind <kind>', 'ven or bl (business logic: a utility writing programs and events)', 'ven')
+  .option('--scope <scope...>', 'OpenADR scopes (default: all its kind may hold)').option('--json', 'print JSON')
+  .action(exitWith(openadrClientsCreate));
+clients.command('list').description('list clients (never their secrets)').action(exitWith(openadrClientsList));
+clients.command('revoke').description('revoke a client: its tokens stop working at once').argument('<clientId>').action(exitWith(openadrClientsRevoke));
+const markets = program.command('markets').description('the fleet as a virtual power plant in energy markets');
+markets.command('simulate').description('one SIMULATED market day: a simulated fleet bids into a day-ahead market built on a real price file, delivers, and is settled')
+  .requiredOption('--prices <file>', 'day-ahead prices: PJM Data Miner hourly LMP CSV or ts,price CSV').option('--rt <file>', 'real-time prices that settle imbalances')
+  .requiredOption('--day <YYYY-MM-DD>', 'the market day (local)').option('--utc-offset <hours>', 'the market\'s UTC offset that day', '-4')
+  .option('--devices <n>', 'simulated batteries (13.5 kWh, 5 kW)', '1000').option('--offline-share <fraction>', 'share of devices going offline during the day', '0.05')
+  .option('--node <name>', 'the price node, for the record').option('--json', 'print JSON')
+  .action(exitWith(marketsSimulate));
 const devices = program.command('devices').description('the battery fleet\'s devices');
 devices.command('create').description('provision a battery device and print its credentials once (MQTT username/password, HTTP key)')
   .requiredOption('--name <name>', 'a label, e.g. the home or the serial number')
@@ -173,7 +200,11 @@ devices.command('create').description('provision a battery device and print its 
   .option('--tariff <tariff>', 'the home\'s retail tariff')
   .option('--fallback <rule>', 'hold-soc (default), idle or self-consumption: what the agent does outside its schedule')
   .option('--json', 'print {id, mqttUsername, mqttPassword, apiKey} as JSON')
-  .action(exitWith((opts: DevicesCreateOptions) => devicesCreate(opts)));
+  .action(exitWith(async (opts: DevicesCreateOptions) => {
+    // with MQTT_URL and the dynsec admin account, the device's Mosquitto account is created too
+    let admin: DynsecAdmin | undefined;
+    try { return await devicesCreate(opts, async () => (admin = await cliBrokerAdmin(loadConfig()))); } finally { await admin?.close(); }
+  }));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')

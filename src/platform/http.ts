@@ -114,6 +114,13 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
           accessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /api/v1/auth/login or /refresh (1 hour; EdDSA, keys at /.well-known/jwks.json)' },
           apiKey: { type: 'http', scheme: 'bearer', description: 'An API key gp_…: worker (`gridpulse keys create --kind worker`), device, or personal (/api/v1/me/keys); the scopes listed are required' },
           sessionCookie: { type: 'apiKey', in: 'cookie', name: 'gp_session', description: 'The web site\'s session (state-changing calls also need the X-CSRF-Token header)' },
+          oAuth2ClientCredentials: {
+            type: 'oauth2', description: 'OpenADR 3.0.1 clients (VENs, utilities): a token from POST /openadr/3.0.1/auth/token (client credentials; clients registered by `gridpulse openadr clients create`)',
+            flows: { clientCredentials: { tokenUrl: '/openadr/3.0.1/auth/token', scopes: {
+              read_all: 'VENs and BL can read all resources', write_programs: 'Only BL can write to programs', write_events: 'Only BL can write to events',
+              write_reports: 'only VENs can write to reports', write_subscriptions: 'VENs and BL can write to subscriptions', write_vens: 'VENS and BL can write to vens and resources',
+            } } },
+          },
         },
       },
     },

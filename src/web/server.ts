@@ -189,8 +189,8 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
       await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), context(csrfToken)));
       return reply;
     };
-    // Pages: every path but the API's and the docs', which this route hands back to the not-found handler (404/405).
-    const notFoundUnder = ['/api/', '/docs'];
+    // Pages: every path but the API's, the OpenADR VTN's and the docs', which this route hands back to the not-found handler (404/405).
+    const notFoundUnder = ['/api/', '/docs', '/openadr/'];
     scope.get('/*', { schema: { hide: true }, config: { notFoundUnder, access: { public: true } } }, async (req, reply) => {
       if (notFoundUnder.some((prefix) => req.url.startsWith(prefix))) return reply.callNotFound();
       return render(req, reply);

@@ -23,5 +23,7 @@ export default [
   route('admin', 'routes/admin.tsx'),
   route('account/views', 'routes/account-views.tsx'),
   route('account/alerts', 'routes/account-alerts.tsx'),
+  route('markets', 'routes/markets.tsx'),
+  route('openadr', 'routes/openadr.tsx'),
   route('*', 'routes/not-found.tsx'),
 ] satisfies RouteConfig;
