@@ -19,6 +19,7 @@ import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.t
 import { actorOf, audit, routeObject } from './auth/audit.ts';
 import { viewRoutes } from './views/view-routes.ts';
 import { alertRoutes } from './alerts/alert-routes.ts';
+import { fleetOverviewRoutes } from './fleet/overview/fleet-overview-routes.ts';
 import type { TargetPolicy } from './alerts/webhook-target.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
@@ -87,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await egridUploadRoutes(app, deps);
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
+  fleetOverviewRoutes(app, deps.db);
   await webRoutes(app, deps);
   return app;
 }

@@ -21,5 +21,8 @@ export default [
   route('admin', 'routes/admin.tsx'),
   route('account/views', 'routes/account-views.tsx'),
   route('account/alerts', 'routes/account-alerts.tsx'),
+  route('fleet', 'routes/fleet.tsx'),
+  route('fleet/devices', 'routes/fleet-devices.tsx'),
+  route('fleet/devices/:id', 'routes/fleet-device.tsx'),
   route('*', 'routes/not-found.tsx'),
 ] satisfies RouteConfig;
