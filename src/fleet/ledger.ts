@@ -1,5 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import type { AckMessage, AckState, StatusMessage, TelemetryMessage } from './messages.ts';
+import { notifyFleetChanged } from './fleet-events.ts';
 
 /**
  * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
@@ -95,6 +96,7 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
   // every message folded into an entry that changed counts as applied
   const applied = Number(row!.changed);
   const known = Number(row!.known);
+  if (applied) await notifyFleetChanged(db, { kind: 'ledger', deviceIds: f.map((x) => x.deviceId) }); // live pages (fleet-web)
   return { applied, stale: known - applied, unknown: acks.length - known };
 }
 
@@ -121,6 +123,7 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
     [list.map((s) => s.deviceId), list.map((s) => s.online), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
   const applied = Number(row!.applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
+  if (applied) await notifyFleetChanged(db, { kind: 'devices', deviceIds: list.map((x) => x.deviceId) }); // live pages (fleet-web)
   return { applied, stale: statuses.length - applied - unknown, unknown };
 }
 
@@ -153,6 +156,7 @@ export async function applyTelemetryLatest(db: Db, telemetry: readonly Telemetry
       list.map((t) => t.scheduleVersion), list.map((t) => t.mode)]);
   const applied = Number(row!.applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
+  if (applied) await notifyFleetChanged(db, { kind: 'devices', deviceIds: list.map((x) => x.deviceId) }); // live pages (fleet-web)
   return { applied, stale: telemetry.length - applied - unknown, unknown };
 }
 

@@ -6,7 +6,7 @@ import { HttpProblem } from '../../platform/problem.ts';
 import { problemSchema } from '../../auth/auth-routes.ts';
 import { DEVICE_ID, scheduleInterval } from '../messages.ts';
 import { DELIVERY_STATES } from '../contract.ts';
-import { fleetOverview, STALE_AFTER_MS, SUCCESS_WINDOW_HOURS } from './fleet-overview.ts';
+import { fleetHistory, fleetOverview, STALE_AFTER_MS, SUCCESS_WINDOW_HOURS } from './fleet-overview.ts';
 import { versionHistory } from './device-timeline.ts';
 
 const FLEET_ACCESS = { roles: ['operator', 'admin'] } as const;
@@ -47,8 +47,8 @@ const version = z.object({
 });
 
 /**
- * The fleet pages' read API (operators and administrators): GET /api/v1/fleet/overview and
- * GET /api/v1/devices/{id}/history. Devices, schedules and rollouts themselves are fleet-core's routes.
+ * The fleet pages' read API (operators and administrators): GET /api/v1/fleet/overview, GET /api/v1/fleet/history
+ * and GET /api/v1/devices/{id}/history. Devices, schedules and rollouts themselves are fleet-core's routes.
  */
 export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Date = () => new Date()): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -63,6 +63,26 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Dat
       response: { 200: overview },
     },
   }, async () => fleetOverview(db, now()));
+  r.get('/api/v1/fleet/history', {
+    config: { access: FLEET_ACCESS },
+    schema: {
+      tags, summary: 'The fleet\'s state of charge and power over time, from the devices\' telemetry',
+      description: 'Operators and administrators. The last `hours` hours (default 6) in buckets of `bucket` minutes (default 5): per device the mean of its '
+        + 'telemetry samples in the bucket, then SoC weighted by usable capacity (Σ SoC × capacity / Σ capacity, %) and power summed (kW, + charging, − discharging). '
+        + 'Buckets no device reported in are absent.',
+      querystring: z.object({
+        hours: z.coerce.number().int().min(1).max(48).default(6).describe('hours back from now'),
+        bucket: z.coerce.number().int().min(1).max(60).default(5).describe('bucket length, minutes'),
+      }),
+      response: { 200: z.object({ from: instant, to: instant, bucketMinutes: z.number(), data: z.array(z.object({ ts: instant.describe('bucket start'), socPct: z.number().nullable(), powerKw: z.number().nullable(), devices: z.number() })) }) },
+    },
+  }, async (req) => {
+    const to = now();
+    const bucket = req.query.bucket;
+    // buckets aligned on whole multiples of the bucket length, so successive calls share them
+    const from = new Date(Math.floor((to.getTime() - req.query.hours * 3_600_000) / (bucket * 60_000)) * bucket * 60_000);
+    return { from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await fleetHistory(db, from, to, bucket) };
+  });
   r.get('/api/v1/devices/:id/history', {
     config: { access: FLEET_ACCESS },
     schema: {

@@ -151,3 +151,23 @@ export async function fleetOverview(db: Db, now: Date): Promise<FleetOverview> {
     offline,
   };
 }
+
+/** One bucket of the fleet over time: energy-weighted SoC (%), summed power (kW, + charging) and how many devices reported. */
+export interface FleetHistoryPoint { ts: string; socPct: number | null; powerKw: number | null; devices: number }
+
+/**
+ * The fleet's SoC and power over [from, to) in buckets of `bucketMinutes`, from the devices' telemetry
+ * (device_telemetry): per device the mean of its samples in the bucket, then across devices SoC weighted by
+ * usable capacity (Σ SoC × capacity / Σ capacity) and power summed. A bucket no device reported in is absent.
+ */
+export async function fleetHistory(db: Db, from: Date, to: Date, bucketMinutes: number): Promise<FleetHistoryPoint[]> {
+  const rows = await db.query<{ ts: Date | string; soc: number | string | null; power: number | string | null; devices: number }>(
+    `WITH per AS (
+       SELECT date_bin(make_interval(mins => $3), t.at, $1::timestamptz) AS ts, t.device_id, avg(t.soc_pct) AS soc, avg(t.power_kw) AS power
+         FROM device_telemetry t WHERE t.at >= $1 AND t.at < $2 GROUP BY 1, 2)
+     SELECT per.ts, sum(per.soc * d.capacity_kwh) / nullif(sum(d.capacity_kwh), 0) AS soc, sum(per.power) AS power, count(*)::int AS devices
+       FROM per JOIN devices d ON d.id = per.device_id
+      GROUP BY per.ts ORDER BY per.ts`, [from, to, bucketMinutes]);
+  const round = (v: number | string | null, k: number) => (v === null ? null : Math.round(Number(v) * k) / k);
+  return rows.map((r) => ({ ts: iso(r.ts)!, socPct: round(r.soc, 10), powerKw: round(r.power, 100), devices: Number(r.devices) }));
+}

@@ -1,5 +1,5 @@
 /** Shapes of the fleet API answers the fleet pages read (see the OpenAPI document for units: kW, kWh, SoC %). */
-export type { FleetOverview, RolloutProgress, OfflineDevice, DeviceStatus } from '../../../fleet/overview/fleet-overview.ts';
+export type { FleetOverview, FleetHistoryPoint, RolloutProgress, OfflineDevice, DeviceStatus } from '../../../fleet/overview/fleet-overview.ts';
 export type { VersionHistory } from '../../../fleet/overview/device-timeline.ts';
 export { deviceStatus, STALE_AFTER_MS } from '../../../fleet/overview/fleet-overview.ts';
 

@@ -6,10 +6,11 @@ import { field } from '../lib/account-api.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
-import { FLEET_PAGE_ROLES, kw, pct, type FleetOverview } from '../lib/fleet-api.ts';
+import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetOverview } from '../lib/fleet-api.ts';
 import { LiveBadge, RolloutTable } from '../components/fleet-parts.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { scheduleRequest } from '../lib/fleet-forms.ts';
+import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
 
 /** Operator pages are never stored by browsers or shared caches. */
 export const headers = () => ({ 'Cache-Control': 'no-store' });
@@ -21,11 +22,14 @@ export const access: PageAccess = FLEET_PAGE_ROLES;
 export async function loader({ context, request }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   requireViewer(web, request, access);
-  const overview = await web.call<FleetOverview>('GET', '/api/v1/fleet/overview');
+  const [overview, history] = await Promise.all([
+    web.call<FleetOverview>('GET', '/api/v1/fleet/overview'),
+    web.call<{ bucketMinutes: number; data: FleetHistoryPoint[] }>('GET', '/api/v1/fleet/history?hours=6&bucket=5'),
+  ]);
   const now = web.now();
   // the form's default start: the next whole 5 minutes after a 5-minute lead, in UTC (datetime-local has no zone)
   const start = new Date(Math.ceil((now.getTime() + 5 * 60_000) / 300_000) * 300_000).toISOString().slice(0, 16);
-  return { overview: part(overview), now: now.toISOString(), start };
+  return { overview: part(overview), history: part(history), now: now.toISOString(), start };
 }
 
 type Result = { ok?: string; error?: string };
@@ -88,6 +92,18 @@ function OfflineAlert({ o, now }: { o: FleetOverview; now: string }) {
 
 const ACTIONS = ['charge', 'discharge', 'idle', 'hold-soc'];
 
+function HistoryCharts({ points }: { points: FleetHistoryPoint[] }) {
+  const ts = points.map((p) => p.ts);
+  const soc: ChartSpec = { id: 'fleet-soc', title: 'Fleet state of charge, last 6 hours', unit: '%', ts, series: [{ label: 'SoC (capacity-weighted)', values: points.map((p) => p.socPct), colour: '#3d5a99' }] };
+  const power: ChartSpec = { id: 'fleet-power', title: 'Fleet power, last 6 hours', unit: 'kW', ts, series: [{ label: 'power (+ charging, − discharging)', values: points.map((p) => p.powerKw), colour: '#1a7f37', fill: true }] };
+  return (
+    <>
+      <ChartBlock spec={soc} timeZone="UTC" zoneLabel="UTC" step="5-minute" note={<p className="muted">From the devices’ telemetry: per device the mean of each 5 minutes, weighted by usable capacity.</p>} />
+      <ChartBlock spec={power} timeZone="UTC" zoneLabel="UTC" step="5-minute" note={<p className="muted">Sum of the devices’ mean power in each 5 minutes.</p>} />
+    </>
+  );
+}
+
 function ScheduleForm({ start }: { start: string }) {
   return (
     <Form method="post" className="inline-form" aria-label="New schedule">
@@ -121,6 +137,8 @@ export default function Fleet() {
       {!d.overview.ok ? <Missing what="The fleet overview" part={d.overview} /> : (
         <>
           <Cards o={d.overview.data} />
+          <h2>Over time</h2>
+          {!d.history.ok ? <Missing what="The fleet's history" part={d.history} /> : <HistoryCharts points={d.history.data.data} />}
           <h2>Offline devices</h2>
           <OfflineAlert o={d.overview.data} now={d.overview.data.at} />
           <h2>Rollouts</h2>
