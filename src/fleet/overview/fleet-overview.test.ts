@@ -9,15 +9,15 @@ import { openTestApp } from '../../../test/support/app.ts';
 import { signIn, type SignedIn } from '../../../test/support/auth.ts';
 import type { Db } from '../../platform/db.ts';
 import { hashMqttPassword } from '../device-credentials.ts';
-import { applyAcks } from '../ledger.ts';
 import { notifyFleetChanged, parseFleetEvent, fleetPayload, MAX_IDS } from '../fleet-events.ts';
 import { evaluateAlerts } from '../../alerts/alert-evaluator.ts';
 import { createAlert } from '../../alerts/alert-repository.ts';
 import { alertRule } from '../../alerts/alert-rules.ts';
-import { fleetHistory, fleetOverview, offlineDevices, STALE_AFTER_MS } from './fleet-overview.ts';
+import { fleetHistory, offlineDevices, STALE_AFTER_MS } from './fleet-overview.ts';
 
 const logger = pino({ level: 'silent' });
-const NOW = new Date('2026-11-30T12:00:00Z');
+// the API answers at the real clock: the test's instants are relative to now (whole minutes)
+const NOW = new Date(Math.floor(Date.now() / 60_000) * 60_000);
 const ago = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
 
 /** A device row as fleet-core provisions it (credentials irrelevant here), with the reported state given. */
@@ -26,13 +26,6 @@ async function device(db: Db, id: string, d: { capacityKwh?: number; online?: bo
     `INSERT INTO devices (id, name, capacity_kwh, max_charge_kw, max_discharge_kw, mqtt_password_hash, online, last_seen_at, status_at, soc_pct, power_kw, ba_code)
      VALUES ($1, $2, $3, 5, 5, $4, $5, $6, $7, $8, $9, $10)`,
     [id, `Battery ${id}`, d.capacityKwh ?? 10, hashMqttPassword('x'), d.online ?? false, d.lastSeen ?? null, d.statusAt ?? null, d.soc ?? null, d.power ?? null, d.ba ?? null]);
-}
-
-async function version(db: Db, deviceId: string, v: number, state: string, finishedAt: Date | null, rolloutId: string | null = null) {
-  await db.query(
-    `INSERT INTO schedule_versions (device_id, version, intervals, fallback, starts_at, ends_at, rollout_id, state, state_at, finished_at)
-     VALUES ($1, $2, $3::text::jsonb, 'hold-soc', $4, $5, $6, $7, $8, $9)`,
-    [deviceId, v, JSON.stringify([{ start: ago(60).toISOString(), end: ago(30).toISOString(), action: 'charge', powerKw: 2 }]), ago(60), ago(30), rolloutId, state, finishedAt ?? ago(1), finishedAt]);
 }
 
 describe('fleet change events', () => {
@@ -64,67 +57,37 @@ for (const target of testDatabases()) {
     });
     after(async () => { await app.close(); await db.close(); });
 
-    it('counts devices by status, weights SoC by capacity over online devices only, sums their power', async () => {
-      const o = await fleetOverview(db, NOW);
-      assert.deepEqual(o.devices, { total: 5, online: 2, offline: 2, neverSeen: 1 });
-      // (50 % × 10 + 80 % × 20) / 30 kWh: the stale devices' last SoC does not count
-      assert.equal(o.soc.fleetPct, 70);
-      assert.equal(o.soc.storedKwh, 21);
-      assert.equal(o.soc.capacityKwh, 60);
-      assert.deepEqual(o.power, { netKw: 1, chargingKw: 2, dischargingKw: -1, reporting: 2 });
-      assert.deepEqual(o.offline.map((d) => d.id), ['bat-c', 'bat-d'], 'longest offline first');
-      assert.equal(o.offline[0]!.offlineSince, ago(35).toISOString(), 'the Last Will\'s time');
-    });
-
-    it('rates commands over the versions that finished in the window, superseded and in-flight ones aside', async () => {
-      await version(db, 'bat-a', 1, 'succeeded', ago(120));
-      await version(db, 'bat-a', 2, 'succeeded', ago(60));
-      await version(db, 'bat-b', 1, 'succeeded', ago(60));
-      await version(db, 'bat-b', 2, 'failed', ago(30));
-      await version(db, 'bat-c', 1, 'superseded', null);
-      await version(db, 'bat-c', 2, 'sent', null);
-      await version(db, 'bat-d', 1, 'succeeded', ago(26 * 60)); // before the 24-hour window
-      const o = await fleetOverview(db, NOW);
-      assert.deepEqual(o.commands, { windowHours: 24, succeeded: 3, failed: 1, timedOut: 0, pending: 1, successRatePct: 75 });
-    });
-
-    it('shows a rollout\'s progress as the share of its devices done with delivery, moving with the devices\' own acks', async () => {
-      const [r] = await db.query<{ id: string }>(
-        `INSERT INTO rollouts (target_kind, intervals, rate_kind, max_per_minute, total, issued) VALUES ('fleet', '[]'::jsonb, 'max-per-minute', 100, 4, 2) RETURNING id`);
-      const id = r!.id;
-      for (const [i, dev] of ['bat-a', 'bat-b', 'bat-c', 'bat-d'].entries()) {
-        await db.query('INSERT INTO rollout_devices (rollout_id, device_id, ord, version) VALUES ($1, $2, $3, $4)', [id, dev, i, i < 2 ? 3 : null]);
-      }
-      await version(db, 'bat-a', 3, 'sent', null, id);
-      await version(db, 'bat-b', 3, 'sent', null, id);
-      const progress = async () => (await fleetOverview(db, NOW)).rollouts.find((x) => x.id === id)!;
-      assert.equal((await progress()).progressPct, 0);
-      const acked = await applyAcks(db, [{ schema: 'gridpulse.ack/1', deviceId: 'bat-a', version: 3, state: 'acknowledged', at: NOW.toISOString(), seq: 1 }]);
-      assert.equal(acked.applied, 1);
-      assert.equal((await progress()).progressPct, 25);
-      await applyAcks(db, [{ schema: 'gridpulse.ack/1', deviceId: 'bat-b', version: 3, state: 'rejected', at: NOW.toISOString(), seq: 1, reason: 'over power' }]);
-      const p = await progress();
-      assert.deepEqual({ pct: p.progressPct, confirmed: p.confirmed, failed: p.failed, issued: p.issued, total: p.total }, { pct: 50, confirmed: 1, failed: 1, issued: 2, total: 4 });
-    });
-
-    it('serves the overview and history to operators and admins only', async () => {
-      const res = await app.inject({ method: 'GET', url: '/api/v1/fleet/overview', headers: operator.headers });
+    it('lists the offline devices longest offline first, with their Last Will or last sign of life, by BA and duration', async () => {
+      const all = await offlineDevices(db, NOW);
+      assert.deepEqual(all.map((d) => d.id), ['bat-c', 'bat-d'], 'online and never-seen devices are not listed');
+      assert.equal(all[0]!.offlineSince, ago(35).toISOString(), 'the Last Will\'s time');
+      assert.equal(all[1]!.offlineSince, new Date(NOW.getTime() - STALE_AFTER_MS - 60_000).toISOString(), 'silent without a Last Will: its last sign of life');
+      assert.deepEqual((await offlineDevices(db, NOW, { ba: 'CISO' })).map((d) => d.id), ['bat-c']);
+      assert.deepEqual((await offlineDevices(db, NOW, { offlineBefore: ago(30) })).map((d) => d.id), ['bat-c']);
+      const res = await app.inject({ method: 'GET', url: '/api/v1/fleet/offline?minutes=30', headers: operator.headers });
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal(res.json<{ devices: { total: number } }>().devices.total, 5);
-      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/overview' })).statusCode, 401);
+      assert.deepEqual(res.json<{ data: Array<{ id: string }> }>().data.map((d) => d.id), ['bat-c']);
+      // a device that reports again is online at once
+      await db.query(`UPDATE devices SET online = true, last_seen_at = $1, status_at = $1 WHERE id = 'bat-c'`, [NOW]);
+      assert.deepEqual((await offlineDevices(db, NOW)).map((d) => d.id), ['bat-d']);
+      await db.query(`UPDATE devices SET online = false, last_seen_at = $1, status_at = $2 WHERE id = 'bat-c'`, [ago(40), ago(35)]);
+    });
+
+    it('serves the offline list and the history to operators and admins only, and names the field of a bad query', async () => {
+      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/history', headers: operator.headers })).statusCode, 200);
+      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/offline' })).statusCode, 401);
       for (const role of ['analyst', 'viewer'] as const) {
         const who = await signIn(app, db, role);
-        for (const url of ['/api/v1/fleet/overview', '/api/v1/fleet/history', '/api/v1/devices/bat-a/history']) {
+        for (const url of ['/api/v1/fleet/offline', '/api/v1/fleet/history', '/api/v1/fleet/live']) {
           assert.equal((await app.inject({ method: 'GET', url, headers: who.headers })).statusCode, 403, `${role} ${url}`);
         }
       }
       const bad = await app.inject({ method: 'GET', url: '/api/v1/fleet/history?hours=500', headers: operator.headers });
       assert.equal(bad.statusCode, 400);
       assert.match(bad.json<{ field: string }>().field, /hours/);
-      const none = await app.inject({ method: 'GET', url: '/api/v1/devices/no-such-device/history', headers: operator.headers });
-      assert.equal(none.statusCode, 404);
-      const hist = await app.inject({ method: 'GET', url: '/api/v1/devices/bat-a/history', headers: operator.headers });
-      assert.deepEqual(hist.json<{ data: Array<{ version: number }> }>().data.map((v) => v.version), [3, 2, 1], 'newest first');
+      const ba = await app.inject({ method: 'GET', url: '/api/v1/fleet/offline?ba=not%20a%20ba', headers: operator.headers });
+      assert.equal(ba.statusCode, 400);
+      assert.match(ba.json<{ field: string }>().field, /ba/);
     });
 
     it('weights the fleet\'s SoC history by capacity and sums power per bucket, from telemetry', async () => {

@@ -1,11 +1,16 @@
-import type { DeviceStatus, RolloutProgress } from '../lib/fleet-api.ts';
+import type { Device, Rollout } from '../lib/fleet-api.ts';
 import { CsrfField } from './csrf-field.tsx';
 import { Form } from 'react-router';
 
-const STATUS_TEXT: Record<DeviceStatus, string> = { online: 'online', offline: 'offline', 'never-seen': 'never seen' };
+export type ShownStatus = 'online' | 'offline' | 'never-seen';
+
+/** online, offline, or never seen (provisioned, never connected: the API calls it offline). */
+export const shownStatus = (d: Pick<Device, 'status' | 'lastSeenAt'>): ShownStatus => (d.lastSeenAt === null ? 'never-seen' : d.status);
+
+const STATUS_TEXT: Record<ShownStatus, string> = { online: 'online', offline: 'offline', 'never-seen': 'never seen' };
 
 /** A device's status in words and colour (the word carries the meaning; the colour only repeats it). */
-export function StatusBadge({ status }: { status: DeviceStatus }) {
+export function StatusBadge({ status }: { status: ShownStatus }) {
   return <span className={`device-status device-${status}`} data-status={status}>{STATUS_TEXT[status]}</span>;
 }
 
@@ -14,16 +19,16 @@ export function LiveBadge({ live }: { live: { connected: boolean; events: number
   return <span className="muted" aria-live="polite" data-live={live.connected ? 'on' : 'off'}>{live.connected ? '● live' : 'connecting…'}{live.events ? ` · ${live.events} change${live.events === 1 ? '' : 's'} received` : ''}</span>;
 }
 
-const TARGET = (r: RolloutProgress) => (r.targetKind === 'fleet' ? 'the whole fleet' : r.targetKind === 'group' ? `group ${r.groupName ?? r.groupId ?? ''}` : 'one device');
+const TARGET = (r: Rollout) => (r.targetKind === 'fleet' ? 'the whole fleet' : r.targetKind === 'group' ? `group ${r.groupId?.slice(0, 8) ?? ''}` : 'one device');
 
 /** The rollouts with a progress bar each (running ones may be cancelled with one click; the form posts to /fleet). */
-export function RolloutTable({ rollouts, caption }: { rollouts: RolloutProgress[]; caption: string }) {
-  if (rollouts.length === 0) return <p>No rollouts running or finished in the last day.</p>;
+export function RolloutTable({ rollouts, caption }: { rollouts: Rollout[]; caption: string }) {
+  if (rollouts.length === 0) return <p>No rollouts yet.</p>;
   return (
     <div className="table-scroll">
       <table className="rollouts">
         <caption>{caption}</caption>
-        <thead><tr><th scope="col">Rollout</th><th scope="col">Status</th><th scope="col">Progress</th><th scope="col">Issued</th><th scope="col">Confirmed</th><th scope="col">Failed</th><th scope="col">Timed out</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+        <thead><tr><th scope="col">Rollout</th><th scope="col">Status</th><th scope="col">Progress</th><th scope="col">Issued</th><th scope="col">Confirmed</th><th scope="col">Failed or refused</th><th scope="col">Timed out</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
         <tbody>{rollouts.map((r) => (
           <tr key={r.id} data-rollout={r.id} data-status={r.status}>
             <th scope="row">{TARGET(r)} <code>{r.id.slice(0, 8)}</code></th>
@@ -32,7 +37,7 @@ export function RolloutTable({ rollouts, caption }: { rollouts: RolloutProgress[
               <progress max={100} value={r.progressPct} aria-label={`Rollout ${r.id.slice(0, 8)} progress`} data-progress={r.progressPct} />
               <span className="num">{r.progressPct.toFixed(0)} %</span>
             </td>
-            <td className="num">{r.issued} / {r.total}</td><td className="num">{r.confirmed}</td><td className="num">{r.failed}</td><td className="num">{r.timedOut}</td>
+            <td className="num">{r.issued} / {r.total}</td><td className="num">{r.states.acknowledged + r.states.executing + r.states.succeeded}</td><td className="num">{r.states.failed + r.skipped}</td><td className="num">{r.states['timed-out']}</td>
             <td>{r.status === 'running' ? (
               <Form method="post" action="/fleet" className="inline">
                 <CsrfField /><input type="hidden" name="intent" value="cancel" /><input type="hidden" name="id" value={r.id} />

@@ -1,4 +1,4 @@
-import type { VersionHistory } from '../lib/fleet-api.ts';
+import type { Version } from '../lib/fleet-api.ts';
 import { hourLabel } from '../lib/time.ts';
 
 const COLOURS: Record<string, string> = { charge: '#1a7f37', discharge: '#b35900', idle: '#8c8c8c', 'hold-soc': '#3d5a99' };
@@ -11,7 +11,7 @@ const WIDTH = 900;
  * intervals coloured by action, and one lane of what the ledger knows the device executed (from its `executing`
  * acknowledgement to its verdict, or now). An SVG drawn on the server; the same facts are in the tables beside it.
  */
-export function ScheduleTimeline({ versions, now }: { versions: VersionHistory[]; now: string }) {
+export function ScheduleTimeline({ versions, now }: { versions: Version[]; now: string }) {
   const shown = versions.slice(0, 5);
   const t = Date.parse(now);
   const starts = shown.flatMap((v) => v.intervals.map((i) => Date.parse(i.start)));

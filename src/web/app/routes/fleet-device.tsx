@@ -2,8 +2,8 @@ import { data, Link, useLoaderData, type LoaderFunctionArgs, type MetaFunction }
 import { webContext } from '../lib/context.ts';
 import { requireViewer, type PageAccess } from '../lib/require-viewer.ts';
 import { useFleetLive } from '../lib/live.ts';
-import { deviceStatus, FLEET_PAGE_ROLES, kw, pct, type DeviceRow, type VersionHistory } from '../lib/fleet-api.ts';
-import { LiveBadge, StatusBadge } from '../components/fleet-parts.tsx';
+import { FLEET_PAGE_ROLES, kw, pct, type DeviceDetail } from '../lib/fleet-api.ts';
+import { LiveBadge, shownStatus, StatusBadge } from '../components/fleet-parts.tsx';
 import { ScheduleTimeline } from '../components/schedule-timeline.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { DEVICE_ID } from '../../../fleet/messages.ts';
@@ -19,13 +19,9 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   requireViewer(web, request, access);
   const id = params.id ?? '';
   if (!DEVICE_ID.test(id)) throw data(`'${id.slice(0, 70)}' is not a device id.`, { status: 404, statusText: 'Not Found' });
-  const [device, history] = await Promise.all([
-    web.call<DeviceRow>('GET', `/api/v1/devices/${id}`),
-    web.call<{ data: VersionHistory[] }>('GET', `/api/v1/devices/${id}/history`),
-  ]);
+  const device = await web.call<DeviceDetail>('GET', `/api/v1/devices/${id}`);
   if (!device.ok) throw data(device.status === 404 ? `No device '${id}'.` : device.detail, { status: device.status === 404 ? 404 : 502, statusText: device.status === 404 ? 'Not Found' : 'Bad Gateway' });
-  const now = web.now();
-  return { device: device.data, status: deviceStatus(device.data, now), versions: history.ok ? history.data.data : [], historyError: history.ok ? null : history.detail, now: now.toISOString() };
+  return { device: device.data, now: web.now().toISOString() };
 }
 
 const at = (v: string | null) => (v ? `${dateTimeLabel(v, 'UTC')}` : '—');
@@ -34,30 +30,32 @@ export default function FleetDevice() {
   const d = useLoaderData<typeof loader>();
   const live = useFleetLive(d.device.id);
   const dev = d.device;
+  const versions = dev.history;
+  const shadow = dev.shadow;
   return (
     <section>
       <h1>{dev.name} <code>{dev.id}</code></h1>
       <p><Link to="/fleet/devices">All devices</Link> · <Link to="/fleet">Fleet overview</Link>. <LiveBadge live={live} /></p>
       <div className="cards">
-        <div className="card"><h3>Status</h3><p className="big"><StatusBadge status={d.status} /></p><p>last seen {at(dev.lastSeenAt)} UTC{dev.agentVersion ? ` · agent ${dev.agentVersion}` : ''}</p></div>
-        <div className="card"><h3>State of charge</h3><p className="big">{pct(dev.socPct)}</p><p>of {dev.capacityKwh} kWh usable</p></div>
-        <div className="card"><h3>Power</h3><p className="big">{kw(dev.powerKw)}</p><p>limits: charge {dev.maxChargeKw} kW, discharge {dev.maxDischargeKw} kW</p></div>
-        <div className="card"><h3>Schedule version</h3><p className="big" data-versions>{dev.desiredVersion} / {dev.confirmedVersion} / {dev.reportedVersion ?? '—'}</p><p>desired / confirmed by the device / executing now (0: fallback)</p></div>
+        <div className="card"><h3>Status</h3><p className="big"><StatusBadge status={shownStatus(dev)} /></p><p>last seen {at(dev.lastSeenAt)} UTC{dev.agentVersion ? ` · agent ${dev.agentVersion}` : ''}</p></div>
+        <div className="card"><h3>State of charge</h3><p className="big">{pct(dev.reported.socPct)}</p><p>of {dev.capacityKwh} kWh usable</p></div>
+        <div className="card"><h3>Power</h3><p className="big">{kw(dev.reported.powerKw)}</p><p>limits: charge {dev.maxChargeKw} kW, discharge {dev.maxDischargeKw} kW</p></div>
+        <div className="card"><h3>Schedule version</h3><p className="big" data-versions>{dev.desiredVersion} / {shadow.confirmedVersion} / {shadow.executed.version ?? '—'}</p><p>desired / confirmed by the device / executing now (0: fallback){shadow.inSync ? ' — in sync' : ' — not yet confirmed'}</p></div>
       </div>
       <h2>Schedule timeline: planned versus executed</h2>
-      {d.historyError ? <p className="notice" role="status">{d.historyError}</p> : d.versions.length === 0 ? <p>No schedule sent to this device yet.</p> : (
+      {versions.length === 0 ? <p>No schedule sent to this device yet.</p> : (
         <>
-          <ScheduleTimeline versions={d.versions} now={d.now} />
+          <ScheduleTimeline versions={versions} now={d.now} />
           <p className="muted">Times in UTC. Colours: charge green, discharge orange, idle grey, hold SoC blue; “executed” runs from the device’s own “executing” acknowledgement to its verdict. The dashed line is now.</p>
         </>
       )}
       <h2>Delivery history</h2>
-      {d.versions.length === 0 ? null : (
+      {versions.length === 0 ? null : (
         <div className="table-scroll">
           <table className="delivery-history">
             <caption>Newest version first; each step's time as the delivery ledger recorded it (UTC)</caption>
             <thead><tr><th scope="col">Version</th><th scope="col">State</th><th scope="col">Issued</th><th scope="col">Sent</th><th scope="col">Acknowledged</th><th scope="col">Executing</th><th scope="col">Finished</th><th scope="col">Publishes</th><th scope="col">Intervals</th><th scope="col">Reason</th></tr></thead>
-            <tbody>{d.versions.map((v) => (
+            <tbody>{versions.map((v) => (
               <tr key={v.version} data-version={v.version} data-state={v.state}>
                 <th scope="row">v{v.version}{v.rolloutId ? <> <span className="muted">rollout {v.rolloutId.slice(0, 8)}</span></> : null}</th>
                 <td>{v.state}{v.supersededBy ? ` by v${v.supersededBy}` : ''}</td>

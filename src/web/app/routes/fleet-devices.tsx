@@ -4,8 +4,8 @@ import { requireViewer, type PageAccess } from '../lib/require-viewer.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
-import { deviceStatus, FLEET_PAGE_ROLES, kw, pct, type DeviceRow, type DeviceStatus } from '../lib/fleet-api.ts';
-import { LiveBadge, StatusBadge } from '../components/fleet-parts.tsx';
+import { FLEET_PAGE_ROLES, kw, pct, type Device } from '../lib/fleet-api.ts';
+import { LiveBadge, shownStatus, StatusBadge } from '../components/fleet-parts.tsx';
 import { agoLabel } from '../lib/time.ts';
 import { queryChoice } from '../lib/page-query.ts';
 
@@ -22,10 +22,10 @@ export async function loader({ context, request }: LoaderFunctionArgs) {
   requireViewer(web, request, access);
   const params = new URL(request.url).searchParams;
   const status = queryChoice(params, 'status', STATUSES) ?? 'all';
-  const devices = await web.call<{ data: DeviceRow[] }>('GET', '/api/v1/devices?limit=1000');
+  const devices = await web.call<{ data: Device[] }>('GET', '/api/v1/devices?limit=1000');
   const now = web.now();
-  const rows = devices.ok ? devices.data.data.map((d) => ({ ...d, status: deviceStatus(d, now) })) : [];
-  return { devices: part(devices), rows: status === 'all' ? rows : rows.filter((r) => r.status === status), total: rows.length, status, now: now.toISOString() };
+  const rows = devices.ok ? devices.data.data.map((d) => ({ ...d, shown: shownStatus(d) })) : [];
+  return { devices: part(devices), rows: status === 'all' ? rows : rows.filter((r) => r.shown === status), total: rows.length, status, now: now.toISOString() };
 }
 
 export default function FleetDevices() {
@@ -46,12 +46,12 @@ export default function FleetDevices() {
             <caption>{d.rows.length} of {d.total} devices</caption>
             <thead><tr><th scope="col">Device</th><th scope="col">Status</th><th scope="col">SoC</th><th scope="col">Power</th><th scope="col">Last seen</th><th scope="col">Schedule version (desired / confirmed / executing)</th><th scope="col">BA</th><th scope="col">Capacity</th></tr></thead>
             <tbody>{d.rows.map((r) => (
-              <tr key={r.id} data-device={r.id} data-status={r.status as DeviceStatus}>
+              <tr key={r.id} data-device={r.id} data-status={r.shown}>
                 <th scope="row"><Link to={`/fleet/devices/${r.id}`}>{r.name}</Link> <code>{r.id}</code></th>
-                <td><StatusBadge status={r.status} /></td>
-                <td className="num">{pct(r.socPct)}</td><td className="num">{kw(r.powerKw)}</td>
+                <td><StatusBadge status={r.shown} /></td>
+                <td className="num">{pct(r.reported.socPct)}</td><td className="num">{kw(r.reported.powerKw)}</td>
                 <td>{r.lastSeenAt ? agoLabel((now - Date.parse(r.lastSeenAt)) / 60_000) : 'never'}</td>
-                <td className="num">{r.desiredVersion} / {r.confirmedVersion} / {r.reportedVersion ?? '—'}</td>
+                <td className="num">{r.desiredVersion} / {r.confirmedVersion} / {r.reported.version ?? '—'}</td>
                 <td>{r.baCode ?? '—'}</td><td className="num">{r.capacityKwh} kWh, {r.maxChargeKw}/{r.maxDischargeKw} kW</td>
               </tr>
             ))}</tbody>

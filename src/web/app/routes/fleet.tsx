@@ -6,7 +6,7 @@ import { field } from '../lib/account-api.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
-import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetOverview } from '../lib/fleet-api.ts';
+import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetSummary, type OfflineDevice, type Rollout } from '../lib/fleet-api.ts';
 import { LiveBadge, RolloutTable } from '../components/fleet-parts.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { scheduleRequest } from '../lib/fleet-forms.ts';
@@ -22,14 +22,16 @@ export const access: PageAccess = FLEET_PAGE_ROLES;
 export async function loader({ context, request }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   requireViewer(web, request, access);
-  const [overview, history] = await Promise.all([
-    web.call<FleetOverview>('GET', '/api/v1/fleet/overview'),
+  const [summary, rollouts, offline, history] = await Promise.all([
+    web.call<FleetSummary>('GET', '/api/v1/fleet/summary'),
+    web.call<{ data: Rollout[] }>('GET', '/api/v1/rollouts?limit=20'),
+    web.call<{ at: string; data: OfflineDevice[] }>('GET', '/api/v1/fleet/offline?limit=50'),
     web.call<{ bucketMinutes: number; data: FleetHistoryPoint[] }>('GET', '/api/v1/fleet/history?hours=6&bucket=5'),
   ]);
   const now = web.now();
   // the form's default start: the next whole 5 minutes after a 5-minute lead, in UTC (datetime-local has no zone)
   const start = new Date(Math.ceil((now.getTime() + 5 * 60_000) / 300_000) * 300_000).toISOString().slice(0, 16);
-  return { overview: part(overview), history: part(history), now: now.toISOString(), start };
+  return { summary: part(summary), rollouts: part(rollouts), offline: part(offline), history: part(history), now: now.toISOString(), start };
 }
 
 type Result = { ok?: string; error?: string };
@@ -53,39 +55,40 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
   }
 }
 
-function Cards({ o }: { o: FleetOverview }) {
+function Cards({ s }: { s: FleetSummary }) {
+  const v = s.versions24h;
   return (
     <div className="cards">
       <div className="card" data-card="devices"><h3>Devices</h3>
-        <p className="big"><span data-online>{o.devices.online}</span> online</p>
-        <p><span data-offline>{o.devices.offline}</span> offline · {o.devices.neverSeen} never seen · {o.devices.total} in all</p>
+        <p className="big"><span data-online>{s.online}</span> online</p>
+        <p><span data-offline>{s.offline}</span> offline (never-seen included) · {s.devices} in all</p>
       </div>
       <div className="card" data-card="soc"><h3>Fleet state of charge</h3>
-        <p className="big">{pct(o.soc.fleetPct)}</p>
-        <p>{o.soc.storedKwh === null ? '—' : `${o.soc.storedKwh.toFixed(1)} kWh`} stored; {o.soc.reporting} online devices reporting; {o.soc.capacityKwh.toFixed(0)} kWh nameplate in all</p>
+        <p className="big">{pct(s.socPct)}</p>
+        <p>{s.storedKwh.toFixed(1)} kWh stored of {s.capacityKwh.toFixed(0)} kWh nameplate (capacity-weighted, last reported)</p>
       </div>
       <div className="card" data-card="power"><h3>Fleet power now</h3>
-        <p className="big">{kw(o.power.netKw)}</p>
-        <p>charging {kw(o.power.chargingKw)}, discharging {kw(o.power.dischargingKw)} ({o.power.reporting} reporting; + charges)</p>
+        <p className="big">{kw(s.powerKw)}</p>
+        <p>sum of the last reported power; + charges, − discharges</p>
       </div>
       <div className="card" data-card="commands"><h3>Command success rate</h3>
-        <p className="big">{pct(o.commands.successRatePct)}</p>
-        <p>last {o.commands.windowHours} h: {o.commands.succeeded} succeeded, {o.commands.failed} failed, {o.commands.timedOut} timed out; {o.commands.pending} in flight</p>
+        <p className="big">{pct(v.successPct)}</p>
+        <p>versions issued in the last 24 h: {v.succeeded} succeeded, {v.failed} failed, {v.timedOut} timed out of {v.issued}</p>
       </div>
     </div>
   );
 }
 
-function OfflineAlert({ o, now }: { o: FleetOverview; now: string }) {
-  if (o.offline.length === 0) return <p role="status" data-offline-alert="none">No device is offline.</p>;
+function OfflineAlert({ offline, total, at }: { offline: OfflineDevice[]; total: number; at: string }) {
+  if (offline.length === 0) return <p role="status" data-offline-alert="none">No device is offline.</p>;
   return (
-    <div className="notice" role="alert" data-offline-alert={o.offline.length}>
-      <p><strong>{o.devices.offline} device{o.devices.offline === 1 ? ' is' : 's are'} offline</strong> (newest sign of life more than a few minutes ago, or a Last Will received). They keep running their cached or fallback schedule.</p>
-      <ul>{o.offline.slice(0, 10).map((d) => (
-        <li key={d.id}><Link to={`/fleet/devices/${d.id}`}>{d.name}</Link> <code>{d.id}</code>{d.offlineSince ? ` — offline since ${dateTimeLabel(d.offlineSince, 'UTC')} UTC` : ''}</li>
+    <div className="notice" role="alert" data-offline-alert={offline.length}>
+      <p><strong>{offline.length} device{offline.length === 1 ? ' is' : 's are'} offline</strong> (a Last Will received, or silent for more than three minutes). They keep running their cached or fallback schedule.</p>
+      <ul>{offline.slice(0, 10).map((d) => (
+        <li key={d.id} data-offline-device={d.id}><Link to={`/fleet/devices/${d.id}`}>{d.name}</Link> <code>{d.id}</code>{d.offlineSince ? ` — offline since ${dateTimeLabel(d.offlineSince, 'UTC')} UTC` : ''}</li>
       ))}</ul>
-      {o.offline.length > 10 ? <p>… and {o.offline.length - 10} more on the <Link to="/fleet/devices?status=offline">device list</Link>.</p> : null}
-      <p>Be told by webhook: <Link to="/account/alerts">create a “devices offline” alert</Link>. Checked {dateTimeLabel(now, 'UTC')} UTC.</p>
+      {offline.length > 10 ? <p>… and {offline.length - 10} more on the <Link to="/fleet/devices?status=offline">device list</Link>.</p> : null}
+      <p>Be told by webhook: <Link to="/account/alerts">create a “devices offline” alert</Link>. {total} devices in all; checked {dateTimeLabel(at, 'UTC')} UTC.</p>
     </div>
   );
 }
@@ -134,17 +137,13 @@ export default function Fleet() {
       <p>Home batteries run by GridPulse: their status, state of charge (SoC) and power, how their schedules are delivered, and the rollouts in progress. <Link to="/fleet/devices">Every device</Link>. <LiveBadge live={live} /></p>
       {result?.error ? <p className="notice" role="alert">{result.error}</p> : null}
       {result?.ok ? <p role="status">{result.ok}</p> : null}
-      {!d.overview.ok ? <Missing what="The fleet overview" part={d.overview} /> : (
-        <>
-          <Cards o={d.overview.data} />
-          <h2>Over time</h2>
-          {!d.history.ok ? <Missing what="The fleet's history" part={d.history} /> : <HistoryCharts points={d.history.data.data} />}
-          <h2>Offline devices</h2>
-          <OfflineAlert o={d.overview.data} now={d.overview.data.at} />
-          <h2>Rollouts</h2>
-          <RolloutTable rollouts={d.overview.data.rollouts} caption="Running, and finished in the last day; newest first" />
-        </>
-      )}
+      {!d.summary.ok ? <Missing what="The fleet summary" part={d.summary} /> : <Cards s={d.summary.data} />}
+      <h2>Offline devices</h2>
+      {!d.offline.ok ? <Missing what="The offline devices" part={d.offline} /> : <OfflineAlert offline={d.offline.data.data} total={d.summary.ok ? d.summary.data.devices : 0} at={d.offline.data.at} />}
+      <h2>Rollouts</h2>
+      {!d.rollouts.ok ? <Missing what="The rollouts" part={d.rollouts} /> : <RolloutTable rollouts={d.rollouts.data.data} caption="Newest first: progress is the share of the target devices that answered (acknowledged or further, failed), timed out or were skipped" />}
+      <h2>Over time</h2>
+      {!d.history.ok ? <Missing what="The fleet's history" part={d.history} /> : <HistoryCharts points={d.history.data.data} />}
       <h2>Send a schedule</h2>
       <p>One interval to one device, a group or the whole fleet; to a group or the fleet it goes out as a rollout at the rate given, stopped when more than the given share of the devices reached fail or time out. A schedule a device cannot execute (over its power, SoC out of its limits) is refused with the interval named, and nothing is sent.</p>
       <ScheduleForm start={d.start} />
