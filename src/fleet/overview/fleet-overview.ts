@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.ts';
+import { HEARTBEAT_STALE_MS } from '../device-repository.ts';
 
 /**
  * What the fleet pages and the offline-devices alert read beyond fleet-core's API (devices, summary, rollouts):
@@ -6,8 +7,8 @@ import type { Db } from '../../platform/db.ts';
  * gateway's telemetry. Units: SoC in percent of usable capacity, power kW (+ charging, − discharging), instants ISO 8601 UTC.
  */
 
-/** A device is online while it said so and was heard from within this long (fleet-core's rule, device-repository.ts). */
-export const STALE_AFTER_MS = 180_000;
+/** A device is online while it said so and was heard from within this long (fleet-core's rule). */
+export const STALE_AFTER_MS = HEARTBEAT_STALE_MS;
 
 const iso = (v: Date | string | null | undefined) => (v === null || v === undefined ? null : new Date(v).toISOString());
 

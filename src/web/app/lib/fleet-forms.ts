@@ -1,7 +1,8 @@
 import { field } from './account-api.ts';
+import type { Submitted } from './fleet-api.ts';
 
 /** What the "Send a schedule" form becomes: the API call to make, or why the form cannot be sent (worded for people). */
-export type ScheduleRequest = { path: string; body: Record<string, unknown>; done(answer: { id?: string; version?: number }): string } | { error: string };
+export type ScheduleRequest = { path: string; body: Record<string, unknown>; done(answer: Submitted): string } | { error: string };
 
 const num = (form: FormData, name: string): number | undefined => {
   const v = field(form, name).trim();
@@ -33,17 +34,18 @@ export function scheduleRequest(form: FormData): ScheduleRequest {
   const priority = num(form, 'priority');
   const common = { intervals: [interval], ...(priority !== undefined ? { priority } : {}) };
   if (target === 'device') {
-    return { path: '/api/v1/schedules', body: { deviceId: targetId, ...common }, done: (a) => `Schedule accepted${a.version ? ` as version ${a.version}` : ''} for ${targetId}.` };
+    return { path: '/api/v1/schedules', body: { deviceId: targetId, ...common }, done: (a) => (a.kind === 'device' ? `Schedule accepted as version ${a.version} for ${a.deviceId} (${a.state}).` : 'Schedule accepted.') };
   }
   const maxPerMinute = num(form, 'maxPerMinute');
   const abortFailurePct = num(form, 'abortFailurePct');
   const rollout = {
     ...(maxPerMinute !== undefined ? { maxPerMinute } : {}),
-    ...(field(form, 'ramp') === 'exponential' ? { rate: 'exponential' } : {}),
+    // the ramp starts at a tenth of the rate and doubles every minute up to it
+    ...(field(form, 'ramp') === 'exponential' ? { exponential: { basePerMinute: Math.max(1, Math.round((maxPerMinute ?? 1000) / 10)), incrementFactor: 2 } } : {}),
     ...(abortFailurePct !== undefined ? { abortFailurePct } : {}),
   };
   return {
     path: '/api/v1/schedules', body: { ...(target === 'group' ? { groupId: targetId } : { fleet: true }), ...common, rollout },
-    done: (a) => `Rollout started${a.id ? ` (${a.id.slice(0, 8)})` : ''}: its progress is below.`,
+    done: (a) => (a.kind === 'rollout' ? `Rollout ${a.rolloutId.slice(0, 8)} started to ${a.total} devices: its progress is below.` : 'Schedule accepted.'),
   };
 }

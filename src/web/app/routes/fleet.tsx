@@ -6,7 +6,7 @@ import { field } from '../lib/account-api.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
-import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetSummary, type OfflineDevice, type Rollout } from '../lib/fleet-api.ts';
+import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetSummary, type OfflineDevice, type Rollout, type Submitted } from '../lib/fleet-api.ts';
 import { LiveBadge, RolloutTable } from '../components/fleet-parts.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { scheduleRequest } from '../lib/fleet-forms.ts';
@@ -48,7 +48,7 @@ export async function action({ request, context }: ActionFunctionArgs): Promise<
     case 'schedule': {
       const req = scheduleRequest(form);
       if ('error' in req) return req;
-      const res = await web.call<{ id?: string; version?: number }>('POST', req.path, req.body);
+      const res = await web.call<Submitted>('POST', req.path, req.body);
       return res.ok ? { ok: req.done(res.data) } : { error: res.detail };
     }
     default: return { error: 'unknown action' };
@@ -120,7 +120,7 @@ function ScheduleForm({ start }: { start: string }) {
       <label>Target SoC (%) <input type="number" name="targetSoc" min={0} max={100} step="any" /></label>
       <label>Priority <input type="number" name="priority" min={0} max={100} step={1} defaultValue={0} /></label>
       <label>Devices per minute <input type="number" name="maxPerMinute" min={1} max={100000} step={1} defaultValue={1000} /></label>
-      <label className="check"><input type="checkbox" name="ramp" value="exponential" /> exponential ramp</label>
+      <label className="check"><input type="checkbox" name="ramp" value="exponential" /> exponential ramp (a tenth of the rate first, doubling each minute)</label>
       <label>Abort above (% failed or timed out) <input type="number" name="abortFailurePct" min={0} max={100} step="any" defaultValue={10} /></label>
       <button type="submit">Send schedule</button>
     </Form>
