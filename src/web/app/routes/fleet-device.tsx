@@ -18,9 +18,10 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const web = context.get(webContext);
   requireViewer(web, request, access);
   const id = params.id ?? '';
-  if (!DEVICE_ID.test(id)) throw data(`'${id.slice(0, 70)}' is not a device id.`, { status: 404, statusText: 'Not Found' });
+  const personal = { 'Cache-Control': 'no-store' };
+  if (!DEVICE_ID.test(id)) throw data(`'${id.slice(0, 70)}' is not a device id.`, { status: 404, statusText: 'Not Found', headers: personal });
   const device = await web.call<DeviceDetail>('GET', `/api/v1/devices/${id}`);
-  if (!device.ok) throw data(device.status === 404 ? `No device '${id}'.` : device.detail, { status: device.status === 404 ? 404 : 502, statusText: device.status === 404 ? 'Not Found' : 'Bad Gateway' });
+  if (!device.ok) throw data(device.status === 404 ? `No device '${id}'.` : device.detail, { status: device.status === 404 ? 404 : 502, statusText: device.status === 404 ? 'Not Found' : 'Bad Gateway', headers: personal });
   return { device: device.data, now: web.now().toISOString() };
 }
 
