@@ -4,7 +4,7 @@ import { HOURS_CHANNEL } from '../platform/change-events.ts';
 import { parseHoursPayload } from '../analytics/shared/analytics-cache.ts';
 import { evaluateAlerts } from './alert-evaluator.ts';
 import { FLEET_RULE_KINDS } from './alert-rules.ts';
-import { FLEET_CHANNEL, parseFleetEvent } from '../fleet/fleet-events.ts';
+import { FLEET_CHANNEL, parseFleetChange } from '../fleet/fleet-events.ts';
 import { deliverDue, DEFAULT_OUTBOX, type OutboxOptions } from './webhook-outbox.ts';
 import type { TargetPolicy } from './webhook-target.ts';
 
@@ -52,7 +52,7 @@ export async function startAlertWorker(db: Db, logger: Logger, options: AlertWor
     fleetQueued = true;
     void evaluate({ kinds: FLEET_RULE_KINDS }, () => { fleetQueued = false; });
   };
-  const unlistenFleet = await db.listen(FLEET_CHANNEL, (payload) => { if (parseFleetEvent(payload)?.kind === 'devices') evaluateFleet(); });
+  const unlistenFleet = await db.listen(FLEET_CHANNEL, (payload) => { if (parseFleetChange(payload)?.kind === 'devices') evaluateFleet(); });
   const timers = [
     setInterval(() => void deliver(), options.deliverEveryMs ?? 15_000),
     setInterval(() => void evaluate(), options.evaluateAllEveryMs ?? 15 * 60_000),

@@ -3,7 +3,7 @@ import type { Db } from '../platform/db.ts';
 import type { FleetBus, FleetLoopOptions } from './contract.ts';
 import type { ScheduleMessage } from './messages.ts';
 import { getVersions, messageOf } from './schedule-versions.ts';
-import { notifyFleetChanged } from './fleet-events.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * Distribution: publishing versions on the bus, re-publishing those the device has not acknowledged, and the
@@ -34,7 +34,7 @@ export async function markSent(db: Db, keys: ReadonlyArray<{ deviceId: string; v
      FROM unnest($1::text[], $2::int[]) AS k(device_id, version)
      WHERE v.device_id = k.device_id AND v.version = k.version`,
     [keys.map((k) => k.deviceId), keys.map((k) => k.version), new Date(now), s.republishMs, s.maxRepublishMs]);
-  await notifyFleetChanged(db, { kind: 'ledger', deviceIds: keys.map((k) => k.deviceId) }); // live pages (fleet-web)
+  await notifyFleet(db, 'ledger', keys.length);
 }
 
 /** Publishes messages with at most `concurrency` in flight; returns those the bus took and the count it refused. */
@@ -105,7 +105,7 @@ export async function sweepTimeouts(db: Db, s: LoopSettings): Promise<number> {
        RETURNING 1)
      SELECT count(*)::int AS n FROM t`,
     [new Date(now), new Date(now - s.ackTimeoutMs), new Date(now - s.finishGraceMs), s.ackTimeoutMs, s.finishGraceMs, s.batch * 10]);
-  const timedOut = Number(rows[0]!.n);
-  if (timedOut) await notifyFleetChanged(db, { kind: 'ledger' }); // live pages (fleet-web)
-  return timedOut;
+  const n = Number(rows[0]!.n);
+  await notifyFleet(db, 'ledger', n);
+  return n;
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import type { AckMessage, AckState, StatusMessage, TelemetryMessage } from './messages.ts';
-import { notifyFleetChanged } from './fleet-events.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
@@ -87,7 +87,9 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
        UPDATE devices d SET confirmed_version = GREATEST(d.confirmed_version, m.version),
          last_seen_at = GREATEST(d.last_seen_at, m.at)
        FROM (SELECT device_id, max(version) AS version, max(at) AS at FROM known GROUP BY device_id) m
-       WHERE d.id = m.device_id
+       -- a device row is rewritten only for news: a higher confirmed version, or a last-seen a minute newer
+       -- (telemetry keeps it fresh anyway); most acks (executing, succeeded) then touch the ledger alone
+       WHERE d.id = m.device_id AND (d.confirmed_version < m.version OR d.last_seen_at IS NULL OR d.last_seen_at < m.at - interval '1 minute')
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM dev) AS devices, (SELECT COALESCE(sum(n), 0) FROM upd)::int AS changed, (SELECT COALESCE(sum(n), 0) FROM known)::int AS known`,
@@ -96,7 +98,7 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
   // every message folded into an entry that changed counts as applied
   const applied = Number(row!.changed);
   const known = Number(row!.known);
-  if (applied) await notifyFleetChanged(db, { kind: 'ledger', deviceIds: f.map((x) => x.deviceId) }); // live pages (fleet-web)
+  await notifyFleet(db, 'ledger', applied);
   return { applied, stale: known - applied, unknown: acks.length - known };
 }
 
@@ -111,7 +113,7 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
   for (const s of statuses) last.set(s.deviceId, s);
   const list = [...last.values()];
   const [row] = await db.query<{ applied: number; known: number }>(
-    `WITH i AS (SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
+    `WITH i AS (SELECT * FROM unnest($1::text[], $2::text[]::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
      upd AS (
        UPDATE devices d SET online = i.online, status_at = i.at,
          last_seen_at = CASE WHEN i.online THEN GREATEST(d.last_seen_at, i.at) ELSE d.last_seen_at END,
@@ -120,10 +122,11 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM upd)::int AS applied, (SELECT count(*) FROM i JOIN devices d ON d.id = i.device_id)::int AS known`,
-    [list.map((s) => s.deviceId), list.map((s) => s.online), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
+    // booleans travel as text: postgres.js does not send a boolean array as one
+    [list.map((s) => s.deviceId), list.map((s) => (s.online ? 't' : 'f')), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
   const applied = Number(row!.applied);
+  await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
-  if (applied) await notifyFleetChanged(db, { kind: 'devices', deviceIds: list.map((x) => x.deviceId) }); // live pages (fleet-web)
   return { applied, stale: statuses.length - applied - unknown, unknown };
 }
 
@@ -155,8 +158,8 @@ export async function applyTelemetryLatest(db: Db, telemetry: readonly Telemetry
     [list.map((t) => t.deviceId), list.map((t) => t.at), list.map((t) => t.seq), list.map((t) => t.socPct), list.map((t) => t.powerKw),
       list.map((t) => t.scheduleVersion), list.map((t) => t.mode)]);
   const applied = Number(row!.applied);
+  await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
-  if (applied) await notifyFleetChanged(db, { kind: 'devices', deviceIds: list.map((x) => x.deviceId) }); // live pages (fleet-web)
   return { applied, stale: telemetry.length - applied - unknown, unknown };
 }
 

@@ -8,7 +8,7 @@ import { checkIntervals } from './schedule-check.ts';
 import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, type RolloutRate } from './rollout-rate.ts';
-import { notifyFleetChanged } from './fleet-events.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * POST /api/v1/schedules and rollouts. A schedule for one device is issued at once; one for a group or the fleet
@@ -76,11 +76,8 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
       ? 'SELECT d.id FROM devices d JOIN device_group_members m ON m.device_id = d.id WHERE m.group_id = $1 AND d.revoked_at IS NULL ORDER BY d.id'
       : 'SELECT id FROM devices WHERE revoked_at IS NULL ORDER BY id', req.groupId !== undefined ? [req.groupId] : [])).map((r) => r.id);
   if (ids.length === 0) throw new HttpProblem(422, req.groupId !== undefined ? 'groupId: the group has no active devices' : 'fleet: there are no active devices', req.groupId !== undefined ? 'groupId' : 'fleet');
-  // every device is checked now, in a savepoint rolled back afterwards: nothing is stored unless all pass
-  const check = await tx.transaction(async (sp) => {
-    const r = await issueVersions(sp, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true });
-    throw new DryRun(r.refused);
-  }).catch((err: unknown) => { if (err instanceof DryRun) return err.refused; throw err; });
+  // every device is checked now (their rows locked until commit): nothing is stored unless all pass
+  const check = (await issueVersions(tx, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true, dryRun: true })).refused;
   if (check.length) throw refusalProblem(check[0]!, true);
   const o = rolloutOptions.parse(req.rollout ?? {});
   const [row] = await tx.query<{ id: string }>(
@@ -92,11 +89,6 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
       opts.createdBy, new Date(opts.now)]);
   await tx.query('INSERT INTO rollout_devices (rollout_id, device_id, ord) SELECT $1, d, o::int FROM unnest($2::text[]) WITH ORDINALITY AS t(d, o)', [row!.id, ids]);
   return { kind: 'rollout', rolloutId: row!.id, total: ids.length };
-}
-
-class DryRun extends Error {
-  readonly refused: Refusal[];
-  constructor(refused: Refusal[]) { super('dry run'); this.refused = refused; }
 }
 
 export interface RolloutProgress {
@@ -177,7 +169,7 @@ export async function cancelRollout(tx: Db, id: string, now: number): Promise<bo
   const rows = await tx.query(`UPDATE rollouts SET status = 'cancelled', status_reason = 'cancelled by an operator', finished_at = $2 WHERE id = $1 AND status = 'running' RETURNING id`, [id, new Date(now)]);
   if (!rows.length) return false;
   await tx.query(`UPDATE rollout_devices SET skipped = 'cancelled' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [id]);
-  await notifyFleetChanged(tx, { kind: 'rollouts', rolloutIds: [id] });
+  await notifyFleet(tx, 'rollouts', 1);
   return true;
 }
 
@@ -194,8 +186,9 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
       `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
     const out: ScheduleMessage[] = [];
     if (rows.length === 0) return out;
-    const changed: string[] = []; // rollouts aborted, completed or progressed: the live pages hear of them (fleet-web)
     const counts = await countsOf(tx, rows.map((r) => r.id));
+    // running rollouts' progress moves with the ledger; their pages hear it here once a round
+    await notifyFleet(tx, 'rollouts', rows.length);
     for (const r of rows) {
       const c = counts.get(r.id)!;
       const reached = c.issued + c.skipped;
@@ -205,14 +198,12 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
         await tx.query(`UPDATE rollouts SET status = 'aborted', status_reason = $2, finished_at = $3 WHERE id = $1`, [r.id, reason, new Date(now)]);
         await tx.query(`UPDATE rollout_devices SET skipped = 'aborted' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [r.id]);
         logger?.warn({ rolloutId: r.id, bad, reached }, 'rollout aborted');
-        changed.push(r.id);
         continue;
       }
       if (c.pending === 0) {
         if (c.states.queued + c.states.sent === 0) {
           await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2 WHERE id = $1`, [r.id, new Date(now)]);
           logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
-          changed.push(r.id);
         }
         continue;
       }
@@ -232,10 +223,8 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
       }
       await tx.query('UPDATE rollouts SET issued = issued + $2 WHERE id = $1', [r.id, issued.messages.length]);
       out.push(...issued.messages);
-      changed.push(r.id);
       logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
     }
-    if (changed.length) await notifyFleetChanged(tx, { kind: 'rollouts', rolloutIds: changed });
     return out;
   });
   await publishVersions(db, bus, messages, s, logger);

@@ -9,7 +9,7 @@ import { startSite, type Site } from './support/site.ts';
 import { signIn } from '../support/auth.ts';
 import { createDevice, deviceInput } from '../../src/fleet/device-repository.ts';
 import { applyAcks, applyStatus, applyTelemetryLatest } from '../../src/fleet/ledger.ts';
-import { notifyFleetChanged } from '../../src/fleet/fleet-events.ts';
+import { notifyFleet } from '../../src/fleet/fleet-events.ts';
 import { RecordingFleetBus } from '../../src/fleet/testing/recording-bus.ts';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -56,7 +56,7 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
     await page.waitForFunction(() => document.querySelector('[data-live="on"]'));
     // The server LISTENs from the stream's first subscriber on: probe until the page hears a change.
     for (let i = 0; i < 100 && !(await page.locator('[data-live="on"]').textContent())?.includes('received'); i++) {
-      await site.db.transaction((tx) => notifyFleetChanged(tx, { kind: 'ledger' }));
+      await site.db.transaction((tx) => notifyFleet(tx, 'ledger', 1));
       await page.waitForTimeout(100);
     }
     const online = page.locator('[data-online]');
@@ -120,7 +120,7 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
     assert.equal(await page.locator('tr[data-device="web-bat-1"]').getAttribute('data-status'), 'online');
     await page.waitForFunction(() => document.querySelector('[data-live="on"]'));
     for (let i = 0; i < 100 && !(await page.locator('[data-live="on"]').textContent())?.includes('received'); i++) {
-      await site.db.transaction((tx) => notifyFleetChanged(tx, { kind: 'ledger' }));
+      await site.db.transaction((tx) => notifyFleet(tx, 'ledger', 1));
       await page.waitForTimeout(100);
     }
     await applyStatus(site.db, [{ schema: 'gridpulse.status/1', deviceId: 'web-bat-3', online: true, at: new Date().toISOString() }]);

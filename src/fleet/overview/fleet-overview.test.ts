@@ -9,7 +9,7 @@ import { openTestApp } from '../../../test/support/app.ts';
 import { signIn, type SignedIn } from '../../../test/support/auth.ts';
 import type { Db } from '../../platform/db.ts';
 import { hashMqttPassword } from '../device-credentials.ts';
-import { notifyFleetChanged, parseFleetEvent, fleetPayload, MAX_IDS } from '../fleet-events.ts';
+import { notifyFleet } from '../fleet-events.ts';
 import { evaluateAlerts } from '../../alerts/alert-evaluator.ts';
 import { createAlert } from '../../alerts/alert-repository.ts';
 import { alertRule } from '../../alerts/alert-rules.ts';
@@ -27,18 +27,6 @@ async function device(db: Db, id: string, d: { capacityKwh?: number; online?: bo
      VALUES ($1, $2, $3, 5, 5, $4, $5, $6, $7, $8, $9, $10)`,
     [id, `Battery ${id}`, d.capacityKwh ?? 10, hashMqttPassword('x'), d.online ?? false, d.lastSeen ?? null, d.statusAt ?? null, d.soc ?? null, d.power ?? null, d.ba ?? null]);
 }
-
-describe('fleet change events', () => {
-  it('round-trip, drop long id lists rather than exceed NOTIFY\'s limit, and refuse what is not an event', () => {
-    assert.deepEqual(parseFleetEvent(fleetPayload({ kind: 'devices', deviceIds: ['bat-1', 'bat-1', 'bat-2'] })), { kind: 'devices', deviceIds: ['bat-1', 'bat-2'] });
-    const many = Array.from({ length: MAX_IDS + 1 }, (_, i) => `battery-${String(i).padStart(56, '0')}`);
-    const payload = fleetPayload({ kind: 'ledger', deviceIds: many });
-    assert.ok(Buffer.byteLength(payload) < 8000);
-    assert.deepEqual(parseFleetEvent(payload), { kind: 'ledger' }, 'no id list: every subscriber hears it');
-    assert.ok(Buffer.byteLength(fleetPayload({ kind: 'ledger', deviceIds: many.slice(0, MAX_IDS) })) < 8000, 'the longest list kept still fits');
-    for (const bad of ['{', '{"kind":"hours"}', '[]', 'null', '{"kind":3}']) assert.equal(parseFleetEvent(bad), undefined, bad);
-  });
-});
 
 for (const target of testDatabases()) {
   describe(`fleet overview, history and offline alert on ${target.name}`, () => {
@@ -134,7 +122,7 @@ for (const target of testDatabases()) {
       assert.deepEqual(await run(later), { evaluated: 1, fired: 1, repeats: 0, cooldown: 0 }, 'a new device offline: a new outage set');
     });
 
-    it('streams committed fleet changes to operators over SSE, filtered by device, and refuses analysts', async () => {
+    it('streams committed fleet changes to every operator\'s SSE stream, never rolled-back ones, and refuses analysts', async () => {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const port = (app.server.address() as AddressInfo).port;
       const open = (path: string, headers: Record<string, string>) => new Promise<{ res: http.IncomingMessage; events: string[]; req: http.ClientRequest }>((resolve, reject) => {
@@ -151,24 +139,24 @@ for (const target of testDatabases()) {
       assert.equal(refused.res.statusCode, 403);
       refused.req.destroy();
       const all = await open('/api/v1/fleet/live', operator.headers);
-      const one = await open('/api/v1/fleet/live?device=bat-b', operator.headers);
+      const other = await open('/api/v1/fleet/live', operator.headers);
       assert.equal(all.res.statusCode, 200);
       assert.match(String(all.res.headers['content-type']), /text\/event-stream/);
       // the process LISTENs from its first subscriber on: probe until both streams hear, then start clean
-      for (let i = 0; i < 100 && (all.events.length === 0 || one.events.length === 0); i++) {
-        await db.transaction((tx) => notifyFleetChanged(tx, { kind: 'ledger' }));
+      for (let i = 0; i < 100 && (all.events.length === 0 || other.events.length === 0); i++) {
+        await db.transaction((tx) => notifyFleet(tx, 'ledger', 1));
         await new Promise((r) => setTimeout(r, 50));
       }
       await new Promise((r) => setTimeout(r, 100));
-      all.events.length = 0; one.events.length = 0;
-      // a rolled-back change is never heard
-      await db.transaction(async (tx) => { await notifyFleetChanged(tx, { kind: 'devices', deviceIds: ['bat-z'] }); throw new Error('roll back'); }).catch(() => undefined);
-      await db.transaction((tx) => notifyFleetChanged(tx, { kind: 'devices', deviceIds: ['bat-a'] }));
-      await db.transaction((tx) => notifyFleetChanged(tx, { kind: 'rollouts', rolloutIds: ['r1'] }));
-      for (let i = 0; i < 100 && (all.events.length < 2 || one.events.length < 1); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(all.events.map((e) => JSON.parse(e) as unknown), [{ kind: 'devices', deviceIds: ['bat-a'] }, { kind: 'rollouts', rolloutIds: ['r1'] }]);
-      assert.deepEqual(one.events.map((e) => JSON.parse(e) as unknown), [{ kind: 'rollouts', rolloutIds: ['r1'] }], 'bat-a\'s change is not bat-b\'s; an event naming no device reaches everyone');
-      all.req.destroy(); one.req.destroy();
+      all.events.length = 0; other.events.length = 0;
+      // a rolled-back change is never heard; committed ones reach every stream, in order
+      await db.transaction(async (tx) => { await notifyFleet(tx, 'devices', 7); throw new Error('roll back'); }).catch(() => undefined);
+      await db.transaction((tx) => notifyFleet(tx, 'devices', 2));
+      await db.transaction((tx) => notifyFleet(tx, 'rollouts', 1));
+      for (let i = 0; i < 100 && (all.events.length < 2 || other.events.length < 2); i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      for (const stream of [all, other]) assert.deepEqual(stream.events.map((e) => JSON.parse(e) as unknown), [{ kind: 'devices', count: 2 }, { kind: 'rollouts', count: 1 }]);
+      all.req.destroy(); other.req.destroy();
     });
   });
 }

@@ -36,16 +36,16 @@ export function useLiveUpdates(bas: string[] | 'all'): { lastEvent: string | nul
 const FLEET_REFRESH_MS = 500;
 
 /**
- * Subscribes to /api/v1/fleet/live (every device, or one) and re-runs the page's loaders on fleet changes, at most
+ * Subscribes to /api/v1/fleet/live and re-runs the page's loaders on fleet changes, at most
  * every FLEET_REFRESH_MS (the last change in a burst always leads to a re-fetch). Returns how many events arrived.
  */
-export function useFleetLive(device?: string): { connected: boolean; events: number } {
+export function useFleetLive(): { connected: boolean; events: number } {
   const revalidator = useRevalidator();
   const [events, setEvents] = useState(0);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const last = useRef(0);
   useEffect(() => () => clearTimeout(timer.current), []);
-  const connected = useEventStream(device ? `/api/v1/fleet/live?device=${encodeURIComponent(device)}` : '/api/v1/fleet/live', 'fleet', () => {
+  const connected = useEventStream('/api/v1/fleet/live', 'fleet', () => {
     setEvents((n) => n + 1);
     if (timer.current) return;
     const wait = Math.max(0, last.current + FLEET_REFRESH_MS - Date.now());

@@ -29,7 +29,7 @@ const at = (v: string | null) => (v ? `${dateTimeLabel(v, 'UTC')}` : '—');
 
 export default function FleetDevice() {
   const d = useLoaderData<typeof loader>();
-  const live = useFleetLive(d.device.id);
+  const live = useFleetLive();
   const dev = d.device;
   const versions = dev.history;
   const shadow = dev.shadow;
