@@ -38,7 +38,7 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
   let browser: Browser;
   const bus = new RecordingFleetBus();
   before(async () => {
-    site = await startSite({ bas: ['CISO'], days: 0, fleet: { bus } });
+    site = await startSite({ bas: ['CISO'], days: 0, fleet: { bus }, webhookPolicy: { allowPrivate: true } });
     browser = await launchChromium();
     for (const id of DEVICES) await site.db.transaction((tx) => createDevice(tx, deviceInput.parse({ id, name: `Test battery ${id.slice(-1)}`, baCode: 'CISO' })));
   });
@@ -137,6 +137,28 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
       found.push(...await axeProblems(page, path));
     }
     assert.deepEqual(found, []);
+
+    // the offline-devices alert, offered to operators on their alerts page (the fleet page links there)
+    await page.goto(`${site.url}/account/alerts`, { waitUntil: 'networkidle' });
+    const alertForm = page.getByRole('form', { name: 'New alert' });
+    await alertForm.getByLabel('When').selectOption('devices_offline');
+    await alertForm.getByLabel('Name').fill('Batteries down');
+    await alertForm.getByLabel('for more than (minutes)').fill('10');
+    await alertForm.getByLabel('Webhook URL').fill('http://127.0.0.1:8089/gridpulse-hook');
+    await alertForm.getByRole('button', { name: 'Create alert' }).click();
+    await page.getByText('Alert “Batteries down” created.').waitFor();
+    assert.match((await page.locator('tr[data-alert]').first().textContent()) ?? '', /whole fleet: batteries offline for more than \(minutes\) 10/);
     assert.deepEqual(errors, []);
+
+    // an analyst is not offered it (and the API refuses it: src/fleet/overview/fleet-overview.test.ts)
+    const analyst = await signIn(site.app, site.db, 'analyst');
+    const other = await (await browser.newContext()).newPage();
+    await other.goto(`${site.url}/signin?next=/account/alerts`, { waitUntil: 'networkidle' });
+    await other.getByLabel('E-mail').fill(analyst.email);
+    await other.getByLabel('Password').fill(analyst.password);
+    await Promise.all([other.waitForURL(`${site.url}/account/alerts`), other.getByRole('button', { name: 'Sign in' }).click()]);
+    await other.getByRole('form', { name: 'New alert' }).waitFor();
+    assert.equal(await other.locator('select[name="kind"] option[value="devices_offline"]').count(), 0);
+    assert.equal(await other.locator('select[name="kind"] option').count(), 4);
   });
 });
