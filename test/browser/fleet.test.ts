@@ -9,6 +9,7 @@ import { startSite, type Site } from './support/site.ts';
 import { signIn } from '../support/auth.ts';
 import { createDevice, deviceInput } from '../../src/fleet/device-repository.ts';
 import { applyAcks, applyStatus, applyTelemetryLatest } from '../../src/fleet/ledger.ts';
+import { storeBatch } from '../../src/fleet/gateway/ingest-writer.ts';
 import { notifyFleet } from '../../src/fleet/fleet-events.ts';
 import { RecordingFleetBus } from '../../src/fleet/testing/recording-bus.ts';
 
@@ -66,10 +67,11 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
     // devices come online (their status messages, as the gateway hands them to the ledger)
     await applyStatus(site.db, DEVICES.map((deviceId) => ({ schema: 'gridpulse.status/1' as const, deviceId, online: true, at: new Date().toISOString(), agentVersion: '1.0.0' })));
     await page.waitForFunction(() => document.querySelector('[data-online]')?.textContent === '3');
-    // and report their state of charge (the schedule check starts from it)
-    await applyTelemetryLatest(site.db, DEVICES.map((deviceId) => ({
-      schema: 'gridpulse.telemetry/1' as const, deviceId, at: new Date().toISOString(), seq: 1, socPct: 50, powerKw: 0, scheduleVersion: 0, mode: 'hold-soc',
-    })));
+    // and report their state of charge (the schedule check starts from it), stored as the gateway stores a batch
+    await storeBatch(site.db, {
+      acks: [], statuses: [],
+      telemetry: DEVICES.map((deviceId) => ({ schema: 'gridpulse.telemetry/1' as const, deviceId, at: new Date().toISOString(), seq: 1, socPct: 50, powerKw: 0, scheduleVersion: 0, mode: 'hold-soc' })),
+    }, { applyAcks, applyStatus, applyTelemetryLatest });
     await page.locator('[data-card="soc"] .big').filter({ hasText: '50.0 %' }).waitFor();
 
     // a schedule to the whole fleet from the page's form (CSRF-protected, as the operator)
@@ -130,6 +132,8 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
     await page.locator('[data-timeline]').waitFor();
     assert.equal(await page.locator('tr[data-version="1"]').getAttribute('data-state'), 'acknowledged');
     assert.ok(await page.locator('[data-lane="1-planned"] rect').count() >= 1, 'the planned interval is drawn');
+    assert.ok(await page.locator('[data-lane="reported"] rect').count() >= 1, 'what the device reported is drawn');
+    assert.ok(await page.locator('[data-chart="device-soc"]').count() === 1);
 
     const found: string[] = [];
     for (const path of ['/fleet', '/fleet/devices', '/fleet/devices/web-bat-1', '/fleet/devices/web-bat-2']) {

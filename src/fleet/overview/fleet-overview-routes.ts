@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
-import { fleetHistory, offlineDevices, STALE_AFTER_MS } from './fleet-overview.ts';
+import { deviceTelemetry, fleetHistory, offlineDevices, STALE_AFTER_MS } from './fleet-overview.ts';
+import { HttpProblem } from '../../platform/problem.ts';
+import { DEVICE_ID } from '../messages.ts';
+import { problem } from '../fleet-schemas.ts';
 
 const FLEET_ACCESS = { roles: ['operator', 'admin'] } as const;
 const instant = z.string().describe('ISO 8601 UTC');
@@ -10,7 +13,8 @@ const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CI
 
 /**
  * The fleet pages' own read API (operators and administrators): GET /api/v1/fleet/offline (also what the
- * devices_offline alert evaluates) and GET /api/v1/fleet/history. Devices, the summary and rollouts are fleet-core's.
+ * devices_offline alert evaluates), GET /api/v1/fleet/history and GET /api/v1/fleet/devices/{id}/telemetry.
+ * Devices, the summary and rollouts are fleet-core's.
  */
 export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Date = () => new Date()): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -58,5 +62,29 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Dat
     // buckets aligned on whole multiples of the bucket length, so successive calls share them
     const from = new Date(Math.floor((to.getTime() - req.query.hours * 3_600_000) / (bucket * 60_000)) * bucket * 60_000);
     return { from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await fleetHistory(db, from, to, bucket) };
+  });
+  r.get('/api/v1/fleet/devices/:id/telemetry', {
+    config: { access: FLEET_ACCESS },
+    schema: {
+      tags, summary: 'What a device reported executing: its telemetry over time (SoC, power, mode, schedule version)',
+      description: 'Operators and administrators. The last `hours` hours (default 24) in buckets of `bucket` minutes (default 5): mean SoC (%) and power '
+        + '(kW, + charging, − discharging), and the mode and schedule version (0 = fallback) of the bucket\'s last sample. Empty buckets are absent.',
+      params: z.object({ id: z.string().regex(DEVICE_ID, 'a device id (lower-case letters, digits, hyphens)') }),
+      querystring: z.object({
+        hours: z.coerce.number().int().min(1).max(168).default(24).describe('hours back from now'),
+        bucket: z.coerce.number().int().min(1).max(60).default(5).describe('bucket length, minutes'),
+      }),
+      response: {
+        200: z.object({ deviceId: z.string(), from: instant, to: instant, bucketMinutes: z.number(), data: z.array(z.object({ ts: instant.describe('bucket start'), socPct: z.number(), powerKw: z.number(), mode: z.string(), scheduleVersion: z.number(), samples: z.number() })) }),
+        404: problem,
+      },
+    },
+  }, async (req) => {
+    const known = await db.query('SELECT 1 FROM devices WHERE id = $1', [req.params.id]);
+    if (known.length === 0) throw new HttpProblem(404, `id: no device ${req.params.id}`, 'id');
+    const to = now();
+    const bucket = req.query.bucket;
+    const from = new Date(Math.floor((to.getTime() - req.query.hours * 3_600_000) / (bucket * 60_000)) * bucket * 60_000);
+    return { deviceId: req.params.id, from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await deviceTelemetry(db, req.params.id, from, to, bucket) };
   });
 }

@@ -82,7 +82,7 @@ for (const target of testDatabases()) {
       const from = new Date(NOW.getTime() - 3_600_000);
       await db.query('SELECT ensure_device_telemetry_partitions($1, $2)', [from, NOW]);
       const sample = (dev: string, minutes: number, soc: number, power: number, seq: number) =>
-        db.query(`INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode) VALUES ($1, $2, $3, $4, $5, 1, 'charge')`, [dev, ago(minutes), seq, soc, power]);
+        db.query(`INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode) VALUES ($1, $2, $3, $4, $5, $6, 'charge')`, [dev, ago(minutes), seq, soc, power, seq]);
       await sample('bat-a', 50, 40, 2, 1); await sample('bat-a', 48, 60, 4, 2); // mean 50 %, 3 kW in the bucket at −50 min
       await sample('bat-b', 49, 80, -1, 1);
       await sample('bat-b', 20, 90, -2, 2);
@@ -91,6 +91,16 @@ for (const target of testDatabases()) {
       // bucket [−60, −45): (50 × 10 + 80 × 20) / 30 = 70 %, 3 − 1 = 2 kW
       assert.deepEqual(points[0], { ts: from.toISOString(), socPct: 70, powerKw: 2, devices: 2 });
       assert.deepEqual(points[1], { ts: ago(30).toISOString(), socPct: 90, powerKw: -2, devices: 1 });
+      // one device's own series, as the device page reads it
+      const res = await app.inject({ method: 'GET', url: '/api/v1/fleet/devices/bat-b/telemetry?hours=2&bucket=1', headers: operator.headers });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json<{ data: unknown[] }>().data, [
+        { ts: ago(49).toISOString(), socPct: 80, powerKw: -1, mode: 'charge', scheduleVersion: 1, samples: 1 },
+        { ts: ago(20).toISOString(), socPct: 90, powerKw: -2, mode: 'charge', scheduleVersion: 2, samples: 1 },
+      ]);
+      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/devices/no-such-battery/telemetry', headers: operator.headers })).statusCode, 404);
+      const analyst = await signIn(app, db, 'analyst');
+      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/devices/bat-b/telemetry', headers: analyst.headers })).statusCode, 403);
     });
 
     it('fires the devices-offline alert of an operator once per set of outages, never an analyst\'s, and stops when its owner loses the role', async () => {

@@ -53,3 +53,19 @@ export async function fleetHistory(db: Db, from: Date, to: Date, bucketMinutes: 
   const round = (v: number | string | null, k: number) => (v === null ? null : Math.round(Number(v) * k) / k);
   return rows.map((r) => ({ ts: iso(r.ts)!, socPct: round(r.soc, 10), powerKw: round(r.power, 100), devices: Number(r.devices) }));
 }
+
+/** One bucket of a device's telemetry: mean SoC (%) and power (kW, + charging), the mode and schedule version it last reported in it. */
+export interface DevicePoint { ts: string; socPct: number; powerKw: number; mode: string; scheduleVersion: number; samples: number }
+
+/** What a device reported executing over [from, to), in buckets of `bucketMinutes` (from device_telemetry); empty buckets are absent. */
+export async function deviceTelemetry(db: Db, deviceId: string, from: Date, to: Date, bucketMinutes: number): Promise<DevicePoint[]> {
+  const rows = await db.query<{ ts: Date | string; soc: number | string; power: number | string; mode: string; version: number; samples: number }>(
+    `SELECT date_bin(make_interval(mins => $4), t.at, $2::timestamptz) AS ts, avg(t.soc_pct) AS soc, avg(t.power_kw) AS power,
+            (array_agg(t.mode ORDER BY t.at DESC, t.seq DESC))[1] AS mode, (array_agg(t.schedule_version ORDER BY t.at DESC, t.seq DESC))[1] AS version,
+            count(*)::int AS samples
+       FROM device_telemetry t WHERE t.device_id = $1 AND t.at >= $2 AND t.at < $3 GROUP BY 1 ORDER BY 1`, [deviceId, from, to, bucketMinutes]);
+  return rows.map((r) => ({
+    ts: iso(r.ts)!, socPct: Math.round(Number(r.soc) * 10) / 10, powerKw: Math.round(Number(r.power) * 100) / 100,
+    mode: r.mode, scheduleVersion: Number(r.version), samples: Number(r.samples),
+  }));
+}

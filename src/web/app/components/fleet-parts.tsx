@@ -1,6 +1,8 @@
 import type { Device, Rollout } from '../lib/fleet-api.ts';
 import { CsrfField } from './csrf-field.tsx';
 import { Form } from 'react-router';
+import type { ReactNode } from 'react';
+import { ChartBlock, type ChartSpec } from './chart.tsx';
 
 export type ShownStatus = 'online' | 'offline' | 'never-seen';
 
@@ -48,5 +50,18 @@ export function RolloutTable({ rollouts, caption }: { rollouts: Rollout[]; capti
         ))}</tbody>
       </table>
     </div>
+  );
+}
+
+/** A state-of-charge chart and a power chart over 5-minute buckets (UTC), each with its CSV and data table. */
+export function SocPowerCharts({ id, what, points, socNote, powerNote }: { id: string; what: string; points: Array<{ ts: string; socPct: number | null; powerKw: number | null }>; socNote?: ReactNode; powerNote?: ReactNode }) {
+  const ts = points.map((p) => p.ts);
+  const soc: ChartSpec = { id: `${id}-soc`, title: `${what} state of charge`, unit: '%', ts, series: [{ label: 'SoC', values: points.map((p) => p.socPct), colour: '#3d5a99' }] };
+  const power: ChartSpec = { id: `${id}-power`, title: `${what} power`, unit: 'kW', ts, series: [{ label: 'power (+ charging, − discharging)', values: points.map((p) => p.powerKw), colour: '#1a7f37', fill: true }] };
+  return (
+    <>
+      <ChartBlock spec={soc} timeZone="UTC" zoneLabel="UTC" step="5-minute" note={socNote} />
+      <ChartBlock spec={power} timeZone="UTC" zoneLabel="UTC" step="5-minute" note={powerNote} />
+    </>
   );
 }

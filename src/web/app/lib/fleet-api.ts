@@ -1,5 +1,5 @@
 /** Shapes of the fleet API answers the fleet pages read (see the OpenAPI document for units: kW, kWh, SoC %). */
-export type { OfflineDevice, FleetHistoryPoint } from '../../../fleet/overview/fleet-overview.ts';
+export type { OfflineDevice, FleetHistoryPoint, DevicePoint } from '../../../fleet/overview/fleet-overview.ts';
 import type { z } from 'zod';
 import type { deviceDetailOut, deviceOut, fleetSummaryOut, rolloutOut, submittedOut, versionOut } from '../../../fleet/fleet-schemas.ts';
 

@@ -2,8 +2,8 @@ import { data, Link, useLoaderData, type LoaderFunctionArgs, type MetaFunction }
 import { webContext } from '../lib/context.ts';
 import { requireViewer, type PageAccess } from '../lib/require-viewer.ts';
 import { useFleetLive } from '../lib/live.ts';
-import { FLEET_PAGE_ROLES, kw, pct, type DeviceDetail } from '../lib/fleet-api.ts';
-import { LiveBadge, shownStatus, StatusBadge } from '../components/fleet-parts.tsx';
+import { FLEET_PAGE_ROLES, kw, pct, type DeviceDetail, type DevicePoint } from '../lib/fleet-api.ts';
+import { LiveBadge, shownStatus, SocPowerCharts, StatusBadge } from '../components/fleet-parts.tsx';
 import { ScheduleTimeline } from '../components/schedule-timeline.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { DEVICE_ID } from '../../../fleet/messages.ts';
@@ -20,10 +20,14 @@ export async function loader({ context, request, params }: LoaderFunctionArgs) {
   const id = params.id ?? '';
   const personal = { 'Cache-Control': 'no-store' };
   if (!DEVICE_ID.test(id)) throw data(`'${id.slice(0, 70)}' is not a device id.`, { status: 404, statusText: 'Not Found', headers: personal });
-  const device = await web.call<DeviceDetail>('GET', `/api/v1/devices/${id}`);
+  const [device, telemetry] = await Promise.all([
+    web.call<DeviceDetail>('GET', `/api/v1/devices/${id}`),
+    web.call<{ bucketMinutes: number; data: DevicePoint[] }>('GET', `/api/v1/fleet/devices/${id}/telemetry?hours=24&bucket=5`),
+  ]);
   if (!device.ok) throw data(device.status === 404 ? `No device '${id}'.` : device.detail, { status: device.status === 404 ? 404 : 502, statusText: device.status === 404 ? 'Not Found' : 'Bad Gateway', headers: personal });
-  return { device: device.data, now: web.now().toISOString() };
+  return { device: device.data, reported: telemetry.ok ? telemetry.data.data : [], bucketMinutes: telemetry.ok ? telemetry.data.bucketMinutes : 5, now: web.now().toISOString() };
 }
+
 
 const at = (v: string | null) => (v ? `${dateTimeLabel(v, 'UTC')}` : '—');
 
@@ -44,12 +48,13 @@ export default function FleetDevice() {
         <div className="card"><h3>Schedule version</h3><p className="big" data-versions>{dev.desiredVersion} / {shadow.confirmedVersion} / {shadow.executed.version ?? '—'}</p><p>desired / confirmed by the device / executing now (0: fallback){shadow.inSync ? ' — in sync' : ' — not yet confirmed'}</p></div>
       </div>
       <h2>Schedule timeline: planned versus executed</h2>
-      {versions.length === 0 ? <p>No schedule sent to this device yet.</p> : (
+      {versions.length === 0 && d.reported.length === 0 ? <p>No schedule sent to this device yet, and no telemetry in the last 24 hours.</p> : (
         <>
-          <ScheduleTimeline versions={versions} now={d.now} />
-          <p className="muted">Times in UTC. Colours: charge green, discharge orange, idle grey, hold SoC blue; “executed” runs from the device’s own “executing” acknowledgement to its verdict. The dashed line is now.</p>
+          <ScheduleTimeline versions={versions} reported={d.reported} bucketMinutes={d.bucketMinutes} now={d.now} />
+          <p className="muted">Times in UTC. Colours: charge green, discharge orange, idle grey, hold SoC blue. “Reported” is the mode the device’s telemetry said it ran; “executed” runs from its own “executing” acknowledgement to its verdict. The dashed line is now.</p>
         </>
       )}
+      {d.reported.length ? <SocPowerCharts id="device" what="As reported, last 24 hours:" points={d.reported} /> : null}
       <h2>Delivery history</h2>
       {versions.length === 0 ? null : (
         <div className="table-scroll">

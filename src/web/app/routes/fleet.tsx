@@ -7,10 +7,9 @@ import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
 import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetSummary, type OfflineDevice, type Rollout, type Submitted } from '../lib/fleet-api.ts';
-import { LiveBadge, RolloutTable } from '../components/fleet-parts.tsx';
+import { LiveBadge, RolloutTable, SocPowerCharts } from '../components/fleet-parts.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { scheduleRequest } from '../lib/fleet-forms.ts';
-import { ChartBlock, type ChartSpec } from '../components/chart.tsx';
 
 /** Operator pages are never stored by browsers or shared caches. */
 export const headers = () => ({ 'Cache-Control': 'no-store' });
@@ -95,17 +94,6 @@ function OfflineAlert({ offline, total, at }: { offline: OfflineDevice[]; total:
 
 const ACTIONS = ['charge', 'discharge', 'idle', 'hold-soc'];
 
-function HistoryCharts({ points }: { points: FleetHistoryPoint[] }) {
-  const ts = points.map((p) => p.ts);
-  const soc: ChartSpec = { id: 'fleet-soc', title: 'Fleet state of charge, last 6 hours', unit: '%', ts, series: [{ label: 'SoC (capacity-weighted)', values: points.map((p) => p.socPct), colour: '#3d5a99' }] };
-  const power: ChartSpec = { id: 'fleet-power', title: 'Fleet power, last 6 hours', unit: 'kW', ts, series: [{ label: 'power (+ charging, − discharging)', values: points.map((p) => p.powerKw), colour: '#1a7f37', fill: true }] };
-  return (
-    <>
-      <ChartBlock spec={soc} timeZone="UTC" zoneLabel="UTC" step="5-minute" note={<p className="muted">From the devices’ telemetry: per device the mean of each 5 minutes, weighted by usable capacity.</p>} />
-      <ChartBlock spec={power} timeZone="UTC" zoneLabel="UTC" step="5-minute" note={<p className="muted">Sum of the devices’ mean power in each 5 minutes.</p>} />
-    </>
-  );
-}
 
 function ScheduleForm({ start }: { start: string }) {
   return (
@@ -143,7 +131,9 @@ export default function Fleet() {
       <h2>Rollouts</h2>
       {!d.rollouts.ok ? <Missing what="The rollouts" part={d.rollouts} /> : <RolloutTable rollouts={d.rollouts.data.data} caption="Newest first: progress is the share of the target devices that answered (acknowledged or further, failed), timed out or were skipped" />}
       <h2>Over time</h2>
-      {!d.history.ok ? <Missing what="The fleet's history" part={d.history} /> : <HistoryCharts points={d.history.data.data} />}
+      {!d.history.ok ? <Missing what="The fleet's history" part={d.history} /> : <SocPowerCharts id="fleet" what="Fleet, last 6 hours:" points={d.history.data.data}
+        socNote={<p className="muted">From the devices’ telemetry: per device the mean of each 5 minutes, weighted by usable capacity.</p>}
+        powerNote={<p className="muted">Sum of the devices’ mean power in each 5 minutes.</p>} />}
       <h2>Send a schedule</h2>
       <p>One interval to one device, a group or the whole fleet; to a group or the fleet it goes out as a rollout at the rate given, stopped when more than the given share of the devices reached fail or time out. A schedule a device cannot execute (over its power, SoC out of its limits) is refused with the interval named, and nothing is sent.</p>
       <ScheduleForm start={d.start} />
