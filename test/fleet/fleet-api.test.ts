@@ -157,6 +157,8 @@ for (const target of testDatabases()) {
       assert.equal(first.headers.etag, '"v1"');
       const same = await t.app.inject({ url: `/api/v1/devices/${d.id}/schedule`, headers: { ...d.headers, 'if-none-match': '"v1"' } });
       assert.equal(same.statusCode, 304);
+      const listed = await t.app.inject({ url: `/api/v1/devices/${d.id}/schedule`, headers: { ...d.headers, 'if-none-match': '"v0", W/"v1"' } });
+      assert.equal(listed.statusCode, 304, 'a list of tags, a weak one matching');
       const started = Date.now();
       const poll = t.app.inject({ url: `/api/v1/devices/${d.id}/schedule?wait=20`, headers: { ...d.headers, 'if-none-match': '"v1"' } });
       await new Promise((r) => setTimeout(r, 300));
