@@ -92,7 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
   await fleetRoutes(app, deps.db, deps.fleet);
-  fleetOverviewRoutes(app, deps.db);
+  fleetOverviewRoutes(app, deps.db, deps.cache);
   await webRoutes(app, deps);
   return app;
 }

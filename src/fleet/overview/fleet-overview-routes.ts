@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
-import { deviceTelemetry, fleetHistory, offlineDevices, STALE_AFTER_MS } from './fleet-overview.ts';
+import type { Cache } from '../../platform/cache.ts';
+import { deviceTelemetry, fleetHistory, offlineDevices, STALE_AFTER_MS, type FleetHistoryPoint } from './fleet-overview.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 import { DEVICE_ID } from '../messages.ts';
 import { problem } from '../fleet-schemas.ts';
@@ -16,8 +17,23 @@ const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CI
  * devices_offline alert evaluates), GET /api/v1/fleet/history and GET /api/v1/fleet/devices/{id}/telemetry.
  * Devices, the summary and rollouts are fleet-core's.
  */
-export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Date = () => new Date()): void {
+export function fleetOverviewRoutes(app: FastifyInstance, db: Db, cache: Cache, now: () => Date = () => new Date()): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // The history reads every device's telemetry of the window (bench/fleet-pages.ts: ~10× one plain pass over it) and
+  // the live pages re-read on every fleet change: one answer per window and minute, shared by the process's requests
+  // and kept a minute in the cache, so a rollout's burst of changes costs one query a minute.
+  const inFlight = new Map<string, Promise<FleetHistoryPoint[]>>();
+  const history = async (from: Date, to: Date, bucket: number): Promise<FleetHistoryPoint[]> => {
+    const key = `fleet:history:${from.toISOString()}:${bucket}:${Math.floor(to.getTime() / 60_000)}`;
+    const cached = await cache.get<FleetHistoryPoint[]>(key);
+    if (cached) return cached;
+    let running = inFlight.get(key);
+    if (!running) {
+      running = fleetHistory(db, from, to, bucket).then(async (points) => { await cache.set(key, points, 60); return points; }).finally(() => inFlight.delete(key));
+      inFlight.set(key, running);
+    }
+    return running;
+  };
   const tags = ['fleet'];
   r.get('/api/v1/fleet/offline', {
     config: { access: FLEET_ACCESS },
@@ -49,7 +65,7 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Dat
       tags, summary: 'The fleet\'s state of charge and power over time, from the devices\' telemetry',
       description: 'Operators and administrators. The last `hours` hours (default 6) in buckets of `bucket` minutes (default 5): per device the mean of its '
         + 'telemetry samples in the bucket, then SoC weighted by usable capacity (Σ SoC × capacity / Σ capacity, %) and power summed (kW, + charging, − discharging). '
-        + 'Buckets no device reported in are absent.',
+        + 'Buckets no device reported in are absent. The answer is computed at most once a minute (the newest bucket fills in within a minute).',
       querystring: z.object({
         hours: z.coerce.number().int().min(1).max(48).default(6).describe('hours back from now'),
         bucket: z.coerce.number().int().min(1).max(60).default(5).describe('bucket length, minutes'),
@@ -61,7 +77,7 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, now: () => Dat
     const bucket = req.query.bucket;
     // buckets aligned on whole multiples of the bucket length, so successive calls share them
     const from = new Date(Math.floor((to.getTime() - req.query.hours * 3_600_000) / (bucket * 60_000)) * bucket * 60_000);
-    return { from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await fleetHistory(db, from, to, bucket) };
+    return { from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await history(from, to, bucket) };
   });
   r.get('/api/v1/fleet/devices/:id/telemetry', {
     config: { access: FLEET_ACCESS },
