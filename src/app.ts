@@ -43,6 +43,8 @@ export interface AppDeps {
   webhookPolicy?: TargetPolicy;
   /** The fleet API's bus (publishes new schedule versions at once) and broker admin; absent, versions wait for a process with a bus. */
   fleet?: FleetDeps;
+  /** Cache of anonymous visitors' rendered pages (src/web/page-cache.ts); on unless false (benches compare both). */
+  pageCache?: boolean;
 }
 
 /** Composition root of the web role. */

@@ -1,26 +1,56 @@
 import { stat } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { audit, type AuditActor } from '../auth/audit.ts';
 import type { CopyValue, Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import type { EgridKind, ImportRowError, ImportSheetResult, ImportStatus } from './egrid-repository.ts';
 import { columnsOf } from './columns.ts';
-import { detectHeader, HeaderError, type SheetHeader } from './header.ts';
+import { HeaderError, type SheetHeader } from './header.ts';
 import { mapRow, tableOf } from './rows.ts';
-import { csvSheet, sniffFormat, xlsxSheets, type EgridFormat, type SourceRow, type SourceSheet } from './sources.ts';
+import { csvSheet, sniffFormat, withHeader, xlsxSheets, type EgridFormat, type SourceSheet } from './sources.ts';
 import { defaultZipLimits, inspectXlsxArchive, type ZipLimits } from './zip-guard.ts';
+import type { CsvJob, CsvMessage } from './csv-import-worker.ts';
 
 /** Sheets an eGRID workbook names by kind and two-digit year; other sheets (notes, contents) are passed over. */
 const EGRID_SHEET = /^(PLNT|UNT|GEN|ST|BA|SRL|NRL|US)\d\d$/i;
-const HEADER_ROWS = 6;
 /**
  * Rows parsed and mapped between two turns of the event loop. An import runs on the web process: without
  * a turn now and then, a multi-MB file's rows (parsed from buffered chunks, all microtasks) held every
  * request behind them (GET /api/v1/bas took 8.3 s during a 40 MB upload).
  */
 const ROWS_PER_TURN = 250;
+
+/** Characters of COPY text per message from the CSV worker (about 1 MB: a few hundred plant rows). */
+const COPY_CHUNK_CHARS = 1 << 20;
+const CSV_WORKER = new URL('./csv-import-worker.ts', import.meta.url);
+
+/**
+ * Starts csv-import-worker.ts on a thread of its own for one CSV import; `next()` gives its messages in order,
+ * `ack()` lets it run one chunk further, `close()` stops it. A worker that dies is reported as a `failed` message.
+ * Its heap is capped (a young generation large enough that a chunk's rows die young, and 128 MB old space) so
+ * the import's RSS stays bounded beside the main thread's.
+ */
+function csvImportWorker(job: CsvJob): { next(): Promise<CsvMessage>; ack(): void; close(): Promise<void> } {
+  const worker = new Worker(CSV_WORKER, { workerData: { csvImport: job }, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 128 } });
+  const queue: CsvMessage[] = [];
+  let waiting: ((m: CsvMessage) => void) | undefined;
+  const deliver = (m: CsvMessage) => {
+    const w = waiting;
+    waiting = undefined;
+    if (w) w(m); else queue.push(m);
+  };
+  worker.on('message', deliver);
+  worker.on('error', (err: Error) => deliver({ type: 'failed', message: err.message, stack: err.stack }));
+  worker.on('exit', (code) => deliver({ type: 'failed', message: `the CSV reader thread stopped (exit code ${code})` }));
+  return {
+    next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => { waiting = resolve; })),
+    ack: () => worker.postMessage('ack'),
+    close: async () => { worker.removeAllListeners('exit'); await worker.terminate(); },
+  };
+}
 
 export interface InspectedFile {
   format: EgridFormat;
@@ -33,36 +63,6 @@ export interface FileOptions {
   allowFormulas?: boolean;
   /** The data year given with the file (?year=, --year): the year of sheets that carry none. */
   year?: number | undefined;
-}
-
-/** Reads a sheet's first rows, finds its header, and gives back the rows after it. */
-async function withHeader(sheet: SourceSheet, fileName: string): Promise<{ header: SheetHeader; rows: AsyncIterable<SourceRow> } | HeaderError> {
-  const it = sheet.rows[Symbol.asyncIterator]();
-  const head: { line: number; cells: unknown[] }[] = [];
-  const buffered: SourceRow[] = [];
-  let done = false;
-  while (head.length < HEADER_ROWS) {
-    const next = await it.next();
-    if (next.done) { done = true; break; }
-    buffered.push(next.value);
-    if ('cells' in next.value) head.push(next.value);
-  }
-  let header: SheetHeader;
-  try {
-    header = detectHeader(head, sheet.name, fileName);
-  } catch (err) {
-    if (!done) for (let n = await it.next(); !n.done; n = await it.next()) { /* drain: exceljs reads sheets in order */ }
-    if (err instanceof HeaderError) return err;
-    throw err;
-  }
-  const rest = buffered.filter((r) => r.line > header.line);
-  return {
-    header,
-    rows: (async function* () {
-      yield* rest;
-      if (!done) for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
-    })(),
-  };
 }
 
 async function* sheetsOf(path: string, format: EgridFormat, name: string, counter: { formulas: number }, onBytes?: (n: number) => void): AsyncGenerator<SourceSheet> {
@@ -153,7 +153,8 @@ const joinKeys = (keys: string[]) => keys.join(', ');
 
 /**
  * Imports an eGRID file in ONE transaction: each sheet's rows are parsed as they stream and COPYed
- * into a temporary staging table in batches (memory stays bounded by the batch), then per data
+ * into a temporary staging table (a CSV on a worker thread, csv-import-worker.ts, as one COPY stream; an XLSX
+ * here, in batches; memory stays bounded either way), then per data
  * year and kind the store's rows are replaced (full sheet: delete + insert) or merged (partial
  * sheet: upsert of the columns it has) from staging. Readers see the previous year until the
  * commit and the whole new year after it. Row rules (rows.ts): a row with an unreadable cell is
@@ -188,56 +189,25 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
   const headerProblems: string[] = [];
   await db.transaction(async (tx) => {
     let stageNo = 0;
-    for await (const sheet of sheetsOf(req.path, format, name, counter, (n) => { progress.bytesRead += n; report(); })) {
-      const found = await withHeader(sheet, name);
-      if (found instanceof HeaderError) {
-        if (format === 'csv' || EGRID_SHEET.test(sheet.name)) headerProblems.push(found.message);
-        continue;
-      }
-      const { header } = found;
+    /** Loads one sheet: `stageRows` fills its staging table (and counts rows read and skipped), then the swap. */
+    const loadSheet = async (sheetName: string, header: SheetHeader, stageRows: (stage: string, columns: readonly string[]) => Promise<{ read: number; skipped: number }>) => {
       const { table, columns } = tableOf(header.kind);
       const stage = `egrid_stage_${++stageNo}`;
       await tx.query(`CREATE TEMP TABLE ${stage} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
-      let batch: CopyValue[][] = [];
-      let read = 0; let skipped = 0; let rejectedHere = progress.rowsRejected;
-      // one COPY in flight while the next batch is parsed: the server works while we read
-      let inFlight: Promise<void> = Promise.resolve();
-      const flush = async () => {
-        await inFlight;
-        if (!batch.length) return;
-        const rows = batch;
-        batch = [];
-        inFlight = tx.copyInto(stage, columns, rows);
-        inFlight.catch(() => {}); // awaited at the next flush
-      };
-      const fallbackYear = header.editionYear ?? req.year;
-      let sinceTurn = 0;
-      for await (const row of found.rows) {
-        if (++sinceTurn >= ROWS_PER_TURN) { sinceTurn = 0; await nextTurn(); }
-        if ('error' in row) { read++; progress.rowsRead++; reject(sheet.name, row.line, null, 'unreadable-line', row.error); continue; }
-        const mapped = mapRow(row.cells, { header, fallbackYear, onlyYear: req.year, line: row.line, importId });
-        if (mapped.ok === 'skip') { skipped++; continue; }
-        read++;
-        progress.rowsRead++;
-        if (mapped.ok === false) { reject(sheet.name, row.line, mapped.problem.column, mapped.problem.code, mapped.problem.message); continue; }
-        batch.push(mapped.values);
-        if (batch.length >= batchRows) await flush();
-        report();
-      }
-      await flush();
-      await inFlight;
+      let rejectedHere = progress.rowsRejected;
+      const { read, skipped } = await stageRows(stage, columns);
       progress.phase = 'swapping';
       report(true);
-      const results = await swap(tx, stage, header, name, importId, (line, message) => reject(sheet.name, line, null, 'duplicate-key', message));
+      const results = await swap(tx, stage, header, name, importId, (line, message) => reject(sheetName, line, null, 'duplicate-key', message));
       for (const r of results) {
         await audit(tx, { ...req.actor, action: header.mode === 'replace' ? 'egrid.dataset.replace' : 'egrid.dataset.merge', outcome: 'success',
           objectType: 'egrid_dataset', objectId: `${r.dataYear}/${r.kind}`,
-          detail: { importId, sheet: sheet.name, dataYear: r.dataYear, kind: r.kind, rowsLoaded: r.rowsLoaded, replaced: r.replaced } });
+          detail: { importId, sheet: sheetName, dataYear: r.dataYear, kind: r.kind, rowsLoaded: r.rowsLoaded, replaced: r.replaced } });
       }
       rejectedHere = progress.rowsRejected - rejectedHere;
       for (const r of results) {
         progress.rowsLoaded += r.rowsLoaded;
-        sheets.push({ sheet: sheet.name, kind: r.kind, dataYear: r.dataYear, rowsRead: r.rowsLoaded, rowsLoaded: r.rowsLoaded,
+        sheets.push({ sheet: sheetName, kind: r.kind, dataYear: r.dataYear, rowsRead: r.rowsLoaded, rowsLoaded: r.rowsLoaded,
           rowsRejected: 0, replaced: r.replaced, rowsSkipped: 0, mode: header.mode });
       }
       if (results.length) {
@@ -246,11 +216,81 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
         sheets[sheets.length - results.length]!.rowsSkipped = skipped;
         sheets[sheets.length - results.length]!.rowsRead = read;
       } else {
-        sheets.push({ sheet: sheet.name, kind: header.kind, dataYear: req.year ?? header.editionYear ?? 0, rowsRead: read, rowsLoaded: 0,
+        sheets.push({ sheet: sheetName, kind: header.kind, dataYear: req.year ?? header.editionYear ?? 0, rowsRead: read, rowsLoaded: 0,
           rowsRejected: rejectedHere, replaced: 0, rowsSkipped: skipped, mode: header.mode });
       }
-      logger.info({ sheet: sheet.name, kind: header.kind, read, skipped, loaded: results.reduce((s, r) => s + r.rowsLoaded, 0) }, 'egrid sheet imported');
+      logger.info({ sheet: sheetName, kind: header.kind, read, skipped, loaded: results.reduce((s, r) => s + r.rowsLoaded, 0) }, 'egrid sheet imported');
       progress.phase = 'reading';
+    };
+
+    if (format === 'csv') {
+      // CSV: read, mapped and encoded on a worker thread (csv-import-worker.ts); this thread streams its COPY text
+      const worker = csvImportWorker({ path: req.path, name, year: req.year, importId, chunkChars: COPY_CHUNK_CHARS, window: 4 });
+      try {
+        const first = await worker.next();
+        if (first.type === 'header-error') headerProblems.push(first.message);
+        else if (first.type !== 'header') throw new Error(`eGRID CSV worker: expected the header, got ${first.type}`);
+        else {
+          await loadSheet(name, first.header, async (stage, columns) => {
+            const counts = { read: 0, skipped: 0 };
+            await tx.copyTextInto(stage, columns, (async function* () {
+              for (let m = await worker.next(); m.type !== 'done'; m = await worker.next()) {
+                if (m.type !== 'rows') throw new Error(`eGRID CSV worker: ${m.type === 'failed' ? m.message : `unexpected ${m.type}`}`);
+                counts.read += m.read; counts.skipped += m.skipped;
+                progress.rowsRead += m.read;
+                progress.bytesRead += m.bytes;
+                for (const r of m.rejected) reject(name, r.line, r.column, r.code, r.message);
+                report();
+                if (m.text) yield m.text;
+                worker.ack();
+              }
+            })());
+            return counts;
+          });
+        }
+      } finally {
+        await worker.close();
+      }
+    } else {
+      for await (const sheet of sheetsOf(req.path, format, name, counter, (n) => { progress.bytesRead += n; report(); })) {
+        const found = await withHeader(sheet, name);
+        if (found instanceof HeaderError) {
+          if (EGRID_SHEET.test(sheet.name)) headerProblems.push(found.message);
+          continue;
+        }
+        const { header } = found;
+        await loadSheet(sheet.name, header, async (stage, columns) => {
+          let batch: CopyValue[][] = [];
+          let read = 0; let skipped = 0;
+          // one COPY in flight while the next batch is parsed: the server works while we read
+          let inFlight: Promise<void> = Promise.resolve();
+          const flush = async () => {
+            await inFlight;
+            if (!batch.length) return;
+            const rows = batch;
+            batch = [];
+            inFlight = tx.copyInto(stage, columns, rows);
+            inFlight.catch(() => {}); // awaited at the next flush
+          };
+          const fallbackYear = header.editionYear ?? req.year;
+          let sinceTurn = 0;
+          for await (const row of found.rows) {
+            if (++sinceTurn >= ROWS_PER_TURN) { sinceTurn = 0; await nextTurn(); }
+            if ('error' in row) { read++; progress.rowsRead++; reject(sheet.name, row.line, null, 'unreadable-line', row.error); continue; }
+            const mapped = mapRow(row.cells, { header, fallbackYear, onlyYear: req.year, line: row.line, importId });
+            if (mapped.ok === 'skip') { skipped++; continue; }
+            read++;
+            progress.rowsRead++;
+            if (mapped.ok === false) { reject(sheet.name, row.line, mapped.problem.column, mapped.problem.code, mapped.problem.message); continue; }
+            batch.push(mapped.values);
+            if (batch.length >= batchRows) await flush();
+            report();
+          }
+          await flush();
+          await inFlight;
+          return { read, skipped };
+        });
+      }
     }
     if (headerProblems.length) throw new HttpProblem(422, `file: ${headerProblems.join('; ')}`, 'file');
     if (!sheets.length) throw new HttpProblem(422, 'file: no eGRID sheet (PLNTyy, UNTyy, GENyy, STyy, BAyy, SRLyy, NRLyy or USyy with its code row) in the workbook', 'file');

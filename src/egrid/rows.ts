@@ -3,7 +3,7 @@ import type { EgridKind, EgridValue } from './egrid-repository.ts';
 import { aggregatesColumns, generatorsColumns, plantsColumns, unitsColumns } from './egrid-repository.ts';
 import { AGGREGATE_PREFIX, type ColumnSpec } from './columns.ts';
 import type { SheetHeader } from './header.ts';
-import { parseEgridFlag, parseEgridNumber } from './numbers.ts';
+import { parseEgridFlag, parseEgridNumber, plainNumber } from './numbers.ts';
 
 /** The store table and its columns (in order) for each kind; aggregates share one table. */
 export function tableOf(kind: EgridKind): { table: string; columns: readonly string[] } {
@@ -91,6 +91,13 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
     if (raw === null || raw === undefined || raw === '') continue;
     filled++;
     if (!step) continue;
+    // the common case first, without allocating: a plain number in a number column (or kept in extra)
+    const plain = typeof raw === 'string' && (step.type === 'number' || step.target < 0) ? plainNumber(raw) : undefined;
+    if (plain !== undefined) {
+      if (step.target >= 0) values[step.target] = plain;
+      else extra += `${extra ? ',' : ''}${step.jsonKey}:${String(plain)}`;
+      continue;
+    }
     if (step.target >= 0) {
       const out = convert(raw, step.type);
       if ('error' in out) return { ok: false, problem: { column: step.code, code: 'bad-value', message: `${step.code}: ${out.error}` } };

@@ -1,13 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 import { HttpProblem } from '../platform/problem.ts';
+import { csvSheet, withHeader, type SourceRow, type SourceSheet } from './sheet-rows.ts';
 
 export type EgridFormat = 'csv' | 'xlsx';
-/** A row as read: cells are strings (CSV) or numbers, strings and dates (XLSX); or a line the reader could not split. */
-export type SourceRow = { line: number; cells: unknown[] } | { line: number; error: string };
-export interface SourceSheet { name: string; rows: AsyncIterable<SourceRow> }
+export { csvSheet, withHeader, type SourceRow, type SourceSheet };
 
 /**
  * The format by magic bytes, never by name or declared type: a zip (`PK\3\4`) is an XLSX candidate,
@@ -31,27 +29,6 @@ export async function sniffFormat(path: string): Promise<EgridFormat> {
   } finally {
     await fh.close();
   }
-}
-
-/** One sheet: the file's rows, 1-based physical line numbers; a line csv-parse cannot split is reported, not fatal. */
-export function csvSheet(path: string, name: string, onBytes?: (n: number) => void): SourceSheet {
-  return {
-    name,
-    rows: (async function* () {
-      const file = createReadStream(path, { highWaterMark: 1 << 20 });
-      if (onBytes) file.on('data', (chunk) => onBytes(chunk.length));
-      const skipped: SourceRow[] = [];
-      const parser = file.pipe(parse({
-        bom: true, relax_column_count: true, skip_records_with_error: true, info: true, trim: false,
-        on_skip: (err) => { skipped.push({ line: (err as { lines?: number }).lines ?? 0, error: err?.message ?? 'unreadable line' }); },
-      }));
-      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-        while (skipped.length) yield skipped.shift()!;
-        yield { line: info.lines, cells: record };
-      }
-      while (skipped.length) yield skipped.shift()!;
-    })(),
-  };
 }
 
 type XlsxCell = ExcelJS.CellValue | undefined;

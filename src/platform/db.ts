@@ -6,8 +6,9 @@ import postgres from 'postgres';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { acquireStoreLock } from './store-lock.ts';
 
-/** A value COPY can carry in text format; Dates travel as ISO instants. */
-export type CopyValue = string | number | boolean | Date | null;
+import { copyLine, type CopyValue } from './copy-text.ts';
+
+export { copyLine, type CopyValue };
 
 export interface Db {
   readonly kind: 'postgres' | 'pglite';
@@ -20,6 +21,11 @@ export interface Db {
    * pooled connection: load a temporary table from the Db of the transaction that created it.
    */
   copyInto(table: string, columns: readonly string[], rows: Iterable<readonly CopyValue[]>): Promise<void>;
+  /**
+   * The same with rows already encoded as COPY text (whole lines, copyLine), as they arrive: PostgreSQL takes them in
+   * one `COPY … FROM STDIN` stream; PGlite, which has no COPY protocol, in one COPY per chunk. Same failure rule.
+   */
+  copyTextInto(table: string, columns: readonly string[], chunks: AsyncIterable<string>): Promise<void>;
   /**
    * Calls handler with the payload of every NOTIFY on channel (a lower-case SQL identifier),
    * as delivered: on commit of the notifying transaction. Resolves once listening; the returned
@@ -42,21 +48,11 @@ function copySql(table: string, columns: readonly string[], source: string): str
   return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source}`;
 }
 
-function copyField(v: CopyValue): string {
-  if (v === null) return '\\N';
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === 'boolean') return v ? 't' : 'f';
-  if (typeof v === 'number') return String(v);
-  return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
 /** COPY text format in chunks of about 64 KB, so large loads stream instead of building one string. */
 function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
   let chunk = '';
   for (const row of rows) {
-    let line = '';
-    for (let i = 0; i < row.length; i++) line += (i ? '\t' : '') + copyField(row[i]!);
-    chunk += line + '\n';
+    chunk += copyLine(row);
     if (chunk.length >= 65_536) { yield chunk; chunk = ''; }
   }
   if (chunk) yield chunk;
@@ -74,8 +70,12 @@ function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgre
         ? await (sql as postgres.TransactionSql).savepoint((sp) => fn(fromPostgres(sp, root, true)))
         : await root.begin((tx) => fn(fromPostgres(tx, root, true)))) as T,
     copyInto: async (table, columns, rows) => {
-      if (!inTransaction) return void await root.begin((tx) => copyIn(tx, copySql(table, columns, 'STDIN'), rows));
-      await copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), rows);
+      if (!inTransaction) return void await root.begin((tx) => copyIn(tx, copySql(table, columns, 'STDIN'), copyText(rows)));
+      await copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), copyText(rows));
+    },
+    copyTextInto: async (table, columns, chunks) => {
+      if (!inTransaction) return void await root.begin((tx) => copyIn(tx, copySql(table, columns, 'STDIN'), chunks));
+      await copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), chunks);
     },
     listen: async (channel, handler) => {
       checkChannel(channel);
@@ -95,11 +95,11 @@ function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgre
  * answers it only after the COPY, and fails it when the COPY failed (the transaction is aborted).
  * A failure reported while rows are still streaming destroys the stream and rejects the writes.
  */
-async function copyIn(tx: postgres.TransactionSql, statement: string, rows: Iterable<readonly CopyValue[]>): Promise<void> {
+async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
   let last: Promise<void> = Promise.resolve();
   try {
-    for (const chunk of copyText(rows)) {
+    for await (const chunk of chunks) {
       last = new Promise((resolve, reject) => { stream.write(chunk, (err) => (err ? reject(err) : resolve())); });
       last.catch(() => {}); // observed below, or superseded by the 'error' that once() rethrows
       if (stream.writableNeedDrain) await once(stream, 'drain');
@@ -154,6 +154,12 @@ function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | un
       // PGlite has no COPY protocol: it reads the rows from a blob mounted at /dev/blob.
       await yieldToLoop();
       await pg.query(copySql(table, columns, `'/dev/blob'`), [], { blob: new Blob([...copyText(rows)]) });
+    },
+    copyTextInto: async (table, columns, chunks) => {
+      for await (const chunk of chunks) {
+        await yieldToLoop();
+        await pg.query(copySql(table, columns, `'/dev/blob'`), [], { blob: new Blob([chunk]) });
+      }
     },
     listen: async (channel, handler) => {
       checkChannel(channel);

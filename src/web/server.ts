@@ -16,11 +16,15 @@ import { publicPluginRoutes } from '../auth/access.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
 import { internalCallHeaders } from '../auth/rate-limits.ts';
 import { pageProblemDetail } from './app/lib/page-problem.ts';
+import { pageCache } from './page-cache.ts';
+import { memoFillState } from '../ingest/fill-state.ts';
 
 export interface WebDeps {
   db: Db; logger: Logger; cache: Cache; now?: () => Date;
   /** The site's public address (config PUBLIC_URL, e.g. https://grid.example.org); else each request's own origin. */
   publicUrl?: string | undefined;
+  /** Serve anonymous visitors' pages from the page cache (page-cache.ts); default true. */
+  pageCache?: boolean;
 }
 
 const BUILD_DIR = fileURLToPath(new URL('../../build/web/', import.meta.url));
@@ -131,6 +135,9 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const shared = { api, reference, now, publicUrl: deps.publicUrl?.replace(/\/+$/, '') };
   const webContextKey = (build?.entry.module as { webContext?: RouterContext<WebContext> } | undefined)?.webContext;
   const handle = build ? createRequestHandler(build, 'production') : undefined;
+  const fill = memoFillState(deps.db);
+  const pages = pageCache(deps.cache, { now: () => now().getTime(),
+    alsoDependsOn: async () => { const f = await fill(now()); return [f.state, f.dataThrough, f.progress]; } });
   await app.register(async (scope) => {
     if (build) {
       publicPluginRoutes(scope); // the build's static files
@@ -154,13 +161,34 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
         csrfToken = newCsrfToken();
         reply.header('set-cookie', csrfCookie(csrfToken));
       }
-      const abort = new AbortController();
-      reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
-      const load = new RouterContextProvider();
       const p = req.principal;
       const viewer = p?.kind === 'user' && p.sessionId ? { userId: p.userId!, role: p.role as NonNullable<WebContext['viewer']>['role'] } : null;
-      load.set(webContextKey, { ...shared, csrfToken, viewer, call: visitorApi(app, req, csrfToken), log: req.log } satisfies WebContext);
-      await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), load));
+      const context = (token: string) => {
+        const load = new RouterContextProvider();
+        load.set(webContextKey, { ...shared, csrfToken: token, viewer, call: visitorApi(app, req, token), log: req.log } satisfies WebContext);
+        return load;
+      };
+      if (deps.pageCache !== false && pages.eligible(req)) {
+        // anonymous GET: served from the page cache (page-cache.ts), rendered whole with the placeholder token on a miss;
+        // a render shared by concurrent visitors is not aborted when one of them goes away
+        const { page, hit } = await pages.serve(req, csrfToken, async () => {
+          const res = await handle(toWebRequest(req, new AbortController().signal), context(pages.placeholder));
+          const headers: [string, string][] = [];
+          res.headers.forEach((value, key) => { if (key !== 'set-cookie') headers.push([key, value]); });
+          const cookies = res.headers.getSetCookie();
+          for (const c of cookies) headers.push(['set-cookie', c]);
+          return { status: res.status, headers, body: res.body ? await res.text() : '', setsCookie: cookies.length > 0 };
+        });
+        reply.status(page.status);
+        const cookies: string[] = [];
+        for (const [k, v] of page.headers) if (k === 'set-cookie') cookies.push(v.split(pages.placeholder).join(csrfToken)); else reply.header(k, v);
+        if (cookies.length) reply.header('set-cookie', [...([] as string[]).concat((reply.getHeader('set-cookie') as string[] | string | undefined) ?? []), ...cookies]);
+        reply.header('x-page-cache', hit ? 'hit' : 'miss');
+        return reply.send(page.body);
+      }
+      const abort = new AbortController();
+      reply.raw.on('close', () => { if (!reply.raw.writableFinished) abort.abort(); });
+      await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), context(csrfToken)));
       return reply;
     };
     // Pages: every path but the API's and the docs', which this route hands back to the not-found handler (404/405).

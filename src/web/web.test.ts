@@ -196,7 +196,7 @@ describe('live hub', () => {
     let handler: ((p: string) => void) | undefined;
     const db = {
       kind: 'pglite', listens: 0, stopped: 0,
-      query: async () => [], transaction: async () => { throw new Error('unused'); }, close: async () => {}, copyInto: async () => {},
+      query: async () => [], transaction: async () => { throw new Error('unused'); }, close: async () => {}, copyInto: async () => {}, copyTextInto: async () => {},
       listen: async (_c: string, h: (p: string) => void) => { db.listens++; handler = h; return async () => { db.stopped++; }; },
       fire: (p: string) => handler?.(p),
     };

@@ -6,16 +6,39 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
  * messages, QoS 1, persistent sessions, Last Will) except shared subscriptions, which the caller drops on 3.1.1
  * (`protocolVersion` says which it got). Rejects on the first failure (refused credentials, unreachable broker)
  * with mqtt.js's error; once connected, the client reconnects by itself (`reconnectPeriod`, default 1 s).
- * MQTT 5-only options (`properties`) are dropped on the fallback.
+ * MQTT 5-only options (`properties`) are dropped on the fallback. `prepare` runs on the client before it
+ * connects: a persistent session's queued messages arrive right after CONNACK, so handlers go there.
  */
-export async function connectMqtt(url: string, options: IClientOptions): Promise<{ client: MqttClient; protocolVersion: 4 | 5 }> {
+export async function connectMqtt(url: string, options: IClientOptions, prepare?: (client: MqttClient) => void): Promise<{ client: MqttClient; protocolVersion: 4 | 5 }> {
   try {
-    return { client: await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...options, protocolVersion: 5 }, false), protocolVersion: 5 };
+    return { client: await connectOnce(url, { ...options, protocolVersion: 5 }, prepare), protocolVersion: 5 };
   } catch (err) {
     if (!isUnsupportedProtocol(err)) throw err;
     const { properties: _v5only, ...rest } = options;
-    return { client: await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...rest, protocolVersion: 4 }, false), protocolVersion: 4 };
+    return { client: await connectOnce(url, { ...rest, protocolVersion: 4 }, prepare), protocolVersion: 4 };
   }
+}
+
+function connectOnce(url: string, options: IClientOptions, prepare?: (client: MqttClient) => void): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...options, manualConnect: true });
+  prepare?.(client);
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+      if (!err) return resolve(client);
+      client.end(true);
+      reject(err);
+    };
+    const onConnect = () => done();
+    const onError = (err: Error) => done(err);
+    const onClose = () => done(new Error(`could not connect to ${url}`));
+    client.on('connect', onConnect);
+    client.on('error', onError);
+    client.on('close', onClose);
+    client.connect();
+  });
 }
 
 const isUnsupportedProtocol = (err: unknown) =>

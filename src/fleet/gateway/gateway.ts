@@ -62,14 +62,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const flushMs = o.flushMs ?? 50;
   const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0 };
 
-  const { client, protocolVersion } = await connectMqtt(o.url, {
-    clientId, ...o.credentials,
-    clean: false, properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: 65_535 },
-  });
   let generation = 0;
-  client.on('connect', () => { generation++; log.info({ generation }, 'gateway connected'); });
-  client.on('offline', () => log.warn('gateway lost the broker; reconnecting'));
-  client.on('error', (err) => log.error({ err: err.message }, 'gateway MQTT error'));
 
   let buffer: IngestBatch = { acks: [], telemetry: [], statuses: [] };
   let held: Held[] = [];
@@ -78,16 +71,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
   let stopped = false;
-
-  const sendPacket = (client as unknown as { _sendPacket: (p: Packet, cb?: (e?: Error) => void, ...rest: unknown[]) => void })._sendPacket.bind(client);
-  (client as unknown as { _sendPacket: typeof sendPacket })._sendPacket = (packet, cb, ...rest) => {
-    if (packet.cmd === 'puback' && holding) {
-      holding.push({ packet, generation });
-      cb?.();
-      return;
-    }
-    sendPacket(packet, cb, ...rest);
-  };
+  let crashed = false;
+  let client!: MqttClient;
+  let sendPacket!: (p: Packet, cb?: (e?: Error) => void, ...rest: unknown[]) => void;
 
   const take = (packet: IPublishPacket) => {
     const m = LEAF.exec(packet.topic);
@@ -107,20 +93,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     else buffer.statuses.push(r.data as never);
   };
 
-  client.handleMessage = (packet, callback) => {
-    if (stopped) return; // never confirmed: the broker redelivers it to the next session
-    if (packet.cmd === 'publish') { stats.received++; take(packet); }
-    count++;
-    holding = held;
-    try { callback(); } finally { holding = null; }
-    if (count >= batchSize) void flush();
-    else timer ??= setTimeout(() => { timer = undefined; void flush(); }, flushMs);
-  };
-
   const writeOnce = async (batch: IngestBatch, acks: Held[]) => {
     let delay = 200;
     for (;;) {
-      if (stopped === true && crashed) return;
+      if (crashed) return;
       try {
         const r = await storeBatch(o.db, batch, o.sink);
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
@@ -153,7 +129,36 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     return flushing;
   };
 
-  let crashed = false;
+  const { protocolVersion } = await connectMqtt(o.url, {
+    clientId, ...o.credentials,
+    clean: false, properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: 65_535 },
+  }, (c) => {
+    // before CONNACK: the session's queued messages arrive at once, and none may be confirmed unwritten
+    client = c;
+    sendPacket = (client as unknown as { _sendPacket: (p: Packet, cb?: (e?: Error) => void, ...rest: unknown[]) => void })._sendPacket.bind(client);
+    (client as unknown as { _sendPacket: typeof sendPacket })._sendPacket = (packet, cb, ...rest) => {
+      if (packet.cmd === 'puback' && holding) {
+        holding.push({ packet, generation });
+        cb?.();
+        return;
+      }
+      sendPacket(packet, cb, ...rest);
+    };
+
+    client.handleMessage = (packet, callback) => {
+      if (stopped) return; // never confirmed: the broker redelivers it to the next session
+      if (packet.cmd === 'publish') { stats.received++; take(packet); }
+      count++;
+      holding = held;
+      try { callback(); } finally { holding = null; }
+      if (count >= batchSize) void flush();
+      else timer ??= setTimeout(() => { timer = undefined; void flush(); }, flushMs);
+    };
+
+    client.on('connect', () => { generation++; log.info({ generation }, 'gateway connected'); });
+    client.on('offline', () => log.warn('gateway lost the broker; reconnecting'));
+    client.on('error', (err) => log.error({ err: err.message }, 'gateway MQTT error'));
+  });
   const leaves = ['ack', 'telemetry', 'status'] as const;
   const filters = leaves.map((leaf) => (protocolVersion === 5 ? sharedSubscription(leaf, o.group ?? 'gateway') : `${TOPIC_ROOT}/+/${leaf}`));
   const granted = await client.subscribeAsync(filters, { qos: 1 });

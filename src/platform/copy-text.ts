@@ -1,0 +1,22 @@
+/**
+ * PostgreSQL's COPY text format, on its own so that a worker thread can encode rows without loading the database
+ * drivers (src/egrid/csv-import-worker.ts); db.ts sends what it makes.
+ */
+
+/** A value COPY can carry in text format; Dates travel as ISO instants. */
+export type CopyValue = string | number | boolean | Date | null;
+
+function copyField(v: CopyValue): string {
+  if (v === null) return '\\N';
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (typeof v === 'number') return String(v);
+  return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** One row as a line of COPY text format (tab-separated, `\\N` for null, ending in a newline). */
+export function copyLine(row: readonly CopyValue[]): string {
+  let line = '';
+  for (let i = 0; i < row.length; i++) line += (i ? '\t' : '') + copyField(row[i]!);
+  return line + '\n';
+}
