@@ -59,4 +59,3 @@ export function ScheduleTimeline({ versions, reported, bucketMinutes, now }: { v
   );
 }
 
-export const ACTION_COLOURS = COLOURS;
