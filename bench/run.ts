@@ -13,6 +13,8 @@ import { benchFill } from './fill.ts';
 import { benchAlerts } from './alerts.ts';
 import { benchOptimizer } from './optimizer.ts';
 import { benchFleetLedger } from './fleet-ledger.ts';
+import { benchFleetPages } from './fleet-pages.ts';
+import { benchFleetAcks } from './fleet-acks.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -31,6 +33,8 @@ const benches: Record<string, () => Promise<void>> = {
   alerts: benchAlerts,
   optimizer: benchOptimizer,
   'fleet-ledger': benchFleetLedger,
+  'fleet-pages': benchFleetPages,
+  'fleet-acks': benchFleetAcks,
 };
 
 const names = process.argv.slice(2);

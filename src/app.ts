@@ -20,6 +20,7 @@ import { actorOf, audit, routeObject } from './auth/audit.ts';
 import { viewRoutes } from './views/view-routes.ts';
 import { alertRoutes } from './alerts/alert-routes.ts';
 import { optimizerRoutes } from './fleet/optimizer/optimizer-routes.ts';
+import { fleetOverviewRoutes } from './fleet/overview/fleet-overview-routes.ts';
 import type { TargetPolicy } from './alerts/webhook-target.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
@@ -99,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   openadrRoutes(app, { db: deps.db, auth, webhookPolicy: deps.webhookPolicy ?? { allowPrivate: false } });
   marketRoutes(app, deps.db);
   await fleetRoutes(app, deps.db, deps.fleet);
+  fleetOverviewRoutes(app, deps.db, deps.cache);
   await webRoutes(app, deps);
   return app;
 }

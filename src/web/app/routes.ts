@@ -25,5 +25,8 @@ export default [
   route('account/alerts', 'routes/account-alerts.tsx'),
   route('markets', 'routes/markets.tsx'),
   route('openadr', 'routes/openadr.tsx'),
+  route('fleet', 'routes/fleet.tsx'),
+  route('fleet/devices', 'routes/fleet-devices.tsx'),
+  route('fleet/devices/:id', 'routes/fleet-device.tsx'),
   route('*', 'routes/not-found.tsx'),
 ] satisfies RouteConfig;
