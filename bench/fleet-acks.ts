@@ -7,7 +7,7 @@ import { startEmbeddedBroker } from '../src/fleet/bus/embedded-broker.ts';
 import { connectMqtt } from '../src/fleet/bus/mqtt-connect.ts';
 import { startGateway } from '../src/fleet/gateway/gateway.ts';
 import { deviceTopic, type AckMessage } from '../src/fleet/messages.ts';
-import { envInt, fmt, loadAverage, openEngineDb, printTable, timed } from './support.ts';
+import { envInt, fmt, openEngineDb, printTable, timed } from './support.ts';
 
 /**
  * Ack ingestion (issue 14: ≥ 20,000 acks/s into the database), against the reference of a raw COPY of the same
@@ -81,7 +81,7 @@ export async function benchFleetAcks(): Promise<void> {
     await gateway.stop();
     await broker.close();
 
-    printTable(`Fleet ack ingestion on ${db.kind}: ${fmt(acks.length)} acks (${fmt(n)} devices × 3), ${loadAverage()}`, ['work', 'time ms', 'acks per second', 'reference', 'reference ms', 'ratio'], [
+    printTable(`Fleet ack ingestion on ${db.kind}: ${fmt(acks.length)} acks (${fmt(n)} devices × 3)`, ['work', 'time ms', 'acks per second', 'reference', 'reference ms', 'ratio'], [
       [`gateway writer (COPY stage, exactly-once insert, applyAcks) in batches of ${fmt(batch)}`, fmt(writer.ms), fmt((acks.length / writer.ms) * 1000),
         'raw COPY of the same rows into a bare table', fmt(copy.ms), fmt(writer.ms / copy.ms, 2)],
       [`the same writer, execution log only (no ledger update)`, fmt(logWriter.ms), fmt((logOnly.length / logWriter.ms) * 1000),

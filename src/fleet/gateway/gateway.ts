@@ -157,7 +157,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
     client.on('connect', () => { generation++; log.info({ generation }, 'gateway connected'); });
     client.on('offline', () => log.warn('gateway lost the broker; reconnecting'));
-    client.on('error', (err) => log.error({ err: err.message }, 'gateway MQTT error'));
+    client.on('error', (err) => { if (generation > 0) log.error({ err: err.message }, 'gateway MQTT error'); }); // before the first CONNACK, connectMqtt reports it
   });
   const leaves = ['ack', 'telemetry', 'status'] as const;
   const filters = leaves.map((leaf) => (protocolVersion === 5 ? sharedSubscription(leaf, o.group ?? 'gateway') : `${TOPIC_ROOT}/+/${leaf}`));
