@@ -1,0 +1,141 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { deviceTopic, type StatusMessage } from '../messages.ts';
+import type { Agent } from './agent.ts';
+import type { AgentStore } from './agent-store.ts';
+import { backoffDelay } from './backoff.ts';
+
+export interface MqttLinkOptions {
+  /** mqtt://host:port (or mqtts://). */
+  url: string;
+  /** The device's broker password (the username is the device id). */
+  password?: string;
+  /** Keep-alive, s: the broker publishes the Last Will after 1.5 × this without a packet. */
+  keepaliveS?: number;
+  /** How many outbox messages may wait for their PUBACK at once. */
+  window?: number;
+  /** Reconnect backoff: first ceiling and cap, ms. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The agent's MQTT 5 connection: client id = username = device id, a persistent session (clean start off, a week's
+ * session expiry) so QoS 1 schedule messages published while it was away are delivered on return, a retained
+ * Last Will `{online:false}` on its status topic, a subscription to its own retained schedule topic (QoS 1, renewed
+ * whenever the broker has no session, e.g. after a broker restart), and the outbox drained in `seq` order with QoS 1:
+ * a message leaves the store only on its PUBACK. Reconnects with full-jitter exponential backoff.
+ */
+export class MqttLink {
+  private client: MqttClient | undefined;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private again = false;
+  private closed = false;
+  /** Whether the connection is up (the HTTP fallback polls while it is not). */
+  connected = false;
+
+  private readonly agent: Agent;
+  private readonly store: AgentStore;
+  private readonly o: MqttLinkOptions;
+  private readonly log: Logger;
+
+  constructor(agent: Agent, store: AgentStore, o: MqttLinkOptions, log: Logger) {
+    this.agent = agent;
+    this.store = store;
+    this.o = o;
+    this.log = log;
+  }
+
+  /** Starts connecting; resolves at once (the link keeps trying in the background). */
+  start(): void {
+    const id = this.agent.deviceId;
+    const will: StatusMessage = { schema: 'gridpulse.status/1', deviceId: id, online: false };
+    const client = mqtt.connect(this.o.url, {
+      protocolVersion: 5, clientId: id, username: id, password: this.o.password ?? '', clean: false,
+      properties: { sessionExpiryInterval: 7 * 24 * 3600 },
+      keepalive: this.o.keepaliveS ?? 30, reconnectPeriod: 0, connectTimeout: this.o.connectTimeoutMs ?? 10_000, resubscribe: false,
+      will: { topic: deviceTopic(id, 'status'), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+    });
+    this.client = client;
+    this.agent.onQueued = () => { void this.flush(); };
+    client.on('connect', (connack) => {
+      this.attempt = 0;
+      this.connected = true;
+      this.log.info({ deviceId: id, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      void this.onConnect(connack.sessionPresent);
+    });
+    client.on('message', (topic, payload) => {
+      let parsed: unknown;
+      try { parsed = JSON.parse(payload.toString('utf8')); } catch { parsed = undefined; }
+      this.agent.receive(parsed);
+    });
+    client.on('error', (err) => { this.log.warn({ deviceId: id, err: err.message }, 'mqtt error'); });
+    client.on('close', () => {
+      const was = this.connected;
+      this.connected = false;
+      if (was) this.log.warn({ deviceId: id }, 'mqtt connection lost');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = backoffDelay(this.attempt++, this.o.backoff);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.closed && this.client && !this.client.connected) this.client.reconnect();
+    }, delay);
+  }
+
+  private async onConnect(sessionPresent: boolean): Promise<void> {
+    const client = this.client!;
+    const id = this.agent.deviceId;
+    try {
+      if (!sessionPresent) await client.subscribeAsync(deviceTopic(id, 'schedule'), { qos: 1 });
+      const status: StatusMessage = { schema: 'gridpulse.status/1', deviceId: id, online: true, at: new Date().toISOString() };
+      await client.publishAsync(deviceTopic(id, 'status'), JSON.stringify(status), { qos: 1, retain: true });
+    } catch (err) {
+      this.log.warn({ deviceId: id, err: (err as Error).message }, 'mqtt subscribe failed; retrying on reconnect');
+      return;
+    }
+    await this.flush();
+  }
+
+  /** Sends queued acks and telemetry in order until the outbox is empty or the connection drops. */
+  async flush(): Promise<void> {
+    if (this.flushing) { this.again = true; return; }
+    this.flushing = true;
+    try {
+      do {
+        this.again = false;
+        while (this.client?.connected) {
+          const batch = this.store.pending(this.o.window ?? 50);
+          if (!batch.length) break;
+          const client = this.client;
+          // MQTT keeps a connection's order; all PUBACKs of the window arriving means every seq up to the last is in
+          await Promise.all(batch.map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message), { qos: 1 })));
+          this.store.delivered(batch.at(-1)!.seq);
+        }
+      } while (this.again && this.client?.connected);
+    } catch (err) {
+      this.log.warn({ deviceId: this.agent.deviceId, err: (err as Error).message, queued: this.store.queued() }, 'outbox send interrupted; resent on reconnect');
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Publishes `{online:false}` and disconnects (a clean stop: the broker does not need the Last Will). */
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      const status: StatusMessage = { schema: 'gridpulse.status/1', deviceId: this.agent.deviceId, online: false, at: new Date().toISOString() };
+      await Promise.race([client.publishAsync(deviceTopic(this.agent.deviceId, 'status'), JSON.stringify(status), { qos: 1, retain: true }), new Promise((r) => setTimeout(r, 2_000))]).catch(() => undefined);
+    }
+    await client.endAsync(true).catch(() => undefined);
+  }
+}
