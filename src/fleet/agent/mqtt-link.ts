@@ -17,6 +17,8 @@ export interface MqttLinkOptions {
   /** Reconnect backoff: first ceiling and cap, ms. */
   backoff?: { baseMs?: number; maxMs?: number };
   connectTimeoutMs?: number;
+  /** 5 (MQTT 5, the default) or 4 (MQTT 3.1.1, for the embedded Aedes, which speaks only 3.1.1). */
+  protocolVersion?: 4 | 5;
 }
 
 /**
@@ -53,8 +55,8 @@ export class MqttLink {
     const id = this.agent.deviceId;
     const will: StatusMessage = { schema: 'gridpulse.status/1', deviceId: id, online: false };
     const client = mqtt.connect(this.o.url, {
-      protocolVersion: 5, clientId: id, username: id, password: this.o.password ?? '', clean: false,
-      properties: { sessionExpiryInterval: 7 * 24 * 3600 },
+      protocolVersion: this.o.protocolVersion ?? 5, clientId: id, username: id, password: this.o.password ?? '', clean: false,
+      ...((this.o.protocolVersion ?? 5) === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       keepalive: this.o.keepaliveS ?? 30, reconnectPeriod: 0, connectTimeout: this.o.connectTimeoutMs ?? 10_000, resubscribe: false,
       will: { topic: deviceTopic(id, 'status'), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
     });
