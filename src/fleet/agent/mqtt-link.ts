@@ -35,6 +35,9 @@ export class MqttLink {
   private flushing = false;
   private again = false;
   private closed = false;
+  /** Rejected when the current connection closes, so a flush waiting for PUBACKs gives up and restarts on return. */
+  private lost: Promise<never> = Promise.reject(new Error('not connected'));
+  private markLost: (err: Error) => void = () => {};
   /** Whether the connection is up (the HTTP fallback polls while it is not). */
   connected = false;
 
@@ -62,8 +65,11 @@ export class MqttLink {
     });
     this.client = client;
     this.agent.onQueued = () => { void this.flush(); };
+    this.lost.catch(() => undefined);
     client.on('connect', (connack) => {
       this.attempt = 0;
+      this.lost = new Promise<never>((_, reject) => { this.markLost = reject; });
+      this.lost.catch(() => undefined);
       this.connected = true;
       this.log.info({ deviceId: id, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       void this.onConnect(connack.sessionPresent);
@@ -77,6 +83,7 @@ export class MqttLink {
     client.on('close', () => {
       const was = this.connected;
       this.connected = false;
+      this.markLost(new Error('connection lost'));
       if (was) this.log.warn({ deviceId: id }, 'mqtt connection lost');
       this.scheduleReconnect();
     });
@@ -116,8 +123,12 @@ export class MqttLink {
           const batch = this.store.pending(this.o.window ?? 50);
           if (!batch.length) break;
           const client = this.client;
-          // MQTT keeps a connection's order; all PUBACKs of the window arriving means every seq up to the last is in
-          await Promise.all(batch.map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message), { qos: 1 })));
+          // MQTT keeps a connection's order; all PUBACKs of the window arriving means every seq up to the last is in.
+          // mqtt.js drops its in-flight store on reconnect, so a lost connection ends the wait and the window is resent
+          // from the outbox (the gateway stores each (device, seq) once)
+          const sent = Promise.all(batch.map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message), { qos: 1 })));
+          sent.catch(() => undefined);
+          await Promise.race([sent, this.lost]);
           this.store.delivered(batch.at(-1)!.seq);
         }
       } while (this.again && this.client?.connected);
