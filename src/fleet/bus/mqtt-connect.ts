@@ -1,0 +1,22 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+/**
+ * Connects an mqtt.js client with MQTT 5 (`protocolVersion: 5`), and with MQTT 3.1.1 when the broker refuses
+ * version 5 (the embedded Aedes 1.x speaks 3.1.1 only): the data path uses only features both have (retained
+ * messages, QoS 1, persistent sessions, Last Will) except shared subscriptions, which the caller drops on 3.1.1
+ * (`protocolVersion` says which it got). Rejects on the first failure (refused credentials, unreachable broker)
+ * with mqtt.js's error; once connected, the client reconnects by itself (`reconnectPeriod`, default 1 s).
+ * MQTT 5-only options (`properties`) are dropped on the fallback.
+ */
+export async function connectMqtt(url: string, options: IClientOptions): Promise<{ client: MqttClient; protocolVersion: 4 | 5 }> {
+  try {
+    return { client: await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...options, protocolVersion: 5 }, false), protocolVersion: 5 };
+  } catch (err) {
+    if (!isUnsupportedProtocol(err)) throw err;
+    const { properties: _v5only, ...rest } = options;
+    return { client: await mqtt.connectAsync(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...rest, protocolVersion: 4 }, false), protocolVersion: 4 };
+  }
+}
+
+const isUnsupportedProtocol = (err: unknown) =>
+  [1, 132].includes((err as { code?: number }).code ?? 0) || /unsupported protocol|unacceptable protocol/i.test((err as Error).message ?? '');

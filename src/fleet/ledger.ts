@@ -1,0 +1,164 @@
+import type { Db } from '../platform/db.ts';
+import type { AckMessage, AckState, StatusMessage, TelemetryMessage } from './messages.ts';
+
+/**
+ * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
+ * over MQTT through the gateway, or POST /api/v1/devices/{id}/acks) moves a version past `sent`; a broker's
+ * PUBACK proves nothing about the device.
+ *
+ * States of a version (schedule_versions.state): queued → sent → acknowledged → executing → succeeded | failed;
+ * timed-out when the device stays silent too long (loops.ts); superseded when a newer version replaced it first.
+ * An ack only moves a version forward: a replayed or reordered older ack is `stale` and changes nothing.
+ * A timed-out version still takes the device's later word (the verdict was the cloud's guess, the ack is a fact).
+ * A device's `rejected` ack (it refuses to execute the version) is recorded as `failed` with the reason.
+ *
+ * Every function here is set-based (one statement per batch), for the gateway's batches (bench target
+ * ≥ 20,000 acks/s); each accepts any batch, including duplicates, in any order.
+ */
+
+const RANK: Readonly<Record<AckState, number>> = { acknowledged: 2, executing: 3, succeeded: 4, failed: 4, rejected: 4 };
+
+/** The rank of a stored version's state in SQL (timed-out: half a step above what the device last said). */
+const STORED_RANK = `CASE v.state WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'acknowledged' THEN 2 WHEN 'executing' THEN 3
+  WHEN 'timed-out' THEN (CASE WHEN v.executing_at IS NOT NULL THEN 3.5 WHEN v.acknowledged_at IS NOT NULL THEN 2.5 ELSE 1.5 END) ELSE 9 END`;
+const INPUT_RANK = `CASE i.state WHEN 'acknowledged' THEN 2 WHEN 'executing' THEN 3 ELSE 4 END`;
+
+export interface ApplyResult {
+  /** messages that changed the ledger (or the device row) */
+  applied: number;
+  /** known devices/versions whose state was already at or past what the message says, or an older message */
+  stale: number;
+  /** messages naming a device (or a device's version) that does not exist */
+  unknown: number;
+}
+
+interface Folded { deviceId: string; version: number; state: 'acknowledged' | 'executing' | 'succeeded' | 'failed'; at: string; seq: number; reason: string | null; ackAt: string; execAt: string | null; count: number }
+
+const earlier = (a: string | null, b: string) => (a === null || Date.parse(b) < Date.parse(a) ? b : a);
+
+/** One entry per (device, version): the furthest state said (the first said among equals, by seq), and when it was first acknowledged / executing. */
+function fold(acks: readonly AckMessage[]): Folded[] {
+  const byKey = new Map<string, Folded>();
+  for (const a of acks) {
+    const key = `${a.deviceId}\u0000${a.version}`;
+    const state = a.state === 'rejected' ? 'failed' : a.state;
+    const reason = a.state === 'rejected' ? `rejected by the device${a.reason ? `: ${a.reason}` : ''}` : a.reason ?? null;
+    const f = byKey.get(key);
+    if (!f) {
+      byKey.set(key, { deviceId: a.deviceId, version: a.version, state, at: a.at, seq: a.seq, reason, ackAt: a.at, execAt: a.state === 'executing' ? a.at : null, count: 1 });
+      continue;
+    }
+    f.count++;
+    f.ackAt = earlier(f.ackAt, a.at);
+    if (a.state === 'executing') f.execAt = earlier(f.execAt, a.at);
+    const r = RANK[a.state];
+    const fr = RANK[f.state];
+    if (r > fr || (r === fr && a.seq < f.seq)) Object.assign(f, { state, at: a.at, seq: a.seq, reason });
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * Applies devices' acknowledgements (gridpulse.ack/1) to the ledger in one statement: each (device, version)
+ * moves to the furthest state said, if that is past its stored state; the device's confirmed version becomes
+ * the highest version it acknowledged; its last-seen time advances. Returns counts per message
+ * (`applied` + `stale` + `unknown` = acks.length). Call it with a transaction's Db to commit it with other writes.
+ */
+export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<ApplyResult> {
+  if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0 };
+  const f = fold(acks);
+  const [row] = await db.query<{ changed: number; known: number }>(
+    `WITH i AS (
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::int[])
+         AS t(device_id, version, state, at, seq, reason, ack_at, exec_at, n)
+     ), known AS (
+       SELECT i.*, ${STORED_RANK} AS stored_rank FROM i JOIN schedule_versions v ON v.device_id = i.device_id AND v.version = i.version
+     ), upd AS (
+       UPDATE schedule_versions v SET
+         state = i.state, state_at = i.at,
+         acknowledged_at = COALESCE(v.acknowledged_at, i.ack_at),
+         executing_at = CASE WHEN i.state IN ('executing', 'succeeded') THEN COALESCE(v.executing_at, i.exec_at, i.at) ELSE v.executing_at END,
+         finished_at = CASE WHEN i.state IN ('succeeded', 'failed') THEN i.at ELSE v.finished_at END,
+         ack_seq = i.seq, reason = COALESCE(i.reason, v.reason)
+       FROM known i WHERE v.device_id = i.device_id AND v.version = i.version AND ${INPUT_RANK} > i.stored_rank
+       RETURNING i.n
+     ), dev AS (
+       UPDATE devices d SET confirmed_version = GREATEST(d.confirmed_version, m.version),
+         last_seen_at = GREATEST(d.last_seen_at, m.at)
+       FROM (SELECT device_id, max(version) AS version, max(at) AS at FROM known GROUP BY device_id) m
+       WHERE d.id = m.device_id
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM dev) AS devices, (SELECT COALESCE(sum(n), 0) FROM upd)::int AS changed, (SELECT COALESCE(sum(n), 0) FROM known)::int AS known`,
+    [f.map((x) => x.deviceId), f.map((x) => x.version), f.map((x) => x.state), f.map((x) => x.at), f.map((x) => x.seq), f.map((x) => x.reason),
+      f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)]);
+  // every message folded into an entry that changed counts as applied
+  const applied = Number(row!.changed);
+  const known = Number(row!.known);
+  return { applied, stale: known - applied, unknown: acks.length - known };
+}
+
+/**
+ * Applies status messages (gridpulse.status/1; the Last Will has no `at` and counts as now): online/offline,
+ * agent version, last seen. Per device the last message of the batch wins; one older than the stored status
+ * is stale.
+ */
+export async function applyStatus(db: Db, statuses: readonly StatusMessage[], now: Date = new Date()): Promise<ApplyResult> {
+  if (statuses.length === 0) return { applied: 0, stale: 0, unknown: 0 };
+  const last = new Map<string, StatusMessage>();
+  for (const s of statuses) last.set(s.deviceId, s);
+  const list = [...last.values()];
+  const [row] = await db.query<{ applied: number; known: number }>(
+    `WITH i AS (SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
+     upd AS (
+       UPDATE devices d SET online = i.online, status_at = i.at,
+         last_seen_at = CASE WHEN i.online THEN GREATEST(d.last_seen_at, i.at) ELSE d.last_seen_at END,
+         agent_version = COALESCE(i.agent_version, d.agent_version), updated_at = now()
+       FROM i WHERE d.id = i.device_id AND (d.status_at IS NULL OR i.at >= d.status_at)
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM upd)::int AS applied, (SELECT count(*) FROM i JOIN devices d ON d.id = i.device_id)::int AS known`,
+    [list.map((s) => s.deviceId), list.map((s) => s.online), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
+  const applied = Number(row!.applied);
+  const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
+  return { applied, stale: statuses.length - applied - unknown, unknown };
+}
+
+/**
+ * Keeps each device's latest telemetry (gridpulse.telemetry/1) on its row: SoC, power, the version it executes,
+ * its mode, last seen. The newest message by `at` (then `seq`) wins; a replayed older one changes nothing.
+ * The time series itself is the gateway's (fleet-bus, migration 0032).
+ */
+export async function applyTelemetryLatest(db: Db, telemetry: readonly TelemetryMessage[]): Promise<ApplyResult> {
+  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0 };
+  const newest = new Map<string, TelemetryMessage>();
+  for (const t of telemetry) {
+    const o = newest.get(t.deviceId);
+    const d = o ? Date.parse(t.at) - Date.parse(o.at) : 1;
+    if (!o || d > 0 || (d === 0 && t.seq > o.seq)) newest.set(t.deviceId, t);
+  }
+  const list = [...newest.values()];
+  const [row] = await db.query<{ applied: number; known: number }>(
+    `WITH i AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::float8[], $5::float8[], $6::int[], $7::text[])
+                AS t(device_id, at, seq, soc, power, version, mode)),
+     upd AS (
+       UPDATE devices d SET soc_pct = i.soc, power_kw = i.power, telemetry_at = i.at, telemetry_seq = i.seq,
+         reported_version = i.version, reported_mode = i.mode, last_seen_at = GREATEST(d.last_seen_at, i.at)
+       FROM i WHERE d.id = i.device_id
+         AND (d.telemetry_at IS NULL OR i.at > d.telemetry_at OR (i.at = d.telemetry_at AND i.seq > d.telemetry_seq))
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM upd)::int AS applied, (SELECT count(*) FROM i JOIN devices d ON d.id = i.device_id)::int AS known`,
+    [list.map((t) => t.deviceId), list.map((t) => t.at), list.map((t) => t.seq), list.map((t) => t.socPct), list.map((t) => t.powerKw),
+      list.map((t) => t.scheduleVersion), list.map((t) => t.mode)]);
+  const applied = Number(row!.applied);
+  const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
+  return { applied, stale: telemetry.length - applied - unknown, unknown };
+}
+
+async function countUnknownMessages(db: Db, msgs: readonly { deviceId: string }[]): Promise<number> {
+  const ids = [...new Set(msgs.map((m) => m.deviceId))];
+  const rows = await db.query<{ id: string }>('SELECT id FROM devices WHERE id = ANY($1::text[])', [ids]);
+  const known = new Set(rows.map((r) => r.id));
+  return msgs.filter((m) => !known.has(m.deviceId)).length;
+}
