@@ -4,6 +4,7 @@ import { deviceTopic, type StatusMessage } from '../messages.ts';
 import type { Agent } from './agent.ts';
 import type { AgentStore } from './agent-store.ts';
 import { backoffDelay } from './backoff.ts';
+import { isUnsupportedProtocol } from '../bus/mqtt-connect.ts';
 
 export interface MqttLinkOptions {
   /** mqtt://host:port (or mqtts://). */
@@ -17,7 +18,7 @@ export interface MqttLinkOptions {
   /** Reconnect backoff: first ceiling and cap, ms. */
   backoff?: { baseMs?: number; maxMs?: number };
   connectTimeoutMs?: number;
-  /** 5 (MQTT 5, the default) or 4 (MQTT 3.1.1, for the embedded Aedes, which speaks only 3.1.1). */
+  /** 5 (MQTT 5, the default; a broker refusing it gets 4) or 4 (MQTT 3.1.1, which the embedded Aedes speaks). */
   protocolVersion?: 4 | 5;
 }
 
@@ -79,7 +80,16 @@ export class MqttLink {
       try { parsed = JSON.parse(payload.toString('utf8')); } catch { parsed = undefined; }
       this.agent.receive(parsed);
     });
-    client.on('error', (err) => { this.log.warn({ deviceId: id, err: err.message }, 'mqtt error'); });
+    client.on('error', (err) => {
+      if (client.options.protocolVersion === 5 && isUnsupportedProtocol(err)) {
+        // the embedded Aedes speaks MQTT 3.1.1 only: the same data path without the v5 session-expiry property
+        client.options.protocolVersion = 4;
+        delete client.options.properties;
+        this.log.info({ deviceId: id }, 'broker refused MQTT 5; using MQTT 3.1.1');
+        return;
+      }
+      this.log.warn({ deviceId: id, err: err.message }, 'mqtt error');
+    });
     client.on('close', () => {
       const was = this.connected;
       this.connected = false;

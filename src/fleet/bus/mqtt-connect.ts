@@ -18,5 +18,6 @@ export async function connectMqtt(url: string, options: IClientOptions): Promise
   }
 }
 
-const isUnsupportedProtocol = (err: unknown) =>
+/** Whether a connect error means the broker refused the MQTT protocol version (Aedes 1.x and MQTT 5). */
+export const isUnsupportedProtocol = (err: unknown) =>
   [1, 132].includes((err as { code?: number }).code ?? 0) || /unsupported protocol|unacceptable protocol/i.test((err as Error).message ?? '');
