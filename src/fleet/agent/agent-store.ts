@@ -18,6 +18,10 @@ export class AgentStore {
   private readonly insert;
   private readonly pendingStmt;
   private readonly deleteUpTo;
+  private readonly getStmt;
+  /** In-memory copies of the two values read at every step (the simulator runs thousands of agents in one process). */
+  private cachedSchedule: ScheduleMessage | undefined | null = null;
+  private cachedAcked: number | null = null;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -28,27 +32,33 @@ export class AgentStore {
     this.insert = this.db.prepare('INSERT INTO outbox (kind, body) VALUES (?, ?)');
     this.pendingStmt = this.db.prepare('SELECT seq, kind, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     this.deleteUpTo = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
+    this.getStmt = this.db.prepare('SELECT value FROM state WHERE key = ?');
   }
 
   /** A small named value of the agent's own progress (e.g. which version's `executing` ack went out), or undefined. */
   get(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM state WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (this.getStmt.get(key) as { value: string } | undefined)?.value;
   }
 
   /** Stores a named value of the agent's own progress. */
   set(key: string, value: string): void {
+    if (key === 'schedule' || key === 'acked_version') { this.cachedSchedule = null; this.cachedAcked = null; }
     this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   /** The schedule the agent executes (the newest accepted), if any. */
   schedule(): ScheduleMessage | undefined {
-    const v = this.get('schedule');
-    return v === undefined ? undefined : (JSON.parse(v) as ScheduleMessage);
+    if (this.cachedSchedule === null) {
+      const v = this.get('schedule');
+      this.cachedSchedule = v === undefined ? undefined : (JSON.parse(v) as ScheduleMessage);
+    }
+    return this.cachedSchedule;
   }
 
   /** The highest version this device acknowledged (accepted or refused); 0 before any. */
   ackedVersion(): number {
-    return Number(this.get('acked_version') ?? 0);
+    this.cachedAcked ??= Number(this.get('acked_version') ?? 0);
+    return this.cachedAcked;
   }
 
   /**
@@ -63,7 +73,12 @@ export class AgentStore {
       const message = this.push('ack', ack) as AckMessage;
       this.db.exec('COMMIT');
       return message;
-    } catch (err) { this.db.exec('ROLLBACK'); throw err; }
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      this.cachedSchedule = null;
+      this.cachedAcked = null;
+      throw err;
+    }
   }
 
   /** Queues a telemetry reading, stamping its `seq`. */

@@ -36,6 +36,7 @@ export class MqttLink {
   private flushing = false;
   private again = false;
   private closed = false;
+  private holdUntil = 0;
   /** Rejected when the current connection closes, so a flush waiting for PUBACKs gives up and restarts on return. */
   private lost: Promise<never> = Promise.reject(new Error('not connected'));
   private markLost: (err: Error) => void = () => {};
@@ -101,7 +102,7 @@ export class MqttLink {
 
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer) return;
-    const delay = backoffDelay(this.attempt++, this.o.backoff);
+    const delay = Math.max(backoffDelay(this.attempt++, this.o.backoff), this.holdUntil - Date.now());
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.closed && this.client && !this.client.connected) this.client.reconnect();
@@ -147,6 +148,15 @@ export class MqttLink {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /**
+   * Simulates losing the network for `ms`: the connection is cut without DISCONNECT (so the broker publishes the Last
+   * Will) and no reconnect is tried before the time is up. For the simulator's `--offline-rate`.
+   */
+  dropFor(ms: number): void {
+    this.holdUntil = Date.now() + ms;
+    this.client?.stream?.destroy();
   }
 
   /** Publishes `{online:false}` and disconnects (a clean stop: the broker does not need the Last Will). */

@@ -21,7 +21,7 @@ export interface RunAgentOptions {
   initialSoc?: number;
   fallback?: Fallback;
   clock?: Clock;
-  /** How often the command is re-evaluated, ms (default 1 s; intervals are minute-aligned). */
+  /** How often the command is re-evaluated, ms (default 1 s; intervals are minute-aligned); 0 = the caller steps (the simulator). */
   stepMs?: number;
   telemetryEveryMs?: number;
   mqtt?: Partial<MqttLinkOptions>;
@@ -56,10 +56,10 @@ export function runAgent(o: RunAgentOptions): RunningAgent {
     ? new HttpLink(agent, store, { apiUrl: o.apiUrl, key: o.apiKey, ...(mqtt ? { active: () => !mqtt.connected } : {}) }, o.logger)
     : undefined;
   let stepping: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
+  const timer = o.stepMs === 0 ? undefined : setInterval(() => {
     stepping = stepping.then(() => agent.step()).catch((err: unknown) => o.logger.error({ deviceId: o.deviceId, err: (err as Error).message }, 'agent step failed'));
   }, o.stepMs ?? 1_000);
-  timer.unref();
+  timer?.unref();
   mqtt?.start();
   http?.start();
   return {
