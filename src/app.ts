@@ -26,6 +26,7 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { subscribeApiKeyChanges, subscribeSessionChanges } from './auth/session-sync.ts';
 import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
+import { fleetRoutes, type FleetDeps } from './fleet/fleet-routes.ts';
 
 export interface AppDeps {
   db: Db; logger: Logger; cache: Cache; auth?: Partial<AuthOptions>;
@@ -39,6 +40,8 @@ export interface AppDeps {
   rateLimits?: RateLimitSettings | undefined;
   /** which webhook targets alerts may name (default: public addresses only) */
   webhookPolicy?: TargetPolicy;
+  /** The fleet API's bus (publishes new schedule versions at once) and broker admin; absent, versions wait for a process with a bus. */
+  fleet?: FleetDeps;
 }
 
 /** Composition root of the web role. */
@@ -87,6 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await egridUploadRoutes(app, deps);
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
+  await fleetRoutes(app, deps.db, deps.fleet);
   await webRoutes(app, deps);
   return app;
 }

@@ -15,9 +15,11 @@ interface CredentialState { hash: string; active: boolean }
 /** How long a process trusts what it read about a device's credentials (a revocation is seen within this). */
 export const CREDENTIAL_TTL_MS = 30_000;
 const caches = new WeakMap<Db, LRUCache<string, CredentialState>>();
+/** every cache of this process, so a revocation made through a transaction's Db reaches the cache of its root Db */
+const allCaches = new Set<LRUCache<string, CredentialState>>();
 const cacheOf = (db: Db) => {
   let c = caches.get(db);
-  if (!c) { c = new LRUCache({ max: 50_000, ttl: CREDENTIAL_TTL_MS }); caches.set(db, c); }
+  if (!c) { c = new LRUCache({ max: 50_000, ttl: CREDENTIAL_TTL_MS }); caches.set(db, c); allCaches.add(c); }
   return c;
 };
 
@@ -43,7 +45,6 @@ export async function verifyDeviceMqtt(db: Db, username: string, password: strin
 }
 
 /** Drops what this process cached about these devices' credentials (after a revocation or a new password). */
-export function forgetDeviceCredentials(db: Db, deviceIds: readonly string[]): void {
-  const cache = cacheOf(db);
-  for (const id of deviceIds) cache.delete(id);
+export function forgetDeviceCredentials(deviceIds: readonly string[]): void {
+  for (const cache of allCaches) for (const id of deviceIds) cache.delete(id);
 }

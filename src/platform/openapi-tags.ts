@@ -45,6 +45,8 @@ export const API_TAGS: readonly ApiTag[] = [
     paths: [under('/live')] },
   { name: 'embeds', description: 'Badges and embeddable cards for other sites.',
     paths: [/^\/badge\//, /^\/embed\//] },
+  { name: 'fleet', description: 'The battery fleet: devices and groups, versioned schedules with their delivery ledger, rollouts; and the device side (schedule polling, acknowledgements, telemetry) for agents on HTTP.',
+    paths: [under('/devices'), under('/device-groups'), under('/schedules'), under('/rollouts'), under('/fleet')] },
   { name: 'meta', description: 'Health, readiness, metrics and this document.',
     paths: [/^\/(healthz|readyz|metrics)$/, exactly('/openapi.json')] },
 ];

@@ -1,0 +1,112 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../platform/db.ts';
+import { HttpProblem } from '../platform/problem.ts';
+import { ackMessage, DEVICE_ID, scheduleMessage, telemetryMessage } from './messages.ts';
+import { deviceIdOfKey, getDevice } from './device-repository.ts';
+import { getVersion, messageOf } from './schedule-versions.ts';
+import { applyAcks, applyTelemetryLatest } from './ledger.ts';
+import { markSent, type LoopSettings } from './distribution.ts';
+import { ScheduleWaiters } from './schedule-waiters.ts';
+import { problem } from './fleet-schemas.ts';
+import type { FleetDeps } from './fleet-routes.ts';
+
+/** Device calls: an API key of kind `device` (scope fleet:device), and only for the device it belongs to. */
+const DEVICE_ACCESS = { access: { scopes: ['fleet:device'] } } as const;
+const tags = ['fleet'];
+const deviceOnly = 'The device\'s own key only (`Authorization: Bearer gp_…`, kind device): any other key, a user, or another device\'s key gets 404 as if the device did not exist.';
+const params = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
+const applyOut = z.object({ applied: z.number(), stale: z.number().describe('already known, or older than what is stored'), unknown: z.number().describe('naming a version that does not exist') });
+
+/**
+ * The 404 of a device call made with anything but that device's own key: another device's key learns nothing,
+ * not even whether the id exists.
+ */
+async function ownDevice(db: Db, req: FastifyRequest, id: string): Promise<string> {
+  const p = req.principal;
+  const mine = p?.kind === 'key' && p.role === 'device' ? await deviceIdOfKey(db, p.id) : undefined;
+  if (mine !== id) throw new HttpProblem(404, `id: no device ${id} for this key`, 'id');
+  return id;
+}
+
+/** One message or a batch of them, each naming the device of the path. */
+const batchOf = <T extends z.ZodType>(m: T) => z.union([m, z.array(m).min(1).max(1_000)]);
+function list<T extends { deviceId: string }>(body: T | T[], id: string): T[] {
+  const items = Array.isArray(body) ? body : [body];
+  const i = items.findIndex((m) => m.deviceId !== id);
+  if (i >= 0) throw new HttpProblem(400, `${Array.isArray(body) ? `${i}/` : ''}deviceId: must be the device of the path (${id})`, `${Array.isArray(body) ? `${i}/` : ''}deviceId`);
+  return items;
+}
+
+/** GET …/schedule (ETag, long poll), POST …/acks and …/telemetry: the HTTP fallback of agents that cannot reach the broker. */
+export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: FleetDeps, s: LoopSettings): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const waiters = await ScheduleWaiters.start(db);
+  app.addHook('onClose', async () => { await waiters.close(); });
+
+  r.get('/api/v1/devices/:id/schedule', {
+    config: DEVICE_ACCESS,
+    schema: {
+      tags, summary: 'The device\'s desired schedule (gridpulse.schedule/1), with ETag and long polling',
+      description: `${deviceOnly} ETag is "v{version}". With If-None-Match equal to the current ETag the answer is 304; adding ?wait=N (1–30 s) holds the `
+        + 'request until a new version exists (then 200 with it) or N seconds pass (then 304). 204 when no version was ever issued. Fetching a version counts as sent in the ledger; '
+        + 'only the device\'s acknowledgement (POST …/acks or MQTT) moves it further.',
+      params, querystring: z.object({ wait: z.coerce.number().int().min(0).max(30).default(0).describe('seconds to wait for a newer version than If-None-Match') }),
+      response: { 200: scheduleMessage, 204: z.null().describe('no version issued yet'), 304: z.null().describe('not modified (If-None-Match)'), 404: problem },
+    },
+  }, async (req, reply) => {
+    const id = await ownDevice(db, req, req.params.id);
+    const etag = (v: number) => `"v${v}"`;
+    const inm = req.headers['if-none-match'];
+    let device = (await getDevice(db, id))!;
+    if (req.query.wait > 0 && inm === etag(device.desiredVersion)) {
+      const gone = new AbortController();
+      reply.raw.once('close', () => gone.abort());
+      if (await waiters.wait(id, req.query.wait * 1_000, gone.signal)) device = (await getDevice(db, id))!;
+    }
+    // an HTTP poll is a sign of life
+    await db.query('UPDATE devices SET online = true, status_at = $2, last_seen_at = $2 WHERE id = $1', [id, new Date(s.now())]);
+    reply.header('etag', etag(device.desiredVersion)).header('cache-control', 'no-store');
+    if (inm === etag(device.desiredVersion)) return reply.code(304).send(null);
+    if (device.desiredVersion === 0) return reply.code(204).send(null);
+    const v = (await getVersion(db, id, device.desiredVersion))!;
+    await markSent(db, [{ deviceId: id, version: v.version }], s);
+    return messageOf(v);
+  });
+
+  r.post('/api/v1/devices/:id/acks', {
+    config: DEVICE_ACCESS,
+    schema: {
+      tags, summary: 'Acknowledge schedule versions (gridpulse.ack/1, one or a batch of up to 1,000) over HTTP',
+      description: `${deviceOnly} The same messages as on MQTT, applied to the delivery ledger the same way (only forward; replays are stale). Every message must name this device.`,
+      params, body: batchOf(ackMessage), response: { 200: applyOut, 400: problem, 404: problem },
+    },
+  }, async (req) => {
+    const id = await ownDevice(db, req, req.params.id);
+    const acks = list(req.body, id);
+    // device data, not an operator's change: the ledger is its record (an audit row per ack would outgrow the ledger)
+    req.audited = true;
+    const out = await applyAcks(db, acks);
+    if (deps.ackSink) await deps.ackSink(acks);
+    req.log.info({ deviceId: id, ...out }, 'acks over HTTP');
+    return out;
+  });
+
+  r.post('/api/v1/devices/:id/telemetry', {
+    config: DEVICE_ACCESS,
+    schema: {
+      tags, summary: 'Send telemetry (gridpulse.telemetry/1, one or a batch of up to 1,000) over HTTP',
+      description: `${deviceOnly} The newest message sets the device's reported SoC, power and executing version; the series goes to the gateway's store.`,
+      params, body: batchOf(telemetryMessage), response: { 200: applyOut, 400: problem, 404: problem },
+    },
+  }, async (req) => {
+    const id = await ownDevice(db, req, req.params.id);
+    const items = list(req.body, id);
+    req.audited = true;
+    const out = await applyTelemetryLatest(db, items);
+    await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1', [id, new Date(s.now())]);
+    if (deps.telemetrySink) await deps.telemetrySink(items);
+    return out;
+  });
+}

@@ -1,0 +1,107 @@
+import type { Logger } from 'pino';
+import type { Db } from '../platform/db.ts';
+import type { FleetBus, FleetLoopOptions } from './contract.ts';
+import type { ScheduleMessage } from './messages.ts';
+import { getVersions, messageOf } from './schedule-versions.ts';
+
+/**
+ * Distribution: publishing versions on the bus, re-publishing those the device has not acknowledged, and the
+ * timeouts. Every step is safe with many copies running (web copies and gateways): work is claimed with
+ * `FOR UPDATE SKIP LOCKED` and moved ahead (next_publish_at) in the claiming transaction, so two copies never
+ * publish the same due version in the same round; state changes only move forward.
+ */
+
+export const LOOP_DEFAULTS: Required<Omit<FleetLoopOptions, 'now'>> = {
+  tickMs: 1_000, republishMs: 30_000, maxRepublishMs: 300_000, ackTimeoutMs: 900_000, finishGraceMs: 600_000, batch: 500,
+};
+export type LoopSettings = Required<Omit<FleetLoopOptions, 'now'>> & { now: () => number };
+export const loopSettings = (o: FleetLoopOptions = {}): LoopSettings => ({ ...LOOP_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)), now: o.now ?? Date.now });
+
+/**
+ * Records that versions reached the device's channel (published to the broker, or fetched over HTTP): queued
+ * becomes sent (never backwards), the publish count grows and the next re-publish is scheduled.
+ */
+export async function markSent(db: Db, keys: ReadonlyArray<{ deviceId: string; version: number }>, s: LoopSettings): Promise<void> {
+  if (keys.length === 0) return;
+  const now = s.now();
+  await db.query(
+    `UPDATE schedule_versions v SET state = CASE WHEN v.state = 'queued' THEN 'sent' ELSE v.state END,
+       state_at = CASE WHEN v.state = 'queued' THEN $3 ELSE v.state_at END,
+       sent_at = COALESCE(v.sent_at, $3), publish_count = v.publish_count + 1,
+       -- republishMs · 2^(publishes so far), at most maxRepublishMs
+       next_publish_at = $3::timestamptz + LEAST($5::float8, $4::float8 * 2 ^ LEAST(20, v.publish_count)) * interval '1 millisecond'
+     FROM unnest($1::text[], $2::int[]) AS k(device_id, version)
+     WHERE v.device_id = k.device_id AND v.version = k.version`,
+    [keys.map((k) => k.deviceId), keys.map((k) => k.version), new Date(now), s.republishMs, s.maxRepublishMs]);
+}
+
+/** Publishes messages with at most `concurrency` in flight; returns those the bus took and the count it refused. */
+export async function publishAll(bus: FleetBus, messages: readonly ScheduleMessage[], concurrency = 1_000): Promise<{ ok: ScheduleMessage[]; failed: number; error?: string }> {
+  const ok: ScheduleMessage[] = [];
+  let failed = 0;
+  let error: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (next < messages.length) {
+      const m = messages[next++]!;
+      try { await bus.publishSchedule(m); ok.push(m); } catch (err) { failed++; error ??= (err as Error).message; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
+  return { ok, failed, ...(error ? { error } : {}) };
+}
+
+/**
+ * Publishes newly issued versions (after their transaction committed) and records them sent. A version the bus
+ * refuses stays queued: the re-publisher sends it when due.
+ */
+export async function publishVersions(db: Db, bus: FleetBus | undefined, messages: readonly ScheduleMessage[], s: LoopSettings, logger?: Logger): Promise<number> {
+  if (!bus || messages.length === 0) return 0;
+  const r = await publishAll(bus, messages);
+  if (r.failed) logger?.warn({ failed: r.failed, err: r.error }, 'schedule publish failed; the re-publisher retries');
+  await markSent(db, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
+  return r.ok.length;
+}
+
+/**
+ * One round of the re-publisher: claims due versions the devices have not acknowledged (queued or sent), moves
+ * their next turn ahead, and publishes them again (retained QoS 1, the same message). Returns how many were due.
+ */
+export async function republishDue(db: Db, bus: FleetBus, s: LoopSettings, logger?: Logger): Promise<number> {
+  const now = new Date(s.now());
+  const claimed = await db.transaction(async (tx) => tx.query<{ device_id: string; version: number }>(
+    `UPDATE schedule_versions v SET next_publish_at = $2::timestamptz + $3::float8 * interval '1 millisecond'
+     FROM (SELECT device_id, version FROM schedule_versions WHERE state IN ('queued', 'sent') AND next_publish_at <= $2
+           ORDER BY next_publish_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+     WHERE v.device_id = due.device_id AND v.version = due.version
+     RETURNING v.device_id, v.version`, [s.batch, now, s.republishMs]));
+  if (claimed.length === 0) return 0;
+  const versions = await getVersions(db, claimed.map((c) => ({ deviceId: c.device_id, version: Number(c.version) })));
+  // a version superseded since it was claimed is not sent again (a newer one is on its way)
+  const current = versions.filter((v) => v.state === 'queued' || v.state === 'sent');
+  const sent = await publishVersions(db, bus, current.map(messageOf), s, logger);
+  logger?.info({ due: claimed.length, sent }, 'schedules re-published');
+  return claimed.length;
+}
+
+/**
+ * The timeout sweep: a version not acknowledged within ackTimeoutMs of being issued, or acknowledged but not
+ * finished finishGraceMs after its last interval ended, becomes timed-out (the device's later word still counts:
+ * ledger.ts). Idempotent; any copy may run it. Returns how many timed out.
+ */
+export async function sweepTimeouts(db: Db, s: LoopSettings): Promise<number> {
+  const now = s.now();
+  const rows = await db.query<{ n: number }>(
+    `WITH t AS (
+       UPDATE schedule_versions v SET state = 'timed-out', state_at = $1,
+         reason = CASE WHEN v.state IN ('queued', 'sent') THEN 'no acknowledgement within ' || ($4::float8 / 1000)::int || ' s'
+                       ELSE 'not finished ' || ($5::float8 / 1000)::int || ' s after its last interval' END
+       FROM (SELECT device_id, version FROM schedule_versions
+             WHERE (state IN ('queued', 'sent') AND issued_at < $2) OR (state IN ('acknowledged', 'executing') AND ends_at < $3)
+             LIMIT $6 FOR UPDATE SKIP LOCKED) due
+       WHERE v.device_id = due.device_id AND v.version = due.version
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM t`,
+    [new Date(now), new Date(now - s.ackTimeoutMs), new Date(now - s.finishGraceMs), s.ackTimeoutMs, s.finishGraceMs, s.batch * 10]);
+  return Number(rows[0]!.n);
+}

@@ -1,0 +1,236 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Db } from '../platform/db.ts';
+import { HttpProblem } from '../platform/problem.ts';
+import type { FleetBus } from './contract.ts';
+import { DEVICE_ID, scheduleInterval, type ScheduleInterval, type ScheduleMessage } from './messages.ts';
+import { checkIntervals } from './schedule-check.ts';
+import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
+import { publishVersions, type LoopSettings } from './distribution.ts';
+import { rolloutBudget, type RolloutRate } from './rollout-rate.ts';
+
+/**
+ * POST /api/v1/schedules and rollouts. A schedule for one device is issued at once; one for a group or the fleet
+ * is a rollout: its devices are fixed when it is created, every one of them is checked first (one infeasible
+ * device refuses the whole schedule, naming the device and the interval, and nothing is stored or sent), and the
+ * runner then issues versions at the rollout's rate, stops (aborted) when more than abortFailurePct % of the devices
+ * reached failed, timed out or were refused at issue time (once abortMinDevices were reached), and can be cancelled.
+ */
+
+export const rolloutOptions = z.object({
+  maxPerMinute: z.number().int().min(1).max(1_000_000).default(1_000).describe('at most this many devices a minute (the cap of an exponential ramp)'),
+  exponential: z.object({
+    basePerMinute: z.number().int().min(1).max(1_000_000).describe('devices in the first minute'),
+    incrementFactor: z.number().gt(1).max(10).describe('the rate is multiplied by this every minute, up to maxPerMinute'),
+  }).optional().describe('an exponential ramp instead of a flat rate'),
+  abortFailurePct: z.number().min(0).max(100).default(10).describe('abort when more than this percentage of the devices reached failed or timed out'),
+  abortMinDevices: z.number().int().min(1).max(1_000_000).default(10).describe('… once at least this many devices were reached'),
+}).strict();
+
+export const scheduleRequest = z.object({
+  deviceId: z.string().regex(DEVICE_ID, 'a device id').optional().describe('one device (exactly one of deviceId, groupId, fleet)'),
+  groupId: z.uuid().optional().describe('every device of a group, as a rollout'),
+  fleet: z.literal(true).optional().describe('every active device, as a rollout'),
+  intervals: z.array(scheduleInterval).min(1).max(2_880).describe('in order, not overlapping, in the future, spanning at most 7 days'),
+  priority: z.number().int().min(0).max(1_000).default(0).describe('supersedes unfinished versions of priority ≤ this; refused (409) by a higher one'),
+  rollout: rolloutOptions.optional().describe('group and fleet only: rate and abort threshold (defaults: 1,000 a minute, abort above 10 % once 10 were reached)'),
+}).strict().superRefine((v, ctx) => {
+  const targets = [v.deviceId !== undefined, v.groupId !== undefined, v.fleet === true].filter(Boolean).length;
+  if (targets !== 1) ctx.addIssue({ code: 'custom', path: ['deviceId'], message: 'give exactly one of deviceId, groupId or fleet: true' });
+  if (v.deviceId !== undefined && v.rollout) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a schedule for one device is issued at once (rollout options are for groups and the fleet)' });
+});
+export type ScheduleRequest = z.output<typeof scheduleRequest>;
+
+export const ROLLOUT_STATUSES = ['running', 'completed', 'aborted', 'cancelled'] as const;
+
+/** A refusal as the problem a client gets: 400 for the request itself, 422 beyond the device's limits or SoC, 409 a priority conflict, 404 no device. */
+export function refusalProblem(r: Refusal, named: boolean): HttpProblem {
+  const status = r.problem.kind === 'request' ? 400 : r.problem.kind === 'device' ? 422 : r.problem.kind === 'conflict' ? 409 : 404;
+  return new HttpProblem(status, named && r.problem.kind !== 'request' ? `device ${r.deviceId}: ${r.problem.detail}` : r.problem.detail, r.problem.field);
+}
+
+export type Submitted =
+  | { kind: 'device'; deviceId: string; version: number; superseded: number[]; messages: ScheduleMessage[] }
+  | { kind: 'rollout'; rolloutId: string; total: number };
+
+/**
+ * Validates and stores a schedule request in the caller's transaction. For one device: its new version (publish
+ * the returned messages after commit). For a group or the fleet: a running rollout (run `runRollouts` after
+ * commit to issue its first devices at once). Throws the HttpProblem of the first refusal.
+ */
+export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: number; republishMs: number; createdBy: string | null }): Promise<Submitted> {
+  const bad = checkIntervals(req.intervals, opts.now);
+  if (bad) throw new HttpProblem(400, bad.detail, bad.field);
+  if (req.deviceId !== undefined) {
+    const r = await issueVersions(tx, { deviceIds: [req.deviceId], intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true });
+    if (r.refused.length) throw refusalProblem(r.refused[0]!, false);
+    const m = r.messages[0]!;
+    return { kind: 'device', deviceId: m.deviceId, version: m.version, superseded: r.superseded.map((s) => s.version), messages: r.messages };
+  }
+  if (req.groupId !== undefined && (await tx.query('SELECT 1 FROM device_groups WHERE id = $1', [req.groupId])).length === 0) {
+    throw new HttpProblem(404, `groupId: no such group ${req.groupId}`, 'groupId');
+  }
+  const ids = (await tx.query<{ id: string }>(
+    req.groupId !== undefined
+      ? 'SELECT d.id FROM devices d JOIN device_group_members m ON m.device_id = d.id WHERE m.group_id = $1 AND d.revoked_at IS NULL ORDER BY d.id'
+      : 'SELECT id FROM devices WHERE revoked_at IS NULL ORDER BY id', req.groupId !== undefined ? [req.groupId] : [])).map((r) => r.id);
+  if (ids.length === 0) throw new HttpProblem(422, req.groupId !== undefined ? 'groupId: the group has no active devices' : 'fleet: there are no active devices', req.groupId !== undefined ? 'groupId' : 'fleet');
+  // every device is checked now, in a savepoint rolled back afterwards: nothing is stored unless all pass
+  const check = await tx.transaction(async (sp) => {
+    const r = await issueVersions(sp, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true });
+    throw new DryRun(r.refused);
+  }).catch((err: unknown) => { if (err instanceof DryRun) return err.refused; throw err; });
+  if (check.length) throw refusalProblem(check[0]!, true);
+  const o = rolloutOptions.parse(req.rollout ?? {});
+  const [row] = await tx.query<{ id: string }>(
+    `INSERT INTO rollouts (target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor,
+       abort_failure_pct, abort_min_devices, total, created_by, created_at, started_at)
+     VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id`,
+    [req.groupId !== undefined ? 'group' : 'fleet', req.groupId ?? null, JSON.stringify(req.intervals), req.priority, o.exponential ? 'exponential' : 'max-per-minute',
+      o.maxPerMinute, o.exponential?.basePerMinute ?? null, o.exponential?.incrementFactor ?? null, o.abortFailurePct, o.abortMinDevices, ids.length,
+      opts.createdBy, new Date(opts.now)]);
+  await tx.query('INSERT INTO rollout_devices (rollout_id, device_id, ord) SELECT $1, d, o::int FROM unnest($2::text[]) WITH ORDINALITY AS t(d, o)', [row!.id, ids]);
+  return { kind: 'rollout', rolloutId: row!.id, total: ids.length };
+}
+
+class DryRun extends Error {
+  readonly refused: Refusal[];
+  constructor(refused: Refusal[]) { super('dry run'); this.refused = refused; }
+}
+
+export interface RolloutProgress {
+  id: string; targetKind: 'group' | 'fleet' | 'device'; groupId: string | null; status: (typeof ROLLOUT_STATUSES)[number]; statusReason: string | null;
+  priority: number; rate: RolloutRate; abortFailurePct: number; abortMinDevices: number;
+  total: number; pending: number; issued: number; skipped: number;
+  /** issued versions by delivery state */
+  states: Record<'queued' | 'sent' | 'acknowledged' | 'executing' | 'succeeded' | 'failed' | 'timed-out' | 'superseded', number>;
+  /** devices that answered (acknowledged or further, failed) or timed out or were skipped, percent of total */
+  progressPct: number;
+  intervals: ScheduleInterval[];
+  createdBy: string | null; createdAt: string; finishedAt: string | null;
+}
+
+interface RolloutRow {
+  id: string; target_kind: 'group' | 'fleet' | 'device'; group_id: string | null; intervals: unknown; priority: number; rate_kind: RolloutRate['kind'];
+  max_per_minute: number; base_per_minute: number | null; increment_factor: number | null; abort_failure_pct: number; abort_min_devices: number;
+  status: RolloutProgress['status']; status_reason: string | null; total: number; issued: number; created_by: string | null;
+  created_at: Date | string; started_at: Date | string; finished_at: Date | string | null;
+}
+const ROLLOUT_COLUMNS = `id, target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor, abort_failure_pct,
+  abort_min_devices, status, status_reason, total, issued, created_by, created_at, started_at, finished_at`;
+
+interface Counts { pending: number; issued: number; skipped: number; states: RolloutProgress['states'] }
+
+async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Counts>> {
+  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; state: string | null; n: number }>(
+    `SELECT rd.rollout_id, v.state, count(*)::int AS n,
+            count(*) FILTER (WHERE rd.version IS NULL AND rd.skipped IS NULL)::int AS pending,
+            count(*) FILTER (WHERE rd.version IS NOT NULL)::int AS issued,
+            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted'))::int AS skipped
+     FROM rollout_devices rd LEFT JOIN schedule_versions v ON v.device_id = rd.device_id AND v.version = rd.version
+     WHERE rd.rollout_id = ANY($1::uuid[]) GROUP BY rd.rollout_id, v.state`, [ids]);
+  const out = new Map<string, Counts>();
+  for (const r of rows) {
+    let c = out.get(r.rollout_id);
+    if (!c) { c = { pending: 0, issued: 0, skipped: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } }; out.set(r.rollout_id, c); }
+    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped);
+    if (r.state) c.states[r.state as keyof Counts['states']] += Number(r.n);
+  }
+  return out;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+function toProgress(r: RolloutRow, c: Counts | undefined): RolloutProgress {
+  const counts = c ?? { pending: 0, issued: 0, skipped: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } };
+  const s = counts.states;
+  const done = s.acknowledged + s.executing + s.succeeded + s.failed + s['timed-out'] + s.superseded + counts.skipped;
+  const total = Number(r.total);
+  return {
+    id: r.id, targetKind: r.target_kind, groupId: r.group_id, status: r.status, statusReason: r.status_reason, priority: Number(r.priority),
+    rate: { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute === null ? null : Number(r.base_per_minute), incrementFactor: r.increment_factor === null ? null : Number(r.increment_factor) },
+    abortFailurePct: Number(r.abort_failure_pct), abortMinDevices: Number(r.abort_min_devices), total,
+    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, states: s,
+    progressPct: total ? Math.round((done / total) * 1000) / 10 : 100, intervals: parseJsonb<ScheduleInterval[]>(r.intervals),
+    createdBy: r.created_by, createdAt: iso(r.created_at)!, finishedAt: iso(r.finished_at),
+  };
+}
+
+export async function getRollout(db: Db, id: string): Promise<RolloutProgress | undefined> {
+  const [row] = await db.query<RolloutRow>(`SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE id = $1`, [id]);
+  return row ? toProgress(row, (await countsOf(db, [id])).get(id)) : undefined;
+}
+
+/** Rollouts, newest first (optionally by status). */
+export async function listRollouts(db: Db, q: { status?: RolloutProgress['status'] | undefined; limit: number }): Promise<RolloutProgress[]> {
+  const rows = await db.query<RolloutRow>(`SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC, id LIMIT $2`, [q.status ?? null, q.limit]);
+  const counts = await countsOf(db, rows.map((r) => r.id));
+  return rows.map((r) => toProgress(r, counts.get(r.id)));
+}
+
+/**
+ * Cancels a running rollout: devices not yet reached get nothing; versions already issued stay (a newer
+ * schedule supersedes them). False when it is not running (or does not exist).
+ */
+export async function cancelRollout(tx: Db, id: string, now: number): Promise<boolean> {
+  const rows = await tx.query(`UPDATE rollouts SET status = 'cancelled', status_reason = 'cancelled by an operator', finished_at = $2 WHERE id = $1 AND status = 'running' RETURNING id`, [id, new Date(now)]);
+  if (!rows.length) return false;
+  await tx.query(`UPDATE rollout_devices SET skipped = 'cancelled' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [id]);
+  return true;
+}
+
+/**
+ * One round of the rollout runner: for each running rollout it can lock (`FOR UPDATE SKIP LOCKED`: another copy
+ * holding one simply skips it), decide abort or completion, issue the next devices its rate allows (re-checked
+ * against each device's state now; a device refused now is skipped and counts as a failure), and, after commit,
+ * publish them. Returns the number of versions issued.
+ */
+export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSettings, logger?: Logger, only?: string): Promise<number> {
+  const now = s.now();
+  const messages = await db.transaction(async (tx) => {
+    const rows = await tx.query<RolloutRow>(
+      `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
+    const out: ScheduleMessage[] = [];
+    if (rows.length === 0) return out;
+    const counts = await countsOf(tx, rows.map((r) => r.id));
+    for (const r of rows) {
+      const c = counts.get(r.id)!;
+      const reached = c.issued + c.skipped;
+      const bad = c.states.failed + c.states['timed-out'] + c.skipped;
+      if (reached >= Number(r.abort_min_devices) && (bad * 100) / reached > Number(r.abort_failure_pct)) {
+        const reason = `${bad} of ${reached} devices reached failed, timed out or were refused (> ${Number(r.abort_failure_pct)} %)`;
+        await tx.query(`UPDATE rollouts SET status = 'aborted', status_reason = $2, finished_at = $3 WHERE id = $1`, [r.id, reason, new Date(now)]);
+        await tx.query(`UPDATE rollout_devices SET skipped = 'aborted' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [r.id]);
+        logger?.warn({ rolloutId: r.id, bad, reached }, 'rollout aborted');
+        continue;
+      }
+      if (c.pending === 0) {
+        if (c.states.queued + c.states.sent === 0) {
+          await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2 WHERE id = $1`, [r.id, new Date(now)]);
+          logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
+        }
+        continue;
+      }
+      const rate: RolloutRate = { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute, incrementFactor: r.increment_factor };
+      const room = Math.min(s.batch * 20, rolloutBudget(rate, now - new Date(r.started_at).getTime(), Number(r.total)) - reached);
+      if (room <= 0) continue;
+      const next = (await tx.query<{ device_id: string }>(
+        'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
+      const issued = await issueVersions(tx, {
+        deviceIds: next, intervals: parseJsonb<ScheduleInterval[]>(r.intervals), priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
+      });
+      await tx.query('UPDATE rollout_devices rd SET version = n.version, issued_at = $4 FROM unnest($2::text[], $3::int[]) AS n(device_id, version) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
+        [r.id, issued.messages.map((m) => m.deviceId), issued.messages.map((m) => m.version), new Date(now)]);
+      if (issued.refused.length) {
+        await tx.query('UPDATE rollout_devices rd SET skipped = n.reason FROM unnest($2::text[], $3::text[]) AS n(device_id, reason) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
+          [r.id, issued.refused.map((x) => x.deviceId), issued.refused.map((x) => x.problem.detail.slice(0, 500))]);
+      }
+      await tx.query('UPDATE rollouts SET issued = issued + $2 WHERE id = $1', [r.id, issued.messages.length]);
+      out.push(...issued.messages);
+      logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
+    }
+    return out;
+  });
+  await publishVersions(db, bus, messages, s, logger);
+  return messages.length;
+}

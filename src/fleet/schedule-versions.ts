@@ -1,0 +1,143 @@
+import type { Db } from '../platform/db.ts';
+import type { DeliveryState } from './contract.ts';
+import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
+import { checkSchedule, type ScheduleProblem } from './schedule-check.ts';
+import { DEVICE_COLUMNS, toDevice, type DeviceRow } from './device-repository.ts';
+
+/**
+ * Schedule versions: every accepted schedule becomes, for each device it targets, a new version numbered one
+ * above the device's last (1, 2, 3, … per device, never reused), holding the device's whole desired schedule.
+ *
+ * Conflicts, by priority: a new schedule supersedes the device's unfinished versions (queued … executing, not yet
+ * ended) when its priority is at least theirs — they become `superseded` and the device executes only the new one;
+ * it is REJECTED (409, field `priority`) when an unfinished version has a higher priority.
+ */
+
+/** NOTIFY channel: a JSON array of device ids whose desired version changed (long polls wake on it). */
+export const SCHEDULE_CHANNEL = 'gridpulse_fleet_schedules';
+const ACTIVE = `('queued', 'sent', 'acknowledged', 'executing')`;
+
+export interface IssueRequest {
+  deviceIds: readonly string[];
+  intervals: readonly ScheduleInterval[];
+  priority: number;
+  rolloutId?: string | null | undefined;
+  /** the clock (ms); default Date.now() */
+  now?: number;
+  /** first re-publish if the device has not acknowledged by then, ms */
+  republishMs: number;
+}
+
+export interface Refusal { deviceId: string; problem: ScheduleProblem | { field: string; detail: string; kind: 'conflict' | 'unknown' } }
+export interface IssueResult { messages: ScheduleMessage[]; superseded: Array<{ deviceId: string; version: number }>; refused: Refusal[] }
+
+/**
+ * Validates and stores new versions for these devices in the caller's transaction (their rows are locked, in id
+ * order, so concurrent issuers never deadlock and versions never repeat). Devices whose schedule is infeasible,
+ * conflicts with a higher priority, or that do not exist (or are revoked) are refused and get nothing; with
+ * `allOrNothing` the first refusal is returned alone and nothing is stored. Set-based: one statement per step
+ * for any number of devices. The returned messages are to be published after commit (publishVersions).
+ */
+export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean } = {}): Promise<IssueResult> {
+  const now = req.now ?? Date.now();
+  const ids = [...new Set(req.deviceIds)].sort();
+  const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id FOR UPDATE`, [ids]);
+  const found = new Map(rows.map((r) => [r.id, toDevice(r, now)]));
+  const conflicts = new Map((await tx.query<{ device_id: string; priority: number; version: number }>(
+    `SELECT DISTINCT ON (device_id) device_id, priority, version FROM schedule_versions
+     WHERE device_id = ANY($1::text[]) AND state IN ${ACTIVE} AND ends_at > $2 AND priority > $3 ORDER BY device_id, priority DESC`,
+    [ids, new Date(now), req.priority])).map((r) => [r.device_id, r]));
+  const refused: Refusal[] = [];
+  const accepted: Array<{ id: string; version: number; fallback: string }> = [];
+  for (const id of ids) {
+    const d = found.get(id);
+    if (!d) { refused.push({ deviceId: id, problem: { field: 'deviceId', detail: `deviceId: no active device ${id}`, kind: 'unknown' } }); continue; }
+    const c = conflicts.get(id);
+    if (c) {
+      refused.push({ deviceId: id, problem: { field: 'priority', kind: 'conflict', detail: `priority: device ${id} has version ${c.version} of priority ${c.priority} not yet finished; a schedule of priority ${req.priority} does not supersede it (send priority ≥ ${c.priority})` } });
+      continue;
+    }
+    const problem = checkSchedule(req.intervals, d, d.reported.socPct, now);
+    if (problem) { refused.push({ deviceId: id, problem }); continue; }
+    accepted.push({ id, version: d.desiredVersion + 1, fallback: d.fallback });
+  }
+  if (opts.allOrNothing && refused.length) return { messages: [], superseded: [], refused: refused.slice(0, 1) };
+  if (accepted.length === 0) return { messages: [], superseded: [], refused };
+  const issuedAt = new Date(now);
+  const startsAt = req.intervals[0]!.start;
+  const endsAt = req.intervals.at(-1)!.end;
+  const intervalsJson = JSON.stringify(req.intervals);
+  const devIds = accepted.map((a) => a.id);
+  const versions = accepted.map((a) => a.version);
+  const superseded = await tx.query<{ device_id: string; version: number }>(
+    `UPDATE schedule_versions v SET state = 'superseded', state_at = $3, superseded_by = n.version
+     FROM unnest($1::text[], $2::int[]) AS n(device_id, version)
+     WHERE v.device_id = n.device_id AND v.version < n.version AND v.state IN ${ACTIVE}
+     RETURNING v.device_id, v.version`, [devIds, versions, issuedAt]);
+  await tx.query(
+    `INSERT INTO schedule_versions (device_id, version, priority, intervals, fallback, starts_at, ends_at, issued_at, rollout_id, state, state_at, next_publish_at)
+     SELECT n.device_id, n.version, $3, $4::text::jsonb, n.fallback, $5, $6, $7, $8, 'queued', $7, $9
+     FROM unnest($1::text[], $2::int[], $10::text[]) AS n(device_id, version, fallback)`,
+    [devIds, versions, req.priority, intervalsJson, startsAt, endsAt, issuedAt, req.rolloutId ?? null, new Date(now + req.republishMs), accepted.map((a) => a.fallback)]);
+  await tx.query('UPDATE devices d SET desired_version = n.version, updated_at = $3 FROM unnest($1::text[], $2::int[]) AS n(id, version) WHERE d.id = n.id',
+    [devIds, versions, issuedAt]);
+  for (let i = 0; i < devIds.length; i += 300) await tx.query('SELECT pg_notify($1, $2)', [SCHEDULE_CHANNEL, JSON.stringify(devIds.slice(i, i + 300))]);
+  const messages = accepted.map((a): ScheduleMessage => ({
+    schema: 'gridpulse.schedule/1', deviceId: a.id, version: a.version, issuedAt: issuedAt.toISOString(), intervals: req.intervals.map((iv) => ({ ...iv })),
+    fallback: a.fallback as ScheduleMessage['fallback'], ...(req.rolloutId ? { rolloutId: req.rolloutId } : {}),
+  }));
+  return { messages, superseded: superseded.map((r) => ({ deviceId: r.device_id, version: Number(r.version) })), refused };
+}
+
+interface VersionRow {
+  device_id: string; version: number; priority: number; intervals: unknown; fallback: string; starts_at: Date | string; ends_at: Date | string;
+  issued_at: Date | string; rollout_id: string | null; state: DeliveryState; state_at: Date | string; sent_at: Date | string | null;
+  acknowledged_at: Date | string | null; executing_at: Date | string | null; finished_at: Date | string | null; publish_count: number;
+  reason: string | null; superseded_by: number | null;
+}
+const VERSION_COLUMNS = `device_id, version, priority, intervals, fallback, starts_at, ends_at, issued_at, rollout_id, state, state_at, sent_at,
+  acknowledged_at, executing_at, finished_at, publish_count, reason, superseded_by`;
+
+export interface ScheduleVersion {
+  deviceId: string; version: number; priority: number; intervals: ScheduleInterval[]; fallback: string; startsAt: string; endsAt: string;
+  issuedAt: string; rolloutId: string | null; state: DeliveryState; stateAt: string; sentAt: string | null; acknowledgedAt: string | null;
+  executingAt: string | null; finishedAt: string | null; publishCount: number; reason: string | null; supersededBy: number | null;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+/** jsonb arrives parsed from PGlite and as text from postgres.js */
+export const parseJsonb = <T,>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) as T : v as T);
+
+export const toVersion = (r: VersionRow): ScheduleVersion => ({
+  deviceId: r.device_id, version: Number(r.version), priority: Number(r.priority), intervals: parseJsonb<ScheduleInterval[]>(r.intervals), fallback: r.fallback,
+  startsAt: iso(r.starts_at)!, endsAt: iso(r.ends_at)!, issuedAt: iso(r.issued_at)!, rolloutId: r.rollout_id, state: r.state, stateAt: iso(r.state_at)!,
+  sentAt: iso(r.sent_at), acknowledgedAt: iso(r.acknowledged_at), executingAt: iso(r.executing_at), finishedAt: iso(r.finished_at),
+  publishCount: Number(r.publish_count), reason: r.reason, supersededBy: r.superseded_by === null ? null : Number(r.superseded_by),
+});
+
+/** The message of a stored version (what the bus publishes and GET …/schedule answers). */
+export const messageOf = (v: ScheduleVersion): ScheduleMessage => ({
+  schema: 'gridpulse.schedule/1', deviceId: v.deviceId, version: v.version, issuedAt: v.issuedAt, intervals: v.intervals,
+  fallback: v.fallback as ScheduleMessage['fallback'], ...(v.rolloutId ? { rolloutId: v.rolloutId } : {}),
+});
+
+export async function getVersion(db: Db, deviceId: string, version: number): Promise<ScheduleVersion | undefined> {
+  const [row] = await db.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM schedule_versions WHERE device_id = $1 AND version = $2`, [deviceId, version]);
+  return row ? toVersion(row) : undefined;
+}
+
+/** A device's versions, newest first (its delivery history). */
+export async function listVersions(db: Db, deviceId: string, limit = 20): Promise<ScheduleVersion[]> {
+  const rows = await db.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM schedule_versions WHERE device_id = $1 ORDER BY version DESC LIMIT $2`, [deviceId, limit]);
+  return rows.map(toVersion);
+}
+
+/** Versions by key, in one query (the re-publisher's and the HTTP poll's reads). */
+export async function getVersions(db: Db, keys: ReadonlyArray<{ deviceId: string; version: number }>): Promise<ScheduleVersion[]> {
+  if (keys.length === 0) return [];
+  const rows = await db.query<VersionRow>(
+    `SELECT ${VERSION_COLUMNS.split(',').map((c) => `v.${c.trim()}`).join(', ')} FROM schedule_versions v
+     JOIN unnest($1::text[], $2::int[]) AS k(device_id, version) ON v.device_id = k.device_id AND v.version = k.version`,
+    [keys.map((k) => k.deviceId), keys.map((k) => k.version)]);
+  return rows.map(toVersion);
+}

@@ -1,0 +1,175 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { testDatabases } from '../support/databases.ts';
+import { applyAcks } from '../../src/fleet/ledger.ts';
+import { republishDue, sweepTimeouts } from '../../src/fleet/distribution.ts';
+import { runRollouts } from '../../src/fleet/rollouts.ts';
+import { startFleetLoops } from '../../src/fleet/fleet-loops.ts';
+import { RecordingFleetBus } from '../../src/fleet/testing/recording-bus.ts';
+import { ack, openFleetApp, provision, reportSoc, type FleetTestApp } from './fleet-support.ts';
+
+const silent = pino({ level: 'silent' });
+
+interface Rollout { id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; progressPct: number; states: Record<string, number> }
+
+for (const target of testDatabases()) {
+  describe(`fleet distribution on ${target.name}`, () => {
+    let t: FleetTestApp;
+    before(async () => { t = await openFleetApp(target); });
+    after(async () => { await t.app.close(); await t.db.close(); });
+
+    /** A group of n provisioned devices that reported a SoC. */
+    async function group(name: string, n: number, soc = 50): Promise<{ id: string; devices: Awaited<ReturnType<typeof provision>>[] }> {
+      const devices = [];
+      for (let i = 0; i < n; i++) {
+        const d = await provision(t, { id: `${name}-${String(i).padStart(3, '0')}` });
+        await reportSoc(t, d, soc);
+        devices.push(d);
+      }
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/device-groups', headers: t.operator, payload: { name, deviceIds: devices.map((d) => d.id) } });
+      assert.equal(res.statusCode, 201, res.body);
+      return { id: res.json<{ id: string }>().id, devices };
+    }
+    const rollout = async (id: string) => (await t.app.inject({ url: `/api/v1/rollouts/${id}`, headers: t.operator })).json<Rollout>();
+    const idle = () => [{ start: t.clock.at(5), end: t.clock.at(65), action: 'idle' }];
+    const now = () => new Date(t.clock.now()).toISOString();
+
+    it('rolls a schedule out to a group at its rate, and completes when every device answered', async () => {
+      const g = await group('ro-rate', 12);
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId: g.id, intervals: idle(), rollout: { maxPerMinute: 60 } } });
+      assert.equal(res.statusCode, 201, res.body);
+      const { rolloutId } = res.json<{ rolloutId: string }>();
+      let r = await rollout(rolloutId);
+      assert.equal(r.issued, 1, 'one second\'s worth at 60 a minute');
+      t.clock.advance(5_000);
+      await runRollouts(t.db, t.bus, t.s, silent);
+      r = await rollout(rolloutId);
+      assert.equal(r.issued, 6);
+      assert.equal(r.states.sent, 6);
+      t.clock.advance(60_000);
+      await runRollouts(t.db, t.bus, t.s, silent);
+      r = await rollout(rolloutId);
+      assert.equal(r.issued, 12);
+      assert.equal(r.status, 'running', 'waiting for the devices\' word');
+      assert.equal(g.devices.every((d) => t.bus.forDevice(d.id).length === 1 && t.bus.forDevice(d.id)[0]!.rolloutId === rolloutId), true);
+      await applyAcks(t.db, g.devices.map((d, i) => ack(d.id, 1, 'acknowledged', now(), i)));
+      await runRollouts(t.db, t.bus, t.s, silent);
+      r = await rollout(rolloutId);
+      assert.equal(r.status, 'completed');
+      assert.equal(r.progressPct, 100);
+      const list = (await t.app.inject({ url: '/api/v1/rollouts?status=completed', headers: t.operator })).json<{ data: Rollout[] }>();
+      assert.ok(list.data.some((x) => x.id === rolloutId));
+    });
+
+    it('refuses a group schedule one device cannot execute, naming the device and the interval, and stores nothing', async () => {
+      const g = await group('ro-refuse', 3, 50);
+      await reportSoc(t, g.devices[1]!, 12, 2);
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { groupId: g.id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
+      assert.equal(res.statusCode, 422, res.body);
+      const p = res.json<{ field: string; detail: string }>();
+      assert.equal(p.field, 'intervals[0].powerKw');
+      assert.match(p.detail, /^device ro-refuse-001: /);
+      assert.equal((await t.db.query('SELECT 1 FROM schedule_versions WHERE device_id LIKE $1', ['ro-refuse-%'])).length, 0);
+      assert.equal(g.devices.some((d) => t.bus.forDevice(d.id).length > 0), false);
+    });
+
+    it('aborts a rollout when more than N % of the devices reached fail or time out, and cancels on request', async () => {
+      const g = await group('ro-abort', 10);
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { groupId: g.id, intervals: idle(), rollout: { maxPerMinute: 60, abortFailurePct: 25, abortMinDevices: 4 } } });
+      const { rolloutId } = res.json<{ rolloutId: string }>();
+      t.clock.advance(3_000);
+      await runRollouts(t.db, t.bus, t.s, silent);
+      assert.equal((await rollout(rolloutId)).issued, 4);
+      await applyAcks(t.db, [ack('ro-abort-000', 1, 'failed', now(), 1), ack('ro-abort-001', 1, 'rejected', now(), 1), ack('ro-abort-002', 1, 'succeeded', now(), 1)]);
+      t.clock.advance(30_000);
+      await runRollouts(t.db, t.bus, t.s, silent);
+      const r = await rollout(rolloutId);
+      assert.equal(r.status, 'aborted');
+      assert.match(r.statusReason!, /2 of 4 devices/);
+      assert.equal(r.issued, 4, 'no device was reached after the abort');
+      assert.equal(g.devices.slice(4).some((d) => t.bus.forDevice(d.id).length > 0), false);
+
+      const g2 = await group('ro-cancel', 5);
+      const started = (await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId: g2.id, intervals: idle(), rollout: { maxPerMinute: 60 } } })).json<{ rolloutId: string }>();
+      const cancel = await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${started.rolloutId}/cancel`, headers: t.operator });
+      assert.equal(cancel.statusCode, 200, cancel.body);
+      assert.equal(cancel.json<Rollout>().status, 'cancelled');
+      t.clock.advance(60_000);
+      await runRollouts(t.db, t.bus, t.s, silent);
+      assert.equal((await rollout(started.rolloutId)).issued, 1, 'nothing issued after the cancel');
+      assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${started.rolloutId}/cancel`, headers: t.operator })).statusCode, 409);
+      const [rec] = await t.db.query<{ object_id: string }>(`SELECT object_id FROM audit_log WHERE action = 'fleet.rollouts.cancel' ORDER BY id DESC LIMIT 1`);
+      assert.equal(rec!.object_id, started.rolloutId);
+    });
+
+    it('keeps a version queued while the broker is down, publishes it when due, re-publishes until acknowledged, and times out a silent device', async () => {
+      const d = await provision(t, { id: 'pi-repub-1' });
+      await reportSoc(t, d, 50);
+      t.bus.failing = true;
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { deviceId: d.id, intervals: idle() } });
+      assert.equal(res.json<{ state: string }>().state, 'queued');
+      t.bus.failing = false;
+      const loops = startFleetLoops(t.db, t.bus, silent, { ...t.s, tickMs: 3_600_000 });
+      try {
+        await loops.tick();
+        assert.equal(t.bus.forDevice(d.id).length, 0, 'not due yet');
+        t.clock.advance(31_000);
+        await loops.tick();
+        assert.equal(t.bus.forDevice(d.id).length, 1);
+        t.clock.advance(31_000);
+        await loops.tick();
+        assert.equal(t.bus.forDevice(d.id).length, 2, 'unacknowledged: published again');
+        t.clock.advance(31_000);
+        await loops.tick();
+        assert.equal(t.bus.forDevice(d.id).length, 2, 'the wait doubles after each publish');
+        await applyAcks(t.db, [ack(d.id, 1, 'acknowledged', now(), 5)]);
+        t.clock.advance(300_000);
+        await loops.tick();
+        assert.equal(t.bus.forDevice(d.id).length, 2, 'acknowledged: never again');
+
+        const silentOne = await provision(t, { id: 'pi-silent-1' });
+        await reportSoc(t, silentOne, 50);
+        await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { deviceId: silentOne.id, intervals: idle() } });
+        t.clock.advance(601_000);
+        assert.ok(await sweepTimeouts(t.db, t.s) >= 1);
+        const [v] = await t.db.query<{ state: string; reason: string }>('SELECT state, reason FROM schedule_versions WHERE device_id = $1', [silentOne.id]);
+        assert.equal(v!.state, 'timed-out');
+        // the device's later word still counts
+        assert.equal((await applyAcks(t.db, [ack(silentOne.id, 1, 'acknowledged', now(), 1)])).applied, 1);
+        const [v2] = await t.db.query<{ state: string }>('SELECT state FROM schedule_versions WHERE device_id = $1', [silentOne.id]);
+        assert.equal(v2!.state, 'acknowledged');
+      } finally {
+        await loops.stop();
+      }
+    });
+
+    it('many copies share the work: concurrent runners issue each device one version, concurrent re-publishers send each due version once', async () => {
+      const g = await group('ro-copies', 40);
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId: g.id, intervals: idle(), rollout: { maxPerMinute: 1_000_000 } } });
+      const { rolloutId } = res.json<{ rolloutId: string }>();
+      const busA = new RecordingFleetBus();
+      const busB = new RecordingFleetBus();
+      await Promise.all([runRollouts(t.db, busA, t.s, silent), runRollouts(t.db, busB, t.s, silent), runRollouts(t.db, busA, t.s, silent)]);
+      const versions = await t.db.query<{ device_id: string; n: number }>('SELECT device_id, count(*)::int AS n FROM schedule_versions WHERE rollout_id = $1 GROUP BY device_id', [rolloutId]);
+      assert.equal(versions.length, 40);
+      assert.equal(versions.every((v) => Number(v.n) === 1), true);
+      t.clock.advance(31_000);
+      const [a, b] = [new RecordingFleetBus(), new RecordingFleetBus()];
+      await Promise.all([republishDue(t.db, a, { ...t.s, batch: 7 }, silent), republishDue(t.db, b, { ...t.s, batch: 7 }, silent),
+        republishDue(t.db, a, { ...t.s, batch: 7 }, silent), republishDue(t.db, b, { ...t.s, batch: 7 }, silent)]);
+      const keys = [...a.published, ...b.published].map((m) => `${m.deviceId}@${m.version}`);
+      assert.equal(new Set(keys).size, keys.length, 'no version published twice in one round');
+    });
+
+    it('sums the fleet up', async () => {
+      const res = await t.app.inject({ url: '/api/v1/fleet/summary', headers: t.operator });
+      assert.equal(res.statusCode, 200, res.body);
+      const s = res.json<{ devices: number; socPct: number; versions24h: { issued: number } }>();
+      assert.ok(s.devices >= 60);
+      assert.ok(s.socPct > 0 && s.socPct <= 100);
+    });
+  });
+}
