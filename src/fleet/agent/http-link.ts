@@ -19,7 +19,7 @@ export interface HttpLinkOptions {
 /**
  * The agent's HTTP fallback, used while MQTT is unreachable: long-polls `GET /api/v1/devices/{id}/schedule?wait=…`
  * with the last ETag (`If-None-Match`; 304 = unchanged), and drains the outbox in `seq` order with
- * `POST /api/v1/devices/{id}/acks` and `/telemetry` (the same message schemas, as `{ messages: [...] }`), deleting
+ * `POST /api/v1/devices/{id}/acks` and `/telemetry` (the same message schemas, a JSON array of up to 1,000), deleting
  * only what the server took. Errors back off with jitter; nothing here throws.
  */
 export class HttpLink {
@@ -52,7 +52,7 @@ export class HttpLink {
     const res = await f(`${this.url('schedule')}?wait=${this.o.waitS ?? 30}`, {
       headers: { ...this.headers, ...(this.etag ? { 'if-none-match': this.etag } : {}) }, signal: this.abort.signal,
     });
-    if (res.status === 304 || res.status === 404) { await res.body?.cancel(); return true; }
+    if (res.status === 304 || res.status === 204) { await res.body?.cancel(); return true; }
     if (!res.ok) { this.log.warn({ deviceId: this.agent.deviceId, status: res.status }, 'schedule poll refused'); await res.body?.cancel(); return false; }
     this.etag = res.headers.get('etag') ?? undefined;
     this.agent.receive(await res.json());
@@ -70,7 +70,7 @@ export class HttpLink {
       for (const item of batch) { if (item.kind !== kind) break; run.push(item); }
       const res = await f(this.url(kind === 'ack' ? 'acks' : 'telemetry'), {
         method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' },
-        body: JSON.stringify({ messages: run.map((i) => i.message) }), signal: this.abort.signal,
+        body: JSON.stringify(run.map((i) => i.message)), signal: this.abort.signal,
       });
       await res.body?.cancel();
       if (!res.ok) { this.log.warn({ deviceId: this.agent.deviceId, status: res.status, kind }, 'outbox post refused'); return false; }
