@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
@@ -15,6 +15,7 @@ import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { egridImportCommand } from './egrid-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
+import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
@@ -156,6 +157,25 @@ keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
   .action(exitWith(keysRevoke));
+program.command('agent').description('a battery agent (what runs on each Raspberry Pi): executes its schedule from MQTT or HTTP, keeps running offline')
+  .requiredOption('--device-id <id>', 'the device id (= its MQTT username)')
+  .addOption(new Option('--key <key>', 'the device\'s HTTP key (gp_…) for the HTTP fallback').env('GRIDPULSE_DEVICE_KEY'))
+  .addOption(new Option('--mqtt-password <password>', 'the device\'s broker password').env('GRIDPULSE_MQTT_PASSWORD'))
+  .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL'))
+  .addOption(new Option('--api <url>', 'GridPulse\'s base URL for the HTTP fallback').env('GRIDPULSE_API_URL'))
+  .option('--store <path>', 'the agent\'s SQLite store (default DATA_DIR/agent-<id>.sqlite)')
+  .option('--fallback <rule>', 'what runs before the first schedule: hold-soc, idle or self-consumption (default hold-soc)')
+  .option('--capacity-kwh <kWh>', 'the simulated battery\'s usable capacity (default 13.5)')
+  .option('--power-kw <kW>', 'the simulated battery\'s charge and discharge rating (default 5)')
+  .action(exitWith((opts: Omit<AgentOptions, 'dataDir' | 'logLevel'>) => { const c = loadConfig(); return agentCommand({ ...opts, dataDir: c.DATA_DIR, logLevel: c.LOG_LEVEL }); }));
+program.command('simulate').description('many SIMULATED battery agents in one process on real MQTT connections (tests, benchmarks, demos)')
+  .requiredOption('--devices <n>', 'how many devices')
+  .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL').default('mqtt://127.0.0.1:1884'))
+  .addOption(new Option('--api <url>', 'GridPulse\'s base URL for the agents\' HTTP fallback (needs --credentials with apiKey)').env('GRIDPULSE_API_URL'))
+  .option('--offline-rate <share>', 'share of devices dropping their connection each minute, 0–1 (default 0)')
+  .option('--credentials <file>', 'devices and secrets: the JSON lines of `gridpulse devices create --json` (or a JSON array)')
+  .option('--prefix <prefix>', 'device id prefix without --credentials', 'sim')
+  .action(exitWith((opts: Omit<SimulateOptions, 'logLevel'>) => simulateCommand({ ...opts, logLevel: loadConfig().LOG_LEVEL })));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')

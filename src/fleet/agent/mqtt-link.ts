@@ -95,7 +95,7 @@ export class MqttLink {
       const was = this.connected;
       this.connected = false;
       this.markLost(new Error('connection lost'));
-      if (was) this.log.warn({ deviceId: id }, 'mqtt connection lost');
+      if (was && !this.closed) this.log.warn({ deviceId: id }, 'mqtt connection lost');
       this.scheduleReconnect();
     });
   }

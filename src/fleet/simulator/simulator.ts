@@ -23,6 +23,8 @@ export interface SimulatorOptions {
   seed?: number;
   mqtt?: Partial<MqttLinkOptions>;
   logger: Logger;
+  /** The agents' own logger (default `logger`); thousands of agents usually log warnings only. */
+  agentLogger?: Logger;
 }
 
 export interface SimulatorStats { devices: number; connected: number; queued: number; versions: Record<number, number>; memoryPerDeviceKb: number }
@@ -51,7 +53,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const perSecond = o.connectRate ?? 1_000;
   for (const [i, d] of o.devices.entries()) {
     agents.push(runAgent({
-      deviceId: d.deviceId, brokerUrl: o.brokerUrl, storePath: ':memory:', stepMs: 0, logger: o.logger, initialSoc: 20 + random() * 60,
+      deviceId: d.deviceId, brokerUrl: o.brokerUrl, storePath: ':memory:', stepMs: 0, logger: o.agentLogger ?? o.logger, initialSoc: 20 + random() * 60,
       ...(d.mqttPassword ? { mqttPassword: d.mqttPassword } : {}), ...(o.apiUrl && d.apiKey ? { apiUrl: o.apiUrl, apiKey: d.apiKey } : {}),
       mqtt: { keepaliveS: 60, ...o.mqtt },
     }));
