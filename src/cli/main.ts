@@ -13,6 +13,7 @@ import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
+import { devicesCreate, type DevicesCreateOptions } from './devices-command.ts';
 import { egridImportCommand } from './egrid-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
@@ -176,6 +177,20 @@ program.command('simulate').description('many SIMULATED battery agents in one pr
   .option('--credentials <file>', 'devices and secrets: the JSON lines of `gridpulse devices create --json` (or a JSON array)')
   .option('--prefix <prefix>', 'device id prefix without --credentials', 'sim')
   .action(exitWith((opts: Omit<SimulateOptions, 'logLevel'>) => simulateCommand({ ...opts, logLevel: loadConfig().LOG_LEVEL })));
+const devices = program.command('devices').description('the battery fleet\'s devices');
+devices.command('create').description('provision a battery device and print its credentials once (MQTT username/password, HTTP key)')
+  .requiredOption('--name <name>', 'a label, e.g. the home or the serial number')
+  .option('--id <id>', 'the device id = its MQTT username (lower-case letters, digits, hyphens); generated when absent')
+  .option('--capacity-kwh <kWh>', 'usable energy capacity, kWh (default 13.5)')
+  .option('--power-kw <kW>', 'maximum charge and discharge power, kW (default 5)')
+  .option('--charge-kw <kW>', 'maximum charge power, kW, when it differs')
+  .option('--discharge-kw <kW>', 'maximum discharge power, kW, when it differs')
+  .option('--reserve-soc <pct>', 'state of charge kept for the home, percent (default 10)')
+  .option('--ba <code>', 'the balancing authority it sits in (EIA code such as CISO)')
+  .option('--tariff <tariff>', 'the home\'s retail tariff')
+  .option('--fallback <rule>', 'hold-soc (default), idle or self-consumption: what the agent does outside its schedule')
+  .option('--json', 'print {id, mqttUsername, mqttPassword, apiKey} as JSON')
+  .action(exitWith((opts: DevicesCreateOptions) => devicesCreate(opts)));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')

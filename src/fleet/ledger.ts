@@ -109,7 +109,7 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
   for (const s of statuses) last.set(s.deviceId, s);
   const list = [...last.values()];
   const [row] = await db.query<{ applied: number; known: number }>(
-    `WITH i AS (SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
+    `WITH i AS (SELECT * FROM unnest($1::text[], $2::text[]::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
      upd AS (
        UPDATE devices d SET online = i.online, status_at = i.at,
          last_seen_at = CASE WHEN i.online THEN GREATEST(d.last_seen_at, i.at) ELSE d.last_seen_at END,
@@ -118,7 +118,8 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM upd)::int AS applied, (SELECT count(*) FROM i JOIN devices d ON d.id = i.device_id)::int AS known`,
-    [list.map((s) => s.deviceId), list.map((s) => s.online), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
+    // booleans travel as text: postgres.js does not send a boolean array as one
+    [list.map((s) => s.deviceId), list.map((s) => (s.online ? 't' : 'f')), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
   const applied = Number(row!.applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
   return { applied, stale: statuses.length - applied - unknown, unknown };

@@ -84,7 +84,7 @@ for (const target of testDatabases()) {
       assert.equal((await send(5)).statusCode, 201);
       const shadow = async () => (await t.app.inject({ url: `/api/v1/devices/${d.id}`, headers: t.operator })).json<Shadow>();
       assert.equal((await shadow()).shadow.desired!.state, 'sent');
-      const acks = (body: unknown) => t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/acks`, headers: d.headers, payload: body });
+      const acks = (body: object) => t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/acks`, headers: d.headers, payload: body });
       const now = new Date(t.clock.now()).toISOString();
       const a1 = await acks([ack(d.id, 1, 'executing', now, 2), ack(d.id, 1, 'acknowledged', now, 1)]);
       assert.deepEqual(a1.json(), { applied: 2, stale: 0, unknown: 0 });
