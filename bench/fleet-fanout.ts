@@ -65,7 +65,7 @@ async function rawBroker(url: string, n: number): Promise<number[]> {
   const got: number[] = [];
   let t0 = 0;
   await Promise.all(clients.map(async (c, i) => {
-    c.on('message', () => { got.push(performance.now() - t0); });
+    c.once('message', () => { got.push(performance.now() - t0); });
     await c.subscribeAsync(`bench/ref/${i}`, { qos: 1 });
   }));
   const publisher = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: 'ref-publisher', reconnectPeriod: 0 });
@@ -74,9 +74,9 @@ async function rawBroker(url: string, n: number): Promise<number[]> {
   await Promise.all(clients.map((_, i) => publisher.publishAsync(`bench/ref/${i}`, payload, { qos: 1, retain: true })));
   const deadline = Date.now() + 120_000;
   while (got.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  for (let i = 0; i < n; i++) await publisher.publishAsync(`bench/ref/${i}`, '', { qos: 1, retain: true }); // clear the retained messages
-  await publisher.endAsync();
   for (let i = 0; i < clients.length; i += 1_000) await Promise.all(clients.slice(i, i + 1_000).map((c) => c.endAsync(true)));
+  await Promise.all(clients.map((_, i) => publisher.publishAsync(`bench/ref/${i}`, '', { qos: 1, retain: true }))); // clear the retained messages
+  await publisher.endAsync();
   return got;
 }
 
