@@ -111,6 +111,11 @@ test('a schedule over the device\'s power rating is refused with the interval na
   assert.equal((await agent.step()).version, 0, 'the refused version is not run');
   assert.equal(agent.receive(schedule(2, [])), 'stale', 'nor is anything older than it');
   assert.equal(agent.receive({ schema: 'gridpulse.schedule/1', deviceId, version: 'x' }), 'invalid');
-  assert.equal(agent.receive(schedule(4, [])), 'accepted');
+  assert.equal(agent.receive(schedule(4, [{ start: iso(now), end: iso(now + H), action: 'charge', powerKw: 2 }])), 'accepted');
+  assert.equal((await agent.step()).version, 4);
+  assert.equal(agent.receive(schedule(5, [{ start: iso(now), end: iso(now + H), action: 'discharge', powerKw: 9 }])), 'rejected');
+  const c = await agent.step();
+  assert.deepEqual([c.source, c.version], ['fallback', 0], 'refusing version 5 drops version 4 too: the fallback runs, nothing older than 5');
+  assert.equal(agent.receive(schedule(4, [])), 'stale');
   store.close();
 });

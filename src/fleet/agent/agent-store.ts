@@ -62,13 +62,18 @@ export class AgentStore {
   }
 
   /**
-   * Queues an ack, stamping its `seq`, and in the same transaction caches `schedule` (when accepting one) and raises
-   * the highest acknowledged version — so a crash cannot leave an ack queued for a version the device forgot.
+   * Queues an ack, stamping its `seq`, and in the same transaction caches `schedule` (when accepting one; `null`
+   * forgets the cached one, when refusing a newer version) and raises the highest acknowledged version — so a crash
+   * cannot leave an ack queued for a version the device forgot.
    */
-  queueAck(ack: Omit<AckMessage, 'seq'>, schedule?: ScheduleMessage): AckMessage {
+  queueAck(ack: Omit<AckMessage, 'seq'>, schedule?: ScheduleMessage | null): AckMessage {
     this.db.exec('BEGIN IMMEDIATE');
     try {
       if (schedule) this.set('schedule', JSON.stringify(schedule));
+      if (schedule === null) {
+        this.db.prepare(`DELETE FROM state WHERE key = 'schedule'`).run();
+        this.cachedSchedule = null;
+      }
       if (ack.version > this.ackedVersion()) this.set('acked_version', String(ack.version));
       const message = this.push('ack', ack) as AckMessage;
       this.db.exec('COMMIT');

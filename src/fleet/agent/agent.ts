@@ -32,7 +32,7 @@ export type Receipt = 'accepted' | 'duplicate' | 'stale' | 'rejected' | 'invalid
  * one acknowledged is never run; outside the schedule the fallback runs, so there is always a defined command.
  * Ack states per version: `acknowledged` on receipt, `executing` when its first interval starts, `succeeded` (or
  * `failed` when the driver failed during it) when its last interval ends; `rejected` (with the interval) when it
- * exceeds the device's ratings.
+ * exceeds the device's ratings (the cached older version is then dropped too: the fallback runs).
  */
 export class Agent {
   readonly deviceId: string;
@@ -50,7 +50,7 @@ export class Agent {
 
   private get log(): Logger { return this.o.logger; }
 
-  private ack(version: number, state: AckMessage['state'], extra: { reason?: string; intervalIndex?: number } = {}, schedule?: ScheduleMessage): void {
+  private ack(version: number, state: AckMessage['state'], extra: { reason?: string; intervalIndex?: number } = {}, schedule?: ScheduleMessage | null): void {
     this.o.store.queueAck({ schema: 'gridpulse.ack/1', deviceId: this.deviceId, version, state, at: new Date(this.o.clock()).toISOString(), ...extra }, schedule);
     this.log.info({ deviceId: this.deviceId, version, state, ...extra }, 'schedule ack queued');
     this.onQueued();
@@ -76,7 +76,8 @@ export class Agent {
     }
     const over = this.overLimit(msg);
     if (over) {
-      this.ack(msg.version, 'rejected', over);
+      // the older cached version is superseded in the cloud's ledger by this one: the fallback runs instead of it
+      this.ack(msg.version, 'rejected', over, null);
       return 'rejected';
     }
     this.ack(msg.version, 'acknowledged', {}, msg);
