@@ -111,7 +111,7 @@ export async function benchFleetFanout(): Promise<void> {
     const app = await buildApp({ db, logger: log, cache: memoryCache(), fleet: { bus } });
     const operator = await authHeaders(app, db, 'operator');
     const gateway = await startGateway({ db, url: broker.url, credentials: { username: 'bench-gateway', password: 'x' }, sink: ledger, logger: log, clientId: 'bench-gateway' });
-    const sim = await startSimulator({ devices: ids.map((deviceId) => ({ deviceId })), brokerUrl: broker.url, logger: log, stepMs: 60_000, connectRate: 2_000 });
+    const sim = await startSimulator({ devices: ids.map((deviceId) => ({ deviceId })), brokerUrl: broker.url, logger: log, stepMs: 60_000, connectRate: 1_000 });
     const connected = await sim.ready(180_000);
     const memoryPerDeviceKb = sim.stats().memoryPerDeviceKb;
 

@@ -26,7 +26,7 @@ export interface MqttLinkOptions {
  * The agent's MQTT 5 connection: client id = username = device id, a persistent session (clean start off, a week's
  * session expiry) so QoS 1 schedule messages published while it was away are delivered on return, a retained
  * Last Will `{online:false}` on its status topic, a subscription to its own retained schedule topic (QoS 1, renewed
- * whenever the broker has no session, e.g. after a broker restart), and the outbox drained in `seq` order with QoS 1:
+ * on every connect, so a broker restart or a half-made session cannot leave it without one), and the outbox drained in `seq` order with QoS 1:
  * a message leaves the store only on its PUBACK. Reconnects with full-jitter exponential backoff.
  */
 export class MqttLink {
@@ -74,7 +74,7 @@ export class MqttLink {
       this.lost.catch(() => undefined);
       this.connected = true;
       this.log.info({ deviceId: id, sessionPresent: connack.sessionPresent }, 'mqtt connected');
-      void this.onConnect(connack.sessionPresent);
+      void this.onConnect();
     });
     client.on('message', (topic, payload) => {
       let parsed: unknown;
@@ -109,11 +109,14 @@ export class MqttLink {
     }, delay);
   }
 
-  private async onConnect(sessionPresent: boolean): Promise<void> {
+  private async onConnect(): Promise<void> {
     const client = this.client!;
     const id = this.agent.deviceId;
     try {
-      if (!sessionPresent) await client.subscribeAsync(deviceTopic(id, 'schedule'), { qos: 1 });
+      // subscribe on every connect, even with a session present: a session the broker made for an attempt that timed
+      // out before its SUBSCRIBE has no subscription (seen with 10,000 devices connecting at once). MQTT 5's retain
+      // handling 1 sends the retained schedule only when the subscription is new; a repeat is a 'duplicate' anyway
+      await client.subscribeAsync(deviceTopic(id, 'schedule'), { qos: 1, ...(client.options.protocolVersion === 5 ? { rh: 1 } : {}) });
       const status: StatusMessage = { schema: 'gridpulse.status/1', deviceId: id, online: true, at: new Date().toISOString() };
       await client.publishAsync(deviceTopic(id, 'status'), JSON.stringify(status), { qos: 1, retain: true });
     } catch (err) {
