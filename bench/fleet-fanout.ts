@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { buildApp } from '../src/app.ts';
@@ -14,7 +16,6 @@ import * as ledger from '../src/fleet/ledger.ts';
 import { startGateway } from '../src/fleet/gateway/gateway.ts';
 import { deviceTopic } from '../src/fleet/messages.ts';
 import type { FleetBus } from '../src/fleet/contract.ts';
-import { startSimulator } from '../src/fleet/simulator/simulator.ts';
 import { authHeaders } from '../test/support/auth.ts';
 import { envInt, fmt, openEngineDb, percentile, printTable } from './support.ts';
 
@@ -80,8 +81,30 @@ async function rawBroker(url: string, n: number): Promise<number[]> {
   return got;
 }
 
+/**
+ * `gridpulse simulate` in a process of its own, as devices are machines of their own: the agents do not share the
+ * API's and the gateway's event loop. Resolves once it reports its fleet connected, with its memory per device.
+ */
+async function simulateInChild(url: string, n: number): Promise<{ connected: number; memoryPerDeviceKb: number; stop(): Promise<void> }> {
+  const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+  const child = spawn(process.execPath, [main, 'simulate', '--devices', String(n), '--broker', url, '--prefix', 'fan'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<{ connected: number; memoryPerDeviceKb: number }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gridpulse simulate exited with ${code} before its fleet was up`)));
+    lines.on('line', (line) => {
+      let o: { msg?: string; connected?: number; memoryPerDeviceKb?: number };
+      try { o = JSON.parse(line); } catch { return; }
+      if (o.msg === 'simulated fleet (SIMULATED devices) running') resolve({ connected: o.connected ?? 0, memoryPerDeviceKb: o.memoryPerDeviceKb ?? 0 });
+    });
+  });
+  return {
+    ...ready,
+    async stop() { const exited = once(child, 'exit'); child.kill('SIGTERM'); await exited; },
+  };
+}
+
 async function provision(db: Db, n: number): Promise<string[]> {
-  const ids = Array.from({ length: n }, (_, i) => `fan-${String(i).padStart(5, '0')}`);
+  const ids = Array.from({ length: n }, (_, i) => `fan-${String(i + 1).padStart(5, '0')}`); // `gridpulse simulate --prefix fan`'s ids
   for (let i = 0; i < n; i += 500) {
     await db.transaction(async (tx) => {
       for (const id of ids.slice(i, i + 500)) await createDevice(tx, deviceInput.parse({ id, name: `simulated ${id}` }));
@@ -92,7 +115,8 @@ async function provision(db: Db, n: number): Promise<string[]> {
 
 /**
  * Fan-out of one new schedule to N simulated devices on a real Mosquitto: the whole path — POST /api/v1/schedules
- * (fleet: true) → versions issued and published retained QoS 1 → N agents in this process (real connections) → acks →
+ * (fleet: true) → versions issued and published retained QoS 1 → N agents (`gridpulse simulate` in a child process,
+ * real connections) → acks →
  * the gateway's batched COPY into device_acks — p50/p99 from the API call until each device's ack is stored, beside
  * the bare broker delivering N retained QoS 1 messages to N clients in the same run. Also the agents' memory per
  * device. FANOUT_DEVICES (default 10,000); DATABASE_URL for PostgreSQL (else PGlite).
@@ -103,7 +127,7 @@ export async function benchFleetFanout(): Promise<void> {
   const { db, drop } = await openEngineDb('fanout');
   try {
     const reference = await rawBroker(broker.url, n);
-    const ids = await provision(db, n);
+    await provision(db, n);
     const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'bench-fleet-bus', reconnectPeriod: 1_000 });
     // when each device's version went to the broker: splits the path into issuing (fleet-core) and delivery + ack
     const publishedAt = new Map<string, number>();
@@ -111,9 +135,8 @@ export async function benchFleetFanout(): Promise<void> {
     const app = await buildApp({ db, logger: log, cache: memoryCache(), fleet: { bus } });
     const operator = await authHeaders(app, db, 'operator');
     const gateway = await startGateway({ db, url: broker.url, credentials: { username: 'bench-gateway', password: 'x' }, sink: ledger, logger: log, clientId: 'bench-gateway' });
-    const sim = await startSimulator({ devices: ids.map((deviceId) => ({ deviceId })), brokerUrl: broker.url, logger: log, stepMs: 60_000, connectRate: 1_000 });
-    const connected = await sim.ready(180_000);
-    const memoryPerDeviceKb = sim.stats().memoryPerDeviceKb;
+    const sim = await simulateInChild(broker.url, n);
+    const { connected, memoryPerDeviceKb } = sim;
 
     const now = Date.now();
     const t0Epoch = Date.now();
@@ -149,7 +172,7 @@ export async function benchFleetFanout(): Promise<void> {
     ]);
     console.log(`\nratio fleet/reference: p50 ${fmt(percentile(stored, 50) / percentile(reference, 50), 2)}×, p99 ${fmt(percentile(stored, 99) / percentile(reference, 99), 2)}×; `
       + `API call itself ${fmt(apiMs)} ms; acks stored ${stats.acksStored} in ${stats.batches} batches; command success ${fmt((100 * stored.length) / n, 2)} %; `
-      + `agent memory ${fmt(memoryPerDeviceKb)} KiB per simulated device (heap or RSS growth, whichever is larger)`);
+      + `agent memory ${fmt(memoryPerDeviceKb)} KiB per simulated device (the simulator's heap or RSS growth, whichever is larger)`);
   } finally {
     await drop();
     await db.close();
