@@ -12,6 +12,7 @@ import { benchAuth } from './auth.ts';
 import { benchFill } from './fill.ts';
 import { benchAlerts } from './alerts.ts';
 import { benchFleetFanout } from './fleet-fanout.ts';
+import { benchFleetLedger } from './fleet-ledger.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -29,6 +30,7 @@ const benches: Record<string, () => Promise<void>> = {
   fill: benchFill,
   alerts: benchAlerts,
   'fleet-fanout': benchFleetFanout,
+  'fleet-ledger': benchFleetLedger,
 };
 
 const names = process.argv.slice(2);

@@ -65,4 +65,4 @@ CREATE TABLE schedule_versions (
 );
 -- the re-publisher's and the timeout sweep's work list: versions still waiting for the device
 CREATE INDEX schedule_versions_pending ON schedule_versions (next_publish_at) WHERE state IN ('queued', 'sent', 'acknowledged', 'executing');
-CREATE INDEX schedule_versions_rollout ON schedule_versions (rollout_id, state) WHERE rollout_id IS NOT NULL;
+CREATE INDEX schedule_versions_rollout ON schedule_versions (rollout_id) WHERE rollout_id IS NOT NULL;

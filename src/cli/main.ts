@@ -14,6 +14,8 @@ import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-comm
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { devicesCreate, type DevicesCreateOptions } from './devices-command.ts';
+import { cliBrokerAdmin, gatewayCommand, startFleetRuntime } from './gateway-command.ts';
+import type { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
 import { egridImportCommand } from './egrid-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
@@ -73,7 +75,11 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
     ? { read: config.RATE_LIMIT_READ, write: config.RATE_LIMIT_WRITE, auth: config.RATE_LIMIT_AUTH, redisUrl: config.REDIS_URL }
     : undefined;
   if (!rateLimits) logger.warn('RATE_LIMITS=off: no rate limits on this server');
+  // the device bus: `start` runs the gateway (and, without MQTT_URL, the embedded broker); `web` publishes to MQTT_URL
+  const fleet = withWorker || config.MQTT_URL ? await startFleetRuntime(config, db, logger, { gateway: withWorker }) : undefined;
+  if (!fleet) logger.warn('MQTT_URL not set: `web` alone publishes no schedules (a gateway or `start` re-publishes them)');
   const app = await buildApp({
+    fleet: fleet?.deps,
     db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits, publicUrl: config.PUBLIC_URL, webhookPolicy: webhookPolicy(config),
     egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES },
     auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
@@ -85,12 +91,14 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); process.exit(0); });
+  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
 program.command('start').description('every role in one process on the embedded defaults')
   .action(() => startWeb(loadConfig(), true).catch(fail));
+program.command('gateway').description('the MQTT side of the fleet: acks, telemetry and status in (shared subscriptions, batched COPY), schedules out; the embedded broker without MQTT_URL')
+  .action(() => gatewayCommand(loadConfig()).catch(fail));
 program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
 program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key); with --remote, off-site through the data API')
   .option('--remote <url>', 'run off-site: write to this GridPulse server through its data API only, never its database (or GRIDPULSE_API_URL)')
@@ -190,7 +198,11 @@ devices.command('create').description('provision a battery device and print its 
   .option('--tariff <tariff>', 'the home\'s retail tariff')
   .option('--fallback <rule>', 'hold-soc (default), idle or self-consumption: what the agent does outside its schedule')
   .option('--json', 'print {id, mqttUsername, mqttPassword, apiKey} as JSON')
-  .action(exitWith((opts: DevicesCreateOptions) => devicesCreate(opts)));
+  .action(exitWith(async (opts: DevicesCreateOptions) => {
+    // with MQTT_URL and the dynsec admin account, the device's Mosquitto account is created too
+    let admin: DynsecAdmin | undefined;
+    try { return await devicesCreate(opts, async () => (admin = await cliBrokerAdmin(loadConfig()))); } finally { await admin?.close(); }
+  }));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')

@@ -58,9 +58,11 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
   }, async (req, reply) => {
     const id = await ownDevice(db, req, req.params.id);
     const etag = (v: number) => `"v${v}"`;
-    const inm = req.headers['if-none-match'];
+    // If-None-Match may list several tags, weak or not (RFC 9110 13.1.2)
+    const known = new Set(String(req.headers['if-none-match'] ?? '').split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean));
+    const matches = (v: number) => known.has(etag(v)) || known.has('*');
     let device = (await getDevice(db, id))!;
-    if (req.query.wait > 0 && inm === etag(device.desiredVersion)) {
+    if (req.query.wait > 0 && matches(device.desiredVersion)) {
       const gone = new AbortController();
       reply.raw.once('close', () => gone.abort());
       if (await waiters.wait(id, req.query.wait * 1_000, gone.signal)) device = (await getDevice(db, id))!;
@@ -68,7 +70,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     // an HTTP poll is a sign of life
     await db.query('UPDATE devices SET online = true, status_at = $2, last_seen_at = $2 WHERE id = $1', [id, new Date(s.now())]);
     reply.header('etag', etag(device.desiredVersion)).header('cache-control', 'no-store');
-    if (inm === etag(device.desiredVersion)) return reply.code(304).send(null);
+    if (matches(device.desiredVersion)) return reply.code(304).send(null);
     if (device.desiredVersion === 0) return reply.code(204).send(null);
     const v = (await getVersion(db, id, device.desiredVersion))!;
     await markSent(db, [{ deviceId: id, version: v.version }], s);

@@ -86,7 +86,9 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
        UPDATE devices d SET confirmed_version = GREATEST(d.confirmed_version, m.version),
          last_seen_at = GREATEST(d.last_seen_at, m.at)
        FROM (SELECT device_id, max(version) AS version, max(at) AS at FROM known GROUP BY device_id) m
-       WHERE d.id = m.device_id
+       -- a device row is rewritten only for news: a higher confirmed version, or a last-seen a minute newer
+       -- (telemetry keeps it fresh anyway); most acks (executing, succeeded) then touch the ledger alone
+       WHERE d.id = m.device_id AND (d.confirmed_version < m.version OR d.last_seen_at IS NULL OR d.last_seen_at < m.at - interval '1 minute')
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM dev) AS devices, (SELECT COALESCE(sum(n), 0) FROM upd)::int AS changed, (SELECT COALESCE(sum(n), 0) FROM known)::int AS known`,

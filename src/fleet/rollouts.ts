@@ -75,11 +75,8 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
       ? 'SELECT d.id FROM devices d JOIN device_group_members m ON m.device_id = d.id WHERE m.group_id = $1 AND d.revoked_at IS NULL ORDER BY d.id'
       : 'SELECT id FROM devices WHERE revoked_at IS NULL ORDER BY id', req.groupId !== undefined ? [req.groupId] : [])).map((r) => r.id);
   if (ids.length === 0) throw new HttpProblem(422, req.groupId !== undefined ? 'groupId: the group has no active devices' : 'fleet: there are no active devices', req.groupId !== undefined ? 'groupId' : 'fleet');
-  // every device is checked now, in a savepoint rolled back afterwards: nothing is stored unless all pass
-  const check = await tx.transaction(async (sp) => {
-    const r = await issueVersions(sp, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true });
-    throw new DryRun(r.refused);
-  }).catch((err: unknown) => { if (err instanceof DryRun) return err.refused; throw err; });
+  // every device is checked now (their rows locked until commit): nothing is stored unless all pass
+  const check = (await issueVersions(tx, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true, dryRun: true })).refused;
   if (check.length) throw refusalProblem(check[0]!, true);
   const o = rolloutOptions.parse(req.rollout ?? {});
   const [row] = await tx.query<{ id: string }>(
@@ -91,11 +88,6 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
       opts.createdBy, new Date(opts.now)]);
   await tx.query('INSERT INTO rollout_devices (rollout_id, device_id, ord) SELECT $1, d, o::int FROM unnest($2::text[]) WITH ORDINALITY AS t(d, o)', [row!.id, ids]);
   return { kind: 'rollout', rolloutId: row!.id, total: ids.length };
-}
-
-class DryRun extends Error {
-  readonly refused: Refusal[];
-  constructor(refused: Refusal[]) { super('dry run'); this.refused = refused; }
 }
 
 export interface RolloutProgress {

@@ -35,10 +35,10 @@ export interface IssueResult { messages: ScheduleMessage[]; superseded: Array<{ 
  * Validates and stores new versions for these devices in the caller's transaction (their rows are locked, in id
  * order, so concurrent issuers never deadlock and versions never repeat). Devices whose schedule is infeasible,
  * conflicts with a higher priority, or that do not exist (or are revoked) are refused and get nothing; with
- * `allOrNothing` the first refusal is returned alone and nothing is stored. Set-based: one statement per step
+ * `allOrNothing` the first refusal is returned alone and nothing is stored; `dryRun` only checks. Set-based: one statement per step
  * for any number of devices. The returned messages are to be published after commit (publishVersions).
  */
-export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean } = {}): Promise<IssueResult> {
+export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean; dryRun?: boolean } = {}): Promise<IssueResult> {
   const now = req.now ?? Date.now();
   const ids = [...new Set(req.deviceIds)].sort();
   const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id FOR UPDATE`, [ids]);
@@ -62,7 +62,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
     accepted.push({ id, version: d.desiredVersion + 1, fallback: d.fallback });
   }
   if (opts.allOrNothing && refused.length) return { messages: [], superseded: [], refused: refused.slice(0, 1) };
-  if (accepted.length === 0) return { messages: [], superseded: [], refused };
+  if (accepted.length === 0 || opts.dryRun) return { messages: [], superseded: [], refused };
   const issuedAt = new Date(now);
   const startsAt = req.intervals[0]!.start;
   const endsAt = req.intervals.at(-1)!.end;

@@ -49,6 +49,13 @@ const schema = z.object({
   AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),
   EGRID_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 40).default(150 * 1024 * 1024).describe('largest eGRID upload accepted, bytes (413 beyond)'),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s address as visitors reach it, such as https://grid.example.org' }).optional().describe('The address visitors reach the site at: the embed and badge snippets and the sign-in links the CLI prints name it (default: the request\'s Host)'),
+  MQTT_URL: z.string().regex(/^mqtts?:\/\/\S+$/, 'an mqtt:// or mqtts:// URL such as mqtt://broker.lan:1883').optional().describe('the device bus: an external MQTT 5 broker (Mosquitto with dynamic security, EMQX, HiveMQ); absent, an embedded broker on MQTT_PORT'),
+  MQTT_PORT: z.coerce.number().int().min(0).max(65535).default(1884).describe('the embedded MQTT broker\'s port (without MQTT_URL); it listens on HOST'),
+  MQTT_ADMIN_USERNAME: z.string().min(1).max(200).optional().describe('Mosquitto dynamic-security admin account: GridPulse creates device accounts with it'),
+  MQTT_ADMIN_PASSWORD: z.string().min(1).max(200).optional(),
+  MQTT_GATEWAY_USERNAME: z.string().min(1).max(200).optional().describe('the gateway\'s broker account (default: the admin account, given the gateway role)'),
+  MQTT_GATEWAY_PASSWORD: z.string().min(1).max(200).optional(),
+  MQTT_GATEWAY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').optional().describe('the gateway\'s MQTT client id: keep it across restarts, one per gateway copy (default gridpulse-gateway-<hostname>)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

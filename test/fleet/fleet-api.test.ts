@@ -157,6 +157,8 @@ for (const target of testDatabases()) {
       assert.equal(first.headers.etag, '"v1"');
       const same = await t.app.inject({ url: `/api/v1/devices/${d.id}/schedule`, headers: { ...d.headers, 'if-none-match': '"v1"' } });
       assert.equal(same.statusCode, 304);
+      const listed = await t.app.inject({ url: `/api/v1/devices/${d.id}/schedule`, headers: { ...d.headers, 'if-none-match': '"v0", W/"v1"' } });
+      assert.equal(listed.statusCode, 304, 'a list of tags, a weak one matching');
       const started = Date.now();
       const poll = t.app.inject({ url: `/api/v1/devices/${d.id}/schedule?wait=20`, headers: { ...d.headers, 'if-none-match': '"v1"' } });
       await new Promise((r) => setTimeout(r, 300));
@@ -170,6 +172,40 @@ for (const target of testDatabases()) {
       const timedOut = await t.app.inject({ url: `/api/v1/devices/${d.id}/schedule?wait=1`, headers: { ...d.headers, 'if-none-match': '"v2"' } });
       assert.equal(timedOut.statusCode, 304);
       assert.ok(Date.now() - quiet >= 900, 'held for the wait');
+    });
+
+    it('changes a device\'s settings, groups devices, and pages through the device list', async () => {
+      const a = await provision(t, { id: 'pi-list-a' });
+      await provision(t, { id: 'pi-list-b' });
+      const patched = await t.app.inject({ method: 'PATCH', url: `/api/v1/devices/${a.id}`, headers: t.operator, payload: { maxDischargeKw: 3.3, reserveSocPct: 20, fallback: 'idle' } });
+      assert.equal(patched.statusCode, 200, patched.body);
+      assert.deepEqual([patched.json<{ maxDischargeKw: number }>().maxDischargeKw, patched.json<{ reserveSocPct: number }>().reserveSocPct], [3.3, 20]);
+      const bad = await t.app.inject({ method: 'PATCH', url: `/api/v1/devices/${a.id}`, headers: t.operator, payload: { maxSocPct: 15 } });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(bad.json<{ field: string }>().field, 'reserveSocPct');
+      assert.equal((await t.app.inject({ method: 'PATCH', url: '/api/v1/devices/pi-nobody', headers: t.operator, payload: { name: 'x' } })).statusCode, 404);
+      const g = await t.app.inject({ method: 'POST', url: '/api/v1/device-groups', headers: t.operator, payload: { name: 'Listing', deviceIds: [a.id] } });
+      assert.equal(g.statusCode, 201, g.body);
+      const gid = g.json<{ id: string }>().id;
+      assert.equal((await t.app.inject({ method: 'POST', url: '/api/v1/device-groups', headers: t.operator, payload: { name: 'listing' } })).statusCode, 409);
+      const moved = await t.app.inject({ method: 'POST', url: `/api/v1/device-groups/${gid}/devices`, headers: t.operator, payload: { add: ['pi-list-b'], remove: [a.id] } });
+      assert.equal(moved.json<{ deviceCount: number }>().deviceCount, 1);
+      const unknown = await t.app.inject({ method: 'POST', url: `/api/v1/device-groups/${gid}/devices`, headers: t.operator, payload: { add: ['pi-list-zz'] } });
+      assert.equal(unknown.json<{ field: string }>().field, 'add[0]');
+      const inGroup = await t.app.inject({ url: `/api/v1/devices?groupId=${gid}`, headers: t.operator });
+      assert.deepEqual(inGroup.json<{ data: Array<{ id: string }> }>().data.map((d) => d.id), ['pi-list-b']);
+      const ids: string[] = [];
+      let after: string | null = '';
+      while (after !== null) {
+        const page: { data: Array<{ id: string }>; next: string | null } = (await t.app.inject({ url: `/api/v1/devices?limit=2${after ? `&after=${after}` : ''}`, headers: t.operator })).json();
+        ids.push(...page.data.map((d) => d.id));
+        after = page.next;
+      }
+      assert.deepEqual(ids, [...ids].sort());
+      assert.equal(new Set(ids).size, ids.length);
+      assert.ok(ids.includes('pi-list-a') && ids.includes('pi-list-b'));
+      const audits = await t.db.query<{ action: string }>(`SELECT DISTINCT action FROM audit_log WHERE action LIKE 'fleet.%'`);
+      for (const action of ['fleet.devices.update', 'fleet.groups.create', 'fleet.groups.members', 'fleet.schedules.create']) assert.ok(audits.some((r) => r.action === action), action);
     });
   });
 }

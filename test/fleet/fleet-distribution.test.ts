@@ -11,7 +11,7 @@ import { ack, openFleetApp, provision, reportSoc, type FleetTestApp } from './fl
 
 const silent = pino({ level: 'silent' });
 
-interface Rollout { id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; progressPct: number; states: Record<string, number> }
+interface Rollout { rate: unknown; id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; progressPct: number; states: Record<string, number> }
 
 for (const target of testDatabases()) {
   describe(`fleet distribution on ${target.name}`, () => {
@@ -162,6 +162,31 @@ for (const target of testDatabases()) {
         republishDue(t.db, a, { ...t.s, batch: 7 }, silent), republishDue(t.db, b, { ...t.s, batch: 7 }, silent)]);
       const keys = [...a.published, ...b.published].map((m) => `${m.deviceId}@${m.version}`);
       assert.equal(new Set(keys).size, keys.length, 'no version published twice in one round');
+      // concurrent schedules for one device: each its own version, never the same number twice
+      const answers = await Promise.all(Array.from({ length: 5 }, () => t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { deviceId: 'ro-copies-000', intervals: idle() } })));
+      assert.deepEqual(answers.map((x) => x.statusCode), [201, 201, 201, 201, 201]);
+      assert.deepEqual(answers.map((x) => x.json<{ version: number }>().version).sort(), [2, 3, 4, 5, 6]);
+      const [dev] = await t.db.query<{ desired_version: number }>(`SELECT desired_version FROM devices WHERE id = 'ro-copies-000'`);
+      assert.equal(Number(dev!.desired_version), 6);
+      const active = await t.db.query(`SELECT version FROM schedule_versions WHERE device_id = 'ro-copies-000' AND state <> 'superseded'`);
+      assert.equal(active.length, 1, 'only the newest is still to be executed');
+    });
+
+    it('rolls out to the whole fleet on an exponential ramp', async () => {
+      const [{ n }] = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM devices WHERE revoked_at IS NULL') as [{ n: number }];
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { fleet: true, intervals: idle(), rollout: { maxPerMinute: 40, exponential: { basePerMinute: 10, incrementFactor: 2 }, abortMinDevices: 1000 } } });
+      assert.equal(res.statusCode, 201, res.body);
+      const { rolloutId, total } = res.json<{ rolloutId: string; total: number }>();
+      assert.equal(total, Number(n));
+      const issuedAfter = async (ms: number) => { t.clock.advance(ms); await runRollouts(t.db, t.bus, t.s, silent); return (await rollout(rolloutId)).issued; };
+      // 10 in the first minute, 20 in the second, then 40 a minute (the cap)
+      assert.equal(await issuedAfter(59_000), Math.min(total, 10));
+      assert.equal(await issuedAfter(60_000), Math.min(total, 30));
+      assert.equal(await issuedAfter(60_000), Math.min(total, 70));
+      const r = await rollout(rolloutId);
+      assert.deepEqual({ kind: r.rate, pending: r.pending }, { kind: { kind: 'exponential', maxPerMinute: 40, basePerMinute: 10, incrementFactor: 2 }, pending: Math.max(0, total - 70) });
     });
 
     it('sums the fleet up', async () => {

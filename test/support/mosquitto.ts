@@ -93,9 +93,17 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
     '',
   ].join('\n'));
   let child: ChildProcess;
+  // a test process that dies (or is killed by a timeout) takes its broker with it
+  const reap = () => { child.kill('SIGKILL'); };
+  process.once('exit', reap);
   const launch = async () => {
     child = spawn('mosquitto', ['-c', path.join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
-    await waitForPort(port, child, logFile);
+    try {
+      await waitForPort(port, child, logFile);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
   };
   const end = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -108,6 +116,6 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
     url: `mqtt://127.0.0.1:${port}`, port, dir, admin,
     kill: () => end('SIGKILL'),
     restart: launch,
-    stop: async () => { await end('SIGTERM'); rmSync(dir, { recursive: true, force: true }); },
+    stop: async () => { await end('SIGTERM'); process.off('exit', reap); rmSync(dir, { recursive: true, force: true }); },
   };
 }

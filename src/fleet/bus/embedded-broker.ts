@@ -20,6 +20,8 @@ export interface EmbeddedBroker {
   readonly gateway: MqttCredentials;
   /** Connected MQTT clients. */
   connectedClients(): number;
+  /** Calls `listener` with every message a client published that the broker accepted (metrics, tests); returns an unsubscribe. */
+  onAccepted(listener: (topic: string, payload: Buffer, clientId: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -110,6 +112,13 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
     port,
     gateway,
     connectedClients: () => broker.connectedClients,
+    onAccepted: (listener) => {
+      const handler = (packet: { topic: string; payload: Buffer | string }, client: Client | null) => {
+        if (client) listener(packet.topic, Buffer.from(packet.payload), client.id);
+      };
+      broker.on('publish', handler);
+      return () => { broker.off('publish', handler); };
+    },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -11,9 +11,10 @@ export interface GatewayOptions {
   db: Db;
   /** the broker: MQTT_URL, or the embedded broker's url */
   url: string;
-  credentials: MqttCredentials;
+  /** its broker account (the gateway role); absent for a broker without authentication */
+  credentials?: MqttCredentials | undefined;
   /** the gateway's persistent MQTT session: the same id after a restart gets the messages queued meanwhile */
-  clientId?: string;
+  clientId?: string | undefined;
   /** shared-subscription group: every gateway copy in one group shares the load */
   group?: string;
   sink: LedgerSink;
@@ -24,7 +25,7 @@ export interface GatewayOptions {
   flushMs?: number;
 }
 
-export interface GatewayStats extends IngestResult { batches: number; invalid: number; retries: number }
+export interface GatewayStats extends IngestResult { received: number; batches: number; invalid: number; retries: number }
 
 export interface Gateway {
   readonly clientId: string;
@@ -59,10 +60,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.logger.child({ component: 'gateway', clientId });
   const batchSize = o.batchSize ?? 2_000;
   const flushMs = o.flushMs ?? 50;
-  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, statuses: 0, batches: 0, invalid: 0, retries: 0 };
+  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0 };
 
   const { client, protocolVersion } = await connectMqtt(o.url, {
-    clientId, username: o.credentials.username, password: o.credentials.password,
+    clientId, ...o.credentials,
     clean: false, properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: 65_535 },
   });
   let generation = 0;
@@ -108,7 +109,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
   client.handleMessage = (packet, callback) => {
     if (stopped) return; // never confirmed: the broker redelivers it to the next session
-    if (packet.cmd === 'publish') take(packet);
+    if (packet.cmd === 'publish') { stats.received++; take(packet); }
     count++;
     holding = held;
     try { callback(); } finally { holding = null; }

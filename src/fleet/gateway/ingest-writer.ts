@@ -60,6 +60,22 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
   });
 }
 
+/**
+ * The stores of the HTTP fallback (POST /api/v1/devices/{id}/acks and /telemetry, fleet-core's FleetDeps ackSink
+ * and telemetrySink): the same execution log and telemetry series as the gateway, exactly once per (device, seq),
+ * telemetry outside the accepted window left out.
+ */
+export function httpFallbackSinks(db: Db, now: () => Date = () => new Date()) {
+  return {
+    ackSink: async (acks: AckMessage[]) => { if (acks.length) await db.transaction((tx) => storeAcks(tx, acks)); },
+    telemetrySink: async (telemetry: TelemetryMessage[]) => {
+      const t = now().getTime();
+      const inWindow = telemetry.filter((m) => { const at = Date.parse(m.at); return at >= t - TELEMETRY_MAX_AGE_MS && at <= t + TELEMETRY_MAX_AHEAD_MS; });
+      if (inWindow.length) await db.transaction((tx) => storeTelemetry(tx, inWindow));
+    },
+  };
+}
+
 /** The acks of `acks` stored now (first copy of each (device, seq)), in the batch's order. */
 export async function storeAcks(tx: Db, acks: AckMessage[]): Promise<AckMessage[]> {
   // one staging table per connection, emptied at every commit: no catalog churn per batch
