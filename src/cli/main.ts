@@ -19,6 +19,7 @@ import type { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
 import { egridImportCommand } from './egrid-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
+import { startDemoFleet } from '../fleet/simulator/demo-fleet.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
@@ -90,8 +91,13 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
+  // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
+  const demo = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
+    ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
+      .catch((err: unknown) => { logger.error({ err: (err as Error).message }, 'demo fleet did not start'); return undefined; })
+    : undefined;
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
+  onInterrupt(async () => { await demo?.stop(); await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
+import type { IPublishPacket, Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
 import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID } from '../messages.ts';
