@@ -50,24 +50,6 @@ async function aedesBus(acks: AckMessage[]): Promise<BusUnderTest> {
   };
 }
 
-/**
- * Mosquitto 2.0's dynamic-security plugin does not substitute `%u` in ACL topics (2.1 does: eclipse-mosquitto
- * issue #3191), so the shared device role grants nothing there; each device gets a role of its own with literal
- * topics, as a 2.0 install needs.
- */
-async function grantOwnTopics(admin: DynsecAdmin, deviceIds: string[]): Promise<void> {
-  const answers = await admin.run(deviceIds.flatMap((id) => [
-    {
-      command: 'createRole', rolename: `device-${id}`, acls: [
-        ...(['ack', 'telemetry', 'status'] as const).map((leaf) => ({ acltype: 'publishClientSend', topic: deviceTopic(id, leaf), allow: true })),
-        ...['subscribeLiteral', 'publishClientReceive', 'unsubscribeLiteral'].map((acltype) => ({ acltype, topic: deviceTopic(id, 'schedule'), allow: true })),
-      ],
-    },
-    { command: 'addClientRole', username: id, rolename: `device-${id}` },
-  ]));
-  assert.deepEqual(answers.filter((a) => a.error), []);
-}
-
 /** A private Mosquitto (dynamic security, persistence) killed with SIGKILL; the cloud is a persistent-session client with the gateway role. */
 async function mosquittoBus(acks: AckMessage[]): Promise<BusUnderTest> {
   const m = await startPrivateMosquitto();
@@ -76,7 +58,6 @@ async function mosquittoBus(acks: AckMessage[]): Promise<BusUnderTest> {
   await admin.setup(m.admin, gateway);
   const passwords = new Map(ids.map((id) => [id, randomBytes(12).toString('base64url')]));
   await admin.provisionDevices([...passwords].map(([deviceId, password]) => ({ deviceId, password })));
-  await grantOwnTopics(admin, ids);
   await admin.close();
   const cloud = mqtt.connect(m.url, {
     protocolVersion: 5, clientId: 'test-cloud', clean: false, properties: { sessionExpiryInterval: 3_600 }, reconnectPeriod: 200, ...gateway,
