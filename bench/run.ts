@@ -12,6 +12,7 @@ import { benchAuth } from './auth.ts';
 import { benchFill } from './fill.ts';
 import { benchAlerts } from './alerts.ts';
 import { benchOptimizer } from './optimizer.ts';
+import { benchFleetFanout } from './fleet-fanout.ts';
 import { benchFleetLedger } from './fleet-ledger.ts';
 import { benchFleetPages } from './fleet-pages.ts';
 import { benchFleetAcks } from './fleet-acks.ts';
@@ -32,6 +33,7 @@ const benches: Record<string, () => Promise<void>> = {
   fill: benchFill,
   alerts: benchAlerts,
   optimizer: benchOptimizer,
+  'fleet-fanout': benchFleetFanout,
   'fleet-ledger': benchFleetLedger,
   'fleet-pages': benchFleetPages,
   'fleet-acks': benchFleetAcks,

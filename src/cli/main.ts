@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
@@ -21,6 +21,8 @@ import { optimizeBacktestCommand } from './optimize-command.ts';
 import { pricesImportCommand } from './prices-command.ts';
 import { replanJob } from '../fleet/optimizer/replan-job.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
+import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
+import { startDemoFleet } from '../fleet/simulator/demo-fleet.ts';
 import { startScheduler } from '../ingest/scheduler.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
@@ -96,8 +98,13 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
+  // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
+  const demo = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
+    ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
+      .catch((err: unknown) => { logger.error({ err: (err as Error).message }, 'demo fleet did not start'); return undefined; })
+    : undefined;
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
+  onInterrupt(async () => { await demo?.stop(); await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
@@ -187,6 +194,25 @@ markets.command('simulate').description('one SIMULATED market day: a simulated f
   .option('--devices <n>', 'simulated batteries (13.5 kWh, 5 kW)', '1000').option('--offline-share <fraction>', 'share of devices going offline during the day', '0.05')
   .option('--node <name>', 'the price node, for the record').option('--json', 'print JSON')
   .action(exitWith(marketsSimulate));
+program.command('agent').description('a battery agent (what runs on each Raspberry Pi): executes its schedule from MQTT or HTTP, keeps running offline')
+  .requiredOption('--device-id <id>', 'the device id (= its MQTT username)')
+  .addOption(new Option('--key <key>', 'the device\'s HTTP key (gp_…) for the HTTP fallback').env('GRIDPULSE_DEVICE_KEY'))
+  .addOption(new Option('--mqtt-password <password>', 'the device\'s broker password').env('GRIDPULSE_MQTT_PASSWORD'))
+  .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL'))
+  .addOption(new Option('--api <url>', 'GridPulse\'s base URL for the HTTP fallback').env('GRIDPULSE_API_URL'))
+  .option('--store <path>', 'the agent\'s SQLite store (default DATA_DIR/agent-<id>.sqlite)')
+  .option('--fallback <rule>', 'what runs before the first schedule: hold-soc, idle or self-consumption (default hold-soc)')
+  .option('--capacity-kwh <kWh>', 'the simulated battery\'s usable capacity (default 13.5)')
+  .option('--power-kw <kW>', 'the simulated battery\'s charge and discharge rating (default 5)')
+  .action(exitWith((opts: Omit<AgentOptions, 'dataDir' | 'logLevel'>) => { const c = loadConfig(); return agentCommand({ ...opts, dataDir: c.DATA_DIR, logLevel: c.LOG_LEVEL }); }));
+program.command('simulate').description('many SIMULATED battery agents in one process on real MQTT connections (tests, benchmarks, demos)')
+  .requiredOption('--devices <n>', 'how many devices')
+  .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL').default('mqtt://127.0.0.1:1884'))
+  .addOption(new Option('--api <url>', 'GridPulse\'s base URL for the agents\' HTTP fallback (needs --credentials with apiKey)').env('GRIDPULSE_API_URL'))
+  .option('--offline-rate <share>', 'share of devices dropping their connection each minute, 0–1 (default 0)')
+  .option('--credentials <file>', 'devices and secrets: the JSON lines of `gridpulse devices create --json` (or a JSON array)')
+  .option('--prefix <prefix>', 'device id prefix without --credentials', 'sim')
+  .action(exitWith((opts: Omit<SimulateOptions, 'logLevel'>) => simulateCommand({ ...opts, logLevel: loadConfig().LOG_LEVEL })));
 const devices = program.command('devices').description('the battery fleet\'s devices');
 devices.command('create').description('provision a battery device and print its credentials once (MQTT username/password, HTTP key)')
   .requiredOption('--name <name>', 'a label, e.g. the home or the serial number')

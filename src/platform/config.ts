@@ -51,6 +51,7 @@ const schema = z.object({
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s address as visitors reach it, such as https://grid.example.org' }).optional().describe('The address visitors reach the site at: the embed and badge snippets and the sign-in links the CLI prints name it (default: the request\'s Host)'),
   MQTT_URL: z.string().regex(/^mqtts?:\/\/\S+$/, 'an mqtt:// or mqtts:// URL such as mqtt://broker.lan:1883').optional().describe('the device bus: an external MQTT 5 broker (Mosquitto with dynamic security, EMQX, HiveMQ); absent, an embedded broker on MQTT_PORT'),
   MQTT_PORT: z.coerce.number().int().min(0).max(65535).default(1884).describe('the embedded MQTT broker\'s port (without MQTT_URL); it listens on HOST'),
+  DEMO_FLEET: z.coerce.number().int().min(0).max(1_000).default(20).describe('`start` on the embedded broker: how many labelled SIMULATED battery agents it runs as a demo fleet (0 = none)'),
   MQTT_ADMIN_USERNAME: z.string().min(1).max(200).optional().describe('Mosquitto dynamic-security admin account: GridPulse creates device accounts with it'),
   MQTT_ADMIN_PASSWORD: z.string().min(1).max(200).optional(),
   MQTT_GATEWAY_USERNAME: z.string().min(1).max(200).optional().describe('the gateway\'s broker account (default: the admin account, given the gateway role)'),

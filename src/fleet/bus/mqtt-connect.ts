@@ -41,5 +41,6 @@ function connectOnce(url: string, options: IClientOptions, prepare?: (client: Mq
   });
 }
 
-const isUnsupportedProtocol = (err: unknown) =>
+/** Whether a connect error means the broker refused the MQTT protocol version (Aedes 1.x and MQTT 5). */
+export const isUnsupportedProtocol = (err: unknown) =>
   [1, 132].includes((err as { code?: number }).code ?? 0) || /unsupported protocol|unacceptable protocol/i.test((err as Error).message ?? '');
