@@ -1,30 +1,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { openFleetApp, provision, reportSoc, type FleetTestApp } from './fleet-support.ts';
 import { replanFleet } from '../../src/fleet/optimizer/mpc.ts';
 import { fleetIssuer } from '../../src/fleet/optimizer/fleet-issuer.ts';
 import { plan } from '../../src/fleet/optimizer/lp.ts';
-import { createClient } from '../../src/auth/client-credentials.ts';
+import { openadrBearer } from '../support/openadr.ts';
 import { FLEET_REPORT_CLIENT, reportEndedEvents } from '../../src/openadr/event-report-job.ts';
 import type { ScheduleInterval } from '../../src/fleet/messages.ts';
 
 const V = '/openadr/3.0.1';
 const HOUR = 3_600_000;
 const logger = pino({ level: 'silent' });
-
-/** A client-credentials token from the VTN's token endpoint (optionally narrowed to `scope`). */
-async function bearer(app: FastifyInstance, t: FleetTestApp, kind: 'ven' | 'bl', scope?: string) {
-  const { client, clientSecret } = await createClient(t.db, { name: `${kind} ${scope ?? 'all'}`, kind });
-  const res = await app.inject({
-    method: 'POST', url: `${V}/auth/token`, headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: clientSecret, ...(scope ? { scope } : {}) }).toString(),
-  });
-  assert.equal(res.statusCode, 200, res.body);
-  return { authorization: `Bearer ${res.json<{ access_token: string }>().access_token}` };
-}
 
 /** The interval of a schedule covering an instant. */
 const at = (intervals: readonly ScheduleInterval[], ms: number) => intervals.find((i) => Date.parse(i.start) <= ms && ms < Date.parse(i.end));
@@ -48,7 +36,7 @@ for (const target of testDatabases()) {
       assert.ok(v1.intervals.every((i) => i.action !== 'charge'), `flat prices: ${JSON.stringify(v1.intervals)}`);
       assert.equal((await replan()).unchanged, 1, 'nothing changed: no re-plan');
 
-      const bl = await bearer(t.app, t, 'bl');
+      const bl = (await openadrBearer(t.app, t.db, 'bl')).headers;
       const prog = await t.app.inject({ method: 'POST', url: `${V}/programs`, headers: bl, payload: { programName: 'utility prices', targets: [{ type: 'BALANCING_AUTHORITY', values: ['PJM'] }] } });
       assert.equal(prog.statusCode, 201, prog.body);
       const h0 = Math.floor(t.clock.now() / HOUR) * HOUR;
@@ -60,9 +48,9 @@ for (const target of testDatabases()) {
         intervals: prices.map((p, id) => ({ id, payloads: [{ type: 'PRICE', values: [p] }] })),
       };
       // refused: a VEN's token (no write_events), a BL token narrowed to read_all, no token at all; nothing is stored
-      const ven = await bearer(t.app, t, 'ven');
+      const ven = (await openadrBearer(t.app, t.db, 'ven')).headers;
       assert.equal((await t.app.inject({ method: 'POST', url: `${V}/events`, headers: ven, payload: event })).statusCode, 403);
-      assert.equal((await t.app.inject({ method: 'POST', url: `${V}/events`, headers: await bearer(t.app, t, 'bl', 'read_all'), payload: event })).statusCode, 403);
+      assert.equal((await t.app.inject({ method: 'POST', url: `${V}/events`, headers: (await openadrBearer(t.app, t.db, 'bl', { scope: 'read_all' })).headers, payload: event })).statusCode, 403);
       assert.equal((await t.app.inject({ method: 'POST', url: `${V}/events`, payload: event })).statusCode, 401);
       t.clock.advance(5 * 60_000);
       assert.equal((await replan()).unchanged, 1, 'refused events change nothing');
@@ -108,7 +96,7 @@ for (const target of testDatabases()) {
       const after = new Date(start + 10 * HOUR);
       assert.deepEqual(await reportEndedEvents(t.db, logger, after), [ev!.id]);
       assert.deepEqual(await reportEndedEvents(t.db, logger, after), [], 'reported once');
-      const ven = await bearer(t.app, t, 'ven');
+      const ven = (await openadrBearer(t.app, t.db, 'ven')).headers;
       const res = await t.app.inject({ url: `${V}/reports?eventID=${ev!.id}`, headers: ven });
       assert.equal(res.statusCode, 200, res.body);
       const [report] = res.json<Array<{ clientName: string; resources: Array<{ intervals: Array<{ id: number; payloads: Array<{ type: string; values: number[] }> }> }> }>>();
