@@ -99,12 +99,13 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
     filled++;
     if (!step) continue;
     // the common case first, without allocating: a plain number in a number column (or kept in extra)
-    const plain = typeof raw === 'string' && (step.type === 'number' || step.target < 0) ? plainNumber(raw) : undefined;
-    if (plain !== undefined) {
+    const text = typeof raw === 'string' ? raw : undefined;
+    const plain = text !== undefined && (step.type === 'number' || step.target < 0) ? plainNumber(text) : undefined;
+    if (plain !== undefined && text !== undefined) {
       // kept as written (PostgreSQL reads the same double from it, and JSON the same number), which saves a
       // number-to-text conversion per cell; 0 is written `0` (`-0.0` would store -0, `1e-400` is out of range)
-      if (step.target >= 0) values[step.target] = plain === 0 ? 0 : raw;
-      else extra += `${extra ? ',' : ''}${step.jsonKey}:${plain !== 0 && JSON_NUMBER.test(raw) ? raw : String(plain)}`;
+      if (step.target >= 0) values[step.target] = plain === 0 ? 0 : text;
+      else extra += `${extra ? ',' : ''}${step.jsonKey}:${plain !== 0 && JSON_NUMBER.test(text) ? text : String(plain)}`;
       continue;
     }
     if (step.target >= 0) {
