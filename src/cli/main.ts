@@ -9,13 +9,17 @@ import { openCache } from '../platform/cache.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
+import { startTracing } from '../platform/tracing.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { egridImportCommand } from './egrid-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
-import { startScheduler } from '../ingest/scheduler.ts';
+import { startScheduler, type LastRun } from '../ingest/scheduler.ts';
+import { addWorkerChecks } from '../ingest/worker-readiness.ts';
+import { freshnessMetrics } from '../ingest/pipeline-freshness.ts';
+import { coreReadiness } from '../platform/readiness.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
@@ -49,7 +53,7 @@ const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.
  * from the outbox); the first ingest and forecast run at once.
  * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
  */
-function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
+function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void>; lastRuns: ReadonlyMap<string, LastRun> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
   const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
@@ -58,10 +62,11 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
   const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
   alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready };
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready, lastRuns: scheduler.lastRuns };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
+  const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const applied = await migrate(db);
@@ -78,12 +83,14 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
+  freshnessMetrics(app.metrics, db);
   app.metrics.protect(config.METRICS_TOKEN);
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
+  if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); process.exit(0); });
+  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
@@ -106,18 +113,21 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
       process.once('SIGTERM', stop);
       return;
     }
+    const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
     const logger = createLogger(config.LOG_LEVEL);
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);
     // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
-    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN) : undefined;
-    if (metrics) attachMetrics(metrics, db, cache);
+    const worker = startWorker(config, db, logger, cache, metrics);
+    // /healthz and /readyz ride on the metrics server: the database, the cache, the jobs' last runs, the EIA breaker
+    const readiness = metrics ? addWorkerChecks(coreReadiness('worker', db, cache, metrics), worker.lastRuns, metrics) : undefined;
+    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, readiness) : undefined;
+    if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); }
     if (server) warnIfMetricsOpen(config, logger);
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
-    const worker = startWorker(config, db, logger, cache, metrics);
-    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); process.exit(0); });
+    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
     await worker.ready;
   } catch (err) { fail(err); }
 });

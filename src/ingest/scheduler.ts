@@ -1,3 +1,4 @@
+import { withSpan } from '../platform/tracing.ts';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
@@ -168,6 +169,9 @@ export async function ensurePartitionsAhead(db: Db, now: Date): Promise<number> 
 const HOURLY_LOCK = 930_001;
 const DAILY_LOCK = 930_002;
 
+/** How a job's latest run in this process ended (ok, failed, skipped: another process held its lock) and when. */
+export interface LastRun { outcome: string; at: Date }
+
 /** A job from another domain that the worker runs on its own schedule, once across processes. */
 export interface ScheduledJob { name: string; lock: number; cron: string; run: (d: WorkerDeps) => Promise<unknown> }
 
@@ -176,8 +180,9 @@ export interface ScheduledJob { name: string; lock: number; cron: string; run: (
  * default 01:00) and the `extra` jobs, each run once across processes; a failing run is logged
  * and the next one retries.
  */
-export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void>; signal: AbortSignal } {
+export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void>; signal: AbortSignal; lastRuns: ReadonlyMap<string, LastRun> } {
   const running = new Set<Promise<void>>();
+  const lastRuns = new Map<string, LastRun>();
   // stop() aborts it: a running job finishes its batch and returns, and no new run starts
   const stopping = new AbortController();
   const runs = deps.metrics?.counter('gridpulse_job_runs_total', 'scheduled job runs by job and outcome (ok, failed, skipped: another process held the lock)', ['job', 'outcome']);
@@ -189,13 +194,20 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
       const started = performance.now();
       let outcome = 'ok';
       try {
-        if (!await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger, signal: stopping.signal }); })) outcome = 'skipped';
+        // each run is the root of its own trace; its queries, EIA calls and log lines belong to it
+        const ran = await withSpan(`job ${job}`, { 'gridpulse.job': job }, async (span) => {
+          const done = await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger, signal: stopping.signal }); });
+          span?.setAttribute('gridpulse.job.outcome', done ? 'ok' : 'skipped');
+          return done;
+        }, { root: true });
+        if (!ran) outcome = 'skipped';
       } catch (err) {
         outcome = 'failed';
         logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
       } finally {
         const ms = Math.round(performance.now() - started);
         runs?.inc({ job, outcome });
+        lastRuns.set(job, { outcome, at: new Date() });
         durations?.observe({ job, outcome }, ms / 1000);
         if (outcome !== 'failed') logger.info({ outcome, ms, stopped: stopping.signal.aborted }, 'job finished');
       }
@@ -224,5 +236,5 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
     await Promise.race([Promise.allSettled([...running]), timeout]);
     clearTimeout(timer);
   };
-  return { stop, runNow: hourly, runDaily: daily, signal: stopping.signal };
+  return { stop, runNow: hourly, runDaily: daily, signal: stopping.signal, lastRuns };
 }

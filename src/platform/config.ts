@@ -49,6 +49,7 @@ const schema = z.object({
   AUTH_AUDIENCE: z.string().min(1).max(200).default('gridpulse-api').describe('the aud of access tokens'),
   EGRID_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).max(2 ** 40).default(150 * 1024 * 1024).describe('largest eGRID upload accepted, bytes (413 beyond)'),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'the site\'s address as visitors reach it, such as https://grid.example.org' }).optional().describe('The address visitors reach the site at: the embed and badge snippets and the sign-in links the CLI prints name it (default: the request\'s Host)'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an OTLP/HTTP collector base URL such as http://otel-collector:4318' }).optional().describe('OpenTelemetry: spans are sent (OTLP/HTTP JSON) to <endpoint>/v1/traces; unset, no spans are made'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
