@@ -3,6 +3,7 @@ import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
+import { isRouted, openRoutedDb, replicaCheck } from '../platform/db-replica.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
@@ -68,7 +69,7 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL);
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
@@ -84,6 +85,7 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   freshnessMetrics(app.metrics, db);
+  if (isRouted(db)) app.readiness.add('replica', replicaCheck(db), { critical: false });
   app.metrics.protect(config.METRICS_TOKEN);
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -115,7 +117,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     }
     const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
     const logger = createLogger(config.LOG_LEVEL);
-    const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);
     // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
@@ -123,6 +125,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     const worker = startWorker(config, db, logger, cache, metrics);
     // /healthz and /readyz ride on the metrics server: the database, the cache, the jobs' last runs, the EIA breaker
     const readiness = metrics ? addWorkerChecks(coreReadiness('worker', db, cache, metrics), worker.lastRuns, metrics) : undefined;
+    if (readiness && isRouted(db)) readiness.add('replica', replicaCheck(db), { critical: false });
     const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, readiness) : undefined;
     if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); }
     if (server) warnIfMetricsOpen(config, logger);

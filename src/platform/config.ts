@@ -26,6 +26,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_REPLICA_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional().describe('a streaming replica of DATABASE_URL: read-only statements go there while it is within REPLICA_MAX_LAG_MS'),
+  REPLICA_MAX_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(5000).describe('the most a replica read may lag behind the primary, ms'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   EIA_API_URL: z.url().default('https://api.eia.gov/v2'),
   EIA_API_KEY: z.string().min(8, 'an EIA API key (register at eia.gov/opendata)').optional(),
