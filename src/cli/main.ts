@@ -16,6 +16,7 @@ import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-comm
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { egridImportCommand } from './egrid-command.ts';
+import { backupVerifyCommand } from './backup-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { startScheduler, type LastRun } from '../ingest/scheduler.ts';
 import { addWorkerChecks } from '../ingest/worker-readiness.ts';
@@ -196,6 +197,14 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
   .action(exitWith(forecastRefreshCommand));
+const backup = program.command('backup').description('backups: base backup + WAL archive for point-in-time recovery, pg_dump for logical copies (README: Operations)');
+backup.command('verify').description('restore a pg_dump archive into a scratch database (or open a restored cluster) and check row counts, migrations and the newest hour')
+  .option('--dump <file>', 'a pg_dump -Fc archive to restore into a scratch database on the server of --url or DATABASE_URL (dropped afterwards)')
+  .option('--url <postgres-url>', 'verify this database as it is (e.g. a point-in-time restore), instead of DATABASE_URL')
+  .option('--expect-newest <instant>', 'the newest observation hour the copy must hold (UTC hour start, ISO)')
+  .option('--require <tables...>', 'tables that must not be empty (default observations series balancing_authorities)')
+  .option('--json', 'print the report as JSON')
+  .action(exitWith(backupVerifyCommand));
 const egrid = program.command('egrid').description('EPA eGRID power-plant data');
 egrid.command('import').description('import an eGRID CSV or XLSX (plants, units, generators, ST/BA/SRL/NRL/US sheets); re-importing a data year replaces it atomically')
   .argument('<path>', 'the CSV or XLSX file')

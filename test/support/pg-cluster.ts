@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,20 +62,20 @@ export class PgCluster {
     const dir = PgCluster.tempDir('gp-pg-replica-');
     rmSync(dir, { recursive: true });
     const port = await freePort();
-    await pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dir, '-X', 'stream', '-R']);
+    await pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dir, '-X', 'stream', '-R', '--checkpoint=fast']);
     appendFileSync(path.join(dir, 'postgresql.conf'), `port = ${port}\nunix_socket_directories = '${dir}'\nhot_standby = on\narchive_mode = off\n`);
     const c = new PgCluster(dir, port);
     await c.start();
     return c;
   }
 
-  /** A cluster from a base backup folder restored up to `targetTime` from the WAL archive (point-in-time recovery). */
+  /** A cluster from a base backup folder restored up to `targetTime` (an ISO instant) from the WAL archive (point-in-time recovery). */
   static async restoredTo(baseBackup: string, archiveDir: string, targetTime: string): Promise<PgCluster> {
     const dir = PgCluster.tempDir('gp-pg-pitr-');
     rmSync(dir, { recursive: true });
     spawnSync('cp', ['-a', baseBackup, dir]);
     const port = await freePort();
-    appendFileSync(path.join(dir, 'postgresql.conf'), `port = ${port}\nunix_socket_directories = '${dir}'\narchive_mode = off\nrestore_command = 'cp ${archiveDir}/%f %p'\nrecovery_target_time = '${targetTime}'\nrecovery_target_action = 'promote'\n`);
+    appendFileSync(path.join(dir, 'postgresql.conf'), `port = ${port}\nunix_socket_directories = '${dir}'\narchive_mode = off\nrestore_command = 'cp ${archiveDir}/%f %p'\nrecovery_target_time = '${targetTime.replace('T', ' ').replace('Z', '+00')}'\nrecovery_target_action = 'promote'\n`);
     writeFileSync(path.join(dir, 'recovery.signal'), '');
     PgCluster.own(dir);
     const c = new PgCluster(dir, port);
@@ -87,12 +87,18 @@ export class PgCluster {
   async baseBackup(): Promise<string> {
     const dir = PgCluster.tempDir('gp-pg-base-');
     rmSync(dir, { recursive: true });
-    await pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', '-D', dir, '-X', 'stream']);
+    await pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', '-D', dir, '-X', 'stream', '--checkpoint=fast']);
     return dir;
   }
 
   async start(): Promise<void> {
-    await pg('pg_ctl', ['-D', this.dir, '-l', path.join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
+    const log = path.join(this.dir, 'server.log');
+    try {
+      await pg('pg_ctl', ['-D', this.dir, '-l', log, '-w', '-t', '60', 'start'], 90_000);
+    } catch (err) {
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+      throw new Error(`PostgreSQL in ${this.dir} did not start: ${(err as Error).message}\n${tail}`, { cause: err });
+    }
   }
 
   /** Stops fast (clients disconnected, checkpoint) or immediately (a crash: recovery on the next start). */
