@@ -11,6 +11,7 @@ import { benchRateLimit } from './rate-limit.ts';
 import { benchAuth } from './auth.ts';
 import { benchFill } from './fill.ts';
 import { benchAlerts } from './alerts.ts';
+import { benchTracing } from './tracing.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -27,6 +28,7 @@ const benches: Record<string, () => Promise<void>> = {
   auth: benchAuth,
   fill: benchFill,
   alerts: benchAlerts,
+  tracing: benchTracing,
 };
 
 const names = process.argv.slice(2);
