@@ -36,10 +36,10 @@ describe('fault injection', () => {
     const batches = 40;
     const statuses = new Map<number, number>();
     const acked = new Set<string>();
-    let restarted = false;
+    let restart: Promise<void> | undefined;
     for (let b = 0; b < batches; b++) {
       const rows = Array.from({ length: 24 }, (_, k) => ({ ba: 'CISO', type: 'demand', ts: H(b * 24 + k), value: b * 1000 + k }));
-      if (b === 10) { void pg.stop('immediate').then(() => sleep(500)).then(() => pg.start()).then(() => { restarted = true; }); }
+      if (b === 10) { restart = pg.stop('immediate').then(() => sleep(500)).then(() => pg.start()); restart.catch(() => {}); }
       // a client retries a batch until it is acknowledged, as the off-site worker's spool does
       for (let attempt = 0; ; attempt++) {
         const res = await app.inject({ method: 'POST', url: '/api/v1/data/observations', headers: { authorization: `Bearer ${token}` }, payload: { rows } });
@@ -53,7 +53,7 @@ describe('fault injection', () => {
         await sleep(100);
       }
     }
-    while (!restarted) await sleep(100);
+    await Promise.race([restart, new Promise((_, reject) => setTimeout(() => reject(new Error('PostgreSQL did not restart within 60 s')), 60_000).unref())]);
     assert.ok([...statuses.keys()].some((s) => s !== 200), `the restart was seen by some request: ${JSON.stringify([...statuses])}`);
     const [row] = await db.query<{ n: string; distinct_ts: string; wrong: string }>(
       `SELECT count(*)::text AS n, count(DISTINCT o.ts)::text AS distinct_ts,
