@@ -16,6 +16,7 @@ import { benchFleetFanout } from './fleet-fanout.ts';
 import { benchFleetLedger } from './fleet-ledger.ts';
 import { benchFleetPages } from './fleet-pages.ts';
 import { benchFleetAcks } from './fleet-acks.ts';
+import { benchTracing } from './tracing.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -37,6 +38,7 @@ const benches: Record<string, () => Promise<void>> = {
   'fleet-ledger': benchFleetLedger,
   'fleet-pages': benchFleetPages,
   'fleet-acks': benchFleetAcks,
+  tracing: benchTracing,
 };
 
 const names = process.argv.slice(2);

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from './platform/db.ts';
 import type { Cache } from './platform/cache.ts';
 import { createHttp } from './platform/http.ts';
-import { pendingMigrations } from './platform/migrate.ts';
+import { coreReadiness, Readiness, readinessRoute } from './platform/readiness.ts';
 import { gridRoutes, seriesRoutes } from './grid/routes.ts';
 import { pipelineRoutes } from './ingest/routes.ts';
 import { dataRoutes } from './ingest/data-routes.ts';
@@ -42,12 +42,21 @@ export interface AppDeps {
   trustProxy?: readonly string[] | undefined;
   /** Rate limits (src/auth/rate-limits.ts); `gridpulse web`/`start` always pass them, absent means none (tests, benches). */
   rateLimits?: RateLimitSettings | undefined;
+  /** readiness checks for /readyz (default: coreReadiness, the database and the cache) */
+  readiness?: Readiness;
   /** which webhook targets alerts may name (default: public addresses only) */
   webhookPolicy?: TargetPolicy;
   /** The fleet API's bus (publishes new schedule versions at once) and broker admin; absent, versions wait for a process with a bus. */
   fleet?: FleetDeps;
   /** Cache of anonymous visitors' rendered pages (src/web/page-cache.ts); on unless false (benches compare both). */
   pageCache?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's readiness checks, served at GET /readyz (add a role's own: the replica, the broker). */
+    readiness: Readiness;
+  }
 }
 
 /** Composition root of the web role. */
@@ -70,16 +79,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const unlistenSessions = await subscribeSessionChanges(deps.db, deps.cache, deps.logger);
   const unlistenKeys = await subscribeApiKeyChanges(deps.db, deps.cache, deps.logger);
   app.addHook('onClose', async () => { await unlistenSessions(); await unlistenKeys(); });
+  app.decorate('readiness', deps.readiness ?? coreReadiness('web', deps.db, deps.cache, app.metrics));
   app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
-    try {
-      const pending = await pendingMigrations(deps.db);
-      if (pending.length) return reply.code(503).send({ status: 'migrations pending', pending });
-      return { status: 'ready', database: deps.db.kind };
-    } catch {
-      return reply.code(503).send({ status: 'database unreachable' });
-    }
-  });
+  readinessRoute(app, app.readiness);
   authRoutes(app, auth);
   accountRoutes(app, auth);
   adminRoutes(app, auth);

@@ -3,12 +3,14 @@ import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
+import { isRouted, openRoutedDb, replicaCheck } from '../platform/db-replica.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
+import { startTracing } from '../platform/tracing.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
@@ -21,10 +23,14 @@ import { optimizeBacktestCommand } from './optimize-command.ts';
 import { pricesImportCommand } from './prices-command.ts';
 import { replanJob } from '../fleet/optimizer/replan-job.ts';
 import { eventReportJob } from '../openadr/event-report-job.ts';
-import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
 import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
 import { startDemoFleet } from '../fleet/simulator/demo-fleet.ts';
-import { startScheduler } from '../ingest/scheduler.ts';
+import { backupVerifyCommand } from './backup-command.ts';
+import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
+import { startScheduler, type LastRun } from '../ingest/scheduler.ts';
+import { addWorkerChecks } from '../ingest/worker-readiness.ts';
+import { freshnessMetrics } from '../ingest/pipeline-freshness.ts';
+import { coreReadiness } from '../platform/readiness.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
@@ -61,7 +67,7 @@ const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.
  * from the outbox); the first ingest and forecast run at once.
  * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
  */
-function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
+function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void>; lastRuns: ReadonlyMap<string, LastRun> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
   const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }, replanJob, eventReportJob]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
@@ -71,12 +77,13 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
   const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
   alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
   const openadrCallbacks = startOpenadrNotifier(db, logger, webhookPolicy(config));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); await openadrCallbacks.stop(); }, ready };
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); await openadrCallbacks.stop(); }, ready, lastRuns: scheduler.lastRuns };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
+  const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL);
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
@@ -95,6 +102,8 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
+  freshnessMetrics(app.metrics, db);
+  if (isRouted(db)) app.readiness.add('replica', replicaCheck(db), { critical: false });
   app.metrics.protect(config.METRICS_TOKEN);
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -106,6 +115,9 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
     : undefined;
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
   onInterrupt(async () => { await demo?.stop(); await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
+  if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
+  // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
+  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
@@ -130,18 +142,22 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
       process.once('SIGTERM', stop);
       return;
     }
+    const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
     const logger = createLogger(config.LOG_LEVEL);
-    const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);
     // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
-    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN) : undefined;
-    if (metrics) attachMetrics(metrics, db, cache);
+    const worker = startWorker(config, db, logger, cache, metrics);
+    // /healthz and /readyz ride on the metrics server: the database, the cache, the jobs' last runs, the EIA breaker
+    const readiness = metrics ? addWorkerChecks(coreReadiness('worker', db, cache, metrics), worker.lastRuns, metrics) : undefined;
+    if (readiness && isRouted(db)) readiness.add('replica', replicaCheck(db), { critical: false });
+    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, readiness) : undefined;
+    if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); }
     if (server) warnIfMetricsOpen(config, logger);
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
-    const worker = startWorker(config, db, logger, cache, metrics);
-    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); process.exit(0); });
+    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
     await worker.ready;
   } catch (err) { fail(err); }
 });
@@ -259,6 +275,14 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
   .action(exitWith(forecastRefreshCommand));
+const backup = program.command('backup').description('backups: base backup + WAL archive for point-in-time recovery, pg_dump for logical copies (README: Operations)');
+backup.command('verify').description('restore a pg_dump archive into a scratch database (or open a restored cluster) and check row counts, migrations and the newest hour')
+  .option('--dump <file>', 'a pg_dump -Fc archive to restore into a scratch database on the server of --url or DATABASE_URL (dropped afterwards)')
+  .option('--url <postgres-url>', 'verify this database as it is (e.g. a point-in-time restore), instead of DATABASE_URL')
+  .option('--expect-newest <instant>', 'the newest observation hour the copy must hold (UTC hour start, ISO)')
+  .option('--require <tables...>', 'tables that must not be empty (default observations series balancing_authorities)')
+  .option('--json', 'print the report as JSON')
+  .action(exitWith(backupVerifyCommand));
 const egrid = program.command('egrid').description('EPA eGRID power-plant data');
 egrid.command('import').description('import an eGRID CSV or XLSX (plants, units, generators, ST/BA/SRL/NRL/US sheets); re-importing a data year replaces it atomically')
   .argument('<path>', 'the CSV or XLSX file')

@@ -26,6 +26,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_REPLICA_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional().describe('a streaming replica of DATABASE_URL: read-only statements go there while it is within REPLICA_MAX_LAG_MS'),
+  REPLICA_MAX_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(5000).describe('the most a replica read may lag behind the primary, ms'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   EIA_API_URL: z.url().default('https://api.eia.gov/v2'),
   EIA_API_KEY: z.string().min(8, 'an EIA API key (register at eia.gov/opendata)').optional(),
@@ -57,6 +59,7 @@ const schema = z.object({
   MQTT_GATEWAY_USERNAME: z.string().min(1).max(200).optional().describe('the gateway\'s broker account (default: the admin account, given the gateway role)'),
   MQTT_GATEWAY_PASSWORD: z.string().min(1).max(200).optional(),
   MQTT_GATEWAY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').optional().describe('the gateway\'s MQTT client id: keep it across restarts, one per gateway copy (default gridpulse-gateway-<hostname>)'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an OTLP/HTTP collector base URL such as http://otel-collector:4318' }).optional().describe('OpenTelemetry: spans are sent (OTLP/HTTP JSON) to <endpoint>/v1/traces; unset, no spans are made'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
