@@ -1,7 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { testDatabases } from '../../test/support/databases.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
+import { testDatabases } from '../../test/support/databases.ts';
 import { openDb, type Db } from './db.ts';
 
 /** Resolves with the next `count` payloads, or rejects after `ms`. */
@@ -155,18 +158,22 @@ describe('PGlite on its own worker thread (the store of gridpulse start)', () =>
     assert.deepEqual(await db.query('SELECT 2 AS n'), [{ n: 2 }]);
   });
 
-  it('serves timers while a long statement runs, which PGlite on the main thread cannot', async () => {
+  it('serves timers while a long statement runs, which PGlite on the main thread cannot: the data directory default', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gp-pglite-thread-'));
+    const store = await openDb({ dataDir: dir }); // no thread option: a data directory runs on its own thread
     let ticks = 0;
     const timer = setInterval(() => { ticks++; }, 5);
     try {
       // long enough on any machine to span many 5-ms intervals; on the main thread the WebAssembly call would hold them all
       const t0 = performance.now();
-      await db.query('SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3');
+      await store.query('SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3');
       const ms = performance.now() - t0;
       assert.ok(ms > 100, `the statement took only ${ms} ms: too short to tell`);
       assert.ok(ticks >= 5, `only ${ticks} timer ticks in ${Math.round(ms)} ms`);
     } finally {
       clearInterval(timer);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
