@@ -150,11 +150,16 @@ describe('PGlite on its own worker thread (the store of gridpulse start)', () =>
     assert.deepEqual(order, ['inside saw 1', 'outside saw 2']);
   });
 
-  it('rejects a parameter that cannot cross to the thread, and a query on a finished transaction, and stays usable', async () => {
+  it('rejects a parameter that cannot cross to the thread, a query on a finished transaction and a savepoint in an aborted one, and stays usable', async () => {
     await assert.rejects(db.query('SELECT $1::text', [() => 1]), /cannot be sent/);
     let leaked!: Db;
     await db.transaction(async (tx) => { leaked = tx; });
     await assert.rejects(leaked.query('SELECT 1'), /has ended/);
+    await assert.rejects(db.transaction(async (tx) => {
+      await assert.rejects(tx.query('SELECT 1 / 0'), (e: Record<string, unknown>) => e.code === '22012');
+      // the transaction is aborted: PostgreSQL refuses the savepoint, and the caller hears why
+      await tx.transaction((sp) => sp.query('SELECT 1'));
+    }), (e: Record<string, unknown>) => e.code === '25P02');
     assert.deepEqual(await db.query('SELECT 2 AS n'), [{ n: 2 }]);
   });
 

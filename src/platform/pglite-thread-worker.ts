@@ -43,12 +43,15 @@ function begin(parent: number): Promise<number> {
     const id = nextSession++;
     let settle!: { resolve(): void; reject(e: unknown): void };
     const ended = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
+    let began = false;
     const done = outer.transaction(async (tx) => {
+      began = true;
       sessions.set(id, { db: tx, end: (commit) => (commit ? settle.resolve() : settle.reject(ROLLBACK)) });
       started(id);
       await ended;
     }).finally(() => sessions.delete(id));
-    done.catch(failed); // BEGIN or SAVEPOINT refused; once started, a no-op (end() reports the outcome)
+    // BEGIN or SAVEPOINT refused (an aborted transaction): no session to end. Once begun, end() reports the outcome.
+    done.catch((err: unknown) => { if (!began) { finished.delete(id); failed(err); } });
     finished.set(id, done);
   });
 }
