@@ -11,7 +11,12 @@ import { benchRateLimit } from './rate-limit.ts';
 import { benchAuth } from './auth.ts';
 import { benchFill } from './fill.ts';
 import { benchAlerts } from './alerts.ts';
+import { benchOptimizer } from './optimizer.ts';
+import { benchFleetFanout } from './fleet-fanout.ts';
 import { benchFleetLedger } from './fleet-ledger.ts';
+import { benchFleetPages } from './fleet-pages.ts';
+import { benchFleetAcks } from './fleet-acks.ts';
+import { benchTracing } from './tracing.ts';
 
 /** `npm run bench -- [name…]`: runs the named benchmarks, or all of them, in order. */
 const benches: Record<string, () => Promise<void>> = {
@@ -28,7 +33,12 @@ const benches: Record<string, () => Promise<void>> = {
   auth: benchAuth,
   fill: benchFill,
   alerts: benchAlerts,
+  optimizer: benchOptimizer,
+  'fleet-fanout': benchFleetFanout,
   'fleet-ledger': benchFleetLedger,
+  'fleet-pages': benchFleetPages,
+  'fleet-acks': benchFleetAcks,
+  tracing: benchTracing,
 };
 
 const names = process.argv.slice(2);

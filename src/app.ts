@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from './platform/db.ts';
 import type { Cache } from './platform/cache.ts';
 import { createHttp } from './platform/http.ts';
-import { pendingMigrations } from './platform/migrate.ts';
+import { coreReadiness, Readiness, readinessRoute } from './platform/readiness.ts';
 import { gridRoutes, seriesRoutes } from './grid/routes.ts';
 import { pipelineRoutes } from './ingest/routes.ts';
 import { dataRoutes } from './ingest/data-routes.ts';
@@ -19,6 +19,8 @@ import { registerRateLimits, type RateLimitSettings } from './auth/rate-limits.t
 import { actorOf, audit, routeObject } from './auth/audit.ts';
 import { viewRoutes } from './views/view-routes.ts';
 import { alertRoutes } from './alerts/alert-routes.ts';
+import { optimizerRoutes } from './fleet/optimizer/optimizer-routes.ts';
+import { fleetOverviewRoutes } from './fleet/overview/fleet-overview-routes.ts';
 import type { TargetPolicy } from './alerts/webhook-target.ts';
 import { createAuth, type AuthOptions } from './auth/auth-runtime.ts';
 import { registerAccessHook } from './auth/access-hook.ts';
@@ -26,6 +28,8 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { subscribeApiKeyChanges, subscribeSessionChanges } from './auth/session-sync.ts';
 import { accountRoutes } from './auth/account-routes.ts';
 import { adminRoutes } from './auth/admin-routes.ts';
+import { openadrRoutes } from './openadr/openadr-routes.ts';
+import { marketRoutes } from './fleet/markets/market-routes.ts';
 import { fleetRoutes, type FleetDeps } from './fleet/fleet-routes.ts';
 
 export interface AppDeps {
@@ -38,12 +42,21 @@ export interface AppDeps {
   trustProxy?: readonly string[] | undefined;
   /** Rate limits (src/auth/rate-limits.ts); `gridpulse web`/`start` always pass them, absent means none (tests, benches). */
   rateLimits?: RateLimitSettings | undefined;
+  /** readiness checks for /readyz (default: coreReadiness, the database and the cache) */
+  readiness?: Readiness;
   /** which webhook targets alerts may name (default: public addresses only) */
   webhookPolicy?: TargetPolicy;
   /** The fleet API's bus (publishes new schedule versions at once) and broker admin; absent, versions wait for a process with a bus. */
   fleet?: FleetDeps;
   /** Cache of anonymous visitors' rendered pages (src/web/page-cache.ts); on unless false (benches compare both). */
   pageCache?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's readiness checks, served at GET /readyz (add a role's own: the replica, the broker). */
+    readiness: Readiness;
+  }
 }
 
 /** Composition root of the web role. */
@@ -66,16 +79,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const unlistenSessions = await subscribeSessionChanges(deps.db, deps.cache, deps.logger);
   const unlistenKeys = await subscribeApiKeyChanges(deps.db, deps.cache, deps.logger);
   app.addHook('onClose', async () => { await unlistenSessions(); await unlistenKeys(); });
+  app.decorate('readiness', deps.readiness ?? coreReadiness('web', deps.db, deps.cache, app.metrics));
   app.get('/healthz', { schema: { hide: true }, config: { access: { public: true } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true }, config: { access: { public: true } } }, async (_req, reply) => {
-    try {
-      const pending = await pendingMigrations(deps.db);
-      if (pending.length) return reply.code(503).send({ status: 'migrations pending', pending });
-      return { status: 'ready', database: deps.db.kind };
-    } catch {
-      return reply.code(503).send({ status: 'database unreachable' });
-    }
-  });
+  readinessRoute(app, app.readiness);
   authRoutes(app, auth);
   accountRoutes(app, auth);
   adminRoutes(app, auth);
@@ -92,7 +98,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await egridUploadRoutes(app, deps);
   viewRoutes(app, deps.db);
   alertRoutes(app, deps.db, deps.webhookPolicy ?? { allowPrivate: false });
+  optimizerRoutes(app, deps.db);
+  openadrRoutes(app, { db: deps.db, auth, webhookPolicy: deps.webhookPolicy ?? { allowPrivate: false } });
+  marketRoutes(app, deps.db);
   await fleetRoutes(app, deps.db, deps.fleet);
+  fleetOverviewRoutes(app, deps.db, deps.cache);
   await webRoutes(app, deps);
   return app;
 }

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
-import { alertRule, evaluateRule, type Firing } from './alert-rules.ts';
+import { alertRule, evaluateRule, FLEET_ROLES, FLEET_RULE_KINDS, type Firing } from './alert-rules.ts';
 
 export interface EvaluationDeps { db: Db; logger: Pick<Logger, 'info' | 'warn' | 'error'> }
 
 /** Rules whose condition can change without their own BA's hours landing (late data, tomorrow's forecast). */
-const TIME_DRIVEN = ['data_late', 'clean_window_tomorrow'];
+const TIME_DRIVEN = ['data_late', 'clean_window_tomorrow', 'devices_offline'];
 
 /** The JSON body a webhook receives (stored in the outbox as sent, so a retry sends the same bytes). */
 export interface AlertPayload {
@@ -51,16 +51,21 @@ export async function recordFiring(db: Db, alert: { id: string; name: string; ru
 
 /**
  * Evaluates the active alerts concerned by a change: those on `bas` (the BAs whose hours just landed, from
- * the change event) plus every time-driven rule; with `bas` undefined, every active alert (the periodic pass).
- * A rule that fails to evaluate is logged and skipped; the others still run.
+ * the change event) plus every time-driven rule; with `kinds`, the alerts of those rule kinds (the fleet's
+ * offline check); with neither, every active alert (the periodic pass). Fleet rules count only while their
+ * owner is an active operator or administrator. A rule that fails to evaluate is logged and skipped; the others still run.
  */
-export async function evaluateAlerts(deps: EvaluationDeps, opts: { bas?: readonly string[]; now?: Date } = {}): Promise<{ evaluated: number; fired: number; repeats: number; cooldown: number }> {
+export async function evaluateAlerts(deps: EvaluationDeps, opts: { bas?: readonly string[]; kinds?: readonly string[]; now?: Date } = {}): Promise<{ evaluated: number; fired: number; repeats: number; cooldown: number }> {
   const now = opts.now ?? new Date();
+  const allowed = `(NOT (a.rule->>'kind' = ANY ($1::text[])) OR EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner_id AND u.status = 'active' AND u.role = ANY ($2::text[])))`;
+  const base = [[...FLEET_RULE_KINDS], [...FLEET_ROLES]];
   const rows = await deps.db.query<{ id: string; name: string; rule: unknown }>(
     opts.bas
-      ? `SELECT id, name, rule FROM alerts WHERE status = 'active' AND (ba_code = ANY ($1::text[]) OR rule->>'kind' = ANY ($2::text[])) ORDER BY id`
-      : `SELECT id, name, rule FROM alerts WHERE status = 'active' ORDER BY id`,
-    opts.bas ? [[...opts.bas], TIME_DRIVEN] : []);
+      ? `SELECT a.id, a.name, a.rule FROM alerts a WHERE a.status = 'active' AND ${allowed} AND (a.ba_code = ANY ($3::text[]) OR a.rule->>'kind' = ANY ($4::text[])) ORDER BY a.id`
+      : opts.kinds
+        ? `SELECT a.id, a.name, a.rule FROM alerts a WHERE a.status = 'active' AND ${allowed} AND a.rule->>'kind' = ANY ($3::text[]) ORDER BY a.id`
+        : `SELECT a.id, a.name, a.rule FROM alerts a WHERE a.status = 'active' AND ${allowed} ORDER BY a.id`,
+    opts.bas ? [...base, [...opts.bas], TIME_DRIVEN] : opts.kinds ? [...base, [...opts.kinds]] : base);
   const counts = { evaluated: 0, fired: 0, repeats: 0, cooldown: 0 };
   // many users watch the same condition: a pass judges each distinct rule once
   const judged = new Map<string, Promise<Firing | undefined>>();

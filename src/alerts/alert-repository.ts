@@ -1,5 +1,5 @@
 import type { Db } from '../platform/db.ts';
-import { alertRule, type AlertRule } from './alert-rules.ts';
+import { alertRule, ruleBaCode, type AlertRule } from './alert-rules.ts';
 import { newWebhookSecret } from './webhook-signature.ts';
 
 /** Whether an alert is evaluated: `disabled` is set by delivery failures (see webhook-outbox.ts), `paused` by its owner. */
@@ -36,7 +36,7 @@ export async function createAlert(db: Db, ownerId: string, input: AlertInput): P
   const [row] = await db.query<AlertRow>(
     `INSERT INTO alerts (owner_id, name, rule, ba_code, webhook_url, secret, cooldown_minutes)
      VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [ownerId, input.name, JSON.stringify(input.rule), input.rule.ba, input.webhookUrl, secret, input.cooldownMinutes]);
+    [ownerId, input.name, JSON.stringify(input.rule), ruleBaCode(input.rule), input.webhookUrl, secret, input.cooldownMinutes]);
   return { ...toAlert(row!), secret };
 }
 
@@ -61,7 +61,7 @@ export async function updateAlert(db: Db, ownerId: string, id: string, input: Al
             disabled_reason = CASE WHEN $8 = 'active' THEN NULL ELSE disabled_reason END,
             consecutive_failures = CASE WHEN status = 'disabled' AND $8 = 'active' THEN 0 ELSE consecutive_failures END
       WHERE id = $1 AND owner_id = $2 RETURNING ${COLUMNS}`,
-    [id, ownerId, input.name, JSON.stringify(input.rule), input.rule.ba, input.webhookUrl, input.cooldownMinutes, input.status]);
+    [id, ownerId, input.name, JSON.stringify(input.rule), ruleBaCode(input.rule), input.webhookUrl, input.cooldownMinutes, input.status]);
   return row && toAlert(row);
 }
 

@@ -5,7 +5,7 @@ import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { ownedChange, ownerAccess, ownerOf } from '../accounts/owner.ts';
 import type { FastifyRequest } from 'fastify';
-import { alertRule, alertRuleOut } from './alert-rules.ts';
+import { alertRule, alertRuleOut, FLEET_ROLES, FLEET_RULE_KINDS, type AlertRule } from './alert-rules.ts';
 import { createAlert, deleteAlert, getAlert, listAlerts, listDeliveries, updateAlert } from './alert-repository.ts';
 import { checkWebhookUrl, type TargetPolicy } from './webhook-target.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from './webhook-signature.ts';
@@ -37,11 +37,20 @@ const owned = 'Signed-in users only (session cookie or `Authorization: Bearer`);
 const rules = 'Rule kinds: `intensity_below` {ba, thresholdGPerKwh, basis} — hourly carbon intensity (gCO2eq/kWh, lifecycle) below the threshold, once per spell; '
   + '`clean_window_tomorrow` {ba, durationHours} — the start of tomorrow\'s (BA-local) cleanest window in the newest intensity forecast, once per day; '
   + '`data_late` {ba, hours} — the newest demand hour ended more than `hours` ago, once per stall; '
-  + '`demand_above_forecast` {ba, percent} — demand above EIA\'s day-ahead forecast by more than `percent` %, once per spell. '
+  + '`demand_above_forecast` {ba, percent} — demand above EIA\'s day-ahead forecast by more than `percent` %, once per spell; '
+  + '`devices_offline` {ba?, minutes, count} — operators and administrators only (403 otherwise; it stops firing if its owner loses the role): at least `count` '
+  + 'batteries (of the BA, or the whole fleet) offline for more than `minutes`, once per set of outages, checked every minute and on each device status change. '
   + 'Rules are evaluated by the worker when new hours land. Deliveries: POST JSON `{type: "alert.fired", alert, rule, occurrence, summary, details, firedAt}` with '
   + `\`${TIMESTAMP_HEADER}\` (Unix seconds) and \`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>\`; `
   + 'retried with exponential backoff; the alert is disabled after repeated failures.';
 const notFound = () => new HttpProblem(404, 'no such alert', 'id');
+
+/** Fleet rules disclose the fleet: only operators and administrators may hold them. */
+function checkRuleAllowed(req: FastifyRequest, rule: AlertRule): void {
+  if (FLEET_RULE_KINDS.includes(rule.kind) && !FLEET_ROLES.includes(req.principal?.role ?? '')) {
+    throw new HttpProblem(403, `${rule.kind} alerts watch the battery fleet: they are for operators and administrators`, 'rule/kind');
+  }
+}
 
 /** Alerts: CRUD for their owner at /api/v1/me/alerts and each alert's delivery log. */
 export function alertRoutes(app: FastifyInstance, db: Db, policy: TargetPolicy): void {
@@ -58,10 +67,11 @@ export function alertRoutes(app: FastifyInstance, db: Db, policy: TargetPolicy):
     config: write,
     schema: {
       tags, summary: 'Create an alert (the answer shows its signing secret, once)', description: `${owned} ${rules}`, body: alertBody,
-      response: { 201: alert.extend({ secret: z.string().describe('HMAC-SHA256 key of the deliveries\' signature: shown only in this answer') }), 400: problem },
+      response: { 201: alert.extend({ secret: z.string().describe('HMAC-SHA256 key of the deliveries\' signature: shown only in this answer') }), 400: problem, 403: problem },
     },
   }, async (req, reply) => {
     const owner = ownerOf(req);
+    checkRuleAllowed(req, req.body.rule);
     const webhookUrl = await target(req.body.webhookUrl);
     const created = await change(req, 'alerts.create', (tx) => createAlert(tx, owner, { ...req.body, webhookUrl }), (a) => a.id);
     const { ownerId: _o, ...out } = created;
@@ -73,11 +83,12 @@ export function alertRoutes(app: FastifyInstance, db: Db, policy: TargetPolicy):
     config: write,
     schema: {
       tags, summary: 'Replace an alert\'s settings; status active re-enables a disabled alert, paused stops it', description: owned, params: idParams,
-      body: alertBody.extend({ status: z.enum(['active', 'paused']).default('active') }), response: { 200: alert, 400: problem, 404: problem },
+      body: alertBody.extend({ status: z.enum(['active', 'paused']).default('active') }), response: { 200: alert, 400: problem, 403: problem, 404: problem },
     },
   }, async (req) => {
     const owner = ownerOf(req);
     if (!(await getAlert(db, owner, req.params.id))) throw notFound(); // 404 before judging the URL: no probing of other users' ids
+    checkRuleAllowed(req, req.body.rule);
     const webhookUrl = await target(req.body.webhookUrl);
     return change(req, 'alerts.update', (tx) => updateAlert(tx, owner, req.params.id, { ...req.body, webhookUrl }));
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HOUR_MS } from '../grid/time.ts';
@@ -8,6 +9,7 @@ import { hourlyIntensity, INTENSITY_UNIT } from '../analytics/intensity/intensit
 import { loadBaHours } from '../analytics/shared/hourly.ts';
 import { cleanWindow } from '../analytics/clean-window/clean-window.ts';
 import { latestIntensityForecast } from '../analytics/clean-window/carbon-aware.ts';
+import { offlineDevices } from '../fleet/overview/fleet-overview.ts';
 
 const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase());
 
@@ -17,6 +19,8 @@ const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CI
  * - clean_window_tomorrow: the start of tomorrow's (BA-local day) cleanest window of `durationHours`, from the newest intensity forecast.
  * - data_late: the BA's newest demand hour ended more than `hours` ago.
  * - demand_above_forecast: measured demand exceeds EIA's day-ahead demand forecast (DF) by more than `percent` %.
+ * - devices_offline (operators and administrators only): at least `count` batteries of the fleet (of one BA when `ba`
+ *   is given) have been offline for more than `minutes`.
  */
 function ruleSchema<B extends z.ZodType<string, string>>(ba: B) {
   return z.discriminatedUnion('kind', [
@@ -31,6 +35,11 @@ function ruleSchema<B extends z.ZodType<string, string>>(ba: B) {
     }),
     z.object({ kind: z.literal('data_late'), ba, hours: z.number().int().min(1).max(720).describe('hours since the end of the newest demand hour') }),
     z.object({ kind: z.literal('demand_above_forecast'), ba, percent: z.number().min(0).max(1000).describe('(demand − forecast) / forecast × 100 above this') }),
+    z.object({
+      kind: z.literal('devices_offline'), ba: ba.optional().describe('only devices in this BA; absent: the whole fleet'),
+      minutes: z.number().int().min(1).max(10_080).describe('offline for longer than this, minutes'),
+      count: z.number().int().min(1).max(1_000_000).default(1).describe('at least this many devices'),
+    }),
   ]).describe('the condition; see the rule kinds in the description');
 }
 
@@ -39,6 +48,13 @@ export const alertRule = ruleSchema(baCode);
 export const alertRuleOut = ruleSchema(z.string());
 
 export type AlertRule = z.output<typeof alertRule>;
+
+/** Rule kinds only operators and administrators may hold: they disclose the fleet (an alert of a demoted owner stops firing). */
+export const FLEET_RULE_KINDS: readonly string[] = ['devices_offline'];
+export const FLEET_ROLES: readonly string[] = ['operator', 'admin'];
+
+/** What `alerts.ba_code` holds for a rule (fleet-wide rules have no BA). */
+export const ruleBaCode = (rule: AlertRule): string => ('ba' in rule && rule.ba ? rule.ba : '*');
 
 /** One firing of a rule: `occurrence` identifies it so that it fires once (e.g. the start hour of a low-intensity spell). */
 export interface Firing { occurrence: string; summary: string; details: Record<string, unknown> }
@@ -112,6 +128,18 @@ export async function evaluateRule(db: Db, rule: AlertRule, now: Date): Promise<
         occurrence: `data_late:${newest.toISOString()}`,
         summary: `${rule.ba} demand data is late by ${round1(lag / 60)} hours (newest hour ${newest.toISOString()}; threshold ${rule.hours} h)`,
         details: { newestHour: newest.toISOString(), lagMinutes: lag, thresholdHours: rule.hours },
+      };
+    }
+    case 'devices_offline': {
+      const offline = await offlineDevices(db, now, { ba: rule.ba ?? null, offlineBefore: new Date(now.getTime() - rule.minutes * 60_000), limit: 100_000 });
+      if (offline.length < rule.count) return undefined;
+      const where = rule.ba ? ` in ${rule.ba}` : '';
+      // one occurrence per outage set: a device that returns and drops again starts a new one
+      const occurrence = `devices_offline:${createHash('sha256').update(offline.map((d) => `${d.id}@${d.offlineSince}`).join(',')).digest('hex').slice(0, 24)}`;
+      return {
+        occurrence,
+        summary: `${offline.length} device${offline.length === 1 ? '' : 's'}${where} offline for more than ${rule.minutes} minutes (threshold ${rule.count}): ${offline.slice(0, 10).map((d) => d.id).join(', ')}${offline.length > 10 ? ', …' : ''}`,
+        details: { count: offline.length, thresholdCount: rule.count, minutes: rule.minutes, ba: rule.ba ?? null, devices: offline.slice(0, 100) },
       };
     }
     case 'clean_window_tomorrow': {

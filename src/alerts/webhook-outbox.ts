@@ -42,8 +42,12 @@ const MAX_ERROR_LENGTH = 300;
 
 export interface DeliveryResult { statusCode: number | null; error: string | null; durationMs: number }
 
-/** POSTs one signed body; never throws (a refused target, a timeout or a connection error is an error result). */
-export async function postWebhook(url: string, body: string, secret: string, deliveryId: number, o: Pick<OutboxOptions, 'policy' | 'timeoutMs'>): Promise<DeliveryResult> {
+/**
+ * POSTs one body, signed with `secret` (null: unsigned, e.g. OpenADR callbacks, which carry the subscriber's bearer
+ * token in `headers` instead); never throws (a refused target, a timeout or a connection error is an error result).
+ */
+export async function postWebhook(url: string, body: string, secret: string | null, deliveryId: number, o: Pick<OutboxOptions, 'policy' | 'timeoutMs'>,
+  headers: Record<string, string> = {}): Promise<DeliveryResult> {
   const started = performance.now();
   const done = (statusCode: number | null, error: string | null) => ({ statusCode, error: error?.slice(0, MAX_ERROR_LENGTH) ?? null, durationMs: Math.round(performance.now() - started) });
   let target: URL;
@@ -59,8 +63,8 @@ export async function postWebhook(url: string, body: string, secret: string, del
       lookup: guardedLookup(o.policy) as never,
       timeout: o.timeoutMs,
       headers: {
-        'content-type': 'application/json', 'user-agent': 'GridPulse-Webhooks/1',
-        [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body), [DELIVERY_HEADER]: String(deliveryId),
+        ...headers, 'content-type': 'application/json', 'user-agent': 'GridPulse-Webhooks/1', [DELIVERY_HEADER]: String(deliveryId),
+        ...(secret === null ? {} : { [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body) }),
       },
     }, (res) => {
       res.resume(); // the answer's body is not used; redirects are not followed (a 3xx is a failed try)

@@ -6,6 +6,7 @@ import { problemBody } from '../platform/problem.ts';
 import { csrfTokenOf } from '../web/csrf.ts';
 import { judge, UNDECLARED, type Access } from './access.ts';
 import { TokenRefused, verifyAccessToken, type AccessClaims } from './access-token.ts';
+import { clientPrincipal, isClientToken } from './client-credentials.ts';
 import { ApiKeyVerifier, isApiKeyToken, type VerifiedKey } from './api-keys.ts';
 import { actorOf, audit, routeObject } from './audit.ts';
 import { ROLE_SCOPES } from './scopes.ts';
@@ -61,7 +62,8 @@ export function isSameSite(req: FastifyRequest): boolean {
 /**
  * Resolves the principal of every request and enforces each route's declared access (src/auth/access.ts),
  * in one onRequest hook:
- * - `Authorization: Bearer gp_…` is an API key; any other bearer is an access JWT (access-token.ts), whose
+ * - `Authorization: Bearer gp_…` is an API key; a JWT with a client_id claim is an OpenADR client's token
+ *   (client-credentials.ts); any other bearer is an access JWT (access-token.ts), whose
  *   session must still be live and whose session version must be the user's current one (so logout,
  *   password change, disable and "sign out everywhere" take effect at the next request);
  * - without Authorization, the site's gp_session cookie; a state-changing call authenticated by the cookie
@@ -97,6 +99,15 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     if (state.sessionVersion !== claims.sv) throw new Refusal(401, 'the token predates a password change or "sign out everywhere"');
     if (state.expiresAt <= now()) throw new Refusal(401, 'the session has reached its absolute lifetime');
     return { kind: 'user', id: state.userId, userId: state.userId, role: state.role, scopes: ROLE_SCOPES[state.role], sessionId: state.sessionId };
+  }
+
+  async function fromClient(token: string): Promise<Principal> {
+    try {
+      return await clientPrincipal(deps, token);
+    } catch (err) {
+      if (err instanceof TokenRefused) throw new Refusal(401, err.reason);
+      throw err;
+    }
   }
 
   async function fromKey(req: FastifyRequest, token: string): Promise<Principal> {
@@ -137,7 +148,8 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!m) throw new Refusal(401, 'Authorization must be "Bearer <access token or API key>"');
-      return isApiKeyToken(m[1]!) ? fromKey(req, m[1]!) : fromJwt(m[1]!);
+      if (isApiKeyToken(m[1]!)) return fromKey(req, m[1]!);
+      return isClientToken(m[1]!) ? fromClient(m[1]!) : fromJwt(m[1]!);
     }
     const cookie = sessionCookieOf(req.headers.cookie);
     return cookie === undefined ? undefined : fromCookie(req, cookie);

@@ -37,12 +37,13 @@ export class TokenRefused extends Error {
 const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 
 /**
- * Verifies an access JWT: only the configured algorithm (so `none` and HS256-with-the-public-key are refused
- * before any key is used), a kid that names one of our published keys (never a key carried or pointed to by
- * the token: jwk, jku, x5u, x5c headers are refused), typ at+jwt, our iss and aud, exp and nbf within
- * CLOCK_SKEW_SECONDS, and the claims GridPulse needs. Throws TokenRefused with the reason.
+ * Verifies a JWT signed by this GridPulse (user access tokens here, OpenADR client tokens in client-credentials.ts):
+ * only the configured algorithm (so `none` and HS256-with-the-public-key are refused before any key is used), a kid
+ * that names one of our published keys (never a key carried or pointed to by the token: jwk, jku, x5u, x5c headers
+ * are refused), typ at+jwt, our iss and aud, exp and nbf within CLOCK_SKEW_SECONDS. Returns the payload; throws
+ * TokenRefused with the reason.
  */
-export async function verifyAccessToken(ring: KeyRing, settings: TokenSettings, token: string, now = Date.now()): Promise<AccessClaims> {
+export async function verifySignedJwt(ring: KeyRing, settings: TokenSettings, token: string, now = Date.now()): Promise<Record<string, unknown>> {
   let header;
   try {
     header = decodeProtectedHeader(token);
@@ -60,16 +61,21 @@ export async function verifyAccessToken(ring: KeyRing, settings: TokenSettings, 
       algorithms: [ring.alg], issuer: settings.issuer, audience: settings.audience, typ: ACCESS_TOKEN_TYP,
       clockTolerance: CLOCK_SKEW_SECONDS, currentDate: new Date(now), requiredClaims: ['sub', 'exp', 'iat', 'nbf', 'jti'], maxTokenAge: ACCESS_TOKEN_SECONDS + CLOCK_SKEW_SECONDS,
     });
-    const { sub, role, sid, sv, exp, iat, jti } = payload as Partial<AccessClaims>;
-    if (typeof sub !== 'string' || typeof role !== 'string' || typeof sid !== 'string' || typeof sv !== 'number' || typeof jti !== 'string') {
-      throw new TokenRefused('the token lacks sub, role, sid or sv');
-    }
-    return { sub, role: role as UserRole, sid, sv, exp: exp!, iat: iat!, jti };
+    return payload as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof TokenRefused) throw err;
     if (err instanceof errors.JWTExpired) throw new TokenRefused('the token has expired');
     if (err instanceof errors.JWTClaimValidationFailed) throw new TokenRefused(`claim ${err.claim} is not valid (${err.reason})`);
     if (err instanceof errors.JWSSignatureVerificationFailed) throw new TokenRefused('the signature does not verify');
     throw new TokenRefused(`the token is not valid (${(err as Error).message.slice(0, 120)})`);
   }
+}
+
+/** Verifies a user's access JWT (verifySignedJwt) and the claims GridPulse needs (sub, role, sid, sv, jti). Throws TokenRefused with the reason. */
+export async function verifyAccessToken(ring: KeyRing, settings: TokenSettings, token: string, now = Date.now()): Promise<AccessClaims> {
+  const payload = await verifySignedJwt(ring, settings, token, now);
+  const { sub, role, sid, sv, exp, iat, jti } = payload as Partial<AccessClaims>;
+  if (typeof sub !== 'string' || typeof role !== 'string' || typeof sid !== 'string' || typeof sv !== 'number' || typeof jti !== 'string') {
+    throw new TokenRefused('the token lacks sub, role, sid or sv');
+  }
+  return { sub, role: role as UserRole, sid, sv, exp: exp!, iat: iat!, jti };
 }

@@ -54,13 +54,19 @@ export function publicPluginRoutes(scope: import('fastify').FastifyInstance): vo
   });
 }
 
+/** The OpenADR 3.0.1 scopes (client-credentials.ts OPENADR_SCOPES), named here so access stays free of imports. */
+const OAUTH_SCOPES: ReadonlySet<string> = new Set(['read_all', 'write_programs', 'write_events', 'write_reports', 'write_subscriptions', 'write_vens']);
+
 /** OpenAPI security requirements of a route's access (names of the schemes createHttp declares). */
 export function securityOf(access: Access | undefined): Array<Record<string, string[]>> | undefined {
   if (!needsCredentials(access)) return undefined;
   const a = (access ?? UNDECLARED) as { roles?: readonly string[]; scopes?: readonly string[] };
   const out: Array<Record<string, string[]>> = [];
   if (a.roles?.length) out.push({ accessToken: [] }, { sessionCookie: [] });
-  if (a.scopes?.length) out.push({ apiKey: [...a.scopes] });
+  // OpenADR 3 scopes are carried by the VTN's client-credentials tokens (client-credentials.ts), not by API keys
+  const oauth = a.scopes?.filter((s) => OAUTH_SCOPES.has(s)) ?? [];
+  if (oauth.length) out.push({ oAuth2ClientCredentials: oauth });
+  if (a.scopes?.length && oauth.length < a.scopes.length) out.push({ apiKey: a.scopes.filter((s) => !OAUTH_SCOPES.has(s)) });
   return out;
 }
 

@@ -9,8 +9,8 @@ export interface Principal {
   id: string;
   /** The user acting: the user, or the owner of a personal key; null for worker and device keys. */
   userId: string | null;
-  /** A user's role; a personal key acts with its owner's role; worker and device keys have their kind. */
-  role: UserRole | 'worker' | 'device';
+  /** A user's role; a personal key acts with its owner's role; worker and device keys have their kind; an OpenADR client (src/auth/client-credentials.ts) is 'client'. */
+  role: UserRole | 'worker' | 'device' | 'client';
   /** What a key may do (src/auth/scopes.ts); a user's scopes are those of their role. */
   scopes: readonly string[];
   /** The session (refresh family or web cookie session) a user's request belongs to. */

@@ -1,28 +1,44 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
+import { isRouted, openRoutedDb, replicaCheck } from '../platform/db-replica.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
 import { openCache } from '../platform/cache.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
+import { startTracing } from '../platform/tracing.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
 import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
 import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
 import { devicesCreate, type DevicesCreateOptions } from './devices-command.ts';
+import { cliBrokerAdmin, gatewayCommand, startFleetRuntime } from './gateway-command.ts';
+import type { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
 import { egridImportCommand } from './egrid-command.ts';
+import { optimizeBacktestCommand } from './optimize-command.ts';
+import { pricesImportCommand } from './prices-command.ts';
+import { replanJob } from '../fleet/optimizer/replan-job.ts';
+import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
+import { startDemoFleet } from '../fleet/simulator/demo-fleet.ts';
+import { backupVerifyCommand } from './backup-command.ts';
 import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
-import { startScheduler } from '../ingest/scheduler.ts';
+import { startScheduler, type LastRun } from '../ingest/scheduler.ts';
+import { addWorkerChecks } from '../ingest/worker-readiness.ts';
+import { freshnessMetrics } from '../ingest/pipeline-freshness.ts';
+import { coreReadiness } from '../platform/readiness.ts';
 import { refreshForecasts } from '../analytics/forecast/forecast.ts';
 import type { Db } from '../platform/db.ts';
 import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
 import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
+import { startOpenadrNotifier } from '../openadr/openadr-notifier.ts';
+import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
+import { marketsSimulate } from './markets-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -50,21 +66,23 @@ const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.
  * from the outbox); the first ingest and forecast run at once.
  * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
  */
-function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void> } {
+function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void>; lastRuns: ReadonlyMap<string, LastRun> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
-  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }]);
+  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }, replanJob]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
   const ready = scheduler.runNow()
     .then(() => (scheduler.signal.aborted ? undefined : forecasts({ db, logger: logger.child({ job: 'forecasts' }) })))
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
   const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
   alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready };
+  const openadrCallbacks = startOpenadrNotifier(db, logger, webhookPolicy(config));
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); await openadrCallbacks.stop(); }, ready, lastRuns: scheduler.lastRuns };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {
+  const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL);
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   const cache = await openCache(config.REDIS_URL);
@@ -72,24 +90,40 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
     ? { read: config.RATE_LIMIT_READ, write: config.RATE_LIMIT_WRITE, auth: config.RATE_LIMIT_AUTH, redisUrl: config.REDIS_URL }
     : undefined;
   if (!rateLimits) logger.warn('RATE_LIMITS=off: no rate limits on this server');
+  // the device bus: `start` runs the gateway (and, without MQTT_URL, the embedded broker); `web` publishes to MQTT_URL
+  const fleet = withWorker || config.MQTT_URL ? await startFleetRuntime(config, db, logger, { gateway: withWorker }) : undefined;
+  if (!fleet) logger.warn('MQTT_URL not set: `web` alone publishes no schedules (a gateway or `start` re-publishes them)');
   const app = await buildApp({
+    fleet: fleet?.deps,
     db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits, publicUrl: config.PUBLIC_URL, webhookPolicy: webhookPolicy(config),
     egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES },
     auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
   });
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
+  freshnessMetrics(app.metrics, db);
+  if (isRouted(db)) app.readiness.add('replica', replicaCheck(db), { critical: false });
   app.metrics.protect(config.METRICS_TOKEN);
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
+  // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
+  const demo = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
+    ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
+      .catch((err: unknown) => { logger.error({ err: (err as Error).message }, 'demo fleet did not start'); return undefined; })
+    : undefined;
   // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); process.exit(0); });
+  onInterrupt(async () => { await demo?.stop(); await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
+  if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
+  // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
+  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
 program.command('start').description('every role in one process on the embedded defaults')
   .action(() => startWeb(loadConfig(), true).catch(fail));
+program.command('gateway').description('the MQTT side of the fleet: acks, telemetry and status in (shared subscriptions, batched COPY), schedules out; the embedded broker without MQTT_URL')
+  .action(() => gatewayCommand(loadConfig()).catch(fail));
 program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
 program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key); with --remote, off-site through the data API')
   .option('--remote <url>', 'run off-site: write to this GridPulse server through its data API only, never its database (or GRIDPULSE_API_URL)')
@@ -107,18 +141,22 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
       process.once('SIGTERM', stop);
       return;
     }
+    const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
     const logger = createLogger(config.LOG_LEVEL);
-    const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+    const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
     await migrate(db);
     const cache = await openCache(config.REDIS_URL);
     // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
-    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN) : undefined;
-    if (metrics) attachMetrics(metrics, db, cache);
+    const worker = startWorker(config, db, logger, cache, metrics);
+    // /healthz and /readyz ride on the metrics server: the database, the cache, the jobs' last runs, the EIA breaker
+    const readiness = metrics ? addWorkerChecks(coreReadiness('worker', db, cache, metrics), worker.lastRuns, metrics) : undefined;
+    if (readiness && isRouted(db)) readiness.add('replica', replicaCheck(db), { critical: false });
+    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, readiness) : undefined;
+    if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); }
     if (server) warnIfMetricsOpen(config, logger);
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
-    const worker = startWorker(config, db, logger, cache, metrics);
-    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); process.exit(0); });
+    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
     await worker.ready;
   } catch (err) { fail(err); }
 });
@@ -157,6 +195,40 @@ keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
   .action(exitWith(keysRevoke));
+const openadr = program.command('openadr').description('the OpenADR 3.0.1 VTN at /openadr/3.0.1');
+const clients = openadr.command('clients').description('OAuth2 clients (VENs and utilities\' business logic) that fetch tokens at /openadr/3.0.1/auth/token');
+clients.command('create').description('register a client and print its id and secret once (only the secret\'s hash is kept)')
+  .requiredOption('--name <name>', 'who the client is').option('--kind <kind>', 'ven or bl (business logic: a utility writing programs and events)', 'ven')
+  .option('--scope <scope...>', 'OpenADR scopes (default: all its kind may hold)').option('--json', 'print JSON')
+  .action(exitWith(openadrClientsCreate));
+clients.command('list').description('list clients (never their secrets)').action(exitWith(openadrClientsList));
+clients.command('revoke').description('revoke a client: its tokens stop working at once').argument('<clientId>').action(exitWith(openadrClientsRevoke));
+const markets = program.command('markets').description('the fleet as a virtual power plant in energy markets');
+markets.command('simulate').description('one SIMULATED market day: a simulated fleet bids into a day-ahead market built on a real price file, delivers, and is settled')
+  .requiredOption('--prices <file>', 'day-ahead prices: PJM Data Miner hourly LMP CSV or ts,price CSV').option('--rt <file>', 'real-time prices that settle imbalances')
+  .requiredOption('--day <YYYY-MM-DD>', 'the market day (local)').option('--utc-offset <hours>', 'the market\'s UTC offset that day', '-4')
+  .option('--devices <n>', 'simulated batteries (13.5 kWh, 5 kW)', '1000').option('--offline-share <fraction>', 'share of devices going offline during the day', '0.05')
+  .option('--node <name>', 'the price node, for the record').option('--json', 'print JSON')
+  .action(exitWith(marketsSimulate));
+program.command('agent').description('a battery agent (what runs on each Raspberry Pi): executes its schedule from MQTT or HTTP, keeps running offline')
+  .requiredOption('--device-id <id>', 'the device id (= its MQTT username)')
+  .addOption(new Option('--key <key>', 'the device\'s HTTP key (gp_…) for the HTTP fallback').env('GRIDPULSE_DEVICE_KEY'))
+  .addOption(new Option('--mqtt-password <password>', 'the device\'s broker password').env('GRIDPULSE_MQTT_PASSWORD'))
+  .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL'))
+  .addOption(new Option('--api <url>', 'GridPulse\'s base URL for the HTTP fallback').env('GRIDPULSE_API_URL'))
+  .option('--store <path>', 'the agent\'s SQLite store (default DATA_DIR/agent-<id>.sqlite)')
+  .option('--fallback <rule>', 'what runs before the first schedule: hold-soc, idle or self-consumption (default hold-soc)')
+  .option('--capacity-kwh <kWh>', 'the simulated battery\'s usable capacity (default 13.5)')
+  .option('--power-kw <kW>', 'the simulated battery\'s charge and discharge rating (default 5)')
+  .action(exitWith((opts: Omit<AgentOptions, 'dataDir' | 'logLevel'>) => { const c = loadConfig(); return agentCommand({ ...opts, dataDir: c.DATA_DIR, logLevel: c.LOG_LEVEL }); }));
+program.command('simulate').description('many SIMULATED battery agents in one process on real MQTT connections (tests, benchmarks, demos)')
+  .requiredOption('--devices <n>', 'how many devices')
+  .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL').default('mqtt://127.0.0.1:1884'))
+  .addOption(new Option('--api <url>', 'GridPulse\'s base URL for the agents\' HTTP fallback (needs --credentials with apiKey)').env('GRIDPULSE_API_URL'))
+  .option('--offline-rate <share>', 'share of devices dropping their connection each minute, 0–1 (default 0)')
+  .option('--credentials <file>', 'devices and secrets: the JSON lines of `gridpulse devices create --json` (or a JSON array)')
+  .option('--prefix <prefix>', 'device id prefix without --credentials', 'sim')
+  .action(exitWith((opts: Omit<SimulateOptions, 'logLevel'>) => simulateCommand({ ...opts, logLevel: loadConfig().LOG_LEVEL })));
 const devices = program.command('devices').description('the battery fleet\'s devices');
 devices.command('create').description('provision a battery device and print its credentials once (MQTT username/password, HTTP key)')
   .requiredOption('--name <name>', 'a label, e.g. the home or the serial number')
@@ -170,7 +242,11 @@ devices.command('create').description('provision a battery device and print its 
   .option('--tariff <tariff>', 'the home\'s retail tariff')
   .option('--fallback <rule>', 'hold-soc (default), idle or self-consumption: what the agent does outside its schedule')
   .option('--json', 'print {id, mqttUsername, mqttPassword, apiKey} as JSON')
-  .action(exitWith((opts: DevicesCreateOptions) => devicesCreate(opts)));
+  .action(exitWith(async (opts: DevicesCreateOptions) => {
+    // with MQTT_URL and the dynsec admin account, the device's Mosquitto account is created too
+    let admin: DynsecAdmin | undefined;
+    try { return await devicesCreate(opts, async () => (admin = await cliBrokerAdmin(loadConfig()))); } finally { await admin?.close(); }
+  }));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')
   .requiredOption('--email <email>', 'the e-mail address (unique, any case)')
@@ -198,6 +274,14 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
   .action(exitWith(forecastRefreshCommand));
+const backup = program.command('backup').description('backups: base backup + WAL archive for point-in-time recovery, pg_dump for logical copies (README: Operations)');
+backup.command('verify').description('restore a pg_dump archive into a scratch database (or open a restored cluster) and check row counts, migrations and the newest hour')
+  .option('--dump <file>', 'a pg_dump -Fc archive to restore into a scratch database on the server of --url or DATABASE_URL (dropped afterwards)')
+  .option('--url <postgres-url>', 'verify this database as it is (e.g. a point-in-time restore), instead of DATABASE_URL')
+  .option('--expect-newest <instant>', 'the newest observation hour the copy must hold (UTC hour start, ISO)')
+  .option('--require <tables...>', 'tables that must not be empty (default observations series balancing_authorities)')
+  .option('--json', 'print the report as JSON')
+  .action(exitWith(backupVerifyCommand));
 const egrid = program.command('egrid').description('EPA eGRID power-plant data');
 egrid.command('import').description('import an eGRID CSV or XLSX (plants, units, generators, ST/BA/SRL/NRL/US sheets); re-importing a data year replaces it atomically')
   .argument('<path>', 'the CSV or XLSX file')
@@ -209,4 +293,31 @@ egrid.command('import').description('import an eGRID CSV or XLSX (plants, units,
     return n;
   })
   .action(async (file: string, opts) => { try { process.exitCode = await egridImportCommand(file, opts); } catch (err) { fail(err); } });
+const prices = program.command('prices').description('market price series ($/MWh per node or zone)');
+prices.command('import').description('import hourly prices: a CSV (ts with offset, price $/MWh) or a PJM Data Miner hourly LMP export (UTC keys, current rows only)')
+  .argument('<file>', 'the price file')
+  .option('--node <name>', 'market node or zone (default: the file\'s pnode)')
+  .option('--ba <code>', 'balancing authority of the node (default PJM for a PJM export)')
+  .option('--json', 'print the summary as JSON')
+  .action(async (file: string, opts) => { try { process.exitCode = await pricesImportCommand(file, opts); } catch (err) { fail(err); } });
+const optimize = program.command('optimize').description('battery plans against price and carbon (LP on HiGHS)');
+optimize.command('backtest').description('replay a past period hour by hour, planning only on what was known, against no battery, the rule and perfect foresight')
+  .option('--prices <file>', 'price file (CSV ts,price or PJM Data Miner hourly LMP)')
+  .option('--node <name>', 'a stored price series: node name (with --ba) or series key such as PJM.price.WESTERN_HUB')
+  .option('--from <instant>', 'first hour (ISO 8601; a date is UTC midnight)')
+  .option('--to <instant>', 'end (exclusive)')
+  .option('--ba <code>', 'BA whose consumption-based intensity prices carbon (and whose time zone rules the day-ahead publication)')
+  .option('--battery <spec>', 'capacity=KWH,power=KW,efficiency=ROUND_TRIP[,reserve=KWH][,soc=KWH]', 'capacity=13.5,power=5,efficiency=0.9')
+  .option('--load <spec>', 'FILE (CSV ts,kw) or constant:KW', 'constant:1')
+  .option('--carbon-price <usd>', 'USD per tonne CO2', '0')
+  .option('--adders <usd>', 'fixed $/kWh added to every imported kWh', '0')
+  .option('--export <credit>', 'export credit: same (the import price), none, or a fixed $/kWh', 'same')
+  .option('--degradation <usd>', 'battery wear, $ per kWh of throughput', '0')
+  .option('--day-ahead <file>', 'with real-time --prices: the day-ahead prices the plans are made on (published 12:00 local the day before)')
+  .option('--intensity <file>', 'PJM Data Miner gen_by_fuel CSV: PJM intensity for periods the store does not cover')
+  .option('--pareto <list>', 'comma-separated carbon prices ($/t) to sweep: cost against CO2')
+  .option('--time-zone <iana>', 'local time of the market (default: the BA\'s, else America/New_York)')
+  .option('--save', 'store the result for the savings and Pareto pages')
+  .option('--json', 'emit JSON')
+  .action(exitWith(optimizeBacktestCommand));
 await program.parseAsync();

@@ -50,10 +50,17 @@ function convert(raw: unknown, type: ColumnSpec['type']): Converted {
   return { value: n.value, ...(n.notCalculated ? { notCalculated: true } : {}) };
 }
 
+/** JSON's number grammar (no `+`, no leading zeros, no bare `.5` or `5.`). */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+/** What a number, `--` or an accounting negative can begin with. */
+const NUMBER_START = /^[\d+\-.(]/;
+
 function extraValue(raw: unknown): { value: EgridValue; notCalculated?: boolean } {
   if (typeof raw === 'number') return { value: raw };
   const s = cellString(raw);
   if (s === '') return { value: null };
+  // a cell that cannot begin a number (`EIA`, a name) is text: parseEgridNumber would only say so after four tests
+  if (!NUMBER_START.test(s)) return { value: s };
   const n = parseEgridNumber(s);
   if (n.ok && n.notCalculated) return { value: null, notCalculated: true };
   // a code (EIA, PJM) or a label stays text; `NA` stays `NA` here
@@ -92,10 +99,13 @@ export function mapRow(cells: unknown[], ctx: RowContext): MappedRow {
     filled++;
     if (!step) continue;
     // the common case first, without allocating: a plain number in a number column (or kept in extra)
-    const plain = typeof raw === 'string' && (step.type === 'number' || step.target < 0) ? plainNumber(raw) : undefined;
-    if (plain !== undefined) {
-      if (step.target >= 0) values[step.target] = plain;
-      else extra += `${extra ? ',' : ''}${step.jsonKey}:${String(plain)}`;
+    const text = typeof raw === 'string' ? raw : undefined;
+    const plain = text !== undefined && (step.type === 'number' || step.target < 0) ? plainNumber(text) : undefined;
+    if (plain !== undefined && text !== undefined) {
+      // kept as written (PostgreSQL reads the same double from it, and JSON the same number), which saves a
+      // number-to-text conversion per cell; 0 is written `0` (`-0.0` would store -0, `1e-400` is out of range)
+      if (step.target >= 0) values[step.target] = plain === 0 ? 0 : text;
+      else extra += `${extra ? ',' : ''}${step.jsonKey}:${plain !== 0 && JSON_NUMBER.test(text) ? text : String(plain)}`;
       continue;
     }
     if (step.target >= 0) {

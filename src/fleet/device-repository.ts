@@ -8,6 +8,7 @@ import type { BrokerAdmin, DeviceCredentials } from './contract.ts';
 import { DEVICE_ID, FALLBACKS } from './messages.ts';
 import { forgetDeviceCredentials, hashMqttPassword, newMqttPassword } from './device-credentials.ts';
 import type { DeviceLimits } from './schedule-check.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * The device registry: a battery's identity, its limits (the feasibility check's inputs), where it sits
@@ -138,6 +139,7 @@ export async function createDevice(tx: Db, input: z.output<typeof deviceInput>, 
     await tx.query('INSERT INTO device_group_members (group_id, device_id) SELECT g, $2 FROM unnest($1::uuid[]) g ON CONFLICT DO NOTHING', [input.groupIds, id]);
   }
   if (brokerAdmin) await brokerAdmin.provisionDevice(id, password);
+  await notifyFleet(tx, 'devices', 1);
   return { device: toDevice(row!), credentials: { id, mqttUsername: id, mqttPassword: password, apiKey: token } };
 }
 
@@ -199,5 +201,6 @@ export async function revokeDevice(tx: Db, id: string, brokerAdmin?: BrokerAdmin
   if (row.api_key_id) await revokeApiKey(tx, row.api_key_id);
   if (brokerAdmin) await brokerAdmin.revokeDevice(id);
   forgetDeviceCredentials([id]);
+  await notifyFleet(tx, 'devices', 1);
   return true;
 }

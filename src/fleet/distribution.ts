@@ -3,6 +3,7 @@ import type { Db } from '../platform/db.ts';
 import type { FleetBus, FleetLoopOptions } from './contract.ts';
 import type { ScheduleMessage } from './messages.ts';
 import { getVersions, messageOf } from './schedule-versions.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * Distribution: publishing versions on the bus, re-publishing those the device has not acknowledged, and the
@@ -33,6 +34,7 @@ export async function markSent(db: Db, keys: ReadonlyArray<{ deviceId: string; v
      FROM unnest($1::text[], $2::int[]) AS k(device_id, version)
      WHERE v.device_id = k.device_id AND v.version = k.version`,
     [keys.map((k) => k.deviceId), keys.map((k) => k.version), new Date(now), s.republishMs, s.maxRepublishMs]);
+  await notifyFleet(db, 'ledger', keys.length);
 }
 
 /** Publishes messages with at most `concurrency` in flight; returns those the bus took and the count it refused. */
@@ -103,5 +105,7 @@ export async function sweepTimeouts(db: Db, s: LoopSettings): Promise<number> {
        RETURNING 1)
      SELECT count(*)::int AS n FROM t`,
     [new Date(now), new Date(now - s.ackTimeoutMs), new Date(now - s.finishGraceMs), s.ackTimeoutMs, s.finishGraceMs, s.batch * 10]);
-  return Number(rows[0]!.n);
+  const n = Number(rows[0]!.n);
+  await notifyFleet(db, 'ledger', n);
+  return n;
 }

@@ -8,6 +8,7 @@ import { applyAcks, applyStatus, applyTelemetryLatest } from './ledger.ts';
 import { createDevice, deviceInput } from './device-repository.ts';
 import { issueVersions } from './schedule-versions.ts';
 import type { AckMessage } from './messages.ts';
+import { FLEET_CHANNEL, parseFleetChange } from './fleet-events.ts';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
@@ -48,6 +49,18 @@ for (const target of testDatabases()) {
           throw new Rollback();
         }).catch((e: unknown) => { if (!(e instanceof Rollback)) throw e; });
       }), { numRuns: 25 });
+    });
+
+    it('tells live pages that the ledger changed, once per batch and only when it did', async () => {
+      const heard: Array<ReturnType<typeof parseFleetChange>> = [];
+      const stop = await db.listen(FLEET_CHANNEL, (p) => { heard.push(parseFleetChange(p)); });
+      try {
+        await applyAcks(db, [ack('led-b', 3, 'acknowledged', 1), ack('led-b', 3, 'executing', 2)]);
+        await applyAcks(db, [ack('led-b', 3, 'acknowledged', 3)]);
+        for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(heard, [{ kind: 'ledger', count: 2 }], 'the stale replay is silent');
+      } finally { await stop(); }
     });
 
     it('keeps the newest status and telemetry per device; replays of older ones change nothing', async () => {

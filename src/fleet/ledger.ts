@@ -1,5 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import type { AckMessage, AckState, StatusMessage, TelemetryMessage } from './messages.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
@@ -97,6 +98,7 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
   // every message folded into an entry that changed counts as applied
   const applied = Number(row!.changed);
   const known = Number(row!.known);
+  await notifyFleet(db, 'ledger', applied);
   return { applied, stale: known - applied, unknown: acks.length - known };
 }
 
@@ -123,6 +125,7 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
     // booleans travel as text: postgres.js does not send a boolean array as one
     [list.map((s) => s.deviceId), list.map((s) => (s.online ? 't' : 'f')), list.map((s) => s.at ?? now.toISOString()), list.map((s) => s.agentVersion ?? null)]);
   const applied = Number(row!.applied);
+  await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
   return { applied, stale: statuses.length - applied - unknown, unknown };
 }
@@ -155,6 +158,7 @@ export async function applyTelemetryLatest(db: Db, telemetry: readonly Telemetry
     [list.map((t) => t.deviceId), list.map((t) => t.at), list.map((t) => t.seq), list.map((t) => t.socPct), list.map((t) => t.powerKw),
       list.map((t) => t.scheduleVersion), list.map((t) => t.mode)]);
   const applied = Number(row!.applied);
+  await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
   return { applied, stale: telemetry.length - applied - unknown, unknown };
 }

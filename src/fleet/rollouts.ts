@@ -8,6 +8,7 @@ import { checkIntervals } from './schedule-check.ts';
 import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, type RolloutRate } from './rollout-rate.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * POST /api/v1/schedules and rollouts. A schedule for one device is issued at once; one for a group or the fleet
@@ -168,6 +169,7 @@ export async function cancelRollout(tx: Db, id: string, now: number): Promise<bo
   const rows = await tx.query(`UPDATE rollouts SET status = 'cancelled', status_reason = 'cancelled by an operator', finished_at = $2 WHERE id = $1 AND status = 'running' RETURNING id`, [id, new Date(now)]);
   if (!rows.length) return false;
   await tx.query(`UPDATE rollout_devices SET skipped = 'cancelled' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [id]);
+  await notifyFleet(tx, 'rollouts', 1);
   return true;
 }
 
@@ -185,6 +187,8 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
     const out: ScheduleMessage[] = [];
     if (rows.length === 0) return out;
     const counts = await countsOf(tx, rows.map((r) => r.id));
+    // running rollouts' progress moves with the ledger; their pages hear it here once a round
+    await notifyFleet(tx, 'rollouts', rows.length);
     for (const r of rows) {
       const c = counts.get(r.id)!;
       const reached = c.issued + c.skipped;

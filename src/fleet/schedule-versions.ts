@@ -3,6 +3,7 @@ import type { DeliveryState } from './contract.ts';
 import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
 import { checkSchedule, type ScheduleProblem } from './schedule-check.ts';
 import { DEVICE_COLUMNS, toDevice, type DeviceRow } from './device-repository.ts';
+import { notifyFleet } from './fleet-events.ts';
 
 /**
  * Schedule versions: every accepted schedule becomes, for each device it targets, a new version numbered one
@@ -82,6 +83,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
   await tx.query('UPDATE devices d SET desired_version = n.version, updated_at = $3 FROM unnest($1::text[], $2::int[]) AS n(id, version) WHERE d.id = n.id',
     [devIds, versions, issuedAt]);
   for (let i = 0; i < devIds.length; i += 300) await tx.query('SELECT pg_notify($1, $2)', [SCHEDULE_CHANNEL, JSON.stringify(devIds.slice(i, i + 300))]);
+  await notifyFleet(tx, 'ledger', devIds.length);
   const messages = accepted.map((a): ScheduleMessage => ({
     schema: 'gridpulse.schedule/1', deviceId: a.id, version: a.version, issuedAt: issuedAt.toISOString(), intervals: req.intervals.map((iv) => ({ ...iv })),
     fallback: a.fallback as ScheduleMessage['fallback'], ...(req.rolloutId ? { rolloutId: req.rolloutId } : {}),

@@ -59,7 +59,7 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
       summary: 'Series, filtered by BA and type',
       querystring: z.object({
         ba: z.string().regex(/^[A-Za-z0-9]{2,6}$/).optional(),
-        type: z.enum(['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2']).optional(),
+        type: z.enum(['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2', 'price']).optional(),
       }),
     },
   }, async (req) => {

@@ -11,6 +11,7 @@ import { ERA, ISO_DATETIME } from '../grid/time.ts';
 import { MAX_ABS_VALUE, VALUE_RANGE_REASON } from '../grid/values.ts';
 import { parseInstant } from '../platform/instant.ts';
 import { CONTROL_CHARACTER_MESSAGE, noControlCharacters } from '../platform/input-guard.ts';
+import { PRICE_UNITS } from '../fleet/prices/price-repository.ts';
 
 /** Largest batch the data API takes in one request. */
 export const MAX_BATCH_ROWS = 10_000;
@@ -19,7 +20,7 @@ export const MAX_LISTED_ERRORS = 1_000;
 /** Forecasts reach ahead; nothing else may be later than this. */
 const MAX_FUTURE_MS = 14 * 86_400_000;
 
-export const SERIES_TYPES = ['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2'] as const;
+export const SERIES_TYPES = ['demand', 'forecast', 'net_generation', 'interchange', 'generation_by_fuel', 'ba_interchange', 'co2', 'price'] as const;
 
 const hourStart = z.string()
   .refine((s) => ISO_DATETIME.test(s) && 'ms' in parseInstant(s), 'an ISO 8601 instant with its zone on a real date, such as 2025-08-01T17:00:00Z')
@@ -34,7 +35,7 @@ export const observationRow = z.object({
   type: z.enum(SERIES_TYPES).optional(),
   subtype: z.string().regex(/^[A-Z0-9_]{0,12}$/, 'a fuel code or neighbour BA code (upper case), or empty').default(''),
   ts: hourStart,
-  value: z.number().refine((v) => Math.abs(v) <= MAX_ABS_VALUE, VALUE_RANGE_REASON).nullable().describe(`MW (MWh in the hour), at most ±${MAX_ABS_VALUE} in magnitude; null when the source has no value`),
+  value: z.number().refine((v) => Math.abs(v) <= MAX_ABS_VALUE, VALUE_RANGE_REASON).nullable().describe(`MW (MWh in the hour; $/MWh for a price series), at most ±${MAX_ABS_VALUE} in magnitude; null when the source has no value`),
   quality: z.enum(QUALITY).default('good'),
 }).superRefine((r, ctx) => {
   if (r.series !== undefined && (r.ba !== undefined || r.type !== undefined)) ctx.addIssue({ code: 'custom', path: ['series'], message: 'give series, or ba and type, not both' });
@@ -66,7 +67,7 @@ class SeriesResolver {
 
   private async create(r: z.infer<typeof observationRow>): Promise<Series | string> {
     if (!(await getBa(this.db, r.ba!))) return `unknown balancing authority '${r.ba}'`;
-    const units = r.type === 'co2' ? 'tCO2' : 'MWh';
+    const units = r.type === 'co2' ? 'tCO2' : r.type === 'price' ? PRICE_UNITS : 'MWh';
     await ensureSeries(this.db, { baCode: r.ba!, type: r.type!, subtype: r.subtype, units, source: 'external' });
     return (await getSeriesByKey(this.db, seriesKey(r.ba!, r.type!, r.subtype)))!;
   }

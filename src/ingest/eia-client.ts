@@ -1,3 +1,4 @@
+import { injectHeaders, SpanKind, withSpan } from '../platform/tracing.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
@@ -197,12 +198,13 @@ export class EiaClient {
     const logUrl = url.pathname + '?' + url.searchParams.toString();
     const count = (outcome: string) => this.metrics?.requests.inc({ route, outcome });
     try {
-      const result = await pRetry(async () => {
+      const result = await pRetry(async () => withSpan(`EIA GET ${route}`, { 'http.request.method': 'GET', 'server.address': url.host, 'url.path': url.pathname, 'gridpulse.eia.offset': Number(url.searchParams.get('offset')) }, async (span) => {
         await this.throttle();
         signal?.throwIfAborted();
         this.stats.requests++;
         const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-        const res = await fetch(url, { headers: { 'X-Api-Key': this.opts.apiKey }, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+        const res = await fetch(url, { headers: injectHeaders({ 'X-Api-Key': this.opts.apiKey }), signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+        span?.setAttribute('http.response.status_code', res.status);
         const text = await res.text();
         if (res.status === 429) throw new RetryableStatus(`HTTP ${res.status}`, 'rate_limited');
         if (res.status >= 500) throw new RetryableStatus(`HTTP ${res.status}`, 'server_error');
@@ -213,7 +215,7 @@ export class EiaClient {
         if (!parsed.success) { count('bad_shape'); throw new Fatal(`unexpected response shape: ${parsed.error.issues[0]?.message}`); }
         count('ok');
         return parsed.data.response;
-      }, {
+      }, { kind: SpanKind.CLIENT }), {
         retries: this.opts.retries, factor: 2, minTimeout: 200, maxTimeout: 10_000, randomize: true, ...(signal ? { signal } : {}),
         // the caller's abort ends the attempts without counting, logging or waiting
         shouldRetry: () => !signal?.aborted,

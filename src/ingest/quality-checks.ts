@@ -144,10 +144,10 @@ function returnsWithin(values: ReadonlyArray<number | null>, i: number, med: num
   return undefined;
 }
 
-/** Nuclear runs flat by design; BA-to-BA schedules are often fixed blocks. */
+/** Nuclear runs flat by design; BA-to-BA schedules are often fixed blocks; a market price may sit at a cap or floor for hours. */
 function flatlineApplies(s: SeriesHours): boolean {
   if (s.type === 'generation_by_fuel') return s.subtype !== 'NUC';
-  return s.type !== 'ba_interchange';
+  return s.type !== 'ba_interchange' && s.type !== 'price';
 }
 
 /** Flat line: the same value (|value| ≥ `flatMinMw`) for `flatHours` or more consecutive hours, ending at or after `start`. */

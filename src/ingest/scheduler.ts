@@ -1,4 +1,6 @@
+import { withSpan } from '../platform/tracing.ts';
 import { Cron } from 'croner';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
 import type { Config } from '../platform/config.ts';
@@ -165,8 +167,23 @@ export async function ensurePartitionsAhead(db: Db, now: Date): Promise<number> 
   return Number(row?.n ?? 0);
 }
 
+/**
+ * Claims one occurrence of a scheduled job for this process: true for the one copy whose insert wins. Cron timers fire
+ * at (never before) the occurrence's whole second, so every copy derives the same tick unless its event loop was held
+ * over a second. Claims older than a week are removed on the way.
+ */
+export async function claimTick(db: Db, job: string, tick: Date): Promise<boolean> {
+  const rows = await db.query(
+    `WITH old AS (DELETE FROM job_ticks WHERE job = $1 AND tick < $2::timestamptz - interval '7 days')
+     INSERT INTO job_ticks (job, tick, claimed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`, [job, tick, `${hostname()}:${process.pid}`]);
+  return rows.length === 1;
+}
+
 const HOURLY_LOCK = 930_001;
 const DAILY_LOCK = 930_002;
+
+/** How a job's latest run in this process ended (ok, failed, skipped: another process held its lock) and when. */
+export interface LastRun { outcome: string; at: Date }
 
 /** A job from another domain that the worker runs on its own schedule, once across processes. */
 export interface ScheduledJob { name: string; lock: number; cron: string; run: (d: WorkerDeps) => Promise<unknown> }
@@ -176,42 +193,53 @@ export interface ScheduledJob { name: string; lock: number; cron: string; run: (
  * default 01:00) and the `extra` jobs, each run once across processes; a failing run is logged
  * and the next one retries.
  */
-export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void>; signal: AbortSignal } {
+export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily?: string } = {}, extra: ScheduledJob[] = []): { stop(drainMs?: number): Promise<void>; runNow(): Promise<void>; runDaily(): Promise<void>; signal: AbortSignal; lastRuns: ReadonlyMap<string, LastRun> } {
   const running = new Set<Promise<void>>();
+  const lastRuns = new Map<string, LastRun>();
   // stop() aborts it: a running job finishes its batch and returns, and no new run starts
   const stopping = new AbortController();
   const runs = deps.metrics?.counter('gridpulse_job_runs_total', 'scheduled job runs by job and outcome (ok, failed, skipped: another process held the lock)', ['job', 'outcome']);
   const durations = deps.metrics?.histogram('gridpulse_job_duration_seconds', 'scheduled job run duration by job and outcome', ['job', 'outcome'], JOB_BUCKETS);
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
-    const once = async () => {
+    const once = async (tick?: Date) => {
       if (stopping.signal.aborted) return;
       const started = performance.now();
       let outcome = 'ok';
       try {
-        if (!await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger, signal: stopping.signal }); })) outcome = 'skipped';
+        if (tick && !await claimTick(deps.db, job, tick)) { outcome = 'skipped'; return; }
+        // each run is the root of its own trace; its queries, EIA calls and log lines belong to it
+        const ran = await withSpan(`job ${job}`, { 'gridpulse.job': job }, async (span) => {
+          const done = await runOnce(deps.db, lock, async () => { await fn({ ...deps, logger, signal: stopping.signal }); });
+          span?.setAttribute('gridpulse.job.outcome', done ? 'ok' : 'skipped');
+          return done;
+        }, { root: true });
+        if (!ran) outcome = 'skipped';
       } catch (err) {
         outcome = 'failed';
         logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
       } finally {
         const ms = Math.round(performance.now() - started);
         runs?.inc({ job, outcome });
+        lastRuns.set(job, { outcome, at: new Date() });
         durations?.observe({ job, outcome }, ms / 1000);
-        if (outcome !== 'failed') logger.info({ outcome, ms, stopped: stopping.signal.aborted }, 'job finished');
+        if (outcome !== 'failed') logger.info({ outcome, ms, stopped: stopping.signal.aborted, ...(tick ? { tick: tick.toISOString() } : {}) }, 'job finished');
       }
     };
-    return () => {
-      const run = once().finally(() => running.delete(run));
+    return (tick?: Date) => {
+      const run = once(tick).finally(() => running.delete(run));
       running.add(run);
       return run;
     };
   };
   const hourly = guarded('hourly-ingest', HOURLY_LOCK, (d) => hourlyJob(d));
   const daily = guarded('daily', DAILY_LOCK, (d) => dailyJob(d));
+  // a cron run carries its occurrence (its second), claimed once across worker copies (claimTick)
+  const onTick = (run: (tick?: Date) => Promise<void>) => () => run(new Date(Math.floor(Date.now() / 1000) * 1000));
   const jobs = [
-    new Cron(crons.ingest ?? deps.config.INGEST_CRON, { protect: true }, hourly),
-    new Cron(crons.daily ?? deps.config.DAILY_CRON, { protect: true }, daily),
-    ...extra.map((j) => new Cron(j.cron, { protect: true }, guarded(j.name, j.lock, j.run))),
+    new Cron(crons.ingest ?? deps.config.INGEST_CRON, { protect: true }, onTick(hourly)),
+    new Cron(crons.daily ?? deps.config.DAILY_CRON, { protect: true }, onTick(daily)),
+    ...extra.map((j) => new Cron(j.cron, { protect: true }, onTick(guarded(j.name, j.lock, j.run)))),
   ];
   /** Stops the schedule, tells running jobs to stop after their batch, and waits (up to drainMs) for them, so the database is not closed under them. */
   const stop = async (drainMs = 30_000) => {
@@ -224,5 +252,5 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
     await Promise.race([Promise.allSettled([...running]), timeout]);
     clearTimeout(timer);
   };
-  return { stop, runNow: hourly, runDaily: daily, signal: stopping.signal };
+  return { stop, runNow: () => hourly(), runDaily: () => daily(), signal: stopping.signal, lastRuns };
 }

@@ -1,5 +1,12 @@
 import { LRUCache } from 'lru-cache';
 import { Redis } from 'ioredis';
+import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
+
+/** A CLIENT span per Redis command when tracing is on (`redis GET`, the key without its value). */
+function traced<T>(command: string, key: string, run: () => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return run();
+  return withSpan(`redis ${command}`, { 'db.system.name': 'redis', 'db.operation.name': command, 'gridpulse.cache_key': key }, run, { kind: SpanKind.CLIENT });
+}
 
 /** Cache port: JSON values with a TTL, plus prefix invalidation (used when new hours land for a BA). */
 export interface Cache {
@@ -7,6 +14,8 @@ export interface Cache {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
   invalidatePrefix(prefix: string): Promise<number>;
+  /** Resolves when the store answers (readiness); rejects when it does not. Absent: always answers (in process). */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,12 +43,12 @@ export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache>
   await redis.connect();
   return {
     kind: 'redis',
-    get: async <T,>(key: string) => {
+    get: <T,>(key: string) => traced('GET', key, async () => {
       const raw = await redis.get(key);
       return raw === null ? undefined : (JSON.parse(raw) as T);
-    },
-    set: async (key, value, ttl) => { await redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttl))); },
-    invalidatePrefix: async (prefix) => {
+    }),
+    set: (key, value, ttl) => traced('SET', key, async () => { await redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttl))); }),
+    invalidatePrefix: (prefix) => traced('SCAN+DEL', prefix, async () => {
       let n = 0;
       // SCAN patterns are not prefixed by ioredis' keyPrefix, DEL keys are: strip it before deleting.
       for await (const keys of redis.scanStream({ match: `${namespace}${prefix}*`, count: 500 })) {
@@ -47,7 +56,8 @@ export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache>
         if (list.length) n += await redis.del(...list);
       }
       return n;
-    },
+    }),
+    ping: async () => { await redis.ping(); },
     close: async () => { await redis.quit(); },
   };
 }

@@ -6,11 +6,15 @@
 /** A value COPY can carry in text format; Dates travel as ISO instants. */
 export type CopyValue = string | number | boolean | Date | null;
 
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
 function copyField(v: CopyValue): string {
   if (v === null) return '\\N';
   if (v instanceof Date) return v.toISOString();
   if (typeof v === 'boolean') return v ? 't' : 'f';
   if (typeof v === 'number') return String(v);
+  // most fields need no escape: one test, no replace
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 

@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { acquireStoreLock } from './store-lock.ts';
 import { openPgliteThread } from './pglite-thread.ts';
+import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
 
 import { copyLine, copyText, type CopyValue } from './copy-text.ts';
 
@@ -36,6 +37,16 @@ export interface Db {
   close(): Promise<void>;
 }
 
+/**
+ * A CLIENT span per statement when tracing is on (`db SELECT`, with the statement's text up to 500 characters:
+ * parameters are never recorded); else just runs it. pglite-thread.ts makes its spans with it on the calling thread.
+ */
+export function traced<T>(kind: Db['kind'], text: string, run: () => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return run();
+  const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+  return withSpan(`db ${operation}`, { 'db.system.name': kind === 'postgres' ? 'postgresql' : 'pglite', 'db.operation.name': operation, 'db.query.text': text.slice(0, 500) }, run, { kind: SpanKind.CLIENT });
+}
+
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function checkChannel(channel: string): void {
@@ -52,10 +63,10 @@ function copySql(table: string, columns: readonly string[], source: string): str
 function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql, inTransaction: boolean): Db {
   return {
     kind: 'postgres',
-    query: async <T,>(text: string, params: unknown[] = []) =>
+    query: <T,>(text: string, params: unknown[] = []) => traced('postgres', text, async () =>
       (params.length === 0 && text.includes(';')
         ? await sql.unsafe(text).simple()
-        : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
+        : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[]),
     transaction: async <T,>(fn: (tx: Db) => Promise<T>) =>
       (inTransaction
         ? await (sql as postgres.TransactionSql).savepoint((sp) => fn(fromPostgres(sp, root, true)))
@@ -137,12 +148,12 @@ export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImme
 export function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
   const self: Db = {
     kind: 'pglite',
-    query: async <T,>(text: string, params: unknown[] = []) => {
+    query: <T,>(text: string, params: unknown[] = []) => traced('pglite', text, async () => {
       await yieldToLoop();
       return params.length === 0 && text.includes(';')
         ? ((await pg.exec(text)).at(-1)?.rows ?? []) as T[]
         : (await pg.query<T>(text, params)).rows;
-    },
+    }),
     transaction: <T,>(fn: (inner: Db) => Promise<T>) =>
       tx ? withSavepoint(tx, () => fn(self)) : root.transaction((t) => fn(fromPglite(t, root, t))),
     copyInto: async (table, columns, rows) => {

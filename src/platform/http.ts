@@ -14,6 +14,9 @@ import { corsConfigFor, isCrossOriginReadable, registerCors } from './cors.ts';
 import { publicPluginRoutes, securityOf, trackRoutes } from '../auth/access.ts';
 import { addDomainTag, API_TAGS } from './openapi-tags.ts';
 import { readFileSync } from 'node:fs';
+import { readinessRoute, type Readiness } from './readiness.ts';
+import { extractContext, failSpan, SpanKind, startSpan, tracingEnabled, withContext } from './tracing.ts';
+import { trace, type Span } from '@opentelemetry/api';
 
 const SITE_ICON = new URL('../web/public/icon.svg', import.meta.url);
 
@@ -98,6 +101,7 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
     refuseUndeclaredFormat(route);
   });
   app.decorate('metrics', new Metrics());
+  traceRequests(app);
   await options.guards?.(app);
   app.setNotFoundHandler(app.hasDecorator('rateLimit') ? { preHandler: app.rateLimit() } : {}, (req, reply) => notFoundOrNotAllowed(routes, req, reply));
   rejectControlCharacters(app);
@@ -114,6 +118,13 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
           accessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /api/v1/auth/login or /refresh (1 hour; EdDSA, keys at /.well-known/jwks.json)' },
           apiKey: { type: 'http', scheme: 'bearer', description: 'An API key gp_…: worker (`gridpulse keys create --kind worker`), device, or personal (/api/v1/me/keys); the scopes listed are required' },
           sessionCookie: { type: 'apiKey', in: 'cookie', name: 'gp_session', description: 'The web site\'s session (state-changing calls also need the X-CSRF-Token header)' },
+          oAuth2ClientCredentials: {
+            type: 'oauth2', description: 'OpenADR 3.0.1 clients (VENs, utilities): a token from POST /openadr/3.0.1/auth/token (client credentials; clients registered by `gridpulse openadr clients create`)',
+            flows: { clientCredentials: { tokenUrl: '/openadr/3.0.1/auth/token', scopes: {
+              read_all: 'VENs and BL can read all resources', write_programs: 'Only BL can write to programs', write_events: 'Only BL can write to events',
+              write_reports: 'only VENs can write to reports', write_subscriptions: 'VENs and BL can write to subscriptions', write_vens: 'VENS and BL can write to vens and resources',
+            } } },
+          },
         },
       },
     },
@@ -154,6 +165,40 @@ function problemOnSocket(err: Error & { code?: string }, socket: Socket): void {
   socket.destroy(err);
 }
 
+const requestSpans = new WeakMap<FastifyRequest, Span>();
+
+/**
+ * One SERVER span per request (`GET /api/v1/series/:id`), continuing the caller's `traceparent`, active while the
+ * hooks and the handler run (so database, Redis and EIA spans are its children and log lines carry its ids);
+ * ended on response with the status code (ERROR from 500). Nothing is registered when tracing is off.
+ */
+export function traceRequests(app: FastifyInstance): void {
+  if (!tracingEnabled()) return;
+  app.addHook('onRequest', (req, _reply, done) => {
+    const parent = extractContext(req.headers as Record<string, string | string[] | undefined>);
+    const route = req.is404 ? 'unmatched' : req.routeOptions.url ?? 'unmatched';
+    const span = startSpan(`${req.method} ${route}`, { 'http.request.method': req.method, 'http.route': route, 'url.path': req.url.split('?')[0]!, 'gridpulse.request_id': req.id }, SpanKind.SERVER, parent);
+    if (!span) return done();
+    requestSpans.set(req, span);
+    withContext(trace.setSpan(parent, span), done);
+  });
+  app.addHook('onError', (req, _reply, err, done) => {
+    const span = requestSpans.get(req);
+    if (span) failSpan(span, err);
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const span = requestSpans.get(req);
+    if (span) {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: 2 });
+      span.end();
+      requestSpans.delete(req);
+    }
+    done();
+  });
+}
+
 /**
  * Request durations by method, route pattern (routeOptions.url, never the raw URL, so the label
  * set stays bounded; 'unmatched' for 404s without a route) and status code, and GET /metrics.
@@ -178,12 +223,16 @@ export function httpMetrics(app: FastifyInstance, metrics: Metrics): void {
 }
 
 /**
- * A server with only GET /metrics, for a process without the API (`gridpulse worker` with METRICS_PORT):
- * the same exposition and the same bearer-token rule as the API server's.
+ * A server with only GET /metrics (and, given readiness checks, GET /healthz and /readyz), for a process without
+ * the API (`gridpulse worker` with METRICS_PORT): the same exposition and bearer-token rule as the API server's.
  */
-export async function metricsServer(metrics: Metrics, token?: string): Promise<FastifyInstance> {
+export async function metricsServer(metrics: Metrics, token?: string, readiness?: Readiness): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   httpMetrics(app, metrics);
+  if (readiness) {
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    readinessRoute(app, readiness);
+  }
   metrics.protect(token);
   await app.ready();
   return app;

@@ -1,3 +1,4 @@
+import { traceFields } from './tracing.ts';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /**
@@ -14,11 +15,14 @@ export function withFields(logger: Logger, fields: Record<string, unknown>): Log
 /**
  * Every process role's root logger: structured JSON (pino) whose lines hold each key once. A call that
  * repeats a field its logger already binds, with the same value (`log.info({ runId }, …)` on a child of
- * `{ runId }`), drops the repeat; a different value is kept, as it says something new.
+ * `{ runId }`), drops the repeat; a different value is kept, as it says something new. With tracing on
+ * (platform/tracing.ts), a line written inside a span carries `trace_id` and `span_id`.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
+    // the active span's trace_id and span_id (OpenTelemetry), when tracing is on and a span is active
+    mixin: traceFields,
     hooks: {
       logMethod(args, method) {
         const [first] = args;

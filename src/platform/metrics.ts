@@ -19,6 +19,7 @@ export class Metrics {
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
   private readonly byName = new Map<string, { kind: string; labels: string; metric: Metric }>();
   private tokenDigest: Buffer | undefined;
+  private readonly collectors = new Map<string, () => Promise<void>>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -36,8 +37,26 @@ export class Metrics {
     return this.getOrCreate('histogram', name, labelNames, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
   }
 
-  /** The exposition text (Prometheus text format 0.0.4). */
-  render(): Promise<string> {
+  /**
+   * Registers (or replaces) a collector: a function that sets gauges from a store before each scrape (data
+   * freshness from the database; the gateway's devices online). Collectors run together before render; one that
+   * fails or takes over 2 s is counted in `gridpulse_metrics_collector_failures_total{collector}` and its gauges
+   * keep their last values.
+   */
+  addCollector(name: string, collect: () => Promise<void>): void {
+    this.collectors.set(name, collect);
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4), after running the collectors. */
+  async render(): Promise<string> {
+    if (this.collectors.size) {
+      const failures = this.counter('gridpulse_metrics_collector_failures_total', 'metrics collectors that failed or timed out (2 s) at a scrape, by collector', ['collector']);
+      await Promise.all([...this.collectors].map(async ([name, collect]) => {
+        try {
+          await Promise.race([collect(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+        } catch { failures.inc({ collector: name }); }
+      }));
+    }
     return this.registry.metrics();
   }
 

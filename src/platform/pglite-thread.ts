@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { copyText } from './copy-text.ts';
-import type { Db } from './db.ts';
+import { traced, type Db } from './db.ts';
 
 /**
  * The embedded PGlite store on a worker thread of its own (issue 11, item 3: PGlite runs each statement in
@@ -102,7 +102,8 @@ export async function openPgliteThread(dataDir: string | null): Promise<Db> {
   function session(id: number): Db {
     const self: Db = {
       kind: 'pglite',
-      query: async <T,>(text: string, params: unknown[] = []) => await call('query', { session: id, text, params }) as T[],
+      // the span is made here, where the caller's trace lives (the worker's own spans would go nowhere)
+      query: <T,>(text: string, params: unknown[] = []) => traced('pglite', text, async () => await call('query', { session: id, text, params }) as T[]),
       transaction: async <T,>(fn: (tx: Db) => Promise<T>) => {
         const inner = await call('begin', { session: id }) as number;
         let result: T;

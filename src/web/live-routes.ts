@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -27,20 +27,31 @@ export function liveRoutes(app: FastifyInstance, db: Db, hub: LiveHub): void {
   }, async (req, reply) => {
     const bas = req.query.ba ? [...new Set(req.query.ba.toUpperCase().split(','))] : [];
     for (const code of bas) if (!(await getBa(db, code))) throw new HttpProblem(404, `unknown balancing authority '${code}'`, 'ba');
-    reply.hijack();
-    const res = reply.raw;
-    // Hijacked: headers set on the reply so far (CORS) are written here or not at all.
-    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive', 'x-accel-buffering': 'no',
-    });
-    res.write(`retry: 10000\n: live ${bas.join(',') || 'all'}${hub.listening ? '' : ' (no database notifications yet)'}\n\n`);
-    open.add(res);
+    const res = openEventStream(reply, open, `live ${bas.join(',') || 'all'}${hub.listening ? '' : ' (no database notifications yet)'}`);
     const unsubscribe = hub.subscribe(bas, (_event, raw) => { res.write(`event: hours\ndata: ${raw}\n\n`); });
-    const beat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
-    res.on('close', () => { clearInterval(beat); unsubscribe(); open.delete(res); });
+    res.on('close', unsubscribe);
   });
   app.addHook('preClose', async () => { for (const res of open) res.end(); });
   app.addHook('onClose', async () => { await hub.close(); });
+}
+
+/**
+ * Turns a reply into a Server-Sent Events stream: headers (with those already set on the reply, such as CORS),
+ * a 10 s reconnect hint, `greeting` as a comment, a heartbeat comment every 25 s; the stream is kept in `open`
+ * (ended when the server closes) until the client goes away.
+ */
+export function openEventStream(reply: FastifyReply, open: Set<ServerResponse>, greeting: string): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  // Hijacked: headers set on the reply so far (CORS) are written here or not at all.
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive', 'x-accel-buffering': 'no',
+  });
+  res.write(`retry: 10000\n: ${greeting}\n\n`);
+  open.add(res);
+  const beat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+  res.on('close', () => { clearInterval(beat); open.delete(res); });
+  return res;
 }

@@ -10,6 +10,7 @@ import type { Cache } from '../platform/cache.ts';
 import type { ApiResult, WebContext } from './app/lib/context.ts';
 import { createLiveHub } from './live-hub.ts';
 import { liveRoutes } from './live-routes.ts';
+import { fleetLiveRoutes } from './fleet-live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
 import { publicPluginRoutes } from '../auth/access.ts';
 import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
@@ -126,6 +127,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   const hub = createLiveHub(deps.db, deps.logger);
   framingHeaders(app);
   liveRoutes(app, deps.db, hub);
+  fleetLiveRoutes(app, deps.db, deps.logger);
   const api = injectApi(app);
   const reference = cachedReference(api, deps.cache, deps.logger);
   badgeRoutes(app, reference, api);
@@ -189,8 +191,8 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
       await sendWebResponse(reply, await handle(toWebRequest(req, abort.signal), context(csrfToken)));
       return reply;
     };
-    // Pages: every path but the API's and the docs', which this route hands back to the not-found handler (404/405).
-    const notFoundUnder = ['/api/', '/docs'];
+    // Pages: every path but the API's, the OpenADR VTN's and the docs', which this route hands back to the not-found handler (404/405).
+    const notFoundUnder = ['/api/', '/docs', '/openadr/'];
     scope.get('/*', { schema: { hide: true }, config: { notFoundUnder, access: { public: true } } }, async (req, reply) => {
       if (notFoundUnder.some((prefix) => req.url.startsWith(prefix))) return reply.callNotFound();
       return render(req, reply);

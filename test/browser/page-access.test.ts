@@ -78,7 +78,9 @@ for (const target of testDatabases()) {
         for (const role of ROLES) {
           const res = await app.inject({ url: `/${path}`, headers: { host, cookie: cookies[role]! } });
           const allowed = access === 'signed-in' || access.includes(role);
-          assert.equal(res.statusCode, allowed ? 200 : 403, `/${path} as ${role}: ${res.statusCode}`);
+          // a page of one object (`:id` in its path) is asked for a literal ':id': past the access check, its own 404
+          const served = path.includes(':') ? 404 : 200;
+          assert.equal(res.statusCode, allowed ? served : 403, `/${path} as ${role}: ${res.statusCode}`);
           if (!allowed) assert.match(res.body, new RegExp(`This page is for [a-z ]+ accounts; yours has the role ${role}`));
           assert.match(String(res.headers['cache-control']), /no-store/, `/${path} as ${role} is personal: never cached`);
         }

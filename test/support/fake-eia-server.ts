@@ -22,6 +22,8 @@ export class FakeEia {
   always: Fault = 'ok';
   requests: URL[] = [];
   apiKeysSeen: string[] = [];
+  /** the W3C `traceparent` header of each request ('' when absent) */
+  traceparentsSeen: string[] = [];
   /** every answer waits this long (a slow EIA, so that a test can stop a client in the middle of a run) */
   delayMs = 0;
   private server: Server | undefined;
@@ -31,6 +33,7 @@ export class FakeEia {
       const url = new URL(req.url!, 'http://x');
       this.requests.push(url);
       this.apiKeysSeen.push(String(req.headers['x-api-key'] ?? url.searchParams.get('api_key') ?? ''));
+      this.traceparentsSeen.push(String(req.headers.traceparent ?? ''));
       const fault = this.faults.shift() ?? this.always;
       if (fault === 'timeout') return; // never answers
       if (fault === '429' || fault === '500') { res.writeHead(Number(fault)).end('{"error":"busy"}'); return; }

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDb, type Db } from '../../src/platform/db.ts';
 import { migrate } from '../../src/platform/migrate.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -73,18 +73,9 @@ export async function startWebCopy(env: Record<string, string>): Promise<WebCopy
  */
 export async function redisRelay(target: string): Promise<{ url: string; cut: () => Promise<void> }> {
   const t = new URL(target);
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(t.port || 6379), t.hostname);
-    for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy = new TcpProxy({ host: t.hostname, port: Number(t.port || 6379) });
   const url = new URL(target);
   url.hostname = '127.0.0.1';
-  url.port = String((server.address() as AddressInfo).port);
-  return {
-    url: url.toString(),
-    cut: () => new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); }),
-  };
+  url.port = String(await proxy.start());
+  return { url: url.toString(), cut: () => proxy.stop() };
 }

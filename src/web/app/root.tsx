@@ -119,6 +119,7 @@ export function Layout({ children }: { children: ReactNode }) {
                 <NavLink to="/pipeline">Pipeline</NavLink>
                 <NavLink to="/methodology">Methodology</NavLink>
                 <a href="/docs">API</a>
+                {viewer?.role === 'admin' || viewer?.role === 'operator' ? <><NavLink to="/fleet">Fleet</NavLink><NavLink to="/markets">Markets</NavLink><NavLink to="/openadr">OpenADR</NavLink></> : null}
                 {viewer?.role === 'admin' ? <NavLink to="/admin">Admin</NavLink> : null}
                 {viewer ? <NavLink to="/account">Account</NavLink> : <NavLink to="/signin">Sign in</NavLink>}
               </nav>

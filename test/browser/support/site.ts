@@ -8,6 +8,7 @@ import { listBas } from '../../../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../../../src/ingest/simulated-grid.ts';
 import { refreshForecasts } from '../../../src/analytics/forecast/forecast.ts';
 import type { TargetPolicy } from '../../../src/alerts/webhook-target.ts';
+import type { FleetDeps } from '../../../src/fleet/fleet-routes.ts';
 
 export interface Site { url: string; app: FastifyInstance; db: Db; close(): Promise<void> }
 
@@ -18,7 +19,7 @@ const FORECAST_DAYS = 22;
  * The whole app on PGlite in memory, filled with a short simulated grid ending at the current hour
  * (and, for `forecastFor`, enough history for the worker's 48-hour forecast, which it then makes).
  */
-export async function startSite(opts: { bas?: string[]; days?: number; port?: number; forecastFor?: string; webhookPolicy?: TargetPolicy } = {}): Promise<Site> {
+export async function startSite(opts: { bas?: string[]; days?: number; port?: number; forecastFor?: string; webhookPolicy?: TargetPolicy; fleet?: FleetDeps } = {}): Promise<Site> {
   const db = await openDb({ dataDir: ':memory:' });
   await migrate(db);
   const logger = pino({ level: 'silent' });
@@ -36,7 +37,7 @@ export async function startSite(opts: { bas?: string[]; days?: number; port?: nu
     await refreshForecasts({ db, logger }, { bas: [opts.forecastFor] });
   }
   const cache = memoryCache();
-  const app = await buildApp({ db, logger, cache, ...(opts.webhookPolicy ? { webhookPolicy: opts.webhookPolicy } : {}) });
+  const app = await buildApp({ db, logger, cache, ...(opts.webhookPolicy ? { webhookPolicy: opts.webhookPolicy } : {}), ...(opts.fleet ? { fleet: opts.fleet } : {}) });
   await app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

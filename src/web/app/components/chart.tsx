@@ -94,14 +94,14 @@ export function Chart({ spec, timeZone }: { spec: ChartSpec; timeZone: string })
 }
 
 /** Chart, CSV download and data table: every chart on the site is wrapped in this. */
-export function ChartBlock({ spec, timeZone, zoneLabel, note }: { spec: ChartSpec; timeZone: string; zoneLabel: string; note?: ReactNode }) {
-  const header = [`hour start (${zoneLabel})`, ...spec.series.map((s) => `${s.label} (${spec.unit})`)];
+export function ChartBlock({ spec, timeZone, zoneLabel, note, step = 'hour' }: { spec: ChartSpec; timeZone: string; zoneLabel: string; note?: ReactNode; step?: string }) {
+  const header = [`${step} start (${zoneLabel})`, ...spec.series.map((s) => `${s.label} (${spec.unit})`)];
   const rows = spec.ts.map((t, i) => [dateTimeLabel(t, timeZone), ...spec.series.map((s) => (s.values[i] === null || s.values[i] === undefined ? null : Math.round(s.values[i]!)))]);
   const csv = toCsv(['ts', ...spec.series.map((s) => s.label)], spec.ts.map((t, i) => [t, ...spec.series.map((s) => s.values[i] ?? null)]));
   return (
     <figure className="chart-block" id={spec.id}>
       <figcaption><h3>{spec.title}</h3>{note}</figcaption>
-      {spec.ts.length === 0 ? <p className="empty">No hours in this range.</p> : <Chart spec={spec} timeZone={timeZone} />}
+      {spec.ts.length === 0 ? <p className="empty">No {step}s in this range.</p> : <Chart spec={spec} timeZone={timeZone} />}
       <div className="chart-tools">
         <a download={`${spec.id}.csv`} href={`data:text/csv;charset=utf-8,${encodeURIComponent(csv)}`}>Download CSV</a>
         <details>

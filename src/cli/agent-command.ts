@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createLogger } from '../platform/log.ts';
+import { onInterrupt } from '../platform/interrupts.ts';
+import { DEVICE_ID, FALLBACKS } from '../fleet/messages.ts';
+import { runAgent } from '../fleet/agent/run-agent.ts';
+import { startSimulator, type SimulatedDevice } from '../fleet/simulator/simulator.ts';
+
+export interface AgentOptions {
+  deviceId: string;
+  key?: string;
+  mqttPassword?: string;
+  broker?: string;
+  api?: string;
+  store?: string;
+  dataDir: string;
+  fallback?: string;
+  capacityKwh?: string;
+  powerKw?: string;
+  logLevel: string;
+}
+
+const waitForInterrupt = () => new Promise<void>((resolve) => { const off = onInterrupt(() => { off(); resolve(); }); });
+
+/**
+ * `gridpulse agent`: one battery agent (what runs on each Raspberry Pi) until Ctrl-C / SIGTERM — a simulated battery
+ * behind the driver interface, its store in `--store` (default DATA_DIR/agent-<id>.sqlite), schedules over MQTT
+ * (`--broker`, with `--mqtt-password`) and the HTTP fallback (`--api` with the device key `--key`) while MQTT is down.
+ */
+export async function agentCommand(o: AgentOptions): Promise<number> {
+  if (!DEVICE_ID.test(o.deviceId)) throw new Error(`--device-id: not a device id (lower-case letters, digits, hyphens): ${o.deviceId}`);
+  if (!o.broker && !o.api) throw new Error('--broker or --api: the agent needs a way to reach GridPulse');
+  if (o.api && !o.key) throw new Error('--key: the device\'s HTTP key (gp_…) is needed with --api');
+  const fallback = o.fallback === undefined ? undefined : z.enum(FALLBACKS).parse(o.fallback, { error: () => `--fallback: one of ${FALLBACKS.join(', ')}` });
+  const number = (v: string | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0)) throw new Error(`${name}: a positive number, got ${v}`);
+    return n;
+  };
+  const capacityKwh = number(o.capacityKwh, '--capacity-kwh');
+  const powerKw = number(o.powerKw, '--power-kw');
+  const logger = createLogger(o.logLevel).child({ deviceId: o.deviceId });
+  const running = runAgent({
+    deviceId: o.deviceId, storePath: o.store ?? join(o.dataDir, `agent-${o.deviceId}.sqlite`), logger,
+    ...(o.broker ? { brokerUrl: o.broker } : {}), ...(o.mqttPassword ? { mqttPassword: o.mqttPassword } : {}),
+    ...(o.api ? { apiUrl: o.api } : {}), ...(o.key ? { apiKey: o.key } : {}), ...(fallback ? { fallback } : {}),
+    battery: { ...(capacityKwh ? { capacityKwh } : {}), ...(powerKw ? { maxChargeKw: powerKw, maxDischargeKw: powerKw } : {}) },
+  });
+  logger.info({ broker: o.broker, api: o.api, queued: running.store.queued(), ...running.agent.versions() }, 'agent started (simulated battery)');
+  await waitForInterrupt();
+  await running.stop();
+  logger.info('agent stopped; unsent messages stay queued in its store');
+  return 0;
+}
+
+export interface SimulateOptions {
+  devices: string;
+  broker: string;
+  api?: string;
+  offlineRate?: string;
+  credentials?: string;
+  prefix: string;
+  logLevel: string;
+}
+
+/** A `gridpulse devices create --json` line (or an array of them): the device's id and secrets. */
+const credentialsFile = z.array(z.object({ id: z.string().regex(DEVICE_ID), mqttPassword: z.string().optional(), apiKey: z.string().optional() }));
+
+function readCredentials(path: string): SimulatedDevice[] {
+  const text = readFileSync(path, 'utf8').trim();
+  const raw: unknown = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const parsed = credentialsFile.safeParse(raw);
+  if (!parsed.success) throw new Error(`--credentials ${path}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+  return parsed.data.map((c) => ({ deviceId: c.id, ...(c.mqttPassword ? { mqttPassword: c.mqttPassword } : {}), ...(c.apiKey ? { apiKey: c.apiKey } : {}) }));
+}
+
+/**
+ * `gridpulse simulate`: N simulated battery agents in this process (real MQTT connections) until Ctrl-C, printing the
+ * fleet's state every 10 s. Devices come from `--credentials` (the JSON lines of `gridpulse devices create --json`), or
+ * are named `<prefix>-00001…` without passwords for a broker that needs none.
+ */
+export async function simulateCommand(o: SimulateOptions): Promise<number> {
+  const n = Number(o.devices);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`--devices: a whole number from 1 to 100000, got ${o.devices}`);
+  const offlineRate = o.offlineRate === undefined ? 0 : Number(o.offlineRate);
+  if (!(offlineRate >= 0 && offlineRate < 1)) throw new Error(`--offline-rate: a share from 0 to below 1, got ${o.offlineRate}`);
+  const known = o.credentials ? readCredentials(o.credentials) : [];
+  if (o.credentials && known.length < n) throw new Error(`--credentials ${o.credentials}: ${known.length} devices, fewer than --devices ${n}`);
+  const devices = o.credentials ? known.slice(0, n) : Array.from({ length: n }, (_, i) => ({ deviceId: `${o.prefix}-${String(i + 1).padStart(5, '0')}` }));
+  const logger = createLogger(o.logLevel);
+  // one agent's lines would drown the fleet's: agents log warnings only
+  const sim = await startSimulator({ devices, brokerUrl: o.broker, ...(o.api ? { apiUrl: o.api } : {}), offlineRate, logger, agentLogger: logger.child({}, { level: 'warn' }) });
+  const connected = await sim.ready(120_000);
+  logger.info({ connected, devices: n, memoryPerDeviceKb: sim.stats().memoryPerDeviceKb }, 'simulated fleet (SIMULATED devices) running');
+  const timer = setInterval(() => logger.info(sim.stats(), 'simulated fleet'), 10_000);
+  await waitForInterrupt();
+  clearInterval(timer);
+  await sim.stop();
+  return 0;
+}

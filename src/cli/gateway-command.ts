@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { Config } from '../platform/config.ts';
+import type { Db } from '../platform/db.ts';
+import { createLogger } from '../platform/log.ts';
+import { openDb } from '../platform/db.ts';
+import { migrate } from '../platform/migrate.ts';
+import { onInterrupt } from '../platform/interrupts.ts';
+import { startDeviceBus, type DeviceBus } from '../fleet/bus/device-bus.ts';
+import { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
+import { startFleetLoops, type FleetLoops } from '../fleet/fleet-loops.ts';
+import { httpFallbackSinks } from '../fleet/gateway/ingest-writer.ts';
+import type { FleetDeps } from '../fleet/fleet-routes.ts';
+
+/** The fleet side of a process: its device bus, the fleet loops on it, and what the web role's fleet API needs. */
+export interface FleetRuntime { deviceBus: DeviceBus; loops: FleetLoops; deps: FleetDeps; stop(): Promise<void> }
+
+/**
+ * Starts the device bus of a process (device-bus.ts: MQTT_URL or the embedded broker; with `gateway` the gateway
+ * role) and fleet-core's loops on it (rollouts, re-publishing, timeouts; safe in many copies). `stop` is graceful:
+ * the loops finish their round, the gateway writes and confirms what it holds, then the connections close.
+ */
+export async function startFleetRuntime(config: Config, db: Db, logger: Logger, opts: { gateway: boolean }): Promise<FleetRuntime> {
+  const deviceBus = await startDeviceBus(config, db, logger, opts);
+  const loops = startFleetLoops(db, deviceBus.bus, logger);
+  return {
+    deviceBus, loops,
+    deps: { bus: deviceBus.bus, brokerAdmin: deviceBus.brokerAdmin, ...httpFallbackSinks(db) },
+    stop: async () => { await loops.stop(); await deviceBus.close(); },
+  };
+}
+
+/**
+ * `gridpulse gateway`: the gateway role alone (the MQTT side of the fleet). Consumes every device's acks,
+ * telemetry and status through MQTT 5 shared subscriptions (run N copies, each with its own MQTT_GATEWAY_ID),
+ * writes them in COPY batches, and runs the fleet loops. Without MQTT_URL it also runs the embedded broker.
+ * Ctrl-C or SIGTERM: writes and confirms what it holds, then exits 0; its broker session keeps queueing for the
+ * next start under the same MQTT_GATEWAY_ID.
+ */
+export async function gatewayCommand(config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL).child({ role: 'gateway' });
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  try {
+    await migrate(db);
+    const fleet = await startFleetRuntime(config, db, logger, { gateway: true });
+    logger.info({ broker: fleet.deviceBus.url, clientId: fleet.deviceBus.gateway?.clientId }, 'gateway running');
+    onInterrupt(async () => {
+      await fleet.stop();
+      await db.close();
+      process.exit(0);
+    });
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** The broker admin for `gridpulse devices create` (Mosquitto dynsec from MQTT_URL and the admin account), or none. */
+export async function cliBrokerAdmin(config: Config): Promise<DynsecAdmin | undefined> {
+  if (!config.MQTT_URL || !config.MQTT_ADMIN_USERNAME || !config.MQTT_ADMIN_PASSWORD) return undefined;
+  return DynsecAdmin.connect(config.MQTT_URL, { username: config.MQTT_ADMIN_USERNAME, password: config.MQTT_ADMIN_PASSWORD }, createLogger('silent'));
+}

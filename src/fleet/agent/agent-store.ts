@@ -1,0 +1,117 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { AckMessage, ScheduleMessage, TelemetryMessage } from '../messages.ts';
+
+/** One message waiting to reach the cloud, with the per-device `seq` it carries. */
+export type OutboxItem = { seq: number; kind: 'ack'; message: AckMessage } | { seq: number; kind: 'telemetry'; message: TelemetryMessage };
+
+/**
+ * The agent's local store on the device (SQLite built into Node, one file per device): the cached schedule, the
+ * highest version the device acknowledged, and the outbox of acks and telemetry. Each outbox row's id is the
+ * message's `seq`, so the order written is the order replayed; a row is deleted only once the cloud has it (MQTT
+ * PUBACK or HTTP 2xx). A power cut loses nothing the agent believes queued (WAL, synchronous FULL on disk).
+ * `:memory:` for the simulator and tests.
+ */
+export class AgentStore {
+  private readonly db: DatabaseSync;
+  private readonly insert;
+  private readonly pendingStmt;
+  private readonly deleteUpTo;
+  private readonly getStmt;
+  /** In-memory copies of the two values read at every step (the simulator runs thousands of agents in one process). */
+  private cachedSchedule: ScheduleMessage | undefined | null = null;
+  private cachedAcked: number | null = null;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path);
+    this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${path === ':memory:' ? 'OFF' : 'FULL'};
+      CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL);`);
+    this.insert = this.db.prepare('INSERT INTO outbox (kind, body) VALUES (?, ?)');
+    this.pendingStmt = this.db.prepare('SELECT seq, kind, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.deleteUpTo = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
+    this.getStmt = this.db.prepare('SELECT value FROM state WHERE key = ?');
+  }
+
+  /** A small named value of the agent's own progress (e.g. which version's `executing` ack went out), or undefined. */
+  get(key: string): string | undefined {
+    return (this.getStmt.get(key) as { value: string } | undefined)?.value;
+  }
+
+  /** Stores a named value of the agent's own progress. */
+  set(key: string, value: string): void {
+    if (key === 'schedule' || key === 'acked_version') { this.cachedSchedule = null; this.cachedAcked = null; }
+    this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** The schedule the agent executes (the newest accepted), if any. */
+  schedule(): ScheduleMessage | undefined {
+    if (this.cachedSchedule === null) {
+      const v = this.get('schedule');
+      this.cachedSchedule = v === undefined ? undefined : (JSON.parse(v) as ScheduleMessage);
+    }
+    return this.cachedSchedule;
+  }
+
+  /** The highest version this device acknowledged (accepted or refused); 0 before any. */
+  ackedVersion(): number {
+    this.cachedAcked ??= Number(this.get('acked_version') ?? 0);
+    return this.cachedAcked;
+  }
+
+  /**
+   * Queues an ack, stamping its `seq`, and in the same transaction caches `schedule` (when accepting one; `null`
+   * forgets the cached one, when refusing a newer version) and raises the highest acknowledged version — so a crash
+   * cannot leave an ack queued for a version the device forgot.
+   */
+  queueAck(ack: Omit<AckMessage, 'seq'>, schedule?: ScheduleMessage | null): AckMessage {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      if (schedule) this.set('schedule', JSON.stringify(schedule));
+      if (schedule === null) {
+        this.db.prepare(`DELETE FROM state WHERE key = 'schedule'`).run();
+        this.cachedSchedule = null;
+      }
+      if (ack.version > this.ackedVersion()) this.set('acked_version', String(ack.version));
+      const message = this.push('ack', ack) as AckMessage;
+      this.db.exec('COMMIT');
+      return message;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      this.cachedSchedule = null;
+      this.cachedAcked = null;
+      throw err;
+    }
+  }
+
+  /** Queues a telemetry reading, stamping its `seq`. */
+  queueTelemetry(t: Omit<TelemetryMessage, 'seq'>): TelemetryMessage {
+    return this.push('telemetry', t) as TelemetryMessage;
+  }
+
+  private push(kind: OutboxItem['kind'], body: Omit<AckMessage, 'seq'> | Omit<TelemetryMessage, 'seq'>): AckMessage | TelemetryMessage {
+    // the row id is the seq, added to the body when read back
+    const seq = Number(this.insert.run(kind, JSON.stringify(body)).lastInsertRowid);
+    return { ...body, seq } as AckMessage | TelemetryMessage;
+  }
+
+  /** Up to `limit` queued messages after `afterSeq`, oldest first. */
+  pending(limit = 100, afterSeq = 0): OutboxItem[] {
+    return (this.pendingStmt.all(afterSeq, limit) as { seq: number; kind: OutboxItem['kind']; body: string }[])
+      .map((r) => ({ seq: Number(r.seq), kind: r.kind, message: { ...JSON.parse(r.body), seq: Number(r.seq) } }) as OutboxItem);
+  }
+
+  /** Forgets every queued message up to and including `seq` — the cloud has them all (they are sent in order). */
+  delivered(seq: number): void {
+    this.deleteUpTo.run(seq);
+  }
+
+  /** How many messages wait for the cloud. */
+  queued(): number {
+    return Number((this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n);
+  }
+
+  close(): void { this.db.close(); }
+}

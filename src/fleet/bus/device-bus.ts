@@ -1,0 +1,73 @@
+import type { Logger } from 'pino';
+import type { Config } from '../../platform/config.ts';
+import type { Db } from '../../platform/db.ts';
+import type { BrokerAdmin, FleetBus } from '../contract.ts';
+import { verifyDeviceMqtt } from '../device-credentials.ts';
+import { applyAcks, applyStatus, applyTelemetryLatest } from '../ledger.ts';
+import { startGateway, type Gateway } from '../gateway/gateway.ts';
+import { DynsecAdmin } from './dynsec-admin.ts';
+import { startEmbeddedBroker, type EmbeddedBroker, type MqttCredentials } from './embedded-broker.ts';
+import { MqttFleetBus } from './mqtt-fleet-bus.ts';
+
+/** What a process role gets from the device bus. */
+export interface DeviceBus {
+  /** publishes schedules (fleet-core's FleetBus) */
+  bus: FleetBus;
+  /** creates device accounts on a broker that keeps its own (Mosquitto dynamic security); absent for the embedded broker */
+  brokerAdmin?: BrokerAdmin;
+  /** the broker the devices reach: MQTT_URL, or the embedded broker's */
+  url: string;
+  gateway?: Gateway;
+  broker?: EmbeddedBroker;
+  /** Graceful, in order: the gateway (writes and confirms what it holds), the publisher, the admin client, the embedded broker. */
+  close(): Promise<void>;
+}
+
+/** fleet-core's ledger, where the gateway hands what it stored. */
+export const ledgerSink = { applyAcks, applyStatus, applyTelemetryLatest };
+
+/**
+ * The device bus of a process, from its configuration. With MQTT_URL: that broker; with MQTT_ADMIN_USERNAME
+ * and MQTT_ADMIN_PASSWORD a DynsecAdmin (its roles set up once) provisions device accounts, and the gateway and
+ * the publisher use MQTT_GATEWAY_USERNAME/PASSWORD, else an account derived from the admin's (DynsecAdmin.setup). Without MQTT_URL: the embedded
+ * Aedes broker on HOST:MQTT_PORT, authenticating devices against the database (a taken port rejects with one
+ * line naming MQTT_PORT). `gateway: true` also starts the gateway role (shared subscriptions, batched COPY).
+ */
+export async function startDeviceBus(config: Config, db: Db, logger: Logger, opts: { gateway: boolean }): Promise<DeviceBus> {
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => { for (const c of closers.reverse()) await c().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'device bus close')); };
+  try {
+    let url: string;
+    let credentials: MqttCredentials | undefined;
+    let brokerAdmin: DynsecAdmin | undefined;
+    let broker: EmbeddedBroker | undefined;
+    if (config.MQTT_URL) {
+      url = config.MQTT_URL;
+      const admin = config.MQTT_ADMIN_USERNAME && config.MQTT_ADMIN_PASSWORD ? { username: config.MQTT_ADMIN_USERNAME, password: config.MQTT_ADMIN_PASSWORD } : undefined;
+      const gatewayAccount = config.MQTT_GATEWAY_USERNAME && config.MQTT_GATEWAY_PASSWORD ? { username: config.MQTT_GATEWAY_USERNAME, password: config.MQTT_GATEWAY_PASSWORD } : undefined;
+      if (admin) {
+        brokerAdmin = await DynsecAdmin.connect(url, admin, logger);
+        closers.push(() => brokerAdmin!.close());
+        credentials = await brokerAdmin.setup(admin, gatewayAccount);
+      } else {
+        logger.warn('MQTT_ADMIN_USERNAME/PASSWORD not set: device broker accounts are not created by GridPulse');
+        credentials = gatewayAccount;
+      }
+    } else {
+      broker = await startEmbeddedBroker({ port: config.MQTT_PORT, host: config.HOST, logger, verify: (u, p) => verifyDeviceMqtt(db, u, p) });
+      closers.push(() => broker!.close());
+      url = broker.url;
+      credentials = broker.gateway;
+    }
+    const bus = await MqttFleetBus.connect(url, credentials, logger);
+    closers.push(() => bus.close());
+    const gateway = opts.gateway
+      ? await startGateway({ db, url, credentials, clientId: config.MQTT_GATEWAY_ID, sink: ledgerSink, logger })
+      : undefined;
+    if (gateway) closers.push(() => gateway.stop());
+    return { bus, url, close, ...(brokerAdmin ? { brokerAdmin } : {}), ...(gateway ? { gateway } : {}), ...(broker ? { broker } : {}) };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

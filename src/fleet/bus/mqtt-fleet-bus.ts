@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { FleetBus } from '../contract.ts';
+import { deviceTopic, scheduleMessage, type ScheduleMessage } from '../messages.ts';
+import { connectMqtt } from './mqtt-connect.ts';
+import type { MqttCredentials } from './embedded-broker.ts';
+
+/** How long a publish may wait for the broker's PUBACK before it counts as failed, ms. */
+export const PUBLISH_TIMEOUT_MS = 10_000;
+
+/**
+ * FleetBus over MQTT: each schedule version is published whole, retained, QoS 1, on
+ * `gridpulse/v1/devices/{id}/schedule` with the account holding the gateway role (any device's schedule topic,
+ * nothing else). Resolves on the broker's PUBACK (MQTT 5: a reason code below 0x80); rejects at once when the
+ * broker is unreachable (mqtt.js would queue the message until it returns: the ledger keeps the version
+ * `queued` and re-publishes instead), when the broker refuses, or after PUBLISH_TIMEOUT_MS. A message that
+ * fails the gridpulse.schedule/1 schema is refused before it is sent (a TypeError naming the field).
+ */
+export class MqttFleetBus implements FleetBus {
+  private readonly client: MqttClient;
+  private readonly log: Logger;
+
+  private constructor(client: MqttClient, log: Logger) {
+    this.client = client;
+    this.log = log;
+  }
+
+  static async connect(url: string, credentials: MqttCredentials | undefined, logger: Logger): Promise<MqttFleetBus> {
+    const { client } = await connectMqtt(url, { ...credentials, clientId: `gridpulse-publisher-${randomUUID()}`, clean: true });
+    const log = logger.child({ component: 'fleet-bus' });
+    client.on('error', (err) => log.error({ err: err.message }, 'schedule publisher MQTT error'));
+    return new MqttFleetBus(client, log);
+  }
+
+  async publishSchedule(msg: ScheduleMessage): Promise<void> {
+    const checked = scheduleMessage.safeParse(msg);
+    if (!checked.success) {
+      const issue = checked.error.issues[0]!;
+      throw new TypeError(`schedule message: ${issue.path.join('.')}: ${issue.message}`);
+    }
+    if (!this.client.connected) throw new Error('MQTT broker unreachable: schedule not published');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.client.publishAsync(deviceTopic(msg.deviceId, 'schedule'), JSON.stringify(checked.data), { qos: 1, retain: true }),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS); }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.log.debug({ deviceId: msg.deviceId, version: msg.version }, 'schedule published');
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}

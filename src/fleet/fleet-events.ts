@@ -1,0 +1,23 @@
+import type { Db } from '../platform/db.ts';
+
+/**
+ * PostgreSQL NOTIFY channel telling every process that the fleet changed, for live pages (fleet-web, over the
+ * existing SSE): payload `{"kind": "devices" | "ledger" | "rollouts", "count": n}` — what changed and how much,
+ * never which rows (a page re-reads what it shows; it should coalesce bursts, e.g. once a second). Sent inside
+ * the writing statement's transaction, so it arrives when the change commits. One notice per batch, not per row.
+ */
+export const FLEET_CHANNEL = 'gridpulse_fleet';
+export type FleetChange = 'devices' | 'ledger' | 'rollouts';
+
+export async function notifyFleet(db: Db, kind: FleetChange, count: number): Promise<void> {
+  if (count > 0) await db.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, JSON.stringify({ kind, count })]);
+}
+
+/** The payload of a FLEET_CHANNEL notice, or undefined for anything else. */
+export function parseFleetChange(payload: string): { kind: FleetChange; count: number } | undefined {
+  try {
+    const v = JSON.parse(payload) as { kind?: unknown; count?: unknown };
+    if ((v.kind === 'devices' || v.kind === 'ledger' || v.kind === 'rollouts') && typeof v.count === 'number') return { kind: v.kind, count: v.count };
+  } catch { /* not ours */ }
+  return undefined;
+}

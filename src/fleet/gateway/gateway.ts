@@ -1,0 +1,190 @@
+import os from 'node:os';
+import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Db } from '../../platform/db.ts';
+import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID } from '../messages.ts';
+import { connectMqtt } from '../bus/mqtt-connect.ts';
+import type { MqttCredentials } from '../bus/embedded-broker.ts';
+import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
+
+export interface GatewayOptions {
+  db: Db;
+  /** the broker: MQTT_URL, or the embedded broker's url */
+  url: string;
+  /** its broker account (the gateway role); absent for a broker without authentication */
+  credentials?: MqttCredentials | undefined;
+  /** the gateway's persistent MQTT session: the same id after a restart gets the messages queued meanwhile */
+  clientId?: string | undefined;
+  /** shared-subscription group: every gateway copy in one group shares the load */
+  group?: string;
+  sink: LedgerSink;
+  logger: Logger;
+  /** messages per database batch (default 2,000) */
+  batchSize?: number;
+  /** longest wait before a partial batch is written, ms (default 50) */
+  flushMs?: number;
+}
+
+export interface GatewayStats extends IngestResult { received: number; batches: number; invalid: number; retries: number }
+
+export interface Gateway {
+  readonly clientId: string;
+  readonly protocolVersion: 4 | 5;
+  stats(): GatewayStats;
+  /** Graceful: writes what it holds, confirms it to the broker, disconnects (its session keeps queueing). */
+  stop(): Promise<void>;
+  /** As if killed: drops the connection at once, writes and confirms nothing it holds (tests). */
+  crash(): void;
+}
+
+type Held = { packet: Packet; generation: number };
+const LEAF = new RegExp(`^${TOPIC_ROOT}/([^/]+)/(ack|telemetry|status)$`);
+const SESSION_EXPIRY_S = 7 * 86_400;
+
+/**
+ * The gateway role: consumes every device's acks, telemetry and status (MQTT 5 shared subscriptions
+ * `$share/<group>/gridpulse/v1/devices/+/{ack,telemetry,status}`, so N copies share the load; plain
+ * subscriptions on an MQTT 3.1.1 broker such as the embedded Aedes), validates each message against its schema
+ * and against its topic (a message naming another device than its topic's is dropped and logged), and writes
+ * them in batches (ingest-writer.ts: COPY, exactly once per (device, seq), the ledger in the same transaction).
+ *
+ * No ack is lost: the gateway's session is persistent (clean start off, 7-day expiry, a stable client id) and
+ * it sends a message's PUBACK only after the batch holding it committed. Killed in between, the broker still
+ * holds those messages unconfirmed and redelivers them when the gateway reconnects; the unique (device, seq)
+ * drops what was stored already. A database failure keeps the batch and retries it with backoff (confirming
+ * nothing meanwhile). mqtt.js has no manual acknowledgement, so the gateway defers the PUBACK packets its
+ * client sends (one private method wrapped; mqtt.js is pinned by the lock file).
+ */
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const clientId = o.clientId ?? `gridpulse-gateway-${os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+  const log = o.logger.child({ component: 'gateway', clientId });
+  const batchSize = o.batchSize ?? 2_000;
+  const flushMs = o.flushMs ?? 50;
+  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0 };
+
+  let generation = 0;
+
+  let buffer: IngestBatch = { acks: [], telemetry: [], statuses: [] };
+  let held: Held[] = [];
+  let holding: Held[] | null = null; // the PUBACKs of the message being handled land here
+  let count = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+  let stopped = false;
+  let crashed = false;
+  let client!: MqttClient;
+  let sendPacket!: (p: Packet, cb?: (e?: Error) => void, ...rest: unknown[]) => void;
+
+  const take = (packet: IPublishPacket) => {
+    const m = LEAF.exec(packet.topic);
+    let parsed: unknown;
+    try { parsed = JSON.parse(packet.payload.toString()); } catch { parsed = undefined; }
+    const deviceId = m?.[1];
+    const leaf = m?.[2];
+    const schema = leaf === 'ack' ? ackMessage : leaf === 'telemetry' ? telemetryMessage : statusMessage;
+    const r = m && deviceId && DEVICE_ID.test(deviceId) ? schema.safeParse(parsed) : undefined;
+    if (!r?.success || (r.data as { deviceId: string }).deviceId !== deviceId) {
+      stats.invalid++;
+      log.warn({ topic: packet.topic, deviceId, err: r && !r.success ? r.error.issues[0]?.message : 'topic and message disagree' }, 'device message dropped');
+      return;
+    }
+    if (leaf === 'ack') buffer.acks.push(r.data as never);
+    else if (leaf === 'telemetry') buffer.telemetry.push(r.data as never);
+    else buffer.statuses.push(r.data as never);
+  };
+
+  const writeOnce = async (batch: IngestBatch, acks: Held[]) => {
+    let delay = 200;
+    for (;;) {
+      if (crashed) return;
+      try {
+        const r = await storeBatch(o.db, batch, o.sink);
+        for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
+        stats.batches++;
+        break;
+      } catch (err) {
+        stats.retries++;
+        log.error({ err: (err as Error).message, messages: acks.length, retryInMs: delay }, 'batch not stored; retrying (nothing confirmed)');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+    // confirm to the broker only now; PUBACKs of an earlier connection are void (the broker redelivers those)
+    for (const h of acks) if (h.generation === generation && client.connected && !crashed) sendPacket(h.packet);
+  };
+
+  const flush = (): Promise<void> => {
+    if (timer) { clearTimeout(timer); timer = undefined; }
+    const run = async () => {
+      while (count > 0 && !crashed) {
+        const batch = buffer;
+        const acks = held;
+        buffer = { acks: [], telemetry: [], statuses: [] };
+        held = [];
+        count = 0;
+        await writeOnce(batch, acks);
+      }
+    };
+    flushing = (flushing ?? Promise.resolve()).then(run, run);
+    return flushing;
+  };
+
+  const { protocolVersion } = await connectMqtt(o.url, {
+    clientId, ...o.credentials,
+    clean: false, properties: { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: 65_535 },
+  }, (c) => {
+    // before CONNACK: the session's queued messages arrive at once, and none may be confirmed unwritten
+    client = c;
+    sendPacket = (client as unknown as { _sendPacket: (p: Packet, cb?: (e?: Error) => void, ...rest: unknown[]) => void })._sendPacket.bind(client);
+    (client as unknown as { _sendPacket: typeof sendPacket })._sendPacket = (packet, cb, ...rest) => {
+      if (packet.cmd === 'puback' && holding) {
+        holding.push({ packet, generation });
+        cb?.();
+        return;
+      }
+      sendPacket(packet, cb, ...rest);
+    };
+
+    client.handleMessage = (packet, callback) => {
+      if (stopped) return; // never confirmed: the broker redelivers it to the next session
+      if (packet.cmd === 'publish') { stats.received++; take(packet); }
+      count++;
+      holding = held;
+      try { callback(); } finally { holding = null; }
+      if (count >= batchSize) void flush();
+      else timer ??= setTimeout(() => { timer = undefined; void flush(); }, flushMs);
+    };
+
+    client.on('connect', () => { generation++; log.info({ generation }, 'gateway connected'); });
+    client.on('offline', () => log.warn('gateway lost the broker; reconnecting'));
+    client.on('error', (err) => { if (generation > 0) log.error({ err: err.message }, 'gateway MQTT error'); }); // before the first CONNACK, connectMqtt reports it
+  });
+  const leaves = ['ack', 'telemetry', 'status'] as const;
+  const filters = leaves.map((leaf) => (protocolVersion === 5 ? sharedSubscription(leaf, o.group ?? 'gateway') : `${TOPIC_ROOT}/+/${leaf}`));
+  const granted = await client.subscribeAsync(filters, { qos: 1 });
+  const refused = granted.filter((g) => g.qos >= 0x80);
+  if (refused.length) {
+    client.end(true);
+    throw new Error(`the broker refused the gateway's subscriptions (${refused.map((g) => g.topic).join(', ')}): does its account hold the gateway role?`);
+  }
+  log.info({ filters, protocolVersion }, 'gateway subscribed');
+
+  return {
+    clientId, protocolVersion,
+    stats: () => ({ ...stats }),
+    stop: async () => {
+      await flush();
+      stopped = true;
+      await flushing;
+      await client.endAsync();
+      log.info({ ...stats }, 'gateway stopped');
+    },
+    crash: () => {
+      stopped = true;
+      crashed = true;
+      if (timer) clearTimeout(timer);
+      (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+      client.end(true);
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import type { Db } from '../../platform/db.ts';
+import type { AckMessage, StatusMessage, TelemetryMessage } from '../messages.ts';
+
+/**
+ * What the gateway hands on after storing a batch, in the same transaction: fleet-core's ledger
+ * (src/fleet/ledger.ts applyAcks / applyStatus / applyTelemetryLatest). Only messages stored for the first
+ * time reach `applyAcks` and `applyTelemetryLatest`: a resent or redelivered one is dropped here.
+ */
+export interface LedgerSink {
+  applyAcks(db: Db, acks: AckMessage[]): Promise<unknown>;
+  applyStatus(db: Db, statuses: StatusMessage[]): Promise<unknown>;
+  applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[]): Promise<unknown>;
+}
+
+export interface IngestBatch { acks: AckMessage[]; telemetry: TelemetryMessage[]; statuses: StatusMessage[] }
+export interface IngestResult {
+  /** acks stored now; the rest of the batch's acks were already stored (same device and seq) */
+  acksStored: number; acksDuplicate: number;
+  telemetryStored: number; telemetryDuplicate: number;
+  /** telemetry whose `at` lies outside [now − TELEMETRY_MAX_AGE, now + TELEMETRY_MAX_AHEAD]: not stored */
+  telemetryOutOfWindow: number;
+  statuses: number;
+}
+
+/** Telemetry older than this (a device offline longer, or a wrong clock) is not stored. */
+export const TELEMETRY_MAX_AGE_MS = 31 * 86_400_000;
+/** Telemetry further in the future than this (a device clock ahead) is not stored: it would create partitions. */
+export const TELEMETRY_MAX_AHEAD_MS = 3_600_000;
+
+const ACK_COLUMNS = ['device_id', 'seq', 'version', 'state', 'at', 'reason', 'interval_index'] as const;
+const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'schedule_version', 'mode'] as const;
+
+const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
+
+/**
+ * Stores one batch of the device bus in ONE transaction: acks into device_acks and telemetry into the daily
+ * partitions of device_telemetry, each by COPY into a session-local staging table and one
+ * `INSERT … SELECT DISTINCT ON … ON CONFLICT DO NOTHING RETURNING` (a message repeated within the batch, or
+ * stored before, is dropped: exactly once per (device, seq)); then hands the new acks, the new telemetry and
+ * every status to `sink` in the same transaction, so the ledger never says more or less than the log. Rejects
+ * (and stores nothing) when the database refuses: the caller keeps the batch and retries, and has not yet
+ * confirmed (PUBACKed) any of its messages.
+ */
+export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult> {
+  const lo = now.getTime() - TELEMETRY_MAX_AGE_MS;
+  const hi = now.getTime() + TELEMETRY_MAX_AHEAD_MS;
+  const telemetry = batch.telemetry.filter((t) => { const at = Date.parse(t.at); return at >= lo && at <= hi; });
+  return db.transaction(async (tx) => {
+    const freshAcks = batch.acks.length ? await storeAcks(tx, batch.acks) : [];
+    const freshTelemetry = telemetry.length ? await storeTelemetry(tx, telemetry) : [];
+    if (freshAcks.length) await sink.applyAcks(tx, freshAcks);
+    if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry);
+    if (batch.statuses.length) await sink.applyStatus(tx, batch.statuses);
+    return {
+      acksStored: freshAcks.length, acksDuplicate: batch.acks.length - freshAcks.length,
+      telemetryStored: freshTelemetry.length, telemetryDuplicate: telemetry.length - freshTelemetry.length,
+      telemetryOutOfWindow: batch.telemetry.length - telemetry.length,
+      statuses: batch.statuses.length,
+    };
+  });
+}
+
+/**
+ * The stores of the HTTP fallback (POST /api/v1/devices/{id}/acks and /telemetry, fleet-core's FleetDeps ackSink
+ * and telemetrySink): the same execution log and telemetry series as the gateway, exactly once per (device, seq),
+ * telemetry outside the accepted window left out.
+ */
+export function httpFallbackSinks(db: Db, now: () => Date = () => new Date()) {
+  return {
+    ackSink: async (acks: AckMessage[]) => { if (acks.length) await db.transaction((tx) => storeAcks(tx, acks)); },
+    telemetrySink: async (telemetry: TelemetryMessage[]) => {
+      const t = now().getTime();
+      const inWindow = telemetry.filter((m) => { const at = Date.parse(m.at); return at >= t - TELEMETRY_MAX_AGE_MS && at <= t + TELEMETRY_MAX_AHEAD_MS; });
+      if (inWindow.length) await db.transaction((tx) => storeTelemetry(tx, inWindow));
+    },
+  };
+}
+
+/** The acks of `acks` stored now (first copy of each (device, seq)), in the batch's order. */
+export async function storeAcks(tx: Db, acks: AckMessage[]): Promise<AckMessage[]> {
+  // one staging table per connection, emptied at every commit: no catalog churn per batch
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS device_ack_stage (device_id text, seq bigint, version integer, state text,
+    at timestamptz, reason text, interval_index integer) ON COMMIT DELETE ROWS`);
+  await tx.query('TRUNCATE device_ack_stage');
+  await tx.copyInto('device_ack_stage', ACK_COLUMNS, acks.map((a) => [a.deviceId, a.seq, a.version, a.state, a.at, a.reason ?? null, a.intervalIndex ?? null]));
+  const rows = await tx.query<{ device_id: string; seq: string | number }>(
+    `INSERT INTO device_acks (device_id, seq, version, state, at, reason, interval_index)
+     SELECT DISTINCT ON (device_id, seq) device_id, seq, version, state, at, reason, interval_index FROM device_ack_stage
+     ON CONFLICT (device_id, seq) DO NOTHING
+     RETURNING device_id, seq`);
+  return pickStored(acks, rows);
+}
+
+/** The telemetry of `telemetry` stored now (first copy of each (device, at, seq)), in the batch's order. */
+export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[]): Promise<TelemetryMessage[]> {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const t of telemetry) { const at = Date.parse(t.at); if (at < min) min = at; if (at > max) max = at; }
+  await tx.query('SELECT ensure_device_telemetry_partitions($1, $2)', [new Date(min), new Date(max)]);
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS device_telemetry_stage (device_id text, at timestamptz, seq bigint, soc_pct real,
+    power_kw real, schedule_version integer, mode text) ON COMMIT DELETE ROWS`);
+  await tx.query('TRUNCATE device_telemetry_stage');
+  await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, t.socPct, t.powerKw, t.scheduleVersion, t.mode]));
+  const rows = await tx.query<{ device_id: string; seq: string | number }>(
+    `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode)
+     SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode FROM device_telemetry_stage
+     ON CONFLICT (device_id, at, seq) DO NOTHING
+     RETURNING device_id, seq`);
+  return pickStored(telemetry, rows);
+}
+
+function pickStored<T extends { deviceId: string; seq: number }>(messages: T[], rows: Array<{ device_id: string; seq: string | number }>): T[] {
+  if (rows.length === messages.length) return messages;
+  const stored = new Set(rows.map((r) => key(r.device_id, Number(r.seq))));
+  const out: T[] = [];
+  for (const m of messages) {
+    const k = key(m.deviceId, m.seq);
+    if (stored.delete(k)) out.push(m); // the first copy in the batch, once
+  }
+  return out;
+}

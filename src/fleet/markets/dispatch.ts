@@ -1,0 +1,94 @@
+import type { ScheduleInterval } from '../messages.ts';
+import { deviceFlexibility, socMargin, type DeviceState, type FlexOptions, type Plan } from './flexibility.ts';
+
+/** The fleet's net award in an hour, MW: + sold (the fleet discharges), − bought (it charges). */
+export interface HourAward { hour: number; netMw: number; priceUsdPerMwh: number }
+
+const HOUR = 3_600_000;
+
+/** A device's headroom in an hour (kW), and optionally its fair share: the energy it has on the award's side spread over the remaining awarded hours of that side. */
+export interface Headroom { id: string; upKw: number; downKw: number; fairKw?: number }
+
+/**
+ * Splits an hour's award among devices: first in proportion to their fair shares (so a device short of energy is
+ * not drained early and the later hours still find the fleet's power), then, when those do not cover the award,
+ * the rest in proportion to what each device has left up to its headroom. Never more than a device's headroom;
+ * when the award exceeds the fleet's headroom the shortfall is returned. Power per device, kW: + discharge for a
+ * sale, + charge for a purchase.
+ */
+export function allocateHour(netMw: number, headroom: readonly Headroom[]): { perDevice: Map<string, number>; shortfallMw: number } {
+  const side = netMw >= 0 ? 'upKw' : 'downKw';
+  const wantKw = Math.abs(netMw) * 1000;
+  const caps = headroom.map((d) => Math.max(0, d[side]));
+  const fair = headroom.map((d, i) => Math.min(caps[i]!, Math.max(0, d.fairKw ?? caps[i]!)));
+  const sumFair = fair.reduce((a, b) => a + b, 0);
+  const sumSpare = caps.reduce((a, c, i) => a + c - fair[i]!, 0);
+  const perDevice = new Map<string, number>();
+  const base = sumFair > 0 ? Math.min(1, wantKw / sumFair) : 0;
+  const extra = sumSpare > 0 ? Math.min(1, Math.max(0, wantKw - sumFair) / sumSpare) : 0;
+  headroom.forEach((d, i) => {
+    const kw = fair[i]! * base + (caps[i]! - fair[i]!) * extra;
+    if (kw > 0) perDevice.set(d.id, kw);
+  });
+  return { perDevice, shortfallMw: Math.max(0, wantKw - sumFair - sumSpare) / 1000 };
+}
+
+/** Each device's headroom in an hour at its current SoC, with its fair share over `remaining` awarded hours on the side asked. */
+export function headroomAt(devices: readonly DeviceState[], soc: ReadonlyMap<string, number>, hour: number, side: 'sell' | 'buy', remaining: number,
+  plans: ReadonlyMap<string, Plan> = new Map(), o: FlexOptions = {}): Headroom[] {
+  return devices.map((d) => {
+    const now = { ...d, soc: soc.get(d.id) ?? d.soc };
+    const h = deviceFlexibility(now, [hour], plans.get(d.id), o)[0]!;
+    const margin = socMargin(d, o);
+    const energyKwh = side === 'sell'
+      ? (now.soc - d.reserveSoc - margin) * d.capacityKwh * (d.dischargeEfficiency ?? 0.95)
+      : ((d.maxSoc ?? 1) - margin - now.soc) * d.capacityKwh / (d.chargeEfficiency ?? 0.95);
+    return { id: d.id, upKw: h.upKw, downKw: h.downKw, fairKw: Math.max(0, energyKwh) / Math.max(1, remaining) };
+  });
+}
+
+/**
+ * Awarded energy as each device's schedule intervals (the fleet's gridpulse.schedule/1 intervals: action
+ * discharge for sales, charge for purchases, powerKw the device's share), hour by hour in time order: each hour's
+ * award is split by the devices' headroom (flexibility.ts, net of the SoC margin) at the SoC the earlier hours'
+ * dispatch leaves them, so no device is asked for energy it will not have.
+ */
+export function dispatchAwards(awards: readonly { hour: number; netMw: number }[], devices: readonly DeviceState[], plans: ReadonlyMap<string, Plan> = new Map(), o: FlexOptions = {}):
+  { schedules: Map<string, ScheduleInterval[]>; shortfallMwh: number } {
+  const schedules = new Map<string, ScheduleInterval[]>();
+  const soc = new Map(devices.map((d) => [d.id, d.soc]));
+  let shortfallMwh = 0;
+  const sorted = [...awards].sort((x, y) => x.hour - y.hour);
+  for (const a of sorted) {
+    if (Math.abs(a.netMw) < 1e-9) continue;
+    const side = a.netMw > 0 ? 'sell' : 'buy';
+    const remaining = sorted.filter((x) => x.hour >= a.hour && (side === 'sell' ? x.netMw > 1e-9 : x.netMw < -1e-9)).length;
+    const { perDevice, shortfallMw } = allocateHour(a.netMw, headroomAt(devices, soc, a.hour, side, remaining, plans, o));
+    shortfallMwh += shortfallMw;
+    for (const d of devices) {
+      // to the watt, as schedules carry it; a share that rounds to nothing is no interval (a schedule needs power > 0)
+      const kw = Math.round((perDevice.get(d.id) ?? 0) * 1000) / 1000;
+      if (kw <= 0) continue;
+      const energy = a.netMw > 0 ? -kw / (d.dischargeEfficiency ?? 0.95) : kw * (d.chargeEfficiency ?? 0.95);
+      soc.set(d.id, soc.get(d.id)! + energy / d.capacityKwh);
+      const list = schedules.get(d.id) ?? [];
+      list.push({ start: new Date(a.hour).toISOString(), end: new Date(a.hour + HOUR).toISOString(), action: a.netMw > 0 ? 'discharge' : 'charge', powerKw: kw });
+      schedules.set(d.id, list);
+    }
+  }
+  return { schedules, shortfallMwh };
+}
+
+/**
+ * For bids.ts: the part of each hour's quantity (MW) on one side the devices can deliver when all of them are
+ * awarded in full, in time order (dispatchAwards' split).
+ */
+export function feasibleQuantities(devices: readonly DeviceState[], side: 'sell' | 'buy', quantities: ReadonlyMap<number, number>, plans?: ReadonlyMap<string, Plan>, o: FlexOptions = {}): Map<number, number> {
+  const awards = [...quantities].map(([hour, q]) => ({ hour, netMw: side === 'sell' ? q : -q }));
+  const { schedules } = dispatchAwards(awards, devices, plans, o);
+  const out = new Map<number, number>([...quantities.keys()].map((h) => [h, 0]));
+  for (const list of schedules.values()) for (const iv of list) { const h = Date.parse(iv.start); out.set(h, (out.get(h) ?? 0) + iv.powerKw! / 1000); }
+  // rounding of each device's power to the watt must not push an hour over what the devices can do
+  for (const [h, q] of out) out.set(h, Math.max(0, Math.min(quantities.get(h)!, q - 1e-6)));
+  return out;
+}

@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Db } from '../../platform/db.ts';
+import { offLoop } from '../../platform/off-loop.ts';
+import { HOUR_MS } from '../../grid/time.ts';
+import { localHourOf } from '../../grid/local-day.ts';
+import { getBa } from '../../grid/ba-repository.ts';
+import type { ScheduleInterval } from '../messages.ts';
+import { plan as planHere, type Battery, type Plan, type PlanInput } from './lp.ts';
+import { readPrices } from '../prices/price-repository.ts';
+import { tariffPrices, tariffSchema, type Tariff } from '../prices/tariff.ts';
+import { storedIntensityForecasts } from './intensity-source.ts';
+
+/**
+ * Model predictive control of one battery (src/fleet/optimizer/mpc.ts): at every re-plan the device's plan is made
+ * again from now on what is known now — its tariff's prices (published hours only), the newest stored intensity
+ * forecast of its BA, its last reported SoC — and the plan becomes the device's next schedule. A re-plan is skipped
+ * when none of those inputs changed since the last stored plan (same fingerprint).
+ */
+
+/** Plans on a worker thread (src/platform/off-loop.ts); HiGHS loads once per thread. */
+export const planOffLoop = offLoop(new URL('./lp.ts', import.meta.url).href, 'plan', planHere);
+
+/** What the MPC needs of a device (the fleet's devices table, or a test's). Percentages are of the capacity. */
+export interface DeviceState {
+  id: string;
+  battery: Battery;
+  /** last reported SoC, percent (null: never reported → the reserve) */
+  socPct: number | null;
+  baCode: string | null;
+  /** the home's expected load, kW (0: the battery plans against the grid alone) */
+  loadKW?: number;
+}
+
+/** Hands a plan's intervals to the fleet's distribution (fleet-core's schedule creation); resolves with the version. */
+export type ScheduleIssuer = (deviceId: string, intervals: ScheduleInterval[], note: string) => Promise<{ version: number } | null>;
+
+export interface MpcDeps {
+  db: Db;
+  logger: Pick<Logger, 'info' | 'warn'>;
+  issue: ScheduleIssuer;
+  /** the planner (default: on a worker thread) */
+  plan?: (input: PlanInput) => Promise<Plan>;
+}
+
+export const STEP_MINUTES = 60;
+export const HORIZON_HOURS = 36;
+/** Below this many kW a step is idle. */
+const IDLE_KW = 0.01;
+
+/** SoC limits of the schedule, percent of the capacity: a target never leaves [reservePct, maxPct]. */
+export interface SocLimits { reservePct: number; maxPct: number }
+
+/**
+ * A plan as schedule intervals (gridpulse.schedule/1): per step the net battery power — charge minus discharge,
+ * both can happen within a step at negative prices — as `charge`/`discharge` with `powerKw`, `idle` under 10 W;
+ * consecutive steps with the same action and power (to 10 W) merge. `targetSoc` stops a charge or discharge at
+ * the plan's SoC at the end of the interval (percent, kept within the device's reserve and maximum, so the
+ * fleet's feasibility check holds from any start). The first interval starts at `notBefore` when the step is
+ * already under way (a schedule never starts in the past); a remainder under a minute is dropped.
+ */
+export function planToIntervals(plan: Pick<Plan, 'chargeKW' | 'dischargeKW' | 'socKWh'>, start: Date, stepMinutes: number, capacityKWh: number,
+  limits: SocLimits = { reservePct: 0, maxPct: 100 }, notBefore: Date = start): ScheduleInterval[] {
+  const out: ScheduleInterval[] = [];
+  const stepMs = stepMinutes * 60_000;
+  for (let t = 0; t < plan.chargeKW.length; t++) {
+    const net = plan.chargeKW[t]! - plan.dischargeKW[t]!;
+    const action: ScheduleInterval['action'] = Math.abs(net) < IDLE_KW ? 'idle' : net > 0 ? 'charge' : 'discharge';
+    const powerKw = action === 'idle' ? undefined : Math.round(Math.abs(net) * 100) / 100;
+    const socPct = Math.round((plan.socKWh[t]! / capacityKWh) * 1000) / 10;
+    const targetSoc = Math.min(limits.maxPct, Math.max(limits.reservePct, socPct));
+    const fromMs = Math.max(start.getTime() + t * stepMs, notBefore.getTime()), toMs = start.getTime() + (t + 1) * stepMs;
+    if (toMs - fromMs < 60_000) continue;
+    const from = new Date(fromMs).toISOString(), to = new Date(toMs).toISOString();
+    const last = out.at(-1);
+    if (last && last.action === action && last.powerKw === powerKw) {
+      last.end = to;
+      if (action !== 'idle') last.targetSoc = targetSoc;
+    } else out.push({ start: from, end: to, action, ...(powerKw !== undefined ? { powerKw, targetSoc } : {}) });
+  }
+  return out;
+}
+
+/** The fingerprint of a plan's inputs: prices, intensities, SoC (to 1 %) and the first hour. */
+export function fingerprint(input: PlanInput, start: Date): string {
+  const round = (a: ArrayLike<number> | null | undefined) => (a ? Array.from(a, (v) => Math.round(v * 1e5)) : null);
+  const socPct = Math.round((input.initialSoCKWh / input.battery.capacityKWh) * 100);
+  return createHash('sha256').update(JSON.stringify([start.toISOString(), socPct, round(input.importPrice), round(input.exportPrice), round(input.intensity), input.carbonPrice ?? 0, input.battery])).digest('hex').slice(0, 32);
+}
+
+/** A device's tariff and carbon price (device_tariffs); a flat $0.15/kWh without export credit when none is set. */
+async function tariffOf(db: Db, deviceId: string): Promise<{ tariff: Tariff; carbonPrice: number }> {
+  const [row] = await db.query<{ tariff: unknown }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [deviceId]);
+  if (!row) return { tariff: { kind: 'flat', price: 0.15, exportCredit: { kind: 'none' } }, carbonPrice: 0 };
+  const raw = typeof row.tariff === 'string' ? JSON.parse(row.tariff) as Record<string, unknown> : row.tariff as Record<string, unknown>;
+  const carbonPrice = typeof raw.carbonPrice === 'number' ? raw.carbonPrice : 0;
+  return { tariff: tariffSchema.parse(raw), carbonPrice };
+}
+
+export interface ReplanResult { deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices'; method?: Plan['method']; version?: number | null; fallbackReason?: string }
+
+/**
+ * Re-plans one device from `now` (rounded down to the hour) and issues the plan as its next schedule when the
+ * inputs changed (or `force`). Dynamic tariffs plan over the published prices only (from now to the first missing
+ * hour, at most HORIZON_HOURS); time-of-use and flat tariffs over HORIZON_HOURS. Carbon is priced with the newest
+ * stored intensity forecast of the device's BA made by `now`. The plan is stored (optimizer_plans) with its
+ * expected cost against no battery; a solver failure plans by the rule and the stored plan says so.
+ */
+export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date, opts: { force?: boolean } = {}): Promise<ReplanResult> {
+  const { db } = deps;
+  const start = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS);
+  const { tariff, carbonPrice } = await tariffOf(db, device.id);
+  let hours = Array.from({ length: HORIZON_HOURS }, (_, i) => new Date(start.getTime() + i * HOUR_MS));
+  let wholesale: Array<number | null> | undefined;
+  if (tariff.kind === 'dynamic') {
+    wholesale = await readPrices(db, tariff.priceSeries, start, new Date(start.getTime() + HORIZON_HOURS * HOUR_MS)) ?? [];
+    const known = wholesale.findIndex((v) => v === null);
+    const n = known < 0 ? wholesale.length : known;
+    if (n === 0) return { deviceId: device.id, outcome: 'no-prices' };
+    hours = hours.slice(0, n); wholesale = wholesale.slice(0, n);
+  }
+  const prices = tariffPrices(tariff, hours, wholesale);
+  let intensity: number[] | undefined;
+  let timeZone = 'UTC';
+  if (device.baCode) {
+    timeZone = (await getBa(db, device.baCode))?.timeZone ?? 'UTC';
+    if (carbonPrice > 0) {
+      const f = await storedIntensityForecasts(db, device.baCode, start, new Date(now.getTime() + 1));
+      if (f) {
+        const values = hours.map((h) => f(now, h));
+        const known = values.filter((v): v is number => v !== null);
+        const fill = known.length ? known.reduce((s, v) => s + v, 0) / known.length : 0;
+        intensity = values.map((v) => v ?? fill);
+      }
+    }
+  }
+  const b = device.battery;
+  const input: PlanInput = {
+    stepHours: STEP_MINUTES / 60, battery: b,
+    initialSoCKWh: device.socPct === null ? b.reserveKWh ?? 0 : (device.socPct / 100) * b.capacityKWh,
+    importPrice: prices.importPrice, exportPrice: prices.exportPrice, loadKW: hours.map(() => device.loadKW ?? 0),
+    intensity, carbonPrice: intensity ? carbonPrice : 0, localHour: hours.map((h) => localHourOf(h, timeZone)),
+  };
+  const fp = fingerprint(input, start);
+  const [last] = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM optimizer_plans WHERE device_id = $1 ORDER BY made_at DESC, id DESC LIMIT 1', [device.id]);
+  if (!opts.force && last?.fingerprint === fp) return { deviceId: device.id, outcome: 'unchanged' };
+  const p = await (deps.plan ?? planOffLoop)(input);
+  const cost = (imp: number[], exp: number[]) => imp.reduce((s, v, i) => s + v * prices.importPrice[i]! - exp[i]! * (prices.exportPrice ? prices.exportPrice[i]! : 0), 0) * input.stepHours;
+  const co2 = (imp: number[], exp: number[]) => (intensity ? imp.reduce((s, v, i) => s + ((v - exp[i]!) * intensity![i]!) / 1000, 0) * input.stepHours : null);
+  const load = input.loadKW as number[], none = load.map(() => 0);
+  const limits = { reservePct: ((b.reserveKWh ?? 0) / b.capacityKWh) * 100, maxPct: ((b.maxSoCKWh ?? b.capacityKWh) / b.capacityKWh) * 100 };
+  const intervals = planToIntervals(p, start, STEP_MINUTES, b.capacityKWh, limits, now);
+  const note = p.method === 'lp' ? 'optimizer: LP plan' : `optimizer: rule plan (solver failed: ${p.fallbackReason})`;
+  if (p.method !== 'lp') deps.logger.warn({ deviceId: device.id, reason: p.fallbackReason }, 'optimizer fell back to the rule');
+  const issued = await deps.issue(device.id, intervals, note);
+  await db.query(
+    `INSERT INTO optimizer_plans (device_id, starts_at, step_minutes, method, fallback_reason, fingerprint, cost_usd, no_battery_cost_usd, co2_kg, no_battery_co2_kg, plan)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)`,
+    [device.id, start, STEP_MINUTES, p.method, p.fallbackReason ?? null, fp, cost(p.importKW, p.exportKW), cost(load, none), co2(p.importKW, p.exportKW), co2(load, none),
+      JSON.stringify({ intervals, socKWh: p.socKWh, importPrice: prices.importPrice, version: issued?.version ?? null })]);
+  deps.logger.info({ deviceId: device.id, method: p.method, intervals: intervals.length, version: issued?.version ?? null }, 'device re-planned');
+  return { deviceId: device.id, outcome: 'planned', method: p.method, version: issued?.version ?? null, ...(p.fallbackReason ? { fallbackReason: p.fallbackReason } : {}) };
+}
+
+/**
+ * The fleet's devices as the MPC sees them, from fleet-core's `devices` table (migration 0030); an empty list when
+ * that table does not exist yet. SoC limits: reserve = max(min SoC, reserve SoC), upper = max SoC.
+ */
+export async function loadDevices(db: Db): Promise<DeviceState[]> {
+  const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('devices')::text AS t`);
+  if (!exists?.t) return [];
+  const rows = await db.query<{ id: string; capacity_kwh: number; max_charge_kw: number; max_discharge_kw: number; charge_efficiency: number; discharge_efficiency: number; min_soc_pct: number; max_soc_pct: number; reserve_soc_pct: number; ba_code: string | null; soc_pct: number | null }>(
+    'SELECT id, capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, min_soc_pct, max_soc_pct, reserve_soc_pct, ba_code, soc_pct FROM devices WHERE revoked_at IS NULL ORDER BY id');
+  return rows.map((r) => ({
+    id: r.id, baCode: r.ba_code, socPct: r.soc_pct === null ? null : Number(r.soc_pct),
+    battery: {
+      capacityKWh: Number(r.capacity_kwh), powerKW: Number(r.max_charge_kw), dischargePowerKW: Number(r.max_discharge_kw),
+      chargeEfficiency: Number(r.charge_efficiency), dischargeEfficiency: Number(r.discharge_efficiency),
+      reserveKWh: (Math.max(Number(r.min_soc_pct), Number(r.reserve_soc_pct)) / 100) * Number(r.capacity_kwh),
+      maxSoCKWh: (Number(r.max_soc_pct) / 100) * Number(r.capacity_kwh),
+    },
+  }));
+}
+
+/**
+ * The re-plan job (worker): every device whose inputs changed gets a new plan and schedule. Logs progress every
+ * 500 devices with the job id; one device's failure is logged and does not stop the others.
+ */
+export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: DeviceState[]): Promise<{ planned: number; unchanged: number; noPrices: number; failed: number; fallbacks: number }> {
+  const list = devices ?? await loadDevices(deps.db);
+  const out = { planned: 0, unchanged: 0, noPrices: 0, failed: 0, fallbacks: 0 };
+  for (const [i, d] of list.entries()) {
+    try {
+      const r = await replanDevice(deps, d, now);
+      if (r.outcome === 'planned') { out.planned++; if (r.method !== 'lp') out.fallbacks++; } else if (r.outcome === 'unchanged') out.unchanged++; else out.noPrices++;
+    } catch (err) {
+      out.failed++;
+      deps.logger.warn({ deviceId: d.id, err: (err as Error).message }, 're-plan failed');
+    }
+    if ((i + 1) % 500 === 0) deps.logger.info({ done: i + 1, total: list.length }, 're-planning the fleet');
+  }
+  deps.logger.info({ ...out, total: list.length }, 'fleet re-planned');
+  return out;
+}

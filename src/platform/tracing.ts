@@ -1,0 +1,143 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export { SpanKind };
+
+/** The one tracer of GridPulse (instrumentation scope `gridpulse`). */
+const tracer = () => trace.getTracer('gridpulse');
+
+let enabled = false;
+
+/** Whether a tracer provider is installed (startTracing): without one every helper here is a plain call. */
+export const tracingEnabled = (): boolean => enabled;
+
+export interface TracingOptions {
+  /** The process role (web, worker, gateway, start): the resource's `service.name` is `gridpulse-<role>`. */
+  role: string;
+  /** `service.version` (default: the package's version as npm reports it, else `dev`) */
+  version?: string;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; spans are POSTed (OTLP/HTTP JSON) to `<endpoint>/v1/traces`. */
+  endpoint?: string | undefined;
+  /** Further exporters (tests: an InMemorySpanExporter), each fed span by span. */
+  exporters?: SpanExporter[];
+}
+
+export interface Tracing {
+  /** Exports what is buffered (shutdown does it too). */
+  flush(): Promise<void>;
+  /** Flushes, then uninstalls the provider: later spans are not recorded. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Installs the process-wide OpenTelemetry tracer provider (W3C trace context, AsyncLocalStorage context) when
+ * there is somewhere to send spans: an OTLP endpoint (batched) or given exporters. With neither it installs
+ * nothing and returns undefined: spans are then never created, so tracing costs nothing when unconfigured.
+ */
+export function startTracing(opts: TracingOptions): Tracing | undefined {
+  const processors: SpanProcessor[] = [];
+  if (opts.endpoint) {
+    const url = `${opts.endpoint.replace(/\/$/, '')}/v1/traces`;
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 }));
+  }
+  for (const e of opts.exporters ?? []) processors.push(new SimpleSpanProcessor(e));
+  if (processors.length === 0) return undefined;
+  if (enabled) throw new Error('startTracing: a tracer provider is already installed in this process');
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: `gridpulse-${opts.role}`, [ATTR_SERVICE_VERSION]: opts.version ?? 'dev' }),
+    spanProcessors: processors,
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  enabled = true;
+  return {
+    flush: () => provider.forceFlush(),
+    shutdown: async () => {
+      try { await provider.shutdown(); } finally {
+        trace.disable(); context.disable(); propagation.disable();
+        enabled = false;
+      }
+    },
+  };
+}
+
+/**
+ * Runs fn inside a new active span `name` (child of the active span, or a root with `root: true`), ending it when
+ * fn settles; a throw is recorded on the span (status ERROR) and rethrown. Without tracing, just runs fn.
+ */
+export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>, opts: { kind?: SpanKind; root?: boolean } = {}): Promise<T> {
+  if (!enabled) return fn(undefined);
+  return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes, root: opts.root ?? false }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Marks a span failed by err (exception event plus status ERROR with its message). */
+export function failSpan(span: Span, err: unknown): void {
+  span.recordException(err instanceof Error ? err : String(err));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+}
+
+/** Starts (does not activate) a span under `parent`; undefined without tracing. The caller ends it. */
+export function startSpan(name: string, attributes: Attributes, kind: SpanKind, parent: Context = context.active()): Span | undefined {
+  return enabled ? tracer().startSpan(name, { kind, attributes }, parent) : undefined;
+}
+
+/** `trace_id` and `span_id` of the active span, for log lines; empty outside a recorded span. */
+export function traceFields(): { trace_id?: string; span_id?: string } {
+  if (!enabled) return {};
+  const sc = trace.getActiveSpan()?.spanContext();
+  return sc && trace.isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
+}
+
+/** Headers carrying the active context (`traceparent`, `tracestate`): added to outgoing HTTP requests. */
+export function injectHeaders(headers: Record<string, string> = {}): Record<string, string> {
+  if (enabled) propagation.inject(context.active(), headers);
+  return headers;
+}
+
+/** The context a carrier (HTTP headers, MQTT user properties) names, on top of the active one. */
+export function extractContext(carrier: Record<string, string | string[] | undefined>): Context {
+  if (!enabled) return context.active();
+  return propagation.extract(context.active(), carrier, {
+    keys: (c) => Object.keys(c),
+    get: (c, key) => {
+      const v = c[key] ?? c[Object.keys(c).find((k) => k.toLowerCase() === key) ?? ''];
+      return Array.isArray(v) ? v[0] : v;
+    },
+  });
+}
+
+/** Runs fn with ctx active (e.g. the context extracted from a message, so the handler's spans join its trace). */
+export function withContext<T>(ctx: Context, fn: () => T): T {
+  return context.with(ctx, fn);
+}
+
+/** MQTT 5 user properties (mqtt.js `properties.userProperties`). */
+export type MqttUserProperties = Record<string, string | string[]>;
+
+/**
+ * The fleet's trace hop over MQTT 5: the active context as user properties (`traceparent`, and `tracestate` when
+ * set) merged into `props`, for `client.publish(topic, payload, { properties: { userProperties } })`.
+ */
+export function injectMqtt(props: MqttUserProperties = {}): MqttUserProperties {
+  const carrier: Record<string, string> = {};
+  if (enabled) propagation.inject(context.active(), carrier);
+  return { ...props, ...carrier };
+}
+
+/** The context a received MQTT 5 message carries in its user properties (the active one when it carries none). */
+export function extractMqtt(props: MqttUserProperties | undefined): Context {
+  return extractContext(props ?? {});
+}
