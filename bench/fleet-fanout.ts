@@ -146,7 +146,7 @@ export async function benchFleetFanout(): Promise<void> {
       intervals: [{ start: new Date(now + 120_000).toISOString(), end: new Date(now + 3_720_000).toISOString(), action: 'idle' }],
     } });
     const apiMs = performance.now() - t0;
-    if (res.statusCode !== 201) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
+    if (res.statusCode !== 202) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
     let stored: number[] = [];
     let afterPublish: number[] = [];
     const deadline = Date.now() + 120_000;
