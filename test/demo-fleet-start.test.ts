@@ -95,7 +95,7 @@ describe('the demo: `gridpulse start` on the embedded defaults', () => {
         assert.equal(all.status, 202, JSON.stringify(all.body));
         assert.equal(all.body.total, DEMO_DEVICES);
         const done = await until('the fleet rollout acknowledged by every device', async () => {
-          const r = (await api<{ status: string; states: Record<string, number> }>(`/api/v1/rollouts/${all.body.rolloutId}`)).body;
+          const r = (await api<{ status: string; states: Record<'acknowledged' | 'executing' | 'succeeded' | 'failed' | 'timed-out', number> }>(`/api/v1/rollouts/${all.body.rolloutId}`)).body;
           return r.states.acknowledged + r.states.executing + r.states.succeeded === DEMO_DEVICES ? r : undefined;
         });
         assert.equal(done.states.failed + done.states['timed-out'], 0);
