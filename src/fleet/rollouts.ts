@@ -173,36 +173,14 @@ export async function cancelRollout(tx: Db, id: string, now: number): Promise<bo
   return true;
 }
 
-/** Devices issued per transaction of a round: each step is published while the next is issued. */
-const ROUND_STEP = 1_000;
-
 /**
  * One round of the rollout runner: for each running rollout it can lock (`FOR UPDATE SKIP LOCKED`: another copy
  * holding one simply skips it), decide abort or completion, issue the next devices its rate allows (re-checked
  * against each device's state now; a device refused now is skipped and counts as a failure), and, after commit,
- * publish them. A large round goes in steps of ROUND_STEP devices, one transaction each, every step published
- * while the next is issued (so the first devices of a 10,000-device rollout do not wait for the last).
- * Returns the number of versions issued.
+ * publish them. Returns the number of versions issued.
  */
 export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSettings, logger?: Logger, only?: string): Promise<number> {
   const now = s.now();
-  const publishing: Array<Promise<number>> = [];
-  let issued = 0;
-  for (let step = 0; step < Math.ceil((s.batch * 20) / ROUND_STEP); step++) {
-    const r = await rolloutStep(db, s, now, Math.min(ROUND_STEP, s.batch * 20 - step * ROUND_STEP), logger, only);
-    issued += r.messages.length;
-    const published = publishVersions(db, bus, r.messages, s, logger);
-    published.catch(() => undefined); // handled below (Promise.all), not an unhandled rejection meanwhile
-    publishing.push(published);
-    if (!r.more) break;
-  }
-  await Promise.all(publishing);
-  return issued;
-}
-
-/** One transaction of a round: at most `limit` devices per rollout; `more` when some rollout used all of it. */
-async function rolloutStep(db: Db, s: LoopSettings, now: number, limit: number, logger: Logger | undefined, only: string | undefined): Promise<{ messages: ScheduleMessage[]; more: boolean }> {
-  let more = false;
   const messages = await db.transaction(async (tx) => {
     const rows = await tx.query<RolloutRow>(
       `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
@@ -230,9 +208,8 @@ async function rolloutStep(db: Db, s: LoopSettings, now: number, limit: number, 
         continue;
       }
       const rate: RolloutRate = { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute, incrementFactor: r.increment_factor };
-      const room = Math.min(limit, rolloutBudget(rate, now - new Date(r.started_at).getTime(), Number(r.total)) - reached);
+      const room = Math.min(s.batch * 20, rolloutBudget(rate, now - new Date(r.started_at).getTime(), Number(r.total)) - reached);
       if (room <= 0) continue;
-      if (room === limit) more = true;
       const next = (await tx.query<{ device_id: string }>(
         'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
       const issued = await issueVersions(tx, {
@@ -250,5 +227,6 @@ async function rolloutStep(db: Db, s: LoopSettings, now: number, limit: number, 
     }
     return out;
   });
-  return { messages, more };
+  await publishVersions(db, bus, messages, s, logger);
+  return messages.length;
 }
