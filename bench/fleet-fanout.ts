@@ -115,7 +115,7 @@ async function provision(db: Db, n: number): Promise<string[]> {
 
 /**
  * Fan-out of one new schedule to N simulated devices on a real Mosquitto: the whole path — POST /api/v1/schedules
- * (fleet: true) → versions issued and published retained QoS 1 → N agents (`gridpulse simulate` in a child process,
+ * (fleet: true; it answers 202 with the rollout id at once) → versions issued by the rollout runner and published retained QoS 1 → N agents (`gridpulse simulate` in a child process,
  * real connections) → acks →
  * the gateway's batched COPY into device_acks — p50/p99 from the API call until each device's ack is stored, beside
  * the bare broker delivering N retained QoS 1 messages to N clients in the same run. Also the agents' memory per
@@ -146,7 +146,7 @@ export async function benchFleetFanout(): Promise<void> {
       intervals: [{ start: new Date(now + 120_000).toISOString(), end: new Date(now + 3_720_000).toISOString(), action: 'idle' }],
     } });
     const apiMs = performance.now() - t0;
-    if (res.statusCode !== 201) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
+    if (res.statusCode !== 202) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
     let stored: number[] = [];
     let afterPublish: number[] = [];
     const deadline = Date.now() + 120_000;
