@@ -55,7 +55,7 @@ function sameSecret(a: string, b: string): boolean {
  * `maxPacketBytes` (default MAX_PACKET_BYTES, Mosquitto's `max_packet_size`) drops its connection before the
  * broker buffers it (packet-size-guard.ts); those are counted (`oversizedRefused`) and logged sampled.
  */
-export async function startEmbeddedBroker(opts: { port: number; host: string; verify: VerifyDevice; logger: Logger; maxPacketBytes?: number }): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(opts: { port: number; host: string; verify: VerifyDevice; logger: Logger; maxPacketBytes?: number; countRefused?: (reason: 'oversized') => void }): Promise<EmbeddedBroker> {
   const log = opts.logger.child({ component: 'mqtt-broker' });
   const gateway: MqttCredentials = { username: GATEWAY_USERNAME, password: randomBytes(24).toString('base64url') };
   const principals = new WeakMap<Client, BusPrincipal>();
@@ -102,7 +102,7 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
   });
   const maxPacketBytes = opts.maxPacketBytes ?? MAX_PACKET_BYTES;
   let oversized = 0;
-  const refusals = new RejectionLog(log, 'MQTT packet over the size limit: connection dropped');
+  const refusals = new RejectionLog(log, 'MQTT packet over the size limit: connection dropped', () => opts.countRefused?.('oversized'));
   const server = net.createServer((socket) => {
     broker.handle(guardPacketSize(socket, maxPacketBytes, (bytes) => {
       oversized++;

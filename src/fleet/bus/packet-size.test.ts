@@ -38,7 +38,7 @@ describe('MQTT packet size scanner', () => {
       fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 8 }),
       fc.array(fc.integer({ min: 1, max: 3_000 }), { minLength: 1, maxLength: 20 }),
       (max, sizes, cuts) => {
-        const stream = Buffer.concat(sizes.map(frame));
+        const stream = Buffer.concat(sizes.map((s) => frame(s)));
         const scanner = new PacketSizeScanner(max);
         let flagged: number | null = null;
         for (let at = 0, k = 0; at < stream.length && flagged === null; k++) {
