@@ -106,7 +106,7 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
   const server = net.createServer((socket) => {
     broker.handle(guardPacketSize(socket, maxPacketBytes, (bytes) => {
       oversized++;
-      refusals.refuse(`${socket.remoteAddress}:${socket.remotePort}`, 'oversized', { declaredBytes: bytes, limit: maxPacketBytes });
+      refusals.refuse(socket.remoteAddress, 'oversized', { declaredBytes: bytes, limit: maxPacketBytes });
     }));
   });
   try {
