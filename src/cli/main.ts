@@ -22,6 +22,7 @@ import { egridImportCommand } from './egrid-command.ts';
 import { optimizeBacktestCommand } from './optimize-command.ts';
 import { pricesImportCommand } from './prices-command.ts';
 import { replanJob } from '../fleet/optimizer/replan-job.ts';
+import { eventReportJob } from '../openadr/event-report-job.ts';
 import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
 import { startDemoFleet } from '../fleet/simulator/demo-fleet.ts';
 import { backupVerifyCommand } from './backup-command.ts';
@@ -68,7 +69,7 @@ const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.
  */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void>; lastRuns: ReadonlyMap<string, LastRun> } {
   const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
-  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }, replanJob]);
+  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }, replanJob, eventReportJob]);
   if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
   const ready = scheduler.runNow()
     .then(() => (scheduler.signal.aborted ? undefined : forecasts({ db, logger: logger.child({ job: 'forecasts' }) })))

@@ -1,5 +1,5 @@
 import { createLogger } from '../platform/log.ts';
-import { readPriceFile } from '../fleet/markets/price-file.ts';
+import { readPriceFileByHour } from '../fleet/prices/price-files.ts';
 import { hourStarts } from '../fleet/markets/flexibility.ts';
 import { SimulatedDayAheadMarket } from '../fleet/markets/market-adapter.ts';
 import { runDayAhead, settleRun } from '../fleet/markets/market-run.ts';
@@ -23,8 +23,8 @@ export async function marketsSimulate(opts: MarketsSimulateOptions): Promise<num
   if (!Number.isInteger(devices) || devices < 1 || devices > 100_000) throw new Error(`--devices: 1 to 100000, got '${opts.devices}'`);
   if (!(offline >= 0 && offline <= 1)) throw new Error(`--offline-share: 0 to 1, got '${opts.offlineShare}'`);
   if (!Number.isInteger(offset) || Math.abs(offset) > 14) throw new Error(`--utc-offset: whole hours, got '${opts.utcOffset}'`);
-  const prices = await readPriceFile(opts.prices);
-  const rt = opts.rt ? await readPriceFile(opts.rt) : undefined;
+  const prices = await readPriceFileByHour(opts.prices);
+  const rt = opts.rt ? await readPriceFileByHour(opts.rt) : undefined;
   const dayStart = new Date(Date.parse(`${opts.day}T00:00:00Z`) - offset * 3_600_000);
   const hours = hourStarts(dayStart, 24);
   const missing = hours.filter((h) => !prices.has(h));

@@ -65,6 +65,23 @@ async function checkReferences(db: Db, type: ObjectType, k: Keys): Promise<void>
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 const conflict = (type: ObjectType) => new HttpProblem(409, `${NAME_FIELD[type] ?? 'name'}: a ${type.toLowerCase()} with this name already exists`, NAME_FIELD[type]);
 
+/**
+ * Writes one object row (an INSERT or UPDATE … RETURNING it) in a savepoint, so a unique violation (a taken name)
+ * becomes 409 and leaves the transaction usable, then queues the subscribers' notifications of the operation.
+ */
+async function writeObject(tx: Db, type: ObjectType, programId: string | null, operation: 'CREATE' | 'UPDATE', sql: string, params: unknown[]): Promise<WireObject> {
+  let row: Row | undefined;
+  try {
+    [row] = await tx.transaction((sp) => sp.query<Row>(sql, params));
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict(type);
+    throw err;
+  }
+  const out = toWire(row!);
+  await enqueueNotifications(tx, out, operation, programId);
+  return out;
+}
+
 /** Creates an object; 409 when its name is taken (programName, venName, resourceName within its VEN), 404 for a missing referenced object. */
 export async function createObject(db: Db, type: ObjectType, input: Body, venId: string | null = null): Promise<WireObject> {
   const id = `${ID_PREFIX[type]}-${randomBytes(6).toString('hex')}`;
@@ -72,19 +89,10 @@ export async function createObject(db: Db, type: ObjectType, input: Body, venId:
   const k = keysOf(type, body, venId, id);
   return db.transaction(async (tx) => {
     await checkReferences(tx, type, k);
-    let row: Row | undefined;
-    try {
-      [row] = await tx.transaction((sp) => sp.query<Row>(
-        `INSERT INTO openadr_objects (id, object_type, name, program_id, event_id, ven_id, client_name, starts_at, ends_at, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb) RETURNING ${COLUMNS}`,
-        [id, type, k.name, k.programId, k.eventId, k.venId, k.clientName, k.startsAt, k.endsAt, JSON.stringify(body)]));
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(type);
-      throw err;
-    }
-    const out = toWire(row!);
-    await enqueueNotifications(tx, out, 'CREATE', k.programId);
-    return out;
+    return writeObject(tx, type, k.programId, 'CREATE',
+      `INSERT INTO openadr_objects (id, object_type, name, program_id, event_id, ven_id, client_name, starts_at, ends_at, body)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb) RETURNING ${COLUMNS}`,
+      [id, type, k.name, k.programId, k.eventId, k.venId, k.clientName, k.startsAt, k.endsAt, JSON.stringify(body)]);
   });
 }
 
@@ -139,20 +147,11 @@ export async function updateObject(db: Db, type: ObjectType, id: string, input: 
   return db.transaction(async (tx) => {
     await getObject(tx, type, id, field, venId ?? undefined);
     await checkReferences(tx, type, k);
-    let row: Row | undefined;
-    try {
-      [row] = await tx.transaction((sp) => sp.query<Row>(
-        `UPDATE openadr_objects SET name = $3, program_id = $4, event_id = $5, ven_id = $6, client_name = $7, starts_at = $8, ends_at = $9,
-                body = $10::text::jsonb, modified_at = greatest(now(), modified_at + interval '1 millisecond')
-          WHERE id = $1 AND object_type = $2 RETURNING ${COLUMNS}`,
-        [id, type, k.name, k.programId, k.eventId, k.venId, k.clientName, k.startsAt, k.endsAt, JSON.stringify(body)]));
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(type);
-      throw err;
-    }
-    const out = toWire(row!);
-    await enqueueNotifications(tx, out, 'UPDATE', k.programId);
-    return out;
+    return writeObject(tx, type, k.programId, 'UPDATE',
+      `UPDATE openadr_objects SET name = $3, program_id = $4, event_id = $5, ven_id = $6, client_name = $7, starts_at = $8, ends_at = $9,
+              body = $10::text::jsonb, modified_at = greatest(now(), modified_at + interval '1 millisecond')
+        WHERE id = $1 AND object_type = $2 RETURNING ${COLUMNS}`,
+      [id, type, k.name, k.programId, k.eventId, k.venId, k.clientName, k.startsAt, k.endsAt, JSON.stringify(body)]);
   });
 }
 

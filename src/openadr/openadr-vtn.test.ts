@@ -12,6 +12,7 @@ import { memoryCache } from '../platform/cache.ts';
 import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
 import { createClient, revokeClient } from '../auth/client-credentials.ts';
+import { openadrBearer, openadrToken } from '../../test/support/openadr.ts';
 import { DEFAULT_OUTBOX } from '../alerts/webhook-outbox.ts';
 import { deliverOpenadrNotifications } from './openadr-notifier.ts';
 import { activeEventOverrides } from './event-overrides.ts';
@@ -20,18 +21,6 @@ const V = '/openadr/3.0.1';
 const logger = pino({ level: 'silent' });
 const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-async function token(app: FastifyInstance, clientId: string, clientSecret: string, scope?: string) {
-  const res = await app.inject({ method: 'POST', url: `${V}/auth/token`, headers: FORM, payload: form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, ...(scope ? { scope } : {}) }) });
-  return res;
-}
-
-async function bearer(app: FastifyInstance, db: Db, kind: 'ven' | 'bl', scopes?: string[]) {
-  const { client, clientSecret } = await createClient(db, { name: `${kind} test`, kind, ...(scopes ? { scopes } : {}) });
-  const res = await token(app, client.clientId, clientSecret);
-  assert.equal(res.statusCode, 200, res.body);
-  return { headers: { authorization: `Bearer ${res.json().access_token}` }, clientId: client.clientId, clientSecret };
-}
 
 const priceEvent = (programID: string, start: string, prices: number[], extra: Record<string, unknown> = {}) => ({
   programID, eventName: 'day-ahead prices', payloadDescriptors: [{ payloadType: 'PRICE', units: 'KWH', currency: 'USD' }],
@@ -61,8 +50,8 @@ for (const target of testDatabases()) {
     after(async () => { await app.close(); await hook.close(); await db.close(); });
 
     it('a utility (BL client) creates a program and a PRICE event; a VEN reads them in the definition\'s shapes', async () => {
-      const bl = await bearer(app, db, 'bl');
-      const venClient = await bearer(app, db, 'ven');
+      const bl = await openadrBearer(app, db, 'bl');
+      const venClient = await openadrBearer(app, db, 'ven');
       const p = await app.inject({ method: 'POST', url: `${V}/programs`, headers: bl.headers, payload: { programName: 'GP-TOU', programType: 'PRICING_TARIFF', objectType: 'PROGRAM', id: 'chosen-by-client' } });
       assert.equal(p.statusCode, 201, p.body);
       const prog = p.json();
@@ -88,8 +77,8 @@ for (const target of testDatabases()) {
     });
 
     it('refuses a request without the scope the definition names (attack: a VEN writing events, a read-only token writing, no token, a forged token)', async () => {
-      const bl = await bearer(app, db, 'bl');
-      const venClient = await bearer(app, db, 'ven');
+      const bl = await openadrBearer(app, db, 'bl');
+      const venClient = await openadrBearer(app, db, 'ven');
       const prog = (await app.inject({ method: 'POST', url: `${V}/programs`, headers: bl.headers, payload: { programName: 'attack-target' } })).json();
       const ev = priceEvent(prog.id, '2030-02-01T00:00:00Z', [9.99]);
       const asVen = await app.inject({ method: 'POST', url: `${V}/events`, headers: venClient.headers, payload: ev });
@@ -97,7 +86,7 @@ for (const target of testDatabases()) {
       assert.equal(asVen.headers['content-type'], 'application/problem+json; charset=utf-8');
       // a BL client that asked for read_all only cannot write with that token
       const { client, clientSecret } = await createClient(db, { name: 'bl narrow', kind: 'bl' });
-      const narrow = (await token(app, client.clientId, clientSecret, 'read_all')).json();
+      const narrow = (await openadrToken(app, client.clientId, clientSecret, 'read_all')).json();
       assert.equal(narrow.scope, 'read_all');
       const asNarrow = await app.inject({ method: 'POST', url: `${V}/events`, headers: { authorization: `Bearer ${narrow.access_token}` }, payload: ev });
       assert.equal(asNarrow.statusCode, 403);
@@ -122,15 +111,15 @@ for (const target of testDatabases()) {
 
     it('the token endpoint answers RFC 6749 errors: wrong secret, unknown grant, a scope the client lacks', async () => {
       const { client, clientSecret } = await createClient(db, { name: 'ven errors', kind: 'ven' });
-      const wrong = await token(app, client.clientId, `${clientSecret}x`);
+      const wrong = await openadrToken(app, client.clientId, `${clientSecret}x`);
       assert.equal(wrong.statusCode, 401);
       assert.equal(wrong.json().error, 'invalid_client');
-      const unknown = await token(app, 'oadr_nobody', clientSecret);
+      const unknown = await openadrToken(app, 'oadr_nobody', clientSecret);
       assert.equal(unknown.json().error, 'invalid_client');
       const grant = await app.inject({ method: 'POST', url: `${V}/auth/token`, headers: FORM, payload: form({ grant_type: 'password', client_id: client.clientId, client_secret: clientSecret }) });
       assert.equal(grant.statusCode, 400);
       assert.equal(grant.json().error, 'unsupported_grant_type');
-      const scope = await token(app, client.clientId, clientSecret, 'read_all write_events');
+      const scope = await openadrToken(app, client.clientId, clientSecret, 'read_all write_events');
       assert.equal(scope.statusCode, 400);
       assert.equal(scope.json().error, 'invalid_scope');
       const missing = await app.inject({ method: 'POST', url: `${V}/auth/token`, headers: FORM, payload: form({ grant_type: 'client_credentials' }) });
@@ -157,7 +146,7 @@ for (const target of testDatabases()) {
     });
 
     it('VENs and their resources; target filters', async () => {
-      const venClient = await bearer(app, db, 'ven');
+      const venClient = await openadrBearer(app, db, 'ven');
       const v = await app.inject({ method: 'POST', url: `${V}/vens`, headers: venClient.headers, payload: { venName: 'home-42', targets: [{ type: 'GROUP', values: ['pilot'] }] } });
       assert.equal(v.statusCode, 201, v.body);
       const venID = v.json().id;
@@ -177,7 +166,7 @@ for (const target of testDatabases()) {
     });
 
     it('subscriptions: a private callback target is refused by default; callbacks are queued with the change and delivered with the bearer token', async () => {
-      const bl = await bearer(app, db, 'bl');
+      const bl = await openadrBearer(app, db, 'bl');
       const prog = (await app.inject({ method: 'POST', url: `${V}/programs`, headers: bl.headers, payload: { programName: 'subscribed' } })).json();
       const strict = await buildApp({ db, logger, cache: memoryCache() });
       const refused = await strict.inject({ method: 'POST', url: `${V}/subscriptions`, headers: bl.headers,
@@ -201,7 +190,7 @@ for (const target of testDatabases()) {
     });
 
     it('a PRICE event created through the VTN becomes the device\'s hourly override ($/kWh → $/MWh), by target and priority', async () => {
-      const bl = await bearer(app, db, 'bl');
+      const bl = await openadrBearer(app, db, 'bl');
       const prog = (await app.inject({ method: 'POST', url: `${V}/programs`, headers: bl.headers, payload: { programName: 'overrides' } })).json();
       const start = '2031-05-01T10:00:00Z';
       const post = async (body: Record<string, unknown>) => {

@@ -5,9 +5,10 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { acquireStoreLock } from './store-lock.ts';
+import { openPgliteThread } from './pglite-thread.ts';
 import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
 
-import { copyLine, type CopyValue } from './copy-text.ts';
+import { copyLine, copyText, type CopyValue } from './copy-text.ts';
 
 export { copyLine, type CopyValue };
 
@@ -38,9 +39,9 @@ export interface Db {
 
 /**
  * A CLIENT span per statement when tracing is on (`db SELECT`, with the statement's text up to 500 characters:
- * parameters are never recorded); else just runs it.
+ * parameters are never recorded); else just runs it. pglite-thread.ts makes its spans with it on the calling thread.
  */
-function traced<T>(kind: Db['kind'], text: string, run: () => Promise<T>): Promise<T> {
+export function traced<T>(kind: Db['kind'], text: string, run: () => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return run();
   const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
   return withSpan(`db ${operation}`, { 'db.system.name': kind === 'postgres' ? 'postgresql' : 'pglite', 'db.operation.name': operation, 'db.query.text': text.slice(0, 500) }, run, { kind: SpanKind.CLIENT });
@@ -57,16 +58,6 @@ const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function copySql(table: string, columns: readonly string[], source: string): string {
   return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source}`;
-}
-
-/** COPY text format in chunks of about 64 KB, so large loads stream instead of building one string. */
-function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
-  let chunk = '';
-  for (const row of rows) {
-    chunk += copyLine(row);
-    if (chunk.length >= 65_536) { yield chunk; chunk = ''; }
-  }
-  if (chunk) yield chunk;
 }
 
 /**
@@ -251,7 +242,11 @@ async function withSavepoint<T>(tx: Transaction, fn: () => Promise<T>): Promise<
  */
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
+/**
+ * The Db of a PGlite instance on the calling thread (openDb's `thread: 'main'`), and what the store's worker thread
+ * runs behind its RPC (pglite-thread-worker.ts).
+ */
+export function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
   const self: Db = {
     kind: 'pglite',
     query: <T,>(text: string, params: unknown[] = []) => traced('pglite', text, async () => {
@@ -302,8 +297,11 @@ function connectNoDelay(o: { host: string[]; port: number[]; path: string | fals
 /**
  * PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:').
  * An embedded store has one owner: a second process opening it gets a StoreLockedError (store-lock.ts).
+ * `thread` says where PGlite runs: 'worker' (the default for a data directory, the store of `gridpulse start`) on a
+ * worker thread of its own (pglite-thread.ts), so its statements never hold up the HTTP event loop; 'main' (the
+ * default for ':memory:') on the calling thread, where each statement runs synchronously in WebAssembly.
  */
-export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
+export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string; thread?: 'main' | 'worker' }): Promise<Db> {
   if (opts.databaseUrl) {
     // `socket` is a documented postgres.js option that its type declarations lack.
     const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5, socket: connectNoDelay } as postgres.Options<Record<string, never>>);
@@ -316,6 +314,7 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
     return fromPostgres(sql, sql, undefined);
   }
   if (opts.dataDir === ':memory:') {
+    if (opts.thread === 'worker') return openPgliteThread(null);
     const pg = new PGlite();
     await pg.waitReady;
     return fromPglite(pg, pg, undefined);
@@ -324,9 +323,14 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
   mkdirSync(dir, { recursive: true });
   const release = acquireStoreLock(dir);
   try {
-    const pg = new PGlite(dir);
-    await pg.waitReady;
-    const db = fromPglite(pg, pg, undefined);
+    let db: Db;
+    if (opts.thread === 'main') {
+      const pg = new PGlite(dir);
+      await pg.waitReady;
+      db = fromPglite(pg, pg, undefined);
+    } else {
+      db = await openPgliteThread(dir);
+    }
     return { ...db, close: async () => { try { await db.close(); } finally { release(); } } };
   } catch (err) {
     release();

@@ -13,7 +13,7 @@ import { deviceFlexibility, fleetEnergyEnvelope, fleetFlexibility, hourStarts, t
 import { buildBids } from './bids.ts';
 import { dispatchAwards, feasibleQuantities } from './dispatch.ts';
 import { energyByHour, totalDeliveryRatio } from './delivery.ts';
-import { readPriceFile } from './price-file.ts';
+import { readPriceFileByHour } from '../prices/price-files.ts';
 import { SimulatedDayAheadMarket } from './market-adapter.ts';
 import { runDayAhead, settleRun, type ScheduleSink } from './market-run.ts';
 import { simulateDelivery, simulatedFleet } from './simulated-day.ts';
@@ -128,7 +128,7 @@ describe('flexibility and bids', () => {
 
 describe('PJM price files', () => {
   it('keys on UTC: 2024 Western Hub day-ahead has the fall-back day\'s 25 local hours as 25 distinct UTC hours', sharedDataTest(), async () => {
-    const prices = await readPriceFile(sharedPath('prices', 'pjm', 'pjm_western_hub_da_hrl_lmps_2024.csv'));
+    const prices = await readPriceFileByHour(sharedPath('prices', 'pjm', 'pjm_western_hub_da_hrl_lmps_2024.csv'));
     assert.ok(prices.size >= 8700, `${prices.size} hours`);
     assert.equal(prices.get(Date.UTC(2024, 0, 1, 5)), 19.97604);
     // 2024-11-03 EDT→EST: local midnight to midnight spans 04:00Z … 05:00Z next day = 25 hours, all present
@@ -139,7 +139,7 @@ describe('PJM price files', () => {
   it('a plain CSV without an offset is refused naming its line', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-prices-'));
     writeFileSync(path.join(dir, 'p.csv'), 'ts,price\n2024-01-01T00:00:00Z,10\n2024-01-01T01:00:00,11\n');
-    await assert.rejects(readPriceFile(path.join(dir, 'p.csv')), /p\.csv:3/);
+    await assert.rejects(readPriceFileByHour(path.join(dir, 'p.csv')), /p\.csv:3/);
   });
 });
 
@@ -149,8 +149,8 @@ for (const target of testDatabases()) {
       const db = await target.open();
       try {
         await migrate(db);
-        const prices = await readPriceFile(sharedPath('prices', 'pjm', 'pjm_western_hub_da_hrl_lmps_2024.csv'));
-        const rt = await readPriceFile(sharedPath('prices', 'pjm', 'pjm_western_hub_rt_hrl_lmps_2024.csv'));
+        const prices = await readPriceFileByHour(sharedPath('prices', 'pjm', 'pjm_western_hub_da_hrl_lmps_2024.csv'));
+        const rt = await readPriceFileByHour(sharedPath('prices', 'pjm', 'pjm_western_hub_rt_hrl_lmps_2024.csv'));
         const dayStart = new Date('2024-07-16T04:00:00Z'); // a summer day, midnight EDT
         const devices = simulatedFleet({ devices: 1000, seed: 7 });
         const market = new SimulatedDayAheadMarket(prices, { realTime: rt });

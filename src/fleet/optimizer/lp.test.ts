@@ -151,3 +151,54 @@ test('property: zero spread → no cycling (a flat positive price never makes a 
     assert.ok(charged <= 1e-6, `charged ${charged} kW·steps at a flat price`);
   }), { numRuns: 150 });
 });
+
+// ---- OpenADR event inputs: setpoints and capacity limits ----
+
+test('hand-solved: a discharge setpoint is followed against the prices, as far as the SoC allows; a charge setpoint likewise', async () => {
+  // prices say charge now, sell later; a setpoint of −0.4 kW in step 0 asks the opposite
+  const p = await plan(base({ initialSoCKWh: 0.3, setpointKW: [-0.4, null] }));
+  close(p.chargeKW[0]!, 0);
+  close(p.dischargeKW[0]!, 0.3);            // only 0.3 kWh is stored: followed as far as the battery can
+  close(p.dischargeKW[1]!, 0);
+  const q = await plan(base({ importPrice: [3, 1], exportPrice: [3, 1], setpointKW: [0.5, 0] }));
+  close(q.chargeKW[0]!, 0.5);               // charges at $3 because asked to, at most the setpoint
+  close(q.dischargeKW[1]!, 0);              // setpoint 0: idle
+  close(planObjective(base({ importPrice: [3, 1], exportPrice: [3, 1], setpointKW: [0.5, 0] }), q), q.objective);
+  // the rule fallback follows setpoints too
+  const r = ruleDispatch(base({ initialSoCKWh: 0.3, setpointKW: [-0.4, 0.2], localHour: [12, 12] }));
+  assert.deepEqual([+r.dischargeKW[0]!.toFixed(6), +r.chargeKW[1]!.toFixed(6)], [0.3, 0.2]);
+});
+
+test('hand-solved: an import limit caps the charge from the grid, never the home\'s own load; an export limit caps the sale', async () => {
+  const p = await plan(base({ loadKW: [0.3, 0], importLimitKW: [0.5, null], exportLimitKW: [null, 0.6] }));
+  close(p.importKW[0]!, 0.5);               // 0.3 kW load + 0.2 kW charge
+  close(p.chargeKW[0]!, 0.2);
+  close(p.exportKW[1]!, 0.2);               // all it has; below the 0.6 kW limit
+  const q = await plan(base({ loadKW: [2, 0], importLimitKW: [1, null] }));
+  close(q.importKW[0]!, 2);                 // the load above the limit is still served
+  close(q.chargeKW[0]!, 0);
+  const r = await plan(base({ initialSoCKWh: 1, importPrice: [3, 3], exportPrice: [3, 3], exportLimitKW: [0.25, 0.25] }));
+  close(r.exportKW[0]! + r.exportKW[1]!, 0.5);
+});
+
+test('property: with setpoints and capacity limits a plan never goes against a setpoint nor beyond it, never beyond a limit, and its objective is planObjective', async () => {
+  const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null, freq: 2 });
+  const events = fc.array(fc.record({ sp: opt(fc.double({ min: -10, max: 10, noNaN: true })), imp: opt(fc.double({ min: 0, max: 10, noNaN: true })), exp: opt(fc.double({ min: 0, max: 10, noNaN: true })) }), { minLength: 48, maxLength: 48 });
+  await fc.assert(fc.asyncProperty(scenario, events, async (s, ev) => {
+    const n = s.prices.length;
+    const input: PlanInput = { ...inputOf(s), setpointKW: ev.slice(0, n).map((e) => e.sp), importLimitKW: ev.slice(0, n).map((e) => e.imp), exportLimitKW: ev.slice(0, n).map((e) => e.exp) };
+    const p = await plan(input);
+    assert.equal(p.method, 'lp');
+    const eps = 1e-6;
+    for (let t = 0; t < n; t++) {
+      const { sp, imp, exp } = ev[t]!;
+      const c = p.chargeKW[t]!, d = p.dischargeKW[t]!;
+      if (sp !== null) {
+        assert.ok(sp > 0 ? d <= eps && c <= sp + eps : sp < 0 ? c <= eps && d <= -sp + eps : c <= eps && d <= eps, `step ${t}: setpoint ${sp}, c ${c}, d ${d}`);
+      }
+      if (imp !== null) assert.ok(p.importKW[t]! <= Math.max(imp, s.load[t]!) + 1e-5, `step ${t}: import ${p.importKW[t]} > limit ${imp}`);
+      if (exp !== null) assert.ok(p.exportKW[t]! <= exp + 1e-5, `step ${t}: export ${p.exportKW[t]} > limit ${exp}`);
+    }
+    close(planObjective(input, p), p.objective, 1e-5 * (1 + Math.abs(p.objective)));
+  }), { numRuns: 100 });
+});

@@ -1,5 +1,6 @@
 import highsPackage from 'highs';
 import { ruleDispatch } from './rule.ts';
+import { stepLimits } from './step-limits.ts';
 
 /**
  * One battery's plan as a linear program solved by HiGHS (the `highs` npm package: the HiGHS C++ solver of the
@@ -13,7 +14,9 @@ import { ruleDispatch } from './rule.ts';
  *   reserve:   s_t + u_t ≥ reserve                                   (soft: penalty per kWh short)
  *   upper:     s_t − w_t ≤ maxSoC                                    (soft)
  * with hard bounds 0 ≤ c_t, d_t ≤ power, 0 ≤ s_t ≤ capacity (physics cannot be violated; preferences may), and
- * e_t ≤ 0 when export is forbidden beyond the PV surplus. The objective (minimised, $) is
+ * e_t ≤ 0 when export is forbidden beyond the PV surplus. A step's setpoint (PlanInput.setpointKW: an OpenADR
+ * DISPATCH_SETPOINT) bars the other direction, caps the asked one and rewards each kWh toward it by the soft-bound
+ * penalty; import and export caps (OpenADR capacity limits) bound g_t and e_t. The objective (minimised, $) is
  *   Σ_t Δt·[ p^imp_t·g_t − p^exp_t·e_t + k·I_t·(g_t − e_t) + δ·(c_t + d_t) ] + P·Σ_t (u_t + w_t) − V·s_{T−1}
  * where k is the carbon price ($/t) × 1e−6 (I_t in gCO2eq/kWh), δ the degradation cost ($/kWh throughput), P the
  * soft-bound penalty ($/kWh) and V the value of energy left in the battery at the end of the horizon ($/kWh; by
@@ -67,7 +70,18 @@ export interface PlanInput {
   timeLimitS?: number;
   /** local hour of day (0–23) of each step start, for the rule fallback */
   localHour?: ArrayLike<number> | undefined;
+  /**
+   * Battery power asked per step, kW (+ charge, − discharge; null: none), e.g. an OpenADR DISPATCH_SETPOINT. The plan
+   * follows it as far as the battery can: the other direction is barred, power is capped at the setpoint, and each
+   * kWh toward it earns `softPenalty` (a soft lower bound: an empty or full battery, or the reserve, stop it).
+   */
+  setpointKW?: ReadonlyArray<number | null> | undefined;
+  /** grid import cap per step at the meter, kW (null: none), e.g. an OpenADR IMPORT_CAPACITY_LIMIT; never cuts the home's own net load */
+  importLimitKW?: ReadonlyArray<number | null> | undefined;
+  /** grid export cap per step at the meter, kW (null: none), e.g. an OpenADR EXPORT_CAPACITY_LIMIT; never cuts the PV surplus */
+  exportLimitKW?: ReadonlyArray<number | null> | undefined;
 }
+
 
 export type PlanMethod = 'lp' | 'rule-fallback';
 
@@ -125,7 +139,8 @@ function check(input: PlanInput): number {
   const { battery: b } = input;
   if (n < 1) throw new RangeError('plan: importPrice must have at least one step');
   if (!(input.stepHours > 0 && input.stepHours <= 24)) throw new RangeError('plan: stepHours must be in (0, 24]');
-  for (const [name, a] of [['loadKW', input.loadKW], ['exportPrice', input.exportPrice], ['pvKW', input.pvKW], ['intensity', input.intensity]] as const) {
+  for (const [name, a] of [['loadKW', input.loadKW], ['exportPrice', input.exportPrice], ['pvKW', input.pvKW], ['intensity', input.intensity],
+    ['setpointKW', input.setpointKW], ['importLimitKW', input.importLimitKW], ['exportLimitKW', input.exportLimitKW]] as const) {
     if (a && a.length !== n) throw new RangeError(`plan: ${name} has ${a.length} steps, importPrice ${n}`);
   }
   if (!(b.capacityKWh > 0) || !(b.powerKW >= 0)) throw new RangeError('plan: battery capacity must be > 0 and power ≥ 0');
@@ -178,19 +193,23 @@ export function buildModel(input: PlanInput) {
     const exp = input.exportPrice ? input.exportPrice[t]! : 0;
     const c = t * cols, r = t * rows;
     const rb = r, rd = r + 1, rr = r + 2, ru = r + 2 + Number(hasReserve);
+    const lim = stepLimits(input, t);
+    const impCap = input.importLimitKW?.[t] ?? null, expCap = input.exportLimitKW?.[t] ?? null;
     // c
     starts[c] = p; put(rb, -1); put(rd, -etaC * dt);
-    colCost[c] = deg * dt; colUpper[c] = b.powerKW;
+    colCost[c] = (deg - (lim.toward === 'charge' ? penalty : 0)) * dt; colUpper[c] = lim.maxChargeKW;
     // d
     starts[c + 1] = p; put(rb, 1); put(rd, dt / etaD);
-    colCost[c + 1] = deg * dt; colUpper[c + 1] = b.dischargePowerKW ?? b.powerKW;
+    colCost[c + 1] = (deg - (lim.toward === 'discharge' ? penalty : 0)) * dt; colUpper[c + 1] = lim.maxDischargeKW;
     // g: never more than the load plus a full charge (keeps the LP bounded whatever the tariff)
     starts[c + 2] = p; put(rb, 1);
-    colCost[c + 2] = (input.importPrice[t]! + carbon) * dt; colUpper[c + 2] = Math.max(0, load - pv) + b.powerKW;
+    colCost[c + 2] = (input.importPrice[t]! + carbon) * dt;
+    colUpper[c + 2] = Math.min(Math.max(0, load - pv) + b.powerKW, impCap === null ? Infinity : Math.max(impCap, load - pv, 0));
     // e
     starts[c + 3] = p; put(rb, -1);
     colCost[c + 3] = -(exp + carbon) * dt;
-    colUpper[c + 3] = input.noExport ? Math.max(0, pv - load) : Math.max(0, pv - load) + (b.dischargePowerKW ?? b.powerKW);
+    colUpper[c + 3] = Math.min(input.noExport ? Math.max(0, pv - load) : Math.max(0, pv - load) + (b.dischargePowerKW ?? b.powerKW),
+      expCap === null ? Infinity : Math.max(expCap, pv - load, 0));
     // s (rows in increasing order: own dynamics, reserve, upper, next step's dynamics)
     starts[c + 4] = p; put(rd, 1);
     if (hasReserve) put(rr, 1);
@@ -275,7 +294,9 @@ export function planObjective(input: PlanInput, plan: Pick<Plan, 'chargeKW' | 'd
     const carbon = input.intensity ? k * input.intensity[t]! : 0;
     const exp = input.exportPrice ? input.exportPrice[t]! : 0;
     obj += dt * (grid > 0 ? (input.importPrice[t]! + carbon) * grid : (exp + carbon) * grid);
+    const toward = stepLimits(input, t).toward;
     obj += dt * deg * (c + d) + penalty * (Math.max(0, reserve - s) + Math.max(0, s - upper));
+    obj -= dt * penalty * (toward === 'charge' ? c : toward === 'discharge' ? d : 0);
   }
   return obj - terminal * plan.socKWh[n - 1]!;
 }

@@ -8,6 +8,7 @@ import type { Db } from '../../platform/db.ts';
 import { scheduleInterval, type ScheduleInterval } from '../messages.ts';
 import { importPrices } from '../prices/price-repository.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
+import { createObject } from '../../openadr/openadr-repository.ts';
 import { loadDevices, planOffLoop, planToIntervals, replanDevice, replanFleet, type DeviceState, type ScheduleIssuer } from './mpc.ts';
 
 test('plan → schedule intervals: net power per step, idle under 10 W, equal neighbours merged, SoC targets in percent', () => {
@@ -97,6 +98,30 @@ for (const target of testDatabases()) {
       assert.equal(at('2025-03-10T07:00:00Z', '2025-03-10T08:00:00Z'), 500 + 2);   // the newer run, once it exists
       assert.equal(at('2025-03-08T23:00:00Z', '2025-03-09T01:00:00Z'), null);     // nothing made yet
       assert.equal(await storedIntensityForecasts(db, 'CISO', new Date('2025-03-10T00:00:00Z'), new Date('2025-03-11T00:00:00Z')), undefined);
+    });
+
+    test('a GHG event aimed at the device\'s BA replaces the intensity of its hours: with a carbon price the plan moves energy from the clean hours to the dirty ones', async () => {
+      const d = device({ id: 'bat-ghg', baCode: 'CISO', socPct: 10, loadKW: 2 });
+      await db.query(`INSERT INTO device_tariffs (device_id, tariff) VALUES ($1, $2::text::jsonb)`,
+        [d.id, JSON.stringify({ kind: 'flat', price: 0.15, exportCredit: { kind: 'none' }, carbonPrice: 200 })]);
+      const first = await replanDevice({ db, logger, issue }, d, now);
+      assert.equal(first.outcome, 'planned');
+      assert.ok(issued.at(-1)!.intervals.every((i) => i.action !== 'charge'), 'no forecast for CISO and a flat price: nothing to gain');
+      const prog = await createObject(db, 'PROGRAM', { programName: 'ghg signals', targets: [{ type: 'BALANCING_AUTHORITY', values: ['CISO'] }] });
+      const ghg = [50, 50, 50, 900, 900, 900]; // g/kWh from 11:00 UTC
+      const ev = await createObject(db, 'EVENT', {
+        programID: prog.id, intervalPeriod: { start: '2025-03-10T11:00:00Z', duration: 'PT1H' },
+        intervals: ghg.map((v, id) => ({ id, payloads: [{ type: 'GHG', values: [v] }] })),
+      });
+      const r = await replanDevice({ db, logger, issue }, d, now);
+      assert.deepEqual([r.outcome, r.eventIds], ['planned', [ev.id]]);
+      const intervals = issued.at(-1)!.intervals;
+      const actionAt = (iso: string) => intervals.find((i) => i.start <= iso && iso < i.end)?.action;
+      assert.equal(actionAt('2025-03-10T11:30:00.000Z'), 'charge', JSON.stringify(intervals));
+      assert.equal(actionAt('2025-03-10T15:30:00.000Z'), 'discharge', JSON.stringify(intervals));
+      assert.equal((await replanDevice({ db, logger, issue }, d, now)).outcome, 'unchanged');
+      // another BA's device is not targeted
+      assert.deepEqual((await replanDevice({ db, logger, issue }, device({ id: 'bat-other', baCode: 'PJM' }), now)).eventIds, []);
     });
 
     test('the fleet job re-plans every device, and a device without a tariff plans on the flat default', async () => {

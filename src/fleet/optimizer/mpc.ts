@@ -10,12 +10,16 @@ import { plan as planHere, type Battery, type Plan, type PlanInput } from './lp.
 import { readPrices } from '../prices/price-repository.ts';
 import { tariffPrices, tariffSchema, type Tariff } from '../prices/tariff.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
+import { activeEventOverrides, type HourOverride } from '../../openadr/event-overrides.ts';
+import { groupsOf } from '../device-groups.ts';
 
 /**
  * Model predictive control of one battery (src/fleet/optimizer/mpc.ts): at every re-plan the device's plan is made
  * again from now on what is known now — its tariff's prices (published hours only), the newest stored intensity
- * forecast of its BA, its last reported SoC — and the plan becomes the device's next schedule. A re-plan is skipped
- * when none of those inputs changed since the last stored plan (same fingerprint).
+ * forecast of its BA, its last reported SoC, the OpenADR events aimed at it (src/openadr/event-overrides.ts: PRICE
+ * and EXPORT_PRICE override the tariff's prices, GHG the intensity, DISPATCH_SETPOINT and capacity limits constrain
+ * the LP) — and the plan becomes the device's next schedule. A re-plan is skipped when none of those inputs changed
+ * since the last stored plan (same fingerprint), so an event created or changed re-plans its devices at the next run.
  */
 
 /** Plans on a worker thread (src/platform/off-loop.ts); HiGHS loads once per thread. */
@@ -30,6 +34,8 @@ export interface DeviceState {
   baCode: string | null;
   /** the home's expected load, kW (0: the battery plans against the grid alone) */
   loadKW?: number;
+  /** the device's group ids and names, for OpenADR GROUP targets (read from device_group_members when absent) */
+  groups?: readonly string[];
 }
 
 /** Hands a plan's intervals to the fleet's distribution (fleet-core's schedule creation); resolves with the version. */
@@ -41,6 +47,8 @@ export interface MpcDeps {
   issue: ScheduleIssuer;
   /** the planner (default: on a worker thread) */
   plan?: (input: PlanInput) => Promise<Plan>;
+  /** false: no OpenADR event is active (replanFleet checks once per run), so the per-device event query is skipped */
+  events?: boolean;
 }
 
 export const STEP_MINUTES = 60;
@@ -81,11 +89,25 @@ export function planToIntervals(plan: Pick<Plan, 'chargeKW' | 'dischargeKW' | 's
   return out;
 }
 
-/** The fingerprint of a plan's inputs: prices, intensities, SoC (to 1 %) and the first hour. */
+/** The fingerprint of a plan's inputs: prices, intensities, SoC (to 1 %), the first hour, and event setpoints and limits. */
 export function fingerprint(input: PlanInput, start: Date): string {
-  const round = (a: ArrayLike<number> | null | undefined) => (a ? Array.from(a, (v) => Math.round(v * 1e5)) : null);
+  const round = (a: ArrayLike<number | null> | null | undefined) => (a ? Array.from(a, (v) => (v === null ? null : Math.round(v * 1e5))) : null);
   const socPct = Math.round((input.initialSoCKWh / input.battery.capacityKWh) * 100);
-  return createHash('sha256').update(JSON.stringify([start.toISOString(), socPct, round(input.importPrice), round(input.exportPrice), round(input.intensity), input.carbonPrice ?? 0, input.battery])).digest('hex').slice(0, 32);
+  return createHash('sha256').update(JSON.stringify([start.toISOString(), socPct, round(input.importPrice), round(input.exportPrice), round(input.intensity), input.carbonPrice ?? 0, input.battery,
+    round(input.setpointKW), round(input.importLimitKW), round(input.exportLimitKW)])).digest('hex').slice(0, 32);
+}
+
+/** Whether any OpenADR event is active at or after `now` (one query per fleet run; false when the VTN's table is absent). */
+export async function anyActiveEvent(db: Db, now: Date): Promise<boolean> {
+  const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('openadr_objects')::text AS t`);
+  if (!exists?.t) return false;
+  return (await db.query(`SELECT 1 FROM openadr_objects WHERE object_type = 'EVENT' AND (ends_at IS NULL OR ends_at > $1) LIMIT 1`, [now])).length > 0;
+}
+
+/** One hour's override field per hour of `hours` (null where no event sets it). */
+function perHour(overrides: ReadonlyMap<number, HourOverride>, hours: readonly Date[], field: Exclude<keyof HourOverride, 'hour' | 'eventIds'>): Array<number | null> | undefined {
+  const out = hours.map((h) => overrides.get(h.getTime())?.[field] ?? null);
+  return out.some((v) => v !== null) ? out : undefined;
 }
 
 /** A device's tariff and carbon price (device_tariffs); a flat $0.15/kWh without export credit when none is set. */
@@ -97,13 +119,19 @@ async function tariffOf(db: Db, deviceId: string): Promise<{ tariff: Tariff; car
   return { tariff: tariffSchema.parse(raw), carbonPrice };
 }
 
-export interface ReplanResult { deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices'; method?: Plan['method']; version?: number | null; fallbackReason?: string }
+export interface ReplanResult {
+  deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices'; method?: Plan['method']; version?: number | null; fallbackReason?: string;
+  /** the OpenADR events that set an input of the plan */
+  eventIds?: string[];
+}
 
 /**
  * Re-plans one device from `now` (rounded down to the hour) and issues the plan as its next schedule when the
  * inputs changed (or `force`). Dynamic tariffs plan over the published prices only (from now to the first missing
- * hour, at most HORIZON_HOURS); time-of-use and flat tariffs over HORIZON_HOURS. Carbon is priced with the newest
- * stored intensity forecast of the device's BA made by `now`. The plan is stored (optimizer_plans) with its
+ * hour, at most HORIZON_HOURS; an hour an OpenADR PRICE event prices counts as published); time-of-use and flat
+ * tariffs over HORIZON_HOURS. Carbon is priced with the newest stored intensity forecast of the device's BA made by
+ * `now`, a GHG event's value replacing it in its hours. Events are those activeEventOverrides gives for the device
+ * (its id, its groups, its BA). The plan is stored (optimizer_plans) with its
  * expected cost against no battery; a solver failure plans by the rule and the stored plan says so.
  */
 export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date, opts: { force?: boolean } = {}): Promise<ReplanResult> {
@@ -111,27 +139,32 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   const start = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS);
   const { tariff, carbonPrice } = await tariffOf(db, device.id);
   let hours = Array.from({ length: HORIZON_HOURS }, (_, i) => new Date(start.getTime() + i * HOUR_MS));
+  const end = new Date(start.getTime() + HORIZON_HOURS * HOUR_MS);
+  const groups = deps.events === false ? [] : device.groups ?? (await groupsOf(db, device.id)).flatMap((g) => [g.id, g.name]);
+  const overrides = new Map(deps.events === false ? [] : (await activeEventOverrides(db, { deviceId: device.id, ba: device.baCode ?? undefined, groups }, start, end)).map((o) => [Date.parse(o.hour), o]));
   let wholesale: Array<number | null> | undefined;
   if (tariff.kind === 'dynamic') {
-    wholesale = await readPrices(db, tariff.priceSeries, start, new Date(start.getTime() + HORIZON_HOURS * HOUR_MS)) ?? [];
+    // an hour priced by an event counts as published
+    wholesale = (await readPrices(db, tariff.priceSeries, start, end) ?? []).map((v, i) => overrides.get(start.getTime() + i * HOUR_MS)?.priceUsdPerMwh ?? v);
     const known = wholesale.findIndex((v) => v === null);
     const n = known < 0 ? wholesale.length : known;
     if (n === 0) return { deviceId: device.id, outcome: 'no-prices' };
     hours = hours.slice(0, n); wholesale = wholesale.slice(0, n);
   }
-  const prices = tariffPrices(tariff, hours, wholesale);
+  const prices = tariffPrices(tariff, hours, wholesale, perHour(overrides, hours, 'priceUsdPerMwh'));
+  const exportOverride = perHour(overrides, hours, 'exportPriceUsdPerMwh');
+  if (exportOverride) prices.exportPrice = hours.map((_, i) => (exportOverride[i] ?? null) === null ? prices.exportPrice?.[i] ?? 0 : exportOverride[i]! / 1000);
   let intensity: number[] | undefined;
   let timeZone = 'UTC';
-  if (device.baCode) {
-    timeZone = (await getBa(db, device.baCode))?.timeZone ?? 'UTC';
-    if (carbonPrice > 0) {
-      const f = await storedIntensityForecasts(db, device.baCode, start, new Date(now.getTime() + 1));
-      if (f) {
-        const values = hours.map((h) => f(now, h));
-        const known = values.filter((v): v is number => v !== null);
-        const fill = known.length ? known.reduce((s, v) => s + v, 0) / known.length : 0;
-        intensity = values.map((v) => v ?? fill);
-      }
+  if (device.baCode) timeZone = (await getBa(db, device.baCode))?.timeZone ?? 'UTC';
+  if (carbonPrice > 0) {
+    const f = device.baCode ? await storedIntensityForecasts(db, device.baCode, start, new Date(now.getTime() + 1)) : undefined;
+    // a GHG event's value replaces the forecast of its hours
+    const values = hours.map((h) => overrides.get(h.getTime())?.ghgGPerKwh ?? (f ? f(now, h) : null));
+    const known = values.filter((v): v is number => v !== null);
+    if (known.length) {
+      const fill = known.reduce((s, v) => s + v, 0) / known.length;
+      intensity = values.map((v) => v ?? fill);
     }
   }
   const b = device.battery;
@@ -140,7 +173,9 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
     initialSoCKWh: device.socPct === null ? b.reserveKWh ?? 0 : (device.socPct / 100) * b.capacityKWh,
     importPrice: prices.importPrice, exportPrice: prices.exportPrice, loadKW: hours.map(() => device.loadKW ?? 0),
     intensity, carbonPrice: intensity ? carbonPrice : 0, localHour: hours.map((h) => localHourOf(h, timeZone)),
+    setpointKW: perHour(overrides, hours, 'setpointKw'), importLimitKW: perHour(overrides, hours, 'importLimitKw'), exportLimitKW: perHour(overrides, hours, 'exportLimitKw'),
   };
+  const eventIds = [...new Set(hours.flatMap((h) => overrides.get(h.getTime())?.eventIds ?? []))];
   const fp = fingerprint(input, start);
   const [last] = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM optimizer_plans WHERE device_id = $1 ORDER BY made_at DESC, id DESC LIMIT 1', [device.id]);
   if (!opts.force && last?.fingerprint === fp) return { deviceId: device.id, outcome: 'unchanged' };
@@ -157,9 +192,9 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
     `INSERT INTO optimizer_plans (device_id, starts_at, step_minutes, method, fallback_reason, fingerprint, cost_usd, no_battery_cost_usd, co2_kg, no_battery_co2_kg, plan)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)`,
     [device.id, start, STEP_MINUTES, p.method, p.fallbackReason ?? null, fp, cost(p.importKW, p.exportKW), cost(load, none), co2(p.importKW, p.exportKW), co2(load, none),
-      JSON.stringify({ intervals, socKWh: p.socKWh, importPrice: prices.importPrice, version: issued?.version ?? null })]);
-  deps.logger.info({ deviceId: device.id, method: p.method, intervals: intervals.length, version: issued?.version ?? null }, 'device re-planned');
-  return { deviceId: device.id, outcome: 'planned', method: p.method, version: issued?.version ?? null, ...(p.fallbackReason ? { fallbackReason: p.fallbackReason } : {}) };
+      JSON.stringify({ intervals, socKWh: p.socKWh, importPrice: prices.importPrice, version: issued?.version ?? null, eventIds })]);
+  deps.logger.info({ deviceId: device.id, method: p.method, intervals: intervals.length, version: issued?.version ?? null, eventIds }, 'device re-planned');
+  return { deviceId: device.id, outcome: 'planned', method: p.method, version: issued?.version ?? null, eventIds, ...(p.fallbackReason ? { fallbackReason: p.fallbackReason } : {}) };
 }
 
 /**
@@ -188,10 +223,11 @@ export async function loadDevices(db: Db): Promise<DeviceState[]> {
  */
 export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: DeviceState[]): Promise<{ planned: number; unchanged: number; noPrices: number; failed: number; fallbacks: number }> {
   const list = devices ?? await loadDevices(deps.db);
+  const events = deps.events ?? await anyActiveEvent(deps.db, now);
   const out = { planned: 0, unchanged: 0, noPrices: 0, failed: 0, fallbacks: 0 };
   for (const [i, d] of list.entries()) {
     try {
-      const r = await replanDevice(deps, d, now);
+      const r = await replanDevice({ ...deps, events }, d, now);
       if (r.outcome === 'planned') { out.planned++; if (r.method !== 'lp') out.fallbacks++; } else if (r.outcome === 'unchanged') out.unchanged++; else out.noPrices++;
     } catch (err) {
       out.failed++;

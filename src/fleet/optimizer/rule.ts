@@ -1,4 +1,5 @@
 import type { Plan, PlanInput } from './lp.ts';
+import { stepLimits } from './step-limits.ts';
 
 /** The rule's fixed hours (local time): charge in the night, discharge in the evening peak. */
 export const RULE_HOURS = { chargeFrom: 1, chargeTo: 5, dischargeFrom: 17, dischargeTo: 21 } as const;
@@ -10,7 +11,7 @@ export const RULE_DESCRIPTION = `charge at full power from ${RULE_HOURS.chargeFr
 /**
  * The rule-based plan (baseline, and the fallback when the LP cannot be solved): see RULE_DESCRIPTION. It reads
  * `localHour` of each step (UTC hour-of-step index when absent) and respects the same power, SoC, reserve and
- * efficiency limits as the LP; it ignores prices, so it never fails.
+ * efficiency limits as the LP and follows setpoints (PlanInput.setpointKW); it ignores prices, so it never fails.
  */
 export function ruleDispatch(input: PlanInput): Plan {
   const b = input.battery, dt = input.stepHours, n = input.importPrice.length;
@@ -22,7 +23,12 @@ export function ruleDispatch(input: PlanInput): Plan {
     const hour = input.localHour ? input.localHour[t]! : Math.floor(t * dt) % 24;
     const net = input.loadKW[t]! - (input.pvKW ? input.pvKW[t]! : 0);
     let c = 0, d = 0;
-    if (hour >= RULE_HOURS.chargeFrom && hour < RULE_HOURS.chargeTo) {
+    const lim = stepLimits(input, t);
+    if (input.setpointKW?.[t] != null) {
+      // a setpoint (OpenADR DISPATCH_SETPOINT) is followed as far as SoC, reserve and upper SoC allow
+      if (lim.toward === 'charge') c = Math.max(0, Math.min(lim.maxChargeKW, (upper - soc) / (b.chargeEfficiency * dt)));
+      else if (lim.toward === 'discharge') d = Math.max(0, Math.min(lim.maxDischargeKW, ((soc - reserve) * b.dischargeEfficiency) / dt));
+    } else if (hour >= RULE_HOURS.chargeFrom && hour < RULE_HOURS.chargeTo) {
       c = Math.max(0, Math.min(b.powerKW, (upper - soc) / (b.chargeEfficiency * dt)));
     } else if (hour >= RULE_HOURS.dischargeFrom && hour < RULE_HOURS.dischargeTo && net > 0) {
       d = Math.max(0, Math.min(b.dischargePowerKW ?? b.powerKW, net, ((soc - reserve) * b.dischargeEfficiency) / dt));

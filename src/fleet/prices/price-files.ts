@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { parsePjmUtc } from '../../analytics/forecast/pjm-fuel.ts';
 import { ISO_DATETIME, HOUR_MS } from '../../grid/time.ts';
@@ -87,4 +88,16 @@ export function parsePriceFile(text: string): PriceFile {
   if (nodes.size === 1) node = [...nodes][0]!;
   const points = [...byHour].sort((a, b) => a[0] - b[0]).map(([ms, price]) => ({ ts: new Date(ms), price }));
   return { format, node, points, superseded, rejected, conflicts };
+}
+
+/**
+ * Reads a price file (parsePriceFile's formats) into $/MWh by hour start (ms, UTC), for the market simulator's
+ * demand curves. Unlike an import, which keeps the good rows, a row it cannot read fails the whole file: throws
+ * `FILE:LINE: reason` naming the first one (and parsePriceFile's errors for a file that is not a price file).
+ */
+export async function readPriceFileByHour(file: string): Promise<Map<number, number>> {
+  const parsed = parsePriceFile(await readFile(file, 'utf8'));
+  const bad = parsed.rejected[0];
+  if (bad) throw new Error(`${file}:${bad.line}: ${bad.reason}${parsed.rejected.length > 1 ? ` (and ${parsed.rejected.length - 1} more rows)` : ''}`);
+  return new Map(parsed.points.map((p) => [p.ts.getTime(), p.price]));
 }

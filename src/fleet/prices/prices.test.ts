@@ -75,6 +75,19 @@ test('tariffs: dynamic adds adders to $/MWh ÷ 1000; TOU by local hour, weekday 
   assert.equal(tariffSchema.safeParse({ kind: 'flat', price: 'cheap' }).success, false);
 });
 
+test('tariffs: an energy override (an OpenADR PRICE event, $/MWh) replaces the wholesale price under the adders, or the TOU/flat price; a `same` credit follows it', () => {
+  const hours = [new Date('2024-07-01T21:00:00Z'), new Date('2024-07-01T22:00:00Z'), new Date('2024-07-01T23:00:00Z')];
+  const energy = [null, 300, -20];
+  const dyn = tariffPrices(tariffSchema.parse({ kind: 'dynamic', priceSeries: 'PJM.price.WESTERN_HUB', adders: 0.1 }), hours, [50, 60, null], energy);
+  assert.deepEqual(dyn.importPrice.map((v) => +v.toFixed(6)), [0.15, 0.4, 0.08]);
+  assert.deepEqual([dyn.missing, dyn.exportPrice], [[], dyn.importPrice]); // an hour an event prices is not missing
+  const flat = tariffPrices(tariffSchema.parse({ kind: 'flat', price: 0.2, exportCredit: { kind: 'same' } }), hours, undefined, energy);
+  assert.deepEqual(flat.importPrice, [0.2, 0.3, -0.02]);
+  assert.deepEqual(flat.exportPrice, flat.importPrice);
+  const fixed = tariffPrices(tariffSchema.parse({ kind: 'flat', price: 0.2, exportCredit: { kind: 'fixed', rate: 0.03 } }), hours, undefined, energy);
+  assert.deepEqual(fixed.exportPrice, [0.03, 0.03, 0.03]);
+});
+
 test('node names become series subtypes; impossible ones are refused', () => {
   assert.equal(nodeSubtype('WESTERN HUB'), 'WESTERN_HUB');
   assert.equal(nodeSubtype(' pjm-rto '), 'PJM_RTO');

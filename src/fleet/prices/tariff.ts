@@ -64,21 +64,25 @@ function touPrice(t: Extract<Tariff, { kind: 'tou' }>, at: Date): number {
 /**
  * Prices of `hours` under `tariff`. `wholesale` ($/MWh per hour, parallel to `hours`; null where unknown) feeds a
  * dynamic tariff; an hour without a wholesale price is listed in `missing` and priced at the mean of the known
- * hours (the caller decides whether to plan anyway).
+ * hours (the caller decides whether to plan anyway). `energy` ($/MWh per hour, null where none; e.g. an OpenADR
+ * PRICE event) overrides the tariff's energy price: a dynamic tariff's wholesale price (its adders still apply), a
+ * time-of-use or flat tariff's price of that hour; an export credit of `same` follows it.
  */
-export function tariffPrices(tariff: Tariff, hours: readonly Date[], wholesale?: ReadonlyArray<number | null>): TariffPrices {
+export function tariffPrices(tariff: Tariff, hours: readonly Date[], wholesale?: ReadonlyArray<number | null>, energy?: ReadonlyArray<number | null>): TariffPrices {
   const missing: Date[] = [];
   let importPrice: number[];
   if (tariff.kind === 'dynamic') {
-    const known = (wholesale ?? []).filter((v): v is number => v !== null && Number.isFinite(v));
+    const ws = energy ? hours.map((_, i) => energy[i] ?? wholesale?.[i] ?? null) : wholesale;
+    const known = (ws ?? []).filter((v): v is number => v !== null && Number.isFinite(v));
     const fill = known.length ? known.reduce((s, v) => s + v, 0) / known.length : 0;
     importPrice = hours.map((h, i) => {
-      const v = wholesale?.[i];
+      const v = ws?.[i];
       if (v === null || v === undefined || !Number.isFinite(v)) { missing.push(h); return fill / 1000 + tariff.adders; }
       return v / 1000 + tariff.adders;
     });
   } else if (tariff.kind === 'tou') importPrice = hours.map((h) => touPrice(tariff, h));
   else importPrice = hours.map(() => tariff.price);
+  if (energy && tariff.kind !== 'dynamic') importPrice = importPrice.map((p, i) => (energy[i] ?? null) === null ? p : energy[i]! / 1000);
   const credit = tariff.exportCredit;
   const exportPrice = credit.kind === 'same' ? importPrice.slice() : credit.kind === 'fixed' ? hours.map(() => credit.rate) : null;
   return { importPrice, exportPrice, missing };
