@@ -17,7 +17,8 @@ if [ -z "$PLUGIN" ]; then
   fi
   PLUGIN="$(dpkg -L mosquitto | grep -m1 'mosquitto_dynamic_security.so')"
 fi
-answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess >/dev/null 2>&1; }
+# mosquitto_ctrl exits 0 even when refused ("Not authorized"): look for its answer
+answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess 2>/dev/null | grep -q publishClientSend; }
 if ! answering; then
   mkdir -p "$DIR"
   rm -f "$DIR/dynamic-security.json" "$DIR/mosquitto.db"

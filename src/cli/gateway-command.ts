@@ -6,6 +6,7 @@ import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
 import { Metrics } from '../platform/metrics.ts';
+import { fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { Readiness, databaseCheck } from '../platform/readiness.ts';
 import { startTracing } from '../platform/tracing.ts';
@@ -50,6 +51,11 @@ export async function gatewayCommand(config: Config): Promise<void> {
     // with METRICS_PORT: /metrics, /healthz (process) and /readyz (database, broker) on that port
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
     const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, gatewayReadiness(db, fleet.deviceBus, metrics)) : undefined;
+    if (metrics) {
+      fleetMetrics(metrics, db);
+      const gateway = fleet.deviceBus.gateway;
+      if (gateway) gatewayMetrics(metrics, () => gateway.stats());
+    }
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
     logger.info({ broker: fleet.deviceBus.url, clientId: fleet.deviceBus.gateway?.clientId, metricsPort: config.METRICS_PORT }, 'gateway running');
     onInterrupt(async () => {
