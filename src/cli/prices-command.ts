@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../platform/config.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
-import { marketOfFormat, parsePriceFile } from '../fleet/prices/price-files.ts';
+import { marketOfFormat, parsePriceFile, readFailure } from '../fleet/prices/price-files.ts';
 import { importPrices, nodeSubtype, PRICE_MARKETS, type PriceMarket } from '../fleet/prices/price-repository.ts';
 
 export interface PricesImportOptions { node?: string; ba?: string; market?: string; json?: boolean }
@@ -12,8 +12,7 @@ export function readOptionFile(option: string, file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RangeError(`${option}: cannot read '${file}' (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : code ?? (err as Error).message})`, { cause: err });
+    throw new RangeError(`${option}: cannot read '${file}' (${readFailure(err)})`, { cause: err });
   }
 }
 

@@ -93,6 +93,12 @@ export function parsePriceFile(text: string): PriceFile {
   return { format, node, points, superseded, rejected, conflicts };
 }
 
+/** Why a file could not be read, in words (no such file, a directory, permission denied, else the error code). */
+export function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : code === 'EACCES' ? 'permission denied' : code ?? (err as Error).message;
+}
+
 /**
  * Reads a price file (parsePriceFile's formats) into $/MWh by hour start (ms, UTC), for the market simulator's
  * demand curves. Unlike an import, which keeps the good rows, a row it cannot read fails the whole file: throws
@@ -104,7 +110,7 @@ export async function readPriceFileByHour(file: string, option = 'FILE', market?
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new RangeError(`${option}: cannot read '${file}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new RangeError(`${option}: cannot read '${file}' (${readFailure(err)})`, { cause: err });
   }
   let parsed: PriceFile;
   try {
