@@ -51,6 +51,8 @@ export const API_TAGS: readonly ApiTag[] = [
     paths: [/^\/openadr\/3\.0\.1\//] },
   { name: 'fleet', description: 'The battery fleet: devices and groups, versioned schedules with their delivery ledger, rollouts; and the device side (schedule polling, acknowledgements, telemetry) for agents on HTTP.',
     paths: [under('/devices'), under('/device-groups'), under('/schedules'), under('/rollouts'), under('/fleet')] },
+  { name: 'optimizer', description: 'Battery plans on price and carbon: the stored backtest against no battery, a rule and perfect foresight, and device savings.',
+    paths: [under('/optimizer')] },
   { name: 'meta', description: 'Health, readiness, metrics and this document.',
     paths: [/^\/(healthz|readyz|metrics)$/, exactly('/openapi.json')] },
 ];
