@@ -72,6 +72,11 @@ export class Agent {
     const verdict = judgeSchedule(msg.version, this.versions());
     if (verdict !== 'accept') {
       if (verdict === 'stale') this.log.info({ deviceId: this.deviceId, version: msg.version, ...this.versions() }, 'older schedule version ignored');
+      // the cloud re-publishes a version until it has the device's acknowledgement: an ack the broker lost (a
+      // gateway subscription gap after a broker crash) is answered again, once nothing is waiting in the outbox
+      if (verdict === 'duplicate' && msg.version === this.o.store.ackedVersion() && this.o.store.queued() === 0) {
+        this.ack(msg.version, 'acknowledged', { reason: 'schedule delivered again: acknowledged again' });
+      }
       return verdict;
     }
     const over = this.overLimit(msg);
