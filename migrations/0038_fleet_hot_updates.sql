@@ -17,6 +17,8 @@ UPDATE schedule_versions SET next_publish_at = 'infinity'
  WHERE state IN ('succeeded', 'failed', 'timed-out', 'superseded') AND next_publish_at < 'infinity';
 CREATE INDEX IF NOT EXISTS schedule_versions_live ON schedule_versions (next_publish_at) WHERE next_publish_at < 'infinity';
 
--- room on each page for the new version of a row (applies to pages written from now on)
+-- room on each page for the new version of a row (pages written from now on): a gateway batch acks most rows of a
+-- ledger page in one transaction, before any old version can be pruned, so half a page is kept free (measured on
+-- 10,000 devices × 3 acks in batches of 2,000: fillfactor 80 → ~35 % of ledger updates HOT, 50 → ~91 %)
 ALTER TABLE schedule_versions SET (fillfactor = 50);
 ALTER TABLE devices SET (fillfactor = 70);
