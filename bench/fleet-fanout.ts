@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
+import { connectMqtt } from '../src/fleet/bus/mqtt-connect.ts';
 import { pino } from 'pino';
 import { buildApp } from '../src/app.ts';
 import { memoryCache } from '../src/platform/cache.ts';
@@ -128,7 +129,7 @@ export async function benchFleetFanout(): Promise<void> {
   try {
     const reference = await rawBroker(broker.url, n);
     await provision(db, n);
-    const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'bench-fleet-bus', reconnectPeriod: 1_000 });
+    const { client: publisher } = await connectMqtt(broker.url, { clientId: 'bench-fleet-bus' });
     // when each device's version went to the broker: splits the path into issuing (fleet-core) and delivery + ack
     const publishedAt = new Map<string, number>();
     const bus: FleetBus = { publishSchedule: async (m) => { publishedAt.set(m.deviceId, Date.now()); await publisher.publishAsync(deviceTopic(m.deviceId, 'schedule'), JSON.stringify(m), { qos: 1, retain: true }); } };
