@@ -17,7 +17,8 @@ if [ -z "$PLUGIN" ]; then
   fi
   PLUGIN="$(dpkg -L mosquitto | grep -m1 'mosquitto_dynamic_security.so')"
 fi
-answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess >/dev/null 2>&1; }
+# mosquitto_ctrl exits 0 even when refused ("Not authorized"): look for its answer
+answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess 2>/dev/null | grep -q publishClientSend; }
 # a broker started from an older deploy/mosquitto/mosquitto.conf is restarted with the repository's current one
 if answering && ! cmp -s deploy/mosquitto/mosquitto.conf "$DIR/repo-mosquitto.conf"; then
   pkill -f "mosquitto -d -c $DIR/mosquitto.conf" || true

@@ -209,7 +209,8 @@ clients.command('revoke').description('revoke a client: its tokens stop working 
 const markets = program.command('markets').description('the fleet as a virtual power plant in energy markets');
 markets.command('simulate').description('one SIMULATED market day: a simulated fleet bids into a day-ahead market built on a real price file, delivers, and is settled')
   .requiredOption('--prices <file>', 'day-ahead prices: PJM Data Miner hourly LMP CSV or ts,price CSV').option('--rt <file>', 'real-time prices that settle imbalances')
-  .requiredOption('--day <YYYY-MM-DD>', 'the market day (local)').option('--utc-offset <hours>', 'the market\'s UTC offset that day', '-4')
+  .requiredOption('--day <YYYY-MM-DD>', 'the market day (local)').option('--time-zone <iana>', 'the market\'s time zone; the day starts at its local midnight (default America/New_York, PJM\'s)')
+  .option('--utc-offset <hours>', 'instead of --time-zone: the market\'s UTC offset that day (whole hours)')
   .option('--devices <n>', 'simulated batteries (13.5 kWh, 5 kW)', '1000').option('--offline-share <fraction>', 'share of devices going offline during the day', '0.05')
   .option('--node <name>', 'the price node, for the record').option('--json', 'print JSON')
   .action(exitWith(marketsSimulate));
@@ -301,14 +302,16 @@ prices.command('import').description('import hourly prices: a CSV (ts with offse
   .argument('<file>', 'the price file')
   .option('--node <name>', 'market node or zone (default: the file\'s pnode)')
   .option('--ba <code>', 'balancing authority of the node (default PJM for a PJM export)')
+  .option('--market <da|rt>', 'day-ahead or real-time prices: required for a plain CSV (a PJM export says by its total_lmp_da / total_lmp_rt column)')
   .option('--json', 'print the summary as JSON')
   .action(async (file: string, opts) => { try { process.exitCode = await pricesImportCommand(file, opts); } catch (err) { fail(err); } });
 const optimize = program.command('optimize').description('battery plans against price and carbon (LP on HiGHS)');
 optimize.command('backtest').description('replay a past period hour by hour, planning only on what was known, against no battery, the rule and perfect foresight')
   .option('--prices <file>', 'price file (CSV ts,price or PJM Data Miner hourly LMP)')
   .option('--node <name>', 'a stored price series: node name (with --ba) or series key such as PJM.price.WESTERN_HUB')
-  .option('--from <instant>', 'first hour (ISO 8601; a date is UTC midnight)')
-  .option('--to <instant>', 'end (exclusive)')
+  .option('--market <da|rt>', 'with --node: the day-ahead (default) or real-time series; real-time is paid and planned on the node\'s day-ahead series')
+  .option('--from <instant>', 'first hour (ISO 8601; a date is local midnight in the market\'s time zone)')
+  .option('--to <instant>', 'end (exclusive; a date is local midnight)')
   .option('--ba <code>', 'BA whose consumption-based intensity prices carbon (and whose time zone rules the day-ahead publication)')
   .option('--battery <spec>', 'capacity=KWH,power=KW,efficiency=ROUND_TRIP[,reserve=KWH][,soc=KWH]', 'capacity=13.5,power=5,efficiency=0.9')
   .option('--load <spec>', 'FILE (CSV ts,kw) or constant:KW', 'constant:1')

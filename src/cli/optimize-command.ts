@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { loadConfig } from '../platform/config.ts';
 import { openDb, type Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { parseInstant } from '../platform/instant.ts';
 import { HOUR_MS } from '../grid/time.ts';
 import { getBa } from '../grid/ba-repository.ts';
-import { parsePriceFile } from '../fleet/prices/price-files.ts';
-import { priceSeriesKey, readPrices } from '../fleet/prices/price-repository.ts';
+import { marketOfFormat, parsePriceFile } from '../fleet/prices/price-files.ts';
+import { marketOfPriceSeries, planningPriceSeries, priceSeriesKey, readPrices } from '../fleet/prices/price-repository.ts';
+import { isCalendarDate, localMidnight } from '../grid/local-day.ts';
+import { checkNodeOption, parseMarketOption, readOptionFile } from './prices-command.ts';
+import { parseTimeZoneOption } from './markets-command.ts';
 import { tariffPrices, type Tariff } from '../fleet/prices/tariff.ts';
 import { pjmIntensityHistory, readPjmFuelCsv } from '../analytics/forecast/pjm-fuel.ts';
 import { persistenceForecast, runBacktest, type BacktestResult, type Outcome } from '../fleet/optimizer/backtest.ts';
@@ -17,12 +19,14 @@ import type { Battery } from '../fleet/optimizer/lp.ts';
 export interface BacktestOptions {
   prices?: string; node?: string; from?: string; to?: string; ba?: string; battery?: string; load?: string;
   carbonPrice?: string; json?: boolean; adders?: string; export?: string; degradation?: string; intensity?: string;
-  pareto?: string; timeZone?: string; save?: boolean; dayAhead?: string;
+  pareto?: string; timeZone?: string; save?: boolean; dayAhead?: string; market?: string;
 }
 
 /** What a backtest was run on (printed and stored with it). */
 export interface BacktestParams {
-  prices: string; from: string; to: string; timeZone: string; battery: Battery & { roundTripEfficiency: number };
+  prices: string; from: string; to: string; timeZone: string;
+  /** why the first planned hour is not the --from asked for (the prices start later), when it is not */
+  firstHourNote?: string; battery: Battery & { roundTripEfficiency: number };
   load: string; tariff: string; carbonPrice: number; degradationCost: number; intensitySource: string; pricesKnown: string;
 }
 
@@ -55,7 +59,15 @@ export function parseBattery(text: string): Battery & { roundTripEfficiency: num
   return { capacityKWh: capacity, powerKW: power, chargeEfficiency: oneWay, dischargeEfficiency: oneWay, reserveKWh: reserve, roundTripEfficiency: eff, ...(soc !== undefined ? { initialSoCKWh: soc } : {}) };
 }
 
-function instant(name: string, text: string): Date {
+/**
+ * `--from` / `--to`: a date (YYYY-MM-DD) is the local midnight starting that day in the market's time zone (the day's
+ * first hour); an instant is floored to its hour. A one-line error naming the option otherwise.
+ */
+function instant(name: string, text: string, timeZone: string): Date {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    if (!isCalendarDate(text)) throw new RangeError(`${name}: '${text}' is not a real calendar date`);
+    return localMidnight(text, timeZone);
+  }
   const p = parseInstant(text);
   if ('error' in p) throw new RangeError(`${name}: ${p.error}`);
   return new Date(Math.floor(p.ms / HOUR_MS) * HOUR_MS);
@@ -70,10 +82,13 @@ function number(name: string, text: string | undefined, fallback: number, min: n
 
 /** Load per hour (kW): `constant:KW`, or a CSV `ts,kw` (hour starts with offset); hours the file lacks take its mean. */
 function loadFor(spec: string, hours: readonly Date[]): { kw: number[]; text: string } {
-  const m = /^constant:(\d+(\.\d+)?)$/.exec(spec);
-  if (m) return { kw: hours.map(() => Number(m[1])), text: `constant ${m[1]} kW` };
-  const lines = readFileSync(spec, 'utf8').split(/\r?\n/).filter((l) => l.trim());
-  const header = lines[0]!.split(',').map((s) => s.trim().toLowerCase());
+  if (spec.startsWith('constant:')) {
+    const kwText = spec.slice('constant:'.length), kw = Number(kwText);
+    if (kwText.trim() === '' || !Number.isFinite(kw) || kw < 0 || kw > 100_000) throw new RangeError(`--load: constant:KW takes a load from 0 to 100000 kW, got '${kwText}'`);
+    return { kw: hours.map(() => kw), text: `constant ${kw} kW` };
+  }
+  const lines = readOptionFile('--load', spec).split(/\r?\n/).filter((l) => l.trim());
+  const header = (lines[0] ?? '').split(',').map((s) => s.trim().toLowerCase());
   const ti = header.indexOf('ts'), ki = header.indexOf('kw');
   if (ti < 0 || ki < 0) throw new RangeError(`--load ${spec}: expected a header ts,kw`);
   const byHour = new Map<number, number>();
@@ -124,6 +139,10 @@ async function withDb<T>(need: boolean, f: (db: Db | undefined) => Promise<T>): 
  */
 export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<number> {
   if (!opts.prices === !opts.node) throw new RangeError('give --prices FILE or --node NAME (one of them)');
+  const market = parseMarketOption(opts.market);
+  if (market && !opts.node) throw new RangeError('--market: picks a stored series with --node (a file says its market by its columns)');
+  if (opts.ba !== undefined && !/^[A-Za-z0-9_-]{2,16}$/.test(opts.ba)) throw new RangeError(`--ba: a balancing authority code such as PJM, got '${opts.ba}'`);
+  if (opts.timeZone !== undefined) parseTimeZoneOption(opts.timeZone);
   const batteryAll = parseBattery(opts.battery ?? DEFAULT_BATTERY);
   const { initialSoCKWh, roundTripEfficiency, ...battery } = batteryAll;
   const carbonPrice = number('--carbon-price', opts.carbonPrice, 0, 0, 10_000);
@@ -134,7 +153,7 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
   const pareto = opts.pareto ? opts.pareto.split(',').map((v) => number('--pareto', v.trim(), 0, 0, 10_000)) : undefined;
   const report = await withDb(Boolean(opts.node || opts.ba || opts.save), async (db) => {
     const ba = opts.ba ? opts.ba.toUpperCase() : undefined;
-    let timeZone = opts.timeZone ?? 'America/New_York';
+    let timeZone = opts.timeZone === undefined ? 'America/New_York' : parseTimeZoneOption(opts.timeZone);
     if (db && ba) {
       const row = await getBa(db, ba);
       if (!row) throw new RangeError(`--ba: unknown balancing authority '${ba}'`);
@@ -143,25 +162,40 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
     // prices ($/MWh), hour by hour
     let points: Array<{ ts: number; price: number }>;
     let pricesText: string;
-    let from = opts.from ? instant('--from', opts.from) : undefined;
-    let to = opts.to ? instant('--to', opts.to) : undefined;
+    let from = opts.from ? instant('--from', opts.from, timeZone) : undefined;
+    let to = opts.to ? instant('--to', opts.to, timeZone) : undefined;
+    if (from && to && to <= from) throw new RangeError(`--to: the range is empty: --to ${to.toISOString()} is not after --from ${from.toISOString()}`);
+    const asked = from;
+    // a real-time tariff planned on the day-ahead prices published for the same hours
+    let dayAhead: Map<number, number> | undefined;
     if (opts.prices) {
-      const file = parsePriceFile(readFileSync(opts.prices, 'utf8'));
+      const file = parsePriceFile(readOptionFile('--prices', opts.prices));
       points = file.points.map((p) => ({ ts: p.ts.getTime(), price: p.price }));
       pricesText = `${opts.prices} (${file.format}${file.node ? `, ${file.node}` : ''}; ${file.superseded} superseded rows skipped, ${file.rejected.length} rejected)`;
     } else {
       if (!db) throw new Error('unreachable');
       if (!from || !to) throw new RangeError('--node needs --from and --to');
-      const key = opts.node!.includes('.') ? opts.node! : priceSeriesKey(ba ?? 'PJM', opts.node!);
+      if (!opts.node!.includes('.')) checkNodeOption(opts.node!);
+      const key = opts.node!.includes('.') ? opts.node! : priceSeriesKey(ba ?? 'PJM', opts.node!, market ?? 'da');
+      if (market && marketOfPriceSeries(key) !== market) throw new RangeError(`--market: the series ${key} is ${marketOfPriceSeries(key) === 'rt' ? 'real-time' : 'day-ahead'}`);
       const values = await readPrices(db, key, from, to);
       if (!values) throw new RangeError(`--node: no price series '${key}' (import one with gridpulse prices import)`);
       points = values.flatMap((v, i) => (v === null ? [] : [{ ts: from!.getTime() + i * HOUR_MS, price: v }]));
       pricesText = `stored series ${key}`;
+      // a real-time series is paid; plans are made on the node's day-ahead series, published a day ahead
+      if (marketOfPriceSeries(key) === 'rt' && !opts.dayAhead) {
+        const planKey = planningPriceSeries(key);
+        const planned = await readPrices(db, planKey, from, to);
+        if (planned) {
+          dayAhead = new Map(planned.flatMap((v, i) => (v === null ? [] : [[from!.getTime() + i * HOUR_MS, v] as [number, number]])));
+          points = points.filter((p) => dayAhead!.has(p.ts));
+          pricesText += ` (real-time, paid); plans made on the day-ahead series ${planKey} (hours without one left out)`;
+        } else pricesText += ` (real-time); WARNING: no day-ahead series ${planKey}: real-time prices planned as if published a day ahead (optimistic)`;
+      }
     }
-    // a real-time tariff planned on the day-ahead prices published for the same hours
-    let dayAhead: Map<number, number> | undefined;
     if (opts.dayAhead) {
-      const da = parsePriceFile(readFileSync(opts.dayAhead, 'utf8'));
+      const da = parsePriceFile(readOptionFile('--day-ahead', opts.dayAhead));
+      if (marketOfFormat(da.format) === 'rt') throw new RangeError(`--day-ahead: ${opts.dayAhead} is a PJM real-time (total_lmp_rt) export`);
       dayAhead = new Map(da.points.map((p) => [p.ts.getTime(), p.price]));
       points = points.filter((p) => dayAhead!.has(p.ts));
       pricesText += `; plans made on the day-ahead prices of ${opts.dayAhead} (hours without one left out)`;
@@ -170,8 +204,12 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
     }
     if (from) points = points.filter((p) => p.ts >= from!.getTime());
     if (to) points = points.filter((p) => p.ts < to!.getTime());
-    if (points.length === 0) throw new RangeError('the period holds no priced hours');
+    if (points.length === 0) throw new RangeError(`${opts.prices ? '--prices' : '--node'}: no priced hours in ${from ? from.toISOString() : 'the start'} → ${to ? to.toISOString() : 'the end'}`);
     from = new Date(points[0]!.ts); to = new Date(points.at(-1)!.ts + HOUR_MS);
+    // the prices may start later than asked: say so rather than start silently at another hour
+    const firstHourNote = asked && from.getTime() > asked.getTime()
+      ? `first planned hour ${from.toISOString()}, not --from ${asked.toISOString()}: the prices hold no hour before it in the range` : undefined;
+    if (firstHourNote) process.stderr.write(`backtest: ${firstHourNote}\n`);
     const hours = points.map((p) => new Date(p.ts));
     const tariff: Tariff = { kind: 'dynamic', priceSeries: 'backtest', adders, exportCredit: tariffBase };
     const priced = tariffPrices(tariff, hours, points.map((p) => p.price));
@@ -180,7 +218,7 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
     // intensity: the store (as made), else a PJM fuel-mix file, else none
     let intensity: IntensityInputs | undefined;
     if (opts.intensity) {
-      const h = pjmIntensityHistory(readPjmFuelCsv(readFileSync(opts.intensity, 'utf8')));
+      const h = pjmIntensityHistory(readPjmFuelCsv(readOptionFile('--intensity', opts.intensity)));
       const byHour = new Map(h.ts.map((t, i) => [t.getTime(), h.y[i] ?? null]));
       const lead = 48;
       const withHistory = Array.from({ length: hours.length + lead }, (_, i) => byHour.get(from!.getTime() + (i - lead) * HOUR_MS) ?? null);
@@ -215,7 +253,7 @@ export async function optimizeBacktestCommand(opts: BacktestOptions): Promise<nu
     };
     const result = await run(carbonPrice, false);
     const params: BacktestParams = {
-      prices: pricesText, from: from.toISOString(), to: to.toISOString(), timeZone,
+      prices: pricesText, from: from.toISOString(), to: to.toISOString(), timeZone, ...(firstHourNote ? { firstHourNote } : {}),
       battery: { ...battery, roundTripEfficiency }, load: load.text,
       tariff: `dynamic: hourly price / 1000 + ${adders} $/kWh; export credit ${exportSpec === 'same' ? 'the same price' : exportSpec === 'none' ? 'none' : `${exportSpec} $/kWh`}`,
       carbonPrice, degradationCost, intensitySource,
@@ -245,6 +283,7 @@ export function formatBacktest(r: BacktestReport): string {
   const p = r.params;
   const lines = [
     `backtest ${p.from} → ${p.to} (${r.hours} h, ${p.timeZone}) on ${p.prices}`,
+    ...(p.firstHourNote ? [p.firstHourNote] : []),
     `battery ${p.battery.capacityKWh} kWh / ${p.battery.powerKW} kW, round trip ${(p.battery.roundTripEfficiency * 100).toFixed(0)} %; load ${p.load}`,
     `tariff ${p.tariff}; carbon price ${p.carbonPrice} $/t; degradation ${p.degradationCost} $/kWh`,
     `prices known: ${p.pricesKnown}`,

@@ -75,3 +75,23 @@ export function isCalendarDate(s: string): boolean {
   const ms = Date.parse(`${s}T00:00:00Z`);
   return inEra(ms) && new Date(ms).toISOString().startsWith(s);
 }
+
+// IANA names are ASCII letters, digits and _ + - in slash-separated parts ("America/Argentina/Buenos_Aires",
+// "Etc/GMT+5"); the longest is far under 64. Anything else (markup, quotes, offsets, control characters) is refused
+// before Intl sees it.
+const ZONE_SYNTAX = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,3}$/;
+
+/**
+ * The canonical name of an IANA time zone this runtime knows ("asia/tokyo" → "Asia/Tokyo", "Etc/UTC" → "UTC"),
+ * or undefined for anything else. Canonical names keep the set of zones (and so of cached formatters) bounded.
+ * The same function runs in the browser, which compares its own zone with the stored one through it.
+ */
+export function canonicalZone(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length > 64 || !ZONE_SYNTAX.test(v)) return undefined;
+  try {
+    const zone = new Intl.DateTimeFormat('en', { timeZone: v }).resolvedOptions().timeZone;
+    return ZONE_SYNTAX.test(zone) ? zone : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -11,10 +11,31 @@ export const OPENADR_VERSION = '3.0.1';
 export const OPENADR_PREFIX = `/openadr/${OPENADR_VERSION}`;
 
 export const objectID = z.string().min(1).max(128).regex(/^[a-zA-Z0-9_-]*$/, 'URL safe: letters, digits, _ and -');
-export const dateTime = z.iso.datetime({ offset: true }).describe('datetime in ISO 8601 format, e.g. 2023-06-15T09:30:00Z');
+/** Sane bounds GridPulse puts on the definition's datetimes: years 1970 to 2200 (the store's timestamptz holds them all). */
+export const DATETIME_YEARS = { min: 1970, max: 2200 } as const;
+export const dateTime = z.iso.datetime({ offset: true })
+  .refine((v) => { const y = new Date(Date.parse(v)).getUTCFullYear(); return y >= DATETIME_YEARS.min && y <= DATETIME_YEARS.max; },
+    `a datetime from ${DATETIME_YEARS.min} to ${DATETIME_YEARS.max}`)
+  .describe(`datetime in ISO 8601 format, e.g. 2023-06-15T09:30:00Z (years ${DATETIME_YEARS.min}–${DATETIME_YEARS.max})`);
 /** The definition's duration pattern (ISO 8601), e.g. PT1H. */
 export const DURATION = /^(-?)P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)([DW]))?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
-export const duration = z.string().regex(DURATION, 'an ISO 8601 duration, e.g. PT1H').describe('duration in ISO 8601 format, e.g. PT1H (default PT0S)');
+/** The longest duration GridPulse accepts: 10 years (a year counted 366 days, a month 31). */
+export const MAX_DURATION_S = 10 * 366 * 86_400;
+/** A duration's length in seconds, its sign kept (a year 366 days, a month 31: an upper bound); NaN when malformed. */
+export function durationSeconds(iso: string): number {
+  const m = DURATION.exec(iso);
+  if (!m) return NaN;
+  const n = (i: number) => Number(m[i] ?? 0);
+  const s = n(2) * 366 * 86_400 + n(3) * 31 * 86_400 + n(4) * (m[5] === 'W' ? 7 : 1) * 86_400 + n(6) * 3600 + n(7) * 60 + n(8);
+  return m[1] === '-' ? -s : s;
+}
+const durationText = z.string().regex(DURATION, 'an ISO 8601 duration, e.g. PT1H')
+  .refine((v) => !(Math.abs(durationSeconds(v)) > MAX_DURATION_S), 'a duration of at most 10 years');
+/** A duration (e.g. a time zone offset) that may be negative. */
+export const signedDuration = durationText.describe('duration in ISO 8601 format, e.g. -PT5H; at most 10 years');
+/** An interval's or randomization's duration: not negative (PT0S is the definition's "instantaneous or infinity"). */
+export const duration = durationText.refine((v) => !v.startsWith('-'), 'a duration that is not negative')
+  .describe('duration in ISO 8601 format, e.g. PT1H (default PT0S); not negative, at most 10 years');
 
 export const OBJECT_TYPES = ['PROGRAM', 'EVENT', 'REPORT', 'SUBSCRIPTION', 'VEN', 'RESOURCE'] as const;
 export type ObjectType = (typeof OBJECT_TYPES)[number];
@@ -28,11 +49,49 @@ export const valuesMap = z.object({
 export type ValuesMap = z.infer<typeof valuesMap>;
 export const intervalPeriod = z.object({ start: dateTime, duration: duration.optional(), randomizeStart: duration.optional() });
 export type IntervalPeriod = z.infer<typeof intervalPeriod>;
+
+/**
+ * Sane bounds on the values of the payload types the optimizer reads (in the descriptor's units; see
+ * OPTIMIZER_PAYLOAD_TYPES): each value must be a finite number in [min, max]. Any other numeric value must be
+ * finite and within ±1e15.
+ */
+export const PAYLOAD_BOUNDS: Readonly<Record<string, { min: number; max: number }>> = {
+  PRICE: { min: -100_000, max: 100_000 }, EXPORT_PRICE: { min: -100_000, max: 100_000 },
+  GHG: { min: 0, max: 100_000 }, DISPATCH_SETPOINT: { min: -1_000_000, max: 1_000_000 },
+  IMPORT_CAPACITY_LIMIT: { min: 0, max: 1_000_000 }, EXPORT_CAPACITY_LIMIT: { min: 0, max: 1_000_000 },
+};
+const ANY_NUMBER_BOUND = 1e15;
+
+function checkPayloads(payloads: ValuesMap[], ctx: z.RefinementCtx): void {
+  payloads.forEach((p, i) => {
+    const bounds = PAYLOAD_BOUNDS[p.type];
+    p.values.forEach((v, j) => {
+      const path = ['payloads', i, 'values', j];
+      if (bounds) {
+        if (typeof v !== 'number' || !(v >= bounds.min && v <= bounds.max)) ctx.addIssue({ code: 'custom', path, message: `a ${p.type} value must be a number from ${bounds.min} to ${bounds.max}` });
+      } else if (typeof v === 'number' && !(Math.abs(v) <= ANY_NUMBER_BOUND)) ctx.addIssue({ code: 'custom', path, message: `a number within ±${ANY_NUMBER_BOUND}` });
+    });
+  });
+}
 export const interval = z.object({
-  id: z.number().int().describe('A client generated number assigned an interval object. Not a sequence number.'),
+  id: z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1).describe('A client generated number assigned an interval object. Not a sequence number. Unique within its list; int32.'),
   intervalPeriod: intervalPeriod.optional(),
   payloads: z.array(valuesMap),
-});
+}).superRefine((iv, ctx) => checkPayloads(iv.payloads, ctx));
+
+/** Interval ids unique within their list; a zero duration only where it is unambiguous (one interval follows it). */
+function checkIntervals(period: IntervalPeriod | undefined, intervals: Interval[], ctx: z.RefinementCtx, at: Array<string | number>): void {
+  const seen = new Map<number, number>();
+  intervals.forEach((iv, k) => {
+    const first = seen.get(iv.id);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: [...at, 'intervals', k, 'id'], message: `interval id ${iv.id} repeats intervals/${first}/id` });
+    else seen.set(iv.id, k);
+  });
+  const following = intervals.filter((iv) => !iv.intervalPeriod).length;
+  if (period?.duration !== undefined && durationSeconds(period.duration) === 0 && following > 1) {
+    ctx.addIssue({ code: 'custom', path: [...at, 'intervalPeriod', 'duration'], message: `a zero duration would start all ${following} intervals at the same instant: give each interval's length` });
+  }
+}
 export type Interval = z.infer<typeof interval>;
 const nullable = <T extends z.ZodType>(t: T) => t.nullable().optional();
 const targets = nullable(z.array(valuesMap));
@@ -70,7 +129,7 @@ export const program = z.object({
   programType: nullable(z.string()),
   country: nullable(z.string()),
   principalSubdivision: nullable(z.string()),
-  timeZoneOffset: duration.optional(),
+  timeZoneOffset: signedDuration.optional(),
   intervalPeriod: intervalPeriod.optional(),
   programDescriptions: nullable(z.array(z.object({ URL: z.string() }))),
   bindingEvents: nullable(z.boolean()),
@@ -90,7 +149,7 @@ export const event = z.object({
   payloadDescriptors: nullable(z.array(eventPayloadDescriptor)),
   intervalPeriod: intervalPeriod.optional(),
   intervals: z.array(interval),
-});
+}).superRefine((ev, ctx) => checkIntervals(ev.intervalPeriod, ev.intervals, ctx, []));
 export type OpenadrEvent = z.infer<typeof event>;
 
 export const report = z.object({
@@ -105,7 +164,7 @@ export const report = z.object({
     resourceName: z.string().min(1).max(128).describe('AGGREGATED_REPORT: an aggregation of more than one resource\'s data'),
     intervalPeriod: intervalPeriod.optional(),
     intervals: z.array(interval),
-  })),
+  }).superRefine((r, ctx) => checkIntervals(r.intervalPeriod, r.intervals, ctx, []))),
 });
 
 export const subscription = z.object({

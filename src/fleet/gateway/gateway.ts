@@ -38,6 +38,8 @@ export interface Gateway {
   readonly clientId: string;
   readonly protocolVersion: 4 | 5;
   stats(): GatewayStats;
+  /** Whether its MQTT connection to the broker is up now (it reconnects by itself; readiness reports it). */
+  connected(): boolean;
   /** Graceful: writes what it holds, confirms it to the broker, disconnects (its session keeps queueing). */
   stop(): Promise<void>;
   /** As if killed: drops the connection at once, writes and confirms nothing it holds (tests). */
@@ -188,6 +190,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   return {
     clientId, protocolVersion,
     stats: () => ({ ...stats }),
+    connected: () => client.connected && !crashed && !stopped,
     stop: async () => {
       await flush();
       stopped = true;

@@ -7,7 +7,7 @@ import { localHourOf } from '../../grid/local-day.ts';
 import { getBa } from '../../grid/ba-repository.ts';
 import type { ScheduleInterval } from '../messages.ts';
 import { plan as planHere, type Battery, type Plan, type PlanInput } from './lp.ts';
-import { readPrices } from '../prices/price-repository.ts';
+import { planningPriceSeries, readPrices } from '../prices/price-repository.ts';
 import { tariffPrices, tariffSchema, type Tariff } from '../prices/tariff.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
 import { activeEventOverrides, type HourOverride } from '../../openadr/event-overrides.ts';
@@ -144,8 +144,8 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   const overrides = new Map(deps.events === false ? [] : (await activeEventOverrides(db, { deviceId: device.id, ba: device.baCode ?? undefined, groups }, start, end)).map((o) => [Date.parse(o.hour), o]));
   let wholesale: Array<number | null> | undefined;
   if (tariff.kind === 'dynamic') {
-    // an hour priced by an event counts as published
-    wholesale = (await readPrices(db, tariff.priceSeries, start, end) ?? []).map((v, i) => overrides.get(start.getTime() + i * HOUR_MS)?.priceUsdPerMwh ?? v);
+    // an hour priced by an event counts as published; a real-time tariff plans on its node's day-ahead prices
+    wholesale = (await readPrices(db, planningPriceSeries(tariff.priceSeries), start, end) ?? []).map((v, i) => overrides.get(start.getTime() + i * HOUR_MS)?.priceUsdPerMwh ?? v);
     const known = wholesale.findIndex((v) => v === null);
     const n = known < 0 ? wholesale.length : known;
     if (n === 0) return { deviceId: device.id, outcome: 'no-prices' };

@@ -9,6 +9,9 @@ export interface PricePoint { ts: Date; price: number }
 
 export type PriceFileFormat = 'csv' | 'pjm-da' | 'pjm-rt';
 
+/** The market a file's format names (PJM's total_lmp_da → `da`, total_lmp_rt → `rt`); undefined for a plain CSV. */
+export const marketOfFormat = (format: PriceFileFormat): 'da' | 'rt' | undefined => (format === 'pjm-da' ? 'da' : format === 'pjm-rt' ? 'rt' : undefined);
+
 export interface PriceRejection { line: number; reason: string }
 
 /** A parsed price file: points in time order, one per UTC hour; what was skipped and why. */
@@ -90,14 +93,34 @@ export function parsePriceFile(text: string): PriceFile {
   return { format, node, points, superseded, rejected, conflicts };
 }
 
+/** Why a file could not be read, in words (no such file, a directory, permission denied, else the error code). */
+export function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : code === 'EACCES' ? 'permission denied' : code ?? (err as Error).message;
+}
+
 /**
  * Reads a price file (parsePriceFile's formats) into $/MWh by hour start (ms, UTC), for the market simulator's
  * demand curves. Unlike an import, which keeps the good rows, a row it cannot read fails the whole file: throws
- * `FILE:LINE: reason` naming the first one (and parsePriceFile's errors for a file that is not a price file).
+ * `OPTION: FILE:LINE: reason` naming the first one (and parsePriceFile's errors for a file that is not a price
+ * file, an unreadable file, or a PJM export of another market than `market`).
  */
-export async function readPriceFileByHour(file: string): Promise<Map<number, number>> {
-  const parsed = parsePriceFile(await readFile(file, 'utf8'));
+export async function readPriceFileByHour(file: string, option = 'FILE', market?: 'da' | 'rt'): Promise<Map<number, number>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new RangeError(`${option}: cannot read '${file}' (${readFailure(err)})`, { cause: err });
+  }
+  let parsed: PriceFile;
+  try {
+    parsed = parsePriceFile(text);
+  } catch (err) {
+    throw new RangeError(`${option}: ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const got = marketOfFormat(parsed.format);
+  if (market && got && got !== market) throw new RangeError(`${option}: ${file} is a PJM ${got === 'da' ? 'day-ahead (total_lmp_da)' : 'real-time (total_lmp_rt)'} export; ${option} takes ${market === 'da' ? 'day-ahead' : 'real-time'} prices`);
   const bad = parsed.rejected[0];
-  if (bad) throw new Error(`${file}:${bad.line}: ${bad.reason}${parsed.rejected.length > 1 ? ` (and ${parsed.rejected.length - 1} more rows)` : ''}`);
+  if (bad) throw new RangeError(`${option}: ${file}:${bad.line}: ${bad.reason}${parsed.rejected.length > 1 ? ` (and ${parsed.rejected.length - 1} more rows)` : ''}`);
   return new Map(parsed.points.map((p) => [p.ts.getTime(), p.price]));
 }

@@ -15,19 +15,41 @@ export function nodeSubtype(name: string): string {
   return s;
 }
 
-/** The key of a node's price series: `<BA>.price.<NODE>`, e.g. PJM.price.WESTERN_HUB. */
-export const priceSeriesKey = (ba: string, node: string): string => seriesKey(ba, 'price', nodeSubtype(node));
+/**
+ * The market a price series belongs to: `da` day-ahead (hourly prices published the day before; what plans are made
+ * on) or `rt` real-time (settled after the hour). Part of the series identity: a node has one series per market.
+ */
+export const PRICE_MARKETS = ['da', 'rt'] as const;
+export type PriceMarket = (typeof PRICE_MARKETS)[number];
+
+/** The series subtype of a node's prices in a market: the node (day-ahead) or `<NODE>.RT` (real-time). */
+export const priceSubtype = (node: string, market: PriceMarket): string => `${nodeSubtype(node)}${market === 'rt' ? '.RT' : ''}`;
+
+/**
+ * The key of a node's price series in a market: `<BA>.price.<NODE>` for day-ahead (e.g. PJM.price.WESTERN_HUB, the
+ * key day-ahead series always had) and `<BA>.price.<NODE>.RT` for real-time (e.g. PJM.price.WESTERN_HUB.RT).
+ */
+export const priceSeriesKey = (ba: string, node: string, market: PriceMarket = 'da'): string => seriesKey(ba, 'price', priceSubtype(node, market));
+
+/** The market of a price series key (see priceSeriesKey): `rt` when it ends `.RT`, else `da`. */
+export const marketOfPriceSeries = (key: string): PriceMarket => (key.endsWith('.RT') ? 'rt' : 'da');
+
+/**
+ * The series whose prices are known ahead for a price series: itself for day-ahead; for a real-time series the
+ * day-ahead series of the same node (real-time prices of future hours do not exist yet).
+ */
+export const planningPriceSeries = (key: string): string => (marketOfPriceSeries(key) === 'rt' ? key.slice(0, -'.RT'.length) : key);
 
 export interface PriceImport { series: string; inserted: number; updated: number; from: Date | null; to: Date | null }
 
 /**
- * Stores hourly prices ($/MWh, UTC hour starts) as the external price series of `node` in BA `ba` (created on
- * first sight), idempotently (observations upsert; a changed price counts one revision). Throws when the BA is
- * unknown.
+ * Stores hourly prices ($/MWh, UTC hour starts) as the external price series of `node` in BA `ba` and `market`
+ * (created on first sight; see priceSeriesKey), idempotently (observations upsert; a changed price counts one
+ * revision). Day-ahead and real-time prices of one node go to two series. Throws when the BA is unknown.
  */
-export async function importPrices(db: Db, ba: string, node: string, points: readonly PricePoint[]): Promise<PriceImport> {
+export async function importPrices(db: Db, ba: string, node: string, points: readonly PricePoint[], market: PriceMarket = 'da'): Promise<PriceImport & { market: PriceMarket }> {
   if (!(await getBa(db, ba))) throw new RangeError(`unknown balancing authority '${ba}'`);
-  const subtype = nodeSubtype(node);
+  const subtype = priceSubtype(node, market);
   const seriesId = await ensureSeries(db, { baCode: ba, type: 'price', subtype, units: PRICE_UNITS, source: 'external' });
   let inserted = 0, updated = 0;
   for (let i = 0; i < points.length; i += 5000) {
@@ -35,7 +57,7 @@ export async function importPrices(db: Db, ba: string, node: string, points: rea
     const r = await commitObservations(db, batch, 'external');
     inserted += r.inserted; updated += r.updated;
   }
-  return { series: seriesKey(ba, 'price', subtype), inserted, updated, from: points[0]?.ts ?? null, to: points.at(-1)?.ts ?? null };
+  return { series: seriesKey(ba, 'price', subtype), market, inserted, updated, from: points[0]?.ts ?? null, to: points.at(-1)?.ts ?? null };
 }
 
 /** Hourly prices ($/MWh) of a price series over [from, to), one entry per hour start, null where none is stored; undefined for an unknown series. */

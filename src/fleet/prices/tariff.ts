@@ -29,7 +29,7 @@ const touPeriod = z.object({
 export const tariffSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('dynamic'),
-    priceSeries: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/).describe('price series key, e.g. PJM.price.WESTERN_HUB ($/MWh)'),
+    priceSeries: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/).describe('price series key, e.g. PJM.price.WESTERN_HUB (day-ahead, $/MWh) or PJM.price.WESTERN_HUB.RT (real-time: paid, planned on the node\'s day-ahead series)'),
     adders: z.number().min(-10).max(10).default(0).describe('$/kWh added to every imported kWh'),
     exportCredit: exportCredit.default({ kind: 'same' }),
   }),

@@ -1,3 +1,4 @@
+import { canonicalZone } from '../../../grid/local-day.ts';
 import { BA_CODE } from './loaders.ts';
 
 /**
@@ -15,25 +16,8 @@ const THEMES = ['light', 'dark', 'system'] as const;
 const oneOf = <T extends string>(list: readonly T[], v: unknown): T | undefined =>
   (list as readonly unknown[]).includes(v) ? (v as T) : undefined;
 
-// IANA names are ASCII letters, digits and _ + - in slash-separated parts ("America/Argentina/Buenos_Aires",
-// "Etc/GMT+5"); the longest is far under 64. Anything else (markup, quotes, offsets, control characters) is refused
-// before Intl sees it.
-const ZONE_SYNTAX = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,3}$/;
-
-/**
- * The canonical name of an IANA time zone this runtime knows ("asia/tokyo" → "Asia/Tokyo", "Etc/UTC" → "UTC"),
- * or undefined for anything else. Canonical names keep the set of zones (and so of cached formatters) bounded.
- * The same function runs in the browser, which compares its own zone with the stored one through it.
- */
-export function canonicalZone(v: unknown): string | undefined {
-  if (typeof v !== 'string' || v.length > 64 || !ZONE_SYNTAX.test(v)) return undefined;
-  try {
-    const zone = new Intl.DateTimeFormat('en', { timeZone: v }).resolvedOptions().timeZone;
-    return ZONE_SYNTAX.test(zone) ? zone : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** canonicalZone lives with the other time-zone helpers (src/grid/local-day.ts); re-exported for the pages and web.test. */
+export { canonicalZone };
 
 /** Reads the preferences from a Cookie header; anything malformed falls back to the default, never throws. */
 export function parsePrefs(cookieHeader: string | null | undefined): Prefs {
