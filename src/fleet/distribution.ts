@@ -73,7 +73,8 @@ export async function republishDue(db: Db, bus: FleetBus, s: LoopSettings, logge
   const now = new Date(s.now());
   const claimed = await db.transaction(async (tx) => tx.query<{ device_id: string; version: number }>(
     `UPDATE schedule_versions v SET next_publish_at = $2::timestamptz + $3::float8 * interval '1 millisecond'
-     FROM (SELECT device_id, version FROM schedule_versions WHERE state IN ('queued', 'sent') AND next_publish_at <= $2
+     FROM (SELECT device_id, version FROM schedule_versions
+           WHERE next_publish_at < 'infinity' AND next_publish_at <= $2 AND state IN ('queued', 'sent')
            ORDER BY next_publish_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
      WHERE v.device_id = due.device_id AND v.version = due.version
      RETURNING v.device_id, v.version`, [s.batch, now, s.republishMs]));
@@ -90,16 +91,22 @@ export async function republishDue(db: Db, bus: FleetBus, s: LoopSettings, logge
  * The timeout sweep: a version not acknowledged within ackTimeoutMs of being issued, or acknowledged but not
  * finished finishGraceMs after its last interval ended, becomes timed-out (the device's later word still counts:
  * ledger.ts). Idempotent; any copy may run it. Returns how many timed out.
+ *
+ * It also keeps the live work list (index schedule_versions_live, migration 0038: next_publish_at < 'infinity')
+ * short: acks change only `state` and its times (so their updates stay HOT, off every index), and this sweep
+ * retires what they finished — versions succeeded, failed, timed out or superseded get next_publish_at 'infinity',
+ * and a due version the device acknowledged waits until its end plus finishGraceMs — at most batch × 10 a round.
  */
 export async function sweepTimeouts(db: Db, s: LoopSettings): Promise<number> {
   const now = s.now();
   const rows = await db.query<{ n: number }>(
     `WITH t AS (
-       UPDATE schedule_versions v SET state = 'timed-out', state_at = $1,
+       UPDATE schedule_versions v SET state = 'timed-out', state_at = $1, next_publish_at = 'infinity',
          reason = CASE WHEN v.state IN ('queued', 'sent') THEN 'no acknowledgement within ' || ($4::float8 / 1000)::int || ' s'
                        ELSE 'not finished ' || ($5::float8 / 1000)::int || ' s after its last interval' END
        FROM (SELECT device_id, version FROM schedule_versions
-             WHERE (state IN ('queued', 'sent') AND issued_at < $2) OR (state IN ('acknowledged', 'executing') AND ends_at < $3)
+             WHERE next_publish_at < 'infinity'
+               AND ((state IN ('queued', 'sent') AND issued_at < $2) OR (state IN ('acknowledged', 'executing') AND ends_at < $3))
              LIMIT $6 FOR UPDATE SKIP LOCKED) due
        WHERE v.device_id = due.device_id AND v.version = due.version
        RETURNING 1)
@@ -107,5 +114,15 @@ export async function sweepTimeouts(db: Db, s: LoopSettings): Promise<number> {
     [new Date(now), new Date(now - s.ackTimeoutMs), new Date(now - s.finishGraceMs), s.ackTimeoutMs, s.finishGraceMs, s.batch * 10]);
   const n = Number(rows[0]!.n);
   await notifyFleet(db, 'ledger', n);
+  await db.query(
+    `UPDATE schedule_versions v SET next_publish_at = CASE WHEN v.state IN ('acknowledged', 'executing')
+                                                       THEN GREATEST(v.ends_at + $3::float8 * interval '1 millisecond', $1::timestamptz + $4::float8 * interval '1 millisecond')
+                                                       ELSE 'infinity' END
+     FROM (SELECT device_id, version FROM schedule_versions
+           WHERE next_publish_at < 'infinity'
+             AND (state IN ('succeeded', 'failed', 'timed-out', 'superseded') OR (state IN ('acknowledged', 'executing') AND next_publish_at <= $1))
+           LIMIT $2 FOR UPDATE SKIP LOCKED) done
+     WHERE v.device_id = done.device_id AND v.version = done.version`,
+    [new Date(now), s.batch * 10, s.finishGraceMs, s.republishMs]);
   return n;
 }

@@ -14,7 +14,8 @@ import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
  * A device's `rejected` ack (it refuses to execute the version) is recorded as `failed` with the reason.
  *
  * Every function here is set-based (one statement per batch), for the gateway's batches (bench target
- * ≥ 20,000 acks/s); each accepts any batch, including duplicates, in any order.
+ * ≥ 20,000 acks/s); each accepts any batch, including duplicates, in any order. The columns they write are in no
+ * index (migration 0038), so their updates are HOT; keep it so (src/fleet/hot-updates.test.ts checks it).
  */
 
 const RANK: Readonly<Record<AckState, number>> = { acknowledged: 2, executing: 3, succeeded: 4, failed: 4, rejected: 4 };

@@ -71,7 +71,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
   const devIds = accepted.map((a) => a.id);
   const versions = accepted.map((a) => a.version);
   const superseded = await tx.query<{ device_id: string; version: number }>(
-    `UPDATE schedule_versions v SET state = 'superseded', state_at = $3, superseded_by = n.version
+    `UPDATE schedule_versions v SET state = 'superseded', state_at = $3, superseded_by = n.version, next_publish_at = 'infinity'
      FROM unnest($1::text[], $2::int[]) AS n(device_id, version)
      WHERE v.device_id = n.device_id AND v.version < n.version AND v.state IN ${ACTIVE}
      RETURNING v.device_id, v.version`, [devIds, versions, issuedAt]);
