@@ -70,15 +70,19 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
   r.get('/api/v1/devices', {
     config: fleet,
     schema: {
-      tags, summary: 'Devices, by id (pages of up to 1,000: pass the last id as `after`)', description: who,
+      tags, summary: 'Devices, by id (pages of up to 1,000: pass the last id as `after`)',
+      description: `${who} A page position that is not a device id (\`after\` or its alias \`cursor\`), or an unknown query parameter, is 400 naming it: never silently the first page.`,
       querystring: z.object({
         status: z.enum(['online', 'offline']).optional(), groupId: z.uuid().optional(),
-        after: z.string().max(63).optional().describe('the last id of the previous page'), limit: z.coerce.number().int().min(1).max(1_000).default(100),
-      }),
+        after: z.string().regex(DEVICE_ID, 'the last device id of the previous page (its `next`)').optional().describe('the last id of the previous page (the `next` of its answer)'),
+        cursor: z.string().regex(DEVICE_ID, 'the last device id of the previous page (its `next`)').optional().describe('alias of `after`'),
+        limit: z.coerce.number().int().min(1).max(1_000).default(100),
+      }).strict(),
       response: { 200: z.object({ data: z.array(deviceOut), next: z.string().nullable().describe('`after` for the next page, null on the last') }) },
     },
   }, async (req) => {
-    const data = await listDevices(db, req.query);
+    if (req.query.after !== undefined && req.query.cursor !== undefined && req.query.after !== req.query.cursor) throw new HttpProblem(400, 'cursor: give after or cursor, not two different positions', 'cursor');
+    const data = await listDevices(db, { ...req.query, after: req.query.after ?? req.query.cursor });
     return { data, next: data.length === req.query.limit ? data.at(-1)!.id : null };
   });
 
@@ -164,7 +168,7 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
     if (out.kind === 'device') {
       const sent = await publishVersions(db, deps.bus, out.messages, s, req.log as unknown as Logger);
       req.log.info({ deviceId: out.deviceId, version: out.version, published: sent > 0 }, 'schedule version issued');
-      return reply.code(201).send({ kind: 'device', deviceId: out.deviceId, version: out.version, superseded: out.superseded, state: sent ? 'sent' : 'queued' });
+      return reply.code(201).send({ kind: 'device', deviceId: out.deviceId, version: out.version, superseded: out.superseded, state: sent ? 'sent' : 'queued', socAssumption: out.socAssumption });
     }
     // the first devices the rate allows are issued at once; the loops issue the rest
     await runRollouts(db, deps.bus, s, req.log as unknown as Logger, out.rolloutId);
