@@ -77,7 +77,8 @@ export const fleetSummaryOut = z.object({
   socPct: z.number().nullable().describe('energy-weighted fleet SoC of devices that reported one, percent'),
   storedKwh: z.number().describe('energy stored now (reported SoC × capacity), kWh'), capacityKwh: z.number(),
   powerKw: z.number().describe('sum of reported power, kW (+ charging)'),
-  versions24h: z.object({ issued: z.number(), succeeded: z.number(), failed: z.number(), timedOut: z.number(), successPct: z.number().nullable().describe('succeeded / (succeeded + failed + timed out), last 24 h') }),
+  versions24h: z.object({ issued: z.number(), succeeded: z.number(), failed: z.number(), timedOut: z.number(),
+    finished: z.number().describe('succeeded + failed + timed out: the versions the rate is of (the others are still in flight or were superseded)'), successPct: z.number().nullable().describe('succeeded / (succeeded + failed + timed out), last 24 h') }),
   rolloutsRunning: z.number(),
 });
 
