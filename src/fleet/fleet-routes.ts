@@ -157,7 +157,10 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
         + 'A problem names the interval (`field: intervals[3].powerKw`): 400 for the request itself, 422 beyond a device\'s limits or SoC, 409 a priority conflict. '
         + 'Conflicts: the new schedule SUPERSEDES the device\'s unfinished versions of lower or equal priority and is REJECTED (409) by a higher one. '
         + 'Every accepted schedule is a new version per device (monotonically increasing). A group or fleet schedule is a rollout: every device is checked first '
-        + '(one refusal refuses it all), then versions are issued at the rollout\'s rate, aborted past the failure threshold.',
+        + '(one refusal refuses it all), then versions are issued at the rollout\'s rate, aborted past the failure threshold. A rollout whose rate cannot reach all its devices '
+        + 'before intervals[0].start is refused (400 naming `rollout.maxPerMinute` or `rollout.exponential`); devices still unreached when the schedule starts (a restart, a slow '
+        + 'runner) are counted as `expired`, never as failures. A device that never reported its SoC is checked from any SoC between its minimum and maximum, and the answer '
+        + '(`socAssumption`) or the refusal says so. Operator schedules outrank the optimizer\'s (priority −1): any of them supersedes a plan, and the optimizer never supersedes one.',
       body: scheduleRequest, response: { 201: submittedOut, 400: problem, 404: problem, 409: problem, 422: problem },
     },
   }, async (req, reply) => {

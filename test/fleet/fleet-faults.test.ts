@@ -72,7 +72,9 @@ for (const target of testDatabases()) {
       assert.equal(op.statusCode, 201, op.body);
       const issue = fleetIssuer(t.db, t.bus, silent, { now: t.clock.now });
       const r = await replanDevice({ db: t.db, logger: silent, issue, plan }, (await loadDevices(t.db)).find((d) => d.id === a.id)!, new Date(t.clock.now()));
-      assert.equal(r.version, null, 'refused: the operator\'s version outranks the optimizer');
+      assert.deepEqual([r.outcome, r.version], ['outranked', 1], 'the operator\'s version outranks the optimizer');
+      // and the issuer itself refuses, whoever calls it
+      assert.equal(await issue(a.id, [{ start: t.clock.at(10), end: t.clock.at(70), action: 'idle' }], 'test'), null);
       const [v1] = await t.db.query<{ state: string }>(`SELECT state FROM schedule_versions WHERE device_id = $1 AND version = 1`, [a.id]);
       assert.notEqual(v1!.state, 'superseded');
       assert.equal((await getDevice(t.db, a.id))!.desiredVersion, 1);

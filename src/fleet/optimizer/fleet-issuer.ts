@@ -24,7 +24,10 @@ export function fleetIssuer(db: Db, bus: FleetBus | undefined, logger: Pick<Logg
   return async (deviceId, intervals, note) => {
     const r = await db.transaction((tx) => issueVersions(tx, { deviceIds: [deviceId], intervals, priority: OPTIMIZER_PRIORITY, republishMs: s.republishMs, now: s.now() }));
     if (r.refused.length) {
-      logger.warn({ deviceId, refused: r.refused[0]!.problem.detail, note }, 'optimizer schedule refused');
+      const p = r.refused[0]!.problem;
+      // an operator's schedule outranking the plan is the rule working, not a fault
+      if (p.kind === 'conflict') logger.info({ deviceId, refused: p.detail, note }, 'optimizer plan not issued: a schedule of higher priority runs');
+      else logger.warn({ deviceId, refused: p.detail, note }, 'optimizer schedule refused');
       return null;
     }
     await publishVersions(db, bus, r.messages, s, logger as Logger);

@@ -12,6 +12,7 @@ import { tariffPrices, tariffSchema, type Tariff } from '../prices/tariff.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
 import { activeEventOverrides, type HourOverride } from '../../openadr/event-overrides.ts';
 import { groupsOf } from '../device-groups.ts';
+import { OPTIMIZER_PRIORITY } from './fleet-issuer.ts';
 
 /**
  * Model predictive control of one battery (src/fleet/optimizer/mpc.ts): at every re-plan the device's plan is made
@@ -148,15 +149,18 @@ export function materiallySame(current: readonly ScheduleInterval[], next: reado
 }
 
 /** The device's desired version when it is still unfinished (queued … executing): its number, priority and intervals. */
-async function currentVersion(db: Db, deviceId: string): Promise<{ version: number; priority: number; intervals: ScheduleInterval[] } | undefined> {
+async function currentVersion(db: Db, deviceId: string, now: Date): Promise<{ version: number; priority: number; intervals: ScheduleInterval[] } | undefined> {
+  const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('schedule_versions')::text AS t`);
+  if (!exists?.t) return undefined;
   const [row] = await db.query<{ version: number; priority: number; intervals: unknown }>(
     `SELECT v.version, v.priority, v.intervals FROM devices d JOIN schedule_versions v ON v.device_id = d.id AND v.version = d.desired_version
-     WHERE d.id = $1 AND v.state IN ('queued', 'sent', 'acknowledged', 'executing')`, [deviceId]);
+     WHERE d.id = $1 AND v.state IN ('queued', 'sent', 'acknowledged', 'executing') AND v.ends_at > $2`, [deviceId, now]);
   return row ? { version: Number(row.version), priority: Number(row.priority), intervals: typeof row.intervals === 'string' ? JSON.parse(row.intervals) as ScheduleInterval[] : row.intervals as ScheduleInterval[] } : undefined;
 }
 
 export interface ReplanResult {
-  deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices'; method?: Plan['method']; version?: number | null; fallbackReason?: string;
+  /** outranked: an operator's or a market's unfinished schedule (priority above the optimizer's) runs; nothing planned */
+  deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices' | 'outranked'; method?: Plan['method']; version?: number | null; fallbackReason?: string;
   /** the OpenADR events that set an input of the plan */
   eventIds?: string[];
 }
@@ -173,6 +177,10 @@ export interface ReplanResult {
 export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date, opts: { force?: boolean } = {}): Promise<ReplanResult> {
   const { db } = deps;
   const start = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS);
+  // an operator's or a market dispatch's schedule outranks the optimizer while it runs: no plan, nothing stored (the
+  // next run after it ended plans afresh)
+  const current = await currentVersion(db, device.id, now);
+  if (current && current.priority > OPTIMIZER_PRIORITY) return { deviceId: device.id, outcome: 'outranked', version: current.version };
   const { tariff, carbonPrice } = await tariffOf(db, device.id);
   let hours = Array.from({ length: HORIZON_HOURS }, (_, i) => new Date(start.getTime() + i * HOUR_MS));
   const end = new Date(start.getTime() + HORIZON_HOURS * HOUR_MS);
@@ -225,7 +233,6 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   if (p.method !== 'lp') deps.logger.warn({ deviceId: device.id, reason: p.fallbackReason }, 'optimizer fell back to the rule');
   // a plan materially the same as the unfinished version the device has is not issued again (SoC drifts by a point
   // every few minutes; a new version each time would only churn the broker and the device)
-  const current = await currentVersion(db, device.id);
   const same = !opts.force && current !== undefined && materiallySame(current.intervals, intervals, now);
   const issued = same ? { version: current.version } : await deps.issue(device.id, intervals, note);
   await db.query(
@@ -267,14 +274,14 @@ export async function loadDevices(db: Db): Promise<DeviceState[]> {
  * The re-plan job (worker): every device whose inputs changed gets a new plan and schedule. Logs progress every
  * 500 devices with the job id; one device's failure is logged and does not stop the others.
  */
-export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: DeviceState[]): Promise<{ planned: number; unchanged: number; noPrices: number; failed: number; fallbacks: number }> {
+export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: DeviceState[]): Promise<{ planned: number; unchanged: number; noPrices: number; outranked: number; failed: number; fallbacks: number }> {
   const list = devices ?? await loadDevices(deps.db);
   const events = deps.events ?? await anyActiveEvent(deps.db, now);
-  const out = { planned: 0, unchanged: 0, noPrices: 0, failed: 0, fallbacks: 0 };
+  const out = { planned: 0, unchanged: 0, noPrices: 0, outranked: 0, failed: 0, fallbacks: 0 };
   for (const [i, d] of list.entries()) {
     try {
       const r = await replanDevice({ ...deps, events }, d, now);
-      if (r.outcome === 'planned') { out.planned++; if (r.method !== 'lp') out.fallbacks++; } else if (r.outcome === 'unchanged') out.unchanged++; else out.noPrices++;
+      if (r.outcome === 'planned') { out.planned++; if (r.method !== 'lp') out.fallbacks++; } else if (r.outcome === 'unchanged') out.unchanged++; else if (r.outcome === 'outranked') out.outranked++; else out.noPrices++;
     } catch (err) {
       out.failed++;
       deps.logger.warn({ deviceId: d.id, err: (err as Error).message }, 're-plan failed');
