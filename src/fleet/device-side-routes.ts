@@ -18,8 +18,9 @@ const tags = ['fleet'];
 const deviceOnly = 'The device\'s own key only (`Authorization: Bearer gp_…`, kind device): any other key, a user, or another device\'s key gets 404 as if the device did not exist.';
 const params = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
 const applyOut = z.object({ applied: z.number(), stale: z.number().describe('already known, or older than what is stored'), unknown: z.number().describe('naming a version that does not exist'),
-  outOfWindow: z.number().describe('always 0 here: a message whose `at` is outside the window is refused (400) before anything is applied') });
-const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 minutes ahead of the server clock (the same window as MQTT); otherwise 400 naming `at` (`i/at` in a batch) and nothing is applied.';
+  outOfWindow: z.number().describe('batch messages whose `at` is outside the window (older than 31 days, more than 60 minutes ahead): left out, not applied') });
+const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 minutes ahead of the server clock (the same window as MQTT and the ledger): '
+  + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied.';
 
 /**
  * The 404 of a device call made with anything but that device's own key: another device's key learns nothing,
@@ -39,11 +40,11 @@ function list<T extends { deviceId: string; at: string }>(body: T | T[], id: str
   const prefix = (i: number) => (Array.isArray(body) ? `${i}/` : '');
   const i = items.findIndex((m) => m.deviceId !== id);
   if (i >= 0) throw new HttpProblem(400, `${prefix(i)}deviceId: must be the device of the path (${id})`, `${prefix(i)}deviceId`);
-  // the same window as the gateway and the ledger (messages.ts): a future `at` would freeze the reported state
-  for (const [j, m] of items.entries()) {
-    const why = outOfWindow(m.at, now);
-    if (why) throw new HttpProblem(400, `${prefix(j)}${windowDetail(why)}`, `${prefix(j)}at`);
-  }
+  // the same window as the gateway and the ledger (messages.ts): a future `at` would freeze the reported state. One
+  // message outside it is refused; in a batch (an agent's outbox) it is left out and counted, so one bad clock
+  // reading never blocks the rest of the outbox
+  const why = Array.isArray(body) ? null : outOfWindow(items[0]!.at, now);
+  if (why) throw new HttpProblem(400, windowDetail(why), 'at');
   return items;
 }
 
@@ -105,6 +106,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     // device data, not an operator's change: the ledger is its record (an audit row per ack would outgrow the ledger)
     req.audited = true;
     const out = await applyAcks(db, acks, new Date(s.now()));
+    if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'acks refused: at outside the accepted window');
     if (deps.ackSink) await deps.ackSink(acks);
     req.log.info({ deviceId: id, ...out }, 'acks over HTTP');
     return out;
@@ -122,6 +124,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     const items = list(req.body, id, s.now());
     req.audited = true;
     const out = await applyTelemetryLatest(db, items, new Date(s.now()));
+    if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'telemetry refused: at outside the accepted window');
     await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1', [id, new Date(s.now())]);
     if (deps.telemetrySink) await deps.telemetrySink(items);
     return out;

@@ -43,15 +43,23 @@ for (const target of testDatabases()) {
       assert.equal(future.json().field, 'at');
       const old = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers,
         payload: [tel(new Date(t.clock.now()).toISOString(), 2, 50), tel(new Date(t.clock.now() - 40 * 86_400_000).toISOString(), 3, 9)] });
-      assert.equal(old.statusCode, 400);
-      assert.equal(old.json().field, '1/at', 'the batch item is named');
+      // in a batch (an agent's outbox) the stale one is left out and counted; the good one applies
+      assert.equal(old.statusCode, 200, old.body);
+      assert.deepEqual(old.json(), { applied: 1, stale: 0, unknown: 0, outOfWindow: 1 });
+      assert.equal((await getDevice(t.db, d.id))!.reported.socPct, 50);
+      const oldOne = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers, payload: tel(new Date(t.clock.now() - 40 * 86_400_000).toISOString(), 3, 9) });
+      assert.equal(oldOne.statusCode, 400);
+      assert.equal(oldOne.json().field, 'at');
       const ackFuture = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/acks`, headers: d.headers,
         payload: { schema: 'gridpulse.ack/1', deviceId: d.id, version: 1, state: 'acknowledged', at: '2099-01-01T00:00:00Z', seq: 1 } });
       assert.equal(ackFuture.statusCode, 400);
       assert.equal(ackFuture.json().field, 'at');
-      assert.equal((await getDevice(t.db, d.id))!.reported.socPct, null, 'nothing was applied');
+      const batchFuture = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers, payload: [tel('2099-01-01T00:00:00Z', 5, 7)] });
+      assert.deepEqual(batchFuture.json(), { applied: 0, stale: 0, unknown: 0, outOfWindow: 1 });
+      assert.equal((await getDevice(t.db, d.id))!.reported.socPct, 50, 'the far-future reading was not applied');
       // real telemetry afterwards is the reported state, not "stale"
-      await reportSoc(t, d, 61, 4);
+      t.clock.advance(60_000);
+      await reportSoc(t, d, 61, 6);
       assert.equal((await getDevice(t.db, d.id))!.reported.socPct, 61);
     });
 
