@@ -17,7 +17,13 @@ if [ -z "$PLUGIN" ]; then
   fi
   PLUGIN="$(dpkg -L mosquitto | grep -m1 'mosquitto_dynamic_security.so')"
 fi
-answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess >/dev/null 2>&1; }
+# mosquitto_ctrl exits 0 even when refused ("Not authorized"): look for its answer
+answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess 2>/dev/null | grep -q publishClientSend; }
+# a broker started from an older deploy/mosquitto/mosquitto.conf is restarted with the repository's current one
+if answering && ! cmp -s deploy/mosquitto/mosquitto.conf "$DIR/repo-mosquitto.conf"; then
+  pkill -f "mosquitto -d -c $DIR/mosquitto.conf" || true
+  for _ in $(seq 1 50); do answering || break; sleep 0.1; done
+fi
 if ! answering; then
   mkdir -p "$DIR"
   rm -f "$DIR/dynamic-security.json" "$DIR/mosquitto.db"
@@ -32,6 +38,7 @@ if ! answering; then
   } > "$DIR/mosquitto.conf"
   chmod 700 "$DIR"
   [ "$(id -u)" = 0 ] && chown -R mosquitto "$DIR" 2>/dev/null || true
+  cp deploy/mosquitto/mosquitto.conf "$DIR/repo-mosquitto.conf"
   mosquitto -d -c "$DIR/mosquitto.conf"
   for _ in $(seq 1 50); do answering && break; sleep 0.1; done
   answering || { echo "mosquitto on 127.0.0.1:$PORT did not start; see $DIR/mosquitto.log" >&2; exit 1; }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
+import { connectMqtt } from '../src/fleet/bus/mqtt-connect.ts';
 import { pino } from 'pino';
 import { buildApp } from '../src/app.ts';
 import { memoryCache } from '../src/platform/cache.ts';
@@ -115,7 +116,7 @@ async function provision(db: Db, n: number): Promise<string[]> {
 
 /**
  * Fan-out of one new schedule to N simulated devices on a real Mosquitto: the whole path — POST /api/v1/schedules
- * (fleet: true) → versions issued and published retained QoS 1 → N agents (`gridpulse simulate` in a child process,
+ * (fleet: true; it answers 202 with the rollout id at once) → versions issued by the rollout runner and published retained QoS 1 → N agents (`gridpulse simulate` in a child process,
  * real connections) → acks →
  * the gateway's batched COPY into device_acks — p50/p99 from the API call until each device's ack is stored, beside
  * the bare broker delivering N retained QoS 1 messages to N clients in the same run. Also the agents' memory per
@@ -128,7 +129,7 @@ export async function benchFleetFanout(): Promise<void> {
   try {
     const reference = await rawBroker(broker.url, n);
     await provision(db, n);
-    const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'bench-fleet-bus', reconnectPeriod: 1_000 });
+    const { client: publisher } = await connectMqtt(broker.url, { clientId: 'bench-fleet-bus' });
     // when each device's version went to the broker: splits the path into issuing (fleet-core) and delivery + ack
     const publishedAt = new Map<string, number>();
     const bus: FleetBus = { publishSchedule: async (m) => { publishedAt.set(m.deviceId, Date.now()); await publisher.publishAsync(deviceTopic(m.deviceId, 'schedule'), JSON.stringify(m), { qos: 1, retain: true }); } };
@@ -146,7 +147,7 @@ export async function benchFleetFanout(): Promise<void> {
       intervals: [{ start: new Date(now + 120_000).toISOString(), end: new Date(now + 3_720_000).toISOString(), action: 'idle' }],
     } });
     const apiMs = performance.now() - t0;
-    if (res.statusCode !== 201) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
+    if (res.statusCode !== 202) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
     let stored: number[] = [];
     let afterPublish: number[] = [];
     const deadline = Date.now() + 120_000;

@@ -54,14 +54,18 @@ async function whileLooping<T>(job: (i: number) => Promise<unknown>, during: () 
  * loop for the whole measurement: the first fill a week at a time into the past, the forecast refresh, and flow
  * tracing of CISO's interconnection over 28 days with the quality checks of 14 days). Then the BA page's SSR at 50
  * connections (served to anonymous visitors from the page cache, and rendered on every request with the cache off)
- * against a bare Fastify route sending the same bytes. PGlite in memory (the fresh-machine default), or
+ * against a bare Fastify route sending the same bytes. PGlite in memory on its own worker thread (as `gridpulse start`
+ * runs its data directory; BENCH_PGLITE_THREAD=main runs it on the main thread, as before issue 11 item 3), or
  * PostgreSQL with DATABASE_URL. Targets (issue 11): throughput ratio ≥ 0.5, p99 < 100 ms.
  */
 export async function benchOffLoop(): Promise<void> {
   const seconds = envInt('BENCH_OFFLOOP_SECONDS', 10);
   const connections = envInt('BENCH_OFFLOOP_CONNECTIONS', 10);
   const ssrConnections = envInt('BENCH_SSR_CONNECTIONS', 50);
-  const { db, drop } = await openEngineDb('bench_offloop');
+  // PGlite on its own worker thread, as `gridpulse start` opens its data directory; BENCH_PGLITE_THREAD=main for before
+  const thread = process.env.BENCH_PGLITE_THREAD ?? 'worker';
+  if (thread !== 'main' && thread !== 'worker') throw new Error(`BENCH_PGLITE_THREAD must be main or worker, got ${thread}`);
+  const { db, drop } = await openEngineDb('bench_offloop', { pgliteThread: thread });
   const cache = memoryCache();
   const logger = pino({ level: 'warn' });
   let app: FastifyInstance | undefined;
@@ -101,7 +105,7 @@ export async function benchOffLoop(): Promise<void> {
       // the forecasts need the whole four weeks
       while (filledWeeks < 4) await fillWeek();
     }
-    printTable(`${path} (cached) at ${connections} connections for ${seconds} s while each job loops, ${db.kind}`,
+    printTable(`${path} (cached) at ${connections} connections for ${seconds} s while each job loops, ${db.kind}${db.kind === 'pglite' ? ` on the ${thread} thread` : ''}`,
       ['job', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'ratio (req/s vs no job)', 'job'], rows);
 
     const page = await fetch(`${base}/ba/CISO`);

@@ -41,12 +41,13 @@ export async function dropBenchSchema(db: Db, schema: string): Promise<void> {
 }
 
 /**
- * PGlite in memory by default; with DATABASE_URL, PostgreSQL in a throw-away schema named `${prefix}_${pid}`
+ * PGlite in memory by default (on the calling thread, or its own worker thread with pgliteThread: 'worker'); with
+ * DATABASE_URL, PostgreSQL in a throw-away schema named `${prefix}_${pid}`
  * (for the single-function benches: bench/pulse.ts, bench/accuracy.ts). `drop` removes what it made.
  */
-export async function openEngineDb(prefix: string): Promise<{ db: Db; drop: () => Promise<void> }> {
+export async function openEngineDb(prefix: string, opts: { pgliteThread?: 'main' | 'worker' } = {}): Promise<{ db: Db; drop: () => Promise<void> }> {
   if (!process.env.DATABASE_URL) {
-    const db = await openDb({ dataDir: ':memory:' });
+    const db = await openDb({ dataDir: ':memory:', thread: opts.pgliteThread ?? 'main' });
     await migrate(db);
     return { db, drop: async () => {} };
   }

@@ -116,3 +116,66 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
     assert.equal(s.worker!.environment!.METRICS_PORT, '9464');
   });
 });
+
+describe('deploy/: the compose broker (Mosquitto with dynamic security)', () => {
+  it('compose writes the broker config in an init step (listener, dynsec plugin) and starts the gateway only on a healthy broker', () => {
+    const compose = parse(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, { command?: unknown; entrypoint?: unknown; volumes?: string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] } }>; volumes: Record<string, unknown> };
+    const s = compose.services;
+    const init = s['mosquitto-init']!;
+    assert.ok(init, 'a mosquitto-init service');
+    assert.deepEqual(init.entrypoint, ['sh', '/gridpulse/init.sh']);
+    assert.ok(init.volumes!.includes('./mosquitto/mosquitto.conf:/gridpulse/mosquitto.conf:ro'), JSON.stringify(init.volumes));
+    assert.ok(init.volumes!.includes('./mosquitto/init.sh:/gridpulse/init.sh:ro'), JSON.stringify(init.volumes));
+    assert.ok(init.volumes!.includes('mosquitto-data:/mosquitto/data'));
+    assert.deepEqual(s.mosquitto!.command, ['mosquitto', '-c', '/mosquitto/data/mosquitto.conf']);
+    assert.ok(s.mosquitto!.volumes!.includes('mosquitto-data:/mosquitto/data'));
+    assert.deepEqual(s.mosquitto!.depends_on, { 'mosquitto-init': { condition: 'service_completed_successfully' } });
+    assert.match(s.mosquitto!.healthcheck!.test.join(' '), /mosquitto_ctrl .*-p 1883 .*dynsec .*grep -q publishClientSend/);
+    assert.equal(s.gateway!.depends_on!.mosquitto!.condition, 'service_healthy');
+    assert.ok('mosquitto-data' in compose.volumes);
+    // the shared config stays listener-free (CI and compose each add their own listener)
+    assert.doesNotMatch(readFileSync(deploy('mosquitto/mosquitto.conf'), 'utf8'), /^\s*(listener|plugin)\b/m);
+  });
+
+  it('the init script writes a config a real mosquitto starts with: the admin account answers on the listener, twice in a row', async (t) => {
+    const plugin = spawnSync('sh', ['-c', "dpkg -L mosquitto 2>/dev/null | grep -m1 mosquitto_dynamic_security.so"], { encoding: 'utf8' }).stdout.trim();
+    if (!plugin || spawnSync('mosquitto_ctrl', ['--help']).error) {
+      if (process.env.CI) assert.fail('mosquitto with the dynamic-security plugin is not installed (.ci/mosquitto.sh installs it)');
+      t.skip('mosquitto not installed');
+      return;
+    }
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { spawn } = await import('node:child_process');
+    const { freePort } = await import('./support/pg-cluster.ts');
+    const data = mkdtempSync(path.join(tmpdir(), 'gp-mosq-'));
+    const port = await freePort();
+    const env = { ...process.env, BASE_CONF: deploy('mosquitto/mosquitto.conf'), DATA: data, PLUGIN: plugin, PORT: String(port), MQTT_ADMIN_USERNAME: 'compose-admin', MQTT_ADMIN_PASSWORD: 'compose-test-pw' };
+    // mosquitto_ctrl exits 0 even when refused ("Connection error: Not authorized"): an answer is the ACL listing
+    const ctrl = (password: string) => spawnSync('mosquitto_ctrl', ['-h', '127.0.0.1', '-p', String(port), '-u', 'compose-admin', '-P', password, 'dynsec', 'getDefaultACLAccess'], { encoding: 'utf8', timeout: 5_000 });
+    const answers = () => /publishClientSend/.test(ctrl('compose-test-pw').stdout ?? '');
+    try {
+      for (let run = 0; run < 2; run++) {
+        execFileSync('sh', [deploy('mosquitto/init.sh')], { env });
+        const conf = readFileSync(path.join(data, 'mosquitto.conf'), 'utf8');
+        assert.match(conf, new RegExp(`^listener ${port}$`, 'm'));
+        assert.match(conf, /^plugin .*mosquitto_dynamic_security\.so$/m);
+        const broker = spawn('mosquitto', ['-c', path.join(data, 'mosquitto.conf')], { stdio: 'ignore' });
+        try {
+          let ok = false;
+          for (let i = 0; i < 50 && !(ok = answers()); i++) await new Promise((r) => setTimeout(r, 100));
+          assert.ok(ok, `run ${run}: the admin account answers on 127.0.0.1:${port}`);
+          const wrong = ctrl('wrong');
+          assert.doesNotMatch(wrong.stdout ?? '', /publishClientSend/, 'a wrong password gets no answer');
+          assert.match(`${wrong.stdout}${wrong.stderr}`, /not authori[sz]ed/i);
+        } finally {
+          broker.kill('SIGTERM');
+          await new Promise((r) => broker.once('exit', r));
+        }
+      }
+      assert.throws(() => execFileSync('sh', [deploy('mosquitto/init.sh')], { env: { ...env, MQTT_ADMIN_PASSWORD: '' }, stdio: 'pipe' }), 'refuses to run without an admin password');
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});

@@ -26,9 +26,6 @@ describe('fault injection', () => {
 
   it('PostgreSQL restarted (crash) during ingestion through the data API: 0 acknowledged rows lost or doubled', {
     skip: !pgBinariesPresent() && !process.env.CI ? 'PostgreSQL server binaries not installed' : false,
-    // known: sometimes postgres.js throws "Cannot read properties of null (reading 'write')" out of a COPY whose
-    // connection the crash cut, past the data API's error handling (reported to the lead); runs and reports, bounded
-    todo: 'intermittent: postgres.js TypeError from a COPY cut by the crash',
     timeout: 90_000,
   }, async () => {
     const pg = await PgCluster.primary();

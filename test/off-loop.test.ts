@@ -75,7 +75,7 @@ describe('worker pool (platform/off-loop.ts)', () => {
   });
 });
 
-for (const target of testDatabases()) {
+for (const target of testDatabases({ pgliteWorker: true })) {
   describe(`the web while jobs run on ${target.name}`, () => {
     let db: Db;
     let app: FastifyInstance;

@@ -5,6 +5,11 @@ import { createLogger } from '../platform/log.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
+import { Metrics } from '../platform/metrics.ts';
+import { fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
+import { metricsServer } from '../platform/http.ts';
+import { Readiness, databaseCheck } from '../platform/readiness.ts';
+import { startTracing } from '../platform/tracing.ts';
 import { startDeviceBus, type DeviceBus } from '../fleet/bus/device-bus.ts';
 import { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
 import { startFleetLoops, type FleetLoops } from '../fleet/fleet-loops.ts';
@@ -37,15 +42,28 @@ export async function startFleetRuntime(config: Config, db: Db, logger: Logger, 
  * next start under the same MQTT_GATEWAY_ID.
  */
 export async function gatewayCommand(config: Config): Promise<void> {
+  const tracing = startTracing({ role: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL).child({ role: 'gateway' });
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
     await migrate(db);
     const fleet = await startFleetRuntime(config, db, logger, { gateway: true });
-    logger.info({ broker: fleet.deviceBus.url, clientId: fleet.deviceBus.gateway?.clientId }, 'gateway running');
+    // with METRICS_PORT: /metrics, /healthz (process) and /readyz (database, broker) on that port
+    const metrics = config.METRICS_PORT ? new Metrics() : undefined;
+    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, gatewayReadiness(db, fleet.deviceBus, metrics)) : undefined;
+    if (metrics) {
+      fleetMetrics(metrics, db);
+      const gateway = fleet.deviceBus.gateway;
+      if (gateway) gatewayMetrics(metrics, () => gateway.stats());
+    }
+    await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
+    logger.info({ broker: fleet.deviceBus.url, clientId: fleet.deviceBus.gateway?.clientId, metricsPort: config.METRICS_PORT }, 'gateway running');
     onInterrupt(async () => {
+      // graceful: the batch in hand is written and confirmed, MQTT closes cleanly, then the spans are flushed
       await fleet.stop();
+      await server?.close();
       await db.close();
+      await tracing?.shutdown();
       process.exit(0);
     });
   } catch (err) {
@@ -53,6 +71,24 @@ export async function gatewayCommand(config: Config): Promise<void> {
     throw err;
   }
 }
+
+/**
+ * The gateway's readiness (GET /readyz): `database` (critical: reachable, migrations applied) and `broker`
+ * (critical: the gateway's MQTT connection is up; while it reconnects the gateway takes no messages, so the
+ * copy is reported down, naming the broker). Without a gateway on the bus (no role) only the database is checked.
+ */
+export function gatewayReadiness(db: Db, deviceBus: Pick<DeviceBus, 'gateway' | 'url'>, metrics?: Metrics): Readiness {
+  const readiness = new Readiness('gateway', metrics, { database: db.kind }).add('database', databaseCheck(db));
+  const gateway = deviceBus.gateway;
+  if (gateway) {
+    readiness.add('broker', async () => {
+      if (!gateway.connected()) throw new Error(`MQTT broker ${redactUrl(deviceBus.url)} unreachable: the gateway is reconnecting`);
+    });
+  }
+  return readiness;
+}
+
+const redactUrl = (url: string) => { try { const u = new URL(url); u.password = ''; u.username = ''; return u.toString(); } catch { return 'MQTT_URL'; } };
 
 /** The broker admin for `gridpulse devices create` (Mosquitto dynsec from MQTT_URL and the admin account), or none. */
 export async function cliBrokerAdmin(config: Config): Promise<DynsecAdmin | undefined> {

@@ -121,6 +121,8 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
+// every command and role checks the environment first: a bad value is one line on stderr and exit 1, never a stack
+program.hook('preAction', () => { try { loadConfig(); } catch (err) { fail(err); } });
 program.command('start').description('every role in one process on the embedded defaults')
   .action(() => startWeb(loadConfig(), true).catch(fail));
 program.command('gateway').description('the MQTT side of the fleet: acks, telemetry and status in (shared subscriptions, batched COPY), schedules out; the embedded broker without MQTT_URL')
@@ -321,4 +323,4 @@ optimize.command('backtest').description('replay a past period hour by hour, pla
   .option('--save', 'store the result for the savings and Pareto pages')
   .option('--json', 'emit JSON')
   .action(exitWith(optimizeBacktestCommand));
-await program.parseAsync();
+await program.parseAsync().catch(fail);

@@ -28,6 +28,8 @@ export interface FleetDeps {
   /** the gateway's stores for acks and telemetry arriving over HTTP (fleet-bus: execution log, telemetry series) */
   ackSink?: ((acks: import('./messages.ts').AckMessage[]) => Promise<void>) | undefined;
   telemetrySink?: ((t: import('./messages.ts').TelemetryMessage[]) => Promise<void>) | undefined;
+  /** told of each rollout's first round, started after POST /api/v1/schedules answered 202 (tests await it) */
+  rolloutKicked?: ((rolloutId: string, firstRound: Promise<number>) => void) | undefined;
 }
 
 /** Fleet calls: operators and administrators (issue 14, on the accounts issue's roles). */
@@ -160,8 +162,10 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
         + '(one refusal refuses it all), then versions are issued at the rollout\'s rate, aborted past the failure threshold. A rollout whose rate cannot reach all its devices '
         + 'before intervals[0].start is refused (400 naming `rollout.maxPerMinute` or `rollout.exponential`); devices still unreached when the schedule starts (a restart, a slow '
         + 'runner) are counted as `expired`, never as failures. A device that never reported its SoC is checked from any SoC between its minimum and maximum, and the answer '
-        + '(`socAssumption`) or the refusal says so. Operator schedules outrank the optimizer\'s (priority −1): any of them supersedes a plan, and the optimizer never supersedes one.',
-      body: scheduleRequest, response: { 201: submittedOut, 400: problem, 404: problem, 409: problem, 422: problem },
+        + '(`socAssumption`) or the refusal says so. Operator schedules outrank the optimizer\'s (priority −1): any of them supersedes a plan, and the optimizer never supersedes one. '
+        + 'One device: 201 with its version. A group or the fleet: 202 with the rollout id at once (the rollout runner issues and publishes the versions; '
+        + 'follow it at GET /api/v1/rollouts/{id}).',
+      body: scheduleRequest, response: { 201: submittedOut, 202: submittedOut, 400: problem, 404: problem, 409: problem, 422: problem },
     },
   }, async (req, reply) => {
     const now = s.now();
@@ -173,10 +177,14 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
       req.log.info({ deviceId: out.deviceId, version: out.version, published: sent > 0 }, 'schedule version issued');
       return reply.code(201).send({ kind: 'device', deviceId: out.deviceId, version: out.version, superseded: out.superseded, state: sent ? 'sent' : 'queued', socAssumption: out.socAssumption });
     }
-    // the first devices the rate allows are issued at once; the loops issue the rest
-    await runRollouts(db, deps.bus, s, req.log as unknown as Logger, out.rolloutId);
+    // the answer does not wait for the versions: the first round (as many devices as the rate allows) starts now
+    // beside it, the loops run the rest; a failed round is logged and the loops' next round retries
+    const log = req.log as unknown as Logger;
+    const firstRound = runRollouts(db, deps.bus, s, log, out.rolloutId)
+      .catch((err: unknown) => { log.error({ rolloutId: out.rolloutId, err: (err as Error).message }, 'rollout round failed; the fleet loops retry'); return 0; });
+    deps.rolloutKicked?.(out.rolloutId, firstRound);
     req.log.info({ rolloutId: out.rolloutId, devices: out.total }, 'rollout started');
-    return reply.code(201).send({ kind: 'rollout', rolloutId: out.rolloutId, total: out.total, rollout: (await getRollout(db, out.rolloutId))! });
+    return reply.code(202).send({ kind: 'rollout', rolloutId: out.rolloutId, total: out.total, rollout: (await getRollout(db, out.rolloutId))! });
   });
 
   r.get('/api/v1/rollouts', {

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import { splitByWindow, type AckMessage, type AckState, type StatusMessage, type TelemetryMessage } from './messages.ts';
-import { notifyFleet } from './fleet-events.ts';
+import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
 
 /**
  * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
@@ -62,7 +62,8 @@ function fold(acks: readonly AckMessage[]): Folded[] {
 }
 
 /**
- * Applies devices' acknowledgements (gridpulse.ack/1) to the ledger in one statement: each (device, version)
+ * Applies devices' acknowledgements (gridpulse.ack/1) to the ledger in one statement (a second one only when the
+ * batch holds stale or unknown acks): each (device, version)
  * moves to the furthest state said, if that is past its stored state; the device's confirmed version becomes
  * the highest version it acknowledged; its last-seen time advances. Returns counts per message
  * (`applied` + `stale` + `unknown` + `outOfWindow` = acks.length; an `at` outside messages.ts's window at `now` is refused). Call it with a transaction's Db to commit it with other writes.
@@ -71,39 +72,51 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
   const { inWindow: acks, outOfWindow } = splitByWindow(all, now.getTime());
   if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
   const f = fold(acks);
-  const [row] = await db.query<{ changed: number; known: number }>(
-    `WITH i AS (
-       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::int[])
-         AS t(device_id, version, state, at, seq, reason, ack_at, exec_at, n)
-     ), known AS (
-       SELECT i.*, ${STORED_RANK} AS stored_rank FROM i JOIN schedule_versions v ON v.device_id = i.device_id AND v.version = i.version
-     ), upd AS (
+  const params = [f.map((x) => x.deviceId), f.map((x) => x.version), f.map((x) => x.state), f.map((x) => x.at), f.map((x) => x.seq), f.map((x) => x.reason),
+    f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)];
+  // the common batch (every entry news): ONE join of the batch with the ledger, by primary key — the versions that
+  // move, the devices whose confirmed version rises (or last seen is a minute old), and the live pages' notice
+  const [row] = await db.query<{ changed: number; entries: number }>(
+    `WITH i AS (${UNNEST_ACKS}),
+     upd AS (
        UPDATE schedule_versions v SET
          state = i.state, state_at = i.at,
          acknowledged_at = COALESCE(v.acknowledged_at, i.ack_at),
          executing_at = CASE WHEN i.state IN ('executing', 'succeeded') THEN COALESCE(v.executing_at, i.exec_at, i.at) ELSE v.executing_at END,
          finished_at = CASE WHEN i.state IN ('succeeded', 'failed') THEN i.at ELSE v.finished_at END,
          ack_seq = i.seq, reason = COALESCE(i.reason, v.reason)
-       FROM known i WHERE v.device_id = i.device_id AND v.version = i.version AND ${INPUT_RANK} > i.stored_rank
-       RETURNING i.n
-     ), dev AS (
-       UPDATE devices d SET confirmed_version = GREATEST(d.confirmed_version, m.version),
-         last_seen_at = GREATEST(d.last_seen_at, m.at)
-       FROM (SELECT device_id, max(version) AS version, max(at) AS at FROM known GROUP BY device_id) m
-       -- a device row is rewritten only for news: a higher confirmed version, or a last-seen a minute newer
-       -- (telemetry keeps it fresh anyway); most acks (executing, succeeded) then touch the ledger alone
-       WHERE d.id = m.device_id AND (d.confirmed_version < m.version OR d.last_seen_at IS NULL OR d.last_seen_at < m.at - interval '1 minute')
-       RETURNING 1
-     )
-     SELECT (SELECT count(*) FROM dev) AS devices, (SELECT COALESCE(sum(n), 0) FROM upd)::int AS changed, (SELECT COALESCE(sum(n), 0) FROM known)::int AS known`,
-    [f.map((x) => x.deviceId), f.map((x) => x.version), f.map((x) => x.state), f.map((x) => x.at), f.map((x) => x.seq), f.map((x) => x.reason),
-      f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)]);
-  // every message folded into an entry that changed counts as applied
+       FROM i WHERE v.device_id = i.device_id AND v.version = i.version AND ${INPUT_RANK} > ${STORED_RANK}
+       RETURNING i.device_id, i.version, i.at, i.n
+     ), dev AS (${DEVICE_UPDATE('upd')}),
+     counted AS (SELECT COALESCE(sum(n), 0)::int AS changed, count(*)::int AS entries, (SELECT count(*) FROM dev) AS devices FROM upd)
+     SELECT changed, entries, CASE WHEN changed > 0 THEN pg_notify($10, json_build_object('kind', 'ledger', 'count', changed)::text) END AS notified FROM counted`,
+    [...params, FLEET_CHANNEL]);
   const applied = Number(row!.changed);
-  const known = Number(row!.known);
-  await notifyFleet(db, 'ledger', applied);
+  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0, outOfWindow };
+  // some entries were stale or unknown: the device's word still counts for the known ones (its confirmed version
+  // — e.g. an ack of a version already superseded — and its last-seen time), and the rest are counted
+  const [rest] = await db.query<{ known: number }>(
+    `WITH i AS (${UNNEST_ACKS}),
+     known AS (SELECT i.device_id, i.version, i.at, i.n FROM i JOIN schedule_versions v ON v.device_id = i.device_id AND v.version = i.version),
+     dev AS (${DEVICE_UPDATE('known')})
+     SELECT (SELECT COALESCE(sum(n), 0) FROM known)::int AS known, (SELECT count(*) FROM dev) AS devices`, params);
+  const known = Number(rest!.known);
   return { applied, stale: known - applied, unknown: acks.length - known, outOfWindow };
 }
+
+/** The batch of folded acks as rows ($1…$9). */
+const UNNEST_ACKS = `SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::int[])
+  AS t(device_id, version, state, at, seq, reason, ack_at, exec_at, n)`;
+
+/**
+ * The devices of the acks in `from` (device_id, version, at): confirmed version raised to the highest acknowledged,
+ * last seen advanced. A device row is rewritten only for news: a higher confirmed version, or a last-seen a minute
+ * newer (telemetry keeps it fresh anyway); most acks (executing, succeeded) then touch the ledger alone.
+ */
+const DEVICE_UPDATE = (from: string) => `UPDATE devices d SET confirmed_version = GREATEST(d.confirmed_version, m.version), last_seen_at = GREATEST(d.last_seen_at, m.at)
+       FROM (SELECT device_id, max(version) AS version, max(at) AS at FROM ${from} GROUP BY device_id) m
+       WHERE d.id = m.device_id AND (d.confirmed_version < m.version OR d.last_seen_at IS NULL OR d.last_seen_at < m.at - interval '1 minute')
+       RETURNING 1`;
 
 /**
  * Applies status messages (gridpulse.status/1; the Last Will has no `at` and counts as now): online/offline,

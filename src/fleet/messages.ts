@@ -17,6 +17,19 @@ export const deviceTopic = (deviceId: string, leaf: 'schedule' | 'ack' | 'teleme
 /** The gateway's shared subscriptions: N gateway copies share the load of each leaf. */
 export const sharedSubscription = (leaf: 'ack' | 'telemetry' | 'status', group = 'gateway') => `$share/${group}/${TOPIC_ROOT}/+/${leaf}`;
 
+/**
+ * The largest MQTT packet either broker takes, bytes (Aedes: packet-size-guard.ts; Mosquitto: `max_packet_size` in
+ * deploy/mosquitto/mosquitto.conf, the same number). The largest valid message is a schedule of 2,880 intervals
+ * (about 200 bytes each at most with long timestamps and full-precision numbers: under 600 KB); 1 MiB leaves room
+ * and the topic. A client sending more is disconnected before the broker buffers the packet.
+ */
+export const MAX_PACKET_BYTES = 1_048_576;
+/**
+ * The largest device → cloud message (ack, telemetry, status) the gateway parses, bytes: the largest valid one
+ * (an ack with a 500-character reason) is under 1 KB. Larger payloads are counted and dropped unparsed.
+ */
+export const MAX_DEVICE_MESSAGE_BYTES = 16_384;
+
 /** A device id: lower-case letters, digits and hyphens, so it is safe as a topic level and a broker username. */
 export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,62}$/;
 

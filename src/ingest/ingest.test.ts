@@ -20,7 +20,7 @@ import { loadConfig } from '../platform/config.ts';
 const logger = pino({ level: 'silent' });
 const KEY = 'secret-key-123';
 
-for (const target of testDatabases()) {
+for (const target of testDatabases({ pgliteWorker: true })) {
   describe(`EIA ingestion on ${target.name}`, () => {
     let db: Db;
     const eia = new FakeEia();

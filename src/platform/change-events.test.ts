@@ -30,7 +30,7 @@ function points(ba: string, from: string, hours: number, value: (h: number) => n
   return Array.from({ length: hours }, (_, h) => ({ route: 'region' as const, ba, code: 'D', ts: new Date(Date.parse(from) + h * 3_600_000), value: value(h) }));
 }
 
-for (const target of testDatabases()) {
+for (const target of testDatabases({ pgliteWorker: true })) {
   describe(`change events on ${target.name}`, () => {
     let db: Db;
     before(async () => { db = await target.open(); await migrate(db); });

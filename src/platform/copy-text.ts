@@ -24,3 +24,13 @@ export function copyLine(row: readonly CopyValue[]): string {
   for (let i = 0; i < row.length; i++) line += (i ? '\t' : '') + copyField(row[i]!);
   return line + '\n';
 }
+
+/** COPY text format in chunks of about 64 KB, so large loads stream instead of building one string. */
+export function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
+  let chunk = '';
+  for (const row of rows) {
+    chunk += copyLine(row);
+    if (chunk.length >= 65_536) { yield chunk; chunk = ''; }
+  }
+  if (chunk) yield chunk;
+}

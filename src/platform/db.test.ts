@@ -1,7 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
 import { testDatabases } from '../../test/support/databases.ts';
-import type { Db } from './db.ts';
+import { openDb, type Db } from './db.ts';
 
 /** Resolves with the next `count` payloads, or rejects after `ms`. */
 function collect(count: number, ms = 5_000): { received: string[]; handler: (p: string) => void; done: Promise<string[]> } {
@@ -14,7 +18,7 @@ function collect(count: number, ms = 5_000): { received: string[]; handler: (p: 
   return { received, done, handler: (p) => { received.push(p); if (received.length === count) resolve([...received]); } };
 }
 
-for (const target of testDatabases()) {
+for (const target of testDatabases({ pgliteWorker: true })) {
   describe(`Db adapter on ${target.name}`, () => {
     let db: Db;
     before(async () => { db = await target.open(); });
@@ -96,3 +100,91 @@ for (const target of testDatabases()) {
     });
   });
 }
+
+describe('PGlite on its own worker thread (the store of gridpulse start)', () => {
+  let db: Db;
+  before(async () => { db = await openDb({ dataDir: ':memory:', thread: 'worker' }); });
+  after(async () => { await db.close(); });
+
+  it('keeps PostgreSQL error fields, so callers can tell a unique violation from any other failure', async () => {
+    await db.query('CREATE TABLE err_probe (id integer PRIMARY KEY, n integer CHECK (n > 0))');
+    await db.query('INSERT INTO err_probe VALUES (1, 1)');
+    await assert.rejects(db.query('INSERT INTO err_probe VALUES ($1, 1)', [1]),
+      (e: Record<string, unknown>) => e.code === '23505' && e.constraint === 'err_probe_pkey' && e.table === 'err_probe' && e instanceof Error);
+    await assert.rejects(db.query('INSERT INTO err_probe VALUES (2, -1)'), (e: Record<string, unknown>) => e.code === '23514');
+    await assert.rejects(db.query('SELEC 1'), (e: Record<string, unknown>) => e.code === '42601' && /syntax error/.test(String(e.message)));
+  });
+
+  it('returns values as PGlite makes them on the main thread (Date, int8, bytes, jsonb, arrays, null)', async () => {
+    const local = await openDb({ dataDir: ':memory:', thread: 'main' });
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.date({ min: new Date('1970-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        fc.uint8Array({ maxLength: 64 }), fc.jsonValue(), fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 8 }),
+        async (at, big, bytes, json, ints) => {
+          const sql = 'SELECT $1::timestamptz AS at, $2::int8 AS big, $3::bytea AS bytes, $4::text::jsonb AS json, $5::int4[] AS ints, NULL AS nothing';
+          const params = [at, big, bytes, JSON.stringify(json), ints];
+          const [there] = await db.query<{ at: Date; bytes: Uint8Array }>(sql, params);
+          assert.deepStrictEqual(there, (await local.query(sql, params))[0]);
+          assert.ok(there!.at instanceof Date && there!.bytes instanceof Uint8Array);
+          assert.equal(there!.at.getTime(), at.getTime());
+        }), { numRuns: 40 });
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('makes other queries wait for an open transaction, which sees its own uncommitted writes', async () => {
+    await db.query('CREATE TABLE session_probe (n integer)');
+    const order: string[] = [];
+    let outside!: Promise<unknown>;
+    await db.transaction(async (tx) => {
+      await tx.query('INSERT INTO session_probe VALUES (1)');
+      outside = db.query<{ c: number }>('SELECT count(*)::int AS c FROM session_probe').then((r) => { order.push(`outside saw ${r[0]!.c}`); });
+      await new Promise((r) => setTimeout(r, 50));
+      const [mine] = await tx.query<{ c: number }>('SELECT count(*)::int AS c FROM session_probe');
+      order.push(`inside saw ${mine!.c}`);
+      await tx.query('INSERT INTO session_probe VALUES (2)');
+    });
+    await outside;
+    assert.deepEqual(order, ['inside saw 1', 'outside saw 2']);
+  });
+
+  it('rejects a parameter that cannot cross to the thread, a query on a finished transaction and a savepoint in an aborted one, and stays usable', async () => {
+    await assert.rejects(db.query('SELECT $1::text', [() => 1]), /cannot be sent/);
+    let leaked!: Db;
+    await db.transaction(async (tx) => { leaked = tx; });
+    await assert.rejects(leaked.query('SELECT 1'), /has ended/);
+    await assert.rejects(db.transaction(async (tx) => {
+      await assert.rejects(tx.query('SELECT 1 / 0'), (e: Record<string, unknown>) => e.code === '22012');
+      // the transaction is aborted: PostgreSQL refuses the savepoint, and the caller hears why
+      await tx.transaction((sp) => sp.query('SELECT 1'));
+    }), (e: Record<string, unknown>) => e.code === '25P02');
+    assert.deepEqual(await db.query('SELECT 2 AS n'), [{ n: 2 }]);
+  });
+
+  it('serves timers while a long statement runs, which PGlite on the main thread cannot: the data directory default', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gp-pglite-thread-'));
+    const store = await openDb({ dataDir: dir }); // no thread option: a data directory runs on its own thread
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 5);
+    try {
+      // long enough on any machine to span many 5-ms intervals; on the main thread the WebAssembly call would hold them all
+      const t0 = performance.now();
+      await store.query('SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3');
+      const ms = performance.now() - t0;
+      assert.ok(ms > 100, `the statement took only ${ms} ms: too short to tell`);
+      assert.ok(ticks >= 5, `only ${ticks} timer ticks in ${Math.round(ms)} ms`);
+    } finally {
+      clearInterval(timer);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects every call once closed', async () => {
+    const other = await openDb({ dataDir: ':memory:', thread: 'worker' });
+    await other.close();
+    await assert.rejects(other.query('SELECT 1'), /closed/);
+  });
+});

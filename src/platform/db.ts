@@ -5,9 +5,10 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { acquireStoreLock } from './store-lock.ts';
+import { openPgliteThread } from './pglite-thread.ts';
 import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
 
-import { copyLine, type CopyValue } from './copy-text.ts';
+import { copyLine, copyText, type CopyValue } from './copy-text.ts';
 
 export { copyLine, type CopyValue };
 
@@ -38,9 +39,9 @@ export interface Db {
 
 /**
  * A CLIENT span per statement when tracing is on (`db SELECT`, with the statement's text up to 500 characters:
- * parameters are never recorded); else just runs it.
+ * parameters are never recorded); else just runs it. pglite-thread.ts makes its spans with it on the calling thread.
  */
-function traced<T>(kind: Db['kind'], text: string, run: () => Promise<T>): Promise<T> {
+export function traced<T>(kind: Db['kind'], text: string, run: () => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return run();
   const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
   return withSpan(`db ${operation}`, { 'db.system.name': kind === 'postgres' ? 'postgresql' : 'pglite', 'db.operation.name': operation, 'db.query.text': text.slice(0, 500) }, run, { kind: SpanKind.CLIENT });
@@ -59,34 +60,93 @@ function copySql(table: string, columns: readonly string[], source: string): str
   return `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM ${source}`;
 }
 
-/** COPY text format in chunks of about 64 KB, so large loads stream instead of building one string. */
-function* copyText(rows: Iterable<readonly CopyValue[]>): Generator<string> {
-  let chunk = '';
-  for (const row of rows) {
-    chunk += copyLine(row);
-    if (chunk.length >= 65_536) { yield chunk; chunk = ''; }
-  }
-  if (chunk) yield chunk;
+/**
+ * One PostgreSQL transaction's connection, shared by its savepoints: `lost` is the first error that showed the
+ * connection gone (server crash or restart, reset, FATAL), else undefined.
+ */
+interface TxLink { lost: unknown; onLost?: (() => void) | undefined }
+
+function markLost(link: TxLink, err: unknown): void {
+  if (link.lost !== undefined) return;
+  link.lost = err;
+  link.onLost?.();
 }
 
-function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql, inTransaction: boolean): Db {
+/**
+ * Whether err means the connection itself is gone (not just the statement refused): postgres.js's own
+ * CONNECTION_* / CONNECT_TIMEOUT codes, socket errors (ECONNRESET, EPIPE, …), a FATAL or PANIC from the server,
+ * SQLSTATE class 08 (connection exception) or 57P (operator intervention: shutdown, crash), or a cut COPY.
+ */
+export function connectionLost(err: unknown): boolean {
+  if (err instanceof CopyInterruptedError) return true;
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  if (e?.severity === 'FATAL' || e?.severity === 'PANIC') return true;
+  return typeof e?.code === 'string' && /^(CONNECTION_|CONNECT_TIMEOUT$|E[A-Z]+$|08|57P)/.test(e.code);
+}
+
+/** How long a transaction whose connection was lost waits for postgres.js to reject it before rejecting itself. */
+const LOST_TX_GRACE_MS = 5_000;
+
+/**
+ * postgres.js 3.4.9 sends a transaction's statements straight to its reserved connection, even after that
+ * connection closed: the write is scheduled with setImmediate and then throws "Cannot read properties of null
+ * (reading 'write')" from the timer (an uncaught exception: porsager/postgres#1154, #1208), or, once the pooled
+ * connection reconnected, runs outside the transaction (#1216). Its `begin`/`savepoint` themselves send a
+ * ROLLBACK when the callback rejects. So once a transaction's connection is lost: no statement of ours is sent on
+ * it (each rejects with the loss at once), and the callback given to begin/savepoint never settles, so postgres.js
+ * sends no ROLLBACK; the outer begin rejects when postgres.js sees the close (it races its connection's close),
+ * or after LOST_TX_GRACE_MS. The server rolls the transaction back with the connection: nothing of it is stored.
+ */
+function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql, link: TxLink | undefined): Db {
+  const guarded = async <T,>(run: () => Promise<T>): Promise<T> => {
+    if (link?.lost !== undefined) throw link.lost;
+    try {
+      return await run();
+    } catch (err) {
+      if (link && connectionLost(err)) markLost(link, err);
+      throw err;
+    }
+  };
+  /** fn's result, or (connection lost) a promise that never settles: see above. */
+  const body = (inner: TxLink, fn: () => Promise<unknown>) => async () => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (connectionLost(err)) markLost(inner, err);
+      if (inner.lost !== undefined) return new Promise<never>(() => {});
+      throw err;
+    }
+  };
+  const begin = async <T,>(fn: (tx: Db) => Promise<T>): Promise<T> => {
+    const inner: TxLink = { lost: undefined };
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      inner.onLost = () => { timer = setTimeout(() => reject(inner.lost), LOST_TX_GRACE_MS).unref(); };
+    });
+    watchdog.catch(() => {});
+    try {
+      return await Promise.race([root.begin((tx) => body(inner, () => fn(fromPostgres(tx, root, inner)))()) as Promise<T>, watchdog]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     kind: 'postgres',
-    query: <T,>(text: string, params: unknown[] = []) => traced('postgres', text, async () =>
+    query: <T,>(text: string, params: unknown[] = []) => traced('postgres', text, () => guarded(async () =>
       (params.length === 0 && text.includes(';')
         ? await sql.unsafe(text).simple()
-        : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[]),
-    transaction: async <T,>(fn: (tx: Db) => Promise<T>) =>
-      (inTransaction
-        ? await (sql as postgres.TransactionSql).savepoint((sp) => fn(fromPostgres(sp, root, true)))
-        : await root.begin((tx) => fn(fromPostgres(tx, root, true)))) as T,
+        : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[])),
+    transaction: async <T,>(fn: (tx: Db) => Promise<T>) => {
+      if (!link) return begin(fn);
+      return guarded(async () => await (sql as postgres.TransactionSql).savepoint((sp) => body(link, () => fn(fromPostgres(sp, root, link)))()) as T);
+    },
     copyInto: async (table, columns, rows) => {
-      if (!inTransaction) return void await root.begin((tx) => copyIn(tx, copySql(table, columns, 'STDIN'), copyText(rows)));
-      await copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), copyText(rows));
+      if (!link) return void await begin((tx) => tx.copyInto(table, columns, rows));
+      await guarded(() => copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), copyText(rows)));
     },
     copyTextInto: async (table, columns, chunks) => {
-      if (!inTransaction) return void await root.begin((tx) => copyIn(tx, copySql(table, columns, 'STDIN'), chunks));
-      await copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), chunks);
+      if (!link) return void await begin((tx) => tx.copyTextInto(table, columns, chunks));
+      await guarded(() => copyIn(sql as postgres.TransactionSql, copySql(table, columns, 'STDIN'), chunks));
     },
     listen: async (channel, handler) => {
       checkChannel(channel);
@@ -105,25 +165,57 @@ function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgre
  * then sends CopyDone at once), and follow with a no-op query on the same connection. The server
  * answers it only after the COPY, and fails it when the COPY failed (the transaction is aborted).
  * A failure reported while rows are still streaming destroys the stream and rejects the writes.
+ *
+ * A connection cut mid-COPY (a crashed or restarted server, a reset): postgres.js then nulls its socket, and its
+ * stream's write/final/destroy throw "Cannot read properties of null (reading 'write')" — synchronously, or as an
+ * 'error' event with no listener (an uncaught exception), and a stream waiting for 'drain' waits forever. So the
+ * stream always has an 'error' listener, every step races the first failure seen (stream error or close, or the
+ * connection's end), and the COPY rejects with `CopyInterruptedError`: the transaction is rolled back (the server
+ * drops it with the connection), nothing of it is stored, and the caller may retry the batch.
  */
+export class CopyInterruptedError extends Error {
+  constructor(statement: string, cause: unknown) {
+    super(`${statement} interrupted: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'CopyInterruptedError';
+  }
+}
+
+/** A server's refusal (a PostgresError: unique violation, …) as it is; anything else means the COPY was cut. */
+function asCopyFailure(statement: string, failure: unknown): unknown {
+  return failure instanceof postgres.PostgresError || connectionLost(failure) ? failure : new CopyInterruptedError(statement, failure);
+}
+
 async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
+  let failure: unknown;
+  let fail!: (err: unknown) => void;
+  const failed = new Promise<never>((_, reject) => {
+    fail = (err) => { if (failure === undefined) { failure = err ?? new Error('COPY stream closed'); reject(failure); } };
+  });
+  failed.catch(() => {});
+  stream.on('error', fail);
+  stream.on('close', () => { if (!stream.writableFinished) fail(new Error('COPY stream closed before its end (connection lost)')); });
+  const step = <T,>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   let last: Promise<void> = Promise.resolve();
   try {
     for await (const chunk of chunks) {
+      if (failure !== undefined) throw failure;
+      // a throw from stream.write (postgres.js writing to its nulled socket) rejects this promise
       last = new Promise((resolve, reject) => { stream.write(chunk, (err) => (err ? reject(err) : resolve())); });
-      last.catch(() => {}); // observed below, or superseded by the 'error' that once() rethrows
-      if (stream.writableNeedDrain) await once(stream, 'drain');
+      last.catch(() => {}); // observed below, or superseded by the failure that step() rethrows
+      if (stream.writableNeedDrain) await step(once(stream, 'drain'));
     }
-    await last;
+    await step(last);
+    if (failure !== undefined) throw failure;
+    stream.end();
   } catch (err) {
-    stream.destroy(err as Error);
-    throw err;
+    try { if (!stream.destroyed) stream.destroy(err as Error); } catch { /* postgres.js writing to a nulled socket */ }
+    throw failure !== undefined ? asCopyFailure(statement, failure) : err;
   }
-  stream.end();
   try {
-    await tx.unsafe('SELECT 1');
+    await step(tx.unsafe('SELECT 1').then(() => undefined));
   } catch (err) {
+    if (failure !== undefined) throw asCopyFailure(statement, failure);
     throw new Error(`${statement} failed (postgres.js reports no reason for a COPY that fails after its last row)`, { cause: err });
   }
 }
@@ -150,7 +242,11 @@ async function withSavepoint<T>(tx: Transaction, fn: () => Promise<T>): Promise<
  */
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
+/**
+ * The Db of a PGlite instance on the calling thread (openDb's `thread: 'main'`), and what the store's worker thread
+ * runs behind its RPC (pglite-thread-worker.ts).
+ */
+export function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | undefined): Db {
   const self: Db = {
     kind: 'pglite',
     query: <T,>(text: string, params: unknown[] = []) => traced('pglite', text, async () => {
@@ -185,29 +281,27 @@ function fromPglite(pg: PGlite | Transaction, root: PGlite, tx: Transaction | un
 /**
  * postgres.js leaves Nagle's algorithm on, so the small CopyDone message that ends every COPY
  * waits for the server's delayed ACK (about 40 ms, measured); this connects with TCP_NODELAY.
- * Tries each host of a multi-host URL in turn; a unix socket path needs no such option.
+ * Each call takes the next host of a multi-host URL (as postgres.js does itself); a unix socket path needs no such
+ * option. Returns the socket at once, still connecting: postgres.js writes its startup message straight away (Node
+ * holds it until connected) and watches the socket's error and close itself, with its own connect_timeout. (An
+ * earlier version awaited the connection and rejected on failure: postgres.js then leaves that connection in its
+ * `connecting` queue for good, and after `max` failures — a server restarting — every query waited forever.)
  */
-async function connectNoDelay(o: { host: string[]; port: number[]; path: string | false; connect_timeout: number }): Promise<net.Socket> {
-  let lastError: unknown = new Error('no host to connect to');
-  const targets = o.path ? [{ path: o.path }] : o.host.map((host, i) => ({ host, port: o.port[i] ?? o.port[0]!, noDelay: true }));
-  for (const target of targets) {
-    const socket = net.connect(target);
-    try {
-      await once(socket, 'connect', { signal: AbortSignal.timeout(o.connect_timeout * 1000) });
-      return socket;
-    } catch (err) {
-      socket.destroy();
-      lastError = err;
-    }
-  }
-  throw lastError;
+let nextHost = 0;
+function connectNoDelay(o: { host: string[]; port: number[]; path: string | false }): net.Socket {
+  if (o.path) return net.connect({ path: o.path });
+  const i = nextHost++ % o.host.length;
+  return net.connect({ host: o.host[i]!, port: o.port[i] ?? o.port[0]!, noDelay: true });
 }
 
 /**
  * PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:').
  * An embedded store has one owner: a second process opening it gets a StoreLockedError (store-lock.ts).
+ * `thread` says where PGlite runs: 'worker' (the default for a data directory, the store of `gridpulse start`) on a
+ * worker thread of its own (pglite-thread.ts), so its statements never hold up the HTTP event loop; 'main' (the
+ * default for ':memory:') on the calling thread, where each statement runs synchronously in WebAssembly.
  */
-export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Db> {
+export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string; thread?: 'main' | 'worker' }): Promise<Db> {
   if (opts.databaseUrl) {
     // `socket` is a documented postgres.js option that its type declarations lack.
     const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5, socket: connectNoDelay } as postgres.Options<Record<string, never>>);
@@ -217,9 +311,10 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
       await sql.end({ timeout: 1 });
       throw new Error(`cannot reach DATABASE_URL: ${(err as Error).message}`, { cause: err });
     }
-    return fromPostgres(sql, sql, false);
+    return fromPostgres(sql, sql, undefined);
   }
   if (opts.dataDir === ':memory:') {
+    if (opts.thread === 'worker') return openPgliteThread(null);
     const pg = new PGlite();
     await pg.waitReady;
     return fromPglite(pg, pg, undefined);
@@ -228,9 +323,14 @@ export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: 
   mkdirSync(dir, { recursive: true });
   const release = acquireStoreLock(dir);
   try {
-    const pg = new PGlite(dir);
-    await pg.waitReady;
-    const db = fromPglite(pg, pg, undefined);
+    let db: Db;
+    if (opts.thread === 'main') {
+      const pg = new PGlite(dir);
+      await pg.waitReady;
+      db = fromPglite(pg, pg, undefined);
+    } else {
+      db = await openPgliteThread(dir);
+    }
     return { ...db, close: async () => { try { await db.close(); } finally { release(); } } };
   } catch (err) {
     release();

@@ -6,8 +6,8 @@ import { availableParallelism } from 'node:os';
  * forecast). A small pool of node:worker_threads runs named exports of our own modules; the caller awaits
  * the result as if it had called the function. Arguments and results cross by structured clone (plain objects,
  * arrays, Dates, Maps, Sets, typed arrays; no functions or class instances with methods), so an off-loop
- * function is pure CPU: it never touches the database (PGlite is owned by the main thread; on PostgreSQL the
- * main thread's pool is reused), it takes what the job read and returns what the job will write.
+ * function is pure CPU: it never touches the database (the main thread's Db reaches it: embedded PGlite on a thread
+ * of its own, or PostgreSQL's pool), it takes what the job read and returns what the job will write.
  *
  * Each worker thread is an isolate of its own: modules load once per thread, then stay warm. Workers are
  * unreferenced while idle, so they never keep a finished CLI command alive, and are replaced when one dies.

@@ -92,6 +92,14 @@ export function readinessRoute(app: FastifyInstance, readiness: Readiness): void
   });
 }
 
+/** The database check of every role: reachable, and every migration applied (else it throws, naming them). */
+export function databaseCheck(db: Db): Check {
+  return async () => {
+    const pending = await pendingMigrations(db);
+    if (pending.length) throw new Error(`migrations pending: ${pending.join(', ')}`);
+  };
+}
+
 /**
  * The readiness every role shares: the database (critical: reachable and every migration applied) and the cache
  * (not critical: with Redis down answers are computed afresh and rate limits fall back to each process, so
@@ -99,10 +107,7 @@ export function readinessRoute(app: FastifyInstance, readiness: Readiness): void
  */
 export function coreReadiness(role: string, db: Db, cache: Cache, metrics?: Metrics): Readiness {
   return new Readiness(role, metrics, { database: db.kind })
-    .add('database', async () => {
-      const pending = await pendingMigrations(db);
-      if (pending.length) throw new Error(`migrations pending: ${pending.join(', ')}`);
-    })
+    .add('database', databaseCheck(db))
     .add('cache', async () => {
       try { await cache.ping?.(); } catch (err) { return { degraded: `${cache.kind} unreachable, serving uncached: ${(err as Error).message}` }; }
     }, { critical: false });

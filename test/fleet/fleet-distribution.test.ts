@@ -38,10 +38,11 @@ for (const target of testDatabases()) {
     it('rolls a schedule out to a group at its rate, and completes when every device answered', async () => {
       const g = await group('ro-rate', 12);
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId: g.id, intervals: idle(), rollout: { maxPerMinute: 60 } } });
-      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.statusCode, 202, res.body);
       const { rolloutId } = res.json<{ rolloutId: string }>();
+      assert.equal(await t.firstRound(rolloutId), 1, 'the round started beside the answer issues one second\'s worth at 60 a minute');
       let r = await rollout(rolloutId);
-      assert.equal(r.issued, 1, 'one second\'s worth at 60 a minute');
+      assert.equal(r.issued, 1);
       t.clock.advance(5_000);
       await runRollouts(t.db, t.bus, t.s, silent);
       r = await rollout(rolloutId);
@@ -80,6 +81,7 @@ for (const target of testDatabases()) {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
         payload: { groupId: g.id, intervals: idle(), rollout: { maxPerMinute: 60, abortFailurePct: 25, abortMinDevices: 4 } } });
       const { rolloutId } = res.json<{ rolloutId: string }>();
+      await t.firstRound(rolloutId);
       t.clock.advance(3_000);
       await runRollouts(t.db, t.bus, t.s, silent);
       assert.equal((await rollout(rolloutId)).issued, 4);
@@ -94,6 +96,7 @@ for (const target of testDatabases()) {
 
       const g2 = await group('ro-cancel', 5);
       const started = (await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId: g2.id, intervals: idle(), rollout: { maxPerMinute: 60 } } })).json<{ rolloutId: string }>();
+      await t.firstRound(started.rolloutId);
       const cancel = await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${started.rolloutId}/cancel`, headers: t.operator });
       assert.equal(cancel.statusCode, 200, cancel.body);
       assert.equal(cancel.json<Rollout>().status, 'cancelled');
@@ -152,7 +155,8 @@ for (const target of testDatabases()) {
       const { rolloutId } = res.json<{ rolloutId: string }>();
       const busA = new RecordingFleetBus();
       const busB = new RecordingFleetBus();
-      await Promise.all([runRollouts(t.db, busA, t.s, silent), runRollouts(t.db, busB, t.s, silent), runRollouts(t.db, busA, t.s, silent)]);
+      // three runners beside the round the request started
+      await Promise.all([t.firstRound(rolloutId), runRollouts(t.db, busA, t.s, silent), runRollouts(t.db, busB, t.s, silent), runRollouts(t.db, busA, t.s, silent)]);
       const versions = await t.db.query<{ device_id: string; n: number }>('SELECT device_id, count(*)::int AS n FROM schedule_versions WHERE rollout_id = $1 GROUP BY device_id', [rolloutId]);
       assert.equal(versions.length, 40);
       assert.equal(versions.every((v) => Number(v.n) === 1), true);
@@ -177,8 +181,9 @@ for (const target of testDatabases()) {
       const [{ n }] = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM devices WHERE revoked_at IS NULL') as [{ n: number }];
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
         payload: { fleet: true, intervals: idle(), rollout: { maxPerMinute: 40, exponential: { basePerMinute: 10, incrementFactor: 2 }, abortMinDevices: 1000 } } });
-      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.statusCode, 202, res.body);
       const { rolloutId, total } = res.json<{ rolloutId: string; total: number }>();
+      await t.firstRound(rolloutId);
       assert.equal(total, Number(n));
       const issuedAfter = async (ms: number) => { t.clock.advance(ms); await runRollouts(t.db, t.bus, t.s, silent); return (await rollout(rolloutId)).issued; };
       // 10 in the first minute, 20 in the second, then 40 a minute (the cap)

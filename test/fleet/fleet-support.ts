@@ -19,7 +19,11 @@ export class FakeClock {
   at(minutes: number): string { return new Date(this.t + minutes * 60_000).toISOString(); }
 }
 
-export interface FleetTestApp { db: Db; app: FastifyInstance; bus: RecordingFleetBus; clock: FakeClock; s: LoopSettings; operator: { authorization: string } }
+export interface FleetTestApp {
+  db: Db; app: FastifyInstance; bus: RecordingFleetBus; clock: FakeClock; s: LoopSettings; operator: { authorization: string };
+  /** the first round of a rollout, which POST /api/v1/schedules starts after answering 202: the versions it issued */
+  firstRound(rolloutId: string): Promise<number>;
+}
 
 /** The whole app on a migrated test database with a recording bus and a fake clock, and an operator signed in. */
 export async function openFleetApp(target: TestDb): Promise<FleetTestApp> {
@@ -28,9 +32,11 @@ export async function openFleetApp(target: TestDb): Promise<FleetTestApp> {
   const bus = new RecordingFleetBus();
   const clock = new FakeClock();
   const loops = { now: clock.now, republishMs: 30_000, maxRepublishMs: 240_000, ackTimeoutMs: 600_000, finishGraceMs: 300_000 };
-  const app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache(), fleet: { bus, loops } });
+  const rounds = new Map<string, Promise<number>>();
+  const app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache(), fleet: { bus, loops, rolloutKicked: (id, round) => { rounds.set(id, round); } } });
   const operator = await authHeaders(app, db, 'operator');
-  return { db, app, bus, clock, s: loopSettings(loops), operator };
+  const firstRound = (id: string) => rounds.get(id) ?? Promise.reject(new Error(`no first round started for rollout ${id}`));
+  return { db, app, bus, clock, s: loopSettings(loops), operator, firstRound };
 }
 
 /** Provisions a device through the API; its credentials and `Authorization` headers of its HTTP key. */

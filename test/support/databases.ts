@@ -6,9 +6,12 @@ export interface TestDb { name: string; open(): Promise<Db> }
 /**
  * Every storage test runs on PGlite and, when TEST_DATABASE_URL (or DATABASE_URL) is set, on
  * real PostgreSQL in a fresh schema per open() so tests never see each other's rows.
+ * With `pgliteWorker`, also on PGlite in memory on its own worker thread (pglite-thread.ts: the store of
+ * `gridpulse start`), for the tests that exercise the embedded store hardest.
  */
-export function testDatabases(): TestDb[] {
+export function testDatabases(opts: { pgliteWorker?: boolean } = {}): TestDb[] {
   const list: TestDb[] = [{ name: 'pglite', open: () => openDb({ dataDir: ':memory:' }) }];
+  if (opts.pgliteWorker) list.push({ name: 'pglite on a worker thread', open: () => openDb({ dataDir: ':memory:', thread: 'worker' }) });
   const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (url) {
     list.push({

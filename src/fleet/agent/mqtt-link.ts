@@ -1,10 +1,10 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { deviceTopic, type StatusMessage } from '../messages.ts';
 import type { Agent } from './agent.ts';
 import type { AgentStore } from './agent-store.ts';
 import { backoffDelay } from './backoff.ts';
-import { isUnsupportedProtocol } from '../bus/mqtt-connect.ts';
+import { createMqttClient, fallBackToMqtt311 } from '../bus/mqtt-connect.ts';
 
 export interface MqttLinkOptions {
   /** mqtt://host:port (or mqtts://). */
@@ -59,7 +59,7 @@ export class MqttLink {
   start(): void {
     const id = this.agent.deviceId;
     const will: StatusMessage = { schema: 'gridpulse.status/1', deviceId: id, online: false };
-    const client = mqtt.connect(this.o.url, {
+    const client = createMqttClient(this.o.url, {
       protocolVersion: this.o.protocolVersion ?? 5, clientId: id, username: id, password: this.o.password ?? '', clean: false,
       ...((this.o.protocolVersion ?? 5) === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
       keepalive: this.o.keepaliveS ?? 30, reconnectPeriod: 0, connectTimeout: this.o.connectTimeoutMs ?? 10_000, resubscribe: false,
@@ -82,10 +82,8 @@ export class MqttLink {
       this.agent.receive(parsed);
     });
     client.on('error', (err) => {
-      if (client.options.protocolVersion === 5 && isUnsupportedProtocol(err)) {
-        // the embedded Aedes speaks MQTT 3.1.1 only: the same data path without the v5 session-expiry property
-        client.options.protocolVersion = 4;
-        delete client.options.properties;
+      if (fallBackToMqtt311(client.options, err)) {
+        // the embedded Aedes speaks MQTT 3.1.1 only (mqtt-connect.ts): the same data path without the v5 session expiry
         this.log.info({ deviceId: id }, 'broker refused MQTT 5; using MQTT 3.1.1');
         return;
       }

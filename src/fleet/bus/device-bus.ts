@@ -8,6 +8,7 @@ import { startGateway, type Gateway } from '../gateway/gateway.ts';
 import { DynsecAdmin } from './dynsec-admin.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type MqttCredentials } from './embedded-broker.ts';
 import { MqttFleetBus } from './mqtt-fleet-bus.ts';
+import { metricsOf } from '../../platform/metrics.ts';
 
 /** What a process role gets from the device bus. */
 export interface DeviceBus {
@@ -54,7 +55,11 @@ export async function startDeviceBus(config: Config, db: Db, logger: Logger, opt
         credentials = gatewayAccount;
       }
     } else {
-      broker = await startEmbeddedBroker({ port: config.MQTT_PORT, host: config.HOST, logger, verify: (u, p) => verifyDeviceMqtt(db, u, p) });
+      broker = await startEmbeddedBroker({
+        port: config.MQTT_PORT, host: config.HOST, logger, verify: (u, p) => verifyDeviceMqtt(db, u, p),
+        // the process's registry once attached to the db (metrics.ts); documented in deploy/prometheus/fleet-metrics.txt
+        countRefused: (reason) => metricsOf(db)?.counter('gridpulse_mqtt_packets_refused_total', 'embedded broker: connections dropped for a packet over the size limit, by reason', ['reason']).inc({ reason }),
+      });
       closers.push(() => broker!.close());
       url = broker.url;
       credentials = broker.gateway;

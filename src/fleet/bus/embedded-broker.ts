@@ -3,7 +3,9 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { DEVICE_ID } from '../messages.ts';
+import { DEVICE_ID, MAX_PACKET_BYTES } from '../messages.ts';
+import { guardPacketSize } from './packet-size-guard.ts';
+import { RejectionLog } from './rejection-log.ts';
 import { mayPublish, mayReceive, maySubscribe, type BusPrincipal } from './topic-rules.ts';
 
 /** Checks a device's MQTT credentials: its id when they are right (fleet-core's `verifyDeviceMqtt`), else null. */
@@ -20,6 +22,8 @@ export interface EmbeddedBroker {
   readonly gateway: MqttCredentials;
   /** Connected MQTT clients. */
   connectedClients(): number;
+  /** Connections dropped for a packet over MAX_PACKET_BYTES since the start. */
+  oversizedRefused(): number;
   /** Calls `listener` with every message a client published that the broker accepted (metrics, tests); returns an unsubscribe. */
   onAccepted(listener: (topic: string, payload: Buffer, clientId: string) => void): () => void;
   close(): Promise<void>;
@@ -47,9 +51,11 @@ function sameSecret(a: string, b: string): boolean {
  * random credentials in `gateway`. Publish, subscribe and delivery are checked by topic-rules.ts, the same
  * rules Mosquitto's dynamic-security roles express. A taken port rejects with a BrokerPortTakenError whose
  * message is one line. In-memory persistence: sessions and retained schedules live as long as the process
- * (the delivery ledger re-publishes what devices have not acknowledged).
+ * (the delivery ledger re-publishes what devices have not acknowledged). A packet declaring more than
+ * `maxPacketBytes` (default MAX_PACKET_BYTES, Mosquitto's `max_packet_size`) drops its connection before the
+ * broker buffers it (packet-size-guard.ts); those are counted (`oversizedRefused`) and logged sampled.
  */
-export async function startEmbeddedBroker(opts: { port: number; host: string; verify: VerifyDevice; logger: Logger }): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(opts: { port: number; host: string; verify: VerifyDevice; logger: Logger; maxPacketBytes?: number; countRefused?: (reason: 'oversized') => void }): Promise<EmbeddedBroker> {
   const log = opts.logger.child({ component: 'mqtt-broker' });
   const gateway: MqttCredentials = { username: GATEWAY_USERNAME, password: randomBytes(24).toString('base64url') };
   const principals = new WeakMap<Client, BusPrincipal>();
@@ -94,7 +100,15 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
       return who && mayReceive(who, packet.topic) ? packet : null;
     },
   });
-  const server = net.createServer(broker.handle);
+  const maxPacketBytes = opts.maxPacketBytes ?? MAX_PACKET_BYTES;
+  let oversized = 0;
+  const refusals = new RejectionLog(log, 'MQTT packet over the size limit: connection dropped', () => opts.countRefused?.('oversized'));
+  const server = net.createServer((socket) => {
+    broker.handle(guardPacketSize(socket, maxPacketBytes, (bytes) => {
+      oversized++;
+      refusals.refuse(socket.remoteAddress, 'oversized', { declaredBytes: bytes, limit: maxPacketBytes });
+    }));
+  });
   try {
     server.listen(opts.port, opts.host);
     await once(server, 'listening');
@@ -112,6 +126,7 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
     port,
     gateway,
     connectedClients: () => broker.connectedClients,
+    oversizedRefused: () => oversized,
     onAccepted: (listener) => {
       const handler = (packet: { topic: string; payload: Buffer | string }, client: Client | null) => {
         if (client) listener(packet.topic, Buffer.from(packet.payload), client.id);
@@ -120,6 +135,7 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
       return () => { broker.off('publish', handler); };
     },
     close: async () => {
+      refusals.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await closed;

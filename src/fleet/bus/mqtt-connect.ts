@@ -1,26 +1,56 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 /**
+ * The one way GridPulse's MQTT clients connect (the gateway, the fleet bus publisher, the Mosquitto admin, the agent
+ * and through it the simulator): MQTT 5 first, MQTT 3.1.1 when the broker refuses version 5.
+ *
+ * Why a fallback: the embedded broker is Aedes 1.x, which speaks MQTT 3.1.1 only (its CONNECT handler refuses protocol
+ * levels above 4 with "unacceptable protocol version"; no Aedes release has MQTT 5). What each side needs:
+ * - both versions (the whole data path): retained schedules, QoS 1, persistent sessions (3.1.1: clean session off; the
+ *   embedded broker keeps them in memory), the Last Will on the status topic, per-device topics and ACLs;
+ * - MQTT 5 only: shared subscriptions (`$share/<group>/…`, N gateway copies sharing the load), session expiry
+ *   (`sessionExpiryInterval`), receive maximum, retain handling (`rh: 1`). On 3.1.1 these are dropped: the gateway
+ *   subscribes plainly (so run ONE gateway on the embedded broker; several copies need an external MQTT 5 broker such
+ *   as Mosquitto 2 with MQTT_URL), sessions last as long as the embedded broker's process, and a device gets its
+ *   retained schedule again on each resubscribe (a repeat is acknowledged as a duplicate).
+ */
+
+/** Creates an mqtt.js client with GridPulse's defaults (MQTT 5, reconnect every 1 s, 10 s connect timeout); `options` override them. */
+export function createMqttClient(url: string, options: IClientOptions): MqttClient {
+  return mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 1000, connectTimeout: 10_000, ...options });
+}
+
+/**
+ * Switches options to MQTT 3.1.1 in place when `err` is the broker refusing MQTT 5 (and they asked for 5): drops the
+ * MQTT 5-only `properties`. True when it switched, so the caller reconnects; false for any other error.
+ */
+export function fallBackToMqtt311(options: IClientOptions, err: unknown): boolean {
+  if ((options.protocolVersion ?? 5) !== 5 || !isUnsupportedProtocol(err)) return false;
+  options.protocolVersion = 4;
+  delete options.properties;
+  return true;
+}
+
+/**
  * Connects an mqtt.js client with MQTT 5 (`protocolVersion: 5`), and with MQTT 3.1.1 when the broker refuses
- * version 5 (the embedded Aedes 1.x speaks 3.1.1 only): the data path uses only features both have (retained
- * messages, QoS 1, persistent sessions, Last Will) except shared subscriptions, which the caller drops on 3.1.1
- * (`protocolVersion` says which it got). Rejects on the first failure (refused credentials, unreachable broker)
- * with mqtt.js's error; once connected, the client reconnects by itself (`reconnectPeriod`, default 1 s).
- * MQTT 5-only options (`properties`) are dropped on the fallback. `prepare` runs on the client before it
- * connects: a persistent session's queued messages arrive right after CONNACK, so handlers go there.
+ * version 5 (see above: the embedded Aedes; `protocolVersion` in the result says which it got, and the caller drops
+ * shared subscriptions on 4). Rejects on the first failure (refused credentials, unreachable broker) with mqtt.js's
+ * error; once connected, the client reconnects by itself (`reconnectPeriod`, default 1 s). `prepare` runs on the
+ * client before it connects: a persistent session's queued messages arrive right after CONNACK, so handlers go there.
  */
 export async function connectMqtt(url: string, options: IClientOptions, prepare?: (client: MqttClient) => void): Promise<{ client: MqttClient; protocolVersion: 4 | 5 }> {
+  const v5: IClientOptions = { ...options, protocolVersion: 5 };
   try {
-    return { client: await connectOnce(url, { ...options, protocolVersion: 5 }, prepare), protocolVersion: 5 };
+    return { client: await connectOnce(url, v5, prepare), protocolVersion: 5 };
   } catch (err) {
-    if (!isUnsupportedProtocol(err)) throw err;
-    const { properties: _v5only, ...rest } = options;
-    return { client: await connectOnce(url, { ...rest, protocolVersion: 4 }, prepare), protocolVersion: 4 };
+    const v4 = { ...v5 };
+    if (!fallBackToMqtt311(v4, err)) throw err;
+    return { client: await connectOnce(url, v4, prepare), protocolVersion: 4 };
   }
 }
 
 function connectOnce(url: string, options: IClientOptions, prepare?: (client: MqttClient) => void): Promise<MqttClient> {
-  const client = mqtt.connect(url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...options, manualConnect: true });
+  const client = createMqttClient(url, { ...options, manualConnect: true });
   prepare?.(client);
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {

@@ -8,7 +8,9 @@ import { migrate } from '../../platform/migrate.ts';
 import { testDatabases } from '../../../test/support/databases.ts';
 import { testBrokers, type TestBroker } from '../../../test/support/fleet-brokers.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
-import { deviceTopic, type AckMessage } from '../messages.ts';
+import { Writable } from 'node:stream';
+import { deviceTopic, MAX_DEVICE_MESSAGE_BYTES, type AckMessage } from '../messages.ts';
+import { attachMetrics, Metrics } from '../../platform/metrics.ts';
 import { ledgerSink } from '../bus/device-bus.ts';
 import { startGateway } from './gateway.ts';
 import type { LedgerSink } from './ingest-writer.ts';
@@ -130,6 +132,38 @@ for (const target of testDatabases()) {
         } finally {
           await gw.stop();
         }
+      });
+
+      it('refuses oversized payloads unparsed and junk: counted by reason in /metrics, logged sampled', async () => {
+        const lines: Array<Record<string, unknown>> = [];
+        const logger = pino({ level: 'warn' }, new Writable({ write(c: Buffer, _e, done) { lines.push(JSON.parse(c.toString()) as Record<string, unknown>); done(); } }));
+        const JUNK = 1_000;
+        const metrics = new Metrics({ processMetrics: false });
+        attachMetrics(metrics, db);
+        const clientId = `gw-junk-${randomBytes(3).toString('hex')}`;
+        const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId, group: 'junk-test', sink: ledgerSink, logger, batchSize: 500, flushMs: 20 });
+        try {
+          const [a, b] = devices;
+          const before = await storedCount(db);
+          // oversized: valid JSON with a padded reason, one byte over the gateway's limit (a parse would accept the shape)
+          const padded = JSON.stringify({ ...ack(a!.id, 50_001), pad: 'x'.repeat(MAX_DEVICE_MESSAGE_BYTES) });
+          await a!.client.publishAsync(deviceTopic(a!.id, 'telemetry'), padded, { qos: 1 });
+          await Promise.all([a!, b!].map(async (d) => { for (let i = 0; i < JUNK / 2; i++) await d.client.publishAsync(deviceTopic(d.id, 'telemetry'), `junk ${i}`, { qos: 1 }); }));
+          await a!.client.publishAsync(deviceTopic(a!.id, 'ack'), JSON.stringify(ack(a!.id, 50_002)), { qos: 1 });
+          await until('the valid ack after the junk', async () => (await storedCount(db)) === before + 1);
+          assert.equal(gw.stats().oversized, 1);
+          assert.equal(gw.stats().invalid, JUNK + 1);
+          const text = await metrics.render();
+          assert.match(text, /gridpulse_gateway_messages_rejected_total\{reason="oversized"\} 1\b/);
+          assert.match(text, new RegExp(`gridpulse_gateway_messages_rejected_total\\{reason="not-json"\\} ${JUNK}\\b`));
+          const dropped = lines.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('device message dropped'));
+          assert.ok(dropped.length <= 2, `one line per device in the window, got ${dropped.length}`);
+          assert.ok(dropped.some((l) => l.reason === 'oversized' && l.bytes === Buffer.byteLength(padded)));
+        } finally {
+          await gw.stop();
+        }
+        const summary = lines.find((l) => l.suppressed !== undefined);
+        assert.equal(summary?.suppressed, JUNK - 1, 'the summary at stop accounts for every line not logged');
       });
     });
   }

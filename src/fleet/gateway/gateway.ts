@@ -2,7 +2,9 @@ import os from 'node:os';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
-import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, outOfWindow } from '../messages.ts';
+import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, MAX_DEVICE_MESSAGE_BYTES, outOfWindow } from '../messages.ts';
+import { metricsOf } from '../../platform/metrics.ts';
+import { RejectionLog } from '../bus/rejection-log.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
@@ -23,14 +25,21 @@ export interface GatewayOptions {
   batchSize?: number;
   /** longest wait before a partial batch is written, ms (default 50) */
   flushMs?: number;
+  /** the window of the sampled rejection log, ms (default 60,000: the first per device per minute plus a summary) */
+  rejectionLogWindowMs?: number;
 }
 
-export interface GatewayStats extends IngestResult { received: number; batches: number; invalid: number; retries: number }
+/** Why the gateway dropped a device message: the `reason` label of gridpulse_gateway_messages_rejected_total. */
+export type RejectReason = 'oversized' | 'not-json' | 'bad-topic' | 'schema' | 'wrong-device';
+
+export interface GatewayStats extends IngestResult { received: number; batches: number; invalid: number; retries: number; oversized: number }
 
 export interface Gateway {
   readonly clientId: string;
   readonly protocolVersion: 4 | 5;
   stats(): GatewayStats;
+  /** Whether its MQTT connection to the broker is up now (it reconnects by itself; readiness reports it). */
+  connected(): boolean;
   /** Graceful: writes what it holds, confirms it to the broker, disconnects (its session keeps queueing). */
   stop(): Promise<void>;
   /** As if killed: drops the connection at once, writes and confirms nothing it holds (tests). */
@@ -60,7 +69,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.logger.child({ component: 'gateway', clientId });
   const batchSize = o.batchSize ?? 2_000;
   const flushMs = o.flushMs ?? 50;
-  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0 };
+  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
+  // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
+  const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device)', ['reason']);
+  const rejections = new RejectionLog(log, 'device message dropped', (reason) => rejectedTotal()?.inc({ reason }), o.rejectionLogWindowMs);
 
   let generation = 0;
 
@@ -75,19 +87,25 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let client!: MqttClient;
   let sendPacket!: (p: Packet, cb?: (e?: Error) => void, ...rest: unknown[]) => void;
 
+  const reject = (reason: RejectReason, deviceId: string | undefined, detail: Record<string, unknown>) => {
+    stats.invalid++;
+    if (reason === 'oversized') stats.oversized++;
+    rejections.refuse(deviceId, reason, detail);
+  };
+
   const take = (packet: IPublishPacket) => {
     const m = LEAF.exec(packet.topic);
-    let parsed: unknown;
-    try { parsed = JSON.parse(packet.payload.toString()); } catch { parsed = undefined; }
     const deviceId = m?.[1];
     const leaf = m?.[2];
+    // the size first: an oversized payload is never decoded or parsed
+    if (packet.payload.length > MAX_DEVICE_MESSAGE_BYTES) return reject('oversized', deviceId, { topic: packet.topic, bytes: packet.payload.length, limit: MAX_DEVICE_MESSAGE_BYTES });
+    if (!m || !deviceId || !DEVICE_ID.test(deviceId)) return reject('bad-topic', deviceId, { topic: packet.topic });
+    let parsed: unknown;
+    try { parsed = JSON.parse(packet.payload.toString()); } catch { return reject('not-json', deviceId, { topic: packet.topic }); }
     const schema = leaf === 'ack' ? ackMessage : leaf === 'telemetry' ? telemetryMessage : statusMessage;
-    const r = m && deviceId && DEVICE_ID.test(deviceId) ? schema.safeParse(parsed) : undefined;
-    if (!r?.success || (r.data as { deviceId: string }).deviceId !== deviceId) {
-      stats.invalid++;
-      log.warn({ topic: packet.topic, deviceId, err: r && !r.success ? r.error.issues[0]?.message : 'topic and message disagree' }, 'device message dropped');
-      return;
-    }
+    const r = schema.safeParse(parsed);
+    if (!r.success) return reject('schema', deviceId, { topic: packet.topic, err: r.error.issues[0]?.message });
+    if ((r.data as { deviceId: string }).deviceId !== deviceId) return reject('wrong-device', deviceId, { topic: packet.topic, err: 'topic and message disagree' });
     if (leaf === 'ack') buffer.acks.push(r.data as never);
     else if (leaf === 'telemetry') buffer.telemetry.push(r.data as never);
     else buffer.statuses.push(r.data as never);
@@ -179,16 +197,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   return {
     clientId, protocolVersion,
     stats: () => ({ ...stats }),
+    connected: () => client.connected && !crashed && !stopped,
     stop: async () => {
       await flush();
       stopped = true;
       await flushing;
       await client.endAsync();
+      rejections.close();
       log.info({ ...stats }, 'gateway stopped');
     },
     crash: () => {
       stopped = true;
       crashed = true;
+      rejections.close();
       if (timer) clearTimeout(timer);
       (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
       client.end(true);
