@@ -34,6 +34,10 @@ const limitsShape = {
 
 const socOrder = (v: { minSocPct?: number | undefined; reserveSocPct?: number | undefined; maxSocPct?: number | undefined }, ctx: z.RefinementCtx) => {
   const { minSocPct, reserveSocPct, maxSocPct } = v;
+  if (minSocPct !== undefined && maxSocPct !== undefined && minSocPct >= maxSocPct) {
+    ctx.addIssue({ code: 'custom', path: ['maxSocPct'], message: `must be above minSocPct (${minSocPct})` });
+    return;
+  }
   if (minSocPct !== undefined && reserveSocPct !== undefined && reserveSocPct < minSocPct) ctx.addIssue({ code: 'custom', path: ['reserveSocPct'], message: 'must be at least minSocPct' });
   if (reserveSocPct !== undefined && maxSocPct !== undefined && reserveSocPct >= maxSocPct) ctx.addIssue({ code: 'custom', path: ['reserveSocPct'], message: 'must be below maxSocPct' });
 };
@@ -175,11 +179,18 @@ const PATCH_COLUMNS: Record<keyof DevicePatch, string> = {
   baCode: 'ba_code', tariff: 'tariff', fallback: 'fallback',
 };
 
-/** Changes a device's settings; the SoC order (min ≤ reserve < max) is checked against the merged result (400 `reserveSocPct`). */
+/** Changes a device's settings; the SoC order (min < max, min ≤ reserve < max) is checked against the merged result (400 naming the field the patch changed: `minSocPct`, `maxSocPct` or `reserveSocPct`). */
 export async function updateDevice(tx: Db, id: string, patch: DevicePatch): Promise<Device | undefined> {
   const current = await getDevice(tx, id, { forUpdate: true });
   if (!current) return undefined;
   const merged = { ...current, ...patch };
+  // the pair the patch changed is named: min/max first (a reserve between them is meaningless until they are in order)
+  if (merged.minSocPct >= merged.maxSocPct) {
+    const field = patch.maxSocPct !== undefined ? 'maxSocPct' : 'minSocPct';
+    throw new HttpProblem(400, `${field}: minSocPct (${merged.minSocPct}) must be below maxSocPct (${merged.maxSocPct})`, field);
+  }
+  if (merged.reserveSocPct < merged.minSocPct && patch.reserveSocPct === undefined) throw new HttpProblem(400, `minSocPct: must be at most reserveSocPct (${merged.reserveSocPct})`, 'minSocPct');
+  if (merged.reserveSocPct >= merged.maxSocPct && patch.reserveSocPct === undefined) throw new HttpProblem(400, `maxSocPct: must be above reserveSocPct (${merged.reserveSocPct})`, 'maxSocPct');
   if (merged.reserveSocPct < merged.minSocPct) throw new HttpProblem(400, 'reserveSocPct: must be at least minSocPct', 'reserveSocPct');
   if (merged.reserveSocPct >= merged.maxSocPct) throw new HttpProblem(400, 'reserveSocPct: must be below maxSocPct', 'reserveSocPct');
   if (patch.baCode !== undefined) await assertBa(tx, patch.baCode);

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
-import { ackMessage, DEVICE_ID, scheduleMessage, telemetryMessage } from './messages.ts';
+import { ackMessage, DEVICE_ID, outOfWindow, scheduleMessage, telemetryMessage, windowDetail } from './messages.ts';
 import { deviceIdOfKey, getDevice } from './device-repository.ts';
 import { getVersion, messageOf } from './schedule-versions.ts';
 import { applyAcks, applyTelemetryLatest } from './ledger.ts';
@@ -17,7 +17,10 @@ const DEVICE_ACCESS = { access: { scopes: ['fleet:device'] } } as const;
 const tags = ['fleet'];
 const deviceOnly = 'The device\'s own key only (`Authorization: Bearer gp_…`, kind device): any other key, a user, or another device\'s key gets 404 as if the device did not exist.';
 const params = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
-const applyOut = z.object({ applied: z.number(), stale: z.number().describe('already known, or older than what is stored'), unknown: z.number().describe('naming a version that does not exist') });
+const applyOut = z.object({ applied: z.number(), stale: z.number().describe('already known, or older than what is stored'), unknown: z.number().describe('naming a version that does not exist'),
+  outOfWindow: z.number().describe('batch messages whose `at` is outside the window (older than 31 days, more than 60 minutes ahead): left out, not applied') });
+const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 minutes ahead of the server clock (the same window as MQTT and the ledger): '
+  + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied.';
 
 /**
  * The 404 of a device call made with anything but that device's own key: another device's key learns nothing,
@@ -32,10 +35,16 @@ async function ownDevice(db: Db, req: FastifyRequest, id: string): Promise<strin
 
 /** One message or a batch of them, each naming the device of the path. */
 const batchOf = <T extends z.ZodType>(m: T) => z.union([m, z.array(m).min(1).max(1_000)]);
-function list<T extends { deviceId: string }>(body: T | T[], id: string): T[] {
+function list<T extends { deviceId: string; at: string }>(body: T | T[], id: string, now: number): T[] {
   const items = Array.isArray(body) ? body : [body];
+  const prefix = (i: number) => (Array.isArray(body) ? `${i}/` : '');
   const i = items.findIndex((m) => m.deviceId !== id);
-  if (i >= 0) throw new HttpProblem(400, `${Array.isArray(body) ? `${i}/` : ''}deviceId: must be the device of the path (${id})`, `${Array.isArray(body) ? `${i}/` : ''}deviceId`);
+  if (i >= 0) throw new HttpProblem(400, `${prefix(i)}deviceId: must be the device of the path (${id})`, `${prefix(i)}deviceId`);
+  // the same window as the gateway and the ledger (messages.ts): a future `at` would freeze the reported state. One
+  // message outside it is refused; in a batch (an agent's outbox) it is left out and counted, so one bad clock
+  // reading never blocks the rest of the outbox
+  const why = Array.isArray(body) ? null : outOfWindow(items[0]!.at, now);
+  if (why) throw new HttpProblem(400, windowDetail(why), 'at');
   return items;
 }
 
@@ -72,8 +81,15 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     reply.header('etag', etag(device.desiredVersion)).header('cache-control', 'no-store');
     if (matches(device.desiredVersion)) return reply.code(304).send(null);
     if (device.desiredVersion === 0) return reply.code(204).send(null);
-    const v = (await getVersion(db, id, device.desiredVersion))!;
-    await markSent(db, [{ deviceId: id, version: v.version }], s);
+    // the answer is the device's desired version read under its row lock, in the statement that records it sent:
+    // a version superseded meanwhile is never served (the newest is)
+    const v = await db.transaction(async (tx) => {
+      const [row] = await tx.query<{ version: number }>('SELECT desired_version AS version FROM devices WHERE id = $1 FOR SHARE', [id]);
+      const latest = (await getVersion(tx, id, Number(row!.version)))!;
+      await markSent(tx, [{ deviceId: id, version: latest.version }], s);
+      return latest;
+    });
+    reply.header('etag', etag(v.version));
     return messageOf(v);
   });
 
@@ -81,15 +97,16 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     config: DEVICE_ACCESS,
     schema: {
       tags, summary: 'Acknowledge schedule versions (gridpulse.ack/1, one or a batch of up to 1,000) over HTTP',
-      description: `${deviceOnly} The same messages as on MQTT, applied to the delivery ledger the same way (only forward; replays are stale). Every message must name this device.`,
+      description: `${deviceOnly} The same messages as on MQTT, applied to the delivery ledger the same way (only forward; replays are stale). Every message must name this device. ${WINDOW_NOTE}`,
       params, body: batchOf(ackMessage), response: { 200: applyOut, 400: problem, 404: problem },
     },
   }, async (req) => {
     const id = await ownDevice(db, req, req.params.id);
-    const acks = list(req.body, id);
+    const acks = list(req.body, id, s.now());
     // device data, not an operator's change: the ledger is its record (an audit row per ack would outgrow the ledger)
     req.audited = true;
-    const out = await applyAcks(db, acks);
+    const out = await applyAcks(db, acks, new Date(s.now()));
+    if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'acks refused: at outside the accepted window');
     if (deps.ackSink) await deps.ackSink(acks);
     req.log.info({ deviceId: id, ...out }, 'acks over HTTP');
     return out;
@@ -99,14 +116,15 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     config: DEVICE_ACCESS,
     schema: {
       tags, summary: 'Send telemetry (gridpulse.telemetry/1, one or a batch of up to 1,000) over HTTP',
-      description: `${deviceOnly} The newest message sets the device's reported SoC, power and executing version; the series goes to the gateway's store.`,
+      description: `${deviceOnly} The newest message sets the device's reported SoC, power and executing version; the series goes to the gateway's store. ${WINDOW_NOTE}`,
       params, body: batchOf(telemetryMessage), response: { 200: applyOut, 400: problem, 404: problem },
     },
   }, async (req) => {
     const id = await ownDevice(db, req, req.params.id);
-    const items = list(req.body, id);
+    const items = list(req.body, id, s.now());
     req.audited = true;
-    const out = await applyTelemetryLatest(db, items);
+    const out = await applyTelemetryLatest(db, items, new Date(s.now()));
+    if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'telemetry refused: at outside the accepted window');
     await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1', [id, new Date(s.now())]);
     if (deps.telemetrySink) await deps.telemetrySink(items);
     return out;

@@ -54,35 +54,56 @@ export async function publishAll(bus: FleetBus, messages: readonly ScheduleMessa
 }
 
 /**
- * Publishes newly issued versions (after their transaction committed) and records them sent. A version the bus
- * refuses stays queued: the re-publisher sends it when due.
+ * Publishes versions (newly issued ones after their transaction committed, and the re-publisher's) and records
+ * them sent — ONLY a device's latest desired version that is still queued or sent. The check and the publish run
+ * under one share lock of the device rows (`FOR SHARE`, in one statement that claims them): an issuer
+ * (issueVersions locks the rows FOR UPDATE) waits until the publish ended, and a version superseded before the lock
+ * is left out, so a device's retained schedule topic never goes back to an older version. A version the bus
+ * refuses stays queued: the re-publisher sends it when due. Returns how many the bus took.
  */
 export async function publishVersions(db: Db, bus: FleetBus | undefined, messages: readonly ScheduleMessage[], s: LoopSettings, logger?: Logger): Promise<number> {
   if (!bus || messages.length === 0) return 0;
-  const r = await publishAll(bus, messages);
-  if (r.failed) logger?.warn({ failed: r.failed, err: r.error }, 'schedule publish failed; the re-publisher retries');
-  await markSent(db, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
-  return r.ok.length;
+  return db.transaction(async (tx) => {
+    const latest = await latestOf(tx, messages.map((m) => ({ deviceId: m.deviceId, version: m.version })));
+    const current = messages.filter((m) => latest.has(`${m.deviceId}\u0000${m.version}`));
+    if (current.length < messages.length) logger?.info({ skipped: messages.length - current.length }, 'superseded versions not published (a newer version exists)');
+    const r = await publishAll(bus, current);
+    if (r.failed) logger?.warn({ failed: r.failed, err: r.error }, 'schedule publish failed; the re-publisher retries');
+    await markSent(tx, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
+    return r.ok.length;
+  });
 }
 
 /**
- * One round of the re-publisher: claims due versions the devices have not acknowledged (queued or sent), moves
- * their next turn ahead, and publishes them again (retained QoS 1, the same message). Returns how many were due.
+ * Of these (device, version) keys, those that are the device's desired (latest) version and still queued or sent,
+ * with the device rows share-locked until the caller's transaction ends (keys as "deviceId\0version").
+ */
+export async function latestOf(tx: Db, keys: ReadonlyArray<{ deviceId: string; version: number }>): Promise<Set<string>> {
+  const rows = await tx.query<{ id: string; version: number }>(
+    `SELECT d.id, v.version FROM devices d
+     JOIN unnest($1::text[], $2::int[]) AS k(device_id, version) ON d.id = k.device_id AND d.desired_version = k.version
+     JOIN schedule_versions v ON v.device_id = k.device_id AND v.version = k.version AND v.state IN ('queued', 'sent')
+     ORDER BY d.id FOR SHARE OF d`, [keys.map((k) => k.deviceId), keys.map((k) => k.version)]);
+  return new Set(rows.map((r) => `${r.id}\u0000${Number(r.version)}`));
+}
+
+/**
+ * One round of the re-publisher: claims due versions the devices have not acknowledged (queued or sent) that are
+ * still their device's desired version, moves their next turn ahead, and publishes them again (retained QoS 1, the
+ * same message) through publishVersions, which checks again under the device lock. Returns how many were due.
  */
 export async function republishDue(db: Db, bus: FleetBus, s: LoopSettings, logger?: Logger): Promise<number> {
   const now = new Date(s.now());
   const claimed = await db.transaction(async (tx) => tx.query<{ device_id: string; version: number }>(
     `UPDATE schedule_versions v SET next_publish_at = $2::timestamptz + $3::float8 * interval '1 millisecond'
-     FROM (SELECT device_id, version FROM schedule_versions
-           WHERE next_publish_at < 'infinity' AND next_publish_at <= $2 AND state IN ('queued', 'sent')
-           ORDER BY next_publish_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+     FROM (SELECT sv.device_id, sv.version FROM schedule_versions sv JOIN devices d ON d.id = sv.device_id AND d.desired_version = sv.version
+           WHERE sv.next_publish_at < 'infinity' AND sv.next_publish_at <= $2 AND sv.state IN ('queued', 'sent')
+           ORDER BY sv.next_publish_at LIMIT $1 FOR UPDATE OF sv SKIP LOCKED) due
      WHERE v.device_id = due.device_id AND v.version = due.version
      RETURNING v.device_id, v.version`, [s.batch, now, s.republishMs]));
   if (claimed.length === 0) return 0;
   const versions = await getVersions(db, claimed.map((c) => ({ deviceId: c.device_id, version: Number(c.version) })));
-  // a version superseded since it was claimed is not sent again (a newer one is on its way)
-  const current = versions.filter((v) => v.state === 'queued' || v.state === 'sent');
-  const sent = await publishVersions(db, bus, current.map(messageOf), s, logger);
+  const sent = await publishVersions(db, bus, versions.map(messageOf), s, logger);
   logger?.info({ due: claimed.length, sent }, 'schedules re-published');
   return claimed.length;
 }

@@ -35,14 +35,15 @@ for (const target of testDatabases()) {
 
 describe('gateway metrics', () => {
   it('counters follow the gateway running totals across scrapes, never going back', async () => {
-    const stats = { received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0, acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, statuses: 0 };
+    const stats = { received: 0, batches: 0, invalid: 0, retries: 0, acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, oversized: 0, statuses: 0 };
     const metrics = new Metrics({ processMetrics: false });
     gatewayMetrics(metrics, () => ({ ...stats }));
     Object.assign(stats, { batches: 2, acksStored: 5, acksDuplicate: 1, retries: 1 });
     let text = await metrics.render();
     assert.equal(value(text, 'gridpulse_gateway_acks_total\\{result="stored"\\}'), 5);
-    Object.assign(stats, { batches: 3, acksStored: 9, invalid: 2 });
+    Object.assign(stats, { batches: 3, acksStored: 9, invalid: 2, acksOutOfWindow: 4 });
     text = await metrics.render();
+    assert.equal(value(text, 'gridpulse_gateway_acks_total\\{result="out_of_window"\\}'), 4, 'acks refused for their at are counted');
     assert.equal(value(text, 'gridpulse_gateway_acks_total\\{result="stored"\\}'), 9);
     assert.equal(value(text, 'gridpulse_gateway_acks_total\\{result="duplicate"\\}'), 1);
     assert.equal(value(text, 'gridpulse_gateway_batches_total'), 3);

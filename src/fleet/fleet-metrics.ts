@@ -23,7 +23,8 @@ export function fleetMetrics(metrics: Metrics, db: Db, nowMs: () => number = Dat
 
 /**
  * The gateway's own counters, from its running totals (Gateway.stats) at each scrape:
- * `gridpulse_gateway_acks_total{result="stored"|"duplicate"}` (acks written now, or already stored: a redelivery),
+ * `gridpulse_gateway_acks_total{result="stored"|"duplicate"|"out_of_window"}` (acks written now, already stored: a
+ * redelivery, or refused for an `at` outside the window of messages.ts),
  * `gridpulse_gateway_telemetry_total{result}`, `gridpulse_gateway_batches_total`, `gridpulse_gateway_retries_total`
  * (batches written again after the database refused) and `gridpulse_gateway_invalid_total` (messages dropped as invalid).
  */
@@ -39,6 +40,7 @@ export function gatewayMetrics(metrics: Metrics, stats: () => GatewayStats): voi
     const d = (k: keyof GatewayStats) => Math.max(0, now[k] - (seen?.[k] ?? 0));
     acks.inc({ result: 'stored' }, d('acksStored'));
     acks.inc({ result: 'duplicate' }, d('acksDuplicate'));
+    acks.inc({ result: 'out_of_window' }, d('acksOutOfWindow'));
     telemetry.inc({ result: 'stored' }, d('telemetryStored'));
     telemetry.inc({ result: 'duplicate' }, d('telemetryDuplicate'));
     telemetry.inc({ result: 'out_of_window' }, d('telemetryOutOfWindow'));

@@ -72,15 +72,19 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
   r.get('/api/v1/devices', {
     config: fleet,
     schema: {
-      tags, summary: 'Devices, by id (pages of up to 1,000: pass the last id as `after`)', description: who,
+      tags, summary: 'Devices, by id (pages of up to 1,000: pass the last id as `after`)',
+      description: `${who} A page position that is not a device id (\`after\` or its alias \`cursor\`), or an unknown query parameter, is 400 naming it: never silently the first page.`,
       querystring: z.object({
         status: z.enum(['online', 'offline']).optional(), groupId: z.uuid().optional(),
-        after: z.string().max(63).optional().describe('the last id of the previous page'), limit: z.coerce.number().int().min(1).max(1_000).default(100),
-      }),
+        after: z.string().regex(DEVICE_ID, 'the last device id of the previous page (its `next`)').optional().describe('the last id of the previous page (the `next` of its answer)'),
+        cursor: z.string().regex(DEVICE_ID, 'the last device id of the previous page (its `next`)').optional().describe('alias of `after`'),
+        limit: z.coerce.number().int().min(1).max(1_000).default(100),
+      }).strict(),
       response: { 200: z.object({ data: z.array(deviceOut), next: z.string().nullable().describe('`after` for the next page, null on the last') }) },
     },
   }, async (req) => {
-    const data = await listDevices(db, req.query);
+    if (req.query.after !== undefined && req.query.cursor !== undefined && req.query.after !== req.query.cursor) throw new HttpProblem(400, 'cursor: give after or cursor, not two different positions', 'cursor');
+    const data = await listDevices(db, { ...req.query, after: req.query.after ?? req.query.cursor });
     return { data, next: data.length === req.query.limit ? data.at(-1)!.id : null };
   });
 
@@ -155,7 +159,10 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
         + 'A problem names the interval (`field: intervals[3].powerKw`): 400 for the request itself, 422 beyond a device\'s limits or SoC, 409 a priority conflict. '
         + 'Conflicts: the new schedule SUPERSEDES the device\'s unfinished versions of lower or equal priority and is REJECTED (409) by a higher one. '
         + 'Every accepted schedule is a new version per device (monotonically increasing). A group or fleet schedule is a rollout: every device is checked first '
-        + '(one refusal refuses it all), then versions are issued at the rollout\'s rate, aborted past the failure threshold. '
+        + '(one refusal refuses it all), then versions are issued at the rollout\'s rate, aborted past the failure threshold. A rollout whose rate cannot reach all its devices '
+        + 'before intervals[0].start is refused (400 naming `rollout.maxPerMinute` or `rollout.exponential`); devices still unreached when the schedule starts (a restart, a slow '
+        + 'runner) are counted as `expired`, never as failures. A device that never reported its SoC is checked from any SoC between its minimum and maximum, and the answer '
+        + '(`socAssumption`) or the refusal says so. Operator schedules outrank the optimizer\'s (priority −1): any of them supersedes a plan, and the optimizer never supersedes one. '
         + 'One device: 201 with its version. A group or the fleet: 202 with the rollout id at once (the rollout runner issues and publishes the versions; '
         + 'follow it at GET /api/v1/rollouts/{id}).',
       body: scheduleRequest, response: { 201: submittedOut, 202: submittedOut, 400: problem, 404: problem, 409: problem, 422: problem },
@@ -168,7 +175,7 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
     if (out.kind === 'device') {
       const sent = await publishVersions(db, deps.bus, out.messages, s, req.log as unknown as Logger);
       req.log.info({ deviceId: out.deviceId, version: out.version, published: sent > 0 }, 'schedule version issued');
-      return reply.code(201).send({ kind: 'device', deviceId: out.deviceId, version: out.version, superseded: out.superseded, state: sent ? 'sent' : 'queued' });
+      return reply.code(201).send({ kind: 'device', deviceId: out.deviceId, version: out.version, superseded: out.superseded, state: sent ? 'sent' : 'queued', socAssumption: out.socAssumption });
     }
     // the answer does not wait for the versions: the first round (as many devices as the rate allows) starts now
     // beside it, the loops run the rest; a failed round is logged and the loops' next round retries

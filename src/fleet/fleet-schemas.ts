@@ -60,13 +60,15 @@ export const rolloutOut = z.object({
   rate: z.object({ kind: z.enum(['max-per-minute', 'exponential']), maxPerMinute: z.number(), basePerMinute: z.number().nullable().optional(), incrementFactor: z.number().nullable().optional() }),
   abortFailurePct: z.number(), abortMinDevices: z.number(), total: z.number(), pending: z.number().describe('not yet issued'), issued: z.number(),
   skipped: z.number().describe('refused at issue time (their state changed since the rollout was accepted)'),
+  expired: z.number().describe('not reached before the schedule started (a restart mid-rollout, a slow runner): counted here, never as failures, so they do not trip the abort threshold'),
   states: countsByState.describe('issued versions by delivery state'),
   progressPct: z.number().describe('devices that answered, timed out or were skipped, percent of total'),
   intervals: z.array(scheduleInterval), createdBy: z.string().nullable(), createdAt: z.string(), finishedAt: z.string().nullable(),
 });
 
 export const submittedOut = z.union([
-  z.object({ kind: z.literal('device'), deviceId: z.string(), version: z.number(), superseded: z.array(z.number()).describe('versions this one replaced'), state: z.enum(DELIVERY_STATES) }),
+  z.object({ kind: z.literal('device'), deviceId: z.string(), version: z.number(), superseded: z.array(z.number()).describe('versions this one replaced'), state: z.enum(DELIVERY_STATES),
+    socAssumption: z.string().nullable().describe('null when the device reported its SoC; otherwise what the feasibility check assumed (it has not reported yet: any SoC from its minimum to its maximum)') }),
   z.object({ kind: z.literal('rollout'), rolloutId: z.string(), total: z.number(), rollout: rolloutOut }),
 ]);
 
@@ -75,7 +77,8 @@ export const fleetSummaryOut = z.object({
   socPct: z.number().nullable().describe('energy-weighted fleet SoC of devices that reported one, percent'),
   storedKwh: z.number().describe('energy stored now (reported SoC × capacity), kWh'), capacityKwh: z.number(),
   powerKw: z.number().describe('sum of reported power, kW (+ charging)'),
-  versions24h: z.object({ issued: z.number(), succeeded: z.number(), failed: z.number(), timedOut: z.number(), successPct: z.number().nullable().describe('succeeded / (succeeded + failed + timed out), last 24 h') }),
+  versions24h: z.object({ issued: z.number(), succeeded: z.number(), failed: z.number(), timedOut: z.number(),
+    finished: z.number().describe('succeeded + failed + timed out: the versions the rate is of (the others are still in flight or were superseded)'), successPct: z.number().nullable().describe('succeeded / (succeeded + failed + timed out), last 24 h') }),
   rolloutsRunning: z.number(),
 });
 

@@ -24,7 +24,7 @@ export async function fleetSummary(db: Db, nowMs = Date.now()) {
     socPct: capReported > 0 ? Math.round((stored / capReported) * 1000) / 10 : null,
     storedKwh: Math.round(stored * 1000) / 1000, capacityKwh: Number(d!.capacity ?? 0), powerKw: Math.round(Number(d!.power ?? 0) * 1000) / 1000,
     versions24h: {
-      issued: Number(v!.issued), succeeded: Number(v!.succeeded), failed: Number(v!.failed), timedOut: Number(v!.timed_out),
+      issued: Number(v!.issued), succeeded: Number(v!.succeeded), failed: Number(v!.failed), timedOut: Number(v!.timed_out), finished,
       successPct: finished ? Math.round((Number(v!.succeeded) / finished) * 1000) / 10 : null,
     },
     rolloutsRunning: Number(r!.n),

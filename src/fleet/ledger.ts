@@ -1,5 +1,5 @@
 import type { Db } from '../platform/db.ts';
-import type { AckMessage, AckState, StatusMessage, TelemetryMessage } from './messages.ts';
+import { splitByWindow, type AckMessage, type AckState, type StatusMessage, type TelemetryMessage } from './messages.ts';
 import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
 
 /**
@@ -32,6 +32,8 @@ export interface ApplyResult {
   stale: number;
   /** messages naming a device (or a device's version) that does not exist */
   unknown: number;
+  /** messages whose `at` lies outside the accepted window (messages.ts outOfWindow): refused, changed nothing */
+  outOfWindow: number;
 }
 
 interface Folded { deviceId: string; version: number; state: 'acknowledged' | 'executing' | 'succeeded' | 'failed'; at: string; seq: number; reason: string | null; ackAt: string; execAt: string | null; count: number }
@@ -65,10 +67,11 @@ function fold(acks: readonly AckMessage[]): Folded[] {
  * batch holds stale or unknown acks): each (device, version)
  * moves to the furthest state said, if that is past its stored state; the device's confirmed version becomes
  * the highest version it acknowledged; its last-seen time advances. Returns counts per message
- * (`applied` + `stale` + `unknown` = acks.length). Call it with a transaction's Db to commit it with other writes.
+ * (`applied` + `stale` + `unknown` + `outOfWindow` = acks.length; an `at` outside messages.ts's window at `now` is refused). Call it with a transaction's Db to commit it with other writes.
  */
-export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<ApplyResult> {
-  if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0 };
+export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = new Date()): Promise<ApplyResult> {
+  const { inWindow: acks, outOfWindow } = splitByWindow(all, now.getTime());
+  if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
   const f = fold(acks);
   const params = [f.map((x) => x.deviceId), f.map((x) => x.version), f.map((x) => x.state), f.map((x) => x.at), f.map((x) => x.seq), f.map((x) => x.reason),
     f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)];
@@ -90,7 +93,7 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
      SELECT changed, entries, CASE WHEN changed > 0 THEN pg_notify($10, json_build_object('kind', 'ledger', 'count', changed)::text) END AS notified FROM counted`,
     [...params, FLEET_CHANNEL]);
   const applied = Number(row!.changed);
-  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0 };
+  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0, outOfWindow };
   // some entries were stale or unknown: the device's word still counts for the known ones (its confirmed version
   // — e.g. an ack of a version already superseded — and its last-seen time), and the rest are counted
   const [rest] = await db.query<{ known: number }>(
@@ -99,7 +102,7 @@ export async function applyAcks(db: Db, acks: readonly AckMessage[]): Promise<Ap
      dev AS (${DEVICE_UPDATE('known')})
      SELECT (SELECT COALESCE(sum(n), 0) FROM known)::int AS known, (SELECT count(*) FROM dev) AS devices`, params);
   const known = Number(rest!.known);
-  return { applied, stale: known - applied, unknown: acks.length - known };
+  return { applied, stale: known - applied, unknown: acks.length - known, outOfWindow };
 }
 
 /** The batch of folded acks as rows ($1…$9). */
@@ -121,8 +124,9 @@ const DEVICE_UPDATE = (from: string) => `UPDATE devices d SET confirmed_version 
  * agent version, last seen. Per device the last message of the batch wins; one older than the stored status
  * is stale.
  */
-export async function applyStatus(db: Db, statuses: readonly StatusMessage[], now: Date = new Date()): Promise<ApplyResult> {
-  if (statuses.length === 0) return { applied: 0, stale: 0, unknown: 0 };
+export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Date = new Date()): Promise<ApplyResult> {
+  const { inWindow: statuses, outOfWindow } = splitByWindow(all, now.getTime());
+  if (statuses.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
   const last = new Map<string, StatusMessage>();
   for (const s of statuses) last.set(s.deviceId, s);
   const list = [...last.values()];
@@ -141,7 +145,7 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
   const applied = Number(row!.applied);
   await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
-  return { applied, stale: statuses.length - applied - unknown, unknown };
+  return { applied, stale: statuses.length - applied - unknown, unknown, outOfWindow };
 }
 
 /**
@@ -149,8 +153,9 @@ export async function applyStatus(db: Db, statuses: readonly StatusMessage[], no
  * its mode, last seen. The newest message by `at` (then `seq`) wins; a replayed older one changes nothing.
  * The time series itself is the gateway's (fleet-bus, migration 0032).
  */
-export async function applyTelemetryLatest(db: Db, telemetry: readonly TelemetryMessage[]): Promise<ApplyResult> {
-  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0 };
+export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessage[], now: Date = new Date()): Promise<ApplyResult> {
+  const { inWindow: telemetry, outOfWindow } = splitByWindow(all, now.getTime());
+  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
   const newest = new Map<string, TelemetryMessage>();
   for (const t of telemetry) {
     const o = newest.get(t.deviceId);
@@ -174,7 +179,7 @@ export async function applyTelemetryLatest(db: Db, telemetry: readonly Telemetry
   const applied = Number(row!.applied);
   await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
-  return { applied, stale: telemetry.length - applied - unknown, unknown };
+  return { applied, stale: telemetry.length - applied - unknown, unknown, outOfWindow };
 }
 
 async function countUnknownMessages(db: Db, msgs: readonly { deviceId: string }[]): Promise<number> {

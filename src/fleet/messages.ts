@@ -99,3 +99,30 @@ export const statusMessage = z.object({
   agentVersion: z.string().max(40).optional(),
 });
 export type StatusMessage = z.infer<typeof statusMessage>;
+
+/**
+ * The accepted window of a device message's `at` (acks, telemetry, statuses; every ingest path: the MQTT gateway,
+ * the HTTP fallback, the ledger): not older than MESSAGE_MAX_AGE_MS (a device offline longer, or a wrong clock)
+ * and not further ahead than MESSAGE_MAX_AHEAD_MS (a device clock ahead: a future `at` would become the reported
+ * state and make every later real message look stale).
+ */
+export const MESSAGE_MAX_AGE_MS = 31 * 86_400_000;
+export const MESSAGE_MAX_AHEAD_MS = 3_600_000;
+
+/** Why `at` (ISO 8601) is outside the window at `now` (ms): 'future', 'old', or null when inside (or absent: a Last Will). */
+export function outOfWindow(at: string | undefined, now: number): 'future' | 'old' | null {
+  if (at === undefined) return null;
+  const t = Date.parse(at);
+  return t > now + MESSAGE_MAX_AHEAD_MS ? 'future' : t < now - MESSAGE_MAX_AGE_MS ? 'old' : null;
+}
+
+/** The messages inside the window and how many were outside it. */
+export function splitByWindow<T extends { at?: string | undefined }>(messages: readonly T[], now: number): { inWindow: T[]; outOfWindow: number } {
+  const inWindow = messages.filter((m) => outOfWindow(m.at, now) === null);
+  return { inWindow, outOfWindow: messages.length - inWindow.length };
+}
+
+/** The problem detail of a message outside the window (HTTP 400, field `at`). */
+export const windowDetail = (why: 'future' | 'old') => (why === 'future'
+  ? `at: more than ${MESSAGE_MAX_AHEAD_MS / 60_000} minutes in the future (check the device clock)`
+  : `at: older than ${MESSAGE_MAX_AGE_MS / 86_400_000} days`);

@@ -38,3 +38,19 @@ export function rolloutBudget(rate: RolloutRate, elapsedMs: number, total: numbe
   }
   return Math.max(1, Math.min(total, Math.floor(allowed + 1e-9)));
 }
+
+/**
+ * How long a rollout at `rate` takes to reach all `total` devices, ms (the first elapsed time at which
+ * rolloutBudget allows total; to the second). Used to refuse a rollout that cannot reach every device before its
+ * schedule starts.
+ */
+export function rolloutDurationMs(rate: RolloutRate, total: number): number {
+  if (rolloutBudget(rate, 0, total) >= total) return 0;
+  let lo = 0, hi = MINUTE;
+  while (rolloutBudget(rate, hi, total) < total) hi *= 2;
+  while (hi - lo > 1_000) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (rolloutBudget(rate, mid, total) >= total) hi = mid; else lo = mid;
+  }
+  return hi;
+}

@@ -7,7 +7,7 @@ import { DEVICE_ID, scheduleInterval, type ScheduleInterval, type ScheduleMessag
 import { checkIntervals } from './schedule-check.ts';
 import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
-import { rolloutBudget, type RolloutRate } from './rollout-rate.ts';
+import { rolloutBudget, rolloutDurationMs, type RolloutRate } from './rollout-rate.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
@@ -51,7 +51,7 @@ export function refusalProblem(r: Refusal, named: boolean): HttpProblem {
 }
 
 export type Submitted =
-  | { kind: 'device'; deviceId: string; version: number; superseded: number[]; messages: ScheduleMessage[] }
+  | { kind: 'device'; deviceId: string; version: number; superseded: number[]; messages: ScheduleMessage[]; socAssumption: string | null }
   | { kind: 'rollout'; rolloutId: string; total: number };
 
 /**
@@ -66,7 +66,7 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
     const r = await issueVersions(tx, { deviceIds: [req.deviceId], intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true });
     if (r.refused.length) throw refusalProblem(r.refused[0]!, false);
     const m = r.messages[0]!;
-    return { kind: 'device', deviceId: m.deviceId, version: m.version, superseded: r.superseded.map((s) => s.version), messages: r.messages };
+    return { kind: 'device', deviceId: m.deviceId, version: m.version, superseded: r.superseded.map((s) => s.version), messages: r.messages, socAssumption: r.assumed?.[0]?.assumption ?? null };
   }
   if (req.groupId !== undefined && (await tx.query('SELECT 1 FROM device_groups WHERE id = $1', [req.groupId])).length === 0) {
     throw new HttpProblem(404, `groupId: no such group ${req.groupId}`, 'groupId');
@@ -80,6 +80,15 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
   const check = (await issueVersions(tx, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true, dryRun: true })).refused;
   if (check.length) throw refusalProblem(check[0]!, true);
   const o = rolloutOptions.parse(req.rollout ?? {});
+  // a rollout that cannot reach every device before its schedule starts would leave the last ones with nothing
+  const rate: RolloutRate = { kind: o.exponential ? 'exponential' : 'max-per-minute', maxPerMinute: o.maxPerMinute, basePerMinute: o.exponential?.basePerMinute, incrementFactor: o.exponential?.incrementFactor };
+  const needMs = rolloutDurationMs(rate, ids.length);
+  const leadMs = Date.parse(req.intervals[0]!.start) - opts.now;
+  if (needMs > leadMs) {
+    const field = o.exponential ? 'rollout.exponential' : 'rollout.maxPerMinute';
+    throw new HttpProblem(400, `${field}: at this rate the rollout reaches its ${ids.length} devices in ${Math.ceil(needMs / 60_000)} min, but the schedule starts in ${Math.max(0, Math.floor(leadMs / 60_000))} min `
+      + '(intervals[0].start): raise the rate or start the schedule later', field);
+  }
   const [row] = await tx.query<{ id: string }>(
     `INSERT INTO rollouts (target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor,
        abort_failure_pct, abort_min_devices, total, created_by, created_at, started_at)
@@ -95,6 +104,8 @@ export interface RolloutProgress {
   id: string; targetKind: 'group' | 'fleet' | 'device'; groupId: string | null; status: (typeof ROLLOUT_STATUSES)[number]; statusReason: string | null;
   priority: number; rate: RolloutRate; abortFailurePct: number; abortMinDevices: number;
   total: number; pending: number; issued: number; skipped: number;
+  /** devices not reached before the schedule started (after a restart, a slow runner): not failures */
+  expired: number;
   /** issued versions by delivery state */
   states: Record<'queued' | 'sent' | 'acknowledged' | 'executing' | 'succeeded' | 'failed' | 'timed-out' | 'superseded', number>;
   /** devices that answered (acknowledged or further, failed) or timed out or were skipped, percent of total */
@@ -112,21 +123,25 @@ interface RolloutRow {
 const ROLLOUT_COLUMNS = `id, target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor, abort_failure_pct,
   abort_min_devices, status, status_reason, total, issued, created_by, created_at, started_at, finished_at`;
 
-interface Counts { pending: number; issued: number; skipped: number; states: RolloutProgress['states'] }
+interface Counts { pending: number; issued: number; skipped: number; expired: number; states: RolloutProgress['states'] }
+
+/** rollout_devices.skipped of a device the rollout reached only after the schedule had started: counted as expired, not as a failure. */
+const EXPIRED = 'expired';
 
 async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Counts>> {
-  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; state: string | null; n: number }>(
+  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; expired: number; state: string | null; n: number }>(
     `SELECT rd.rollout_id, v.state, count(*)::int AS n,
             count(*) FILTER (WHERE rd.version IS NULL AND rd.skipped IS NULL)::int AS pending,
             count(*) FILTER (WHERE rd.version IS NOT NULL)::int AS issued,
-            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted'))::int AS skipped
+            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted') AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
+            count(*) FILTER (WHERE rd.skipped LIKE '${EXPIRED}%')::int AS expired
      FROM rollout_devices rd LEFT JOIN schedule_versions v ON v.device_id = rd.device_id AND v.version = rd.version
      WHERE rd.rollout_id = ANY($1::uuid[]) GROUP BY rd.rollout_id, v.state`, [ids]);
   const out = new Map<string, Counts>();
   for (const r of rows) {
     let c = out.get(r.rollout_id);
-    if (!c) { c = { pending: 0, issued: 0, skipped: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } }; out.set(r.rollout_id, c); }
-    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped);
+    if (!c) { c = { pending: 0, issued: 0, skipped: 0, expired: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } }; out.set(r.rollout_id, c); }
+    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped); c.expired += Number(r.expired);
     if (r.state) c.states[r.state as keyof Counts['states']] += Number(r.n);
   }
   return out;
@@ -135,15 +150,15 @@ async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Cou
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 function toProgress(r: RolloutRow, c: Counts | undefined): RolloutProgress {
-  const counts = c ?? { pending: 0, issued: 0, skipped: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } };
+  const counts = c ?? { pending: 0, issued: 0, skipped: 0, expired: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } };
   const s = counts.states;
-  const done = s.acknowledged + s.executing + s.succeeded + s.failed + s['timed-out'] + s.superseded + counts.skipped;
+  const done = s.acknowledged + s.executing + s.succeeded + s.failed + s['timed-out'] + s.superseded + counts.skipped + counts.expired;
   const total = Number(r.total);
   return {
     id: r.id, targetKind: r.target_kind, groupId: r.group_id, status: r.status, statusReason: r.status_reason, priority: Number(r.priority),
     rate: { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute === null ? null : Number(r.base_per_minute), incrementFactor: r.increment_factor === null ? null : Number(r.increment_factor) },
     abortFailurePct: Number(r.abort_failure_pct), abortMinDevices: Number(r.abort_min_devices), total,
-    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, states: s,
+    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, expired: counts.expired, states: s,
     progressPct: total ? Math.round((done / total) * 1000) / 10 : 100, intervals: parseJsonb<ScheduleInterval[]>(r.intervals),
     createdBy: r.created_by, createdAt: iso(r.created_at)!, finishedAt: iso(r.finished_at),
   };
@@ -191,6 +206,14 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
     await notifyFleet(tx, 'rollouts', rows.length);
     for (const r of rows) {
       const c = counts.get(r.id)!;
+      // devices not reached before the schedule started are expired (a restart, a slow runner): counted, never failures
+      const startsAt = Date.parse(parseJsonb<ScheduleInterval[]>(r.intervals)[0]!.start);
+      if (c.pending > 0 && startsAt < now) {
+        const n = await tx.query(`UPDATE rollout_devices SET skipped = $2 WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL RETURNING device_id`,
+          [r.id, `${EXPIRED}: the schedule started (${new Date(startsAt).toISOString()}) before the rollout reached the device`]);
+        c.expired += n.length; c.pending -= n.length;
+        logger?.warn({ rolloutId: r.id, expired: n.length }, 'rollout devices expired: the schedule started before they were reached');
+      }
       const reached = c.issued + c.skipped;
       const bad = c.states.failed + c.states['timed-out'] + c.skipped;
       if (reached >= Number(r.abort_min_devices) && (bad * 100) / reached > Number(r.abort_failure_pct)) {
@@ -202,7 +225,8 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
       }
       if (c.pending === 0) {
         if (c.states.queued + c.states.sent === 0) {
-          await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2 WHERE id = $1`, [r.id, new Date(now)]);
+          await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2, status_reason = $3 WHERE id = $1`,
+            [r.id, new Date(now), c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : null]);
           logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
         }
         continue;

@@ -86,6 +86,16 @@ export function checkIntervals(intervals: readonly ScheduleInterval[], nowMs: nu
 export function checkSchedule(intervals: readonly ScheduleInterval[], d: DeviceLimits, startSoc: number | null, nowMs: number): ScheduleProblem | null {
   const bad = checkIntervals(intervals, nowMs);
   if (bad) return bad;
+  const p = checkSoc(intervals, d, startSoc, nowMs);
+  // a device that never reported is checked from every SoC it could be at: the refusal says so
+  return p && startSoc === null ? { ...p, detail: `${p.detail} (${socAssumption(d)})` } : p;
+}
+
+/** What checkSchedule assumes of a device that never reported its SoC (said in refusals and acceptances). */
+export const socAssumption = (d: Pick<DeviceLimits, 'minSocPct' | 'maxSocPct'>) =>
+  `the device has not reported its SoC yet: checked as if it could start anywhere from its minimum ${d.minSocPct} % to its maximum ${d.maxSocPct} %`;
+
+function checkSoc(intervals: readonly ScheduleInterval[], d: DeviceLimits, startSoc: number | null, nowMs: number): ScheduleProblem | null {
   let range: SocRange = startSoc === null ? { lo: d.minSocPct, hi: d.maxSocPct } : { lo: startSoc, hi: startSoc };
   let t = nowMs;
   for (let i = 0; i < intervals.length; i++) {

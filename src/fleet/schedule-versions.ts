@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import type { DeliveryState } from './contract.ts';
 import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
-import { checkSchedule, type ScheduleProblem } from './schedule-check.ts';
+import { checkSchedule, socAssumption, type ScheduleProblem } from './schedule-check.ts';
 import { DEVICE_COLUMNS, toDevice, type DeviceRow } from './device-repository.ts';
 import { notifyFleet } from './fleet-events.ts';
 
@@ -30,7 +30,11 @@ export interface IssueRequest {
 }
 
 export interface Refusal { deviceId: string; problem: ScheduleProblem | { field: string; detail: string; kind: 'conflict' | 'unknown' } }
-export interface IssueResult { messages: ScheduleMessage[]; superseded: Array<{ deviceId: string; version: number }>; refused: Refusal[] }
+export interface IssueResult {
+  messages: ScheduleMessage[]; superseded: Array<{ deviceId: string; version: number }>; refused: Refusal[];
+  /** accepted devices that never reported a SoC, with what the check assumed of them (schedule-check.ts socAssumption) */
+  assumed?: Array<{ deviceId: string; assumption: string }>;
+}
 
 /**
  * Validates and stores new versions for these devices in the caller's transaction (their rows are locked, in id
@@ -88,7 +92,8 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
     schema: 'gridpulse.schedule/1', deviceId: a.id, version: a.version, issuedAt: issuedAt.toISOString(), intervals: req.intervals.map((iv) => ({ ...iv })),
     fallback: a.fallback as ScheduleMessage['fallback'], ...(req.rolloutId ? { rolloutId: req.rolloutId } : {}),
   }));
-  return { messages, superseded: superseded.map((r) => ({ deviceId: r.device_id, version: Number(r.version) })), refused };
+  const assumed = accepted.filter((a) => found.get(a.id)!.reported.socPct === null).map((a) => ({ deviceId: a.id, assumption: socAssumption(found.get(a.id)!) }));
+  return { messages, superseded: superseded.map((r) => ({ deviceId: r.device_id, version: Number(r.version) })), refused, assumed };
 }
 
 interface VersionRow {

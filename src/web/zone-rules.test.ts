@@ -1,8 +1,8 @@
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { adoptZoneRules, deriveZoneRules, offsetMinutes, packZoneRules, unpackZoneRules, zoneRulesFor } from './app/lib/zone-rules.ts';
-import { chartDate, dateTimeLabel, hourLabel } from './app/lib/time.ts';
+import { chartDate, dateTimeLabel, hourLabel, timeAxisLabels } from './app/lib/time.ts';
 import { seriesColours } from './app/lib/scale.ts';
 
 const SPAN = { from: Date.UTC(2015, 0, 1), to: Date.now() + 300 * 86_400_000 };
@@ -72,4 +72,16 @@ describe('series colours', () => {
     assert.notEqual(c[ciso.indexOf('AZPS')], c[ciso.indexOf('TIDC')]);
     assert.notEqual(c[ciso.indexOf('BANC')], c[ciso.indexOf('WALC')]);
   });
+});
+
+test('time-axis labels say the hour (and the day where it changes) in the zone, never a bare ":00"', () => {
+  const hour = 3_600_000;
+  const start = Date.parse('2026-11-30T20:00:00Z');
+  const ticks = Array.from({ length: 8 }, (_, i) => start + i * hour);
+  const utc = timeAxisLabels(ticks, 'UTC');
+  assert.deepEqual(utc, ['30 Nov, 20:00', '21:00', '22:00', '23:00', '1 Dec, 00:00', '01:00', '02:00', '03:00']);
+  assert.equal(new Set(utc).size, utc.length, 'every tick is told apart');
+  for (const l of utc) assert.doesNotMatch(l, /^:/);
+  // in New York the day changes 5 hours later
+  assert.deepEqual(timeAxisLabels(ticks, 'America/New_York').slice(0, 5), ['30 Nov, 15:00', '16:00', '17:00', '18:00', '19:00']);
 });

@@ -117,7 +117,11 @@ describe('fleet pages in Chromium', needs({ chromium: true }), () => {
     assert.equal(bus.published.length, 4, 'the cancelled rollout reached its first device only');
 
     // the device list shows live status; the device page its timeline and delivery history
+    // one count rule on both pages, said beside the count; the success rate is n/N of the finished versions
+    assert.match((await page.locator('[data-card="devices"]').textContent()) ?? '', /3 in all \(provisioned, not revoked\)/);
+    assert.equal(await page.locator('[data-card="commands"] .big').getAttribute('data-success'), '0/0', 'no version finished yet: no "100 %"');
     await page.goto(`${site.url}/fleet/devices`, { waitUntil: 'networkidle' });
+    assert.match((await page.locator('table.devices caption').textContent()) ?? '', /^3 of 3 devices \(provisioned, not revoked\)/);
     assert.equal(await page.locator('tr[data-device="web-bat-3"]').getAttribute('data-status'), 'offline');
     assert.equal(await page.locator('tr[data-device="web-bat-1"]').getAttribute('data-status'), 'online');
     await page.waitForFunction(() => document.querySelector('[data-live="on"]'));

@@ -69,7 +69,7 @@ for (const target of testDatabases()) {
       const ok = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
         payload: { deviceId: d.id, intervals: [{ start: t.clock.at(10), end: t.clock.at(70), action: 'discharge', powerKw: 3 }] } });
       assert.equal(ok.statusCode, 201, ok.body);
-      assert.deepEqual(ok.json(), { kind: 'device', deviceId: d.id, version: 1, superseded: [], state: 'sent' });
+      assert.deepEqual(ok.json(), { kind: 'device', deviceId: d.id, version: 1, superseded: [], state: 'sent', socAssumption: null });
       const sent = t.bus.forDevice(d.id);
       assert.equal(sent.length, 1);
       assert.equal(sent[0]!.version, 1);
@@ -87,14 +87,14 @@ for (const target of testDatabases()) {
       const acks = (body: object) => t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/acks`, headers: d.headers, payload: body });
       const now = new Date(t.clock.now()).toISOString();
       const a1 = await acks([ack(d.id, 1, 'executing', now, 2), ack(d.id, 1, 'acknowledged', now, 1)]);
-      assert.deepEqual(a1.json(), { applied: 2, stale: 0, unknown: 0 });
+      assert.deepEqual(a1.json(), { applied: 2, stale: 0, unknown: 0, outOfWindow: 0 });
       let s = await shadow();
       assert.equal(s.shadow.desired!.state, 'executing');
       assert.equal(s.shadow.confirmedVersion, 1);
       assert.equal(s.shadow.inSync, true);
       // a replayed older ack changes nothing; an unknown version is counted as such
-      assert.deepEqual((await acks(ack(d.id, 1, 'acknowledged', now, 1))).json(), { applied: 0, stale: 1, unknown: 0 });
-      assert.deepEqual((await acks(ack(d.id, 9, 'acknowledged', now, 3))).json(), { applied: 0, stale: 0, unknown: 1 });
+      assert.deepEqual((await acks(ack(d.id, 1, 'acknowledged', now, 1))).json(), { applied: 0, stale: 1, unknown: 0, outOfWindow: 0 });
+      assert.deepEqual((await acks(ack(d.id, 9, 'acknowledged', now, 3))).json(), { applied: 0, stale: 0, unknown: 1, outOfWindow: 0 });
       assert.equal((await shadow()).shadow.desired!.state, 'executing');
       // lower priority: rejected while version 1 is unfinished
       const low = await send(1);
@@ -182,7 +182,9 @@ for (const target of testDatabases()) {
       assert.deepEqual([patched.json<{ maxDischargeKw: number }>().maxDischargeKw, patched.json<{ reserveSocPct: number }>().reserveSocPct], [3.3, 20]);
       const bad = await t.app.inject({ method: 'PATCH', url: `/api/v1/devices/${a.id}`, headers: t.operator, payload: { maxSocPct: 15 } });
       assert.equal(bad.statusCode, 400);
-      assert.equal(bad.json<{ field: string }>().field, 'reserveSocPct');
+      assert.equal(bad.json<{ field: string }>().field, 'maxSocPct', 'the field the patch changed is named');
+      const badReserve = await t.app.inject({ method: 'PATCH', url: `/api/v1/devices/${a.id}`, headers: t.operator, payload: { reserveSocPct: 100 } });
+      assert.equal(badReserve.json<{ field: string }>().field, 'reserveSocPct');
       assert.equal((await t.app.inject({ method: 'PATCH', url: '/api/v1/devices/pi-nobody', headers: t.operator, payload: { name: 'x' } })).statusCode, 404);
       const g = await t.app.inject({ method: 'POST', url: '/api/v1/device-groups', headers: t.operator, payload: { name: 'Listing', deviceIds: [a.id] } });
       assert.equal(g.statusCode, 201, g.body);

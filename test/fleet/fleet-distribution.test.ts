@@ -54,7 +54,7 @@ for (const target of testDatabases()) {
       assert.equal(r.issued, 12);
       assert.equal(r.status, 'running', 'waiting for the devices\' word');
       assert.equal(g.devices.every((d) => t.bus.forDevice(d.id).length === 1 && t.bus.forDevice(d.id)[0]!.rolloutId === rolloutId), true);
-      await applyAcks(t.db, g.devices.map((d, i) => ack(d.id, 1, 'acknowledged', now(), i)));
+      await applyAcks(t.db, g.devices.map((d, i) => ack(d.id, 1, 'acknowledged', now(), i)), new Date(t.clock.now()));
       await runRollouts(t.db, t.bus, t.s, silent);
       r = await rollout(rolloutId);
       assert.equal(r.status, 'completed');
@@ -85,7 +85,7 @@ for (const target of testDatabases()) {
       t.clock.advance(3_000);
       await runRollouts(t.db, t.bus, t.s, silent);
       assert.equal((await rollout(rolloutId)).issued, 4);
-      await applyAcks(t.db, [ack('ro-abort-000', 1, 'failed', now(), 1), ack('ro-abort-001', 1, 'rejected', now(), 1), ack('ro-abort-002', 1, 'succeeded', now(), 1)]);
+      await applyAcks(t.db, [ack('ro-abort-000', 1, 'failed', now(), 1), ack('ro-abort-001', 1, 'rejected', now(), 1), ack('ro-abort-002', 1, 'succeeded', now(), 1)], new Date(t.clock.now()));
       t.clock.advance(30_000);
       await runRollouts(t.db, t.bus, t.s, silent);
       const r = await rollout(rolloutId);
@@ -128,7 +128,7 @@ for (const target of testDatabases()) {
         t.clock.advance(31_000);
         await loops.tick();
         assert.equal(t.bus.forDevice(d.id).length, 2, 'the wait doubles after each publish');
-        await applyAcks(t.db, [ack(d.id, 1, 'acknowledged', now(), 5)]);
+        await applyAcks(t.db, [ack(d.id, 1, 'acknowledged', now(), 5)], new Date(t.clock.now()));
         t.clock.advance(300_000);
         await loops.tick();
         assert.equal(t.bus.forDevice(d.id).length, 2, 'acknowledged: never again');
@@ -141,7 +141,7 @@ for (const target of testDatabases()) {
         const [v] = await t.db.query<{ state: string; reason: string }>('SELECT state, reason FROM schedule_versions WHERE device_id = $1', [silentOne.id]);
         assert.equal(v!.state, 'timed-out');
         // the device's later word still counts
-        assert.equal((await applyAcks(t.db, [ack(silentOne.id, 1, 'acknowledged', now(), 1)])).applied, 1);
+        assert.equal((await applyAcks(t.db, [ack(silentOne.id, 1, 'acknowledged', now(), 1)], new Date(t.clock.now()))).applied, 1);
         const [v2] = await t.db.query<{ state: string }>('SELECT state FROM schedule_versions WHERE device_id = $1', [silentOne.id]);
         assert.equal(v2!.state, 'acknowledged');
       } finally {

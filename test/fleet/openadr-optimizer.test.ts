@@ -31,7 +31,7 @@ for (const target of testDatabases()) {
       assert.equal(put.statusCode, 200, put.body);
       const issue = fleetIssuer(t.db, t.bus, logger, { now: t.clock.now });
       const replan = () => replanFleet({ db: t.db, logger, issue, plan }, new Date(t.clock.now()));
-      assert.deepEqual(await replan(), { planned: 1, unchanged: 0, noPrices: 0, failed: 0, fallbacks: 0 });
+      assert.deepEqual(await replan(), { planned: 1, unchanged: 0, noPrices: 0, outranked: 0, failed: 0, fallbacks: 0 });
       const v1 = t.bus.forDevice('adr-bat-1').at(-1)!;
       assert.ok(v1.intervals.every((i) => i.action !== 'charge'), `flat prices: ${JSON.stringify(v1.intervals)}`);
       assert.equal((await replan()).unchanged, 1, 'nothing changed: no re-plan');

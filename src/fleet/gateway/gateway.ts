@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
-import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, MAX_DEVICE_MESSAGE_BYTES } from '../messages.ts';
+import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, MAX_DEVICE_MESSAGE_BYTES, outOfWindow } from '../messages.ts';
 import { metricsOf } from '../../platform/metrics.ts';
 import { RejectionLog } from '../bus/rejection-log.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
@@ -69,7 +69,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.logger.child({ component: 'gateway', clientId });
   const batchSize = o.batchSize ?? 2_000;
   const flushMs = o.flushMs ?? 50;
-  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
+  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
   // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
   const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device)', ['reason']);
   const rejections = new RejectionLog(log, 'device message dropped', (reason) => rejectedTotal()?.inc({ reason }), o.rejectionLogWindowMs);
@@ -119,6 +119,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         const r = await storeBatch(o.db, batch, o.sink);
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
         stats.batches++;
+        const refused = r.acksOutOfWindow + r.telemetryOutOfWindow + r.statusesOutOfWindow;
+        if (refused) {
+          const when = Date.now();
+          log.warn({ acks: r.acksOutOfWindow, telemetry: r.telemetryOutOfWindow, statuses: r.statusesOutOfWindow,
+            deviceIds: [...new Set([...batch.acks, ...batch.telemetry, ...batch.statuses].filter((m) => outOfWindow(m.at, when)).map((m) => m.deviceId))].slice(0, 20) },
+          'device messages refused: at outside the accepted window');
+        }
         break;
       } catch (err) {
         stats.retries++;

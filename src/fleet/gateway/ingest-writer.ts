@@ -1,5 +1,5 @@
 import type { Db } from '../../platform/db.ts';
-import type { AckMessage, StatusMessage, TelemetryMessage } from '../messages.ts';
+import { MESSAGE_MAX_AGE_MS, MESSAGE_MAX_AHEAD_MS, splitByWindow, type AckMessage, type StatusMessage, type TelemetryMessage } from '../messages.ts';
 
 /**
  * What the gateway hands on after storing a batch, in the same transaction: fleet-core's ledger
@@ -7,9 +7,9 @@ import type { AckMessage, StatusMessage, TelemetryMessage } from '../messages.ts
  * time reach `applyAcks` and `applyTelemetryLatest`: a resent or redelivered one is dropped here.
  */
 export interface LedgerSink {
-  applyAcks(db: Db, acks: AckMessage[]): Promise<unknown>;
-  applyStatus(db: Db, statuses: StatusMessage[]): Promise<unknown>;
-  applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[]): Promise<unknown>;
+  applyAcks(db: Db, acks: AckMessage[], now?: Date): Promise<unknown>;
+  applyStatus(db: Db, statuses: StatusMessage[], now?: Date): Promise<unknown>;
+  applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[], now?: Date): Promise<unknown>;
 }
 
 export interface IngestBatch { acks: AckMessage[]; telemetry: TelemetryMessage[]; statuses: StatusMessage[] }
@@ -19,13 +19,15 @@ export interface IngestResult {
   telemetryStored: number; telemetryDuplicate: number;
   /** telemetry whose `at` lies outside [now − TELEMETRY_MAX_AGE, now + TELEMETRY_MAX_AHEAD]: not stored */
   telemetryOutOfWindow: number;
+  /** acks and statuses whose `at` lies outside the same window: not stored, not applied */
+  acksOutOfWindow: number; statusesOutOfWindow: number;
   statuses: number;
 }
 
-/** Telemetry older than this (a device offline longer, or a wrong clock) is not stored. */
-export const TELEMETRY_MAX_AGE_MS = 31 * 86_400_000;
+/** Telemetry older than this (a device offline longer, or a wrong clock) is not stored (messages.ts, for every device message). */
+export const TELEMETRY_MAX_AGE_MS = MESSAGE_MAX_AGE_MS;
 /** Telemetry further in the future than this (a device clock ahead) is not stored: it would create partitions. */
-export const TELEMETRY_MAX_AHEAD_MS = 3_600_000;
+export const TELEMETRY_MAX_AHEAD_MS = MESSAGE_MAX_AHEAD_MS;
 
 const ACK_COLUMNS = ['device_id', 'seq', 'version', 'state', 'at', 'reason', 'interval_index'] as const;
 const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'schedule_version', 'mode'] as const;
@@ -42,20 +44,20 @@ const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
  * confirmed (PUBACKed) any of its messages.
  */
 export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult> {
-  const lo = now.getTime() - TELEMETRY_MAX_AGE_MS;
-  const hi = now.getTime() + TELEMETRY_MAX_AHEAD_MS;
-  const telemetry = batch.telemetry.filter((t) => { const at = Date.parse(t.at); return at >= lo && at <= hi; });
+  const { inWindow: telemetry } = splitByWindow(batch.telemetry, now.getTime());
+  const acks = splitByWindow(batch.acks, now.getTime());
+  const statuses = splitByWindow(batch.statuses, now.getTime());
   return db.transaction(async (tx) => {
-    const freshAcks = batch.acks.length ? await storeAcks(tx, batch.acks) : [];
+    const freshAcks = acks.inWindow.length ? await storeAcks(tx, acks.inWindow) : [];
     const freshTelemetry = telemetry.length ? await storeTelemetry(tx, telemetry) : [];
-    if (freshAcks.length) await sink.applyAcks(tx, freshAcks);
-    if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry);
-    if (batch.statuses.length) await sink.applyStatus(tx, batch.statuses);
+    if (freshAcks.length) await sink.applyAcks(tx, freshAcks, now);
+    if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry, now);
+    if (statuses.inWindow.length) await sink.applyStatus(tx, statuses.inWindow, now);
     return {
-      acksStored: freshAcks.length, acksDuplicate: batch.acks.length - freshAcks.length,
+      acksStored: freshAcks.length, acksDuplicate: acks.inWindow.length - freshAcks.length, acksOutOfWindow: acks.outOfWindow, statusesOutOfWindow: statuses.outOfWindow,
       telemetryStored: freshTelemetry.length, telemetryDuplicate: telemetry.length - freshTelemetry.length,
       telemetryOutOfWindow: batch.telemetry.length - telemetry.length,
-      statuses: batch.statuses.length,
+      statuses: statuses.inWindow.length,
     };
   });
 }
@@ -67,10 +69,9 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
  */
 export function httpFallbackSinks(db: Db, now: () => Date = () => new Date()) {
   return {
-    ackSink: async (acks: AckMessage[]) => { if (acks.length) await db.transaction((tx) => storeAcks(tx, acks)); },
+    ackSink: async (all: AckMessage[]) => { const acks = splitByWindow(all, now().getTime()).inWindow; if (acks.length) await db.transaction((tx) => storeAcks(tx, acks)); },
     telemetrySink: async (telemetry: TelemetryMessage[]) => {
-      const t = now().getTime();
-      const inWindow = telemetry.filter((m) => { const at = Date.parse(m.at); return at >= t - TELEMETRY_MAX_AGE_MS && at <= t + TELEMETRY_MAX_AHEAD_MS; });
+      const { inWindow } = splitByWindow(telemetry, now().getTime());
       if (inWindow.length) await db.transaction((tx) => storeTelemetry(tx, inWindow));
     },
   };

@@ -5,8 +5,13 @@ import { loopSettings, publishVersions } from '../distribution.ts';
 import { issueVersions } from '../schedule-versions.ts';
 import type { ScheduleIssuer } from './mpc.ts';
 
-/** Priority of the optimizer's schedules: 0, so an operator's or a market dispatch's schedule of higher priority is never superseded by a re-plan. */
-export const OPTIMIZER_PRIORITY = 0;
+/**
+ * Priority of the optimizer's schedules: −1, below every priority an operator (API and rollouts: 0–1,000) or a
+ * market dispatch can give. So the sources rank: operator / market ≥ 0 > optimizer. An operator's or a market's
+ * unfinished version (queued … executing, not yet ended) refuses a re-plan (409 conflict, logged, nothing issued),
+ * and any operator schedule, even of priority 0, supersedes the optimizer's plan.
+ */
+export const OPTIMIZER_PRIORITY = -1;
 
 /**
  * The MPC's issuer on the fleet's distribution (fleet-core): the plan becomes the device's next schedule version
@@ -19,7 +24,10 @@ export function fleetIssuer(db: Db, bus: FleetBus | undefined, logger: Pick<Logg
   return async (deviceId, intervals, note) => {
     const r = await db.transaction((tx) => issueVersions(tx, { deviceIds: [deviceId], intervals, priority: OPTIMIZER_PRIORITY, republishMs: s.republishMs, now: s.now() }));
     if (r.refused.length) {
-      logger.warn({ deviceId, refused: r.refused[0]!.problem.detail, note }, 'optimizer schedule refused');
+      const p = r.refused[0]!.problem;
+      // an operator's schedule outranking the plan is the rule working, not a fault
+      if (p.kind === 'conflict') logger.info({ deviceId, refused: p.detail, note }, 'optimizer plan not issued: a schedule of higher priority runs');
+      else logger.warn({ deviceId, refused: p.detail, note }, 'optimizer schedule refused');
       return null;
     }
     await publishVersions(db, bus, r.messages, s, logger as Logger);

@@ -124,7 +124,7 @@ for (const target of testDatabases()) {
       assert.deepEqual((await replanDevice({ db, logger, issue }, device({ id: 'bat-other', baCode: 'PJM' }), now)).eventIds, []);
     });
 
-    test('the fleet job re-plans every device, and a device without a tariff plans on the flat default', async () => {
+    test('the fleet job plans the devices it is given (loadDevices gives only opted-in ones); a device given without a tariff plans on the flat default', async () => {
       assert.deepEqual(await loadDevices(db), []); // no devices provisioned: nothing to do, no error
       const r = await replanFleet({ db, logger, issue }, now, [device({ id: 'bat-0002', socPct: 50 }), device({ socPct: 33 })]);
       assert.deepEqual([r.planned, r.failed], [2, 0]);

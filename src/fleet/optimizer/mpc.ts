@@ -12,6 +12,7 @@ import { tariffPrices, tariffSchema, type Tariff } from '../prices/tariff.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
 import { activeEventOverrides, type HourOverride } from '../../openadr/event-overrides.ts';
 import { groupsOf } from '../device-groups.ts';
+import { OPTIMIZER_PRIORITY } from './fleet-issuer.ts';
 
 /**
  * Model predictive control of one battery (src/fleet/optimizer/mpc.ts): at every re-plan the device's plan is made
@@ -119,8 +120,47 @@ async function tariffOf(db: Db, deviceId: string): Promise<{ tariff: Tariff; car
   return { tariff: tariffSchema.parse(raw), carbonPrice };
 }
 
+/** Power within this many kW (or MATERIAL_POWER_FRACTION of it), and a target within MATERIAL_SOC_PCT points, is the same step. */
+const MATERIAL_POWER_KW = 0.1, MATERIAL_POWER_FRACTION = 0.05, MATERIAL_SOC_PCT = 5;
+/** A plan still in force is re-issued when it ends sooner than this before the new plan's end (the horizon moves on). */
+const HORIZON_REFRESH_MS = 12 * HOUR_MS;
+
+/**
+ * Whether `next` is materially the same as `current` from `now` on (source: this module's rule, not a standard):
+ * at every 15 minutes from `now` to the end of `next` the two say the same action, powers within
+ * max(MATERIAL_POWER_KW, MATERIAL_POWER_FRACTION of it) kW and targets within MATERIAL_SOC_PCT points; and
+ * `current` still runs to at least HORIZON_REFRESH_MS before `next` ends (an hour gap counts as idle).
+ */
+export function materiallySame(current: readonly ScheduleInterval[], next: readonly ScheduleInterval[], now: Date): boolean {
+  if (next.length === 0) return current.length > 0;
+  const endOf = (l: readonly ScheduleInterval[]) => (l.length ? Date.parse(l.at(-1)!.end) : 0);
+  const nextEnd = endOf(next);
+  if (endOf(current) < nextEnd - HORIZON_REFRESH_MS) return false;
+  const at = (l: readonly ScheduleInterval[], t: number) => l.find((iv) => Date.parse(iv.start) <= t && t < Date.parse(iv.end));
+  for (let t = now.getTime(); t < Math.min(nextEnd, endOf(current)); t += 15 * 60_000) {
+    const a = at(current, t), b = at(next, t);
+    const actA = a?.action ?? 'idle', actB = b?.action ?? 'idle';
+    if (actA !== actB) return false;
+    const pa = a?.powerKw ?? 0, pb = b?.powerKw ?? 0;
+    if (Math.abs(pa - pb) > Math.max(MATERIAL_POWER_KW, MATERIAL_POWER_FRACTION * Math.max(pa, pb))) return false;
+    if (a?.targetSoc !== undefined && b?.targetSoc !== undefined && Math.abs(a.targetSoc - b.targetSoc) > MATERIAL_SOC_PCT) return false;
+  }
+  return true;
+}
+
+/** The device's desired version when it is still unfinished (queued … executing): its number, priority and intervals. */
+async function currentVersion(db: Db, deviceId: string, now: Date): Promise<{ version: number; priority: number; intervals: ScheduleInterval[] } | undefined> {
+  const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('schedule_versions')::text AS t`);
+  if (!exists?.t) return undefined;
+  const [row] = await db.query<{ version: number; priority: number; intervals: unknown }>(
+    `SELECT v.version, v.priority, v.intervals FROM devices d JOIN schedule_versions v ON v.device_id = d.id AND v.version = d.desired_version
+     WHERE d.id = $1 AND v.state IN ('queued', 'sent', 'acknowledged', 'executing') AND v.ends_at > $2`, [deviceId, now]);
+  return row ? { version: Number(row.version), priority: Number(row.priority), intervals: typeof row.intervals === 'string' ? JSON.parse(row.intervals) as ScheduleInterval[] : row.intervals as ScheduleInterval[] } : undefined;
+}
+
 export interface ReplanResult {
-  deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices'; method?: Plan['method']; version?: number | null; fallbackReason?: string;
+  /** outranked: an operator's or a market's unfinished schedule (priority above the optimizer's) runs; nothing planned */
+  deviceId: string; outcome: 'planned' | 'unchanged' | 'no-prices' | 'outranked'; method?: Plan['method']; version?: number | null; fallbackReason?: string;
   /** the OpenADR events that set an input of the plan */
   eventIds?: string[];
 }
@@ -137,6 +177,10 @@ export interface ReplanResult {
 export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date, opts: { force?: boolean } = {}): Promise<ReplanResult> {
   const { db } = deps;
   const start = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS);
+  // an operator's or a market dispatch's schedule outranks the optimizer while it runs: no plan, nothing stored (the
+  // next run after it ended plans afresh)
+  const current = await currentVersion(db, device.id, now);
+  if (current && current.priority > OPTIMIZER_PRIORITY) return { deviceId: device.id, outcome: 'outranked', version: current.version };
   const { tariff, carbonPrice } = await tariffOf(db, device.id);
   let hours = Array.from({ length: HORIZON_HOURS }, (_, i) => new Date(start.getTime() + i * HOUR_MS));
   const end = new Date(start.getTime() + HORIZON_HOURS * HOUR_MS);
@@ -187,25 +231,34 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   const intervals = planToIntervals(p, start, STEP_MINUTES, b.capacityKWh, limits, now);
   const note = p.method === 'lp' ? 'optimizer: LP plan' : `optimizer: rule plan (solver failed: ${p.fallbackReason})`;
   if (p.method !== 'lp') deps.logger.warn({ deviceId: device.id, reason: p.fallbackReason }, 'optimizer fell back to the rule');
-  const issued = await deps.issue(device.id, intervals, note);
+  // a plan materially the same as the unfinished version the device has is not issued again (SoC drifts by a point
+  // every few minutes; a new version each time would only churn the broker and the device)
+  const same = !opts.force && current !== undefined && materiallySame(current.intervals, intervals, now);
+  const issued = same ? { version: current.version } : await deps.issue(device.id, intervals, note);
   await db.query(
     `INSERT INTO optimizer_plans (device_id, starts_at, step_minutes, method, fallback_reason, fingerprint, cost_usd, no_battery_cost_usd, co2_kg, no_battery_co2_kg, plan)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)`,
     [device.id, start, STEP_MINUTES, p.method, p.fallbackReason ?? null, fp, cost(p.importKW, p.exportKW), cost(load, none), co2(p.importKW, p.exportKW), co2(load, none),
       JSON.stringify({ intervals, socKWh: p.socKWh, importPrice: prices.importPrice, version: issued?.version ?? null, eventIds })]);
+  if (same) {
+    deps.logger.info({ deviceId: device.id, version: current.version }, 'device re-planned; the plan is materially the same as its current version, none issued');
+    return { deviceId: device.id, outcome: 'unchanged', method: p.method, version: current.version, eventIds };
+  }
   deps.logger.info({ deviceId: device.id, method: p.method, intervals: intervals.length, version: issued?.version ?? null, eventIds }, 'device re-planned');
   return { deviceId: device.id, outcome: 'planned', method: p.method, version: issued?.version ?? null, eventIds, ...(p.fallbackReason ? { fallbackReason: p.fallbackReason } : {}) };
 }
 
 /**
- * The fleet's devices as the MPC sees them, from fleet-core's `devices` table (migration 0030); an empty list when
- * that table does not exist yet. SoC limits: reserve = max(min SoC, reserve SoC), upper = max SoC.
+ * The fleet's devices the optimizer plans, from fleet-core's `devices` table (migration 0030): only devices OPTED IN,
+ * i.e. with a tariff set (PUT /api/v1/devices/{id}/tariff; DELETE opts out) — a device without one is never planned,
+ * whatever its BA. An empty list when those tables do not exist yet. SoC limits: reserve = max(min SoC, reserve
+ * SoC), upper = max SoC.
  */
 export async function loadDevices(db: Db): Promise<DeviceState[]> {
-  const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('devices')::text AS t`);
-  if (!exists?.t) return [];
+  const [exists] = await db.query<{ t: string | null; tariffs: string | null }>(`SELECT to_regclass('devices')::text AS t, to_regclass('device_tariffs')::text AS tariffs`);
+  if (!exists?.t || !exists.tariffs) return [];
   const rows = await db.query<{ id: string; capacity_kwh: number; max_charge_kw: number; max_discharge_kw: number; charge_efficiency: number; discharge_efficiency: number; min_soc_pct: number; max_soc_pct: number; reserve_soc_pct: number; ba_code: string | null; soc_pct: number | null }>(
-    'SELECT id, capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, min_soc_pct, max_soc_pct, reserve_soc_pct, ba_code, soc_pct FROM devices WHERE revoked_at IS NULL ORDER BY id');
+    'SELECT id, capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, min_soc_pct, max_soc_pct, reserve_soc_pct, ba_code, soc_pct FROM devices d WHERE revoked_at IS NULL AND EXISTS (SELECT 1 FROM device_tariffs t WHERE t.device_id = d.id) ORDER BY id');
   return rows.map((r) => ({
     id: r.id, baCode: r.ba_code, socPct: r.soc_pct === null ? null : Number(r.soc_pct),
     battery: {
@@ -221,14 +274,14 @@ export async function loadDevices(db: Db): Promise<DeviceState[]> {
  * The re-plan job (worker): every device whose inputs changed gets a new plan and schedule. Logs progress every
  * 500 devices with the job id; one device's failure is logged and does not stop the others.
  */
-export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: DeviceState[]): Promise<{ planned: number; unchanged: number; noPrices: number; failed: number; fallbacks: number }> {
+export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: DeviceState[]): Promise<{ planned: number; unchanged: number; noPrices: number; outranked: number; failed: number; fallbacks: number }> {
   const list = devices ?? await loadDevices(deps.db);
   const events = deps.events ?? await anyActiveEvent(deps.db, now);
-  const out = { planned: 0, unchanged: 0, noPrices: 0, failed: 0, fallbacks: 0 };
+  const out = { planned: 0, unchanged: 0, noPrices: 0, outranked: 0, failed: 0, fallbacks: 0 };
   for (const [i, d] of list.entries()) {
     try {
       const r = await replanDevice({ ...deps, events }, d, now);
-      if (r.outcome === 'planned') { out.planned++; if (r.method !== 'lp') out.fallbacks++; } else if (r.outcome === 'unchanged') out.unchanged++; else out.noPrices++;
+      if (r.outcome === 'planned') { out.planned++; if (r.method !== 'lp') out.fallbacks++; } else if (r.outcome === 'unchanged') out.unchanged++; else if (r.outcome === 'outranked') out.outranked++; else out.noPrices++;
     } catch (err) {
       out.failed++;
       deps.logger.warn({ deviceId: d.id, err: (err as Error).message }, 're-plan failed');

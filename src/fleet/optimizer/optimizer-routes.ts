@@ -53,7 +53,7 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
 
   r.get('/api/v1/devices/:id/tariff', {
     config: { access: FLEET_ACCESS },
-    schema: { summary: 'A device\'s tariff and carbon price as the optimizer plans them (404 when none is set: it plans on a flat $0.15/kWh)', params: deviceParams, response: { 200: deviceTariff } },
+    schema: { summary: 'A device\'s tariff and carbon price as the optimizer plans them (404 when none is set: the device is not opted in and the optimizer does not plan it)', params: deviceParams, response: { 200: deviceTariff } },
   }, async (req) => {
     const [row] = await db.query<{ tariff: unknown }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [req.params.id]);
     if (!row) throw new HttpProblem(404, `device ${req.params.id} has no tariff set`, 'id');
@@ -63,7 +63,12 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
 
   r.put('/api/v1/devices/:id/tariff', {
     config: { access: FLEET_ACCESS },
-    schema: { summary: 'Set a device\'s tariff and carbon price; the next re-plan (every 5 minutes) uses them', params: deviceParams, body: deviceTariff, response: { 200: deviceTariff } },
+    schema: {
+      summary: 'Set a device\'s tariff and carbon price: this OPTS THE DEVICE IN to the optimizer; the next re-plan (every 5 minutes) uses them',
+      description: 'The optimizer plans only devices with a tariff (DELETE opts out). Its plans have priority −1: an operator\'s or a market dispatch\'s unfinished schedule '
+        + '(any priority 0–1,000) is never superseded by a re-plan, and any operator schedule supersedes the optimizer\'s. A re-plan materially the same as the device\'s '
+        + 'current version (same actions, power within 0.1 kW or 5 %, targets within 5 points) issues no new version.',
+      params: deviceParams, body: deviceTariff, response: { 200: deviceTariff } },
   }, async (req) => {
     const device = await getDevice(db, req.params.id);
     if (!device) throw new HttpProblem(404, `no device ${req.params.id}`, 'id');
@@ -79,6 +84,18 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
       await auditRequest(tx, req, { action: 'fleet.devices.tariff', outcome: 'success', objectType: 'device', objectId: req.params.id, detail: { kind: tariff.kind, carbonPrice } });
     });
     return { tariff, carbonPrice };
+  });
+
+  r.delete('/api/v1/devices/:id/tariff', {
+    config: { access: FLEET_ACCESS },
+    schema: { summary: 'Remove a device\'s tariff: opts the device out of the optimizer (its current schedule stays; no new plan is issued)', params: deviceParams, response: { 204: z.null() } },
+  }, async (req, reply) => {
+    await db.transaction(async (tx) => {
+      const gone = await tx.query('DELETE FROM device_tariffs WHERE device_id = $1 RETURNING device_id', [req.params.id]);
+      if (gone.length === 0) throw new HttpProblem(404, `id: device ${req.params.id} has no tariff set`, 'id');
+      await auditRequest(tx, req, { action: 'fleet.devices.tariff', outcome: 'success', objectType: 'device', objectId: req.params.id, detail: { removed: true } });
+    });
+    return reply.code(204).send(null);
   });
 
   r.get('/api/v1/optimizer/backtest', {

@@ -1,7 +1,7 @@
 import { useEffect, useRef, type ReactNode } from 'react';
 import type uPlot from 'uplot';
 import { fmtInt, toCsv } from '../lib/format.ts';
-import { chartDate, dateTimeLabel } from '../lib/time.ts';
+import { chartDate, dateTimeLabel, timeAxisLabels } from '../lib/time.ts';
 
 export interface ChartSeries { label: string; values: (number | null)[]; colour: string; fill?: boolean; dash?: number[] }
 
@@ -46,7 +46,8 @@ function options(spec: ChartSpec, width: number, timeZone: string, colour: strin
   return {
     width, height: 260, tzDate: (t) => chartDate(t * 1000, timeZone),
     scales: { x: { time: true } },
-    axes: [axis, { ...axis, label: spec.unit, size: 60 }],
+    // the time axis says the hour (and the day where it changes) in the page's zone: uPlot's default repeats ":00"
+    axes: [{ ...axis, values: (_u: uPlot, splits: number[]) => timeAxisLabels(splits.map((x) => x * 1000), timeZone) }, { ...axis, label: spec.unit, size: 60 }],
     series: [
       { label: 'time' },
       ...raw.map((s, i) => ({

@@ -16,6 +16,14 @@ export type FleetSummary = z.output<typeof fleetSummaryOut>;
 /** POST /api/v1/schedules' answer. */
 export type Submitted = z.output<typeof submittedOut>;
 
+/**
+ * The one count rule of the fleet pages (and GET /api/v1/fleet/summary: `WHERE revoked_at IS NULL`): a device is in
+ * the fleet from its provisioning until it is revoked.
+ */
+export const inFleet = (d: Pick<Device, 'revokedAt'>) => d.revokedAt === null;
+/** What the counts say they count, beside every count. */
+export const FLEET_COUNT_RULE = 'provisioned, not revoked';
+
 /** Who may open the fleet pages and use their forms. */
 export const FLEET_PAGE_ROLES = ['operator', 'admin'] as const;
 

@@ -49,6 +49,14 @@ export function chartDate(instant: number, timeZone: string): Date {
   return new Date(w.getUTCFullYear(), w.getUTCMonth(), w.getUTCDate(), w.getUTCHours(), w.getUTCMinutes());
 }
 
+/**
+ * Time-axis tick labels (ms instants) in a zone: "14:00" each, and "30 Nov, 14:00" on the first tick and wherever
+ * the local day changes, so a label always says the hour and the day is never left to guess (never a bare ":00").
+ */
+export function timeAxisLabels(ticks: readonly number[], timeZone: string): string[] {
+  return ticks.map((t, i) => (i === 0 || localDate(new Date(t), timeZone) !== localDate(new Date(ticks[i - 1]!), timeZone) ? dateTimeLabel(t, timeZone) : hourLabel(t, timeZone)));
+}
+
 /** "47 min ago", "3 h ago", "2 d ago". */
 export function agoLabel(minutes: number): string {
   if (minutes < 90) return `${Math.max(0, Math.round(minutes))} min ago`;

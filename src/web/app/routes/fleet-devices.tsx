@@ -4,7 +4,7 @@ import { requireViewer, type PageAccess } from '../lib/require-viewer.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
-import { FLEET_PAGE_ROLES, kw, pct, type Device } from '../lib/fleet-api.ts';
+import { FLEET_COUNT_RULE, FLEET_PAGE_ROLES, inFleet, kw, pct, type Device } from '../lib/fleet-api.ts';
 import { LiveBadge, shownStatus, StatusBadge } from '../components/fleet-parts.tsx';
 import { agoLabel } from '../lib/time.ts';
 import { queryChoice } from '../lib/page-query.ts';
@@ -24,8 +24,10 @@ export async function loader({ context, request }: LoaderFunctionArgs) {
   const status = queryChoice(params, 'status', STATUSES) ?? 'all';
   const devices = await web.call<{ data: Device[] }>('GET', '/api/v1/devices?limit=1000');
   const now = web.now();
-  const rows = devices.ok ? devices.data.data.map((d) => ({ ...d, shown: shownStatus(d) })) : [];
-  return { devices: part(devices), rows: status === 'all' ? rows : rows.filter((r) => r.shown === status), total: rows.length, status, now: now.toISOString() };
+  // one count rule with /fleet and GET /api/v1/fleet/summary: a revoked device is not in the fleet
+  const rows = devices.ok ? devices.data.data.filter(inFleet).map((d) => ({ ...d, shown: shownStatus(d) })) : [];
+  const revoked = devices.ok ? devices.data.data.length - rows.length : 0;
+  return { devices: part(devices), rows: status === 'all' ? rows : rows.filter((r) => r.shown === status), total: rows.length, revoked, status, now: now.toISOString() };
 }
 
 export default function FleetDevices() {
@@ -43,7 +45,7 @@ export default function FleetDevices() {
       {!d.devices.ok ? <Missing what="The device list" part={d.devices} /> : d.rows.length === 0 ? <p>{d.total === 0 ? 'No devices yet: provision one with `gridpulse devices create --name …` or POST /api/v1/devices.' : 'No device has this status.'}</p> : (
         <div className="table-scroll">
           <table className="devices">
-            <caption>{d.rows.length} of {d.total} devices</caption>
+            <caption>{d.rows.length} of {d.total} devices ({FLEET_COUNT_RULE}{d.revoked ? `; ${d.revoked} revoked not shown` : ''})</caption>
             <thead><tr><th scope="col">Device</th><th scope="col">Status</th><th scope="col">SoC</th><th scope="col">Power</th><th scope="col">Last seen</th><th scope="col">Schedule version (desired / confirmed / executing)</th><th scope="col">BA</th><th scope="col">Capacity</th></tr></thead>
             <tbody>{d.rows.map((r) => (
               <tr key={r.id} data-device={r.id} data-status={r.shown}>

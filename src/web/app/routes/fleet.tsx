@@ -6,7 +6,7 @@ import { field } from '../lib/account-api.ts';
 import { part } from '../lib/loaders.ts';
 import { Missing } from '../components/missing.tsx';
 import { useFleetLive } from '../lib/live.ts';
-import { FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetSummary, type OfflineDevice, type Rollout, type Submitted } from '../lib/fleet-api.ts';
+import { FLEET_COUNT_RULE, FLEET_PAGE_ROLES, kw, pct, type FleetHistoryPoint, type FleetSummary, type OfflineDevice, type Rollout, type Submitted } from '../lib/fleet-api.ts';
 import { LiveBadge, RolloutTable, SocPowerCharts } from '../components/fleet-parts.tsx';
 import { dateTimeLabel } from '../lib/time.ts';
 import { scheduleRequest } from '../lib/fleet-forms.ts';
@@ -60,7 +60,7 @@ function Cards({ s }: { s: FleetSummary }) {
     <div className="cards">
       <div className="card" data-card="devices"><h3>Devices</h3>
         <p className="big"><span data-online>{s.online}</span> online</p>
-        <p><span data-offline>{s.offline}</span> offline (never-seen included) · {s.devices} in all</p>
+        <p><span data-offline>{s.offline}</span> offline (never-seen included) · {s.devices} in all ({FLEET_COUNT_RULE})</p>
       </div>
       <div className="card" data-card="soc"><h3>Fleet state of charge</h3>
         <p className="big">{pct(s.socPct)}</p>
@@ -71,8 +71,8 @@ function Cards({ s }: { s: FleetSummary }) {
         <p>sum of the last reported power; + charges, − discharges</p>
       </div>
       <div className="card" data-card="commands"><h3>Command success rate</h3>
-        <p className="big">{pct(v.successPct)}</p>
-        <p>versions issued in the last 24 h: {v.succeeded} succeeded, {v.failed} failed, {v.timedOut} timed out of {v.issued}</p>
+        <p className="big" data-success={`${v.succeeded}/${v.finished}`}>{v.succeeded}/{v.finished} succeeded{v.successPct === null ? '' : ` (${pct(v.successPct)})`}</p>
+        <p>Of the {v.finished} versions issued in the last 24 h that finished (succeeded, failed or timed out): {v.succeeded} succeeded, {v.failed} failed, {v.timedOut} timed out. {v.issued - v.finished} of the {v.issued} issued are still in flight or were superseded and are not counted.</p>
       </div>
     </div>
   );
