@@ -15,6 +15,8 @@ import type { AckMessage } from './messages.ts';
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
 const ack = (deviceId: string, version: number, state: AckMessage['state'], seq: number): AckMessage => ({ schema: 'gridpulse.ack/1', deviceId, version, state, at: iso(seq), seq });
+/** The ledger's clock: acks are dated around T0, inside the accepted window (messages.ts) of this moment. */
+const NOW = new Date(T0 + 3 * 3_600_000);
 const IDS = Array.from({ length: 20 }, (_, i) => `hot-${String(i).padStart(2, '0')}`);
 
 for (const target of testDatabases()) {
@@ -45,7 +47,7 @@ for (const target of testDatabases()) {
             `SELECT relname, n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_xact_user_tables
               WHERE relname IN ('schedule_versions', 'devices') AND schemaname = current_schema()`);
           const before = await counts();
-          const r = await applyAcks(tx, own.map((id, i) => ack(id, 1, state, 1 + k * 100 + i)));
+          const r = await applyAcks(tx, own.map((id, i) => ack(id, 1, state, 1 + k * 100 + i)), NOW);
           assert.equal(r.applied, own.length);
           for (const row of await counts()) {
             const b = before.find((x) => x.relname === row.relname);
@@ -62,7 +64,7 @@ for (const target of testDatabases()) {
     it('retires finished versions, parks acknowledged ones until their end, re-publishes only unacknowledged ones, and still times out', async () => {
       const bus = new RecordingFleetBus();
       const [a, b, c, d] = IDS as [string, string, string, string];
-      await applyAcks(db, [ack(a, 1, 'acknowledged', 1), ack(a, 1, 'succeeded', 2), ack(b, 1, 'acknowledged', 3), ack(c, 1, 'rejected', 4)]);
+      await applyAcks(db, [ack(a, 1, 'acknowledged', 1), ack(a, 1, 'succeeded', 2), ack(b, 1, 'acknowledged', 3), ack(c, 1, 'rejected', 4)], NOW);
       // 40 s on: every version is due for a re-publish; only the 17 silent ones go out
       const later = { ...s, now: () => T0 + 40_000 };
       await sweepTimeouts(db, later);
@@ -87,7 +89,7 @@ for (const target of testDatabases()) {
       const [n] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM schedule_versions WHERE next_publish_at < 'infinity'`);
       assert.equal(Number(n!.n), 0, 'nothing left on the live list');
       // a timed-out version still takes the device's later word
-      assert.equal((await applyAcks(db, [ack(d, 1, 'succeeded', 9_000)])).applied, 1);
+      assert.equal((await applyAcks(db, [ack(d, 1, 'succeeded', 9_000)], NOW)).applied, 1);
     });
   });
 }
