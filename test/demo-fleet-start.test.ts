@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processTargets } from './support/process-targets.ts';
 import { GridpulseProcess, gridpulseEnv } from './support/gridpulse-process.ts';
+import { freePort } from './support/free-port.ts';
 
 /**
  * The demo of issue 14, as a user meets it: `gridpulse start` on the embedded defaults (no MQTT_URL) runs the
@@ -20,15 +21,6 @@ import { GridpulseProcess, gridpulseEnv } from './support/gridpulse-process.ts';
 const MAIN = path.resolve(fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)));
 const NEVER = '0 0 1 1 *';
 const DEMO_DEVICES = 20;
-
-/** A port nothing listens on right now (the OS picks it; closed again at once). */
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Device { id: string; name: string; status: 'online' | 'offline' }
 interface DeviceDetail extends Device { shadow: { desired: { version: number; state: string } | null; confirmedVersion: number } }

@@ -1,24 +1,15 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import { GridpulseProcess, gridpulseEnv } from '../support/gridpulse-process.ts';
 import { processTargets, withDb } from '../support/process-targets.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { createDevice, deviceInput } from '../../src/fleet/device-repository.ts';
 import { connectMqtt } from '../../src/fleet/bus/mqtt-connect.ts';
 import { deviceTopic } from '../../src/fleet/messages.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { freePort } from '../support/free-port.ts';
 
 const dirs: string[] = [];
 const tempDir = () => { const d = mkdtempSync(path.join(os.tmpdir(), 'gp-gateway-')); dirs.push(d); return d; };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { MqttCredentials } from '../../src/fleet/bus/embedded-broker.ts';
+import { freePort } from './free-port.ts';
 
 /**
  * Mosquitto for the fleet tests. `sharedMosquitto()`: the CI broker (.ci/mosquitto.sh, 127.0.0.1:1885) named
@@ -46,14 +47,6 @@ export interface PrivateMosquitto extends MosquittoTarget {
 }
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitForPort(port: number, child: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + 10_000;

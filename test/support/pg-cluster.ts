@@ -1,24 +1,16 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './free-port.ts';
+export { freePort };
 
 const run = promisify(execFile);
 const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /** Whether the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) are installed. */
 export const pgBinariesPresent = (): boolean => existsSync(path.join(BIN, 'initdb'));
-
-/** A port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** PostgreSQL refuses to run as root: as root, run its tools as the `postgres` system user. */
 function asPostgres(cmd: string, args: string[]): [string, string[]] {
