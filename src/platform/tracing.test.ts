@@ -114,7 +114,8 @@ describe('tracing', () => {
       const received = new Promise<string>((resolve) => {
         probe.on('message', (_topic, _payload, packet) => {
           const ctx = extractMqtt(packet.properties?.userProperties);
-          void withContext(ctx, () => withSpan('device ack', {}, async (span) => resolve(span!.spanContext().traceId)));
+          // resolved once the span has ended, so the exporter holds it when the test looks
+          void withContext(ctx, () => withSpan('device ack', {}, async (span) => span!.spanContext().traceId)).then(resolve);
         });
       });
       await probe.subscribeAsync(topic, { qos: 1 });
