@@ -108,16 +108,20 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   warnIfMetricsOpen(config, logger);
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
+  if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
+  // Ctrl-C (from now on, the demo fleet's start included): the running job finishes its batch while the server stops
+  // listening; a second Ctrl-C stops now
+  const demo: { fleet?: Awaited<ReturnType<typeof startDemoFleet>> } = {};
+  onInterrupt(async () => {
+    await demo.fleet?.stop();
+    await Promise.all([worker?.stop(), app.close(), fleet?.stop()]);
+    await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0);
+  });
   // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
-  const demo = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
+  demo.fleet = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
     ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
       .catch((err: unknown) => { logger.error({ err: (err as Error).message }, 'demo fleet did not start'); return undefined; })
     : undefined;
-  // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await demo?.stop(); await Promise.all([worker?.stop(), app.close(), fleet?.stop()]); await cache.close(); await db.close(); process.exit(0); });
-  if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
-  // Ctrl-C: the running job finishes its batch while the server stops listening; a second Ctrl-C stops now
-  onInterrupt(async () => { await Promise.all([worker?.stop(), app.close()]); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
 }
 
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
