@@ -44,9 +44,9 @@ export async function benchAlerts(): Promise<void> {
     const repeat = await timed(() => evaluateAlerts({ db, logger }, { bas: BAS, now }));
 
     // top the outbox up to `deliveries` pending rows
-    await db.query(`INSERT INTO alert_deliveries (alert_id, occurrence, payload, next_attempt_at)
-                    SELECT a.id, 'bench:' || g, '{"type":"alert.fired","bench":' || g || '}', $2
-                      FROM generate_series(1, greatest(0, $1::integer - (SELECT count(*)::integer FROM alert_deliveries WHERE status = 'pending'))) g
+    await db.query(`INSERT INTO webhook_deliveries (kind, alert_id, occurrence, payload, next_attempt_at)
+                    SELECT 'alert', a.id, 'bench:' || g, '{"type":"alert.fired","bench":' || g || '}', $2
+                      FROM generate_series(1, greatest(0, $1::integer - (SELECT count(*)::integer FROM webhook_deliveries WHERE status = 'pending'))) g
                       CROSS JOIN LATERAL (SELECT id FROM alerts ORDER BY id LIMIT 1) a`, [deliveries, now]);
     const options = { ...DEFAULT_OUTBOX, policy: { allowPrivate: true }, batch: 50 };
     let sent = 0;
