@@ -66,10 +66,11 @@ function clusterTest(): { skip: string | false } {
   return sharedMosquitto() ? { skip: false } : { skip: 'TEST_MQTT_URL not set (CI unset): run eval "$(bash .ci/mosquitto.sh)"' };
 }
 
-/** `gridpulse gateway` with its own MQTT client id (its persistent session) and METRICS_PORT. */
-async function startGateway(env: Record<string, string>, clientId: string): Promise<{ proc: GridpulseProcess; metricsPort: number; clientId: string }> {
+/** `gridpulse gateway` with its own MQTT client id (its persistent session) and METRICS_PORT; `spawned` holds it from its start (for cleanup). */
+async function startGateway(env: Record<string, string>, clientId: string, spawned: GridpulseProcess[]): Promise<{ proc: GridpulseProcess; metricsPort: number; clientId: string }> {
   const metricsPort = await freePort();
   const proc = new GridpulseProcess(['gateway'], gridpulseEnv({ ...env, MQTT_GATEWAY_ID: clientId, METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' }), process.cwd());
+  spawned.push(proc);
   await proc.waitFor('the gateway running', (l) => l.msg === 'gateway running', 60_000);
   return { proc, metricsPort, clientId };
 }
@@ -87,7 +88,8 @@ describe('2 web + 2 worker + 2 gateway processes on one PostgreSQL, Redis and Mo
   const webs: WebCopy[] = [];
   const workers: Array<{ proc: GridpulseProcess; metricsPort: number }> = [];
   const gateways: Array<Awaited<ReturnType<typeof startGateway>>> = [];
-  const stopped: GridpulseProcess[] = [];
+  /** every gateway process started (the killed one included), for cleanup */
+  const spawned: GridpulseProcess[] = [];
   let listening: Array<Promise<number>> = [];
   let operator: { authorization: string };
   let simulator: Simulator | undefined;
@@ -106,7 +108,6 @@ describe('2 web + 2 worker + 2 gateway processes on one PostgreSQL, Redis and Mo
     const mqttEnv = { MQTT_URL: broker.url, MQTT_ADMIN_USERNAME: broker.admin.username, MQTT_ADMIN_PASSWORD: broker.admin.password, MQTT_GATEWAY_GROUP: `multi-${run}`, OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint };
     gatewayEnv = { ...env, ...mqttEnv };
     const webEnv = { ...env, ...mqttEnv, TRUST_PROXY: '127.0.0.1', RATE_LIMIT_READ: `${READ_LIMIT}/30s`, RATE_LIMIT_WRITE: '100000/1m' };
-    const gatewaysUp = Promise.all(['a', 'b'].map((g) => startGateway(gatewayEnv, `multi-${run}-gw-${g}`)));
     const [a, b, passwordHash] = await Promise.all([startWebCopy(webEnv), startWebCopy(webEnv), hashPassword(`pw-${run}-multi`)]);
     webs.push(a, b);
     // live streams open on both web copies before the workers write their first hours
@@ -119,14 +120,15 @@ describe('2 web + 2 worker + 2 gateway processes on one PostgreSQL, Redis and Mo
       }), process.cwd());
       workers.push({ proc, metricsPort });
     }
-    gateways.push(...await gatewaysUp);
+    // the gateways start beside the workers (all at once, the web copies could miss their 60 s under load)
+    gateways.push(...await Promise.all(['a', 'b'].map((g) => startGateway(gatewayEnv, `multi-${run}-gw-${g}`, spawned))));
     const up = Date.now();
-    // an operator provisions the devices through web copy A (their broker accounts made by its dynamic-security admin)
+    // an operator provisions the devices through both web copies (their broker accounts made by the copies' dynamic-security admin)
     operator = await signInAt(schema.db, a, clientIp(), 'operator', passwordHash, `pw-${run}-multi`);
     const devices: Array<{ deviceId: string; mqttPassword: string }> = [];
     for (let i = 0; i < DEVICES; i += 20) {
       devices.push(...await Promise.all(Array.from({ length: Math.min(20, DEVICES - i) }, async (_, j) => {
-        const res = await fetch(`${a.base}/api/v1/devices`, { method: 'POST', headers: { ...operator, 'content-type': 'application/json' }, body: JSON.stringify({ id: `multi-${run}-${i + j}`, name: `multi ${i + j}` }) });
+        const res = await fetch(`${webs[(i + j) % 2]!.base}/api/v1/devices`, { method: 'POST', headers: { ...operator, 'content-type': 'application/json' }, body: JSON.stringify({ id: `multi-${run}-${i + j}`, name: `multi ${i + j}` }) });
         assert.equal(res.status, 201, await res.clone().text());
         const { credentials } = await res.json() as { credentials: { id: string; mqttPassword: string } };
         deviceIds.push(credentials.id);
@@ -140,7 +142,7 @@ describe('2 web + 2 worker + 2 gateway processes on one PostgreSQL, Redis and Mo
 
   after(async () => {
     await simulator?.stop();
-    const procs = [...gateways.map((g) => g.proc), ...workers.map((w) => w.proc), ...stopped];
+    const procs = [...spawned, ...workers.map((w) => w.proc)];
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map(async (p) => { await Promise.race([p.exited, sleep(10_000)]); p.kill('SIGKILL'); }));
     for (const w of webs) await w.stop();
@@ -185,10 +187,9 @@ describe('2 web + 2 worker + 2 gateway processes on one PostgreSQL, Redis and Mo
     const b = gateways[1]!;
     b.proc.kill('SIGKILL');
     await b.proc.exited;
-    stopped.push(b.proc);
     // an orchestrator restarts it under the same MQTT_GATEWAY_ID: its session's unconfirmed acks come back to it
     await sleep(1_000);
-    gateways[1] = await startGateway(gatewayEnv, b.clientId);
+    gateways[1] = await startGateway(gatewayEnv, b.clientId, spawned);
 
     let n = 0;
     for (let i = 0; i < 300 && n < DEVICES; i++) { n = await acked(); if (n < DEVICES) await sleep(100); }
