@@ -8,9 +8,7 @@ import { csvSheet, withHeader, type CsvRange, type SourceRow } from './sheet-row
  * The CSV side of an eGRID import on a worker thread (issue 13: the import ran at 0.05 of `psql \copy`, its time in
  * csv-parse, row mapping, COPY encoding and the garbage of per-row value arrays, all on the thread that serves HTTP).
  * Here the file is read, split by csv-parse, its header found, each row mapped by the import's own rules (rows.ts
- * mapRow) and encoded straight to COPY text, written as UTF-8 into a 1 MB buffer that is transferred (not copied) to
- * the main thread, which only streams it into `COPY … FROM STDIN`. (A string built row by row was flattened, cloned
- * and encoded again: 11 % more CPU on this thread, and each chunk's pieces outlived the young generation.)
+ * mapRow) and encoded straight to COPY text; the main thread only streams that text into `COPY … FROM STDIN`.
  * At most `window` chunks are unacknowledged at a time, so memory stays bounded whatever the file's size.
  * A large file is read by two such threads, each from a record boundary of its own part (csv-split.ts); the second
  * is given the header the first found.
@@ -22,8 +20,8 @@ export interface CsvJob {
   /** --year / ?year=: the year of a sheet that tells none, and the only year imported. */
   year: number | undefined;
   importId: number;
-  /** About this many bytes of COPY text per message. */
-  chunkBytes: number;
+  /** About this many characters of COPY text per message. */
+  chunkChars: number;
   /** Messages sent ahead of the main thread's acknowledgements. */
   window: number;
   /** Only this part of the file (csv-split.ts): a second reader of a large file. */
@@ -38,15 +36,13 @@ export interface RowRejection { line: number; column: string | null; code: strin
 export type CsvMessage =
   | { type: 'header'; header: SheetHeader }
   | { type: 'header-error'; message: string }
-  | { type: 'rows'; text: Uint8Array<ArrayBuffer>; rows: number; read: number; skipped: number; rejected: RowRejection[]; bytes: number }
+  | { type: 'rows'; text: string; rows: number; read: number; skipped: number; rejected: RowRejection[]; bytes: number }
   | { type: 'done' }
   | { type: 'failed'; message: string; stack?: string | undefined };
 
 const ROWS_PER_MESSAGE = 5_000;
-/** Room past `chunkBytes` in a chunk's buffer, so that a chunk is sent when full rather than cut. */
-const CHUNK_SLACK = 1 << 16;
 
-async function run(job: CsvJob, send: (m: CsvMessage, transfer?: ArrayBuffer[]) => Promise<void>): Promise<void> {
+async function run(job: CsvJob, send: (m: CsvMessage) => Promise<void>): Promise<void> {
   let bytes = 0;
   const sheet = csvSheet(job.path, job.name, (n) => { bytes += n; }, job.range);
   let found: { header: SheetHeader; rows: AsyncIterable<SourceRow> };
@@ -59,14 +55,11 @@ async function run(job: CsvJob, send: (m: CsvMessage, transfer?: ArrayBuffer[]) 
   }
   const { header } = found;
   const fallbackYear = header.editionYear ?? job.year;
-  let buf = Buffer.allocUnsafeSlow(job.chunkBytes + CHUNK_SLACK); let used = 0;
-  let rows = 0; let read = 0; let skipped = 0; let rejected: RowRejection[] = [];
+  let text = ''; let rows = 0; let read = 0; let skipped = 0; let rejected: RowRejection[] = [];
   const flush = async () => {
-    const text = new Uint8Array(buf.buffer, 0, used);
     const m: CsvMessage = { type: 'rows', text, rows, read, skipped, rejected, bytes };
-    buf = Buffer.allocUnsafeSlow(job.chunkBytes + CHUNK_SLACK); used = 0;
-    rows = 0; read = 0; skipped = 0; rejected = []; bytes = 0;
-    await send(m, [text.buffer]);
+    text = ''; rows = 0; read = 0; skipped = 0; rejected = []; bytes = 0;
+    await send(m);
   };
   for await (const row of found.rows) {
     if (row.line <= header.line) continue;
@@ -79,19 +72,10 @@ async function run(job: CsvJob, send: (m: CsvMessage, transfer?: ArrayBuffer[]) 
       else {
         read++;
         if (mapped.ok === false) rejected.push({ line: row.line, column: mapped.problem.column, code: mapped.problem.code, message: mapped.problem.message });
-        else {
-          const line = copyLine(mapped.values);
-          // a UTF-16 code unit takes at most 3 bytes of UTF-8
-          if (used + line.length * 3 > buf.length) {
-            await flush();
-            if (line.length * 3 > buf.length) buf = Buffer.allocUnsafeSlow(line.length * 3);
-          }
-          used += buf.write(line, used);
-          rows++;
-        }
+        else { text += copyLine(mapped.values); rows++; }
       }
     }
-    if (used >= job.chunkBytes || read + skipped >= ROWS_PER_MESSAGE) await flush();
+    if (text.length >= job.chunkChars || read + skipped >= ROWS_PER_MESSAGE) await flush();
   }
   await flush();
   await send({ type: 'done' });
@@ -108,10 +92,10 @@ if (parentPort && (workerData as { csvImport?: CsvJob } | undefined)?.csvImport)
     wake?.();
     wake = undefined;
   });
-  const send = async (m: CsvMessage, transfer: ArrayBuffer[] = []) => {
+  const send = async (m: CsvMessage) => {
     while (unacked >= job.window) await new Promise<void>((resolve) => { wake = resolve; });
     unacked++;
-    port.postMessage(m, transfer);
+    port.postMessage(m);
   };
   run(job, send).catch((err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));

@@ -25,8 +25,8 @@ const EGRID_SHEET = /^(PLNT|UNT|GEN|ST|BA|SRL|NRL|US)\d\d$/i;
  */
 const ROWS_PER_TURN = 250;
 
-/** Bytes of COPY text per message from a CSV worker (1 MB: a few hundred plant rows). */
-const COPY_CHUNK_BYTES = 1 << 20;
+/** Characters of COPY text per message from the CSV worker (about 1 MB: a few hundred plant rows). */
+const COPY_CHUNK_CHARS = 1 << 20;
 const CSV_WORKER = new URL('./csv-import-worker.ts', import.meta.url);
 /**
  * From this size on a CSV is parsed by two threads, each from a record boundary of its half (bench/egrid-import.ts:
@@ -239,7 +239,7 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
       // CSV: read, mapped and encoded on worker threads (csv-import-worker.ts), one per part of the file (csv-split.ts);
       // this thread streams their COPY text, in whatever order it comes (staging keeps each row's line)
       const parts = await csvParts(req.path, req.csvReaders ?? (bytesTotal >= CSV_SPLIT_BYTES ? 2 : 1));
-      const job = (range: CsvRange, header?: SheetHeader): CsvJob => ({ path: req.path, name, year: req.year, importId, chunkBytes: COPY_CHUNK_BYTES, window: 4, range, header });
+      const job = (range: CsvRange, header?: SheetHeader): CsvJob => ({ path: req.path, name, year: req.year, importId, chunkChars: COPY_CHUNK_CHARS, window: 4, range, header });
       const workers = [csvImportWorker(job(parts[0]!))];
       try {
         const first = await workers[0]!.next();
@@ -265,7 +265,7 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
                 progress.rowsRejected += m.rejected.length;
                 for (const r of m.rejected) if (listed[i]!.length < errorCap) listed[i]!.push(r);
                 report();
-                if (m.text.length) yield m.text;
+                if (m.text) yield m.text;
                 workers[i]!.ack();
               }
             })());

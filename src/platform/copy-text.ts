@@ -3,9 +3,6 @@
  * drivers (src/egrid/csv-import-worker.ts); db.ts sends what it makes.
  */
 
-/** A piece of COPY text: whole lines, as a string or as its UTF-8 bytes (a worker thread's transferred buffer). */
-export type CopyChunk = string | Uint8Array<ArrayBuffer>;
-
 /** A value COPY can carry in text format; Dates travel as ISO instants. */
 export type CopyValue = string | number | boolean | Date | null;
 

@@ -8,9 +8,9 @@ import { acquireStoreLock } from './store-lock.ts';
 import { openPgliteThread } from './pglite-thread.ts';
 import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
 
-import { copyLine, copyText, type CopyChunk, type CopyValue } from './copy-text.ts';
+import { copyLine, copyText, type CopyValue } from './copy-text.ts';
 
-export { copyLine, type CopyChunk, type CopyValue };
+export { copyLine, type CopyValue };
 
 export interface Db {
   readonly kind: 'postgres' | 'pglite';
@@ -24,10 +24,10 @@ export interface Db {
    */
   copyInto(table: string, columns: readonly string[], rows: Iterable<readonly CopyValue[]>): Promise<void>;
   /**
-   * The same with rows already encoded as COPY text (whole lines, copyLine; a string or its UTF-8 bytes), as they arrive: PostgreSQL takes them in
+   * The same with rows already encoded as COPY text (whole lines, copyLine), as they arrive: PostgreSQL takes them in
    * one `COPY … FROM STDIN` stream; PGlite, which has no COPY protocol, in one COPY per chunk. Same failure rule.
    */
-  copyTextInto(table: string, columns: readonly string[], chunks: AsyncIterable<CopyChunk>): Promise<void>;
+  copyTextInto(table: string, columns: readonly string[], chunks: AsyncIterable<string>): Promise<void>;
   /**
    * Calls handler with the payload of every NOTIFY on channel (a lower-case SQL identifier),
    * as delivered: on commit of the notifying transaction. Resolves once listening; the returned
@@ -185,7 +185,7 @@ function asCopyFailure(statement: string, failure: unknown): unknown {
   return failure instanceof postgres.PostgresError || connectionLost(failure) ? failure : new CopyInterruptedError(statement, failure);
 }
 
-async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: Iterable<CopyChunk> | AsyncIterable<CopyChunk>): Promise<void> {
+async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
   let failure: unknown;
   let fail!: (err: unknown) => void;

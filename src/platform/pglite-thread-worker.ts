@@ -105,7 +105,7 @@ async function handle(req: Request): Promise<unknown> {
   }
 }
 
-async function* toAsync<T>(chunks: T[]): AsyncGenerator<T> { yield* chunks; }
+async function* toAsync(chunks: string[]): AsyncGenerator<string> { yield* chunks; }
 
 port.on('message', (req: Request) => {
   handle(req).then(

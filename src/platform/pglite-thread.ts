@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { copyText, type CopyChunk } from './copy-text.ts';
+import { copyText } from './copy-text.ts';
 import { traced, type Db } from './db.ts';
 
 /**
@@ -24,7 +24,7 @@ import { traced, type Db } from './db.ts';
 export type Request = { id: number } & (
   | { op: 'open'; dataDir: string | null }
   | { op: 'query'; session: number; text: string; params: unknown[] }
-  | { op: 'copy'; session: number; table: string; columns: readonly string[]; chunks: CopyChunk[]; whole: boolean }
+  | { op: 'copy'; session: number; table: string; columns: readonly string[]; chunks: string[]; whole: boolean }
   | { op: 'begin'; session: number }
   | { op: 'end'; session: number; commit: boolean }
   | { op: 'listen'; channel: string; listener: number }
