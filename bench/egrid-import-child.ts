@@ -11,4 +11,5 @@ const t0 = performance.now();
 const out = await runImportJob({ db, logger: pino({ level: 'warn' }), importId, actor: systemActor('bench'), path: file, fileName: 'egrid2050_PLNT50.csv' });
 const ms = performance.now() - t0;
 await db.close();
-process.stdout.write(JSON.stringify({ ms, rowsLoaded: out?.rowsLoaded, rowsRejected: out?.rowsRejected, status: out?.status, firstError: out?.errors[0], maxRssKb: process.resourceUsage().maxRSS }) + '\n');
+process.stdout.write(JSON.stringify({ ms, rowsLoaded: out?.rowsLoaded, rowsRejected: out?.rowsRejected, status: out?.status, firstError: out?.errors[0], maxRssKb: process.resourceUsage().maxRSS,
+  cpuMs: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1000 }) + '\n');

@@ -91,12 +91,12 @@ export async function benchEgridImport(): Promise<void> {
     const url = new URL(BENCH_URL);
     url.searchParams.set('options', `-c search_path=${SCHEMA}`);
     const child = execFileSync(process.execPath, [...EGRID_NODE_FLAGS, fileURLToPath(new URL('./egrid-import-child.ts', import.meta.url)), url.toString(), file], { encoding: 'utf8' });
-    const out = JSON.parse(child.trim().split('\n').pop()!) as { ms: number; rowsLoaded: number; rowsRejected: number; status: string; firstError?: unknown; maxRssKb: number };
+    const out = JSON.parse(child.trim().split('\n').pop()!) as { ms: number; rowsLoaded: number; rowsRejected: number; status: string; firstError?: unknown; maxRssKb: number; cpuMs: number };
     const psqlRate = Number(copied!.n) / (psql.ms / 1000);
     const rate = out.rowsLoaded / (out.ms / 1000);
     if (out.firstError) console.log(`  first row error: ${JSON.stringify(out.firstError)}`);
     console.log(`  psql \\copy (bare text table): ${fmt(Number(copied!.n))} rows in ${fmt(psql.ms / 1000, 2)} s = ${fmt(psqlRate)} rows/s`);
-    console.log(`  gridpulse egrid import:       ${fmt(out.rowsLoaded)} rows in ${fmt(out.ms / 1000, 2)} s = ${fmt(rate)} rows/s (${out.status}, ${out.rowsRejected} rejected)`);
+    console.log(`  gridpulse egrid import:       ${fmt(out.rowsLoaded)} rows in ${fmt(out.ms / 1000, 2)} s = ${fmt(rate)} rows/s (${out.status}, ${out.rowsRejected} rejected; ${fmt(out.cpuMs / 1000, 1)} s CPU in the import process, all its threads)`);
     console.log(`  ratio import / psql \\copy = ${fmt(rate / psqlRate, 2)} (target ≥ 0.30); peak RSS of the import process ${fmt(out.maxRssKb / 1024)} MB (target < 300 MB); ${loadAverage()}`);
   } finally {
     await dropBenchSchema(db, SCHEMA);

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { copyLine } from '../platform/copy-text.ts';
 import { HeaderError, type SheetHeader } from './header.ts';
 import { mapRow } from './rows.ts';
-import { csvSheet, withHeader } from './sheet-rows.ts';
+import { csvSheet, withHeader, type CsvRange, type SourceRow } from './sheet-rows.ts';
 
 /**
  * The CSV side of an eGRID import on a worker thread (issue 13: the import ran at 0.05 of `psql \copy`, its time in
@@ -10,6 +10,8 @@ import { csvSheet, withHeader } from './sheet-rows.ts';
  * Here the file is read, split by csv-parse, its header found, each row mapped by the import's own rules (rows.ts
  * mapRow) and encoded straight to COPY text; the main thread only streams that text into `COPY … FROM STDIN`.
  * At most `window` chunks are unacknowledged at a time, so memory stays bounded whatever the file's size.
+ * A large file is read by two such threads, each from a record boundary of its own part (csv-split.ts); the second
+ * is given the header the first found.
  */
 export interface CsvJob {
   path: string;
@@ -22,6 +24,10 @@ export interface CsvJob {
   chunkChars: number;
   /** Messages sent ahead of the main thread's acknowledgements. */
   window: number;
+  /** Only this part of the file (csv-split.ts): a second reader of a large file. */
+  range?: CsvRange | undefined;
+  /** The sheet's header as the first part's reader found it: a reader of a later part has none in its range. */
+  header?: SheetHeader | undefined;
 }
 
 export interface RowRejection { line: number; column: string | null; code: string; message: string }
@@ -38,11 +44,16 @@ const ROWS_PER_MESSAGE = 5_000;
 
 async function run(job: CsvJob, send: (m: CsvMessage) => Promise<void>): Promise<void> {
   let bytes = 0;
-  const sheet = csvSheet(job.path, job.name, (n) => { bytes += n; });
-  const found = await withHeader(sheet, job.name);
-  if (found instanceof HeaderError) return send({ type: 'header-error', message: found.message });
+  const sheet = csvSheet(job.path, job.name, (n) => { bytes += n; }, job.range);
+  let found: { header: SheetHeader; rows: AsyncIterable<SourceRow> };
+  if (job.header) found = { header: job.header, rows: sheet.rows };
+  else {
+    const detected = await withHeader(sheet, job.name);
+    if (detected instanceof HeaderError) return send({ type: 'header-error', message: detected.message });
+    found = detected;
+    await send({ type: 'header', header: found.header });
+  }
   const { header } = found;
-  await send({ type: 'header', header });
   const fallbackYear = header.editionYear ?? job.year;
   let text = ''; let rows = 0; let read = 0; let skipped = 0; let rejected: RowRejection[] = [];
   const flush = async () => {
@@ -51,6 +62,7 @@ async function run(job: CsvJob, send: (m: CsvMessage) => Promise<void>): Promise
     await send(m);
   };
   for await (const row of found.rows) {
+    if (row.line <= header.line) continue;
     if ('error' in row) {
       read++;
       rejected.push({ line: row.line, column: null, code: 'unreadable-line', message: row.error });

@@ -12,7 +12,9 @@ import { HeaderError, type SheetHeader } from './header.ts';
 import { mapRow, tableOf } from './rows.ts';
 import { csvSheet, sniffFormat, withHeader, xlsxSheets, type EgridFormat, type SourceSheet } from './sources.ts';
 import { defaultZipLimits, inspectXlsxArchive, type ZipLimits } from './zip-guard.ts';
-import type { CsvJob, CsvMessage } from './csv-import-worker.ts';
+import type { CsvJob, CsvMessage, RowRejection } from './csv-import-worker.ts';
+import { csvParts } from './csv-split.ts';
+import type { CsvRange } from './sheet-rows.ts';
 
 /** Sheets an eGRID workbook names by kind and two-digit year; other sheets (notes, contents) are passed over. */
 const EGRID_SHEET = /^(PLNT|UNT|GEN|ST|BA|SRL|NRL|US)\d\d$/i;
@@ -26,6 +28,11 @@ const ROWS_PER_TURN = 250;
 /** Characters of COPY text per message from the CSV worker (about 1 MB: a few hundred plant rows). */
 const COPY_CHUNK_CHARS = 1 << 20;
 const CSV_WORKER = new URL('./csv-import-worker.ts', import.meta.url);
+/**
+ * From this size on a CSV is parsed by two threads, each from a record boundary of its half (bench/egrid-import.ts:
+ * the reader thread, not the database, bounded the import). Below it the second thread's start-up is not worth it.
+ */
+export const CSV_SPLIT_BYTES = 16 << 20;
 
 /**
  * Starts csv-import-worker.ts on a thread of its own for one CSV import; `next()` gives its messages in order,
@@ -132,6 +139,8 @@ export interface ImportRequest {
   errorCap?: number;
   /** Rows per COPY into staging. */
   batchRows?: number;
+  /** Reader threads of a CSV, each parsing its own part of the file (default: 2 from CSV_SPLIT_BYTES on, else 1). */
+  csvReaders?: number;
   /** Who started the import: each data year and kind it replaces or amends is audited as theirs, in the import's transaction. */
   actor: AuditActor;
   onProgress?: (p: ImportProgress) => void;
@@ -181,9 +190,12 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
     lastReport = now;
     req.onProgress?.({ ...progress });
   };
+  const list = (sheet: string, line: number, column: string | null, code: string, message: string) => {
+    if (errors.length < errorCap) errors.push({ sheet, line, column, code, message });
+  };
   const reject = (sheet: string, line: number, column: string | null, code: string, message: string) => {
     progress.rowsRejected++;
-    if (errors.length < errorCap) errors.push({ sheet, line, column, code, message });
+    list(sheet, line, column, code, message);
   };
 
   const headerProblems: string[] = [];
@@ -224,32 +236,45 @@ export async function importEgridFile(req: ImportRequest): Promise<ImportOutcome
     };
 
     if (format === 'csv') {
-      // CSV: read, mapped and encoded on a worker thread (csv-import-worker.ts); this thread streams its COPY text
-      const worker = csvImportWorker({ path: req.path, name, year: req.year, importId, chunkChars: COPY_CHUNK_CHARS, window: 4 });
+      // CSV: read, mapped and encoded on worker threads (csv-import-worker.ts), one per part of the file (csv-split.ts);
+      // this thread streams their COPY text, in whatever order it comes (staging keeps each row's line)
+      const parts = await csvParts(req.path, req.csvReaders ?? (bytesTotal >= CSV_SPLIT_BYTES ? 2 : 1));
+      const job = (range: CsvRange, header?: SheetHeader): CsvJob => ({ path: req.path, name, year: req.year, importId, chunkChars: COPY_CHUNK_CHARS, window: 4, range, header });
+      const workers = [csvImportWorker(job(parts[0]!))];
       try {
-        const first = await worker.next();
+        const first = await workers[0]!.next();
         if (first.type === 'header-error') headerProblems.push(first.message);
         else if (first.type !== 'header') throw new Error(`eGRID CSV worker: expected the header, got ${first.type}`);
         else {
+          for (const part of parts.slice(1)) workers.push(csvImportWorker(job(part, first.header)));
           await loadSheet(name, first.header, async (stage, columns) => {
             const counts = { read: 0, skipped: 0 };
+            // each part's rejected rows are listed after the parts before it, so the list is in line order as with one reader
+            const listed = workers.map((): RowRejection[] => []);
             await tx.copyTextInto(stage, columns, (async function* () {
-              for (let m = await worker.next(); m.type !== 'done'; m = await worker.next()) {
+              const nextOf = (i: number) => workers[i]!.next().then((m) => ({ i, m }));
+              const pending = new Map(workers.map((_, i) => [i, nextOf(i)]));
+              while (pending.size) {
+                const { i, m } = await Promise.race(pending.values());
+                if (m.type === 'done') { pending.delete(i); continue; }
                 if (m.type !== 'rows') throw new Error(`eGRID CSV worker: ${m.type === 'failed' ? m.message : `unexpected ${m.type}`}`);
+                pending.set(i, nextOf(i));
                 counts.read += m.read; counts.skipped += m.skipped;
                 progress.rowsRead += m.read;
                 progress.bytesRead += m.bytes;
-                for (const r of m.rejected) reject(name, r.line, r.column, r.code, r.message);
+                progress.rowsRejected += m.rejected.length;
+                for (const r of m.rejected) if (listed[i]!.length < errorCap) listed[i]!.push(r);
                 report();
                 if (m.text) yield m.text;
-                worker.ack();
+                workers[i]!.ack();
               }
             })());
+            for (const part of listed) for (const r of part) list(name, r.line, r.column, r.code, r.message);
             return counts;
           });
         }
       } finally {
-        await worker.close();
+        await Promise.all(workers.map((w) => w.close()));
       }
     } else {
       for await (const sheet of sheetsOf(req.path, format, name, counter, (n) => { progress.bytesRead += n; report(); })) {
@@ -324,19 +349,19 @@ async function swap(tx: Db, stage: string, header: SheetHeader, sheetName: strin
       ? `the same row as line ${d.first_line} (every column equal; the first row is kept)`
       : `the same ${header.keyColumns.join(' + ')} as line ${d.first_line} (data year and key must be unique; the first row is kept)`);
   }
+  // the duplicates leave staging here, so that staging is unique by key and moves into the store without a sort
+  if (dupes.length) await tx.query(`DELETE FROM ${stage} WHERE source_line = ANY($1::int[])`, [dupes.map((d) => d.source_line)]);
   if (numbered) {
-    if (dupes.length) await tx.query(`DELETE FROM ${stage} WHERE source_line = ANY($1::int[])`, [dupes.map((d) => d.source_line)]);
     await tx.query(`UPDATE ${stage} s SET occurrence = o.n FROM (SELECT source_line, row_number() OVER (PARTITION BY ${joinKeys(keys)} ORDER BY source_line) AS n
       FROM ${stage}) o WHERE s.source_line = o.source_line AND o.n > 1`);
     keys.push('occurrence');
   }
   const keyList = keys.join(', ');
   const groups = await tx.query<{ data_year: number; kind: string; n: string | number }>(
-    `SELECT data_year, ${aggregate ? 'level' : `'${header.kind}'`} AS kind, count(DISTINCT (${keyList})) AS n FROM ${stage} GROUP BY 1, 2 ORDER BY 1, 2`);
+    `SELECT data_year, ${aggregate ? 'level' : `'${header.kind}'`} AS kind, count(*) AS n FROM ${stage} GROUP BY 1, 2 ORDER BY 1, 2`);
   if (!groups.length) return [];
   // one import of a table at a time (PostgreSQL); readers are never blocked
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gridpulse:${table}`]);
-  const dedup = `SELECT DISTINCT ON (${keyList}) * FROM ${stage} ORDER BY ${keyList}, source_line`;
   const replaced = new Map<string, number>();
   const bySeq = header.keyColumns[0] === 'seq';
   if (header.mode === 'replace') {
@@ -352,7 +377,7 @@ async function swap(tx: Db, stage: string, header: SheetHeader, sheetName: strin
         aggregate ? [g.data_year, g.kind] : [g.data_year]);
       replaced.set(`${g.data_year}/${g.kind}`, Number(rows[0]?.n ?? 0));
     }
-    await tx.query(`INSERT INTO ${table} (${columns.map(quote).join(', ')}) SELECT ${columns.map(quote).join(', ')} FROM (${dedup}) s`);
+    await tx.query(`INSERT INTO ${table} (${columns.map(quote).join(', ')}) SELECT ${columns.map(quote).join(', ')} FROM ${stage} s`);
   } else {
     const present = new Set(header.columns.flatMap((c) => (c && 'spec' in c ? [c.spec.column] : [])));
     const bag = aggregate ? 'measures' : 'extra';
@@ -360,13 +385,13 @@ async function swap(tx: Db, stage: string, header: SheetHeader, sheetName: strin
     updates.push(`${bag} = ${table}.${bag} || EXCLUDED.${bag}`, `source_line = EXCLUDED.source_line`, `import_id = EXCLUDED.import_id`,
       `not_calculated = ARRAY(SELECT DISTINCT unnest(${table}.not_calculated || EXCLUDED.not_calculated))`);
     if (aggregate) {
-      await tx.query(`INSERT INTO ${table} (${columns.map(quote).join(', ')}) SELECT ${columns.map(quote).join(', ')} FROM (${dedup}) s
+      await tx.query(`INSERT INTO ${table} (${columns.map(quote).join(', ')}) SELECT ${columns.map(quote).join(', ')} FROM ${stage} s
         ON CONFLICT (${keyList}) DO UPDATE SET ${updates.join(', ')}`);
     } else {
       // a partial plant/unit/generator sheet (a crosswalk) amends the rows a full sheet loaded; it creates none
       const sets = updates.map((u) => u.replaceAll('EXCLUDED.', 's.').replaceAll(`${table}.`, 't.'));
       const matched = await tx.query<{ data_year: number; n: string | number }>(
-        `WITH done AS (UPDATE ${table} t SET ${sets.join(', ')} FROM (${dedup}) s WHERE ${keys.map((k) => `t.${k} = s.${k}`).join(' AND ')} RETURNING t.data_year)
+        `WITH done AS (UPDATE ${table} t SET ${sets.join(', ')} FROM ${stage} s WHERE ${keys.map((k) => `t.${k} = s.${k}`).join(' AND ')} RETURNING t.data_year)
          SELECT data_year, count(*) AS n FROM done GROUP BY 1`);
       for (const g of groups) g.n = Number(matched.find((m) => m.data_year === g.data_year)?.n ?? 0);
     }

@@ -13,6 +13,8 @@ import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getImport, getPlant, listAggregates, listPlants, listGenerators, listUnits } from './egrid-repository.ts';
 import { createImport, runImportJob } from './import-jobs.ts';
+import { importEgridFile } from './import-file.ts';
+import { csvParts } from './csv-split.ts';
 
 const logger = pino({ level: 'silent' });
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'egrid-import-test-'));
@@ -100,6 +102,39 @@ for (const target of testDatabases()) {
       const again = await importFile(db, v2);
       assert.equal(again.sheets[0]!.replaced, 2000);
       assert.equal(again.rowsLoaded, 2000);
+    });
+
+    it('a CSV read by two threads, each from a record boundary of its half, stores and reports exactly what one reader does', async () => {
+      // quoted line breaks (CRLF inside a name) in both halves, a bad row and a junk line in the second half, and a
+      // row repeating an early one in the second half: lines, rejections and the kept first row must not depend on the cut
+      const lines = [GEN_HEADER];
+      for (let i = 1; i <= 1200; i++) {
+        const name = i % 97 === 0 ? `"Plant ${i},\r\nUnit ""${i}"""` : `Plant ${i}`;
+        lines.push(`${i},2032,TX,${name},${100 + i},G1,,OP,ST,NG,${i % 7},0.5,"1,${String(i % 1000).padStart(3, '0')}",(12),EIA,2001,`);
+        if (i === 900) lines.push('901,2032,TX,Bad,999,G1,,OP,ST,NG,five,0.5,1,1,EIA,2001,', '0,,,,,,0,,,,,,,,,,');
+        if (i === 1100) lines.push('1101,2032,TX,Plant 5,105,G1,,OP,ST,NG,5,0.5,"1,005",(12),EIA,2001,');
+      }
+      const file = path.join(tmp, 'two-readers.csv');
+      writeFileSync(file, lines.join('\r\n') + '\r\n');
+      assert.equal((await csvParts(file, 2)).length, 2);
+      const run = async (csvReaders: number) => {
+        const importId = await createImport(db, { fileSha256: 'e'.repeat(64), fileName: 'two-readers.csv', source: 'cli' });
+        const out = await importEgridFile({ db, logger, importId, actor: systemActor('test'), path: file, csvReaders });
+        const gens = await db.query<Record<string, unknown>>(`SELECT orispl, generator_id, occurrence, plant_name, nameplate_mw, net_generation_mwh,
+          net_generation_ozone_mwh, source_line, extra::text AS extra FROM egrid_generators WHERE data_year = 2032 ORDER BY orispl, occurrence`);
+        return { out, gens };
+      };
+      const one = await run(1);
+      const two = await run(2);
+      assert.equal(one.out.rowsLoaded, 1200);
+      assert.deepEqual(one.out.errors.map((e) => [e.column, e.code]), [['NAMEPCAP', 'bad-value'], [null, 'duplicate-key']]);
+      assert.ok(one.out.errors[0]!.line > 900 && one.out.errors[1]!.line > one.out.errors[0]!.line);
+      assert.match(one.out.errors[1]!.message, /the same row as line 6 /);
+      assert.equal(one.out.sheets[0]!.rowsSkipped, 1);
+      assert.deepEqual(two.out, { ...one.out, sheets: one.out.sheets.map((x) => ({ ...x, replaced: 1200 })) });
+      assert.deepEqual(two.gens, one.gens);
+      assert.equal(one.gens.find((g) => g.orispl === 100 + 97)?.plant_name, 'Plant 97,\r\nUnit "97"');
+      assert.equal(one.gens.find((g) => g.orispl === 100 + 1000)?.net_generation_mwh, 1000);
     });
 
     it('a sheet without its key column is refused whole and writes nothing', async () => {

@@ -11,21 +11,29 @@ import { detectHeader, HeaderError, type SheetHeader } from './header.ts';
 export type SourceRow = { line: number; cells: unknown[] } | { line: number; error: string };
 export interface SourceSheet { name: string; rows: AsyncIterable<SourceRow> }
 
-/** One sheet: the file's rows, 1-based physical line numbers; a line csv-parse cannot split is reported, not fatal. */
-export function csvSheet(path: string, name: string, onBytes?: (n: number) => void): SourceSheet {
+/** A byte range of the file to read (csv-split.ts `csvParts`): from a record boundary, starting on line `firstLine`. */
+export interface CsvRange { start: number; end: number; firstLine: number }
+
+/**
+ * One sheet: the file's rows (or those of `range`), 1-based physical line numbers of the whole file; a line csv-parse
+ * cannot split is reported, not fatal.
+ */
+export function csvSheet(path: string, name: string, onBytes?: (n: number) => void, range?: CsvRange): SourceSheet {
+  const before = range ? range.firstLine - 1 : 0;
   return {
     name,
     rows: (async function* () {
-      const file = createReadStream(path, { highWaterMark: 1 << 20 });
+      // createReadStream's `end` is inclusive
+      const file = createReadStream(path, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
       if (onBytes) file.on('data', (chunk) => onBytes(chunk.length));
       const skipped: SourceRow[] = [];
       const parser = file.pipe(parse({
         bom: true, relax_column_count: true, skip_records_with_error: true, info: true, trim: false,
-        on_skip: (err) => { skipped.push({ line: (err as { lines?: number }).lines ?? 0, error: err?.message ?? 'unreadable line' }); },
+        on_skip: (err) => { skipped.push({ line: before + ((err as { lines?: number }).lines ?? 0), error: err?.message ?? 'unreadable line' }); },
       }));
       for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
         while (skipped.length) yield skipped.shift()!;
-        yield { line: info.lines, cells: record };
+        yield { line: before + info.lines, cells: record };
       }
       while (skipped.length) yield skipped.shift()!;
     })(),
