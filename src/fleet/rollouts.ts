@@ -191,7 +191,7 @@ export async function cancelRollout(tx: Db, id: string, now: number): Promise<bo
 /** Devices issued per transaction of the rollout runner: each chunk commits and starts publishing while the next one is issued. */
 export const ROLLOUT_CHUNK = 1_000;
 /** Chunks being published at once while the runner issues the next ones (each holds a connection and its devices' share locks). */
-const PUBLISHING_AT_ONCE = 2;
+const PUBLISHING_AT_ONCE = 4;
 
 /**
  * One round of the rollout runner: for each running rollout it can lock (`FOR UPDATE SKIP LOCKED`: another copy
@@ -208,10 +208,14 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
   const publishing = new Set<Promise<unknown>>();
   try {
     for (let chunk = 0; ; chunk++) {
+      const t0 = performance.now();
       const { messages, more } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound));
       issued += messages.length;
       if (messages.length) {
+        const t1 = performance.now();
+        logger?.debug({ chunk, versions: messages.length, issueMs: Math.round(t1 - t0) }, 'rollout chunk issued');
         const p: Promise<unknown> = publishVersions(db, bus, messages, s, logger)
+          .then((sent) => { logger?.debug({ chunk, sent, publishMs: Math.round(performance.now() - t1) }, 'rollout chunk published'); })
           .catch((err: unknown) => { logger?.error({ err: (err as Error).message, versions: messages.length }, 'rollout chunk not published; the re-publisher retries'); })
           .finally(() => publishing.delete(p));
         publishing.add(p);
