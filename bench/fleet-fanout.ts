@@ -150,12 +150,14 @@ export async function benchFleetFanout(): Promise<void> {
     if (res.statusCode !== 202) throw new Error(`POST /api/v1/schedules: ${res.statusCode} ${res.body}`);
     let stored: number[] = [];
     let afterPublish: number[] = [];
+    let published: number[] = [];
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       // received_at: the storing transaction's start (PostgreSQL now()), on this machine's clock
       const rows = await db.query<{ device_id: string; ms: number }>(`SELECT device_id, extract(epoch FROM received_at) * 1000 AS ms FROM device_acks WHERE state = 'acknowledged'`);
       stored = rows.map((r) => Number(r.ms) - t0Epoch);
       afterPublish = rows.map((r) => Number(r.ms) - (publishedAt.get(r.device_id) ?? Number.NaN));
+      published = [...publishedAt.values()].map((ms) => ms - t0Epoch);
       if (stored.length >= n) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -168,6 +170,7 @@ export async function benchFleetFanout(): Promise<void> {
     const row = (name: string, sample: number[]) => [name, `${sample.length} / ${n}`, fmt(percentile(sample, 50)), fmt(percentile(sample, 99)), fmt(Math.max(...sample))];
     printTable(`fleet fan-out: ${n} simulated devices on Mosquitto (${connected} connected)`, ['path', 'delivered', 'p50 ms', 'p99 ms', 'max ms'], [
       row('POST /api/v1/schedules → ack stored (device_acks)', stored),
+      row('… of which: API call → version published (issuing)', published),
       row('… of which: version published → ack stored', afterPublish),
       row('reference: bare broker, retained QoS 1 → client', reference),
     ]);

@@ -53,25 +53,36 @@ export async function publishAll(bus: FleetBus, messages: readonly ScheduleMessa
   return { ok, failed, ...(error ? { error } : {}) };
 }
 
+/** Versions published per transaction (publishVersions): the share locks of one chunk are held only while it is published. */
+export const PUBLISH_CHUNK = 1_000;
+
 /**
  * Publishes versions (newly issued ones after their transaction committed, and the re-publisher's) and records
  * them sent — ONLY a device's latest desired version that is still queued or sent. The check and the publish run
- * under one share lock of the device rows (`FOR SHARE`, in one statement that claims them): an issuer
- * (issueVersions locks the rows FOR UPDATE) waits until the publish ended, and a version superseded before the lock
- * is left out, so a device's retained schedule topic never goes back to an older version. A version the bus
- * refuses stays queued: the re-publisher sends it when due. Returns how many the bus took.
+ * under one share lock of the device rows (`FOR SHARE`, in one statement that claims them, in id order): an issuer
+ * (issueVersions locks the rows FOR NO KEY UPDATE) waits until the publish ended, and a version superseded before
+ * the lock is left out, so a device's retained schedule topic never goes back to an older version. The messages
+ * go in chunks of PUBLISH_CHUNK, each in a transaction of its own (all of a chunk in flight at once, the transaction
+ * ending when the broker confirmed them), so a device's acknowledgement, which the gateway applies under the
+ * device's row lock, waits for its own chunk only. A version the bus refuses stays queued: the re-publisher sends
+ * it when due. Returns how many the bus took.
  */
 export async function publishVersions(db: Db, bus: FleetBus | undefined, messages: readonly ScheduleMessage[], s: LoopSettings, logger?: Logger): Promise<number> {
   if (!bus || messages.length === 0) return 0;
-  return db.transaction(async (tx) => {
-    const latest = await latestOf(tx, messages.map((m) => ({ deviceId: m.deviceId, version: m.version })));
-    const current = messages.filter((m) => latest.has(`${m.deviceId}\u0000${m.version}`));
-    if (current.length < messages.length) logger?.info({ skipped: messages.length - current.length }, 'superseded versions not published (a newer version exists)');
-    const r = await publishAll(bus, current);
-    if (r.failed) logger?.warn({ failed: r.failed, err: r.error }, 'schedule publish failed; the re-publisher retries');
-    await markSent(tx, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
-    return r.ok.length;
-  });
+  let sent = 0;
+  for (let i = 0; i < messages.length; i += PUBLISH_CHUNK) {
+    const chunk = messages.slice(i, i + PUBLISH_CHUNK);
+    sent += await db.transaction(async (tx) => {
+      const latest = await latestOf(tx, chunk.map((m) => ({ deviceId: m.deviceId, version: m.version })));
+      const current = chunk.filter((m) => latest.has(`${m.deviceId}\u0000${m.version}`));
+      if (current.length < chunk.length) logger?.info({ skipped: chunk.length - current.length }, 'superseded versions not published (a newer version exists)');
+      const r = await publishAll(bus, current);
+      if (r.failed) logger?.warn({ failed: r.failed, err: r.error }, 'schedule publish failed; the re-publisher retries');
+      await markSent(tx, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
+      return r.ok.length;
+    });
+  }
+  return sent;
 }
 
 /**

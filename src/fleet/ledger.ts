@@ -16,7 +16,23 @@ import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
  * Every function here is set-based (one statement per batch), for the gateway's batches (bench target
  * ≥ 20,000 acks/s); each accepts any batch, including duplicates, in any order. The columns they write are in no
  * index (migration 0038), so their updates are HOT; keep it so (src/fleet/hot-updates.test.ts checks it).
+ *
+ * Lock order (no "deadlock detected"): every writer of devices and schedule_versions locks the device rows first, in
+ * id order, then the ledger rows of those devices — the issuer (schedule-versions.ts issueVersions, FOR NO KEY
+ * UPDATE), the publisher (distribution.ts latestOf, FOR SHARE), and the functions here (lockDevices, FOR NO KEY
+ * UPDATE; the gateway locks a whole batch's devices first, ingest-writer.ts storeBatch). Call them in a transaction:
+ * outside one each statement commits on its own and the order holds per statement only.
  */
+
+/**
+ * Locks these devices' rows FOR NO KEY UPDATE, in id order, until the caller's transaction ends (ids unknown are
+ * ignored, duplicates allowed). The first step of every ledger writer (see the lock order above).
+ */
+export async function lockDevices(db: Db, ids: Iterable<string>): Promise<void> {
+  const list = [...new Set(ids)];
+  if (list.length === 0) return;
+  await db.query('SELECT count(*) FROM (SELECT 1 FROM devices WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE) AS locked', [list]);
+}
 
 const RANK: Readonly<Record<AckState, number>> = { acknowledged: 2, executing: 3, succeeded: 4, failed: 4, rejected: 4 };
 
@@ -73,6 +89,7 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
   const { inWindow: acks, outOfWindow } = splitByWindow(all, now.getTime());
   if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
   const f = fold(acks);
+  await lockDevices(db, f.map((x) => x.deviceId));
   const params = [f.map((x) => x.deviceId), f.map((x) => x.version), f.map((x) => x.state), f.map((x) => x.at), f.map((x) => x.seq), f.map((x) => x.reason),
     f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)];
   // the common batch (every entry news): ONE join of the batch with the ledger, by primary key — the versions that
@@ -130,6 +147,7 @@ export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Da
   const last = new Map<string, StatusMessage>();
   for (const s of statuses) last.set(s.deviceId, s);
   const list = [...last.values()];
+  await lockDevices(db, last.keys());
   const [row] = await db.query<{ applied: number; known: number }>(
     `WITH i AS (SELECT * FROM unnest($1::text[], $2::text[]::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
      upd AS (
@@ -163,6 +181,7 @@ export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessag
     if (!o || d > 0 || (d === 0 && t.seq > o.seq)) newest.set(t.deviceId, t);
   }
   const list = [...newest.values()];
+  await lockDevices(db, newest.keys());
   const [row] = await db.query<{ applied: number; known: number }>(
     `WITH i AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::float8[], $5::float8[], $6::int[], $7::text[])
                 AS t(device_id, at, seq, soc, power, version, mode)),

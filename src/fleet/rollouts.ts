@@ -188,69 +188,110 @@ export async function cancelRollout(tx: Db, id: string, now: number): Promise<bo
   return true;
 }
 
+/** Devices issued per transaction of the rollout runner: each chunk commits and starts publishing while the next one is issued. */
+export const ROLLOUT_CHUNK = 1_000;
+/** Chunks being published at once while the runner issues the next ones (each holds a connection and its devices' share locks). */
+const PUBLISHING_AT_ONCE = 4;
+
 /**
  * One round of the rollout runner: for each running rollout it can lock (`FOR UPDATE SKIP LOCKED`: another copy
  * holding one simply skips it), decide abort or completion, issue the next devices its rate allows (re-checked
- * against each device's state now; a device refused now is skipped and counts as a failure), and, after commit,
- * publish them. Returns the number of versions issued.
+ * against each device's state now; a device refused now is skipped and counts as a failure), and publish them.
+ * Pipelined: the devices are issued in chunks of ROLLOUT_CHUNK, each in a transaction of its own (the rollout's row
+ * locked again each time, so the rate, abort and cancel are decided anew per chunk), and a chunk is published as
+ * soon as it committed while the next one is issued (at most PUBLISHING_AT_ONCE chunks publishing at once). Returns
+ * the number of versions issued, after every chunk was published (or refused by the bus: the re-publisher retries).
  */
 export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSettings, logger?: Logger, only?: string): Promise<number> {
-  const now = s.now();
-  const messages = await db.transaction(async (tx) => {
-    const rows = await tx.query<RolloutRow>(
-      `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
-    const out: ScheduleMessage[] = [];
-    if (rows.length === 0) return out;
-    const counts = await countsOf(tx, rows.map((r) => r.id));
-    // running rollouts' progress moves with the ledger; their pages hear it here once a round
-    await notifyFleet(tx, 'rollouts', rows.length);
-    for (const r of rows) {
-      const c = counts.get(r.id)!;
-      // devices not reached before the schedule started are expired (a restart, a slow runner): counted, never failures
-      const startsAt = Date.parse(parseJsonb<ScheduleInterval[]>(r.intervals)[0]!.start);
-      if (c.pending > 0 && startsAt < now) {
-        const n = await tx.query(`UPDATE rollout_devices SET skipped = $2 WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL RETURNING device_id`,
-          [r.id, `${EXPIRED}: the schedule started (${new Date(startsAt).toISOString()}) before the rollout reached the device`]);
-        c.expired += n.length; c.pending -= n.length;
-        logger?.warn({ rolloutId: r.id, expired: n.length }, 'rollout devices expired: the schedule started before they were reached');
+  let issued = 0;
+  const thisRound = new Map<string, number>(); // versions issued per rollout in this round: at most batch × 20 each, as ever
+  const publishing = new Set<Promise<unknown>>();
+  try {
+    for (let chunk = 0; ; chunk++) {
+      const t0 = performance.now();
+      const { messages, more } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound));
+      issued += messages.length;
+      if (messages.length) {
+        const t1 = performance.now();
+        logger?.debug({ chunk, versions: messages.length, issueMs: Math.round(t1 - t0) }, 'rollout chunk issued');
+        const p: Promise<unknown> = publishVersions(db, bus, messages, s, logger)
+          .then((sent) => { logger?.debug({ chunk, sent, publishMs: Math.round(performance.now() - t1) }, 'rollout chunk published'); })
+          .catch((err: unknown) => { logger?.error({ err: (err as Error).message, versions: messages.length }, 'rollout chunk not published; the re-publisher retries'); })
+          .finally(() => publishing.delete(p));
+        publishing.add(p);
+        while (publishing.size >= PUBLISHING_AT_ONCE) await Promise.race(publishing);
       }
-      const reached = c.issued + c.skipped;
-      const bad = c.states.failed + c.states['timed-out'] + c.skipped;
-      if (reached >= Number(r.abort_min_devices) && (bad * 100) / reached > Number(r.abort_failure_pct)) {
-        const reason = `${bad} of ${reached} devices reached failed, timed out or were refused (> ${Number(r.abort_failure_pct)} %)`;
-        await tx.query(`UPDATE rollouts SET status = 'aborted', status_reason = $2, finished_at = $3 WHERE id = $1`, [r.id, reason, new Date(now)]);
-        await tx.query(`UPDATE rollout_devices SET skipped = 'aborted' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [r.id]);
-        logger?.warn({ rolloutId: r.id, bad, reached }, 'rollout aborted');
-        continue;
-      }
-      if (c.pending === 0) {
-        if (c.states.queued + c.states.sent === 0) {
-          await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2, status_reason = $3 WHERE id = $1`,
-            [r.id, new Date(now), c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : null]);
-          logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
-        }
-        continue;
-      }
-      const rate: RolloutRate = { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute, incrementFactor: r.increment_factor };
-      const room = Math.min(s.batch * 20, rolloutBudget(rate, now - new Date(r.started_at).getTime(), Number(r.total)) - reached);
-      if (room <= 0) continue;
-      const next = (await tx.query<{ device_id: string }>(
-        'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
-      const issued = await issueVersions(tx, {
-        deviceIds: next, intervals: parseJsonb<ScheduleInterval[]>(r.intervals), priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
-      });
-      await tx.query('UPDATE rollout_devices rd SET version = n.version, issued_at = $4 FROM unnest($2::text[], $3::int[]) AS n(device_id, version) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
-        [r.id, issued.messages.map((m) => m.deviceId), issued.messages.map((m) => m.version), new Date(now)]);
-      if (issued.refused.length) {
-        await tx.query('UPDATE rollout_devices rd SET skipped = n.reason FROM unnest($2::text[], $3::text[]) AS n(device_id, reason) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
-          [r.id, issued.refused.map((x) => x.deviceId), issued.refused.map((x) => x.problem.detail.slice(0, 500))]);
-      }
-      await tx.query('UPDATE rollouts SET issued = issued + $2 WHERE id = $1', [r.id, issued.messages.length]);
-      out.push(...issued.messages);
-      logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
+      if (!more) break;
     }
-    return out;
-  });
-  await publishVersions(db, bus, messages, s, logger);
-  return messages.length;
+  } finally {
+    await Promise.all(publishing);
+  }
+  return issued;
+}
+
+/**
+ * One chunk of a round, in the caller's transaction: the running rollouts' decisions (expiry, abort, completion) and
+ * the next devices each may issue now, at most ROLLOUT_CHUNK each (and batch × 20 a round). `more`: some rollout filled its chunk and its rate
+ * allows more now. `notify`: tell live pages once a round (the first chunk).
+ */
+async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined, only: string | undefined, notify: boolean, thisRound: Map<string, number>): Promise<{ messages: ScheduleMessage[]; more: boolean }> {
+  const now = s.now();
+  const rows = await tx.query<RolloutRow>(
+    `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
+  const out: ScheduleMessage[] = [];
+  let more = false;
+  if (rows.length === 0) return { messages: out, more };
+  const counts = await countsOf(tx, rows.map((r) => r.id));
+  // running rollouts' progress moves with the ledger; their pages hear it here once a round
+  if (notify) await notifyFleet(tx, 'rollouts', rows.length);
+  for (const r of rows) {
+    const c = counts.get(r.id)!;
+    // devices not reached before the schedule started are expired (a restart, a slow runner): counted, never failures
+    const startsAt = Date.parse(parseJsonb<ScheduleInterval[]>(r.intervals)[0]!.start);
+    if (c.pending > 0 && startsAt < now) {
+      const n = await tx.query(`UPDATE rollout_devices SET skipped = $2 WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL RETURNING device_id`,
+        [r.id, `${EXPIRED}: the schedule started (${new Date(startsAt).toISOString()}) before the rollout reached the device`]);
+      c.expired += n.length; c.pending -= n.length;
+      logger?.warn({ rolloutId: r.id, expired: n.length }, 'rollout devices expired: the schedule started before they were reached');
+    }
+    const reached = c.issued + c.skipped;
+    const bad = c.states.failed + c.states['timed-out'] + c.skipped;
+    if (reached >= Number(r.abort_min_devices) && (bad * 100) / reached > Number(r.abort_failure_pct)) {
+      const reason = `${bad} of ${reached} devices reached failed, timed out or were refused (> ${Number(r.abort_failure_pct)} %)`;
+      await tx.query(`UPDATE rollouts SET status = 'aborted', status_reason = $2, finished_at = $3 WHERE id = $1`, [r.id, reason, new Date(now)]);
+      await tx.query(`UPDATE rollout_devices SET skipped = 'aborted' WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL`, [r.id]);
+      logger?.warn({ rolloutId: r.id, bad, reached }, 'rollout aborted');
+      continue;
+    }
+    if (c.pending === 0) {
+      if (c.states.queued + c.states.sent === 0) {
+        await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2, status_reason = $3 WHERE id = $1`,
+          [r.id, new Date(now), c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : null]);
+        logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
+      }
+      continue;
+    }
+    const rate: RolloutRate = { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute, incrementFactor: r.increment_factor };
+    const allowed = rolloutBudget(rate, now - new Date(r.started_at).getTime(), Number(r.total)) - reached;
+    const roundLeft = s.batch * 20 - (thisRound.get(r.id) ?? 0);
+    const room = Math.min(ROLLOUT_CHUNK, allowed, roundLeft);
+    if (room <= 0) continue;
+    const next = (await tx.query<{ device_id: string }>(
+      'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
+    const issued = await issueVersions(tx, {
+      deviceIds: next, intervals: parseJsonb<ScheduleInterval[]>(r.intervals), priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
+    });
+    await tx.query('UPDATE rollout_devices rd SET version = n.version, issued_at = $4 FROM unnest($2::text[], $3::int[]) AS n(device_id, version) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
+      [r.id, issued.messages.map((m) => m.deviceId), issued.messages.map((m) => m.version), new Date(now)]);
+    if (issued.refused.length) {
+      await tx.query('UPDATE rollout_devices rd SET skipped = n.reason FROM unnest($2::text[], $3::text[]) AS n(device_id, reason) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
+        [r.id, issued.refused.map((x) => x.deviceId), issued.refused.map((x) => x.problem.detail.slice(0, 500))]);
+    }
+    await tx.query('UPDATE rollouts SET issued = issued + $2 WHERE id = $1', [r.id, issued.messages.length]);
+    out.push(...issued.messages);
+    thisRound.set(r.id, (thisRound.get(r.id) ?? 0) + next.length);
+    if (next.length === room && allowed > room && roundLeft > room && c.pending > room) more = true;
+    logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
+  }
+  return { messages: out, more };
 }

@@ -37,8 +37,10 @@ export interface IssueResult {
 }
 
 /**
- * Validates and stores new versions for these devices in the caller's transaction (their rows are locked, in id
- * order, so concurrent issuers never deadlock and versions never repeat). Devices whose schedule is infeasible,
+ * Validates and stores new versions for these devices in the caller's transaction (their rows are locked FOR NO KEY
+ * UPDATE, in id order, before any ledger row: the lock order of every writer of devices and schedule_versions —
+ * ledger.ts lockDevices — so issuers, publishers and the gateway's ack batches never deadlock, and versions never
+ * repeat; NO KEY, so inserts referencing the devices are not held up). Devices whose schedule is infeasible,
  * conflicts with a higher priority, or that do not exist (or are revoked) are refused and get nothing; with
  * `allOrNothing` the first refusal is returned alone and nothing is stored; `dryRun` only checks. Set-based: one statement per step
  * for any number of devices. The returned messages are to be published after commit (publishVersions).
@@ -46,7 +48,7 @@ export interface IssueResult {
 export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean; dryRun?: boolean } = {}): Promise<IssueResult> {
   const now = req.now ?? Date.now();
   const ids = [...new Set(req.deviceIds)].sort();
-  const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id FOR UPDATE`, [ids]);
+  const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id FOR NO KEY UPDATE`, [ids]);
   const found = new Map(rows.map((r) => [r.id, toDevice(r, now)]));
   const conflicts = new Map((await tx.query<{ device_id: string; priority: number; version: number }>(
     `SELECT DISTINCT ON (device_id) device_id, priority, version FROM schedule_versions
@@ -86,7 +88,9 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
     [devIds, versions, req.priority, intervalsJson, startsAt, endsAt, issuedAt, req.rolloutId ?? null, new Date(now + req.republishMs), accepted.map((a) => a.fallback)]);
   await tx.query('UPDATE devices d SET desired_version = n.version, updated_at = $3 FROM unnest($1::text[], $2::int[]) AS n(id, version) WHERE d.id = n.id',
     [devIds, versions, issuedAt]);
-  for (let i = 0; i < devIds.length; i += 300) await tx.query('SELECT pg_notify($1, $2)', [SCHEDULE_CHANNEL, JSON.stringify(devIds.slice(i, i + 300))]);
+  const notices: string[] = [];
+  for (let i = 0; i < devIds.length; i += 300) notices.push(JSON.stringify(devIds.slice(i, i + 300)));
+  await tx.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [SCHEDULE_CHANNEL, notices]);
   await notifyFleet(tx, 'ledger', devIds.length);
   const messages = accepted.map((a): ScheduleMessage => ({
     schema: 'gridpulse.schedule/1', deviceId: a.id, version: a.version, issuedAt: issuedAt.toISOString(), intervals: req.intervals.map((iv) => ({ ...iv })),

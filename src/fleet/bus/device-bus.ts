@@ -3,7 +3,7 @@ import type { Config } from '../../platform/config.ts';
 import type { Db } from '../../platform/db.ts';
 import type { BrokerAdmin, FleetBus } from '../contract.ts';
 import { verifyDeviceMqtt } from '../device-credentials.ts';
-import { applyAcks, applyStatus, applyTelemetryLatest } from '../ledger.ts';
+import { applyAcks, applyStatus, applyTelemetryLatest, lockDevices } from '../ledger.ts';
 import { startGateway, type Gateway } from '../gateway/gateway.ts';
 import { DynsecAdmin } from './dynsec-admin.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type MqttCredentials } from './embedded-broker.ts';
@@ -25,7 +25,7 @@ export interface DeviceBus {
 }
 
 /** fleet-core's ledger, where the gateway hands what it stored. */
-export const ledgerSink = { applyAcks, applyStatus, applyTelemetryLatest };
+export const ledgerSink = { applyAcks, applyStatus, applyTelemetryLatest, lockDevices };
 
 /**
  * The device bus of a process, from its configuration. With MQTT_URL: that broker; with MQTT_ADMIN_USERNAME

@@ -10,6 +10,8 @@ export interface LedgerSink {
   applyAcks(db: Db, acks: AckMessage[], now?: Date): Promise<unknown>;
   applyStatus(db: Db, statuses: StatusMessage[], now?: Date): Promise<unknown>;
   applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[], now?: Date): Promise<unknown>;
+  /** Locks the device rows in id order (ledger.ts lockDevices): the batch's first step, so its writes follow the one lock order. */
+  lockDevices?(db: Db, ids: Iterable<string>): Promise<void>;
 }
 
 export interface IngestBatch { acks: AckMessage[]; telemetry: TelemetryMessage[]; statuses: StatusMessage[] }
@@ -39,7 +41,8 @@ const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
  * partitions of device_telemetry, each by COPY into a session-local staging table and one
  * `INSERT … SELECT DISTINCT ON … ON CONFLICT DO NOTHING RETURNING` (a message repeated within the batch, or
  * stored before, is dropped: exactly once per (device, seq)); then hands the new acks, the new telemetry and
- * every status to `sink` in the same transaction, so the ledger never says more or less than the log. Rejects
+ * every status to `sink` in the same transaction, so the ledger never says more or less than the log. The batch's
+ * devices are locked first, in id order (sink.lockDevices), so it never deadlocks with an issuer or a publisher. Rejects
  * (and stores nothing) when the database refuses: the caller keeps the batch and retries, and has not yet
  * confirmed (PUBACKed) any of its messages.
  */
@@ -48,6 +51,8 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
   const acks = splitByWindow(batch.acks, now.getTime());
   const statuses = splitByWindow(batch.statuses, now.getTime());
   return db.transaction(async (tx) => {
+    // every device of the batch locked at once, in id order, before any write (the lock order: ledger.ts)
+    await sink.lockDevices?.(tx, [...acks.inWindow, ...telemetry, ...statuses.inWindow].map((m) => m.deviceId));
     const freshAcks = acks.inWindow.length ? await storeAcks(tx, acks.inWindow) : [];
     const freshTelemetry = telemetry.length ? await storeTelemetry(tx, telemetry) : [];
     if (freshAcks.length) await sink.applyAcks(tx, freshAcks, now);
