@@ -84,7 +84,8 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const p = problemOf(err);
-    if (p.status >= 500) req.log.error({ err }, 'request failed');
+    if (p.status === 503 && p.retryAfterSeconds !== undefined) req.log.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code }, 'database unavailable: answered 503');
+    else if (p.status >= 500) req.log.error({ err }, 'request failed');
     return sendProblem(reply, p);
   });
   const routes = new RouteIndex();
