@@ -3,6 +3,7 @@ import type { Db } from '../platform/db.ts';
 import type { FleetBus, FleetLoopOptions } from './contract.ts';
 import type { ScheduleMessage } from './messages.ts';
 import { getVersions, messageOf } from './schedule-versions.ts';
+import { countPublished } from './fleet-metrics.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
@@ -59,11 +60,12 @@ export async function publishAll(bus: FleetBus, messages: readonly ScheduleMessa
  * under one share lock of the device rows (`FOR SHARE`, in one statement that claims them): an issuer
  * (issueVersions locks the rows FOR UPDATE) waits until the publish ended, and a version superseded before the lock
  * is left out, so a device's retained schedule topic never goes back to an older version. A version the bus
- * refuses stays queued: the re-publisher sends it when due. Returns how many the bus took.
+ * refuses stays queued: the re-publisher sends it when due. Returns how many the bus took (counted, after the commit,
+ * in gridpulse_fleet_versions_published_total of the registry attached to `db`).
  */
 export async function publishVersions(db: Db, bus: FleetBus | undefined, messages: readonly ScheduleMessage[], s: LoopSettings, logger?: Logger): Promise<number> {
   if (!bus || messages.length === 0) return 0;
-  return db.transaction(async (tx) => {
+  const published = await db.transaction(async (tx) => {
     const latest = await latestOf(tx, messages.map((m) => ({ deviceId: m.deviceId, version: m.version })));
     const current = messages.filter((m) => latest.has(`${m.deviceId}\u0000${m.version}`));
     if (current.length < messages.length) logger?.info({ skipped: messages.length - current.length }, 'superseded versions not published (a newer version exists)');
@@ -72,6 +74,8 @@ export async function publishVersions(db: Db, bus: FleetBus | undefined, message
     await markSent(tx, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
     return r.ok.length;
   });
+  countPublished(db, published);
+  return published;
 }
 
 /**

@@ -8,6 +8,7 @@ import { checkIntervals } from './schedule-check.ts';
 import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, rolloutDurationMs, type RolloutRate } from './rollout-rate.ts';
+import { countIssued } from './fleet-metrics.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
@@ -251,6 +252,7 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
     }
     return out;
   });
+  countIssued(db, 'rollout', messages.length);
   await publishVersions(db, bus, messages, s, logger);
   return messages.length;
 }

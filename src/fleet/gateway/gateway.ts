@@ -8,6 +8,7 @@ import { RejectionLog } from '../bus/rejection-log.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
+import { observeAckLatencies } from '../fleet-metrics.ts';
 
 export interface GatewayOptions {
   db: Db;
@@ -116,8 +117,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     for (;;) {
       if (crashed) return;
       try {
-        const r = await storeBatch(o.db, batch, o.sink);
+        const { ackLatencySeconds, ...r } = await storeBatch(o.db, batch, o.sink);
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
+        observeAckLatencies(o.db, ackLatencySeconds);
         stats.batches++;
         const refused = r.acksOutOfWindow + r.telemetryOutOfWindow + r.statusesOutOfWindow;
         if (refused) {

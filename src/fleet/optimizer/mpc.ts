@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { metricsOf } from '../../platform/metrics.ts';
 import { offLoop } from '../../platform/off-loop.ts';
 import { HOUR_MS } from '../../grid/time.ts';
 import { localHourOf } from '../../grid/local-day.ts';
@@ -25,6 +26,33 @@ import { OPTIMIZER_PRIORITY } from './fleet-issuer.ts';
 
 /** Plans on a worker thread (src/platform/off-loop.ts); HiGHS loads once per thread. */
 export const planOffLoop = offLoop(new URL('./lp.ts', import.meta.url).href, 'plan', planHere);
+
+/** Seconds, for one device's solve (HiGHS on a worker thread: milliseconds to a few seconds). */
+export const SOLVE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Runs one solve and counts it in the registry attached to `db` (metrics.ts; none attached: not measured):
+ * `gridpulse_optimizer_solves_total{outcome}` — `optimal` (the LP's plan), `rule_fallback` (the solver failed and the
+ * rule planned: lp.ts), `error` (the solve threw) — and `gridpulse_optimizer_solve_duration_seconds{outcome}`.
+ */
+export async function solveMeasured(db: Db, solve: () => Promise<Plan>): Promise<Plan> {
+  const m = metricsOf(db);
+  const started = performance.now();
+  const count = (outcome: 'optimal' | 'rule_fallback' | 'error') => {
+    if (!m) return;
+    m.counter('gridpulse_optimizer_solves_total', 'optimizer solves by outcome (optimal, rule_fallback, error)', ['outcome']).inc({ outcome });
+    m.histogram('gridpulse_optimizer_solve_duration_seconds', 'one device\'s optimizer solve, seconds, by outcome', ['outcome'], SOLVE_BUCKETS)
+      .observe({ outcome }, (performance.now() - started) / 1000);
+  };
+  try {
+    const p = await solve();
+    count(p.method === 'lp' ? 'optimal' : 'rule_fallback');
+    return p;
+  } catch (err) {
+    count('error');
+    throw err;
+  }
+}
 
 /** What the MPC needs of a device (the fleet's devices table, or a test's). Percentages are of the capacity. */
 export interface DeviceState {
@@ -223,7 +251,7 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   const fp = fingerprint(input, start);
   const [last] = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM optimizer_plans WHERE device_id = $1 ORDER BY made_at DESC, id DESC LIMIT 1', [device.id]);
   if (!opts.force && last?.fingerprint === fp) return { deviceId: device.id, outcome: 'unchanged' };
-  const p = await (deps.plan ?? planOffLoop)(input);
+  const p = await solveMeasured(db, () => (deps.plan ?? planOffLoop)(input));
   const cost = (imp: number[], exp: number[]) => imp.reduce((s, v, i) => s + v * prices.importPrice[i]! - exp[i]! * (prices.exportPrice ? prices.exportPrice[i]! : 0), 0) * input.stepHours;
   const co2 = (imp: number[], exp: number[]) => (intensity ? imp.reduce((s, v, i) => s + ((v - exp[i]!) * intensity![i]!) / 1000, 0) * input.stepHours : null);
   const load = input.loadKW as number[], none = load.map(() => 0);
@@ -289,5 +317,10 @@ export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: Dev
     if ((i + 1) % 500 === 0) deps.logger.info({ done: i + 1, total: list.length }, 're-planning the fleet');
   }
   deps.logger.info({ ...out, total: list.length }, 'fleet re-planned');
+  const byOutcome = metricsOf(deps.db)?.counter('gridpulse_optimizer_replan_devices_total',
+    'devices of the re-plan job by outcome (planned, unchanged, no_prices, outranked, failed; fallbacks are planned by the rule)', ['outcome']);
+  if (byOutcome) {
+    for (const [outcome, n] of [['planned', out.planned], ['unchanged', out.unchanged], ['no_prices', out.noPrices], ['outranked', out.outranked], ['failed', out.failed]] as const) byOutcome.inc({ outcome }, n);
+  }
   return out;
 }
