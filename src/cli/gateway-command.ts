@@ -6,7 +6,7 @@ import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
-import { fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
+import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { Readiness, databaseCheck } from '../platform/readiness.ts';
 import { startTracing } from '../platform/tracing.ts';
@@ -51,7 +51,7 @@ export async function gatewayCommand(config: Config): Promise<void> {
     // with METRICS_PORT: /metrics, /healthz (process) and /readyz (database, broker) on that port
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
     // the gateway's own counters and histograms (rejections by reason, ack latency) reach this registry through the db
-    if (metrics) attachMetrics(metrics, db);
+    if (metrics) { attachMetrics(metrics, db); fleetEventMetrics(metrics); }
     const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, gatewayReadiness(db, fleet.deviceBus, metrics)) : undefined;
     if (metrics) {
       fleetMetrics(metrics, db);

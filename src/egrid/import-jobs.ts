@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuditActor } from '../auth/audit.ts';
 import type { Db } from '../platform/db.ts';
-import { JOB_BUCKETS, metricsOf } from '../platform/metrics.ts';
+import { JOB_BUCKETS, metricsOf, once, type Metrics } from '../platform/metrics.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getImport, type EgridImport } from './egrid-repository.ts';
 import { importEgridFile, type FileOptions, type ImportOutcome, type ImportProgress } from './import-file.ts';
@@ -40,16 +40,29 @@ export interface RunJob {
 }
 
 /**
- * Counts a finished import in the registry attached to `db` (none attached: not measured):
- * `gridpulse_egrid_imports_total{status}` (succeeded, partial, failed), `gridpulse_egrid_import_duration_seconds{status}`
- * and `gridpulse_egrid_import_rows_total{outcome}` (stored: loaded into the store; rejected: refused row by row).
+ * The eGRID import metrics of a registry: `gridpulse_egrid_imports_total{status}` (succeeded, partial, failed),
+ * `gridpulse_egrid_import_duration_seconds{status}` and `gridpulse_egrid_import_rows_total{outcome}` (stored: loaded
+ * into the store; rejected: refused row by row). Every label starts at 0, so the first failure is an increase for
+ * the alert rules (deploy/prometheus/alerts.yml); called at startup by each role that imports (src/cli/main.ts).
  */
-function countImport(db: Db, status: string, seconds: number, rowsLoaded: number, rowsRejected: number): void {
+export function egridImportMetrics(m: Metrics) {
+  const imports = m.counter('gridpulse_egrid_imports_total', 'eGRID import jobs finished, by status (succeeded, partial, failed)', ['status']);
+  const duration = m.histogram('gridpulse_egrid_import_duration_seconds', 'eGRID import job duration, seconds, by status', ['status'], JOB_BUCKETS);
+  const rows = m.counter('gridpulse_egrid_import_rows_total', 'eGRID rows by outcome: stored, or rejected (an unreadable cell, a duplicate key)', ['outcome']);
+  if (once(m, 'egrid-import')) {
+    for (const status of ['succeeded', 'partial', 'failed']) { imports.inc({ status }, 0); duration.zero({ status }); }
+    for (const outcome of ['stored', 'rejected']) rows.inc({ outcome }, 0);
+  }
+  return { imports, duration, rows };
+}
+
+/** Counts a finished import in the registry attached to `db` (none attached: not measured). */
+function countImport(db: Db, status: ImportOutcome['status'] | 'failed', seconds: number, rowsLoaded: number, rowsRejected: number): void {
   const m = metricsOf(db);
   if (!m) return;
-  m.counter('gridpulse_egrid_imports_total', 'eGRID import jobs finished, by status (succeeded, partial, failed)', ['status']).inc({ status });
-  m.histogram('gridpulse_egrid_import_duration_seconds', 'eGRID import job duration, seconds, by status', ['status'], JOB_BUCKETS).observe({ status }, seconds);
-  const rows = m.counter('gridpulse_egrid_import_rows_total', 'eGRID rows by outcome: stored, or rejected (an unreadable cell, a duplicate key)', ['outcome']);
+  const { imports, duration, rows } = egridImportMetrics(m);
+  imports.inc({ status });
+  duration.observe({ status }, seconds);
   rows.inc({ outcome: 'stored' }, rowsLoaded);
   rows.inc({ outcome: 'rejected' }, rowsRejected);
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../platform/db.ts';
-import { metricsOf, type Metrics } from '../platform/metrics.ts';
+import { metricsOf, once, type Metrics } from '../platform/metrics.ts';
 import { HEARTBEAT_STALE_MS } from './device-repository.ts';
 import type { GatewayStats } from './gateway/gateway.ts';
 
@@ -61,29 +61,40 @@ export function gatewayMetrics(metrics: Metrics, stats: () => GatewayStats): voi
 /** Seconds, for a schedule's delivery: publication to the device's acknowledgement (0.1 s on a LAN … a minute and over). */
 export const ACK_LATENCY_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
 
-/**
- * Observes `gridpulse_fleet_ack_latency_seconds`: per version acknowledged for the first time, the seconds from its
- * publication (the ledger's `sent_at`) to the moment the ack was stored (ledger.ts applyAcks `ackLatencySeconds`),
- * in the registry attached to `db` (none attached: not measured).
- */
-export function observeAckLatencies(db: Db, seconds: readonly number[]): void {
-  if (seconds.length === 0) return;
-  const h = metricsOf(db)?.histogram('gridpulse_fleet_ack_latency_seconds', 'seconds from a schedule version\'s publication to its first acknowledgement stored', [], ACK_LATENCY_BUCKETS);
-  if (h) for (const s of seconds) h.observe(Math.max(0, s));
-}
-
 /** Who issued schedule versions: the `source` label of gridpulse_fleet_versions_issued_total. */
-export type IssueSource = 'operator' | 'rollout' | 'optimizer' | 'market';
+export const ISSUE_SOURCES = ['operator', 'rollout', 'optimizer', 'market'] as const;
+export type IssueSource = typeof ISSUE_SOURCES[number];
 
 /**
- * Counts `n` schedule versions issued (committed) by `source` in `gridpulse_fleet_versions_issued_total{source}`, in the
- * registry attached to the root `db` (not a transaction's Db: call it after the commit).
+ * The fleet's event metrics of a registry: `gridpulse_fleet_ack_latency_seconds` (per version acknowledged for the first
+ * time, seconds from its publication — the ledger's `sent_at` — to the ack stored), `gridpulse_fleet_versions_issued_total{source}`
+ * (committed, by ISSUE_SOURCES) and `gridpulse_fleet_versions_published_total` (publications the bus took, first and
+ * re-publications). Every label starts at 0 (the alert rules need the series before the first event); called at startup.
  */
-export function countIssued(db: Db, source: IssueSource, n: number): void {
-  if (n > 0) metricsOf(db)?.counter('gridpulse_fleet_versions_issued_total', 'schedule versions issued (committed), by source (operator, rollout, optimizer, market)', ['source']).inc({ source }, n);
+export function fleetEventMetrics(m: Metrics) {
+  const ackLatency = m.histogram('gridpulse_fleet_ack_latency_seconds', 'seconds from a schedule version\'s publication to its first acknowledgement stored', [], ACK_LATENCY_BUCKETS);
+  const issued = m.counter('gridpulse_fleet_versions_issued_total', 'schedule versions issued (committed), by source (operator, rollout, optimizer, market)', ['source']);
+  const published = m.counter('gridpulse_fleet_versions_published_total', 'schedule version publications the bus took (first and re-publications)');
+  if (once(m, 'fleet-events')) for (const source of ISSUE_SOURCES) issued.inc({ source }, 0);
+  return { ackLatency, issued, published };
 }
 
-/** Counts `n` schedule versions the bus took (first publications and re-publications) in `gridpulse_fleet_versions_published_total`. */
+/** Observes ledger.ts applyAcks' `ackLatencySeconds` in the registry attached to `db` (none attached: not measured). */
+export function observeAckLatencies(db: Db, seconds: readonly number[]): void {
+  const m = seconds.length ? metricsOf(db) : undefined;
+  if (!m) return;
+  const { ackLatency } = fleetEventMetrics(m);
+  for (const s of seconds) ackLatency.observe(Math.max(0, s));
+}
+
+/** Counts `n` versions issued by `source`, in the registry attached to the root `db` (not a transaction's Db: call it after the commit). */
+export function countIssued(db: Db, source: IssueSource, n: number): void {
+  const m = n > 0 ? metricsOf(db) : undefined;
+  if (m) fleetEventMetrics(m).issued.inc({ source }, n);
+}
+
+/** Counts `n` publications the bus took, in the registry attached to `db`. */
 export function countPublished(db: Db, n: number): void {
-  if (n > 0) metricsOf(db)?.counter('gridpulse_fleet_versions_published_total', 'schedule version publications the bus took (first and re-publications)').inc(n);
+  const m = n > 0 ? metricsOf(db) : undefined;
+  if (m) fleetEventMetrics(m).published.inc(n);
 }

@@ -45,7 +45,7 @@ for (const target of testDatabases()) {
       assert.equal(metric(later, 'gridpulse_fleet_versions_issued_total{source="operator"}'), metric(after, 'gridpulse_fleet_versions_issued_total{source="operator"}'));
     });
 
-    it('the ledger reports each version's seconds from publication to its first ack (what the gateway observes), once per version', async () => {
+    it('the ledger reports each version\'s seconds from publication to its first ack (what the gateway observes), once per version', async () => {
       const d = await provision(t, { id: 'met-lat' });
       await reportSoc(t, d, 50);
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,

@@ -10,7 +10,7 @@ import { scheduleInterval, type ScheduleInterval } from '../messages.ts';
 import { importPrices } from '../prices/price-repository.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
 import { createObject } from '../../openadr/openadr-repository.ts';
-import { loadDevices, planOffLoop, planToIntervals, replanDevice, replanFleet, type DeviceState, type ScheduleIssuer } from './mpc.ts';
+import { loadDevices, optimizerMetrics, planOffLoop, planToIntervals, replanDevice, replanFleet, type DeviceState, type ScheduleIssuer } from './mpc.ts';
 
 test('plan → schedule intervals: net power per step, idle under 10 W, equal neighbours merged, SoC targets in percent', () => {
   const start = new Date('2025-03-10T10:00:00Z');
@@ -135,6 +135,8 @@ for (const target of testDatabases()) {
       const metrics = new Metrics({ processMetrics: false });
       attachMetrics(metrics, db);
       const value = async (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(await metrics.render())?.[1] ?? 0);
+      optimizerMetrics(metrics); // as the roles do at startup: every outcome exported at 0 before the first solve
+      assert.match(await metrics.render(), /^gridpulse_optimizer_solves_total\{outcome="error"\} 0$/m);
       const { plan } = await import('./lp.ts');
       await replanDevice({ db, logger, issue, plan: async (input) => plan(input) }, device({ id: 'bat-met', socPct: 41 }), now, { force: true });
       assert.equal(await value('gridpulse_optimizer_solves_total{outcome="optimal"}'), 1);
