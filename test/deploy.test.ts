@@ -79,6 +79,11 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
     }
   });
 
+  it('deploy/OPERATIONS.md has each alert\'s runbook line, as in the rule', () => {
+    const ops = readFileSync(deploy('OPERATIONS.md'), 'utf8');
+    for (const r of rules) assert.ok(ops.includes(`- \`${r.alert}\` (${r.labels!.severity}, ${r.labels!.role}): ${r.annotations!.runbook}`), r.alert);
+  });
+
   it('every metric the rules and the dashboard read is exported (gateway metrics: by the fleet gateway, as listed)', async () => {
     const exported = new Set([...declaredMetrics(), ...await processMetrics()]);
     const missing: string[] = [];

@@ -38,7 +38,7 @@ import type { Logger } from 'pino';
 import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
 import { startOpenadrNotifier } from '../openadr/openadr-notifier.ts';
-import { fleetEventMetrics } from '../fleet/fleet-metrics.ts';
+import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { optimizerMetrics } from '../fleet/optimizer/mpc.ts';
 import { egridImportMetrics } from '../egrid/import-jobs.ts';
 import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
@@ -117,6 +117,9 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   attachMetrics(app.metrics, db, cache);
   freshnessMetrics(app.metrics, db);
   declareDomainMetrics(app.metrics);
+  // `start` runs the gateway in this process: its fleet gauges and counters on the same /metrics (as `gridpulse gateway`)
+  const gateway = withWorker ? fleet?.deviceBus.gateway : undefined;
+  if (gateway) { fleetMetrics(app.metrics, db); gatewayMetrics(app.metrics, () => gateway.stats()); }
   if (isRouted(db)) app.readiness.add('replica', replicaCheck(db), { critical: false });
   app.metrics.protect(config.METRICS_TOKEN);
   warnIfMetricsOpen(config, logger);
