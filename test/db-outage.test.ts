@@ -60,6 +60,13 @@ describe('database down: 503 with Retry-After, then back', { skip: !url && !proc
     assert.doesNotMatch(res.body, /ECONN|CONNECTION_|127\.0\.0\.1/, 'no driver detail leaks');
   }
 
+  it('OpenAPI documents the 503 and its Retry-After on every operation that documents its responses', async () => {
+    const doc = (await app.inject('/api/v1/openapi.json')).json<{ paths: Record<string, Record<string, { responses?: Record<string, { headers?: Record<string, unknown> }> }>> }>();
+    const ops = Object.values(doc.paths).flatMap((p) => Object.values(p)).filter((op) => op.responses && Object.keys(op.responses).some((c) => c !== '503'));
+    assert.ok(ops.length > 50);
+    assert.deepEqual(ops.filter((op) => !op.responses!['503']?.headers?.['Retry-After']).length, 0);
+  });
+
   for (const mode of ['reset', 'blackhole'] as const) {
     it(`PostgreSQL cut (${mode}): POST and an uncached GET answer 503 with Retry-After; after it comes back, 200`, async () => {
       assert.equal((await post(mode === 'reset' ? 0 : 1)).statusCode, 200, 'the write goes through before the cut');
