@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { PointStore } from '../src/ingest/store-points.ts';
 import { createAlert } from '../src/alerts/alert-repository.ts';
+import { insertUser } from '../src/auth/users.ts';
 import { alertRule } from '../src/alerts/alert-rules.ts';
 import { evaluateAlerts } from '../src/alerts/alert-evaluator.ts';
 import { deliverDue, DEFAULT_OUTBOX, postWebhook } from '../src/alerts/webhook-outbox.ts';
@@ -33,8 +34,10 @@ export async function benchAlerts(): Promise<void> {
       { route: 'region' as const, ba, code: 'DF', ts: new Date(T0 + h * HOUR), value: 20_000 },
       { route: 'region' as const, ba, code: 'D', ts: new Date(T0 + h * HOUR), value: 20_000 * (h % 24 < 6 ? 1.2 : 1) },
     ]).flat()));
+    const owners: string[] = [];
+    for (let i = 0; i < 50; i++) owners.push((await insertUser(db, { email: `bench-alerts-${i}@example.org`, role: 'analyst', passwordHash: null })).id);
     for (let i = 0; i < n; i++) {
-      await createAlert(db, `user${i % 50}`, { name: `a${i}`, rule: alertRule.parse({ kind: 'demand_above_forecast', ba: BAS[i % BAS.length], percent: 10 }), webhookUrl: url, cooldownMinutes: 0 });
+      await createAlert(db, owners[i % 50]!, { name: `a${i}`, rule: alertRule.parse({ kind: 'demand_above_forecast', ba: BAS[i % BAS.length], percent: 10 }), webhookUrl: url, cooldownMinutes: 0 });
     }
     const now = new Date(T0 + 149.5 * HOUR); // the newest hour read is 149 (05:00), inside a 6-hour spell above the forecast
     const evaluation = await timed(() => evaluateAlerts({ db, logger }, { bas: BAS, now }));
@@ -44,9 +47,9 @@ export async function benchAlerts(): Promise<void> {
     const repeat = await timed(() => evaluateAlerts({ db, logger }, { bas: BAS, now }));
 
     // top the outbox up to `deliveries` pending rows
-    await db.query(`INSERT INTO alert_deliveries (alert_id, occurrence, payload, next_attempt_at)
-                    SELECT a.id, 'bench:' || g, '{"type":"alert.fired","bench":' || g || '}', $2
-                      FROM generate_series(1, greatest(0, $1::integer - (SELECT count(*)::integer FROM alert_deliveries WHERE status = 'pending'))) g
+    await db.query(`INSERT INTO webhook_deliveries (kind, alert_id, occurrence, payload, next_attempt_at)
+                    SELECT 'alert', a.id, 'bench:' || g, '{"type":"alert.fired","bench":' || g || '}', $2
+                      FROM generate_series(1, greatest(0, $1::integer - (SELECT count(*)::integer FROM webhook_deliveries WHERE status = 'pending'))) g
                       CROSS JOIN LATERAL (SELECT id FROM alerts ORDER BY id LIMIT 1) a`, [deliveries, now]);
     const options = { ...DEFAULT_OUTBOX, policy: { allowPrivate: true }, batch: 50 };
     let sent = 0;

@@ -1,7 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { testDatabases } from './support/databases.ts';
 import type { Db } from '../src/platform/db.ts';
 import { migrate, migrationFiles } from '../src/platform/migrate.ts';
@@ -69,13 +67,7 @@ for (const target of testDatabases()) {
     before(async () => {
       db = await target.open();
       // the schema as it was before 0016, with EPE's day rollups made in Mountain time
-      await db.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-      for (const file of migrationFiles().filter((f) => f < '0016')) {
-        await db.transaction(async (tx) => {
-          await tx.query(readFileSync(fileURLToPath(new URL(`../migrations/${file}`, import.meta.url)), 'utf8'));
-          await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
-        });
-      }
+      await migrate(db, { before: '0016' });
     });
     after(() => db.close());
 

@@ -4,44 +4,10 @@ import { randomInt } from 'node:crypto';
 import type { Db } from '../src/platform/db.ts';
 import { createApiKey, revokeApiKey } from '../src/auth/api-keys.ts';
 import { hashPassword } from '../src/auth/password.ts';
-import { insertUser } from '../src/auth/users.ts';
-import { redisRelay, servicesTest, sharedSchema, startWebCopy, type WebCopy } from './support/web-copies.ts';
+import { clientIp, count, get, load, redisRelay, servicesTest, sharedSchema, signInAt, startWebCopy, type WebCopy } from './support/web-copies.ts';
 
 const READ_LIMIT = 100;
 const WINDOW = '30s';
-
-/** A client address of its own for each phase (198.18.0.0/15, for tests), sent through the copies' trusted proxy hop. */
-const clientIp = () => `198.18.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-
-async function get(base: string, path: string, ip: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(base + path, { ...init, headers: { 'x-forwarded-for': ip, ...init.headers } });
-}
-
-/** `total` GETs spread round-robin over the copies, `concurrency` at a time; the status codes by copy. */
-async function load(copies: WebCopy[], path: string, ip: string, total: number, concurrency = 16): Promise<number[][]> {
-  const codes: number[][] = copies.map(() => []);
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      const i = next++ % copies.length;
-      const res = await get(copies[i]!.base, path, ip);
-      await res.arrayBuffer();
-      codes[i]!.push(res.status);
-    }
-  }));
-  return codes;
-}
-
-const count = (codes: number[], status: number) => codes.filter((c) => c === status).length;
-
-/** A new analyst signed in through `copy`'s login route: the access token's Authorization header. */
-async function signInAt(db: Db, copy: WebCopy, ip: string, passwordHash: string, password: string): Promise<{ authorization: string }> {
-  const email = `copies-${randomInt(1e9)}@example.org`;
-  await insertUser(db, { email, role: 'analyst', passwordHash });
-  const res = await get(copy.base, '/api/v1/auth/login', ip, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return { authorization: `Bearer ${(await res.json() as { accessToken: string }).accessToken}` };
-}
 
 describe('two gridpulse web copies on one PostgreSQL and one Redis', servicesTest(), () => {
   let schema: { url: string; db: Db; drop: () => Promise<void> };
@@ -132,7 +98,7 @@ describe('two gridpulse web copies on one PostgreSQL and one Redis', servicesTes
   it('signing out through one copy ends the sign-in on the other at once, with Redis and without it', async () => {
     for (const [name, [a, b]] of [['sharing Redis', shared], ['each with its own cache', alone]] as const) {
       const ip = clientIp();
-      const auth = await signInAt(schema.db, a!, ip, passwordHash, password);
+      const auth = await signInAt(schema.db, a!, ip, 'analyst', passwordHash, password);
       assert.equal((await get(b!.base, '/api/v1/me', ip, { headers: auth })).status, 200, `${name}: the token works on the other copy`);
       const out = await get(a!.base, '/api/v1/auth/logout', ip, { method: 'POST', headers: auth });
       assert.equal(out.status, 204);
@@ -167,7 +133,7 @@ describe('two gridpulse web copies on one PostgreSQL and one Redis', servicesTes
 
   it('when Redis dies, GETs keep answering without 5xx, and each copy keeps limiting on its own', async () => {
     const ip = clientIp();
-    const auth = await signInAt(schema.db, shared[0]!, ip, passwordHash, password);
+    const auth = await signInAt(schema.db, shared[0]!, ip, 'analyst', passwordHash, password);
     assert.equal((await get(shared[1]!.base, '/api/v1/me', ip, { headers: auth })).status, 200);
     await relay.cut();
     for (const copy of shared) assert.equal((await get(copy.base, '/api/v1/me', ip, { headers: auth })).status, 200, 'a signed-in GET with Redis down');

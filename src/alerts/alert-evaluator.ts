@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../platform/db.ts';
+import { enqueueDelivery } from './webhook-outbox.ts';
 import { alertRule, evaluateRule, FLEET_ROLES, FLEET_RULE_KINDS, type Firing } from './alert-rules.ts';
 
 export interface EvaluationDeps { db: Db; logger: Pick<Logger, 'info' | 'warn' | 'error'> }
@@ -39,8 +40,7 @@ export async function recordFiring(db: Db, alert: { id: string; name: string; ru
         type: 'alert.fired', alert: { id: alert.id, name: alert.name }, rule: alert.rule,
         occurrence: firing.occurrence, summary: firing.summary, details: firing.details, firedAt: now.toISOString(),
       };
-      await tx.query('INSERT INTO alert_deliveries (alert_id, occurrence, payload, next_attempt_at) VALUES ($1, $2, $3, $4)',
-        [alert.id, firing.occurrence, JSON.stringify(payload), now]);
+      await enqueueDelivery(tx, { kind: 'alert', alertId: alert.id, occurrence: firing.occurrence, payload: JSON.stringify(payload), at: now });
       return 'fired' as const;
     });
   } catch (err) {

@@ -85,8 +85,8 @@ export async function listDeliveries(db: Db, ownerId: string, alertId: string, l
   }>(
     `SELECT d.id, d.occurrence, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.finished_at,
             coalesce((SELECT json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code, 'error', a.error, 'durationMs', a.duration_ms) ORDER BY a.attempt)
-                        FROM alert_delivery_attempts a WHERE a.delivery_id = d.id), '[]'::json) AS tries
-       FROM alert_deliveries d WHERE d.alert_id = $1 ORDER BY d.id DESC LIMIT $2`, [alertId, limit]);
+                        FROM webhook_delivery_attempts a WHERE a.delivery_id = d.id), '[]'::json) AS tries
+       FROM webhook_deliveries d WHERE d.alert_id = $1 ORDER BY d.id DESC LIMIT $2`, [alertId, limit]);
   return rows.map((r) => ({
     id: Number(r.id), occurrence: r.occurrence, status: r.status, attempts: r.attempts,
     nextAttemptAt: r.status === 'pending' ? iso(r.next_attempt_at) : null, lastStatusCode: r.last_status_code, lastError: r.last_error,

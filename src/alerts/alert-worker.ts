@@ -10,7 +10,7 @@ import type { TargetPolicy } from './webhook-target.ts';
 
 export interface AlertWorkerOptions {
   policy: TargetPolicy;
-  /** how often the outbox is polled for due deliveries (and right after every firing) */
+  /** how often the outbox is polled for due deliveries, alerts' and OpenADR callbacks' (and right after every firing) */
   deliverEveryMs?: number;
   /** how often every active alert is evaluated, for rules that change with time alone (late data, tomorrow's window) */
   evaluateAllEveryMs?: number;
@@ -21,8 +21,9 @@ export interface AlertWorkerOptions {
 
 /**
  * The worker's alert loop: evaluates the alerts of the BAs named by each change event (hours landed), the
- * fleet's rules on each device change event and every minute, all alerts periodically, and drains the webhook outbox. Passes run one at a time; a failing pass is logged
- * and the loop keeps going; stop() waits for the running pass.
+ * fleet's rules on each device change event and every minute, all alerts periodically, and drains the webhook outbox
+ * (every kind: OpenADR subscription callbacks too, so this is the worker's one delivery loop). Passes run one at a
+ * time; a failing pass is logged and the loop keeps going; stop() waits for the running pass.
  */
 export async function startAlertWorker(db: Db, logger: Logger, options: AlertWorkerOptions): Promise<{ stop(): Promise<void>; idle(): Promise<void> }> {
   const log = logger.child({ job: 'alerts' });
@@ -54,7 +55,7 @@ export async function startAlertWorker(db: Db, logger: Logger, options: AlertWor
   };
   const unlistenFleet = await db.listen(FLEET_CHANNEL, (payload) => { if (parseFleetChange(payload)?.kind === 'devices') evaluateFleet(); });
   const timers = [
-    setInterval(() => void deliver(), options.deliverEveryMs ?? 15_000),
+    setInterval(() => void deliver(), options.deliverEveryMs ?? 5_000), // OpenADR callbacks have no firing to prompt a pass
     setInterval(() => void evaluate(), options.evaluateAllEveryMs ?? 15 * 60_000),
     setInterval(evaluateFleet, options.evaluateFleetEveryMs ?? 60_000),
   ];

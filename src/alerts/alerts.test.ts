@@ -1,12 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { testDatabases } from '../../test/support/databases.ts';
+import { webhookReceiver, type WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 import { migrate } from '../platform/migrate.ts';
 import { openDb, type Db } from '../platform/db.ts';
 import { PointStore } from '../ingest/store-points.ts';
@@ -22,23 +21,6 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER, verifyWebhook } fr
 const logger = pino({ level: 'silent' });
 const T0 = Date.parse('2025-06-10T00:00:00Z');
 const at = (h: number) => new Date(T0 + h * HOUR_MS);
-
-/** A local webhook receiver: records each request; answers with the status `respond` gives. */
-async function receiver() {
-  const got: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
-  let status = 200;
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => { body += c; });
-    req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(status).end(); });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    got, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    answer: (s: number) => { status = s; },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 const outbox = (o: Partial<OutboxOptions> = {}): OutboxOptions => ({ ...DEFAULT_OUTBOX, policy: { allowPrivate: true }, timeoutMs: 2000, random: () => 0, ...o });
 
@@ -60,10 +42,10 @@ const newUser = async (db: Db) => (await insertUser(db, { email: `alerts-${proce
 for (const target of testDatabases()) {
   describe(`alerts on ${target.name}`, () => {
     let db: Db;
-    let hook: Awaited<ReturnType<typeof receiver>>;
+    let hook: WebhookReceiver;
     const u: Record<string, string> = {};
     before(async () => {
-      db = await target.open(); await migrate(db); hook = await receiver();
+      db = await target.open(); await migrate(db); hook = await webhookReceiver();
       for (const name of ['u1', 'u2', 'u3', 'u4', 'alice', 'mallory']) u[name] = await newUser(db);
     });
     after(async () => { await hook.close(); await db.close(); });
@@ -195,7 +177,7 @@ for (const target of testDatabases()) {
       assert.equal((await evaluateAlerts({ db, logger }, { bas: ['PJM'], now: later })).repeats, 1, 'the same day again: a repeat');
       const [entry] = (await listDeliveries(db, u.u1!, a.id))!;
       assert.equal(entry!.occurrence, 'clean_window_tomorrow:2025-06-14');
-      const [row] = await db.query<{ payload: string }>('SELECT payload FROM alert_deliveries WHERE id = $1', [entry!.id]);
+      const [row] = await db.query<{ payload: string }>('SELECT payload FROM webhook_deliveries WHERE id = $1', [entry!.id]);
       const { details } = JSON.parse(row!.payload);
       assert.deepEqual([details.start, details.avg], [at(118).toISOString(), 100]);
       await deleteAlert(db, u.u1!, a.id);
@@ -240,7 +222,7 @@ for (const target of testDatabases()) {
 describe('the outbox survives a restart (PGlite on disk)', () => {
   it('delivers after reopening the store a firing that was never sent', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gp-alerts-'));
-    const hook = await receiver();
+    const hook = await webhookReceiver();
     try {
       let db = await openDb({ dataDir: dir });
       await migrate(db);

@@ -37,7 +37,6 @@ import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
 import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
-import { startOpenadrNotifier } from '../openadr/openadr-notifier.ts';
 import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { optimizerMetrics } from '../fleet/optimizer/mpc.ts';
 import { egridImportMetrics } from '../egrid/import-jobs.ts';
@@ -76,8 +75,8 @@ function declareDomainMetrics(metrics: Metrics): void {
 const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === '1' });
 
 /**
- * The worker's jobs: ingestion (hourly, daily), the forecasts, and alerts (evaluated on change events, delivered
- * from the outbox); the first ingest and forecast run at once.
+ * The worker's jobs: ingestion (hourly, daily), the forecasts, and alerts (evaluated on change events) with the
+ * webhook outbox (alerts' deliveries and OpenADR subscription callbacks); the first ingest and forecast run at once.
  * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
  */
 function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void>; lastRuns: ReadonlyMap<string, LastRun> } {
@@ -89,8 +88,7 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
     .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
   const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
   alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
-  const openadrCallbacks = startOpenadrNotifier(db, logger, webhookPolicy(config));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); await openadrCallbacks.stop(); }, ready, lastRuns: scheduler.lastRuns };
+  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready, lastRuns: scheduler.lastRuns };
 }
 
 async function startWeb(config: Config, withWorker: boolean): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
+import { enqueueDelivery } from '../alerts/webhook-outbox.ts';
 import { eventSpan } from './event-intervals.ts';
 import type { ObjectType, OpenadrEvent } from './openadr-schemas.ts';
 
@@ -8,7 +9,7 @@ import type { ObjectType, OpenadrEvent } from './openadr-schemas.ts';
  * The VTN's objects in one table (openadr_objects, migration 0034): each object's JSON as the client sent it,
  * minus what the VTN provisions (id, createdDateTime, modificationDateTime, objectType, a resource's venID),
  * which is added back on the way out. Changes enqueue the matching subscriptions' callbacks in the same
- * transaction (openadr_notifications).
+ * transaction (the webhook outbox, kind openadr_subscription: src/alerts/webhook-outbox.ts).
  */
 export type Body = Record<string, unknown>;
 export interface WireObject extends Body { id: string; createdDateTime: string; modificationDateTime: string; objectType: ObjectType }
@@ -184,8 +185,7 @@ async function enqueueNotifications(db: Db, object: WireObject, op: Operation, p
     for (const oo of body.objectOperations ?? []) {
       if (!oo.objects.includes(object.objectType) || !oo.operations.includes(op)) continue;
       const payload = JSON.stringify({ objectType: object.objectType, operation: HTTP_OF[op], object, ...(body.targets ? { targets: body.targets } : {}) });
-      await db.query('INSERT INTO openadr_notifications (subscription_id, callback_url, bearer_token, payload) VALUES ($1, $2, $3, $4)',
-        [sub.id, oo.callbackUrl, oo.bearerToken ?? null, payload]);
+      await enqueueDelivery(db, { kind: 'openadr_subscription', subscriptionId: sub.id, callbackUrl: oo.callbackUrl, bearerToken: oo.bearerToken ?? null, payload });
     }
   }
 }

@@ -44,7 +44,8 @@ interface Collection {
  * their resources (search, create, get, update, delete: the definition's paths, object shapes, scopes and
  * problem responses), and the client-credentials token endpoint POST /auth/token (application/x-www-form-urlencoded
  * or HTTP Basic client authentication, RFC 6749 §2.3.1, answering the definition's clientCredentialResponse or
- * authError). Subscriptions' callbacks are queued with each change and sent by the worker (openadr-notifier.ts).
+ * authError). Subscriptions' callbacks are queued with each change and sent by the worker's webhook outbox
+ * (src/alerts/webhook-outbox.ts, kind openadr_subscription).
  */
 export function openadrRoutes(app: FastifyInstance, deps: { db: Db; auth: AuthDeps; webhookPolicy: TargetPolicy }): void {
   const { db } = deps;

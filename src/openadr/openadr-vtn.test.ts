@@ -1,7 +1,5 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { SignJWT, generateKeyPair } from 'jose';
@@ -13,8 +11,8 @@ import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
 import { createClient, revokeClient } from '../auth/client-credentials.ts';
 import { openadrBearer, openadrToken } from '../../test/support/openadr.ts';
-import { DEFAULT_OUTBOX } from '../alerts/webhook-outbox.ts';
-import { deliverOpenadrNotifications } from './openadr-notifier.ts';
+import { webhookReceiver, type WebhookReceiver } from '../../test/support/webhook-receiver.ts';
+import { deliverDue, DEFAULT_OUTBOX } from '../alerts/webhook-outbox.ts';
 import { activeEventOverrides } from './event-overrides.ts';
 
 const V = '/openadr/3.0.1';
@@ -32,20 +30,13 @@ for (const target of testDatabases()) {
   describe(`OpenADR 3.0.1 VTN (${target.name})`, () => {
     let db: Db;
     let app: FastifyInstance;
-    let hook: { got: Array<{ headers: http.IncomingHttpHeaders; body: string }>; url: string; close(): Promise<void> };
+    let hook: WebhookReceiver;
     before(async () => {
       db = await target.open();
       await migrate(db);
       // private callback targets allowed so the test's receiver on 127.0.0.1 can be subscribed
       app = await buildApp({ db, logger, cache: memoryCache(), webhookPolicy: { allowPrivate: true } });
-      const got: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
-      const server = http.createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => { body += c; });
-        req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(200).end(); });
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      hook = { got, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`, close: () => new Promise<void>((r) => server.close(() => r())) };
+      hook = await webhookReceiver('/cb');
     });
     after(async () => { await app.close(); await hook.close(); await db.close(); });
 
@@ -179,7 +170,7 @@ for (const target of testDatabases()) {
       assert.equal(sub.statusCode, 201, sub.body);
       const ev = await app.inject({ method: 'POST', url: `${V}/events`, headers: bl.headers, payload: priceEvent(prog.id, '2030-03-01T00:00:00Z', [0.2]) });
       assert.equal(ev.statusCode, 201);
-      const sent = await deliverOpenadrNotifications({ db, logger }, { ...DEFAULT_OUTBOX, policy: { allowPrivate: true } });
+      const sent = await deliverDue({ db, logger }, { ...DEFAULT_OUTBOX, policy: { allowPrivate: true } });
       assert.equal(sent.delivered, 1);
       assert.equal(hook.got.length, 1);
       assert.equal(hook.got[0]!.headers.authorization, 'Bearer tok-123');

@@ -59,6 +59,7 @@ const schema = z.object({
   MQTT_GATEWAY_USERNAME: z.string().min(1).max(200).optional().describe('the gateway\'s broker account (default: the admin account, given the gateway role)'),
   MQTT_GATEWAY_PASSWORD: z.string().min(1).max(200).optional(),
   MQTT_GATEWAY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').optional().describe('the gateway\'s MQTT client id: keep it across restarts, one per gateway copy (default gridpulse-gateway-<hostname>)'),
+  MQTT_GATEWAY_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _').default('gateway').describe('the gateways\' MQTT 5 shared-subscription group ($share/<group>/…): every copy of one deployment uses the same; two deployments on one broker need two'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an OTLP/HTTP collector base URL such as http://otel-collector:4318' }).optional().describe('OpenTelemetry: spans are sent (OTLP/HTTP JSON) to <endpoint>/v1/traces; unset, no spans are made'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

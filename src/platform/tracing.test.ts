@@ -5,13 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { createLogger } from './log.ts';
 import { memoryCache } from './cache.ts';
 import { migrate } from './migrate.ts';
 import { openDb } from './db.ts';
 import { buildApp } from '../app.ts';
-import { extractMqtt, injectMqtt, startTracing, traceFields, withContext, withSpan, type Tracing } from './tracing.ts';
+import { extractMqtt, injectMqtt, mqttTraceCarrier, startTracing, traceFields, withContext, withSpan, type Tracing } from './tracing.ts';
 import { EiaClient } from '../ingest/eia-client.ts';
 import { FakeEia, regionRows } from '../../test/support/fake-eia-server.ts';
 
@@ -127,6 +128,23 @@ describe('tracing', () => {
       const ack = mem.getFinishedSpans().find((s) => s.name === 'device ack');
       assert.equal(parentOf(ack!), mem.getFinishedSpans().find((s) => s.name === 'publish schedule')!.spanContext().spanId);
     } finally { await pub.endAsync(); await probe.endAsync(); }
+  });
+
+  it('an agent relays a schedule\'s context from MQTT 5 user properties without a tracer; a malformed one is dropped (property)', () => {
+    const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
+    fc.assert(fc.property(hex(32), hex(16), fc.option(fc.string({ maxLength: 300 }), { nil: undefined }), (traceId, spanId, tracestate) => {
+      const traceparent = `00-${traceId}-${spanId}-01`;
+      const got = mqttTraceCarrier({ traceparent, ...(tracestate ? { tracestate } : {}), device: 'bat-1' });
+      assert.deepEqual(got, tracestate ? { traceparent, tracestate } : { traceparent }, 'the context and nothing else');
+    }));
+    fc.assert(fc.property(fc.string({ maxLength: 80 }), (junk) => {
+      fc.pre(!/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(junk));
+      assert.equal(mqttTraceCarrier({ traceparent: junk }), undefined);
+    }));
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    assert.deepEqual(mqttTraceCarrier({ traceparent: [tp, 'second'] }), { traceparent: tp }, 'a repeated property: the first');
+    assert.deepEqual(mqttTraceCarrier({ traceparent: tp, tracestate: 'x'.repeat(9_000) }), { traceparent: tp }, 'an oversized tracestate is left behind');
+    assert.equal(mqttTraceCarrier(undefined), undefined);
   });
 
   it('exports to an OTLP/HTTP collector at OTEL_EXPORTER_OTLP_ENDPOINT (flushed on shutdown)', async () => {

@@ -1,4 +1,4 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -7,6 +7,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 
 export { SpanKind };
+export type { Span };
 
 /** The one tracer of GridPulse (instrumentation scope `gridpulse`). */
 const tracer = () => trace.getTracer('gridpulse');
@@ -69,9 +70,9 @@ export function startTracing(opts: TracingOptions): Tracing | undefined {
  * Runs fn inside a new active span `name` (child of the active span, or a root with `root: true`), ending it when
  * fn settles; a throw is recorded on the span (status ERROR) and rethrown. Without tracing, just runs fn.
  */
-export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>, opts: { kind?: SpanKind; root?: boolean } = {}): Promise<T> {
+export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>, opts: { kind?: SpanKind; root?: boolean; links?: Link[] } = {}): Promise<T> {
   if (!enabled) return fn(undefined);
-  return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes, root: opts.root ?? false }, async (span) => {
+  return tracer().startActiveSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes, root: opts.root ?? false, links: opts.links ?? [] }, async (span) => {
     try {
       return await fn(span);
     } catch (err) {
@@ -140,4 +141,24 @@ export function injectMqtt(props: MqttUserProperties = {}): MqttUserProperties {
 /** The context a received MQTT 5 message carries in its user properties (the active one when it carries none). */
 export function extractMqtt(props: MqttUserProperties | undefined): Context {
   return extractContext(props ?? {});
+}
+
+/** W3C trace context as MQTT 5 user properties: what a hop without a tracer of its own passes on unchanged. */
+export type TraceCarrier = { traceparent: string; tracestate?: string };
+
+/** Upper bound of a carrier's `tracestate` (W3C: 32 members of at most 256 characters, so 8,192 plus separators). */
+const MAX_TRACESTATE = 8_192 + 31;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The trace context (`traceparent`, `tracestate`) of received MQTT 5 user properties, to be sent back on the reply
+ * (the battery agent's ack carries its schedule's context, so the gateway's span joins the API call's trace);
+ * undefined when they carry none or a malformed one. Works without a tracer: the agent only relays it.
+ */
+export function mqttTraceCarrier(props: MqttUserProperties | undefined): TraceCarrier | undefined {
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const traceparent = one(props?.traceparent);
+  if (!traceparent || !TRACEPARENT.test(traceparent)) return undefined;
+  const tracestate = one(props?.tracestate);
+  return tracestate && tracestate.length <= MAX_TRACESTATE ? { traceparent, tracestate } : { traceparent };
 }

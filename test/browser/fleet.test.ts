@@ -1,10 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { needs } from './support/availability.ts';
-import { collectErrors, launchChromium } from './support/browser.ts';
+import { axeProblems, collectErrors, launchChromium } from './support/browser.ts';
 import { startSite, type Site } from './support/site.ts';
 import { signIn } from '../support/auth.ts';
 import { createDevice, deviceInput } from '../../src/fleet/device-repository.ts';
@@ -13,20 +11,7 @@ import { storeBatch } from '../../src/fleet/gateway/ingest-writer.ts';
 import { notifyFleet } from '../../src/fleet/fleet-events.ts';
 import { RecordingFleetBus } from '../../src/fleet/testing/recording-bus.ts';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const DEVICES = ['web-bat-1', 'web-bat-2', 'web-bat-3'];
-
-async function axeProblems(page: Page, name: string): Promise<string[]> {
-  await page.addScriptTag({ content: AXE });
-  const { violations, passes } = await page.evaluate(async () => {
-    type Rule = { id: string; impact: string; nodes: Array<{ target: string[] }> };
-    const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: Rule[]; passes: Rule[] }> } }).axe;
-    const r = await axe.run(document);
-    return { passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })) };
-  });
-  assert.ok(passes > 10, `axe checked only ${passes} rules on ${name}`);
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${name}: ${v.id} (${v.impact}) at ${v.nodes.join(', ')}`);
-}
 
 /**
  * The fleet pages in Chromium, driven by fleet-core's own functions (provisioning, the ledger's status and ack

@@ -1,21 +1,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
-import { migrate } from '../../src/platform/migrate.ts';
 import { invalidateBa } from '../../src/analytics/shared/analytics-cache.ts';
-import { memoryCache } from '../../src/platform/cache.ts';
-import { buildApp } from '../../src/app.ts';
-import { getBa } from '../../src/grid/ba-repository.ts';
-import { loadSimulatedGrid } from '../../src/ingest/simulated-grid.ts';
-import type { Db } from '../../src/platform/db.ts';
+import type { Cache } from '../../src/platform/cache.ts';
 import { needs } from './support/availability.ts';
+import { startSite, type Site } from './support/site.ts';
 import { DEFAULT_PREFS, serializePrefs } from '../../src/web/app/lib/prefs.ts';
 
-const HOUR = 3_600_000;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 const setCookies = (res: { headers: Record<string, unknown> }) => ([] as string[]).concat((res.headers['set-cookie'] as string[] | string | undefined) ?? []);
@@ -27,18 +21,11 @@ const tokenLike = (html: string) => new Set(html.match(/(?<![A-Za-z0-9_-])[A-Za-
 
 for (const target of testDatabases()) {
   describe(`page cache of anonymous pages on ${target.name}`, needs({}), () => {
-    let db: Db;
+    let site: Site;
     let app: FastifyInstance;
-    const cache = memoryCache();
-    before(async () => {
-      db = await target.open();
-      await migrate(db);
-      const logger = pino({ level: 'silent' });
-      const end = Math.floor(Date.now() / HOUR) * HOUR;
-      await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'CISO'))!], new Date(end - 48 * HOUR), 48);
-      app = await buildApp({ db, logger, cache });
-    });
-    after(async () => { await app.close(); await cache.close(); await db.close(); });
+    let cache: Cache;
+    before(async () => { site = await startSite({ store: target, bas: ['CISO'], days: 2 }); ({ app, cache } = site); });
+    after(() => site?.close());
 
     it('serves a stored page to the next visitor with that visitor\'s own token, never another\'s', async () => {
       await invalidateBa(cache, 'CISO');

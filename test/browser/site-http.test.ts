@@ -1,18 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
-import { migrate } from '../../src/platform/migrate.ts';
 import { invalidateBa } from '../../src/analytics/shared/analytics-cache.ts';
-import { memoryCache } from '../../src/platform/cache.ts';
-import { buildApp } from '../../src/app.ts';
-import { getBa } from '../../src/grid/ba-repository.ts';
-import { loadSimulatedGrid } from '../../src/ingest/simulated-grid.ts';
+import type { Cache } from '../../src/platform/cache.ts';
 import { loadBaHours } from '../../src/analytics/shared/hourly.ts';
 import type { Db } from '../../src/platform/db.ts';
 import { needs } from './support/availability.ts';
+import { startSite, type Site } from './support/site.ts';
 import { formCredentials } from '../support/form-post.ts';
 import fc from 'fast-check';
 
@@ -38,23 +34,17 @@ function readSse(url: string, until: RegExp, onOpen: () => void, timeoutMs = 10_
 
 for (const target of testDatabases()) {
   describe(`web over HTTP on ${target.name}`, needs({}), () => {
+    let site: Site;
     let db: Db;
     let app: FastifyInstance;
+    let cache: Cache;
     let base: string;
-    const cache = memoryCache();
     before(async () => {
-      db = await target.open();
-      await migrate(db);
-      const logger = pino({ level: 'silent' });
-      const end = Math.floor(Date.now() / HOUR) * HOUR;
       // nine days: the forecast track record scores an hour only beside both naive references (same hour yesterday and a week before)
-      await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'CISO'))!], new Date(end - 9 * 24 * HOUR), 9 * 24);
-      app = await buildApp({ db, logger, cache });
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      site = await startSite({ store: target, bas: ['CISO'], days: 9 });
+      ({ db, app, cache, url: base } = site);
     });
-    after(async () => { await app.close(); await cache.close(); await db.close(); });
+    after(() => site?.close());
 
     it('server-renders the BA page with its numbers (no JavaScript needed)', async () => {
       const res = await app.inject('/ba/CISO');

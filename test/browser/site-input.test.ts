@@ -1,20 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
-import { migrate } from '../../src/platform/migrate.ts';
-import { memoryCache } from '../../src/platform/cache.ts';
-import { buildApp } from '../../src/app.ts';
-import { getBa } from '../../src/grid/ba-repository.ts';
-import { loadSimulatedGrid } from '../../src/ingest/simulated-grid.ts';
 import { API_TAGS } from '../../src/platform/openapi-tags.ts';
 import { EMBED_KINDS } from '../../src/web/app/lib/embed-kinds.ts';
-import type { Db } from '../../src/platform/db.ts';
 import { needs } from './support/availability.ts';
+import { startSite, type Site } from './support/site.ts';
 
-const HOUR = 3_600_000;
 /** Text of server-rendered HTML: React's `<!-- -->` separators dropped, entities of quotes read back. */
 const text = (html: string) => html.replace(/<!-- -->/g, '').replace(/&#x27;|&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 const isRealDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`))
@@ -22,18 +15,10 @@ const isRealDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN
 
 for (const target of testDatabases()) {
   describe(`pages refuse what they cannot honour, on ${target.name}`, needs({}), () => {
-    let db: Db;
+    let site: Site;
     let app: FastifyInstance;
-    const cache = memoryCache();
-    before(async () => {
-      db = await target.open();
-      await migrate(db);
-      const logger = pino({ level: 'silent' });
-      const end = Math.floor(Date.now() / HOUR) * HOUR;
-      await loadSimulatedGrid({ db, logger }, [(await getBa(db, 'PJM'))!], new Date(end - 2 * 24 * HOUR), 2 * 24);
-      app = await buildApp({ db, logger, cache });
-    });
-    after(async () => { await app.close(); await cache.close(); await db.close(); });
+    before(async () => { site = await startSite({ store: target, bas: ['PJM'], days: 2 }); ({ app } = site); });
+    after(() => site?.close());
 
     const page = async (url: string) => {
       const res = await app.inject({ url, headers: { accept: 'text/html' } });
@@ -132,15 +117,11 @@ for (const target of testDatabases()) {
 
 describe('the configured public address wins over the Host header', needs({}), () => {
   it('names PUBLIC_URL in every snippet', async () => {
-    const target = testDatabases()[0]!;
-    const db = await target.open();
-    await migrate(db);
-    const cache = memoryCache();
-    const app = await buildApp({ db, logger: pino({ level: 'silent' }), cache, publicUrl: 'https://grid.example.org/' });
+    const site = await startSite({ days: 0, publicUrl: 'https://grid.example.org/' });
     try {
-      const body = text((await app.inject({ url: '/ba/CISO', headers: { host: 'internal:3000' } })).body);
+      const body = text((await site.app.inject({ url: '/ba/CISO', headers: { host: 'internal:3000' } })).body);
       assert.ok(body.includes('<iframe src="https://grid.example.org/embed/ba/CISO/now"'));
       assert.doesNotMatch(body, /internal:3000|gridpulse\.example/);
-    } finally { await app.close(); await cache.close(); await db.close(); }
+    } finally { await site.close(); }
   });
 });

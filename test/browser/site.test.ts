@@ -1,16 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { needs } from './support/availability.ts';
-import { canvasInk, collectErrors, launchChromium } from './support/browser.ts';
+import { axeProblems, canvasInk, collectErrors, launchChromium } from './support/browser.ts';
 import { startSite, type Site } from './support/site.ts';
 
 const ARTIFACTS = new URL('../../artifacts/screenshots/', import.meta.url);
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 375, height: 740 } } as const;
 
 const daysAgo = (tz: string, n: number) => {
@@ -164,15 +162,7 @@ describe('GridPulse in Chromium', needs({ chromium: true }), () => {
     const found: string[] = [];
     for (const [name, path] of PAGES) {
       await page.goto(site.url + path, { waitUntil: 'networkidle' });
-      await page.addScriptTag({ content: AXE });
-      const { violations, passes } = await page.evaluate(async () => {
-        type Rule = { id: string; impact: string; nodes: Array<{ target: string[] }> };
-        const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: Rule[]; passes: Rule[] }> } }).axe;
-        const r = await axe.run(document);
-        return { passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })) };
-      });
-      assert.ok(passes > 10, `axe checked only ${passes} rules on ${name}`);
-      for (const v of violations) if (v.impact === 'serious' || v.impact === 'critical') found.push(`${name}: ${v.id} (${v.impact}) at ${v.nodes.join(', ')}`);
+      found.push(...await axeProblems(page, name));
     }
     assert.deepEqual(found, []);
   });

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { randomInt } from 'node:crypto';
 import postgres from 'postgres';
 import { openDb, type Db } from '../../src/platform/db.ts';
 import { migrate } from '../../src/platform/migrate.ts';
+import { insertUser } from '../../src/auth/users.ts';
+import type { UserRole } from '../../src/auth/principal.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -78,4 +81,38 @@ export async function redisRelay(target: string): Promise<{ url: string; cut: ()
   url.hostname = '127.0.0.1';
   url.port = String(await proxy.start());
   return { url: url.toString(), cut: () => proxy.stop() };
+}
+
+/** A client address of its own for each phase (198.18.0.0/15, for tests), sent through the copies' trusted proxy hop (TRUST_PROXY=127.0.0.1). */
+export const clientIp = (): string => `198.18.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+
+/** A request to a copy as from client `ip` (X-Forwarded-For). */
+export async function get(base: string, path: string, ip: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(base + path, { ...init, headers: { 'x-forwarded-for': ip, ...init.headers } });
+}
+
+/** `total` GETs spread round-robin over the copies, `concurrency` at a time; the status codes by copy. */
+export async function load(copies: WebCopy[], path: string, ip: string, total: number, concurrency = 16): Promise<number[][]> {
+  const codes: number[][] = copies.map(() => []);
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < total) {
+      const i = next++ % copies.length;
+      const res = await get(copies[i]!.base, path, ip);
+      await res.arrayBuffer();
+      codes[i]!.push(res.status);
+    }
+  }));
+  return codes;
+}
+
+export const count = (codes: number[], status: number): number => codes.filter((c) => c === status).length;
+
+/** A new user of `role` signed in through `copy`'s login route from client `ip`: the access token's Authorization header. */
+export async function signInAt(db: Db, copy: WebCopy, ip: string, role: UserRole, passwordHash: string, password: string): Promise<{ authorization: string }> {
+  const email = `copies-${randomInt(1e9)}@example.org`;
+  await insertUser(db, { email, role, passwordHash });
+  const res = await get(copy.base, '/api/v1/auth/login', ip, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (res.status !== 200) throw new Error(`sign-in through ${copy.base} failed: ${res.status} ${await res.text()}`);
+  return { authorization: `Bearer ${(await res.json() as { accessToken: string }).accessToken}` };
 }

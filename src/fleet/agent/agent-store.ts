@@ -2,9 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { AckMessage, ScheduleMessage, TelemetryMessage } from '../messages.ts';
+import type { TraceCarrier } from '../../platform/tracing.ts';
 
-/** One message waiting to reach the cloud, with the per-device `seq` it carries. */
-export type OutboxItem = { seq: number; kind: 'ack'; message: AckMessage } | { seq: number; kind: 'telemetry'; message: TelemetryMessage };
+/**
+ * One message waiting to reach the cloud, with the per-device `seq` it carries; an ack answering a schedule that
+ * came with a trace context keeps it (`trace`), so the link sends it back beside the ack (MQTT 5 user properties).
+ */
+export type OutboxItem = ({ seq: number; kind: 'ack'; message: AckMessage } | { seq: number; kind: 'telemetry'; message: TelemetryMessage }) & { trace?: TraceCarrier };
 
 /**
  * The agent's local store on the device (SQLite built into Node, one file per device): the cached schedule, the
@@ -28,9 +32,11 @@ export class AgentStore {
     this.db = new DatabaseSync(path);
     this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${path === ':memory:' ? 'OFF' : 'FULL'};
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL);`);
-    this.insert = this.db.prepare('INSERT INTO outbox (kind, body) VALUES (?, ?)');
-    this.pendingStmt = this.db.prepare('SELECT seq, kind, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
+      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL, trace TEXT);`);
+    // a store written by an agent before acks carried their trace context gains the column (NULL: no context)
+    if (!(this.db.prepare('PRAGMA table_info(outbox)').all() as Array<{ name: string }>).some((c) => c.name === 'trace')) this.db.exec('ALTER TABLE outbox ADD COLUMN trace TEXT');
+    this.insert = this.db.prepare('INSERT INTO outbox (kind, body, trace) VALUES (?, ?, ?)');
+    this.pendingStmt = this.db.prepare('SELECT seq, kind, body, trace FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     this.deleteUpTo = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
     this.getStmt = this.db.prepare('SELECT value FROM state WHERE key = ?');
   }
@@ -64,9 +70,10 @@ export class AgentStore {
   /**
    * Queues an ack, stamping its `seq`, and in the same transaction caches `schedule` (when accepting one; `null`
    * forgets the cached one, when refusing a newer version) and raises the highest acknowledged version — so a crash
-   * cannot leave an ack queued for a version the device forgot.
+   * cannot leave an ack queued for a version the device forgot. `trace`: the context the schedule came with, sent
+   * back with the ack.
    */
-  queueAck(ack: Omit<AckMessage, 'seq'>, schedule?: ScheduleMessage | null): AckMessage {
+  queueAck(ack: Omit<AckMessage, 'seq'>, schedule?: ScheduleMessage | null, trace?: TraceCarrier): AckMessage {
     this.db.exec('BEGIN IMMEDIATE');
     try {
       if (schedule) this.set('schedule', JSON.stringify(schedule));
@@ -75,7 +82,7 @@ export class AgentStore {
         this.cachedSchedule = null;
       }
       if (ack.version > this.ackedVersion()) this.set('acked_version', String(ack.version));
-      const message = this.push('ack', ack) as AckMessage;
+      const message = this.push('ack', ack, trace) as AckMessage;
       this.db.exec('COMMIT');
       return message;
     } catch (err) {
@@ -91,16 +98,16 @@ export class AgentStore {
     return this.push('telemetry', t) as TelemetryMessage;
   }
 
-  private push(kind: OutboxItem['kind'], body: Omit<AckMessage, 'seq'> | Omit<TelemetryMessage, 'seq'>): AckMessage | TelemetryMessage {
+  private push(kind: OutboxItem['kind'], body: Omit<AckMessage, 'seq'> | Omit<TelemetryMessage, 'seq'>, trace?: TraceCarrier): AckMessage | TelemetryMessage {
     // the row id is the seq, added to the body when read back
-    const seq = Number(this.insert.run(kind, JSON.stringify(body)).lastInsertRowid);
+    const seq = Number(this.insert.run(kind, JSON.stringify(body), trace ? JSON.stringify(trace) : null).lastInsertRowid);
     return { ...body, seq } as AckMessage | TelemetryMessage;
   }
 
   /** Up to `limit` queued messages after `afterSeq`, oldest first. */
   pending(limit = 100, afterSeq = 0): OutboxItem[] {
-    return (this.pendingStmt.all(afterSeq, limit) as { seq: number; kind: OutboxItem['kind']; body: string }[])
-      .map((r) => ({ seq: Number(r.seq), kind: r.kind, message: { ...JSON.parse(r.body), seq: Number(r.seq) } }) as OutboxItem);
+    return (this.pendingStmt.all(afterSeq, limit) as { seq: number; kind: OutboxItem['kind']; body: string; trace: string | null }[])
+      .map((r) => ({ seq: Number(r.seq), kind: r.kind, message: { ...JSON.parse(r.body), seq: Number(r.seq) }, ...(r.trace ? { trace: JSON.parse(r.trace) as TraceCarrier } : {}) }) as OutboxItem);
   }
 
   /** Forgets every queued message up to and including `seq` — the cloud has them all (they are sent in order). */

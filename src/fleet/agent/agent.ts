@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { scheduleMessage, type AckMessage, type ScheduleMessage } from '../messages.ts';
 import type { AgentStore } from './agent-store.ts';
+import type { TraceCarrier } from '../../platform/tracing.ts';
 import type { BatteryDriver } from './battery.ts';
 import { commandAt, judgeSchedule, scheduleEnd, type Command, type Fallback } from './command.ts';
 
@@ -50,8 +51,8 @@ export class Agent {
 
   private get log(): Logger { return this.o.logger; }
 
-  private ack(version: number, state: AckMessage['state'], extra: { reason?: string; intervalIndex?: number } = {}, schedule?: ScheduleMessage | null): void {
-    this.o.store.queueAck({ schema: 'gridpulse.ack/1', deviceId: this.deviceId, version, state, at: new Date(this.o.clock()).toISOString(), ...extra }, schedule);
+  private ack(version: number, state: AckMessage['state'], extra: { reason?: string; intervalIndex?: number } = {}, schedule?: ScheduleMessage | null, trace?: TraceCarrier): void {
+    this.o.store.queueAck({ schema: 'gridpulse.ack/1', deviceId: this.deviceId, version, state, at: new Date(this.o.clock()).toISOString(), ...extra }, schedule, trace);
     this.log.info({ deviceId: this.deviceId, version, state, ...extra }, 'schedule ack queued');
     this.onQueued();
   }
@@ -61,8 +62,11 @@ export class Agent {
     return { cachedVersion: this.o.store.schedule()?.version ?? 0, ackedVersion: this.o.store.ackedVersion() };
   }
 
-  /** Takes a schedule message (parsed JSON). Never throws on bad input: an invalid message is logged and dropped. */
-  receive(raw: unknown): Receipt {
+  /**
+   * Takes a schedule message (parsed JSON). Never throws on bad input: an invalid message is logged and dropped.
+   * `trace`: the trace context the message came with (MQTT 5 user properties); the ack answering it carries it back.
+   */
+  receive(raw: unknown, trace?: TraceCarrier): Receipt {
     const parsed = scheduleMessage.safeParse(raw);
     if (!parsed.success || parsed.data.deviceId !== this.deviceId) {
       this.log.warn({ deviceId: this.deviceId, issue: parsed.success ? 'another device' : parsed.error.issues[0]?.message }, 'schedule message ignored');
@@ -75,17 +79,17 @@ export class Agent {
       // the cloud re-publishes a version until it has the device's acknowledgement: an ack the broker lost (a
       // gateway subscription gap after a broker crash) is answered again, once nothing is waiting in the outbox
       if (verdict === 'duplicate' && msg.version === this.o.store.ackedVersion() && this.o.store.queued() === 0) {
-        this.ack(msg.version, 'acknowledged', { reason: 'schedule delivered again: acknowledged again' });
+        this.ack(msg.version, 'acknowledged', { reason: 'schedule delivered again: acknowledged again' }, undefined, trace);
       }
       return verdict;
     }
     const over = this.overLimit(msg);
     if (over) {
       // the older cached version is superseded in the cloud's ledger by this one: the fallback runs instead of it
-      this.ack(msg.version, 'rejected', over, null);
+      this.ack(msg.version, 'rejected', over, null, trace);
       return 'rejected';
     }
-    this.ack(msg.version, 'acknowledged', {}, msg);
+    this.ack(msg.version, 'acknowledged', {}, msg, trace);
     return 'accepted';
   }
 

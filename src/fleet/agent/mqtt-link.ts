@@ -5,6 +5,7 @@ import type { Agent } from './agent.ts';
 import type { AgentStore } from './agent-store.ts';
 import { backoffDelay } from './backoff.ts';
 import { createMqttClient, fallBackToMqtt311 } from '../bus/mqtt-connect.ts';
+import { mqttTraceCarrier } from '../../platform/tracing.ts';
 
 export interface MqttLinkOptions {
   /** mqtt://host:port (or mqtts://). */
@@ -76,10 +77,11 @@ export class MqttLink {
       this.log.info({ deviceId: id, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       void this.onConnect();
     });
-    client.on('message', (topic, payload) => {
+    client.on('message', (topic, payload, packet) => {
       let parsed: unknown;
       try { parsed = JSON.parse(payload.toString('utf8')); } catch { parsed = undefined; }
-      this.agent.receive(parsed);
+      // the schedule's trace context (MQTT 5 user properties) goes back on the ack: the agent relays it, it traces nothing itself
+      this.agent.receive(parsed, mqttTraceCarrier(packet.properties?.userProperties));
     });
     client.on('error', (err) => {
       if (fallBackToMqtt311(client.options, err)) {
@@ -138,7 +140,9 @@ export class MqttLink {
           // MQTT keeps a connection's order; all PUBACKs of the window arriving means every seq up to the last is in.
           // mqtt.js drops its in-flight store on reconnect, so a lost connection ends the wait and the window is resent
           // from the outbox (the gateway stores each (device, seq) once)
-          const sent = Promise.all(batch.map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message), { qos: 1 })));
+          const v5 = client.options.protocolVersion === 5;
+          const sent = Promise.all(batch.map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message),
+            { qos: 1, ...(v5 && item.trace ? { properties: { userProperties: { ...item.trace } } } : {}) })));
           sent.catch(() => undefined);
           await Promise.race([sent, this.lost]);
           this.store.delivered(batch.at(-1)!.seq);

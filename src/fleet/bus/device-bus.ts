@@ -67,7 +67,7 @@ export async function startDeviceBus(config: Config, db: Db, logger: Logger, opt
     const bus = await MqttFleetBus.connect(url, credentials, logger);
     closers.push(() => bus.close());
     const gateway = opts.gateway
-      ? await startGateway({ db, url, credentials, clientId: config.MQTT_GATEWAY_ID, sink: ledgerSink, logger })
+      ? await startGateway({ db, url, credentials, clientId: config.MQTT_GATEWAY_ID, group: config.MQTT_GATEWAY_GROUP, sink: ledgerSink, logger })
       : undefined;
     if (gateway) closers.push(() => gateway.stop());
     return { bus, url, close, ...(brokerAdmin ? { brokerAdmin } : {}), ...(gateway ? { gateway } : {}), ...(broker ? { broker } : {}) };

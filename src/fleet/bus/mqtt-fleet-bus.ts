@@ -5,6 +5,7 @@ import type { FleetBus } from '../contract.ts';
 import { deviceTopic, scheduleMessage, type ScheduleMessage } from '../messages.ts';
 import { connectMqtt } from './mqtt-connect.ts';
 import type { MqttCredentials } from './embedded-broker.ts';
+import { injectMqtt, SpanKind, withSpan } from '../../platform/tracing.ts';
 
 /** How long a publish may wait for the broker's PUBACK before it counts as failed, ms. */
 export const PUBLISH_TIMEOUT_MS = 10_000;
@@ -16,21 +17,27 @@ export const PUBLISH_TIMEOUT_MS = 10_000;
  * broker is unreachable (mqtt.js would queue the message until it returns: the ledger keeps the version
  * `queued` and re-publishes instead), when the broker refuses, or after PUBLISH_TIMEOUT_MS. A message that
  * fails the gridpulse.schedule/1 schema is refused before it is sent (a TypeError naming the field).
+ *
+ * With tracing on, each publish is a PRODUCER span (`publish schedule`, a child of the API call or loop round that
+ * issued the version) and, on MQTT 5, the message carries its context in the user properties `traceparent` and
+ * `tracestate`: the agent sends it back on its ack and the gateway's span for storing the ack joins the trace.
  */
 export class MqttFleetBus implements FleetBus {
   private readonly client: MqttClient;
   private readonly log: Logger;
+  private readonly protocolVersion: 4 | 5;
 
-  private constructor(client: MqttClient, log: Logger) {
+  private constructor(client: MqttClient, log: Logger, protocolVersion: 4 | 5) {
     this.client = client;
     this.log = log;
+    this.protocolVersion = protocolVersion;
   }
 
   static async connect(url: string, credentials: MqttCredentials | undefined, logger: Logger): Promise<MqttFleetBus> {
-    const { client } = await connectMqtt(url, { ...credentials, clientId: `gridpulse-publisher-${randomUUID()}`, clean: true });
+    const { client, protocolVersion } = await connectMqtt(url, { ...credentials, clientId: `gridpulse-publisher-${randomUUID()}`, clean: true });
     const log = logger.child({ component: 'fleet-bus' });
     client.on('error', (err) => log.error({ err: err.message }, 'schedule publisher MQTT error'));
-    return new MqttFleetBus(client, log);
+    return new MqttFleetBus(client, log, protocolVersion);
   }
 
   async publishSchedule(msg: ScheduleMessage): Promise<void> {
@@ -40,15 +47,20 @@ export class MqttFleetBus implements FleetBus {
       throw new TypeError(`schedule message: ${issue.path.join('.')}: ${issue.message}`);
     }
     if (!this.client.connected) throw new Error('MQTT broker unreachable: schedule not published');
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.client.publishAsync(deviceTopic(msg.deviceId, 'schedule'), JSON.stringify(checked.data), { qos: 1, retain: true }),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS); }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const topic = deviceTopic(msg.deviceId, 'schedule');
+    await withSpan('publish schedule', { 'messaging.system': 'mqtt', 'messaging.operation.type': 'send', 'messaging.destination.name': topic, 'gridpulse.device_id': msg.deviceId, 'gridpulse.schedule_version': msg.version }, async () => {
+      // MQTT 3.1.1 (the embedded Aedes) has no user properties: the trace ends at the publish there
+      const userProperties = this.protocolVersion === 5 ? injectMqtt() : {};
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.client.publishAsync(topic, JSON.stringify(checked.data), { qos: 1, retain: true, ...(userProperties.traceparent ? { properties: { userProperties } } : {}) }),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS); }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }, { kind: SpanKind.PRODUCER });
     this.log.debug({ deviceId: msg.deviceId, version: msg.version }, 'schedule published');
   }
 

@@ -9,6 +9,7 @@ import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
 import { observeAckLatencies } from '../fleet-metrics.ts';
+import { extractMqtt, mqttTraceCarrier, SpanKind, startSpan, tracingEnabled, withSpan, type Span } from '../../platform/tracing.ts';
 
 export interface GatewayOptions {
   db: Db;
@@ -64,6 +65,10 @@ const SESSION_EXPIRY_S = 7 * 86_400;
  * drops what was stored already. A database failure keeps the batch and retries it with backoff (confirming
  * nothing meanwhile). mqtt.js has no manual acknowledgement, so the gateway defers the PUBACK packets its
  * client sends (one private method wrapped; mqtt.js is pinned by the lock file).
+ *
+ * Traces (when tracing is on): an ack that carries a trace context in its MQTT 5 user properties (the agent relays
+ * the one its schedule came with) gets a CONSUMER span `store ack` in that trace — the API call's — from its receipt
+ * to the commit of the batch holding it; each batch is a span `store device messages` linking those ack spans.
  */
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const clientId = o.clientId ?? `gridpulse-gateway-${os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
@@ -79,6 +84,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
   let buffer: IngestBatch = { acks: [], telemetry: [], statuses: [] };
   let held: Held[] = [];
+  let ackSpans: Span[] = [];
   let holding: Held[] | null = null; // the PUBACKs of the message being handled land here
   let count = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -107,17 +113,33 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     const r = schema.safeParse(parsed);
     if (!r.success) return reject('schema', deviceId, { topic: packet.topic, err: r.error.issues[0]?.message });
     if ((r.data as { deviceId: string }).deviceId !== deviceId) return reject('wrong-device', deviceId, { topic: packet.topic, err: 'topic and message disagree' });
-    if (leaf === 'ack') buffer.acks.push(r.data as never);
+    if (leaf === 'ack') {
+      buffer.acks.push(r.data as never);
+      if (tracingEnabled()) traceAck(packet, r.data as { version: number; state: string; seq: number }, deviceId);
+    }
     else if (leaf === 'telemetry') buffer.telemetry.push(r.data as never);
     else buffer.statuses.push(r.data as never);
   };
 
-  const writeOnce = async (batch: IngestBatch, acks: Held[]) => {
+  /** Starts the ack's span in the trace its user properties name (none without a context: no trace of its own per ack). */
+  const traceAck = (packet: IPublishPacket, ack: { version: number; state: string; seq: number }, deviceId: string) => {
+    const props = packet.properties?.userProperties;
+    if (!mqttTraceCarrier(props)) return;
+    const span = startSpan('store ack', {
+      'messaging.system': 'mqtt', 'messaging.operation.type': 'process', 'messaging.destination.name': packet.topic,
+      'gridpulse.device_id': deviceId, 'gridpulse.schedule_version': ack.version, 'gridpulse.ack.state': ack.state, 'gridpulse.ack.seq': ack.seq, 'gridpulse.gateway.client_id': clientId,
+    }, SpanKind.CONSUMER, extractMqtt(props));
+    if (span) ackSpans.push(span);
+  };
+
+  const writeOnce = async (batch: IngestBatch, acks: Held[], spans: Span[]) => {
     let delay = 200;
     for (;;) {
       if (crashed) return;
       try {
-        const { ackLatencySeconds, ...r } = await storeBatch(o.db, batch, o.sink);
+        const { ackLatencySeconds, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
+          () => storeBatch(o.db, batch, o.sink), { root: true, links: spans.map((sp) => ({ context: sp.spanContext() })) });
+        for (const sp of spans) sp.end();
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
         observeAckLatencies(o.db, ackLatencySeconds);
         stats.batches++;
@@ -131,6 +153,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         break;
       } catch (err) {
         stats.retries++;
+        for (const sp of spans) sp.addEvent('batch not stored; retrying', { 'exception.message': (err as Error).message });
         log.error({ err: (err as Error).message, messages: acks.length, retryInMs: delay }, 'batch not stored; retrying (nothing confirmed)');
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5_000);
@@ -146,10 +169,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       while (count > 0 && !crashed) {
         const batch = buffer;
         const acks = held;
+        const spans = ackSpans;
         buffer = { acks: [], telemetry: [], statuses: [] };
         held = [];
+        ackSpans = [];
         count = 0;
-        await writeOnce(batch, acks);
+        await writeOnce(batch, acks, spans);
       }
     };
     flushing = (flushing ?? Promise.resolve()).then(run, run);

@@ -110,7 +110,7 @@ for (const target of testDatabases()) {
       // bat-c offline 35 min, bat-d offline ~6 min: one device past 30 minutes
       assert.deepEqual(await run(NOW), { evaluated: 1, fired: 1, repeats: 0, cooldown: 0 });
       assert.deepEqual(await run(new Date(NOW.getTime() + 1000)), { evaluated: 1, fired: 0, repeats: 1, cooldown: 0 }, 'the same outage fires once');
-      const [delivery] = await db.query<{ payload: unknown }>('SELECT payload FROM alert_deliveries WHERE alert_id = $1', [mine.id]);
+      const [delivery] = await db.query<{ payload: unknown }>('SELECT payload FROM webhook_deliveries WHERE alert_id = $1', [mine.id]);
       const payload = (typeof delivery!.payload === 'string' ? JSON.parse(delivery!.payload) : delivery!.payload) as { summary: string; details: { devices: Array<{ id: string }> } };
       assert.deepEqual(payload.details.devices.map((d) => d.id), ['bat-c']);
       assert.match(payload.summary, /1 device offline for more than 30 minutes/);

@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM } from './availability.ts';
 
@@ -11,6 +14,24 @@ export function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM, headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core on the page as it is and returns its serious and critical violations as
+ * `name: rule (impact) at selectors` (empty: none); fails when axe checked too few rules to mean anything.
+ */
+export async function axeProblems(page: Page, name: string): Promise<string[]> {
+  await page.addScriptTag({ content: AXE });
+  const { violations, passes } = await page.evaluate(async () => {
+    type Rule = { id: string; impact: string; nodes: Array<{ target: string[] }> };
+    const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: Rule[]; passes: Rule[] }> } }).axe;
+    const r = await axe.run(document);
+    return { passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })) };
+  });
+  assert.ok(passes > 10, `axe checked only ${passes} rules on ${name}`);
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${name}: ${v.id} (${v.impact}) at ${v.nodes.join(', ')}`);
 }
 
 /** Collects console errors and uncaught exceptions of a page. */
