@@ -27,8 +27,9 @@ export async function benchFleetAcks(): Promise<void> {
   try {
     await db.query(`INSERT INTO devices (id, name, capacity_kwh, max_charge_kw, max_discharge_kw, mqtt_password_hash)
                     SELECT 'ack-' || lpad(g::text, 6, '0'), 'bench', 10, 5, 5, 'x' FROM generate_series(1, $1::int) g`, [n]);
-    await db.query(`INSERT INTO schedule_versions (device_id, version, priority, intervals, fallback, starts_at, ends_at, issued_at, state)
-                    SELECT id, 1, 0, '[]'::jsonb, 'hold-soc', now(), now() + interval '1 hour', now(), 'sent' FROM devices`);
+    // published (sent_at set) as the distribution does: the ledger then reports each first ack's latency (the histogram's input)
+    await db.query(`INSERT INTO schedule_versions (device_id, version, priority, intervals, fallback, starts_at, ends_at, issued_at, state, sent_at)
+                    SELECT id, 1, 0, '[]'::jsonb, 'hold-soc', now(), now() + interval '1 hour', now(), 'sent', now() FROM devices`);
     const ids = (await db.query<{ id: string }>('SELECT id FROM devices ORDER BY id')).map((r) => r.id);
     const at = Date.now();
     const make = (offset: number): AckMessage[] => {

@@ -50,7 +50,7 @@ function promtool(): string | undefined {
 }
 
 describe('deploy/: alert rules, dashboard, image and compose', () => {
-  it('promtool accepts the rules and their unit tests pass (breaker opens and recovers, job failing, data stale, error rate, devices offline)', (t) => {
+  it('promtool accepts the rules and their unit tests pass (breaker opens and recovers, job failing, data stale, error rate, devices offline, ack latency p99, optimizer fallbacks and errors, eGRID import failed)', (t) => {
     const tool = promtool();
     if (!tool) {
       if (process.env.CI) assert.fail('promtool not found (.ci/run installs it from Debian\'s prometheus package)');
@@ -73,9 +73,15 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
       assert.ok((r.annotations?.runbook ?? '').length > 30, `${r.alert}: runbook`);
       assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert}: for`);
     }
-    for (const needed of ['GridPulseDataStale', 'GridPulseEiaBreakerOpen', 'GridPulseJobFailing', 'GridPulseDevicesOffline', 'GridPulseAckLatencyHigh', 'GridPulseHttpErrorRate', 'GridPulseSaturation']) {
+    for (const needed of ['GridPulseDataStale', 'GridPulseEiaBreakerOpen', 'GridPulseJobFailing', 'GridPulseDevicesOffline', 'GridPulseAckLatencyHigh', 'GridPulseHttpErrorRate', 'GridPulseSaturation',
+      'GridPulseOptimizerFallbackRate', 'GridPulseOptimizerSolveErrors', 'GridPulseEgridImportFailed']) {
       assert.ok(names.includes(needed), needed);
     }
+  });
+
+  it('deploy/OPERATIONS.md has each alert\'s runbook line, as in the rule', () => {
+    const ops = readFileSync(deploy('OPERATIONS.md'), 'utf8');
+    for (const r of rules) assert.ok(ops.includes(`- \`${r.alert}\` (${r.labels!.severity}, ${r.labels!.role}): ${r.annotations!.runbook}`), r.alert);
   });
 
   it('every metric the rules and the dashboard read is exported (gateway metrics: by the fleet gateway, as listed)', async () => {
@@ -88,6 +94,18 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
       for (const t of p.targets) for (const m of metricsIn(t.expr)) if (!exported.has(m) && !fleetMetrics.has(m)) missing.push(`panel "${p.title}": ${m}`);
     }
     assert.deepEqual(missing, []);
+    // the gateway's list is no escape hatch: each of its metrics is declared in src/ too
+    assert.deepEqual([...fleetMetrics].filter((m) => !exported.has(m)), []);
+    // dropped gateway messages have one counter, by reason (the former total without a reason is gone everywhere)
+    const read = [...rules.map((r) => r.expr), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))].join('\n');
+    assert.doesNotMatch(read, /gridpulse_gateway_invalid_total/);
+    assert.equal(exported.has('gridpulse_gateway_invalid_total'), false);
+    // the dashboard shows the fleet, optimizer and eGRID-import metrics (issue 16)
+    for (const m of ['gridpulse_fleet_ack_latency_seconds', 'gridpulse_fleet_rollouts', 'gridpulse_fleet_versions_issued_total', 'gridpulse_fleet_versions_published_total',
+      'gridpulse_gateway_messages_rejected_total', 'gridpulse_optimizer_solves_total', 'gridpulse_optimizer_solve_duration_seconds', 'gridpulse_optimizer_replan_devices_total',
+      'gridpulse_egrid_imports_total', 'gridpulse_egrid_import_rows_total', 'gridpulse_egrid_import_duration_seconds']) {
+      assert.ok(dashboard.panels.some((p) => p.targets.some((t) => metricsIn(t.expr).includes(m))), `a panel reads ${m}`);
+    }
     // the check can fail: a made-up metric is caught
     assert.equal(exported.has('gridpulse_no_such_metric'), false);
     assert.ok(exported.has('gridpulse_eia_circuit_open') && exported.has('gridpulse_dependency_up') && exported.has('nodejs_eventloop_lag_p99_seconds'));

@@ -12,7 +12,7 @@ import { createApiKey } from '../src/auth/api-keys.ts';
 import { getBa } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { controlCharacterPath } from '../src/platform/input-guard.ts';
-import { HttpProblem, problemOf } from '../src/platform/problem.ts';
+import { HttpProblem, problemOf, UNAVAILABLE_RETRY_AFTER_S } from '../src/platform/problem.ts';
 
 const HOUR = 3_600_000;
 const PROBLEM = /^application\/problem\+json/;
@@ -45,6 +45,24 @@ describe('the one error mapper', () => {
     assert.deepEqual(problemOf(Object.assign(new Error('password=hunter2 at db'), { statusCode: 503 })), { status: 503, detail: 'internal error' });
     assert.deepEqual(problemOf(new Error('relation "x" does not exist')), { status: 500, detail: 'internal error' });
     assert.deepEqual(problemOf('thrown string'), { status: 500, detail: 'internal error' });
+  });
+
+  it('answers 503 with Retry-After for every error that says the database cannot be reached, and 500 for the rest', () => {
+    const err = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, ...extra });
+    const unavailable = { status: 503, detail: problemOf(err('ECONNREFUSED')).detail, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S };
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', '08006', '08001', '57P01', '57P02', '57P03', '53300']) {
+      assert.deepEqual(problemOf(err(code)), unavailable, code);
+    }
+    assert.deepEqual(problemOf(err('XX000', { severity: 'FATAL' })), unavailable, 'a FATAL from the server');
+    assert.deepEqual(problemOf(new Error('cannot reach DATABASE_URL', { cause: err('ECONNREFUSED') })), unavailable, 'wrapped: the cause chain is read');
+    assert.doesNotMatch(unavailable.detail, /ECONN|5432/, 'the driver message is not shown');
+    // refused statements, files and programming errors stay internal errors
+    for (const code of ['23505', '42P01', '22P02', '40001', '57014', 'ENOENT', 'EACCES', 'ERR_INVALID_ARG_TYPE']) {
+      assert.deepEqual(problemOf(err(code, { severity: 'ERROR' })), { status: 500, detail: 'internal error' }, code);
+    }
+    // any SQLSTATE outside classes 08, 57P01-03 and 53300 is not a lost database
+    fc.assert(fc.property(fc.stringMatching(/^[0-9A-Z]{5}$/), (code) =>
+      (problemOf(err(code, { severity: 'ERROR' })).status === 503) === (/^08/.test(code) || /^57P0[123]$/.test(code) || code === '53300')));
   });
 
   it('finds the path of the first control character anywhere in a value, and none in clean values', () => {

@@ -5,8 +5,8 @@ import { createLogger } from '../platform/log.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
-import { Metrics } from '../platform/metrics.ts';
-import { fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
+import { attachMetrics, Metrics } from '../platform/metrics.ts';
+import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { metricsServer } from '../platform/http.ts';
 import { Readiness, databaseCheck } from '../platform/readiness.ts';
 import { startTracing } from '../platform/tracing.ts';
@@ -50,6 +50,8 @@ export async function gatewayCommand(config: Config): Promise<void> {
     const fleet = await startFleetRuntime(config, db, logger, { gateway: true });
     // with METRICS_PORT: /metrics, /healthz (process) and /readyz (database, broker) on that port
     const metrics = config.METRICS_PORT ? new Metrics() : undefined;
+    // the gateway's own counters and histograms (rejections by reason, ack latency) reach this registry through the db
+    if (metrics) { attachMetrics(metrics, db); fleetEventMetrics(metrics); }
     const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, gatewayReadiness(db, fleet.deviceBus, metrics)) : undefined;
     if (metrics) {
       fleetMetrics(metrics, db);

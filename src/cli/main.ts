@@ -37,6 +37,9 @@ import type { Cache } from '../platform/cache.ts';
 import type { Logger } from 'pino';
 import { startAlertWorker } from '../alerts/alert-worker.ts';
 import type { TargetPolicy } from '../alerts/webhook-target.ts';
+import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
+import { optimizerMetrics } from '../fleet/optimizer/mpc.ts';
+import { egridImportMetrics } from '../egrid/import-jobs.ts';
 import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
 import { marketsSimulate } from './markets-command.ts';
 
@@ -57,6 +60,16 @@ function fail(err: unknown): never {
 
 function warnIfMetricsOpen(config: Config, logger: Logger): void {
   if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
+}
+
+/**
+ * Declares the domain metrics a web or worker process may move (fleet events, optimizer solves, eGRID imports) with every
+ * label at 0, so /metrics shows them from the first scrape and the alert rules' increases see the first event.
+ */
+function declareDomainMetrics(metrics: Metrics): void {
+  fleetEventMetrics(metrics);
+  optimizerMetrics(metrics);
+  egridImportMetrics(metrics);
 }
 
 const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === '1' });
@@ -101,6 +114,10 @@ async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
   attachMetrics(app.metrics, db, cache);
   freshnessMetrics(app.metrics, db);
+  declareDomainMetrics(app.metrics);
+  // `start` runs the gateway in this process: its fleet gauges and counters on the same /metrics (as `gridpulse gateway`)
+  const gateway = withWorker ? fleet?.deviceBus.gateway : undefined;
+  if (gateway) { fleetMetrics(app.metrics, db); gatewayMetrics(app.metrics, () => gateway.stats()); }
   if (isRouted(db)) app.readiness.add('replica', replicaCheck(db), { critical: false });
   app.metrics.protect(config.METRICS_TOKEN);
   warnIfMetricsOpen(config, logger);
@@ -158,7 +175,7 @@ program.command('worker').description('scheduled jobs: hourly EIA ingestion (or 
     const readiness = metrics ? addWorkerChecks(coreReadiness('worker', db, cache, metrics), worker.lastRuns, metrics) : undefined;
     if (readiness && isRouted(db)) readiness.add('replica', replicaCheck(db), { critical: false });
     const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, readiness) : undefined;
-    if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); }
+    if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); declareDomainMetrics(metrics); }
     if (server) warnIfMetricsOpen(config, logger);
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
     onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });

@@ -11,6 +11,7 @@ import { sharedDataTest, sharedPath } from '../../test/support/shared-data.ts';
 import { migrate } from '../platform/migrate.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
+import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { getImport, getPlant, listAggregates, listPlants, listGenerators, listUnits } from './egrid-repository.ts';
 import { createImport, runImportJob } from './import-jobs.ts';
 import { importEgridFile } from './import-file.ts';
@@ -77,6 +78,26 @@ for (const target of testDatabases()) {
       const stored = await getImport(db, out.importId);
       assert.equal(stored?.status, 'partial');
       assert.equal(stored?.errors.length, 3);
+    });
+
+    it('counts imports by status, rows stored and rejected, and durations in /metrics', async () => {
+      const metrics = new Metrics({ processMetrics: false });
+      attachMetrics(metrics, db);
+      const value = async (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(await metrics.render())?.[1] ?? 0);
+      const partial = await importFile(db, genFixture('metrics-partial.csv', 4, 5, ['9,2030,TX,Bad MW,900,G1,,OP,ST,NG,five,0.5,1,1,EIA,2001,']));
+      assert.deepEqual([partial.status, partial.rowsLoaded, partial.rowsRejected], ['partial', 4, 1]);
+      assert.equal(await value('gridpulse_egrid_imports_total{status="partial"}'), 1);
+      assert.equal(await value('gridpulse_egrid_import_rows_total{outcome="stored"}'), 4);
+      assert.equal(await value('gridpulse_egrid_import_rows_total{outcome="rejected"}'), 1);
+      await importFile(db, genFixture('metrics-ok.csv', 2, 5));
+      assert.equal(await value('gridpulse_egrid_imports_total{status="succeeded"}'), 1);
+      assert.equal(await value('gridpulse_egrid_import_rows_total{outcome="stored"}'), 6);
+      // a file refused whole (no key column) is a failed import
+      const noKey = path.join(tmp, 'metrics-nokey.csv');
+      writeFileSync(noKey, GEN_HEADER.replace('ORISPL,', 'XORIS,') + '\r\n1,2030,TX,P,1,G1,,OP,ST,NG,5,0.5,1,1,EIA,2001,\r\n');
+      await assert.rejects(importFile(db, noKey), HttpProblem);
+      assert.equal(await value('gridpulse_egrid_imports_total{status="failed"}'), 1);
+      for (const status of ['partial', 'succeeded', 'failed']) assert.equal(await value(`gridpulse_egrid_import_duration_seconds_count{status="${status}"}`), 1, status);
     });
 
     it('re-importing a year replaces it in one transaction: a concurrent reader sees the old year or the new, never a mix', async () => {

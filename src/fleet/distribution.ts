@@ -3,6 +3,7 @@ import type { Db } from '../platform/db.ts';
 import type { FleetBus, FleetLoopOptions } from './contract.ts';
 import type { ScheduleMessage } from './messages.ts';
 import { getVersions, messageOf } from './schedule-versions.ts';
+import { countPublished } from './fleet-metrics.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
@@ -65,14 +66,15 @@ export const PUBLISH_CHUNK = 1_000;
  * go in chunks of PUBLISH_CHUNK, each in a transaction of its own (all of a chunk in flight at once, the transaction
  * ending when the broker confirmed them), so a device's acknowledgement, which the gateway applies under the
  * device's row lock, waits for its own chunk only. A version the bus refuses stays queued: the re-publisher sends
- * it when due. Returns how many the bus took.
+ * it when due. Returns how many the bus took (counted, after each chunk's commit, in
+ * gridpulse_fleet_versions_published_total of the registry attached to `db`).
  */
 export async function publishVersions(db: Db, bus: FleetBus | undefined, messages: readonly ScheduleMessage[], s: LoopSettings, logger?: Logger): Promise<number> {
   if (!bus || messages.length === 0) return 0;
   let sent = 0;
   for (let i = 0; i < messages.length; i += PUBLISH_CHUNK) {
     const chunk = messages.slice(i, i + PUBLISH_CHUNK);
-    sent += await db.transaction(async (tx) => {
+    const published = await db.transaction(async (tx) => {
       const latest = await latestOf(tx, chunk.map((m) => ({ deviceId: m.deviceId, version: m.version })));
       const current = chunk.filter((m) => latest.has(`${m.deviceId}\u0000${m.version}`));
       if (current.length < chunk.length) logger?.info({ skipped: chunk.length - current.length }, 'superseded versions not published (a newer version exists)');
@@ -81,6 +83,8 @@ export async function publishVersions(db: Db, bus: FleetBus | undefined, message
       await markSent(tx, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
       return r.ok.length;
     });
+    countPublished(db, published);
+    sent += published;
   }
   return sent;
 }

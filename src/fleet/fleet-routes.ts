@@ -15,6 +15,7 @@ import { cancelRollout, getRollout, listRollouts, runRollouts, scheduleRequest, 
 import { loopSettings, publishVersions } from './distribution.ts';
 import { fleetSummary } from './fleet-summary.ts';
 import { credentialsOut, deviceDetailOut, deviceOut, fleetSummaryOut, groupOut, problem, rolloutOut, submittedOut } from './fleet-schemas.ts';
+import { countIssued } from './fleet-metrics.ts';
 import { deviceSideRoutes } from './device-side-routes.ts';
 
 /** What the fleet API needs beyond the database: all optional, so the web role runs without a broker. */
@@ -173,6 +174,7 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
       (o) => (o.kind === 'device' ? `${o.deviceId}@${o.version}` : o.rolloutId),
       (o) => (o.kind === 'device' ? { deviceId: o.deviceId, version: o.version, superseded: o.superseded, priority: req.body.priority } : { rolloutId: o.rolloutId, devices: o.total, priority: req.body.priority }));
     if (out.kind === 'device') {
+      countIssued(db, 'operator', out.messages.length);
       const sent = await publishVersions(db, deps.bus, out.messages, s, req.log as unknown as Logger);
       req.log.info({ deviceId: out.deviceId, version: out.version, published: sent > 0 }, 'schedule version issued');
       return reply.code(201).send({ kind: 'device', deviceId: out.deviceId, version: out.version, superseded: out.superseded, state: sent ? 'sent' : 'queued', socAssumption: out.socAssumption });

@@ -50,6 +50,12 @@ export interface ApplyResult {
   unknown: number;
   /** messages whose `at` lies outside the accepted window (messages.ts outOfWindow): refused, changed nothing */
   outOfWindow: number;
+  /**
+   * applyAcks: per version acknowledged for the first time by this batch, seconds from its publication (`sent_at`) to
+   * `now` (the ack stored); versions never marked sent are left out. The gateway observes these
+   * (gridpulse_fleet_ack_latency_seconds).
+   */
+  ackLatencySeconds?: number[];
 }
 
 interface Folded { deviceId: string; version: number; state: 'acknowledged' | 'executing' | 'succeeded' | 'failed'; at: string; seq: number; reason: string | null; ackAt: string; execAt: string | null; count: number }
@@ -94,7 +100,7 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
     f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)];
   // the common batch (every entry news): ONE join of the batch with the ledger, by primary key — the versions that
   // move, the devices whose confirmed version rises (or last seen is a minute old), and the live pages' notice
-  const [row] = await db.query<{ changed: number; entries: number }>(
+  const [row] = await db.query<{ changed: number; entries: number; latencies: Array<number | string> | null }>(
     `WITH i AS (${UNNEST_ACKS}),
      upd AS (
        UPDATE schedule_versions v SET
@@ -104,13 +110,17 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
          finished_at = CASE WHEN i.state IN ('succeeded', 'failed') THEN i.at ELSE v.finished_at END,
          ack_seq = i.seq, reason = COALESCE(i.reason, v.reason)
        FROM i WHERE v.device_id = i.device_id AND v.version = i.version AND ${INPUT_RANK} > ${STORED_RANK}
-       RETURNING i.device_id, i.version, i.at, i.n
+       RETURNING i.device_id, i.version, i.at, i.n,
+         -- first acknowledgement: the stored acknowledged_at is this batch's (COALESCE kept none older)
+         CASE WHEN v.sent_at IS NOT NULL AND v.acknowledged_at = i.ack_at THEN extract(epoch FROM $11::timestamptz - v.sent_at)::float8 END AS latency
      ), dev AS (${DEVICE_UPDATE('upd')}),
-     counted AS (SELECT COALESCE(sum(n), 0)::int AS changed, count(*)::int AS entries, (SELECT count(*) FROM dev) AS devices FROM upd)
-     SELECT changed, entries, CASE WHEN changed > 0 THEN pg_notify($10, json_build_object('kind', 'ledger', 'count', changed)::text) END AS notified FROM counted`,
-    [...params, FLEET_CHANNEL]);
+     counted AS (SELECT COALESCE(sum(n), 0)::int AS changed, count(*)::int AS entries, (SELECT count(*) FROM dev) AS devices,
+                        COALESCE(array_agg(latency) FILTER (WHERE latency IS NOT NULL), '{}') AS latencies FROM upd)
+     SELECT changed, entries, latencies, CASE WHEN changed > 0 THEN pg_notify($10, json_build_object('kind', 'ledger', 'count', changed)::text) END AS notified FROM counted`,
+    [...params, FLEET_CHANNEL, now]);
   const applied = Number(row!.changed);
-  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0, outOfWindow };
+  const ackLatencySeconds = (row!.latencies ?? []).map(Number);
+  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0, outOfWindow, ackLatencySeconds };
   // some entries were stale or unknown: the device's word still counts for the known ones (its confirmed version
   // — e.g. an ack of a version already superseded — and its last-seen time), and the rest are counted
   const [rest] = await db.query<{ known: number }>(
@@ -119,7 +129,7 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
      dev AS (${DEVICE_UPDATE('known')})
      SELECT (SELECT COALESCE(sum(n), 0) FROM known)::int AS known, (SELECT count(*) FROM dev) AS devices`, params);
   const known = Number(rest!.known);
-  return { applied, stale: known - applied, unknown: acks.length - known, outOfWindow };
+  return { applied, stale: known - applied, unknown: acks.length - known, outOfWindow, ackLatencySeconds };
 }
 
 /** The batch of folded acks as rows ($1…$9). */

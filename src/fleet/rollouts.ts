@@ -8,6 +8,7 @@ import { checkIntervals } from './schedule-check.ts';
 import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, rolloutDurationMs, type RolloutRate } from './rollout-rate.ts';
+import { countIssued } from './fleet-metrics.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
@@ -212,6 +213,7 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
       const { messages, more } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound));
       issued += messages.length;
       if (messages.length) {
+        countIssued(db, 'rollout', messages.length);
         const t1 = performance.now();
         logger?.debug({ chunk, versions: messages.length, issueMs: Math.round(t1 - t0) }, 'rollout chunk issued');
         const p: Promise<unknown> = publishVersions(db, bus, messages, s, logger)

@@ -84,6 +84,27 @@ export function connectionLost(err: unknown): boolean {
   return typeof e?.code === 'string' && /^(CONNECTION_|CONNECT_TIMEOUT$|E[A-Z]+$|08|57P)/.test(e.code);
 }
 
+/** Socket errors that mean the database server cannot be reached (not a file or a programming error). */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether err (or an error in its `cause` chain) means the database is unavailable now rather than the request or
+ * the code being wrong — the ONE classification behind the API's 503 (problem.ts problemOf): postgres.js's
+ * CONNECTION_CLOSED / CONNECTION_DESTROYED / CONNECTION_ENDED / CONNECT_TIMEOUT, the socket errors of NETWORK_CODES,
+ * SQLSTATE class 08 (connection exception), 57P01–57P03 (admin / crash shutdown, cannot connect now), 53300 (too many
+ * connections), a FATAL or PANIC from the server, and a COPY cut by a lost connection. A statement the server refused
+ * (a constraint, a syntax error) is not one of these.
+ */
+export function databaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof CopyInterruptedError) return true;
+    const { code, severity } = e as { code?: unknown; severity?: unknown };
+    if (severity === 'FATAL' || severity === 'PANIC') return true;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || /^(CONNECTION_(CLOSED|DESTROYED|ENDED)$|CONNECT_TIMEOUT$|08|57P0[123]$|53300$)/.test(code))) return true;
+  }
+  return false;
+}
+
 /** How long a transaction whose connection was lost waits for postgres.js to reject it before rejecting itself. */
 const LOST_TX_GRACE_MS = 5_000;
 

@@ -6,7 +6,7 @@ import fastifyCompress from '@fastify/compress';
 import { constants as zlib } from 'node:zlib';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { HttpProblem, problemBody as problem, problemOf, sendProblem } from './problem.ts';
+import { HttpProblem, problemBody as problem, problemOf, sendProblem, UNAVAILABLE_RETRY_AFTER_S } from './problem.ts';
 import { Metrics } from './metrics.ts';
 import { rejectControlCharacters } from './input-guard.ts';
 import { RouteIndex } from './route-index.ts';
@@ -84,7 +84,8 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => {
     const p = problemOf(err);
-    if (p.status >= 500) req.log.error({ err }, 'request failed');
+    if (p.status === 503 && p.retryAfterSeconds !== undefined) req.log.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code }, 'database unavailable: answered 503');
+    else if (p.status >= 500) req.log.error({ err }, 'request failed');
     return sendProblem(reply, p);
   });
   const routes = new RouteIndex();
@@ -128,7 +129,7 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
         },
       },
     },
-    transform: (route) => addDomainTag(jsonSchemaTransform(route)),
+    transform: (route) => withUnavailable(addDomainTag(jsonSchemaTransform(route))),
   });
   await app.register(async (scope) => {
     publicPluginRoutes(scope);
@@ -137,6 +138,22 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: { public: true } } }, async () => app.swagger());
   return app;
+}
+
+/**
+ * OpenAPI: every documented operation may answer 503 while the database cannot be reached (problem.ts problemOf), with
+ * Retry-After in seconds; added to each operation's responses here rather than to every route's schema.
+ */
+function withUnavailable<T extends { schema: unknown }>(out: T): T {
+  const schema = (out.schema ?? {}) as { response?: Record<string, unknown>; hide?: boolean };
+  if (schema.hide || !schema.response || '503' in schema.response) return out;
+  const unavailable = {
+    description: 'the database cannot be reached at the moment (application/problem+json); retry after Retry-After seconds',
+    headers: { 'Retry-After': { type: 'integer', minimum: 1, description: `seconds to wait before retrying (${UNAVAILABLE_RETRY_AFTER_S})` } },
+    type: 'object', required: ['type', 'title', 'status', 'detail'],
+    properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer', enum: [503] }, detail: { type: 'string' } },
+  };
+  return { ...out, schema: { ...schema, response: { ...schema.response, 503: unavailable } } };
 }
 
 /** 404 when nothing lives at the path; 405 with `Allow` when something does, under other methods (RFC 9110 15.5.6). */

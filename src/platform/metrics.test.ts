@@ -13,7 +13,7 @@ import { memoryCache } from './cache.ts';
 import { loadConfig } from './config.ts';
 import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
-import { Metrics, attachMetrics } from './metrics.ts';
+import { Metrics, attachMetrics, once } from './metrics.ts';
 import { metricsServer } from './http.ts';
 
 const logger = pino({ level: 'silent' });
@@ -152,6 +152,20 @@ describe('metrics server of a worker without the API', () => {
 });
 
 describe('Metrics', () => {
+  it('once: true the first time per registry and key, so a set-up that zeroes a histogram never resets what it observed', async () => {
+    const a = new Metrics({ processMetrics: false });
+    const b = new Metrics({ processMetrics: false });
+    assert.deepEqual([once(a, 'k'), once(a, 'k'), once(a, 'other'), once(b, 'k')], [true, false, true, true]);
+    const declare = (m: Metrics) => {
+      const h = m.histogram('y_seconds', 'y', ['outcome']);
+      if (once(m, 'y')) h.zero({ outcome: 'ok' });
+      return h;
+    };
+    declare(a).observe({ outcome: 'ok' }, 0.2);
+    declare(a);
+    assert.match(await a.render(), /^y_seconds_count\{outcome="ok"\} 1$/m);
+  });
+
   it('returns the registered metric for a known name and refuses a clash', () => {
     const m = new Metrics({ processMetrics: false });
     const a = m.counter('x_total', 'x', ['a']);

@@ -93,6 +93,20 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+const done = new WeakMap<Metrics, Set<string>>();
+
+/**
+ * True the first time it is called for (metrics, key), false after: for a domain's one-time set-up of its metrics in
+ * a registry, e.g. series declared at 0 (a histogram's `zero` would reset what it observed since).
+ */
+export function once(metrics: Metrics, key: string): boolean {
+  let keys = done.get(metrics);
+  if (!keys) done.set(metrics, keys = new Set());
+  if (keys.has(key)) return false;
+  keys.add(key);
+  return true;
+}
+
 const attached = new WeakMap<object, Metrics>();
 
 /**

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { databaseUnavailable } from './db.ts';
 
 /** One error type with an HTTP status; turned into application/problem+json in one handler. */
 export class HttpProblem extends Error {
@@ -18,7 +19,11 @@ export function problemBody(status: number, detail: string, field?: string) {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
 }
 
-export interface Problem { status: number; detail: string; field?: string | undefined }
+/** `retryAfterSeconds`: sent as the Retry-After header (a 503 while the database is unreachable). */
+export interface Problem { status: number; detail: string; field?: string | undefined; retryAfterSeconds?: number | undefined }
+
+/** Seconds a client is told to wait (Retry-After) when the database cannot be reached: a restart or failover takes a few. */
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
 
 /**
  * What a client sent wrong in each of Fastify's own 4xx errors: the part of the request at fault. Errors
@@ -38,8 +43,10 @@ const FRAMEWORK_FIELDS: Readonly<Record<string, { field: string; detail?: string
 /**
  * The one mapping from anything thrown while serving a request to its problem: schema (zod) failures name
  * the field by its path (`from`, `0/location`, `rows/3/series`; `body` when the body as a whole has the
- * wrong shape), HttpProblem keeps its own, Fastify's framework errors get the request part at fault, and
- * everything else with a 5xx or no status is an internal error whose message is never shown.
+ * wrong shape), HttpProblem keeps its own, Fastify's framework errors get the request part at fault, an error that
+ * says the database cannot be reached (db.ts databaseUnavailable: refused, reset, timed out, shut down) is 503 with
+ * Retry-After UNAVAILABLE_RETRY_AFTER_S — on any route, read or write — and everything else with a 5xx or no status
+ * is an internal error whose message is never shown.
  */
 export function problemOf(err: unknown): Problem {
   if (hasZodFastifySchemaValidationErrors(err)) {
@@ -49,6 +56,7 @@ export function problemOf(err: unknown): Problem {
     return { status: 400, detail: `${field}: ${issue.message}`, field };
   }
   if (err instanceof HttpProblem) return { status: err.status, detail: err.message, field: err.field };
+  if (databaseUnavailable(err)) return { status: 503, detail: 'the database cannot be reached at the moment; retry after the time in Retry-After', retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S };
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
   const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
   if (status >= 500) return { status, detail: 'internal error' };
@@ -57,7 +65,8 @@ export function problemOf(err: unknown): Problem {
   return { status, detail: known ? `${known.field}: ${known.detail ?? message}` : message, field: known?.field };
 }
 
-/** Sends a problem as application/problem+json. */
+/** Sends a problem as application/problem+json (with Retry-After when the problem has one). */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  if (p.retryAfterSeconds !== undefined) reply.header('retry-after', String(p.retryAfterSeconds));
   return reply.code(p.status).type('application/problem+json').send(problemBody(p.status, p.detail, p.field));
 }

@@ -14,6 +14,7 @@ import { attachMetrics, Metrics } from '../../platform/metrics.ts';
 import { ledgerSink } from '../bus/device-bus.ts';
 import { startGateway } from './gateway.ts';
 import type { LedgerSink } from './ingest-writer.ts';
+import { createDevice, deviceInput } from '../device-repository.ts';
 
 const quiet = pino({ level: 'silent' });
 const DEVICES = 10;
@@ -164,6 +165,36 @@ for (const target of testDatabases()) {
         }
         const summary = lines.find((l) => l.suppressed !== undefined);
         assert.equal(summary?.suppressed, JUNK - 1, 'the summary at stop accounts for every line not logged');
+      });
+
+      it('observes the ack latency (publication → first ack stored) in /metrics once per version', async () => {
+        const metrics = new Metrics({ processMetrics: false });
+        attachMetrics(metrics, db);
+        const d = devices[DEVICES - 1]!;
+        await createDevice(db, deviceInput.parse({ id: d.id, name: d.id }));
+        await db.query(`INSERT INTO schedule_versions (device_id, version, intervals, fallback, starts_at, ends_at, state, sent_at)
+          VALUES ($1, 7, '[]', 'hold-soc', now(), now() + interval '1 hour', 'sent', now() - interval '3 seconds')`, [d.id]);
+        const clientId = `gw-lat-${randomBytes(3).toString('hex')}`;
+        const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId, group: 'latency-test', sink: ledgerSink, logger: quiet, batchSize: 10, flushMs: 20 });
+        const series = async (name: string) => Number(new RegExp(`^gridpulse_fleet_ack_latency_seconds_${name} (\\S+)$`, 'm').exec(await metrics.render())?.[1] ?? 0);
+        const state = async () => (await db.query<{ state: string }>('SELECT state FROM schedule_versions WHERE device_id = $1 AND version = 7', [d.id]))[0]!.state;
+        const send = (state: AckMessage['state'], seq: number) => d.client.publishAsync(deviceTopic(d.id, 'ack'),
+          JSON.stringify({ schema: 'gridpulse.ack/1', deviceId: d.id, version: 7, state, at: new Date().toISOString(), seq }), { qos: 1 });
+        try {
+          assert.equal(await series('count'), 0);
+          await send('acknowledged', 70_001);
+          await until('the ack applied', async () => (await state()) === 'acknowledged');
+          await until('the latency observed', async () => (await series('count')) === 1, 5_000);
+          const sum = await series('sum');
+          assert.ok(sum >= 3 && sum < 60, `latency ${sum} s: from sent_at (3 s ago) to the ack stored`);
+          assert.match(await metrics.render(), /gridpulse_fleet_ack_latency_seconds_bucket\{le="1"\} 0\b/);
+          assert.match(await metrics.render(), /gridpulse_fleet_ack_latency_seconds_bucket\{le="60"\} 1\b/);
+          await send('executing', 70_002);
+          await until('the next state applied', async () => (await state()) === 'executing');
+          assert.equal(await series('count'), 1, 'a later state of the version is not another delivery');
+        } finally {
+          await gw.stop();
+        }
       });
     });
   }

@@ -8,6 +8,7 @@ import { RejectionLog } from '../bus/rejection-log.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
+import { observeAckLatencies } from '../fleet-metrics.ts';
 import { extractMqtt, mqttTraceCarrier, SpanKind, startSpan, tracingEnabled, withSpan, type Span } from '../../platform/tracing.ts';
 
 export interface GatewayOptions {
@@ -136,10 +137,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     for (;;) {
       if (crashed) return;
       try {
-        const r = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
+        const { ackLatencySeconds, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
           () => storeBatch(o.db, batch, o.sink), { root: true, links: spans.map((sp) => ({ context: sp.spanContext() })) });
         for (const sp of spans) sp.end();
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
+        observeAckLatencies(o.db, ackLatencySeconds);
         stats.batches++;
         const refused = r.acksOutOfWindow + r.telemetryOutOfWindow + r.statusesOutOfWindow;
         if (refused) {

@@ -44,9 +44,10 @@ const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
  * every status to `sink` in the same transaction, so the ledger never says more or less than the log. The batch's
  * devices are locked first, in id order (sink.lockDevices), so it never deadlocks with an issuer or a publisher. Rejects
  * (and stores nothing) when the database refuses: the caller keeps the batch and retries, and has not yet
- * confirmed (PUBACKed) any of its messages.
+ * confirmed (PUBACKed) any of its messages. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
+ * version first acknowledged, seconds since its publication), committed with the batch.
  */
-export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult> {
+export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult & { ackLatencySeconds: number[] }> {
   const { inWindow: telemetry } = splitByWindow(batch.telemetry, now.getTime());
   const acks = splitByWindow(batch.acks, now.getTime());
   const statuses = splitByWindow(batch.statuses, now.getTime());
@@ -55,7 +56,7 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
     await sink.lockDevices?.(tx, [...acks.inWindow, ...telemetry, ...statuses.inWindow].map((m) => m.deviceId));
     const freshAcks = acks.inWindow.length ? await storeAcks(tx, acks.inWindow) : [];
     const freshTelemetry = telemetry.length ? await storeTelemetry(tx, telemetry) : [];
-    if (freshAcks.length) await sink.applyAcks(tx, freshAcks, now);
+    const applied = freshAcks.length ? await sink.applyAcks(tx, freshAcks, now) as { ackLatencySeconds?: number[] } | undefined : undefined;
     if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry, now);
     if (statuses.inWindow.length) await sink.applyStatus(tx, statuses.inWindow, now);
     return {
@@ -63,6 +64,7 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
       telemetryStored: freshTelemetry.length, telemetryDuplicate: telemetry.length - freshTelemetry.length,
       telemetryOutOfWindow: batch.telemetry.length - telemetry.length,
       statuses: statuses.inWindow.length,
+      ackLatencySeconds: applied?.ackLatencySeconds ?? [],
     };
   });
 }

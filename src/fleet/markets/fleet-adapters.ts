@@ -5,6 +5,7 @@ import { loopSettings, publishVersions } from '../distribution.ts';
 import { issueVersions, type Refusal } from '../schedule-versions.ts';
 import type { PowerSample } from './delivery.ts';
 import type { DeviceState } from './flexibility.ts';
+import { countIssued } from '../fleet-metrics.ts';
 import type { ScheduleSink } from './market-run.ts';
 
 /**
@@ -49,6 +50,7 @@ export function fleetScheduleSink(db: Db, opts: { priority: number; bus?: FleetB
     async submit(deviceId, intervals) {
       const r = await db.transaction((tx) => issueVersions(tx, { deviceIds: [deviceId], intervals, priority: opts.priority, republishMs: opts.republishMs ?? s.republishMs }));
       refused.push(...r.refused);
+      countIssued(db, 'market', r.messages.length);
       if (opts.bus && r.messages.length) await publishVersions(db, opts.bus, r.messages, s);
     },
   };

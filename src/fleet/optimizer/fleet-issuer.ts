@@ -3,6 +3,7 @@ import type { Db } from '../../platform/db.ts';
 import type { FleetBus, FleetLoopOptions } from '../contract.ts';
 import { loopSettings, publishVersions } from '../distribution.ts';
 import { issueVersions } from '../schedule-versions.ts';
+import { countIssued } from '../fleet-metrics.ts';
 import type { ScheduleIssuer } from './mpc.ts';
 
 /**
@@ -30,6 +31,7 @@ export function fleetIssuer(db: Db, bus: FleetBus | undefined, logger: Pick<Logg
       else logger.warn({ deviceId, refused: p.detail, note }, 'optimizer schedule refused');
       return null;
     }
+    countIssued(db, 'optimizer', r.messages.length);
     await publishVersions(db, bus, r.messages, s, logger as Logger);
     return { version: r.messages[0]!.version };
   };

@@ -4,12 +4,13 @@ import { pino } from 'pino';
 import { testDatabases } from '../../../test/support/databases.ts';
 import { migrate } from '../../platform/migrate.ts';
 import { closeWorkerPool } from '../../platform/off-loop.ts';
+import { attachMetrics, Metrics } from '../../platform/metrics.ts';
 import type { Db } from '../../platform/db.ts';
 import { scheduleInterval, type ScheduleInterval } from '../messages.ts';
 import { importPrices } from '../prices/price-repository.ts';
 import { storedIntensityForecasts } from './intensity-source.ts';
 import { createObject } from '../../openadr/openadr-repository.ts';
-import { loadDevices, planOffLoop, planToIntervals, replanDevice, replanFleet, type DeviceState, type ScheduleIssuer } from './mpc.ts';
+import { loadDevices, optimizerMetrics, planOffLoop, planToIntervals, replanDevice, replanFleet, type DeviceState, type ScheduleIssuer } from './mpc.ts';
 
 test('plan → schedule intervals: net power per step, idle under 10 W, equal neighbours merged, SoC targets in percent', () => {
   const start = new Date('2025-03-10T10:00:00Z');
@@ -128,6 +129,30 @@ for (const target of testDatabases()) {
       assert.deepEqual(await loadDevices(db), []); // no devices provisioned: nothing to do, no error
       const r = await replanFleet({ db, logger, issue }, now, [device({ id: 'bat-0002', socPct: 50 }), device({ socPct: 33 })]);
       assert.deepEqual([r.planned, r.failed], [2, 0]);
+    });
+
+    test('solves and re-plan outcomes move in /metrics: optimal, rule fallback, error, with durations; devices by outcome', async () => {
+      const metrics = new Metrics({ processMetrics: false });
+      attachMetrics(metrics, db);
+      const value = async (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(await metrics.render())?.[1] ?? 0);
+      optimizerMetrics(metrics); // as the roles do at startup: every outcome exported at 0 before the first solve
+      assert.match(await metrics.render(), /^gridpulse_optimizer_solves_total\{outcome="error"\} 0$/m);
+      const { plan } = await import('./lp.ts');
+      await replanDevice({ db, logger, issue, plan: async (input) => plan(input) }, device({ id: 'bat-met', socPct: 41 }), now, { force: true });
+      assert.equal(await value('gridpulse_optimizer_solves_total{outcome="optimal"}'), 1);
+      await replanDevice({ db, logger, issue, plan: async (input) => plan({ ...input, timeLimitS: 0 }) }, device({ id: 'bat-met', socPct: 42 }), now, { force: true });
+      assert.equal(await value('gridpulse_optimizer_solves_total{outcome="rule_fallback"}'), 1);
+      const broken = async () => { throw new Error('solver thread died'); };
+      await assert.rejects(replanDevice({ db, logger, issue, plan: broken }, device({ id: 'bat-met', socPct: 43 }), now, { force: true }), /solver thread died/);
+      assert.equal(await value('gridpulse_optimizer_solves_total{outcome="error"}'), 1);
+      for (const outcome of ['optimal', 'rule_fallback', 'error']) assert.equal(await value(`gridpulse_optimizer_solve_duration_seconds_count{outcome="${outcome}"}`), 1, outcome);
+      // the fleet job: a device whose solve throws fails; a device on a dynamic tariff without published prices has none
+      assert.equal((await replanFleet({ db, logger, issue, plan: broken }, now, [device({ id: 'bat-met-2', socPct: 44 })])).failed, 1);
+      assert.equal((await replanFleet({ db, logger, issue }, new Date('2030-01-01T00:00:00Z'), [device()])).noPrices, 1);
+      assert.equal(await value('gridpulse_optimizer_replan_devices_total{outcome="failed"}'), 1);
+      assert.equal(await value('gridpulse_optimizer_replan_devices_total{outcome="no_prices"}'), 1);
+      assert.equal(await value('gridpulse_optimizer_replan_devices_total{outcome="planned"}'), 0);
+      assert.equal(await value('gridpulse_optimizer_solves_total{outcome="error"}'), 2);
     });
   });
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
+import { metricsOf, once, type Metrics } from '../../platform/metrics.ts';
 import { offLoop } from '../../platform/off-loop.ts';
 import { HOUR_MS } from '../../grid/time.ts';
 import { localHourOf } from '../../grid/local-day.ts';
@@ -25,6 +26,51 @@ import { OPTIMIZER_PRIORITY } from './fleet-issuer.ts';
 
 /** Plans on a worker thread (src/platform/off-loop.ts); HiGHS loads once per thread. */
 export const planOffLoop = offLoop(new URL('./lp.ts', import.meta.url).href, 'plan', planHere);
+
+/** Seconds, for one device's solve (HiGHS on a worker thread: milliseconds to a few seconds). */
+export const SOLVE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const SOLVE_OUTCOMES = ['optimal', 'rule_fallback', 'error'] as const;
+const REPLAN_OUTCOMES = ['planned', 'unchanged', 'no_prices', 'outranked', 'failed'] as const;
+
+/**
+ * The optimizer's metrics of a registry: `gridpulse_optimizer_solves_total{outcome}` — `optimal` (the LP's plan),
+ * `rule_fallback` (the solver failed and the rule planned: lp.ts), `error` (the solve threw) —,
+ * `gridpulse_optimizer_solve_duration_seconds{outcome}` and `gridpulse_optimizer_replan_devices_total{outcome}` (the
+ * re-plan job's devices: planned, unchanged, no_prices, outranked, failed). Every label starts at 0 (the alert rules'
+ * ratios and increases need the series before the first event); called at startup by the roles that plan.
+ */
+export function optimizerMetrics(m: Metrics) {
+  const solves = m.counter('gridpulse_optimizer_solves_total', 'optimizer solves by outcome (optimal, rule_fallback, error)', ['outcome']);
+  const duration = m.histogram('gridpulse_optimizer_solve_duration_seconds', 'one device\'s optimizer solve, seconds, by outcome', ['outcome'], SOLVE_BUCKETS);
+  const replanDevices = m.counter('gridpulse_optimizer_replan_devices_total',
+    'devices of the re-plan job by outcome (planned, unchanged, no_prices, outranked, failed; fallbacks are planned by the rule)', ['outcome']);
+  if (once(m, 'optimizer')) {
+    for (const outcome of SOLVE_OUTCOMES) { solves.inc({ outcome }, 0); duration.zero({ outcome }); }
+    for (const outcome of REPLAN_OUTCOMES) replanDevices.inc({ outcome }, 0);
+  }
+  return { solves, duration, replanDevices };
+}
+
+/** Runs one solve and counts it (optimizerMetrics) in the registry attached to `db` (none attached: not measured). */
+export async function solveMeasured(db: Db, solve: () => Promise<Plan>): Promise<Plan> {
+  const m = metricsOf(db);
+  const started = performance.now();
+  const count = (outcome: typeof SOLVE_OUTCOMES[number]) => {
+    if (!m) return;
+    const { solves, duration } = optimizerMetrics(m);
+    solves.inc({ outcome });
+    duration.observe({ outcome }, (performance.now() - started) / 1000);
+  };
+  try {
+    const p = await solve();
+    count(p.method === 'lp' ? 'optimal' : 'rule_fallback');
+    return p;
+  } catch (err) {
+    count('error');
+    throw err;
+  }
+}
 
 /** What the MPC needs of a device (the fleet's devices table, or a test's). Percentages are of the capacity. */
 export interface DeviceState {
@@ -223,7 +269,7 @@ export async function replanDevice(deps: MpcDeps, device: DeviceState, now: Date
   const fp = fingerprint(input, start);
   const [last] = await db.query<{ fingerprint: string }>('SELECT fingerprint FROM optimizer_plans WHERE device_id = $1 ORDER BY made_at DESC, id DESC LIMIT 1', [device.id]);
   if (!opts.force && last?.fingerprint === fp) return { deviceId: device.id, outcome: 'unchanged' };
-  const p = await (deps.plan ?? planOffLoop)(input);
+  const p = await solveMeasured(db, () => (deps.plan ?? planOffLoop)(input));
   const cost = (imp: number[], exp: number[]) => imp.reduce((s, v, i) => s + v * prices.importPrice[i]! - exp[i]! * (prices.exportPrice ? prices.exportPrice[i]! : 0), 0) * input.stepHours;
   const co2 = (imp: number[], exp: number[]) => (intensity ? imp.reduce((s, v, i) => s + ((v - exp[i]!) * intensity![i]!) / 1000, 0) * input.stepHours : null);
   const load = input.loadKW as number[], none = load.map(() => 0);
@@ -289,5 +335,10 @@ export async function replanFleet(deps: MpcDeps, now = new Date(), devices?: Dev
     if ((i + 1) % 500 === 0) deps.logger.info({ done: i + 1, total: list.length }, 're-planning the fleet');
   }
   deps.logger.info({ ...out, total: list.length }, 'fleet re-planned');
+  const m = metricsOf(deps.db);
+  if (m) {
+    const { replanDevices } = optimizerMetrics(m);
+    for (const [outcome, n] of [['planned', out.planned], ['unchanged', out.unchanged], ['no_prices', out.noPrices], ['outranked', out.outranked], ['failed', out.failed]] as const) replanDevices.inc({ outcome }, n);
+  }
   return out;
 }
