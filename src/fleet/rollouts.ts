@@ -10,6 +10,7 @@ import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, rolloutDurationMs, type RolloutRate } from './rollout-rate.ts';
 import { countIssued } from './fleet-metrics.ts';
 import { notifyFleet } from './fleet-events.ts';
+import { extractContext, injectHeaders, withContext } from '../platform/tracing.ts';
 
 /**
  * POST /api/v1/schedules and rollouts. A schedule for one device is issued at once; one for a group or the fleet
@@ -92,11 +93,11 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
   }
   const [row] = await tx.query<{ id: string }>(
     `INSERT INTO rollouts (target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor,
-       abort_failure_pct, abort_min_devices, total, created_by, created_at, started_at)
-     VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id`,
+       abort_failure_pct, abort_min_devices, total, created_by, created_at, started_at, traceparent)
+     VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id`,
     [req.groupId !== undefined ? 'group' : 'fleet', req.groupId ?? null, JSON.stringify(req.intervals), req.priority, o.exponential ? 'exponential' : 'max-per-minute',
       o.maxPerMinute, o.exponential?.basePerMinute ?? null, o.exponential?.incrementFactor ?? null, o.abortFailurePct, o.abortMinDevices, ids.length,
-      opts.createdBy, new Date(opts.now)]);
+      opts.createdBy, new Date(opts.now), injectHeaders().traceparent ?? null]);
   await tx.query('INSERT INTO rollout_devices (rollout_id, device_id, ord) SELECT $1, d, o::int FROM unnest($2::text[]) WITH ORDINALITY AS t(d, o)', [row!.id, ids]);
   return { kind: 'rollout', rolloutId: row!.id, total: ids.length };
 }
@@ -120,9 +121,11 @@ interface RolloutRow {
   max_per_minute: number; base_per_minute: number | null; increment_factor: number | null; abort_failure_pct: number; abort_min_devices: number;
   status: RolloutProgress['status']; status_reason: string | null; total: number; issued: number; created_by: string | null;
   created_at: Date | string; started_at: Date | string; finished_at: Date | string | null;
+  /** W3C traceparent of the API call that created the rollout (null when tracing was off) */
+  traceparent: string | null;
 }
 const ROLLOUT_COLUMNS = `id, target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor, abort_failure_pct,
-  abort_min_devices, status, status_reason, total, issued, created_by, created_at, started_at, finished_at`;
+  abort_min_devices, status, status_reason, total, issued, created_by, created_at, started_at, finished_at, traceparent`;
 
 interface Counts { pending: number; issued: number; skipped: number; expired: number; states: RolloutProgress['states'] }
 
@@ -210,13 +213,17 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
   try {
     for (let chunk = 0; ; chunk++) {
       const t0 = performance.now();
-      const { messages, more } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound));
+      const { messages, more, byTrace } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound));
       issued += messages.length;
       if (messages.length) {
         countIssued(db, 'rollout', messages.length);
         const t1 = performance.now();
         logger?.debug({ chunk, versions: messages.length, issueMs: Math.round(t1 - t0) }, 'rollout chunk issued');
-        const p: Promise<unknown> = publishVersions(db, bus, messages, s, logger)
+        // each rollout's schedules are published in the trace of the API call that created it
+        const p: Promise<unknown> = Promise.all([...byTrace].map(([traceparent, msgs]) => (traceparent
+          ? withContext(extractContext({ traceparent }), () => publishVersions(db, bus, msgs, s, logger))
+          : publishVersions(db, bus, msgs, s, logger))))
+          .then((n) => n.reduce((a, b) => a + b, 0))
           .then((sent) => { logger?.debug({ chunk, sent, publishMs: Math.round(performance.now() - t1) }, 'rollout chunk published'); })
           .catch((err: unknown) => { logger?.error({ err: (err as Error).message, versions: messages.length }, 'rollout chunk not published; the re-publisher retries'); })
           .finally(() => publishing.delete(p));
@@ -236,13 +243,14 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
  * the next devices each may issue now, at most ROLLOUT_CHUNK each (and batch × 20 a round). `more`: some rollout filled its chunk and its rate
  * allows more now. `notify`: tell live pages once a round (the first chunk).
  */
-async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined, only: string | undefined, notify: boolean, thisRound: Map<string, number>): Promise<{ messages: ScheduleMessage[]; more: boolean }> {
+async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined, only: string | undefined, notify: boolean, thisRound: Map<string, number>): Promise<{ messages: ScheduleMessage[]; more: boolean; byTrace: Map<string | null, ScheduleMessage[]> }> {
   const now = s.now();
   const rows = await tx.query<RolloutRow>(
     `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
   const out: ScheduleMessage[] = [];
+  const byTrace = new Map<string | null, ScheduleMessage[]>();
   let more = false;
-  if (rows.length === 0) return { messages: out, more };
+  if (rows.length === 0) return { messages: out, more, byTrace };
   const counts = await countsOf(tx, rows.map((r) => r.id));
   // running rollouts' progress moves with the ledger; their pages hear it here once a round
   if (notify) await notifyFleet(tx, 'rollouts', rows.length);
@@ -291,9 +299,12 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     }
     await tx.query('UPDATE rollouts SET issued = issued + $2 WHERE id = $1', [r.id, issued.messages.length]);
     out.push(...issued.messages);
+    const traced = byTrace.get(r.traceparent) ?? [];
+    traced.push(...issued.messages);
+    byTrace.set(r.traceparent, traced);
     thisRound.set(r.id, (thisRound.get(r.id) ?? 0) + next.length);
     if (next.length === room && allowed > room && roundLeft > room && c.pending > room) more = true;
     logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
   }
-  return { messages: out, more };
+  return { messages: out, more, byTrace };
 }
