@@ -13,6 +13,7 @@ import { getBa } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { controlCharacterPath } from '../src/platform/input-guard.ts';
 import { HttpProblem, problemOf, UNAVAILABLE_RETRY_AFTER_S } from '../src/platform/problem.ts';
+import { openPgliteThread } from '../src/platform/pglite-thread.ts';
 
 const HOUR = 3_600_000;
 const PROBLEM = /^application\/problem\+json/;
@@ -63,6 +64,14 @@ describe('the one error mapper', () => {
     // any SQLSTATE outside classes 08, 57P01-03 and 53300 is not a lost database
     fc.assert(fc.property(fc.stringMatching(/^[0-9A-Z]{5}$/), (code) =>
       (problemOf(err(code, { severity: 'ERROR' })).status === 503) === (/^08/.test(code) || /^57P0[123]$/.test(code) || code === '53300')));
+  });
+
+  it('answers 503 with Retry-After, not 500, once the embedded store\'s thread has stopped', async () => {
+    const store = await openPgliteThread(null);
+    await store.close();
+    const err = await store.query('SELECT 1').then(() => undefined, (e: unknown) => e);
+    assert.ok(err, 'a closed store refuses the query');
+    assert.deepEqual(problemOf(err), { status: 503, detail: problemOf(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })).detail, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S });
   });
 
   it('finds the path of the first control character anywhere in a value, and none in clean values', () => {

@@ -92,7 +92,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EP
  * the code being wrong — the ONE classification behind the API's 503 (problem.ts problemOf): postgres.js's
  * CONNECTION_CLOSED / CONNECTION_DESTROYED / CONNECTION_ENDED / CONNECT_TIMEOUT, the socket errors of NETWORK_CODES,
  * SQLSTATE class 08 (connection exception), 57P01–57P03 (admin / crash shutdown, cannot connect now), 53300 (too many
- * connections), a FATAL or PANIC from the server, and a COPY cut by a lost connection. A statement the server refused
+ * connections), a FATAL or PANIC from the server, a COPY cut by a lost connection, and the embedded store's thread
+ * having stopped (EMBEDDED_STORE_STOPPED, pglite-thread.ts). A statement the server refused
  * (a constraint, a syntax error) is not one of these.
  */
 export function databaseUnavailable(err: unknown): boolean {
@@ -100,7 +101,7 @@ export function databaseUnavailable(err: unknown): boolean {
     if (e instanceof CopyInterruptedError) return true;
     const { code, severity } = e as { code?: unknown; severity?: unknown };
     if (severity === 'FATAL' || severity === 'PANIC') return true;
-    if (typeof code === 'string' && (NETWORK_CODES.has(code) || /^(CONNECTION_(CLOSED|DESTROYED|ENDED)$|CONNECT_TIMEOUT$|08|57P0[123]$|53300$)/.test(code))) return true;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || /^(CONNECTION_(CLOSED|DESTROYED|ENDED)$|CONNECT_TIMEOUT$|EMBEDDED_STORE_STOPPED$|08|57P0[123]$|53300$)/.test(code))) return true;
   }
   return false;
 }

@@ -58,6 +58,14 @@ function revive(e: SerializedError): Error {
  * Opens PGlite on a worker thread: in `dataDir` (a directory the caller has locked), or in memory when null.
  * Resolves once the store is ready; rejects with the worker's error (a damaged data directory) and stops the thread.
  */
+/**
+ * The error every call gets once the store's thread has stopped (closed, crashed, exited): code
+ * EMBEDDED_STORE_STOPPED, which db.ts databaseUnavailable counts as the database being unavailable (API: 503).
+ */
+function storeStopped(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'EMBEDDED_STORE_STOPPED' });
+}
+
 export async function openPgliteThread(dataDir: string | null): Promise<Db> {
   // no inherited flags: under `node --test` they would make the thread a second test-runner child
   const worker = new Worker(WORKER, { execArgv: [] });
@@ -82,8 +90,8 @@ export async function openPgliteThread(dataDir: string | null): Promise<Db> {
     if (reply.ok) p.resolve(reply.result);
     else p.reject(revive(reply.error));
   });
-  worker.on('error', (err) => stop(new Error(`the embedded store's thread failed: ${err.message}`, { cause: err })));
-  worker.on('exit', (code) => stop(new Error(`the embedded store's thread has stopped (exit code ${code})`)));
+  worker.on('error', (err) => stop(storeStopped(`the embedded store's thread failed: ${err.message}`, err)));
+  worker.on('exit', (code) => stop(storeStopped(`the embedded store's thread has stopped (exit code ${code})`)));
 
   function call<O extends Op>(op: O, body: Body<O>): Promise<unknown> {
     if (stopped) return Promise.reject(stopped);
@@ -141,7 +149,7 @@ export async function openPgliteThread(dataDir: string | null): Promise<Db> {
         try {
           await call('close', {});
         } finally {
-          stop(new Error('the embedded store is closed'));
+          stop(storeStopped('the embedded store is closed'));
           await worker.terminate();
         }
       },
