@@ -73,6 +73,29 @@ function refuseUndeclaredFormat(route: RouteOptions): void {
   route.preValidation = existing === undefined ? [refuse] : [...(Array.isArray(existing) ? existing : [existing]), refuse];
 }
 
+/**
+ * A JSON request body (the parser of every application/json body). Like Fastify's own parser it refuses an empty
+ * body and the keys of prototype pollution (`__proto__` anywhere; `constructor` holding a `prototype`), but says
+ * which problem it is: 400 problem+json naming `body`, "the key __proto__ is not allowed", rather than "Body is
+ * not valid JSON".
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) throw new HttpProblem(400, 'body: empty, but the content type says JSON', 'body');
+  let poisoned: string | undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, function (this: unknown, key: string, v: unknown) {
+      if (key === '__proto__') poisoned ??= '__proto__';
+      else if (key === 'constructor' && v !== null && typeof v === 'object' && Object.prototype.hasOwnProperty.call(v, 'prototype')) poisoned ??= 'constructor.prototype';
+      return v;
+    });
+  } catch (err) {
+    throw new HttpProblem(400, `body: not valid JSON (${(err as Error).message})`, 'body');
+  }
+  if (poisoned) throw new HttpProblem(400, `body: the key ${poisoned} is not allowed in a JSON body (prototype pollution guard); rename or remove it`, 'body');
+  return value;
+}
+
 export async function createHttp(logger: Logger, options: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     trustProxy: options.trustProxy?.length ? [...options.trustProxy] : false,
@@ -82,6 +105,9 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try { done(null, parseJsonBody(body as string)); } catch (err) { done(err as Error, undefined); }
+  });
   app.setErrorHandler((err, req, reply) => {
     const p = problemOf(err);
     if (p.status >= 500) req.log.error({ err }, 'request failed');

@@ -57,7 +57,12 @@ export function problemOf(err: unknown): Problem {
   return { status, detail: known ? `${known.field}: ${known.detail ?? message}` : message, field: known?.field };
 }
 
-/** Sends a problem as application/problem+json. */
+/**
+ * Sends a problem as application/problem+json. Serialised with JSON.stringify, not the route's response schema:
+ * a route that declares another shape for a status (OpenADR's OAuth errors) must never turn a client's
+ * malformed request into a 500 FST_ERR_RESPONSE_SERIALIZATION (issue 12 finding 4).
+ */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
-  return reply.code(p.status).type('application/problem+json').send(problemBody(p.status, p.detail, p.field));
+  return reply.code(p.status).type('application/problem+json').serializer((x: unknown) => JSON.stringify(x))
+    .send(problemBody(p.status, p.detail, p.field));
 }
