@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 
 /** One error type with an HTTP status; turned into application/problem+json in one handler. */
 export class HttpProblem extends Error {
@@ -17,6 +18,10 @@ export class HttpProblem extends Error {
 export function problemBody(status: number, detail: string, field?: string) {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
 }
+
+/** The problem+json body as a schema (OpenAPI error responses). */
+export const problemJson = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() })
+  .describe('application/problem+json (RFC 9457); `field` names the part of the request at fault');
 
 export interface Problem { status: number; detail: string; field?: string | undefined }
 
