@@ -7,6 +7,7 @@ import { openTestApp } from './support/app.ts';
 import { testDatabases } from './support/databases.ts';
 import type { Db } from '../src/platform/db.ts';
 import { createApiKey } from '../src/auth/api-keys.ts';
+import { signIn } from './support/auth.ts';
 import { getBa } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 
@@ -143,6 +144,86 @@ for (const target of testDatabases()) {
     it('never answers 5xx for dates in the year 0000 or beyond the calendar parser\'s era', async () => {
       assert.deepEqual(await sweep(ERA), []);
       assert.deepEqual(await mix(ERA), []);
+    });
+  });
+}
+
+/**
+ * Malformed bodies on every body-taking operation of the OpenAPI document (POST, PUT, PATCH, DELETE, OpenADR
+ * included): broken JSON, a wrong content type, prototype-pollution keys, an oversize body. Never a 5xx (the
+ * cause once: a problem body that did not fit the route's declared error schema, FST_ERR_RESPONSE_SERIALIZATION);
+ * a 4xx is problem+json naming its field, or on the OpenADR token endpoint its own OAuth error shape.
+ */
+const MALFORMED: ReadonlyArray<{ name: string; type: string; body: string }> = [
+  { name: 'truncated JSON', type: 'application/json', body: '{' },
+  { name: 'empty JSON', type: 'application/json', body: '' },
+  { name: 'trailing garbage', type: 'application/json', body: '{"a":1}x' },
+  { name: '__proto__', type: 'application/json', body: '{"__proto__":{"polluted":true}}' },
+  { name: 'constructor.prototype', type: 'application/json', body: '{"a":{"constructor":{"prototype":{"polluted":true}}}}' },
+  { name: 'a JSON scalar', type: 'application/json', body: '"text"' },
+  { name: 'wrong content type', type: 'text/plain', body: 'hello' },
+  { name: 'unknown content type', type: 'application/x-unknown', body: '\u0000\u0001' },
+  { name: 'oversize', type: 'application/json', body: `{"a":"${'x'.repeat(9 * 1024 * 1024)}"}` },
+];
+for (const target of testDatabases()) {
+  describe(`fuzz of every body-taking operation with malformed bodies on ${target.name}`, () => {
+    let db: Db;
+    let app: FastifyInstance;
+    let operations: Array<[string, string]> = [];
+    const headers: Array<Record<string, string>> = [{}];
+    before(async () => {
+      ({ db, app } = await openTestApp(target));
+      headers.push({ authorization: `Bearer ${(await createApiKey(db, { kind: 'worker', name: 'fuzz' })).token}` });
+      headers.push((await signIn(app, db, 'admin')).headers);
+      const doc = (await app.inject('/api/v1/openapi.json')).json<{ paths: Record<string, Record<string, unknown>> }>();
+      operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => ['post', 'put', 'patch', 'delete'].includes(m)).map((m) => [m.toUpperCase(), path] as [string, string]));
+    });
+    after(async () => { await app.close(); await db.close(); });
+
+    it('never answers 5xx; a 4xx is problem+json naming its field (OpenADR token: invalid_request); __proto__ is named as such', async () => {
+      assert.ok(operations.length >= 30, `${operations.length} body-taking operations`);
+      assert.ok(operations.some(([m, p]) => m === 'POST' && p === '/openadr/3.0.1/auth/token'), 'the OpenADR token endpoint is covered');
+      const failures: string[] = [];
+      for (const [method, path] of operations) {
+        const url = path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+        for (const m of MALFORMED) {
+          for (const h of headers) {
+            const res = await app.inject({ method: method as 'POST', url, headers: { ...h, 'content-type': m.type }, payload: m.body });
+            const what = `${method} ${path} (${m.name}${h.authorization ? ', authenticated' : ''}) → ${res.statusCode}`;
+            if (res.statusCode >= 500) { failures.push(`${what} ${res.body.slice(0, 200)}`); continue; }
+            if (res.statusCode < 400) continue;
+            if (path === '/openadr/3.0.1/auth/token' && res.statusCode === 400) {
+              if (res.json<{ error?: string }>().error !== 'invalid_request') failures.push(`${what}: not invalid_request ${res.body}`);
+              continue;
+            }
+            if (!/^application\/problem\+json/.test(String(res.headers['content-type']))) { failures.push(`${what}: not problem+json`); continue; }
+            const body = res.json<{ status: number; detail: string; field?: string }>();
+            if (body.status !== res.statusCode) failures.push(`${what}: status ${body.status} in the body`);
+            if (res.statusCode === 400 && !body.field) failures.push(`${what}: 400 without a field: ${body.detail}`);
+            if (m.name === '__proto__' && res.statusCode === 400 && /not valid JSON/.test(body.detail)) failures.push(`${what}: __proto__ reported as invalid JSON`);
+          }
+        }
+      }
+      assert.deepEqual(failures, []);
+    });
+
+    it('a __proto__ key gets a 400 that names it; duplicate list members get a 400 naming the member', async () => {
+      const analyst = await signIn(app, db, 'analyst');
+      const proto = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: { ...analyst.headers, 'content-type': 'application/json' }, payload: '{"name":"x","__proto__":{"admin":true}}' });
+      assert.equal(proto.statusCode, 400);
+      assert.equal(proto.json().field, 'body');
+      assert.match(proto.json().detail, /__proto__ is not allowed/);
+      const dup = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: analyst.headers, payload: { name: 'West', page: 'compare', bas: ['CISO', 'BPAT', 'CISO'], range: { kind: 'relative', last: 'P7D' }, charts: ['demand'] } });
+      assert.equal(dup.statusCode, 400, dup.body);
+      assert.equal(dup.json().field, 'bas/2');
+      assert.match(dup.json().detail, /duplicate member "CISO": already at index 0/);
+      const charts = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: analyst.headers, payload: { name: 'West', page: 'compare', bas: ['CISO'], range: { kind: 'relative', last: 'P7D' }, charts: ['demand', 'demand'] } });
+      assert.equal(charts.json().field, 'charts/1');
+      const scopes = await app.inject({ method: 'POST', url: '/api/v1/me/keys', headers: analyst.headers, payload: { name: 'k', scopes: ['me:read', 'me:read'] } });
+      assert.equal(scopes.statusCode, 400, scopes.body);
+      assert.equal(scopes.json().field, 'scopes/1');
+      const list = await app.inject({ url: '/api/v1/me/views', headers: analyst.headers });
+      assert.deepEqual(list.json().data, [], 'nothing was stored');
     });
   });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { checkWebhookUrl, embeddedIpv4, refusedAddressReason, refusedPortReason, REFUSED_SERVICE_PORTS, type Resolve } from './webhook-target.ts';
+import { alwaysRefusedReason, checkWebhookUrl, embeddedIpv4, guardedLookup, refusedAddressReason, refusedPortReason, REFUSED_SERVICE_PORTS, type Resolve } from './webhook-target.ts';
 import { postWebhook } from './webhook-outbox.ts';
 import { HttpProblem } from '../platform/problem.ts';
 
@@ -31,6 +31,29 @@ describe('webhook targets (SSRF)', () => {
       'http://100.64.0.1/', 'http://224.0.0.1/', 'http://255.255.255.255/', 'http://[fd00::1]/', 'http://[fe80::1]/', 'http://[ff02::1]/',
       'https://localhost/', 'http://foo.localhost:3000/',
     ]) await refused(url);
+  });
+
+  it('refuses link-local and cloud metadata targets even when an administrator allows private ones (WEBHOOK_ALLOW_PRIVATE=1)', async () => {
+    const lenient = { allowPrivate: true };
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/', 'http://169.254.0.1/', 'http://0xa9fea9fe/', 'http://[::ffff:169.254.169.254]/', 'http://[fe80::1]/',
+      'http://[febf::ffff]/', 'http://[fd00:ec2::254]/', 'http://100.100.100.200/', 'http://192.0.0.192/', 'http://metadata.google.internal/computeMetadata/v1/',
+      'http://METADATA.google.internal./', 'http://metadata/', 'http://instance-data.ec2.internal/',
+    ]) assert.match(await refused(url, lenient), /never allowed/, url);
+    // property: every address of 169.254.0.0/16 and fe80::/10 is refused under the lenient policy
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), async (c, d) => {
+      assert.match(await refused(`http://169.254.${c}.${d}/`, lenient), /never allowed/);
+    }), { numRuns: 50 });
+    fc.assert(fc.property(fc.integer({ min: 0xfe80, max: 0xfebf }), fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 7, maxLength: 7 }), (w0, rest) => {
+      assert.ok(alwaysRefusedReason([w0, ...rest].map((w) => w.toString(16)).join(':')));
+    }));
+    // private and loopback still pass under the allowance; public always
+    for (const url of ['http://127.0.0.1:8080/', 'http://10.1.2.3/', 'http://[fd00::1]/', 'https://example.com/']) assert.ok(await checkWebhookUrl(url, lenient), url);
+    // at connection time too: a name that resolves to the metadata address is refused with the allowance on
+    const lookup = guardedLookup({ allowPrivate: true, resolve: fakeDns({ 'rebind.example': ['169.254.169.254'], 'lan.example': ['10.0.0.9'] }) });
+    const look = (h: string) => new Promise<string>((res, rej) => lookup(h, {}, (e, a) => (e ? rej(e) : res(a as string))));
+    await assert.rejects(look('rebind.example'), /link-local or cloud metadata/);
+    assert.equal(await look('lan.example'), '10.0.0.9');
   });
 
   it('refuses other schemes, credentials, and names that resolve to a refused address (any of them)', async () => {

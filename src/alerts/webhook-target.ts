@@ -10,7 +10,8 @@ import { HttpProblem } from '../platform/problem.ts';
  * IPv6 forms that embed an IPv4 address (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16,
  * IPv4-compatible ::a.b.c.d) are judged by the IPv4 address inside. A host NAME is judged by every
  * address it resolves to, at validation and again at connection time (DNS rebinding: a name may
- * resolve to a public address when saved and to 127.0.0.1 when delivered).
+ * resolve to a public address when saved and to 127.0.0.1 when delivered). Link-local and cloud metadata
+ * targets are refused even when private targets are allowed (ALWAYS_REFUSED).
  */
 
 const V4_REFUSED: ReadonlyArray<readonly [string, number, string]> = [
@@ -101,6 +102,35 @@ export function refusedAddressReason(address: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Cloud instance-metadata and link-local targets: refused even when an administrator allows private targets
+ * (WEBHOOK_ALLOW_PRIVATE=1), since no webhook receiver lives there and the metadata service hands out the
+ * machine's credentials. Addresses: IPv4 link-local 169.254.0.0/16 (AWS, GCP, Azure, OpenStack metadata at
+ * 169.254.169.254), IPv6 link-local fe80::/10, AWS's IPv6 metadata fd00:ec2::254, Alibaba's 100.100.100.200,
+ * Oracle's 192.0.0.192. Names: the metadata host names of GCP, AWS and Azure.
+ */
+const ALWAYS_REFUSED = new BlockList();
+ALWAYS_REFUSED.addSubnet('169.254.0.0', 16, 'ipv4');
+ALWAYS_REFUSED.addAddress('100.100.100.200', 'ipv4');
+ALWAYS_REFUSED.addAddress('192.0.0.192', 'ipv4');
+ALWAYS_REFUSED.addSubnet('fe80::', 10, 'ipv6');
+ALWAYS_REFUSED.addAddress('fd00:ec2::254', 'ipv6');
+export const METADATA_HOST_NAMES: ReadonlySet<string> = new Set([
+  'metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.internal', 'metadata.azure.com',
+]);
+
+/** Why an IP address is never a webhook target, whatever the policy ('link-local or cloud metadata'), or undefined. */
+export function alwaysRefusedReason(address: string): string | undefined {
+  const family = isIP(address.replace(/%.*$/, ''));
+  if (family === 0) return undefined;
+  const bare = address.replace(/%.*$/, '');
+  if (family === 6) {
+    const inner = embeddedIpv4(bare);
+    if (inner !== undefined) return alwaysRefusedReason(inner) ? `link-local or cloud metadata (as IPv6 ${address})` : undefined;
+  }
+  return ALWAYS_REFUSED.check(bare, family === 4 ? 'ipv4' : 'ipv6') ? 'link-local or cloud metadata' : undefined;
+}
+
 /** Resolves a host name to all its addresses (node:dns by default; tests inject a fake resolver). */
 export type Resolve = (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 
@@ -153,8 +183,10 @@ export async function checkWebhookUrl(raw: string, policy: TargetPolicy, field =
   if (!url.hostname) throw bad('the URL has no host');
   const portWhy = refusedPortReason(url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
   if (portWhy) throw bad(portWhy);
-  if (policy.allowPrivate) return url;
   const host = url.hostname.replace(/^\[|\]$/g, '');
+  const always = isIP(host) ? alwaysRefusedReason(host) : METADATA_HOST_NAMES.has(host.replace(/\.$/, '').toLowerCase()) ? 'a cloud metadata service' : undefined;
+  if (always) throw bad(`the target ${host} is ${always}: never allowed, even when private targets are`);
+  if (policy.allowPrivate) return url;
   if (isIP(host)) {
     const why = refusedAddressReason(host);
     if (why) throw bad(`the target ${host} is ${why}: not allowed (an administrator may allow private targets)`);
@@ -182,6 +214,10 @@ export function guardedLookup(policy: TargetPolicy) {
   return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
     (policy.resolve ?? systemResolve)(hostname).then((addresses) => {
       if (addresses.length === 0) throw Object.assign(new Error(`${hostname} does not resolve`), { code: 'ENOTFOUND' });
+      for (const { address } of addresses) {
+        const why = alwaysRefusedReason(address);
+        if (why) throw Object.assign(new Error(`refused: ${hostname} resolves to ${address}, which is ${why}`), { code: 'EREFUSEDTARGET' });
+      }
       if (!policy.allowPrivate) {
         for (const { address } of addresses) {
           const why = refusedAddressReason(address);

@@ -70,6 +70,25 @@ export function securityOf(access: Access | undefined): Array<Record<string, str
   return out;
 }
 
+/** The access rule of a route, machine-readable (the OpenAPI extension `x-gridpulse-access`). */
+export function accessExtension(access: Access | undefined): { public: true } | { roles: string[]; scopes: string[]; owner: boolean } {
+  if (!needsCredentials(access)) return { public: true };
+  const a = (access ?? UNDECLARED) as { roles?: readonly string[]; scopes?: readonly string[]; owner?: boolean };
+  return { roles: [...(a.roles ?? [])], scopes: [...(a.scopes ?? [])], owner: a.owner === true };
+}
+
+/** The access rule of a route in one line of prose, for its OpenAPI description. */
+export function accessLine(access: Access | undefined): string {
+  const x = accessExtension(access);
+  if ('public' in x) return 'Access: public (no credentials).';
+  const who = [
+    ...(x.roles.length ? [`a signed-in user with role ${x.roles.join(', ')}`] : []),
+    ...(x.scopes.length ? [`a key or token with scope${x.scopes.length > 1 ? 's' : ''} ${x.scopes.join(' + ')}`] : []),
+  ];
+  return `Access: ${who.join(', or ')}${x.owner ? '; only the owner of the object (another user\'s id answers 404)' : ''}. `
+    + 'Without credentials 401, with insufficient ones 403 (problem+json).';
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Every route added to this app with its (final) options, to list their access declarations. */

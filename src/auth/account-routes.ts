@@ -11,6 +11,7 @@ import { problemSchema, userSchema } from './auth-routes.ts';
 import { acceptInvitation } from './invitations.ts';
 import { SCOPES } from './scopes.ts';
 import { isoInstant } from '../platform/instant.ts';
+import { distinctItems } from '../platform/input-guard.ts';
 
 const SIGNED_IN = { roles: USER_ROLES } as const;
 const OWN = { roles: USER_ROLES, owner: true } as const;
@@ -90,7 +91,7 @@ export function accountRoutes(app: FastifyInstance, deps: AuthDeps): void {
     schema: {
       tags: ['account'], summary: 'Create a personal API key (for scripts); its token is in this answer only',
       description: `Scopes within the role's: ${Object.entries(SCOPES).map(([s, d]) => `\`${s}\` (${d})`).join(', ')}. Default \`me:read\`. 400 names \`scopes\` or \`expiresAt\`.`,
-      body: z.object({ name: z.string().trim().max(100).optional(), scopes: z.array(z.string().max(40)).max(20).optional(), expiresAt: isoInstant.optional() }),
+      body: z.object({ name: z.string().trim().max(100).optional(), scopes: distinctItems(z.array(z.string().max(40)).max(20)).optional(), expiresAt: isoInstant.optional() }),
       response: { 201: z.object({ key: keySchema, token: z.string().describe('gp_…: send as Authorization: Bearer; shown once') }), 400: problemSchema },
     },
   }, async (req, reply) => {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { stringify } from 'csv-stringify/sync';
 import { HttpProblem } from '../platform/problem.ts';
 import { isoInstant } from '../platform/instant.ts';
 import { queryInt } from '../platform/query.ts';
+import { toCsv } from '../platform/csv.ts';
 import { actorOf, auditRequest } from './audit.ts';
 import { USER_ROLES } from './principal.ts';
 import { updateUser } from './account.ts';
@@ -106,7 +106,7 @@ export function adminRoutes(app: FastifyInstance, deps: AuthDeps): void {
     if (q.format === 'csv') {
       const rows = records.map((rec) => AUDIT_COLUMNS.map((c) => (c === 'detail' ? (rec.detail === null ? '' : JSON.stringify(rec.detail)) : rec[c] ?? '')));
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="gridpulse-audit.csv"')
-        .serializer((x: unknown) => x as string).send(stringify(rows, { header: true, columns: [...AUDIT_COLUMNS] }) as never);
+        .serializer((x: unknown) => x as string).send(toCsv(AUDIT_COLUMNS, rows) as never);
     }
     return { records };
   });

@@ -30,6 +30,6 @@ export async function queryAudit(db: Db, f: AuditFilter): Promise<AuditRecord[]>
   return rows.map((r) => ({
     id: Number(r.id), at: new Date(r.at).toISOString(), actorKind: r.actor_kind, actorId: r.actor_id, userId: r.user_id, role: r.role, action: r.action,
     objectType: r.object_type, objectId: r.object_id, outcome: r.outcome, ip: r.ip, requestId: r.request_id,
-    detail: typeof r.detail === 'string' ? JSON.parse(r.detail) as unknown : r.detail,
+    detail: r.detail, // jsonb arrives parsed on both stores (a jsonb string is a string, not JSON text to parse again)
   }));
 }

@@ -1,29 +1,23 @@
 import ExcelJS from 'exceljs';
-import { toCsv } from '../analytics/shared/route-support.ts';
+import { neutraliseCell, toCsv, type Cell } from '../platform/csv.ts';
+
+export { neutraliseCell, type Cell };
 
 /**
  * Downloads that a spreadsheet opens safely (OWASP "CSV Injection"): a text cell that begins with
  * `=`, `+`, `-`, `@`, tab or carriage return could run as a formula, so it gets a leading apostrophe,
  * which spreadsheets show as text. Numbers stay numbers: a negative number is a value, not a formula.
+ * The cell rule and the CSV writer are src/platform/csv.ts (shared by every CSV download).
  */
-
-export type Cell = string | number | null | undefined;
-
-const FORMULA_START = /^[=+\-@\t\r]/;
-
-/** A text cell made inert; numbers, null and undefined pass unchanged. */
-export function neutraliseCell<T extends Cell>(v: T): T | string {
-  return typeof v === 'string' && FORMULA_START.test(v) ? `'${v}` : v;
-}
 
 /** CSV (header row first) with every text cell neutralised, header included. */
 export function safeCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<Cell>>): string {
-  return toCsv(header.map((h) => String(neutraliseCell(h))), rows.map((r) => r.map(neutraliseCell)));
+  return toCsv(header, rows);
 }
 
 /** CSV lines of rows without a header row (for a download streamed in chunks after its header). */
 export function safeCsvRows(rows: ReadonlyArray<ReadonlyArray<Cell>>): string {
-  return rows.length ? safeCsv([], rows).slice(1) : '';
+  return toCsv([], rows);
 }
 
 export interface Sheet { name: string; header: readonly string[]; rows: ReadonlyArray<ReadonlyArray<Cell>> }

@@ -2,18 +2,19 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { DEVICE_ID } from './messages.ts';
+import { distinctItems } from '../platform/input-guard.ts';
 
 /** Device groups: named sets of devices a schedule can be rolled out to (a device may be in several). */
 
 export const groupInput = z.object({
   name: z.string().trim().min(1).max(100),
   description: z.string().max(500).default(''),
-  deviceIds: z.array(z.string().regex(DEVICE_ID, 'a device id')).max(10_000).default([]),
+  deviceIds: distinctItems(z.array(z.string().regex(DEVICE_ID, 'a device id')).max(10_000)).default([]),
 }).strict();
 
 export const membershipChange = z.object({
-  add: z.array(z.string().regex(DEVICE_ID, 'a device id')).max(10_000).default([]),
-  remove: z.array(z.string().regex(DEVICE_ID, 'a device id')).max(10_000).default([]),
+  add: distinctItems(z.array(z.string().regex(DEVICE_ID, 'a device id')).max(10_000)).default([]),
+  remove: distinctItems(z.array(z.string().regex(DEVICE_ID, 'a device id')).max(10_000)).default([]),
 }).strict();
 
 export interface DeviceGroup { id: string; name: string; description: string; deviceCount: number; createdAt: string }

@@ -9,6 +9,7 @@ import { DEVICE_ID, FALLBACKS } from './messages.ts';
 import { forgetDeviceCredentials, hashMqttPassword, newMqttPassword } from './device-credentials.ts';
 import type { DeviceLimits } from './schedule-check.ts';
 import { notifyFleet } from './fleet-events.ts';
+import { distinctItems } from '../platform/input-guard.ts';
 
 /**
  * The device registry: a battery's identity, its limits (the feasibility check's inputs), where it sits
@@ -57,7 +58,7 @@ export const deviceInput = z.object({
   baCode: limitsShape.baCode.optional(),
   tariff: limitsShape.tariff.optional(),
   fallback: limitsShape.fallback.default('hold-soc'),
-  groupIds: z.array(z.uuid()).max(50).optional().describe('groups to put the device in'),
+  groupIds: distinctItems(z.array(z.uuid()).max(50)).optional().describe('groups to put the device in'),
 }).superRefine(socOrder);
 export type DeviceInput = z.input<typeof deviceInput>;
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { toCsv } from '../platform/csv.ts';
 import { queryInt } from '../platform/query.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
@@ -47,9 +48,8 @@ export function gridRoutes(app: FastifyInstance, db: Db): void {
 
 const MAX_RANGE_DAYS = 366;
 
-function toCsv(rows: Array<{ ts: string; value: number | null; quality: string }>): string {
-  return 'ts,value,quality\n' + rows.map((r) => `${r.ts},${r.value ?? ''},${r.quality}`).join('\n') + '\n';
-}
+const observationsCsv = (rows: Array<{ ts: string; value: number | null; quality: string }>): string =>
+  toCsv(['ts', 'value', 'quality'], rows.map((r) => [r.ts, r.value, r.quality]));
 
 export function seriesRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -91,7 +91,7 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
     const rows = await readObservations(db, s.id, from, to, limit + 1, offset);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
-    if (format === 'csv') return reply.type('text/csv').send(toCsv(page));
+    if (format === 'csv') return reply.type('text/csv').send(observationsCsv(page));
     return { series: s.key, id: s.id, units: s.units, source: s.source, data: page, next: more ? offset + limit : null };
   });
 }

@@ -11,6 +11,7 @@ import { finishRun, startRun, type RunTotals } from './run-ledger.ts';
 import { checkTouched } from './check-runner.ts';
 import { MAX_LISTED_ERRORS, observationRow, type BatchResult, type RowError } from './data-api.ts';
 import { EIA_ROUTES } from './incremental-plan.ts';
+import { distinctItems } from '../platform/input-guard.ts';
 
 /*
  * The server side of the off-site worker (gridpulse worker --remote): it fetches EIA-930 itself and
@@ -37,10 +38,10 @@ export const runOpenBody = z.object({
   id: z.uuid().describe('the worker\'s own id for the run; opening the same id again returns the same run'),
   kind: z.enum(RUN_KINDS).describe('hourly (incremental pass), backfill (a gap), daily, cli (a range by hand)'),
   params: z.object({
-    bas: z.array(z.string().regex(/^[A-Z0-9]{2,6}$/, 'an EIA BA code such as CISO')).min(1).max(500).describe('BAs the run fetches'),
+    bas: distinctItems(z.array(z.string().regex(/^[A-Z0-9]{2,6}$/, 'an EIA BA code such as CISO')).min(1).max(500)).describe('BAs the run fetches'),
     from: hour.describe('first hour (start, ISO UTC)'),
     to: hour.describe('last hour (start, ISO UTC), inclusive'),
-    routes: z.array(z.enum(EIA_ROUTES as [EiaRoute, ...EiaRoute[]])).min(1).describe('EIA routes: region, fuel, interchange'),
+    routes: distinctItems(z.array(z.enum(EIA_ROUTES as [EiaRoute, ...EiaRoute[]])).min(1)).describe('EIA routes: region, fuel, interchange'),
   }).refine((p) => p.from.getTime() <= p.to.getTime(), { path: ['to'], message: 'must not be before from' }),
 });
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
+import { problemOf, sendProblem } from '../platform/problem.ts';
 import type { Access } from '../auth/access.ts';
 import type { AuthDeps } from '../auth/sessions.ts';
 import { issueClientToken, OAuthError } from '../auth/client-credentials.ts';
@@ -149,6 +150,14 @@ function tokenRoute(app: FastifyInstance, deps: { db: Db; auth: AuthDeps }): voi
       if (err.status === 401) reply.header('WWW-Authenticate', 'Basic realm="gridpulse-openadr"');
       return reply.code(err.status).header('cache-control', 'no-store').send({ error: err.error, error_description: err.message });
     };
+    // the token endpoint's own error shape (RFC 6749 §5.2) for a body that never reached the handler: malformed JSON,
+    // a wrong content type, an oversize form — 400 invalid_request, never a problem body its schema does not declare
+    s.setErrorHandler((err, req, reply) => {
+      const p = problemOf(err);
+      if (p.status >= 500) { req.log.error({ err }, 'request failed'); return sendProblem(reply, p); }
+      if (p.status === 400 || p.status === 413 || p.status === 415) return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: p.detail });
+      return sendProblem(reply, p);
+    });
     s.post(`${OPENADR_PREFIX}/auth/token`, {
       config: { access: { public: true } },
       schema: {

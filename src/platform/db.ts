@@ -317,6 +317,17 @@ function connectNoDelay(o: { host: string[]; port: number[]; path: string | fals
 }
 
 /**
+ * json/jsonb parameters on PostgreSQL as PGlite takes them: a string is JSON text, passed as is; any other value is
+ * JSON.stringify'd. postgres.js by default stringifies a string once more, so a writer handing JSON text to a jsonb
+ * parameter stored a jsonb STRING on PostgreSQL and an object on PGlite (issue 12 finding 5; migration 0044 repairs
+ * the rows). One rule here covers every jsonb write, present and future (test/jsonb-objects.test.ts walks the schema).
+ * A jsonb string value is therefore written as its JSON text ('"text"'), on both stores.
+ */
+const JSON_PARAMETERS = {
+  json: { to: 3802, from: [114, 3802], serialize: (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x)), parse: (x: string) => JSON.parse(x) as unknown },
+};
+
+/**
  * PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:').
  * An embedded store has one owner: a second process opening it gets a StoreLockedError (store-lock.ts).
  * `thread` says where PGlite runs: 'worker' (the default for a data directory, the store of `gridpulse start`) on a
@@ -325,8 +336,8 @@ function connectNoDelay(o: { host: string[]; port: number[]; path: string | fals
  */
 export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string; thread?: 'main' | 'worker' }): Promise<Db> {
   if (opts.databaseUrl) {
-    // `socket` is a documented postgres.js option that its type declarations lack.
-    const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5, socket: connectNoDelay } as postgres.Options<Record<string, never>>);
+    // `socket` is a documented postgres.js option that its type declarations lack. `types.json`: see JSON_PARAMETERS.
+    const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5, socket: connectNoDelay, types: JSON_PARAMETERS } as unknown as postgres.Options<Record<string, never>>);
     try {
       await sql`select 1`;
     } catch (err) {

@@ -1,17 +1,18 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import swagger from '@fastify/swagger';
+import type { z } from 'zod';
 import swaggerUi from '@fastify/swagger-ui';
 import fastifyCompress from '@fastify/compress';
 import { constants as zlib } from 'node:zlib';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { HttpProblem, problemBody as problem, problemOf, sendProblem, UNAVAILABLE_RETRY_AFTER_S } from './problem.ts';
+import { HttpProblem, problemBody as problem, problemJson, problemOf, sendProblem, UNAVAILABLE_RETRY_AFTER_S } from './problem.ts';
 import { Metrics } from './metrics.ts';
 import { rejectControlCharacters } from './input-guard.ts';
 import { RouteIndex } from './route-index.ts';
 import { corsConfigFor, isCrossOriginReadable, registerCors } from './cors.ts';
-import { publicPluginRoutes, securityOf, trackRoutes } from '../auth/access.ts';
+import { accessExtension, accessLine, needsCredentials, publicPluginRoutes, securityOf, trackRoutes, type Access } from '../auth/access.ts';
 import { addDomainTag, API_TAGS } from './openapi-tags.ts';
 import { readFileSync } from 'node:fs';
 import { readinessRoute, type Readiness } from './readiness.ts';
@@ -73,6 +74,48 @@ function refuseUndeclaredFormat(route: RouteOptions): void {
   route.preValidation = existing === undefined ? [refuse] : [...(Array.isArray(existing) ? existing : [existing]), refuse];
 }
 
+/**
+ * A JSON request body (the parser of every application/json body). Like Fastify's own parser it refuses an empty
+ * body and the keys of prototype pollution (`__proto__` anywhere; `constructor` holding a `prototype`), but says
+ * which problem it is: 400 problem+json naming `body`, "the key __proto__ is not allowed", rather than "Body is
+ * not valid JSON".
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) throw new HttpProblem(400, 'body: empty, but the content type says JSON', 'body');
+  let poisoned: string | undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, function (this: unknown, key: string, v: unknown) {
+      if (key === '__proto__') poisoned ??= '__proto__';
+      else if (key === 'constructor' && v !== null && typeof v === 'object' && Object.prototype.hasOwnProperty.call(v, 'prototype')) poisoned ??= 'constructor.prototype';
+      return v;
+    });
+  } catch (err) {
+    throw new HttpProblem(400, `body: not valid JSON (${(err as Error).message})`, 'body');
+  }
+  if (poisoned) throw new HttpProblem(400, `body: the key ${poisoned} is not allowed in a JSON body (prototype pollution guard); rename or remove it`, 'body');
+  return value;
+}
+
+/**
+ * A route's OpenAPI schema with its access rule stated (the one place that does so): `security`, the problem+json
+ * responses 401 and 403 when credentials are needed and 429 on every operation (responses the route declares
+ * itself are kept), `x-gridpulse-access` ({public} or {roles, scopes, owner}) and a line "Access: …" in the description.
+ */
+function documentAccess(schema: NonNullable<RouteOptions['schema']>, access: Access | undefined, security: ReturnType<typeof securityOf>): NonNullable<RouteOptions['schema']> {
+  const declared = (schema.response ?? {}) as Record<string, unknown>;
+  const extra: Record<string, unknown> = { 429: problemJson.describe('Too Many Requests: a rate limit is spent (Retry-After says when to retry)') };
+  if (needsCredentials(access)) {
+    extra[401] = problemJson.describe('Unauthorized: no credentials, or expired/invalid ones (WWW-Authenticate: Bearer)');
+    extra[403] = problemJson.describe('Forbidden: the credentials lack the role or scope this operation needs');
+  }
+  const response = { ...declared };
+  for (const [code, s] of Object.entries(extra)) if (!(code in declared)) response[code] = { description: (s as z.ZodType).description, content: { 'application/problem+json': { schema: s } } };
+  const line = accessLine(access);
+  const description = schema.description ? `${schema.description}\n\n${line}` : line;
+  return { ...schema, ...(security ? { security } : {}), response, description, 'x-gridpulse-access': accessExtension(access) } as NonNullable<RouteOptions['schema']>;
+}
+
 export async function createHttp(logger: Logger, options: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     trustProxy: options.trustProxy?.length ? [...options.trustProxy] : false,
@@ -82,6 +125,9 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try { done(null, parseJsonBody(body as string)); } catch (err) { done(err as Error, undefined); }
+  });
   app.setErrorHandler((err, req, reply) => {
     const p = problemOf(err);
     if (p.status === 503 && p.retryAfterSeconds !== undefined) req.log.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code }, 'database unavailable: answered 503');
@@ -92,8 +138,10 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   trackRoutes(app);
   app.addHook('onRoute', (route) => {
     // OpenAPI: each operation's security requirements follow its access declaration (src/auth/access.ts)
+    // and, generated here for every operation from the same declaration: 401/403 where credentials are needed, 429
+    // (every route is rate-limited), the rule machine-readable (`x-gridpulse-access`) and as a line of its description
     const security = securityOf(route.config?.access);
-    if (security && route.schema && !route.schema.hide) route.schema = { ...route.schema, security };
+    if (route.schema && !route.schema.hide) route.schema = documentAccess(route.schema, route.config?.access, security);
     // OPTIONS is the CORS plugin's preflight catch-all, judged per target route by its delegator.
     if (route.method !== 'OPTIONS') route.config = { ...route.config, cors: corsConfigFor(route) };
     // the CORS plugin's preflight catch-all: preflights carry no credentials and are judged per target route

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
 import { HttpProblem } from './problem.ts';
 
 declare module 'fastify' {
@@ -64,4 +65,22 @@ export function rejectControlCharacters(app: FastifyInstance): void {
       if (field !== undefined) throw new HttpProblem(400, `${field || 'body'}: ${CONTROL_CHARACTER_MESSAGE}`, field || 'body');
     }
   });
+}
+
+/**
+ * A list input whose members must be distinct (saved view BAs and charts, key scopes, device ids of a group, …):
+ * a repeated member is refused with 400 naming it (`bas/1: 'CISO' is already at bas/0`), never stored twice nor
+ * silently de-duplicated. Members are compared after the item schema's own transforms (so `ciso` and `CISO`
+ * are the same BA where the schema upper-cases codes).
+ */
+export function distinctItems<T extends z.ZodArray<z.ZodType>>(list: T): T {
+  return list.superRefine((items, ctx) => {
+    const seen = new Map<string, number>();
+    (items as unknown[]).forEach((v, i) => {
+      const key = JSON.stringify(v);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else ctx.addIssue({ code: 'custom', message: `duplicate member ${JSON.stringify(v)}: already at index ${first}; list members must be distinct`, path: [i] });
+    });
+  }) as T;
 }

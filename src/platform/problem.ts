@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { databaseUnavailable } from './db.ts';
 
 /** One error type with an HTTP status; turned into application/problem+json in one handler. */
@@ -18,6 +19,10 @@ export class HttpProblem extends Error {
 export function problemBody(status: number, detail: string, field?: string) {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field ? { field } : {}) };
 }
+
+/** The problem+json body as a schema (OpenAPI error responses). */
+export const problemJson = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() })
+  .describe('application/problem+json (RFC 9457); `field` names the part of the request at fault');
 
 /** `retryAfterSeconds`: sent as the Retry-After header (a 503 while the database is unreachable). */
 export interface Problem { status: number; detail: string; field?: string | undefined; retryAfterSeconds?: number | undefined }
@@ -65,8 +70,13 @@ export function problemOf(err: unknown): Problem {
   return { status, detail: known ? `${known.field}: ${known.detail ?? message}` : message, field: known?.field };
 }
 
-/** Sends a problem as application/problem+json (with Retry-After when the problem has one). */
+/**
+ * Sends a problem as application/problem+json (with Retry-After when the problem has one). Serialised with JSON.stringify, not the route's response schema:
+ * a route that declares another shape for a status (OpenADR's OAuth errors) must never turn a client's
+ * malformed request into a 500 FST_ERR_RESPONSE_SERIALIZATION (issue 12 finding 4).
+ */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.retryAfterSeconds !== undefined) reply.header('retry-after', String(p.retryAfterSeconds));
-  return reply.code(p.status).type('application/problem+json').send(problemBody(p.status, p.detail, p.field));
+  return reply.code(p.status).type('application/problem+json').serializer((x: unknown) => JSON.stringify(x))
+    .send(problemBody(p.status, p.detail, p.field));
 }

@@ -5,6 +5,7 @@ import { isoInstant } from '../platform/instant.ts';
 import { HOUR_MS } from '../grid/time.ts';
 import { getBas } from '../grid/ba-repository.ts';
 import { HttpProblem } from '../platform/problem.ts';
+import { distinctItems } from '../platform/input-guard.ts';
 
 const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase());
 
@@ -37,9 +38,9 @@ export function relativeHours(last: string): number {
 export const viewInput = z.object({
   name: z.string().trim().min(1).max(120),
   page: z.enum(['compare', 'ba']).describe('the page the view opens: /compare (several BAs) or /ba/{code} (one)'),
-  bas: z.array(baCode).min(1).max(12),
+  bas: distinctItems(z.array(baCode).min(1).max(12)),
   range: viewRange,
-  charts: z.array(z.enum(VIEW_CHARTS)).max(VIEW_CHARTS.length).default([]),
+  charts: distinctItems(z.array(z.enum(VIEW_CHARTS)).max(VIEW_CHARTS.length)).default([]),
 }).refine((v) => v.page !== 'ba' || v.bas.length === 1, { message: 'a ba view names exactly one BA', path: ['bas'] });
 
 export type ViewInput = z.output<typeof viewInput>;

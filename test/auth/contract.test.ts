@@ -59,3 +59,42 @@ describe('every route declares who may call it', () => {
     }
   });
 });
+
+describe('the OpenAPI document states each operation\'s access rule (issue 12 finding 7)', () => {
+  it('every operation: 429 problem+json and x-gridpulse-access; with credentials needed also security, 401 and 403 and an "Access:" line', async () => {
+    const { db, app } = await openTestApp(testDatabases()[0]!);
+    try {
+      type Op = { security?: unknown[]; description?: string; responses?: Record<string, { content?: Record<string, unknown> }>; 'x-gridpulse-access'?: { public?: true; roles?: string[]; scopes?: string[]; owner?: boolean } };
+      const doc = (await app.inject('/api/v1/openapi.json')).json<{ paths: Record<string, Record<string, Op>> }>();
+      const ops = Object.entries(doc.paths).flatMap(([path, m]) => Object.entries(m).map(([method, op]) => ({ what: `${method.toUpperCase()} ${path}`, op })));
+      const declared = new Map(app.routeTable.map((r) => [`${String(r.method)} ${r.url.replace(/:(\w+)/g, '{$1}')}`, r.config?.access]));
+      const failures: string[] = [];
+      let guarded = 0;
+      for (const { what, op } of ops) {
+        const x = op['x-gridpulse-access'];
+        if (!x) { failures.push(`${what}: no x-gridpulse-access`); continue; }
+        if (!op.responses?.['429']) failures.push(`${what}: no 429`);
+        const access = declared.get(what);
+        if (access && ('public' in access) !== (x.public === true)) failures.push(`${what}: x-gridpulse-access ${JSON.stringify(x)} differs from config.access ${JSON.stringify(access)}`);
+        if (x.public) continue;
+        guarded++;
+        if (!(x.roles?.length || x.scopes?.length)) failures.push(`${what}: neither roles nor scopes`);
+        if (!op.security?.length) failures.push(`${what}: no security`);
+        for (const code of ['401', '403']) {
+          const r = op.responses?.[code];
+          if (!r) failures.push(`${what}: no ${code}`);
+          else if (r.content && !Object.keys(r.content).some((t) => /problem\+json|application\/json/.test(t))) failures.push(`${what}: ${code} is not problem+json`);
+        }
+        if (!/Access: /.test(op.description ?? '')) failures.push(`${what}: no "Access:" line in its description`);
+      }
+      assert.ok(guarded >= 60, `${guarded} operations need credentials`);
+      assert.deepEqual(failures, []);
+      const users = doc.paths['/api/v1/admin/users']!.get!;
+      assert.deepEqual(users['x-gridpulse-access'], { roles: ['admin'], scopes: [], owner: false });
+      assert.ok(users.responses!['401']!.content!['application/problem+json']);
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+});

@@ -33,11 +33,8 @@ export const unknownBa = (raw: string) => new HttpProblem(404, `unknown balancin
 export const routeAnswer = (cache: Cache) => <T extends object>(req: FastifyRequest, key: string, ttl: Ttl<T>, compute: () => Promise<T>) =>
   cachedAnswer(cache, key, ttl, compute, { logger: req.log });
 
-/** CSV with a header row; null and undefined become empty cells. */
-export function toCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>): string {
-  const cell = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : /[",\r\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-  return [header.join(','), ...rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
-}
+/** The shared, spreadsheet-safe CSV writer (src/platform/csv.ts). */
+export { toCsv } from '../../platform/csv.ts';
 
 export function sendCsv(reply: FastifyReply, name: string, body: string) {
   return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(body);

@@ -23,14 +23,8 @@ export const fmtSignedPct = (pct: number): string => {
   return `${sign(r)}${Math.abs(r).toFixed(1)} %`;
 };
 
-/** Rows → CSV text (RFC 4180 quoting). */
-export function toCsv(header: string[], rows: Array<Array<string | number | null>>): string {
-  const cell = (v: string | number | null) => {
-    const s = v === null ? '' : String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
-}
+/** Rows → CSV text: the server's spreadsheet-safe writer (RFC 4180 quoting, formula-like text neutralised). */
+export { toCsv } from '../../../platform/csv.ts';
 
 export const FUEL_NAMES: Record<string, string> = {
   COL: 'Coal', NG: 'Natural gas', OIL: 'Oil', NUC: 'Nuclear', WAT: 'Hydro', SUN: 'Solar', WND: 'Wind', GEO: 'Geothermal',
