@@ -71,7 +71,8 @@ export function isSameSite(req: FastifyRequest): boolean {
  *   post a `csrf` field, checked by the page route; API calls send X-CSRF-Token);
  * - public routes serve anyone (bad credentials there are ignored: the caller is anonymous); other routes
  *   answer 401 (no or bad credentials, WWW-Authenticate: Bearer) or 403 (the principal may not) as
- *   problem+json, each refusal written to the audit log.
+ *   problem+json, each refusal written to the audit log;
+ * - every answer of a route that is not public carries `Cache-Control: no-store` (set in onSend, whatever the handler set).
  */
 export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   // Verified signatures, by token text: a token's signature does not change, and its expiry is rechecked
@@ -218,9 +219,12 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   // Every state-changing call is audited: handlers that change state write their own record in their
   // transaction (auditRequest); this records the rest (outcome by status) before the answer leaves, so a
   // client that has its answer finds the record.
+  // and every answer of a route that is not public (personal data, or a refusal) is kept out of every cache:
+  // browsers', proxies' and the site's page cache (which serves public pages only)
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!UNSAFE.has(req.method) || req.audited || req.is404) return payload;
     const access = req.routeOptions.config?.access;
+    if (!req.is404 && !(access && 'public' in access && access.public)) reply.header('cache-control', 'no-store');
+    if (!UNSAFE.has(req.method) || req.audited || req.is404) return payload;
     if (!req.principal && access && 'public' in access && access.public) return payload;
     req.audited = true;
     await audit(deps.db, {
