@@ -75,7 +75,7 @@ export function authRoutes(app: FastifyInstance, deps: AuthDeps): void {
       tags: ['auth'], summary: 'Sign a browser in: the session cookie (gp_session: HttpOnly, SameSite=Lax, Secure over HTTPS)',
       description: 'For the web site (its sign-in form posts here through the page). Only from this site: a request whose Origin (or Sec-Fetch-Site) '
         + 'names another site is refused with 403 (login CSRF). Errors and throttling as POST /api/v1/auth/login. State-changing API calls signed in '
-        + 'by this cookie must send X-CSRF-Token with the gp_csrf cookie\'s value.',
+        + 'by this cookie must send X-CSRF-Token with the session\'s anti-forgery token (the `csrf` field of the site\'s pages).',
       body: z.object({ email: z.string().max(254), password: z.string().max(1024) }),
       response: { 204: z.null(), 401: problemSchema, 403: problemSchema, 429: problemSchema },
     },
