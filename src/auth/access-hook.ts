@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { timingSafeEqual } from 'node:crypto';
 import { problemBody } from '../platform/problem.ts';
-import { csrfTokenOf } from '../web/csrf.ts';
+import { sessionCsrfToken } from '../web/csrf.ts';
 import { judge, UNDECLARED, type Access } from './access.ts';
 import { TokenRefused, verifyAccessToken, type AccessClaims } from './access-token.ts';
 import { clientPrincipal, isClientToken } from './client-credentials.ts';
@@ -22,7 +22,7 @@ declare module 'fastify' {
 
 /** The web site's session cookie: 'gps_<session id>_<secret>', HttpOnly, SameSite=Lax, Secure over HTTPS. */
 export const SESSION_COOKIE = 'gp_session';
-/** Header carrying the anti-forgery token (the gp_csrf cookie's value) on cookie-authenticated API calls. */
+/** Header carrying the anti-forgery token (the session's, src/web/csrf.ts sessionCsrfToken) on cookie-authenticated API calls. */
 export const CSRF_HEADER = 'x-csrf-token';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -67,11 +67,12 @@ export function isSameSite(req: FastifyRequest): boolean {
  *   session must still be live and whose session version must be the user's current one (so logout,
  *   password change, disable and "sign out everywhere" take effect at the next request);
  * - without Authorization, the site's gp_session cookie; a state-changing call authenticated by the cookie
- *   must come from this site (Origin / Sec-Fetch-Site) and carry the anti-forgery token (the site's forms
+ *   must come from this site (Origin / Sec-Fetch-Site) and carry the session's anti-forgery token (the site's forms
  *   post a `csrf` field, checked by the page route; API calls send X-CSRF-Token);
  * - public routes serve anyone (bad credentials there are ignored: the caller is anonymous); other routes
  *   answer 401 (no or bad credentials, WWW-Authenticate: Bearer) or 403 (the principal may not) as
- *   problem+json, each refusal written to the audit log.
+ *   problem+json, each refusal written to the audit log;
+ * - every answer of a route that is not public carries `Cache-Control: no-store` (set in onSend, whatever the handler set).
  */
 export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   // Verified signatures, by token text: a token's signature does not change, and its expiry is rechecked
@@ -133,10 +134,10 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
       const path = req.url.split('?')[0]!;
       // pages' form posts carry the token in their `csrf` field, checked by the page route (src/web/server.ts)
       if (path.startsWith('/api/')) {
-        const expected = csrfTokenOf(req.headers.cookie);
+        const expected = sessionCsrfToken(parsed.secret); // bound to this session: another browser's token does not fit
         const sent = String(req.headers[CSRF_HEADER] ?? '');
-        if (!expected || sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(expected))) {
-          throw new Refusal(403, `csrf: calls signed in by cookie must send the ${CSRF_HEADER} header with the gp_csrf cookie's value`, 'csrf');
+        if (sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(expected))) {
+          throw new Refusal(403, `csrf: calls signed in by cookie must send the ${CSRF_HEADER} header with this session's token (the csrf field of the site's pages)`, 'csrf');
         }
       }
     }
@@ -218,9 +219,12 @@ export function registerAccessHook(app: FastifyInstance, deps: AuthDeps): void {
   // Every state-changing call is audited: handlers that change state write their own record in their
   // transaction (auditRequest); this records the rest (outcome by status) before the answer leaves, so a
   // client that has its answer finds the record.
+  // and every answer of a route that is not public (personal data, or a refusal) is kept out of every cache:
+  // browsers', proxies' and the site's page cache (which serves public pages only)
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!UNSAFE.has(req.method) || req.audited || req.is404) return payload;
     const access = req.routeOptions.config?.access;
+    if (!req.is404 && !(access && 'public' in access && access.public)) reply.header('cache-control', 'no-store');
+    if (!UNSAFE.has(req.method) || req.audited || req.is404) return payload;
     if (!req.principal && access && 'public' in access && access.public) return payload;
     req.audited = true;
     await audit(deps.db, {

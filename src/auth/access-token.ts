@@ -40,7 +40,7 @@ const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
  * Verifies a JWT signed by this GridPulse (user access tokens here, OpenADR client tokens in client-credentials.ts):
  * only the configured algorithm (so `none` and HS256-with-the-public-key are refused before any key is used), a kid
  * that names one of our published keys (never a key carried or pointed to by the token: jwk, jku, x5u, x5c headers
- * are refused), typ at+jwt, our iss and aud, exp and nbf within CLOCK_SKEW_SECONDS. Returns the payload; throws
+ * are refused), typ at+jwt, our iss and aud, exp and nbf within CLOCK_SKEW_SECONDS, and a lifetime (exp − iat) of at most ACCESS_TOKEN_SECONDS + CLOCK_SKEW_SECONDS. Returns the payload; throws
  * TokenRefused with the reason.
  */
 export async function verifySignedJwt(ring: KeyRing, settings: TokenSettings, token: string, now = Date.now()): Promise<Record<string, unknown>> {
@@ -61,8 +61,13 @@ export async function verifySignedJwt(ring: KeyRing, settings: TokenSettings, to
       algorithms: [ring.alg], issuer: settings.issuer, audience: settings.audience, typ: ACCESS_TOKEN_TYP,
       clockTolerance: CLOCK_SKEW_SECONDS, currentDate: new Date(now), requiredClaims: ['sub', 'exp', 'iat', 'nbf', 'jti'], maxTokenAge: ACCESS_TOKEN_SECONDS + CLOCK_SKEW_SECONDS,
     });
+    // jose's maxTokenAge bounds iat only: a token we signed never lives longer than an hour (exp − iat)
+    if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number' || payload.exp - payload.iat > ACCESS_TOKEN_SECONDS + CLOCK_SKEW_SECONDS) {
+      throw new TokenRefused(`the token lives longer than ${ACCESS_TOKEN_SECONDS} s (exp − iat)`);
+    }
     return payload as Record<string, unknown>;
   } catch (err) {
+    if (err instanceof TokenRefused) throw err;
     if (err instanceof errors.JWTExpired) throw new TokenRefused('the token has expired');
     if (err instanceof errors.JWTClaimValidationFailed) throw new TokenRefused(`claim ${err.claim} is not valid (${err.reason})`);
     if (err instanceof errors.JWSSignatureVerificationFailed) throw new TokenRefused('the signature does not verify');

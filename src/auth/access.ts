@@ -1,12 +1,16 @@
 import type { Principal, UserRole } from './principal.ts';
+import { ROLE_SCOPES } from './scopes.ts';
 
 /**
  * Who may call a route, declared next to it as `config: { access }`:
  * - `{ public: true }`: anyone, signed in or not.
- * - `{ roles: [...] }`: a signed-in user (access JWT or web session) holding one of the roles; a personal
- *   key counts as its owner only when `scopes` also admits it.
+ * - `{ roles: [...] }`: a signed-in user (access JWT or web session) holding one of the roles.
  * - `{ scopes: [...] }`: an API key holding every listed scope.
  * - both: either way in.
+ * A personal key (a key with an owner) is admitted only within its scopes AND what its owner's CURRENT role may
+ * do: every scope the route asks for is among the key's scopes and among the role's (ROLE_SCOPES), and, when the
+ * route names roles, the owner's role is one of them. A route naming only roles admits no key. The owner's role is
+ * read with the key's state, which a role change or disable drops on every copy (sessions.ts publishSessionStates).
  * - `owner: true` (with roles and/or scopes): the route reads or changes objects of the caller
  *   (`req.principal.userId`); the handler looks objects up by id AND owner, and another user's id answers 404.
  * A route with no declaration is refused to everyone but admins (UNDECLARED) and the route-listing test fails.
@@ -37,7 +41,12 @@ export function judge(access: Access, principal: Principal | undefined): AccessV
   const a = access as { roles?: readonly UserRole[]; scopes?: readonly string[]; owner?: boolean };
   if (a.owner && !principal.userId) return 'forbidden';
   if (principal.kind === 'user' && a.roles?.includes(principal.role as UserRole)) return 'allow';
-  if (principal.kind === 'key' && a.scopes?.length && a.scopes.every((s) => principal.scopes.includes(s))) return 'allow';
+  if (principal.kind === 'key' && a.scopes?.length && a.scopes.every((s) => principal.scopes.includes(s))) {
+    if (principal.userId === null) return 'allow'; // worker and device keys, OpenADR clients: their scopes are all they have
+    const role = principal.role as UserRole;
+    const roleScopes: readonly string[] = ROLE_SCOPES[role] ?? [];
+    if (a.scopes.every((s) => roleScopes.includes(s)) && (!a.roles?.length || a.roles.includes(role))) return 'allow';
+  }
   return 'forbidden';
 }
 

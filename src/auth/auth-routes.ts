@@ -5,6 +5,7 @@ import { HttpProblem, problemBody } from '../platform/problem.ts';
 import { actorOf } from './audit.ts';
 import { USER_ROLES } from './principal.ts';
 import { ACCESS_TOKEN_SECONDS } from './access-token.ts';
+import { JWKS_MAX_AGE_SECONDS } from './signing-keys.ts';
 import { login, logout, refresh, SESSION_ABSOLUTE_SECONDS, type AuthDeps, type Tokens } from './sessions.ts';
 import { findUser, toUser } from './users.ts';
 import { isSameSite, SESSION_COOKIE } from './access-hook.ts';
@@ -45,10 +46,10 @@ export function authRoutes(app: FastifyInstance, deps: AuthDeps): void {
     config: { access: { public: true } },
     schema: {
       tags: ['auth'], summary: 'Public keys that verify GridPulse access tokens (JWK Set, RFC 7517)',
-      description: 'The active signing key and, for two hours after a rotation (`gridpulse keys rotate-signing`), the retired ones.',
+      description: 'The signing key, the next one (published 6 minutes before it signs: longer than this answer\'s max-age of 300 s, so a cached set always holds the key of a new token) and, for two hours after they retire, the retired ones.',
       response: { 200: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) },
     },
-  }, async (_req, reply) => { reply.header('cache-control', 'public, max-age=300'); return deps.ring.jwks(); });
+  }, async (_req, reply) => { reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`); return deps.ring.jwks(); });
 
   r.post('/api/v1/auth/login', {
     config: { access: { public: true } },
@@ -74,7 +75,7 @@ export function authRoutes(app: FastifyInstance, deps: AuthDeps): void {
       tags: ['auth'], summary: 'Sign a browser in: the session cookie (gp_session: HttpOnly, SameSite=Lax, Secure over HTTPS)',
       description: 'For the web site (its sign-in form posts here through the page). Only from this site: a request whose Origin (or Sec-Fetch-Site) '
         + 'names another site is refused with 403 (login CSRF). Errors and throttling as POST /api/v1/auth/login. State-changing API calls signed in '
-        + 'by this cookie must send X-CSRF-Token with the gp_csrf cookie\'s value.',
+        + 'by this cookie must send X-CSRF-Token with the session\'s anti-forgery token (the `csrf` field of the site\'s pages).',
       body: z.object({ email: z.string().max(254), password: z.string().max(1024) }),
       response: { 204: z.null(), 401: problemSchema, 403: problemSchema, 429: problemSchema },
     },

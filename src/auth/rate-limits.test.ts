@@ -155,7 +155,7 @@ for (const target of testDatabases()) {
       }
     });
 
-    it('spends the address\'s sign-in budget on refused credentials anywhere, then answers its refused credentials 429 (audited once), while valid ones still pass', async () => {
+    it('spends the address\'s budget of refused credentials on refused tokens anywhere, then answers its refused credentials 429 (audited once), while valid ones, sign-in and refresh still pass', async () => {
       const app = await appWith(db, limits({ read: { max: 100, windowMs: 60_000 }, auth: { max: 3, windowMs: 60_000 } }));
       try {
         const valid = await signIn(app, db, 'admin');
@@ -179,9 +179,37 @@ for (const target of testDatabases()) {
         // a fresh tester's finding: an admin behind the same address (a shared NAT) was locked out too
         const admin = await app.inject({ url: '/api/v1/admin/audit', remoteAddress: ip, headers: valid.headers });
         assert.equal(admin.statusCode, 200, 'valid credentials from the address still pass');
-        assert.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: 'a@example.org', password: 'whatever-it-is' } })).statusCode, 429, 'sign-in from the address is out of budget too');
+        // a fresh tester's finding (issue 12, 3): the refused tokens used up the sign-in budget of everyone at the address
+        const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: valid.email, password: valid.password } });
+        assert.equal(login.statusCode, 200, `a valid sign-in from the address passes: ${login.body}`);
+        const refresh = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', remoteAddress: ip, payload: { refreshToken: login.json<{ refreshToken: string }>().refreshToken } });
+        assert.equal(refresh.statusCode, 200, `a valid refresh from the address passes: ${refresh.body}`);
         assert.equal((await app.inject({ url: '/api/v1/bas', remoteAddress: ip })).statusCode, 200, 'anonymous reads from the address go on');
         assert.equal((await app.inject({ url: '/api/v1/me', remoteAddress: '192.0.2.32', headers: { authorization: 'Bearer not-a-token' } })).statusCode, 401, 'another address is not affected');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('24 refused bearer tokens leave a valid sign-in and refresh from the address alone; 60 refused passwords from one address are still throttled', async () => {
+      const app = await appWith(db, limits({ read: { max: 1_000, windowMs: 60_000 }, auth: { max: 10, windowMs: 60_000 } }));
+      try {
+        const user = await signIn(app, db, 'analyst');
+        const ip = '192.0.2.41';
+        const codes = [];
+        for (let i = 0; i < 24; i++) codes.push((await app.inject({ url: '/api/v1/me/views', remoteAddress: ip, headers: { authorization: `Bearer gp_${'0'.repeat(12)}_x${i}` } })).statusCode);
+        assert.deepEqual([codes[0], codes.at(-1)], [401, 429], 'refused tokens are cheaply throttled');
+        const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: ip, payload: { email: user.email, password: user.password } });
+        assert.equal(login.statusCode, 200, login.body);
+        const refresh = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', remoteAddress: ip, payload: { refreshToken: login.json<{ refreshToken: string }>().refreshToken } });
+        assert.equal(refresh.statusCode, 200, refresh.body);
+        const spray = '192.0.2.42';
+        const guesses = [];
+        for (let i = 0; i < 60; i++) guesses.push((await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: spray, payload: { email: `nobody${i}@example.org`, password: `wrong-password-${i}` } })).statusCode);
+        assert.equal(guesses.filter((c) => c === 401).length <= 10, true, 'at most the sign-in budget of passwords is checked');
+        assert.equal(guesses.at(-1), 429, 'password guessing from the address is throttled');
+        const blocked = await app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: spray, payload: { email: user.email, password: user.password } });
+        assert.equal(blocked.statusCode, 429, 'the address that guessed passwords has spent its sign-in budget');
       } finally {
         await app.close();
       }

@@ -11,7 +11,7 @@ import { sessionCookieOf } from './access-hook.ts';
 
 /**
  * Which budget a request spends: reads (GET, HEAD, OPTIONS), writes (every other method), or the sign-in
- * budget (calls to /api/v1/auth/*, and credentials refused anywhere: see registerRateLimits).
+ * budget (calls to /api/v1/auth/*). Credentials refused elsewhere spend a budget of their own (guardSignInBudget).
  */
 export type LimitClass = 'read' | 'write' | 'auth';
 
@@ -160,8 +160,9 @@ const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : 
  * - shared through Redis when `redisUrl` is set (FallbackStore: per process while Redis is down), else
  *   in-process;
  * - the app's in-process calls (internalCallHeaders) are not counted.
- * - credentials refused anywhere (401 outside /api/v1/auth/*) spend the address's sign-in budget too, and an
- *   address that has spent it is refused (429) before its credentials are checked (guardSignInBudget).
+ * - credentials refused anywhere (401 outside /api/v1/auth/*) spend the address's budget of refused credentials
+ *   (its own, the size of the sign-in one), and an address that has spent it has its refused credentials
+ *   answered 429 (guardSignInBudget); sign-in and refresh are not charged for them.
  * Counted in gridpulse_rate_limited_total{class} and gridpulse_rate_limit_fallbacks_total; the first refusal of
  * a subject in each window is logged (warn) with the request id.
  */
@@ -226,13 +227,16 @@ declare module 'fastify' {
 /**
  * Guessing credentials is not only calling /api/v1/auth/*: a bad bearer token or API key on any route is a
  * guess too (and each refusal writes an audit record). Every 401 outside the sign-in paths spends the
- * address's sign-in budget (`auth:ip:<addr>`, the one those paths spend). Once an address has spent it, a
- * credential it presents that is refused is answered 429 (`req.credentialsThrottled`, sent by the access hook)
- * instead of 401, with one audit record per window rather than one per guess; valid credentials from that
- * address still pass (a shared NAT must not lock out its signed-in users), and anonymous reads go on.
+ * address's budget of refused credentials (`refused:ip:<addr>`, as large as the sign-in budget, RATE_LIMIT_AUTH,
+ * but its own: a client presenting a dead token must not use up the sign-in and refresh calls of everyone behind
+ * the same address). Once an address has spent it, a credential it presents that is refused is answered 429
+ * (`req.credentialsThrottled`, sent by the access hook) instead of 401, with one audit record per window rather
+ * than one per guess; valid credentials from that address still pass (a shared NAT must not lock out its
+ * signed-in users), sign-in and refresh keep their own budget (`auth:ip:<addr>`), and anonymous reads go on.
+ * Password guessing is held by the sign-in budget and by throttle.ts (per account and per address).
  */
 function guardSignInBudget(app: FastifyInstance, store: Store, spec: RateLimitSpec, told: LRUCache<string, true>): void {
-  const keyOf = (req: FastifyRequest) => `auth:${rateLimitSubject(req, 'auth')}`;
+  const keyOf = (req: FastifyRequest) => `refused:${rateLimitSubject(req, 'auth')}`;
   const exempt = (req: FastifyRequest) => limitClassOf(req.method, req.url) === 'auth' || isInternalCall(req);
   app.addHook('onRequest', async (req) => {
     if (exempt(req) || (req.headers.authorization === undefined && sessionCookieOf(req.headers.cookie) === undefined)) return;
@@ -240,8 +244,8 @@ function guardSignInBudget(app: FastifyInstance, store: Store, spec: RateLimitSp
     const { current, ttl } = await promised((cb) => store.read(key, cb, spec.windowMs, spec.max)).catch(() => ({ current: 0, ttl: 0 }));
     if (current < spec.max) return;
     const retryAfter = Math.max(1, Math.ceil(ttl / 1000));
-    const first = !told.has(`refused:${key}`);
-    if (first) told.set(`refused:${key}`, true, { ttl: spec.windowMs });
+    const first = !told.has(key);
+    if (first) told.set(key, true, { ttl: spec.windowMs });
     req.credentialsThrottled = {
       retryAfter, max: spec.max, first,
       detail: `too many refused credentials from this address: at most ${spec.max} per ${seconds(spec.windowMs)}; retry in ${retryAfter} s`,

@@ -71,15 +71,21 @@ export async function keysRevoke(id: string): Promise<number> {
   return done ? 0 : 1;
 }
 
-/** `gridpulse keys rotate-signing [--alg EdDSA|ES256]`: a new JWT signing key; the old one verifies for two more hours. */
-export async function keysRotateSigning(opts: { alg?: string }): Promise<number> {
+/**
+ * `gridpulse keys rotate-signing [--alg EdDSA|ES256] [--now]`: a new JWT signing key, published at once and signing
+ * 6 minutes later (signing-keys.ts KEY_ACTIVATION_DELAY_SECONDS), or at once with --now (a compromised key); the old
+ * one signs until then and verifies for two more hours.
+ */
+export async function keysRotateSigning(opts: { alg?: string; now?: boolean }): Promise<number> {
   const alg = opts.alg ?? loadConfig().AUTH_JWT_ALG;
   if (!(SIGNING_ALGS as readonly string[]).includes(alg)) throw new Error(`--alg: expected one of ${SIGNING_ALGS.join(', ')}, got '${alg}'`);
-  const { kid, retired } = await withDb((db) => db.transaction(async (tx) => {
-    const r = await rotateSigningKey(tx, alg as SigningAlg);
-    await audit(tx, { ...systemActor(), action: 'keys.rotate-signing', outcome: 'success', objectType: 'signing_key', objectId: r.kid, detail: { alg, retired: r.retired } });
+  const immediate = opts.now === true;
+  const { kid, retired, signsFrom } = await withDb((db) => db.transaction(async (tx) => {
+    const r = await rotateSigningKey(tx, alg as SigningAlg, { immediate });
+    await audit(tx, { ...systemActor(), action: 'keys.rotate-signing', outcome: 'success', objectType: 'signing_key', objectId: r.kid, detail: { alg, retired: r.retired, immediate } });
     return r;
   }));
-  process.stderr.write(`new signing key ${kid} (${alg})${retired.length ? `; retired ${retired.join(', ')} (still verifying for 2 h)` : ''}\n`);
+  const when = immediate ? 'signing now' : `published now, signing from ${signsFrom}`;
+  process.stderr.write(`new signing key ${kid} (${alg}), ${when}${retired.length ? `; retiring ${retired.join(', ')} (${immediate ? 'now' : 'then'}; still verifying for 2 h after)` : ''}\n`);
   return 0;
 }

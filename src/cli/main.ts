@@ -210,8 +210,9 @@ keys.command('create').description('create a key and print it once (only its has
   .option('--owner <email>', 'the user a personal key acts for')
   .option('--name <name>', 'a label, e.g. the worker host')
   .action(exitWith(keysCreate));
-keys.command('rotate-signing').description('create a new JWT signing key; the previous one keeps verifying (and stays in /.well-known/jwks.json) for 2 h')
+keys.command('rotate-signing').description('create a new JWT signing key: published in /.well-known/jwks.json at once, signing after 6 min (longer than the JWKS max-age); the previous one signs until then and verifies for 2 h after')
   .option('--alg <alg>', 'EdDSA or ES256 (default AUTH_JWT_ALG)')
+  .option('--now', 'the new key signs at once and the old ones retire now (a compromised key); outside verifiers may refuse new tokens until their cached JWKS expires')
   .action(exitWith(keysRotateSigning));
 keys.command('list').description('list keys (never the tokens)')
   .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });

@@ -1,5 +1,5 @@
 import { text } from 'node:stream/consumers';
-import { loadConfig } from '../platform/config.ts';
+import { loadConfig, type Config } from '../platform/config.ts';
 import { withDb } from './keys-command.ts';
 import { audit, systemActor } from '../auth/audit.ts';
 import { checkPasswordPolicy, hashPassword } from '../auth/password.ts';
@@ -9,10 +9,19 @@ import { isUserRole, USER_ROLES } from '../auth/principal.ts';
 import { publishSessionStates, revokeUserSessions } from '../auth/sessions.ts';
 import { HttpProblem } from '../platform/problem.ts';
 
-/** Where the site is reached, for links printed by the CLI (PUBLIC_URL, else http://HOST:PORT). */
-function siteUrl(): string {
-  const c = loadConfig();
-  return (c.PUBLIC_URL ?? `http://${c.HOST}:${c.PORT}`).replace(/\/$/, '');
+/**
+ * Where the site is reached, for links printed by the CLI: PUBLIC_URL, else http://HOST:PORT from the CLI's own
+ * environment (so run it with the server's PUBLIC_URL or PORT); a wildcard HOST (0.0.0.0, ::) names 127.0.0.1.
+ */
+export function siteUrl(c: Pick<Config, 'PUBLIC_URL' | 'HOST' | 'PORT'> = loadConfig()): string {
+  if (c.PUBLIC_URL) return c.PUBLIC_URL.replace(/\/$/, '');
+  const host = ['0.0.0.0', '::', '[::]', ''].includes(c.HOST) ? '127.0.0.1' : c.HOST.includes(':') && !c.HOST.startsWith('[') ? `[${c.HOST}]` : c.HOST;
+  return `http://${host}:${c.PORT}`;
+}
+
+/** Says where a printed link points when PUBLIC_URL is not set (the CLI cannot know the port of a server started elsewhere). */
+function linkNote(): string {
+  return loadConfig().PUBLIC_URL ? '' : ' (PUBLIC_URL is not set: the link names this shell\'s HOST and PORT; set PUBLIC_URL, or PORT, as for the server)';
 }
 
 const plain = (err: unknown) => (err instanceof HttpProblem ? new Error(err.message) : err);
@@ -39,7 +48,7 @@ export async function usersCreate(opts: { email: string; role: string; name?: st
   }));
   process.stderr.write(`created ${role} ${out.user.email} (${out.user.id})\n`);
   if (out.link) {
-    process.stderr.write(`one-time sign-in link (valid until ${out.link.invitation.expiresAt}; choose a password there):\n`);
+    process.stderr.write(`one-time sign-in link (valid until ${out.link.invitation.expiresAt}; choose a password there)${linkNote()}:\n`);
     process.stdout.write(`${siteUrl()}${invitationPath(out.link.token)}\n`);
   }
   return 0;
@@ -56,7 +65,7 @@ export async function usersSignInLink(email: string): Promise<number> {
       return l;
     });
   });
-  process.stderr.write(`one-time sign-in link (valid until ${link.invitation.expiresAt}):\n`);
+  process.stderr.write(`one-time sign-in link (valid until ${link.invitation.expiresAt})${linkNote()}:\n`);
   process.stdout.write(`${siteUrl()}${invitationPath(link.token)}\n`);
   return 0;
 }

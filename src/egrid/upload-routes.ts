@@ -23,12 +23,13 @@ export interface EgridUploadOptions {
   zipLimits?: ZipLimits;
 }
 
-const UPLOADERS = { access: { roles: ['admin', 'analyst'] as const } };
+/** Admins and analysts, or a personal key with egrid:write whose owner is one (a key also polls its imports). */
+const UPLOADERS = { access: { roles: ['admin', 'analyst'] as const, scopes: ['egrid:write'] } };
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 /**
  * eGRID file uploads and the import jobs they start (issue 13, "Files in"). Uploads and import
- * status need the admin or analyst role.
+ * status need the admin or analyst role (signed in, or a personal key with egrid:write owned by one).
  */
 export async function egridUploadRoutes(app: FastifyInstance, deps: { db: Db; logger: Logger; egrid?: EgridUploadOptions | undefined }): Promise<void> {
   const { db } = deps;

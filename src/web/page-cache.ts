@@ -24,7 +24,7 @@ import { parsePrefs } from './app/lib/prefs.ts';
  *
  * The anti-forgery token: every page carries the visitor's token in its forms and loader data (double-submit, see
  * csrf.ts). A cached page is rendered with a per-process placeholder token instead, kept split at each occurrence,
- * and each visitor's own token (from their gp_csrf cookie, or a new one set with the answer) is put back in its
+ * and each visitor's own token (from their anonymous csrf cookie, or a new one set with the answer) is put back in its
  * place when served. No visitor ever receives another visitor's token or the placeholder.
  */
 export interface PageCacheOptions {

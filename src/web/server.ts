@@ -13,7 +13,7 @@ import { liveRoutes } from './live-routes.ts';
 import { fleetLiveRoutes } from './fleet-live-routes.ts';
 import { badgeRoutes } from './badge-routes.ts';
 import { publicPluginRoutes } from '../auth/access.ts';
-import { checkFormPost, csrfCookie, csrfTokenOf, newCsrfToken } from './csrf.ts';
+import { checkFormPost, csrfCookie, csrfNonceOf, csrfTokenFor, newCsrfToken } from './csrf.ts';
 import { internalCallHeaders } from '../auth/rate-limits.ts';
 import { pageProblemDetail } from './app/lib/page-problem.ts';
 import { pageCache } from './page-cache.ts';
@@ -156,11 +156,14 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
         return reply.code(503).type('text/html; charset=utf-8')
           .send('<!doctype html><title>GridPulse</title><p>The web UI is not built yet: run <code>npm run build</code>. The API is at <a href="/docs">/docs</a>.</p>');
       }
-      let csrfToken = csrfTokenOf(req.headers.cookie);
-      if (!csrfToken) {
-        csrfToken = newCsrfToken();
-        reply.header('set-cookie', csrfCookie(csrfToken));
+      // the visitor's anti-forgery token (csrf.ts): their session's when signed in by cookie, else their anonymous cookie's
+      const secure = req.protocol === 'https';
+      let nonce = csrfNonceOf(req.headers.cookie, secure);
+      if (!nonce) {
+        nonce = newCsrfToken();
+        reply.header('set-cookie', csrfCookie(nonce, secure));
       }
+      const csrfToken = csrfTokenFor(req) ?? nonce;
       const p = req.principal;
       const viewer = p?.kind === 'user' && p.sessionId ? { userId: p.userId!, role: p.role as NonNullable<WebContext['viewer']>['role'] } : null;
       const context = (token: string) => {

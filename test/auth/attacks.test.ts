@@ -51,7 +51,7 @@ for (const target of testDatabases()) {
     }
 
     const privateKey = async () => {
-      const [row] = await db.query<{ private_jwk: JWK | string; kid: string }>('SELECT private_jwk, kid FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1');
+      const [row] = await db.query<{ private_jwk: JWK | string; kid: string }>('SELECT private_jwk, kid FROM signing_keys WHERE retired_at IS NULL OR retired_at > now() ORDER BY created_at DESC LIMIT 1');
       const jwk = typeof row!.private_jwk === 'string' ? JSON.parse(row!.private_jwk) as JWK : row!.private_jwk;
       return { key: await importJWK(jwk, 'EdDSA'), kid: row!.kid };
     };
@@ -115,6 +115,13 @@ for (const target of testDatabases()) {
       await refused(async () => me(`Bearer ${old}`), 'auth.token.invalid', /expired/);
       const future = await signAccessToken(ring, settings, { sub: claims.sub, role: 'analyst', sid: claims.sid, sv: claims.sv }, t0 + (CLOCK_SKEW_SECONDS + 60) * 1000);
       await refused(async () => me(`Bearer ${future}`), 'auth.token.invalid', /nbf|iat/);
+    });
+
+    it('refuses a token of ours that lives longer than an hour (exp − iat > 1 h + skew), fresh as it is', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await refused(async () => me(`Bearer ${await forged({ iat: now, exp: now + ACCESS_TOKEN_SECONDS + CLOCK_SKEW_SECONDS + 1 })}`), 'auth.token.invalid', /lives longer/);
+      await refused(async () => me(`Bearer ${await forged({ iat: now - 10, exp: now + 30 * 24 * 3600 })}`), 'auth.token.invalid', /lives longer/);
+      assert.equal((await me(`Bearer ${await forged({ iat: now, exp: now + ACCESS_TOKEN_SECONDS })}`)).statusCode, 200, 'an hour is fine');
     });
 
     it('property: a token is valid from (issue − skew) to (issue + 1 h + skew), and only then', async () => {

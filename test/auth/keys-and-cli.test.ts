@@ -13,7 +13,7 @@ import { testDatabases } from '../support/databases.ts';
 import { openTestApp } from '../support/app.ts';
 import { signIn } from '../support/auth.ts';
 import type { Db } from '../../src/platform/db.ts';
-import { KeyRing, rotateSigningKey } from '../../src/auth/signing-keys.ts';
+import { JWKS_MAX_AGE_SECONDS, KEY_ACTIVATION_DELAY_SECONDS, KEY_RELOAD_SECONDS, KeyRing, rotateSigningKey } from '../../src/auth/signing-keys.ts';
 import { signAccessToken } from '../../src/auth/access-token.ts';
 import { DEFAULT_AUTH } from '../../src/auth/auth-runtime.ts';
 import { openDb } from '../../src/platform/db.ts';
@@ -29,25 +29,40 @@ for (const target of testDatabases()) {
     before(async () => { ({ db, app } = await openTestApp(target)); });
     after(async () => { await app.close(); await db.close(); });
 
-    it('a rotation (by the CLI or another copy) is picked up: new tokens verify, old ones keep verifying, the JWKS lists both', async () => {
+    it('a rotation (by the CLI or another copy) is picked up: the new key is published at once, signs only after the JWKS max-age, old tokens keep verifying', async () => {
       const user = await signIn(app, db, 'viewer');
       const oldKid = decodeProtectedHeader(user.accessToken).kid;
+      const jwksBefore = (await app.inject('/.well-known/jwks.json')).json<{ keys: JWK[] }>(); // an outside verifier's cache
       const { kid } = await rotateSigningKey(db, 'EdDSA');
+      const rotatedAt = Date.now();
       assert.notEqual(kid, oldKid);
-      const elsewhere = new KeyRing(db, 'EdDSA');
       const claims = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()) as { sub: string; sid: string; sv: number };
-      const fresh = await signAccessToken(elsewhere, DEFAULT_AUTH, { sub: claims.sub, role: 'viewer', sid: claims.sid, sv: claims.sv });
-      assert.equal(decodeProtectedHeader(fresh).kid, kid);
+      const signAt = async (t: number) => decodeProtectedHeader(await signAccessToken(new KeyRing(db, 'EdDSA', () => t), DEFAULT_AUTH, { sub: claims.sub, role: 'viewer', sid: claims.sid, sv: claims.sv }, t)).kid;
+      // a JWKS cached just before the rotation stays fresh JWKS_MAX_AGE_SECONDS: every copy keeps signing with a key it holds
+      assert.ok(jwksBefore.keys.some((k) => k.kid === oldKid) && !jwksBefore.keys.some((k) => k.kid === kid));
+      for (const after of [0, 60, JWKS_MAX_AGE_SECONDS, JWKS_MAX_AGE_SECONDS + KEY_RELOAD_SECONDS - 5]) {
+        assert.equal(await signAt(rotatedAt + after * 1000), oldKid, `${after} s after the rotation the old key still signs`);
+      }
+      assert.ok(KEY_ACTIVATION_DELAY_SECONDS > JWKS_MAX_AGE_SECONDS + 30, 'the delay outlasts the JWKS max-age');
+      assert.deepEqual(new Set((await new KeyRing(db, 'EdDSA').jwks()).keys.map((k) => k.kid)), new Set([oldKid, kid]), 'the next key is published at once (by every copy within its reload)');
+      const maxAge = /max-age=(\d+)/.exec(String((await app.inject('/.well-known/jwks.json')).headers['cache-control']))?.[1];
+      assert.equal(Number(maxAge), JWKS_MAX_AGE_SECONDS);
+      const later = rotatedAt + (KEY_ACTIVATION_DELAY_SECONDS + 5) * 1000;
+      assert.equal(await signAt(later), kid, 'after the activation delay the new key signs');
+      const fresh = await signAccessToken(new KeyRing(db, 'EdDSA', () => later), DEFAULT_AUTH, { sub: claims.sub, role: 'viewer', sid: claims.sid, sv: claims.sv });
       await sleep(1100); // an unknown kid reloads the ring at most once a second
       assert.equal((await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${fresh}` } })).statusCode, 200);
-      assert.equal((await app.inject({ url: '/api/v1/me', headers: user.headers })).statusCode, 200, 'a retired key verifies during its grace');
       const jwks = (await app.inject('/.well-known/jwks.json')).json<{ keys: JWK[] }>();
       assert.deepEqual(new Set(jwks.keys.map((k) => k.kid)), new Set([oldKid, kid]));
       assert.ok(jwks.keys.every((k) => k.d === undefined), 'no private part is published');
+      assert.equal((await app.inject({ url: '/api/v1/me', headers: user.headers })).statusCode, 200, 'a retiring key verifies');
+      // an immediate rotation (a compromised key): the new key signs at once, the old ones retire now
+      const urgent = await rotateSigningKey(db, 'EdDSA', { immediate: true });
+      assert.equal(await signAt(Date.now()), urgent.kid);
       // past the grace the retired key is gone: its tokens are refused
-      await db.query(`UPDATE signing_keys SET retired_at = now() - interval '3 hours' WHERE kid = $1`, [oldKid]);
-      const later = new KeyRing(db, 'EdDSA');
-      assert.deepEqual((await later.jwks()).keys.map((k) => k.kid), [kid]);
+      await db.query(`UPDATE signing_keys SET retired_at = now() - interval '3 hours' WHERE kid = ANY($1::text[])`, [[oldKid, kid]]);
+      const gone = new KeyRing(db, 'EdDSA');
+      assert.deepEqual((await gone.jwks()).keys.map((k) => k.kid), [urgent.kid]);
     });
   });
 }

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { openTestApp } from '../support/app.ts';
 import { signIn, type SignedIn } from '../support/auth.ts';
-import { formCredentials } from '../support/form-post.ts';
+import { formCredentials, sessionCsrf } from '../support/form-post.ts';
 import { needs } from './support/availability.ts';
 import type { Db } from '../../src/platform/db.ts';
 
@@ -42,7 +42,10 @@ for (const target of testDatabases()) {
       assert.match(set, /HttpOnly/);
       assert.match(set, /SameSite=Lax/);
       assert.doesNotMatch(set, /Secure/, 'plain HTTP: not Secure (HTTPS adds it)');
-      return { cookie: `${cookie}; ${set.split(';')[0]}`, csrf };
+      const jar = `${cookie}; ${set.split(';')[0]}`;
+      const bound = await sessionCsrf(app, jar, '/account');
+      assert.notEqual(bound, csrf, 'signing in binds the token to the session');
+      return { cookie: jar, csrf: bound, anonymousCsrf: csrf, anonymousCookie: cookie };
     }
 
     it('signs in through the form, shows the account (no-store), and refuses a wrong password on the page', async () => {
@@ -92,6 +95,18 @@ for (const target of testDatabases()) {
       assert.equal(cross.json<{ field: string }>().field, 'origin');
       const good = await app.inject({ method: 'POST', url: '/api/v1/me/keys', headers: { host, origin: `http://${host}`, cookie: b.cookie, 'x-csrf-token': b.csrf, 'content-type': 'application/json' }, payload: {} });
       assert.equal(good.statusCode, 201, good.body);
+      // a fresh tester's finding (issue 12, 6): an anonymous browser's pair (cookie and token) with a victim's session cookie
+      const attacker = await formCredentials(app, '/signin');
+      const victimSession = b.cookie.split('; ').find((c) => c.startsWith('gp_session='))!;
+      const planted = `${attacker.cookie}; ${victimSession}`;
+      const apiPair = await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: { host, origin: `http://${host}`, cookie: planted, 'x-csrf-token': attacker.csrf, 'content-type': 'application/json' }, payload: { name: 'x', bas: ['CISO'] } });
+      assert.equal(apiPair.statusCode, 403, apiPair.body);
+      assert.equal(apiPair.json<{ field: string }>().field, 'csrf');
+      const formPair = await post('/account', planted, { csrf: attacker.csrf, intent: 'revoke-all' });
+      assert.equal(formPair.statusCode, 403, 'an anonymous token does not fit a signed-in session\'s form post');
+      assert.equal(formPair.json<{ field: string }>().field, 'csrf');
+      const ownAnon = await app.inject({ method: 'POST', url: '/api/v1/me/keys', headers: { host, origin: `http://${host}`, cookie: b.cookie, 'x-csrf-token': b.anonymousCsrf, 'content-type': 'application/json' }, payload: {} });
+      assert.equal(ownAnon.statusCode, 403, 'even the same browser\'s pre-sign-in token is not the session\'s');
       const login = await app.inject({ method: 'POST', url: '/api/v1/auth/session', headers: { host, origin: 'https://evil.example' }, payload: { email: analyst.email, password: analyst.password } });
       assert.equal(login.statusCode, 403, 'no login CSRF');
     });

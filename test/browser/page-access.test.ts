@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { openTestApp } from '../support/app.ts';
 import { signIn } from '../support/auth.ts';
-import { formCredentials } from '../support/form-post.ts';
+import { formCredentials, sessionCsrf } from '../support/form-post.ts';
 import { needs, WEB_BUILD } from './support/availability.ts';
 import type { Db } from '../../src/platform/db.ts';
 import type { UserRole } from '../../src/auth/principal.ts';
@@ -91,7 +91,7 @@ for (const target of testDatabases()) {
       const file = { method: 'POST' as const, url: '/api/v1/egrid/uploads', headers: { host, 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--\r\n' };
       const refusals = [
         await app.inject(file),
-        await app.inject({ ...file, headers: { ...file.headers, cookie: cookies.viewer!, origin: `http://${host}`, 'x-csrf-token': /gp_csrf=([^;]+)/.exec(cookies.viewer!)![1]! } }),
+        await app.inject({ ...file, headers: { ...file.headers, cookie: cookies.viewer!, origin: `http://${host}`, 'x-csrf-token': await sessionCsrf(app, cookies.viewer!, '/account') } }),
         await app.inject({ method: 'POST', url: '/api/v1/me/views', headers: { host, cookie: cookies.viewer!, origin: `http://${host}` }, payload: {} }),
         await app.inject({ url: '/api/v1/me/views', headers: { host, cookie: 'gp_session=forged.value' } }),
       ];

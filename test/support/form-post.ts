@@ -11,3 +11,11 @@ export async function formCredentials(app: FastifyInstance, page = '/'): Promise
   if (!cookie || !csrf) throw new Error(`no anti-forgery cookie or field on ${page}`);
   return { cookie, csrf };
 }
+
+/** The anti-forgery token of a signed-in browser (bound to its session): the `csrf` field of a page loaded with its cookies. */
+export async function sessionCsrf(app: FastifyInstance, cookie: string, page = '/account'): Promise<string> {
+  const res = await app.inject({ url: page, headers: { cookie } });
+  const csrf = /<input type="hidden" name="csrf" value="([^"]+)"/.exec(res.body)?.[1];
+  if (!csrf) throw new Error(`no anti-forgery field on ${page} (${res.statusCode})`);
+  return csrf;
+}
