@@ -117,7 +117,7 @@ for (const target of testDatabases()) {
       const [pending] = await db.query<{ id: string }>(`INSERT INTO alert_deliveries (alert_id, occurrence, payload, next_attempt_at) VALUES ($1, 'o-pending', '{"n":2}', $2) RETURNING id`, [a.id, old]);
       await db.query(`INSERT INTO openadr_notifications (subscription_id, callback_url, bearer_token, payload, next_attempt_at) VALUES ('sub-old', $1, 'tok-old', '{"n":3}', $2)`, [hook.url, old]);
 
-      assert.deepEqual(await migrate(db), ['0040_webhook_outbox.sql']);
+      assert.deepEqual(await migrate(db, { before: '0041' }), ['0040_webhook_outbox.sql']);
       const log = (await listDeliveries(db, owner, a.id))!;
       assert.deepEqual(log.map((d) => [d.id, d.occurrence, d.status]), [[Number(pending!.id), 'o-pending', 'pending'], [Number(done!.id), 'o-done', 'delivered']]);
       assert.deepEqual(log[1]!.tries.map((t) => [t.attempt, t.statusCode, t.durationMs]), [[1, 500, 7], [2, 200, 5]]);
