@@ -77,6 +77,6 @@ export function problemOf(err: unknown): Problem {
  */
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.retryAfterSeconds !== undefined) reply.header('retry-after', String(p.retryAfterSeconds));
-  return reply.code(p.status).type('application/problem+json').serializer((x: unknown) => JSON.stringify(x))
+  return reply.code(p.status).type('application/problem+json; charset=utf-8').serializer((x: unknown) => JSON.stringify(x))
     .send(problemBody(p.status, p.detail, p.field));
 }
