@@ -2,7 +2,9 @@
 # Starts GridPulse's CI Mosquitto on 127.0.0.1:${MQTT_TEST_PORT:-1885} with the repository's configuration
 # (deploy/mosquitto/mosquitto.conf) and the dynamic-security plugin, initialised with an admin account.
 # Prints the environment the fleet tests read (source its output: eval "$(.ci/mosquitto.sh)").
-# Idempotent: a broker already answering on the port with these credentials is kept.
+# Idempotent: a broker already answering on the port with these credentials is kept, unless MQTT_TEST_FRESH=1
+# (CI sets it): then it is stopped and started again from an empty store, so no run inherits an earlier one's
+# thousands of device accounts and retained schedules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${MQTT_TEST_PORT:-1885}"
@@ -20,7 +22,7 @@ fi
 # mosquitto_ctrl exits 0 even when refused ("Not authorized"): look for its answer
 answering() { mosquitto_ctrl -h 127.0.0.1 -p "$PORT" -u "$ADMIN_USER" -P "$ADMIN_PASS" dynsec getDefaultACLAccess 2>/dev/null | grep -q publishClientSend; }
 # a broker started from an older deploy/mosquitto/mosquitto.conf is restarted with the repository's current one
-if answering && ! cmp -s deploy/mosquitto/mosquitto.conf "$DIR/repo-mosquitto.conf"; then
+if answering && { [ "${MQTT_TEST_FRESH:-0}" = 1 ] || ! cmp -s deploy/mosquitto/mosquitto.conf "$DIR/repo-mosquitto.conf"; }; then
   pkill -f "mosquitto -d -c $DIR/mosquitto.conf" || true
   for _ in $(seq 1 50); do answering || break; sleep 0.1; done
 fi

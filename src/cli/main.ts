@@ -1,47 +1,14 @@
+/**
+ * The `gridpulse` command line: every role and command, declared here; each loads its module only when it runs, so a
+ * command (or a bad environment value, or --help) answers without loading the web app, the fleet or the optimizer.
+ */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger } from '../platform/log.ts';
 import { existsSync } from 'node:fs';
-import { loadConfig, ConfigError, type Config } from '../platform/config.ts';
-import { openDb } from '../platform/db.ts';
-import { isRouted, openRoutedDb, replicaCheck } from '../platform/db-replica.ts';
-import { migrate } from '../platform/migrate.ts';
-import { buildApp } from '../app.ts';
-import { openCache } from '../platform/cache.ts';
-import { attachMetrics, Metrics } from '../platform/metrics.ts';
-import { metricsServer } from '../platform/http.ts';
-import { onInterrupt } from '../platform/interrupts.ts';
-import { startTracing } from '../platform/tracing.ts';
-import { ingestCommand } from './ingest-command.ts';
-import { forecastBacktestCommand, forecastRefreshCommand } from './forecast-command.ts';
-import { usersCreate, usersList, usersSetStatus, usersSignInLink } from './users-command.ts';
-import { keysCreate, keysList, keysRevoke, keysRotateSigning } from './keys-command.ts';
-import { devicesCreate, type DevicesCreateOptions } from './devices-command.ts';
-import { cliBrokerAdmin, gatewayCommand, startFleetRuntime } from './gateway-command.ts';
+import { loadConfig, ConfigError } from '../platform/config.ts';
+import type { DevicesCreateOptions } from './devices-command.ts';
 import type { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
-import { egridImportCommand } from './egrid-command.ts';
-import { optimizeBacktestCommand } from './optimize-command.ts';
-import { pricesImportCommand } from './prices-command.ts';
-import { replanJob } from '../fleet/optimizer/replan-job.ts';
-import { eventReportJob } from '../openadr/event-report-job.ts';
-import { agentCommand, simulateCommand, type AgentOptions, type SimulateOptions } from './agent-command.ts';
-import { startDemoFleet } from '../fleet/simulator/demo-fleet.ts';
-import { backupVerifyCommand } from './backup-command.ts';
-import { remoteWorkerCommand, type RemoteWorkerOptions } from './remote-worker-command.ts';
-import { startScheduler, type LastRun } from '../ingest/scheduler.ts';
-import { addWorkerChecks } from '../ingest/worker-readiness.ts';
-import { freshnessMetrics } from '../ingest/pipeline-freshness.ts';
-import { coreReadiness } from '../platform/readiness.ts';
-import { refreshForecasts } from '../analytics/forecast/forecast.ts';
-import type { Db } from '../platform/db.ts';
-import type { Cache } from '../platform/cache.ts';
-import type { Logger } from 'pino';
-import { startAlertWorker } from '../alerts/alert-worker.ts';
-import type { TargetPolicy } from '../alerts/webhook-target.ts';
-import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
-import { optimizerMetrics } from '../fleet/optimizer/mpc.ts';
-import { egridImportMetrics } from '../egrid/import-jobs.ts';
-import { openadrClientsCreate, openadrClientsList, openadrClientsRevoke } from './openadr-command.ts';
-import { marketsSimulate } from './markets-command.ts';
+import type { AgentOptions, SimulateOptions } from './agent-command.ts';
+import type { RemoteWorkerOptions } from './remote-worker-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -58,133 +25,29 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-function warnIfMetricsOpen(config: Config, logger: Logger): void {
-  if (!config.METRICS_TOKEN && !['127.0.0.1', 'localhost', '::1'].includes(config.HOST)) logger.warn({ host: config.HOST }, 'METRICS_TOKEN not set: GET /metrics is readable by anyone who can reach this server');
-}
-
-/**
- * Declares the domain metrics a web or worker process may move (fleet events, optimizer solves, eGRID imports) with every
- * label at 0, so /metrics shows them from the first scrape and the alert rules' increases see the first event.
- */
-function declareDomainMetrics(metrics: Metrics): void {
-  fleetEventMetrics(metrics);
-  optimizerMetrics(metrics);
-  egridImportMetrics(metrics);
-}
-
-const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === '1' });
-
-/**
- * The worker's jobs: ingestion (hourly, daily), the forecasts, and alerts (evaluated on change events) with the
- * webhook outbox (alerts' deliveries and OpenADR subscription callbacks); the first ingest and forecast run at once.
- * `stop` tells a running job to finish its batch and waits for it; the first forecast is skipped once stopping.
- */
-function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metrics?: Metrics): { stop(): Promise<void>; ready: Promise<void>; lastRuns: ReadonlyMap<string, LastRun> } {
-  const forecasts = (d: { db: Db; logger: Logger }) => refreshForecasts({ ...d, cache });
-  const scheduler = startScheduler({ db, logger, config, ...(metrics ? { metrics } : {}) }, {}, [{ name: 'forecasts', lock: 930_003, cron: config.FORECAST_CRON, run: forecasts }, replanJob, eventReportJob]);
-  if (!config.EIA_API_KEY) logger.warn('EIA_API_KEY not set: serving a SIMULATED grid (source=simulated)');
-  const ready = scheduler.runNow()
-    .then(() => (scheduler.signal.aborted ? undefined : forecasts({ db, logger: logger.child({ job: 'forecasts' }) })))
-    .then(() => undefined, (err: unknown) => { logger.error({ err: (err as Error).message }, 'first forecast failed; the schedule retries'); });
-  const alerts = startAlertWorker(db, logger, { policy: webhookPolicy(config) });
-  alerts.catch((err: unknown) => logger.error({ err: (err as Error).message }, 'alert worker did not start'));
-  return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready, lastRuns: scheduler.lastRuns };
-}
-
-async function startWeb(config: Config, withWorker: boolean): Promise<void> {
-  const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
-  const logger = createLogger(config.LOG_LEVEL);
-  const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
-  const applied = await migrate(db);
-  if (applied.length) logger.info({ applied }, 'migrations applied');
-  const cache = await openCache(config.REDIS_URL);
-  const rateLimits = config.RATE_LIMITS === 'on'
-    ? { read: config.RATE_LIMIT_READ, write: config.RATE_LIMIT_WRITE, auth: config.RATE_LIMIT_AUTH, redisUrl: config.REDIS_URL }
-    : undefined;
-  if (!rateLimits) logger.warn('RATE_LIMITS=off: no rate limits on this server');
-  // the device bus: `start` runs the gateway (and, without MQTT_URL, the embedded broker); `web` publishes to MQTT_URL
-  const fleet = withWorker || config.MQTT_URL ? await startFleetRuntime(config, db, logger, { gateway: withWorker }) : undefined;
-  if (!fleet) logger.warn('MQTT_URL not set: `web` alone publishes no schedules (a gateway or `start` re-publishes them)');
-  const app = await buildApp({
-    fleet: fleet?.deps,
-    db, logger, cache, trustProxy: config.TRUST_PROXY, rateLimits, publicUrl: config.PUBLIC_URL, webhookPolicy: webhookPolicy(config),
-    egrid: { dataDir: config.DATA_DIR, maxUploadBytes: config.EGRID_UPLOAD_MAX_BYTES },
-    auth: { alg: config.AUTH_JWT_ALG, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
-  });
-  // one registry for this process: HTTP, the analytics cache, rows written, and the worker's jobs
-  attachMetrics(app.metrics, db, cache);
-  freshnessMetrics(app.metrics, db);
-  declareDomainMetrics(app.metrics);
-  // `start` runs the gateway in this process: its fleet gauges and counters on the same /metrics (as `gridpulse gateway`)
-  const gateway = withWorker ? fleet?.deviceBus.gateway : undefined;
-  if (gateway) { fleetMetrics(app.metrics, db); gatewayMetrics(app.metrics, () => gateway.stats()); }
-  if (isRouted(db)) app.readiness.add('replica', replicaCheck(db), { critical: false });
-  app.metrics.protect(config.METRICS_TOKEN);
-  warnIfMetricsOpen(config, logger);
-  await app.listen({ port: config.PORT, host: config.HOST });
-  const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
-  if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
-  // Ctrl-C (from now on, the demo fleet's start included): the running job finishes its batch while the server stops
-  // listening; a second Ctrl-C stops now
-  const demo: { fleet?: Awaited<ReturnType<typeof startDemoFleet>> } = {};
-  onInterrupt(async () => {
-    await demo.fleet?.stop();
-    await Promise.all([worker?.stop(), app.close(), fleet?.stop()]);
-    await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0);
-  });
-  // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
-  demo.fleet = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
-    ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
-      .catch((err: unknown) => { logger.error({ err: (err as Error).message }, 'demo fleet did not start'); return undefined; })
-    : undefined;
-}
-
 const program = new Command('gridpulse').description('GridPulse: open platform for the US electricity grid');
 // every command and role checks the environment first: a bad value is one line on stderr and exit 1, never a stack
 program.hook('preAction', () => { try { loadConfig(); } catch (err) { fail(err); } });
 program.command('start').description('every role in one process on the embedded defaults')
-  .action(() => startWeb(loadConfig(), true).catch(fail));
+  .action(async () => (await import('./roles.ts')).startWeb(loadConfig(), true).catch(fail));
 program.command('gateway').description('the MQTT side of the fleet: acks, telemetry and status in (shared subscriptions, batched COPY), schedules out; the embedded broker without MQTT_URL')
-  .action(() => gatewayCommand(loadConfig()).catch(fail));
-program.command('web').description('HTTP API and pages').action(() => startWeb(loadConfig(), false).catch(fail));
+  .action(async () => (await import('./gateway-command.ts')).gatewayCommand(loadConfig()).catch(fail));
+program.command('web').description('HTTP API and pages').action(async () => (await import('./roles.ts')).startWeb(loadConfig(), false).catch(fail));
 program.command('worker').description('scheduled jobs: hourly EIA ingestion (or the simulated grid without a key); with --remote, off-site through the data API')
   .option('--remote <url>', 'run off-site: write to this GridPulse server through its data API only, never its database (or GRIDPULSE_API_URL)')
   .option('--key <key>', 'the worker key for --remote (gridpulse keys create --kind worker on the server; or GRIDPULSE_API_KEY)')
   .option('--spool <path>', 'with --remote: the on-disk outbox that keeps fetched data while GridPulse is unreachable (default DATA_DIR/worker-spool.sqlite)')
   .option('--once', 'with --remote: one hourly pass, then exit (1 if anything is still spooled)')
   .action(async (opts: RemoteWorkerOptions) => {
-  try {
-    const config = loadConfig();
-    if (opts.remote || opts.key || config.GRIDPULSE_API_URL) {
-      const r = await remoteWorkerCommand(config, opts);
-      if (!r.stop) { process.exitCode = r.exitCode; return; }
-      const stop = async () => { await r.stop!(); process.exit(0); };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      return;
-    }
-    const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
-    const logger = createLogger(config.LOG_LEVEL);
-    const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
-    await migrate(db);
-    const cache = await openCache(config.REDIS_URL);
-    // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
-    const metrics = config.METRICS_PORT ? new Metrics() : undefined;
-    const worker = startWorker(config, db, logger, cache, metrics);
-    // /healthz and /readyz ride on the metrics server: the database, the cache, the jobs' last runs, the EIA breaker
-    const readiness = metrics ? addWorkerChecks(coreReadiness('worker', db, cache, metrics), worker.lastRuns, metrics) : undefined;
-    if (readiness && isRouted(db)) readiness.add('replica', replicaCheck(db), { critical: false });
-    const server = metrics ? await metricsServer(metrics, config.METRICS_TOKEN, readiness) : undefined;
-    if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); declareDomainMetrics(metrics); }
-    if (server) warnIfMetricsOpen(config, logger);
-    await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
-    onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
-    await worker.ready;
-  } catch (err) { fail(err); }
-});
+    try {
+      const code = await (await import('./roles.ts')).workerCommand(loadConfig(), opts);
+      if (code !== undefined) process.exitCode = code;
+    } catch (err) { fail(err); }
+  });
 program.command('migrate').description('apply pending SQL migrations and exit').action(async () => {
   try {
     const config = loadConfig();
+    const [{ openDb }, { migrate }] = await Promise.all([import('../platform/db.ts'), import('../platform/migrate.ts')]);
     const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
     const applied = await migrate(db);
     process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'up to date\n');
@@ -199,7 +62,7 @@ program.command('ingest').description('load EIA-930 data for a range of days (re
   .option('--replay <path>', 'load recorded EIA-930 data instead of calling EIA: a folder (or file) of EIA v2 JSON responses and gridemissions wide CSV files')
   .option('--resume <run>', 'continue an interrupted run by its ledger id (default: the last interrupted run of the same command)')
   .action(async (opts) => {
-    try { process.exitCode = await ingestCommand(opts); } catch (err) { fail(err); }
+    try { process.exitCode = await (await import('./ingest-command.ts')).ingestCommand(opts); } catch (err) { fail(err); }
   });
 const keys = program.command('keys').description('API keys (worker, device, personal) and the JWT signing keys');
 keys.command('create').description('create a key and print it once (only its hash is stored)')
@@ -209,23 +72,23 @@ keys.command('create').description('create a key and print it once (only its has
   .option('--expires <date>', 'expiry (ISO date or instant); default never')
   .option('--owner <email>', 'the user a personal key acts for')
   .option('--name <name>', 'a label, e.g. the worker host')
-  .action(exitWith(keysCreate));
+  .action(exitWith(async (o) => (await import('./keys-command.ts')).keysCreate(o)));
 keys.command('rotate-signing').description('create a new JWT signing key: published in /.well-known/jwks.json at once, signing after 6 min (longer than the JWKS max-age); the previous one signs until then and verifies for 2 h after')
   .option('--alg <alg>', 'EdDSA or ES256 (default AUTH_JWT_ALG)')
   .option('--now', 'the new key signs at once and the old ones retire now (a compromised key); outside verifiers may refuse new tokens until their cached JWKS expires')
-  .action(exitWith(keysRotateSigning));
+  .action(exitWith(async (o) => (await import('./keys-command.ts')).keysRotateSigning(o)));
 keys.command('list').description('list keys (never the tokens)')
-  .action(async () => { try { process.exitCode = await keysList(); } catch (err) { fail(err); } });
+  .action(async () => { try { process.exitCode = await (await import('./keys-command.ts')).keysList(); } catch (err) { fail(err); } });
 keys.command('revoke').description('revoke a key by its id').argument('<id>')
-  .action(exitWith(keysRevoke));
+  .action(exitWith(async (id: string) => (await import('./keys-command.ts')).keysRevoke(id)));
 const openadr = program.command('openadr').description('the OpenADR 3.0.1 VTN at /openadr/3.0.1');
 const clients = openadr.command('clients').description('OAuth2 clients (VENs and utilities\' business logic) that fetch tokens at /openadr/3.0.1/auth/token');
 clients.command('create').description('register a client and print its id and secret once (only the secret\'s hash is kept)')
   .requiredOption('--name <name>', 'who the client is').option('--kind <kind>', 'ven or bl (business logic: a utility writing programs and events)', 'ven')
   .option('--scope <scope...>', 'OpenADR scopes (default: all its kind may hold)').option('--json', 'print JSON')
-  .action(exitWith(openadrClientsCreate));
-clients.command('list').description('list clients (never their secrets)').action(exitWith(openadrClientsList));
-clients.command('revoke').description('revoke a client: its tokens stop working at once').argument('<clientId>').action(exitWith(openadrClientsRevoke));
+  .action(exitWith(async (o) => (await import('./openadr-command.ts')).openadrClientsCreate(o)));
+clients.command('list').description('list clients (never their secrets)').action(exitWith(async () => (await import('./openadr-command.ts')).openadrClientsList()));
+clients.command('revoke').description('revoke a client: its tokens stop working at once').argument('<clientId>').action(exitWith(async (id: string) => (await import('./openadr-command.ts')).openadrClientsRevoke(id)));
 const markets = program.command('markets').description('the fleet as a virtual power plant in energy markets');
 markets.command('simulate').description('one SIMULATED market day: a simulated fleet bids into a day-ahead market built on a real price file, delivers, and is settled')
   .requiredOption('--prices <file>', 'day-ahead prices: PJM Data Miner hourly LMP CSV or ts,price CSV').option('--rt <file>', 'real-time prices that settle imbalances')
@@ -233,7 +96,7 @@ markets.command('simulate').description('one SIMULATED market day: a simulated f
   .option('--utc-offset <hours>', 'instead of --time-zone: the market\'s UTC offset that day (whole hours)')
   .option('--devices <n>', 'simulated batteries (13.5 kWh, 5 kW)', '1000').option('--offline-share <fraction>', 'share of devices going offline during the day', '0.05')
   .option('--node <name>', 'the price node, for the record').option('--json', 'print JSON')
-  .action(exitWith(marketsSimulate));
+  .action(exitWith(async (o) => (await import('./markets-command.ts')).marketsSimulate(o)));
 program.command('agent').description('a battery agent (what runs on each Raspberry Pi): executes its schedule from MQTT or HTTP, keeps running offline')
   .requiredOption('--device-id <id>', 'the device id (= its MQTT username)')
   .addOption(new Option('--key <key>', 'the device\'s HTTP key (gp_…) for the HTTP fallback').env('GRIDPULSE_DEVICE_KEY'))
@@ -244,7 +107,7 @@ program.command('agent').description('a battery agent (what runs on each Raspber
   .option('--fallback <rule>', 'what runs before the first schedule: hold-soc, idle or self-consumption (default hold-soc)')
   .option('--capacity-kwh <kWh>', 'the simulated battery\'s usable capacity (default 13.5)')
   .option('--power-kw <kW>', 'the simulated battery\'s charge and discharge rating (default 5)')
-  .action(exitWith((opts: Omit<AgentOptions, 'dataDir' | 'logLevel'>) => { const c = loadConfig(); return agentCommand({ ...opts, dataDir: c.DATA_DIR, logLevel: c.LOG_LEVEL }); }));
+  .action(exitWith((opts: Omit<AgentOptions, 'dataDir' | 'logLevel'>) => { const c = loadConfig(); return import('./agent-command.ts').then((m) => m.agentCommand({ ...opts, dataDir: c.DATA_DIR, logLevel: c.LOG_LEVEL })); }));
 program.command('simulate').description('many SIMULATED battery agents in one process on real MQTT connections (tests, benchmarks, demos)')
   .requiredOption('--devices <n>', 'how many devices')
   .addOption(new Option('--broker <url>', 'the MQTT broker, mqtt://host:port').env('MQTT_URL').default('mqtt://127.0.0.1:1884'))
@@ -252,7 +115,7 @@ program.command('simulate').description('many SIMULATED battery agents in one pr
   .option('--offline-rate <share>', 'share of devices dropping their connection each minute, 0–1 (default 0)')
   .option('--credentials <file>', 'devices and secrets: the JSON lines of `gridpulse devices create --json` (or a JSON array)')
   .option('--prefix <prefix>', 'device id prefix without --credentials', 'sim')
-  .action(exitWith((opts: Omit<SimulateOptions, 'logLevel'>) => simulateCommand({ ...opts, logLevel: loadConfig().LOG_LEVEL })));
+  .action(exitWith(async (opts: Omit<SimulateOptions, 'logLevel'>) => (await import('./agent-command.ts')).simulateCommand({ ...opts, logLevel: loadConfig().LOG_LEVEL })));
 const devices = program.command('devices').description('the battery fleet\'s devices');
 devices.command('create').description('provision a battery device and print its credentials once (MQTT username/password, HTTP key)')
   .requiredOption('--name <name>', 'a label, e.g. the home or the serial number')
@@ -268,6 +131,7 @@ devices.command('create').description('provision a battery device and print its 
   .option('--json', 'print {id, mqttUsername, mqttPassword, apiKey} as JSON')
   .action(exitWith(async (opts: DevicesCreateOptions) => {
     // with MQTT_URL and the dynsec admin account, the device's Mosquitto account is created too
+    const [{ devicesCreate }, { cliBrokerAdmin }] = await Promise.all([import('./devices-command.ts'), import('./gateway-command.ts')]);
     let admin: DynsecAdmin | undefined;
     try { return await devicesCreate(opts, async () => (admin = await cliBrokerAdmin(loadConfig()))); } finally { await admin?.close(); }
   }));
@@ -277,14 +141,14 @@ users.command('create').description('create an account; prints a one-time sign-i
   .requiredOption('--role <role>', 'admin, operator, analyst or viewer')
   .option('--name <name>', 'display name')
   .option('--password-stdin', 'read the password from standard input (never from the command line)')
-  .action(exitWith(usersCreate));
+  .action(exitWith(async (o) => (await import('./users-command.ts')).usersCreate(o)));
 users.command('sign-in-link').description('print a new one-time link (24 h) for the user to set a password').argument('<email>')
-  .action(exitWith(usersSignInLink));
+  .action(exitWith(async (email: string) => (await import('./users-command.ts')).usersSignInLink(email)));
 users.command('disable').description('disable an account: every sign-in ends at once').argument('<email>')
-  .action(async (email: string) => { try { process.exitCode = await usersSetStatus(email, 'disabled'); } catch (err) { fail(err); } });
+  .action(async (email: string) => { try { process.exitCode = await (await import('./users-command.ts')).usersSetStatus(email, 'disabled'); } catch (err) { fail(err); } });
 users.command('enable').description('enable a disabled account').argument('<email>')
-  .action(async (email: string) => { try { process.exitCode = await usersSetStatus(email, 'active'); } catch (err) { fail(err); } });
-users.command('list').description('list accounts').action(async () => { try { process.exitCode = await usersList(); } catch (err) { fail(err); } });
+  .action(async (email: string) => { try { process.exitCode = await (await import('./users-command.ts')).usersSetStatus(email, 'active'); } catch (err) { fail(err); } });
+users.command('list').description('list accounts').action(async () => { try { process.exitCode = await (await import('./users-command.ts')).usersList(); } catch (err) { fail(err); } });
 const forecast = program.command('forecast').description('demand and carbon intensity forecasts');
 forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs seasonal naive on held-back days')
   .option('--ba <codes>', 'comma-separated BA codes (default: every BA with enough history)')
@@ -294,10 +158,10 @@ forecast.command('backtest').description('MAPE per BA of the 48-hour forecast vs
   .option('--replay <path>', 'backtest recorded EIA-930 files (EIA v2 JSON responses, gridemissions wide CSV) replayed into a private in-memory database, up to their newest hour')
   .option('--pjm-fuel <file>', 'backtest the intensity forecast on PJM\'s own hourly generation by fuel (Data Miner 2 gen_by_fuel CSV): production-based, PJM as one BA')
   .option('--origins-per-day <n>', 'forecast origins per held-back day, evenly spread from local midnight (1, 2, 3, 4, 6, 8, 12 or 24)', '1')
-  .action(exitWith(forecastBacktestCommand));
+  .action(exitWith(async (o) => (await import('./forecast-command.ts')).forecastBacktestCommand(o)));
 forecast.command('refresh').description('retrain and store the forecasts now (the worker does this on a schedule)')
   .option('--ba <codes>', 'comma-separated BA codes (default: every active BA)')
-  .action(exitWith(forecastRefreshCommand));
+  .action(exitWith(async (o) => (await import('./forecast-command.ts')).forecastRefreshCommand(o)));
 const backup = program.command('backup').description('backups: base backup + WAL archive for point-in-time recovery, pg_dump for logical copies (README: Operations)');
 backup.command('verify').description('restore a pg_dump archive into a scratch database (or open a restored cluster) and check row counts, migrations and the newest hour')
   .option('--dump <file>', 'a pg_dump -Fc archive to restore into a scratch database on the server of --url or DATABASE_URL (dropped afterwards)')
@@ -305,7 +169,7 @@ backup.command('verify').description('restore a pg_dump archive into a scratch d
   .option('--expect-newest <instant>', 'the newest observation hour the copy must hold (UTC hour start, ISO)')
   .option('--require <tables...>', 'tables that must not be empty (default observations series balancing_authorities)')
   .option('--json', 'print the report as JSON')
-  .action(exitWith(backupVerifyCommand));
+  .action(exitWith(async (o) => (await import('./backup-command.ts')).backupVerifyCommand(o)));
 const egrid = program.command('egrid').description('EPA eGRID power-plant data');
 egrid.command('import').description('import an eGRID CSV or XLSX (plants, units, generators, ST/BA/SRL/NRL/US sheets); re-importing a data year replaces it atomically')
   .argument('<path>', 'the CSV or XLSX file')
@@ -316,7 +180,7 @@ egrid.command('import').description('import an eGRID CSV or XLSX (plants, units,
     if (!Number.isInteger(n) || n < 0 || n > 100) throw new InvalidArgumentError('a whole number from 0 to 100');
     return n;
   })
-  .action(async (file: string, opts) => { try { process.exitCode = await egridImportCommand(file, opts); } catch (err) { fail(err); } });
+  .action(async (file: string, opts) => { try { process.exitCode = await (await import('./egrid-command.ts')).egridImportCommand(file, opts); } catch (err) { fail(err); } });
 const prices = program.command('prices').description('market price series ($/MWh per node or zone)');
 prices.command('import').description('import hourly prices: a CSV (ts with offset, price $/MWh) or a PJM Data Miner hourly LMP export (UTC keys, current rows only)')
   .argument('<file>', 'the price file')
@@ -324,7 +188,7 @@ prices.command('import').description('import hourly prices: a CSV (ts with offse
   .option('--ba <code>', 'balancing authority of the node (default PJM for a PJM export)')
   .option('--market <da|rt>', 'day-ahead or real-time prices: required for a plain CSV (a PJM export says by its total_lmp_da / total_lmp_rt column)')
   .option('--json', 'print the summary as JSON')
-  .action(async (file: string, opts) => { try { process.exitCode = await pricesImportCommand(file, opts); } catch (err) { fail(err); } });
+  .action(async (file: string, opts) => { try { process.exitCode = await (await import('./prices-command.ts')).pricesImportCommand(file, opts); } catch (err) { fail(err); } });
 const optimize = program.command('optimize').description('battery plans against price and carbon (LP on HiGHS)');
 optimize.command('backtest').description('replay a past period hour by hour, planning only on what was known, against no battery, the rule and perfect foresight')
   .option('--prices <file>', 'price file (CSV ts,price or PJM Data Miner hourly LMP)')
@@ -345,5 +209,5 @@ optimize.command('backtest').description('replay a past period hour by hour, pla
   .option('--time-zone <iana>', 'local time of the market (default: the BA\'s, else America/New_York)')
   .option('--save', 'store the result for the savings and Pareto pages')
   .option('--json', 'emit JSON')
-  .action(exitWith(optimizeBacktestCommand));
+  .action(exitWith(async (o) => (await import('./optimize-command.ts')).optimizeBacktestCommand(o)));
 await program.parseAsync().catch(fail);
