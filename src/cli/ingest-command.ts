@@ -90,7 +90,7 @@ export async function ingestCommand(opts: { ba?: string; from?: string; to?: str
     const from = opts.from ? day(opts.from, '--from') : new Date(to.getTime() - 2 * 86_400_000);
     if (to < from) throw new Error('--to: must not be before --from');
     const bas = opts.ba ? await namedBas(db, opts.ba, from, to) : (await listBas(db)).map((b) => b.code);
-    const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger });
+    const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger, minIntervalMs: config.EIA_MIN_INTERVAL_MS });
     const req: IngestRequest = { bas, from, to: new Date(to.getTime() + 86_400_000 - 3_600_000), routes };
     req.resume = await runToResume(db, req, opts.resume);
     if (req.resume) process.stderr.write(`resuming run ${req.resume}: finished day-routes are skipped\n`);

@@ -35,7 +35,7 @@ export async function remoteWorkerCommand(config: Config, opts: RemoteWorkerOpti
   const api = new GridPulseApi({ baseUrl: url, key, logger });
   const spool = new Spool(spoolPath(config, opts));
   const store = new RemoteIngestStore(api, spool, logger);
-  const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger });
+  const client = new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger, minIntervalMs: config.EIA_MIN_INTERVAL_MS });
   const deps: RemoteWorkerDeps = { api, store, client, logger, historyDays: config.HISTORY_DAYS };
   logger.info({ remote: url, spool: spoolPath(config, opts), ...spool.counts() }, 'off-site worker starting');
   if (opts.once) {

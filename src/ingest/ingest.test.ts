@@ -229,7 +229,7 @@ for (const target of testDatabases({ pgliteWorker: true })) {
       await store.store(Array.from({ length: 24 }, (_, h) => ({ route: 'region' as const, ba: 'CISO', code: 'D', ts: hourAt(h), value: 20000 + h })));
       await store.store(Array.from({ length: 48 }, (_, h) => ({ route: 'region' as const, ba: 'CISO', code: 'DF', ts: hourAt(h), value: 20000 + h })));
       eia.requests = [];
-      await incrementalIngest({ db, logger, config: loadConfig({ EIA_API_KEY: KEY, EIA_API_URL: baseUrl }) }, new Date('2025-09-02T00:40Z'));
+      await incrementalIngest({ db, logger, config: loadConfig({ EIA_API_KEY: KEY, EIA_API_URL: baseUrl, EIA_MIN_INTERVAL_MS: '0' }) }, new Date('2025-09-02T00:40Z'));
       // planned per BA and route: CISO's region route from its own newest observed hour
       const starts = eia.requests.filter((u) => u.pathname.includes('region-data') && u.searchParams.getAll('facets[respondent][]').includes('CISO'))
         .map((u) => u.searchParams.get('start')!).sort();

@@ -103,7 +103,7 @@ const RECENT_GAP_DAYS = 7;
 const BACKFILLS_PER_RUN = 20;
 
 function eiaClient({ config, logger, metrics }: WorkerDeps): EiaClient | undefined {
-  return config.EIA_API_KEY ? new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, logger, ...(metrics ? { metrics } : {}) }) : undefined;
+  return config.EIA_API_KEY ? new EiaClient({ baseUrl: config.EIA_API_URL, apiKey: config.EIA_API_KEY, minIntervalMs: config.EIA_MIN_INTERVAL_MS, logger, ...(metrics ? { metrics } : {}) }) : undefined;
 }
 
 /** Finds gaps (since `since`, or over the whole store), queues them and works through the queue. */

@@ -31,6 +31,7 @@ const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
   EIA_API_URL: z.url().default('https://api.eia.gov/v2'),
   EIA_API_KEY: z.string().min(8, 'an EIA API key (register at eia.gov/opendata)').optional(),
+  EIA_MIN_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250).describe('the least time between two EIA requests of one process, ms (EIA asks clients to pace their calls; 0 for a local mirror or a test stand-in)'),
   INGEST_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "15 * * * *"').default('15 * * * *'),
   FORECAST_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "40 * * * *"').default('40 * * * *'),
   DAILY_CRON: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron expression such as "0 1 * * *"').default('0 1 * * *'),
