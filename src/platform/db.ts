@@ -319,8 +319,11 @@ function connectNoDelay(o: { host: string[]; port: number[]; path: string | fals
  * json/jsonb parameters on PostgreSQL as PGlite takes them: a string is JSON text, passed as is; any other value is
  * JSON.stringify'd. postgres.js by default stringifies a string once more, so a writer handing JSON text to a jsonb
  * parameter stored a jsonb STRING on PostgreSQL and an object on PGlite (issue 12 finding 5; migration 0044 repairs
- * the rows). One rule here covers every jsonb write, present and future (test/jsonb-objects.test.ts walks the schema).
- * A jsonb string value is therefore written as its JSON text ('"text"'), on both stores.
+ * the rows). One rule here covers every jsonb write, present and future (test/stored-and-exported.test.ts walks the
+ * schema). A jsonb string value is therefore written as its JSON text ('"text"'), on both stores.
+ * Reads: json and jsonb values arrive decoded on both stores (PGlite decodes them itself; `parse` here for
+ * postgres.js) — objects, arrays, numbers, strings as stored. This is the one place jsonb is decoded: readers use
+ * the value as it comes and never JSON.parse it again.
  */
 const JSON_PARAMETERS = {
   json: { to: 3802, from: [114, 3802], serialize: (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x)), parse: (x: string) => JSON.parse(x) as unknown },
