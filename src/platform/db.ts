@@ -206,6 +206,16 @@ function asCopyFailure(statement: string, failure: unknown): unknown {
   return failure instanceof postgres.PostgresError || databaseUnavailable(failure) ? failure : new CopyInterruptedError(statement, failure);
 }
 
+/** The caller's rows, their source's own failure (a download reset: ECONNRESET) marked as the caller's (callerErrors). */
+async function* callerSource(chunks: Iterable<string> | AsyncIterable<string>): AsyncGenerator<string> {
+  try {
+    yield* chunks;
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) callerErrors.add(err);
+    throw err;
+  }
+}
+
 async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
   let failure: unknown;
@@ -219,7 +229,7 @@ async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: It
   const step = <T,>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   let last: Promise<void> = Promise.resolve();
   try {
-    for await (const chunk of chunks) {
+    for await (const chunk of callerSource(chunks)) {
       if (failure !== undefined) throw failure;
       // a throw from stream.write (postgres.js writing to its nulled socket) rejects this promise
       last = new Promise((resolve, reject) => { stream.write(chunk, (err) => (err ? reject(err) : resolve())); });
