@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
-import { connectionLost, openDb, type Db } from '../src/platform/db.ts';
+import { databaseUnavailable, openDb, type Db } from '../src/platform/db.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 
 /**
@@ -95,7 +95,7 @@ describe('a connection cut while streaming into PostgreSQL', { skip: !url && !pr
       // first attempt cut; the retries are not
       const failures = await untilAcknowledged((attempt) => c.write(from, attempt === 0 ? c.cutAt : Number.POSITIVE_INFINITY));
       assert.ok(failures.length >= 1, 'the cut attempt failed');
-      assert.ok(failures.every(connectionLost), `failures read as a lost connection: ${failures.map(String).join('; ')}`);
+      assert.ok(failures.every(databaseUnavailable), `failures read as a lost connection: ${failures.map(String).join('; ')}`);
       assert.equal(await count(), before + N, 'exactly the batch, once');
       const [range] = await db.query<{ lo: number; hi: number }>('SELECT min(id) AS lo, max(id) AS hi FROM cut_probe WHERE id >= $1 AND id < $2', [from, from + N]);
       assert.deepEqual({ ...range }, { lo: from, hi: from + N - 1 });
@@ -108,7 +108,7 @@ describe('a connection cut while streaming into PostgreSQL', { skip: !url && !pr
     await db.transaction(async (tx) => {
       const err = await tx.transaction((sp) => sp.copyInto('cut_probe', ['id', 'label'], [[-2, 'a'], [-1, 'dup again']])).catch((e: unknown) => e);
       assert.ok(err instanceof Error, 'the unique violation rejects');
-      assert.equal(connectionLost(err), false);
+      assert.equal(databaseUnavailable(err), false);
       await tx.query('INSERT INTO cut_probe VALUES (-3, $1)', ['after']);
     });
     assert.deepEqual((await db.query<{ id: number }>('SELECT id FROM cut_probe WHERE id < 0 ORDER BY id')).map((r) => r.id), [-3, -1]);

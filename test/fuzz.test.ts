@@ -8,6 +8,7 @@ import { testDatabases } from './support/databases.ts';
 import type { Db } from '../src/platform/db.ts';
 import { createApiKey } from '../src/auth/api-keys.ts';
 import { signIn } from './support/auth.ts';
+import { fillPath } from './support/route-walk.ts';
 import { getBa } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 
@@ -185,7 +186,7 @@ for (const target of testDatabases()) {
       assert.ok(operations.some(([m, p]) => m === 'POST' && p === '/openadr/3.0.1/auth/token'), 'the OpenADR token endpoint is covered');
       const failures: string[] = [];
       for (const [method, path] of operations) {
-        const url = path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
+        const url = fillPath(path);
         for (const m of MALFORMED) {
           for (const h of headers) {
             const res = await app.inject({ method: method as 'POST', url, headers: { ...h, 'content-type': m.type }, payload: m.body });

@@ -71,7 +71,7 @@ export async function evaluateAlerts(deps: EvaluationDeps, opts: { bas?: readonl
   const judged = new Map<string, Promise<Firing | undefined>>();
   for (const row of rows) {
     try {
-      const rule = alertRule.parse(typeof row.rule === 'string' ? JSON.parse(row.rule) : row.rule);
+      const rule = alertRule.parse(row.rule);
       counts.evaluated++;
       const key = JSON.stringify(rule);
       let judging = judged.get(key);

@@ -18,13 +18,12 @@ interface AlertRow {
 }
 
 const iso = (v: Date | string | null) => (v === null ? null : new Date(v).toISOString());
-const jsonOf = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
 const COLUMNS = 'id, owner_id, name, rule, webhook_url, cooldown_minutes, status, disabled_reason, consecutive_failures, last_fired_at, created_at';
 
 function toAlert(r: AlertRow): Alert {
   return {
-    id: r.id, ownerId: r.owner_id, name: r.name, rule: alertRule.parse(jsonOf(r.rule)), webhookUrl: r.webhook_url,
+    id: r.id, ownerId: r.owner_id, name: r.name, rule: alertRule.parse(r.rule), webhookUrl: r.webhook_url,
     cooldownMinutes: r.cooldown_minutes, status: r.status, disabledReason: r.disabled_reason, consecutiveFailures: r.consecutive_failures,
     lastFiredAt: iso(r.last_fired_at), createdAt: iso(r.created_at)!,
   };
@@ -81,7 +80,7 @@ export async function listDeliveries(db: Db, ownerId: string, alertId: string, l
   if (!(await getAlert(db, ownerId, alertId))) return undefined;
   const rows = await db.query<{
     id: string | number; occurrence: string; status: DeliveryLogEntry['status']; attempts: number; next_attempt_at: Date | string;
-    last_status_code: number | null; last_error: string | null; created_at: Date | string; finished_at: Date | string | null; tries: unknown;
+    last_status_code: number | null; last_error: string | null; created_at: Date | string; finished_at: Date | string | null; tries: DeliveryLogEntry['tries'];
   }>(
     `SELECT d.id, d.occurrence, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.finished_at,
             coalesce((SELECT json_agg(json_build_object('attempt', a.attempt, 'at', a.at, 'statusCode', a.status_code, 'error', a.error, 'durationMs', a.duration_ms) ORDER BY a.attempt)
@@ -91,7 +90,6 @@ export async function listDeliveries(db: Db, ownerId: string, alertId: string, l
     id: Number(r.id), occurrence: r.occurrence, status: r.status, attempts: r.attempts,
     nextAttemptAt: r.status === 'pending' ? iso(r.next_attempt_at) : null, lastStatusCode: r.last_status_code, lastError: r.last_error,
     createdAt: iso(r.created_at)!, finishedAt: iso(r.finished_at),
-    tries: (jsonOf(r.tries) as Array<{ attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number }>)
-      .map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
+    tries: r.tries.map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
   }));
 }

@@ -125,8 +125,7 @@ for (const target of testDatabases()) {
         assert.equal((await post('192.0.2.5')).statusCode, 429);
         const rows = await limitedRows();
         assert.equal(rows.length, 1, `one audit record for the key's throttled writes: ${JSON.stringify(rows)}`);
-        const detail = rows[0]!.detail as unknown;
-        assert.equal((typeof detail === 'string' ? JSON.parse(detail) as { budget: string } : detail as { budget: string }).budget, 'write');
+        assert.equal(rows[0]!.detail.budget, 'write', 'the jsonb detail arrives as an object');
         const { token: other } = await createApiKey(db, { kind: 'worker', name: 'limits-2' });
         const res = await app.inject({ method: 'POST', url: '/api/v1/data/observations', remoteAddress: '192.0.2.4', headers: { authorization: `Bearer ${other}` }, payload: { rows: [] } });
         assert.notEqual(res.statusCode, 429, 'another key behind the same address has its own budget');

@@ -23,14 +23,12 @@ export const KEY_ACTIVATION_DELAY_SECONDS = JWKS_MAX_AGE_SECONDS + KEY_RELOAD_SE
 interface KeyRow { kid: string; alg: SigningAlg; public_jwk: JWK; private_jwk: JWK; created_at: Date | string; retired_at: Date | string | null }
 export interface SigningKey { kid: string; alg: SigningAlg; publicJwk: JWK; publicKey: CryptoKey; privateKey: CryptoKey | undefined; createdAt: Date; retiredAt: Date | null }
 
-const parse = (v: unknown): JWK => (typeof v === 'string' ? JSON.parse(v) as JWK : v as JWK);
-
 async function toKey(r: KeyRow, withPrivate: boolean): Promise<SigningKey> {
-  const publicJwk = parse(r.public_jwk);
+  const publicJwk = r.public_jwk;
   return {
     kid: r.kid, alg: r.alg, publicJwk,
     publicKey: await importJWK(publicJwk, r.alg) as CryptoKey,
-    privateKey: withPrivate ? await importJWK(parse(r.private_jwk), r.alg) as CryptoKey : undefined,
+    privateKey: withPrivate ? await importJWK(r.private_jwk, r.alg) as CryptoKey : undefined,
     createdAt: new Date(r.created_at), retiredAt: r.retired_at === null ? null : new Date(r.retired_at),
   };
 }

@@ -167,23 +167,22 @@ for (const target of testDatabases()) {
       assert.equal(res.statusCode, 202, res.body);
       const { importId, file } = res.json<{ importId: number; file: { sha256: string } }>();
       assert.equal((await finished(importId)).status, 'succeeded');
-      type Row = { action: string; actor_kind: string; actor_id: string | null; object_type: string | null; object_id: string | null; request_id: string | null; detail: unknown };
+      type Row = { action: string; actor_kind: string; actor_id: string | null; object_type: string | null; object_id: string | null; request_id: string | null; detail: Record<string, unknown> };
       const rows = await db.query<Row>(`SELECT action, actor_kind, actor_id, object_type, object_id, request_id, detail FROM audit_log
         WHERE action LIKE 'egrid.%' AND (object_id = $1 OR object_id = '2042/generator') ORDER BY id`, [String(importId)]);
-      const parse = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d) as Record<string, unknown>;
       const up = rows.find((r) => r.action === 'egrid.upload');
       assert.ok(up, 'the upload is audited as egrid.upload');
       assert.equal(up.object_type, 'egrid_import');
       assert.equal(up.actor_kind, 'user');
-      assert.deepEqual({ ...parse(up.detail), byteSize: 0 }, { importId, sha256: file.sha256, byteSize: 0, fileName: 'egrid2042_GEN42.csv', year: 2042, sheets: ['egrid2042_GEN42.csv'], reimport: false });
+      assert.deepEqual({ ...up.detail, byteSize: 0 }, { importId, sha256: file.sha256, byteSize: 0, fileName: 'egrid2042_GEN42.csv', year: 2042, sheets: ['egrid2042_GEN42.csv'], reimport: false });
       const generic = await db.query<{ n: string | number }>(`SELECT count(*) AS n FROM audit_log WHERE request_id = $1 AND action = 'http.post'`, [up.request_id]);
       assert.equal(Number(generic[0]!.n), 0, 'no generic http.post record besides it');
       const replace = rows.find((r) => r.action === 'egrid.dataset.replace' && r.object_id === '2042/generator');
       assert.ok(replace, 'the job audits the replace of 2042 generators');
       assert.equal(replace.object_type, 'egrid_dataset');
       assert.deepEqual([replace.actor_kind, replace.actor_id], [up.actor_kind, up.actor_id], 'as the uploader');
-      assert.equal(parse(replace.detail).importId, importId);
-      assert.equal(parse(replace.detail).rowsLoaded, 4);
+      assert.equal(replace.detail.importId, importId);
+      assert.equal(replace.detail.rowsLoaded, 4);
     });
 
     it('a valid workbook upload imports its eGRID sheet (descriptive row, then codes) from XLSX', async () => {

@@ -5,7 +5,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import type { FleetBus } from './contract.ts';
 import { DEVICE_ID, scheduleInterval, type ScheduleInterval, type ScheduleMessage } from './messages.ts';
 import { checkIntervals } from './schedule-check.ts';
-import { issueVersions, parseJsonb, type Refusal } from './schedule-versions.ts';
+import { issueVersions, type Refusal } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, rolloutDurationMs, type RolloutRate } from './rollout-rate.ts';
 import { countIssued } from './fleet-metrics.ts';
@@ -117,7 +117,7 @@ export interface RolloutProgress {
 }
 
 interface RolloutRow {
-  id: string; target_kind: 'group' | 'fleet' | 'device'; group_id: string | null; intervals: unknown; priority: number; rate_kind: RolloutRate['kind'];
+  id: string; target_kind: 'group' | 'fleet' | 'device'; group_id: string | null; intervals: ScheduleInterval[]; priority: number; rate_kind: RolloutRate['kind'];
   max_per_minute: number; base_per_minute: number | null; increment_factor: number | null; abort_failure_pct: number; abort_min_devices: number;
   status: RolloutProgress['status']; status_reason: string | null; total: number; issued: number; created_by: string | null;
   created_at: Date | string; started_at: Date | string; finished_at: Date | string | null;
@@ -163,7 +163,7 @@ function toProgress(r: RolloutRow, c: Counts | undefined): RolloutProgress {
     rate: { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute === null ? null : Number(r.base_per_minute), incrementFactor: r.increment_factor === null ? null : Number(r.increment_factor) },
     abortFailurePct: Number(r.abort_failure_pct), abortMinDevices: Number(r.abort_min_devices), total,
     pending: counts.pending, issued: counts.issued, skipped: counts.skipped, expired: counts.expired, states: s,
-    progressPct: total ? Math.round((done / total) * 1000) / 10 : 100, intervals: parseJsonb<ScheduleInterval[]>(r.intervals),
+    progressPct: total ? Math.round((done / total) * 1000) / 10 : 100, intervals: r.intervals,
     createdBy: r.created_by, createdAt: iso(r.created_at)!, finishedAt: iso(r.finished_at),
   };
 }
@@ -257,7 +257,7 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
   for (const r of rows) {
     const c = counts.get(r.id)!;
     // devices not reached before the schedule started are expired (a restart, a slow runner): counted, never failures
-    const startsAt = Date.parse(parseJsonb<ScheduleInterval[]>(r.intervals)[0]!.start);
+    const startsAt = Date.parse(r.intervals[0]!.start);
     if (c.pending > 0 && startsAt < now) {
       const n = await tx.query(`UPDATE rollout_devices SET skipped = $2 WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL RETURNING device_id`,
         [r.id, `${EXPIRED}: the schedule started (${new Date(startsAt).toISOString()}) before the rollout reached the device`]);
@@ -289,7 +289,7 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     const next = (await tx.query<{ device_id: string }>(
       'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
     const issued = await issueVersions(tx, {
-      deviceIds: next, intervals: parseJsonb<ScheduleInterval[]>(r.intervals), priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
+      deviceIds: next, intervals: r.intervals, priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
     });
     await tx.query('UPDATE rollout_devices rd SET version = n.version, issued_at = $4 FROM unnest($2::text[], $3::int[]) AS n(device_id, version) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
       [r.id, issued.messages.map((m) => m.deviceId), issued.messages.map((m) => m.version), new Date(now)]);

@@ -101,7 +101,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
 }
 
 interface VersionRow {
-  device_id: string; version: number; priority: number; intervals: unknown; fallback: string; starts_at: Date | string; ends_at: Date | string;
+  device_id: string; version: number; priority: number; intervals: ScheduleInterval[]; fallback: string; starts_at: Date | string; ends_at: Date | string;
   issued_at: Date | string; rollout_id: string | null; state: DeliveryState; state_at: Date | string; sent_at: Date | string | null;
   acknowledged_at: Date | string | null; executing_at: Date | string | null; finished_at: Date | string | null; publish_count: number;
   reason: string | null; superseded_by: number | null;
@@ -116,11 +116,9 @@ export interface ScheduleVersion {
 }
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
-/** jsonb arrives parsed from PGlite and as text from postgres.js */
-export const parseJsonb = <T,>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) as T : v as T);
 
 export const toVersion = (r: VersionRow): ScheduleVersion => ({
-  deviceId: r.device_id, version: Number(r.version), priority: Number(r.priority), intervals: parseJsonb<ScheduleInterval[]>(r.intervals), fallback: r.fallback,
+  deviceId: r.device_id, version: Number(r.version), priority: Number(r.priority), intervals: r.intervals, fallback: r.fallback,
   startsAt: iso(r.starts_at)!, endsAt: iso(r.ends_at)!, issuedAt: iso(r.issued_at)!, rolloutId: r.rollout_id, state: r.state, stateAt: iso(r.state_at)!,
   sentAt: iso(r.sent_at), acknowledgedAt: iso(r.acknowledged_at), executingAt: iso(r.executing_at), finishedAt: iso(r.finished_at),
   publishCount: Number(r.publish_count), reason: r.reason, supersededBy: r.superseded_by === null ? null : Number(r.superseded_by),

@@ -180,6 +180,6 @@ export async function listFindings(db: Db, f: CheckFilter, limit: number, offset
   return rows.map((r) => ({
     id: Number(r.id), runId: r.run_id, check: r.check_name, ba: r.ba_code, series: r.series_key,
     from: new Date(r.ts_from).toISOString(), to: new Date(r.ts_to).toISOString(), severity: r.severity, count: r.count,
-    detail: typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail,
+    detail: r.detail,
   }));
 }

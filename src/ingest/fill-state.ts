@@ -24,7 +24,7 @@ export const FILLING_LAG_HOURS = 6;
 /** Runs older than this are not counted as working (a process that died leaves its run 'running'). */
 const LIVE_RUN_HOURS = 12;
 
-interface RunRow { id: number; kind: string; started_at: Date | string; rows_inserted: number | null; params: Record<string, unknown> | string | null }
+interface RunRow { id: number; kind: string; started_at: Date | string; rows_inserted: number | null; params: Record<string, unknown> | null }
 
 /** Reads the fill state: two small queries (the running runs; the newest measured hour only when one runs or to tell empty from ready). */
 export async function fillState(db: Db, now = new Date()): Promise<FillState> {
@@ -38,7 +38,7 @@ export async function fillState(db: Db, now = new Date()): Promise<FillState> {
       WHERE s.type = 'demand'`, [now]);
   const through = newest?.ts ? new Date(newest.ts) : null;
   const run = runs[0];
-  const params = !run ? {} : typeof run.params === 'string' ? JSON.parse(run.params) as Record<string, unknown> : run.params ?? {};
+  const params = run?.params ?? {};
   // a simulated fill stores one BA at a time, each over the whole range: it says how many BAs it has stored
   // (a fill, not the hourly pass: more hours than the lag that counts as filling)
   const byBa = typeof params.bas === 'number' && params.bas > 0 && typeof params.basDone === 'number'

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import { resolveIntervals } from './event-intervals.ts';
-import { toWire } from './openadr-repository.ts';
+import { toWire, type Body } from './openadr-repository.ts';
 import type { OpenadrEvent, ValuesMap } from './openadr-schemas.ts';
 
 /**
@@ -63,7 +63,7 @@ function fieldOf(type: string, units: string | undefined): { field: Field; scale
   }
 }
 
-interface EventRow { id: string; object_type: 'EVENT'; ven_id: null; body: unknown; created_at: Date | string; modified_at: Date | string; program_targets: unknown }
+interface EventRow { id: string; object_type: 'EVENT'; ven_id: null; body: Body; created_at: Date | string; modified_at: Date | string; program_targets: ValuesMap[] | null }
 
 /**
  * The active overrides for a device over [from, to), hour by hour (hours with none are left out). An interval
@@ -76,7 +76,7 @@ export async function activeEventOverrides(db: Db, target: OverrideTarget, from:
     `SELECT e.id, e.object_type, e.ven_id, e.body, e.created_at, e.modified_at, p.body -> 'targets' AS program_targets
        FROM openadr_objects e JOIN openadr_objects p ON p.id = e.program_id AND p.object_type = 'PROGRAM'
       WHERE e.object_type = 'EVENT' AND (e.starts_at IS NULL OR e.starts_at < $2) AND (e.ends_at IS NULL OR e.ends_at > $1)`, [from, to]);
-  const events = rows.map((r) => ({ ev: toWire(r) as unknown as OpenadrEvent & { id: string; modificationDateTime: string }, programTargets: (typeof r.program_targets === 'string' ? JSON.parse(r.program_targets) : r.program_targets) as ValuesMap[] | null }))
+  const events = rows.map((r) => ({ ev: toWire(r) as unknown as OpenadrEvent & { id: string; modificationDateTime: string }, programTargets: r.program_targets }))
     .filter(({ ev, programTargets }) => targetsAdmit(ev.targets, target) && targetsAdmit(programTargets, target))
     // strongest last, so it is applied last: higher priority number first, older change first
     .sort((a, b) => (b.ev.priority ?? Number.MAX_SAFE_INTEGER) - (a.ev.priority ?? Number.MAX_SAFE_INTEGER) || a.ev.modificationDateTime.localeCompare(b.ev.modificationDateTime));

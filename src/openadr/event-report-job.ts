@@ -11,7 +11,6 @@ export const FLEET_REPORT_CLIENT = 'gridpulse-fleet';
 /** How long after its end an event is still reported (a worker that was down catches up within this). */
 export const REPORT_LOOKBACK_MS = 7 * 24 * 3_600_000;
 
-const parseJson = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) as unknown : v);
 
 /**
  * Reports back to the VTN what the fleet delivered during every event that has ended (ends_at ≤ now, within
@@ -22,7 +21,7 @@ const parseJson = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) as unkn
  * logged with its id and does not stop the others. Returns the ids of the events reported.
  */
 export async function reportEndedEvents(db: Db, logger: Pick<Logger, 'info' | 'warn'>, now = new Date()): Promise<string[]> {
-  const events = await db.query<{ id: string; starts_at: Date | string; ends_at: Date | string; targets: unknown; program_targets: unknown }>(
+  const events = await db.query<{ id: string; starts_at: Date | string; ends_at: Date | string; targets: ValuesMap[] | null; program_targets: ValuesMap[] | null }>(
     `SELECT e.id, e.starts_at, e.ends_at, e.body -> 'targets' AS targets, p.body -> 'targets' AS program_targets
        FROM openadr_objects e JOIN openadr_objects p ON p.id = e.program_id AND p.object_type = 'PROGRAM'
       WHERE e.object_type = 'EVENT' AND e.starts_at IS NOT NULL AND e.ends_at <= $1 AND e.ends_at > $2
@@ -39,7 +38,7 @@ export async function reportEndedEvents(db: Db, logger: Pick<Logger, 'info' | 'w
   const reported: string[] = [];
   for (const ev of events) {
     try {
-      const targets = parseJson(ev.targets) as ValuesMap[] | null, programTargets = parseJson(ev.program_targets) as ValuesMap[] | null;
+      const targets = ev.targets, programTargets = ev.program_targets;
       const ids = devices.filter((d) => {
         const t = { deviceId: d.id, ba: d.ba_code ?? undefined, groups: groups.get(d.id) ?? [] };
         return targetsAdmit(targets, t) && targetsAdmit(programTargets, t);

@@ -14,17 +14,15 @@ import type { ObjectType, OpenadrEvent } from './openadr-schemas.ts';
 export type Body = Record<string, unknown>;
 export interface WireObject extends Body { id: string; createdDateTime: string; modificationDateTime: string; objectType: ObjectType }
 
-interface Row { id: string; object_type: ObjectType; ven_id: string | null; body: unknown; created_at: Date | string; modified_at: Date | string }
+interface Row { id: string; object_type: ObjectType; ven_id: string | null; body: Body; created_at: Date | string; modified_at: Date | string }
 const COLUMNS = 'id, object_type, ven_id, body, created_at, modified_at';
 const PROVISIONED = ['id', 'createdDateTime', 'modificationDateTime', 'objectType'];
 
-const parse = (v: unknown): Body => (typeof v === 'string' ? JSON.parse(v) as Body : v as Body);
-
-/** A stored row as the definition's object (jsonb arrives as text from postgres.js, as an object from PGlite). */
+/** A stored row as the definition's object (its jsonb body arrives as an object from the Db on both stores). */
 export function toWire(r: Row): WireObject {
   return {
     id: r.id, createdDateTime: new Date(r.created_at).toISOString(), modificationDateTime: new Date(r.modified_at).toISOString(),
-    objectType: r.object_type, ...parse(r.body), ...(r.object_type === 'RESOURCE' ? { venID: r.ven_id } : {}),
+    objectType: r.object_type, ...r.body, ...(r.object_type === 'RESOURCE' ? { venID: r.ven_id } : {}),
   } as WireObject;
 }
 
@@ -181,7 +179,7 @@ async function enqueueNotifications(db: Db, object: WireObject, op: Operation, p
   const subs = await db.query<Row>(
     `SELECT ${COLUMNS} FROM openadr_objects WHERE object_type = 'SUBSCRIPTION' AND ($1::text IS NULL OR program_id = $1)`, [programId]);
   for (const sub of subs) {
-    const body = parse(sub.body) as { objectOperations?: Array<{ objects: string[]; operations: string[]; callbackUrl: string; bearerToken?: string | null }>; targets?: unknown };
+    const body = sub.body as { objectOperations?: Array<{ objects: string[]; operations: string[]; callbackUrl: string; bearerToken?: string | null }>; targets?: unknown };
     for (const oo of body.objectOperations ?? []) {
       if (!oo.objects.includes(object.objectType) || !oo.operations.includes(op)) continue;
       const payload = JSON.stringify({ objectType: object.objectType, operation: HTTP_OF[op], object, ...(body.targets ? { targets: body.targets } : {}) });

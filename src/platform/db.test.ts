@@ -98,6 +98,51 @@ for (const target of testDatabases({ pgliteWorker: true })) {
       });
       assert.deepEqual((await db.query<{ id: number }>('SELECT id FROM copy_strict ORDER BY id')).map((r) => r.id), [2, 4]);
     });
+
+    it('an error of the caller\'s own inside a transaction (a refused webhook, a missing file) rolls it back and frees its connection: it is not taken for the database being gone', async () => {
+      await db.query('CREATE TABLE own_errors (id integer PRIMARY KEY)');
+      const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:443'), { code: 'ECONNREFUSED' }) });
+      const missing = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+      for (const own of [refused, missing]) {
+        let backend = 0;
+        const err = await db.transaction(async (tx) => {
+          backend = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+          await tx.query('INSERT INTO own_errors VALUES (1)');
+          throw own;
+        }).then(() => undefined, (e: unknown) => e);
+        assert.equal(err, own, 'the caller\'s error, as thrown');
+        if (db.kind === 'postgres') {
+          const [session] = await db.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [backend]);
+          assert.doesNotMatch(session?.state ?? 'gone', /in transaction/, 'the transaction was ended on its connection, not left open');
+        }
+      }
+      await db.transaction(async (tx) => {
+        const err = await tx.transaction(async (sp) => { await sp.query('INSERT INTO own_errors VALUES (2)'); throw refused; }).then(() => undefined, (e: unknown) => e);
+        assert.equal(err, refused, 'the savepoint rejects with it');
+        await tx.query('INSERT INTO own_errors VALUES (3)');
+      });
+      assert.deepEqual((await db.query<{ id: number }>('SELECT id FROM own_errors ORDER BY id')).map((r) => r.id), [3]);
+    });
+
+    it('a row source that fails in the middle of a COPY (a download reset: ECONNRESET) rejects with its error, stores nothing and frees the connection', async () => {
+      await db.query('CREATE TABLE source_errors (id integer PRIMARY KEY)');
+      const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      function* rows(): Generator<[number]> {
+        for (let i = 0; i < 50_000; i++) { if (i === 30_000) throw reset; yield [i]; }
+      }
+      let backend = 0;
+      const err = await db.transaction(async (tx) => {
+        backend = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+        await tx.copyInto('source_errors', ['id'], rows());
+      }).then(() => undefined, (e: unknown) => e);
+      assert.equal(err, reset, 'the source\'s error, as thrown');
+      if (db.kind === 'postgres') {
+        const [session] = await db.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [backend]);
+        assert.doesNotMatch(session?.state ?? 'gone', /in transaction/, 'the transaction was ended on its connection, not left open');
+      }
+      await db.copyInto('source_errors', ['id'], [[1]]);
+      assert.deepEqual((await db.query<{ id: number }>('SELECT id FROM source_errors')).map((r) => r.id), [1], 'nothing of the failed COPY, and the Db serves the next');
+    });
   });
 }
 

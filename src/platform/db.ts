@@ -61,10 +61,16 @@ function copySql(table: string, columns: readonly string[], source: string): str
 }
 
 /**
- * One PostgreSQL transaction's connection, shared by its savepoints: `lost` is the first error that showed the
- * connection gone (server crash or restart, reset, FATAL), else undefined.
+ * One PostgreSQL transaction's connection, shared by its savepoints: `lost` is the first error of one of its own
+ * statements that showed the connection gone (databaseUnavailable: server crash or restart, reset, FATAL), else undefined.
  */
 interface TxLink { lost: unknown; onLost?: (() => void) | undefined }
+
+/**
+ * Errors thrown by the caller's own code inside a transaction or savepoint (body): a savepoint rejects with them as
+ * they are, and they say nothing of the connection (a refused webhook's ECONNREFUSED is not the database's).
+ */
+const callerErrors = new WeakSet<object>();
 
 function markLost(link: TxLink, err: unknown): void {
   if (link.lost !== undefined) return;
@@ -72,24 +78,13 @@ function markLost(link: TxLink, err: unknown): void {
   link.onLost?.();
 }
 
-/**
- * Whether err means the connection itself is gone (not just the statement refused): postgres.js's own
- * CONNECTION_* / CONNECT_TIMEOUT codes, socket errors (ECONNRESET, EPIPE, …), a FATAL or PANIC from the server,
- * SQLSTATE class 08 (connection exception) or 57P (operator intervention: shutdown, crash), or a cut COPY.
- */
-export function connectionLost(err: unknown): boolean {
-  if (err instanceof CopyInterruptedError) return true;
-  const e = err as { code?: unknown; severity?: unknown } | null;
-  if (e?.severity === 'FATAL' || e?.severity === 'PANIC') return true;
-  return typeof e?.code === 'string' && /^(CONNECTION_|CONNECT_TIMEOUT$|E[A-Z]+$|08|57P)/.test(e.code);
-}
-
 /** Socket errors that mean the database server cannot be reached (not a file or a programming error). */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ENETRESET', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * Whether err (or an error in its `cause` chain) means the database is unavailable now rather than the request or
- * the code being wrong — the ONE classification behind the API's 503 (problem.ts problemOf): postgres.js's
+ * the code being wrong — the ONE classification of "the database is gone": behind the API's 503 (problem.ts
+ * problemOf), and behind a PostgreSQL transaction giving up its lost connection (fromPostgres). postgres.js's
  * CONNECTION_CLOSED / CONNECTION_DESTROYED / CONNECTION_ENDED / CONNECT_TIMEOUT, the socket errors of NETWORK_CODES,
  * SQLSTATE class 08 (connection exception), 57P01–57P03 (admin / crash shutdown, cannot connect now), 53300 (too many
  * connections), a FATAL or PANIC from the server, a COPY cut by a lost connection, and the embedded store's thread
@@ -125,17 +120,21 @@ function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgre
     try {
       return await run();
     } catch (err) {
-      if (link && connectionLost(err)) markLost(link, err);
+      if (link && !(typeof err === 'object' && err !== null && callerErrors.has(err)) && databaseUnavailable(err)) markLost(link, err);
       throw err;
     }
   };
-  /** fn's result, or (connection lost) a promise that never settles: see above. */
+  /**
+   * fn's result, or (connection lost) a promise that never settles: see above. Only the transaction's own statements
+   * (guarded) tell whether its connection is lost: an error of the caller's (a file not found, a refused webhook:
+   * ENOENT, ECONNREFUSED) thrown inside fn rolls the transaction back as usual, on a connection that is still there.
+   */
   const body = (inner: TxLink, fn: () => Promise<unknown>) => async () => {
     try {
       return await fn();
     } catch (err) {
-      if (connectionLost(err)) markLost(inner, err);
       if (inner.lost !== undefined) return new Promise<never>(() => {});
+      if (typeof err === 'object' && err !== null) callerErrors.add(err);
       throw err;
     }
   };
@@ -204,7 +203,17 @@ export class CopyInterruptedError extends Error {
 
 /** A server's refusal (a PostgresError: unique violation, …) as it is; anything else means the COPY was cut. */
 function asCopyFailure(statement: string, failure: unknown): unknown {
-  return failure instanceof postgres.PostgresError || connectionLost(failure) ? failure : new CopyInterruptedError(statement, failure);
+  return failure instanceof postgres.PostgresError || databaseUnavailable(failure) ? failure : new CopyInterruptedError(statement, failure);
+}
+
+/** The caller's rows, their source's own failure (a download reset: ECONNRESET) marked as the caller's (callerErrors). */
+async function* callerSource(chunks: Iterable<string> | AsyncIterable<string>): AsyncGenerator<string> {
+  try {
+    yield* chunks;
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) callerErrors.add(err);
+    throw err;
+  }
 }
 
 async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
@@ -220,7 +229,7 @@ async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: It
   const step = <T,>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   let last: Promise<void> = Promise.resolve();
   try {
-    for await (const chunk of chunks) {
+    for await (const chunk of callerSource(chunks)) {
       if (failure !== undefined) throw failure;
       // a throw from stream.write (postgres.js writing to its nulled socket) rejects this promise
       last = new Promise((resolve, reject) => { stream.write(chunk, (err) => (err ? reject(err) : resolve())); });
@@ -320,8 +329,11 @@ function connectNoDelay(o: { host: string[]; port: number[]; path: string | fals
  * json/jsonb parameters on PostgreSQL as PGlite takes them: a string is JSON text, passed as is; any other value is
  * JSON.stringify'd. postgres.js by default stringifies a string once more, so a writer handing JSON text to a jsonb
  * parameter stored a jsonb STRING on PostgreSQL and an object on PGlite (issue 12 finding 5; migration 0044 repairs
- * the rows). One rule here covers every jsonb write, present and future (test/jsonb-objects.test.ts walks the schema).
- * A jsonb string value is therefore written as its JSON text ('"text"'), on both stores.
+ * the rows). One rule here covers every jsonb write, present and future (test/stored-and-exported.test.ts walks the
+ * schema). A jsonb string value is therefore written as its JSON text ('"text"'), on both stores.
+ * Reads: json and jsonb values arrive decoded on both stores (PGlite decodes them itself; `parse` here for
+ * postgres.js) — objects, arrays, numbers, strings as stored. This is the one place jsonb is decoded: readers use
+ * the value as it comes and never JSON.parse it again.
  */
 const JSON_PARAMETERS = {
   json: { to: 3802, from: [114, 3802], serialize: (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x)), parse: (x: string) => JSON.parse(x) as unknown },

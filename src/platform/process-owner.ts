@@ -32,14 +32,15 @@ export function thisProcess(): ProcessOwner {
 }
 
 function parse(owner: unknown): ProcessOwner | undefined {
-  const o = (typeof owner === 'string' ? (() => { try { return JSON.parse(owner) as unknown; } catch { return undefined; } })() : owner) as Partial<ProcessOwner> | null | undefined;
+  const o = (typeof owner === 'object' ? owner : undefined) as Partial<ProcessOwner> | null | undefined;
   return o && typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.boot === 'string' ? { pid: o.pid, host: o.host, boot: o.boot } : undefined;
 }
 
 /**
  * True when the recorded owner is certainly gone: on this host, and either booted since or no process
  * with its pid is alive. False when it is alive, is this process, or cannot be checked (another host,
- * no owner recorded). A pid reused by an unrelated process reads as alive: the heartbeat then decides.
+ * no owner recorded, or not an object: `owner` is the jsonb column as the Db returns it, decoded). A pid reused by an
+ * unrelated process reads as alive: the heartbeat then decides.
  */
 export function ownerGone(owner: unknown, self: ProcessOwner = thisProcess()): boolean {
   const o = parse(owner);

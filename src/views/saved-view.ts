@@ -78,7 +78,7 @@ const COLUMNS = 'id, name, page, bas, range, charts, share_token_hash, created_a
 
 function toView(r: ViewRow): SavedView {
   return {
-    id: r.id, name: r.name, page: r.page, bas: r.bas, range: viewRangeOut.parse(typeof r.range === 'string' ? JSON.parse(r.range) : r.range),
+    id: r.id, name: r.name, page: r.page, bas: r.bas, range: viewRangeOut.parse(r.range),
     charts: r.charts as SavedView['charts'], shared: r.share_token_hash !== null,
     createdAt: new Date(r.created_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString(),
   };

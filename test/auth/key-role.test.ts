@@ -1,24 +1,20 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance, HTTPMethods, RouteOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { openTestApp } from '../support/app.ts';
 import { signIn, type SignedIn } from '../support/auth.ts';
+import { routeCall, walkRoutes, type WalkedRoute } from '../support/route-walk.ts';
 import type { Db } from '../../src/platform/db.ts';
 import { USER_ROLES, type UserRole } from '../../src/auth/principal.ts';
-import { judge, UNDECLARED, type Access } from '../../src/auth/access.ts';
+import { judge } from '../../src/auth/access.ts';
 import { KIND_SCOPES, ROLE_SCOPES, SCOPES, type KeyKind } from '../../src/auth/scopes.ts';
 
 /** Every (method, route) that declares scopes, from the app's own route table. */
 type Scoped = { roles?: readonly UserRole[]; scopes: readonly string[]; owner?: boolean };
-function scopedRoutes(app: FastifyInstance): Array<{ method: HTTPMethods; url: string; access: Scoped }> {
-  return app.routeTable
-    .flatMap((r: RouteOptions) => ([] as HTTPMethods[]).concat(r.method).filter((m) => m !== 'HEAD' && m !== 'OPTIONS')
-      .map((method) => ({ method, url: r.url, access: (r.config?.access ?? UNDECLARED) as Access })))
-    .filter((r) => 'scopes' in r.access && !!r.access.scopes?.length) as Array<{ method: HTTPMethods; url: string; access: Scoped }>;
+function scopedRoutes(app: FastifyInstance): Array<WalkedRoute & { access: Scoped }> {
+  return walkRoutes(app).filter((r): r is WalkedRoute & { access: Scoped } => 'scopes' in r.access && !!r.access.scopes?.length);
 }
-
-const fill = (url: string) => url.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
 
 for (const target of testDatabases()) {
   describe(`personal keys act within their owner's current role on ${target.name}`, () => {
@@ -94,7 +90,7 @@ for (const target of testDatabases()) {
           const holds = r.access.scopes.every((s) => all.includes(s as never));
           const roleMay = r.access.scopes.every((s) => (ROLE_SCOPES[role] as readonly string[]).includes(s)) && (!r.access.roles?.length || r.access.roles.includes(role));
           if (!holds || roleMay) continue; // admitted routes are exercised by their own tests; their calls here could change state
-          const res = await app.inject({ method: r.method, url: fill(r.url), headers: key, ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }) });
+          const res = await app.inject(routeCall(r, { headers: key }));
           assert.equal(res.statusCode, 403, `${role}'s key ${r.method} ${r.url}: ${res.body}`);
           refusedChecked++;
         }

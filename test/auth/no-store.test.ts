@@ -1,15 +1,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance, HTTPMethods, RouteOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { openTestApp } from '../support/app.ts';
 import { signIn, type SignedIn } from '../support/auth.ts';
+import { fillPath, routeCall, walkRoutes } from '../support/route-walk.ts';
 import type { Db } from '../../src/platform/db.ts';
-import { needsCredentials, UNDECLARED } from '../../src/auth/access.ts';
+import { needsCredentials } from '../../src/auth/access.ts';
 
 /** Server-sent event streams never end by themselves: their access is checked without credentials only. */
 const STREAMS = new Set(['/api/v1/fleet/live']);
-const fill = (url: string) => url.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000').replace('*', 'x');
 
 for (const target of testDatabases()) {
   describe(`answers of routes that need credentials are never stored by a cache on ${target.name}`, () => {
@@ -23,16 +23,14 @@ for (const target of testDatabases()) {
     after(async () => { await app.close(); await db.close(); });
 
     it('every non-public route of the table answers Cache-Control: no-store, refused (401) and, for reads, admitted', async () => {
-      const routes = app.routeTable
-        .filter((r: RouteOptions) => needsCredentials(r.config?.access ?? UNDECLARED))
-        .flatMap((r) => ([] as HTTPMethods[]).concat(r.method).filter((m) => m !== 'HEAD' && m !== 'OPTIONS').map((method) => ({ method, url: r.url })));
+      const routes = walkRoutes(app).filter((r) => needsCredentials(r.access));
       assert.ok(routes.some((r) => r.url === '/api/v1/me') && routes.some((r) => r.url === '/api/v1/admin/audit'), 'the personal routes are in the table');
       let admitted = 0;
       for (const r of routes) {
-        const anonymous = await app.inject({ method: r.method, url: fill(r.url), ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }) });
+        const anonymous = await app.inject(routeCall(r));
         assert.equal(anonymous.headers['cache-control'], 'no-store', `${r.method} ${r.url} refused (${anonymous.statusCode})`);
         if (r.method !== 'GET' || STREAMS.has(r.url)) continue;
-        const res = await app.inject({ method: 'GET', url: fill(r.url), headers: admin.headers });
+        const res = await app.inject({ method: 'GET', url: fillPath(r.url), headers: admin.headers });
         assert.equal(res.headers['cache-control'], 'no-store', `${r.method} ${r.url} as admin (${res.statusCode})`);
         if (res.statusCode === 200) admitted++;
       }

@@ -1,25 +1,22 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance, HTTPMethods, RouteOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { testDatabases } from '../support/databases.ts';
 import { openTestApp } from '../support/app.ts';
 import { signIn, type SignedIn } from '../support/auth.ts';
 import { OWNED_OBJECTS, routeKey } from '../support/owned-objects.ts';
+import { fillPath, routeCall, walkRoutes, type WalkedRoute } from '../support/route-walk.ts';
 import type { Db } from '../../src/platform/db.ts';
 import { USER_ROLES, type UserRole } from '../../src/auth/principal.ts';
-import { judge, UNDECLARED, type Access } from '../../src/auth/access.ts';
+import { judge } from '../../src/auth/access.ts';
 import { ROLE_SCOPES } from '../../src/auth/scopes.ts';
 
 const PROBLEM = /^application\/problem\+json/;
 
 /** Every (method, route) of the API whose path carries an id, generated from the app's own route table. */
-function routesWithIds(app: FastifyInstance): Array<{ method: HTTPMethods; url: string; access: Access }> {
-  return app.routeTable
-    .filter((r: RouteOptions) => r.url.startsWith('/api/') && /:[A-Za-z]/.test(r.url))
-    .flatMap((r) => ([] as HTTPMethods[]).concat(r.method).filter((m) => m !== 'HEAD' && m !== 'OPTIONS').map((method) => ({ method, url: r.url, access: r.config?.access ?? UNDECLARED })));
+function routesWithIds(app: FastifyInstance): WalkedRoute[] {
+  return walkRoutes(app).filter((r) => r.url.startsWith('/api/') && /:[A-Za-z]/.test(r.url));
 }
-
-const fill = (url: string, id: string) => url.replace(/:[A-Za-z]+/g, encodeURIComponent(id));
 
 for (const target of testDatabases()) {
   describe(`object-level access matrix on ${target.name}`, () => {
@@ -48,7 +45,7 @@ for (const target of testDatabases()) {
           const fixture = OWNED_OBJECTS[routeKey(route.method, route.url)];
           if (judge(route.access, principal) !== 'allow') {
             // a role the route does not admit: 403 whatever the id (the object is never looked up)
-            const res = await app.inject({ method: route.method, url: fill(route.url, '00000000-0000-4000-8000-000000000000'), headers: b.headers, ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { payload: fixture?.body ?? {} }) });
+            const res = await app.inject(routeCall(route, { headers: b.headers, ...(fixture?.body ? { payload: fixture.body } : {}) }));
             assert.equal(res.statusCode, 403, `${role} ${route.method} ${route.url}: ${res.body}`);
             assert.match(res.headers['content-type'] as string, PROBLEM);
             roleChecks++;
@@ -58,13 +55,13 @@ for (const target of testDatabases()) {
           const id = await fixture.create(app, a);
           const before = await fixture.snapshot(app, a, id);
           assert.ok(before, `${route.url}: the owner sees their new object`);
-          const res = await app.inject({ method: route.method, url: fill(route.url, id), headers: b.headers, ...(fixture.body === undefined ? {} : { payload: fixture.body }) });
+          const res = await app.inject({ method: route.method, url: fillPath(route.url, id), headers: b.headers, ...(fixture.body === undefined ? {} : { payload: fixture.body }) });
           assert.equal(res.statusCode, 404, `${role} B on A's ${route.method} ${route.url}: ${res.body}`);
           assert.match(res.headers['content-type'] as string, PROBLEM);
           assert.ok(!res.body.includes(a.email), 'nothing of the object is shown');
           assert.deepEqual(await fixture.snapshot(app, a, id), before, `${route.method} ${route.url}: A's object unchanged after B's attempt`);
           // and the owner can: the 404 above is about ownership, not a broken fixture
-          const own = await app.inject({ method: route.method, url: fill(route.url, id), headers: a.headers, ...(fixture.body === undefined ? {} : { payload: fixture.body }) });
+          const own = await app.inject({ method: route.method, url: fillPath(route.url, id), headers: a.headers, ...(fixture.body === undefined ? {} : { payload: fixture.body }) });
           assert.ok(own.statusCode < 300, `${role} A on own ${route.method} ${route.url}: ${own.statusCode} ${own.body}`);
           foreignTried++;
         }

@@ -159,9 +159,9 @@ function perHour(overrides: ReadonlyMap<number, HourOverride>, hours: readonly D
 
 /** A device's tariff and carbon price (device_tariffs); a flat $0.15/kWh without export credit when none is set. */
 async function tariffOf(db: Db, deviceId: string): Promise<{ tariff: Tariff; carbonPrice: number }> {
-  const [row] = await db.query<{ tariff: unknown }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [deviceId]);
+  const [row] = await db.query<{ tariff: Record<string, unknown> }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [deviceId]);
   if (!row) return { tariff: { kind: 'flat', price: 0.15, exportCredit: { kind: 'none' } }, carbonPrice: 0 };
-  const raw = typeof row.tariff === 'string' ? JSON.parse(row.tariff) as Record<string, unknown> : row.tariff as Record<string, unknown>;
+  const raw = row.tariff;
   const carbonPrice = typeof raw.carbonPrice === 'number' ? raw.carbonPrice : 0;
   return { tariff: tariffSchema.parse(raw), carbonPrice };
 }
@@ -198,10 +198,10 @@ export function materiallySame(current: readonly ScheduleInterval[], next: reado
 async function currentVersion(db: Db, deviceId: string, now: Date): Promise<{ version: number; priority: number; intervals: ScheduleInterval[] } | undefined> {
   const [exists] = await db.query<{ t: string | null }>(`SELECT to_regclass('schedule_versions')::text AS t`);
   if (!exists?.t) return undefined;
-  const [row] = await db.query<{ version: number; priority: number; intervals: unknown }>(
+  const [row] = await db.query<{ version: number; priority: number; intervals: ScheduleInterval[] }>(
     `SELECT v.version, v.priority, v.intervals FROM devices d JOIN schedule_versions v ON v.device_id = d.id AND v.version = d.desired_version
      WHERE d.id = $1 AND v.state IN ('queued', 'sent', 'acknowledged', 'executing') AND v.ends_at > $2`, [deviceId, now]);
-  return row ? { version: Number(row.version), priority: Number(row.priority), intervals: typeof row.intervals === 'string' ? JSON.parse(row.intervals) as ScheduleInterval[] : row.intervals as ScheduleInterval[] } : undefined;
+  return row ? { version: Number(row.version), priority: Number(row.priority), intervals: row.intervals } : undefined;
 }
 
 export interface ReplanResult {

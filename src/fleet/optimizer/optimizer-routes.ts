@@ -37,7 +37,6 @@ const devicePlan = z.object({
   co2Kg: z.number().nullable(), noBatteryCo2Kg: z.number().nullable(),
 });
 
-const parse = (v: unknown): Record<string, unknown> => (typeof v === 'string' ? JSON.parse(v) as Record<string, unknown> : v as Record<string, unknown>);
 const iso = (v: Date | string) => new Date(v).toISOString();
 const num = (v: number | string | null) => (v === null ? null : Number(v));
 
@@ -55,9 +54,9 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
     config: { access: FLEET_ACCESS },
     schema: { summary: 'A device\'s tariff and carbon price as the optimizer plans them (404 when none is set: the device is not opted in and the optimizer does not plan it)', params: deviceParams, response: { 200: deviceTariff } },
   }, async (req) => {
-    const [row] = await db.query<{ tariff: unknown }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [req.params.id]);
+    const [row] = await db.query<{ tariff: Record<string, unknown> }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [req.params.id]);
     if (!row) throw new HttpProblem(404, `device ${req.params.id} has no tariff set`, 'id');
-    const raw = parse(row.tariff);
+    const raw = row.tariff;
     return { tariff: tariffSchema.parse(raw), carbonPrice: typeof raw.carbonPrice === 'number' ? raw.carbonPrice : 0 };
   });
 
@@ -105,9 +104,9 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
       response: { 200: z.object({ data: backtest }) },
     },
   }, async () => {
-    const [row] = await db.query<{ id: number | string; made_at: Date | string; result: unknown }>('SELECT id, made_at, result FROM optimizer_backtests ORDER BY made_at DESC, id DESC LIMIT 1');
+    const [row] = await db.query<{ id: number | string; made_at: Date | string; result: Record<string, unknown> }>('SELECT id, made_at, result FROM optimizer_backtests ORDER BY made_at DESC, id DESC LIMIT 1');
     if (!row) throw new HttpProblem(404, 'no stored backtest yet: run gridpulse optimize backtest … --save');
-    const res = parse(row.result);
+    const res = row.result;
     return { data: { ...(res as z.infer<typeof backtest>), id: Number(row.id), madeAt: iso(row.made_at) } };
   });
 
