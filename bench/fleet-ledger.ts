@@ -1,5 +1,7 @@
 import { issueVersions } from '../src/fleet/schedule-versions.ts';
 import { applyAcks } from '../src/fleet/ledger.ts';
+import { ROLLOUT_CHUNK, runRollouts, scheduleRequest, submitSchedule } from '../src/fleet/rollouts.ts';
+import { loopSettings } from '../src/fleet/distribution.ts';
 import type { AckMessage } from '../src/fleet/messages.ts';
 import { envInt, fmt, openEngineDb, printTable, timed } from './support.ts';
 
@@ -44,11 +46,24 @@ export async function benchFleetLedger(): Promise<void> {
       }
     });
     const [done] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM schedule_versions WHERE state = 'succeeded'`);
+    // (3) the same through the rollout runner, as a fleet schedule is issued (the API's check of every device, then
+    // the runner's round in chunks, each its own transaction; no bus: issuing alone, the fan-out bench adds the rest)
+    const s = loopSettings();
+    const chunk = envInt('FLEET_ROLLOUT_CHUNK', ROLLOUT_CHUNK);
+    const fleetReq = scheduleRequest.parse({ fleet: true, rollout: { maxPerMinute: 1_000_000 }, intervals: [{ start: new Date(now + 120_000).toISOString(), end: new Date(now + 3_720_000).toISOString(), action: 'idle' }] });
+    const rollout = await timed(async () => {
+      const r = await db.transaction((tx) => submitSchedule(tx, fleetReq, { now: Date.now(), republishMs: s.republishMs, createdBy: null }));
+      const t = performance.now();
+      const issued = await runRollouts(db, undefined, s, undefined, r.kind === 'rollout' ? r.rolloutId : undefined, chunk);
+      return { issued, roundMs: performance.now() - t };
+    });
     printTable(`Fleet ledger on ${db.kind}: ${fmt(n)} devices`, ['work', 'count', 'time ms', 'per second', 'reference', 'reference ms', 'ratio'], [
       [`applyAcks in batches of ${fmt(batch)} (${fmt(Number(done!.n))} versions reached succeeded)`, `${fmt(applied)} acks`, fmt(apply.ms), fmt((acks.length / apply.ms) * 1000),
         'COPY of the same ack rows into a bare table', fmt(copyAcks.ms), fmt(apply.ms / copyAcks.ms, 2)],
       [`issue one version to every device (checked, superseding, one round)`, `${fmt(issue.result.messages.length)} versions`, fmt(issue.ms), fmt((n / issue.ms) * 1000),
         'COPY of the same version rows into a bare table', fmt(copyVersions.ms), fmt(issue.ms / copyVersions.ms, 2)],
+      [`a fleet rollout: API check + the runner's round (chunks of ${fmt(chunk)}; round alone ${fmt(rollout.result.roundMs)} ms)`, `${fmt(rollout.result.issued)} versions`, fmt(rollout.ms), fmt((n / rollout.ms) * 1000),
+        'COPY of the same version rows into a bare table', fmt(copyVersions.ms), fmt(rollout.ms / copyVersions.ms, 2)],
     ]);
   } finally {
     await drop();

@@ -78,7 +78,7 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
       ? 'SELECT d.id FROM devices d JOIN device_group_members m ON m.device_id = d.id WHERE m.group_id = $1 AND d.revoked_at IS NULL ORDER BY d.id'
       : 'SELECT id FROM devices WHERE revoked_at IS NULL ORDER BY id', req.groupId !== undefined ? [req.groupId] : [])).map((r) => r.id);
   if (ids.length === 0) throw new HttpProblem(422, req.groupId !== undefined ? 'groupId: the group has no active devices' : 'fleet: there are no active devices', req.groupId !== undefined ? 'groupId' : 'fleet');
-  // every device is checked now (their rows locked until commit): nothing is stored unless all pass
+  // every device is checked now, nothing is stored unless all pass (and each is checked again, under its row lock, when the runner reaches it)
   const check = (await issueVersions(tx, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true, dryRun: true })).refused;
   if (check.length) throw refusalProblem(check[0]!, true);
   const o = rolloutOptions.parse(req.rollout ?? {});
@@ -192,6 +192,35 @@ export async function cancelRollout(tx: Db, id: string, now: number): Promise<bo
   return true;
 }
 
+/**
+ * The counts each chunk decides on (expiry, abort, completion, budget). The first chunk of a round (or one that finds
+ * a rollout moved by another runner copy since: its `issued` differs from what this round carried) counts the whole
+ * rollout (countsOf: every device of it joined with its version, ~70 ms for 10,000 devices, which per chunk was the
+ * largest single cost of a 10,000-device round); later chunks carry the round's own counts forward and read afresh
+ * only what others change meanwhile, the versions that failed or timed out (the abort threshold), by the
+ * schedule_versions_rollout index.
+ */
+async function chunkCounts(tx: Db, rows: readonly RolloutRow[], carried: Map<string, Counts>): Promise<Map<string, Counts>> {
+  // recounted: a rollout new to this round, one another copy moved, and one with no device left to issue (its completion is decided on fresh states)
+  const fresh = rows.filter((r) => { const c = carried.get(r.id); return !c || c.issued !== Number(r.issued) || c.pending <= 0; }).map((r) => r.id);
+  const counts = fresh.length ? await countsOf(tx, fresh) : new Map<string, Counts>();
+  const kept = rows.map((r) => r.id).filter((id) => !counts.has(id) && carried.has(id));
+  if (kept.length) {
+    const bad = await tx.query<{ rollout_id: string; failed: number; timed_out: number }>(
+      `SELECT rollout_id, count(*) FILTER (WHERE state = 'failed')::int AS failed, count(*) FILTER (WHERE state = 'timed-out')::int AS timed_out
+       FROM schedule_versions WHERE rollout_id = ANY($1::uuid[]) AND state IN ('failed', 'timed-out') GROUP BY rollout_id`, [kept]);
+    const byId = new Map(bad.map((b) => [b.rollout_id, b]));
+    for (const id of kept) {
+      const c = carried.get(id)!;
+      const b = byId.get(id);
+      // only the abort decision reads the states of a carried count (the other states are recounted with the rollout's completion)
+      c.states.failed = Number(b?.failed ?? 0); c.states['timed-out'] = Number(b?.timed_out ?? 0);
+      counts.set(id, c);
+    }
+  }
+  return counts;
+}
+
 /** Devices issued per transaction of the rollout runner: each chunk commits and starts publishing while the next one is issued. */
 export const ROLLOUT_CHUNK = 1_000;
 /** Chunks being published at once while the runner issues the next ones (each holds a connection and its devices' share locks). */
@@ -201,19 +230,20 @@ const PUBLISHING_AT_ONCE = 4;
  * One round of the rollout runner: for each running rollout it can lock (`FOR UPDATE SKIP LOCKED`: another copy
  * holding one simply skips it), decide abort or completion, issue the next devices its rate allows (re-checked
  * against each device's state now; a device refused now is skipped and counts as a failure), and publish them.
- * Pipelined: the devices are issued in chunks of ROLLOUT_CHUNK, each in a transaction of its own (the rollout's row
+ * Pipelined: the devices are issued in chunks of `chunkSize` (ROLLOUT_CHUNK; tests pass fewer), each in a transaction of its own (the rollout's row
  * locked again each time, so the rate, abort and cancel are decided anew per chunk), and a chunk is published as
  * soon as it committed while the next one is issued (at most PUBLISHING_AT_ONCE chunks publishing at once). Returns
  * the number of versions issued, after every chunk was published (or refused by the bus: the re-publisher retries).
  */
-export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSettings, logger?: Logger, only?: string): Promise<number> {
+export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSettings, logger?: Logger, only?: string, chunkSize = ROLLOUT_CHUNK): Promise<number> {
   let issued = 0;
   const thisRound = new Map<string, number>(); // versions issued per rollout in this round: at most batch × 20 each, as ever
+  const carried = new Map<string, Counts>(); // each rollout's counts as this round left them (rolloutChunk)
   const publishing = new Set<Promise<unknown>>();
   try {
     for (let chunk = 0; ; chunk++) {
       const t0 = performance.now();
-      const { messages, more, byTrace } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound));
+      const { messages, more, byTrace } = await db.transaction((tx) => rolloutChunk(tx, s, logger, only, chunk === 0, thisRound, carried, chunkSize));
       issued += messages.length;
       if (messages.length) {
         countIssued(db, 'rollout', messages.length);
@@ -243,7 +273,8 @@ export async function runRollouts(db: Db, bus: FleetBus | undefined, s: LoopSett
  * the next devices each may issue now, at most ROLLOUT_CHUNK each (and batch × 20 a round). `more`: some rollout filled its chunk and its rate
  * allows more now. `notify`: tell live pages once a round (the first chunk).
  */
-async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined, only: string | undefined, notify: boolean, thisRound: Map<string, number>): Promise<{ messages: ScheduleMessage[]; more: boolean; byTrace: Map<string | null, ScheduleMessage[]> }> {
+async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined, only: string | undefined, notify: boolean, thisRound: Map<string, number>,
+  carried: Map<string, Counts>, chunkSize: number): Promise<{ messages: ScheduleMessage[]; more: boolean; byTrace: Map<string | null, ScheduleMessage[]> }> {
   const now = s.now();
   const rows = await tx.query<RolloutRow>(
     `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
@@ -251,7 +282,7 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
   const byTrace = new Map<string | null, ScheduleMessage[]>();
   let more = false;
   if (rows.length === 0) return { messages: out, more, byTrace };
-  const counts = await countsOf(tx, rows.map((r) => r.id));
+  const counts = await chunkCounts(tx, rows, carried);
   // running rollouts' progress moves with the ledger; their pages hear it here once a round
   if (notify) await notifyFleet(tx, 'rollouts', rows.length);
   for (const r of rows) {
@@ -284,26 +315,30 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     const rate: RolloutRate = { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute, incrementFactor: r.increment_factor };
     const allowed = rolloutBudget(rate, now - new Date(r.started_at).getTime(), Number(r.total)) - reached;
     const roundLeft = s.batch * 20 - (thisRound.get(r.id) ?? 0);
-    const room = Math.min(ROLLOUT_CHUNK, allowed, roundLeft);
+    const room = Math.min(chunkSize, allowed, roundLeft);
     if (room <= 0) continue;
     const next = (await tx.query<{ device_id: string }>(
       'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
     const issued = await issueVersions(tx, {
       deviceIds: next, intervals: r.intervals, priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
     });
-    await tx.query('UPDATE rollout_devices rd SET version = n.version, issued_at = $4 FROM unnest($2::text[], $3::int[]) AS n(device_id, version) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
-      [r.id, issued.messages.map((m) => m.deviceId), issued.messages.map((m) => m.version), new Date(now)]);
-    if (issued.refused.length) {
-      await tx.query('UPDATE rollout_devices rd SET skipped = n.reason FROM unnest($2::text[], $3::text[]) AS n(device_id, reason) WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id',
-        [r.id, issued.refused.map((x) => x.deviceId), issued.refused.map((x) => x.problem.detail.slice(0, 500))]);
-    }
-    await tx.query('UPDATE rollouts SET issued = issued + $2 WHERE id = $1', [r.id, issued.messages.length]);
+    // the chunk's devices (issued: their version; refused: why) and the rollout's count, in one statement
+    await tx.query(
+      `WITH n AS (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]) AS n(device_id, version, reason)),
+       rd AS (UPDATE rollout_devices rd SET version = n.version, issued_at = CASE WHEN n.version IS NULL THEN rd.issued_at ELSE $5 END, skipped = COALESCE(n.reason, rd.skipped)
+              FROM n WHERE rd.rollout_id = $1 AND rd.device_id = n.device_id RETURNING 1)
+       UPDATE rollouts SET issued = issued + $6 WHERE id = $1`,
+      [r.id, [...issued.messages.map((m) => m.deviceId), ...issued.refused.map((x) => x.deviceId)],
+        [...issued.messages.map((m) => m.version), ...issued.refused.map(() => null)],
+        [...issued.messages.map(() => null), ...issued.refused.map((x) => x.problem.detail.slice(0, 500))], new Date(now), issued.messages.length]);
+    c.pending -= next.length; c.issued += issued.messages.length; c.skipped += issued.refused.length; c.states.queued += issued.messages.length;
+    carried.set(r.id, c);
     out.push(...issued.messages);
     const traced = byTrace.get(r.traceparent) ?? [];
     traced.push(...issued.messages);
     byTrace.set(r.traceparent, traced);
     thisRound.set(r.id, (thisRound.get(r.id) ?? 0) + next.length);
-    if (next.length === room && allowed > room && roundLeft > room && c.pending > room) more = true;
+    if (next.length === room && allowed > room && roundLeft > room && c.pending > 0) more = true; // c.pending: what is left after this chunk
     logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
   }
   return { messages: out, more, byTrace };

@@ -42,13 +42,15 @@ export interface IssueResult {
  * ledger.ts lockDevices — so issuers, publishers and the gateway's ack batches never deadlock, and versions never
  * repeat; NO KEY, so inserts referencing the devices are not held up). Devices whose schedule is infeasible,
  * conflicts with a higher priority, or that do not exist (or are revoked) are refused and get nothing; with
- * `allOrNothing` the first refusal is returned alone and nothing is stored; `dryRun` only checks. Set-based: one statement per step
+ * `allOrNothing` the first refusal is returned alone and nothing is stored; `dryRun` only checks (without locking:
+ * a 10,000-device fleet's check locked 10,000 rows for nothing, as the runner checks each device again when it issues). Set-based: one statement per step
  * for any number of devices. The returned messages are to be published after commit (publishVersions).
  */
 export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean; dryRun?: boolean } = {}): Promise<IssueResult> {
   const now = req.now ?? Date.now();
   const ids = [...new Set(req.deviceIds)].sort();
-  const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id FOR NO KEY UPDATE`, [ids]);
+  // a dry run stores nothing and locks nothing: who issues later checks again under the lock (rollouts: the runner, per chunk)
+  const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id${opts.dryRun ? '' : ' FOR NO KEY UPDATE'}`, [ids]);
   const found = new Map(rows.map((r) => [r.id, toDevice(r, now)]));
   const conflicts = new Map((await tx.query<{ device_id: string; priority: number; version: number }>(
     `SELECT DISTINCT ON (device_id) device_id, priority, version FROM schedule_versions

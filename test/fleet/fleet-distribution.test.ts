@@ -11,7 +11,7 @@ import { ack, openFleetApp, provision, reportSoc, type FleetTestApp } from './fl
 
 const silent = pino({ level: 'silent' });
 
-interface Rollout { rate: unknown; id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; progressPct: number; states: Record<string, number> }
+interface Rollout { rate: unknown; id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; skipped: number; progressPct: number; states: Record<string, number> }
 
 for (const target of testDatabases()) {
   describe(`fleet distribution on ${target.name}`, () => {
@@ -61,6 +61,31 @@ for (const target of testDatabases()) {
       assert.equal(r.progressPct, 100);
       const list = (await t.app.inject({ url: '/api/v1/rollouts?status=completed', headers: t.operator })).json<{ data: Rollout[] }>();
       assert.ok(list.data.some((x) => x.id === rolloutId));
+    });
+
+    it('issues a rollout larger than a chunk in one round, chunk after chunk, each device once, and completes on fresh counts', async () => {
+      const g = await group('ro-chunks', 23);
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId: g.id, intervals: idle(), rollout: { maxPerMinute: 60 } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const { rolloutId } = res.json<{ rolloutId: string }>();
+      assert.equal(await t.firstRound(rolloutId), 1);
+      t.clock.advance(60_000);
+      // a device revoked meanwhile is refused when the runner reaches it: skipped with the reason, not issued
+      const gone = g.devices[12]!.id;
+      await t.db.query('UPDATE devices SET revoked_at = now() WHERE id = $1', [gone]);
+      // chunks of 5 (5, 5, 5, 5, 2): the later chunks of the round decide on the counts it carried (rollouts.ts chunkCounts)
+      assert.equal(await runRollouts(t.db, t.bus, t.s, silent, rolloutId, 5), 21, 'the rest in one round');
+      let r = await rollout(rolloutId);
+      assert.deepEqual({ issued: r.issued, pending: r.pending, skipped: r.skipped, sent: r.states.sent, status: r.status }, { issued: 22, pending: 0, skipped: 1, sent: 22, status: 'running' });
+      const [skip] = await t.db.query<{ skipped: string | null; version: number | null }>('SELECT skipped, version FROM rollout_devices WHERE rollout_id = $1 AND device_id = $2', [rolloutId, gone]);
+      assert.match(skip!.skipped ?? '', /no active device/);
+      assert.equal(skip!.version, null);
+      const live = g.devices.filter((d) => d.id !== gone);
+      assert.ok(live.every((d) => t.bus.forDevice(d.id).length === 1) && t.bus.forDevice(gone).length === 0, 'each device got one version, the revoked one none');
+      await applyAcks(t.db, live.map((d, i) => ack(d.id, 1, 'acknowledged', now(), i)), new Date(t.clock.now()));
+      await runRollouts(t.db, t.bus, t.s, silent, rolloutId, 5);
+      r = await rollout(rolloutId);
+      assert.equal(r.status, 'completed');
     });
 
     it('refuses a group schedule one device cannot execute, naming the device and the interval, and stores nothing', async () => {
