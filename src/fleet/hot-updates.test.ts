@@ -34,21 +34,26 @@ for (const target of testDatabases()) {
     after(async () => { await db.close(); });
 
     it('applies every ack state change to schedule_versions and devices as heap-only (HOT) updates', async () => {
-      // its own devices and versions; each state arrives in its own gateway batch (transaction), as in the gateway
-      const own = Array.from({ length: 20 }, (_, i) => `heap-${String(i).padStart(2, '0')}`);
+      // Each state arrives in its own gateway batch (transaction), as in the gateway, for its own 20 devices that are
+      // only 'sent': every row is updated once, so the fillfactor's free half page holds the new versions without any
+      // pruning. (Three states on the same rows need the old versions pruned in between, which any snapshot open
+      // elsewhere in the database — an autoanalyze, another test — holds back: that measured the machine, not 0038.)
+      const states = ['acknowledged', 'executing', 'succeeded'] as const;
+      const groups = states.map((state) => ({ state, ids: Array.from({ length: 20 }, (_, i) => `heap-${state.slice(0, 3)}-${String(i).padStart(2, '0')}`) }));
+      const own = groups.flatMap((g) => g.ids);
       for (const id of own) await createDevice(db, deviceInput.parse({ id, name: id, capacityKwh: 10 }));
       await db.transaction((tx) => issueVersions(tx, { deviceIds: own, intervals: [{ start: iso(600), end: iso(4200), action: 'idle' }], priority: 0, now: T0, republishMs: 30_000 }));
       await markSent(db, own.map((deviceId) => ({ deviceId, version: 1 })), s);
       const total = { schedule_versions: { upd: 0, hot: 0 }, devices: { upd: 0, hot: 0 } };
-      for (const [k, state] of (['acknowledged', 'executing', 'succeeded'] as const).entries()) {
+      for (const [k, { state, ids }] of groups.entries()) {
         await db.transaction(async (tx) => {
           // the session's counts not yet flushed to the shared statistics (pg_stat_xact_*), before and after
           const counts = () => tx.query<{ relname: 'schedule_versions' | 'devices'; upd: number; hot: number }>(
             `SELECT relname, n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_xact_user_tables
               WHERE relname IN ('schedule_versions', 'devices') AND schemaname = current_schema()`);
           const before = await counts();
-          const r = await applyAcks(tx, own.map((id, i) => ack(id, 1, state, 1 + k * 100 + i)), NOW);
-          assert.equal(r.applied, own.length);
+          const r = await applyAcks(tx, ids.map((id, i) => ack(id, 1, state, 1 + k * 100 + i)), NOW);
+          assert.equal(r.applied, ids.length);
           for (const row of await counts()) {
             const b = before.find((x) => x.relname === row.relname);
             total[row.relname].upd += Number(row.upd) - Number(b?.upd ?? 0);
@@ -56,9 +61,13 @@ for (const target of testDatabases()) {
           }
         });
       }
-      assert.deepEqual(total.schedule_versions, { upd: own.length * 3, hot: own.length * 3 }, 'every ledger update HOT');
+      const stored = await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM schedule_versions WHERE device_id LIKE 'heap-%' GROUP BY state ORDER BY state`);
+      assert.deepEqual(stored.map((r) => [r.state, Number(r.n)]), [['acknowledged', 20], ['executing', 20], ['succeeded', 20]]);
+      assert.deepEqual(total.schedule_versions, { upd: own.length, hot: own.length }, 'every ledger update HOT');
       assert.ok(total.devices.upd >= own.length, `the devices' confirmed version rose (${total.devices.upd} updates)`);
       assert.equal(total.devices.hot, total.devices.upd, 'every device update HOT');
+      // finished, as the next test expects of rows not its own (retired from the work list by the sweep)
+      await applyAcks(db, own.map((id, i) => ack(id, 1, 'succeeded', 400 + i)), NOW);
     });
 
     it('retires finished versions, parks acknowledged ones until their end, re-publishes only unacknowledged ones, and still times out', async () => {
