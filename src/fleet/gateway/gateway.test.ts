@@ -141,6 +141,21 @@ for (const target of testDatabases()) {
         }
       });
 
+      it('a stop while the broker is down does not wait for it (the leave is bounded)', { skip: brokerTarget.name === 'aedes' ? 'the embedded broker runs in the test process: not killed here' : false }, async () => {
+        const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId: `gw-down-${randomBytes(3).toString('hex')}`, group: 'down-test', sink: ledgerSink, logger: quiet, batchSize: 10, flushMs: 20, quietMs: 200 });
+        await broker.kill!();
+        try {
+          await until('the gateway noticed', async () => !gw.connected(), 10_000);
+          const t0 = Date.now();
+          await gw.stop();
+          assert.ok(Date.now() - t0 < 5_000, `stopped in ${Date.now() - t0} ms`);
+        } finally {
+          await broker.restart!();
+          // the devices reconnect by themselves (reconnectPeriod 1 s) before the next test publishes
+          await until('the devices back', async () => devices.every((d) => d.client.connected), 20_000);
+        }
+      });
+
       it('drops a message whose body names another device than its topic, and confirms it (no redelivery loop)', async () => {
         const clientId = `gw-test-${randomBytes(3).toString('hex')}`;
         // a share group of its own: the first test's gateway session (persistent, offline) still takes its share of the other

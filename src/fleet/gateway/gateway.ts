@@ -261,7 +261,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       // same id starts afresh); MQTT 3.1.1 has no such DISCONNECT (the embedded broker's sessions end with its process)
       await client.endAsync(false, protocolVersion === 5 ? { reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : {});
       rejections.close();
-      log.info({ ...stats }, 'gateway stopped; its session ended');
+      log.info({ ...stats, sessionEnded: protocolVersion === 5 }, 'gateway stopped');
     },
     crash: () => {
       stopped = true;
