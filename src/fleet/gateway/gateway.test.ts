@@ -158,7 +158,7 @@ for (const target of testDatabases()) {
 
       it('drops a message whose body names another device than its topic, and confirms it (no redelivery loop)', async () => {
         const clientId = `gw-test-${randomBytes(3).toString('hex')}`;
-        // a share group of its own: the first test's gateway session (persistent, offline) still takes its share of the other
+        // a share group of its own: a crashed gateway's session (persistent, offline) would take a share of the default one
         const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId, group: 'drop-test', sink: ledgerSink, logger: quiet, batchSize: 10, flushMs: 20 });
         try {
           const [a, b] = devices;
