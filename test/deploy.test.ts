@@ -121,16 +121,29 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
     assert.match(df, /^HEALTHCHECK .*\n?.*\/healthz/m);
   });
 
-  it('compose runs PostgreSQL with a streaming replica, Redis, Mosquitto, two copies of web, worker and gateway, and a proxy', () => {
+  it('compose runs PostgreSQL with a streaming replica, Redis, Mosquitto, two copies of web, worker and gateway (each gateway its own MQTT_GATEWAY_ID), and a proxy', () => {
     const compose = parse(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, { command?: unknown; deploy?: { replicas?: number }; environment?: Record<string, string>; healthcheck?: unknown }> };
     const s = compose.services;
     for (const name of ['postgres', 'postgres-replica', 'redis', 'mosquitto', 'proxy']) assert.ok(s[name], name);
     assert.match(JSON.stringify(s['postgres-replica']!.command), /pg_basebackup .* -R/);
-    for (const role of ['web', 'worker', 'gateway']) {
+    for (const role of ['web', 'worker']) {
       assert.equal(s[role]?.deploy?.replicas, 2, role);
       assert.deepEqual(s[role]?.command, [role]);
       assert.match(s[role]!.environment!.DATABASE_REPLICA_URL!, /postgres-replica/);
     }
+    // the gateway copies: one service each, so each keeps a stable MQTT_GATEWAY_ID (its broker session) across
+    // recreates (the default, the hostname, changes with every container)
+    const gateways = Object.entries(s).filter(([, v]) => JSON.stringify(v.command) === '["gateway"]');
+    assert.deepEqual(gateways.map(([k]) => k).sort(), ['gateway-1', 'gateway-2']);
+    const ids = gateways.map(([, v]) => v.environment?.MQTT_GATEWAY_ID);
+    assert.ok(ids.every((id) => typeof id === 'string' && /^[\w-]+$/.test(id)), `stable ids: ${ids.join(', ')}`);
+    assert.equal(new Set(ids).size, 2, 'one id per copy');
+    for (const [name, v] of gateways) {
+      assert.equal(v.deploy?.replicas ?? 1, 1, `${name}: one container per id`);
+      assert.match(v.environment!.DATABASE_REPLICA_URL!, /postgres-replica/);
+      assert.equal(v.environment!.METRICS_PORT, '9464');
+    }
+    assert.match(readFileSync(deploy('prometheus/prometheus.yml'), 'utf8'), /names: \[gateway-1, gateway-2\]/);
     assert.equal(s.worker!.environment!.METRICS_PORT, '9464');
   });
 });
@@ -149,7 +162,7 @@ describe('deploy/: the compose broker (Mosquitto with dynamic security)', () => 
     assert.ok(s.mosquitto!.volumes!.includes('mosquitto-data:/mosquitto/data'));
     assert.deepEqual(s.mosquitto!.depends_on, { 'mosquitto-init': { condition: 'service_completed_successfully' } });
     assert.match(s.mosquitto!.healthcheck!.test.join(' '), /mosquitto_ctrl .*-p 1883 .*dynsec .*grep -q publishClientSend/);
-    assert.equal(s.gateway!.depends_on!.mosquitto!.condition, 'service_healthy');
+    for (const g of ['gateway-1', 'gateway-2']) assert.equal(s[g]!.depends_on!.mosquitto!.condition, 'service_healthy', g);
     assert.ok('mosquitto-data' in compose.volumes);
     // the shared config stays listener-free (CI and compose each add their own listener)
     assert.doesNotMatch(readFileSync(deploy('mosquitto/mosquitto.conf'), 'utf8'), /^\s*(listener|plugin)\b/m);

@@ -38,8 +38,9 @@ export async function startFleetRuntime(config: Config, db: Db, logger: Logger, 
  * `gridpulse gateway`: the gateway role alone (the MQTT side of the fleet). Consumes every device's acks,
  * telemetry and status through MQTT 5 shared subscriptions (run N copies, each with its own MQTT_GATEWAY_ID),
  * writes them in COPY batches, and runs the fleet loops. Without MQTT_URL it also runs the embedded broker.
- * Ctrl-C or SIGTERM: writes and confirms what it holds, then exits 0; its broker session keeps queueing for the
- * next start under the same MQTT_GATEWAY_ID.
+ * Ctrl-C or SIGTERM: leaves the shared subscriptions (the other copies get the group's messages from then on),
+ * writes and confirms what it holds and what still arrives, ends its broker session, then exits 0. Killed
+ * (SIGKILL), its session keeps queueing for the next start under the same MQTT_GATEWAY_ID.
  */
 export async function gatewayCommand(config: Config): Promise<void> {
   const tracing = startTracing({ role: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });

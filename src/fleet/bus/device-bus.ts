@@ -8,6 +8,7 @@ import { startGateway, type Gateway } from '../gateway/gateway.ts';
 import { DynsecAdmin } from './dynsec-admin.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type MqttCredentials } from './embedded-broker.ts';
 import { MqttFleetBus } from './mqtt-fleet-bus.ts';
+import { isNotAuthorized } from './mqtt-connect.ts';
 import { metricsOf } from '../../platform/metrics.ts';
 
 /** What a process role gets from the device bus. */
@@ -64,10 +65,11 @@ export async function startDeviceBus(config: Config, db: Db, logger: Logger, opt
       url = broker.url;
       credentials = broker.gateway;
     }
-    const bus = await MqttFleetBus.connect(url, credentials, logger);
+    const rotating = rotateOnRefusal(brokerAdmin, credentials, logger);
+    const bus = await rotating(() => MqttFleetBus.connect(url, credentials, logger));
     closers.push(() => bus.close());
     const gateway = opts.gateway
-      ? await startGateway({ db, url, credentials, clientId: config.MQTT_GATEWAY_ID, group: config.MQTT_GATEWAY_GROUP, sink: ledgerSink, logger })
+      ? await rotating(() => startGateway({ db, url, credentials, clientId: config.MQTT_GATEWAY_ID, group: config.MQTT_GATEWAY_GROUP, sink: ledgerSink, logger }))
       : undefined;
     if (gateway) closers.push(() => gateway.stop());
     return { bus, url, close, ...(brokerAdmin ? { brokerAdmin } : {}), ...(gateway ? { gateway } : {}), ...(broker ? { broker } : {}) };
@@ -75,4 +77,25 @@ export async function startDeviceBus(config: Config, db: Db, logger: Logger, opt
     await close();
     throw err;
   }
+}
+
+/**
+ * Connects with the gateway account, and when the broker refuses it as not authorized (its password there differs:
+ * MQTT_GATEWAY_PASSWORD or the admin password changed), sets the password through dynamic security once, says so in
+ * the log, and connects again. A credential rotation only: setup() never resets an existing account's password,
+ * because Mosquitto then disconnects every running copy using it. Without an admin there is nothing to rotate.
+ */
+export function rotateOnRefusal(admin: Pick<DynsecAdmin, 'setGatewayPassword'> | undefined, account: MqttCredentials | undefined, logger: Logger) {
+  let rotated = false;
+  return async <T>(connect: () => Promise<T>): Promise<T> => {
+    try {
+      return await connect();
+    } catch (err) {
+      if (!admin || !account || rotated || !isNotAuthorized(err)) throw err;
+      logger.warn({ gateway: account.username, err: (err as Error).message }, 'the broker refused the gateway account: setting its password (credential rotation; Mosquitto disconnects its other clients, which reconnect only with the new password)');
+      await admin.setGatewayPassword(account);
+      rotated = true;
+      return connect();
+    }
+  };
 }

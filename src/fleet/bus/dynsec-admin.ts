@@ -120,7 +120,9 @@ export class DynsecAdmin {
   /**
    * Creates (or brings up to date) the device and gateway roles, denies by default, and gives the gateway its
    * own account (dynsec disconnects a client whose roles change, so the admin account never takes the gateway
-   * role itself). Idempotent: every GridPulse process may call it at start. Returns the gateway's credentials:
+   * role itself). Idempotent and quiet: every GridPulse process may call it at start while others run; it changes
+   * nothing that makes Mosquitto disconnect a running client (an existing account keeps its password; its role is
+   * added only when missing). Returns the gateway's credentials:
    * `gateway` when given, else `gridpulse-gateway` with a password derived from the admin's (HMAC-SHA-256),
    * so every process holding the admin credentials derives the same one.
    */
@@ -135,15 +137,26 @@ export class DynsecAdmin {
     }
     const account = gateway ?? { username: 'gridpulse-gateway', password: createHmac('sha256', admin.password).update('gridpulse-gateway').digest('base64url') };
     if (account.username === admin.username) throw new Error('the gateway needs an MQTT account of its own (MQTT_GATEWAY_USERNAME differs from MQTT_ADMIN_USERNAME)');
+    // created only when missing: an existing account keeps its password, because setting one makes Mosquitto
+    // disconnect every client of the account (every running gateway copy and publisher); a copy whose connect is
+    // then refused sets it (setGatewayPassword, device-bus.ts)
     const created = await this.must({ command: 'createClient', username: account.username, password: account.password, roles: [{ rolename: GATEWAY_ROLE }] }, /already exists/i);
     if (created.error) {
-      await this.must({ command: 'setClientPassword', username: account.username, password: account.password });
       const [info] = await this.run([{ command: 'getClient', username: account.username }]);
       const roles = ((info?.data as { client?: { roles?: Array<{ rolename: string }> } } | undefined)?.client?.roles ?? []).map((r) => r.rolename);
       if (!roles.includes(GATEWAY_ROLE)) await this.must({ command: 'addClientRole', username: account.username, rolename: GATEWAY_ROLE });
     }
     this.log.info({ role: GATEWAY_ROLE, gateway: account.username }, 'dynamic-security gateway role ready');
     return account;
+  }
+
+  /**
+   * Sets the gateway account's password (a credential rotation: MQTT_GATEWAY_PASSWORD or the admin password changed).
+   * Mosquitto disconnects the account's connected clients, so it is called only when a connect with `account` was
+   * refused as not authorized (device-bus.ts), never at every start.
+   */
+  async setGatewayPassword(account: MqttCredentials): Promise<void> {
+    await this.must({ command: 'setClientPassword', username: account.username, password: account.password });
   }
 
   /** BrokerAdmin: the device's broker account (username and client id = deviceId); a second call sets the new password. */

@@ -74,3 +74,9 @@ function connectOnce(url: string, options: IClientOptions, prepare?: (client: Mq
 /** Whether a connect error means the broker refused the MQTT protocol version (Aedes 1.x and MQTT 5). */
 export const isUnsupportedProtocol = (err: unknown) =>
   [1, 132].includes((err as { code?: number }).code ?? 0) || /unsupported protocol|unacceptable protocol/i.test((err as Error).message ?? '');
+
+/**
+ * Whether a connect error is the broker refusing the credentials: MQTT 5 CONNACK 0x86 (bad user name or password) or
+ * 0x87 (not authorized), MQTT 3.1.1 return codes 4 and 5.
+ */
+export const isNotAuthorized = (err: unknown) => [4, 5, 134, 135].includes((err as { code?: number }).code ?? 0);

@@ -27,6 +27,8 @@ export interface GatewayOptions {
   batchSize?: number;
   /** longest wait before a partial batch is written, ms (default 50) */
   flushMs?: number;
+  /** stop(): how long nothing more must arrive after the unsubscribe before it disconnects, ms (default 500) */
+  quietMs?: number;
   /** the window of the sampled rejection log, ms (default 60,000: the first per device per minute plus a summary) */
   rejectionLogWindowMs?: number;
 }
@@ -42,9 +44,13 @@ export interface Gateway {
   stats(): GatewayStats;
   /** Whether its MQTT connection to the broker is up now (it reconnects by itself; readiness reports it). */
   connected(): boolean;
-  /** Graceful: writes what it holds, confirms it to the broker, disconnects (its session keeps queueing). */
+  /**
+   * Graceful, for good (SIGTERM): unsubscribes from the shared subscriptions (the broker routes the group's messages
+   * to the other copies from then on), writes and confirms what it holds and what still arrives until nothing has
+   * for `quietMs`, then disconnects ending its session (MQTT 5 session expiry 0), so no session keeps a share.
+   */
   stop(): Promise<void>;
-  /** As if killed: drops the connection at once, writes and confirms nothing it holds (tests). */
+  /** As if killed (SIGKILL): drops the connection at once, writes and confirms nothing it holds; its session keeps queueing (tests). */
   crash(): void;
 }
 
@@ -62,7 +68,9 @@ const SESSION_EXPIRY_S = 7 * 86_400;
  * No ack is lost: the gateway's session is persistent (clean start off, 7-day expiry, a stable client id) and
  * it sends a message's PUBACK only after the batch holding it committed. Killed in between, the broker still
  * holds those messages unconfirmed and redelivers them when the gateway reconnects; the unique (device, seq)
- * drops what was stored already. A database failure keeps the batch and retries it with backoff (confirming
+ * drops what was stored already. Stopped gracefully (SIGTERM) it leaves for good instead: it unsubscribes, writes and
+ * confirms what still arrives, and ends its session, so a retired copy (an orchestrator's new hostname, a scaled-down
+ * copy) keeps no share of the group queued for nobody. A database failure keeps the batch and retries it with backoff (confirming
  * nothing meanwhile). mqtt.js has no manual acknowledgement, so the gateway defers the PUBACK packets its
  * client sends (one private method wrapped; mqtt.js is pinned by the lock file).
  *
@@ -75,6 +83,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.logger.child({ component: 'gateway', clientId });
   const batchSize = o.batchSize ?? 2_000;
   const flushMs = o.flushMs ?? 50;
+  const quietMs = o.quietMs ?? 500;
+  let lastMessageAt = 0;
   const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
   // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
   const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device)', ['reason']);
@@ -199,6 +209,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
     client.handleMessage = (packet, callback) => {
       if (stopped) return; // never confirmed: the broker redelivers it to the next session
+      lastMessageAt = Date.now();
       if (packet.cmd === 'publish') { stats.received++; take(packet); }
       count++;
       holding = held;
@@ -226,12 +237,31 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     stats: () => ({ ...stats }),
     connected: () => client.connected && !crashed && !stopped,
     stop: async () => {
-      await flush();
+      // leave the group first: from the UNSUBACK on the broker sends this copy nothing new of it
+      // (bounded: mqtt.js would hold an UNSUBSCRIBE for a broker that is down until it returns)
+      if (client.connected) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([client.unsubscribeAsync(filters), new Promise((_, no) => { timer = setTimeout(() => no(new Error('no UNSUBACK within 5 s')), 5_000); })])
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'gateway unsubscribe failed; leaving anyway'))
+          .finally(() => clearTimeout(timer));
+      }
+      // what was in flight before the UNSUBACK still arrives: written and confirmed until quiet for quietMs (at most
+      // 10 s more: a broker that went on sending would otherwise hold the stop past the orchestrator's grace period)
+      lastMessageAt = Math.max(lastMessageAt, Date.now());
+      const giveUpAt = Date.now() + 10_000;
+      for (;;) {
+        await flush();
+        await flushing;
+        const idle = Date.now() - lastMessageAt;
+        if ((idle >= quietMs && count === 0) || Date.now() > giveUpAt) break;
+        await new Promise((r) => setTimeout(r, Math.max(10, quietMs - idle)));
+      }
       stopped = true;
-      await flushing;
-      await client.endAsync();
+      // MQTT 5: session expiry 0 ends the session with the connection (the copy leaves for good; a restart under the
+      // same id starts afresh); MQTT 3.1.1 has no such DISCONNECT (the embedded broker's sessions end with its process)
+      await client.endAsync(false, protocolVersion === 5 ? { reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : {});
       rejections.close();
-      log.info({ ...stats }, 'gateway stopped');
+      log.info({ ...stats, sessionEnded: protocolVersion === 5 }, 'gateway stopped');
     },
     crash: () => {
       stopped = true;
