@@ -10,7 +10,7 @@ import { migrate } from '../src/platform/migrate.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../src/ingest/simulated-grid.ts';
 import { backupVerifyCommand, type BackupReport } from '../src/cli/backup-command.ts';
-import { PgCluster, pgBinariesPresent } from './support/pg-cluster.ts';
+import { freePort, PgCluster, pgBinariesPresent } from './support/pg-cluster.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -85,5 +85,15 @@ describe('backups: a point-in-time restore and a pg_dump, checked by `gridpulse 
     assert.equal(logical.report.tables.observations, await count(db));
     const left = await db.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'gp_verify_%'`);
     assert.deepEqual([...left], [], 'the scratch database is dropped');
+  });
+});
+
+describe('backup verify: an unreachable database', () => {
+  it('is named as given (--url), not as DATABASE_URL', async () => {
+    const port = await freePort();
+    await assert.rejects(backupVerifyCommand({ url: `postgres://postgres@127.0.0.1:${port}/none` }, new PassThrough()), (err: Error) => {
+      assert.match(err.message, /^cannot reach --url: /);
+      return true;
+    });
   });
 });

@@ -146,6 +146,16 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
     assert.match(readFileSync(deploy('prometheus/prometheus.yml'), 'utf8'), /names: \[gateway-1, gateway-2\]/);
     assert.equal(s.worker!.environment!.METRICS_PORT, '9464');
   });
+
+  it('web and worker (the roles that read from the replica) wait for it to be healthy, without failing to start when it never is', () => {
+    const compose = parse(readFileSync(deploy('compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, { depends_on?: Record<string, { condition: string; required?: boolean }>; healthcheck?: { start_period?: string } }> };
+    const s = compose.services;
+    for (const role of ['web', 'worker']) {
+      assert.deepEqual(s[role]!.depends_on!['postgres-replica'], { condition: 'service_healthy', required: false }, role);
+      assert.deepEqual(s[role]!.depends_on!.migrate, { condition: 'service_completed_successfully' }, role);
+    }
+    assert.ok(s['postgres-replica']!.healthcheck!.start_period, 'the replica has time for its pg_basebackup before it counts as unhealthy');
+  });
 });
 
 describe('deploy/: the compose broker (Mosquitto with dynamic security)', () => {

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { openDb } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { memoryCache } from '../src/platform/cache.ts';
-import { replicaCheck, withReplica, type RoutedDb } from '../src/platform/db-replica.ts';
+import { isRouted, openRoutedDb, replicaCheck, withReplica, type RoutedDb } from '../src/platform/db-replica.ts';
 import { buildApp } from '../src/app.ts';
 import { PgCluster, pgBinariesPresent } from './support/pg-cluster.ts';
 
@@ -79,5 +79,44 @@ describe('DATABASE_REPLICA_URL: a streaming replica started by the test', { skip
     assert.deepEqual(res.json().failed, ['replica']);
     await replica.start();
     await waitFor('reads back on the replica', () => db.replicaState().readsTo === 'replica', 30_000);
+  });
+
+  it('replica unreachable at start: kept configured, reads on the primary, degraded in /readyz and dependency_up, warned naming DATABASE_REPLICA_URL; reads move to it once it answers', async () => {
+    await replica.stop('immediate');
+    const lines: { level: number; msg: string; err?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as typeof lines[number]); } });
+    const late = await openRoutedDb({ databaseUrl: primary.url, replicaUrl: replica.url, dataDir: ':memory:', pollMs: 100, logger });
+    const lateApp = await buildApp({ db: late, logger: pino({ level: 'silent' }), cache: memoryCache() });
+    try {
+      assert.ok(isRouted(late), 'the replica stays configured');
+      lateApp.readiness.add('replica', replicaCheck(late), { critical: false });
+      await waitFor('the replica found unreachable', () => late.replicaState().reason !== 'replica not yet checked');
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await lateApp.inject('/api/v1/bas')).statusCode);
+      assert.deepEqual([...new Set(statuses)], [200], 'reads served by the primary');
+      assert.equal((await late.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r, false);
+      const ready = await lateApp.inject('/readyz');
+      assert.equal(ready.statusCode, 200);
+      assert.equal(ready.json().status, 'degraded');
+      assert.deepEqual(ready.json().failed, ['replica']);
+      assert.match(ready.json().checks.replica.detail, /DATABASE_REPLICA_URL unreachable/);
+      // a scrape alone (nobody asked /readyz) carries the replica's state
+      const fresh = await buildApp({ db: late, logger: pino({ level: 'silent' }), cache: memoryCache() });
+      fresh.readiness.add('replica', replicaCheck(late), { critical: false });
+      assert.match((await fresh.inject('/metrics')).body, /gridpulse_dependency_up\{dependency="replica"\} 0\.5/);
+      await fresh.close();
+      const warned = lines.filter((l) => l.level === 40);
+      assert.equal(warned.length, 1, 'warned once, not at every retry');
+      assert.match(warned[0]!.msg, /DATABASE_REPLICA_URL unreachable/);
+      assert.doesNotMatch(JSON.stringify(lines), /cannot reach DATABASE_URL/);
+      await replica.start();
+      await waitFor('reads on the late replica', () => late.replicaState().readsTo === 'replica', 30_000);
+      assert.equal((await late.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r, true, 'reads now answered by the standby');
+      assert.equal((await lateApp.inject('/readyz')).json().status, 'ready');
+      assert.ok(lines.some((l) => l.level === 30 && /DATABASE_REPLICA_URL reachable/.test(l.msg)));
+    } finally {
+      await lateApp.close();
+      await late.close();
+    }
   });
 });

@@ -65,7 +65,7 @@ export async function backupVerifyCommand(opts: BackupVerifyOptions, out: NodeJS
       target = u.toString();
       await run('pg_restore', ['--no-owner', '--exit-on-error', '-d', target, opts.dump], { maxBuffer: 16 << 20 });
     }
-    const db = await openDb({ databaseUrl: target, dataDir: ':memory:' });
+    const db = await openDb({ databaseUrl: target, dataDir: ':memory:', urlName: scratch ? `the scratch database ${scratch}` : opts.url ? '--url' : 'DATABASE_URL' });
     let report: BackupReport;
     try { report = await backupReport(db); } finally { await db.close(); }
     const problems: string[] = [];

@@ -34,13 +34,19 @@ export function memoryCache(maxEntries = 10_000): Cache {
   };
 }
 
+/**
+ * The Redis cache at `url` (keys under `namespace`). Resolves even when Redis cannot be reached yet: every command
+ * then fails at once (a miss for the caller), `ping` rejects (readiness: degraded), and the client reconnects.
+ */
 export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache> {
   // A cache must never make an answer wait: while Redis is unreachable (or hung) commands fail at once (or
   // after 500 ms) instead of queueing for the reconnection, callers treat that as a miss (cachedAnswer logs
   // it), and ioredis keeps reconnecting in the background.
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500, keyPrefix: namespace });
   redis.on('error', () => { /* each failed command is reported by its caller; this only silences ioredis' own console line */ });
-  await redis.connect();
+  // Redis unreachable at start is the same degraded state as Redis lost later (readiness `cache` degraded, answers
+  // computed afresh), not a process that cannot start: ioredis keeps reconnecting after a failed first connect.
+  await redis.connect().catch(() => {});
   return {
     kind: 'redis',
     get: <T,>(key: string) => traced('GET', key, async () => {

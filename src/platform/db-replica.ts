@@ -22,6 +22,7 @@ const READ = /^\s*(?:select|with|table|values)\b/i;
 const NOT_READ = /\bfor\s+(?:update|no\s+key\s+update|share|key\s+share)\b|\b(?:insert|update|delete|merge)\s|pg_advisory|nextval\s*\(|setval\s*\(|pg_notify\s*\(/i;
 /** SQLSTATE 25006: a statement that writes (a function with side effects) refused by a hot standby. */
 const READ_ONLY_TRANSACTION = '25006';
+const UNREACHABLE = 'DATABASE_REPLICA_URL unreachable';
 
 /**
  * DATABASE_REPLICA_URL: a Db that sends read-only statements to a streaming replica and everything else (writes,
@@ -43,8 +44,10 @@ export function withReplica(primary: Db, replica: Db, opts: ReplicaOptions = {})
 
   const poll = async () => {
     const seenWrites = writes;
+    let p: { lsn: string } | undefined;
+    // the primary down is the database check's to report (and every statement's): the replica's state stays as it was
+    try { [p] = await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'); } catch { return; }
     try {
-      const [p] = await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
       const [r] = await replica.query<{ replayed: boolean; lag_ms: number | null; standby: boolean }>(
         `SELECT pg_is_in_recovery() AS standby,
                 pg_last_wal_replay_lsn() >= $1::pg_lsn AS replayed,
@@ -53,10 +56,12 @@ export function withReplica(primary: Db, replica: Db, opts: ReplicaOptions = {})
       if (!r!.standby) { state = { readsTo: 'primary', reason: 'DATABASE_REPLICA_URL is not a standby' }; return; }
       const lagMs = r!.replayed ? 0 : Number(r!.lag_ms ?? Infinity);
       if (r!.replayed) replayedWrites = seenWrites;
+      if (state.reason === UNREACHABLE) opts.logger?.info('DATABASE_REPLICA_URL reachable again');
       state = lagMs <= maxLagMs ? { readsTo: 'replica', lagMs } : { readsTo: 'primary', reason: `replica ${Math.round(lagMs)} ms behind (bound ${maxLagMs} ms)`, lagMs };
     } catch (err) {
-      if (state.readsTo === 'replica') opts.logger?.warn({ err: (err as Error).message }, 'replica unreachable: reads go to the primary');
-      state = { readsTo: 'primary', reason: 'replica unreachable', lastError: (err as Error).message };
+      // once per outage (at start too): the poll keeps trying every pollMs, and /readyz reports it meanwhile
+      if (state.reason !== UNREACHABLE) opts.logger?.warn({ err: (err as Error).message, retryMs: pollMs }, 'DATABASE_REPLICA_URL unreachable: reads go to the primary until it answers');
+      state = { readsTo: 'primary', reason: UNREACHABLE, lastError: (err as Error).message };
     }
   };
   let timer: NodeJS.Timeout | undefined;
@@ -109,20 +114,17 @@ export function replicaCheck(db: RoutedDb): () => Promise<void | { degraded: str
 }
 
 /**
- * The process's database: the primary, routed through withReplica when `replicaUrl` is set. A replica that cannot be
- * reached at start is logged and left out (the primary serves every read) rather than stopping the process.
+ * The process's database: the primary, routed through withReplica when `replicaUrl` is set. The replica's pool is
+ * opened without waiting for it: a replica unreachable at start stays configured — the primary serves every read,
+ * the poll retries it every 500 ms (warning once, naming DATABASE_REPLICA_URL), replicaCheck reports it degraded —
+ * and reads move to it once it answers. Rejects when the primary (DATABASE_URL) cannot be reached.
  */
-export async function openRoutedDb(opts: { databaseUrl?: string | undefined; replicaUrl?: string | undefined; dataDir: string; maxLagMs?: number; logger: Logger }): Promise<Db | RoutedDb> {
+export async function openRoutedDb(opts: { databaseUrl?: string | undefined; replicaUrl?: string | undefined; dataDir: string; maxLagMs?: number; pollMs?: number; logger: Logger }): Promise<Db | RoutedDb> {
   const primary = await openDb({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir });
   if (!opts.replicaUrl) return primary;
   if (!opts.databaseUrl) throw new Error('DATABASE_REPLICA_URL needs DATABASE_URL (a replica of the embedded store does not exist)');
-  try {
-    const replica = await openDb({ databaseUrl: opts.replicaUrl, dataDir: opts.dataDir });
-    return withReplica(primary, replica, { logger: opts.logger, ...(opts.maxLagMs ? { maxLagMs: opts.maxLagMs } : {}) });
-  } catch (err) {
-    opts.logger.warn({ err: (err as Error).message }, 'DATABASE_REPLICA_URL unreachable at start: every read goes to the primary');
-    return primary;
-  }
+  const replica = await openDb({ databaseUrl: opts.replicaUrl, dataDir: opts.dataDir, probe: false });
+  return withReplica(primary, replica, { logger: opts.logger, ...(opts.maxLagMs ? { maxLagMs: opts.maxLagMs } : {}), ...(opts.pollMs ? { pollMs: opts.pollMs } : {}) });
 }
 
 export const isRouted = (db: Db): db is RoutedDb => typeof (db as Partial<RoutedDb>).replicaState === 'function';

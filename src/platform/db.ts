@@ -341,20 +341,24 @@ const JSON_PARAMETERS = {
 
 /**
  * PostgreSQL when a URL is given, else PGlite stored in dataDir (or in memory for ':memory:').
+ * PostgreSQL is probed with `select 1`: unreachable, it rejects with `cannot reach <urlName>: <cause>` (urlName: where
+ * the URL came from, default `DATABASE_URL`), unless `probe` is false: then the pool is returned at once and connects
+ * on each statement until the server answers (a dependency the caller keeps retrying, e.g. the replica).
  * An embedded store has one owner: a second process opening it gets a StoreLockedError (store-lock.ts).
  * `thread` says where PGlite runs: 'worker' (the default for a data directory, the store of `gridpulse start`) on a
  * worker thread of its own (pglite-thread.ts), so its statements never hold up the HTTP event loop; 'main' (the
  * default for ':memory:') on the calling thread, where each statement runs synchronously in WebAssembly.
  */
-export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string; thread?: 'main' | 'worker' }): Promise<Db> {
+export async function openDb(opts: { databaseUrl?: string | undefined; dataDir: string; thread?: 'main' | 'worker'; urlName?: string; probe?: boolean }): Promise<Db> {
   if (opts.databaseUrl) {
     // `socket` is a documented postgres.js option that its type declarations lack. `types.json`: see JSON_PARAMETERS.
     const sql = postgres(opts.databaseUrl, { max: 10, onnotice: () => {}, connect_timeout: 5, socket: connectNoDelay, types: JSON_PARAMETERS } as unknown as postgres.Options<Record<string, never>>);
+    if (opts.probe === false) return fromPostgres(sql, sql, undefined);
     try {
       await sql`select 1`;
     } catch (err) {
       await sql.end({ timeout: 1 });
-      throw new Error(`cannot reach DATABASE_URL: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot reach ${opts.urlName ?? 'DATABASE_URL'}: ${(err as Error).message}`, { cause: err });
     }
     return fromPostgres(sql, sql, undefined);
   }

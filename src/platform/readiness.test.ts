@@ -48,6 +48,20 @@ describe('readiness registry', () => {
     assert.match(text, /gridpulse_dependency_up\{dependency="cache"\} 0.5/);
   });
 
+  it('a scrape alone sets gridpulse_dependency_up (Prometheus never calls /readyz), with the state at that scrape', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    let replicaUp = false;
+    new Readiness('web', metrics)
+      .add('database', async () => {})
+      .add('replica', async () => (replicaUp ? undefined : { degraded: 'reads go to the primary' }), { critical: false });
+    let text = await metrics.render();
+    assert.match(text, /gridpulse_dependency_up\{dependency="database"\} 1/);
+    assert.match(text, /gridpulse_dependency_up\{dependency="replica"\} 0.5/);
+    replicaUp = true;
+    text = await metrics.render();
+    assert.match(text, /gridpulse_dependency_up\{dependency="replica"\} 1/);
+  });
+
   it('a check that hangs fails after its timeout instead of holding /readyz', async () => {
     const r = new Readiness('worker').add('broker', () => new Promise(() => {}), { timeoutMs: 50 });
     const started = performance.now();
@@ -84,6 +98,32 @@ describe('readiness registry', () => {
       proxy.mode = 'pass';
       for (let i = 0; i < 50 && (await app.inject('/readyz')).json().status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal((await app.inject('/readyz')).json().status, 'ready');
+    } finally { await app.close(); await cache.close().catch(() => {}); await db.close(); await proxy.stop(); }
+  });
+
+  it('web: Redis unreachable at start starts anyway with the cache degraded (as when it goes down later); back, ready again', async (t) => {
+    if (!await reachable(6379)) {
+      if (process.env.CI) assert.fail('no Redis at 127.0.0.1:6379');
+      t.skip('no Redis at 127.0.0.1:6379');
+      return;
+    }
+    const proxy = new TcpProxy({ host: '127.0.0.1', port: 6379 });
+    proxy.mode = 'reset';
+    const port = await proxy.start();
+    const db = await openDb({ dataDir: ':memory:' });
+    await migrate(db);
+    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, `gp:readyz-start:${process.pid}:`);
+    const app = await buildApp({ db, logger: silent, cache });
+    try {
+      let res = await app.inject('/readyz');
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().status, 'degraded');
+      assert.deepEqual(res.json().failed, ['cache']);
+      assert.equal((await app.inject('/api/v1/bas')).statusCode, 200, 'GETs answer uncached');
+      proxy.mode = 'pass';
+      for (let i = 0; i < 50 && (await app.inject('/readyz')).json().status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+      res = await app.inject('/readyz');
+      assert.equal(res.json().status, 'ready', 'ioredis kept reconnecting: the cache serves once Redis answers');
     } finally { await app.close(); await cache.close().catch(() => {}); await db.close(); await proxy.stop(); }
   });
 

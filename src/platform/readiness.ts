@@ -35,7 +35,8 @@ export interface ReadinessReport {
 /**
  * The readiness checks of one process (a registry: each role, and each adapter it opens, adds its own; the fleet's
  * gateway adds the broker). `report()` runs them all at once, each under its timeout, and sets
- * `gridpulse_dependency_up{dependency}` (1 ok, 0.5 degraded, 0 down) when metrics are given.
+ * `gridpulse_dependency_up{dependency}` (1 ok, 0.5 degraded, 0 down) when metrics are given; it also runs before
+ * each scrape of those metrics, so the gauge (and GridPulseDependencyDown) does not depend on anyone calling /readyz.
  */
 export class Readiness {
   private readonly checks = new Map<string, { check: Check; critical: boolean; timeoutMs: number }>();
@@ -48,7 +49,8 @@ export class Readiness {
   constructor(role: string, metrics?: Metrics, facts: Record<string, string> = {}) {
     this.role = role;
     this.facts = facts;
-    this.up = metrics?.gauge('gridpulse_dependency_up', 'readiness of each dependency at the last /readyz: 1 ok, 0.5 degraded (a fallback serves), 0 down', ['dependency']);
+    this.up = metrics?.gauge('gridpulse_dependency_up', 'readiness of each dependency at the last /readyz or scrape: 1 ok, 0.5 degraded (a fallback serves), 0 down', ['dependency']);
+    metrics?.addCollector('readiness', async () => { await this.report(); });
   }
 
   /** Adds (or replaces) the check `name` (database, cache, broker, replica, eia, …). */
