@@ -79,6 +79,27 @@ describe('deploy/: alert rules, dashboard, image and compose', () => {
     }
   });
 
+  it('no GridPulse metric declares a label Prometheus owns (job, instance: without honor_labels it would become exported_job)', () => {
+    const reserved: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir)) {
+        const p = path.join(dir, e);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) {
+          // a declaration's label names: the first [...] after the metric's name and help
+          for (const m of readFileSync(p, 'utf8').matchAll(/\.(?:counter|gauge|histogram)(?:<[^>]*>)?\(\s*'([a-z_:][a-z0-9_:]*)',[^;]*?\[([^\]]*)\]/gs)) {
+            for (const l of m[2]!.matchAll(/'([^']+)'/g)) if (['job', 'instance'].includes(l[1]!) || l[1]!.startsWith('__')) reserved.push(`${m[1]}{${l[1]}} in ${path.relative(root, p)}`);
+          }
+        }
+      }
+    };
+    walk(path.join(root, 'src'));
+    assert.deepEqual(reserved, []);
+    // nor do the rules or the dashboard group an app metric by the scrape job
+    const exprs = [...rules.map((r) => r.expr), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
+    assert.deepEqual(exprs.filter((e) => /by \([^)]*\bjob\b/.test(e) || /"job"/.test(e)), []);
+  });
+
   it('deploy/OPERATIONS.md has each alert\'s runbook line, as in the rule', () => {
     const ops = readFileSync(deploy('OPERATIONS.md'), 'utf8');
     for (const r of rules) assert.ok(ops.includes(`- \`${r.alert}\` (${r.labels!.severity}, ${r.labels!.role}): ${r.annotations!.runbook}`), r.alert);

@@ -248,6 +248,25 @@ for (const target of testDatabases()) {
       }
     });
 
+    it('never limits /healthz, /readyz and /metrics, nor counts them: a probe from a busy client\'s address answers', async () => {
+      const app = await appWith(db, limits({ read: { max: 2, windowMs: 60_000 } }));
+      try {
+        const get = (url: string, ip: string) => app.inject({ url, remoteAddress: ip });
+        for (let i = 0; i < 2; i++) assert.equal((await get('/api/v1/bas', '198.51.100.30')).statusCode, 200);
+        assert.equal((await get('/api/v1/bas', '198.51.100.30')).statusCode, 429, 'the address has spent its reads');
+        for (const url of ['/healthz', '/readyz', '/metrics', '/healthz?verbose=1']) {
+          for (let i = 0; i < 3; i++) assert.equal((await get(url, '198.51.100.30')).statusCode, 200, `${url} from the throttled address`);
+        }
+        // probes spend nothing: another address probes often, then still has its two reads
+        for (let i = 0; i < 5; i++) for (const url of ['/healthz', '/readyz', '/metrics']) await get(url, '198.51.100.31');
+        for (let i = 0; i < 2; i++) assert.equal((await get('/api/v1/bas', '198.51.100.31')).statusCode, 200);
+        // an exact path only: a look-alike is an unknown path and spends the budget like one
+        assert.equal((await get('/metricsx', '198.51.100.30')).statusCode, 429);
+      } finally {
+        await app.close();
+      }
+    });
+
     it('does not count the pages\' in-process API calls, and a forged internal header is just a header', async () => {
       const app = await appWith(db, limits({ read: { max: 2, windowMs: 60_000 } }));
       try {

@@ -30,6 +30,18 @@ export interface RateLimitSettings {
   redisRetryMs?: number | undefined;
 }
 
+/**
+ * Paths no budget applies to: the process's health, readiness and metrics, called by the orchestrator, the proxy and
+ * Prometheus, often from an address shared with busy clients (a 429 on a probe would restart a healthy copy).
+ * Matched exactly, with or without a query string.
+ */
+export const UNLIMITED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
+
+function isUnlimitedPath(url: string): boolean {
+  const q = url.indexOf('?');
+  return UNLIMITED_PATHS.includes(q === -1 ? url : url.slice(0, q));
+}
+
 export function limitClassOf(method: string, url: string): LimitClass {
   if (AUTH_PATH_PREFIXES.some((p) => url.startsWith(p))) return 'auth';
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' ? 'read' : 'write';
@@ -159,7 +171,8 @@ const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : 
  *   `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` headers on every answer;
  * - shared through Redis when `redisUrl` is set (FallbackStore: per process while Redis is down), else
  *   in-process;
- * - the app's in-process calls (internalCallHeaders) are not counted.
+ * - the app's in-process calls (internalCallHeaders) and the probes (UNLIMITED_PATHS: /healthz, /readyz, /metrics)
+ *   are not counted.
  * - credentials refused anywhere (401 outside /api/v1/auth/*) spend the address's budget of refused credentials
  *   (its own, the size of the sign-in one), and an address that has spent it has its refused credentials
  *   answered 429 (guardSignInBudget); sign-in and refresh are not charged for them.
@@ -187,7 +200,7 @@ export async function registerRateLimits(app: FastifyInstance, settings: RateLim
     keyGenerator: rateLimitKey,
     max: (_req, key) => specOf(key).max,
     timeWindow: (_req, key) => specOf(key).windowMs,
-    allowList: (req) => isInternalCall(req),
+    allowList: (req) => isInternalCall(req) || isUnlimitedPath(req.url),
     onExceeded: (req, key) => {
       limited.inc({ class: classOfKey(key) });
       if (!warned.has(key)) {

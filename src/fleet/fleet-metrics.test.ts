@@ -30,6 +30,31 @@ for (const target of testDatabases()) {
         await db.close();
       }
     });
+
+    it('leaves the device gauges absent, not 0, while the database cannot be read (and before it first could)', async () => {
+      const db = await target.open();
+      let open = true;
+      try {
+        await migrate(db);
+        await createDevice(db, deviceInput.parse({ id: 'm-one', name: 'one' }));
+        const metrics = new Metrics({ processMetrics: false });
+        fleetMetrics(metrics, db);
+        assert.equal(value(await metrics.render(), 'gridpulse_fleet_devices'), 1);
+        await db.close();
+        open = false;
+        const text = await metrics.render();
+        for (const name of ['gridpulse_fleet_devices', 'gridpulse_fleet_devices_online', 'gridpulse_fleet_rollouts']) {
+          assert.doesNotMatch(text, new RegExp(`^${name}[{ ]`, 'm'), `${name} has no sample during the outage`);
+        }
+        assert.equal(value(text, 'gridpulse_metrics_collector_failures_total\\{collector="fleet"\\}'), 1);
+        // a gateway started while the database is down exports no device count either
+        const fresh = new Metrics({ processMetrics: false });
+        fleetMetrics(fresh, db);
+        assert.doesNotMatch(await fresh.render(), /^gridpulse_fleet_devices(_online)? /m);
+      } finally {
+        if (open) await db.close();
+      }
+    });
   });
 }
 

@@ -11,7 +11,8 @@ export const ROLLOUT_STATES = ['running', 'completed', 'aborted', 'cancelled'] a
  * `gridpulse_fleet_devices` — devices registered and not revoked; `gridpulse_fleet_devices_online` — of those, the
  * ones that said they are online and were heard from within HEARTBEAT_STALE_MS (the same rule as the device API's
  * `status`); `gridpulse_fleet_rollouts{state}` — rollouts by state (ROLLOUT_STATES, 0 for a state none is in). Two
- * aggregate queries per scrape. `nowMs` is for tests.
+ * aggregate queries per scrape. When the database cannot be read (error or over 2 s) the three are absent from the
+ * scrape, not 0: no data is not "every device offline". `nowMs` is for tests.
  */
 export function fleetMetrics(metrics: Metrics, db: Db, nowMs: () => number = Date.now): void {
   const devices = metrics.gauge('gridpulse_fleet_devices', 'devices registered (not retired)');
@@ -26,7 +27,7 @@ export function fleetMetrics(metrics: Metrics, db: Db, nowMs: () => number = Dat
       [new Date(nowMs() - HEARTBEAT_STALE_MS).toISOString()]);
     devices.set(Number(row?.n ?? 0));
     online.set(Number(row?.online ?? 0));
-  });
+  }, [devices, online, rollouts]);
 }
 
 /**

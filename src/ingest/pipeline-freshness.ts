@@ -36,7 +36,8 @@ export async function staleBas(db: Db, now: Date): Promise<string[]> {
  * Data freshness as metrics, refreshed at each scrape (a collector): `gridpulse_data_stale_series{route}` (BA × series
  * types whose newest hour is later than EIA's usual delay allows) and `gridpulse_data_freshest_lag_minutes{route}`
  * (the lag of the freshest BA of each route: when even it grows, ingestion has stopped). The `GridPulseDataStale`
- * alert (deploy/prometheus/alerts.yml) reads them.
+ * alert (deploy/prometheus/alerts.yml) reads them. Absent from a scrape when the database cannot be read (not their
+ * last values: GridPulseDependencyDown tells that story).
  */
 export function freshnessMetrics(metrics: Metrics, db: Db): void {
   const stale = metrics.gauge('gridpulse_data_stale_series', 'BA x series types whose newest stored hour is late against EIA\'s usual publishing delay, by route', ['route']);
@@ -54,5 +55,5 @@ export function freshnessMetrics(metrics: Metrics, db: Db): void {
       stale.set({ route }, e.stale);
       if (Number.isFinite(e.lag)) freshest.set({ route }, e.lag);
     }
-  });
+  }, [stale, freshest]);
 }

@@ -6,7 +6,7 @@ import type { Db } from '../platform/db.ts';
 import type { Config } from '../platform/config.ts';
 import { JOB_BUCKETS, type Metrics } from '../platform/metrics.ts';
 import { listBas } from '../grid/ba-repository.ts';
-import { EiaClient } from './eia-client.ts';
+import { EiaClient, eiaMetrics } from './eia-client.ts';
 import { ingestRange } from './ingest-range.ts';
 import { loadSimulatedGrid, simulatedRoutes } from './simulated-grid.ts';
 import { findGaps } from './gaps.ts';
@@ -182,7 +182,14 @@ export async function claimTick(db: Db, job: string, tick: Date): Promise<boolea
 const HOURLY_LOCK = 930_001;
 const DAILY_LOCK = 930_002;
 
-/** How a job's latest run in this process ended (ok, failed, skipped: another process held its lock) and when. */
+/**
+ * How a scheduled run ends: `ok` (ran to its end), `failed` (threw), `skipped` (another process held its lock or
+ * claimed its tick), `stopped` (the process began stopping during the run: the job returned after its current batch,
+ * its work is unfinished and the next run completes it). The `outcome` label of gridpulse_job_runs_total.
+ */
+export const JOB_OUTCOMES = ['ok', 'failed', 'skipped', 'stopped'] as const;
+
+/** How a job's latest run in this process ended (JOB_OUTCOMES) and when. */
 export interface LastRun { outcome: string; at: Date }
 
 /** A job from another domain that the worker runs on its own schedule, once across processes. */
@@ -198,10 +205,15 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
   const lastRuns = new Map<string, LastRun>();
   // stop() aborts it: a running job finishes its batch and returns, and no new run starts
   const stopping = new AbortController();
-  const runs = deps.metrics?.counter('gridpulse_job_runs_total', 'scheduled job runs by job and outcome (ok, failed, skipped: another process held the lock)', ['job', 'outcome']);
-  const durations = deps.metrics?.histogram('gridpulse_job_duration_seconds', 'scheduled job run duration by job and outcome', ['job', 'outcome'], JOB_BUCKETS);
+  // `job_name`, not `job`: Prometheus sets `job` to the scrape job on every series (ours would become exported_job)
+  const runs = deps.metrics?.counter('gridpulse_job_runs_total', 'scheduled job runs by job_name and outcome (ok; failed; skipped: another process held the lock; stopped: the process stopped during the run)', ['job_name', 'outcome']);
+  const durations = deps.metrics?.histogram('gridpulse_job_duration_seconds', 'scheduled job run duration by job_name and outcome', ['job_name', 'outcome'], JOB_BUCKETS);
+  // the EIA client is made per run: its breaker gauge must exist (at 0) before the first run, for the alert rule
+  if (deps.metrics) eiaMetrics(deps.metrics);
   const guarded = (job: string, lock: number, fn: (d: WorkerDeps) => Promise<unknown>) => {
     const logger = deps.logger.child({ job });
+    // every outcome's series exists at 0 from the start, so increase() counts a job's first failures
+    for (const outcome of JOB_OUTCOMES) runs?.inc({ job_name: job, outcome }, 0);
     const once = async (tick?: Date) => {
       if (stopping.signal.aborted) return;
       const started = performance.now();
@@ -215,14 +227,15 @@ export function startScheduler(deps: WorkerDeps, crons: { ingest?: string; daily
           return done;
         }, { root: true });
         if (!ran) outcome = 'skipped';
+        else if (stopping.signal.aborted) outcome = 'stopped';
       } catch (err) {
         outcome = 'failed';
         logger.error({ err: (err as Error).message }, 'job failed; next run will retry');
       } finally {
         const ms = Math.round(performance.now() - started);
-        runs?.inc({ job, outcome });
+        runs?.inc({ job_name: job, outcome });
         lastRuns.set(job, { outcome, at: new Date() });
-        durations?.observe({ job, outcome }, ms / 1000);
+        durations?.observe({ job_name: job, outcome }, ms / 1000);
         if (outcome !== 'failed') logger.info({ outcome, ms, stopped: stopping.signal.aborted, ...(tick ? { tick: tick.toISOString() } : {}) }, 'job finished');
       }
     };

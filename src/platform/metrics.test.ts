@@ -8,7 +8,7 @@ import { openTestApp } from '../../test/support/app.ts';
 import { buildApp } from '../app.ts';
 import { listBas } from '../grid/ba-repository.ts';
 import { loadSimulatedGrid } from '../ingest/simulated-grid.ts';
-import { startScheduler } from '../ingest/scheduler.ts';
+import { JOB_OUTCOMES, startScheduler } from '../ingest/scheduler.ts';
 import { memoryCache } from './cache.ts';
 import { loadConfig } from './config.ts';
 import type { Db } from './db.ts';
@@ -113,22 +113,39 @@ for (const target of testDatabases()) {
       } finally { await withCache.close(); await cache.close(); await fresh.close(); }
     });
 
-    it('counts scheduled job runs by job and outcome, with their durations', async () => {
+    it('counts scheduled job runs by job_name and outcome, with their durations; a run the stop cut short is "stopped"', async () => {
       const metrics = new Metrics({ processMetrics: false });
       let ran = 0;
+      let halting = false;
       const s = startScheduler({ db, logger, config: loadConfig({}), metrics }, { ingest: '0 0 1 1 *', daily: '0 0 1 1 *' }, [
         { name: 'works', lock: 930_101, cron: '* * * * * *', run: async () => { ran++; } },
         { name: 'breaks', lock: 930_102, cron: '* * * * * *', run: async () => { throw new Error('boom'); } },
+        // a long fill: it returns after its current batch once the worker stops
+        { name: 'fills', lock: 930_103, cron: '* * * * * *', run: async (d) => { halting = true; while (!d.signal?.aborted) await sleep(20); } },
       ]);
-      const deadline = Date.now() + 5_000;
-      while (ran === 0 && Date.now() < deadline) await sleep(100);
-      await sleep(50);
-      await s.stop();
-      const samples = parse(await metrics.render());
-      assert.ok(ran >= 1);
-      assert.equal(value(samples, 'gridpulse_job_runs_total', { job: 'works', outcome: 'ok' }), ran);
-      assert.ok(value(samples, 'gridpulse_job_runs_total', { job: 'breaks', outcome: 'failed' }) >= 1);
-      assert.equal(value(samples, 'gridpulse_job_duration_seconds_count', { job: 'works', outcome: 'ok' }), ran);
+      try {
+        // every job's every outcome is a series from the start (Prometheus's increase() needs the 0 before the first failure)
+        const atStart = parse(await metrics.render());
+        for (const job_name of ['works', 'breaks', 'fills', 'hourly-ingest', 'daily']) {
+          for (const outcome of JOB_OUTCOMES) {
+            const series = atStart.filter((x) => x.name === 'gridpulse_job_runs_total' && x.labels.job_name === job_name && x.labels.outcome === outcome);
+            assert.deepEqual(series.map((x) => x.value), [0], `${job_name} ${outcome} declared at 0`);
+          }
+        }
+        assert.deepEqual(atStart.filter((x) => x.name === 'gridpulse_eia_circuit_open').map((x) => x.value), [0], 'the EIA breaker gauge exists before the first EIA call');
+        const deadline = Date.now() + 5_000;
+        while ((ran === 0 || !halting) && Date.now() < deadline) await sleep(100);
+        await sleep(50);
+        await s.stop();
+        const samples = parse(await metrics.render());
+        assert.ok(ran >= 1);
+        assert.equal(value(samples, 'gridpulse_job_runs_total', { job_name: 'works', outcome: 'ok' }), ran);
+        assert.ok(value(samples, 'gridpulse_job_runs_total', { job_name: 'breaks', outcome: 'failed' }) >= 1);
+        assert.equal(value(samples, 'gridpulse_job_duration_seconds_count', { job_name: 'works', outcome: 'ok' }), ran);
+        assert.equal(value(samples, 'gridpulse_job_runs_total', { job_name: 'fills', outcome: 'stopped' }), 1, 'the run cut short by the stop');
+        assert.ok(samples.some((x) => x.name === 'gridpulse_job_runs_total' && x.labels.job_name === 'fills' && x.labels.outcome === 'ok' && x.value === 0), 'an unfinished run is not ok');
+        assert.ok(samples.every((x) => !('job' in x.labels)), 'no label named job: Prometheus owns it (scrape job)');
+      } finally { await s.stop(); }
     });
   });
 }
@@ -136,14 +153,14 @@ for (const target of testDatabases()) {
 describe('metrics server of a worker without the API', () => {
   it('serves the registry it is given, over real HTTP, behind the same token rule', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    metrics.counter('gridpulse_job_runs_total', 'runs', ['job', 'outcome']).inc({ job: 'forecasts', outcome: 'ok' });
+    metrics.counter('gridpulse_job_runs_total', 'runs', ['job_name', 'outcome']).inc({ job_name: 'forecasts', outcome: 'ok' });
     const server = await metricsServer(metrics, 'a-long-metrics-token');
     try {
       const url = `${await server.listen({ port: 0, host: '127.0.0.1' })}/metrics`;
       assert.equal((await fetch(url)).status, 401);
       const res = await fetch(url, { headers: { authorization: 'Bearer a-long-metrics-token' } });
       assert.equal(res.status, 200);
-      assert.equal(value(parse(await res.text()), 'gridpulse_job_runs_total', { job: 'forecasts', outcome: 'ok' }), 1);
+      assert.equal(value(parse(await res.text()), 'gridpulse_job_runs_total', { job_name: 'forecasts', outcome: 'ok' }), 1);
       assert.equal((await fetch(url.replace('/metrics', '/api/v1/now'))).status, 404, 'nothing else is served');
     } finally {
       await server.close();

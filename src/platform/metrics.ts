@@ -19,7 +19,7 @@ export class Metrics {
   readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
   private readonly byName = new Map<string, { kind: string; labels: string; metric: Metric }>();
   private tokenDigest: Buffer | undefined;
-  private readonly collectors = new Map<string, () => Promise<void>>();
+  private readonly collectors = new Map<string, { collect: () => Promise<void>; gauges: readonly Gauge<string>[] }>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -38,23 +38,28 @@ export class Metrics {
   }
 
   /**
-   * Registers (or replaces) a collector: a function that sets gauges from a store before each scrape (data
+   * Registers (or replaces) a collector: a function that sets `gauges` from a store before each scrape (data
    * freshness from the database; the gateway's devices online). Collectors run together before render; one that
-   * fails or takes over 2 s is counted in `gridpulse_metrics_collector_failures_total{collector}` and its gauges
-   * keep their last values.
+   * fails or takes over 2 s is counted in `gridpulse_metrics_collector_failures_total{collector}` and its gauges are
+   * absent from that scrape (every series removed, not 0 nor a stale value: an alert rule must not read "no devices
+   * online" from a database it could not read). Its gauges are absent until its first success too.
    */
-  addCollector(name: string, collect: () => Promise<void>): void {
-    this.collectors.set(name, collect);
+  addCollector(name: string, collect: () => Promise<void>, gauges: readonly Gauge<string>[] = []): void {
+    for (const g of gauges) clear(g);
+    this.collectors.set(name, { collect, gauges });
   }
 
   /** The exposition text (Prometheus text format 0.0.4), after running the collectors. */
   async render(): Promise<string> {
     if (this.collectors.size) {
       const failures = this.counter('gridpulse_metrics_collector_failures_total', 'metrics collectors that failed or timed out (2 s) at a scrape, by collector', ['collector']);
-      await Promise.all([...this.collectors].map(async ([name, collect]) => {
+      await Promise.all([...this.collectors].map(async ([name, { collect, gauges }]) => {
         try {
           await Promise.race([collect(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
-        } catch { failures.inc({ collector: name }); }
+        } catch {
+          failures.inc({ collector: name });
+          for (const g of gauges) clear(g);
+        }
       }));
     }
     return this.registry.metrics();
@@ -87,6 +92,12 @@ export class Metrics {
     this.byName.set(name, { kind, labels, metric });
     return metric;
   }
+}
+
+/** Removes every series of a gauge (prom-client keeps an unlabelled gauge at 0 after reset(); remove({}) drops it). */
+function clear(g: Gauge<string>): void {
+  g.reset();
+  g.remove({});
 }
 
 function digest(s: string): Buffer {

@@ -198,4 +198,18 @@ describe('metrics collectors', () => {
       assert.match(text, /gridpulse_metrics_collector_failures_total\{collector="broken"\} 1/);
     } finally { await db.close(); }
   });
+
+  it('a collector that cannot read its store leaves its gauges absent, not their last values', async () => {
+    const db = await openDb({ dataDir: ':memory:' });
+    await migrate(db);
+    const metrics = new Metrics({ processMetrics: false });
+    freshnessMetrics(metrics, db);
+    const bas = (await listBas(db)).filter((b) => b.code === 'CISO');
+    await loadSimulatedGrid({ db, logger: silent }, bas, new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 6 * 3_600_000), 3);
+    assert.match(await metrics.render(), /^gridpulse_data_freshest_lag_minutes\{route="region"\} \d+/m);
+    await db.close();
+    const text = await metrics.render();
+    assert.doesNotMatch(text, /^gridpulse_data_(freshest_lag_minutes|stale_series)\{/m, 'no stale lag from before the outage');
+    assert.match(text, /gridpulse_metrics_collector_failures_total\{collector="data-freshness"\} 1/);
+  });
 });
