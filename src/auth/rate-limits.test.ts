@@ -334,3 +334,38 @@ for (const target of testDatabases()) {
     });
   });
 }
+
+describe('rate limits during a Redis outage', { skip: redisUrl || process.env.CI ? false : 'needs REDIS_URL (under CI=true it fails without): the outage is cut in a TCP proxy in front of it' }, () => {
+  it('tell the outage once when it starts and once when Redis answers again, counting every fall back, never a line per request', { timeout: 60_000 }, async () => {
+    const [{ Writable }, { TcpProxy }, { openDb }] = await Promise.all([import('node:stream'), import('../../test/support/tcp-proxy.ts'), import('../platform/db.ts')]);
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, done) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { level: number; msg: string }); done(); } }));
+    const target = new URL(redisUrl!);
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const proxied = new URL(redisUrl!);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(await proxy.start());
+    const db = await openDb({ dataDir: ':memory:' });
+    await migrate(db);
+    const app = await buildApp({ db, logger, cache: memoryCache(), rateLimits: limits({ read: { max: 1000, windowMs: 60_000 }, redisUrl: proxied.toString(), namespace: namespace(), redisRetryMs: 20 }) });
+    const redisLines = () => lines.filter((l) => l.msg.startsWith('rate limits: Redis')).map((l) => l.msg);
+    const get = async () => (await app.inject({ url: '/api/v1/bas', remoteAddress: '198.51.100.30' })).statusCode;
+    try {
+      assert.equal(await get(), 200);
+      proxy.mode = 'reset';
+      proxy.cut();
+      for (let i = 0; i < 10; i++) { assert.equal(await get(), 200); await new Promise((r) => setTimeout(r, 30)); }
+      assert.deepEqual(redisLines(), ['rate limits: Redis failed; counting per process until it is back'], 'one line for the outage');
+      const fallbacks = /gridpulse_rate_limit_fallbacks_total (\d+)/.exec((await app.inject({ url: '/metrics' })).body);
+      assert.ok(Number(fallbacks?.[1]) >= 5, `each fall back counted: ${fallbacks?.[0]}`);
+      proxy.mode = 'pass';
+      const deadline = Date.now() + 20_000;
+      while (redisLines().length < 2 && Date.now() < deadline) { await get(); await new Promise((r) => setTimeout(r, 100)); }
+      assert.deepEqual(redisLines(), ['rate limits: Redis failed; counting per process until it is back', 'rate limits: Redis answers again; counting shared']);
+    } finally {
+      await app.close();
+      await db.close();
+      await proxy.stop();
+    }
+  });
+});

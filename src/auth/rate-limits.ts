@@ -102,53 +102,65 @@ const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (co
  * for `retryMs`: the limits stay on, per copy (at most limit × copies), and no request waits on a dead Redis
  * or turns into a 5xx. This is "fail to local", neither open nor closed.
  */
+/** Told of every fall back to per-process counting (`first`: the first of an outage), and of Redis answering again. */
+interface FallbackListener { fallback(err: Error, first: boolean): void; back(): void }
+
 class FallbackStore implements Store {
-  private downUntil = 0;
   private readonly shared: Store;
   private readonly local: Store;
   private readonly retryMs: number;
-  private readonly onFallback: (err: Error) => void;
+  private readonly listener: FallbackListener;
+  /** shared with the route stores (child): one outage, told once */
+  private readonly state: { downUntil: number; down: boolean };
 
-  constructor(shared: Store, local: Store, retryMs: number, onFallback: (err: Error) => void) {
+  constructor(shared: Store, local: Store, retryMs: number, listener: FallbackListener, state = { downUntil: 0, down: false }) {
     this.shared = shared;
     this.local = local;
     this.retryMs = retryMs;
-    this.onFallback = onFallback;
+    this.listener = listener;
+    this.state = state;
+  }
+
+  private answered(cb: StoreCallback, res: StoreResult): void {
+    if (this.state.down) { this.state.down = false; this.listener.back(); }
+    cb(null, res);
+  }
+
+  private failed(err: Error | null): void {
+    this.state.downUntil = Date.now() + this.retryMs;
+    const first = !this.state.down;
+    this.state.down = true;
+    this.listener.fallback(err ?? new Error('empty answer from the shared store'), first);
   }
 
   incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
-    if (Date.now() < this.downUntil) return this.local.incr(key, cb, timeWindow, max);
+    if (Date.now() < this.state.downUntil) return this.local.incr(key, cb, timeWindow, max);
     this.shared.incr(key, (err, res) => {
-      if (!err && res) return cb(null, res);
-      this.downUntil = Date.now() + this.retryMs;
-      this.onFallback(err ?? new Error('empty answer from the shared store'));
+      if (!err && res) return this.answered(cb, res);
+      this.failed(err);
       this.local.incr(key, cb, timeWindow, max);
     }, timeWindow, max);
   }
 
   read(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
-    if (Date.now() < this.downUntil) return this.local.read(key, cb, timeWindow, max);
+    if (Date.now() < this.state.downUntil) return this.local.read(key, cb, timeWindow, max);
     this.shared.read(key, (err, res) => {
-      if (!err && res) return cb(null, res);
-      this.downUntil = Date.now() + this.retryMs;
-      this.onFallback(err ?? new Error('empty answer from the shared store'));
+      if (!err && res) return this.answered(cb, res);
+      this.failed(err);
       this.local.read(key, cb, timeWindow, max);
     }, timeWindow, max);
   }
 
   child(routeOptions: RouteStoreOptions): Store {
-    return new FallbackStore(this.shared.child(routeOptions) as Store, this.local.child(routeOptions) as Store, this.retryMs, this.onFallback);
+    return new FallbackStore(this.shared.child(routeOptions) as Store, this.local.child(routeOptions) as Store, this.retryMs, this.listener, this.state);
   }
 }
 
 /** A Redis client that never queues: while Redis is unreachable, commands fail at once (and the store falls back). */
-function rateLimitRedis(url: string, logger: Logger): Redis {
+function rateLimitRedis(url: string): Redis {
   const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, connectTimeout: 2000, lazyConnect: true });
-  let lastLogged = 0;
-  redis.on('error', (err: Error) => {
-    // ioredis emits one error per reconnect attempt: log at most one a minute
-    if (Date.now() - lastLogged > 60_000) { lastLogged = Date.now(); logger.warn({ err: err.message }, 'rate limits: Redis unreachable; counting per process until it is back'); }
-  });
+  // ioredis emits one error per reconnect attempt: an outage is told once by the FallbackStore's listener instead
+  redis.on('error', () => {});
   return redis;
 }
 
@@ -182,12 +194,16 @@ const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : 
 export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings, logger: Logger, onThrottled?: ThrottleListener): Promise<void> {
   const limited = app.metrics.counter('gridpulse_rate_limited_total', 'requests refused with 429 by rate limits, by budget (read, write, auth)', ['class']);
   const fallbacks = app.metrics.counter('gridpulse_rate_limit_fallbacks_total', 'times the rate limits fell back to per-process counting because Redis failed');
-  const redis = settings.redisUrl ? rateLimitRedis(settings.redisUrl, logger) : undefined;
+  const redis = settings.redisUrl ? rateLimitRedis(settings.redisUrl) : undefined;
   if (redis) await connectWithin(redis, 2000);
   const local = new LocalStore(false, false, 100_000);
-  const onFallback = (err: Error) => { fallbacks.inc(); logger.warn({ err: err.message }, 'rate limits: Redis failed; counting per process for a while'); };
+  // every fall back counted; an outage logged once when it starts and once when Redis answers again, never per request
+  const listener: FallbackListener = {
+    fallback: (err, first) => { fallbacks.inc(); if (first) logger.warn({ err: err.message }, 'rate limits: Redis failed; counting per process until it is back'); },
+    back: () => { logger.info('rate limits: Redis answers again; counting shared'); },
+  };
   const store = redis
-    ? new FallbackStore(new RedisStore(false, false, redis, settings.namespace ?? 'gp:rl:'), local, settings.redisRetryMs ?? 5000, onFallback)
+    ? new FallbackStore(new RedisStore(false, false, redis, settings.namespace ?? 'gp:rl:'), local, settings.redisRetryMs ?? 5000, listener)
     : local;
   const warned = new LRUCache<string, true>({ max: 10_000, ttl: Math.max(settings.read.windowMs, settings.write.windowMs, settings.auth.windowMs) });
   const specOf = (key: string): RateLimitSpec => settings[classOfKey(key)];

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { createLogger } from '../platform/log.ts';
 import { onInterrupt } from '../platform/interrupts.ts';
+import { DRAIN_STEP_MS, runShutdown } from '../platform/shutdown.ts';
 import { DEVICE_ID, FALLBACKS } from '../fleet/messages.ts';
 import { runAgent } from '../fleet/agent/run-agent.ts';
 import { startSimulator, type SimulatedDevice } from '../fleet/simulator/simulator.ts';
@@ -50,7 +51,8 @@ export async function agentCommand(o: AgentOptions): Promise<number> {
   });
   logger.info({ broker: o.broker, api: o.api, queued: running.store.queued(), ...running.agent.versions() }, 'agent started (simulated battery)');
   await waitForInterrupt();
-  await running.stop();
+  // bounded and logged (shutdown.ts): a broker that never answers the disconnect does not hold the stop
+  await runShutdown([{ name: 'agent', run: () => running.stop() }], logger);
   logger.info('agent stopped; unsent messages stay queued in its store');
   return 0;
 }
@@ -97,6 +99,6 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   const timer = setInterval(() => logger.info(sim.stats(), 'simulated fleet'), 10_000);
   await waitForInterrupt();
   clearInterval(timer);
-  await sim.stop();
+  await runShutdown([{ name: 'simulated fleet', timeoutMs: DRAIN_STEP_MS, run: () => sim.stop() }], logger);
   return 0;
 }

@@ -4,7 +4,7 @@ import type { Db } from '../platform/db.ts';
 import { createLogger } from '../platform/log.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
-import { onInterrupt } from '../platform/interrupts.ts';
+import { stopOnInterrupt, DRAIN_STEP_MS } from '../platform/shutdown.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { metricsServer } from '../platform/http.ts';
@@ -43,8 +43,8 @@ export async function startFleetRuntime(config: Config, db: Db, logger: Logger, 
  * (SIGKILL), its session keeps queueing for the next start under the same MQTT_GATEWAY_ID.
  */
 export async function gatewayCommand(config: Config): Promise<void> {
-  const tracing = startTracing({ role: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL).child({ role: 'gateway' });
+  const tracing = startTracing({ role: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
     await migrate(db);
@@ -61,14 +61,14 @@ export async function gatewayCommand(config: Config): Promise<void> {
     }
     await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
     logger.info({ broker: fleet.deviceBus.url, clientId: fleet.deviceBus.gateway?.clientId, metricsPort: config.METRICS_PORT }, 'gateway running');
-    onInterrupt(async () => {
-      // graceful: the batch in hand is written and confirmed, MQTT closes cleanly, then the spans are flushed
-      await fleet.stop();
-      await server?.close();
-      await db.close();
-      await tracing?.shutdown();
-      process.exit(0);
-    });
+    // graceful: the batch in hand is written and confirmed, MQTT closes cleanly, then the spans are flushed; each step
+    // bounded and best-effort (shutdown.ts)
+    stopOnInterrupt([
+      { name: 'fleet', timeoutMs: DRAIN_STEP_MS, run: () => fleet.stop() },
+      { name: 'metrics server', run: () => server?.close() },
+      { name: 'database', run: () => db.close() },
+      { name: 'tracing', run: () => tracing?.shutdown() },
+    ], logger);
   } catch (err) {
     await db.close();
     throw err;

@@ -9,10 +9,10 @@ import { openRoutedDb, isRouted, replicaCheck } from '../platform/db-replica.ts'
 import type { Db } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
 import { buildApp } from '../app.ts';
-import { openCache, type Cache } from '../platform/cache.ts';
+import { cacheErrorCounter, openCache, type Cache } from '../platform/cache.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
-import { onInterrupt } from '../platform/interrupts.ts';
+import { stopOnInterrupt, DRAIN_STEP_MS } from '../platform/shutdown.ts';
 import { startTracing } from '../platform/tracing.ts';
 import { startFleetRuntime } from './gateway-command.ts';
 import { replanJob } from '../fleet/optimizer/replan-job.ts';
@@ -35,13 +35,14 @@ function warnIfMetricsOpen(config: Config, logger: Logger): void {
 }
 
 /**
- * Declares the domain metrics a web or worker process may move (fleet events, optimizer solves, eGRID imports) with every
+ * Declares the domain metrics a web or worker process may move (fleet events, optimizer solves, eGRID imports, cache errors) with every
  * label at 0, so /metrics shows them from the first scrape and the alert rules' increases see the first event.
  */
 function declareDomainMetrics(metrics: Metrics): void {
   fleetEventMetrics(metrics);
   optimizerMetrics(metrics);
   egridImportMetrics(metrics);
+  cacheErrorCounter(metrics);
 }
 
 const webhookPolicy = (config: Config): TargetPolicy => ({ allowPrivate: config.WEBHOOK_ALLOW_PRIVATE === '1' });
@@ -63,14 +64,24 @@ function startWorker(config: Config, db: Db, logger: Logger, cache: Cache, metri
   return { stop: async () => { await scheduler.stop(); await (await alerts.catch(() => undefined))?.stop(); }, ready, lastRuns: scheduler.lastRuns };
 }
 
+/**
+ * Waits for drains running side by side; rejects naming each that failed (`jobs: …; http: …`) once all settled, so
+ * one failing drain neither hides another's failure nor cuts it short.
+ */
+async function drainAll(drains: Array<[string, Promise<unknown> | undefined]>): Promise<void> {
+  const results = await Promise.allSettled(drains.map(([, p]) => p));
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${drains[i]![0]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+  if (failed.length) throw new Error(failed.join('; '));
+}
+
 /** `gridpulse start` (withWorker: every role in one process) or `gridpulse web` (HTTP API and pages). */
 export async function startWeb(config: Config, withWorker: boolean): Promise<void> {
-  const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL);
+  const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
   const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   const applied = await migrate(db);
   if (applied.length) logger.info({ applied }, 'migrations applied');
-  const cache = await openCache(config.REDIS_URL);
+  const cache = await openCache(config.REDIS_URL, logger);
   const rateLimits = config.RATE_LIMITS === 'on'
     ? { read: config.RATE_LIMIT_READ, write: config.RATE_LIMIT_WRITE, auth: config.RATE_LIMIT_AUTH, redisUrl: config.REDIS_URL }
     : undefined;
@@ -100,11 +111,14 @@ export async function startWeb(config: Config, withWorker: boolean): Promise<voi
   // Ctrl-C (from now on, the demo fleet's start included): the running job finishes its batch while the server stops
   // listening; a second Ctrl-C stops now
   const demo: { fleet?: Awaited<ReturnType<typeof startDemoFleet>> } = {};
-  onInterrupt(async () => {
-    await demo.fleet?.stop();
-    await Promise.all([worker?.stop(), app.close(), fleet?.stop()]);
-    await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0);
-  });
+  stopOnInterrupt(() => [
+    { name: 'demo fleet', run: () => demo.fleet?.stop() },
+    // the drains run side by side: the job's batch, open HTTP and SSE requests, the gateway's batch in hand
+    { name: 'drain', timeoutMs: DRAIN_STEP_MS, run: () => drainAll([['jobs', worker?.stop()], ['http', app.close()], ['fleet', fleet?.stop()]]) },
+    { name: 'cache', run: () => cache.close() },
+    { name: 'database', run: () => db.close() },
+    { name: 'tracing', run: () => tracing?.shutdown() },
+  ], logger);
   // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
   demo.fleet = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
     ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
@@ -120,16 +134,14 @@ export async function workerCommand(config: Config, opts: RemoteWorkerOptions): 
   if (opts.remote || opts.key || config.GRIDPULSE_API_URL) {
     const r = await remoteWorkerCommand(config, opts);
     if (!r.stop) return r.exitCode;
-    const stop = async () => { await r.stop!(); process.exit(0); };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopOnInterrupt([{ name: 'jobs', timeoutMs: DRAIN_STEP_MS, run: () => r.stop!() }], createLogger(config.LOG_LEVEL).child({ role: 'remote-worker' }));
     return undefined;
   }
-  const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = createLogger(config.LOG_LEVEL);
+  const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
   const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   await migrate(db);
-  const cache = await openCache(config.REDIS_URL);
+  const cache = await openCache(config.REDIS_URL, logger);
   // with METRICS_PORT, the worker's jobs, EIA requests and writes are scraped at :METRICS_PORT/metrics
   const metrics = config.METRICS_PORT ? new Metrics() : undefined;
   const worker = startWorker(config, db, logger, cache, metrics);
@@ -140,7 +152,13 @@ export async function workerCommand(config: Config, opts: RemoteWorkerOptions): 
   if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); declareDomainMetrics(metrics); }
   if (server) warnIfMetricsOpen(config, logger);
   await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
-  onInterrupt(async () => { await worker.stop(); await server?.close(); await cache.close(); await db.close(); await tracing?.shutdown(); process.exit(0); });
+  stopOnInterrupt([
+    { name: 'jobs', timeoutMs: DRAIN_STEP_MS, run: () => worker.stop() },
+    { name: 'metrics server', run: () => server?.close() },
+    { name: 'cache', run: () => cache.close() },
+    { name: 'database', run: () => db.close() },
+    { name: 'tracing', run: () => tracing?.shutdown() },
+  ], logger);
   await worker.ready;
   return undefined;
 }

@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { metricsOf, type Metrics } from './metrics.ts';
 import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
 
 /** A CLIENT span per Redis command when tracing is on (`redis GET`, the key without its value). */
@@ -34,27 +36,58 @@ export function memoryCache(maxEntries = 10_000): Cache {
   };
 }
 
+/** The Redis operations counted in gridpulse_cache_errors_total{operation}. */
+const OPERATIONS = ['get', 'set', 'invalidate', 'ping'] as const;
+type Operation = typeof OPERATIONS[number];
+
+/** gridpulse_cache_errors_total{operation}: Redis commands that failed (unreachable, timed out); every label at 0. */
+export function cacheErrorCounter(metrics: Metrics) {
+  const counter = metrics.counter('gridpulse_cache_errors_total', 'Redis cache commands that failed (unreachable or over 500 ms), by operation: get, set, invalidate, ping; each one served uncached', ['operation']);
+  for (const operation of OPERATIONS) counter.inc({ operation }, 0);
+  return counter;
+}
+
+export interface RedisCacheOptions {
+  /** Redis key prefix (default `gp:`; tests use their own) */
+  namespace?: string;
+  /** Where the cache says it went down and came back (one line each per outage). */
+  logger?: Pick<Logger, 'warn' | 'info'>;
+}
+
 /**
- * The Redis cache at `url` (keys under `namespace`). Resolves even when Redis cannot be reached yet: every command
+ * The Redis cache at `url` (keys under `opts.namespace`). Resolves even when Redis cannot be reached yet: every command
  * then fails at once (a miss for the caller), `ping` rejects (readiness: degraded), and the client reconnects.
  */
-export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache> {
+export async function redisCache(url: string, opts: RedisCacheOptions = {}): Promise<Cache> {
+  const namespace = opts.namespace ?? 'gp:';
   // A cache must never make an answer wait: while Redis is unreachable (or hung) commands fail at once (or
-  // after 500 ms) instead of queueing for the reconnection, callers treat that as a miss (cachedAnswer logs
-  // it), and ioredis keeps reconnecting in the background.
+  // after 500 ms) instead of queueing for the reconnection, callers treat that as a miss, and ioredis keeps
+  // reconnecting in the background.
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500, keyPrefix: namespace });
-  redis.on('error', () => { /* each failed command is reported by its caller; this only silences ioredis' own console line */ });
+  redis.on('error', () => { /* failed commands are reported below; this only silences ioredis' own console line per reconnect */ });
   // Redis unreachable at start is the same degraded state as Redis lost later (readiness `cache` degraded, answers
   // computed afresh), not a process that cannot start: ioredis keeps reconnecting after a failed first connect.
   await redis.connect().catch(() => {});
-  return {
+  // An outage is told once, not per request (a busy API would write a stack per cached GET): one warn line at the
+  // first failed command, one info line at the first success after it; every failure is counted.
+  let down = false;
+  const tell = <T,>(operation: Operation, command: () => Promise<T>): Promise<T> => command().then((v) => {
+    if (down) { down = false; opts.logger?.info('cache: Redis answers again'); }
+    return v;
+  }, (err: unknown) => {
+    const metrics = metricsOf(cache);
+    if (metrics) cacheErrorCounter(metrics).inc({ operation });
+    if (!down) { down = true; opts.logger?.warn({ err: (err as Error).message, operation }, 'cache: Redis failed; answers are computed uncached until it is back'); }
+    throw err;
+  });
+  const cache: Cache = {
     kind: 'redis',
     get: <T,>(key: string) => traced('GET', key, async () => {
-      const raw = await redis.get(key);
+      const raw = await tell('get', () => redis.get(key));
       return raw === null ? undefined : (JSON.parse(raw) as T);
     }),
-    set: (key, value, ttl) => traced('SET', key, async () => { await redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttl))); }),
-    invalidatePrefix: (prefix) => traced('SCAN+DEL', prefix, async () => {
+    set: (key, value, ttl) => traced('SET', key, async () => { await tell('set', () => redis.set(key, JSON.stringify(value), 'EX', Math.max(1, Math.ceil(ttl)))); }),
+    invalidatePrefix: (prefix) => traced('SCAN+DEL', prefix, () => tell('invalidate', async () => {
       let n = 0;
       // SCAN patterns are not prefixed by ioredis' keyPrefix, DEL keys are: strip it before deleting.
       for await (const keys of redis.scanStream({ match: `${namespace}${prefix}*`, count: 500 })) {
@@ -62,12 +95,15 @@ export async function redisCache(url: string, namespace = 'gp:'): Promise<Cache>
         if (list.length) n += await redis.del(...list);
       }
       return n;
-    }),
-    ping: async () => { await redis.ping(); },
-    close: async () => { await redis.quit(); },
+    })),
+    ping: async () => { await tell('ping', () => redis.ping()); },
+    // QUIT needs a live connection: on a dead one the socket is dropped all the same, then the failure is reported
+    close: async () => { try { await redis.quit(); } catch (err) { redis.disconnect(); throw err; } },
   };
+  return cache;
 }
 
-export function openCache(redisUrl: string | undefined): Promise<Cache> {
-  return redisUrl ? redisCache(redisUrl) : Promise.resolve(memoryCache());
+/** Redis when REDIS_URL is set (its outages told to `logger`), else the in-process LRU. */
+export function openCache(redisUrl: string | undefined, logger?: Pick<Logger, 'warn' | 'info'>): Promise<Cache> {
+  return redisUrl ? redisCache(redisUrl, logger ? { logger } : {}) : Promise.resolve(memoryCache());
 }

@@ -81,7 +81,7 @@ describe('readiness registry', () => {
     const port = await proxy.start();
     const db = await openDb({ dataDir: ':memory:' });
     await migrate(db);
-    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, `gp:readyz:${process.pid}:`);
+    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, { namespace: `gp:readyz:${process.pid}:` });
     const app = await buildApp({ db, logger: silent, cache });
     try {
       let res = await app.inject('/readyz');
@@ -112,7 +112,7 @@ describe('readiness registry', () => {
     const port = await proxy.start();
     const db = await openDb({ dataDir: ':memory:' });
     await migrate(db);
-    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, `gp:readyz-start:${process.pid}:`);
+    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, { namespace: `gp:readyz-start:${process.pid}:` });
     const app = await buildApp({ db, logger: silent, cache });
     try {
       let res = await app.inject('/readyz');

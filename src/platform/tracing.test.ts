@@ -171,4 +171,24 @@ describe('tracing', () => {
       assert.equal(span.traceId, id);
     } finally { receiver.close(); }
   });
+
+  it('says once that spans are dropped while the collector is unreachable, and once that they are exported again', async () => {
+    const { freePort } = await import('../../test/support/free-port.ts');
+    const port = await freePort();
+    const { lines, logger } = capture();
+    tracing = startTracing({ role: 'test', endpoint: `http://127.0.0.1:${port}`, logger });
+    for (let i = 0; i < 3; i++) {
+      await withSpan(`lost ${i}`, {}, async () => {});
+      await assert.rejects(tracing!.flush());
+    }
+    assert.deepEqual(lines.map((l) => l.msg), ['tracing: spans not exported (dropped); the exporter keeps trying'], 'one line, not one per failed export');
+    const receiver = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); });
+    await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
+    try {
+      await withSpan('kept', {}, async () => {});
+      await tracing!.flush();
+      assert.deepEqual(lines.map((l) => l.msg), ['tracing: spans not exported (dropped); the exporter keeps trying', 'tracing: spans exported again']);
+      assert.equal(lines[1]!.dropped, 3);
+    } finally { receiver.close(); }
+  });
 });

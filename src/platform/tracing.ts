@@ -1,8 +1,9 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Logger } from 'pino';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 
@@ -26,12 +27,49 @@ export interface TracingOptions {
   endpoint?: string | undefined;
   /** Further exporters (tests: an InMemorySpanExporter), each fed span by span. */
   exporters?: SpanExporter[];
+  /** Where the OTLP exporter says it drops spans (once when exports start failing, once when they succeed again). */
+  logger?: Pick<Logger, 'warn' | 'info'>;
+}
+
+/**
+ * The OTLP exporter, telling when spans are lost: the SDK drops a batch the collector refused or never answered
+ * without a word (its error handler logs nowhere), so the first failed export logs one warn line `spans not exported`
+ * (the error, the spans dropped) and the first success after that one info line with the total dropped meanwhile.
+ */
+class ReportingExporter implements SpanExporter {
+  private failing = false;
+  private dropped = 0;
+  private readonly inner: SpanExporter;
+  private readonly logger: Pick<Logger, 'warn' | 'info'> | undefined;
+  constructor(inner: SpanExporter, logger: Pick<Logger, 'warn' | 'info'> | undefined) { this.inner = inner; this.logger = logger; }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) {
+        this.dropped += spans.length;
+        if (!this.failing) this.logger?.warn({ err: result.error?.message ?? 'export failed', spans: spans.length }, 'tracing: spans not exported (dropped); the exporter keeps trying');
+        this.failing = true;
+      } else if (this.failing) {
+        this.failing = false;
+        this.logger?.info({ dropped: this.dropped }, 'tracing: spans exported again');
+        this.dropped = 0;
+      }
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> { return this.inner.shutdown(); }
+  forceFlush(): Promise<void> { return this.inner.forceFlush?.() ?? Promise.resolve(); }
 }
 
 export interface Tracing {
   /** Exports what is buffered (shutdown does it too). */
   flush(): Promise<void>;
-  /** Flushes, then uninstalls the provider: later spans are not recorded. */
+  /**
+   * Flushes, then uninstalls the provider: later spans are not recorded. Rejects when the flush fails (the spans in
+   * hand are lost); it is not bounded here: a collector that never answers holds it for the exporter's 10 s, so a
+   * stop bounds it (shutdown.ts).
+   */
   shutdown(): Promise<void>;
 }
 
@@ -44,7 +82,7 @@ export function startTracing(opts: TracingOptions): Tracing | undefined {
   const processors: SpanProcessor[] = [];
   if (opts.endpoint) {
     const url = `${opts.endpoint.replace(/\/$/, '')}/v1/traces`;
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 }));
+    processors.push(new BatchSpanProcessor(new ReportingExporter(new OTLPTraceExporter({ url }), opts.logger), { scheduledDelayMillis: 1000 }));
   }
   for (const e of opts.exporters ?? []) processors.push(new SimpleSpanProcessor(e));
   if (processors.length === 0) return undefined;

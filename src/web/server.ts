@@ -76,14 +76,17 @@ export function visitorApi(app: FastifyInstance, req: FastifyRequest, csrfToken:
 
 const REFERENCE_TTL_SECONDS = 300;
 
-/** Reference answers (the BA list…) kept a few minutes; a failing cache (Redis down) is skipped, never the page's error. */
-function cachedReference(api: WebContext['api'], cache: Cache, logger: Logger): WebContext['reference'] {
+/**
+ * Reference answers (the BA list…) kept a few minutes; a failing cache (Redis down) is skipped, never the page's error,
+ * and not logged per request (the cache tells an outage once: cache.ts).
+ */
+function cachedReference(api: WebContext['api'], cache: Cache): WebContext['reference'] {
   return async <T,>(path: string): Promise<ApiResult<T>> => {
     const key = `web:ref:${path}`;
-    const hit = await cache.get<ApiResult<T>>(key).catch((err: unknown) => { logger.warn({ err, key }, 'web: cache read failed; asking the API'); return undefined; });
+    const hit = await cache.get<ApiResult<T>>(key).catch(() => undefined);
     if (hit) return hit;
     const answer = await api<T>(path);
-    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS).catch((err: unknown) => { logger.warn({ err, key }, 'web: cache write failed'); });
+    if (answer.ok) await cache.set(key, answer, REFERENCE_TTL_SECONDS).catch(() => undefined);
     return answer;
   };
 }
@@ -129,7 +132,7 @@ export async function webRoutes(app: FastifyInstance, deps: WebDeps): Promise<vo
   liveRoutes(app, deps.db, hub);
   fleetLiveRoutes(app, deps.db, deps.logger);
   const api = injectApi(app);
-  const reference = cachedReference(api, deps.cache, deps.logger);
+  const reference = cachedReference(api, deps.cache);
   badgeRoutes(app, reference, api);
   const build = await loadServerBuild(deps.logger);
   const shared = { api, reference, now, publicUrl: deps.publicUrl?.replace(/\/+$/, '') };

@@ -9,7 +9,7 @@ import { analyticsKey, cachedAnswer, dataTtlSeconds, invalidateBa, notifyAnswers
 
 const targets: Array<{ name: string; open: () => Promise<Cache> }> = [{ name: 'memory', open: async () => memoryCache() }];
 const url = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL;
-if (url) targets.push({ name: 'redis', open: () => redisCache(url, `gptest:${process.pid}:${Math.random().toString(36).slice(2, 6)}:`) });
+if (url) targets.push({ name: 'redis', open: () => redisCache(url, { namespace: `gptest:${process.pid}:${Math.random().toString(36).slice(2, 6)}:` }) });
 
 /** A compute function that counts its calls and returns { n }. */
 function counter() {
@@ -107,15 +107,17 @@ for (const t of targets) {
 }
 
 describe('cachedAnswer with a failing cache', () => {
-  it('computes anyway when the cache throws', async () => {
+  it('computes anyway when the cache throws, and writes no log line per request (the cache tells its outage once)', async () => {
     const broken: Cache = {
       kind: 'redis', get: async () => { throw new Error('down'); }, set: async () => { throw new Error('down'); },
       invalidatePrefix: async () => 0, close: async () => {},
     };
     const warnings: unknown[] = [];
-    const r = await cachedAnswer(broken, analyticsKey('CISO', 'x'), 60, async () => ({ ok: true }), { logger: { warn: (o: unknown) => { warnings.push(o); } } });
-    assert.deepEqual(r, { ok: true, stale: false });
-    assert.ok(warnings.length >= 2);
+    for (let i = 0; i < 5; i++) {
+      const r = await cachedAnswer(broken, analyticsKey('CISO', 'x'), 60, async () => ({ ok: true }), { logger: { warn: (o: unknown) => { warnings.push(o); } } });
+      assert.deepEqual(r, { ok: true, stale: false });
+    }
+    assert.deepEqual(warnings, []);
   });
 });
 

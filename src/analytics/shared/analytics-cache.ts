@@ -47,21 +47,14 @@ function singleFlight<T>(cache: Cache, key: string, run: () => Promise<T>): Prom
   return p;
 }
 
-async function safeGet<T>(cache: Cache, key: string, log?: Pick<Logger, 'warn'>): Promise<T | undefined> {
-  try {
-    return await cache.get<T>(key);
-  } catch (err) {
-    log?.warn({ err, key }, 'cache read failed; computing');
-    return undefined;
-  }
+// A failed read is a miss and a failed write is skipped, silently here: the cache itself logs an outage once and
+// counts each failure (cache.ts), so a Redis outage is not a stack per request.
+async function safeGet<T>(cache: Cache, key: string): Promise<T | undefined> {
+  return cache.get<T>(key).catch(() => undefined);
 }
 
-async function safeSet(cache: Cache, key: string, value: unknown, ttl: number, log?: Pick<Logger, 'warn'>): Promise<void> {
-  try {
-    await cache.set(key, value, ttl);
-  } catch (err) {
-    log?.warn({ err, key }, 'cache write failed');
-  }
+async function safeSet(cache: Cache, key: string, value: unknown, ttl: number): Promise<void> {
+  await cache.set(key, value, ttl).catch(() => undefined);
 }
 
 async function computeAndStore<T>(cache: Cache, key: string, ttl: Ttl<T>, compute: () => Promise<T>, o: Required<Omit<CachedAnswerOptions, 'logger'>> & CachedAnswerOptions): Promise<T> {
@@ -70,8 +63,8 @@ async function computeAndStore<T>(cache: Cache, key: string, ttl: Ttl<T>, comput
     const seconds = Math.max(1, typeof ttl === 'function' ? ttl(value) : ttl);
     const entry: Entry<T> = { value, freshUntil: o.now() + seconds * 1000 };
     await Promise.all([
-      safeSet(cache, key, entry, seconds + o.revalidateSeconds, o.logger),
-      safeSet(cache, lastGoodKey(key), value, LAST_GOOD_TTL_SECONDS, o.logger),
+      safeSet(cache, key, entry, seconds + o.revalidateSeconds),
+      safeSet(cache, lastGoodKey(key), value, LAST_GOOD_TTL_SECONDS),
     ]);
     return value;
   });
@@ -95,11 +88,11 @@ function countOutcome(cache: Cache, outcome: CacheOutcome): void {
  *   (stale-while-revalidate; a failed background run keeps the old entry);
  * - no entry → computed; if computing throws (database down) the last good answer, kept for a week
  *   under a key that invalidation does not touch, is served with `stale: true`; without one, the error propagates.
- * A failing cache never fails the answer: reads and writes that throw are logged and skipped.
+ * A failing cache never fails the answer: reads and writes that throw are skipped (the cache logs the outage once).
  */
 export async function cachedAnswer<T extends object>(cache: Cache, key: string, ttl: Ttl<T>, compute: () => Promise<T>, options: CachedAnswerOptions = {}): Promise<T & { stale: boolean }> {
   const o = { revalidateSeconds: REVALIDATE_WINDOW_SECONDS, now: Date.now, ...options };
-  const entry = await safeGet<Entry<T>>(cache, key, o.logger);
+  const entry = await safeGet<Entry<T>>(cache, key);
   if (entry) {
     if (entry.freshUntil <= o.now()) {
       countOutcome(cache, 'revalidate');
@@ -114,7 +107,7 @@ export async function cachedAnswer<T extends object>(cache: Cache, key: string, 
     countOutcome(cache, 'miss');
     return { ...value, stale: false };
   } catch (err) {
-    const lastGood = await safeGet<T>(cache, lastGoodKey(key), o.logger);
+    const lastGood = await safeGet<T>(cache, lastGoodKey(key));
     if (lastGood === undefined) { countOutcome(cache, 'error'); throw err; }
     o.logger?.warn({ err, key }, 'serving last good answer (stale)');
     countOutcome(cache, 'stale');

@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import { onInterrupt } from './interrupts.ts';
+
+/** How long one close step (Redis quit, database close, span flush) may take before the stop moves on (ms). */
+export const CLOSE_STEP_MS = 3_000;
+/**
+ * How long a draining step (the running job's batch, open HTTP and SSE requests, the gateway's batch in hand) may take
+ * (ms). The drain steps and the close steps together stay inside compose's stop_grace_period (40 s).
+ */
+export const DRAIN_STEP_MS = 20_000;
+
+/** One step of a process's stop: `name` is what the log line calls it (`database`, `cache`, `tracing`…). */
+export interface ShutdownStep {
+  name: string;
+  run: () => unknown;
+  /** its bound in ms (default CLOSE_STEP_MS) */
+  timeoutMs?: number;
+}
+
+/** A step that failed or ran out of time: its name and why. */
+export interface FailedStep { step: string; error: string }
+
+/**
+ * Runs a stop's steps one after another, each best-effort and bounded: a step that throws, rejects or outlives its
+ * bound (timeoutMs, default CLOSE_STEP_MS) is logged as one warn line `shutdown step failed` with `{ step, err, ms }`
+ * (the message, no stack) and the next step runs all the same — a dead Redis must not keep the database open, a
+ * hung collector must not keep the process alive. A step cut by its bound keeps running in the background; the
+ * caller exits soon after. Resolves (never rejects) with the failed steps, in order.
+ */
+export async function runShutdown(steps: readonly ShutdownStep[], logger: Pick<Logger, 'warn'>): Promise<FailedStep[]> {
+  const failed: FailedStep[] = [];
+  for (const s of steps) {
+    const started = Date.now();
+    const bound = s.timeoutMs ?? CLOSE_STEP_MS;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(s.run),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`did not finish within ${bound} ms`)), bound); }),
+      ]);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      failed.push({ step: s.name, error });
+      logger.warn({ step: s.name, err: error, ms: Date.now() - started }, 'shutdown step failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return failed;
+}
+
+/**
+ * The stop of a long-running role (web, worker, gateway, start): on the first SIGINT or SIGTERM (interrupts.ts: a
+ * second one exits 130 at once) runs `steps` through runShutdown, logs `stopped` (info, naming the steps that
+ * failed, if any) and exits 0 — the stop was asked for and done, even when a step could not finish. `steps` may be a
+ * function, read when the signal comes (for parts started after the handler was installed).
+ */
+export function stopOnInterrupt(steps: readonly ShutdownStep[] | (() => readonly ShutdownStep[]), logger: Pick<Logger, 'warn' | 'info'>, exit: (code: number) => void = (c) => process.exit(c)): () => void {
+  return onInterrupt(async () => {
+    const failed = await runShutdown(typeof steps === 'function' ? steps() : steps, logger);
+    logger.info(failed.length ? { failedSteps: failed.map((f) => f.step) } : {}, 'stopped');
+    exit(0);
+  });
+}
