@@ -1,7 +1,8 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
 import { coreReadiness, Readiness } from './readiness.ts';
 import { Metrics } from './metrics.ts';
 import { metricsServer } from './http.ts';
@@ -71,61 +72,51 @@ describe('readiness registry', () => {
     assert.match(rep.checks.broker!.detail!, /no answer within 50 ms/);
   });
 
-  it('web: Redis cut away reports the cache degraded (200) and GETs still answer; back, ready again', async (t) => {
+  /** A web app on PGlite whose Redis is reached through a TCP proxy (in `mode` at the start), for the cache's outages. */
+  async function webBehindRedisProxy(t: TestContext, mode: 'pass' | 'reset', namespace: string, fn: (app: FastifyInstance, proxy: TcpProxy) => Promise<void>): Promise<void> {
     if (!await reachable(6379)) {
       if (process.env.CI) assert.fail('no Redis at 127.0.0.1:6379');
       t.skip('no Redis at 127.0.0.1:6379');
       return;
     }
     const proxy = new TcpProxy({ host: '127.0.0.1', port: 6379 });
+    proxy.mode = mode;
     const port = await proxy.start();
     const db = await openDb({ dataDir: ':memory:' });
     await migrate(db);
-    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, { namespace: `gp:readyz:${process.pid}:` });
+    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, { namespace: `gp:${namespace}:${process.pid}:` });
     const app = await buildApp({ db, logger: silent, cache });
-    try {
-      let res = await app.inject('/readyz');
-      assert.equal(res.statusCode, 200);
-      assert.equal(res.json().status, 'ready');
-      proxy.mode = 'reset';
-      proxy.cut();
-      res = await app.inject('/readyz');
-      assert.equal(res.statusCode, 200);
-      assert.equal(res.json().status, 'degraded');
-      assert.deepEqual(res.json().failed, ['cache']);
-      assert.match(res.json().checks.cache.detail, /redis unreachable/);
-      assert.equal((await app.inject('/api/v1/bas')).statusCode, 200);
-      proxy.mode = 'pass';
-      for (let i = 0; i < 50 && (await app.inject('/readyz')).json().status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.equal((await app.inject('/readyz')).json().status, 'ready');
-    } finally { await app.close(); await cache.close().catch(() => {}); await db.close(); await proxy.stop(); }
-  });
+    try { await fn(app, proxy); } finally { await app.close(); await cache.close().catch(() => {}); await db.close(); await proxy.stop(); }
+  }
 
-  it('web: Redis unreachable at start starts anyway with the cache degraded (as when it goes down later); back, ready again', async (t) => {
-    if (!await reachable(6379)) {
-      if (process.env.CI) assert.fail('no Redis at 127.0.0.1:6379');
-      t.skip('no Redis at 127.0.0.1:6379');
-      return;
-    }
-    const proxy = new TcpProxy({ host: '127.0.0.1', port: 6379 });
+  it('web: Redis cut away reports the cache degraded (200) and GETs still answer; back, ready again', (t) => webBehindRedisProxy(t, 'pass', 'readyz', async (app, proxy) => {
+    let res = await app.inject('/readyz');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'ready');
     proxy.mode = 'reset';
-    const port = await proxy.start();
-    const db = await openDb({ dataDir: ':memory:' });
-    await migrate(db);
-    const cache = await redisCache(`redis://127.0.0.1:${port}/7`, { namespace: `gp:readyz-start:${process.pid}:` });
-    const app = await buildApp({ db, logger: silent, cache });
-    try {
-      let res = await app.inject('/readyz');
-      assert.equal(res.statusCode, 200);
-      assert.equal(res.json().status, 'degraded');
-      assert.deepEqual(res.json().failed, ['cache']);
-      assert.equal((await app.inject('/api/v1/bas')).statusCode, 200, 'GETs answer uncached');
-      proxy.mode = 'pass';
-      for (let i = 0; i < 50 && (await app.inject('/readyz')).json().status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
-      res = await app.inject('/readyz');
-      assert.equal(res.json().status, 'ready', 'ioredis kept reconnecting: the cache serves once Redis answers');
-    } finally { await app.close(); await cache.close().catch(() => {}); await db.close(); await proxy.stop(); }
-  });
+    proxy.cut();
+    res = await app.inject('/readyz');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'degraded');
+    assert.deepEqual(res.json().failed, ['cache']);
+    assert.match(res.json().checks.cache.detail, /redis unreachable/);
+    assert.equal((await app.inject('/api/v1/bas')).statusCode, 200);
+    proxy.mode = 'pass';
+    for (let i = 0; i < 50 && (await app.inject('/readyz')).json().status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await app.inject('/readyz')).json().status, 'ready');
+  }));
+
+  it('web: Redis unreachable at start starts anyway with the cache degraded (as when it goes down later); back, ready again', (t) => webBehindRedisProxy(t, 'reset', 'readyz-start', async (app, proxy) => {
+    let res = await app.inject('/readyz');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'degraded');
+    assert.deepEqual(res.json().failed, ['cache']);
+    assert.equal((await app.inject('/api/v1/bas')).statusCode, 200, 'GETs answer uncached');
+    proxy.mode = 'pass';
+    for (let i = 0; i < 50 && (await app.inject('/readyz')).json().status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+    res = await app.inject('/readyz');
+    assert.equal(res.json().status, 'ready', 'ioredis kept reconnecting: the cache serves once Redis answers');
+  }));
 
   it('web on PostgreSQL: the database cut away is 503 naming it; back, ready again', async (t) => {
     const url = process.env.DATABASE_URL;
