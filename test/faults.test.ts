@@ -116,7 +116,7 @@ describe('fault injection', () => {
     assert.ok(degraded > 0, '/readyz reported degraded while Redis was down');
   });
 
-  it('EIA slow and flapping: the breaker opens (the alert expression max(gridpulse_eia_circuit_open) == 1 holds) and recovers', { timeout: 60_000 }, async () => {
+  it('EIA slow and flapping: the breaker opens (the alert expression max by (instance) (gridpulse_eia_circuit_open) == 1 holds) and recovers', { timeout: 60_000 }, async () => {
     const eia = new FakeEia();
     const base = new URL(await eia.start());
     cleanup.push(() => eia.stop());
