@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { RateLimitSpec } from '../platform/config.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { sessionCookieOf } from './access-hook.ts';
+import { Outage } from '../platform/outage.ts';
 
 /**
  * Which budget a request spends: reads (GET, HEAD, OPTIONS), writes (every other method), or the sign-in
@@ -111,9 +112,9 @@ class FallbackStore implements Store {
   private readonly retryMs: number;
   private readonly listener: FallbackListener;
   /** shared with the route stores (child): one outage, told once */
-  private readonly state: { downUntil: number; down: boolean };
+  private readonly state: { downUntil: number; outage: Outage };
 
-  constructor(shared: Store, local: Store, retryMs: number, listener: FallbackListener, state = { downUntil: 0, down: false }) {
+  constructor(shared: Store, local: Store, retryMs: number, listener: FallbackListener, state = { downUntil: 0, outage: new Outage() }) {
     this.shared = shared;
     this.local = local;
     this.retryMs = retryMs;
@@ -122,15 +123,13 @@ class FallbackStore implements Store {
   }
 
   private answered(cb: StoreCallback, res: StoreResult): void {
-    if (this.state.down) { this.state.down = false; this.listener.back(); }
+    if (this.state.outage.answered()) this.listener.back();
     cb(null, res);
   }
 
   private failed(err: Error | null): void {
     this.state.downUntil = Date.now() + this.retryMs;
-    const first = !this.state.down;
-    this.state.down = true;
-    this.listener.fallback(err ?? new Error('empty answer from the shared store'), first);
+    this.listener.fallback(err ?? new Error('empty answer from the shared store'), this.state.outage.failed());
   }
 
   incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { metricsOf, type Metrics } from './metrics.ts';
+import { Outage } from './outage.ts';
 import { SpanKind, tracingEnabled, withSpan } from './tracing.ts';
 
 /** A CLIENT span per Redis command when tracing is on (`redis GET`, the key without its value). */
@@ -70,14 +71,14 @@ export async function redisCache(url: string, opts: RedisCacheOptions = {}): Pro
   await redis.connect().catch(() => {});
   // An outage is told once, not per request (a busy API would write a stack per cached GET): one warn line at the
   // first failed command, one info line at the first success after it; every failure is counted.
-  let down = false;
+  const outage = new Outage();
   const tell = <T,>(operation: Operation, command: () => Promise<T>): Promise<T> => command().then((v) => {
-    if (down) { down = false; opts.logger?.info('cache: Redis answers again'); }
+    if (outage.answered()) opts.logger?.info('cache: Redis answers again');
     return v;
   }, (err: unknown) => {
     const metrics = metricsOf(cache);
     if (metrics) cacheErrorCounter(metrics).inc({ operation });
-    if (!down) { down = true; opts.logger?.warn({ err: (err as Error).message, operation }, 'cache: Redis failed; answers are computed uncached until it is back'); }
+    if (outage.failed()) opts.logger?.warn({ err: (err as Error).message, operation }, 'cache: Redis failed; answers are computed uncached until it is back');
     throw err;
   });
   const cache: Cache = {

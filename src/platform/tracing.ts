@@ -6,6 +6,7 @@ import { BatchSpanProcessor, SimpleSpanProcessor, type ReadableSpan, type SpanEx
 import type { Logger } from 'pino';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { Outage } from './outage.ts';
 
 export { SpanKind };
 export type { Span };
@@ -37,7 +38,7 @@ export interface TracingOptions {
  * (the error, the spans dropped) and the first success after that one info line with the total dropped meanwhile.
  */
 class ReportingExporter implements SpanExporter {
-  private failing = false;
+  private readonly outage = new Outage();
   private dropped = 0;
   private readonly inner: SpanExporter;
   private readonly logger: Pick<Logger, 'warn' | 'info'> | undefined;
@@ -47,10 +48,8 @@ class ReportingExporter implements SpanExporter {
     this.inner.export(spans, (result) => {
       if (result.code !== ExportResultCode.SUCCESS) {
         this.dropped += spans.length;
-        if (!this.failing) this.logger?.warn({ err: result.error?.message ?? 'export failed', spans: spans.length }, 'tracing: spans not exported (dropped); the exporter keeps trying');
-        this.failing = true;
-      } else if (this.failing) {
-        this.failing = false;
+        if (this.outage.failed()) this.logger?.warn({ err: result.error?.message ?? 'export failed', spans: spans.length }, 'tracing: spans not exported (dropped); the exporter keeps trying');
+      } else if (this.outage.answered()) {
         this.logger?.info({ dropped: this.dropped }, 'tracing: spans exported again');
         this.dropped = 0;
       }
