@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { within } from './within.ts';
 
 /** Seconds; finer than prom-client's defaults at the low end, where cached answers live. */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -55,7 +56,7 @@ export class Metrics {
       const failures = this.counter('gridpulse_metrics_collector_failures_total', 'metrics collectors that failed or timed out (2 s) at a scrape, by collector', ['collector']);
       await Promise.all([...this.collectors].map(async ([name, { collect, gauges }]) => {
         try {
-          await Promise.race([collect(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+          await within(collect(), 2000, 'timeout');
         } catch {
           failures.inc({ collector: name });
           for (const g of gauges) clear(g);

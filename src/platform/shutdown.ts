@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { onInterrupt } from './interrupts.ts';
+import { within } from './within.ts';
 
 /** How long one close step (Redis quit, database close, span flush) may take before the stop moves on (ms). */
 export const CLOSE_STEP_MS = 3_000;
@@ -32,18 +33,12 @@ export async function runShutdown(steps: readonly ShutdownStep[], logger: Pick<L
   for (const s of steps) {
     const started = Date.now();
     const bound = s.timeoutMs ?? CLOSE_STEP_MS;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        Promise.resolve().then(s.run),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`did not finish within ${bound} ms`)), bound); }),
-      ]);
+      await within(Promise.resolve().then(s.run), bound, `did not finish within ${bound} ms`);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       failed.push({ step: s.name, error });
       logger.warn({ step: s.name, err: error, ms: Date.now() - started }, 'shutdown step failed');
-    } finally {
-      clearTimeout(timer);
     }
   }
   return failed;

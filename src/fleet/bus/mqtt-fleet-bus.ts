@@ -6,6 +6,7 @@ import { deviceTopic, scheduleMessage, type ScheduleMessage } from '../messages.
 import { connectMqtt } from './mqtt-connect.ts';
 import type { MqttCredentials } from './embedded-broker.ts';
 import { injectMqtt, SpanKind, withSpan } from '../../platform/tracing.ts';
+import { within } from '../../platform/within.ts';
 
 /** How long a publish may wait for the broker's PUBACK before it counts as failed, ms. */
 export const PUBLISH_TIMEOUT_MS = 10_000;
@@ -51,15 +52,8 @@ export class MqttFleetBus implements FleetBus {
     await withSpan('publish schedule', { 'messaging.system': 'mqtt', 'messaging.operation.type': 'send', 'messaging.destination.name': topic, 'gridpulse.device_id': msg.deviceId, 'gridpulse.schedule_version': msg.version }, async () => {
       // MQTT 3.1.1 (the embedded Aedes) has no user properties: the trace ends at the publish there
       const userProperties = this.protocolVersion === 5 ? injectMqtt() : {};
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          this.client.publishAsync(topic, JSON.stringify(checked.data), { qos: 1, retain: true, ...(userProperties.traceparent ? { properties: { userProperties } } : {}) }),
-          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS); }),
-        ]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await within(this.client.publishAsync(topic, JSON.stringify(checked.data), { qos: 1, retain: true, ...(userProperties.traceparent ? { properties: { userProperties } } : {}) }),
+        PUBLISH_TIMEOUT_MS, `no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`);
     }, { kind: SpanKind.PRODUCER });
     this.log.debug({ deviceId: msg.deviceId, version: msg.version }, 'schedule published');
   }

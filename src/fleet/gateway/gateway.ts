@@ -10,6 +10,7 @@ import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
 import { observeAckLatencies } from '../fleet-metrics.ts';
 import { extractMqtt, mqttTraceCarrier, SpanKind, startSpan, tracingEnabled, withSpan, type Span } from '../../platform/tracing.ts';
+import { within } from '../../platform/within.ts';
 
 export interface GatewayOptions {
   db: Db;
@@ -240,10 +241,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       // leave the group first: from the UNSUBACK on the broker sends this copy nothing new of it
       // (bounded: mqtt.js would hold an UNSUBSCRIBE for a broker that is down until it returns)
       if (client.connected) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([client.unsubscribeAsync(filters), new Promise((_, no) => { timer = setTimeout(() => no(new Error('no UNSUBACK within 5 s')), 5_000); })])
-          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'gateway unsubscribe failed; leaving anyway'))
-          .finally(() => clearTimeout(timer));
+        await within(client.unsubscribeAsync(filters), 5_000, 'no UNSUBACK within 5 s')
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'gateway unsubscribe failed; leaving anyway'));
       }
       // what was in flight before the UNSUBACK still arrives: written and confirmed until quiet for quietMs (at most
       // 10 s more: a broker that went on sending would otherwise hold the stop past the orchestrator's grace period)
