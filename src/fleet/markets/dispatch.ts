@@ -30,7 +30,9 @@ export function allocateHour(netMw: number, headroom: readonly Headroom[]): { pe
     const kw = fair[i]! * base + (caps[i]! - fair[i]!) * extra;
     if (kw > 0) perDevice.set(d.id, kw);
   });
-  return { perDevice, shortfallMw: Math.max(0, wantKw - sumFair - sumSpare) / 1000 };
+  // below a milliwatt the difference is floating-point noise (an hour's quantity split into bid steps and summed back)
+  const shortKw = wantKw - sumFair - sumSpare;
+  return { perDevice, shortfallMw: shortKw > 1e-6 ? shortKw / 1000 : 0 };
 }
 
 /** Each device's headroom in an hour at its current SoC, with its fair share over `remaining` awarded hours on the side asked. */
@@ -54,9 +56,10 @@ export function headroomAt(devices: readonly DeviceState[], soc: ReadonlyMap<str
  * dispatch leaves them, so no device is asked for energy it will not have.
  */
 export function dispatchAwards(awards: readonly { hour: number; netMw: number }[], devices: readonly DeviceState[], plans: ReadonlyMap<string, Plan> = new Map(), o: FlexOptions = {}):
-  { schedules: Map<string, ScheduleInterval[]>; shortfallMwh: number } {
+  { schedules: Map<string, ScheduleInterval[]>; shortfallMwh: number; shortfallByHour: Map<number, number> } {
   const schedules = new Map<string, ScheduleInterval[]>();
   const soc = new Map(devices.map((d) => [d.id, d.soc]));
+  const shortfallByHour = new Map<number, number>();
   let shortfallMwh = 0;
   const sorted = [...awards].sort((x, y) => x.hour - y.hour);
   for (const a of sorted) {
@@ -65,6 +68,7 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
     const remaining = sorted.filter((x) => x.hour >= a.hour && (side === 'sell' ? x.netMw > 1e-9 : x.netMw < -1e-9)).length;
     const { perDevice, shortfallMw } = allocateHour(a.netMw, headroomAt(devices, soc, a.hour, side, remaining, plans, o));
     shortfallMwh += shortfallMw;
+    if (shortfallMw > 0) shortfallByHour.set(a.hour, shortfallMw);
     for (const d of devices) {
       // to the watt, as schedules carry it; a share that rounds to nothing is no interval (a schedule needs power > 0)
       const kw = Math.round((perDevice.get(d.id) ?? 0) * 1000) / 1000;
@@ -76,19 +80,24 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
       schedules.set(d.id, list);
     }
   }
-  return { schedules, shortfallMwh };
+  return { schedules, shortfallMwh, shortfallByHour };
 }
 
 /**
  * For bids.ts: the part of each hour's quantity (MW) on one side the devices can deliver when all of them are
- * awarded in full, in time order (dispatchAwards' split).
+ * awarded in full, in time order (dispatchAwards' split), so that dispatching these quantities has no shortfall.
+ * Each hour's quantity is cut by what dispatchAwards found short, less 1 W, until no hour is short: cutting an
+ * hour only leaves the later hours more energy, but each device's power is rounded to the watt, so one cut can
+ * leave a later hour a few watts short (a fleet of 29 was short 2 W after one pass). Hours still short after a few
+ * passes offer nothing.
  */
 export function feasibleQuantities(devices: readonly DeviceState[], side: 'sell' | 'buy', quantities: ReadonlyMap<number, number>, plans?: ReadonlyMap<string, Plan>, o: FlexOptions = {}): Map<number, number> {
-  const awards = [...quantities].map(([hour, q]) => ({ hour, netMw: side === 'sell' ? q : -q }));
-  const { schedules } = dispatchAwards(awards, devices, plans, o);
-  const out = new Map<number, number>([...quantities.keys()].map((h) => [h, 0]));
-  for (const list of schedules.values()) for (const iv of list) { const h = Date.parse(iv.start); out.set(h, (out.get(h) ?? 0) + iv.powerKw! / 1000); }
-  // rounding of each device's power to the watt must not push an hour over what the devices can do
-  for (const [h, q] of out) out.set(h, Math.max(0, Math.min(quantities.get(h)!, q - 1e-6)));
-  return out;
+  const q = new Map(quantities);
+  for (let pass = 0; pass < 8; pass++) {
+    const { shortfallByHour } = dispatchAwards([...q].map(([hour, mw]) => ({ hour, netMw: side === 'sell' ? mw : -mw })), devices, plans, o);
+    if (!shortfallByHour.size) return q;
+    for (const [h, short] of shortfallByHour) q.set(h, Math.max(0, q.get(h)! - short - 1e-6));
+    if (pass === 6) for (const h of shortfallByHour.keys()) q.set(h, 0);
+  }
+  return q;
 }

@@ -105,7 +105,7 @@ describe('flexibility and bids', () => {
       const net = new Map<number, number>();
       for (const b of bids) net.set(b.hour, (net.get(b.hour) ?? 0) + (b.side === 'sell' ? b.quantityMw : -b.quantityMw));
       const { schedules, shortfallMwh } = dispatchAwards([...net].map(([hour, netMw]) => ({ hour, netMw })), devices);
-      assert.ok(shortfallMwh < 1e-6, `every bid can be delivered in full (short ${shortfallMwh} MWh)`);
+      assert.equal(shortfallMwh, 0, `every bid can be delivered in full (short ${shortfallMwh} MWh)`);
       for (const d of devices) {
         let e = d.soc * d.capacityKwh;
         for (const iv of schedules.get(d.id) ?? []) {
@@ -114,7 +114,10 @@ describe('flexibility and bids', () => {
           assert.ok(e >= d.reserveSoc * d.capacityKwh - 1e-6 && e <= 0.95 * d.capacityKwh + 1e-6, `${d.id} stays between reserve and maxSoc`);
         }
       }
-    }), { numRuns: 60 });
+    }), { numRuns: 60, examples: [
+      // CI found it: trimmed to the watt-rounded sum of the first pass, 29 devices were short 2 W in the second expensive hour
+      [[0, 0, 399.9999999999989, 0, 399.999999999999, ...Array<number>(19).fill(0)], 29],
+    ] });
     assert.deepEqual(buildBids(fleetFlexibility(simulatedFleet({ devices: 5 }), hours), { dischargeMwh: 1, chargeMwh: 1 }, new Map(hours.map((h) => [h, 42]))), []);
   });
 
