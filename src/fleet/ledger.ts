@@ -108,7 +108,11 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
          acknowledged_at = COALESCE(v.acknowledged_at, i.ack_at),
          executing_at = CASE WHEN i.state IN ('executing', 'succeeded') THEN COALESCE(v.executing_at, i.exec_at, i.at) ELSE v.executing_at END,
          finished_at = CASE WHEN i.state IN ('succeeded', 'failed') THEN i.at ELSE v.finished_at END,
-         ack_seq = i.seq, reason = COALESCE(i.reason, v.reason)
+         ack_seq = i.seq, reason = COALESCE(i.reason, v.reason),
+         -- a timed-out version revived by the device's late word rejoins the sweep's live list (distribution.ts
+         -- sweepTimeouts: unfinished after its end plus the grace, it times out again); any other row keeps its value,
+         -- so the update stays HOT
+         next_publish_at = CASE WHEN v.state = 'timed-out' AND i.state IN ('acknowledged', 'executing') THEN $11::timestamptz ELSE v.next_publish_at END
        FROM i WHERE v.device_id = i.device_id AND v.version = i.version AND ${INPUT_RANK} > ${STORED_RANK}
        RETURNING i.device_id, i.version, i.at, i.n,
          -- first acknowledgement: the stored acknowledged_at is this batch's (COALESCE kept none older)

@@ -1,17 +1,19 @@
 import type { Db } from '../platform/db.ts';
 import type { DeliveryState } from './contract.ts';
 import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
-import { checkSchedule, socAssumption, type ScheduleProblem } from './schedule-check.ts';
-import { DEVICE_COLUMNS, toDevice, type DeviceRow } from './device-repository.ts';
+import { checkSchedule, socAssumption, type DeviceLimits, type ScheduleProblem } from './schedule-check.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
  * Schedule versions: every accepted schedule becomes, for each device it targets, a new version numbered one
  * above the device's last (1, 2, 3, … per device, never reused), holding the device's whole desired schedule.
  *
- * Conflicts, by priority: a new schedule supersedes the device's unfinished versions (queued … executing, not yet
- * ended) when its priority is at least theirs — they become `superseded` and the device executes only the new one;
- * it is REJECTED (409, field `priority`) when an unfinished version has a higher priority.
+ * Conflicts, by priority: a new schedule supersedes the device's unfinished version (queued … executing, not yet
+ * ended) when its priority is at least that version's — it becomes `superseded` and the device executes only the new
+ * one; it is REJECTED (409, field `priority`) when that version has a higher priority. The unfinished version is the
+ * device's desired one: each accepted version supersedes the one before. An older version that timed out and was
+ * then revived by the device's late acknowledgement is history, not a conflict (the agent runs only its newest
+ * version); the timeout sweep closes it after its end (ledger.ts).
  */
 
 /** NOTIFY channel: a JSON array of device ids whose desired version changed (long polls wake on it). */
@@ -49,47 +51,53 @@ export interface IssueResult {
 export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean; dryRun?: boolean } = {}): Promise<IssueResult> {
   const now = req.now ?? Date.now();
   const ids = [...new Set(req.deviceIds)].sort();
-  // a dry run stores nothing and locks nothing: who issues later checks again under the lock (rollouts: the runner, per chunk)
-  const rows = await tx.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NULL ORDER BY id${opts.dryRun ? '' : ' FOR NO KEY UPDATE'}`, [ids]);
-  const found = new Map(rows.map((r) => [r.id, toDevice(r, now)]));
-  const conflicts = new Map((await tx.query<{ device_id: string; priority: number; version: number }>(
-    `SELECT DISTINCT ON (device_id) device_id, priority, version FROM schedule_versions
-     WHERE device_id = ANY($1::text[]) AND state IN ${ACTIVE} AND ends_at > $2 AND priority > $3 ORDER BY device_id, priority DESC`,
-    [ids, new Date(now), req.priority])).map((r) => [r.device_id, r]));
+  // Only what the check needs (timestamps and names are not parsed for 10,000 devices), with the device's one
+  // unfinished version that blocks this priority. A device has at most one unfinished version, its desired one:
+  // every accepted version supersedes all older unfinished ones in its own transaction (below), and a refused
+  // one stores nothing. So the conflict and the supersede look at version = desired_version, a primary-key probe,
+  // never at all of a device's versions (the optimizer re-plans every 5 minutes: 288 versions a day per device).
+  // A dry run stores nothing and locks nothing: who issues later checks again under the lock (rollouts: the runner, per chunk).
+  const rows = await tx.query<IssueRow>(
+    `SELECT d.id, d.capacity_kwh, d.max_charge_kw, d.max_discharge_kw, d.charge_efficiency, d.discharge_efficiency, d.min_soc_pct, d.max_soc_pct,
+            d.reserve_soc_pct, d.fallback, d.soc_pct, d.desired_version, v.priority AS blocking_priority
+     FROM devices d LEFT JOIN schedule_versions v ON v.device_id = d.id AND v.version = d.desired_version
+       AND v.state IN ${ACTIVE} AND v.ends_at > $2 AND v.priority > $3
+     WHERE d.id = ANY($1::text[]) AND d.revoked_at IS NULL ORDER BY d.id${opts.dryRun ? '' : ' FOR NO KEY UPDATE OF d'}`,
+    [ids, new Date(now), req.priority]);
+  const found = new Map(rows.map((r) => [r.id, r]));
   const refused: Refusal[] = [];
-  const accepted: Array<{ id: string; version: number; fallback: string }> = [];
+  const accepted: Array<{ id: string; version: number; fallback: string; socPct: number | null; limits: DeviceLimits }> = [];
   for (const id of ids) {
-    const d = found.get(id);
-    if (!d) { refused.push({ deviceId: id, problem: { field: 'deviceId', detail: `deviceId: no active device ${id}`, kind: 'unknown' } }); continue; }
-    const c = conflicts.get(id);
-    if (c) {
-      refused.push({ deviceId: id, problem: { field: 'priority', kind: 'conflict', detail: `priority: device ${id} has version ${c.version} of priority ${c.priority} not yet finished; a schedule of priority ${req.priority} does not supersede it (send priority ≥ ${c.priority})` } });
+    const r = found.get(id);
+    if (!r) { refused.push({ deviceId: id, problem: { field: 'deviceId', detail: `deviceId: no active device ${id}`, kind: 'unknown' } }); continue; }
+    const version = Number(r.desired_version);
+    if (r.blocking_priority !== null) {
+      const p = Number(r.blocking_priority);
+      refused.push({ deviceId: id, problem: { field: 'priority', kind: 'conflict', detail: `priority: device ${id} has version ${version} of priority ${p} not yet finished; a schedule of priority ${req.priority} does not supersede it (send priority ≥ ${p})` } });
       continue;
     }
-    const problem = checkSchedule(req.intervals, d, d.reported.socPct, now);
+    const limits = limitsOf(r);
+    const socPct = r.soc_pct === null ? null : Number(r.soc_pct);
+    const problem = checkSchedule(req.intervals, limits, socPct, now);
     if (problem) { refused.push({ deviceId: id, problem }); continue; }
-    accepted.push({ id, version: d.desiredVersion + 1, fallback: d.fallback });
+    accepted.push({ id, version: version + 1, fallback: r.fallback, socPct, limits });
   }
   if (opts.allOrNothing && refused.length) return { messages: [], superseded: [], refused: refused.slice(0, 1) };
   if (accepted.length === 0 || opts.dryRun) return { messages: [], superseded: [], refused };
   const issuedAt = new Date(now);
-  const startsAt = req.intervals[0]!.start;
-  const endsAt = req.intervals.at(-1)!.end;
-  const intervalsJson = JSON.stringify(req.intervals);
   const devIds = accepted.map((a) => a.id);
-  const versions = accepted.map((a) => a.version);
+  // supersede (the one unfinished version, the previous desired one), insert and point the devices at the new
+  // versions: one statement for any number of devices
   const superseded = await tx.query<{ device_id: string; version: number }>(
-    `UPDATE schedule_versions v SET state = 'superseded', state_at = $3, superseded_by = n.version, next_publish_at = 'infinity'
-     FROM unnest($1::text[], $2::int[]) AS n(device_id, version)
-     WHERE v.device_id = n.device_id AND v.version < n.version AND v.state IN ${ACTIVE}
-     RETURNING v.device_id, v.version`, [devIds, versions, issuedAt]);
-  await tx.query(
-    `INSERT INTO schedule_versions (device_id, version, priority, intervals, fallback, starts_at, ends_at, issued_at, rollout_id, state, state_at, next_publish_at)
-     SELECT n.device_id, n.version, $3, $4::text::jsonb, n.fallback, $5, $6, $7, $8, 'queued', $7, $9
-     FROM unnest($1::text[], $2::int[], $10::text[]) AS n(device_id, version, fallback)`,
-    [devIds, versions, req.priority, intervalsJson, startsAt, endsAt, issuedAt, req.rolloutId ?? null, new Date(now + req.republishMs), accepted.map((a) => a.fallback)]);
-  await tx.query('UPDATE devices d SET desired_version = n.version, updated_at = $3 FROM unnest($1::text[], $2::int[]) AS n(id, version) WHERE d.id = n.id',
-    [devIds, versions, issuedAt]);
+    `WITH n AS (SELECT * FROM unnest($1::text[], $2::int[], $10::text[]) AS n(device_id, version, fallback)),
+     ins AS (INSERT INTO schedule_versions (device_id, version, priority, intervals, fallback, starts_at, ends_at, issued_at, rollout_id, state, state_at, next_publish_at)
+             SELECT n.device_id, n.version, $3, $4::text::jsonb, n.fallback, $5, $6, $7, $8, 'queued', $7, $9 FROM n),
+     dev AS (UPDATE devices d SET desired_version = n.version, updated_at = $7 FROM n WHERE d.id = n.device_id)
+     UPDATE schedule_versions v SET state = 'superseded', state_at = $7, superseded_by = n.version, next_publish_at = 'infinity'
+     FROM n WHERE v.device_id = n.device_id AND v.version = n.version - 1 AND v.state IN ${ACTIVE}
+     RETURNING v.device_id, v.version`,
+    [devIds, accepted.map((a) => a.version), req.priority, JSON.stringify(req.intervals), req.intervals[0]!.start, req.intervals.at(-1)!.end, issuedAt,
+      req.rolloutId ?? null, new Date(now + req.republishMs), accepted.map((a) => a.fallback)]);
   const notices: string[] = [];
   for (let i = 0; i < devIds.length; i += 300) notices.push(JSON.stringify(devIds.slice(i, i + 300)));
   await tx.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [SCHEDULE_CHANNEL, notices]);
@@ -98,9 +106,22 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
     schema: 'gridpulse.schedule/1', deviceId: a.id, version: a.version, issuedAt: issuedAt.toISOString(), intervals: req.intervals.map((iv) => ({ ...iv })),
     fallback: a.fallback as ScheduleMessage['fallback'], ...(req.rolloutId ? { rolloutId: req.rolloutId } : {}),
   }));
-  const assumed = accepted.filter((a) => found.get(a.id)!.reported.socPct === null).map((a) => ({ deviceId: a.id, assumption: socAssumption(found.get(a.id)!) }));
+  const assumed = accepted.filter((a) => a.socPct === null).map((a) => ({ deviceId: a.id, assumption: socAssumption(a.limits) }));
   return { messages, superseded: superseded.map((r) => ({ deviceId: r.device_id, version: Number(r.version) })), refused, assumed };
 }
+
+/** What issueVersions reads of a device (double precision columns arrive as numbers; Number() for PGlite's and pg's integers alike). */
+interface IssueRow {
+  id: string; capacity_kwh: number; max_charge_kw: number; max_discharge_kw: number; charge_efficiency: number; discharge_efficiency: number;
+  min_soc_pct: number; max_soc_pct: number; reserve_soc_pct: number; fallback: DeviceLimits['fallback']; soc_pct: number | null; desired_version: number;
+  blocking_priority: number | null;
+}
+
+const limitsOf = (r: IssueRow): DeviceLimits => ({
+  capacityKwh: Number(r.capacity_kwh), maxChargeKw: Number(r.max_charge_kw), maxDischargeKw: Number(r.max_discharge_kw),
+  chargeEfficiency: Number(r.charge_efficiency), dischargeEfficiency: Number(r.discharge_efficiency), minSocPct: Number(r.min_soc_pct),
+  maxSocPct: Number(r.max_soc_pct), reserveSocPct: Number(r.reserve_soc_pct), fallback: r.fallback,
+});
 
 interface VersionRow {
   device_id: string; version: number; priority: number; intervals: ScheduleInterval[]; fallback: string; starts_at: Date | string; ends_at: Date | string;
