@@ -23,7 +23,13 @@ export class AgentStore {
   private readonly pendingStmt;
   private readonly deleteUpTo;
   private readonly getStmt;
-  /** In-memory copies of the two values read at every step (the simulator runs thousands of agents in one process). */
+  private readonly setStmt;
+  /**
+   * In-memory copies of the state values (read-through, written through): the agent is the only writer of its store,
+   * and it reads some of them at every step (the simulator runs thousands of agents in one process). Cleared when a
+   * transaction rolls back.
+   */
+  private readonly cached = new Map<string, string | undefined>();
   private cachedSchedule: ScheduleMessage | undefined | null = null;
   private cachedAcked: number | null = null;
 
@@ -39,17 +45,20 @@ export class AgentStore {
     this.pendingStmt = this.db.prepare('SELECT seq, kind, body, trace FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     this.deleteUpTo = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
     this.getStmt = this.db.prepare('SELECT value FROM state WHERE key = ?');
+    this.setStmt = this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   }
 
   /** A small named value of the agent's own progress (e.g. which version's `executing` ack went out), or undefined. */
   get(key: string): string | undefined {
-    return (this.getStmt.get(key) as { value: string } | undefined)?.value;
+    if (!this.cached.has(key)) this.cached.set(key, (this.getStmt.get(key) as { value: string } | undefined)?.value);
+    return this.cached.get(key);
   }
 
   /** Stores a named value of the agent's own progress. */
   set(key: string, value: string): void {
     if (key === 'schedule' || key === 'acked_version') { this.cachedSchedule = null; this.cachedAcked = null; }
-    this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.setStmt.run(key, value);
+    this.cached.set(key, value);
   }
 
   /** The schedule the agent executes (the newest accepted), if any. */
@@ -79,6 +88,7 @@ export class AgentStore {
       if (schedule) this.set('schedule', JSON.stringify(schedule));
       if (schedule === null) {
         this.db.prepare(`DELETE FROM state WHERE key = 'schedule'`).run();
+        this.cached.delete('schedule');
         this.cachedSchedule = null;
       }
       if (ack.version > this.ackedVersion()) this.set('acked_version', String(ack.version));
@@ -87,6 +97,7 @@ export class AgentStore {
       return message;
     } catch (err) {
       this.db.exec('ROLLBACK');
+      this.cached.clear();
       this.cachedSchedule = null;
       this.cachedAcked = null;
       throw err;

@@ -133,8 +133,9 @@ export class MqttLink {
     try {
       do {
         this.again = false;
+        const window = this.o.window ?? 50;
         while (this.client?.connected) {
-          const batch = this.store.pending(this.o.window ?? 50);
+          const batch = this.store.pending(window);
           if (!batch.length) break;
           const client = this.client;
           // MQTT keeps a connection's order; all PUBACKs of the window arriving means every seq up to the last is in.
@@ -146,6 +147,8 @@ export class MqttLink {
           sent.catch(() => undefined);
           await Promise.race([sent, this.lost]);
           this.store.delivered(batch.at(-1)!.seq);
+          // a short window emptied the outbox; what was queued meanwhile set `again` (onQueued → flush)
+          if (batch.length < window) break;
         }
       } while (this.again && this.client?.connected);
     } catch (err) {
