@@ -66,12 +66,16 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
     if (Math.abs(a.netMw) < 1e-9) continue;
     const side = a.netMw > 0 ? 'sell' : 'buy';
     const remaining = sorted.filter((x) => x.hour >= a.hour && (side === 'sell' ? x.netMw > 1e-9 : x.netMw < -1e-9)).length;
-    const { perDevice, shortfallMw } = allocateHour(a.netMw, headroomAt(devices, soc, a.hour, side, remaining, plans, o));
+    const headroom = headroomAt(devices, soc, a.hour, side, remaining, plans, o);
+    const { perDevice, shortfallMw } = allocateHour(a.netMw, headroom);
+    const capKw = new Map(headroom.map((h) => [h.id, side === 'sell' ? h.upKw : h.downKw]));
     shortfallMwh += shortfallMw;
     if (shortfallMw > 0) shortfallByHour.set(a.hour, shortfallMw);
     for (const d of devices) {
-      // to the watt, as schedules carry it; a share that rounds to nothing is no interval (a schedule needs power > 0)
-      const kw = Math.round((perDevice.get(d.id) ?? 0) * 1000) / 1000;
+      // to the watt, as schedules carry it, never above the device's headroom (a limit such as 3.3335 kW would
+      // otherwise round up past what the device accepts); a share that rounds to nothing is no interval (a schedule
+      // needs power > 0)
+      const kw = Math.min(Math.round((perDevice.get(d.id) ?? 0) * 1000), Math.floor((capKw.get(d.id) ?? 0) * 1000 + 1e-6)) / 1000;
       if (kw <= 0) continue;
       const energy = a.netMw > 0 ? -kw / (d.dischargeEfficiency ?? 0.95) : kw * (d.chargeEfficiency ?? 0.95);
       soc.set(d.id, soc.get(d.id)! + energy / d.capacityKwh);

@@ -121,6 +121,17 @@ describe('flexibility and bids', () => {
     assert.deepEqual(buildBids(fleetFlexibility(simulatedFleet({ devices: 5 }), hours), { dischargeMwh: 1, chargeMwh: 1 }, new Map(hours.map((h) => [h, 42]))), []);
   });
 
+  it('dispatch rounds each device\'s power to the watt but never above its headroom (a 3.3335 kW limit is not asked for 3.334)', () => {
+    // full enough to discharge at the limit for the hour, empty enough to charge at it: power-bound both ways
+    for (const [netMw, limit, soc] of [[0.0033335, 3.3335, 0.9], [-0.0020007, 2.0007, 0.3]] as const) {
+      const d = battery({ id: 'odd', maxDischargeKw: 3.3335, maxChargeKw: 2.0007, soc });
+      const { schedules } = dispatchAwards([{ hour: hours[0]!, netMw }], [d]);
+      const [iv] = schedules.get('odd')!;
+      assert.ok(iv!.powerKw! <= limit, `${iv!.action} ${iv!.powerKw} kW within ${limit} kW`);
+      assert.ok(iv!.powerKw! >= limit - 0.001);
+    }
+  });
+
   it('energy from telemetry: power holds until the next sample, at most 5 minutes; a silent device counts nothing', () => {
     const t0 = Date.parse('2024-07-15T16:00:00Z');
     const samples = [0, 1, 2, 3].map((k) => ({ deviceId: 'a', at: new Date(t0 + k * 300_000).toISOString(), powerKw: -6 }));
