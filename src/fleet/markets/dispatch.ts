@@ -50,10 +50,13 @@ export function headroomAt(devices: readonly DeviceState[], soc: ReadonlyMap<str
 }
 
 /**
- * Awarded energy as each device's schedule intervals (the fleet's gridpulse.schedule/1 intervals: action
- * discharge for sales, charge for purchases, powerKw the device's share), hour by hour in time order: each hour's
- * award is split by the devices' headroom (flexibility.ts, net of the SoC margin) at the SoC the earlier hours'
- * dispatch leaves them, so no device is asked for energy it will not have.
+ * Awarded energy as each device's schedule intervals (the fleet's gridpulse.schedule/1 intervals), hour by hour in
+ * time order: each hour's award is split by the devices' headroom (flexibility.ts, net of the SoC margin) at the SoC
+ * the earlier hours leave them, so no device is asked for energy it will not have. Without plans an interval is the
+ * device's share: discharge for a sale, charge for a purchase. With `plans` (each device's planned kW per hour, +
+ * charge) the awards are deviations from the plan, as the flexibility was measured: a device's awarded hour becomes
+ * its plan plus its share (a planned 2 kW charge and a 3 kW share of a sale: discharge 1 kW; nothing left: idle),
+ * and its SoC follows the plan in the hours between.
  */
 export function dispatchAwards(awards: readonly { hour: number; netMw: number }[], devices: readonly DeviceState[], plans: ReadonlyMap<string, Plan> = new Map(), o: FlexOptions = {}):
   { schedules: Map<string, ScheduleInterval[]>; shortfallMwh: number; shortfallByHour: Map<number, number> } {
@@ -61,11 +64,16 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
   const soc = new Map(devices.map((d) => [d.id, d.soc]));
   const shortfallByHour = new Map<number, number>();
   let shortfallMwh = 0;
-  const sorted = [...awards].sort((x, y) => x.hour - y.hour);
+  // kWh an hour at this power (kW, + charge) puts into (or takes out of) the battery
+  const energyOf = (d: DeviceState, kw: number) => (kw >= 0 ? kw * (d.chargeEfficiency ?? 0.95) : kw / (d.dischargeEfficiency ?? 0.95));
+  const move = (d: DeviceState, kw: number) => { soc.set(d.id, soc.get(d.id)! + energyOf(d, kw) / d.capacityKwh); };
+  let planned = -Infinity; // the plans' hours before this one are in `soc`
+  const sorted = [...awards].filter((a) => Math.abs(a.netMw) >= 1e-9).sort((x, y) => x.hour - y.hour);
   for (const a of sorted) {
-    if (Math.abs(a.netMw) < 1e-9) continue;
+    for (const d of devices) for (const [h, kw] of plans.get(d.id) ?? []) if (h >= planned && h < a.hour) move(d, kw);
+    planned = a.hour + HOUR;
     const side = a.netMw > 0 ? 'sell' : 'buy';
-    const remaining = sorted.filter((x) => x.hour >= a.hour && (side === 'sell' ? x.netMw > 1e-9 : x.netMw < -1e-9)).length;
+    const remaining = sorted.filter((x) => x.hour >= a.hour && (side === 'sell' ? x.netMw > 0 : x.netMw < 0)).length;
     const headroom = headroomAt(devices, soc, a.hour, side, remaining, plans, o);
     const { perDevice, shortfallMw } = allocateHour(a.netMw, headroom);
     const capKw = new Map(headroom.map((h) => [h.id, side === 'sell' ? h.upKw : h.downKw]));
@@ -73,14 +81,16 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
     if (shortfallMw > 0) shortfallByHour.set(a.hour, shortfallMw);
     for (const d of devices) {
       // to the watt, as schedules carry it, never above the device's headroom (a limit such as 3.3335 kW would
-      // otherwise round up past what the device accepts); a share that rounds to nothing is no interval (a schedule
-      // needs power > 0)
-      const kw = Math.min(Math.round((perDevice.get(d.id) ?? 0) * 1000), Math.floor((capKw.get(d.id) ?? 0) * 1000 + 1e-6)) / 1000;
-      if (kw <= 0) continue;
-      const energy = a.netMw > 0 ? -kw / (d.dischargeEfficiency ?? 0.95) : kw * (d.chargeEfficiency ?? 0.95);
-      soc.set(d.id, soc.get(d.id)! + energy / d.capacityKwh);
+      // otherwise round up past what the device accepts); a share that rounds to nothing leaves the plan as it is
+      const share = Math.min(Math.round((perDevice.get(d.id) ?? 0) * 1000), Math.floor((capKw.get(d.id) ?? 0) * 1000 + 1e-6)) / 1000;
+      const plan = plans.get(d.id)?.get(a.hour) ?? 0;
+      const net = share > 0 ? plan + (side === 'sell' ? -share : share) : plan;
+      move(d, net);
+      if (share <= 0) continue;
+      const kw = Math.min(Math.round(Math.abs(net) * 1000), Math.floor((net >= 0 ? d.maxChargeKw : d.maxDischargeKw) * 1000 + 1e-6)) / 1000;
       const list = schedules.get(d.id) ?? [];
-      list.push({ start: new Date(a.hour).toISOString(), end: new Date(a.hour + HOUR).toISOString(), action: a.netMw > 0 ? 'discharge' : 'charge', powerKw: kw });
+      list.push({ start: new Date(a.hour).toISOString(), end: new Date(a.hour + HOUR).toISOString(),
+        ...(kw > 0 ? { action: net > 0 ? 'charge' as const : 'discharge' as const, powerKw: kw } : { action: 'idle' as const }) });
       schedules.set(d.id, list);
     }
   }

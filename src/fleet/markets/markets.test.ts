@@ -132,6 +132,23 @@ describe('flexibility and bids', () => {
     }
   });
 
+  it('with a plan, an award is a deviation from it: plan plus share in the awarded hour, and the SoC follows the plan between', () => {
+    const d = battery({ id: 'p1', soc: 0.5 }); // 5 kWh, floor (20 % + 3 %) 2.3 kWh, efficiencies 1
+    const plan = new Map([[hours[0]!, 2], [hours[1]!, 2]]); // charge 2 kW in the first two hours
+    // a 3 kW share of a sale in hour 0: the planned charge becomes a 1 kW discharge
+    const first = dispatchAwards([{ hour: hours[0]!, netMw: 0.003 }], [d], new Map([['p1', plan]]));
+    assert.deepEqual(first.schedules.get('p1')!.map((iv) => [iv.action, iv.powerKw]), [['discharge', 1]]);
+    // exactly the planned charge sold back: idle
+    const idle = dispatchAwards([{ hour: hours[0]!, netMw: 0.002 }], [d], new Map([['p1', plan]]));
+    assert.deepEqual(idle.schedules.get('p1')!.map((iv) => iv.action), ['idle']);
+    // a sale in hour 2 finds the 4 kWh the plan charged in hours 0 and 1: 9 − 2.3 = 6.7 kWh above the floor, 5 kW
+    // of power; without the plan's charge it would find 2.7 kWh and fall short
+    const later = dispatchAwards([{ hour: hours[2]!, netMw: 0.005 }], [d], new Map([['p1', plan]]));
+    assert.equal(later.shortfallMwh, 0);
+    assert.deepEqual(later.schedules.get('p1')!.map((iv) => [iv.action, iv.powerKw]), [['discharge', 5]]);
+    assert.ok(dispatchAwards([{ hour: hours[2]!, netMw: 0.005 }], [d]).shortfallMwh > 0.002, 'without the plan the battery is short');
+  });
+
   it('energy from telemetry: power holds until the next sample, at most 5 minutes; a silent device counts nothing', () => {
     const t0 = Date.parse('2024-07-15T16:00:00Z');
     const samples = [0, 1, 2, 3].map((k) => ({ deviceId: 'a', at: new Date(t0 + k * 300_000).toISOString(), powerKw: -6 }));
