@@ -1,7 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Frame, Locator } from 'playwright-core';
 import { needs } from './support/availability.ts';
@@ -9,7 +12,9 @@ import { collectErrors, launchChromium } from './support/browser.ts';
 import { startSite, type Site } from './support/site.ts';
 import { EMBED_KINDS } from '../../src/web/app/lib/embed-kinds.ts';
 
-const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url);
+// the embeds' README screenshots are rewritten with UPDATE_SCREENSHOTS=1; a plain test run leaves the checkout clean
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? new URL('../../docs/screenshots/', import.meta.url)
+  : pathToFileURL(`${mkdtempSync(path.join(tmpdir(), 'gp-embed-shots-'))}/`);
 const LAPTOP = { width: 1366, height: 768 };
 const CISO_NEIGHBOURS = ['AZPS', 'BANC', 'BPAT', 'IID', 'LDWP', 'NEVP', 'PACW', 'SRP', 'TIDC', 'WALC'];
 
