@@ -94,13 +94,24 @@ export const DEVICE_COLUMNS = `id, name, capacity_kwh, max_charge_kw, max_discha
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
+/** The columns of a device's limits (what a schedule is checked against), as DEVICE_LIMIT_COLUMNS selects them. */
+export type DeviceLimitsRow = Pick<DeviceRow, 'capacity_kwh' | 'max_charge_kw' | 'max_discharge_kw' | 'charge_efficiency' | 'discharge_efficiency'
+  | 'min_soc_pct' | 'max_soc_pct' | 'reserve_soc_pct' | 'fallback'>;
+export const DEVICE_LIMIT_COLUMNS = `capacity_kwh, max_charge_kw, max_discharge_kw, charge_efficiency, discharge_efficiency, min_soc_pct, max_soc_pct,
+  reserve_soc_pct, fallback`;
+
+/** The one mapper from a device row's limits (numbers may arrive as strings from PostgreSQL numeric/bigint). */
+export const toDeviceLimits = (r: DeviceLimitsRow): DeviceLimits => ({
+  capacityKwh: Number(r.capacity_kwh), maxChargeKw: Number(r.max_charge_kw), maxDischargeKw: Number(r.max_discharge_kw),
+  chargeEfficiency: Number(r.charge_efficiency), dischargeEfficiency: Number(r.discharge_efficiency), minSocPct: Number(r.min_soc_pct),
+  maxSocPct: Number(r.max_soc_pct), reserveSocPct: Number(r.reserve_soc_pct), fallback: r.fallback,
+});
+
 /** The one mapper from a devices row (numbers may arrive as strings from PostgreSQL numeric/bigint). */
 export function toDevice(r: DeviceRow, nowMs = Date.now()): Device {
   const seen = r.last_seen_at === null ? null : new Date(r.last_seen_at).getTime();
   return {
-    id: r.id, name: r.name, capacityKwh: Number(r.capacity_kwh), maxChargeKw: Number(r.max_charge_kw), maxDischargeKw: Number(r.max_discharge_kw),
-    chargeEfficiency: Number(r.charge_efficiency), dischargeEfficiency: Number(r.discharge_efficiency), minSocPct: Number(r.min_soc_pct),
-    maxSocPct: Number(r.max_soc_pct), reserveSocPct: Number(r.reserve_soc_pct), fallback: r.fallback, baCode: r.ba_code, tariff: r.tariff,
+    id: r.id, name: r.name, ...toDeviceLimits(r), baCode: r.ba_code, tariff: r.tariff,
     agentVersion: r.agent_version,
     status: r.online && seen !== null && nowMs - seen <= HEARTBEAT_STALE_MS && r.revoked_at === null ? 'online' : 'offline',
     lastSeenAt: iso(r.last_seen_at),

@@ -3,6 +3,7 @@ import type { DeliveryState } from './contract.ts';
 import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
 import { checkSchedule, socAssumption, type DeviceLimits, type ScheduleProblem } from './schedule-check.ts';
 import { notifyFleet } from './fleet-events.ts';
+import { DEVICE_LIMIT_COLUMNS, toDeviceLimits, type DeviceLimitsRow } from './device-repository.ts';
 
 /**
  * Schedule versions: every accepted schedule becomes, for each device it targets, a new version numbered one
@@ -58,8 +59,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
   // never at all of a device's versions (the optimizer re-plans every 5 minutes: 288 versions a day per device).
   // A dry run stores nothing and locks nothing: who issues later checks again under the lock (rollouts: the runner, per chunk).
   const rows = await tx.query<IssueRow>(
-    `SELECT d.id, d.capacity_kwh, d.max_charge_kw, d.max_discharge_kw, d.charge_efficiency, d.discharge_efficiency, d.min_soc_pct, d.max_soc_pct,
-            d.reserve_soc_pct, d.fallback, d.soc_pct, d.desired_version, v.priority AS blocking_priority
+    `SELECT d.id, ${DEVICE_LIMIT_COLUMNS.split(',').map((c) => `d.${c.trim()}`).join(', ')}, d.soc_pct, d.desired_version, v.priority AS blocking_priority
      FROM devices d LEFT JOIN schedule_versions v ON v.device_id = d.id AND v.version = d.desired_version
        AND v.state IN ${ACTIVE} AND v.ends_at > $2 AND v.priority > $3
      WHERE d.id = ANY($1::text[]) AND d.revoked_at IS NULL ORDER BY d.id${opts.dryRun ? '' : ' FOR NO KEY UPDATE OF d'}`,
@@ -76,7 +76,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
       refused.push({ deviceId: id, problem: { field: 'priority', kind: 'conflict', detail: `priority: device ${id} has version ${version} of priority ${p} not yet finished; a schedule of priority ${req.priority} does not supersede it (send priority ≥ ${p})` } });
       continue;
     }
-    const limits = limitsOf(r);
+    const limits = toDeviceLimits(r);
     const socPct = r.soc_pct === null ? null : Number(r.soc_pct);
     const problem = checkSchedule(req.intervals, limits, socPct, now);
     if (problem) { refused.push({ deviceId: id, problem }); continue; }
@@ -110,18 +110,8 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
   return { messages, superseded: superseded.map((r) => ({ deviceId: r.device_id, version: Number(r.version) })), refused, assumed };
 }
 
-/** What issueVersions reads of a device (double precision columns arrive as numbers; Number() for PGlite's and pg's integers alike). */
-interface IssueRow {
-  id: string; capacity_kwh: number; max_charge_kw: number; max_discharge_kw: number; charge_efficiency: number; discharge_efficiency: number;
-  min_soc_pct: number; max_soc_pct: number; reserve_soc_pct: number; fallback: DeviceLimits['fallback']; soc_pct: number | null; desired_version: number;
-  blocking_priority: number | null;
-}
-
-const limitsOf = (r: IssueRow): DeviceLimits => ({
-  capacityKwh: Number(r.capacity_kwh), maxChargeKw: Number(r.max_charge_kw), maxDischargeKw: Number(r.max_discharge_kw),
-  chargeEfficiency: Number(r.charge_efficiency), dischargeEfficiency: Number(r.discharge_efficiency), minSocPct: Number(r.min_soc_pct),
-  maxSocPct: Number(r.max_soc_pct), reserveSocPct: Number(r.reserve_soc_pct), fallback: r.fallback,
-});
+/** What issueVersions reads of a device: its limits, its reported SoC, its desired version and the priority of that version when it blocks. */
+interface IssueRow extends DeviceLimitsRow { id: string; soc_pct: number | null; desired_version: number; blocking_priority: number | null }
 
 interface VersionRow {
   device_id: string; version: number; priority: number; intervals: ScheduleInterval[]; fallback: string; starts_at: Date | string; ends_at: Date | string;
