@@ -85,3 +85,42 @@ for (const t of processTargets('fshut')) {
     });
   }
 }
+
+/**
+ * A stop asked for while a role is still starting (a service manager's stop during migrations or connections) is a
+ * clean stop: the signal's handler is armed before the start (shutdown.ts armStop), waits for the start, then stops
+ * — exit 0 and `stopped`, never the signal's default death (exit code null).
+ */
+const earlyLines: Record<RoleCase['role'], (l: LogLine) => boolean> = {
+  web: (l) => l.msg === 'migrations applied',
+  worker: (l) => typeof l.msg === 'string' && l.msg.startsWith('EIA_API_KEY not set'),
+  gateway: (l) => typeof l.msg === 'string' && l.msg.startsWith('embedded MQTT broker listening'),
+};
+for (const t of processTargets('fearly')) {
+  for (const r of roles) {
+    it(`gridpulse ${r.role} (${t.name}): SIGTERM while it starts is a clean stop, exit 0`, { timeout: 180_000 }, async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'gp-early-stop-'));
+      dirs.push(dir);
+      const target = await t.make(dir);
+      const gp = new GridpulseProcess([r.role], gridpulseEnv({
+        ...target.env, DATA_DIR: dir, LOG_LEVEL: 'info', HISTORY_DAYS: '1', INGEST_CRON: NEVER, DAILY_CRON: NEVER, FORECAST_CRON: NEVER, ...(await r.env()),
+      }), dir);
+      try {
+        await gp.waitFor(`the ${r.role} starting`, earlyLines[r.role], 150_000);
+        const readyBefore = gp.lines.some(r.ready);
+        gp.kill('SIGTERM');
+        const exit = await gp.exited;
+        assert.equal(exit.code, 0, `exit 0, not the signal's death (signal ${exit.signal}; stderr: ${gp.stderr.slice(-1500)})`);
+        assert.ok(gp.lines.some((l) => l.msg === 'stopped'), 'the stop ran to its end');
+        // the web's start after its migrations (the app, the listen) outlasts the signal's trip: the early path is taken
+        if (r.role === 'web') {
+          assert.equal(readyBefore, false);
+          assert.ok(gp.lines.some((l) => l.msg === 'stop asked for while starting: stopping once started'), 'the stop waited for the start');
+        }
+      } finally {
+        if (gp.child.exitCode === null) gp.kill('SIGKILL');
+        await target.drop();
+      }
+    });
+  }
+}

@@ -92,12 +92,16 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   if (o.credentials && known.length < n) throw new Error(`--credentials ${o.credentials}: ${known.length} devices, fewer than --devices ${n}`);
   const devices = o.credentials ? known.slice(0, n) : Array.from({ length: n }, (_, i) => ({ deviceId: `${o.prefix}-${String(i + 1).padStart(5, '0')}` }));
   const logger = createLogger(o.logLevel);
+  // listened for before the fleet starts (thousands of connections take seconds): a stop asked for meanwhile stops it
+  // once started, cleanly, instead of the signal's default death
+  let stopAsked = false;
+  const interrupted = waitForInterrupt().then(() => { stopAsked = true; });
   // one agent's lines would drown the fleet's: agents log warnings only
   const sim = await startSimulator({ devices, brokerUrl: o.broker, ...(o.api ? { apiUrl: o.api } : {}), offlineRate, logger, agentLogger: logger.child({}, { level: 'warn' }) });
-  const connected = await sim.ready(120_000);
-  logger.info({ connected, devices: n, memoryPerDeviceKb: sim.stats().memoryPerDeviceKb }, 'simulated fleet (SIMULATED devices) running');
+  const connected = await Promise.race([sim.ready(120_000), interrupted.then(() => sim.stats().connected)]);
+  if (!stopAsked) logger.info({ connected, devices: n, memoryPerDeviceKb: sim.stats().memoryPerDeviceKb }, 'simulated fleet (SIMULATED devices) running');
   const timer = setInterval(() => logger.info(sim.stats(), 'simulated fleet'), 10_000);
-  await waitForInterrupt();
+  await interrupted;
   clearInterval(timer);
   await runShutdown([{ name: 'simulated fleet', timeoutMs: DRAIN_STEP_MS, run: () => sim.stop() }], logger);
   return 0;

@@ -4,7 +4,7 @@ import type { Db } from '../platform/db.ts';
 import { createLogger } from '../platform/log.ts';
 import { openDb } from '../platform/db.ts';
 import { migrate } from '../platform/migrate.ts';
-import { stopOnInterrupt, DRAIN_STEP_MS } from '../platform/shutdown.ts';
+import { armStop, DRAIN_STEP_MS } from '../platform/shutdown.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { fleetEventMetrics, fleetMetrics, gatewayMetrics } from '../fleet/fleet-metrics.ts';
 import { metricsServer } from '../platform/http.ts';
@@ -44,6 +44,8 @@ export async function startFleetRuntime(config: Config, db: Db, logger: Logger, 
  */
 export async function gatewayCommand(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL).child({ role: 'gateway' });
+  // armed first: a stop asked for while starting waits for the start, then stops cleanly (shutdown.ts armStop)
+  const stop = armStop(logger);
   const tracing = startTracing({ role: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   try {
@@ -63,13 +65,14 @@ export async function gatewayCommand(config: Config): Promise<void> {
     logger.info({ broker: fleet.deviceBus.url, clientId: fleet.deviceBus.gateway?.clientId, metricsPort: config.METRICS_PORT }, 'gateway running');
     // graceful: the batch in hand is written and confirmed, MQTT closes cleanly, then the spans are flushed; each step
     // bounded and best-effort (shutdown.ts)
-    stopOnInterrupt([
+    stop.started([
       { name: 'fleet', timeoutMs: DRAIN_STEP_MS, run: () => fleet.stop() },
       { name: 'metrics server', run: () => server?.close() },
       { name: 'database', run: () => db.close() },
       { name: 'tracing', run: () => tracing?.shutdown() },
-    ], logger);
+    ]);
   } catch (err) {
+    stop.off();
     await db.close();
     throw err;
   }

@@ -12,7 +12,7 @@ import { buildApp } from '../app.ts';
 import { cacheErrorCounter, openCache, type Cache } from '../platform/cache.ts';
 import { attachMetrics, Metrics } from '../platform/metrics.ts';
 import { metricsServer } from '../platform/http.ts';
-import { stopOnInterrupt, DRAIN_STEP_MS } from '../platform/shutdown.ts';
+import { armStop, DRAIN_STEP_MS } from '../platform/shutdown.ts';
 import { startTracing } from '../platform/tracing.ts';
 import { startFleetRuntime } from './gateway-command.ts';
 import { replanJob } from '../fleet/optimizer/replan-job.ts';
@@ -77,6 +77,8 @@ async function drainAll(drains: Array<[string, Promise<unknown> | undefined]>): 
 /** `gridpulse start` (withWorker: every role in one process) or `gridpulse web` (HTTP API and pages). */
 export async function startWeb(config: Config, withWorker: boolean): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
+  // armed first: a stop asked for while starting waits for the start, then stops cleanly (shutdown.ts armStop)
+  const stop = armStop(logger);
   const tracing = startTracing({ role: withWorker ? 'start' : 'web', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
   const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   const applied = await migrate(db);
@@ -111,14 +113,14 @@ export async function startWeb(config: Config, withWorker: boolean): Promise<voi
   // Ctrl-C (from now on, the demo fleet's start included): the running job finishes its batch while the server stops
   // listening; a second Ctrl-C stops now
   const demo: { fleet?: Awaited<ReturnType<typeof startDemoFleet>> } = {};
-  stopOnInterrupt(() => [
+  stop.started(() => [
     { name: 'demo fleet', run: () => demo.fleet?.stop() },
     // the drains run side by side: the job's batch, open HTTP and SSE requests, the gateway's batch in hand
     { name: 'drain', timeoutMs: DRAIN_STEP_MS, run: () => drainAll([['jobs', worker?.stop()], ['http', app.close()], ['fleet', fleet?.stop()]]) },
     { name: 'cache', run: () => cache.close() },
     { name: 'database', run: () => db.close() },
     { name: 'tracing', run: () => tracing?.shutdown() },
-  ], logger);
+  ]);
   // `start` on the embedded broker shows a small SIMULATED fleet (DEMO_FLEET devices); never on a real broker
   demo.fleet = withWorker && fleet && !config.MQTT_URL && config.DEMO_FLEET > 0
     ? await startDemoFleet({ db, brokerUrl: fleet.deviceBus.url, dataDir: config.DATA_DIR, devices: config.DEMO_FLEET, logger })
@@ -132,12 +134,14 @@ export async function startWeb(config: Config, withWorker: boolean): Promise<voi
  */
 export async function workerCommand(config: Config, opts: RemoteWorkerOptions): Promise<number | undefined> {
   if (opts.remote || opts.key || config.GRIDPULSE_API_URL) {
+    const stop = armStop(createLogger(config.LOG_LEVEL).child({ role: 'remote-worker' }));
     const r = await remoteWorkerCommand(config, opts);
-    if (!r.stop) return r.exitCode;
-    stopOnInterrupt([{ name: 'jobs', timeoutMs: DRAIN_STEP_MS, run: () => r.stop!() }], createLogger(config.LOG_LEVEL).child({ role: 'remote-worker' }));
+    if (!r.stop) { stop.off(); return r.exitCode; }
+    stop.started([{ name: 'jobs', timeoutMs: DRAIN_STEP_MS, run: () => r.stop!() }]);
     return undefined;
   }
   const logger = createLogger(config.LOG_LEVEL);
+  const stop = armStop(logger);
   const tracing = startTracing({ role: 'worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, logger });
   const db = await openRoutedDb({ databaseUrl: config.DATABASE_URL, replicaUrl: config.DATABASE_REPLICA_URL, dataDir: config.DATA_DIR, maxLagMs: config.REPLICA_MAX_LAG_MS, logger });
   await migrate(db);
@@ -152,13 +156,13 @@ export async function workerCommand(config: Config, opts: RemoteWorkerOptions): 
   if (metrics) { attachMetrics(metrics, db, cache); freshnessMetrics(metrics, db); declareDomainMetrics(metrics); }
   if (server) warnIfMetricsOpen(config, logger);
   await server?.listen({ port: config.METRICS_PORT!, host: config.HOST });
-  stopOnInterrupt([
+  stop.started([
     { name: 'jobs', timeoutMs: DRAIN_STEP_MS, run: () => worker.stop() },
     { name: 'metrics server', run: () => server?.close() },
     { name: 'cache', run: () => cache.close() },
     { name: 'database', run: () => db.close() },
     { name: 'tracing', run: () => tracing?.shutdown() },
-  ], logger);
+  ]);
   await worker.ready;
   return undefined;
 }

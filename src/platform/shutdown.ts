@@ -44,16 +44,41 @@ export async function runShutdown(steps: readonly ShutdownStep[], logger: Pick<L
   return failed;
 }
 
+/** How long a stop asked for while the role is still starting waits for the start to finish (ms). */
+export const START_WAIT_MS = 5_000;
+
 /**
- * The stop of a long-running role (web, worker, gateway, start): on the first SIGINT or SIGTERM (interrupts.ts: a
- * second one exits 130 at once) runs `steps` through runShutdown, logs `stopped` (info, naming the steps that
- * failed, if any) and exits 0 — the stop was asked for and done, even when a step could not finish. `steps` may be a
- * function, read when the signal comes (for parts started after the handler was installed).
+ * The stop of a long-running role (web, worker, gateway, start), armed before the role starts: on the first SIGINT or
+ * SIGTERM (interrupts.ts: a second one exits 130 at once) it runs the steps given to `started` through runShutdown,
+ * logs `stopped` (info, naming the steps that failed, if any) and exits 0 — the stop was asked for and done, even when
+ * a step could not finish. A signal that arrives while the role is still starting (migrations, connections, the
+ * listen) waits for `started` at most START_WAIT_MS, then stops what has started: a service manager's stop during a
+ * slow start is a clean stop, never the signal's default death. `steps` may be a function, read when the signal comes
+ * (for parts started later).
  */
-export function stopOnInterrupt(steps: readonly ShutdownStep[] | (() => readonly ShutdownStep[]), logger: Pick<Logger, 'warn' | 'info'>, exit: (code: number) => void = (c) => process.exit(c)): () => void {
-  return onInterrupt(async () => {
-    const failed = await runShutdown(typeof steps === 'function' ? steps() : steps, logger);
+export function armStop(logger: Pick<Logger, 'warn' | 'info'>, exit: (code: number) => void = (c) => process.exit(c)):
+  { started(steps: readonly ShutdownStep[] | (() => readonly ShutdownStep[])): void; off(): void } {
+  let steps: () => readonly ShutdownStep[] = () => [];
+  let markStarted: () => void = () => {};
+  let isStarted = false;
+  const started = new Promise<void>((resolve) => { markStarted = resolve; });
+  const off = onInterrupt(async () => {
+    if (!isStarted) logger.info('stop asked for while starting: stopping once started');
+    await within(started, START_WAIT_MS, `the start did not finish within ${START_WAIT_MS} ms`)
+      .catch((err: unknown) => { logger.warn({ err: (err as Error).message }, 'stopping a role that had not finished starting'); });
+    const failed = await runShutdown(steps(), logger);
     logger.info(failed.length ? { failedSteps: failed.map((f) => f.step) } : {}, 'stopped');
     exit(0);
   });
+  return {
+    started(s) { steps = typeof s === 'function' ? s : () => s; isStarted = true; markStarted(); },
+    off,
+  };
+}
+
+/** armStop for a role already started: the stop runs `steps` at once on the first signal. Returns a function that removes the handlers. */
+export function stopOnInterrupt(steps: readonly ShutdownStep[] | (() => readonly ShutdownStep[]), logger: Pick<Logger, 'warn' | 'info'>, exit: (code: number) => void = (c) => process.exit(c)): () => void {
+  const stop = armStop(logger, exit);
+  stop.started(steps);
+  return stop.off;
 }
