@@ -110,8 +110,8 @@ export async function startWeb(config: Config, withWorker: boolean): Promise<voi
   await app.listen({ port: config.PORT, host: config.HOST });
   const worker = withWorker ? startWorker(config, db, logger, cache, app.metrics) : undefined;
   if (worker) addWorkerChecks(app.readiness, worker.lastRuns, app.metrics);
-  // Ctrl-C (from now on, the demo fleet's start included): the running job finishes its batch while the server stops
-  // listening; a second Ctrl-C stops now
+  // Ctrl-C (armed at the top; from here on with these steps, the demo fleet's start included): the running job
+  // finishes its batch while the server stops listening; a second Ctrl-C stops now
   const demo: { fleet?: Awaited<ReturnType<typeof startDemoFleet>> } = {};
   stop.started(() => [
     { name: 'demo fleet', run: () => demo.fleet?.stop() },

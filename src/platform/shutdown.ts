@@ -75,10 +75,3 @@ export function armStop(logger: Pick<Logger, 'warn' | 'info'>, exit: (code: numb
     off,
   };
 }
-
-/** armStop for a role already started: the stop runs `steps` at once on the first signal. Returns a function that removes the handlers. */
-export function stopOnInterrupt(steps: readonly ShutdownStep[] | (() => readonly ShutdownStep[]), logger: Pick<Logger, 'warn' | 'info'>, exit: (code: number) => void = (c) => process.exit(c)): () => void {
-  const stop = armStop(logger, exit);
-  stop.started(steps);
-  return stop.off;
-}
