@@ -30,8 +30,8 @@ export class AgentStore {
    * transaction rolls back.
    */
   private readonly cached = new Map<string, string | undefined>();
+  /** The schedule value parsed (null: not parsed since it last changed). */
   private cachedSchedule: ScheduleMessage | undefined | null = null;
-  private cachedAcked: number | null = null;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -56,7 +56,7 @@ export class AgentStore {
 
   /** Stores a named value of the agent's own progress. */
   set(key: string, value: string): void {
-    if (key === 'schedule' || key === 'acked_version') { this.cachedSchedule = null; this.cachedAcked = null; }
+    if (key === 'schedule') this.cachedSchedule = null;
     this.setStmt.run(key, value);
     this.cached.set(key, value);
   }
@@ -72,8 +72,7 @@ export class AgentStore {
 
   /** The highest version this device acknowledged (accepted or refused); 0 before any. */
   ackedVersion(): number {
-    this.cachedAcked ??= Number(this.get('acked_version') ?? 0);
-    return this.cachedAcked;
+    return Number(this.get('acked_version') ?? 0);
   }
 
   /**
@@ -99,7 +98,6 @@ export class AgentStore {
       this.db.exec('ROLLBACK');
       this.cached.clear();
       this.cachedSchedule = null;
-      this.cachedAcked = null;
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import type { ScheduleInterval } from '../messages.ts';
-import { deviceFlexibility, socMargin, type DeviceState, type FlexOptions, type Plan } from './flexibility.ts';
+import { deviceFlexibility, hourEnergyKwh, socMargin, type DeviceState, type FlexOptions, type Plan } from './flexibility.ts';
 
 /** The fleet's net award in an hour, MW: + sold (the fleet discharges), − bought (it charges). */
 export interface HourAward { hour: number; netMw: number; priceUsdPerMwh: number }
@@ -64,9 +64,7 @@ export function dispatchAwards(awards: readonly { hour: number; netMw: number }[
   const soc = new Map(devices.map((d) => [d.id, d.soc]));
   const shortfallByHour = new Map<number, number>();
   let shortfallMwh = 0;
-  // kWh an hour at this power (kW, + charge) puts into (or takes out of) the battery
-  const energyOf = (d: DeviceState, kw: number) => (kw >= 0 ? kw * (d.chargeEfficiency ?? 0.95) : kw / (d.dischargeEfficiency ?? 0.95));
-  const move = (d: DeviceState, kw: number) => { soc.set(d.id, soc.get(d.id)! + energyOf(d, kw) / d.capacityKwh); };
+  const move = (d: DeviceState, kw: number) => { soc.set(d.id, soc.get(d.id)! + hourEnergyKwh(d, kw) / d.capacityKwh); };
   let planned = -Infinity; // the plans' hours before this one are in `soc`
   const sorted = [...awards].filter((a) => Math.abs(a.netMw) >= 1e-9).sort((x, y) => x.hour - y.hour);
   for (const a of sorted) {

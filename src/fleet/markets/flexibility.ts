@@ -53,6 +53,10 @@ export function socMargin(d: DeviceState, o: FlexOptions = {}): number {
   return (o.socUncertainty ?? 0.03) + (o.socUncertaintyPerHour ?? 0.01) * Math.max(0, (d.socAgeMinutes ?? 0) / 60);
 }
 
+/** kWh that an hour at `kw` (+ charge, − discharge) puts into the battery (negative: takes out), after the one-way efficiencies. */
+export const hourEnergyKwh = (d: Pick<DeviceState, 'chargeEfficiency' | 'dischargeEfficiency'>, kw: number): number =>
+  (kw >= 0 ? kw * (d.chargeEfficiency ?? 0.95) : kw / (d.dischargeEfficiency ?? 0.95));
+
 /**
  * One device's headroom for each of `hours` (hour starts, ascending, consecutive), along its planned SoC path:
  * up = min(power room to full discharge from the planned power, energy above reserve + margin in that hour);
@@ -70,7 +74,7 @@ export function deviceFlexibility(d: DeviceState, hours: readonly number[], plan
   const out: DeviceFlexHour[] = [];
   for (const hour of hours) {
     const p = plan.get(hour) ?? 0;
-    const after = energy + (p >= 0 ? p * ec : p / ed);
+    const after = energy + hourEnergyKwh(d, p);
     // up: go from p to −maxDischarge; energy the hour may take out on top of the plan: (after − floor) × ed
     const upKw = Math.max(0, Math.min(d.maxDischargeKw + p, (after - floor) * ed));
     const downKw = Math.max(0, Math.min(d.maxChargeKw - p, (ceiling - after) / ec));
