@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { pino } from 'pino';
+import fc from 'fast-check';
 import { AgentStore } from './agent-store.ts';
 import { Agent } from './agent.ts';
 import { DEFAULT_BATTERY, SimulatedBattery } from './battery.ts';
@@ -56,5 +57,40 @@ describe('agent store: the trace context of an ack', () => {
     assert.equal(agent.receive(schedule, { traceparent: again }), 'duplicate');
     assert.equal(store.pending()[0]!.trace?.traceparent, again);
     store.close();
+  });
+});
+
+describe('agent store: the outbox kept in memory is the outbox on disk', () => {
+  it('after any run of queueing, delivering and reopening, pending() and queued() are what a fresh read of the file gives', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gp-agent-outbox-'));
+    try {
+      let run = 0;
+      fc.assert(fc.property(fc.array(fc.oneof(
+        fc.record({ op: fc.constant('ack' as const), traced: fc.boolean() }),
+        fc.record({ op: fc.constant('telemetry' as const) }),
+        fc.record({ op: fc.constant('deliver' as const), upTo: fc.nat(5) }),
+        fc.record({ op: fc.constant('reopen' as const) }),
+      ), { maxLength: 40 }), (ops) => {
+        const file = path.join(dir, `agent-${run++}.sqlite`);
+        let store = new AgentStore(file);
+        let version = 0;
+        try {
+          for (const o of ops) {
+            if (o.op === 'ack') store.queueAck(ack(++version), undefined, o.traced ? { traceparent } : undefined);
+            else if (o.op === 'telemetry') store.queueTelemetry({ schema: 'gridpulse.telemetry/1', deviceId: 'bat-store-1', at: '2026-01-01T00:00:00.000Z', socPct: 50, powerKw: 0, scheduleVersion: 0, mode: 'idle' });
+            else if (o.op === 'deliver') { const p = store.pending(o.upTo + 1); if (p.length) store.delivered(p.at(-1)!.seq); }
+            else { store.close(); store = new AgentStore(file); }
+          }
+          const onDisk = new DatabaseSync(file);
+          const rows = onDisk.prepare('SELECT seq, kind, body, trace FROM outbox ORDER BY seq').all() as { seq: number; kind: string; body: string; trace: string | null }[];
+          onDisk.close();
+          const expected = rows.map((r) => ({ seq: Number(r.seq), kind: r.kind, message: { ...JSON.parse(r.body), seq: Number(r.seq) }, ...(r.trace ? { trace: JSON.parse(r.trace) } : {}) }));
+          assert.deepEqual(store.pending(1_000), expected);
+          assert.equal(store.queued(), rows.length);
+          // a window after a seq starts past it
+          if (expected.length > 1) assert.deepEqual(store.pending(2, expected[0]!.seq), expected.slice(1, 3));
+        } finally { store.close(); }
+      }), { numRuns: 60 });
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
