@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,7 @@ const log = pino({ level: process.env.BENCH_LOG ?? 'warn' });
  * measured here (the ACL tests prove them), and Mosquitto 2.0's dynamic-security plugin rewrites its whole JSON file
  * on every control command, which makes provisioning 10,000 accounts take longer than the measurement.
  */
-async function benchMosquitto(): Promise<{ url: string; stop(): Promise<void> }> {
+async function benchMosquitto(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gp-bench-mosquitto-'));
   const probe = net.createServer().listen(0, '127.0.0.1');
   await once(probe, 'listening');
@@ -45,6 +45,7 @@ async function benchMosquitto(): Promise<{ url: string; stop(): Promise<void> }>
   }
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid!,
     async stop() { const exited = once(child, 'exit'); child.kill('SIGTERM'); await exited; rmSync(dir, { recursive: true, force: true }); },
   };
 }
@@ -86,7 +87,7 @@ async function rawBroker(url: string, n: number): Promise<number[]> {
  * `gridpulse simulate` in a process of its own, as devices are machines of their own: the agents do not share the
  * API's and the gateway's event loop. Resolves once it reports its fleet connected, with its memory per device.
  */
-async function simulateInChild(url: string, n: number): Promise<{ connected: number; memoryPerDeviceKb: number; stop(): Promise<void> }> {
+async function simulateInChild(url: string, n: number): Promise<{ connected: number; memoryPerDeviceKb: number; pid: number; stop(): Promise<void> }> {
   const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
   const child = spawn(process.execPath, [main, 'simulate', '--devices', String(n), '--broker', url, '--prefix', 'fan'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
   const lines = createInterface({ input: child.stdout! });
@@ -100,8 +101,30 @@ async function simulateInChild(url: string, n: number): Promise<{ connected: num
   });
   return {
     ...ready,
+    pid: child.pid!,
     async stop() { const exited = once(child, 'exit'); child.kill('SIGTERM'); await exited; },
   };
+}
+
+/**
+ * CPU time (user + system, ms) of each part of the fan-out so far, from /proc (Linux; empty elsewhere): this process
+ * (API, rollout runner, publisher, gateway), the simulator, the benchmark's Mosquitto, and every PostgreSQL process.
+ */
+function cpuMs(pids: { sim: number; broker: number }): Record<string, number> {
+  if (!existsSync('/proc/self/stat')) return {};
+  const tick = 10; // ms per clock tick (USER_HZ 100 on Linux)
+  const of = (pid: number | string) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) * tick;
+    } catch { return 0; }
+  };
+  let postgresMs = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try { if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('postgres')) postgresMs += of(pid); } catch { /* gone */ }
+  }
+  return { gridpulse: of(process.pid), simulator: of(pids.sim), mosquitto: of(pids.broker), postgresql: postgresMs };
 }
 
 async function provision(db: Db, n: number): Promise<string[]> {
@@ -140,6 +163,11 @@ export async function benchFleetFanout(): Promise<void> {
     const { connected, memoryPerDeviceKb } = sim;
 
     const now = Date.now();
+    // FANOUT_MARKS=1: the fan-out's window on the monotonic clock (µs, the clock of `node --cpu-prof` profiles), to cut CPU profiles of this process and the simulator to it
+    const markUs = () => Number(process.hrtime.bigint() / 1000n);
+    const startUs = markUs();
+    const pids = { sim: sim.pid, broker: broker.pid };
+    const cpu0 = cpuMs(pids);
     const t0Epoch = Date.now();
     const t0 = performance.now();
     const res = await app.inject({ method: 'POST', url: '/api/v1/schedules', headers: operator, payload: {
@@ -167,6 +195,9 @@ export async function benchFleetFanout(): Promise<void> {
     const ackToStore = rows.map((r) => Number(r.ms) - Number(r.at));
     const published = [...publishedAt.values()].map((ms) => ms - t0Epoch);
     const stats = gateway.stats();
+    const cpu1 = cpuMs(pids);
+    const wallMs = performance.now() - t0;
+    if (process.env.FANOUT_MARKS) console.error(`fan-out window (monotonic µs): ${startUs} ${markUs()} (wall ${new Date(t0Epoch).toISOString()} ${new Date().toISOString()})`);
     await sim.stop();
     await gateway.stop();
     await app.close();
@@ -184,6 +215,8 @@ export async function benchFleetFanout(): Promise<void> {
     console.log(`\nratio fleet/reference: p50 ${fmt(percentile(stored, 50) / percentile(reference, 50), 2)}×, p99 ${fmt(percentile(stored, 99) / percentile(reference, 99), 2)}×; `
       + `API call itself ${fmt(apiMs)} ms; acks stored ${stats.acksStored} in ${stats.batches} batches; command success ${fmt((100 * stored.length) / n, 2)} %; `
       + `agent memory ${fmt(memoryPerDeviceKb)} KiB per simulated device (the simulator's heap or RSS growth, whichever is larger)`);
+    // where the machine's CPU went between the API call and the last ack counted (the count polls every 200 ms)
+    if (Object.keys(cpu1).length) console.log(`CPU during the fan-out (${fmt(wallMs)} ms wall): ${Object.keys(cpu1).map((k) => `${k} ${fmt(cpu1[k]! - cpu0[k]!)} ms`).join(', ')}`);
   } finally {
     await drop();
     await db.close();

@@ -21,7 +21,12 @@ export const loopSettings = (o: FleetLoopOptions = {}): LoopSettings => ({ ...LO
 
 /**
  * Records that versions reached the device's channel (published to the broker, or fetched over HTTP): queued
- * becomes sent (never backwards), the publish count grows and the next re-publish is scheduled.
+ * becomes sent (never backwards), the publish count grows and the next re-publish is scheduled: republishMs ·
+ * 2^(publishes so far), at most maxRepublishMs, after now — except on a version's first send while the turn it was
+ * given when issued (issue time + republishMs) is still ahead and no later than that: it is kept, so the re-publish
+ * comes at most republishMs after the send (a first send follows its issue by the publish's own latency), and the
+ * update changes no indexed column (next_publish_at is the live list's key, migration 0038): heap-only, like an
+ * ack's, with no index entry written for the 10,000 versions of a fleet rollout.
  */
 export async function markSent(db: Db, keys: ReadonlyArray<{ deviceId: string; version: number }>, s: LoopSettings): Promise<void> {
   if (keys.length === 0) return;
@@ -30,8 +35,9 @@ export async function markSent(db: Db, keys: ReadonlyArray<{ deviceId: string; v
     `UPDATE schedule_versions v SET state = CASE WHEN v.state = 'queued' THEN 'sent' ELSE v.state END,
        state_at = CASE WHEN v.state = 'queued' THEN $3 ELSE v.state_at END,
        sent_at = COALESCE(v.sent_at, $3), publish_count = v.publish_count + 1,
-       -- republishMs · 2^(publishes so far), at most maxRepublishMs
-       next_publish_at = $3::timestamptz + LEAST($5::float8, $4::float8 * 2 ^ LEAST(20, v.publish_count)) * interval '1 millisecond'
+       next_publish_at = CASE WHEN v.publish_count = 0 AND v.next_publish_at > $3::timestamptz
+                                   AND v.next_publish_at <= $3::timestamptz + $4::float8 * interval '1 millisecond' THEN v.next_publish_at
+                              ELSE $3::timestamptz + LEAST($5::float8, $4::float8 * 2 ^ LEAST(20, v.publish_count)) * interval '1 millisecond' END
      FROM unnest($1::text[], $2::int[]) AS k(device_id, version)
      WHERE v.device_id = k.device_id AND v.version = k.version`,
     [keys.map((k) => k.deviceId), keys.map((k) => k.version), new Date(now), s.republishMs, s.maxRepublishMs]);

@@ -70,6 +70,41 @@ for (const target of testDatabases()) {
       await applyAcks(db, own.map((id, i) => ack(id, 1, 'succeeded', 400 + i)), NOW);
     });
 
+    it('records the first send of fresh versions as heap-only updates, keeping the re-publish turn they were issued with', async () => {
+      const own = Array.from({ length: 20 }, (_, i) => `first-send-${String(i).padStart(2, '0')}`);
+      for (const id of own) await createDevice(db, deviceInput.parse({ id, name: id, capacityKwh: 10 }));
+      await db.transaction((tx) => issueVersions(tx, { deviceIds: own, intervals: [{ start: iso(600), end: iso(4200), action: 'idle' }], priority: 0, now: T0, republishMs: 30_000 }));
+      const keys = own.map((deviceId) => ({ deviceId, version: 1 }));
+      const turns = () => db.query<{ at: Date | string; state: string; n: number }>(
+        `SELECT next_publish_at AS at, state, publish_count AS n FROM schedule_versions WHERE device_id LIKE 'first-send-%' ORDER BY device_id`);
+      const sentAt = { ...s, now: () => T0 + 2_000 };
+      const hot = await db.transaction(async (tx) => {
+        const counts = async () => (await tx.query<{ upd: number; hot: number }>(
+          `SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_xact_user_tables WHERE relname = 'schedule_versions' AND schemaname = current_schema()`))[0] ?? { upd: 0, hot: 0 };
+        const b = await counts();
+        await markSent(tx, keys, sentAt);
+        const a = await counts();
+        return { upd: Number(a.upd) - Number(b.upd), hot: Number(a.hot) - Number(b.hot) };
+      });
+      assert.deepEqual(hot, { upd: own.length, hot: own.length }, 'every first send HOT');
+      for (const r of await turns()) {
+        assert.equal(r.state, 'sent');
+        assert.equal(Number(r.n), 1);
+        assert.equal(new Date(r.at).toISOString(), new Date(T0 + 30_000).toISOString(), 'due 30 s after the issue: at most republishMs after the send');
+      }
+      // a second send (the re-publisher's) backs off from the send: republishMs · 2
+      await markSent(db, keys, { ...s, now: () => T0 + 31_000 });
+      for (const r of await turns()) assert.equal(new Date(r.at).toISOString(), new Date(T0 + 31_000 + 60_000).toISOString());
+      // a first send later than the issued turn (the bus was down) is given a turn from the send, never one in the past
+      const late = 'first-send-late';
+      await createDevice(db, deviceInput.parse({ id: late, name: late, capacityKwh: 10 }));
+      await db.transaction((tx) => issueVersions(tx, { deviceIds: [late], intervals: [{ start: iso(600), end: iso(4200), action: 'idle' }], priority: 0, now: T0, republishMs: 30_000 }));
+      await markSent(db, [{ deviceId: late, version: 1 }], { ...s, now: () => T0 + 45_000 });
+      const [l] = await db.query<{ at: Date | string }>(`SELECT next_publish_at AS at FROM schedule_versions WHERE device_id = $1`, [late]);
+      assert.equal(new Date(l!.at).toISOString(), new Date(T0 + 45_000 + 30_000).toISOString());
+      await applyAcks(db, [...own, late].map((id, i) => ack(id, 1, 'succeeded', 500 + i)), NOW);
+    });
+
     it('retires finished versions, parks acknowledged ones until their end, re-publishes only unacknowledged ones, and still times out', async () => {
       const bus = new RecordingFleetBus();
       const [a, b, c, d] = IDS as [string, string, string, string];

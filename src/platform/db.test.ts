@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { testDatabases } from '../../test/support/databases.ts';
-import { openDb, type Db } from './db.ts';
+import { openDb, PREPARED_TEXTS_MAX, type Db } from './db.ts';
 
 /** Resolves with the next `count` payloads, or rejects after `ms`. */
 function collect(count: number, ms = 5_000): { received: string[]; handler: (p: string) => void; done: Promise<string[]> } {
@@ -231,5 +231,40 @@ describe('PGlite on its own worker thread (the store of gridpulse start)', () =>
     const other = await openDb({ dataDir: ':memory:', thread: 'worker' });
     await other.close();
     await assert.rejects(other.query('SELECT 1'), /closed/);
+  });
+});
+
+describe('prepared statements on PostgreSQL (one round trip per execution, a bounded number of texts)', () => {
+  const target = testDatabases().find((t) => t.name === 'postgres');
+  if (!target) {
+    if (process.env.CI) throw new Error('CI runs the storage tests on PostgreSQL: set DATABASE_URL');
+    it.skip('needs PostgreSQL (DATABASE_URL)');
+    return;
+  }
+  let db: Db;
+  before(async () => { db = await target.open(); });
+  after(async () => { await db.close(); });
+
+  const named = (tx: Db, text: string) => tx.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1 AND NOT from_sql', [text]);
+
+  it('runs a parameterized statement as a named statement of its connection, parsed once however often it runs', async () => {
+    await db.transaction(async (tx) => {
+      const text = 'SELECT $1::int + 1 AS x /* prepared-once */';
+      for (let i = 0; i < 5; i++) assert.equal((await tx.query<{ x: number }>(text, [i]))[0]!.x, i + 1);
+      assert.equal((await named(tx, text))[0]!.n, 1, 'one named statement for five executions');
+    });
+  });
+
+  it('prepares at most PREPARED_TEXTS_MAX distinct texts of a pool; later texts still run, unnamed', async () => {
+    await db.transaction(async (tx) => {
+      const before = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE NOT from_sql'))[0]!.n;
+      const texts = Array.from({ length: PREPARED_TEXTS_MAX + 20 }, (_, i) => `SELECT $1::int * ${i} AS x /* bound-${i} */`);
+      for (const [i, text] of texts.entries()) assert.equal((await tx.query<{ x: number }>(text, [2]))[0]!.x, 2 * i);
+      const after = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE NOT from_sql'))[0]!.n;
+      assert.ok(after - before <= PREPARED_TEXTS_MAX, `${after - before} statements named on this connection (at most ${PREPARED_TEXTS_MAX})`);
+      assert.equal((await named(tx, texts.at(-1)!))[0]!.n, 0, 'a text past the bound is not named');
+      // a text prepared before the bound was reached stays prepared
+      assert.equal((await named(tx, 'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1 AND NOT from_sql'))[0]!.n, 1);
+    });
   });
 });

@@ -114,6 +114,29 @@ const LOST_TX_GRACE_MS = 5_000;
  * sends no ROLLBACK; the outer begin rejects when postgres.js sees the close (it races its connection's close),
  * or after LOST_TX_GRACE_MS. The server rolls the transaction back with the connection: nothing of it is stored.
  */
+/**
+ * Parameterized statements run prepared: postgres.js names each distinct text once per connection and then sends
+ * only Bind and Execute. An unnamed statement (postgres.js's default for `unsafe`) is parsed and described first, and
+ * the Bind waits for the server's ParameterDescription: two round trips and a parse and plan for every execution.
+ * Under load each round trip waits for a CPU: a 10,000-device fleet rollout issues and publishes in chunks of a dozen
+ * statements each, and preparing them took its p99 from the API call to the last stored ack from 1.83–2.02 s to
+ * 1.66–1.84 s in three runs each, with a tenth less PostgreSQL CPU (bench/RESULTS.md, 2026-12-01). Bounded: the first
+ * PREPARED_TEXTS_MAX distinct texts of a pool are prepared, later ones run unnamed, so SQL built with a varying text
+ * cannot grow postgres.js's per-connection cache or the server's prepared statements without end. (Behind PgBouncer
+ * in transaction mode this needs PgBouncer ≥ 1.21 with max_prepared_statements: deploy/OPERATIONS.md.)
+ */
+export const PREPARED_TEXTS_MAX = 1_000;
+const preparedTexts = new WeakMap<postgres.Sql, Set<string>>();
+
+function preparedText(root: postgres.Sql, text: string): boolean {
+  let texts = preparedTexts.get(root);
+  if (!texts) { texts = new Set(); preparedTexts.set(root, texts); }
+  if (texts.has(text)) return true;
+  if (texts.size >= PREPARED_TEXTS_MAX) return false;
+  texts.add(text);
+  return true;
+}
+
 function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql, link: TxLink | undefined): Db {
   const guarded = async <T,>(run: () => Promise<T>): Promise<T> => {
     if (link?.lost !== undefined) throw link.lost;
@@ -156,7 +179,7 @@ function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgre
     query: <T,>(text: string, params: unknown[] = []) => traced('postgres', text, () => guarded(async () =>
       (params.length === 0 && text.includes(';')
         ? await sql.unsafe(text).simple()
-        : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[])),
+        : await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: params.length > 0 && preparedText(root, text) })) as unknown as T[])),
     transaction: async <T,>(fn: (tx: Db) => Promise<T>) => {
       if (!link) return begin(fn);
       return guarded(async () => await (sql as postgres.TransactionSql).savepoint((sp) => body(link, () => fn(fromPostgres(sp, root, link)))()) as T);
