@@ -300,7 +300,7 @@ async function readSystemRows(db: Db, ts: Date[], scope: SystemScope, runs: bool
             coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
        FROM ${observations}
       WHERE ${filter.sql}
-      GROUP BY s.id`,
+      GROUP BY s.id ORDER BY s.id`,
     [...runs ? [bounds.from.map((t) => t.toISOString()), bounds.to.map((t) => t.toISOString())] : [bounds.from[0]!.toISOString(), bounds.to[0]!.toISOString()], ...filter.params]);
 }
 

@@ -51,6 +51,23 @@ for (const target of testDatabases()) {
       assert.equal(h.dataThrough?.toISOString(), H(0).toISOString());
     });
 
+    it('keeps the fuels (and interchange partners, read the same way) in series order whatever plan the database picks (hashed or sorted groups)', async () => {
+      // created out of alphabetical order: the answer's key order is the series' (their ids), not the plan's
+      const fuels = ['WND', 'COL', 'NG', 'WAT', 'NUC', 'OIL', 'OTH', 'GEO'];
+      for (const [i, f] of fuels.entries()) {
+        const id = await ensureSeries(db, { baCode: 'PJM', type: 'generation_by_fuel', subtype: f, source: 'simulated' });
+        await upsertObservations(db, [0, 1, 2, 3].map((h) => ({ seriesId: id, ts: H(h), value: 10 * i + h, quality: 'good' as const })));
+      }
+      for (const settings of [[], ['SET LOCAL enable_sort = off'], ['SET LOCAL enable_hashagg = off']]) {
+        const h = await db.transaction(async (tx) => {
+          for (const set of settings) await tx.query(set);
+          return (await loadBaHours(tx, 'PJM', H(0), H(4)))!;
+        });
+        assert.deepEqual(Object.keys(h.fuels), fuels, `key order with ${settings.join(', ') || 'the default plan'}`);
+        assert.deepEqual(h.fuels.NG, [20, 21, 22, 23]);
+      }
+    });
+
     it('reads only the series types asked for', async () => {
       const h = (await loadBaHours(db, 'CISO', H(0), H(5), ['demand', 'forecast']))!;
       assert.deepEqual(h.demand, [100, null, null, 130.5, null]);

@@ -76,7 +76,7 @@ export async function loadBaHours(db: Db, code: string | BalancingAuthority, fro
             coalesce(array_agg(o.value) FILTER (WHERE o.value IS NOT NULL), '{}') AS vals
        FROM series s JOIN observations o ON o.series_id = s.id
       WHERE s.ba_code = $1 AND o.ts >= $2 AND o.ts < $3${types ? ' AND s.type = ANY ($5::text[])' : ''}
-      GROUP BY s.id`,
+      GROUP BY s.id ORDER BY s.id`,
     [ba.code, ts[0], new Date(ts[n - 1]!.getTime() + HOUR_MS), t0, ...(types ? [types] : [])]);
   const sources = new Set<string>();
   let newest = -1;
