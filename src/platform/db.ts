@@ -105,16 +105,6 @@ export function databaseUnavailable(err: unknown): boolean {
 const LOST_TX_GRACE_MS = 5_000;
 
 /**
- * postgres.js 3.4.9 sends a transaction's statements straight to its reserved connection, even after that
- * connection closed: the write is scheduled with setImmediate and then throws "Cannot read properties of null
- * (reading 'write')" from the timer (an uncaught exception: porsager/postgres#1154, #1208), or, once the pooled
- * connection reconnected, runs outside the transaction (#1216). Its `begin`/`savepoint` themselves send a
- * ROLLBACK when the callback rejects. So once a transaction's connection is lost: no statement of ours is sent on
- * it (each rejects with the loss at once), and the callback given to begin/savepoint never settles, so postgres.js
- * sends no ROLLBACK; the outer begin rejects when postgres.js sees the close (it races its connection's close),
- * or after LOST_TX_GRACE_MS. The server rolls the transaction back with the connection: nothing of it is stored.
- */
-/**
  * Parameterized statements run prepared: postgres.js names each distinct text once per connection and then sends
  * only Bind and Execute. An unnamed statement (postgres.js's default for `unsafe`) is parsed and described first, and
  * the Bind waits for the server's ParameterDescription: two round trips and a parse and plan for every execution.
@@ -137,6 +127,16 @@ function preparedText(root: postgres.Sql, text: string): boolean {
   return true;
 }
 
+/**
+ * postgres.js 3.4.9 sends a transaction's statements straight to its reserved connection, even after that
+ * connection closed: the write is scheduled with setImmediate and then throws "Cannot read properties of null
+ * (reading 'write')" from the timer (an uncaught exception: porsager/postgres#1154, #1208), or, once the pooled
+ * connection reconnected, runs outside the transaction (#1216). Its `begin`/`savepoint` themselves send a
+ * ROLLBACK when the callback rejects. So once a transaction's connection is lost: no statement of ours is sent on
+ * it (each rejects with the loss at once), and the callback given to begin/savepoint never settles, so postgres.js
+ * sends no ROLLBACK; the outer begin rejects when postgres.js sees the close (it races its connection's close),
+ * or after LOST_TX_GRACE_MS. The server rolls the transaction back with the connection: nothing of it is stored.
+ */
 function fromPostgres(sql: postgres.Sql | postgres.TransactionSql, root: postgres.Sql, link: TxLink | undefined): Db {
   const guarded = async <T,>(run: () => Promise<T>): Promise<T> => {
     if (link?.lost !== undefined) throw link.lost;

@@ -131,17 +131,21 @@ export class AgentStore {
 
   /** Up to `limit` queued messages after `afterSeq`, oldest first (the items themselves: callers do not change them). */
   pending(limit = 100, afterSeq = 0): OutboxItem[] {
-    let i = 0;
-    while (i < this.outbox.length && this.outbox[i]!.seq <= afterSeq) i++;
+    const i = this.countUpTo(afterSeq);
     return this.outbox.slice(i, i + limit);
   }
 
   /** Forgets every queued message up to and including `seq` — the cloud has them all (they are sent in order). */
   delivered(seq: number): void {
     this.deleteUpTo.run(seq);
+    this.outbox.splice(0, this.countUpTo(seq));
+  }
+
+  /** How many kept outbox items have a seq ≤ `seq` (they lead the outbox: it is in seq order). */
+  private countUpTo(seq: number): number {
     let n = 0;
     while (n < this.outbox.length && this.outbox[n]!.seq <= seq) n++;
-    this.outbox.splice(0, n);
+    return n;
   }
 
   /** How many messages wait for the cloud. */
