@@ -110,7 +110,7 @@ const LOST_TX_GRACE_MS = 5_000;
  * the Bind waits for the server's ParameterDescription: two round trips and a parse and plan for every execution.
  * Under load each round trip waits for a CPU: a 10,000-device fleet rollout issues and publishes in chunks of a dozen
  * statements each, and preparing them took its p99 from the API call to the last stored ack from 1.83–2.02 s to
- * 1.66–1.84 s in three runs each, with a tenth less PostgreSQL CPU (bench/RESULTS.md, 2026-12-01). Bounded: the first
+ * 1.66–1.84 s in three runs each, with a tenth less PostgreSQL CPU (bench/RESULTS.md, 2026-12-01 12:24). Bounded: the first
  * PREPARED_TEXTS_MAX distinct texts of a pool are prepared, later ones run unnamed, so SQL built with a varying text
  * cannot grow postgres.js's per-connection cache or the server's prepared statements without end. (Behind PgBouncer
  * in transaction mode this needs PgBouncer ≥ 1.21 with max_prepared_statements: deploy/OPERATIONS.md.)
