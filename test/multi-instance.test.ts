@@ -11,6 +11,7 @@ import { clientIp, count, load, servicesTest, sharedSchema, signInAt, startWebCo
 import { hashPassword } from '../src/auth/password.ts';
 import { connectMqtt } from '../src/fleet/bus/mqtt-connect.ts';
 import { DynsecAdmin } from '../src/fleet/bus/dynsec-admin.ts';
+import { gatewayClientId } from '../src/fleet/gateway/gateway.ts';
 import { startSimulator, type Simulator } from '../src/fleet/simulator/simulator.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -153,7 +154,7 @@ describe('2 web + 2 worker + 2 gateway processes on one PostgreSQL, Redis and Mo
       await admin.revokeDevices(deviceIds).catch(() => {});
       await admin.close();
       for (const g of gateways) {
-        const { client } = await connectMqtt(broker.url, { ...gatewayAccount, clientId: g.clientId, clean: true, properties: { sessionExpiryInterval: 0 } }).catch(() => ({ client: undefined }));
+        const { client } = await connectMqtt(broker.url, { ...gatewayAccount, clientId: gatewayClientId(g.clientId), clean: true, properties: { sessionExpiryInterval: 0 } }).catch(() => ({ client: undefined }));
         await client?.endAsync();
       }
     }

@@ -5,7 +5,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import { createApiKey, revokeApiKey } from '../auth/api-keys.ts';
 import { getBa } from '../grid/ba-repository.ts';
 import type { BrokerAdmin, DeviceCredentials } from './contract.ts';
-import { DEVICE_ID, FALLBACKS } from './messages.ts';
+import { DEVICE_ID, FALLBACKS, RESERVED_ID_PREFIX } from './messages.ts';
 import { forgetDeviceCredentials, hashMqttPassword, newMqttPassword } from './device-credentials.ts';
 import type { DeviceLimits } from './schedule-check.ts';
 import { notifyFleet } from './fleet-events.ts';
@@ -45,7 +45,7 @@ const socOrder = (v: { minSocPct?: number | undefined; reserveSocPct?: number | 
 
 /** POST /api/v1/devices and `gridpulse devices create`: a new device (defaults: a 13.5 kWh / 5 kW home battery). */
 export const deviceInput = z.object({
-  id: z.string().regex(DEVICE_ID, 'lower-case letters, digits and hyphens, 3–63 characters').optional().describe('the device id (= its MQTT username); generated when absent'),
+  id: z.string().regex(DEVICE_ID, `lower-case letters, digits and hyphens, 3–63 characters, not beginning with ${RESERVED_ID_PREFIX} (reserved for GridPulse's own broker accounts)`).optional().describe('the device id (= its MQTT username); generated when absent'),
   name: z.string().trim().min(1).max(100),
   capacityKwh: limitsShape.capacityKwh.default(13.5),
   maxChargeKw: limitsShape.maxChargeKw.default(5),
@@ -136,13 +136,16 @@ async function assertGroups(db: Db, ids: readonly string[] | undefined): Promise
  * Provisions a device in the caller's transaction: the row, its MQTT password (hashed), its HTTP key (kind
  * `device`, scope fleet:device) and, when the broker keeps its own accounts, its broker account (BrokerAdmin, last,
  * so a broker that refuses rolls the device back). Returns the credentials: the only time they exist in clear.
- * 409 `id` when the id is taken, 400 naming the field for an unknown BA or group.
+ * 409 `id` when the id is taken (also by a revoked device: ids are not reused) or is another broker account's
+ * (BrokerAdmin), 400 naming the field for an unknown BA or group.
  */
 export async function createDevice(tx: Db, input: z.output<typeof deviceInput>, brokerAdmin?: BrokerAdmin): Promise<{ device: Device; credentials: DeviceCredentials }> {
   await assertBa(tx, input.baCode);
   await assertGroups(tx, input.groupIds);
   const id = input.id ?? `bat-${randomBytes(6).toString('hex')}`;
-  if ((await tx.query('SELECT 1 FROM devices WHERE id = $1', [id])).length) throw new HttpProblem(409, `id: a device ${id} exists`, 'id');
+  const [taken] = await tx.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE id = $1', [id]);
+  // a revoked id is not given out again: its delivery history, execution log and telemetry stay its own
+  if (taken) throw new HttpProblem(409, taken.revoked ? `id: ${id} belonged to a device revoked earlier; ids are not reused (its history stays under it): choose another` : `id: a device ${id} exists`, 'id');
   const { key, token } = await createApiKey(tx, { kind: 'device', name: `device ${id}` });
   const password = newMqttPassword();
   const [row] = await tx.query<DeviceRow>(

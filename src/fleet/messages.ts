@@ -30,8 +30,16 @@ export const MAX_PACKET_BYTES = 1_048_576;
  */
 export const MAX_DEVICE_MESSAGE_BYTES = 16_384;
 
-/** A device id: lower-case letters, digits and hyphens, so it is safe as a topic level and a broker username. */
-export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{2,62}$/;
+/**
+ * GridPulse's own broker accounts and client ids begin with it (the gateway's account and sessions, the schedule
+ * publisher, the dynamic-security admin client): no device id may, so no device takes over their sessions or accounts.
+ */
+export const RESERVED_ID_PREFIX = 'gridpulse-';
+/**
+ * A device id: lower-case letters, digits and hyphens, 3–63 characters, so it is safe as a topic level and a broker
+ * username; not beginning with RESERVED_ID_PREFIX.
+ */
+export const DEVICE_ID = /^(?!gridpulse-)[a-z0-9][a-z0-9-]{2,62}$/;
 
 export const ACTIONS = ['charge', 'discharge', 'idle', 'hold-soc'] as const;
 export type ScheduleAction = (typeof ACTIONS)[number];

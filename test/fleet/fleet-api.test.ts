@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { testDatabases } from '../support/databases.ts';
 import { authHeaders } from '../support/auth.ts';
 import { verifyDeviceMqtt } from '../../src/fleet/device-credentials.ts';
+import { gatewayClientId } from '../../src/fleet/gateway/gateway.ts';
 import { ack, openFleetApp, provision, reportSoc, type FleetTestApp } from './fleet-support.ts';
 
 interface Shadow { shadow: { desired: { version: number; state: string; supersededBy: number | null } | null; confirmedVersion: number; inSync: boolean }; history: Array<{ version: number; state: string }> }
@@ -39,6 +40,22 @@ for (const target of testDatabases()) {
       assert.equal((await t.app.inject({ method: 'DELETE', url: '/api/v1/devices/pi-cred-1', headers: t.operator })).statusCode, 204);
       assert.equal(await verifyDeviceMqtt(t.db, 'pi-cred-1', d.mqttPassword), null);
       assert.equal((await t.app.inject({ url: '/api/v1/devices/pi-cred-1/schedule', headers: d.headers })).statusCode, 401);
+      // a revoked id is not given out again, and the answer says why
+      const reuse = await t.app.inject({ method: 'POST', url: '/api/v1/devices', headers: t.operator, payload: { id: 'pi-cred-1', name: 'again' } });
+      assert.equal(reuse.statusCode, 409);
+      assert.match(reuse.json<{ detail: string }>().detail, /revoked/);
+    });
+
+    it('refuses device ids of GridPulse\'s own broker accounts and sessions (attack: a device named after the gateway takes over its session)', async () => {
+      for (const id of ['gridpulse-gateway', 'gridpulse-gateway-host-1', 'gridpulse-admin', 'gridpulse-publisher-x']) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/devices', headers: t.operator, payload: { id, name: 'impostor' } });
+        assert.equal(res.statusCode, 400, id);
+        assert.equal(res.json<{ field: string }>().field, 'id');
+      }
+      assert.equal((await t.db.query('SELECT 1 FROM devices WHERE id LIKE $1', ['gridpulse-%'])).length, 0);
+      // whatever MQTT_GATEWAY_ID says, the gateway's client id carries the reserved prefix
+      for (const configured of ['gateway-1', 'pi-cred-2', undefined]) assert.match(gatewayClientId(configured), /^gridpulse-/);
+      assert.equal(gatewayClientId('gridpulse-gateway-a'), 'gridpulse-gateway-a');
     });
 
     it('refuses an infeasible schedule naming the interval and sends nothing; accepts a feasible one as version 1, sent on the bus', async () => {

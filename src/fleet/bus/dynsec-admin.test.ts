@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { sharedMosquitto } from '../../../test/support/mosquitto.ts';
-import { DynsecAdmin } from './dynsec-admin.ts';
+import { DynsecAdmin, deviceRole } from './dynsec-admin.ts';
 import { rotateOnRefusal } from './device-bus.ts';
 import { connectMqtt } from './mqtt-connect.ts';
 import { MqttFleetBus } from './mqtt-fleet-bus.ts';
@@ -36,6 +36,32 @@ describe('the shared gateway account on Mosquitto (dynamic security)', { skip: b
     } finally {
       await first.run([{ command: 'deleteClient', username: account.username }]);
       await first.close();
+    }
+  });
+
+  it('never provisions a device over another broker account: its password and roles stay (attack: a device named after an account)', async () => {
+    const m = broker!;
+    const other = { username: `acct-${randomBytes(3).toString('hex')}`, password: randomBytes(12).toString('base64url') };
+    const admin = await DynsecAdmin.connect(m.url, m.admin, quiet);
+    try {
+      await admin.setup(m.admin, other);
+      const device = `dev-${randomBytes(3).toString('hex')}`;
+      await assert.rejects(admin.provisionDevices([{ deviceId: device, password: 'device-pw-1' }, { deviceId: other.username, password: 'taken-over' }]),
+        (err: Error & { status?: number; field?: string }) => err.status === 409 && err.field === 'id' && err.message.includes(other.username));
+      // the account keeps its password (the device's is refused), and no device role was left on the broker for it
+      const { client } = await connectMqtt(m.url, { ...other, clientId: `${other.username}-probe`, clean: true });
+      await client.endAsync();
+      await assert.rejects(connectMqtt(m.url, { username: other.username, password: 'taken-over', clientId: `${other.username}-x`, clean: true }), /not authori[sz]ed|bad user/i);
+      const [role] = await admin.run([{ command: 'getRole', rolename: deviceRole(other.username) }]);
+      assert.match(String(role!.error), /not found/i);
+      // a device re-provisioned (its own account) still gets its new password
+      await admin.provisionDevice(device, 'device-pw-2');
+      const { client: d } = await connectMqtt(m.url, { username: device, password: 'device-pw-2', clientId: device, clean: true });
+      await d.endAsync();
+      await admin.revokeDevice(device);
+    } finally {
+      await admin.run([{ command: 'deleteClient', username: other.username }]);
+      await admin.close();
     }
   });
 

@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { DEVICE_ID, TOPIC_ROOT } from '../messages.ts';
+import { HttpProblem } from '../../platform/problem.ts';
 import { connectMqtt } from './mqtt-connect.ts';
 import type { MqttCredentials } from './embedded-broker.ts';
 
@@ -38,6 +39,10 @@ const GATEWAY_ACLS: Acl[] = [
 ];
 
 interface DynsecResponse { command: string; error?: string; data?: unknown; correlationData?: string }
+
+/** The role names of a `getClient` answer (none when the client is absent). */
+const clientRoles = (info: DynsecResponse | undefined): string[] =>
+  ((info?.data as { client?: { roles?: Array<{ rolename: string }> } } | undefined)?.client?.roles ?? []).map((r) => r.rolename);
 
 export class DynsecError extends Error {
   readonly command: string;
@@ -143,8 +148,7 @@ export class DynsecAdmin {
     const created = await this.must({ command: 'createClient', username: account.username, password: account.password, roles: [{ rolename: GATEWAY_ROLE }] }, /already exists/i);
     if (created.error) {
       const [info] = await this.run([{ command: 'getClient', username: account.username }]);
-      const roles = ((info?.data as { client?: { roles?: Array<{ rolename: string }> } } | undefined)?.client?.roles ?? []).map((r) => r.rolename);
-      if (!roles.includes(GATEWAY_ROLE)) await this.must({ command: 'addClientRole', username: account.username, rolename: GATEWAY_ROLE });
+      if (!clientRoles(info).includes(GATEWAY_ROLE)) await this.must({ command: 'addClientRole', username: account.username, rolename: GATEWAY_ROLE });
     }
     this.log.info({ role: GATEWAY_ROLE, gateway: account.username }, 'dynamic-security gateway role ready');
     return account;
@@ -159,7 +163,11 @@ export class DynsecAdmin {
     await this.must({ command: 'setClientPassword', username: account.username, password: account.password });
   }
 
-  /** BrokerAdmin: the device's broker account (username and client id = deviceId); a second call sets the new password. */
+  /**
+   * BrokerAdmin: the device's broker account (username and client id = deviceId); a second call sets the new password.
+   * An existing broker account that is not this device's (it lacks the device's role: the admin's, the gateway's, any
+   * other client the broker keeps) is never changed: 409 `id` (a device must not take over another account's password).
+   */
   async provisionDevice(deviceId: string, password: string): Promise<void> {
     await this.provisionDevices([{ deviceId, password }]);
   }
@@ -176,6 +184,16 @@ export class DynsecAdmin {
       for (const a of answers) if (a.error && !/already exists/i.test(a.error)) throw new DynsecError(a.command, a.error);
       const existing = batch.filter((_, j) => answers[2 * j + 1]!.error);
       if (existing.length) {
+        const infos = await this.run(existing.map((d) => ({ command: 'getClient', username: d.deviceId })));
+        const foreign = existing.filter((d, j) => !clientRoles(infos[j]).includes(deviceRole(d.deviceId)));
+        if (foreign.length) {
+          // the device roles this call created for them go again (a role whose device exists is left alone)
+          const created = foreign.filter((d) => !answers[2 * batch.indexOf(d)]!.error);
+          if (created.length) await this.run(created.map((d) => ({ command: 'deleteRole', rolename: deviceRole(d.deviceId) })));
+          const ids = foreign.map((d) => d.deviceId).join(', ');
+          this.log.warn({ ids }, 'device provisioning refused: the id is another broker account');
+          throw new HttpProblem(409, `id: ${ids} is the username of a broker account that is not a GridPulse device (the admin's, the gateway's or another client's); choose another id`, 'id');
+        }
         const again = await this.run(existing.map((d) => ({ command: 'setClientPassword', username: d.deviceId, password: d.password })));
         for (const [j, a] of again.entries()) if (a.error) throw new DynsecError('setClientPassword', `${existing[j]!.deviceId}: ${a.error}`);
       }

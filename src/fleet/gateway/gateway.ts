@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
-import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, MAX_DEVICE_MESSAGE_BYTES, outOfWindow } from '../messages.ts';
+import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, RESERVED_ID_PREFIX, MAX_DEVICE_MESSAGE_BYTES, outOfWindow } from '../messages.ts';
 import { metricsOf } from '../../platform/metrics.ts';
 import { RejectionLog } from '../bus/rejection-log.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
@@ -79,8 +79,17 @@ const SESSION_EXPIRY_S = 7 * 86_400;
  * the one its schedule came with) gets a CONSUMER span `store ack` in that trace — the API call's — from its receipt
  * to the commit of the batch holding it; each batch is a span `store device messages` linking those ack spans.
  */
+/**
+ * The gateway's MQTT client id: MQTT_GATEWAY_ID (default the host name) under the `gridpulse-` prefix that no device
+ * id may take (DEVICE_ID), so a device never takes over a gateway's session. An id already carrying it is kept.
+ */
+export function gatewayClientId(configured: string | undefined): string {
+  const id = configured ?? os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  return id.startsWith(RESERVED_ID_PREFIX) ? id : `${RESERVED_ID_PREFIX}gateway-${id}`;
+}
+
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
-  const clientId = o.clientId ?? `gridpulse-gateway-${os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+  const clientId = gatewayClientId(o.clientId);
   const log = o.logger.child({ component: 'gateway', clientId });
   const batchSize = o.batchSize ?? 2_000;
   const flushMs = o.flushMs ?? 50;
