@@ -61,6 +61,7 @@ export const rolloutOut = z.object({
   abortFailurePct: z.number(), abortMinDevices: z.number(), total: z.number(), pending: z.number().describe('not yet issued'), issued: z.number(),
   skipped: z.number().describe('refused at issue time (their state changed since the rollout was accepted)'),
   expired: z.number().describe('not reached before the schedule started (a restart mid-rollout, a slow runner): counted here, never as failures, so they do not trip the abort threshold'),
+  cancelled: z.number().describe('never reached because the rollout was cancelled or aborted first (pending + issued + skipped + expired + cancelled = total)'),
   states: countsByState.describe('issued versions by delivery state'),
   progressPct: z.number().describe('devices that answered, timed out or were skipped, percent of total'),
   intervals: z.array(scheduleInterval), createdBy: z.string().nullable(), createdAt: z.string(), finishedAt: z.string().nullable(),

@@ -26,7 +26,7 @@ export const rolloutOptions = z.object({
     basePerMinute: z.number().int().min(1).max(1_000_000).describe('devices in the first minute'),
     incrementFactor: z.number().gt(1).max(10).describe('the rate is multiplied by this every minute, up to maxPerMinute'),
   }).optional().describe('an exponential ramp instead of a flat rate'),
-  abortFailurePct: z.number().min(0).max(100).default(10).describe('abort when more than this percentage of the devices reached failed or timed out'),
+  abortFailurePct: z.number().min(0).max(100).default(10).describe('abort when more than this percentage of the devices reached failed, timed out or refused the schedule when the rollout came to them (skipped)'),
   abortMinDevices: z.number().int().min(1).max(1_000_000).default(10).describe('… once at least this many devices were reached'),
 }).strict();
 
@@ -108,6 +108,8 @@ export interface RolloutProgress {
   total: number; pending: number; issued: number; skipped: number;
   /** devices not reached before the schedule started (after a restart, a slow runner): not failures */
   expired: number;
+  /** devices never reached because the rollout was cancelled or aborted first; pending + issued + skipped + expired + cancelled = total */
+  cancelled: number;
   /** issued versions by delivery state */
   states: Record<'queued' | 'sent' | 'acknowledged' | 'executing' | 'succeeded' | 'failed' | 'timed-out' | 'superseded', number>;
   /** devices that answered (acknowledged or further, failed) or timed out or were skipped, percent of total */
@@ -127,25 +129,28 @@ interface RolloutRow {
 const ROLLOUT_COLUMNS = `id, target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor, abort_failure_pct,
   abort_min_devices, status, status_reason, total, issued, created_by, created_at, started_at, finished_at, traceparent`;
 
-interface Counts { pending: number; issued: number; skipped: number; expired: number; states: RolloutProgress['states'] }
+interface Counts { pending: number; issued: number; skipped: number; expired: number; cancelled: number; states: RolloutProgress['states'] }
+
+const noCounts = (): Counts => ({ pending: 0, issued: 0, skipped: 0, expired: 0, cancelled: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } });
 
 /** rollout_devices.skipped of a device the rollout reached only after the schedule had started: counted as expired, not as a failure. */
 const EXPIRED = 'expired';
 
 async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Counts>> {
-  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; expired: number; state: string | null; n: number }>(
+  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; expired: number; cancelled: number; state: string | null; n: number }>(
     `SELECT rd.rollout_id, v.state, count(*)::int AS n,
             count(*) FILTER (WHERE rd.version IS NULL AND rd.skipped IS NULL)::int AS pending,
             count(*) FILTER (WHERE rd.version IS NOT NULL)::int AS issued,
             count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted') AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
-            count(*) FILTER (WHERE rd.skipped LIKE '${EXPIRED}%')::int AS expired
+            count(*) FILTER (WHERE rd.skipped LIKE '${EXPIRED}%')::int AS expired,
+            count(*) FILTER (WHERE rd.skipped IN ('cancelled', 'aborted'))::int AS cancelled
      FROM rollout_devices rd LEFT JOIN schedule_versions v ON v.device_id = rd.device_id AND v.version = rd.version
      WHERE rd.rollout_id = ANY($1::uuid[]) GROUP BY rd.rollout_id, v.state`, [ids]);
   const out = new Map<string, Counts>();
   for (const r of rows) {
     let c = out.get(r.rollout_id);
-    if (!c) { c = { pending: 0, issued: 0, skipped: 0, expired: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } }; out.set(r.rollout_id, c); }
-    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped); c.expired += Number(r.expired);
+    if (!c) { c = noCounts(); out.set(r.rollout_id, c); }
+    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped); c.expired += Number(r.expired); c.cancelled += Number(r.cancelled);
     if (r.state) c.states[r.state as keyof Counts['states']] += Number(r.n);
   }
   return out;
@@ -154,7 +159,7 @@ async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Cou
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 function toProgress(r: RolloutRow, c: Counts | undefined): RolloutProgress {
-  const counts = c ?? { pending: 0, issued: 0, skipped: 0, expired: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } };
+  const counts = c ?? noCounts();
   const s = counts.states;
   const done = s.acknowledged + s.executing + s.succeeded + s.failed + s['timed-out'] + s.superseded + counts.skipped + counts.expired;
   const total = Number(r.total);
@@ -162,7 +167,7 @@ function toProgress(r: RolloutRow, c: Counts | undefined): RolloutProgress {
     id: r.id, targetKind: r.target_kind, groupId: r.group_id, status: r.status, statusReason: r.status_reason, priority: Number(r.priority),
     rate: { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute === null ? null : Number(r.base_per_minute), incrementFactor: r.increment_factor === null ? null : Number(r.increment_factor) },
     abortFailurePct: Number(r.abort_failure_pct), abortMinDevices: Number(r.abort_min_devices), total,
-    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, expired: counts.expired, states: s,
+    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, expired: counts.expired, cancelled: counts.cancelled, states: s,
     progressPct: total ? Math.round((done / total) * 1000) / 10 : 100, intervals: r.intervals,
     createdBy: r.created_by, createdAt: iso(r.created_at)!, finishedAt: iso(r.finished_at),
   };

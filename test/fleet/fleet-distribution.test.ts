@@ -11,7 +11,7 @@ import { ack, openFleetApp, provision, reportSoc, type FleetTestApp } from './fl
 
 const silent = pino({ level: 'silent' });
 
-interface Rollout { rate: unknown; id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; skipped: number; progressPct: number; states: Record<string, number> }
+interface Rollout { rate: unknown; id: string; status: string; statusReason: string | null; total: number; pending: number; issued: number; skipped: number; expired: number; cancelled: number; progressPct: number; states: Record<string, number> }
 
 for (const target of testDatabases()) {
   describe(`fleet distribution on ${target.name}`, () => {
@@ -117,6 +117,8 @@ for (const target of testDatabases()) {
       assert.equal(r.status, 'aborted');
       assert.match(r.statusReason!, /2 of 4 devices/);
       assert.equal(r.issued, 4, 'no device was reached after the abort');
+      assert.deepEqual([r.pending, r.cancelled], [0, 6], 'the devices the abort left unreached are counted as such');
+      assert.equal(r.pending + r.issued + r.skipped + r.expired + r.cancelled, r.total);
       assert.equal(g.devices.slice(4).some((d) => t.bus.forDevice(d.id).length > 0), false);
 
       const g2 = await group('ro-cancel', 5);
@@ -127,7 +129,10 @@ for (const target of testDatabases()) {
       assert.equal(cancel.json<Rollout>().status, 'cancelled');
       t.clock.advance(60_000);
       await runRollouts(t.db, t.bus, t.s, silent);
-      assert.equal((await rollout(started.rolloutId)).issued, 1, 'nothing issued after the cancel');
+      const c = await rollout(started.rolloutId);
+      assert.equal(c.issued, 1, 'nothing issued after the cancel');
+      assert.deepEqual([c.pending, c.cancelled], [0, 4], 'every device appears in one count');
+      assert.equal(c.pending + c.issued + c.skipped + c.expired + c.cancelled, c.total);
       assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/rollouts/${started.rolloutId}/cancel`, headers: t.operator })).statusCode, 409);
       const [rec] = await t.db.query<{ object_id: string }>(`SELECT object_id FROM audit_log WHERE action = 'fleet.rollouts.cancel' ORDER BY id DESC LIMIT 1`);
       assert.equal(rec!.object_id, started.rolloutId);
