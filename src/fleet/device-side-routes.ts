@@ -36,7 +36,7 @@ async function ownDevice(db: Db, req: FastifyRequest, id: string): Promise<strin
 const etag = (v: number) => `"v${v}"`;
 
 /** The entity tags of an If-None-Match header, weak ones as their strong form (RFC 9110 13.1.2: the weak comparison). */
-export function ifNoneMatch(header: string | string[] | undefined): Set<string> {
+function ifNoneMatch(header: string | string[] | undefined): Set<string> {
   const raw = Array.isArray(header) ? header.join(',') : header ?? '';
   return new Set(raw.split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean));
 }
