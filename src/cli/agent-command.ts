@@ -67,12 +67,25 @@ export interface SimulateOptions {
   logLevel: string;
 }
 
-/** A `gridpulse devices create --json` line (or an array of them): the device's id and secrets. */
-const credentialsFile = z.array(z.object({ id: z.string().regex(DEVICE_ID), mqttPassword: z.string().optional(), apiKey: z.string().optional() }));
+const credentialsLine = z.object({ id: z.string().regex(DEVICE_ID), mqttPassword: z.string().optional(), apiKey: z.string().optional() });
+/**
+ * A device's secrets as `gridpulse devices create --json` prints them (`{id, mqttUsername, mqttPassword, apiKey}`) or as
+ * the API's POST /api/v1/devices answers (`{device, credentials: {…}}`).
+ */
+const credentialsFile = z.array(z.union([credentialsLine, z.object({ credentials: credentialsLine }).transform((a) => a.credentials)]));
 
-function readCredentials(path: string): SimulatedDevice[] {
+/**
+ * The devices of a `--credentials` file: JSON lines or a JSON array, each item a `devices create --json` line or an
+ * API create answer. Throws naming the file and the first item at fault.
+ */
+export function readCredentials(path: string): SimulatedDevice[] {
   const text = readFileSync(path, 'utf8').trim();
-  const raw: unknown = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  let raw: unknown;
+  try {
+    raw = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  } catch (err) {
+    throw new Error(`--credentials ${path}: not JSON lines or a JSON array (${(err as Error).message})`, { cause: err });
+  }
   const parsed = credentialsFile.safeParse(raw);
   if (!parsed.success) throw new Error(`--credentials ${path}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
   return parsed.data.map((c) => ({ deviceId: c.id, ...(c.mqttPassword ? { mqttPassword: c.mqttPassword } : {}), ...(c.apiKey ? { apiKey: c.apiKey } : {}) }));
@@ -80,8 +93,10 @@ function readCredentials(path: string): SimulatedDevice[] {
 
 /**
  * `gridpulse simulate`: N simulated battery agents in this process (real MQTT connections) until Ctrl-C, printing the
- * fleet's state every 10 s. Devices come from `--credentials` (the JSON lines of `gridpulse devices create --json`), or
- * are named `<prefix>-00001…` without passwords for a broker that needs none.
+ * fleet's state every 10 s. Devices come from `--credentials` (the JSON lines of `gridpulse devices create --json`, or
+ * the API's create answers), or are named `<prefix>-00001…` without passwords for a broker that needs none —
+ * GridPulse's own brokers (the embedded one, Mosquitto with dynamic security) refuse those. `--api` (the HTTP
+ * fallback) needs devices with an `apiKey`.
  */
 export async function simulateCommand(o: SimulateOptions): Promise<number> {
   const n = Number(o.devices);
@@ -90,8 +105,10 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   if (!(offlineRate >= 0 && offlineRate < 1)) throw new Error(`--offline-rate: a share from 0 to below 1, got ${o.offlineRate}`);
   const known = o.credentials ? readCredentials(o.credentials) : [];
   if (o.credentials && known.length < n) throw new Error(`--credentials ${o.credentials}: ${known.length} devices, fewer than --devices ${n}`);
-  const devices = o.credentials ? known.slice(0, n) : Array.from({ length: n }, (_, i) => ({ deviceId: `${o.prefix}-${String(i + 1).padStart(5, '0')}` }));
+  const devices: SimulatedDevice[] = o.credentials ? known.slice(0, n) : Array.from({ length: n }, (_, i) => ({ deviceId: `${o.prefix}-${String(i + 1).padStart(5, '0')}` }));
+  if (o.api && !devices.some((d) => d.apiKey)) throw new Error('--api: the HTTP fallback needs each device\'s key: give --credentials with apiKey (gridpulse devices create --json)');
   const logger = createLogger(o.logLevel);
+  if (!o.credentials) logger.warn({ broker: o.broker }, 'no --credentials: devices connect without a password, which only a broker that needs none accepts (GridPulse\'s embedded broker and Mosquitto with dynamic security refuse them)');
   // listened for before the fleet starts (thousands of connections take seconds): a stop asked for meanwhile stops it
   // once started, cleanly, instead of the signal's default death
   let stopAsked = false;

@@ -8,7 +8,7 @@ import type { BrokerAdmin, DeviceCredentials } from './contract.ts';
 import { DEVICE_ID, FALLBACKS, RESERVED_ID_PREFIX } from './messages.ts';
 import { forgetDeviceCredentials, hashMqttPassword, newMqttPassword } from './device-credentials.ts';
 import type { DeviceLimits } from './schedule-check.ts';
-import { notifyFleet } from './fleet-events.ts';
+import { notifyFleet, notifyScheduleWaiters } from './fleet-events.ts';
 import { distinctItems } from '../platform/input-guard.ts';
 
 /**
@@ -173,6 +173,17 @@ export async function deviceIdOfKey(db: Db, keyId: string): Promise<string | und
   return row?.id;
 }
 
+/**
+ * What a device's schedule poll needs: its desired version (0 = none issued yet) and whether the device or the key
+ * polling was revoked (or the key expired) since the request was let in.
+ */
+export async function pollState(db: Db, id: string, keyId: string): Promise<{ desiredVersion: number; revoked: boolean }> {
+  const [row] = await db.query<{ desired_version: number; revoked: boolean }>(
+    `SELECT d.desired_version, (d.revoked_at IS NOT NULL OR k.id IS NULL OR k.revoked_at IS NOT NULL OR k.expires_at <= now()) AS revoked
+     FROM devices d LEFT JOIN api_keys k ON k.id = $2 WHERE d.id = $1`, [id, keyId]);
+  return row ? { desiredVersion: Number(row.desired_version), revoked: row.revoked === true } : { desiredVersion: 0, revoked: true };
+}
+
 export interface DeviceListQuery { status?: 'online' | 'offline' | undefined; groupId?: string | undefined; after?: string | undefined; limit: number }
 
 /** Devices by id (keyset pagination: `after` = the last id of the previous page), optionally one group's or by status. */
@@ -219,7 +230,8 @@ export async function updateDevice(tx: Db, id: string, patch: DevicePatch): Prom
 
 /**
  * Revokes a device: its HTTP key, its MQTT password (the embedded broker refuses it within CREDENTIAL_TTL_MS,
- * a Mosquitto through BrokerAdmin at once). Its history stays. False when there is no such active device.
+ * a Mosquitto through BrokerAdmin at once), and its waiting long polls, which end with 401 when the caller's
+ * transaction commits (notifyScheduleWaiters). Its history stays. False when there is no such active device.
  */
 export async function revokeDevice(tx: Db, id: string, brokerAdmin?: BrokerAdmin): Promise<boolean> {
   const [row] = await tx.query<{ api_key_id: string | null }>('UPDATE devices SET revoked_at = now(), online = false WHERE id = $1 AND revoked_at IS NULL RETURNING api_key_id', [id]);
@@ -228,5 +240,6 @@ export async function revokeDevice(tx: Db, id: string, brokerAdmin?: BrokerAdmin
   if (brokerAdmin) await brokerAdmin.revokeDevice(id);
   forgetDeviceCredentials([id]);
   await notifyFleet(tx, 'devices', 1);
+  await notifyScheduleWaiters(tx, [id]);
   return true;
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { ackMessage, DEVICE_ID, outOfWindow, scheduleMessage, telemetryMessage, windowDetail } from './messages.ts';
-import { deviceIdOfKey, getDevice } from './device-repository.ts';
+import { deviceIdOfKey, pollState } from './device-repository.ts';
 import { getVersion, messageOf } from './schedule-versions.ts';
 import { applyAcks, applyTelemetryLatest } from './ledger.ts';
 import { markSent, type LoopSettings } from './distribution.ts';
@@ -33,6 +33,17 @@ async function ownDevice(db: Db, req: FastifyRequest, id: string): Promise<strin
   return id;
 }
 
+const etag = (v: number) => `"v${v}"`;
+
+/** The entity tags of an If-None-Match header, weak ones as their strong form (RFC 9110 13.1.2: the weak comparison). */
+function ifNoneMatch(header: string | string[] | undefined): Set<string> {
+  const raw = Array.isArray(header) ? header.join(',') : header ?? '';
+  return new Set(raw.split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean));
+}
+
+/** Whether the tags name version `v`: its tag, or * when a version exists ("v0", no version, is matched by its tag only). */
+const matchesTag = (known: ReadonlySet<string>, v: number) => known.has(etag(v)) || (v > 0 && known.has('*'));
+
 /** One message or a batch of them, each naming the device of the path. */
 const batchOf = <T extends z.ZodType>(m: T) => z.union([m, z.array(m).min(1).max(1_000)]);
 function list<T extends { deviceId: string; at: string }>(body: T | T[], id: string, now: number): T[] {
@@ -58,29 +69,34 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     config: DEVICE_ACCESS,
     schema: {
       tags, summary: 'The device\'s desired schedule (gridpulse.schedule/1), with ETag and long polling',
-      description: `${deviceOnly} ETag is "v{version}". With If-None-Match equal to the current ETag the answer is 304; adding ?wait=N (1–30 s) holds the `
-        + 'request until a new version exists (then 200 with it) or N seconds pass (then 304). 204 when no version was ever issued. Fetching a version counts as sent in the ledger; '
-        + 'only the device\'s acknowledgement (POST …/acks or MQTT) moves it further.',
-      params, querystring: z.object({ wait: z.coerce.number().int().min(0).max(30).default(0).describe('seconds to wait for a newer version than If-None-Match') }),
+      description: `${deviceOnly} ETag is "v{version}" ("v0" while none was issued). If-None-Match may list several tags, weak (W/"v2") or strong, or be *; `
+        + 'a matching one answers 304. ?wait=N (1–30 s) holds a request that has nothing new to get — its If-None-Match matches, or no version was issued yet — '
+        + 'until a new version exists (then 200 with it) or N seconds pass (then 304, or 204 when still no version exists). 204 when no version was ever issued. '
+        + 'When the device or its key is revoked while the request waits, it ends at once with 401, as any later call would. '
+        + 'Fetching a version counts as sent in the ledger; only the device\'s acknowledgement (POST …/acks or MQTT) moves it further.',
+      params, querystring: z.object({ wait: z.coerce.number().int().min(0).max(30).default(0).describe('seconds to hold a request with nothing new to get (see above)') }),
       response: { 200: scheduleMessage, 204: z.null().describe('no version issued yet'), 304: z.null().describe('not modified (If-None-Match)'), 404: problem },
     },
   }, async (req, reply) => {
     const id = await ownDevice(db, req, req.params.id);
-    const etag = (v: number) => `"v${v}"`;
-    // If-None-Match may list several tags, weak or not (RFC 9110 13.1.2)
-    const known = new Set(String(req.headers['if-none-match'] ?? '').split(',').map((t) => t.trim().replace(/^W\//, '')).filter(Boolean));
-    const matches = (v: number) => known.has(etag(v)) || known.has('*');
-    let device = (await getDevice(db, id))!;
-    if (req.query.wait > 0 && matches(device.desiredVersion)) {
-      const gone = new AbortController();
-      reply.raw.once('close', () => gone.abort());
-      if (await waiters.wait(id, req.query.wait * 1_000, gone.signal)) device = (await getDevice(db, id))!;
+    const keyId = req.principal!.id;
+    const known = ifNoneMatch(req.headers['if-none-match']);
+    // the request has nothing new to get: the device's version is one it named, or there is none yet
+    const nothingNew = (v: number) => v === 0 || matchesTag(known, v);
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort());
+    const state = await waiters.until({ deviceId: id, keyId }, req.query.wait * 1_000, () => pollState(db, id, keyId),
+      (st) => st.revoked || !nothingNew(st.desiredVersion), gone.signal);
+    if (state.revoked) {
+      // the access hook's answer to a revoked key (access-hook.ts), given to a request let in before the revocation
+      reply.header('www-authenticate', 'Bearer realm="gridpulse", error="invalid_token"');
+      throw new HttpProblem(401, 'unknown, revoked or expired API key', 'authorization');
     }
     // an HTTP poll is a sign of life
     await db.query('UPDATE devices SET online = true, status_at = $2, last_seen_at = $2 WHERE id = $1', [id, new Date(s.now())]);
-    reply.header('etag', etag(device.desiredVersion)).header('cache-control', 'no-store');
-    if (matches(device.desiredVersion)) return reply.code(304).send(null);
-    if (device.desiredVersion === 0) return reply.code(204).send(null);
+    reply.header('etag', etag(state.desiredVersion)).header('cache-control', 'no-store');
+    if (matchesTag(known, state.desiredVersion)) return reply.code(304).send(null);
+    if (state.desiredVersion === 0) return reply.code(204).send(null);
     // the answer is the device's desired version read under its row lock, in the statement that records it sent:
     // a version superseded meanwhile is never served (the newest is)
     const v = await db.transaction(async (tx) => {

@@ -21,3 +21,18 @@ export function parseFleetChange(payload: string): { kind: FleetChange; count: n
   } catch { /* not ours */ }
   return undefined;
 }
+
+/**
+ * PostgreSQL NOTIFY channel for long polls (schedule-waiters.ts): a JSON array of device ids whose desired version
+ * changed or that were revoked. A waiting GET …/schedule?wait=N re-reads its device when named, in whichever web copy
+ * it waits.
+ */
+export const SCHEDULE_CHANNEL = 'gridpulse_fleet_schedules';
+
+/** Wakes the long polls of these devices when the caller's transaction commits (notices of 300 ids each, well under NOTIFY's 8,000-byte payload). */
+export async function notifyScheduleWaiters(db: Db, deviceIds: readonly string[]): Promise<void> {
+  if (deviceIds.length === 0) return;
+  const notices: string[] = [];
+  for (let i = 0; i < deviceIds.length; i += 300) notices.push(JSON.stringify(deviceIds.slice(i, i + 300)));
+  await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [SCHEDULE_CHANNEL, notices]);
+}

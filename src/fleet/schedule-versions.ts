@@ -2,7 +2,7 @@ import type { Db } from '../platform/db.ts';
 import type { DeliveryState } from './contract.ts';
 import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
 import { checkSchedule, socAssumption, type DeviceLimits, type ScheduleProblem } from './schedule-check.ts';
-import { notifyFleet } from './fleet-events.ts';
+import { notifyFleet, notifyScheduleWaiters } from './fleet-events.ts';
 import { DEVICE_LIMIT_COLUMNS, toDeviceLimits, type DeviceLimitsRow } from './device-repository.ts';
 
 /**
@@ -17,8 +17,6 @@ import { DEVICE_LIMIT_COLUMNS, toDeviceLimits, type DeviceLimitsRow } from './de
  * version); the timeout sweep closes it after its end (ledger.ts).
  */
 
-/** NOTIFY channel: a JSON array of device ids whose desired version changed (long polls wake on it). */
-export const SCHEDULE_CHANNEL = 'gridpulse_fleet_schedules';
 const ACTIVE = `('queued', 'sent', 'acknowledged', 'executing')`;
 
 export interface IssueRequest {
@@ -98,9 +96,7 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
      RETURNING v.device_id, v.version`,
     [devIds, accepted.map((a) => a.version), req.priority, JSON.stringify(req.intervals), req.intervals[0]!.start, req.intervals.at(-1)!.end, issuedAt,
       req.rolloutId ?? null, new Date(now + req.republishMs), accepted.map((a) => a.fallback)]);
-  const notices: string[] = [];
-  for (let i = 0; i < devIds.length; i += 300) notices.push(JSON.stringify(devIds.slice(i, i + 300)));
-  await tx.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [SCHEDULE_CHANNEL, notices]);
+  await notifyScheduleWaiters(tx, devIds);
   await notifyFleet(tx, 'ledger', devIds.length);
   const messages = accepted.map((a): ScheduleMessage => ({
     schema: 'gridpulse.schedule/1', deviceId: a.id, version: a.version, issuedAt: issuedAt.toISOString(), intervals: req.intervals.map((iv) => ({ ...iv })),

@@ -33,27 +33,27 @@ for (const target of testDatabases()) {
       const store = new AgentStore(':memory:');
       const battery = new SimulatedBattery({ ...DEFAULT_BATTERY, capacityKwh: 10 }, t.clock.now, 50);
       const agent = new Agent({ deviceId: d.id, store, driver: battery, clock: t.clock.now, logger: createLogger('silent'), limits: { maxChargeKw: 5, maxDischargeKw: 5 } });
-      const link = new HttpLink(agent, store, { apiUrl: 'http://gridpulse.test', key: d.apiKey, waitS: 0, fetch: injectFetch(t.app) }, createLogger('silent'));
+      const link = new HttpLink(agent, store, { apiUrl: 'http://gridpulse.test', key: d.apiKey, waitS: 0, postIntervalMs: 0, fetch: injectFetch(t.app) }, createLogger('silent'));
 
       await agent.step(); // a first telemetry reading: the API's feasibility check starts from it
-      assert.equal(await link.drainOnce(), true);
-      assert.equal(await link.pollOnce(), true, 'no schedule yet: 204');
+      assert.equal((await link.drainOnce()).kind, 'unchanged', 'outbox emptied');
+      assert.equal((await link.pollOnce()).kind, 'unchanged', 'no schedule yet: 204');
       assert.equal(agent.versions().cachedVersion, 0);
 
       const issued = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
         payload: { deviceId: d.id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'charge', powerKw: 3 }] } });
       assert.equal(issued.statusCode, 201, issued.body);
-      assert.equal(await link.pollOnce(), true);
+      assert.equal((await link.pollOnce()).kind, 'changed');
       assert.equal(agent.versions().cachedVersion, 1);
-      assert.equal(await link.pollOnce(), true, 'unchanged: 304 on the ETag');
+      assert.equal((await link.pollOnce()).kind, 'unchanged', 'unchanged: 304 on the ETag');
       assert.equal(store.queued(), 1, 'acknowledged once, not again on the second poll');
 
       const shadow = async () => (await t.app.inject({ url: `/api/v1/devices/${d.id}`, headers: t.operator })).json<{ shadow: { desired: { version: number; state: string }; confirmedVersion: number } }>().shadow;
-      assert.equal(await link.drainOnce(), true);
+      assert.equal((await link.drainOnce()).kind, 'unchanged');
       assert.deepEqual([(await shadow()).desired.state, (await shadow()).confirmedVersion], ['acknowledged', 1]);
 
       for (let m = 0; m <= 66; m++) { t.clock.advance(60_000); await agent.step(); }
-      assert.equal(await link.drainOnce(), true);
+      assert.equal((await link.drainOnce()).kind, 'unchanged');
       assert.equal(store.queued(), 0);
       assert.equal((await shadow()).desired.state, 'succeeded');
       const [dev] = await t.db.query<{ soc_pct: number }>('SELECT soc_pct FROM devices WHERE id = $1', [d.id]);
@@ -66,10 +66,10 @@ for (const target of testDatabases()) {
       const b = await provision(t, { id: 'pi-http-agent-3' });
       const store = new AgentStore(':memory:');
       const agent = new Agent({ deviceId: a.id, store, driver: new SimulatedBattery(DEFAULT_BATTERY, t.clock.now, 50), clock: t.clock.now, logger: createLogger('silent') });
-      const link = new HttpLink(agent, store, { apiUrl: 'http://gridpulse.test', key: b.apiKey, waitS: 0, fetch: injectFetch(t.app) }, createLogger('silent'));
+      const link = new HttpLink(agent, store, { apiUrl: 'http://gridpulse.test', key: b.apiKey, waitS: 0, postIntervalMs: 0, fetch: injectFetch(t.app) }, createLogger('silent'));
       await agent.step();
-      assert.equal(await link.pollOnce(), false);
-      assert.equal(await link.drainOnce(), false);
+      assert.deepEqual(await link.pollOnce(), { kind: 'refused', status: 404 });
+      assert.deepEqual(await link.drainOnce(), { kind: 'refused', status: 404 });
       assert.equal(store.queued(), 1, 'the reading waits for the right key');
       store.close();
     });

@@ -1,18 +1,19 @@
 import type { Logger } from 'pino';
 import type { Agent } from './agent.ts';
 import type { AgentStore, OutboxItem } from './agent-store.ts';
-import { backoffDelay } from './backoff.ts';
+import { nextPollDelay, retryAfterMs, type LinkOutcome, type PaceOptions } from './poll-pace.ts';
 
-export interface HttpLinkOptions {
+export interface HttpLinkOptions extends PaceOptions {
   /** GridPulse's base URL, e.g. https://gridpulse.example. */
   apiUrl: string;
   /** The device's HTTP key (kind device, scope fleet:device). */
   key: string;
-  /** Long-poll wait the server is asked for, s (the API caps it at 30). */
+  /** Long-poll wait the server is asked for, s (the API caps it at 30; default 30). */
   waitS?: number;
-  /** Poll only while this says so (the MQTT link is down); default always. */
+  /** Poll only while this says so (the MQTT link is down); default always. Checked once a second while false. */
   active?: () => boolean;
-  backoff?: { baseMs?: number; maxMs?: number };
+  /** Pause between two POSTs of one outbox drain, ms (default 500: a backlog of many runs stays under the API's write budget). */
+  postIntervalMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -20,13 +21,18 @@ export interface HttpLinkOptions {
  * The agent's HTTP fallback, used while MQTT is unreachable: long-polls `GET /api/v1/devices/{id}/schedule?wait=…`
  * with the last ETag (`If-None-Match`; 304 = unchanged), and drains the outbox in `seq` order with
  * `POST /api/v1/devices/{id}/acks` and `/telemetry` (the same message schemas, a JSON array of up to 1,000), deleting
- * only what the server took. Errors back off with jitter; nothing here throws.
+ * only what the server took. It never spins, however the server answers (poll-pace.ts nextPollDelay): two polls start
+ * at least minIntervalMs apart, an answer with nothing new that came well before the wait (a server or proxy that
+ * does not hold long polls) is followed by the rest of the wait, errors back off with jitter and a Retry-After (429,
+ * 503) is obeyed. Nothing here throws.
  */
 export class HttpLink {
   private etag: string | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
+  /** polls sent (tests and diagnostics) */
+  polls = 0;
 
   private readonly agent: Agent;
   private readonly store: AgentStore;
@@ -46,25 +52,40 @@ export class HttpLink {
 
   private get headers(): Record<string, string> { return { authorization: `Bearer ${this.o.key}` }; }
 
-  /** One long poll: true when the server answered (200 or 304), false on an error. */
-  async pollOnce(): Promise<boolean> {
+  private async refused(res: Response, what: string): Promise<LinkOutcome> {
+    await res.body?.cancel();
+    const retry = retryAfterMs(res.headers.get('retry-after'));
+    this.log.warn({ deviceId: this.agent.deviceId, status: res.status, retryAfterMs: retry }, `${what} refused`);
+    return { kind: 'refused', status: res.status, ...(retry === undefined ? {} : { retryAfterMs: retry }) };
+  }
+
+  /** One long poll: `changed` when a new version arrived, `unchanged` (304, 204, the version already held), or `refused` (an error status; fetch's own errors propagate). */
+  async pollOnce(): Promise<LinkOutcome> {
     const f = this.o.fetch ?? fetch;
+    this.polls++;
     const res = await f(`${this.url('schedule')}?wait=${this.o.waitS ?? 30}`, {
       headers: { ...this.headers, ...(this.etag ? { 'if-none-match': this.etag } : {}) }, signal: this.abort.signal,
     });
-    if (res.status === 304 || res.status === 204) { await res.body?.cancel(); return true; }
-    if (!res.ok) { this.log.warn({ deviceId: this.agent.deviceId, status: res.status }, 'schedule poll refused'); await res.body?.cancel(); return false; }
-    this.etag = res.headers.get('etag') ?? undefined;
-    this.agent.receive(await res.json());
-    return true;
+    if (res.status === 304 || res.status === 204) { await res.body?.cancel(); return { kind: 'unchanged' }; }
+    if (!res.ok) return this.refused(res, 'schedule poll');
+    const tag = res.headers.get('etag') ?? undefined;
+    const body: unknown = await res.json();
+    // a server ignoring If-None-Match answers 200 with what the agent holds: nothing new
+    if (tag !== undefined && tag === this.etag) return { kind: 'unchanged' };
+    this.etag = tag;
+    // a duplicate, stale or invalid message is nothing new either (a misbehaving server must not speed the polls up)
+    const receipt = this.agent.receive(body);
+    return receipt === 'accepted' || receipt === 'rejected' ? { kind: 'changed' } : { kind: 'unchanged' };
   }
 
-  /** Sends the outbox in order, a run of one kind per request; true when it is empty. */
-  async drainOnce(): Promise<boolean> {
+  /** Sends the outbox in order, a run of one kind per request (postIntervalMs apart); `unchanged` when it is empty, `refused` when the server refused a request (fetch's own errors propagate). */
+  async drainOnce(): Promise<LinkOutcome> {
     const f = this.o.fetch ?? fetch;
-    for (;;) {
+    for (let sent = 0; ; sent++) {
       const batch = this.store.pending(200);
-      if (!batch.length) return true;
+      if (!batch.length) return { kind: 'unchanged' };
+      if (sent > 0) await sleep(this.o.postIntervalMs ?? 500, this.abort.signal);
+      if (this.stopped) return { kind: 'refused' };
       const kind = batch[0]!.kind;
       const run: OutboxItem[] = [];
       for (const item of batch) { if (item.kind !== kind) break; run.push(item); }
@@ -72,25 +93,30 @@ export class HttpLink {
         method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' },
         body: JSON.stringify(run.map((i) => i.message)), signal: this.abort.signal,
       });
+      if (!res.ok) return this.refused(res, `outbox post (${kind})`);
       await res.body?.cancel();
-      if (!res.ok) { this.log.warn({ deviceId: this.agent.deviceId, status: res.status, kind }, 'outbox post refused'); return false; }
       this.store.delivered(run.at(-1)!.seq);
     }
   }
 
-  /** Polls and drains while `active()`, backing off with jitter after errors. */
+  /** Drains and polls while `active()`, paced by nextPollDelay (never two polls closer than minIntervalMs). */
   start(): void {
     this.loop = (async () => {
       let attempt = 0;
       while (!this.stopped) {
         if (this.o.active && !this.o.active()) { await sleep(1_000, this.abort.signal); continue; }
-        let ok = false;
-        try { ok = (await this.drainOnce()) && (await this.pollOnce()); } catch (err) {
+        const started = Date.now();
+        let outcome: LinkOutcome;
+        try {
+          outcome = await this.drainOnce();
+          if (outcome.kind !== 'refused') outcome = await this.pollOnce();
+        } catch (err) {
           if (this.stopped) break;
           this.log.warn({ deviceId: this.agent.deviceId, err: (err as Error).message }, 'http fallback unreachable');
+          outcome = { kind: 'refused' };
         }
-        attempt = ok ? 0 : attempt + 1;
-        if (!ok) await sleep(backoffDelay(attempt, this.o.backoff), this.abort.signal);
+        attempt = outcome.kind === 'refused' ? attempt + 1 : 0;
+        await sleep(nextPollDelay(outcome, Date.now() - started, (this.o.waitS ?? 30) * 1_000, Math.max(0, attempt - 1), this.o), this.abort.signal);
       }
     })();
   }

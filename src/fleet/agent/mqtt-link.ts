@@ -16,8 +16,14 @@ export interface MqttLinkOptions {
   keepaliveS?: number;
   /** How many outbox messages may wait for their PUBACK at once. */
   window?: number;
-  /** Reconnect backoff: first ceiling and cap, ms. */
-  backoff?: { baseMs?: number; maxMs?: number };
+  /** Reconnect backoff: first ceiling and cap, ms (`random` in [0, 1) for tests). */
+  backoff?: { baseMs?: number; maxMs?: number; random?: () => number };
+  /**
+   * A connection must have lasted this long, ms (default 10 s), for its loss to start the backoff afresh: a broker
+   * that accepts and then drops the client at once (another client taking over the same id, a broker kicking it) is
+   * retried ever more slowly, not every few hundred ms.
+   */
+  stableMs?: number;
   connectTimeoutMs?: number;
   /** 5 (MQTT 5, the default; a broker refusing it gets 4) or 4 (MQTT 3.1.1, which the embedded Aedes speaks). */
   protocolVersion?: 4 | 5;
@@ -28,11 +34,13 @@ export interface MqttLinkOptions {
  * session expiry) so QoS 1 schedule messages published while it was away are delivered on return, a retained
  * Last Will `{online:false}` on its status topic, a subscription to its own retained schedule topic (QoS 1, renewed
  * on every connect, so a broker restart or a half-made session cannot leave it without one), and the outbox drained in `seq` order with QoS 1:
- * a message leaves the store only on its PUBACK. Reconnects with full-jitter exponential backoff.
+ * a message leaves the store only on its PUBACK. Reconnects with full-jitter exponential backoff, started afresh only
+ * after a connection that lasted stableMs (so a connect-then-drop loop backs off like a refused connect).
  */
 export class MqttLink {
   private client: MqttClient | undefined;
   private attempt = 0;
+  private connectedAt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private flushing = false;
   private again = false;
@@ -70,7 +78,7 @@ export class MqttLink {
     this.agent.onQueued = () => { void this.flush(); };
     this.lost.catch(() => undefined);
     client.on('connect', (connack) => {
-      this.attempt = 0;
+      this.connectedAt = Date.now();
       this.lost = new Promise<never>((_, reject) => { this.markLost = reject; });
       this.lost.catch(() => undefined);
       this.connected = true;
@@ -94,6 +102,7 @@ export class MqttLink {
     client.on('close', () => {
       const was = this.connected;
       this.connected = false;
+      if (was && Date.now() - this.connectedAt >= (this.o.stableMs ?? 10_000)) this.attempt = 0;
       this.markLost(new Error('connection lost'));
       if (was && !this.closed) this.log.warn({ deviceId: id }, 'mqtt connection lost');
       this.scheduleReconnect();

@@ -3,7 +3,7 @@ import { Agent, type Clock } from './agent.ts';
 import { AgentStore } from './agent-store.ts';
 import { DEFAULT_BATTERY, SimulatedBattery, type BatteryDriver, type BatterySpec } from './battery.ts';
 import type { Fallback } from './command.ts';
-import { HttpLink } from './http-link.ts';
+import { HttpLink, type HttpLinkOptions } from './http-link.ts';
 import { MqttLink, type MqttLinkOptions } from './mqtt-link.ts';
 
 export interface RunAgentOptions {
@@ -25,6 +25,8 @@ export interface RunAgentOptions {
   stepMs?: number;
   telemetryEveryMs?: number;
   mqtt?: Partial<MqttLinkOptions>;
+  /** The HTTP fallback's pacing and wait (http-link.ts; the URL and key come from apiUrl and apiKey). */
+  http?: Omit<HttpLinkOptions, 'apiUrl' | 'key' | 'active'>;
   logger: Logger;
 }
 
@@ -53,7 +55,7 @@ export function runAgent(o: RunAgentOptions): RunningAgent {
   });
   const mqtt = o.brokerUrl ? new MqttLink(agent, store, { ...o.mqtt, url: o.brokerUrl, ...(o.mqttPassword ? { password: o.mqttPassword } : {}) }, o.logger) : undefined;
   const http = o.apiUrl && o.apiKey
-    ? new HttpLink(agent, store, { apiUrl: o.apiUrl, key: o.apiKey, ...(mqtt ? { active: () => !mqtt.connected } : {}) }, o.logger)
+    ? new HttpLink(agent, store, { ...o.http, apiUrl: o.apiUrl, key: o.apiKey, ...(mqtt ? { active: () => !mqtt.connected } : {}) }, o.logger)
     : undefined;
   let stepping: Promise<unknown> = Promise.resolve();
   const timer = o.stepMs === 0 ? undefined : setInterval(() => {
