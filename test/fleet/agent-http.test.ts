@@ -61,6 +61,24 @@ for (const target of testDatabases()) {
       store.close();
     });
 
+    it('a message the server refuses for its content is dropped alone, logged: the rest of the outbox and the polls go on', async () => {
+      const d = await provision(t, { id: 'pi-http-agent-4' });
+      const store = new AgentStore(':memory:');
+      const agent = new Agent({ deviceId: d.id, store, driver: new SimulatedBattery(DEFAULT_BATTERY, t.clock.now, 50), clock: t.clock.now, logger: createLogger('silent') });
+      const link = new HttpLink(agent, store, { apiUrl: 'http://gridpulse.test', key: d.apiKey, waitS: 0, postIntervalMs: 0, fetch: injectFetch(t.app) }, createLogger('silent'));
+      const reading = (socPct: number, mode: string) => store.queueTelemetry({ schema: 'gridpulse.telemetry/1', deviceId: d.id, at: new Date(t.clock.now()).toISOString(), socPct, powerKw: 0, scheduleVersion: 0, mode } as never);
+      reading(41, 'idle');
+      reading(42, 'a mode this server does not know'); // version skew: the server refuses it for good (400)
+      reading(43, 'idle');
+      assert.equal((await link.drainOnce()).kind, 'unchanged', 'the outbox emptied: the refusal did not block it');
+      assert.equal(store.queued(), 0);
+      assert.equal(link.dropped, 1, 'only the refused message was dropped');
+      const [dev] = await t.db.query<{ soc_pct: number }>('SELECT soc_pct FROM devices WHERE id = $1', [d.id]);
+      assert.equal(Number(dev!.soc_pct), 43, 'the good readings around it arrived');
+      assert.equal((await link.pollOnce()).kind, 'unchanged', 'and the schedule is polled');
+      store.close();
+    });
+
     it('a key that is not the device\'s gets nothing and nothing of the outbox is dropped', async () => {
       const a = await provision(t, { id: 'pi-http-agent-2' });
       const b = await provision(t, { id: 'pi-http-agent-3' });

@@ -33,6 +33,8 @@ export class HttpLink {
   private loop: Promise<void> | undefined;
   /** polls sent (tests and diagnostics) */
   polls = 0;
+  /** outbox messages the server refused for their content (400, 413, 422), dropped one by one and logged */
+  dropped = 0;
 
   private readonly agent: Agent;
   private readonly store: AgentStore;
@@ -80,7 +82,6 @@ export class HttpLink {
 
   /** Sends the outbox in order, a run of one kind per request (postIntervalMs apart); `unchanged` when it is empty, `refused` when the server refused a request (fetch's own errors propagate). */
   async drainOnce(): Promise<LinkOutcome> {
-    const f = this.o.fetch ?? fetch;
     for (let sent = 0; ; sent++) {
       const batch = this.store.pending(200);
       if (!batch.length) return { kind: 'unchanged' };
@@ -89,14 +90,37 @@ export class HttpLink {
       const kind = batch[0]!.kind;
       const run: OutboxItem[] = [];
       for (const item of batch) { if (item.kind !== kind) break; run.push(item); }
-      const res = await f(this.url(kind === 'ack' ? 'acks' : 'telemetry'), {
-        method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' },
-        body: JSON.stringify(run.map((i) => i.message)), signal: this.abort.signal,
-      });
+      const res = await this.post(kind, run);
+      if (CONTENT_REFUSED.has(res.status)) {
+        // the server refuses what the request holds (a message it cannot take: version skew, a rule it has and
+        // this agent had not): one by one, so one message never blocks the outbox — and with it every poll — for good
+        await res.body?.cancel();
+        for (const item of run) {
+          const one = await this.post(kind, [item]);
+          if (CONTENT_REFUSED.has(one.status)) {
+            this.log.error({ deviceId: this.agent.deviceId, seq: item.seq, kind, status: one.status, problem: (await one.text()).slice(0, 500) },
+              'outbox message refused by the server for its content: dropped (the MQTT gateway drops it the same way)');
+            this.store.delivered(item.seq);
+            this.dropped++;
+            continue;
+          }
+          if (!one.ok) return this.refused(one, `outbox post (${kind})`);
+          await one.body?.cancel();
+          this.store.delivered(item.seq);
+        }
+        continue;
+      }
       if (!res.ok) return this.refused(res, `outbox post (${kind})`);
       await res.body?.cancel();
       this.store.delivered(run.at(-1)!.seq);
     }
+  }
+
+  private post(kind: OutboxItem['kind'], items: readonly OutboxItem[]): Promise<Response> {
+    return (this.o.fetch ?? fetch)(this.url(kind === 'ack' ? 'acks' : 'telemetry'), {
+      method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' },
+      body: JSON.stringify(items.map((i) => i.message)), signal: this.abort.signal,
+    });
   }
 
   /** Drains and polls while `active()`, paced by nextPollDelay (never two polls closer than minIntervalMs). */
@@ -127,6 +151,9 @@ export class HttpLink {
     await this.loop;
   }
 }
+
+/** Statuses that refuse a request's content (not the device, the rate or the server's health): retrying it never helps. */
+const CONTENT_REFUSED = new Set([400, 413, 422]);
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
   if (signal.aborted) { resolve(); return; }
