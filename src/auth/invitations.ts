@@ -38,7 +38,7 @@ export async function createInvitation(tx: Db, i: { email: string; role: UserRol
 }
 
 export async function listInvitations(db: Db): Promise<Invitation[]> {
-  return (await db.query<Row>('SELECT id, email, role, user_id, created_at, expires_at, used_at, revoked_at FROM invitations ORDER BY created_at DESC LIMIT 500')).map(toInvitation);
+  return (await db.query<Row>('SELECT id, email, role, user_id, created_at, expires_at, used_at, revoked_at FROM invitations ORDER BY created_at DESC, id DESC LIMIT 500')).map(toInvitation);
 }
 
 export async function revokeInvitation(tx: Db, id: string): Promise<boolean> {

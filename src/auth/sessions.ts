@@ -212,7 +212,7 @@ export interface SessionInfo { id: string; kind: 'api' | 'web'; createdAt: strin
 export async function listSessions(db: Db, userId: string, currentId?: string): Promise<SessionInfo[]> {
   const rows = await db.query<{ id: string; kind: 'api' | 'web'; created_at: Date; last_seen_at: Date; expires_at: Date; ip: string | null; user_agent: string | null }>(
     `SELECT id, kind, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions
-     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC`, [userId]);
+     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC, id DESC`, [userId]);
   return rows.map((r) => ({
     id: r.id, kind: r.kind, createdAt: new Date(r.created_at).toISOString(), lastSeenAt: new Date(r.last_seen_at).toISOString(),
     expiresAt: new Date(r.expires_at).toISOString(), ip: r.ip, userAgent: r.user_agent, current: r.id === currentId,

@@ -80,7 +80,7 @@ export class KeyRing {
   private async load(): Promise<void> {
     const rows = await this.db.query<KeyRow>(
       `SELECT kid, alg, public_jwk, private_jwk, created_at, retired_at FROM signing_keys
-       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1) ORDER BY created_at`, [RETIRED_KEY_GRACE_SECONDS]);
+       WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1) ORDER BY created_at, kid`, [RETIRED_KEY_GRACE_SECONDS]);
     const keys = new Map<string, SigningKey>();
     for (const r of rows) keys.set(r.kid, await toKey(r, true));
     this.keys = keys;

@@ -43,10 +43,14 @@ export interface PlantListRow {
   co2RateLbPerMwh: number | null; noxRateLbPerMwh: number | null; so2RateLbPerMwh: number | null; heatRateBtuPerKwh: number | null;
 }
 
-/** One page of plants and the total matching; sorted by `sort` then ORISPL (nulls last). */
+/**
+ * One page of plants and the total matching; sorted by `sort` then ORISPL (nulls last), then eGRID's sequence number:
+ * plants without an ORISPL (keyed by (data_year, seq), migration 0027) tie on both, and pages (the CSV and XLSX
+ * downloads read page after page) need a total order, or a row can repeat on one page and be missing from the next.
+ */
 export async function queryPlants(db: Db, year: number, f: PlantFilter, sort: PlantSort, descending: boolean, limit: number, offset: number): Promise<{ total: number; rows: PlantListRow[] }> {
   const w = where(year, f);
-  const order = `${PLANT_SORTS[sort]} ${descending ? 'DESC' : 'ASC'} NULLS LAST, orispl`;
+  const order = `${PLANT_SORTS[sort]} ${descending ? 'DESC' : 'ASC'} NULLS LAST, orispl, seq`;
   const [count, rows] = await Promise.all([
     db.query<{ n: number }>(`SELECT count(*)::int AS n FROM egrid_plants WHERE ${w.sql}`, w.params),
     db.query<PlantListRow>(`SELECT ${selectList(LIST_COLUMNS)} FROM egrid_plants WHERE ${w.sql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, w.params),
@@ -77,7 +81,7 @@ export async function plantFigures(db: Db, year: number): Promise<PlantFigures[]
   if (!memo) figureMemo.set(db, (memo = new Map()));
   const hit = memo.get(key);
   if (hit) return hit;
-  const read = db.query<PlantFigures>(`SELECT ${FIGURE_SQL} FROM egrid_plants WHERE data_year = $1 ORDER BY orispl`, [year]);
+  const read = db.query<PlantFigures>(`SELECT ${FIGURE_SQL} FROM egrid_plants WHERE data_year = $1 ORDER BY orispl, seq`, [year]);
   memo.set(key, read);
   read.catch(() => memo.delete(key));
   while (memo.size > FIGURE_MEMO_YEARS) memo.delete(memo.keys().next().value!);

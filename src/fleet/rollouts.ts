@@ -282,7 +282,7 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
   carried: Map<string, Counts>, chunkSize: number): Promise<{ messages: ScheduleMessage[]; more: boolean; byTrace: Map<string | null, ScheduleMessage[]> }> {
   const now = s.now();
   const rows = await tx.query<RolloutRow>(
-    `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
+    `SELECT ${ROLLOUT_COLUMNS} FROM rollouts WHERE status = 'running' AND ($1::uuid IS NULL OR id = $1) ORDER BY created_at, id LIMIT 20 FOR UPDATE SKIP LOCKED`, [only ?? null]);
   const out: ScheduleMessage[] = [];
   const byTrace = new Map<string | null, ScheduleMessage[]>();
   let more = false;

@@ -59,10 +59,15 @@ interface RunRow {
   rows_inserted: number; rows_updated: number; rows_rejected: number; rows_duplicate: number; rows_conflicting: number; rejections: Record<string, number>;
 }
 
+/**
+ * The worker's run of this id opened with this key. Nothing keeps two concurrent opens of one id from both inserting
+ * (openWorkerRun looks, then inserts): the first opened (lowest id) is the run, every time, so batches never split
+ * between the two by the plan's row order.
+ */
 async function findRun(db: Db, workerRun: string, key: DataCaller): Promise<RunRow | undefined> {
   const [r] = await db.query<RunRow>(
     `SELECT id, status, params, rows_inserted, rows_updated, rows_rejected, rows_duplicate, rows_conflicting, rejections FROM ingest_runs
-     WHERE params->>'workerRun' = $1 AND params->>'apiKey' = $2`, [workerRun, key.id]);
+     WHERE params->>'workerRun' = $1 AND params->>'apiKey' = $2 ORDER BY id LIMIT 1`, [workerRun, key.id]);
   return r;
 }
 

@@ -54,7 +54,7 @@ export async function findGaps(db: Db, opts: { since?: Date | undefined; until?:
        FROM islands GROUP BY ba_code, source, route, grp
        UNION ALL
        SELECT ba_code, route, source, lo, hi, (extract(epoch FROM hi - lo) / 3600)::integer + 1 FROM heads WHERE lo <= hi
-     ) g ORDER BY 1, 2, 4`,
+     ) g ORDER BY 1, 2, 4, 3`,
     [opts.since ?? null, opts.until ?? null, opts.bas ?? null]);
   const registry = new Map((await getBas(db, [...new Set(rows.map((r) => r.ba))])).map((b) => [b.code, b]));
   return rows.flatMap((r) => {

@@ -68,7 +68,7 @@ interface EventRow { id: string; object_type: 'EVENT'; ven_id: null; body: Body;
 /**
  * The active overrides for a device over [from, to), hour by hour (hours with none are left out). An interval
  * covers an hour when it overlaps it; where events disagree, the lower `priority` number wins, then the newer
- * change. Values are the interval's payload's first value. Source: the VTN's events (openadr_objects), targeted
+ * change, then the greater id. Values are the interval's payload's first value. Source: the VTN's events (openadr_objects), targeted
  * by the event's and its program's targets (targetsAdmit).
  */
 export async function activeEventOverrides(db: Db, target: OverrideTarget, from: Date, to: Date): Promise<HourOverride[]> {
@@ -78,8 +78,10 @@ export async function activeEventOverrides(db: Db, target: OverrideTarget, from:
       WHERE e.object_type = 'EVENT' AND (e.starts_at IS NULL OR e.starts_at < $2) AND (e.ends_at IS NULL OR e.ends_at > $1)`, [from, to]);
   const events = rows.map((r) => ({ ev: toWire(r) as unknown as OpenadrEvent & { id: string; modificationDateTime: string }, programTargets: r.program_targets }))
     .filter(({ ev, programTargets }) => targetsAdmit(ev.targets, target) && targetsAdmit(programTargets, target))
-    // strongest last, so it is applied last: higher priority number first, older change first
-    .sort((a, b) => (b.ev.priority ?? Number.MAX_SAFE_INTEGER) - (a.ev.priority ?? Number.MAX_SAFE_INTEGER) || a.ev.modificationDateTime.localeCompare(b.ev.modificationDateTime));
+    // strongest last, so it is applied last: higher priority number first, older change first, then by id (the rows
+    // come in no particular order: two events changed in the same millisecond must not be decided by the plan)
+    .sort((a, b) => (b.ev.priority ?? Number.MAX_SAFE_INTEGER) - (a.ev.priority ?? Number.MAX_SAFE_INTEGER) || a.ev.modificationDateTime.localeCompare(b.ev.modificationDateTime)
+      || (a.ev.id < b.ev.id ? -1 : a.ev.id > b.ev.id ? 1 : 0));
   const hours = new Map<number, HourOverride>();
   const HOUR = 3_600_000;
   const first = Math.floor(from.getTime() / HOUR) * HOUR;

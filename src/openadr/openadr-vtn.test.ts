@@ -204,5 +204,35 @@ for (const target of testDatabases()) {
       assert.deepEqual(b.filter((o) => o.setpointKw !== undefined).map((o) => [o.hour, o.setpointKw]), [['2031-05-01T10:00:00.000Z', -3], ['2031-05-01T11:00:00.000Z', -3]]);
       assert.deepEqual(await activeEventOverrides(db, { deviceId: 'dev-a' }, new Date('2031-06-01T00:00:00Z'), new Date('2031-06-02T00:00:00Z')), []);
     });
+
+    it('two events of one priority changed in the same millisecond: the greater id wins, whatever order the rows come in', async () => {
+      const bl = await openadrBearer(app, db, 'bl');
+      const prog = (await app.inject({ method: 'POST', url: `${V}/programs`, headers: bl.headers, payload: { programName: 'tied' } })).json();
+      const start = '2032-02-01T10:00:00Z';
+      const ids: string[] = [];
+      for (const price of [0.2, 0.4]) {
+        const r = await app.inject({ method: 'POST', url: `${V}/events`, headers: bl.headers, payload: priceEvent(prog.id, start, [price]) });
+        assert.equal(r.statusCode, 201, r.body);
+        ids.push(r.json().id as string);
+      }
+      const [low, high] = [...ids].sort();
+      const price = (id: string) => (id === ids[0] ? 200 : 400);
+      // each of the two rows rewritten last in turn (an update writes a new row version after the others): both
+      // physical orders of the tied rows, so an answer that follows the rows' order fails one of them
+      for (const last of [low!, high!]) {
+        for (const id of last === low ? [high!, low!] : [low!, high!]) {
+          await db.query(`UPDATE openadr_objects SET modified_at = '2032-01-01T00:00:00Z' WHERE id = $1`, [id]);
+        }
+        for (const settings of [[], ['SET LOCAL enable_indexscan = off', 'SET LOCAL enable_bitmapscan = off']]) {
+          const o = await db.transaction(async (tx) => {
+            for (const set of settings) await tx.query(set);
+            return activeEventOverrides(tx, { deviceId: 'dev-t' }, new Date(start), new Date('2032-02-01T11:00:00Z'));
+          });
+          const how = `rewritten last: ${last === low ? 'the lower id' : 'the greater id'}, ${settings.join(', ') || 'the default plan'}`;
+          assert.equal(Math.round(o[0]!.priceUsdPerMwh!), price(high!), `the event with the greater id wins (${how})`);
+          assert.deepEqual(o[0]!.eventIds, [low, high], `applied in id order (${how})`);
+        }
+      }
+    });
   });
 }

@@ -240,7 +240,7 @@ export async function forecastAccuracy(db: Db, code: string, days: number, now =
     loadBaHours(db, ba, from, to, ['demand']),
     hourlyIntensity(db, ba.code, from, to, 'consumption', 'lifecycle'),
     db.query<{ target: ForecastTarget; made_at: Date | string; ts: Date | string; value: number }>(
-      `SELECT target, made_at, ts, value FROM forecasts WHERE ba_code = $1 AND made_at >= $2 AND ts < $3`, [ba.code, since, to]),
+      `SELECT target, made_at, ts, value FROM forecasts WHERE ba_code = $1 AND made_at >= $2 AND ts < $3 ORDER BY target, made_at, ts`, [ba.code, since, to]),
   ]);
   const t0 = from.getTime();
   const actual: Record<ForecastTarget, ReadonlyArray<number | null>> = { demand: demand!.demand, intensity: intensity!.points.map((p) => p.value) };

@@ -94,6 +94,7 @@ export async function storeAcks(tx: Db, acks: AckMessage[]): Promise<AckMessage[
   const rows = await tx.query<{ device_id: string; seq: string | number }>(
     `INSERT INTO device_acks (device_id, seq, version, state, at, reason, interval_index)
      SELECT DISTINCT ON (device_id, seq) device_id, seq, version, state, at, reason, interval_index FROM device_ack_stage
+     ORDER BY device_id, seq, ctid -- the first copy in the batch (one COPY into the emptied stage: ctid follows the batch), as pickStored returns
      ON CONFLICT (device_id, seq) DO NOTHING
      RETURNING device_id, seq`);
   return pickStored(acks, rows);
@@ -112,6 +113,7 @@ export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[]): Pro
   const rows = await tx.query<{ device_id: string; seq: string | number }>(
     `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode)
      SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode FROM device_telemetry_stage
+     ORDER BY device_id, at, seq, ctid -- the first copy in the batch, as above
      ON CONFLICT (device_id, at, seq) DO NOTHING
      RETURNING device_id, seq`);
   return pickStored(telemetry, rows);
