@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError } from '../platform/config.ts';
-import type { DevicesCreateOptions } from './devices-command.ts';
+import type { DevicesCreateOptions, DevicesRotateOptions, DevicesSyncBrokerOptions } from './devices-command.ts';
 import type { DynsecAdmin } from '../fleet/bus/dynsec-admin.ts';
 import type { AgentOptions, SimulateOptions } from './agent-command.ts';
 import type { RemoteWorkerOptions } from './remote-worker-command.ts';
@@ -134,6 +134,26 @@ devices.command('create').description('provision a battery device and print its 
     const [{ devicesCreate }, { cliBrokerAdmin }] = await Promise.all([import('./devices-command.ts'), import('./gateway-command.ts')]);
     let admin: DynsecAdmin | undefined;
     try { return await devicesCreate(opts, async () => (admin = await cliBrokerAdmin(loadConfig()))); } finally { await admin?.close(); }
+  }));
+devices.command('rotate').description('new credentials for a device (MQTT password and HTTP key), printed once; the old ones stop working')
+  .argument('<id>', 'the device id')
+  .option('--mqtt-only', 'replace only the MQTT password')
+  .option('--api-key-only', 'replace only the HTTP API key')
+  .option('--json', 'print {id, mqttUsername, mqttPassword, apiKey} as JSON')
+  .action(async (id: string, opts: DevicesRotateOptions) => {
+    let admin: DynsecAdmin | undefined;
+    try {
+      const [{ devicesRotate }, { cliBrokerAdmin }] = await Promise.all([import('./devices-command.ts'), import('./gateway-command.ts')]);
+      process.exitCode = await devicesRotate(id, opts, async () => (admin = await cliBrokerAdmin(loadConfig())));
+    } catch (err) { fail(err); } finally { await admin?.close(); }
+  });
+devices.command('sync-broker').description('after switching to Mosquitto: create a broker account for every active device lacking one (each gets a NEW MQTT password, printed once)')
+  .option('--dry-run', 'list the devices without an account; change nothing')
+  .option('--json', 'one JSON line per device')
+  .action(exitWith(async (opts: DevicesSyncBrokerOptions) => {
+    const [{ devicesSyncBroker }, { cliBrokerAdmin }] = await Promise.all([import('./devices-command.ts'), import('./gateway-command.ts')]);
+    let admin: DynsecAdmin | undefined;
+    try { return await devicesSyncBroker(opts, async () => (admin = await cliBrokerAdmin(loadConfig()))); } finally { await admin?.close(); }
   }));
 const users = program.command('users').description('accounts: admin, operator, analyst, viewer');
 users.command('create').description('create an account; prints a one-time sign-in link unless --password-stdin')

@@ -14,6 +14,8 @@ import type { ScheduleMessage } from './messages.ts';
  */
 export interface FleetBus {
   publishSchedule(msg: ScheduleMessage): Promise<void>;
+  /** Removes a revoked device's retained schedule from the broker (MqttFleetBus); optional for test buses. */
+  clearSchedule?(deviceId: string): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import type { BrokerAdmin, DeviceCredentials } from './contract.ts';
 import { DEVICE_ID, FALLBACKS, RESERVED_ID_PREFIX } from './messages.ts';
 import { forgetDeviceCredentials, hashMqttPassword, newMqttPassword } from './device-credentials.ts';
 import type { DeviceLimits } from './schedule-check.ts';
-import { notifyFleet, notifyScheduleWaiters } from './fleet-events.ts';
+import { notifyCredentialsChanged, notifyFleet, notifyScheduleWaiters } from './fleet-events.ts';
 import { distinctItems } from '../platform/input-guard.ts';
 
 /**
@@ -229,9 +229,12 @@ export async function updateDevice(tx: Db, id: string, patch: DevicePatch): Prom
 }
 
 /**
- * Revokes a device: its HTTP key, its MQTT password (the embedded broker refuses it within CREDENTIAL_TTL_MS,
- * a Mosquitto through BrokerAdmin at once), and its waiting long polls, which end with 401 when the caller's
- * transaction commits (notifyScheduleWaiters). Its history stays. False when there is no such active device.
+ * Revokes a device: its HTTP key, its MQTT password and its live MQTT session (a Mosquitto through BrokerAdmin at
+ * once; the embedded broker when the caller's transaction commits: CREDENTIALS_CHANNEL, device-bus.ts), its retained
+ * schedule on the broker (cleared on the same notice), its waiting long polls, which end with 401 on commit
+ * (notifyScheduleWaiters). A rollout still running that reaches it skips it as `revoked` (rollouts.ts), counted with the
+ * cancelled devices, never as a failure. What it sent that was still in flight is dropped where it would be stored
+ * (ledger.ts lockDevices). Its history stays. False when there is no such active device.
  */
 export async function revokeDevice(tx: Db, id: string, brokerAdmin?: BrokerAdmin): Promise<boolean> {
   const [row] = await tx.query<{ api_key_id: string | null }>('UPDATE devices SET revoked_at = now(), online = false WHERE id = $1 AND revoked_at IS NULL RETURNING api_key_id', [id]);
@@ -241,5 +244,50 @@ export async function revokeDevice(tx: Db, id: string, brokerAdmin?: BrokerAdmin
   forgetDeviceCredentials([id]);
   await notifyFleet(tx, 'devices', 1);
   await notifyScheduleWaiters(tx, [id]);
+  await notifyCredentialsChanged(tx, [id], true);
   return true;
+}
+
+/** POST /api/v1/devices/{id}/credentials and `gridpulse devices rotate`: which of a device's credentials to replace (both by default). */
+export const rotateInput = z.object({
+  mqttPassword: z.boolean().default(true).describe('replace the MQTT password (the broker account is created or updated)'),
+  apiKey: z.boolean().default(true).describe('replace the HTTP API key (the old one stops working at once)'),
+}).strict().refine((v) => v.mqttPassword || v.apiKey, { message: 'rotate at least one of mqttPassword and apiKey', path: ['mqttPassword'] });
+
+/** New credentials of a device: the id and MQTT username, and whichever secrets were replaced (shown once). */
+export type RotatedCredentials = Pick<DeviceCredentials, 'id' | 'mqttUsername'> & Partial<Pick<DeviceCredentials, 'mqttPassword' | 'apiKey'>>;
+
+/**
+ * Rotates a device's credentials in the caller's transaction: a new MQTT password (its hash stored; with a BrokerAdmin
+ * the broker account is created, or its password set: Mosquitto then ends the live session) and/or a new HTTP key (the
+ * old one revoked). The embedded broker refuses the old password and ends the live session when the transaction commits
+ * (CREDENTIALS_CHANNEL). Returns the new secrets: the only time they exist in clear. 404 `id` for an unknown device, 409
+ * `id` for a revoked one (revocation is for good: provision a new device).
+ */
+export async function rotateDeviceCredentials(tx: Db, id: string, what: z.output<typeof rotateInput>, brokerAdmin?: BrokerAdmin): Promise<RotatedCredentials> {
+  const [row] = await tx.query<{ api_key_id: string | null; revoked: boolean }>('SELECT api_key_id, revoked_at IS NOT NULL AS revoked FROM devices WHERE id = $1 FOR UPDATE', [id]);
+  if (!row) throw new HttpProblem(404, `id: no device ${id}`, 'id');
+  if (row.revoked) throw new HttpProblem(409, `id: device ${id} is revoked; its credentials cannot be rotated (provision a new device)`, 'id');
+  const out: RotatedCredentials = { id, mqttUsername: id };
+  if (what.apiKey) {
+    if (row.api_key_id) await revokeApiKey(tx, row.api_key_id);
+    const { key, token } = await createApiKey(tx, { kind: 'device', name: `device ${id}` });
+    await tx.query('UPDATE devices SET api_key_id = $2, updated_at = now() WHERE id = $1', [id, key.id]);
+    out.apiKey = token;
+  }
+  if (what.mqttPassword) {
+    const password = newMqttPassword();
+    await tx.query('UPDATE devices SET mqtt_password_hash = $2, updated_at = now() WHERE id = $1', [id, hashMqttPassword(password)]);
+    // last, so a broker that refuses rolls the rotation back (the device keeps its old password everywhere)
+    if (brokerAdmin) await brokerAdmin.provisionDevice(id, password);
+    forgetDeviceCredentials([id]);
+    await notifyCredentialsChanged(tx, [id], false);
+    out.mqttPassword = password;
+  }
+  return out;
+}
+
+/** The active devices (not revoked), by id: what `gridpulse devices sync-broker` checks against the broker. */
+export async function activeDeviceIds(db: Db): Promise<string[]> {
+  return (await db.query<{ id: string }>('SELECT id FROM devices WHERE revoked_at IS NULL ORDER BY id')).map((r) => r.id);
 }

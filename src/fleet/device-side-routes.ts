@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
@@ -31,6 +31,12 @@ async function ownDevice(db: Db, req: FastifyRequest, id: string): Promise<strin
   const mine = p?.kind === 'key' && p.role === 'device' ? await deviceIdOfKey(db, p.id) : undefined;
   if (mine !== id) throw new HttpProblem(404, `id: no device ${id} for this key`, 'id');
   return id;
+}
+
+/** The access hook's answer to a revoked key (access-hook.ts), for a request let in just before the device was revoked. */
+function revokedMeanwhile(reply: FastifyReply): HttpProblem {
+  reply.header('www-authenticate', 'Bearer realm="gridpulse", error="invalid_token"');
+  return new HttpProblem(401, 'unknown, revoked or expired API key', 'authorization');
 }
 
 const etag = (v: number) => `"v${v}"`;
@@ -87,13 +93,10 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     reply.raw.once('close', () => gone.abort());
     const state = await waiters.until({ deviceId: id, keyId }, req.query.wait * 1_000, () => pollState(db, id, keyId),
       (st) => st.revoked || !nothingNew(st.desiredVersion), gone.signal);
-    if (state.revoked) {
-      // the access hook's answer to a revoked key (access-hook.ts), given to a request let in before the revocation
-      reply.header('www-authenticate', 'Bearer realm="gridpulse", error="invalid_token"');
-      throw new HttpProblem(401, 'unknown, revoked or expired API key', 'authorization');
-    }
-    // an HTTP poll is a sign of life
-    await db.query('UPDATE devices SET online = true, status_at = $2, last_seen_at = $2 WHERE id = $1', [id, new Date(s.now())]);
+    // the access hook's answer to a revoked key, given to a request let in before the revocation
+    if (state.revoked) throw revokedMeanwhile(reply);
+    // an HTTP poll is a sign of life (not of a device revoked since)
+    await db.query('UPDATE devices SET online = true, status_at = $2, last_seen_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, new Date(s.now())]);
     reply.header('etag', etag(state.desiredVersion)).header('cache-control', 'no-store');
     if (matchesTag(known, state.desiredVersion)) return reply.code(304).send(null);
     if (state.desiredVersion === 0) return reply.code(204).send(null);
@@ -116,12 +119,14 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
       description: `${deviceOnly} The same messages as on MQTT, applied to the delivery ledger the same way (only forward; replays are stale). Every message must name this device. ${WINDOW_NOTE}`,
       params, body: batchOf(ackMessage), response: { 200: applyOut, 400: problem, 404: problem },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const id = await ownDevice(db, req, req.params.id);
     const acks = list(req.body, id, s.now());
     // device data, not an operator's change: the ledger is its record (an audit row per ack would outgrow the ledger)
     req.audited = true;
-    const out = await applyAcks(db, acks, new Date(s.now()));
+    const { revoked, ...out } = await applyAcks(db, acks, new Date(s.now()));
+    // revoked after the request was let in: nothing applied (the ledger checks under the device's lock), nothing stored
+    if (revoked) throw revokedMeanwhile(reply);
     if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'acks refused: at outside the accepted window');
     if (deps.ackSink) await deps.ackSink(acks);
     req.log.info({ deviceId: id, ...out }, 'acks over HTTP');
@@ -135,13 +140,14 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
       description: `${deviceOnly} The newest message sets the device's reported SoC, power and executing version; the series goes to the gateway's store. ${WINDOW_NOTE}`,
       params, body: batchOf(telemetryMessage), response: { 200: applyOut, 400: problem, 404: problem },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const id = await ownDevice(db, req, req.params.id);
     const items = list(req.body, id, s.now());
     req.audited = true;
-    const out = await applyTelemetryLatest(db, items, new Date(s.now()));
+    const { revoked, ...out } = await applyTelemetryLatest(db, items, new Date(s.now()));
+    if (revoked) throw revokedMeanwhile(reply);
     if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'telemetry refused: at outside the accepted window');
-    await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1', [id, new Date(s.now())]);
+    await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1 AND revoked_at IS NULL', [id, new Date(s.now())]);
     if (deps.telemetrySink) await deps.telemetrySink(items);
     return out;
   });

@@ -96,13 +96,13 @@ export async function publishVersions(db: Db, bus: FleetBus | undefined, message
 }
 
 /**
- * Of these (device, version) keys, those that are the device's desired (latest) version and still queued or sent,
- * with the device rows share-locked until the caller's transaction ends (keys as "deviceId\0version").
+ * Of these (device, version) keys, those that are the device's desired (latest) version and still queued or sent, of a
+ * device not revoked (its retained schedule is cleared at revocation; nothing is published to it after), with the device rows share-locked until the caller's transaction ends (keys as "deviceId\0version").
  */
 export async function latestOf(tx: Db, keys: ReadonlyArray<{ deviceId: string; version: number }>): Promise<Set<string>> {
   const rows = await tx.query<{ id: string; version: number }>(
     `SELECT d.id, v.version FROM devices d
-     JOIN unnest($1::text[], $2::int[]) AS k(device_id, version) ON d.id = k.device_id AND d.desired_version = k.version
+     JOIN unnest($1::text[], $2::int[]) AS k(device_id, version) ON d.id = k.device_id AND d.desired_version = k.version AND d.revoked_at IS NULL
      JOIN schedule_versions v ON v.device_id = k.device_id AND v.version = k.version AND v.state IN ('queued', 'sent')
      ORDER BY d.id FOR SHARE OF d`, [keys.map((k) => k.deviceId), keys.map((k) => k.version)]);
   return new Set(rows.map((r) => `${r.id}\u0000${Number(r.version)}`));
@@ -117,7 +117,7 @@ export async function republishDue(db: Db, bus: FleetBus, s: LoopSettings, logge
   const now = new Date(s.now());
   const claimed = await db.transaction(async (tx) => tx.query<{ device_id: string; version: number }>(
     `UPDATE schedule_versions v SET next_publish_at = $2::timestamptz + $3::float8 * interval '1 millisecond'
-     FROM (SELECT sv.device_id, sv.version FROM schedule_versions sv JOIN devices d ON d.id = sv.device_id AND d.desired_version = sv.version
+     FROM (SELECT sv.device_id, sv.version FROM schedule_versions sv JOIN devices d ON d.id = sv.device_id AND d.desired_version = sv.version AND d.revoked_at IS NULL
            WHERE sv.next_publish_at < 'infinity' AND sv.next_publish_at <= $2 AND sv.state IN ('queued', 'sent')
            ORDER BY sv.next_publish_at LIMIT $1 FOR UPDATE OF sv SKIP LOCKED) due
      WHERE v.device_id = due.device_id AND v.version = due.version

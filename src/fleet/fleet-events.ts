@@ -36,3 +36,28 @@ export async function notifyScheduleWaiters(db: Db, deviceIds: readonly string[]
   for (let i = 0; i < deviceIds.length; i += 300) notices.push(JSON.stringify(deviceIds.slice(i, i + 300)));
   await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [SCHEDULE_CHANNEL, notices]);
 }
+
+/**
+ * PostgreSQL NOTIFY channel of device credential changes: `{"ids": [...], "revoked": bool}` when devices were revoked
+ * (revoked: true) or their MQTT password rotated (false), sent when the change commits. Every process with a device bus
+ * (device-bus.ts) drops what it cached of those credentials and has its embedded broker disconnect their live sessions
+ * (Mosquitto's dynamic security does that itself); for a revocation it also clears the device's retained schedule.
+ */
+export const CREDENTIALS_CHANNEL = 'gridpulse_fleet_credentials';
+
+/** Tells every process, when the caller's transaction commits, that these devices' credentials changed (notices of 300 ids each). */
+export async function notifyCredentialsChanged(db: Db, deviceIds: readonly string[], revoked: boolean): Promise<void> {
+  if (deviceIds.length === 0) return;
+  const notices: string[] = [];
+  for (let i = 0; i < deviceIds.length; i += 300) notices.push(JSON.stringify({ ids: deviceIds.slice(i, i + 300), revoked }));
+  await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [CREDENTIALS_CHANNEL, notices]);
+}
+
+/** The payload of a CREDENTIALS_CHANNEL notice, or undefined for anything else. */
+export function parseCredentialsChange(payload: string): { ids: string[]; revoked: boolean } | undefined {
+  try {
+    const v = JSON.parse(payload) as { ids?: unknown; revoked?: unknown };
+    if (Array.isArray(v.ids) && v.ids.every((id) => typeof id === 'string') && typeof v.revoked === 'boolean') return { ids: v.ids as string[], revoked: v.revoked };
+  } catch { /* not ours */ }
+  return undefined;
+}

@@ -60,7 +60,7 @@ for (const target of testDatabases()) {
 
 describe('gateway metrics', () => {
   it('counters follow the gateway running totals across scrapes, never going back', async () => {
-    const stats = { received: 0, batches: 0, invalid: 0, retries: 0, acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, oversized: 0, statuses: 0 };
+    const stats = { received: 0, batches: 0, invalid: 0, retries: 0, acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, oversized: 0, statuses: 0, fromRevoked: 0 };
     const metrics = new Metrics({ processMetrics: false });
     gatewayMetrics(metrics, () => ({ ...stats }));
     Object.assign(stats, { batches: 2, acksStored: 5, acksDuplicate: 1, retries: 1 });

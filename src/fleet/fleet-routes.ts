@@ -8,13 +8,13 @@ import type { Access } from '../auth/access.ts';
 import { auditRequest } from '../auth/audit.ts';
 import type { BrokerAdmin, FleetBus, FleetLoopOptions } from './contract.ts';
 import { DEVICE_ID } from './messages.ts';
-import { createDevice, deviceInput, devicePatch, getDevice, listDevices, revokeDevice, updateDevice } from './device-repository.ts';
+import { createDevice, deviceInput, devicePatch, getDevice, listDevices, revokeDevice, rotateDeviceCredentials, rotateInput, updateDevice } from './device-repository.ts';
 import { changeMembers, createGroup, getGroup, groupInput, groupsOf, listGroups, membershipChange } from './device-groups.ts';
 import { listVersions } from './schedule-versions.ts';
 import { cancelRollout, getRollout, listRollouts, runRollouts, scheduleRequest, submitSchedule, ROLLOUT_STATUSES } from './rollouts.ts';
 import { loopSettings, publishVersions } from './distribution.ts';
 import { fleetSummary } from './fleet-summary.ts';
-import { credentialsOut, deviceDetailOut, deviceOut, fleetSummaryOut, groupOut, problem, rolloutOut, submittedOut } from './fleet-schemas.ts';
+import { credentialsOut, rotatedCredentialsOut, deviceDetailOut, deviceOut, fleetSummaryOut, groupOut, problem, rolloutOut, submittedOut } from './fleet-schemas.ts';
 import { countIssued } from './fleet-metrics.ts';
 import { deviceSideRoutes } from './device-side-routes.ts';
 
@@ -129,6 +129,24 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
       return req.params.id;
     }, (id) => id);
     return reply.code(204).send(null);
+  });
+
+  r.post('/api/v1/devices/:id/credentials', {
+    config: fleet,
+    schema: {
+      tags, summary: 'Rotate a device\'s credentials: a new MQTT password and/or HTTP key (shown once)',
+      description: `${who} Both are replaced unless the body says otherwise. The old ones stop working at once: the old key is revoked, `
+        + 'the broker refuses the old password and ends the device\'s live MQTT session. With a Mosquitto dynamic-security admin configured, '
+        + 'the device\'s broker account is created or its password set (also how a device provisioned on the embedded broker gets a Mosquitto account). '
+        + '404 for an unknown device, 409 for a revoked one.',
+      params: deviceParams, body: rotateInput.optional(), response: { 200: z.object({ credentials: rotatedCredentialsOut }), 400: problem, 404: problem, 409: problem },
+    },
+  }, async (req) => {
+    const what = rotateInput.parse(req.body ?? {});
+    const credentials = await change(req, 'fleet.devices.rotate', 'device', (tx) => rotateDeviceCredentials(tx, req.params.id, what, deps.brokerAdmin), (c) => c.id,
+      () => ({ mqttPassword: what.mqttPassword, apiKey: what.apiKey }));
+    req.log.info({ deviceId: credentials.id, mqttPassword: what.mqttPassword, apiKey: what.apiKey }, 'device credentials rotated');
+    return { credentials };
   });
 
   r.post('/api/v1/device-groups', {

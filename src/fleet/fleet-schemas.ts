@@ -50,6 +50,13 @@ export const credentialsOut = z.object({
   apiKey: z.string().describe('gp_… device key (scope fleet:device) for the HTTP fallback; shown once'),
 });
 
+/** POST /api/v1/devices/{id}/credentials: the new credentials, as at creation; a secret not rotated is absent. */
+export const rotatedCredentialsOut = z.object({
+  id: z.string(), mqttUsername: z.string(),
+  mqttPassword: z.string().optional().describe('the new MQTT password, when rotated; shown once'),
+  apiKey: z.string().optional().describe('the new gp_… device key, when rotated; shown once'),
+});
+
 export const groupOut = z.object({ id: z.string(), name: z.string(), description: z.string(), deviceCount: z.number(), createdAt: z.string() });
 
 const countsByState = z.object(Object.fromEntries(DELIVERY_STATES.map((s) => [s, z.number()])) as Record<(typeof DELIVERY_STATES)[number], z.ZodNumber>);

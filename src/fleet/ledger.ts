@@ -26,13 +26,28 @@ import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
 
 /**
  * Locks these devices' rows FOR NO KEY UPDATE, in id order, until the caller's transaction ends (ids unknown are
- * ignored, duplicates allowed). The first step of every ledger writer (see the lock order above).
+ * ignored, duplicates allowed). The first step of every ledger writer (see the lock order above). Returns the ids of
+ * those that are revoked, as committed when the lock was granted (a revocation committing meanwhile is waited for and
+ * seen): a revoked device's messages still in flight — queued in a gateway batch, an HTTP call let in before the
+ * revocation — are dropped by whoever stores them, never applied.
  */
-export async function lockDevices(db: Db, ids: Iterable<string>): Promise<void> {
+export async function lockDevices(db: Db, ids: Iterable<string>): Promise<Set<string>> {
   const list = [...new Set(ids)];
-  if (list.length === 0) return;
-  await db.query('SELECT count(*) FROM (SELECT 1 FROM devices WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE) AS locked', [list]);
+  if (list.length === 0) return new Set();
+  const rows = await db.query<{ id: string }>(
+    'SELECT id FROM (SELECT id, revoked_at FROM devices WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE) AS locked WHERE revoked_at IS NOT NULL', [list]);
+  return new Set(rows.map((r) => r.id));
 }
+
+/** The messages of devices not in `revoked`, and how many were left out. */
+function withoutRevoked<T extends { deviceId: string }>(msgs: readonly T[], revoked: ReadonlySet<string>): { kept: T[]; revoked: number } {
+  if (revoked.size === 0) return { kept: [...msgs], revoked: 0 };
+  const kept = msgs.filter((m) => !revoked.has(m.deviceId));
+  return { kept, revoked: msgs.length - kept.length };
+}
+
+/** `revoked` of an ApplyResult: present only when the batch named a revoked device. */
+const revokedPart = (n: number) => (n > 0 ? { revoked: n } : {});
 
 const RANK: Readonly<Record<AckState, number>> = { acknowledged: 2, executing: 3, succeeded: 4, failed: 4, rejected: 4 };
 
@@ -50,6 +65,8 @@ export interface ApplyResult {
   unknown: number;
   /** messages whose `at` lies outside the accepted window (messages.ts outOfWindow): refused, changed nothing */
   outOfWindow: number;
+  /** messages of a revoked device (e.g. in flight when it was revoked): dropped, changed nothing; present only when > 0 */
+  revoked?: number;
   /**
    * applyAcks: per version acknowledged for the first time by this batch, seconds from its publication (`sent_at`) to
    * `now` (the ack stored); versions never marked sent are left out. The gateway observes these
@@ -89,13 +106,14 @@ function fold(acks: readonly AckMessage[]): Folded[] {
  * batch holds stale or unknown acks): each (device, version)
  * moves to the furthest state said, if that is past its stored state; the device's confirmed version becomes
  * the highest version it acknowledged; its last-seen time advances. Returns counts per message
- * (`applied` + `stale` + `unknown` + `outOfWindow` = acks.length; an `at` outside messages.ts's window at `now` is refused). Call it with a transaction's Db to commit it with other writes.
+ * (`applied` + `stale` + `unknown` + `outOfWindow` + `revoked` = acks.length; an `at` outside messages.ts's window at `now` is refused). Call it with a transaction's Db to commit it with other writes.
  */
 export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = new Date()): Promise<ApplyResult> {
-  const { inWindow: acks, outOfWindow } = splitByWindow(all, now.getTime());
-  if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  const { inWindow, outOfWindow } = splitByWindow(all, now.getTime());
+  if (inWindow.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  const { kept: acks, revoked } = withoutRevoked(inWindow, await lockDevices(db, inWindow.map((a) => a.deviceId)));
+  if (acks.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, ...revokedPart(revoked) };
   const f = fold(acks);
-  await lockDevices(db, f.map((x) => x.deviceId));
   const params = [f.map((x) => x.deviceId), f.map((x) => x.version), f.map((x) => x.state), f.map((x) => x.at), f.map((x) => x.seq), f.map((x) => x.reason),
     f.map((x) => x.ackAt), f.map((x) => x.execAt), f.map((x) => x.count)];
   // the common batch (every entry news): ONE join of the batch with the ledger, by primary key — the versions that
@@ -124,7 +142,7 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
     [...params, FLEET_CHANNEL, now]);
   const applied = Number(row!.changed);
   const ackLatencySeconds = (row!.latencies ?? []).map(Number);
-  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0, outOfWindow, ackLatencySeconds };
+  if (Number(row!.entries) === f.length) return { applied, stale: 0, unknown: 0, outOfWindow, ...revokedPart(revoked), ackLatencySeconds };
   // some entries were stale or unknown: the device's word still counts for the known ones (its confirmed version
   // — e.g. an ack of a version already superseded — and its last-seen time), and the rest are counted
   const [rest] = await db.query<{ known: number }>(
@@ -133,7 +151,7 @@ export async function applyAcks(db: Db, all: readonly AckMessage[], now: Date = 
      dev AS (${DEVICE_UPDATE('known')})
      SELECT (SELECT COALESCE(sum(n), 0) FROM known)::int AS known, (SELECT count(*) FROM dev) AS devices`, params);
   const known = Number(rest!.known);
-  return { applied, stale: known - applied, unknown: acks.length - known, outOfWindow, ackLatencySeconds };
+  return { applied, stale: known - applied, unknown: acks.length - known, outOfWindow, ...revokedPart(revoked), ackLatencySeconds };
 }
 
 /** The batch of folded acks as rows ($1…$9). */
@@ -156,12 +174,13 @@ const DEVICE_UPDATE = (from: string) => `UPDATE devices d SET confirmed_version 
  * is stale.
  */
 export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Date = new Date()): Promise<ApplyResult> {
-  const { inWindow: statuses, outOfWindow } = splitByWindow(all, now.getTime());
-  if (statuses.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  const { inWindow, outOfWindow } = splitByWindow(all, now.getTime());
+  if (inWindow.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  const { kept: statuses, revoked } = withoutRevoked(inWindow, await lockDevices(db, inWindow.map((m) => m.deviceId)));
+  if (statuses.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, ...revokedPart(revoked) };
   const last = new Map<string, StatusMessage>();
   for (const s of statuses) last.set(s.deviceId, s);
   const list = [...last.values()];
-  await lockDevices(db, last.keys());
   const [row] = await db.query<{ applied: number; known: number }>(
     `WITH i AS (SELECT * FROM unnest($1::text[], $2::text[]::boolean[], $3::timestamptz[], $4::text[]) AS t(device_id, online, at, agent_version)),
      upd AS (
@@ -177,7 +196,7 @@ export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Da
   const applied = Number(row!.applied);
   await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, statuses);
-  return { applied, stale: statuses.length - applied - unknown, unknown, outOfWindow };
+  return { applied, stale: statuses.length - applied - unknown, unknown, outOfWindow, ...revokedPart(revoked) };
 }
 
 /**
@@ -186,8 +205,10 @@ export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Da
  * The time series itself is the gateway's (fleet-bus, migration 0032).
  */
 export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessage[], now: Date = new Date()): Promise<ApplyResult> {
-  const { inWindow: telemetry, outOfWindow } = splitByWindow(all, now.getTime());
-  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  const { inWindow, outOfWindow } = splitByWindow(all, now.getTime());
+  if (inWindow.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  const { kept: telemetry, revoked } = withoutRevoked(inWindow, await lockDevices(db, inWindow.map((m) => m.deviceId)));
+  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, ...revokedPart(revoked) };
   const newest = new Map<string, TelemetryMessage>();
   for (const t of telemetry) {
     const o = newest.get(t.deviceId);
@@ -195,7 +216,6 @@ export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessag
     if (!o || d > 0 || (d === 0 && t.seq > o.seq)) newest.set(t.deviceId, t);
   }
   const list = [...newest.values()];
-  await lockDevices(db, newest.keys());
   const [row] = await db.query<{ applied: number; known: number }>(
     `WITH i AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::float8[], $5::float8[], $6::int[], $7::text[])
                 AS t(device_id, at, seq, soc, power, version, mode)),
@@ -212,7 +232,7 @@ export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessag
   const applied = Number(row!.applied);
   await notifyFleet(db, 'devices', applied);
   const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
-  return { applied, stale: telemetry.length - applied - unknown, unknown, outOfWindow };
+  return { applied, stale: telemetry.length - applied - unknown, unknown, outOfWindow, ...revokedPart(revoked) };
 }
 
 async function countUnknownMessages(db: Db, msgs: readonly { deviceId: string }[]): Promise<number> {

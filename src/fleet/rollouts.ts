@@ -108,7 +108,7 @@ export interface RolloutProgress {
   total: number; pending: number; issued: number; skipped: number;
   /** devices not reached before the schedule started (after a restart, a slow runner): not failures */
   expired: number;
-  /** devices never reached because the rollout was cancelled or aborted first; pending + issued + skipped + expired + cancelled = total */
+  /** devices never reached because the rollout was cancelled or aborted first, or the device was revoked; pending + issued + skipped + expired + cancelled = total */
   cancelled: number;
   /** issued versions by delivery state */
   states: Record<'queued' | 'sent' | 'acknowledged' | 'executing' | 'succeeded' | 'failed' | 'timed-out' | 'superseded', number>;
@@ -135,15 +135,17 @@ const noCounts = (): Counts => ({ pending: 0, issued: 0, skipped: 0, expired: 0,
 
 /** rollout_devices.skipped of a device the rollout reached only after the schedule had started: counted as expired, not as a failure. */
 const EXPIRED = 'expired';
+/** rollout_devices.skipped of a device revoked before the rollout reached it: counted with the cancelled, not as a failure. */
+const REVOKED = 'revoked';
 
 async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Counts>> {
   const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; expired: number; cancelled: number; state: string | null; n: number }>(
     `SELECT rd.rollout_id, v.state, count(*)::int AS n,
             count(*) FILTER (WHERE rd.version IS NULL AND rd.skipped IS NULL)::int AS pending,
             count(*) FILTER (WHERE rd.version IS NOT NULL)::int AS issued,
-            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted') AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
+            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted', '${REVOKED}') AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
             count(*) FILTER (WHERE rd.skipped LIKE '${EXPIRED}%')::int AS expired,
-            count(*) FILTER (WHERE rd.skipped IN ('cancelled', 'aborted'))::int AS cancelled
+            count(*) FILTER (WHERE rd.skipped IN ('cancelled', 'aborted', '${REVOKED}'))::int AS cancelled
      FROM rollout_devices rd LEFT JOIN schedule_versions v ON v.device_id = rd.device_id AND v.version = rd.version
      WHERE rd.rollout_id = ANY($1::uuid[]) GROUP BY rd.rollout_id, v.state`, [ids]);
   const out = new Map<string, Counts>();
@@ -322,8 +324,16 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     const roundLeft = s.batch * 20 - (thisRound.get(r.id) ?? 0);
     const room = Math.min(chunkSize, allowed, roundLeft);
     if (room <= 0) continue;
-    const next = (await tx.query<{ device_id: string }>(
-      'SELECT device_id FROM rollout_devices WHERE rollout_id = $1 AND version IS NULL AND skipped IS NULL ORDER BY ord LIMIT $2', [r.id, room])).map((x) => x.device_id);
+    const chunk = await tx.query<{ device_id: string; revoked: boolean }>(
+      `SELECT rd.device_id, d.revoked_at IS NOT NULL AS revoked FROM rollout_devices rd JOIN devices d ON d.id = rd.device_id
+       WHERE rd.rollout_id = $1 AND rd.version IS NULL AND rd.skipped IS NULL ORDER BY rd.ord LIMIT $2`, [r.id, room]);
+    // a device revoked since the rollout was created is skipped as `revoked`: counted with the cancelled, never a failure
+    const revoked = chunk.filter((x) => x.revoked).map((x) => x.device_id);
+    if (revoked.length) {
+      await tx.query(`UPDATE rollout_devices SET skipped = '${REVOKED}' WHERE rollout_id = $1 AND device_id = ANY($2::text[]) AND version IS NULL AND skipped IS NULL`, [r.id, revoked]);
+      c.pending -= revoked.length; c.cancelled += revoked.length;
+    }
+    const next = chunk.filter((x) => !x.revoked).map((x) => x.device_id);
     const issued = await issueVersions(tx, {
       deviceIds: next, intervals: r.intervals, priority: Number(r.priority), rolloutId: r.id, now, republishMs: s.republishMs,
     });
@@ -342,7 +352,7 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     const traced = byTrace.get(r.traceparent) ?? [];
     traced.push(...issued.messages);
     byTrace.set(r.traceparent, traced);
-    thisRound.set(r.id, (thisRound.get(r.id) ?? 0) + next.length);
+    thisRound.set(r.id, (thisRound.get(r.id) ?? 0) + next.length + revoked.length);
     if (next.length === room && allowed > room && roundLeft > room && c.pending > 0) more = true; // c.pending: what is left after this chunk
     logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
   }

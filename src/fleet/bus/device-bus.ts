@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../../platform/config.ts';
 import type { Db } from '../../platform/db.ts';
 import type { BrokerAdmin, FleetBus } from '../contract.ts';
-import { verifyDeviceMqtt } from '../device-credentials.ts';
+import { forgetDeviceCredentials, verifyDeviceMqtt } from '../device-credentials.ts';
+import { CREDENTIALS_CHANNEL, parseCredentialsChange } from '../fleet-events.ts';
 import { applyAcks, applyStatus, applyTelemetryLatest, lockDevices } from '../ledger.ts';
 import { startGateway, type Gateway } from '../gateway/gateway.ts';
 import { DynsecAdmin } from './dynsec-admin.ts';
@@ -72,11 +73,35 @@ export async function startDeviceBus(config: Config, db: Db, logger: Logger, opt
       ? await rotating(() => startGateway({ db, url, credentials, clientId: config.MQTT_GATEWAY_ID, group: config.MQTT_GATEWAY_GROUP, sink: ledgerSink, logger }))
       : undefined;
     if (gateway) closers.push(() => gateway.stop());
+    closers.push(await followCredentialChanges(db, logger, { bus, broker }));
     return { bus, url, close, ...(brokerAdmin ? { brokerAdmin } : {}), ...(gateway ? { gateway } : {}), ...(broker ? { broker } : {}) };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/**
+ * Acts on device revocations and password rotations as they commit, in whichever process made them
+ * (CREDENTIALS_CHANNEL): drops this process's cached credential state of those devices (so a reconnect with the old
+ * password is refused at once, not CREDENTIAL_TTL_MS later), has the embedded broker end their live sessions (Mosquitto's
+ * dynamic security ends them itself when the account is deleted or its password set), and clears a revoked device's
+ * retained schedule on the broker. Returns its stop.
+ */
+export async function followCredentialChanges(db: Db, logger: Logger, o: { bus: Pick<MqttFleetBus, 'clearSchedule'>; broker?: EmbeddedBroker | undefined }): Promise<() => Promise<void>> {
+  const log = logger.child({ component: 'device-credentials' });
+  return db.listen(CREDENTIALS_CHANNEL, (payload) => {
+    const change = parseCredentialsChange(payload);
+    if (!change) return;
+    forgetDeviceCredentials(change.ids);
+    const disconnected = o.broker?.disconnectDevices(change.ids) ?? 0;
+    log.info({ deviceIds: change.ids.slice(0, 20), devices: change.ids.length, revoked: change.revoked, disconnected }, change.revoked ? 'devices revoked: sessions ended' : 'device credentials rotated: sessions ended');
+    if (change.revoked) {
+      for (const id of change.ids) {
+        o.bus.clearSchedule(id).catch((err: unknown) => log.warn({ deviceId: id, err: (err as Error).message }, 'retained schedule of a revoked device not cleared'));
+      }
+    }
+  });
 }
 
 /**

@@ -201,6 +201,24 @@ export class DynsecAdmin {
     this.log.info({ devices: devices.length }, 'device broker accounts provisioned');
   }
 
+  /**
+   * Of these device ids, those without a device account on the broker (no client of that username holding the
+   * device's role): what `gridpulse devices sync-broker` provisions after a switch from the embedded broker.
+   * 100 commands per control message.
+   */
+  async devicesWithoutAccount(deviceIds: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (let i = 0; i < deviceIds.length; i += 100) {
+      const batch = deviceIds.slice(i, i + 100);
+      const infos = await this.run(batch.map((username) => ({ command: 'getClient', username })));
+      for (const [j, info] of infos.entries()) {
+        if (info.error && !/not found/i.test(info.error)) throw new DynsecError('getClient', `${batch[j]}: ${info.error}`);
+        if (!clientRoles(info).includes(deviceRole(batch[j]!))) missing.push(batch[j]!);
+      }
+    }
+    return missing;
+  }
+
   /** BrokerAdmin: deletes the device's broker account (Mosquitto disconnects it); absent already is fine. */
   async revokeDevice(deviceId: string): Promise<void> {
     await this.must({ command: 'deleteClient', username: deviceId }, /not found/i);

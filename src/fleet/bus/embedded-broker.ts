@@ -26,6 +26,13 @@ export interface EmbeddedBroker {
   oversizedRefused(): number;
   /** Calls `listener` with every message a client published that the broker accepted (metrics, tests); returns an unsubscribe. */
   onAccepted(listener: (topic: string, payload: Buffer, clientId: string) => void): () => void;
+  /**
+   * Ends the live sessions of these devices at once (a revocation or a new password: Mosquitto's dynamic security does
+   * the same when an account is deleted or its password set). Their connections are closed, and anything more they
+   * send before the close completes is refused; a reconnect authenticates anew (`verify`). Returns how many were
+   * connected.
+   */
+  disconnectDevices(deviceIds: readonly string[]): number;
   close(): Promise<void>;
 }
 
@@ -59,6 +66,8 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
   const log = opts.logger.child({ component: 'mqtt-broker' });
   const gateway: MqttCredentials = { username: GATEWAY_USERNAME, password: randomBytes(24).toString('base64url') };
   const principals = new WeakMap<Client, BusPrincipal>();
+  /** sessions ended by disconnectDevices: nothing they still send is accepted */
+  const cutOff = new WeakSet<Client>();
   const broker = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
       const pass = password?.toString('utf8') ?? '';
@@ -85,6 +94,10 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
     authorizePublish: (client, packet, done) => {
       const who = client && principals.get(client);
       if (!client) return done(null); // the broker's own messages ($SYS)
+      if (cutOff.has(client)) {
+        log.warn({ clientId: client.id, topic: packet.topic }, 'publish refused: the device\'s session was ended (revoked or new credentials)');
+        return done(new Error('not authorized'));
+      }
       if (who && mayPublish(who, packet.topic)) return done(null);
       log.warn({ clientId: client.id, topic: packet.topic }, 'publish refused');
       done(new Error('not authorized'));
@@ -133,6 +146,21 @@ export async function startEmbeddedBroker(opts: { port: number; host: string; ve
       };
       broker.on('publish', handler);
       return () => { broker.off('publish', handler); };
+    },
+    disconnectDevices: (deviceIds) => {
+      let n = 0;
+      const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
+      for (const id of deviceIds) {
+        // a device's client id is its id (authenticate), so its live session is the broker's client of that id
+        const client = clients[id];
+        const who = client && principals.get(client);
+        if (!client || who?.kind !== 'device' || who.deviceId !== id) continue;
+        cutOff.add(client);
+        client.close();
+        n++;
+      }
+      if (n) log.info({ deviceIds: deviceIds.slice(0, 20), disconnected: n }, 'device sessions ended (revoked or new credentials)');
+      return n;
     },
     close: async () => {
       refusals.close();

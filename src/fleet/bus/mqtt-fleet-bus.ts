@@ -58,6 +58,16 @@ export class MqttFleetBus implements FleetBus {
     this.log.debug({ deviceId: msg.deviceId, version: msg.version }, 'schedule published');
   }
 
+  /**
+   * Removes the retained schedule of a revoked device from the broker (an empty retained message, QoS 1), so nothing
+   * addressed to it stays there. Rejects as publishSchedule does.
+   */
+  async clearSchedule(deviceId: string): Promise<void> {
+    if (!this.client.connected) throw new Error('MQTT broker unreachable: retained schedule not cleared');
+    await within(this.client.publishAsync(deviceTopic(deviceId, 'schedule'), Buffer.alloc(0), { qos: 1, retain: true }), PUBLISH_TIMEOUT_MS, `no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`);
+    this.log.debug({ deviceId }, 'retained schedule cleared');
+  }
+
   async close(): Promise<void> {
     await this.client.endAsync();
   }

@@ -35,7 +35,7 @@ export interface GatewayOptions {
 }
 
 /** Why the gateway dropped a device message: the `reason` label of gridpulse_gateway_messages_rejected_total. */
-export type RejectReason = 'oversized' | 'not-json' | 'bad-topic' | 'schema' | 'wrong-device';
+export type RejectReason = 'oversized' | 'not-json' | 'bad-topic' | 'schema' | 'wrong-device' | 'revoked';
 
 export interface GatewayStats extends IngestResult { received: number; batches: number; invalid: number; retries: number; oversized: number }
 
@@ -95,9 +95,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const flushMs = o.flushMs ?? 50;
   const quietMs = o.quietMs ?? 500;
   let lastMessageAt = 0;
-  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
+  const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, fromRevoked: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
   // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
-  const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device)', ['reason']);
+  const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device, revoked)', ['reason']);
   const rejections = new RejectionLog(log, 'device message dropped', (reason) => rejectedTotal()?.inc({ reason }), o.rejectionLogWindowMs);
 
   let generation = 0;
@@ -163,6 +163,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
         observeAckLatencies(o.db, ackLatencySeconds);
         stats.batches++;
+        if (r.fromRevoked) {
+          // a revoked device's messages that were in flight or queued here when the revocation committed: dropped at store time
+          rejectedTotal()?.inc({ reason: 'revoked' }, r.fromRevoked);
+          log.warn({ messages: r.fromRevoked }, 'device messages dropped: the device was revoked');
+        }
         const refused = r.acksOutOfWindow + r.telemetryOutOfWindow + r.statusesOutOfWindow;
         if (refused) {
           const when = Date.now();

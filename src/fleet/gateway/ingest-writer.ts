@@ -10,8 +10,11 @@ export interface LedgerSink {
   applyAcks(db: Db, acks: AckMessage[], now?: Date): Promise<unknown>;
   applyStatus(db: Db, statuses: StatusMessage[], now?: Date): Promise<unknown>;
   applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[], now?: Date): Promise<unknown>;
-  /** Locks the device rows in id order (ledger.ts lockDevices): the batch's first step, so its writes follow the one lock order. */
-  lockDevices?(db: Db, ids: Iterable<string>): Promise<void>;
+  /**
+   * Locks the device rows in id order (ledger.ts lockDevices): the batch's first step, so its writes follow the one lock
+   * order. Returns the ids among them that are revoked (their messages are dropped); a sink without it has storeBatch ask.
+   */
+  lockDevices?(db: Db, ids: Iterable<string>): Promise<ReadonlySet<string>>;
 }
 
 export interface IngestBatch { acks: AckMessage[]; telemetry: TelemetryMessage[]; statuses: StatusMessage[] }
@@ -24,6 +27,8 @@ export interface IngestResult {
   /** acks and statuses whose `at` lies outside the same window: not stored, not applied */
   acksOutOfWindow: number; statusesOutOfWindow: number;
   statuses: number;
+  /** acks, telemetry and statuses of a device revoked before the batch was stored (in flight, or queued in the batch): dropped */
+  fromRevoked: number;
 }
 
 /** Telemetry older than this (a device offline longer, or a wrong clock) is not stored (messages.ts, for every device message). */
@@ -53,20 +58,36 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
   const statuses = splitByWindow(batch.statuses, now.getTime());
   return db.transaction(async (tx) => {
     // every device of the batch locked at once, in id order, before any write (the lock order: ledger.ts)
-    await sink.lockDevices?.(tx, [...acks.inWindow, ...telemetry, ...statuses.inWindow].map((m) => m.deviceId));
-    const freshAcks = acks.inWindow.length ? await storeAcks(tx, acks.inWindow) : [];
-    const freshTelemetry = telemetry.length ? await storeTelemetry(tx, telemetry) : [];
+    const ids = [...acks.inWindow, ...telemetry, ...statuses.inWindow].map((m) => m.deviceId);
+    // a revoked device's messages are dropped here, under its row lock: a revocation that committed while they were in
+    // flight or queued in this batch is seen, whichever broker carried them
+    const revoked = sink.lockDevices ? await sink.lockDevices(tx, ids) : await revokedAmong(tx, ids);
+    const own = <T extends { deviceId: string }>(msgs: T[]) => (revoked.size ? msgs.filter((m) => !revoked.has(m.deviceId)) : msgs);
+    const ackList = own(acks.inWindow);
+    const telemetryList = own(telemetry);
+    const statusList = own(statuses.inWindow);
+    const fromRevoked = acks.inWindow.length + telemetry.length + statuses.inWindow.length - ackList.length - telemetryList.length - statusList.length;
+    const freshAcks = ackList.length ? await storeAcks(tx, ackList) : [];
+    const freshTelemetry = telemetryList.length ? await storeTelemetry(tx, telemetryList) : [];
     const applied = freshAcks.length ? await sink.applyAcks(tx, freshAcks, now) as { ackLatencySeconds?: number[] } | undefined : undefined;
     if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry, now);
-    if (statuses.inWindow.length) await sink.applyStatus(tx, statuses.inWindow, now);
+    if (statusList.length) await sink.applyStatus(tx, statusList, now);
     return {
-      acksStored: freshAcks.length, acksDuplicate: acks.inWindow.length - freshAcks.length, acksOutOfWindow: acks.outOfWindow, statusesOutOfWindow: statuses.outOfWindow,
-      telemetryStored: freshTelemetry.length, telemetryDuplicate: telemetry.length - freshTelemetry.length,
+      acksStored: freshAcks.length, acksDuplicate: ackList.length - freshAcks.length, acksOutOfWindow: acks.outOfWindow, statusesOutOfWindow: statuses.outOfWindow,
+      telemetryStored: freshTelemetry.length, telemetryDuplicate: telemetryList.length - freshTelemetry.length,
       telemetryOutOfWindow: batch.telemetry.length - telemetry.length,
-      statuses: statuses.inWindow.length,
+      statuses: statusList.length,
+      fromRevoked,
       ackLatencySeconds: applied?.ackLatencySeconds ?? [],
     };
   });
+}
+
+/** The revoked devices among `ids` (for a sink that does not lock them). */
+async function revokedAmong(tx: Db, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await tx.query<{ id: string }>('SELECT id FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL', [[...new Set(ids)]]);
+  return new Set(rows.map((r) => r.id));
 }
 
 /**
