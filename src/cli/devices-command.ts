@@ -3,6 +3,7 @@ import type { BrokerAdmin } from '../fleet/contract.ts';
 import { audit, systemActor } from '../auth/audit.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { withDb } from './keys-command.ts';
+import type { Db } from '../platform/db.ts';
 
 export interface DevicesCreateOptions {
   name?: string; id?: string; capacityKwh?: string; powerKw?: string; chargeKw?: string; dischargeKw?: string;
@@ -67,7 +68,7 @@ const stdio: Io = { out: (t) => process.stdout.write(t), err: (t) => process.std
 const credentialLines = (c: RotatedCredentials) => `id            ${c.id}\nmqttUsername  ${c.mqttUsername}\n${c.mqttPassword ? `mqttPassword  ${c.mqttPassword}\n` : ''}${c.apiKey ? `apiKey        ${c.apiKey}\n` : ''}`;
 
 /** One device's rotation in its own transaction with its audit record; an HttpProblem (404/409) becomes one line. */
-async function rotateOne(db: Parameters<Parameters<typeof withDb>[0]>[0], id: string, what: { mqttPassword: boolean; apiKey: boolean }, admin: BrokerAdmin | undefined): Promise<RotatedCredentials> {
+async function rotateOne(db: Db, id: string, what: { mqttPassword: boolean; apiKey: boolean }, admin: BrokerAdmin | undefined): Promise<RotatedCredentials> {
   return db.transaction(async (tx) => {
     try {
       const out = await rotateDeviceCredentials(tx, id, what, admin);
@@ -110,10 +111,11 @@ export interface DevicesSyncBrokerOptions { json?: boolean; dryRun?: boolean }
  * given to the device (its agent configuration) before it can connect to Mosquitto. --dry-run lists them and changes
  * nothing. Each device is committed on its own: what was printed is what was stored, also when a later one fails.
  */
-export async function devicesSyncBroker(opts: DevicesSyncBrokerOptions, brokerAdmin: () => Promise<(BrokerAdmin & { devicesWithoutAccount(ids: readonly string[]): Promise<string[]> }) | undefined>, io: Io = stdio): Promise<number> {
+export async function devicesSyncBroker(opts: DevicesSyncBrokerOptions, brokerAdmin: () => Promise<(BrokerAdmin & { devicesWithoutAccount(ids: readonly string[]): Promise<string[]> }) | undefined>,
+  io: Io = stdio, database: <T>(fn: (db: Db) => Promise<T>) => Promise<T> = withDb): Promise<number> {
   const admin = await brokerAdmin();
   if (!admin) throw new Error('sync-broker needs the Mosquitto broker and its dynamic-security admin: set MQTT_URL, MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD');
-  return withDb(async (db) => {
+  return database(async (db) => {
     const missing = await admin.devicesWithoutAccount(await activeDeviceIds(db));
     if (opts.dryRun) {
       for (const id of missing) io.out(opts.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);

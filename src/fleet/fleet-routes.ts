@@ -139,7 +139,7 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
         + 'the broker refuses the old password and ends the device\'s live MQTT session. With a Mosquitto dynamic-security admin configured, '
         + 'the device\'s broker account is created or its password set (also how a device provisioned on the embedded broker gets a Mosquitto account). '
         + '404 for an unknown device, 409 for a revoked one.',
-      params: deviceParams, body: rotateInput.optional(), response: { 200: z.object({ credentials: rotatedCredentialsOut }), 400: problem, 404: problem, 409: problem },
+      params: deviceParams, body: rotateInput.nullish(), response: { 200: z.object({ credentials: rotatedCredentialsOut }), 400: problem, 404: problem, 409: problem },
     },
   }, async (req) => {
     const what = rotateInput.parse(req.body ?? {});
