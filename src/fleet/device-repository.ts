@@ -265,7 +265,7 @@ export type RotatedCredentials = Pick<DeviceCredentials, 'id' | 'mqttUsername'> 
  * `id` for a revoked one (revocation is for good: provision a new device).
  */
 export async function rotateDeviceCredentials(tx: Db, id: string, what: z.output<typeof rotateInput>, brokerAdmin?: BrokerAdmin): Promise<RotatedCredentials> {
-  const [row] = await tx.query<{ api_key_id: string | null; revoked: boolean }>('SELECT api_key_id, revoked_at IS NOT NULL AS revoked FROM devices WHERE id = $1 FOR UPDATE', [id]);
+  const [row] = await tx.query<{ api_key_id: string | null; revoked: boolean }>('SELECT api_key_id, revoked_at IS NOT NULL AS revoked FROM devices WHERE id = $1 FOR NO KEY UPDATE', [id]);
   if (!row) throw new HttpProblem(404, `id: no device ${id}`, 'id');
   if (row.revoked) throw new HttpProblem(409, `id: device ${id} is revoked; its credentials cannot be rotated (provision a new device)`, 'id');
   const out: RotatedCredentials = { id, mqttUsername: id };

@@ -34,9 +34,12 @@ import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
 export async function lockDevices(db: Db, ids: Iterable<string>): Promise<Set<string>> {
   const list = [...new Set(ids)];
   if (list.length === 0) return new Set();
-  const rows = await db.query<{ id: string }>(
-    'SELECT id FROM (SELECT id, revoked_at FROM devices WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE) AS locked WHERE revoked_at IS NOT NULL', [list]);
-  return new Set(rows.map((r) => r.id));
+  // every row locked: the revoked ones are picked by an aggregate's FILTER, which the planner cannot push below the
+  // LockRows (a WHERE on the outer query would be, and only the revoked rows would be locked)
+  const [row] = await db.query<{ revoked: string[] | null }>(
+    `SELECT array_agg(id) FILTER (WHERE revoked) AS revoked
+     FROM (SELECT id, revoked_at IS NOT NULL AS revoked FROM devices WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE) AS locked`, [list]);
+  return new Set(row?.revoked ?? []);
 }
 
 /** The messages of devices not in `revoked`, and how many were left out. */

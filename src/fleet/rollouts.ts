@@ -353,8 +353,8 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     traced.push(...issued.messages);
     byTrace.set(r.traceparent, traced);
     thisRound.set(r.id, (thisRound.get(r.id) ?? 0) + next.length + revoked.length);
-    if (next.length === room && allowed > room && roundLeft > room && c.pending > 0) more = true; // c.pending: what is left after this chunk
-    logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + next.length, total: Number(r.total) }, 'rollout progress');
+    if (chunk.length === room && allowed > room && roundLeft > room && c.pending > 0) more = true; // c.pending: what is left after this chunk
+    logger?.info({ rolloutId: r.id, issued: issued.messages.length, refused: issued.refused.length, reached: reached + chunk.length, total: Number(r.total) }, 'rollout progress');
   }
   return { messages: out, more, byTrace };
 }

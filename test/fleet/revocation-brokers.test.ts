@@ -145,6 +145,40 @@ for (const target of targets) {
       await until('the reading over the new session stored', async () => (await storedSeqs(d.id)).includes(1), FLUSH_MS * 4);
     });
 
+    it('a revoked device\'s retained schedule is cleared from the broker', { timeout: 60_000 }, async () => {
+      const d = await provision('retained');
+      const start = new Date(Date.now() + 3_600_000);
+      await deviceBus.bus.publishSchedule({ schema: 'gridpulse.schedule/1', deviceId: d.id, version: 1, issuedAt: new Date().toISOString(),
+        intervals: [{ start: start.toISOString(), end: new Date(start.getTime() + 3_600_000).toISOString(), action: 'idle' }], fallback: 'hold-soc' });
+      const topic = deviceTopic(d.id, 'schedule');
+      /** the retained message of the topic now: what a new subscriber gets at once (empty when there is none) */
+      const retained = async (): Promise<string> => {
+        if (deviceBus.broker) {
+          // Aedes: only the device may read its topic; a device connecting reads it (before the revocation)
+          const c = await connect(d.id, d.mqttPassword);
+          const got = new Promise<string>((resolve) => { c.once('message', (_t, payload) => resolve(payload.toString())); setTimeout(() => resolve(''), 1_000); });
+          await c.subscribeAsync(topic, { qos: 1 });
+          const out = await got;
+          await c.endAsync();
+          return out;
+        }
+        const { client } = await connectMqtt(deviceBus.url, { ...mosquitto!.admin, clientId: `rv-spy-${randomBytes(3).toString('hex')}`, clean: true });
+        try {
+          const got = new Promise<string>((resolve) => { client.on('message', (_t, payload, packet) => { if (packet.retain) resolve(payload.toString()); }); setTimeout(() => resolve(''), 1_000); });
+          await client.subscribeAsync(topic, { qos: 1 });
+          return await got;
+        } finally { await client.endAsync(); }
+      };
+      assert.match(await retained(), /gridpulse\.schedule\/1/, 'retained before the revocation');
+      const cleared: string[] = [];
+      const off = deviceBus.broker?.onAccepted((t, payload) => { if (t === topic && payload.length === 0) cleared.push(t); });
+      try {
+        assert.equal((await app.inject({ method: 'DELETE', url: `/api/v1/devices/${d.id}`, headers: operator })).statusCode, 204);
+        if (deviceBus.broker) await until('the retained schedule cleared', () => cleared.length > 0, 2_000);
+        else await until('the retained schedule cleared', async () => (await retained()) === '', 5_000);
+      } finally { off?.(); }
+    });
+
     if (target.name.startsWith('Mosquitto')) {
       it('a device provisioned on the embedded broker gets its Mosquitto account by rotation, or by sync-broker (a new password, printed once)', { timeout: 60_000 }, async () => {
         // provisioned with no broker admin: as on the embedded broker before the switch
