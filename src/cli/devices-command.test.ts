@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { devicesCreate } from './devices-command.ts';
+import { devicesCreate, devicesRotate, devicesSyncBroker } from './devices-command.ts';
 import { openDb } from '../platform/db.ts';
 import { verifyDeviceMqtt } from '../fleet/device-credentials.ts';
 import type { BrokerAdmin } from '../fleet/contract.ts';
@@ -58,5 +58,40 @@ describe('gridpulse devices create', () => {
     try {
       assert.equal((await db.query('SELECT 1 FROM devices WHERE id = $1', ['cli-bat-2'])).length, 0);
     } finally { await db.close(); }
+  });
+
+  it('rotate prints the new credentials once (--json), gives the broker the new password, and the old ones stop working', async () => {
+    const provisioned: Array<[string, string]> = [];
+    const admin: BrokerAdmin = { provisionDevice: async (id, pw) => { provisioned.push([id, pw]); }, revokeDevice: async () => {} };
+    const made = JSON.parse((await stdoutOf((io) => devicesCreate({ name: 'Shed', id: 'cli-rot-1', json: true }, undefined, io))).out) as Record<string, string>;
+    const { code, out } = await stdoutOf((io) => devicesRotate('cli-rot-1', { json: true }, async () => admin, io));
+    assert.equal(code, 0);
+    const c = JSON.parse(out) as Record<string, string>;
+    assert.deepEqual(Object.keys(c).sort(), ['apiKey', 'id', 'mqttPassword', 'mqttUsername']);
+    assert.notEqual(c.mqttPassword, made.mqttPassword);
+    assert.deepEqual(provisioned, [['cli-rot-1', c.mqttPassword]]);
+    const only = JSON.parse((await stdoutOf((io) => devicesRotate('cli-rot-1', { json: true, mqttOnly: true }, async () => admin, io))).out) as Record<string, string>;
+    assert.equal(only.apiKey, undefined, 'the key was not rotated: none printed');
+    const db = await openDb({ dataDir: process.env.DATA_DIR! });
+    try {
+      assert.equal(await verifyDeviceMqtt(db, 'cli-rot-1', made.mqttPassword!), null);
+      assert.equal(await verifyDeviceMqtt(db, 'cli-rot-1', c.mqttPassword!), null, 'rotated again since');
+      assert.equal(await verifyDeviceMqtt(db, 'cli-rot-1', only.mqttPassword!), 'cli-rot-1');
+      await db.query('UPDATE devices SET revoked_at = now() WHERE id = $1', ['cli-rot-1']);
+    } finally { await db.close(); }
+    await assert.rejects(devicesRotate('cli-rot-1', {}), /is revoked/);
+    await assert.rejects(devicesRotate('cli-nobody', {}), /no device cli-nobody/);
+    await assert.rejects(devicesRotate('cli-rot-1', { mqttOnly: true, apiKeyOnly: true }), /--mqtt-only and --api-key-only/);
+  });
+
+  it('rotate with a broker that refuses changes nothing; sync-broker without the dynsec admin says what to set', async () => {
+    const made = JSON.parse((await stdoutOf((io) => devicesCreate({ name: 'Barn', id: 'cli-rot-2', json: true }, undefined, io))).out) as Record<string, string>;
+    const refusing: BrokerAdmin = { provisionDevice: async () => { throw new Error('dynsec: refused'); }, revokeDevice: async () => {} };
+    await assert.rejects(devicesRotate('cli-rot-2', {}, async () => refusing), /dynsec: refused/);
+    const db = await openDb({ dataDir: process.env.DATA_DIR! });
+    try {
+      assert.equal(await verifyDeviceMqtt(db, 'cli-rot-2', made.mqttPassword!), 'cli-rot-2', 'the old password still works');
+    } finally { await db.close(); }
+    await assert.rejects(devicesSyncBroker({}, async () => undefined), /MQTT_URL, MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD/);
   });
 });
