@@ -45,11 +45,11 @@ export async function notifyScheduleWaiters(db: Db, deviceIds: readonly string[]
  */
 export const CREDENTIALS_CHANNEL = 'gridpulse_fleet_credentials';
 
-/** Tells every process, when the caller's transaction commits, that these devices' credentials changed (notices of 300 ids each). */
+/** Tells every process, when the caller's transaction commits, that these devices' credentials changed (notices of 100 ids each: at most 6,500 bytes, under NOTIFY's 8,000). */
 export async function notifyCredentialsChanged(db: Db, deviceIds: readonly string[], revoked: boolean): Promise<void> {
   if (deviceIds.length === 0) return;
   const notices: string[] = [];
-  for (let i = 0; i < deviceIds.length; i += 300) notices.push(JSON.stringify({ ids: deviceIds.slice(i, i + 300), revoked }));
+  for (let i = 0; i < deviceIds.length; i += 100) notices.push(JSON.stringify({ ids: deviceIds.slice(i, i + 100), revoked }));
   await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [CREDENTIALS_CHANNEL, notices]);
 }
 
