@@ -101,6 +101,21 @@ export function databaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether err (or an error in its `cause` chain) is the database refusing the data of a statement rather than being
+ * unavailable: SQLSTATE class 22 (data exception: a number out of range, an invalid or out-of-range datetime, a bad
+ * text representation) or class 23 (integrity constraint violation). Retrying the same data never helps; a batch
+ * writer isolates the rows refused and stores the rest (gateway.ts). Never true when databaseUnavailable is.
+ */
+export function refusedForContent(err: unknown): boolean {
+  if (databaseUnavailable(err)) return false;
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code } = e as { code?: unknown };
+    if (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
+}
+
 /** How long a transaction whose connection was lost waits for postgres.js to reject it before rejecting itself. */
 const LOST_TX_GRACE_MS = 5_000;
 
