@@ -68,6 +68,9 @@ const offsetMinutes = (s: string) => {
   const m = /[+-](\d{2}):(\d{2})$/.exec(s);
   return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
 };
+/** Free text of a device (an ack's reason, an agent version): no NUL (U+0000), which PostgreSQL's text refuses outright (SQLSTATE 22021). */
+const deviceText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), { message: 'NUL (U+0000) is not allowed' });
+
 /** An instant (ISO 8601 with Z or an offset); the offset within ±MAX_UTC_OFFSET_MINUTES, so PostgreSQL's timestamptz takes it. */
 const instant = z.iso.datetime({ offset: true })
   .refine((s) => offsetMinutes(s) <= MAX_UTC_OFFSET_MINUTES, { message: 'UTC offset beyond ±14:00' });
@@ -106,7 +109,7 @@ export const ackMessage = z.object({
   state: z.enum(ACK_STATES),
   at: instant,
   seq: int8(),
-  reason: z.string().max(500).optional(),
+  reason: deviceText(500).optional(),
   intervalIndex: int4().optional(),
 });
 export type AckMessage = z.infer<typeof ackMessage>;
@@ -130,7 +133,7 @@ export const statusMessage = z.object({
   deviceId: z.string().regex(DEVICE_ID),
   online: z.boolean(),
   at: instant.optional().describe('absent in the Last Will, which the broker publishes'),
-  agentVersion: z.string().max(40).optional(),
+  agentVersion: deviceText(40).optional(),
 });
 export type StatusMessage = z.infer<typeof statusMessage>;
 

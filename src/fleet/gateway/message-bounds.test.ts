@@ -11,7 +11,7 @@ import { storeBatch } from './ingest-writer.ts';
 /**
  * Whatever the message schemas accept, the columns hold (migrations 0030–0032): every integer of an `integer` column
  * ≤ 2^31 − 1, every `seq` (bigint) exact, every `at` an instant PostgreSQL's timestamptz takes, every reading one its
- * `real` columns take. Before, `version: 2^31` passed the schema and the database refused the gateway's whole batch.
+ * `real` columns take, every reason text without NUL. Before, `version: 2^31` passed the schema and the database refused the gateway's whole batch.
  */
 
 /** Integers across the whole range a JSON number carries, with the edges of int4 and of exact doubles. */
@@ -31,8 +31,10 @@ function withOffset(ms: number, offset: number): string {
 }
 const anyAt = fc.tuple(fc.integer({ min: -86_400_000, max: 60_000 }), fc.integer({ min: -23 * 60 - 59, max: 23 * 60 + 59 })).map(([ms, off]) => withOffset(ms, off));
 
-const ack = (deviceId: string, seq: number, version: number, intervalIndex: number, at: string) =>
-  ({ schema: 'gridpulse.ack/1', deviceId, version, state: 'acknowledged', at, seq, intervalIndex });
+/** Free text with any code point, NUL (which PostgreSQL's text refuses) among them. */
+const anyText = fc.oneof(fc.string({ maxLength: 12, unit: 'binary' }), fc.constantFrom('\u0000', 'failed:\u0000', 'line\nbreak'));
+const ack = (deviceId: string, seq: number, version: number, intervalIndex: number, at: string, reason?: string) =>
+  ({ schema: 'gridpulse.ack/1', deviceId, version, state: 'acknowledged', at, seq, intervalIndex, ...(reason === undefined ? {} : { reason }) });
 const tel = (deviceId: string, seq: number, scheduleVersion: number, socPct: number, powerKw: number, at: string) =>
   ({ schema: 'gridpulse.telemetry/1', deviceId, at, seq, socPct, powerKw, scheduleVersion, mode: 'idle' });
 
@@ -68,11 +70,11 @@ for (const target of testDatabases()) {
     it('a batch of schema-valid acks and telemetry with extreme numbers and offsets is stored whole, never refused (fast-check)', async () => {
       let round = 0;
       await fc.assert(fc.asyncProperty(
-        fc.array(fc.tuple(anyInt, anyInt, anyInt, anyAt), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.tuple(anyInt, anyInt, anyInt, anyAt, fc.option(anyText, { nil: undefined })), { minLength: 1, maxLength: 8 }),
         fc.array(fc.tuple(anyInt, anyInt, anyReading, anyReading, anyAt), { minLength: 1, maxLength: 8 }),
         async (acks, readings) => {
           const d = `mb-${++round}`;
-          const acksOk = acks.map(([s, v, i, at]) => ackMessage.safeParse(ack(d, s, v, i, at))).flatMap((r) => (r.success ? [r.data as AckMessage] : []));
+          const acksOk = acks.map(([s, v, i, at, reason]) => ackMessage.safeParse(ack(d, s, v, i, at, reason))).flatMap((r) => (r.success ? [r.data as AckMessage] : []));
           const telOk = readings.map(([s, v, soc, kw, at]) => telemetryMessage.safeParse(tel(d, s, v, Math.abs(soc) % 100, kw, at))).flatMap((r) => (r.success ? [r.data as TelemetryMessage] : []));
           const r = await storeBatch(db, { acks: acksOk, telemetry: telOk, statuses: [] }, ledgerSink, new Date(NOW));
           assert.equal(r.acksStored + r.acksDuplicate, acksOk.length);

@@ -1,9 +1,12 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { refusedForContent } from '../../platform/db.ts';
+import { refusedForContent, type Db } from '../../platform/db.ts';
+import { migrate } from '../../platform/migrate.ts';
+import { testDatabases } from '../../../test/support/databases.ts';
+import { ledgerSink } from '../bus/device-bus.ts';
 import type { AckMessage, TelemetryMessage } from '../messages.ts';
-import { storeIsolating, type IngestBatch, type IngestResult } from './ingest-writer.ts';
+import { storeBatch, storeIsolating, type IngestBatch, type IngestResult } from './ingest-writer.ts';
 
 const AT = '2026-11-30T12:00:00Z';
 const ack = (deviceId: string, seq: number): AckMessage => ({ schema: 'gridpulse.ack/1', deviceId, version: 1, state: 'acknowledged', at: AT, seq });
@@ -70,3 +73,31 @@ describe('a batch the database refuses for one message\'s content (storeIsolatin
     assert.equal(refusedForContent(null), false);
   });
 });
+
+for (const target of testDatabases()) {
+  describe(`poison rows forced past the schemas, on the real store (${target.name})`, () => {
+    let db: Db;
+    before(async () => { db = await target.open(); await migrate(db); });
+    after(async () => { await db?.close(); });
+
+    it('each row the database refuses (int4 overflow, NUL in text) is isolated; the others are stored', async () => {
+      const now = new Date(AT);
+      // values the schemas now refuse, built directly as a device on an older schema (or a bug) would send them
+      const batch: IngestBatch = {
+        acks: [ack('pz-a', 1), { ...ack('pz-bad', 2), version: 2 ** 31 }, ack('pz-b', 3), { ...ack('pz-nul', 4), reason: 'x\u0000y' }, ack('pz-c', 5)],
+        telemetry: [tel('pz-a', 6), { ...tel('pz-bad', 7), scheduleVersion: 2 ** 31 }, tel('pz-b', 8)],
+        statuses: [],
+      };
+      const r = await storeIsolating(batch, (b) => storeBatch(db, b, ledgerSink, now));
+      assert.deepEqual(r.refused.map((p) => [p.kind, p.deviceId, p.seq]).sort(), [['ack', 'pz-bad', 2], ['ack', 'pz-nul', 4], ['telemetry', 'pz-bad', 7]]);
+      assert.equal(r.acksStored, 3);
+      assert.equal(r.telemetryStored, 2);
+      const acks = await db.query<{ device_id: string }>(`SELECT device_id FROM device_acks WHERE device_id LIKE 'pz-%' ORDER BY device_id`);
+      assert.deepEqual(acks.map((x) => x.device_id), ['pz-a', 'pz-b', 'pz-c']);
+      const readings = await db.query<{ device_id: string }>(`SELECT device_id FROM device_telemetry WHERE device_id LIKE 'pz-%' ORDER BY device_id`);
+      assert.deepEqual(readings.map((x) => x.device_id), ['pz-a', 'pz-b']);
+      // every refusal classified as content (the COPY's own reason where the driver gives one)
+      for (const p of r.refused) assert.ok(p.err.length > 0);
+    });
+  });
+}
