@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../platform/db.ts';
+import { refusedForContent, type Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { ackMessage, DEVICE_ID, outOfWindow, scheduleMessage, telemetryMessage, windowDetail } from './messages.ts';
 import { deviceIdOfKey, pollState } from './device-repository.ts';
@@ -65,6 +65,20 @@ function list<T extends { deviceId: string; at: string }>(body: T | T[], id: str
   return items;
 }
 
+/**
+ * Runs the storing of a device's messages; a refusal by the database for their content (db.ts refusedForContent:
+ * SQLSTATE class 22 or 23 — a value the schemas let through that a column cannot hold) is the client's 400, never a
+ * 500: the agent's HTTP link then isolates the message refused (http-link.ts) instead of retrying its outbox forever.
+ */
+async function storing<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (refusedForContent(err)) throw new HttpProblem(400, 'body: a value the store cannot hold (out of its column\'s range)', 'body');
+    throw err;
+  }
+}
+
 /** GET …/schedule (ETag, long poll), POST …/acks and …/telemetry: the HTTP fallback of agents that cannot reach the broker. */
 export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: FleetDeps, s: LoopSettings): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -124,11 +138,11 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     const acks = list(req.body, id, s.now());
     // device data, not an operator's change: the ledger is its record (an audit row per ack would outgrow the ledger)
     req.audited = true;
-    const { revoked, ...out } = await applyAcks(db, acks, new Date(s.now()));
+    const { revoked, ...out } = await storing(() => applyAcks(db, acks, new Date(s.now())));
     // revoked after the request was let in: nothing applied (the ledger checks under the device's lock), nothing stored
     if (revoked) throw revokedMeanwhile(reply);
     if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'acks refused: at outside the accepted window');
-    if (deps.ackSink) await deps.ackSink(acks);
+    if (deps.ackSink) await storing(() => deps.ackSink!(acks));
     req.log.info({ deviceId: id, ...out }, 'acks over HTTP');
     return out;
   });
@@ -144,11 +158,11 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     const id = await ownDevice(db, req, req.params.id);
     const items = list(req.body, id, s.now());
     req.audited = true;
-    const { revoked, ...out } = await applyTelemetryLatest(db, items, new Date(s.now()));
+    const { revoked, ...out } = await storing(() => applyTelemetryLatest(db, items, new Date(s.now())));
     if (revoked) throw revokedMeanwhile(reply);
     if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'telemetry refused: at outside the accepted window');
     await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1 AND revoked_at IS NULL', [id, new Date(s.now())]);
-    if (deps.telemetrySink) await deps.telemetrySink(items);
+    if (deps.telemetrySink) await storing(() => deps.telemetrySink!(items));
     return out;
   });
 }

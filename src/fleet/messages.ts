@@ -44,7 +44,36 @@ export const DEVICE_ID = /^(?!gridpulse-)[a-z0-9][a-z0-9-]{2,62}$/;
 export const ACTIONS = ['charge', 'discharge', 'idle', 'hold-soc'] as const;
 export type ScheduleAction = (typeof ACTIONS)[number];
 
-const instant = z.iso.datetime({ offset: true });
+/**
+ * The largest value of a PostgreSQL `integer` (int4) column: every integer a device or a client sends that lands in
+ * one (schedule versions, interval indexes, rollout rates, …) is bounded by it in its schema, so the database never
+ * refuses it (SQLSTATE 22003) — a refused value would fail a whole gateway batch, or an HTTP call with a 500.
+ */
+export const PG_INT_MAX = 2_147_483_647;
+/**
+ * The bound of an integer sent into a `bigint` column (`seq`): PostgreSQL holds up to 2^63 − 1, a JSON number is
+ * exact only up to 2^53 − 1 (Number.MAX_SAFE_INTEGER), so the latter.
+ */
+export const PG_BIGINT_SAFE_MAX = Number.MAX_SAFE_INTEGER;
+/** The largest UTC offset of an instant, minutes: ±14:00 spans every time zone in use (UTC−12 to UTC+14); PostgreSQL refuses beyond ±15:59. */
+export const MAX_UTC_OFFSET_MINUTES = 14 * 60;
+
+/** A non-negative integer of an `integer` column. */
+const int4 = () => z.number().int().nonnegative().max(PG_INT_MAX);
+/** A non-negative integer of a `bigint` column, exact in JSON. */
+const int8 = () => z.number().int().nonnegative().max(PG_BIGINT_SAFE_MAX);
+
+/** The magnitude of an instant's UTC offset, minutes (0 for Z): the ISO format is +HH:MM. */
+const offsetMinutes = (s: string) => {
+  const m = /[+-](\d{2}):(\d{2})$/.exec(s);
+  return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
+};
+/** Free text of a device (an ack's reason, an agent version): no NUL (U+0000), which PostgreSQL's text refuses outright (SQLSTATE 22021). */
+const deviceText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), { message: 'NUL (U+0000) is not allowed' });
+
+/** An instant (ISO 8601 with Z or an offset); the offset within ±MAX_UTC_OFFSET_MINUTES, so PostgreSQL's timestamptz takes it. */
+const instant = z.iso.datetime({ offset: true })
+  .refine((s) => offsetMinutes(s) <= MAX_UTC_OFFSET_MINUTES, { message: 'UTC offset beyond ±14:00' });
 
 export const scheduleInterval = z.object({
   start: instant.describe('interval start, inclusive (ISO 8601)'),
@@ -61,7 +90,7 @@ export const FALLBACKS = ['hold-soc', 'idle', 'self-consumption'] as const;
 export const scheduleMessage = z.object({
   schema: z.literal('gridpulse.schedule/1'),
   deviceId: z.string().regex(DEVICE_ID),
-  version: z.number().int().positive().describe('monotonically increasing per device; a device never executes a version older than one it acknowledged'),
+  version: int4().positive().describe('monotonically increasing per device; a device never executes a version older than one it acknowledged'),
   issuedAt: instant,
   intervals: z.array(scheduleInterval).max(2_880),
   fallback: z.enum(FALLBACKS).describe('what to do outside the intervals and when the schedule runs out'),
@@ -76,12 +105,12 @@ export type AckState = (typeof ACK_STATES)[number];
 export const ackMessage = z.object({
   schema: z.literal('gridpulse.ack/1'),
   deviceId: z.string().regex(DEVICE_ID),
-  version: z.number().int().positive(),
+  version: int4().positive(),
   state: z.enum(ACK_STATES),
   at: instant,
-  seq: z.number().int().nonnegative(),
-  reason: z.string().max(500).optional(),
-  intervalIndex: z.number().int().nonnegative().optional(),
+  seq: int8(),
+  reason: deviceText(500).optional(),
+  intervalIndex: int4().optional(),
 });
 export type AckMessage = z.infer<typeof ackMessage>;
 
@@ -90,10 +119,10 @@ export const telemetryMessage = z.object({
   schema: z.literal('gridpulse.telemetry/1'),
   deviceId: z.string().regex(DEVICE_ID),
   at: instant,
-  seq: z.number().int().nonnegative(),
+  seq: int8(),
   socPct: z.number().min(0).max(100),
   powerKw: z.number().min(-1_000).max(1_000).describe('measured battery power, kW: + charging, − discharging'),
-  scheduleVersion: z.number().int().nonnegative().describe('the version being executed; 0 = none (fallback)'),
+  scheduleVersion: int4().describe('the version being executed; 0 = none (fallback)'),
   mode: z.enum([...ACTIONS, ...FALLBACKS.filter((f) => !ACTIONS.includes(f as ScheduleAction))] as [string, ...string[]]),
 });
 export type TelemetryMessage = z.infer<typeof telemetryMessage>;
@@ -104,7 +133,7 @@ export const statusMessage = z.object({
   deviceId: z.string().regex(DEVICE_ID),
   online: z.boolean(),
   at: instant.optional().describe('absent in the Last Will, which the broker publishes'),
-  agentVersion: z.string().max(40).optional(),
+  agentVersion: deviceText(40).optional(),
 });
 export type StatusMessage = z.infer<typeof statusMessage>;
 

@@ -101,6 +101,23 @@ export function databaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether err (or an error in its `cause` chain) is the database refusing the data of a statement rather than being
+ * unavailable: SQLSTATE class 22 (data exception: a number out of range, an invalid or out-of-range datetime, a bad
+ * text representation) or class 23 (integrity constraint violation), or a COPY whose rows the server refused without
+ * a reason (CopyRefusedError). Retrying the same data never helps; a batch
+ * writer isolates the rows refused and stores the rest (gateway.ts). Never true when databaseUnavailable is.
+ */
+export function refusedForContent(err: unknown): boolean {
+  if (databaseUnavailable(err)) return false;
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof CopyRefusedError) return true;
+    const { code } = e as { code?: unknown };
+    if (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
+}
+
 /** How long a transaction whose connection was lost waits for postgres.js to reject it before rejecting itself. */
 const LOST_TX_GRACE_MS = 5_000;
 
@@ -224,6 +241,17 @@ export class CopyInterruptedError extends Error {
   }
 }
 
+/**
+ * The server refused a COPY's rows after its last row (postgres.js reports no reason then; the next statement found the
+ * transaction aborted, so the connection is fine): a value of the rows, not the database, is at fault (refusedForContent).
+ */
+export class CopyRefusedError extends Error {
+  constructor(statement: string, cause: unknown) {
+    super(`${statement} refused by the server (postgres.js reports no reason for a COPY that fails after its last row)`, { cause });
+    this.name = 'CopyRefusedError';
+  }
+}
+
 /** A server's refusal (a PostgresError: unique violation, …) as it is; anything else means the COPY was cut. */
 function asCopyFailure(statement: string, failure: unknown): unknown {
   return failure instanceof postgres.PostgresError || databaseUnavailable(failure) ? failure : new CopyInterruptedError(statement, failure);
@@ -270,6 +298,9 @@ async function copyIn(tx: postgres.TransactionSql, statement: string, chunks: It
     await step(tx.unsafe('SELECT 1').then(() => undefined));
   } catch (err) {
     if (failure !== undefined) throw asCopyFailure(statement, failure);
+    // the server answered the next statement with "transaction aborted": it refused the COPY's rows (a value its column
+    // cannot hold, an encoding error); the connection is fine
+    if ((err as { code?: unknown }).code === '25P02') throw new CopyRefusedError(statement, err);
     throw new Error(`${statement} failed (postgres.js reports no reason for a COPY that fails after its last row)`, { cause: err });
   }
 }

@@ -7,6 +7,7 @@ import type { Db } from '../../src/platform/db.ts';
 import { RecordingFleetBus } from '../../src/fleet/testing/recording-bus.ts';
 import { loopSettings, type LoopSettings } from '../../src/fleet/distribution.ts';
 import type { DeviceCredentials } from '../../src/fleet/contract.ts';
+import type { FleetDeps } from '../../src/fleet/fleet-routes.ts';
 import type { TestDb } from '../support/databases.ts';
 import { authHeaders } from '../support/auth.ts';
 
@@ -25,15 +26,15 @@ export interface FleetTestApp {
   firstRound(rolloutId: string): Promise<number>;
 }
 
-/** The whole app on a migrated test database with a recording bus and a fake clock, and an operator signed in. */
-export async function openFleetApp(target: TestDb): Promise<FleetTestApp> {
+/** The whole app on a migrated test database with a recording bus and a fake clock, and an operator signed in; `deps` adds fleet dependencies (e.g. the HTTP fallback's stores). */
+export async function openFleetApp(target: TestDb, deps?: (db: Db, clock: FakeClock) => FleetDeps): Promise<FleetTestApp> {
   const db = await target.open();
   await migrate(db);
   const bus = new RecordingFleetBus();
   const clock = new FakeClock();
   const loops = { now: clock.now, republishMs: 30_000, maxRepublishMs: 240_000, ackTimeoutMs: 600_000, finishGraceMs: 300_000 };
   const rounds = new Map<string, Promise<number>>();
-  const app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache(), fleet: { bus, loops, rolloutKicked: (id, round) => { rounds.set(id, round); } } });
+  const app = await buildApp({ db, logger: pino({ level: 'silent' }), cache: memoryCache(), fleet: { bus, loops, rolloutKicked: (id, round) => { rounds.set(id, round); }, ...deps?.(db, clock) } });
   const operator = await authHeaders(app, db, 'operator');
   const firstRound = (id: string) => rounds.get(id) ?? Promise.reject(new Error(`no first round started for rollout ${id}`));
   return { db, app, bus, clock, s: loopSettings(loops), operator, firstRound };

@@ -9,12 +9,13 @@ import { testDatabases } from '../../../test/support/databases.ts';
 import { testBrokers, type TestBroker } from '../../../test/support/fleet-brokers.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
 import { Writable } from 'node:stream';
-import { deviceTopic, MAX_DEVICE_MESSAGE_BYTES, type AckMessage } from '../messages.ts';
+import { deviceTopic, MAX_DEVICE_MESSAGE_BYTES, PG_INT_MAX, type AckMessage } from '../messages.ts';
 import { attachMetrics, Metrics } from '../../platform/metrics.ts';
 import { ledgerSink } from '../bus/device-bus.ts';
 import { startGateway } from './gateway.ts';
 import type { LedgerSink } from './ingest-writer.ts';
 import { createDevice, deviceInput } from '../device-repository.ts';
+import { within } from '../../platform/within.ts';
 
 const quiet = pino({ level: 'silent' });
 const DEVICES = 10;
@@ -205,6 +206,67 @@ for (const target of testDatabases()) {
         }
         const summary = lines.find((l) => l.suppressed !== undefined);
         assert.equal(summary?.suppressed, JUNK - 1, 'the summary at stop accounts for every line not logged');
+      });
+
+      it('rejects an ack whose version no integer column holds (2^31), counted, and stores the good ack after it', async () => {
+        const metrics = new Metrics({ processMetrics: false });
+        attachMetrics(metrics, db);
+        const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId: `gw-int-${randomBytes(3).toString('hex')}`, group: 'int-test', sink: ledgerSink, logger: quiet, batchSize: 10, flushMs: 50 });
+        try {
+          const [a] = devices;
+          const before = await storedCount(db);
+          // before: the schema took it, the int4 column refused the batch, and the gateway retried it forever
+          await within(Promise.all([
+            a!.client.publishAsync(deviceTopic(a!.id, 'ack'), JSON.stringify({ ...ack(a!.id, 80_001), version: PG_INT_MAX + 1 }), { qos: 1 }),
+            a!.client.publishAsync(deviceTopic(a!.id, 'ack'), JSON.stringify(ack(a!.id, 80_002)), { qos: 1 }),
+          ]), 10_000, 'both confirmed (PUBACK)');
+          await until('the good ack', async () => (await storedCount(db)) === before + 1, 10_000);
+          const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM device_acks WHERE device_id = $1 AND seq = 80002', [a!.id]);
+          assert.equal(row!.n, 1);
+          assert.equal(gw.stats().invalid, 1);
+          assert.equal(gw.stats().retries, 0, 'no batch retried');
+          assert.match(await metrics.render(), /gridpulse_gateway_messages_rejected_total\{reason="schema"\} 1\b/);
+        } finally {
+          await gw.stop();
+        }
+      });
+
+      it('a message the database refuses for its content is isolated and dropped (refused-by-store): the rest of its batch is stored, all confirmed', async () => {
+        const lines: Array<Record<string, unknown>> = [];
+        const logger = pino({ level: 'warn' }, new Writable({ write(c: Buffer, _e, done) { lines.push(JSON.parse(c.toString()) as Record<string, unknown>); done(); } }));
+        const metrics = new Metrics({ processMetrics: false });
+        attachMetrics(metrics, db);
+        const [a, b] = devices;
+        // a poison the schemas cannot see: the store refuses one ack with a check violation (SQLSTATE 23514) in any batch holding it
+        const POISON = 80_103;
+        const refusing: LedgerSink = {
+          ...ledgerSink,
+          applyAcks: async (tx, acks, now) => {
+            if (acks.some((x) => x.deviceId === a!.id && x.seq === POISON)) throw Object.assign(new Error('new row violates check constraint'), { code: '23514' });
+            return ledgerSink.applyAcks(tx, acks, now);
+          },
+        };
+        const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId: `gw-poison-${randomBytes(3).toString('hex')}`, group: 'poison-test', sink: refusing, logger, batchSize: 100, flushMs: 300 });
+        try {
+          const before = await storedCount(db);
+          // one batch (within flushMs): good, poison, good; the QoS 1 publishes resolve only when the gateway confirms
+          await within(Promise.all([
+            b!.client.publishAsync(deviceTopic(b!.id, 'ack'), JSON.stringify(ack(b!.id, 80_101)), { qos: 1 }),
+            a!.client.publishAsync(deviceTopic(a!.id, 'ack'), JSON.stringify(ack(a!.id, 80_102)), { qos: 1 }),
+            a!.client.publishAsync(deviceTopic(a!.id, 'ack'), JSON.stringify(ack(a!.id, POISON)), { qos: 1 }),
+            b!.client.publishAsync(deviceTopic(b!.id, 'ack'), JSON.stringify(ack(b!.id, 80_104)), { qos: 1 }),
+          ]), 10_000, 'all four confirmed (PUBACK)');
+          await until('the three good acks', async () => (await storedCount(db)) === before + 3, 10_000);
+          const stored = await db.query<{ device_id: string; seq: number }>('SELECT device_id, seq::int AS seq FROM device_acks WHERE seq BETWEEN 80101 AND 80104 ORDER BY seq');
+          assert.deepEqual(stored.map((r) => [r.device_id, r.seq]), [[b!.id, 80_101], [a!.id, 80_102], [b!.id, 80_104]]);
+          assert.equal(gw.stats().invalid, 1);
+          assert.equal(gw.stats().acksStored, 3);
+          assert.match(await metrics.render(), /gridpulse_gateway_messages_rejected_total\{reason="refused-by-store"\} 1\b/);
+          const err = lines.find((l) => l.level === 50 && typeof l.msg === 'string' && (l.msg as string).includes('refused by the database'));
+          assert.deepEqual((err?.messages as Array<Record<string, unknown>> | undefined)?.map((m) => [m.deviceId, m.topic, m.seq, m.code]), [[a!.id, deviceTopic(a!.id, 'ack'), POISON, '23514']]);
+        } finally {
+          await gw.stop();
+        }
       });
 
       it('observes the ack latency (publication → first ack stored) in /metrics once per version', async () => {

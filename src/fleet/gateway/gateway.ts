@@ -2,12 +2,12 @@ import os from 'node:os';
 import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Db } from '../../platform/db.ts';
-import { ackMessage, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, RESERVED_ID_PREFIX, MAX_DEVICE_MESSAGE_BYTES, outOfWindow } from '../messages.ts';
+import { ackMessage, deviceTopic, sharedSubscription, statusMessage, telemetryMessage, TOPIC_ROOT, DEVICE_ID, RESERVED_ID_PREFIX, MAX_DEVICE_MESSAGE_BYTES, outOfWindow } from '../messages.ts';
 import { metricsOf } from '../../platform/metrics.ts';
 import { RejectionLog } from '../bus/rejection-log.ts';
 import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
-import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
+import { storeBatch, storeIsolating, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
 import { observeAckLatencies } from '../fleet-metrics.ts';
 import { extractMqtt, mqttTraceCarrier, SpanKind, startSpan, tracingEnabled, withSpan, type Span } from '../../platform/tracing.ts';
 import { within } from '../../platform/within.ts';
@@ -34,8 +34,13 @@ export interface GatewayOptions {
   rejectionLogWindowMs?: number;
 }
 
-/** Why the gateway dropped a device message: the `reason` label of gridpulse_gateway_messages_rejected_total. */
-export type RejectReason = 'oversized' | 'not-json' | 'bad-topic' | 'schema' | 'wrong-device' | 'revoked';
+/**
+ * Why the gateway dropped a device message: the `reason` label of gridpulse_gateway_messages_rejected_total.
+ * `revoked`: the device was revoked while its message was in flight or queued in a batch.
+ * `refused-by-store`: valid by its schema, but the database refused its content (a value out of a column's range, a
+ * constraint): isolated from its batch, dropped and confirmed, so it never blocks the messages behind it.
+ */
+export type RejectReason = 'oversized' | 'not-json' | 'bad-topic' | 'schema' | 'wrong-device' | 'revoked' | 'refused-by-store';
 
 export interface GatewayStats extends IngestResult { received: number; batches: number; invalid: number; retries: number; oversized: number }
 
@@ -72,7 +77,8 @@ const SESSION_EXPIRY_S = 7 * 86_400;
  * drops what was stored already. Stopped gracefully (SIGTERM) it leaves for good instead: it unsubscribes, writes and
  * confirms what still arrives, and ends its session, so a retired copy (an orchestrator's new hostname, a scaled-down
  * copy) keeps no share of the group queued for nobody. A database failure keeps the batch and retries it with backoff (confirming
- * nothing meanwhile). mqtt.js has no manual acknowledgement, so the gateway defers the PUBACK packets its
+ * nothing meanwhile); a message the database refuses for its content (SQLSTATE class 22 or 23) is isolated from its
+ * batch and dropped with a counted rejection (`refused-by-store`) instead, the rest stored and all confirmed. mqtt.js has no manual acknowledgement, so the gateway defers the PUBACK packets its
  * client sends (one private method wrapped; mqtt.js is pinned by the lock file).
  *
  * Traces (when tracing is on): an ack that carries a trace context in its MQTT 5 user properties (the agent relays
@@ -97,7 +103,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   let lastMessageAt = 0;
   const stats: GatewayStats = { acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, fromRevoked: 0, received: 0, batches: 0, invalid: 0, retries: 0, oversized: 0 };
   // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
-  const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device, revoked)', ['reason']);
+  const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device, revoked, refused-by-store)', ['reason']);
   const rejections = new RejectionLog(log, 'device message dropped', (reason) => rejectedTotal()?.inc({ reason }), o.rejectionLogWindowMs);
 
   let generation = 0;
@@ -158,9 +164,16 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       if (crashed) return;
       try {
         const { ackLatencySeconds, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
-          () => storeBatch(o.db, batch, o.sink), { root: true, links: spans.map((sp) => ({ context: sp.spanContext() })) });
+          // a message the database refuses for its content is isolated and dropped; the rest of the batch is stored
+          () => storeIsolating(batch, (b) => storeBatch(o.db, b, o.sink)), { root: true, links: spans.map((sp) => ({ context: sp.spanContext() })) });
         for (const sp of spans) sp.end();
-        for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
+        const { refused: poison, ...stored } = r;
+        if (poison.length) {
+          for (const p of poison) reject('refused-by-store', p.deviceId, { topic: deviceTopic(p.deviceId, p.kind), seq: p.seq, code: p.code, err: p.err });
+          log.error({ refused: poison.length, messages: poison.slice(0, 20).map((p) => ({ deviceId: p.deviceId, topic: deviceTopic(p.deviceId, p.kind), seq: p.seq, code: p.code, err: p.err })) },
+            'device messages refused by the database for their content: dropped and confirmed, the rest of the batch stored');
+        }
+        for (const k of Object.keys(stored) as Array<keyof IngestResult>) stats[k] += stored[k];
         observeAckLatencies(o.db, ackLatencySeconds);
         stats.batches++;
         if (r.fromRevoked) {

@@ -1,4 +1,4 @@
-import type { Db } from '../../platform/db.ts';
+import { refusedForContent, type Db } from '../../platform/db.ts';
 import { MESSAGE_MAX_AGE_MS, MESSAGE_MAX_AHEAD_MS, splitByWindow, type AckMessage, type StatusMessage, type TelemetryMessage } from '../messages.ts';
 
 /**
@@ -48,8 +48,8 @@ const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
  * stored before, is dropped: exactly once per (device, seq)); then hands the new acks, the new telemetry and
  * every status to `sink` in the same transaction, so the ledger never says more or less than the log. The batch's
  * devices are locked first, in id order (sink.lockDevices), so it never deadlocks with an issuer or a publisher. Rejects
- * (and stores nothing) when the database refuses: the caller keeps the batch and retries, and has not yet
- * confirmed (PUBACKed) any of its messages. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
+ * (and stores nothing) when the database refuses: the caller has not yet confirmed (PUBACKed) any of its messages; it
+ * isolates the messages refused for their content (storeIsolating) and retries the batch on any other failure. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
  * version first acknowledged, seconds since its publication), committed with the batch.
  */
 export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult & { ackLatencySeconds: number[] }> {
@@ -88,6 +88,63 @@ async function revokedAmong(tx: Db, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const rows = await tx.query<{ id: string }>('SELECT id FROM devices WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL', [[...new Set(ids)]]);
   return new Set(rows.map((r) => r.id));
+}
+
+type Kind = 'ack' | 'telemetry' | 'status';
+type Item = { kind: 'ack'; m: AckMessage } | { kind: 'telemetry'; m: TelemetryMessage } | { kind: 'status'; m: StatusMessage };
+
+/** A message the database refused for its content (storeIsolating): never stored, never retried. */
+export interface RefusedMessage { kind: Kind; deviceId: string; seq: number | undefined; code: string; err: string }
+
+const sqlState = (err: unknown): string => {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code } = e as { code?: unknown };
+    if (typeof code === 'string') return code;
+  }
+  return '';
+};
+
+/**
+ * Stores a batch with `store` (storeBatch) and, when the database refuses it for a message's content (db.ts
+ * refusedForContent: SQLSTATE class 22 — a number or a datetime out of range — or 23, an integrity constraint),
+ * bisects it until each refused message stands alone: every other message is stored (the parts in the batch's order,
+ * each in its own transaction), the refused ones are returned, to be dropped (the same data is refused again, so a
+ * retry would block every message behind it for good). Any other failure (the database unavailable, a timeout) rejects
+ * as storeBatch does, and the caller retries the whole batch: parts stored before are then dropped as already stored
+ * (exactly once per (device, seq)). One storeBatch call when nothing is refused.
+ */
+export async function storeIsolating(batch: IngestBatch, store: (b: IngestBatch) => Promise<IngestResult & { ackLatencySeconds: number[] }>): Promise<IngestResult & { ackLatencySeconds: number[]; refused: RefusedMessage[] }> {
+  const total: IngestResult & { ackLatencySeconds: number[]; refused: RefusedMessage[] } = {
+    acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, fromRevoked: 0,
+    ackLatencySeconds: [], refused: [],
+  };
+  const batchOf = (items: Item[]): IngestBatch => ({
+    acks: items.flatMap((i) => (i.kind === 'ack' ? [i.m] : [])),
+    telemetry: items.flatMap((i) => (i.kind === 'telemetry' ? [i.m] : [])),
+    statuses: items.flatMap((i) => (i.kind === 'status' ? [i.m] : [])),
+  });
+  const attempt = async (items: Item[], b: IngestBatch): Promise<void> => {
+    try {
+      const { ackLatencySeconds, ...r } = await store(b);
+      for (const k of Object.keys(r) as Array<keyof IngestResult>) total[k] += r[k];
+      total.ackLatencySeconds.push(...ackLatencySeconds);
+    } catch (err) {
+      if (!refusedForContent(err)) throw err;
+      if (items.length <= 1) {
+        const i = items[0];
+        if (i) total.refused.push({ kind: i.kind, deviceId: i.m.deviceId, seq: 'seq' in i.m ? i.m.seq : undefined, code: sqlState(err), err: (err as Error).message });
+        return;
+      }
+      const half = Math.ceil(items.length / 2);
+      for (const part of [items.slice(0, half), items.slice(half)]) await attempt(part, batchOf(part));
+    }
+  };
+  const items: Item[] = [
+    ...batch.acks.map((m) => ({ kind: 'ack' as const, m })), ...batch.telemetry.map((m) => ({ kind: 'telemetry' as const, m })),
+    ...batch.statuses.map((m) => ({ kind: 'status' as const, m })),
+  ];
+  await attempt(items, batch);
+  return total;
 }
 
 /**
@@ -130,7 +187,9 @@ export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[]): Pro
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS device_telemetry_stage (device_id text, at timestamptz, seq bigint, soc_pct real,
     power_kw real, schedule_version integer, mode text) ON COMMIT DELETE ROWS`);
   await tx.query('TRUNCATE device_telemetry_stage');
-  await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, t.socPct, t.powerKw, t.scheduleVersion, t.mode]));
+  // soc_pct and power_kw are `real` (float4): the value rounded to it here, so a reading below its range (1e-50) is
+  // stored as the 0 PostgreSQL's float4 cannot tell it from, never refused as an underflow (SQLSTATE 22003)
+  await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, Math.fround(t.socPct), Math.fround(t.powerKw), t.scheduleVersion, t.mode]));
   const rows = await tx.query<{ device_id: string; seq: string | number }>(
     `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode)
      SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode FROM device_telemetry_stage

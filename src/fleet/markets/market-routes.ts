@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../../platform/db.ts';
 import { HttpProblem } from '../../platform/problem.ts';
 import { getMarketRun, listMarketRuns } from './market-repository.ts';
+import { PG_BIGINT_SAFE_MAX } from '../messages.ts';
 
 const problem = z.object({ type: z.string(), title: z.string(), status: z.number(), detail: z.string(), field: z.string().optional() });
 const num = z.number().nullable();
@@ -32,7 +33,7 @@ export function marketRoutes(app: FastifyInstance, db: Db): void {
   }, async (req) => ({ data: await listMarketRuns(db, req.query.limit) }));
   r.get('/api/v1/markets/runs/:id', {
     config: { access },
-    schema: { tags, summary: 'One market run: bids, and per hour the award, the dispatch and the delivery measured from telemetry', params: z.object({ id: z.coerce.number().int().min(1).max(2 ** 53) }), response: { 200: detail, 400: problem, 404: problem } },
+    schema: { tags, summary: 'One market run: bids, and per hour the award, the dispatch and the delivery measured from telemetry', params: z.object({ id: z.coerce.number().int().min(1).max(PG_BIGINT_SAFE_MAX) }), response: { 200: detail, 400: problem, 404: problem } },
   }, async (req) => {
     const run = await getMarketRun(db, req.params.id);
     if (!run) throw new HttpProblem(404, `id: no market run ${req.params.id}`, 'id');
