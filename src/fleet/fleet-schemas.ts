@@ -83,7 +83,10 @@ export const submittedOut = z.union([
 ]);
 
 export const fleetSummaryOut = z.object({
-  devices: z.number(), online: z.number(), offline: z.number(),
+  devices: z.number().describe('provisioned, not revoked: online + offline + neverSeen'),
+  online: z.number().describe('said it is online and was heard from in the last 3 minutes'),
+  offline: z.number().describe('seen at least once and not online now (the devices GET /api/v1/fleet/offline lists)'),
+  neverSeen: z.number().describe('provisioned but never heard from (not counted offline)'),
   socPct: z.number().nullable().describe('energy-weighted fleet SoC of devices that reported one, percent'),
   storedKwh: z.number().describe('energy stored now (reported SoC × capacity), kWh'), capacityKwh: z.number(),
   powerKw: z.number().describe('sum of reported power, kW (+ charging)'),
