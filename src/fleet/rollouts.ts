@@ -356,7 +356,8 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     if (c.pending === 0) {
       if (c.states.queued + c.states.sent === 0) {
         await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2, status_reason = $3 WHERE id = $1`,
-          [r.id, new Date(now), c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : null]);
+          [r.id, new Date(now), [c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : '',
+            c.skippedAtStart ? `${c.skippedAtStart} of ${Number(r.total)} devices skipped from the start (they could not take the schedule)` : ''].filter(Boolean).join('; ') || null]);
         logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
       }
       continue;

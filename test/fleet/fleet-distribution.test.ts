@@ -117,6 +117,7 @@ for (const target of testDatabases()) {
       await runRollouts(t.db, t.bus, t.s, silent, out.rolloutId);
       r = await rollout(out.rolloutId);
       assert.equal(r.status, 'completed', `${r.status}: ${r.statusReason}`);
+      assert.equal(r.statusReason, '3 of 7 devices skipped from the start (they could not take the schedule)');
     });
 
     it('refuses a group or fleet schedule no device can take with the counts by reason, and a skip asked for one device', async () => {
