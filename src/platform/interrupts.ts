@@ -4,7 +4,7 @@ export const FIRST_INTERRUPT = 'finishing the current batch… (Ctrl-C again to 
 export const SECOND_INTERRUPT = 'stopping now: every stored batch is committed and the next start resumes the rest';
 
 /** Signals this close after the first are the same request arriving twice (a person's second Ctrl-C comes later). */
-export const SAME_REQUEST_MS = 300;
+export const SAME_REQUEST_MS = 100;
 
 /**
  * Ctrl-C (SIGINT) and SIGTERM for a long-running command. The first says at once what happens and calls `stop`
