@@ -8,7 +8,7 @@ import { openDb, type Db } from '../src/platform/db.ts';
 import { processTargets, withDb, type ProcessTarget } from './support/process-targets.ts';
 import { listBas } from '../src/grid/ba-repository.ts';
 import { simulatedRoutes } from '../src/ingest/simulated-grid.ts';
-import { FIRST_INTERRUPT, SECOND_INTERRUPT } from '../src/platform/interrupts.ts';
+import { FIRST_INTERRUPT, SAME_REQUEST_MS, SECOND_INTERRUPT } from '../src/platform/interrupts.ts';
 import { GridpulseProcess, gridpulseEnv, type LogLine } from './support/gridpulse-process.ts';
 
 const HOUR = 3_600_000;
@@ -153,9 +153,10 @@ describe('Ctrl-C during the first fill (gridpulse start, embedded store)', () =>
     try {
       await p.waitFor('a BA stored', baStored(3), 300_000);
     } catch (err) { p.kill('SIGKILL'); throw err; }
-    // the second comes while the first is still finishing its batch (a batch takes longer than this)
+    // the second comes while the first is still finishing its batch (a batch takes longer than this), later than a
+    // signal delivered twice at once, which is one request (interrupts.ts SAME_REQUEST_MS)
     p.kill('SIGINT');
-    await setTimeout(20);
+    await setTimeout(SAME_REQUEST_MS + 30);
     const sent = Date.now();
     p.kill('SIGINT');
     const exit = await p.exited;

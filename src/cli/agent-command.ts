@@ -110,12 +110,14 @@ export async function simulateCommand(o: SimulateOptions): Promise<number> {
   const logger = createLogger(o.logLevel);
   if (!o.credentials) logger.warn({ broker: o.broker }, 'no --credentials: devices connect without a password, which only a broker that needs none accepts (GridPulse\'s embedded broker and Mosquitto with dynamic security refuse them)');
   // listened for before the fleet starts (thousands of connections take seconds): a stop asked for meanwhile stops it
-  // once started, cleanly, instead of the signal's default death
+  // once started, cleanly, instead of the signal's default death; every wait (the start's pacing, the wait for the
+  // connections, which a broker refusing them never ends) ends at once on it
   let stopAsked = false;
-  const interrupted = waitForInterrupt().then(() => { stopAsked = true; });
+  const stopping = new AbortController();
+  const interrupted = waitForInterrupt().then(() => { stopAsked = true; stopping.abort(); });
   // one agent's lines would drown the fleet's: agents log warnings only
-  const sim = await startSimulator({ devices, brokerUrl: o.broker, ...(o.api ? { apiUrl: o.api } : {}), offlineRate, logger, agentLogger: logger.child({}, { level: 'warn' }) });
-  const connected = await Promise.race([sim.ready(120_000), interrupted.then(() => sim.stats().connected)]);
+  const sim = await startSimulator({ devices, brokerUrl: o.broker, ...(o.api ? { apiUrl: o.api } : {}), offlineRate, logger, agentLogger: logger.child({}, { level: 'warn' }), signal: stopping.signal });
+  const connected = await sim.ready(120_000);
   if (!stopAsked) logger.info({ connected, devices: n, memoryPerDeviceKb: sim.stats().memoryPerDeviceKb }, 'simulated fleet (SIMULATED devices) running');
   const timer = setInterval(() => logger.info(sim.stats(), 'simulated fleet'), 10_000);
   await interrupted;

@@ -15,7 +15,7 @@ for (const target of testDatabases()) {
       try {
         await migrate(db);
         const now = Date.parse('2026-06-01T12:00:00Z');
-        for (const id of ['m-fresh', 'm-stale', 'm-off', 'm-revoked']) await createDevice(db, deviceInput.parse({ id, name: id }));
+        for (const id of ['m-fresh', 'm-stale', 'm-off', 'm-revoked', 'm-never']) await createDevice(db, deviceInput.parse({ id, name: id }));
         const at = (ms: number) => new Date(now - ms).toISOString();
         await db.query('UPDATE devices SET online = true, last_seen_at = $2 WHERE id = $1', ['m-fresh', at(HEARTBEAT_STALE_MS - 1000)]);
         await db.query('UPDATE devices SET online = true, last_seen_at = $2 WHERE id = $1', ['m-stale', at(HEARTBEAT_STALE_MS + 1000)]);
@@ -24,8 +24,9 @@ for (const target of testDatabases()) {
         const metrics = new Metrics({ processMetrics: false });
         fleetMetrics(metrics, db, () => now);
         const text = await metrics.render();
-        assert.equal(value(text, 'gridpulse_fleet_devices'), 3);
+        assert.equal(value(text, 'gridpulse_fleet_devices'), 4);
         assert.equal(value(text, 'gridpulse_fleet_devices_online'), 1);
+        assert.equal(value(text, 'gridpulse_fleet_devices_never_seen'), 1, 'm-never: provisioned, never heard from (not offline)');
       } finally {
         await db.close();
       }
@@ -43,14 +44,14 @@ for (const target of testDatabases()) {
         await db.close();
         open = false;
         const text = await metrics.render();
-        for (const name of ['gridpulse_fleet_devices', 'gridpulse_fleet_devices_online', 'gridpulse_fleet_rollouts']) {
+        for (const name of ['gridpulse_fleet_devices', 'gridpulse_fleet_devices_online', 'gridpulse_fleet_devices_never_seen', 'gridpulse_fleet_rollouts']) {
           assert.doesNotMatch(text, new RegExp(`^${name}[{ ]`, 'm'), `${name} has no sample during the outage`);
         }
         assert.equal(value(text, 'gridpulse_metrics_collector_failures_total\\{collector="fleet"\\}'), 1);
         // a gateway started while the database is down exports no device count either
         const fresh = new Metrics({ processMetrics: false });
         fleetMetrics(fresh, db);
-        assert.doesNotMatch(await fresh.render(), /^gridpulse_fleet_devices(_online)? /m);
+        assert.doesNotMatch(await fresh.render(), /^gridpulse_fleet_devices(_online|_never_seen)? /m);
       } finally {
         if (open) await db.close();
       }

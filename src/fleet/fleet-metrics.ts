@@ -10,24 +10,27 @@ export const ROLLOUT_STATES = ['running', 'completed', 'aborted', 'cancelled'] a
  * The fleet gauges of deploy/prometheus/fleet-metrics.txt, set from the database at each scrape (a collector):
  * `gridpulse_fleet_devices` — devices registered and not revoked; `gridpulse_fleet_devices_online` — of those, the
  * ones that said they are online and were heard from within HEARTBEAT_STALE_MS (the same rule as the device API's
- * `status`); `gridpulse_fleet_rollouts{state}` — rollouts by state (ROLLOUT_STATES, 0 for a state none is in). Two
+ * `status`); `gridpulse_fleet_devices_never_seen` — provisioned, never heard from (not offline: fleet-summary.ts); `gridpulse_fleet_rollouts{state}` — rollouts by state (ROLLOUT_STATES, 0 for a state none is in). Two
  * aggregate queries per scrape. When the database cannot be read (error or over 2 s) the three are absent from the
  * scrape, not 0: no data is not "every device offline". `nowMs` is for tests.
  */
 export function fleetMetrics(metrics: Metrics, db: Db, nowMs: () => number = Date.now): void {
   const devices = metrics.gauge('gridpulse_fleet_devices', 'devices registered (not retired)');
   const online = metrics.gauge('gridpulse_fleet_devices_online', 'devices whose last status or ack is within their heartbeat window');
+  const neverSeen = metrics.gauge('gridpulse_fleet_devices_never_seen', 'devices provisioned but never heard from (not offline)');
   const rollouts = metrics.gauge('gridpulse_fleet_rollouts', 'rollouts by state (running, completed, aborted, cancelled)', ['state']);
   metrics.addCollector('fleet', async () => {
     const byState = new Map((await db.query<{ status: string; n: string | number }>('SELECT status, count(*) AS n FROM rollouts GROUP BY status'))
       .map((r) => [r.status, Number(r.n)]));
     for (const state of ROLLOUT_STATES) rollouts.set({ state }, byState.get(state) ?? 0);
-    const [row] = await db.query<{ n: string | number; online: string | number }>(
-      `SELECT count(*) AS n, count(*) FILTER (WHERE online AND last_seen_at >= $1::timestamptz) AS online FROM devices WHERE revoked_at IS NULL`,
+    const [row] = await db.query<{ n: string | number; online: string | number; never_seen: string | number }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE online AND last_seen_at >= $1::timestamptz) AS online,
+              count(*) FILTER (WHERE last_seen_at IS NULL) AS never_seen FROM devices WHERE revoked_at IS NULL`,
       [new Date(nowMs() - HEARTBEAT_STALE_MS).toISOString()]);
     devices.set(Number(row?.n ?? 0));
     online.set(Number(row?.online ?? 0));
-  }, [devices, online, rollouts]);
+    neverSeen.set(Number(row?.never_seen ?? 0));
+  }, [devices, online, neverSeen, rollouts]);
 }
 
 /**

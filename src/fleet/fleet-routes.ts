@@ -177,8 +177,10 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
         + 'within each device\'s power limits; state of charge feasible through the whole schedule from the device\'s last reported SoC with its capacity and efficiencies. '
         + 'A problem names the interval (`field: intervals[3].powerKw`): 400 for the request itself, 422 beyond a device\'s limits or SoC, 409 a priority conflict. '
         + 'Conflicts: the new schedule SUPERSEDES the device\'s unfinished versions of lower or equal priority and is REJECTED (409) by a higher one. '
-        + 'Every accepted schedule is a new version per device (monotonically increasing). A group or fleet schedule is a rollout: every device is checked first '
-        + '(one refusal refuses it all), then versions are issued at the rollout\'s rate, aborted past the failure threshold. A rollout whose rate cannot reach all its devices '
+        + 'Every accepted schedule is a new version per device (monotonically increasing). A group or fleet schedule is a rollout: every device is checked first; '
+        + 'a device that cannot take it (`no-reported-soc`, `soc-infeasible`, `beyond-limits`, `priority-conflict`) is skipped, and the 202 lists the skipped devices by reason '
+        + '(counts, the first device ids, an example problem); the request is refused whole only when the schedule itself is wrong (400), when no device can take it '
+        + '(422 with the counts by reason; 409 when all are priority conflicts), or with `onDeviceRefusal: "reject"` at the first device that cannot. Then versions are issued at the rollout\'s rate, aborted past the failure threshold. A rollout whose rate cannot reach all its devices '
         + 'before intervals[0].start is refused (400 naming `rollout.maxPerMinute` or `rollout.exponential`); devices still unreached when the schedule starts (a restart, a slow '
         + 'runner) are counted as `expired`, never as failures. A device that never reported its SoC is checked from any SoC between its minimum and maximum, and the answer '
         + '(`socAssumption`) or the refusal says so. Operator schedules outrank the optimizer\'s (priority −1): any of them supersedes a plan, and the optimizer never supersedes one. '
@@ -190,7 +192,8 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
     const now = s.now();
     const out = await change(req, 'fleet.schedules.create', 'schedule', (tx) => submitSchedule(tx, req.body, { now, republishMs: s.republishMs, createdBy: req.principal?.userId ?? req.principal?.id ?? null }),
       (o) => (o.kind === 'device' ? `${o.deviceId}@${o.version}` : o.rolloutId),
-      (o) => (o.kind === 'device' ? { deviceId: o.deviceId, version: o.version, superseded: o.superseded, priority: req.body.priority } : { rolloutId: o.rolloutId, devices: o.total, priority: req.body.priority }));
+      (o) => (o.kind === 'device' ? { deviceId: o.deviceId, version: o.version, superseded: o.superseded, priority: req.body.priority }
+        : { rolloutId: o.rolloutId, devices: o.total, priority: req.body.priority, skipped: Object.fromEntries(o.skipped.map((g) => [g.reason, g.count])) }));
     if (out.kind === 'device') {
       countIssued(db, 'operator', out.messages.length);
       const sent = await publishVersions(db, deps.bus, out.messages, s, req.log as unknown as Logger);
@@ -203,8 +206,8 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
     const firstRound = runRollouts(db, deps.bus, s, log, out.rolloutId)
       .catch((err: unknown) => { log.error({ rolloutId: out.rolloutId, err: (err as Error).message }, 'rollout round failed; the fleet loops retry'); return 0; });
     deps.rolloutKicked?.(out.rolloutId, firstRound);
-    req.log.info({ rolloutId: out.rolloutId, devices: out.total }, 'rollout started');
-    return reply.code(202).send({ kind: 'rollout', rolloutId: out.rolloutId, total: out.total, rollout: (await getRollout(db, out.rolloutId))! });
+    req.log.info({ rolloutId: out.rolloutId, devices: out.total, skipped: Object.fromEntries(out.skipped.map((g) => [g.reason, g.count])) }, 'rollout started');
+    return reply.code(202).send({ kind: 'rollout', rolloutId: out.rolloutId, total: out.total, skipped: out.skipped, rollout: (await getRollout(db, out.rolloutId))! });
   });
 
   r.get('/api/v1/rollouts', {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DELIVERY_STATES } from './contract.ts';
 import { FALLBACKS, scheduleInterval } from './messages.ts';
+import { SKIP_REASONS } from './schedule-check.ts';
 
 /** Response shapes of the fleet API (OpenAPI from the same schemas). Units: kWh, kW, SoC percent, instants ISO 8601 UTC. */
 
@@ -66,7 +67,8 @@ export const rolloutOut = z.object({
   status: z.enum(['running', 'completed', 'aborted', 'cancelled']), statusReason: z.string().nullable(), priority: z.number(),
   rate: z.object({ kind: z.enum(['max-per-minute', 'exponential']), maxPerMinute: z.number(), basePerMinute: z.number().nullable().optional(), incrementFactor: z.number().nullable().optional() }),
   abortFailurePct: z.number(), abortMinDevices: z.number(), total: z.number(), pending: z.number().describe('not yet issued'), issued: z.number(),
-  skipped: z.number().describe('refused at issue time (their state changed since the rollout was accepted)'),
+  skipped: z.number().describe('not issued: left out when the rollout was created (skippedAtStart) or refused at issue time (their state changed since)'),
+  skippedAtStart: z.number().describe('of skipped: could not take the schedule when the rollout was created (no reported SoC, beyond their limits, a higher-priority version); never failures'),
   expired: z.number().describe('not reached before the schedule started (a restart mid-rollout, a slow runner): counted here, never as failures, so they do not trip the abort threshold'),
   cancelled: z.number().describe('never reached because the rollout was cancelled or aborted first (pending + issued + skipped + expired + cancelled = total)'),
   states: countsByState.describe('issued versions by delivery state'),
@@ -77,11 +79,21 @@ export const rolloutOut = z.object({
 export const submittedOut = z.union([
   z.object({ kind: z.literal('device'), deviceId: z.string(), version: z.number(), superseded: z.array(z.number()).describe('versions this one replaced'), state: z.enum(DELIVERY_STATES),
     socAssumption: z.string().nullable().describe('null when the device reported its SoC; otherwise what the feasibility check assumed (it has not reported yet: any SoC from its minimum to its maximum)') }),
-  z.object({ kind: z.literal('rollout'), rolloutId: z.string(), total: z.number(), rollout: rolloutOut }),
+  z.object({ kind: z.literal('rollout'), rolloutId: z.string(), total: z.number(),
+    skipped: z.array(z.object({
+      reason: z.enum(SKIP_REASONS).describe('no-reported-soc: never reported a SoC and the schedule is not feasible from every SoC it could hold; soc-infeasible: from its reported SoC; '
+        + 'beyond-limits: beyond its power or SoC limits whatever its SoC; priority-conflict: it runs a higher-priority version; not-active: revoked or gone'),
+      count: z.number(), deviceIds: z.array(z.string()).describe('the first 20, in id order'),
+      example: z.object({ deviceId: z.string(), field: z.string(), detail: z.string() }).describe('the first device\'s problem'),
+    })).describe('devices left out, by reason (empty when every device takes the schedule)'),
+    rollout: rolloutOut }),
 ]);
 
 export const fleetSummaryOut = z.object({
-  devices: z.number(), online: z.number(), offline: z.number(),
+  devices: z.number().describe('provisioned, not revoked: online + offline + neverSeen'),
+  online: z.number().describe('said it is online and was heard from in the last 3 minutes'),
+  offline: z.number().describe('seen at least once and not online now (the devices GET /api/v1/fleet/offline lists)'),
+  neverSeen: z.number().describe('provisioned but never heard from (not counted offline)'),
   socPct: z.number().nullable().describe('energy-weighted fleet SoC of devices that reported one, percent'),
   storedKwh: z.number().describe('energy stored now (reported SoC × capacity), kWh'), capacityKwh: z.number(),
   powerKw: z.number().describe('sum of reported power, kW (+ charging)'),

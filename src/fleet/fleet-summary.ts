@@ -1,11 +1,16 @@
 import type { Db } from '../platform/db.ts';
 import { HEARTBEAT_STALE_MS } from './device-repository.ts';
 
-/** The fleet at a glance (GET /api/v1/fleet/summary): devices by status, stored energy, power, command success over 24 h. */
+/**
+ * The fleet at a glance (GET /api/v1/fleet/summary): devices by status, stored energy, power, command success over 24 h.
+ * Status, three ways that add up to `devices`: online (said so and heard from within HEARTBEAT_STALE_MS), never seen
+ * (provisioned, never heard from), offline (seen, and not online: what GET /api/v1/fleet/offline lists).
+ */
 export async function fleetSummary(db: Db, nowMs = Date.now()) {
-  const [d] = await db.query<{ devices: number; online: number; stored: number | null; cap_reported: number | null; capacity: number | null; power: number | null }>(
+  const [d] = await db.query<{ devices: number; online: number; never_seen: number; stored: number | null; cap_reported: number | null; capacity: number | null; power: number | null }>(
     `SELECT count(*)::int AS devices,
             count(*) FILTER (WHERE online AND last_seen_at >= $1)::int AS online,
+            count(*) FILTER (WHERE last_seen_at IS NULL)::int AS never_seen,
             sum(soc_pct / 100 * capacity_kwh) AS stored, sum(capacity_kwh) FILTER (WHERE soc_pct IS NOT NULL) AS cap_reported,
             sum(capacity_kwh) AS capacity, sum(power_kw) AS power
      FROM devices WHERE revoked_at IS NULL`, [new Date(nowMs - HEARTBEAT_STALE_MS)]);
@@ -16,11 +21,12 @@ export async function fleetSummary(db: Db, nowMs = Date.now()) {
   const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM rollouts WHERE status = 'running'`);
   const devices = Number(d!.devices);
   const online = Number(d!.online);
+  const neverSeen = Number(d!.never_seen);
   const stored = Number(d!.stored ?? 0);
   const capReported = Number(d!.cap_reported ?? 0);
   const finished = Number(v!.succeeded) + Number(v!.failed) + Number(v!.timed_out);
   return {
-    devices, online, offline: devices - online,
+    devices, online, offline: devices - online - neverSeen, neverSeen,
     socPct: capReported > 0 ? Math.round((stored / capReported) * 1000) / 10 : null,
     storedKwh: Math.round(stored * 1000) / 1000, capacityKwh: Number(d!.capacity ?? 0), powerKw: Math.round(Number(d!.power ?? 0) * 1000) / 1000,
     versions24h: {

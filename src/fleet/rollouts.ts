@@ -5,7 +5,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import type { FleetBus } from './contract.ts';
 import { DEVICE_ID, scheduleInterval, type ScheduleInterval, type ScheduleMessage } from './messages.ts';
 import { checkIntervals } from './schedule-check.ts';
-import { issueVersions, type Refusal } from './schedule-versions.ts';
+import { issueVersions, SKIP_REASONS, type Refusal, type SkipReason } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
 import { rolloutBudget, rolloutDurationMs, type RolloutRate } from './rollout-rate.ts';
 import { countIssued } from './fleet-metrics.ts';
@@ -14,8 +14,11 @@ import { extractContext, injectHeaders, withContext } from '../platform/tracing.
 
 /**
  * POST /api/v1/schedules and rollouts. A schedule for one device is issued at once; one for a group or the fleet
- * is a rollout: its devices are fixed when it is created, every one of them is checked first (one infeasible
- * device refuses the whole schedule, naming the device and the interval, and nothing is stored or sent), and the
+ * is a rollout: its devices are fixed when it is created, every one of them is checked first — a device that cannot
+ * take it (no reported SoC, beyond its limits, a higher-priority version: SkipReason) is skipped with its reason and
+ * the rest go ahead (onDeviceRefusal 'skip', the default, as AWS IoT Jobs leaves out a device that cannot run a job);
+ * the request is refused whole when the schedule itself is wrong, when no device can take it, or with
+ * onDeviceRefusal 'reject' at the first device that cannot (naming it and the interval, nothing stored or sent) — and the
  * runner then issues versions at the rollout's rate, stops (aborted) when more than abortFailurePct % of the devices
  * reached failed, timed out or were refused at issue time (once abortMinDevices were reached), and can be cancelled.
  */
@@ -37,9 +40,13 @@ export const scheduleRequest = z.object({
   intervals: z.array(scheduleInterval).min(1).max(2_880).describe('in order, not overlapping, in the future, spanning at most 7 days'),
   priority: z.number().int().min(0).max(1_000).default(0).describe('supersedes unfinished versions of priority ≤ this; refused (409) by a higher one'),
   rollout: rolloutOptions.optional().describe('group and fleet only: rate and abort threshold (defaults: 1,000 a minute, abort above 10 % once 10 were reached)'),
+  onDeviceRefusal: z.enum(['skip', 'reject']).optional().describe('group and fleet only: what a device that cannot take the schedule (no reported SoC, beyond its limits, '
+    + 'a higher-priority version) does to the request: `skip` (default) leaves it out, counted by reason in the answer and the rollout; `reject` refuses the whole request '
+    + 'naming it. One device is always refused with its reason'),
 }).strict().superRefine((v, ctx) => {
   const targets = [v.deviceId !== undefined, v.groupId !== undefined, v.fleet === true].filter(Boolean).length;
   if (targets !== 1) ctx.addIssue({ code: 'custom', path: ['deviceId'], message: 'give exactly one of deviceId, groupId or fleet: true' });
+  if (v.deviceId !== undefined && v.onDeviceRefusal === 'skip') ctx.addIssue({ code: 'custom', path: ['onDeviceRefusal'], message: 'a schedule for one device is refused with the device\'s reason (skip is for groups and the fleet)' });
   if (v.deviceId !== undefined && v.rollout) ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a schedule for one device is issued at once (rollout options are for groups and the fleet)' });
 });
 export type ScheduleRequest = z.output<typeof scheduleRequest>;
@@ -52,9 +59,29 @@ export function refusalProblem(r: Refusal, named: boolean): HttpProblem {
   return new HttpProblem(status, named && r.problem.kind !== 'request' ? `device ${r.deviceId}: ${r.problem.detail}` : r.problem.detail, r.problem.field);
 }
 
+/** Devices a rollout left out for one reason: how many, the first SKIPPED_IDS of them, and the first one's problem. */
+export interface SkippedGroup { reason: SkipReason; count: number; deviceIds: string[]; example: { deviceId: string; field: string; detail: string } }
+/** Device ids listed per skip reason in the answer (the counts are whole). */
+export const SKIPPED_IDS = 20;
+
 export type Submitted =
   | { kind: 'device'; deviceId: string; version: number; superseded: number[]; messages: ScheduleMessage[]; socAssumption: string | null }
-  | { kind: 'rollout'; rolloutId: string; total: number };
+  | { kind: 'rollout'; rolloutId: string; total: number; skipped: SkippedGroup[] };
+
+/** Refusals grouped by reason, in SKIP_REASONS order. */
+export function groupRefusals(refused: readonly Refusal[]): SkippedGroup[] {
+  const out = new Map<SkipReason, SkippedGroup>();
+  for (const r of refused) {
+    let g = out.get(r.reason);
+    if (!g) { g = { reason: r.reason, count: 0, deviceIds: [], example: { deviceId: r.deviceId, field: r.problem.field, detail: r.problem.detail } }; out.set(r.reason, g); }
+    g.count++;
+    if (g.deviceIds.length < SKIPPED_IDS) g.deviceIds.push(r.deviceId);
+  }
+  return SKIP_REASONS.flatMap((k) => out.get(k) ?? []);
+}
+
+/** rollout_devices.skipped of a device left out when the rollout was created (it could not take the schedule): `precheck:<reason>: <detail>`. */
+const PRECHECK = 'precheck:';
 
 /**
  * Validates and stores a schedule request in the caller's transaction. For one device: its new version (publish
@@ -78,17 +105,29 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
       ? 'SELECT d.id FROM devices d JOIN device_group_members m ON m.device_id = d.id WHERE m.group_id = $1 AND d.revoked_at IS NULL ORDER BY d.id'
       : 'SELECT id FROM devices WHERE revoked_at IS NULL ORDER BY id', req.groupId !== undefined ? [req.groupId] : [])).map((r) => r.id);
   if (ids.length === 0) throw new HttpProblem(422, req.groupId !== undefined ? 'groupId: the group has no active devices' : 'fleet: there are no active devices', req.groupId !== undefined ? 'groupId' : 'fleet');
-  // every device is checked now, nothing is stored unless all pass (and each is checked again, under its row lock, when the runner reaches it)
-  const check = (await issueVersions(tx, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: true, dryRun: true })).refused;
-  if (check.length) throw refusalProblem(check[0]!, true);
+  // every device is checked now (and again, under its row lock, when the runner reaches it): with 'reject' nothing is
+  // stored unless all pass; with 'skip' the devices that cannot take it are left out, each with its reason
+  const reject = req.onDeviceRefusal === 'reject';
+  const check = (await issueVersions(tx, { deviceIds: ids, intervals: req.intervals, priority: req.priority, now: opts.now, republishMs: opts.republishMs }, { allOrNothing: reject, dryRun: true })).refused;
+  if (reject && check.length) throw refusalProblem(check[0]!, true);
+  const skipped = groupRefusals(check);
+  if (check.length === ids.length) {
+    const target = req.groupId !== undefined ? 'groupId' : 'fleet';
+    const counts = skipped.map((g) => `${g.count} ${g.reason}`).join(', ');
+    const first = skipped[0]!.example;
+    throw new HttpProblem(skipped.every((g) => g.reason === 'priority-conflict') ? 409 : 422,
+      `${target}: none of the ${ids.length} devices can take this schedule (${counts}); e.g. device ${first.deviceId}: ${first.detail}`, first.field);
+  }
+  const refusedIds = new Map(check.map((r) => [r.deviceId, `${PRECHECK}${r.reason}: ${r.problem.detail}`.slice(0, 500)]));
+  const takers = ids.length - check.length;
   const o = rolloutOptions.parse(req.rollout ?? {});
   // a rollout that cannot reach every device before its schedule starts would leave the last ones with nothing
   const rate: RolloutRate = { kind: o.exponential ? 'exponential' : 'max-per-minute', maxPerMinute: o.maxPerMinute, basePerMinute: o.exponential?.basePerMinute, incrementFactor: o.exponential?.incrementFactor };
-  const needMs = rolloutDurationMs(rate, ids.length);
+  const needMs = rolloutDurationMs(rate, takers);
   const leadMs = Date.parse(req.intervals[0]!.start) - opts.now;
   if (needMs > leadMs) {
     const field = o.exponential ? 'rollout.exponential' : 'rollout.maxPerMinute';
-    throw new HttpProblem(400, `${field}: at this rate the rollout reaches its ${ids.length} devices in ${Math.ceil(needMs / 60_000)} min, but the schedule starts in ${Math.max(0, Math.floor(leadMs / 60_000))} min `
+    throw new HttpProblem(400, `${field}: at this rate the rollout reaches its ${takers} devices in ${Math.ceil(needMs / 60_000)} min, but the schedule starts in ${Math.max(0, Math.floor(leadMs / 60_000))} min `
       + '(intervals[0].start): raise the rate or start the schedule later', field);
   }
   const [row] = await tx.query<{ id: string }>(
@@ -98,14 +137,17 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
     [req.groupId !== undefined ? 'group' : 'fleet', req.groupId ?? null, JSON.stringify(req.intervals), req.priority, o.exponential ? 'exponential' : 'max-per-minute',
       o.maxPerMinute, o.exponential?.basePerMinute ?? null, o.exponential?.incrementFactor ?? null, o.abortFailurePct, o.abortMinDevices, ids.length,
       opts.createdBy, new Date(opts.now), injectHeaders().traceparent ?? null]);
-  await tx.query('INSERT INTO rollout_devices (rollout_id, device_id, ord) SELECT $1, d, o::int FROM unnest($2::text[]) WITH ORDINALITY AS t(d, o)', [row!.id, ids]);
-  return { kind: 'rollout', rolloutId: row!.id, total: ids.length };
+  await tx.query('INSERT INTO rollout_devices (rollout_id, device_id, ord, skipped) SELECT $1, d, o::int, s FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(d, s, o)',
+    [row!.id, ids, ids.map((id) => refusedIds.get(id) ?? null)]);
+  return { kind: 'rollout', rolloutId: row!.id, total: ids.length, skipped };
 }
 
 export interface RolloutProgress {
   id: string; targetKind: 'group' | 'fleet' | 'device'; groupId: string | null; status: (typeof ROLLOUT_STATUSES)[number]; statusReason: string | null;
   priority: number; rate: RolloutRate; abortFailurePct: number; abortMinDevices: number;
   total: number; pending: number; issued: number; skipped: number;
+  /** of skipped: devices left out when the rollout was created (they could not take the schedule then); not failures */
+  skippedAtStart: number;
   /** devices not reached before the schedule started (after a restart, a slow runner): not failures */
   expired: number;
   /** devices never reached because the rollout was cancelled or aborted first, or the device was revoked; pending + issued + skipped + expired + cancelled = total */
@@ -129,9 +171,9 @@ interface RolloutRow {
 const ROLLOUT_COLUMNS = `id, target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor, abort_failure_pct,
   abort_min_devices, status, status_reason, total, issued, created_by, created_at, started_at, finished_at, traceparent`;
 
-interface Counts { pending: number; issued: number; skipped: number; expired: number; cancelled: number; states: RolloutProgress['states'] }
+interface Counts { pending: number; issued: number; skipped: number; skippedAtStart: number; expired: number; cancelled: number; states: RolloutProgress['states'] }
 
-const noCounts = (): Counts => ({ pending: 0, issued: 0, skipped: 0, expired: 0, cancelled: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } });
+const noCounts = (): Counts => ({ pending: 0, issued: 0, skipped: 0, skippedAtStart: 0, expired: 0, cancelled: 0, states: { queued: 0, sent: 0, acknowledged: 0, executing: 0, succeeded: 0, failed: 0, 'timed-out': 0, superseded: 0 } });
 
 /** rollout_devices.skipped of a device the rollout reached only after the schedule had started: counted as expired, not as a failure. */
 const EXPIRED = 'expired';
@@ -139,11 +181,12 @@ const EXPIRED = 'expired';
 const REVOKED = 'revoked';
 
 async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Counts>> {
-  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; expired: number; cancelled: number; state: string | null; n: number }>(
+  const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; skipped_at_start: number; expired: number; cancelled: number; state: string | null; n: number }>(
     `SELECT rd.rollout_id, v.state, count(*)::int AS n,
             count(*) FILTER (WHERE rd.version IS NULL AND rd.skipped IS NULL)::int AS pending,
             count(*) FILTER (WHERE rd.version IS NOT NULL)::int AS issued,
             count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted', '${REVOKED}') AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
+            count(*) FILTER (WHERE rd.skipped LIKE '${PRECHECK}%')::int AS skipped_at_start,
             count(*) FILTER (WHERE rd.skipped LIKE '${EXPIRED}%')::int AS expired,
             count(*) FILTER (WHERE rd.skipped IN ('cancelled', 'aborted', '${REVOKED}'))::int AS cancelled
      FROM rollout_devices rd LEFT JOIN schedule_versions v ON v.device_id = rd.device_id AND v.version = rd.version
@@ -152,7 +195,7 @@ async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Cou
   for (const r of rows) {
     let c = out.get(r.rollout_id);
     if (!c) { c = noCounts(); out.set(r.rollout_id, c); }
-    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped); c.expired += Number(r.expired); c.cancelled += Number(r.cancelled);
+    c.pending += Number(r.pending); c.issued += Number(r.issued); c.skipped += Number(r.skipped); c.skippedAtStart += Number(r.skipped_at_start); c.expired += Number(r.expired); c.cancelled += Number(r.cancelled);
     if (r.state) c.states[r.state as keyof Counts['states']] += Number(r.n);
   }
   return out;
@@ -169,7 +212,7 @@ function toProgress(r: RolloutRow, c: Counts | undefined): RolloutProgress {
     id: r.id, targetKind: r.target_kind, groupId: r.group_id, status: r.status, statusReason: r.status_reason, priority: Number(r.priority),
     rate: { kind: r.rate_kind, maxPerMinute: Number(r.max_per_minute), basePerMinute: r.base_per_minute === null ? null : Number(r.base_per_minute), incrementFactor: r.increment_factor === null ? null : Number(r.increment_factor) },
     abortFailurePct: Number(r.abort_failure_pct), abortMinDevices: Number(r.abort_min_devices), total,
-    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, expired: counts.expired, cancelled: counts.cancelled, states: s,
+    pending: counts.pending, issued: counts.issued, skipped: counts.skipped, skippedAtStart: counts.skippedAtStart, expired: counts.expired, cancelled: counts.cancelled, states: s,
     progressPct: total ? Math.round((done / total) * 1000) / 10 : 100, intervals: r.intervals,
     createdBy: r.created_by, createdAt: iso(r.created_at)!, finishedAt: iso(r.finished_at),
   };
@@ -302,8 +345,9 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
       c.expired += n.length; c.pending -= n.length;
       logger?.warn({ rolloutId: r.id, expired: n.length }, 'rollout devices expired: the schedule started before they were reached');
     }
-    const reached = c.issued + c.skipped;
-    const bad = c.states.failed + c.states['timed-out'] + c.skipped;
+    // devices left out at the start were never reached: they neither count as reached nor trip the abort threshold
+    const reached = c.issued + c.skipped - c.skippedAtStart;
+    const bad = c.states.failed + c.states['timed-out'] + c.skipped - c.skippedAtStart;
     if (reached >= Number(r.abort_min_devices) && (bad * 100) / reached > Number(r.abort_failure_pct)) {
       const reason = `${bad} of ${reached} devices reached failed, timed out or were refused (> ${Number(r.abort_failure_pct)} %)`;
       await tx.query(`UPDATE rollouts SET status = 'aborted', status_reason = $2, finished_at = $3 WHERE id = $1`, [r.id, reason, new Date(now)]);
@@ -314,7 +358,8 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
     if (c.pending === 0) {
       if (c.states.queued + c.states.sent === 0) {
         await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2, status_reason = $3 WHERE id = $1`,
-          [r.id, new Date(now), c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : null]);
+          [r.id, new Date(now), [c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : '',
+            c.skippedAtStart ? `${c.skippedAtStart} of ${Number(r.total)} devices skipped from the start (they could not take the schedule)` : ''].filter(Boolean).join('; ') || null]);
         logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
       }
       continue;

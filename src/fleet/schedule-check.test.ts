@@ -137,4 +137,18 @@ describe('schedule feasibility', () => {
       assert.equal(simulate(intervals, d, start, jump), -1);
     }), { numRuns: 400 });
   });
+
+  it('a problem caused by a limit refuses the schedule from every SoC, so a rollout skips such a device as beyond-limits whatever it reports (fast-check)', () => {
+    fc.assert(fc.property(deviceArb.chain((d) => fc.tuple(fc.constant(d), intervalsArb(d), fc.double({ min: 0.5, max: 1.6, noNaN: true }),
+      fc.double({ min: d.minSocPct, max: d.maxSocPct, noNaN: true }), fc.double({ min: d.minSocPct, max: d.maxSocPct, noNaN: true }))),
+    ([d, base, scale, soc, other]) => {
+      // powers scaled up to 1.6× the device's limits: some schedules are beyond them
+      const intervals = base.map((iv) => (iv.powerKw === undefined ? iv : { ...iv, powerKw: iv.powerKw * scale }));
+      const problem = checkSchedule(intervals, d, soc, NOW);
+      if (problem?.kind === 'device') assert.ok(problem.cause === 'limit' || problem.cause === 'soc', problem.detail);
+      if (problem?.cause !== 'limit') return;
+      assert.notEqual(checkSchedule(intervals, d, other, NOW), null, `refused from ${soc} % (${problem.detail}) but accepted from ${other} %`);
+      assert.notEqual(checkSchedule(intervals, d, null, NOW), null);
+    }), { numRuns: 400 });
+  });
 });

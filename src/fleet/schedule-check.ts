@@ -39,7 +39,17 @@ export interface ScheduleProblem {
   detail: string;
   /** 'request': wrong whatever the device (overlap, past, length); 'device': beyond this device's limits or SoC */
   kind: 'request' | 'device';
+  /** of a 'device' problem: 'limit' beyond the device's power or SoC bounds whatever its SoC; 'soc' its SoC would leave them on the way */
+  cause?: 'limit' | 'soc';
 }
+
+/**
+ * Why one device of a group or fleet schedule cannot take it (the rollout skips it): it never reported a SoC and the
+ * schedule is not feasible from every SoC it could hold; its reported SoC would leave its bounds; the schedule is
+ * beyond its power or SoC limits whatever its SoC; it runs a higher-priority version; it is no longer active.
+ */
+export const SKIP_REASONS = ['no-reported-soc', 'soc-infeasible', 'beyond-limits', 'priority-conflict', 'not-active'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const MAX_HORIZON_MS = 7 * 86_400_000;
 export const MAX_LEAD_MS = 30 * 86_400_000;
@@ -125,7 +135,7 @@ export const dischargeDelta = (powerKw: number, ms: number, d: DeviceLimits) => 
  * non-decreasing function of its start SoC, so the range's ends map to the new range's ends.
  */
 export function stepInterval(r: SocRange, iv: ScheduleInterval, d: DeviceLimits, i: number): SocRange | ScheduleProblem {
-  const device = (field: string, detail: string): ScheduleProblem => ({ field: `intervals[${i}].${field}`, detail: `intervals[${i}].${field}: ${detail}`, kind: 'device' });
+  const device = (field: string, detail: string, cause: 'limit' | 'soc' = 'limit'): ScheduleProblem => ({ field: `intervals[${i}].${field}`, detail: `intervals[${i}].${field}: ${detail}`, kind: 'device', cause });
   const ms = Date.parse(iv.end) - Date.parse(iv.start);
   const T = iv.targetSoc;
   switch (iv.action) {
@@ -140,7 +150,7 @@ export function stepInterval(r: SocRange, iv: ScheduleInterval, d: DeviceLimits,
         return { lo: f(r.lo), hi: f(r.hi) };
       }
       if (r.hi + delta > d.maxSocPct + EPS) {
-        return device('powerKw', `charging ${p} kW for ${ms / 60_000} min adds ${pct(delta)} and would take the SoC from ${pct(r.hi)} to ${pct(r.hi + delta)}, above the maximum of ${pct(d.maxSocPct)} (give a targetSoc to stop at, or less power)`);
+        return device('powerKw', `charging ${p} kW for ${ms / 60_000} min adds ${pct(delta)} and would take the SoC from ${pct(r.hi)} to ${pct(r.hi + delta)}, above the maximum of ${pct(d.maxSocPct)} (give a targetSoc to stop at, or less power)`, 'soc');
       }
       return { lo: r.lo + delta, hi: r.hi + delta };
     }
@@ -154,7 +164,7 @@ export function stepInterval(r: SocRange, iv: ScheduleInterval, d: DeviceLimits,
         return { lo: g(r.lo), hi: g(r.hi) };
       }
       if (r.lo - delta < d.reserveSocPct - EPS) {
-        return device('powerKw', `discharging ${p} kW for ${ms / 60_000} min takes ${pct(delta)} and would take the SoC from ${pct(r.lo)} to ${pct(r.lo - delta)}, below the reserve of ${pct(d.reserveSocPct)} (give a targetSoc to stop at, or less power)`);
+        return device('powerKw', `discharging ${p} kW for ${ms / 60_000} min takes ${pct(delta)} and would take the SoC from ${pct(r.lo)} to ${pct(r.lo - delta)}, below the reserve of ${pct(d.reserveSocPct)} (give a targetSoc to stop at, or less power)`, 'soc');
       }
       return { lo: r.lo - delta, hi: r.hi - delta };
     }

@@ -1,7 +1,9 @@
 import type { Db } from '../platform/db.ts';
 import type { DeliveryState } from './contract.ts';
 import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
-import { checkSchedule, socAssumption, type DeviceLimits, type ScheduleProblem } from './schedule-check.ts';
+import { checkSchedule, socAssumption, type DeviceLimits, type ScheduleProblem, type SkipReason } from './schedule-check.ts';
+
+export { SKIP_REASONS, type SkipReason } from './schedule-check.ts';
 import { notifyFleet, notifyScheduleWaiters } from './fleet-events.ts';
 import { DEVICE_LIMIT_COLUMNS, toDeviceLimits, type DeviceLimitsRow } from './device-repository.ts';
 
@@ -30,7 +32,7 @@ export interface IssueRequest {
   republishMs: number;
 }
 
-export interface Refusal { deviceId: string; problem: ScheduleProblem | { field: string; detail: string; kind: 'conflict' | 'unknown' } }
+export interface Refusal { deviceId: string; problem: ScheduleProblem | { field: string; detail: string; kind: 'conflict' | 'unknown' }; reason: SkipReason }
 export interface IssueResult {
   messages: ScheduleMessage[]; superseded: Array<{ deviceId: string; version: number }>; refused: Refusal[];
   /** accepted devices that never reported a SoC, with what the check assumed of them (schedule-check.ts socAssumption) */
@@ -67,17 +69,21 @@ export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNoth
   const accepted: Array<{ id: string; version: number; fallback: string; socPct: number | null; limits: DeviceLimits }> = [];
   for (const id of ids) {
     const r = found.get(id);
-    if (!r) { refused.push({ deviceId: id, problem: { field: 'deviceId', detail: `deviceId: no active device ${id}`, kind: 'unknown' } }); continue; }
+    if (!r) { refused.push({ deviceId: id, problem: { field: 'deviceId', detail: `deviceId: no active device ${id}`, kind: 'unknown' }, reason: 'not-active' }); continue; }
     const version = Number(r.desired_version);
     if (r.blocking_priority !== null) {
       const p = Number(r.blocking_priority);
-      refused.push({ deviceId: id, problem: { field: 'priority', kind: 'conflict', detail: `priority: device ${id} has version ${version} of priority ${p} not yet finished; a schedule of priority ${req.priority} does not supersede it (send priority ≥ ${p})` } });
+      refused.push({ deviceId: id, problem: { field: 'priority', kind: 'conflict', detail: `priority: device ${id} has version ${version} of priority ${p} not yet finished; a schedule of priority ${req.priority} does not supersede it (send priority ≥ ${p})` }, reason: 'priority-conflict' });
       continue;
     }
     const limits = toDeviceLimits(r);
     const socPct = r.soc_pct === null ? null : Number(r.soc_pct);
     const problem = checkSchedule(req.intervals, limits, socPct, now);
-    if (problem) { refused.push({ deviceId: id, problem }); continue; }
+    if (problem) {
+      const reason: SkipReason = problem.cause !== 'soc' ? 'beyond-limits' : socPct === null ? 'no-reported-soc' : 'soc-infeasible';
+      refused.push({ deviceId: id, problem, reason });
+      continue;
+    }
     accepted.push({ id, version: version + 1, fallback: r.fallback, socPct, limits });
   }
   if (opts.allOrNothing && refused.length) return { messages: [], superseded: [], refused: refused.slice(0, 1) };

@@ -88,11 +88,62 @@ for (const target of testDatabases()) {
       assert.equal(r.status, 'completed');
     });
 
-    it('refuses a group schedule one device cannot execute, naming the device and the interval, and stores nothing', async () => {
+    it('skips the devices of a group that cannot take a schedule, by reason, and rolls it out to the others; they never trip the abort threshold', async () => {
+      const g = await group('ro-skip', 4, 50);
+      // never reported a SoC: from its minimum SoC a 2 kW discharge for an hour crosses the reserve
+      const silentOne = await provision(t, { id: 'ro-skip-never' });
+      const lowOne = await provision(t, { id: 'ro-skip-low' });
+      await reportSoc(t, lowOne, 12);
+      const weakOne = await provision(t, { id: 'ro-skip-weak', maxDischargeKw: 1 });
+      await reportSoc(t, weakOne, 80);
+      const add = await t.app.inject({ method: 'POST', url: `/api/v1/device-groups/${g.id}/devices`, headers: t.operator, payload: { add: [silentOne.id, lowOne.id, weakOne.id] } });
+      assert.equal(add.statusCode, 200, add.body);
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { groupId: g.id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }], rollout: { abortFailurePct: 0, abortMinDevices: 1 } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const out = res.json<{ rolloutId: string; total: number; skipped: Array<{ reason: string; count: number; deviceIds: string[]; example: { field: string; detail: string } }> }>();
+      assert.equal(out.total, 7);
+      assert.deepEqual(out.skipped.map((x) => [x.reason, x.count, x.deviceIds]),
+        [['no-reported-soc', 1, ['ro-skip-never']], ['soc-infeasible', 1, ['ro-skip-low']], ['beyond-limits', 1, ['ro-skip-weak']]]);
+      assert.match(out.skipped[0]!.example.detail, /has not reported its SoC/);
+      assert.equal(out.skipped[2]!.example.field, 'intervals[0].powerKw');
+      assert.equal(await t.firstRound(out.rolloutId), 4);
+      for (const d of [silentOne, lowOne, weakOne]) assert.equal(t.bus.forDevice(d.id).length, 0, `${d.id} got nothing`);
+      for (const d of g.devices) assert.equal(t.bus.forDevice(d.id).length, 1, `${d.id} got the schedule`);
+      let r = await rollout(out.rolloutId);
+      assert.deepEqual([r.issued, r.skipped, (r as Rollout & { skippedAtStart: number }).skippedAtStart, r.pending], [4, 3, 3, 0]);
+      assert.equal(r.pending + r.issued + r.skipped + r.expired + r.cancelled, r.total);
+      await applyAcks(t.db, g.devices.map((d, i) => ack(d.id, 1, 'succeeded', now(), 10 + i)), new Date(t.clock.now()));
+      await runRollouts(t.db, t.bus, t.s, silent, out.rolloutId);
+      r = await rollout(out.rolloutId);
+      assert.equal(r.status, 'completed', `${r.status}: ${r.statusReason}`);
+      assert.equal(r.statusReason, '3 of 7 devices skipped from the start (they could not take the schedule)');
+    });
+
+    it('refuses a group or fleet schedule no device can take with the counts by reason, and a skip asked for one device', async () => {
+      const a = await provision(t, { id: 'ro-none-a' });
+      const b = await provision(t, { id: 'ro-none-b' });
+      const made = await t.app.inject({ method: 'POST', url: '/api/v1/device-groups', headers: t.operator, payload: { name: 'ro-none', deviceIds: [a.id, b.id] } });
+      const rollouts = async () => (await t.db.query('SELECT 1 FROM rollouts')).length;
+      const before = await rollouts();
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { groupId: made.json<{ id: string }>().id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
+      assert.equal(res.statusCode, 422, res.body);
+      const p = res.json<{ field: string; detail: string }>();
+      assert.equal(p.field, 'intervals[0].powerKw');
+      assert.match(p.detail, /^groupId: none of the 2 devices can take this schedule \(2 no-reported-soc\); e\.g\. device ro-none-a: /);
+      assert.equal(await rollouts(), before, 'nothing stored');
+      const one = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { deviceId: a.id, onDeviceRefusal: 'skip', intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'idle' }] } });
+      assert.equal(one.statusCode, 400, one.body);
+      assert.equal(one.json<{ field: string }>().field, 'onDeviceRefusal');
+    });
+
+    it('with onDeviceRefusal reject, refuses a group schedule one device cannot execute, naming the device and the interval, and stores nothing', async () => {
       const g = await group('ro-refuse', 3, 50);
       await reportSoc(t, g.devices[1]!, 12, 2);
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
-        payload: { groupId: g.id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
+        payload: { groupId: g.id, onDeviceRefusal: 'reject', intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
       assert.equal(res.statusCode, 422, res.body);
       const p = res.json<{ field: string; detail: string }>();
       assert.equal(p.field, 'intervals[0].powerKw');

@@ -18,8 +18,10 @@ export class GridpulseProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: string[], env: NodeJS.ProcessEnv, cwd: string) {
-    this.child = spawn(process.execPath, [path.join(root, 'src/cli/main.ts'), ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `shim`: run through bin/gridpulse.mjs, as the npm bin does; `ownGroup`: in a process group of its own (killGroup: a terminal's Ctrl-C). */
+  constructor(args: string[], env: NodeJS.ProcessEnv, cwd: string, o: { shim?: boolean; ownGroup?: boolean } = {}) {
+    this.child = spawn(process.execPath, [path.join(root, o.shim ? 'bin/gridpulse.mjs' : 'src/cli/main.ts'), ...args],
+      { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(o.ownGroup ? { detached: true } : {}) });
     let partial = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       this.stdout += d.toString();
@@ -72,6 +74,11 @@ export class GridpulseProcess {
 
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /** Signals its whole process group (started with ownGroup), as a terminal's Ctrl-C does. */
+  killGroup(signal: NodeJS.Signals): void {
+    process.kill(-this.child.pid!, signal);
   }
 }
 

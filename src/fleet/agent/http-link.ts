@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Agent } from './agent.ts';
 import type { AgentStore, OutboxItem } from './agent-store.ts';
 import { nextPollDelay, retryAfterMs, type LinkOutcome, type PaceOptions } from './poll-pace.ts';
+import { sleep } from './backoff.ts';
 
 export interface HttpLinkOptions extends PaceOptions {
   /** GridPulse's base URL, e.g. https://gridpulse.example. */
@@ -154,9 +155,3 @@ export class HttpLink {
 
 /** Statuses that refuse a request's content (not the device, the rate or the server's health): retrying it never helps. */
 const CONTENT_REFUSED = new Set([400, 413, 422]);
-
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal.aborted) { resolve(); return; }
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-});

@@ -61,6 +61,18 @@ for (const target of testDatabases()) {
       await db.query(`UPDATE devices SET online = false, last_seen_at = $1, status_at = $2 WHERE id = 'bat-c'`, [ago(40), ago(35)]);
     });
 
+    it('counts online, offline and never-seen devices by one rule: the headline offline count is the offline list\'s length, never-seen devices apart', async () => {
+      const summary = await app.inject({ url: '/api/v1/fleet/summary', headers: operator.headers });
+      assert.equal(summary.statusCode, 200, summary.body);
+      const s = summary.json<{ devices: number; online: number; offline: number; neverSeen: number }>();
+      const list = await app.inject({ url: '/api/v1/fleet/offline', headers: operator.headers });
+      const offline = list.json<{ data: Array<{ id: string }> }>().data.map((d) => d.id);
+      assert.equal(s.offline, offline.length, `summary ${JSON.stringify(s)} vs list ${offline.join(', ')}`);
+      assert.equal(s.neverSeen, 1, 'bat-e was provisioned and never heard from');
+      assert.equal(offline.includes('bat-e'), false);
+      assert.equal(s.online + s.offline + s.neverSeen, s.devices);
+    });
+
     it('serves the offline list and the history to operators and admins only, and names the field of a bad query', async () => {
       assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/history', headers: operator.headers })).statusCode, 200);
       assert.equal((await app.inject({ method: 'GET', url: '/api/v1/fleet/offline' })).statusCode, 401);

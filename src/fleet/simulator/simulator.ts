@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { runAgent, type RunningAgent } from '../agent/run-agent.ts';
 import type { MqttLinkOptions } from '../agent/mqtt-link.ts';
 import { seeded } from '../../platform/random.ts';
+import { sleep } from '../agent/backoff.ts';
 
 /** One simulated device: its id and, on a broker with accounts, its MQTT password. */
 export interface SimulatedDevice { deviceId: string; mqttPassword?: string; apiKey?: string }
@@ -25,13 +26,15 @@ export interface SimulatorOptions {
   logger: Logger;
   /** The agents' own logger (default `logger`); thousands of agents usually log warnings only. */
   agentLogger?: Logger;
+  /** Aborted: stop starting devices (those started so far make the simulator) and stop waiting (ready). */
+  signal?: AbortSignal;
 }
 
 export interface SimulatorStats { devices: number; connected: number; queued: number; versions: Record<number, number>; memoryPerDeviceKb: number }
 
 export interface Simulator {
   agents: RunningAgent[];
-  /** Resolves when every device not held offline is connected (or after `timeoutMs`), with the count connected. */
+  /** Resolves when every device not held offline is connected (or after `timeoutMs`, or at once when the simulator's signal is aborted), with the count connected. */
   ready(timeoutMs?: number): Promise<number>;
   stats(): SimulatorStats;
   stop(): Promise<void>;
@@ -52,6 +55,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const agents: RunningAgent[] = [];
   const perSecond = o.connectRate ?? 1_000;
   for (const [i, d] of o.devices.entries()) {
+    if (o.signal?.aborted) break;
     agents.push(runAgent({
       deviceId: d.deviceId, brokerUrl: o.brokerUrl, storePath: ':memory:', stepMs: 0, logger: o.agentLogger ?? o.logger, initialSoc: 20 + random() * 60,
       ...(d.mqttPassword ? { mqttPassword: d.mqttPassword } : {}), ...(o.apiUrl && d.apiKey ? { apiUrl: o.apiUrl, apiKey: d.apiKey } : {}),
@@ -59,7 +63,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     }));
     if ((i + 1) % perSecond === 0) {
       log.info({ started: i + 1, of: o.devices.length }, 'simulated devices starting');
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000, o.signal);
     }
   }
   let memoryPerDeviceKb = 0;
@@ -106,7 +110,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
     async ready(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       const up = () => agents.filter((a) => a.mqtt?.connected).length;
-      while (up() < agents.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (up() < agents.length && Date.now() < deadline && !o.signal?.aborted) await sleep(100, o.signal);
       measure();
       log.info({ connected: up(), devices: agents.length, memoryPerDeviceKb: Math.round(memoryPerDeviceKb) }, 'simulated fleet connected');
       return up();

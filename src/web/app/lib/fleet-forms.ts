@@ -46,6 +46,11 @@ export function scheduleRequest(form: FormData): ScheduleRequest {
   };
   return {
     path: '/api/v1/schedules', body: { ...(target === 'group' ? { groupId: targetId } : { fleet: true }), ...common, rollout },
-    done: (a) => (a.kind === 'rollout' ? `Rollout ${a.rolloutId.slice(0, 8)} started to ${a.total} devices: its progress is below.` : 'Schedule accepted.'),
+    done: (a) => {
+      if (a.kind !== 'rollout') return 'Schedule accepted.';
+      const skipped = a.skipped.reduce((n, g) => n + g.count, 0);
+      const why = a.skipped.map((g) => `${g.count} ${g.reason}`).join(', ');
+      return `Rollout ${a.rolloutId.slice(0, 8)} started to ${a.total - skipped} devices${skipped ? `; ${skipped} skipped (${why})` : ''}: its progress is below.`;
+    },
   };
 }

@@ -60,7 +60,7 @@ function Cards({ s }: { s: FleetSummary }) {
     <div className="cards">
       <div className="card" data-card="devices"><h3>Devices</h3>
         <p className="big"><span data-online>{s.online}</span> online</p>
-        <p><span data-offline>{s.offline}</span> offline (never-seen included) · {s.devices} in all ({FLEET_COUNT_RULE})</p>
+        <p><span data-offline>{s.offline}</span> offline · <span data-never-seen>{s.neverSeen}</span> never seen · {s.devices} in all ({FLEET_COUNT_RULE})</p>
       </div>
       <div className="card" data-card="soc"><h3>Fleet state of charge</h3>
         <p className="big">{pct(s.socPct)}</p>
