@@ -9,6 +9,7 @@ import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
 import { observeAckLatencies } from '../fleet-metrics.ts';
+import { countImplausible, type ImplausibleRule } from '../telemetry-check.ts';
 import { extractMqtt, mqttTraceCarrier, SpanKind, startSpan, tracingEnabled, withSpan, type Span } from '../../platform/tracing.ts';
 import { within } from '../../platform/within.ts';
 
@@ -99,6 +100,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
   const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device)', ['reason']);
   const rejections = new RejectionLog(log, 'device message dropped', (reason) => rejectedTotal()?.inc({ reason }), o.rejectionLogWindowMs);
+  // implausible telemetry (telemetry-check.ts): stored in the series, not applied; counted by rule, logged sampled
+  countImplausible(o.db, []);
+  const implausibleLog = new RejectionLog(log, 'implausible telemetry: kept in the series, not applied to the device\'s state', (rule) => countImplausible(o.db, [{ rule: rule as ImplausibleRule }]), o.rejectionLogWindowMs);
 
   let generation = 0;
 
@@ -157,11 +161,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     for (;;) {
       if (crashed) return;
       try {
-        const { ackLatencySeconds, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
+        const { ackLatencySeconds, implausible, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
           () => storeBatch(o.db, batch, o.sink), { root: true, links: spans.map((sp) => ({ context: sp.spanContext() })) });
         for (const sp of spans) sp.end();
         for (const k of Object.keys(r) as Array<keyof IngestResult>) stats[k] += r[k];
         observeAckLatencies(o.db, ackLatencySeconds);
+        for (const i of implausible) implausibleLog.refuse(i.deviceId, i.rule, { seq: i.seq, at: i.at, detail: i.detail });
         stats.batches++;
         const refused = r.acksOutOfWindow + r.telemetryOutOfWindow + r.statusesOutOfWindow;
         if (refused) {
@@ -269,12 +274,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       // same id starts afresh); MQTT 3.1.1 has no such DISCONNECT (the embedded broker's sessions end with its process)
       await client.endAsync(false, protocolVersion === 5 ? { reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : {});
       rejections.close();
+      implausibleLog.close();
       log.info({ ...stats, sessionEnded: protocolVersion === 5 }, 'gateway stopped');
     },
     crash: () => {
       stopped = true;
       crashed = true;
       rejections.close();
+      implausibleLog.close();
       if (timer) clearTimeout(timer);
       (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
       client.end(true);

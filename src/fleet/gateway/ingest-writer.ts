@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.ts';
+import type { Implausible } from '../telemetry-check.ts';
 import { MESSAGE_MAX_AGE_MS, MESSAGE_MAX_AHEAD_MS, splitByWindow, type AckMessage, type StatusMessage, type TelemetryMessage } from '../messages.ts';
 
 /**
@@ -34,7 +35,7 @@ export const TELEMETRY_MAX_AHEAD_MS = MESSAGE_MAX_AHEAD_MS;
 const ACK_COLUMNS = ['device_id', 'seq', 'version', 'state', 'at', 'reason', 'interval_index'] as const;
 const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'schedule_version', 'mode'] as const;
 
-const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
+const key = (deviceId: string, seq: number, atMs?: number) => `${deviceId}\u0000${seq}\u0000${atMs ?? ''}`;
 
 /**
  * Stores one batch of the device bus in ONE transaction: acks into device_acks and telemetry into the daily
@@ -45,9 +46,10 @@ const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
  * devices are locked first, in id order (sink.lockDevices), so it never deadlocks with an issuer or a publisher. Rejects
  * (and stores nothing) when the database refuses: the caller keeps the batch and retries, and has not yet
  * confirmed (PUBACKed) any of its messages. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
- * version first acknowledged, seconds since its publication), committed with the batch.
+ * version first acknowledged, seconds since its publication), committed with the batch; `implausible` the new
+ * readings its applyTelemetryLatest did not apply (telemetry-check.ts: stored in the series, not the device's state).
  */
-export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult & { ackLatencySeconds: number[] }> {
+export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult & { ackLatencySeconds: number[]; implausible: Implausible[] }> {
   const { inWindow: telemetry } = splitByWindow(batch.telemetry, now.getTime());
   const acks = splitByWindow(batch.acks, now.getTime());
   const statuses = splitByWindow(batch.statuses, now.getTime());
@@ -57,7 +59,7 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
     const freshAcks = acks.inWindow.length ? await storeAcks(tx, acks.inWindow) : [];
     const freshTelemetry = telemetry.length ? await storeTelemetry(tx, telemetry) : [];
     const applied = freshAcks.length ? await sink.applyAcks(tx, freshAcks, now) as { ackLatencySeconds?: number[] } | undefined : undefined;
-    if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry, now);
+    const latest = freshTelemetry.length ? await sink.applyTelemetryLatest(tx, freshTelemetry, now) as { implausible?: Implausible[] } | undefined : undefined;
     if (statuses.inWindow.length) await sink.applyStatus(tx, statuses.inWindow, now);
     return {
       acksStored: freshAcks.length, acksDuplicate: acks.inWindow.length - freshAcks.length, acksOutOfWindow: acks.outOfWindow, statusesOutOfWindow: statuses.outOfWindow,
@@ -65,6 +67,7 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
       telemetryOutOfWindow: batch.telemetry.length - telemetry.length,
       statuses: statuses.inWindow.length,
       ackLatencySeconds: applied?.ackLatencySeconds ?? [],
+      implausible: latest?.implausible ?? [],
     };
   });
 }
@@ -97,7 +100,7 @@ export async function storeAcks(tx: Db, acks: AckMessage[]): Promise<AckMessage[
      ORDER BY device_id, seq, ctid -- the first copy in the batch (one COPY into the emptied stage: ctid follows the batch), as pickStored returns
      ON CONFLICT (device_id, seq) DO NOTHING
      RETURNING device_id, seq`);
-  return pickStored(acks, rows);
+  return pickStored(acks, rows.map((r) => key(r.device_id, Number(r.seq))), (m) => key(m.deviceId, m.seq));
 }
 
 /** The telemetry of `telemetry` stored now (first copy of each (device, at, seq)), in the batch's order. */
@@ -110,22 +113,33 @@ export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[]): Pro
     power_kw real, schedule_version integer, mode text) ON COMMIT DELETE ROWS`);
   await tx.query('TRUNCATE device_telemetry_stage');
   await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, t.socPct, t.powerKw, t.scheduleVersion, t.mode]));
-  const rows = await tx.query<{ device_id: string; seq: string | number }>(
+  // `at` comes back as epoch milliseconds (text: exact for any timestamptz), the unit the messages' `at` is keyed in
+  const rows = await tx.query<{ device_id: string; seq: string | number; at_ms: string }>(
     `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode)
      SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode FROM device_telemetry_stage
      ORDER BY device_id, at, seq, ctid -- the first copy in the batch, as above
      ON CONFLICT (device_id, at, seq) DO NOTHING
-     RETURNING device_id, seq`);
-  return pickStored(telemetry, rows);
+     RETURNING device_id, seq, floor(extract(epoch FROM at) * 1000)::bigint::text AS at_ms`);
+  // keyed as the table is unique: (device, at, seq). A device reset reuses its seqs, so (device, seq) alone took a
+  // redelivered old reading for the new one stored beside it (and let the ledger apply the old one)
+  return pickStored(telemetry, rows.map((r) => key(r.device_id, Number(r.seq), Number(r.at_ms))), (m) => key(m.deviceId, m.seq, Math.floor(Date.parse(m.at))));
 }
 
-function pickStored<T extends { deviceId: string; seq: number }>(messages: T[], rows: Array<{ device_id: string; seq: string | number }>): T[] {
-  if (rows.length === messages.length) return messages;
-  const stored = new Set(rows.map((r) => key(r.device_id, Number(r.seq))));
+/**
+ * The messages whose key is among the stored rows' keys, the first copy in the batch of each, in the batch's order.
+ * `keys` and `keyOf` must follow the table's unique key (the conflict target): device_acks (device, seq),
+ * device_telemetry (device, at, seq). A multiset: two stored rows with one key (timestamps equal to the
+ * millisecond, different below it) let two messages through.
+ */
+function pickStored<T>(messages: T[], keys: string[], keyOf: (m: T) => string): T[] {
+  if (keys.length === messages.length) return messages;
+  const stored = new Map<string, number>();
+  for (const k of keys) stored.set(k, (stored.get(k) ?? 0) + 1);
   const out: T[] = [];
   for (const m of messages) {
-    const k = key(m.deviceId, m.seq);
-    if (stored.delete(k)) out.push(m); // the first copy in the batch, once
+    const k = keyOf(m);
+    const n = stored.get(k) ?? 0;
+    if (n > 0) { out.push(m); stored.set(k, n - 1); } // the first copy in the batch, once
   }
   return out;
 }
