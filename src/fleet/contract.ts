@@ -9,7 +9,9 @@ import type { ScheduleMessage } from './messages.ts';
 /**
  * Publishes a device's desired schedule: the whole version, retained, QoS 1, on
  * `gridpulse/v1/devices/{id}/schedule` (messages.ts deviceTopic). Resolves when the broker took it (PUBACK);
- * rejects when it could not (the ledger then keeps the version `queued` and the re-publisher tries again).
+ * rejects when it could not (the ledger then keeps the version `queued` and the re-publisher tries again), or with a
+ * PublishRefusedError (bus/publish-refusal.ts) when sending it again cannot help — invalid, over the broker's packet
+ * limit, or refused by the broker (MQTT 5 0x87): the version is then marked `failed` and never re-published.
  * Implementations: MqttFleetBus (fleet-bus), RecordingFleetBus in tests (fleet/testing/recording-bus.ts).
  */
 export interface FleetBus {

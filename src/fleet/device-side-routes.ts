@@ -7,6 +7,7 @@ import { ackMessage, DEVICE_ID, outOfWindow, scheduleMessage, telemetryMessage, 
 import { deviceIdOfKey, pollState } from './device-repository.ts';
 import { getVersion, messageOf } from './schedule-versions.ts';
 import { applyAcks, applyTelemetryLatest } from './ledger.ts';
+import { countImplausible } from './telemetry-check.ts';
 import { markSent, type LoopSettings } from './distribution.ts';
 import { ScheduleWaiters } from './schedule-waiters.ts';
 import { problem } from './fleet-schemas.ts';
@@ -19,6 +20,9 @@ const deviceOnly = 'The device\'s own key only (`Authorization: Bearer gp_…`, 
 const params = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
 const applyOut = z.object({ applied: z.number(), stale: z.number().describe('already known, or older than what is stored'), unknown: z.number().describe('naming a version that does not exist'),
   outOfWindow: z.number().describe('batch messages whose `at` is outside the window (older than 31 days, more than 60 minutes ahead): left out, not applied') });
+const telemetryOut = applyOut.extend({
+  implausible: z.number().describe('readings breaking a plausibility rule (power beyond the device\'s limits, a scheduleVersion never issued to it): kept in the series, not applied to the device\'s reported state'),
+});
 const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 minutes ahead of the server clock (the same window as MQTT and the ledger): '
   + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied.';
 
@@ -151,18 +155,23 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     config: DEVICE_ACCESS,
     schema: {
       tags, summary: 'Send telemetry (gridpulse.telemetry/1, one or a batch of up to 1,000) over HTTP',
-      description: `${deviceOnly} The newest message sets the device's reported SoC, power and executing version; the series goes to the gateway's store. ${WINDOW_NOTE}`,
-      params, body: batchOf(telemetryMessage), response: { 200: applyOut, 400: problem, 404: problem },
+      description: `${deviceOnly} The newest plausible message sets the device's reported SoC, power and executing version (an implausible one is counted in implausible, kept in the series only); the series goes to the gateway's store. ${WINDOW_NOTE}`,
+      params, body: batchOf(telemetryMessage), response: { 200: telemetryOut, 400: problem, 404: problem },
     },
   }, async (req, reply) => {
     const id = await ownDevice(db, req, req.params.id);
     const items = list(req.body, id, s.now());
     req.audited = true;
-    const { revoked, ...out } = await storing(() => applyTelemetryLatest(db, items, new Date(s.now())));
+    const { revoked, implausible, ...out } = await storing(() => db.transaction((tx) => applyTelemetryLatest(tx, items, new Date(s.now()))));
     if (revoked) throw revokedMeanwhile(reply);
     if (out.outOfWindow) req.log.warn({ deviceId: id, outOfWindow: out.outOfWindow }, 'telemetry refused: at outside the accepted window');
+    if (implausible.length) {
+      countImplausible(db, implausible);
+      // one line per request, whatever the batch's size (telemetry-check.ts)
+      req.log.warn({ deviceId: id, implausible: implausible.length, first: implausible[0] }, 'implausible telemetry: kept in the series, not applied to the device\'s state');
+    }
     await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1 AND revoked_at IS NULL', [id, new Date(s.now())]);
     if (deps.telemetrySink) await storing(() => deps.telemetrySink!(items));
-    return out;
+    return { ...out, implausible: implausible.length };
   });
 }

@@ -3,7 +3,8 @@ import type { Db } from '../platform/db.ts';
 import type { FleetBus, FleetLoopOptions } from './contract.ts';
 import type { ScheduleMessage } from './messages.ts';
 import { getVersions, messageOf } from './schedule-versions.ts';
-import { countPublished } from './fleet-metrics.ts';
+import { countPublished, countRefused } from './fleet-metrics.ts';
+import { PublishRefusedError, type RefusalReason } from './bus/publish-refusal.ts';
 import { notifyFleet } from './fleet-events.ts';
 
 /**
@@ -44,20 +45,53 @@ export async function markSent(db: Db, keys: ReadonlyArray<{ deviceId: string; v
   await notifyFleet(db, 'ledger', keys.length);
 }
 
-/** Publishes messages with at most `concurrency` in flight; returns those the bus took and the count it refused. */
-export async function publishAll(bus: FleetBus, messages: readonly ScheduleMessage[], concurrency = 1_000): Promise<{ ok: ScheduleMessage[]; failed: number; error?: string }> {
+/**
+ * Publishes messages with at most `concurrency` in flight; returns those the bus took, those it refused for good
+ * (PublishRefusedError: never retried) and the count of the rest, which failed for a transient reason.
+ */
+export async function publishAll(bus: FleetBus, messages: readonly ScheduleMessage[], concurrency = 1_000): Promise<{ ok: ScheduleMessage[]; refused: Refused[]; failed: number; error?: string }> {
   const ok: ScheduleMessage[] = [];
+  const refused: Refused[] = [];
   let failed = 0;
   let error: string | undefined;
   let next = 0;
   const worker = async () => {
     while (next < messages.length) {
       const m = messages[next++]!;
-      try { await bus.publishSchedule(m); ok.push(m); } catch (err) { failed++; error ??= (err as Error).message; }
+      try {
+        await bus.publishSchedule(m);
+        ok.push(m);
+      } catch (err) {
+        if (err instanceof PublishRefusedError) refused.push({ deviceId: m.deviceId, version: m.version, reason: err.reason, detail: err.message });
+        else { failed++; error ??= (err as Error).message; }
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
-  return { ok, failed, ...(error ? { error } : {}) };
+  return { ok, refused, failed, ...(error ? { error } : {}) };
+}
+
+/** A version the bus refused for good, and why (publish-refusal.ts). */
+export interface Refused { deviceId: string; version: number; reason: RefusalReason; detail: string }
+
+/**
+ * Records versions the bus refused for good as `failed` with the reason "publish refused: …" (only from queued or
+ * sent: a device's own later word is not overwritten), off the re-publisher's list; returns how many changed.
+ * A rollout counts them as failed (rollouts.ts: its abort threshold sees them).
+ */
+export async function markRefused(db: Db, refused: readonly Refused[], s: LoopSettings): Promise<number> {
+  if (refused.length === 0) return 0;
+  const rows = await db.query<{ n: number }>(
+    `WITH upd AS (
+       UPDATE schedule_versions v SET state = 'failed', state_at = $4, finished_at = $4, reason = left('publish refused: ' || k.detail, 500), next_publish_at = 'infinity'
+       FROM unnest($1::text[], $2::int[], $3::text[]) AS k(device_id, version, detail)
+       WHERE v.device_id = k.device_id AND v.version = k.version AND v.state IN ('queued', 'sent')
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM upd`,
+    [refused.map((r) => r.deviceId), refused.map((r) => r.version), refused.map((r) => r.detail), new Date(s.now())]);
+  const n = Number(rows[0]!.n);
+  await notifyFleet(db, 'ledger', n);
+  return n;
 }
 
 /** Versions published per transaction (publishVersions): the share locks of one chunk are held only while it is published. */
@@ -86,11 +120,17 @@ export async function publishVersions(db: Db, bus: FleetBus | undefined, message
       if (current.length < chunk.length) logger?.info({ skipped: chunk.length - current.length }, 'superseded versions not published (a newer version exists)');
       const r = await publishAll(bus, current);
       if (r.failed) logger?.warn({ failed: r.failed, err: r.error }, 'schedule publish failed; the re-publisher retries');
+      if (r.refused.length) {
+        logger?.error({ refused: r.refused.length, versions: r.refused.slice(0, 20).map((f) => ({ deviceId: f.deviceId, version: f.version, reason: f.reason })), err: r.refused[0]!.detail },
+          'schedule publish refused: versions marked failed, not retried');
+      }
       await markSent(tx, r.ok.map((m) => ({ deviceId: m.deviceId, version: m.version })), s);
-      return r.ok.length;
+      await markRefused(tx, r.refused, s);
+      return { published: r.ok.length, refused: r.refused };
     });
-    countPublished(db, published);
-    sent += published;
+    countPublished(db, published.published);
+    countRefused(db, published.refused.map((r) => r.reason));
+    sent += published.published;
   }
   return sent;
 }

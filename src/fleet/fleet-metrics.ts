@@ -2,6 +2,7 @@ import type { Db } from '../platform/db.ts';
 import { metricsOf, once, type Metrics } from '../platform/metrics.ts';
 import { HEARTBEAT_STALE_MS } from './device-repository.ts';
 import type { GatewayStats } from './gateway/gateway.ts';
+import { REFUSAL_REASONS, type RefusalReason } from './bus/publish-refusal.ts';
 
 /** Rollout states (rollouts.status), the `state` label of gridpulse_fleet_rollouts. */
 export const ROLLOUT_STATES = ['running', 'completed', 'aborted', 'cancelled'] as const;
@@ -73,14 +74,19 @@ export type IssueSource = typeof ISSUE_SOURCES[number];
  * The fleet's event metrics of a registry: `gridpulse_fleet_ack_latency_seconds` (per version acknowledged for the first
  * time, seconds from its publication — the ledger's `sent_at` — to the ack stored), `gridpulse_fleet_versions_issued_total{source}`
  * (committed, by ISSUE_SOURCES) and `gridpulse_fleet_versions_published_total` (publications the bus took, first and
- * re-publications). Every label starts at 0 (the alert rules need the series before the first event); called at startup.
+ * re-publications) and `gridpulse_fleet_versions_refused_total{reason}` (versions the bus refused for good and the ledger
+ * marked failed: publish-refusal.ts REFUSAL_REASONS). Every label starts at 0 (the alert rules need the series before the first event); called at startup.
  */
 export function fleetEventMetrics(m: Metrics) {
   const ackLatency = m.histogram('gridpulse_fleet_ack_latency_seconds', 'seconds from a schedule version\'s publication to its first acknowledgement stored', [], ACK_LATENCY_BUCKETS);
   const issued = m.counter('gridpulse_fleet_versions_issued_total', 'schedule versions issued (committed), by source (operator, rollout, optimizer, market)', ['source']);
   const published = m.counter('gridpulse_fleet_versions_published_total', 'schedule version publications the bus took (first and re-publications)');
-  if (once(m, 'fleet-events')) for (const source of ISSUE_SOURCES) issued.inc({ source }, 0);
-  return { ackLatency, issued, published };
+  const refused = m.counter('gridpulse_fleet_versions_refused_total', 'schedule versions the bus refused for good (invalid, too_large, not_authorized), marked failed, never retried', ['reason']);
+  if (once(m, 'fleet-events')) {
+    for (const source of ISSUE_SOURCES) issued.inc({ source }, 0);
+    for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
+  }
+  return { ackLatency, issued, published, refused };
 }
 
 /** Observes ledger.ts applyAcks' `ackLatencySeconds` in the registry attached to `db` (none attached: not measured). */
@@ -101,4 +107,12 @@ export function countIssued(db: Db, source: IssueSource, n: number): void {
 export function countPublished(db: Db, n: number): void {
   const m = n > 0 ? metricsOf(db) : undefined;
   if (m) fleetEventMetrics(m).published.inc(n);
+}
+
+/** Counts versions the bus refused for good, one per reason given, in the registry attached to `db` (after the commit). */
+export function countRefused(db: Db, reasons: readonly RefusalReason[]): void {
+  const m = reasons.length ? metricsOf(db) : undefined;
+  if (!m) return;
+  const { refused } = fleetEventMetrics(m);
+  for (const reason of reasons) refused.inc({ reason });
 }

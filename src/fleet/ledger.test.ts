@@ -77,8 +77,8 @@ for (const target of testDatabases()) {
       const [b] = await db.query<{ online: boolean; agent_version: string }>(`SELECT online, agent_version FROM devices WHERE id = 'led-b'`);
       assert.deepEqual({ ...b }, { online: false, agent_version: '1.2.0' });
       const tel = (seq: number, soc: number) => ({ schema: 'gridpulse.telemetry/1' as const, deviceId: 'led-b', at: at(seq), seq, socPct: soc, powerKw: -1.5, scheduleVersion: 2, mode: 'discharge' });
-      assert.deepEqual(await applyTelemetryLatest(db, [tel(30, 40), tel(31, 39), tel(29, 41)], CLOCK), { applied: 1, stale: 2, unknown: 0, outOfWindow: 0 });
-      assert.deepEqual(await applyTelemetryLatest(db, [tel(20, 70)], CLOCK), { applied: 0, stale: 1, unknown: 0, outOfWindow: 0 });
+      assert.deepEqual(await applyTelemetryLatest(db, [tel(30, 40), tel(31, 39), tel(29, 41)], CLOCK), { applied: 1, stale: 2, unknown: 0, outOfWindow: 0, implausible: [] });
+      assert.deepEqual(await applyTelemetryLatest(db, [tel(20, 70)], CLOCK), { applied: 0, stale: 1, unknown: 0, outOfWindow: 0, implausible: [] });
       const [t] = await db.query<{ soc_pct: number; reported_version: number; power_kw: number }>(`SELECT soc_pct, reported_version, power_kw FROM devices WHERE id = 'led-b'`);
       assert.deepEqual([Number(t!.soc_pct), Number(t!.reported_version), Number(t!.power_kw)], [39, 2, -1.5]);
     });
@@ -94,7 +94,9 @@ for (const target of testDatabases()) {
           const t = await applyTelemetryLatest(tx, [{ schema: 'gridpulse.telemetry/1', deviceId: 'led-b', at: when, seq: 500, socPct: 3, powerKw: 0, scheduleVersion: 0, mode: 'idle' }], CLOCK);
           const a = await applyAcks(tx, [{ ...ack('led-b', 3, 'succeeded', 501), at: when }], CLOCK);
           const st = await applyStatus(tx, [{ schema: 'gridpulse.status/1', deviceId: 'led-b', online: true, at: when }], CLOCK);
-          for (const r of [t, a, st]) assert.deepEqual(r, { applied: 0, stale: 0, unknown: 0, outOfWindow: 1 });
+          const { implausible, ...tel } = t;
+          assert.deepEqual(implausible, []);
+          for (const r of [tel, a, st]) assert.deepEqual(r, { applied: 0, stale: 0, unknown: 0, outOfWindow: 1 });
           assert.deepEqual(await tx.query(`SELECT soc_pct, telemetry_at, status_at FROM devices WHERE id = 'led-b'`), before);
           const [v] = await tx.query<{ state: string }>(`SELECT state FROM schedule_versions WHERE device_id = 'led-b' AND version = 3`);
           assert.notEqual(v!.state, 'succeeded');

@@ -1,6 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import { splitByWindow, type AckMessage, type AckState, type StatusMessage, type TelemetryMessage } from './messages.ts';
 import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
+import { splitPlausible, type Implausible } from './telemetry-check.ts';
 
 /**
  * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
@@ -204,16 +205,21 @@ export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Da
 
 /**
  * Keeps each device's latest telemetry (gridpulse.telemetry/1) on its row: SoC, power, the version it executes,
- * its mode, last seen. The newest message by `at` (then `seq`) wins; a replayed older one changes nothing.
+ * its mode, last seen. The newest message by `at` (then `seq`) wins; a replayed older one changes nothing. A reading
+ * that breaks a plausibility rule (telemetry-check.ts: power beyond the device's limits, or a version never issued to
+ * it; a SoC outside the operating window is the real state and applies) changes nothing either: it is returned in
+ * `implausible` (the caller counts and logs it).
  * The time series itself is the gateway's (fleet-bus, migration 0032).
  */
-export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessage[], now: Date = new Date()): Promise<ApplyResult> {
+export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessage[], now: Date = new Date()): Promise<TelemetryApplyResult> {
   const { inWindow, outOfWindow } = splitByWindow(all, now.getTime());
-  if (inWindow.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow };
+  if (inWindow.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, implausible: [] };
   const { kept: telemetry, revoked } = withoutRevoked(inWindow, await lockDevices(db, inWindow.map((m) => m.deviceId)));
-  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, ...revokedPart(revoked) };
+  if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, implausible: [], ...revokedPart(revoked) };
+  const { plausible, implausible } = await splitPlausible(db, telemetry);
+  if (plausible.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, implausible, ...revokedPart(revoked) };
   const newest = new Map<string, TelemetryMessage>();
-  for (const t of telemetry) {
+  for (const t of plausible) {
     const o = newest.get(t.deviceId);
     const d = o ? Date.parse(t.at) - Date.parse(o.at) : 1;
     if (!o || d > 0 || (d === 0 && t.seq > o.seq)) newest.set(t.deviceId, t);
@@ -234,9 +240,12 @@ export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessag
       list.map((t) => t.scheduleVersion), list.map((t) => t.mode)]);
   const applied = Number(row!.applied);
   await notifyFleet(db, 'devices', applied);
-  const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, telemetry);
-  return { applied, stale: telemetry.length - applied - unknown, unknown, outOfWindow, ...revokedPart(revoked) };
+  const unknown = Number(row!.known) === list.length ? 0 : await countUnknownMessages(db, plausible);
+  return { applied, stale: plausible.length - applied - unknown, unknown, outOfWindow, implausible, ...revokedPart(revoked) };
 }
+
+/** applyTelemetryLatest's result: also the readings that broke a plausibility rule (telemetry-check.ts), not applied. */
+export interface TelemetryApplyResult extends ApplyResult { implausible: Implausible[] }
 
 async function countUnknownMessages(db: Db, msgs: readonly { deviceId: string }[]): Promise<number> {
   const ids = [...new Set(msgs.map((m) => m.deviceId))];

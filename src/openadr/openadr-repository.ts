@@ -177,7 +177,9 @@ const HTTP_OF: Record<Operation, 'POST' | 'PUT' | 'DELETE'> = { CREATE: 'POST', 
  */
 async function enqueueNotifications(db: Db, object: WireObject, op: Operation, programId: string | null): Promise<void> {
   const subs = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM openadr_objects WHERE object_type = 'SUBSCRIPTION' AND ($1::text IS NULL OR program_id = $1)`, [programId]);
+    // in creation order (then id): the order the callbacks are queued, and delivered, in; a scan without ORDER BY
+    // returned whatever order the heap held (an updated subscription moved behind the others)
+    `SELECT ${COLUMNS} FROM openadr_objects WHERE object_type = 'SUBSCRIPTION' AND ($1::text IS NULL OR program_id = $1) ORDER BY created_at, id`, [programId]);
   for (const sub of subs) {
     const body = sub.body as { objectOperations?: Array<{ objects: string[]; operations: string[]; callbackUrl: string; bearerToken?: string | null }>; targets?: unknown };
     for (const oo of body.objectOperations ?? []) {

@@ -45,7 +45,7 @@ for (const target of testDatabases()) {
         payload: [tel(new Date(t.clock.now()).toISOString(), 2, 50), tel(new Date(t.clock.now() - 40 * 86_400_000).toISOString(), 3, 9)] });
       // in a batch (an agent's outbox) the stale one is left out and counted; the good one applies
       assert.equal(old.statusCode, 200, old.body);
-      assert.deepEqual(old.json(), { applied: 1, stale: 0, unknown: 0, outOfWindow: 1 });
+      assert.deepEqual(old.json(), { applied: 1, stale: 0, unknown: 0, outOfWindow: 1, implausible: 0 });
       assert.equal((await getDevice(t.db, d.id))!.reported.socPct, 50);
       const oldOne = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers, payload: tel(new Date(t.clock.now() - 40 * 86_400_000).toISOString(), 3, 9) });
       assert.equal(oldOne.statusCode, 400);
@@ -55,7 +55,7 @@ for (const target of testDatabases()) {
       assert.equal(ackFuture.statusCode, 400);
       assert.equal(ackFuture.json().field, 'at');
       const batchFuture = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers, payload: [tel('2099-01-01T00:00:00Z', 5, 7)] });
-      assert.deepEqual(batchFuture.json(), { applied: 0, stale: 0, unknown: 0, outOfWindow: 1 });
+      assert.deepEqual(batchFuture.json(), { applied: 0, stale: 0, unknown: 0, outOfWindow: 1, implausible: 0 });
       assert.equal((await getDevice(t.db, d.id))!.reported.socPct, 50, 'the far-future reading was not applied');
       // real telemetry afterwards is the reported state, not "stale"
       t.clock.advance(60_000);

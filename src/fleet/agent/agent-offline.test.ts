@@ -10,7 +10,9 @@ import { AgentStore } from './agent-store.ts';
 import { DEFAULT_BATTERY, SimulatedBattery } from './battery.ts';
 import { MqttLink } from './mqtt-link.ts';
 import type { Command } from './command.ts';
-import { ackMessage, telemetryMessage, TOPIC_ROOT, type ScheduleMessage } from '../messages.ts';
+import { ackMessage, MAX_PACKET_BYTES, telemetryMessage, TOPIC_ROOT, type ScheduleMessage } from '../messages.ts';
+import { startEmbeddedBroker } from '../bus/embedded-broker.ts';
+import { connectMqtt } from '../bus/mqtt-connect.ts';
 import { startTestAedes } from '../../../test/support/test-aedes.ts';
 
 const logger = createLogger('silent');
@@ -118,4 +120,32 @@ test('a schedule over the device\'s power rating is refused with the interval na
   assert.deepEqual([c.source, c.version], ['fallback', 0], 'refusing version 5 drops version 4 too: the fallback runs, nothing older than 5');
   assert.equal(agent.receive(schedule(4, [])), 'stale');
   store.close();
+});
+
+test('an outbox message too large for the gateway is dropped unsent with an error log: the agent keeps its connection and sends the rest in order', async (t) => {
+  let refusedPackets = 0;
+  const broker = await startEmbeddedBroker({ port: 0, host: '127.0.0.1', logger, verify: async (u) => u, countRefused: () => { refusedPackets++; } });
+  t.after(() => broker.close());
+  const { client: cloud } = await connectMqtt(broker.url, { ...broker.gateway, clientId: 'gridpulse-test-cloud', clean: true });
+  t.after(() => cloud.endAsync(true));
+  const seen: number[] = [];
+  cloud.on('message', (_topic, payload) => { seen.push(telemetryMessage.parse(JSON.parse(payload.toString())).seq); });
+  await cloud.subscribeAsync(`${TOPIC_ROOT}/${deviceId}/telemetry`, { qos: 1 });
+  const store = new AgentStore(':memory:');
+  t.after(() => store.close());
+  const agent = new Agent({ deviceId, store, driver: new SimulatedBattery(DEFAULT_BATTERY, () => T0, 50), clock: () => T0, logger, limits: { maxChargeKw: 5, maxDischargeKw: 5 } });
+  const reading = { schema: 'gridpulse.telemetry/1' as const, deviceId, at: iso(Date.now()), socPct: 50, powerKw: 0, scheduleVersion: 0, mode: 'idle' };
+  const first = store.queueTelemetry(reading);
+  // e.g. a driver's mode string gone wrong: over the broker's packet limit, which drops the connection of its sender
+  store.queueTelemetry({ ...reading, mode: 'x'.repeat(MAX_PACKET_BYTES + 1) });
+  const last = store.queueTelemetry(reading);
+  const link = new MqttLink(agent, store, { url: broker.url, password: 'any', protocolVersion: 4, backoff: { baseMs: 50, maxMs: 200 } }, logger);
+  link.start();
+  t.after(() => link.stop());
+  const deadline = Date.now() + 10_000;
+  while ((store.queued() > 0 || seen.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(store.queued(), 0, 'the outbox is empty');
+  assert.deepEqual(seen, [first.seq, last.seq]);
+  assert.equal(link.dropped, 1);
+  assert.equal(refusedPackets, 0, 'the broker never had to drop the agent\'s connection');
 });

@@ -1,8 +1,8 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { deviceTopic, type StatusMessage } from '../messages.ts';
+import { deviceTopic, MAX_DEVICE_MESSAGE_BYTES, type StatusMessage } from '../messages.ts';
 import type { Agent } from './agent.ts';
-import type { AgentStore } from './agent-store.ts';
+import type { AgentStore, OutboxItem } from './agent-store.ts';
 import { backoffDelay } from './backoff.ts';
 import { createMqttClient, fallBackToMqtt311 } from '../bus/mqtt-connect.ts';
 import { mqttTraceCarrier } from '../../platform/tracing.ts';
@@ -51,6 +51,8 @@ export class MqttLink {
   private markLost: (err: Error) => void = () => {};
   /** Whether the connection is up (the HTTP fallback polls while it is not). */
   connected = false;
+  /** outbox messages over MAX_DEVICE_MESSAGE_BYTES, dropped unsent and logged */
+  dropped = 0;
 
   private readonly agent: Agent;
   private readonly store: AgentStore;
@@ -135,6 +137,20 @@ export class MqttLink {
     await this.flush();
   }
 
+  /**
+   * Whether an outbox message may be sent: one over MAX_DEVICE_MESSAGE_BYTES is dropped here with an error log
+   * (the gateway drops it unparsed anyway, and one over the broker's packet limit, MAX_PACKET_BYTES, gets the connection
+   * dropped: sent again on every reconnect, it cut the agent off for good), and forgotten with its window.
+   */
+  private sendable(item: OutboxItem): boolean {
+    const bytes = Buffer.byteLength(JSON.stringify(item.message));
+    if (bytes <= MAX_DEVICE_MESSAGE_BYTES) return true;
+    this.log.error({ deviceId: this.agent.deviceId, seq: item.seq, kind: item.kind, bytes, limit: MAX_DEVICE_MESSAGE_BYTES },
+      'outbox message over the device message size limit: dropped (the gateway would drop it; over the broker\'s packet limit it costs the connection)');
+    this.dropped++;
+    return false;
+  }
+
   /** Sends queued acks and telemetry in order until the outbox is empty or the connection drops. */
   async flush(): Promise<void> {
     if (this.flushing) { this.again = true; return; }
@@ -151,7 +167,7 @@ export class MqttLink {
           // mqtt.js drops its in-flight store on reconnect, so a lost connection ends the wait and the window is resent
           // from the outbox (the gateway stores each (device, seq) once)
           const v5 = client.options.protocolVersion === 5;
-          const sent = Promise.all(batch.map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message),
+          const sent = Promise.all(batch.filter((item) => this.sendable(item)).map((item) => client.publishAsync(deviceTopic(this.agent.deviceId, item.kind), JSON.stringify(item.message),
             { qos: 1, ...(v5 && item.trace ? { properties: { userProperties: { ...item.trace } } } : {}) })));
           sent.catch(() => undefined);
           await Promise.race([sent, this.lost]);

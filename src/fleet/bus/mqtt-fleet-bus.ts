@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FleetBus } from '../contract.ts';
-import { deviceTopic, scheduleMessage, type ScheduleMessage } from '../messages.ts';
+import { deviceTopic, type ScheduleMessage } from '../messages.ts';
+import { publishableSchedule, PublishRefusedError, refusalOf } from './publish-refusal.ts';
 import { connectMqtt } from './mqtt-connect.ts';
 import type { MqttCredentials } from './embedded-broker.ts';
 import { injectMqtt, SpanKind, withSpan } from '../../platform/tracing.ts';
@@ -17,7 +18,10 @@ export const PUBLISH_TIMEOUT_MS = 10_000;
  * nothing else). Resolves on the broker's PUBACK (MQTT 5: a reason code below 0x80); rejects at once when the
  * broker is unreachable (mqtt.js would queue the message until it returns: the ledger keeps the version
  * `queued` and re-publishes instead), when the broker refuses, or after PUBLISH_TIMEOUT_MS. A message that
- * fails the gridpulse.schedule/1 schema is refused before it is sent (a TypeError naming the field).
+ * fails the gridpulse.schedule/1 schema, or whose packet is over MAX_PACKET_BYTES (the broker would drop the
+ * connection, and a re-publish would do it again), is refused before it is sent; a broker's PUBACK refusing the
+ * message itself (MQTT 5 0x87 not authorized, 0x90, 0x95, 0x99) too: both reject with a PublishRefusedError
+ * (publish-refusal.ts), logged here, which the distribution records as the version `failed`, never retried.
  *
  * With tracing on, each publish is a PRODUCER span (`publish schedule`, a child of the API call or loop round that
  * issued the version) and, on MQTT 5, the message carries its context in the user properties `traceparent` and
@@ -42,18 +46,26 @@ export class MqttFleetBus implements FleetBus {
   }
 
   async publishSchedule(msg: ScheduleMessage): Promise<void> {
-    const checked = scheduleMessage.safeParse(msg);
-    if (!checked.success) {
-      const issue = checked.error.issues[0]!;
-      throw new TypeError(`schedule message: ${issue.path.join('.')}: ${issue.message}`);
+    // MQTT 3.1.1 (the embedded Aedes) has no user properties: the trace ends at the publish there
+    const userProperties = this.protocolVersion === 5 ? injectMqtt() : {};
+    let publishable: { topic: string; payload: string };
+    try {
+      publishable = publishableSchedule(msg, this.protocolVersion, userProperties);
+    } catch (err) {
+      this.log.error({ deviceId: msg.deviceId, version: msg.version, reason: (err as PublishRefusedError).reason, err: (err as Error).message }, 'schedule refused before publishing');
+      throw err;
     }
     if (!this.client.connected) throw new Error('MQTT broker unreachable: schedule not published');
-    const topic = deviceTopic(msg.deviceId, 'schedule');
+    const { topic, payload } = publishable;
     await withSpan('publish schedule', { 'messaging.system': 'mqtt', 'messaging.operation.type': 'send', 'messaging.destination.name': topic, 'gridpulse.device_id': msg.deviceId, 'gridpulse.schedule_version': msg.version }, async () => {
-      // MQTT 3.1.1 (the embedded Aedes) has no user properties: the trace ends at the publish there
-      const userProperties = this.protocolVersion === 5 ? injectMqtt() : {};
-      await within(this.client.publishAsync(topic, JSON.stringify(checked.data), { qos: 1, retain: true, ...(userProperties.traceparent ? { properties: { userProperties } } : {}) }),
-        PUBLISH_TIMEOUT_MS, `no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`);
+      try {
+        await within(this.client.publishAsync(topic, payload, { qos: 1, retain: true, ...(userProperties.traceparent ? { properties: { userProperties } } : {}) }),
+          PUBLISH_TIMEOUT_MS, `no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`);
+      } catch (err) {
+        const refused = refusalOf(err);
+        if (refused instanceof PublishRefusedError) this.log.error({ deviceId: msg.deviceId, version: msg.version, reason: refused.reason, err: refused.message }, 'the broker refused the schedule publish (not retried)');
+        throw refused;
+      }
     }, { kind: SpanKind.PRODUCER });
     this.log.debug({ deviceId: msg.deviceId, version: msg.version }, 'schedule published');
   }

@@ -269,6 +269,39 @@ for (const target of testDatabases()) {
         }
       });
 
+      it('telemetry breaking a plausibility rule is stored in the series but not the device\'s reported SoC, counted by rule, logged sampled', async () => {
+        const lines: Array<Record<string, unknown>> = [];
+        const logger = pino({ level: 'warn' }, new Writable({ write(c: Buffer, _e, done) { lines.push(JSON.parse(c.toString()) as Record<string, unknown>); done(); } }));
+        const metrics = new Metrics({ processMetrics: false });
+        attachMetrics(metrics, db);
+        const d = devices[DEVICES - 2]!;
+        await createDevice(db, deviceInput.parse({ id: d.id, name: d.id, maxChargeKw: 5, maxDischargeKw: 4, minSocPct: 10, maxSocPct: 90 }));
+        const clientId = `gw-tel-${randomBytes(3).toString('hex')}`;
+        const gw = await startGateway({ db, url: broker.url, credentials: broker.gateway, clientId, group: 'plausible-test', sink: ledgerSink, logger, batchSize: 10, flushMs: 20 });
+        const t0 = Date.now() - 60_000;
+        const send = (seq: number, socPct: number, powerKw: number, scheduleVersion: number) => d.client.publishAsync(deviceTopic(d.id, 'telemetry'),
+          JSON.stringify({ schema: 'gridpulse.telemetry/1', deviceId: d.id, at: new Date(t0 + seq * 1_000).toISOString(), seq, socPct, powerKw, scheduleVersion, mode: 'idle' }), { qos: 1 });
+        const rows = async () => Number((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM device_telemetry WHERE device_id = $1', [d.id]))[0]!.n);
+        try {
+          await send(1, 50, -4.5, 0); // 4.5 kW discharging: within 4 × 1.1 + 0.1
+          await send(2, 60, 5.7, 0); // charging over 5 × 1.1 + 0.1
+          await send(3, 61, -4.6, 0); // discharging over 4 × 1.1 + 0.1
+          await send(4, 62, 0, 3); // a version never issued to it (none is)
+          await until('every reading stored in the series', async () => (await rows()) === 4);
+          const [dev] = await db.query<{ soc_pct: number; power_kw: number; telemetry_seq: number }>('SELECT soc_pct, power_kw, telemetry_seq FROM devices WHERE id = $1', [d.id]);
+          assert.deepEqual({ soc: Number(dev!.soc_pct), power: Number(dev!.power_kw), seq: Number(dev!.telemetry_seq) }, { soc: 50, power: -4.5, seq: 1 }, 'the last plausible reading is the reported state');
+          const text = await metrics.render();
+          assert.match(text, /gridpulse_fleet_telemetry_implausible_total\{rule="power"\} 2\b/);
+          assert.match(text, /gridpulse_fleet_telemetry_implausible_total\{rule="schedule_version"\} 1\b/);
+          assert.equal(gw.stats().telemetryStored, 4);
+        } finally {
+          await gw.stop();
+        }
+        const logged = lines.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('implausible telemetry'));
+        assert.ok(logged.length >= 1 && logged.length <= 2, `one line for the device in the window, one summary at stop; got ${logged.length}`);
+        assert.equal(logged[0]!.deviceId, d.id);
+      });
+
       it('observes the ack latency (publication → first ack stored) in /metrics once per version', async () => {
         const metrics = new Metrics({ processMetrics: false });
         attachMetrics(metrics, db);

@@ -9,6 +9,7 @@ import { connectMqtt } from '../bus/mqtt-connect.ts';
 import type { MqttCredentials } from '../bus/embedded-broker.ts';
 import { storeBatch, storeIsolating, type IngestBatch, type IngestResult, type LedgerSink } from './ingest-writer.ts';
 import { observeAckLatencies } from '../fleet-metrics.ts';
+import { countImplausible, type ImplausibleRule } from '../telemetry-check.ts';
 import { extractMqtt, mqttTraceCarrier, SpanKind, startSpan, tracingEnabled, withSpan, type Span } from '../../platform/tracing.ts';
 import { within } from '../../platform/within.ts';
 
@@ -105,6 +106,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   // every rejection counts in /metrics (the registry attached to the db, metrics.ts) by reason; logs are sampled
   const rejectedTotal = () => metricsOf(o.db)?.counter('gridpulse_gateway_messages_rejected_total', 'device messages the gateway dropped, by reason (oversized, not-json, bad-topic, schema, wrong-device, revoked, refused-by-store)', ['reason']);
   const rejections = new RejectionLog(log, 'device message dropped', (reason) => rejectedTotal()?.inc({ reason }), o.rejectionLogWindowMs);
+  // implausible telemetry (telemetry-check.ts): stored in the series, not applied; counted by rule, logged sampled
+  countImplausible(o.db, []);
+  const implausibleLog = new RejectionLog(log, 'implausible telemetry: kept in the series, not applied to the device\'s state', (rule) => countImplausible(o.db, [{ rule: rule as ImplausibleRule }]), o.rejectionLogWindowMs);
 
   let generation = 0;
 
@@ -163,7 +167,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     for (;;) {
       if (crashed) return;
       try {
-        const { ackLatencySeconds, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
+        const { ackLatencySeconds, implausible, ...r } = await withSpan('store device messages', { 'gridpulse.acks': batch.acks.length, 'gridpulse.telemetry': batch.telemetry.length, 'gridpulse.statuses': batch.statuses.length, 'gridpulse.gateway.client_id': clientId },
           // a message the database refuses for its content is isolated and dropped; the rest of the batch is stored
           () => storeIsolating(batch, (b) => storeBatch(o.db, b, o.sink)), { root: true, links: spans.map((sp) => ({ context: sp.spanContext() })) });
         for (const sp of spans) sp.end();
@@ -175,6 +179,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         }
         for (const k of Object.keys(stored) as Array<keyof IngestResult>) stats[k] += stored[k];
         observeAckLatencies(o.db, ackLatencySeconds);
+        for (const i of implausible) implausibleLog.refuse(i.deviceId, i.rule, { seq: i.seq, at: i.at, detail: i.detail });
         stats.batches++;
         if (r.fromRevoked) {
           // a revoked device's messages that were in flight or queued here when the revocation committed: dropped at store time
@@ -287,12 +292,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       // same id starts afresh); MQTT 3.1.1 has no such DISCONNECT (the embedded broker's sessions end with its process)
       await client.endAsync(false, protocolVersion === 5 ? { reasonCode: 0, properties: { sessionExpiryInterval: 0 } } : {});
       rejections.close();
+      implausibleLog.close();
       log.info({ ...stats, sessionEnded: protocolVersion === 5 }, 'gateway stopped');
     },
     crash: () => {
       stopped = true;
       crashed = true;
       rejections.close();
+      implausibleLog.close();
       if (timer) clearTimeout(timer);
       (client as unknown as { stream?: { destroy(): void } }).stream?.destroy();
       client.end(true);

@@ -34,6 +34,20 @@ for (const target of testDatabases()) {
         }), { numRuns: 25 });
     });
 
+    it('a device reset reusing seqs: the new reading stored beside an old one of the same seq is the one handed on, the redelivered old one is a duplicate', async () => {
+      const first = { ...tel('reset-dev', 1, '2026-11-30T10:00:00Z'), socPct: 40 };
+      await storeBatch(db, { acks: [], statuses: [], telemetry: [first] }, ledgerSink, NOW);
+      // after the reset the device counts from 1 again; the broker redelivers the old seq 1 in the same batch
+      const afterReset = { ...tel('reset-dev', 1, '2026-11-30T11:00:00Z'), socPct: 70 };
+      const handed: TelemetryMessage[] = [];
+      const recording = { ...ledgerSink, applyTelemetryLatest: async (tx: Db, t: TelemetryMessage[], now?: Date) => { handed.push(...t); return ledgerSink.applyTelemetryLatest(tx, t, now); } };
+      const r = await storeBatch(db, { acks: [], statuses: [], telemetry: [first, afterReset] }, recording, NOW);
+      assert.deepEqual([r.telemetryStored, r.telemetryDuplicate], [1, 1]);
+      assert.deepEqual(handed, [afterReset]);
+      const [dev] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM device_telemetry WHERE device_id = 'reset-dev'`);
+      assert.equal(dev!.n, 2);
+    });
+
     it('puts telemetry in daily partitions and leaves out what lies outside the accepted window', async () => {
       const r = await storeBatch(db, { acks: [], statuses: [], telemetry: [
         tel('tel-dev-1', 1, '2026-11-30T11:59:00Z'), tel('tel-dev-1', 2, '2026-11-29T23:59:00Z'), tel('tel-dev-1', 2, '2026-11-29T23:59:00Z'),

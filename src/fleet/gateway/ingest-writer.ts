@@ -1,4 +1,5 @@
 import { refusedForContent, type Db } from '../../platform/db.ts';
+import type { Implausible } from '../telemetry-check.ts';
 import { MESSAGE_MAX_AGE_MS, MESSAGE_MAX_AHEAD_MS, splitByWindow, type AckMessage, type StatusMessage, type TelemetryMessage } from '../messages.ts';
 
 /**
@@ -39,7 +40,7 @@ export const TELEMETRY_MAX_AHEAD_MS = MESSAGE_MAX_AHEAD_MS;
 const ACK_COLUMNS = ['device_id', 'seq', 'version', 'state', 'at', 'reason', 'interval_index'] as const;
 const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'schedule_version', 'mode'] as const;
 
-const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
+const key = (deviceId: string, seq: number, atMs?: number) => `${deviceId}\u0000${seq}\u0000${atMs ?? ''}`;
 
 /**
  * Stores one batch of the device bus in ONE transaction: acks into device_acks and telemetry into the daily
@@ -50,9 +51,13 @@ const key = (deviceId: string, seq: number) => `${deviceId}\u0000${seq}`;
  * devices are locked first, in id order (sink.lockDevices), so it never deadlocks with an issuer or a publisher. Rejects
  * (and stores nothing) when the database refuses: the caller has not yet confirmed (PUBACKed) any of its messages; it
  * isolates the messages refused for their content (storeIsolating) and retries the batch on any other failure. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
- * version first acknowledged, seconds since its publication), committed with the batch.
+ * version first acknowledged, seconds since its publication), committed with the batch; `implausible` the new
+ * readings its applyTelemetryLatest did not apply (telemetry-check.ts: stored in the series, not the device's state).
  */
-export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<IngestResult & { ackLatencySeconds: number[] }> {
+/** What storeBatch stored: the counts, the ack latencies its sink observed, the readings it did not apply as implausible. */
+export type StoredBatch = IngestResult & { ackLatencySeconds: number[]; implausible: Implausible[] };
+
+export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<StoredBatch> {
   const { inWindow: telemetry } = splitByWindow(batch.telemetry, now.getTime());
   const acks = splitByWindow(batch.acks, now.getTime());
   const statuses = splitByWindow(batch.statuses, now.getTime());
@@ -70,7 +75,7 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
     const freshAcks = ackList.length ? await storeAcks(tx, ackList) : [];
     const freshTelemetry = telemetryList.length ? await storeTelemetry(tx, telemetryList) : [];
     const applied = freshAcks.length ? await sink.applyAcks(tx, freshAcks, now) as { ackLatencySeconds?: number[] } | undefined : undefined;
-    if (freshTelemetry.length) await sink.applyTelemetryLatest(tx, freshTelemetry, now);
+    const latest = freshTelemetry.length ? await sink.applyTelemetryLatest(tx, freshTelemetry, now) as { implausible?: Implausible[] } | undefined : undefined;
     if (statusList.length) await sink.applyStatus(tx, statusList, now);
     return {
       acksStored: freshAcks.length, acksDuplicate: ackList.length - freshAcks.length, acksOutOfWindow: acks.outOfWindow, statusesOutOfWindow: statuses.outOfWindow,
@@ -79,6 +84,7 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
       statuses: statusList.length,
       fromRevoked,
       ackLatencySeconds: applied?.ackLatencySeconds ?? [],
+      implausible: latest?.implausible ?? [],
     };
   });
 }
@@ -113,10 +119,10 @@ const sqlState = (err: unknown): string => {
  * as storeBatch does, and the caller retries the whole batch: parts stored before are then dropped as already stored
  * (exactly once per (device, seq)). One storeBatch call when nothing is refused.
  */
-export async function storeIsolating(batch: IngestBatch, store: (b: IngestBatch) => Promise<IngestResult & { ackLatencySeconds: number[] }>): Promise<IngestResult & { ackLatencySeconds: number[]; refused: RefusedMessage[] }> {
-  const total: IngestResult & { ackLatencySeconds: number[]; refused: RefusedMessage[] } = {
+export async function storeIsolating(batch: IngestBatch, store: (b: IngestBatch) => Promise<StoredBatch>): Promise<StoredBatch & { refused: RefusedMessage[] }> {
+  const total: StoredBatch & { refused: RefusedMessage[] } = {
     acksStored: 0, acksDuplicate: 0, telemetryStored: 0, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: 0, fromRevoked: 0,
-    ackLatencySeconds: [], refused: [],
+    ackLatencySeconds: [], implausible: [], refused: [],
   };
   const batchOf = (items: Item[]): IngestBatch => ({
     acks: items.flatMap((i) => (i.kind === 'ack' ? [i.m] : [])),
@@ -125,9 +131,10 @@ export async function storeIsolating(batch: IngestBatch, store: (b: IngestBatch)
   });
   const attempt = async (items: Item[], b: IngestBatch): Promise<void> => {
     try {
-      const { ackLatencySeconds, ...r } = await store(b);
+      const { ackLatencySeconds, implausible, ...r } = await store(b);
       for (const k of Object.keys(r) as Array<keyof IngestResult>) total[k] += r[k];
       total.ackLatencySeconds.push(...ackLatencySeconds);
+      total.implausible.push(...implausible);
     } catch (err) {
       if (!refusedForContent(err)) throw err;
       if (items.length <= 1) {
@@ -175,7 +182,7 @@ export async function storeAcks(tx: Db, acks: AckMessage[]): Promise<AckMessage[
      ORDER BY device_id, seq, ctid -- the first copy in the batch (one COPY into the emptied stage: ctid follows the batch), as pickStored returns
      ON CONFLICT (device_id, seq) DO NOTHING
      RETURNING device_id, seq`);
-  return pickStored(acks, rows);
+  return pickStored(acks, rows.map((r) => key(r.device_id, Number(r.seq))), (m) => key(m.deviceId, m.seq));
 }
 
 /** The telemetry of `telemetry` stored now (first copy of each (device, at, seq)), in the batch's order. */
@@ -190,22 +197,33 @@ export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[]): Pro
   // soc_pct and power_kw are `real` (float4): the value rounded to it here, so a reading below its range (1e-50) is
   // stored as the 0 PostgreSQL's float4 cannot tell it from, never refused as an underflow (SQLSTATE 22003)
   await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, Math.fround(t.socPct), Math.fround(t.powerKw), t.scheduleVersion, t.mode]));
-  const rows = await tx.query<{ device_id: string; seq: string | number }>(
+  // `at` comes back as epoch milliseconds (text: exact for any timestamptz), the unit the messages' `at` is keyed in
+  const rows = await tx.query<{ device_id: string; seq: string | number; at_ms: string }>(
     `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode)
      SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode FROM device_telemetry_stage
      ORDER BY device_id, at, seq, ctid -- the first copy in the batch, as above
      ON CONFLICT (device_id, at, seq) DO NOTHING
-     RETURNING device_id, seq`);
-  return pickStored(telemetry, rows);
+     RETURNING device_id, seq, floor(extract(epoch FROM at) * 1000)::bigint::text AS at_ms`);
+  // keyed as the table is unique: (device, at, seq). A device reset reuses its seqs, so (device, seq) alone took a
+  // redelivered old reading for the new one stored beside it (and let the ledger apply the old one)
+  return pickStored(telemetry, rows.map((r) => key(r.device_id, Number(r.seq), Number(r.at_ms))), (m) => key(m.deviceId, m.seq, Math.floor(Date.parse(m.at))));
 }
 
-function pickStored<T extends { deviceId: string; seq: number }>(messages: T[], rows: Array<{ device_id: string; seq: string | number }>): T[] {
-  if (rows.length === messages.length) return messages;
-  const stored = new Set(rows.map((r) => key(r.device_id, Number(r.seq))));
+/**
+ * The messages whose key is among the stored rows' keys, the first copy in the batch of each, in the batch's order.
+ * `keys` and `keyOf` must follow the table's unique key (the conflict target): device_acks (device, seq),
+ * device_telemetry (device, at, seq). A multiset: two stored rows with one key (timestamps equal to the
+ * millisecond, different below it) let two messages through.
+ */
+function pickStored<T>(messages: T[], keys: string[], keyOf: (m: T) => string): T[] {
+  if (keys.length === messages.length) return messages;
+  const stored = new Map<string, number>();
+  for (const k of keys) stored.set(k, (stored.get(k) ?? 0) + 1);
   const out: T[] = [];
   for (const m of messages) {
-    const k = key(m.deviceId, m.seq);
-    if (stored.delete(k)) out.push(m); // the first copy in the batch, once
+    const k = keyOf(m);
+    const n = stored.get(k) ?? 0;
+    if (n > 0) { out.push(m); stored.set(k, n - 1); } // the first copy in the batch, once
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { migrate } from '../../platform/migrate.ts';
 import { testDatabases } from '../../../test/support/databases.ts';
 import { ledgerSink } from '../bus/device-bus.ts';
 import type { AckMessage, TelemetryMessage } from '../messages.ts';
-import { storeBatch, storeIsolating, type IngestBatch, type IngestResult } from './ingest-writer.ts';
+import { storeBatch, storeIsolating, type IngestBatch, type StoredBatch } from './ingest-writer.ts';
 
 const AT = '2026-11-30T12:00:00Z';
 const ack = (deviceId: string, seq: number): AckMessage => ({ schema: 'gridpulse.ack/1', deviceId, version: 1, state: 'acknowledged', at: AT, seq });
@@ -20,11 +20,11 @@ const pgError = (code: string) => Object.assign(new Error(`refused (${code})`), 
 function fakeStore(poison: (m: { deviceId: string; seq: number }) => boolean, code = '22003') {
   const stored: string[] = [];
   let calls = 0;
-  const store = async (b: IngestBatch): Promise<IngestResult & { ackLatencySeconds: number[] }> => {
+  const store = async (b: IngestBatch): Promise<StoredBatch> => {
     calls++;
     if ([...b.acks, ...b.telemetry].some(poison)) throw pgError(code);
     stored.push(...b.acks.map((a) => `ack ${a.deviceId}/${a.seq}`), ...b.telemetry.map((t) => `tel ${t.deviceId}/${t.seq}`));
-    return { acksStored: b.acks.length, acksDuplicate: 0, telemetryStored: b.telemetry.length, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: b.statuses.length, fromRevoked: 0, ackLatencySeconds: [] };
+    return { acksStored: b.acks.length, acksDuplicate: 0, telemetryStored: b.telemetry.length, telemetryDuplicate: 0, telemetryOutOfWindow: 0, acksOutOfWindow: 0, statusesOutOfWindow: 0, statuses: b.statuses.length, fromRevoked: 0, ackLatencySeconds: [], implausible: [] };
   };
   return { store, stored, calls: () => calls };
 }
