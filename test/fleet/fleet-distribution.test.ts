@@ -95,7 +95,7 @@ for (const target of testDatabases()) {
         payload: { groupId: g.id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
       assert.equal(res.statusCode, 422, res.body);
       const p = res.json<{ field: string; detail: string }>();
-      assert.equal(p.field, 'intervals[0].powerKw');
+      assert.equal(p.field, 'intervals/0/powerKw');
       assert.match(p.detail, /^device ro-refuse-001: /);
       assert.equal((await t.db.query('SELECT 1 FROM schedule_versions WHERE device_id LIKE $1', ['ro-refuse-%'])).length, 0);
       assert.equal(g.devices.some((d) => t.bus.forDevice(d.id).length > 0), false);
