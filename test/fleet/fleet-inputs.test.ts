@@ -175,6 +175,29 @@ for (const target of testDatabases()) {
       assert.match(refused(await t.app.inject({ url: `/api/v1/devices/${d.id}/tariff`, headers: t.operator }), 'id', 404), /no tariff set/);
     });
 
+    it('validates from/to of the fleet history and a device\'s telemetry with the platform\'s one range check: 400 naming the parameter', async () => {
+      const d = await provision(t, { id: 'pi-range-1' });
+      const get = (url: string) => t.app.inject({ url, headers: t.operator });
+      for (const [base, maxHours] of [['/api/v1/fleet/history', 48], [`/api/v1/fleet/devices/${d.id}/telemetry`, 168]] as const) {
+        refused(await get(`${base}?from=yesterday`), 'from');
+        refused(await get(`${base}?from=%2B275760-09-13T00:00:00Z`), 'from');
+        refused(await get(`${base}?from=2026-11-30T00:00:00.${'1'.repeat(10_000)}Z`), 'from');
+        refused(await get(`${base}?to=1969-12-31T00:00:00Z`), 'to');
+        assert.match(refused(await get(`${base}?from=2026-11-30T12:00:00Z&to=2026-11-30T11:00:00Z`), 'to'), /after from/);
+        const long = new Date(Date.parse('2026-11-30T12:00:00Z') - (maxHours + 1) * 3_600_000).toISOString();
+        assert.match(refused(await get(`${base}?from=${long}&to=2026-11-30T12:00:00Z`), 'to'), new RegExp(`longer than ${maxHours} hours`));
+        refused(await get(`${base}?from=2026-11-30T00:00:00Z&hours=3`), 'hours');
+        const ok = await get(`${base}?from=2026-11-30T10:02:00%2B01:00&to=2026-11-30T12:00:00Z&bucket=5`);
+        assert.equal(ok.statusCode, 200, ok.body);
+        assert.deepEqual(ok.json<{ from: string; to: string }>(), { ...ok.json(), from: '2026-11-30T09:00:00.000Z', to: '2026-11-30T12:00:00.000Z' });
+      }
+      // without from/to: the last `hours` before now (the overview's own clock), as before
+      const last = (await get('/api/v1/fleet/history?hours=2')).json<{ from: string; to: string }>();
+      const to = Date.parse(last.to);
+      assert.ok(Math.abs(to - Date.now()) < 60_000, last.to);
+      assert.equal(Date.parse(last.from), Math.floor((to - 2 * 3_600_000) / 300_000) * 300_000);
+    });
+
     it('the OpenAPI document: every fleet operation with a path parameter documents 404, with a parameter, query or body 400, and each documented status is one it can answer', async () => {
       type Op = { parameters?: Array<{ in: string }>; requestBody?: unknown; responses?: Record<string, unknown>; tags?: string[] };
       const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json<{ paths: Record<string, Record<string, Op>> }>();
