@@ -97,10 +97,11 @@ export const ERA_RANGE: InstantRange = { from: ERA.from, to: ERA.to, text: ERA_T
  * Every text it accepts is an instant JavaScript's Date and PostgreSQL's timestamptz both hold.
  */
 export function zonedInstant(range: InstantRange = ERA_RANGE) {
-  return z.iso.datetime({ offset: true })
-    .max(MAX_INSTANT_LENGTH, TOO_LONG)
+  // each refusal aborts: no later check, and no refinement of an enclosing object, sees text that is not an instant
+  return z.iso.datetime({ offset: true, abort: true })
+    .max(MAX_INSTANT_LENGTH, { message: TOO_LONG, abort: true })
     // JavaScript's Date.parse misreads a fraction of 10 or more digits (…21.0933724497Z as …21.933Z): nanoseconds at most
-    .refine((text) => !/\.\d{10}/.test(text), 'a fraction of a second of at most 9 digits (nanoseconds)')
-    .refine((text) => { const m = OFFSET.exec(text); return !m || Number(m[2]) * 60 + Number(m[3]) <= MAX_OFFSET_MINUTES; }, 'a UTC offset of at most ±14:00')
-    .refine((text) => { const ms = Date.parse(text); return ms >= range.from && ms < range.to; }, `must be an instant ${range.text}`);
+    .refine((text) => !/\.\d{10}/.test(text), { message: 'a fraction of a second of at most 9 digits (nanoseconds)', abort: true })
+    .refine((text) => { const m = OFFSET.exec(text); return !m || Number(m[2]) * 60 + Number(m[3]) <= MAX_OFFSET_MINUTES; }, { message: 'a UTC offset of at most ±14:00', abort: true })
+    .refine((text) => { const ms = Date.parse(text); return ms >= range.from && ms < range.to; }, { message: `must be an instant ${range.text}`, abort: true });
 }
