@@ -20,7 +20,9 @@ const params = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
 const applyOut = z.object({ applied: z.number(), stale: z.number().describe('already known, or older than what is stored'), unknown: z.number().describe('naming a version that does not exist'),
   outOfWindow: z.number().describe('batch messages whose `at` is outside the window (older than 31 days, more than 60 minutes ahead): left out, not applied') });
 const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 minutes ahead of the server clock (the same window as MQTT and the ledger): '
-  + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied.';
+  + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied. '
+  + 'A message that fails its schema is 400 naming it by path (`1/version` in a batch). Fields a message schema does not know are ignored, as on MQTT '
+  + '(a newer agent\'s messages stay readable); operator bodies refuse them.';
 
 /**
  * The 404 of a device call made with anything but that device's own key: another device's key learns nothing,
