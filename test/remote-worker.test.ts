@@ -246,6 +246,12 @@ for (const target of testDatabases()) {
         assert.match(bad.json<{ detail: string }>().detail, /params\/from: must be the start of an hour/);
         assert.equal((await call('POST', '/api/v1/data/runs', { id, kind: 'hourly', params: { ...params, to: '2025-06-30T00:00:00Z' } })).statusCode, 400);
         assert.equal((await call('POST', '/api/v1/data/runs', { id: 'not-a-uuid', kind: 'hourly', params })).statusCode, 400);
+        // an hour PostgreSQL holds no date for (the year 0000), or outside the era: 400 naming it, never a 500 (attack)
+        for (const from of ['0000-01-01T00:00:00Z', '1999-12-31T23:00:00Z']) {
+          const ancient = await call('POST', '/api/v1/data/runs', { id, kind: 'hourly', params: { ...params, from } });
+          assert.equal(ancient.statusCode, 400, ancient.body);
+          assert.equal(ancient.json<{ field: string }>().field, 'params/from');
+        }
         const opened = await call('POST', '/api/v1/data/runs', { id, kind: 'hourly', params });
         assert.equal(opened.statusCode, 201);
         const again = await call('POST', '/api/v1/data/runs', { id, kind: 'hourly', params });

@@ -28,7 +28,7 @@ async function assertDevices(db: Db, ids: readonly string[], field: string): Pro
   const rows = await db.query<{ id: string }>('SELECT id FROM devices WHERE id = ANY($1::text[])', [ids]);
   const known = new Set(rows.map((r) => r.id));
   const i = ids.findIndex((id) => !known.has(id));
-  if (i >= 0) throw new HttpProblem(400, `${field}[${i}]: no such device ${ids[i]}`, `${field}[${i}]`);
+  if (i >= 0) throw new HttpProblem(400, `${field}/${i}: no such device ${ids[i]}`, `${field}/${i}`);
 }
 
 /** Creates a group (409 `name` when a group of that name exists, whatever the case). */

@@ -59,7 +59,7 @@ export const deviceInput = z.object({
   tariff: limitsShape.tariff.optional(),
   fallback: limitsShape.fallback.default('hold-soc'),
   groupIds: distinctItems(z.array(z.uuid()).max(50)).optional().describe('groups to put the device in'),
-}).superRefine(socOrder);
+}).strict().superRefine(socOrder);
 export type DeviceInput = z.input<typeof deviceInput>;
 
 /** PATCH /api/v1/devices/{id}: any of the settable fields. */
@@ -129,7 +129,7 @@ async function assertGroups(db: Db, ids: readonly string[] | undefined): Promise
   const rows = await db.query<{ id: string }>('SELECT id FROM device_groups WHERE id = ANY($1::uuid[])', [ids]);
   const known = new Set(rows.map((r) => r.id));
   const i = ids.findIndex((id) => !known.has(id));
-  if (i >= 0) throw new HttpProblem(400, `groupIds[${i}]: no such group ${ids[i]}`, `groupIds[${i}]`);
+  if (i >= 0) throw new HttpProblem(400, `groupIds/${i}: no such group ${ids[i]}`, `groupIds/${i}`);
 }
 
 /**

@@ -24,7 +24,9 @@ const telemetryOut = applyOut.extend({
   implausible: z.number().describe('readings breaking a plausibility rule (power beyond the device\'s limits, a scheduleVersion never issued to it): kept in the series, not applied to the device\'s reported state'),
 });
 const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 minutes ahead of the server clock (the same window as MQTT and the ledger): '
-  + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied.';
+  + 'a single message outside it is refused (400 naming `at`); in a batch such messages are left out and counted (`outOfWindow`), the rest applied. '
+  + 'A message that fails its schema is 400 naming it by path (`1/version` in a batch). Fields a message schema does not know are ignored, as on MQTT '
+  + '(a newer agent\'s messages stay readable); operator bodies refuse them.';
 
 /**
  * The 404 of a device call made with anything but that device's own key: another device's key learns nothing,

@@ -7,7 +7,7 @@ import { HttpProblem } from '../platform/problem.ts';
 import type { Access } from '../auth/access.ts';
 import { auditRequest } from '../auth/audit.ts';
 import type { BrokerAdmin, FleetBus, FleetLoopOptions } from './contract.ts';
-import { DEVICE_ID } from './messages.ts';
+import { DEVICE_ID, MAX_INTERVALS } from './messages.ts';
 import { createDevice, deviceInput, devicePatch, getDevice, listDevices, revokeDevice, rotateDeviceCredentials, rotateInput, updateDevice } from './device-repository.ts';
 import { changeMembers, createGroup, getGroup, groupInput, groupsOf, listGroups, membershipChange } from './device-groups.ts';
 import { listVersions } from './schedule-versions.ts';
@@ -173,15 +173,16 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
     config: fleet,
     schema: {
       tags, summary: 'Send a schedule to a device, a group or the fleet',
-      description: `${who} Checked before anything is stored or sent: intervals in order and not overlapping, in the future, at most 7 days; `
+      description: `${who} Checked before anything is stored or sent: intervals in order and not overlapping, in the future, at most 7 days; at most ${MAX_INTERVALS} `
+        + 'intervals and a message a device can receive (the MQTT packet limit); instants RFC 3339 with a zone, stored and sent in UTC (`toISOString`); '
         + 'within each device\'s power limits; state of charge feasible through the whole schedule from the device\'s last reported SoC with its capacity and efficiencies. '
-        + 'A problem names the interval (`field: intervals[3].powerKw`): 400 for the request itself, 422 beyond a device\'s limits or SoC, 409 a priority conflict. '
+        + 'A problem names the field by its path (`field: intervals/3/powerKw`): 400 for the request itself (an unknown field included), 422 beyond a device\'s limits or SoC, 409 a priority conflict. '
         + 'Conflicts: the new schedule SUPERSEDES the device\'s unfinished versions of lower or equal priority and is REJECTED (409) by a higher one. '
         + 'Every accepted schedule is a new version per device (monotonically increasing). A group or fleet schedule is a rollout: every device is checked first; '
         + 'a device that cannot take it (`no-reported-soc`, `soc-infeasible`, `beyond-limits`, `priority-conflict`) is skipped, and the 202 lists the skipped devices by reason '
         + '(counts, the first device ids, an example problem); the request is refused whole only when the schedule itself is wrong (400), when no device can take it '
         + '(422 with the counts by reason; 409 when all are priority conflicts), or with `onDeviceRefusal: "reject"` at the first device that cannot. Then versions are issued at the rollout\'s rate, aborted past the failure threshold. A rollout whose rate cannot reach all its devices '
-        + 'before intervals[0].start is refused (400 naming `rollout.maxPerMinute` or `rollout.exponential`); devices still unreached when the schedule starts (a restart, a slow '
+        + 'before intervals/0/start is refused (400 naming `rollout/maxPerMinute` or `rollout/exponential`); devices still unreached when the schedule starts (a restart, a slow '
         + 'runner) are counted as `expired`, never as failures. A device that never reported its SoC is checked from any SoC between its minimum and maximum, and the answer '
         + '(`socAssumption`) or the refusal says so. Operator schedules outrank the optimizer\'s (priority −1): any of them supersedes a plan, and the optimizer never supersedes one. '
         + 'One device: 201 with its version. A group or the fleet: 202 with the rollout id at once (the rollout runner issues and publishes the versions; '

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zonedInstant } from '../platform/instant.ts';
 
 /**
  * The device bus: MQTT 5 topics and versioned JSON message schemas shared by the API, the gateway, the
@@ -24,6 +25,22 @@ export const sharedSubscription = (leaf: 'ack' | 'telemetry' | 'status', group =
  * and the topic. A client sending more is disconnected before the broker buffers the packet.
  */
 export const MAX_PACKET_BYTES = 1_048_576;
+/**
+ * The most bytes a schedule message (its JSON) may take: MAX_PACKET_BYTES less room for the topic (a 63-character
+ * device id), the MQTT 5 fixed and variable headers and the user properties (trace context) the publisher adds.
+ */
+export const MAX_SCHEDULE_MESSAGE_BYTES = MAX_PACKET_BYTES - 4_096;
+
+/**
+ * The bytes of the largest schedule message these intervals can become: with the longest device id, version,
+ * fallback and a rollout id, so a schedule accepted for one device fits every device of a rollout.
+ */
+export function scheduleMessageBytes(intervals: readonly ScheduleInterval[]): number {
+  const largest = { schema: 'gridpulse.schedule/1', deviceId: 'x'.repeat(63), version: 2 ** 31 - 1, issuedAt: new Date(0).toISOString(), intervals,
+    fallback: 'self-consumption', rolloutId: '00000000-0000-0000-0000-000000000000' };
+  return new TextEncoder().encode(JSON.stringify(largest)).length;
+}
+
 /**
  * The largest device → cloud message (ack, telemetry, status) the gateway parses, bytes: the largest valid one
  * (an ack with a 500-character reason) is under 1 KB. Larger payloads are counted and dropped unparsed.
@@ -55,36 +72,40 @@ export const PG_INT_MAX = 2_147_483_647;
  * exact only up to 2^53 − 1 (Number.MAX_SAFE_INTEGER), so the latter.
  */
 export const PG_BIGINT_SAFE_MAX = Number.MAX_SAFE_INTEGER;
-/** The largest UTC offset of an instant, minutes: ±14:00 spans every time zone in use (UTC−12 to UTC+14); PostgreSQL refuses beyond ±15:59. */
-export const MAX_UTC_OFFSET_MINUTES = 14 * 60;
-
 /** A non-negative integer of an `integer` column. */
 const int4 = () => z.number().int().nonnegative().max(PG_INT_MAX);
 /** A non-negative integer of a `bigint` column, exact in JSON. */
 const int8 = () => z.number().int().nonnegative().max(PG_BIGINT_SAFE_MAX);
 
-/** The magnitude of an instant's UTC offset, minutes (0 for Z): the ISO format is +HH:MM. */
-const offsetMinutes = (s: string) => {
-  const m = /[+-](\d{2}):(\d{2})$/.exec(s);
-  return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
-};
 /** Free text of a device (an ack's reason, an agent version): no NUL (U+0000), which PostgreSQL's text refuses outright (SQLSTATE 22021). */
 const deviceText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), { message: 'NUL (U+0000) is not allowed' });
 
-/** An instant (ISO 8601 with Z or an offset); the offset within ±MAX_UTC_OFFSET_MINUTES, so PostgreSQL's timestamptz takes it. */
-const instant = z.iso.datetime({ offset: true })
-  .refine((s) => offsetMinutes(s) <= MAX_UTC_OFFSET_MINUTES, { message: 'UTC offset beyond ±14:00' });
+/** Every instant of a message: RFC 3339 with its zone, at most 35 characters, between 2000 and 2099 (platform/instant.ts). */
+const instant = zonedInstant();
+
+/**
+ * The smallest charge or discharge power a schedule carries, kW: one watt, the resolution schedules are issued at
+ * (the optimizer and market dispatch round to it). A smaller power (1e-300) is no command a battery can follow.
+ */
+export const MIN_POWER_KW = 0.001;
 
 export const scheduleInterval = z.object({
-  start: instant.describe('interval start, inclusive (ISO 8601)'),
-  end: instant.describe('interval end, exclusive (ISO 8601)'),
+  start: instant.describe('interval start, inclusive (ISO 8601 with a zone; stored and sent in UTC, e.g. 2026-12-01T10:00:00.000Z)'),
+  end: instant.describe('interval end, exclusive (ISO 8601 with a zone; stored and sent in UTC)'),
   action: z.enum(ACTIONS),
-  powerKw: z.number().nonnegative().max(1_000).optional().describe('charge or discharge power magnitude, kW (charge/discharge)'),
+  powerKw: z.number().nonnegative().max(1_000).optional()
+    .describe(`charge or discharge power magnitude, kW: required for charge/discharge, at least ${MIN_POWER_KW} kW (1 W); idle takes none`),
   targetSoc: z.number().min(0).max(100).optional().describe('SoC to hold or reach, percent (hold-soc; optional cap for charge/discharge)'),
 });
 export type ScheduleInterval = z.infer<typeof scheduleInterval>;
 
+/** An interval with its instants in canonical UTC form (`toISOString`), as versions are stored and devices receive them. */
+export const canonicalInterval = (iv: ScheduleInterval): ScheduleInterval => ({ ...iv, start: new Date(iv.start).toISOString(), end: new Date(iv.end).toISOString() });
+
 export const FALLBACKS = ['hold-soc', 'idle', 'self-consumption'] as const;
+
+/** The most intervals a schedule holds (a minute each for two days, or 5 minutes each for the 7-day horizon and more). */
+export const MAX_INTERVALS = 2_880;
 
 /** Cloud → device, retained on the device's schedule topic: the whole desired schedule, one version. */
 export const scheduleMessage = z.object({
@@ -92,7 +113,7 @@ export const scheduleMessage = z.object({
   deviceId: z.string().regex(DEVICE_ID),
   version: int4().positive().describe('monotonically increasing per device; a device never executes a version older than one it acknowledged'),
   issuedAt: instant,
-  intervals: z.array(scheduleInterval).max(2_880),
+  intervals: z.array(scheduleInterval).max(MAX_INTERVALS),
   fallback: z.enum(FALLBACKS).describe('what to do outside the intervals and when the schedule runs out'),
   rolloutId: z.string().optional(),
 });

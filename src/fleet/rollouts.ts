@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import type { FleetBus } from './contract.ts';
-import { DEVICE_ID, scheduleInterval, type ScheduleInterval, type ScheduleMessage } from './messages.ts';
+import { canonicalInterval, DEVICE_ID, MAX_INTERVALS, scheduleInterval, type ScheduleInterval, type ScheduleMessage } from './messages.ts';
 import { checkIntervals } from './schedule-check.ts';
 import { issueVersions, SKIP_REASONS, type Refusal, type SkipReason } from './schedule-versions.ts';
 import { publishVersions, type LoopSettings } from './distribution.ts';
@@ -37,7 +37,10 @@ export const scheduleRequest = z.object({
   deviceId: z.string().regex(DEVICE_ID, 'a device id').optional().describe('one device (exactly one of deviceId, groupId, fleet)'),
   groupId: z.uuid().optional().describe('every device of a group, as a rollout'),
   fleet: z.literal(true).optional().describe('every active device, as a rollout'),
-  intervals: z.array(scheduleInterval).min(1).max(2_880).describe('in order, not overlapping, in the future, spanning at most 7 days'),
+  // strict: an unknown field of an interval is refused (400 naming it), as everywhere in the fleet API's bodies;
+  // the instants are stored and sent in canonical UTC form (toISOString)
+  intervals: z.array(scheduleInterval.strict().transform(canonicalInterval)).min(1).max(MAX_INTERVALS)
+    .describe(`in order, not overlapping, in the future, spanning at most 7 days; at most ${MAX_INTERVALS}, and the message a device receives at most the MQTT packet limit`),
   priority: z.number().int().min(0).max(1_000).default(0).describe('supersedes unfinished versions of priority ≤ this; refused (409) by a higher one'),
   rollout: rolloutOptions.optional().describe('group and fleet only: rate and abort threshold (defaults: 1,000 a minute, abort above 10 % once 10 were reached)'),
   onDeviceRefusal: z.enum(['skip', 'reject']).optional().describe('group and fleet only: what a device that cannot take the schedule (no reported SoC, beyond its limits, '
@@ -126,9 +129,9 @@ export async function submitSchedule(tx: Db, req: ScheduleRequest, opts: { now: 
   const needMs = rolloutDurationMs(rate, takers);
   const leadMs = Date.parse(req.intervals[0]!.start) - opts.now;
   if (needMs > leadMs) {
-    const field = o.exponential ? 'rollout.exponential' : 'rollout.maxPerMinute';
+    const field = o.exponential ? 'rollout/exponential' : 'rollout/maxPerMinute';
     throw new HttpProblem(400, `${field}: at this rate the rollout reaches its ${takers} devices in ${Math.ceil(needMs / 60_000)} min, but the schedule starts in ${Math.max(0, Math.floor(leadMs / 60_000))} min `
-      + '(intervals[0].start): raise the rate or start the schedule later', field);
+      + '(intervals/0/start): raise the rate or start the schedule later', field);
   }
   const [row] = await tx.query<{ id: string }>(
     `INSERT INTO rollouts (target_kind, group_id, intervals, priority, rate_kind, max_per_minute, base_per_minute, increment_factor,

@@ -86,27 +86,27 @@ describe('schedule feasibility', () => {
   it('refuses a discharge that would cross the reserve, naming the interval, and accepts a charge that fits', () => {
     // 10 kWh at 50 %: discharging 5 kW for 1 h takes 5 / 0.95 = 5.26 kWh = 52.6 points, below the 10 % reserve
     const bad = checkSchedule([{ start: at(10), end: at(70), action: 'discharge', powerKw: 5 }], battery, 50, NOW);
-    assert.equal(bad?.field, 'intervals[0].powerKw');
+    assert.equal(bad?.field, 'intervals/0/powerKw');
     assert.match(bad!.detail, /below the reserve of 10 %/);
     // charging 5 kW for 1 h adds 5 × 0.95 = 4.75 kWh: 50 → 97.5 %
     assert.equal(checkSchedule([{ start: at(10), end: at(70), action: 'charge', powerKw: 5 }], battery, 50, NOW), null);
     // … but not twice: the second hour names intervals[1]
     const twice = checkSchedule([{ start: at(10), end: at(70), action: 'charge', powerKw: 5 }, { start: at(70), end: at(130), action: 'charge', powerKw: 1 }], battery, 50, NOW);
-    assert.equal(twice?.field, 'intervals[1].powerKw');
+    assert.equal(twice?.field, 'intervals/1/powerKw');
     // with a stop at 95 % the same is feasible
     assert.equal(checkSchedule([{ start: at(10), end: at(70), action: 'charge', powerKw: 5 }, { start: at(70), end: at(130), action: 'charge', powerKw: 1, targetSoc: 95 }], battery, 50, NOW), null);
   });
 
   it('names overlaps, the past, power limits, missing fields and over-long schedules', () => {
     const cases: Array<[ScheduleInterval[], string]> = [
-      [[{ start: at(10), end: at(70), action: 'idle' }, { start: at(60), end: at(90), action: 'idle' }], 'intervals[1].start'],
-      [[{ start: at(-10), end: at(70), action: 'idle' }], 'intervals[0].start'],
-      [[{ start: at(10), end: at(10), action: 'idle' }], 'intervals[0].end'],
-      [[{ start: at(10), end: at(70), action: 'idle' }, { start: at(70), end: at(80), action: 'charge', powerKw: 5.5 }], 'intervals[1].powerKw'],
-      [[{ start: at(10), end: at(70), action: 'charge' }], 'intervals[0].powerKw'],
-      [[{ start: at(10), end: at(70), action: 'hold-soc' }], 'intervals[0].targetSoc'],
-      [[{ start: at(10), end: at(70), action: 'hold-soc', targetSoc: 5 }], 'intervals[0].targetSoc'],
-      [[{ start: at(10), end: at(70), action: 'idle' }, { start: at(8 * 24 * 60), end: at(8 * 24 * 60 + 10), action: 'idle' }], 'intervals[1].end'],
+      [[{ start: at(10), end: at(70), action: 'idle' }, { start: at(60), end: at(90), action: 'idle' }], 'intervals/1/start'],
+      [[{ start: at(-10), end: at(70), action: 'idle' }], 'intervals/0/start'],
+      [[{ start: at(10), end: at(10), action: 'idle' }], 'intervals/0/end'],
+      [[{ start: at(10), end: at(70), action: 'idle' }, { start: at(70), end: at(80), action: 'charge', powerKw: 5.5 }], 'intervals/1/powerKw'],
+      [[{ start: at(10), end: at(70), action: 'charge' }], 'intervals/0/powerKw'],
+      [[{ start: at(10), end: at(70), action: 'hold-soc' }], 'intervals/0/targetSoc'],
+      [[{ start: at(10), end: at(70), action: 'hold-soc', targetSoc: 5 }], 'intervals/0/targetSoc'],
+      [[{ start: at(10), end: at(70), action: 'idle' }, { start: at(8 * 24 * 60), end: at(8 * 24 * 60 + 10), action: 'idle' }], 'intervals/1/end'],
       [[], 'intervals'],
     ];
     for (const [intervals, field] of cases) assert.equal(checkSchedule(intervals, battery, 50, NOW)?.field, field, JSON.stringify(intervals));
@@ -118,7 +118,7 @@ describe('schedule feasibility', () => {
         const problem = checkSchedule(intervals, d, soc, NOW);
         const broken = simulate(intervals, d, soc);
         assert.equal(problem === null, broken === -1, `check ${problem?.detail ?? 'ok'} vs simulation ${broken}`);
-        if (problem) assert.equal(problem.field.startsWith(`intervals[${broken}].`), true, `${problem.field} vs ${broken}`);
+        if (problem) assert.equal(problem.field.startsWith(`intervals/${broken}/`), true, `${problem.field} vs ${broken}`);
       }), { numRuns: 400 });
   });
 

@@ -1,4 +1,4 @@
-import type { ScheduleInterval } from './messages.ts';
+import { MAX_INTERVALS, MAX_SCHEDULE_MESSAGE_BYTES, MIN_POWER_KW, scheduleMessageBytes, type ScheduleInterval } from './messages.ts';
 
 /**
  * Whether a device can execute a schedule: the checks behind POST /api/v1/schedules, run before anything is
@@ -33,7 +33,7 @@ export interface DeviceLimits {
   fallback: 'hold-soc' | 'idle' | 'self-consumption';
 }
 
-/** A schedule's first problem: the field at fault (`intervals[3].powerKw`) and what is wrong with it. */
+/** A schedule's first problem: the field at fault (`intervals/3/powerKw`, the path style of every problem's `field`) and what is wrong with it. */
 export interface ScheduleProblem {
   field: string;
   detail: string;
@@ -63,27 +63,43 @@ export interface SocRange { lo: number; hi: number }
 
 const pct = (n: number) => `${Math.round(n * 100) / 100} %`;
 
-/** The request-only checks: order, overlaps, durations, in the future, bounded length, fields per action. */
+const request = (field: string, detail: string): ScheduleProblem => ({ field, detail: `${field}: ${detail}`, kind: 'request' });
+
+/**
+ * Whether the schedule fits the device bus: at most MAX_INTERVALS intervals, and its message as the device will
+ * receive it (scheduleMessageBytes) at most `maxBytes`, so it is refused when accepted, never failing at publish time.
+ */
+export function checkScheduleSize(intervals: readonly ScheduleInterval[], maxBytes = MAX_SCHEDULE_MESSAGE_BYTES): ScheduleProblem | null {
+  if (intervals.length > MAX_INTERVALS) return request('intervals', `${intervals.length} intervals: a schedule holds at most ${MAX_INTERVALS}`);
+  const bytes = scheduleMessageBytes(intervals);
+  if (bytes > maxBytes) return request('intervals', `the schedule message would take ${bytes} bytes; a schedule message takes at most ${maxBytes} bytes (the MQTT packet limit less its headers): send fewer intervals`);
+  return null;
+}
+
+/** The request-only checks: order, overlaps, durations, in the future, bounded length and size, fields per action. */
 export function checkIntervals(intervals: readonly ScheduleInterval[], nowMs: number): ScheduleProblem | null {
-  const request = (field: string, detail: string): ScheduleProblem => ({ field, detail: `${field}: ${detail}`, kind: 'request' });
   if (intervals.length === 0) return request('intervals', 'at least one interval');
+  const tooBig = checkScheduleSize(intervals);
+  if (tooBig) return tooBig;
   const first = Date.parse(intervals[0]!.start);
-  if (first < nowMs - CLOCK_SKEW_MS) return request('intervals[0].start', `is in the past (now is ${new Date(nowMs).toISOString()})`);
-  if (first > nowMs + MAX_LEAD_MS) return request('intervals[0].start', 'starts more than 30 days ahead');
+  if (first < nowMs - CLOCK_SKEW_MS) return request('intervals/0/start', `is in the past (now is ${new Date(nowMs).toISOString()})`);
+  if (first > nowMs + MAX_LEAD_MS) return request('intervals/0/start', 'starts more than 30 days ahead');
   let prevEnd = -Infinity;
   for (let i = 0; i < intervals.length; i++) {
     const iv = intervals[i]!;
     const s = Date.parse(iv.start);
     const e = Date.parse(iv.end);
-    if (e <= s) return request(`intervals[${i}].end`, 'must be after start');
-    if (e - s < MIN_INTERVAL_MS) return request(`intervals[${i}].end`, 'an interval lasts at least one minute');
-    if (s < prevEnd) return request(`intervals[${i}].start`, `overlaps intervals[${i - 1}] (which ends ${intervals[i - 1]!.end}); intervals must be in order and not overlap`);
-    if (e - first > MAX_HORIZON_MS) return request(`intervals[${i}].end`, 'a schedule spans at most 7 days from its first start');
-    if ((iv.action === 'charge' || iv.action === 'discharge') && !(iv.powerKw !== undefined && iv.powerKw > 0)) {
-      return request(`intervals[${i}].powerKw`, `required (> 0 kW) for ${iv.action}`);
+    if (e <= s) return request(`intervals/${i}/end`, 'must be after start');
+    if (e - s < MIN_INTERVAL_MS) return request(`intervals/${i}/end`, 'an interval lasts at least one minute');
+    if (s < prevEnd) return request(`intervals/${i}/start`, `overlaps intervals/${i - 1} (which ends ${intervals[i - 1]!.end}); intervals must be in order and not overlap`);
+    if (e - first > MAX_HORIZON_MS) return request(`intervals/${i}/end`, 'a schedule spans at most 7 days from its first start');
+    if ((iv.action === 'charge' || iv.action === 'discharge') && !(iv.powerKw !== undefined && iv.powerKw >= MIN_POWER_KW)) {
+      return request(`intervals/${i}/powerKw`, iv.powerKw === undefined || iv.powerKw === 0
+        ? `required (> 0 kW) for ${iv.action}`
+        : `${iv.powerKw} kW is below the ${MIN_POWER_KW} kW (1 W) resolution of schedules: send at least ${MIN_POWER_KW} kW, or idle`);
     }
-    if (iv.action === 'idle' && iv.powerKw !== undefined && iv.powerKw !== 0) return request(`intervals[${i}].powerKw`, 'idle takes no power');
-    if (iv.action === 'hold-soc' && iv.targetSoc === undefined) return request(`intervals[${i}].targetSoc`, 'required for hold-soc');
+    if (iv.action === 'idle' && iv.powerKw !== undefined && iv.powerKw !== 0) return request(`intervals/${i}/powerKw`, 'idle takes no power');
+    if (iv.action === 'hold-soc' && iv.targetSoc === undefined) return request(`intervals/${i}/targetSoc`, 'required for hold-soc');
     prevEnd = e;
   }
   return null;
@@ -135,7 +151,7 @@ export const dischargeDelta = (powerKw: number, ms: number, d: DeviceLimits) => 
  * non-decreasing function of its start SoC, so the range's ends map to the new range's ends.
  */
 export function stepInterval(r: SocRange, iv: ScheduleInterval, d: DeviceLimits, i: number): SocRange | ScheduleProblem {
-  const device = (field: string, detail: string, cause: 'limit' | 'soc' = 'limit'): ScheduleProblem => ({ field: `intervals[${i}].${field}`, detail: `intervals[${i}].${field}: ${detail}`, kind: 'device', cause });
+  const device = (field: string, detail: string, cause: 'limit' | 'soc' = 'limit'): ScheduleProblem => ({ field: `intervals/${i}/${field}`, detail: `intervals/${i}/${field}: ${detail}`, kind: 'device', cause });
   const ms = Date.parse(iv.end) - Date.parse(iv.start);
   const T = iv.targetSoc;
   switch (iv.action) {

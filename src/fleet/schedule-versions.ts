@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db.ts';
 import type { DeliveryState } from './contract.ts';
-import type { ScheduleInterval, ScheduleMessage } from './messages.ts';
+import { canonicalInterval, type ScheduleInterval, type ScheduleMessage } from './messages.ts';
 import { checkSchedule, socAssumption, type DeviceLimits, type ScheduleProblem, type SkipReason } from './schedule-check.ts';
 
 export { SKIP_REASONS, type SkipReason } from './schedule-check.ts';
@@ -49,7 +49,9 @@ export interface IssueResult {
  * a 10,000-device fleet's check locked 10,000 rows for nothing, as the runner checks each device again when it issues). Set-based: one statement per step
  * for any number of devices. The returned messages are to be published after commit (publishVersions).
  */
-export async function issueVersions(tx: Db, req: IssueRequest, opts: { allOrNothing?: boolean; dryRun?: boolean } = {}): Promise<IssueResult> {
+export async function issueVersions(tx: Db, issue: IssueRequest, opts: { allOrNothing?: boolean; dryRun?: boolean } = {}): Promise<IssueResult> {
+  // every issuer's instants (operators', the optimizer's, market dispatch's) stored and sent in one canonical UTC form
+  const req = { ...issue, intervals: issue.intervals.map(canonicalInterval) };
   const now = req.now ?? Date.now();
   const ids = [...new Set(req.deviceIds)].sort();
   // Only what the check needs (timestamps and names are not parsed for 10,000 devices), with the device's one

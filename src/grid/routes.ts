@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toCsv } from '../platform/csv.ts';
-import { queryInt } from '../platform/query.ts';
+import { checkRange, queryInt } from '../platform/query.ts';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { getBa, listBas } from './ba-repository.ts';
@@ -82,10 +82,7 @@ export function seriesRoutes(app: FastifyInstance, db: Db): void {
     },
   }, async (req, reply) => {
     const { series, format, limit, offset } = req.query;
-    const from = new Date(req.query.from);
-    const to = new Date(req.query.to);
-    if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
-    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw new HttpProblem(400, `range longer than ${MAX_RANGE_DAYS} days`, 'to');
+    const { from, to } = checkRange(new Date(req.query.from), new Date(req.query.to), MAX_RANGE_DAYS * 86_400_000, `${MAX_RANGE_DAYS} days`);
     const s = await getSeriesByRef(db, series);
     if (!s) throw new HttpProblem(404, `unknown series '${series}'`, 'series');
     const rows = await readObservations(db, s.id, from, to, limit + 1, offset);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
+import { zonedInstant } from '../platform/instant.ts';
 import { HOUR_MS as HOUR } from '../grid/time.ts';
 /** Who writes through the data API: a worker key, or a signed-in admin ('user:<id>'). */
 export interface DataCaller { id: string; name: string | null }
@@ -21,7 +22,8 @@ import { distinctItems } from '../platform/input-guard.ts';
  * them (PointStore, source eia) and its close runs the same quality checks on the same range.
  */
 
-const hour = z.iso.datetime({ offset: true }).transform((s) => new Date(s))
+// the shared instant (bounded length, offset and years: a year 0000 would reach PostgreSQL as no date it holds)
+const hour = zonedInstant().transform((s) => new Date(s))
   .refine((d) => d.getTime() % HOUR === 0, 'must be the start of an hour (UTC)');
 
 /**

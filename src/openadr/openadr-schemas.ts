@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zonedInstant } from '../platform/instant.ts';
 
 /**
  * The objects of the OpenADR 3.0.1 definition (grid-coordination/openadr3-specification, 3.0.1/openadr3.yaml,
@@ -13,9 +14,8 @@ export const OPENADR_PREFIX = `/openadr/${OPENADR_VERSION}`;
 export const objectID = z.string().min(1).max(128).regex(/^[a-zA-Z0-9_-]*$/, 'URL safe: letters, digits, _ and -');
 /** Sane bounds GridPulse puts on the definition's datetimes: years 1970 to 2200 (the store's timestamptz holds them all). */
 export const DATETIME_YEARS = { min: 1970, max: 2200 } as const;
-export const dateTime = z.iso.datetime({ offset: true })
-  .refine((v) => { const y = new Date(Date.parse(v)).getUTCFullYear(); return y >= DATETIME_YEARS.min && y <= DATETIME_YEARS.max; },
-    `a datetime from ${DATETIME_YEARS.min} to ${DATETIME_YEARS.max}`)
+/** The shared instant (platform/instant.ts zonedInstant: RFC 3339 with a zone, at most 35 characters) with these years. */
+export const dateTime = zonedInstant({ from: Date.UTC(DATETIME_YEARS.min, 0, 1), to: Date.UTC(DATETIME_YEARS.max + 1, 0, 1), text: `from ${DATETIME_YEARS.min} to ${DATETIME_YEARS.max}` })
   .describe(`datetime in ISO 8601 format, e.g. 2023-06-15T09:30:00Z (years ${DATETIME_YEARS.min}–${DATETIME_YEARS.max})`);
 /** The definition's duration pattern (ISO 8601), e.g. PT1H. */
 export const DURATION = /^(-?)P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)([DW]))?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;

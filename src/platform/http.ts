@@ -100,11 +100,13 @@ export function parseJsonBody(text: string): unknown {
 /**
  * A route's OpenAPI schema with its access rule stated (the one place that does so): `security`, the problem+json
  * responses 401 and 403 when credentials are needed and 429 on every operation (responses the route declares
- * itself are kept), `x-gridpulse-access` ({public} or {roles, scopes, owner}) and a line "Access: …" in the description.
+ * itself are kept), 400 on every operation that declares a path parameter, query or body, `x-gridpulse-access` ({public} or {roles, scopes, owner}) and a line "Access: …" in the description.
  */
 function documentAccess(schema: NonNullable<RouteOptions['schema']>, access: Access | undefined, security: ReturnType<typeof securityOf>): NonNullable<RouteOptions['schema']> {
   const declared = (schema.response ?? {}) as Record<string, unknown>;
   const extra: Record<string, unknown> = { 429: problemJson.describe('Too Many Requests: a rate limit is spent (Retry-After says when to retry)') };
+  // every operation with a declared input can refuse it (problemOf: the field at fault by its path)
+  if (schema.querystring || schema.params || schema.body) extra[400] = problemJson.describe('Bad Request: a path parameter, query parameter or the body is not valid; `field` names it (e.g. `intervals/0/powerKw`)');
   if (needsCredentials(access)) {
     extra[401] = problemJson.describe('Unauthorized: no credentials, or expired/invalid ones (WWW-Authenticate: Bearer)');
     extra[403] = problemJson.describe('Forbidden: the credentials lack the role or scope this operation needs');
@@ -125,7 +127,9 @@ export async function createHttp(logger: Logger, options: HttpOptions = {}): Pro
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    // a DELETE carries no content (RFC 9110 9.3.5), yet clients send their usual content type with it: an empty body is no body
+    if (req.method === 'DELETE' && (body as string).length === 0) { done(null, undefined); return; }
     try { done(null, parseJsonBody(body as string)); } catch (err) { done(err as Error, undefined); }
   });
   app.setErrorHandler((err, req, reply) => {

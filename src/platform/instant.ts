@@ -28,8 +28,23 @@ export const INSTANT_HINT = 'an ISO 8601 date (2022-01-01, UTC) or date and time
 
 export type ParsedInstant = { ms: number } | { error: string };
 
+/**
+ * The longest instant text GridPulse reads, anywhere (query parameters, bodies, device messages, OpenADR objects):
+ * `2022-03-01T15:30:00.123456789+01:00` is 35 characters; nanoseconds with an offset is as precise as any clock
+ * sends. Longer text (a 10 kB fraction) is refused before any parsing.
+ */
+export const MAX_INSTANT_LENGTH = 35;
+/**
+ * The largest UTC offset, minutes: ±14:00 (Line Islands, +14:00; the furthest west is −12:00). RFC 3339's grammar
+ * allows up to 23:59, but no zone has one and PostgreSQL refuses displacements from 16 hours.
+ */
+export const MAX_OFFSET_MINUTES = 14 * 60;
+const OFFSET = /([+-])(\d{2}):(\d{2})$/;
+const TOO_LONG = `at most ${MAX_INSTANT_LENGTH} characters (e.g. 2022-03-01T15:30:00.123456789+01:00)`;
+
 /** Parses one instant as described above: epoch milliseconds, or why the text is not one. */
 export function parseInstant(text: string): ParsedInstant {
+  if (text.length > MAX_INSTANT_LENGTH) return { error: `an instant of ${TOO_LONG}` };
   if (PLUS_AS_SPACE.test(text)) {
     return { error: `'${text}' has a space where its offset's sign should be: a '+' in a query string must be sent encoded as %2B (e.g. 2022-03-01T15:30:00%2B01:00), a bare '+' means a space` };
   }
@@ -51,7 +66,7 @@ export function parseInstant(text: string): ParsedInstant {
   let ms = wall;
   if (sign !== undefined) {
     const offsetHours = Number(m[10]), offsetMinutes = Number(m[11]);
-    if (offsetHours > 23 || offsetMinutes > 59) return { error: `'${text}' has an impossible UTC offset` };
+    if (offsetHours * 60 + offsetMinutes > MAX_OFFSET_MINUTES || offsetMinutes > 59) return { error: `'${text}' has an impossible UTC offset (at most ±14:00)` };
     ms -= (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
   }
   return inEra(ms) ? { ms } : outside;
@@ -69,3 +84,24 @@ export const isoInstant = z.string().transform((text, ctx) => {
   }
   return new Date(parsed.ms).toISOString();
 }).describe(INSTANT_HINT);
+
+/** The years an instant may name: [from, to) in epoch milliseconds, and how a refusal says it. */
+export interface InstantRange { from: number; to: number; text: string }
+export const ERA_RANGE: InstantRange = { from: ERA.from, to: ERA.to, text: ERA_TEXT };
+
+/**
+ * An instant as machines send it, in bodies and device messages (schedule intervals, acks, telemetry, OpenADR
+ * objects): RFC 3339 with its zone (`2022-03-01T15:30:00Z`, `…+01:00`; seconds required, a fraction optional), at
+ * most MAX_INSTANT_LENGTH characters, inside `range` (GridPulse's era by default). A validator only (the text is
+ * kept as sent, so the schema also describes responses); whoever stores it stores `new Date(s).toISOString()`.
+ * Every text it accepts is an instant JavaScript's Date and PostgreSQL's timestamptz both hold.
+ */
+export function zonedInstant(range: InstantRange = ERA_RANGE) {
+  // each refusal aborts: no later check, and no refinement of an enclosing object, sees text that is not an instant
+  return z.iso.datetime({ offset: true, abort: true })
+    .max(MAX_INSTANT_LENGTH, { message: TOO_LONG, abort: true })
+    // JavaScript's Date.parse misreads a fraction of 10 or more digits (…21.0933724497Z as …21.933Z): nanoseconds at most
+    .refine((text) => !/\.\d{10}/.test(text), { message: 'a fraction of a second of at most 9 digits (nanoseconds)', abort: true })
+    .refine((text) => { const m = OFFSET.exec(text); return !m || Number(m[2]) * 60 + Number(m[3]) <= MAX_OFFSET_MINUTES; }, { message: 'a UTC offset of at most ±14:00', abort: true })
+    .refine((text) => { const ms = Date.parse(text); return ms >= range.from && ms < range.to; }, { message: `must be an instant ${range.text}`, abort: true });
+}

@@ -45,20 +45,49 @@ const FRAMEWORK_FIELDS: Readonly<Record<string, { field: string; detail?: string
   FST_ERR_MAX_PARAM_LENGTH: { field: 'url', detail: 'a path segment is too long' },
 };
 
+/** What problemOf reads of a zod issue. */
+interface ZodIssueLike { code?: string; path?: readonly PropertyKey[]; message: string; keys?: readonly string[]; errors?: ReadonlyArray<readonly ZodIssueLike[]> }
+
+/**
+ * The issue a client is told about, with its full path: an unknown key is named by its own path (`intervals/0/colour`,
+ * not the object holding it); a union (one message or a batch of them) that no member matched is named by the issue
+ * of the member that matched the input furthest (the deepest path: `1/version` of a batch whose second message is
+ * wrong, never "Invalid input" of the whole body).
+ */
+function specificIssue(issue: ZodIssueLike): { path: readonly PropertyKey[]; message: string } {
+  const path = issue.path ?? [];
+  if (issue.code === 'unrecognized_keys' && issue.keys?.length) {
+    const [key, ...more] = issue.keys;
+    return { path: [...path, key!], message: `unknown field${more.length ? ` (also ${more.join(', ')})` : ''}: this object takes only the documented fields` };
+  }
+  if (issue.code === 'invalid_union' && issue.errors?.length) {
+    const candidates = issue.errors.filter((branch) => branch.length > 0).map((branch) => {
+      const inner = specificIssue(branch[0]!);
+      return { path: [...path, ...inner.path], message: inner.message };
+    });
+    const deepest = candidates.sort((a, b) => b.path.length - a.path.length)[0];
+    if (deepest && deepest.path.length > path.length) return deepest;
+  }
+  return { path, message: issue.message };
+}
+
 /**
  * The one mapping from anything thrown while serving a request to its problem: schema (zod) failures name
- * the field by its path (`from`, `0/location`, `rows/3/series`; `body` when the body as a whole has the
- * wrong shape), HttpProblem keeps its own, Fastify's framework errors get the request part at fault, an error that
+ * the field by its path, slash-separated like a JSON pointer (`from`, `0/location`, `intervals/3/powerKw`; an
+ * unknown key by its own path; a union by its member at fault: specificIssue; `body` when the body as a whole has
+ * the wrong shape), HttpProblem keeps its own, Fastify's framework errors get the request part at fault, an error that
  * says the database cannot be reached (db.ts databaseUnavailable: refused, reset, timed out, shut down) is 503 with
  * Retry-After UNAVAILABLE_RETRY_AFTER_S — on any route, read or write — and everything else with a 5xx or no status
  * is an internal error whose message is never shown.
  */
 export function problemOf(err: unknown): Problem {
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const issue = err.validation[0]!;
-    const zodPath = (issue.params as { issue?: { path?: unknown[] } } | undefined)?.issue?.path;
-    const field = String(issue.instancePath || '').replace(/^\//, '') || (zodPath ?? []).join('/') || (err.validationContext ?? 'body');
-    return { status: 400, detail: `${field}: ${issue.message}`, field };
+    // fastify-type-provider-zod keeps the zod issue's path as instancePath and the rest of it (keys, errors) as params
+    const v = err.validation[0]!;
+    const rest = (v.params ?? {}) as Pick<ZodIssueLike, 'keys' | 'errors'>;
+    const named = specificIssue({ code: v.keyword, path: String(v.instancePath || '').split('/').filter(Boolean), message: v.message ?? 'invalid', keys: rest.keys, errors: rest.errors });
+    const field = named.path.map(String).join('/') || (err.validationContext ?? 'body');
+    return { status: 400, detail: `${field}: ${named.message}`, field };
   }
   if (err instanceof HttpProblem) return { status: err.status, detail: err.message, field: err.field };
   if (databaseUnavailable(err)) return { status: 503, detail: 'the database cannot be reached at the moment; retry after the time in Retry-After', retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_S };

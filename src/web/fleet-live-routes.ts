@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ServerResponse } from 'node:http';
 import type { Db } from '../platform/db.ts';
@@ -23,6 +24,7 @@ export function fleetLiveRoutes(app: FastifyInstance, db: Db, logger: Logger): v
       description: 'Operators and administrators (session cookie or access token). text/event-stream; each committed change sends '
         + '`event: fleet` with data `{"kind":"devices"|"ledger"|"rollouts","count":n}`: what changed and how many rows, never which '
         + '(one notice per batch; a page re-reads what it shows, coalescing bursts). Heartbeat comment every 25 s; clients reconnect after 10 s.',
+      response: { 200: { description: 'the event stream (text/event-stream), open until the client or the server closes it', content: { 'text/event-stream': { schema: z.string() } } } },
     },
   }, async (_req, reply) => {
     const res = openEventStream(reply, open, `fleet${hub.listening ? '' : ' (no database notifications yet)'}`);

@@ -72,14 +72,14 @@ for (const target of testDatabases()) {
       });
       assert.equal(res.statusCode, 422, res.body);
       assert.match(res.headers['content-type'] as string, /problem\+json/);
-      assert.equal(res.json<{ field: string }>().field, 'intervals[1].powerKw');
+      assert.equal(res.json<{ field: string }>().field, 'intervals/1/powerKw');
       const overPower = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
         payload: { deviceId: d.id, intervals: [{ start: t.clock.at(10), end: t.clock.at(20), action: 'charge', powerKw: 6 }] } });
-      assert.equal(overPower.json<{ field: string }>().field, 'intervals[0].powerKw');
+      assert.equal(overPower.json<{ field: string }>().field, 'intervals/0/powerKw');
       const overlap = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
         payload: { deviceId: d.id, intervals: [{ start: t.clock.at(10), end: t.clock.at(30), action: 'idle' }, { start: t.clock.at(20), end: t.clock.at(40), action: 'idle' }] } });
       assert.equal(overlap.statusCode, 400);
-      assert.equal(overlap.json<{ field: string }>().field, 'intervals[1].start');
+      assert.equal(overlap.json<{ field: string }>().field, 'intervals/1/start');
       assert.equal(t.bus.published.length, before, 'nothing was sent');
       assert.equal((await t.db.query('SELECT 1 FROM schedule_versions WHERE device_id = $1', [d.id])).length, 0, 'nothing was stored');
 
@@ -210,7 +210,7 @@ for (const target of testDatabases()) {
       const moved = await t.app.inject({ method: 'POST', url: `/api/v1/device-groups/${gid}/devices`, headers: t.operator, payload: { add: ['pi-list-b'], remove: [a.id] } });
       assert.equal(moved.json<{ deviceCount: number }>().deviceCount, 1);
       const unknown = await t.app.inject({ method: 'POST', url: `/api/v1/device-groups/${gid}/devices`, headers: t.operator, payload: { add: ['pi-list-zz'] } });
-      assert.equal(unknown.json<{ field: string }>().field, 'add[0]');
+      assert.equal(unknown.json<{ field: string }>().field, 'add/0');
       const inGroup = await t.app.inject({ url: `/api/v1/devices?groupId=${gid}`, headers: t.operator });
       assert.deepEqual(inGroup.json<{ data: Array<{ id: string }> }>().data.map((d) => d.id), ['pi-list-b']);
       const ids: string[] = [];

@@ -106,7 +106,7 @@ for (const target of testDatabases()) {
       assert.deepEqual(out.skipped.map((x) => [x.reason, x.count, x.deviceIds]),
         [['no-reported-soc', 1, ['ro-skip-never']], ['soc-infeasible', 1, ['ro-skip-low']], ['beyond-limits', 1, ['ro-skip-weak']]]);
       assert.match(out.skipped[0]!.example.detail, /has not reported its SoC/);
-      assert.equal(out.skipped[2]!.example.field, 'intervals[0].powerKw');
+      assert.equal(out.skipped[2]!.example.field, 'intervals/0/powerKw');
       assert.equal(await t.firstRound(out.rolloutId), 4);
       for (const d of [silentOne, lowOne, weakOne]) assert.equal(t.bus.forDevice(d.id).length, 0, `${d.id} got nothing`);
       for (const d of g.devices) assert.equal(t.bus.forDevice(d.id).length, 1, `${d.id} got the schedule`);
@@ -130,7 +130,7 @@ for (const target of testDatabases()) {
         payload: { groupId: made.json<{ id: string }>().id, intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
       assert.equal(res.statusCode, 422, res.body);
       const p = res.json<{ field: string; detail: string }>();
-      assert.equal(p.field, 'intervals[0].powerKw');
+      assert.equal(p.field, 'intervals/0/powerKw');
       assert.match(p.detail, /^groupId: none of the 2 devices can take this schedule \(2 no-reported-soc\); e\.g\. device ro-none-a: /);
       assert.equal(await rollouts(), before, 'nothing stored');
       const one = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
@@ -146,7 +146,7 @@ for (const target of testDatabases()) {
         payload: { groupId: g.id, onDeviceRefusal: 'reject', intervals: [{ start: t.clock.at(5), end: t.clock.at(65), action: 'discharge', powerKw: 2 }] } });
       assert.equal(res.statusCode, 422, res.body);
       const p = res.json<{ field: string; detail: string }>();
-      assert.equal(p.field, 'intervals[0].powerKw');
+      assert.equal(p.field, 'intervals/0/powerKw');
       assert.match(p.detail, /^device ro-refuse-001: /);
       assert.equal((await t.db.query('SELECT 1 FROM schedule_versions WHERE device_id LIKE $1', ['ro-refuse-%'])).length, 0);
       assert.equal(g.devices.some((d) => t.bus.forDevice(d.id).length > 0), false);

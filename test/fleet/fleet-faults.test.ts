@@ -179,7 +179,7 @@ for (const target of testDatabases()) {
       // 22 devices at 5 a minute take about 4.2 minutes: a start 3 minutes away is refused
       const slow = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId, intervals: [{ start: t.clock.at(3), end: t.clock.at(63), action: 'idle' }], rollout: { maxPerMinute: 5 } } });
       assert.equal(slow.statusCode, 400, slow.body);
-      assert.equal(slow.json().field, 'rollout.maxPerMinute');
+      assert.equal(slow.json().field, 'rollout/maxPerMinute');
       assert.equal((await t.db.query(`SELECT 1 FROM rollouts WHERE group_id = $1`, [groupId])).length, 0, 'nothing stored');
       // enough lead: accepted; the runner "restarts" after the start, the rest expire and the rollout completes, not aborted
       const ok = await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator, payload: { groupId, intervals: [{ start: t.clock.at(6), end: t.clock.at(66), action: 'idle' }], rollout: { maxPerMinute: 5, abortMinDevices: 1, abortFailurePct: 10 } } });

@@ -53,7 +53,7 @@ for (const target of testDatabases()) {
       assert.deepEqual(got.json(), tou);
       const missing = await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-2/tariff', headers: t.operator, payload: { tariff: { kind: 'dynamic', priceSeries: 'PJM.price.NOWHERE' } } });
       assert.equal(missing.statusCode, 400);
-      assert.equal(missing.json().field, 'tariff.priceSeries');
+      assert.equal(missing.json().field, 'tariff/priceSeries');
       const bad = await t.app.inject({ method: 'PUT', url: '/api/v1/devices/opt-bat-2/tariff', headers: t.operator, payload: { tariff: { kind: 'flat', price: 'cheap' } } });
       assert.equal(bad.statusCode, 400);
       assert.equal((await t.app.inject({ method: 'PUT', url: '/api/v1/devices/no-such-bat/tariff', headers: t.operator, payload: tou })).statusCode, 404);

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Cache } from '../../platform/cache.ts';
 import { HttpProblem } from '../../platform/problem.ts';
+import { checkRange } from '../../platform/query.ts';
 import { cachedAnswer, dataTtlSeconds, type Ttl } from './analytics-cache.ts';
 import { expectedLagMinutes } from './freshness.ts';
 import { HOUR_MS } from './hourly.ts';
@@ -44,9 +45,7 @@ export function sendCsv(reply: FastifyReply, name: string, body: string) {
 export function rangeOf(q: { from?: string | undefined; to?: string | undefined }, maxDays: number, defaultHours = 48, now = Date.now()): { from: Date; to: Date } {
   const to = q.to ? new Date(q.to) : new Date(Math.ceil(now / HOUR_MS) * HOUR_MS);
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - defaultHours * HOUR_MS);
-  if (to <= from) throw new HttpProblem(400, 'to must be after from', 'to');
-  if (to.getTime() - from.getTime() > maxDays * DAY_MS) throw new HttpProblem(400, `range longer than ${maxDays} days`, 'to');
-  return { from, to };
+  return checkRange(from, to, maxDays * DAY_MS, `${maxDays} days`);
 }
 
 /**

@@ -108,7 +108,7 @@ test('a schedule over the device\'s power rating is refused with the interval na
   assert.equal(ack?.kind, 'ack');
   assert.equal((ack?.message as { state: string }).state, 'rejected');
   assert.equal((ack?.message as { intervalIndex: number }).intervalIndex, 1);
-  assert.match((ack?.message as { reason: string }).reason, /intervals\[1\]\.powerKw/);
+  assert.match((ack?.message as { reason: string }).reason, /intervals\/1\/powerKw/);
   now += 90 * 60_000;
   assert.equal((await agent.step()).version, 0, 'the refused version is not run');
   assert.equal(agent.receive(schedule(2, [])), 'stale', 'nor is anything older than it');

@@ -98,7 +98,7 @@ export class Agent {
     if (!limits) return undefined;
     for (const [i, iv] of msg.intervals.entries()) {
       const max = iv.action === 'charge' ? limits.maxChargeKw : iv.action === 'discharge' ? limits.maxDischargeKw : Number.POSITIVE_INFINITY;
-      if ((iv.powerKw ?? 0) > max) return { reason: `intervals[${i}].powerKw ${iv.powerKw} kW exceeds the device's ${max} kW`, intervalIndex: i };
+      if ((iv.powerKw ?? 0) > max) return { reason: `intervals/${i}/powerKw ${iv.powerKw} kW exceeds the device's ${max} kW`, intervalIndex: i };
     }
     return undefined;
   }

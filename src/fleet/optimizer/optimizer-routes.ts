@@ -9,12 +9,15 @@ import { FLEET_ACCESS } from '../fleet-routes.ts';
 import { getDevice } from '../device-repository.ts';
 import { getSeriesByKey } from '../../grid/series-repository.ts';
 import { tariffSchema } from '../prices/tariff.ts';
+import { problem } from '../fleet-schemas.ts';
 
 /** A device's tariff as the optimizer plans it, with the carbon price it plans CO2 at. */
+const [dynamicTariff, touTariff, flatTariff] = tariffSchema.options;
 const deviceTariff = z.object({
-  tariff: tariffSchema.describe('dynamic (a price series key + adders $/kWh), tou (local hours, weekdays, months → $/kWh) or flat ($/kWh); exportCredit same | fixed rate | none'),
+  // strict, as every fleet body: an unknown field (a misspelt `adder`) is refused naming it, never silently dropped
+  tariff: z.discriminatedUnion('kind', [dynamicTariff.strict(), touTariff.strict(), flatTariff.strict()]).describe('dynamic (a price series key + adders $/kWh), tou (local hours, weekdays, months → $/kWh) or flat ($/kWh); exportCredit same | fixed rate | none'),
   carbonPrice: z.number().min(0).max(10_000).default(0).describe('$ per tonne CO2, priced with the newest intensity forecast of the device\'s BA'),
-});
+}).strict();
 
 const outcome = z.object({
   cost: z.number().describe('$ paid for energy over the period (imports − export credits)'),
@@ -49,13 +52,17 @@ const num = (v: number | string | null) => (v === null ? null : Number(v));
 export function optimizerRoutes(app: FastifyInstance, db: Db): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const deviceParams = z.object({ id: z.string().regex(DEVICE_ID, 'a device id') });
+  /** 404 "no device" for an id that names none, before any question about its tariff (the same answer as every fleet route). */
+  const knownDevice = async (id: string) => { if (!(await getDevice(db, id))) throw new HttpProblem(404, `id: no device ${id}`, 'id'); };
 
   r.get('/api/v1/devices/:id/tariff', {
     config: { access: FLEET_ACCESS },
-    schema: { summary: 'A device\'s tariff and carbon price as the optimizer plans them (404 when none is set: the device is not opted in and the optimizer does not plan it)', params: deviceParams, response: { 200: deviceTariff } },
+    schema: { summary: 'A device\'s tariff and carbon price as the optimizer plans them (404 when none is set: the device is not opted in and the optimizer does not plan it)',
+      description: '404 names which: no such device, or a device with no tariff set.', params: deviceParams, response: { 200: deviceTariff, 404: problem } },
   }, async (req) => {
+    await knownDevice(req.params.id);
     const [row] = await db.query<{ tariff: Record<string, unknown> }>('SELECT tariff FROM device_tariffs WHERE device_id = $1', [req.params.id]);
-    if (!row) throw new HttpProblem(404, `device ${req.params.id} has no tariff set`, 'id');
+    if (!row) throw new HttpProblem(404, `id: device ${req.params.id} has no tariff set`, 'id');
     const raw = row.tariff;
     return { tariff: tariffSchema.parse(raw), carbonPrice: typeof raw.carbonPrice === 'number' ? raw.carbonPrice : 0 };
   });
@@ -67,14 +74,13 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
       description: 'The optimizer plans only devices with a tariff (DELETE opts out). Its plans have priority −1: an operator\'s or a market dispatch\'s unfinished schedule '
         + '(any priority 0–1,000) is never superseded by a re-plan, and any operator schedule supersedes the optimizer\'s. A re-plan materially the same as the device\'s '
         + 'current version (same actions, power within 0.1 kW or 5 %, targets within 5 points) issues no new version.',
-      params: deviceParams, body: deviceTariff, response: { 200: deviceTariff } },
+      params: deviceParams, body: deviceTariff, response: { 200: deviceTariff, 404: problem } },
   }, async (req) => {
-    const device = await getDevice(db, req.params.id);
-    if (!device) throw new HttpProblem(404, `no device ${req.params.id}`, 'id');
+    await knownDevice(req.params.id);
     const { tariff, carbonPrice } = req.body;
     if (tariff.kind === 'dynamic') {
       const s = await getSeriesByKey(db, tariff.priceSeries);
-      if (!s || s.type !== 'price') throw new HttpProblem(400, `tariff.priceSeries: no price series '${tariff.priceSeries}' (import one with gridpulse prices import or the data API)`, 'tariff.priceSeries');
+      if (!s || s.type !== 'price') throw new HttpProblem(400, `tariff/priceSeries: no price series '${tariff.priceSeries}' (import one with gridpulse prices import or the data API)`, 'tariff/priceSeries');
     }
     await db.transaction(async (tx) => {
       await tx.query(`INSERT INTO device_tariffs (device_id, tariff, updated_at) VALUES ($1, $2::text::jsonb, now())
@@ -87,8 +93,10 @@ export function optimizerRoutes(app: FastifyInstance, db: Db): void {
 
   r.delete('/api/v1/devices/:id/tariff', {
     config: { access: FLEET_ACCESS },
-    schema: { summary: 'Remove a device\'s tariff: opts the device out of the optimizer (its current schedule stays; no new plan is issued)', params: deviceParams, response: { 204: z.null() } },
+    schema: { summary: 'Remove a device\'s tariff: opts the device out of the optimizer (its current schedule stays; no new plan is issued)',
+      description: '404 names which: no such device, or a device with no tariff set.', params: deviceParams, response: { 204: z.null(), 404: problem } },
   }, async (req, reply) => {
+    await knownDevice(req.params.id);
     await db.transaction(async (tx) => {
       const gone = await tx.query('DELETE FROM device_tariffs WHERE device_id = $1 RETURNING device_id', [req.params.id]);
       if (gone.length === 0) throw new HttpProblem(404, `id: device ${req.params.id} has no tariff set`, 'id');

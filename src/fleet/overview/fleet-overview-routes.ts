@@ -5,11 +5,19 @@ import type { Db } from '../../platform/db.ts';
 import type { Cache } from '../../platform/cache.ts';
 import { deviceTelemetry, fleetHistory, offlineDevices, STALE_AFTER_MS, type FleetHistoryPoint } from './fleet-overview.ts';
 import { HttpProblem } from '../../platform/problem.ts';
+import { isoInstant } from '../../platform/instant.ts';
+import { checkRange } from '../../platform/query.ts';
 import { DEVICE_ID } from '../messages.ts';
 import { problem } from '../fleet-schemas.ts';
 
 const FLEET_ACCESS = { roles: ['operator', 'admin'] } as const;
 const instant = z.string().describe('ISO 8601 UTC');
+const HOUR_MS = 3_600_000;
+/** `from`/`to` of the fleet's time series: instants read by the platform's one reader (bounded, canonical). */
+const rangeQuery = {
+  from: isoInstant.optional().describe('start of the window (ISO 8601; instead of `hours`)'),
+  to: isoInstant.optional().describe('end of the window (ISO 8601; default now)'),
+};
 const baCode = z.string().regex(/^[A-Za-z0-9]{2,6}$/, 'an EIA BA code such as CISO').transform((s) => s.toUpperCase());
 
 /**
@@ -35,6 +43,16 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, cache: Cache, 
     return running;
   };
   const tags = ['fleet'];
+  /**
+   * The window of a time series: `from`–`to` (`to` default now) or the `hours` before `to`, checked by the platform's
+   * one range check (to after from, at most maxHours), its start aligned down on the bucket so successive calls share buckets.
+   */
+  const windowOf = (q: { hours?: number | undefined; from?: string | undefined; to?: string | undefined }, defaultHours: number, maxHours: number, bucket: number) => {
+    if (q.hours !== undefined && q.from !== undefined) throw new HttpProblem(400, 'hours: give hours or from, not both', 'hours');
+    const to = q.to !== undefined ? new Date(q.to) : now();
+    const range = checkRange(q.from !== undefined ? new Date(q.from) : new Date(to.getTime() - (q.hours ?? defaultHours) * HOUR_MS), to, maxHours * HOUR_MS, `${maxHours} hours`);
+    return { from: new Date(Math.floor(range.from.getTime() / (bucket * 60_000)) * bucket * 60_000), to: range.to };
+  };
   r.get('/api/v1/fleet/offline', {
     config: { access: FLEET_ACCESS },
     schema: {
@@ -63,31 +81,31 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, cache: Cache, 
     config: { access: FLEET_ACCESS },
     schema: {
       tags, summary: 'The fleet\'s state of charge and power over time, from the devices\' telemetry',
-      description: 'Operators and administrators. The last `hours` hours (default 6) in buckets of `bucket` minutes (default 5): per device the mean of its '
+      description: 'Operators and administrators. The last `hours` hours (default 6), or `from`–`to` (at most 48 hours; 400 naming `to` when it is not after `from` or the span is longer), in buckets of `bucket` minutes (default 5): per device the mean of its '
         + 'telemetry samples in the bucket, then SoC weighted by usable capacity (Σ SoC × capacity / Σ capacity, %) and power summed (kW, + charging, − discharging). '
         + 'Buckets no device reported in are absent. The answer is computed at most once a minute (the newest bucket fills in within a minute).',
       querystring: z.object({
-        hours: z.coerce.number().int().min(1).max(48).default(6).describe('hours back from now'),
+        hours: z.coerce.number().int().min(1).max(48).optional().describe('hours back from `to` (default 6)'),
+        ...rangeQuery,
         bucket: z.coerce.number().int().min(1).max(60).default(5).describe('bucket length, minutes'),
       }),
-      response: { 200: z.object({ from: instant, to: instant, bucketMinutes: z.number(), data: z.array(z.object({ ts: instant.describe('bucket start'), socPct: z.number().nullable(), powerKw: z.number().nullable(), devices: z.number() })) }) },
+      response: { 200: z.object({ from: instant, to: instant, bucketMinutes: z.number(), data: z.array(z.object({ ts: instant.describe('bucket start'), socPct: z.number().nullable(), powerKw: z.number().nullable(), devices: z.number() })) }), 400: problem },
     },
   }, async (req) => {
-    const to = now();
     const bucket = req.query.bucket;
-    // buckets aligned on whole multiples of the bucket length, so successive calls share them
-    const from = new Date(Math.floor((to.getTime() - req.query.hours * 3_600_000) / (bucket * 60_000)) * bucket * 60_000);
+    const { from, to } = windowOf(req.query, 6, 48, bucket);
     return { from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await history(from, to, bucket) };
   });
   r.get('/api/v1/fleet/devices/:id/telemetry', {
     config: { access: FLEET_ACCESS },
     schema: {
       tags, summary: 'What a device reported executing: its telemetry over time (SoC, power, mode, schedule version)',
-      description: 'Operators and administrators. The last `hours` hours (default 24) in buckets of `bucket` minutes (default 5): mean SoC (%) and power '
+      description: 'Operators and administrators. The last `hours` hours (default 24), or `from`–`to` (at most 168 hours; 400 naming `to` when it is not after `from` or the span is longer), in buckets of `bucket` minutes (default 5): mean SoC (%) and power '
         + '(kW, + charging, − discharging), and the mode and schedule version (0 = fallback) of the bucket\'s last sample. Empty buckets are absent.',
       params: z.object({ id: z.string().regex(DEVICE_ID, 'a device id (lower-case letters, digits, hyphens)') }),
       querystring: z.object({
-        hours: z.coerce.number().int().min(1).max(168).default(24).describe('hours back from now'),
+        hours: z.coerce.number().int().min(1).max(168).optional().describe('hours back from `to` (default 24)'),
+        ...rangeQuery,
         bucket: z.coerce.number().int().min(1).max(60).default(5).describe('bucket length, minutes'),
       }),
       response: {
@@ -98,9 +116,8 @@ export function fleetOverviewRoutes(app: FastifyInstance, db: Db, cache: Cache, 
   }, async (req) => {
     const known = await db.query('SELECT 1 FROM devices WHERE id = $1', [req.params.id]);
     if (known.length === 0) throw new HttpProblem(404, `id: no device ${req.params.id}`, 'id');
-    const to = now();
     const bucket = req.query.bucket;
-    const from = new Date(Math.floor((to.getTime() - req.query.hours * 3_600_000) / (bucket * 60_000)) * bucket * 60_000);
+    const { from, to } = windowOf(req.query, 24, 168, bucket);
     return { deviceId: req.params.id, from: from.toISOString(), to: to.toISOString(), bucketMinutes: bucket, data: await deviceTelemetry(db, req.params.id, from, to, bucket) };
   });
 }
