@@ -115,7 +115,7 @@ export const scheduleMessage = z.object({
   issuedAt: instant,
   intervals: z.array(scheduleInterval).max(MAX_INTERVALS),
   fallback: z.enum(FALLBACKS).describe('what to do outside the intervals and when the schedule runs out'),
-  rolloutId: z.string().optional(),
+  rolloutId: z.uuid().optional().describe('the rollout that issued this version, when one did'),
 });
 export type ScheduleMessage = z.infer<typeof scheduleMessage>;
 

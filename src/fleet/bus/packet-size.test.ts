@@ -6,7 +6,7 @@ import type { MqttClient } from 'mqtt';
 import { testBrokers, type TestBroker } from '../../../test/support/fleet-brokers.ts';
 import { connectMqtt } from './mqtt-connect.ts';
 import { PacketSizeScanner } from './packet-size-guard.ts';
-import { deviceTopic, MAX_PACKET_BYTES, scheduleMessage, type ScheduleMessage } from '../messages.ts';
+import { deviceTopic, MAX_PACKET_BYTES, PG_INT_MAX, scheduleMessage, type ScheduleMessage } from '../messages.ts';
 
 /** A packet as the MQTT spec frames it: control byte, Remaining Length (7 bits a byte, high bit = more), body. */
 function frame(bodyLength: number, headerOnly = false): Buffer {
@@ -25,8 +25,8 @@ function frame(bodyLength: number, headerOnly = false): Buffer {
 function largestSchedule(deviceId: string): ScheduleMessage {
   const at = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 900_000).toISOString().replace('Z', '999+05:30');
   return {
-    schema: 'gridpulse.schedule/1', deviceId, version: Number.MAX_SAFE_INTEGER, issuedAt: at(0), fallback: 'self-consumption',
-    rolloutId: 'r'.repeat(200),
+    schema: 'gridpulse.schedule/1', deviceId, version: PG_INT_MAX, issuedAt: at(0), fallback: 'self-consumption',
+    rolloutId: '00000000-0000-4000-8000-000000000000',
     intervals: Array.from({ length: 2_880 }, (_, i) => ({ start: at(i), end: at(i + 1), action: 'discharge' as const, powerKw: 999.9999999999999, targetSoc: 99.99999999999999 })),
   };
 }

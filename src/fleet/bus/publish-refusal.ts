@@ -49,19 +49,23 @@ export function publishPacketBytes(topic: string, payload: string, protocolVersi
 }
 
 /**
- * Checks a schedule before it is published: the gridpulse.schedule/1 schema, then its packet against
- * MAX_PACKET_BYTES (a broker disconnects a client sending more: the publisher would reconnect and send it again
- * for ever). Returns the topic and the payload to send; throws PublishRefusedError naming the field or the size.
+ * Checks a schedule before it is published: its packet against MAX_PACKET_BYTES first (a broker disconnects a client
+ * sending more, and the publisher would reconnect and send it again for ever; no message that large can ever be
+ * carried, valid or not), then the gridpulse.schedule/1 schema. A schedule accepted through the API never reaches
+ * the limit (schedule-check.ts checkScheduleSize; the largest valid message is about a third of it): this is the
+ * bus's own guard for any other path. Returns the topic and the payload to send; throws PublishRefusedError naming
+ * the size or the field (by its path, `intervals/3/start`).
  */
 export function publishableSchedule(msg: ScheduleMessage, protocolVersion: 4 | 5, userProperties: Readonly<Record<string, string | readonly string[]>> = {}): { topic: string; payload: string } {
+  const asSent = JSON.stringify(msg);
+  const sentBytes = publishPacketBytes(deviceTopic(String(msg.deviceId), 'schedule'), asSent, protocolVersion, userProperties);
+  if (sentBytes > MAX_PACKET_BYTES) throw new PublishRefusedError('too_large', `schedule message of ${sentBytes} bytes over the broker's packet limit of ${MAX_PACKET_BYTES} bytes (MAX_PACKET_BYTES)`);
   const checked = scheduleMessage.safeParse(msg);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
-    throw new PublishRefusedError('invalid', `schedule message: ${issue.path.join('.')}: ${issue.message}`);
+    throw new PublishRefusedError('invalid', `schedule message: ${issue.path.join('/')}: ${issue.message}`);
   }
   const topic = deviceTopic(checked.data.deviceId, 'schedule');
   const payload = JSON.stringify(checked.data);
-  const bytes = publishPacketBytes(topic, payload, protocolVersion, userProperties);
-  if (bytes > MAX_PACKET_BYTES) throw new PublishRefusedError('too_large', `schedule message of ${bytes} bytes over the broker's packet limit of ${MAX_PACKET_BYTES} bytes (MAX_PACKET_BYTES)`);
   return { topic, payload };
 }
