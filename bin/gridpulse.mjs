@@ -3,6 +3,8 @@
 // The CLI runs as a child: SIGINT, SIGTERM and SIGHUP sent to this shim (a process manager knows only its pid) are
 // passed on, so the CLI stops gracefully (src/platform/interrupts.ts: a signal that also reached the child itself, as
 // Ctrl-C reaches the whole process group, is one request); the shim exits with the child's code, or dies of its signal.
+// A shim killed outright (SIGKILL: no handler runs) closes the IPC channel it holds to the child; the CLI takes that as a
+// stop request (src/cli/main.ts), so it never runs on as an orphan holding the ports and DATA_DIR's lock.
 import { spawn } from 'node:child_process';
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
@@ -12,7 +14,7 @@ const node24 = root + 'node_modules/.bin/node';
 // an eGRID import streams row after row: a small young generation keeps its RSS bounded (src/egrid/node-flags.ts)
 const flags = process.argv[2] === 'egrid' ? ['--max-semi-space-size=4', '--max-old-space-size=192'] : [];
 const child = spawn(existsSync(node24) ? node24 : process.execPath, [...flags, root + 'src/cli/main.ts', ...process.argv.slice(2)], {
-  stdio: 'inherit',
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
   // React picks its build when first imported, before the CLI runs: production unless NODE_ENV says otherwise.
   env: { NODE_ENV: 'production', ...process.env },
 });

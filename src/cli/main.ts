@@ -12,6 +12,14 @@ import type { RemoteWorkerOptions } from './remote-worker-command.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
+// Run by the npm bin shim (bin/gridpulse.mjs), the CLI holds an IPC channel to it: the channel closing means the shim
+// is gone (killed outright, no signal passed on), and the CLI stops as on SIGTERM rather than run on as an orphan
+// holding the ports and DATA_DIR's lock. Unreferenced, so it never keeps a finished command alive.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
 /**
  * A command's action from a function of its first argument (its options, or its one positional argument; the rest of
  * what commander passes is not handed on): its exit code, or one line on stderr and exit 1 when it throws.
