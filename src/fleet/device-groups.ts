@@ -19,16 +19,21 @@ export const membershipChange = z.object({
 
 export interface DeviceGroup { id: string; name: string; description: string; deviceCount: number; createdAt: string }
 
-const COLUMNS = `g.id, g.name, g.description, g.created_at, (SELECT count(*) FROM device_group_members m WHERE m.group_id = g.id)::int AS n`;
+// deviceCount: the group's active members, the devices a group schedule can reach (a revoked member stays listed, not counted)
+const COLUMNS = `g.id, g.name, g.description, g.created_at,
+  (SELECT count(*) FROM device_group_members m JOIN devices d ON d.id = m.device_id AND d.revoked_at IS NULL WHERE m.group_id = g.id)::int AS n`;
 type Row = { id: string; name: string; description: string; created_at: Date | string; n: number };
 const toGroup = (r: Row): DeviceGroup => ({ id: r.id, name: r.name, description: r.description, deviceCount: Number(r.n), createdAt: new Date(r.created_at).toISOString() });
 
 async function assertDevices(db: Db, ids: readonly string[], field: string): Promise<void> {
   if (ids.length === 0) return;
-  const rows = await db.query<{ id: string }>('SELECT id FROM devices WHERE id = ANY($1::text[])', [ids]);
-  const known = new Set(rows.map((r) => r.id));
-  const i = ids.findIndex((id) => !known.has(id));
-  if (i >= 0) throw new HttpProblem(400, `${field}/${i}: no such device ${ids[i]}`, `${field}/${i}`);
+  const rows = await db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM devices WHERE id = ANY($1::text[])', [ids]);
+  const known = new Map(rows.map((r) => [r.id, r.revoked]));
+  const i = ids.findIndex((id) => known.get(id) !== false);
+  if (i >= 0) {
+    const detail = known.has(ids[i]!) ? `device ${ids[i]} is revoked (a group schedule could never reach it)` : `no such device ${ids[i]}`;
+    throw new HttpProblem(400, `${field}/${i}: ${detail}`, `${field}/${i}`);
+  }
 }
 
 /** Creates a group (409 `name` when a group of that name exists, whatever the case). */

@@ -167,10 +167,10 @@ export async function getDevice(db: Db, id: string, opts: { forUpdate?: boolean 
   return row ? toDevice(row) : undefined;
 }
 
-/** The device an API key of kind `device` belongs to (undefined for any other key). */
-export async function deviceIdOfKey(db: Db, keyId: string): Promise<string | undefined> {
-  const [row] = await db.query<{ id: string }>('SELECT id FROM devices WHERE api_key_id = $1 AND revoked_at IS NULL', [keyId]);
-  return row?.id;
+/** The device an API key of kind `device` belongs to, and whether it is revoked (undefined for any other key). */
+export async function deviceOfKey(db: Db, keyId: string): Promise<{ id: string; revoked: boolean } | undefined> {
+  const [row] = await db.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM devices WHERE api_key_id = $1', [keyId]);
+  return row;
 }
 
 /**
@@ -209,6 +209,7 @@ const PATCH_COLUMNS: Record<keyof DevicePatch, string> = {
 export async function updateDevice(tx: Db, id: string, patch: DevicePatch): Promise<Device | undefined> {
   const current = await getDevice(tx, id, { forUpdate: true });
   if (!current) return undefined;
+  if (current.revokedAt) throw revokedProblem(id, 'its settings cannot be changed');
   const merged = { ...current, ...patch };
   // the pair the patch changed is named: min/max first (a reserve between them is meaningless until they are in order)
   if (merged.minSocPct >= merged.maxSocPct) {
@@ -228,17 +229,24 @@ export async function updateDevice(tx: Db, id: string, patch: DevicePatch): Prom
   return toDevice(row!);
 }
 
+/** 409 naming `id`: the device is revoked, for good (PATCH, DELETE again, credential rotation). */
+export const revokedProblem = (id: string, what: string) => new HttpProblem(409, `id: device ${id} is revoked${what === 'already' ? ' already' : `; ${what}`}`, 'id');
+
 /**
  * Revokes a device: its HTTP key, its MQTT password and its live MQTT session (a Mosquitto through BrokerAdmin at
  * once; the embedded broker when the caller's transaction commits: CREDENTIALS_CHANNEL, device-bus.ts), its retained
  * schedule on the broker (cleared on the same notice), its waiting long polls, which end with 401 on commit
  * (notifyScheduleWaiters). A rollout still running that reaches it skips it as `revoked` (rollouts.ts), counted with the
  * cancelled devices, never as a failure. What it sent that was still in flight is dropped where it would be stored
- * (ledger.ts lockDevices). Its history stays. False when there is no such active device.
+ * (ledger.ts lockDevices). Its history stays. False when there is no such device; 409 (revokedProblem) when it is
+ * revoked already.
  */
 export async function revokeDevice(tx: Db, id: string, brokerAdmin?: BrokerAdmin): Promise<boolean> {
   const [row] = await tx.query<{ api_key_id: string | null }>('UPDATE devices SET revoked_at = now(), online = false WHERE id = $1 AND revoked_at IS NULL RETURNING api_key_id', [id]);
-  if (!row) return false;
+  if (!row) {
+    if ((await tx.query('SELECT 1 FROM devices WHERE id = $1', [id])).length) throw revokedProblem(id, 'already');
+    return false;
+  }
   if (row.api_key_id) await revokeApiKey(tx, row.api_key_id);
   if (brokerAdmin) await brokerAdmin.revokeDevice(id);
   forgetDeviceCredentials([id]);
@@ -267,7 +275,7 @@ export type RotatedCredentials = Pick<DeviceCredentials, 'id' | 'mqttUsername'> 
 export async function rotateDeviceCredentials(tx: Db, id: string, what: z.output<typeof rotateInput>, brokerAdmin?: BrokerAdmin): Promise<RotatedCredentials> {
   const [row] = await tx.query<{ api_key_id: string | null; revoked: boolean }>('SELECT api_key_id, revoked_at IS NOT NULL AS revoked FROM devices WHERE id = $1 FOR NO KEY UPDATE', [id]);
   if (!row) throw new HttpProblem(404, `id: no device ${id}`, 'id');
-  if (row.revoked) throw new HttpProblem(409, `id: device ${id} is revoked; its credentials cannot be rotated (provision a new device)`, 'id');
+  if (row.revoked) throw revokedProblem(id, 'its credentials cannot be rotated (provision a new device)');
   const out: RotatedCredentials = { id, mqttUsername: id };
   if (what.apiKey) {
     if (row.api_key_id) await revokeApiKey(tx, row.api_key_id);

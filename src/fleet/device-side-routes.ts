@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { refusedForContent, type Db } from '../platform/db.ts';
 import { HttpProblem } from '../platform/problem.ts';
 import { ackMessage, DEVICE_ID, outOfWindow, scheduleMessage, telemetryMessage, windowDetail } from './messages.ts';
-import { deviceIdOfKey, pollState } from './device-repository.ts';
+import { deviceOfKey, pollState } from './device-repository.ts';
 import { getVersion, messageOf } from './schedule-versions.ts';
 import { applyAcks, applyTelemetryLatest } from './ledger.ts';
 import { countImplausible } from './telemetry-check.ts';
@@ -32,10 +32,12 @@ const WINDOW_NOTE = 'Each `at` must lie within the last 31 days and at most 60 m
  * The 404 of a device call made with anything but that device's own key: another device's key learns nothing,
  * not even whether the id exists.
  */
-async function ownDevice(db: Db, req: FastifyRequest, id: string): Promise<string> {
+async function ownDevice(db: Db, req: FastifyRequest, reply: FastifyReply, id: string): Promise<string> {
   const p = req.principal;
-  const mine = p?.kind === 'key' && p.role === 'device' ? await deviceIdOfKey(db, p.id) : undefined;
-  if (mine !== id) throw new HttpProblem(404, `id: no device ${id} for this key`, 'id');
+  const mine = p?.kind === 'key' && p.role === 'device' ? await deviceOfKey(db, p.id) : undefined;
+  // its device revoked after the access hook let the request in: the same 401 the hook gives a revoked key
+  if (mine?.revoked) throw revokedMeanwhile(reply);
+  if (mine?.id !== id) throw new HttpProblem(404, `id: no device ${id} for this key`, 'id');
   return id;
 }
 
@@ -104,7 +106,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
       response: { 200: scheduleMessage, 204: z.null().describe('no version issued yet'), 304: z.null().describe('not modified (If-None-Match)'), 404: problem },
     },
   }, async (req, reply) => {
-    const id = await ownDevice(db, req, req.params.id);
+    const id = await ownDevice(db, req, reply, req.params.id);
     const keyId = req.principal!.id;
     const known = ifNoneMatch(req.headers['if-none-match']);
     // the request has nothing new to get: the device's version is one it named, or there is none yet
@@ -140,7 +142,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
       params, body: batchOf(ackMessage), response: { 200: applyOut, 400: problem, 404: problem },
     },
   }, async (req, reply) => {
-    const id = await ownDevice(db, req, req.params.id);
+    const id = await ownDevice(db, req, reply, req.params.id);
     const acks = list(req.body, id, s.now());
     // device data, not an operator's change: the ledger is its record (an audit row per ack would outgrow the ledger)
     req.audited = true;
@@ -161,7 +163,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
       params, body: batchOf(telemetryMessage), response: { 200: telemetryOut, 400: problem, 404: problem },
     },
   }, async (req, reply) => {
-    const id = await ownDevice(db, req, req.params.id);
+    const id = await ownDevice(db, req, reply, req.params.id);
     const items = list(req.body, id, s.now());
     req.audited = true;
     const { revoked, implausible, ...out } = await storing(() => db.transaction((tx) => applyTelemetryLatest(tx, items, new Date(s.now()))));

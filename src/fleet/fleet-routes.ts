@@ -113,7 +113,7 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
 
   r.patch('/api/v1/devices/:id', {
     config: fleet,
-    schema: { tags, summary: 'Change a device\'s settings (limits, SoC bounds, BA, tariff, fallback)', description: `${who} Versions already issued keep the limits they were checked with.`, params: deviceParams, body: devicePatch, response: { 200: deviceOut, 400: problem, 404: problem } },
+    schema: { tags, summary: 'Change a device\'s settings (limits, SoC bounds, BA, tariff, fallback)', description: `${who} Versions already issued keep the limits they were checked with. 409 for a revoked device.`, params: deviceParams, body: devicePatch, response: { 200: deviceOut, 400: problem, 404: problem, 409: problem } },
   }, async (req) => change(req, 'fleet.devices.update', 'device', async (tx) => {
     const d = await updateDevice(tx, req.params.id, req.body);
     if (!d) throw noDevice(req.params.id);
@@ -122,7 +122,7 @@ export async function fleetRoutes(app: FastifyInstance, db: Db, deps: FleetDeps 
 
   r.delete('/api/v1/devices/:id', {
     config: fleet,
-    schema: { tags, summary: 'Revoke a device: its HTTP key and broker credentials stop working; its history stays', description: who, params: deviceParams, response: { 204: z.null().describe('revoked'), 404: problem } },
+    schema: { tags, summary: 'Revoke a device: its HTTP key and broker credentials stop working; its history stays', description: `${who} 404 for an unknown device, 409 when it is revoked already (ids are never reused).`, params: deviceParams, response: { 204: z.null().describe('revoked'), 404: problem, 409: problem } },
   }, async (req, reply) => {
     await change(req, 'fleet.devices.revoke', 'device', async (tx) => {
       if (!(await revokeDevice(tx, req.params.id, deps.brokerAdmin))) throw noDevice(req.params.id);

@@ -31,7 +31,12 @@ export const rolloutOptions = z.object({
   }).optional().describe('an exponential ramp instead of a flat rate'),
   abortFailurePct: z.number().min(0).max(100).default(10).describe('abort when more than this percentage of the devices reached failed, timed out or refused the schedule when the rollout came to them (skipped)'),
   abortMinDevices: z.number().int().min(1).max(1_000_000).default(10).describe('… once at least this many devices were reached'),
-}).strict();
+}).strict().superRefine((o, ctx) => {
+  // a ramp starting above its own cap is no ramp: the caller meant another cap or another start
+  if (o.exponential && o.exponential.basePerMinute > o.maxPerMinute) {
+    ctx.addIssue({ code: 'custom', path: ['exponential', 'basePerMinute'], message: `must be at most maxPerMinute (${o.maxPerMinute}${o.maxPerMinute === 1_000 ? ', its default' : ''}), the ramp's cap` });
+  }
+});
 
 export const scheduleRequest = z.object({
   deviceId: z.string().regex(DEVICE_ID, 'a device id').optional().describe('one device (exactly one of deviceId, groupId, fleet)'),
@@ -362,7 +367,9 @@ async function rolloutChunk(tx: Db, s: LoopSettings, logger: Logger | undefined,
       if (c.states.queued + c.states.sent === 0) {
         await tx.query(`UPDATE rollouts SET status = 'completed', finished_at = $2, status_reason = $3 WHERE id = $1`,
           [r.id, new Date(now), [c.expired ? `${c.expired} of ${Number(r.total)} devices expired (not reached before the schedule started)` : '',
-            c.skippedAtStart ? `${c.skippedAtStart} of ${Number(r.total)} devices skipped from the start (they could not take the schedule)` : ''].filter(Boolean).join('; ') || null]);
+            c.skippedAtStart ? `${c.skippedAtStart} of ${Number(r.total)} devices skipped from the start (they could not take the schedule)` : '',
+            // a completed rollout's cancelled devices are the ones revoked before it reached them (cancel and abort end it otherwise)
+            c.cancelled ? `${c.cancelled} of ${Number(r.total)} devices revoked before the rollout reached them` : ''].filter(Boolean).join('; ') || null]);
         logger?.info({ rolloutId: r.id, total: Number(r.total) }, 'rollout completed');
       }
       continue;

@@ -63,10 +63,13 @@ function specificIssue(issue: ZodIssueLike): { path: readonly PropertyKey[]; mes
   if (issue.code === 'invalid_union' && issue.errors?.length) {
     const candidates = issue.errors.filter((branch) => branch.length > 0).map((branch) => {
       const inner = specificIssue(branch[0]!);
-      return { path: [...path, ...inner.path], message: inner.message };
+      // a member refusing the input's very type (an object where it takes an array) is the one the client did not mean
+      const wrongType = branch[0]!.code === 'invalid_type' && inner.path.length === 0;
+      return { path: [...path, ...inner.path], message: inner.message, wrongType };
     });
-    const deepest = candidates.sort((a, b) => b.path.length - a.path.length)[0];
-    if (deepest && deepest.path.length > path.length) return deepest;
+    const deepest = candidates.sort((a, b) => b.path.length - a.path.length || Number(a.wrongType) - Number(b.wrongType))[0];
+    // deeper than the union, or at its level from the one member of the input's type (a batch over its size limit)
+    if (deepest && (deepest.path.length > path.length || (!deepest.wrongType && candidates.some((c) => c.wrongType)))) return { path: deepest.path, message: deepest.message };
   }
   return { path, message: issue.message };
 }

@@ -78,6 +78,41 @@ for (const target of testDatabases()) {
       assert.equal(await verifyDeviceMqtt(t.db, d.id, d.mqttPassword), null);
     });
 
+    it('a revoked device is done with: PATCH and a second DELETE are 409 naming id, a group refuses it as a new member and counts only active members', async () => {
+      const d = await provision(t, { id: newId('done') });
+      const kept = await provision(t, { id: newId('kept') });
+      const g = await t.app.inject({ method: 'POST', url: '/api/v1/device-groups', headers: t.operator, payload: { name: `done-${d.id}`, deviceIds: [d.id, kept.id] } });
+      assert.equal(g.statusCode, 201, g.body);
+      const group = g.json<{ id: string; deviceCount: number }>();
+      assert.equal(group.deviceCount, 2);
+      await revoke(d.id);
+      const patch = await t.app.inject({ method: 'PATCH', url: `/api/v1/devices/${d.id}`, headers: t.operator, payload: { name: 'renamed' } });
+      assert.equal(patch.statusCode, 409, patch.body);
+      assert.equal(patch.json<{ field: string }>().field, 'id');
+      const again = await t.app.inject({ method: 'DELETE', url: `/api/v1/devices/${d.id}`, headers: t.operator });
+      assert.equal(again.statusCode, 409, again.body);
+      assert.match(again.json<{ detail: string }>().detail, /revoked already/);
+      assert.equal((await t.app.inject({ method: 'DELETE', url: `/api/v1/devices/${newId('never')}`, headers: t.operator })).statusCode, 404);
+      const listed = await t.app.inject({ url: `/api/v1/device-groups/${group.id}`, headers: t.operator });
+      assert.equal(listed.json<{ deviceCount: number }>().deviceCount, 1, 'the group counts the devices a group schedule can reach');
+      const add = await t.app.inject({ method: 'POST', url: `/api/v1/device-groups/${group.id}/devices`, headers: t.operator, payload: { add: [kept.id, d.id] } });
+      assert.equal(add.statusCode, 400, add.body);
+      assert.equal(add.json<{ field: string }>().field, 'add/1');
+      assert.match(add.json<{ detail: string }>().detail, /revoked/);
+    });
+
+    it('a request let in just before its device was revoked gets the 401 of a revoked key, not a 404 (every device-side route)', async () => {
+      const d = await provision(t, { id: newId('race') });
+      // the race's window: the device row revoked, its key not yet (revokeDevice does both in one transaction)
+      await t.db.query('UPDATE devices SET revoked_at = now() WHERE id = $1', [d.id]);
+      for (const [method, url, payload] of [['GET', `/api/v1/devices/${d.id}/schedule`, undefined], ['POST', `/api/v1/devices/${d.id}/telemetry`, tel(d.id, 1)],
+        ['POST', `/api/v1/devices/${d.id}/acks`, { schema: 'gridpulse.ack/1', deviceId: d.id, version: 1, state: 'acknowledged', at: now(), seq: 1 }]] as const) {
+        const res = await t.app.inject({ method, url, headers: d.headers, ...(payload ? { payload } : {}) });
+        assert.equal(res.statusCode, 401, `${method} ${url}: ${res.body}`);
+        assert.match(String(res.headers['www-authenticate']), /invalid_token/);
+      }
+    });
+
     it('only operators and administrators rotate: a viewer or analyst gets 403', async () => {
       const d = await provision(t, { id: newId('role') });
       for (const role of ['viewer', 'analyst'] as const) {

@@ -150,6 +150,14 @@ for (const target of testDatabases()) {
       const telemetry = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers,
         payload: [{ schema: 'gridpulse.telemetry/1', deviceId: d.id, at: now, seq: 5, socPct: 150, powerKw: 0, scheduleVersion: 0, mode: 'idle' }] });
       refused(telemetry, '0/socPct');
+      // a batch over its size limit says the limit, not "body: Invalid input"
+      const tooMany = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers,
+        payload: Array.from({ length: 1_001 }, (_, i) => ({ schema: 'gridpulse.telemetry/1', deviceId: d.id, at: now, seq: 10 + i, socPct: 50, powerKw: 0, scheduleVersion: 0, mode: 'idle' })) });
+      assert.equal(tooMany.statusCode, 400, tooMany.body);
+      assert.match(tooMany.json<{ detail: string }>().detail, /1000/);
+      // a rollout ramp starting above its own cap is refused, naming the start
+      refused(await t.app.inject({ method: 'POST', url: '/api/v1/schedules', headers: t.operator,
+        payload: { fleet: true, intervals: [{ start: t.clock.at(10), end: t.clock.at(70), action: 'idle' }], rollout: { maxPerMinute: 1, exponential: { basePerMinute: 5, incrementFactor: 2 } } } }), 'rollout/exponential/basePerMinute');
       // a single message keeps its own paths
       refused(await t.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/acks`, headers: d.headers, payload: { ...ack(d.id, 1, 'acknowledged', now, 1), state: 'done' } }), 'state');
     });
