@@ -159,7 +159,7 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
     config: DEVICE_ACCESS,
     schema: {
       tags, summary: 'Send telemetry (gridpulse.telemetry/1, one or a batch of up to 1,000) over HTTP',
-      description: `${deviceOnly} The newest plausible message sets the device's reported SoC, power and executing version (an implausible one is counted in implausible, kept in the series only); the series goes to the gateway's store. ${WINDOW_NOTE}`,
+      description: `${deviceOnly} The newest plausible message sets the device's reported SoC, power and executing version (an implausible one is counted in implausible, kept in the series flagged with its rule, left out of every chart, settlement and delivery check); the series goes to the gateway's store. ${WINDOW_NOTE}`,
       params, body: batchOf(telemetryMessage), response: { 200: telemetryOut, 400: problem, 404: problem },
     },
   }, async (req, reply) => {
@@ -175,7 +175,8 @@ export async function deviceSideRoutes(app: FastifyInstance, db: Db, deps: Fleet
       req.log.warn({ deviceId: id, implausible: implausible.length, first: implausible[0] }, 'implausible telemetry: kept in the series, not applied to the device\'s state');
     }
     await db.query('UPDATE devices SET online = true, status_at = GREATEST(status_at, $2) WHERE id = $1 AND revoked_at IS NULL', [id, new Date(s.now())]);
-    if (deps.telemetrySink) await storing(() => deps.telemetrySink!(items));
+    // the series stored with the verdicts just decided (telemetry-check.ts): an implausible reading flagged with its rule
+    if (deps.telemetrySink) await storing(() => deps.telemetrySink!(items, implausible));
     return { ...out, implausible: implausible.length };
   });
 }

@@ -28,7 +28,7 @@ export interface FleetDeps {
   loops?: FleetLoopOptions | undefined;
   /** the gateway's stores for acks and telemetry arriving over HTTP (fleet-bus: execution log, telemetry series) */
   ackSink?: ((acks: import('./messages.ts').AckMessage[]) => Promise<void>) | undefined;
-  telemetrySink?: ((t: import('./messages.ts').TelemetryMessage[]) => Promise<void>) | undefined;
+  telemetrySink?: ((t: import('./messages.ts').TelemetryMessage[], judged: readonly import('./telemetry-check.ts').Implausible[]) => Promise<void>) | undefined;
   /** told of each rollout's first round, started after POST /api/v1/schedules answered 202 (tests await it) */
   rolloutKicked?: ((rolloutId: string, firstRound: Promise<number>) => void) | undefined;
 }

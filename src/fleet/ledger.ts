@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db.ts';
 import { splitByWindow, type AckMessage, type AckState, type StatusMessage, type TelemetryMessage } from './messages.ts';
 import { FLEET_CHANNEL, notifyFleet } from './fleet-events.ts';
-import { splitPlausible, type Implausible } from './telemetry-check.ts';
+import { splitJudged, splitPlausible, type Implausible } from './telemetry-check.ts';
 
 /**
  * The delivery ledger: what each device said about each schedule version. Only the device's own word (an ack
@@ -208,15 +208,16 @@ export async function applyStatus(db: Db, all: readonly StatusMessage[], now: Da
  * its mode, last seen. The newest message by `at` (then `seq`) wins; a replayed older one changes nothing. A reading
  * that breaks a plausibility rule (telemetry-check.ts: power beyond the device's limits, or a version never issued to
  * it; a SoC outside the operating window is the real state and applies) changes nothing either: it is returned in
- * `implausible` (the caller counts and logs it).
+ * `implausible` (the caller counts and logs it). `judged`: the verdicts already decided in this transaction (the
+ * gateway's storeBatch decides before it stores the series, with the verdicts in it): used as they are, not decided again.
  * The time series itself is the gateway's (fleet-bus, migration 0032).
  */
-export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessage[], now: Date = new Date()): Promise<TelemetryApplyResult> {
+export async function applyTelemetryLatest(db: Db, all: readonly TelemetryMessage[], now: Date = new Date(), judged?: readonly Implausible[]): Promise<TelemetryApplyResult> {
   const { inWindow, outOfWindow } = splitByWindow(all, now.getTime());
   if (inWindow.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, implausible: [] };
   const { kept: telemetry, revoked } = withoutRevoked(inWindow, await lockDevices(db, inWindow.map((m) => m.deviceId)));
   if (telemetry.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, implausible: [], ...revokedPart(revoked) };
-  const { plausible, implausible } = await splitPlausible(db, telemetry);
+  const { plausible, implausible } = judged ? splitJudged(telemetry, judged) : await splitPlausible(db, telemetry);
   if (plausible.length === 0) return { applied: 0, stale: 0, unknown: 0, outOfWindow, implausible, ...revokedPart(revoked) };
   const newest = new Map<string, TelemetryMessage>();
   for (const t of plausible) {

@@ -17,8 +17,13 @@ import type { TelemetryMessage } from './messages.ts';
  * SoC. The schema already bounds it to 0–100 %.
  *
  * What happens to an implausible reading (the honest choice, not a silent drop): it is KEPT in the telemetry series
- * as sent (device_telemetry: the raw record of what the device said), but it does not become the device's reported
- * state — SoC, power, executing version, mode — which schedule checks and the optimizer take as fact. It is counted in
+ * as sent (device_telemetry: the raw record of what the device said) with the rule it breaks in its `implausible`
+ * column (migration 0046; NULL = plausible), decided once, before or in the transaction that stores it (the gateway's
+ * storeBatch; the HTTP fallback's route, which hands the verdicts to its telemetrySink), never recomputed by a reader.
+ * It does not become the device's reported state — SoC, power, executing version, mode — which schedule checks and
+ * the optimizer take as fact, and no reader that takes power or SoC as fact uses it: fleet history and the device's
+ * series (overview/fleet-overview.ts), metered performance for settlement and the delivery checks
+ * (markets/fleet-adapters.ts telemetrySamples) all read `implausible IS NULL`. It is counted in
  * `gridpulse_fleet_telemetry_implausible_total{rule}` and logged (sampled, by device), and the HTTP answer says how many.
  */
 
@@ -41,6 +46,31 @@ export function implausibility(t: Pick<TelemetryMessage, 'powerKw' | 'scheduleVe
 }
 
 export interface Implausible { deviceId: string; seq: number; at: string; rule: ImplausibleRule; detail: string }
+
+/** A reading's identity as sent (device, seq, at): the key of a verdict. */
+const readingKey = (t: Pick<TelemetryMessage, 'deviceId' | 'seq' | 'at'>) => `${t.deviceId}\u0000${t.seq}\u0000${t.at}`;
+
+/** The rule each of `implausible` breaks, looked up by reading: what device_telemetry.implausible stores (null = plausible). */
+export function verdicts(implausible: readonly Implausible[]): (t: Pick<TelemetryMessage, 'deviceId' | 'seq' | 'at'>) => ImplausibleRule | null {
+  const rules = new Map(implausible.map((i) => [readingKey(i), i.rule]));
+  return (t) => rules.get(readingKey(t)) ?? null;
+}
+
+/**
+ * Splits readings by verdicts already decided (`judged`, from splitPlausible in the same transaction or before the
+ * readings were stored): the same split as splitPlausible without deciding again. Only verdicts of `telemetry` return.
+ */
+export function splitJudged<T extends TelemetryMessage>(telemetry: readonly T[], judged: readonly Implausible[]): { plausible: T[]; implausible: Implausible[] } {
+  const byKey = new Map(judged.map((i) => [readingKey(i), i]));
+  const plausible: T[] = [];
+  const implausible: Implausible[] = [];
+  for (const t of telemetry) {
+    const bad = byKey.get(readingKey(t));
+    if (bad) implausible.push(bad);
+    else plausible.push(t);
+  }
+  return { plausible, implausible };
+}
 
 /**
  * Splits readings into plausible ones and implausible ones, against the devices' stored limits and latest issued
@@ -71,7 +101,7 @@ export async function splitPlausible<T extends TelemetryMessage>(db: Db, telemet
 export function countImplausible(db: Db, implausible: readonly Pick<Implausible, 'rule'>[]): void {
   const m = metricsOf(db);
   if (!m) return;
-  const c = m.counter('gridpulse_fleet_telemetry_implausible_total', 'telemetry readings kept in the series but not applied to the device\'s reported state, by the plausibility rule they break (power, schedule_version)', ['rule']);
+  const c = m.counter('gridpulse_fleet_telemetry_implausible_total', 'telemetry readings kept in the series, flagged with the rule they break (power, schedule_version): not applied to the device\'s reported state, left out of fleet history, device series, settlement and delivery checks', ['rule']);
   if (once(m, 'telemetry-implausible')) for (const rule of IMPLAUSIBLE_RULES) c.inc({ rule }, 0);
   for (const i of implausible) c.inc({ rule: i.rule });
 }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { testDatabases } from '../support/databases.ts';
 import { attachMetrics } from '../../src/platform/metrics.ts';
 import { implausibility, POWER_SLACK_KW, POWER_TOLERANCE } from '../../src/fleet/telemetry-check.ts';
+import { httpFallbackSinks } from '../../src/fleet/gateway/ingest-writer.ts';
 import { openFleetApp, provision, type FleetTestApp } from './fleet-support.ts';
 
 const metric = (text: string, series: string) => {
@@ -61,6 +62,30 @@ for (const target of testDatabases()) {
       assert.deepEqual(low.json(), { applied: 1, stale: 0, unknown: 0, outOfWindow: 0, implausible: 0 });
       const drained = (await t.app.inject({ url: `/api/v1/devices/${d.id}`, headers: t.operator })).json<{ reported: { socPct: number } }>();
       assert.equal(drained.reported.socPct, 3);
+    });
+  
+    it('the tester\'s repro: 1, 50, 1 kW from a 5 kW device; the 50 is stored flagged "power" and inflates neither the device series nor fleet history', async () => {
+      // the production wiring of the HTTP fallback (cli/gateway-command.ts): the series stored by the gateway's store
+      const s = await openFleetApp(target, (db, clock) => httpFallbackSinks(db, () => new Date(clock.now())));
+      try {
+        const d = await provision(s, { id: 'plaus-repro', capacityKwh: 10, maxChargeKw: 5, maxDischargeKw: 5 });
+        const t0 = s.clock.now() - 30 * 60_000;
+        const reading = (seq: number, powerKw: number) => ({
+          schema: 'gridpulse.telemetry/1', deviceId: d.id, at: new Date(t0 + seq * 60_000).toISOString(), seq, socPct: 50, powerKw, scheduleVersion: 0, mode: 'charge' });
+        const res = await s.app.inject({ method: 'POST', url: `/api/v1/devices/${d.id}/telemetry`, headers: d.headers, payload: [reading(1, 1), reading(2, 50), reading(3, 1)] });
+        assert.deepEqual(res.json(), { applied: 1, stale: 1, unknown: 0, outOfWindow: 0, implausible: 1 });
+        const raw = await s.db.query<{ seq: string | number; power_kw: number; implausible: string | null }>('SELECT seq, power_kw, implausible FROM device_telemetry WHERE device_id = $1 ORDER BY seq', [d.id]);
+        assert.deepEqual(raw.map((r) => [Number(r.seq), Number(r.power_kw), r.implausible]), [[1, 1, null], [2, 50, 'power'], [3, 1, null]], 'the raw record kept, with its verdict');
+        const window = `from=${encodeURIComponent(new Date(t0 - 60 * 60_000).toISOString())}&to=${encodeURIComponent(new Date(s.clock.now()).toISOString())}&bucket=60`;
+        const series = (await s.app.inject({ url: `/api/v1/fleet/devices/${d.id}/telemetry?${window}`, headers: s.operator })).json<{ data: Array<{ powerKw: number; samples: number }> }>();
+        // one hour bucket holds the three readings (the clock stands on the hour): the mean of the two plausible ones, not 17.33
+        assert.deepEqual(series.data.map((p) => ({ powerKw: p.powerKw, samples: p.samples })), [{ powerKw: 1, samples: 2 }]);
+        const history = (await s.app.inject({ url: `/api/v1/fleet/history?${window}`, headers: s.operator })).json<{ data: Array<{ powerKw: number | null; devices: number }> }>();
+        assert.deepEqual(history.data.map((p) => ({ powerKw: p.powerKw, devices: p.devices })), [{ powerKw: 1, devices: 1 }], 'fleet power is the plausible 1 kW');
+      } finally {
+        await s.app.close();
+        await s.db.close();
+      }
     });
   });
 }

@@ -16,6 +16,7 @@ import { startGateway } from './gateway.ts';
 import type { LedgerSink } from './ingest-writer.ts';
 import { createDevice, deviceInput } from '../device-repository.ts';
 import { within } from '../../platform/within.ts';
+import { deviceTelemetry } from '../overview/fleet-overview.ts';
 
 const quiet = pino({ level: 'silent' });
 const DEVICES = 10;
@@ -294,6 +295,11 @@ for (const target of testDatabases()) {
           assert.match(text, /gridpulse_fleet_telemetry_implausible_total\{rule="power"\} 2\b/);
           assert.match(text, /gridpulse_fleet_telemetry_implausible_total\{rule="schedule_version"\} 1\b/);
           assert.equal(gw.stats().telemetryStored, 4);
+          // the raw record kept with the rule each reading breaks, decided as it was stored; the device's series shows only the plausible one
+          const raw = await db.query<{ seq: string | number; implausible: string | null }>('SELECT seq, implausible FROM device_telemetry WHERE device_id = $1 ORDER BY seq', [d.id]);
+          assert.deepEqual(raw.map((r) => [Number(r.seq), r.implausible]), [[1, null], [2, 'power'], [3, 'power'], [4, 'schedule_version']]);
+          const series = await deviceTelemetry(db, d.id, new Date(t0 - 3_600_000), new Date(t0 + 3_600_000), 60);
+          assert.deepEqual(series.map((p) => ({ powerKw: p.powerKw, samples: p.samples })), [{ powerKw: -4.5, samples: 1 }]);
         } finally {
           await gw.stop();
         }

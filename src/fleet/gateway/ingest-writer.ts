@@ -1,5 +1,5 @@
 import { refusedForContent, type Db } from '../../platform/db.ts';
-import type { Implausible } from '../telemetry-check.ts';
+import { splitPlausible, verdicts, type Implausible, type ImplausibleRule } from '../telemetry-check.ts';
 import { MESSAGE_MAX_AGE_MS, MESSAGE_MAX_AHEAD_MS, splitByWindow, type AckMessage, type StatusMessage, type TelemetryMessage } from '../messages.ts';
 
 /**
@@ -10,7 +10,8 @@ import { MESSAGE_MAX_AGE_MS, MESSAGE_MAX_AHEAD_MS, splitByWindow, type AckMessag
 export interface LedgerSink {
   applyAcks(db: Db, acks: AckMessage[], now?: Date): Promise<unknown>;
   applyStatus(db: Db, statuses: StatusMessage[], now?: Date): Promise<unknown>;
-  applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[], now?: Date): Promise<unknown>;
+  /** `judged`: the plausibility verdicts storeBatch decided for these readings in this transaction (stored with them): to reuse, not decide again */
+  applyTelemetryLatest(db: Db, telemetry: TelemetryMessage[], now?: Date, judged?: readonly Implausible[]): Promise<unknown>;
   /**
    * Locks the device rows in id order (ledger.ts lockDevices): the batch's first step, so its writes follow the one lock
    * order. Returns the ids among them that are revoked (their messages are dropped); a sink without it has storeBatch ask.
@@ -38,7 +39,7 @@ export const TELEMETRY_MAX_AGE_MS = MESSAGE_MAX_AGE_MS;
 export const TELEMETRY_MAX_AHEAD_MS = MESSAGE_MAX_AHEAD_MS;
 
 const ACK_COLUMNS = ['device_id', 'seq', 'version', 'state', 'at', 'reason', 'interval_index'] as const;
-const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'schedule_version', 'mode'] as const;
+const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'schedule_version', 'mode', 'implausible'] as const;
 
 const key = (deviceId: string, seq: number, atMs?: number) => `${deviceId}\u0000${seq}\u0000${atMs ?? ''}`;
 
@@ -52,7 +53,8 @@ const key = (deviceId: string, seq: number, atMs?: number) => `${deviceId}\u0000
  * (and stores nothing) when the database refuses: the caller has not yet confirmed (PUBACKed) any of its messages; it
  * isolates the messages refused for their content (storeIsolating) and retries the batch on any other failure. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
  * version first acknowledged, seconds since its publication), committed with the batch; `implausible` the new
- * readings its applyTelemetryLatest did not apply (telemetry-check.ts: stored in the series, not the device's state).
+ * readings its applyTelemetryLatest did not apply (telemetry-check.ts: decided here, under the devices' locks, before
+ * the series is written; stored in it flagged with their rule, not the device's state).
  */
 /** What storeBatch stored: the counts, the ack latencies its sink observed, the readings it did not apply as implausible. */
 export type StoredBatch = IngestResult & { ackLatencySeconds: number[]; implausible: Implausible[] };
@@ -73,9 +75,11 @@ export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, n
     const statusList = own(statuses.inWindow);
     const fromRevoked = acks.inWindow.length + telemetry.length + statuses.inWindow.length - ackList.length - telemetryList.length - statusList.length;
     const freshAcks = ackList.length ? await storeAcks(tx, ackList) : [];
-    const freshTelemetry = telemetryList.length ? await storeTelemetry(tx, telemetryList) : [];
+    // plausibility decided once, under the locks, before the rows are written: stored with them, reused by the sink
+    const judged = telemetryList.length ? (await splitPlausible(tx, telemetryList)).implausible : [];
+    const freshTelemetry = telemetryList.length ? await storeTelemetry(tx, telemetryList, judged) : [];
     const applied = freshAcks.length ? await sink.applyAcks(tx, freshAcks, now) as { ackLatencySeconds?: number[] } | undefined : undefined;
-    const latest = freshTelemetry.length ? await sink.applyTelemetryLatest(tx, freshTelemetry, now) as { implausible?: Implausible[] } | undefined : undefined;
+    const latest = freshTelemetry.length ? await sink.applyTelemetryLatest(tx, freshTelemetry, now, judged) as { implausible?: Implausible[] } | undefined : undefined;
     if (statusList.length) await sink.applyStatus(tx, statusList, now);
     return {
       acksStored: freshAcks.length, acksDuplicate: ackList.length - freshAcks.length, acksOutOfWindow: acks.outOfWindow, statusesOutOfWindow: statuses.outOfWindow,
@@ -157,14 +161,15 @@ export async function storeIsolating(batch: IngestBatch, store: (b: IngestBatch)
 /**
  * The stores of the HTTP fallback (POST /api/v1/devices/{id}/acks and /telemetry, fleet-core's FleetDeps ackSink
  * and telemetrySink): the same execution log and telemetry series as the gateway, exactly once per (device, seq),
- * telemetry outside the accepted window left out.
+ * telemetry outside the accepted window left out. `judged`: the plausibility verdicts the route decided for these
+ * readings (ledger.ts applyTelemetryLatest, just before), stored with them.
  */
 export function httpFallbackSinks(db: Db, now: () => Date = () => new Date()) {
   return {
     ackSink: async (all: AckMessage[]) => { const acks = splitByWindow(all, now().getTime()).inWindow; if (acks.length) await db.transaction((tx) => storeAcks(tx, acks)); },
-    telemetrySink: async (telemetry: TelemetryMessage[]) => {
+    telemetrySink: async (telemetry: TelemetryMessage[], judged: readonly Implausible[] = []) => {
       const { inWindow } = splitByWindow(telemetry, now().getTime());
-      if (inWindow.length) await db.transaction((tx) => storeTelemetry(tx, inWindow));
+      if (inWindow.length) await db.transaction((tx) => storeTelemetry(tx, inWindow, judged));
     },
   };
 }
@@ -185,22 +190,26 @@ export async function storeAcks(tx: Db, acks: AckMessage[]): Promise<AckMessage[
   return pickStored(acks, rows.map((r) => key(r.device_id, Number(r.seq))), (m) => key(m.deviceId, m.seq));
 }
 
-/** The telemetry of `telemetry` stored now (first copy of each (device, at, seq)), in the batch's order. */
-export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[]): Promise<TelemetryMessage[]> {
+/**
+ * The telemetry of `telemetry` stored now (first copy of each (device, at, seq)), in the batch's order. `judged`: the
+ * implausible ones among them (telemetry-check.ts splitPlausible), stored with the rule they break (NULL = plausible).
+ */
+export async function storeTelemetry(tx: Db, telemetry: TelemetryMessage[], judged: readonly Implausible[] = []): Promise<TelemetryMessage[]> {
   let min = Infinity;
   let max = -Infinity;
   for (const t of telemetry) { const at = Date.parse(t.at); if (at < min) min = at; if (at > max) max = at; }
   await tx.query('SELECT ensure_device_telemetry_partitions($1, $2)', [new Date(min), new Date(max)]);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS device_telemetry_stage (device_id text, at timestamptz, seq bigint, soc_pct real,
-    power_kw real, schedule_version integer, mode text) ON COMMIT DELETE ROWS`);
+    power_kw real, schedule_version integer, mode text, implausible text) ON COMMIT DELETE ROWS`);
   await tx.query('TRUNCATE device_telemetry_stage');
   // soc_pct and power_kw are `real` (float4): the value rounded to it here, so a reading below its range (1e-50) is
   // stored as the 0 PostgreSQL's float4 cannot tell it from, never refused as an underflow (SQLSTATE 22003)
-  await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, Math.fround(t.socPct), Math.fround(t.powerKw), t.scheduleVersion, t.mode]));
+  const ruleOf: (t: TelemetryMessage) => ImplausibleRule | null = verdicts(judged);
+  await tx.copyInto('device_telemetry_stage', TELEMETRY_COLUMNS, telemetry.map((t) => [t.deviceId, t.at, t.seq, Math.fround(t.socPct), Math.fround(t.powerKw), t.scheduleVersion, t.mode, ruleOf(t)]));
   // `at` comes back as epoch milliseconds (text: exact for any timestamptz), the unit the messages' `at` is keyed in
   const rows = await tx.query<{ device_id: string; seq: string | number; at_ms: string }>(
-    `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode)
-     SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode FROM device_telemetry_stage
+    `INSERT INTO device_telemetry (device_id, at, seq, soc_pct, power_kw, schedule_version, mode, implausible)
+     SELECT DISTINCT ON (device_id, at, seq) device_id, at, seq, soc_pct, power_kw, schedule_version, mode, implausible FROM device_telemetry_stage
      ORDER BY device_id, at, seq, ctid -- the first copy in the batch, as above
      ON CONFLICT (device_id, at, seq) DO NOTHING
      RETURNING device_id, seq, floor(extract(epoch FROM at) * 1000)::bigint::text AS at_ms`);

@@ -5,7 +5,8 @@ import { testDatabases } from '../../../test/support/databases.ts';
 import { migrate } from '../../platform/migrate.ts';
 import { createDevice, deviceInput } from '../device-repository.ts';
 import { applyStatus, applyTelemetryLatest } from '../ledger.ts';
-import { storeTelemetry } from '../gateway/ingest-writer.ts';
+import { storeBatch, storeTelemetry } from '../gateway/ingest-writer.ts';
+import { ledgerSink } from '../bus/device-bus.ts';
 import { RecordingFleetBus } from '../testing/recording-bus.ts';
 import type { TelemetryMessage } from '../messages.ts';
 import { fleetDeviceStates, fleetScheduleSink, telemetrySamples } from './fleet-adapters.ts';
@@ -57,6 +58,25 @@ for (const target of testDatabases()) {
         const { report } = await settleRun({ db, market }, run.runId, samples);
         const ratio = totalDeliveryRatio(report)!;
         assert.ok(ratio > 0.99 && ratio <= 1.0001, `delivered / awarded ${ratio}`);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('metered delivery leaves out an implausible reading: 1, 50, 1 kW from a 5 kW device measure 1 kW', async () => {
+      const db = await target.open();
+      try {
+        await migrate(db);
+        await createDevice(db, deviceInput.parse({ id: 'mkt-plaus', name: 'mkt-plaus', maxChargeKw: 5, maxDischargeKw: 5 }));
+        const now = new Date();
+        const t0 = now.getTime() - 10 * 60_000;
+        const telemetry: TelemetryMessage[] = [1, 50, 1].map((powerKw, i) => ({ schema: 'gridpulse.telemetry/1', deviceId: 'mkt-plaus', at: new Date(t0 + i * 60_000).toISOString(), seq: i + 1, socPct: 50, powerKw, scheduleVersion: 0, mode: 'charge' }));
+        const stored = await storeBatch(db, { acks: [], telemetry, statuses: [] }, ledgerSink, now);
+        assert.equal(stored.telemetryStored, 3);
+        assert.deepEqual(stored.implausible.map((i) => [i.seq, i.rule]), [[2, 'power']]);
+        const samples = await telemetrySamples(db, new Date(t0 - HOUR), now, ['mkt-plaus']);
+        assert.deepEqual(samples.map((x) => x.powerKw), [1, 1], 'the 50 kW reading is no measurement');
+        assert.deepEqual((await telemetrySamples(db, new Date(t0 - HOUR), now)).filter((x) => x.deviceId === 'mkt-plaus').map((x) => x.powerKw), [1, 1]);
       } finally {
         await db.close();
       }

@@ -56,10 +56,13 @@ export function fleetScheduleSink(db: Db, opts: { priority: number; bus?: FleetB
   };
 }
 
-/** The devices' telemetry (fleet-bus's device_telemetry) between two instants as power samples for delivery.ts. */
+/**
+ * The devices' telemetry (fleet-bus's device_telemetry) between two instants as power samples for delivery.ts (metered
+ * performance, settlement, the OpenADR event reports): implausible readings (telemetry-check.ts) are no measurement, left out.
+ */
 export async function telemetrySamples(db: Db, from: Date, to: Date, deviceIds?: readonly string[]): Promise<PowerSample[]> {
   const rows = deviceIds
-    ? await db.query<{ device_id: string; at: Date | string; power_kw: number }>('SELECT device_id, at, power_kw FROM device_telemetry WHERE at >= $1 AND at < $2 AND device_id = ANY($3::text[]) ORDER BY device_id, at, seq', [from, to, deviceIds])
-    : await db.query<{ device_id: string; at: Date | string; power_kw: number }>('SELECT device_id, at, power_kw FROM device_telemetry WHERE at >= $1 AND at < $2 ORDER BY device_id, at, seq', [from, to]);
+    ? await db.query<{ device_id: string; at: Date | string; power_kw: number }>('SELECT device_id, at, power_kw FROM device_telemetry WHERE at >= $1 AND at < $2 AND implausible IS NULL AND device_id = ANY($3::text[]) ORDER BY device_id, at, seq', [from, to, deviceIds])
+    : await db.query<{ device_id: string; at: Date | string; power_kw: number }>('SELECT device_id, at, power_kw FROM device_telemetry WHERE at >= $1 AND at < $2 AND implausible IS NULL ORDER BY device_id, at, seq', [from, to]);
   return rows.map((r) => ({ deviceId: r.device_id, at: new Date(r.at).toISOString(), powerKw: Number(r.power_kw) }));
 }

@@ -41,12 +41,13 @@ export interface FleetHistoryPoint { ts: string; socPct: number | null; powerKw:
  * The fleet's SoC and power over [from, to) in buckets of `bucketMinutes`, from the devices' telemetry
  * (device_telemetry): per device the mean of its samples in the bucket, then across devices SoC weighted by
  * usable capacity (Σ SoC × capacity / Σ capacity) and power summed. A bucket no device reported in is absent.
+ * Implausible readings (telemetry-check.ts, flagged when stored) are left out: power a device cannot deliver is no fact.
  */
 export async function fleetHistory(db: Db, from: Date, to: Date, bucketMinutes: number): Promise<FleetHistoryPoint[]> {
   const rows = await db.query<{ ts: Date | string; soc: number | string | null; power: number | string | null; devices: number }>(
     `WITH per AS (
        SELECT date_bin(make_interval(mins => $3), t.at, $1::timestamptz) AS ts, t.device_id, avg(t.soc_pct) AS soc, avg(t.power_kw) AS power
-         FROM device_telemetry t WHERE t.at >= $1 AND t.at < $2 GROUP BY 1, 2)
+         FROM device_telemetry t WHERE t.at >= $1 AND t.at < $2 AND t.implausible IS NULL GROUP BY 1, 2)
      SELECT per.ts, sum(per.soc * d.capacity_kwh) / nullif(sum(d.capacity_kwh), 0) AS soc, sum(per.power) AS power, count(*)::int AS devices
        FROM per JOIN devices d ON d.id = per.device_id
       GROUP BY per.ts ORDER BY per.ts`, [from, to, bucketMinutes]);
@@ -57,13 +58,16 @@ export async function fleetHistory(db: Db, from: Date, to: Date, bucketMinutes: 
 /** One bucket of a device's telemetry: mean SoC (%) and power (kW, + charging), the mode and schedule version it last reported in it. */
 export interface DevicePoint { ts: string; socPct: number; powerKw: number; mode: string; scheduleVersion: number; samples: number }
 
-/** What a device reported executing over [from, to), in buckets of `bucketMinutes` (from device_telemetry); empty buckets are absent. */
+/**
+ * What a device reported executing over [from, to), in buckets of `bucketMinutes` (from device_telemetry); empty buckets
+ * are absent. Its implausible readings (telemetry-check.ts) are left out, as in fleetHistory: they are counted and logged.
+ */
 export async function deviceTelemetry(db: Db, deviceId: string, from: Date, to: Date, bucketMinutes: number): Promise<DevicePoint[]> {
   const rows = await db.query<{ ts: Date | string; soc: number | string; power: number | string; mode: string; version: number; samples: number }>(
     `SELECT date_bin(make_interval(mins => $4), t.at, $2::timestamptz) AS ts, avg(t.soc_pct) AS soc, avg(t.power_kw) AS power,
             (array_agg(t.mode ORDER BY t.at DESC, t.seq DESC))[1] AS mode, (array_agg(t.schedule_version ORDER BY t.at DESC, t.seq DESC))[1] AS version,
             count(*)::int AS samples
-       FROM device_telemetry t WHERE t.device_id = $1 AND t.at >= $2 AND t.at < $3 GROUP BY 1 ORDER BY 1`, [deviceId, from, to, bucketMinutes]);
+       FROM device_telemetry t WHERE t.device_id = $1 AND t.at >= $2 AND t.at < $3 AND t.implausible IS NULL GROUP BY 1 ORDER BY 1`, [deviceId, from, to, bucketMinutes]);
   return rows.map((r) => ({
     ts: iso(r.ts)!, socPct: Math.round(Number(r.soc) * 10) / 10, powerKw: Math.round(Number(r.power) * 100) / 100,
     mode: r.mode, scheduleVersion: Number(r.version), samples: Number(r.samples),
