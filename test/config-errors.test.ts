@@ -12,7 +12,7 @@ const COMMANDS: string[][] = [
   ['openadr', 'clients', 'create', '--name', 'x'], ['openadr', 'clients', 'list'], ['openadr', 'clients', 'revoke', 'c1'],
   ['markets', 'simulate', '--prices', 'p.csv', '--day', '2025-08-01'],
   ['agent', '--device-id', 'dev-1'], ['simulate', '--devices', '2'],
-  ['devices', 'create', '--name', 'x'],
+  ['devices', 'create', '--name', 'x'], ['devices', 'rotate', 'dev-1'], ['devices', 'sync-broker'],
   ['users', 'create', '--email', 'a@b.c', '--role', 'viewer'], ['users', 'sign-in-link', 'a@b.c'], ['users', 'disable', 'a@b.c'],
   ['users', 'enable', 'a@b.c'], ['users', 'list'],
   ['forecast', 'backtest'], ['forecast', 'refresh'], ['backup', 'verify'],
