@@ -46,7 +46,8 @@ export class MqttFleetBus implements FleetBus {
   }
 
   async publishSchedule(msg: ScheduleMessage): Promise<void> {
-    // MQTT 3.1.1 (the embedded Aedes) has no user properties: the trace ends at the publish there
+    // MQTT 3.1.1 (the embedded Aedes) has no user properties: the trace ends at the publish there. These sized the
+    // packet for the check; the ones sent are injected inside the publish span below
     const userProperties = this.protocolVersion === 5 ? injectMqtt() : {};
     let publishable: { topic: string; payload: string };
     try {
@@ -58,8 +59,11 @@ export class MqttFleetBus implements FleetBus {
     if (!this.client.connected) throw new Error('MQTT broker unreachable: schedule not published');
     const { topic, payload } = publishable;
     await withSpan('publish schedule', { 'messaging.system': 'mqtt', 'messaging.operation.type': 'send', 'messaging.destination.name': topic, 'gridpulse.device_id': msg.deviceId, 'gridpulse.schedule_version': msg.version }, async () => {
+      // the context sent is this PRODUCER span's (the device's ack answers the publish, not the API call); a traceparent
+      // has one length whatever its ids, so the packet checked above is the packet sent
+      const sent = this.protocolVersion === 5 ? injectMqtt() : {};
       try {
-        await within(this.client.publishAsync(topic, payload, { qos: 1, retain: true, ...(userProperties.traceparent ? { properties: { userProperties } } : {}) }),
+        await within(this.client.publishAsync(topic, payload, { qos: 1, retain: true, ...(sent.traceparent ? { properties: { userProperties: sent } } : {}) }),
           PUBLISH_TIMEOUT_MS, `no PUBACK within ${PUBLISH_TIMEOUT_MS} ms`);
       } catch (err) {
         const refused = refusalOf(err);
