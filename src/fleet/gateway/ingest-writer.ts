@@ -43,6 +43,9 @@ const TELEMETRY_COLUMNS = ['device_id', 'at', 'seq', 'soc_pct', 'power_kw', 'sch
 
 const key = (deviceId: string, seq: number, atMs?: number) => `${deviceId}\u0000${seq}\u0000${atMs ?? ''}`;
 
+/** What storeBatch stored: the counts, the ack latencies its sink observed, the readings it did not apply as implausible. */
+export type StoredBatch = IngestResult & { ackLatencySeconds: number[]; implausible: Implausible[] };
+
 /**
  * Stores one batch of the device bus in ONE transaction: acks into device_acks and telemetry into the daily
  * partitions of device_telemetry, each by COPY into a session-local staging table and one
@@ -51,14 +54,11 @@ const key = (deviceId: string, seq: number, atMs?: number) => `${deviceId}\u0000
  * every status to `sink` in the same transaction, so the ledger never says more or less than the log. The batch's
  * devices are locked first, in id order (sink.lockDevices), so it never deadlocks with an issuer or a publisher. Rejects
  * (and stores nothing) when the database refuses: the caller has not yet confirmed (PUBACKed) any of its messages; it
- * isolates the messages refused for their content (storeIsolating) and retries the batch on any other failure. `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per
- * version first acknowledged, seconds since its publication), committed with the batch; `implausible` the new
+ * isolates the messages refused for their content (storeIsolating) and retries the batch on any other failure.
+ * `ackLatencySeconds` is what the sink's applyAcks reported (ledger.ts: per version first acknowledged, seconds since its publication), committed with the batch; `implausible` the new
  * readings its applyTelemetryLatest did not apply (telemetry-check.ts: decided here, under the devices' locks, before
  * the series is written; stored in it flagged with their rule, not the device's state).
  */
-/** What storeBatch stored: the counts, the ack latencies its sink observed, the readings it did not apply as implausible. */
-export type StoredBatch = IngestResult & { ackLatencySeconds: number[]; implausible: Implausible[] };
-
 export async function storeBatch(db: Db, batch: IngestBatch, sink: LedgerSink, now = new Date()): Promise<StoredBatch> {
   const { inWindow: telemetry } = splitByWindow(batch.telemetry, now.getTime());
   const acks = splitByWindow(batch.acks, now.getTime());
