@@ -31,10 +31,18 @@ export const SCHEDULE_CHANNEL = 'gridpulse_fleet_schedules';
 
 /** Wakes the long polls of these devices when the caller's transaction commits (notices of 300 ids each, well under NOTIFY's 8,000-byte payload). */
 export async function notifyScheduleWaiters(db: Db, deviceIds: readonly string[]): Promise<void> {
+  await notifyDevices(db, SCHEDULE_CHANNEL, deviceIds, 300, (ids) => ids);
+}
+
+/**
+ * NOTIFY `channel` with `deviceIds` cut into notices of `per` ids, each `payload(ids)` as JSON, in one round trip
+ * (delivered when the caller's transaction commits; `per` keeps a notice under NOTIFY's 8,000-byte payload).
+ */
+async function notifyDevices(db: Db, channel: string, deviceIds: readonly string[], per: number, payload: (ids: readonly string[]) => unknown): Promise<void> {
   if (deviceIds.length === 0) return;
   const notices: string[] = [];
-  for (let i = 0; i < deviceIds.length; i += 300) notices.push(JSON.stringify(deviceIds.slice(i, i + 300)));
-  await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [SCHEDULE_CHANNEL, notices]);
+  for (let i = 0; i < deviceIds.length; i += per) notices.push(JSON.stringify(payload(deviceIds.slice(i, i + per))));
+  await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [channel, notices]);
 }
 
 /**
@@ -47,10 +55,7 @@ export const CREDENTIALS_CHANNEL = 'gridpulse_fleet_credentials';
 
 /** Tells every process, when the caller's transaction commits, that these devices' credentials changed (notices of 100 ids each: at most 6,500 bytes, under NOTIFY's 8,000). */
 export async function notifyCredentialsChanged(db: Db, deviceIds: readonly string[], revoked: boolean): Promise<void> {
-  if (deviceIds.length === 0) return;
-  const notices: string[] = [];
-  for (let i = 0; i < deviceIds.length; i += 100) notices.push(JSON.stringify({ ids: deviceIds.slice(i, i + 100), revoked }));
-  await db.query('SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p', [CREDENTIALS_CHANNEL, notices]);
+  await notifyDevices(db, CREDENTIALS_CHANNEL, deviceIds, 100, (ids) => ({ ids, revoked }));
 }
 
 /** The payload of a CREDENTIALS_CHANNEL notice, or undefined for anything else. */
