@@ -40,6 +40,8 @@ export const MAX_INSTANT_LENGTH = 35;
  */
 export const MAX_OFFSET_MINUTES = 14 * 60;
 const OFFSET = /([+-])(\d{2}):(\d{2})$/;
+/** Whether an offset of `hours`:`minutes` is one GridPulse reads (at most ±MAX_OFFSET_MINUTES; parseInstant and zonedInstant). */
+const offsetAllowed = (hours: number, minutes: number) => minutes <= 59 && hours * 60 + minutes <= MAX_OFFSET_MINUTES;
 const TOO_LONG = `at most ${MAX_INSTANT_LENGTH} characters (e.g. 2022-03-01T15:30:00.123456789+01:00)`;
 
 /** Parses one instant as described above: epoch milliseconds, or why the text is not one. */
@@ -66,7 +68,7 @@ export function parseInstant(text: string): ParsedInstant {
   let ms = wall;
   if (sign !== undefined) {
     const offsetHours = Number(m[10]), offsetMinutes = Number(m[11]);
-    if (offsetHours * 60 + offsetMinutes > MAX_OFFSET_MINUTES || offsetMinutes > 59) return { error: `'${text}' has an impossible UTC offset (at most ±14:00)` };
+    if (!offsetAllowed(offsetHours, offsetMinutes)) return { error: `'${text}' has an impossible UTC offset (at most ±14:00)` };
     ms -= (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
   }
   return inEra(ms) ? { ms } : outside;
@@ -102,6 +104,6 @@ export function zonedInstant(range: InstantRange = ERA_RANGE) {
     .max(MAX_INSTANT_LENGTH, { message: TOO_LONG, abort: true })
     // JavaScript's Date.parse misreads a fraction of 10 or more digits (…21.0933724497Z as …21.933Z): nanoseconds at most
     .refine((text) => !/\.\d{10}/.test(text), { message: 'a fraction of a second of at most 9 digits (nanoseconds)', abort: true })
-    .refine((text) => { const m = OFFSET.exec(text); return !m || Number(m[2]) * 60 + Number(m[3]) <= MAX_OFFSET_MINUTES; }, { message: 'a UTC offset of at most ±14:00', abort: true })
+    .refine((text) => { const m = OFFSET.exec(text); return !m || offsetAllowed(Number(m[2]), Number(m[3])); }, { message: 'a UTC offset of at most ±14:00', abort: true })
     .refine((text) => { const ms = Date.parse(text); return ms >= range.from && ms < range.to; }, { message: `must be an instant ${range.text}`, abort: true });
 }
