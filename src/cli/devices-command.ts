@@ -56,7 +56,7 @@ export async function devicesCreate(opts: DevicesCreateOptions, brokerAdmin?: ()
     io.out(`${JSON.stringify(credentials)}\n`);
   } else {
     io.err(`created device ${device.id} (${device.capacityKwh} kWh, ${device.maxChargeKw}/${device.maxDischargeKw} kW charge/discharge${device.baCode ? `, ${device.baCode}` : ''}). Store the credentials now: they are not shown again.\n`);
-    io.out(`id            ${credentials.id}\nmqttUsername  ${credentials.mqttUsername}\nmqttPassword  ${credentials.mqttPassword}\napiKey        ${credentials.apiKey}\n`);
+    io.out(credentialLines(credentials));
   }
   return 0;
 }
@@ -64,7 +64,7 @@ export async function devicesCreate(opts: DevicesCreateOptions, brokerAdmin?: ()
 type Io = { out(text: string): void; err(text: string): void };
 const stdio: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
-/** The lines of `devices create`'s plain output for the secrets present. */
+/** The plain output of `devices create`, `rotate` and `sync-broker`: a device's credentials, the secrets present. */
 const credentialLines = (c: RotatedCredentials) => `id            ${c.id}\nmqttUsername  ${c.mqttUsername}\n${c.mqttPassword ? `mqttPassword  ${c.mqttPassword}\n` : ''}${c.apiKey ? `apiKey        ${c.apiKey}\n` : ''}`;
 
 /** One device's rotation in its own transaction with its audit record; an HttpProblem (404/409) becomes one line. */
