@@ -187,16 +187,18 @@ const noCounts = (): Counts => ({ pending: 0, issued: 0, skipped: 0, skippedAtSt
 const EXPIRED = 'expired';
 /** rollout_devices.skipped of a device revoked before the rollout reached it: counted with the cancelled, not as a failure. */
 const REVOKED = 'revoked';
+/** rollout_devices.skipped of the devices never reached (cancel, abort, revocation), as an SQL list: counted `cancelled`. */
+const NOT_REACHED = `('cancelled', 'aborted', '${REVOKED}')`;
 
 async function countsOf(db: Db, ids: readonly string[]): Promise<Map<string, Counts>> {
   const rows = await db.query<{ rollout_id: string; pending: number; issued: number; skipped: number; skipped_at_start: number; expired: number; cancelled: number; state: string | null; n: number }>(
     `SELECT rd.rollout_id, v.state, count(*)::int AS n,
             count(*) FILTER (WHERE rd.version IS NULL AND rd.skipped IS NULL)::int AS pending,
             count(*) FILTER (WHERE rd.version IS NOT NULL)::int AS issued,
-            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ('cancelled', 'aborted', '${REVOKED}') AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
+            count(*) FILTER (WHERE rd.skipped IS NOT NULL AND rd.skipped NOT IN ${NOT_REACHED} AND rd.skipped NOT LIKE '${EXPIRED}%')::int AS skipped,
             count(*) FILTER (WHERE rd.skipped LIKE '${PRECHECK}%')::int AS skipped_at_start,
             count(*) FILTER (WHERE rd.skipped LIKE '${EXPIRED}%')::int AS expired,
-            count(*) FILTER (WHERE rd.skipped IN ('cancelled', 'aborted', '${REVOKED}'))::int AS cancelled
+            count(*) FILTER (WHERE rd.skipped IN ${NOT_REACHED})::int AS cancelled
      FROM rollout_devices rd LEFT JOIN schedule_versions v ON v.device_id = rd.device_id AND v.version = rd.version
      WHERE rd.rollout_id = ANY($1::uuid[]) GROUP BY rd.rollout_id, v.state`, [ids]);
   const out = new Map<string, Counts>();
